@@ -1,0 +1,247 @@
+// Package alf reads, checks and changes the macOS Application Layer Firewall through
+// socketfilterfw, cross-checks the com.apple.alf plist on macOS 14 and earlier, and honours
+// com.apple.security.firewall configuration profiles.
+package alf
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Reading is what one socketfilterfw run said. A nil field means the output did not say it;
+// firewarden never turns "did not say" into "off".
+type Reading struct {
+	GlobalState    *int  // 0 off, 1 on, 2 on and blocking all non-essential incoming connections
+	BlockAll       *bool // from --getblockall (or the --setblockall confirmation)
+	AllowSigned    *bool // auto-allow built-in signed software
+	AllowSignedApp *bool // auto-allow downloaded signed software
+	Stealth        *bool
+	Logging        *bool  // macOS 14 and earlier
+	LoggingOpt     string // "throttled", "brief" or "detail"; "" when not said
+
+	// Apps is the --listapps list, in the tool's order; AppsListed tells an empty list from no
+	// list at all. AppsByName is set for the variant that prints names instead of paths.
+	Apps       []App
+	AppsListed bool
+	AppsByName bool
+
+	Dialect   Dialect  // which wording the output used, when a line gave it away
+	Refused   string   // the managed-Mac refusal line, when printed
+	ToolError []string // "ALF: Error, …" lines and similar failures, verbatim
+	Unknown   []string // lines not understood, verbatim
+}
+
+// App is one application exception from --listapps.
+type App struct {
+	Path    string // full path; a bare name when Reading.AppsByName
+	Allowed bool
+}
+
+// Dialect is the wording generation of socketfilterfw output.
+type Dialect string
+
+// Dialects. Legacy is macOS 14 and earlier ("Block all DISABLED!", "Stealth mode enabled",
+// "ALF: total number of apps"), Modern is macOS 15 and later ("Firewall has block all state set to
+// disabled.", "Firewall stealth mode is on", "Total number of apps"). Sources: alf.md §1.3–1.4.
+const (
+	Legacy Dialect = "legacy"
+	Modern Dialect = "modern"
+)
+
+// RefusalText is what socketfilterfw prints, with exit status 0, when a configuration profile
+// manages the firewall (lima-vm/socket_vmnet#18, kubernetes/minikube#19680).
+const RefusalText = "Firewall settings cannot be modified from command line on managed Mac computers."
+
+var (
+	reState      = regexp.MustCompile(`\(State = (\d+)\)`)
+	reAppsHeader = regexp.MustCompile(`^(ALF: )?[Tt]otal number of apps = (\d+)\s*$`)
+	reAppEntry   = regexp.MustCompile(`^\s*\d+\s*:\s+(.*?)\s*$`)
+	reAppRule    = regexp.MustCompile(`^\s*\(\s*(Allow|Block) incoming connections\s*\)\s*$`)
+	reAppByName  = regexp.MustCompile(`^(.+) \(state: (\d+)\)\s*$`)
+)
+
+// Parse reads socketfilterfw output from any combination of getters, in any order, in either
+// dialect. It classifies each line by its wording rather than by position, because one flag
+// (--getallowsigned) prints two lines and --listapps prints a block.
+func Parse(out []byte) Reading {
+	var r Reading
+	lines := strings.Split(strings.ReplaceAll(string(out), "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		raw := lines[i]
+		line := strings.TrimSpace(raw)
+		if line == "" {
+			continue
+		}
+		if m := reAppsHeader.FindStringSubmatch(line); m != nil {
+			r.AppsListed = true
+			r.setDialect(map[bool]Dialect{true: Legacy, false: Modern}[m[1] != ""])
+			n, _ := strconv.Atoi(m[2])
+			i = r.parseApps(lines, i+1, n)
+			continue
+		}
+		if !r.parseLine(line) {
+			r.Unknown = append(r.Unknown, raw)
+		}
+	}
+	return r
+}
+
+// parseApps reads up to n entries after the header and returns the index of the last line used.
+func (r *Reading) parseApps(lines []string, i, n int) int {
+	last := i - 1
+	for ; i < len(lines) && len(r.Apps) < n; i++ {
+		line := lines[i]
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if m := reAppByName.FindStringSubmatch(strings.TrimSpace(line)); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "/") && !reAppEntry.MatchString(line) {
+			// "name (state: N)": 1 allow, 4 block (kolide/launcher test-data/apps.txt).
+			r.AppsByName = true
+			r.Apps = append(r.Apps, App{Path: m[1], Allowed: m[2] == "1"})
+			last = i
+			continue
+		}
+		m := reAppEntry.FindStringSubmatch(line)
+		if m == nil {
+			break
+		}
+		app := App{Path: m[1], Allowed: true}
+		last = i
+		// The rule sits on the next non-empty line.
+		for j := i + 1; j < len(lines); j++ {
+			if strings.TrimSpace(lines[j]) == "" {
+				continue
+			}
+			if rm := reAppRule.FindStringSubmatch(lines[j]); rm != nil {
+				app.Allowed = rm[1] == "Allow"
+				if strings.Contains(lines[j], "( ") {
+					r.setDialect(Legacy)
+				}
+				i, last = j, j
+			}
+			break
+		}
+		r.Apps = append(r.Apps, app)
+	}
+	return last
+}
+
+func (r *Reading) setDialect(d Dialect) {
+	if r.Dialect == "" {
+		r.Dialect = d
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// parseLine understands one trimmed line and reports whether it did.
+func (r *Reading) parseLine(line string) bool {
+	if m := reState.FindStringSubmatch(line); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 2 {
+			return false
+		}
+		r.GlobalState = ptr(n)
+		if strings.HasPrefix(line, "Firewall is blocking all") {
+			r.setDialect(Modern)
+		}
+		return true
+	}
+	switch line {
+	case RefusalText:
+		r.Refused = line
+		return true
+	case "Block all DISABLED!":
+		r.BlockAll = ptr(false)
+		r.setDialect(Legacy)
+		return true
+	case "Block all ENABLED!":
+		r.BlockAll = ptr(true)
+		r.setDialect(Legacy)
+		return true
+	case "Firewall has block all state set to disabled.":
+		r.BlockAll = ptr(false)
+		r.setDialect(Modern)
+		return true
+	case "Firewall has block all state set to enabled.":
+		r.BlockAll = ptr(true)
+		r.setDialect(Modern)
+		return true
+	case "Firewall is blocking all non-essential incoming connections.", // --getblockall, reported (alf.md §1.6)
+		"Firewall is set to block all non-essential incoming connections": // --setblockall on
+		r.BlockAll = ptr(true)
+		return true
+	case "Stealth mode enabled":
+		r.Stealth = ptr(true)
+		r.setDialect(Legacy)
+		return true
+	case "Stealth mode disabled":
+		r.Stealth = ptr(false)
+		r.setDialect(Legacy)
+		return true
+	case "Firewall stealth mode is on":
+		r.Stealth = ptr(true)
+		r.setDialect(Modern)
+		return true
+	case "Firewall stealth mode is off":
+		r.Stealth = ptr(false)
+		r.setDialect(Modern)
+		return true
+	case "Log mode is on", "Turning on log mode":
+		r.Logging = ptr(true)
+		return true
+	case "Log mode is off", "Turning off log mode":
+		r.Logging = ptr(false)
+		return true
+	}
+	if opt, ok := strings.CutPrefix(line, "Log Option is "); ok {
+		switch opt {
+		case "throttled", "brief", "detail":
+			r.LoggingOpt = opt
+			return true
+		}
+		return false
+	}
+	if v, ok := signedLine(line); ok {
+		if strings.Contains(line, "downloaded") {
+			r.AllowSignedApp = ptr(v)
+		} else {
+			r.AllowSigned = ptr(v)
+		}
+		return true
+	}
+	if strings.HasPrefix(line, "ALF: Error") || strings.HasPrefix(line, "Failed to ") {
+		r.ToolError = append(r.ToolError, line)
+		return true
+	}
+	return false
+}
+
+// signedLine reads the allow-signed getters in both wordings ("Automatically allow signed
+// built-in software ENABLED", "Automatically allow built-in signed software ENABLED.") and the
+// setters' confirmations ("Disabled allow signed built-in applications automatically").
+func signedLine(line string) (bool, bool) {
+	l := strings.TrimSuffix(line, ".")
+	if rest, ok := strings.CutPrefix(l, "Automatically allow "); ok {
+		if !strings.Contains(rest, "signed") || !strings.Contains(rest, "software") {
+			return false, false
+		}
+		switch {
+		case strings.HasSuffix(rest, " ENABLED"):
+			return true, true
+		case strings.HasSuffix(rest, " DISABLED"):
+			return false, true
+		}
+		return false, false
+	}
+	for _, p := range []struct {
+		prefix string
+		v      bool
+	}{{"Enabled allow signed ", true}, {"Disabled allow signed ", false}} {
+		if rest, ok := strings.CutPrefix(l, p.prefix); ok && strings.HasSuffix(rest, "applications automatically") {
+			return p.v, true
+		}
+	}
+	return false, false
+}
