@@ -92,7 +92,9 @@ func toggleCheck(id, title string, extraGetters ...string) check {
 		getters:  append([]string{t.getter}, extraGetters...),
 		want:     func(b *baseline.Baseline) bool { return t.field(&b.Firewall) != nil },
 		expected: func(b *baseline.Baseline) string { return boolWant(t.field(&b.Firewall)) },
-		eval:     func(p *Provider, c *collection, b *baseline.Baseline) posture.Result { return p.evalToggle(t, c, *t.field(&b.Firewall)) },
+		eval: func(p *Provider, c *collection, b *baseline.Baseline) posture.Result {
+			return p.evalToggle(t, c, *t.field(&b.Firewall))
+		},
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 // Paths read by the adapter (alf.md §2, §3).
 const (
 	SocketFilterFW = "/usr/libexec/ApplicationFirewall/socketfilterfw"
-	PlistPath      = "/Library/Preferences/com.apple.alf.plist"                         // macOS 14 and earlier only
+	PlistPath      = "/Library/Preferences/com.apple.alf.plist"                       // macOS 14 and earlier only
 	ProfilePath    = "/Library/Managed Preferences/com.apple.security.firewall.plist" // MDM-installed payload values
 )
 

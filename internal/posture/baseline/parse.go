@@ -74,12 +74,14 @@ func Parse(data []byte) (*Baseline, error) {
 
 func (f *Firewall) decode(n *yaml.Node) error {
 	return mapping(n, "firewall", map[string]func(*yaml.Node) error{
-		"enabled":                 func(n *yaml.Node) error { return boolean(n, "firewall.enabled", &f.Enabled) },
-		"block_all":               func(n *yaml.Node) error { return boolean(n, "firewall.block_all", &f.BlockAll) },
-		"stealth":                 func(n *yaml.Node) error { return boolean(n, "firewall.stealth", &f.Stealth) },
-		"logging":                 func(n *yaml.Node) error { return boolean(n, "firewall.logging", &f.Logging) },
-		"allow_signed":            func(n *yaml.Node) error { return boolean(n, "firewall.allow_signed", &f.AllowSigned) },
-		"allow_downloaded_signed": func(n *yaml.Node) error { return boolean(n, "firewall.allow_downloaded_signed", &f.AllowDownloadedSigned) },
+		"enabled":      func(n *yaml.Node) error { return boolean(n, "firewall.enabled", &f.Enabled) },
+		"block_all":    func(n *yaml.Node) error { return boolean(n, "firewall.block_all", &f.BlockAll) },
+		"stealth":      func(n *yaml.Node) error { return boolean(n, "firewall.stealth", &f.Stealth) },
+		"logging":      func(n *yaml.Node) error { return boolean(n, "firewall.logging", &f.Logging) },
+		"allow_signed": func(n *yaml.Node) error { return boolean(n, "firewall.allow_signed", &f.AllowSigned) },
+		"allow_downloaded_signed": func(n *yaml.Node) error {
+			return boolean(n, "firewall.allow_downloaded_signed", &f.AllowDownloadedSigned)
+		},
 		"apps": func(n *yaml.Node) error {
 			f.Apps = &Apps{}
 			return f.Apps.decode(n)
@@ -89,9 +91,14 @@ func (f *Firewall) decode(n *yaml.Node) error {
 
 func (a *Apps) decode(n *yaml.Node) error {
 	err := mapping(n, "firewall.apps", map[string]func(*yaml.Node) error{
-		"allow":     func(n *yaml.Node) error { return apps(n, "firewall.apps.allow", &a.Allow) },
-		"block":     func(n *yaml.Node) error { return apps(n, "firewall.apps.block", &a.Block) },
-		"exclusive": func(n *yaml.Node) error { var p *bool; err := boolean(n, "firewall.apps.exclusive", &p); a.Exclusive = p != nil && *p; return err },
+		"allow": func(n *yaml.Node) error { return apps(n, "firewall.apps.allow", &a.Allow) },
+		"block": func(n *yaml.Node) error { return apps(n, "firewall.apps.block", &a.Block) },
+		"exclusive": func(n *yaml.Node) error {
+			var p *bool
+			err := boolean(n, "firewall.apps.exclusive", &p)
+			a.Exclusive = p != nil && *p
+			return err
+		},
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/firewarden/firewarden/internal/evidence"
+	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/posture/baseline"
+)
+
+func runCheck(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("check")
+	bpath := fs.String("baseline", "", "baseline `FILE` (default: the built-in CIS Level 1 baseline)")
+	onlyFlag := fs.String("only", "", "comma-separated check `IDS` to run")
+	if pos, err := a.parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("check takes no arguments, got %q", pos[0])
+	}
+	only, err := parseOnly(*onlyFlag)
+	if err != nil {
+		return err
+	}
+	b, err := a.loadBaseline(*bpath)
+	if err != nil {
+		return err
+	}
+	if err := a.env(); err != nil {
+		return err
+	}
+	rep := a.engine().Check(ctx, a.request(b, only))
+	if len(rep.Results) == 0 {
+		return noChecksError(only)
+	}
+	rec := a.record(b, rep)
+	if a.g.json {
+		if err := writeJSON(a.Out, rec); err != nil {
+			return err
+		}
+	} else {
+		writeReport(a.Out, rec)
+	}
+	return exitCode(rep.ExitCode())
+}
+
+// record wraps a report with who, where and what for output and evidence.
+func (a *app) record(b *baseline.Baseline, rep posture.Report) evidence.Record {
+	sum := map[string]int{}
+	for st, n := range rep.Count() {
+		sum[string(st)] = n
+	}
+	return evidence.Record{
+		RunID: evidence.NewRunID(rep.Started), Host: a.hostname(), OS: string(a.os.Kind), OSVersion: a.os.Version,
+		Tool: "firewarden", ToolVersion: toolVersion(),
+		Baseline: evidence.BaselineRef{Name: b.Name, Source: b.Source, SHA256: b.Hash},
+		Started:  rep.Started, Finished: rep.Finished, Summary: sum, Results: rep.Results,
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeReport prints the readable table, then the details of everything that is not a plain pass.
+func writeReport(w io.Writer, rec evidence.Record) {
+	fmt.Fprintf(w, "host %s, %s %s, baseline %s (%s)\n\n", rec.Host, osName(rec.OS), rec.OSVersion, rec.Baseline.Name, rec.Baseline.Source)
+	writeTable(w, rec.Results)
+	var details []string
+	byText := map[string]int{} // identical details are printed once, naming every check
+	var ids [][]string
+	for _, r := range rec.Results {
+		var lines []string
+		if r.Detail != "" {
+			lines = append(lines, r.Detail)
+		}
+		if r.Exemption != nil {
+			state := "exempt"
+			if r.Status != posture.Exempt {
+				state = "exemption on file (not needed: the check passes)"
+			}
+			lines = append(lines, fmt.Sprintf("%s until %s: %s", state, r.Exemption.Expires.Format("2006-01-02"), r.Exemption.Reason))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		text := strings.Join(lines, "; ")
+		if i, ok := byText[text]; ok {
+			ids[i] = append(ids[i], r.ID)
+			continue
+		}
+		byText[text] = len(details)
+		details = append(details, text)
+		ids = append(ids, []string{r.ID})
+	}
+	if len(details) > 0 {
+		fmt.Fprintln(w)
+		for i, d := range details {
+			fmt.Fprintf(w, "%s: %s\n", strings.Join(ids[i], ", "), d)
+		}
+	}
+	fmt.Fprintf(w, "\n%s\n", summaryLine(rec.Results))
+}
+
+func osName(kind string) string {
+	switch kind {
+	case "macos":
+		return "macOS"
+	case "linux":
+		return "Linux"
+	}
+	return kind
+}
+
+func writeTable(w io.Writer, results []posture.Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSTATUS\tEXPECTED\tACTUAL\tSOURCE\tCONTROLS")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, dash(r.Expected), dash(r.Actual), dash(r.Source), controls(r.Controls))
+	}
+	tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// controls shortens "CIS 2.2.1, 800-53r5 AC-4, 800-53r5 SC-7" to "CIS 2.2.1; 800-53r5 AC-4 SC-7".
+func controls(cs []string) string {
+	var cis, nist []string
+	for _, c := range cs {
+		if n, ok := strings.CutPrefix(c, "800-53r5 "); ok {
+			nist = append(nist, n)
+		} else {
+			cis = append(cis, c)
+		}
+	}
+	parts := cis
+	if len(nist) > 0 {
+		parts = append(parts, "800-53r5 "+strings.Join(nist, " "))
+	}
+	return dash(strings.Join(parts, "; "))
+}
+
+func summaryLine(results []posture.Result) string {
+	count := map[posture.Status]int{}
+	for _, r := range results {
+		count[r.Status]++
+	}
+	var parts []string
+	for _, st := range []posture.Status{posture.Pass, posture.Fail, posture.Error, posture.Managed, posture.Exempt, posture.NotApplicable} {
+		if n := count[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, st))
+		}
+	}
+	verdict := "compliant"
+	switch (posture.Report{Results: results}).ExitCode() {
+	case posture.ExitNonCompliant:
+		verdict = "NOT compliant"
+	case posture.ExitError:
+		verdict = "could not evaluate everything"
+	}
+	noun := "checks"
+	if len(results) == 1 {
+		noun = "check"
+	}
+	return fmt.Sprintf("%d %s: %s: %s", len(results), noun, strings.Join(parts, ", "), verdict)
+}

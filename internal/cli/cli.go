@@ -1,0 +1,325 @@
+// Package cli is the firewarden command line: it parses flags, builds the system seam and the
+// providers, runs one command and maps the outcome to an exit status. It never calls os.Exit and
+// writes only to the streams it is given.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/posture/alf"
+	"github.com/firewarden/firewarden/internal/posture/baseline"
+	"github.com/firewarden/firewarden/internal/posture/macos"
+)
+
+// Streams are the command's input and outputs.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Version is set at build time with -ldflags "-X github.com/firewarden/firewarden/internal/cli.Version=v1.2.3".
+var Version = ""
+
+func toolVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := strings.Trim(bi.Main.Version, "()")
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = "devel+" + s.Value[:12]
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "devel"
+}
+
+// usageError is bad input: exit 2 with one line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// exitError carries a non-zero exit status for an outcome already reported on stdout.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code}
+}
+
+// globals are the flags every command takes.
+type globals struct {
+	root     string
+	json     bool
+	stateDir string
+	config   string
+}
+
+// register adds the global flags to fs. The current values are the defaults, so a global flag
+// given before the command survives the command's own parse.
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.root, "root", g.root, "resolve every system path under `DIR` (env FIREWARDEN_ROOT; default /)")
+	fs.BoolVar(&g.json, "json", g.json, "machine-readable output on stdout")
+	fs.StringVar(&g.stateDir, "state-dir", g.stateDir, "where backups and evidence are kept (`DIR`; default under the root: /Library/Application Support/firewarden on macOS, /var/lib/firewarden on Linux)")
+	fs.StringVar(&g.config, "config", g.config, "read defaults from `FILE` (keys: baseline, state_dir)")
+}
+
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, a *app, args []string) error
+}
+
+var commands = []command{
+	{"check", "[--baseline F] [--only IDS]", "evaluate the baseline; exit 0 compliant, 1 not", runCheck},
+	{"fix", "[--baseline F] [--only IDS] [--dry-run]", "back up, remediate what fails, re-read, report", runFix},
+	{"rollback", "[--list] [BACKUP]", "restore the settings saved before a fix (default: the latest)", runRollback},
+	{"evidence", "[--baseline F] [--out F] [--format json|csv] | --verify", "run the checks and append an audit evidence record", runEvidence},
+	{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
+	{"version", "", "print the version", runVersion},
+}
+
+// app is what a command run needs: streams, globals, clock, environment.
+type app struct {
+	Streams
+	g      globals
+	getenv func(string) string
+	now    func() time.Time
+	cfg    config
+
+	// built lazily by env()
+	root host.Root
+	os   host.OS
+	rec  *host.Recorder
+}
+
+// Run runs firewarden with args (without the program name) and returns the exit status.
+func Run(ctx context.Context, args []string, s Streams, getenv func(string) string) int {
+	a := &app{Streams: s, getenv: getenv, now: time.Now}
+	a.g.root = getenv("FIREWARDEN_ROOT")
+	err := a.dispatch(ctx, args)
+	var ee *exitError
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(s.Err, "firewarden: %s\n", ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(s.Err, "firewarden: %s\n", oneLine(err.Error()))
+		return 2
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (a *app) dispatch(ctx context.Context, args []string) error {
+	fs := a.flagSet("firewarden")
+	fs.Usage = func() { a.usage(a.Err) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		a.usage(a.Err)
+		return usagef("no command given; try `firewarden check`")
+	}
+	name := rest[0]
+	if name == "help" || name == "-h" {
+		a.usage(a.Out)
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, a, rest[1:])
+		}
+	}
+	return usagef("unknown command %q; run `firewarden help` for the list", name)
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: firewarden [--root DIR] [--json] [--state-dir DIR] [--config FILE] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %-52s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\nexit status: 0 compliant or done, 1 non-compliant or findings, 2 usage error or could not run")
+}
+
+// flagSet makes a FlagSet with the global flags registered, errors going to the caller.
+func (a *app) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a.g.register(fs)
+	return fs
+}
+
+// parse parses flags, allowing flags after positional arguments, and returns the positionals.
+func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(a.Out)
+				fs.PrintDefaults()
+				return nil, err
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if err := a.loadConfig(); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}
+
+// env builds the system seam once: root, OS, and a recording Runner.
+func (a *app) env() error {
+	if a.rec != nil {
+		return nil
+	}
+	root, err := host.NewRoot(a.g.root)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	osinfo, err := host.Detect(root)
+	if err != nil {
+		return fmt.Errorf("detect the operating system: %w", err)
+	}
+	a.root, a.os = root, osinfo
+	a.rec = &host.Recorder{Runner: host.ExecRunner{Root: root}}
+	return nil
+}
+
+// engine returns the posture engine with every provider for this host.
+func (a *app) engine() *posture.Engine {
+	return &posture.Engine{Providers: []posture.Provider{
+		alf.New(a.root, a.os, a.rec),
+		macos.New(a.root, a.os, a.rec),
+	}}
+}
+
+// stateDir is --state-dir, the config's state_dir, or the OS default under the root.
+func (a *app) stateDir() string {
+	switch {
+	case a.g.stateDir != "":
+		return a.g.stateDir
+	case a.cfg.StateDir != "":
+		return a.cfg.StateDir
+	case a.os.Kind == host.MacOS:
+		return a.root.Path("/Library/Application Support/firewarden")
+	default:
+		return a.root.Path("/var/lib/firewarden")
+	}
+}
+
+// hostname is the host's name: the real one on the system root, /etc/hostname under a fake root.
+func (a *app) hostname() string {
+	if a.root.IsSystem() {
+		if h, err := os.Hostname(); err == nil {
+			return h
+		}
+	}
+	if data, err := a.root.ReadFile("/etc/hostname"); err == nil {
+		if h := strings.TrimSpace(string(data)); h != "" {
+			return h
+		}
+	}
+	return "unknown"
+}
+
+// loadBaseline reads --baseline (or the config's), or the default.
+func (a *app) loadBaseline(path string) (*baseline.Baseline, error) {
+	if path == "" {
+		path = a.cfg.Baseline
+	}
+	if path == "" {
+		return baseline.Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("read baseline: %v", err)
+	}
+	b, err := baseline.Parse(data)
+	if err != nil {
+		return nil, usagef("baseline %s: %v; compare with `firewarden baseline default`", filepath.Base(path), err)
+	}
+	b.Source = path
+	return b, nil
+}
+
+// parseOnly turns "a,b" into a set, refusing unknown check IDs.
+func parseOnly(s string) (map[string]bool, error) {
+	if s == "" {
+		return nil, nil
+	}
+	only := map[string]bool{}
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if !baseline.IsCheckID(id) {
+			return nil, usagef("--only: unknown check %q; known checks: %s", id, strings.Join(baseline.CheckIDs(), ", "))
+		}
+		only[id] = true
+	}
+	return only, nil
+}
+
+// request builds a posture request and refuses a selection that names no check of the baseline.
+func (a *app) request(b *baseline.Baseline, only map[string]bool) posture.Request {
+	return posture.Request{Baseline: b, Only: only, Now: a.now()}
+}
+
+func noChecksError(only map[string]bool) error {
+	if only == nil {
+		return usagef("the baseline names no checks; see `firewarden baseline default`")
+	}
+	ids := make([]string, 0, len(only))
+	for id := range only {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return usagef("--only %s: the baseline does not include these checks; add them to the baseline", strings.Join(ids, ","))
+}
+
+func runVersion(_ context.Context, a *app, args []string) error {
+	if _, err := a.parse(a.flagSet("version"), args); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Out, "firewarden %s\n", toolVersion())
+	return nil
+}

@@ -1,0 +1,215 @@
+// Package evidence turns a posture evaluation into an audit record (NIST 800-53 AU-3: what, when,
+// where, source, outcome, identity), appends it to a hash-chained log so that later tampering
+// shows, and exports it as JSON or as the CSV columns mSCP users know.
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/posture"
+)
+
+// Record is one evidence run.
+type Record struct {
+	RunID       string           `json:"run_id"` // UUIDv7: sorts by time
+	Host        string           `json:"host"`
+	OS          string           `json:"os"`
+	OSVersion   string           `json:"os_version"`
+	Tool        string           `json:"tool"`
+	ToolVersion string           `json:"tool_version"`
+	Baseline    BaselineRef      `json:"baseline"`
+	Started     time.Time        `json:"started"`
+	Finished    time.Time        `json:"finished"`
+	Summary     map[string]int   `json:"summary"`
+	Results     []posture.Result `json:"results"`
+}
+
+// BaselineRef ties a record to the exact baseline bytes evaluated.
+type BaselineRef struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	SHA256 string `json:"sha256"`
+}
+
+// Entry is one line of the chain file: the record, the hash of the previous entry, and this
+// entry's hash over both.
+type Entry struct {
+	Seq    int             `json:"seq"`
+	Prev   string          `json:"prev"`
+	Hash   string          `json:"hash"`
+	Record json.RawMessage `json:"record"`
+}
+
+// ChainFile is the chain's file name inside the state directory.
+const ChainFile = "evidence.jsonl"
+
+// genesis is the Prev of the first entry.
+var genesis = strings.Repeat("0", 64)
+
+// entryHash is SHA-256 over the sequence number, the previous hash and the record bytes, each on
+// its own line, so that no entry can be moved, dropped or edited without breaking the chain.
+func entryHash(seq int, prev string, record []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\n%s\n", seq, prev)
+	h.Write(record)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NewRunID returns a UUIDv7 (RFC 9562) for t.
+func NewRunID(t time.Time) string {
+	var u [16]byte
+	binary.BigEndian.PutUint64(u[0:8], uint64(t.UnixMilli())<<16)
+	if _, err := rand.Read(u[6:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	u[6] = u[6]&0x0f | 0x70
+	u[8] = u[8]&0x3f | 0x80
+	s := hex.EncodeToString(u[:])
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// Append adds the record to the chain in dir and returns its entry. The chain file is rewritten
+// whole through a temporary file and a rename, so a crash leaves the old chain or the new one,
+// never half a line. An existing chain that does not verify is refused rather than extended.
+func Append(dir string, rec Record) (Entry, error) {
+	path := filepath.Join(dir, ChainFile)
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Entry{}, err
+	}
+	entries, err := parseChain(old)
+	if err != nil {
+		return Entry{}, fmt.Errorf("%s: %w; move it aside to start a new chain", path, err)
+	}
+	prev, seq := genesis, 1
+	if n := len(entries); n > 0 {
+		prev, seq = entries[n-1].Hash, entries[n-1].Seq+1
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := Entry{Seq: seq, Prev: prev, Hash: entryHash(seq, prev, body), Record: body}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Entry{}, err
+	}
+	data := append(append(old[:len(old):len(old)], line...), '\n')
+	return e, posture.WriteFileAtomic(path, data, 0o600)
+}
+
+// ChainError says where a chain breaks.
+type ChainError struct {
+	Line int
+	Msg  string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("evidence chain broken at line %d: %s", e.Line, e.Msg)
+}
+
+// Verify checks the chain in dir and returns how many entries it holds.
+func Verify(dir string) (int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ChainFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	entries, err := parseChain(data)
+	return len(entries), err
+}
+
+func parseChain(data []byte) ([]Entry, error) {
+	var out []Entry
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 256<<20)
+	prev, line := genesis, 0
+	for sc.Scan() {
+		line++
+		var e Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, &ChainError{Line: line, Msg: "not a chain entry: " + err.Error()}
+		}
+		if e.Seq != line {
+			return nil, &ChainError{Line: line, Msg: fmt.Sprintf("sequence number %d, want %d (an entry was removed or reordered)", e.Seq, line)}
+		}
+		if e.Prev != prev {
+			return nil, &ChainError{Line: line, Msg: "prev does not match the previous entry's hash (an entry was removed, inserted or edited)"}
+		}
+		if got := entryHash(e.Seq, e.Prev, e.Record); got != e.Hash {
+			return nil, &ChainError{Line: line, Msg: "hash does not match the record (the record was edited)"}
+		}
+		prev = e.Hash
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WriteJSON writes the entry (record with its chain position) as indented JSON.
+func WriteJSON(w io.Writer, e Entry) error {
+	var rec any
+	if err := json.Unmarshal(e.Record, &rec); err != nil {
+		return err
+	}
+	out := struct {
+		Seq    int    `json:"seq"`
+		Prev   string `json:"prev"`
+		Hash   string `json:"hash"`
+		Record any    `json:"record"`
+	}{e.Seq, e.Prev, e.Hash, rec}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// CSVHeader names the CSV columns; the first five are mSCP's (Rule, Status, Result, Expected,
+// Exemption), lower-cased.
+var CSVHeader = []string{"rule", "status", "result", "expected", "exemption", "managed", "source", "controls", "run_id", "host", "finished", "evidence_sha256"}
+
+// WriteCSV writes one row per check.
+func WriteCSV(w io.Writer, rec Record) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, r := range rec.Results {
+		exemption := ""
+		if r.Exemption != nil {
+			exemption = fmt.Sprintf("%s (until %s)", r.Exemption.Reason, r.Exemption.Expires.Format(time.DateOnly))
+		}
+		var sums []string
+		for _, ev := range r.Evidence {
+			sums = append(sums, ev.SHA256)
+		}
+		row := []string{r.ID, string(r.Status), r.Actual, r.Expected, exemption, fmt.Sprint(r.Managed), r.Source,
+			strings.Join(r.Controls, "; "), rec.RunID, rec.Host, rec.Finished.Format(time.RFC3339), strings.Join(sums, " ")}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
