@@ -1,0 +1,102 @@
+package evidence
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/posture"
+)
+
+func record(id string) Record {
+	return Record{RunID: id, Host: "mac", OS: "macos", OSVersion: "15.1", Tool: "firewarden", ToolVersion: "test",
+		Started: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 11, 22, 10, 0, 1, 0, time.UTC),
+		Results: []posture.Result{{ID: "alf.enabled", Status: posture.Fail, Expected: "on", Actual: "off (State = 0)",
+			Controls: []string{"CIS 2.2.1", "800-53r5 SC-7"}, Evidence: []posture.Evidence{{Kind: "exec", SHA256: "abc"}}}}}
+}
+
+func TestChainAppendVerify(t *testing.T) {
+	dir := t.TempDir()
+	for i, id := range []string{"a", "b", "c"} {
+		e, err := Append(dir, record(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq != i+1 {
+			t.Errorf("Append #%d seq = %d, want %d", i+1, e.Seq, i+1)
+		}
+	}
+	n, err := Verify(dir)
+	if err != nil || n != 3 {
+		t.Fatalf("Verify() = %d, %v; want 3, nil", n, err)
+	}
+}
+
+func TestChainTamper(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(lines []string) []string
+		line   int
+	}{
+		{"edit a record", func(l []string) []string { l[1] = strings.Replace(l[1], `"fail"`, `"pass"`, 1); return l }, 2},
+		{"drop an entry", func(l []string) []string { return append(l[:1], l[2:]...) }, 2},
+		{"swap entries", func(l []string) []string { l[0], l[1] = l[1], l[0]; return l }, 1},
+		{"garbage line", func(l []string) []string { l[2] = "{"; return l }, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, id := range []string{"a", "b", "c"} {
+				if _, err := Append(dir, record(id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(dir, ChainFile)
+			data, _ := os.ReadFile(path)
+			lines := tt.tamper(strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"))
+			os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+			_, err := Verify(dir)
+			var ce *ChainError
+			if !errors.As(err, &ce) || ce.Line != tt.line {
+				t.Fatalf("Verify() = %v, want a ChainError at line %d", err, tt.line)
+			}
+			if _, err := Append(dir, record("d")); err == nil {
+				t.Error("Append() to a broken chain succeeded, want refusal")
+			}
+		})
+	}
+}
+
+func TestNewRunID(t *testing.T) {
+	at := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	id := NewRunID(at)
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) {
+		t.Errorf("NewRunID() = %q, not a UUIDv7", id)
+	}
+	if later := NewRunID(at.Add(time.Millisecond)); later <= id {
+		t.Errorf("NewRunID(later) = %q sorts before %q", later, id)
+	}
+}
+
+func TestWriteCSV(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, record("r1")); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || strings.Join(rows[0][:5], ",") != "rule,status,result,expected,exemption" {
+		t.Fatalf("WriteCSV rows = %q, want header with mSCP columns and one row", rows)
+	}
+	if got := strings.Join(rows[1][:4], ","); got != "alf.enabled,fail,off (State = 0),on" {
+		t.Errorf("WriteCSV row = %q, want alf.enabled,fail,off (State = 0),on", got)
+	}
+}
