@@ -254,7 +254,7 @@ func integer(n *yaml.Node, key string, out *int) error {
 }
 
 func typeErr(n *yaml.Node, key, want string) error {
-	got := "a " + kindName(n)
+	got := kindName(n)
 	if n.Kind == yaml.ScalarNode {
 		got = fmt.Sprintf("%q", n.Value)
 	}
@@ -264,13 +264,13 @@ func typeErr(n *yaml.Node, key, want string) error {
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
-		return "mapping"
+		return "a mapping"
 	case yaml.SequenceNode:
-		return "list"
+		return "a list"
 	case yaml.AliasNode:
-		return "alias"
+		return "an alias (aliases are not supported in baselines)"
 	default:
-		return "value"
+		return "a value"
 	}
 }
 
