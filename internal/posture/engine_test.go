@@ -1,0 +1,203 @@
+package posture
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/firewarden/firewarden/internal/posture/baseline"
+)
+
+// fakeProvider holds settings in a map; every check "x" wants settings["x"] == want["x"].
+type fakeProvider struct {
+	settings map[string]string
+	want     map[string]string
+	weak     map[string]bool // checks whose fix loosens
+	fail     map[string]bool // Apply refuses these keys
+	managed  map[string]bool // not fixable
+	applied  []string        // keys written, in order
+}
+
+func (f *fakeProvider) IDs() []string { return []string{"a", "b", "c"} }
+
+func (f *fakeProvider) Evaluate(_ context.Context, req Request) []Result {
+	var out []Result
+	for _, id := range f.IDs() {
+		if !req.Wants(id) {
+			continue
+		}
+		r := Result{ID: id, Expected: f.want[id], Actual: f.settings[id], Status: Pass, Fixable: !f.managed[id]}
+		if r.Actual != r.Expected {
+			r.Status = Fail
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (f *fakeProvider) Plan(_ context.Context, _ Request, failing []Result) ([]Change, error) {
+	var out []Change
+	for _, r := range failing {
+		out = append(out, Change{Check: r.ID, Key: r.ID, From: r.Actual, To: r.Expected, Weakens: f.weak[r.ID]})
+	}
+	return out, nil
+}
+
+func (f *fakeProvider) Apply(_ context.Context, c Change) ([]Evidence, error) {
+	if f.fail[c.Key] {
+		return nil, errors.New("refused")
+	}
+	f.applied = append(f.applied, c.Key+"="+c.To)
+	f.settings[c.Key] = c.To
+	return nil, nil
+}
+
+type memBackups struct{ saved [][]Change }
+
+func (m *memBackups) Save(c []Change) (string, error) {
+	m.saved = append(m.saved, c)
+	return "b1", nil
+}
+
+func req() Request {
+	return Request{Baseline: &baseline.Baseline{}, Now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}
+}
+
+func TestFixOrdersStrengtheningFirst(t *testing.T) {
+	p := &fakeProvider{
+		settings: map[string]string{"a": "off", "b": "off", "c": "on"},
+		want:     map[string]string{"a": "on", "b": "on", "c": "on"},
+		weak:     map[string]bool{"a": true},
+	}
+	bk := &memBackups{}
+	fr, err := (&Engine{Providers: []Provider{p}}).Fix(context.Background(), req(), false, bk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"b=on", "a=on"}, p.applied); diff != "" {
+		t.Errorf("applied order mismatch (-want +got):\n%s", diff)
+	}
+	if len(bk.saved) != 1 || len(bk.saved[0]) != 2 {
+		t.Errorf("backups = %v, want one backup of two changes", bk.saved)
+	}
+	if fr.ExitCode() != ExitOK || fr.After == nil {
+		t.Errorf("ExitCode() = %d, after = %v; want 0 with an after report", fr.ExitCode(), fr.After)
+	}
+}
+
+func TestFixIdempotentAndDryRun(t *testing.T) {
+	p := &fakeProvider{settings: map[string]string{"a": "on", "b": "off", "c": "on"}, want: map[string]string{"a": "on", "b": "on", "c": "on"}}
+	e := &Engine{Providers: []Provider{p}}
+	bk := &memBackups{}
+
+	fr, _ := e.Fix(context.Background(), req(), true, bk)
+	if len(p.applied) != 0 || len(bk.saved) != 0 || len(fr.Planned) != 1 || fr.ExitCode() != ExitNonCompliant {
+		t.Fatalf("dry run applied %v, saved %v, planned %d, exit %d; want nothing written, 1 planned, exit 1", p.applied, bk.saved, len(fr.Planned), fr.ExitCode())
+	}
+	e.Fix(context.Background(), req(), false, bk)
+	p.applied = nil
+	fr, _ = e.Fix(context.Background(), req(), false, bk)
+	if len(p.applied) != 0 || len(bk.saved) != 1 || len(fr.Planned) != 0 || fr.ExitCode() != ExitOK {
+		t.Errorf("second fix applied %v, backups %d, planned %d, exit %d; want nothing", p.applied, len(bk.saved), len(fr.Planned), fr.ExitCode())
+	}
+}
+
+func TestFixFailureRevertsWeakening(t *testing.T) {
+	// b (weakening) is applied, then c (weakening) fails: b must be put back, a (strengthening) stays.
+	p := &fakeProvider{
+		settings: map[string]string{"a": "off", "b": "closed", "c": "closed"},
+		want:     map[string]string{"a": "on", "b": "open", "c": "open"},
+		weak:     map[string]bool{"b": true, "c": true},
+		fail:     map[string]bool{"c": true},
+	}
+	fr, err := (&Engine{Providers: []Provider{p}}).Fix(context.Background(), req(), false, &memBackups{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.Failed == nil || fr.Failed.Change.Key != "c" {
+		t.Fatalf("Failed = %+v, want the change to c", fr.Failed)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "on", "b": "closed", "c": "closed"}, p.settings); diff != "" {
+		t.Errorf("settings after failed fix (-want +got):\n%s", diff)
+	}
+	if len(fr.Reverted) != 1 || fr.Reverted[0].Key != "b" {
+		t.Errorf("Reverted = %+v, want b", fr.Reverted)
+	}
+	if fr.ExitCode() != ExitNonCompliant {
+		t.Errorf("ExitCode() = %d, want 1", fr.ExitCode())
+	}
+}
+
+func TestFixRefusesUnfixable(t *testing.T) {
+	p := &fakeProvider{settings: map[string]string{"a": "off", "b": "on", "c": "on"}, want: map[string]string{"a": "on", "b": "on", "c": "on"}, managed: map[string]bool{"a": true}}
+	fr, _ := (&Engine{Providers: []Provider{p}}).Fix(context.Background(), req(), false, &memBackups{})
+	if len(p.applied) != 0 || len(fr.Refused) != 1 || fr.ExitCode() != ExitNonCompliant {
+		t.Errorf("applied %v, refused %d, exit %d; want nothing applied, 1 refused, exit 1", p.applied, len(fr.Refused), fr.ExitCode())
+	}
+}
+
+func TestRollback(t *testing.T) {
+	p := &fakeProvider{settings: map[string]string{"a": "on", "b": "on"}, fail: map[string]bool{"b": true}}
+	saved := []Change{{Check: "a", Key: "a", From: "off", To: "on"}, {Check: "b", Key: "b", From: "off", To: "on"}, {Check: "zz", Key: "zz", From: "1", To: "2"}}
+	got := (&Engine{Providers: []Provider{p}}).Rollback(context.Background(), saved)
+	if len(got) != 3 || got[0].Error == "" || got[1].Error == "" || got[2].Error != "" {
+		t.Fatalf("Rollback() = %+v; want zz unknown, b refused, a restored (newest first)", got)
+	}
+	if p.settings["a"] != "off" {
+		t.Errorf("a = %q after rollback, want off", p.settings["a"])
+	}
+}
+
+func TestReportExitCode(t *testing.T) {
+	tests := []struct {
+		statuses []Status
+		want     int
+	}{
+		{[]Status{Pass, Managed, Exempt, NotApplicable}, ExitOK},
+		{[]Status{Pass, Error}, ExitError},
+		{[]Status{Error, Fail}, ExitNonCompliant},
+	}
+	for _, tt := range tests {
+		var rep Report
+		for _, s := range tt.statuses {
+			rep.Results = append(rep.Results, Result{Status: s})
+		}
+		if got := rep.ExitCode(); got != tt.want {
+			t.Errorf("Report%v.ExitCode() = %d, want %d", tt.statuses, got, tt.want)
+		}
+	}
+}
+
+func TestBackupStore(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	s := &BackupStore{Dir: t.TempDir() + "/backups", Host: "h", OS: "macOS 15.1", Now: func() time.Time { return now }}
+	if _, err := s.Load(""); !errors.Is(err, ErrNoBackups) {
+		t.Fatalf("Load(latest) on empty store = %v, want ErrNoBackups", err)
+	}
+	c1 := []Change{{Check: "a", Key: "a", From: "off", To: "on"}}
+	id1, err := s.Save(c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, _ := s.Save([]Change{{Check: "b", Key: "b", From: "0", To: "1"}})
+	if id1 != "20261122T100000Z" || id2 != "20261122T100000Z-2" {
+		t.Errorf("ids = %q, %q; want 20261122T100000Z and -2", id1, id2)
+	}
+	latest, err := s.Load("")
+	if err != nil || latest.ID != id2 {
+		t.Errorf("Load(latest) = %v, %v; want %s", latest.ID, err, id2)
+	}
+	got, _ := s.Load(id1)
+	if diff := cmp.Diff(c1, got.Changes, cmpopts.IgnoreFields(Change{}, "Commands")); diff != "" {
+		t.Errorf("Load(%s) changes (-want +got):\n%s", id1, diff)
+	}
+	for _, bad := range []string{"../x", "nope"} {
+		if _, err := s.Load(bad); err == nil {
+			t.Errorf("Load(%q) = nil error, want one", bad)
+		}
+	}
+}
