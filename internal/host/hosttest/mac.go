@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,7 +178,7 @@ func isWrite(argv []string) bool {
 	case defaultsPath:
 		return len(args) > 0 && (args[0] == "write" || args[0] == "delete")
 	case systemsetupPath:
-		return slices.ContainsFunc(args, func(a string) bool { return len(a) > 4 && a[:4] == "-set" })
+		return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(strings.ToLower(a), "-set") })
 	case launchctlPath:
 		return len(args) > 0 && (args[0] == "enable" || args[0] == "disable" || args[0] == "bootout")
 	case csrutilPath:

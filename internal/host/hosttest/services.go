@@ -20,8 +20,8 @@ const (
 //	systemsetup -getremotelogin            → "Remote Login: On|Off" (reference §6)
 //	systemsetup [-f] -setremotelogin on|off → prints nothing (SYNTHETIC), sets the override
 //
-// Without Full Disk Access the setters print the captured refusal and change nothing; exit
-// status 1 there is a guess (SYNTHETIC).
+// Without Full Disk Access the setters print the captured refusal and change nothing; that it
+// goes to stderr with exit status 1 is a guess (SYNTHETIC).
 func (m *Mac) systemsetup(args []string) outcome {
 	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "-f" })
 	if len(args) == 0 {

@@ -66,7 +66,9 @@ type App struct {
 
 // FirewallProfile is the com.apple.security.firewall payload of a configuration profile. A nil
 // field is a key the profile does not set. Key names and types follow Apple's device-management
-// schema (mdm/profiles/com.apple.security.firewall.yaml, reference §3).
+// schema (mdm/profiles/com.apple.security.firewall.yaml, reference §3). Applications names
+// bundle IDs, not paths, so it goes into the managed preferences file only; the socketfilterfw
+// application list does not show it.
 type FirewallProfile struct {
 	EnableFirewall    *bool        `json:"enable_firewall,omitempty"`
 	BlockAllIncoming  *bool        `json:"block_all_incoming,omitempty"`

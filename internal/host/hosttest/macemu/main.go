@@ -100,7 +100,8 @@ func emulate(ctx context.Context, argv0, sys string, args []string, stdout, stde
 		fmt.Fprintf(stderr, "macemu: %v\n", err)
 		return 2
 	}
-	if ee := (*host.ExitError)(nil); runErr != nil && !errors.As(runErr, &ee) {
+	var exitErr *host.ExitError
+	if runErr != nil && !errors.As(runErr, &exitErr) {
 		fmt.Fprintf(stderr, "macemu: %v\n", runErr)
 		return 2
 	}

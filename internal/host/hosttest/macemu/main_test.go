@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/firewarden/firewarden/internal/host/hosttest"
+)
+
+func TestLayoutCommand(t *testing.T) {
+	tests := []struct {
+		args        []string
+		wantVersion string
+		wantManaged bool
+	}{
+		{[]string{"-preset", "14"}, "14.6", false},
+		{nil, "15.1", false},
+		{[]string{"-preset", "15.4"}, "15.4", false},
+		{[]string{"-preset", "26", "-managed"}, "26.0", true},
+		{[]string{"-preset", "managed15"}, "15.1", true},
+		{[]string{"-version", "15.2"}, "15.2", false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			args := append(append([]string{"macemu", "layout"}, tt.args...), dir)
+			if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+				t.Fatalf("run(%q) = %d, stderr %q; want 0", args, code, stderr.String())
+			}
+			st, err := hosttest.LoadState(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Version != tt.wantVersion || (st.Profile != nil) != tt.wantManaged {
+				t.Errorf("run(%q) laid out version %s managed %v, want %s %v", args, st.Version, st.Profile != nil, tt.wantVersion, tt.wantManaged)
+			}
+			for _, p := range hosttest.Programs() {
+				fi, err := os.Stat(filepath.Join(dir, p))
+				if err != nil || fi.Mode().Perm() != 0o755 {
+					t.Errorf("stand-in %s: %v, mode %v; want mode 0755", p, err, fi.Mode())
+				}
+			}
+		})
+	}
+}
+
+func TestBadUsage(t *testing.T) {
+	tests := [][]string{
+		{"macemu"},
+		{"macemu", "frobnicate"},
+		{"macemu", "layout"},
+		{"macemu", "layout", "-preset", "13", t.TempDir()},
+		{"macemu", "layout", "-bogus", t.TempDir()},
+		{"macemu", "layout", "a", "b"},
+		{"macemu", "layout", "-version", "x.y", t.TempDir()},
+		{"macemu", "layout", "/"},
+		{"/tmp/not-a-fake-mac/defaults", "read", "x"},
+	}
+	for _, args := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		lines := strings.Count(stderr.String(), "\n")
+		if code != 2 || lines != 1 || stdout.Len() != 0 {
+			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 2 and one line on stderr", args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// TestEmulateInProcess runs the stand-in path of run without exec: argv[0] is where Layout put
+// the program.
+func TestEmulateInProcess(t *testing.T) {
+	dir := t.TempDir()
+	if err := hosttest.Layout(dir, hosttest.Mac15(), ""); err != nil {
+		t.Fatal(err)
+	}
+	sfw := filepath.Join(dir, "usr/libexec/ApplicationFirewall/socketfilterfw")
+	steps := []struct {
+		args       []string
+		wantCode   int
+		wantStdout string
+	}{
+		{[]string{"--setblockall", "on"}, 0, "Firewall is set to block all non-essential incoming connections\n"},
+		{[]string{"--getglobalstate"}, 0, "Firewall is blocking all non-essential incoming connections. (State = 2)\n"},
+		{[]string{"--setloggingopt", "bogus"}, 1, ""},
+	}
+	for _, s := range steps {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{sfw}, s.args...), &stdout, &stderr)
+		if code != s.wantCode || stdout.String() != s.wantStdout {
+			t.Errorf("socketfilterfw %s = %d %q (stderr %q), want %d %q", strings.Join(s.args, " "), code, stdout.String(), stderr.String(), s.wantCode, s.wantStdout)
+		}
+	}
+	st, err := hosttest.LoadState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GlobalState != 2 || len(st.Calls) != len(steps) {
+		t.Errorf("state after the runs: global state %d, %d calls; want 2 and %d", st.GlobalState, len(st.Calls), len(steps))
+	}
+}
