@@ -4,7 +4,6 @@
 package alf
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -53,30 +52,102 @@ const (
 // manages the firewall (lima-vm/socket_vmnet#18, kubernetes/minikube#19680).
 const RefusalText = "Firewall settings cannot be modified from command line on managed Mac computers."
 
-var (
-	reState      = regexp.MustCompile(`\(State = (\d+)\)`)
-	reAppsHeader = regexp.MustCompile(`^(ALF: )?[Tt]otal number of apps = (\d+)\s*$`)
-	reAppEntry   = regexp.MustCompile(`^\s*\d+\s*:\s+(.*?)\s*$`)
-	reAppRule    = regexp.MustCompile(`^\s*\(\s*(Allow|Block) incoming connections\s*\)\s*$`)
-	reAppByName  = regexp.MustCompile(`^(.+) \(state: (\d+)\)\s*$`)
-)
+// The line recognisers below scan strings directly rather than with regular expressions: the
+// parser runs on every evaluation and every re-read after a write.
+
+// appsHeader reads "ALF: total number of apps = N " (legacy) or "Total number of apps = N".
+func appsHeader(line string) (n int, legacy, ok bool) {
+	rest, legacy := strings.CutPrefix(line, "ALF: total number of apps = ")
+	if !legacy {
+		if rest, ok = strings.CutPrefix(line, "Total number of apps = "); !ok {
+			return 0, false, false
+		}
+	}
+	n, err := strconv.Atoi(rest)
+	return n, legacy, err == nil && n >= 0
+}
+
+// stateOf finds "(State = N)" in a line.
+func stateOf(line string) (n int, found, ok bool) {
+	i := strings.Index(line, "(State = ")
+	if i < 0 {
+		return 0, false, false
+	}
+	rest := line[i+len("(State = "):]
+	j := strings.IndexByte(rest, ')')
+	if j < 0 {
+		return 0, true, false
+	}
+	n, err := strconv.Atoi(rest[:j])
+	return n, true, err == nil && n >= 0 && n <= 2
+}
+
+// appEntry reads "N : /path" (one space, modern) or "N :  /path " (two, legacy).
+func appEntry(line string) (string, bool) {
+	t := strings.TrimSpace(line)
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return "", false
+	}
+	rest := strings.TrimLeft(t[i:], " \t")
+	rest, ok := strings.CutPrefix(rest, ":")
+	if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+		return "", false
+	}
+	path := strings.TrimSpace(rest)
+	return path, path != ""
+}
+
+// appRule reads "(Allow incoming connections)" or "( Block incoming connections )".
+func appRule(line string) (allowed, legacy, ok bool) {
+	t := strings.TrimSpace(line)
+	if len(t) < 2 || t[0] != '(' || t[len(t)-1] != ')' {
+		return false, false, false
+	}
+	inner := t[1 : len(t)-1]
+	legacy = strings.HasPrefix(inner, " ")
+	switch strings.TrimSpace(inner) {
+	case "Allow incoming connections":
+		return true, legacy, true
+	case "Block incoming connections":
+		return false, legacy, true
+	}
+	return false, false, false
+}
+
+// appByName reads "name (state: N)" (kolide/launcher test-data/apps.txt).
+func appByName(line string) (name string, state int, ok bool) {
+	t := strings.TrimSpace(line)
+	i := strings.LastIndex(t, " (state: ")
+	if i <= 0 || !strings.HasSuffix(t, ")") {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(t[i+len(" (state: ") : len(t)-1])
+	return t[:i], n, err == nil
+}
 
 // Parse reads socketfilterfw output from any combination of getters, in any order, in either
 // dialect. It classifies each line by its wording rather than by position, because one flag
 // (--getallowsigned) prints two lines and --listapps prints a block.
 func Parse(out []byte) Reading {
 	var r Reading
-	lines := strings.Split(strings.ReplaceAll(string(out), "\r\n", "\n"), "\n")
+	lines := strings.Split(string(out), "\n")
 	for i := 0; i < len(lines); i++ {
 		raw := lines[i]
 		line := strings.TrimSpace(raw)
 		if line == "" {
 			continue
 		}
-		if m := reAppsHeader.FindStringSubmatch(line); m != nil {
+		if n, legacy, ok := appsHeader(line); ok {
 			r.AppsListed = true
-			r.setDialect(map[bool]Dialect{true: Legacy, false: Modern}[m[1] != ""])
-			n, _ := strconv.Atoi(m[2])
+			if legacy {
+				r.setDialect(Legacy)
+			} else {
+				r.setDialect(Modern)
+			}
 			i = r.parseApps(lines, i+1, n)
 			continue
 		}
@@ -95,27 +166,28 @@ func (r *Reading) parseApps(lines []string, i, n int) int {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if m := reAppByName.FindStringSubmatch(strings.TrimSpace(line)); m != nil && !strings.HasPrefix(strings.TrimSpace(line), "/") && !reAppEntry.MatchString(line) {
+		path, isEntry := appEntry(line)
+		if !isEntry {
 			// "name (state: N)": 1 allow, 4 block (kolide/launcher test-data/apps.txt).
+			name, state, ok := appByName(line)
+			if !ok {
+				break
+			}
 			r.AppsByName = true
-			r.Apps = append(r.Apps, App{Path: m[1], Allowed: m[2] == "1"})
+			r.Apps = append(r.Apps, App{Path: name, Allowed: state == 1})
 			last = i
 			continue
 		}
-		m := reAppEntry.FindStringSubmatch(line)
-		if m == nil {
-			break
-		}
-		app := App{Path: m[1], Allowed: true}
+		app := App{Path: path, Allowed: true}
 		last = i
 		// The rule sits on the next non-empty line.
 		for j := i + 1; j < len(lines); j++ {
 			if strings.TrimSpace(lines[j]) == "" {
 				continue
 			}
-			if rm := reAppRule.FindStringSubmatch(lines[j]); rm != nil {
-				app.Allowed = rm[1] == "Allow"
-				if strings.Contains(lines[j], "( ") {
+			if allowed, legacy, ok := appRule(lines[j]); ok {
+				app.Allowed = allowed
+				if legacy {
 					r.setDialect(Legacy)
 				}
 				i, last = j, j
@@ -137,9 +209,8 @@ func ptr[T any](v T) *T { return &v }
 
 // parseLine understands one trimmed line and reports whether it did.
 func (r *Reading) parseLine(line string) bool {
-	if m := reState.FindStringSubmatch(line); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 2 {
+	if n, found, ok := stateOf(line); found {
+		if !ok {
 			return false
 		}
 		r.GlobalState = ptr(n)

@@ -305,3 +305,24 @@ func TestNotMacOS(t *testing.T) {
 		}
 	}
 }
+
+// cannedRunner answers the default baseline's socketfilterfw run from a captured output, so the
+// benchmark measures firewarden's own parse-and-decide path and not a process start.
+type cannedRunner []byte
+
+func (c cannedRunner) Run(_ context.Context, cmd host.Cmd) (host.Result, error) {
+	return host.Result{Argv: cmd.Argv(), Stdout: c, ExitCode: 0}, nil
+}
+
+func BenchmarkEvaluateDefaultBaseline(b *testing.B) {
+	out := []byte("Firewall is enabled. (State = 1)\nFirewall stealth mode is on\n")
+	root, _ := host.NewRoot(b.TempDir())
+	req := posture.Request{Baseline: baseline.Default(), Now: now}
+	b.ReportAllocs()
+	for b.Loop() {
+		p := alf.New(root, host.OS{Kind: host.MacOS, Major: 15, Minor: 1, Version: "15.1"}, cannedRunner(out))
+		if rs := p.Evaluate(context.Background(), req); len(rs) != 3 {
+			b.Fatalf("got %d results", len(rs))
+		}
+	}
+}
