@@ -59,7 +59,11 @@ func runFix(ctx context.Context, a *app, args []string) error {
 				for _, cmd := range c.Commands {
 					fmt.Fprintf(w, "  %s\n", cmd)
 				}
-				fmt.Fprintf(w, "    # %s: %s %s -> %s\n", c.Check, c.Key, c.From, c.To)
+				setting := c.Check
+				if c.Key != c.Check {
+					setting += ": " + c.Key
+				}
+				fmt.Fprintf(w, "    # %s %s -> %s\n", setting, c.From, c.To)
 			}
 		}
 	default:

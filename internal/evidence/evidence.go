@@ -168,21 +168,15 @@ func parseChain(data []byte) ([]Entry, error) {
 	return out, nil
 }
 
-// WriteJSON writes the entry (record with its chain position) as indented JSON.
+// WriteJSON writes the entry (record with its chain position) as indented JSON. The record is
+// written from its stored bytes, so what an auditor reads is exactly what was hashed.
 func WriteJSON(w io.Writer, e Entry) error {
-	var rec any
-	if err := json.Unmarshal(e.Record, &rec); err != nil {
+	out, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
 		return err
 	}
-	out := struct {
-		Seq    int    `json:"seq"`
-		Prev   string `json:"prev"`
-		Hash   string `json:"hash"`
-		Record any    `json:"record"`
-	}{e.Seq, e.Prev, e.Hash, rec}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	_, err = w.Write(append(out, '\n'))
+	return err
 }
 
 // CSVHeader names the CSV columns; the first five are mSCP's (Rule, Status, Result, Expected,

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) string { return env[k] })
+	return out.String(), errb.String(), code
+}
+
+// linuxRoot is a root that looks like a Linux host: every macOS check is not applicable.
+func linuxRoot(t *testing.T) string {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "etc/os-release"), []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("box\n"), 0o644)
+	return dir
+}
+
+func TestGlobalFlagsAnywhere(t *testing.T) {
+	root := linuxRoot(t)
+	for _, args := range [][]string{
+		{"--json", "--root", root, "check"},
+		{"--root", root, "check", "--json"},
+		{"check", "--json", "--root", root},
+	} {
+		out, errs, code := runCLI(t, nil, args...)
+		if code != 0 || !strings.HasPrefix(out, "{") || errs != "" {
+			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON and exit 0", args, code, out, errs)
+		}
+	}
+}
+
+func TestRootFromEnvironment(t *testing.T) {
+	out, _, code := runCLI(t, map[string]string{"FIREWARDEN_ROOT": linuxRoot(t)}, "check")
+	if code != 0 || !strings.HasPrefix(out, "host box, Linux 12") {
+		t.Errorf("check with FIREWARDEN_ROOT = exit %d:\n%s", code, out)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	root := linuxRoot(t)
+	dir := t.TempDir()
+	bl := filepath.Join(dir, "b.yaml")
+	os.WriteFile(bl, []byte("name: from-config\nsip: true\n"), 0o644)
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("baseline: "+bl+"\n"), 0o644)
+	out, _, code := runCLI(t, nil, "--root", root, "--config", cfg, "check")
+	if code != 0 || !strings.Contains(out, "baseline from-config") || !strings.Contains(out, "1 check:") {
+		t.Errorf("check with --config = exit %d:\n%s", code, out)
+	}
+	os.WriteFile(cfg, []byte("baselin: x\n"), 0o644)
+	_, errs, code := runCLI(t, nil, "--root", root, "--config", cfg, "check")
+	if code != 2 || !strings.Contains(errs, "takes the keys baseline and state_dir") {
+		t.Errorf("bad config = exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	out, _, code := runCLI(t, nil, "help")
+	if code != 0 || !strings.Contains(out, "rollback") || !strings.Contains(out, "exit status: 0 compliant") {
+		t.Errorf("help = exit %d:\n%s", code, out)
+	}
+	out, _, code = runCLI(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "firewarden ") {
+		t.Errorf("version = exit %d %q", code, out)
+	}
+	_, errs, code := runCLI(t, nil, "check", "-h")
+	if code != 0 || errs != "" {
+		t.Errorf("check -h = exit %d stderr %q", code, errs)
+	}
+}
