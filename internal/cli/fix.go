@@ -66,6 +66,8 @@ func runFix(ctx context.Context, a *app, args []string) error {
 				fmt.Fprintf(w, "    # %s %s -> %s\n", setting, c.From, c.To)
 			}
 		}
+	case len(fr.Planned) == 0:
+		fmt.Fprintln(w, "nothing changed: what fails is not firewarden's to change")
 	default:
 		if fr.Backup != "" {
 			fmt.Fprintf(w, "backup %s saved (undo with: firewarden rollback %s)\n\n", fr.Backup, fr.Backup)
