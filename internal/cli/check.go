@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -15,22 +16,9 @@ import (
 
 func runCheck(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("check")
-	bpath := fs.String("baseline", "", "baseline `FILE` (default: the built-in CIS Level 1 baseline)")
-	onlyFlag := fs.String("only", "", "comma-separated check `IDS` to run")
-	if pos, err := a.parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usagef("check takes no arguments, got %q", pos[0])
-	}
-	only, err := parseOnly(*onlyFlag)
+	pf := postureFlags(fs)
+	b, only, err := a.parsePosture(fs, pf, args)
 	if err != nil {
-		return err
-	}
-	b, err := a.loadBaseline(*bpath)
-	if err != nil {
-		return err
-	}
-	if err := a.env(); err != nil {
 		return err
 	}
 	rep := a.engine().Check(ctx, a.request(b, only))
@@ -46,6 +34,37 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 		writeReport(a.Out, rec)
 	}
 	return exitCode(rep.ExitCode())
+}
+
+// postureOpts are the flags shared by check, fix and evidence.
+type postureOpts struct{ baseline, only *string }
+
+func postureFlags(fs *flag.FlagSet) postureOpts {
+	return postureOpts{
+		baseline: fs.String("baseline", "", "baseline `FILE` (default: the built-in CIS Level 1 baseline)"),
+		only:     fs.String("only", "", "comma-separated check `IDS` to run"),
+	}
+}
+
+// parsePosture parses a posture command's flags (it takes no arguments), loads the baseline and
+// builds the system seam.
+func (a *app) parsePosture(fs *flag.FlagSet, o postureOpts, args []string) (*baseline.Baseline, map[string]bool, error) {
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) > 0 {
+		return nil, nil, usagef("%s takes no arguments, got %q", fs.Name(), pos[0])
+	}
+	only, err := parseOnly(*o.only)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := a.loadBaseline(*o.baseline)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, only, a.env()
 }
 
 // record wraps a report with who, where and what for output and evidence.

@@ -107,6 +107,7 @@ type app struct {
 	g      globals
 	getenv func(string) string
 	now    func() time.Time
+	euid   func() int
 	cfg    config
 
 	// built lazily by env()
@@ -117,7 +118,7 @@ type app struct {
 
 // Run runs firewarden with args (without the program name) and returns the exit status.
 func Run(ctx context.Context, args []string, s Streams, getenv func(string) string) int {
-	a := &app{Streams: s, getenv: getenv, now: time.Now}
+	a := &app{Streams: s, getenv: getenv, now: time.Now, euid: os.Geteuid}
 	a.g.root = getenv("FIREWARDEN_ROOT")
 	err := a.dispatch(ctx, args)
 	var ee *exitError
@@ -220,6 +221,16 @@ func (a *app) env() error {
 	}
 	a.root, a.os = root, osinfo
 	a.rec = &host.Recorder{Runner: host.ExecRunner{Root: root}}
+	return nil
+}
+
+// requireRoot refuses a command that changes the real system when not run as root: without
+// root, socketfilterfw and launchctl appear to accept changes that do not take. Under a fake
+// --root nothing real is changed, so no privilege is needed.
+func (a *app) requireRoot(cmd string) error {
+	if a.root.IsSystem() && a.euid() != 0 {
+		return usagef("%s changes system settings: run it as root (sudo firewarden %s), or use --dry-run to see what it would do", cmd, cmd)
+	}
 	return nil
 }
 

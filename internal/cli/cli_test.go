@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, string, int) {
@@ -76,5 +78,20 @@ func TestHelpAndVersion(t *testing.T) {
 	_, errs, code := runCLI(t, nil, "check", "-h")
 	if code != 0 || errs != "" {
 		t.Errorf("check -h = exit %d stderr %q", code, errs)
+	}
+}
+
+func TestFixNeedsRootOnTheRealSystem(t *testing.T) {
+	for _, args := range [][]string{{"--root", "/", "fix"}, {"--root", "/", "rollback"}} {
+		var out, errb bytes.Buffer
+		a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: time.Now, euid: func() int { return 501 }}
+		err := a.dispatch(context.Background(), args)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "run it as root") {
+			t.Errorf("%q as uid 501 = %v, want a usage error asking for root", args, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%q as uid 501 printed %q", args, out.String())
+		}
 	}
 }

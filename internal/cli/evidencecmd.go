@@ -12,21 +12,16 @@ import (
 
 func runEvidence(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("evidence")
-	bpath := fs.String("baseline", "", "baseline `FILE` (default: the built-in CIS Level 1 baseline)")
-	onlyFlag := fs.String("only", "", "comma-separated check `IDS`")
+	pf := postureFlags(fs)
 	out := fs.String("out", "", "write the record to `FILE` instead of stdout")
 	format := fs.String("format", "json", "`json` or csv")
 	verify := fs.Bool("verify", false, "verify the hash chain of evidence records in the state directory")
-	if pos, err := a.parse(fs, args); err != nil {
+	b, only, err := a.parsePosture(fs, pf, args)
+	if err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usagef("evidence takes no arguments, got %q", pos[0])
 	}
 	if *format != "json" && *format != "csv" {
 		return usagef("--format %q: use json or csv", *format)
-	}
-	if err := a.env(); err != nil {
-		return err
 	}
 	dir := a.stateDir()
 	if *verify {
@@ -41,14 +36,6 @@ func runEvidence(ctx context.Context, a *app, args []string) error {
 		}
 		fmt.Fprintf(a.Out, "%s/%s: %d record(s), chain intact\n", dir, evidence.ChainFile, n)
 		return nil
-	}
-	only, err := parseOnly(*onlyFlag)
-	if err != nil {
-		return err
-	}
-	b, err := a.loadBaseline(*bpath)
-	if err != nil {
-		return err
 	}
 	rep := a.engine().Check(ctx, a.request(b, only))
 	if len(rep.Results) == 0 {

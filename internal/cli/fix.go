@@ -16,24 +16,16 @@ func (a *app) backups() *posture.BackupStore {
 
 func runFix(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("fix")
-	bpath := fs.String("baseline", "", "baseline `FILE` (default: the built-in CIS Level 1 baseline)")
-	onlyFlag := fs.String("only", "", "comma-separated check `IDS` to fix")
+	pf := postureFlags(fs)
 	dry := fs.Bool("dry-run", false, "print the exact commands and run none that write")
-	if pos, err := a.parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usagef("fix takes no arguments, got %q", pos[0])
-	}
-	only, err := parseOnly(*onlyFlag)
+	b, only, err := a.parsePosture(fs, pf, args)
 	if err != nil {
 		return err
 	}
-	b, err := a.loadBaseline(*bpath)
-	if err != nil {
-		return err
-	}
-	if err := a.env(); err != nil {
-		return err
+	if !*dry {
+		if err := a.requireRoot("fix"); err != nil {
+			return err
+		}
 	}
 	fr, err := a.engine().Fix(ctx, a.request(b, only), *dry, a.backups())
 	if err != nil {
@@ -124,6 +116,11 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 	}
 	if err := a.env(); err != nil {
 		return err
+	}
+	if !*list {
+		if err := a.requireRoot("rollback"); err != nil {
+			return err
+		}
 	}
 	store := a.backups()
 	if *list {

@@ -161,6 +161,12 @@ func (p *Provider) evalToggle(t toggle, c *collection, want bool) posture.Result
 		}
 	}
 
+	return conclude(r, compliant, notes)
+}
+
+// conclude sets the status from compliance and whether a profile manages the setting, and joins
+// the notes (with the fix hint when the check fails) into the detail.
+func conclude(r posture.Result, compliant bool, notes []string) posture.Result {
 	switch {
 	case compliant && r.Managed:
 		r.Status = posture.Managed
@@ -221,19 +227,7 @@ func (p *Provider) evalLogging(c *collection, b *baseline.Baseline) posture.Resu
 			r.FixHint = "this Mac has a firewall configuration profile, so socketfilterfw refuses local changes; add EnableLogging = true and LoggingOption = detail to the profile"
 		}
 	}
-	switch {
-	case compliant && r.Managed:
-		r.Status = posture.Managed
-	case compliant:
-		r.Status = posture.Pass
-	default:
-		r.Status = posture.Fail
-		if r.FixHint != "" {
-			notes = append(notes, r.FixHint)
-		}
-	}
-	r.Detail = strings.Join(notes, "; ")
-	return r
+	return conclude(r, compliant, notes)
 }
 
 func appsWant(a *baseline.Apps) string {
