@@ -26,6 +26,11 @@ func runFix(ctx context.Context, a *app, args []string) error {
 		if err := a.requireRoot("fix"); err != nil {
 			return err
 		}
+		lock, err := posture.TryLock(a.stateDir())
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
 	}
 	fr, err := a.engine().Fix(ctx, a.request(b, only), *dry, a.backups())
 	if err != nil {
@@ -121,6 +126,11 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 		if err := a.requireRoot("rollback"); err != nil {
 			return err
 		}
+		lock, err := posture.TryLock(a.stateDir())
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
 	}
 	store := a.backups()
 	if *list {

@@ -201,3 +201,21 @@ func TestBackupStore(t *testing.T) {
 		}
 	}
 }
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := TryLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TryLock(dir); !errors.Is(err, ErrBusy) {
+		t.Errorf("second TryLock = %v, want ErrBusy", err)
+	}
+	l.Unlock()
+	l2, err := TryLock(dir)
+	if err != nil {
+		t.Errorf("TryLock after Unlock = %v", err)
+	} else {
+		l2.Unlock()
+	}
+}
