@@ -152,7 +152,10 @@ func (e *Engine) Fix(ctx context.Context, req Request, dryRun bool, backups Back
 	for _, c := range fr.Planned {
 		if _, err := owner[c.Check].Apply(ctx, c); err != nil {
 			fr.Failed = &FailedChange{Change: c, Error: err.Error()}
-			fr.Reverted = e.revertWeakening(ctx, owner, fr.Applied)
+			// A change of several commands may have run some of them (an app added but not yet
+			// blocked): put that setting back as found, then undo earlier loosening changes.
+			fr.Reverted = e.revert(ctx, owner, []Change{c}, false)
+			fr.Reverted = append(fr.Reverted, e.revert(ctx, owner, fr.Applied, true)...)
 			break
 		}
 		fr.Applied = append(fr.Applied, c)
@@ -162,12 +165,13 @@ func (e *Engine) Fix(ctx context.Context, req Request, dryRun bool, backups Back
 	return fr, nil
 }
 
-// revertWeakening undoes applied changes that loosened the firewall, newest first.
-func (e *Engine) revertWeakening(ctx context.Context, owner map[string]Provider, applied []Change) []Change {
+// revert puts changes back, newest first (only the loosening ones when weakeningOnly), and
+// returns those it restored. It is best effort: a revert that fails is left out.
+func (e *Engine) revert(ctx context.Context, owner map[string]Provider, applied []Change, weakeningOnly bool) []Change {
 	var reverted []Change
 	for i := len(applied) - 1; i >= 0; i-- {
 		c := applied[i]
-		if !c.Weakens {
+		if weakeningOnly && !c.Weakens {
 			continue
 		}
 		back := Change{Check: c.Check, Key: c.Key, From: c.To, To: c.From}

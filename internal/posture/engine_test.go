@@ -219,3 +219,32 @@ func TestLock(t *testing.T) {
 		l2.Unlock()
 	}
 }
+
+// partialProvider's change to "block" runs two steps and fails on the second after the first
+// allowed the app: the engine must put the app back as found.
+type partialProvider struct{ fakeProvider }
+
+func (p *partialProvider) Apply(ctx context.Context, c Change) ([]Evidence, error) {
+	if c.To == "block" {
+		p.settings[c.Key] = "allow" // step one (--add) took
+		return nil, errors.New("--blockapp failed")
+	}
+	return p.fakeProvider.Apply(ctx, c)
+}
+
+func TestFixRevertsAHalfAppliedChange(t *testing.T) {
+	p := &partialProvider{fakeProvider{
+		settings: map[string]string{"a": "absent", "b": "x", "c": "x"},
+		want:     map[string]string{"a": "block", "b": "x", "c": "x"},
+	}}
+	fr, err := (&Engine{Providers: []Provider{p}}).Fix(context.Background(), req(), false, &memBackups{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.Failed == nil || p.settings["a"] != "absent" {
+		t.Errorf("after a half-applied change a = %q (failed %v); want absent as found", p.settings["a"], fr.Failed)
+	}
+	if len(fr.Reverted) != 1 || fr.Reverted[0].To != "absent" {
+		t.Errorf("Reverted = %+v, want a back to absent", fr.Reverted)
+	}
+}

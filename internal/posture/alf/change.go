@@ -23,10 +23,14 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 	for _, res := range failing {
 		switch res.ID {
 		case IDEnabled:
+			// Turning the firewall on never lowers State 2 (block all) to 1: the check fails at
+			// State 2 only when the plist disagrees, and then the same state is written again.
 			from := strconv.Itoa(*r.GlobalState)
-			to := "1"
+			to := from
 			if !*req.Baseline.Firewall.Enabled {
 				to = "0"
+			} else if from == "0" {
+				to = "1"
 			}
 			out = append(out, p.change(res.ID, "alf.globalstate", from, to))
 		case IDLogging:
@@ -211,8 +215,12 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 		if strings.Contains(out, RefusalText) {
 			return evs, fmt.Errorf("%s: %w: socketfilterfw said %q", cmd, posture.ErrManagedByProfile, RefusalText)
 		}
+		var ee *host.ExitError
+		if errors.As(err, &ee) {
+			return evs, fmt.Errorf("%s exited with status %d: socketfilterfw said %s", cmd, ee.Code, strconvQuote(out))
+		}
 		if err != nil {
-			return evs, fmt.Errorf("%s failed: %w", cmd, err)
+			return evs, err
 		}
 		if r := Parse(res.Stdout); len(r.ToolError) > 0 {
 			return evs, fmt.Errorf("%s: socketfilterfw said %q", cmd, strings.Join(r.ToolError, " / "))

@@ -326,3 +326,43 @@ func BenchmarkEvaluateDefaultBaseline(b *testing.B) {
 		}
 	}
 }
+
+func TestFixEnabledKeepsBlockAll(t *testing.T) {
+	// State 2 live, plist edited to 0 behind the firewall's back: the fix re-asserts State 2.
+	st := hosttest.Mac14()
+	st.GlobalState = 2
+	p, mac := fakeMac(t, st)
+	mac.Run(context.Background(), host.Cmd{Path: "/usr/bin/defaults", Args: []string{"write", "/Library/Preferences/com.apple.alf", "globalstate", "-int", "0"}})
+	fr := fix(t, p, baseline.Default(), map[string]bool{"alf.enabled": true})
+	if got := mac.State().GlobalState; got != 2 || fr.Failed != nil {
+		t.Errorf("global state after fix --only alf.enabled = %d (failed %+v), want 2 kept", got, fr.Failed)
+	}
+	for _, w := range mac.Writes() {
+		if slices.Contains(w, "--setblockall") && slices.Contains(w, "off") {
+			t.Errorf("fix --only alf.enabled ran %q", w)
+		}
+	}
+}
+
+func TestFixUndoesAHalfAppliedAppChange(t *testing.T) {
+	st := hosttest.Mac15()
+	st.Apps = nil
+	p, mac := fakeMac(t, st)
+	// --blockapp fails after --add succeeded: the app would stay allowed.
+	failing := runnerFunc(func(ctx context.Context, c host.Cmd) (host.Result, error) {
+		if slices.Contains(c.Args, "--blockapp") {
+			res := host.Result{Argv: c.Argv(), Stdout: []byte("ALF: Error, could not block\n"), ExitCode: 1}
+			return res, &host.ExitError{Argv: res.Argv, Code: 1}
+		}
+		return mac.Run(ctx, c)
+	})
+	root, _ := host.NewRoot(t.TempDir())
+	p = alf.New(root, host.OS{Kind: host.MacOS, Name: "macOS", Version: "15.1", Major: 15, Minor: 1}, failing)
+	fr := fix(t, p, mustBaseline(t, "firewall:\n  apps:\n    block: [/Applications/Evil.app]\n"), nil)
+	if fr.Failed == nil || !strings.Contains(fr.Failed.Error, `socketfilterfw said "ALF: Error, could not block"`) {
+		t.Fatalf("failed = %+v; want the tool's words", fr.Failed)
+	}
+	if apps := mac.State().Apps; len(apps) != 0 {
+		t.Errorf("apps after the failed fix = %+v; want none (the --add undone)", apps)
+	}
+}
