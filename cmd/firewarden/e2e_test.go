@@ -234,6 +234,16 @@ func TestRollback(t *testing.T) {
 	if st.GlobalState != 0 || st.Stealth || st.Logging {
 		t.Errorf("after rollback: global %d stealth %v logging %v; want the original off/off/off", st.GlobalState, st.Stealth, st.Logging)
 	}
+	// smbd and AEServer had no launchd override; rollback cannot remove the one fix set and must
+	// not turn the services on instead.
+	for _, label := range []string{"com.apple.smbd", "com.apple.AEServer"} {
+		if got := st.Launchd[label]; got != "disabled" {
+			t.Errorf("after rollback %s override = %q, want disabled kept", label, got)
+		}
+	}
+	if !strings.Contains(r.stdout, "kept: File Sharing (SMB) had no launchd override") {
+		t.Errorf("rollback does not say why File Sharing stays disabled:\n%s", r.stdout)
+	}
 	if r := firewarden(t, root, "rollback", "no-such-backup"); r.code != 2 {
 		t.Errorf("rollback of an unknown backup: exit %d", r.code)
 	}

@@ -184,8 +184,11 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(tw, "CHECK\tSETTING\tTO\tRESULT")
 		for _, r := range results {
 			res := "restored, verified"
-			if r.Error != "" {
+			switch {
+			case r.Error != "":
 				res = "FAILED: " + oneLine(r.Error)
+			case r.Kept != "":
+				res = "kept: " + oneLine(r.Kept)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Change.Check, r.Change.Key, r.Change.To, res)
 		}

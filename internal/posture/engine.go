@@ -186,6 +186,7 @@ func (e *Engine) revert(ctx context.Context, owner map[string]Provider, applied 
 type RollbackResult struct {
 	Change Change `json:"change"`
 	Error  string `json:"error,omitempty"`
+	Kept   string `json:"kept,omitempty"` // why the setting was left as it is (ErrNotRestorable)
 }
 
 // ErrUnknownCheck is returned for a backup naming a check no provider owns.
@@ -211,7 +212,9 @@ func (e *Engine) Rollback(ctx context.Context, saved []Change) []RollbackResult 
 			continue
 		}
 		rr := RollbackResult{Change: back}
-		if _, err := p.Apply(ctx, back); err != nil {
+		if _, err := p.Apply(ctx, back); errors.Is(err, ErrNotRestorable) {
+			rr.Kept = err.Error()
+		} else if err != nil {
 			rr.Error = err.Error()
 		}
 		out = append(out, rr)

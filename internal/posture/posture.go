@@ -150,5 +150,9 @@ type Provider interface {
 	Apply(ctx context.Context, c Change) ([]Evidence, error)
 }
 
+// ErrNotRestorable marks a rollback step whose saved value cannot be recreated; the setting is
+// left in the safer state the fix put it in.
+var ErrNotRestorable = errors.New("the saved value cannot be recreated")
+
 // ErrManagedByProfile marks a change refused because a configuration profile owns the setting.
 var ErrManagedByProfile = errors.New("setting is enforced by a configuration profile")

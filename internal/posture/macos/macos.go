@@ -336,17 +336,24 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 	return changes, nil
 }
 
-// stateOf maps a Result.Actual of a fixable check to "on" or "off". "not disabled" (no launchd
-// override for a service mSCP wants explicitly disabled) restores as "on".
+// stateOf maps a Result.Actual of a fixable check to the value a backup keeps: "on", "off", or
+// "unset" for "not disabled" (no launchd override for a service mSCP wants explicitly disabled).
+// A rollback cannot recreate "unset" (launchctl sets overrides, it cannot remove them), so it
+// leaves such a service disabled rather than turning it on.
 func stateOf(actual string) (string, bool) {
 	switch actual {
-	case "on", "not disabled":
+	case "not disabled":
+		return unset, true
+	case "on":
 		return "on", true
 	case "off":
 		return "off", true
 	}
 	return "", false
 }
+
+// unset is the backup value of a service that had no launchd override.
+const unset = "unset"
 
 func onOff(on bool) string {
 	if on {
@@ -444,6 +451,8 @@ func (p *Provider) Apply(ctx context.Context, ch posture.Change) ([]posture.Evid
 	case "on":
 		to = true
 	case "off":
+	case unset:
+		return nil, fmt.Errorf("%s had no launchd override before the fix and launchctl cannot remove one, so it stays disabled, the safer state: %w", c.title, posture.ErrNotRestorable)
 	default:
 		return nil, fmt.Errorf("apply %s: cannot set it to %q (want on or off)", ch.Key, ch.To)
 	}

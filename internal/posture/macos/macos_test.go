@@ -610,11 +610,11 @@ func TestPlan(t *testing.T) {
 			cmd("/bin/launchctl", "disable", "system/com.apple.screensharing"),
 			cmd("/bin/launchctl", "bootout", "system/com.apple.screensharing"),
 		}},
-		{Check: FileSharing, Key: FileSharing, From: "on", To: "off", Commands: []host.Cmd{
+		{Check: FileSharing, Key: FileSharing, From: "unset", To: "off", Commands: []host.Cmd{
 			cmd("/bin/launchctl", "disable", "system/com.apple.smbd"),
 			cmd("/bin/launchctl", "bootout", "system/com.apple.smbd"),
 		}},
-		{Check: RemoteAppleEvents, Key: RemoteAppleEvents, From: "on", To: "off", Commands: []host.Cmd{
+		{Check: RemoteAppleEvents, Key: RemoteAppleEvents, From: "unset", To: "off", Commands: []host.Cmd{
 			cmd("/usr/sbin/systemsetup", "-setremoteappleevents", "off"),
 			cmd("/bin/launchctl", "disable", "system/com.apple.AEServer"),
 		}},
@@ -853,5 +853,13 @@ func TestApplyRefuses(t *testing.T) {
 				t.Errorf("ran %v", f.calls)
 			}
 		})
+	}
+}
+
+func TestApplyUnsetIsNotRestorable(t *testing.T) {
+	p := New(host.Root{}, host.OS{Kind: host.MacOS, Major: 15}, nil)
+	_, err := p.Apply(context.Background(), posture.Change{Check: FileSharing, Key: FileSharing, From: "off", To: "unset"})
+	if !errors.Is(err, posture.ErrNotRestorable) {
+		t.Errorf("Apply(to unset) = %v, want ErrNotRestorable and no command run", err)
 	}
 }
