@@ -393,3 +393,29 @@ func firewardenRaw(t *testing.T, args ...string) run {
 	}
 	return run{out.String(), errb.String(), code}
 }
+
+func TestRollbackOfATamperedBackupWritesNothing(t *testing.T) {
+	root := mac(t, hosttest.Mac15())
+	firewarden(t, root, "fix")
+	dir := filepath.Join(root, "Library/Application Support/firewarden/backups")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("backups = %q, want one", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	os.WriteFile(files[0], bytes.Replace(data, []byte(`"from": "0"`), []byte(`"from": "7"`), 1), 0o600)
+	writes := len(state(t, root).Writes())
+	r := firewarden(t, root, "rollback")
+	if r.code != 2 || !strings.Contains(r.stderr, "nothing was changed") {
+		t.Errorf("rollback of an edited backup: exit %d stderr %q", r.code, r.stderr)
+	}
+	if got := state(t, root).Writes(); len(got) != writes {
+		t.Errorf("rollback of an edited backup wrote %q", got[writes:])
+	}
+	// A damaged file is listed as such and does not hide the others.
+	os.WriteFile(filepath.Join(dir, "20200101T000000Z.json"), []byte("{"), 0o600)
+	r = firewarden(t, root, "rollback", "--list")
+	if r.code != 0 || !strings.Contains(r.stdout, "20200101T000000Z  -") || !strings.Contains(r.stdout, "DAMAGED") || strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("rollback --list with a damaged file: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -151,6 +151,10 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 		tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "BACKUP\tCREATED\tSETTINGS")
 		for _, b := range all {
+			if b.Damaged != "" {
+				fmt.Fprintf(tw, "%s\t-\tDAMAGED: %s\n", b.ID, oneLine(b.Damaged))
+				continue
+			}
 			var keys []string
 			for _, c := range b.Changes {
 				keys = append(keys, c.Key+"="+c.From)
@@ -170,7 +174,10 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	results := a.engine().Rollback(ctx, bk.Changes)
+	results, err := a.engine().Rollback(ctx, bk.Changes)
+	if err != nil {
+		return usagef("backup %s cannot be restored, nothing was changed: %v", bk.ID, err)
+	}
 	if a.g.json {
 		if err := writeJSON(a.Out, struct {
 			Backup  string                   `json:"backup"`

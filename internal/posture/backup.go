@@ -19,6 +19,9 @@ type Backup struct {
 	Host    string    `json:"host"`
 	OS      string    `json:"os"`
 	Changes []Change  `json:"changes"` // From is the value to restore
+
+	// Damaged is set, by List, for a backup file that cannot be read; the others still list.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // BackupStore keeps backups as JSON files in a directory, one per fix, named by UTC time so that
@@ -71,9 +74,10 @@ func (s *BackupStore) List() ([]Backup, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		b, err := s.Load(strings.TrimSuffix(e.Name(), ".json"))
+		id := strings.TrimSuffix(e.Name(), ".json")
+		b, err := s.Load(id)
 		if err != nil {
-			return nil, err
+			b = Backup{ID: id, Damaged: err.Error()}
 		}
 		out = append(out, b)
 	}
@@ -91,6 +95,9 @@ func (s *BackupStore) Load(id string) (Backup, error) {
 		if len(all) == 0 {
 			return Backup{}, ErrNoBackups
 		}
+		if latest := all[len(all)-1]; latest.Damaged != "" {
+			return Backup{}, errors.New(latest.Damaged)
+		}
 		return all[len(all)-1], nil
 	}
 	if strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
@@ -104,8 +111,12 @@ func (s *BackupStore) Load(id string) (Backup, error) {
 		return Backup{}, err
 	}
 	var b Backup
-	if err := json.Unmarshal(data, &b); err != nil {
-		return Backup{}, fmt.Errorf("backup %s is damaged: %v", id, err)
+	if err := json.Unmarshal(data, &b); err != nil || b.ID != id || len(b.Changes) == 0 {
+		why := "its ID or changes are missing"
+		if err != nil {
+			why = err.Error()
+		}
+		return Backup{}, fmt.Errorf("backup %s is damaged (%s); name another with `rollback BACKUP`", id, why)
 	}
 	return b, nil
 }

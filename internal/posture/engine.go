@@ -192,32 +192,40 @@ type RollbackResult struct {
 // ErrUnknownCheck is returned for a backup naming a check no provider owns.
 var ErrUnknownCheck = errors.New("no provider owns this check")
 
-// Rollback restores the values saved before a fix, newest change first. It carries on past a
-// failed setting so that as much as possible is restored, and reports each.
-func (e *Engine) Rollback(ctx context.Context, saved []Change) []RollbackResult {
+// Rollback restores the values saved before a fix, newest change first. Every change is
+// validated before any runs, so a damaged or edited backup writes nothing. Past validation it
+// carries on over a failed setting so that as much as possible is restored, and reports each.
+func (e *Engine) Rollback(ctx context.Context, saved []Change) ([]RollbackResult, error) {
 	owner := map[string]Provider{}
 	for _, p := range e.Providers {
 		for _, id := range p.IDs() {
 			owner[id] = p
 		}
 	}
-	var out []RollbackResult
+	backs := make([]Change, 0, len(saved))
 	for i := len(saved) - 1; i >= 0; i-- {
 		c := saved[i]
-		back := Change{Check: c.Check, Key: c.Key, From: c.To, To: c.From}
-		back.Weakens = c.Weakens
+		back := Change{Check: c.Check, Key: c.Key, From: c.To, To: c.From, Weakens: c.Weakens}
 		p, ok := owner[c.Check]
 		if !ok {
-			out = append(out, RollbackResult{Change: back, Error: fmt.Sprintf("%s: %v", c.Check, ErrUnknownCheck)})
-			continue
+			return nil, fmt.Errorf("%s: %w", c.Check, ErrUnknownCheck)
 		}
+		if v, ok := p.(Validator); ok {
+			if err := v.Validate(back); err != nil && !errors.Is(err, ErrNotRestorable) {
+				return nil, fmt.Errorf("%s: %w", c.Key, err)
+			}
+		}
+		backs = append(backs, back)
+	}
+	var out []RollbackResult
+	for _, back := range backs {
 		rr := RollbackResult{Change: back}
-		if _, err := p.Apply(ctx, back); errors.Is(err, ErrNotRestorable) {
+		if _, err := owner[back.Check].Apply(ctx, back); errors.Is(err, ErrNotRestorable) {
 			rr.Kept = err.Error()
 		} else if err != nil {
 			rr.Error = err.Error()
 		}
 		out = append(out, rr)
 	}
-	return out
+	return out, nil
 }

@@ -142,14 +142,40 @@ func TestFixRefusesUnfixable(t *testing.T) {
 
 func TestRollback(t *testing.T) {
 	p := &fakeProvider{settings: map[string]string{"a": "on", "b": "on"}, fail: map[string]bool{"b": true}}
-	saved := []Change{{Check: "a", Key: "a", From: "off", To: "on"}, {Check: "b", Key: "b", From: "off", To: "on"}, {Check: "zz", Key: "zz", From: "1", To: "2"}}
-	got := (&Engine{Providers: []Provider{p}}).Rollback(context.Background(), saved)
-	if len(got) != 3 || got[0].Error == "" || got[1].Error == "" || got[2].Error != "" {
-		t.Fatalf("Rollback() = %+v; want zz unknown, b refused, a restored (newest first)", got)
+	e := &Engine{Providers: []Provider{p}}
+	saved := []Change{{Check: "a", Key: "a", From: "off", To: "on"}, {Check: "b", Key: "b", From: "off", To: "on"}}
+	got, err := e.Rollback(context.Background(), saved)
+	if err != nil || len(got) != 2 || got[0].Error == "" || got[1].Error != "" {
+		t.Fatalf("Rollback() = %+v, %v; want b refused, a restored (newest first)", got, err)
 	}
 	if p.settings["a"] != "off" {
 		t.Errorf("a = %q after rollback, want off", p.settings["a"])
 	}
+
+	// A backup naming an unknown check, or a value the provider rejects, writes nothing at all.
+	p.applied = nil
+	for _, bad := range [][]Change{
+		{{Check: "a", Key: "a", From: "on", To: "off"}, {Check: "zz", Key: "zz", From: "1", To: "2"}},
+		{{Check: "a", Key: "a", From: "on", To: "off"}, {Check: "c", Key: "c", From: "7", To: "on"}},
+	} {
+		v := &validatingProvider{p}
+		if _, err := (&Engine{Providers: []Provider{v}}).Rollback(context.Background(), bad); err == nil {
+			t.Errorf("Rollback(%+v) = nil error, want refusal", bad)
+		}
+		if len(p.applied) != 0 {
+			t.Errorf("Rollback of a bad backup applied %v", p.applied)
+		}
+	}
+}
+
+// validatingProvider accepts only on/off values.
+type validatingProvider struct{ *fakeProvider }
+
+func (v *validatingProvider) Validate(c Change) error {
+	if c.To != "on" && c.To != "off" {
+		return errors.New("bad value " + c.To)
+	}
+	return nil
 }
 
 func TestReportExitCode(t *testing.T) {

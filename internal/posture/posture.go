@@ -150,6 +150,12 @@ type Provider interface {
 	Apply(ctx context.Context, c Change) ([]Evidence, error)
 }
 
+// Validator is implemented by providers that can check a change (say, one read back from a
+// backup file) without running anything, so that a bad backup is refused before any write.
+type Validator interface {
+	Validate(c Change) error
+}
+
 // ErrNotRestorable marks a rollback step whose saved value cannot be recreated; the setting is
 // left in the safer state the fix put it in.
 var ErrNotRestorable = errors.New("the saved value cannot be recreated")

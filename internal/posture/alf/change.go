@@ -190,6 +190,21 @@ func readback(key string) (string, func(Reading) (string, bool)) {
 	return "", nil
 }
 
+// Validate implements posture.Validator.
+func (p *Provider) Validate(c posture.Change) error {
+	if _, ok := toggles[c.Check]; !ok && c.Check != IDLogging && c.Check != IDApps {
+		return fmt.Errorf("%s is not an Application Firewall check", c.Check)
+	}
+	if path, ok := strings.CutPrefix(c.Key, appKeyPrefix); ok && !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("application %q is not an absolute path", path)
+	}
+	if _, value := readback(c.Key); value == nil {
+		return fmt.Errorf("unknown setting %q", c.Key)
+	}
+	_, err := commandsFor(c.Key, c.From, c.To)
+	return err
+}
+
 // Apply implements posture.Provider: run the writes, then re-read, because socketfilterfw exits 0
 // even when it refused (alf.md §1.5).
 func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evidence, error) {
@@ -203,10 +218,10 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 			return nil, err
 		}
 	}
-	getter, value := readback(c.Key)
-	if value == nil {
-		return nil, fmt.Errorf("unknown setting %q", c.Key)
+	if err := p.Validate(c); err != nil {
+		return nil, err
 	}
+	getter, value := readback(c.Key)
 	var evs []posture.Evidence
 	for _, cmd := range cmds {
 		res, err := p.run.Run(ctx, cmd)

@@ -264,7 +264,10 @@ func (p *Provider) controls(id string) []string {
 	return nil
 }
 
-var _ posture.Provider = (*Provider)(nil)
+var (
+	_ posture.Provider  = (*Provider)(nil)
+	_ posture.Validator = (*Provider)(nil)
+)
 
 // boolWant reads a *bool baseline field as "on"/"off", "" when absent.
 func boolWant(b *bool) string {

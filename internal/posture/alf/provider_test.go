@@ -286,7 +286,11 @@ func TestRollbackRestoresGlobalState(t *testing.T) {
 	if _, err := p.Apply(context.Background(), posture.Change{Check: "alf.enabled", Key: "alf.globalstate", From: "2", To: "0"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range e.Rollback(context.Background(), saved) {
+	results, err := e.Rollback(context.Background(), saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
 		if r.Error != "" {
 			t.Fatalf("rollback: %s", r.Error)
 		}

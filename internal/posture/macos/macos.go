@@ -433,6 +433,22 @@ func cmds(steps []step) []host.Cmd {
 	return out
 }
 
+// Validate implements posture.Validator: a known, changeable setting and a value it can take.
+func (p *Provider) Validate(ch posture.Change) error {
+	c, ok := p.lookup(ch.Key)
+	switch {
+	case !ok || ch.Check != ch.Key:
+		return fmt.Errorf("%s is not a macOS hardening setting", ch.Key)
+	case c.id == SIP:
+		return fmt.Errorf("%s can only be changed from Recovery", ch.Key)
+	case ch.To == unset:
+		return fmt.Errorf("%s: %w", ch.Key, posture.ErrNotRestorable)
+	case ch.To != "on" && ch.To != "off":
+		return fmt.Errorf("%s: cannot set it to %q (want on or off)", ch.Key, ch.To)
+	}
+	return nil
+}
+
 // Apply implements posture.Provider. It derives the commands from Key and To (a Change read back
 // from a backup carries no commands), runs them, then re-reads the setting with a fresh
 // `launchctl print-disabled` and returns an error, quoting the tools, when the value did not take.
@@ -521,4 +537,7 @@ func combined(res host.Result) string {
 	return strings.TrimSpace(strings.TrimSpace(string(res.Stdout)) + "\n" + strings.TrimSpace(string(res.Stderr)))
 }
 
-var _ posture.Provider = (*Provider)(nil)
+var (
+	_ posture.Provider  = (*Provider)(nil)
+	_ posture.Validator = (*Provider)(nil)
+)
