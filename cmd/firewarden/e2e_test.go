@@ -419,3 +419,25 @@ func TestRollbackOfATamperedBackupWritesNothing(t *testing.T) {
 		t.Errorf("rollback --list with a damaged file: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+func TestEvidenceFailuresAndConcurrency(t *testing.T) {
+	root := mac(t, hosttest.Mac15())
+	r := firewarden(t, root, "evidence", "--out", "/no/such/dir/ev.json")
+	if r.code != 2 || !strings.Contains(r.stderr, "nothing was added to the evidence chain") {
+		t.Errorf("evidence to an unwritable --out: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := firewarden(t, root, "evidence", "--verify"); !strings.Contains(r.stdout, "0 record(s)") {
+		t.Errorf("after a failed --out the chain grew: %s", r.stdout)
+	}
+	// Eight runs at once: none may be lost.
+	done := make(chan run)
+	for range 8 {
+		go func() { done <- firewarden(t, root, "evidence", "--out", os.DevNull) }()
+	}
+	for range 8 {
+		<-done
+	}
+	if r := firewarden(t, root, "evidence", "--verify"); r.code != 0 || !strings.Contains(r.stdout, "8 record(s), chain intact") {
+		t.Errorf("after 8 concurrent runs: exit %d %s", r.code, r.stdout)
+	}
+}

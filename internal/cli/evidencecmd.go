@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/firewarden/firewarden/internal/evidence"
 	"github.com/firewarden/firewarden/internal/posture"
@@ -42,31 +43,42 @@ func runEvidence(ctx context.Context, a *app, args []string) error {
 		return noChecksError(only)
 	}
 	rec := a.record(b, rep)
-	// Render first: nothing is appended to the chain if the output cannot be produced.
-	var buf bytes.Buffer
-	entry := evidence.Entry{}
-	if *format == "csv" {
-		if err := evidence.WriteCSV(&buf, rec); err != nil {
-			return err
-		}
-	}
-	entry, err = evidence.Append(dir, rec)
+	// The chain stays locked from reading its tail to appending, and the record is rendered and
+	// written before it is appended: a failed write leaves the chain as it was.
+	chain, err := evidence.Open(dir)
 	if err != nil {
-		return fmt.Errorf("append to the evidence chain: %w", err)
+		return fmt.Errorf("open the evidence chain: %w", err)
 	}
-	if *format == "json" {
-		if err := evidence.WriteJSON(&buf, entry); err != nil {
-			return err
+	defer chain.Close()
+	entry, err := chain.Next(rec)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if *format == "csv" {
+		err = evidence.WriteCSV(&buf, rec)
+	} else {
+		err = evidence.WriteJSON(&buf, entry)
+	}
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := posture.WriteFileAtomic(*out, buf.Bytes(), 0o644); err != nil {
+			return usagef("write %s: %v; nothing was added to the evidence chain", *out, err)
 		}
+	}
+	if err := chain.Append(entry); err != nil {
+		if *out != "" {
+			os.Remove(*out)
+		}
+		return fmt.Errorf("append to the evidence chain: %w", err)
 	}
 	if *out == "" {
 		if _, err := a.Out.Write(buf.Bytes()); err != nil {
 			return err
 		}
 	} else {
-		if err := posture.WriteFileAtomic(*out, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
-		}
 		fmt.Fprintf(a.Err, "evidence record %s (chain entry %d) written to %s\n", rec.RunID, entry.Seq, *out)
 	}
 	return exitCode(rep.ExitCode())

@@ -83,37 +83,79 @@ func NewRunID(t time.Time) string {
 	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
 }
 
-// Append adds the record to the chain in dir and returns its entry. The chain file is rewritten
-// whole through a temporary file and a rename, so a crash leaves the old chain or the new one,
-// never half a line. An existing chain that does not verify is refused rather than extended.
-func Append(dir string, rec Record) (Entry, error) {
-	path := filepath.Join(dir, ChainFile)
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Entry{}, err
-	}
-	entries, err := parseChain(old)
+// Chain is the open evidence chain of a state directory, locked against other writers from Open
+// to Close so that concurrent runs never lose a record.
+type Chain struct {
+	dir     string
+	lock    *posture.Lock
+	raw     []byte
+	entries []Entry
+}
+
+// Open locks and reads the chain in dir, creating dir if needed. A chain that does not verify is
+// refused rather than extended.
+func Open(dir string) (*Chain, error) {
+	lock, err := posture.WaitLock(filepath.Join(dir, ChainFile+".lock"))
 	if err != nil {
-		return Entry{}, fmt.Errorf("%s: %w; move it aside to start a new chain", path, err)
+		return nil, err
 	}
+	path := filepath.Join(dir, ChainFile)
+	raw, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		lock.Unlock()
+		return nil, err
+	}
+	entries, err := parseChain(raw)
+	if err != nil {
+		lock.Unlock()
+		return nil, fmt.Errorf("%s: %w; move it aside to start a new chain", path, err)
+	}
+	return &Chain{dir: dir, lock: lock, raw: raw, entries: entries}, nil
+}
+
+// Next returns the entry the record would become, without writing it.
+func (c *Chain) Next(rec Record) (Entry, error) {
 	prev, seq := genesis, 1
-	if n := len(entries); n > 0 {
-		prev, seq = entries[n-1].Hash, entries[n-1].Seq+1
+	if n := len(c.entries); n > 0 {
+		prev, seq = c.entries[n-1].Hash, c.entries[n-1].Seq+1
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return Entry{}, err
 	}
-	e := Entry{Seq: seq, Prev: prev, Hash: entryHash(seq, prev, body), Record: body}
+	return Entry{Seq: seq, Prev: prev, Hash: entryHash(seq, prev, body), Record: body}, nil
+}
+
+// Append writes the entry Next returned. The chain file is rewritten whole through a temporary
+// file and a rename, so a crash leaves the old chain or the new one, never half a line.
+func (c *Chain) Append(e Entry) error {
 	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	data := append(append(c.raw[:len(c.raw):len(c.raw)], line...), '\n')
+	if err := posture.WriteFileAtomic(filepath.Join(c.dir, ChainFile), data, 0o600); err != nil {
+		return err
+	}
+	c.raw, c.entries = data, append(c.entries, e)
+	return nil
+}
+
+// Close releases the lock.
+func (c *Chain) Close() error { return c.lock.Unlock() }
+
+// Append adds the record to the chain in dir and returns its entry.
+func Append(dir string, rec Record) (Entry, error) {
+	c, err := Open(dir)
 	if err != nil {
 		return Entry{}, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	defer c.Close()
+	e, err := c.Next(rec)
+	if err != nil {
 		return Entry{}, err
 	}
-	data := append(append(old[:len(old):len(old)], line...), '\n')
-	return e, posture.WriteFileAtomic(path, data, 0o600)
+	return e, c.Append(e)
 }
 
 // ChainError says where a chain breaks.

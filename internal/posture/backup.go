@@ -122,8 +122,24 @@ func (s *BackupStore) Load(id string) (Backup, error) {
 }
 
 // WriteFileAtomic writes data to path so that readers see the old file or the whole new one,
-// never a part: a temporary file in the same directory, fsync, rename.
+// never a part: a temporary file in the same directory, fsync, rename. A path that exists and is
+// not a regular file (/dev/stdout, /dev/null, a FIFO) is written through, never renamed over: a
+// rename would replace the device node itself.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -3,6 +3,8 @@ package posture
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -272,5 +274,24 @@ func TestFixRevertsAHalfAppliedChange(t *testing.T) {
 	}
 	if len(fr.Reverted) != 1 || fr.Reverted[0].To != "absent" {
 		t.Errorf("Reverted = %+v, want a back to absent", fr.Reverted)
+	}
+}
+
+func TestWriteFileAtomicNeverReplacesADevice(t *testing.T) {
+	if err := WriteFileAtomic(os.DevNull, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(os.DevNull)
+	if err != nil || st.Mode()&os.ModeDevice == 0 {
+		t.Fatalf("%s is no longer a device after WriteFileAtomic: %v %v", os.DevNull, st.Mode(), err)
+	}
+	path := filepath.Join(t.TempDir(), "f")
+	WriteFileAtomic(path, []byte("one"), 0o600)
+	WriteFileAtomic(path, []byte("two"), 0o600)
+	if data, _ := os.ReadFile(path); string(data) != "two" {
+		t.Errorf("WriteFileAtomic then read = %q, want two", data)
+	}
+	if err := WriteFileAtomic(t.TempDir(), []byte("x"), 0o600); err == nil {
+		t.Error("WriteFileAtomic(directory) = nil error")
 	}
 }

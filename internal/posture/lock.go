@@ -16,20 +16,35 @@ var ErrBusy = errors.New("another firewarden fix or rollback is running")
 // writes and backups. The kernel drops it if the process dies.
 type Lock struct{ f *os.File }
 
-// TryLock takes the lock in dir without waiting.
+// TryLock takes the fix/rollback lock in dir without waiting.
 func TryLock(dir string) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	l, err := lockFile(filepath.Join(dir, "lock"), false)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%w (lock %s); try again when it has finished", ErrBusy, filepath.Join(dir, "lock"))
+	}
+	return l, err
+}
+
+// WaitLock takes the lock on path, waiting for its holder to let go. It is for short critical
+// sections such as appending to the evidence chain.
+func WaitLock(path string) (*Lock, error) { return lockFile(path, true) }
+
+func lockFile(path string, wait bool) (*Lock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (lock %s); try again when it has finished", ErrBusy, path)
+			return nil, err
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
