@@ -205,6 +205,26 @@ func TestFixDryRunThenFixThenIdempotent(t *testing.T) {
 	}
 }
 
+func TestFixDryRunJSONHasCommands(t *testing.T) {
+	r := firewarden(t, mac(t, hosttest.Mac15()), "--json", "fix", "--dry-run", "--only", "alf.stealth")
+	var fr struct {
+		Planned []struct {
+			Key      string
+			Commands []struct {
+				Path string
+				Args []string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &fr); err != nil {
+		t.Fatalf("--json fix --dry-run: %v\n%s", err, r.stdout)
+	}
+	want := []string{"--setstealthmode", "on"}
+	if len(fr.Planned) != 1 || len(fr.Planned[0].Commands) != 1 || fr.Planned[0].Commands[0].Path != "/usr/libexec/ApplicationFirewall/socketfilterfw" || !cmp.Equal(fr.Planned[0].Commands[0].Args, want) {
+		t.Errorf("planned = %+v, want one socketfilterfw --setstealthmode on", fr.Planned)
+	}
+}
+
 func TestFixOnlyEnabled(t *testing.T) {
 	root := mac(t, hosttest.Mac15())
 	if r := firewarden(t, root, "fix", "--only", "alf.enabled"); r.code != 0 {
@@ -358,12 +378,15 @@ func TestBadInput(t *testing.T) {
 		{"missing baseline", []string{"check", "--baseline", "/no/such/file.yaml"}, "read baseline"},
 		{"bad format", []string{"evidence", "--format", "xml"}, `--format "xml": use json or csv`},
 		{"bad root", []string{"--root", "/no/such/dir", "check"}, "does not exist"},
+		{"root with no OS", []string{"--root", t.TempDir(), "check"}, "no operating system found under"},
 		{"stray argument", []string{"check", "extra"}, `check takes no arguments`},
+		{"empty --only", []string{"check", "--only", ","}, `names no check`},
+		{"--only partly outside the baseline", []string{"fix", "--only", "alf.enabled,alf.block_all"}, "--only alf.block_all: the baseline does not include"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var r run
-			if tt.name == "bad root" {
+			if tt.name == "bad root" || tt.name == "root with no OS" {
 				r = firewardenRaw(t, tt.args...)
 			} else {
 				r = firewarden(t, root, tt.args...)

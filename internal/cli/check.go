@@ -22,9 +22,6 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	rep := a.engine().Check(ctx, a.request(b, only))
-	if len(rep.Results) == 0 {
-		return noChecksError(only)
-	}
 	rec := a.record(b, rep)
 	if a.g.json {
 		if err := writeJSON(a.Out, rec); err != nil {
@@ -62,6 +59,9 @@ func (a *app) parsePosture(fs *flag.FlagSet, o postureOpts, args []string) (*bas
 	}
 	b, err := a.loadBaseline(*o.baseline)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkSelection(b, only); err != nil {
 		return nil, nil, err
 	}
 	return b, only, a.env()

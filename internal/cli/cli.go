@@ -219,6 +219,9 @@ func (a *app) env() error {
 	if err != nil {
 		return fmt.Errorf("detect the operating system: %w", err)
 	}
+	if osinfo.Kind == host.Unknown {
+		return usagef("no operating system found under %s (neither %s nor %s exists); is --root right?", root.Dir(), host.SystemVersionPlist, host.OSRelease)
+	}
 	a.root, a.os = root, osinfo
 	a.rec = &host.Recorder{Runner: host.ExecRunner{Root: root}}
 	return nil
@@ -307,24 +310,34 @@ func parseOnly(s string) (map[string]bool, error) {
 		}
 		only[id] = true
 	}
+	if len(only) == 0 {
+		return nil, usagef("--only %q names no check; give check IDs separated by commas", s)
+	}
 	return only, nil
 }
 
-// request builds a posture request and refuses a selection that names no check of the baseline.
+// request builds a posture request.
 func (a *app) request(b *baseline.Baseline, only map[string]bool) posture.Request {
 	return posture.Request{Baseline: b, Only: only, Now: a.now()}
 }
 
-func noChecksError(only map[string]bool) error {
-	if only == nil {
-		return usagef("the baseline names no checks; see `firewarden baseline default`")
-	}
-	ids := make([]string, 0, len(only))
+// checkSelection refuses --only IDs the baseline does not include, before anything runs: a
+// silently dropped check would read as compliant.
+func checkSelection(b *baseline.Baseline, only map[string]bool) error {
+	var missing []string
 	for id := range only {
-		ids = append(ids, id)
+		if !b.Includes(id) {
+			missing = append(missing, id)
+		}
 	}
-	sort.Strings(ids)
-	return usagef("--only %s: the baseline does not include these checks; add them to the baseline", strings.Join(ids, ","))
+	if len(missing) == 0 {
+		if only == nil && len(b.Checks()) == 0 {
+			return usagef("the baseline names no checks; see `firewarden baseline default`")
+		}
+		return nil
+	}
+	sort.Strings(missing)
+	return usagef("--only %s: the baseline does not include these checks; add them to the baseline", strings.Join(missing, ","))
 }
 
 func runVersion(_ context.Context, a *app, args []string) error {

@@ -36,9 +36,6 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(fr.Before.Results) == 0 {
-		return noChecksError(only)
-	}
 	if a.g.json {
 		if err := writeJSON(a.Out, fr); err != nil {
 			return err

@@ -15,8 +15,8 @@ import (
 // Cmd is one program run: an absolute system path (resolved under the root by the Runner) and its
 // arguments. There is no shell anywhere.
 type Cmd struct {
-	Path string
-	Args []string
+	Path string   `json:"path"`
+	Args []string `json:"args"`
 }
 
 // Argv is the command as it would be typed on the host: system path first.

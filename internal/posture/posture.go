@@ -120,7 +120,7 @@ type Change struct {
 	Key      string     `json:"key"`   // setting, e.g. "alf.stealth" or "alf.app:/usr/bin/ruby"
 	From     string     `json:"from"`
 	To       string     `json:"to"`
-	Commands []host.Cmd `json:"-"`       // what will run, for --dry-run
+	Commands []host.Cmd `json:"commands,omitempty"` // what will run, for --dry-run
 	Weakens  bool       `json:"weakens"` // the change loosens the firewall or opens a service
 }
 

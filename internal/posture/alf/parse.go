@@ -29,6 +29,16 @@ type Reading struct {
 	Refused   string   // the managed-Mac refusal line, when printed
 	ToolError []string // "ALF: Error, …" lines and similar failures, verbatim
 	Unknown   []string // lines not understood, verbatim
+	Conflicts []string // lines that contradict an earlier line; the output cannot be trusted
+}
+
+// setBool records a value, or a conflict when an earlier line said the opposite.
+func (r *Reading) setBool(dst **bool, v bool, line string) {
+	if *dst != nil && **dst != v {
+		r.Conflicts = append(r.Conflicts, line)
+		return
+	}
+	*dst = ptr(v)
 }
 
 // App is one application exception from --listapps.
@@ -213,6 +223,10 @@ func (r *Reading) parseLine(line string) bool {
 		if !ok {
 			return false
 		}
+		if r.GlobalState != nil && *r.GlobalState != n {
+			r.Conflicts = append(r.Conflicts, line)
+			return true
+		}
 		r.GlobalState = ptr(n)
 		if strings.HasPrefix(line, "Firewall is blocking all") {
 			r.setDialect(Modern)
@@ -224,51 +238,55 @@ func (r *Reading) parseLine(line string) bool {
 		r.Refused = line
 		return true
 	case "Block all DISABLED!":
-		r.BlockAll = ptr(false)
+		r.setBool(&r.BlockAll, false, line)
 		r.setDialect(Legacy)
 		return true
 	case "Block all ENABLED!":
-		r.BlockAll = ptr(true)
+		r.setBool(&r.BlockAll, true, line)
 		r.setDialect(Legacy)
 		return true
 	case "Firewall has block all state set to disabled.":
-		r.BlockAll = ptr(false)
+		r.setBool(&r.BlockAll, false, line)
 		r.setDialect(Modern)
 		return true
 	case "Firewall has block all state set to enabled.":
-		r.BlockAll = ptr(true)
+		r.setBool(&r.BlockAll, true, line)
 		r.setDialect(Modern)
 		return true
 	case "Firewall is blocking all non-essential incoming connections.", // --getblockall, reported (alf.md §1.6)
 		"Firewall is set to block all non-essential incoming connections": // --setblockall on
-		r.BlockAll = ptr(true)
+		r.setBool(&r.BlockAll, true, line)
 		return true
 	case "Stealth mode enabled":
-		r.Stealth = ptr(true)
+		r.setBool(&r.Stealth, true, line)
 		r.setDialect(Legacy)
 		return true
 	case "Stealth mode disabled":
-		r.Stealth = ptr(false)
+		r.setBool(&r.Stealth, false, line)
 		r.setDialect(Legacy)
 		return true
 	case "Firewall stealth mode is on":
-		r.Stealth = ptr(true)
+		r.setBool(&r.Stealth, true, line)
 		r.setDialect(Modern)
 		return true
 	case "Firewall stealth mode is off":
-		r.Stealth = ptr(false)
+		r.setBool(&r.Stealth, false, line)
 		r.setDialect(Modern)
 		return true
 	case "Log mode is on", "Turning on log mode":
-		r.Logging = ptr(true)
+		r.setBool(&r.Logging, true, line)
 		return true
 	case "Log mode is off", "Turning off log mode":
-		r.Logging = ptr(false)
+		r.setBool(&r.Logging, false, line)
 		return true
 	}
 	if opt, ok := strings.CutPrefix(line, "Log Option is "); ok {
 		switch opt {
 		case "throttled", "brief", "detail":
+			if r.LoggingOpt != "" && r.LoggingOpt != opt {
+				r.Conflicts = append(r.Conflicts, line)
+				return true
+			}
 			r.LoggingOpt = opt
 			return true
 		}
@@ -276,9 +294,9 @@ func (r *Reading) parseLine(line string) bool {
 	}
 	if v, ok := signedLine(line); ok {
 		if strings.Contains(line, "downloaded") {
-			r.AllowSignedApp = ptr(v)
+			r.setBool(&r.AllowSignedApp, v, line)
 		} else {
-			r.AllowSigned = ptr(v)
+			r.setBool(&r.AllowSigned, v, line)
 		}
 		return true
 	}

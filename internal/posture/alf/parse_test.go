@@ -94,6 +94,11 @@ func TestParseLines(t *testing.T) {
 		{"apps then getter", "Total number of apps = 1\n1 : /usr/bin/ruby\n             (Block incoming connections)\nFirewall stealth mode is on\n",
 			Reading{AppsListed: true, Dialect: Modern, Apps: []App{{"/usr/bin/ruby", false}}, Stealth: ptr(true)}},
 		{"garbage", "Segmentation fault\n", Reading{Unknown: []string{"Segmentation fault"}}},
+		{"contradicting states", "Firewall is enabled. (State = 1)\nFirewall is disabled. (State = 0)\n",
+			Reading{GlobalState: ptr(1), Conflicts: []string{"Firewall is disabled. (State = 0)"}}},
+		{"contradicting stealth across dialects", "Firewall stealth mode is on\nStealth mode disabled\n",
+			Reading{Stealth: ptr(true), Dialect: Modern, Conflicts: []string{"Stealth mode disabled"}}},
+		{"repeated agreement is fine", "Firewall stealth mode is on\nFirewall stealth mode is on\n", Reading{Stealth: ptr(true), Dialect: Modern}},
 		{"empty", "", Reading{}},
 	}
 	for _, tt := range tests {

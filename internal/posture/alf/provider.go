@@ -53,8 +53,9 @@ type collection struct {
 	plistEv  *posture.Evidence
 	plistErr error
 
-	profile   Profile
-	profileEv posture.Evidence
+	profile    Profile
+	profileEv  posture.Evidence
+	profileErr error
 }
 
 // logsByDefault reports whether this macOS logs always and has no logging switch: macOS 15 made
@@ -85,6 +86,11 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 	out := make([]posture.Result, 0, len(checks))
 	for _, c := range checks {
 		r := c.eval(p, col, req.Baseline)
+		if r.Status != posture.NotApplicable {
+			if bad := col.untrustworthy(); bad != nil {
+				r = *bad
+			}
+		}
 		r.ID, r.Title = c.id, c.title
 		r.Controls = p.controls(c.id)
 		if r.Expected == "" {
@@ -104,6 +110,22 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 		out = append(out, r)
 	}
 	return out
+}
+
+// untrustworthy returns an Error result when what was read cannot support any verdict: a
+// socketfilterfw output that contradicts itself, or a firewall profile that does not parse (the
+// Mac is managed, but what the profile enforces is unknown).
+func (c *collection) untrustworthy() *posture.Result {
+	switch {
+	case len(c.reading.Conflicts) > 0:
+		r := c.missing("consistent answer")
+		r.Detail = "socketfilterfw contradicted itself (" + strconvQuote(strings.Join(c.reading.Conflicts, " / ")) + "); " + r.Detail
+		return &r
+	case c.profileErr != nil:
+		return &posture.Result{Status: posture.Error, Actual: "unknown", Source: "profile", Managed: true,
+			Detail: c.profileErr.Error() + "; the Mac is managed but what its firewall profile enforces cannot be read: check the profile in your MDM"}
+	}
+	return nil
 }
 
 func (c *collection) evidence() []posture.Evidence {
@@ -165,7 +187,7 @@ func (p *Provider) collect(ctx context.Context, checks []check) *collection {
 		if perr != nil {
 			// An unreadable profile still means the Mac is managed: socketfilterfw refuses writes.
 			prof = Profile{Present: true}
-			col.profileEv.Content += "\n(" + perr.Error() + ")"
+			col.profileErr = perr
 		}
 		col.profile = prof
 	case errors.Is(err, fs.ErrNotExist):

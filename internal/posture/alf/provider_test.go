@@ -3,6 +3,8 @@ package alf_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +24,11 @@ var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 // fakeMac lays out an emulated Mac and returns a provider wired to it.
 func fakeMac(t *testing.T, st hosttest.MacState) (*alf.Provider, *hosttest.Mac) {
 	t.Helper()
-	dir := t.TempDir()
+	return fakeMacAt(t, t.TempDir(), st)
+}
+
+func fakeMacAt(t *testing.T, dir string, st hosttest.MacState) (*alf.Provider, *hosttest.Mac) {
+	t.Helper()
 	mac, err := hosttest.NewMac(dir, st)
 	if err != nil {
 		t.Fatal(err)
@@ -369,4 +375,27 @@ func TestFixUndoesAHalfAppliedAppChange(t *testing.T) {
 	if apps := mac.State().Apps; len(apps) != 0 {
 		t.Errorf("apps after the failed fix = %+v; want none (the --add undone)", apps)
 	}
+}
+
+func TestUntrustworthyInputsAreErrors(t *testing.T) {
+	t.Run("contradicting output", func(t *testing.T) {
+		out := []byte("Firewall is enabled. (State = 1)\nFirewall is disabled. (State = 0)\nFirewall stealth mode is on\n")
+		root, _ := host.NewRoot(t.TempDir())
+		p := alf.New(root, host.OS{Kind: host.MacOS, Major: 15, Version: "15.1"}, cannedRunner(out))
+		for _, r := range p.Evaluate(context.Background(), posture.Request{Baseline: baseline.Default(), Now: now}) {
+			if r.ID != "alf.logging" && (r.Status != posture.Error || !strings.Contains(r.Detail, "contradicted itself")) {
+				t.Errorf("%s = %s %q; want error", r.ID, r.Status, r.Detail)
+			}
+		}
+	})
+	t.Run("malformed profile", func(t *testing.T) {
+		dir := t.TempDir()
+		p, _ := fakeMacAt(t, dir, hosttest.ManagedMac15())
+		path := filepath.Join(dir, alf.ProfilePath)
+		os.WriteFile(path, []byte(`<plist><dict><key>EnableFirewall</key><string>yes</string></dict></plist>`), 0o644)
+		rs := p.Evaluate(context.Background(), posture.Request{Baseline: baseline.Default(), Only: map[string]bool{"alf.enabled": true}, Now: now})
+		if rs[0].Status != posture.Error || !strings.Contains(rs[0].Detail, "EnableFirewall is string") {
+			t.Errorf("alf.enabled with a malformed profile = %s %q; want error naming the key", rs[0].Status, rs[0].Detail)
+		}
+	})
 }

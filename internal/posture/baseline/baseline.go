@@ -83,6 +83,38 @@ func (b *Baseline) ExemptionFor(check string, now time.Time) (Exemption, bool) {
 	return Exemption{}, false
 }
 
+// Checks lists the IDs of the checks the baseline includes (those whose wanted value it sets).
+func (b *Baseline) Checks() []string {
+	f, s := b.Firewall, b.Services
+	var ids []string
+	for _, c := range []struct {
+		id  string
+		set bool
+	}{
+		{"alf.enabled", f.Enabled != nil}, {"alf.block_all", f.BlockAll != nil}, {"alf.stealth", f.Stealth != nil},
+		{"alf.logging", f.Logging != nil}, {"alf.allow_signed", f.AllowSigned != nil},
+		{"alf.allow_downloaded_signed", f.AllowDownloadedSigned != nil}, {"alf.apps", f.Apps != nil},
+		{"macos.remote_login", s.RemoteLogin != nil}, {"macos.screen_sharing", s.ScreenSharing != nil},
+		{"macos.file_sharing", s.FileSharing != nil}, {"macos.remote_apple_events", s.RemoteAppleEvents != nil},
+		{"macos.sip", b.SIP != nil}, {"macos.bluetooth", s.Bluetooth != nil},
+	} {
+		if c.set {
+			ids = append(ids, c.id)
+		}
+	}
+	return ids
+}
+
+// Includes reports whether the baseline includes check id.
+func (b *Baseline) Includes(id string) bool {
+	for _, c := range b.Checks() {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}
+
 //go:embed default.yaml
 var defaultYAML []byte
 
