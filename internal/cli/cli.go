@@ -92,13 +92,16 @@ type command struct {
 	run                 func(ctx context.Context, a *app, args []string) error
 }
 
-var commands = []command{
-	{"check", "[--baseline F] [--only IDS]", "evaluate the baseline; exit 0 compliant, 1 not", runCheck},
-	{"fix", "[--baseline F] [--only IDS] [--dry-run]", "back up, remediate what fails, re-read, report", runFix},
-	{"rollback", "[--list] [BACKUP]", "restore the settings saved before a fix (default: the latest)", runRollback},
-	{"evidence", "[--baseline F] [--out F] [--format json|csv] | --verify", "run the checks and append an audit evidence record", runEvidence},
-	{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
-	{"version", "", "print the version", runVersion},
+// commandTable lists the commands in help order.
+func commandTable() []command {
+	return []command{
+		{"check", "[--baseline F] [--only IDS]", "evaluate the baseline; exit 0 compliant, 1 not", runCheck},
+		{"fix", "[--baseline F] [--only IDS] [--dry-run]", "back up, remediate what fails, re-read, report", runFix},
+		{"rollback", "[--list] [BACKUP]", "restore the settings saved before a fix (default: the latest)", runRollback},
+		{"evidence", "[--baseline F] [--out F] [--format json|csv] | --verify", "run the checks and append an audit evidence record", runEvidence},
+		{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
+		{"version", "", "print the version", runVersion},
+	}
 }
 
 // app is what a command run needs: streams, globals, clock, environment.
@@ -157,7 +160,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		a.usage(a.Out)
 		return nil
 	}
-	for _, c := range commands {
+	for _, c := range commandTable() {
 		if c.name == name {
 			return c.run(ctx, a, rest[1:])
 		}
@@ -168,7 +171,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 func (a *app) usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: firewarden [--root DIR] [--json] [--state-dir DIR] [--config FILE] COMMAND [ARGS]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, c := range commands {
+	for _, c := range commandTable() {
 		fmt.Fprintf(w, "  %-9s %-52s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w, "\nexit status: 0 compliant or done, 1 non-compliant or findings, 2 usage error or could not run")
@@ -239,7 +242,7 @@ func (a *app) requireRoot(cmd string) error {
 
 // engine returns the posture engine with every provider for this host.
 func (a *app) engine() *posture.Engine {
-	return &posture.Engine{Providers: []posture.Provider{
+	return &posture.Engine{Now: a.now, Providers: []posture.Provider{
 		alf.New(a.root, a.os, a.rec),
 		macos.New(a.root, a.os, a.rec),
 	}}

@@ -11,6 +11,7 @@ import (
 // Engine runs providers. It is synchronous: results come back in provider order.
 type Engine struct {
 	Providers []Provider
+	Now       func() time.Time // stamps Report.Finished; time.Now when nil
 }
 
 // Report is the outcome of one evaluation.
@@ -57,7 +58,11 @@ func (e *Engine) Check(ctx context.Context, req Request) Report {
 	for _, p := range e.Providers {
 		rep.Results = append(rep.Results, p.Evaluate(ctx, req)...)
 	}
-	rep.Finished = time.Now().UTC()
+	now := e.Now
+	if now == nil {
+		now = time.Now
+	}
+	rep.Finished = now().UTC()
 	if rep.Finished.Before(rep.Started) {
 		rep.Finished = rep.Started
 	}

@@ -121,7 +121,7 @@ type Change struct {
 	From     string     `json:"from"`
 	To       string     `json:"to"`
 	Commands []host.Cmd `json:"commands,omitempty"` // what will run, for --dry-run
-	Weakens  bool       `json:"weakens"` // the change loosens the firewall or opens a service
+	Weakens  bool       `json:"weakens"`            // the change loosens the firewall or opens a service
 }
 
 // Request is what an evaluation needs.

@@ -50,7 +50,7 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 				out = append(out, p.change(res.ID, appKeyPrefix+d.path, d.from, d.to))
 			}
 		default:
-			t, ok := toggles[res.ID]
+			t, ok := p.toggles[res.ID]
 			if !ok {
 				continue
 			}
@@ -175,7 +175,7 @@ func readback(key string) (string, func(Reading) (string, bool)) {
 			return strconv.Itoa(*r.GlobalState), true
 		}
 	case "alf.blockall":
-		return "--getblockall", func(r Reading) (string, bool) { return b(toggles[IDBlockAll].live(r)) }
+		return "--getblockall", func(r Reading) (string, bool) { return b(blockAllLive(r)) }
 	case "alf.stealth":
 		return "--getstealthmode", func(r Reading) (string, bool) { return b(r.Stealth) }
 	case "alf.logging":
@@ -192,7 +192,7 @@ func readback(key string) (string, func(Reading) (string, bool)) {
 
 // Validate implements posture.Validator.
 func (p *Provider) Validate(c posture.Change) error {
-	if _, ok := toggles[c.Check]; !ok && c.Check != IDLogging && c.Check != IDApps {
+	if _, ok := p.toggles[c.Check]; !ok && c.Check != IDLogging && c.Check != IDApps {
 		return fmt.Errorf("%s is not an Application Firewall check", c.Check)
 	}
 	if path, ok := strings.CutPrefix(c.Key, appKeyPrefix); ok && !strings.HasPrefix(path, "/") {

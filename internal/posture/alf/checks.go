@@ -32,60 +32,66 @@ type toggle struct {
 	weakOn     bool // turning it on loosens the firewall (the allow-signed switches)
 }
 
-var toggles = map[string]toggle{
-	IDEnabled: {
-		key: "alf.globalstate", getter: "--getglobalstate", setter: "--setglobalstate",
-		live: func(r Reading) *bool {
-			if r.GlobalState == nil {
-				return nil
-			}
-			return ptr(*r.GlobalState >= 1)
+// toggleTable describes the on/off settings. It is built per Provider (no package-level state).
+func toggleTable() map[string]toggle {
+	return map[string]toggle{
+		IDEnabled: {
+			key: "alf.globalstate", getter: "--getglobalstate", setter: "--setglobalstate",
+			live: func(r Reading) *bool {
+				if r.GlobalState == nil {
+					return nil
+				}
+				return ptr(*r.GlobalState >= 1)
+			},
+			plist: func(s PlistState) *int { return s.GlobalState }, plistOn: func(n int) bool { return n >= 1 },
+			profileKey: "EnableFirewall", profile: func(p Profile) *bool { return p.EnableFirewall },
+			field: func(f *baseline.Firewall) *bool { return f.Enabled },
 		},
-		plist: func(s PlistState) *int { return s.GlobalState }, plistOn: func(n int) bool { return n >= 1 },
-		profileKey: "EnableFirewall", profile: func(p Profile) *bool { return p.EnableFirewall },
-		field: func(f *baseline.Firewall) *bool { return f.Enabled },
-	},
-	IDBlockAll: {
-		key: "alf.blockall", getter: "--getblockall", setter: "--setblockall",
-		live: func(r Reading) *bool {
-			if r.BlockAll != nil {
-				return r.BlockAll
-			}
-			if r.GlobalState != nil {
-				return ptr(*r.GlobalState == 2)
-			}
-			return nil
+		IDBlockAll: {
+			key: "alf.blockall", getter: "--getblockall", setter: "--setblockall",
+			live:  blockAllLive,
+			plist: func(s PlistState) *int { return s.GlobalState }, plistOn: func(n int) bool { return n == 2 },
+			profileKey: "BlockAllIncoming", profile: func(p Profile) *bool { return p.BlockAllIncoming },
+			field: func(f *baseline.Firewall) *bool { return f.BlockAll },
 		},
-		plist: func(s PlistState) *int { return s.GlobalState }, plistOn: func(n int) bool { return n == 2 },
-		profileKey: "BlockAllIncoming", profile: func(p Profile) *bool { return p.BlockAllIncoming },
-		field: func(f *baseline.Firewall) *bool { return f.BlockAll },
-	},
-	IDStealth: {
-		key: "alf.stealth", getter: "--getstealthmode", setter: "--setstealthmode",
-		live:  func(r Reading) *bool { return r.Stealth },
-		plist: func(s PlistState) *int { return s.Stealth }, plistOn: func(n int) bool { return n == 1 },
-		profileKey: "EnableStealthMode", profile: func(p Profile) *bool { return p.EnableStealth },
-		field: func(f *baseline.Firewall) *bool { return f.Stealth },
-	},
-	IDAllowSigned: {
-		key: "alf.allowsigned", getter: "--getallowsigned", setter: "--setallowsigned",
-		live:  func(r Reading) *bool { return r.AllowSigned },
-		plist: func(s PlistState) *int { return s.AllowSigned }, plistOn: func(n int) bool { return n == 1 },
-		profileKey: "AllowSigned", profile: func(p Profile) *bool { return p.AllowSigned },
-		field:  func(f *baseline.Firewall) *bool { return f.AllowSigned },
-		weakOn: true,
-	},
-	IDAllowDownloadedSigned: {
-		key: "alf.allowsignedapp", getter: "--getallowsigned", setter: "--setallowsignedapp",
-		live:  func(r Reading) *bool { return r.AllowSignedApp },
-		plist: func(s PlistState) *int { return s.AllowSignedApp }, plistOn: func(n int) bool { return n == 1 },
-		profileKey: "AllowSignedApp", profile: func(p Profile) *bool { return p.AllowSignedApp },
-		field:  func(f *baseline.Firewall) *bool { return f.AllowDownloadedSigned },
-		weakOn: true,
-	},
+		IDStealth: {
+			key: "alf.stealth", getter: "--getstealthmode", setter: "--setstealthmode",
+			live:  func(r Reading) *bool { return r.Stealth },
+			plist: func(s PlistState) *int { return s.Stealth }, plistOn: func(n int) bool { return n == 1 },
+			profileKey: "EnableStealthMode", profile: func(p Profile) *bool { return p.EnableStealth },
+			field: func(f *baseline.Firewall) *bool { return f.Stealth },
+		},
+		IDAllowSigned: {
+			key: "alf.allowsigned", getter: "--getallowsigned", setter: "--setallowsigned",
+			live:  func(r Reading) *bool { return r.AllowSigned },
+			plist: func(s PlistState) *int { return s.AllowSigned }, plistOn: func(n int) bool { return n == 1 },
+			profileKey: "AllowSigned", profile: func(p Profile) *bool { return p.AllowSigned },
+			field:  func(f *baseline.Firewall) *bool { return f.AllowSigned },
+			weakOn: true,
+		},
+		IDAllowDownloadedSigned: {
+			key: "alf.allowsignedapp", getter: "--getallowsigned", setter: "--setallowsignedapp",
+			live:  func(r Reading) *bool { return r.AllowSignedApp },
+			plist: func(s PlistState) *int { return s.AllowSignedApp }, plistOn: func(n int) bool { return n == 1 },
+			profileKey: "AllowSignedApp", profile: func(p Profile) *bool { return p.AllowSignedApp },
+			field:  func(f *baseline.Firewall) *bool { return f.AllowDownloadedSigned },
+			weakOn: true,
+		},
+	}
 }
 
-func toggleCheck(id, title string, extraGetters ...string) check {
+// blockAllLive reads block-all from --getblockall, or from State 2 when that line is absent.
+func blockAllLive(r Reading) *bool {
+	if r.BlockAll != nil {
+		return r.BlockAll
+	}
+	if r.GlobalState != nil {
+		return ptr(*r.GlobalState == 2)
+	}
+	return nil
+}
+
+func toggleCheck(toggles map[string]toggle, id, title string, extraGetters ...string) check {
 	t := toggles[id]
 	return check{
 		id: id, title: title,
@@ -98,26 +104,29 @@ func toggleCheck(id, title string, extraGetters ...string) check {
 	}
 }
 
-var checks = []check{
-	toggleCheck(IDEnabled, "Application Firewall is on"),
-	toggleCheck(IDBlockAll, "Block all incoming connections", "--getglobalstate"),
-	toggleCheck(IDStealth, "Stealth mode"),
-	{
-		id: IDLogging, title: "Application Firewall logging",
-		getters:  []string{"--getloggingmode", "--getloggingopt"},
-		want:     func(b *baseline.Baseline) bool { return b.Firewall.Logging != nil },
-		expected: func(b *baseline.Baseline) string { return loggingWant(*b.Firewall.Logging) },
-		eval:     (*Provider).evalLogging,
-	},
-	toggleCheck(IDAllowSigned, "Automatically allow built-in signed software"),
-	toggleCheck(IDAllowDownloadedSigned, "Automatically allow downloaded signed software"),
-	{
-		id: IDApps, title: "Application exceptions",
-		getters:  []string{"--listapps"},
-		want:     func(b *baseline.Baseline) bool { return b.Firewall.Apps != nil },
-		expected: func(b *baseline.Baseline) string { return appsWant(b.Firewall.Apps) },
-		eval:     (*Provider).evalApps,
-	},
+// checkTable lists the checks in report order.
+func checkTable(toggles map[string]toggle) []check {
+	return []check{
+		toggleCheck(toggles, IDEnabled, "Application Firewall is on"),
+		toggleCheck(toggles, IDBlockAll, "Block all incoming connections", "--getglobalstate"),
+		toggleCheck(toggles, IDStealth, "Stealth mode"),
+		{
+			id: IDLogging, title: "Application Firewall logging",
+			getters:  []string{"--getloggingmode", "--getloggingopt"},
+			want:     func(b *baseline.Baseline) bool { return b.Firewall.Logging != nil },
+			expected: func(b *baseline.Baseline) string { return loggingWant(*b.Firewall.Logging) },
+			eval:     (*Provider).evalLogging,
+		},
+		toggleCheck(toggles, IDAllowSigned, "Automatically allow built-in signed software"),
+		toggleCheck(toggles, IDAllowDownloadedSigned, "Automatically allow downloaded signed software"),
+		{
+			id: IDApps, title: "Application exceptions",
+			getters:  []string{"--listapps"},
+			want:     func(b *baseline.Baseline) bool { return b.Firewall.Apps != nil },
+			expected: func(b *baseline.Baseline) string { return appsWant(b.Firewall.Apps) },
+			eval:     (*Provider).evalApps,
+		},
+	}
 }
 
 // evalToggle decides an on/off setting from socketfilterfw, the plist (macOS 14 and earlier) and

@@ -26,16 +26,19 @@ const (
 
 // Provider evaluates and changes the Application Firewall. One value serves one command run.
 type Provider struct {
-	root host.Root
-	os   host.OS
-	run  host.Runner
+	root    host.Root
+	os      host.OS
+	run     host.Runner
+	toggles map[string]toggle
+	checks  []check
 
 	last *collection // what the latest Evaluate read, for Plan
 }
 
 // New returns a Provider for the Mac under root.
 func New(root host.Root, osinfo host.OS, run host.Runner) *Provider {
-	return &Provider{root: root, os: osinfo, run: run}
+	t := toggleTable()
+	return &Provider{root: root, os: osinfo, run: run, toggles: t, checks: checkTable(t)}
 }
 
 // IDs implements posture.Provider.
@@ -142,7 +145,7 @@ func (c *collection) evidence() []posture.Evidence {
 // selected returns the checks the baseline names and --only selects, in report order.
 func (p *Provider) selected(req posture.Request) []check {
 	var out []check
-	for _, c := range checks {
+	for _, c := range p.checks {
 		if c.want(req.Baseline) && req.Wants(c.id) {
 			out = append(out, c)
 		}

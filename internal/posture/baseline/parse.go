@@ -3,6 +3,7 @@ package baseline
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -10,28 +11,20 @@ import (
 	"go.yaml.in/yaml/v4"
 )
 
-// Known check IDs, so that an exemption naming a check that does not exist is caught.
-var knownChecks = map[string]bool{
-	"alf.enabled": true, "alf.block_all": true, "alf.stealth": true, "alf.logging": true,
-	"alf.allow_signed": true, "alf.allow_downloaded_signed": true, "alf.apps": true,
-	"macos.remote_login": true, "macos.screen_sharing": true, "macos.file_sharing": true,
-	"macos.remote_apple_events": true, "macos.sip": true, "macos.bluetooth": true,
-	"linux.firewall.enabled": true, "linux.firewall.stealth": true,
-	"linux.firewall.logging": true, "linux.firewall.allowed": true,
+// CheckIDs lists every check ID firewarden knows (DESIGN.md), sorted, so that an exemption or an
+// --only naming a check that does not exist is caught.
+func CheckIDs() []string {
+	return []string{
+		"alf.allow_downloaded_signed", "alf.allow_signed", "alf.apps", "alf.block_all", "alf.enabled",
+		"alf.logging", "alf.stealth",
+		"linux.firewall.allowed", "linux.firewall.enabled", "linux.firewall.logging", "linux.firewall.stealth",
+		"macos.bluetooth", "macos.file_sharing", "macos.remote_apple_events", "macos.remote_login",
+		"macos.screen_sharing", "macos.sip",
+	}
 }
 
 // IsCheckID reports whether id names a check firewarden knows.
-func IsCheckID(id string) bool { return knownChecks[id] }
-
-// CheckIDs lists every check ID firewarden knows, sorted.
-func CheckIDs() []string {
-	ids := make([]string, 0, len(knownChecks))
-	for id := range knownChecks {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func IsCheckID(id string) bool { return slices.Contains(CheckIDs(), id) }
 
 // Error is a baseline problem at a line of the file (Line 0 when the position is unknown).
 type Error struct {
@@ -175,7 +168,7 @@ func (b *Baseline) decodeExemptions(n *yaml.Node) error {
 		switch {
 		case e.Check == "":
 			return &Error{Line: item.Line, Msg: "exemption: check is required (a check ID such as macos.remote_login)"}
-		case !knownChecks[e.Check]:
+		case !IsCheckID(e.Check):
 			return &Error{Line: item.Line, Msg: fmt.Sprintf("exemption: unknown check %q; known checks: %s", e.Check, strings.Join(CheckIDs(), ", "))}
 		case strings.TrimSpace(e.Reason) == "":
 			return &Error{Line: item.Line, Msg: fmt.Sprintf("exemption for %s: reason is required; auditors need to know why", e.Check)}
