@@ -59,7 +59,7 @@ type Entry struct {
 const ChainFile = "evidence.jsonl"
 
 // genesis is the Prev of the first entry.
-var genesis = strings.Repeat("0", 64)
+const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // entryHash is SHA-256 over the sequence number, the previous hash and the record bytes, each on
 // its own line, so that no entry can be moved, dropped or edited without breaking the chain.
@@ -223,12 +223,14 @@ func WriteJSON(w io.Writer, e Entry) error {
 
 // CSVHeader names the CSV columns; the first five are mSCP's (Rule, Status, Result, Expected,
 // Exemption), lower-cased.
-var CSVHeader = []string{"rule", "status", "result", "expected", "exemption", "managed", "source", "controls", "run_id", "host", "finished", "evidence_sha256"}
+func CSVHeader() []string {
+	return []string{"rule", "status", "result", "expected", "exemption", "managed", "source", "controls", "run_id", "host", "finished", "evidence_sha256"}
+}
 
 // WriteCSV writes one row per check.
 func WriteCSV(w io.Writer, rec Record) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	if err := cw.Write(CSVHeader()); err != nil {
 		return err
 	}
 	for _, r := range rec.Results {
