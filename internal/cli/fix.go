@@ -192,7 +192,7 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 			case r.Error != "":
 				res = "FAILED: " + oneLine(r.Error)
 			case r.Kept != "":
-				res = "kept: " + oneLine(r.Kept)
+				res = "kept: " + strings.TrimSuffix(oneLine(r.Kept), ": "+posture.ErrNotRestorable.Error())
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Change.Check, r.Change.Key, r.Change.To, res)
 		}
