@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -120,8 +121,20 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Parse(data)
-		if err == nil && b == nil {
+		var be *Error
+		switch {
+		case err == nil && b == nil:
 			t.Errorf("Parse(%q) = nil, nil", data)
+		case err != nil && !errors.As(err, &be):
+			t.Errorf("Parse(%q) error %v is not a *baseline.Error", data, err)
+		case err != nil && strings.Contains(err.Error(), "\n"):
+			t.Errorf("Parse(%q) error %q spans lines; the CLI prints one", data, err)
+		case err == nil:
+			for _, id := range b.Checks() {
+				if !IsCheckID(id) {
+					t.Errorf("Parse(%q) includes unknown check %q", data, id)
+				}
+			}
 		}
 	})
 }
