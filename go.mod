@@ -7,3 +7,5 @@ require (
 	go.yaml.in/yaml/v4 v4.0.0
 	howett.net/plist v1.0.1
 )
+
+require github.com/klauspost/compress v1.20.3 // indirect
