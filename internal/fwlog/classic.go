@@ -164,7 +164,9 @@ func nextPerlField(b []byte) (field, rest []byte) {
 	return b[i:j], b[j:]
 }
 
-func isPerlSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isPerlSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // perlAddress is the script's address check: exactly one ':', exactly three '.', the port from 1
 // to 65535 and each dotted part from 0 to 255, all compared as Perl numbers.

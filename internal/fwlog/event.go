@@ -54,12 +54,12 @@ type Kind uint8
 
 // Event kinds.
 const (
-	KindPacket   Kind = iota // one logged packet with addresses
-	KindLimit                // ipfw "limit N reached on entry R"
-	KindStealth              // a Stealth Mode connection attempt (count in Count; addresses when the kernel gave them)
-	KindApp                  // an Application Firewall per-application decision (no addresses)
-	KindRepeat               // syslog "last message repeated N times" (Count)
-	KindOther                // a line of the format that carries nothing to count (e.g. ALF "Logging: creating …")
+	KindPacket  Kind = iota // one logged packet with addresses
+	KindLimit               // ipfw "limit N reached on entry R"
+	KindStealth             // a Stealth Mode connection attempt (count in Count; addresses when the kernel gave them)
+	KindApp                 // an Application Firewall per-application decision (no addresses)
+	KindRepeat              // syslog "last message repeated N times" (Count)
+	KindOther               // a line of the format that carries nothing to count (e.g. ALF "Logging: creating …")
 )
 
 // Proto is the transport protocol of a packet.
