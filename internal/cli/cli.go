@@ -100,6 +100,7 @@ func commandTable() []command {
 		{"rollback", "[--list] [BACKUP]", "restore the settings saved before a fix (default: the latest)", runRollback},
 		{"evidence", "[--baseline F] [--out F] [--format json|csv] | --verify", "run the checks and append an audit evidence record", runEvidence},
 		{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
+		{"logs", "summarize [--format F] [--report classic|full] FILE…", "summarise ipfw, pf, Application Firewall and netfilter logs", runLogs},
 		{"version", "", "print the version", runVersion},
 	}
 }

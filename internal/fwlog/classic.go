@@ -132,14 +132,7 @@ func (c *Classic) WriteTo(w io.Writer) (int64, error) {
 		for _, k := range keys {
 			cell := rows[k]
 			inside, outside, _ := strings.Cut(k, " ")
-			dir := "-->"
-			switch {
-			case cell[0] > 0 && cell[1] > 0:
-				dir = "<->"
-			case cell[0] > 0:
-				dir = "<--"
-			}
-			fmt.Fprintf(&b, "%21s %s %21s : %8d : %8d\n", inside, dir, outside, cell[0], cell[1])
+			fmt.Fprintf(&b, "%21s %s %21s : %8d : %8d\n", inside, classicDir(cell), outside, cell[0], cell[1])
 		}
 		b.WriteString("\n")
 	}
@@ -211,4 +204,54 @@ func perlNum(b []byte) float64 {
 		v = -v
 	}
 	return v
+}
+
+// ClassicTable is one action's table of the classic report, for --json.
+type ClassicTable struct {
+	Action string       `json:"action"`
+	Rows   []ClassicRow `json:"rows"`
+}
+
+// ClassicRow is one row of a classic table.
+type ClassicRow struct {
+	Inside  string `json:"inside"`
+	Dir     string `json:"dir"`
+	Outside string `json:"outside"`
+	In      int64  `json:"in"`
+	Out     int64  `json:"out"`
+}
+
+// Tables returns the classic report as data, in the order WriteTo prints it.
+func (c *Classic) Tables() []ClassicTable {
+	actions := make([]string, 0, len(c.actions))
+	for a := range c.actions {
+		actions = append(actions, a)
+	}
+	sort.Strings(actions)
+	out := []ClassicTable{}
+	for _, a := range actions {
+		t := ClassicTable{Action: a, Rows: []ClassicRow{}}
+		keys := make([]string, 0, len(c.actions[a]))
+		for k := range c.actions[a] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			cell := c.actions[a][k]
+			inside, outside, _ := strings.Cut(k, " ")
+			t.Rows = append(t.Rows, ClassicRow{Inside: inside, Dir: classicDir(cell), Outside: outside, In: cell[0], Out: cell[1]})
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func classicDir(cell *[3]int64) string {
+	switch {
+	case cell[0] > 0 && cell[1] > 0:
+		return "<->"
+	case cell[0] > 0:
+		return "<--"
+	}
+	return "-->"
 }

@@ -1,0 +1,112 @@
+// Command genipfw writes a synthetic ipfw log for benchmarks: N lines over about K distinct
+// connections, in the Mac OS X / FreeBSD syslog shape
+// ("Nov  9 21:12:18 host kernel: ipfw: 2060 Accept TCP 192.0.2.1:119 198.51.100.2:54609 in via en0"),
+// with both directions of a conversation, several actions (including "Unreach 13"), ICMP and a
+// few lines of other programs. Output is deterministic for a given seed.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+)
+
+func main() {
+	lines := flag.Int("lines", 10_000_000, "lines to write")
+	conns := flag.Int("conns", 5000, "distinct connections (approximately)")
+	seed := flag.Uint64("seed", 1, "random seed")
+	flag.Parse()
+	if *lines < 0 || *conns < 1 {
+		fmt.Fprintln(os.Stderr, "genipfw: -lines must be 0 or more and -conns 1 or more")
+		os.Exit(2)
+	}
+	rng := rand.New(rand.NewPCG(*seed, 0x5eed))
+	w := bufio.NewWriterSize(os.Stdout, 1<<20)
+	defer w.Flush()
+	buf := make([]byte, 0, 160)
+	sec := 0
+	for i := range *lines {
+		if i%50 == 0 {
+			sec++
+		}
+		buf = buf[:0]
+		h, m, s := (sec/3600)%24, (sec/60)%60, sec%60
+		buf = append(buf, "Nov  9 "...)
+		buf = two(buf, h)
+		buf = append(buf, ':')
+		buf = two(buf, m)
+		buf = append(buf, ':')
+		buf = two(buf, s)
+		if i%997 == 0 {
+			buf = append(buf, " host sshd[412]: Connection closed by 198.51.100.7 port 52116\n"...)
+			w.Write(buf)
+			continue
+		}
+		c := uint64(rng.IntN(*conns))
+		x := c*0x9E3779B97F4A7C15 + 12345 // spread the connection number over address bits
+		inside := [4]int{10, int(x>>8) & 255, int(x>>16) & 255, int(x>>24)&254 + 1}
+		outside := [4]int{int(x>>32)%223 + 1, int(x>>40) & 255, int(x>>48) & 255, int(x>>56)&254 + 1}
+		ip, op := 1024+int(x>>12)%60000, []int{22, 25, 53, 80, 110, 143, 443, 445, 993, 3389, 8080}[x%11]
+		action := "Accept"
+		switch r := x % 100; {
+		case r < 35:
+			action = "Deny"
+		case r < 38:
+			action = "Unreach 13"
+		}
+		proto := "TCP"
+		if x%7 == 0 {
+			proto = "UDP"
+		}
+		buf = append(buf, " host kernel: ipfw: "...)
+		buf = strconv.AppendInt(buf, int64(100+int(x%40)*10), 10)
+		buf = append(buf, ' ')
+		buf = append(buf, action...)
+		buf = append(buf, ' ')
+		out := rng.IntN(10) < 4
+		if x%53 == 0 {
+			buf = append(buf, "ICMP:8.0 "...)
+			buf = addr(buf, outside, -1)
+			buf = append(buf, ' ')
+			buf = addr(buf, inside, -1)
+			out = false
+		} else {
+			buf = append(buf, proto...)
+			buf = append(buf, ' ')
+			if out {
+				buf = addr(buf, inside, ip)
+				buf = append(buf, ' ')
+				buf = addr(buf, outside, op)
+			} else {
+				buf = addr(buf, outside, op)
+				buf = append(buf, ' ')
+				buf = addr(buf, inside, ip)
+			}
+		}
+		if out {
+			buf = append(buf, " out via en0\n"...)
+		} else {
+			buf = append(buf, " in via en0\n"...)
+		}
+		w.Write(buf)
+	}
+}
+
+func two(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+
+func addr(b []byte, a [4]int, port int) []byte {
+	for i, p := range a {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = strconv.AppendInt(b, int64(p), 10)
+	}
+	if port >= 0 {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(port), 10)
+	}
+	return b
+}

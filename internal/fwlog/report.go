@@ -1,0 +1,331 @@
+package fwlog
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is what `firewarden logs summarize` prints; --json carries it as is.
+type Report struct {
+	Inputs           []string         `json:"inputs"`
+	Lines            int64            `json:"lines"`
+	Parsed           int64            `json:"parsed"`
+	Malformed        int64            `json:"malformed"`
+	Unrecognised     int64            `json:"unrecognised"`
+	RepeatedMessages int64            `json:"repeated_messages,omitempty"` // syslog "last message repeated" lines, not expanded
+	Formats          map[string]int64 `json:"formats"`
+	First            string           `json:"first,omitempty"` // timestamp of the first line that has one, as written
+	Last             string           `json:"last,omitempty"`
+	Approximate      bool             `json:"approximate"`           // a table hit its key cap and was pruned
+	ErrorBound       int64            `json:"error_bound,omitempty"` // counts may be low by at most this much
+	Actions          []ActionTable    `json:"actions"`
+	TopOutside       []AddrCount      `json:"top_outside"`
+	TopDeniedPorts   []PortCount      `json:"top_denied_ports"`
+	Rules            []NameCount      `json:"rules"`
+	Interfaces       []NameCount      `json:"interfaces"`
+	Protocols        []NameCount      `json:"protocols"`
+	Applications     []AppCount       `json:"applications,omitempty"`
+	Stealth          []NameCount      `json:"stealth_attempts,omitempty"`
+	Limits           []NameCount      `json:"limits_reached,omitempty"`
+	Examples         []Example        `json:"malformed_examples,omitempty"`
+}
+
+// ActionTable is the connection table of one action: rows pair both directions of a conversation.
+type ActionTable struct {
+	Format      string    `json:"format"`
+	Action      string    `json:"action"`
+	Connections int       `json:"connections"`
+	Packets     int64     `json:"packets"`
+	Rows        []ConnRow `json:"rows"` // the top rows by packets
+}
+
+// ConnRow is one inside↔outside pair.
+type ConnRow struct {
+	Proto   string `json:"proto"`
+	Inside  string `json:"inside"`
+	Outside string `json:"outside"`
+	Dir     string `json:"dir"` // "-->" outbound only, "<--" inbound only, "<->" both
+	In      int64  `json:"in"`
+	Out     int64  `json:"out"`
+	Other   int64  `json:"other,omitempty"` // direction not logged
+}
+
+// AddrCount is packets to or from one outside address.
+type AddrCount struct {
+	Addr    string `json:"addr"`
+	Packets int64  `json:"packets"`
+	In      int64  `json:"in"`
+	Out     int64  `json:"out"`
+}
+
+// PortCount is denied packets to one destination port.
+type PortCount struct {
+	Port    uint16 `json:"port"`
+	Proto   string `json:"proto"`
+	Service string `json:"service,omitempty"`
+	Packets int64  `json:"packets"`
+}
+
+// NameCount is a count by name (rule, interface, protocol).
+type NameCount struct {
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
+}
+
+// AppCount is an Application Firewall decision for one application.
+type AppCount struct {
+	App    string `json:"app"`
+	Action string `json:"action"`
+	Proto  string `json:"proto"`
+	Op     string `json:"op"`
+	Lines  int64  `json:"lines"`
+}
+
+// Example is a line firewarden could not read.
+type Example struct {
+	Why  string `json:"why"`
+	Line string `json:"line"`
+}
+
+func endpoint(ap netip.AddrPort, hasPort bool) string {
+	if !hasPort {
+		return ap.Addr().String()
+	}
+	return ap.String()
+}
+
+// Report builds the report; top limits every table (0: everything).
+func (s *Summary) Report(top int, services Services) Report {
+	r := Report{
+		Lines: s.Lines, Parsed: s.Parsed, Malformed: s.Malformed, Unrecognised: s.Unrecognised,
+		RepeatedMessages: s.Repeats, Formats: map[string]int64{},
+		First: string(s.first), Last: string(s.last),
+	}
+	for f, n := range s.ByFormat {
+		if n > 0 {
+			r.Formats[Format(f).String()] = n
+		}
+	}
+	for _, t := range []*tally[connKey]{s.conns} {
+		r.Approximate = r.Approximate || t.approximate()
+		r.ErrorBound = max(r.ErrorBound, t.bound)
+	}
+	for _, b := range []interface {
+		approximate() bool
+	}{s.outside, s.denied, s.rules, s.ifaces, s.apps, s.limits} {
+		r.Approximate = r.Approximate || b.approximate()
+	}
+	r.ErrorBound = max(r.ErrorBound, s.outside.bound, s.denied.bound, s.rules.bound, s.ifaces.bound, s.apps.bound)
+
+	// Connection tables, one per action, in name order like the 2005 report.
+	byAction := map[uint16][]entry[connKey]{}
+	for k, c := range s.conns.m {
+		byAction[k.action] = append(byAction[k.action], entry[connKey]{k, *c})
+	}
+	ids := make([]uint16, 0, len(byAction))
+	for id := range byAction {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint16) int {
+		return cmp.Or(cmp.Compare(s.actNames[a].name, s.actNames[b].name), cmp.Compare(s.actNames[a].format, s.actNames[b].format))
+	})
+	for _, id := range ids {
+		rows := byAction[id]
+		t := ActionTable{Format: s.actNames[id].format.String(), Action: s.actNames[id].name, Connections: len(rows)}
+		for _, e := range rows {
+			t.Packets += e.c.total()
+		}
+		slices.SortFunc(rows, func(a, b entry[connKey]) int {
+			return cmp.Or(cmp.Compare(b.c.total(), a.c.total()), compareConn(a.key, b.key))
+		})
+		if top > 0 && len(rows) > top {
+			rows = rows[:top]
+		}
+		for _, e := range rows {
+			hasPort := e.key.proto == ProtoTCP || e.key.proto == ProtoUDP
+			row := ConnRow{Proto: e.key.proto.String(), Inside: endpoint(e.key.inside, hasPort), Outside: endpoint(e.key.outside, hasPort),
+				In: e.c.In, Out: e.c.Out, Other: e.c.Other, Dir: "-->"}
+			switch {
+			case e.c.In > 0 && e.c.Out > 0:
+				row.Dir = "<->"
+			case e.c.In > 0:
+				row.Dir = "<--"
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		r.Actions = append(r.Actions, t)
+	}
+
+	for _, e := range s.outside.top(top, func(a, b netip.Addr) bool { return a.Less(b) }) {
+		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
+	}
+	for _, e := range s.denied.top(top, func(a, b portKey) bool {
+		return a.port < b.port || a.port == b.port && a.proto < b.proto
+	}) {
+		r.TopDeniedPorts = append(r.TopDeniedPorts, PortCount{Port: e.key.port, Proto: e.key.proto.String(),
+			Service: services.Name(e.key.proto, e.key.port), Packets: e.c.total()})
+	}
+	byName := func(a, b string) bool { return a < b }
+	for _, e := range s.rules.top(top, byName) {
+		f, rule := Format(e.key[0]-'0'), e.key[1:]
+		r.Rules = append(r.Rules, NameCount{f.String() + " " + rule, e.c.total()})
+	}
+	for _, e := range s.ifaces.top(top, byName) {
+		r.Interfaces = append(r.Interfaces, NameCount{e.key, e.c.total()})
+	}
+	for p, n := range s.protos {
+		if n > 0 {
+			r.Protocols = append(r.Protocols, NameCount{Proto(p).String(), n})
+		}
+	}
+	slices.SortFunc(r.Protocols, func(a, b NameCount) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Name, b.Name)) })
+	for _, e := range s.apps.top(top, byName) {
+		parts := strings.SplitN(e.key, "\x00", 4)
+		for len(parts) < 4 {
+			parts = append(parts, "")
+		}
+		r.Applications = append(r.Applications, AppCount{App: parts[0], Action: parts[1], Proto: parts[2], Op: parts[3], Lines: e.c.total()})
+	}
+	for p, n := range s.stealth {
+		if n > 0 {
+			r.Stealth = append(r.Stealth, NameCount{Proto(p).String(), n})
+		}
+	}
+	for _, e := range s.limits.top(top, byName) {
+		r.Limits = append(r.Limits, NameCount{"rule " + e.key, e.c.total()})
+	}
+	ex := slices.Clone(s.examples)
+	slices.SortStableFunc(ex, func(a, b example) int { return cmp.Compare(a.seq, b.seq) })
+	if len(ex) > s.opts.Examples {
+		ex = ex[:s.opts.Examples]
+	}
+	for _, e := range ex {
+		r.Examples = append(r.Examples, Example{Why: e.why, Line: e.line})
+	}
+	return r
+}
+
+func compareConn(a, b connKey) int {
+	return cmp.Or(a.inside.Compare(b.inside), a.outside.Compare(b.outside), cmp.Compare(a.proto, b.proto))
+}
+
+// WriteText prints the full report.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	files := "file"
+	if len(r.Inputs) != 1 {
+		files = "files"
+	}
+	fmt.Fprintf(&b, "%s lines in %d %s: %s parsed", num(r.Lines), len(r.Inputs), files, num(r.Parsed))
+	if len(r.Formats) > 0 {
+		var fs []string
+		for _, f := range []string{"ipfw", "pf", "alf", "netfilter"} {
+			if n, ok := r.Formats[f]; ok {
+				fs = append(fs, f+" "+num(n))
+			}
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(fs, ", "))
+	}
+	fmt.Fprintf(&b, ", %s malformed, %s not firewall lines\n", num(r.Malformed), num(r.Unrecognised))
+	if r.First != "" {
+		fmt.Fprintf(&b, "from %s to %s\n", r.First, r.Last)
+	}
+	if r.Approximate {
+		fmt.Fprintf(&b, "approximate: more distinct keys than the cap; rarer entries were pruned and counts may be low by up to %s\n", num(r.ErrorBound))
+	}
+	for _, t := range r.Actions {
+		fmt.Fprintf(&b, "\n%s (%s): %s connections, %s packets\n", t.Action, t.Format, num(int64(t.Connections)), num(t.Packets))
+		wi, wo := 21, 21
+		for _, row := range t.Rows {
+			wi, wo = max(wi, len(row.Inside)), max(wo, len(row.Outside))
+		}
+		fmt.Fprintf(&b, "%*s Dir %*s : %8s : %8s  %s\n", wi, "Inside IP", wo, "Outside IP", "In", "Out", "Proto")
+		b.WriteString(strings.Repeat("-", wi+wo+40) + "\n")
+		for _, row := range t.Rows {
+			fmt.Fprintf(&b, "%*s %s %*s : %8d : %8d  %s", wi, row.Inside, row.Dir, wo, row.Outside, row.In, row.Out, row.Proto)
+			if row.Other > 0 {
+				fmt.Fprintf(&b, " (%d with no direction)", row.Other)
+			}
+			b.WriteString("\n")
+		}
+		if t.Connections > len(t.Rows) {
+			fmt.Fprintf(&b, "%s more connections (--top 0 shows all)\n", num(int64(t.Connections-len(t.Rows))))
+		}
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if len(r.TopOutside) > 0 {
+		fmt.Fprintf(tw, "\nTop outside addresses\n")
+		fmt.Fprintf(tw, "Packets\tIn\tOut\t Address\t\n")
+		for _, a := range r.TopOutside {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t %s\t\n", a.Packets, a.In, a.Out, a.Addr)
+		}
+	}
+	if len(r.TopDeniedPorts) > 0 {
+		fmt.Fprintf(tw, "\nTop denied destination ports\n")
+		fmt.Fprintf(tw, "Packets\tPort\t Service\t\n")
+		for _, p := range r.TopDeniedPorts {
+			fmt.Fprintf(tw, "%d\t%s\t %s\t\n", p.Packets, strconv.Itoa(int(p.Port))+"/"+p.Proto, p.Service)
+		}
+	}
+	tw.Flush()
+	for _, sec := range []struct {
+		title string
+		list  []NameCount
+	}{{"Rules", r.Rules}, {"Interfaces", r.Interfaces}, {"Protocols", r.Protocols}, {"Stealth Mode attempts", r.Stealth}, {"Limits reached", r.Limits}} {
+		if len(sec.list) == 0 {
+			continue
+		}
+		parts := make([]string, len(sec.list))
+		for i, n := range sec.list {
+			parts[i] = fmt.Sprintf("%s %s", n.Name, num(n.Count))
+		}
+		fmt.Fprintf(&b, "\n%s: %s\n", sec.title, strings.Join(parts, ", "))
+	}
+	if len(r.Applications) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "\nApplication Firewall\nApplication\tAction\tProto\tOp\tLines\n")
+		for _, a := range r.Applications {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", a.App, a.Action, a.Proto, a.Op, a.Lines)
+		}
+		tw.Flush()
+	}
+	if r.RepeatedMessages > 0 {
+		fmt.Fprintf(&b, "\n%s \"last message repeated\" lines were counted once each, not expanded\n", num(r.RepeatedMessages))
+	}
+	if len(r.Examples) > 0 {
+		fmt.Fprintf(&b, "\nLines not read (first %d):\n", len(r.Examples))
+		for _, e := range r.Examples {
+			fmt.Fprintf(&b, "  %s: %s\n", e.Why, e.Line)
+		}
+	} else if r.Malformed+r.Unrecognised > 0 {
+		fmt.Fprintf(&b, "\n%s lines were not read; --show-malformed N prints examples\n", num(r.Malformed+r.Unrecognised))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// num prints 1234567 as 1,234,567.
+func num(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	if len(s) <= 3 || n < 0 {
+		return s
+	}
+	var b strings.Builder
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
