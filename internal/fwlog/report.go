@@ -240,7 +240,7 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "approximate: more distinct keys than the cap; rarer entries were pruned and counts may be low by up to %s\n", num(r.ErrorBound))
 	}
 	for _, t := range r.Actions {
-		fmt.Fprintf(&b, "\n%s (%s): %s connections, %s packets\n", t.Action, t.Format, num(int64(t.Connections)), num(t.Packets))
+		fmt.Fprintf(&b, "\n%s (%s): %s, %s\n", t.Action, t.Format, plural(int64(t.Connections), "connection"), plural(t.Packets, "packet"))
 		wi, wo := 21, 21
 		for _, row := range t.Rows {
 			wi, wo = max(wi, len(row.Inside)), max(wo, len(row.Outside))
@@ -258,22 +258,19 @@ func (r Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "%s more connections (--top 0 shows all)\n", num(int64(t.Connections-len(t.Rows))))
 		}
 	}
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(r.TopOutside) > 0 {
-		fmt.Fprintf(tw, "\nTop outside addresses\n")
-		fmt.Fprintf(tw, "Packets\tIn\tOut\t Address\t\n")
+		fmt.Fprintf(&b, "\nTop outside addresses\n%9s %9s %9s  %s\n", "Packets", "In", "Out", "Address")
 		for _, a := range r.TopOutside {
-			fmt.Fprintf(tw, "%d\t%d\t%d\t %s\t\n", a.Packets, a.In, a.Out, a.Addr)
+			fmt.Fprintf(&b, "%9d %9d %9d  %s\n", a.Packets, a.In, a.Out, a.Addr)
 		}
 	}
 	if len(r.TopDeniedPorts) > 0 {
-		fmt.Fprintf(tw, "\nTop denied destination ports\n")
-		fmt.Fprintf(tw, "Packets\tPort\t Service\t\n")
+		fmt.Fprintf(&b, "\nTop denied destination ports\n%9s  %-10s %s\n", "Packets", "Port", "Service")
 		for _, p := range r.TopDeniedPorts {
-			fmt.Fprintf(tw, "%d\t%s\t %s\t\n", p.Packets, strconv.Itoa(int(p.Port))+"/"+p.Proto, p.Service)
+			line := fmt.Sprintf("%9d  %-10s %s", p.Packets, strconv.Itoa(int(p.Port))+"/"+p.Proto, p.Service)
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
 		}
 	}
-	tw.Flush()
 	for _, sec := range []struct {
 		title string
 		list  []NameCount
@@ -283,7 +280,7 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		parts := make([]string, len(sec.list))
 		for i, n := range sec.list {
-			parts[i] = fmt.Sprintf("%s %s", n.Name, num(n.Count))
+			parts[i] = fmt.Sprintf("%s (%s)", n.Name, num(n.Count))
 		}
 		fmt.Fprintf(&b, "\n%s: %s\n", sec.title, strings.Join(parts, ", "))
 	}
@@ -308,6 +305,13 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return num(n) + " " + word + "s"
 }
 
 // num prints 1234567 as 1,234,567.

@@ -1,0 +1,203 @@
+package fwlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func summarize(t testing.TB, data []byte, opts Options) Report {
+	t.Helper()
+	s, _, err := Summarize(context.Background(), []Source{{Name: "x", Reader: bytes.NewReader(data)}}, opts, ModeFull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Report(0, BuiltinServices())
+	r.Inputs = []string{"x"}
+	return r
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+	}
+}
+
+// Every fixture file gets a golden full report, text and JSON; reviewed in the diff.
+func TestGoldenReports(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*/*")
+	n := 0
+	for _, f := range files {
+		dir := filepath.Base(filepath.Dir(f))
+		if dir == "golden" || dir == "expected" || dir == "compressed" || strings.HasSuffix(f, "README.md") {
+			continue
+		}
+		n++
+		t.Run(dir+"/"+filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := summarize(t, data, Options{Examples: 5})
+			var text bytes.Buffer
+			if err := r.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, dir+"-"+filepath.Base(f)+".txt", text.Bytes())
+			js, _ := json.MarshalIndent(r, "", "  ")
+			golden(t, dir+"-"+filepath.Base(f)+".json", append(js, '\n'))
+			// The unified-log fixture is a capture of other subsystems: nothing in it is ALF.
+			if r.Parsed == 0 && !strings.Contains(f, "unifiedlog-ndjson-fixture") {
+				t.Errorf("%s: nothing parsed", f)
+			}
+		})
+	}
+	if n < 10 {
+		t.Fatalf("only %d fixture files found", n)
+	}
+}
+
+// genLog makes a log with many connections, some lines of other programs and broken ipfw lines.
+func genLog(lines, conns int) []byte {
+	var b bytes.Buffer
+	for i := range lines {
+		c := (i * 7919) % conns
+		switch {
+		case i%101 == 0:
+			fmt.Fprintf(&b, "Nov  9 21:%02d:%02d host sshd[1]: something else\n", i/60%60, i%60)
+		case i%211 == 0:
+			fmt.Fprintf(&b, "Nov  9 21:%02d:%02d host kernel: ipfw: 10 Deny TCP 10.0.0.%d:99999 192.0.2.1:80 in via en0\n", i/60%60, i%60, c%250)
+		case i%2 == 0:
+			fmt.Fprintf(&b, "Nov  9 21:%02d:%02d host kernel: ipfw: 10 Deny TCP 198.51.%d.%d:%d 10.0.0.1:22 in via en0\n", i/60%60, i%60, c/250%250, c%250, 1024+c%5000)
+		default:
+			fmt.Fprintf(&b, "Nov  9 21:%02d:%02d host kernel: ipfw: 20 Accept UDP 10.0.0.1:53 198.51.%d.%d:%d out via en0\n", i/60%60, i%60, c/250%250, c%250, 1024+c%5000)
+		}
+	}
+	return b.Bytes()
+}
+
+// The parallel reader must give the same report as one summary fed line by line.
+func TestParallelEqualsSequential(t *testing.T) {
+	data := genLog(200_000, 3000)
+	seq := NewSummary(Options{Examples: 3})
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		seq.Line(line, int64(i))
+	}
+	want := seq.Report(0, BuiltinServices())
+	got := summarize(t, data, Options{Examples: 3})
+	got.Inputs = nil
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parallel report differs from sequential (-seq +par):\n%s", diff)
+	}
+	if got.Malformed == 0 || got.Unrecognised == 0 || len(got.Examples) != 3 {
+		t.Errorf("malformed %d unrecognised %d examples %d; the generator makes both", got.Malformed, got.Unrecognised, len(got.Examples))
+	}
+}
+
+// Past the key cap the tables are pruned: memory stays bounded, the report says so, and the
+// heavy rows survive with counts no further off than the stated bound.
+func TestKeyCapIsApproximateAndSaysSo(t *testing.T) {
+	var b bytes.Buffer
+	for i := range 50_000 {
+		if i%2 == 0 {
+			b.WriteString("kernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0\n") // the heavy hitter
+		} else {
+			fmt.Fprintf(&b, "kernel: ipfw: 1 Deny TCP 198.51.%d.%d:%d 10.0.0.1:22 in via en0\n", i/250%250, i%250, 1024+i%6000)
+		}
+	}
+	exact := summarize(t, b.Bytes(), Options{})
+	approx := summarize(t, b.Bytes(), Options{MaxKeys: 500})
+	if exact.Approximate || !approx.Approximate || approx.ErrorBound == 0 {
+		t.Fatalf("approximate = %v/%v bound %d; want exact without a cap and approximate with one", exact.Approximate, approx.Approximate, approx.ErrorBound)
+	}
+	top := approx.Actions[0].Rows[0]
+	if top.Outside != "203.0.113.9:4444" || top.In < 25_000-approx.ErrorBound || top.In > 25_000 {
+		t.Errorf("top row %+v, want 203.0.113.9:4444 with 25000 packets within %d", top, approx.ErrorBound)
+	}
+	var text bytes.Buffer
+	approx.WriteText(&text)
+	if !strings.Contains(text.String(), "approximate:") {
+		t.Errorf("the text report does not say it is approximate:\n%s", text.String())
+	}
+}
+
+func TestDecompress(t *testing.T) {
+	plain, _ := os.ReadFile("/dev/null")
+	plain = []byte("kernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0\n")
+	var gz, zs bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(plain)
+	gw.Close()
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(plain)
+	zw.Close()
+	bz, err := os.ReadFile("testdata/compressed/two.log.bz2") // made with bzip2(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct {
+		in    []byte
+		lines int
+	}{"plain": {plain, 1}, "gzip": {gz.Bytes(), 1}, "zstd": {zs.Bytes(), 1}, "bzip2": {bz, 2}} {
+		r, err := Decompress(bytes.NewReader(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, err := io.ReadAll(r)
+		if err != nil || bytes.Count(out, []byte("ipfw:")) != tt.lines {
+			t.Errorf("Decompress(%s) = %q, %v", name, out, err)
+		}
+	}
+	if _, err := Decompress(bytes.NewReader([]byte{0x1f, 0x8b, 0, 0})); err == nil {
+		t.Error("Decompress(broken gzip) = nil error")
+	}
+}
+
+func TestLongLinesAndNoFinalNewline(t *testing.T) {
+	long := strings.Repeat("x", 3*chunkSize)
+	data := []byte(long + "\nkernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0")
+	r := summarize(t, data, Options{})
+	if r.Lines != 2 || r.Parsed != 1 || r.Unrecognised != 1 {
+		t.Errorf("lines %d parsed %d unrecognised %d; want 2, 1, 1", r.Lines, r.Parsed, r.Unrecognised)
+	}
+}
+
+func BenchmarkSummarize(b *testing.B) {
+	for _, conns := range []int{5000, 500_000} {
+		data := genLog(1_000_000, conns)
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := Summarize(context.Background(), []Source{{Reader: bytes.NewReader(data)}}, Options{}, ModeFull); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
