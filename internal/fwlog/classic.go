@@ -31,9 +31,18 @@ func NewClassic() *Classic { return &Classic{actions: map[string]map[string]*[3]
 // Add counts one line (without its newline).
 func (c *Classic) Add(line []byte) {
 	const tag = " ipfw: "
-	i := bytes.LastIndex(line, []byte(tag))
+	// The script strips through the last " ipfw: "; bytes.LastIndex is not vectorised, so find
+	// the first and look again after it (a second tag is rare).
+	i := bytes.Index(line, []byte(tag))
 	if i < 0 {
 		return
+	}
+	for {
+		j := bytes.Index(line[i+1:], []byte(tag))
+		if j < 0 {
+			break
+		}
+		i += 1 + j
 	}
 	var tok [6][]byte
 	n := 0

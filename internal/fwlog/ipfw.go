@@ -23,11 +23,15 @@ func ParseIPFW(line []byte, e *Event) (ok, mine bool) {
 	if i > 0 && line[i-1] != ' ' && line[i-1] != '\t' {
 		return false, false
 	}
+	rest := skipSpaces(line[i+len(tag):])
+	if bytes.HasPrefix(rest, []byte("Stealth Mode ")) {
+		// xnu logs Stealth Mode attempts under the ipfw tag; they belong to the Application Firewall.
+		return ParseALF(line, e)
+	}
 	e.Format, e.Kind = FormatIPFW, KindPacket
 	if s, _, ok := leadingStamp(line); ok {
 		e.Stamp = s
 	}
-	rest := skipSpaces(line[i+len(tag):])
 
 	if n, ok := bytes.CutPrefix(rest, []byte("limit ")); ok {
 		// "limit %d reached on entry %d" (ipfw2) or ip6fw "limit reached on entry %d".

@@ -112,22 +112,35 @@ func (s *Summary) Report(top int, services Services) Report {
 			r.Formats[Format(f).String()] = n
 		}
 	}
-	for _, t := range []*tally[connKey]{s.conns} {
-		r.Approximate = r.Approximate || t.approximate()
-		r.ErrorBound = max(r.ErrorBound, t.bound)
-	}
+	r.Approximate = s.conns.approximate() || s.conns4.approximate()
+	r.ErrorBound = max(s.conns.bound, s.conns4.bound)
 	for _, b := range []interface {
 		approximate() bool
-	}{s.outside, s.denied, s.rules, s.ifaces, s.apps, s.limits} {
+	}{s.rules, s.ifaces, s.apps, s.limits} {
 		r.Approximate = r.Approximate || b.approximate()
 	}
-	r.ErrorBound = max(r.ErrorBound, s.outside.bound, s.denied.bound, s.rules.bound, s.ifaces.bound, s.apps.bound)
+	r.ErrorBound = max(r.ErrorBound, s.rules.bound, s.ifaces.bound, s.apps.bound)
 
-	// Connection tables, one per action, in name order like the 2005 report.
+	// Connection tables, one per action, in name order like the 2005 report. The outside
+	// addresses and the denied destination ports are sums over the same rows: a denied packet
+	// logged inbound (or without a direction) went to the inside port, an outbound one to the
+	// outside port.
 	byAction := map[uint16][]entry[connKey]{}
-	for k, c := range s.conns.m {
-		byAction[k.action] = append(byAction[k.action], entry[connKey]{k, *c})
-	}
+	rows := len(s.conns.idx) + s.conns4.n + 1
+	outside := newTally[netip.Addr](rows)
+	ports := newTally[portKey](rows)
+	s.eachConn(func(k connKey, c cell) {
+		byAction[k.action] = append(byAction[k.action], entry[connKey]{k, c})
+		outside.get(k.outside.Addr()).merge(&c)
+		if k.proto != ProtoICMP && k.proto != ProtoICMPv6 && denied(s.actNames[k.action].format, []byte(s.actNames[k.action].name)) {
+			if n := c.In + c.Other; n > 0 && k.inside.Port() != 0 {
+				ports.add(portKey{k.proto, k.inside.Port()}, DirIn, n)
+			}
+			if c.Out > 0 && k.outside.Port() != 0 {
+				ports.add(portKey{k.proto, k.outside.Port()}, DirOut, c.Out)
+			}
+		}
+	})
 	ids := make([]uint16, 0, len(byAction))
 	for id := range byAction {
 		ids = append(ids, id)
@@ -162,10 +175,10 @@ func (s *Summary) Report(top int, services Services) Report {
 		r.Actions = append(r.Actions, t)
 	}
 
-	for _, e := range s.outside.top(top, func(a, b netip.Addr) bool { return a.Less(b) }) {
+	for _, e := range outside.top(top, func(a, b netip.Addr) bool { return a.Less(b) }) {
 		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
 	}
-	for _, e := range s.denied.top(top, func(a, b portKey) bool {
+	for _, e := range ports.top(top, func(a, b portKey) bool {
 		return a.port < b.port || a.port == b.port && a.proto < b.proto
 	}) {
 		r.TopDeniedPorts = append(r.TopDeniedPorts, PortCount{Port: e.key.port, Proto: e.key.proto.String(),

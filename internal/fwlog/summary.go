@@ -29,7 +29,8 @@ type Summary struct {
 
 	actions  map[string]uint16 // interned action names, per format
 	actNames []actionName
-	conns    *tally[connKey]
+	conns4   *flatTally      // IPv4 rows, packed small in an open-addressing table
+	conns    *tally[connKey] // everything else; the outside and denied-port tables derive from both
 	outside  *tally[netip.Addr]
 	denied   *tally[portKey]
 	rules    strTally
@@ -41,6 +42,45 @@ type Summary struct {
 	examples []example
 	keyBuf   []byte
 	ev       Event
+
+	// One-entry caches: consecutive lines usually share the action, rule and interface. The
+	// cached indexes stay valid because the rules and interfaces tallies change only through
+	// slot, which refreshes them.
+	lastAction   []byte
+	lastActionID uint16
+	lastFormat   Format
+	lastRule     []byte
+	lastRuleAt   int32
+	lastIface    []byte
+	lastIfAt     int32
+
+	// The memo replays lines seen before. In an ipfw log most lines repeat exactly after their
+	// timestamp (the same connection, rule and interface), so a hit skips parsing and every map
+	// lookup: it only bumps the slots the first parse used. Bounded, dropped when any table
+	// prunes (slot indexes move), and switched off when it stops paying (many distinct lines).
+	memo       map[string]memoEntry
+	memoOff    bool
+	memoHits   int64
+	memoMisses int64
+	lastConn4  bool
+	lastConnAt int32
+}
+
+// memoEntry is what a parsed ipfw packet line did to the tables.
+type memoEntry struct {
+	gen          uint32
+	proto        Proto
+	dir          Dir
+	conn4        bool
+	connAt       int32
+	ruleAt, ifAt int32 // -1: none
+}
+
+const memoMax = 1 << 16
+
+// gen changes whenever a table whose slots the memo holds is pruned.
+func (s *Summary) gen() uint32 {
+	return s.conns.prunes + s.conns4.moves + s.rules.prunes + s.ifaces.prunes
 }
 
 type actionName struct {
@@ -54,6 +94,47 @@ type connKey struct {
 	action          uint16
 	proto           Proto
 	inside, outside netip.AddrPort
+}
+
+// connKey4 packs an IPv4 connKey into 16 bytes: address<<16|port for each side, with the action
+// and protocol in the top bits of the inside word.
+type connKey4 struct{ inside, outside uint64 }
+
+func pack4(k connKey) (connKey4, bool) {
+	if !k.inside.Addr().Is4() || !k.outside.Addr().Is4() {
+		return connKey4{}, false
+	}
+	w := func(ap netip.AddrPort) uint64 {
+		a := ap.Addr().As4()
+		return uint64(a[0])<<40 | uint64(a[1])<<32 | uint64(a[2])<<24 | uint64(a[3])<<16 | uint64(ap.Port())
+	}
+	return connKey4{w(k.inside) | uint64(k.action)<<48 | uint64(k.proto)<<60, w(k.outside)}, true
+}
+
+func (k connKey4) unpack() connKey {
+	ap := func(w uint64) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(w >> 40), byte(w >> 32), byte(w >> 24), byte(w >> 16)}), uint16(w))
+	}
+	return connKey{action: uint16(k.inside>>48) & 0xfff, proto: Proto(k.inside >> 60), inside: ap(k.inside), outside: ap(k.outside)}
+}
+
+// addConn counts a row, in the packed table when it fits, and remembers its slot for the memo.
+func (s *Summary) addConn(k connKey, d Dir) {
+	if k.action < 1<<12 {
+		if k4, ok := pack4(k); ok {
+			s.lastConn4, s.lastConnAt = true, s.conns4.at(k4)
+			s.conns4.cell(s.lastConnAt).add(d, 1)
+			return
+		}
+	}
+	s.lastConn4, s.lastConnAt = false, s.conns.at(k)
+	s.conns.cells[s.lastConnAt].add(d, 1)
+}
+
+// eachConn visits every row of both tables.
+func (s *Summary) eachConn(f func(connKey, cell)) {
+	s.conns4.each(func(k connKey4, c cell) { f(k.unpack(), c) })
+	s.conns.each(f)
 }
 
 type portKey struct {
@@ -76,8 +157,7 @@ func NewSummary(opts Options) *Summary {
 		opts:    opts,
 		actions: map[string]uint16{},
 		conns:   newTally[connKey](opts.MaxKeys),
-		outside: newTally[netip.Addr](opts.MaxKeys),
-		denied:  newTally[portKey](opts.MaxKeys),
+		conns4:  newFlatTally(opts.MaxKeys),
 		rules:   newStrTally(opts.MaxKeys),
 		ifaces:  newStrTally(opts.MaxKeys),
 		apps:    newStrTally(opts.MaxKeys),
@@ -85,13 +165,14 @@ func NewSummary(opts Options) *Summary {
 	}
 }
 
-// detect picks the parser for a line by the marks each format leaves, cheapest first.
+// detect picks the parser for a line by the marks each format leaves, cheapest first. Kernel
+// Stealth Mode lines carry an "ipfw:" tag too; ParseIPFW hands them to ParseALF.
 func detect(line []byte) Parser {
 	switch {
-	case bytes.Contains(line, []byte("Stealth Mode connection attempt")):
-		return ParseALF
 	case bytes.Contains(line, []byte("ipfw: ")):
 		return ParseIPFW
+	case bytes.Contains(line, []byte("Stealth Mode connection attempt")):
+		return ParseALF
 	case bytes.Contains(line, []byte("IN=")):
 		return ParseNetfilter
 	case bytes.Contains(line, []byte("(match)")):
@@ -124,6 +205,20 @@ func (s *Summary) Line(line []byte, seq int64) {
 	line = trimRight(line)
 	if len(line) == 0 {
 		return
+	}
+	var tail []byte
+	if !s.memoOff && (s.opts.Format == FormatUnknown || s.opts.Format == FormatIPFW) {
+		var stamp []byte
+		stamp, tail, _ = leadingStamp(line)
+		if m, ok := s.memo[string(tail)]; ok && m.gen == s.gen() {
+			s.memoHits++
+			s.replay(m, stamp, seq)
+			return
+		}
+		s.memoMisses++
+		if s.memoMisses > 4*memoMax && s.memoMisses > 4*s.memoHits {
+			s.memoOff, s.memo = true, nil
+		}
 	}
 	p := parserFor(s.opts.Format)
 	if p == nil {
@@ -162,6 +257,45 @@ func (s *Summary) Line(line []byte, seq int64) {
 		}
 	}
 	s.count(e)
+	if tail != nil && e.Format == FormatIPFW && e.Kind == KindPacket && !s.memoOff && len(s.memo) < memoMax {
+		if s.memo == nil {
+			s.memo = map[string]memoEntry{}
+		}
+		m := memoEntry{gen: s.gen(), proto: e.Proto, dir: e.Dir, conn4: s.lastConn4, connAt: s.lastConnAt, ruleAt: -1, ifAt: -1}
+		if len(e.Rule) > 0 {
+			m.ruleAt = s.lastRuleAt
+		}
+		if len(e.Iface) > 0 {
+			m.ifAt = s.lastIfAt
+		}
+		s.memo[string(tail)] = m
+	}
+}
+
+// replay counts a line the memo has seen: what count did for it, without parsing.
+func (s *Summary) replay(m memoEntry, stamp []byte, seq int64) {
+	s.Parsed++
+	s.ByFormat[FormatIPFW]++
+	if len(stamp) > 0 {
+		if !s.haveFirst || seq < s.firstSeq {
+			s.first, s.firstSeq, s.haveFirst = append(s.first[:0], stamp...), seq, true
+		}
+		if !s.haveLast || seq > s.lastSeq {
+			s.last, s.lastSeq, s.haveLast = append(s.last[:0], stamp...), seq, true
+		}
+	}
+	s.protos[m.proto]++
+	if m.ruleAt >= 0 {
+		s.rules.cells[m.ruleAt].add(m.dir, 1)
+	}
+	if m.ifAt >= 0 {
+		s.ifaces.cells[m.ifAt].add(m.dir, 1)
+	}
+	if m.conn4 {
+		s.conns4.cell(m.connAt).add(m.dir, 1)
+	} else {
+		s.conns.cells[m.connAt].add(m.dir, 1)
+	}
 }
 
 func (s *Summary) keep(line []byte, seq int64, why string) {
@@ -171,6 +305,15 @@ func (s *Summary) keep(line []byte, seq int64, why string) {
 }
 
 func (s *Summary) action(f Format, name []byte) uint16 {
+	if f == s.lastFormat && bytes.Equal(name, s.lastAction) && s.lastAction != nil {
+		return s.lastActionID
+	}
+	id := s.internAction(f, name)
+	s.lastFormat, s.lastAction, s.lastActionID = f, append(s.lastAction[:0], name...), id
+	return id
+}
+
+func (s *Summary) internAction(f Format, name []byte) uint16 {
 	k := append(append(s.keyBuf[:0], byte('0'+f)), name...)
 	s.keyBuf = k
 	if id, ok := s.actions[string(k)]; ok {
@@ -216,10 +359,16 @@ func (s *Summary) count(e *Event) {
 	if len(e.Rule) > 0 && e.Kind == KindPacket {
 		k := append(append(s.keyBuf[:0], byte('0'+e.Format)), e.Rule...)
 		s.keyBuf = k
-		s.rules.addBytes(k, e.Dir, 1)
+		if s.lastRule == nil || !bytes.Equal(k, s.lastRule) {
+			s.lastRule, s.lastRuleAt = append(s.lastRule[:0], k...), s.rules.slot(k)
+		}
+		s.rules.cells[s.lastRuleAt].add(e.Dir, 1)
 	}
 	if len(e.Iface) > 0 {
-		s.ifaces.addBytes(e.Iface, e.Dir, 1)
+		if s.lastIface == nil || !bytes.Equal(e.Iface, s.lastIface) {
+			s.lastIface, s.lastIfAt = append(s.lastIface[:0], e.Iface...), s.ifaces.slot(e.Iface)
+		}
+		s.ifaces.cells[s.lastIfAt].add(e.Dir, 1)
 	}
 	src := netip.AddrPortFrom(e.Src, e.SrcPort)
 	dst := netip.AddrPortFrom(e.Dst, e.DstPort)
@@ -227,11 +376,7 @@ func (s *Summary) count(e *Event) {
 	if e.Dir == DirOut {
 		inside, outside = src, dst
 	}
-	s.conns.add(connKey{s.action(e.Format, e.Action), e.Proto, inside, outside}, e.Dir, 1)
-	s.outside.add(outside.Addr(), e.Dir, 1)
-	if e.HasPorts && denied(e.Format, e.Action) {
-		s.denied.add(portKey{e.Proto, e.DstPort}, e.Dir, 1)
-	}
+	s.addConn(connKey{s.action(e.Format, e.Action), e.Proto, inside, outside}, e.Dir)
 }
 
 // denied reports whether an action blocked the packet.
@@ -257,8 +402,11 @@ func denied(f Format, a []byte) bool {
 	return false
 }
 
+func (s *Summary) dropCaches() { s.lastRule, s.lastIface, s.memo = nil, nil, nil }
+
 // Merge adds o into s. Action IDs are remapped; o must not be used afterwards.
 func (s *Summary) Merge(o *Summary) {
+	s.dropCaches()
 	s.Lines += o.Lines
 	s.Parsed += o.Parsed
 	s.Malformed += o.Malformed
@@ -281,15 +429,17 @@ func (s *Summary) Merge(o *Summary) {
 	for i, a := range o.actNames {
 		remap[i] = s.action(a.format, []byte(a.name))
 	}
-	conns := newTally[connKey](o.conns.max)
-	conns.bound, conns.drops = o.conns.bound, o.conns.drops
-	for k, c := range o.conns.m {
+	o.eachConn(func(k connKey, c cell) {
 		k.action = remap[k.action]
-		conns.m[k] = c
+		if k4, ok := pack4(k); ok && k.action < 1<<12 {
+			s.conns4.cell(s.conns4.at(k4)).merge(&c)
+		} else {
+			s.conns.get(k).merge(&c)
+		}
+	})
+	for _, t := range [][2]*int64{{&s.conns.bound, &o.conns.bound}, {&s.conns4.bound, &o.conns4.bound}, {&s.conns.drops, &o.conns.drops}, {&s.conns4.drops, &o.conns4.drops}} {
+		*t[0] += *t[1]
 	}
-	s.conns.merge(conns)
-	s.outside.merge(o.outside)
-	s.denied.merge(o.denied)
 	s.rules.merge(o.rules.tally)
 	s.ifaces.merge(o.ifaces.tally)
 	s.apps.merge(o.apps.tally)
