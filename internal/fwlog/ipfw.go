@@ -227,35 +227,31 @@ func parseEndpoint(b []byte) (netip.Addr, int, bool) {
 	return a, p, ok
 }
 
-// parseIPv4 reads a dotted quad without allocating.
+// parseIPv4 reads a dotted quad without allocating: four runs of one to three digits, no
+// leading zeros, each at most 255.
 func parseIPv4(b []byte) (netip.Addr, bool) {
 	var out [4]byte
-	part, val, digits := 0, 0, 0
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if digits > 0 && val == 0 {
-				return netip.Addr{}, false // leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
+	i := 0
+	for part := range 4 {
+		if part > 0 {
+			if i >= len(b) || b[i] != '.' {
 				return netip.Addr{}, false
 			}
-		case c == '.':
-			if digits == 0 || part == 3 {
-				return netip.Addr{}, false
-			}
-			out[part] = byte(val)
-			part, val, digits = part+1, 0, 0
-		default:
+			i++
+		}
+		start, val := i, 0
+		for i < len(b) && i-start < 3 && b[i] >= '0' && b[i] <= '9' {
+			val = val*10 + int(b[i]-'0')
+			i++
+		}
+		if n := i - start; n == 0 || val > 255 || (n > 1 && b[start] == '0') {
 			return netip.Addr{}, false
 		}
+		out[part] = byte(val)
 	}
-	if part != 3 || digits == 0 {
+	if i != len(b) {
 		return netip.Addr{}, false
 	}
-	out[3] = byte(val)
 	return netip.AddrFrom4(out), true
 }
 
@@ -287,14 +283,15 @@ func isRule(b []byte) bool {
 	return isDigits(b)
 }
 
-// nextToken returns the next space-separated token and what follows it.
+// nextToken returns the next blank-separated token and what follows it.
 func nextToken(b []byte) (tok, rest []byte) {
 	b = skipSpaces(b)
-	i := 0
-	for i < len(b) && b[i] != ' ' && b[i] != '\t' {
-		i++
+	for i, c := range b {
+		if c == ' ' || c == '\t' {
+			return b[:i], b[i:]
+		}
 	}
-	return b[:i], b[i:]
+	return b, nil
 }
 
 func skipSpaces(b []byte) []byte {

@@ -102,6 +102,7 @@ func endpoint(ap netip.AddrPort, hasPort bool) string {
 
 // Report builds the report; top limits every table (0: everything).
 func (s *Summary) Report(top int, services Services) Report {
+	s.flush()
 	r := Report{
 		Lines: s.Lines, Parsed: s.Parsed, Malformed: s.Malformed, Unrecognised: s.Unrecognised,
 		RepeatedMessages: s.Repeats, Formats: map[string]int64{},
@@ -124,43 +125,90 @@ func (s *Summary) Report(top int, services Services) Report {
 	// Connection tables, one per action, in name order like the 2005 report. The outside
 	// addresses and the denied destination ports are sums over the same rows: a denied packet
 	// logged inbound (or without a direction) went to the inside port, an outbound one to the
-	// outside port.
-	byAction := map[uint16][]entry[connKey]{}
-	rows := len(s.conns.idx) + s.conns4.n + 1
-	outside := newTally[netip.Addr](rows)
-	ports := newTally[portKey](rows)
-	s.eachConn(func(k connKey, c cell) {
-		byAction[k.action] = append(byAction[k.action], entry[connKey]{k, c})
-		outside.get(k.outside.Addr()).merge(&c)
-		if k.proto != ProtoICMP && k.proto != ProtoICMPv6 && denied(s.actNames[k.action].format, []byte(s.actNames[k.action].name)) {
-			if n := c.In + c.Other; n > 0 && k.inside.Port() != 0 {
-				ports.add(portKey{k.proto, k.inside.Port()}, DirIn, n)
+	// outside port. One pass over the rows feeds everything; only rows that make a top-N are
+	// unpacked.
+	type agg struct {
+		rows    int
+		packets int64
+		top     *best[entry[connKey]]
+	}
+	betterConn := func(a, b entry[connKey]) bool {
+		if x, y := a.c.total(), b.c.total(); x != y {
+			return x > y
+		}
+		return compareConn(a.key, b.key) < 0
+	}
+	aggs := make([]agg, len(s.actNames))
+	deny := make([]bool, len(s.actNames))
+	for i, a := range s.actNames {
+		aggs[i].top = newBest(top, betterConn)
+		deny[i] = denied(a.format, []byte(a.name))
+	}
+	outside4 := newFlatTally(int(^uint(0)>>1), hashU32)
+	outsideX := newTally[netip.Addr](int(^uint(0) >> 1))
+	var ports [2][65536]cell // tcp, udp
+	otherPorts := newTally[portKey](int(^uint(0) >> 1))
+	addPorts := func(action uint16, proto Proto, inPort, outPort uint16, c *cell) {
+		if !deny[action] || proto == ProtoICMP || proto == ProtoICMPv6 {
+			return
+		}
+		add := func(port uint16, n int64, d Dir) {
+			if n == 0 || port == 0 {
+				return
 			}
-			if c.Out > 0 && k.outside.Port() != 0 {
-				ports.add(portKey{k.proto, k.outside.Port()}, DirOut, c.Out)
+			switch proto {
+			case ProtoTCP:
+				ports[0][port].add(d, n)
+			case ProtoUDP:
+				ports[1][port].add(d, n)
+			default:
+				otherPorts.add(portKey{proto, port}, d, n)
 			}
 		}
+		add(inPort, c.In+c.Other, DirIn)
+		add(outPort, c.Out, DirOut)
+	}
+	for i := range s.conns4.slots {
+		sl := &s.conns4.slots[i]
+		if !sl.used {
+			continue
+		}
+		k, a := sl.key, sl.key.action()
+		ag := &aggs[a]
+		ag.rows++
+		ag.packets += sl.c.total()
+		if !ag.top.full() || sl.c.total() >= ag.top.worst().c.total() {
+			ag.top.offer(entry[connKey]{k.unpack(), sl.c})
+		}
+		outside4.cell(outside4.at(uint32(k.outside >> 16))).merge(&sl.c)
+		addPorts(a, k.proto(), uint16(k.inside), uint16(k.outside), &sl.c)
+	}
+	s.conns.each(func(k connKey, c cell) {
+		ag := &aggs[k.action]
+		ag.rows++
+		ag.packets += c.total()
+		ag.top.offer(entry[connKey]{k, c})
+		if o := k.outside.Addr(); o.Is4() {
+			a4 := o.As4()
+			outside4.cell(outside4.at(uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8 | uint32(a4[3]))).merge(&c)
+		} else {
+			outsideX.get(o).merge(&c)
+		}
+		addPorts(k.action, k.proto, k.inside.Port(), k.outside.Port(), &c)
 	})
-	ids := make([]uint16, 0, len(byAction))
-	for id := range byAction {
-		ids = append(ids, id)
+	ids := make([]uint16, 0, len(aggs))
+	for id := range aggs {
+		if aggs[id].rows > 0 {
+			ids = append(ids, uint16(id))
+		}
 	}
 	slices.SortFunc(ids, func(a, b uint16) int {
 		return cmp.Or(cmp.Compare(s.actNames[a].name, s.actNames[b].name), cmp.Compare(s.actNames[a].format, s.actNames[b].format))
 	})
 	for _, id := range ids {
-		rows := byAction[id]
-		t := ActionTable{Format: s.actNames[id].format.String(), Action: s.actNames[id].name, Connections: len(rows)}
-		for _, e := range rows {
-			t.Packets += e.c.total()
-		}
-		slices.SortFunc(rows, func(a, b entry[connKey]) int {
-			return cmp.Or(cmp.Compare(b.c.total(), a.c.total()), compareConn(a.key, b.key))
-		})
-		if top > 0 && len(rows) > top {
-			rows = rows[:top]
-		}
-		for _, e := range rows {
+		ag := aggs[id]
+		t := ActionTable{Format: s.actNames[id].format.String(), Action: s.actNames[id].name, Connections: ag.rows, Packets: ag.packets}
+		for _, e := range ag.top.sorted() {
 			hasPort := e.key.proto == ProtoTCP || e.key.proto == ProtoUDP
 			row := ConnRow{Proto: e.key.proto.String(), Inside: endpoint(e.key.inside, hasPort), Outside: endpoint(e.key.outside, hasPort),
 				In: e.c.In, Out: e.c.Out, Other: e.c.Other, Dir: "-->"}
@@ -175,12 +223,37 @@ func (s *Summary) Report(top int, services Services) Report {
 		r.Actions = append(r.Actions, t)
 	}
 
-	for _, e := range outside.top(top, func(a, b netip.Addr) bool { return a.Less(b) }) {
+	betterAddr := func(a, b entry[netip.Addr]) bool {
+		if x, y := a.c.total(), b.c.total(); x != y {
+			return x > y
+		}
+		return a.key.Less(b.key)
+	}
+	topOut := newBest(top, betterAddr)
+	outside4.each(func(k uint32, c cell) {
+		if !topOut.full() || c.total() >= topOut.worst().c.total() {
+			topOut.offer(entry[netip.Addr]{netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), c})
+		}
+	})
+	outsideX.each(func(k netip.Addr, c cell) { topOut.offer(entry[netip.Addr]{k, c}) })
+	for _, e := range topOut.sorted() {
 		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
 	}
-	for _, e := range ports.top(top, func(a, b portKey) bool {
-		return a.port < b.port || a.port == b.port && a.proto < b.proto
-	}) {
+	topPorts := newBest(top, func(a, b entry[portKey]) bool {
+		if x, y := a.c.total(), b.c.total(); x != y {
+			return x > y
+		}
+		return a.key.port < b.key.port || a.key.port == b.key.port && a.key.proto < b.key.proto
+	})
+	for pi, proto := range []Proto{ProtoTCP, ProtoUDP} {
+		for port := range ports[pi] {
+			if c := ports[pi][port]; c.total() > 0 {
+				topPorts.offer(entry[portKey]{portKey{proto, uint16(port)}, c})
+			}
+		}
+	}
+	otherPorts.each(func(k portKey, c cell) { topPorts.offer(entry[portKey]{k, c}) })
+	for _, e := range topPorts.sorted() {
 		r.TopDeniedPorts = append(r.TopDeniedPorts, PortCount{Port: e.key.port, Proto: e.key.proto.String(),
 			Service: services.Name(e.key.proto, e.key.port), Packets: e.c.total()})
 	}

@@ -29,8 +29,8 @@ type Summary struct {
 
 	actions  map[string]uint16 // interned action names, per format
 	actNames []actionName
-	conns4   *flatTally      // IPv4 rows, packed small in an open-addressing table
-	conns    *tally[connKey] // everything else; the outside and denied-port tables derive from both
+	conns4   *flatTally[connKey4] // IPv4 rows, packed small in an open-addressing table
+	conns    *tally[connKey]      // everything else; the outside and denied-port tables derive from both
 	outside  *tally[netip.Addr]
 	denied   *tally[portKey]
 	rules    strTally
@@ -64,6 +64,8 @@ type Summary struct {
 	memoMisses int64
 	lastConn4  bool
 	lastConnAt int32
+	pendKeys   []connKey4
+	pendDirs   []Dir
 }
 
 // memoEntry is what a parsed ipfw packet line did to the tables.
@@ -111,6 +113,21 @@ func pack4(k connKey) (connKey4, bool) {
 	return connKey4{w(k.inside) | uint64(k.action)<<48 | uint64(k.proto)<<60, w(k.outside)}, true
 }
 
+func (k connKey4) action() uint16 { return uint16(k.inside>>48) & 0xfff }
+func (k connKey4) proto() Proto   { return Proto(k.inside >> 60) }
+
+// less orders packed rows as compareConn orders unpacked ones: inside, outside, protocol.
+func (k connKey4) less(o connKey4) bool {
+	const ep = 1<<48 - 1
+	if a, b := k.inside&ep, o.inside&ep; a != b {
+		return a < b
+	}
+	if k.outside != o.outside {
+		return k.outside < o.outside
+	}
+	return k.proto() < o.proto()
+}
+
 func (k connKey4) unpack() connKey {
 	ap := func(w uint64) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(w >> 40), byte(w >> 32), byte(w >> 24), byte(w >> 16)}), uint16(w))
@@ -119,9 +136,18 @@ func (k connKey4) unpack() connKey {
 }
 
 // addConn counts a row, in the packed table when it fits, and remembers its slot for the memo.
+// Once the memo has switched itself off (many distinct lines), packed rows are counted in batches
+// (flatTally.addBatch); flush empties the batch.
 func (s *Summary) addConn(k connKey, d Dir) {
 	if k.action < 1<<12 {
 		if k4, ok := pack4(k); ok {
+			if s.memoOff {
+				s.pendKeys, s.pendDirs = append(s.pendKeys, k4), append(s.pendDirs, d)
+				if len(s.pendKeys) == cap(s.pendKeys) {
+					s.flush()
+				}
+				return
+			}
 			s.lastConn4, s.lastConnAt = true, s.conns4.at(k4)
 			s.conns4.cell(s.lastConnAt).add(d, 1)
 			return
@@ -129,6 +155,12 @@ func (s *Summary) addConn(k connKey, d Dir) {
 	}
 	s.lastConn4, s.lastConnAt = false, s.conns.at(k)
 	s.conns.cells[s.lastConnAt].add(d, 1)
+}
+
+// flush counts the batched packed rows.
+func (s *Summary) flush() {
+	s.conns4.addBatch(s.pendKeys, s.pendDirs)
+	s.pendKeys, s.pendDirs = s.pendKeys[:0], s.pendDirs[:0]
 }
 
 // eachConn visits every row of both tables.
@@ -154,23 +186,23 @@ func NewSummary(opts Options) *Summary {
 		opts.MaxKeys = DefaultMaxKeys
 	}
 	return &Summary{
-		opts:    opts,
-		actions: map[string]uint16{},
-		conns:   newTally[connKey](opts.MaxKeys),
-		conns4:  newFlatTally(opts.MaxKeys),
-		rules:   newStrTally(opts.MaxKeys),
-		ifaces:  newStrTally(opts.MaxKeys),
-		apps:    newStrTally(opts.MaxKeys),
-		limits:  newStrTally(opts.MaxKeys),
+		opts:     opts,
+		actions:  map[string]uint16{},
+		conns:    newTally[connKey](opts.MaxKeys),
+		conns4:   newFlatTally(opts.MaxKeys, connKey4.hash),
+		pendKeys: make([]connKey4, 0, 32),
+		pendDirs: make([]Dir, 0, 32),
+		rules:    newStrTally(opts.MaxKeys),
+		ifaces:   newStrTally(opts.MaxKeys),
+		apps:     newStrTally(opts.MaxKeys),
+		limits:   newStrTally(opts.MaxKeys),
 	}
 }
 
-// detect picks the parser for a line by the marks each format leaves, cheapest first. Kernel
-// Stealth Mode lines carry an "ipfw:" tag too; ParseIPFW hands them to ParseALF.
+// detect picks the parser for a non-ipfw line by the marks each format leaves. (Kernel Stealth
+// Mode lines carry an "ipfw:" tag; ParseIPFW hands them to ParseALF.)
 func detect(line []byte) Parser {
 	switch {
-	case bytes.Contains(line, []byte("ipfw: ")):
-		return ParseIPFW
 	case bytes.Contains(line, []byte("Stealth Mode connection attempt")):
 		return ParseALF
 	case bytes.Contains(line, []byte("IN=")):
@@ -220,18 +252,18 @@ func (s *Summary) Line(line []byte, seq int64) {
 			s.memoOff, s.memo = true, nil
 		}
 	}
-	p := parserFor(s.opts.Format)
-	if p == nil {
-		p = detect(line)
-	}
-	if p == nil {
-		s.Unrecognised++
-		s.keep(line, seq, "unrecognised")
-		return
-	}
 	e := &s.ev
 	e.Reset()
-	ok, mine := p(line, e)
+	var ok, mine bool
+	if p := parserFor(s.opts.Format); p != nil {
+		ok, mine = p(line, e)
+	} else if ok, mine = ParseIPFW(line, e); !mine {
+		// Most lines of the logs this reads are ipfw: try it first, then look for the others' marks.
+		if p := detect(line); p != nil {
+			e.Reset()
+			ok, mine = p(line, e)
+		}
+	}
 	switch {
 	case !mine:
 		s.Unrecognised++
@@ -402,11 +434,15 @@ func denied(f Format, a []byte) bool {
 	return false
 }
 
-func (s *Summary) dropCaches() { s.lastRule, s.lastIface, s.memo = nil, nil, nil }
+func (s *Summary) dropCaches() {
+	s.flush()
+	s.lastRule, s.lastIface, s.memo = nil, nil, nil
+}
 
 // Merge adds o into s. Action IDs are remapped; o must not be used afterwards.
 func (s *Summary) Merge(o *Summary) {
 	s.dropCaches()
+	o.flush()
 	s.Lines += o.Lines
 	s.Parsed += o.Parsed
 	s.Malformed += o.Malformed
@@ -429,7 +465,23 @@ func (s *Summary) Merge(o *Summary) {
 	for i, a := range o.actNames {
 		remap[i] = s.action(a.format, []byte(a.name))
 	}
-	o.eachConn(func(k connKey, c cell) {
+	// Packed rows merge slot by slot, rewriting only the action bits.
+	for i := range o.conns4.slots {
+		sl := &o.conns4.slots[i]
+		if !sl.used {
+			continue
+		}
+		k := sl.key
+		if a := remap[k.action()]; a < 1<<12 {
+			k.inside = k.inside&^(0xfff<<48) | uint64(a)<<48
+			s.conns4.cell(s.conns4.at(k)).merge(&sl.c)
+		} else {
+			u := k.unpack()
+			u.action = a
+			s.conns.get(u).merge(&sl.c)
+		}
+	}
+	o.conns.each(func(k connKey, c cell) {
 		k.action = remap[k.action]
 		if k4, ok := pack4(k); ok && k.action < 1<<12 {
 			s.conns4.cell(s.conns4.at(k4)).merge(&c)

@@ -8,7 +8,7 @@ import (
 // cell counts packets by the direction they were logged in.
 type cell struct{ In, Out, Other int64 }
 
-func (c *cell) total() int64 { return c.In + c.Out + c.Other }
+func (c cell) total() int64 { return c.In + c.Out + c.Other }
 
 func (c *cell) add(d Dir, n int64) {
 	switch d {
