@@ -23,6 +23,17 @@ import (
 // with a space, Stealth Mode and limit lines.
 type Classic struct {
 	actions map[string]map[string]*[3]int64 // action → "inside outside" → in, out, other
+
+	// memo maps the text after " ipfw: " to the counter it bumped, so repeated lines skip the
+	// parse; bounded, and switched off when lines rarely repeat.
+	memo               map[string]classicHit
+	memoOff            bool
+	memoHits, memoMiss int64
+}
+
+type classicHit struct {
+	cell *[3]int64 // nil: a line the script drops
+	dir  int
 }
 
 // NewClassic returns an empty classic summary.
@@ -44,9 +55,34 @@ func (c *Classic) Add(line []byte) {
 		}
 		i += 1 + j
 	}
+	rest := line[i+len(tag):]
+	if !c.memoOff {
+		if h, ok := c.memo[string(rest)]; ok {
+			c.memoHits++
+			if h.cell != nil {
+				h.cell[h.dir]++
+			}
+			return
+		}
+		c.memoMiss++
+		if c.memoMiss > 4*memoMax && c.memoMiss > 4*c.memoHits {
+			c.memoOff, c.memo = true, nil
+		}
+	}
+	cell, dirIdx := c.count(rest)
+	if !c.memoOff && len(c.memo) < memoMax {
+		if c.memo == nil {
+			c.memo = map[string]classicHit{}
+		}
+		c.memo[string(rest)] = classicHit{cell, dirIdx}
+	}
+}
+
+// count applies the script's logic to the text after the last " ipfw: " and returns the counter
+// it bumped (nil when the script drops the line).
+func (c *Classic) count(rest []byte) (*[3]int64, int) {
 	var tok [6][]byte
 	n := 0
-	rest := line[i+len(tag):]
 	for n < 6 {
 		var t []byte
 		t, rest = nextPerlField(rest)
@@ -57,7 +93,7 @@ func (c *Classic) Add(line []byte) {
 		n++
 	}
 	if n < 5 || !perlAddress(tok[3]) || !perlAddress(tok[4]) {
-		return
+		return nil, 0
 	}
 	action, from, to := tok[1], tok[3], tok[4]
 	var dir []byte
@@ -80,18 +116,20 @@ func (c *Classic) Add(line []byte) {
 		cell = new([3]int64)
 		rows[string(key)] = cell
 	}
+	d := 2
 	switch string(dir) {
 	case "in":
-		cell[0]++
+		d = 0
 	case "out":
-		cell[1]++
-	default:
-		cell[2]++
+		d = 1
 	}
+	cell[d]++
+	return cell, d
 }
 
 // Merge adds another classic summary into c.
 func (c *Classic) Merge(o *Classic) {
+	c.memo, o.memo = nil, nil // cells move between maps
 	for action, rows := range o.actions {
 		mine, ok := c.actions[action]
 		if !ok {
