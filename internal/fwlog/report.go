@@ -379,7 +379,7 @@ func (r Report) WriteText(w io.Writer) error {
 		tw.Flush()
 	}
 	if r.RepeatedMessages > 0 {
-		fmt.Fprintf(&b, "\n%s \"last message repeated\" lines were counted once each, not expanded\n", num(r.RepeatedMessages))
+		fmt.Fprintf(&b, "\n%s: \"last message repeated\" lines, counted once each, not expanded\n", num(r.RepeatedMessages))
 	}
 	if len(r.Examples) > 0 {
 		fmt.Fprintf(&b, "\nLines not read (first %d):\n", len(r.Examples))
@@ -387,7 +387,11 @@ func (r Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s: %s\n", e.Why, e.Line)
 		}
 	} else if r.Malformed+r.Unrecognised > 0 {
-		fmt.Fprintf(&b, "\n%s lines were not read; --show-malformed N prints examples\n", num(r.Malformed+r.Unrecognised))
+		verb := "lines were"
+		if r.Malformed+r.Unrecognised == 1 {
+			verb = "line was"
+		}
+		fmt.Fprintf(&b, "\n%s %s not read; --show-malformed N prints examples\n", num(r.Malformed+r.Unrecognised), verb)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
