@@ -58,18 +58,7 @@ type run struct {
 
 func firewarden(t *testing.T, root string, args ...string) run {
 	t.Helper()
-	cmd := exec.Command(fwBin, append([]string{"--root", root}, args...)...)
-	cmd.Env = append(os.Environ(), "FIREWARDEN_ROOT=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return run{out.String(), errb.String(), code}
+	return firewardenIn(t, nil, append([]string{"--root", root}, args...)...)
 }
 
 func state(t *testing.T, root string) hosttest.MacState {
@@ -406,61 +395,5 @@ func TestBadInput(t *testing.T) {
 
 func firewardenRaw(t *testing.T, args ...string) run {
 	t.Helper()
-	cmd := exec.Command(fwBin, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	return run{out.String(), errb.String(), code}
-}
-
-func TestRollbackOfATamperedBackupWritesNothing(t *testing.T) {
-	root := mac(t, hosttest.Mac15())
-	firewarden(t, root, "fix")
-	dir := filepath.Join(root, "Library/Application Support/firewarden/backups")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(files) != 1 {
-		t.Fatalf("backups = %q, want one", files)
-	}
-	data, _ := os.ReadFile(files[0])
-	os.WriteFile(files[0], bytes.Replace(data, []byte(`"from": "0"`), []byte(`"from": "7"`), 1), 0o600)
-	writes := len(state(t, root).Writes())
-	r := firewarden(t, root, "rollback")
-	if r.code != 2 || !strings.Contains(r.stderr, "nothing was changed") {
-		t.Errorf("rollback of an edited backup: exit %d stderr %q", r.code, r.stderr)
-	}
-	if got := state(t, root).Writes(); len(got) != writes {
-		t.Errorf("rollback of an edited backup wrote %q", got[writes:])
-	}
-	// A damaged file is listed as such and does not hide the others.
-	os.WriteFile(filepath.Join(dir, "20200101T000000Z.json"), []byte("{"), 0o600)
-	r = firewarden(t, root, "rollback", "--list")
-	if r.code != 0 || !strings.Contains(r.stdout, "20200101T000000Z  -") || !strings.Contains(r.stdout, "DAMAGED") || strings.Count(r.stdout, "\n") != 3 {
-		t.Errorf("rollback --list with a damaged file: exit %d\n%s", r.code, r.stdout)
-	}
-}
-
-func TestEvidenceFailuresAndConcurrency(t *testing.T) {
-	root := mac(t, hosttest.Mac15())
-	r := firewarden(t, root, "evidence", "--out", "/no/such/dir/ev.json")
-	if r.code != 2 || !strings.Contains(r.stderr, "nothing was added to the evidence chain") {
-		t.Errorf("evidence to an unwritable --out: exit %d stderr %q", r.code, r.stderr)
-	}
-	if r := firewarden(t, root, "evidence", "--verify"); !strings.Contains(r.stdout, "0 record(s)") {
-		t.Errorf("after a failed --out the chain grew: %s", r.stdout)
-	}
-	// Eight runs at once: none may be lost.
-	done := make(chan run)
-	for range 8 {
-		go func() { done <- firewarden(t, root, "evidence", "--out", os.DevNull) }()
-	}
-	for range 8 {
-		<-done
-	}
-	if r := firewarden(t, root, "evidence", "--verify"); r.code != 0 || !strings.Contains(r.stdout, "8 record(s), chain intact") {
-		t.Errorf("after 8 concurrent runs: exit %d %s", r.code, r.stdout)
-	}
+	return firewardenIn(t, nil, args...)
 }

@@ -15,9 +15,11 @@ import (
 
 const logdata = "../../internal/fwlog/testdata"
 
+// firewardenIn runs the built binary with args and stdin, FIREWARDEN_ROOT cleared.
 func firewardenIn(t *testing.T, stdin []byte, args ...string) run {
 	t.Helper()
 	cmd := exec.Command(fwBin, args...)
+	cmd.Env = append(os.Environ(), "FIREWARDEN_ROOT=")
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
