@@ -163,11 +163,6 @@ func (s *Summary) flush() {
 	s.pendKeys, s.pendDirs = s.pendKeys[:0], s.pendDirs[:0]
 }
 
-// eachConn visits every row of both tables.
-func (s *Summary) eachConn(f func(connKey, cell)) {
-	s.conns4.each(func(k connKey4, c cell) { f(k.unpack(), c) })
-	s.conns.each(f)
-}
 
 type portKey struct {
 	proto Proto
