@@ -1,0 +1,229 @@
+// Package rules parses ipfw and pf rule sets, evaluates packets against them the way the kernel
+// would, explains every verdict, and lints rule sets for the mistakes that lock people out or let
+// everything in.
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// IP protocol numbers.
+const (
+	ProtoICMP   uint8 = 1
+	ProtoTCP    uint8 = 6
+	ProtoUDP    uint8 = 17
+	ProtoICMPv6 uint8 = 58
+)
+
+// Dir is the direction of a packet relative to the host.
+type Dir uint8
+
+// Directions.
+const (
+	In Dir = iota + 1
+	Out
+)
+
+func (d Dir) String() string {
+	if d == Out {
+		return "out"
+	}
+	return "in"
+}
+
+// Packet is what the simulator evaluates. Iface is the interface it arrives on (In) or leaves
+// by (Out).
+type Packet struct {
+	Proto            uint8
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	ICMPType         int16 // -1 when not ICMP
+	ICMPCode         int16
+	Dir              Dir
+	Iface            string
+	Setup            bool // TCP SYN without ACK: a new connection
+	Established      bool // TCP with ACK or RST: part of an existing connection
+	Frag             bool // a non-first fragment
+}
+
+// ParsePacket reads the packet syntax of `rules eval --packet`:
+//
+//	tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup
+//	udp [2001:db8::1]:53 -> [2001:db8::2]:5353 out via en0
+//	icmp 203.0.113.5 -> 192.0.2.10 in via en0 type 8 code 0
+//
+// The protocol is tcp, udp, icmp, icmp6 or a number; "in" or "out" is required; "via IF" is
+// optional; tcp takes "setup" or "established" (default: established when neither is given,
+// since most packets of a connection are).
+func ParsePacket(s string) (Packet, error) {
+	p := Packet{ICMPType: -1, ICMPCode: -1}
+	f := strings.Fields(s)
+	if len(f) < 5 || f[2] != "->" {
+		return p, fmt.Errorf("packet %q: want PROTO SRC -> DST in|out [via IF] [setup|established] [type N [code N]]", s)
+	}
+	switch strings.ToLower(f[0]) {
+	case "tcp":
+		p.Proto = ProtoTCP
+	case "udp":
+		p.Proto = ProtoUDP
+	case "icmp":
+		p.Proto = ProtoICMP
+	case "icmp6", "icmpv6", "ipv6-icmp":
+		p.Proto = ProtoICMPv6
+	default:
+		n, err := strconv.Atoi(f[0])
+		if err != nil || n < 0 || n > 255 {
+			return p, fmt.Errorf("packet %q: protocol %q: want tcp, udp, icmp, icmp6 or a number", s, f[0])
+		}
+		p.Proto = uint8(n)
+	}
+	ports := p.Proto == ProtoTCP || p.Proto == ProtoUDP
+	var err error
+	if p.Src, p.SrcPort, err = endpoint(f[1], ports); err != nil {
+		return p, fmt.Errorf("packet %q: source: %v", s, err)
+	}
+	if p.Dst, p.DstPort, err = endpoint(f[3], ports); err != nil {
+		return p, fmt.Errorf("packet %q: destination: %v", s, err)
+	}
+	if p.Src.Is4() != p.Dst.Is4() {
+		return p, fmt.Errorf("packet %q: source and destination are of different address families", s)
+	}
+	switch f[4] {
+	case "in":
+		p.Dir = In
+	case "out":
+		p.Dir = Out
+	default:
+		return p, fmt.Errorf("packet %q: want in or out after the destination, got %q", s, f[4])
+	}
+	explicitState := false
+	for i := 5; i < len(f); i++ {
+		switch f[i] {
+		case "via", "on":
+			if i+1 >= len(f) {
+				return p, fmt.Errorf("packet %q: %s needs an interface", s, f[i])
+			}
+			p.Iface = f[i+1]
+			i++
+		case "setup":
+			p.Setup, p.Established, explicitState = true, false, true
+		case "established":
+			p.Setup, p.Established, explicitState = false, true, true
+		case "frag":
+			p.Frag = true
+		case "type", "code":
+			if i+1 >= len(f) {
+				return p, fmt.Errorf("packet %q: %s needs a number", s, f[i])
+			}
+			n, err := strconv.Atoi(f[i+1])
+			if err != nil || n < 0 || n > 255 {
+				return p, fmt.Errorf("packet %q: %s %q: want 0 to 255", s, f[i], f[i+1])
+			}
+			if f[i] == "type" {
+				p.ICMPType = int16(n)
+			} else {
+				p.ICMPCode = int16(n)
+			}
+			i++
+		default:
+			return p, fmt.Errorf("packet %q: unknown word %q", s, f[i])
+		}
+	}
+	if (p.Setup || p.Established) && p.Proto != ProtoTCP {
+		return p, fmt.Errorf("packet %q: setup and established are for tcp", s)
+	}
+	if p.Proto == ProtoTCP && !explicitState {
+		p.Established = true
+	}
+	return p, nil
+}
+
+func endpoint(s string, ports bool) (netip.Addr, uint16, error) {
+	if !ports {
+		a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+		return a, 0, err
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.Addr{}, 0, fmt.Errorf("%q: want ADDR:PORT ([v6]:PORT for IPv6)", s)
+	}
+	return ap.Addr().Unmap(), ap.Port(), nil
+}
+
+func (p Packet) String() string {
+	name := map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp", ProtoICMP: "icmp", ProtoICMPv6: "icmp6"}[p.Proto]
+	if name == "" {
+		name = strconv.Itoa(int(p.Proto))
+	}
+	var b strings.Builder
+	if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
+		fmt.Fprintf(&b, "%s %s -> %s %s", name, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Dir)
+	} else {
+		fmt.Fprintf(&b, "%s %s -> %s %s", name, p.Src, p.Dst, p.Dir)
+	}
+	if p.Iface != "" {
+		b.WriteString(" via " + p.Iface)
+	}
+	switch {
+	case p.Setup:
+		b.WriteString(" setup")
+	case p.Established:
+		b.WriteString(" established")
+	}
+	if p.ICMPType >= 0 {
+		fmt.Fprintf(&b, " type %d", p.ICMPType)
+	}
+	if p.ICMPCode >= 0 {
+		fmt.Fprintf(&b, " code %d", p.ICMPCode)
+	}
+	return b.String()
+}
+
+// Action is what a rule set decides for a packet.
+type Action uint8
+
+// Actions.
+const (
+	Allow Action = iota + 1
+	Deny
+	Reject // deny and answer (TCP RST / ICMP unreachable)
+)
+
+func (a Action) String() string {
+	switch a {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	case Reject:
+		return "reject"
+	}
+	return "none"
+}
+
+// Verdict is the decision for one packet.
+type Verdict struct {
+	Action Action
+	Rule   int    // index of the deciding rule in the rule set; -1 for the built-in default
+	Where  string // "00100" (ipfw rule number) or "pf.conf:12" — how a person finds the rule
+	Text   string // the deciding rule as written
+}
+
+// Step is one rule considered, for --explain.
+type Step struct {
+	Where   string `json:"where"`
+	Text    string `json:"text"`
+	Matched bool   `json:"matched"`
+	Why     string `json:"why"` // the first condition that failed, or what the match did
+}
+
+// Finding is one lint result.
+type Finding struct {
+	Kind    string   `json:"kind"`    // "shadowed", "redundant", "after-catch-all", "no-final-deny", …
+	Rules   []string `json:"rules"`   // Where of each rule involved
+	Message string   `json:"message"` // what is wrong and why it matters
+	Fix     string   `json:"fix"`     // the smallest change that mends it
+}
