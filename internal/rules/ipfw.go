@@ -1,0 +1,457 @@
+package rules
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// IPFWRuleset is an ipfw rule list in evaluation order (by rule number, then as written), with
+// the built-in default rule 65535 at the end.
+type IPFWRuleset struct {
+	Name    string
+	Rules   []IPFWRule
+	Default Action // the built-in rule 65535: allow on Mac OS X
+	comp    *ipfwCompiled
+}
+
+// IPFWRule is one parsed rule.
+type IPFWRule struct {
+	Num     int
+	where   string // Num as ipfw lists it, "00100", made once so verdicts do not allocate
+	Line    int    // source line
+	Text    string // as written (without counters)
+	Kind    ipfwKind
+	Action  Action // for decide rules
+	Skip    int    // skipto target
+	Log     bool
+	Protos  []uint8 // nil: any ("ip", "all")
+	Src     ipfwAddr
+	Dst     ipfwAddr
+	SrcPort []portRange
+	DstPort []portRange
+	Dir     Dir // 0: both
+	Ifaces  []ipfwIface
+	Est     bool // established
+	Setup   bool
+	Keep    bool // keep-state
+	Frag    bool
+	ICMP    []uint8 // icmptypes
+}
+
+type ipfwKind uint8
+
+const (
+	ipfwDecide ipfwKind = iota // allow, deny, reject, unreach
+	ipfwCount
+	ipfwSkipTo
+	ipfwCheckState
+)
+
+// ipfwAddr is "any", "me", "me6", or a list of prefixes, possibly negated.
+type ipfwAddr struct {
+	Any      bool
+	Me, Me6  bool
+	Prefixes []netip.Prefix
+	Not      bool
+}
+
+type ipfwIface struct {
+	How     string // "via", "recv", "xmit"
+	Pattern string // "en0", "lo*"
+}
+
+type portRange struct{ Lo, Hi uint16 }
+
+// ServiceLookup resolves a port name ("ssh") for a protocol ("tcp").
+type ServiceLookup func(name, proto string) (uint16, bool)
+
+// ParseIPFW reads `ipfw list` or `ipfw show` output, or a script of `ipfw add` commands
+// (`ipfw -q add …`, `/sbin/ipfw add …`, `$IPFW add …`; flush and other non-add commands are
+// skipped). Rules without a number get the previous number plus 100, as ipfw numbers them.
+func ParseIPFW(data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
+	rs := &IPFWRuleset{Name: name, Default: Allow}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	line, last := 0, 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = strings.TrimSpace(text[:i])
+		}
+		if text == "" {
+			continue
+		}
+		f := strings.Fields(text)
+		f, isCmd, ok := ipfwCommand(f)
+		if !ok {
+			continue // flush, zero, delete, set … in a script
+		}
+		num := -1
+		if n, err := strconv.Atoi(f[0]); err == nil {
+			num = n
+			f = f[1:]
+			// `ipfw show`: packet and byte counters follow the number.
+			if !isCmd && len(f) >= 2 && isNumber(f[0]) && isNumber(f[1]) {
+				f = f[2:]
+			}
+		}
+		if num < 0 {
+			num = last + 100
+		}
+		if num < 1 || num > 65535 {
+			return nil, fmt.Errorf("%s:%d: rule number %d out of range 1-65535", name, line, num)
+		}
+		last = num
+		r, err := parseIPFWRule(f, services)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
+		}
+		r.Num, r.Line, r.Text, r.where = num, line, strings.Join(f, " "), fmt.Sprintf("%05d", num)
+		if num == 65535 {
+			// The built-in rule as `ipfw list` prints it: it is the default, not a rule.
+			if r.Kind == ipfwDecide && r.Protos == nil && r.Src.Any && r.Dst.Any && r.Dir == 0 && len(r.Ifaces) == 0 {
+				rs.Default = r.Action
+				continue
+			}
+		}
+		rs.Rules = append(rs.Rules, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	// Evaluation order: by number; equal numbers keep the order they were added in.
+	sortStable(rs.Rules)
+	return rs, nil
+}
+
+// ipfwCommand strips a script's command prefix ("ipfw -q add", "$IPFW add"). isCmd reports that
+// the line was a command (no counters follow the number); ok is false for commands other than add.
+func ipfwCommand(f []string) (rest []string, isCmd, ok bool) {
+	if len(f) == 0 {
+		return nil, false, false
+	}
+	head := f[0]
+	if strings.HasSuffix(head, "ipfw") || strings.HasPrefix(head, "$") {
+		f = f[1:]
+		for len(f) > 0 && strings.HasPrefix(f[0], "-") {
+			f = f[1:]
+		}
+		if len(f) == 0 || f[0] != "add" {
+			return nil, true, false
+		}
+		return f[1:], true, len(f) > 1
+	}
+	if head == "add" {
+		return f[1:], true, len(f) > 1
+	}
+	return f, false, true
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+func sortStable(rs []IPFWRule) {
+	// insertion sort keeps it stable and rule sets are written nearly sorted
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].Num < rs[j-1].Num; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+var ipfwProtoNames = map[string]uint8{"icmp": ProtoICMP, "tcp": ProtoTCP, "udp": ProtoUDP, "ipv6-icmp": ProtoICMPv6, "icmp6": ProtoICMPv6,
+	"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ipv6": 41, "ospf": 89, "sctp": 132}
+
+func parseIPFWRule(f []string, services ServiceLookup) (IPFWRule, error) {
+	var r IPFWRule
+	next := func() string {
+		if len(f) == 0 {
+			return ""
+		}
+		s := f[0]
+		f = f[1:]
+		return s
+	}
+	peek := func() string {
+		if len(f) == 0 {
+			return ""
+		}
+		return f[0]
+	}
+	if peek() == "set" {
+		next()
+		next()
+	}
+	if peek() == "prob" {
+		return r, fmt.Errorf("prob rules are random; the simulator cannot decide them")
+	}
+	switch a := next(); a {
+	case "allow", "accept", "pass", "permit":
+		r.Action = Allow
+	case "deny", "drop":
+		r.Action = Deny
+	case "reject":
+		r.Action = Reject
+	case "unreach", "unreach6":
+		r.Action = Reject
+		if next() == "" {
+			return r, fmt.Errorf("%s needs a code", a)
+		}
+	case "reset", "reset6":
+		r.Action = Reject
+	case "count":
+		r.Kind = ipfwCount
+	case "skipto":
+		r.Kind = ipfwSkipTo
+		n, err := strconv.Atoi(next())
+		if err != nil || n < 1 || n > 65535 {
+			return r, fmt.Errorf("skipto needs a rule number")
+		}
+		r.Skip = n
+	case "check-state":
+		r.Kind = ipfwCheckState
+		if len(f) > 0 {
+			return r, fmt.Errorf("check-state takes no body, got %q", strings.Join(f, " "))
+		}
+		return r, nil
+	case "":
+		return r, fmt.Errorf("missing action")
+	default:
+		return r, fmt.Errorf("unknown action %q (want allow, deny, reject, unreach, count, skipto or check-state)", a)
+	}
+	if peek() == "log" {
+		r.Log = true
+		next()
+		if peek() == "logamount" {
+			next()
+			next()
+		}
+	}
+	switch p := next(); p {
+	case "ip", "all":
+	case "":
+		return r, fmt.Errorf("missing protocol")
+	default:
+		n, ok := ipfwProtoNames[p]
+		if !ok {
+			v, err := strconv.Atoi(p)
+			if err != nil || v < 0 || v > 255 {
+				return r, fmt.Errorf("unknown protocol %q", p)
+			}
+			n = uint8(v)
+		}
+		r.Protos = []uint8{n}
+	}
+	ported := len(r.Protos) == 1 && (r.Protos[0] == ProtoTCP || r.Protos[0] == ProtoUDP)
+	protoName := ""
+	if ported {
+		protoName = map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp"}[r.Protos[0]]
+	}
+	for _, side := range []struct {
+		kw    string
+		addr  *ipfwAddr
+		ports *[]portRange
+	}{{"from", &r.Src, &r.SrcPort}, {"to", &r.Dst, &r.DstPort}} {
+		if next() != side.kw {
+			return r, fmt.Errorf("want %q", side.kw)
+		}
+		a, rest, err := parseIPFWAddr(f)
+		if err != nil {
+			return r, err
+		}
+		*side.addr, f = a, rest
+		if len(f) > 0 && looksLikePorts(f[0]) {
+			if !ported {
+				return r, fmt.Errorf("ports %q need protocol tcp or udp", f[0])
+			}
+			pr, err := parsePorts(next(), protoName, services)
+			if err != nil {
+				return r, err
+			}
+			*side.ports = pr
+		}
+	}
+	for len(f) > 0 {
+		switch o := next(); o {
+		case "in":
+			r.Dir = In
+		case "out":
+			r.Dir = Out
+		case "via", "recv", "xmit":
+			ifc := next()
+			if ifc == "" {
+				return r, fmt.Errorf("%s needs an interface", o)
+			}
+			if _, err := path.Match(ifc, ""); err != nil {
+				return r, fmt.Errorf("interface pattern %q: %v", ifc, err)
+			}
+			r.Ifaces = append(r.Ifaces, ipfwIface{o, ifc})
+		case "established":
+			r.Est = true
+		case "setup":
+			r.Setup = true
+		case "keep-state":
+			r.Keep = true
+		case "frag":
+			r.Frag = true
+		case "icmptypes", "icmp6types":
+			for _, t := range strings.Split(next(), ",") {
+				n, err := strconv.Atoi(t)
+				if err != nil || n < 0 || n > 255 {
+					return r, fmt.Errorf("icmptypes %q: want numbers 0-255", t)
+				}
+				r.ICMP = append(r.ICMP, uint8(n))
+			}
+		default:
+			return r, fmt.Errorf("unsupported option %q", o)
+		}
+	}
+	if (r.Est || r.Setup) && !(len(r.Protos) == 1 && r.Protos[0] == ProtoTCP) {
+		return r, fmt.Errorf("established and setup need protocol tcp")
+	}
+	return r, nil
+}
+
+func looksLikePorts(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s {
+	case "in", "out", "via", "recv", "xmit", "established", "setup", "keep-state", "frag", "icmptypes", "icmp6types", "to":
+		return false
+	}
+	return true
+}
+
+// parseIPFWAddr reads "any", "me", "me6", "not ADDR", "ADDR", "ADDR/LEN", "ADDR:MASK" or
+// "{ a, b/24 }" (braces may touch the words).
+func parseIPFWAddr(f []string) (ipfwAddr, []string, error) {
+	var a ipfwAddr
+	if len(f) > 0 && f[0] == "not" {
+		a.Not = true
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		return a, f, fmt.Errorf("missing address")
+	}
+	var items []string
+	if strings.HasPrefix(f[0], "{") {
+		var b strings.Builder
+		for len(f) > 0 {
+			b.WriteString(f[0] + " ")
+			done := strings.Contains(f[0], "}")
+			f = f[1:]
+			if done {
+				break
+			}
+		}
+		body := strings.TrimSpace(b.String())
+		if !strings.HasSuffix(body, "}") {
+			return a, f, fmt.Errorf("unclosed { in address list")
+		}
+		for _, it := range strings.FieldsFunc(strings.Trim(body, "{}"), func(r rune) bool { return r == ',' || r == ' ' }) {
+			if it != "or" {
+				items = append(items, it)
+			}
+		}
+	} else {
+		items, f = []string{f[0]}, f[1:]
+	}
+	for _, it := range items {
+		switch it {
+		case "any":
+			a.Any = true
+		case "me":
+			a.Me = true
+		case "me6":
+			a.Me6 = true
+		default:
+			p, err := parsePrefix(it)
+			if err != nil {
+				return a, f, err
+			}
+			a.Prefixes = append(a.Prefixes, p)
+		}
+	}
+	return a, f, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if host, mask, ok := strings.Cut(s, ":"); ok && strings.Count(s, ":") == 1 {
+		// ADDR:MASK (IPv4 netmask).
+		a, err1 := netip.ParseAddr(host)
+		m, err2 := netip.ParseAddr(mask)
+		if err1 != nil || err2 != nil || !a.Is4() || !m.Is4() {
+			return netip.Prefix{}, fmt.Errorf("address %q: want ADDR:NETMASK", s)
+		}
+		mb := m.As4()
+		bits := 0
+		v := uint32(mb[0])<<24 | uint32(mb[1])<<16 | uint32(mb[2])<<8 | uint32(mb[3])
+		for v&(1<<31) != 0 {
+			bits++
+			v <<= 1
+		}
+		if v != 0 {
+			return netip.Prefix{}, fmt.Errorf("address %q: netmask is not contiguous", s)
+		}
+		return netip.PrefixFrom(a, bits).Masked(), nil
+	}
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("address %q: %v", s, err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("address %q: not an address, prefix, any or me", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parsePorts reads "22", "22,80", "1000-2000", "ssh", "http,https".
+func parsePorts(s, proto string, services ServiceLookup) ([]portRange, error) {
+	var out []portRange
+	for _, item := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(item, "-")
+		l, err := portNumber(lo, proto, services)
+		if err != nil {
+			return nil, err
+		}
+		h := l
+		if isRange {
+			if h, err = portNumber(hi, proto, services); err != nil {
+				return nil, err
+			}
+			if h < l {
+				return nil, fmt.Errorf("port range %q runs backwards", item)
+			}
+		}
+		out = append(out, portRange{l, h})
+	}
+	return out, nil
+}
+
+func portNumber(s, proto string, services ServiceLookup) (uint16, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 || n > 65535 {
+			return 0, fmt.Errorf("port %d out of range", n)
+		}
+		return uint16(n), nil
+	}
+	if services != nil {
+		if p, ok := services(s, proto); ok {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown port or service %q", s)
+}

@@ -1,0 +1,424 @@
+package rules
+
+import (
+	"math/bits"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+)
+
+func matchIface(pattern, name string) bool {
+	ok, _ := path.Match(pattern, name)
+	return ok
+}
+
+// maxWords bounds the compiled classifier (64×64 = 4,096 rules); larger sets use the reference
+// interpreter.
+const maxWords = 64
+
+// ipfwCompiled is a bit-vector classifier: for each field a table maps the packet's value to the
+// set of rules that match on that field; the AND of those sets holds every rule that matches the
+// packet, and the first set bit in rule order decides (count, skipto and the state check are
+// honoured while walking the bits). Rules with conditions the tables do not capture (not, me,
+// interface patterns) stay in every set and are checked one by one when the walk reaches them.
+type ipfwCompiled struct {
+	w          int
+	all        []uint64
+	proto      []uint64 // 256 × w
+	dir        []uint64 // 2 × w: in, out
+	srcPts     []netip.Addr
+	srcPts4    []uint32 // the IPv4 boundaries of srcPts (they sort first), for a cheap search
+	srcBits    []uint64
+	dstPts     []netip.Addr
+	dstPts4    []uint32
+	dstBits    []uint64
+	sportIdx   []uint16 // port → interval
+	sportBits  []uint64
+	dportIdx   []uint16
+	dportBits  []uint64
+	portRules  []uint64 // rules with ports: no match on fragments
+	est, setup []uint64
+	frag       []uint64
+	icmpRules  []uint64
+	icmpType   []uint64 // 256 × w
+	slow       []uint64
+	srcMe      []uint64 // 4 × w: [dir in/out][family v4/v6]: rules whose source includes me (me6)
+	dstMe      []uint64
+	noIface    []uint64 // rules without an interface condition
+	ifacePats  []ifacePat
+	skipIdx    []int // rule index → first index numbered at least its skipto target
+	stateIdx   []int // indexes of check-state and keep-state rules, ascending
+}
+
+// ifacePat is one interface condition shared by the rules in bits.
+type ifacePat struct {
+	how, pattern string
+	literal      bool // no wildcard: compare, do not match
+	bits         []uint64
+}
+
+func setBit(b []uint64, i int)      { b[i>>6] |= 1 << (i & 63) }
+func hasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+
+func (rs *IPFWRuleset) compile() *ipfwCompiled {
+	n := len(rs.Rules)
+	w := (n + 63) / 64
+	if w == 0 {
+		w = 1
+	}
+	c := &ipfwCompiled{w: w}
+	mk := func(k int) []uint64 { return make([]uint64, k*w) }
+	c.all, c.proto, c.dir = mk(1), mk(256), mk(2)
+	c.portRules, c.est, c.setup, c.frag, c.icmpRules, c.slow = mk(1), mk(1), mk(1), mk(1), mk(1), mk(1)
+	c.icmpType = mk(256)
+	c.srcMe, c.dstMe, c.noIface = mk(4), mk(4), mk(1)
+	patIdx := map[[2]string]int{}
+	c.skipIdx = make([]int, n)
+	for i := range rs.Rules {
+		r := &rs.Rules[i]
+		setBit(c.all, i)
+		for p := 0; p < 256; p++ {
+			if r.Kind == ipfwCheckState || r.Protos == nil || slices.Contains(r.Protos, uint8(p)) {
+				setBit(c.proto[p*w:], i)
+			}
+		}
+		for d := range 2 {
+			if r.Dir == 0 || r.Kind == ipfwCheckState || int(r.Dir) == d+1 {
+				setBit(c.dir[d*w:], i)
+			}
+		}
+		if r.SrcPort != nil || r.DstPort != nil {
+			setBit(c.portRules, i)
+		}
+		if r.Est {
+			setBit(c.est, i)
+		}
+		if r.Setup {
+			setBit(c.setup, i)
+		}
+		if r.Frag {
+			setBit(c.frag, i)
+		}
+		if r.ICMP != nil {
+			setBit(c.icmpRules, i)
+		}
+		for t := 0; t < 256; t++ {
+			if r.ICMP == nil || slices.Contains(r.ICMP, uint8(t)) {
+				setBit(c.icmpType[t*w:], i)
+			}
+		}
+		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 {
+			setBit(c.slow, i)
+		}
+		// "me" is the host's side: the source of an outbound packet, the destination of an inbound one.
+		for fam, me := range [2][2]bool{{r.Src.Me, r.Dst.Me}, {r.Src.Me6, r.Dst.Me6}} {
+			if me[0] && !r.Src.Not {
+				setBit(c.srcMe[(1*2+fam)*w:], i) // out
+			}
+			if me[1] && !r.Dst.Not {
+				setBit(c.dstMe[(0*2+fam)*w:], i) // in
+			}
+		}
+		switch {
+		case len(r.Ifaces) == 1:
+			key := [2]string{r.Ifaces[0].How, r.Ifaces[0].Pattern}
+			k, ok := patIdx[key]
+			if !ok {
+				k = len(c.ifacePats)
+				patIdx[key] = k
+				c.ifacePats = append(c.ifacePats, ifacePat{how: key[0], pattern: key[1], literal: !strings.ContainsAny(key[1], `*?[\`), bits: mk(1)})
+			}
+			setBit(c.ifacePats[k].bits, i)
+		default: // none, or several: checked one by one (slow)
+			setBit(c.noIface, i)
+		}
+		if r.Kind == ipfwCheckState || r.Keep {
+			c.stateIdx = append(c.stateIdx, i)
+		}
+		if r.Kind == ipfwSkipTo {
+			j := i + 1
+			for j < n && rs.Rules[j].Num < r.Skip {
+				j++
+			}
+			c.skipIdx[i] = j
+		}
+	}
+	addrOf := func(r *IPFWRule, src bool) *ipfwAddr {
+		if src {
+			return &r.Src
+		}
+		return &r.Dst
+	}
+	for _, src := range []bool{true, false} {
+		pts := []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+		for i := range rs.Rules {
+			for _, p := range addrOf(&rs.Rules[i], src).Prefixes {
+				pts = append(pts, p.Addr())
+				if nx := lastAddr(p).Next(); nx.IsValid() {
+					pts = append(pts, nx)
+				}
+			}
+		}
+		slices.SortFunc(pts, func(a, b netip.Addr) int { return a.Compare(b) })
+		pts = slices.Compact(pts)
+		bitsets := make([]uint64, len(pts)*w)
+		for k, start := range pts {
+			for i := range rs.Rules {
+				r := &rs.Rules[i]
+				a := addrOf(r, src)
+				if r.Kind == ipfwCheckState || a.Any || a.Not || prefixesContain(a.Prefixes, start) {
+					setBit(bitsets[k*w:], i)
+				}
+			}
+		}
+		var pts4 []uint32
+		for _, a := range pts {
+			if a.Is4() {
+				pts4 = append(pts4, u32(a))
+			}
+		}
+		if src {
+			c.srcPts, c.srcPts4, c.srcBits = pts, pts4, bitsets
+		} else {
+			c.dstPts, c.dstPts4, c.dstBits = pts, pts4, bitsets
+		}
+	}
+	for _, src := range []bool{true, false} {
+		cuts := []int{0}
+		for i := range rs.Rules {
+			ps := rs.Rules[i].DstPort
+			if src {
+				ps = rs.Rules[i].SrcPort
+			}
+			for _, p := range ps {
+				cuts = append(cuts, int(p.Lo))
+				if p.Hi < 65535 {
+					cuts = append(cuts, int(p.Hi)+1)
+				}
+			}
+		}
+		slices.Sort(cuts)
+		cuts = slices.Compact(cuts)
+		idx := make([]uint16, 65536)
+		for k := range cuts {
+			end := 65536
+			if k+1 < len(cuts) {
+				end = cuts[k+1]
+			}
+			for port := cuts[k]; port < end; port++ {
+				idx[port] = uint16(k)
+			}
+		}
+		bitsets := make([]uint64, len(cuts)*w)
+		for k, lo := range cuts {
+			for i := range rs.Rules {
+				ps := rs.Rules[i].DstPort
+				if src {
+					ps = rs.Rules[i].SrcPort
+				}
+				if ps == nil || portsMatch(ps, uint16(lo)) {
+					setBit(bitsets[k*w:], i)
+				}
+			}
+		}
+		if src {
+			c.sportIdx, c.sportBits = idx, bitsets
+		} else {
+			c.dportIdx, c.dportBits = idx, bitsets
+		}
+	}
+	return c
+}
+
+func prefixesContain(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastAddr is the highest address of a prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// interval finds the last boundary at or below a; IPv4 searches the uint32 copy.
+func interval(pts []netip.Addr, pts4 []uint32, a netip.Addr) int {
+	if a.Is4() {
+		v := u32(a)
+		lo, hi := 0, len(pts4)-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if pts4[mid] <= v {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		return lo
+	}
+	lo, hi := 0, len(pts)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if pts[mid].Compare(a) <= 0 {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// Eval decides a packet: compiled, no allocations. It gives the same verdicts as Explain.
+func (rs *IPFWRuleset) Eval(p *Packet) Verdict {
+	if rs.comp == nil {
+		rs.comp = rs.compile()
+	}
+	if rs.comp.w > maxWords {
+		return rs.evalReference(p, nil, 0)
+	}
+	return rs.evalCompiled(p, 0)
+}
+
+// Compile builds the classifier now rather than at the first Eval (call it before sharing the
+// rule set between goroutines).
+func (rs *IPFWRuleset) Compile() { rs.comp = rs.compile() }
+
+func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
+	c := rs.comp
+	w := c.w
+	var cand [maxWords]uint64
+	s := interval(c.srcPts, c.srcPts4, p.Src) * w
+	d := interval(c.dstPts, c.dstPts4, p.Dst) * w
+	sp := int(c.sportIdx[p.SrcPort]) * w
+	dp := int(c.dportIdx[p.DstPort]) * w
+	pr := int(p.Proto) * w
+	dir := (int(p.Dir) - 1) * w
+	if dir < 0 {
+		dir = 0
+	}
+	fam := 0
+	if p.Src.Is6() {
+		fam = 1
+	}
+	me := ((int(p.Dir)-1)*2 + fam) * w
+	if me < 0 {
+		me = fam * w
+	}
+	var ifb [maxWords]uint64
+	copy(ifb[:w], c.noIface)
+	for k := range c.ifacePats {
+		pt := &c.ifacePats[k]
+		if pt.how == "recv" && p.Dir != In || pt.how == "xmit" && p.Dir != Out {
+			continue
+		}
+		if pt.literal && pt.pattern == p.Iface || !pt.literal && matchIface(pt.pattern, p.Iface) {
+			for j := 0; j < w; j++ {
+				ifb[j] |= pt.bits[j]
+			}
+		}
+	}
+	icmp := p.Proto == ProtoICMP || p.Proto == ProtoICMPv6
+	it := 0
+	if icmp && p.ICMPType >= 0 {
+		it = int(p.ICMPType) * w
+	}
+	for k := 0; k < w; k++ {
+		x := c.proto[pr+k] & c.dir[dir+k] & (c.srcBits[s+k] | c.srcMe[me+k]) & (c.dstBits[d+k] | c.dstMe[me+k]) &
+			c.sportBits[sp+k] & c.dportBits[dp+k] & ifb[k]
+		if p.Frag {
+			x &^= c.portRules[k]
+		} else {
+			x &^= c.frag[k]
+		}
+		if !p.Established {
+			x &^= c.est[k]
+		}
+		if !p.Setup {
+			x &^= c.setup[k]
+		}
+		if icmp && p.ICMPType >= 0 {
+			x &= c.icmpType[it+k]
+		} else {
+			x &^= c.icmpRules[k]
+		}
+		cand[k] = x
+	}
+	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
+	stateDone := depth > 0 || len(c.stateIdx) == 0
+	for k := 0; k < w; k++ {
+		x := cand[k]
+		for x != 0 {
+			i := k*64 + bits.TrailingZeros64(x)
+			x &= x - 1
+			if i < pos {
+				continue
+			}
+			if !stateDone {
+				for nextState < len(c.stateIdx) && c.stateIdx[nextState] < pos {
+					nextState++
+				}
+				if nextState < len(c.stateIdx) && c.stateIdx[nextState] <= i {
+					stateDone = true
+					if v, ok := rs.state(p, c.stateIdx[nextState]); ok {
+						return v
+					}
+				}
+			}
+			r := &rs.Rules[i]
+			if hasBit(c.slow, i) {
+				if f, _ := r.check(p); f != noFailure {
+					continue
+				}
+			}
+			switch r.Kind {
+			case ipfwCount, ipfwCheckState:
+				continue
+			case ipfwSkipTo:
+				pos = c.skipIdx[i]
+				continue
+			}
+			return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}
+		}
+	}
+	if !stateDone {
+		for nextState < len(c.stateIdx) && c.stateIdx[nextState] < pos {
+			nextState++
+		}
+		if nextState < len(c.stateIdx) {
+			if v, ok := rs.state(p, c.stateIdx[nextState]); ok {
+				return v
+			}
+		}
+	}
+	return rs.defaultVerdict()
+}
+
+// state applies the simulator's state model at the check-state (or first keep-state) rule at:
+// an established TCP packet passes when its connection's opening packet would have been allowed
+// by a keep-state rule.
+func (rs *IPFWRuleset) state(p *Packet, at int) (Verdict, bool) {
+	if p.Proto != ProtoTCP || !p.Established {
+		return Verdict{}, false
+	}
+	q := reverse(p)
+	v := rs.evalCompiled(&q, 1)
+	if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
+		r := &rs.Rules[at]
+		return Verdict{Action: Allow, Rule: at, Where: r.Where(), Text: r.Text}, true
+	}
+	return Verdict{}, false
+}
