@@ -107,10 +107,30 @@ func TestLogsBadInput(t *testing.T) {
 		{[]string{"logs", "summarize", "--top", "-1", f}, "--top"},
 		{[]string{"logs", "summarize", logdata}, "is a directory"},
 		{[]string{"logs", "summarize", f, "/no/such.log"}, "open /no/such.log"},
+		{[]string{"logs", "summarize", "-", "-"}, "given twice"},
+		{[]string{"logs", "summarize", "--report", "classic", "--max-keys", "10", f}, "takes no --max-keys"},
 	} {
 		r := firewardenIn(t, nil, tt.args...)
 		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, tt.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("%q: exit %d stdout %q stderr %q; want 2, nothing on stdout, one line with %q", tt.args, r.code, r.stdout, r.stderr, tt.want)
 		}
+	}
+}
+
+func TestLogsTruncatedCompressedFails(t *testing.T) {
+	plain, err := os.ReadFile(filepath.Join(logdata, "ipfw/ipfw-freebsd-syslog.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	for range 200 {
+		w.Write(plain)
+	}
+	w.Close()
+	cut := gz.Bytes()[:gz.Len()/2]
+	r := firewardenIn(t, cut, "logs", "summarize", "-")
+	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "truncated compressed file") {
+		t.Errorf("truncated gzip: exit %d stdout %q stderr %q; want exit 2 naming the truncation", r.code, r.stdout, r.stderr)
 	}
 }

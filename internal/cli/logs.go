@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,6 +42,11 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 		if f != fwlog.FormatUnknown && f != fwlog.FormatIPFW {
 			return usagef("--report classic reads ipfw logs only, not --format %s", *format)
 		}
+		maxSet := false
+		flags.Visit(func(fl *flag.Flag) { maxSet = maxSet || fl.Name == "max-keys" })
+		if maxSet {
+			return usagef("--report classic is exact, as the 2005 script was; it takes no --max-keys")
+		}
 	default:
 		return usagef("--report %q: use classic or full", *report)
 	}
@@ -65,9 +71,14 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 			c.Close()
 		}
 	}()
+	stdinSeen := false
 	for _, name := range files {
 		var r io.Reader
 		if name == "-" {
+			if stdinSeen {
+				return usagef("- (standard input) is given twice; it can be read once")
+			}
+			stdinSeen = true
 			if a.In == nil {
 				return usagef("no standard input to read for -")
 			}

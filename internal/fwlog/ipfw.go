@@ -81,6 +81,8 @@ func ParseIPFW(line []byte, e *Event) (ok, mine bool) {
 		return false, true
 	}
 	if bytes.Equal(proto, []byte("MAC")) {
+		// A layer-2 packet: no addresses to count in connection tables.
+		e.Kind = KindOther
 		return e.parseIPFWTail(rest), true
 	}
 

@@ -138,6 +138,9 @@ func fixtureLines(f *testing.F, dir string) {
 func FuzzParseIPFW(f *testing.F) {
 	fixtureLines(f, "ipfw")
 	f.Add([]byte("ipfw: limit 5 reached on entry 7"))
+	f.Add([]byte("h kernel: ipfw: 340 Deny MAC in via em0"))
+	f.Add([]byte("kernel: ipfw: 5 Deny P:50 192.0.2.1 198.51.100.2 in via em0"))
+	f.Add([]byte("ip6fw: 7 Deny IPV6-ICMP:128.0 [2001:db8::1] [2001:db8::2] in via en0"))
 	f.Add([]byte("kernel: ipfw: 5 Forward to 10.0.0.1:3128 TCP 192.0.2.1:5000 198.51.100.2:80 in via em0"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var e Event
@@ -147,6 +150,7 @@ func FuzzParseIPFW(f *testing.F) {
 			t.Fatal("ok without mine")
 		}
 		if ok && e.Kind == KindPacket && (!e.Src.IsValid() || !e.Dst.IsValid() || len(e.Action) == 0) {
+			// MAC lines are KindOther; every packet line has both addresses.
 			t.Errorf("ParseIPFW(%q) ok with %+v", line, flatten(&e))
 		}
 		for _, b := range [][]byte{e.Stamp, e.Action, e.Rule, e.Iface} {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // Report is what `firewarden logs summarize` prints; --json carries it as is.
@@ -122,15 +123,13 @@ func (s *Summary) Report(top int, services Services) Report {
 	}
 	r.ErrorBound = max(r.ErrorBound, s.rules.bound, s.ifaces.bound, s.apps.bound)
 
-	// Connection tables, one per action, in name order like the 2005 report. The outside
-	// addresses and the denied destination ports are sums over the same rows: a denied packet
-	// logged inbound (or without a direction) went to the inside port, an outbound one to the
-	// outside port. One pass over the rows feeds everything; only rows that make a top-N are
-	// unpacked.
+	// Connection tables, one per action, in name order like the 2005 report; one pass over the
+	// rows, and only rows that make a top-N are unpacked. Packets per action, the outside
+	// addresses and the denied ports were counted as the lines came, so they stay exact (or
+	// within their own bound) when the connection rows were pruned.
 	type agg struct {
-		rows    int
-		packets int64
-		top     *best[entry[connKey]]
+		rows int
+		top  *best[entry[connKey]]
 	}
 	betterConn := func(a, b entry[connKey]) bool {
 		if x, y := a.c.total(), b.c.total(); x != y {
@@ -139,66 +138,31 @@ func (s *Summary) Report(top int, services Services) Report {
 		return compareConn(a.key, b.key) < 0
 	}
 	aggs := make([]agg, len(s.actNames))
-	deny := make([]bool, len(s.actNames))
-	for i, a := range s.actNames {
+	for i := range s.actNames {
 		aggs[i].top = newBest(top, betterConn)
-		deny[i] = denied(a.format, []byte(a.name))
-	}
-	outside4 := newFlatTally(int(^uint(0)>>1), hashU32)
-	outsideX := newTally[netip.Addr](int(^uint(0) >> 1))
-	var ports [2][65536]cell // tcp, udp
-	otherPorts := newTally[portKey](int(^uint(0) >> 1))
-	addPorts := func(action uint16, proto Proto, inPort, outPort uint16, c *cell) {
-		if !deny[action] || proto == ProtoICMP || proto == ProtoICMPv6 {
-			return
-		}
-		add := func(port uint16, n int64, d Dir) {
-			if n == 0 || port == 0 {
-				return
-			}
-			switch proto {
-			case ProtoTCP:
-				ports[0][port].add(d, n)
-			case ProtoUDP:
-				ports[1][port].add(d, n)
-			default:
-				otherPorts.add(portKey{proto, port}, d, n)
-			}
-		}
-		add(inPort, c.In+c.Other, DirIn)
-		add(outPort, c.Out, DirOut)
 	}
 	for i := range s.conns4.slots {
 		sl := &s.conns4.slots[i]
 		if !sl.used {
 			continue
 		}
-		k, a := sl.key, sl.key.action()
-		ag := &aggs[a]
+		ag := &aggs[sl.key.action()]
 		ag.rows++
-		ag.packets += sl.c.total()
 		if !ag.top.full() || sl.c.total() >= ag.top.worst().c.total() {
-			ag.top.offer(entry[connKey]{k.unpack(), sl.c})
+			ag.top.offer(entry[connKey]{sl.key.unpack(), sl.c})
 		}
-		outside4.cell(outside4.at(uint32(k.outside >> 16))).merge(&sl.c)
-		addPorts(a, k.proto(), uint16(k.inside), uint16(k.outside), &sl.c)
 	}
 	s.conns.each(func(k connKey, c cell) {
-		ag := &aggs[k.action]
-		ag.rows++
-		ag.packets += c.total()
-		ag.top.offer(entry[connKey]{k, c})
-		if o := k.outside.Addr(); o.Is4() {
-			a4 := o.As4()
-			outside4.cell(outside4.at(uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8 | uint32(a4[3]))).merge(&c)
-		} else {
-			outsideX.get(o).merge(&c)
-		}
-		addPorts(k.action, k.proto, k.inside.Port(), k.outside.Port(), &c)
+		aggs[k.action].rows++
+		aggs[k.action].top.offer(entry[connKey]{k, c})
 	})
+	for _, t := range []interface{ approximate() bool }{s.outside4, s.outside6, s.otherPorts} {
+		r.Approximate = r.Approximate || t.approximate()
+	}
+	r.ErrorBound = max(r.ErrorBound, s.outside4.bound, s.outside6.bound, s.otherPorts.bound)
 	ids := make([]uint16, 0, len(aggs))
 	for id := range aggs {
-		if aggs[id].rows > 0 {
+		if aggs[id].rows > 0 || s.actPackets[id] > 0 {
 			ids = append(ids, uint16(id))
 		}
 	}
@@ -207,16 +171,19 @@ func (s *Summary) Report(top int, services Services) Report {
 	})
 	for _, id := range ids {
 		ag := aggs[id]
-		t := ActionTable{Format: s.actNames[id].format.String(), Action: s.actNames[id].name, Connections: ag.rows, Packets: ag.packets}
+		t := ActionTable{Format: s.actNames[id].format.String(), Action: s.actNames[id].name, Connections: ag.rows, Packets: s.actPackets[id]}
 		for _, e := range ag.top.sorted() {
-			hasPort := e.key.proto == ProtoTCP || e.key.proto == ProtoUDP
+			// Fragments carry no ports: a row with none on either side prints bare addresses.
+			hasPort := e.key.inside.Port() != 0 || e.key.outside.Port() != 0
 			row := ConnRow{Proto: e.key.proto.String(), Inside: endpoint(e.key.inside, hasPort), Outside: endpoint(e.key.outside, hasPort),
-				In: e.c.In, Out: e.c.Out, Other: e.c.Other, Dir: "-->"}
+				In: e.c.In, Out: e.c.Out, Other: e.c.Other, Dir: "---"}
 			switch {
 			case e.c.In > 0 && e.c.Out > 0:
 				row.Dir = "<->"
 			case e.c.In > 0:
 				row.Dir = "<--"
+			case e.c.Out > 0:
+				row.Dir = "-->"
 			}
 			t.Rows = append(t.Rows, row)
 		}
@@ -230,12 +197,12 @@ func (s *Summary) Report(top int, services Services) Report {
 		return a.key.Less(b.key)
 	}
 	topOut := newBest(top, betterAddr)
-	outside4.each(func(k uint32, c cell) {
+	s.outside4.each(func(k uint32, c cell) {
 		if !topOut.full() || c.total() >= topOut.worst().c.total() {
 			topOut.offer(entry[netip.Addr]{netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), c})
 		}
 	})
-	outsideX.each(func(k netip.Addr, c cell) { topOut.offer(entry[netip.Addr]{k, c}) })
+	s.outside6.each(func(k netip.Addr, c cell) { topOut.offer(entry[netip.Addr]{k, c}) })
 	for _, e := range topOut.sorted() {
 		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
 	}
@@ -246,13 +213,13 @@ func (s *Summary) Report(top int, services Services) Report {
 		return a.key.port < b.key.port || a.key.port == b.key.port && a.key.proto < b.key.proto
 	})
 	for pi, proto := range []Proto{ProtoTCP, ProtoUDP} {
-		for port := range ports[pi] {
-			if c := ports[pi][port]; c.total() > 0 {
+		for port := range s.ports[pi] {
+			if c := s.ports[pi][port]; c.total() > 0 {
 				topPorts.offer(entry[portKey]{portKey{proto, uint16(port)}, c})
 			}
 		}
 	}
-	otherPorts.each(func(k portKey, c cell) { topPorts.offer(entry[portKey]{k, c}) })
+	s.otherPorts.each(func(k portKey, c cell) { topPorts.offer(entry[portKey]{k, c}) })
 	for _, e := range topPorts.sorted() {
 		r.TopDeniedPorts = append(r.TopDeniedPorts, PortCount{Port: e.key.port, Proto: e.key.proto.String(),
 			Service: services.Name(e.key.proto, e.key.port), Packets: e.c.total()})
@@ -384,7 +351,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.Examples) > 0 {
 		fmt.Fprintf(&b, "\nLines not read (first %d):\n", len(r.Examples))
 		for _, e := range r.Examples {
-			fmt.Fprintf(&b, "  %s: %s\n", e.Why, e.Line)
+			fmt.Fprintf(&b, "  %s: %s\n", e.Why, printable(e.Line))
 		}
 	} else if r.Malformed+r.Unrecognised > 0 {
 		verb := "lines were"
@@ -422,4 +389,21 @@ func num(n int64) string {
 		b.WriteString(s[i : i+3])
 	}
 	return b.String()
+}
+
+// printable escapes control bytes and invalid UTF-8 so a hostile log line cannot drive the
+// terminal it is printed on.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError || (r >= 0x80 && r < 0xa0) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

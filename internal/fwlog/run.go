@@ -80,6 +80,11 @@ type chunk struct {
 // malformed examples come out as in a sequential read.
 func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (*Summary, *Classic, error) {
 	workers := runtime.GOMAXPROCS(0)
+	// The cap bounds the whole run: each worker holds its share, the merge at most all of it.
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = DefaultMaxKeys
+	}
+	opts.MaxKeys = max(opts.MaxKeys/workers, 1)
 	chunks := make(chan chunk, workers*2)
 	free := make(chan []byte, workers*3)
 	for range workers * 3 {
@@ -111,10 +116,7 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 					}
 					line++
 				}
-				select { // extra buffers (a grown one, a file's last line) are dropped
-				case free <- ch.data[:cap(ch.data)]:
-				default:
-				}
+				recycle(free, ch.data)
 			}
 		}(sums[w], classics[w])
 	}
@@ -125,45 +127,67 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 	if err != nil {
 		return nil, nil, err
 	}
-	for w := 1; w < workers; w++ {
-		sums[0].Merge(sums[w])
-		classics[0].Merge(classics[w])
+	total := NewSummary(Options{Format: opts.Format, MaxKeys: opts.MaxKeys * workers, Examples: opts.Examples})
+	for w := range workers {
+		total.Merge(sums[w])
+		if w > 0 {
+			classics[0].Merge(classics[w])
+		}
 	}
-	return sums[0], classics[0], nil
+	return total, classics[0], nil
 }
 
-// feed reads the sources into chunks that end at a line end. A line longer than a chunk grows
-// the buffer rather than being split.
+// MaxLine is the longest line kept whole; the rest of a longer one is dropped and the line is
+// counted as not read, so a binary file cannot make the reader hold it all.
+const MaxLine = 1 << 20
+
+// feed reads the sources into chunks that end at a line end.
 func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan []byte) error {
 	var seq int64
 	var carry []byte
+	skipping := false // inside an over-long line, dropping bytes up to its end
 	for _, src := range sources {
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			buf := <-free
-			if len(carry) >= len(buf)/2 {
-				buf = make([]byte, 2*len(carry)+chunkSize)
-			}
 			n := copy(buf, carry)
 			carry = carry[:0]
-			m, err := io.ReadFull(src.Reader, buf[n:])
+			m, err := fill(src.Reader, buf[n:])
 			n += m
-			eof := err == io.EOF || err == io.ErrUnexpectedEOF
+			eof := err == io.EOF
 			if err != nil && !eof {
+				if err == io.ErrUnexpectedEOF {
+					err = fmt.Errorf("unexpected end of data (a truncated compressed file?)")
+				}
 				return fmt.Errorf("read %s: %w", src.Name, err)
 			}
 			data := buf[:n]
+			if skipping {
+				i := bytes.IndexByte(data, '\n')
+				if i < 0 {
+					recycle(free, buf)
+					if eof {
+						break
+					}
+					continue
+				}
+				data, skipping = data[i+1:], false
+			}
 			if !eof {
 				i := bytes.LastIndexByte(data, '\n')
 				if i < 0 {
-					// One line fills the chunk: keep reading it into a bigger buffer.
-					carry = append(carry, data...)
-					select {
-					case free <- buf:
-					default:
+					if len(data) >= MaxLine {
+						// Keep the line's start so it is counted (and shown) as not read.
+						chunks <- chunk{seq, append(append(make([]byte, 0, 4097), data[:4096]...), '\n')}
+						seq++
+						skipping = true
+						recycle(free, buf)
+						continue
 					}
+					carry = append(carry, data...)
+					recycle(free, buf)
 					continue
 				}
 				carry = append(carry, data[i+1:]...)
@@ -173,21 +197,40 @@ func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan 
 				chunks <- chunk{seq, data}
 				seq++
 			} else {
-				select {
-				case free <- buf:
-				default:
-				}
+				recycle(free, buf)
 			}
 			if eof {
 				break
 			}
 		}
-		if len(carry) > 0 {
+		if len(carry) > 0 && !skipping {
 			// The last line of a file without a final newline ends at the file's end.
 			chunks <- chunk{seq, append(make([]byte, 0, len(carry)), carry...)}
 			seq++
-			carry = carry[:0]
 		}
+		carry, skipping = carry[:0], false
 	}
 	return nil
+}
+
+// fill reads until buf is full or the reader ends. Unlike io.ReadFull it returns the reader's
+// own error, so a decompressor's io.ErrUnexpectedEOF (a truncated file) is not mistaken for the
+// end of the data.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func recycle(free chan []byte, buf []byte) {
+	select { // extra buffers (a grown one) are dropped
+	case free <- buf[:cap(buf)]:
+	default:
+	}
 }

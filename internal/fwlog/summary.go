@@ -65,6 +65,16 @@ type Summary struct {
 	lastConn4  bool
 	lastConnAt int32
 	pendKeys   []connKey4
+
+	// Counted as lines arrive, so they stay exact (or carry their own bound) when the connection
+	// table is pruned: packets per action, outside addresses, denied destination ports.
+	actPackets []int64
+	deniedAct  []bool
+	outside4   *flatTally[uint32]
+	outside6   *tally[netip.Addr]
+	ports      [2][]cell // tcp, udp: indexed by port, allocated on first use
+	otherPorts *tally[portKey]
+	lastSide   sideSlots
 	pendDirs   []Dir
 }
 
@@ -76,13 +86,24 @@ type memoEntry struct {
 	conn4        bool
 	connAt       int32
 	ruleAt, ifAt int32 // -1: none
+	side         sideSlots
+}
+
+// sideSlots is where a packet was counted in the side tables, for the memo.
+type sideSlots struct {
+	action   uint16
+	out4     bool
+	outAt    int32
+	portKind uint8 // 0 none, 1 tcp, 2 udp, 3 other (otherAt)
+	port     uint16
+	otherAt  int32
 }
 
 const memoMax = 1 << 16
 
 // gen changes whenever a table whose slots the memo holds is pruned.
 func (s *Summary) gen() uint32 {
-	return s.conns.prunes + s.conns4.moves + s.rules.prunes + s.ifaces.prunes
+	return s.conns.prunes + s.conns4.moves + s.rules.prunes + s.ifaces.prunes + s.outside4.moves + s.outside6.prunes + s.otherPorts.prunes
 }
 
 type actionName struct {
@@ -163,7 +184,6 @@ func (s *Summary) flush() {
 	s.pendKeys, s.pendDirs = s.pendKeys[:0], s.pendDirs[:0]
 }
 
-
 type portKey struct {
 	proto Proto
 	port  uint16
@@ -181,16 +201,19 @@ func NewSummary(opts Options) *Summary {
 		opts.MaxKeys = DefaultMaxKeys
 	}
 	return &Summary{
-		opts:     opts,
-		actions:  map[string]uint16{},
-		conns:    newTally[connKey](opts.MaxKeys),
-		conns4:   newFlatTally(opts.MaxKeys, connKey4.hash),
-		pendKeys: make([]connKey4, 0, 32),
-		pendDirs: make([]Dir, 0, 32),
-		rules:    newStrTally(opts.MaxKeys),
-		ifaces:   newStrTally(opts.MaxKeys),
-		apps:     newStrTally(opts.MaxKeys),
-		limits:   newStrTally(opts.MaxKeys),
+		opts:       opts,
+		actions:    map[string]uint16{},
+		conns:      newTally[connKey](opts.MaxKeys),
+		conns4:     newFlatTally(opts.MaxKeys, connKey4.hash),
+		outside4:   newFlatTally(opts.MaxKeys, hashU32),
+		outside6:   newTally[netip.Addr](opts.MaxKeys),
+		otherPorts: newTally[portKey](opts.MaxKeys),
+		pendKeys:   make([]connKey4, 0, 32),
+		pendDirs:   make([]Dir, 0, 32),
+		rules:      newStrTally(opts.MaxKeys),
+		ifaces:     newStrTally(opts.MaxKeys),
+		apps:       newStrTally(opts.MaxKeys),
+		limits:     newStrTally(opts.MaxKeys),
 	}
 }
 
@@ -202,8 +225,8 @@ func detect(line []byte) Parser {
 		return ParseALF
 	case bytes.Contains(line, []byte("IN=")):
 		return ParseNetfilter
-	case bytes.Contains(line, []byte("(match)")):
-		return ParsePF
+	case bytes.Contains(line, []byte("rule ")):
+		return ParsePF // any reason, not only (match)
 	case bytes.Contains(line, []byte("socketfilterfw")), bytes.Contains(line, []byte("Firewall[")),
 		bytes.Contains(line, []byte("com.apple.alf")), bytes.Contains(line, []byte("last message repeated")):
 		return ParseALF
@@ -288,7 +311,7 @@ func (s *Summary) Line(line []byte, seq int64) {
 		if s.memo == nil {
 			s.memo = map[string]memoEntry{}
 		}
-		m := memoEntry{gen: s.gen(), proto: e.Proto, dir: e.Dir, conn4: s.lastConn4, connAt: s.lastConnAt, ruleAt: -1, ifAt: -1}
+		m := memoEntry{gen: s.gen(), proto: e.Proto, dir: e.Dir, conn4: s.lastConn4, connAt: s.lastConnAt, ruleAt: -1, ifAt: -1, side: s.lastSide}
 		if len(e.Rule) > 0 {
 			m.ruleAt = s.lastRuleAt
 		}
@@ -323,6 +346,13 @@ func (s *Summary) replay(m memoEntry, stamp []byte, seq int64) {
 	} else {
 		s.conns.cells[m.connAt].add(m.dir, 1)
 	}
+	s.actPackets[m.side.action]++
+	if m.side.out4 {
+		s.outside4.cell(m.side.outAt).add(m.dir, 1)
+	} else {
+		s.outside6.cells[m.side.outAt].add(m.dir, 1)
+	}
+	s.addPort(m.side, m.dir)
 }
 
 func (s *Summary) keep(line []byte, seq int64, why string) {
@@ -349,6 +379,8 @@ func (s *Summary) internAction(f Format, name []byte) uint16 {
 	id := uint16(len(s.actNames))
 	s.actions[string(k)] = id
 	s.actNames = append(s.actNames, actionName{f, string(name)})
+	s.actPackets = append(s.actPackets, 0)
+	s.deniedAct = append(s.deniedAct, denied(f, name))
 	return id
 }
 
@@ -403,7 +435,53 @@ func (s *Summary) count(e *Event) {
 	if e.Dir == DirOut {
 		inside, outside = src, dst
 	}
-	s.addConn(connKey{s.action(e.Format, e.Action), e.Proto, inside, outside}, e.Dir)
+	a := s.action(e.Format, e.Action)
+	s.addConn(connKey{a, e.Proto, inside, outside}, e.Dir)
+	s.lastSide = s.addSide(a, e.Proto, outside.Addr(), e.HasPorts, e.DstPort, e.Dir)
+}
+
+// addSide counts a packet in the side tables and returns where.
+func (s *Summary) addSide(a uint16, proto Proto, outside netip.Addr, hasPorts bool, dstPort uint16, d Dir) sideSlots {
+	sl := sideSlots{action: a, otherAt: -1}
+	s.actPackets[a]++
+	if outside.Is4() {
+		sl.out4, sl.outAt = true, s.outside4.at(u32(outside))
+		s.outside4.cell(sl.outAt).add(d, 1)
+	} else {
+		sl.outAt = s.outside6.at(outside)
+		s.outside6.cells[sl.outAt].add(d, 1)
+	}
+	if hasPorts && s.deniedAct[a] {
+		sl.port = dstPort
+		switch proto {
+		case ProtoTCP:
+			sl.portKind = 1
+		case ProtoUDP:
+			sl.portKind = 2
+		default:
+			sl.portKind, sl.otherAt = 3, s.otherPorts.at(portKey{proto, dstPort})
+		}
+		s.addPort(sl, d)
+	}
+	return sl
+}
+
+func (s *Summary) addPort(sl sideSlots, d Dir) {
+	switch sl.portKind {
+	case 1, 2:
+		t := &s.ports[sl.portKind-1]
+		if *t == nil {
+			*t = make([]cell, 65536)
+		}
+		(*t)[sl.port].add(d, 1)
+	case 3:
+		s.otherPorts.cells[sl.otherAt].add(d, 1)
+	}
+}
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // denied reports whether an action blocked the packet.
@@ -487,6 +565,29 @@ func (s *Summary) Merge(o *Summary) {
 	for _, t := range [][2]*int64{{&s.conns.bound, &o.conns.bound}, {&s.conns4.bound, &o.conns4.bound}, {&s.conns.drops, &o.conns.drops}, {&s.conns4.drops, &o.conns4.drops}} {
 		*t[0] += *t[1]
 	}
+	for id, n := range o.actPackets {
+		s.actPackets[remap[id]] += n
+	}
+	for i := range o.outside4.slots {
+		if sl := &o.outside4.slots[i]; sl.used {
+			s.outside4.cell(s.outside4.at(sl.key)).merge(&sl.c)
+		}
+	}
+	s.outside4.bound += o.outside4.bound
+	s.outside4.drops += o.outside4.drops
+	s.outside6.merge(o.outside6)
+	for k := range s.ports {
+		if o.ports[k] == nil {
+			continue
+		}
+		if s.ports[k] == nil {
+			s.ports[k] = make([]cell, 65536)
+		}
+		for port := range o.ports[k] {
+			s.ports[k][port].merge(&o.ports[k][port])
+		}
+	}
+	s.otherPorts.merge(o.otherPorts)
 	s.rules.merge(o.rules.tally)
 	s.ifaces.merge(o.ifaces.tally)
 	s.apps.merge(o.apps.tally)

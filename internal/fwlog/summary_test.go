@@ -139,6 +139,22 @@ func TestKeyCapIsApproximateAndSaysSo(t *testing.T) {
 	if top.Outside != "203.0.113.9:4444" || top.In < 25_000-approx.ErrorBound || top.In > 25_000 {
 		t.Errorf("top row %+v, want 203.0.113.9:4444 with 25000 packets within %d", top, approx.ErrorBound)
 	}
+	// Packets per action are counted as lines arrive: exact even when rows were pruned.
+	if approx.Actions[0].Packets != exact.Actions[0].Packets {
+		t.Errorf("pruned report: %d packets, exact %d", approx.Actions[0].Packets, exact.Actions[0].Packets)
+	}
+	// The outside-address and denied-port tables keep their own counts: the heavy address and
+	// port stay on top with their true counts.
+	if o := approx.TopOutside[0]; o.Addr != "203.0.113.9" || o.Packets != 25_000 {
+		t.Errorf("top outside %+v, want 203.0.113.9 with 25000", o)
+	}
+	ports := map[uint16]int64{}
+	for _, p := range approx.TopDeniedPorts {
+		ports[p.Port] = p.Packets
+	}
+	if ports[445] != 25_000 || ports[22] != 25_000 {
+		t.Errorf("denied ports %v, want 445 and 22 with 25000 each (the 22 ones from thousands of pruned rows)", ports)
+	}
 	var text bytes.Buffer
 	approx.WriteText(&text)
 	if !strings.Contains(text.String(), "approximate:") {
@@ -147,8 +163,7 @@ func TestKeyCapIsApproximateAndSaysSo(t *testing.T) {
 }
 
 func TestDecompress(t *testing.T) {
-	plain, _ := os.ReadFile("/dev/null")
-	plain = []byte("kernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0\n")
+	plain := []byte("kernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0\n")
 	var gz, zs bytes.Buffer
 	gw := gzip.NewWriter(&gz)
 	gw.Write(plain)
@@ -176,14 +191,31 @@ func TestDecompress(t *testing.T) {
 	if _, err := Decompress(bytes.NewReader([]byte{0x1f, 0x8b, 0, 0})); err == nil {
 		t.Error("Decompress(broken gzip) = nil error")
 	}
+	// A truncated stream is an error, not a shorter log.
+	for name, in := range map[string][]byte{"gzip": gz.Bytes()[:gz.Len()-8], "zstd": zs.Bytes()[:zs.Len()-4], "bzip2": bz[:len(bz)-10]} {
+		r, err := Decompress(bytes.NewReader(in))
+		if err == nil {
+			_, _, err = Summarize(context.Background(), []Source{{Name: name, Reader: r}}, Options{}, ModeFull)
+		}
+		if err == nil {
+			t.Errorf("Summarize(truncated %s) = nil error", name)
+		}
+	}
 }
 
 func TestLongLinesAndNoFinalNewline(t *testing.T) {
-	long := strings.Repeat("x", 3*chunkSize)
-	data := []byte(long + "\nkernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0")
-	r := summarize(t, data, Options{})
-	if r.Lines != 2 || r.Parsed != 1 || r.Unrecognised != 1 {
-		t.Errorf("lines %d parsed %d unrecognised %d; want 2, 1, 1", r.Lines, r.Parsed, r.Unrecognised)
+	long := strings.Repeat("x", 3*MaxLine)
+	data := []byte("kernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0\n" + long + "\nkernel: ipfw: 1 Deny TCP 203.0.113.9:4444 10.0.0.1:445 in via en0")
+	r := summarize(t, data, Options{Examples: 1})
+	if r.Lines != 3 || r.Parsed != 2 || r.Unrecognised != 1 || len(r.Examples) != 1 || len(r.Examples[0].Line) > 4096 {
+		t.Errorf("lines %d parsed %d unrecognised %d examples %d; want 3, 2, 1 and a cut example", r.Lines, r.Parsed, r.Unrecognised, len(r.Examples))
+	}
+}
+
+func TestMACLinesAreNotConnections(t *testing.T) {
+	r := summarize(t, []byte("h kernel: ipfw: 340 Deny MAC in via em0\n"), Options{})
+	if r.Parsed != 1 || len(r.Actions) != 0 || len(r.TopOutside) != 0 {
+		t.Errorf("MAC line: parsed %d actions %d outside %d; want it parsed but no connection row", r.Parsed, len(r.Actions), len(r.TopOutside))
 	}
 }
 
