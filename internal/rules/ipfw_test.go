@@ -322,3 +322,52 @@ func BenchmarkIPFWEval(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
 }
+
+func TestLintArticle(t *testing.T) {
+	rs := loadIPFW(t, "article-panther.list")
+	kinds := map[string]bool{}
+	for _, f := range rs.Lint(LintOptions{Keep: netip.MustParseAddrPort("203.0.113.5:22")}) {
+		kinds[f.Kind] = true
+	}
+	// The article's set lets UDP and ICMP through the built-in 65535 and denies inbound ssh.
+	for _, k := range []string{"no-final-deny", "lockout"} {
+		if !kinds[k] {
+			t.Errorf("Lint(article) lacks %s; got %v", k, kinds)
+		}
+	}
+	for _, k := range []string{"loopback-blocked", "no-replies", "shadowed", "redundant"} {
+		if kinds[k] {
+			t.Errorf("Lint(article) reports %s; it should not", k)
+		}
+	}
+}
+
+func TestLintFindings(t *testing.T) {
+	set := `100 deny ip from any to any via lo*
+200 allow tcp from any to any out
+300 deny tcp from any to any in
+400 allow tcp from 10.0.0.0/8 to any 22 in
+500 deny ip from any to any
+600 allow udp from any to any
+`
+	rs, err := ParseIPFW([]byte(set), "t", builtinServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range rs.Lint(LintOptions{}) {
+		got[f.Kind] = f.Rules
+		if f.Message == "" || f.Fix == "" {
+			t.Errorf("finding %+v has no message or fix", f)
+		}
+	}
+	want := map[string][]string{
+		"after-catch-all":  {"00600", "00500"},
+		"shadowed":         {"00400", "00300"},
+		"loopback-blocked": {"00100"},
+		"no-replies":       {"00300"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Lint findings (-want +got):\n%s", diff)
+	}
+}

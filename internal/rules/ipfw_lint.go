@@ -1,0 +1,187 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// covers reports whether every packet rule b matches is also matched by a (a conservative
+// answer: false when unsure). Interface patterns, "not" and "me" are compared as written.
+func (a *IPFWRule) covers(b *IPFWRule) bool {
+	if a.Kind != ipfwDecide || b.Kind == ipfwCheckState {
+		return false
+	}
+	if a.Protos != nil && (b.Protos == nil || !subset(b.Protos, a.Protos)) {
+		return false
+	}
+	if !a.Src.covers(&b.Src) || !a.Dst.covers(&b.Dst) {
+		return false
+	}
+	if !portsCover(a.SrcPort, b.SrcPort) || !portsCover(a.DstPort, b.DstPort) {
+		return false
+	}
+	if a.Dir != 0 && a.Dir != b.Dir {
+		return false
+	}
+	if len(a.Ifaces) > 0 && !slices.Equal(a.Ifaces, b.Ifaces) {
+		return false
+	}
+	if a.Est && !b.Est || a.Setup && !b.Setup || a.Frag && !b.Frag {
+		return false
+	}
+	if a.ICMP != nil && (b.ICMP == nil || !subset(b.ICMP, a.ICMP)) {
+		return false
+	}
+	return true
+}
+
+func subset[T comparable](small, big []T) bool {
+	for _, x := range small {
+		if !slices.Contains(big, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *ipfwAddr) covers(b *ipfwAddr) bool {
+	switch {
+	case a.Any && !a.Not:
+		return true
+	case a.Not || b.Not || b.Any:
+		return a.Not == b.Not && a.Me == b.Me && a.Me6 == b.Me6 && slices.Equal(a.Prefixes, b.Prefixes) && a.Any == b.Any
+	case b.Me && !a.Me || b.Me6 && !a.Me6:
+		return false
+	}
+	for _, bp := range b.Prefixes {
+		ok := false
+		for _, ap := range a.Prefixes {
+			if ap.Bits() <= bp.Bits() && ap.Contains(bp.Addr()) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func portsCover(a, b []portRange) bool {
+	if a == nil {
+		return true
+	}
+	if b == nil {
+		return false
+	}
+	for _, br := range b {
+		ok := false
+		for _, ar := range a {
+			if ar.Lo <= br.Lo && br.Hi <= ar.Hi {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// catchAll reports whether a rule decides every packet.
+func (r *IPFWRule) catchAll() bool {
+	all := IPFWRule{Kind: ipfwDecide, Src: ipfwAddr{Any: true}, Dst: ipfwAddr{Any: true}}
+	return r.Kind == ipfwDecide && r.covers(&all)
+}
+
+// LintOptions tune Lint. Keep is the operator's own connection ("203.0.113.5:22" — the source
+// address and the local port of an SSH session) that the rule set must not cut off.
+type LintOptions struct {
+	Keep netip.AddrPort
+}
+
+// Lint finds the mistakes the 2005 article warns about and a few more.
+func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
+	var out []Finding
+	// Rules that can never decide: after a catch-all, or covered by an earlier rule (only before
+	// the first skipto, which would make reachability depend on the path).
+	catchAt := -1
+	for i := range rs.Rules {
+		r := &rs.Rules[i]
+		if catchAt >= 0 {
+			out = append(out, Finding{Kind: "after-catch-all", Rules: []string{r.Where(), rs.Rules[catchAt].Where()},
+				Message: fmt.Sprintf("rule %s is never reached: rule %s (%s) decides every packet before it", r.Where(), rs.Rules[catchAt].Where(), rs.Rules[catchAt].Text),
+				Fix:     fmt.Sprintf("move rule %s above rule %s, or delete it", r.Where(), rs.Rules[catchAt].Where())})
+			continue
+		}
+		if r.catchAll() {
+			catchAt = i
+		}
+	}
+	for j := range rs.Rules {
+		b := &rs.Rules[j]
+		if b.Kind != ipfwDecide || (catchAt >= 0 && j > catchAt) {
+			continue
+		}
+		for i := 0; i < j; i++ {
+			a := &rs.Rules[i]
+			if a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep {
+				break
+			}
+			if !a.covers(b) {
+				continue
+			}
+			kind, fix := "shadowed", fmt.Sprintf("move rule %s above rule %s if it should win, or delete it", b.Where(), a.Where())
+			if a.Action == b.Action {
+				kind, fix = "redundant", fmt.Sprintf("delete rule %s", b.Where())
+			}
+			out = append(out, Finding{Kind: kind, Rules: []string{b.Where(), a.Where()},
+				Message: fmt.Sprintf("rule %s (%s) never decides: every packet it matches is decided earlier by rule %s (%s)", b.Where(), b.Text, a.Where(), a.Text),
+				Fix:     fix})
+			break
+		}
+	}
+	if catchAt < 0 && rs.Default == Allow {
+		out = append(out, Finding{Kind: "no-final-deny", Rules: []string{"65535"},
+			Message: "no rule denies what the others do not allow, so the built-in rule 65535 allows it: every port and protocol not listed is open",
+			Fix:     "add a final rule such as `65000 deny log ip from any to any`"})
+	}
+	probe := func(s string) Packet { p, _ := ParsePacket(s); return p }
+	lo := probe("tcp 127.0.0.1:50000 -> 127.0.0.1:631 in via lo0 setup")
+	if v := rs.evalReference(&lo, nil, 0); v.Action != Allow {
+		out = append(out, Finding{Kind: "loopback-blocked", Rules: []string{v.Where},
+			Message: fmt.Sprintf("traffic on lo0 is %sed by rule %s; local services (printing, databases, IPC over TCP) break", v.Action, v.Where),
+			Fix:     "add `allow ip from any to any via lo*` before it (the article's rule 02000)"})
+	}
+	outbound := probe("tcp 192.0.2.10:50000 -> 198.51.100.7:443 out via en0 setup")
+	reply := probe("tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 established")
+	if o, r := rs.evalReference(&outbound, nil, 0), rs.evalReference(&reply, nil, 0); o.Action == Allow && r.Action != Allow {
+		out = append(out, Finding{Kind: "no-replies", Rules: []string{r.Where},
+			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %sed by rule %s: nothing allows established traffic back in", o.Where, r.Action, r.Where),
+			Fix:     "add `allow tcp from any to any established` (or keep-state on the outbound rule with a check-state) before it"})
+	}
+	if opts.Keep.IsValid() {
+		src := opts.Keep.Addr()
+		local := netip.MustParseAddr("192.0.2.10")
+		if src.Is6() {
+			local = netip.MustParseAddr("2001:db8::10")
+		}
+		for _, setup := range []bool{false, true} {
+			p := Packet{Proto: ProtoTCP, Src: src, Dst: local, SrcPort: 50000, DstPort: opts.Keep.Port(), Dir: In, Iface: "en0", Established: !setup, Setup: setup, ICMPType: -1, ICMPCode: -1}
+			if v := rs.evalReference(&p, nil, 0); v.Action != Allow {
+				what := "your open session"
+				if setup {
+					what = "a new connection"
+				}
+				out = append(out, Finding{Kind: "lockout", Rules: []string{v.Where},
+					Message: fmt.Sprintf("%s from %s to port %d is %sed by rule %s (%s): loading this rule set would cut you off", what, src, opts.Keep.Port(), v.Action, v.Where, v.Text),
+					Fix:     fmt.Sprintf("add `allow tcp from %s to me %d in` before rule %s", src, opts.Keep.Port(), v.Where)})
+				break
+			}
+		}
+	}
+	return out
+}
