@@ -134,3 +134,45 @@ func TestLogsTruncatedCompressedFails(t *testing.T) {
 		t.Errorf("truncated gzip: exit %d stdout %q stderr %q; want exit 2 naming the truncation", r.code, r.stdout, r.stderr)
 	}
 }
+
+const ruledata = "../../internal/rules/testdata/ipfw"
+
+func TestRulesEvalAndLint(t *testing.T) {
+	set := filepath.Join(ruledata, "article-panther.list")
+	r := firewardenIn(t, nil, "rules", "eval", set, "--explain", "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup: DENY by rule 12190") || strings.Count(r.stdout, "\n") != 7 {
+		t.Errorf("rules eval --explain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pk := filepath.Join(t.TempDir(), "packets")
+	os.WriteFile(pk, []byte("# the article's cases\ntcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 setup\nudp 203.0.113.5:5353 -> 192.0.2.10:137 in via en0\n"), 0o644)
+	r = firewardenIn(t, nil, "--json", "rules", "eval", set, "--packets", pk)
+	var res []struct{ Verdict, Rule string }
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 2 || res[0].Rule != "02070" || res[1].Rule != "65535" || res[1].Verdict != "allow" {
+		t.Errorf("rules eval --packets --json: %v %+v\n%s", err, res, r.stdout)
+	}
+	r = firewardenIn(t, nil, "rules", "lint", set, "--keep", "203.0.113.5:22")
+	if r.code != 1 || !strings.Contains(r.stdout, "[no-final-deny]") || !strings.Contains(r.stdout, "[lockout]") || !strings.Contains(r.stdout, "is denied by rule 12190") {
+		t.Errorf("rules lint: exit %d\n%s", r.code, r.stdout)
+	}
+	clean := filepath.Join(t.TempDir(), "clean.list")
+	os.WriteFile(clean, []byte("100 allow ip from any to any via lo*\n200 allow tcp from any to any established\n300 allow tcp from any to any out setup\n400 allow udp from any to any out\n500 deny ip from any to any\n"), 0o644)
+	if r = firewardenIn(t, nil, "rules", "lint", clean); r.code != 0 || !strings.Contains(r.stdout, "no findings") {
+		t.Errorf("rules lint of a clean set: exit %d\n%s", r.code, r.stdout)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rules"}, "rules needs a verb"},
+		{[]string{"rules", "eval", set}, "exactly one of --packet"},
+		{[]string{"rules", "eval", set, "--packet", "tcp nope"}, "want PROTO SRC -> DST"},
+		{[]string{"rules", "eval", "/no/such/set", "--packet", "x"}, "no such file"},
+		{[]string{"rules", "lint", set, "--keep", "host"}, "--keep"},
+		{[]string{"rules", "eval", set, "--default", "maybe", "--packet", "x"}, "--default"},
+	} {
+		r := firewardenIn(t, nil, tt.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%q: exit %d stderr %q; want 2 and one line with %q", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+}

@@ -101,6 +101,7 @@ func commandTable() []command {
 		{"evidence", "[--baseline F] [--out F] [--format json|csv] | --verify", "run the checks and append an audit evidence record", runEvidence},
 		{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
 		{"logs", "summarize [--format F] [--report classic|full] FILE…", "summarise ipfw, pf, Application Firewall and netfilter logs", runLogs},
+		{"rules", "eval RULESET --packet P [--explain] | lint RULESET", "simulate packets through ipfw rules and explain; lint them", runRules},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -204,6 +204,19 @@ func (a Action) String() string {
 	return "none"
 }
 
+// past is the action as a participle: "allowed", "denied", "rejected".
+func (a Action) past() string {
+	switch a {
+	case Allow:
+		return "allowed"
+	case Deny:
+		return "denied"
+	case Reject:
+		return "rejected"
+	}
+	return "not decided"
+}
+
 // Verdict is the decision for one packet.
 type Verdict struct {
 	Action Action

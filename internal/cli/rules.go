@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/rules"
+)
+
+// ruleset is what `rules eval` and `rules lint` need of a parsed rule set.
+type ruleset interface {
+	Eval(p *rules.Packet) rules.Verdict
+	Explain(p *rules.Packet) (rules.Verdict, []rules.Step)
+}
+
+func runRules(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || (args[0] != "eval" && args[0] != "lint") {
+		return usagef("rules needs a verb: firewarden rules eval RULESET --packet P | rules lint RULESET")
+	}
+	verb := args[0]
+	flags := a.flagSet("rules " + verb)
+	format := flags.String("format", "", "`ipfw` or pf (default: recognised from the file)")
+	def := flags.String("default", "allow", "ipfw's built-in rule 65535: `allow` (Mac OS X) or deny")
+	packet := flags.String("packet", "", "one packet: `P` such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
+	packets := flags.String("packets", "", "a `FILE` of packets, one per line")
+	explain := flags.Bool("explain", false, "show every rule considered and why it matched or not")
+	keep := flags.String("keep", "", "lint: the `SOURCE:PORT` of your own session (e.g. 203.0.113.5:22) that must not be cut off")
+	pos, err := a.parse(flags, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("rules %s needs one RULESET file", verb)
+	}
+	if *def != "allow" && *def != "deny" {
+		return usagef("--default %q: use allow or deny", *def)
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return usagef("read %s: %v", pos[0], unwrapPath(err))
+	}
+	f := *format
+	if f == "" {
+		f = "ipfw"
+		if looksLikePF(data) {
+			f = "pf"
+		}
+	}
+	var rs ruleset
+	var ipfw *rules.IPFWRuleset
+	switch f {
+	case "ipfw":
+		services := a.serviceLookup()
+		ipfw, err = rules.ParseIPFW(data, pos[0], services)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if *def == "deny" {
+			ipfw.Default = rules.Deny
+		}
+		ipfw.Compile()
+		rs = ipfw
+	case "pf":
+		return usagef("pf rule sets are not supported yet; use --format ipfw")
+	default:
+		return usagef("--format %q: use ipfw or pf", f)
+	}
+
+	if verb == "lint" {
+		var opts rules.LintOptions
+		if *keep != "" {
+			if opts.Keep, err = netip.ParseAddrPort(*keep); err != nil {
+				return usagef("--keep %q: want SOURCE:PORT, e.g. 203.0.113.5:22", *keep)
+			}
+		}
+		findings := ipfw.Lint(opts)
+		if a.g.json {
+			if findings == nil {
+				findings = []rules.Finding{}
+			}
+			if err := writeJSON(a.Out, findings); err != nil {
+				return err
+			}
+		} else if len(findings) == 0 {
+			fmt.Fprintf(a.Out, "%s: no findings (%d rules)\n", pos[0], len(ipfw.Rules))
+		} else {
+			for _, fd := range findings {
+				fmt.Fprintf(a.Out, "%s [%s] %s\n  fix: %s\n", strings.Join(fd.Rules, ","), fd.Kind, fd.Message, fd.Fix)
+			}
+		}
+		if len(findings) > 0 {
+			return exitCode(posture.ExitNonCompliant)
+		}
+		return nil
+	}
+
+	var list []rules.Packet
+	switch {
+	case (*packet == "") == (*packets == ""):
+		return usagef("rules eval needs exactly one of --packet P or --packets FILE")
+	case *packet != "":
+		p, err := rules.ParsePacket(*packet)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		list = append(list, p)
+	default:
+		pdata, err := os.ReadFile(*packets)
+		if err != nil {
+			return usagef("read %s: %v", *packets, unwrapPath(err))
+		}
+		sc := bufio.NewScanner(bytes.NewReader(pdata))
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			p, err := rules.ParsePacket(line)
+			if err != nil {
+				return usagef("%s:%d: %v", *packets, n, err)
+			}
+			list = append(list, p)
+		}
+	}
+	type result struct {
+		Packet  string        `json:"packet"`
+		Verdict string        `json:"verdict"`
+		Rule    string        `json:"rule"`
+		Text    string        `json:"text"`
+		Steps   []rules.Step  `json:"steps,omitempty"`
+		v       rules.Verdict `json:"-"`
+	}
+	var results []result
+	for i := range list {
+		p := &list[i]
+		res := result{Packet: p.String()}
+		if *explain {
+			res.v, res.Steps = rs.Explain(p)
+		} else {
+			res.v = rs.Eval(p)
+		}
+		res.Verdict, res.Rule, res.Text = res.v.Action.String(), res.v.Where, res.v.Text
+		results = append(results, res)
+	}
+	if a.g.json {
+		return writeJSON(a.Out, results)
+	}
+	for _, r := range results {
+		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text)
+		if *explain {
+			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
+			for _, s := range r.Steps {
+				mark := "  no "
+				if s.Matched {
+					mark = "  yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, s.Where, s.Text, s.Why)
+			}
+			tw.Flush()
+		}
+	}
+	return nil
+}
+
+// looksLikePF recognises pf.conf by its keywords at line starts.
+func looksLikePF(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch f[0] {
+		case "pass", "block", "anchor", "table", "set", "scrub", "load", "nat-anchor", "rdr-anchor", "scrub-anchor", "dummynet-anchor", "match", "antispoof":
+			return true
+		}
+		if strings.Contains(line, "=") && !strings.Contains(line, "ipfw") {
+			return true // a macro
+		}
+		return false
+	}
+	return false
+}
+
+// serviceLookup resolves port names from ROOT/etc/services, with a few built-in names when the
+// file is missing.
+func (a *app) serviceLookup() rules.ServiceLookup {
+	names := map[string]uint16{"ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "http": 80, "pop3": 110,
+		"ntp": 123, "imap": 143, "https": 443, "submission": 587, "imaps": 993, "pop3s": 995}
+	byProto := map[string]map[string]uint16{}
+	if root, err := host.NewRoot(a.g.root); err == nil {
+		if data, err := root.ReadFile("/etc/services"); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if i := strings.IndexByte(line, '#'); i >= 0 {
+					line = line[:i]
+				}
+				f := strings.Fields(line)
+				if len(f) < 2 {
+					continue
+				}
+				port, proto, ok := strings.Cut(f[1], "/")
+				n, err := strconv.Atoi(port)
+				if !ok || err != nil || n < 0 || n > 65535 {
+					continue
+				}
+				if byProto[proto] == nil {
+					byProto[proto] = map[string]uint16{}
+				}
+				for _, name := range append([]string{f[0]}, f[2:]...) {
+					if _, seen := byProto[proto][name]; !seen {
+						byProto[proto][name] = uint16(n)
+					}
+				}
+			}
+		}
+	}
+	return func(name, proto string) (uint16, bool) {
+		if p, ok := byProto[proto][name]; ok {
+			return p, true
+		}
+		p, ok := names[name]
+		return p, ok
+	}
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
