@@ -29,9 +29,11 @@ type ipfwCompiled struct {
 	dir        []uint64 // 2 × w: in, out
 	srcPts     []netip.Addr
 	srcPts4    []uint32 // the IPv4 boundaries of srcPts (they sort first), for a cheap search
+	srcIdx16   []uint32 // per top 16 bits of an IPv4 address: the first boundary index at or above it
 	srcBits    []uint64
 	dstPts     []netip.Addr
 	dstPts4    []uint32
+	dstIdx16   []uint32
 	dstBits    []uint64
 	sportIdx   []uint16 // port → interval
 	sportBits  []uint64
@@ -43,6 +45,7 @@ type ipfwCompiled struct {
 	icmpRules  []uint64
 	icmpType   []uint64 // 256 × w
 	slow       []uint64
+	flagMask   []uint64 // 8 × w: for a non-ICMP packet with (frag, established, setup) = bits 2,1,0
 	srcMe      []uint64 // 4 × w: [dir in/out][family v4/v6]: rules whose source includes me (me6)
 	dstMe      []uint64
 	noIface    []uint64 // rules without an interface condition
@@ -178,10 +181,18 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 				pts4 = append(pts4, u32(a))
 			}
 		}
+		idx16 := make([]uint32, 65537)
+		k := 0
+		for hi := range 65537 {
+			for k < len(pts4) && uint64(pts4[k]) < uint64(hi)<<16 {
+				k++
+			}
+			idx16[hi] = uint32(k)
+		}
 		if src {
-			c.srcPts, c.srcPts4, c.srcBits = pts, pts4, bitsets
+			c.srcPts, c.srcPts4, c.srcIdx16, c.srcBits = pts, pts4, idx16, bitsets
 		} else {
-			c.dstPts, c.dstPts4, c.dstBits = pts, pts4, bitsets
+			c.dstPts, c.dstPts4, c.dstIdx16, c.dstBits = pts, pts4, idx16, bitsets
 		}
 	}
 	for _, src := range []bool{true, false} {
@@ -228,6 +239,26 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 			c.dportIdx, c.dportBits = idx, bitsets
 		}
 	}
+	c.flagMask = mk(8)
+	for v := range 8 {
+		frag, est, setup := v&4 != 0, v&2 != 0, v&1 != 0
+		m := c.flagMask[v*w : v*w+w]
+		for k := 0; k < w; k++ {
+			x := c.all[k] &^ c.icmpRules[k]
+			if frag {
+				x &^= c.portRules[k]
+			} else {
+				x &^= c.frag[k]
+			}
+			if !est {
+				x &^= c.est[k]
+			}
+			if !setup {
+				x &^= c.setup[k]
+			}
+			m[k] = x
+		}
+	}
 	return c
 }
 
@@ -255,11 +286,18 @@ func u32(a netip.Addr) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-// interval finds the last boundary at or below a; IPv4 searches the uint32 copy.
-func interval(pts []netip.Addr, pts4 []uint32, a netip.Addr) int {
+// interval finds the last boundary at or below a. IPv4 searches only the boundaries that share
+// the address's top 16 bits (idx16), usually none or one.
+func interval(pts []netip.Addr, pts4 []uint32, idx16 []uint32, a netip.Addr) int {
 	if a.Is4() {
 		v := u32(a)
-		lo, hi := 0, len(pts4)-1
+		top := v >> 16
+		// Boundaries in [idx16[top], idx16[top+1]) start inside this /16; the answer is the last
+		// of them at or below v, or else the last boundary before the /16.
+		lo, hi := int(idx16[top])-1, int(idx16[top+1])-1
+		if lo < 0 {
+			lo = 0
+		}
 		for lo < hi {
 			mid := (lo + hi + 1) / 2
 			if pts4[mid] <= v {
@@ -300,9 +338,8 @@ func (rs *IPFWRuleset) Compile() { rs.comp = rs.compile() }
 func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	c := rs.comp
 	w := c.w
-	var cand [maxWords]uint64
-	s := interval(c.srcPts, c.srcPts4, p.Src) * w
-	d := interval(c.dstPts, c.dstPts4, p.Dst) * w
+	s := interval(c.srcPts, c.srcPts4, c.srcIdx16, p.Src) * w
+	d := interval(c.dstPts, c.dstPts4, c.dstIdx16, p.Dst) * w
 	sp := int(c.sportIdx[p.SrcPort]) * w
 	dp := int(c.dportIdx[p.DstPort]) * w
 	pr := int(p.Proto) * w
@@ -336,31 +373,46 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	if icmp && p.ICMPType >= 0 {
 		it = int(p.ICMPType) * w
 	}
-	for k := 0; k < w; k++ {
-		x := c.proto[pr+k] & c.dir[dir+k] & (c.srcBits[s+k] | c.srcMe[me+k]) & (c.dstBits[d+k] | c.dstMe[me+k]) &
-			c.sportBits[sp+k] & c.dportBits[dp+k] & ifb[k]
-		if p.Frag {
-			x &^= c.portRules[k]
-		} else {
-			x &^= c.frag[k]
-		}
-		if !p.Established {
-			x &^= c.est[k]
-		}
-		if !p.Setup {
-			x &^= c.setup[k]
-		}
-		if icmp && p.ICMPType >= 0 {
-			x &= c.icmpType[it+k]
-		} else {
-			x &^= c.icmpRules[k]
-		}
-		cand[k] = x
-	}
 	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
 	stateDone := depth > 0 || len(c.stateIdx) == 0
+	// Each word of candidates is computed and walked before the next: most packets are decided
+	// by an early rule, and the words after it are never computed.
+	proto, dirs := c.proto[pr:pr+w], c.dir[dir:dir+w]
+	srcB, dstB := c.srcBits[s:s+w], c.dstBits[d:d+w]
+	srcMe, dstMe := c.srcMe[me:me+w], c.dstMe[me:me+w]
+	sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
+	v := 0
+	if p.Frag {
+		v |= 4
+	}
+	if p.Established {
+		v |= 2
+	}
+	if p.Setup {
+		v |= 1
+	}
+	flags := c.flagMask[v*w : v*w+w]
+	typed := icmp && p.ICMPType >= 0
 	for k := 0; k < w; k++ {
-		x := cand[k]
+		x := proto[k] & dirs[k] & (srcB[k] | srcMe[k]) & (dstB[k] | dstMe[k]) & sportB[k] & dportB[k] & ifb[k]
+		if typed {
+			// ICMP with a type: icmptypes rules take part, filtered by the type.
+			fx := x & c.icmpType[it+k]
+			if p.Frag {
+				fx &^= c.portRules[k]
+			} else {
+				fx &^= c.frag[k]
+			}
+			if !p.Established {
+				fx &^= c.est[k]
+			}
+			if !p.Setup {
+				fx &^= c.setup[k]
+			}
+			x = fx
+		} else {
+			x &= flags[k]
+		}
 		for x != 0 {
 			i := k*64 + bits.TrailingZeros64(x)
 			x &= x - 1
