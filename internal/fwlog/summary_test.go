@@ -104,17 +104,19 @@ func genLog(lines, conns int) []byte {
 // The parallel reader must give the same report as one summary fed line by line.
 func TestParallelEqualsSequential(t *testing.T) {
 	data := genLog(200_000, 3000)
-	seq := NewSummary(Options{Examples: 3})
+	// Enough examples that they come from many chunks, so their order across workers is tested.
+	const examples = 2000
+	seq := NewSummary(Options{Examples: examples})
 	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
 		seq.Line(line, int64(i))
 	}
 	want := seq.Report(0, BuiltinServices())
-	got := summarize(t, data, Options{Examples: 3})
+	got := summarize(t, data, Options{Examples: examples})
 	got.Inputs = nil
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parallel report differs from sequential (-seq +par):\n%s", diff)
 	}
-	if got.Malformed == 0 || got.Unrecognised == 0 || len(got.Examples) != 3 {
+	if got.Malformed == 0 || got.Unrecognised == 0 || len(got.Examples) != examples {
 		t.Errorf("malformed %d unrecognised %d examples %d; the generator makes both", got.Malformed, got.Unrecognised, len(got.Examples))
 	}
 }
