@@ -45,8 +45,12 @@ type ipfwCompiled struct {
 	icmpRules  []uint64
 	icmpType   []uint64 // 256 × w
 	slow       []uint64
-	flagMask   []uint64 // 8 × w: for a non-ICMP packet with (frag, established, setup) = bits 2,1,0
-	srcMe      []uint64 // 4 × w: [dir in/out][family v4/v6]: rules whose source includes me (me6)
+	flagMask   []uint64    // 8 × w: for a non-ICMP packet with (frag, established, setup) = bits 2,1,0
+	protoDir   []uint64    // (proto×2 + dir) × w: proto and dir tables ANDed
+	srcDir     [2][]uint64 // per direction: srcBits with the "me" rules of that direction ORed in
+	dstDir     [2][]uint64
+	ifByName   map[string][2][]uint64 // per literal interface name and direction: the interface bitset
+	srcMe      []uint64               // 4 × w: [dir in/out][family v4/v6]: rules whose source includes me (me6)
 	dstMe      []uint64
 	noIface    []uint64 // rules without an interface condition
 	ifacePats  []ifacePat
@@ -239,6 +243,41 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 			c.dportIdx, c.dportBits = idx, bitsets
 		}
 	}
+	c.protoDir = mk(512)
+	for pr := range 256 {
+		for d := range 2 {
+			for k := 0; k < w; k++ {
+				c.protoDir[(pr*2+d)*w+k] = c.proto[pr*w+k] & c.dir[d*w+k]
+			}
+		}
+	}
+	for d := range 2 {
+		for _, side := range []struct {
+			pts  []netip.Addr
+			bits []uint64
+			me   []uint64
+			out  *[2][]uint64
+		}{{c.srcPts, c.srcBits, c.srcMe, &c.srcDir}, {c.dstPts, c.dstBits, c.dstMe, &c.dstDir}} {
+			t := make([]uint64, len(side.bits))
+			for iv, a := range side.pts {
+				fam := 0
+				if a.Is6() {
+					fam = 1
+				}
+				me := side.me[(d*2+fam)*w:]
+				for k := 0; k < w; k++ {
+					t[iv*w+k] = side.bits[iv*w+k] | me[k]
+				}
+			}
+			side.out[d] = t
+		}
+	}
+	c.ifByName = map[string][2][]uint64{}
+	for _, pt := range c.ifacePats {
+		if pt.literal {
+			c.ifByName[pt.pattern] = [2][]uint64{c.ifaceBits(pt.pattern, In), c.ifaceBits(pt.pattern, Out)}
+		}
+	}
 	c.flagMask = mk(8)
 	for v := range 8 {
 		frag, est, setup := v&4 != 0, v&2 != 0, v&1 != 0
@@ -260,6 +299,23 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 		}
 	}
 	return c
+}
+
+// ifaceBits is the set of rules whose interface condition holds for a packet on name going d.
+func (c *ipfwCompiled) ifaceBits(name string, d Dir) []uint64 {
+	b := append([]uint64(nil), c.noIface...)
+	for k := range c.ifacePats {
+		pt := &c.ifacePats[k]
+		if pt.how == "recv" && d != In || pt.how == "xmit" && d != Out {
+			continue
+		}
+		if pt.literal && pt.pattern == name || !pt.literal && matchIface(pt.pattern, name) {
+			for j := range b {
+				b[j] |= pt.bits[j]
+			}
+		}
+	}
+	return b
 }
 
 func prefixesContain(ps []netip.Prefix, a netip.Addr) bool {
@@ -355,18 +411,29 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	if me < 0 {
 		me = fam * w
 	}
-	var ifb [maxWords]uint64
-	copy(ifb[:w], c.noIface)
-	for k := range c.ifacePats {
-		pt := &c.ifacePats[k]
-		if pt.how == "recv" && p.Dir != In || pt.how == "xmit" && p.Dir != Out {
-			continue
-		}
-		if pt.literal && pt.pattern == p.Iface || !pt.literal && matchIface(pt.pattern, p.Iface) {
-			for j := 0; j < w; j++ {
-				ifb[j] |= pt.bits[j]
+	di := 0
+	if p.Dir == Out {
+		di = 1
+	}
+	var ifbuf [maxWords]uint64
+	var ifb []uint64
+	if b, ok := c.ifByName[p.Iface]; ok {
+		ifb = b[di]
+	} else {
+		// An interface no literal pattern names: only rules without one, and wildcards.
+		copy(ifbuf[:w], c.noIface)
+		for k := range c.ifacePats {
+			pt := &c.ifacePats[k]
+			if pt.literal || pt.how == "recv" && p.Dir != In || pt.how == "xmit" && p.Dir != Out {
+				continue
+			}
+			if matchIface(pt.pattern, p.Iface) {
+				for j := 0; j < w; j++ {
+					ifbuf[j] |= pt.bits[j]
+				}
 			}
 		}
+		ifb = ifbuf[:w]
 	}
 	icmp := p.Proto == ProtoICMP || p.Proto == ProtoICMPv6
 	it := 0
@@ -377,10 +444,11 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	stateDone := depth > 0 || len(c.stateIdx) == 0
 	// Each word of candidates is computed and walked before the next: most packets are decided
 	// by an early rule, and the words after it are never computed.
-	proto, dirs := c.proto[pr:pr+w], c.dir[dir:dir+w]
-	srcB, dstB := c.srcBits[s:s+w], c.dstBits[d:d+w]
-	srcMe, dstMe := c.srcMe[me:me+w], c.dstMe[me:me+w]
+	pd := (int(p.Proto)*2 + di) * w
+	protoDir := c.protoDir[pd : pd+w]
+	srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d:d+w]
 	sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
+	ifb = ifb[:w]
 	v := 0
 	if p.Frag {
 		v |= 4
@@ -394,7 +462,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	flags := c.flagMask[v*w : v*w+w]
 	typed := icmp && p.ICMPType >= 0
 	for k := 0; k < w; k++ {
-		x := proto[k] & dirs[k] & (srcB[k] | srcMe[k]) & (dstB[k] | dstMe[k]) & sportB[k] & dportB[k] & ifb[k]
+		x := protoDir[k] & srcB[k] & dstB[k] & sportB[k] & dportB[k] & ifb[k]
 		if typed {
 			// ICMP with a type: icmptypes rules take part, filtered by the type.
 			fx := x & c.icmpType[it+k]
