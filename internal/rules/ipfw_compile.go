@@ -398,19 +398,6 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	d := interval(c.dstPts, c.dstPts4, c.dstIdx16, p.Dst) * w
 	sp := int(c.sportIdx[p.SrcPort]) * w
 	dp := int(c.dportIdx[p.DstPort]) * w
-	pr := int(p.Proto) * w
-	dir := (int(p.Dir) - 1) * w
-	if dir < 0 {
-		dir = 0
-	}
-	fam := 0
-	if p.Src.Is6() {
-		fam = 1
-	}
-	me := ((int(p.Dir)-1)*2 + fam) * w
-	if me < 0 {
-		me = fam * w
-	}
 	di := 0
 	if p.Dir == Out {
 		di = 1
