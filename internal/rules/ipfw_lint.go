@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // covers reports whether every packet rule b matches is also matched by a (a conservative
@@ -144,6 +145,7 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 			break
 		}
 	}
+	out = append(out, rs.spoofOrder()...)
 	if catchAt < 0 && rs.Default == Allow {
 		out = append(out, Finding{Kind: "no-final-deny", Rules: []string{"65535"},
 			Message: "no rule denies what the others do not allow, so the built-in rule 65535 allows it: every port and protocol not listed is open",
@@ -184,4 +186,62 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 		}
 	}
 	return out
+}
+
+// spoofSources are source ranges no inbound packet on a real interface may carry (RFC 1122
+// loopback, RFC 5771 multicast and the reserved 240/4), the targets of anti-spoofing denies.
+var spoofSources = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("224.0.0.0/3")}
+
+// spoofOrder finds anti-spoofing denies that come after an inbound allow which already lets the
+// spoofed traffic in (the article: "the anti-spoofing denies must come before the allows").
+func (rs *IPFWRuleset) spoofOrder() []Finding {
+	var out []Finding
+	for j := range rs.Rules {
+		d := &rs.Rules[j]
+		if d.Kind != ipfwDecide || d.Action == Allow || d.Dir == Out || d.Src.Not || len(d.Ifaces) > 0 {
+			continue
+		}
+		var target netip.Prefix
+		for _, p := range d.Src.Prefixes {
+			for _, sp := range spoofSources {
+				if sp.Bits() <= p.Bits() && sp.Contains(p.Addr()) {
+					target = p
+				}
+			}
+		}
+		if !target.IsValid() {
+			continue
+		}
+		probe := IPFWRule{Kind: ipfwDecide, Src: ipfwAddr{Prefixes: []netip.Prefix{target}}, Dst: d.Dst, Protos: d.Protos, Dir: In}
+		for i := 0; i < j; i++ {
+			a := &rs.Rules[i]
+			if a.Kind != ipfwDecide || a.Action != Allow || a.Dir == Out || loopbackOnly(a) {
+				continue
+			}
+			// The allow lets some of the spoofed traffic in: its sources include the spoofed range,
+			// and its protocols and destinations overlap the deny's.
+			protoOverlap := a.Protos == nil || probe.Protos == nil || slices.ContainsFunc(a.Protos, func(p uint8) bool { return slices.Contains(probe.Protos, p) })
+			dstOverlap := a.Dst.covers(&probe.Dst) || probe.Dst.covers(&a.Dst)
+			if a.Src.covers(&probe.Src) && protoOverlap && dstOverlap {
+				out = append(out, Finding{Kind: "spoofing-allowed-first", Rules: []string{d.Where(), a.Where()},
+					Message: fmt.Sprintf("anti-spoofing rule %s (%s) comes after rule %s (%s), which already allows inbound packets from %s", d.Where(), d.Text, a.Where(), a.Text, target),
+					Fix:     fmt.Sprintf("move rule %s above rule %s", d.Where(), a.Where())})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// loopbackOnly reports whether a rule applies only on loopback interfaces.
+func loopbackOnly(r *IPFWRule) bool {
+	if len(r.Ifaces) == 0 {
+		return false
+	}
+	for _, i := range r.Ifaces {
+		if !strings.HasPrefix(i.Pattern, "lo") {
+			return false
+		}
+	}
+	return true
 }

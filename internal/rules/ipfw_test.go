@@ -344,6 +344,8 @@ func TestLintArticle(t *testing.T) {
 
 func TestLintFindings(t *testing.T) {
 	set := `100 deny ip from any to any via lo*
+150 allow tcp from any to any 80 in
+160 deny ip from 127.0.0.0/8 to any in
 200 allow tcp from any to any out
 300 deny tcp from any to any in
 400 allow tcp from 10.0.0.0/8 to any 22 in
@@ -362,10 +364,11 @@ func TestLintFindings(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"after-catch-all":  {"00600", "00500"},
-		"shadowed":         {"00400", "00300"},
-		"loopback-blocked": {"00100"},
-		"no-replies":       {"00300"},
+		"after-catch-all":        {"00600", "00500"},
+		"shadowed":               {"00400", "00300"},
+		"loopback-blocked":       {"00100"},
+		"no-replies":             {"00300"},
+		"spoofing-allowed-first": {"00160", "00150"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Lint findings (-want +got):\n%s", diff)
