@@ -155,14 +155,14 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 	lo := probe("tcp 127.0.0.1:50000 -> 127.0.0.1:631 in via lo0 setup")
 	if v := rs.evalReference(&lo, nil, 0); v.Action != Allow {
 		out = append(out, Finding{Kind: "loopback-blocked", Rules: []string{v.Where},
-			Message: fmt.Sprintf("traffic on lo0 is %s by rule %s; local services (printing, databases, IPC over TCP) break", v.Action.past(), v.Where),
+			Message: fmt.Sprintf("traffic on lo0 is %s by rule %s; local services (printing, databases, IPC over TCP) break", v.Action.Past(), v.Where),
 			Fix:     "add `allow ip from any to any via lo*` before it (the article's rule 02000)"})
 	}
 	outbound := probe("tcp 192.0.2.10:50000 -> 198.51.100.7:443 out via en0 setup")
 	reply := probe("tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 established")
 	if o, r := rs.evalReference(&outbound, nil, 0), rs.evalReference(&reply, nil, 0); o.Action == Allow && r.Action != Allow {
 		out = append(out, Finding{Kind: "no-replies", Rules: []string{r.Where},
-			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %s by rule %s: nothing allows established traffic back in", o.Where, r.Action.past(), r.Where),
+			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %s by rule %s: nothing allows established traffic back in", o.Where, r.Action.Past(), r.Where),
 			Fix:     "add `allow tcp from any to any established` (or keep-state on the outbound rule with a check-state) before it"})
 	}
 	if opts.Keep.IsValid() {
@@ -179,7 +179,7 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 					what = "a new connection"
 				}
 				out = append(out, Finding{Kind: "lockout", Rules: []string{v.Where},
-					Message: fmt.Sprintf("%s from %s to port %d is %s by rule %s (%s): loading this rule set would cut you off", what, src, opts.Keep.Port(), v.Action.past(), v.Where, v.Text),
+					Message: fmt.Sprintf("%s from %s to port %d is %s by rule %s (%s): loading this rule set would cut you off", what, src, opts.Keep.Port(), v.Action.Past(), v.Where, v.Text),
 					Fix:     fmt.Sprintf("add `allow tcp from %s to me %d in` before rule %s", src, opts.Keep.Port(), v.Where)})
 				break
 			}

@@ -204,8 +204,8 @@ func (a Action) String() string {
 	return "none"
 }
 
-// past is the action as a participle: "allowed", "denied", "rejected".
-func (a Action) past() string {
+// Past is the action as a participle: "allowed", "denied", "rejected".
+func (a Action) Past() string {
 	switch a {
 	case Allow:
 		return "allowed"
