@@ -176,3 +176,20 @@ func TestRulesEvalAndLint(t *testing.T) {
 		}
 	}
 }
+
+func TestRulesPF(t *testing.T) {
+	root := "../../internal/rules/testdata/pf/hardening"
+	r := firewardenIn(t, nil, "--root", root, "rules", "eval", filepath.Join(root, "etc/pf.conf"), "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup")
+	if r.code != 0 || !strings.Contains(r.stdout, ": DENY by rule") || !strings.Contains(r.stdout, "(block in all)") {
+		t.Errorf("rules eval pf: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = firewardenIn(t, nil, "--root", root, "rules", "lint", filepath.Join(root, "etc/pf.conf"), "--keep", "203.0.113.5:22")
+	if r.code != 1 || !strings.Contains(r.stdout, "[lockout]") || !strings.Contains(r.stdout, "is denied by") {
+		t.Errorf("rules lint pf --keep: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	stock := "../../internal/rules/testdata/pf/macos-stock"
+	r = firewardenIn(t, nil, "--root", stock, "rules", "eval", filepath.Join(stock, "etc/pf.conf"), "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup")
+	if r.code != 0 || !strings.Contains(r.stdout, ": ALLOW") {
+		t.Errorf("stock macOS pf.conf passes everything: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -51,12 +51,13 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	f := *format
 	if f == "" {
 		f = "ipfw"
-		if looksLikePF(data) {
+		if rules.LooksLikePF(data) {
 			f = "pf"
 		}
 	}
 	var rs ruleset
 	var ipfw *rules.IPFWRuleset
+	var pf *rules.PFRuleset
 	switch f {
 	case "ipfw":
 		services := a.serviceLookup()
@@ -70,7 +71,16 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		ipfw.Compile()
 		rs = ipfw
 	case "pf":
-		return usagef("pf rule sets are not supported yet; use --format ipfw")
+		root, err := host.NewRoot(a.g.root)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		// load anchor … from "/etc/pf.anchors/…" and table files resolve under --root.
+		pf, err = rules.ParsePF(data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) })
+		if err != nil {
+			return usagef("%v", err)
+		}
+		rs = pf
 	default:
 		return usagef("--format %q: use ipfw or pf", f)
 	}
@@ -82,7 +92,14 @@ func runRules(ctx context.Context, a *app, args []string) error {
 				return usagef("--keep %q: want SOURCE:PORT, e.g. 203.0.113.5:22", *keep)
 			}
 		}
-		findings := ipfw.Lint(opts)
+		var findings []rules.Finding
+		nrules := 0
+		if ipfw != nil {
+			findings, nrules = ipfw.Lint(opts), len(ipfw.Rules)
+		} else {
+			findings, nrules = pf.Lint(), pf.Len()
+			findings = append(findings, lockout(pf, opts.Keep)...)
+		}
 		if a.g.json {
 			if findings == nil {
 				findings = []rules.Finding{}
@@ -91,7 +108,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 				return err
 			}
 		} else if len(findings) == 0 {
-			fmt.Fprintf(a.Out, "%s: no findings (%d rules)\n", pos[0], len(ipfw.Rules))
+			fmt.Fprintf(a.Out, "%s: no findings (%d rules)\n", pos[0], nrules)
 		} else {
 			for _, fd := range findings {
 				fmt.Fprintf(a.Out, "%s [%s] %s\n  fix: %s\n", strings.Join(fd.Rules, ","), fd.Kind, fd.Message, fd.Fix)
@@ -171,23 +188,31 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// looksLikePF recognises pf.conf by its keywords at line starts.
-func looksLikePF(data []byte) bool {
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		switch f[0] {
-		case "pass", "block", "anchor", "table", "set", "scrub", "load", "nat-anchor", "rdr-anchor", "scrub-anchor", "dummynet-anchor", "match", "antispoof":
-			return true
-		}
-		if strings.Contains(line, "=") && !strings.Contains(line, "ipfw") {
-			return true // a macro
-		}
-		return false
+// lockout checks that the operator's session (--keep SOURCE:PORT) survives the rule set: an
+// established packet of it and a new connection, to the host (the simulator's 192.0.2.10 or
+// 2001:db8::10, since a rule set file does not say which address the host has).
+func lockout(rs ruleset, keep netip.AddrPort) []rules.Finding {
+	if !keep.IsValid() {
+		return nil
 	}
-	return false
+	local := netip.MustParseAddr("192.0.2.10")
+	if keep.Addr().Is6() {
+		local = netip.MustParseAddr("2001:db8::10")
+	}
+	for _, setup := range []bool{false, true} {
+		p := rules.Packet{Proto: rules.ProtoTCP, Src: keep.Addr(), Dst: local, SrcPort: 50000, DstPort: keep.Port(), Dir: rules.In,
+			Iface: "en0", Established: !setup, Setup: setup, ICMPType: -1, ICMPCode: -1}
+		if v := rs.Eval(&p); v.Action != rules.Allow {
+			what := "your open session"
+			if setup {
+				what = "a new connection"
+			}
+			return []rules.Finding{{Kind: "lockout", Rules: []string{v.Where},
+				Message: fmt.Sprintf("%s from %s to port %d is %s by %s (%s): loading this rule set would cut you off", what, keep.Addr(), keep.Port(), v.Action.Past(), v.Where, v.Text),
+				Fix:     fmt.Sprintf("pass in quick proto tcp from %s to port %d before %s", keep.Addr(), keep.Port(), v.Where)}}
+		}
+	}
+	return nil
 }
 
 // serviceLookup resolves port names from ROOT/etc/services, with a few built-in names when the

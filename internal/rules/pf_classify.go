@@ -1,0 +1,777 @@
+package rules
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+	"slices"
+)
+
+// The compiled evaluator is a bit-vector classifier. For every field of a packet (interface,
+// direction, protocol, TCP flags and fragment together; source address; destination address;
+// source port; destination port; ICMP type and code) a table maps the packet's value to the set of
+// rules that accept it in that field, as a bitset over the expanded rules. The tables are built
+// once from the interval boundaries of the rules' field sets; identical bitsets are stored once,
+// each with a summary of which of its words hold rules. Evaluating a packet is one lookup per field
+// (a bucket index, then a short binary search over boundaries), an AND of the bitsets over the
+// words all summaries allow, and a scan for the deciding bit: the first matching rule that stops
+// evaluation (quick, or inside a quick anchor) when there is one, otherwise the last matching
+// rule. An established TCP packet's own SYN differs from it only in the combined bitset, so both
+// are scanned in one pass. No allocation.
+
+// pfFields is the number of bitsets ANDed per packet: the combined one (interface, direction,
+// protocol, TCP flags, fragment), source, destination, the two protocol-specific ones (ports, or
+// ICMP type), and interfaces when there are too many names to fold them into the first.
+const pfFields = 6
+
+// pfMaxFoldedIfs is how many interface names the combined table takes; beyond it, interfaces get
+// a table of their own.
+const pfMaxFoldedIfs = 16
+
+type pfClassifier struct {
+	w          int // words per bitset
+	pool       []uint64
+	sums       []uint64 // by bitset id: bit j set when words [j*group, (j+1)*group) hold a rule
+	group      int      // words per summary bit
+	nclass     int
+	reps       []uint8 // a protocol of each class
+	protoClass [256]uint16
+	combo      []uint32 // [interface][dir 0..2][class][tcp state 0..3][fragment 0..1]
+	ifNames    []string // sorted; interface index i+1 (0: any other name)
+	ifMap      map[string]int
+	ifFolded   bool           // interfaces are part of combo; otherwise ifIDs names their bitsets
+	ifIDs      []uint32       // by interface index
+	skipAt     []int32        // by interface index: the "set skip" entry naming it, or -1
+	src, dst   [2]pfAddrTable // [0]: the address is the far side; [1]: the host's own side
+	sport      pfPortTable
+	dport      pfPortTable
+	icmpDef    [257]uint32 // by type+1 (0: no type)
+	icmpCodes  [257][]pfCodeID
+	stop       []uint64 // rules that end evaluation when they match: quick, or in a quick anchor
+	quick      []uint64
+	qEnd       []int32
+}
+
+type pfCodeID struct {
+	code int16
+	id   uint32
+}
+
+type pfAddrTable struct {
+	starts4 []uint32
+	ids4    []uint32
+	index4  []uint32 // by the top pfIndex4Bits of an address: the first piece starting in or after that block
+	starts6 []pfU128
+	ids6    []uint32
+	invalid uint32
+}
+
+type pfPortTable struct {
+	starts []uint16
+	ids    []uint32
+	index  [257]uint32 // by a port's high byte: the first piece starting in or after that block
+}
+
+const pfIndex4Bits = 12
+
+// pfIndex builds a bucket index over sorted starts: index[k] is the first piece whose start is at
+// or after bucket k (k << shift), and index[len] is len(starts).
+func pfIndex(starts []uint32, buckets int, shift uint) []uint32 {
+	idx := make([]uint32, buckets+1)
+	i := 0
+	for k := range buckets {
+		for i < len(starts) && starts[i]>>shift < uint32(k) {
+			i++
+		}
+		idx[k] = uint32(i)
+	}
+	idx[buckets] = uint32(len(starts))
+	return idx
+}
+
+type pfInterner struct {
+	w     int
+	pool  []uint64
+	index map[string]uint32
+	key   []byte
+}
+
+func (in *pfInterner) add(bs []uint64) uint32 {
+	in.key = in.key[:0]
+	for _, x := range bs {
+		in.key = binary.LittleEndian.AppendUint64(in.key, x)
+	}
+	if id, ok := in.index[string(in.key)]; ok {
+		return id
+	}
+	id := uint32(len(in.pool) / in.w)
+	in.pool = append(in.pool, bs...)
+	in.index[string(in.key)] = id
+	return id
+}
+
+func pfSetBit(b []uint64, i int) { b[i>>6] |= 1 << (i & 63) }
+
+func pfHasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+
+// pfTCPState is the TCP flags the simulator gives a packet: SYN for setup, ACK for established,
+// none otherwise. Index 0 stands for a packet that is not TCP.
+func pfTCPState(p *Packet) int {
+	if p.Proto != ProtoTCP {
+		return 0
+	}
+	switch {
+	case p.Setup:
+		return 1
+	case p.Established:
+		return 2
+	}
+	return 3
+}
+
+var pfStateFlags = [4]uint8{0, pfSYN, pfACK, 0}
+
+// pfComboMatch decides the fields that do not depend on addresses, ports, interface or ICMP
+// type: direction, protocol, TCP flags, and what a non-first fragment cannot match (pf skips
+// rules with ports, TCP flags or ICMP types for those).
+func pfComboMatch(r *pfRule, dirBit uint8, proto uint8, ts int, frag bool) bool {
+	if r.dirs&dirBit == 0 || !r.protos.has(proto) {
+		return false
+	}
+	if r.ports && (proto != ProtoTCP && proto != ProtoUDP || frag) {
+		return false
+	}
+	f := r.f
+	if proto == ProtoTCP && f.mask != 0 && (frag || pfStateFlags[ts]&f.mask != f.flags) {
+		return false
+	}
+	if len(f.icmp) > 0 && (proto != ProtoICMP && proto != ProtoICMPv6 || frag) {
+		return false
+	}
+	return true
+}
+
+// pfBuildClassifier compiles rules. skip lists the "set skip" interfaces, whose index the
+// classifier also resolves.
+func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
+	n := len(rules)
+	w := max((n+63)/64, 1)
+	in := &pfInterner{w: w, index: map[string]uint32{}}
+	c := pfClassifier{w: w}
+	bs := make([]uint64, w)
+
+	// Protocols: TCP, UDP, ICMP, ICMPv6 and every protocol a rule names get a class of their own;
+	// all others behave alike and share class 0.
+	reps := []uint8{0}
+	var named [256]bool
+	classOf := func(x uint8) {
+		if !named[x] {
+			named[x] = true
+			c.protoClass[x] = uint16(len(reps))
+			reps = append(reps, x)
+		}
+	}
+	for _, x := range []uint8{ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6} {
+		classOf(x)
+	}
+	for i := range rules {
+		if rules[i].protos != pfAllProtos {
+			for x := range 256 {
+				if rules[i].protos.has(uint8(x)) {
+					classOf(uint8(x))
+				}
+			}
+		}
+	}
+	for x := range 256 {
+		if !named[x] {
+			reps[0] = uint8(x) // class 0's representative: any protocol no rule names
+			break
+		}
+	}
+	c.nclass, c.reps = len(reps), reps
+
+	// Interfaces: every name a rule mentions, and index 0 for all other names.
+	var names []string
+	for i := range rules {
+		names = append(names, rules[i].ifs.names...)
+	}
+	for _, s := range skip {
+		names = append(names, s.iface)
+	}
+	c.ifNames = pfSortedUnique(names)
+	c.skipAt = make([]int32, len(c.ifNames)+1)
+	for idx := range c.skipAt {
+		c.skipAt[idx] = -1
+		if idx > 0 {
+			for k, s := range skip {
+				if s.iface == c.ifNames[idx-1] {
+					c.skipAt[idx] = int32(k)
+					break
+				}
+			}
+		}
+	}
+	if len(c.ifNames) > 8 {
+		c.ifMap = make(map[string]int, len(c.ifNames))
+		for i, name := range c.ifNames {
+			c.ifMap[name] = i + 1
+		}
+	}
+	ifHas := func(r *pfRule, idx int) bool {
+		if idx == 0 {
+			return r.ifs.co // a name no rule mentions
+		}
+		return r.ifs.has(c.ifNames[idx-1])
+	}
+	nif := 1
+	c.ifFolded = len(c.ifNames) < pfMaxFoldedIfs
+	if c.ifFolded {
+		nif = len(c.ifNames) + 1
+	} else {
+		for idx := range len(c.ifNames) + 1 {
+			clear(bs)
+			for i := range rules {
+				if ifHas(&rules[i], idx) {
+					pfSetBit(bs, i)
+				}
+			}
+			c.ifIDs = append(c.ifIDs, in.add(bs))
+		}
+	}
+	c.combo = make([]uint32, nif*3*c.nclass*4*2)
+	for ifIdx := range nif {
+		for d := range 3 {
+			dirBit := uint8(1) << d
+			for cl, pv := range reps {
+				for ts := range 4 {
+					for fr := range 2 {
+						clear(bs)
+						for i := range rules {
+							if pfComboMatch(&rules[i], dirBit, pv, ts, fr == 1) && (!c.ifFolded || ifHas(&rules[i], ifIdx)) {
+								pfSetBit(bs, i)
+							}
+						}
+						c.combo[(((ifIdx*3+d)*c.nclass+cl)*4+ts)*2+fr] = in.add(bs)
+					}
+				}
+			}
+		}
+	}
+
+	// Addresses and ports.
+	sets := make([]pfIPSet, n)
+	inv := make([]bool, n)
+	for _, fld := range []struct {
+		t    *[2]pfAddrTable
+		get  func(*pfRule) *pfAddrField
+		name string
+	}{
+		{&c.src, func(r *pfRule) *pfAddrField { return &r.src }, "src"},
+		{&c.dst, func(r *pfRule) *pfAddrField { return &r.dst }, "dst"},
+	} {
+		same := true
+		for i := range rules {
+			a := fld.get(&rules[i])
+			sets[i], inv[i] = a.remote, a.invalid
+			if !a.local.equal(a.remote) {
+				same = false
+			}
+		}
+		fld.t[0] = pfBuildAddrTable(in, sets, inv)
+		if same {
+			fld.t[1] = fld.t[0]
+			continue
+		}
+		for i := range rules {
+			sets[i] = fld.get(&rules[i]).local
+		}
+		fld.t[1] = pfBuildAddrTable(in, sets, inv)
+	}
+	for i := range rules {
+		sets[i] = rules[i].sport
+	}
+	c.sport = pfBuildPortTable(in, sets)
+	for i := range rules {
+		sets[i] = rules[i].dport
+	}
+	c.dport = pfBuildPortTable(in, sets)
+
+	// ICMP types and codes.
+	types := map[int16]map[int16]bool{}
+	for i := range rules {
+		for _, e := range rules[i].f.icmp {
+			if types[e.typ] == nil {
+				types[e.typ] = map[int16]bool{}
+			}
+			if e.code >= 0 {
+				types[e.typ][e.code] = true
+			}
+		}
+	}
+	icmpBits := func(typ, code int16) uint32 {
+		clear(bs)
+		for i := range rules {
+			es := rules[i].f.icmp
+			if len(es) == 0 || slices.ContainsFunc(es, func(e pfICMPElem) bool { return e.typ == typ && (e.code < 0 || e.code == code) }) {
+				pfSetBit(bs, i)
+			}
+		}
+		return in.add(bs)
+	}
+	none := icmpBits(-1, -1)
+	for t := range c.icmpDef {
+		c.icmpDef[t] = none
+	}
+	for typ, codes := range types {
+		c.icmpDef[typ+1] = icmpBits(typ, -1)
+		for code := range codes {
+			c.icmpCodes[typ+1] = append(c.icmpCodes[typ+1], pfCodeID{code, icmpBits(typ, code)})
+		}
+		slices.SortFunc(c.icmpCodes[typ+1], func(a, b pfCodeID) int { return int(a.code) - int(b.code) })
+	}
+
+	c.stop, c.quick, c.qEnd = make([]uint64, w), make([]uint64, w), make([]int32, n)
+	for i := range rules {
+		c.qEnd[i] = int32(rules[i].qEnd)
+		if rules[i].f.quick {
+			pfSetBit(c.quick, i)
+		}
+		if rules[i].f.quick || rules[i].qEnd >= 0 {
+			pfSetBit(c.stop, i)
+		}
+	}
+	c.pool = slices.Clip(in.pool)
+	c.group = (w + 63) / 64
+	c.sums = make([]uint64, len(c.pool)/w)
+	for id := range c.sums {
+		for j, x := range c.pool[id*w : (id+1)*w] {
+			if x != 0 {
+				c.sums[id] |= 1 << (j / c.group)
+			}
+		}
+	}
+	return c
+}
+
+// view is the bitset with the given id (tables hold ids), and its summary.
+func (c *pfClassifier) view(id uint32) ([]uint64, uint64) {
+	w := uint32(c.w)
+	off := id * w
+	return c.pool[off : off+w : off+w], c.sums[id]
+}
+
+type pfEvent struct {
+	at    pfU128
+	group int
+}
+
+// pfSweep cuts the space at every boundary of the rules' sets and returns, for each piece, its
+// start and the bitset of the rules whose set holds it (pieces with equal bitsets merged). Rules
+// with the same (canonical) set are swept as one group.
+func pfSweep(in *pfInterner, sets []pfIPSet, extra ...pfU128) ([]pfU128, []uint32) {
+	type key struct {
+		p *pfRange
+		n int
+	}
+	groups := map[key]int{}
+	var members [][]uint64
+	var evs []pfEvent
+	points := append([]pfU128{{}}, extra...)
+	for i, s := range sets {
+		if len(s) == 0 {
+			continue
+		}
+		g, ok := groups[key{&s[0], len(s)}]
+		if !ok {
+			g = len(members)
+			groups[key{&s[0], len(s)}] = g
+			members = append(members, make([]uint64, in.w))
+			for _, r := range s {
+				evs = append(evs, pfEvent{r.lo, g})
+				points = append(points, r.lo)
+				if r.hi != pfMax {
+					evs = append(evs, pfEvent{r.hi.add1(), g})
+					points = append(points, r.hi.add1())
+				}
+			}
+		}
+		pfSetBit(members[g], i)
+	}
+	slices.SortFunc(points, pfU128.cmp)
+	points = slices.Compact(points)
+	slices.SortFunc(evs, func(a, b pfEvent) int { return a.at.cmp(b.at) })
+	cur := make([]uint64, in.w)
+	var starts []pfU128
+	var ids []uint32
+	j := 0
+	for _, pt := range points {
+		for ; j < len(evs) && evs[j].at == pt; j++ {
+			for k, x := range members[evs[j].group] {
+				cur[k] ^= x // a set's ranges are disjoint: its rules go in, then out
+			}
+		}
+		id := in.add(cur)
+		if len(ids) > 0 && ids[len(ids)-1] == id {
+			continue
+		}
+		starts = append(starts, pt)
+		ids = append(ids, id)
+	}
+	return starts, ids
+}
+
+func pfBuildAddrTable(in *pfInterner, sets []pfIPSet, invalid []bool) pfAddrTable {
+	var t pfAddrTable
+	starts, ids := pfSweep(in, sets, pfV4Lo, pfV4Hi.add1())
+	t.starts6, t.ids6 = starts, ids
+	for k, s := range starts {
+		end := pfMax
+		if k+1 < len(starts) {
+			end = starts[k+1].sub1()
+		}
+		if end.less(pfV4Lo) || pfV4Hi.less(s) {
+			continue
+		}
+		if s.less(pfV4Lo) {
+			s = pfV4Lo
+		}
+		t.starts4 = append(t.starts4, uint32(s.lo))
+		t.ids4 = append(t.ids4, ids[k])
+	}
+	t.index4 = pfIndex(t.starts4, 1<<pfIndex4Bits, 32-pfIndex4Bits)
+	bs := make([]uint64, in.w)
+	for i, ok := range invalid {
+		if ok {
+			pfSetBit(bs, i)
+		}
+	}
+	t.invalid = in.add(bs)
+	return t
+}
+
+func pfBuildPortTable(in *pfInterner, sets []pfIPSet) pfPortTable {
+	starts, ids := pfSweep(in, sets)
+	var t pfPortTable
+	for k, s := range starts {
+		if s.hi != 0 || s.lo > 65535 {
+			break
+		}
+		t.starts = append(t.starts, uint16(s.lo))
+		t.ids = append(t.ids, ids[k])
+	}
+	wide := make([]uint32, len(t.starts))
+	for i, s := range t.starts {
+		wide[i] = uint32(s)
+	}
+	for k, v := range pfIndex(wide, 256, 8) {
+		t.index[k] = v
+	}
+	return t
+}
+
+func (t *pfAddrTable) lookup(a netip.Addr) uint32 {
+	if !a.IsValid() {
+		return t.invalid
+	}
+	if a.Is4() {
+		b := a.As4()
+		x := binary.BigEndian.Uint32(b[:])
+		s := t.starts4
+		k := x >> (32 - pfIndex4Bits)
+		lo, hi := int(t.index4[k]), int(t.index4[k+1])
+		if lo > 0 {
+			lo-- // the piece holding the start of the bucket
+		}
+		for hi-lo > 1 {
+			m := int(uint(lo+hi) >> 1)
+			if s[m] <= x {
+				lo = m
+			} else {
+				hi = m
+			}
+		}
+		return t.ids4[lo]
+	}
+	k := pfKey(a)
+	s := t.starts6
+	lo, hi := 0, len(s)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if !k.less(s[m]) {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return t.ids6[lo]
+}
+
+func (t *pfPortTable) lookup(x uint16) uint32 {
+	s := t.starts
+	k := x >> 8
+	lo, hi := int(t.index[k]), int(t.index[k+1])
+	if lo > 0 {
+		lo--
+	}
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if s[m] <= x {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return t.ids[lo]
+}
+
+// ifIndex is the index of an interface name: i+1 for the rules' i-th name, 0 for any other.
+func (c *pfClassifier) ifIndex(name string) int {
+	if c.ifMap != nil {
+		return c.ifMap[name]
+	}
+	for i, n := range c.ifNames {
+		if n == name {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func (c *pfClassifier) icmp(typ, code int16) uint32 {
+	if typ < 0 || typ > 255 {
+		return c.icmpDef[0]
+	}
+	for _, e := range c.icmpCodes[typ+1] {
+		if e.code == code {
+			return e.id
+		}
+	}
+	return c.icmpDef[typ+1]
+}
+
+// pfMasks are the bitsets of one packet's fields. A field that does not apply to the packet
+// repeats the combined bitset, which leaves the AND unchanged. (Slots are told apart by alias,
+// not by address: equal bitsets share storage.)
+type pfMasks struct {
+	m     [pfFields][]uint64
+	sums  [pfFields]uint64 // their summaries
+	alias uint8            // the slots that repeat the combined bitset (bit k for slot k)
+}
+
+// masks looks up the bitset of every field for p, whose interface has index ifIdx.
+func (c *pfClassifier) masks(p *Packet, ifIdx int, m *pfMasks) {
+	m.m[0], m.sums[0] = c.comboFor(p, ifIdx, pfTCPState(p))
+	srcLocal, dstLocal := 0, 0
+	if p.Dir == Out {
+		srcLocal = 1
+	}
+	if p.Dir == In {
+		dstLocal = 1
+	}
+	m.m[1], m.sums[1] = c.view(c.src[srcLocal].lookup(p.Src.Unmap()))
+	m.m[2], m.sums[2] = c.view(c.dst[dstLocal].lookup(p.Dst.Unmap()))
+	for k := 3; k < pfFields; k++ {
+		m.m[k], m.sums[k] = m.m[0], m.sums[0]
+	}
+	m.alias = 1<<3 | 1<<4 | 1<<5
+	switch p.Proto {
+	case ProtoTCP, ProtoUDP:
+		m.m[3], m.sums[3] = c.view(c.sport.lookup(p.SrcPort))
+		m.m[4], m.sums[4] = c.view(c.dport.lookup(p.DstPort))
+		m.alias &^= 1<<3 | 1<<4
+	case ProtoICMP, ProtoICMPv6:
+		m.m[3], m.sums[3] = c.view(c.icmp(p.ICMPType, p.ICMPCode))
+		m.alias &^= 1 << 3
+	}
+	if !c.ifFolded {
+		m.m[5], m.sums[5] = c.view(c.ifIDs[ifIdx])
+		m.alias &^= 1 << 5
+	}
+}
+
+// comboFor is the combined bitset for p as if its TCP state were ts (see pfTCPState).
+func (c *pfClassifier) comboFor(p *Packet, ifIdx, ts int) ([]uint64, uint64) {
+	d := 0
+	switch p.Dir {
+	case In:
+		d = 1
+	case Out:
+		d = 2
+	}
+	fr := 0
+	if p.Frag {
+		fr = 1
+	}
+	if !c.ifFolded {
+		ifIdx = 0
+	}
+	return c.view(c.combo[(((ifIdx*3+d)*c.nclass+int(c.protoClass[p.Proto]))*4+ts)*2+fr])
+}
+
+// setCombo replaces the combined bitset, also where it stands in for a field.
+func (m *pfMasks) setCombo(s []uint64, sum uint64) {
+	m.m[0], m.sums[0] = s, sum
+	for k := range m.m {
+		if m.alias&(1<<k) != 0 {
+			m.m[k], m.sums[k] = s, sum
+		}
+	}
+}
+
+func (m *pfMasks) word(i int) uint64 {
+	return m.m[0][i] & m.m[1][i] & m.m[2][i] & m.m[3][i] & m.m[4][i] & m.m[5][i]
+}
+
+// decide returns the index of the rule that decides p, or -1 when no rule matches. One pass over
+// the words: the first matching rule that stops evaluation settles it; otherwise the last match.
+func (c *pfClassifier) decide(p *Packet, ifIdx int) int {
+	var m pfMasks
+	c.masks(p, ifIdx, &m)
+	return c.scan(&m)
+}
+
+// scan finds the deciding rule among those all of m's bitsets hold. It visits only the words the
+// summaries say may hold one.
+func (c *pfClassifier) scan(m *pfMasks) int {
+	m0 := m.m[0]
+	m1, m2, m3, m4, m5 := m.m[1][:len(m0)], m.m[2][:len(m0)], m.m[3][:len(m0)], m.m[4][:len(m0)], m.m[5][:len(m0)]
+	stop := c.stop[:len(m0)]
+	sum := m.sums[0] & m.sums[1] & m.sums[2] & m.sums[3] & m.sums[4] & m.sums[5]
+	last, lastWord := -1, uint64(0)
+	for sum != 0 {
+		j := bits.TrailingZeros64(sum)
+		sum &= sum - 1
+		for i := j * c.group; i < (j+1)*c.group && i < len(m0); i++ {
+			x := m0[i] & m1[i] & m2[i] & m3[i] & m4[i] & m5[i]
+			if x == 0 {
+				continue
+			}
+			if s := x & stop[i]; s != 0 {
+				return c.stopAt(m, i<<6|bits.TrailingZeros64(s))
+			}
+			last, lastWord = i, x
+		}
+	}
+	if last < 0 {
+		return -1
+	}
+	return last<<6 | (63 - bits.LeadingZeros64(lastWord))
+}
+
+// scanPair scans for two packets that differ only in their combined bitset, a and b (the rest as
+// in m), in one pass, and returns the deciding rule of each.
+func (c *pfClassifier) scanPair(m *pfMasks, a []uint64, sa uint64, b []uint64, sb uint64) (int, int) {
+	var s [pfFields][]uint64
+	base := ^uint64(0)
+	for k := 1; k < pfFields; k++ {
+		s[k] = m.m[k]
+		if m.alias&(1<<k) != 0 {
+			s[k] = m.m[1] // ANDing the source bitset again changes nothing
+		} else {
+			base &= m.sums[k]
+		}
+	}
+	base &= m.sums[1] & (sa | sb)
+	b = b[:len(a)]
+	s1, s2, s3, s4, s5 := s[1][:len(a)], s[2][:len(a)], s[3][:len(a)], s[4][:len(a)], s[5][:len(a)]
+	stop := c.stop[:len(a)]
+	ra, rb := -2, -2 // -2: not settled by a stopping rule
+	lastA, lastB := -1, -1
+	var wordA, wordB uint64
+	for base != 0 {
+		j := bits.TrailingZeros64(base)
+		base &= base - 1
+		for i := j * c.group; i < (j+1)*c.group && i < len(a); i++ {
+			both := s1[i] & s2[i] & s3[i] & s4[i] & s5[i]
+			if both == 0 {
+				continue
+			}
+			if x := both & a[i]; x != 0 && ra == -2 {
+				if st := x & stop[i]; st != 0 {
+					v := *m
+					v.setCombo(a, sa)
+					ra = c.stopAt(&v, i<<6|bits.TrailingZeros64(st))
+				} else {
+					lastA, wordA = i, x
+				}
+			}
+			if x := both & b[i]; x != 0 && rb == -2 {
+				if st := x & stop[i]; st != 0 {
+					v := *m
+					v.setCombo(b, sb)
+					rb = c.stopAt(&v, i<<6|bits.TrailingZeros64(st))
+				} else {
+					lastB, wordB = i, x
+				}
+			}
+			if ra != -2 && rb != -2 {
+				return ra, rb
+			}
+		}
+	}
+	if ra == -2 {
+		ra = -1
+		if lastA >= 0 {
+			ra = lastA<<6 | (63 - bits.LeadingZeros64(wordA))
+		}
+	}
+	if rb == -2 {
+		rb = -1
+		if lastB >= 0 {
+			rb = lastB<<6 | (63 - bits.LeadingZeros64(wordB))
+		}
+	}
+	return ra, rb
+}
+
+// stopAt resolves the first matching rule r that ends evaluation: a quick rule decides; a rule in a
+// quick anchor lets the rest of that anchor run, and the anchor's last match decides, unless a
+// later rule in it stops evaluation first.
+func (c *pfClassifier) stopAt(m *pfMasks, r int) int {
+	for {
+		if pfHasBit(c.quick, r) {
+			return r
+		}
+		end := int(c.qEnd[r])
+		next := c.first(m, c.stop, r+1, end)
+		if next < 0 {
+			return c.last(m, r, end)
+		}
+		r = next
+	}
+}
+
+// first returns the first rule in [from, to) that matches and is in sel, or -1.
+func (c *pfClassifier) first(m *pfMasks, sel []uint64, from, to int) int {
+	for i := from >> 6; i<<6 < to; i++ {
+		x := m.word(i) & sel[i]
+		if lo := from - i<<6; lo > 0 {
+			x &^= 1<<lo - 1
+		}
+		if hi := to - i<<6; hi < 64 {
+			x &= 1<<hi - 1
+		}
+		if x != 0 {
+			return i<<6 | bits.TrailingZeros64(x)
+		}
+	}
+	return -1
+}
+
+// last returns the last rule in [from, to) that matches; from matches, so there is one.
+func (c *pfClassifier) last(m *pfMasks, from, to int) int {
+	for i := (to - 1) >> 6; i >= from>>6; i-- {
+		x := m.word(i)
+		if lo := from - i<<6; lo > 0 {
+			x &^= 1<<lo - 1
+		}
+		if hi := to - i<<6; hi < 64 {
+			x &= 1<<hi - 1
+		}
+		if x != 0 {
+			return i<<6 | (63 - bits.LeadingZeros64(x))
+		}
+	}
+	return from
+}

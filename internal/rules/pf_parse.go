@@ -1,0 +1,1475 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The parsed form of a pf rule set: a tree of anchors, each an ordered list of statements that
+// are either filter rules or anchor calls.
+
+type pfAddrKind uint8
+
+const (
+	pfHostAny pfAddrKind = iota
+	pfHostSelf
+	pfHostSet
+	pfHostTable
+)
+
+// pfAddrElem is one host of a from/to list. A list is an OR of its elements, which is what
+// pfctl's expansion of a list into one rule per element amounts to (so "{ a, !b }" matches every
+// address but b).
+type pfAddrElem struct {
+	neg   bool
+	kind  pfAddrKind
+	af    uint8   // the family of a literal address; 0 for any, self and tables
+	set   pfIPSet // literal addresses; a table's set once resolved
+	table string
+	text  string // as written, for explanations
+	iface bool   // written as an interface name, read as self
+	undef bool   // a table no statement defines (empty here; filled at run time, if ever)
+}
+
+// pfHost is a from or to clause.
+type pfHost struct {
+	addrs     []pfAddrElem // OR; nil means any
+	ports     []pfIPSet    // OR of port sets; nil means any
+	addrText  string
+	portText  string
+	portsSeen bool
+}
+
+type pfIfElem struct {
+	neg  bool
+	name string
+}
+
+// pfCond is what filter rules and anchor calls share: the conditions on a packet.
+type pfCond struct {
+	dir      Dir // 0: both
+	ifs      []pfIfElem
+	ifText   string
+	af       uint8
+	protos   []uint8
+	protoTxt string
+	src, dst pfHost
+}
+
+type pfReturn uint8
+
+const (
+	pfRetNone pfReturn = iota
+	pfRetReturn
+	pfRetRST
+	pfRetICMP
+)
+
+type pfState uint8
+
+const (
+	pfNoState pfState = iota
+	pfKeepState
+	pfModulateState
+	pfSynproxyState
+)
+
+type pfICMPElem struct {
+	typ  int16
+	code int16 // -1: any code
+}
+
+// pfFilter is a pass or block rule.
+type pfFilter struct {
+	cond     pfCond
+	pass     bool
+	ret      pfReturn
+	quick    bool
+	state    pfState
+	flags    uint8 // effective TCP flags: flags/mask, mask 0 for none (including pf's default S/SA)
+	mask     uint8
+	icmp     []pfICMPElem
+	icmpText string
+	where    string
+	text     string
+}
+
+// pfCall is an anchor rule: evaluate the rules of an anchor (or of each child of it, for "/*")
+// when the packet matches cond.
+type pfCall struct {
+	cond     pfCond
+	quick    bool
+	path     string // the anchor, resolved to an absolute path
+	wildcard bool
+	where    string
+	file     string
+	line     int
+	text     string
+	targets  []*pfAnchor // resolved at compile time
+	size     int         // number of filter rules the call expands to
+}
+
+type pfStmt struct {
+	f    *pfFilter
+	call *pfCall
+}
+
+type pfTableEntry struct {
+	neg    bool
+	prefix netip.Prefix
+}
+
+type pfTable struct {
+	name    string
+	where   string
+	entries []pfTableEntry
+	set     pfIPSet
+}
+
+// pfAnchor is a ruleset: the main one (path "") or a named anchor.
+type pfAnchor struct {
+	path    string
+	stmts   []pfStmt
+	tables  map[string]*pfTable
+	defined string // where its rules came from, once some did
+	size    int
+	sized   bool
+}
+
+// PFSyntaxError is a statement of a pf rule set ParsePF could not accept, or a file it could not
+// load. File is the name the caller gave (or the path a load or include named).
+type PFSyntaxError struct {
+	File string
+	Line int
+	Msg  string
+	Err  error // the loader's error, for a file that could not be read
+}
+
+func (e *PFSyntaxError) Error() string {
+	s := fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *PFSyntaxError) Unwrap() error { return e.Err }
+
+func pfLineError(line int, msg string) *PFSyntaxError { return &PFSyntaxError{Line: line, Msg: msg} }
+
+// pfClass orders statements the way pfctl's require-order expects them.
+const (
+	pfClassOption = iota + 1
+	pfClassNormalization
+	pfClassTranslation
+	pfClassFilter
+)
+
+type pfOrderNote struct {
+	class int
+	where string
+}
+
+const pfMaxLoadDepth = 16
+
+type pfParser struct {
+	rs      *PFRuleset
+	lex     *pfLexer
+	data    []byte
+	file    string
+	anchor  *pfAnchor
+	ahead   []pfTok
+	lastEnd int
+	depth   int
+	blocks  int     // inline anchor blocks open in this file
+	toks    []pfTok // the tokens consumed so far, macros expanded
+	load    func(path string) ([]byte, error)
+}
+
+func (p *pfParser) fill(n int) {
+	for len(p.ahead) < n {
+		p.ahead = append(p.ahead, p.lex.lex())
+	}
+}
+
+func (p *pfParser) peek() pfTok { p.fill(1); return p.ahead[0] }
+
+func (p *pfParser) next() pfTok {
+	p.fill(1)
+	t := p.ahead[0]
+	p.ahead = p.ahead[1:]
+	if t.kind != pfEOF && t.kind != pfNL {
+		p.lastEnd = t.end
+		p.toks = append(p.toks, t)
+	}
+	return t
+}
+
+// joined is the text of the tokens consumed since mark, macros expanded, for explanations.
+func (p *pfParser) joined(mark int) string {
+	ts := p.toks[mark:]
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			prev := ts[i-1]
+			tight := t.is(",") || t.is(")") || prev.is("!") || prev.is("(") ||
+				t.is(">") && i >= 2 && ts[i-2].is("<") || prev.is("<") && i+1 < len(ts) && ts[i+1].is(">")
+			if !tight {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(t.s)
+	}
+	return b.String()
+}
+
+// accept consumes the keyword or punctuation s when it comes next.
+func (p *pfParser) accept(s string) bool {
+	if p.peek().is(s) {
+		p.next()
+		return true
+	}
+	return false
+}
+
+func (p *pfParser) errf(t pfTok, format string, args ...any) error {
+	if p.lex.err != nil {
+		return p.lexErr()
+	}
+	return &PFSyntaxError{File: p.file, Line: t.line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *pfParser) lexErr() error {
+	var e *PFSyntaxError
+	if errors.As(p.lex.err, &e) && e.File == "" {
+		e.File = p.file
+	}
+	return p.lex.err
+}
+
+func (p *pfParser) where(t pfTok) string { return fmt.Sprintf("%s:%d", p.file, t.line) }
+
+func (p *pfParser) text(start int) string {
+	if start >= p.lastEnd {
+		return ""
+	}
+	return pfNormText(p.data[start:p.lastEnd])
+}
+
+func (p *pfParser) expect(s string) error {
+	if t := p.next(); !t.is(s) {
+		return p.errf(t, "expected %q, found %s", s, t)
+	}
+	return nil
+}
+
+// skipBlank skips line ends, which lists and blocks may span.
+func (p *pfParser) skipBlank() {
+	for p.peek().kind == pfNL {
+		p.next()
+	}
+}
+
+func (p *pfParser) endStatement() error {
+	t := p.peek()
+	switch {
+	case t.kind == pfNL:
+		p.next()
+		return nil
+	case t.kind == pfEOF:
+		if p.lex.err != nil {
+			return p.lexErr()
+		}
+		return nil
+	case t.is("}") && p.blocks > 0:
+		return nil // the end of an inline anchor block; its caller consumes it
+	}
+	return p.errf(t, "unexpected %s", t)
+}
+
+func (p *pfParser) order(class int, t pfTok) {
+	if p.anchor == p.rs.root {
+		p.rs.order = append(p.rs.order, pfOrderNote{class, p.where(t)})
+	}
+}
+
+// statements parses until the end of the file or, in an inline block, its closing brace.
+func (p *pfParser) statements(block bool) error {
+	for {
+		t := p.peek()
+		switch {
+		case t.kind == pfEOF:
+			if p.lex.err != nil {
+				return p.lexErr()
+			}
+			if block {
+				return p.errf(t, "missing } at the end of an anchor block")
+			}
+			return nil
+		case t.kind == pfNL:
+			p.next()
+			continue
+		case t.is("}"):
+			if block {
+				p.next()
+				return nil
+			}
+			return p.errf(t, "unexpected }")
+		}
+		if err := p.statement(); err != nil {
+			return err
+		}
+	}
+}
+
+var pfReserved = map[string]bool{
+	"pass": true, "block": true, "in": true, "out": true, "on": true, "from": true, "to": true,
+	"all": true, "any": true, "quick": true, "log": true, "proto": true, "port": true,
+	"anchor": true, "table": true, "set": true, "keep": true, "state": true, "inet": true,
+	"inet6": true, "self": true, "flags": true, "no": true, "load": true, "scrub": true,
+}
+
+func (p *pfParser) statement() error {
+	t := p.next()
+	if t.kind != pfWord {
+		return p.errf(t, "unexpected %s at the start of a statement", t)
+	}
+	if p.peek().is("=") {
+		return p.macro(t)
+	}
+	switch t.s {
+	case "table":
+		return p.table(t)
+	case "set":
+		return p.set(t)
+	case "pass", "block":
+		p.order(pfClassFilter, t)
+		return p.filter(t)
+	case "anchor":
+		p.order(pfClassFilter, t)
+		return p.anchorRule(t)
+	case "load":
+		return p.loadAnchor(t)
+	case "include":
+		return p.include(t)
+	case "scrub":
+		p.order(pfClassNormalization, t)
+		return p.ignore(t, "traffic normalisation is not simulated")
+	case "antispoof":
+		p.order(pfClassFilter, t)
+		return p.ignore(t, "antispoof needs the interfaces' addresses, which the simulator does not have")
+	case "scrub-anchor":
+		p.order(pfClassNormalization, t)
+		return p.ignore(t, "not a filter anchor")
+	case "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor":
+		p.order(pfClassTranslation, t)
+		return p.ignore(t, "not a filter anchor")
+	case "nat", "rdr", "binat", "no", "nat64":
+		return p.errf(t, "%q: translation rules change addresses before filtering and are not supported by the simulator", t.s)
+	case "match", "altq", "queue", "dummynet", "ether":
+		return p.errf(t, "%q rules are not supported by the simulator", t.s)
+	}
+	return p.errf(t, "unknown keyword %q", t.s)
+}
+
+// ignore consumes a statement the simulator does not model (with any block it opens) and notes
+// it, so that nothing is skipped silently.
+func (p *pfParser) ignore(first pfTok, why string) error {
+	depth := 0
+	for {
+		t := p.peek()
+		switch {
+		case t.kind == pfEOF:
+			if p.lex.err != nil {
+				return p.lexErr()
+			}
+			if depth > 0 {
+				return p.errf(t, "missing } in %q statement", first.s)
+			}
+		case t.kind == pfNL && depth == 0:
+		case t.is("}") && depth == 0 && p.blocks > 0:
+			// the end of the enclosing inline anchor block
+		default:
+			switch {
+			case t.is("{"), t.is("("):
+				depth++
+			case t.is("}"), t.is(")"):
+				depth--
+			}
+			p.next()
+			continue
+		}
+		break
+	}
+	p.rs.ignored = append(p.rs.ignored, fmt.Sprintf("%s: %s (ignored: %s)", p.where(first), p.text(first.start), why))
+	return p.endStatement()
+}
+
+var (
+	pfMacroName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	pfTableName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+)
+
+func (p *pfParser) macro(name pfTok) error {
+	p.next() // =
+	if !pfMacroName.MatchString(name.s) || pfReserved[name.s] {
+		return p.errf(name, "bad macro name %q", name.s)
+	}
+	var parts []string
+	for p.peek().value() {
+		parts = append(parts, p.next().s)
+	}
+	if len(parts) == 0 {
+		return p.errf(p.peek(), "macro %s needs a value", name.s)
+	}
+	v := strings.Join(parts, " ")
+	if len(v) > pfMaxMacroLen {
+		return p.errf(name, "macro %s is longer than %d bytes", name.s, pfMaxMacroLen)
+	}
+	p.lex.macros[name.s] = v
+	return p.endStatement()
+}
+
+func (p *pfParser) tableName() (string, error) {
+	if err := p.expect("<"); err != nil {
+		return "", err
+	}
+	t := p.next()
+	if t.kind != pfWord || !pfTableName.MatchString(t.s) {
+		return "", p.errf(t, "bad table name %s", t)
+	}
+	if err := p.expect(">"); err != nil {
+		return "", err
+	}
+	return t.s, nil
+}
+
+func (p *pfParser) table(first pfTok) error {
+	name, err := p.tableName()
+	if err != nil {
+		return err
+	}
+	tb := &pfTable{name: name, where: p.where(first)}
+	if p.anchor.tables == nil {
+		p.anchor.tables = map[string]*pfTable{}
+	}
+	if old, ok := p.anchor.tables[name]; ok {
+		return p.errf(first, "table <%s> is already defined at %s", name, old.where)
+	}
+	for {
+		t := p.peek()
+		switch {
+		case t.is("persist"), t.is("const"), t.is("counters"):
+			p.next()
+			continue
+		case t.is("file"):
+			p.next()
+			f := p.next()
+			if !f.value() {
+				return p.errf(f, "file needs a path, found %s", f)
+			}
+			es, err := p.tableFile(f)
+			if err != nil {
+				return err
+			}
+			tb.entries = append(tb.entries, es...)
+			continue
+		case t.is("{"):
+			p.next()
+			for {
+				p.skipBlank()
+				t := p.peek()
+				if t.is("}") {
+					p.next()
+					break
+				}
+				if t.is(",") {
+					p.next()
+					continue
+				}
+				neg := p.accept("!")
+				v := p.next()
+				if !v.value() {
+					return p.errf(v, "bad table entry %s", v)
+				}
+				e, err := pfTableEntryOf(v.s, neg)
+				if err != nil {
+					return p.errf(v, "table <%s>: %v", name, err)
+				}
+				tb.entries = append(tb.entries, e)
+			}
+			continue
+		}
+		break
+	}
+	p.anchor.tables[name] = tb
+	return p.endStatement()
+}
+
+func pfTableEntryOf(s string, neg bool) (pfTableEntry, error) {
+	if strings.HasPrefix(s, "!") {
+		neg, s = !neg, s[1:]
+	}
+	pre, err := pfParsePrefix(s)
+	if err != nil {
+		if s == "self" || pfIfaceName.MatchString(s) {
+			return pfTableEntry{}, fmt.Errorf("entry %q: interface and self entries are not supported; list the addresses", s)
+		}
+		return pfTableEntry{}, fmt.Errorf("entry %q: want an address or a prefix", s)
+	}
+	return pfTableEntry{neg: neg, prefix: pre}, nil
+}
+
+func (p *pfParser) readFile(t pfTok, what, name string) ([]byte, error) {
+	if p.load == nil {
+		return nil, p.errf(t, "%s %q: no file loader was given", what, name)
+	}
+	if p.depth >= pfMaxLoadDepth {
+		return nil, p.errf(t, "%s %q: files nested deeper than %d", what, name, pfMaxLoadDepth)
+	}
+	data, err := p.load(name)
+	if err != nil {
+		return nil, &PFSyntaxError{File: p.file, Line: t.line, Msg: fmt.Sprintf("%s %q", what, name), Err: err}
+	}
+	return data, nil
+}
+
+// tableFile reads a table file: addresses or prefixes, one or more a line, "#" comments.
+func (p *pfParser) tableFile(t pfTok) ([]pfTableEntry, error) {
+	data, err := p.readFile(t, "table file", t.s)
+	if err != nil {
+		return nil, err
+	}
+	var out []pfTableEntry
+	for i, line := range strings.Split(string(data), "\n") {
+		if c := strings.IndexByte(line, '#'); c >= 0 {
+			line = line[:c]
+		}
+		for _, f := range strings.Fields(line) {
+			e, err := pfTableEntryOf(f, false)
+			if err != nil {
+				return nil, &PFSyntaxError{File: t.s, Line: i + 1, Msg: err.Error()}
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Options ParsePF accepts and ignores: they tune the engine, not which packets pass.
+var pfIgnoredOptions = map[string]bool{
+	"optimization": true, "ruleset-optimization": true, "loginterface": true, "timeout": true,
+	"limit": true, "state-policy": true, "state-defaults": true, "hostid": true,
+	"fingerprints": true, "debug": true, "reassemble": true, "syncookies": true,
+	"keepcounters": true,
+}
+
+func (p *pfParser) set(first pfTok) error {
+	p.order(pfClassOption, first)
+	opt := p.next()
+	if opt.kind != pfWord {
+		return p.errf(opt, "set needs an option, found %s", opt)
+	}
+	if p.anchor != p.rs.root {
+		return p.errf(first, "set %s: options are only allowed in the main ruleset", opt.s)
+	}
+	switch opt.s {
+	case "skip":
+		if err := p.expect("on"); err != nil {
+			return err
+		}
+		var names []string
+		if p.accept("{") {
+			for {
+				p.skipBlank()
+				t := p.next()
+				if t.is("}") {
+					break
+				}
+				if t.is(",") {
+					continue
+				}
+				if !t.value() {
+					return p.errf(t, "set skip: bad interface %s", t)
+				}
+				names = append(names, t.s)
+			}
+		} else {
+			t := p.next()
+			if !t.value() {
+				return p.errf(t, "set skip: bad interface %s", t)
+			}
+			names = append(names, t.s)
+		}
+		for _, n := range names {
+			p.rs.skip = append(p.rs.skip, pfSkip{iface: n, where: p.where(first), text: p.text(first.start)})
+		}
+	case "block-policy":
+		t := p.next()
+		switch {
+		case t.is("drop"):
+			p.rs.blockReturn = false
+		case t.is("return"):
+			p.rs.blockReturn = true
+		default:
+			return p.errf(t, "set block-policy: want drop or return, found %s", t)
+		}
+	case "require-order":
+		t := p.next()
+		switch {
+		case t.is("yes"):
+			p.rs.noRequireOrder = false
+		case t.is("no"):
+			p.rs.noRequireOrder = true
+		default:
+			return p.errf(t, "set require-order: want yes or no, found %s", t)
+		}
+	default:
+		if !pfIgnoredOptions[opt.s] {
+			return p.errf(opt, "unknown option \"set %s\"", opt.s)
+		}
+		return p.ignore(first, "engine tuning")
+	}
+	return p.endStatement()
+}
+
+func (p *pfParser) include(first pfTok) error {
+	f := p.next()
+	if !f.value() {
+		return p.errf(f, "include needs a file name, found %s", f)
+	}
+	if err := p.endStatement(); err != nil {
+		return err
+	}
+	data, err := p.readFile(first, "include", f.s)
+	if err != nil {
+		return err
+	}
+	sub := p.sub(data, f.s, p.anchor)
+	return sub.statements(false)
+}
+
+func (p *pfParser) sub(data []byte, file string, a *pfAnchor) *pfParser {
+	return &pfParser{
+		rs:     p.rs,
+		lex:    &pfLexer{data: data, line: 1, macros: p.lex.macros},
+		data:   data,
+		file:   file,
+		anchor: a,
+		depth:  p.depth + 1,
+		load:   p.load,
+	}
+}
+
+// pfResolveAnchor resolves an anchor name relative to the anchor cur, as pf does: a leading "/"
+// makes it absolute, ".." climbs, and a final "*" ("name/*", or "*" alone) means the children.
+func pfResolveAnchor(cur, name string) (abs string, wildcard bool, err error) {
+	if name == "" {
+		return "", false, errors.New("empty anchor name")
+	}
+	if name == "*" || strings.HasSuffix(name, "/*") {
+		wildcard = true
+		name = strings.TrimSuffix(strings.TrimSuffix(name, "*"), "/")
+	}
+	var parts []string
+	if !strings.HasPrefix(name, "/") && cur != "" {
+		parts = strings.Split(cur, "/")
+	}
+	for _, c := range strings.Split(name, "/") {
+		switch {
+		case c == "" || c == ".":
+		case c == "..":
+			if len(parts) == 0 {
+				return "", false, fmt.Errorf("anchor %q climbs above the main ruleset", name)
+			}
+			parts = parts[:len(parts)-1]
+		case strings.ContainsAny(c, "* \t"):
+			return "", false, fmt.Errorf("bad anchor name %q", name)
+		default:
+			parts = append(parts, c)
+		}
+	}
+	abs = strings.Join(parts, "/")
+	if abs == "" && !wildcard {
+		return "", false, fmt.Errorf("anchor %q names the main ruleset", name)
+	}
+	return abs, wildcard, nil
+}
+
+func (p *pfParser) anchorRule(first pfTok) error {
+	c := &pfCall{where: p.where(first), file: p.file, line: first.line}
+	name := ""
+	if t := p.peek(); t.value() && !(t.kind == pfWord && pfAnchorKeyword[t.s]) {
+		name = p.next().s
+	}
+	// pfctl reads "anchor name dir quick ..." (some versions "quick dir"): accept both.
+	quick := p.accept("quick")
+	switch {
+	case p.accept("in"):
+		c.cond.dir = In
+	case p.accept("out"):
+		c.cond.dir = Out
+	}
+	if p.accept("quick") {
+		quick = true
+	}
+	c.quick = quick
+	if err := p.cond(&c.cond); err != nil {
+		return err
+	}
+	if t := p.peek(); t.kind == pfWord && !t.is("{") {
+		return p.errf(t, "%q is not supported on anchor rules", t.s)
+	}
+	c.text = p.text(first.start)
+	block := p.peek().is("{")
+	if name == "" {
+		if !block {
+			return p.errf(first, "anchor needs a name")
+		}
+		p.rs.anon++
+		name = fmt.Sprintf("_%d", p.rs.anon)
+	}
+	abs, wild, err := pfResolveAnchor(p.anchor.path, name)
+	if err != nil {
+		return p.errf(first, "%v", err)
+	}
+	if block && wild {
+		return p.errf(first, "anchor %q: an inline block needs a plain name", name)
+	}
+	c.path, c.wildcard = abs, wild
+	if err := pfCheckCond(&c.cond); err != nil {
+		return p.errf(first, "%v", err)
+	}
+	target := p.rs.anchorAt(abs)
+	p.anchor.stmts = append(p.anchor.stmts, pfStmt{call: c})
+	if !block {
+		return p.endStatement()
+	}
+	p.next() // {
+	if target.defined != "" {
+		return p.errf(first, "anchor %q already has rules from %s", abs, target.defined)
+	}
+	target.defined = c.where
+	saved := p.anchor
+	p.anchor = target
+	p.blocks++
+	err = p.statements(true)
+	p.blocks--
+	p.anchor = saved
+	if err != nil {
+		return err
+	}
+	return p.endStatement()
+}
+
+var pfRuleWords = map[string]bool{
+	"in": true, "out": true, "log": true, "quick": true, "on": true, "inet": true, "inet6": true,
+	"proto": true, "from": true, "to": true, "all": true, "port": true,
+}
+
+var pfAnchorKeyword = map[string]bool{
+	"in": true, "out": true, "quick": true, "on": true, "inet": true, "inet6": true,
+	"proto": true, "from": true, "to": true, "all": true,
+}
+
+func (p *pfParser) loadAnchor(first pfTok) error {
+	if err := p.expect("anchor"); err != nil {
+		return err
+	}
+	n := p.next()
+	if !n.value() {
+		return p.errf(n, "load anchor needs a name, found %s", n)
+	}
+	if err := p.expect("from"); err != nil {
+		return err
+	}
+	f := p.next()
+	if !f.value() {
+		return p.errf(f, "load anchor needs a file, found %s", f)
+	}
+	if err := p.endStatement(); err != nil {
+		return err
+	}
+	abs, wild, err := pfResolveAnchor(p.anchor.path, n.s)
+	if err != nil || wild {
+		return p.errf(n, "load anchor: bad anchor name %q", n.s)
+	}
+	target := p.rs.anchorAt(abs)
+	if target.defined != "" {
+		return p.errf(first, "load anchor %q: the anchor already has rules from %s", abs, target.defined)
+	}
+	target.defined = p.where(first)
+	data, err := p.readFile(first, "load anchor "+strconv.Quote(n.s)+" from", f.s)
+	if err != nil {
+		return err
+	}
+	return p.sub(data, f.s, target).statements(false)
+}
+
+func (p *pfParser) filter(first pfTok) error {
+	f := &pfFilter{pass: first.s == "pass", where: p.where(first)}
+	if !f.pass {
+		t := p.peek()
+		switch {
+		case t.is("drop"):
+			p.next()
+		case t.is("return"):
+			p.next()
+			f.ret = pfRetReturn
+		case t.is("return-rst"):
+			p.next()
+			f.ret = pfRetRST
+		case t.is("return-icmp"), t.is("return-icmp6"):
+			p.next()
+			f.ret = pfRetICMP
+		default:
+			if p.rs.blockReturn {
+				f.ret = pfRetReturn
+			}
+		}
+		if f.ret != pfRetNone && p.peek().is("(") {
+			if err := p.skipParens(); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case p.accept("in"):
+		f.cond.dir = In
+	case p.accept("out"):
+		f.cond.dir = Out
+	}
+	for {
+		if p.accept("log") {
+			if p.peek().is("(") {
+				if err := p.skipParens(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if p.accept("quick") {
+			f.quick = true
+			continue
+		}
+		break
+	}
+	if err := p.cond(&f.cond); err != nil {
+		return err
+	}
+	explicitFlags, explicitState := false, false
+	for {
+		t := p.peek()
+		if t.kind != pfWord {
+			break
+		}
+		switch t.s {
+		case "flags":
+			p.next()
+			v := p.next()
+			if v.is("any") {
+				f.flags, f.mask = 0, 0
+				explicitFlags = true
+				continue
+			}
+			a, b, ok := strings.Cut(v.s, "/")
+			fl, ok1 := pfParseFlags(a)
+			mk, ok2 := pfParseFlags(b)
+			if v.kind != pfWord || !ok || !ok1 || !ok2 || mk == 0 {
+				return p.errf(v, "flags: want F/M (such as S/SA) or any, found %s", v)
+			}
+			if fl&mk != fl {
+				return p.errf(v, "flags %s always false: %s is not within %s", v.s, a, b)
+			}
+			f.flags, f.mask, explicitFlags = fl, mk, true
+		case "icmp-type", "icmp6-type":
+			p.next()
+			if err := p.icmpTypes(f, t.s == "icmp6-type"); err != nil {
+				return err
+			}
+		case "keep", "modulate", "synproxy":
+			p.next()
+			if err := p.expect("state"); err != nil {
+				return err
+			}
+			f.state = map[string]pfState{"keep": pfKeepState, "modulate": pfModulateState, "synproxy": pfSynproxyState}[t.s]
+			explicitState = true
+			if p.peek().is("(") {
+				if err := p.skipParens(); err != nil {
+					return err
+				}
+			}
+		case "no":
+			p.next()
+			if err := p.expect("state"); err != nil {
+				return err
+			}
+			f.state, explicitState = pfNoState, true
+		case "label":
+			p.next()
+			if v := p.next(); !v.value() {
+				return p.errf(v, "label needs a string, found %s", v)
+			}
+		case "allow-opts":
+			p.next()
+		case "queue":
+			p.next()
+			if p.peek().is("(") {
+				if err := p.skipParens(); err != nil {
+					return err
+				}
+			} else if v := p.next(); !v.value() {
+				return p.errf(v, "queue needs a name, found %s", v)
+			}
+		default:
+			if pfRuleWords[t.s] {
+				return p.errf(t, "unexpected %q: a rule reads pass|block, in|out, log, quick, on, inet|inet6, proto, from, to, then options", t.s)
+			}
+			return p.errf(t, "%q is not supported by the simulator", t.s)
+		}
+	}
+	if f.pass && !explicitState {
+		f.state = pfKeepState // pass rules keep state unless told not to
+	}
+	if !f.pass {
+		f.state = pfNoState
+	}
+	if f.pass && f.state != pfNoState && !explicitFlags {
+		f.flags, f.mask = pfSYN, pfSYN|pfACK // and then match only SYNs: pf's default flags S/SA
+	}
+	f.text = p.text(first.start)
+	if err := pfCheckFilter(f, explicitFlags); err != nil {
+		return p.errf(first, "%v", err)
+	}
+	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
+	return p.endStatement()
+}
+
+func (p *pfParser) skipParens() error {
+	open := p.next()
+	depth := 1
+	for depth > 0 {
+		t := p.next()
+		switch {
+		case t.kind == pfEOF:
+			return p.errf(open, "missing )")
+		case t.is("("):
+			depth++
+		case t.is(")"):
+			depth--
+		}
+	}
+	return nil
+}
+
+func (p *pfParser) icmpTypes(f *pfFilter, v6 bool) error {
+	mark := len(p.toks)
+	one := func() error {
+		t := p.next()
+		names := pfICMPTypes
+		if v6 {
+			names = pfICMP6Types
+		}
+		typ, ok := names[t.s]
+		if !ok {
+			n, err := strconv.Atoi(t.s)
+			if err != nil || n < 0 || n > 255 || !t.value() {
+				return p.errf(t, "unknown icmp type %s", t)
+			}
+			typ = int16(n)
+		}
+		e := pfICMPElem{typ: typ, code: -1}
+		if p.accept("code") {
+			c := p.next()
+			code, ok := pfICMPCodes[c.s]
+			if !ok {
+				n, err := strconv.Atoi(c.s)
+				if err != nil || n < 0 || n > 255 || !c.value() {
+					return p.errf(c, "unknown icmp code %s", c)
+				}
+				code = int16(n)
+			}
+			e.code = code
+		}
+		f.icmp = append(f.icmp, e)
+		return nil
+	}
+	if p.accept("{") {
+		for {
+			p.skipBlank()
+			if p.accept("}") {
+				break
+			}
+			if p.accept(",") {
+				continue
+			}
+			if err := one(); err != nil {
+				return err
+			}
+		}
+	} else if err := one(); err != nil {
+		return err
+	}
+	f.icmpText = p.joined(mark)
+	want := ProtoICMP
+	if v6 {
+		want = ProtoICMPv6
+	}
+	if len(f.cond.protos) == 0 || slices.ContainsFunc(f.cond.protos, func(x uint8) bool { return x != want }) {
+		return p.errf(p.peek(), "icmp-type/code only applies to proto %s", pfProtoName(want))
+	}
+	return nil
+}
+
+// cond parses "[on ifspec] [inet|inet6] [proto …] [all | from … to …]".
+func (p *pfParser) cond(c *pfCond) error {
+	if p.accept("on") {
+		mark := len(p.toks)
+		ifs, err := p.ifspec()
+		if err != nil {
+			return err
+		}
+		c.ifs, c.ifText = ifs, p.joined(mark)
+	}
+	for _, r := range []string{"fastroute", "route-to", "reply-to", "dup-to"} {
+		if t := p.peek(); t.is(r) {
+			return p.errf(t, "%q is not supported by the simulator", r)
+		}
+	}
+	switch {
+	case p.accept("inet"):
+		c.af = 4
+	case p.accept("inet6"):
+		c.af = 6
+	}
+	if p.accept("proto") {
+		mark := len(p.toks)
+		one := func() error {
+			t := p.next()
+			if n, ok := pfProtoNames[t.s]; ok && t.value() {
+				c.protos = append(c.protos, n)
+				return nil
+			}
+			n, err := strconv.Atoi(t.s)
+			if err != nil || n < 0 || n > 255 || !t.value() {
+				return p.errf(t, "unknown protocol %s", t)
+			}
+			c.protos = append(c.protos, uint8(n))
+			return nil
+		}
+		if p.accept("{") {
+			for {
+				p.skipBlank()
+				if p.accept("}") {
+					break
+				}
+				if p.accept(",") {
+					continue
+				}
+				if err := one(); err != nil {
+					return err
+				}
+			}
+			if len(c.protos) == 0 {
+				return p.errf(p.peek(), "empty protocol list")
+			}
+		} else if err := one(); err != nil {
+			return err
+		}
+		c.protoTxt = p.joined(mark)
+	}
+	if p.accept("all") {
+		return nil
+	}
+	if p.accept("from") {
+		if err := p.host(&c.src); err != nil {
+			return err
+		}
+	}
+	if t := p.peek(); t.is("os") {
+		return p.errf(t, "\"os\" is not supported by the simulator")
+	}
+	if p.accept("to") {
+		if err := p.host(&c.dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pfParser) ifspec() ([]pfIfElem, error) {
+	one := func() (pfIfElem, error) {
+		neg := p.accept("!")
+		t := p.next()
+		if !t.value() || t.s == "" || strings.ContainsAny(t.s, " \t") {
+			return pfIfElem{}, p.errf(t, "bad interface %s", t)
+		}
+		if t.kind == pfWord && (t.s == "any" || t.s == "all") {
+			return pfIfElem{}, p.errf(t, "on %s is not supported: leave out \"on\" to match every interface", t.s)
+		}
+		if t.kind == pfWord && t.s == "rdomain" {
+			return pfIfElem{}, p.errf(t, "on rdomain is not supported by the simulator")
+		}
+		return pfIfElem{neg: neg, name: t.s}, nil
+	}
+	if !p.accept("{") {
+		e, err := one()
+		return []pfIfElem{e}, err
+	}
+	var out []pfIfElem
+	for {
+		p.skipBlank()
+		if p.accept("}") {
+			break
+		}
+		if p.accept(",") {
+			continue
+		}
+		e, err := one()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil, p.errf(p.peek(), "empty interface list")
+	}
+	return out, nil
+}
+
+// pfIfaceName matches what looks like an interface name (en0, lo0, utun3, bridge100), with an
+// optional ":0" modifier.
+var pfIfaceName = regexp.MustCompile(`^[a-z]+[0-9]+(:0)?$`)
+
+func (p *pfParser) host(h *pfHost) error {
+	mark := len(p.toks)
+	if p.accept("{") {
+		for {
+			p.skipBlank()
+			if p.accept("}") {
+				break
+			}
+			if p.accept(",") {
+				continue
+			}
+			e, err := p.addrElem()
+			if err != nil {
+				return err
+			}
+			h.addrs = append(h.addrs, e)
+		}
+		if len(h.addrs) == 0 {
+			return p.errf(p.peek(), "empty address list")
+		}
+		h.addrText = p.joined(mark)
+	} else if !p.peek().is("port") {
+		e, err := p.addrElem()
+		if err != nil {
+			return err
+		}
+		h.addrs = []pfAddrElem{e}
+		h.addrText = e.text
+	}
+	if len(h.addrs) == 1 && h.addrs[0].kind == pfHostAny && !h.addrs[0].neg {
+		h.addrs = nil // "any" is no condition
+	}
+	if p.accept("port") {
+		mark := len(p.toks)
+		if p.accept("{") {
+			for {
+				p.skipBlank()
+				if p.accept("}") {
+					break
+				}
+				if p.accept(",") {
+					continue
+				}
+				s, err := p.portElem()
+				if err != nil {
+					return err
+				}
+				h.ports = append(h.ports, s)
+			}
+			if len(h.ports) == 0 {
+				return p.errf(p.peek(), "empty port list")
+			}
+		} else {
+			s, err := p.portElem()
+			if err != nil {
+				return err
+			}
+			h.ports = []pfIPSet{s}
+		}
+		h.portsSeen = true
+		h.portText = p.joined(mark)
+	}
+	return nil
+}
+
+func (p *pfParser) addrElem() (pfAddrElem, error) {
+	mark := len(p.toks)
+	neg := p.accept("!")
+	t := p.next()
+	var e pfAddrElem
+	switch {
+	case t.is("<"):
+		n := p.next()
+		if n.kind != pfWord || !pfTableName.MatchString(n.s) {
+			return e, p.errf(n, "bad table name %s", n)
+		}
+		if err := p.expect(">"); err != nil {
+			return e, err
+		}
+		e = pfAddrElem{kind: pfHostTable, table: n.s}
+	case t.is("("):
+		n := p.next()
+		if !n.value() || !pfIfaceName.MatchString(n.s) {
+			return e, p.errf(n, "(%s): want an interface name, such as (en0)", n.s)
+		}
+		if err := p.expect(")"); err != nil {
+			return e, err
+		}
+		e = pfAddrElem{kind: pfHostSelf, iface: true}
+	case t.is("any"):
+		e = pfAddrElem{kind: pfHostAny}
+	case t.is("self"):
+		e = pfAddrElem{kind: pfHostSelf}
+	case t.is("no-route"), t.is("urpf-failed"), t.is("route"):
+		return e, p.errf(t, "%q addresses are not supported by the simulator", t.s)
+	case t.value():
+		set, af, err := pfParseAddrWord(t.s)
+		if err == nil && p.peek().is("-") {
+			p.next()
+			u := p.next()
+			set2, af2, err2 := pfParseAddrWord(u.s)
+			if err2 != nil || len(set) != 1 || len(set2) != 1 || af2 != af || set[0].lo != set[0].hi || set2[0].lo != set2[0].hi || set2[0].lo.less(set[0].lo) {
+				return e, p.errf(u, "bad address range %s - %s", t.s, u.s)
+			}
+			set = pfIPSet{{set[0].lo, set2[0].hi}}
+		}
+		if err == nil {
+			e = pfAddrElem{kind: pfHostSet, set: set, af: af}
+			break
+		}
+		if t.kind == pfWord && pfIfaceName.MatchString(t.s) {
+			e = pfAddrElem{kind: pfHostSelf, iface: true}
+			break
+		}
+		if ifn, mod, ok := strings.Cut(t.s, ":"); ok && t.kind == pfWord && pfIfaceName.MatchString(ifn) &&
+			(mod == "network" || mod == "broadcast" || mod == "peer") {
+			return e, p.errf(t, "%q: interface address modifiers are not supported", t.s)
+		}
+		if strings.Contains(t.s, "%") {
+			return e, p.errf(t, "%q: scoped addresses are not supported", t.s)
+		}
+		return e, p.errf(t, "%q: want an address, a prefix, <table>, self or any (host names are not resolved)", t.s)
+	default:
+		return e, p.errf(t, "expected an address, found %s", t)
+	}
+	e.neg = neg
+	e.text = p.joined(mark)
+	return e, nil
+}
+
+// pfParseAddrWord parses an address or prefix. IPv4 prefixes may be abbreviated as pfctl allows
+// ("10/8", "192.168/16").
+func pfParseAddrWord(s string) (pfIPSet, uint8, error) {
+	pre, err := pfParsePrefix(s)
+	if err != nil {
+		return nil, 0, err
+	}
+	af := uint8(6)
+	if pre.Addr().Is4() {
+		af = 4
+	}
+	return pfPrefixSet(pre), af, nil
+}
+
+func pfParsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q: scoped addresses are not supported", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	addr, bits, ok := strings.Cut(s, "/")
+	if !ok {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address", s)
+	}
+	if !strings.Contains(addr, ":") {
+		if n := strings.Count(addr, "."); n < 3 && addr != "" {
+			addr += strings.Repeat(".0", 3-n)
+		}
+	}
+	pre, err := netip.ParsePrefix(addr + "/" + bits)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a prefix", s)
+	}
+	if pre.Addr().Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q: scoped addresses are not supported", s)
+	}
+	if pre.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q: write IPv4-mapped prefixes as IPv4", s)
+	}
+	return pre.Masked(), nil
+}
+
+func (p *pfParser) portNum(t pfTok) (int, error) {
+	if !t.value() {
+		return 0, p.errf(t, "expected a port, found %s", t)
+	}
+	if n, ok := pfServices[t.s]; ok {
+		return int(n), nil
+	}
+	n, err := strconv.Atoi(t.s)
+	if err != nil {
+		return 0, p.errf(t, "unknown port %q (use the number)", t.s)
+	}
+	if n < 0 || n > 65535 {
+		return 0, p.errf(t, "port %d out of range", n)
+	}
+	return n, nil
+}
+
+// portElem parses one port condition: N, op N, N:M, N >< M or N <> M.
+func (p *pfParser) portElem() (pfIPSet, error) {
+	t := p.next()
+	if t.kind == pfPunct {
+		n, err := p.portNum(p.next())
+		if err != nil {
+			return nil, err
+		}
+		switch t.s {
+		case "=":
+			return pfPortRange(n, n), nil
+		case "!=":
+			return pfPortRange(0, n-1).union(pfPortRange(n+1, 65535)), nil
+		case "<":
+			return pfPortRange(0, n-1), nil
+		case "<=":
+			return pfPortRange(0, n), nil
+		case ">":
+			return pfPortRange(n+1, 65535), nil
+		case ">=":
+			return pfPortRange(n, 65535), nil
+		}
+		return nil, p.errf(t, "bad port operator %s", t)
+	}
+	if a, b, ok := strings.Cut(t.s, ":"); ok && t.kind == pfWord {
+		lo, err := p.portNum(pfTok{kind: pfWord, s: a, line: t.line})
+		if err != nil {
+			return nil, err
+		}
+		hi, err := p.portNum(pfTok{kind: pfWord, s: b, line: t.line})
+		if err != nil {
+			return nil, err
+		}
+		if lo > hi {
+			return nil, p.errf(t, "port range %s is empty", t.s)
+		}
+		return pfPortRange(lo, hi), nil
+	}
+	n, err := p.portNum(t)
+	if err != nil {
+		return nil, err
+	}
+	switch op := p.peek(); {
+	case op.is("><"), op.is("<>"):
+		p.next()
+		m, err := p.portNum(p.next())
+		if err != nil {
+			return nil, err
+		}
+		if op.s == "><" {
+			return pfPortRange(n+1, m-1), nil
+		}
+		return pfPortRange(0, n-1).union(pfPortRange(m+1, 65535)), nil
+	}
+	return pfPortRange(n, n), nil
+}
+
+// pfCheckCond applies pfctl's consistency checks to the conditions of a rule.
+func pfCheckCond(c *pfCond) error {
+	if c.src.portsSeen || c.dst.portsSeen {
+		if len(c.protos) == 0 || slices.ContainsFunc(c.protos, func(x uint8) bool { return x != ProtoTCP && x != ProtoUDP }) {
+			return errors.New("port only applies to tcp/udp: add proto tcp or proto udp")
+		}
+	}
+	for _, h := range []*pfHost{&c.src, &c.dst} {
+		if c.af == 0 || len(h.addrs) == 0 {
+			continue
+		}
+		// pfctl expands a list into one rule per element and drops those of the other family.
+		kept := slices.DeleteFunc(slices.Clone(h.addrs), func(e pfAddrElem) bool { return e.af != 0 && e.af != c.af })
+		if len(kept) == 0 {
+			return fmt.Errorf("address %s is not %s: the rule expands to no valid combination", h.addrText, map[uint8]string{4: "inet", 6: "inet6"}[c.af])
+		}
+		h.addrs = kept
+	}
+	sa, da := pfFamilies(c.src.addrs), pfFamilies(c.dst.addrs)
+	if sa != 0 && da != 0 && sa&da == 0 {
+		return errors.New("source and destination address families differ: the rule expands to no valid combination")
+	}
+	if c.af == 4 && slices.Contains(c.protos, ProtoICMPv6) || c.af == 6 && slices.Contains(c.protos, ProtoICMP) {
+		return errors.New("icmp version does not match address family")
+	}
+	return nil
+}
+
+// pfFamilies is the set of families (bit 4, bit 6) a list's literal elements fix, or 0 when some
+// element (any, self, a table) leaves the family open.
+func pfFamilies(es []pfAddrElem) uint8 {
+	var m uint8
+	for _, e := range es {
+		if e.af == 0 {
+			return 0
+		}
+		m |= 1 << (e.af / 2) // 4 → bit 2, 6 → bit 3
+	}
+	return m
+}
+
+func pfCheckFilter(f *pfFilter, explicitFlags bool) error {
+	if err := pfCheckCond(&f.cond); err != nil {
+		return err
+	}
+	c := &f.cond
+	if explicitFlags && f.mask != 0 && len(c.protos) > 0 && !slices.Contains(c.protos, ProtoTCP) {
+		return errors.New("flags only apply to tcp")
+	}
+	if !slices.Contains(c.protos, ProtoTCP) && len(c.protos) > 0 {
+		f.flags, f.mask = 0, 0 // pfctl clears flags on rules for other protocols
+	}
+	if f.ret == pfRetRST && (len(c.protos) == 0 || slices.ContainsFunc(c.protos, func(x uint8) bool { return x != ProtoTCP })) {
+		return errors.New("return-rst can only be applied to TCP rules: add proto tcp")
+	}
+	if len(f.icmp) > 0 {
+		af := c.af
+		if af == 0 {
+			sa, da := pfFamilies(c.src.addrs), pfFamilies(c.dst.addrs)
+			m := sa | da
+			if sa != 0 && da != 0 {
+				m = sa & da
+			}
+			switch m {
+			case 1 << 2:
+				af = 4
+			case 1 << 3:
+				af = 6
+			}
+		}
+		if af == 0 {
+			return errors.New("must indicate address family with icmp-type/code: add inet or inet6")
+		}
+		if af == 4 && c.protos[0] == ProtoICMPv6 || af == 6 && c.protos[0] == ProtoICMP {
+			return errors.New("icmp version does not match address family")
+		}
+	}
+	return nil
+}
