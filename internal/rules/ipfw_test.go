@@ -374,3 +374,32 @@ func TestLintFindings(t *testing.T) {
 		t.Errorf("Lint findings (-want +got):\n%s", diff)
 	}
 }
+
+// Golden --explain traces for the article's packets, reviewed in the diff (-update rewrites).
+func TestIPFWExplainGolden(t *testing.T) {
+	rs := loadIPFW(t, "article-panther.list")
+	var b strings.Builder
+	for _, s := range []string{
+		"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		"tcp 198.51.100.7:443 -> 192.0.2.10:49152 in via en0 established",
+		"udp 203.0.113.5:5353 -> 192.0.2.10:137 in via en0",
+	} {
+		p := pkt(t, s)
+		v, steps := rs.Explain(&p)
+		fmt.Fprintf(&b, "%s: %s by rule %s (%s)\n", p, v.Action, v.Where, v.Text)
+		for _, st := range steps {
+			fmt.Fprintf(&b, "  %-5v %s %-40s %s\n", st.Matched, st.Where, st.Text, st.Why)
+		}
+	}
+	path := "testdata/ipfw/explain.golden"
+	if *update {
+		os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("explain traces (-want +got):\n%s", diff)
+	}
+}
