@@ -164,12 +164,7 @@ func alfMessage(msg []byte, e *Event) bool {
 	action, rest := nextToken(msg[i+2:])
 	e.Action = action
 	proto, rest := nextToken(rest)
-	switch string(proto) {
-	case "TCP":
-		e.Proto = ProtoTCP
-	case "UDP":
-		e.Proto = ProtoUDP
-	default:
+	if !alfProto(proto, e) {
 		return false
 	}
 	op, rest := nextToken(rest)
@@ -205,12 +200,7 @@ func alfStealthMessage(msg []byte, e *Event) bool {
 		return false
 	}
 	proto, rest := nextToken(r)
-	switch string(proto) {
-	case "TCP":
-		e.Proto = ProtoTCP
-	case "UDP":
-		e.Proto = ProtoUDP
-	default:
+	if !alfProto(proto, e) {
 		return false
 	}
 	tok, rest := nextToken(rest)
@@ -363,4 +353,17 @@ func alfScanRecord(line []byte) (alfRecord, error) {
 		return r, errALFRecord
 	}
 	return r, nil
+}
+
+// alfProto sets the protocol of an Application Firewall message ("TCP" or "UDP").
+func alfProto(tok []byte, e *Event) bool {
+	switch string(tok) {
+	case "TCP":
+		e.Proto = ProtoTCP
+	case "UDP":
+		e.Proto = ProtoUDP
+	default:
+		return false
+	}
+	return true
 }

@@ -999,20 +999,7 @@ func (p *pfParser) icmpTypes(f *pfFilter, v6 bool) error {
 		f.icmp = append(f.icmp, e)
 		return nil
 	}
-	if p.accept("{") {
-		for {
-			p.skipBlank()
-			if p.accept("}") {
-				break
-			}
-			if p.accept(",") {
-				continue
-			}
-			if err := one(); err != nil {
-				return err
-			}
-		}
-	} else if err := one(); err != nil {
+	if err := p.listOrOne(one); err != nil {
 		return err
 	}
 	f.icmpText = p.joined(mark)
@@ -1062,24 +1049,11 @@ func (p *pfParser) cond(c *pfCond) error {
 			c.protos = append(c.protos, uint8(n))
 			return nil
 		}
-		if p.accept("{") {
-			for {
-				p.skipBlank()
-				if p.accept("}") {
-					break
-				}
-				if p.accept(",") {
-					continue
-				}
-				if err := one(); err != nil {
-					return err
-				}
-			}
-			if len(c.protos) == 0 {
-				return p.errf(p.peek(), "empty protocol list")
-			}
-		} else if err := one(); err != nil {
+		if err := p.listOrOne(one); err != nil {
 			return err
+		}
+		if len(c.protos) == 0 {
+			return p.errf(p.peek(), "empty protocol list")
 		}
 		c.protoTxt = p.joined(mark)
 	}
@@ -1148,67 +1122,64 @@ var pfIfaceName = regexp.MustCompile(`^[a-z]+[0-9]+(:0)?$`)
 
 func (p *pfParser) host(h *pfHost) error {
 	mark := len(p.toks)
-	if p.accept("{") {
-		for {
-			p.skipBlank()
-			if p.accept("}") {
-				break
-			}
-			if p.accept(",") {
-				continue
-			}
+	if !p.peek().is("port") {
+		list := p.peek().is("{")
+		err := p.listOrOne(func() error {
 			e, err := p.addrElem()
-			if err != nil {
-				return err
-			}
 			h.addrs = append(h.addrs, e)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if len(h.addrs) == 0 {
 			return p.errf(p.peek(), "empty address list")
 		}
 		h.addrText = p.joined(mark)
-	} else if !p.peek().is("port") {
-		e, err := p.addrElem()
-		if err != nil {
-			return err
+		if !list {
+			h.addrText = h.addrs[0].text
 		}
-		h.addrs = []pfAddrElem{e}
-		h.addrText = e.text
 	}
 	if len(h.addrs) == 1 && h.addrs[0].kind == pfHostAny && !h.addrs[0].neg {
 		h.addrs = nil // "any" is no condition
 	}
 	if p.accept("port") {
 		mark := len(p.toks)
-		if p.accept("{") {
-			for {
-				p.skipBlank()
-				if p.accept("}") {
-					break
-				}
-				if p.accept(",") {
-					continue
-				}
-				s, err := p.portElem()
-				if err != nil {
-					return err
-				}
-				h.ports = append(h.ports, s)
-			}
-			if len(h.ports) == 0 {
-				return p.errf(p.peek(), "empty port list")
-			}
-		} else {
+		err := p.listOrOne(func() error {
 			s, err := p.portElem()
-			if err != nil {
-				return err
-			}
-			h.ports = []pfIPSet{s}
+			h.ports = append(h.ports, s)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if len(h.ports) == 0 {
+			return p.errf(p.peek(), "empty port list")
 		}
 		h.portsSeen = true
 		h.portText = p.joined(mark)
 	}
 	return nil
+}
+
+// listOrOne parses "{ a, b … }" (commas optional, line breaks allowed) or a single element,
+// calling one for each element.
+func (p *pfParser) listOrOne(one func() error) error {
+	if !p.accept("{") {
+		return one()
+	}
+	for {
+		p.skipBlank()
+		if p.accept("}") {
+			return nil
+		}
+		if p.accept(",") {
+			continue
+		}
+		if err := one(); err != nil {
+			return err
+		}
+	}
 }
 
 func (p *pfParser) addrElem() (pfAddrElem, error) {
