@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/firewarden/firewarden/internal/fwlog"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/rules"
@@ -223,28 +223,16 @@ func (a *app) serviceLookup() rules.ServiceLookup {
 	byProto := map[string]map[string]uint16{}
 	if root, err := host.NewRoot(a.g.root); err == nil {
 		if data, err := root.ReadFile("/etc/services"); err == nil {
-			for _, line := range strings.Split(string(data), "\n") {
-				if i := strings.IndexByte(line, '#'); i >= 0 {
-					line = line[:i]
-				}
-				f := strings.Fields(line)
-				if len(f) < 2 {
-					continue
-				}
-				port, proto, ok := strings.Cut(f[1], "/")
-				n, err := strconv.Atoi(port)
-				if !ok || err != nil || n < 0 || n > 65535 {
-					continue
-				}
+			fwlog.EachService(data, func(name string, aliases []string, port uint16, proto string) {
 				if byProto[proto] == nil {
 					byProto[proto] = map[string]uint16{}
 				}
-				for _, name := range append([]string{f[0]}, f[2:]...) {
-					if _, seen := byProto[proto][name]; !seen {
-						byProto[proto][name] = uint16(n)
+				for _, n := range append([]string{name}, aliases...) {
+					if _, seen := byProto[proto][n]; !seen {
+						byProto[proto][n] = port
 					}
 				}
-			}
+			})
 		}
 	}
 	return func(name, proto string) (uint16, bool) {

@@ -4,46 +4,54 @@ import (
 	"bufio"
 	"bytes"
 	"strconv"
+	"strings"
 )
 
 // Services names ports: "tcp/445" → "microsoft-ds". Go's standard library only maps names to
 // ports, so firewarden reads /etc/services itself.
 type Services map[portKey]string
 
-// ParseServices reads the services(5) format: "name port/proto [aliases…] [# comment]". The
-// first name given for a port wins, as getservbyport(3) returns it.
-func ParseServices(data []byte) Services {
-	s := Services{}
+// EachService calls f for every entry of a services(5) file: "name port/proto [aliases…]
+// [# comment]". Lines that are not entries are skipped.
+func EachService(data []byte, f func(name string, aliases []string, port uint16, proto string)) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		line := sc.Bytes()
-		if i := bytes.IndexByte(line, '#'); i >= 0 {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		name, rest := nextToken(line)
-		pp, _ := nextToken(rest)
-		portB, protoB, ok := bytes.Cut(pp, []byte("/"))
-		if len(name) == 0 || !ok {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
 			continue
 		}
-		port, err := strconv.Atoi(string(portB))
-		if err != nil || port < 0 || port > 65535 {
+		port, proto, ok := strings.Cut(fields[1], "/")
+		n, err := strconv.Atoi(port)
+		if !ok || err != nil || n < 0 || n > 65535 {
 			continue
 		}
+		f(fields[0], fields[2:], uint16(n), proto)
+	}
+}
+
+// ParseServices reads the services(5) format. The first name given for a port wins, as
+// getservbyport(3) returns it.
+func ParseServices(data []byte) Services {
+	s := Services{}
+	EachService(data, func(name string, _ []string, port uint16, protoName string) {
 		var proto Proto
-		switch string(protoB) {
+		switch protoName {
 		case "tcp":
 			proto = ProtoTCP
 		case "udp":
 			proto = ProtoUDP
 		default:
-			continue
+			return
 		}
-		k := portKey{proto, uint16(port)}
+		k := portKey{proto, port}
 		if _, seen := s[k]; !seen {
-			s[k] = string(name)
+			s[k] = name
 		}
-	}
+	})
 	return s
 }
 
