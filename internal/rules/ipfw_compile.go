@@ -28,12 +28,10 @@ type ipfwCompiled struct {
 	proto      []uint64 // 256 × w
 	dir        []uint64 // 2 × w: in, out
 	srcPts     []netip.Addr
-	srcPts4    []uint32 // the IPv4 boundaries of srcPts (they sort first), for a cheap search
-	srcIdx16   []uint32 // per top 16 bits of an IPv4 address: the first boundary index at or above it
+	srcV4      v4Index // the IPv4 boundaries of srcPts (they sort first), for a cheap search
 	srcBits    []uint64
 	dstPts     []netip.Addr
-	dstPts4    []uint32
-	dstIdx16   []uint32
+	dstV4      v4Index
 	dstBits    []uint64
 	sportIdx   []uint16 // port → interval
 	sportBits  []uint64
@@ -185,18 +183,10 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 				pts4 = append(pts4, u32(a))
 			}
 		}
-		idx16 := make([]uint32, 65537)
-		k := 0
-		for hi := range 65537 {
-			for k < len(pts4) && uint64(pts4[k]) < uint64(hi)<<16 {
-				k++
-			}
-			idx16[hi] = uint32(k)
-		}
 		if src {
-			c.srcPts, c.srcPts4, c.srcIdx16, c.srcBits = pts, pts4, idx16, bitsets
+			c.srcPts, c.srcV4, c.srcBits = pts, newV4Index(pts4), bitsets
 		} else {
-			c.dstPts, c.dstPts4, c.dstIdx16, c.dstBits = pts, pts4, idx16, bitsets
+			c.dstPts, c.dstV4, c.dstBits = pts, newV4Index(pts4), bitsets
 		}
 	}
 	for _, src := range []bool{true, false} {
@@ -342,27 +332,10 @@ func u32(a netip.Addr) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
-// interval finds the last boundary at or below a. IPv4 searches only the boundaries that share
-// the address's top 16 bits (idx16), usually none or one.
-func interval(pts []netip.Addr, pts4 []uint32, idx16 []uint32, a netip.Addr) int {
+// interval finds the last boundary at or below a.
+func interval(pts []netip.Addr, v4 *v4Index, a netip.Addr) int {
 	if a.Is4() {
-		v := u32(a)
-		top := v >> 16
-		// Boundaries in [idx16[top], idx16[top+1]) start inside this /16; the answer is the last
-		// of them at or below v, or else the last boundary before the /16.
-		lo, hi := int(idx16[top])-1, int(idx16[top+1])-1
-		if lo < 0 {
-			lo = 0
-		}
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if pts4[mid] <= v {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
-		}
-		return lo
+		return v4.find(u32(a))
 	}
 	lo, hi := 0, len(pts)-1
 	for lo < hi {
@@ -394,19 +367,19 @@ func (rs *IPFWRuleset) Compile() { rs.comp = rs.compile() }
 func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	c := rs.comp
 	w := c.w
-	s := interval(c.srcPts, c.srcPts4, c.srcIdx16, p.Src) * w
-	d := interval(c.dstPts, c.dstPts4, c.dstIdx16, p.Dst) * w
+	s := interval(c.srcPts, &c.srcV4, p.Src) * w
+	d := interval(c.dstPts, &c.dstV4, p.Dst) * w
 	sp := int(c.sportIdx[p.SrcPort]) * w
 	dp := int(c.dportIdx[p.DstPort]) * w
 	di := 0
 	if p.Dir == Out {
 		di = 1
 	}
-	var ifbuf [maxWords]uint64
 	var ifb []uint64
 	if b, ok := c.ifByName[p.Iface]; ok {
 		ifb = b[di]
 	} else {
+		var ifbuf [maxWords]uint64
 		// An interface no literal pattern names: only rules without one, and wildcards.
 		copy(ifbuf[:w], c.noIface)
 		for k := range c.ifacePats {

@@ -58,9 +58,8 @@ type pfCodeID struct {
 }
 
 type pfAddrTable struct {
-	starts4 []uint32
-	ids4    []uint32
-	index4  []uint32 // by the top pfIndex4Bits of an address: the first piece starting in or after that block
+	v4      v4Index
+	ids4    []uint32 // by piece of v4
 	starts6 []pfU128
 	ids6    []uint32
 	invalid uint32
@@ -70,23 +69,6 @@ type pfPortTable struct {
 	starts []uint16
 	ids    []uint32
 	index  [257]uint32 // by a port's high byte: the first piece starting in or after that block
-}
-
-const pfIndex4Bits = 12
-
-// pfIndex builds a bucket index over sorted starts: index[k] is the first piece whose start is at
-// or after bucket k (k << shift), and index[len] is len(starts).
-func pfIndex(starts []uint32, buckets int, shift uint) []uint32 {
-	idx := make([]uint32, buckets+1)
-	i := 0
-	for k := range buckets {
-		for i < len(starts) && starts[i]>>shift < uint32(k) {
-			i++
-		}
-		idx[k] = uint32(i)
-	}
-	idx[buckets] = uint32(len(starts))
-	return idx
 }
 
 type pfInterner struct {
@@ -425,6 +407,7 @@ func pfBuildAddrTable(in *pfInterner, sets []pfIPSet, invalid []bool) pfAddrTabl
 	var t pfAddrTable
 	starts, ids := pfSweep(in, sets, pfV4Lo, pfV4Hi.add1())
 	t.starts6, t.ids6 = starts, ids
+	var starts4 []uint32
 	for k, s := range starts {
 		end := pfMax
 		if k+1 < len(starts) {
@@ -436,10 +419,10 @@ func pfBuildAddrTable(in *pfInterner, sets []pfIPSet, invalid []bool) pfAddrTabl
 		if s.less(pfV4Lo) {
 			s = pfV4Lo
 		}
-		t.starts4 = append(t.starts4, uint32(s.lo))
+		starts4 = append(starts4, uint32(s.lo))
 		t.ids4 = append(t.ids4, ids[k])
 	}
-	t.index4 = pfIndex(t.starts4, 1<<pfIndex4Bits, 32-pfIndex4Bits)
+	t.v4 = newV4Index(starts4)
 	bs := make([]uint64, in.w)
 	for i, ok := range invalid {
 		if ok {
@@ -464,7 +447,7 @@ func pfBuildPortTable(in *pfInterner, sets []pfIPSet) pfPortTable {
 	for i, s := range t.starts {
 		wide[i] = uint32(s)
 	}
-	for k, v := range pfIndex(wide, 256, 8) {
+	for k, v := range bucketIndex(wide, 256, 8) {
 		t.index[k] = v
 	}
 	return t
@@ -476,22 +459,7 @@ func (t *pfAddrTable) lookup(a netip.Addr) uint32 {
 	}
 	if a.Is4() {
 		b := a.As4()
-		x := binary.BigEndian.Uint32(b[:])
-		s := t.starts4
-		k := x >> (32 - pfIndex4Bits)
-		lo, hi := int(t.index4[k]), int(t.index4[k+1])
-		if lo > 0 {
-			lo-- // the piece holding the start of the bucket
-		}
-		for hi-lo > 1 {
-			m := int(uint(lo+hi) >> 1)
-			if s[m] <= x {
-				lo = m
-			} else {
-				hi = m
-			}
-		}
-		return t.ids4[lo]
+		return t.ids4[t.v4.find(binary.BigEndian.Uint32(b[:]))]
 	}
 	k := pfKey(a)
 	s := t.starts6
