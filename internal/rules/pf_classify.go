@@ -42,9 +42,8 @@ type pfClassifier struct {
 	ifFolded   bool           // interfaces are part of combo; otherwise ifIDs names their bitsets
 	ifIDs      []uint32       // by interface index
 	skipAt     []int32        // by interface index: the "set skip" entry naming it, or -1
-	src, dst   [2]pfAddrTable // [0]: the address is the far side; [1]: the host's own side
-	sport      pfPortTable
-	dport      pfPortTable
+	addr       pfAddrTable
+	port       pfPortTable
 	icmpDef    [257]uint32 // by type+1 (0: no type)
 	icmpCodes  [257][]pfCodeID
 	stop       []uint64 // rules that end evaluation when they match: quick, or in a quick anchor
@@ -57,17 +56,30 @@ type pfCodeID struct {
 	id   uint32
 }
 
+// The roles an address plays in a rule: source or destination, the far side or the host's own.
+// Each piece of the address space has a bitset id per role, so one lookup of an address serves a
+// packet's source and its reply's destination alike.
+const (
+	pfSrcFar = iota
+	pfSrcLocal
+	pfDstFar
+	pfDstLocal
+	pfAddrRoles
+)
+
 type pfAddrTable struct {
 	v4      v4Index
-	ids4    []uint32 // by piece of v4
-	starts6 []pfU128
-	ids6    []uint32
-	invalid uint32
+	ids4    [][pfAddrRoles]uint32 // by piece of v4
+	starts6 []pfU128              // the whole space, IPv4 included (see pfKey)
+	ids6    [][pfAddrRoles]uint32
+	invalid [pfAddrRoles]uint32 // for a packet without an address
 }
 
+// pfPortTable holds, for each piece of the port space, the bitset ids of the rules' source ports
+// ([0]) and destination ports ([1]).
 type pfPortTable struct {
 	starts []uint16
-	ids    []uint32
+	ids    [][2]uint32
 	index  [257]uint32 // by a port's high byte: the first piece starting in or after that block
 }
 
@@ -242,42 +254,27 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 	}
 
 	// Addresses and ports.
-	sets := make([]pfIPSet, n)
-	inv := make([]bool, n)
-	for _, fld := range []struct {
-		t    *[2]pfAddrTable
-		get  func(*pfRule) *pfAddrField
-		name string
-	}{
-		{&c.src, func(r *pfRule) *pfAddrField { return &r.src }, "src"},
-		{&c.dst, func(r *pfRule) *pfAddrField { return &r.dst }, "dst"},
-	} {
-		same := true
+	var roles [pfAddrRoles][]pfIPSet
+	var invalid [pfAddrRoles][]bool
+	for role := range pfAddrRoles {
+		roles[role], invalid[role] = make([]pfIPSet, n), make([]bool, n)
 		for i := range rules {
-			a := fld.get(&rules[i])
-			sets[i], inv[i] = a.remote, a.invalid
-			if !a.local.equal(a.remote) {
-				same = false
+			f := &rules[i].src
+			if role >= pfDstFar {
+				f = &rules[i].dst
+			}
+			roles[role][i], invalid[role][i] = f.remote, f.invalid
+			if role == pfSrcLocal || role == pfDstLocal {
+				roles[role][i] = f.local
 			}
 		}
-		fld.t[0] = pfBuildAddrTable(in, sets, inv)
-		if same {
-			fld.t[1] = fld.t[0]
-			continue
-		}
-		for i := range rules {
-			sets[i] = fld.get(&rules[i]).local
-		}
-		fld.t[1] = pfBuildAddrTable(in, sets, inv)
 	}
+	c.addr = pfBuildAddrTable(in, roles, invalid)
+	sports, dports := make([]pfIPSet, n), make([]pfIPSet, n)
 	for i := range rules {
-		sets[i] = rules[i].sport
+		sports[i], dports[i] = rules[i].sport, rules[i].dport
 	}
-	c.sport = pfBuildPortTable(in, sets)
-	for i := range rules {
-		sets[i] = rules[i].dport
-	}
-	c.dport = pfBuildPortTable(in, sets)
+	c.port = pfBuildPortTable(in, sports, dports)
 
 	// ICMP types and codes.
 	types := map[int16]map[int16]bool{}
@@ -403,12 +400,54 @@ func pfSweep(in *pfInterner, sets []pfIPSet, extra ...pfU128) ([]pfU128, []uint3
 	return starts, ids
 }
 
-func pfBuildAddrTable(in *pfInterner, sets []pfIPSet, invalid []bool) pfAddrTable {
+// pfSweepRoles sweeps the sets of each role and lays the results over each other: the union of
+// their starts, and for each piece the id each role gives it (ids[k*len(roles)+j]). A role whose
+// sets equal the previous role's reuses its sweep.
+func pfSweepRoles(in *pfInterner, roles [][]pfIPSet, extra ...pfU128) ([]pfU128, []uint32) {
+	n := len(roles)
+	starts, idss := make([][]pfU128, n), make([][]uint32, n)
+	var all []pfU128
+	for j, sets := range roles {
+		if j > 0 && slices.EqualFunc(sets, roles[j-1], pfIPSet.equal) {
+			starts[j], idss[j] = starts[j-1], idss[j-1]
+			continue
+		}
+		starts[j], idss[j] = pfSweep(in, sets, extra...)
+		all = append(all, starts[j]...)
+	}
+	slices.SortFunc(all, pfU128.cmp)
+	all = slices.Compact(all)
+	pos := make([]int, n)
+	var merged []pfU128
+	var ids []uint32
+	for _, pt := range all {
+		row := len(ids)
+		for j := range n {
+			for pos[j]+1 < len(starts[j]) && !pt.less(starts[j][pos[j]+1]) {
+				pos[j]++
+			}
+			ids = append(ids, idss[j][pos[j]])
+		}
+		if row > 0 && slices.Equal(ids[row-n:row], ids[row:]) {
+			ids = ids[:row] // the same bitsets as the piece before: one piece
+			continue
+		}
+		merged = append(merged, pt)
+	}
+	return merged, ids
+}
+
+func pfBuildAddrTable(in *pfInterner, roles [pfAddrRoles][]pfIPSet, invalid [pfAddrRoles][]bool) pfAddrTable {
 	var t pfAddrTable
-	starts, ids := pfSweep(in, sets, pfV4Lo, pfV4Hi.add1())
-	t.starts6, t.ids6 = starts, ids
+	starts, flat := pfSweepRoles(in, roles[:], pfV4Lo, pfV4Hi.add1())
+	row := func(k int) (r [pfAddrRoles]uint32) {
+		copy(r[:], flat[k*pfAddrRoles:])
+		return r
+	}
+	t.starts6 = starts
 	var starts4 []uint32
 	for k, s := range starts {
+		t.ids6 = append(t.ids6, row(k))
 		end := pfMax
 		if k+1 < len(starts) {
 			end = starts[k+1].sub1()
@@ -420,28 +459,31 @@ func pfBuildAddrTable(in *pfInterner, sets []pfIPSet, invalid []bool) pfAddrTabl
 			s = pfV4Lo
 		}
 		starts4 = append(starts4, uint32(s.lo))
-		t.ids4 = append(t.ids4, ids[k])
+		t.ids4 = append(t.ids4, row(k))
 	}
 	t.v4 = newV4Index(starts4)
 	bs := make([]uint64, in.w)
-	for i, ok := range invalid {
-		if ok {
-			pfSetBit(bs, i)
+	for role, inv := range invalid {
+		clear(bs)
+		for i, ok := range inv {
+			if ok {
+				pfSetBit(bs, i)
+			}
 		}
+		t.invalid[role] = in.add(bs)
 	}
-	t.invalid = in.add(bs)
 	return t
 }
 
-func pfBuildPortTable(in *pfInterner, sets []pfIPSet) pfPortTable {
-	starts, ids := pfSweep(in, sets)
+func pfBuildPortTable(in *pfInterner, sports, dports []pfIPSet) pfPortTable {
+	starts, flat := pfSweepRoles(in, [][]pfIPSet{sports, dports})
 	var t pfPortTable
 	for k, s := range starts {
 		if s.hi != 0 || s.lo > 65535 {
 			break
 		}
 		t.starts = append(t.starts, uint16(s.lo))
-		t.ids = append(t.ids, ids[k])
+		t.ids = append(t.ids, [2]uint32{flat[2*k], flat[2*k+1]})
 	}
 	wide := make([]uint32, len(t.starts))
 	for i, s := range t.starts {
@@ -453,13 +495,14 @@ func pfBuildPortTable(in *pfInterner, sets []pfIPSet) pfPortTable {
 	return t
 }
 
-func (t *pfAddrTable) lookup(a netip.Addr) uint32 {
+// lookup is the bitset ids, by role, of the piece of the address space holding a.
+func (t *pfAddrTable) lookup(a netip.Addr) *[pfAddrRoles]uint32 {
 	if !a.IsValid() {
-		return t.invalid
+		return &t.invalid
 	}
 	if a.Is4() {
 		b := a.As4()
-		return t.ids4[t.v4.find(binary.BigEndian.Uint32(b[:]))]
+		return &t.ids4[t.v4.find(binary.BigEndian.Uint32(b[:]))]
 	}
 	k := pfKey(a)
 	s := t.starts6
@@ -472,10 +515,12 @@ func (t *pfAddrTable) lookup(a netip.Addr) uint32 {
 			hi = m
 		}
 	}
-	return t.ids6[lo]
+	return &t.ids6[lo]
 }
 
-func (t *pfPortTable) lookup(x uint16) uint32 {
+// lookup is the bitset ids of the piece of the port space holding x: [0] as a source port, [1]
+// as a destination port.
+func (t *pfPortTable) lookup(x uint16) *[2]uint32 {
 	s := t.starts
 	k := x >> 8
 	lo, hi := int(t.index[k]), int(t.index[k+1])
@@ -490,7 +535,7 @@ func (t *pfPortTable) lookup(x uint16) uint32 {
 			hi = m
 		}
 	}
-	return t.ids[lo]
+	return &t.ids[lo]
 }
 
 // ifIndex is the index of an interface name: i+1 for the rules' i-th name, 0 for any other.
@@ -527,26 +572,46 @@ type pfMasks struct {
 	alias uint8            // the slots that repeat the combined bitset (bit k for slot k)
 }
 
-// masks looks up the bitset of every field for p, whose interface has index ifIdx.
-func (c *pfClassifier) masks(p *Packet, ifIdx int, m *pfMasks) {
+// pfKeys are where a packet's addresses and ports fall in the classifier's tables. Its reply's
+// are the same, swapped.
+type pfKeys struct {
+	src, dst     *[pfAddrRoles]uint32
+	sport, dport *[2]uint32 // nil unless the packet is TCP or UDP
+}
+
+func (c *pfClassifier) keys(p *Packet) pfKeys {
+	k := pfKeys{src: c.addr.lookup(p.Src.Unmap()), dst: c.addr.lookup(p.Dst.Unmap())}
+	if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
+		k.sport, k.dport = c.port.lookup(p.SrcPort), c.port.lookup(p.DstPort)
+	}
+	return k
+}
+
+func (k pfKeys) reverse() pfKeys {
+	return pfKeys{src: k.dst, dst: k.src, sport: k.dport, dport: k.sport}
+}
+
+// masks gathers the bitset of every field for p, whose interface has index ifIdx and whose
+// table keys are k.
+func (c *pfClassifier) masks(p *Packet, ifIdx int, k *pfKeys, m *pfMasks) {
 	m.m[0], m.sums[0] = c.comboFor(p, ifIdx, pfTCPState(p))
-	srcLocal, dstLocal := 0, 0
+	srcRole, dstRole := pfSrcFar, pfDstFar
 	if p.Dir == Out {
-		srcLocal = 1
+		srcRole = pfSrcLocal
 	}
 	if p.Dir == In {
-		dstLocal = 1
+		dstRole = pfDstLocal
 	}
-	m.m[1], m.sums[1] = c.view(c.src[srcLocal].lookup(p.Src.Unmap()))
-	m.m[2], m.sums[2] = c.view(c.dst[dstLocal].lookup(p.Dst.Unmap()))
-	for k := 3; k < pfFields; k++ {
-		m.m[k], m.sums[k] = m.m[0], m.sums[0]
+	m.m[1], m.sums[1] = c.view(k.src[srcRole])
+	m.m[2], m.sums[2] = c.view(k.dst[dstRole])
+	for j := 3; j < pfFields; j++ {
+		m.m[j], m.sums[j] = m.m[0], m.sums[0]
 	}
 	m.alias = 1<<3 | 1<<4 | 1<<5
 	switch p.Proto {
 	case ProtoTCP, ProtoUDP:
-		m.m[3], m.sums[3] = c.view(c.sport.lookup(p.SrcPort))
-		m.m[4], m.sums[4] = c.view(c.dport.lookup(p.DstPort))
+		m.m[3], m.sums[3] = c.view(k.sport[0])
+		m.m[4], m.sums[4] = c.view(k.dport[1])
 		m.alias &^= 1<<3 | 1<<4
 	case ProtoICMP, ProtoICMPv6:
 		m.m[3], m.sums[3] = c.view(c.icmp(p.ICMPType, p.ICMPCode))
@@ -593,9 +658,9 @@ func (m *pfMasks) word(i int) uint64 {
 
 // decide returns the index of the rule that decides p, or -1 when no rule matches. One pass over
 // the words: the first matching rule that stops evaluation settles it; otherwise the last match.
-func (c *pfClassifier) decide(p *Packet, ifIdx int) int {
+func (c *pfClassifier) decide(p *Packet, ifIdx int, k *pfKeys) int {
 	var m pfMasks
-	c.masks(p, ifIdx, &m)
+	c.masks(p, ifIdx, k, &m)
 	return c.scan(&m)
 }
 

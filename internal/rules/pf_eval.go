@@ -43,7 +43,8 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 		return rs.skipVerdict(int(k))
 	}
 	var m pfMasks
-	c.masks(p, ifIdx, &m)
+	k := c.keys(p)
+	c.masks(p, ifIdx, &k, &m)
 	if !rs.stateful || !pfStateCandidate(p) {
 		return rs.verdict(c.scan(&m), p)
 	}
@@ -57,7 +58,8 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	}
 	q := pfReverse(p)
 	q.Setup, q.Established = true, false
-	if i := c.decide(&q, ifIdx); rs.keepsState(i) {
+	rk := k.reverse()
+	if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
 		return rs.verdict(i, p)
 	}
 	if !ownFirst && rs.keepsState(own) {
