@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"path"
@@ -43,12 +44,15 @@ type ipfwCompiled struct {
 	icmpRules  []uint64
 	icmpType   []uint64 // 256 × w
 	slow       []uint64
-	flagMask   []uint64    // 8 × w: for a non-ICMP packet with (frag, established, setup) = bits 2,1,0
-	protoDir   []uint64    // (proto×2 + dir) × w: proto and dir tables ANDed
+	protoClass [256]uint8 // protocols the rules treat alike share a class
+	nclass     int
+	combo      []uint64    // by comboKey: protocol, direction, typed ICMP and flags together
+	ones       []uint64    // w words of all ones: the ICMP row of a packet without a type
 	srcDir     [2][]uint64 // per direction: srcBits with the "me" rules of that direction ORed in
 	dstDir     [2][]uint64
-	ifByName   map[string][2][]uint64 // per literal interface name and direction: the interface bitset
-	srcMe      []uint64               // 4 × w: [dir in/out][family v4/v6]: rules whose source includes me (me6)
+	ifNames    []string      // the literal interface names the rules use, sorted
+	ifByName   [][2][]uint64 // by ifNames index and direction: the interface bitset
+	srcMe      []uint64      // 4 × w: [dir in/out][family v4/v6]: rules whose source includes me (me6)
 	dstMe      []uint64
 	noIface    []uint64 // rules without an interface condition
 	ifacePats  []ifacePat
@@ -233,14 +237,7 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 			c.dportIdx, c.dportBits = idx, bitsets
 		}
 	}
-	c.protoDir = mk(512)
-	for pr := range 256 {
-		for d := range 2 {
-			for k := 0; k < w; k++ {
-				c.protoDir[(pr*2+d)*w+k] = c.proto[pr*w+k] & c.dir[d*w+k]
-			}
-		}
-	}
+	c.buildCombo()
 	for d := range 2 {
 		for _, side := range []struct {
 			pts  []netip.Addr
@@ -262,33 +259,118 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 			side.out[d] = t
 		}
 	}
-	c.ifByName = map[string][2][]uint64{}
 	for _, pt := range c.ifacePats {
 		if pt.literal {
-			c.ifByName[pt.pattern] = [2][]uint64{c.ifaceBits(pt.pattern, In), c.ifaceBits(pt.pattern, Out)}
+			c.ifNames = append(c.ifNames, pt.pattern)
 		}
 	}
-	c.flagMask = mk(8)
-	for v := range 8 {
-		frag, est, setup := v&4 != 0, v&2 != 0, v&1 != 0
-		m := c.flagMask[v*w : v*w+w]
-		for k := 0; k < w; k++ {
-			x := c.all[k] &^ c.icmpRules[k]
-			if frag {
-				x &^= c.portRules[k]
-			} else {
-				x &^= c.frag[k]
-			}
-			if !est {
-				x &^= c.est[k]
-			}
-			if !setup {
-				x &^= c.setup[k]
-			}
-			m[k] = x
-		}
+	slices.Sort(c.ifNames)
+	c.ifNames = slices.Compact(c.ifNames)
+	for _, name := range c.ifNames {
+		c.ifByName = append(c.ifByName, [2][]uint64{c.ifaceBits(name, In), c.ifaceBits(name, Out)})
 	}
 	return c
+}
+
+// comboKey indexes the combined table: the packet's protocol class and direction, whether it is
+// ICMP with a type (icmptypes rules then take part, filtered by the type's own row), and its
+// fragment, established and setup flags.
+func (c *ipfwCompiled) comboKey(p *Packet) int {
+	k := int(c.protoClass[p.Proto])*2 + dirIndex(p.Dir)
+	k *= 2
+	if (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) && p.ICMPType >= 0 {
+		k++
+	}
+	k *= 8
+	if p.Frag {
+		k |= 4
+	}
+	if p.Established {
+		k |= 2
+	}
+	if p.Setup {
+		k |= 1
+	}
+	return k * c.w
+}
+
+func dirIndex(d Dir) int {
+	if d == Out {
+		return 1
+	}
+	return 0
+}
+
+// buildCombo fills protoClass and combo from the protocol, direction and flag tables.
+func (c *ipfwCompiled) buildCombo() {
+	w := c.w
+	// Protocols whose rows are equal behave alike.
+	rows := map[string]uint8{}
+	var reps []int
+	for pr := range 256 {
+		var key []byte
+		for _, x := range c.proto[pr*w : pr*w+w] {
+			key = binary.LittleEndian.AppendUint64(key, x)
+		}
+		cl, ok := rows[string(key)]
+		if !ok {
+			cl = uint8(len(reps))
+			rows[string(key)] = cl
+			reps = append(reps, pr)
+		}
+		c.protoClass[pr] = cl
+	}
+	c.nclass = len(reps)
+	c.ones = make([]uint64, w)
+	for k := range c.ones {
+		c.ones[k] = ^uint64(0)
+	}
+	c.combo = make([]uint64, c.nclass*2*2*8*w)
+	for cl, pr := range reps {
+		for d := range 2 {
+			for typed := range 2 {
+				for v := range 8 {
+					frag, est, setup := v&4 != 0, v&2 != 0, v&1 != 0
+					m := c.combo[(((cl*2+d)*2+typed)*8+v)*w:][:w]
+					for k := range m {
+						x := c.proto[pr*w+k] & c.dir[d*w+k]
+						if typed == 0 {
+							x &^= c.icmpRules[k]
+						}
+						if frag {
+							x &^= c.portRules[k]
+						} else {
+							x &^= c.frag[k]
+						}
+						if !est {
+							x &^= c.est[k]
+						}
+						if !setup {
+							x &^= c.setup[k]
+						}
+						m[k] = x
+					}
+				}
+			}
+		}
+	}
+}
+
+// ifIndex is the index of name in ifNames, or -1. Rule sets name few interfaces: comparing
+// each is cheaper than a search.
+func (c *ipfwCompiled) ifIndex(name string) int {
+	if len(c.ifNames) > 16 {
+		if k, ok := slices.BinarySearch(c.ifNames, name); ok {
+			return k
+		}
+		return -1
+	}
+	for k, n := range c.ifNames {
+		if n == name {
+			return k
+		}
+	}
+	return -1
 }
 
 // ifaceBits is the set of rules whose interface condition holds for a packet on name going d.
@@ -371,13 +453,10 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	d := interval(c.dstPts, &c.dstV4, p.Dst) * w
 	sp := int(c.sportIdx[p.SrcPort]) * w
 	dp := int(c.dportIdx[p.DstPort]) * w
-	di := 0
-	if p.Dir == Out {
-		di = 1
-	}
+	di := dirIndex(p.Dir)
 	var ifb []uint64
-	if b, ok := c.ifByName[p.Iface]; ok {
-		ifb = b[di]
+	if k := c.ifIndex(p.Iface); k >= 0 {
+		ifb = c.ifByName[k][di]
 	} else {
 		var ifbuf [maxWords]uint64
 		// An interface no literal pattern names: only rules without one, and wildcards.
@@ -395,52 +474,21 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 		}
 		ifb = ifbuf[:w]
 	}
-	icmp := p.Proto == ProtoICMP || p.Proto == ProtoICMPv6
-	it := 0
-	if icmp && p.ICMPType >= 0 {
-		it = int(p.ICMPType) * w
+	icmpB := c.ones
+	if (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) && p.ICMPType >= 0 {
+		icmpB = c.icmpType[int(p.ICMPType)*w:]
 	}
 	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
 	stateDone := depth > 0 || len(c.stateIdx) == 0
 	// Each word of candidates is computed and walked before the next: most packets are decided
 	// by an early rule, and the words after it are never computed.
-	pd := (int(p.Proto)*2 + di) * w
-	protoDir := c.protoDir[pd : pd+w]
+	cb := c.comboKey(p)
+	combo := c.combo[cb : cb+w]
 	srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d:d+w]
 	sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
-	ifb = ifb[:w]
-	v := 0
-	if p.Frag {
-		v |= 4
-	}
-	if p.Established {
-		v |= 2
-	}
-	if p.Setup {
-		v |= 1
-	}
-	flags := c.flagMask[v*w : v*w+w]
-	typed := icmp && p.ICMPType >= 0
-	for k := 0; k < w; k++ {
-		x := protoDir[k] & srcB[k] & dstB[k] & sportB[k] & dportB[k] & ifb[k]
-		if typed {
-			// ICMP with a type: icmptypes rules take part, filtered by the type.
-			fx := x & c.icmpType[it+k]
-			if p.Frag {
-				fx &^= c.portRules[k]
-			} else {
-				fx &^= c.frag[k]
-			}
-			if !p.Established {
-				fx &^= c.est[k]
-			}
-			if !p.Setup {
-				fx &^= c.setup[k]
-			}
-			x = fx
-		} else {
-			x &= flags[k]
-		}
+	ifb, icmpB = ifb[:w], icmpB[:w]
+	for k := range combo {
+		x := combo[k] & srcB[k] & dstB[k] & sportB[k] & dportB[k] & ifb[k] & icmpB[k]
 		for x != 0 {
 			i := k*64 + bits.TrailingZeros64(x)
 			x &= x - 1

@@ -39,9 +39,9 @@ type pfClassifier struct {
 	combo      []uint32 // [interface][dir 0..2][class][tcp state 0..3][fragment 0..1]
 	ifNames    []string // sorted; interface index i+1 (0: any other name)
 	ifMap      map[string]int
-	ifFolded   bool           // interfaces are part of combo; otherwise ifIDs names their bitsets
-	ifIDs      []uint32       // by interface index
-	skipAt     []int32        // by interface index: the "set skip" entry naming it, or -1
+	ifFolded   bool     // interfaces are part of combo; otherwise ifIDs names their bitsets
+	ifIDs      []uint32 // by interface index
+	skipAt     []int32  // by interface index: the "set skip" entry naming it, or -1
 	addr       pfAddrTable
 	port       pfPortTable
 	icmpDef    [257]uint32 // by type+1 (0: no type)
