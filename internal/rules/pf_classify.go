@@ -335,9 +335,14 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 
 // view is the bitset with the given id (tables hold ids), and its summary.
 func (c *pfClassifier) view(id uint32) ([]uint64, uint64) {
+	return c.bits(id), c.sums[id]
+}
+
+// bits is the bitset with the given id.
+func (c *pfClassifier) bits(id uint32) []uint64 {
 	w := uint32(c.w)
 	off := id * w
-	return c.pool[off : off+w : off+w], c.sums[id]
+	return c.pool[off : off+w : off+w]
 }
 
 type pfEvent struct {
@@ -563,13 +568,18 @@ func (c *pfClassifier) icmp(typ, code int16) uint32 {
 	return c.icmpDef[typ+1]
 }
 
-// pfMasks are the bitsets of one packet's fields. A field that does not apply to the packet
-// repeats the combined bitset, which leaves the AND unchanged. (Slots are told apart by alias,
-// not by address: equal bitsets share storage.)
+// pfMasks are the bitsets of one packet's fields, by id. A field that does not apply to the
+// packet repeats the combined bitset, which leaves the AND unchanged. (Slots are told apart by
+// alias, not by id: equal bitsets share one.) Ids rather than slices keep the struct free of
+// pointers, so filling it costs no write barriers while the collector runs.
 type pfMasks struct {
-	m     [pfFields][]uint64
+	id    [pfFields]uint32
 	sums  [pfFields]uint64 // their summaries
 	alias uint8            // the slots that repeat the combined bitset (bit k for slot k)
+}
+
+func (c *pfClassifier) set(m *pfMasks, k int, id uint32) {
+	m.id[k], m.sums[k] = id, c.sums[id]
 }
 
 // pfKeys are where a packet's addresses and ports fall in the classifier's tables. Its reply's
@@ -594,7 +604,7 @@ func (k pfKeys) reverse() pfKeys {
 // masks gathers the bitset of every field for p, whose interface has index ifIdx and whose
 // table keys are k.
 func (c *pfClassifier) masks(p *Packet, ifIdx int, k *pfKeys, m *pfMasks) {
-	m.m[0], m.sums[0] = c.comboFor(p, ifIdx, pfTCPState(p))
+	c.set(m, 0, c.comboFor(p, ifIdx, pfTCPState(p)))
 	srcRole, dstRole := pfSrcFar, pfDstFar
 	if p.Dir == Out {
 		srcRole = pfSrcLocal
@@ -602,29 +612,29 @@ func (c *pfClassifier) masks(p *Packet, ifIdx int, k *pfKeys, m *pfMasks) {
 	if p.Dir == In {
 		dstRole = pfDstLocal
 	}
-	m.m[1], m.sums[1] = c.view(k.src[srcRole])
-	m.m[2], m.sums[2] = c.view(k.dst[dstRole])
+	c.set(m, 1, k.src[srcRole])
+	c.set(m, 2, k.dst[dstRole])
 	for j := 3; j < pfFields; j++ {
-		m.m[j], m.sums[j] = m.m[0], m.sums[0]
+		m.id[j], m.sums[j] = m.id[0], m.sums[0]
 	}
 	m.alias = 1<<3 | 1<<4 | 1<<5
 	switch p.Proto {
 	case ProtoTCP, ProtoUDP:
-		m.m[3], m.sums[3] = c.view(k.sport[0])
-		m.m[4], m.sums[4] = c.view(k.dport[1])
+		c.set(m, 3, k.sport[0])
+		c.set(m, 4, k.dport[1])
 		m.alias &^= 1<<3 | 1<<4
 	case ProtoICMP, ProtoICMPv6:
-		m.m[3], m.sums[3] = c.view(c.icmp(p.ICMPType, p.ICMPCode))
+		c.set(m, 3, c.icmp(p.ICMPType, p.ICMPCode))
 		m.alias &^= 1 << 3
 	}
 	if !c.ifFolded {
-		m.m[5], m.sums[5] = c.view(c.ifIDs[ifIdx])
+		c.set(m, 5, c.ifIDs[ifIdx])
 		m.alias &^= 1 << 5
 	}
 }
 
-// comboFor is the combined bitset for p as if its TCP state were ts (see pfTCPState).
-func (c *pfClassifier) comboFor(p *Packet, ifIdx, ts int) ([]uint64, uint64) {
+// comboFor is the id of the combined bitset for p as if its TCP state were ts (see pfTCPState).
+func (c *pfClassifier) comboFor(p *Packet, ifIdx, ts int) uint32 {
 	d := 0
 	switch p.Dir {
 	case In:
@@ -639,21 +649,26 @@ func (c *pfClassifier) comboFor(p *Packet, ifIdx, ts int) ([]uint64, uint64) {
 	if !c.ifFolded {
 		ifIdx = 0
 	}
-	return c.view(c.combo[(((ifIdx*3+d)*c.nclass+int(c.protoClass[p.Proto]))*4+ts)*2+fr])
+	return c.combo[(((ifIdx*3+d)*c.nclass+int(c.protoClass[p.Proto]))*4+ts)*2+fr]
 }
 
 // setCombo replaces the combined bitset, also where it stands in for a field.
-func (m *pfMasks) setCombo(s []uint64, sum uint64) {
-	m.m[0], m.sums[0] = s, sum
-	for k := range m.m {
-		if m.alias&(1<<k) != 0 {
-			m.m[k], m.sums[k] = s, sum
+func (c *pfClassifier) setCombo(m *pfMasks, id uint32) {
+	for k := range m.id {
+		if k == 0 || m.alias&(1<<k) != 0 {
+			c.set(m, k, id)
 		}
 	}
 }
 
-func (m *pfMasks) word(i int) uint64 {
-	return m.m[0][i] & m.m[1][i] & m.m[2][i] & m.m[3][i] & m.m[4][i] & m.m[5][i]
+// word is word i of the AND of m's bitsets.
+func (c *pfClassifier) word(m *pfMasks, i int) uint64 {
+	w, pool := uint32(c.w), c.pool
+	x := ^uint64(0)
+	for _, id := range m.id {
+		x &= pool[int(id*w)+i]
+	}
+	return x
 }
 
 // decide returns the index of the rule that decides p, or -1 when no rule matches. One pass over
@@ -667,15 +682,16 @@ func (c *pfClassifier) decide(p *Packet, ifIdx int, k *pfKeys) int {
 // scan finds the deciding rule among those all of m's bitsets hold. It visits only the words the
 // summaries say may hold one.
 func (c *pfClassifier) scan(m *pfMasks) int {
-	m0 := m.m[0]
-	m1, m2, m3, m4, m5 := m.m[1][:len(m0)], m.m[2][:len(m0)], m.m[3][:len(m0)], m.m[4][:len(m0)], m.m[5][:len(m0)]
+	m0, _ := c.view(m.id[0])
+	n := len(m0)
+	m1, m2, m3, m4, m5 := c.bits(m.id[1])[:n], c.bits(m.id[2])[:n], c.bits(m.id[3])[:n], c.bits(m.id[4])[:n], c.bits(m.id[5])[:n]
 	stop := c.stop[:len(m0)]
 	sum := m.sums[0] & m.sums[1] & m.sums[2] & m.sums[3] & m.sums[4] & m.sums[5]
 	last, lastWord := -1, uint64(0)
 	for sum != 0 {
 		j := bits.TrailingZeros64(sum)
 		sum &= sum - 1
-		for i := j * c.group; i < (j+1)*c.group && i < len(m0); i++ {
+		for i := j * c.group; i < (j+1)*c.group && i < n; i++ {
 			x := m0[i] & m1[i] & m2[i] & m3[i] & m4[i] & m5[i]
 			if x == 0 {
 				continue
@@ -692,22 +708,25 @@ func (c *pfClassifier) scan(m *pfMasks) int {
 	return last<<6 | (63 - bits.LeadingZeros64(lastWord))
 }
 
-// scanPair scans for two packets that differ only in their combined bitset, a and b (the rest as
-// in m), in one pass, and returns the deciding rule of each.
-func (c *pfClassifier) scanPair(m *pfMasks, a []uint64, sa uint64, b []uint64, sb uint64) (int, int) {
-	var s [pfFields][]uint64
+// scanPair scans for two packets that differ only in their combined bitset, ids ida and idb (the
+// rest as in m), in one pass, and returns the deciding rule of each.
+func (c *pfClassifier) scanPair(m *pfMasks, ida, idb uint32) (int, int) {
+	var s [pfFields]uint32
 	base := ^uint64(0)
 	for k := 1; k < pfFields; k++ {
-		s[k] = m.m[k]
+		s[k] = m.id[k]
 		if m.alias&(1<<k) != 0 {
-			s[k] = m.m[1] // ANDing the source bitset again changes nothing
+			s[k] = m.id[1] // ANDing the source bitset again changes nothing
 		} else {
 			base &= m.sums[k]
 		}
 	}
+	a, sa := c.view(ida)
+	b, sb := c.view(idb)
 	base &= m.sums[1] & (sa | sb)
-	b = b[:len(a)]
-	s1, s2, s3, s4, s5 := s[1][:len(a)], s[2][:len(a)], s[3][:len(a)], s[4][:len(a)], s[5][:len(a)]
+	n := len(a)
+	b = b[:n]
+	s1, s2, s3, s4, s5 := c.bits(s[1])[:n], c.bits(s[2])[:n], c.bits(s[3])[:n], c.bits(s[4])[:n], c.bits(s[5])[:n]
 	stop := c.stop[:len(a)]
 	ra, rb := -2, -2 // -2: not settled by a stopping rule
 	lastA, lastB := -1, -1
@@ -715,7 +734,7 @@ func (c *pfClassifier) scanPair(m *pfMasks, a []uint64, sa uint64, b []uint64, s
 	for base != 0 {
 		j := bits.TrailingZeros64(base)
 		base &= base - 1
-		for i := j * c.group; i < (j+1)*c.group && i < len(a); i++ {
+		for i := j * c.group; i < (j+1)*c.group && i < n; i++ {
 			both := s1[i] & s2[i] & s3[i] & s4[i] & s5[i]
 			if both == 0 {
 				continue
@@ -723,7 +742,7 @@ func (c *pfClassifier) scanPair(m *pfMasks, a []uint64, sa uint64, b []uint64, s
 			if x := both & a[i]; x != 0 && ra == -2 {
 				if st := x & stop[i]; st != 0 {
 					v := *m
-					v.setCombo(a, sa)
+					c.setCombo(&v, ida)
 					ra = c.stopAt(&v, i<<6|bits.TrailingZeros64(st))
 				} else {
 					lastA, wordA = i, x
@@ -732,7 +751,7 @@ func (c *pfClassifier) scanPair(m *pfMasks, a []uint64, sa uint64, b []uint64, s
 			if x := both & b[i]; x != 0 && rb == -2 {
 				if st := x & stop[i]; st != 0 {
 					v := *m
-					v.setCombo(b, sb)
+					c.setCombo(&v, idb)
 					rb = c.stopAt(&v, i<<6|bits.TrailingZeros64(st))
 				} else {
 					lastB, wordB = i, x
@@ -778,7 +797,7 @@ func (c *pfClassifier) stopAt(m *pfMasks, r int) int {
 // first returns the first rule in [from, to) that matches and is in sel, or -1.
 func (c *pfClassifier) first(m *pfMasks, sel []uint64, from, to int) int {
 	for i := from >> 6; i<<6 < to; i++ {
-		x := m.word(i) & sel[i]
+		x := c.word(m, i) & sel[i]
 		if lo := from - i<<6; lo > 0 {
 			x &^= 1<<lo - 1
 		}
@@ -795,7 +814,7 @@ func (c *pfClassifier) first(m *pfMasks, sel []uint64, from, to int) int {
 // last returns the last rule in [from, to) that matches; from matches, so there is one.
 func (c *pfClassifier) last(m *pfMasks, from, to int) int {
 	for i := (to - 1) >> 6; i >= from>>6; i-- {
-		x := m.word(i)
+		x := c.word(m, i)
 		if lo := from - i<<6; lo > 0 {
 			x &^= 1<<lo - 1
 		}

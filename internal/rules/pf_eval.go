@@ -50,8 +50,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	}
 	// The packet's own SYN differs from the packet only in its TCP flags: one pass over the
 	// bitsets decides both. The reverse SYN needs its own lookups.
-	syn, synSum := c.comboFor(p, ifIdx, 1)
-	own, self := c.scanPair(&m, syn, synSum, m.m[0], m.sums[0])
+	own, self := c.scanPair(&m, c.comboFor(p, ifIdx, 1), m.id[0])
 	ownFirst := p.DstPort < p.SrcPort
 	if ownFirst && rs.keepsState(own) {
 		return rs.verdict(own, p)
