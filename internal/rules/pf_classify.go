@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
@@ -71,6 +72,7 @@ type pfAddrTable struct {
 	v4      v4Index
 	ids4    [][pfAddrRoles]uint32 // by piece of v4
 	starts6 []pfU128              // the whole space, IPv4 included (see pfKey)
+	high6   []uint64              // the high halves of starts6, searched first
 	ids6    [][pfAddrRoles]uint32
 	invalid [pfAddrRoles]uint32 // for a packet without an address
 }
@@ -78,9 +80,8 @@ type pfAddrTable struct {
 // pfPortTable holds, for each piece of the port space, the bitset ids of the rules' source ports
 // ([0]) and destination ports ([1]).
 type pfPortTable struct {
-	starts []uint16
 	ids    [][2]uint32
-	index  [257]uint32 // by a port's high byte: the first piece starting in or after that block
+	pieces []uint16 // by port: its piece (there are at most 65,536)
 }
 
 type pfInterner struct {
@@ -467,6 +468,9 @@ func pfBuildAddrTable(in *pfInterner, roles [pfAddrRoles][]pfIPSet, invalid [pfA
 		t.ids4 = append(t.ids4, row(k))
 	}
 	t.v4 = newV4Index(starts4)
+	for _, s := range starts {
+		t.high6 = append(t.high6, s.hi)
+	}
 	bs := make([]uint64, in.w)
 	for role, inv := range invalid {
 		clear(bs)
@@ -482,20 +486,19 @@ func pfBuildAddrTable(in *pfInterner, roles [pfAddrRoles][]pfIPSet, invalid [pfA
 
 func pfBuildPortTable(in *pfInterner, sports, dports []pfIPSet) pfPortTable {
 	starts, flat := pfSweepRoles(in, [][]pfIPSet{sports, dports})
-	var t pfPortTable
+	t := pfPortTable{pieces: make([]uint16, 65536)}
 	for k, s := range starts {
 		if s.hi != 0 || s.lo > 65535 {
 			break
 		}
-		t.starts = append(t.starts, uint16(s.lo))
 		t.ids = append(t.ids, [2]uint32{flat[2*k], flat[2*k+1]})
-	}
-	wide := make([]uint32, len(t.starts))
-	for i, s := range t.starts {
-		wide[i] = uint32(s)
-	}
-	for k, v := range bucketIndex(wide, 256, 8) {
-		t.index[k] = v
+		end := uint64(65536)
+		if k+1 < len(starts) {
+			end = min(starts[k+1].lo, end)
+		}
+		for x := s.lo; x < end; x++ {
+			t.pieces[x] = uint16(k)
+		}
 	}
 	return t
 }
@@ -509,38 +512,39 @@ func (t *pfAddrTable) lookup(a netip.Addr) *[pfAddrRoles]uint32 {
 		b := a.As4()
 		return &t.ids4[t.v4.find(binary.BigEndian.Uint32(b[:]))]
 	}
-	k := pfKey(a)
-	s := t.starts6
-	lo, hi := 0, len(s)
+	b := a.As16()
+	kh, kl := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	// The last start whose high half is at most the address's; prefixes are rarely longer than
+	// /64, so that usually settles it.
+	hs := t.high6
+	lo, hi := 0, len(hs)
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
-		if !k.less(s[m]) {
+		if hs[m] <= kh {
 			lo = m
 		} else {
 			hi = m
 		}
 	}
+	if hs[lo] == kh && kl < t.starts6[lo].lo {
+		lo = t.searchLow(lo, kh, kl)
+	}
 	return &t.ids6[lo]
+}
+
+// searchLow finds the piece holding (kh, kl) when starts6[at] has the high half kh but starts
+// above it: the last start at or below the address among those sharing kh, or the one before them.
+func (t *pfAddrTable) searchLow(at int, kh, kl uint64) int {
+	first, _ := slices.BinarySearch(t.high6[:at], kh)
+	s := t.starts6[first : at+1]
+	n, _ := slices.BinarySearchFunc(s, kl, func(x pfU128, v uint64) int { return cmp.Compare(x.lo, v+1) })
+	return first + n - 1 // n == 0: the piece before the run
 }
 
 // lookup is the bitset ids of the piece of the port space holding x: [0] as a source port, [1]
 // as a destination port.
 func (t *pfPortTable) lookup(x uint16) *[2]uint32 {
-	s := t.starts
-	k := x >> 8
-	lo, hi := int(t.index[k]), int(t.index[k+1])
-	if lo > 0 {
-		lo--
-	}
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if s[m] <= x {
-			lo = m
-		} else {
-			hi = m
-		}
-	}
-	return &t.ids[lo]
+	return &t.ids[t.pieces[x]]
 }
 
 // ifIndex is the index of an interface name: i+1 for the rules' i-th name, 0 for any other.

@@ -361,3 +361,29 @@ func TestPFManyRules(t *testing.T) {
 		}
 	}
 }
+
+// TestPFLongIPv6Prefixes checks addresses among prefixes longer than /64, where several pieces of
+// the address space share their high 64 bits and the lookup must search the low half too.
+func TestPFLongIPv6Prefixes(t *testing.T) {
+	conf := "block in all\n" +
+		"pass in quick from { 2001:db8::1, 2001:db8::4/126, 2001:db8::100/120, 2001:db8:0:1::/64 } to any\n" +
+		"block in quick from 2001:db8::6 to any\n" +
+		"pass in quick from 2001:db8::/64 to 2001:db8::ff00/121\n"
+	rs, err := ParsePF([]byte(conf), "v6.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(6, 6))
+	for range 5000 {
+		var b [16]byte
+		copy(b[:], netip.MustParseAddr("2001:db8::").AsSlice())
+		b[7] = byte(r.IntN(3))
+		b[14], b[15] = byte(r.IntN(3)*0x7f), byte(r.IntN(256))
+		src := netip.AddrFrom16(b)
+		b[14] = byte(0xfe + r.IntN(2))
+		p := Packet{Proto: ProtoTCP, Src: src, Dst: netip.AddrFrom16(b), Dir: In, Iface: "en0", SrcPort: 40000, DstPort: 22, Setup: true, ICMPType: -1, ICMPCode: -1}
+		if got, want := rs.Eval(&p), rs.pfEvalReference(&p); got != want {
+			t.Fatalf("packet %s: Eval = %+v, reference = %+v", p, got, want)
+		}
+	}
+}

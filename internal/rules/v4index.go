@@ -79,19 +79,3 @@ func (x *v4Index) find(a uint32) int {
 	}
 	return lo
 }
-
-// bucketIndex is index[k] = the first of the sorted starts whose bucket, the bits
-// (start >> shift) & (buckets-1), is k or later; index[buckets] = len(starts). buckets is a power of
-// two and the starts agree on every bit above the bucket's.
-func bucketIndex(starts []uint32, buckets int, shift uint) []uint32 {
-	idx := make([]uint32, buckets+1)
-	i := 0
-	for k := range buckets {
-		for i < len(starts) && starts[i]>>shift&uint32(buckets-1) < uint32(k) {
-			i++
-		}
-		idx[k] = uint32(i)
-	}
-	idx[buckets] = uint32(len(starts))
-	return idx
-}
