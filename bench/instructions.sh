@@ -1,0 +1,22 @@
+#!/bin/bash
+# Instructions per operation of a Go benchmark, counted by valgrind's callgrind: the difference
+# between a short and a long run, divided by the extra operations. Unlike ns/op this does not move
+# with CPU steal on a shared VM, so it shows whether a change made the code do less work.
+#
+# usage: bench/instructions.sh PACKAGE BENCHMARK-REGEX   e.g. bench/instructions.sh ./internal/rules 'PFEval$'
+set -euo pipefail
+pkg=${1:?package} bench=${2:?benchmark regex}
+command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(mktemp)
+trap 'rm -f "$bin"' EXIT
+(cd "$root" && go test -c -o "$bin" "$pkg")
+count() {
+	# GOGC=off: a collection running during the loop would add its own instructions.
+	(cd "$root/$pkg" && GOGC=off valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		"$bin" -test.run XXX -test.bench "$bench" -test.benchtime "$1"x -test.cpu 1 2>&1 |
+		awk '/Collected/ {print $4}')
+}
+short=$(count 200000)
+long=$(count 1200000)
+echo "$bench: $(((long - short) / 1000000)) instructions/op"
