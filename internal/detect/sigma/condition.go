@@ -119,6 +119,9 @@ func parseCondition(src string, searches []*search, byName map[string]*search, u
 			for j < len(src) && !strings.ContainsRune(" \t\n\r()|", rune(src[j])) {
 				j++
 			}
+			if strings.EqualFold(src[i:j], "near") {
+				return nil, &conditionError{msg: "aggregations are not supported", unsupported: true}
+			}
 			c.toks = append(c.toks, token{src[i:j], i})
 			i = j
 		}
@@ -208,8 +211,6 @@ func (c *condParser) unary() (*expr, error) {
 			return nil, c.errorf("missing ')' for '(' at column %d", t.pos+1)
 		}
 		return e, nil
-	case low == "near":
-		return nil, &conditionError{msg: "aggregations are not supported", unsupported: true}
 	case c.i+1 < len(c.toks) && strings.EqualFold(c.toks[c.i+1].text, "of"):
 		c.i += 2
 		return c.quantified(t)

@@ -125,7 +125,7 @@ func (p *parser) errAt(line int, unsupported bool, format string, args ...any) e
 
 // cond compiles one field condition of a search, or its keywords when k is nil.
 func (p *parser) cond(search string, k *yaml.Node, line int, vals []*yaml.Node) (*cond, error) {
-	key, where := "", search+": keywords"
+	key, where := "", search
 	if k != nil {
 		key, where = k.Value, search+": "+k.Value
 	}
