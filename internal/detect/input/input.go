@@ -1,0 +1,484 @@
+// Package input reads macOS process telemetry and turns each record into an event.Event:
+// eslogger JSON lines, osquery es_process_events results, unified log ndjson (log show|stream
+// --style ndjson), Santa's santa.log and Elastic Defend (ECS) documents, one record a line,
+// plain or gzip-compressed. Reference: /work/shared/reference/detect.md §1a–1e and §6.
+//
+// A Reader keeps a table of live processes built from the stream itself (exec sets a pid's
+// image, fork copies it, exit drops it), keyed by host and pid and bounded by
+// Options.MaxProcs, from which it fills the parent's image and the ancestry that most sources
+// leave out.
+//
+// Most lines are of no interest to a detector, so Options.Interesting looks at each raw line
+// first: a line it turns down only updates the process table, through a hand-written JSON
+// scanner that does not allocate, and Next moves on (Stats.Skipped). The other lines are
+// decoded in full.
+//
+// Conventions for every format: a pid or ppid the record does not give is 0; a uid, euid or
+// audit uid it does not give is event.Unknown; strings it does not give are "".
+package input
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/detect/event"
+)
+
+// Format is a telemetry format, or Auto.
+type Format string
+
+// The formats. Each but Auto is also the event.Event.Source of the records read in it.
+const (
+	Auto       Format = "auto"       // recognise the format of each line
+	Eslogger   Format = "eslogger"   // Apple eslogger JSON lines (macOS 13+)
+	Osquery    Format = "osquery"    // osquery results log, es_process_events rows
+	UnifiedLog Format = "unifiedlog" // log show|stream --style ndjson
+	Santa      Format = "santa"      // Santa's santa.log
+	ECS        Format = "ecs"        // Elastic Defend / Endgame ECS documents, ndjson
+)
+
+// formats are the concrete formats in the order they are named in messages.
+var formats = [...]Format{Eslogger, Osquery, UnifiedLog, Santa, ECS}
+
+// ParseFormat reads a format name as the command line gives it.
+func ParseFormat(s string) (Format, error) {
+	if Format(s) == Auto {
+		return Auto, nil
+	}
+	for _, f := range formats {
+		if Format(s) == f {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown telemetry format %q (valid: auto, eslogger, osquery, unifiedlog, santa, ecs)", s)
+}
+
+// index gives the format's place in formats, or -1.
+func (f Format) index() int {
+	for i, g := range formats {
+		if f == g {
+			return i
+		}
+	}
+	return -1
+}
+
+// title is the format's name in prose.
+func (f Format) title() string {
+	switch f {
+	case UnifiedLog:
+		return "unified log"
+	case Santa:
+		return "Santa"
+	case ECS:
+		return "ECS"
+	}
+	return string(f)
+}
+
+// MaxLine is the longest line a Reader accepts, in bytes without the line end; a longer one
+// stops the Reader with an error naming its line number. eslogger caps its own messages at 32
+// KiB when logging to the unified log (eslogger(1)); exec lines with long environments are the
+// largest records seen.
+const MaxLine = 1 << 20
+
+// DefaultMaxProcs is the process table's size when Options.MaxProcs is 0: a busy Mac runs well
+// under a thousand processes, and a fleet's stream interleaves hosts.
+const DefaultMaxProcs = 1 << 16
+
+// maxAncestry is how many images Event.Ancestry holds at most, nearest first.
+const maxAncestry = 4
+
+// Options configure a Reader. The zero value reads any format with default limits.
+type Options struct {
+	// Format is the input's format; "" means Auto.
+	Format Format
+	// Host is the host name for records that carry none (eslogger, unified log, Santa
+	// without machineid).
+	Host string
+	// MaxProcs caps the process table; 0 means DefaultMaxProcs. The oldest-written process is
+	// forgotten first.
+	MaxProcs int
+	// Interesting, when not nil, sees every recognised line as read (JSON still escaped:
+	// eslogger writes "\/" for "/", so look for "socketfilterfw", not a full path) and returns
+	// whether to decode it. It must not keep the slice. Turning down a line only saves work:
+	// the process table is still updated from it. It must return true for every line that can
+	// matter; false positives only cost time. nil decodes every line.
+	Interesting func(line []byte) bool
+}
+
+// Stats counts what a Reader has read so far.
+type Stats struct {
+	Lines     int64 // lines read, blank ones included
+	Events    int64 // events returned by Next
+	Skipped   int64 // recognised lines Options.Interesting turned down
+	Ignored   int64 // recognised records that describe no event (see Next)
+	Malformed int64 // non-blank lines no format (or not the format asked for) recognised
+	Evicted   int64 // processes the table forgot because it was full
+	// Records counts recognised lines by format, skipped and ignored ones included. A unified
+	// log record holding an eslogger message counts as unified log.
+	Records map[Format]int64
+}
+
+// NoTelemetryError is Next's error at the end of an input that had non-blank lines but not one
+// the format asked for (any, with Auto) recognised: probably the wrong file or the wrong
+// --format. The command line exits 2 on it.
+type NoTelemetryError struct {
+	Input     string
+	Format    Format // the format asked for, or Auto
+	FirstLine string // the first non-blank line, cut to 80 bytes
+}
+
+func (e *NoTelemetryError) Error() string {
+	what := "eslogger, osquery, unified log, Santa or ECS"
+	if e.Format != Auto {
+		what = e.Format.title()
+	}
+	return fmt.Sprintf("detect: %s: no line is %s telemetry (first line: %q)", e.Input, what, e.FirstLine)
+}
+
+// A Reader reads one input. It is not safe for concurrent use.
+type Reader struct {
+	src  io.Reader
+	name string
+	opt  Options
+
+	sc      *bufio.Scanner
+	started bool
+	err     error  // sticky: returned by every Next once set
+	cur     []byte // the line being decoded
+
+	ev    event.Event
+	top   jtop
+	inner jtop // an ECS _source document, or the eslogger message inside a unified log record
+	js    jscan
+
+	procs    *bounded[procKey, proc]
+	entities *bounded[string, string] // ECS process.entity_id → executable; made when needed
+	names    interner                 // paths and host names
+	buf      []byte                   // scratch for decoding one string
+	msg      []byte                   // a unified log eventMessage, decoded
+
+	rows    [][]byte // osquery rows of the current line not returned yet
+	rowHost string
+	rowTime int
+
+	lines, events, skipped, ignored, malformed int64
+	records                                    [len(formats)]int64
+	firstLine                                  string
+}
+
+// NewReader returns a Reader of r; name (a file name, or "-") goes into every event's Input
+// and into errors. Nothing is read until the first Next.
+func NewReader(r io.Reader, name string, opt Options) *Reader {
+	if opt.Format == "" {
+		opt.Format = Auto
+	}
+	if opt.MaxProcs <= 0 {
+		opt.MaxProcs = DefaultMaxProcs
+	}
+	return &Reader{
+		src:   r,
+		name:  name,
+		opt:   opt,
+		procs: newBounded[procKey, proc](opt.MaxProcs),
+		names: interner{m: make(map[string]string), max: opt.MaxProcs},
+	}
+}
+
+// Next returns the next event. At the end of the input it returns io.EOF, or a
+// *NoTelemetryError when no line was recognised at all; a read error, a gzip error or a line
+// longer than MaxLine stop the Reader, and every later call returns the same error.
+//
+// The returned Event is reused by the next call, and its Raw points into the read buffer:
+// copy the struct to keep it (its strings and slices are not reused) and clone Raw.
+//
+// Lines that are blank are passed over; lines no format recognises are counted in
+// Stats.Malformed and passed over. Recognised records that describe no event are counted in
+// Stats.Ignored: the unified log's closing {"count":N,"finished":1}, Santa actions other than
+// EXEC, eslogger events other than exec, fork, exit, create, write, rename, unlink, close with
+// modified true and profile_remove, osquery rows of other tables, ECS documents of other
+// actions.
+func (r *Reader) Next() (*event.Event, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !r.started {
+		if err := r.start(); err != nil {
+			r.err = err
+			return nil, err
+		}
+	}
+	for {
+		if len(r.rows) > 0 {
+			if r.nextRow() {
+				r.events++
+				return &r.ev, nil
+			}
+			continue
+		}
+		if !r.sc.Scan() {
+			r.err = r.end()
+			return nil, r.err
+		}
+		r.lines++
+		line := bytes.TrimSpace(r.sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if r.firstLine == "" {
+			r.firstLine = cut(line, 80)
+		}
+		if r.decode(line) {
+			r.events++
+			return &r.ev, nil
+		}
+	}
+}
+
+func cut(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}
+
+// start looks for gzip's magic bytes and sets up the line scanner.
+func (r *Reader) start() error {
+	r.started = true
+	br := bufio.NewReaderSize(r.src, 64<<10)
+	var src io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("detect: %s: %w", r.name, err)
+		}
+		src = gz
+	}
+	r.sc = bufio.NewScanner(src)
+	r.sc.Buffer(make([]byte, 64<<10), MaxLine+2) // room for "\r\n"
+	return nil
+}
+
+// end gives the error that ends the input.
+func (r *Reader) end() error {
+	err := r.sc.Err()
+	switch {
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("detect: %s: line %d is longer than %d bytes", r.name, r.lines+1, MaxLine)
+	case err != nil:
+		return fmt.Errorf("detect: %s: %w", r.name, err)
+	case r.firstLine != "" && r.recognised() == 0:
+		return &NoTelemetryError{Input: r.name, Format: r.opt.Format, FirstLine: r.firstLine}
+	}
+	return io.EOF
+}
+
+func (r *Reader) recognised() int64 {
+	var n int64
+	for _, c := range r.records {
+		n += c
+	}
+	return n
+}
+
+// Stats returns the counts so far.
+func (r *Reader) Stats() Stats {
+	s := Stats{
+		Lines:     r.lines,
+		Events:    r.events,
+		Skipped:   r.skipped,
+		Ignored:   r.ignored,
+		Malformed: r.malformed,
+		Evicted:   r.procs.evicted,
+		Records:   make(map[Format]int64, len(formats)),
+	}
+	for i, f := range formats {
+		if r.records[i] > 0 {
+			s.Records[f] = r.records[i]
+		}
+	}
+	return s
+}
+
+// wants reports whether lines of format f are read.
+func (r *Reader) wants(f Format) bool { return r.opt.Format == Auto || r.opt.Format == f }
+
+// recognise counts a line of format f and reports whether to decode it in full.
+func (r *Reader) recognise(f Format) (build bool) {
+	r.records[f.index()]++
+	if r.opt.Interesting != nil && !r.opt.Interesting(r.cur) {
+		r.skipped++
+		return false
+	}
+	return true
+}
+
+// decode reads one non-blank line and reports whether r.ev holds an event from it.
+func (r *Reader) decode(line []byte) bool {
+	r.cur = line
+	switch {
+	case line[0] == '{':
+		return r.decodeJSON(line)
+	case line[0] == '[' && r.wants(Santa):
+		if rec, ok := parseSanta(line); ok {
+			return r.santa(&rec, r.recognise(Santa))
+		}
+	}
+	r.malformed++
+	return false
+}
+
+func (r *Reader) decodeJSON(line []byte) bool {
+	t := &r.top
+	r.js.reset(line)
+	if !t.walk(&r.js) {
+		r.malformed++
+		return false
+	}
+	switch {
+	case r.wants(UnifiedLog) && t.isCount():
+		r.records[UnifiedLog.index()]++
+		r.ignored++
+		return false
+	case r.wants(Eslogger) && t.isEslogger():
+		return r.eslogger(t, r.recognise(Eslogger))
+	case r.wants(Osquery) && t.isOsquery():
+		return r.osquery(t, r.recognise(Osquery))
+	case r.wants(UnifiedLog) && t.isUnifiedLog():
+		return r.unifiedLog(t, r.recognise(UnifiedLog))
+	case r.wants(ECS) && t.isECS():
+		return r.ecs(t, r.recognise(ECS))
+	}
+	r.malformed++
+	return false
+}
+
+// newEvent resets r.ev for a record of the current line.
+func (r *Reader) newEvent(source Format, host string) *event.Event {
+	r.ev = event.Event{
+		Source:  string(source),
+		Host:    host,
+		Input:   r.name,
+		Line:    r.lines,
+		Raw:     r.cur,
+		Process: event.Process{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown},
+	}
+	return &r.ev
+}
+
+// intern decodes a string and returns the shared copy, without allocating when it was seen
+// before.
+func (r *Reader) intern(j jstr) string {
+	if !j.ok {
+		return ""
+	}
+	if !j.esc {
+		return r.names.get(j.raw)
+	}
+	r.buf = j.decode(r.buf[:0])
+	return r.names.get(r.buf)
+}
+
+// hostOr returns the record's host name, interned, or Options.Host.
+func (r *Reader) hostOr(j jstr) string {
+	if h := r.intern(j); h != "" {
+		return h
+	}
+	return r.opt.Host
+}
+
+// lineage fills the parent's image and the ancestry of ev from the process table. parentPath
+// is the parent's image when the record gives it ("" to look it up) and grand the parent's own
+// parent when the record gives it (-1 to look it up).
+func (r *Reader) lineage(ev *event.Event, host string, ppid int, parentPath string, grand int) {
+	if p, ok := r.procs.get(procKey{host, ppid}); ok && ppid >= 0 {
+		if parentPath == "" {
+			parentPath = p.path
+		}
+		if grand < 0 {
+			grand = p.ppid
+		}
+	}
+	if parentPath == "" {
+		return
+	}
+	ev.ParentPath = parentPath
+	anc := make([]string, 1, maxAncestry)
+	anc[0] = parentPath
+	for pid := grand; len(anc) < maxAncestry && pid >= 0; {
+		p, ok := r.procs.get(procKey{host, pid})
+		if !ok || p.path == "" {
+			break
+		}
+		anc = append(anc, p.path)
+		pid = p.ppid
+	}
+	ev.Ancestry = anc
+}
+
+// responsible fills the responsible process, its image from the event itself or the table.
+func (r *Reader) responsible(ev *event.Event, host string, pid int) {
+	if pid < 0 {
+		return
+	}
+	ev.ResponsiblePID = pid
+	switch {
+	case pid == ev.PID && ev.Path != "":
+		ev.ResponsiblePath = ev.Path
+	case pid == ev.PPID && ev.ParentPath != "":
+		ev.ResponsiblePath = ev.ParentPath
+	default:
+		if p, ok := r.procs.get(procKey{host, pid}); ok {
+			ev.ResponsiblePath = p.path
+		}
+	}
+}
+
+// pid turns the parsers' "absent" (-1) into the event's 0.
+func pid(v int) int { return max(v, 0) }
+
+func boolPtr(v int8) *bool {
+	if v == 0 {
+		return nil
+	}
+	b := v == 2
+	return &b
+}
+
+// tristate records a JSON boolean: 0 absent, 1 false, 2 true.
+func tristate(v, ok bool) int8 {
+	switch {
+	case !ok:
+		return 0
+	case v:
+		return 2
+	}
+	return 1
+}
+
+func parseTime(layout string, j jstr) time.Time {
+	if !j.ok {
+		return time.Time{}
+	}
+	t, err := time.Parse(layout, j.String())
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// splitFallback splits a command line that is not exactly argv: shell rules first, plain
+// white space when the line is not valid shell (an unclosed quote).
+func splitFallback(s string) []string {
+	if argv, err := SplitCommandLine(s); err == nil {
+		return argv
+	}
+	return strings.Fields(s)
+}
