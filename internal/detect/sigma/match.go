@@ -39,55 +39,65 @@ func allMatch(conds []*cond, f Fields) bool {
 // cond is one entry of a selection map ("field|modifiers: values"), or a keyword list.
 type cond struct {
 	key   string   // as written ("Image|endswith"); "" for keyword lists
-	names []string // the fields read: one, or the keyword fields
+	name  string   // the field read; "" for keywords, which are looked for in names
+	names []string // the keyword fields
 	// exists is set for "field|exists: bool"; want is the presence asked for.
 	exists, want bool
-	all          bool         // every value must match (|all), rather than one
-	values       [][]*matcher // one entry per rule value; a value may expand to alternatives
-	cost         int          // rough price of evaluating, to try the cheap conditions first
+	all          bool
+	// groups holds, per rule value, the matchers it compiled to (an encoding modifier can give
+	// several alternatives). Without |all one matcher of one group must match, so any holds them
+	// all in one list; under |all each group must.
+	groups  [][]matcher
+	any     []matcher
+	special bool // some matcher is null or fieldref, which need anyMatch
+	cost    int  // rough price of evaluating, to try the cheap conditions first
 }
 
 func (c *cond) match(f Fields) bool {
-	if len(c.names) == 1 {
-		vals, ok := f.Values(c.names[0])
-		if c.exists {
-			return ok == c.want
-		}
-		if c.all {
-			for _, alts := range c.values {
-				if !anyMatch(alts, f, vals, ok) {
-					return false
-				}
-			}
-			return true
-		}
-		for _, alts := range c.values {
-			if anyMatch(alts, f, vals, ok) {
-				return true
-			}
-		}
-		return false
+	if c.name == "" {
+		return c.matchKeywords(f)
 	}
-	// A keyword list: a value may be found in any of the keyword fields.
-	if c.all {
-		for _, alts := range c.values {
-			if !c.anyField(alts, f) {
+	vals, ok := f.Values(c.name)
+	switch {
+	case c.exists:
+		return ok == c.want
+	case c.all:
+		for _, g := range c.groups {
+			if !anyMatch(g, f, vals, ok) {
 				return false
 			}
 		}
 		return true
+	case c.special:
+		return anyMatch(c.any, f, vals, ok)
 	}
-	for _, alts := range c.values {
-		if c.anyField(alts, f) {
-			return true
+	for i := range c.any {
+		m := &c.any[i]
+		for _, v := range vals {
+			if m.matchValue(v) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-func (c *cond) anyField(alts []*matcher, f Fields) bool {
+// matchKeywords matches a keyword list, whose values may be found in any of the keyword fields.
+func (c *cond) matchKeywords(f Fields) bool {
+	if !c.all {
+		return c.anyField(c.any, f)
+	}
+	for _, g := range c.groups {
+		if !c.anyField(g, f) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cond) anyField(ms []matcher, f Fields) bool {
 	for _, name := range c.names {
-		if vals, ok := f.Values(name); ok && anyMatch(alts, f, vals, ok) {
+		if vals, ok := f.Values(name); ok && anyMatch(ms, f, vals, ok) {
 			return true
 		}
 	}
@@ -95,8 +105,9 @@ func (c *cond) anyField(alts []*matcher, f Fields) bool {
 }
 
 // anyMatch reports whether one of the alternatives matches one of the field's values.
-func anyMatch(alts []*matcher, f Fields, vals []string, present bool) bool {
-	for _, m := range alts {
+func anyMatch(ms []matcher, f Fields, vals []string, present bool) bool {
+	for i := range ms {
+		m := &ms[i]
 		switch m.kind {
 		case matchNull:
 			if isNull(vals, present) {

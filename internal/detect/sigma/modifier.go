@@ -139,7 +139,7 @@ func (p *parser) cond(search string, k *yaml.Node, line int, vals []*yaml.Node) 
 		me := err.(*modError)
 		return nil, p.errAt(line, me.unsupported, "%s: %s", where, me.msg)
 	}
-	c := &cond{key: key, names: []string{field}, all: m.all}
+	c := &cond{key: key, name: field, all: m.all}
 	if field == "" {
 		if len(p.opts.keywordFields) == 0 {
 			return nil, p.errAt(line, false, "%s: keywords need keyword fields, and none are set", where)
@@ -154,6 +154,7 @@ func (p *parser) cond(search string, k *yaml.Node, line int, vals []*yaml.Node) 
 		}
 		c.names = p.opts.keywordFields
 	}
+	fields := max(1, len(c.names))
 	if m.kind == "exists" {
 		if len(vals) != 1 {
 			return nil, p.errAt(line, false, "%s: exists takes one value, true or false", where)
@@ -174,16 +175,18 @@ func (p *parser) cond(search string, k *yaml.Node, line int, vals []*yaml.Node) 
 		if err != nil {
 			return nil, err
 		}
-		c.values = append(c.values, alts)
+		c.groups = append(c.groups, alts)
+		c.any = append(c.any, alts...)
 		for _, a := range alts {
-			c.cost += a.cost() * len(c.names)
+			c.cost += a.cost() * fields
+			c.special = c.special || a.kind == matchNull || a.kind == matchFieldRef
 		}
 	}
 	return c, nil
 }
 
 // value compiles one rule value; an encoding modifier may turn it into several alternatives.
-func (p *parser) value(where string, m modifiers, keyword bool, v *yaml.Node) ([]*matcher, error) {
+func (p *parser) value(where string, m modifiers, keyword bool, v *yaml.Node) ([]matcher, error) {
 	fold := !m.cased
 	if v.Tag == "!!null" {
 		switch {
@@ -192,7 +195,7 @@ func (p *parser) value(where string, m modifiers, keyword bool, v *yaml.Node) ([
 		case m.kind != "" || m.anchor != "" || m.windash || len(m.encode) > 0:
 			return nil, p.errAt(v.Line, false, "%s: null takes no modifiers but all and cased", where)
 		}
-		return []*matcher{{kind: matchNull}}, nil
+		return []matcher{{kind: matchNull}}, nil
 	}
 	s := v.Value
 	switch m.kind {
@@ -201,7 +204,7 @@ func (p *parser) value(where string, m modifiers, keyword bool, v *yaml.Node) ([
 		if err != nil {
 			return nil, p.errAt(v.Line, false, "%s: bad regular expression %q: %v", where, s, err)
 		}
-		return []*matcher{{kind: matchRegexp, re: re}}, nil
+		return []matcher{{kind: matchRegexp, re: re}}, nil
 	case "cidr":
 		pfx, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -214,22 +217,22 @@ func (p *parser) value(where string, m modifiers, keyword bool, v *yaml.Node) ([
 		if pfx.Masked() != pfx {
 			return nil, p.errAt(v.Line, false, "%s: bad cidr %q: host bits are set (did you mean %s?)", where, s, pfx.Masked())
 		}
-		return []*matcher{{kind: matchCIDR, prefix: pfx}}, nil
+		return []matcher{{kind: matchCIDR, prefix: pfx}}, nil
 	case "gt", "gte", "lt", "lte":
 		x, err := ruleNumber(s)
 		if err != nil {
 			return nil, p.errAt(v.Line, false, "%s: %s needs a number, not %q", where, m.kind, s)
 		}
-		return []*matcher{{kind: matchNumber, cmp: m.kind, num: x}}, nil
+		return []matcher{{kind: matchNumber, cmp: m.kind, num: x}}, nil
 	case "fieldref":
 		if s == "" {
 			return nil, p.errAt(v.Line, false, "%s: fieldref needs a field name", where)
 		}
-		return []*matcher{{kind: matchFieldRef, ref: s, fold: fold}}, nil
+		return []matcher{{kind: matchFieldRef, ref: s, fold: fold}}, nil
 	}
 	if len(m.encode) > 0 {
 		// The encoded text is literal (no wildcards) and compared case-sensitively.
-		var out []*matcher
+		var out []matcher
 		for _, e := range encodeValue(s, m.encode) {
 			out = append(out, globMatcher(glob{segs: []segment{{{kind: atomLit, lit: newLiteral(e, false)}}}, start: true, end: true}, m.anchor, false))
 		}
@@ -238,7 +241,7 @@ func (p *parser) value(where string, m modifiers, keyword bool, v *yaml.Node) ([
 		}
 		return out, nil
 	}
-	return []*matcher{globMatcher(parseGlob(s, fold, m.windash), m.anchor, fold)}, nil
+	return []matcher{globMatcher(parseGlob(s, fold, m.windash), m.anchor, fold)}, nil
 }
 
 func reFlags(flags string) string {
@@ -257,7 +260,7 @@ func ruleNumber(s string) (float64, error) {
 }
 
 // globMatcher picks the cheapest matcher for a wildcard pattern under an anchoring modifier.
-func globMatcher(g glob, anchor string, fold bool) *matcher {
+func globMatcher(g glob, anchor string, fold bool) matcher {
 	switch anchor {
 	case "contains":
 		g.start, g.end = false, false
@@ -266,7 +269,7 @@ func globMatcher(g glob, anchor string, fold bool) *matcher {
 	case "endswith":
 		g.start = false
 	}
-	m := &matcher{fold: fold}
+	m := matcher{fold: fold}
 	switch {
 	case len(g.segs) == 0 && g.start && g.end:
 		m.kind = matchExact

@@ -66,10 +66,10 @@ func (c *cond) needles() needleSet {
 		return noNeedles
 	}
 	var vals []needleSet
-	for _, alts := range c.values {
+	for _, g := range c.groups {
 		var each []needleSet
-		for _, m := range alts {
-			each = append(each, m.needles())
+		for i := range g {
+			each = append(each, g[i].needles())
 		}
 		vals = append(vals, union(each))
 	}

@@ -418,12 +418,13 @@ func ruleFields(searches []*search) []string {
 	for _, s := range searches {
 		for _, alt := range s.alts {
 			for _, c := range alt {
+				if c.name != "" {
+					out = append(out, c.name)
+				}
 				out = append(out, c.names...)
-				for _, alts := range c.values {
-					for _, m := range alts {
-						if m.kind == matchFieldRef {
-							out = append(out, m.ref)
-						}
+				for _, m := range c.any {
+					if m.kind == matchFieldRef {
+						out = append(out, m.ref)
 					}
 				}
 			}
