@@ -28,10 +28,10 @@ import (
 	"github.com/firewarden/firewarden/internal/host"
 )
 
-// Area is the firewall an alert or a setting is about.
+// Area is the firewall an event or a setting is about.
 type Area string
 
-// Areas. An alert whose area is not known ("") is taken to be about every firewall.
+// Areas. An event whose area is not known ("") is taken to be about every firewall.
 const (
 	ALF Area = "alf" // the Application Firewall (socketfilterfw, com.apple.alf, the firewall profile)
 	PF  Area = "pf"  // the packet filter (pfctl, /etc/pf.conf, /etc/pf.anchors)
@@ -43,16 +43,28 @@ const (
 type Alert struct {
 	Rule     string    // the rule's name
 	Severity string    // informational, low, medium, high or critical
-	Area     Area      // the firewall it is about; "" when not known
 	Time     time.Time // when it happened (event time)
 	Text     string    // one line, no newline
 	JSON     []byte    // the --json form, one line, no newline
 }
 
-// Engine is the synchronous detector: events in, rendered alerts out.
+// Verdict is what the engine made of one event.
+type Verdict struct {
+	// Alerts are due now: new alerts, and follow-ups of earlier ones whose window closed.
+	Alerts []Alert
+	// Matched is set when a rule matched the event, whether that became an alert, was folded
+	// into an earlier alert or was allowed: the change was seen, so it explains a drop of the
+	// firewall state.
+	Matched bool
+	// Area is the firewall the matched event touched; "" when not known (it then explains a
+	// drop of any firewall).
+	Area Area
+}
+
+// Engine is the synchronous detector: events in, verdicts out.
 type Engine interface {
-	Process(ev *event.Event) []Alert
-	Flush() []Alert
+	Process(ev *event.Event) Verdict
+	Flush() []Alert // the follow-ups still due at the end
 }
 
 // Source is a decoded telemetry stream. Next returns io.EOF at the end of the stream. The event
@@ -216,9 +228,7 @@ func (s *Supervisor) Run(ctx context.Context) (Stats, error) {
 	out := &fanout{sinks: s.cfg.Sinks, logf: s.logf, failing: make([]bool, len(s.cfg.Sinks))}
 	tr := newTracker(s.cfg.Poll, s.cfg.Margin)
 	emit := func(alerts []Alert) {
-		now := s.clock.Now()
 		for _, a := range alerts {
-			tr.alert(a.Area, now)
 			out.send(a)
 			st.Alerts++
 		}
@@ -243,9 +253,12 @@ loop:
 			break loop
 		case h := <-events:
 			st.Events++
-			alerts := s.cfg.Engine.Process(h.ev)
+			v := s.cfg.Engine.Process(h.ev)
 			close(h.done)
-			emit(alerts)
+			if v.Matched {
+				tr.seen(v.Area, s.clock.Now())
+			}
+			emit(v.Alerts)
 		case ws := <-drops:
 			now := s.clock.Now()
 			for _, w := range ws {

@@ -213,13 +213,14 @@ func errKey(err error) string {
 	return msg
 }
 
-// tracker decides which drops no alert explains. An alert explains a drop of its area (an
-// alert of unknown area explains any) when it came at most Poll+Margin before the poll that saw
-// the drop (the change happened since the previous poll) or at most Margin after it (the event
-// was still on its way).
+// tracker decides which drops no event explains. A matched event explains a drop of its area
+// (an event of unknown area explains any) when it came at most Poll+Margin before the poll that
+// saw the drop (the change happened since the previous poll) or at most Margin after it (the
+// event was still on its way). Matches count whether they alerted, were folded into an earlier
+// alert or were allowed: a folded repeat is the very change the poll sees.
 type tracker struct {
 	look, margin time.Duration
-	last         map[Area]time.Time
+	last         map[Area]time.Time // the latest match per area
 	pending      []pendingDrop
 }
 
@@ -234,8 +235,8 @@ func newTracker(poll, margin time.Duration) *tracker {
 
 func explains(alert, drop Area) bool { return alert == "" || alert == drop }
 
-// alert records an alert of area a at now, and drops the pending drops it explains.
-func (t *tracker) alert(a Area, now time.Time) {
+// seen records a matched event of area a at now, and forgets the pending drops it explains.
+func (t *tracker) seen(a Area, now time.Time) {
 	if now.After(t.last[a]) {
 		t.last[a] = now
 	}
@@ -249,7 +250,7 @@ func (t *tracker) alert(a Area, now time.Time) {
 	t.pending = kept
 }
 
-// drop records a drop seen at now. It is forgotten at once when a recent alert explains it, and
+// drop records a drop seen at now. It is forgotten at once when a recent match explains it, and
 // waits for Margin otherwise.
 func (t *tracker) drop(w Weakening, now time.Time) {
 	for a, at := range t.last {
@@ -260,7 +261,7 @@ func (t *tracker) drop(w Weakening, now time.Time) {
 	t.pending = append(t.pending, pendingDrop{w, now.Add(t.margin)})
 }
 
-// due returns the drops whose margin has passed without an alert and forgets them.
+// due returns the drops whose margin has passed without a match and forgets them.
 func (t *tracker) due(now time.Time) []Weakening {
 	var out []Weakening
 	kept := t.pending[:0]
@@ -295,4 +296,35 @@ func (t *tracker) flush() []Weakening {
 	}
 	t.pending = nil
 	return out
+}
+
+// AreaOf names the firewall a command or a file change touches, from the analysed command's
+// tool, its property-list domain, its targets (launchd labels, process names) and the changed
+// file; "" when none of them says.
+func AreaOf(tool, domain, file string, targets []string) Area {
+	switch strings.ToLower(tool) {
+	case "socketfilterfw", "profiles":
+		return ALF
+	case "pfctl":
+		return PF
+	}
+	switch d := strings.ToLower(domain); {
+	case strings.Contains(d, "com.apple.alf"), strings.Contains(d, "com.apple.security.firewall"):
+		return ALF
+	}
+	for _, t := range targets {
+		switch t := strings.ToLower(t); {
+		case strings.Contains(t, "com.apple.alf"), strings.Contains(t, "socketfilterfw"):
+			return ALF
+		case strings.Contains(t, "com.apple.pfctl"):
+			return PF
+		}
+	}
+	switch f := strings.ToLower(file); {
+	case strings.Contains(f, "com.apple.alf"), strings.Contains(f, "com.apple.security.firewall"), strings.Contains(f, "/applicationfirewall/"):
+		return ALF
+	case strings.HasPrefix(f, "/etc/pf.conf"), strings.HasPrefix(f, "/etc/pf.anchors/"), strings.HasPrefix(f, "/private/etc/pf.conf"), strings.HasPrefix(f, "/private/etc/pf.anchors/"):
+		return PF
+	}
+	return ""
 }

@@ -99,11 +99,11 @@ func (s *Supervisor) stream(ctx context.Context, out chan<- handoff) error {
 		}
 		delay := backoff
 		backoff = min(backoff*2, maxBackoff)
-		why := "ended"
+		why := "it ended"
 		if err != nil {
 			why = oneLine(err.Error())
 		}
-		s.logf("%s %s after %d event(s); restarting in %s", name, why, res.events, delay)
+		s.logf("%s stopped after %d event(s) (%s); restarting in %s", name, res.events, why, delay)
 		if !sleep(ctx, s.clock, delay) {
 			return nil
 		}
