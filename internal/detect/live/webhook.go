@@ -43,7 +43,7 @@ type Webhook struct {
 // WebhookOptions configure NewWebhook. Zero values take the defaults.
 type WebhookOptions struct {
 	Client  *http.Client  // default: a client with a 10 s timeout per request
-	Clock   Clock         // back-off and the close grace; nil: real time
+	Clock   Clock         // the back-off between tries; nil: real time
 	Log     Logf          // delivery failures and drops; nil discards
 	Queue   int           // queued alerts at most; default 1000
 	Tries   int           // attempts per alert; default 5
@@ -137,9 +137,12 @@ func (w *Webhook) Close() error {
 	w.closed = true
 	w.mu.Unlock()
 	close(w.drain)
+	// The grace bounds real waiting at shutdown, like an I/O deadline: wall-clock time.
+	grace := time.NewTimer(w.grace)
+	defer grace.Stop()
 	select {
 	case <-w.done:
-	case <-w.clock.After(w.grace):
+	case <-grace.C:
 		w.cancel()
 		<-w.done
 	}
