@@ -310,7 +310,7 @@ func TestEsloggerParent(t *testing.T) {
 		},
 		{
 			name: "the table is per host",
-			in: session + execLine(97391, 58916, "/usr/bin/sudo", "/sbin/pfctl"),
+			in:   session + execLine(97391, 58916, "/usr/bin/sudo", "/sbin/pfctl"),
 			// the same stream under another host name is just another stream; this one checks
 			// that Host goes into the key without breaking lookups
 			opt:          Options{Host: "other"},
@@ -661,7 +661,9 @@ func TestECS(t *testing.T) {
 	defaults := compactFixture(t, "elastic-endpoint-7.10-macos-defaults-write-exec.json")
 	systemsetup := compactFixture(t, "elastic-endpoint-7.10-macos-systemsetup-exec-with-parent.json")
 	// the same documents without the Elasticsearch hit around them
-	var hit struct{ Source json.RawMessage `json:"_source"` }
+	var hit struct {
+		Source json.RawMessage `json:"_source"`
+	}
 	if err := json.Unmarshal(systemsetup, &hit); err != nil {
 		t.Fatal(err)
 	}
@@ -723,8 +725,8 @@ func TestECSAncestry(t *testing.T) {
 			"host":       map[string]any{"name": "h"},
 			"process": map[string]any{
 				"pid": pid, "executable": exe, "entity_id": entity, "args": []string{filepath.Base(exe)},
-				"parent": map[string]any{"pid": ppid, "executable": parentExe, "entity_id": parentEnt},
-				"Ext":    map[string]any{"ancestry": ancestry, "effective_parent": map[string]any{"pid": 938, "executable": terminal}},
+				"parent":         map[string]any{"pid": ppid, "executable": parentExe, "entity_id": parentEnt},
+				"Ext":            map[string]any{"ancestry": ancestry, "effective_parent": map[string]any{"pid": 938, "executable": terminal}},
 				"code_signature": map[string]any{"signing_id": "com.apple." + filepath.Base(exe), "team_id": ""},
 			},
 		})
