@@ -179,12 +179,11 @@ type genSearch struct {
 }
 
 type genField struct {
-	field, anchor          string
-	all, cased, windash    bool
-	exists, existsWant     bool
-	values                 []string
-	null                   []bool // values[i] is null
-	keywordAll, isKeywords bool
+	field, anchor       string
+	all, cased, windash bool
+	exists, existsWant  bool
+	values              []string
+	null                []bool // values[i] is null
 }
 
 type genCond struct {
@@ -513,7 +512,7 @@ func FuzzMatch(f *testing.F) {
 
 // TestMatchGenerated runs FuzzMatch's property over many seeds in every test run.
 func TestMatchGenerated(t *testing.T) {
-	n := uint64(2000)
+	n := uint64(1000)
 	if testing.Short() {
 		n = 200
 	}

@@ -38,7 +38,6 @@ func allMatch(conds []*cond, f Fields) bool {
 
 // cond is one entry of a selection map ("field|modifiers: values"), or a keyword list.
 type cond struct {
-	key   string   // as written ("Image|endswith"); "" for keyword lists
 	name  string   // the field read; "" for keywords, which are looked for in names
 	names []string // the keyword fields
 	// exists is set for "field|exists: bool"; want is the presence asked for.

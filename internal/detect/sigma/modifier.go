@@ -139,7 +139,7 @@ func (p *parser) cond(search string, k *yaml.Node, line int, vals []*yaml.Node) 
 		me := err.(*modError)
 		return nil, p.errAt(line, me.unsupported, "%s: %s", where, me.msg)
 	}
-	c := &cond{key: key, name: field, all: m.all}
+	c := &cond{name: field, all: m.all}
 	if field == "" {
 		if len(p.opts.keywordFields) == 0 {
 			return nil, p.errAt(line, false, "%s: keywords need keyword fields, and none are set", where)

@@ -96,6 +96,9 @@ func (r *Rule) Fields() []string { return slices.Clone(r.fields) }
 // space and the ASCII punctuation other than \ " / ' < > & (JSON escapes "/" as "\/" in Apple's
 // encoders and "<>&" in Go's). So a needle found in a field value is also found in any JSON,
 // logfmt or XML line holding that value, lowercased or searched without regard to ASCII case.
+// Filtering raw lines is sound only when every field in Fields is read from the line itself: a
+// value the caller derives elsewhere (a parent's image from a process table) may hold the needle
+// when the line does not.
 func (r *Rule) Needles() []string { return slices.Clone(r.needles) }
 
 // Option changes how Parse reads rules.
