@@ -11,8 +11,11 @@ import (
 	"go.yaml.in/yaml/v4"
 )
 
-// Parse reads the rules of one YAML file, one rule per document. file names the file in errors
-// and in Rule.File. The first problem found is returned as an *Error, and no rules with it.
+// Parse reads the rules of one YAML file, one rule per document ("---" between them; empty
+// documents are skipped). file names the file in errors and in Rule.File. A rule needs a title
+// and a detection with a condition; logsource is optional. Beyond the specification, Parse refuses
+// what is almost always a mistake: duplicate keys, a search identifier the condition never uses,
+// and a CIDR with host bits set. The first problem is returned as an *Error, with no rules.
 func Parse(data []byte, file string, opts ...Option) ([]*Rule, error) {
 	p := &parser{file: file, opts: options{keywordFields: []string{"CommandLine"}}}
 	for _, o := range opts {
