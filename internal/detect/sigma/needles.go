@@ -21,10 +21,13 @@ type needleSet struct {
 
 var noNeedles = needleSet{}
 
-func ruleNeedles(conds []*expr) []string {
+// everyField marks every field visible, for Needles.
+func everyField(string) bool { return true }
+
+func ruleNeedles(conds []*expr, visible func(string) bool) []string {
 	var alts []needleSet
 	for _, c := range conds {
-		alts = append(alts, c.needles())
+		alts = append(alts, c.needles(visible))
 	}
 	n := union(alts)
 	if !n.ok {
@@ -33,14 +36,14 @@ func ruleNeedles(conds []*expr) []string {
 	return n.s
 }
 
-func (e *expr) needles() needleSet {
+func (e *expr) needles(visible func(string) bool) needleSet {
 	var kids []needleSet
 	for _, k := range e.kids {
-		kids = append(kids, k.needles())
+		kids = append(kids, k.needles(visible))
 	}
 	switch e.op {
 	case opSearch:
-		return e.s.needles()
+		return e.s.needles(visible)
 	case opAnd:
 		return best(kids)
 	case opNot:
@@ -49,21 +52,28 @@ func (e *expr) needles() needleSet {
 	return union(kids) // opOr, and opAtLeast: at least one of its kids holds
 }
 
-func (s *search) needles() needleSet {
+func (s *search) needles(visible func(string) bool) needleSet {
 	var alts []needleSet
 	for _, conds := range s.alts {
 		var each []needleSet
 		for _, c := range conds {
-			each = append(each, c.needles())
+			each = append(each, c.needles(visible))
 		}
 		alts = append(alts, best(each))
 	}
 	return union(alts)
 }
 
-func (c *cond) needles() needleSet {
-	if c.exists {
+// needles of a condition on a field the caller cannot see are none: the match may be there. A
+// keyword may be found in any keyword field, so all of them must be visible.
+func (c *cond) needles(visible func(string) bool) needleSet {
+	if c.exists || c.name != "" && !visible(c.name) {
 		return noNeedles
+	}
+	for _, n := range c.names {
+		if !visible(n) {
+			return noNeedles
+		}
 	}
 	var vals []needleSet
 	for _, g := range c.groups {

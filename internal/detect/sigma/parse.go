@@ -313,7 +313,7 @@ func (p *parser) detection(r *Rule, key, det *yaml.Node) error {
 		}
 	}
 	r.fields = ruleFields(r.searches)
-	r.needles = ruleNeedles(r.conds)
+	r.needles = ruleNeedles(r.conds, everyField)
 	return nil
 }
 

@@ -98,8 +98,15 @@ func (r *Rule) Fields() []string { return slices.Clone(r.fields) }
 // logfmt or XML line holding that value, lowercased or searched without regard to ASCII case.
 // Filtering raw lines is sound only when every field in Fields is read from the line itself: a
 // value the caller derives elsewhere (a parent's image from a process table) may hold the needle
-// when the line does not.
+// when the line does not. NeedlesFor leaves such fields out.
 func (r *Rule) Needles() []string { return slices.Clone(r.needles) }
+
+// NeedlesFor is Needles drawn only from conditions on the fields for which visible returns true:
+// those a caller's raw lines hold as they are. A keyword list counts only when all the keyword
+// fields are visible.
+func (r *Rule) NeedlesFor(visible func(field string) bool) []string {
+	return ruleNeedles(r.conds, visible)
+}
 
 // Option changes how Parse reads rules.
 type Option func(*options)
