@@ -84,7 +84,9 @@ func (o *osqRow) kind() esKind {
 func (r *Reader) osquery(t *jtop, build bool) bool {
 	if s := str(t.action); s.is("removed") {
 		// an evented table only adds; a differential query's removed row is no event
-		r.ignored++
+		if build {
+			r.ignored++
+		}
 		return false
 	}
 	r.rowHost = r.hostOr(str(t.hostIdentifier))
