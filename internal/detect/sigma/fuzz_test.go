@@ -175,6 +175,7 @@ type genRule struct {
 type genSearch struct {
 	name     string
 	keywords []string // a keyword list, when set
+	kwRes    []*regexp.Regexp
 	alts     [][]genField
 }
 
@@ -183,7 +184,8 @@ type genField struct {
 	all, cased, windash bool
 	exists, existsWant  bool
 	values              []string
-	null                []bool // values[i] is null
+	null                []bool           // values[i] is null
+	res                 []*regexp.Regexp // refRegexp of values[i]
 }
 
 type genCond struct {
@@ -216,8 +218,10 @@ func (g gen) field() genField {
 	f.cased = g.r.IntN(4) == 0
 	f.windash = g.r.IntN(4) == 0
 	for range 1 + g.r.IntN(3) {
-		f.values = append(f.values, g.str(4))
+		v := g.str(4)
+		f.values = append(f.values, v)
 		f.null = append(f.null, f.anchor == "" && !f.windash && g.r.IntN(8) == 0)
+		f.res = append(f.res, refRegexp(v, f.anchor, !f.cased, f.windash))
 	}
 	return f
 }
@@ -230,7 +234,9 @@ func newGenRule(seed uint64) *genRule {
 		s := genSearch{name: name}
 		if g.r.IntN(5) == 0 {
 			for range 1 + g.r.IntN(3) {
-				s.keywords = append(s.keywords, g.str(3))
+				k := g.str(3)
+				s.keywords = append(s.keywords, k)
+				s.kwRes = append(s.kwRes, refRegexp(k, "contains", true, false))
 			}
 		} else {
 			for range 1 + g.r.IntN(2) {
@@ -421,8 +427,7 @@ func (r *genRule) refMatch(e event) bool {
 }
 
 func (s genSearch) refMatch(e event) bool {
-	for _, k := range s.keywords {
-		re := refRegexp(k, "contains", true, false)
+	for _, re := range s.kwRes {
 		for _, field := range []string{"A", "B"} {
 			for _, v := range e[field] {
 				if re.MatchString(v) {
@@ -449,7 +454,7 @@ func (f genField) refMatch(e event) bool {
 		return present == f.existsWant
 	}
 	hits := 0
-	for i, p := range f.values {
+	for i := range f.values {
 		hit := false
 		if f.null[i] {
 			hit = true
@@ -457,9 +462,8 @@ func (f genField) refMatch(e event) bool {
 				hit = hit && v == ""
 			}
 		} else {
-			re := refRegexp(p, f.anchor, !f.cased, f.windash)
 			for _, v := range vals {
-				hit = hit || re.MatchString(v)
+				hit = hit || f.res[i].MatchString(v)
 			}
 		}
 		if hit {
@@ -512,7 +516,7 @@ func FuzzMatch(f *testing.F) {
 
 // TestMatchGenerated runs FuzzMatch's property over many seeds in every test run.
 func TestMatchGenerated(t *testing.T) {
-	n := uint64(1000)
+	n := uint64(3000)
 	if testing.Short() {
 		n = 200
 	}
