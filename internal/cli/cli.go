@@ -102,6 +102,7 @@ func commandTable() []command {
 		{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
 		{"logs", "summarize [--format F] [--report classic|full] FILE…", "summarise ipfw, pf, Application Firewall and netfilter logs", runLogs},
 		{"rules", "eval RULESET --packet P [--explain] | lint RULESET", "simulate packets through ipfw rules and explain; lint them", runRules},
+		{"detect", "[--input F] [--rules DIR] [--allow F] FILE… | --live", "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry", runDetect},
 		{"version", "", "print the version", runVersion},
 	}
 }

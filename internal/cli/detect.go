@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/detect"
+	"github.com/firewarden/firewarden/internal/detect/input"
+)
+
+const detectUsage = "firewarden detect [--input auto|eslogger|osquery|unifiedlog|santa|ecs] [--rules DIR] [--allow FILE] [--window D] [--json] FILE… | detect --live | detect rules list|test"
+
+func runDetect(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 && args[0] == "rules" {
+		return runDetectRules(ctx, a, args[1:])
+	}
+	flags := a.flagSet("detect")
+	format := flags.String("input", "auto", "telemetry `FORMAT`: auto, eslogger, osquery, unifiedlog, santa or ecs")
+	var ruleDirs multiFlag
+	flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` (or one rule FILE) to the built-in pack; repeatable")
+	noBuiltin := flags.Bool("no-builtin", false, "do not load the built-in rule pack")
+	allowFile := flags.String("allow", "", "drop alerts the allow list `FILE` expects (management agents, administrators)")
+	window := flags.Duration("window", detect.DefaultWindow, "fold repeats of an alert (same rule, program, parent, host, user) within `D`; 0 turns folding off")
+	live := flags.Bool("live", false, "watch this Mac: run eslogger (or log stream) and alert as events arrive")
+	var lc liveConfig
+	flags.StringVar(&lc.outFile, "out", "", "live: also append alerts to `FILE`")
+	flags.StringVar(&lc.syslog, "syslog", "", "live: also send alerts to syslog: `ADDR` is local (the system logger) or udp://host:port / tcp://host:port")
+	flags.StringVar(&lc.webhook, "webhook", "", "live: also POST each alert as JSON to `URL` (retried with back-off)")
+	flags.DurationVar(&lc.poll, "poll", time.Minute, "live: read the firewall state every `D` and alert when it drops without a matching event")
+	files, err := a.parse(flags, args)
+	if err != nil {
+		return err
+	}
+	f, err := input.ParseFormat(*format)
+	if err != nil {
+		return usagef("--input: %v", err)
+	}
+	rs, err := detect.LoadRules(!*noBuiltin, ruleDirs...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if len(rs.Rules) == 0 {
+		return usagef("no rules: drop --no-builtin or give --rules DIR")
+	}
+	var allow *detect.Allow
+	if *allowFile != "" {
+		data, err := os.ReadFile(*allowFile)
+		if err != nil {
+			return usagef("--allow: %v", err)
+		}
+		if allow, err = detect.ParseAllow(data, *allowFile); err != nil {
+			return usagef("--allow: %v", err)
+		}
+	}
+	opt := detect.Options{Allow: allow, Window: *window}
+	if *window == 0 {
+		opt.Window = -1
+	}
+	if *live {
+		if len(files) > 0 {
+			return usagef("detect --live reads this Mac's telemetry; it takes no FILE")
+		}
+		opt.Immediate = true
+		return runDetectLive(ctx, a, rs, opt, lc)
+	}
+	if len(files) == 0 {
+		return usagef("detect needs a telemetry FILE (- for standard input), or --live; usage: %s", detectUsage)
+	}
+	// Open everything first: a missing file is reported before any output.
+	var readers []*input.Reader
+	stdinSeen := false
+	for _, name := range files {
+		var r io.Reader
+		if name == "-" {
+			if stdinSeen {
+				return usagef("- (standard input) is given twice; it can be read once")
+			}
+			stdinSeen = true
+			r = a.In
+		} else {
+			fh, err := os.Open(name)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			defer fh.Close()
+			r = fh
+		}
+		readers = append(readers, input.NewReader(r, name, input.Options{Format: f, Interesting: rs.Interesting()}))
+	}
+	e := detect.New(rs, opt)
+	out := newAlertWriter(a.Out, a.g.json)
+	for _, r := range readers {
+		for {
+			ev, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := out.write(e.Process(ev)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := out.write(e.Flush()); err != nil {
+		return err
+	}
+	var lines, malformed int64
+	for _, r := range readers {
+		st := r.Stats()
+		lines += st.Lines
+		malformed += st.Malformed
+	}
+	st := e.Stats()
+	fmt.Fprintf(a.Err, "detect: %d lines, %d events, %d alerts (%d allowed, %d folded), %d malformed lines\n",
+		lines, st.Events, st.Alerts, st.Allowed, st.Folded, malformed)
+	if out.n > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// liveConfig is what detect --live takes beyond the rules and the engine options.
+type liveConfig struct {
+	outFile string
+	syslog  string
+	webhook string
+	poll    time.Duration
+}
+
+// alertWriter prints alerts as lines or ndjson.
+type alertWriter struct {
+	w    io.Writer
+	json bool
+	n    int
+}
+
+func newAlertWriter(w io.Writer, asJSON bool) *alertWriter { return &alertWriter{w: w, json: asJSON} }
+
+func (o *alertWriter) write(alerts []*detect.Alert) error {
+	for _, al := range alerts {
+		o.n++
+		if o.json {
+			b, err := json.Marshal(al)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(o.w, "%s\n", b); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := fmt.Fprintln(o.w, al.Text()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func runDetectRules(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "test") {
+		return usagef("detect rules needs a verb: firewarden detect rules list [--rules DIR] | detect rules test RULEFILE [EVENTS…]")
+	}
+	verb := args[0]
+	flags := a.flagSet("detect rules " + verb)
+	var ruleDirs multiFlag
+	flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` to the built-in pack; repeatable")
+	format := flags.String("input", "auto", "telemetry `FORMAT` of EVENTS")
+	showFields := flags.Bool("fields", false, "list: print the fields rules can read instead of the rules")
+	pos, err := a.parse(flags, args[1:])
+	if err != nil {
+		return err
+	}
+	if verb == "list" {
+		if len(pos) > 0 {
+			return usagef("detect rules list takes no arguments; use --rules DIR to add rules")
+		}
+		if *showFields {
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			for _, f := range detect.FieldNames {
+				fmt.Fprintf(tw, "%s\t%s\n", f.Name, f.Doc)
+			}
+			return tw.Flush()
+		}
+		rs, err := detect.LoadRules(true, ruleDirs...)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		return listRules(a, rs)
+	}
+	if len(pos) == 0 {
+		return usagef("detect rules test needs a RULEFILE (then optional EVENTS files to run it on)")
+	}
+	rs, err := detect.LoadRules(false, pos[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	for _, r := range rs.Rules {
+		for _, fld := range r.Fields() {
+			if !detect.KnownField(fld) {
+				return usagef("%s: rule %s reads field %q, which firewarden never fills, so it can never match; `firewarden detect rules list --fields` lists the fields", r.File, r.Name, fld)
+			}
+		}
+	}
+	fmt.Fprintf(a.Out, "%d rule(s) in %s parse and read only known fields\n", len(rs.Rules), pos[0])
+	if len(pos) == 1 {
+		return nil
+	}
+	f, err := input.ParseFormat(*format)
+	if err != nil {
+		return usagef("--input: %v", err)
+	}
+	matched := 0
+	for _, name := range pos[1:] {
+		fh, err := os.Open(name)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		r := input.NewReader(fh, name, input.Options{Format: f})
+		for {
+			ev, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				fh.Close()
+				return err
+			}
+			for _, m := range detect.Explain(rs, ev) {
+				matched++
+				fmt.Fprintf(a.Out, "%s:%d: %s matches: %s\n", name, ev.Line, m.Rule.Name, m.Summary())
+			}
+		}
+		fh.Close()
+	}
+	fmt.Fprintf(a.Out, "%d match(es)\n", matched)
+	if matched > 0 {
+		return exitCode(1)
+	}
+	return nil
+}
+
+func listRules(a *app, rs *detect.Ruleset) error {
+	if a.g.json {
+		type row struct {
+			Name       string   `json:"name"`
+			ID         string   `json:"id"`
+			Level      string   `json:"level"`
+			Title      string   `json:"title"`
+			Reason     string   `json:"reason"`
+			Techniques []string `json:"techniques,omitempty"`
+			Fields     []string `json:"fields"`
+			Builtin    bool     `json:"builtin"`
+			File       string   `json:"file"`
+		}
+		enc := json.NewEncoder(a.Out)
+		for _, r := range rs.Rules {
+			if err := enc.Encode(row{r.Name, r.ID, r.Level, r.Title, r.Reason, r.Techniques, r.Fields(), r.Builtin, r.File}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tLEVEL\tTITLE")
+	for _, r := range rs.Rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Level, r.Title)
+	}
+	return tw.Flush()
+}

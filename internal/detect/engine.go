@@ -1,0 +1,358 @@
+// Package detect finds firewall tampering in process and file telemetry (MITRE ATT&CK analytic
+// AN0408): it analyses each program run (which tool, which operations, through which wrappers),
+// evaluates Sigma rules over the result, drops what the allow list expects, and folds repeats
+// into one alert with a count. The engine is synchronous and runs on event time, so replaying a
+// file gives the same alerts every time.
+package detect
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/detect/event"
+)
+
+// Options tune an Engine.
+type Options struct {
+	Allow *Allow
+	// Window folds alerts with the same rule, program, parent, host and user that start within
+	// it into one, with a count. Zero uses DefaultWindow; negative turns folding off.
+	Window time.Duration
+	// Immediate emits an alert at its first event (live use) and a follow-up with the count when
+	// its window closes; otherwise an alert is emitted once, when its window closes.
+	Immediate bool
+	// MaxOpen bounds the alerts held open for folding; the oldest is closed early beyond it.
+	MaxOpen int
+}
+
+// DefaultWindow is how long repeats fold into one alert.
+const DefaultWindow = 10 * time.Minute
+
+// Alert is one finding: a rule that fired, on what, and how often within its window.
+type Alert struct {
+	Rule      *Rule
+	Event     event.Event // the first event (a copy that owns its data)
+	Command   Command     // the command that matched (the program, or one it wraps)
+	Count     int
+	FirstSeen time.Time
+	LastSeen  time.Time
+	FollowUp  bool // an update of an alert already emitted (Immediate): Count is the total
+}
+
+// Stats counts what an Engine saw.
+type Stats struct {
+	Events  int64
+	Matches int64 // rule matches before allow-listing and folding
+	Allowed int64
+	Folded  int64 // matches folded into an earlier alert
+	Alerts  int64 // alerts emitted (follow-ups not counted)
+}
+
+type foldKey struct {
+	rule, program, parent, host, user string
+}
+
+type wrapKey struct {
+	host string
+	pid  int
+	rule *Rule
+}
+
+// Engine evaluates events against a Ruleset.
+type Engine struct {
+	rules   *Ruleset
+	opt     Options
+	open    map[foldKey]*Alert
+	order   []foldKey // open alerts, oldest first
+	wrapped map[wrapKey]time.Time
+	pending []*Alert // due, returned with the next call
+	stats   Stats
+}
+
+// New returns an Engine for rs.
+func New(rs *Ruleset, opt Options) *Engine {
+	if opt.Window == 0 {
+		opt.Window = DefaultWindow
+	}
+	if opt.MaxOpen <= 0 {
+		opt.MaxOpen = 10000
+	}
+	return &Engine{rules: rs, opt: opt, open: map[foldKey]*Alert{}, wrapped: map[wrapKey]time.Time{}}
+}
+
+// Stats returns the counts so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// wrapHold is how long a wrapper's alert covers the run of the command it wraps: sudo pfctl -d
+// is one alert, not two.
+const wrapHold = 30 * time.Second
+
+// Process evaluates one event and returns the alerts due by its time: new ones (Immediate)
+// and ones whose window has closed.
+func (e *Engine) Process(ev *event.Event) []*Alert {
+	e.stats.Events++
+	out := e.expire(ev.Time)
+	if ev.Kind == event.Fork || ev.Kind == event.Exit {
+		return out
+	}
+	cmds := Analyse(ev)
+	for ci := range cmds {
+		c := &cmds[ci]
+		v := view{ev: ev, cmd: c}
+		for _, r := range e.rules.Rules {
+			if !r.Match(&v) {
+				continue
+			}
+			e.stats.Matches++
+			if e.opt.Allow.Match(r, ev) != nil {
+				e.stats.Allowed++
+				continue
+			}
+			if len(c.Via) > 0 {
+				e.wrapped[wrapKey{ev.Host, ev.PID, r}] = ev.Time
+			} else if e.coveredByWrapper(ev, r) {
+				e.stats.Folded++
+				continue
+			}
+			if a := e.fold(r, ev, c); a != nil {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// coveredByWrapper reports whether a wrapper around ev (the same process after an exec in place,
+// or its parent) already alerted on r.
+func (e *Engine) coveredByWrapper(ev *event.Event, r *Rule) bool {
+	for _, pid := range []int{ev.PID, ev.PPID} {
+		k := wrapKey{ev.Host, pid, r}
+		if t, ok := e.wrapped[k]; ok && pid > 0 {
+			if ev.Time.Sub(t) <= wrapHold && !ev.Time.Before(t.Add(-time.Second)) {
+				delete(e.wrapped, k)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func program(ev *event.Event, c *Command) string {
+	if len(c.Via) > 0 && len(c.Argv) > 0 {
+		return c.Argv[0]
+	}
+	return ev.Path
+}
+
+func (e *Engine) fold(r *Rule, ev *event.Event, c *Command) *Alert {
+	k := foldKey{r.Name, program(ev, c), ev.ParentPath, ev.Host, ev.User}
+	if e.opt.Window > 0 {
+		if a, ok := e.open[k]; ok {
+			a.Count++
+			if ev.Time.After(a.LastSeen) {
+				a.LastSeen = ev.Time
+			}
+			e.stats.Folded++
+			return nil
+		}
+	}
+	a := &Alert{Rule: r, Event: cloneEvent(ev), Command: cloneCommand(c), Count: 1, FirstSeen: ev.Time, LastSeen: ev.Time}
+	if e.opt.Window < 0 {
+		e.stats.Alerts++
+		return a
+	}
+	e.open[k] = a
+	e.order = append(e.order, k)
+	var first *Alert
+	if e.opt.Immediate {
+		e.stats.Alerts++
+		cp := *a
+		first = &cp
+	}
+	if len(e.order) > e.opt.MaxOpen {
+		// Too many distinct alerts held: close the oldest now rather than grow without bound.
+		if done := e.close(e.order[0]); done != nil {
+			if first != nil {
+				// Both are due; the caller gets them in order on the next call at the latest.
+				e.pending = append(e.pending, done)
+			} else {
+				first = done
+			}
+		}
+	}
+	return first
+}
+
+// expire closes the alerts whose window ended before now (event time).
+func (e *Engine) expire(now time.Time) []*Alert {
+	out := e.pending
+	e.pending = nil
+	for len(e.order) > 0 {
+		a := e.open[e.order[0]]
+		if a != nil && now.Sub(a.FirstSeen) <= e.opt.Window {
+			break
+		}
+		if done := e.close(e.order[0]); done != nil {
+			out = append(out, done)
+		}
+	}
+	for k, t := range e.wrapped {
+		if now.Sub(t) > wrapHold {
+			delete(e.wrapped, k)
+		}
+	}
+	return out
+}
+
+// close ends the alert under k and returns what is due for it.
+func (e *Engine) close(k foldKey) *Alert {
+	e.order = e.order[1:]
+	a := e.open[k]
+	delete(e.open, k)
+	if a == nil {
+		return nil
+	}
+	if e.opt.Immediate {
+		if a.Count == 1 {
+			return nil // already emitted, nothing new
+		}
+		a.FollowUp = true
+		return a
+	}
+	e.stats.Alerts++
+	return a
+}
+
+// Flush closes every open alert (end of input) and returns those due, oldest first.
+func (e *Engine) Flush() []*Alert {
+	out := e.pending
+	e.pending = nil
+	for len(e.order) > 0 {
+		if done := e.close(e.order[0]); done != nil {
+			out = append(out, done)
+		}
+	}
+	return out
+}
+
+func cloneEvent(ev *event.Event) event.Event {
+	c := *ev
+	c.Argv = slices.Clone(ev.Argv)
+	c.Ancestry = slices.Clone(ev.Ancestry)
+	c.Raw = bytes.Clone(ev.Raw)
+	if ev.Platform != nil {
+		p := *ev.Platform
+		c.Platform = &p
+	}
+	return c
+}
+
+func cloneCommand(c *Command) Command {
+	d := *c
+	d.Argv = slices.Clone(c.Argv)
+	d.Actions = slices.Clone(c.Actions)
+	d.Apps = slices.Clone(c.Apps)
+	d.PlistSet = slices.Clone(c.PlistSet)
+	d.PlistDelete = slices.Clone(c.PlistDelete)
+	d.Targets = slices.Clone(c.Targets)
+	d.Via = slices.Clone(c.Via)
+	return d
+}
+
+// rawVisible are the fields whose values occur, as substrings, in the raw record a source
+// writes (modulo JSON escaping and case), so a rule's literals on them can pre-filter raw lines.
+// Fields derived from the process table (ParentImage, Ancestry) or normalised (Action, PlistSet,
+// Signal) are not: a literal on them says nothing about the raw line.
+var rawVisible = map[string]bool{
+	"Image": true, "CommandLine": true, "Args": true, "SigningID": true, "TeamID": true,
+	"TargetFilename": true, "SourceFilename": true, "Raw": true, "Tool": true, "App": true,
+	"PfFile": true, "PfAnchor": true, "PfTable": true, "PlistDomain": true, "Target": true,
+}
+
+// Interesting returns a pre-filter for raw telemetry lines: false means no rule can match
+// anything the line holds, so the line need not be decoded. It returns nil when some rule
+// gives no such guarantee (every line must then be decoded).
+func (rs *Ruleset) Interesting() func(line []byte) bool {
+	var needles [][]byte
+	for _, r := range rs.Rules {
+		ns := r.NeedlesFor(func(field string) bool { return rawVisible[field] })
+		if ns == nil {
+			return nil
+		}
+		for _, n := range ns {
+			if s := rawSafe(n); s != "" {
+				needles = append(needles, []byte(s))
+			} else {
+				return nil
+			}
+		}
+	}
+	slices.SortFunc(needles, bytes.Compare)
+	needles = slices.CompactFunc(needles, bytes.Equal)
+	return func(line []byte) bool {
+		for _, n := range needles {
+			if containsFold(line, n) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// rawSafe is the longest part of a lowercased needle that a JSON or log writer copies
+// verbatim: no '/', '\\', '"' (escaped by JSON writers such as eslogger's "\/"), no spaces or
+// quotes (osquery and Santa quote or escape them), no non-ASCII bytes (\u escapes).
+func rawSafe(n string) string {
+	best := ""
+	for _, part := range strings.FieldsFunc(n, func(r rune) bool {
+		return r == '/' || r == '\\' || r == '"' || r == '\'' || r == ' ' || r == '|' || r > 0x7e || r < 0x20
+	}) {
+		if len(part) > len(best) {
+			best = part
+		}
+	}
+	return best
+}
+
+// containsFold reports whether s holds needle (lowercase ASCII) ignoring ASCII case.
+func containsFold(s, needle []byte) bool {
+	if len(needle) == 0 {
+		return true
+	}
+	c0 := needle[0]
+	up := c0
+	if 'a' <= c0 && c0 <= 'z' {
+		up = c0 - 32
+	}
+	for i := 0; i+len(needle) <= len(s); {
+		j := bytes.IndexByte(s[i:len(s)-len(needle)+1], c0)
+		if up != c0 {
+			if k := bytes.IndexByte(s[i:len(s)-len(needle)+1], up); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return false
+		}
+		i += j
+		if equalFoldASCII(s[i:i+len(needle)], needle) {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
+func equalFoldASCII(s, lower []byte) bool {
+	for i, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 32
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
