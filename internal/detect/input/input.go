@@ -1,20 +1,3 @@
-// Package input reads macOS process telemetry and turns each record into an event.Event:
-// eslogger JSON lines, osquery es_process_events results, unified log ndjson (log show|stream
-// --style ndjson), Santa's santa.log and Elastic Defend (ECS) documents, one record a line,
-// plain or gzip-compressed. Reference: /work/shared/reference/detect.md §1a–1e and §6.
-//
-// A Reader keeps a table of live processes built from the stream itself (exec sets a pid's
-// image, fork copies it, exit drops it), keyed by host and pid and bounded by
-// Options.MaxProcs, from which it fills the parent's image and the ancestry that most sources
-// leave out.
-//
-// Most lines are of no interest to a detector, so Options.Interesting looks at each raw line
-// first: a line it turns down only updates the process table, through a hand-written JSON
-// scanner that does not allocate, and Next moves on (Stats.Skipped). The other lines are
-// decoded in full.
-//
-// Conventions for every format: a pid or ppid the record does not give is 0; a uid, euid or
-// audit uid it does not give is event.Unknown; strings it does not give are "".
 package input
 
 import (

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf16"
@@ -194,12 +195,15 @@ func (s *jscan) span() []byte {
 // jclass marks the bytes skipNested stops at: 1 a string, 2 an opening and 3 a closing bracket.
 var jclass = [256]uint8{'"': 1, '{': 2, '[': 2, '}': 3, ']': 3}
 
-// skipNested skips an object or array by counting brackets outside strings. It is a plain loop
-// over the bytes: eslogger lines are mostly short keys and numbers, on which it beat
-// eight-bytes-at-a-time (SWAR) variants, 850 against 470–630 MB/s skipping the v9 sample.
+// skipNested skips an object or array by counting brackets outside strings, in a plain loop
+// over the bytes (eslogger lines are mostly short keys and numbers, on which it beat
+// eight-bytes-at-a-time variants: 850 against 470–630 MB/s skipping the v9 sample). Objects
+// without nested values, such as the stat objects that make half of an eslogger line, are
+// first tried with flatEnd, which is several times faster.
 func (s *jscan) skipNested() {
 	b := s.b
 	depth := 0
+	tries := 0
 	for i := s.i; i < len(b); i++ {
 		switch jclass[b[i]] {
 		case 0:
@@ -214,6 +218,17 @@ func (s *jscan) skipNested() {
 				}
 			}
 		case 2:
+			if b[i] == '{' && tries < maxFlatTries {
+				if end, ok := flatEnd(b, i+1); ok {
+					if depth == 0 {
+						s.i = end + 1
+						return
+					}
+					i = end
+					continue
+				}
+				tries++
+			}
 			depth++
 		case 3:
 			depth--
@@ -224,6 +239,33 @@ func (s *jscan) skipNested() {
 		}
 	}
 	s.fail()
+}
+
+// flatWindow bounds how far flatEnd looks, and maxFlatTries how often one skipNested lets it
+// fail, so that a line of nothing but brackets costs linear time.
+const (
+	flatWindow   = 2048
+	maxFlatTries = 16
+)
+
+var quote = []byte{'"'}
+
+// flatEnd finds the closing brace of an object whose content starts at i, when the object
+// holds no object, array or escape: then the first '}' closes it unless it is inside a
+// string, which an even number of quotes before it rules out. Each test is one pass of
+// bytes.IndexByte or bytes.Count, which read 16 or 32 bytes at a step.
+func flatEnd(b []byte, i int) (int, bool) {
+	w := b[i:min(len(b), i+flatWindow)]
+	end := bytes.IndexByte(w, '}')
+	if end < 0 {
+		return 0, false
+	}
+	w = w[:end]
+	if bytes.IndexByte(w, '{') >= 0 || bytes.IndexByte(w, '[') >= 0 || bytes.IndexByte(w, '\\') >= 0 ||
+		bytes.Count(w, quote)%2 != 0 {
+		return 0, false
+	}
+	return i + end, true
 }
 
 // scalar reads a number or literal: everything up to the next delimiter. An empty one is an
