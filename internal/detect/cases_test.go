@@ -32,7 +32,7 @@ func TestCases(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			alerts := runCase(t, dir)
+			alerts := runCase(t, dir, true)
 			var text bytes.Buffer
 			var names []string
 			for _, a := range alerts {
@@ -64,7 +64,16 @@ func TestCases(t *testing.T) {
 	}
 }
 
-func runCase(t *testing.T, dir string) []*Alert {
+// caseText is the alert lines of a case.
+func caseText(t *testing.T, dir string, prefilter bool) string {
+	var b strings.Builder
+	for _, a := range runCase(t, dir, prefilter) {
+		b.WriteString(a.Text() + "\n")
+	}
+	return b.String()
+}
+
+func runCase(t *testing.T, dir string, prefilter bool) []*Alert {
 	t.Helper()
 	var extra []string
 	if st, err := os.Stat(filepath.Join(dir, "rules")); err == nil && st.IsDir() {
@@ -94,7 +103,11 @@ func runCase(t *testing.T, dir string) []*Alert {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := input.NewReader(f, ent.Name(), input.Options{Interesting: rs.Interesting()})
+		opt := input.Options{}
+		if prefilter {
+			opt.Interesting = rs.Interesting()
+		}
+		r := input.NewReader(f, ent.Name(), opt)
 		for {
 			ev, err := r.Next()
 			if errors.Is(err, io.EOF) {

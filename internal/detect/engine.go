@@ -264,85 +264,119 @@ func cloneCommand(c *Command) Command {
 // rawVisible are the fields whose values occur, as substrings, in the raw record a source
 // writes (modulo JSON escaping and case), so a rule's literals on them can pre-filter raw lines.
 // Fields derived from the process table (ParentImage, Ancestry) or normalised (Action, PlistSet,
-// Signal) are not: a literal on them says nothing about the raw line.
+// Signal) are not: a literal on them says nothing about the raw line. PfAnchor, PfTable, PfFile
+// and App are visible too but left out: their values ("com.apple", a table name) occur in
+// nearly every line, and a rule on them also names its tool, which is rarer.
 var rawVisible = map[string]bool{
 	"Image": true, "CommandLine": true, "Args": true, "SigningID": true, "TeamID": true,
-	"TargetFilename": true, "SourceFilename": true, "Raw": true, "Tool": true, "App": true,
-	"PfFile": true, "PfAnchor": true, "PfTable": true, "PlistDomain": true, "Target": true,
+	"TargetFilename": true, "SourceFilename": true, "Raw": true, "Tool": true,
+	"PlistDomain": true, "Target": true,
 }
 
 // Interesting returns a pre-filter for raw telemetry lines: false means no rule can match
 // anything the line holds, so the line need not be decoded. It returns nil when some rule
 // gives no such guarantee (every line must then be decoded).
 func (rs *Ruleset) Interesting() func(line []byte) bool {
-	var needles [][]byte
+	var needles []string
 	for _, r := range rs.Rules {
 		ns := r.NeedlesFor(func(field string) bool { return rawVisible[field] })
 		if ns == nil {
 			return nil
 		}
-		for _, n := range ns {
-			if s := rawSafe(n); s != "" {
-				needles = append(needles, []byte(s))
-			} else {
-				return nil
-			}
-		}
+		needles = append(needles, ns...)
 	}
-	slices.SortFunc(needles, bytes.Compare)
-	needles = slices.CompactFunc(needles, bytes.Equal)
-	return func(line []byte) bool {
-		for _, n := range needles {
-			if containsFold(line, n) {
-				return true
-			}
-		}
-		return false
-	}
+	m := newMultiFold(needles)
+	return m.any
 }
 
-// rawSafe is the longest part of a lowercased needle that a JSON or log writer copies
-// verbatim: no '/', '\\', '"' (escaped by JSON writers such as eslogger's "\/"), no spaces or
-// quotes (osquery and Santa quote or escape them), no non-ASCII bytes (\u escapes).
-func rawSafe(n string) string {
-	best := ""
-	for _, part := range strings.FieldsFunc(n, func(r rune) bool {
-		return r == '/' || r == '\\' || r == '"' || r == '\'' || r == ' ' || r == '|' || r > 0x7e || r < 0x20
-	}) {
-		if len(part) > len(best) {
-			best = part
-		}
-	}
-	return best
+// byteRank orders bytes, case folded, from the most to the least common in eslogger, osquery
+// and ECS lines (counted over bench/geneslogger output and the shared fixtures). A needle is
+// looked for by its rarest byte.
+const byteRank = "\"0t:es,i_21adrpn5oc3l4\\7/mu6b89g-h.fzv{}yk=xw[] q()j%*@'!+$;~"
+
+// multiFold finds any of several lowercase ASCII needles in a line, ignoring ASCII case. Each
+// needle is anchored at its rarest byte; the line is scanned with bytes.IndexByte (vectorised)
+// for each anchor byte, in both cases, and only the needles sharing that anchor are compared
+// around each hit. A 4 KB eslogger line holds a rare letter a few dozen times at most.
+type multiFold struct {
+	groups []anchorGroup
 }
 
-// containsFold reports whether s holds needle (lowercase ASCII) ignoring ASCII case.
-func containsFold(s, needle []byte) bool {
-	if len(needle) == 0 {
-		return true
+type anchorGroup struct {
+	lower, upper byte // the anchor byte in both cases (equal when not a letter)
+	needles      []anchored
+}
+
+type anchored struct {
+	s   []byte
+	off int // the anchor's offset in s
+}
+
+func newMultiFold(needles []string) *multiFold {
+	// A needle containing another is redundant: wherever it occurs, so does the shorter one.
+	slices.SortFunc(needles, func(a, b string) int { return len(a) - len(b) })
+	var kept []string
+	for _, n := range needles {
+		if n != "" && !slices.ContainsFunc(kept, func(k string) bool { return strings.Contains(n, k) }) {
+			kept = append(kept, n)
+		}
 	}
-	c0 := needle[0]
-	up := c0
-	if 'a' <= c0 && c0 <= 'z' {
-		up = c0 - 32
-	}
-	for i := 0; i+len(needle) <= len(s); {
-		j := bytes.IndexByte(s[i:len(s)-len(needle)+1], c0)
-		if up != c0 {
-			if k := bytes.IndexByte(s[i:len(s)-len(needle)+1], up); k >= 0 && (j < 0 || k < j) {
-				j = k
+	m := &multiFold{}
+	for _, n := range kept {
+		off := 0
+		for i := 0; i < len(n); i++ {
+			if rarity(n[i]) > rarity(n[off]) {
+				off = i
 			}
 		}
+		c := n[off]
+		up := c
+		if 'a' <= c && c <= 'z' {
+			up = c - 32
+		}
+		k := slices.IndexFunc(m.groups, func(g anchorGroup) bool { return g.lower == c })
+		if k < 0 {
+			m.groups = append(m.groups, anchorGroup{lower: c, upper: up})
+			k = len(m.groups) - 1
+		}
+		m.groups[k].needles = append(m.groups[k].needles, anchored{[]byte(n), off})
+	}
+	return m
+}
+
+// rarity is a byte's place in byteRank; bytes it does not list are the rarest.
+func rarity(c byte) int {
+	if i := strings.IndexByte(byteRank, c); i >= 0 {
+		return i
+	}
+	return len(byteRank)
+}
+
+func (m *multiFold) any(line []byte) bool {
+	for gi := range m.groups {
+		g := &m.groups[gi]
+		if g.hit(line, g.lower) || (g.upper != g.lower && g.hit(line, g.upper)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *anchorGroup) hit(line []byte, c byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(line[i:], c)
 		if j < 0 {
 			return false
 		}
 		i += j
-		if equalFoldASCII(s[i:i+len(needle)], needle) {
-			return true
+		for _, n := range g.needles {
+			start := i - n.off
+			if start >= 0 && start+len(n.s) <= len(line) && equalFoldASCII(line[start:start+len(n.s)], n.s) {
+				return true
+			}
 		}
 		i++
 	}
-	return false
 }
 
 func equalFoldASCII(s, lower []byte) bool {
