@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -309,16 +310,6 @@ func TestEsloggerParent(t *testing.T) {
 			wantResp: terminal,
 		},
 		{
-			name: "the table is per host",
-			in:   session + execLine(97391, 58916, "/usr/bin/sudo", "/sbin/pfctl"),
-			// the same stream under another host name is just another stream; this one checks
-			// that Host goes into the key without breaking lookups
-			opt:          Options{Host: "other"},
-			wantParent:   "/bin/zsh",
-			wantAncestry: []string{"/bin/zsh", terminal, "/sbin/launchd"},
-			wantResp:     terminal,
-		},
-		{
 			name: "evicted parents are unknown",
 			opt:  Options{MaxProcs: 4},
 			in:   session + execLine(97391, 1, "", "/sbin/pfctl"),
@@ -342,6 +333,32 @@ func TestEsloggerParent(t *testing.T) {
 				t.Errorf("ResponsiblePath = %q, want %q", last.ResponsiblePath, tt.wantResp)
 			}
 		})
+	}
+}
+
+// TestProcessTableHosts: pids are only unique on one host. SYNTHETIC osquery rows, as in
+// testdata/SYNTHETIC-osquery-es_process_events.ndjson.
+func TestProcessTableHosts(t *testing.T) {
+	row := func(host string, pid, parent int, path string) string {
+		b, _ := json.Marshal(map[string]any{
+			"name": "pack_es_process_events", "hostIdentifier": host, "unixTime": 1754572896, "action": "added",
+			"columns": map[string]string{"pid": fmt.Sprint(pid), "parent": fmt.Sprint(parent), "path": path,
+				"cmdline": filepath.Base(path) + " ", "event_type": "exec", "time": "1754572896"},
+		})
+		return string(b) + "\n"
+	}
+	in := row("a", 100, 1, "/bin/zsh") + row("b", 100, 1, "/bin/bash") +
+		row("a", 200, 100, "/sbin/pfctl") + row("b", 200, 100, "/sbin/pfctl") + row("c", 200, 100, "/sbin/pfctl")
+	evs, _, err := readAll(t, []byte(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs[2:] {
+		got = append(got, e.Host+" "+e.ParentPath)
+	}
+	if diff := cmp.Diff([]string{"a /bin/zsh", "b /bin/bash", "c "}, got); diff != "" {
+		t.Errorf("host and parent (-want +got):\n%s", diff)
 	}
 }
 
@@ -383,7 +400,7 @@ func TestProcessTableBounded(t *testing.T) {
 		case 0:
 			tb.delete(k)
 		default:
-			tb.put(k, proc{"/bin/x", 1})
+			tb.put(k, proc{path: "/bin/x", ppid: 1})
 		}
 		if tb.len() > max || len(tb.ring) > max {
 			t.Fatalf("after %d writes: %d keys, %d slots, want at most %d", i, tb.len(), len(tb.ring), max)
