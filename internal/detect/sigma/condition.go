@@ -37,6 +37,9 @@ type expr struct {
 func (e *expr) eval(f Fields) bool {
 	switch e.op {
 	case opSearch:
+		if len(e.s.alts) == 1 {
+			return allMatch(e.s.alts[0], f)
+		}
 		return e.s.match(f)
 	case opAnd:
 		for _, k := range e.kids {

@@ -70,10 +70,9 @@ func (c *cond) match(f Fields) bool {
 	case c.special:
 		return anyMatch(c.any, f, vals, ok)
 	}
-	for i := range c.any {
-		m := &c.any[i]
-		for _, v := range vals {
-			if m.matchValue(v) {
+	for _, v := range vals {
+		for i := range c.any {
+			if c.any[i].matchValue(v) {
 				return true
 			}
 		}
