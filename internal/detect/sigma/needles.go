@@ -122,12 +122,12 @@ func safe(c byte) bool {
 	return 0x20 <= c && c < 0x7f && !strings.ContainsRune(`\"/'<>&`, rune(c))
 }
 
-// safeRun returns the longest run of safe characters in s, lower-cased.
+// safeRun returns the longest run of safe characters in s, lower-cased; the last of them on a tie.
 func safeRun(s string) string {
 	best, start := "", 0
 	for i := 0; i <= len(s); i++ {
 		if i == len(s) || !safe(s[i]) {
-			if i-start > len(best) {
+			if i-start >= len(best) { // on a tie the later run: in a path the last part is the rarer
 				best = s[start:i]
 			}
 			start = i + 1
