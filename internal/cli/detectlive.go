@@ -213,7 +213,7 @@ func (l *liveEngine) weakened(w live.Weakening) live.Alert {
 	al := &detect.Alert{
 		Rule: r,
 		Event: event.Event{
-			Time: w.Time, Host: l.host, Source: "poll", Kind: event.Kind("state"), Input: "state poll",
+			Time: w.Time, Host: l.host, Source: "poll", Kind: event.State, Input: "state poll",
 			Process: event.Process{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown},
 		},
 		Count: 1, FirstSeen: w.Time, LastSeen: w.Time,

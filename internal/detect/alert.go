@@ -57,6 +57,10 @@ func (a *Alert) Text() string {
 	if ev.Host != "" {
 		fmt.Fprintf(&b, " host=%s", ev.Host)
 	}
+	if ev.Kind == event.State { // a polled setting: no process to name
+		fmt.Fprintf(&b, " — %s [%s %s]", a.Rule.Reason, a.Rule.Analytic, strings.Join(a.Rule.Techniques, " "))
+		return b.String()
+	}
 	fmt.Fprintf(&b, " user=%q", userText(ev))
 	if ev.Kind == event.FileModify {
 		fmt.Fprintf(&b, " file=%q by %q", ev.FilePath, ev.Path)

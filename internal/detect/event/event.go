@@ -18,6 +18,7 @@ const (
 	FileModify    Kind = "file_modify"    // a file was created, written, renamed onto or removed
 	ProfileRemove Kind = "profile_remove" // a configuration profile was removed
 	Log           Kind = "log"            // a unified-log record without process structure
+	State         Kind = "state"          // a firewall setting read by polling, not a process event
 )
 
 // Unknown marks a numeric identity the source did not give (uid, euid, audit uid).

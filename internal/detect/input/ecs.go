@@ -280,7 +280,7 @@ func (r *Reader) ecs(t *jtop, build bool) bool {
 	switch d.kind() {
 	case esExec, esFork:
 		if d.pid >= 0 && d.exe.ok {
-			r.procs.put(procKey{host, d.pid}, proc{r.intern(d.exe), d.parentPID})
+			r.procs.put(procKey{host, d.pid}, proc{path: r.intern(d.exe), ppid: d.parentPID})
 		}
 		if d.entity.ok && d.exe.ok {
 			r.entity(d.entity, d.exe)

@@ -376,7 +376,16 @@ func (r *Reader) esTrack(t *jtop, host string) {
 			pid = t.esProcess().pid()
 		}
 		if pid >= 0 && e.subj.ok && e.subj.path.ok {
-			r.procs.put(procKey{host, pid}, proc{r.intern(e.subj.path), ppid})
+			p := proc{path: r.intern(e.subj.path), ppid: ppid}
+			if pre := t.esProcess(); pre.pid() == pid && pre.path.ok {
+				// A fork copy of the parent says nothing new; an earlier image of this process does.
+				if was := r.intern(pre.path); was != p.path {
+					if pp, ok := r.procs.get(procKey{host, ppid}); !ok || pp.path != was {
+						p.was = was
+					}
+				}
+			}
+			r.procs.put(procKey{host, pid}, p)
 		}
 	case esFork:
 		pid, ppid := e.subj.pid(), e.subj.parent()
@@ -397,7 +406,7 @@ func (r *Reader) esTrack(t *jtop, host string) {
 				path = r.intern(parent.path)
 			}
 		}
-		r.procs.put(procKey{host, pid}, proc{path, ppid})
+		r.procs.put(procKey{host, pid}, proc{path: path, ppid: ppid})
 	case esExit:
 		if pid := t.esProcess().pid(); pid >= 0 {
 			r.procs.delete(procKey{host, pid})

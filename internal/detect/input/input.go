@@ -395,12 +395,18 @@ func (r *Reader) lineage(ev *event.Event, host string, ppid int, parentPath stri
 	ev.ParentPath = parentPath
 	anc := make([]string, 1, maxAncestry)
 	anc[0] = parentPath
+	if p, ok := r.procs.get(procKey{host, ppid}); ok && ppid >= 0 && p.was != "" && p.path == parentPath {
+		anc = append(anc, p.was)
+	}
 	for pid := grand; len(anc) < maxAncestry && pid >= 0; {
 		p, ok := r.procs.get(procKey{host, pid})
 		if !ok || p.path == "" {
 			break
 		}
 		anc = append(anc, p.path)
+		if p.was != "" && len(anc) < maxAncestry {
+			anc = append(anc, p.was)
+		}
 		pid = p.ppid
 	}
 	ev.Ancestry = anc

@@ -165,10 +165,10 @@ func (r *Reader) osqTrack(o *osqRow) {
 	host := r.rowHost
 	switch o.kind() {
 	case esExec:
-		r.procs.put(procKey{host, o.pid}, proc{r.intern(o.path), o.parent})
+		r.procs.put(procKey{host, o.pid}, proc{path: r.intern(o.path), ppid: o.parent})
 	case esFork:
 		if o.childPID >= 0 {
-			r.procs.put(procKey{host, o.childPID}, proc{r.intern(o.path), o.pid})
+			r.procs.put(procKey{host, o.childPID}, proc{path: r.intern(o.path), ppid: o.pid})
 		}
 	case esExit:
 		r.procs.delete(procKey{host, o.pid})

@@ -120,11 +120,11 @@ func (r *Reader) santa(rec *santaRec, build bool) bool {
 	switch action {
 	case "EXEC":
 		if rec.pid >= 0 {
-			r.procs.put(procKey{host, rec.pid}, proc{r.santaIntern(rec.path), rec.ppid})
+			r.procs.put(procKey{host, rec.pid}, proc{path: r.santaIntern(rec.path), ppid: rec.ppid})
 		}
 	case "FORK":
 		if p, ok := r.procs.get(procKey{host, rec.ppid}); ok && rec.pid >= 0 {
-			r.procs.put(procKey{host, rec.pid}, proc{p.path, rec.ppid})
+			r.procs.put(procKey{host, rec.pid}, proc{path: p.path, ppid: rec.ppid})
 		}
 	case "EXIT":
 		r.procs.delete(procKey{host, rec.pid})

@@ -66,10 +66,13 @@ type procKey struct {
 	pid  int
 }
 
-// proc is what the table knows of a live process: its current image and its parent.
+// proc is what the table knows of a live process: its current image and its parent, and the
+// image it ran before its last exec when eslogger told (a management agent that execs a shell
+// stays in the shell's lineage, where allow lists look for it).
 type proc struct {
 	path string
 	ppid int
+	was  string
 }
 
 // interner hands out one string per distinct byte sequence, so the tables can keep paths and
