@@ -62,9 +62,12 @@ func (a *Alert) Text() string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, " user=%q", userText(ev))
-	if ev.Kind == event.FileModify {
+	switch ev.Kind {
+	case event.FileModify:
 		fmt.Fprintf(&b, " file=%q by %q", ev.FilePath, ev.Path)
-	} else {
+	case event.ProfileRemove:
+		fmt.Fprintf(&b, " profile removed by %q pid=%d", ev.Path, ev.PID)
+	default:
 		fmt.Fprintf(&b, " pid=%d cmd=%q", ev.PID, a.CommandLine())
 		if len(a.Command.Via) == 0 && ev.Path != "" && (len(ev.Argv) == 0 || ev.Argv[0] != ev.Path) {
 			fmt.Fprintf(&b, " image=%q", ev.Path) // argv[0] is the caller's choice; this is what ran

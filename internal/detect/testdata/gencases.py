@@ -192,6 +192,23 @@ write("allow-mdm", "events.jsonl", [
 ])
 with open("cases/allow-mdm/allow.yaml", "w") as f:
     f.write("allow:\n  - name: Jamf policies\n    ancestry: /usr/local/jamf/bin/jamf\n    reason: pf is managed by Jamf policy\n")
+def profileremove(i, identifier, name):
+    e = copy.deepcopy(base)
+    e["event_type"] = 127
+    inst = copy.deepcopy(e["process"])
+    inst["executable"]["path"] = "/usr/bin/profiles"
+    inst["signing_id"] = "com.apple.profiles"
+    e["event"] = {"profile_remove": {"instigator": inst, "profile": {"identifier": identifier, "uuid": "8C4D7E4A-2B1F-4B8E-9D33-1F6C0E2A5B7%d" % i,
+        "install_source": 0, "organization": "Example Corp", "display_name": name, "scope": "System"}}}
+    e["time"] = "2025-08-07T15:%02d:%02d.000000000Z" % (i // 60, i % 60)
+    return json.dumps(e, separators=(",", ":")).replace("/", "\\/")
+
+# ES profile_remove (macOS 14+): the field names follow es_event_profile_remove_t / es_profile_t
+# and are not verified against eslogger output (reference/detect.md §7).
+write("profiles", "events.jsonl", [
+    profileremove(0, "com.example.security.firewall", "Firewall (CIS)"),
+    profileremove(1, "com.example.wifi", "Office Wi-Fi"),
+])
 write("files", "events.jsonl", [
     fileevent(0, "close", "/etc/pf.conf"),
     fileevent(1, "rename", "/private/etc/pf.conf", writer="/usr/bin/python3"),
