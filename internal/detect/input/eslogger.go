@@ -350,6 +350,32 @@ func (t *jtop) esProcess() *esProc {
 	return &t.proc
 }
 
+// walkBrief reads only what the process table needs of the line's "process" object, its pid
+// and image, skipping the rest, in the same pass that finds the end of the object (walking all
+// of it would cost a third of a skipped exec line). The table is kept from this alone, decoded
+// or not, so that skipping a line leaves the same table as decoding it (FuzzEslogger checks it).
+func (t *jtop) walkBrief(s *jscan) {
+	bare := -1
+	if !s.object() {
+		return
+	}
+	for k, ok := s.key(); ok; k, ok = s.key() {
+		switch string(k) {
+		case "audit_token":
+			t.briefPID = readToken(s).pid
+		case "pid":
+			bare = s.intOr(-1)
+		case "executable":
+			t.briefPath = filePath(s)
+		default:
+			s.skip()
+		}
+	}
+	if t.briefPID < 0 {
+		t.briefPID = bare
+	}
+}
+
 // eslogger handles an eslogger line: fills r.ev when build and the line is an event, and
 // keeps the process table.
 func (r *Reader) eslogger(t *jtop, build bool) bool {
@@ -372,14 +398,15 @@ func (r *Reader) esTrack(t *jtop, host string) {
 	switch e.kind {
 	case esExec:
 		pid, ppid := e.subj.pid(), e.subj.parent()
+		prePID, prePath := t.briefPID, t.briefPath
 		if pid < 0 {
-			pid = t.esProcess().pid()
+			pid = prePID
 		}
 		if pid >= 0 && e.subj.ok && e.subj.path.ok {
 			p := proc{path: r.intern(e.subj.path), ppid: ppid}
-			if pre := t.esProcess(); pre.pid() == pid && pre.path.ok {
+			if prePID == pid && prePath.ok {
 				// A fork copy of the parent says nothing new; an earlier image of this process does.
-				if was := r.intern(pre.path); was != p.path {
+				if was := r.intern(prePath); was != p.path {
 					if pp, ok := r.procs.get(procKey{host, ppid}); !ok || pp.path != was {
 						p.was = was
 					}
@@ -396,19 +423,19 @@ func (r *Reader) esTrack(t *jtop, host string) {
 		if e.subj.path.ok {
 			path = r.intern(e.subj.path)
 		} else {
-			parent := t.esProcess()
+			parentPID, parentPath := t.briefPID, t.briefPath
 			if ppid < 0 {
-				ppid = parent.pid()
+				ppid = parentPID
 			}
 			if p, ok := r.procs.get(procKey{host, ppid}); ok {
 				path = p.path
 			} else {
-				path = r.intern(parent.path)
+				path = r.intern(parentPath)
 			}
 		}
 		r.procs.put(procKey{host, pid}, proc{path: path, ppid: ppid})
 	case esExit:
-		if pid := t.esProcess().pid(); pid >= 0 {
+		if pid := t.briefPID; pid >= 0 {
 			r.procs.delete(procKey{host, pid})
 		}
 	}

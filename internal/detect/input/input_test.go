@@ -304,6 +304,16 @@ func TestEsloggerParent(t *testing.T) {
 			wantResp:     terminal,
 		},
 		{
+			// jamf → sh → pfctl where jamf execs sh itself: allow lists look for jamf
+			name: "an image the parent ran before its last exec stays in the lineage",
+			in: execLine(1, 0, "/sbin/launchd", "/sbin/launchd") + forkLine(1, 0, 500, "/sbin/launchd") +
+				execLine(500, 1, "/sbin/launchd", "/usr/local/jamf/bin/jamf") +
+				execLine(500, 1, "/usr/local/jamf/bin/jamf", "/bin/sh") +
+				forkLine(500, 1, 600, "/bin/sh") + execLine(600, 500, "/bin/sh", "/sbin/pfctl"),
+			wantParent:   "/bin/sh",
+			wantAncestry: []string{"/bin/sh", "/usr/local/jamf/bin/jamf", "/sbin/launchd"},
+		},
+		{
 			name: "exit forgets the pid",
 			in: session + exitLine(58916, 938, "/bin/zsh") +
 				esLine("exec", esProcess(97390, 58916, 938, "/bin/zsh"), map[string]any{"target": esProcess(97391, 58916, 938, "/sbin/pfctl")}),

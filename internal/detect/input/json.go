@@ -30,7 +30,15 @@ func (s *jscan) fail() {
 	s.i = len(s.b)
 }
 
+// ws skips white space. Lines are mostly compact JSON, so the test for none is kept small
+// enough to be inlined.
 func (s *jscan) ws() {
+	if s.i < len(s.b) && s.b[s.i] <= ' ' {
+		s.wsLoop()
+	}
+}
+
+func (s *jscan) wsLoop() {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -67,6 +75,22 @@ func (s *jscan) object() bool {
 // leaves the scanner at its value, which the caller must read or skip. At the closing brace
 // or on an error it returns false.
 func (s *jscan) key() ([]byte, bool) {
+	// compact JSON: [,]"key":
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == ',' {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		if end, _ := stringEnd(b, i+1); end >= 0 && end+1 < len(b) && b[end+1] == ':' {
+			s.i = end + 2
+			return b[i+1 : end], true
+		}
+	}
+	return s.keySpaced()
+}
+
+// keySpaced is key for JSON with white space, and for the end of the object.
+func (s *jscan) keySpaced() ([]byte, bool) {
 	c := s.peek()
 	if c == ',' {
 		s.i++

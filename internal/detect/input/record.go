@@ -19,11 +19,14 @@ type jtop struct {
 
 	proc     esProc // "process" read as eslogger's, when procRead
 	procRead bool
+
+	briefPID  int // "process"'s pid (-1 when absent) and image, as walkBrief reads them
+	briefPath jstr
 }
 
 // walk reads the object in s; false when s does not hold exactly one object.
 func (t *jtop) walk(s *jscan) bool {
-	*t = jtop{}
+	*t = jtop{briefPID: -1}
 	if !s.object() {
 		return false
 	}
@@ -40,7 +43,12 @@ func (t *jtop) walk(s *jscan) bool {
 			}
 			t.event = s.b[start:s.i]
 		case "process":
-			t.process = s.span()
+			s.ws()
+			start := s.i
+			t.walkBrief(s)
+			if !s.bad {
+				t.process = s.b[start:s.i]
+			}
 		case "action":
 			t.action = s.span()
 		case "time":
