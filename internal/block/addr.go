@@ -1,0 +1,96 @@
+package block
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// ErrHostName is returned (wrapped) by ParsePrefix for a host name: firewarden never resolves
+// names, because a name resolves differently over time and an attacker may control its records.
+var ErrHostName = errors.New("host names are not allowed (afctl said: No DNS names allowed); give an address or a CIDR prefix")
+
+// ParsePrefix parses an IPv4 or IPv6 address ("192.0.2.1", "fe80::1%en0") or CIDR prefix
+// ("198.51.100.0/24", "2001:db8::/64") into the form every other part of the package uses: zone
+// stripped, a v4-mapped IPv6 address turned into IPv4 (::ffff:192.0.2.0/120 is 192.0.2.0/24),
+// host bits masked (192.0.2.7/24 is 192.0.2.0/24). A bare address is a full-length prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	in := strings.TrimSpace(s)
+	if in == "" {
+		return netip.Prefix{}, errors.New("empty address; give an IPv4 or IPv6 address or a CIDR prefix")
+	}
+	addrText, bitsText, hasBits := strings.Cut(in, "/")
+	addr, err := netip.ParseAddr(addrText)
+	if err != nil {
+		if looksLikeHostName(addrText) {
+			return netip.Prefix{}, fmt.Errorf("%q: %w", s, ErrHostName)
+		}
+		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 or IPv6 address or CIDR prefix", s)
+	}
+	addr = addr.WithZone("")
+	bits := addr.BitLen()
+	if hasBits {
+		n, err := strconv.Atoi(bitsText)
+		if err != nil || n < 0 || n > addr.BitLen() || bitsText != strconv.Itoa(n) {
+			return netip.Prefix{}, fmt.Errorf("%q: prefix length %q is not a number from 0 to %d", s, bitsText, addr.BitLen())
+		}
+		bits = n
+	}
+	if addr.Is4In6() {
+		if bits < 96 {
+			// Wider than the v4-mapped range: an IPv6 prefix that happens to start there.
+			return netip.PrefixFrom(addr, bits).Masked(), nil
+		}
+		addr, bits = addr.Unmap(), bits-96
+	}
+	return netip.PrefixFrom(addr, bits).Masked(), nil
+}
+
+// looksLikeHostName reports whether s is spelled like a DNS name: letters, digits, hyphens and
+// dots, with a letter in the last label (no top-level domain is all digits), so "example.org" is
+// told apart from a mistyped "192.0.2.300" or inet_aton's "0x7f.1".
+func looksLikeHostName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	letter := false
+	for _, c := range s {
+		if c == '.' {
+			letter = false
+			continue
+		}
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
+// ParsePrefixes parses every argument with ParsePrefix, stopping at the first error so that bad
+// input changes nothing.
+func ParsePrefixes(args []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(args))
+	for _, s := range args {
+		p, err := ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// FormatPrefix prints a full-length prefix as a bare address ("192.0.2.1") and any other as CIDR.
+func FormatPrefix(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
