@@ -2,8 +2,8 @@
 // rollbacks can be tested on Linux against a Mac that remembers what was done to it.
 //
 // Mac is a stateful host.Runner: it answers socketfilterfw, defaults, systemsetup, launchctl,
-// csrutil, profiles and killall the way a Mac of a given version does, keeps the firewall and
-// service state in a MacState, and mirrors the plist files that exist on that version under a
+// csrutil, profiles, killall and pfctl the way a Mac of a given version does, keeps the firewall and
+// service state in a MacState (pf's anchors, tables and enable tokens in MacState.PF), and mirrors the plist files that exist on that version under a
 // root directory. Layout writes the same fake Mac to disk with an executable stand-in (the
 // macemu binary) at every program path, so the real firewarden binary can be run with --root
 // against it; the stand-in loads the state file, runs Mac.Run and saves the state again.

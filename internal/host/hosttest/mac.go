@@ -24,7 +24,7 @@ const (
 
 // Programs returns the system paths of the emulated programs; Layout puts a stand-in at each.
 func Programs() []string {
-	return []string{socketfilterfwPath, defaultsPath, systemsetupPath, launchctlPath, csrutilPath, profilesPath, killallPath}
+	return []string{socketfilterfwPath, defaultsPath, systemsetupPath, launchctlPath, csrutilPath, profilesPath, killallPath, pfctlPath}
 }
 
 // Mac is an emulated Mac. It implements host.Runner: every Run is recorded in the state's Calls,
@@ -154,6 +154,8 @@ func (m *Mac) program(path string) func(args []string) outcome {
 		return m.profiles
 	case killallPath:
 		return m.killall
+	case pfctlPath:
+		return m.pfctl
 	}
 	return nil
 }
@@ -185,6 +187,8 @@ func isWrite(argv []string) bool {
 		return len(args) > 0 && args[0] != "status"
 	case killallPath:
 		return true
+	case pfctlPath:
+		return pfctlWrites(args)
 	}
 	return false
 }

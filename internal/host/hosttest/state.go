@@ -54,6 +54,10 @@ type MacState struct {
 	// process lacks Full Disk Access.
 	NoFullDiskAccess bool `json:"no_full_disk_access,omitempty"`
 
+	// PF is the packet filter (pfctl); nil is pf as a Mac boots: not running, no anchors
+	// loaded at runtime, no tables.
+	PF *PFState `json:"pf,omitempty"`
+
 	// Calls is every program run, reads included, as argv with the system path first.
 	Calls [][]string `json:"calls,omitempty"`
 }
@@ -192,6 +196,7 @@ func (s MacState) clone() MacState {
 		c.Profile = &p
 	}
 	c.Launchd = maps.Clone(s.Launchd)
+	c.PF = s.PF.clone()
 	if s.BluetoothPower != nil {
 		c.BluetoothPower = new(*s.BluetoothPower)
 	}
