@@ -1,0 +1,333 @@
+//go:build linux
+
+package nft
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/firewarden/firewarden/internal/block"
+)
+
+// elemsPerMsg bounds the elements of one netlink message: an attribute's length is a uint16
+// (google/nftables PR #303), and 1000 IPv6 elements with timeouts take about 50 kB.
+const elemsPerMsg = 1000
+
+// family is the index of p's set: 0 for IPv4, 1 for IPv6.
+func family(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
+}
+
+// sameDeadline reports whether two deadlines are the same to within a second: the kernel keeps
+// timeouts in jiffies, and a refresh costs a delete and an add.
+func sameDeadline(a, b int64) bool {
+	if a == 0 || b == 0 {
+		return a == b
+	}
+	return a-b < 1000 && b-a < 1000
+}
+
+// appendElems appends the interval elements of p: its start (with the timeout, if any) and,
+// unless p reaches the last address, the end element holding the address after it.
+func appendElems(els []nftables.SetElement, p netip.Prefix, timeout time.Duration) []nftables.SetElement {
+	els = append(els, nftables.SetElement{Key: p.Addr().AsSlice(), Timeout: timeout})
+	if next := lastAddr(p).Next(); next.IsValid() {
+		els = append(els, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
+	}
+	return els
+}
+
+func (b *Backend) sets() [2]*nftables.Set { return [2]*nftables.Set{b.set4, b.set6} }
+
+// ensure queues the creation of the table and the sets; creating what exists is a no-op.
+func (b *Backend) ensure() error {
+	b.conn.AddTable(b.table)
+	for _, s := range b.sets() {
+		if err := b.conn.AddSet(s, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush applies deletions, then additions, in as few transactions as MaxBatch allows.
+func (b *Backend) flush(ctx context.Context, del, add [2][]nftables.SetElement) error {
+	if len(del[0])+len(del[1])+len(add[0])+len(add[1]) == 0 && b.ensured {
+		return nil
+	}
+	if err := b.ensure(); err != nil {
+		return err
+	}
+	queued := 0
+	send := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		queued = 0
+		if err := b.conn.Flush(); err != nil {
+			return fmt.Errorf("nftables: %w", err)
+		}
+		return nil
+	}
+	for _, op := range []struct {
+		els [2][]nftables.SetElement
+		fn  func(*nftables.Set, []nftables.SetElement) error
+	}{{del, b.conn.SetDeleteElements}, {add, b.conn.SetAddElements}} {
+		for f, s := range b.sets() {
+			for chunk := range slices.Chunk(op.els[f], elemsPerMsg) {
+				if queued > 0 && queued+len(chunk) > b.maxBatch {
+					if err := send(); err != nil {
+						return err
+					}
+				}
+				if err := op.fn(s, chunk); err != nil {
+					return err
+				}
+				queued += len(chunk)
+			}
+		}
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	b.ensured = true
+	return nil
+}
+
+// read replaces the view with what the kernel holds.
+func (b *Backend) read(now time.Time) error {
+	b.view, b.strays, b.ensured = nil, [2][]nftables.SetElement{}, false
+	got, err := b.readSets()
+	if err != nil {
+		return err
+	}
+	view := make(map[netip.Prefix]viewEntry, len(got[0])/2+len(got[1])/2)
+	var strays [2][]nftables.SetElement
+	for f, els := range got {
+		strays[f] = parseElems(els, now, view)
+	}
+	b.view, b.strays = view, strays
+	return nil
+}
+
+// readSets returns the raw elements of both sets; a missing table or set holds none.
+func (b *Backend) readSets() ([2][]nftables.SetElement, error) {
+	var got [2][]nftables.SetElement
+	tables, err := b.conn.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return got, fmt.Errorf("nftables: list tables: %w", err)
+	}
+	if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == b.table.Name }) {
+		return got, nil
+	}
+	sets, err := b.conn.GetSets(b.table)
+	if err != nil {
+		return got, fmt.Errorf("nftables: list sets: %w", err)
+	}
+	for f, s := range b.sets() {
+		if !slices.ContainsFunc(sets, func(k *nftables.Set) bool { return k.Name == s.Name }) {
+			continue
+		}
+		if got[f], err = b.conn.GetSetElements(s); err != nil {
+			return got, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+		}
+	}
+	return got, nil
+}
+
+// parseElems adds the prefixes held by one interval set's raw elements to view and returns the
+// elements that form no prefix, for deletion. The kernel lists an interval as a start element
+// and an end element holding the address after it (none when the interval reaches the last
+// address); an end element with no start before it was left by a start that timed out.
+func parseElems(els []nftables.SetElement, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
+	slices.SortFunc(els, func(x, y nftables.SetElement) int {
+		if c := bytes.Compare(x.Key, y.Key); c != 0 {
+			return c
+		}
+		// At one address an interval ends before the next one starts.
+		switch {
+		case x.IntervalEnd == y.IntervalEnd:
+			return 0
+		case x.IntervalEnd:
+			return -1
+		}
+		return 1
+	})
+	var open *nftables.SetElement
+	closeAt := func(end netip.Addr, endEl *nftables.SetElement) {
+		start, ok := netip.AddrFromSlice(open.Key)
+		p, isPrefix := rangePrefix(start, end)
+		if !ok || !isPrefix {
+			strays = append(strays, *open)
+			if endEl != nil {
+				strays = append(strays, *endEl)
+			}
+			return
+		}
+		var d int64
+		if open.Timeout != 0 {
+			d = now.Add(open.Expires).UnixMilli()
+		}
+		view[p] = viewEntry{deadline: d}
+	}
+	for i := range els {
+		e := &els[i]
+		switch {
+		case !e.IntervalEnd && open == nil:
+			open = e
+		case !e.IntervalEnd:
+			// Two starts in a row: the first is no prefix of ours.
+			strays = append(strays, *open)
+			open = e
+		case open == nil:
+			strays = append(strays, *e)
+		default:
+			end, ok := netip.AddrFromSlice(e.Key)
+			if !ok {
+				strays = append(strays, *open, *e)
+			} else {
+				closeAt(end, e)
+			}
+			open = nil
+		}
+	}
+	if open != nil {
+		closeAt(netip.Addr{}, nil)
+	}
+	return strays
+}
+
+// hook is a chain holding the drop rules.
+type hook struct {
+	name string
+	hook *nftables.ChainHook
+}
+
+// hooks are the chains the drop rules sit in.
+var hooks = []hook{
+	{"input", nftables.ChainHookInput},
+	{"forward", nftables.ChainHookForward},
+}
+
+// priority runs the drop rules before the usual filter chains (priority 0).
+var priority = nftables.ChainPriorityRef(-10)
+
+// SetEnabled implements block.Backend. Enabling creates the table and sets if they are missing
+// and replaces the chains' rules in one transaction; disabling deletes the chains.
+func (b *Backend) SetEnabled(ctx context.Context, on bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !on {
+		have, err := b.chains()
+		if err != nil {
+			return err
+		}
+		for _, c := range have {
+			b.conn.DelChain(c)
+		}
+		if err := b.conn.Flush(); err != nil {
+			return fmt.Errorf("nftables: delete chains: %w", err)
+		}
+		return nil
+	}
+	if err := b.ensure(); err != nil {
+		return err
+	}
+	policy := nftables.ChainPolicyAccept
+	for _, h := range hooks {
+		c := b.conn.AddChain(&nftables.Chain{
+			Name: h.name, Table: b.table, Type: nftables.ChainTypeFilter,
+			Hooknum: h.hook, Priority: priority, Policy: &policy,
+		})
+		b.conn.FlushChain(c)
+		for f, s := range b.sets() {
+			b.conn.AddRule(&nftables.Rule{Table: b.table, Chain: c, Exprs: dropRule(f, s)})
+		}
+	}
+	if err := b.conn.Flush(); err != nil {
+		b.view = nil // the sets may have been created
+		return fmt.Errorf("nftables: install chains: %w", err)
+	}
+	return nil
+}
+
+// dropRule is "ip saddr @set drop" (f 0) or "ip6 saddr @set drop" (f 1) in an inet table.
+func dropRule(f int, s *nftables.Set) []expr.Any {
+	proto, off, n := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+	if f == 1 {
+		proto, off, n = unix.NFPROTO_IPV6, 8, 16
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+		&expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
+}
+
+// chains returns firewarden's chains that exist.
+func (b *Backend) chains() ([]*nftables.Chain, error) {
+	all, err := b.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: list chains: %w", err)
+	}
+	var have []*nftables.Chain
+	for _, c := range all {
+		if c.Table.Name == b.table.Name && slices.ContainsFunc(hooks, func(h hook) bool { return h.name == c.Name }) {
+			have = append(have, c)
+		}
+	}
+	return have, nil
+}
+
+// Status implements block.Backend: Enabled when both chains hold their two drop rules, Entries
+// the prefixes the sets hold.
+func (b *Backend) Status(ctx context.Context) (block.Status, error) {
+	var st block.Status
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	have, err := b.chains()
+	if err != nil {
+		return st, err
+	}
+	st.Enabled = len(have) == len(hooks)
+	for _, c := range have {
+		rules, err := b.conn.GetRules(b.table, c)
+		if err != nil {
+			return st, fmt.Errorf("nftables: list rules: %w", err)
+		}
+		if len(rules) != len(b.sets()) {
+			st.Enabled = false
+		}
+	}
+	got, err := b.readSets()
+	if err != nil {
+		return st, err
+	}
+	view := make(map[netip.Prefix]viewEntry)
+	for _, els := range got {
+		parseElems(els, time.Now(), view)
+	}
+	st.Entries = len(view)
+	return st, nil
+}
+
+var _ block.Backend = (*Backend)(nil)

@@ -1,0 +1,239 @@
+//go:build linux
+
+// Package nft holds firewarden's bans in nftables, over netlink (github.com/google/nftables).
+//
+// It owns one table, "inet firewarden" by default, and touches nothing else:
+//
+//	table inet firewarden {
+//		set ban4 { type ipv4_addr; flags interval, timeout; }
+//		set ban6 { type ipv6_addr; flags interval, timeout; }
+//		chain input   { type filter hook input priority -10; policy accept;
+//			ip saddr @ban4 drop; ip6 saddr @ban6 drop }
+//		chain forward { type filter hook forward priority -10; policy accept;
+//			ip saddr @ban4 drop; ip6 saddr @ban6 drop }
+//	}
+//
+// Both hooks: a banned source is cut off from the host and from whatever the host routes to
+// (containers, VMs), as cs-firewall-bouncer does; the sets are shared. Enabling installs the two
+// chains with their rules in one transaction, disabling deletes the chains; the sets and their
+// elements stay either way.
+//
+// firewarden owns expiry. Element timeouts are a safety net for when firewarden is not running:
+// kernels before 6.12 do not refresh the timeout of an element that is added again (reference
+// §6.2), so a ban whose expiry changed is deleted and added in the same transaction. A start
+// element whose timeout ran out leaves its interval's end element behind (the kernel gives end
+// elements no timeout and refuses one, EINVAL, measured on 6.18); such strays match nothing and
+// are deleted at the next read of the kernel.
+package nft
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/firewarden/firewarden/internal/block"
+)
+
+// Options configures a Backend. The zero value is usable.
+type Options struct {
+	// Table names the firewarden-owned inet table; default "firewarden".
+	Table string
+	// NetNS is a file descriptor of the network namespace to work in; 0: the caller's.
+	NetNS int
+	// MaxBatch caps the elements (start and end elements counted apart) sent in one
+	// transaction; a larger change is applied in several. Default 1 << 20: with the socket
+	// buffer raised (SO_SNDBUFFORCE needs CAP_NET_ADMIN, which nftables needs anyway), 100 000
+	// bans fit in one transaction.
+	MaxBatch int
+}
+
+// Backend is the nftables block.Backend. Its methods are safe for concurrent use.
+type Backend struct {
+	conn     *nftables.Conn
+	table    *nftables.Table
+	set4     *nftables.Set
+	set6     *nftables.Set
+	maxBatch int
+
+	mu sync.Mutex
+	// view is what this Backend believes the kernel holds, by prefix; nil until read.
+	view map[netip.Prefix]viewEntry
+	// strays are kernel elements that are no firewarden prefix (end elements left by an
+	// expired start, ranges someone else added); deleted by the next change.
+	strays [2][]nftables.SetElement
+	gen    uint32
+	// ensured is set once a transaction has created the table and sets since the last read.
+	ensured bool
+}
+
+// viewEntry is a prefix held by the kernel: its deadline (Unix ms on the caller's clock, 0 for
+// none) and the generation of the last Sync that wanted it.
+type viewEntry struct {
+	deadline int64
+	gen      uint32
+}
+
+// sockBuf is the socket buffer asked for: a 100 000-ban transaction is about 10 MB.
+const sockBuf = 64 << 20
+
+// New returns a Backend for opts. It does not touch the kernel: the table is created by the
+// first change.
+func New(opts Options) (*Backend, error) {
+	if opts.Table == "" {
+		opts.Table = "firewarden"
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1 << 20
+	}
+	copts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(raiseBuffers)}
+	if opts.NetNS != 0 {
+		copts = append(copts, nftables.WithNetNSFd(opts.NetNS))
+	}
+	conn, err := nftables.New(copts...)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: opts.Table}
+	return &Backend{
+		conn:     conn,
+		table:    t,
+		set4:     &nftables.Set{Table: t, Name: "ban4", KeyType: nftables.TypeIPAddr, Interval: true, HasTimeout: true},
+		set6:     &nftables.Set{Table: t, Name: "ban6", KeyType: nftables.TypeIP6Addr, Interval: true, HasTimeout: true},
+		maxBatch: opts.MaxBatch,
+	}, nil
+}
+
+// raiseBuffers lets one netlink message batch carry a whole large change: the default socket
+// buffer (212 992 bytes) makes google/nftables v0.3.0 fail with "message too long".
+func raiseBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf)
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockBuf)
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		// Without the privilege, take what the system allows; big changes are chunked.
+		_ = c.SetWriteBuffer(sockBuf)
+		_ = c.SetReadBuffer(sockBuf)
+	}
+	return nil
+}
+
+// Close releases the netlink socket. The kernel state stays.
+func (b *Backend) Close() error {
+	return b.conn.CloseLasting()
+}
+
+// Name implements block.Backend.
+func (b *Backend) Name() string { return "nftables" }
+
+// Sync implements block.Backend.
+func (b *Backend) Sync(ctx context.Context, want []block.Ban, now time.Time) (block.SyncResult, error) {
+	return b.sync(ctx, want, now, false)
+}
+
+// Reconcile implements block.Backend.
+func (b *Backend) Reconcile(ctx context.Context, want []block.Ban, now time.Time) (block.SyncResult, error) {
+	return b.sync(ctx, want, now, true)
+}
+
+func (b *Backend) sync(ctx context.Context, want []block.Ban, now time.Time, reread bool) (block.SyncResult, error) {
+	es, err := normalise(want)
+	if err != nil {
+		return block.SyncResult{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if reread {
+		b.view = nil
+	}
+	res, err := b.apply(ctx, es, now)
+	if err == nil || ctx.Err() != nil {
+		return res, err
+	}
+	// The kernel differs from the view (a timeout ran out, someone deleted an element, the
+	// table is gone): read it and try once more. apply has already dropped the view.
+	res, err2 := b.apply(ctx, es, now)
+	if err2 != nil {
+		return res, fmt.Errorf("nftables: %w (before re-reading the kernel: %v)", err2, err)
+	}
+	return res, nil
+}
+
+// apply makes the kernel hold es, reading it first when the view is unknown. On error the view
+// is dropped, so that nothing half-applied is taken as applied.
+func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.SyncResult, error) {
+	var res block.SyncResult
+	if b.view == nil {
+		if err := b.read(now); err != nil {
+			return res, err
+		}
+	}
+	b.gen++
+	gen := b.gen
+	nowMs := now.UnixMilli()
+	var del, add [2][]nftables.SetElement
+	del[0], del[1] = b.strays[0], b.strays[1]
+	res.Removed = len(b.strays[0]) + len(b.strays[1])
+	for _, e := range es {
+		f := family(e.prefix)
+		v, ok := b.view[e.prefix]
+		switch {
+		case !ok:
+			res.Added++
+			add[f] = appendElems(add[f], e.prefix, timeout(e.deadline, now))
+		case !sameDeadline(v.deadline, e.deadline):
+			res.Kept++
+			if v.deadline == 0 || v.deadline > nowMs {
+				del[f] = appendElems(del[f], e.prefix, 0)
+			} // else the kernel has dropped the start element already
+			add[f] = appendElems(add[f], e.prefix, timeout(e.deadline, now))
+		default:
+			res.Kept++
+		}
+	}
+	// Prefixes in the view that were not wanted: collect by marking wanted ones first.
+	for _, e := range es {
+		if v, ok := b.view[e.prefix]; ok {
+			v.gen = gen
+			b.view[e.prefix] = v
+		}
+	}
+	var gone []netip.Prefix
+	for p, v := range b.view {
+		if v.gen == gen {
+			continue
+		}
+		res.Removed++
+		gone = append(gone, p)
+		if v.deadline == 0 || v.deadline > nowMs {
+			del[family(p)] = appendElems(del[family(p)], p, 0)
+		}
+	}
+	if err := b.flush(ctx, del, add); err != nil {
+		b.view = nil
+		return block.SyncResult{}, err
+	}
+	b.strays = [2][]nftables.SetElement{}
+	for _, p := range gone {
+		delete(b.view, p)
+	}
+	for _, e := range es {
+		b.view[e.prefix] = viewEntry{deadline: e.deadline, gen: gen}
+	}
+	return res, nil
+}
