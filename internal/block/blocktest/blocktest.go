@@ -1,0 +1,315 @@
+// Package blocktest is the acceptance suite every block.Backend passes, and an in-memory fake
+// Backend that passes it too.
+//
+// A backend's test calls
+//
+//	func TestAcceptance(t *testing.T) {
+//		blocktest.Run(t, func(t *testing.T) block.Backend { return newCleanBackend(t) })
+//	}
+//
+// newBackend is called once per subtest and must return a Backend over an empty firewall of its
+// own (a fresh network namespace, a fresh stand-in pfctl), cleaned up with t.Cleanup. Two
+// optional abilities, found by type assertion on what newBackend returns, let the suite look
+// further: Lister (compare the exact prefixes held, not only their number) and Drifter (change the
+// firewall behind the Backend's back to test Reconcile). A subtest that needs one the backend
+// lacks is skipped with a message saying so.
+package blocktest
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/block"
+)
+
+// Lister reads the prefixes the firewall really holds, both families, in any order.
+type Lister interface {
+	Held(ctx context.Context) ([]netip.Prefix, error)
+}
+
+// Drifter changes the firewall directly, as an administrator, a reboot or a kernel timeout
+// would, without updating what the Backend believes it holds.
+type Drifter interface {
+	Drift(ctx context.Context, add, remove []netip.Prefix) error
+}
+
+// LargeSet is how many bans the "large" subtest syncs: enough that a backend must chunk its
+// batches (one netlink message or one pfctl argv cannot carry them all).
+const LargeSet = 20000
+
+// Run runs the acceptance suite against the Backends newBackend makes.
+func Run(t *testing.T, newBackend func(t *testing.T) block.Backend) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBackend(t)
+			if b == nil {
+				t.Fatal("newBackend returned nil")
+			}
+			c.run(t, &harness{b: b, ctx: context.Background(), now: time.Now().Truncate(time.Second)})
+		})
+	}
+}
+
+type harness struct {
+	b   block.Backend
+	ctx context.Context
+	now time.Time
+}
+
+func (h *harness) sync(t *testing.T, want []block.Ban, wantRes block.SyncResult) {
+	t.Helper()
+	got, err := h.b.Sync(h.ctx, want, h.now)
+	if err != nil {
+		t.Fatalf("%s: Sync(%d bans) = %v", h.b.Name(), len(want), err)
+	}
+	if got != wantRes {
+		t.Errorf("%s: Sync(%d bans) = %+v, want %+v", h.b.Name(), len(want), got, wantRes)
+	}
+	h.holds(t, want)
+}
+
+func (h *harness) reconcile(t *testing.T, want []block.Ban, wantRes block.SyncResult) {
+	t.Helper()
+	got, err := h.b.Reconcile(h.ctx, want, h.now)
+	if err != nil {
+		t.Fatalf("%s: Reconcile(%d bans) = %v", h.b.Name(), len(want), err)
+	}
+	if got != wantRes {
+		t.Errorf("%s: Reconcile(%d bans) = %+v, want %+v", h.b.Name(), len(want), got, wantRes)
+	}
+	h.holds(t, want)
+}
+
+// holds checks that the firewall holds exactly want: the count through Status, the prefixes
+// through Lister when the backend has it.
+func (h *harness) holds(t *testing.T, want []block.Ban) {
+	t.Helper()
+	st, err := h.b.Status(h.ctx)
+	if err != nil {
+		t.Fatalf("%s: Status() = %v", h.b.Name(), err)
+	}
+	if st.Entries != len(want) {
+		t.Errorf("%s: Status().Entries = %d, want %d", h.b.Name(), st.Entries, len(want))
+	}
+	l, ok := h.b.(Lister)
+	if !ok {
+		return
+	}
+	got, err := l.Held(h.ctx)
+	if err != nil {
+		t.Fatalf("%s: Held() = %v", h.b.Name(), err)
+	}
+	var ps []netip.Prefix
+	for _, b := range want {
+		ps = append(ps, b.Prefix)
+	}
+	if missing, extra := diff(ps, got); len(missing)+len(extra) > 0 {
+		t.Errorf("%s: the firewall holds %d prefixes; missing %s, extra %s", h.b.Name(), len(got), brief(missing), brief(extra))
+	}
+}
+
+func (h *harness) enabled(t *testing.T, want bool) {
+	t.Helper()
+	st, err := h.b.Status(h.ctx)
+	if err != nil {
+		t.Fatalf("%s: Status() = %v", h.b.Name(), err)
+	}
+	if st.Enabled != want {
+		t.Errorf("%s: Status().Enabled = %v, want %v", h.b.Name(), st.Enabled, want)
+	}
+}
+
+func diff(want, got []netip.Prefix) (missing, extra []netip.Prefix) {
+	w := map[netip.Prefix]bool{}
+	for _, p := range want {
+		w[p] = true
+	}
+	g := map[netip.Prefix]bool{}
+	for _, p := range got {
+		g[p] = true
+		if !w[p] {
+			extra = append(extra, p)
+		}
+	}
+	for _, p := range want {
+		if !g[p] {
+			missing = append(missing, p)
+		}
+	}
+	return missing, extra
+}
+
+func brief(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	if len(ps) > 5 {
+		return fmt.Sprintf("%v and %d more", ps[:5], len(ps)-5)
+	}
+	return fmt.Sprint(ps)
+}
+
+// bans makes bans from prefixes, expiring an hour after now (forever for a prefix marked "!").
+func (h *harness) bans(ps ...string) []block.Ban {
+	var out []block.Ban
+	for _, s := range ps {
+		exp := h.now.Add(time.Hour)
+		if s[0] == '!' {
+			s, exp = s[1:], time.Time{}
+		}
+		out = append(out, block.Ban{Prefix: netip.MustParsePrefix(s), Expires: exp})
+	}
+	return out
+}
+
+// mixed is IPv4 and IPv6 addresses and prefixes, including two adjacent halves that an
+// auto-merging interval set would wrongly turn into one entry, and a ban without expiry.
+var mixed = []string{
+	"192.0.2.1/32", "198.51.100.0/24", "203.0.113.0/25", "203.0.113.128/25", "!10.0.0.0/8",
+	"2001:db8::1/128", "2001:db8:1::/48", "2001:db8:2::/127",
+}
+
+// large makes n non-adjacent bans, three quarters IPv4 /32s and the rest IPv6 /128s.
+func (h *harness) large(n, offset int) []block.Ban {
+	out := make([]block.Ban, 0, n)
+	for i := offset; i < offset+n; i++ {
+		var a netip.Addr
+		if i%4 == 3 {
+			var b [16]byte
+			copy(b[:], []byte{0x20, 0x01, 0x0d, 0xb8})
+			b[12], b[13], b[14], b[15] = byte(i>>16), byte(i>>8), byte(i), 1
+			a = netip.AddrFrom16(b)
+		} else {
+			a = netip.AddrFrom4([4]byte{10, byte(i >> 15), byte(i >> 7), byte(i<<1) | 1})
+		}
+		out = append(out, block.Ban{Prefix: netip.PrefixFrom(a, a.BitLen()), Expires: h.now.Add(time.Hour)})
+	}
+	return out
+}
+
+var cases = []struct {
+	name string
+	run  func(t *testing.T, h *harness)
+}{
+	{"Empty", func(t *testing.T, h *harness) {
+		h.holds(t, nil)
+		h.sync(t, nil, block.SyncResult{})
+	}},
+	{"AddIPv4IPv6AndPrefixes", func(t *testing.T, h *harness) {
+		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
+	}},
+	{"SecondSyncChangesNothing", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+	}},
+	{"SyncAppliesOnlyTheDifference", func(t *testing.T, h *harness) {
+		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
+		next := h.bans("192.0.2.1/32", "198.51.100.0/24", "203.0.113.0/25", "!10.0.0.0/8",
+			"2001:db8::1/128", "2001:db8:1::/48", // dropped: 203.0.113.128/25, 2001:db8:2::/127
+			"192.0.2.2/32", "2001:db8:3::/64") // added
+		h.sync(t, next, block.SyncResult{Added: 2, Removed: 2, Kept: 6})
+	}},
+	{"SyncOrderDoesNotMatter", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		rev := slices.Clone(want)
+		slices.Reverse(rev)
+		h.sync(t, rev, block.SyncResult{Kept: len(mixed)})
+	}},
+	{"LongerTimeoutKeepsTheEntry", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		longer := slices.Clone(want)
+		for i := range longer {
+			if !longer[i].Expires.IsZero() {
+				longer[i].Expires = longer[i].Expires.Add(time.Hour)
+			}
+		}
+		got, err := h.b.Sync(h.ctx, longer, h.now)
+		if err != nil {
+			t.Fatalf("%s: Sync with longer timeouts = %v", h.b.Name(), err)
+		}
+		if got.Added+got.Kept != len(mixed) || got.Removed > got.Added {
+			t.Errorf("%s: Sync with longer timeouts = %+v; every entry should be kept or re-added", h.b.Name(), got)
+		}
+		h.holds(t, longer)
+	}},
+	{"RemoveEverything", func(t *testing.T, h *harness) {
+		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
+		h.sync(t, nil, block.SyncResult{Removed: len(mixed)})
+		h.sync(t, h.bans(mixed[:2]...), block.SyncResult{Added: 2})
+	}},
+	{"ReconcileWithoutDriftChangesNothing", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		h.reconcile(t, want, block.SyncResult{Kept: len(mixed)})
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+	}},
+	{"ReconcileRepairsDrift", func(t *testing.T, h *harness) {
+		d, ok := h.b.(Drifter)
+		if !ok {
+			t.Skipf("%s has no blocktest.Drifter test hook; give the value newBackend returns a Drift method to test Reconcile after drift", h.b.Name())
+		}
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		// Someone deletes one entry of each family and adds a foreign one.
+		lost := []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8:1::/48")}
+		foreign := []netip.Prefix{netip.MustParsePrefix("100.64.0.1/32")}
+		if err := d.Drift(h.ctx, foreign, lost); err != nil {
+			t.Fatalf("Drift = %v", err)
+		}
+		h.reconcile(t, want, block.SyncResult{Added: 2, Removed: 1, Kept: len(mixed) - 2})
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+	}},
+	{"DisableKeepsEntries", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		if err := h.b.SetEnabled(h.ctx, true); err != nil {
+			t.Fatalf("SetEnabled(true) = %v", err)
+		}
+		h.enabled(t, true)
+		for range 2 { // twice: disabling is idempotent
+			if err := h.b.SetEnabled(h.ctx, false); err != nil {
+				t.Fatalf("SetEnabled(false) = %v", err)
+			}
+			h.enabled(t, false)
+			h.holds(t, want)
+		}
+		// Changes while disabled land in the sets.
+		want = append(want, h.bans("192.0.2.99/32")...)
+		h.sync(t, want, block.SyncResult{Added: 1, Kept: len(mixed)})
+		for range 2 {
+			if err := h.b.SetEnabled(h.ctx, true); err != nil {
+				t.Fatalf("SetEnabled(true) = %v", err)
+			}
+			h.enabled(t, true)
+			h.holds(t, want)
+		}
+		h.sync(t, want, block.SyncResult{Kept: len(want)})
+	}},
+	{"EnableBeforeAnyBan", func(t *testing.T, h *harness) {
+		if err := h.b.SetEnabled(h.ctx, true); err != nil {
+			t.Fatalf("SetEnabled(true) on an empty firewall = %v", err)
+		}
+		h.enabled(t, true)
+		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
+		h.enabled(t, true)
+	}},
+	{"LargeSetInChunks", func(t *testing.T, h *harness) {
+		want := h.large(LargeSet, 0)
+		h.sync(t, want, block.SyncResult{Added: LargeSet})
+		h.sync(t, want, block.SyncResult{Kept: LargeSet})
+		// Half go, a quarter as many arrive.
+		next := append(slices.Clone(want[LargeSet/2:]), h.large(LargeSet/4, LargeSet)...)
+		h.sync(t, next, block.SyncResult{Added: LargeSet / 4, Removed: LargeSet / 2, Kept: LargeSet / 2})
+		h.reconcile(t, next, block.SyncResult{Kept: len(next)})
+		h.sync(t, nil, block.SyncResult{Removed: len(next)})
+	}},
+}
