@@ -1,0 +1,447 @@
+package authwatch
+
+import (
+	"bytes"
+	"time"
+)
+
+// stampFormat says which timestamp shape a line starts with.
+type stampFormat uint8
+
+const (
+	stampNone    stampFormat = iota
+	stamp3164                // "Feb 25 14:34:10", "Nov 2 15:40:14", journald short-precise "Jan 09 23:53:13.123456"
+	stampISO                 // "2013-10-30T14:51:30.267401+01:00", macOS "2020-03-23 06:47:42.801612-0700"
+	stampUnix                // journald short-unix "1641768793.123456"
+	stamp5424                // RFC 5424: an ISO timestamp after "<PRI>1 "
+	stampUnified             // ISO, then macOS log's default style columns
+)
+
+// header is what precedes the message: where the timestamp is, which program wrote the line.
+type header struct {
+	stamp   []byte
+	format  stampFormat
+	service string
+	pid     int
+}
+
+// services are the program names whose lines are read; any other tag makes the line someone
+// else's (a cron job or sudo writing "Failed password" text is not sshd). OpenSSH 9.8 moved the
+// per-connection work to sshd-session and OpenSSH 10 the authentication to sshd-auth (reference
+// adaptive.md §7; macOS 15/26 log failures only under those names).
+var services = [...]string{"sshd", "sshd-session", "sshd-auth"}
+
+// splitHeader finds the message of a line and says whether the line is sshd's (or carries no
+// program name at all: journalctl -o cat, a bare message). It does not parse the timestamp.
+func splitHeader(line []byte) (h header, msg []byte, ok bool) {
+	if len(line) == 0 {
+		return h, nil, false
+	}
+	c := line[0]
+	switch {
+	case c == '<':
+		return split5424(line)
+	case c >= 'A' && c <= 'Z' && len(line) > 15 && line[3] == ' ' && isMonth(line[:3]):
+		n := len3164(line)
+		if n == 0 {
+			break
+		}
+		h.stamp, h.format = line[:n], stamp3164
+		return splitTagged(h, line[n:])
+	case isDigit(c):
+		if n := lenISO(line); n > 0 {
+			h.stamp, h.format = line[:n], stampISO
+			rest := line[n:]
+			if bytes.HasPrefix(rest, []byte(" 0x")) {
+				h.format = stampUnified
+				return splitUnified(h, rest)
+			}
+			return splitTagged(h, rest)
+		}
+		if n := lenUnix(line); n > 0 {
+			h.stamp, h.format = line[:n], stampUnix
+			return splitTagged(h, line[n:])
+		}
+	case c == 'M':
+		if m, found := bytes.CutPrefix(line, []byte("MESSAGE=")); found {
+			return h, m, true // journalctl -o export: the program is chosen by the journal match
+		}
+	}
+	return splitBare(line)
+}
+
+// splitTagged reads "[host ]tag[pid]: msg" after a timestamp. A token ending in ':' right after
+// the timestamp is the tag (no host: BSD syslog to a local file, socklog's "auth.info:").
+func splitTagged(h header, rest []byte) (header, []byte, bool) {
+	rest = skipSpaces(rest)
+	tok, after := token(rest)
+	if len(tok) == 0 {
+		return h, nil, false
+	}
+	if tok[len(tok)-1] != ':' {
+		tok, after = token(skipSpaces(after))
+		if len(tok) == 0 || tok[len(tok)-1] != ':' {
+			return h, nil, false
+		}
+	}
+	name, pid, ok := parseTag(tok[:len(tok)-1])
+	if !ok {
+		return h, nil, false
+	}
+	if !h.setService(name) {
+		// socklog and busybox write the facility when a line has no tag
+		// ("2015-05-27T04:31:27.46667 auth.info: Invalid user admin from 192.168.2.1").
+		if !isAuthFacility(name) {
+			return h, nil, false
+		}
+	}
+	h.pid = pid
+	return h, skipOneSpace(after), true
+}
+
+// splitBare handles lines without a timestamp: "srv sshd[123]: msg" (journalctl without its
+// timestamp), "sshd[123]: msg", or the message alone (journalctl -o cat). A second token shaped
+// like a tag, "name[pid]:", decides; a message never has one there from sshd.
+func splitBare(line []byte) (h header, msg []byte, ok bool) {
+	t1, after := token(line)
+	if name, pid, isTag := bareTag(t1); isTag {
+		if !h.setService(name) {
+			return h, nil, false
+		}
+		h.pid = pid
+		return h, skipOneSpace(after), true
+	}
+	t2, after2 := token(skipOneSpace(after))
+	if name, pid, isTag := bareTag(t2); isTag {
+		if !h.setService(name) {
+			return h, nil, false
+		}
+		h.pid = pid
+		return h, skipOneSpace(after2), true
+	}
+	return h, line, true
+}
+
+// bareTag recognises "name[digits]:".
+func bareTag(t []byte) (name []byte, pid int, ok bool) {
+	if len(t) < 4 || t[len(t)-1] != ':' || t[len(t)-2] != ']' {
+		return nil, 0, false
+	}
+	return parseTag(t[:len(t)-1])
+}
+
+// parseTag splits "name[pid]" or "name".
+func parseTag(t []byte) (name []byte, pid int, ok bool) {
+	i := indexByte(t, '[')
+	if i < 0 {
+		return t, 0, len(t) > 0
+	}
+	if i == 0 || t[len(t)-1] != ']' {
+		return nil, 0, false
+	}
+	p, ok := atoi(t[i+1 : len(t)-1])
+	return t[:i], p, ok
+}
+
+// split5424 reads "<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG" (RFC 5424 §6).
+func split5424(line []byte) (h header, msg []byte, ok bool) {
+	i := 1
+	for i < len(line) && i < 5 && isDigit(line[i]) {
+		i++
+	}
+	if i == 1 || !bytes.HasPrefix(line[i:], []byte(">1 ")) {
+		return h, nil, false
+	}
+	rest := line[i+3:]
+	ts, rest := token(rest)
+	if n := lenISO(ts); n == len(ts) && n > 0 {
+		h.stamp, h.format = ts, stamp5424
+	}
+	_, rest = token(skipOneSpace(rest)) // host
+	app, rest := token(skipOneSpace(rest))
+	procid, rest := token(skipOneSpace(rest))
+	_, rest = token(skipOneSpace(rest)) // msgid
+	if !h.setService(app) {
+		return h, nil, false
+	}
+	if p, isNum := atoi(procid); isNum {
+		h.pid = p
+	}
+	rest = skipOneSpace(rest)
+	switch {
+	case len(rest) > 0 && rest[0] == '-':
+		rest = rest[1:]
+	default:
+		for len(rest) > 0 && rest[0] == '[' {
+			j := 1
+			for j < len(rest) && rest[j] != ']' {
+				if rest[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(rest) {
+				return h, nil, false
+			}
+			rest = rest[j+1:]
+		}
+	}
+	rest = skipOneSpace(rest)
+	rest, _ = bytes.CutPrefix(rest, []byte("\xef\xbb\xbf")) // the BOM RFC 5424 allows before UTF-8
+	return h, rest, true
+}
+
+// splitUnified reads the columns of macOS log's default style after the timestamp
+// ("0x2230     Error       0x0                  1732   0    sshd: (library) [sub:cat] msg",
+// wazuh/wazuh#15771): thread, type, activity, pid, TTL, then "process:".
+func splitUnified(h header, rest []byte) (header, []byte, bool) {
+	var tok []byte
+	for range 3 { // thread, type, activity
+		_, rest = token(skipSpaces(rest))
+	}
+	tok, rest = token(skipSpaces(rest))
+	pid, ok := atoi(tok)
+	if !ok {
+		return h, nil, false
+	}
+	_, rest = token(skipSpaces(rest)) // TTL
+	tok, rest = token(skipSpaces(rest))
+	if len(tok) < 2 || tok[len(tok)-1] != ':' || !h.setService(tok[:len(tok)-1]) {
+		return h, nil, false
+	}
+	h.pid = pid
+	rest = skipOneSpace(rest)
+	if len(rest) > 0 && rest[0] == '(' {
+		if i := bytes.Index(rest, []byte(") ")); i > 0 {
+			rest = rest[i+2:]
+		}
+	}
+	if len(rest) > 0 && rest[0] == '[' {
+		if i := bytes.Index(rest, []byte("] ")); i > 0 {
+			rest = rest[i+2:]
+		}
+	}
+	return h, rest, true
+}
+
+func (h *header) setService(name []byte) bool {
+	for _, s := range services {
+		if string(name) == s {
+			h.service = s
+			return true
+		}
+	}
+	return false
+}
+
+func isAuthFacility(name []byte) bool {
+	return bytes.HasPrefix(name, []byte("auth.")) || bytes.HasPrefix(name, []byte("authpriv."))
+}
+
+const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+func isMonth(b []byte) bool { return monthOf(b) > 0 }
+
+func monthOf(b []byte) time.Month {
+	for i := 0; i+3 <= len(months); i += 3 {
+		if b[0] == months[i] && b[1] == months[i+1] && b[2] == months[i+2] {
+			return time.Month(i/3 + 1)
+		}
+	}
+	return 0
+}
+
+// len3164 is the length of "Mmm dd hh:mm:ss[.frac]" at the start of line, or 0. The day may be
+// space-padded ("Jun  6"), zero-padded (journald: "Jan 09") or bare ("Nov 2", crowdsec hub tests).
+func len3164(line []byte) int {
+	i := 4
+	if line[i] == ' ' {
+		i++
+	}
+	d := 0
+	for i < len(line) && isDigit(line[i]) && d < 2 {
+		i++
+		d++
+	}
+	if d == 0 || i+9 > len(line) || line[i] != ' ' {
+		return 0
+	}
+	i++
+	if !isClock(line[i:]) {
+		return 0
+	}
+	i += 8
+	return i + lenFrac(line[i:])
+}
+
+// isClock reports whether b starts with "hh:mm:ss".
+func isClock(b []byte) bool {
+	return len(b) >= 8 && isDigit(b[0]) && isDigit(b[1]) && b[2] == ':' && isDigit(b[3]) &&
+		isDigit(b[4]) && b[5] == ':' && isDigit(b[6]) && isDigit(b[7])
+}
+
+func lenFrac(b []byte) int {
+	if len(b) < 2 || b[0] != '.' || !isDigit(b[1]) {
+		return 0
+	}
+	i := 1
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
+}
+
+// lenISO is the length of "YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|±hh:mm|±hhmm]" at the start of b, or 0.
+func lenISO(b []byte) int {
+	if len(b) < 19 || !isDigit(b[0]) || !isDigit(b[1]) || !isDigit(b[2]) || !isDigit(b[3]) ||
+		b[4] != '-' || !isDigit(b[5]) || !isDigit(b[6]) || b[7] != '-' || !isDigit(b[8]) ||
+		!isDigit(b[9]) || (b[10] != 'T' && b[10] != ' ') || !isClock(b[11:]) {
+		return 0
+	}
+	i := 19
+	i += lenFrac(b[i:])
+	if i < len(b) {
+		switch b[i] {
+		case 'Z':
+			i++
+		case '+', '-':
+			if i+5 <= len(b) && isDigit(b[i+1]) && isDigit(b[i+2]) {
+				if b[i+3] == ':' && i+6 <= len(b) && isDigit(b[i+4]) && isDigit(b[i+5]) {
+					i += 6
+				} else if isDigit(b[i+3]) && isDigit(b[i+4]) {
+					i += 5
+				}
+			}
+		}
+	}
+	if i < len(b) && b[i] != ' ' {
+		return 0
+	}
+	return i
+}
+
+// lenUnix is the length of "seconds.frac " (journalctl -o short-unix), or 0.
+func lenUnix(b []byte) int {
+	i := 0
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	if i < 9 || i > 12 {
+		return 0
+	}
+	f := lenFrac(b[i:])
+	if f == 0 || i+f >= len(b) || b[i+f] != ' ' {
+		return 0
+	}
+	return i + f
+}
+
+// stampTime turns the header's timestamp into a time. Timestamps with an offset become UTC;
+// those without take loc; RFC 3164 ones, which have no year, take the year that puts them no
+// more than a day after now, or none if now is zero.
+func stampTime(h *header, now time.Time, loc *time.Location) time.Time {
+	b := h.stamp
+	switch h.format {
+	case stamp3164:
+		if now.IsZero() {
+			return time.Time{}
+		}
+		mon := monthOf(b)
+		i := 4
+		if b[i] == ' ' {
+			i++
+		}
+		day := 0
+		for ; b[i] != ' '; i++ {
+			day = day*10 + int(b[i]-'0')
+		}
+		i++
+		hh, mm, ss := num2(b[i:]), num2(b[i+3:]), num2(b[i+6:])
+		ns := frac(b[i+8:])
+		y := now.In(loc).Year()
+		t := time.Date(y, mon, day, hh, mm, ss, ns, loc)
+		if t.Sub(now) > 24*time.Hour {
+			t = time.Date(y-1, mon, day, hh, mm, ss, ns, loc)
+		}
+		return t
+	case stampISO, stamp5424, stampUnified:
+		y := num2(b)*100 + num2(b[2:])
+		mon, day := time.Month(num2(b[5:])), num2(b[8:])
+		hh, mm, ss := num2(b[11:]), num2(b[14:]), num2(b[17:])
+		i := 19
+		ns := frac(b[i:])
+		i += lenFrac(b[i:])
+		if i == len(b) {
+			return time.Date(y, mon, day, hh, mm, ss, ns, loc)
+		}
+		t := time.Date(y, mon, day, hh, mm, ss, ns, time.UTC)
+		if b[i] == 'Z' {
+			return t
+		}
+		off := num2(b[i+1:])*60 + num2(b[len(b)-2:])
+		if b[i] == '-' {
+			off = -off
+		}
+		return t.Add(-time.Duration(off) * time.Minute)
+	case stampUnix:
+		var sec int64
+		i := 0
+		for ; b[i] != '.'; i++ {
+			sec = sec*10 + int64(b[i]-'0')
+		}
+		return time.Unix(sec, int64(frac(b[i:]))).UTC()
+	}
+	return time.Time{}
+}
+
+// frac reads ".ddd…" as nanoseconds (digits past the ninth are dropped).
+func frac(b []byte) int {
+	n := lenFrac(b)
+	ns, scale := 0, 100_000_000
+	for i := 1; i < n && scale > 0; i++ {
+		ns += int(b[i]-'0') * scale
+		scale /= 10
+	}
+	return ns
+}
+
+func num2(b []byte) int { return int(b[0]-'0')*10 + int(b[1]-'0') }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// atoi reads a non-empty run of at most nine decimal digits.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// token splits b at its first space.
+func token(b []byte) (tok, rest []byte) {
+	if i := indexByte(b, ' '); i >= 0 {
+		return b[:i], b[i:]
+	}
+	return b, nil
+}
+
+func skipSpaces(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	return b
+}
+
+func skipOneSpace(b []byte) []byte {
+	if len(b) > 0 && b[0] == ' ' {
+		return b[1:]
+	}
+	return b
+}
