@@ -136,8 +136,8 @@ func TestGolden(t *testing.T) {
 var disagreements = map[string]string{
 	// fail2ban expects the host name; authwatch bans addresses only and does not resolve names
 	// that the client's DNS owner chose.
-	"May 29 20:56:52 imago sshd[28732]: error: PAM: Authentication failure for stefanor from example.com":                 "host name",
-	"Feb 25 14:34:11 belka sshd[31607]: User root from example.com not allowed because not listed in AllowUsers":           "host name",
+	"May 29 20:56:52 imago sshd[28732]: error: PAM: Authentication failure for stefanor from example.com":        "host name",
+	"Feb 25 14:34:11 belka sshd[31607]: User root from example.com not allowed because not listed in AllowUsers": "host name",
 	// SSH-1 rhosts line: the text after "ruser from" is the client's; SSH-1 is gone since OpenSSH
 	// 7.4. fail2ban expects 127.0.0.1; authwatch counts nothing rather than guess.
 	"Sep 29 17:15:02 spaceman sshd[12946]: Failed password for user from 127.0.0.1 port 20000 ssh1: ruser from 1.2.3.4": "ssh1",
