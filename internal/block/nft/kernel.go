@@ -108,6 +108,7 @@ func (b *Backend) flush(ctx context.Context, del, add [2][]nftables.SetElement) 
 // read replaces the view with what the kernel holds.
 func (b *Backend) read(now time.Time) error {
 	b.view, b.strays, b.ensured = nil, [2][]nftables.SetElement{}, false
+	b.reads++
 	got, err := b.readSets()
 	if err != nil {
 		return err
@@ -175,11 +176,12 @@ func parseElems(els []nftables.SetElement, now time.Time, view map[netip.Prefix]
 			}
 			return
 		}
-		var d int64
+		var v viewEntry
 		if open.Timeout != 0 {
-			d = now.Add(open.Expires).UnixMilli()
+			v.deadline = now.Add(open.Expires).UnixMilli()
+			v.kdeadline = time.Now().Add(open.Expires).UnixMilli()
 		}
-		view[p] = viewEntry{deadline: d}
+		view[p] = v
 	}
 	for i := range els {
 		e := &els[i]

@@ -68,16 +68,24 @@ type Backend struct {
 	// expired start, ranges someone else added); deleted by the next change.
 	strays [2][]nftables.SetElement
 	gen    uint32
+	reads  int // kernel reads, for tests
 	// ensured is set once a transaction has created the table and sets since the last read.
 	ensured bool
 }
 
-// viewEntry is a prefix held by the kernel: its deadline (Unix ms on the caller's clock, 0 for
-// none) and the generation of the last Sync that wanted it.
+// viewEntry is a prefix held by the kernel: its deadline on the caller's clock (the ban's
+// expiry, compared with what is wanted), the moment the kernel drops its start element on the
+// real clock (the kernel's own: callers may pass any now), both Unix ms and 0 for none, and the
+// generation of the last Sync that wanted it.
 type viewEntry struct {
-	deadline int64
-	gen      uint32
+	deadline  int64
+	kdeadline int64
+	gen       uint32
 }
+
+// gone reports whether the kernel has dropped e's start element by its timeout at real time
+// rnow (Unix ms): deleting it then fails the whole batch with ENOENT.
+func (e viewEntry) gone(rnow int64) bool { return e.kdeadline != 0 && e.kdeadline <= rnow }
 
 // sockBuf is the socket buffer asked for: a 100 000-ban transaction is about 10 MB.
 const sockBuf = 64 << 20
@@ -185,10 +193,17 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 	}
 	b.gen++
 	gen := b.gen
-	nowMs := now.UnixMilli()
+	rnow := time.Now().UnixMilli()
 	var del, add [2][]nftables.SetElement
 	del[0], del[1] = b.strays[0], b.strays[1]
-	res.Removed = len(b.strays[0]) + len(b.strays[1])
+	for _, strays := range b.strays {
+		for _, e := range strays {
+			if !e.IntervalEnd { // a range someone else added; an end alone is litter
+				res.Removed++
+			}
+		}
+	}
+	// The view is updated as the change is planned: a failed flush drops it.
 	for _, e := range es {
 		f := family(e.prefix)
 		v, ok := b.view[e.prefix]
@@ -198,29 +213,34 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 			add[f] = appendElems(add[f], e.prefix, timeout(e.deadline, now))
 		case !sameDeadline(v.deadline, e.deadline):
 			res.Kept++
-			if v.deadline == 0 || v.deadline > nowMs {
+			// A second's margin: adding an element that is still there, about to time out,
+			// would not renew it on kernels before 6.12. A start element that timed out
+			// meanwhile fails the batch, and the retry reads the kernel.
+			if !v.gone(rnow - 1000) {
 				del[f] = appendElems(del[f], e.prefix, 0)
-			} // else the kernel has dropped the start element already
+			}
 			add[f] = appendElems(add[f], e.prefix, timeout(e.deadline, now))
 		default:
 			res.Kept++
-		}
-	}
-	// Prefixes in the view that were not wanted: collect by marking wanted ones first.
-	for _, e := range es {
-		if v, ok := b.view[e.prefix]; ok {
 			v.gen = gen
 			b.view[e.prefix] = v
+			continue
 		}
+		v = viewEntry{deadline: e.deadline, gen: gen}
+		if e.deadline != 0 {
+			v.kdeadline = rnow + timeout(e.deadline, now).Milliseconds()
+		}
+		b.view[e.prefix] = v
 	}
-	var gone []netip.Prefix
 	for p, v := range b.view {
 		if v.gen == gen {
 			continue
 		}
 		res.Removed++
-		gone = append(gone, p)
-		if v.deadline == 0 || v.deadline > nowMs {
+		delete(b.view, p)
+		// One that is timing out is left to the kernel; its end element, a stray, goes at the
+		// next read.
+		if !v.gone(rnow) {
 			del[family(p)] = appendElems(del[family(p)], p, 0)
 		}
 	}
@@ -229,11 +249,5 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		return block.SyncResult{}, err
 	}
 	b.strays = [2][]nftables.SetElement{}
-	for _, p := range gone {
-		delete(b.view, p)
-	}
-	for _, e := range es {
-		b.view[e.prefix] = viewEntry{deadline: e.deadline, gen: gen}
-	}
 	return res, nil
 }
