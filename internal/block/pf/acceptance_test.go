@@ -1,0 +1,62 @@
+package pf_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/block/blocktest"
+	"github.com/firewarden/firewarden/internal/block/pf"
+	"github.com/firewarden/firewarden/internal/host"
+)
+
+// emulated is the Backend on an emulated Mac, with the suite's test hooks: Held reads the
+// emulated kernel's table directly (not through the Backend's own parsing), Drift changes it
+// through pfctl as an administrator would.
+type emulated struct {
+	*pf.Backend
+	f *fakeMac
+}
+
+func (e emulated) Held(ctx context.Context) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range e.f.table() {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, err
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (e emulated) Drift(ctx context.Context, add, remove []netip.Prefix) error {
+	for _, c := range []struct {
+		verb string
+		ps   []netip.Prefix
+	}{{"add", add}, {"delete", remove}} {
+		if len(c.ps) == 0 {
+			continue
+		}
+		args := []string{"-a", e.Anchor(), "-t", e.Table(), "-T", c.verb}
+		for _, p := range c.ps {
+			args = append(args, block.FormatPrefix(p))
+		}
+		if _, err := e.f.mac.Run(ctx, host.Cmd{Path: pf.PfctlPath, Args: args}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestAcceptance(t *testing.T) {
+	blocktest.Run(t, func(t *testing.T) block.Backend {
+		f := newFakeMac(t, nil, pf.Config{})
+		return emulated{Backend: f.b, f: f}
+	})
+}
