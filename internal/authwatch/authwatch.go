@@ -294,13 +294,15 @@ func lastFrom(f Failure, msg []byte, rule fromRule) (Failure, bool) {
 	if i < 0 {
 		return f, false
 	}
-	if rule == fromFailed && bytes.HasSuffix(msg[:i], []byte(" ssh1: ruser")) {
-		// SSH-1 rhosts: "… from A port N ssh1: ruser from RUSER". RUSER is the client's and
-		// SSH-1 left OpenSSH in 7.4 (2016); count nothing rather than the client's text.
-		return f, false
-	}
 	rest := msg[i+len(" from "):]
 	tok, after := token(rest)
+	if rule == fromFailed && len(after) == 0 && bytes.HasSuffix(msg[:i], []byte(" ssh1: ruser")) {
+		// SSH-1 rhosts: "… from A port N ssh1: ruser from RUSER". RUSER is the client's and
+		// SSH-1 left OpenSSH in 7.4 (2016); count nothing rather than the client's text. An
+		// SSH-2 line always ends in " port N ssh2", so a user name ending in " ssh1: ruser"
+		// cannot hide an SSH-2 failure this way.
+		return f, false
+	}
 	addr, ok := parseAddr(tok)
 	if !ok {
 		return f, false
