@@ -1,0 +1,86 @@
+//go:build linux
+
+package nft
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/block/blocktest"
+)
+
+func TestAcceptance(t *testing.T) {
+	t.Parallel()
+	blocktest.Run(t, func(t *testing.T) block.Backend {
+		fd := newNetNS(t)
+		return &testBackend{Backend: newBackend(t, fd, Options{}), fd: fd}
+	})
+}
+
+// testBackend adds blocktest's test hooks to a Backend, working over a netlink connection of
+// their own as an administrator would.
+type testBackend struct {
+	*Backend
+	fd int
+}
+
+func (b *testBackend) conn() (*nftables.Conn, error) {
+	return nftables.New(nftables.WithNetNSFd(b.fd))
+}
+
+// Held implements blocktest.Lister.
+func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
+	c, err := b.conn()
+	if err != nil {
+		return nil, err
+	}
+	other := &Backend{conn: c, table: b.table, set4: b.set4, set6: b.set6}
+	got, err := other.readSets()
+	if err != nil {
+		return nil, err
+	}
+	view := map[netip.Prefix]viewEntry{}
+	var ps []netip.Prefix
+	for _, els := range got {
+		for _, s := range parseElems(els, time.Now(), view) {
+			if !s.IntervalEnd {
+				a, _ := netip.AddrFromSlice(s.Key)
+				ps = append(ps, netip.PrefixFrom(a, a.BitLen())) // foreign: shows up as extra
+			}
+		}
+	}
+	for p := range view {
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// Drift implements blocktest.Drifter.
+func (b *testBackend) Drift(_ context.Context, add, remove []netip.Prefix) error {
+	c, err := b.conn()
+	if err != nil {
+		return err
+	}
+	for _, op := range []struct {
+		ps []netip.Prefix
+		fn func(*nftables.Set, []nftables.SetElement) error
+	}{{remove, c.SetDeleteElements}, {add, c.SetAddElements}} {
+		for _, p := range op.ps {
+			s := b.sets()[family(p)]
+			if err := op.fn(s, appendElems(nil, p, 0)); err != nil {
+				return err
+			}
+		}
+	}
+	return c.Flush()
+}
+
+var (
+	_ blocktest.Lister  = (*testBackend)(nil)
+	_ blocktest.Drifter = (*testBackend)(nil)
+)
