@@ -35,6 +35,10 @@ type PFState struct {
 	// Forbidden records the argv of every run of pfctl -d (which stops pf for every enabler and
 	// invalidates their tokens) and of every load or flush of the main ruleset.
 	Forbidden [][]string `json:"forbidden,omitempty"`
+	// NoComApple is a main ruleset without the stock `anchor "com.apple/*"` (a replaced
+	// /etc/pf.conf), so that nothing below com.apple/ is evaluated. Flushing or loading the main
+	// ruleset sets it.
+	NoComApple bool `json:"no_com_apple,omitempty"`
 }
 
 // PFAnchor is one anchor: its filter rules as loaded (one per line, comments dropped) and its
@@ -151,6 +155,7 @@ func (m *Mac) pfctl(args []string) outcome {
 		return fail(1, "pfctl: "+err.Error()+"\nusage: pfctl [-AdeghmNnOqRrvz] ...\n")
 	}
 	forbid := func() { pf.Forbidden = append(pf.Forbidden, append([]string{pfctlPath}, args...)) }
+	forbidMain := func() { forbid(); pf.NoComApple = true }
 	switch {
 	case p.disable:
 		forbid()
@@ -190,7 +195,7 @@ func (m *Mac) pfctl(args []string) outcome {
 		return m.pfTable(pf, p)
 	case p.flush != "":
 		if p.anchor == "" {
-			forbid()
+			forbidMain()
 			return outcome{stderr: "rules cleared.\n"}
 		}
 		a := pf.Anchors[p.anchor]
@@ -212,7 +217,7 @@ func (m *Mac) pfctl(args []string) outcome {
 		return fail(1, "pfctl: Unknown flush modifier '"+p.flush+"'\n")
 	case p.file != "":
 		if p.anchor == "" {
-			forbid()
+			forbidMain()
 			return outcome{stderr: pfMainFlushWarning + "\n" + pfALTQBanner}
 		}
 		return m.pfLoad(pf, p)
@@ -329,6 +334,10 @@ func (m *Mac) pfShow(pf *PFState, p pfArgs) outcome {
 		return ok(b.String())
 	case "rules", "r":
 		if p.anchor == "" {
+			// pfctl prints the stock pf.conf's filter anchor as `anchor "com.apple/*" all`.
+			if pf.NoComApple {
+				return ok("")
+			}
 			return ok("anchor \"com.apple/*\" all\n")
 		}
 		a := pf.Anchors[p.anchor]

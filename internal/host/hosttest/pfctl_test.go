@@ -39,6 +39,7 @@ func TestPfctl(t *testing.T) {
 		{args: []string{"-a", anchor, "-f", "/tmp/rules"}},
 		{args: []string{"-a", anchor, "-s", "rules"}, stdout: "block drop in quick from <t> to any\n"},
 		{args: []string{"-a", anchor, "-t", "t", "-T", "show"}, stdout: "   203.0.113.0/24\n"},
+		{args: []string{"-s", "rules"}, stdout: "anchor \"com.apple/*\" all\n"},
 		{args: []string{"-s", "memory"}, stdout: "table-entries hard limit   200000\n"},
 		{args: []string{"-s", "info"}, stdout: "Status: Disabled"},
 		{args: []string{"-E"}, stderrSubstr: "pf enabled\nToken : 13540967312582709951\n"},
@@ -78,6 +79,9 @@ func TestPfctl(t *testing.T) {
 
 	for _, forbidden := range [][]string{{"-d"}, {"-f", "/etc/pf.conf"}, {"-F", "all"}} {
 		run(t, m, pfctl, forbidden...)
+	}
+	if res := run(t, m, pfctl, "-s", "rules"); len(res.Stdout) != 0 {
+		t.Errorf("main ruleset after flushing it = %q, want empty", res.Stdout)
 	}
 	want := [][]string{{pfctl, "-d"}, {pfctl, "-f", "/etc/pf.conf"}, {pfctl, "-F", "all"}}
 	if got := m.State().PF.Forbidden; !slices.EqualFunc(got, want, slices.Equal) {
