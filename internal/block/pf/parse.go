@@ -175,6 +175,19 @@ func hasDropRule(out []byte, table string) bool {
 	return false
 }
 
+// hasComAppleAnchor reports whether pfctl -s rules (the main ruleset) holds the filter anchor
+// of the stock /etc/pf.conf, `anchor "com.apple/*"`, which pfctl prints back as
+// `anchor "com.apple/*" all` (the usual listing on macOS; a trailing option list is allowed).
+func hasComAppleAnchor(out []byte) bool {
+	for line := range strings.SplitSeq(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "anchor" && f[1] == `"com.apple/*"` {
+			return true
+		}
+	}
+	return false
+}
+
 // trimBanner drops the lines macOS pfctl prints on stderr for every ruleset operation and which
 // say nothing about the run's outcome.
 func trimBanner(stderr string) string {

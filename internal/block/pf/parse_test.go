@@ -302,3 +302,35 @@ func TestTrimBanner(t *testing.T) {
 		}
 	}
 }
+
+var mainRulesTests = []struct {
+	in   string
+	want bool
+}{
+	{"scrub-anchor \"com.apple/*\" all fragment reassemble\nanchor \"com.apple/*\" all\n", true},
+	{altq + "anchor \"com.apple/*\" all\n", true},
+	{"anchor \"com.apple/*\"\n", true},
+	{"scrub-anchor \"com.apple/*\" all fragment reassemble\n", false}, // not the filter anchor
+	{"anchor \"com.apple\" all\n", false},
+	{"anchor \"f2b/*\" all\n", false},
+	{"", false},
+}
+
+func TestHasComAppleAnchor(t *testing.T) {
+	for _, tt := range mainRulesTests {
+		if got := hasComAppleAnchor([]byte(tt.in)); got != tt.want {
+			t.Errorf("hasComAppleAnchor(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzHasComAppleAnchor(f *testing.F) {
+	for _, tt := range mainRulesTests {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if hasComAppleAnchor([]byte(in)) && !strings.Contains(in, `"com.apple/*"`) {
+			t.Fatalf("hasComAppleAnchor(%q) = true without the anchor", in)
+		}
+	})
+}

@@ -60,6 +60,12 @@ const PfctlPath = "/sbin/pfctl"
 // still be refused by the kernel ("Cannot allocate memory"), which surfaces as *host.ExitError.
 var ErrTableFull = errors.New("more prefixes than pf's table-entries hard limit")
 
+// ErrNotEvaluated is returned (wrapped) by SetEnabled(true) when the main ruleset has no
+// `anchor "com.apple/*"` (someone replaced /etc/pf.conf, or flushed the main ruleset), so that
+// rules in the Backend's anchor would never be evaluated. Reloading the stock /etc/pf.conf
+// (pfctl -f /etc/pf.conf, an administrator's decision) restores it.
+var ErrNotEvaluated = errors.New(`the main pf ruleset has no anchor "com.apple/*"`)
+
 // Config says where the Backend works. Runner, Root and StateDir are required.
 type Config struct {
 	Runner host.Runner
@@ -340,6 +346,13 @@ func (b *Backend) SetEnabled(ctx context.Context, on bool) error {
 }
 
 func (b *Backend) enable(ctx context.Context) error {
+	main, err := b.pfctl(ctx, "read the main ruleset", "-s", "rules")
+	if err != nil {
+		return err
+	}
+	if !hasComAppleAnchor(main.Stdout) {
+		return fmt.Errorf("pf backend: %w, so rules in %s would never apply; reload the stock /etc/pf.conf or add that anchor to yours", ErrNotEvaluated, b.cfg.Anchor)
+	}
 	exists, err := b.tableExists(ctx)
 	if err != nil {
 		return err

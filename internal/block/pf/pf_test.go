@@ -489,3 +489,65 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("New created the state directory; it must have no side effects")
 	}
 }
+
+// TestEnableRefusesWithoutComAppleAnchor: with a main ruleset that does not evaluate
+// com.apple/*, enabling would load rules that never apply; it refuses and changes nothing.
+func TestEnableRefusesWithoutComAppleAnchor(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeMac(t, &hosttest.PFState{NoComApple: true}, pf.Config{})
+	err := f.b.SetEnabled(ctx, true)
+	if !errors.Is(err, pf.ErrNotEvaluated) {
+		t.Fatalf("SetEnabled(true) = %v, want ErrNotEvaluated", err)
+	}
+	if st := f.mac.State().PF; st.Running || len(st.Tokens) != 0 || len(st.Anchors) != 0 {
+		t.Errorf("pf after the refusal = %+v, want untouched", st)
+	}
+	if tok, _ := f.b.Token(); tok != "" {
+		t.Errorf("token after the refusal = %q, want none", tok)
+	}
+}
+
+// TestDisableKeepsATokenPfRefuses: when pf runs (for someone else) but refuses our token, the
+// error says so with pfctl's argv and stderr, and the token stays for the administrator to judge.
+func TestDisableKeepsATokenPfRefuses(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeMac(t, nil, pf.Config{})
+	if err := f.b.SetEnabled(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := f.b.Token()
+	f.pfctl(t, "-E")      // another enabler
+	f.pfctl(t, "-X", tok) // our reference released behind our back; pf keeps running
+	err := f.b.SetEnabled(ctx, false)
+	var ee *host.ExitError
+	if !errors.As(err, &ee) || ee.Stderr != "pfctl: DIOCSTOPREF: Invalid argument" || !slices.Equal(ee.Argv, []string{pf.PfctlPath, "-X", tok}) {
+		t.Fatalf("SetEnabled(false) = %v, want the *host.ExitError of pfctl -X %s", err, tok)
+	}
+	if !strings.Contains(err.Error(), "token kept in "+stateDir+"/pf.token") {
+		t.Errorf("error %q does not say where the token is kept", err)
+	}
+	if got, _ := f.b.Token(); got != tok {
+		t.Errorf("token after the refused release = %q, want %q kept", got, tok)
+	}
+	if rules := f.mac.State().PF.Anchors[pf.DefaultAnchor].Rules; len(rules) != 0 {
+		t.Errorf("rules after disabling = %q, want flushed before the release", rules)
+	}
+}
+
+func TestCorruptTokenFile(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeMac(t, nil, pf.Config{})
+	p := f.root.Path(stateDir + "/pf.token")
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("not a token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.SetEnabled(ctx, false); err == nil || !strings.Contains(err.Error(), "not a pf enable token") {
+		t.Errorf("SetEnabled(false) with a corrupt token file = %v, want an error naming it", err)
+	}
+	if n := f.runs(0, "-X"); n != 0 {
+		t.Errorf("pfctl -X ran %d times with a corrupt token", n)
+	}
+}
