@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -22,10 +23,8 @@ type DryRun struct {
 // NewDryRun returns a DryRun writing to w that assumes the kernel holds held, with the drop rules
 // on when enabled.
 func NewDryRun(w io.Writer, held []Ban, enabled bool) *DryRun {
-	d := &DryRun{w: w, held: make(map[netip.Prefix]time.Time, len(held)), enabled: enabled}
-	for _, b := range held {
-		d.held[b.Prefix] = b.Expires
-	}
+	d := &DryRun{w: w}
+	d.Assume(held, enabled)
 	return d
 }
 
@@ -82,7 +81,7 @@ func until(exp, now time.Time) string {
 	if exp.IsZero() {
 		return " (no timeout)"
 	}
-	return fmt.Sprintf(" (timeout %s, until %s)", exp.Sub(now).Round(time.Second), exp.UTC().Format(time.RFC3339))
+	return fmt.Sprintf(" (timeout %s, until %s)", shortDuration(exp.Sub(now)), exp.UTC().Format(time.RFC3339))
 }
 
 // Reconcile implements Backend; the dry run's kernel is its own view, so it is Sync.
@@ -120,4 +119,25 @@ func (d *DryRun) Held(ctx context.Context) ([]netip.Prefix, error) {
 	return ps, nil
 }
 
+// Assume replaces what the dry run believes the kernel holds, as NewDryRun's arguments do.
+func (d *DryRun) Assume(held []Ban, enabled bool) {
+	d.held = make(map[netip.Prefix]time.Time, len(held))
+	for _, b := range held {
+		d.held[b.Prefix] = b.Expires
+	}
+	d.enabled = enabled
+}
+
 var _ Backend = (*DryRun)(nil)
+
+// shortDuration prints 15m and 1h rather than 15m0s and 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -310,6 +310,19 @@ func (s *State) Unallow(p netip.Prefix, source string, now time.Time) (AllowEntr
 	return e, true
 }
 
+// SetEnabled turns blocking on or off; bans and the allowlist are kept either way.
+func (s *State) SetEnabled(on bool, source string, now time.Time) {
+	if s.Enabled == on {
+		return
+	}
+	s.Enabled = on
+	action := "disable"
+	if on {
+		action = "enable"
+	}
+	s.log(Event{Time: now, Action: action, Source: source})
+}
+
 // Sweep removes the bans that expired at or before now, including those that expired while
 // nothing ran, and forgets offenders not banned within OffenderMemory. It returns the removed
 // bans.

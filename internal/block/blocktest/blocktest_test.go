@@ -78,7 +78,7 @@ func TestDryRunPrints(t *testing.T) {
 	}
 	d.SetEnabled(context.Background(), false)
 	want := "dry-run: would remove 192.0.2.1\n" +
-		"dry-run: would add 198.51.100.0/24 (timeout 15m0s, until 2026-11-22T06:15:00Z)\n" +
+		"dry-run: would add 198.51.100.0/24 (timeout 15m, until 2026-11-22T06:15:00Z)\n" +
 		"dry-run: would disable the drop rules (1 entries kept)\n"
 	if got := out.String(); got != want {
 		t.Errorf("dry-run printed\n%s\nwant\n%s", got, strings.TrimSpace(want))
