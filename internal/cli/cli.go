@@ -103,6 +103,7 @@ func commandTable() []command {
 		{"logs", "summarize [--format F] [--report classic|full] FILE…", "summarise ipfw, pf, Application Firewall and netfilter logs", runLogs},
 		{"rules", "eval RULESET --packet P [--explain] | lint RULESET", "simulate packets through ipfw rules and explain; lint them", runRules},
 		{"detect", "[--input F] [--rules DIR] [--allow F] FILE… | --live", "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry", runDetect},
+		{"block", "add|remove|allow|unallow ADDR… | list | sync | …", "the adaptive firewall: bans with a TTL, allowlist, nftables or pf", runBlock},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,605 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/block/nft"
+	"github.com/firewarden/firewarden/internal/block/pf"
+	"github.com/firewarden/firewarden/internal/host"
+)
+
+// blockVerbs are the verbs of `firewarden block`, in help order.
+var blockVerbs = []string{"add", "remove", "allow", "unallow", "list", "expire", "enable", "disable", "sync", "summary", "autoconfigure"}
+
+const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason TEXT], remove ADDR|CIDR…, allow ADDR|CIDR… [--reason TEXT], unallow ADDR|CIDR…, list, expire, enable, disable, sync, summary or autoconfigure [--interval 15m]"
+
+// runBlock is `firewarden block VERB`: the adaptive firewall.
+//
+// Every change is made to the state first (block.json in the state directory, under its lock,
+// written atomically), then the backend is synced to the state. The state is the source of
+// truth: when the backend fails, the command says so and exits 2, and `block sync` repairs the
+// kernel later. This never leaves the firewall weaker than before: backends apply a change as a
+// whole or not at all, so the kernel keeps its earlier, stricter or equal, contents, and a state
+// with fewer bans only loses entries once a sync succeeds.
+func runBlock(ctx context.Context, a *app, args []string) error {
+	if len(args) == 0 || !slices.Contains(blockVerbs, args[0]) {
+		return usagef("%s", blockUsage)
+	}
+	verb := args[0]
+	fs := a.flagSet("block " + verb)
+	backendName := fs.String("backend", "", "where bans go: `nft`, pf, dry-run or none (default: nft on Linux, pf on macOS; dry-run under a --root that is not /)")
+	var ttl, reason, interval *string
+	var maxBans *int
+	switch verb {
+	case "add":
+		ttl = fs.String("ttl", "", "how long the ban lasts (`DURATION`, e.g. 15m, 2h; 0: until removed; default 15m, doubled for each earlier ban of the address up to a week)")
+		reason = fs.String("reason", "", "why (`TEXT`), shown by list and summary")
+		maxBans = fs.Int("max-bans", block.DefaultMaxBans, "refuse new bans beyond `N` active ones")
+	case "allow":
+		reason = fs.String("reason", "", "why (`TEXT`), shown by list")
+	case "autoconfigure":
+		interval = fs.String("interval", "15m", "how often the installed service sweeps expired bans (`DURATION`)")
+	}
+	pos, err := a.parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	takesAddrs := verb == "add" || verb == "remove" || verb == "allow" || verb == "unallow"
+	if takesAddrs && len(pos) == 0 {
+		return usagef("block %s needs at least one address or CIDR prefix", verb)
+	}
+	if !takesAddrs && len(pos) > 0 {
+		return usagef("block %s takes no arguments (got %q)", verb, pos[0])
+	}
+	prefixes, err := block.ParsePrefixes(pos)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := a.env(); err != nil {
+		return err
+	}
+	b := &blocker{a: a, store: &block.Store{Dir: a.stateDir()}, now: a.now().Truncate(time.Second)}
+	if verb == "add" {
+		if b.req, err = parseTTL(*ttl); err != nil {
+			return err
+		}
+		if *maxBans < 1 {
+			return usagef("--max-bans %d: give 1 or more", *maxBans)
+		}
+		b.req.Reason, b.req.Source = oneLine(*reason), block.SourceCLI
+		b.pol.MaxBans = *maxBans
+	}
+	switch verb {
+	case "list":
+		return b.list()
+	case "summary":
+		return b.summary()
+	}
+	name := *backendName
+	if name == "" {
+		name = a.defaultBackend()
+	}
+	if name != "none" && name != "dry-run" {
+		if err := a.requireRoot("block " + verb); err != nil {
+			return err
+		}
+	}
+	if b.backend, err = newBackend(name, a); err != nil {
+		return err
+	}
+	if c, ok := b.backend.(io.Closer); ok {
+		defer c.Close()
+	}
+	switch verb {
+	case "add":
+		return b.add(ctx, prefixes)
+	case "remove":
+		return b.remove(ctx, prefixes)
+	case "allow":
+		return b.allow(ctx, prefixes, oneLine(*reason))
+	case "unallow":
+		return b.unallow(ctx, prefixes)
+	case "expire":
+		return b.expire(ctx)
+	case "enable", "disable":
+		return b.setEnabled(ctx, verb == "enable")
+	case "sync":
+		return b.sync(ctx)
+	default: // autoconfigure
+		d, err := time.ParseDuration(*interval)
+		if err != nil || d < time.Minute {
+			return usagef("--interval %q: give a duration of a minute or more, e.g. 15m", *interval)
+		}
+		return b.autoconfigure(ctx, d, name, *backendName != "")
+	}
+}
+
+// parseTTL reads --ttl: empty lets the policy decide (15m, doubled for repeat offenders), 0 is
+// until removed, anything else a Go duration or a bare number of minutes (afctl's -t unit).
+func parseTTL(s string) (block.BanRequest, error) {
+	switch s {
+	case "":
+		return block.BanRequest{}, nil
+	case "0":
+		return block.BanRequest{Forever: true}, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 {
+		return block.BanRequest{TTL: time.Duration(n) * time.Minute}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return block.BanRequest{}, usagef("--ttl %q: give a duration such as 15m or 2h (minutes when a bare number; 0 for until removed)", s)
+	}
+	return block.BanRequest{TTL: d}, nil
+}
+
+// defaultBackend is nft on a Linux host and pf on a Mac. Under a --root that is not "/", a Linux
+// kernel is not the root's, so the default is the dry run; pf is driven through the Runner under
+// the root and stays the default there.
+func (a *app) defaultBackend() string {
+	switch {
+	case a.os.Kind == host.MacOS:
+		return "pf"
+	case a.root.IsSystem():
+		return "nft"
+	default:
+		return "dry-run"
+	}
+}
+
+// newBackend builds the backend called name: "nft" (internal/block/nft, Linux only), "pf"
+// (internal/block/pf, pfctl through the Runner), "dry-run" (prints to stdout what it would do)
+// or "none" (nil: the state only). Backend owners: this is the one place a constructor is wired
+// in; a new backend adds a case here and a word to the --backend help.
+func newBackend(name string, a *app) (block.Backend, error) {
+	switch name {
+	case "none":
+		return nil, nil
+	case "dry-run":
+		return block.NewDryRun(a.Out, nil, false), nil
+	case "nft":
+		b, err := nft.New(nft.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--backend nft: %w", err)
+		}
+		return b, nil
+	case "pf":
+		b, err := pf.New(pf.Config{Runner: a.rec, Root: a.root, StateDir: a.root.Rel(a.stateDir())})
+		if err != nil {
+			return nil, fmt.Errorf("--backend pf: %w", err)
+		}
+		return b, nil
+	}
+	return nil, usagef("--backend %q: use nft, pf, dry-run or none", name)
+}
+
+// blocker runs one block command.
+type blocker struct {
+	a       *app
+	store   *block.Store
+	backend block.Backend // nil: --backend none
+	now     time.Time
+	req     block.BanRequest // add's --ttl and --reason
+	pol     block.Policy
+}
+
+// change edits the state with fn and then brings the backend in line. fn's error leaves the
+// state as it was.
+func (b *blocker) change(ctx context.Context, fn func(*block.State) error) (*block.State, error) {
+	before, after, err := b.store.Edit(ctx, fn)
+	if err != nil {
+		var ae *block.AllowlistedError
+		if errors.As(err, &ae) || errors.Is(err, block.ErrFull) || isUsage(err) {
+			return nil, usagef("%v; nothing was changed", err)
+		}
+		return nil, err
+	}
+	return after, b.apply(ctx, before, after, false)
+}
+
+func isUsage(err error) bool {
+	var ue *usageError
+	return errors.As(err, &ue)
+}
+
+// apply syncs the backend to after (Reconcile when reconcile), turning the drop rules on after
+// the sets are filled and off without touching them.
+func (b *blocker) apply(ctx context.Context, before, after *block.State, reconcile bool) error {
+	if b.backend == nil {
+		return nil
+	}
+	if d, ok := b.backend.(*block.DryRun); ok {
+		// What the kernel held: every ban of the old state, expired ones included, since
+		// pf has no timeouts and nothing removed them before this sweep.
+		d.Assume(before.Want(time.Time{}), before.Enabled)
+	}
+	want := after.Want(b.now)
+	sync := b.backend.Sync
+	if reconcile {
+		sync = b.backend.Reconcile
+	}
+	res, err := sync(ctx, want, b.now)
+	if err == nil {
+		err = b.rules(ctx, after.Enabled)
+	}
+	if err != nil {
+		return fmt.Errorf("the state in %s is saved, but the %s firewall was not changed: %v; run `firewarden block sync` once the problem is fixed", b.store.Path(), b.backend.Name(), err)
+	}
+	if reconcile {
+		fmt.Fprintf(b.a.Out, "%s: added %d, removed %d, kept %d; blocking %s\n", b.backend.Name(), res.Added, res.Removed, res.Kept, onOff(after.Enabled))
+	}
+	return nil
+}
+
+// rules makes the drop rules match enabled, reading the kernel first so that an already
+// enabled backend is not enabled twice (pf counts its enable references).
+func (b *blocker) rules(ctx context.Context, enabled bool) error {
+	st, err := b.backend.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Enabled == enabled {
+		return nil
+	}
+	return b.backend.SetEnabled(ctx, enabled)
+}
+
+func onOff(on bool) string {
+	if on {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+func (b *blocker) add(ctx context.Context, prefixes []netip.Prefix) error {
+	var outs []block.BanOutcome
+	after, err := b.change(ctx, func(s *block.State) error {
+		for _, p := range prefixes {
+			r := b.req
+			r.Prefix = p
+			out, err := s.Ban(r, b.pol, b.now)
+			if err != nil {
+				return err
+			}
+			outs = append(outs, out)
+		}
+		return nil
+	})
+	if after == nil {
+		return err // nothing saved
+	}
+	for _, out := range outs {
+		e := out.Entry
+		verb := "banned"
+		if out.Extended {
+			verb = "extended the ban on"
+		}
+		line := fmt.Sprintf("%s %s %s", verb, block.FormatPrefix(e.Prefix), b.untilText(e.Expires))
+		if e.Count > 1 {
+			line += fmt.Sprintf(" (ban %d of this address)", e.Count)
+		}
+		if len(out.Excluded) > 0 {
+			var ex []string
+			for _, x := range out.Excluded {
+				ex = append(ex, block.FormatPrefix(x.Prefix))
+			}
+			line += fmt.Sprintf("; except the allowlisted %s: the firewall gets %d prefixes", strings.Join(ex, ", "), out.Pieces)
+		}
+		fmt.Fprintln(b.a.Out, line)
+	}
+	if !after.Enabled {
+		fmt.Fprintln(b.a.Err, "note: blocking is disabled; the bans take effect after `firewarden block enable`")
+	}
+	return err
+}
+
+// untilText says how long a ban lasts.
+func (b *blocker) untilText(exp time.Time) string {
+	if exp.IsZero() {
+		return "until removed"
+	}
+	return fmt.Sprintf("for %s (until %s)", shortDuration(exp.Sub(b.now)), exp.UTC().Format(time.RFC3339))
+}
+
+// shortDuration prints 15m, 2h, 1h30m, 7d rather than 15m0s.
+func shortDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+func (b *blocker) remove(ctx context.Context, prefixes []netip.Prefix) error {
+	var outs []block.RemoveOutcome
+	after, err := b.change(ctx, func(s *block.State) error {
+		for _, p := range prefixes {
+			out := s.Unban(p, block.SourceCLI, b.now)
+			if len(out.Removed) == 0 && len(out.Inside) > 0 {
+				return usagef("%s is inside the ban on %s: remove that, or allowlist the address (`firewarden block allow %s`)",
+					block.FormatPrefix(p), block.FormatPrefix(out.Inside[0].Prefix), block.FormatPrefix(p))
+			}
+			outs = append(outs, out)
+		}
+		return nil
+	})
+	if after == nil {
+		return err
+	}
+	for i, out := range outs {
+		if len(out.Removed) == 0 {
+			fmt.Fprintf(b.a.Err, "%s was not banned\n", block.FormatPrefix(prefixes[i]))
+		}
+		for _, e := range out.Removed {
+			fmt.Fprintf(b.a.Out, "removed the ban on %s\n", block.FormatPrefix(e.Prefix))
+		}
+	}
+	return err
+}
+
+func (b *blocker) allow(ctx context.Context, prefixes []netip.Prefix, reason string) error {
+	var outs []block.AllowOutcome
+	after, err := b.change(ctx, func(s *block.State) error {
+		for _, p := range prefixes {
+			outs = append(outs, s.Allow(p, reason, block.SourceCLI, b.now))
+		}
+		return nil
+	})
+	if after == nil {
+		return err
+	}
+	for _, out := range outs {
+		line := "allowlisted " + block.FormatPrefix(out.Entry.Prefix)
+		if out.Updated {
+			line = "updated the allowlist entry " + block.FormatPrefix(out.Entry.Prefix)
+		}
+		for _, e := range out.Lifted {
+			line += "; removed the ban on " + block.FormatPrefix(e.Prefix)
+		}
+		for _, e := range out.Split {
+			line += "; lifted it from the ban on " + block.FormatPrefix(e.Prefix)
+		}
+		fmt.Fprintln(b.a.Out, line)
+	}
+	return err
+}
+
+func (b *blocker) unallow(ctx context.Context, prefixes []netip.Prefix) error {
+	found := make([]bool, len(prefixes))
+	after, err := b.change(ctx, func(s *block.State) error {
+		for i, p := range prefixes {
+			_, found[i] = s.Unallow(p, block.SourceCLI, b.now)
+		}
+		return nil
+	})
+	if after == nil {
+		return err
+	}
+	for i, p := range prefixes {
+		if found[i] {
+			fmt.Fprintf(b.a.Out, "removed %s from the allowlist\n", block.FormatPrefix(p))
+		} else {
+			fmt.Fprintf(b.a.Err, "%s was not on the allowlist (entries are removed by their exact prefix; see `firewarden block list`)\n", block.FormatPrefix(p))
+		}
+	}
+	return err
+}
+
+func (b *blocker) expire(ctx context.Context) error {
+	var gone []block.BanEntry
+	after, err := b.change(ctx, func(s *block.State) error {
+		gone = s.Sweep(b.now)
+		return nil
+	})
+	if after == nil {
+		return err
+	}
+	for _, e := range gone {
+		fmt.Fprintf(b.a.Out, "expired the ban on %s (banned %s ago by %s", block.FormatPrefix(e.Prefix), shortDuration(b.now.Sub(e.Last)), e.Source)
+		if e.Reason != "" {
+			fmt.Fprintf(b.a.Out, ": %s", e.Reason)
+		}
+		fmt.Fprintln(b.a.Out, ")")
+	}
+	if len(gone) == 0 {
+		fmt.Fprintln(b.a.Out, "no ban has expired")
+	}
+	return err
+}
+
+func (b *blocker) setEnabled(ctx context.Context, on bool) error {
+	after, err := b.change(ctx, func(s *block.State) error {
+		s.SetEnabled(on, block.SourceCLI, b.now)
+		return nil
+	})
+	if after != nil {
+		fmt.Fprintf(b.a.Out, "blocking %s; %d bans kept\n", onOff(on), len(after.Bans))
+	}
+	return err
+}
+
+func (b *blocker) sync(ctx context.Context) error {
+	if b.backend == nil {
+		return usagef("block sync needs a backend; --backend none keeps the state only")
+	}
+	before, after, err := b.store.Edit(ctx, func(s *block.State) error {
+		s.Sweep(b.now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return b.apply(ctx, before, after, true)
+}
+
+// banJSON is a ban as `block list --json` prints it.
+type banJSON struct {
+	Prefix  netip.Prefix `json:"prefix"`
+	Expires time.Time    `json:"expires,omitzero"`
+}
+
+func (b *blocker) list() error {
+	s, err := b.store.Load()
+	if err != nil {
+		return err
+	}
+	if b.a.g.json {
+		blocked := []banJSON{}
+		for _, w := range s.Want(b.now) {
+			blocked = append(blocked, banJSON(w))
+		}
+		return writeJSON(b.a.Out, struct {
+			Enabled   bool               `json:"enabled"`
+			Bans      []block.BanEntry   `json:"bans"`
+			Allowlist []block.AllowEntry `json:"allowlist"`
+			Blocked   []banJSON          `json:"blocked"` // what the firewall should hold
+		}{s.Enabled, s.Bans, s.Allowlist, blocked})
+	}
+	fmt.Fprintf(b.a.Out, "blocking %s; %d bans, %d allowlisted\n", onOff(s.Enabled), len(s.Bans), len(s.Allowlist))
+	if len(s.Bans) > 0 {
+		tw := tabwriter.NewWriter(b.a.Out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nBANNED\tUNTIL\tLEFT\tCOUNT\tSOURCE\tREASON")
+		for _, e := range s.Bans {
+			until, left := "-", "forever"
+			if !e.Expires.IsZero() {
+				until, left = e.Expires.UTC().Format(time.RFC3339), shortDuration(e.Expires.Sub(b.now))
+				if !e.Expires.After(b.now) {
+					left = "expired"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", block.FormatPrefix(e.Prefix), until, left, e.Count, e.Source, e.Reason)
+		}
+		tw.Flush()
+	}
+	if len(s.Allowlist) > 0 {
+		tw := tabwriter.NewWriter(b.a.Out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nALLOWLISTED\tBY\tREASON")
+		for _, e := range s.Allowlist {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", block.FormatPrefix(e.Prefix), e.By, e.Reason)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+// summaryJSON is `block summary --json`.
+type summaryJSON struct {
+	Enabled      bool             `json:"enabled"`
+	Bans         int              `json:"bans"`
+	Expired      int              `json:"expired_unswept"`
+	Allowlisted  int              `json:"allowlisted"`
+	Blocked      int              `json:"blocked_prefixes"`
+	TopOffenders []block.Offender `json:"top_offenders"`
+	ByReason     map[string]int   `json:"by_reason"`
+	BySource     map[string]int   `json:"by_source"`
+	Recent       []block.Event    `json:"recent"`
+}
+
+// summaryTop is how many offenders and events the summary shows.
+const summaryTop = 10
+
+func (b *blocker) summary() error {
+	s, err := b.store.Load()
+	if err != nil {
+		return err
+	}
+	sum := summaryJSON{Enabled: s.Enabled, Allowlisted: len(s.Allowlist), Blocked: len(s.Want(b.now)),
+		ByReason: map[string]int{}, BySource: map[string]int{}, TopOffenders: []block.Offender{}, Recent: []block.Event{}}
+	for _, e := range s.Bans {
+		if !e.Expires.IsZero() && !e.Expires.After(b.now) {
+			sum.Expired++
+			continue
+		}
+		sum.Bans++
+		reason := e.Reason
+		if reason == "" {
+			reason = "(none)"
+		}
+		sum.ByReason[reason]++
+		sum.BySource[e.Source]++
+	}
+	offenders := append([]block.Offender(nil), s.Offenders...)
+	sort.SliceStable(offenders, func(i, j int) bool {
+		if offenders[i].Count != offenders[j].Count {
+			return offenders[i].Count > offenders[j].Count
+		}
+		return offenders[i].Last.After(offenders[j].Last)
+	})
+	sum.TopOffenders = append(sum.TopOffenders, offenders[:min(len(offenders), summaryTop)]...)
+	for i := len(s.Activity) - 1; i >= 0 && len(sum.Recent) < summaryTop; i-- {
+		sum.Recent = append(sum.Recent, s.Activity[i])
+	}
+	if b.a.g.json {
+		return writeJSON(b.a.Out, sum)
+	}
+	w := b.a.Out
+	fmt.Fprintf(w, "blocking %s: %d active bans (%d prefixes in the firewall), %d expired awaiting a sweep, %d allowlisted\n",
+		onOff(sum.Enabled), sum.Bans, sum.Blocked, sum.Expired, sum.Allowlisted)
+	if len(sum.TopOffenders) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nTOP OFFENDERS\tBANS\tFIRST\tLAST\tLAST REASON")
+		for _, o := range sum.TopOffenders {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", block.FormatPrefix(o.Prefix), o.Count, o.First.UTC().Format(time.RFC3339), o.Last.UTC().Format(time.RFC3339), o.LastReason)
+		}
+		tw.Flush()
+	}
+	for _, by := range []struct {
+		title string
+		m     map[string]int
+	}{{"BY REASON", sum.ByReason}, {"BY SOURCE", sum.BySource}} {
+		if len(by.m) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(by.m))
+		for k := range by.m {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if by.m[keys[i]] != by.m[keys[j]] {
+				return by.m[keys[i]] > by.m[keys[j]]
+			}
+			return keys[i] < keys[j]
+		})
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "\n%s\tBANS\n", by.title)
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%d\n", k, by.m[k])
+		}
+		tw.Flush()
+	}
+	if len(sum.Recent) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "\nRECENT\tACTION\tPREFIX\tSOURCE\tREASON")
+		for _, e := range sum.Recent {
+			p := "-"
+			if e.Prefix.IsValid() {
+				p = block.FormatPrefix(e.Prefix)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Action, p, e.Source, e.Reason)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, backend string, explicit bool) error {
+	return errors.New("block autoconfigure: not implemented yet")
+}

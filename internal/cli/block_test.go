@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var blockT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+
+// blockEnv is a fake Linux root and a state directory for `block` commands at an injected time.
+type blockEnv struct {
+	root, state string
+	now         time.Time
+}
+
+func newBlockEnv(t *testing.T) *blockEnv {
+	return &blockEnv{root: linuxRoot(t), state: t.TempDir(), now: blockT0}
+}
+
+// run runs `firewarden --root R --state-dir S block ARGS… --backend dry-run` at e.now, mapping
+// the outcome to an exit status as Run does.
+func (e *blockEnv) run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{Streams: Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, getenv: func(string) string { return "" },
+		now: func() time.Time { return e.now }, euid: func() int { return 501 }}
+	full := append([]string{"--root", e.root, "--state-dir", e.state, "block"}, args...)
+	if !strings.Contains(strings.Join(args, " "), "--backend") {
+		full = append(full, "--backend", "dry-run")
+	}
+	err := a.dispatch(context.Background(), full)
+	var ee *exitError
+	var ue *usageError
+	code := 0
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(&errb, "firewarden: %s\n", ue.msg)
+		code = 2
+	default:
+		fmt.Fprintf(&errb, "firewarden: %s\n", oneLine(err.Error()))
+		code = 2
+	}
+	return out.String(), errb.String(), code
+}
+
+func (e *blockEnv) mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errs, code := e.run(t, args...)
+	if code != 0 {
+		t.Fatalf("block %q = exit %d\nstdout:\n%s\nstderr:\n%s", args, code, out, errs)
+	}
+	return out
+}
+
+func (e *blockEnv) stateFile(t *testing.T) []byte {
+	data, err := os.ReadFile(filepath.Join(e.state, "block.json"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func wantLines(t *testing.T, what, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: no %q in\n%s", what, w, got)
+		}
+	}
+}
+
+func TestBlockAddListRemove(t *testing.T) {
+	e := newBlockEnv(t)
+	out := e.mustRun(t, "add", "192.0.2.1", "2001:db8::/64", "--reason", "ssh brute force")
+	wantLines(t, "add", out,
+		"dry-run: would add 192.0.2.1 (timeout 15m, until 2026-11-22T06:15:00Z)\n",
+		"dry-run: would add 2001:db8::/64 (timeout 15m,",
+		"banned 192.0.2.1 for 15m (until 2026-11-22T06:15:00Z)\n",
+		"banned 2001:db8::/64 for 15m")
+	out = e.mustRun(t, "add", "198.51.100.0/24", "--ttl", "0")
+	wantLines(t, "add --ttl 0", out, "banned 198.51.100.0/24 until removed\n")
+	if strings.Contains(out, "would add 192.0.2.1") {
+		t.Errorf("second add re-added the first ban:\n%s", out)
+	}
+
+	out = e.mustRun(t, "list")
+	wantLines(t, "list", out, "blocking enabled; 3 bans, 0 allowlisted", "192.0.2.1", "2001:db8::/64", "ssh brute force", "forever")
+
+	out = e.mustRun(t, "list", "--json")
+	var list struct {
+		Enabled bool
+		Bans    []struct{ Prefix, Source, Reason string }
+		Blocked []struct{ Prefix string }
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, out)
+	}
+	if !list.Enabled || len(list.Bans) != 3 || len(list.Blocked) != 3 || list.Bans[0].Source != "cli" {
+		t.Errorf("list --json = %+v", list)
+	}
+
+	out = e.mustRun(t, "remove", "192.0.2.1")
+	wantLines(t, "remove", out, "dry-run: would remove 192.0.2.1\n", "removed the ban on 192.0.2.1\n")
+	_, errs, code := e.run(t, "remove", "192.0.2.1")
+	if code != 0 || !strings.Contains(errs, "192.0.2.1 was not banned") {
+		t.Errorf("second remove = exit %d, stderr %q", code, errs)
+	}
+	// Part of a range cannot be removed; nothing changes.
+	before := e.stateFile(t)
+	_, errs, code = e.run(t, "remove", "198.51.100.7")
+	if code != 2 || !strings.Contains(errs, "inside the ban on 198.51.100.0/24") || strings.Count(errs, "\n") != 1 {
+		t.Errorf("remove inside a range = exit %d, stderr %q", code, errs)
+	}
+	if !bytes.Equal(before, e.stateFile(t)) {
+		t.Error("a refused remove changed the state")
+	}
+}
+
+func TestBlockAllowlist(t *testing.T) {
+	e := newBlockEnv(t)
+	out := e.mustRun(t, "allow", "10.0.0.5", "--reason", "gateway")
+	wantLines(t, "allow", out, "allowlisted 10.0.0.5\n")
+	before := e.stateFile(t)
+
+	// Blocking the allowlisted address is refused, with one line, and nothing is written.
+	for _, addr := range []string{"10.0.0.5", "::ffff:10.0.0.5", "10.0.0.5/32"} {
+		out, errs, code := e.run(t, "add", "192.0.2.9", addr)
+		if code != 2 || !strings.Contains(errs, "10.0.0.5 is allowlisted: gateway") || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("add %s = exit %d, stdout %q, stderr %q; want exit 2 and one line", addr, code, out, errs)
+		}
+		if !bytes.Equal(before, e.stateFile(t)) {
+			t.Errorf("refused add %s changed the state", addr)
+		}
+	}
+
+	// A range around it is blocked minus the address, and says so.
+	out = e.mustRun(t, "add", "10.0.0.0/24", "--ttl", "1h")
+	wantLines(t, "add range", out,
+		"banned 10.0.0.0/24 for 1h (until 2026-11-22T07:00:00Z); except the allowlisted 10.0.0.5: the firewall gets 8 prefixes\n",
+		"would add 10.0.0.4 ", "would add 10.0.0.6/31 ")
+	if strings.Contains(out, "would add 10.0.0.5") || strings.Contains(out, "would add 10.0.0.0/24") {
+		t.Errorf("the allowlisted address reached the firewall:\n%s", out)
+	}
+
+	// Unallowing restores the whole range; allowing again lifts the address.
+	out = e.mustRun(t, "unallow", "10.0.0.5")
+	wantLines(t, "unallow", out, "removed 10.0.0.5 from the allowlist\n", "would add 10.0.0.0/24 ", "would remove 10.0.0.4\n")
+	out = e.mustRun(t, "allow", "10.0.0.5")
+	wantLines(t, "allow in a ban", out, "allowlisted 10.0.0.5; lifted it from the ban on 10.0.0.0/24\n", "would remove 10.0.0.0/24\n", "would add 10.0.0.4 ")
+	_, errs, _ := e.run(t, "unallow", "10.9.9.9")
+	wantLines(t, "unallow missing", errs, "10.9.9.9 was not on the allowlist")
+}
+
+func TestBlockExpireWithClock(t *testing.T) {
+	e := newBlockEnv(t)
+	e.mustRun(t, "add", "192.0.2.1", "--ttl", "10m", "--reason", "scan")
+	e.mustRun(t, "add", "192.0.2.2", "--ttl", "30")
+	e.now = blockT0.Add(5 * time.Minute)
+	if out := e.mustRun(t, "expire"); out != "no ban has expired\n" {
+		t.Errorf("expire at +5m = %q", out)
+	}
+	e.now = blockT0.Add(11 * time.Minute)
+	out := e.mustRun(t, "expire")
+	want := "dry-run: would remove 192.0.2.1\nexpired the ban on 192.0.2.1 (banned 11m ago by cli: scan)\n"
+	if out != want {
+		t.Errorf("expire at +11m =\n%s\nwant\n%s", out, want)
+	}
+	// A ban that expired while nothing ran goes at the next sweep.
+	e.now = blockT0.Add(48 * time.Hour)
+	wantLines(t, "expire at +48h", e.mustRun(t, "expire"), "expired the ban on 192.0.2.2 (banned 2d ago by cli)\n")
+	wantLines(t, "list", e.mustRun(t, "list"), "0 bans")
+}
+
+func TestBlockRepeatOffender(t *testing.T) {
+	e := newBlockEnv(t)
+	e.mustRun(t, "add", "192.0.2.1")
+	e.now = blockT0.Add(20 * time.Minute)
+	e.mustRun(t, "expire")
+	out := e.mustRun(t, "add", "192.0.2.1")
+	wantLines(t, "second add", out, "banned 192.0.2.1 for 30m (until 2026-11-22T06:50:00Z) (ban 2 of this address)\n")
+	out = e.mustRun(t, "summary")
+	wantLines(t, "summary", out, "blocking enabled: 1 active bans", "TOP OFFENDERS", "192.0.2.1", "BY SOURCE", "RECENT", "expire")
+	out = e.mustRun(t, "summary", "--json")
+	var sum struct {
+		Bans         int `json:"bans"`
+		TopOffenders []struct {
+			Count int `json:"count"`
+		} `json:"top_offenders"`
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Bans != 1 || len(sum.TopOffenders) != 1 || sum.TopOffenders[0].Count != 2 {
+		t.Errorf("summary --json = %+v, %v\n%s", sum, err, out)
+	}
+}
+
+func TestBlockEnableDisable(t *testing.T) {
+	e := newBlockEnv(t)
+	e.mustRun(t, "add", "192.0.2.1")
+	out := e.mustRun(t, "disable")
+	wantLines(t, "disable", out, "dry-run: would disable the drop rules (1 entries kept)\n", "blocking disabled; 1 bans kept\n")
+	_, errs, _ := e.run(t, "add", "192.0.2.2")
+	wantLines(t, "add while disabled", errs, "blocking is disabled")
+	out = e.mustRun(t, "enable")
+	wantLines(t, "enable", out, "dry-run: would enable the drop rules (2 entries kept)\n", "blocking enabled; 2 bans kept\n")
+	out = e.mustRun(t, "sync")
+	wantLines(t, "sync", out, "dry-run: added 0, removed 0, kept 2; blocking enabled\n")
+}
+
+func TestBlockBadInput(t *testing.T) {
+	e := newBlockEnv(t)
+	for _, args := range [][]string{
+		{"add", "example.org"},
+		{"add", "192.0.2.1", "example.org"},
+		{"add", "192.0.2.300"},
+		{"add"},
+		{"add", "192.0.2.1", "--ttl", "soon"},
+		{"add", "192.0.2.1", "--ttl", "-5m"},
+		{"add", "192.0.2.1", "--max-bans", "0"},
+		{"add", "192.0.2.1", "--backend", "iptables"},
+		{"list", "192.0.2.1"},
+		{"frobnicate"},
+		{},
+		{"sync", "--backend", "none"},
+		{"autoconfigure", "--interval", "5s"},
+	} {
+		out, errs, code := e.run(t, args...)
+		if code != 2 || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("block %q = exit %d, stdout %q, stderr %q; want exit 2 and one line", args, code, out, errs)
+		}
+		if data := e.stateFile(t); data != nil {
+			t.Fatalf("block %q wrote the state:\n%s", args, data)
+		}
+	}
+	_, errs, _ := e.run(t, "add", "example.org")
+	wantLines(t, "host name", errs, "host names are not allowed (afctl said: No DNS names allowed); give an address or a CIDR prefix")
+}
+
+func TestBlockMaxBans(t *testing.T) {
+	e := newBlockEnv(t)
+	e.mustRun(t, "add", "192.0.2.1", "192.0.2.2", "--max-bans", "2")
+	before := e.stateFile(t)
+	_, errs, code := e.run(t, "add", "192.0.2.3", "--max-bans", "2")
+	if code != 2 || !strings.Contains(errs, "the ban list is full") {
+		t.Errorf("add beyond --max-bans = exit %d, stderr %q", code, errs)
+	}
+	if !bytes.Equal(before, e.stateFile(t)) {
+		t.Error("a refused add changed the state")
+	}
+}
+
+func TestBlockBackendNoneKeepsStateOnly(t *testing.T) {
+	e := newBlockEnv(t)
+	out := e.mustRun(t, "add", "192.0.2.1", "--backend", "none")
+	if strings.Contains(out, "dry-run") || !strings.Contains(out, "banned 192.0.2.1") {
+		t.Errorf("add --backend none printed %q", out)
+	}
+}
+
+func TestBlockNeedsRootOnTheRealSystem(t *testing.T) {
+	var out, errb bytes.Buffer
+	a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: time.Now, euid: func() int { return 501 }}
+	err := a.dispatch(context.Background(), []string{"--root", "/", "--state-dir", t.TempDir(), "block", "add", "192.0.2.1", "--backend", "nft"})
+	var ue *usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "run it as root") {
+		t.Errorf("block add --backend nft as uid 501 = %v, want a usage error asking for root", err)
+	}
+}
