@@ -66,11 +66,12 @@ var ErrTableFull = errors.New("more prefixes than pf's table-entries hard limit"
 // (pfctl -f /etc/pf.conf, an administrator's decision) restores it.
 var ErrNotEvaluated = errors.New(`the main pf ruleset has no anchor "com.apple/*"`)
 
-// Config says where the Backend works. Runner, Root and StateDir are required.
+// Config says where the Backend works. Runner and StateDir are required.
 type Config struct {
 	Runner host.Runner
-	// Root resolves StateDir. Files handed to pfctl with -f are named by their system path,
-	// as pfctl sees the system.
+	// Root resolves StateDir; the zero Root is the real system root. Files handed to pfctl with
+	// -f are named by their system path, as pfctl sees the system. (The Runner has no stdin, so
+	// rules and address lists go through files rather than "-f -".)
 	Root host.Root
 	// StateDir is the system path of the directory the Backend owns files in: the enable token
 	// (pf.token) and scratch files for pfctl (pf-anchor.conf, pf-addresses).
