@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,6 +21,7 @@ import (
 	"github.com/firewarden/firewarden/internal/block/nft"
 	"github.com/firewarden/firewarden/internal/block/pf"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/posture"
 )
 
 // blockVerbs are the verbs of `firewarden block`, in help order.
@@ -600,6 +605,228 @@ func (b *blocker) summary() error {
 	return nil
 }
 
+// autoconfigure is afctl -c: allowlist what must never be blocked (loopback, this host's
+// interface addresses, default routers, name servers), then install the periodic sweep as a
+// systemd timer or a launchd daemon. The files are written, not started: starting them is the
+// administrator's call, and the command prints how. A probe that fails is reported on stderr and
+// the others still count, as node_exporter does.
 func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, backend string, explicit bool) error {
-	return errors.New("block autoconfigure: not implemented yet")
+	a := b.a
+	found := map[netip.Prefix]string{
+		netip.MustParsePrefix("127.0.0.0/8"): "loopback",
+		netip.MustParsePrefix("::1/128"):     "loopback",
+	}
+	add := func(addrs []netip.Addr, why string) {
+		for _, ad := range addrs {
+			p := netip.PrefixFrom(ad, ad.BitLen())
+			if _, ok := found[p]; !ok {
+				found[p] = why
+			}
+		}
+	}
+	note := func(format string, args ...any) { fmt.Fprintf(a.Err, "autoconfigure: "+format+"\n", args...) }
+
+	if a.root.IsSystem() {
+		addrs, err := interfaceAddrs()
+		if err != nil {
+			note("interface addresses: %v", err)
+		}
+		for _, ia := range addrs {
+			add([]netip.Addr{ia.addr}, "interface "+ia.name)
+		}
+	} else {
+		note("interface addresses not read: they are this machine's, not those of --root %s", a.root.Dir())
+	}
+	if a.os.Kind == host.MacOS {
+		res, err := a.rec.Run(ctx, host.Cmd{Path: "/usr/sbin/netstat", Args: []string{"-rn"}})
+		if err != nil {
+			note("default routers: %v", err)
+		} else {
+			add(block.ParseNetstatRoutes(res.Stdout), "default router")
+		}
+	} else {
+		for _, f := range []struct {
+			path  string
+			parse func([]byte) []netip.Addr
+		}{{"/proc/net/route", block.ParseProcRoute}, {"/proc/net/ipv6_route", block.ParseIPv6Route}} {
+			data, err := a.root.ReadFile(f.path)
+			if err != nil {
+				note("default routers: read %s: %v", f.path, unwrapPath(err))
+				continue
+			}
+			add(f.parse(data), "default router")
+		}
+	}
+	if data, err := a.root.ReadFile("/etc/resolv.conf"); err != nil {
+		note("name servers: read %s: %v", "/etc/resolv.conf", unwrapPath(err))
+	} else {
+		add(block.ParseResolvConf(data), "name server")
+	}
+
+	var out block.AutoOutcome
+	after, err := b.change(ctx, func(s *block.State) error {
+		out = s.ReplaceAuto(found, b.now)
+		return nil
+	})
+	if after == nil {
+		return err
+	}
+	for _, o := range out.Added {
+		line := fmt.Sprintf("allowlisted %s (%s)", block.FormatPrefix(o.Entry.Prefix), o.Entry.Reason)
+		for _, e := range o.Lifted {
+			line += "; removed the ban on " + block.FormatPrefix(e.Prefix)
+		}
+		for _, e := range o.Split {
+			line += "; lifted it from the ban on " + block.FormatPrefix(e.Prefix)
+		}
+		fmt.Fprintln(a.Out, line)
+	}
+	for _, e := range out.Removed {
+		fmt.Fprintf(a.Out, "removed %s from the allowlist (%s, no longer found)\n", block.FormatPrefix(e.Prefix), e.Reason)
+	}
+	fmt.Fprintf(a.Out, "%d allowlist entries were already there\n", out.Kept)
+	if err != nil {
+		return err
+	}
+
+	argv := []string{firewardenPath(), "block", "expire"}
+	if a.g.stateDir != "" {
+		argv = append(argv, "--state-dir", a.g.stateDir)
+	}
+	if explicit {
+		argv = append(argv, "--backend", backend)
+	}
+	files, start := sweepService(a.os.Kind, argv, interval)
+	for _, f := range files {
+		path := a.root.Path(f.path)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("install the sweep service: %w", err)
+		}
+		if err := posture.WriteFileAtomic(path, []byte(f.data), 0o644); err != nil {
+			return fmt.Errorf("install the sweep service: %w", err)
+		}
+		fmt.Fprintf(a.Out, "wrote %s\n", f.path)
+	}
+	fmt.Fprintf(a.Out, "the sweep runs every %s once started: %s\n", shortDuration(interval), start)
+	return nil
+}
+
+// ifaceAddr is one address of a local interface.
+type ifaceAddr struct {
+	name string
+	addr netip.Addr
+}
+
+// interfaceAddrs lists the addresses of this machine's interfaces, zone ids stripped.
+func interfaceAddrs() ([]ifaceAddr, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var out []ifaceAddr
+	var errs []error
+	for _, ifc := range ifs {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ifc.Name, err))
+			continue
+		}
+		for _, ad := range addrs {
+			ipn, ok := ad.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
+				out = append(out, ifaceAddr{ifc.Name, ip.Unmap().WithZone("")})
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// firewardenPath is the running binary, for the service to run.
+func firewardenPath() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "/usr/local/bin/firewarden"
+}
+
+// serviceFile is one file of the sweep service: its system path and contents.
+type serviceFile struct{ path, data string }
+
+// Names of the installed sweep service.
+const (
+	sweepUnit  = "firewarden-block-expire"
+	sweepLabel = "org.firewarden.block-expire"
+)
+
+// sweepService returns the files that run argv every interval, and the command that starts
+// them: a systemd service and timer on Linux, a launchd daemon on macOS (afctl's own model:
+// "modify its launchd plist to invoke the tool every interval").
+func sweepService(kind host.Kind, argv []string, interval time.Duration) ([]serviceFile, string) {
+	if kind == host.MacOS {
+		var args strings.Builder
+		for _, s := range argv {
+			args.WriteString("\t\t<string>")
+			xml.EscapeText(&args, []byte(s))
+			args.WriteString("</string>\n")
+		}
+		plist := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>Label</key>
+	<string>%s</string>
+	<key>ProgramArguments</key>
+	<array>
+%s	</array>
+	<key>StartInterval</key>
+	<integer>%d</integer>
+	<key>RunAtLoad</key>
+	<true/>
+</dict>
+</plist>
+`, sweepLabel, args.String(), int(interval/time.Second))
+		path := "/Library/LaunchDaemons/" + sweepLabel + ".plist"
+		return []serviceFile{{path, plist}}, "launchctl bootstrap system " + path
+	}
+	var quoted []string
+	for _, s := range argv {
+		quoted = append(quoted, systemdQuote(s))
+	}
+	service := fmt.Sprintf(`[Unit]
+Description=firewarden: remove expired bans and sync the firewall
+After=network.target
+
+[Service]
+Type=oneshot
+ExecStart=%s
+`, strings.Join(quoted, " "))
+	timer := fmt.Sprintf(`[Unit]
+Description=firewarden: remove expired bans every %s
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=%ds
+AccuracySec=10s
+
+[Install]
+WantedBy=timers.target
+`, shortDuration(interval), int(interval/time.Second))
+	return []serviceFile{
+		{"/etc/systemd/system/" + sweepUnit + ".service", service},
+		{"/etc/systemd/system/" + sweepUnit + ".timer", timer},
+	}, "systemctl daemon-reload && systemctl enable --now " + sweepUnit + ".timer"
+}
+
+// systemdQuote quotes one ExecStart word when it needs it (systemd.service(5): C-style escapes
+// in double quotes; "%" is a specifier and is doubled).
+func systemdQuote(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	if s != "" && !strings.ContainsAny(s, " \t\"'\\$;") {
+		return s
+	}
+	r := strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "$", "$$")
+	return "\"" + r.Replace(s) + "\""
 }

@@ -276,3 +276,69 @@ func TestBlockNeedsRootOnTheRealSystem(t *testing.T) {
 		t.Errorf("block add --backend nft as uid 501 = %v, want a usage error asking for root", err)
 	}
 }
+
+func TestBlockAutoconfigureLinux(t *testing.T) {
+	e := newBlockEnv(t)
+	os.MkdirAll(filepath.Join(e.root, "proc/net"), 0o755)
+	os.WriteFile(filepath.Join(e.root, "proc/net/route"), []byte("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"+
+		"eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"), 0o644)
+	os.WriteFile(filepath.Join(e.root, "etc/resolv.conf"), []byte("nameserver 192.168.1.53\n"), 0o644)
+	e.mustRun(t, "allow", "192.168.1.53", "--reason", "by hand")
+	e.mustRun(t, "add", "192.168.1.0/24")
+	out, errs, code := e.run(t, "autoconfigure", "--interval", "10m")
+	if code != 0 {
+		t.Fatalf("autoconfigure = exit %d\n%s\n%s", code, out, errs)
+	}
+	wantLines(t, "autoconfigure", out,
+		"allowlisted 127.0.0.0/8 (loopback)\n",
+		"allowlisted ::1 (loopback)\n",
+		"allowlisted 192.168.1.1 (default router); lifted it from the ban on 192.168.1.0/24\n",
+		"1 allowlist entries were already there\n",
+		"wrote /etc/systemd/system/firewarden-block-expire.service\n",
+		"wrote /etc/systemd/system/firewarden-block-expire.timer\n",
+		"systemctl daemon-reload && systemctl enable --now firewarden-block-expire.timer")
+	wantLines(t, "autoconfigure stderr", errs, "interface addresses not read", "default routers: read /proc/net/ipv6_route: no such file or directory")
+	service, _ := os.ReadFile(filepath.Join(e.root, "etc/systemd/system/firewarden-block-expire.service"))
+	timer, _ := os.ReadFile(filepath.Join(e.root, "etc/systemd/system/firewarden-block-expire.timer"))
+	wantLines(t, "service", string(service), "Type=oneshot\n", " block expire --state-dir "+e.state+" --backend dry-run\n")
+	wantLines(t, "timer", string(timer), "OnUnitActiveSec=600s\n", "WantedBy=timers.target\n")
+	// The entry added by hand stays; running again keeps everything.
+	out = e.mustRun(t, "autoconfigure")
+	wantLines(t, "second autoconfigure", out, "4 allowlist entries were already there\n")
+	wantLines(t, "list", e.mustRun(t, "list"), "192.168.1.53  cli            by hand")
+}
+
+func TestBlockAutoconfigureMac(t *testing.T) {
+	e := newBlockEnv(t)
+	e.root = t.TempDir()
+	os.MkdirAll(filepath.Join(e.root, "System/Library/CoreServices"), 0o755)
+	os.WriteFile(filepath.Join(e.root, "System/Library/CoreServices/SystemVersion.plist"), []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>ProductName</key><string>macOS</string><key>ProductVersion</key><string>14.5</string></dict></plist>`), 0o644)
+	os.MkdirAll(filepath.Join(e.root, "usr/sbin"), 0o755)
+	os.WriteFile(filepath.Join(e.root, "usr/sbin/netstat"), []byte("#!/bin/sh\nprintf 'Internet:\\nDestination Gateway Flags Netif\\ndefault 10.0.0.1 UGScg en0\\n\\nInternet6:\\ndefault fe80::1%%en0 UGcg en0\\n'\n"), 0o755)
+	os.MkdirAll(filepath.Join(e.root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(e.root, "etc/resolv.conf"), []byte("nameserver 10.0.0.53\n"), 0o644)
+	out, errs, code := e.run(t, "autoconfigure", "--interval", "1h")
+	if code != 0 {
+		t.Fatalf("autoconfigure = exit %d\n%s\n%s", code, out, errs)
+	}
+	wantLines(t, "autoconfigure", out,
+		"allowlisted 10.0.0.1 (default router)\n", "allowlisted fe80::1 (default router)\n", "allowlisted 10.0.0.53 (name server)\n",
+		"wrote /Library/LaunchDaemons/org.firewarden.block-expire.plist\n", "launchctl bootstrap system /Library/LaunchDaemons/org.firewarden.block-expire.plist")
+	plist, _ := os.ReadFile(filepath.Join(e.root, "Library/LaunchDaemons/org.firewarden.block-expire.plist"))
+	wantLines(t, "plist", string(plist), "<key>StartInterval</key>\n\t<integer>3600</integer>", "\t\t<string>block</string>\n\t\t<string>expire</string>\n")
+}
+
+func TestSystemdQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"/usr/local/bin/firewarden":       "/usr/local/bin/firewarden",
+		"/Library/Application Support/fw": `"/Library/Application Support/fw"`,
+		`a"b`:                             `"a\"b"`,
+		"50%":                             "50%%",
+		"$HOME":                           `"$$HOME"`,
+	} {
+		if got := systemdQuote(in); got != want {
+			t.Errorf("systemdQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
