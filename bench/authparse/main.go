@@ -4,6 +4,7 @@
 //
 //	lines N
 //	failures N
+//	connections N      (failures grouped by sshd process id and address: one attempt each)
 //	addresses N
 //	kind KIND N        (one line per kind seen)
 //	addr ADDR N        (with -addrs: every address and its count, most failures first)
@@ -55,7 +56,10 @@ func run(path string, printAddrs bool, out io.Writer) error {
 	p := authwatch.Parser{Now: time.Now()}
 	counts := map[netip.Addr]int{}
 	var kinds [256]int
-	lines, failures := 0, 0
+	lines, failures, conns := 0, 0, 0
+	// One connection writes several failure lines under one sshd pid (reference adaptive.md §7);
+	// the last address seen per pid groups them. Lines without a pid count one each.
+	lastByPID := map[int]netip.Addr{}
 	r := bufio.NewReaderSize(in, 1<<20)
 	for {
 		line, err := r.ReadSlice('\n')
@@ -73,6 +77,12 @@ func run(path string, printAddrs bool, out io.Writer) error {
 				failures++
 				counts[f.Addr]++
 				kinds[f.Kind]++
+				if f.PID == 0 || lastByPID[f.PID] != f.Addr {
+					conns++
+					if f.PID != 0 {
+						lastByPID[f.PID] = f.Addr
+					}
+				}
 			}
 		}
 		if err == io.EOF {
@@ -83,7 +93,7 @@ func run(path string, printAddrs bool, out io.Writer) error {
 		}
 	}
 	w := bufio.NewWriter(out)
-	fmt.Fprintf(w, "lines %d\nfailures %d\naddresses %d\n", lines, failures, len(counts))
+	fmt.Fprintf(w, "lines %d\nfailures %d\nconnections %d\naddresses %d\n", lines, failures, conns, len(counts))
 	for k, n := range kinds {
 		if n > 0 {
 			fmt.Fprintf(w, "kind %s %d\n", authwatch.Kind(k), n)

@@ -6,7 +6,8 @@
 // " from VICTIM port 22 ssh2" to try to get VICTIM banned. Output is deterministic for a seed.
 //
 // Standard error gets a summary the benchmark script checks the parsers against: lines written,
-// failure lines by authwatch kind, attacking addresses, injection lines and the victim address.
+// failure lines (in total and by authwatch kind), attacking connections, the size of the
+// attacker pool, injection lines and the victim address.
 package main
 
 import (
@@ -58,6 +59,10 @@ type gen struct {
 	written  int
 	failures map[string]int // by authwatch kind
 	injected int
+	conns    int // attacking connections with at least one line written
+	lastConn int
+	used     map[string]bool // attacking addresses with at least one failure line written
+	cur      string          // the address of the attack being written
 	buf      []byte
 }
 
@@ -68,6 +73,7 @@ func newGen(seed uint64, attackers int, ipv6 float64, iso bool) *gen {
 		t:        time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC),
 		pid:      20000,
 		failures: map[string]int{},
+		used:     map[string]bool{},
 	}
 	uniq := map[string]bool{}
 	for len(g.attack) < attackers {
@@ -188,7 +194,8 @@ func (g *gen) attacker() string {
 	if g.rng.IntN(2) == 0 {
 		i = g.rng.IntN(max(1, n/10))
 	}
-	return g.attack[i]
+	g.cur = g.attack[i]
+	return g.cur
 }
 
 // line writes one line unless the log is full; kind is the authwatch kind it counts as, "" for
@@ -217,7 +224,13 @@ func (g *gen) line(w *bufio.Writer, limit int, prog string, pid int, msg, kind s
 	w.Write(b)
 	g.buf = b
 	if kind != "" {
-		g.failures[kind]++
+		if g.failures[kind]++; g.lastConn != pid {
+			g.lastConn = pid
+			g.conns++
+		}
+	}
+	if kind != "" {
+		g.used[g.cur] = true
 	}
 	if strings.Contains(msg, victim) {
 		g.injected++
@@ -232,9 +245,9 @@ func (g *gen) summary(f *os.File) {
 		total += n
 	}
 	sort.Strings(kinds)
-	fmt.Fprintf(f, "lines %d\nfailures %d\n", g.written, total)
+	fmt.Fprintf(f, "lines %d\nfailures %d\nconnections %d\n", g.written, total, g.conns)
 	for _, k := range kinds {
 		fmt.Fprintf(f, "kind %s %d\n", k, g.failures[k])
 	}
-	fmt.Fprintf(f, "attacker-pool %d\ninjection-lines %d\nvictim %s\n", len(g.attack), g.injected, victim)
+	fmt.Fprintf(f, "addresses %d\nattacker-pool %d\ninjection-lines %d\nvictim %s\n", len(g.used), len(g.attack), g.injected, victim)
 }
