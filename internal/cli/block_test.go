@@ -7,11 +7,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/block/blocktest"
 )
 
 var blockT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -341,4 +345,50 @@ func TestSystemdQuote(t *testing.T) {
 			t.Errorf("systemdQuote(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// TestBlockBackendFailureKeepsState: the state is the source of truth. When the backend refuses a
+// change the state is saved, the command exits 2 saying so, the kernel keeps what it had, and
+// `block sync` repairs it later.
+func TestBlockBackendFailureKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	fake := &blocktest.Fake{}
+	var out, errb bytes.Buffer
+	a := &app{Streams: Streams{Out: &out, Err: &errb}}
+	b := &blocker{a: a, store: &block.Store{Dir: dir}, backend: fake, now: blockT0}
+	ctx := context.Background()
+	if err := b.add(ctx, []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}); err != nil {
+		t.Fatal(err)
+	}
+	fake.Fail = errors.New("netlink: operation not permitted")
+	err := b.add(ctx, []netip.Prefix{netip.MustParsePrefix("192.0.2.2/32")})
+	if err == nil || !strings.Contains(err.Error(), "is saved, but the fake firewall was not changed: netlink: operation not permitted; run `firewarden block sync`") {
+		t.Fatalf("add with a failing backend = %v", err)
+	}
+	if !strings.Contains(out.String(), "banned 192.0.2.2") {
+		t.Errorf("the saved ban was not reported:\n%s", out.String())
+	}
+	s, _ := b.store.Load()
+	if len(s.Bans) != 2 {
+		t.Errorf("state holds %d bans, want 2", len(s.Bans))
+	}
+	// A failed removal leaves the kernel blocking: never weaker than before.
+	if err := b.remove(ctx, []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}); err == nil {
+		t.Error("remove with a failing backend = nil error")
+	}
+	if held, _ := fake.Held(ctx); len(held) != 1 || held[0] != netip.MustParsePrefix("192.0.2.1/32") {
+		t.Errorf("kernel holds %v after failures, want what it had: 192.0.2.1", held)
+	}
+	fake.Fail = nil
+	out.Reset()
+	if err := b.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := fake.Held(ctx); len(held) != 1 || held[0] != netip.MustParsePrefix("192.0.2.2/32") {
+		t.Errorf("kernel holds %v after sync, want 192.0.2.2", held)
+	}
+	if st, _ := fake.Status(ctx); !st.Enabled {
+		t.Error("sync left the drop rules off")
+	}
+	wantLines(t, "sync", out.String(), "fake: added 1, removed 1, kept 0; blocking enabled\n")
 }
