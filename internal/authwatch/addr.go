@@ -1,6 +1,9 @@
 package authwatch
 
-import "net/netip"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // parseAddr reads an IPv4 or IPv6 address in the text forms sshd and PAM write, without
 // allocating: netip.ParseAddr needs a string (a copy of the bytes) and boxes an error for every
@@ -32,14 +35,8 @@ func parseAddr(b []byte) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
+// indexByte is bytes.IndexByte (vectorised) under a short name.
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 // parseIPv4 reads a dotted quad: four decimal fields of 0–255 without leading zeros (netip's
 // rule: "010" could mean octal to other parsers).

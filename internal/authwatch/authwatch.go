@@ -290,7 +290,7 @@ const (
 // earlier " from " when the last is not an address (a host name under UseDNS): that earlier one
 // would be the client's text.
 func lastFrom(f Failure, msg []byte, rule fromRule) (Failure, bool) {
-	i := bytes.LastIndex(msg, []byte(" from "))
+	i := lastFromIndex(msg)
 	if i < 0 {
 		return f, false
 	}
@@ -313,6 +313,17 @@ func lastFrom(f Failure, msg []byte, rule fromRule) (Failure, bool) {
 		return f, false
 	}
 	return f, true
+}
+
+// lastFromIndex is bytes.LastIndex(msg, " from "), scanning back from the end, where sshd's
+// " from " is a few dozen bytes away (bytes.LastIndex hashes the whole line).
+func lastFromIndex(msg []byte) int {
+	for i := len(msg) - len(" from "); i >= 0; i-- {
+		if msg[i] == ' ' && msg[i+1] == 'f' && msg[i+2] == 'r' && msg[i+3] == 'o' && msg[i+4] == 'm' && msg[i+5] == ' ' {
+			return i
+		}
+	}
+	return -1
 }
 
 // fixed reads the address at the start of rest, after text that only sshd writes, and the
@@ -399,7 +410,7 @@ func pamError(f Failure, msg, rest []byte) (Failure, bool) {
 		return f, false
 	}
 	f.Kind = KindPAM
-	i := bytes.LastIndex(msg, []byte(" from "))
+	i := lastFromIndex(msg)
 	if i < 0 {
 		return f, false
 	}
