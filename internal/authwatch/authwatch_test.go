@@ -235,6 +235,14 @@ func TestParse(t *testing.T) {
 		{"port out of range", "Connection closed by 192.0.2.1 port 65536 [preauth]", Failure{}, false},
 		{"crlf", "Invalid user a from 192.0.2.1\r\n", Failure{Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true}, true},
 		{"empty", "", Failure{}, false},
+		{"journald short-monotonic", "[ 1234.567890] host sshd[9]: Invalid user a from 192.0.2.1",
+			Failure{Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 9}, true},
+		{"journald short-iso", "2022-01-09T23:53:13+0100 host sshd[9]: Invalid user a from 192.0.2.1",
+			Failure{Time: time.Date(2022, 1, 9, 22, 53, 13, 0, time.UTC), Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 9}, true},
+		{"rfc 5424 with structured data", `<38>1 2019-07-08T17:40:16Z h sshd 57915 - [a@1 x="\]"][b@2] `+"\xef\xbb\xbf"+`Invalid user a from 192.0.2.1`,
+			Failure{Time: time.Date(2019, 7, 8, 17, 40, 16, 0, time.UTC), Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 57915}, true},
+		{"rfc 5424 other app", "<38>1 2019-07-08T17:40:16Z h sudo 5 - - Invalid user a from 192.0.2.1", Failure{}, false},
+		{"host name, not an address", "Invalid user a from example.com port 22", Failure{}, false},
 	}
 	p := Parser{Now: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
 	p2 := Parser{Now: time.Date(2026, 1, 1, 6, 0, 0, 0, time.UTC)}
@@ -252,6 +260,26 @@ func TestParse(t *testing.T) {
 				t.Errorf("Parse(%q) (-want +got):\n%s", tt.line, d)
 			}
 		})
+	}
+}
+
+// TestParseLocation: timestamps without an offset are read in the Parser's Location, and the
+// year of an RFC 3164 one is Now's year there.
+func TestParseLocation(t *testing.T) {
+	loc := time.FixedZone("UTC-7", -7*3600)
+	p := Parser{Now: time.Date(2027, 1, 1, 3, 0, 0, 0, time.UTC), Location: loc} // 2026-12-31 20:00 in loc
+	tests := []struct {
+		line string
+		want time.Time
+	}{
+		{"Dec 31 19:00:00 h sshd[1]: Invalid user a from 192.0.2.1", time.Date(2026, 12, 31, 19, 0, 0, 0, loc)},
+		{"2015-05-27T04:31:27.46667 auth.info: Invalid user admin from 192.168.2.1", time.Date(2015, 5, 27, 4, 31, 27, 466670000, loc)},
+	}
+	for _, tt := range tests {
+		f, ok := p.Parse([]byte(tt.line))
+		if !ok || !f.Time.Equal(tt.want) {
+			t.Errorf("Parse(%q).Time = %v (ok=%v), want %v", tt.line, f.Time, ok, tt.want)
+		}
 	}
 }
 

@@ -62,6 +62,11 @@ func splitHeader(line []byte) (h header, msg []byte, ok bool) {
 			h.stamp, h.format = line[:n], stampUnix
 			return splitTagged(h, line[n:])
 		}
+	case c == '[':
+		// journalctl -o short-monotonic: "[ 1234.567890] host sshd[1]: msg", no wall time.
+		if i := bytes.Index(line, []byte("] ")); i > 0 {
+			return splitTagged(h, line[i+2:])
+		}
 	case c == 'M':
 		if m, found := bytes.CutPrefix(line, []byte("MESSAGE=")); found {
 			return h, m, true // journalctl -o export: the program is chosen by the journal match
