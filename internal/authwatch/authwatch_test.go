@@ -239,7 +239,7 @@ func TestParse(t *testing.T) {
 			Failure{Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 9}, true},
 		{"journald short-iso", "2022-01-09T23:53:13+0100 host sshd[9]: Invalid user a from 192.0.2.1",
 			Failure{Time: time.Date(2022, 1, 9, 22, 53, 13, 0, time.UTC), Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 9}, true},
-		{"rfc 5424 with structured data", `<38>1 2019-07-08T17:40:16Z h sshd 57915 - [a@1 x="\]"][b@2] `+"\xef\xbb\xbf"+`Invalid user a from 192.0.2.1`,
+		{"rfc 5424 with structured data", `<38>1 2019-07-08T17:40:16Z h sshd 57915 - [a@1 x="\]"][b@2] ` + "\xef\xbb\xbf" + `Invalid user a from 192.0.2.1`,
 			Failure{Time: time.Date(2019, 7, 8, 17, 40, 16, 0, time.UTC), Addr: v4("192.0.2.1"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 57915}, true},
 		{"rfc 5424 other app", "<38>1 2019-07-08T17:40:16Z h sudo 5 - - Invalid user a from 192.0.2.1", Failure{}, false},
 		{"host name, not an address", "Invalid user a from example.com port 22", Failure{}, false},
