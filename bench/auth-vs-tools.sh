@@ -10,7 +10,9 @@
 #
 # Usage: bench/auth-vs-tools.sh [WORKDIR]
 #   env LINES (1000000), RUNS (5: authparse, sshg-parser, cat), F2B_RUNS (1: fail2ban-regex,
-#   about two minutes a run here), SEED (1), FORMAT (rfc3164 or iso)
+#   about two minutes a run here), SEED (1), FORMAT (rfc3164 or iso), INSTR (0; 1 also counts
+#   instructions per line of authparse and sshg-parser on the first 100,000 lines with valgrind's
+#   callgrind, which CPU steal on a shared VM does not move)
 # Needs GNU time, sshguard and fail2ban (reference adaptive.md §8 installs them without starting
 # their daemons): apt-get install -y time sshguard fail2ban
 set -euo pipefail
@@ -98,3 +100,13 @@ row "sshg-parser < file" "$runs" bash -c 'exec "$0" < "$1"' "$sshg" "$log"
 row "fail2ban-regex -r FILE sshd" "$f2b_runs" fail2ban-regex -r "$log" sshd
 row "cat > /dev/null" "$runs" cat "$log"
 echo "targets (issue #6): authparse ≥ 1.5× sshg-parser's line rate and ≥ 30× fail2ban-regex's"
+
+if [[ ${INSTR:-0} == 1 ]] && command -v valgrind >/dev/null; then
+  head -n 100000 "$log" > "$work/head.log"
+  # GOGC=off and asyncpreemptoff as in bench/instructions.sh: no collector or preemption signals
+  # in the count. Each program's start-up is counted too (a few million instructions).
+  instr() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ { print $4 }'; }
+  ap_i=$(GOGC=off GODEBUG=asyncpreemptoff=1 instr "$work/authparse" "$work/head.log")
+  sg_i=$(instr "$sshg" < "$work/head.log")
+  awk -v a="$ap_i" -v s="$sg_i" 'BEGIN { printf "== instructions per line (callgrind, 100,000 lines, start-up included): authparse %.0f, sshg-parser %.0f (%.1f×)\n", a / 1e5, s / 1e5, s / a }'
+fi
