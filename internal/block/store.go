@@ -63,6 +63,14 @@ func decodeState(path string, data []byte) (*State, error) {
 // returns the error. It returns the state before and after the change (after == before's
 // values when fn failed).
 func (s *Store) Edit(ctx context.Context, fn func(*State) error) (before, after *State, err error) {
+	return s.Update(ctx, fn, nil)
+}
+
+// Update is Edit followed by apply(before, after) while the lock is still held, so that two
+// processes that each change the state and then sync the kernel cannot sync in the opposite
+// order and leave the kernel holding the older state. apply runs only after the state was
+// saved; its error is returned with the saved states.
+func (s *Store) Update(ctx context.Context, fn func(*State) error, apply func(before, after *State) error) (before, after *State, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -100,6 +108,9 @@ func (s *Store) Edit(ctx context.Context, fn func(*State) error) (before, after 
 	}
 	if err := write(s.Path(), append(out, '\n'), 0o600); err != nil {
 		return before, before, fmt.Errorf("write the block state: %w", err)
+	}
+	if apply != nil {
+		return before, st, apply(before, st)
 	}
 	return before, st, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,5 +182,39 @@ func TestLoadNormalises(t *testing.T) {
 	want := []string{"10.0.0.0/32", "10.0.0.2/31", "10.0.0.4/30", "10.0.0.8/29", "10.0.0.16/28", "10.0.0.32/27", "10.0.0.64/26", "10.0.0.128/25", "192.0.2.1/32"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Want of a hand-written state (-want +got):\n%s", diff)
+	}
+}
+
+// TestUpdateAppliesUnderTheLock: the kernel sync runs while the lock is held, so another
+// process's change and sync cannot come in between.
+func TestUpdateAppliesUnderTheLock(t *testing.T) {
+	st := &Store{Dir: t.TempDir()}
+	applied := false
+	_, after, err := st.Update(context.Background(), func(s *State) error {
+		_, err := s.Ban(BanRequest{Prefix: mp("192.0.2.1")}, Policy{}, t0)
+		return err
+	}, func(before, after *State) error {
+		applied = true
+		if len(before.Bans) != 0 || len(after.Bans) != 1 {
+			t.Errorf("apply got %d bans before, %d after; want 0 and 1", len(before.Bans), len(after.Bans))
+		}
+		if saved, _ := st.Load(); len(saved.Bans) != 1 {
+			t.Error("apply ran before the state was saved")
+		}
+		f, err := os.OpenFile(filepath.Join(st.Dir, LockFile), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+			t.Errorf("flock of %s during apply = %v, want EWOULDBLOCK (the lock held)", LockFile, err)
+		}
+		return errors.New("kernel said no")
+	})
+	if !applied || err == nil || err.Error() != "kernel said no" || len(after.Bans) != 1 {
+		t.Errorf("Update = %v (applied %v); want apply's error with the saved state", err, applied)
+	}
+	if saved, _ := st.Load(); len(saved.Bans) != 1 {
+		t.Error("a failed apply undid the saved state")
 	}
 }

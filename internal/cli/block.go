@@ -199,18 +199,25 @@ type blocker struct {
 	pol     block.Policy
 }
 
-// change edits the state with fn and then brings the backend in line. fn's error leaves the
-// state as it was.
+// change edits the state with fn and then, still under the state's lock, brings the backend in
+// line. fn's error leaves the state as it was; a backend error comes with the saved state.
 func (b *blocker) change(ctx context.Context, fn func(*block.State) error) (*block.State, error) {
-	before, after, err := b.store.Edit(ctx, fn)
-	if err != nil {
+	var applyErr error
+	_, after, err := b.store.Update(ctx, fn, func(before, after *block.State) error {
+		applyErr = b.apply(ctx, before, after, false)
+		return applyErr
+	})
+	switch {
+	case applyErr != nil:
+		return after, applyErr // the state is saved
+	case err != nil:
 		var ae *block.AllowlistedError
 		if errors.As(err, &ae) || errors.Is(err, block.ErrFull) || isUsage(err) {
 			return nil, usagef("%v; nothing was changed", err)
 		}
 		return nil, err
 	}
-	return after, b.apply(ctx, before, after, false)
+	return after, nil
 }
 
 func isUsage(err error) bool {
@@ -445,14 +452,13 @@ func (b *blocker) sync(ctx context.Context) error {
 	if b.backend == nil {
 		return usagef("block sync needs a backend; --backend none keeps the state only")
 	}
-	before, after, err := b.store.Edit(ctx, func(s *block.State) error {
+	_, _, err := b.store.Update(ctx, func(s *block.State) error {
 		s.Sweep(b.now)
 		return nil
+	}, func(before, after *block.State) error {
+		return b.apply(ctx, before, after, true)
 	})
-	if err != nil {
-		return err
-	}
-	return b.apply(ctx, before, after, true)
+	return err
 }
 
 // banJSON is a ban as `block list --json` prints it.
