@@ -39,15 +39,15 @@ func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	other := &Backend{conn: c, table: b.table, set4: b.set4, set6: b.set6}
+	other := &Backend{conn: c, table: b.table, sets: b.sets}
 	got, err := other.readSets()
 	if err != nil {
 		return nil, err
 	}
 	view := map[netip.Prefix]viewEntry{}
 	var ps []netip.Prefix
-	for _, els := range got {
-		for _, s := range parseElems(els, time.Now(), view) {
+	for i, els := range got {
+		for _, s := range parseElems(els, isInterval(i), time.Now(), view) {
 			if !s.IntervalEnd {
 				a, _ := netip.AddrFromSlice(s.Key)
 				ps = append(ps, netip.PrefixFrom(a, a.BitLen())) // foreign: shows up as extra
@@ -71,7 +71,7 @@ func (b *testBackend) Drift(_ context.Context, add, remove []netip.Prefix) error
 		fn func(*nftables.Set, []nftables.SetElement) error
 	}{{remove, c.SetDeleteElements}, {add, c.SetAddElements}} {
 		for _, p := range op.ps {
-			s := b.sets()[family(p)]
+			s := b.sets[setOf(p)]
 			if err := op.fn(s, appendElems(nil, p, 0)); err != nil {
 				return err
 			}

@@ -21,13 +21,23 @@ import (
 // (google/nftables PR #303), and 1000 IPv6 elements with timeouts take about 50 kB.
 const elemsPerMsg = 1000
 
-// family is the index of p's set: 0 for IPv4, 1 for IPv6.
-func family(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 0
+// nsets is the number of sets: hosts and prefixes, IPv4 and IPv6.
+const nsets = 4
+
+// setOf is the index of p's set: host4, net4, host6, net6.
+func setOf(p netip.Prefix) int {
+	i := 0
+	if !p.Addr().Is4() {
+		i = 2
 	}
-	return 1
+	if !p.IsSingleIP() {
+		i++
+	}
+	return i
 }
+
+// isInterval reports whether set i is an interval set.
+func isInterval(i int) bool { return i%2 == 1 }
 
 // sameDeadline reports whether two deadlines are the same to within a second: the kernel keeps
 // timeouts in jiffies, and a refresh costs a delete and an add.
@@ -38,22 +48,24 @@ func sameDeadline(a, b int64) bool {
 	return a-b < 1000 && b-a < 1000
 }
 
-// appendElems appends the interval elements of p: its start (with the timeout, if any) and,
-// unless p reaches the last address, the end element holding the address after it.
+// appendElems appends the elements of p: a host is one element with the timeout, if any; a
+// prefix is an interval: its start (with the timeout) and, unless p reaches the last address,
+// the end element holding the address after it.
 func appendElems(els []nftables.SetElement, p netip.Prefix, timeout time.Duration) []nftables.SetElement {
 	els = append(els, nftables.SetElement{Key: p.Addr().AsSlice(), Timeout: timeout})
+	if p.IsSingleIP() {
+		return els
+	}
 	if next := lastAddr(p).Next(); next.IsValid() {
 		els = append(els, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
 	}
 	return els
 }
 
-func (b *Backend) sets() [2]*nftables.Set { return [2]*nftables.Set{b.set4, b.set6} }
-
 // ensure queues the creation of the table and the sets; creating what exists is a no-op.
 func (b *Backend) ensure() error {
 	b.conn.AddTable(b.table)
-	for _, s := range b.sets() {
+	for _, s := range b.sets {
 		if err := b.conn.AddSet(s, nil); err != nil {
 			return err
 		}
@@ -62,8 +74,12 @@ func (b *Backend) ensure() error {
 }
 
 // flush applies deletions, then additions, in as few transactions as MaxBatch allows.
-func (b *Backend) flush(ctx context.Context, del, add [2][]nftables.SetElement) error {
-	if len(del[0])+len(del[1])+len(add[0])+len(add[1]) == 0 && b.ensured {
+func (b *Backend) flush(ctx context.Context, del, add [nsets][]nftables.SetElement) error {
+	n := 0
+	for i := range nsets {
+		n += len(del[i]) + len(add[i])
+	}
+	if n == 0 && b.ensured {
 		return nil
 	}
 	if err := b.ensure(); err != nil {
@@ -81,10 +97,10 @@ func (b *Backend) flush(ctx context.Context, del, add [2][]nftables.SetElement) 
 		return nil
 	}
 	for _, op := range []struct {
-		els [2][]nftables.SetElement
+		els [nsets][]nftables.SetElement
 		fn  func(*nftables.Set, []nftables.SetElement) error
 	}{{del, b.conn.SetDeleteElements}, {add, b.conn.SetAddElements}} {
-		for f, s := range b.sets() {
+		for f, s := range b.sets {
 			for chunk := range slices.Chunk(op.els[f], elemsPerMsg) {
 				if queued > 0 && queued+len(chunk) > b.maxBatch {
 					if err := send(); err != nil {
@@ -107,24 +123,24 @@ func (b *Backend) flush(ctx context.Context, del, add [2][]nftables.SetElement) 
 
 // read replaces the view with what the kernel holds.
 func (b *Backend) read(now time.Time) error {
-	b.view, b.strays, b.ensured = nil, [2][]nftables.SetElement{}, false
+	b.view, b.strays, b.ensured = nil, [nsets][]nftables.SetElement{}, false
 	b.reads++
 	got, err := b.readSets()
 	if err != nil {
 		return err
 	}
 	view := make(map[netip.Prefix]viewEntry, len(got[0])/2+len(got[1])/2)
-	var strays [2][]nftables.SetElement
-	for f, els := range got {
-		strays[f] = parseElems(els, now, view)
+	var strays [nsets][]nftables.SetElement
+	for i, els := range got {
+		strays[i] = parseElems(els, isInterval(i), now, view)
 	}
 	b.view, b.strays = view, strays
 	return nil
 }
 
 // readSets returns the raw elements of both sets; a missing table or set holds none.
-func (b *Backend) readSets() ([2][]nftables.SetElement, error) {
-	var got [2][]nftables.SetElement
+func (b *Backend) readSets() ([nsets][]nftables.SetElement, error) {
+	var got [nsets][]nftables.SetElement
 	tables, err := b.conn.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return got, fmt.Errorf("nftables: list tables: %w", err)
@@ -136,7 +152,7 @@ func (b *Backend) readSets() ([2][]nftables.SetElement, error) {
 	if err != nil {
 		return got, fmt.Errorf("nftables: list sets: %w", err)
 	}
-	for f, s := range b.sets() {
+	for f, s := range b.sets {
 		if !slices.ContainsFunc(sets, func(k *nftables.Set) bool { return k.Name == s.Name }) {
 			continue
 		}
@@ -151,7 +167,26 @@ func (b *Backend) readSets() ([2][]nftables.SetElement, error) {
 // elements that form no prefix, for deletion. The kernel lists an interval as a start element
 // and an end element holding the address after it (none when the interval reaches the last
 // address); an end element with no start before it was left by a start that timed out.
-func parseElems(els []nftables.SetElement, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
+func parseElems(els []nftables.SetElement, interval bool, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
+	entry := func(e *nftables.SetElement) viewEntry {
+		var v viewEntry
+		if e.Timeout != 0 {
+			v.deadline = now.Add(e.Expires).UnixMilli()
+			v.kdeadline = time.Now().Add(e.Expires).UnixMilli()
+		}
+		return v
+	}
+	if !interval {
+		for i := range els {
+			a, ok := netip.AddrFromSlice(els[i].Key)
+			if !ok || els[i].IntervalEnd {
+				strays = append(strays, els[i])
+				continue
+			}
+			view[netip.PrefixFrom(a, a.BitLen())] = entry(&els[i])
+		}
+		return strays
+	}
 	slices.SortFunc(els, func(x, y nftables.SetElement) int {
 		if c := bytes.Compare(x.Key, y.Key); c != 0 {
 			return c
@@ -169,19 +204,15 @@ func parseElems(els []nftables.SetElement, now time.Time, view map[netip.Prefix]
 	closeAt := func(end netip.Addr, endEl *nftables.SetElement) {
 		start, ok := netip.AddrFromSlice(open.Key)
 		p, isPrefix := rangePrefix(start, end)
-		if !ok || !isPrefix {
+		if !ok || !isPrefix || p.IsSingleIP() { // a host belongs in a host set
+
 			strays = append(strays, *open)
 			if endEl != nil {
 				strays = append(strays, *endEl)
 			}
 			return
 		}
-		var v viewEntry
-		if open.Timeout != 0 {
-			v.deadline = now.Add(open.Expires).UnixMilli()
-			v.kdeadline = time.Now().Add(open.Expires).UnixMilli()
-		}
-		view[p] = v
+		view[p] = entry(open)
 	}
 	for i := range els {
 		e := &els[i]
@@ -256,8 +287,8 @@ func (b *Backend) SetEnabled(ctx context.Context, on bool) error {
 			Hooknum: h.hook, Priority: priority, Policy: &policy,
 		})
 		b.conn.FlushChain(c)
-		for f, s := range b.sets() {
-			b.conn.AddRule(&nftables.Rule{Table: b.table, Chain: c, Exprs: dropRule(f, s)})
+		for _, s := range b.sets {
+			b.conn.AddRule(&nftables.Rule{Table: b.table, Chain: c, Exprs: dropRule(s)})
 		}
 	}
 	if err := b.conn.Flush(); err != nil {
@@ -267,10 +298,10 @@ func (b *Backend) SetEnabled(ctx context.Context, on bool) error {
 	return nil
 }
 
-// dropRule is "ip saddr @set drop" (f 0) or "ip6 saddr @set drop" (f 1) in an inet table.
-func dropRule(f int, s *nftables.Set) []expr.Any {
+// dropRule is "ip saddr @s drop" or "ip6 saddr @s drop" in an inet table.
+func dropRule(s *nftables.Set) []expr.Any {
 	proto, off, n := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
-	if f == 1 {
+	if s.KeyType == nftables.TypeIP6Addr {
 		proto, off, n = unix.NFPROTO_IPV6, 8, 16
 	}
 	return []expr.Any{
@@ -316,7 +347,7 @@ func (b *Backend) Status(ctx context.Context) (block.Status, error) {
 		if err != nil {
 			return st, fmt.Errorf("nftables: list rules: %w", err)
 		}
-		if len(rules) != len(b.sets()) {
+		if len(rules) != len(b.sets) {
 			st.Enabled = false
 		}
 	}
@@ -325,8 +356,8 @@ func (b *Backend) Status(ctx context.Context) (block.Status, error) {
 		return st, err
 	}
 	view := make(map[netip.Prefix]viewEntry)
-	for _, els := range got {
-		parseElems(els, time.Now(), view)
+	for i, els := range got {
+		parseElems(els, isInterval(i), time.Now(), view)
 	}
 	st.Entries = len(view)
 	return st, nil

@@ -94,13 +94,13 @@ func kernelPrefixes(t testing.TB, fd int) ([]netip.Prefix, map[netip.Prefix]time
 	tbl := &nftables.Table{Family: nftables.TableFamilyINet, Name: "firewarden"}
 	timeouts := map[netip.Prefix]time.Duration{}
 	var ps []netip.Prefix
-	for _, name := range []string{"ban4", "ban6"} {
+	for i, name := range setNames {
 		els, err := c.GetSetElements(&nftables.Set{Table: tbl, Name: name})
 		if err != nil {
 			t.Fatalf("GetSetElements(%s): %v", name, err)
 		}
 		view := map[netip.Prefix]viewEntry{}
-		if strays := parseElems(els, time.Now(), view); len(strays) > 0 {
+		if strays := parseElems(els, isInterval(i), time.Now(), view); len(strays) > 0 {
 			t.Errorf("set %s holds %d elements that form no prefix", name, len(strays))
 		}
 		starts := map[netip.Addr]time.Duration{}
@@ -119,6 +119,9 @@ func kernelPrefixes(t testing.TB, fd int) ([]netip.Prefix, map[netip.Prefix]time
 	sort.Slice(ps, func(i, j int) bool { return ps[i].String() < ps[j].String() })
 	return ps, timeouts
 }
+
+// setNames are the sets in the order setOf numbers them.
+var setNames = []string{"host4", "net4", "host6", "net6"}
 
 var nsSeq atomic.Int64
 

@@ -5,13 +5,20 @@
 // It owns one table, "inet firewarden" by default, and touches nothing else:
 //
 //	table inet firewarden {
-//		set ban4 { type ipv4_addr; flags interval, timeout; }
-//		set ban6 { type ipv6_addr; flags interval, timeout; }
+//		set host4 { type ipv4_addr; flags timeout; }
+//		set net4  { type ipv4_addr; flags interval, timeout; }
+//		set host6 { type ipv6_addr; flags timeout; }
+//		set net6  { type ipv6_addr; flags interval, timeout; }
 //		chain input   { type filter hook input priority -10; policy accept;
-//			ip saddr @ban4 drop; ip6 saddr @ban6 drop }
-//		chain forward { type filter hook forward priority -10; policy accept;
-//			ip saddr @ban4 drop; ip6 saddr @ban6 drop }
+//			ip saddr @host4 drop; ip saddr @net4 drop; ip6 saddr @host6 drop; ip6 saddr @net6 drop }
+//		chain forward { type filter hook forward priority -10; policy accept; (the same rules) }
 //	}
+//
+// Single addresses, nearly all bans, sit in hash sets; shorter prefixes in interval sets. A
+// hash set takes one element per ban where an interval set takes two, and the kernel inserts
+// and lists it several times faster (reference §6.2, §6.3; docs/benchmarks.md). A host never
+// overlaps a prefix in the kernel's eyes (they are in different sets), and normalise drops
+// a host inside a banned prefix anyway.
 //
 // Both hooks: a banned source is cut off from the host and from whatever the host routes to
 // (containers, VMs), as cs-firewall-bouncer does; the sets are shared. Enabling installs the two
@@ -57,8 +64,7 @@ type Options struct {
 type Backend struct {
 	conn     *nftables.Conn
 	table    *nftables.Table
-	set4     *nftables.Set
-	set6     *nftables.Set
+	sets     [nsets]*nftables.Set // indexed by setOf
 	maxBatch int
 
 	mu sync.Mutex
@@ -66,7 +72,7 @@ type Backend struct {
 	view map[netip.Prefix]viewEntry
 	// strays are kernel elements that are no firewarden prefix (end elements left by an
 	// expired start, ranges someone else added); deleted by the next change.
-	strays [2][]nftables.SetElement
+	strays [nsets][]nftables.SetElement
 	gen    uint32
 	reads  int // kernel reads, for tests
 	// ensured is set once a transaction has created the table and sets since the last read.
@@ -109,10 +115,14 @@ func New(opts Options) (*Backend, error) {
 	}
 	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: opts.Table}
 	return &Backend{
-		conn:     conn,
-		table:    t,
-		set4:     &nftables.Set{Table: t, Name: "ban4", KeyType: nftables.TypeIPAddr, Interval: true, HasTimeout: true},
-		set6:     &nftables.Set{Table: t, Name: "ban6", KeyType: nftables.TypeIP6Addr, Interval: true, HasTimeout: true},
+		conn:  conn,
+		table: t,
+		sets: [nsets]*nftables.Set{
+			{Table: t, Name: "host4", KeyType: nftables.TypeIPAddr, HasTimeout: true},
+			{Table: t, Name: "net4", KeyType: nftables.TypeIPAddr, Interval: true, HasTimeout: true},
+			{Table: t, Name: "host6", KeyType: nftables.TypeIP6Addr, HasTimeout: true},
+			{Table: t, Name: "net6", KeyType: nftables.TypeIP6Addr, Interval: true, HasTimeout: true},
+		},
 		maxBatch: opts.MaxBatch,
 	}, nil
 }
@@ -194,8 +204,8 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 	b.gen++
 	gen := b.gen
 	rnow := time.Now().UnixMilli()
-	var del, add [2][]nftables.SetElement
-	del[0], del[1] = b.strays[0], b.strays[1]
+	var del, add [nsets][]nftables.SetElement
+	del = b.strays
 	for _, strays := range b.strays {
 		for _, e := range strays {
 			if !e.IntervalEnd { // a range someone else added; an end alone is litter
@@ -205,7 +215,7 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 	}
 	// The view is updated as the change is planned: a failed flush drops it.
 	for _, e := range es {
-		f := family(e.prefix)
+		f := setOf(e.prefix)
 		v, ok := b.view[e.prefix]
 		switch {
 		case !ok:
@@ -242,13 +252,13 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		// or so before our deadline: deleting it then fails the batch); its end element, a
 		// stray, goes at the next read.
 		if !v.gone(rnow + 1000) {
-			del[family(p)] = appendElems(del[family(p)], p, 0)
+			del[setOf(p)] = appendElems(del[setOf(p)], p, 0)
 		}
 	}
 	if err := b.flush(ctx, del, add); err != nil {
 		b.view = nil
 		return block.SyncResult{}, err
 	}
-	b.strays = [2][]nftables.SetElement{}
+	b.strays = [nsets][]nftables.SetElement{}
 	return res, nil
 }

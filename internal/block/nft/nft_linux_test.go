@@ -147,8 +147,8 @@ func TestEnableDisableKeepsEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rules) != 2 {
-			t.Errorf("chain %s has %d rules, want 2", name, len(rules))
+		if len(rules) != 4 {
+			t.Errorf("chain %s has %d rules, want 4", name, len(rules))
 		}
 	}
 }
@@ -161,10 +161,7 @@ func deleteBehindBack(t *testing.T, fd int, p netip.Prefix) {
 		t.Fatal(err)
 	}
 	b := &Backend{table: &nftables.Table{Family: nftables.TableFamilyINet, Name: "firewarden"}}
-	s := &nftables.Set{Table: b.table, Name: "ban4"}
-	if !p.Addr().Is4() {
-		s.Name = "ban6"
-	}
+	s := &nftables.Set{Table: b.table, Name: setNames[setOf(p)]}
 	if err := c.SetDeleteElements(s, appendElems(nil, p, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +197,8 @@ func TestReconcileFixesDrift(t *testing.T) {
 	deleteBehindBack(t, fd, netip.MustParsePrefix("198.51.100.0/24"))
 	deleteBehindBack(t, fd, netip.MustParsePrefix("2001:db8::/48"))
 	// Someone adds a prefix and a range that is no prefix (203.0.113.1 - 203.0.113.2).
-	addBehindBack(t, fd, "ban4", appendElems(nil, netip.MustParsePrefix("192.0.2.200/32"), 0))
-	addBehindBack(t, fd, "ban4", []nftables.SetElement{
+	addBehindBack(t, fd, "host4", appendElems(nil, netip.MustParsePrefix("192.0.2.200/32"), 0))
+	addBehindBack(t, fd, "net4", []nftables.SetElement{
 		{Key: netip.MustParseAddr("203.0.113.1").AsSlice()},
 		{Key: netip.MustParseAddr("203.0.113.3").AsSlice(), IntervalEnd: true},
 	})
@@ -228,7 +225,7 @@ func TestSyncRecoversFromAFailedBatch(t *testing.T) {
 	// The kernel lost 192.0.2.1 (its timeout ran out, say): deleting it fails the batch, and
 	// someone else's 10.1.0.0/16 overlaps the wanted 10.1.2.3, which the kernel refuses.
 	deleteBehindBack(t, fd, netip.MustParsePrefix("192.0.2.1/32"))
-	addBehindBack(t, fd, "ban4", appendElems(nil, netip.MustParsePrefix("10.1.0.0/16"), 0))
+	addBehindBack(t, fd, "net4", appendElems(nil, netip.MustParsePrefix("10.1.0.0/16"), 0))
 
 	got, err := b.Sync(context.Background(), bans(t0.Add(time.Hour), "192.0.2.2/32", "10.1.2.3/32"), t0)
 	if err != nil {
@@ -285,7 +282,7 @@ func TestBanTimedOutInTheKernel(t *testing.T) {
 	mustSync(t, b, bans(now.Add(time.Hour), "192.0.2.9/32"), now, block.SyncResult{Added: 1, Removed: 2})
 	mustSync(t, b, bans(now.Add(time.Second), "192.0.2.1/32", "2001:db8::/64"), now, block.SyncResult{Added: 2, Removed: 1})
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if got, _ := rawElems(t, fd); got == 2 { // the two end elements
+		if got, _ := rawElems(t, fd); got == 1 { // the end element of 2001:db8::/64
 			break
 		}
 		if time.Now().After(deadline) {
@@ -298,8 +295,8 @@ func TestBanTimedOutInTheKernel(t *testing.T) {
 	if b.reads != reads {
 		t.Errorf("Sync re-read the kernel: removing the timed-out bans failed")
 	}
-	if got, _ := rawElems(t, fd); got != 2 {
-		t.Errorf("kernel holds %d elements, want the 2 end elements", got)
+	if got, _ := rawElems(t, fd); got != 1 {
+		t.Errorf("kernel holds %d elements, want the end element of 2001:db8::/64", got)
 	}
 	mustReconcile(t, b, nil, time.Now(), block.SyncResult{})
 	if got, _ := rawElems(t, fd); got != 0 {
@@ -315,7 +312,7 @@ func rawElems(t *testing.T, fd int) (int, error) {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, name := range []string{"ban4", "ban6"} {
+	for _, name := range setNames {
 		els, err := c.GetSetElements(&nftables.Set{Table: &nftables.Table{Family: nftables.TableFamilyINet, Name: "firewarden"}, Name: name})
 		if err != nil {
 			t.Fatal(err)
@@ -376,4 +373,18 @@ func manyBans(n int, exp time.Time) []block.Ban {
 		out = append(out, block.Ban{Prefix: p, Expires: exp})
 	}
 	return out
+}
+
+func TestChangeToOneSetOnly(t *testing.T) {
+	// Each of the four sets changed alone, after a change to another one.
+	t.Parallel()
+	fd := newNetNS(t)
+	b := newBackend(t, fd, Options{})
+	exp := t0.Add(time.Hour)
+	var held []string
+	for _, p := range []string{"192.0.2.1/32", "198.51.100.0/24", "2001:db8::1/128", "2001:db8:1::/64"} {
+		held = append(held, p)
+		mustSync(t, b, bans(exp, held...), t0, block.SyncResult{Added: 1, Kept: len(held) - 1})
+	}
+	checkKernel(t, fd, prefixes("192.0.2.1/32", "198.51.100.0/24", "2001:db8:1::/64", "2001:db8::1/128"))
 }
