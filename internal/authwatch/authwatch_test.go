@@ -227,6 +227,8 @@ func TestParse(t *testing.T) {
 		{"injection: not allowed needs its tail", "User x from 192.0.2.1 not allowed because listed in DenyUsers from 6.6.6.6", Failure{}, false},
 		{"injection: refused ident", "refused connect from a (6.6.6.6)@host (192.0.2.4)",
 			Failure{Addr: v4("192.0.2.4"), Kind: KindRefused}, true},
+		{"injection: bare user name shaped like a tag", "User sudo[1]: from 192.0.2.1 not allowed because listed in DenyUsers",
+			Failure{Addr: v4("192.0.2.1"), Kind: KindNotAllowed}, true},
 		{"other program", "Nov 11 08:04:51 h sudo[1]: Failed password for root from 192.0.2.1 port 1 ssh2", Failure{}, false},
 		{"other program, bare header", "h cron[1]: Invalid user a from 192.0.2.1", Failure{}, false},
 		{"accepted is not a failure", "Dec  1 06:25:27 server sshd[19956]: Accepted password for u from 1.2.3.4 port 21563 ssh2", Failure{}, false},

@@ -115,10 +115,13 @@ func FuzzInjection(f *testing.F) {
 		want, _ := netip.ParseAddr(strings.SplitN(addr, "%", 2)[0])
 		want = want.Unmap()
 		for _, tmpl := range injectionTemplates {
-			line := "Nov 22 06:00:00 host sshd[1]: " + strings.ReplaceAll(strings.ReplaceAll(tmpl, "%U", user), "%A", addr)
-			got, ok := p.Parse([]byte(line))
-			if !ok || got.Addr != want {
-				t.Errorf("Parse(%q) = %s, want address %s", line, describe(got, ok), want)
+			msg := strings.ReplaceAll(strings.ReplaceAll(tmpl, "%U", user), "%A", addr)
+			// As syslog writes it, and bare as journalctl -o cat does.
+			for _, line := range []string{"Nov 22 06:00:00 host sshd[1]: " + msg, msg} {
+				got, ok := p.Parse([]byte(line))
+				if !ok || got.Addr != want {
+					t.Errorf("Parse(%q) = %s, want address %s", line, describe(got, ok), want)
+				}
 			}
 		}
 	})

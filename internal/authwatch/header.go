@@ -116,6 +116,11 @@ func splitBare(line []byte) (h header, msg []byte, ok bool) {
 		h.pid = pid
 		return h, skipOneSpace(after), true
 	}
+	if string(t1) == "User" {
+		// "User U from A not allowed because …": the second word is the client's user name,
+		// which may be shaped like a tag ("sudo[1]:") to hide the line.
+		return h, line, true
+	}
 	t2, after2 := token(skipOneSpace(after))
 	if name, pid, isTag := bareTag(t2); isTag {
 		if !h.setService(name) {
