@@ -2,10 +2,12 @@ package block
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -482,4 +484,107 @@ func boolCmp(a, b bool) int {
 		return -1
 	}
 	return 1
+}
+
+// MarshalJSON writes a ban as its struct tags spell it, without reflection (see encodeState).
+func (b BanEntry) MarshalJSON() ([]byte, error) { return b.appendJSON(make([]byte, 0, 192)), nil }
+
+func (b BanEntry) appendJSON(buf []byte) []byte {
+	buf = append(buf, `{"prefix":"`...)
+	buf = b.Prefix.AppendTo(buf)
+	buf = append(buf, '"')
+	if !b.Expires.IsZero() {
+		buf = appendTimeField(buf, "expires", b.Expires)
+	}
+	if b.Reason != "" {
+		buf = appendStringField(buf, "reason", b.Reason)
+	}
+	buf = appendStringField(buf, "source", b.Source)
+	buf = append(buf, `,"count":`...)
+	buf = strconv.AppendInt(buf, int64(b.Count), 10)
+	buf = appendTimeField(buf, "first", b.First)
+	buf = appendTimeField(buf, "last", b.Last)
+	return append(buf, '}')
+}
+
+// MarshalJSON writes an offender as its struct tags spell it, without reflection.
+func (o Offender) MarshalJSON() ([]byte, error) { return o.appendJSON(make([]byte, 0, 160)), nil }
+
+func (o Offender) appendJSON(buf []byte) []byte {
+	buf = append(buf, `{"prefix":"`...)
+	buf = o.Prefix.AppendTo(buf)
+	buf = append(buf, `","count":`...)
+	buf = strconv.AppendInt(buf, int64(o.Count), 10)
+	buf = appendTimeField(buf, "first", o.First)
+	buf = appendTimeField(buf, "last", o.Last)
+	if o.LastReason != "" {
+		buf = appendStringField(buf, "last_reason", o.LastReason)
+	}
+	return append(buf, '}')
+}
+
+// encodeState writes the state file: one line per ban and per offender (so a diff of two
+// states reads well), built by appending, because a state holds up to 100 000 of each and is
+// rewritten on every change; encoding/json spent most of its time re-validating the output of
+// MarshalJSON. The result is what json.Marshal would give, whitespace aside (a test checks).
+func encodeState(st *State) ([]byte, error) {
+	buf := make([]byte, 0, 256+170*(len(st.Bans)+len(st.Offenders)))
+	buf = append(buf, `{"version":`...)
+	buf = strconv.AppendInt(buf, int64(st.Version), 10)
+	buf = append(buf, `,"enabled":`...)
+	buf = strconv.AppendBool(buf, st.Enabled)
+	buf = append(buf, ",\n\"bans\":["...)
+	for i, b := range st.Bans {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, "\n "...)
+		buf = b.appendJSON(buf)
+	}
+	buf = append(buf, "],\n\"allowlist\":"...)
+	allow := st.Allowlist
+	if allow == nil {
+		allow = []AllowEntry{}
+	}
+	a, err := json.Marshal(allow)
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, a...)
+	if len(st.Offenders) > 0 {
+		buf = append(buf, ",\n\"offenders\":["...)
+		for i, o := range st.Offenders {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, "\n "...)
+			buf = o.appendJSON(buf)
+		}
+		buf = append(buf, ']')
+	}
+	if len(st.Activity) > 0 {
+		ev, err := json.Marshal(st.Activity)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, ",\n\"activity\":"...)
+		buf = append(buf, ev...)
+	}
+	return append(buf, "}\n"...), nil
+}
+
+func appendTimeField(buf []byte, name string, t time.Time) []byte {
+	buf = append(buf, `,"`...)
+	buf = append(buf, name...)
+	buf = append(buf, `":"`...)
+	buf = t.AppendFormat(buf, time.RFC3339Nano)
+	return append(buf, '"')
+}
+
+func appendStringField(buf []byte, name, s string) []byte {
+	buf = append(buf, `,"`...)
+	buf = append(buf, name...)
+	buf = append(buf, `":`...)
+	q, _ := json.Marshal(s) // escaped as encoding/json escapes; a string never fails
+	return append(buf, q...)
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/firewarden/firewarden/internal/posture"
 )
@@ -27,6 +28,14 @@ type Store struct {
 	Dir string
 	// WriteFile writes the state file; posture.WriteFileAtomic when nil. Tests inject failures.
 	WriteFile func(path string, data []byte, perm os.FileMode) error
+
+	// A long-running process (the guard) edits the state often: it keeps the state it last
+	// wrote and skips decoding the file when the file is still the one it wrote (same inode,
+	// size and modification time; every write is a rename, so any other writer changes the
+	// inode). At 100 000 bans decoding is most of the cost of a change.
+	mu        sync.Mutex
+	cached    *State
+	cachedFor os.FileInfo
 }
 
 // Path is the state file.
@@ -82,23 +91,17 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error, apply func(be
 		return nil, nil, err
 	}
 	defer lock.Unlock()
-	data, err := os.ReadFile(s.Path())
-	var st *State
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		st = NewState()
-	case err != nil:
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.read()
+	if err != nil {
 		return nil, nil, err
-	default:
-		if st, err = decodeState(s.Path(), data); err != nil {
-			return nil, nil, err
-		}
 	}
 	before = st.clone()
 	if err := fn(st); err != nil {
 		return before, before, err
 	}
-	out, err := json.MarshalIndent(st, "", "  ")
+	out, err := encodeState(st)
 	if err != nil {
 		return before, before, err
 	}
@@ -106,13 +109,36 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error, apply func(be
 	if write == nil {
 		write = posture.WriteFileAtomic
 	}
-	if err := write(s.Path(), append(out, '\n'), 0o600); err != nil {
+	if err := write(s.Path(), out, 0o600); err != nil {
 		return before, before, fmt.Errorf("write the block state: %w", err)
+	}
+	s.cached, s.cachedFor = nil, nil
+	if fi, err := os.Stat(s.Path()); err == nil {
+		s.cached, s.cachedFor = st.clone(), fi
 	}
 	if apply != nil {
 		return before, st, apply(before, st)
 	}
 	return before, st, nil
+}
+
+// read returns the state in the file, from the cache when the file is the one last written.
+func (s *Store) read() (*State, error) {
+	fi, err := os.Stat(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewState(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c := s.cachedFor; s.cached != nil && os.SameFile(fi, c) && fi.Size() == c.Size() && fi.ModTime().Equal(c.ModTime()) {
+		return s.cached.clone(), nil
+	}
+	data, err := os.ReadFile(s.Path())
+	if err != nil {
+		return nil, err
+	}
+	return decodeState(s.Path(), data)
 }
 
 // clone copies the state deeply enough that changing one never changes the other.

@@ -3,6 +3,7 @@ package block
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -217,4 +218,62 @@ func TestUpdateAppliesUnderTheLock(t *testing.T) {
 	if saved, _ := st.Load(); len(saved.Bans) != 1 {
 		t.Error("a failed apply undid the saved state")
 	}
+}
+
+// TestEncodeStateMatchesEncodingJSON: the hand-written encoder gives what json.Marshal of the
+// struct gives (compared as decoded JSON), and decodes back to the same state.
+func TestEncodeStateMatchesEncodingJSON(t *testing.T) {
+	s := NewState()
+	s.Allow(mp("10.0.0.5"), `gate"way <&>`, SourceCLI, t0)
+	s.Ban(BanRequest{Prefix: mp("10.0.0.0/24"), Reason: "ünïcode \\ \"quoted\"\n", Source: SourceGuard}, Policy{}, t0)
+	s.Ban(BanRequest{Prefix: mp("2001:db8::/64"), Forever: true, Source: SourceCLI}, Policy{}, t0.Add(time.Nanosecond))
+	s.Sweep(t0)
+	for _, st := range []*State{NewState(), s} {
+		got, err := encodeState(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromStruct, fromEncoder any
+		ref, err := json.Marshal(reflectState(st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(ref, &fromStruct)
+		if err := json.Unmarshal(got, &fromEncoder); err != nil {
+			t.Fatalf("encodeState wrote invalid JSON: %v\n%s", err, got)
+		}
+		if diff := cmp.Diff(fromStruct, fromEncoder); diff != "" {
+			t.Errorf("encodeState (-json.Marshal +encodeState):\n%s", diff)
+		}
+		back, err := decodeState("x", got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(st, back, netipOpt); diff != "" {
+			t.Errorf("decode(encode(state)) (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// reflectState is the state with its bans and offenders as types without MarshalJSON, so that
+// json.Marshal encodes them by their struct tags.
+func reflectState(s *State) any {
+	type ban BanEntry
+	type offender Offender
+	bans := []ban{}
+	for _, b := range s.Bans {
+		bans = append(bans, ban(b))
+	}
+	var offs []offender
+	for _, o := range s.Offenders {
+		offs = append(offs, offender(o))
+	}
+	return struct {
+		Version   int          `json:"version"`
+		Enabled   bool         `json:"enabled"`
+		Bans      []ban        `json:"bans"`
+		Allowlist []AllowEntry `json:"allowlist"`
+		Offenders []offender   `json:"offenders,omitempty"`
+		Activity  []Event      `json:"activity,omitempty"`
+	}{s.Version, s.Enabled, bans, s.Allowlist, offs, s.Activity}
 }
