@@ -39,7 +39,8 @@ func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	other := &Backend{conn: c, table: b.table, sets: b.sets}
+	other := &Backend{conn: c, table: b.table, sets: b.sets, netns: b.fd}
+	defer other.Close()
 	got, err := other.readSets()
 	if err != nil {
 		return nil, err

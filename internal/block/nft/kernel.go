@@ -156,7 +156,7 @@ func (b *Backend) readSets() ([nsets][]nftables.SetElement, error) {
 		if !slices.ContainsFunc(sets, func(k *nftables.Set) bool { return k.Name == s.Name }) {
 			continue
 		}
-		if got[f], err = b.conn.GetSetElements(s); err != nil {
+		if got[f], err = b.dumpSet(s); err != nil {
 			return got, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
 		}
 	}

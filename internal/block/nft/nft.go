@@ -35,6 +35,7 @@ package nft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -66,6 +67,8 @@ type Backend struct {
 	table    *nftables.Table
 	sets     [nsets]*nftables.Set // indexed by setOf
 	maxBatch int
+	netns    int
+	dumpConn *netlink.Conn // for set dumps; see dumpSet
 
 	mu sync.Mutex
 	// view is what this Backend believes the kernel holds, by prefix; nil until read.
@@ -124,6 +127,7 @@ func New(opts Options) (*Backend, error) {
 			{Table: t, Name: "net6", KeyType: nftables.TypeIP6Addr, Interval: true, HasTimeout: true},
 		},
 		maxBatch: opts.MaxBatch,
+		netns:    opts.NetNS,
 	}, nil
 }
 
@@ -153,7 +157,14 @@ func raiseBuffers(c *netlink.Conn) error {
 
 // Close releases the netlink socket. The kernel state stays.
 func (b *Backend) Close() error {
-	return b.conn.CloseLasting()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.conn.CloseLasting()
+	if b.dumpConn != nil {
+		err = errors.Join(err, b.dumpConn.Close())
+		b.dumpConn = nil
+	}
+	return err
 }
 
 // Name implements block.Backend.
