@@ -73,13 +73,32 @@ func (b *Backend) ensure() error {
 	return nil
 }
 
-// flush applies deletions, then additions, in as few transactions as MaxBatch allows.
-func (b *Backend) flush(ctx context.Context, del, add [nsets][]nftables.SetElement) error {
-	n := 0
+// change is one prefix to delete or add, with the timeout to add it with.
+type change struct {
+	p       netip.Prefix
+	timeout time.Duration
+}
+
+// plan is a change to the sets, applied in this order: stray elements deleted, prefixes
+// deleted, prefixes added. Indexed by setOf.
+type plan struct {
+	strays   [nsets][]nftables.SetElement
+	del, add [nsets][]change
+}
+
+func (p *plan) empty() bool {
 	for i := range nsets {
-		n += len(del[i]) + len(add[i])
+		if len(p.strays[i])+len(p.del[i])+len(p.add[i]) > 0 {
+			return false
+		}
 	}
-	if n == 0 && b.ensured {
+	return true
+}
+
+// flush applies pl in as few transactions as MaxBatch allows, building the elements of one
+// netlink message at a time.
+func (b *Backend) flush(ctx context.Context, pl *plan) error {
+	if pl.empty() && b.ensured {
 		return nil
 	}
 	if err := b.ensure(); err != nil {
@@ -96,21 +115,41 @@ func (b *Backend) flush(ctx context.Context, del, add [nsets][]nftables.SetEleme
 		}
 		return nil
 	}
+	queue := func(fn func(*nftables.Set, []nftables.SetElement) error, s *nftables.Set, els []nftables.SetElement) error {
+		if queued > 0 && queued+len(els) > b.maxBatch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		queued += len(els)
+		return fn(s, els)
+	}
+	for i, s := range b.sets {
+		for chunk := range slices.Chunk(pl.strays[i], elemsPerMsg) {
+			if err := queue(b.conn.SetDeleteElements, s, chunk); err != nil {
+				return err
+			}
+		}
+	}
+	els := make([]nftables.SetElement, 0, elemsPerMsg)
 	for _, op := range []struct {
-		els [nsets][]nftables.SetElement
-		fn  func(*nftables.Set, []nftables.SetElement) error
-	}{{del, b.conn.SetDeleteElements}, {add, b.conn.SetAddElements}} {
-		for f, s := range b.sets {
-			for chunk := range slices.Chunk(op.els[f], elemsPerMsg) {
-				if queued > 0 && queued+len(chunk) > b.maxBatch {
-					if err := send(); err != nil {
-						return err
-					}
+		changes [nsets][]change
+		fn      func(*nftables.Set, []nftables.SetElement) error
+	}{{pl.del, b.conn.SetDeleteElements}, {pl.add, b.conn.SetAddElements}} {
+		for i, s := range b.sets {
+			per := elemsPerMsg
+			if isInterval(i) {
+				per /= 2
+			}
+			for chunk := range slices.Chunk(op.changes[i], per) {
+				els = els[:0]
+				for _, c := range chunk {
+					els = appendElems(els, c.p, c.timeout)
 				}
-				if err := op.fn(s, chunk); err != nil {
+				// The library encodes the elements at once: els can be reused.
+				if err := queue(op.fn, s, els); err != nil {
 					return err
 				}
-				queued += len(chunk)
 			}
 		}
 	}

@@ -215,8 +215,8 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 	b.gen++
 	gen := b.gen
 	rnow := time.Now().UnixMilli()
-	var del, add [nsets][]nftables.SetElement
-	del = b.strays
+	var pl plan
+	pl.strays = b.strays
 	for _, strays := range b.strays {
 		for _, e := range strays {
 			if !e.IntervalEnd { // a range someone else added; an end alone is litter
@@ -231,16 +231,16 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		switch {
 		case !ok:
 			res.Added++
-			add[f] = appendElems(add[f], e.prefix, timeout(e.deadline, now))
+			pl.add[f] = append(pl.add[f], change{e.prefix, timeout(e.deadline, now)})
 		case !sameDeadline(v.deadline, e.deadline):
 			res.Kept++
 			// A second's margin: adding an element that is still there, about to time out,
 			// would not renew it on kernels before 6.12. A start element that timed out
 			// meanwhile fails the batch, and the retry reads the kernel.
 			if !v.gone(rnow - 1000) {
-				del[f] = appendElems(del[f], e.prefix, 0)
+				pl.del[f] = append(pl.del[f], change{p: e.prefix})
 			}
-			add[f] = appendElems(add[f], e.prefix, timeout(e.deadline, now))
+			pl.add[f] = append(pl.add[f], change{e.prefix, timeout(e.deadline, now)})
 		default:
 			res.Kept++
 			v.gen = gen
@@ -263,10 +263,10 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		// or so before our deadline: deleting it then fails the batch); its end element, a
 		// stray, goes at the next read.
 		if !v.gone(rnow + 1000) {
-			del[setOf(p)] = appendElems(del[setOf(p)], p, 0)
+			pl.del[setOf(p)] = append(pl.del[setOf(p)], change{p: p})
 		}
 	}
-	if err := b.flush(ctx, del, add); err != nil {
+	if err := b.flush(ctx, &pl); err != nil {
 		b.view = nil
 		return block.SyncResult{}, err
 	}
