@@ -71,6 +71,7 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	prefixes = dedupe(prefixes) // "add 192.0.2.1 192.0.2.1/32" is one ban, not a repeat offence
 	if err := a.env(); err != nil {
 		return err
 	}
@@ -128,6 +129,19 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 		}
 		return b.autoconfigure(ctx, d, name, *backendName != "")
 	}
+}
+
+// dedupe drops repeated prefixes, keeping the first of each.
+func dedupe(ps []netip.Prefix) []netip.Prefix {
+	seen := make(map[netip.Prefix]bool, len(ps))
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // parseTTL reads --ttl: empty lets the policy decide (15m, doubled for repeat offenders), 0 is

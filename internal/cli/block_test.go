@@ -93,8 +93,10 @@ func TestBlockAddListRemove(t *testing.T) {
 		"dry-run: would add 2001:db8::/64 (timeout 15m,",
 		"banned 192.0.2.1 for 15m (until 2026-11-22T06:15:00Z)\n",
 		"banned 2001:db8::/64 for 15m")
-	out = e.mustRun(t, "add", "198.51.100.0/24", "--ttl", "0")
-	wantLines(t, "add --ttl 0", out, "banned 198.51.100.0/24 until removed\n")
+	out = e.mustRun(t, "add", "198.51.100.0/24", "--ttl", "0", "::ffff:198.51.100.0/120")
+	if out != "dry-run: would add 198.51.100.0/24 (no timeout)\nbanned 198.51.100.0/24 until removed\n" {
+		t.Errorf("add --ttl 0 of one prefix spelled twice printed\n%s", out)
+	}
 	if strings.Contains(out, "would add 192.0.2.1") {
 		t.Errorf("second add re-added the first ban:\n%s", out)
 	}
