@@ -14,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/firewarden/firewarden/internal/block"
 	"github.com/firewarden/firewarden/internal/block/blocktest"
+	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 var blockT0 = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -393,4 +397,60 @@ func TestBlockBackendFailureKeepsState(t *testing.T) {
 		t.Error("sync left the drop rules off")
 	}
 	wantLines(t, "sync", out.String(), "fake: added 1, removed 1, kept 0; blocking enabled\n")
+}
+
+// TestBlockPFThroughTheEmulatedMac runs `block` with its default backend on a fake Mac, whose
+// pfctl is the in-process emulator: the bans land in the firewarden table of the anchor, the
+// allowlisted address never does, and disable keeps the table.
+func TestBlockPFThroughTheEmulatedMac(t *testing.T) {
+	dir := t.TempDir()
+	ms := hosttest.Mac15()
+	ms.PF = &hosttest.PFState{}
+	mac, err := hosttest.NewMac(dir, ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := host.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	osinfo, err := host.Detect(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: func() time.Time { return blockT0 },
+			euid: func() int { return 0 }, root: root, os: osinfo, rec: &host.Recorder{Runner: mac}}
+		if err := a.dispatch(context.Background(), append([]string{"block"}, args...)); err != nil {
+			t.Fatalf("block %q = %v\n%s", args, err, errb.String())
+		}
+		return out.String()
+	}
+	table := func() []string {
+		pf := mac.State().PF
+		if pf == nil {
+			return nil
+		}
+		return pf.Anchors["com.apple/400.firewarden"].Tables["firewarden"]
+	}
+	run("allow", "10.0.0.5")
+	run("add", "10.0.0.4/31", "2001:db8::/64")
+	if diff := cmp.Diff([]string{"10.0.0.4", "2001:db8::/64"}, table()); diff != "" {
+		t.Errorf("pf table after add (-want +got):\n%s", diff)
+	}
+	if !mac.State().PF.Running {
+		t.Error("pf is not running after a ban")
+	}
+	run("disable")
+	if len(table()) != 2 {
+		t.Errorf("disable emptied the table: %v", table())
+	}
+	wantLines(t, "sync", run("sync"), "pf: added 0, removed 0, kept 2; blocking disabled\n")
+	run("enable")
+	run("remove", "2001:db8::/64")
+	if diff := cmp.Diff([]string{"10.0.0.4"}, table()); diff != "" {
+		t.Errorf("pf table after remove (-want +got):\n%s", diff)
+	}
 }
