@@ -72,6 +72,12 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 		return usagef("%v", err)
 	}
 	prefixes = dedupe(prefixes) // "add 192.0.2.1 192.0.2.1/32" is one ban, not a repeat offence
+	var every time.Duration
+	if interval != nil {
+		if every, err = time.ParseDuration(*interval); err != nil || every < time.Minute {
+			return usagef("--interval %q: give a duration of a minute or more, e.g. 15m", *interval)
+		}
+	}
 	if err := a.env(); err != nil {
 		return err
 	}
@@ -123,11 +129,7 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 	case "sync":
 		return b.sync(ctx)
 	default: // autoconfigure
-		d, err := time.ParseDuration(*interval)
-		if err != nil || d < time.Minute {
-			return usagef("--interval %q: give a duration of a minute or more, e.g. 15m", *interval)
-		}
-		return b.autoconfigure(ctx, d, name, *backendName != "")
+		return b.autoconfigure(ctx, every, name, *backendName != "")
 	}
 }
 
