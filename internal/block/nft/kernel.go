@@ -208,7 +208,7 @@ func (b *Backend) readSets() ([nsets][]nftables.SetElement, error) {
 // address); an end element with no start before it was left by a start that timed out.
 func parseElems(els []nftables.SetElement, interval bool, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
 	entry := func(e *nftables.SetElement) viewEntry {
-		var v viewEntry
+		v := viewEntry{read: true}
 		if e.Timeout != 0 {
 			v.deadline = now.Add(e.Expires).UnixMilli()
 			v.kdeadline = time.Now().Add(e.Expires).UnixMilli()

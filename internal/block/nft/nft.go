@@ -90,6 +90,21 @@ type viewEntry struct {
 	deadline  int64
 	kdeadline int64
 	gen       uint32
+	read      bool // from a read of the kernel: deadline is now plus the time left
+}
+
+// readSlack is how far a deadline read from the kernel may be from the wanted one before the
+// element is renewed. The time left is read on the kernel's clock, the deadline wanted on the
+// caller's; a test's fixed now, or seconds between the two, must not renew every element (a
+// delete and an add each) at every Reconcile.
+const readSlack = time.Minute
+
+// holds reports whether e's deadline stands for the wanted deadline d.
+func (e viewEntry) holds(d int64) bool {
+	if !e.read || e.deadline == 0 || d == 0 {
+		return sameDeadline(e.deadline, d)
+	}
+	return e.deadline-d < readSlack.Milliseconds() && d-e.deadline < readSlack.Milliseconds()
 }
 
 // gone reports whether the kernel has dropped e's start element by its timeout at real time
@@ -232,7 +247,7 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		case !ok:
 			res.Added++
 			pl.add[f] = append(pl.add[f], change{e.prefix, timeout(e.deadline, now)})
-		case !sameDeadline(v.deadline, e.deadline):
+		case !v.holds(e.deadline):
 			res.Kept++
 			// A second's margin: adding an element that is still there, about to time out,
 			// would not renew it on kernels before 6.12. A start element that timed out

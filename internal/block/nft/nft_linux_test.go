@@ -262,12 +262,22 @@ func TestExtendingABanRefreshesTheKernelTimeout(t *testing.T) {
 	// A ban without expiry holds no timeout.
 	mustSync(t, b, bans(time.Time{}, p.String(), p6.String()), now, block.SyncResult{Kept: 2})
 	timeouts(0)
-	// Reconcile from a fresh Backend sees the same deadlines and changes nothing.
+	// Reconcile from a fresh Backend renews a timeout that differs from the wanted one...
+	two := bans(now.Add(2*time.Hour), p.String(), p6.String())
+	mustReconcile(t, newBackend(t, fd, Options{}), two, now, block.SyncResult{Kept: 2})
+	timeouts(2 * time.Hour)
+	// ...but not one that differs by seconds: its clock and the kernel's may (a renewal here
+	// would set 2h0m10s).
+	mustReconcile(t, newBackend(t, fd, Options{}), two, now.Add(-10*time.Second), block.SyncResult{Kept: 2})
+	timeouts(2 * time.Hour)
+	mustReconcile(t, newBackend(t, fd, Options{}), bans(now.Add(3*time.Hour), p.String(), p6.String()), now, block.SyncResult{Kept: 2})
+	timeouts(3 * time.Hour)
 	b2 := newBackend(t, fd, Options{})
 	got, err := b2.Reconcile(context.Background(), bans(time.Time{}, p.String(), p6.String()), now)
 	if err != nil || got != (block.SyncResult{Kept: 2}) {
 		t.Errorf("Reconcile = %+v, %v; want {Kept:2}, nil", got, err)
 	}
+	timeouts(0)
 }
 
 func TestBanTimedOutInTheKernel(t *testing.T) {
