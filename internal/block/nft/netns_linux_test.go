@@ -121,7 +121,13 @@ func kernelPrefixes(t testing.TB, fd int) ([]netip.Prefix, map[netip.Prefix]time
 }
 
 // setNames are the sets in the order setOf numbers them.
-var setNames = []string{"host4", "net4", "host6", "net6"}
+var setNames = func() []string {
+	var names []string
+	for _, s := range newSets(nil) {
+		names = append(names, s.Name)
+	}
+	return names
+}()
 
 var nsSeq atomic.Int64
 

@@ -5,18 +5,20 @@
 // It owns one table, "inet firewarden" by default, and touches nothing else:
 //
 //	table inet firewarden {
-//		set host4 { type ipv4_addr; flags timeout; }
-//		set net4  { type ipv4_addr; flags interval, timeout; }
-//		set host6 { type ipv6_addr; flags timeout; }
-//		set net6  { type ipv6_addr; flags interval, timeout; }
+//		set host4_0 { type ipv4_addr; flags timeout; }  # … host4_3
+//		set net4    { type ipv4_addr; flags interval, timeout; }
+//		set host6_0 { type ipv6_addr; flags timeout; }  # … host6_3
+//		set net6    { type ipv6_addr; flags interval, timeout; }
 //		chain input   { type filter hook input priority -10; policy accept;
-//			ip saddr @host4 drop; ip saddr @net4 drop; ip6 saddr @host6 drop; ip6 saddr @net6 drop }
+//			ip saddr @host4_0 drop; …; ip saddr @net4 drop; ip6 saddr @host6_0 drop; …; ip6 saddr @net6 drop }
 //		chain forward { type filter hook forward priority -10; policy accept; (the same rules) }
 //	}
 //
 // Single addresses, nearly all bans, sit in hash sets; shorter prefixes in interval sets. A
 // hash set takes one element per ban where an interval set takes two, and the kernel inserts
-// and lists it several times faster (reference §6.2, §6.3; docs/benchmarks.md). A host never
+// and lists it several times faster (reference §6.2, §6.3; docs/benchmarks.md). Hosts are
+// spread over four sets per family by a hash of the address, because reading a set back takes
+// time that grows with the square of its size (see hostShards). A host never
 // overlaps a prefix in the kernel's eyes (they are in different sets), and normalise drops
 // a host inside a banned prefix anyway.
 //
@@ -133,14 +135,9 @@ func New(opts Options) (*Backend, error) {
 	}
 	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: opts.Table}
 	return &Backend{
-		conn:  conn,
-		table: t,
-		sets: [nsets]*nftables.Set{
-			{Table: t, Name: "host4", KeyType: nftables.TypeIPAddr, HasTimeout: true},
-			{Table: t, Name: "net4", KeyType: nftables.TypeIPAddr, Interval: true, HasTimeout: true},
-			{Table: t, Name: "host6", KeyType: nftables.TypeIP6Addr, HasTimeout: true},
-			{Table: t, Name: "net6", KeyType: nftables.TypeIP6Addr, Interval: true, HasTimeout: true},
-		},
+		conn:     conn,
+		table:    t,
+		sets:     newSets(t),
 		maxBatch: opts.MaxBatch,
 		netns:    opts.NetNS,
 	}, nil

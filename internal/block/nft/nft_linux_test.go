@@ -147,8 +147,8 @@ func TestEnableDisableKeepsEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rules) != 4 {
-			t.Errorf("chain %s has %d rules, want 4", name, len(rules))
+		if len(rules) != nsets {
+			t.Errorf("chain %s has %d rules, want %d", name, len(rules), nsets)
 		}
 	}
 }
@@ -197,7 +197,7 @@ func TestReconcileFixesDrift(t *testing.T) {
 	deleteBehindBack(t, fd, netip.MustParsePrefix("198.51.100.0/24"))
 	deleteBehindBack(t, fd, netip.MustParsePrefix("2001:db8::/48"))
 	// Someone adds a prefix and a range that is no prefix (203.0.113.1 - 203.0.113.2).
-	addBehindBack(t, fd, "host4", appendElems(nil, netip.MustParsePrefix("192.0.2.200/32"), 0))
+	addBehindBack(t, fd, setNames[setOf(netip.MustParsePrefix("192.0.2.200/32"))], appendElems(nil, netip.MustParsePrefix("192.0.2.200/32"), 0))
 	addBehindBack(t, fd, "net4", []nftables.SetElement{
 		{Key: netip.MustParseAddr("203.0.113.1").AsSlice()},
 		{Key: netip.MustParseAddr("203.0.113.3").AsSlice(), IntervalEnd: true},
