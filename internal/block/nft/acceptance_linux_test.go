@@ -48,7 +48,7 @@ func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
 	view := map[netip.Prefix]viewEntry{}
 	var ps []netip.Prefix
 	for i, els := range got {
-		for _, s := range parseElems(els, isInterval(i), time.Now(), view) {
+		for _, s := range parseElems(els, i, time.Now(), view) {
 			if !s.IntervalEnd {
 				a, _ := netip.AddrFromSlice(s.Key)
 				ps = append(ps, netip.PrefixFrom(a, a.BitLen())) // foreign: shows up as extra

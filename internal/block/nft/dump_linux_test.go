@@ -89,7 +89,7 @@ func TestParseDump(t *testing.T) {
 		t.Fatalf("parseDump found %d elements, want 2", len(els))
 	}
 	view := map[netip.Prefix]viewEntry{}
-	if strays := parseElems(els, true, epoch, view); len(strays) != 0 {
+	if strays := parseElems(els, hostShards, epoch, view); len(strays) != 0 {
 		t.Errorf("strays: %v", strays)
 	}
 	want := map[netip.Prefix]int64{netip.MustParsePrefix("192.0.2.0/24"): epoch.Add(59 * time.Minute).UnixMilli()}
@@ -114,7 +114,8 @@ func FuzzParseDump(f *testing.F) {
 		var arena []byte
 		_, _ = parseDump(b, 1, &els, &arena)
 		view := map[netip.Prefix]viewEntry{}
-		parseElems(els, true, epoch, view)
-		parseElems(els, false, epoch, view)
+		for i := range nsets {
+			parseElems(els, i, epoch, view)
+		}
 	})
 }

@@ -207,7 +207,7 @@ func (b *Backend) read(now time.Time) error {
 	view := make(map[netip.Prefix]viewEntry, len(got[0])/2+len(got[1])/2)
 	var strays [nsets][]nftables.SetElement
 	for i, els := range got {
-		strays[i] = parseElems(els, isInterval(i), now, view)
+		strays[i] = parseElems(els, i, now, view)
 	}
 	b.view, b.strays = view, strays
 	return nil
@@ -238,11 +238,12 @@ func (b *Backend) readSets() ([nsets][]nftables.SetElement, error) {
 	return got, nil
 }
 
-// parseElems adds the prefixes held by one interval set's raw elements to view and returns the
-// elements that form no prefix, for deletion. The kernel lists an interval as a start element
+// parseElems adds the prefixes held by the raw elements of set (an index of setOf) to view and
+// returns the elements that are no prefix of that set, for deletion: a host belongs in the
+// host set its hash names, a shorter prefix in the interval set. The kernel lists an interval as a start element
 // and an end element holding the address after it (none when the interval reaches the last
 // address); an end element with no start before it was left by a start that timed out.
-func parseElems(els []nftables.SetElement, interval bool, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
+func parseElems(els []nftables.SetElement, set int, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
 	entry := func(e *nftables.SetElement) viewEntry {
 		v := viewEntry{read: true}
 		if e.Timeout != 0 {
@@ -251,14 +252,15 @@ func parseElems(els []nftables.SetElement, interval bool, now time.Time, view ma
 		}
 		return v
 	}
-	if !interval {
+	if !isInterval(set) {
 		for i := range els {
 			a, ok := netip.AddrFromSlice(els[i].Key)
-			if !ok || els[i].IntervalEnd {
+			p := netip.PrefixFrom(a, a.BitLen())
+			if !ok || els[i].IntervalEnd || setOf(p) != set {
 				strays = append(strays, els[i])
 				continue
 			}
-			view[netip.PrefixFrom(a, a.BitLen())] = entry(&els[i])
+			view[p] = entry(&els[i])
 		}
 		return strays
 	}
@@ -279,7 +281,7 @@ func parseElems(els []nftables.SetElement, interval bool, now time.Time, view ma
 	closeAt := func(end netip.Addr, endEl *nftables.SetElement) {
 		start, ok := netip.AddrFromSlice(open.Key)
 		p, isPrefix := rangePrefix(start, end)
-		if !ok || !isPrefix || p.IsSingleIP() { // a host belongs in a host set
+		if !ok || !isPrefix || setOf(p) != set {
 
 			strays = append(strays, *open)
 			if endEl != nil {
@@ -432,7 +434,7 @@ func (b *Backend) Status(ctx context.Context) (block.Status, error) {
 	}
 	view := make(map[netip.Prefix]viewEntry)
 	for i, els := range got {
-		parseElems(els, isInterval(i), time.Now(), view)
+		parseElems(els, i, time.Now(), view)
 	}
 	st.Entries = len(view)
 	return st, nil

@@ -203,6 +203,14 @@ func TestReconcileFixesDrift(t *testing.T) {
 		{Key: netip.MustParseAddr("203.0.113.3").AsSlice(), IntervalEnd: true},
 	})
 
+	// A host in a host set its hash does not name, and one in the interval set.
+	odd := netip.MustParsePrefix("192.0.2.201/32")
+	addBehindBack(t, fd, setNames[(setOf(odd)+1)%hostShards], appendElems(nil, odd, 0))
+	addBehindBack(t, fd, "net4", []nftables.SetElement{
+		{Key: netip.MustParseAddr("192.0.2.202").AsSlice()},
+		{Key: netip.MustParseAddr("192.0.2.203").AsSlice(), IntervalEnd: true},
+	})
+
 	// Sync trusts its view of the kernel: nothing to do.
 	mustSync(t, b, want, t0, block.SyncResult{Kept: 3})
 
@@ -210,7 +218,7 @@ func TestReconcileFixesDrift(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
-	if wantRes := (block.SyncResult{Added: 2, Removed: 2, Kept: 1}); got != wantRes {
+	if wantRes := (block.SyncResult{Added: 2, Removed: 4, Kept: 1}); got != wantRes {
 		t.Errorf("Reconcile = %+v, want %+v", got, wantRes)
 	}
 	checkKernel(t, fd, prefixes("192.0.2.1/32", "198.51.100.0/24", "2001:db8::/48"))
