@@ -210,7 +210,7 @@ func (b *Backend) sync(ctx context.Context, want []block.Ban, now time.Time, rer
 	// table is gone): read it and try once more. apply has already dropped the view.
 	res, err2 := b.apply(ctx, es, now)
 	if err2 != nil {
-		return res, fmt.Errorf("nftables: %w (before re-reading the kernel: %v)", err2, err)
+		return res, fmt.Errorf("%w (first attempt, before re-reading the kernel: %v)", err2, err)
 	}
 	return res, nil
 }
