@@ -23,13 +23,9 @@ const dumpBuf = 1 << 16
 // dumpSet returns the elements of set s, as GetSetElements does, reading the dump with a large
 // buffer over the Backend's own netlink socket, opened on first use.
 func (b *Backend) dumpSet(s *nftables.Set) ([]nftables.SetElement, error) {
-	if b.dumpConn == nil {
-		c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: b.netns})
-		if err != nil {
-			return nil, err
-		}
-		_ = c.SetReadBuffer(sockBuf)
-		b.dumpConn = c
+	c, err := b.rawConn()
+	if err != nil {
+		return nil, err
 	}
 	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
 		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: append([]byte(s.Table.Name), 0)},
@@ -38,7 +34,7 @@ func (b *Backend) dumpSet(s *nftables.Set) ([]nftables.SetElement, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := b.dumpConn.Send(netlink.Message{
+	req, err := c.Send(netlink.Message{
 		Header: netlink.Header{
 			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
 			Flags: netlink.Request | netlink.Dump,
@@ -48,7 +44,7 @@ func (b *Backend) dumpSet(s *nftables.Set) ([]nftables.SetElement, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := b.dumpConn.SyscallConn()
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}

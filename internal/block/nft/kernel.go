@@ -131,69 +131,81 @@ func (p *plan) empty() bool {
 	return true
 }
 
-// flush applies pl in as few transactions as MaxBatch allows, building the elements of one
-// netlink message at a time.
+// flush applies pl in as few transactions as MaxBatch allows (one unless it is set lower than
+// the change).
 func (b *Backend) flush(ctx context.Context, pl *plan) error {
 	if pl.empty() && b.ensured {
 		return nil
 	}
-	if err := b.ensure(); err != nil {
-		return err
+	if !b.ensured {
+		if err := b.ensure(); err != nil {
+			return err
+		}
+		if err := b.conn.Flush(); err != nil {
+			return fmt.Errorf("nftables: create table: %w", err)
+		}
+		b.ensured = true
 	}
-	queued := 0
+	var t *txn
 	send := func() error {
+		if t == nil {
+			return nil
+		}
+		buf, ack := t.finish()
+		first := t.firstSeq
+		b.seq, t = t.seq, nil
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		queued = 0
-		if err := b.conn.Flush(); err != nil {
+		if err := b.send(buf, first, ack); err != nil {
 			return fmt.Errorf("nftables: %w", err)
 		}
 		return nil
 	}
-	queue := func(fn func(*nftables.Set, []nftables.SetElement) error, s *nftables.Set, els []nftables.SetElement) error {
-		if queued > 0 && queued+len(els) > b.maxBatch {
+	// room makes sure the open transaction can take n more elements in a message for set.
+	room := func(set string, del bool, n int) error {
+		if t != nil && t.elems > 0 && t.elems+n > b.maxBatch {
 			if err := send(); err != nil {
 				return err
 			}
 		}
-		queued += len(els)
-		return fn(s, els)
+		if t == nil {
+			t = newTxn(b.table.Name, b.seq)
+		}
+		if t.msg < 0 || t.n+n > elemsPerMsg {
+			t.close()
+			t.open(set, del)
+		}
+		return nil
 	}
 	for i, s := range b.sets {
-		for chunk := range slices.Chunk(pl.strays[i], elemsPerMsg) {
-			if err := queue(b.conn.SetDeleteElements, s, chunk); err != nil {
+		for _, e := range pl.strays[i] {
+			if err := room(s.Name, true, 1); err != nil {
 				return err
 			}
+			t.elem(e.Key, e.IntervalEnd, 0)
+		}
+		if t != nil {
+			t.close()
 		}
 	}
-	els := make([]nftables.SetElement, 0, elemsPerMsg)
 	for _, op := range []struct {
 		changes [nsets][]change
-		fn      func(*nftables.Set, []nftables.SetElement) error
-	}{{pl.del, b.conn.SetDeleteElements}, {pl.add, b.conn.SetAddElements}} {
+		del     bool
+	}{{pl.del, true}, {pl.add, false}} {
 		for i, s := range b.sets {
-			per := elemsPerMsg
-			if isInterval(i) {
-				per /= 2
-			}
-			for chunk := range slices.Chunk(op.changes[i], per) {
-				els = els[:0]
-				for _, c := range chunk {
-					els = appendElems(els, c.p, c.timeout)
-				}
-				// The library encodes the elements at once: els can be reused.
-				if err := queue(op.fn, s, els); err != nil {
+			for _, c := range op.changes[i] {
+				if err := room(s.Name, op.del, 2); err != nil {
 					return err
 				}
+				t.prefix(c.p, c.timeout.Milliseconds())
+			}
+			if t != nil {
+				t.close()
 			}
 		}
 	}
-	if err := send(); err != nil {
-		return err
-	}
-	b.ensured = true
-	return nil
+	return send()
 }
 
 // read replaces the view with what the kernel holds.

@@ -70,7 +70,8 @@ type Backend struct {
 	sets     [nsets]*nftables.Set // indexed by setOf
 	maxBatch int
 	netns    int
-	dumpConn *netlink.Conn // for set dumps; see dumpSet
+	dumpConn *netlink.Conn // for set dumps and element batches; see rawConn
+	seq      uint32        // the next sequence number of a batch of ours
 
 	mu sync.Mutex
 	// view is what this Backend believes the kernel holds, by prefix; nil until read.
@@ -140,6 +141,7 @@ func New(opts Options) (*Backend, error) {
 		sets:     newSets(t),
 		maxBatch: opts.MaxBatch,
 		netns:    opts.NetNS,
+		seq:      1 << 30, // apart from the library's and mdlayher/netlink's numbers
 	}, nil
 }
 
