@@ -30,6 +30,11 @@ type txn struct {
 	table    string
 }
 
+// bytesPerElem bounds the bytes an element takes in a batch: an IPv6 start element with its
+// timeout takes 40, an end element 36, and each message of up to elemsPerMsg elements adds
+// about 60.
+const bytesPerElem = 48
+
 func newTxn(table string, seq uint32) *txn {
 	t := &txn{table: table, seq: seq, firstSeq: seq, msg: -1, lastMsg: -1}
 	t.header(unix.NFNL_MSG_BATCH_BEGIN, unix.NLM_F_REQUEST, unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES)
@@ -234,6 +239,16 @@ func (b *Backend) rawConn() (*netlink.Conn, error) {
 		if err := raiseBuffers(c); err != nil {
 			c.Close()
 			return nil, err
+		}
+		// A batch must fit the send buffer, or sendmsg fails with EMSGSIZE: without
+		// CAP_NET_ADMIN to raise it, big changes take several transactions.
+		b.batchCap = b.maxBatch
+		if rc, err := c.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				if n, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil {
+					b.batchCap = max(min(b.maxBatch, (n-4096)/bytesPerElem), 1)
+				}
+			})
 		}
 		b.dumpConn = c
 	}

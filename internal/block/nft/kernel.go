@@ -146,6 +146,9 @@ func (b *Backend) flush(ctx context.Context, pl *plan) error {
 		}
 		b.ensured = true
 	}
+	if _, err := b.rawConn(); err != nil {
+		return err
+	}
 	var t *txn
 	send := func() error {
 		if t == nil {
@@ -164,7 +167,7 @@ func (b *Backend) flush(ctx context.Context, pl *plan) error {
 	}
 	// room makes sure the open transaction can take n more elements in a message for set.
 	room := func(set string, del bool, n int) error {
-		if t != nil && t.elems > 0 && t.elems+n > b.maxBatch {
+		if t != nil && t.elems > 0 && t.elems+n > b.batchCap {
 			if err := send(); err != nil {
 				return err
 			}

@@ -72,6 +72,7 @@ type Backend struct {
 	netns    int
 	dumpConn *netlink.Conn // for set dumps and element batches; see rawConn
 	seq      uint32        // the next sequence number of a batch of ours
+	batchCap int           // elements per transaction: maxBatch, or fewer to fit the socket
 
 	mu sync.Mutex
 	// view is what this Backend believes the kernel holds, by prefix; nil until read.
