@@ -18,9 +18,9 @@
 // hash set takes one element per ban where an interval set takes two, and the kernel inserts
 // and lists it several times faster (reference §6.2, §6.3; docs/benchmarks.md). Hosts are
 // spread over four sets per family by a hash of the address, because reading a set back takes
-// time that grows with the square of its size (see hostShards). A host never
-// overlaps a prefix in the kernel's eyes (they are in different sets), and normalise drops
-// a host inside a banned prefix anyway.
+// time that grows with the square of its size (see hostShards). A host never overlaps a prefix
+// in the kernel's eyes (they are in different sets), and normalise drops a host inside a
+// banned prefix anyway; overlapping intervals, which the kernel refuses, never reach it.
 //
 // Both hooks: a banned source is cut off from the host and from whatever the host routes to
 // (containers, VMs), as cs-firewall-bouncer does; the sets are shared. Enabling installs the two
@@ -33,6 +33,13 @@
 // element whose timeout ran out leaves its interval's end element behind (the kernel gives end
 // elements no timeout and refuses one, EINVAL, measured on 6.18); such strays match nothing and
 // are deleted at the next read of the kernel.
+//
+// Transactions: the table, sets and chains go through google/nftables (v0.3.0). Element
+// changes, which can be 100 000 at once, are encoded here (batch.go) and sent as one batch on
+// a socket of the Backend's own with its buffer raised, because the library allocates per
+// element and fails with "message too long" on large batches; sets are read back with a large
+// buffer for the same reason (dump.go). A batch the kernel refuses changes nothing: the
+// Backend then drops its view, re-reads the kernel and tries once more.
 package nft
 
 import (
@@ -57,9 +64,11 @@ type Options struct {
 	// NetNS is a file descriptor of the network namespace to work in; 0: the caller's.
 	NetNS int
 	// MaxBatch caps the elements (start and end elements counted apart) sent in one
-	// transaction; a larger change is applied in several. Default 1 << 20: with the socket
-	// buffer raised (SO_SNDBUFFORCE needs CAP_NET_ADMIN, which nftables needs anyway), 100 000
-	// bans fit in one transaction.
+	// transaction; a larger change is applied in several, and a failure part-way leaves the
+	// earlier ones applied (the Backend then re-reads the kernel). Default 1 << 20: with the
+	// socket buffer raised to 64 MB (SO_SNDBUFFORCE needs CAP_NET_ADMIN, which nftables needs
+	// anyway), a million elements fit in one transaction. Without that privilege the cap is
+	// what the system's buffer holds.
 	MaxBatch int
 }
 
