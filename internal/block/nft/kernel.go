@@ -64,7 +64,9 @@ func newSets(t *nftables.Table) [nsets]*nftables.Set {
 		if i > hostShards {
 			fam, key = "6", nftables.TypeIP6Addr
 		}
-		s := &nftables.Set{Table: t, KeyType: key, HasTimeout: true}
+		// A set ID of our own: with none, google/nftables v0.3.0 takes one from a package
+		// counter that it does not guard, a data race between Backends.
+		s := &nftables.Set{Table: t, ID: uint32(i + 1), KeyType: key, HasTimeout: true}
 		if isInterval(i) {
 			s.Name, s.Interval = "net"+fam, true
 		} else {
