@@ -45,7 +45,7 @@ func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	view := map[netip.Prefix]viewEntry{}
+	view := map[pkey]viewEntry{}
 	var ps []netip.Prefix
 	for i, els := range got {
 		for _, s := range parseElems(els, i, time.Now(), view) {
@@ -55,8 +55,8 @@ func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
 			}
 		}
 	}
-	for p := range view {
-		ps = append(ps, p)
+	for k := range view {
+		ps = append(ps, k.prefix())
 	}
 	return ps, nil
 }

@@ -88,13 +88,13 @@ func TestParseDump(t *testing.T) {
 	if len(els) != 2 {
 		t.Fatalf("parseDump found %d elements, want 2", len(els))
 	}
-	view := map[netip.Prefix]viewEntry{}
+	view := map[pkey]viewEntry{}
 	if strays := parseElems(els, hostShards, epoch, view); len(strays) != 0 {
 		t.Errorf("strays: %v", strays)
 	}
 	want := map[netip.Prefix]int64{netip.MustParsePrefix("192.0.2.0/24"): epoch.Add(59 * time.Minute).UnixMilli()}
-	for p, v := range view {
-		if want[p] != v.deadline {
+	for k, v := range view {
+		if p := k.prefix(); want[p] != v.deadline {
 			t.Errorf("view[%v].deadline = %d, want %d", p, v.deadline, want[p])
 		}
 	}
@@ -113,7 +113,7 @@ func FuzzParseDump(f *testing.F) {
 		var els []nftables.SetElement
 		var arena []byte
 		_, _ = parseDump(b, 1, &els, &arena)
-		view := map[netip.Prefix]viewEntry{}
+		view := map[pkey]viewEntry{}
 		for i := range nsets {
 			parseElems(els, i, epoch, view)
 		}

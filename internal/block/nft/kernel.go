@@ -221,7 +221,11 @@ func (b *Backend) read(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	view := make(map[netip.Prefix]viewEntry, len(got[0])/2+len(got[1])/2)
+	n := 0
+	for _, els := range got {
+		n += len(els)
+	}
+	view := make(map[pkey]viewEntry, n)
 	var strays [nsets][]nftables.SetElement
 	for i, els := range got {
 		strays[i] = parseElems(els, i, now, view)
@@ -260,7 +264,7 @@ func (b *Backend) readSets() ([nsets][]nftables.SetElement, error) {
 // host set its hash names, a shorter prefix in the interval set. The kernel lists an interval as a start element
 // and an end element holding the address after it (none when the interval reaches the last
 // address); an end element with no start before it was left by a start that timed out.
-func parseElems(els []nftables.SetElement, set int, now time.Time, view map[netip.Prefix]viewEntry) (strays []nftables.SetElement) {
+func parseElems(els []nftables.SetElement, set int, now time.Time, view map[pkey]viewEntry) (strays []nftables.SetElement) {
 	entry := func(e *nftables.SetElement) viewEntry {
 		v := viewEntry{read: true}
 		if e.Timeout != 0 {
@@ -277,7 +281,7 @@ func parseElems(els []nftables.SetElement, set int, now time.Time, view map[neti
 				strays = append(strays, els[i])
 				continue
 			}
-			view[p] = entry(&els[i])
+			view[keyOf(p)] = entry(&els[i])
 		}
 		return strays
 	}
@@ -306,7 +310,7 @@ func parseElems(els []nftables.SetElement, set int, now time.Time, view map[neti
 			}
 			return
 		}
-		view[p] = entry(open)
+		view[keyOf(p)] = entry(open)
 	}
 	for i := range els {
 		e := &els[i]
@@ -449,7 +453,7 @@ func (b *Backend) Status(ctx context.Context) (block.Status, error) {
 	if err != nil {
 		return st, err
 	}
-	view := make(map[netip.Prefix]viewEntry)
+	view := make(map[pkey]viewEntry)
 	for i, els := range got {
 		parseElems(els, i, time.Now(), view)
 	}

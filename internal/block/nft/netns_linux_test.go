@@ -99,7 +99,7 @@ func kernelPrefixes(t testing.TB, fd int) ([]netip.Prefix, map[netip.Prefix]time
 		if err != nil {
 			t.Fatalf("GetSetElements(%s): %v", name, err)
 		}
-		view := map[netip.Prefix]viewEntry{}
+		view := map[pkey]viewEntry{}
 		if strays := parseElems(els, i, time.Now(), view); len(strays) > 0 {
 			t.Errorf("set %s holds %d elements that form no prefix", name, len(strays))
 		}
@@ -109,10 +109,9 @@ func kernelPrefixes(t testing.TB, fd int) ([]netip.Prefix, map[netip.Prefix]time
 				starts[a] = e.Timeout
 			}
 		}
-		for p := range view {
+		for k := range view {
+			p := k.prefix()
 			timeouts[p] = starts[p.Addr()]
-		}
-		for p := range view {
 			ps = append(ps, p)
 		}
 	}

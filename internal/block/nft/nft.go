@@ -46,7 +46,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -85,7 +84,7 @@ type Backend struct {
 
 	mu sync.Mutex
 	// view is what this Backend believes the kernel holds, by prefix; nil until read.
-	view map[netip.Prefix]viewEntry
+	view map[pkey]viewEntry
 	// strays are kernel elements that are no firewarden prefix (end elements left by an
 	// expired start, ranges someone else added); deleted by the next change.
 	strays [nsets][]nftables.SetElement
@@ -251,7 +250,8 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 	// The view is updated as the change is planned: a failed flush drops it.
 	for _, e := range es {
 		f := setOf(e.prefix)
-		v, ok := b.view[e.prefix]
+		k := keyOf(e.prefix)
+		v, ok := b.view[k]
 		switch {
 		case !ok:
 			res.Added++
@@ -268,21 +268,22 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		default:
 			res.Kept++
 			v.gen = gen
-			b.view[e.prefix] = v
+			b.view[k] = v
 			continue
 		}
 		v = viewEntry{deadline: e.deadline, gen: gen}
 		if e.deadline != 0 {
 			v.kdeadline = rnow + timeout(e.deadline, now).Milliseconds()
 		}
-		b.view[e.prefix] = v
+		b.view[k] = v
 	}
-	for p, v := range b.view {
+	for k, v := range b.view {
 		if v.gen == gen {
 			continue
 		}
 		res.Removed++
-		delete(b.view, p)
+		delete(b.view, k)
+		p := k.prefix()
 		// One that times out within a second is left to the kernel (which may drop it a jiffy
 		// or so before our deadline: deleting it then fails the batch); its end element, a
 		// stray, goes at the next read.

@@ -152,3 +152,16 @@ func FuzzNormalise(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyRoundTrip(t *testing.T) {
+	for _, s := range []string{"0.0.0.0/0", "192.0.2.1/32", "10.0.0.0/8", "255.255.255.255/32",
+		"::/0", "2001:db8::1/128", "2001:db8::/32", "ffff::/16", "::ffff:0:0/95"} {
+		p := netip.MustParsePrefix(s)
+		if got := keyOf(p).prefix(); got != p {
+			t.Errorf("keyOf(%v).prefix() = %v", p, got)
+		}
+	}
+	if keyOf(netip.MustParsePrefix("0.0.0.0/0")) == keyOf(netip.MustParsePrefix("::/0")) {
+		t.Error("keyOf(0.0.0.0/0) == keyOf(::/0)")
+	}
+}
