@@ -140,7 +140,8 @@ func bareTag(t []byte) (name []byte, pid int, ok bool) {
 	return parseTag(t[:len(t)-1])
 }
 
-// parseTag splits "name[pid]" or "name".
+// parseTag splits "name[pid]" or "name". The pid is read only for sshd's names: most lines are
+// other programs'.
 func parseTag(t []byte) (name []byte, pid int, ok bool) {
 	i := indexByte(t, '[')
 	if i < 0 {
@@ -148,6 +149,9 @@ func parseTag(t []byte) (name []byte, pid int, ok bool) {
 	}
 	if i == 0 || t[len(t)-1] != ']' {
 		return nil, 0, false
+	}
+	if t[0] != 's' {
+		return t[:i], 0, true
 	}
 	p, ok := atoi(t[i+1 : len(t)-1])
 	return t[:i], p, ok
@@ -235,6 +239,9 @@ func splitUnified(h header, rest []byte) (header, []byte, bool) {
 }
 
 func (h *header) setService(name []byte) bool {
+	if len(name) < 4 || name[0] != 's' || name[1] != 's' || name[2] != 'h' || name[3] != 'd' {
+		return false // most lines: one comparison
+	}
 	for _, s := range services {
 		if string(name) == s {
 			h.service = s
@@ -248,15 +255,35 @@ func isAuthFacility(name []byte) bool {
 	return bytes.HasPrefix(name, []byte("auth.")) || bytes.HasPrefix(name, []byte("authpriv."))
 }
 
-const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
-
 func isMonth(b []byte) bool { return monthOf(b) > 0 }
 
+// monthOf reads an English month abbreviation ("Jan" … "Dec") as syslog writes it, or returns 0.
 func monthOf(b []byte) time.Month {
-	for i := 0; i+3 <= len(months); i += 3 {
-		if b[0] == months[i] && b[1] == months[i+1] && b[2] == months[i+2] {
-			return time.Month(i/3 + 1)
-		}
+	switch uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]) {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return time.January
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return time.February
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return time.March
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return time.April
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return time.May
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return time.June
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return time.July
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return time.August
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return time.September
+	case 'O'<<16 | 'c'<<8 | 't':
+		return time.October
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return time.November
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return time.December
 	}
 	return 0
 }
