@@ -31,7 +31,13 @@ const (
 	// KindNone is the zero Kind; Parse never returns it with ok.
 	KindNone Kind = iota
 	// KindFailed: "Failed METHOD for [invalid user ]U from A port N ssh2[: key]" (any method:
-	// password, publickey, keyboard-interactive/pam, none, …). Last from.
+	// password, publickey, keyboard-interactive/pam, none, …). Last from. Known gap: the text
+	// after "ssh2: " is sshd's for passwords and plain keys, but holds a certificate's key ID or
+	// hostbased's client user and host, which the client chooses; a client that can get such a
+	// line logged (a publickey failure logs at INFO only for an invalid user or after
+	// MaxAuthTries/2) can put " from X" there. No rule on the text alone tells that from a user
+	// name, which comes before the address; the guard should weigh these lines with the other
+	// lines of the same connection (PID).
 	KindFailed
 	// KindInvalidUser: "Invalid user U from A[ port N]" (also "Illegal user", OpenSSH < 3.9).
 	// Last from.
