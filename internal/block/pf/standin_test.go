@@ -3,9 +3,6 @@ package pf_test
 import (
 	"context"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/firewarden/firewarden/internal/block"
@@ -18,19 +15,7 @@ import (
 // ExecRunner runs ROOT/sbin/pfctl, the macemu stand-in, which reads the files the Backend hands
 // it by system path under the same root, and keeps pf's state in the fake Mac's state file.
 func TestThroughStandInBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the macemu binary; run without -short")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH to build macemu; put the Go toolchain on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "macemu")
-	cmd := exec.Command(gobin, "build", "-o", bin, "github.com/firewarden/firewarden/internal/host/hosttest/macemu")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build macemu: %v\n%s", err, out)
-	}
+	bin := hosttest.BuildMacemu(t)
 	dir := t.TempDir()
 	if err := hosttest.Layout(dir, hosttest.Mac15(), bin); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,6 @@ package hosttest_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -15,23 +12,7 @@ import (
 )
 
 // buildMacemu compiles the stand-in into a temporary directory.
-func buildMacemu(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the macemu binary; run without -short")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH to build macemu; put the Go toolchain on PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "macemu")
-	cmd := exec.Command(gobin, "build", "-o", bin, "./macemu")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./macemu: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildMacemu(t *testing.T) string { return hosttest.BuildMacemu(t) }
 
 // TestStandInThroughExecRunner runs the stand-in programs of a laid-out fake Mac the way
 // firewarden does, and checks that state persists across runs.
