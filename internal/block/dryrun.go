@@ -76,6 +76,52 @@ func (d *DryRun) Sync(ctx context.Context, want []Ban, now time.Time) (SyncResul
 	return res, nil
 }
 
+// Apply implements Backend: it prints "would remove", "would add" and "would update" lines in
+// address order (a prefix both removed and added: the removal first) and changes its view as a
+// real backend would.
+func (d *DryRun) Apply(ctx context.Context, add []Ban, remove []netip.Prefix, now time.Time) (SyncResult, error) {
+	if err := ctx.Err(); err != nil {
+		return SyncResult{}, err
+	}
+	delta, err := PlanApply(d.held, func(t time.Time) time.Time { return t }, add, remove)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	type line struct {
+		p    netip.Prefix
+		text string
+	}
+	lines := make([]line, 0, len(delta.Remove)+len(delta.Add)+len(delta.Renew))
+	for _, p := range delta.Remove {
+		lines = append(lines, line{p, "would remove " + FormatPrefix(p)})
+	}
+	for _, b := range delta.Add {
+		lines = append(lines, line{b.Prefix, "would add " + FormatPrefix(b.Prefix) + until(b.Expires, now)})
+	}
+	for _, b := range delta.Renew {
+		lines = append(lines, line{b.Prefix, "would update " + FormatPrefix(b.Prefix) + until(b.Expires, now)})
+	}
+	slices.SortStableFunc(lines, func(a, b line) int { return comparePrefix(a.p, b.p) })
+	for _, l := range lines {
+		if _, err := fmt.Fprintf(d.w, "dry-run: %s\n", l.text); err != nil {
+			return SyncResult{}, err
+		}
+	}
+	if d.held == nil {
+		d.held = make(map[netip.Prefix]time.Time)
+	}
+	for _, p := range delta.Remove {
+		delete(d.held, p)
+	}
+	for _, b := range delta.Add {
+		d.held[b.Prefix] = b.Expires
+	}
+	for _, b := range delta.Renew {
+		d.held[b.Prefix] = b.Expires
+	}
+	return delta.Result, nil
+}
+
 // until prints a kernel timeout as the kernel would get it.
 func until(exp, now time.Time) string {
 	if exp.IsZero() {

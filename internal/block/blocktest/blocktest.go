@@ -8,10 +8,11 @@
 //	}
 //
 // newBackend is called once per subtest and must return a Backend over an empty firewall of its
-// own (a fresh network namespace, a fresh stand-in pfctl), cleaned up with t.Cleanup. Two
+// own (a fresh network namespace, a fresh stand-in pfctl), cleaned up with t.Cleanup. Three
 // optional abilities, found by type assertion on what newBackend returns, let the suite look
-// further: Lister (compare the exact prefixes held, not only their number) and Drifter (change the
-// firewall behind the Backend's back to test Reconcile). A subtest that needs one the backend
+// further: Lister (compare the exact prefixes held, not only their number), Drifter (change the
+// firewall behind the Backend's back to test Reconcile) and Breaker (make the firewall refuse
+// changes, to test that a refused batch changes nothing). A subtest that needs one the backend
 // lacks is skipped with a message saying so.
 package blocktest
 
@@ -35,6 +36,12 @@ type Lister interface {
 // would, without updating what the Backend believes it holds.
 type Drifter interface {
 	Drift(ctx context.Context, add, remove []netip.Prefix) error
+}
+
+// Breaker makes the firewall refuse every change while on, as a kernel or pfctl refusing a batch
+// would, so that the suite can check that a refused change leaves the firewall as it was.
+type Breaker interface {
+	Break(on bool)
 }
 
 // LargeSet is how many bans the "large" subtest syncs: enough that a backend must chunk its
@@ -71,6 +78,18 @@ func (h *harness) sync(t *testing.T, want []block.Ban, wantRes block.SyncResult)
 		t.Errorf("%s: Sync(%d bans) = %+v, want %+v", h.b.Name(), len(want), got, wantRes)
 	}
 	h.holds(t, want)
+}
+
+func (h *harness) apply(t *testing.T, add []block.Ban, remove []netip.Prefix, wantRes block.SyncResult, held []block.Ban) {
+	t.Helper()
+	got, err := h.b.Apply(h.ctx, add, remove, h.now)
+	if err != nil {
+		t.Fatalf("%s: Apply(add %s, remove %s) = %v", h.b.Name(), briefBans(add), brief(remove), err)
+	}
+	if got != wantRes {
+		t.Errorf("%s: Apply(add %s, remove %s) = %+v, want %+v", h.b.Name(), briefBans(add), brief(remove), got, wantRes)
+	}
+	h.holds(t, held)
 }
 
 func (h *harness) reconcile(t *testing.T, want []block.Ban, wantRes block.SyncResult) {
@@ -152,6 +171,41 @@ func brief(ps []netip.Prefix) string {
 		return fmt.Sprintf("%v and %d more", ps[:5], len(ps)-5)
 	}
 	return fmt.Sprint(ps)
+}
+
+func briefBans(bs []block.Ban) string {
+	ps := make([]netip.Prefix, 0, min(len(bs), 6))
+	for _, b := range bs[:min(len(bs), 6)] {
+		ps = append(ps, b.Prefix)
+	}
+	if len(bs) > 5 {
+		return fmt.Sprintf("%v and %d more", ps[:5], len(bs)-5)
+	}
+	return brief(ps)
+}
+
+// prefixes parses prefixes.
+func prefixes(ps ...string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, s := range ps {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// without returns bs without the bans on the prefixes ps.
+func without(bs []block.Ban, ps ...string) []block.Ban {
+	drop := map[netip.Prefix]bool{}
+	for _, p := range prefixes(ps...) {
+		drop[p] = true
+	}
+	var out []block.Ban
+	for _, b := range bs {
+		if !drop[b.Prefix] {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // bans makes bans from prefixes, expiring an hour after now (forever for a prefix marked "!").
@@ -302,10 +356,171 @@ var cases = []struct {
 		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
 		h.enabled(t, true)
 	}},
+	{"ApplyAdds", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.apply(t, want, nil, block.SyncResult{Added: len(mixed)}, want)
+		h.apply(t, want, nil, block.SyncResult{Kept: len(mixed)}, want)
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+		// Duplicates and prefixes inside other added ones count once.
+		more := h.bans("192.0.2.2/32", "192.0.2.2/32", "100.64.0.0/10", "100.64.1.1/32", "2001:db8:9::/48", "2001:db8:9::1/128")
+		want = append(want, h.bans("192.0.2.2/32", "100.64.0.0/10", "2001:db8:9::/48")...)
+		h.apply(t, more, nil, block.SyncResult{Added: 3}, want)
+		h.sync(t, want, block.SyncResult{Kept: len(want)})
+	}},
+	{"ApplyAddInsideAHeldPrefixKeepsIt", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		h.apply(t, h.bans("198.51.100.7/32", "203.0.113.200/32", "10.1.2.0/24", "!2001:db8:1:2::/64", "2001:db8:2::1/128"), nil,
+			block.SyncResult{Kept: 5}, want)
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+	}},
+	{"ApplyAddCoveringReplaces", func(t *testing.T, h *harness) {
+		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
+		// 203.0.113.0/24 covers both /25s; 2001:db8::/46 covers every IPv6 ban of mixed. A host
+		// inside an added prefix is dropped.
+		held := h.bans("192.0.2.1/32", "198.51.100.0/24", "!10.0.0.0/8", "203.0.113.0/24", "2001:db8::/46")
+		h.apply(t, h.bans("203.0.113.0/24", "203.0.113.9/32", "2001:db8::/46"), nil, block.SyncResult{Added: 2, Removed: 5}, held)
+		// 192.0.0.0/3 covers three of what is left, prefixes and a host.
+		held = h.bans("!10.0.0.0/8", "192.0.0.0/3", "2001:db8::/46")
+		h.apply(t, h.bans("192.0.0.0/3"), nil, block.SyncResult{Added: 1, Removed: 3}, held)
+		h.sync(t, held, block.SyncResult{Kept: len(held)})
+	}},
+	{"ApplyRemoves", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		rest := without(want, "198.51.100.0/24", "2001:db8::1/128", "10.0.0.0/8")
+		h.apply(t, nil, prefixes("198.51.100.0/24", "2001:db8::1/128", "10.0.0.0/8"), block.SyncResult{Removed: 3}, rest)
+		h.apply(t, nil, prefixes("198.51.100.0/24", "2001:db8::1/128", "10.0.0.0/8"), block.SyncResult{}, rest)
+		h.sync(t, rest, block.SyncResult{Kept: len(rest)})
+		h.apply(t, nil, prefixes(mixed[:4]...), block.SyncResult{Removed: 3}, without(rest, mixed[:4]...))
+	}},
+	{"ApplyRemoveIgnoresWhatIsNotHeldExactly", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		// Absent, inside a held prefix, around held prefixes.
+		h.apply(t, nil, prefixes("192.0.2.77/32", "198.51.100.0/25", "198.51.100.1/32", "203.0.113.0/24", "2001:db8:2::/128", "2001:db8::/32"),
+			block.SyncResult{}, want)
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+	}},
+	{"ApplyRemoveThenAdd", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		// Removal goes first: the same prefix in both is deleted and added again.
+		h.apply(t, h.bans("203.0.113.0/25"), prefixes("203.0.113.0/25"), block.SyncResult{Added: 1, Removed: 1}, want)
+		// A host inside a prefix removed in the same call is no longer covered.
+		held := append(without(want, "198.51.100.0/24"), h.bans("198.51.100.7/32")...)
+		h.apply(t, h.bans("198.51.100.7/32"), prefixes("198.51.100.0/24"), block.SyncResult{Added: 1, Removed: 1}, held)
+		h.sync(t, held, block.SyncResult{Kept: len(held)})
+	}},
+	{"ApplyLongerTimeoutKeepsTheEntry", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.apply(t, want, nil, block.SyncResult{Added: len(mixed)}, want)
+		for _, d := range []time.Duration{2 * time.Hour, time.Minute} { // raised, then not lowered
+			other := slices.Clone(want)
+			for i := range other {
+				other[i].Expires = h.now.Add(d)
+			}
+			h.apply(t, other, nil, block.SyncResult{Kept: len(mixed)}, want)
+		}
+	}},
+	{"ApplyThenSyncAgree", func(t *testing.T, h *harness) {
+		all := h.bans(mixed...)
+		h.sync(t, all[:4], block.SyncResult{Added: 4})
+		h.apply(t, all[4:], prefixes(mixed[0]), block.SyncResult{Added: len(mixed) - 4, Removed: 1}, all[1:])
+		h.sync(t, all[1:], block.SyncResult{Kept: len(mixed) - 1})
+		h.sync(t, all, block.SyncResult{Added: 1, Kept: len(mixed) - 1})
+		h.apply(t, nil, prefixes(mixed[0]), block.SyncResult{Removed: 1}, all[1:])
+		h.reconcile(t, all[1:], block.SyncResult{Kept: len(mixed) - 1})
+		h.apply(t, all[:2], nil, block.SyncResult{Added: 1, Kept: 1}, all)
+	}},
+	{"ApplyFirstReadsTheKernel", func(t *testing.T, h *harness) {
+		d, ok := h.b.(Drifter)
+		if !ok {
+			t.Skipf("%s has no blocktest.Drifter test hook; give the value newBackend returns a Drift method to test that Apply reads the firewall first", h.b.Name())
+		}
+		// The sets exist, holding entries this Backend never applied.
+		if err := h.b.SetEnabled(h.ctx, true); err != nil {
+			t.Fatalf("SetEnabled(true) = %v", err)
+		}
+		if err := d.Drift(h.ctx, prefixes("100.64.0.1/32", "2001:db8:ff::/48"), nil); err != nil {
+			t.Fatalf("Drift = %v", err)
+		}
+		h.apply(t, h.bans("192.0.2.1/32"), nil, block.SyncResult{Added: 1}, h.bans("100.64.0.1/32", "2001:db8:ff::/48", "192.0.2.1/32"))
+		h.apply(t, h.bans("100.64.0.1/32", "2001:db8:ff:1::/64"), nil, block.SyncResult{Kept: 2}, h.bans("100.64.0.1/32", "2001:db8:ff::/48", "192.0.2.1/32"))
+		h.apply(t, nil, prefixes("2001:db8:ff::/48"), block.SyncResult{Removed: 1}, h.bans("100.64.0.1/32", "192.0.2.1/32"))
+	}},
+	{"ApplyAfterDriftThenReconcileRepairs", func(t *testing.T, h *harness) {
+		d, ok := h.b.(Drifter)
+		if !ok {
+			t.Skipf("%s has no blocktest.Drifter test hook; give the value newBackend returns a Drift method to test Reconcile after drift", h.b.Name())
+		}
+		h.sync(t, h.bans(mixed...), block.SyncResult{Added: len(mixed)})
+		if err := d.Drift(h.ctx, prefixes("100.64.0.1/32"), prefixes("198.51.100.0/24")); err != nil {
+			t.Fatalf("Drift = %v", err)
+		}
+		// Apply changes what it is asked to and leaves the drift alone.
+		held := append(without(h.bans(mixed...), "198.51.100.0/24", "2001:db8::1/128"), h.bans("192.0.2.50/32", "100.64.0.1/32")...)
+		h.apply(t, h.bans("192.0.2.50/32"), prefixes("2001:db8::1/128"), block.SyncResult{Added: 1, Removed: 1}, held)
+		want := append(without(h.bans(mixed...), "2001:db8::1/128"), h.bans("192.0.2.50/32")...)
+		h.reconcile(t, want, block.SyncResult{Added: 1, Removed: 1, Kept: len(want) - 1})
+		h.apply(t, h.bans("198.51.100.0/24"), nil, block.SyncResult{Kept: 1}, want)
+		h.sync(t, want, block.SyncResult{Kept: len(want)})
+	}},
+	{"ApplyRefusedChangesNothing", func(t *testing.T, h *harness) {
+		br, ok := h.b.(Breaker)
+		if !ok {
+			t.Skipf("%s has no blocktest.Breaker test hook; give the value newBackend returns a Break method to test that a refused Apply changes nothing", h.b.Name())
+		}
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		add, remove := h.bans("192.0.2.50/32", "203.0.113.0/24", "2001:db8:5::/64"), prefixes("192.0.2.1/32", "2001:db8::1/128")
+		br.Break(true)
+		if res, err := h.b.Apply(h.ctx, add, remove, h.now); err == nil {
+			t.Errorf("%s: Apply with the firewall refusing changes = %+v, nil error", h.b.Name(), res)
+		}
+		br.Break(false)
+		h.holds(t, want)
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+		held := append(without(want, "192.0.2.1/32", "2001:db8::1/128", "203.0.113.0/25", "203.0.113.128/25"), add...)
+		h.apply(t, add, remove, block.SyncResult{Added: 3, Removed: 4}, held)
+	}},
+	{"ApplyInvalidPrefixChangesNothing", func(t *testing.T, h *harness) {
+		want := h.bans(mixed...)
+		h.sync(t, want, block.SyncResult{Added: len(mixed)})
+		for _, c := range []struct {
+			add    []block.Ban
+			remove []netip.Prefix
+		}{
+			{append(h.bans("192.0.2.50/32"), block.Ban{}), nil},
+			{h.bans("192.0.2.50/32"), []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), {}}},
+		} {
+			if res, err := h.b.Apply(h.ctx, c.add, c.remove, h.now); err == nil {
+				t.Errorf("%s: Apply(add %s, remove %s) = %+v, nil error; want an error for the invalid prefix", h.b.Name(), briefBans(c.add), brief(c.remove), res)
+			}
+			h.holds(t, want)
+		}
+		h.sync(t, want, block.SyncResult{Kept: len(mixed)})
+	}},
 	{"LargeSetInChunks", func(t *testing.T, h *harness) {
 		want := h.large(LargeSet, 0)
 		h.sync(t, want, block.SyncResult{Added: LargeSet})
 		h.sync(t, want, block.SyncResult{Kept: LargeSet})
+		// Prefixes over many held hosts: 10.0.0.0/24 covers 96 of them (few enough to look every
+		// address up), 2001:db8::/32 every IPv6 one (a search over all entries).
+		var in24, v6 []string
+		for _, b := range want {
+			switch {
+			case netip.MustParsePrefix("10.0.0.0/24").Contains(b.Prefix.Addr()):
+				in24 = append(in24, b.Prefix.String())
+			case b.Prefix.Addr().Is6():
+				v6 = append(v6, b.Prefix.String())
+			}
+		}
+		held := append(without(want, in24...), h.bans("10.0.0.0/24")...)
+		h.apply(t, h.bans("10.0.0.0/24", "10.0.0.77/32"), nil, block.SyncResult{Added: 1, Removed: len(in24)}, held)
+		held = append(without(held, append(v6, "10.0.0.0/24")...), h.bans("!2001:db8::/32")...)
+		h.apply(t, h.bans("!2001:db8::/32"), prefixes("10.0.0.0/24"), block.SyncResult{Added: 1, Removed: len(v6) + 1}, held)
+		h.sync(t, want, block.SyncResult{Added: len(in24) + len(v6), Removed: 1, Kept: LargeSet - len(in24) - len(v6)})
 		// Half go, a quarter as many arrive.
 		next := append(slices.Clone(want[LargeSet/2:]), h.large(LargeSet/4, LargeSet)...)
 		h.sync(t, next, block.SyncResult{Added: LargeSet / 4, Removed: LargeSet / 2, Kept: LargeSet / 2})

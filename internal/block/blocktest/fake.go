@@ -2,6 +2,7 @@ package blocktest
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/netip"
 	"slices"
@@ -21,7 +22,7 @@ type Fake struct {
 	enabled bool
 	// Fail, when set, makes every change fail with it and change nothing, as a refused batch.
 	Fail error
-	// Batches counts the changes applied (Syncs and Reconciles that changed something).
+	// Batches counts the changes applied (Syncs, Reconciles and Applies that changed something).
 	Batches int
 }
 
@@ -87,6 +88,55 @@ func (f *Fake) apply(ctx context.Context, want []block.Ban, reread bool) (block.
 	return res, nil
 }
 
+// Apply implements block.Backend with block.PlanApply over its view: one change to the kernel,
+// or none when Fail is set.
+func (f *Fake) Apply(ctx context.Context, add []block.Ban, remove []netip.Prefix, now time.Time) (block.SyncResult, error) {
+	if err := ctx.Err(); err != nil {
+		return block.SyncResult{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kernel == nil {
+		f.kernel = map[netip.Prefix]time.Time{}
+	}
+	if f.view == nil {
+		f.view = maps.Clone(f.kernel)
+	}
+	d, err := block.PlanApply(f.view, func(t time.Time) time.Time { return t }, add, remove)
+	if err != nil {
+		return block.SyncResult{}, err
+	}
+	if d.Empty() {
+		return d.Result, nil
+	}
+	if f.Fail != nil {
+		return block.SyncResult{}, f.Fail
+	}
+	for _, m := range []map[netip.Prefix]time.Time{f.kernel, f.view} {
+		for _, p := range d.Remove {
+			delete(m, p)
+		}
+		for _, b := range d.Add {
+			m[b.Prefix] = b.Expires
+		}
+		for _, b := range d.Renew {
+			m[b.Prefix] = b.Expires
+		}
+	}
+	f.Batches++
+	return d.Result, nil
+}
+
+// Break implements Breaker: on, every change fails with an error and changes nothing.
+func (f *Fake) Break(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Fail = nil
+	if on {
+		f.Fail = errors.New("fake: the kernel refused the batch")
+	}
+}
+
 // SetEnabled implements block.Backend.
 func (f *Fake) SetEnabled(ctx context.Context, on bool) error {
 	if err := ctx.Err(); err != nil {
@@ -137,4 +187,5 @@ var (
 	_ block.Backend = (*Fake)(nil)
 	_ Lister        = (*Fake)(nil)
 	_ Drifter       = (*Fake)(nil)
+	_ Breaker       = (*Fake)(nil)
 )

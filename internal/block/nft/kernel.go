@@ -231,6 +231,7 @@ func (b *Backend) read(now time.Time) error {
 		strays[i] = parseElems(els, i, now, view)
 	}
 	b.view, b.strays = view, strays
+	b.recount()
 	return nil
 }
 

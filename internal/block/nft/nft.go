@@ -85,6 +85,9 @@ type Backend struct {
 	mu sync.Mutex
 	// view is what this Backend believes the kernel holds, by prefix; nil until read.
 	view map[pkey]viewEntry
+	// lens counts the view's entries by family (IPv4, IPv6) and prefix length, so that Apply
+	// looks for covering and covered prefixes only at lengths that are held.
+	lens [2][129]int32
 	// strays are kernel elements that are no firewarden prefix (end elements left by an
 	// expired start, ranges someone else added); deleted by the next change.
 	strays [nsets][]nftables.SetElement
@@ -271,6 +274,9 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 			b.view[k] = v
 			continue
 		}
+		if !ok {
+			b.count(k, 1)
+		}
 		v = viewEntry{deadline: e.deadline, gen: gen}
 		if e.deadline != 0 {
 			v.kdeadline = rnow + timeout(e.deadline, now).Milliseconds()
@@ -283,6 +289,7 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 		}
 		res.Removed++
 		delete(b.view, k)
+		b.count(k, -1)
 		p := k.prefix()
 		// One that times out within a second is left to the kernel (which may drop it a jiffy
 		// or so before our deadline: deleting it then fails the batch); its end element, a

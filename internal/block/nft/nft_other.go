@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/block"
@@ -39,6 +40,11 @@ func (*Backend) Sync(context.Context, []block.Ban, time.Time) (block.SyncResult,
 
 // Reconcile implements block.Backend; it always fails.
 func (*Backend) Reconcile(context.Context, []block.Ban, time.Time) (block.SyncResult, error) {
+	return block.SyncResult{}, errUnsupported
+}
+
+// Apply implements block.Backend; it always fails.
+func (*Backend) Apply(context.Context, []block.Ban, []netip.Prefix, time.Time) (block.SyncResult, error) {
 	return block.SyncResult{}, errUnsupported
 }
 

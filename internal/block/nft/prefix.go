@@ -26,14 +26,10 @@ type entry struct {
 func normalise(want []block.Ban) ([]entry, error) {
 	es := make([]entry, 0, len(want))
 	for _, b := range want {
-		p := b.Prefix
-		if !p.IsValid() {
-			return nil, fmt.Errorf("invalid prefix %v", p)
+		p, err := normalPrefix(b.Prefix)
+		if err != nil {
+			return nil, err
 		}
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		p = p.Masked()
 		var d int64
 		if !b.Expires.IsZero() {
 			d = b.Expires.UnixMilli()
@@ -108,6 +104,37 @@ func (k pkey) prefix() netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(b), int(k.bits))
 }
 
+// mask returns the prefix of k's address of length bits (at most k.bits).
+func (k pkey) mask(bits int) pkey {
+	if !k.is6 {
+		return pkey{lo: k.lo & (0xffffffff << (32 - bits)) & 0xffffffff, bits: uint8(bits)}
+	}
+	hi, lo := k.hi, k.lo
+	if bits >= 64 {
+		lo &= ^uint64(0) << (128 - bits)
+	} else {
+		hi, lo = hi&(^uint64(0)<<(64-bits)), 0
+	}
+	return pkey{hi: hi, lo: lo, bits: uint8(bits), is6: true}
+}
+
+// child returns the i-th prefix of length bits inside k (k masked, i below 2^(bits-k.bits)).
+func (k pkey) child(bits int, i uint64) pkey {
+	c := k
+	c.bits = uint8(bits)
+	if !k.is6 {
+		c.lo |= i << (32 - bits)
+		return c
+	}
+	if s := 128 - bits; s >= 64 {
+		c.hi |= i << (s - 64)
+	} else {
+		c.lo |= i << s
+		c.hi |= i >> (64 - s) // 0 when s is 0
+	}
+	return c
+}
+
 // laterDeadline returns the later of two deadlines, 0 (none) being the latest.
 func laterDeadline(a, b int64) int64 {
 	if a == 0 || b == 0 {
@@ -160,4 +187,15 @@ func timeout(deadline int64, now time.Time) time.Duration {
 		return 0
 	}
 	return max(time.Duration(deadline-now.UnixMilli())*time.Millisecond, time.Second)
+}
+
+// normalPrefix is p as normalise makes it: masked, IPv4 as 4 bytes; an invalid p is an error.
+func normalPrefix(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return netip.Prefix{}, fmt.Errorf("invalid prefix %v", p)
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
 }

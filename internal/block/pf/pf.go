@@ -232,6 +232,83 @@ func (b *Backend) sync(ctx context.Context, want []block.Ban) (block.SyncResult,
 	return res, nil
 }
 
+// Apply implements block.Backend. pf tables have no per-entry timeouts, so expiries are not
+// used and no entry is renewed. The change goes to pfctl as arguments (no scratch file):
+// deletions first, then additions, each in chunks of Config.Chunk addresses, as in Sync; when a
+// run fails, the runs already made are undone, best effort, and the next change re-reads the
+// table. An Apply that adds nothing new and deletes nothing runs no pfctl.
+func (b *Backend) Apply(ctx context.Context, add []block.Ban, remove []netip.Prefix, now time.Time) (block.SyncResult, error) {
+	adds := make([]block.Ban, 0, len(add))
+	for _, ban := range add {
+		p, err := normalise(ban.Prefix)
+		if err != nil {
+			return block.SyncResult{}, err
+		}
+		adds = append(adds, block.Ban{Prefix: p, Expires: ban.Expires})
+	}
+	rms := make([]netip.Prefix, 0, len(remove))
+	for _, p := range remove {
+		q, err := normalise(p)
+		if err != nil {
+			return block.SyncResult{}, err
+		}
+		rms = append(rms, q)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cached == nil {
+		held, err := b.read(ctx)
+		if err != nil {
+			return block.SyncResult{}, err
+		}
+		b.cached = held
+	}
+	d, err := block.PlanApply[struct{}](b.cached, nil, adds, rms)
+	if err != nil {
+		return block.SyncResult{}, fmt.Errorf("pf backend: %w", err)
+	}
+	if d.Empty() {
+		return d.Result, nil
+	}
+	if len(d.Add) > len(d.Remove) {
+		if err := b.checkLimit(ctx, len(b.cached)-len(d.Remove)+len(d.Add)); err != nil {
+			return block.SyncResult{}, err
+		}
+	}
+	addPs := make([]netip.Prefix, len(d.Add))
+	for i, ban := range d.Add {
+		addPs[i] = ban.Prefix
+	}
+	type step struct {
+		verb string
+		ps   []netip.Prefix
+	}
+	var done []step
+	for _, s := range []step{{"delete", d.Remove}, {"add", addPs}} {
+		for chunk := range slices.Chunk(s.ps, b.cfg.Chunk) {
+			if err := b.tableArgs(ctx, s.verb, chunk); err != nil {
+				for _, s := range slices.Backward(done) {
+					back := "add"
+					if s.verb == "add" {
+						back = "delete"
+					}
+					b.tableArgs(ctx, back, s.ps) // best effort; the next change re-reads
+				}
+				b.cached = nil
+				return block.SyncResult{}, err
+			}
+			done = append(done, step{s.verb, chunk})
+		}
+	}
+	for _, p := range d.Remove {
+		delete(b.cached, p)
+	}
+	for _, p := range addPs {
+		b.cached[p] = struct{}{}
+	}
+	return d.Result, nil
+}
+
 // normalise masks p and unmaps an IPv4-mapped IPv6 prefix, the form pf prints it back in.
 func normalise(p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() {
@@ -331,6 +408,19 @@ func (b *Backend) table(ctx context.Context, verb string, ps []netip.Prefix) (in
 		n = len(ps)
 	}
 	return n, nil
+}
+
+// tableArgs adds or deletes ps (one chunk) named on pfctl's command line. What pf says it
+// changed is not used: Apply reports what it planned against the table it read.
+func (b *Backend) tableArgs(ctx context.Context, verb string, ps []netip.Prefix) error {
+	args := make([]string, 0, 6+len(ps))
+	args = append(args, "-a", b.cfg.Anchor, "-t", b.cfg.Table, "-T", verb)
+	for _, p := range ps {
+		args = append(args, block.FormatPrefix(p))
+	}
+	what := fmt.Sprintf("%s %d addresses (%s … %s)", verb, len(ps), block.FormatPrefix(ps[0]), block.FormatPrefix(ps[len(ps)-1]))
+	_, err := b.pfctl(ctx, what, args...)
+	return err
 }
 
 // SetEnabled implements block.Backend. On, it makes sure the table exists and is persistent,
