@@ -16,7 +16,7 @@ import (
 // TestTxnRoundTrip encodes a transaction and decodes it with the dump parser's attribute
 // reader: the batch frame, one message per set and the elements with their flags and timeouts.
 func TestTxnRoundTrip(t *testing.T) {
-	tx := newTxn("firewarden", 100)
+	tx := newTxn("firewarden", 100, nil)
 	tx.open("host4_0", false)
 	tx.prefix(netip.MustParsePrefix("192.0.2.1/32"), 60000)
 	tx.close()

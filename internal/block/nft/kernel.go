@@ -162,7 +162,11 @@ func (b *Backend) flush(ctx context.Context, pl *plan) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := b.send(buf, first, ack); err != nil {
+		err := b.send(buf, first, ack)
+		if cap(buf) <= smallTxn {
+			b.tbuf = buf
+		}
+		if err != nil {
 			return fmt.Errorf("nftables: %w", err)
 		}
 		return nil
@@ -175,7 +179,7 @@ func (b *Backend) flush(ctx context.Context, pl *plan) error {
 			}
 		}
 		if t == nil {
-			t = newTxn(b.table.Name, b.seq)
+			t, b.tbuf = newTxn(b.table.Name, b.seq, b.tbuf), nil
 		}
 		if t.msg < 0 || t.n+n > elemsPerMsg {
 			t.close()

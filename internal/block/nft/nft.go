@@ -81,6 +81,8 @@ type Backend struct {
 	dumpConn *netlink.Conn // for set dumps and element batches; see rawConn
 	seq      uint32        // the next sequence number of a batch of ours
 	batchCap int           // elements per transaction: maxBatch, or fewer to fit the socket
+	rbuf     []byte        // send's receive buffer (dumpBuf bytes), allocated once
+	tbuf     []byte        // the last small transaction's buffer, for the next one
 
 	mu sync.Mutex
 	// view is what this Backend believes the kernel holds, by prefix; nil until read.
