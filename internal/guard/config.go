@@ -1,0 +1,714 @@
+package guard
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/firewarden/firewarden/internal/authwatch"
+	"github.com/firewarden/firewarden/internal/block"
+)
+
+// Default values of Config. Each says where it comes from; the facts are in the shared
+// reference (adaptive.md), cited by section.
+const (
+	// DefaultFailures is afctl's: a block "if a user or an IP address generates 10 consecutive
+	// failed login attempts" (§1.3).
+	DefaultFailures = 10
+	// DefaultWindow is SSHGuard's detection_time, 1800 s (§4). afctl counted "consecutive"
+	// failures with no window at all (§1.3), which a guard cannot do without remembering every
+	// address forever; fail2ban's findtime is 10m, but with maxretry 5 (§3.1). Of the windows the
+	// reference documents, 30 minutes is the longest, so it keeps slow guessers in view: with
+	// 10 failures it bans anything faster than one failure every 3 minutes, where a 10m window
+	// lets through one a minute. A user's occasional typos stay far below 10 in 30 minutes.
+	DefaultWindow = 30 * time.Minute
+	// DefaultInvalidUserFactor multiplies the weight of a line that names a user sshd does not
+	// know: guessing user names is what scanners do, not people who mistype a password.
+	DefaultInvalidUserFactor = 1.5
+	// DefaultBanRate and DefaultBanRatePer: at most 60 new bans a minute (a token bucket that
+	// holds a minute's worth), so that forged or spoofed lines cannot ban a whole network before
+	// anyone notices; real brute-force waves ban far fewer addresses than that.
+	DefaultBanRate    = 60
+	DefaultBanRatePer = time.Minute
+	// DefaultMaxTracked caps the addresses whose failures are being counted. A flood of lines
+	// with forged addresses then costs a fixed amount of memory (about 100 bytes an address);
+	// the least recently seen address is forgotten first.
+	DefaultMaxTracked = 65536
+)
+
+// Limits a config is checked against.
+const (
+	maxWeight     = 100   // failures a single line may count for
+	maxFailures   = 10000 // threshold
+	maxTracked    = 10_000_000
+	maxBans       = 1_000_000
+	minWindow     = time.Second
+	maxWindow     = 7 * 24 * time.Hour
+	maxBanTimeCap = 3650 * 24 * time.Hour
+)
+
+// Config is the guard's configuration (guard.yaml). Start from Default; ParseConfig fills in
+// the keys a file leaves out with the defaults.
+type Config struct {
+	// Sources are the logs to follow. Empty: the OS default, see DefaultSources.
+	Sources []SourceConfig
+	// Failures is the weighted count of failures within Window that bans an address
+	// (DefaultFailures).
+	Failures float64
+	// Window is how far back failures count (DefaultWindow).
+	Window time.Duration
+	// Weights is how many failures one line of each kind counts for; every Kind authwatch
+	// knows has an entry. 0 ignores the kind. See DefaultWeights.
+	Weights map[authwatch.Kind]float64
+	// InvalidUserFactor multiplies the weight of a line that reports an invalid user
+	// (DefaultInvalidUserFactor).
+	InvalidUserFactor float64
+	// BanTime is the first ban of an address (block.DefaultBanTime, afctl's 15 minutes); each
+	// later ban doubles it (fail2ban's bantime.increment), up to MaxBanTime
+	// (block.DefaultMaxTime, a week).
+	BanTime, MaxBanTime time.Duration
+	// MaxBans caps the active bans, the CLI's included (block.DefaultMaxBans); at the cap the
+	// guard bans no more and says so.
+	MaxBans int
+	// BanRate new bans per BanRatePer at most (DefaultBanRate per DefaultBanRatePer).
+	BanRate    int
+	BanRatePer time.Duration
+	// Backend is nft, pf, dry-run or none; empty: the CLI's default for the host (nft on
+	// Linux, pf on macOS).
+	Backend string
+	// Allowlist are prefixes never banned, in addition to block's allowlist (block allow,
+	// block autoconfigure).
+	Allowlist []netip.Prefix
+	// MaxTracked caps the addresses whose failures are counted (DefaultMaxTracked).
+	MaxTracked int
+	// StateDir is where block.json lives; empty: --state-dir or the OS default.
+	StateDir string
+}
+
+// SourceConfig is one log to follow.
+type SourceConfig struct {
+	// Type is "journal" (the systemd journal), "file" (a plain log file, followed across
+	// rotation) or "unifiedlog" (macOS `log stream`).
+	Type string
+	// Path is the file of a "file" source: an absolute system path, under --root.
+	Path string
+	// Units narrows a "journal" source to these systemd units (ssh.service, sshd.service);
+	// empty: every entry of sshd, sshd-session and sshd-auth.
+	Units []string
+}
+
+// Source types.
+const (
+	SourceJournal    = "journal"
+	SourceFile       = "file"
+	SourceUnifiedLog = "unifiedlog"
+)
+
+// Kinds lists every failure kind authwatch reports, in its order.
+func Kinds() []authwatch.Kind {
+	var ks []authwatch.Kind
+	for k := authwatch.KindNone + 1; !strings.HasPrefix(k.String(), "kind("); k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// DefaultWeights are the failures one line of each kind counts for. SSHGuard's scale (§4): most
+// attacks score 10, a connection closed before authentication 2, a login timeout 1; here 1, 0.2
+// and 0.1. Lines that are failed logins count 1. A PAM failure and the "Failed" line of the same
+// attempt count once between them (see Engine). "maximum authentication attempts exceeded" and
+// sshd's own PerSourcePenalties verdict count 2: sshd has judged the client already.
+// Connections that never tried to log in count less: a wrong protocol banner or no common key
+// exchange (scanners) half; no identification string at all 0, as fail2ban's normal mode does,
+// because load balancers' TCP health checks write exactly that line every few seconds.
+func DefaultWeights() map[authwatch.Kind]float64 {
+	w := map[authwatch.Kind]float64{}
+	for _, k := range Kinds() {
+		w[k] = 1
+	}
+	w[authwatch.KindMaxAttempts] = 2
+	w[authwatch.KindPenalty] = 2
+	w[authwatch.KindPreauth] = 0.2
+	w[authwatch.KindTimeout] = 0.1
+	w[authwatch.KindBadBanner] = 0.5
+	w[authwatch.KindNoKex] = 0.5
+	w[authwatch.KindNoIdent] = 0
+	return w
+}
+
+// Default is the configuration a host gets without a file.
+func Default() *Config {
+	return &Config{
+		Failures:          DefaultFailures,
+		Window:            DefaultWindow,
+		Weights:           DefaultWeights(),
+		InvalidUserFactor: DefaultInvalidUserFactor,
+		BanTime:           block.DefaultBanTime,
+		MaxBanTime:        block.DefaultMaxTime,
+		MaxBans:           block.DefaultMaxBans,
+		BanRate:           DefaultBanRate,
+		BanRatePer:        DefaultBanRatePer,
+		MaxTracked:        DefaultMaxTracked,
+	}
+}
+
+// Policy is the block.Policy the config asks for.
+func (c *Config) Policy() block.Policy {
+	return block.Policy{BanTime: c.BanTime, MaxTime: c.MaxBanTime, MaxBans: c.MaxBans}
+}
+
+// Summary is one line describing c, for `guard --check-config` and the start-up log.
+func (c *Config) Summary() string {
+	src := "the OS default sources"
+	if len(c.Sources) > 0 {
+		var names []string
+		for _, s := range c.Sources {
+			names = append(names, s.String())
+		}
+		src = strings.Join(names, ", ")
+	}
+	backend := c.Backend
+	if backend == "" {
+		backend = "the default backend"
+	}
+	return fmt.Sprintf("ban after %s failures in %s for %s (doubling up to %s); at most %d bans, %d per %s; %d extra allowlist entries; %s; %s",
+		formatFloat(c.Failures), formatDuration(c.Window), formatDuration(c.BanTime), formatDuration(c.MaxBanTime),
+		c.MaxBans, c.BanRate, formatDuration(c.BanRatePer), len(c.Allowlist), src, backend)
+}
+
+// String names a source as messages show it: "journal", "journal (ssh.service)",
+// "file /var/log/auth.log", "unifiedlog".
+func (s SourceConfig) String() string {
+	switch {
+	case s.Type == SourceFile:
+		return "file " + s.Path
+	case len(s.Units) > 0:
+		return s.Type + " (" + strings.Join(s.Units, ", ") + ")"
+	}
+	return s.Type
+}
+
+// ConfigError is a config file that cannot be used: where and why. Its message is one line,
+// "FILE:LINE: what is wrong; what to do".
+type ConfigError struct {
+	File string // as given; "" for a config from memory
+	Line int    // 1-based; 0 when the error is about the whole file
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	name := e.File
+	if name == "" {
+		name = "guard config"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", name, e.Line, e.Msg)
+	}
+	return name + ": " + e.Msg
+}
+
+// ParseConfig reads a guard.yaml. name is the file's name for messages. Keys left out keep their
+// default; unknown keys, wrong types, durations that do not parse, thresholds and caps out of
+// range are errors (*ConfigError) naming the file and line.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	c := Default()
+	p := &configParser{file: name}
+	var doc yaml.Node
+	l, lerr := yaml.NewLoader(bytes.NewReader(data))
+	if lerr != nil {
+		return nil, p.yamlError(lerr)
+	}
+	switch err := l.Load(&doc); {
+	case errors.Is(err, io.EOF):
+		return c, nil // no document (an empty file, or comments only): the defaults
+	case err != nil:
+		return nil, p.yamlError(err)
+	}
+	var extra yaml.Node
+	if err := l.Load(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, p.yamlError(err)
+		}
+		return nil, &ConfigError{File: name, Line: line, Msg: "a second YAML document (after ---); keep the configuration in one"}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return c, nil // an empty file: the defaults
+		}
+		root = root.Content[0]
+	}
+	if root.Kind == 0 || isNull(root) {
+		return c, nil
+	}
+	err := p.mapping(root, "", map[string]func(*yaml.Node) error{
+		"sources":             func(n *yaml.Node) error { return p.sources(n, c) },
+		"threshold":           func(n *yaml.Node) error { return p.threshold(n, c) },
+		"weights":             func(n *yaml.Node) error { return p.weights(n, c) },
+		"invalid_user_factor": func(n *yaml.Node) error { return p.number(n, "invalid_user_factor", 0.01, 10, &c.InvalidUserFactor) },
+		"ban":                 func(n *yaml.Node) error { return p.ban(n, c) },
+		"backend": func(n *yaml.Node) error {
+			if err := p.str(n, "backend", &c.Backend); err != nil {
+				return err
+			}
+			switch c.Backend {
+			case "", "nft", "pf", "dry-run", "none":
+				return nil
+			}
+			return p.errf(n, "backend %q: use nft, pf, dry-run or none (or leave it out for the host's default)", c.Backend)
+		},
+		"allowlist": func(n *yaml.Node) error { return p.allowlist(n, c) },
+		"max_tracked": func(n *yaml.Node) error {
+			return p.integer(n, "max_tracked", 16, maxTracked, &c.MaxTracked)
+		},
+		"state_dir": func(n *yaml.Node) error {
+			if err := p.str(n, "state_dir", &c.StateDir); err != nil {
+				return err
+			}
+			if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
+				return p.errf(n, "state_dir %q: give an absolute path", c.StateDir)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.BanTime > c.MaxBanTime {
+		return nil, &ConfigError{File: name, Line: p.banLine, Msg: fmt.Sprintf("ban: time %s is longer than max_time %s; raise max_time or shorten time", formatDuration(c.BanTime), formatDuration(c.MaxBanTime))}
+	}
+	return c, nil
+}
+
+// configParser walks the YAML tree, so that every error can name its line.
+type configParser struct {
+	file    string
+	banLine int
+}
+
+func (p *configParser) errf(n *yaml.Node, format string, args ...any) error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &ConfigError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// yamlError turns the YAML library's syntax error into one ConfigError line with the line of
+// the first problem.
+func (p *configParser) yamlError(err error) error {
+	var le *yaml.LoadError
+	var les *yaml.LoadErrors
+	if errors.As(err, &les) && len(les.Errors) > 0 {
+		le = les.Errors[0]
+	}
+	if le != nil || errors.As(err, &le) {
+		msg := le.Message
+		if le.ContextMsg != "" {
+			msg += " (" + le.ContextMsg + ")"
+		}
+		return &ConfigError{File: p.file, Line: le.Mark.Line, Msg: "not valid YAML: " + strings.Join(strings.Fields(msg), " ")}
+	}
+	return &ConfigError{File: p.file, Msg: "not valid YAML: " + strings.Join(strings.Fields(err.Error()), " ")}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// deref follows an alias.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+// mapping calls the handler of each key of n, refusing unknown and repeated keys. path is the
+// enclosing key, for messages ("" at the top).
+func (p *configParser) mapping(n *yaml.Node, path string, keys map[string]func(*yaml.Node) error) error {
+	n = deref(n)
+	where := "the file"
+	if path != "" {
+		where = path
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		if n != nil && isNull(n) {
+			return nil // "threshold:" with nothing under it: the defaults
+		}
+		return p.errf(n, "%s should be a mapping of keys, not %s", where, kindName(n))
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k == nil || k.Kind != yaml.ScalarNode {
+			return p.errf(n.Content[i], "%s: keys are names, not %s", where, kindName(n.Content[i]))
+		}
+		h, ok := keys[k.Value]
+		if !ok {
+			known := make([]string, 0, len(keys))
+			for name := range keys {
+				known = append(known, name)
+			}
+			slices.Sort(known)
+			in := ""
+			if path != "" {
+				in = " under " + path
+			}
+			return p.errf(k, "unknown key %q%s; the keys are %s", k.Value, in, strings.Join(known, ", "))
+		}
+		if seen[k.Value] {
+			return p.errf(k, "%q is given twice; keep one", k.Value)
+		}
+		seen[k.Value] = true
+		if v == nil {
+			return p.errf(k, "%s has no value", k.Value)
+		}
+		if err := h(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *configParser) scalar(n *yaml.Node, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return "", p.errf(n, "%s should be a single value, not %s", key, kindName(n))
+	}
+	return n.Value, nil
+}
+
+func (p *configParser) str(n *yaml.Node, key string, out *string) error {
+	if isNull(n) {
+		*out = ""
+		return nil
+	}
+	s, err := p.scalar(n, key)
+	if err != nil {
+		return err
+	}
+	*out = s
+	return nil
+}
+
+func (p *configParser) number(n *yaml.Node, key string, lo, hi float64, out *float64) error {
+	s, err := p.scalar(n, key)
+	if err != nil {
+		return err
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || v < lo || v > hi {
+		return p.errf(n, "%s %q: give a number from %s to %s", key, s, formatFloat(lo), formatFloat(hi))
+	}
+	*out = v
+	return nil
+}
+
+func (p *configParser) integer(n *yaml.Node, key string, lo, hi int, out *int) error {
+	s, err := p.scalar(n, key)
+	if err != nil {
+		return err
+	}
+	v, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil || v < lo || v > hi {
+		return p.errf(n, "%s %q: give a whole number from %d to %d", key, s, lo, hi)
+	}
+	*out = v
+	return nil
+}
+
+func (p *configParser) duration(n *yaml.Node, key string, lo, hi time.Duration, out *time.Duration) error {
+	s, err := p.scalar(n, key)
+	if err != nil {
+		return err
+	}
+	d, err := ParseDuration(s)
+	if err != nil {
+		return p.errf(n, "%s %q: %v", key, s, err)
+	}
+	if d < lo || d > hi {
+		return p.errf(n, "%s %s: give a duration from %s to %s", key, s, formatDuration(lo), formatDuration(hi))
+	}
+	*out = d
+	return nil
+}
+
+func (p *configParser) threshold(n *yaml.Node, c *Config) error {
+	return p.mapping(n, "threshold", map[string]func(*yaml.Node) error{
+		"failures": func(n *yaml.Node) error {
+			s, err := p.scalar(n, "threshold.failures")
+			if err != nil {
+				return err
+			}
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(v) || v <= 0 || v > maxFailures {
+				return p.errf(n, "threshold.failures %q: give a number of failures above 0 and at most %d, e.g. 10", s, maxFailures)
+			}
+			if math.Round(v*100) < 1 {
+				return p.errf(n, "threshold.failures %q is below the counting unit 0.01; give at least 0.01", s)
+			}
+			c.Failures = v
+			return nil
+		},
+		"window": func(n *yaml.Node) error { return p.duration(n, "threshold.window", minWindow, maxWindow, &c.Window) },
+	})
+}
+
+func (p *configParser) weights(n *yaml.Node, c *Config) error {
+	keys := map[string]func(*yaml.Node) error{}
+	for _, k := range Kinds() {
+		keys[k.String()] = func(n *yaml.Node) error {
+			var w float64
+			if err := p.number(n, "weights."+k.String(), 0, maxWeight, &w); err != nil {
+				return err
+			}
+			c.Weights[k] = w
+			return nil
+		}
+	}
+	return p.mapping(n, "weights", keys)
+}
+
+func (p *configParser) ban(n *yaml.Node, c *Config) error {
+	p.banLine = n.Line
+	return p.mapping(n, "ban", map[string]func(*yaml.Node) error{
+		"time": func(n *yaml.Node) error { return p.duration(n, "ban.time", time.Second, maxBanTimeCap, &c.BanTime) },
+		"max_time": func(n *yaml.Node) error {
+			return p.duration(n, "ban.max_time", time.Second, maxBanTimeCap, &c.MaxBanTime)
+		},
+		"max_bans": func(n *yaml.Node) error { return p.integer(n, "ban.max_bans", 1, maxBans, &c.MaxBans) },
+		"rate": func(n *yaml.Node) error {
+			s, err := p.scalar(n, "ban.rate")
+			if err != nil {
+				return err
+			}
+			r, per, err := ParseRate(s)
+			if err != nil {
+				return p.errf(n, "ban.rate %q: %v", s, err)
+			}
+			c.BanRate, c.BanRatePer = r, per
+			return nil
+		},
+	})
+}
+
+func (p *configParser) allowlist(n *yaml.Node, c *Config) error {
+	if isNull(n) {
+		c.Allowlist = nil
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return p.errf(n, "allowlist should be a list of addresses or CIDR prefixes, not %s", kindName(n))
+	}
+	c.Allowlist = nil
+	for _, e := range n.Content {
+		e = deref(e)
+		s, err := p.scalar(e, "an allowlist entry")
+		if err != nil {
+			return err
+		}
+		pr, err := block.ParsePrefix(s)
+		if err != nil {
+			return p.errf(e, "allowlist: %v", err)
+		}
+		c.Allowlist = append(c.Allowlist, pr)
+	}
+	return nil
+}
+
+func (p *configParser) sources(n *yaml.Node, c *Config) error {
+	if isNull(n) {
+		c.Sources = nil
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return p.errf(n, "sources should be a list (e.g. `- type: journal`), not %s", kindName(n))
+	}
+	c.Sources = nil
+	for _, e := range n.Content {
+		var s SourceConfig
+		err := p.mapping(e, "a source", map[string]func(*yaml.Node) error{
+			"type": func(n *yaml.Node) error { return p.str(n, "type", &s.Type) },
+			"path": func(n *yaml.Node) error { return p.str(n, "path", &s.Path) },
+			"units": func(n *yaml.Node) error {
+				if n.Kind != yaml.SequenceNode {
+					return p.errf(n, "units should be a list of systemd units, not %s", kindName(n))
+				}
+				for _, u := range n.Content {
+					v, err := p.scalar(deref(u), "a unit")
+					if err != nil {
+						return err
+					}
+					if v == "" || strings.ContainsAny(v, " \t\n") {
+						return p.errf(u, "unit %q: give a systemd unit name such as ssh.service", v)
+					}
+					s.Units = append(s.Units, v)
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			return err
+		}
+		e = deref(e)
+		switch s.Type {
+		case SourceFile:
+			if s.Path == "" || !filepath.IsAbs(s.Path) {
+				return p.errf(e, "a file source needs an absolute path (path: /var/log/auth.log)")
+			}
+			if len(s.Units) > 0 {
+				return p.errf(e, "units are for journal sources; a file source takes a path")
+			}
+		case SourceJournal:
+			if s.Path != "" {
+				return p.errf(e, "a journal source takes units, not a path")
+			}
+		case SourceUnifiedLog:
+			if s.Path != "" || len(s.Units) > 0 {
+				return p.errf(e, "a unifiedlog source takes no path or units")
+			}
+		case "":
+			return p.errf(e, "a source needs a type: journal, file or unifiedlog")
+		default:
+			return p.errf(e, "source type %q: use journal, file or unifiedlog", s.Type)
+		}
+		c.Sources = append(c.Sources, s)
+	}
+	return nil
+}
+
+// ParseDuration reads a Go duration ("90s", "15m", "1h30m") or a whole number of days ("7d").
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err == nil && n >= 0 && n <= 100000 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("give a duration such as 30s, 15m, 2h or 7d")
+	}
+	return d, nil
+}
+
+// ParseRate reads "N/DURATION" ("60/1m", "10/s"): N events per DURATION.
+func ParseRate(s string) (int, time.Duration, error) {
+	bad := errors.New("give bans per duration, such as 60/1m or 5/10s")
+	ns, ds, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(ns))
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 0, 0, bad
+	}
+	ds = strings.TrimSpace(ds)
+	if ds != "" && ds[0] >= 'a' && ds[0] <= 'z' {
+		ds = "1" + ds
+	}
+	d, err := ParseDuration(ds)
+	if err != nil || d < time.Second || d > 24*time.Hour {
+		return 0, 0, errors.New("give bans per duration of 1s to 24h, such as 60/1m or 5/10s")
+	}
+	return n, d, nil
+}
+
+// formatDuration prints 15m, 2h, 1h30m, 7d rather than 15m0s.
+func formatDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// DefaultYAML is the default configuration as a commented guard.yaml (`guard --print-config`).
+// ParseConfig(DefaultYAML()) is Default().
+func DefaultYAML() []byte {
+	c := Default()
+	var b strings.Builder
+	b.WriteString(`# firewarden guard: bans addresses after repeated SSH authentication failures.
+# Every key is optional; a key left out keeps the value shown here.
+
+# Logs to follow. Empty: the OS default: on Linux the systemd journal when journalctl exists,
+# else /var/log/auth.log or /var/log/secure; on macOS the unified log (sshd, sshd-session,
+# sshd-auth). Entries look like:
+#   - type: journal            # units: [ssh.service]  (default: sshd's own identifiers)
+#   - type: file
+#     path: /var/log/auth.log  # followed across rotation
+#   - type: unifiedlog
+sources: []
+
+# Ban an address after this many failures within the window (afctl: 10 failed logins; the
+# window is SSHGuard's detection time, 30 minutes).
+threshold:
+`)
+	fmt.Fprintf(&b, "  failures: %s\n  window: %s\n", formatFloat(c.Failures), formatDuration(c.Window))
+	b.WriteString(`
+# How many failures one line of each kind counts for (0: ignored). A PAM failure and the
+# "Failed password" line of the same attempt count once between them.
+weights:
+`)
+	for _, k := range Kinds() {
+		fmt.Fprintf(&b, "  %s: %s\n", k, formatFloat(c.Weights[k]))
+	}
+	fmt.Fprintf(&b, `
+# Lines that name a user sshd does not know count this many times their weight.
+invalid_user_factor: %s
+
+ban:
+  time: %s        # the first ban; each later ban of the address doubles it
+  max_time: %s     # up to this
+  max_bans: %d  # no new ban beyond this many active bans
+  rate: %d/%s     # at most this many new bans per duration
+
+# nft, pf, dry-run or none; empty: nft on Linux, pf on macOS.
+backend: ""
+
+# Addresses and CIDR prefixes never banned, in addition to `+"`firewarden block allow`"+` entries.
+allowlist: []
+
+# Addresses whose failures are counted at once; the least recently seen is forgotten first.
+max_tracked: %d
+
+# Where block.json lives; empty: --state-dir or the OS default.
+state_dir: ""
+`, formatFloat(c.InvalidUserFactor), formatDuration(c.BanTime), formatDuration(c.MaxBanTime), c.MaxBans,
+		c.BanRate, formatDuration(c.BanRatePer), c.MaxTracked)
+	return []byte(b.String())
+}
