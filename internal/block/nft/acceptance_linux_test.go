@@ -41,14 +41,13 @@ func (b *testBackend) Held(context.Context) ([]netip.Prefix, error) {
 	}
 	other := &Backend{conn: c, table: b.table, sets: b.sets, netns: b.fd}
 	defer other.Close()
-	got, err := other.readSets()
+	view, strays, err := other.readView(time.Now())
 	if err != nil {
 		return nil, err
 	}
-	view := map[pkey]viewEntry{}
 	var ps []netip.Prefix
-	for i, els := range got {
-		for _, s := range parseElems(els, i, time.Now(), view) {
+	for _, els := range strays {
+		for _, s := range els {
 			if !s.IntervalEnd {
 				a, _ := netip.AddrFromSlice(s.Key)
 				ps = append(ps, netip.PrefixFrom(a, a.BitLen())) // foreign: shows up as extra
