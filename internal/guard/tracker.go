@@ -1,0 +1,166 @@
+package guard
+
+import (
+	"time"
+
+	"github.com/firewarden/firewarden/internal/authwatch"
+)
+
+// slots is how many parts the window is counted in. Failures are added to the part of the
+// window they fall in; a part leaves the count once it is a whole window old. So a failure
+// always counts for at least window*(slots-1)/slots and never longer than the window.
+const slots = 16
+
+// tracker counts the recent failures of each address, in bounded memory: at most max
+// addresses, the least recently seen forgotten first, and no allocation per line once its
+// table has grown (entries are reused through a free list; the map keeps its buckets).
+type tracker struct {
+	slotLen int64 // nanoseconds; window/slots
+	max     int
+	idx     map[addrKey]int32
+	ents    []entry
+	head    int32 // most recently seen; -1 when empty
+	tail    int32 // least recently seen
+	free    int32 // first free entry, chained through next; -1 when none
+}
+
+// entry is one tracked address: about 72 bytes, plus its map slot.
+type entry struct {
+	addr       addrKey
+	pts        [slots]uint16 // points (hundredths of a failure) per part of the window, saturating
+	cur        int64         // the part pts[cur%slots] counts; the latest one touched
+	prev, next int32         // recency list
+	// The last line counted, to count the lines of one attempt once (see Engine.Observe).
+	pid     int32
+	lastPts uint16
+	kind    authwatch.Kind
+	paired  bool
+}
+
+func newTracker(window time.Duration, max int) *tracker {
+	sl := int64(window) / slots
+	if sl < 1 {
+		sl = 1
+	}
+	return &tracker{slotLen: sl, max: max, idx: make(map[addrKey]int32), head: -1, tail: -1, free: -1}
+}
+
+// len is the number of addresses tracked.
+func (t *tracker) len() int { return len(t.idx) }
+
+// get returns the entry of a, creating it (and forgetting the least recently seen address when
+// the tracker is full), with its count moved to now. It returns whether the entry is new.
+func (t *tracker) get(a addrKey, now time.Time) *entry {
+	part := max(now.UnixNano()/t.slotLen, 0) // a clock before 1970 counts as 1970
+	t.dropStale(part)
+	if i, ok := t.idx[a]; ok {
+		e := &t.ents[i]
+		e.advance(part)
+		t.toFront(i)
+		return e
+	}
+	if len(t.idx) >= t.max && t.tail >= 0 {
+		t.remove(t.ents[t.tail].addr)
+	}
+	var i int32
+	if t.free >= 0 {
+		i = t.free
+		t.free = t.ents[i].next
+	} else {
+		t.ents = append(t.ents, entry{})
+		i = int32(len(t.ents) - 1)
+	}
+	t.ents[i] = entry{addr: a, cur: part, prev: -1, next: -1, pid: -1}
+	t.idx[a] = i
+	t.pushFront(i)
+	return &t.ents[i]
+}
+
+// remove forgets a.
+func (t *tracker) remove(a addrKey) {
+	i, ok := t.idx[a]
+	if !ok {
+		return
+	}
+	t.unlink(i)
+	delete(t.idx, a)
+	t.ents[i] = entry{next: t.free}
+	t.free = i
+}
+
+// dropStale forgets the least recently seen addresses whose failures have all left the window.
+func (t *tracker) dropStale(part int64) {
+	for t.tail >= 0 && part-t.ents[t.tail].cur >= slots {
+		t.remove(t.ents[t.tail].addr)
+	}
+}
+
+func (t *tracker) toFront(i int32) {
+	if t.head == i {
+		return
+	}
+	t.unlink(i)
+	t.pushFront(i)
+}
+
+func (t *tracker) pushFront(i int32) {
+	e := &t.ents[i]
+	e.prev, e.next = -1, t.head
+	if t.head >= 0 {
+		t.ents[t.head].prev = i
+	}
+	t.head = i
+	if t.tail < 0 {
+		t.tail = i
+	}
+}
+
+func (t *tracker) unlink(i int32) {
+	e := &t.ents[i]
+	if e.prev >= 0 {
+		t.ents[e.prev].next = e.next
+	} else {
+		t.head = e.next
+	}
+	if e.next >= 0 {
+		t.ents[e.next].prev = e.prev
+	} else {
+		t.tail = e.prev
+	}
+	e.prev, e.next = -1, -1
+}
+
+// advance moves the entry's count to part, clearing the parts that left the window. A part
+// before the entry's latest (a clock stepped back) counts in the latest.
+func (e *entry) advance(part int64) {
+	if part <= e.cur {
+		return
+	}
+	if part-e.cur >= slots {
+		e.pts = [slots]uint16{}
+	} else {
+		for p := e.cur + 1; p <= part; p++ {
+			e.pts[p%slots] = 0
+		}
+	}
+	e.cur = part
+}
+
+// add counts pts in the current part, saturating.
+func (e *entry) add(pts uint16) {
+	i := e.cur % slots
+	if s := uint32(e.pts[i]) + uint32(pts); s > 0xffff {
+		e.pts[i] = 0xffff
+	} else {
+		e.pts[i] = uint16(s)
+	}
+}
+
+// score is the points within the window.
+func (e *entry) score() uint32 {
+	var s uint32
+	for _, p := range e.pts {
+		s += uint32(p)
+	}
+	return s
+}
