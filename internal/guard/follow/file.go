@@ -320,8 +320,6 @@ func (t *tail) read(ctx context.Context, o *openFile) error {
 			return nil
 		case err != nil:
 			return fmt.Errorf("read %s: %w", t.file.path, err)
-		case n < len(t.buf):
-			return nil // a regular file returns less than asked only at its end
 		}
 	}
 	return nil

@@ -41,8 +41,10 @@ type JournalOptions struct {
 // `journalctl --follow --lines=0 --output=short-iso-precise` with matches for the sshd processes
 // and streaming its output. Each line is
 // "2026-11-22T12:00:00.123456+0100 host sshd[1234]: message": a full timestamp with its zone, the
-// host and the program, which authwatch reads. journalctl is restarted with back-off when it
-// ends; entries written while it is down are not read.
+// host and the program, which authwatch reads. journalctl's own notes ("-- Boot … --") and the
+// indented continuation lines of multi-line messages pass through as they are; authwatch finds
+// nothing in them. journalctl is restarted with back-off when it ends; entries written while it
+// is down are not read.
 //
 // journalctl combines matches on the same field with OR and on different fields with AND, and a
 // "+" between matches ORs the groups on either side (journalctl(1)). The process names are one
