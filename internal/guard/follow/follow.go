@@ -111,9 +111,6 @@ func (s *splitter) flush(line func([]byte)) {
 	s.pending, s.over = s.pending[:0], false
 }
 
-// reset forgets a partial line without handing it out.
-func (s *splitter) reset() { s.pending, s.over = s.pending[:0], false }
-
 // MultiOptions configures Multi.
 type MultiOptions struct {
 	// OnError is told of every source that failed for good, as it happens; the other sources go
