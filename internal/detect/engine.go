@@ -305,7 +305,14 @@ type multiFold struct {
 type anchorGroup struct {
 	lower, upper byte // the anchor byte in both cases (equal when not a letter)
 	needles      []anchored
+	// before and after hold, in both cases, every byte some needle has just before or just
+	// after its anchor (all bytes when a needle starts or ends there): most hits of a common
+	// anchor ("false", "st_flags" for 'f') fail this one look-up and cost no comparison.
+	before, after byteSet
 }
+
+// byteSet is a set of bytes.
+type byteSet [256]bool
 
 type anchored struct {
 	s   []byte
@@ -339,9 +346,27 @@ func newMultiFold(needles []string) *multiFold {
 			m.groups = append(m.groups, anchorGroup{lower: c, upper: up})
 			k = len(m.groups) - 1
 		}
-		m.groups[k].needles = append(m.groups[k].needles, anchored{[]byte(n), off})
+		g := &m.groups[k]
+		g.needles = append(g.needles, anchored{[]byte(n), off})
+		g.before.allow(n, off-1)
+		g.after.allow(n, off+1)
 	}
 	return m
+}
+
+// allow admits the byte of needle n at i, in both cases, or every byte when i is outside n.
+func (t *byteSet) allow(n string, i int) {
+	if i < 0 || i >= len(n) {
+		for c := range t {
+			t[c] = true
+		}
+		return
+	}
+	c := n[i]
+	t[c] = true
+	if 'a' <= c && c <= 'z' {
+		t[c-32] = true
+	}
 }
 
 // rarity is a byte's place in byteRank; bytes it does not list are the rarest.
@@ -369,6 +394,10 @@ func (g *anchorGroup) hit(line []byte, c byte) bool {
 			return false
 		}
 		i += j
+		if i > 0 && !g.before[line[i-1]] || i+1 < len(line) && !g.after[line[i+1]] {
+			i++
+			continue
+		}
 		for _, n := range g.needles {
 			start := i - n.off
 			if start >= 0 && start+len(n.s) <= len(line) && equalFoldASCII(line[start:start+len(n.s)], n.s) {

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/detect/event"
@@ -350,30 +351,119 @@ func (t *jtop) esProcess() *esProc {
 	return &t.proc
 }
 
-// walkBrief reads only what the process table needs of the line's "process" object, its pid
-// and image, skipping the rest, in the same pass that finds the end of the object (walking all
-// of it would cost a third of a skipped exec line). The table is kept from this alone, decoded
-// or not, so that skipping a line leaves the same table as decoding it (FuzzEslogger checks it).
-func (t *jtop) walkBrief(s *jscan) {
-	bare := -1
+// esBrief is what the process table needs of eslogger's "event" object: which event it is
+// and its subject's pid, parent and image. It is read from every line, decoded or skipped, by
+// one walk that skips all else (args, env, file descriptors, stat objects), so skipping a line
+// keeps the same table as decoding it by construction; the event is read in full (esEvent) only
+// for lines that are decoded.
+type esBrief struct {
+	keys int
+	kind esKind
+	subj esProc // exec's target, fork's child, profile_remove's instigator: walkTable's fields
+}
+
+func (e *esBrief) walk(s *jscan) {
+	e.subj.clear()
 	if !s.object() {
 		return
 	}
 	for k, ok := s.key(); ok; k, ok = s.key() {
-		switch string(k) {
-		case "audit_token":
-			t.briefPID = readToken(s).pid
-		case "pid":
-			bare = s.intOr(-1)
-		case "executable":
-			t.briefPath = filePath(s)
+		e.keys++
+		if s.peek() != '{' {
+			s.skip()
+			continue
+		}
+		e.kind = esKindOf(k)
+		switch e.kind {
+		case esExec, esFork, esProfileRemove:
+			s.object()
+			for k, ok := s.key(); ok; k, ok = s.key() {
+				switch string(k) {
+				case "target", "child", "instigator":
+					e.subj.walkTable(s)
+				default:
+					s.skip()
+				}
+			}
 		default:
 			s.skip()
 		}
 	}
-	if t.briefPID < 0 {
-		t.briefPID = bare
+}
+
+// walkTable reads the fields of a process the table is kept from (its pid, parent and image)
+// and skips the rest; a null or any other value leaves ok false.
+func (p *esProc) walkTable(s *jscan) {
+	p.clear()
+	if !s.object() {
+		return
 	}
+	p.ok = true
+	for k, ok := s.key(); ok; k, ok = s.key() {
+		switch string(k) {
+		case "audit_token":
+			p.tok.pid = tokenPID(s)
+		case "parent_audit_token":
+			p.parentPID = tokenPID(s)
+		case "ppid":
+			p.ppid = s.intOr(-1)
+		case "pid":
+			p.bare = s.intOr(-1)
+		case "executable":
+			p.path = filePath(s)
+		default:
+			s.skip()
+		}
+	}
+}
+
+// tokenPID is readToken(s).pid for the tokens of well-formed lines, without reading the other
+// seven fields: an object holding no nested value, string escape or odd quote (flatEnd) is
+// searched for its last "pid" key (the one readToken would keep), which in such an object can
+// only be a key when a colon follows it. The search steps from 'p' to 'p', a letter no other
+// token key but "pidversion" holds. Anything else is read by readToken.
+func tokenPID(s *jscan) int {
+	if s.peek() == '{' {
+		if end, r, _ := flatEnd(s.b, s.i+1); r == flatClosed {
+			w := s.b[s.i+1 : end]
+			at := -1 // where the value of the last "pid" key starts
+			for i := 0; ; {
+				j := bytes.IndexByte(w[i:], 'p')
+				if j < 0 {
+					break
+				}
+				j += i
+				if j > 0 && j+4 < len(w) && w[j-1] == '"' && w[j+1] == 'i' && w[j+2] == 'd' && w[j+3] == '"' {
+					if w[j+4] != ':' { // a string "pid", not a key: leave it to readToken
+						at = -2
+						break
+					}
+					at = j + 5
+				}
+				i = j + 1
+			}
+			switch {
+			case at == -1:
+				s.i = end + 1
+				return -1
+			case at >= 0:
+				s.i = end + 1
+				v := jscan{b: w, i: at}
+				return v.intOr(-1)
+			}
+		}
+	}
+	return readToken(s).pid
+}
+
+// esFull reads the line's "event" object in full, once.
+func (t *jtop) esFull() *esEvent {
+	if !t.fullRead {
+		t.fullRead = true
+		s := jscan{b: t.event}
+		t.full.walk(&s)
+	}
+	return &t.full
 }
 
 // eslogger handles an eslogger line: fills r.ev when build and the line is an event, and
@@ -398,7 +488,7 @@ func (r *Reader) esTrack(t *jtop, host string) {
 	switch e.kind {
 	case esExec:
 		pid, ppid := e.subj.pid(), e.subj.parent()
-		prePID, prePath := t.briefPID, t.briefPath
+		prePID, prePath := t.brief.pid(), t.brief.path
 		if pid < 0 {
 			pid = prePID
 		}
@@ -423,7 +513,7 @@ func (r *Reader) esTrack(t *jtop, host string) {
 		if e.subj.path.ok {
 			path = r.intern(e.subj.path)
 		} else {
-			parentPID, parentPath := t.briefPID, t.briefPath
+			parentPID, parentPath := t.brief.pid(), t.brief.path
 			if ppid < 0 {
 				ppid = parentPID
 			}
@@ -435,7 +525,7 @@ func (r *Reader) esTrack(t *jtop, host string) {
 		}
 		r.procs.put(procKey{host, pid}, proc{path: path, ppid: ppid})
 	case esExit:
-		if pid := t.briefPID; pid >= 0 {
+		if pid := t.brief.pid(); pid >= 0 {
 			r.procs.delete(procKey{host, pid})
 		}
 	}
@@ -443,7 +533,7 @@ func (r *Reader) esTrack(t *jtop, host string) {
 
 // esEvent normalises an eslogger line into r.ev (before esTrack has seen it).
 func (r *Reader) esEvent(t *jtop, host string) bool {
-	e := &t.es
+	e := t.esFull()
 	instigator := t.esProcess()
 	ev := r.newEvent(Eslogger, host)
 	ev.Time = parseTime(time.RFC3339Nano, str(t.time))

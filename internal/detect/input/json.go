@@ -242,16 +242,24 @@ func (s *jscan) skipNested() {
 				}
 			}
 		case 2:
-			if b[i] == '{' && tries < maxFlatTries {
-				if end, ok := flatEnd(b, i+1); ok {
+			if tries < maxFlatTries {
+				at, r, long := flatEnd(b, i+1)
+				switch r {
+				case flatClosed:
 					if depth == 0 {
-						s.i = end + 1
+						s.i = at + 1
 						return
 					}
-					i = end
+					i = at
+					continue
+				case flatOpens:
+					depth++
+					i = at - 1 // the loop moves to the nested value
 					continue
 				}
-				tries++
+				if long {
+					tries++ // a failure that cost a long look
+				}
 			}
 			depth++
 		case 3:
@@ -265,31 +273,70 @@ func (s *jscan) skipNested() {
 	s.fail()
 }
 
+func closer(open byte) byte {
+	if open == '[' {
+		return ']'
+	}
+	return '}'
+}
+
 // flatWindow bounds how far flatEnd looks, and maxFlatTries how often one skipNested lets it
 // fail, so that a line of nothing but brackets costs linear time.
+// flatMin is the smallest content flatEnd tries: its five passes cost more than the plain
+// loop on a smaller one ({"fdtype":1,"fd":0}).
 const (
 	flatWindow   = 2048
 	maxFlatTries = 16
+	flatMin      = 40
 )
 
-var quote = []byte{'"'}
+var (
+	quote        = []byte{'"'}
+	escapedQuote = []byte{'\\', '"'}
+)
 
-// flatEnd finds the closing brace of an object whose content starts at i, when the object
-// holds no object, array or escape: then the first '}' closes it unless it is inside a
-// string, which an even number of quotes before it rules out. Each test is one pass of
-// bytes.IndexByte or bytes.Count, which read 16 or 32 bytes at a step.
-func flatEnd(b []byte, i int) (int, bool) {
+// flatResult is what flatEnd found.
+type flatResult uint8
+
+const (
+	flatNo     flatResult = iota // nothing: the plain loop goes on
+	flatClosed                   // the closing bracket of the value
+	flatOpens                    // the first nested value, outside any string
+)
+
+// flatEnd looks at the object or array whose content starts at i, up to its first closing
+// bracket of the same kind. When that stretch holds no nested object or array and no escaped
+// quote, every quote in it is a real one, and the bracket closes the value unless it is inside
+// a string, which an even number of quotes before it rules out (flatClosed). When the stretch
+// does hold a nested value, the same test on the stretch before the value's opening bracket says
+// it is outside any string (flatOpens), so skipNested can jump to it. Other escapes (eslogger
+// writes every "/" as "\/") do not matter. Each test is one pass of bytes.IndexByte,
+// bytes.Index or bytes.Count, which read 16 or 32 bytes at a step. long says flatEnd looked
+// further than flatMin bytes.
+func flatEnd(b []byte, i int) (at int, r flatResult, long bool) {
 	w := b[i:min(len(b), i+flatWindow)]
-	end := bytes.IndexByte(w, '}')
+	end := -1
+	if i > 0 {
+		end = bytes.IndexByte(w, closer(b[i-1]))
+	}
 	if end < 0 {
-		return 0, false
+		return 0, flatNo, true
+	}
+	if end < flatMin {
+		return 0, flatNo, false
 	}
 	w = w[:end]
-	if bytes.IndexByte(w, '{') >= 0 || bytes.IndexByte(w, '[') >= 0 || bytes.IndexByte(w, '\\') >= 0 ||
-		bytes.Count(w, quote)%2 != 0 {
-		return 0, false
+	r, at = flatClosed, i+end
+	if k := bytes.IndexByte(w, '{'); k >= 0 {
+		w, r, at = w[:k], flatOpens, i+k
 	}
-	return i + end, true
+	if k := bytes.IndexByte(w, '['); k >= 0 {
+		w, r, at = w[:k], flatOpens, i+k
+	}
+	if bytes.Count(w, quote)%2 != 0 || bytes.IndexByte(w, '\\') >= 0 && bytes.Index(w, escapedQuote) >= 0 {
+		return 0, flatNo, true
+	}
+	return at, r, true
 }
 
 // scalar reads a number or literal: everything up to the next delimiter. An empty one is an

@@ -12,6 +12,12 @@ var jsonValues = []string{
 	`"plain"`, `"a\/b\\c\"d\u00e9\ud83d\ude00\n\t"`, `"\ud800"`, `"\ud800\u0041"`,
 	`-12`, `1.5e3`, `true`, `null`,
 	` { "k" : [ 1 , 2 ] } `,
+	// long enough (flatMin) for flatEnd: a nested value after a clean stretch, brackets and
+	// quotes inside strings, "\/" escapes (harmless) and "\"" escapes (not)
+	`{"path":"\/dev\/ttys001","path_truncated":false,"stat":{"st_gid":4,"st_mode":8592},"x":[1]}`,
+	`{"a":"a long string holding } and ] and { too","b":{"c":"}}}}"},"d":["\/x\/y","z]"]}`,
+	`["PATH=\/usr\/bin:\/bin","HOME=\/Users\/x","A=[x]","Q=\"}\"","B=\\"]`,
+	`{"s":"ends with a backslash \\","t":"then a quote \\\"}","u":{"v":1}}`,
 }
 
 func TestScanSkip(t *testing.T) {
@@ -27,6 +33,29 @@ func TestScanSkip(t *testing.T) {
 		s.skip()
 		if s.done() {
 			t.Errorf("skip(%s) accepted a broken value", in)
+		}
+	}
+}
+
+// TestTokenPID: the shortcut agrees with readToken on tokens of both shapes and on objects
+// that only look like them.
+func TestTokenPID(t *testing.T) {
+	for _, in := range []string{
+		`{"egid":20,"auid":501,"pidversion":2424,"asid":100013,"euid":501,"pid":938,"ruid":501,"rgid":20}`,
+		`{"egid":20,"auid":501,"pidversion":2424,"asid":100013,"euid":501,"ruid":501,"rgid":20,"x":0}`,
+		`{"egid":20,"auid":501,"pid":"938","asid":100013,"euid":501,"ruid":501,"rgid":20,"x":0}`,
+		`{"egid":20,"auid":501,"pid":1,"asid":100013,"euid":501,"ruid":501,"rgid":20,"pid":2}`,
+		`{"egid":20,"auid":501,"pid":1,"asid":100013,"euid":501,"ruid":501,"rgid":20,"s":"pid"}`,
+		`{"egid":20,"auid":501,"name":"pid","asid":100013,"euid":501,"ruid":501,"rgid":20,"pid":7}`,
+		`{"egid":20,"auid":501,"pid":null,"asid":100013,"euid":501,"ruid":501,"rgid":20,"x":0}`,
+		`{"nested":{"pid":5},"egid":20,"auid":501,"asid":100013,"euid":501,"ruid":501,"pid":6}`,
+		`[4294967295,0,0,0,0,1,100012,1029]`,
+		`{"pid":3}`,
+		`null`,
+	} {
+		fast, slow := jscan{b: []byte(in)}, jscan{b: []byte(in)}
+		if got, want := tokenPID(&fast), readToken(&slow).pid; got != want || fast.i != slow.i {
+			t.Errorf("tokenPID(%s) = %d ending at %d, readToken: %d ending at %d", in, got, fast.i, want, slow.i)
 		}
 	}
 }
@@ -104,6 +133,12 @@ func FuzzScan(f *testing.F) {
 			s := jscan{b: data}
 			if got := s.str(); !got.ok || got.String() != want {
 				t.Fatalf("str(%q) = %q, want %q", data, got.String(), want)
+			}
+		}
+		if len(data) > 0 && data[0] == '{' && json.Valid(data) {
+			fast, slow := jscan{b: data}, jscan{b: data}
+			if got, want := tokenPID(&fast), readToken(&slow).pid; got != want || fast.i != slow.i {
+				t.Fatalf("tokenPID(%q) = %d ending at %d, readToken: %d ending at %d", data, got, fast.i, want, slow.i)
 			}
 		}
 		// the walkers must end on anything

@@ -6,7 +6,10 @@ package input
 // has.
 type jtop struct {
 	keys int
-	es   esEvent // the "event" object read as eslogger's
+	es   esBrief // the "event" object as the process table needs it, read on every line
+
+	full     esEvent // the "event" object read in full as eslogger's, when fullRead
+	fullRead bool
 
 	// eslogger (ECS has "event" and "process" too)
 	event, process, action, time, seqNum, globalSeqNum, eventType, schemaVersion, machTime []byte
@@ -20,13 +23,13 @@ type jtop struct {
 	proc     esProc // "process" read as eslogger's, when procRead
 	procRead bool
 
-	briefPID  int // "process"'s pid (-1 when absent) and image, as walkBrief reads them
-	briefPath jstr
+	brief esProc // "process" as esProc.walkTable reads it, on every line
 }
 
 // walk reads the object in s; false when s does not hold exactly one object.
 func (t *jtop) walk(s *jscan) bool {
-	*t = jtop{briefPID: -1}
+	*t = jtop{}
+	t.brief.clear()
 	if !s.object() {
 		return false
 	}
@@ -45,7 +48,7 @@ func (t *jtop) walk(s *jscan) bool {
 		case "process":
 			s.ws()
 			start := s.i
-			t.walkBrief(s)
+			t.brief.walkTable(s)
 			if !s.bad {
 				t.process = s.b[start:s.i]
 			}
