@@ -135,4 +135,16 @@ func (s allowset) overlaps(p netip.Prefix) bool {
 	return i < len(s.spans) && s.spans[i].first.cmp(sp.last) <= 0
 }
 
+// coversPrefix reports whether every address of p is allowlisted.
+func (s allowset) coversPrefix(p netip.Prefix) bool {
+	sp := spanOf(p)
+	i, _ := slices.BinarySearchFunc(s.spans, sp.first, func(a span, x u128) int {
+		if a.first.cmp(x) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	return i > 0 && sp.last.cmp(s.spans[i-1].last) <= 0
+}
+
 func (s allowset) len() int { return len(s.spans) }

@@ -102,8 +102,8 @@ type SourceConfig struct {
 	Type string
 	// Path is the file of a "file" source: an absolute system path, under --root.
 	Path string
-	// Units narrows a "journal" source to these systemd units (ssh.service, sshd.service);
-	// empty: every entry of sshd, sshd-session and sshd-auth.
+	// Units are systemd units (ssh.service, sshd.service) whose journal entries a "journal"
+	// source reads as well as those of the sshd, sshd-session and sshd-auth processes.
 	Units []string
 }
 
@@ -668,7 +668,7 @@ func DefaultYAML() []byte {
 # Logs to follow. Empty: the OS default: on Linux the systemd journal when journalctl exists,
 # else /var/log/auth.log or /var/log/secure; on macOS the unified log (sshd, sshd-session,
 # sshd-auth). Entries look like:
-#   - type: journal            # units: [ssh.service]  (default: sshd's own identifiers)
+#   - type: journal            # units: [ssh.service]  (read as well as sshd's processes)
 #   - type: file
 #     path: /var/log/auth.log  # followed across rotation
 #   - type: unifiedlog

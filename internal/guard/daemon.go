@@ -1,0 +1,526 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/firewarden/firewarden/internal/authwatch"
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/guard/follow"
+)
+
+// Timing defaults of the Daemon.
+const (
+	// DefaultPersistEvery spaces the saves of new bans to block.json: a save rewrites the
+	// whole file (about 15 MB and a second or more at 100 000 bans), so the bans of a burst
+	// are saved together. The kernel has them already.
+	DefaultPersistEvery = time.Second
+	// DefaultPollEvery is how often block.json is checked for changes by `firewarden block`.
+	DefaultPollEvery = time.Second
+	// DefaultSweepEvery spaces the saves that only take ended bans out of block.json; the
+	// kernel drops them at once either way.
+	DefaultSweepEvery = time.Minute
+	// stopTimeout bounds the last save when the daemon stops.
+	stopTimeout = 30 * time.Second
+)
+
+// Options configures a Daemon.
+type Options struct {
+	// Config is the configuration to start with.
+	Config *Config
+	// StateDir is where block.json lives.
+	StateDir string
+	// Backend holds the bans in the kernel; nil keeps the state only (--backend none). The
+	// Daemon never closes it.
+	Backend block.Backend
+	// Source gives the log lines (a follow.Multi over the configured sources).
+	Source follow.Source
+	// Reload reads the configuration again on SIGHUP; nil: SIGHUP only logs that it cannot.
+	Reload func() (*Config, error)
+	// Signals: SIGHUP reloads the configuration, SIGINT and SIGTERM stop the daemon; nil: only
+	// ctx stops it.
+	Signals <-chan os.Signal
+	// Log receives one line per event; JSON makes them JSON objects. nil: no log.
+	Log  io.Writer
+	JSON bool
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// PersistEvery, PollEvery and SweepEvery override the defaults when positive.
+	PersistEvery, PollEvery, SweepEvery time.Duration
+}
+
+// Daemon is `firewarden guard`: it reads log lines, bans with an Engine, applies each ban to the
+// kernel at once and saves it to block.json in the background; it ends bans on time and follows
+// the changes `firewarden block` makes to block.json while it runs.
+//
+// Between saves it keeps no block.State: only the Engine's compact index (prefix, end, ban
+// count) and the bans not saved yet. Every save reads block.json afresh under its lock, adds the
+// new bans, sweeps ended ones, writes it, and then syncs the backend to what the state wants,
+// still under the lock, so that what the CLI changed meanwhile (an allowlist entry, a removed
+// ban, disable) reaches the kernel too, and a ban the state refuses is lifted from it.
+type Daemon struct {
+	opts Options
+	log  *logger
+	now  func() time.Time
+
+	// mu guards what the line path shares with the housekeeping goroutine, and serialises the
+	// backend: the line path's Apply and a save's Sync never interleave, so a Sync can never
+	// drop a ban applied after it computed what the kernel should hold.
+	mu      sync.Mutex
+	eng     *Engine
+	parser  authwatch.Parser
+	pending []pendingBan // applied to the kernel, not yet in block.json
+	enabled bool         // block.json's enabled flag, as last read
+	stats   Stats
+
+	// Housekeeping only:
+	lastWrite  os.FileInfo // block.json as this daemon last wrote it; nil: unknown
+	sweepDue   bool        // bans ended since the last save
+	resync     bool        // the last sync failed: reconcile at the next save
+	lastSaved  time.Time   // end of the last save
+	dirty      chan struct{}
+	rearm      chan struct{}
+	persistErr error
+}
+
+// Stats counts what the daemon has seen since it started.
+type Stats struct {
+	Lines, Failures, Bans, Unbans, Capped, Saves int
+}
+
+// pendingBan is a ban applied to the kernel and waiting for the next save.
+type pendingBan struct {
+	ban    block.Ban
+	at     time.Time // when it was decided, on the second
+	count  int
+	reason string
+}
+
+// New returns a Daemon; Run starts it.
+func New(opts Options) *Daemon {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PersistEvery <= 0 {
+		opts.PersistEvery = DefaultPersistEvery
+	}
+	if opts.PollEvery <= 0 {
+		opts.PollEvery = DefaultPollEvery
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = DefaultSweepEvery
+	}
+	return &Daemon{
+		opts:  opts,
+		log:   &logger{w: opts.Log, json: opts.JSON},
+		now:   opts.Now,
+		eng:   NewEngine(opts.Config),
+		dirty: make(chan struct{}, 1),
+		rearm: make(chan struct{}, 1),
+	}
+}
+
+// Stats returns the counts so far.
+func (d *Daemon) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// errStop ends Run after SIGINT or SIGTERM.
+var errStop = errors.New("stopped by a signal")
+
+// Run starts the daemon and blocks until ctx is cancelled, a stop signal arrives or every
+// source has failed. On start it reads block.json, sweeps it, and reconciles the kernel with it
+// (a reboot empties nftables sets; someone may have changed them) and with the enabled flag.
+// When it stops it saves the bans not saved yet. It returns nil when stopped by ctx or a
+// signal, and an error when it could not start or its sources failed.
+func (d *Daemon) Run(ctx context.Context) error {
+	if d.opts.Source == nil {
+		return errors.New("guard: no log source")
+	}
+	if err := d.persist(ctx, true); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	st := d.startLine()
+	d.mu.Unlock()
+	d.log.log(Event{Time: d.now(), Event: "start", Message: st})
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := d.opts.Source.Run(gctx, func(l follow.Line) { d.line(gctx, l) })
+		if err != nil && gctx.Err() == nil {
+			return fmt.Errorf("log sources: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return d.housekeeping(gctx) })
+	err := g.Wait()
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	// The last save: new bans must survive the restart.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	perr := d.persist(sctx, false)
+	d.mu.Lock()
+	s := d.stats
+	d.mu.Unlock()
+	d.log.log(Event{Time: d.now(), Event: "stop", Message: fmt.Sprintf("stopped: %d lines, %d failures, %d bans, %d ended, %d capped", s.Lines, s.Failures, s.Bans, s.Unbans, s.Capped)})
+	return errors.Join(err, perr)
+}
+
+func (d *Daemon) startLine() string {
+	backend := "no backend (the state only)"
+	if d.opts.Backend != nil {
+		backend = "backend " + d.opts.Backend.Name()
+	}
+	return fmt.Sprintf("started: %s; following %s; %s; %d active bans, %d allowlist ranges, blocking %s",
+		d.eng.Config().Summary(), d.opts.Source.Name(), backend, d.eng.Active(), d.eng.allow.len(), onOff(d.enabled))
+}
+
+func onOff(on bool) string {
+	if on {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// line is the latency path: parse, decide, and on a ban apply it to the kernel before anything
+// else. It runs on the source's goroutine.
+func (d *Daemon) line(ctx context.Context, l follow.Line) {
+	now := l.Read
+	if now.IsZero() {
+		now = d.now()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.Lines++
+	d.parser.Now = now
+	f, ok := d.parser.Parse(l.Text)
+	if !ok {
+		return
+	}
+	d.stats.Failures++
+	dec := d.eng.Observe(f, now)
+	switch dec.Verdict {
+	case Banned:
+		d.ban(ctx, f, dec, l.Source, now)
+	case RateCapped, CountCapped:
+		d.stats.Capped++
+		if dec.Report {
+			d.logCap(f.Addr, dec, now)
+		}
+	}
+}
+
+// ban applies a new ban to the kernel and queues it for the next save. Called with mu held.
+func (d *Daemon) ban(ctx context.Context, f authwatch.Failure, dec Decision, source string, read time.Time) {
+	d.stats.Bans++
+	at := read.Truncate(time.Second)
+	ev := Event{Time: read, Event: "ban", Prefix: dec.Ban.Prefix, Until: dec.Ban.Expires, Duration: formatDuration(dec.Ban.Expires.Sub(at)),
+		Count: dec.Count, Score: dec.Score, Kind: f.Kind.String(), Source: source, Read: read}
+	if d.opts.Backend != nil {
+		if _, err := d.opts.Backend.Apply(ctx, []block.Ban{dec.Ban}, nil, read); err != nil {
+			ev.Message = fmt.Sprintf("the %s firewall did not take it (%v); it is saved and the next sync retries", d.opts.Backend.Name(), err)
+			d.resync = true
+		} else {
+			ev.Applied = d.now()
+		}
+	}
+	if !d.enabled {
+		if ev.Message != "" {
+			ev.Message += "; "
+		}
+		ev.Message += "blocking is disabled: it takes effect after `firewarden block enable`"
+	}
+	reason := fmt.Sprintf("%s failures in %s, the last %s", formatFloat(dec.Score), formatDuration(d.eng.Config().Window), f.Kind)
+	d.pending = append(d.pending, pendingBan{ban: dec.Ban, at: at, count: dec.Count, reason: reason})
+	signal(d.dirty)
+	signal(d.rearm)
+	d.log.log(ev)
+}
+
+func (d *Daemon) logCap(a netip.Addr, dec Decision, now time.Time) {
+	cfg := d.eng.Config()
+	ev := Event{Time: now, Event: "capped", Prefix: banPrefix(a), Suppressed: dec.Suppressed}
+	if dec.Verdict == RateCapped {
+		ev.Cap = "rate"
+		ev.Message = fmt.Sprintf("not banning %s: the ban rate cap (%d per %s) is reached; %d bans refused since the last report; raise ban.rate if this is a real attack",
+			a, cfg.BanRate, formatDuration(cfg.BanRatePer), dec.Suppressed)
+	} else {
+		ev.Cap = "count"
+		ev.Message = fmt.Sprintf("not banning %s: %d bans are active, the cap (ban.max_bans); %d bans refused since the last report",
+			a, cfg.MaxBans, dec.Suppressed)
+	}
+	d.log.log(ev)
+}
+
+// signal wakes whoever waits on c, without blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// housekeeping saves bans, ends them on time, follows block.json and handles signals.
+func (d *Daemon) housekeeping(ctx context.Context) error {
+	poll := time.NewTicker(d.opts.PollEvery)
+	defer poll.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	d.armExpiry(expiry)
+	save := time.NewTimer(time.Hour)
+	save.Stop()
+	defer save.Stop()
+	saving := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.dirty:
+			if !saving {
+				saving = true
+				save.Reset(max(time.Until(d.lastSaved.Add(d.opts.PersistEvery)), 0))
+			}
+		case <-save.C:
+			saving = false
+			d.persistLogged(ctx, false)
+			d.armExpiry(expiry)
+		case <-d.rearm:
+			d.armExpiry(expiry)
+		case <-expiry.C:
+			d.expire(ctx)
+			d.armExpiry(expiry)
+		case <-poll.C:
+			switch {
+			case d.changedByOthers():
+				d.persistLogged(ctx, true)
+				d.armExpiry(expiry)
+			case d.sweepDue && d.now().Sub(d.lastSaved) >= d.opts.SweepEvery:
+				d.persistLogged(ctx, false)
+			}
+		case sig := <-d.opts.Signals:
+			switch sig {
+			case syscall.SIGHUP:
+				d.reload()
+			case os.Interrupt, syscall.SIGTERM:
+				return errStop
+			}
+		}
+	}
+}
+
+// armExpiry sets t to fire when the earliest ban ends.
+func (d *Daemon) armExpiry(t *time.Timer) {
+	d.mu.Lock()
+	next, ok := d.eng.NextExpiry()
+	d.mu.Unlock()
+	wait := time.Hour
+	if ok {
+		wait = max(next.Sub(d.now()), 0)
+	}
+	t.Reset(wait)
+}
+
+// expire takes the ended bans out of the kernel at once; block.json follows at the next save.
+func (d *Daemon) expire(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	remove, readd := d.eng.Expire(now)
+	if len(remove) == 0 {
+		return
+	}
+	if d.opts.Backend != nil {
+		if _, err := d.opts.Backend.Apply(ctx, readd, remove, now); err != nil {
+			d.logf("error", "could not take %d ended bans out of the %s firewall: %v; the next save syncs it", len(remove), d.opts.Backend.Name(), err)
+			d.resync = true
+			signal(d.dirty)
+		}
+	}
+	d.stats.Unbans += len(remove)
+	for _, p := range remove {
+		d.log.log(Event{Time: now, Event: "unban", Prefix: p})
+		if p.Bits() < p.Addr().BitLen() {
+			signal(d.dirty) // a range: let a sync settle what it covered
+		}
+	}
+	d.sweepDue = true
+}
+
+// changedByOthers reports whether block.json is not the file this daemon last wrote: the CLI
+// (or anyone) replaced it. Every write of the state is a rename, so the inode changes.
+func (d *Daemon) changedByOthers() bool {
+	fi, err := os.Stat((&block.Store{Dir: d.opts.StateDir}).Path())
+	switch {
+	case err != nil:
+		return d.lastWrite != nil // gone: someone removed it
+	case d.lastWrite == nil:
+		return true
+	}
+	return !os.SameFile(fi, d.lastWrite) || fi.Size() != d.lastWrite.Size() || !fi.ModTime().Equal(d.lastWrite.ModTime())
+}
+
+func (d *Daemon) logf(event, format string, args ...any) {
+	d.log.log(Event{Time: d.now(), Event: event, Message: fmt.Sprintf(format, args...)})
+}
+
+func (d *Daemon) persistLogged(ctx context.Context, reconcile bool) {
+	if err := d.persist(ctx, reconcile); err != nil && ctx.Err() == nil {
+		d.logf("error", "%v", err)
+	}
+}
+
+// persist saves the pending bans to block.json and syncs the backend to it (see Daemon). When
+// the state cannot be read or written the bans stay pending for the next try; the kernel keeps
+// them meanwhile.
+func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
+	d.mu.Lock()
+	batch := d.pending
+	d.pending = nil
+	cfg := d.eng.Config()
+	reconcile = reconcile || d.resync
+	d.mu.Unlock()
+
+	store := &block.Store{Dir: d.opts.StateDir}
+	now := d.now()
+	var refused []string
+	var liftedByConfig []netip.Prefix
+	foreign := false
+	saved := false
+	first := d.lastWrite == nil
+	_, _, err := store.Update(ctx, func(st *block.State) error {
+		foreign = d.changedByOthers()
+		pol := cfg.Policy()
+		for _, p := range batch {
+			_, err := st.Ban(block.BanRequest{Prefix: p.ban.Prefix, TTL: p.ban.Expires.Sub(p.at), Reason: p.reason, Source: block.SourceGuard}, pol, p.at)
+			if err != nil {
+				refused = append(refused, fmt.Sprintf("%s: %v", block.FormatPrefix(p.ban.Prefix), err))
+			}
+		}
+		// The guard's own bans of what its config now allowlists are lifted (SIGHUP).
+		allow := newAllowset(cfg.Allowlist)
+		for _, b := range slices.Clone(st.Bans) {
+			if b.Source == block.SourceGuard && allow.len() > 0 && allow.coversPrefix(b.Prefix) {
+				st.Unban(b.Prefix, block.SourceGuard, now)
+				liftedByConfig = append(liftedByConfig, b.Prefix)
+			}
+		}
+		st.Sweep(now)
+		return nil
+	}, func(_, after *block.State) error {
+		saved = true
+		d.lastWrite, _ = os.Stat(store.Path())
+		want := after.Want(now)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.eng.Load(after)
+		// Bans decided since the batch was taken are not in the state yet: the kernel keeps
+		// them, unless the state now allowlists them.
+		var extra []block.Ban
+		kept := d.pending[:0]
+		for _, p := range d.pending {
+			if d.eng.Allowlisted(p.ban.Prefix) {
+				refused = append(refused, fmt.Sprintf("%s: allowlisted meanwhile", block.FormatPrefix(p.ban.Prefix)))
+				continue
+			}
+			kept = append(kept, p)
+			extra = append(extra, p.ban)
+			d.eng.Record(p.ban, p.count, p.at)
+		}
+		d.pending = kept
+		if len(extra) > 0 {
+			want = block.Disjoint(append(want, extra...))
+		}
+		d.enabled = after.Enabled
+		d.stats.Saves++
+		return d.syncLocked(ctx, want, after.Enabled, now, reconcile || foreign)
+	})
+	d.lastSaved = d.now()
+	if !saved {
+		d.mu.Lock()
+		d.pending = append(batch, d.pending...)
+		d.mu.Unlock()
+		return fmt.Errorf("could not save %d bans to %s: %w; the kernel has them, the next save retries", len(batch), store.Path(), err)
+	}
+	d.sweepDue = false
+	for _, r := range refused {
+		d.log.log(Event{Time: now, Event: "lift", Message: r})
+	}
+	for _, p := range liftedByConfig {
+		d.log.log(Event{Time: now, Event: "lift", Prefix: p, Message: "on the guard's allowlist"})
+	}
+	if foreign && !first {
+		d.mu.Lock()
+		msg := fmt.Sprintf("block.json changed by another process: %d active bans, %d allowlist ranges, blocking %s", d.eng.Active(), d.eng.allow.len(), onOff(d.enabled))
+		d.mu.Unlock()
+		d.log.log(Event{Time: now, Event: "state", Message: msg})
+	}
+	return err
+}
+
+// syncLocked makes the kernel hold want with the drop rules on or off. Called with mu held.
+func (d *Daemon) syncLocked(ctx context.Context, want []block.Ban, enabled bool, now time.Time, reconcile bool) error {
+	b := d.opts.Backend
+	if b == nil {
+		d.resync = false
+		return nil
+	}
+	sync := b.Sync
+	if reconcile {
+		sync = b.Reconcile
+	}
+	_, err := sync(ctx, want, now)
+	if err == nil {
+		var st block.Status
+		if st, err = b.Status(ctx); err == nil && st.Enabled != enabled {
+			err = b.SetEnabled(ctx, enabled)
+		}
+	}
+	d.resync = err != nil
+	if err != nil {
+		return fmt.Errorf("the state is saved, but the %s firewall was not synced: %w; the next save retries", b.Name(), err)
+	}
+	return nil
+}
+
+// reload reads the configuration again (SIGHUP). A new configuration that does not parse leaves
+// the running one in place.
+func (d *Daemon) reload() {
+	if d.opts.Reload == nil {
+		d.logf("reload", "SIGHUP: this guard was started without a configuration file to reload")
+		return
+	}
+	cfg, err := d.opts.Reload()
+	if err != nil {
+		d.logf("reload", "reload failed, the running configuration stays: %v", err)
+		return
+	}
+	d.mu.Lock()
+	old := d.eng.Config()
+	d.eng.Reconfigure(cfg, d.now())
+	d.mu.Unlock()
+	msg := "reloaded the configuration: " + cfg.Summary()
+	if !slices.EqualFunc(old.Sources, cfg.Sources, SourceConfig.equal) || old.Backend != cfg.Backend || old.StateDir != cfg.StateDir {
+		msg += "; changed sources, backend or state_dir take effect when the guard restarts"
+	}
+	d.logf("reload", "%s", msg)
+	signal(d.dirty) // the config's allowlist may lift bans
+}
+
+func (s SourceConfig) equal(o SourceConfig) bool {
+	return s.Type == o.Type && s.Path == o.Path && slices.Equal(s.Units, o.Units)
+}
