@@ -104,6 +104,7 @@ func commandTable() []command {
 		{"rules", "eval RULESET --packet P [--explain] | lint RULESET", "simulate packets through ipfw rules and explain; lint them", runRules},
 		{"detect", "[--input F] [--rules DIR] [--allow F] FILE… | --live", "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry", runDetect},
 		{"block", "add|remove|allow|unallow ADDR… | list | sync | …", "the adaptive firewall: bans with a TTL, allowlist, nftables or pf", runBlock},
+		{"guard", "[--config F] [--backend B] [--check-config] [--print-config]", "daemon: watch auth logs, ban brute-force sources, expire, keep the kernel in sync", runGuard},
 		{"version", "", "print the version", runVersion},
 	}
 }

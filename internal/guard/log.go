@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/guard/follow"
 )
 
 // Event is one line of the guard's log: a ban, the end of a ban, a cap being hit, a reload.
@@ -61,6 +62,15 @@ func (l *logger) log(e Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.w.Write(line)
+}
+
+// Logf returns a follow.Logf that writes each message as one line of the guard's log, of the
+// given event ("source" for the sources' diagnostics).
+func Logf(w io.Writer, json bool, event string) follow.Logf {
+	l := &logger{w: w, json: json}
+	return func(format string, args ...any) {
+		l.log(Event{Time: time.Now(), Event: event, Message: fmt.Sprintf(format, args...)})
+	}
 }
 
 // text is the event as a human reads it.
