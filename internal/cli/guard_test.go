@@ -49,7 +49,9 @@ func TestGuardPrintConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the printed configuration does not parse: %v", err)
 	}
-	if diff := cmp.Diff(guard.Default(), cfg, cmp.Comparer(func(a, b *guard.Config) bool { return a.Summary() == b.Summary() && fmt.Sprint(a.Weights) == fmt.Sprint(b.Weights) })); diff != "" {
+	if diff := cmp.Diff(guard.Default(), cfg, cmp.Comparer(func(a, b *guard.Config) bool {
+		return a.Summary() == b.Summary() && fmt.Sprint(a.Weights) == fmt.Sprint(b.Weights)
+	})); diff != "" {
 		t.Errorf("printed configuration is not the default (-want +got):\n%s", diff)
 	}
 }
@@ -210,7 +212,9 @@ func TestGuardRunsOnAFile(t *testing.T) {
 
 	writeCfg(5)
 	sigs <- syscall.SIGHUP
-	waitFor(t, "the reload", func() bool { return strings.Contains(errb.String(), "reloaded the configuration: ban after 5 failures") })
+	waitFor(t, "the reload", func() bool {
+		return strings.Contains(errb.String(), "reloaded the configuration: ban after 5 failures")
+	})
 	os.WriteFile(cfgPath, []byte("threshold:\n  failures: -1\n"), 0o644)
 	sigs <- syscall.SIGHUP
 	waitFor(t, "the failed reload", func() bool {
