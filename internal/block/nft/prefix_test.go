@@ -165,3 +165,40 @@ func TestKeyRoundTrip(t *testing.T) {
 		t.Error("keyOf(0.0.0.0/0) == keyOf(::/0)")
 	}
 }
+
+func TestKeyMaskAndChild(t *testing.T) {
+	for _, s := range []string{"255.255.255.255/32", "10.1.2.3/32", "192.0.2.128/25", "0.0.0.0/0",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "2001:db8:1:2:3:4:5:6/128", "2001:db8::/32", "::/0"} {
+		p := netip.MustParsePrefix(s)
+		for bits := 0; bits <= p.Bits(); bits++ {
+			want, _ := p.Addr().Prefix(bits)
+			if got := keyOf(p).mask(bits).prefix(); got != want {
+				t.Errorf("keyOf(%v).mask(%d) = %v, want %v", p, bits, got, want)
+			}
+		}
+	}
+	// The children of a prefix at a length are the prefixes of that length inside it, in order.
+	for _, c := range []struct {
+		parent string
+		bits   int
+		want   []string
+	}{
+		{"192.0.2.0/30", 32, []string{"192.0.2.0/32", "192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32"}},
+		{"10.0.0.0/7", 8, []string{"10.0.0.0/8", "11.0.0.0/8"}},
+		{"0.0.0.0/0", 1, []string{"0.0.0.0/1", "128.0.0.0/1"}},
+		{"2001:db8::/63", 64, []string{"2001:db8::/64", "2001:db8:0:1::/64"}},
+		{"2001:db8::/62", 65, []string{"2001:db8::/65", "2001:db8:0:0:8000::/65", "2001:db8:0:1::/65", "2001:db8:0:1:8000::/65",
+			"2001:db8:0:2::/65", "2001:db8:0:2:8000::/65", "2001:db8:0:3::/65", "2001:db8:0:3:8000::/65"}},
+		{"2001:db8::/127", 128, []string{"2001:db8::/128", "2001:db8::1/128"}},
+		{"::/0", 1, []string{"::/1", "8000::/1"}},
+	} {
+		k := keyOf(netip.MustParsePrefix(c.parent))
+		var got []string
+		for i := range uint64(len(c.want)) {
+			got = append(got, k.child(c.bits, i).prefix().String())
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("children of %s at /%d (-want +got):\n%s", c.parent, c.bits, diff)
+		}
+	}
+}
