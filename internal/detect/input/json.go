@@ -339,19 +339,17 @@ func flatEnd(b []byte, i int) (at int, r flatResult, long bool) {
 	return at, r, true
 }
 
+// delim marks the bytes that end a number or literal.
+var delim = [256]bool{',': true, '}': true, ']': true, ':': true, ' ': true, '\t': true, '\n': true, '\r': true, '"': true, '{': true, '[': true}
+
 // scalar reads a number or literal: everything up to the next delimiter. An empty one is an
 // error, which is what guarantees progress in key and element loops.
 func (s *jscan) scalar() []byte {
 	b := s.b
 	j := s.i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ':', ' ', '\t', '\n', '\r', '"', '{', '[':
-			goto end
-		}
+	for j < len(b) && !delim[b[j]] {
 		j++
 	}
-end:
 	if j == s.i {
 		s.fail()
 		return nil
