@@ -38,8 +38,10 @@ type Drifter interface {
 	Drift(ctx context.Context, add, remove []netip.Prefix) error
 }
 
-// Breaker makes the firewall refuse every change while on, as a kernel or pfctl refusing a batch
-// would, so that the suite can check that a refused change leaves the firewall as it was.
+// Breaker makes the firewall refuse changes, as a kernel or pfctl refusing a batch would, so
+// that the suite can check that a refused change leaves the firewall as it was. Once Break(true)
+// is called, the Backend's next change must be refused; what the Backend then does to undo a
+// change it made in several steps may be accepted. Break(false) accepts changes again.
 type Breaker interface {
 	Break(on bool)
 }

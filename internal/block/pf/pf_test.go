@@ -551,3 +551,125 @@ func TestCorruptTokenFile(t *testing.T) {
 		t.Errorf("pfctl -X ran %d times with a corrupt token", n)
 	}
 }
+
+func TestApplyNamesAddressesOnTheCommandLine(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeMac(t, &hosttest.PFState{Anchors: map[string]hosttest.PFAnchor{
+		pf.DefaultAnchor: {Tables: map[string][]string{pf.DefaultTable: {"192.0.2.1", "198.51.100.0/25", "198.51.100.128/25"}}},
+	}}, pf.Config{Chunk: 2})
+	apply := func(add []block.Ban, remove []netip.Prefix, want block.SyncResult) {
+		t.Helper()
+		res, err := f.b.Apply(ctx, add, remove, now)
+		if err != nil || res != want {
+			t.Fatalf("Apply = %+v, %v; want %+v", res, err, want)
+		}
+	}
+	// The first Apply reads the table; 198.51.100.0/24 replaces the two halves; the three
+	// additions go in two runs of at most two addresses.
+	apply(bans("198.51.100.0/24", "203.0.113.5/32", "::ffff:203.0.113.6/128", "2001:db8::/64"), []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
+		block.SyncResult{Added: 4, Removed: 3})
+	wantCalls := [][]string{
+		{pf.PfctlPath, "-a", pf.DefaultAnchor, "-t", pf.DefaultTable, "-T", "delete", "192.0.2.1", "198.51.100.0/25"},
+		{pf.PfctlPath, "-a", pf.DefaultAnchor, "-t", pf.DefaultTable, "-T", "delete", "198.51.100.128/25"},
+		{pf.PfctlPath, "-a", pf.DefaultAnchor, "-t", pf.DefaultTable, "-T", "add", "198.51.100.0/24", "203.0.113.5"},
+		{pf.PfctlPath, "-a", pf.DefaultAnchor, "-t", pf.DefaultTable, "-T", "add", "203.0.113.6", "2001:db8::/64"},
+	}
+	calls := f.mac.Calls()
+	if f.runs(0, "show") != 1 {
+		t.Errorf("the first Apply read the table %d times, want once", f.runs(0, "show"))
+	}
+	var changes [][]string
+	for _, c := range calls {
+		if slices.Contains(c, "add") || slices.Contains(c, "delete") {
+			changes = append(changes, c)
+		}
+	}
+	if diff := cmp.Diff(wantCalls, changes); diff != "" {
+		t.Errorf("pfctl runs changing the table (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"198.51.100.0/24", "2001:db8::/64", "203.0.113.5", "203.0.113.6"}, f.table()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+	// Nothing to change: no pfctl run at all.
+	mark := len(f.mac.Calls())
+	apply(bans("198.51.100.7/32", "203.0.113.5/32"), []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}, block.SyncResult{Kept: 2})
+	if got := f.mac.Calls()[mark:]; len(got) != 0 {
+		t.Errorf("an Apply changing nothing ran pfctl: %q", got)
+	}
+	// Sync sees what Apply did.
+	mark = len(f.mac.Calls())
+	if res, err := f.b.Sync(ctx, bans("198.51.100.0/24", "203.0.113.5/32", "203.0.113.6/32", "2001:db8::/64"), now); err != nil || res != (block.SyncResult{Kept: 4}) {
+		t.Errorf("Sync after Apply = %+v, %v; want {Kept:4}", res, err)
+	}
+	if f.runs(mark, "-T") != 0 {
+		t.Errorf("Sync after Apply ran pfctl -T: %q", f.mac.Calls()[mark:])
+	}
+}
+
+func TestApplyChunkFailureRollsBack(t *testing.T) {
+	ctx := context.Background()
+	fr := &failingRunner{words: []string{"-T", "add"}, n: 2}
+	f := newFakeMac(t, &hosttest.PFState{Anchors: map[string]hosttest.PFAnchor{
+		pf.DefaultAnchor: {Tables: map[string][]string{pf.DefaultTable: {"192.0.2.100", "192.0.2.101", "198.51.100.0/25"}}},
+	}}, pf.Config{})
+	fr.Runner = f.mac
+	b, err := pf.New(pf.Config{Runner: fr, Root: f.root, StateDir: stateDir, Chunk: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Apply(ctx, bans("192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32", "198.51.100.0/24"), []netip.Prefix{netip.MustParsePrefix("192.0.2.100/32")}, now)
+	var ee *host.ExitError
+	if !errors.As(err, &ee) || ee.Stderr != "pfctl: Operation not permitted." || !strings.Contains(err.Error(), "-T add 192.0.2.3 198.51.100.0/24") {
+		t.Fatalf("Apply with a failing second chunk = %v, want *host.ExitError naming the argv, with trimmed stderr", err)
+	}
+	if diff := cmp.Diff([]string{"192.0.2.100", "192.0.2.101", "198.51.100.0/25"}, f.table()); diff != "" {
+		t.Errorf("table after the failed Apply (-want +got):\n%s", diff)
+	}
+	// The next change reads the table again.
+	mark := len(f.mac.Calls())
+	if res, err := b.Apply(ctx, bans("192.0.2.1/32"), nil, now); err != nil || res != (block.SyncResult{Added: 1}) {
+		t.Fatalf("Apply after the failure = %+v, %v; want {Added:1}", res, err)
+	}
+	if f.runs(mark, "show") != 1 {
+		t.Errorf("Apply after a failure did not re-read the table: %q", f.mac.Calls()[mark:])
+	}
+}
+
+func TestApplyTableEntriesLimit(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeMac(t, &hosttest.PFState{TableEntriesLimit: 3}, pf.Config{})
+	if _, err := f.b.Apply(ctx, bans("192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32"), nil, now); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.b.Apply(ctx, bans("192.0.2.4/32"), nil, now)
+	if !errors.Is(err, pf.ErrTableFull) {
+		t.Errorf("Apply past the limit = %v, want ErrTableFull", err)
+	}
+	// One out, one in: within the limit.
+	if res, err := f.b.Apply(ctx, bans("192.0.2.4/32"), []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}, now); err != nil || res != (block.SyncResult{Added: 1, Removed: 1}) {
+		t.Errorf("Apply replacing one entry = %+v, %v", res, err)
+	}
+	if diff := cmp.Diff([]string{"192.0.2.2", "192.0.2.3", "192.0.2.4"}, f.table()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+}
+
+func TestApplyRejectsBadPrefixes(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeMac(t, nil, pf.Config{})
+	for _, c := range []struct {
+		add    []block.Ban
+		remove []netip.Prefix
+	}{
+		{[]block.Ban{{}}, nil},
+		{nil, []netip.Prefix{{}}},
+		{bans("::ffff:0:0/95"), nil}, // v4-mapped, wider than the mapped range
+	} {
+		if res, err := f.b.Apply(ctx, c.add, c.remove, now); err == nil || !strings.HasPrefix(err.Error(), "pf backend: ") {
+			t.Errorf("Apply(%v, %v) = %+v, %v; want a pf backend error", c.add, c.remove, res, err)
+		}
+	}
+	if len(f.mac.Calls()) != 0 {
+		t.Errorf("a refused Apply ran pfctl: %q", f.mac.Calls())
+	}
+}

@@ -3,6 +3,7 @@ package pf_test
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/firewarden/firewarden/internal/block"
@@ -37,6 +38,12 @@ func TestThroughStandInBinary(t *testing.T) {
 	if res, err := b.Sync(ctx, want, now); err != nil || res.Added != len(want) {
 		t.Fatalf("Sync = %+v, %v; want %d added", res, err, len(want))
 	}
+	// Apply names its addresses on the stand-in's command line.
+	gone := netip.MustParsePrefix("10.1.0.0/32")
+	if res, err := b.Apply(ctx, bans("203.0.113.0/24", "2001:db8::5/128"), []netip.Prefix{gone}, now); err != nil || res != (block.SyncResult{Added: 1, Removed: 1, Kept: 1}) {
+		t.Fatalf("Apply = %+v, %v; want 1 added, 1 removed, 1 kept (inside 2001:db8::/64)", res, err)
+	}
+	want = append(slices.DeleteFunc(want, func(b block.Ban) bool { return b.Prefix == gone }), bans("203.0.113.0/24")...)
 	if err := b.SetEnabled(ctx, true); err != nil {
 		t.Fatal(err)
 	}
