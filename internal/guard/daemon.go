@@ -86,7 +86,8 @@ type Daemon struct {
 	// Housekeeping only:
 	lastWrite  os.FileInfo // block.json as this daemon last wrote it; nil: unknown
 	sweepDue   bool        // bans ended since the last save
-	resync     bool        // the last sync failed: reconcile at the next save
+	resync     bool        // the last sync or apply failed: reconcile at the next save (under mu)
+	syncNext   bool        // a range ban ended: sync at the next save (under mu)
 	lastSaved  time.Time   // end of the last save
 	dirty      chan struct{}
 	rearm      chan struct{}
@@ -95,7 +96,9 @@ type Daemon struct {
 
 // Stats counts what the daemon has seen since it started.
 type Stats struct {
-	Lines, Failures, Bans, Unbans, Capped, Saves int
+	Lines, Failures, Bans, Unbans, Capped int
+	// Saves of block.json, and the syncs of the kernel to it that some of them made.
+	Saves, Syncs int
 }
 
 // pendingBan is a ban applied to the kernel and waiting for the next save.
@@ -355,7 +358,8 @@ func (d *Daemon) expire(ctx context.Context) {
 	for _, p := range remove {
 		d.log.log(Event{Time: now, Event: "unban", Prefix: p})
 		if p.Bits() < p.Addr().BitLen() {
-			signal(d.dirty) // a range: let a sync settle what it covered
+			d.syncNext = true // a range: let a sync settle what it covered
+			signal(d.dirty)
 		}
 	}
 	d.sweepDue = true
@@ -424,10 +428,19 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 	}, func(_, after *block.State) error {
 		saved = true
 		d.lastWrite, _ = os.Stat(store.Path())
-		want := after.Want(now)
+		// Most saves only add the guard's own bans, which the kernel has already: the state
+		// is what this daemon wrote last time plus them. Then there is nothing to sync, and
+		// the line path waits only for Install. A change by someone else, a ban the state
+		// refused or lifted, a failed sync or the start make the kernel follow the state.
+		need := reconcile || foreign || first || len(refused) > 0 || len(liftedByConfig) > 0
+		var want []block.Ban
+		if need {
+			want = after.Want(now)
+		}
+		prepared := Prepare(after)
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.eng.Load(after)
+		d.eng.Install(prepared)
 		// Bans decided since the batch was taken are not in the state yet: the kernel keeps
 		// them, unless the state now allowlists them.
 		var extra []block.Ban
@@ -435,6 +448,7 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		for _, p := range d.pending {
 			if d.eng.Allowlisted(p.ban.Prefix) {
 				refused = append(refused, fmt.Sprintf("%s: allowlisted meanwhile", block.FormatPrefix(p.ban.Prefix)))
+				need = true
 				continue
 			}
 			kept = append(kept, p)
@@ -442,11 +456,24 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 			d.eng.Record(p.ban, p.count, p.at)
 		}
 		d.pending = kept
+		d.enabled = after.Enabled
+		d.stats.Saves++
+		if d.resync {
+			need, reconcile = true, true
+		}
+		if d.syncNext {
+			need, d.syncNext = true, false
+		}
+		if !need {
+			return nil
+		}
+		if want == nil {
+			want = after.Want(now)
+		}
 		if len(extra) > 0 {
 			want = block.Disjoint(append(want, extra...))
 		}
-		d.enabled = after.Enabled
-		d.stats.Saves++
+		d.stats.Syncs++
 		return d.syncLocked(ctx, want, after.Enabled, now, reconcile || foreign)
 	})
 	d.lastSaved = d.now()
