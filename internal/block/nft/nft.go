@@ -40,6 +40,12 @@
 // element and fails with "message too long" on large batches; sets are read back with a large
 // buffer for the same reason (dump.go). A batch the kernel refuses changes nothing: the
 // Backend then drops its view, re-reads the kernel and tries once more.
+//
+// Sync diffs a whole wanted list against the view; Apply (apply.go) changes a few prefixes and
+// touches only their entries in the view, so that a ban reaches the kernel in microseconds
+// while 100 000 are held (BenchmarkApply100k). Both keep the view's invariant: no prefix held
+// inside another held one, except hosts that someone else put inside a prefix (read back from
+// the kernel).
 package nft
 
 import (
