@@ -369,3 +369,114 @@ func TestPkey(t *testing.T) {
 		}
 	}
 }
+
+// refEngine is the Engine's specification written plainly, for FuzzEngine: every failure kept
+// with the part of the window it fell in, no caps, no memory bound.
+type refEngine struct {
+	e     *Engine // for its tables and config only
+	addrs map[netip.Addr]*refAddr
+}
+
+type refAddr struct {
+	parts   map[int64]uint32 // points per part
+	cur     int64
+	pid     int32
+	kind    authwatch.Kind
+	lastPts uint16
+	paired  bool
+	seen    bool
+	end     int64 // ban end, Unix seconds; 0 none
+	count   int
+	last    int64
+}
+
+func (r *refEngine) observe(f authwatch.Failure, now time.Time) (Verdict, time.Duration) {
+	a := r.addrs[f.Addr]
+	if a == nil {
+		a = &refAddr{parts: map[int64]uint32{}, pid: -1}
+		r.addrs[f.Addr] = a
+	}
+	sec := now.Unix()
+	if a.end != 0 && a.end > sec {
+		return AlreadyBanned, 0
+	}
+	pts := r.e.pts[f.Kind]
+	if f.InvalidUser {
+		pts = r.e.ptsInv[f.Kind]
+	}
+	if pts == 0 {
+		return Ignored, 0
+	}
+	part := now.UnixNano() / r.e.track.slotLen
+	if !a.seen || part-a.cur >= slots {
+		a.pid, a.kind, a.lastPts, a.paired = -1, 0, 0, false
+	}
+	if !a.seen || part > a.cur {
+		a.cur = part
+	}
+	a.seen = true
+	add := uint32(pts)
+	if !a.paired && a.pid == int32(f.PID) && echo(a.kind, f.Kind) {
+		add = uint32(pts - min(pts, a.lastPts))
+		a.paired = true
+	} else {
+		a.paired = false
+	}
+	a.pid, a.kind, a.lastPts = int32(f.PID), f.Kind, pts
+	a.parts[a.cur] = min(a.parts[a.cur]+add, 0xffff)
+	var score uint32
+	for p, v := range a.parts {
+		if p > a.cur-slots {
+			score += v
+		}
+	}
+	if score < r.e.threshold {
+		return Counted, 0
+	}
+	prev := 0
+	if a.end != 0 || sec-a.last <= int64(block.OffenderMemory/time.Second) {
+		prev = a.count
+	}
+	start := now.Truncate(time.Second)
+	d := r.e.policy.Duration(prev)
+	a.count, a.last, a.end = prev+1, start.Unix(), start.Add(d).Unix()
+	a.parts, a.seen = map[int64]uint32{}, false
+	return Banned, d
+}
+
+// FuzzEngine runs the Engine and refEngine over the same failures and compares every verdict
+// and ban length. Each input byte triple is one failure: which of 6 addresses, the kind and
+// flags, and how far the clock moves first.
+func FuzzEngine(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0})
+	f.Add([]byte{1, 6, 1, 1, 1, 1, 1, 6, 1, 1, 1, 1, 1, 6, 200, 1, 1, 250})
+	f.Add([]byte{2, 0x25, 3, 2, 0x25, 3, 2, 0x25, 3, 3, 7, 0, 3, 7, 0, 3, 7, 0, 3, 7, 255})
+	kinds := Kinds()
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::1"),
+		netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("2001:db8::2")}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cfg := Default()
+		cfg.Failures, cfg.Window, cfg.BanTime, cfg.MaxBanTime = 3, 5*time.Minute, time.Minute, 10*time.Minute
+		cfg.MaxBans, cfg.BanRate, cfg.BanRatePer = maxBans, 1_000_000, time.Second
+		e := NewEngine(cfg)
+		ref := &refEngine{e: e, addrs: map[netip.Addr]*refAddr{}}
+		now := t0
+		for i := 0; i+2 < len(in); i += 3 {
+			now = now.Add(time.Duration(in[i+2]) * 2 * time.Second)
+			fl := authwatch.Failure{
+				Addr:        addrs[int(in[i])%len(addrs)],
+				Kind:        kinds[int(in[i+1]&0x0f)%len(kinds)],
+				InvalidUser: in[i+1]&0x10 != 0,
+				PID:         int(in[i+1] >> 5),
+			}
+			got := e.Observe(fl, now)
+			want, wantBan := ref.observe(fl, now)
+			if got.Verdict != want {
+				t.Fatalf("failure %d (%s %s pid %d invalid %v at +%v): Engine = %s (score %v), reference = %s", i/3, fl.Kind, fl.Addr, fl.PID, fl.InvalidUser, now.Sub(t0), got.Verdict, got.Score, want)
+			}
+			if want == Banned && got.Ban.Expires.Sub(now.Truncate(time.Second)) != wantBan {
+				t.Fatalf("failure %d: Engine bans %s for %v, reference for %v", i/3, fl.Addr, got.Ban.Expires.Sub(now.Truncate(time.Second)), wantBan)
+			}
+		}
+	})
+}

@@ -137,7 +137,10 @@ func (e *entry) advance(part int64) {
 		return
 	}
 	if part-e.cur >= slots {
+		// Nothing left in the window: the address starts over, as if it had been forgotten
+		// (which dropStale may or may not have done yet).
 		e.pts = [slots]uint16{}
+		e.pid, e.kind, e.lastPts, e.paired = -1, 0, 0, false
 	} else {
 		for p := e.cur + 1; p <= part; p++ {
 			e.pts[p%slots] = 0
