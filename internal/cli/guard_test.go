@@ -210,6 +210,16 @@ func TestGuardRunsOnAFile(t *testing.T) {
 		t.Errorf("stderr lacks the ban line:\n%s", errb.String())
 	}
 
+	waitFor(t, "the ban to be saved", func() bool {
+		data, _ := os.ReadFile(filepath.Join(state, "block.json"))
+		return bytes.Contains(data, []byte(`"prefix":"203.0.113.9/32"`))
+	})
+	// `firewarden block allow` while the guard runs: the guard lifts its ban from the kernel.
+	if out, errs, code := runCLI(t, nil, "--root", root, "--state-dir", state, "block", "allow", "203.0.113.9", "--backend", "dry-run"); code != 0 {
+		t.Fatalf("block allow = exit %d\n%s%s", code, out, errs)
+	}
+	waitFor(t, "the guard to lift the ban", func() bool { return strings.Contains(out.String(), "dry-run: would remove 203.0.113.9") })
+
 	writeCfg(5)
 	sigs <- syscall.SIGHUP
 	waitFor(t, "the reload", func() bool {
@@ -231,7 +241,18 @@ func TestGuardRunsOnAFile(t *testing.T) {
 		t.Fatal("guard did not stop after SIGTERM")
 	}
 	data, err := os.ReadFile(filepath.Join(state, "block.json"))
-	if err != nil || !bytes.Contains(data, []byte(`"prefix":"203.0.113.9/32"`)) || !bytes.Contains(data, []byte(`"source":"guard"`)) {
-		t.Errorf("block.json after stop (%v):\n%s\nwant the guard's ban of 203.0.113.9", err, data)
+	if err != nil || !bytes.Contains(data, []byte(`"prefix":"203.0.113.9/32","count":1`)) || !bytes.Contains(data, []byte(`"action":"allow","prefix":"203.0.113.9/32"`)) {
+		t.Errorf("block.json after stop (%v):\n%s\nwant 203.0.113.9 an offender once, and allowlisted", err, data)
+	}
+}
+
+func TestGuardDamagedState(t *testing.T) {
+	root, state := linuxRoot(t), t.TempDir()
+	os.WriteFile(filepath.Join(state, "block.json"), []byte("{\"version\":1,\"bans\":[{"), 0o600)
+	cfg := filepath.Join(t.TempDir(), "guard.yaml")
+	os.WriteFile(cfg, []byte("sources: [{type: file, path: /var/log/auth.log}]\n"), 0o644)
+	out, errs, code := runCLI(t, nil, "--root", root, "--state-dir", state, "guard", "--config", cfg, "--backend", "dry-run")
+	if code != 2 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "firewarden: guard: block state "+state+"/block.json is damaged: ") || !strings.HasSuffix(errs, "move it aside to start over\n") {
+		t.Errorf("guard over a damaged block.json = exit %d\nstdout %q\nstderr %q\nwant exit 2 and one line saying to move it aside", code, out, errs)
 	}
 }

@@ -481,6 +481,9 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		d.mu.Lock()
 		d.pending = append(batch, d.pending...)
 		d.mu.Unlock()
+		if len(batch) == 0 {
+			return err // block's errors name the file and what to do
+		}
 		return fmt.Errorf("could not save %d bans to %s: %w; the kernel has them, the next save retries", len(batch), store.Path(), err)
 	}
 	d.sweepDue = false
