@@ -401,7 +401,11 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 
 	store := &block.Store{Dir: d.opts.StateDir}
 	now := d.now()
-	var refused []string
+	type lift struct {
+		p   netip.Prefix
+		why string
+	}
+	var refused []lift
 	var liftedByConfig []netip.Prefix
 	foreign := false
 	saved := false
@@ -412,7 +416,7 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		for _, p := range batch {
 			_, err := st.Ban(block.BanRequest{Prefix: p.ban.Prefix, TTL: p.ban.Expires.Sub(p.at), Reason: p.reason, Source: block.SourceGuard}, pol, p.at)
 			if err != nil {
-				refused = append(refused, fmt.Sprintf("%s: %v", block.FormatPrefix(p.ban.Prefix), err))
+				refused = append(refused, lift{p.ban.Prefix, "block.json refused it: " + err.Error()})
 			}
 		}
 		// The guard's own bans of what its config now allowlists are lifted (SIGHUP).
@@ -447,7 +451,7 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		kept := d.pending[:0]
 		for _, p := range d.pending {
 			if d.eng.Allowlisted(p.ban.Prefix) {
-				refused = append(refused, fmt.Sprintf("%s: allowlisted meanwhile", block.FormatPrefix(p.ban.Prefix)))
+				refused = append(refused, lift{p.ban.Prefix, "allowlisted meanwhile"})
 				need = true
 				continue
 			}
@@ -488,7 +492,7 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 	}
 	d.sweepDue = false
 	for _, r := range refused {
-		d.log.log(Event{Time: now, Event: "lift", Message: r})
+		d.log.log(Event{Time: now, Event: "lift", Prefix: r.p, Message: r.why})
 	}
 	for _, p := range liftedByConfig {
 		d.log.log(Event{Time: now, Event: "lift", Prefix: p, Message: "on the guard's allowlist"})

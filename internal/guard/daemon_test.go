@@ -3,6 +3,7 @@ package guard
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -265,7 +266,7 @@ func TestDaemonFollowsTheCLI(t *testing.T) {
 		if _, ok := banOf(r.state(), "203.0.113.2"); ok {
 			t.Errorf("block.json holds the ban of an allowlisted address")
 		}
-		if !strings.Contains(r.log.String(), "lifted the ban") && !strings.Contains(r.log.String(), "allowlisted") {
+		if !strings.Contains(r.log.String(), "guard: lifted the ban on 203.0.113.2: block.json refused it: 203.0.113.2 is allowlisted (by 203.0.113.0/28)") {
 			t.Errorf("log does not say the ban was lifted:\n%s", r.log)
 		}
 
@@ -447,6 +448,24 @@ func TestDaemonBackendFailure(t *testing.T) {
 			t.Errorf("kernel holds %v once it works again, want both bans", got)
 		}
 		r.stop()
+	})
+}
+
+// failingSource fails at once, as a journal source does on a host without journalctl.
+type failingSource struct{}
+
+func (failingSource) Name() string { return "broken" }
+func (failingSource) Run(context.Context, func(follow.Line)) error {
+	return errors.New("journalctl is not installed")
+}
+
+func TestDaemonSourceFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := New(Options{Config: Default(), StateDir: t.TempDir(), Backend: &blocktest.Fake{}, Source: failingSource{}})
+		err := d.Run(context.Background())
+		if err == nil || err.Error() != "log sources: journalctl is not installed" {
+			t.Errorf("Run with a failing source = %v, want the source's error", err)
+		}
 	})
 }
 

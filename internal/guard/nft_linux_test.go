@@ -3,10 +3,13 @@
 package guard
 
 import (
+	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -77,4 +80,61 @@ func BenchmarkBanLatency100kNftables(b *testing.B) {
 	d, _, stop := runningDaemon(b, dir, newNft(b))
 	defer stop()
 	banLatency(b, d)
+}
+
+// TestDaemonNftables runs the daemon over the real nftables backend: a ban reaches the kernel,
+// and after a "reboot" (firewarden's table deleted) a new daemon puts the state back.
+func TestDaemonNftables(t *testing.T) {
+	fd := newNetNS(t)
+	newBackend := func() block.Backend {
+		be, err := nft.New(nft.Options{NetNS: fd})
+		if err != nil {
+			t.Fatalf("nft.New: %v", err)
+		}
+		t.Cleanup(func() { be.Close() })
+		return be
+	}
+	entries := func(be block.Backend) block.Status {
+		st, err := be.Status(context.Background())
+		if err != nil {
+			t.Fatalf("Status: %v", err)
+		}
+		return st
+	}
+	dir := t.TempDir()
+	now := time.Now()
+	(&block.Store{Dir: dir}).Edit(context.Background(), func(s *block.State) error {
+		_, err := s.Ban(block.BanRequest{Prefix: netip.MustParsePrefix("198.51.100.0/24"), TTL: time.Hour, Source: block.SourceCLI}, block.Policy{}, now)
+		return err
+	})
+
+	be := newBackend()
+	_, src, stop := runningDaemon(t, dir, be)
+	if st := entries(be); st.Entries != 1 || !st.Enabled {
+		t.Fatalf("kernel after start: %+v, want the state's ban and the drop rules", st)
+	}
+	src.failures("203.0.113.9", 10)
+	deadline := time.Now().Add(10 * time.Second)
+	for entries(be).Entries != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("kernel holds %d entries after the 10th failure, want 2", entries(be).Entries)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+
+	c, err := nftables.New(nftables.WithNetNSFd(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: "firewarden"})
+	if err := c.Flush(); err != nil {
+		t.Fatalf("delete the table: %v", err)
+	}
+	be = newBackend()
+	_, _, stop = runningDaemon(t, dir, be)
+	defer stop()
+	if st := entries(be); st.Entries != 2 || !st.Enabled {
+		t.Errorf("kernel after a reboot and a new start: %+v, want both bans back and the drop rules", st)
+	}
 }
