@@ -163,10 +163,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		err := d.opts.Source.Run(gctx, func(l follow.Line) { d.line(gctx, l) })
-		if err != nil && gctx.Err() == nil {
-			return fmt.Errorf("log sources: %w", err)
+		switch {
+		case gctx.Err() != nil:
+			return nil
+		case err == nil:
+			err = errors.New("every source ended")
 		}
-		return nil
+		return fmt.Errorf("log sources: %w", err)
 	})
 	g.Go(func() error { return d.housekeeping(gctx) })
 	err := g.Wait()
@@ -296,7 +299,7 @@ func (d *Daemon) housekeeping(ctx context.Context) error {
 		case <-d.dirty:
 			if !saving {
 				saving = true
-				save.Reset(max(time.Until(d.lastSaved.Add(d.opts.PersistEvery)), 0))
+				save.Reset(max(d.lastSaved.Add(d.opts.PersistEvery).Sub(d.now()), 0))
 			}
 		case <-save.C:
 			saving = false
@@ -420,11 +423,14 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 			}
 		}
 		// The guard's own bans of what its config now allowlists are lifted (SIGHUP).
-		allow := newAllowset(cfg.Allowlist)
-		for _, b := range slices.Clone(st.Bans) {
-			if b.Source == block.SourceGuard && allow.len() > 0 && allow.coversPrefix(b.Prefix) {
-				st.Unban(b.Prefix, block.SourceGuard, now)
-				liftedByConfig = append(liftedByConfig, b.Prefix)
+		if allow := newAllowset(cfg.Allowlist); allow.len() > 0 {
+			for _, b := range st.Bans {
+				if b.Source == block.SourceGuard && allow.coversPrefix(b.Prefix) {
+					liftedByConfig = append(liftedByConfig, b.Prefix)
+				}
+			}
+			for _, p := range liftedByConfig {
+				st.Unban(p, block.SourceGuard, now)
 			}
 		}
 		st.Sweep(now)

@@ -502,3 +502,37 @@ func TestDaemonJSONLog(t *testing.T) {
 		}
 	})
 }
+
+// TestDaemonReloadLiftsAllowlisted: an address the reloaded configuration allowlists loses the
+// guard's ban on it, in the kernel and in block.json; a ban made with the CLI stays.
+func TestDaemonReloadLiftsAllowlisted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		next := Default()
+		next.Allowlist = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+		r := startDaemon(t, dir, Default(), &blocktest.Fake{}, func() (*Config, error) { return next, nil })
+		r.store.Edit(context.Background(), func(s *block.State) error {
+			_, err := s.Ban(block.BanRequest{Prefix: netip.MustParsePrefix("203.0.113.200/32"), TTL: time.Hour, Source: block.SourceCLI}, block.Policy{}, time.Now())
+			return err
+		})
+		r.src.failures("203.0.113.7", 10)
+		time.Sleep(DefaultPersistEvery)
+		synctest.Wait()
+		if got := r.held(); !slices.Equal(got, []string{"203.0.113.200", "203.0.113.7"}) {
+			t.Fatalf("kernel holds %v, want both bans", got)
+		}
+		r.signals <- syscall.SIGHUP
+		time.Sleep(DefaultPersistEvery)
+		synctest.Wait()
+		if got := r.held(); !slices.Equal(got, []string{"203.0.113.200"}) {
+			t.Errorf("kernel holds %v after the reload, want only the CLI's ban", got)
+		}
+		if _, ok := banOf(r.state(), "203.0.113.7"); ok {
+			t.Errorf("block.json keeps the guard's ban of an address its config allowlists")
+		}
+		if !strings.Contains(r.log.String(), "guard: lifted the ban on 203.0.113.7: on the guard's allowlist") {
+			t.Errorf("log lacks the lift:\n%s", r.log)
+		}
+		r.stop()
+	})
+}

@@ -160,7 +160,7 @@ func (e *Engine) Observe(f authwatch.Failure, now time.Time) Decision {
 	if e.allow.has(a) {
 		return Decision{Verdict: Allowlisted}
 	}
-	sec := unixSec(now)
+	sec := uint32(min(max(now.Unix(), 0), forever-1))
 	if e.index.banned(a, sec) {
 		return Decision{Verdict: AlreadyBanned}
 	}
