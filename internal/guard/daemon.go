@@ -89,6 +89,7 @@ type Daemon struct {
 	resync     bool        // the last sync or apply failed: reconcile at the next save (under mu)
 	syncNext   bool        // a range ban ended: sync at the next save (under mu)
 	lastSaved  time.Time   // end of the last save
+	retryAt    time.Time   // when to try again after a failed save or sync; zero: no retry due
 	dirty      chan struct{}
 	rearm      chan struct{}
 	persistErr error
@@ -315,7 +316,8 @@ func (d *Daemon) housekeeping(ctx context.Context) error {
 			case d.changedByOthers():
 				d.persistLogged(ctx, true)
 				d.armExpiry(expiry)
-			case d.sweepDue && d.now().Sub(d.lastSaved) >= d.opts.SweepEvery:
+			case d.sweepDue && d.now().Sub(d.lastSaved) >= d.opts.SweepEvery,
+				!d.retryAt.IsZero() && !d.now().Before(d.retryAt):
 				d.persistLogged(ctx, false)
 			}
 		case sig := <-d.opts.Signals:
@@ -385,9 +387,15 @@ func (d *Daemon) logf(event, format string, args ...any) {
 	d.log.log(Event{Time: d.now(), Event: event, Message: fmt.Sprintf(format, args...)})
 }
 
+// retryEvery is how long the daemon waits before it tries a failed save or sync again.
+const retryEvery = 10 * time.Second
+
 func (d *Daemon) persistLogged(ctx context.Context, reconcile bool) {
-	if err := d.persist(ctx, reconcile); err != nil && ctx.Err() == nil {
+	err := d.persist(ctx, reconcile)
+	d.retryAt = time.Time{}
+	if err != nil && ctx.Err() == nil {
 		d.logf("error", "%v", err)
+		d.retryAt = d.now().Add(retryEvery)
 	}
 }
 
