@@ -4,6 +4,8 @@
 # with CPU steal on a shared VM, so it shows whether a change made the code do less work.
 #
 # usage: bench/instructions.sh PACKAGE BENCHMARK-REGEX   e.g. bench/instructions.sh ./internal/rules 'PFEval$'
+#   env SHORT, LONG: the operations of the two runs (200000 and 1200000); slow operations need
+#   fewer, e.g. SHORT=2 LONG=12 for BenchmarkReaderEslogger, whose operation reads 1,000 lines
 set -euo pipefail
 pkg=${1:?package} bench=${2:?benchmark regex}
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
@@ -18,6 +20,7 @@ count() {
 		"$bin" -test.run XXX -test.bench "$bench" -test.benchtime "$1"x -test.cpu 1 2>&1 |
 		awk '/Collected/ {print $4}')
 }
-short=$(count 200000)
-long=$(count 1200000)
-echo "$bench: $(((long - short) / 1000000)) instructions/op"
+s=${SHORT:-200000} l=${LONG:-1200000}
+short=$(count "$s")
+long=$(count "$l")
+echo "$bench: $(((long - short) / (l - s))) instructions/op"

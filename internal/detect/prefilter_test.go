@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,4 +89,34 @@ func FuzzMultiFold(f *testing.F) {
 			t.Fatalf("any(%q) with %q = %v, reference %v", line, needles, got, want)
 		}
 	})
+}
+
+// BenchmarkInteresting runs the built-in pack's pre-filter over the two real eslogger lines in
+// the input package's testdata (mullvad's macOS 15 exec, the macOS 26 fork), neither of which
+// any rule wants: the cost every unrelated line pays before it is skipped.
+func BenchmarkInteresting(b *testing.B) {
+	var lines [][]byte
+	for _, name := range []string{"eslogger-v9-macos15-exec.json", "eslogger-v10-macos26-fork.json"} {
+		data, err := os.ReadFile(filepath.Join("input", "testdata", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, bytes.TrimSpace(data))
+	}
+	rs, err := LoadRules(true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	interesting := rs.Interesting()
+	var n int64
+	for _, l := range lines {
+		n += int64(len(l))
+		if interesting(l) {
+			b.Fatalf("the pre-filter lets through %.60s…", l)
+		}
+	}
+	b.SetBytes(n / int64(len(lines)))
+	for i := 0; b.Loop(); i++ {
+		interesting(lines[i%len(lines)])
+	}
 }
