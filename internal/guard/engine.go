@@ -195,9 +195,14 @@ func (e *Engine) Observe(f authwatch.Failure, now time.Time) Decision {
 	}
 	k := hostKey(a)
 	prev := e.index.previous(k, sec)
-	now = now.Truncate(time.Second)
+	// The index counts whole seconds: the ban ends at the second after its full duration, so
+	// that the kernel's timeout and the index agree and neither ends it early.
+	start := now.Truncate(time.Second)
 	end := now.Add(e.policy.Duration(prev))
-	e.index.ban(k, unixSec(now), unixSec(end))
+	if whole := end.Truncate(time.Second); !whole.Equal(end) {
+		end = whole.Add(time.Second)
+	}
+	e.index.ban(k, unixSec(start), unixSec(end))
 	e.track.remove(a)
 	d.Verdict, d.Count = Banned, prev+1
 	d.Ban = block.Ban{Prefix: banPrefix(f.Addr), Expires: end}
