@@ -88,6 +88,7 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 	if name == "" {
 		name = a.defaultBackend()
 	}
+	cfg.Backend = name // the start line names the backend in use
 	if name != "none" && name != "dry-run" {
 		if err := a.requireRoot("guard"); err != nil {
 			return err

@@ -235,8 +235,7 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 // ban applies a new ban to the kernel and queues it for the next save. Called with mu held.
 func (d *Daemon) ban(ctx context.Context, f authwatch.Failure, dec Decision, source string, read time.Time) {
 	d.stats.Bans++
-	at := read.Truncate(time.Second)
-	ev := Event{Time: read, Event: "ban", Prefix: dec.Ban.Prefix, Until: dec.Ban.Expires, Duration: formatDuration(dec.Ban.Expires.Sub(at)),
+	ev := Event{Time: read, Event: "ban", Prefix: dec.Ban.Prefix, Until: dec.Ban.Expires, Duration: formatDuration(dec.Duration),
 		Count: dec.Count, Score: dec.Score, Kind: f.Kind.String(), Source: source, Read: read}
 	if d.opts.Backend != nil {
 		if _, err := d.opts.Backend.Apply(ctx, []block.Ban{dec.Ban}, nil, read); err != nil {
@@ -253,7 +252,7 @@ func (d *Daemon) ban(ctx context.Context, f authwatch.Failure, dec Decision, sou
 		ev.Message += "blocking is disabled: it takes effect after `firewarden block enable`"
 	}
 	reason := fmt.Sprintf("%s failures in %s, the last %s", formatFloat(dec.Score), formatDuration(d.eng.Config().Window), f.Kind)
-	d.pending = append(d.pending, pendingBan{ban: dec.Ban, at: at, count: dec.Count, reason: reason})
+	d.pending = append(d.pending, pendingBan{ban: dec.Ban, at: read.Truncate(time.Second), count: dec.Count, reason: reason})
 	signal(d.dirty)
 	signal(d.rearm)
 	d.log.log(ev)

@@ -60,6 +60,9 @@ type Decision struct {
 	Ban block.Ban
 	// Count is how many times the address has been banned, this ban included (Banned).
 	Count int
+	// Duration is how long the ban lasts by the policy (Banned); Ban.Expires is that much after
+	// the failure, rounded up to a whole second.
+	Duration time.Duration
 	// Report is set on a capped verdict when it should be logged: the first time a cap is hit
 	// and then at most once per CapReportEvery. Suppressed counts the capped bans since the
 	// last report, this one included.
@@ -198,13 +201,14 @@ func (e *Engine) Observe(f authwatch.Failure, now time.Time) Decision {
 	// The index counts whole seconds: the ban ends at the second after its full duration, so
 	// that the kernel's timeout and the index agree and neither ends it early.
 	start := now.Truncate(time.Second)
-	end := now.Add(e.policy.Duration(prev))
+	dur := e.policy.Duration(prev)
+	end := now.Add(dur)
 	if whole := end.Truncate(time.Second); !whole.Equal(end) {
 		end = whole.Add(time.Second)
 	}
 	e.index.ban(k, unixSec(start), unixSec(end))
 	e.track.remove(a)
-	d.Verdict, d.Count = Banned, prev+1
+	d.Verdict, d.Count, d.Duration = Banned, prev+1, dur
 	d.Ban = block.Ban{Prefix: banPrefix(f.Addr), Expires: end}
 	return d
 }
