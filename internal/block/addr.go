@@ -94,3 +94,32 @@ func FormatPrefix(p netip.Prefix) string {
 	}
 	return p.String()
 }
+
+// The widest prefixes a ban may name unless asked for explicitly (block add --wide): an IPv4 /8
+// is already 16.7 million addresses, 1/256 of the address space; an IPv6 /16 is wider than any
+// regional registry's allocation. Anything wider is far more likely a typing error (0.0.0.0/0
+// for 0.0.0.0/32) than an intent, and would cut the host off from much of the Internet.
+const (
+	WidestBan4 = 8
+	WidestBan6 = 16
+)
+
+// CheckWidth refuses a ban prefix wider than WidestBan4 or WidestBan6.
+func CheckWidth(p netip.Prefix) error {
+	widest := WidestBan4
+	if p.Addr().Is6() {
+		widest = WidestBan6
+	}
+	if p.Bits() < widest {
+		return fmt.Errorf("%s is wider than a /%d: it would cut this host off from %s of the Internet; give --wide if that is meant", p, widest, share(p.Bits()))
+	}
+	return nil
+}
+
+// share says which fraction of an address family a prefix of bits covers.
+func share(bits int) string {
+	if bits == 0 {
+		return "all"
+	}
+	return "1/" + strconv.FormatUint(1<<bits, 10)
+}

@@ -2,6 +2,7 @@ package block
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -101,4 +102,24 @@ func FuzzParsePrefix(f *testing.F) {
 			t.Fatalf("ParsePrefix(FormatPrefix(%v)) = %v, %v", p, again, err)
 		}
 	})
+}
+
+func TestCheckWidth(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		wantErr string
+	}{
+		{"192.0.2.1/32", ""},
+		{"10.0.0.0/8", ""},
+		{"8.0.0.0/7", "8.0.0.0/7 is wider than a /8: it would cut this host off from 1/128 of the Internet; give --wide if that is meant"},
+		{"0.0.0.0/0", "0.0.0.0/0 is wider than a /8: it would cut this host off from all of the Internet; give --wide if that is meant"},
+		{"2001::/16", ""},
+		{"2000::/3", "2000::/3 is wider than a /16: it would cut this host off from 1/8 of the Internet; give --wide if that is meant"},
+		{"::/0", "::/0 is wider than a /16: it would cut this host off from all of the Internet; give --wide if that is meant"},
+	} {
+		err := CheckWidth(netip.MustParsePrefix(tt.in))
+		if got := fmt.Sprint(err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && got != tt.wantErr) {
+			t.Errorf("CheckWidth(%s) = %v, want %q", tt.in, err, tt.wantErr)
+		}
+	}
 }

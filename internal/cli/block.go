@@ -27,7 +27,7 @@ import (
 // blockVerbs are the verbs of `firewarden block`, in help order.
 var blockVerbs = []string{"add", "remove", "allow", "unallow", "list", "expire", "enable", "disable", "sync", "summary", "autoconfigure"}
 
-const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason TEXT], remove ADDR|CIDR…, allow ADDR|CIDR… [--reason TEXT], unallow ADDR|CIDR…, list, expire, enable, disable, sync, summary or autoconfigure [--interval 15m]"
+const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason TEXT] [--wide], remove ADDR|CIDR…, allow ADDR|CIDR… [--reason TEXT], unallow ADDR|CIDR…, list, expire, enable, disable, sync, summary or autoconfigure [--interval 15m]"
 
 // runBlock is `firewarden block VERB`: the adaptive firewall.
 //
@@ -46,11 +46,13 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 	backendName := fs.String("backend", "", "where bans go: `nft`, pf, dry-run or none (default: nft on Linux, pf on macOS; dry-run under a --root that is not /)")
 	var ttl, reason, interval *string
 	var maxBans *int
+	var wide *bool
 	switch verb {
 	case "add":
 		ttl = fs.String("ttl", "", "how long the ban lasts (`DURATION`, e.g. 15m, 2h; 0: until removed; default 15m, doubled for each earlier ban of the address up to a week)")
 		reason = fs.String("reason", "", "why (`TEXT`), shown by list and summary")
 		maxBans = fs.Int("max-bans", block.DefaultMaxBans, "refuse new bans beyond `N` active ones")
+		wide = fs.Bool("wide", false, "allow a ban wider than an IPv4 /8 or an IPv6 /16")
 	case "allow":
 		reason = fs.String("reason", "", "why (`TEXT`), shown by list")
 	case "autoconfigure":
@@ -91,6 +93,13 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 		}
 		b.req.Reason, b.req.Source = oneLine(*reason), block.SourceCLI
 		b.pol.MaxBans = *maxBans
+		if !*wide {
+			for _, p := range prefixes {
+				if err := block.CheckWidth(p); err != nil {
+					return usagef("%v", err)
+				}
+			}
+		}
 	}
 	switch verb {
 	case "list":

@@ -454,3 +454,22 @@ func TestBlockPFThroughTheEmulatedMac(t *testing.T) {
 		t.Errorf("pf table after remove (-want +got):\n%s", diff)
 	}
 }
+
+// TestBlockRefusesWideBans: a ban wider than an IPv4 /8 or an IPv6 /16 is a usage error that
+// changes nothing, unless --wide says it is meant.
+func TestBlockRefusesWideBans(t *testing.T) {
+	e := newBlockEnv(t)
+	for _, p := range []string{"0.0.0.0/0", "::/0", "8.0.0.0/7"} {
+		out, errs, code := e.run(t, "add", "192.0.2.1", p)
+		if code != 2 || !strings.Contains(errs, p+" is wider than a /") || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("add %s = exit %d, stdout %q, stderr %q; want exit 2 and one error line", p, code, out, errs)
+		}
+		if data := e.stateFile(t); data != nil {
+			t.Fatalf("add %s wrote the state:\n%s", p, data)
+		}
+	}
+	out := e.mustRun(t, "add", "8.0.0.0/7", "--wide")
+	if !strings.Contains(out, "banned 8.0.0.0/7") {
+		t.Errorf("add 8.0.0.0/7 --wide said %q", out)
+	}
+}
