@@ -142,6 +142,21 @@ func (l *authLog) fail(t testing.TB, addr netip.Addr, n int) {
 	}
 }
 
+// warmUp proves the guard reads the log: a file source starts at the end of the file once it
+// has opened it, which may be after the "started" line, so lines written before that are not
+// read (as with tail -F). Failures of addr, an address no test connects from, are written one
+// at a time until the guard bans it.
+func (g *guardRun) warmUp(t testing.TB, l *authLog, addr netip.Addr) {
+	t.Helper()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		l.fail(t, addr, 1)
+		if g.waitFor("banned "+addr.String()+" ", 50*time.Millisecond) {
+			return
+		}
+	}
+	t.Fatalf("the guard banned no one after 20 s of failures of %v; it said:\n%s", addr, g.log())
+}
+
 // runIn runs firewarden in namespace ns and fails the test unless it exits 0.
 func runIn(t testing.TB, ns string, args ...string) string {
 	t.Helper()
@@ -190,6 +205,7 @@ func TestGuardBansAfterLoggedFailures(t *testing.T) {
 	runIn(t, p.Server, "--state-dir", state, "block", "allow", office4.String(), office6.String(), "--reason", "office", "--backend", "nft")
 
 	g := startGuard(t, p.Server, "--state-dir", state, "guard", "--config", cfg, "--backend", "nft")
+	g.warmUp(t, log, netip.MustParseAddr("198.51.100.99"))
 
 	for _, fam := range []struct {
 		name           string
@@ -305,6 +321,7 @@ func BenchmarkGuardLatency(b *testing.B) {
 	if !g.waitFor("100000 active bans", 30*time.Second) {
 		b.Fatalf("guard did not load the 100,000 bans; it said:\n%s", g.log())
 	}
+	g.warmUp(b, log, netip.MustParseAddr("198.51.100.99"))
 	// The probes run on one thread that stays in the client's namespace, so that each attempt
 	// costs a socket and a handshake (tens of microseconds), not a namespace switch.
 	lat := make([]time.Duration, 0, samples)
