@@ -371,3 +371,61 @@ func BenchmarkGuardLatency(b *testing.B) {
 	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// TestBlockCommandsCutClientsOff: the `block` commands of the real binary, run in the server
+// namespace, against real connections from the client: `add` cuts the client off and the ban
+// lifts after its time to live; an allowlisted client inside a banned range is never cut off;
+// `disable` lets traffic through and `enable` stops it again. IPv4 and IPv6.
+func TestBlockCommandsCutClientsOff(t *testing.T) {
+	p := netnstest.NewPair(t, guardHint)
+	state := filepath.Join(t.TempDir(), "state")
+	block := func(args ...string) string {
+		return runIn(t, p.Server, append([]string{"--state-dir", state, "block"}, append(args, "--backend", "nft")...)...)
+	}
+	office4, office6 := netip.MustParseAddr("192.0.2.3"), netip.MustParseAddr("2001:db8:77::3")
+	p.AddClientAddr(t, office4)
+	p.AddClientAddr(t, office6)
+	open := func(from, to netip.Addr) bool { return p.DialFrom(from, to, netnstest.OpenWait) == nil }
+	blocked := func(from, to netip.Addr) bool { return p.DialFrom(from, to, netnstest.BlockedWait) != nil }
+
+	block("allow", office4.String(), office6.String(), "--reason", "office")
+	out := block("add", "192.0.2.0/24", "2001:db8:77::/64", "--ttl", "4s", "--reason", "test")
+	if !strings.Contains(out, "except the allowlisted 192.0.2.3") {
+		t.Errorf("block add of a range holding an allowlisted address did not say so:\n%s", out)
+	}
+	for _, c := range []struct {
+		name                   string
+		client, office, server netip.Addr
+	}{{"IPv4", p.Client4, office4, p.Server4}, {"IPv6", p.Client6, office6, p.Server6}} {
+		if !blocked(c.client, c.server) {
+			t.Errorf("%s: %v still connects after block add", c.name, c.client)
+		}
+		if !open(c.office, c.server) {
+			t.Errorf("%s: the allowlisted %v was cut off by a ban on its range", c.name, c.office)
+		}
+	}
+
+	block("disable")
+	for _, c := range []struct{ client, server netip.Addr }{{p.Client4, p.Server4}, {p.Client6, p.Server6}} {
+		if !open(c.client, c.server) {
+			t.Errorf("%v cannot connect after block disable", c.client)
+		}
+	}
+	block("enable")
+	for _, c := range []struct{ client, server netip.Addr }{{p.Client4, p.Server4}, {p.Client6, p.Server6}} {
+		if !blocked(c.client, c.server) {
+			t.Errorf("%v connects after block enable", c.client)
+		}
+	}
+
+	// The kernel lifts the bans at their time to live even before any sweep; the sweep then
+	// clears the state.
+	for _, c := range []struct{ client, server netip.Addr }{{p.Client4, p.Server4}, {p.Client6, p.Server6}} {
+		if !eventually(8*time.Second, func() bool { return open(c.client, c.server) }) {
+			t.Errorf("%v still cut off after the 4s ban ended", c.client)
+		}
+	}
+	if out := block("expire"); !strings.Contains(out, "192.0.2.0/24") {
+		t.Errorf("block expire did not sweep the ended ban:\n%s", out)
+	}
+}
