@@ -262,11 +262,16 @@ func (b *blocker) apply(ctx context.Context, before, after *block.State, reconci
 		d.Assume(before.Want(time.Time{}), before.Enabled)
 	}
 	want := after.Want(b.now)
-	sync := b.backend.Sync
+	var res block.SyncResult
+	var err error
 	if reconcile {
-		sync = b.backend.Reconcile
+		res, err = b.backend.Reconcile(ctx, want, b.now)
+	} else {
+		// Only this command's change: entries someone else put in the kernel and has not
+		// saved yet (the guard saves its bans in the background) are left alone.
+		add, remove := stateDelta(before.Want(time.Time{}), want)
+		res, err = b.backend.Apply(ctx, add, remove, b.now)
 	}
-	res, err := sync(ctx, want, b.now)
 	if err == nil {
 		err = b.rules(ctx, after.Enabled)
 	}
@@ -277,6 +282,30 @@ func (b *blocker) apply(ctx context.Context, before, after *block.State, reconci
 		fmt.Fprintf(b.a.Out, "%s: added %d, removed %d, kept %d; blocking %s\n", b.backend.Name(), res.Added, res.Removed, res.Kept, onOff(after.Enabled))
 	}
 	return nil
+}
+
+// stateDelta is what changed between two wanted lists: the prefixes of before that after does
+// not hold, and the bans of after that before does not hold or held with another expiry.
+// before is every ban of the earlier state, ended ones included, since a firewall without
+// timeouts (pf) still holds those.
+func stateDelta(before, after []block.Ban) (add []block.Ban, remove []netip.Prefix) {
+	old := make(map[netip.Prefix]time.Time, len(before))
+	for _, b := range before {
+		old[b.Prefix] = b.Expires
+	}
+	now := make(map[netip.Prefix]bool, len(after))
+	for _, b := range after {
+		now[b.Prefix] = true
+		if exp, ok := old[b.Prefix]; !ok || !exp.Equal(b.Expires) {
+			add = append(add, b)
+		}
+	}
+	for _, b := range before {
+		if !now[b.Prefix] {
+			remove = append(remove, b.Prefix)
+		}
+	}
+	return add, remove
 }
 
 // rules makes the drop rules match enabled, reading the kernel first so that an already

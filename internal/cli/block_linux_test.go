@@ -3,13 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/block/nft"
 )
 
 // TestBlockNftablesInANamespace runs `block` with the nftables backend against the real kernel,
@@ -67,5 +72,65 @@ func TestBlockNftablesInANamespace(t *testing.T) {
 	}
 	if want := "nftables: added 0, removed 0, kept 9; blocking enabled\n"; outs[6] != want {
 		t.Errorf("second sync = %q, want %q", outs[6], want)
+	}
+}
+
+// TestBlockLeavesOthersEntries: a block command changes only what it changed in the state. An
+// entry another process put in the kernel and has not saved yet (the guard saves its bans in
+// the background) stays; `block sync` is what makes the kernel match the state exactly.
+func TestBlockLeavesOthersEntries(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace and nftables; run: sudo go test ./internal/cli -run Others")
+	}
+	state := t.TempDir()
+	var entries []int
+	var failure string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // ends with the goroutine, taking the namespace with it
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			failure = "skip: unshare: " + err.Error()
+			return
+		}
+		ctx := context.Background()
+		guardSide, err := nft.New(nft.Options{})
+		if err != nil {
+			failure = "skip: " + err.Error()
+			return
+		}
+		defer guardSide.Close()
+		now := time.Now()
+		if _, err := guardSide.Apply(ctx, []block.Ban{{Prefix: netip.MustParsePrefix("203.0.113.99/32"), Expires: now.Add(time.Hour)}}, nil, now); err != nil {
+			failure = "guard's Apply: " + err.Error()
+			return
+		}
+		count := func() {
+			st, err := guardSide.Status(ctx)
+			if err != nil {
+				failure = err.Error()
+			}
+			entries = append(entries, st.Entries)
+		}
+		for _, args := range [][]string{{"add", "192.0.2.1"}, {"remove", "192.0.2.1"}, {"sync"}} {
+			var out, errb bytes.Buffer
+			a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: time.Now, euid: func() int { return 0 }}
+			if err := a.dispatch(ctx, append([]string{"--root", "/", "--state-dir", state, "block"}, append(args, "--backend", "nft")...)); err != nil {
+				failure = "block " + strings.Join(args, " ") + ": " + err.Error()
+				return
+			}
+			count()
+		}
+	}()
+	<-done
+	if strings.HasPrefix(failure, "skip: ") {
+		t.Skipf("no nftables in a new network namespace here (%s); CI runs this as root on Linux", failure[6:])
+	}
+	if failure != "" {
+		t.Fatal(failure)
+	}
+	// add: the unsaved entry and 192.0.2.1; remove: the unsaved entry; sync: the state's none.
+	if want := []int{2, 1, 0}; !slices.Equal(entries, want) {
+		t.Errorf("kernel entries after add, remove, sync = %v, want %v", entries, want)
 	}
 }
