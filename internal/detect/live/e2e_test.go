@@ -59,7 +59,7 @@ func TestEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "fixture"), []byte(fixture(t, "eslogger/firewall-off.jsonl")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	standIn(t, root, "/usr/bin/eslogger", `[ "$1" = --list-events ] && exit 1
+	hosttest.StandInScript(t, root, "/usr/bin/eslogger", `[ "$1" = --list-events ] && exit 1
 while [ ! -e "$root/go" ]; do sleep 0.05; done
 cat "$root/fixture"
 exec sleep 60

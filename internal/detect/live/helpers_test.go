@@ -363,24 +363,6 @@ func (r *recorder) next(t *testing.T) live.Alert {
 	}
 }
 
-// logBuf collects diagnostics.
-type logBuf struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logBuf) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
 // started runs s in the background and returns a function that stops it and returns its result.
 func started(t *testing.T, s *live.Supervisor) func() (live.Stats, error) {
 	t.Helper()

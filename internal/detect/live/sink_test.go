@@ -22,6 +22,7 @@ import (
 
 	"github.com/firewarden/firewarden/internal/detect/live"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 func TestWriter(t *testing.T) {
@@ -322,8 +323,8 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			clock := newClock(true)
-			var log logBuf
-			w, err := live.NewWebhook(srv.URL+"/hook?token=secret", live.WebhookOptions{Clock: clock, Log: log.logf})
+			var log hosttest.Lines
+			w, err := live.NewWebhook(srv.URL+"/hook?token=secret", live.WebhookOptions{Clock: clock, Log: log.Logf})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -361,8 +362,8 @@ func TestWebhookNetworkErrorsAreRetried(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there any more
 	clock := newClock(true)
-	var log logBuf
-	w, err := live.NewWebhook(url, live.WebhookOptions{Clock: clock, Log: log.logf})
+	var log hosttest.Lines
+	w, err := live.NewWebhook(url, live.WebhookOptions{Clock: clock, Log: log.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,8 +384,8 @@ func TestWebhookQueueDropsOldest(t *testing.T) {
 	h := &hook{statuses: []int{200}, got: make(chan struct{}, 10), entered: make(chan struct{}, 10), gate: make(chan struct{})}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	var log logBuf
-	w, err := live.NewWebhook(srv.URL, live.WebhookOptions{Clock: newClock(true), Log: log.logf, Queue: 2})
+	var log hosttest.Lines
+	w, err := live.NewWebhook(srv.URL, live.WebhookOptions{Clock: newClock(true), Log: log.Logf, Queue: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

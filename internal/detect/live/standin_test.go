@@ -13,27 +13,12 @@ import (
 
 	"github.com/firewarden/firewarden/internal/detect/live"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 // These tests run real programs through ExecStarter: stand-ins for eslogger and log, shell
 // scripts written under a temporary --root. Each records its argv (one line per run, words
 // separated by "|") in ROOT/runs.log and prints the fixture ROOT/fixture.
-
-// standIn writes an executable /bin/sh script at the system path sys under root.
-func standIn(t *testing.T, root, sys, body string) {
-	t.Helper()
-	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh to run the stand-in scripts; run on a Unix machine")
-	}
-	p := filepath.Join(root, filepath.FromSlash(sys))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	script := "#!/bin/sh\nroot=${0%" + sys + "}\n" + body
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // recordRun is the shell line that appends the run's argv to ROOT/runs.log.
 const recordRun = `(IFS='|'; echo "$*") >> "$root/runs.log"` + "\n"
@@ -66,12 +51,12 @@ func macRoot(t *testing.T, fixtureName string) string {
 }
 
 // execConfig is a Config running the stand-ins under root.
-func execConfig(root string, clock *fakeClock, log *logBuf, sinks ...live.Sink) live.Config {
+func execConfig(root string, clock *fakeClock, log *hosttest.Lines, sinks ...live.Sink) live.Config {
 	r, _ := host.NewRoot(root)
 	return live.Config{
 		Root: r, Runner: host.ExecRunner{Root: r, Timeout: 5 * time.Second},
 		Starter: live.ExecStarter{Root: r, StopGrace: time.Second},
-		Decode:  decode, Engine: &fakeEngine{}, Sinks: sinks, Clock: clock, Log: log.logf,
+		Decode:  decode, Engine: &fakeEngine{}, Sinks: sinks, Clock: clock, Log: log.Logf,
 	}
 }
 
@@ -83,9 +68,9 @@ exec sleep 60
 
 func TestStandInAlerts(t *testing.T) {
 	root := macRoot(t, "eslogger/firewall-off.jsonl")
-	standIn(t, root, live.ESLoggerPath, esloggerStreams)
+	hosttest.StandInScript(t, root, live.ESLoggerPath, esloggerStreams)
 	rec := newRecorder()
-	var log logBuf
+	var log hosttest.Lines
 	stop := started(t, newSupervisor(t, execConfig(root, newClock(false), &log, rec)))
 	if a := rec.next(t); a.Rule != "alf-global-off" {
 		t.Errorf("alert = %s, want alf-global-off", a.Rule)
@@ -106,13 +91,13 @@ func TestStandInAlerts(t *testing.T) {
 // clock: no real waiting) and not before.
 func TestStandInRestartsWithBackoff(t *testing.T) {
 	root := macRoot(t, "eslogger/firewall-off.jsonl")
-	standIn(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
+	hosttest.StandInScript(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
 `+recordRun+`cat "$root/fixture"
 echo "eslogger: lost connection" >&2
 exit 3
 `)
 	clock := newClock(false)
-	var log logBuf
+	var log hosttest.Lines
 	stop := started(t, newSupervisor(t, execConfig(root, clock, &log)))
 	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
 		clock.waitTimer(t, d)
@@ -130,13 +115,13 @@ exit 3
 func TestStandInRefusedEvents(t *testing.T) {
 	root := macRoot(t, "eslogger/firewall-off.jsonl")
 	// --list-events fails; the full list is refused at once (the wording is SYNTHETIC).
-	standIn(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
+	hosttest.StandInScript(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
 `+recordRun+`for e in "$@"; do [ "$e" = profile_remove ] && { echo "eslogger: invalid event: $e" >&2; exit 64; }; done
 cat "$root/fixture"
 exec sleep 60
 `)
 	rec := newRecorder()
-	var log logBuf
+	var log hosttest.Lines
 	stop := started(t, newSupervisor(t, execConfig(root, newClock(false), &log, rec)))
 	rec.next(t)
 	stop()
@@ -147,11 +132,11 @@ exec sleep 60
 
 func TestStandInMissingESLogger(t *testing.T) {
 	root := macRoot(t, "unifiedlog/stream.ndjson")
-	standIn(t, root, live.LogPath, recordRun+`cat "$root/fixture"
+	hosttest.StandInScript(t, root, live.LogPath, recordRun+`cat "$root/fixture"
 exec sleep 60
 `)
 	clock := newClock(false)
-	var log logBuf
+	var log hosttest.Lines
 	cfg := execConfig(root, clock, &log)
 	eng := &fakeEngine{tick: make(chan struct{}, 10)}
 	cfg.Engine = eng
@@ -175,13 +160,13 @@ exec sleep 60
 func TestStandInWithoutFullDiskAccess(t *testing.T) {
 	root := macRoot(t, "unifiedlog/stream.ndjson")
 	// SYNTHETIC wording around Apple's result name, which is what firewarden looks for.
-	standIn(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
+	hosttest.StandInScript(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
 echo "Failed to create client: ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED" >&2
 exit 1
 `)
-	standIn(t, root, live.LogPath, recordRun+`exec sleep 60
+	hosttest.StandInScript(t, root, live.LogPath, recordRun+`exec sleep 60
 `)
-	var log logBuf
+	var log hosttest.Lines
 	stop := started(t, newSupervisor(t, execConfig(root, newClock(false), &log)))
 	deadline := time.Now().Add(patience)
 	for len(runs(t, root)) == 0 && time.Now().Before(deadline) {
@@ -201,7 +186,7 @@ exit 1
 func TestExecStarterStopsProgram(t *testing.T) {
 	root := macRoot(t, "")
 	// The background sleep inherits the output and outlives the shell: WaitDelay must close it.
-	standIn(t, root, "/usr/bin/stream", "sleep 5 &\necho started\nwait\n")
+	hosttest.StandInScript(t, root, "/usr/bin/stream", "sleep 5 &\necho started\nwait\n")
 	r, _ := host.NewRoot(root)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, wait, err := live.ExecStarter{Root: r, StopGrace: 200 * time.Millisecond}.Start(ctx, host.Cmd{Path: "/usr/bin/stream"})
@@ -236,7 +221,7 @@ func TestExecStarterErrors(t *testing.T) {
 	if _, _, err := s.Start(context.Background(), host.Cmd{Path: "usr/bin/eslogger"}); err == nil || isNotInstalled(err) {
 		t.Errorf("Start(relative path) = %v, want a path error", err)
 	}
-	standIn(t, root, "/usr/bin/fail", "echo one >&2; echo two >&2; exit 7\n")
+	hosttest.StandInScript(t, root, "/usr/bin/fail", "echo one >&2; echo two >&2; exit 7\n")
 	out, wait, err := s.Start(context.Background(), host.Cmd{Path: "/usr/bin/fail", Args: []string{"a b"}})
 	if err != nil {
 		t.Fatal(err)

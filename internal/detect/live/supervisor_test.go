@@ -75,8 +75,8 @@ func TestRestartBackoff(t *testing.T) {
 	procs := slices.Repeat([]fakeProc{short}, 8)
 	procs = append(procs, fakeProc{out: "{}\n", run: 61 * time.Second, err: errExit1}, short)
 	st := &fakeStarter{clock: clock, procs: eslogger(procs...)}
-	var log logBuf
-	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Clock: clock, Log: log.logf}))
+	var log hosttest.Lines
+	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Clock: clock, Log: log.Logf}))
 	clock.waitAsked(t, 11)
 	if _, err := stop(); err != nil {
 		t.Fatalf("Run() = %v", err)
@@ -115,8 +115,8 @@ func TestRefusedEventsFallBackToMinimal(t *testing.T) {
 	refused := &host.ExitError{Argv: []string{live.ESLoggerPath}, Code: 64, Stderr: "eslogger: unknown event profile_remove"} // SYNTHETIC wording
 	st := &fakeStarter{clock: clock, procs: eslogger(fakeProc{err: refused}, fakeProc{out: fixture(t, "eslogger/firewall-off.jsonl"), hold: true})}
 	rec := newRecorder()
-	var log logBuf
-	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Sinks: []live.Sink{rec}, Clock: clock, Log: log.logf}))
+	var log hosttest.Lines
+	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Sinks: []live.Sink{rec}, Clock: clock, Log: log.Logf}))
 	rec.next(t)
 	stop()
 	want := [][]string{
@@ -165,8 +165,8 @@ func TestListEventsPicksEvents(t *testing.T) {
 			})
 			st := &fakeStarter{clock: clock, procs: eslogger(fakeProc{out: fixture(t, "eslogger/firewall-off.jsonl"), hold: true})}
 			rec := newRecorder()
-			var log logBuf
-			stop := started(t, newSupervisor(t, live.Config{Runner: run, Starter: st, Engine: &fakeEngine{}, Sinks: []live.Sink{rec}, Clock: clock, Log: log.logf}))
+			var log hosttest.Lines
+			stop := started(t, newSupervisor(t, live.Config{Runner: run, Starter: st, Engine: &fakeEngine{}, Sinks: []live.Sink{rec}, Clock: clock, Log: log.Logf}))
 			rec.next(t)
 			stop()
 			if got := st.Calls()[0][1:]; !cmp.Equal(tt.want, got) {
@@ -185,8 +185,8 @@ func TestMissingESLoggerFallsBackToLogStream(t *testing.T) {
 	clock := newClock(false)
 	st := &fakeStarter{clock: clock, procs: map[string][]fakeProc{live.LogPath: {{out: fixture(t, "unifiedlog/stream.ndjson")}}}}
 	eng := &fakeEngine{}
-	var log logBuf
-	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: eng, Clock: clock, Log: log.logf}))
+	var log hosttest.Lines
+	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: eng, Clock: clock, Log: log.Logf}))
 	clock.waitTimer(t, time.Second) // log stream ended: restart back-off
 	stats, err := stop()
 	if err != nil {
@@ -219,8 +219,8 @@ func TestESLoggerWithoutPermission(t *testing.T) {
 				live.ESLoggerPath: {{err: &host.ExitError{Argv: []string{live.ESLoggerPath}, Code: 1, Stderr: tt.stderr}}},
 				live.LogPath:      {{hold: true}},
 			}}
-			var log logBuf
-			stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Clock: clock, Log: log.logf}))
+			var log hosttest.Lines
+			stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Clock: clock, Log: log.Logf}))
 			waitCalls(t, st, 2)
 			stats, _ := stop()
 			if got := st.Calls(); len(got) != 2 || !cmp.Equal(logStreamArgv, got[1]) {
@@ -308,8 +308,8 @@ func TestFailingSinkDoesNotStopOthers(t *testing.T) {
 	st := &fakeStarter{clock: clock, procs: eslogger(fakeProc{out: line + pfOff, hold: true})}
 	bad, good := newRecorder(), newRecorder()
 	bad.fail = errors.New("disk full")
-	var log logBuf
-	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Sinks: []live.Sink{bad, good}, Clock: clock, Log: log.logf}))
+	var log hosttest.Lines
+	stop := started(t, newSupervisor(t, live.Config{Starter: st, Engine: &fakeEngine{}, Sinks: []live.Sink{bad, good}, Clock: clock, Log: log.Logf}))
 	for range 2 {
 		good.next(t)
 	}
@@ -460,10 +460,10 @@ func TestPollOtherAreaDoesNotExplain(t *testing.T) {
 func TestPollReportsReadErrorsOnce(t *testing.T) {
 	clock := newClock(false)
 	mac := newMac(t, hosttest.Mac15())
-	var log logBuf
+	var log hosttest.Lines
 	st := &fakeStarter{clock: clock, procs: eslogger(fakeProc{hold: true})}
 	stop := started(t, newSupervisor(t, live.Config{
-		Runner: macRunner{mac: mac}, Starter: st, Engine: &fakeEngine{}, Poll: poll, Weakened: weakened, Clock: clock, Log: log.logf,
+		Runner: macRunner{mac: mac}, Starter: st, Engine: &fakeEngine{}, Poll: poll, Weakened: weakened, Clock: clock, Log: log.Logf,
 	}))
 	for i := 1; i <= 3; i++ {
 		clock.waitAsked(t, i)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 // modes are the two ways File learns of changes. With inotify both poll intervals are never, so
@@ -38,7 +39,7 @@ type fileEnv struct {
 	file  *File
 	steps chan struct{}
 	got   *collector
-	log   *logBuf
+	log   *hosttest.Lines
 	run   *running
 }
 
@@ -50,12 +51,12 @@ func newFileEnv(t *testing.T, opts FileOptions, mkDir bool) *fileEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &fileEnv{t: t, root: root, full: r.Path(logPath), steps: make(chan struct{}, 1<<16), got: newCollector(), log: &logBuf{}}
+	e := &fileEnv{t: t, root: root, full: r.Path(logPath), steps: make(chan struct{}, 1<<16), got: newCollector(), log: &hosttest.Lines{}}
 	if mkDir {
 		e.mkdir()
 	}
 	opts.Root = r
-	opts.Log = e.log.logf
+	opts.Log = e.log.Logf
 	e.file = NewFile(logPath, opts)
 	e.file.stepped = func() { e.steps <- struct{}{} }
 	return e
@@ -206,7 +207,7 @@ func TestFileRotationByRename(t *testing.T) {
 		if got := e.got.wait(t, 7); got[6] != "b3" || len(got) != 7 {
 			t.Errorf("lines %q, want b3 last and nothing else", got)
 		}
-		if e.log.count("was replaced (rotated)") != 1 {
+		if e.log.Count("was replaced (rotated)") != 1 {
 			t.Errorf("diagnostics %q, want the rotation said once", e.log.String())
 		}
 	})
@@ -279,7 +280,7 @@ func TestFileCopyTruncate(t *testing.T) {
 		if diff := cmp.Diff([]string{"a1 " + long, "a2 " + long, "b1", "b2"}, e.got.wait(t, 4)); diff != "" {
 			t.Errorf("lines (-want +got):\n%s", diff)
 		}
-		if e.log.count("truncated") != 1 {
+		if e.log.Count("truncated") != 1 {
 			t.Errorf("diagnostics %q, want the truncation said once", e.log.String())
 		}
 	})
@@ -304,7 +305,7 @@ func TestFileAppearsLate(t *testing.T) {
 				if diff := cmp.Diff([]string{"first", "second"}, e.got.wait(t, 2)); diff != "" {
 					t.Errorf("lines (-want +got), a new file read from its start:\n%s", diff)
 				}
-				if e.log.count("does not exist yet") != 1 || e.log.count("appeared") != 1 {
+				if e.log.Count("does not exist yet") != 1 || e.log.Count("appeared") != 1 {
 					t.Errorf("diagnostics %q, want the wait and the appearance said once each", e.log.String())
 				}
 			})
@@ -366,7 +367,7 @@ func TestFileOverlongLine(t *testing.T) {
 		if diff := cmp.Diff(want, e.got.wait(t, 5)); diff != "" {
 			t.Errorf("lines (-want +got):\n%s", diff)
 		}
-		if e.log.count("longer than 100 bytes") != 1 {
+		if e.log.Count("longer than 100 bytes") != 1 {
 			t.Errorf("diagnostics %q, want the cut said once", e.log.String())
 		}
 	})

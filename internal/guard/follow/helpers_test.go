@@ -2,8 +2,6 @@ package follow
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,37 +61,6 @@ func (c *collector) wait(t *testing.T, n int) []string {
 			t.Fatalf("waited for %d lines, have %d: %q", n, got, c.texts())
 		}
 	}
-}
-
-// logBuf collects diagnostics.
-type logBuf struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logBuf) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
-// count is how many diagnostics contain s.
-func (l *logBuf) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			n++
-		}
-	}
-	return n
 }
 
 // running is a Source running in the background.

@@ -10,26 +10,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 // These tests run real programs through host.ExecStarter: stand-ins for journalctl and log,
 // shell scripts written under a temporary --root. Each records its argv (one line per run, words
 // separated by "|") in ROOT/runs.log and prints ROOT/fixture.
 
-// standIn writes an executable /bin/sh script at the system path sys under root.
+// standIn writes a stand-in script that records its run, then runs body.
 func standIn(t *testing.T, root, sys, body string) {
 	t.Helper()
-	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh to run the stand-in scripts; run on a Unix machine")
-	}
-	p := filepath.Join(root, filepath.FromSlash(sys))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	script := "#!/bin/sh\nroot=${0%" + sys + "}\n" + recordRun + body
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	hosttest.StandInScript(t, root, sys, recordRun+body)
 }
 
 // recordRun is the shell line that appends the run's argv to ROOT/runs.log.
@@ -89,8 +80,8 @@ func TestJournalStandIn(t *testing.T) {
 	want := journalFixture(t)
 	dir, root := standInRoot(t, strings.Join(want, "\n")+"\n")
 	standIn(t, dir, JournalctlPath, printsAndRuns)
-	var log logBuf
-	j := NewJournal(JournalOptions{Root: root, Units: []string{"ssh"}, Log: log.logf})
+	var log hosttest.Lines
+	j := NewJournal(JournalOptions{Root: root, Units: []string{"ssh"}, Log: log.Logf})
 	got := newCollector()
 	run := start(t, j, got.emit)
 	lines := got.wait(t, len(want))
@@ -126,8 +117,8 @@ func TestJournalStandInRestarts(t *testing.T) {
 	want := journalFixture(t)
 	dir, root := standInRoot(t, strings.Join(want, "\n")) // no final newline: the last line still counts
 	standIn(t, dir, JournalctlPath, "echo 'journalctl: lost the journal' >&2\n"+printsAndExits)
-	var log logBuf
-	j := NewJournal(JournalOptions{Root: root, Restart: Restart{MinBackoff: time.Millisecond}, Log: log.logf})
+	var log hosttest.Lines
+	j := NewJournal(JournalOptions{Root: root, Restart: Restart{MinBackoff: time.Millisecond}, Log: log.Logf})
 	got := newCollector()
 	run := start(t, j, got.emit)
 	lines := got.wait(t, 3*len(want))
@@ -149,9 +140,9 @@ func TestJournalStandInRestarts(t *testing.T) {
 func TestJournalStandInGivesUp(t *testing.T) {
 	dir, root := standInRoot(t, "")
 	standIn(t, dir, JournalctlPath, "echo 'Failed to add match: Invalid argument' >&2\nexit 1\n")
-	var log logBuf
+	var log hosttest.Lines
 	// MinBackoff 100ms makes a run shorter than 1s unhealthy: the stand-in exits at once.
-	j := NewJournal(JournalOptions{Root: root, Restart: Restart{MinBackoff: 100 * time.Millisecond, GiveUp: 3}, Log: log.logf})
+	j := NewJournal(JournalOptions{Root: root, Restart: Restart{MinBackoff: 100 * time.Millisecond, GiveUp: 3}, Log: log.Logf})
 	run := start(t, j, newCollector().emit)
 	err := run.wait(t)
 	want := "journalctl failed 3 times in a row without a line (last: /usr/bin/journalctl --follow"
@@ -161,7 +152,7 @@ func TestJournalStandInGivesUp(t *testing.T) {
 	if n := len(runs(t, dir)); n != 3 {
 		t.Errorf("journalctl ran %d times, want 3", n)
 	}
-	if n := log.count("restarting in"); n != 2 {
+	if n := log.Count("restarting in"); n != 2 {
 		t.Errorf("diagnostics %q: want 2 restarts said", log.String())
 	}
 }
@@ -236,8 +227,8 @@ func unifiedFixture(t *testing.T) string {
 func TestUnifiedLogStandIn(t *testing.T) {
 	dir, root := standInRoot(t, unifiedFixture(t))
 	standIn(t, dir, LogPath, printsAndRuns)
-	var log logBuf
-	u := NewUnifiedLog(UnifiedLogOptions{Root: root, Log: log.logf})
+	var log hosttest.Lines
+	u := NewUnifiedLog(UnifiedLogOptions{Root: root, Log: log.Logf})
 	got := newCollector()
 	run := start(t, u, got.emit)
 	lines := got.wait(t, len(macCases))
@@ -258,7 +249,7 @@ func TestUnifiedLogStandIn(t *testing.T) {
 	if diff := cmp.Diff([][]string{wantArgv}, runs(t, dir)); diff != "" {
 		t.Errorf("log argv (-want +got):\n%s", diff)
 	}
-	if log.count("cannot be read") != 1 {
+	if log.Count("cannot be read") != 1 {
 		t.Errorf("diagnostics %q, want the broken record said once", log.String())
 	}
 	for _, l := range got.lines {
@@ -271,8 +262,8 @@ func TestUnifiedLogStandIn(t *testing.T) {
 func TestUnifiedLogStandInRestarts(t *testing.T) {
 	dir, root := standInRoot(t, unifiedFixture(t))
 	standIn(t, dir, LogPath, printsAndExits)
-	var log logBuf
-	u := NewUnifiedLog(UnifiedLogOptions{Root: root, Level: "debug", Restart: Restart{MinBackoff: time.Millisecond}, Log: log.logf})
+	var log hosttest.Lines
+	u := NewUnifiedLog(UnifiedLogOptions{Root: root, Level: "debug", Restart: Restart{MinBackoff: time.Millisecond}, Log: log.Logf})
 	got := newCollector()
 	run := start(t, u, got.emit)
 	got.wait(t, 2*len(macCases))

@@ -1,0 +1,63 @@
+package hosttest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// StandInScript writes body as an executable /bin/sh script at the system path sys (such as
+// "/usr/bin/log") under root, for code that runs programs by their system path under --root.
+// In the script, $root is the root, so it can read fixtures and leave records beside it. The
+// test is skipped where there is no /bin/sh.
+func StandInScript(t testing.TB, root, sys, body string) {
+	t.Helper()
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh to run the stand-in scripts; run on a Unix machine")
+	}
+	p := filepath.Join(root, filepath.FromSlash(sys))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nroot=${0%" + sys + "}\n" + body
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Lines collects diagnostics from any goroutine: its Logf stands in for the printf-style log
+// functions code under test reports through.
+type Lines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// Logf records one formatted line.
+func (l *Lines) Logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+// String returns the lines so far, one per line.
+func (l *Lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// Count is how many lines contain s.
+func (l *Lines) Count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
+}
