@@ -20,25 +20,6 @@ import (
 // scripts written under a temporary --root. Each records its argv (one line per run, words
 // separated by "|") in ROOT/runs.log and prints the fixture ROOT/fixture.
 
-// recordRun is the shell line that appends the run's argv to ROOT/runs.log.
-const recordRun = `(IFS='|'; echo "$*") >> "$root/runs.log"` + "\n"
-
-func runs(t *testing.T, root string) [][]string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, "runs.log"))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]string
-	for line := range strings.Lines(string(data)) {
-		out = append(out, strings.Split(strings.TrimSuffix(line, "\n"), "|"))
-	}
-	return out
-}
-
 func macRoot(t *testing.T, fixtureName string) string {
 	t.Helper()
 	root := t.TempDir()
@@ -62,7 +43,7 @@ func execConfig(root string, clock *fakeClock, log *hosttest.Lines, sinks ...liv
 
 // eslogger that lists its events and streams the fixture, then keeps running (as eslogger does).
 const esloggerStreams = `if [ "$1" = --list-events ]; then printf '%s\n' exec fork exit create write rename unlink close profile_remove sudo; exit 0; fi
-` + recordRun + `cat "$root/fixture"
+` + hosttest.RecordRun + `cat "$root/fixture"
 exec sleep 60
 `
 
@@ -79,7 +60,7 @@ func TestStandInAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run() = %v", err)
 	}
-	if diff := cmp.Diff([][]string{live.ESEvents}, runs(t, root)); diff != "" {
+	if diff := cmp.Diff([][]string{live.ESEvents}, hosttest.Runs(t, root)); diff != "" {
 		t.Errorf("eslogger argv (-want +got):\n%s", diff)
 	}
 	if stats.Events != 3 || stats.Runs != 1 || log.String() != "" {
@@ -92,7 +73,7 @@ func TestStandInAlerts(t *testing.T) {
 func TestStandInRestartsWithBackoff(t *testing.T) {
 	root := macRoot(t, "eslogger/firewall-off.jsonl")
 	hosttest.StandInScript(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
-`+recordRun+`cat "$root/fixture"
+`+hosttest.RecordRun+`cat "$root/fixture"
 echo "eslogger: lost connection" >&2
 exit 3
 `)
@@ -101,7 +82,7 @@ exit 3
 	stop := started(t, newSupervisor(t, execConfig(root, clock, &log)))
 	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
 		clock.waitTimer(t, d)
-		if n := len(runs(t, root)); n != i+1 {
+		if n := len(hosttest.Runs(t, root)); n != i+1 {
 			t.Fatalf("waiting %s: %d runs, want %d", d, n, i+1)
 		}
 		clock.Advance(d)
@@ -116,7 +97,7 @@ func TestStandInRefusedEvents(t *testing.T) {
 	root := macRoot(t, "eslogger/firewall-off.jsonl")
 	// --list-events fails; the full list is refused at once (the wording is SYNTHETIC).
 	hosttest.StandInScript(t, root, live.ESLoggerPath, `[ "$1" = --list-events ] && exit 1
-`+recordRun+`for e in "$@"; do [ "$e" = profile_remove ] && { echo "eslogger: invalid event: $e" >&2; exit 64; }; done
+`+hosttest.RecordRun+`for e in "$@"; do [ "$e" = profile_remove ] && { echo "eslogger: invalid event: $e" >&2; exit 64; }; done
 cat "$root/fixture"
 exec sleep 60
 `)
@@ -125,14 +106,14 @@ exec sleep 60
 	stop := started(t, newSupervisor(t, execConfig(root, newClock(false), &log, rec)))
 	rec.next(t)
 	stop()
-	if diff := cmp.Diff([][]string{live.ESEvents, live.MinimalESEvents}, runs(t, root)); diff != "" {
+	if diff := cmp.Diff([][]string{live.ESEvents, live.MinimalESEvents}, hosttest.Runs(t, root)); diff != "" {
 		t.Errorf("eslogger argv (-want +got):\n%s", diff)
 	}
 }
 
 func TestStandInMissingESLogger(t *testing.T) {
 	root := macRoot(t, "unifiedlog/stream.ndjson")
-	hosttest.StandInScript(t, root, live.LogPath, recordRun+`cat "$root/fixture"
+	hosttest.StandInScript(t, root, live.LogPath, hosttest.RecordRun+`cat "$root/fixture"
 exec sleep 60
 `)
 	clock := newClock(false)
@@ -149,7 +130,7 @@ exec sleep 60
 		}
 	}
 	stats, _ := stop()
-	if diff := cmp.Diff([][]string{logStreamArgv[1:]}, runs(t, root)); diff != "" {
+	if diff := cmp.Diff([][]string{logStreamArgv[1:]}, hosttest.Runs(t, root)); diff != "" {
 		t.Errorf("log argv (-want +got):\n%s", diff)
 	}
 	if stats.Source != "log stream" || !strings.Contains(log.String(), "watching `log stream` instead") {
@@ -164,12 +145,12 @@ func TestStandInWithoutFullDiskAccess(t *testing.T) {
 echo "Failed to create client: ES_NEW_CLIENT_RESULT_ERR_NOT_PERMITTED" >&2
 exit 1
 `)
-	hosttest.StandInScript(t, root, live.LogPath, recordRun+`exec sleep 60
+	hosttest.StandInScript(t, root, live.LogPath, hosttest.RecordRun+`exec sleep 60
 `)
 	var log hosttest.Lines
 	stop := started(t, newSupervisor(t, execConfig(root, newClock(false), &log)))
 	deadline := time.Now().Add(patience)
-	for len(runs(t, root)) == 0 && time.Now().Before(deadline) {
+	for len(hosttest.Runs(t, root)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond) // polling a child process's progress; not a timing assertion
 	}
 	stop()
@@ -177,8 +158,8 @@ exit 1
 	if len(lines) != 1 || !strings.Contains(lines[0], "Full Disk Access") {
 		t.Errorf("diagnostics = %q, want one line about Full Disk Access", lines)
 	}
-	if len(runs(t, root)) != 1 {
-		t.Errorf("log stream ran %d times, want once", len(runs(t, root)))
+	if len(hosttest.Runs(t, root)) != 1 {
+		t.Errorf("log stream ran %d times, want once", len(hosttest.Runs(t, root)))
 	}
 }
 

@@ -20,33 +20,14 @@ import (
 // standIn writes a stand-in script that records its run, then runs body.
 func standIn(t *testing.T, root, sys, body string) {
 	t.Helper()
-	hosttest.StandInScript(t, root, sys, recordRun+body)
+	hosttest.StandInScript(t, root, sys, hosttest.RecordRun+body)
 }
-
-// recordRun is the shell line that appends the run's argv to ROOT/runs.log.
-const recordRun = `(IFS='|'; echo "$*") >> "$root/runs.log"` + "\n"
 
 // Stand-in bodies: print the fixture and keep running as the real programs do, or exit.
 const (
 	printsAndRuns  = "cat \"$root/fixture\"\nexec sleep 60\n"
 	printsAndExits = "cat \"$root/fixture\"\nexit 3\n"
 )
-
-func runs(t *testing.T, root string) [][]string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, "runs.log"))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]string
-	for line := range strings.Lines(string(data)) {
-		out = append(out, strings.Split(strings.TrimSuffix(line, "\n"), "|"))
-	}
-	return out
-}
 
 // standInRoot is a temporary root holding fixture as ROOT/fixture.
 func standInRoot(t *testing.T, fixture string) (string, host.Root) {
@@ -99,7 +80,7 @@ func TestJournalStandIn(t *testing.T) {
 	}
 	wantArgv := []string{"--follow", "--lines=0", "--output=short-iso-precise", "--all", "--quiet", "--no-pager",
 		"_COMM=sshd", "_COMM=sshd-session", "_COMM=sshd-auth", "+", "_SYSTEMD_UNIT=ssh.service"}
-	if diff := cmp.Diff([][]string{wantArgv}, runs(t, dir)); diff != "" {
+	if diff := cmp.Diff([][]string{wantArgv}, hosttest.Runs(t, dir)); diff != "" {
 		t.Errorf("journalctl argv (-want +got):\n%s", diff)
 	}
 	if log.String() != "" {
@@ -128,7 +109,7 @@ func TestJournalStandInRestarts(t *testing.T) {
 			t.Errorf("run %d's lines (-want +got):\n%s", i+1, diff)
 		}
 	}
-	if n := len(runs(t, dir)); n < 3 {
+	if n := len(hosttest.Runs(t, dir)); n < 3 {
 		t.Errorf("journalctl ran %d times, want at least 3", n)
 	}
 	wantLog := "journalctl stopped after 9 line(s) (/usr/bin/journalctl --follow --lines=0 --output=short-iso-precise --all --quiet --no-pager _COMM=sshd _COMM=sshd-session _COMM=sshd-auth exited with status 3: journalctl: lost the journal); restarting in 1ms"
@@ -149,7 +130,7 @@ func TestJournalStandInGivesUp(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "exited with status 1: Failed to add match: Invalid argument") {
 		t.Errorf("Run() = %v, want %q … with the exit status and stderr", err, want)
 	}
-	if n := len(runs(t, dir)); n != 3 {
+	if n := len(hosttest.Runs(t, dir)); n != 3 {
 		t.Errorf("journalctl ran %d times, want 3", n)
 	}
 	if n := log.Count("restarting in"); n != 2 {
@@ -246,7 +227,7 @@ func TestUnifiedLogStandIn(t *testing.T) {
 		t.Errorf("%d lines, want %d: the banner and the other records skipped", len(got.texts()), len(macCases))
 	}
 	wantArgv := []string{"stream", "--style", "ndjson", "--type", "log", "--level", "info", "--predicate", `process == "sshd" OR process == "sshd-session" OR process == "sshd-auth"`}
-	if diff := cmp.Diff([][]string{wantArgv}, runs(t, dir)); diff != "" {
+	if diff := cmp.Diff([][]string{wantArgv}, hosttest.Runs(t, dir)); diff != "" {
 		t.Errorf("log argv (-want +got):\n%s", diff)
 	}
 	if log.Count("cannot be read") != 1 {
@@ -268,7 +249,7 @@ func TestUnifiedLogStandInRestarts(t *testing.T) {
 	run := start(t, u, got.emit)
 	got.wait(t, 2*len(macCases))
 	run.stop(t)
-	r := runs(t, dir)
+	r := hosttest.Runs(t, dir)
 	if len(r) < 2 || r[0][6] != "debug" {
 		t.Errorf("log runs %q, want at least 2 with --level debug", r)
 	}

@@ -61,3 +61,24 @@ func (l *Lines) Count(s string) int {
 	}
 	return n
 }
+
+// RecordRun is a shell line for a StandInScript body that appends the run's argv, words
+// separated by "|", as one line of ROOT/runs.log; Runs reads them back.
+const RecordRun = `(IFS='|'; echo "$*") >> "$root/runs.log"` + "\n"
+
+// Runs returns the argv of every run RecordRun recorded under root, oldest first.
+func Runs(t testing.TB, root string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "runs.log"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for line := range strings.Lines(string(data)) {
+		out = append(out, strings.Split(strings.TrimSuffix(line, "\n"), "|"))
+	}
+	return out
+}
