@@ -141,6 +141,10 @@ func Run(ctx context.Context, args []string, s Streams, getenv func(string) stri
 	case errors.As(err, &ue):
 		fmt.Fprintf(s.Err, "firewarden: %s\n", ue.msg)
 		return 2
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// SIGINT or SIGTERM: the command stopped where it was, having written nothing partial.
+		fmt.Fprintln(s.Err, "firewarden: interrupted before the command finished")
+		return 2
 	default:
 		fmt.Fprintf(s.Err, "firewarden: %s\n", oneLine(err.Error()))
 		return 2
