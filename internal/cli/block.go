@@ -21,7 +21,7 @@ import (
 	"github.com/firewarden/firewarden/internal/block/nft"
 	"github.com/firewarden/firewarden/internal/block/pf"
 	"github.com/firewarden/firewarden/internal/host"
-	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // blockVerbs are the verbs of `firewarden block`, in help order.
@@ -762,7 +762,8 @@ func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, bac
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("install the sweep service: %w", err)
 		}
-		if err := posture.WriteFileAtomic(path, []byte(f.data), 0o644); err != nil {
+		// A service definition is replaced atomically; a link or FIFO at its path is refused.
+		if err := statedir.WriteFileAtomic(path, []byte(f.data), 0o644); err != nil {
 			return fmt.Errorf("install the sweep service: %w", err)
 		}
 		fmt.Fprintf(a.Out, "wrote %s\n", f.path)
