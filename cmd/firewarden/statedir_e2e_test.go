@@ -62,6 +62,7 @@ func stateFileCases() []stateFileCase {
 	return []stateFileCase{
 		{"block.json", nil, addNone},
 		{"block.lock", nil, addNone},
+		{"block.unapplied", nil, []string{"block", "add", "192.0.2.1"}},
 		{"pf-anchor.conf", nil, []string{"block", "enable"}},
 		{"pf.token", nil, []string{"block", "enable"}},
 		{"pf-addresses", [][]string{addNone}, []string{"block", "sync"}},
