@@ -183,13 +183,13 @@ func TestStateDirRefusesBadPermissions(t *testing.T) {
 		want func(sd string) string              // what stderr must say
 	}{
 		{"world-writable", func(t *testing.T, root, sd string) { chmod(t, sd, 0o777) },
-			func(sd string) string { return "writable by group or others (mode 0777); run chmod 700 " + sd }},
+			func(sd string) string { return "writable by group or others (mode 0777); run chmod 700 '" + sd + "'" }},
 		{"group-writable", func(t *testing.T, root, sd string) { chmod(t, sd, 0o770) },
-			func(sd string) string { return "run chmod 700 " + sd }},
+			func(sd string) string { return "run chmod 700 '" + sd + "'" }},
 		{"owned by another user", func(t *testing.T, root, sd string) { chown(t, sd, 1000) },
-			func(sd string) string { return "is owned by uid 1000, not 0; run chown root " + sd }},
+			func(sd string) string { return "is owned by uid 1000, not 0; run chown root '" + sd + "'" }},
 		{"parent writable by others", func(t *testing.T, root, sd string) { chmod(t, filepath.Dir(sd), 0o777) },
-			func(sd string) string { return "run chmod go-w " + filepath.Dir(sd) }},
+			func(sd string) string { return "run chmod go-w '" + filepath.Dir(sd) + "'" }},
 		{"parent owned by another user", func(t *testing.T, root, sd string) { chown(t, filepath.Dir(sd), 1000) },
 			func(string) string { return "is owned by uid 1000" }},
 		{"a link", func(t *testing.T, root, sd string) {
@@ -233,7 +233,7 @@ func TestStateDirRefusesWritableBackups(t *testing.T) {
 	}
 	chmod(t, backups, 0o777)
 	r := firewardenNoHang(t, root, "fix")
-	if r.code != 2 || !strings.Contains(r.stderr, "run chmod 700 "+backups) {
+	if r.code != 2 || !strings.Contains(r.stderr, "run chmod 700 '"+backups+"'") {
 		t.Errorf("fix with a world-writable backups directory: exit %d, stderr %q; want 2 and chmod 700", r.code, r.stderr)
 	}
 	if w := state(t, root).Writes(); len(w) != 0 {

@@ -112,7 +112,7 @@ func checkDir(path, what string) error {
 		return err
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return unsafef("%s is writable by group or others (mode %04o); run chmod 700 %s", what, perm, path)
+		return unsafef("%s is writable by group or others (mode %04o); run chmod 700 %s", what, perm, shellQuote(path))
 	}
 	return nil
 }
@@ -128,9 +128,18 @@ func checkOwner(fi fs.FileInfo, path, what string) error {
 		return nil
 	}
 	if euid == 0 {
-		return unsafef("%s is owned by uid %d, not 0; run chown root %s (or move it aside when you did not create it)", what, uid, path)
+		return unsafef("%s is owned by uid %d, not 0; run chown root %s (or move it aside when you did not create it)", what, uid, shellQuote(path))
 	}
-	return unsafef("%s is owned by uid %d, not %d or root; run chown %d %s (or move it aside when you did not create it)", what, uid, euid, euid, path)
+	return unsafef("%s is owned by uid %d, not %d or root; run chown %d %s (or move it aside when you did not create it)", what, uid, euid, euid, shellQuote(path))
+}
+
+// shellQuote quotes a path for the command a message suggests, so that it can be pasted as is
+// ("/Library/Application Support/firewarden" has a space).
+func shellQuote(p string) string {
+	if p != "" && strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@%,") == "" {
+		return p
+	}
+	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 }
 
 func owner(fi fs.FileInfo) (int, bool) {
@@ -190,7 +199,7 @@ func checkChain(path string) error {
 			return err
 		}
 		if perm := fi.Mode(); perm.Perm()&0o022 != 0 && perm&fs.ModeSticky == 0 {
-			return unsafef("%s is writable by group or others (mode %04o) without the sticky bit; run chmod go-w %s or choose another --state-dir", what, perm.Perm(), p)
+			return unsafef("%s is writable by group or others (mode %04o) without the sticky bit; run chmod go-w %s or choose another --state-dir", what, perm.Perm(), shellQuote(p))
 		}
 	}
 	return nil
