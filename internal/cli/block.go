@@ -36,7 +36,9 @@ const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason T
 // Every change is made to the state first (block.json in the state directory, under its lock,
 // written atomically), then the backend is synced to the state. The state is the source of
 // truth: when the backend fails, the command says so and exits 2, and `block sync` repairs the
-// kernel later. This never leaves the firewall weaker than before: backends apply a change as a
+// kernel later. A change that is saved but not yet applied (the command was killed in between,
+// or the backend failed) is marked in the state directory, and the next block command that
+// changes anything applies it first (see unappliedFile). This never leaves the firewall weaker than before: backends apply a change as a
 // whole or not at all, so the kernel keeps its earlier, stricter or equal, contents, and a state
 // with fewer bans only loses entries once a sync succeeds.
 func runBlock(ctx context.Context, a *app, args []string) error {

@@ -42,13 +42,13 @@ const TempPrefix = ".firewarden-tmp-"
 // could change it or because it is not a regular file.
 var ErrUnsafe = errors.New("unsafe state directory")
 
-// unsafe is a refusal: its text says what to fix; errors.Is(err, ErrUnsafe) holds.
-type unsafe struct{ msg string }
+// refusal refuses a directory or file: its text says what to fix; errors.Is(err, ErrUnsafe) holds.
+type refusal struct{ msg string }
 
-func (e *unsafe) Error() string        { return e.msg }
-func (e *unsafe) Is(target error) bool { return target == ErrUnsafe }
+func (e *refusal) Error() string        { return e.msg }
+func (e *refusal) Is(target error) bool { return target == ErrUnsafe }
 
-func unsafef(format string, args ...any) error { return &unsafe{fmt.Sprintf(format, args...)} }
+func unsafef(format string, args ...any) error { return &refusal{fmt.Sprintf(format, args...)} }
 
 // Dir is a state directory that passed the checks. Its methods take file names, not paths: a
 // name with a slash is refused.
