@@ -40,6 +40,28 @@ func TestEvidenceVerifyCatchesTruncation(t *testing.T) {
 	}
 }
 
+// A run killed after appending its record and before rewriting the head leaves the head one
+// record behind; that is not tampering, and the next run brings the head up to date.
+func TestEvidenceHeadOneBehindAfterAKill(t *testing.T) {
+	root := mac(t, hosttest.Mac15())
+	head := filepath.Join(macStateDir(root), "evidence.head")
+	firewarden(t, root, "evidence")
+	behind, err := os.ReadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firewarden(t, root, "evidence")
+	os.WriteFile(head, behind, 0o600) // as if killed between the two writes
+	if r := firewarden(t, root, "evidence", "--verify"); r.code != 0 || !strings.Contains(r.stdout, "2 record(s), chain intact") {
+		t.Errorf("verify with the head one behind: exit %d, %q; want 0 and 2 records intact", r.code, r.stdout)
+	}
+	firewarden(t, root, "evidence")
+	keepLines(t, filepath.Join(macStateDir(root), "evidence.jsonl"), 2)
+	if r := firewarden(t, root, "evidence", "--verify"); r.code != 1 {
+		t.Errorf("verify after the head caught up and the last record was removed: exit %d, %q; want 1", r.code, r.stdout)
+	}
+}
+
 func TestEvidenceVerifyWithoutAChain(t *testing.T) {
 	root := mac(t, hosttest.Mac15())
 	empty := t.TempDir()

@@ -259,39 +259,48 @@ func TestStateDirCreatedPrivate(t *testing.T) {
 }
 
 // Temporary files killed runs left behind, in today's form and in older versions' forms, are
-// removed by the next run.
+// removed by the next run of any command that writes the state directory.
 func TestStateDirRemovesStaleTemporaryFiles(t *testing.T) {
-	root := mac(t, hosttest.Mac15())
-	sd := macStateDir(root)
-	if err := os.MkdirAll(filepath.Join(sd, "backups"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Hour)
 	stale := []string{
 		".firewarden-tmp-0123456789abcdef-block.json",
 		".block.json.tmp-123456789",
 		".evidence.jsonl.tmp-42",
 		"pf.token.tmp",
 		"pf-anchor.conf.tmp",
-		"backups/.firewarden-tmp-0123456789abcdef-20260101T000000Z.json",
-		"backups/.20260101T000000Z.json.tmp-99",
 	}
-	for _, name := range stale {
-		p := filepath.Join(sd, name)
-		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1000), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		os.Chtimes(p, old, old)
-	}
-	for _, args := range [][]string{{"block", "add", "192.0.2.1", "--backend", "none"}, {"fix"}} {
-		if r := firewardenNoHang(t, root, args...); r.code != 0 {
-			t.Fatalf("firewarden %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
-		}
-	}
-	for _, name := range stale {
-		if _, err := os.Lstat(filepath.Join(sd, name)); err == nil {
-			t.Errorf("%s is still in the state directory", name)
-		}
+	for _, tc := range []struct {
+		name string
+		args []string
+		dir  string // the directory it cleans, below the state directory
+		code int
+	}{
+		{"block add", []string{"block", "add", "192.0.2.1", "--backend", "none"}, "", 0},
+		{"evidence", []string{"evidence"}, "", 1},
+		{"fix", []string{"fix"}, "backups", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := mac(t, hosttest.Mac15())
+			dir := filepath.Join(macStateDir(root), tc.dir)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Hour)
+			for _, name := range stale {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1000), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				os.Chtimes(p, old, old)
+			}
+			if r := firewardenNoHang(t, root, tc.args...); r.code != tc.code {
+				t.Fatalf("firewarden %s: exit %d: %s", strings.Join(tc.args, " "), r.code, r.stderr)
+			}
+			for _, name := range stale {
+				if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+					t.Errorf("%s is still in %s", name, dir)
+				}
+			}
+		})
 	}
 }
 

@@ -167,6 +167,11 @@ func readHead(d *statedir.Dir) (*head, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseHead(data)
+}
+
+// parseHead decodes the content of HeadFile.
+func parseHead(data []byte) (*head, error) {
 	var h head
 	if err := json.Unmarshal(data, &h); err != nil || h.Version != headVersion || h.Records < 0 || len(h.LastHash) != len(genesis) {
 		return nil, &ChainError{Line: 1, Msg: fmt.Sprintf("the head file %s is damaged, so the end of the chain cannot be checked", HeadFile)}

@@ -191,3 +191,37 @@ func TestWriteCSV(t *testing.T) {
 		t.Errorf("WriteCSV row = %q, want alf.enabled,fail,off (State = 0),on", got)
 	}
 }
+
+// FuzzVerify feeds arbitrary chain and head files to the checks Verify makes: they never panic,
+// and what they accept is a chain whose head is its last or second-to-last entry.
+func FuzzVerify(f *testing.F) {
+	dir := f.TempDir()
+	for _, id := range []string{"a", "b"} {
+		if _, err := Append(dir, record(id)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	chain, _ := os.ReadFile(filepath.Join(dir, ChainFile))
+	head, _ := os.ReadFile(filepath.Join(dir, HeadFile))
+	f.Add(chain, head)
+	f.Add(chain[:len(chain)/2], head)
+	f.Add([]byte{}, head)
+	f.Add(chain, []byte(`{"version":1,"records":-1,"last_hash":""}`))
+	f.Add([]byte("{}\n"), []byte("{"))
+	f.Fuzz(func(t *testing.T, chain, headData []byte) {
+		entries, err := parseChain(chain)
+		if err != nil {
+			return
+		}
+		h, err := parseHead(headData)
+		if err != nil {
+			return
+		}
+		if checkHead(entries, *h) != nil {
+			return
+		}
+		if n := len(entries); n != h.Records && n != h.Records+1 {
+			t.Errorf("checkHead accepted %d entries for a head of %d records (%q)", n, h.Records, headData)
+		}
+	})
+}
