@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // Files in the state directory.
@@ -26,7 +26,8 @@ const (
 // the new one, never a part.
 type Store struct {
 	Dir string
-	// WriteFile writes the state file; posture.WriteFileAtomic when nil. Tests inject failures.
+	// WriteFile writes the state file; statedir's atomic replacement when nil. Tests inject
+	// failures.
 	WriteFile func(path string, data []byte, perm os.FileMode) error
 
 	// A long-running process (the guard) edits the state often: it keeps the state it last
@@ -42,9 +43,17 @@ type Store struct {
 func (s *Store) Path() string { return filepath.Join(s.Dir, StateFile) }
 
 // Load reads the state without the lock: a consistent snapshot, since writes are atomic. A
-// missing file is NewState.
+// missing file or directory is NewState. The directory is checked as statedir.Existing does, and
+// a state file that is a link or a FIFO is refused.
 func (s *Store) Load() (*State, error) {
-	data, err := os.ReadFile(s.Path())
+	d, err := statedir.Existing(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return NewState(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	data, err := d.ReadFile(StateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewState(), nil
 	}
@@ -83,17 +92,18 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error, apply func(be
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("state directory: %w", err)
+	d, err := statedir.Open(s.Dir)
+	if err != nil {
+		return nil, nil, err
 	}
-	lock, err := posture.WaitLock(filepath.Join(s.Dir, LockFile))
+	lock, err := d.Lock(LockFile, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer lock.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := s.read()
+	st, err := s.read(d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,15 +115,16 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error, apply func(be
 	if err != nil {
 		return before, before, err
 	}
-	write := s.WriteFile
-	if write == nil {
-		write = posture.WriteFileAtomic
+	if s.WriteFile != nil {
+		err = s.WriteFile(s.Path(), out, 0o600)
+	} else {
+		err = d.WriteFile(StateFile, out)
 	}
-	if err := write(s.Path(), out, 0o600); err != nil {
+	if err != nil {
 		return before, before, fmt.Errorf("write the block state: %w", err)
 	}
 	s.cached, s.cachedFor = nil, nil
-	if fi, err := os.Stat(s.Path()); err == nil {
+	if fi, err := d.Stat(StateFile); err == nil {
 		s.cached, s.cachedFor = st.clone(), fi
 	}
 	if apply != nil {
@@ -123,8 +134,8 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error, apply func(be
 }
 
 // read returns the state in the file, from the cache when the file is the one last written.
-func (s *Store) read() (*State, error) {
-	fi, err := os.Stat(s.Path())
+func (s *Store) read(d *statedir.Dir) (*State, error) {
+	fi, err := d.Stat(StateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return NewState(), nil
 	}
@@ -134,7 +145,7 @@ func (s *Store) read() (*State, error) {
 	if c := s.cachedFor; s.cached != nil && os.SameFile(fi, c) && fi.Size() == c.Size() && fi.ModTime().Equal(c.ModTime()) {
 		return s.cached.clone(), nil
 	}
-	data, err := os.ReadFile(s.Path())
+	data, err := d.ReadFile(StateFile)
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -21,7 +23,7 @@ import (
 	"github.com/firewarden/firewarden/internal/block/nft"
 	"github.com/firewarden/firewarden/internal/block/pf"
 	"github.com/firewarden/firewarden/internal/host"
-	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // blockVerbs are the verbs of `firewarden block`, in help order.
@@ -34,7 +36,9 @@ const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason T
 // Every change is made to the state first (block.json in the state directory, under its lock,
 // written atomically), then the backend is synced to the state. The state is the source of
 // truth: when the backend fails, the command says so and exits 2, and `block sync` repairs the
-// kernel later. This never leaves the firewall weaker than before: backends apply a change as a
+// kernel later. A change that is saved but not yet applied (the command was killed in between,
+// or the backend failed) is marked in the state directory, and the next block command that
+// changes anything applies it first (see unappliedFile). This never leaves the firewall weaker than before: backends apply a change as a
 // whole or not at all, so the kernel keeps its earlier, stricter or equal, contents, and a state
 // with fewer bans only loses entries once a sync succeeds.
 func runBlock(ctx context.Context, a *app, args []string) error {
@@ -224,12 +228,143 @@ type blocker struct {
 	pol     block.Policy
 }
 
+// unappliedFile, in the state directory, marks a change that block.json holds and the firewall
+// may not: it is written, naming the prefixes the change touches, before block.json, and removed
+// once the backend applied the change. A command killed in between (or whose backend failed)
+// leaves it, and the next block command that changes anything first brings those prefixes in the
+// firewall up to the state (repair), then makes its own change. Only the touched prefixes are
+// repaired, never the whole set, so that bans the guard put in the kernel and has not saved yet
+// stay, as with every other command; "all" (from an interrupted sync) reconciles everything.
+// This costs each change one small extra write and a removal, and the table read of a repair
+// only after an interruption, where syncing the whole set before every command would read the
+// firewall every time.
+const unappliedFile = "block.unapplied"
+
+// unapplied is the content of unappliedFile.
+type unapplied struct {
+	Version  int            `json:"version"`
+	All      bool           `json:"all,omitempty"`
+	Prefixes []netip.Prefix `json:"prefixes"`
+}
+
+// tracksKernel reports whether changes are marked unapplied until the backend has them: not
+// for --backend none (no firewall) or dry-run (which changes nothing).
+func (b *blocker) tracksKernel() bool {
+	if b.backend == nil {
+		return false
+	}
+	_, dry := b.backend.(*block.DryRun)
+	return !dry
+}
+
+// markUnapplied writes unappliedFile for a change touching the prefixes of add and remove
+// (every prefix when all).
+func markUnapplied(d *statedir.Dir, all bool, add []block.Ban, remove []netip.Prefix) error {
+	u := unapplied{Version: 1, All: all, Prefixes: slices.Clone(remove)}
+	for _, a := range add {
+		u.Prefixes = append(u.Prefixes, a.Prefix)
+	}
+	data, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	if err := d.WriteFile(unappliedFile, append(data, '\n')); err != nil {
+		return fmt.Errorf("mark the change as not yet applied: %w", err)
+	}
+	return nil
+}
+
+// repair brings the firewall up to the state st for what an interrupted command left unapplied,
+// and removes the mark. It runs under the state's lock, before the command's own change. When
+// the backend fails, the mark is returned so that the command's own mark keeps it, with the
+// error: a firewall that fails does not stop the state from recording changes (the state is
+// the source of truth; `block sync` catches up later).
+func (b *blocker) repair(ctx context.Context, d *statedir.Dir, st *block.State) (*unapplied, error) {
+	data, err := d.ReadFile(unappliedFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var u unapplied
+	if json.Unmarshal(data, &u) != nil || u.Version != 1 {
+		u = unapplied{Version: 1, All: true} // damaged: the whole set is the safe repair
+	}
+	want := st.Want(b.now)
+	if u.All {
+		_, err = b.backend.Reconcile(ctx, want, b.now)
+	} else {
+		touched := make(map[netip.Prefix]bool, len(u.Prefixes))
+		for _, p := range u.Prefixes {
+			touched[p] = true
+		}
+		var add []block.Ban
+		wanted := make(map[netip.Prefix]bool, len(want))
+		for _, w := range want {
+			wanted[w.Prefix] = true
+			if touched[w.Prefix] {
+				add = append(add, w)
+			}
+		}
+		var remove []netip.Prefix
+		for p := range touched {
+			if !wanted[p] {
+				remove = append(remove, p)
+			}
+		}
+		_, err = b.backend.Apply(ctx, add, remove, b.now)
+	}
+	if err == nil {
+		err = b.rules(ctx, st.Enabled)
+	}
+	if err != nil {
+		return &u, fmt.Errorf("an earlier interrupted change has not reached the %s firewall either: %v", b.backend.Name(), err)
+	}
+	if err := d.Remove(unappliedFile); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b.a.Err, "note: an earlier block command was interrupted; the %s firewall has caught up with %s\n", b.backend.Name(), b.store.Path())
+	return nil, nil
+}
+
 // change edits the state with fn and then, still under the state's lock, brings the backend in
-// line. fn's error leaves the state as it was; a backend error comes with the saved state.
+// line. fn's error leaves the state as it was; a backend error comes with the saved state. A
+// change an interrupted command left unapplied is repaired first (see unappliedFile).
 func (b *blocker) change(ctx context.Context, fn func(*block.State) error) (*block.State, error) {
-	var applyErr error
-	_, after, err := b.store.Update(ctx, fn, func(before, after *block.State) error {
+	var applyErr, repairErr error
+	var d *statedir.Dir
+	track := b.tracksKernel()
+	_, after, err := b.store.Update(ctx, func(s *block.State) error {
+		if !track {
+			return fn(s)
+		}
+		var err error
+		if d, err = statedir.Open(b.store.Dir); err != nil {
+			return err
+		}
+		var left *unapplied
+		if left, repairErr = b.repair(ctx, d, s); left == nil && repairErr != nil {
+			return repairErr // the mark could not be read or removed
+		}
+		old := s.Want(time.Time{})
+		if err := fn(s); err != nil {
+			return err
+		}
+		add, remove := stateDelta(old, s.Want(b.now))
+		if left != nil {
+			// Still owed from before: keep it in the new mark.
+			return markUnapplied(d, left.All, add, append(remove, left.Prefixes...))
+		}
+		return markUnapplied(d, false, add, remove)
+	}, func(before, after *block.State) error {
 		applyErr = b.apply(ctx, before, after, false)
+		switch {
+		case applyErr == nil && repairErr != nil:
+			applyErr = fmt.Errorf("the state in %s is saved and this change is in the firewall, but %v; run `firewarden block sync` once the problem is fixed", b.store.Path(), repairErr)
+		case applyErr == nil && track:
+			applyErr = d.Remove(unappliedFile)
+		}
 		return applyErr
 	})
 	switch {
@@ -506,13 +641,39 @@ func (b *blocker) sync(ctx context.Context) error {
 	if b.backend == nil {
 		return usagef("block sync needs a backend; --backend none keeps the state only")
 	}
+	var d *statedir.Dir
+	track := b.tracksKernel()
 	_, _, err := b.store.Update(ctx, func(s *block.State) error {
 		s.Sweep(b.now)
-		return nil
+		if !track {
+			return nil
+		}
+		var err error
+		if d, err = statedir.Open(b.store.Dir); err != nil {
+			return err
+		}
+		return markUnapplied(d, true, nil, nil)
 	}, func(before, after *block.State) error {
-		return b.apply(ctx, before, after, true)
+		if err := b.apply(ctx, before, after, true); err != nil {
+			return err
+		}
+		if track {
+			return d.Remove(unappliedFile)
+		}
+		return nil
 	})
 	return err
+}
+
+// noteUnapplied tells a reader of the state (list, summary) that the firewall may lag it.
+func (b *blocker) noteUnapplied() {
+	d, err := statedir.Existing(b.store.Dir)
+	if err != nil {
+		return
+	}
+	if _, err := d.Stat(unappliedFile); err == nil {
+		fmt.Fprintln(b.a.Err, "note: an interrupted block command left the firewall behind this state; the next block change, or `firewarden block sync`, brings it up to date")
+	}
 }
 
 // banJSON is a ban as `block list --json` prints it.
@@ -526,6 +687,7 @@ func (b *blocker) list() error {
 	if err != nil {
 		return err
 	}
+	b.noteUnapplied()
 	if b.a.g.json {
 		blocked := []banJSON{}
 		for _, w := range s.Want(b.now) {
@@ -586,6 +748,7 @@ func (b *blocker) summary() error {
 	if err != nil {
 		return err
 	}
+	b.noteUnapplied()
 	sum := summaryJSON{Enabled: s.Enabled, Allowlisted: len(s.Allowlist), Blocked: len(s.Want(b.now)),
 		ByReason: map[string]int{}, BySource: map[string]int{}, TopOffenders: []block.Offender{}, Recent: []block.Event{}}
 	for _, e := range s.Bans {
@@ -762,7 +925,8 @@ func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, bac
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("install the sweep service: %w", err)
 		}
-		if err := posture.WriteFileAtomic(path, []byte(f.data), 0o644); err != nil {
+		// A service definition is replaced atomically; a link or FIFO at its path is refused.
+		if err := statedir.WriteFileAtomic(path, []byte(f.data), 0o644); err != nil {
 			return fmt.Errorf("install the sweep service: %w", err)
 		}
 		fmt.Fprintf(a.Out, "wrote %s\n", f.path)

@@ -16,12 +16,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // Record is one evidence run.
@@ -83,34 +83,134 @@ func NewRunID(t time.Time) string {
 	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
 }
 
+// HeadFile is the file beside the chain that holds the chain's head: how many entries it has and
+// the hash of the last. The log alone cannot show that entries were removed from its end; the
+// head, rewritten after every append, can.
+const HeadFile = "evidence.head"
+
+// head is the content of HeadFile.
+type head struct {
+	Version  int    `json:"version"`
+	Records  int    `json:"records"`
+	LastHash string `json:"last_hash"`
+}
+
+const headVersion = 1
+
 // Chain is the open evidence chain of a state directory, locked against other writers from Open
 // to Close so that concurrent runs never lose a record.
 type Chain struct {
-	dir     string
-	lock    *posture.Lock
+	dir     *statedir.Dir
+	lock    *statedir.Lock
 	raw     []byte
 	entries []Entry
 }
 
-// Open locks and reads the chain in dir, creating dir if needed. A chain that does not verify is
-// refused rather than extended.
+// Open locks and reads the chain in dir, creating dir if needed (see statedir.Open). A chain that
+// does not verify against itself or its head is refused rather than extended. A head one entry
+// behind the log (a run killed between writing the two) is brought up to date first, so that it
+// never falls further behind; a missing head (a chain from before heads were kept) is started.
 func Open(dir string) (*Chain, error) {
-	lock, err := posture.WaitLock(filepath.Join(dir, ChainFile+".lock"))
+	d, err := statedir.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, ChainFile)
-	raw, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	lock, err := d.Lock(ChainFile+".lock", true)
+	if err != nil {
+		return nil, err
+	}
+	c, err := openLocked(d)
+	if err != nil {
 		lock.Unlock()
+		return nil, err
+	}
+	c.lock = lock
+	return c, nil
+}
+
+func openLocked(d *statedir.Dir) (*Chain, error) {
+	path := d.Join(ChainFile)
+	raw, err := d.ReadFile(ChainFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	entries, err := parseChain(raw)
 	if err != nil {
-		lock.Unlock()
 		return nil, fmt.Errorf("%s: %w; move it aside to start a new chain", path, err)
 	}
-	return &Chain{dir: dir, lock: lock, raw: raw, entries: entries}, nil
+	h, err := readHead(d)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chain{dir: d, raw: raw, entries: entries}
+	if h == nil {
+		if len(entries) == 0 {
+			return c, nil
+		}
+	} else if err := checkHead(entries, *h); err != nil {
+		return nil, fmt.Errorf("%s: %w; move it and %s aside to start a new chain", path, err, HeadFile)
+	}
+	if h == nil || h.Records != len(entries) {
+		if err := c.writeHead(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// readHead reads HeadFile; nil when there is none.
+func readHead(d *statedir.Dir) (*head, error) {
+	data, err := d.ReadFile(HeadFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseHead(data)
+}
+
+// parseHead decodes the content of HeadFile.
+func parseHead(data []byte) (*head, error) {
+	var h head
+	if err := json.Unmarshal(data, &h); err != nil || h.Version != headVersion || h.Records < 0 || len(h.LastHash) != len(genesis) {
+		return nil, &ChainError{Line: 1, Msg: fmt.Sprintf("the head file %s is damaged, so the end of the chain cannot be checked", HeadFile)}
+	}
+	return &h, nil
+}
+
+// checkHead compares a chain that verified on its own with its head. The log may be one entry
+// ahead of the head when that entry follows the head's last hash: a run was killed between
+// appending and writing the head.
+func checkHead(entries []Entry, h head) error {
+	n := len(entries)
+	hashAt := func(records int) string {
+		if records == 0 {
+			return genesis
+		}
+		return entries[records-1].Hash
+	}
+	switch {
+	case n < h.Records:
+		return &ChainError{Line: n + 1, Msg: fmt.Sprintf("the head (%s) says %d records, the log ends after %d: records were removed from the end", HeadFile, h.Records, n)}
+	case n > h.Records+1:
+		return &ChainError{Line: h.Records + 2, Msg: fmt.Sprintf("the log holds %d records, the head (%s) %d: records were added by something other than firewarden", n, HeadFile, h.Records)}
+	case hashAt(h.Records) != h.LastHash:
+		return &ChainError{Line: max(h.Records, 1), Msg: fmt.Sprintf("record %d's hash is not the one the head (%s) holds: the newest records were replaced", h.Records, HeadFile)}
+	}
+	return nil
+}
+
+func (c *Chain) writeHead() error {
+	h := head{Version: headVersion, Records: len(c.entries), LastHash: genesis}
+	if n := len(c.entries); n > 0 {
+		h.LastHash = c.entries[n-1].Hash
+	}
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return c.dir.WriteFile(HeadFile, append(data, '\n'))
 }
 
 // Next returns the entry the record would become, without writing it.
@@ -126,19 +226,21 @@ func (c *Chain) Next(rec Record) (Entry, error) {
 	return Entry{Seq: seq, Prev: prev, Hash: entryHash(seq, prev, body), Record: body}, nil
 }
 
-// Append writes the entry Next returned. The chain file is rewritten whole through a temporary
-// file and a rename, so a crash leaves the old chain or the new one, never half a line.
+// Append writes the entry Next returned, then the head. The chain file is rewritten whole
+// through a temporary file and a rename, so a crash leaves the old chain or the new one, never
+// half a line; a crash between the two writes leaves the head one entry behind, which Verify
+// accepts and the next Open repairs.
 func (c *Chain) Append(e Entry) error {
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
 	data := append(append(c.raw[:len(c.raw):len(c.raw)], line...), '\n')
-	if err := posture.WriteFileAtomic(filepath.Join(c.dir, ChainFile), data, 0o600); err != nil {
+	if err := c.dir.WriteFile(ChainFile, data); err != nil {
 		return err
 	}
 	c.raw, c.entries = data, append(c.entries, e)
-	return nil
+	return c.writeHead()
 }
 
 // Close releases the lock.
@@ -168,17 +270,45 @@ func (e *ChainError) Error() string {
 	return fmt.Sprintf("evidence chain broken at line %d: %s", e.Line, e.Msg)
 }
 
-// Verify checks the chain in dir and returns how many entries it holds.
+// ErrNoChain is returned (wrapped) by Verify when dir holds neither a chain nor a head: there is
+// nothing to verify, which usually means the wrong directory.
+var ErrNoChain = errors.New("no evidence log")
+
+// Verify checks the chain in dir, and its end against the head, and returns how many entries it
+// holds. A broken chain is a *ChainError; a chain that is missing with its head is ErrNoChain.
 func Verify(dir string) (int, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ChainFile))
+	path := filepath.Join(dir, ChainFile)
+	d, err := statedir.Existing(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return 0, fmt.Errorf("%w at %s: the directory %s does not exist; is --state-dir right?", ErrNoChain, path, dir)
 	}
 	if err != nil {
 		return 0, err
 	}
+	data, err := d.ReadFile(ChainFile)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		return 0, err
+	}
+	h, err := readHead(d)
+	if err != nil {
+		return 0, err
+	}
 	entries, err := parseChain(data)
-	return len(entries), err
+	if err != nil {
+		return len(entries), err
+	}
+	switch {
+	case h == nil && len(entries) == 0:
+		why := "it is empty"
+		if missing {
+			why = "it does not exist"
+		}
+		return 0, fmt.Errorf("%w at %s (%s, and there is no %s); is --state-dir right?", ErrNoChain, path, why, HeadFile)
+	case h == nil:
+		return len(entries), &ChainError{Line: len(entries), Msg: fmt.Sprintf("there is no head file (%s), so records removed from the end would not show (a chain from before heads were kept gets one at the next `firewarden evidence` run)", HeadFile)}
+	}
+	return len(entries), checkHead(entries, *h)
 }
 
 func parseChain(data []byte) ([]Entry, error) {

@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -48,6 +49,10 @@ func TestChainTamper(t *testing.T) {
 		{"drop an entry", func(l []string) []string { return append(l[:1], l[2:]...) }, 2},
 		{"swap entries", func(l []string) []string { l[0], l[1] = l[1], l[0]; return l }, 1},
 		{"garbage line", func(l []string) []string { l[2] = "{"; return l }, 3},
+		{"drop the last entry", func(l []string) []string { return l[:2] }, 3},
+		{"drop the last two", func(l []string) []string { return l[:1] }, 2},
+		{"empty the log", func(l []string) []string { return nil }, 1},
+		{"replace the last entry", func(l []string) []string { return append(l[:2], forge(t, l[:2], "x")) }, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +65,11 @@ func TestChainTamper(t *testing.T) {
 			path := filepath.Join(dir, ChainFile)
 			data, _ := os.ReadFile(path)
 			lines := tt.tamper(strings.Split(strings.TrimSuffix(string(data), "\n"), "\n"))
-			os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+			out := strings.Join(lines, "\n") + "\n"
+			if len(lines) == 0 {
+				out = ""
+			}
+			os.WriteFile(path, []byte(out), 0o600)
 			_, err := Verify(dir)
 			var ce *ChainError
 			if !errors.As(err, &ce) || ce.Line != tt.line {
@@ -70,6 +79,88 @@ func TestChainTamper(t *testing.T) {
 				t.Error("Append() to a broken chain succeeded, want refusal")
 			}
 		})
+	}
+}
+
+// forge returns the entry an attacker who knows the hash function would append to lines: it
+// verifies against the log alone.
+func forge(t *testing.T, lines []string, id string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ChainFile), []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e, err := c.Next(record(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _ := json.Marshal(e)
+	return string(line)
+}
+
+// A run killed between appending and writing the head leaves the head one record behind: not
+// tampering. The next Open brings the head up to date, so a second kill cannot widen the gap.
+func TestChainHeadLagsByOne(t *testing.T) {
+	dir := t.TempDir()
+	for _, id := range []string{"a", "b"} {
+		if _, err := Append(dir, record(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	headPath := filepath.Join(dir, HeadFile)
+	behind, err := os.ReadFile(headPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Append(dir, record("c")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(headPath, behind, 0o600) // as if killed before the head was written
+	if n, err := Verify(dir); err != nil || n != 3 {
+		t.Fatalf("Verify() with the head one behind = %d, %v; want 3, nil", n, err)
+	}
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	now, _ := os.ReadFile(headPath)
+	if !strings.Contains(string(now), `"records":3`) {
+		t.Errorf("head after Open = %s, want 3 records", now)
+	}
+}
+
+func TestVerifyWithoutAChain(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		prep func(dir string) string
+	}{
+		{"missing directory", func(dir string) string { return filepath.Join(dir, "nope") }},
+		{"empty directory", func(dir string) string { return dir }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.prep(t.TempDir())
+			if n, err := Verify(dir); !errors.Is(err, ErrNoChain) {
+				t.Errorf("Verify(%s) = %d, %v; want ErrNoChain", tt.name, n, err)
+			}
+		})
+	}
+	// A log without a head (removed, or from before heads were kept) cannot show truncation.
+	dir := t.TempDir()
+	Append(dir, record("a"))
+	os.Remove(filepath.Join(dir, HeadFile))
+	var ce *ChainError
+	if _, err := Verify(dir); !errors.As(err, &ce) {
+		t.Errorf("Verify() without a head = %v, want a ChainError", err)
+	}
+	if _, err := Append(dir, record("b")); err != nil {
+		t.Errorf("Append() to a chain without a head = %v, want it to start one", err)
+	}
+	if n, err := Verify(dir); err != nil || n != 2 {
+		t.Errorf("Verify() after the head was started = %d, %v; want 2, nil", n, err)
 	}
 }
 
@@ -99,4 +190,38 @@ func TestWriteCSV(t *testing.T) {
 	if got := strings.Join(rows[1][:4], ","); got != "alf.enabled,fail,off (State = 0),on" {
 		t.Errorf("WriteCSV row = %q, want alf.enabled,fail,off (State = 0),on", got)
 	}
+}
+
+// FuzzVerify feeds arbitrary chain and head files to the checks Verify makes: they never panic,
+// and what they accept is a chain whose head is its last or second-to-last entry.
+func FuzzVerify(f *testing.F) {
+	dir := f.TempDir()
+	for _, id := range []string{"a", "b"} {
+		if _, err := Append(dir, record(id)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	chain, _ := os.ReadFile(filepath.Join(dir, ChainFile))
+	head, _ := os.ReadFile(filepath.Join(dir, HeadFile))
+	f.Add(chain, head)
+	f.Add(chain[:len(chain)/2], head)
+	f.Add([]byte{}, head)
+	f.Add(chain, []byte(`{"version":1,"records":-1,"last_hash":""}`))
+	f.Add([]byte("{}\n"), []byte("{"))
+	f.Fuzz(func(t *testing.T, chain, headData []byte) {
+		entries, err := parseChain(chain)
+		if err != nil {
+			return
+		}
+		h, err := parseHead(headData)
+		if err != nil {
+			return
+		}
+		if checkHead(entries, *h) != nil {
+			return
+		}
+		if n := len(entries); n != h.Records && n != h.Records+1 {
+			t.Errorf("checkHead accepted %d entries for a head of %d records (%q)", n, h.Records, headData)
+		}
+	})
 }

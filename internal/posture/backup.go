@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // Backup is what a fix saved before it changed anything.
@@ -37,15 +39,21 @@ type BackupStore struct {
 var ErrNoBackups = errors.New("no backups")
 
 // Save implements BackupSaver. The file appears whole or not at all (temp file, fsync, rename).
+// The backups directory and the state directory above it are checked as statedir.Open does.
 func (s *BackupStore) Save(changes []Change) (string, error) {
 	now := s.Now().UTC()
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+	d, err := s.open()
+	if err != nil {
 		return "", err
 	}
 	id := now.Format("20060102T150405Z")
 	for n := 2; ; n++ {
-		if _, err := os.Stat(filepath.Join(s.Dir, id+".json")); errors.Is(err, fs.ErrNotExist) {
+		_, err := d.Stat(id + ".json")
+		if errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+		if err != nil {
+			return "", err
 		}
 		id = fmt.Sprintf("%s-%d", now.Format("20060102T150405Z"), n)
 	}
@@ -54,24 +62,50 @@ func (s *BackupStore) Save(changes []Change) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := WriteFileAtomic(filepath.Join(s.Dir, id+".json"), append(data, '\n'), 0o600); err != nil {
+	if err := d.WriteFile(id+".json", append(data, '\n')); err != nil {
 		return "", err
 	}
 	return id, nil
 }
 
-// List returns the backups, oldest first.
-func (s *BackupStore) List() ([]Backup, error) {
-	entries, err := os.ReadDir(s.Dir)
+// open opens (creating) the backups directory, a subdirectory of a state directory.
+func (s *BackupStore) open() (*statedir.Dir, error) {
+	parent, err := statedir.Open(filepath.Dir(s.Dir))
+	if err != nil {
+		return nil, err
+	}
+	return parent.Sub(filepath.Base(s.Dir))
+}
+
+// existing opens the backups directory without creating it; nil when it does not exist.
+func (s *BackupStore) existing() (*statedir.Dir, error) {
+	parent, err := statedir.Existing(filepath.Dir(s.Dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	d, err := parent.ExistingSub(filepath.Base(s.Dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return d, err
+}
+
+// List returns the backups, oldest first.
+func (s *BackupStore) List() ([]Backup, error) {
+	d, err := s.existing()
+	if err != nil || d == nil {
+		return nil, err
+	}
+	entries, err := d.ReadDir()
+	if err != nil {
+		return nil, err
+	}
 	var out []Backup
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		id := strings.TrimSuffix(e.Name(), ".json")
@@ -103,7 +137,14 @@ func (s *BackupStore) Load(id string) (Backup, error) {
 	if strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
 		return Backup{}, fmt.Errorf("backup %q: not a backup ID (see rollback --list)", id)
 	}
-	data, err := os.ReadFile(filepath.Join(s.Dir, id+".json"))
+	d, err := s.existing()
+	if err != nil {
+		return Backup{}, err
+	}
+	if d == nil {
+		return Backup{}, fmt.Errorf("backup %q does not exist (see rollback --list)", id)
+	}
+	data, err := d.ReadFile(id + ".json")
 	if errors.Is(err, fs.ErrNotExist) {
 		return Backup{}, fmt.Errorf("backup %q does not exist (see rollback --list)", id)
 	}
@@ -122,8 +163,10 @@ func (s *BackupStore) Load(id string) (Backup, error) {
 }
 
 // WriteFileAtomic writes data to path so that readers see the old file or the whole new one,
-// never a part: a temporary file in the same directory, fsync, rename. A path that exists and is
-// not a regular file (/dev/stdout, /dev/null, a FIFO) is written through, never renamed over: a
+// never a part: statedir.WriteFileAtomic (a temporary file created exclusively beside it, fsync,
+// rename), which refuses a link at path. It is for paths a person names (--out); files of the
+// state directory go through statedir.Dir. A path that leads to something other than a regular
+// file (/dev/stdout, /dev/null, a pipe a person made) is written through, never renamed over: a
 // rename would replace the device node itself.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
@@ -140,26 +183,5 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		}
 		return f.Close()
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return statedir.WriteFileAtomic(path, data, perm)
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/firewarden/firewarden/internal/block"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // Defaults of Config.
@@ -94,6 +95,7 @@ type Backend struct {
 	mu     sync.Mutex
 	cached map[netip.Prefix]struct{} // what the table holds, as last read or written; nil: unknown
 	limit  int                       // table-entries hard limit; 0: not read yet, -1: unlimited
+	dir    *statedir.Dir             // the checked state directory; nil: not opened yet
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -501,7 +503,11 @@ func (b *Backend) disable(ctx context.Context) error {
 		}
 		// pf is off: the token was invalidated (pfctl -d) and there is nothing to release.
 	}
-	if err := os.Remove(b.cfg.Root.Path(b.tokenFile())); err != nil && !errors.Is(err, os.ErrNotExist) {
+	d, err := b.stateDir()
+	if err != nil {
+		return err
+	}
+	if err := d.Remove(path.Base(b.tokenFile())); err != nil {
 		return fmt.Errorf("pf backend: forget the released token: %w", err)
 	}
 	return nil
@@ -550,7 +556,11 @@ func (b *Backend) running(ctx context.Context) (bool, error) {
 }
 
 func (b *Backend) readToken() (string, error) {
-	data, err := os.ReadFile(b.cfg.Root.Path(b.tokenFile()))
+	d, err := b.stateDir()
+	if err != nil {
+		return "", err
+	}
+	data, err := d.ReadFile(path.Base(b.tokenFile()))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
@@ -564,21 +574,29 @@ func (b *Backend) readToken() (string, error) {
 	return tok, nil
 }
 
-// writeFile writes one of the Backend's files atomically (temporary file and rename).
+// writeFile writes one of the Backend's files atomically (statedir: an exclusively created
+// temporary file under a random name, fsync, rename), refusing a link or FIFO planted at its name.
 func (b *Backend) writeFile(sys, content string) error {
-	p := b.cfg.Root.Path(sys)
-	if err := os.MkdirAll(b.cfg.Root.Path(b.cfg.StateDir), 0o700); err != nil {
-		return fmt.Errorf("pf backend: %w", err)
+	d, err := b.stateDir()
+	if err != nil {
+		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		return fmt.Errorf("pf backend: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := d.WriteFile(path.Base(sys), []byte(content)); err != nil {
 		return fmt.Errorf("pf backend: %w", err)
 	}
 	return nil
+}
+
+// stateDir opens (creating and checking) the state directory once; b.mu is held.
+func (b *Backend) stateDir() (*statedir.Dir, error) {
+	if b.dir == nil {
+		d, err := statedir.Open(b.cfg.Root.Path(b.cfg.StateDir))
+		if err != nil {
+			return nil, fmt.Errorf("pf backend: %w", err)
+		}
+		b.dir = d
+	}
+	return b.dir, nil
 }
 
 // pfctl runs pfctl with args. A non-zero exit comes back as *host.ExitError with macOS's ALTQ

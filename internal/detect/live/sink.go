@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // Writer writes each alert as one line to W: its text, or its JSON form when JSON is set. It
@@ -43,9 +45,11 @@ type File struct {
 	f    *os.File
 }
 
-// OpenFile opens (or creates) path for appending.
+// OpenFile opens (or creates) path for appending. A root daemon appending at a path in a
+// directory others can write to must not be led elsewhere: a link at path is refused, never
+// followed, and so is anything but a regular file (a FIFO would block the detector).
 func OpenFile(path string) (*File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := statedir.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
