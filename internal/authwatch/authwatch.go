@@ -381,6 +381,11 @@ func (f *Failure) readPort(b []byte) []byte {
 // otherwise.
 func rightEnd(f Failure, rest []byte, preauth bool, reason []byte, cut bool) (Failure, Outcome) {
 	f.InvalidUser = bytes.HasPrefix(rest, []byte("invalid user "))
+	if preauth && bytes.HasPrefix(rest, []byte("user ")) {
+		// sshd names a plain "user U" only after authentication (auth2.c, monitor.c), never in
+		// a [preauth] message: this " [preauth]" would be the user's.
+		return f, Ignored
+	}
 	if cut {
 		if f.InvalidUser || bytes.HasPrefix(rest, []byte("authenticating user ")) {
 			return f, Refused

@@ -24,6 +24,16 @@ import (
 // syslog(pri, "%.500s", …): its end is then no evidence of what sshd wrote.
 const maxSyslogMessage = 500
 
+// maxUserRaw is how long the text before sshd's " from " can be, in the client's bytes: sshd
+// logs at most 100 bytes of a user name or banner (auth.c, auth-pam.c: "%.100s"), after
+// "invalid user " or "illegal user ". In a message cut short, a " from " further in is the
+// client's text (a key ID), whatever follows it. maxUserText is the same in logged bytes: log.c
+// escapes each byte to at most four ("\302").
+const (
+	maxUserRaw  = 100 + len(" illegal user ") + len("''")
+	maxUserText = 4*100 + len(" illegal user ") + len("''")
+)
+
 // maxMessage is twice sshd's message buffer. A longer message is not sshd's whole message;
 // the shapes that would have to search it are refused unread, which also bounds the work a
 // forged line can cause.
@@ -76,48 +86,71 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 		return f, Ignored
 	}
 	var (
-		addr      netip.Addr
-		port      uint16
-		fits      int  // candidates whose tail fits
-		unusable  bool // a fitting candidate's host is a name, or cut short
-		clientArg bool // an address after " from " whose tail does not fit: the client's
+		addr  netip.Addr
+		port  uint16
+		fits  int  // candidates whose tail fits and whose host is an address
+		name  bool // a candidate whose tail fits has a host name
+		doubt bool // two fitting addresses differ, or one cannot be sshd's: refuse
+		other bool // an address after " from " whose tail does not fit: the client's
 	)
 	for i := 0; ; {
 		j := bytes.Index(body[i:], []byte(" from "))
 		if j < 0 {
 			break
 		}
-		start := i + j + len(" from ")
+		at := i + j
+		start := at + len(" from ")
 		i = start - 1 // the next " from " may begin at this one's last space
 		host, tail := token(body[start:])
 		a, isAddr := parseAddr(host)
-		if !tailFits(shape, tail, cut) {
-			clientArg = clientArg || isAddr
-			continue
+		switch {
+		case !tailFits(shape, tail, cut):
+			other = other || isAddr
+		case cut && (len(tail) == 0 || at > maxUserText || rawLen(body[:at]) > maxUserRaw):
+			// The cut may have gone through the host, or this is a key ID's text at the cut.
+			doubt = true
+		case !isAddr:
+			name = true
+		case fits > 0 && a != addr:
+			doubt = true
+		default:
+			fits++
+			addr = a
+			var p Failure
+			p.readPort(tail)
+			port = p.Port
 		}
-		if !isAddr || (cut && len(tail) == 0) {
-			unusable = true
-			continue
-		}
-		if fits > 0 && a != addr {
-			unusable = true
-			continue
-		}
-		fits++
-		addr = a
-		var p Failure
-		p.readPort(tail)
-		port = p.Port
 	}
 	switch {
-	case fits > 0 && !unusable:
+	case fits > 0 && !name && !doubt:
 		f.Addr, f.Port = addr, port
 		return f, Recognised
-	case fits > 0 || clientArg:
+	case fits > 0 || doubt || other:
 		return f, Refused
 	}
 	return f, Ignored // sshd logged a host name (UseDNS), or the line is not sshd's shape
 }
+
+// rawLen is how many bytes b stood for before sshd escaped it (log.c: strnvis with VIS_CSTYLE
+// and VIS_OCTAL): "\ooo" and a backslash with one character ("\\", "\n", …) are one byte each.
+// A backslash the client sent is itself escaped, so reading left to right is unambiguous.
+func rawLen(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); n++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			i++
+			continue
+		}
+		if i+3 < len(b) && isOctal(b[i+1]) && isOctal(b[i+2]) && isOctal(b[i+3]) {
+			i += 4
+		} else {
+			i += 2
+		}
+	}
+	return n
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // trimPreauth drops the " [preauth]" sshd appends to messages of the pre-authentication process.
 func trimPreauth(b []byte) []byte {
