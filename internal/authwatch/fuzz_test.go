@@ -73,11 +73,11 @@ func FuzzParse(f *testing.F) {
 				if i < 0 {
 					t.Fatalf("Parse(%q) = %s: address after no \" from \"", line, describe(got, ok))
 				}
-				rest = rest[i+len(" from "):]
-				host, _, _ := strings.Cut(rest, " ")
+				host, _, _ := strings.Cut(rest[i+len(" from "):], " ")
 				if containsAddr(host, a) {
 					return
 				}
+				rest = rest[i+1:] // the next " from " may begin at this one's last space
 			}
 		}
 		if !containsAddr(after, a) {

@@ -104,8 +104,14 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 		host, tail := token(body[start:])
 		a, isAddr := parseAddr(host)
 		switch {
-		case !tailFits(shape, tail, cut):
+		case len(host) == 0 || !tailFits(shape, tail, cut):
 			other = other || isAddr
+		case len(tail) == 0 && shape <= tailFailedFree && bytes.Count(body, []byte(" from ")) > 1:
+			// Releases before OpenSSH 3.9 ended "Failed" lines at the host, so a host at the end
+			// fits; but a Failed line's end may be the client's text (SSH-1 rhosts lines end in
+			// the client's name, other methods' info is free): with another " from " the
+			// reading is unsafe.
+			doubt = true
 		case cut && (len(tail) == 0 || at > maxUserText || rawLen(body[:at]) > maxUserRaw):
 			// The cut may have gone through the host, or this is a key ID's text at the cut.
 			doubt = true
@@ -232,15 +238,18 @@ func failedTail(c *cursor, shape tailShape) bool {
 	if len(c.t) == 0 {
 		return true
 	}
-	if shape == tailFailedNone && proto == '2' {
-		return false // sshd writes no ": INFO" for these methods
+	if shape == tailFailedNone || proto == '1' {
+		// sshd writes no ": INFO" for these methods. SSH-1 (gone since OpenSSH 7.4) appended
+		// the client's rhosts name; accepting that would let a user name ending in "ssh1: "
+		// absorb sshd's part, so those lines are refused instead.
+		return false
 	}
 	c.lit(": ")
 	if !c.ok {
 		return false
 	}
-	if proto == '1' || shape == tailFailedFree || c.cut {
-		// SSH-1's "ssh1: ruser from RUSER" and other methods' info are free text; a message cut
+	if shape == tailFailedFree || c.cut {
+		// Other methods' info is free text (gssapi-with-mic logs the principal); a message cut
 		// short may have lost the structure that would tell a key's info from the client's.
 		return true
 	}

@@ -288,9 +288,9 @@ var (
 	refMeth       = `(?:client user ".*", client host ".*"|signature count = \d+)`
 	refCert       = `.* \(serial \d+\) CA [^ ]+ [^ ]+(?:, ` + refMeth + `)?`
 	refKey        = `(?:[^ ]+ [^ ,]+(?:, ` + refMeth + `)?|[^ ]+ [^ ,]+ ID ` + refCert + `|[^ ]+ ID ` + refCert + `|` + refMeth + `)`
-	refTailNone   = regexp.MustCompile(`^(?: port (\d+)(?: ssh2| ssh1(?:: .*)?)?)?$`)
-	refTailKey    = regexp.MustCompile(`^(?: port (\d+)(?: ssh2(?:: ` + refKey + `)?| ssh1(?:: .*)?)?)?$`)
-	refTailFree   = regexp.MustCompile(`^(?: port (\d+)(?: ssh2(?:: .*)?| ssh1(?:: .*)?)?)?$`)
+	refTailNone   = regexp.MustCompile(`^(?: port (\d+)(?: ssh2| ssh1)?)?$`)
+	refTailKey    = regexp.MustCompile(`^(?: port (\d+)(?: ssh2(?:: ` + refKey + `)?| ssh1)?)?$`)
+	refTailFree   = regexp.MustCompile(`^(?: port (\d+)(?: ssh2(?:: .*)?| ssh1)?)?$`)
 	refMethodList = []string{"password", "publickey", "hostbased", "keyboard-interactive/pam", "gssapi-with-mic", "none", "unknown"}
 )
 
@@ -306,7 +306,7 @@ func refClassify(method, body string) (Outcome, netip.Addr) {
 	}
 	body = strings.TrimSuffix(body, " [preauth]")
 	var addrs []netip.Addr
-	names, clientAddr := 0, false
+	names, clientAddr, doubt := 0, false, false
 	for i := 0; ; {
 		j := strings.Index(body[i:], " from ")
 		if j < 0 {
@@ -329,8 +329,10 @@ func refClassify(method, body string) (Outcome, netip.Addr) {
 			}
 		}
 		switch {
-		case m == nil:
+		case m == nil || host == "":
 			clientAddr = clientAddr || isAddr
+		case tail == "" && strings.Count(body, " from ") > 1:
+			doubt = true // the pre-3.9 reading, unsafe with other " from "s
 		case !isAddr:
 			names++
 		default:
@@ -342,9 +344,9 @@ func refClassify(method, body string) (Outcome, netip.Addr) {
 		distinct[a] = true
 	}
 	switch {
-	case len(distinct) == 1 && names == 0:
+	case len(distinct) == 1 && names == 0 && !doubt:
 		return Recognised, addrs[0]
-	case len(addrs) > 0 || clientAddr:
+	case len(addrs) > 0 || clientAddr || doubt:
 		return Refused, netip.Addr{}
 	}
 	return Ignored, netip.Addr{}
