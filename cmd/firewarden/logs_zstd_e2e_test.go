@@ -33,8 +33,8 @@ func TestLogsZstdWindowCap(t *testing.T) {
 		}
 		return p
 	}
-	atCap := write("at-cap.log.zst", zstdRawFrame(17<<3, string(plain)))      // 128 MiB
-	long29 := write("long29.log.zst", zstdRawFrame(19<<3, string(plain)))     // 512 MiB
+	atCap := write("at-cap.log.zst", zstdRawFrame(17<<3, string(plain)))       // 128 MiB
+	long29 := write("long29.log.zst", zstdRawFrame(19<<3, string(plain)))      // 512 MiB
 	later := write("later.log.zst", append(zstdRawFrame(10<<3, string(plain)), // 1 MiB, then 512 MiB
 		zstdRawFrame(19<<3, string(plain))...))
 	plainFile := filepath.Join(logdata, "ipfw/ipfw-macosx.log")
