@@ -77,7 +77,8 @@ const (
 	// KindNoKex: "[fatal: ]Unable to negotiate with A port N: no matching … Their offer: X".
 	// Fixed: the client's offer comes after the address.
 	KindNoKex
-	// KindTimeout: "Timeout before authentication for connection from A to B, pid = N". Fixed.
+	// KindTimeout: "Timeout before authentication for connection from A to B, pid = N"
+	// (OpenSSH 9.8+), "[fatal: ]Timeout before authentication for A port N" (before). Fixed.
 	KindTimeout
 	// KindPenalty: "drop connection #N from [A]:P on [B]:P penalty: REASON" (OpenSSH 9.8
 	// PerSourcePenalties: sshd has judged the source itself). Fixed.
@@ -234,6 +235,10 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	}
 	// The length sshd's syslog call cut at includes the "error: " it prefixes.
 	cut := len(msg) >= maxSyslogMessage
+	// sshd ends no message in a blank, but some relays add one.
+	for len(msg) > 0 && msg[len(msg)-1] == ' ' {
+		msg = msg[:len(msg)-1]
+	}
 	if len(msg) > 7 && msg[5] == ':' && msg[6] == ' ' &&
 		(bytes.HasPrefix(msg, []byte("error")) || bytes.HasPrefix(msg, []byte("fatal"))) {
 		msg = msg[7:]
@@ -322,8 +327,10 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 			return fixed(f, rest)
 		}
 	case 'T':
-		if rest, found := bytes.CutPrefix(msg, []byte("Timeout before authentication for connection from ")); found {
+		if rest, found := bytes.CutPrefix(msg, []byte("Timeout before authentication for ")); found {
+			// OpenSSH 9.8+: "… for connection from A to B, pid = N"; before: "… for A port N".
 			f.Kind = KindTimeout
+			rest, _ = bytes.CutPrefix(rest, []byte("connection from "))
 			return fixed(f, rest)
 		}
 	case 'd':
@@ -450,7 +457,8 @@ func pamError(f Failure, rest []byte, cut bool) (Failure, Outcome) {
 	switch {
 	case bytes.HasPrefix(rest, []byte("authentication failure for ")),
 		bytes.HasPrefix(rest, []byte("Authentication failure for ")),
-		bytes.HasPrefix(rest, []byte("authentication error for ")):
+		bytes.HasPrefix(rest, []byte("authentication error for ")),
+		bytes.HasPrefix(rest, []byte("Authentication error for ")):
 		_, user, _ := bytes.Cut(rest, []byte(" for "))
 		f.InvalidUser = bytes.HasPrefix(user, []byte("illegal user ")) || bytes.HasPrefix(user, []byte("invalid user "))
 	case bytes.HasPrefix(rest, []byte("unknown user for ")),

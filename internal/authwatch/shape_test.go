@@ -258,6 +258,9 @@ func TestClassify(t *testing.T) {
 		{"failed cut short inside sshd's address", "Failed keyboard-interactive/pam for invalid user " + long + " from 2001:db8::1", Refused, ""},
 		{"longer than sshd ever writes", "Failed password for x from 192.0.2.1 port 22 ssh2" + strings.Repeat(" from 6.6.6.6", 200), Refused, ""},
 		{"tcp wrappers cut short", "refused connect from " + long + "@h (6.6.6.6)", Refused, ""},
+		{"timeout before 9.8 (fail2ban corpus)", "Mar  1 18:59:52 srv sshd[12345]: fatal: Timeout before authentication for 192.0.2.14 port 55555", Recognised, "192.0.2.14"},
+		{"PAM error with via (fail2ban corpus)", "srv sshd[47831]: error: PAM: Authentication error for james from 205.186.180.100 via 192.168.1.201", Recognised, "205.186.180.100"},
+		{"trailing blank (fail2ban corpus)", "Dec 12 20:04:39 aragorn sshd[1328]: error: PAM: User not known to the underlying authentication module for illegal user kernelitshell from 10.215.4.227 ", Recognised, "10.215.4.227"},
 		{"not sshd's", "Nov 11 08:04:51 h sudo[1]: Failed password for root from 192.0.2.1 port 1 ssh2", Ignored, ""},
 	}
 	var p Parser
@@ -304,7 +307,7 @@ func refClassify(method, body string) (Outcome, netip.Addr) {
 	case "publickey", "hostbased":
 		re = refTailKey
 	}
-	body = strings.TrimSuffix(body, " [preauth]")
+	body = strings.TrimSuffix(strings.TrimRight(body, " "), " [preauth]")
 	var addrs []netip.Addr
 	names, clientAddr, doubt := 0, false, false
 	for i := 0; ; {
