@@ -88,9 +88,10 @@ func FuzzParse(f *testing.F) {
 }
 
 // rightEndWord reports whether a is the word before the last " port " of line, or before its
-// final " [preauth]": where the right-end messages put it.
+// final " [preauth]" and reason: where the right-end messages put it.
 func rightEndWord(line string, a netip.Addr) bool {
-	for _, end := range []int{strings.LastIndex(line, " port "), len(strings.TrimSuffix(line, " [preauth]"))} {
+	end := strings.TrimSuffix(strings.TrimSuffix(strings.TrimRight(line, " "), " [preauth]"), ": Too many authentication failures")
+	for _, end := range []int{strings.LastIndex(line, " port "), len(end)} {
 		if end < 0 {
 			continue
 		}
