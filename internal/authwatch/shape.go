@@ -85,6 +85,19 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 		}
 		return f, Ignored
 	}
+	if !cut && shape != tailFailedKey && shape != tailFailedFree {
+		// Fast path. These shapes' tails hold no " from " (REASON is checked for one), so only
+		// the last " from " can fit: when it does with an address, the full scan below would
+		// find it alone. The full scan still decides every other case.
+		if i := lastFromIndex(body); i >= 0 {
+			host, tail := token(body[i+len(" from "):])
+			if a, ok := parseAddr(host); ok && tailFits(shape, tail, false) && (len(tail) > 0 || shape != tailFailedNone) {
+				f.Addr = a
+				f.readPort(tail)
+				return f, Recognised
+			}
+		}
+	}
 	var (
 		addr  netip.Addr
 		port  uint16
@@ -157,6 +170,17 @@ func rawLen(b []byte) int {
 }
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// lastFromIndex is bytes.LastIndex(msg, " from "), scanning back from the end, where sshd's
+// " from " is a few dozen bytes away (bytes.LastIndex hashes the whole line).
+func lastFromIndex(msg []byte) int {
+	for i := len(msg) - len(" from "); i >= 0; i-- {
+		if msg[i] == ' ' && msg[i+1] == 'f' && msg[i+2] == 'r' && msg[i+3] == 'o' && msg[i+4] == 'm' && msg[i+5] == ' ' {
+			return i
+		}
+	}
+	return -1
+}
 
 // trimPreauth drops the " [preauth]" sshd appends to messages of the pre-authentication process.
 func trimPreauth(b []byte) []byte {
