@@ -64,6 +64,7 @@ printf '%-34s %9s attack lines,  %7s %-11s %4s addresses, victim counted %s time
   "sshg-parser (sshguard 2.4.2)" "$(wc -l < "$work/sshg.out")" "" "" "$(wc -l < "$work/addrs.sshg")" "$(awk -v v="$victim" '$2 == v' "$work/sshg.out" | wc -l)"
 printf '%-34s %9s failures,      %7s %-11s %4s addresses, victim counted %s times\n' \
   "fail2ban-regex sshd (1.0.2)" "$(wc -l < "$work/f2b.out")" "" "" "$(wc -l < "$work/addrs.f2b")" "$(grep -cx "$victim" "$work/f2b.out" || true)"
+echo "authparse refused $(awk '$1 == "refused" { print $2 }' "$work/authparse.out") sshd failure lines whose address could be the client's"
 [[ $ap_fail == "$(sum failures)" ]] || echo "WARNING: authparse counted $ap_fail failure lines, genauth wrote $(sum failures)" >&2
 for t in sshg f2b; do
   if ! cmp -s "$work/addrs.authparse" "$work/addrs.$t"; then

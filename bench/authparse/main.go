@@ -4,6 +4,7 @@
 //
 //	lines N
 //	failures N
+//	refused N          (sshd failure lines whose address could be the client's: not counted)
 //	connections N      (failures grouped by sshd process id and address: one attempt each)
 //	addresses N
 //	kind KIND N        (one line per kind seen)
@@ -56,7 +57,7 @@ func run(path string, printAddrs bool, out io.Writer) error {
 	p := authwatch.Parser{Now: time.Now()}
 	counts := map[netip.Addr]int{}
 	var kinds [256]int
-	lines, failures, conns := 0, 0, 0
+	lines, failures, refused, conns := 0, 0, 0, 0
 	// One connection writes several failure lines under one sshd pid (reference adaptive.md §7);
 	// the last address seen per pid groups them. Lines without a pid count one each.
 	lastByPID := map[int]netip.Addr{}
@@ -73,7 +74,10 @@ func run(path string, printAddrs bool, out io.Writer) error {
 		}
 		if len(line) > 0 {
 			lines++
-			if f, ok := p.Parse(line); ok {
+			switch f, o := p.Classify(line); o {
+			case authwatch.Refused:
+				refused++
+			case authwatch.Recognised:
 				failures++
 				counts[f.Addr]++
 				kinds[f.Kind]++
@@ -93,7 +97,7 @@ func run(path string, printAddrs bool, out io.Writer) error {
 		}
 	}
 	w := bufio.NewWriter(out)
-	fmt.Fprintf(w, "lines %d\nfailures %d\nconnections %d\naddresses %d\n", lines, failures, conns, len(counts))
+	fmt.Fprintf(w, "lines %d\nfailures %d\nrefused %d\nconnections %d\naddresses %d\n", lines, failures, refused, conns, len(counts))
 	for k, n := range kinds {
 		if n > 0 {
 			fmt.Fprintf(w, "kind %s %d\n", authwatch.Kind(k), n)

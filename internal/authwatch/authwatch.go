@@ -5,10 +5,14 @@
 // styles). It is the pure "parse and decide" half of the brute-force guard: bytes in, a Failure
 // out, no I/O, no allocation.
 //
-// The address always comes from the right-hand end of a message. User names are chosen by the
-// client and sshd logs them before the address ("Failed password for invalid user U from ADDR
-// port N ssh2"), so a user name such as "x from 1.2.3.4 port 1 ssh2" must not choose the address
-// that gets banned. See Kind for the messages and the rule each uses.
+// The address is the one sshd wrote in its own part of a message, found by the message's shape.
+// The client chooses text on both sides of it: the user name before ("Failed password for
+// invalid user U from ADDR port N ssh2"), and for some messages text after (a certificate's key
+// ID, hostbased's client user and host, a key-exchange offer). So neither the first nor the last
+// " from " can be trusted: each shape is parsed from the fixed text sshd writes around the
+// address, every parse the shape allows is tried, and a line whose parses disagree, or whose only
+// address sits in the client's text, is refused (Classify says Refused) rather than guessed at.
+// See Kind for the messages and the rule each uses, and shape.go for the grammar.
 package authwatch
 
 import (
@@ -24,38 +28,40 @@ import (
 // SSHGuard does (10 for most, 2 for a pre-authentication close, 1 for a login timeout).
 type Kind uint8
 
-// Kinds of failure. The message each stands for is quoted with its address rule: "last from"
-// means the address follows the last " from " of the line, "right end" that it is the last token
-// before " port N [preauth]", "fixed" that only sshd's own text precedes it.
+// Kinds of failure. The message each stands for is quoted with its address rule: "from shape"
+// means the address follows a " from " after which the rest of the line is exactly what sshd
+// writes there (every " from " is tried; two fitting ones that disagree refuse the line), "right
+// end" that it is the last token before " port N [preauth]", "fixed" that only sshd's own text
+// precedes it. Messages of 500 bytes or more may have been cut short by sshd (see shape.go): their
+// end proves nothing, so right-end lines that long are refused and from-shape lines accept any
+// start of sshd's tail.
 const (
 	// KindNone is the zero Kind; Parse never returns it with ok.
 	KindNone Kind = iota
-	// KindFailed: "Failed METHOD for [invalid user ]U from A port N ssh2[: key]" (any method:
-	// password, publickey, keyboard-interactive/pam, none, …). Last from. Known gap: the text
-	// after "ssh2: " is sshd's for passwords and plain keys, but holds a certificate's key ID or
-	// hostbased's client user and host, which the client chooses; a client that can get such a
-	// line logged (a publickey failure logs at INFO only for an invalid user or after
-	// MaxAuthTries/2) can put " from X" there. No rule on the text alone tells that from a user
-	// name, which comes before the address; the guard should weigh these lines with the other
-	// lines of the same connection (PID).
+	// KindFailed: "Failed METHOD for [invalid user ]U from A port N ssh2[: INFO]" (any method:
+	// password, publickey, keyboard-interactive/pam, none, …). From shape: nothing follows
+	// "ssh2" for password, keyboard-interactive and none; for publickey and hostbased INFO is a
+	// key ("TYPE FP"), a certificate ("TYPE FP ID KEYID (serial N) CA TYPE FP") and/or hostbased's
+	// `client user "CU", client host "CH"`, where KEYID, CU and CH are the client's; other
+	// methods' INFO is free text.
 	KindFailed
 	// KindInvalidUser: "Invalid user U from A[ port N]" (also "Illegal user", OpenSSH < 3.9).
-	// Last from.
+	// From shape.
 	KindInvalidUser
-	// KindNotAllowed: "User U from A not allowed because …" (AllowUsers, DenyUsers, groups,
-	// shell). Last from, and " not allowed because" must follow the address.
+	// KindNotAllowed: "User U from A not allowed because REASON" (AllowUsers, DenyUsers,
+	// groups). From shape: REASON holds no " from " (none of auth.c's does).
 	KindNotAllowed
 	// KindRootRefused: "ROOT LOGIN REFUSED FROM A[ port N]". Fixed.
 	KindRootRefused
 	// KindMaxAttempts: "[error: ]maximum authentication attempts exceeded for … from A port N
-	// ssh2" (last from) and "Disconnecting [invalid|authenticating ]user U A port N: Too many
+	// ssh2" (from shape) and "Disconnecting [invalid|authenticating ]user U A port N: Too many
 	// authentication failures" (right end).
 	KindMaxAttempts
 	// KindPAM: "pam_MODULE(sshd:auth): authentication failure; logname= … ruser= rhost=A[ user=U]"
 	// (the rhost field after ruser=: pam_unix appends the user, which with its audit option is
 	// the client's name, after rhost) and "[error: ]PAM: authentication failure|authentication
 	// error|unknown user|User not known to the underlying authentication module for U from A[ via
-	// B]" (last from).
+	// B]" (from shape).
 	KindPAM
 	// KindPreauth: a client that left before authenticating: "Connection closed|reset by
 	// [authenticating |invalid ]user U A port N [preauth]", "Connection closed by A[ port N]
@@ -64,14 +70,15 @@ const (
 	KindPreauth
 	// KindNoIdent: "Did not receive identification string from A[ port N]" (a port scan). Fixed.
 	KindNoIdent
-	// KindBadBanner: "Bad protocol version identification 'X' from A[ port N]" (last from: X is
-	// the client's banner) and "banner exchange: Connection from A port N: invalid format"
+	// KindBadBanner: "Bad protocol version identification 'X' from A[ port N]" (from shape: X
+	// is the client's banner) and "banner exchange: Connection from A port N: invalid format"
 	// (fixed).
 	KindBadBanner
 	// KindNoKex: "[fatal: ]Unable to negotiate with A port N: no matching … Their offer: X".
 	// Fixed: the client's offer comes after the address.
 	KindNoKex
-	// KindTimeout: "Timeout before authentication for connection from A to B, pid = N". Fixed.
+	// KindTimeout: "Timeout before authentication for connection from A to B, pid = N"
+	// (OpenSSH 9.8+), "[fatal: ]Timeout before authentication for A port N" (before). Fixed.
 	KindTimeout
 	// KindPenalty: "drop connection #N from [A]:P on [B]:P penalty: REASON" (OpenSSH 9.8
 	// PerSourcePenalties: sshd has judged the source itself). Fixed.
@@ -129,6 +136,34 @@ type Failure struct {
 	PID int
 }
 
+// Outcome is what Classify made of a line.
+type Outcome uint8
+
+const (
+	// Ignored: not an SSH authentication failure. Other programs' lines, successful logins,
+	// sessions that ended normally, and failures whose host sshd logged as a name (UseDNS yes).
+	Ignored Outcome = iota
+	// Recognised: a failure, and the Failure's Addr is the one sshd wrote.
+	Recognised
+	// Refused: a line with the shape of an sshd failure that holds an address, but none that
+	// can be told apart from the client's text: two parses give different addresses, the only
+	// address stands where the client's text goes, or the message may have been cut short
+	// where the client's text ends it. The Failure has the Kind, Service, PID and Time, no
+	// address. A guard counts these lines so that an operator can see them; it never bans on
+	// them.
+	Refused
+)
+
+var outcomeNames = [...]string{Ignored: "ignored", Recognised: "recognised", Refused: "refused"}
+
+// String returns "ignored", "recognised" or "refused".
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
 // Parser recognises failures; its zero value is ready and Parse does not change it, so one
 // Parser may be used from several goroutines.
 type Parser struct {
@@ -146,21 +181,37 @@ func Parse(line []byte) (Failure, bool) {
 	return p.Parse(line)
 }
 
-// Parse reports whether line is an SSH authentication failure and, if it is, what it says.
-// line is one log line without its newline (a trailing "\r" or "\n" is ignored). Lines of other
-// programs, successful logins, and failures whose host is a name rather than an address (UseDNS
-// yes) are not failures: a name was looked up by sshd in DNS the client's owner controls.
+// Parse reports whether line is an SSH authentication failure and, if it is, what it says: it is
+// Classify with Refused lines reported as not failures. ok=false always comes with the zero
+// Failure.
 func (p *Parser) Parse(line []byte) (Failure, bool) {
+	f, o := p.Classify(line)
+	if o != Recognised {
+		return Failure{}, false
+	}
+	return f, true
+}
+
+// Classify says whether line is an SSH authentication failure whose address is sshd's
+// (Recognised), an sshd failure message it refuses to take an address from (Refused), or
+// anything else (Ignored), and returns what the line says. line is one log line without its
+// newline (a trailing "\r" or "\n" is ignored). Failures whose host is a name rather than an
+// address (UseDNS yes) are Ignored: a name was looked up by sshd in DNS the client's owner
+// controls. With Ignored the Failure is zero; with Refused it has no address.
+func (p *Parser) Classify(line []byte) (Failure, Outcome) {
 	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
 		line = line[:len(line)-1]
 	}
 	h, msg, ok := splitHeader(line)
 	if !ok {
-		return Failure{}, false
+		return Failure{}, Ignored
 	}
-	f, ok := parseMessage(msg)
-	if !ok {
-		return Failure{}, false
+	f, o := parseMessage(msg)
+	switch o {
+	case Ignored:
+		return Failure{}, Ignored
+	case Refused:
+		f.Addr, f.Port = netip.Addr{}, 0
 	}
 	f.Service, f.PID = h.service, h.pid
 	if h.format != stampNone {
@@ -170,44 +221,54 @@ func (p *Parser) Parse(line []byte) (Failure, bool) {
 		}
 		f.Time = stampTime(&h, p.Now, loc)
 	}
-	return f, true
+	return f, o
 }
 
 // parseMessage recognises the message text after the header.
-func parseMessage(msg []byte) (f Failure, ok bool) {
+func parseMessage(msg []byte) (f Failure, o Outcome) {
 	if bytes.HasPrefix(msg, []byte("[ID ")) { // Solaris: "[ID 800047 auth.info] Failed …"
 		i := bytes.Index(msg, []byte("] "))
 		if i < 0 {
-			return f, false
+			return f, Ignored
 		}
 		msg = msg[i+2:]
+	}
+	// The length sshd's syslog call cut at includes the "error: " it prefixes.
+	cut := len(msg) >= maxSyslogMessage
+	// sshd ends no message in a blank, but some relays add one.
+	for len(msg) > 0 && msg[len(msg)-1] == ' ' {
+		msg = msg[:len(msg)-1]
 	}
 	if len(msg) > 7 && msg[5] == ':' && msg[6] == ' ' &&
 		(bytes.HasPrefix(msg, []byte("error")) || bytes.HasPrefix(msg, []byte("fatal"))) {
 		msg = msg[7:]
 	}
 	if len(msg) < 8 {
-		return f, false
+		return f, Ignored
 	}
 	switch msg[0] {
 	case 'F':
 		if rest, found := bytes.CutPrefix(msg, []byte("Failed ")); found {
+			method, rest := token(rest)
+			body, found := bytes.CutPrefix(rest, []byte(" for "))
+			if len(method) == 0 || !found {
+				return f, Ignored
+			}
 			f.Kind = KindFailed
-			_, rest = token(rest) // method
-			f.InvalidUser = bytes.HasPrefix(rest, []byte(" for invalid user ")) ||
-				bytes.HasPrefix(rest, []byte(" for illegal user ")) ||
-				bytes.HasPrefix(rest, []byte(" for <invalid username> "))
-			return lastFrom(f, msg, fromFailed)
+			f.InvalidUser = bytes.HasPrefix(body, []byte("invalid user ")) ||
+				bytes.HasPrefix(body, []byte("illegal user ")) ||
+				bytes.HasPrefix(body, []byte("<invalid username> "))
+			return fromCandidates(f, body, failedShape(method), cut)
 		}
 	case 'I':
 		if bytes.HasPrefix(msg, []byte("Invalid user ")) || bytes.HasPrefix(msg, []byte("Illegal user ")) {
 			f.Kind, f.InvalidUser = KindInvalidUser, true
-			return lastFrom(f, msg, fromAny)
+			return fromCandidates(f, msg[len("Invalid user "):], tailInvalidUser, cut)
 		}
 	case 'U':
-		if bytes.HasPrefix(msg, []byte("User ")) {
+		if rest, found := bytes.CutPrefix(msg, []byte("User ")); found {
 			f.Kind = KindNotAllowed
-			return lastFrom(f, msg, fromNotAllowed)
+			return fromCandidates(f, rest, tailNotAllowed, cut)
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Unable to negotiate with ")); found {
 			f.Kind = KindNoKex
@@ -222,11 +283,11 @@ func parseMessage(msg []byte) (f Failure, ok bool) {
 		if rest, found := bytes.CutPrefix(msg, []byte("maximum authentication attempts exceeded for ")); found {
 			f.Kind = KindMaxAttempts
 			f.InvalidUser = bytes.HasPrefix(rest, []byte("invalid user "))
-			return lastFrom(f, msg, fromAny)
+			return fromCandidates(f, rest, tailMaxAttempts, cut)
 		}
 	case 'P':
 		if rest, found := bytes.CutPrefix(msg, []byte("PAM: ")); found {
-			return pamError(f, msg, rest)
+			return pamError(f, rest, cut)
 		}
 	case 'p':
 		if bytes.HasPrefix(msg, []byte("pam_")) {
@@ -239,25 +300,25 @@ func parseMessage(msg []byte) (f Failure, ok bool) {
 		}
 		if found {
 			f.Kind = KindPreauth
-			return rightEnd(f, rest, true, nil)
+			return rightEnd(f, rest, true, nil, cut)
 		}
 	case 'D':
 		if rest, found := bytes.CutPrefix(msg, []byte("Disconnected from ")); found {
 			f.Kind = KindPreauth
-			return rightEnd(f, rest, true, nil)
+			return rightEnd(f, rest, true, nil, cut)
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Disconnecting ")); found {
 			f.Kind = KindMaxAttempts
-			return rightEnd(f, rest, false, []byte(": Too many authentication failures"))
+			return rightEnd(f, rest, false, []byte(": Too many authentication failures"), cut)
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Did not receive identification string from ")); found {
 			f.Kind = KindNoIdent
 			return fixed(f, rest)
 		}
 	case 'B':
-		if bytes.HasPrefix(msg, []byte("Bad protocol version identification ")) {
+		if rest, found := bytes.CutPrefix(msg, []byte("Bad protocol version identification ")); found {
 			f.Kind = KindBadBanner
-			return lastFrom(f, msg, fromAny)
+			return fromCandidates(f, rest, tailBanner, cut)
 		}
 	case 'b':
 		if rest, found := bytes.CutPrefix(msg, []byte("banner exchange: Connection from ")); found &&
@@ -266,8 +327,10 @@ func parseMessage(msg []byte) (f Failure, ok bool) {
 			return fixed(f, rest)
 		}
 	case 'T':
-		if rest, found := bytes.CutPrefix(msg, []byte("Timeout before authentication for connection from ")); found {
+		if rest, found := bytes.CutPrefix(msg, []byte("Timeout before authentication for ")); found {
+			// OpenSSH 9.8+: "… for connection from A to B, pid = N"; before: "… for A port N".
 			f.Kind = KindTimeout
+			rest, _ = bytes.CutPrefix(rest, []byte("connection from "))
 			return fixed(f, rest)
 		}
 	case 'd':
@@ -276,76 +339,26 @@ func parseMessage(msg []byte) (f Failure, ok bool) {
 		}
 	case 'r':
 		if rest, found := bytes.CutPrefix(msg, []byte("refused connect from ")); found {
-			return refused(f, rest)
+			return refused(f, rest, cut)
 		}
 	}
-	return f, false
-}
-
-// fromRule says what may follow the address in a "last from" message.
-type fromRule uint8
-
-const (
-	fromAny fromRule = iota
-	fromFailed
-	fromNotAllowed
-)
-
-// lastFrom takes the address after the last " from " of msg. Only the client's user name or
-// banner precedes sshd's own " from ADDR", so the last one is sshd's. There is no fallback to an
-// earlier " from " when the last is not an address (a host name under UseDNS): that earlier one
-// would be the client's text.
-func lastFrom(f Failure, msg []byte, rule fromRule) (Failure, bool) {
-	i := lastFromIndex(msg)
-	if i < 0 {
-		return f, false
-	}
-	rest := msg[i+len(" from "):]
-	tok, after := token(rest)
-	if rule == fromFailed && len(after) == 0 && bytes.HasSuffix(msg[:i], []byte(" ssh1: ruser")) {
-		// SSH-1 rhosts: "… from A port N ssh1: ruser from RUSER". RUSER is the client's and
-		// SSH-1 left OpenSSH in 7.4 (2016); count nothing rather than the client's text. An
-		// SSH-2 line always ends in " port N ssh2", so a user name ending in " ssh1: ruser"
-		// cannot hide an SSH-2 failure this way.
-		return f, false
-	}
-	addr, ok := parseAddr(tok)
-	if !ok {
-		return f, false
-	}
-	f.Addr = addr
-	after = f.readPort(after)
-	if rule == fromNotAllowed && !bytes.HasPrefix(after, []byte(" not allowed because")) {
-		return f, false
-	}
-	return f, true
-}
-
-// lastFromIndex is bytes.LastIndex(msg, " from "), scanning back from the end, where sshd's
-// " from " is a few dozen bytes away (bytes.LastIndex hashes the whole line).
-func lastFromIndex(msg []byte) int {
-	for i := len(msg) - len(" from "); i >= 0; i-- {
-		if msg[i] == ' ' && msg[i+1] == 'f' && msg[i+2] == 'r' && msg[i+3] == 'o' && msg[i+4] == 'm' && msg[i+5] == ' ' {
-			return i
-		}
-	}
-	return -1
+	return f, Ignored
 }
 
 // fixed reads the address at the start of rest, after text that only sshd writes, and the
 // " port N" that may follow.
-func fixed(f Failure, rest []byte) (Failure, bool) {
+func fixed(f Failure, rest []byte) (Failure, Outcome) {
 	end := 0
 	for end < len(rest) && rest[end] != ' ' && rest[end] != ',' {
 		end++
 	}
 	addr, ok := parseAddr(rest[:end])
 	if !ok {
-		return f, false
+		return f, Ignored
 	}
 	f.Addr = addr
 	f.readPort(rest[end:])
-	return f, true
+	return f, Recognised
 }
 
 // readPort reads " port N" at the start of b into f.Port and returns what follows.
@@ -369,16 +382,30 @@ func (f *Failure) readPort(b []byte) []byte {
 
 // rightEnd reads "[authenticating |invalid ]user U A[ port N][reason][ [preauth]]" from its end:
 // the address is the last token before " port N". With preauth, the line must end in
-// " [preauth]"; with reason, the reason must come before it.
-func rightEnd(f Failure, rest []byte, preauth bool, reason []byte) (Failure, bool) {
+// " [preauth]"; with reason, the reason must come before it. A message that may have been cut
+// short (cut) ends in whatever the cut left, which may be the client's user name: such a line
+// is refused when it names a user, since only the pre-authentication preambles do, and ignored
+// otherwise.
+func rightEnd(f Failure, rest []byte, preauth bool, reason []byte, cut bool) (Failure, Outcome) {
 	f.InvalidUser = bytes.HasPrefix(rest, []byte("invalid user "))
+	if preauth && bytes.HasPrefix(rest, []byte("user ")) {
+		// sshd names a plain "user U" only after authentication (auth2.c, monitor.c), never in
+		// a [preauth] message: this " [preauth]" would be the user's.
+		return f, Ignored
+	}
+	if cut {
+		if f.InvalidUser || bytes.HasPrefix(rest, []byte("authenticating user ")) {
+			return f, Refused
+		}
+		return f, Ignored
+	}
 	b, found := bytes.CutSuffix(rest, []byte(" [preauth]"))
 	if preauth && !found {
-		return f, false
+		return f, Ignored
 	}
 	if reason != nil {
 		if b, found = bytes.CutSuffix(b, reason); !found {
-			return f, false
+			return f, Ignored
 		}
 	}
 	// " port N" at the end.
@@ -388,95 +415,109 @@ func rightEnd(f Failure, rest []byte, preauth bool, reason []byte) (Failure, boo
 	}
 	if j < len(b) && j >= len(" port ") && string(b[j-len(" port "):j]) == " port " {
 		if len(f.readPort(b[j-len(" port "):])) != 0 {
-			return f, false // more than five digits or above 65535
+			return f, Ignored // more than five digits or above 65535
 		}
 		b = b[:j-len(" port ")]
 	}
 	k := bytes.LastIndexByte(b, ' ')
 	addr, ok := parseAddr(b[k+1:])
 	if !ok {
-		return f, false
+		if k > 0 && hasAddrToken(b[:k]) {
+			return f, Refused // sshd's place holds no address; the user name does
+		}
+		return f, Ignored
 	}
 	f.Addr = addr
-	return f, true
+	return f, Recognised
 }
 
-// pamError reads sshd's own PAM messages: "PAM: authentication error for U from A".
-func pamError(f Failure, msg, rest []byte) (Failure, bool) {
+// hasAddrToken reports whether some space-separated word of b, without the brackets,
+// quotes and punctuation around it, is an IP address.
+func hasAddrToken(b []byte) bool {
+	for len(b) > 0 {
+		var w []byte
+		w, b = token(b)
+		b = skipSpaces(b)
+		w = bytes.Trim(w, `"'()[]<>,;`)
+		if _, ok := parseAddr(w); ok {
+			return true
+		}
+		if w, ok := bytes.CutSuffix(w, []byte(":")); ok {
+			if _, ok := parseAddr(w); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pamError reads sshd's own PAM messages after "PAM: ": "authentication error for [illegal
+// user ]U from A" (auth-pam.c: "PAM: %s for %s%.100s from %.100s"; some ports add " via B").
+func pamError(f Failure, rest []byte, cut bool) (Failure, Outcome) {
 	switch {
 	case bytes.HasPrefix(rest, []byte("authentication failure for ")),
 		bytes.HasPrefix(rest, []byte("Authentication failure for ")),
-		bytes.HasPrefix(rest, []byte("authentication error for ")):
+		bytes.HasPrefix(rest, []byte("authentication error for ")),
+		bytes.HasPrefix(rest, []byte("Authentication error for ")):
 		_, user, _ := bytes.Cut(rest, []byte(" for "))
 		f.InvalidUser = bytes.HasPrefix(user, []byte("illegal user ")) || bytes.HasPrefix(user, []byte("invalid user "))
 	case bytes.HasPrefix(rest, []byte("unknown user for ")),
 		bytes.HasPrefix(rest, []byte("User not known to the underlying authentication module for ")):
 		f.InvalidUser = true
 	default:
-		return f, false
+		return f, Ignored
 	}
 	f.Kind = KindPAM
-	i := lastFromIndex(msg)
-	if i < 0 {
-		return f, false
-	}
-	tok, after := token(msg[i+len(" from "):])
-	if len(after) > 0 && !bytes.HasPrefix(after, []byte(" via ")) {
-		return f, false
-	}
-	addr, ok := parseAddr(tok)
-	if !ok {
-		return f, false
-	}
-	f.Addr = addr
-	return f, true
+	_, body, _ := bytes.Cut(rest, []byte(" for"))
+	return fromCandidates(f, body, tailPAM, cut)
 }
 
 // pamModule reads "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh
 // ruser= rhost=A  user=U" (Linux-PAM pam_unix, also pam_sss and others using the same words).
-func pamModule(f Failure, msg []byte) (Failure, bool) {
+// Everything up to rhost is the PAM stack's (sshd sets no PAM_RUSER); the user comes after.
+func pamModule(f Failure, msg []byte) (Failure, Outcome) {
 	i := indexByte(msg, '(')
 	if i < 0 {
-		return f, false
+		return f, Ignored
 	}
 	rest, found := bytes.CutPrefix(msg[i:], []byte("(sshd:auth): authentication failure; "))
 	if !found {
-		return f, false
+		return f, Ignored
 	}
 	j := bytes.Index(rest, []byte(" ruser="))
 	if j < 0 {
-		return f, false
+		return f, Ignored
 	}
 	k := bytes.Index(rest[j:], []byte(" rhost="))
 	if k < 0 {
-		return f, false
+		return f, Ignored
 	}
 	tok, _ := token(rest[j+k+len(" rhost="):])
 	addr, ok := parseAddr(tok)
 	if !ok {
-		return f, false
+		return f, Ignored
 	}
 	f.Kind, f.Addr = KindPAM, addr
-	return f, true
+	return f, Recognised
 }
 
 // penalty reads "N from [A]:P on [B]:P penalty: REASON" after "drop connection #".
-func penalty(f Failure, rest []byte) (Failure, bool) {
+func penalty(f Failure, rest []byte) (Failure, Outcome) {
 	i := 0
 	for i < len(rest) && isDigit(rest[i]) {
 		i++
 	}
 	rest, found := bytes.CutPrefix(rest[i:], []byte(" from ["))
 	if i == 0 || !found {
-		return f, false
+		return f, Ignored
 	}
 	end := indexByte(rest, ']')
 	if end < 0 || !bytes.Contains(rest[end:], []byte(" penalty: ")) {
-		return f, false
+		return f, Ignored
 	}
 	addr, ok := parseAddr(rest[:end])
 	if !ok {
-		return f, false
+		return f, Ignored
 	}
 	f.Kind, f.Addr = KindPenalty, addr
 	if end+1 < len(rest) && rest[end+1] == ':' {
@@ -491,22 +532,28 @@ func penalty(f Failure, rest []byte) (Failure, bool) {
 			f.Port = uint16(p)
 		}
 	}
-	return f, true
+	return f, Recognised
 }
 
-// refused reads "[ident@]HOST (A)" after "refused connect from ".
-func refused(f Failure, rest []byte) (Failure, bool) {
+// refused reads "[ident@]HOST (A)" after "refused connect from " (TCP wrappers). The ident
+// name and host come from the client; a message that may have been cut short is refused, as
+// its end could be theirs.
+func refused(f Failure, rest []byte, cut bool) (Failure, Outcome) {
+	f.Kind = KindRefused
+	if cut {
+		return f, Refused
+	}
 	if len(rest) < 3 || rest[len(rest)-1] != ')' {
-		return f, false
+		return f, Ignored
 	}
 	i := bytes.LastIndexByte(rest, '(')
 	if i < 1 || rest[i-1] != ' ' {
-		return f, false
+		return f, Ignored
 	}
 	addr, ok := parseAddr(rest[i+1 : len(rest)-1])
 	if !ok {
-		return f, false
+		return f, Ignored
 	}
-	f.Kind, f.Addr = KindRefused, addr
-	return f, true
+	f.Addr = addr
+	return f, Recognised
 }

@@ -29,6 +29,11 @@ var benchLines = map[string][]string{
 	"iso-failure": {
 		"2026-11-22T06:25:01.123456+01:00 web1 sshd-session[31602]: Failed password for invalid user admin from 194.117.26.69 port 50273 ssh2",
 	},
+	// Lines whose client text follows sshd's address (issue 11): every " from " is tried.
+	"cert-failure": {
+		"Nov 22 06:25:01 web1 sshd[31602]: Failed publickey for invalid user bob from 10.99.0.17 port 5555 ssh2: ECDSA-CERT SHA256:abcdef ID x from 6.6.6.19 port 22 ssh2 (serial 1) CA ECDSA SHA256:ghijk",
+		`Nov 22 06:25:01 web1 sshd[31602]: Failed hostbased for invalid user bob from 10.99.0.18 port 5555 ssh2: ECDSA SHA256:abc, client user "x from 6.6.6.20 port 22 ssh2", client host "h"`,
+	},
 	"macos-failure": {
 		"2026-09-13 12:31:09.292032-0700  localhost sshd-session[16472]: Failed password for user from 172.18.1.100 port 43042 ssh2",
 	},
@@ -37,7 +42,7 @@ var benchLines = map[string][]string{
 // BenchmarkParse reports ns per line (and MB/s) for each group of benchLines.
 func BenchmarkParse(b *testing.B) {
 	p := Parser{Now: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)}
-	for _, name := range []string{"failure", "sshd-other", "other-program", "iso-failure", "macos-failure"} {
+	for _, name := range []string{"failure", "sshd-other", "other-program", "iso-failure", "macos-failure", "cert-failure"} {
 		lines := toBytes(benchLines[name])
 		b.Run(name, func(b *testing.B) { benchParse(b, &p, lines) })
 	}

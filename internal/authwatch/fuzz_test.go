@@ -6,11 +6,18 @@ import (
 	"testing"
 )
 
-// FuzzParse: no panic, ok=false means the zero Failure, and the address is sshd's: it appears
-// after the last " from " (or " FROM ") of the line, except where only sshd's own text precedes
-// the address and the client's may follow (key-exchange offers, ident names: the fixed marker
-// counts) and in PAM module lines (the rhost field after ruser=; user= after it may hold the
-// client's name).
+// exploitLines are the lines of issue 11 whose client text named the address that was banned.
+var exploitLines = []string{
+	"Nov 22 06:00:00 host sshd[1]: Failed publickey for invalid user bob from 10.99.0.17 port 5555 ssh2: ECDSA-CERT SHA256:abcdef ID x from 6.6.6.19 port 22 ssh2 (serial 1) CA ECDSA SHA256:ghijk",
+	`Nov 22 06:00:00 host sshd[1]: Failed hostbased for invalid user bob from 10.99.0.18 port 5555 ssh2: ECDSA SHA256:abc, client user "x from 6.6.6.20 port 22 ssh2", client host "h"`,
+}
+
+// FuzzParse: no panic, ok=false means the zero Failure, Classify agrees with Parse, and the
+// address is sshd's: it appears after a " from " (or " FROM ") of the line, except where only
+// sshd's own text precedes the address and the client's may follow (key-exchange offers, ident
+// names: the fixed marker counts) and in PAM module lines (the rhost field after ruser=; user=
+// after it may hold the client's name). For kinds read from the right end it follows the last
+// " from " or is the last address before the end.
 func FuzzParse(f *testing.F) {
 	for _, fl := range readFixtures(f) {
 		f.Add(fl.line)
@@ -18,16 +25,24 @@ func FuzzParse(f *testing.F) {
 	for _, tt := range injectionTemplates {
 		f.Add("Nov 22 06:00:00 host sshd[1]: " + strings.ReplaceAll(strings.ReplaceAll(tt, "%U", "x from 6.6.6.6 port 1 ssh2"), "%A", "192.0.2.1"))
 	}
+	for _, l := range exploitLines {
+		f.Add(l)
+	}
 	var p Parser
 	p.Now = testNow
 	f.Fuzz(func(t *testing.T, line string) {
 		got, ok := p.Parse([]byte(line))
+		c, o := p.Classify([]byte(line))
+		if ok != (o == Recognised) || (ok && c != got) || (o == Refused && c.Addr.IsValid()) || (o == Ignored && c != (Failure{})) {
+			t.Fatalf("Parse(%q) = %s, Classify = %s %s", line, describe(got, ok), o, describe(c, true))
+		}
 		if !ok {
 			if got != (Failure{}) {
 				t.Fatalf("Parse(%q) = %s with ok=false, want the zero Failure", line, describe(got, true))
 			}
 			return
 		}
+		line = strings.TrimRight(line, "\r\n") // as Parse reads it
 		a := got.Addr
 		if !a.IsValid() || a.Zone() != "" || a.Is4In6() || got.Kind == KindNone {
 			t.Fatalf("Parse(%q) = %s: invalid address or kind", line, describe(got, ok))
@@ -50,17 +65,42 @@ func FuzzParse(f *testing.F) {
 				i = strings.LastIndex(line, m)
 			}
 			after = line[i+len(m):]
+		case (got.Kind == KindPreauth || got.Kind == KindMaxAttempts) && rightEndWord(line, a):
+			return
 		default:
-			i := max(strings.LastIndex(line, " from "), strings.LastIndex(line, " FROM "))
-			if i < 0 {
-				return
+			// From shape: some " from " is followed by the address.
+			for rest := line; ; {
+				i := strings.Index(rest, " from ")
+				if i < 0 {
+					t.Fatalf("Parse(%q) = %s: address after no \" from \"", line, describe(got, ok))
+				}
+				host, _, _ := strings.Cut(rest[i+len(" from "):], " ")
+				if containsAddr(host, a) {
+					return
+				}
+				rest = rest[i+1:] // the next " from " may begin at this one's last space
 			}
-			after = line[i:]
 		}
 		if !containsAddr(after, a) {
 			t.Fatalf("Parse(%q) = %s: address not after the last marker (%q)", line, describe(got, ok), after)
 		}
 	})
+}
+
+// rightEndWord reports whether a is the word before the last " port " of line, or before its
+// final " [preauth]" and reason: where the right-end messages put it.
+func rightEndWord(line string, a netip.Addr) bool {
+	end := strings.TrimSuffix(strings.TrimSuffix(strings.TrimRight(line, " "), " [preauth]"), ": Too many authentication failures")
+	for _, end := range []int{strings.LastIndex(line, " port "), len(end)} {
+		if end < 0 {
+			continue
+		}
+		w := line[:end]
+		if containsAddr(w[strings.LastIndexByte(w, ' ')+1:], a) {
+			return true
+		}
+	}
+	return false
 }
 
 // containsAddr reports whether some token of s, split at blanks and the brackets sshd puts around
@@ -96,31 +136,41 @@ var injectionTemplates = []string{
 	"Unable to negotiate with %A port 22: no matching key exchange method found. Their offer: %U",
 }
 
-// FuzzInjection: whatever the client puts where sshd logs its text, the line yields the real
-// address. The text has no newline (sshd escapes control characters before logging).
+// FuzzInjection: whatever the client puts in any field of any message shape (shapeTemplates),
+// the line never yields another address; where no client field follows sshd's address and the
+// message is too short to have been cut, it yields the real one. With cutAt, the message is also
+// read cut short there, as syslog cuts sshd's messages at 500 bytes. The text is what sshd logs:
+// printable ASCII (log.c escapes everything else), cut to the length sshd logs of the field.
 func FuzzInjection(f *testing.F) {
 	for _, u := range []string{"", "root", "x from 6.6.6.6 port 1 ssh2", "x from 6.6.6.6", "6.6.6.6 port 1",
 		"a ssh1: ruser", "x 6.6.6.6 port 1 [preauth]", " rhost=6.6.6.6", "x (6.6.6.6)", "a: Too many authentication failures",
-		"x from 6.6.6.6 port 1 ssh2: ", "x not allowed because y from 6.6.6.6"} {
-		f.Add(u, uint8(0))
-		f.Add(u, uint8(7))
+		"x from 6.6.6.6 port 1 ssh2: ", "x not allowed because y from 6.6.6.6",
+		"x from 6.6.6.19 port 22 ssh2", "x from 6.6.6.6 port 22 ssh2: ECDSA-CERT SHA256:a ID y"} {
+		f.Add(u, uint8(0), uint16(0))
+		f.Add(u, uint8(7), uint16(500))
+		f.Add(strings.Repeat(`\302`, 110)+u, uint8(1), uint16(500))
 	}
-	addrs := []string{"192.0.2.1", "2001:db8::a11:beef:7ac0", "::ffff:198.51.100.7", "fe80::1%eth0"}
-	var p Parser
-	f.Fuzz(func(t *testing.T, user string, which uint8) {
-		if strings.ContainsAny(user, "\n\r") {
-			return
+	f.Fuzz(func(t *testing.T, text string, which uint8, cutAt uint16) {
+		for i := 0; i < len(text); i++ {
+			if text[i] < ' ' || text[i] > '~' {
+				return
+			}
 		}
-		addr := addrs[int(which)%len(addrs)]
-		want, _ := netip.ParseAddr(strings.SplitN(addr, "%", 2)[0])
-		want = want.Unmap()
-		for _, tmpl := range injectionTemplates {
-			msg := strings.ReplaceAll(strings.ReplaceAll(tmpl, "%U", user), "%A", addr)
-			// As syslog writes it, and bare as journalctl -o cat does.
-			for _, line := range []string{"Nov 22 06:00:00 host sshd[1]: " + msg, msg} {
-				got, ok := p.Parse([]byte(line))
-				if !ok || got.Addr != want {
-					t.Errorf("Parse(%q) = %s, want address %s", line, describe(got, ok), want)
+		real := realAddrs[int(which)%len(realAddrs)]
+		want := mustAddr(real)
+		for _, tt := range shapeTemplates {
+			for _, fl := range clientFields {
+				if !strings.Contains(tt.msg, fl.name) {
+					continue
+				}
+				v := text
+				if n := fieldLimit(tt.msg, fl.name); n > 0 {
+					v = cutRaw(v, n)
+				}
+				msg := fill(tt.msg, real, map[string]string{fl.name: v})
+				checkShape(t, tt, msg, want, !tt.mayRefuse && len(msg) < maxSyslogMessage)
+				if n := int(cutAt); n >= maxSyslogMessage && n < len(msg) {
+					checkShape(t, tt, msg[:n], want, false)
 				}
 			}
 		}

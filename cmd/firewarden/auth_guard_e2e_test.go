@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an output stream the test reads while the guard writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestGuardBansSSHDAddressNotClientText is issue 11's remote ban through the real binary: a
+// client that fails with a certificate whose key ID, or hostbased credentials whose client user,
+// read "x from 6.6.6.19 port 22 ssh2" gets its own address banned, never the one it wrote; a line
+// where the user name and the key ID both imitate sshd (two readings, two addresses) bans no one.
+// The guard follows a plain file with the dry-run backend, so it needs no root or namespace.
+func TestGuardBansSSHDAddressNotClientText(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "guard.yaml")
+	if err := os.WriteFile(cfg, []byte("sources:\n  - type: file\n    path: "+logPath+"\nthreshold:\n  failures: 3\n  window: 10m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fwBin, "--state-dir", filepath.Join(dir, "state"), "guard", "--config", cfg, "--backend", "dry-run")
+	cmd.Env = append(os.Environ(), "FIREWARDEN_ROOT=")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("timed out waiting for %s\nstdout:\n%s\nstderr:\n%s", what, out.String(), errb.String())
+			}
+		}
+	}
+	until("the guard to start", func() bool { return strings.Contains(errb.String(), "guard: started") })
+
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pid := 7000
+	write := func(format string, args ...any) {
+		pid++
+		fmt.Fprintf(f, "Nov 22 06:00:00 host sshd[%d]: "+format+"\n", append([]any{pid}, args...)...)
+	}
+	banned := func(a string) bool { return strings.Contains(errb.String(), "guard: banned "+a+" ") }
+	// The file source starts reading at the end it finds, so the lines are written again until
+	// both bans show; lines are read in order, so the refused ones before them were read too.
+	until("the bans of 10.99.0.17 and 10.99.0.18", func() bool {
+		write("Failed publickey for bob from 6.6.6.21 port 22 ssh2: ECDSA-CERT SHA256:a ID y from 10.99.0.19 port 5555 ssh2: ECDSA-CERT SHA256:b ID z (serial 1) CA ECDSA SHA256:c")
+		write("Failed publickey for invalid user bob from 10.99.0.17 port 5555 ssh2: ECDSA-CERT SHA256:abcdef ID x from 6.6.6.19 port 22 ssh2 (serial 1) CA ECDSA SHA256:ghijk")
+		write(`Failed hostbased for invalid user bob from 10.99.0.18 port 5555 ssh2: ECDSA SHA256:abc, client user "x from 6.6.6.20 port 22 ssh2", client host "h"`)
+		f.Sync()
+		return eventuallyTrue(200*time.Millisecond, func() bool { return banned("10.99.0.17") && banned("10.99.0.18") })
+	})
+	for _, a := range []string{"6.6.6.19", "6.6.6.20", "6.6.6.21", "10.99.0.19"} {
+		if banned(a) || strings.Contains(out.String(), "would add "+a+" ") {
+			t.Errorf("the guard banned %s, which only the client's text names\nstderr:\n%s", a, errb.String())
+		}
+	}
+}
+
+// eventuallyTrue polls cond for up to d.
+func eventuallyTrue(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
