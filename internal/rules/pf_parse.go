@@ -473,7 +473,7 @@ func (p *pfParser) table(first pfTok) error {
 			if !f.value() {
 				return p.errf(f, "file needs a path, found %s", f)
 			}
-			es, err := p.tableFile(f)
+			es, err := p.tableFile(f, name)
 			if err != nil {
 				return err
 			}
@@ -511,6 +511,9 @@ func (p *pfParser) table(first pfTok) error {
 	return p.endStatement()
 }
 
+// errPFTableIface is a table entry naming an interface or self.
+var errPFTableIface = errors.New("interface and self entries are not supported; list the addresses")
+
 func pfTableEntryOf(s string, neg bool) (pfTableEntry, error) {
 	if strings.HasPrefix(s, "!") {
 		neg, s = !neg, s[1:]
@@ -518,7 +521,7 @@ func pfTableEntryOf(s string, neg bool) (pfTableEntry, error) {
 	pre, err := pfParsePrefix(s)
 	if err != nil {
 		if s == "self" || pfIfaceName.MatchString(s) {
-			return pfTableEntry{}, fmt.Errorf("entry %q: interface and self entries are not supported; list the addresses", s)
+			return pfTableEntry{}, fmt.Errorf("entry %q: %w", s, errPFTableIface)
 		}
 		return pfTableEntry{}, fmt.Errorf("entry %q: want an address or a prefix", s)
 	}
@@ -539,8 +542,10 @@ func (p *pfParser) readFile(t pfTok, what, name string) ([]byte, error) {
 	return data, nil
 }
 
-// tableFile reads a table file: addresses or prefixes, one or more a line, "#" comments.
-func (p *pfParser) tableFile(t pfTok) ([]pfTableEntry, error) {
+// tableFile reads a table file: addresses or prefixes, one or more a line, "#" comments. Its
+// errors name the file, the line and the table but never quote the line: a table file is not pf
+// syntax, and a rule set could name any file root can read ("/etc/shadow").
+func (p *pfParser) tableFile(t pfTok, table string) ([]pfTableEntry, error) {
 	data, err := p.readFile(t, "table file", t.s)
 	if err != nil {
 		return nil, err
@@ -553,7 +558,11 @@ func (p *pfParser) tableFile(t pfTok) ([]pfTableEntry, error) {
 		for _, f := range strings.Fields(line) {
 			e, err := pfTableEntryOf(f, false)
 			if err != nil {
-				return nil, &PFSyntaxError{File: t.s, Line: i + 1, Msg: err.Error()}
+				msg := "an entry is not an address or a prefix"
+				if errors.Is(err, errPFTableIface) {
+					msg = "an entry names an interface or self, which is not supported; list the addresses"
+				}
+				return nil, &PFSyntaxError{File: t.s, Line: i + 1, Msg: fmt.Sprintf("table <%s>: %s", table, msg)}
 			}
 			out = append(out, e)
 		}

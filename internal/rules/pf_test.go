@@ -829,3 +829,31 @@ func BenchmarkParsePFLargeTable(b *testing.B) {
 		}
 	}
 }
+
+// A table file is not pf syntax: when ParsePF cannot read an entry of it, the error names the
+// file, the line and the table, and never repeats what the line holds (root may be asked to read
+// a rule set whose table names /etc/shadow).
+func TestParsePFTableFileErrorsDoNotEcho(t *testing.T) {
+	secret := "root:$6$c2VjcmV0:19000:0:99999:7:::"
+	tests := []struct {
+		name, file, want string
+	}{
+		{"not an address", "192.0.2.1\n" + secret + "\n", "/etc/shadow:2: table <t>: an entry is not an address or a prefix"},
+		{"interface", "# c\n\nen0\n", "/etc/shadow:3: table <t>: an entry names an interface or self, which is not supported; list the addresses"},
+		{"self", "self\n", "/etc/shadow:1: table <t>: an entry names an interface or self, which is not supported; list the addresses"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := "table <t> file \"/etc/shadow\"\nblock in from <t>\n"
+			_, err := ParsePF([]byte(conf), "pf.conf", pfMapLoader(map[string]string{"/etc/shadow": tt.file}))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("ParsePF(table file %q) = %v, want %s", tt.file, err, tt.want)
+			}
+			for _, f := range strings.Fields(tt.file) {
+				if f != "#" && strings.Contains(err.Error(), f) && !strings.Contains(tt.want, f) {
+					t.Errorf("ParsePF error %q repeats the table file's %q", err, f)
+				}
+			}
+		})
+	}
+}
