@@ -108,9 +108,10 @@ func mix(w *bufio.Writer, r *rand.Rand, n int) {
 // ports.
 func macros(w *bufio.Writer, r *rand.Rand, n, na, np int) {
 	fmt.Fprintf(w, "# genpf -rules %d -macro-addrs %d -macro-ports %d\n\n", n, na, np)
-	fmt.Fprintf(w, "hosts = \"{ %s }\"\n", list(na, func() string { return v4(r, 32) }))
-	port := 0
-	fmt.Fprintf(w, "ports = \"{ %s }\"\n\n", list(np, func() string { port += 1 + r.IntN(6); return fmt.Sprint(port%65535 + 1) }))
+	// Short forms, so that the macros stay within pf's 64 KB macro length.
+	host, port := 0, 0
+	fmt.Fprintf(w, "hosts = \"{ %s }\"\n", list(na, func() string { host++; return fmt.Sprintf("10.%d.%d.%d", host>>16&255, host>>8&255, host&255) }))
+	fmt.Fprintf(w, "ports = \"{ %s }\"\n\n", list(np, func() string { port++; return fmt.Sprint(port%65535 + 1) }))
 	fmt.Fprintf(w, "block in all\n")
 	for k := 1; k < n; k++ {
 		fmt.Fprintf(w, "pass in on en%d proto tcp from $hosts to any port $ports\n", k%4)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -177,13 +178,20 @@ type pfOrderNote struct {
 
 const pfMaxLoadDepth = 16
 
+// pfCheckEvery is how many statements ParsePF parses between looks at its context: often enough
+// to stop within milliseconds, rarely enough to cost nothing.
+const pfCheckEvery = 4096
+
 type pfParser struct {
+	ctx     context.Context // checked every pfCheckEvery statements
+	stmts   *int            // statements parsed, in every file
 	rs      *PFRuleset
 	lex     *pfLexer
 	data    []byte
 	file    string
 	anchor  *pfAnchor
-	ahead   []pfTok
+	ahead   []pfTok // tokens read ahead, from ai on
+	ai      int
 	lastEnd int
 	depth   int
 	blocks  int     // inline anchor blocks open in this file
@@ -192,17 +200,20 @@ type pfParser struct {
 }
 
 func (p *pfParser) fill(n int) {
-	for len(p.ahead) < n {
+	if p.ai > 0 && p.ai == len(p.ahead) {
+		p.ahead, p.ai = p.ahead[:0], 0 // reuse the buffer rather than grow a new one
+	}
+	for len(p.ahead)-p.ai < n {
 		p.ahead = append(p.ahead, p.lex.lex())
 	}
 }
 
-func (p *pfParser) peek() pfTok { p.fill(1); return p.ahead[0] }
+func (p *pfParser) peek() pfTok { p.fill(1); return p.ahead[p.ai] }
 
 func (p *pfParser) next() pfTok {
 	p.fill(1)
-	t := p.ahead[0]
-	p.ahead = p.ahead[1:]
+	t := p.ahead[p.ai]
+	p.ai++
 	if t.kind != pfEOF && t.kind != pfNL {
 		p.lastEnd = t.end
 		p.toks = append(p.toks, t)
@@ -321,6 +332,11 @@ func (p *pfParser) statements(block bool) error {
 			}
 			return p.errf(t, "unexpected }")
 		}
+		if *p.stmts++; *p.stmts%pfCheckEvery == 0 {
+			if err := p.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := p.statement(); err != nil {
 			return err
 		}
@@ -335,6 +351,9 @@ var pfReserved = map[string]bool{
 }
 
 func (p *pfParser) statement() error {
+	// Marks into toks are taken within a statement: the tokens of earlier ones are not needed,
+	// and keeping them would hold every token of the file (and of every macro expansion).
+	p.toks = p.toks[:0]
 	t := p.next()
 	if t.kind != pfWord {
 		return p.errf(t, "unexpected %s at the start of a statement", t)
@@ -665,6 +684,8 @@ func (p *pfParser) include(first pfTok) error {
 
 func (p *pfParser) sub(data []byte, file string, a *pfAnchor) *pfParser {
 	return &pfParser{
+		ctx:    p.ctx,
+		stmts:  p.stmts,
 		rs:     p.rs,
 		lex:    &pfLexer{data: data, line: 1, macros: p.lex.macros},
 		data:   data,

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -613,7 +614,10 @@ func TestPFExplainGolden(t *testing.T) {
 // pfBenchConf generates a realistic 1,000-rule pf.conf: stock anchors, tables of trusted
 // networks, partners and bans, default blocks, stateful outbound, per-interface service rules for
 // both families, quick blocks, port ranges, ICMP, and a few inline anchors.
-func pfBenchConf() string {
+func pfBenchConf() string { return pfScaleConf(1000) }
+
+// pfScaleConf is pfBenchConf with total filter rules.
+func pfScaleConf(total int) string {
 	r := rand.New(rand.NewPCG(2026, 1))
 	var b strings.Builder
 	v4 := func(bits int) string {
@@ -646,7 +650,7 @@ func pfBenchConf() string {
 	fmt.Fprintf(&b, "block in all\nblock in quick from <bans>\npass out all keep state\n")
 	n := 3
 	ifs := []string{"$ext_if", "$wifi_if", "$vpn_if", "$bridge_if"}
-	for n < 1000 {
+	for n < total {
 		ifc := ifs[r.IntN(len(ifs))]
 		switch k := r.IntN(20); {
 		case k < 6:
@@ -665,7 +669,7 @@ func pfBenchConf() string {
 			fmt.Fprintf(&b, "pass in quick on %s proto tcp from <trusted> to self port $web\n", ifc)
 		case k < 15:
 			fmt.Fprintf(&b, "block in log on %s from %s to any\n", ifc, v4(12+r.IntN(12)))
-		case k < 16 && n < 980:
+		case k < 16 && n < total-20:
 			fmt.Fprintf(&b, "anchor \"svc%d\" in on %s proto tcp {\n", n, ifc)
 			for range 10 {
 				fmt.Fprintf(&b, "\tpass proto tcp from %s to port %d\n", v4(16+r.IntN(9)), 1+r.IntN(65535))
@@ -769,6 +773,66 @@ func BenchmarkPFEvalReference(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
+}
+
+// BenchmarkPFCompile parses and compiles generated rule sets of 10,000 and 100,000 rules and
+// reports the bytes allocated per rule, which stays flat as the rule set grows (TestPFCompileLinear
+// asserts it).
+func BenchmarkPFCompile(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		data := []byte(pfScaleConf(n))
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParsePF(data, "pf.conf", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(pfAllocBytes(b, data))/float64(n), "B/rule")
+		})
+	}
+}
+
+// BenchmarkPFLintScale lints generated rule sets of 10,000 and 100,000 rules.
+func BenchmarkPFLintScale(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		rs, err := ParsePF([]byte(pfScaleConf(n)), "pf.conf", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				rs.Lint()
+			}
+		})
+	}
+}
+
+// pfAllocBytes is the bytes ParsePF allocates for data.
+func pfAllocBytes(t testing.TB, data []byte) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rs, err := ParsePF(data, "pf.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(rs)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestPFCompileLinear checks that compiling grows linearly with the rule set: four times the
+// rules may cost a little more than four times the bytes (tables and their indexes are not
+// exactly proportional), far from the sixteen times of a cost in rules squared.
+func TestPFCompileLinear(t *testing.T) {
+	const n = 5_000 // more than two classifier blocks
+	small := pfAllocBytes(t, []byte(pfScaleConf(n)))
+	large := pfAllocBytes(t, []byte(pfScaleConf(4*n)))
+	if ratio := float64(large) / float64(small); ratio > 6 {
+		t.Errorf("ParsePF allocates %d bytes for %d rules and %d for %d: %.1f times, want at most 6 (linear growth)", small, n, large, 4*n, ratio)
+	}
 }
 
 func BenchmarkParsePF(b *testing.B) {
