@@ -51,7 +51,7 @@ type PFRuleset struct {
 	anon           int
 	stateful       bool // some pass rule keeps state
 	blocks         []pfClassifier
-	reps           []uint8 // a protocol of each class the rules' protocols sort into (pfProtoClasses)
+	reps           []uint8   // a protocol of each class the rules' protocols sort into (pfProtoClasses)
 	memo           pfNegMemo // while compiling
 }
 

@@ -72,10 +72,10 @@ func (rs *PFRuleset) lint(ctx context.Context, reference bool) ([]Finding, error
 type pfLinter struct {
 	reference bool // compare every pair of rules rather than the candidates the classifier finds
 	rs        *PFRuleset
-	combo  [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it matches
-	valid  []uint64   // the combinations packets can have
-	nbits  int
-	inOnly []uint64 // the valid inbound combinations
+	combo     [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it matches
+	valid     []uint64   // the combinations packets can have
+	nbits     int
+	inOnly    []uint64 // the valid inbound combinations
 }
 
 func (l *pfLinter) combos() {
