@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -218,12 +219,31 @@ func FuzzIPFWEval(f *testing.F) {
 	for _, seed := range []uint64{1, 2, 3, 42} {
 		f.Add(seed, uint8(20))
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, n uint8) {
+	f.Fuzz(func(t *testing.T, seed uint64, n uint8) { ipfwCheckRandom(t, seed, n) })
+}
+
+func TestIPFWEvalMatchesReference(t *testing.T) {
+	for seed := range uint64(300) {
+		ipfwCheckRandom(t, seed+100, uint8(seed))
+	}
+}
+
+// ipfwCheckRandom builds a random rule set and compares Eval, in one classifier block and in
+// several, with the reference interpreter, and Lint with the plain pairwise linter.
+func ipfwCheckRandom(t *testing.T, seed uint64, n uint8) {
+	{
 		r := rand.New(rand.NewPCG(seed, 7))
 		text := randomRuleset(r, int(n%80)+1)
 		rs, err := ParseIPFW([]byte(text), "fuzz", builtinServices)
 		if err != nil {
 			t.Fatalf("generated rule set does not parse: %v\n%s", err, text)
+		}
+		// The same rules in classifier blocks of a few rules, so that skipto and state cross blocks.
+		size := 1 + int(seed%9)
+		small := *rs
+		small.comp, err = rs.compile(context.Background(), size)
+		if err != nil {
+			t.Fatal(err)
 		}
 		for range 50 {
 			p := randomPacket(r)
@@ -231,8 +251,14 @@ func FuzzIPFWEval(f *testing.F) {
 			if got := rs.Eval(&p); got != want {
 				t.Fatalf("Eval(%s) = %+v, reference %+v\nrules:\n%s", p, got, want, text)
 			}
+			if got := small.Eval(&p); got != want {
+				t.Fatalf("Eval(%s) in blocks of %d = %+v, reference %+v\nrules:\n%s", p, size, got, want, text)
+			}
 		}
-	})
+		if diff := cmp.Diff(rs.lintReference(LintOptions{}), small.Lint(LintOptions{})); diff != "" {
+			t.Fatalf("Lint in blocks of %d differs from the reference (-want +got):\n%s\nrules:\n%s", size, diff, text)
+		}
+	}
 }
 
 func FuzzParseIPFW(f *testing.F) {

@@ -998,8 +998,9 @@ func (rs *PFRuleset) lastBlocks(p *Packet, from, to int) int {
 }
 
 // eachMatch calls fn, in rule order, with each rule in [from, to) whose conditions p meets
-// (whether or not it would decide p), until fn returns false.
-func (rs *PFRuleset) eachMatch(p *Packet, from, to int, fn func(int) bool) {
+// (whether or not it would decide p), until fn returns false. With stops, only the rules that stop
+// evaluation (quick, or in a quick anchor) are considered.
+func (rs *PFRuleset) eachMatch(p *Packet, from, to int, stops bool, fn func(int) bool) {
 	for b := range rs.blocks {
 		c := &rs.blocks[b]
 		lo, hi := max(from-c.base, 0), min(to-c.base, c.n)
@@ -1008,8 +1009,15 @@ func (rs *PFRuleset) eachMatch(p *Packet, from, to int, fn func(int) bool) {
 		}
 		var m pfMasks
 		c.packetMasks(p, &m)
+		sum := m.sums[0] & m.sums[1] & m.sums[2] & m.sums[3] & m.sums[4] & m.sums[5]
 		for i := lo >> 6; i<<6 < hi; i++ {
+			if sum&(1<<(i/c.group)) == 0 {
+				continue // some field's bitset is empty in this word
+			}
 			x := c.word(&m, i)
+			if stops {
+				x &= c.stop[i]
+			}
 			if l := lo - i<<6; l > 0 {
 				x &^= 1<<l - 1
 			}

@@ -264,7 +264,7 @@ func (l *pfLinter) matchSample(j int) (Packet, bool) {
 			p.Iface = r.ifs.names[0]
 		} // otherwise "", which no rule lists
 		matched := false
-		l.rs.eachMatch(&p, j, j+1, func(int) bool { matched = true; return false })
+		l.rs.eachMatch(&p, j, j+1, false, func(int) bool { matched = true; return false })
 		if matched {
 			return p, true
 		}
@@ -315,16 +315,16 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 		if !l.reference {
 			sample, indexed = l.matchSample(j)
 		}
-		candidates := func(from, to int, fn func(int) bool) {
+		candidates := func(from, to int, stops bool, fn func(int) bool) {
 			if indexed {
-				l.rs.eachMatch(&sample, from, to, fn)
+				l.rs.eachMatch(&sample, from, to, stops, fn)
 				return
 			}
 			for i := from; i < to && fn(i); i++ {
 			}
 		}
 		found := false
-		candidates(0, j, func(i int) bool {
+		candidates(0, j, true, func(i int) bool {
 			a := rules[i].f
 			if !(a.quick || rules[i].qEnd >= 0 && rules[i].qEnd <= j) || !l.covers(i, j) {
 				return true
@@ -358,7 +358,7 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 		if rules[j].qEnd >= 0 {
 			end = rules[j].qEnd
 		}
-		candidates(j+1, end, func(i int) bool {
+		candidates(j+1, end, false, func(i int) bool {
 			if !l.covers(i, j) {
 				return true
 			}
