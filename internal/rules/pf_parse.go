@@ -41,6 +41,8 @@ type pfAddrElem struct {
 type pfHost struct {
 	addrs     []pfAddrElem // OR; nil means any
 	ports     []pfIPSet    // OR of port sets; nil means any
+	nAddrs    int          // elements in the address list as written (addrs merges literals)
+	nPorts    int          // elements in the port list as written (ports is their union)
 	addrText  string
 	portText  string
 	portsSeen bool
@@ -892,6 +894,9 @@ func (p *pfParser) filter(first pfTok) error {
 	if err := p.cond(&f.cond); err != nil {
 		return err
 	}
+	if p.rs.expanded += pfExpansion(&f.cond); p.rs.expanded > pfMaxExpandedRules {
+		return p.errf(first, "the rule set stands for more than %d rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table", pfMaxExpandedRules)
+	}
 	explicitFlags, explicitState := false, false
 	for {
 		t := p.peek()
@@ -1169,6 +1174,8 @@ func (p *pfParser) host(h *pfHost) error {
 		if !list {
 			h.addrText = h.addrs[0].text
 		}
+		h.nAddrs = len(h.addrs)
+		h.addrs = pfMergeLiterals(h.addrs)
 	}
 	if len(h.addrs) == 1 && h.addrs[0].kind == pfHostAny && !h.addrs[0].neg {
 		h.addrs = nil // "any" is no condition
@@ -1188,8 +1195,70 @@ func (p *pfParser) host(h *pfHost) error {
 		}
 		h.portsSeen = true
 		h.portText = p.joined(mark)
+		h.nPorts = len(h.ports)
+		if len(h.ports) > 1 {
+			// An OR of port sets is their union: one set, however long the list.
+			var all []pfRange
+			for _, s := range h.ports {
+				all = append(all, s...)
+			}
+			h.ports = []pfIPSet{pfNormalize(all)}
+		}
 	}
 	return nil
+}
+
+// pfMergeLiterals replaces the literal addresses of an OR list, family by family, with one
+// element holding their union: a list of thousands of addresses (a macro, typically) becomes a
+// few intervals rather than thousands of elements, each rule and evaluation cheaper for it.
+// Other elements (any, self, tables, negated entries) stay as they are; the merged element is
+// never a list's only one, which is where an element's own text is shown.
+func pfMergeLiterals(es []pfAddrElem) []pfAddrElem {
+	var ranges [2][]pfRange
+	var count, at [2]int
+	out := es[:0:0]
+	for _, e := range es {
+		if e.kind != pfHostSet || e.neg || e.af != 4 && e.af != 6 {
+			out = append(out, e)
+			continue
+		}
+		k := int(e.af / 6) // 4 → 0, 6 → 1
+		ranges[k] = append(ranges[k], e.set...)
+		if count[k]++; count[k] == 1 {
+			at[k] = len(out)
+			out = append(out, e)
+		}
+	}
+	for k := range 2 {
+		if count[k] > 1 {
+			out[at[k]].set = pfNormalize(ranges[k])
+			out[at[k]].text = ""
+		}
+	}
+	return out
+}
+
+// pfMaxExpandedRules caps the rules a rule set stands for once pfctl multiplies out its lists:
+// pfctl loads one rule per combination of list elements (interfaces, protocols, source and
+// destination addresses and ports), so "from $hosts to any port $ports" with 5,000 hosts and
+// 9,999 ports is 50 million rules that pf could not hold. The simulator keeps lists as sets and
+// never builds the product, but a rule set past this size is not one pf can load, and refusing
+// it keeps a hostile file from costing more than its size.
+const pfMaxExpandedRules = 1_000_000
+
+// pfExpansion is how many rules pfctl makes of a rule with these conditions, saturating at
+// pfMaxExpandedRules+1.
+func pfExpansion(c *pfCond) int {
+	n := 1
+	for _, k := range []int{len(c.ifs), len(c.protos), c.src.nAddrs, c.src.nPorts, c.dst.nAddrs, c.dst.nPorts} {
+		if k > 1 {
+			if n > (pfMaxExpandedRules+1)/k {
+				return pfMaxExpandedRules + 1
+			}
+			n *= k
+		}
+	}
+	return min(n, pfMaxExpandedRules+1)
 }
 
 // listOrOne parses "{ a, b … }" (commas optional, line breaks allowed) or a single element,

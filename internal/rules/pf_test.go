@@ -921,3 +921,55 @@ func TestParsePFTableFileErrorsDoNotEcho(t *testing.T) {
 		})
 	}
 }
+
+// pfMacroConf is rules lines that each name a macro of addrs hosts and one of ports ports.
+func pfMacroConf(rules, addrs, ports int) string {
+	var b strings.Builder
+	b.WriteString("hosts = \"{")
+	for i := range addrs {
+		fmt.Fprintf(&b, " 10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+	}
+	b.WriteString(" }\"\nports = \"{")
+	for i := range ports {
+		fmt.Fprintf(&b, " %d", 1+i)
+	}
+	b.WriteString(" }\"\nblock in all\n")
+	for i := range rules {
+		fmt.Fprintf(&b, "pass in on en%d proto tcp from $hosts to any port $ports\n", i%4)
+	}
+	return b.String()
+}
+
+// A rule set whose lists multiply out past what pfctl could load is refused at the rule that
+// crosses the cap, before anything of its size is built.
+func TestPFExpansionCap(t *testing.T) {
+	tests := []struct {
+		name                string
+		rules, addrs, ports int
+		want                string
+	}{
+		{"5000 hosts times 9999 ports", 300, 5000, 9999, "m.conf:4: the rule set stands for more than 1000000 rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table"},
+		{"lines add up", 300, 1000, 5, "m.conf:203: the rule set stands for more than 1000000 rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table"},
+		{"within the cap", 100, 1000, 5, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := pfMacroConf(tt.rules, tt.addrs, tt.ports)
+			rs, err := ParsePF([]byte(conf), "m.conf", nil)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("ParsePF(%d rules, %d hosts, %d ports) = %q, want %q", tt.rules, tt.addrs, tt.ports, got, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			for _, s := range []string{"tcp 10.0.3.231:40000 -> 192.0.2.1:5 in via en1 setup", "tcp 10.0.3.232:40000 -> 192.0.2.1:5 in via en1 setup", "tcp 10.0.0.0:40000 -> 192.0.2.1:2 in via en2 setup"} {
+				p := pfPkt(t, s)
+				pfAgree(t, rs, &p)
+			}
+		})
+	}
+}
