@@ -49,7 +49,7 @@ type PFRuleset struct {
 	ignored        []string
 	undefined      []pfUndefinedTable
 	anon           int
-	expanded       int // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
+	expanded       int  // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
 	stateful       bool // some pass rule keeps state
 	blocks         []pfClassifier
 	reps           []uint8   // a protocol of each class the rules' protocols sort into (pfProtoClasses)

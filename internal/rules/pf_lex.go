@@ -79,7 +79,7 @@ type pfLexer struct {
 	stack      []pfSource
 	macros     map[string]string
 	expansions int
-	macroBytes int // text added by macro expansions
+	macroBytes int   // text added by macro expansions
 	err        error // the first error; the lexer then returns only end of file
 }
 
