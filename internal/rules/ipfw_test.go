@@ -111,17 +111,19 @@ func TestParseIPFWForms(t *testing.T) {
 	}
 }
 
+var ipfwParseErrorTests = map[string]string{
+	"100 allow tcp from any to any 99999":            "port 99999 out of range",
+	"100 frobnicate ip from any to any":              `unknown action "frobnicate"`,
+	"100 allow ip from any to any 22":                "need protocol tcp or udp",
+	"100 allow tcp from any":                         `want "to"`,
+	"100 allow tcp from 10.0.0.0:255.0.255.0 to any": "netmask is not contiguous",
+	"100 allow udp from any to any established":      "need protocol tcp",
+	"70000 allow ip from any to any":                 "out of range",
+	"100 skipto ip from any to any":                  "skipto needs a rule number",
+}
+
 func TestParseIPFWErrors(t *testing.T) {
-	for in, want := range map[string]string{
-		"100 allow tcp from any to any 99999":            "port 99999 out of range",
-		"100 frobnicate ip from any to any":              `unknown action "frobnicate"`,
-		"100 allow ip from any to any 22":                "need protocol tcp or udp",
-		"100 allow tcp from any":                         `want "to"`,
-		"100 allow tcp from 10.0.0.0:255.0.255.0 to any": "netmask is not contiguous",
-		"100 allow udp from any to any established":      "need protocol tcp",
-		"70000 allow ip from any to any":                 "out of range",
-		"100 skipto ip from any to any":                  "skipto needs a rule number",
-	} {
+	for in, want := range ipfwParseErrorTests {
 		_, err := ParseIPFW([]byte(in), "x", builtinServices)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "x:1: ") {
 			t.Errorf("ParseIPFW(%q) error = %v, want x:1: …%s", in, err, want)
@@ -129,16 +131,63 @@ func TestParseIPFWErrors(t *testing.T) {
 	}
 }
 
+// packetParseTests are packet specs ParsePacket accepts (ok) or refuses.
+var packetParseTests = []struct {
+	in string
+	ok bool
+}{
+	{"tcp [2001:db8::1]:51234 -> [2001:db8::2]:22 in via en0 setup", true},
+	{"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0", true},
+	{"udp 192.0.2.1:53 -> 192.0.2.2:5353 out on en1 frag", true},
+	{"icmp 203.0.113.5 -> 192.0.2.10 in via en0 type 8 code 0", true},
+	{"icmp6 2001:db8::1 -> 2001:db8::2 out type 128", true},
+	{"47 192.0.2.1 -> 192.0.2.2 in", true},
+	{"tcp 1.2.3.4:1 -> 5.6.7.8:2", false},
+	{"tcp 1.2.3.4 -> 5.6.7.8:2 in", false},
+	{"udp 1.2.3.4:1 -> 5.6.7.8:2 in setup", false},
+	{"foo 1.2.3.4:1 -> 5.6.7.8:2 in", false},
+	{"tcp 1.2.3.4:1 -> [::1]:2 in", false},
+	{"icmp 1.2.3.4 -> 5.6.7.8 in type 300", false},
+	{"tcp 1.2.3.4:1 -> 5.6.7.8:2 in via", false},
+}
+
 func TestParsePacket(t *testing.T) {
 	p := pkt(t, "tcp [2001:db8::1]:51234 -> [2001:db8::2]:22 in via en0 setup")
 	if !p.Src.Is6() || p.DstPort != 22 || !p.Setup || p.Established || p.Iface != "en0" {
 		t.Errorf("ParsePacket v6 = %+v", p)
 	}
-	for _, bad := range []string{"tcp 1.2.3.4:1 -> 5.6.7.8:2", "tcp 1.2.3.4 -> 5.6.7.8:2 in", "udp 1.2.3.4:1 -> 5.6.7.8:2 in setup", "foo 1.2.3.4:1 -> 5.6.7.8:2 in", "tcp 1.2.3.4:1 -> [::1]:2 in"} {
-		if _, err := ParsePacket(bad); err == nil {
-			t.Errorf("ParsePacket(%q) = nil error", bad)
-		}
+	for _, tt := range packetParseTests {
+		t.Run(tt.in, func(t *testing.T) {
+			p, err := ParsePacket(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParsePacket(%q) error = %v, want ok %v", tt.in, err, tt.ok)
+			}
+			if err != nil {
+				return
+			}
+			if q, err := ParsePacket(p.String()); err != nil || q != p {
+				t.Errorf("ParsePacket(%q.String() = %q) = %+v, %v, want %+v", tt.in, p.String(), q, err, p)
+			}
+		})
 	}
+}
+
+// FuzzParsePacket checks that ParsePacket never panics and that what it accepts prints back to a
+// spec that parses to the same packet.
+func FuzzParsePacket(f *testing.F) {
+	for _, tt := range packetParseTests {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePacket(s)
+		if err != nil {
+			return
+		}
+		q, err := ParsePacket(p.String())
+		if err != nil || q != p {
+			t.Fatalf("ParsePacket(%q) = %+v, printed %q, which parses to %+v, %v", s, p, p.String(), q, err)
+		}
+	})
 }
 
 // randomRuleset builds a rule set from the grammar with few distinct values, so that rules and
@@ -265,6 +314,9 @@ func FuzzParseIPFW(f *testing.F) {
 	for _, name := range []string{"article-panther.list", "show-with-counters.txt", "script.sh"} {
 		data, _ := os.ReadFile(filepath.Join("testdata/ipfw", name))
 		f.Add(data)
+	}
+	for in := range ipfwParseErrorTests {
+		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := ParseIPFW(data, "fuzz", builtinServices)
