@@ -132,3 +132,32 @@ func TestRulesInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// 300 lines naming a 5,000-host and a 9,999-port macro stand for 15 billion pf rules: refused at
+// once with one line naming the rule and the cap, not gigabytes later.
+func TestRulesExpansionCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("hosts = \"{")
+	for i := range 5000 {
+		fmt.Fprintf(&b, " 10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+	}
+	b.WriteString(" }\"\nports = \"{")
+	for i := range 9999 {
+		fmt.Fprintf(&b, " %d", 1+i)
+	}
+	b.WriteString(" }\"\nblock in all\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "pass in on en%d proto tcp from $hosts to any port $ports\n", i%4)
+	}
+	conf := filepath.Join(t.TempDir(), "pf.conf")
+	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range [][]string{{"lint"}, {"eval", "--packet", "tcp 10.0.0.1:40000 -> 192.0.2.10:22 in via en0 setup"}} {
+		r := firewardenRaw(t, append([]string{"rules", verb[0], conf}, verb[1:]...)...)
+		want := "firewarden: " + conf + ":4: the rule set stands for more than 1000000 rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table\n"
+		if r.code != 2 || r.stderr != want || r.stdout != "" {
+			t.Errorf("rules %s on 300 rules of 5,000 hosts × 9,999 ports = exit %d, stdout %q, stderr %q; want exit 2 and %q", verb[0], r.code, r.stdout, r.stderr, want)
+		}
+	}
+}

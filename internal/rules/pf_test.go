@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -735,7 +736,12 @@ func pfBenchPackets() []Packet {
 }
 
 func TestPFEvalNoAllocs(t *testing.T) {
-	for _, rs := range []*PFRuleset{pfBench(t), pfLoadRoot(t, "hardening")} {
+	// The bench rule set also in classifier blocks of 128 rules, for the path of large sets.
+	blocks, err := parsePF(context.Background(), []byte(pfReadFile(t, "testdata/pf/bench/pf.conf")), "pf.conf", nil, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range []*PFRuleset{pfBench(t), pfLoadRoot(t, "hardening"), blocks} {
 		pkts := pfBenchPackets()
 		for _, c := range pfHardeningCases {
 			pkts = append(pkts, pfPkt(t, c.pkt))
