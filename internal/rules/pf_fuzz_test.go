@@ -351,7 +351,9 @@ func FuzzParsePF(f *testing.F) {
 				t.Fatalf("packet %s: Eval = %+v, reference = %+v, Explain = %+v\nrule set:\n%s", p, got, want, ex, conf)
 			}
 		}
-		rs.Lint()
+		if diff := cmp.Diff(rs.lintReference(), rs.Lint()); diff != "" {
+			t.Fatalf("Lint differs from the reference (-want +got):\n%s\nrule set:\n%s", diff, conf)
+		}
 	})
 }
 
