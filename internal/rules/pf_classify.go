@@ -51,6 +51,7 @@ type pfClassifier struct {
 	icmpDef    [257]uint32 // by type+1 (0: no type)
 	icmpCodes  [257][]pfCodeID
 	stop       []uint64 // rules that end evaluation when they match: quick, or in a quick anchor
+	all        []uint64 // every rule of the block
 	quick      []uint64
 	qEnd       []int32
 }
@@ -381,8 +382,9 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 		slices.SortFunc(c.icmpCodes[typ+1], func(a, b pfCodeID) int { return int(a.code) - int(b.code) })
 	}
 
-	c.stop, c.quick, c.qEnd = make([]uint64, w), make([]uint64, w), make([]int32, n)
+	c.stop, c.quick, c.all, c.qEnd = make([]uint64, w), make([]uint64, w), make([]uint64, w), make([]int32, n)
 	for i := range rules {
+		pfSetBit(c.all, i)
 		c.qEnd[i] = int32(rules[i].qEnd)
 		if rules[i].f.quick {
 			pfSetBit(c.quick, i)
@@ -1010,14 +1012,22 @@ func (rs *PFRuleset) eachMatch(p *Packet, from, to int, stops bool, fn func(int)
 		var m pfMasks
 		c.packetMasks(p, &m)
 		sum := m.sums[0] & m.sums[1] & m.sums[2] & m.sums[3] & m.sums[4] & m.sums[5]
+		m0, m1, m2 := c.bits(m.id[0]), c.bits(m.id[1]), c.bits(m.id[2])
+		m3, m4, m5 := c.bits(m.id[3]), c.bits(m.id[4]), c.bits(m.id[5])
+		sel := c.all
+		if stops {
+			sel = c.stop
+		}
 		for i := lo >> 6; i<<6 < hi; i++ {
 			if sum&(1<<(i/c.group)) == 0 {
 				continue // some field's bitset is empty in this word
 			}
-			x := c.word(&m, i)
-			if stops {
-				x &= c.stop[i]
+			// The sparsest fields (addresses, ports) first: most words end there.
+			x := sel[i] & m2[i] & m4[i]
+			if x == 0 {
+				continue
 			}
+			x &= m1[i] & m3[i] & m0[i] & m5[i]
 			if l := lo - i<<6; l > 0 {
 				x &^= 1<<l - 1
 			}
