@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -479,5 +480,81 @@ func TestIPFWExplainGolden(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), b.String()); diff != "" {
 		t.Errorf("explain traces (-want +got):\n%s", diff)
+	}
+}
+
+// ipfwScaleList is n rules in the mix of the realistic set, numbered in order (numbers repeat
+// past 63,000 rules).
+func ipfwScaleList(n int) string {
+	r := rand.New(rand.NewPCG(uint64(n), 1))
+	var b strings.Builder
+	b.WriteString("00100 allow ip from any to any via lo*\n00200 deny ip from 127.0.0.0/8 to any in\n")
+	for i := range n - 3 {
+		num := 1000 + i*63000/n
+		host := fmt.Sprintf("10.%d.%d.%d", r.IntN(200), r.IntN(250), 1+r.IntN(250))
+		net := fmt.Sprintf("172.%d.%d.0/24", 16+r.IntN(16), r.IntN(250))
+		port := []string{"22", "25", "80", "443", "993", "3389", "5900", "8080", "1000-2000", "137-139"}[r.IntN(10)]
+		switch r.IntN(6) {
+		case 0:
+			fmt.Fprintf(&b, "%05d deny ip from %s to any in\n", num, net)
+		case 1:
+			fmt.Fprintf(&b, "%05d allow tcp from %s to me %s in setup\n", num, host, port)
+		case 2:
+			fmt.Fprintf(&b, "%05d allow udp from %s to me %s in\n", num, net, port)
+		case 3:
+			fmt.Fprintf(&b, "%05d allow icmp from %s to any icmptypes 0,3,8,11\n", num, net)
+		case 4:
+			fmt.Fprintf(&b, "%05d allow tcp from %s to %s %s recv en%d\n", num, net, host, port, r.IntN(2))
+		default:
+			fmt.Fprintf(&b, "%05d reject tcp from %s to any %s in setup\n", num, host, port)
+		}
+	}
+	b.WriteString("65000 deny ip from any to any\n")
+	return b.String()
+}
+
+// ipfwAllocBytes is the bytes parsing and compiling data allocates.
+func ipfwAllocBytes(t testing.TB, data []byte) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rs, err := ParseIPFW(data, "x", builtinServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Compile()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(rs)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// BenchmarkIPFWCompile parses and compiles generated rule lists of 10,000 and 100,000 rules and
+// reports the bytes allocated per rule.
+func BenchmarkIPFWCompile(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		data := []byte(ipfwScaleList(n))
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rs, err := ParseIPFW(data, "x", builtinServices)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rs.Compile()
+			}
+			b.ReportMetric(float64(ipfwAllocBytes(b, data))/float64(n), "B/rule")
+		})
+	}
+}
+
+// TestIPFWCompileLinear checks that compiling grows linearly with the rule list: four times the
+// rules cost about four times the bytes, not the sixteen of a cost in rules squared.
+func TestIPFWCompileLinear(t *testing.T) {
+	const n = 4_000 // several classifier blocks
+	small := ipfwAllocBytes(t, []byte(ipfwScaleList(n)))
+	large := ipfwAllocBytes(t, []byte(ipfwScaleList(4*n)))
+	if ratio := float64(large) / float64(small); ratio > 6 {
+		t.Errorf("ParseIPFW and Compile allocate %d bytes for %d rules and %d for %d: %.1f times, want at most 6 (linear growth)", small, n, large, 4*n, ratio)
 	}
 }
