@@ -757,11 +757,11 @@ func (c *pfClassifier) decide(p *Packet, ifIdx int, k *pfKeys) int {
 
 // scan finds the deciding rule among those all of m's bitsets hold.
 func (c *pfClassifier) scan(m *pfMasks) int {
-	if stop, last := c.scanStop(m); stop >= 0 {
+	stop, last := c.scanStop(m)
+	if stop >= 0 {
 		return c.stopAt(m, stop)
-	} else {
-		return last
 	}
+	return last
 }
 
 // scanStop finds the first rule all of m's bitsets hold that stops evaluation, or -1, and when
