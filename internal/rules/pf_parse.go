@@ -513,6 +513,11 @@ func (p *pfParser) table(first pfTok) error {
 					p.next()
 					continue
 				}
+				if len(tb.entries)%pfCheckEvery == pfCheckEvery-1 {
+					if err := p.ctx.Err(); err != nil {
+						return err // a table of millions of entries is one statement
+					}
+				}
 				neg := p.accept("!")
 				v := p.next()
 				if !v.value() {
@@ -573,6 +578,11 @@ func (p *pfParser) tableFile(t pfTok, table string) ([]pfTableEntry, error) {
 	}
 	var out []pfTableEntry
 	for i, line := range strings.Split(string(data), "\n") {
+		if i%pfCheckEvery == pfCheckEvery-1 {
+			if err := p.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		if c := strings.IndexByte(line, '#'); c >= 0 {
 			line = line[:c]
 		}

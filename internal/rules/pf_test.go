@@ -979,3 +979,43 @@ func TestPFExpansionCap(t *testing.T) {
 		})
 	}
 }
+
+// A done context stops parsing, compiling and linting with ctx.Err(), also inside one huge
+// statement (a table of many entries).
+func TestContextCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var table strings.Builder
+	table.WriteString("table <big> {")
+	for i := range 3 * pfCheckEvery {
+		fmt.Fprintf(&table, " 10.%d.%d.1", i>>8&255, i&255)
+	}
+	table.WriteString(" }\nblock in from <big>\n")
+	rs, err := ParsePF([]byte(pfScaleConf(3000)), "pf.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipfwData := []byte(ipfwScaleList(3 * ipfwCheckEvery))
+	ipfw, err := ParseIPFW(ipfwData, "x", builtinServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		run  func() error
+	}{
+		{"ParsePFContext", func() error { _, err := ParsePFContext(ctx, []byte(pfScaleConf(3*pfCheckEvery)), "pf.conf", nil); return err }},
+		{"ParsePFContext one table", func() error { _, err := ParsePFContext(ctx, []byte(table.String()), "pf.conf", nil); return err }},
+		{"PFRuleset.LintContext", func() error { _, err := rs.LintContext(ctx); return err }},
+		{"ParseIPFWContext", func() error { _, err := ParseIPFWContext(ctx, ipfwData, "x", builtinServices); return err }},
+		{"IPFWRuleset.CompileContext", func() error { return ipfw.CompileContext(ctx) }},
+		{"IPFWRuleset.LintContext", func() error { _, err := ipfw.LintContext(ctx, LintOptions{}); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.run(); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s(canceled context) = %v, want context.Canceled", tt.name, err)
+			}
+		})
+	}
+}
