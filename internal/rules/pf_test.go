@@ -1004,7 +1004,10 @@ func TestContextCanceled(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"ParsePFContext", func() error { _, err := ParsePFContext(ctx, []byte(pfScaleConf(3*pfCheckEvery)), "pf.conf", nil); return err }},
+		{"ParsePFContext", func() error {
+			_, err := ParsePFContext(ctx, []byte(pfScaleConf(3*pfCheckEvery)), "pf.conf", nil)
+			return err
+		}},
 		{"ParsePFContext one table", func() error { _, err := ParsePFContext(ctx, []byte(table.String()), "pf.conf", nil); return err }},
 		{"PFRuleset.LintContext", func() error { _, err := rs.LintContext(ctx); return err }},
 		{"ParseIPFWContext", func() error { _, err := ParseIPFWContext(ctx, ipfwData, "x", builtinServices); return err }},
