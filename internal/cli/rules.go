@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -61,14 +62,16 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	switch f {
 	case "ipfw":
 		services := a.serviceLookup()
-		ipfw, err = rules.ParseIPFW(data, pos[0], services)
+		ipfw, err = rules.ParseIPFWContext(ctx, data, pos[0], services)
 		if err != nil {
-			return usagef("%v", err)
+			return rulesErr(verb, err)
 		}
 		if *def == "deny" {
 			ipfw.Default = rules.Deny
 		}
-		ipfw.Compile()
+		if err := ipfw.CompileContext(ctx); err != nil {
+			return rulesErr(verb, err)
+		}
 		rs = ipfw
 	case "pf":
 		root, err := host.NewRoot(a.g.root)
@@ -76,9 +79,9 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			return usagef("%v", err)
 		}
 		// load anchor … from "/etc/pf.anchors/…" and table files resolve under --root.
-		pf, err = rules.ParsePF(data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) })
+		pf, err = rules.ParsePFContext(ctx, data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) })
 		if err != nil {
-			return usagef("%v", err)
+			return rulesErr(verb, err)
 		}
 		rs = pf
 	default:
@@ -95,10 +98,15 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		var findings []rules.Finding
 		nrules := 0
 		if ipfw != nil {
-			findings, nrules = ipfw.Lint(opts), len(ipfw.Rules)
+			findings, err = ipfw.LintContext(ctx, opts)
+			nrules = len(ipfw.Rules)
 		} else {
-			findings, nrules = pf.Lint(), pf.Len()
+			findings, err = pf.LintContext(ctx)
+			nrules = pf.Len()
 			findings = append(findings, lockout(pf, opts.Keep)...)
+		}
+		if err != nil {
+			return rulesErr(verb, err)
 		}
 		if a.g.json {
 			if findings == nil {
@@ -137,6 +145,9 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 		sc := bufio.NewScanner(bytes.NewReader(pdata))
 		for n := 1; sc.Scan(); n++ {
+			if n%rulesCheckEvery == 0 && ctx.Err() != nil {
+				return rulesErr(verb, ctx.Err())
+			}
 			line := strings.TrimSpace(sc.Text())
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
@@ -158,6 +169,11 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	}
 	var results []result
 	for i := range list {
+		// Results are written only once every packet is evaluated, so stopping here leaves
+		// nothing half-written.
+		if i%rulesCheckEvery == 0 && ctx.Err() != nil {
+			return rulesErr(verb, ctx.Err())
+		}
 		p := &list[i]
 		res := result{Packet: p.String()}
 		if *explain {
@@ -186,6 +202,18 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	return nil
+}
+
+// rulesCheckEvery is how many packets `rules eval` handles between looks at its context.
+const rulesCheckEvery = 1024
+
+// rulesErr maps an error of parsing, compiling or linting to the command's: an interruption
+// (SIGINT, SIGTERM) says so, anything else is bad input.
+func rulesErr(verb string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("rules %s interrupted before it finished; nothing was written", verb)
+	}
+	return usagef("%v", err)
 }
 
 // lockout checks that the operator's session (--keep SOURCE:PORT) survives the rule set: an

@@ -3,6 +3,7 @@ package rules
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net/netip"
 	"path"
@@ -16,7 +17,7 @@ type IPFWRuleset struct {
 	Name    string
 	Rules   []IPFWRule
 	Default Action // the built-in rule 65535: allow on Mac OS X
-	comp    *ipfwCompiled
+	comp    *ipfwClassifier
 }
 
 // IPFWRule is one parsed rule.
@@ -74,12 +75,25 @@ type ServiceLookup func(name, proto string) (uint16, bool)
 // (`ipfw -q add …`, `/sbin/ipfw add …`, `$IPFW add …`; flush and other non-add commands are
 // skipped). Rules without a number get the previous number plus 100, as ipfw numbers them.
 func ParseIPFW(data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
+	return ParseIPFWContext(context.Background(), data, name, services)
+}
+
+// ipfwCheckEvery is how many lines ParseIPFWContext reads between looks at its context.
+const ipfwCheckEvery = 4096
+
+// ParseIPFWContext is ParseIPFW that gives up, returning ctx.Err(), soon after ctx is done.
+func ParseIPFWContext(ctx context.Context, data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
 	rs := &IPFWRuleset{Name: name, Default: Allow}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line, last := 0, 0
 	for sc.Scan() {
 		line++
+		if line%ipfwCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		text := strings.TrimSpace(sc.Text())
 		if i := strings.IndexByte(text, '#'); i >= 0 {
 			text = strings.TrimSpace(text[:i])

@@ -1,11 +1,13 @@
 package rules
 
 import (
+	"context"
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -14,9 +16,22 @@ func matchIface(pattern, name string) bool {
 	return ok
 }
 
-// maxWords bounds the compiled classifier (64×64 = 4,096 rules); larger sets use the reference
-// interpreter.
-const maxWords = 64
+// ipfwBlockRules is the most rules one classifier block holds. A block's address and port tables
+// hold a bitset of its rules for every boundary its rules cut, about its rules squared bits; fixed
+// blocks keep a whole rule set linear in its rules, and sets up to this size (the 1,000-rule
+// benchmark among them) are one block.
+const ipfwBlockRules = 1024
+
+// maxWords is the words of a block's bitsets.
+const maxWords = ipfwBlockRules / 64
+
+// ipfwClassifier is a rule set compiled in blocks, with what evaluation needs across them: the
+// rule each skipto lands on and the rules that consult state.
+type ipfwClassifier struct {
+	blocks   []*ipfwCompiled
+	skipIdx  []int // rule index → first index numbered at least its skipto target
+	stateIdx []int // indexes of check-state and keep-state rules, ascending
+}
 
 // ipfwCompiled is a bit-vector classifier: for each field a table maps the packet's value to the
 // set of rules that match on that field; the AND of those sets holds every rule that matches the
@@ -24,6 +39,8 @@ const maxWords = 64
 // honoured while walking the bits). Rules with conditions the tables do not capture (not, me,
 // interface patterns) stay in every set and are checked one by one when the walk reaches them.
 type ipfwCompiled struct {
+	base       int // the index of the block's first rule in the rule set
+	n          int // its number of rules
 	w          int
 	all        []uint64
 	proto      []uint64 // 256 × w
@@ -56,8 +73,6 @@ type ipfwCompiled struct {
 	dstMe      []uint64
 	noIface    []uint64 // rules without an interface condition
 	ifacePats  []ifacePat
-	skipIdx    []int // rule index → first index numbered at least its skipto target
-	stateIdx   []int // indexes of check-state and keep-state rules, ascending
 }
 
 // ifacePat is one interface condition shared by the rules in bits.
@@ -70,22 +85,46 @@ type ifacePat struct {
 func setBit(b []uint64, i int)      { b[i>>6] |= 1 << (i & 63) }
 func hasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
 
-func (rs *IPFWRuleset) compile() *ipfwCompiled {
-	n := len(rs.Rules)
+func (rs *IPFWRuleset) compile(ctx context.Context, size int) (*ipfwClassifier, error) {
+	g := &ipfwClassifier{skipIdx: make([]int, len(rs.Rules))}
+	for i := range rs.Rules {
+		r := &rs.Rules[i]
+		if r.Kind == ipfwCheckState || r.Keep {
+			g.stateIdx = append(g.stateIdx, i)
+		}
+		if r.Kind == ipfwSkipTo {
+			// Rules are in number order: the target is the first rule after i numbered at least Skip.
+			rest := rs.Rules[i+1:]
+			g.skipIdx[i] = i + 1 + sort.Search(len(rest), func(k int) bool { return rest[k].Num >= r.Skip })
+		}
+	}
+	for base := 0; base == 0 || base < len(rs.Rules); base += size {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c := compileBlock(rs.Rules[base:min(base+size, len(rs.Rules))])
+		c.base = base
+		g.blocks = append(g.blocks, c)
+	}
+	return g, nil
+}
+
+// compileBlock builds the tables of one block of rules.
+func compileBlock(rules []IPFWRule) *ipfwCompiled {
+	n := len(rules)
 	w := (n + 63) / 64
 	if w == 0 {
 		w = 1
 	}
-	c := &ipfwCompiled{w: w}
+	c := &ipfwCompiled{w: w, n: n}
 	mk := func(k int) []uint64 { return make([]uint64, k*w) }
 	c.all, c.proto, c.dir = mk(1), mk(256), mk(2)
 	c.portRules, c.est, c.setup, c.frag, c.icmpRules, c.slow = mk(1), mk(1), mk(1), mk(1), mk(1), mk(1)
 	c.icmpType = mk(256)
 	c.srcMe, c.dstMe, c.noIface = mk(4), mk(4), mk(1)
 	patIdx := map[[2]string]int{}
-	c.skipIdx = make([]int, n)
-	for i := range rs.Rules {
-		r := &rs.Rules[i]
+	for i := range rules {
+		r := &rules[i]
 		setBit(c.all, i)
 		for p := 0; p < 256; p++ {
 			if r.Kind == ipfwCheckState || r.Protos == nil || slices.Contains(r.Protos, uint8(p)) {
@@ -142,16 +181,6 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 		default: // none, or several: checked one by one (slow)
 			setBit(c.noIface, i)
 		}
-		if r.Kind == ipfwCheckState || r.Keep {
-			c.stateIdx = append(c.stateIdx, i)
-		}
-		if r.Kind == ipfwSkipTo {
-			j := i + 1
-			for j < n && rs.Rules[j].Num < r.Skip {
-				j++
-			}
-			c.skipIdx[i] = j
-		}
 	}
 	addrOf := func(r *IPFWRule, src bool) *ipfwAddr {
 		if src {
@@ -161,8 +190,8 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 	}
 	for _, src := range []bool{true, false} {
 		pts := []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
-		for i := range rs.Rules {
-			for _, p := range addrOf(&rs.Rules[i], src).Prefixes {
+		for i := range rules {
+			for _, p := range addrOf(&rules[i], src).Prefixes {
 				pts = append(pts, p.Addr())
 				if nx := lastAddr(p).Next(); nx.IsValid() {
 					pts = append(pts, nx)
@@ -172,11 +201,21 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 		slices.SortFunc(pts, func(a, b netip.Addr) int { return a.Compare(b) })
 		pts = slices.Compact(pts)
 		bitsets := make([]uint64, len(pts)*w)
-		for k, start := range pts {
-			for i := range rs.Rules {
-				r := &rs.Rules[i]
-				a := addrOf(r, src)
-				if r.Kind == ipfwCheckState || a.Any || a.Not || prefixesContain(a.Prefixes, start) {
+		// Each rule sets its bit in the pieces its prefixes span (found by binary search), or in
+		// every piece: a cost in the bits set, not in pieces times rules.
+		for i := range rules {
+			r := &rules[i]
+			a := addrOf(r, src)
+			if r.Kind == ipfwCheckState || a.Any || a.Not {
+				for k := range pts {
+					setBit(bitsets[k*w:], i)
+				}
+				continue
+			}
+			for _, pre := range a.Prefixes {
+				first, last := pre.Masked().Addr(), lastAddr(pre)
+				lo, _ := slices.BinarySearchFunc(pts, first, netip.Addr.Compare)
+				for k := lo; k < len(pts) && pts[k].Compare(last) <= 0; k++ {
 					setBit(bitsets[k*w:], i)
 				}
 			}
@@ -195,10 +234,10 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 	}
 	for _, src := range []bool{true, false} {
 		cuts := []int{0}
-		for i := range rs.Rules {
-			ps := rs.Rules[i].DstPort
+		for i := range rules {
+			ps := rules[i].DstPort
 			if src {
-				ps = rs.Rules[i].SrcPort
+				ps = rules[i].SrcPort
 			}
 			for _, p := range ps {
 				cuts = append(cuts, int(p.Lo))
@@ -220,13 +259,20 @@ func (rs *IPFWRuleset) compile() *ipfwCompiled {
 			}
 		}
 		bitsets := make([]uint64, len(cuts)*w)
-		for k, lo := range cuts {
-			for i := range rs.Rules {
-				ps := rs.Rules[i].DstPort
-				if src {
-					ps = rs.Rules[i].SrcPort
+		for i := range rules {
+			ps := rules[i].DstPort
+			if src {
+				ps = rules[i].SrcPort
+			}
+			if ps == nil {
+				for k := range cuts {
+					setBit(bitsets[k*w:], i)
 				}
-				if ps == nil || portsMatch(ps, uint16(lo)) {
+				continue
+			}
+			for _, pr := range ps {
+				lo, _ := slices.BinarySearch(cuts, int(pr.Lo))
+				for k := lo; k < len(cuts) && cuts[k] <= int(pr.Hi); k++ {
 					setBit(bitsets[k*w:], i)
 				}
 			}
@@ -434,100 +480,114 @@ func interval(pts []netip.Addr, v4 *v4Index, a netip.Addr) int {
 // Eval decides a packet: compiled, no allocations. It gives the same verdicts as Explain.
 func (rs *IPFWRuleset) Eval(p *Packet) Verdict {
 	if rs.comp == nil {
-		rs.comp = rs.compile()
-	}
-	if rs.comp.w > maxWords {
-		return rs.evalReference(p, nil, 0)
+		rs.comp, _ = rs.compile(context.Background(), ipfwBlockRules)
 	}
 	return rs.evalCompiled(p, 0)
 }
 
 // Compile builds the classifier now rather than at the first Eval (call it before sharing the
 // rule set between goroutines).
-func (rs *IPFWRuleset) Compile() { rs.comp = rs.compile() }
+func (rs *IPFWRuleset) Compile() { rs.comp, _ = rs.compile(context.Background(), ipfwBlockRules) }
+
+// CompileContext is Compile that gives up, returning ctx.Err(), soon after ctx is done (it checks
+// between classifier blocks).
+func (rs *IPFWRuleset) CompileContext(ctx context.Context) error {
+	comp, err := rs.compile(ctx, ipfwBlockRules)
+	if err != nil {
+		return err
+	}
+	rs.comp = comp
+	return nil
+}
 
 func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
-	c := rs.comp
-	w := c.w
-	s := interval(c.srcPts, &c.srcV4, p.Src) * w
-	d := interval(c.dstPts, &c.dstV4, p.Dst) * w
-	sp := int(c.sportIdx[p.SrcPort]) * w
-	dp := int(c.dportIdx[p.DstPort]) * w
-	di := dirIndex(p.Dir)
-	var ifb []uint64
-	if k := c.ifIndex(p.Iface); k >= 0 {
-		ifb = c.ifByName[k][di]
-	} else {
-		var ifbuf [maxWords]uint64
-		// An interface no literal pattern names: only rules without one, and wildcards.
-		copy(ifbuf[:w], c.noIface)
-		for k := range c.ifacePats {
-			pt := &c.ifacePats[k]
-			if pt.literal || pt.how == "recv" && p.Dir != In || pt.how == "xmit" && p.Dir != Out {
-				continue
-			}
-			if matchIface(pt.pattern, p.Iface) {
-				for j := 0; j < w; j++ {
-					ifbuf[j] |= pt.bits[j]
-				}
-			}
-		}
-		ifb = ifbuf[:w]
-	}
-	icmpB := c.ones
-	if (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) && p.ICMPType >= 0 {
-		icmpB = c.icmpType[int(p.ICMPType)*w:]
-	}
+	g := rs.comp
 	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
-	stateDone := depth > 0 || len(c.stateIdx) == 0
-	// Each word of candidates is computed and walked before the next: most packets are decided
-	// by an early rule, and the words after it are never computed.
-	cb := c.comboKey(p)
-	combo := c.combo[cb : cb+w]
-	srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d:d+w]
-	sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
-	ifb, icmpB = ifb[:w], icmpB[:w]
-	for k := range combo {
-		x := combo[k] & srcB[k] & dstB[k] & sportB[k] & dportB[k] & ifb[k] & icmpB[k]
-		for x != 0 {
-			i := k*64 + bits.TrailingZeros64(x)
-			x &= x - 1
-			if i < pos {
-				continue
-			}
-			if !stateDone {
-				for nextState < len(c.stateIdx) && c.stateIdx[nextState] < pos {
-					nextState++
+	stateDone := depth > 0 || len(g.stateIdx) == 0
+	di := dirIndex(p.Dir)
+	for _, c := range g.blocks {
+		if c.base+c.n <= pos {
+			continue // skipped past the whole block
+		}
+		w := c.w
+		s := interval(c.srcPts, &c.srcV4, p.Src) * w
+		d := interval(c.dstPts, &c.dstV4, p.Dst) * w
+		sp := int(c.sportIdx[p.SrcPort]) * w
+		dp := int(c.dportIdx[p.DstPort]) * w
+		var ifb []uint64
+		var ifbuf [maxWords]uint64
+		if k := c.ifIndex(p.Iface); k >= 0 {
+			ifb = c.ifByName[k][di]
+		} else {
+			// An interface no literal pattern names: only rules without one, and wildcards.
+			copy(ifbuf[:w], c.noIface)
+			for k := range c.ifacePats {
+				pt := &c.ifacePats[k]
+				if pt.literal || pt.how == "recv" && p.Dir != In || pt.how == "xmit" && p.Dir != Out {
+					continue
 				}
-				if nextState < len(c.stateIdx) && c.stateIdx[nextState] <= i {
-					stateDone = true
-					if v, ok := rs.state(p, c.stateIdx[nextState]); ok {
-						return v
+				if matchIface(pt.pattern, p.Iface) {
+					for j := 0; j < w; j++ {
+						ifbuf[j] |= pt.bits[j]
 					}
 				}
 			}
-			r := &rs.Rules[i]
-			if hasBit(c.slow, i) {
-				if f, _ := r.check(p); f != noFailure {
+			ifb = ifbuf[:w]
+		}
+		icmpB := c.ones
+		if (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) && p.ICMPType >= 0 {
+			icmpB = c.icmpType[int(p.ICMPType)*w:]
+		}
+		// Each word of candidates is computed and walked before the next: most packets are decided
+		// by an early rule, and the words after it are never computed.
+		cb := c.comboKey(p)
+		combo := c.combo[cb : cb+w]
+		srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d:d+w]
+		sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
+		ifb, icmpB = ifb[:w], icmpB[:w]
+		for k := range combo {
+			x := combo[k] & srcB[k] & dstB[k] & sportB[k] & dportB[k] & ifb[k] & icmpB[k]
+			for x != 0 {
+				b := k*64 + bits.TrailingZeros64(x)
+				x &= x - 1
+				i := c.base + b
+				if i < pos {
 					continue
 				}
+				if !stateDone {
+					for nextState < len(g.stateIdx) && g.stateIdx[nextState] < pos {
+						nextState++
+					}
+					if nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
+						stateDone = true
+						if v, ok := rs.state(p, g.stateIdx[nextState]); ok {
+							return v
+						}
+					}
+				}
+				r := &rs.Rules[i]
+				if hasBit(c.slow, b) {
+					if f, _ := r.check(p); f != noFailure {
+						continue
+					}
+				}
+				switch r.Kind {
+				case ipfwCount, ipfwCheckState:
+					continue
+				case ipfwSkipTo:
+					pos = g.skipIdx[i]
+					continue
+				}
+				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}
 			}
-			switch r.Kind {
-			case ipfwCount, ipfwCheckState:
-				continue
-			case ipfwSkipTo:
-				pos = c.skipIdx[i]
-				continue
-			}
-			return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}
 		}
 	}
 	if !stateDone {
-		for nextState < len(c.stateIdx) && c.stateIdx[nextState] < pos {
+		for nextState < len(g.stateIdx) && g.stateIdx[nextState] < pos {
 			nextState++
 		}
-		if nextState < len(c.stateIdx) {
-			if v, ok := rs.state(p, c.stateIdx[nextState]); ok {
+		if nextState < len(g.stateIdx) {
+			if v, ok := rs.state(p, g.stateIdx[nextState]); ok {
 				return v
 			}
 		}

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"context"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -106,6 +108,113 @@ type LintOptions struct {
 
 // Lint finds the mistakes the 2005 article warns about and a few more.
 func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
+	out, _ := rs.lint(context.Background(), opts, false)
+	return out
+}
+
+// LintContext is Lint that gives up, returning ctx.Err(), soon after ctx is done.
+func (rs *IPFWRuleset) LintContext(ctx context.Context, opts LintOptions) ([]Finding, error) {
+	return rs.lint(ctx, opts, false)
+}
+
+// lintReference is Lint comparing every pair of rules, the plain way the candidates the
+// classifier finds are checked against.
+func (rs *IPFWRuleset) lintReference(opts LintOptions) []Finding {
+	out, _ := rs.lint(context.Background(), opts, true)
+	return out
+}
+
+// ipfwLintCheckEvery is how many rules the linter handles between looks at its context.
+const ipfwLintCheckEvery = 1024
+
+// sample builds a packet rule b matches, or reports false. A rule covering b matches it too, so
+// the rules the classifier finds matching it are the only candidates for covering b.
+func (b *IPFWRule) sample() (Packet, bool) {
+	p := Packet{Proto: ProtoTCP, Dir: b.Dir, ICMPType: -1, ICMPCode: -1, Established: b.Est, Setup: b.Setup, Frag: b.Frag}
+	if b.Protos != nil {
+		p.Proto = b.Protos[0]
+	}
+	if p.Dir == 0 {
+		p.Dir = In
+	}
+	if len(b.Ifaces) > 0 {
+		p.Iface = b.Ifaces[0].Pattern
+		switch b.Ifaces[0].How {
+		case "recv":
+			p.Dir = In
+		case "xmit":
+			p.Dir = Out
+		}
+	}
+	addr := func(a *ipfwAddr) netip.Addr {
+		switch {
+		case len(a.Prefixes) > 0:
+			return a.Prefixes[0].Masked().Addr()
+		case a.Me6 && !a.Me:
+			return netip.MustParseAddr("2001:db8::10")
+		}
+		return netip.MustParseAddr("192.0.2.10")
+	}
+	p.Src, p.Dst = addr(&b.Src), addr(&b.Dst)
+	if b.Src.Me && len(b.Src.Prefixes) == 0 && !b.Src.Any {
+		p.Dir = Out // me is the source of an outbound packet
+	}
+	if len(b.SrcPort) > 0 {
+		p.SrcPort = b.SrcPort[0].Lo
+	}
+	if len(b.DstPort) > 0 {
+		p.DstPort = b.DstPort[0].Lo
+	}
+	if len(b.ICMP) > 0 {
+		p.ICMPType = int16(b.ICMP[0])
+	}
+	if f, _ := b.check(&p); f != noFailure {
+		return Packet{}, false
+	}
+	return p, true
+}
+
+// eachCandidate calls fn, in order, with each rule in [0, to) the classifier finds matching p
+// (rules it checks one by one included), until fn returns false.
+func (rs *IPFWRuleset) eachCandidate(p *Packet, to int, fn func(int) bool) {
+	di := dirIndex(p.Dir)
+	for _, c := range rs.comp.blocks {
+		if c.base >= to {
+			return
+		}
+		w := c.w
+		s := interval(c.srcPts, &c.srcV4, p.Src) * w
+		d := interval(c.dstPts, &c.dstV4, p.Dst) * w
+		sp := int(c.sportIdx[p.SrcPort]) * w
+		dp := int(c.dportIdx[p.DstPort]) * w
+		ifb := c.ifaceBits(p.Iface, p.Dir)
+		icmpB := c.ones
+		if (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) && p.ICMPType >= 0 {
+			icmpB = c.icmpType[int(p.ICMPType)*w:]
+		}
+		cb := c.comboKey(p)
+		for k := range w {
+			x := c.combo[cb+k] & c.srcDir[di][s+k] & c.dstDir[di][d+k] & c.sportBits[sp+k] & c.dportBits[dp+k] & ifb[k] & icmpB[k]
+			for x != 0 {
+				i := c.base + k*64 + bits.TrailingZeros64(x)
+				x &= x - 1
+				if i >= to {
+					return
+				}
+				if !fn(i) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference bool) ([]Finding, error) {
+	if rs.comp == nil {
+		if err := rs.CompileContext(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var out []Finding
 	// Rules that can never decide: after a catch-all, or covered by an earlier rule (only before
 	// the first skipto, which would make reachability depend on the path).
@@ -122,18 +231,35 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 			catchAt = i
 		}
 	}
+	// Coverage is judged only before the first skipto, check-state or keep-state rule.
+	barrier := len(rs.Rules)
+	for i := range rs.Rules {
+		if a := &rs.Rules[i]; a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep {
+			barrier = i
+			break
+		}
+	}
 	for j := range rs.Rules {
+		if j%ipfwLintCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		b := &rs.Rules[j]
 		if b.Kind != ipfwDecide || (catchAt >= 0 && j > catchAt) {
 			continue
 		}
-		for i := 0; i < j; i++ {
-			a := &rs.Rules[i]
-			if a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep {
-				break
+		candidates := func(to int, fn func(int) bool) {
+			for i := 0; i < to && fn(i); i++ {
 			}
+		}
+		if p, ok := b.sample(); ok && !reference {
+			candidates = func(to int, fn func(int) bool) { rs.eachCandidate(&p, to, fn) }
+		}
+		candidates(min(j, barrier), func(i int) bool {
+			a := &rs.Rules[i]
 			if !a.covers(b) {
-				continue
+				return true
 			}
 			kind, fix := "shadowed", fmt.Sprintf("move rule %s above rule %s if it should win, or delete it", b.Where(), a.Where())
 			if a.Action == b.Action {
@@ -142,8 +268,8 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 			out = append(out, Finding{Kind: kind, Rules: []string{b.Where(), a.Where()},
 				Message: fmt.Sprintf("rule %s (%s) never decides: every packet it matches is decided earlier by rule %s (%s)", b.Where(), b.Text, a.Where(), a.Text),
 				Fix:     fix})
-			break
-		}
+			return false
+		})
 	}
 	out = append(out, rs.spoofOrder()...)
 	if catchAt < 0 && rs.Default == Allow {
@@ -185,7 +311,7 @@ func (rs *IPFWRuleset) Lint(opts LintOptions) []Finding {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // spoofSources are source ranges no inbound packet on a real interface may carry (RFC 1122

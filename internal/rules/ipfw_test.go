@@ -1,12 +1,14 @@
 package rules
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -110,17 +112,19 @@ func TestParseIPFWForms(t *testing.T) {
 	}
 }
 
+var ipfwParseErrorTests = map[string]string{
+	"100 allow tcp from any to any 99999":            "port 99999 out of range",
+	"100 frobnicate ip from any to any":              `unknown action "frobnicate"`,
+	"100 allow ip from any to any 22":                "need protocol tcp or udp",
+	"100 allow tcp from any":                         `want "to"`,
+	"100 allow tcp from 10.0.0.0:255.0.255.0 to any": "netmask is not contiguous",
+	"100 allow udp from any to any established":      "need protocol tcp",
+	"70000 allow ip from any to any":                 "out of range",
+	"100 skipto ip from any to any":                  "skipto needs a rule number",
+}
+
 func TestParseIPFWErrors(t *testing.T) {
-	for in, want := range map[string]string{
-		"100 allow tcp from any to any 99999":            "port 99999 out of range",
-		"100 frobnicate ip from any to any":              `unknown action "frobnicate"`,
-		"100 allow ip from any to any 22":                "need protocol tcp or udp",
-		"100 allow tcp from any":                         `want "to"`,
-		"100 allow tcp from 10.0.0.0:255.0.255.0 to any": "netmask is not contiguous",
-		"100 allow udp from any to any established":      "need protocol tcp",
-		"70000 allow ip from any to any":                 "out of range",
-		"100 skipto ip from any to any":                  "skipto needs a rule number",
-	} {
+	for in, want := range ipfwParseErrorTests {
 		_, err := ParseIPFW([]byte(in), "x", builtinServices)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "x:1: ") {
 			t.Errorf("ParseIPFW(%q) error = %v, want x:1: …%s", in, err, want)
@@ -128,16 +132,63 @@ func TestParseIPFWErrors(t *testing.T) {
 	}
 }
 
+// packetParseTests are packet specs ParsePacket accepts (ok) or refuses.
+var packetParseTests = []struct {
+	in string
+	ok bool
+}{
+	{"tcp [2001:db8::1]:51234 -> [2001:db8::2]:22 in via en0 setup", true},
+	{"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0", true},
+	{"udp 192.0.2.1:53 -> 192.0.2.2:5353 out on en1 frag", true},
+	{"icmp 203.0.113.5 -> 192.0.2.10 in via en0 type 8 code 0", true},
+	{"icmp6 2001:db8::1 -> 2001:db8::2 out type 128", true},
+	{"47 192.0.2.1 -> 192.0.2.2 in", true},
+	{"tcp 1.2.3.4:1 -> 5.6.7.8:2", false},
+	{"tcp 1.2.3.4 -> 5.6.7.8:2 in", false},
+	{"udp 1.2.3.4:1 -> 5.6.7.8:2 in setup", false},
+	{"foo 1.2.3.4:1 -> 5.6.7.8:2 in", false},
+	{"tcp 1.2.3.4:1 -> [::1]:2 in", false},
+	{"icmp 1.2.3.4 -> 5.6.7.8 in type 300", false},
+	{"tcp 1.2.3.4:1 -> 5.6.7.8:2 in via", false},
+}
+
 func TestParsePacket(t *testing.T) {
 	p := pkt(t, "tcp [2001:db8::1]:51234 -> [2001:db8::2]:22 in via en0 setup")
 	if !p.Src.Is6() || p.DstPort != 22 || !p.Setup || p.Established || p.Iface != "en0" {
 		t.Errorf("ParsePacket v6 = %+v", p)
 	}
-	for _, bad := range []string{"tcp 1.2.3.4:1 -> 5.6.7.8:2", "tcp 1.2.3.4 -> 5.6.7.8:2 in", "udp 1.2.3.4:1 -> 5.6.7.8:2 in setup", "foo 1.2.3.4:1 -> 5.6.7.8:2 in", "tcp 1.2.3.4:1 -> [::1]:2 in"} {
-		if _, err := ParsePacket(bad); err == nil {
-			t.Errorf("ParsePacket(%q) = nil error", bad)
-		}
+	for _, tt := range packetParseTests {
+		t.Run(tt.in, func(t *testing.T) {
+			p, err := ParsePacket(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParsePacket(%q) error = %v, want ok %v", tt.in, err, tt.ok)
+			}
+			if err != nil {
+				return
+			}
+			if q, err := ParsePacket(p.String()); err != nil || q != p {
+				t.Errorf("ParsePacket(%q.String() = %q) = %+v, %v, want %+v", tt.in, p.String(), q, err, p)
+			}
+		})
 	}
+}
+
+// FuzzParsePacket checks that ParsePacket never panics and that what it accepts prints back to a
+// spec that parses to the same packet.
+func FuzzParsePacket(f *testing.F) {
+	for _, tt := range packetParseTests {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePacket(s)
+		if err != nil {
+			return
+		}
+		q, err := ParsePacket(p.String())
+		if err != nil || q != p {
+			t.Fatalf("ParsePacket(%q) = %+v, printed %q, which parses to %+v, %v", s, p, p.String(), q, err)
+		}
+	})
 }
 
 // randomRuleset builds a rule set from the grammar with few distinct values, so that rules and
@@ -218,12 +269,31 @@ func FuzzIPFWEval(f *testing.F) {
 	for _, seed := range []uint64{1, 2, 3, 42} {
 		f.Add(seed, uint8(20))
 	}
-	f.Fuzz(func(t *testing.T, seed uint64, n uint8) {
+	f.Fuzz(func(t *testing.T, seed uint64, n uint8) { ipfwCheckRandom(t, seed, n) })
+}
+
+func TestIPFWEvalMatchesReference(t *testing.T) {
+	for seed := range uint64(300) {
+		ipfwCheckRandom(t, seed+100, uint8(seed))
+	}
+}
+
+// ipfwCheckRandom builds a random rule set and compares Eval, in one classifier block and in
+// several, with the reference interpreter, and Lint with the plain pairwise linter.
+func ipfwCheckRandom(t *testing.T, seed uint64, n uint8) {
+	{
 		r := rand.New(rand.NewPCG(seed, 7))
 		text := randomRuleset(r, int(n%80)+1)
 		rs, err := ParseIPFW([]byte(text), "fuzz", builtinServices)
 		if err != nil {
 			t.Fatalf("generated rule set does not parse: %v\n%s", err, text)
+		}
+		// The same rules in classifier blocks of a few rules, so that skipto and state cross blocks.
+		size := 1 + int(seed%9)
+		small := *rs
+		small.comp, err = rs.compile(context.Background(), size)
+		if err != nil {
+			t.Fatal(err)
 		}
 		for range 50 {
 			p := randomPacket(r)
@@ -231,14 +301,23 @@ func FuzzIPFWEval(f *testing.F) {
 			if got := rs.Eval(&p); got != want {
 				t.Fatalf("Eval(%s) = %+v, reference %+v\nrules:\n%s", p, got, want, text)
 			}
+			if got := small.Eval(&p); got != want {
+				t.Fatalf("Eval(%s) in blocks of %d = %+v, reference %+v\nrules:\n%s", p, size, got, want, text)
+			}
 		}
-	})
+		if diff := cmp.Diff(rs.lintReference(LintOptions{}), small.Lint(LintOptions{})); diff != "" {
+			t.Fatalf("Lint in blocks of %d differs from the reference (-want +got):\n%s\nrules:\n%s", size, diff, text)
+		}
+	}
 }
 
 func FuzzParseIPFW(f *testing.F) {
 	for _, name := range []string{"article-panther.list", "show-with-counters.txt", "script.sh"} {
 		data, _ := os.ReadFile(filepath.Join("testdata/ipfw", name))
 		f.Add(data)
+	}
+	for in := range ipfwParseErrorTests {
+		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := ParseIPFW(data, "fuzz", builtinServices)
@@ -401,5 +480,81 @@ func TestIPFWExplainGolden(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), b.String()); diff != "" {
 		t.Errorf("explain traces (-want +got):\n%s", diff)
+	}
+}
+
+// ipfwScaleList is n rules in the mix of the realistic set, numbered in order (numbers repeat
+// past 63,000 rules).
+func ipfwScaleList(n int) string {
+	r := rand.New(rand.NewPCG(uint64(n), 1))
+	var b strings.Builder
+	b.WriteString("00100 allow ip from any to any via lo*\n00200 deny ip from 127.0.0.0/8 to any in\n")
+	for i := range n - 3 {
+		num := 1000 + i*63000/n
+		host := fmt.Sprintf("10.%d.%d.%d", r.IntN(200), r.IntN(250), 1+r.IntN(250))
+		net := fmt.Sprintf("172.%d.%d.0/24", 16+r.IntN(16), r.IntN(250))
+		port := []string{"22", "25", "80", "443", "993", "3389", "5900", "8080", "1000-2000", "137-139"}[r.IntN(10)]
+		switch r.IntN(6) {
+		case 0:
+			fmt.Fprintf(&b, "%05d deny ip from %s to any in\n", num, net)
+		case 1:
+			fmt.Fprintf(&b, "%05d allow tcp from %s to me %s in setup\n", num, host, port)
+		case 2:
+			fmt.Fprintf(&b, "%05d allow udp from %s to me %s in\n", num, net, port)
+		case 3:
+			fmt.Fprintf(&b, "%05d allow icmp from %s to any icmptypes 0,3,8,11\n", num, net)
+		case 4:
+			fmt.Fprintf(&b, "%05d allow tcp from %s to %s %s recv en%d\n", num, net, host, port, r.IntN(2))
+		default:
+			fmt.Fprintf(&b, "%05d reject tcp from %s to any %s in setup\n", num, host, port)
+		}
+	}
+	b.WriteString("65000 deny ip from any to any\n")
+	return b.String()
+}
+
+// ipfwAllocBytes is the bytes parsing and compiling data allocates.
+func ipfwAllocBytes(t testing.TB, data []byte) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rs, err := ParseIPFW(data, "x", builtinServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Compile()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(rs)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// BenchmarkIPFWCompile parses and compiles generated rule lists of 10,000 and 100,000 rules and
+// reports the bytes allocated per rule.
+func BenchmarkIPFWCompile(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		data := []byte(ipfwScaleList(n))
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rs, err := ParseIPFW(data, "x", builtinServices)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rs.Compile()
+			}
+			b.ReportMetric(float64(ipfwAllocBytes(b, data))/float64(n), "B/rule")
+		})
+	}
+}
+
+// TestIPFWCompileLinear checks that compiling grows linearly with the rule list: four times the
+// rules cost about four times the bytes, not the sixteen of a cost in rules squared.
+func TestIPFWCompileLinear(t *testing.T) {
+	const n = 4_000 // several classifier blocks
+	small := ipfwAllocBytes(t, []byte(ipfwScaleList(n)))
+	large := ipfwAllocBytes(t, []byte(ipfwScaleList(4*n)))
+	if ratio := float64(large) / float64(small); ratio > 6 {
+		t.Errorf("ParseIPFW and Compile allocate %d bytes for %d rules and %d for %d: %.1f times, want at most 6 (linear growth)", small, n, large, 4*n, ratio)
 	}
 }

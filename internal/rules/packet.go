@@ -173,6 +173,9 @@ func (p Packet) String() string {
 	case p.Established:
 		b.WriteString(" established")
 	}
+	if p.Frag {
+		b.WriteString(" frag")
+	}
 	if p.ICMPType >= 0 {
 		fmt.Fprintf(&b, " type %d", p.ICMPType)
 	}

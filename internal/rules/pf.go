@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,8 +49,10 @@ type PFRuleset struct {
 	ignored        []string
 	undefined      []pfUndefinedTable
 	anon           int
+	expanded       int  // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
 	stateful       bool // some pass rule keeps state
-	cls            pfClassifier
+	blocks         []pfClassifier
+	reps           []uint8   // a protocol of each class the rules' protocols sort into (pfProtoClasses)
 	memo           pfNegMemo // while compiling
 }
 
@@ -103,9 +106,21 @@ const pfMaxRules = 1 << 17
 // either understood, accepted and ignored (see PFRuleset and Ignored), or rejected with a
 // *PFSyntaxError naming file:line.
 func ParsePF(data []byte, name string, load func(path string) ([]byte, error)) (*PFRuleset, error) {
+	return parsePF(context.Background(), data, name, load, pfBlockRules)
+}
+
+// ParsePFContext is ParsePF that gives up, returning ctx.Err(), soon after ctx is done: it checks
+// ctx every few thousand statements while parsing and between classifier blocks while compiling.
+func ParsePFContext(ctx context.Context, data []byte, name string, load func(path string) ([]byte, error)) (*PFRuleset, error) {
+	return parsePF(ctx, data, name, load, pfBlockRules)
+}
+
+func parsePF(ctx context.Context, data []byte, name string, load func(path string) ([]byte, error), blockRules int) (*PFRuleset, error) {
 	rs := &PFRuleset{name: name, anchors: map[string]*pfAnchor{}}
 	rs.root = rs.anchorAt("")
 	p := &pfParser{
+		ctx:    ctx,
+		stmts:  new(int),
 		rs:     rs,
 		lex:    &pfLexer{data: data, line: 1, macros: map[string]string{}},
 		data:   data,
@@ -116,7 +131,7 @@ func ParsePF(data []byte, name string, load func(path string) ([]byte, error)) (
 	if err := p.statements(false); err != nil {
 		return nil, err
 	}
-	if err := rs.compile(); err != nil {
+	if err := rs.compile(ctx, blockRules); err != nil {
 		return nil, err
 	}
 	return rs, nil
@@ -201,8 +216,9 @@ func (rs *PFRuleset) children(path string) []*pfAnchor {
 	return out
 }
 
-// compile resolves tables and anchors, expands anchors in place and builds the classifier.
-func (rs *PFRuleset) compile() error {
+// compile resolves tables and anchors, expands anchors in place and builds the classifier, in
+// blocks of blockRules rules.
+func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 	for _, a := range rs.anchors {
 		for _, t := range a.tables {
 			t.set = pfTableSet(t.entries)
@@ -271,8 +287,10 @@ func (rs *PFRuleset) compile() error {
 			rs.stateful = true
 		}
 	}
-	rs.cls = pfBuildClassifier(rs.rules, rs.skip)
-	return nil
+	rs.reps, _ = pfProtoClasses(rs.rules)
+	var err error
+	rs.blocks, err = pfBuildBlocks(ctx, rs.rules, rs.skip, blockRules)
+	return err
 }
 
 // sizeOf counts the filter rules an anchor expands to, and refuses anchors nested deeper than

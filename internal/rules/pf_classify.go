@@ -2,6 +2,7 @@ package rules
 
 import (
 	"cmp"
+	"context"
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
@@ -30,6 +31,8 @@ const pfFields = 6
 const pfMaxFoldedIfs = 16
 
 type pfClassifier struct {
+	base       int // the index of the block's first rule in the rule set
+	n          int // its number of rules
 	w          int // words per bitset
 	pool       []uint64
 	sums       []uint64 // by bitset id: bit j set when words [j*group, (j+1)*group) hold a rule
@@ -48,6 +51,7 @@ type pfClassifier struct {
 	icmpDef    [257]uint32 // by type+1 (0: no type)
 	icmpCodes  [257][]pfCodeID
 	stop       []uint64 // rules that end evaluation when they match: quick, or in a quick anchor
+	all        []uint64 // every rule of the block
 	quick      []uint64
 	qEnd       []int32
 }
@@ -84,25 +88,41 @@ type pfPortTable struct {
 	pieces []uint16 // by port: its piece (there are at most 65,536)
 }
 
+// pfInterner stores each distinct bitset once and numbers them. Bitsets are found by a hash of
+// their words and compared in the pool, so the index costs a few bytes per bitset rather than a
+// copy of it.
 type pfInterner struct {
 	w     int
 	pool  []uint64
-	index map[string]uint32
-	key   []byte
+	index map[uint64]uint32 // hash → the first id with it; chain holds the others
+	chain []uint32          // by id: the next id with the same hash, plus one (0: none)
 }
 
 func (in *pfInterner) add(bs []uint64) uint32 {
-	in.key = in.key[:0]
+	h := uint64(len(bs))
 	for _, x := range bs {
-		in.key = binary.LittleEndian.AppendUint64(in.key, x)
+		h = (h ^ x) * 0x100000001b3
+		h ^= h >> 29
 	}
-	if id, ok := in.index[string(in.key)]; ok {
-		return id
+	id, ok := in.index[h]
+	for ok {
+		if slices.Equal(in.pool[int(id)*in.w:int(id+1)*in.w], bs) {
+			return id
+		}
+		if in.chain[id] == 0 {
+			break
+		}
+		id = in.chain[id] - 1
 	}
-	id := uint32(len(in.pool) / in.w)
+	n := uint32(len(in.pool) / in.w)
 	in.pool = append(in.pool, bs...)
-	in.index[string(in.key)] = id
-	return id
+	in.chain = append(in.chain, 0)
+	if ok {
+		in.chain[id] = n + 1
+	} else {
+		in.index[h] = n
+	}
+	return n
 }
 
 func pfSetBit(b []uint64, i int) { b[i>>6] |= 1 << (i & 63) }
@@ -146,23 +166,16 @@ func pfComboMatch(r *pfRule, dirBit uint8, proto uint8, ts int, frag bool) bool 
 	return true
 }
 
-// pfBuildClassifier compiles rules. skip lists the "set skip" interfaces, whose index the
-// classifier also resolves.
-func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
-	n := len(rules)
-	w := max((n+63)/64, 1)
-	in := &pfInterner{w: w, index: map[string]uint32{}}
-	c := pfClassifier{w: w}
-	bs := make([]uint64, w)
-
-	// Protocols: TCP, UDP, ICMP, ICMPv6 and every protocol a rule names get a class of their own;
-	// all others behave alike and share class 0.
-	reps := []uint8{0}
+// pfProtoClasses sorts protocols into classes the rules treat alike: TCP, UDP, ICMP, ICMPv6 and
+// every protocol a rule names get a class of their own; all others share class 0. reps holds a
+// protocol of each class.
+func pfProtoClasses(rules []pfRule) (reps []uint8, class [256]uint16) {
+	reps = []uint8{0}
 	var named [256]bool
 	classOf := func(x uint8) {
 		if !named[x] {
 			named[x] = true
-			c.protoClass[x] = uint16(len(reps))
+			class[x] = uint16(len(reps))
 			reps = append(reps, x)
 		}
 	}
@@ -170,10 +183,12 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 		classOf(x)
 	}
 	for i := range rules {
-		if rules[i].protos != pfAllProtos {
-			for x := range 256 {
-				if rules[i].protos.has(uint8(x)) {
-					classOf(uint8(x))
+		if ps := rules[i].protos; ps != pfAllProtos {
+			for k, word := range ps {
+				for word != 0 {
+					b := bits.TrailingZeros64(word)
+					word &= word - 1
+					classOf(uint8(k*64 + b))
 				}
 			}
 		}
@@ -184,7 +199,50 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 			break
 		}
 	}
-	c.nclass, c.reps = len(reps), reps
+	return reps, class
+}
+
+// pfBlockRules is the most rules one classifier block holds. A block's tables hold a bitset of
+// its rules for every piece its rules cut the address and port spaces into, so a block costs
+// about its rules squared bits; blocks of a fixed size keep a whole rule set linear in its rules
+// (about 256 bytes a rule and field at 2,048). Evaluating a packet costs a few lookups per block,
+// so rule sets up to this size (the 1,000-rule benchmark among them) take the single-block path.
+const pfBlockRules = 2048
+
+// pfMaxFoldedCombos bounds the combined table when interfaces are folded into it: interfaces+1
+// times protocol classes. Beyond it interfaces get a table of their own, so that a block naming
+// many protocols and interfaces does not multiply the two.
+const pfMaxFoldedCombos = 256
+
+// pfBuildBlocks compiles rules into classifier blocks of at most size rules each. The "set skip"
+// interfaces go into the first block, whose interface index Eval consults for them. It checks
+// ctx between blocks.
+func pfBuildBlocks(ctx context.Context, rules []pfRule, skip []pfSkip, size int) ([]pfClassifier, error) {
+	var out []pfClassifier
+	for base := 0; base == 0 || base < len(rules); base += size {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		end := min(base+size, len(rules))
+		c := pfBuildClassifier(rules[base:end], skip)
+		c.base = base
+		out = append(out, c)
+		skip = nil
+	}
+	return out, nil
+}
+
+// pfBuildClassifier compiles rules. skip lists the "set skip" interfaces, whose index the
+// classifier also resolves.
+func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
+	n := len(rules)
+	w := max((n+63)/64, 1)
+	in := &pfInterner{w: w, index: map[uint64]uint32{}}
+	c := pfClassifier{w: w, n: n}
+	bs := make([]uint64, w)
+
+	c.reps, c.protoClass = pfProtoClasses(rules)
+	c.nclass = len(c.reps)
 
 	// Interfaces: every name a rule mentions, and index 0 for all other names.
 	var names []string
@@ -220,16 +278,29 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 		return r.ifs.has(c.ifNames[idx-1])
 	}
 	nif := 1
-	c.ifFolded = len(c.ifNames) < pfMaxFoldedIfs
+	c.ifFolded = len(c.ifNames) < pfMaxFoldedIfs && (len(c.ifNames)+1)*c.nclass <= pfMaxFoldedCombos
 	if c.ifFolded {
 		nif = len(c.ifNames) + 1
 	} else {
-		for idx := range len(c.ifNames) + 1 {
-			clear(bs)
-			for i := range rules {
-				if ifHas(&rules[i], idx) {
-					pfSetBit(bs, i)
-				}
+		// Each name's bitset is the other names' (the rules that name complements) with the
+		// rules that list the name flipped: a cost in the names the rules list, not in names
+		// times rules.
+		other := make([]uint64, w)
+		listing := make([][]int, len(c.ifNames))
+		for i := range rules {
+			if rules[i].ifs.co {
+				pfSetBit(other, i)
+			}
+			for _, name := range rules[i].ifs.names {
+				k, _ := slices.BinarySearch(c.ifNames, name)
+				listing[k] = append(listing[k], i)
+			}
+		}
+		c.ifIDs = append(c.ifIDs, in.add(other))
+		for k := range c.ifNames {
+			copy(bs, other)
+			for _, i := range listing[k] {
+				bs[i>>6] ^= 1 << (i & 63)
 			}
 			c.ifIDs = append(c.ifIDs, in.add(bs))
 		}
@@ -238,7 +309,7 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 	for ifIdx := range nif {
 		for d := range 3 {
 			dirBit := uint8(1) << d
-			for cl, pv := range reps {
+			for cl, pv := range c.reps {
 				for ts := range 4 {
 					for fr := range 2 {
 						clear(bs)
@@ -311,8 +382,9 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 		slices.SortFunc(c.icmpCodes[typ+1], func(a, b pfCodeID) int { return int(a.code) - int(b.code) })
 	}
 
-	c.stop, c.quick, c.qEnd = make([]uint64, w), make([]uint64, w), make([]int32, n)
+	c.stop, c.quick, c.all, c.qEnd = make([]uint64, w), make([]uint64, w), make([]uint64, w), make([]int32, n)
 	for i := range rules {
+		pfSetBit(c.all, i)
 		c.qEnd[i] = int32(rules[i].qEnd)
 		if rules[i].f.quick {
 			pfSetBit(c.quick, i)
@@ -683,15 +755,25 @@ func (c *pfClassifier) decide(p *Packet, ifIdx int, k *pfKeys) int {
 	return c.scan(&m)
 }
 
-// scan finds the deciding rule among those all of m's bitsets hold. It visits only the words the
-// summaries say may hold one.
+// scan finds the deciding rule among those all of m's bitsets hold.
 func (c *pfClassifier) scan(m *pfMasks) int {
+	stop, last := c.scanStop(m)
+	if stop >= 0 {
+		return c.stopAt(m, stop)
+	}
+	return last
+}
+
+// scanStop finds the first rule all of m's bitsets hold that stops evaluation, or -1, and when
+// there is none, the last rule they hold, or -1. It visits only the words the summaries say may
+// hold one.
+func (c *pfClassifier) scanStop(m *pfMasks) (stop, last int) {
 	m0, _ := c.view(m.id[0])
 	n := len(m0)
 	m1, m2, m3, m4, m5 := c.bits(m.id[1])[:n], c.bits(m.id[2])[:n], c.bits(m.id[3])[:n], c.bits(m.id[4])[:n], c.bits(m.id[5])[:n]
-	stop := c.stop[:len(m0)]
+	stops := c.stop[:len(m0)]
 	sum := m.sums[0] & m.sums[1] & m.sums[2] & m.sums[3] & m.sums[4] & m.sums[5]
-	last, lastWord := -1, uint64(0)
+	lastAt, lastWord := -1, uint64(0)
 	for sum != 0 {
 		j := bits.TrailingZeros64(sum)
 		sum &= sum - 1
@@ -700,16 +782,16 @@ func (c *pfClassifier) scan(m *pfMasks) int {
 			if x == 0 {
 				continue
 			}
-			if s := x & stop[i]; s != 0 {
-				return c.stopAt(m, i<<6|bits.TrailingZeros64(s))
+			if s := x & stops[i]; s != 0 {
+				return i<<6 | bits.TrailingZeros64(s), -1
 			}
-			last, lastWord = i, x
+			lastAt, lastWord = i, x
 		}
 	}
-	if last < 0 {
-		return -1
+	if lastAt < 0 {
+		return -1, -1
 	}
-	return last<<6 | (63 - bits.LeadingZeros64(lastWord))
+	return -1, lastAt<<6 | (63 - bits.LeadingZeros64(lastWord))
 }
 
 // scanPair scans for two packets that differ only in their combined bitset, ids ida and idb (the
@@ -817,6 +899,14 @@ func (c *pfClassifier) first(m *pfMasks, sel []uint64, from, to int) int {
 
 // last returns the last rule in [from, to) that matches; from matches, so there is one.
 func (c *pfClassifier) last(m *pfMasks, from, to int) int {
+	if i := c.lastIn(m, from, to); i >= 0 {
+		return i
+	}
+	return from
+}
+
+// lastIn returns the last rule in [from, to) that matches, or -1.
+func (c *pfClassifier) lastIn(m *pfMasks, from, to int) int {
 	for i := (to - 1) >> 6; i >= from>>6; i-- {
 		x := c.word(m, i)
 		if lo := from - i<<6; lo > 0 {
@@ -829,5 +919,128 @@ func (c *pfClassifier) last(m *pfMasks, from, to int) int {
 			return i<<6 | (63 - bits.LeadingZeros64(x))
 		}
 	}
+	return -1
+}
+
+// packetMasks gathers the bitsets of p's fields in this block.
+func (c *pfClassifier) packetMasks(p *Packet, m *pfMasks) {
+	k := c.keys(p)
+	c.masks(p, c.ifIndex(p.Iface), &k, m)
+}
+
+// The rule sets of more than one block: the blocks are scanned in order with the same rules as
+// within one (the first stopping match settles it; otherwise the last match), and a quick anchor
+// that spans blocks is resolved across them. Nothing here allocates.
+
+// decideBlocks returns the index of the rule that decides p, or -1 when no rule matches.
+func (rs *PFRuleset) decideBlocks(p *Packet) int {
+	last := -1
+	for b := range rs.blocks {
+		c := &rs.blocks[b]
+		var m pfMasks
+		c.packetMasks(p, &m)
+		stop, l := c.scanStop(&m)
+		if stop >= 0 {
+			return rs.stopAtBlocks(p, c.base+stop)
+		}
+		if l >= 0 {
+			last = c.base + l
+		}
+	}
+	return last
+}
+
+// stopAtBlocks is stopAt over every block.
+func (rs *PFRuleset) stopAtBlocks(p *Packet, r int) int {
+	for {
+		if rs.rules[r].f.quick {
+			return r
+		}
+		end := rs.rules[r].qEnd
+		next := rs.firstStopBlocks(p, r+1, end)
+		if next < 0 {
+			return rs.lastBlocks(p, r, end)
+		}
+		r = next
+	}
+}
+
+// firstStopBlocks returns the first rule in [from, to) that matches p and stops evaluation, or -1.
+func (rs *PFRuleset) firstStopBlocks(p *Packet, from, to int) int {
+	for b := range rs.blocks {
+		c := &rs.blocks[b]
+		lo, hi := max(from-c.base, 0), min(to-c.base, c.n)
+		if lo >= hi {
+			continue
+		}
+		var m pfMasks
+		c.packetMasks(p, &m)
+		if i := c.first(&m, c.stop, lo, hi); i >= 0 {
+			return c.base + i
+		}
+	}
+	return -1
+}
+
+// lastBlocks returns the last rule in [from, to) that matches p; from matches, so there is one.
+func (rs *PFRuleset) lastBlocks(p *Packet, from, to int) int {
+	for b := len(rs.blocks) - 1; b >= 0; b-- {
+		c := &rs.blocks[b]
+		lo, hi := max(from-c.base, 0), min(to-c.base, c.n)
+		if lo >= hi {
+			continue
+		}
+		var m pfMasks
+		c.packetMasks(p, &m)
+		if i := c.lastIn(&m, lo, hi); i >= 0 {
+			return c.base + i
+		}
+	}
 	return from
+}
+
+// eachMatch calls fn, in rule order, with each rule in [from, to) whose conditions p meets
+// (whether or not it would decide p), until fn returns false. With stops, only the rules that stop
+// evaluation (quick, or in a quick anchor) are considered.
+func (rs *PFRuleset) eachMatch(p *Packet, from, to int, stops bool, fn func(int) bool) {
+	for b := range rs.blocks {
+		c := &rs.blocks[b]
+		lo, hi := max(from-c.base, 0), min(to-c.base, c.n)
+		if lo >= hi {
+			continue
+		}
+		var m pfMasks
+		c.packetMasks(p, &m)
+		sum := m.sums[0] & m.sums[1] & m.sums[2] & m.sums[3] & m.sums[4] & m.sums[5]
+		m0, m1, m2 := c.bits(m.id[0]), c.bits(m.id[1]), c.bits(m.id[2])
+		m3, m4, m5 := c.bits(m.id[3]), c.bits(m.id[4]), c.bits(m.id[5])
+		sel := c.all
+		if stops {
+			sel = c.stop
+		}
+		for i := lo >> 6; i<<6 < hi; i++ {
+			if sum&(1<<(i/c.group)) == 0 {
+				continue // some field's bitset is empty in this word
+			}
+			// The sparsest fields (addresses, ports) first: most words end there.
+			x := sel[i] & m2[i] & m4[i]
+			if x == 0 {
+				continue
+			}
+			x &= m1[i] & m3[i] & m0[i] & m5[i]
+			if l := lo - i<<6; l > 0 {
+				x &^= 1<<l - 1
+			}
+			if h := hi - i<<6; h < 64 {
+				x &= 1<<h - 1
+			}
+			for x != 0 {
+				k := bits.TrailingZeros64(x)
+				x &= x - 1
+				if !fn(c.base + (i<<6 | k)) {
+					return
+				}
+			}
+		}
+	}
 }

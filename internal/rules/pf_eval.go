@@ -37,10 +37,13 @@ import (
 // (or a match inside a quick anchor, once the anchor ends) stops evaluation, and a packet no rule
 // matches passes. It does not allocate.
 func (rs *PFRuleset) Eval(p *Packet) Verdict {
-	c := &rs.cls
+	c := &rs.blocks[0]
 	ifIdx := c.ifIndex(p.Iface)
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
+	}
+	if len(rs.blocks) > 1 {
+		return rs.evalBlocks(p)
 	}
 	var m pfMasks
 	k := c.keys(p)
@@ -65,6 +68,20 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 		return rs.verdict(own, p)
 	}
 	return rs.verdict(self, p)
+}
+
+// evalBlocks is Eval for a rule set of several classifier blocks: the same decisions, with the
+// state model's openers tried one by one.
+func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
+	if rs.stateful && pfStateCandidate(p) {
+		for k := range 2 {
+			q := pfOpener(p, k)
+			if i := rs.decideBlocks(&q); rs.keepsState(i) {
+				return rs.verdict(i, p)
+			}
+		}
+	}
+	return rs.verdict(rs.decideBlocks(p), p)
 }
 
 func (rs *PFRuleset) keepsState(i int) bool {

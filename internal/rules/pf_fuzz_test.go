@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // pfGen writes random small rule sets from the grammar ParsePF accepts, for checking the compiled
@@ -270,6 +273,13 @@ func pfCheckRandom(t *testing.T, seed uint64) {
 	if err != nil {
 		t.Fatalf("seed %d: generated rule set does not parse: %v\n%s", seed, err, conf)
 	}
+	// The same rule set in classifier blocks of a few rules, so that quick anchors and state
+	// lookups cross blocks.
+	size := 1 + int(seed%7)
+	small, err := parsePF(context.Background(), []byte(conf), "f.conf", pfMapLoader(files), size)
+	if err != nil {
+		t.Fatalf("seed %d: blocks of %d: %v", seed, size, err)
+	}
 	for range 64 {
 		p := pfRandomPacket(r)
 		got, want := rs.Eval(&p), rs.pfEvalReference(&p)
@@ -277,8 +287,17 @@ func pfCheckRandom(t *testing.T, seed uint64) {
 		if got != want || ex != want {
 			t.Fatalf("seed %d: packet %s (%+v):\nEval = %+v\nreference = %+v\nExplain = %+v\nrule set:\n%s\nfiles: %v", seed, p, p, got, want, ex, conf, files)
 		}
+		if got := small.Eval(&p); got != want {
+			t.Fatalf("seed %d: packet %s (%+v):\nEval in blocks of %d = %+v\nreference = %+v\nrule set:\n%s\nfiles: %v", seed, p, p, size, got, want, conf, files)
+		}
 	}
-	rs.Lint()
+	want := rs.lintReference()
+	if diff := cmp.Diff(want, rs.Lint()); diff != "" {
+		t.Fatalf("seed %d: Lint differs from the reference (-want +got):\n%s\nrule set:\n%s", seed, diff, conf)
+	}
+	if diff := cmp.Diff(want, small.Lint()); diff != "" {
+		t.Fatalf("seed %d: Lint in blocks of %d differs from the reference (-want +got):\n%s\nrule set:\n%s", seed, size, diff, conf)
+	}
 }
 
 func FuzzPFEval(f *testing.F) {
@@ -332,7 +351,9 @@ func FuzzParsePF(f *testing.F) {
 				t.Fatalf("packet %s: Eval = %+v, reference = %+v, Explain = %+v\nrule set:\n%s", p, got, want, ex, conf)
 			}
 		}
-		rs.Lint()
+		if diff := cmp.Diff(rs.lintReference(), rs.Lint()); diff != "" {
+			t.Fatalf("Lint differs from the reference (-want +got):\n%s\nrule set:\n%s", diff, conf)
+		}
 	})
 }
 
@@ -347,12 +368,12 @@ func TestPFManyRules(t *testing.T) {
 		b.WriteString(g.rule())
 	}
 	b.WriteString(g.anchor(0))
-	rs, err := ParsePF([]byte(b.String()), "many.conf", pfMapLoader(g.files))
+	rs, err := parsePF(context.Background(), []byte(b.String()), "many.conf", pfMapLoader(g.files), 1<<16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs.cls.group < 2 {
-		t.Fatalf("%d rules: summary group = %d, want at least 2", rs.Len(), rs.cls.group)
+	if len(rs.blocks) != 1 || rs.blocks[0].group < 2 {
+		t.Fatalf("%d rules: %d blocks, summary group = %d, want one block of group at least 2", rs.Len(), len(rs.blocks), rs.blocks[0].group)
 	}
 	for range 300 {
 		p := pfRandomPacket(r)

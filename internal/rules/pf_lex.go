@@ -67,6 +67,9 @@ const (
 	pfMaxMacroLen   = 1 << 16
 	pfMaxMacroDepth = 32
 	pfMaxExpansions = 1 << 20
+	// pfMaxMacroBytes caps the text all macro expansions of a rule set add up to: a 64 KB macro
+	// used on every line would otherwise make a small file lex as gigabytes.
+	pfMaxMacroBytes = 64 << 20
 )
 
 type pfLexer struct {
@@ -76,6 +79,7 @@ type pfLexer struct {
 	stack      []pfSource
 	macros     map[string]string
 	expansions int
+	macroBytes int   // text added by macro expansions
 	err        error // the first error; the lexer then returns only end of file
 }
 
@@ -221,6 +225,9 @@ func (l *pfLexer) lex() pfTok {
 			l.expansions++
 			if l.expansions > pfMaxExpansions || l.macroDepth() >= pfMaxMacroDepth {
 				return l.fail(ch.line, "too many macro expansions")
+			}
+			if l.macroBytes += len(v); l.macroBytes > pfMaxMacroBytes {
+				return l.fail(ch.line, "macros expand to more than %d MiB of text: put long lists in a table", pfMaxMacroBytes>>20)
 			}
 			l.stack = append(l.stack, pfSource{s: v, start: ch.start, end: end, line: ch.line, macro: true})
 		case pfIsPunct(c):

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -28,29 +29,59 @@ const (
 // which can miss a rule covered only by several others together but never reports one that is not
 // covered.
 func (rs *PFRuleset) Lint() []Finding {
-	l := pfLinter{rs: rs}
+	out, _ := rs.lint(context.Background(), false)
+	return out
+}
+
+// LintContext is Lint that gives up, returning ctx.Err(), soon after ctx is done.
+func (rs *PFRuleset) LintContext(ctx context.Context) ([]Finding, error) {
+	return rs.lint(ctx, false)
+}
+
+// lintReference is Lint with every pair of rules compared, the plain way the linter's index of
+// candidates is checked against.
+func (rs *PFRuleset) lintReference() []Finding {
+	out, _ := rs.lint(context.Background(), true)
+	return out
+}
+
+// pfLintCheckEvery is how many rules the linter handles between looks at its context.
+const pfLintCheckEvery = 1024
+
+func (rs *PFRuleset) lint(ctx context.Context, reference bool) ([]Finding, error) {
+	l := pfLinter{rs: rs, reference: reference}
 	l.combos()
 	var out []Finding
 	out = append(out, l.order()...)
 	out = append(out, l.negatedLists()...)
 	out = append(out, l.undefinedTables()...)
-	out = append(out, l.deadRules()...)
+	dead, err := l.deadRules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, dead...)
 	out = append(out, l.defaultBlock()...)
-	out = append(out, l.statelessReplies()...)
-	return out
+	stateless, err := l.statelessReplies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, stateless...)
+	return out, nil
 }
 
 type pfLinter struct {
-	rs     *PFRuleset
-	combo  [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it matches
-	valid  []uint64   // the combinations packets can have
-	nbits  int
-	inOnly []uint64 // the valid inbound combinations
+	reference bool // compare every pair of rules rather than the candidates the classifier finds
+	rs        *PFRuleset
+	combo     [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it matches
+	valid     []uint64   // the combinations packets can have
+	nbits     int
+	inOnly    []uint64 // the valid inbound combinations
 }
 
 func (l *pfLinter) combos() {
-	c := &l.rs.cls
-	l.nbits = 3 * c.nclass * 8
+	reps := l.rs.reps
+	nclass := len(reps)
+	l.nbits = 3 * nclass * 8
 	words := (l.nbits + 63) / 64
 	l.valid, l.inOnly = make([]uint64, words), make([]uint64, words)
 	l.combo = make([][]uint64, len(l.rs.rules))
@@ -58,13 +89,13 @@ func (l *pfLinter) combos() {
 		l.combo[i] = make([]uint64, words)
 	}
 	for d := range 3 {
-		for cl, pv := range c.reps {
+		for cl, pv := range reps {
 			for ts := range 4 {
 				if (pv == ProtoTCP) != (ts != 0) {
 					continue
 				}
 				for fr := range 2 {
-					k := ((d*c.nclass+cl)*4+ts)*2 + fr
+					k := ((d*nclass+cl)*4+ts)*2 + fr
 					pfSetBit(l.valid, k)
 					if d == 1 {
 						pfSetBit(l.inOnly, k)
@@ -121,7 +152,7 @@ func (l *pfLinter) matchesNothing(i int) bool {
 	for d := range 3 {
 		any := false
 		for k := 0; k < l.nbits; k++ {
-			if k/(l.rs.cls.nclass*8) == d && pfHasBit(l.combo[i], k) {
+			if k/(len(l.rs.reps)*8) == d && pfHasBit(l.combo[i], k) {
 				any = true
 				break
 			}
@@ -162,14 +193,14 @@ func (l *pfLinter) catchAll(i int) bool {
 	if !r.f.pass || r.f.state == pfNoState {
 		return false
 	}
-	c := &l.rs.cls
+	reps := l.rs.reps
 	for k := 0; k < l.nbits; k++ {
 		if !pfHasBit(l.valid, k) || pfHasBit(l.combo[i], k) {
 			continue
 		}
-		cl := k / 8 % c.nclass
+		cl := k / 8 % len(reps)
 		ts, fr := k/2%4, k%2
-		if c.reps[cl] != ProtoTCP || ts == 1 && fr == 0 {
+		if reps[cl] != ProtoTCP || ts == 1 && fr == 0 {
 			return false
 		}
 	}
@@ -185,8 +216,64 @@ func pfSameAction(a, b *pfFilter) bool {
 	return a.pass == b.pass && (a.pass || a.ret == b.ret)
 }
 
+// matchSample builds a packet rule j matches. A rule that covers j matches it too, so the rules
+// matching it, which the classifier finds in a few lookups per block, are the only candidates
+// for covering j: this keeps the linter from comparing every pair of rules. ok is false when it
+// finds no such packet (the caller then compares j with every rule).
+func (l *pfLinter) matchSample(j int) (Packet, bool) {
+	r := &l.rs.rules[j]
+	reps := l.rs.reps
+	nclass := len(reps)
+	for k := 0; k < l.nbits; k++ {
+		if !pfHasBit(l.valid, k) || !pfHasBit(l.combo[j], k) {
+			continue
+		}
+		d, cl, ts, fr := k/(nclass*8), k/8%nclass, k/2%4, k%2
+		p := Packet{Proto: reps[cl], Dir: Dir(d), ICMPType: -1, ICMPCode: -1, Frag: fr == 1}
+		switch ts {
+		case 1:
+			p.Setup = true
+		case 2:
+			p.Established = true
+		}
+		src, dst := r.src.remote, r.dst.remote
+		if p.Dir == Out {
+			src = r.src.local
+		}
+		if p.Dir == In {
+			dst = r.dst.local
+		}
+		found := false
+		for _, fam := range []pfIPSet{pfV4Set, pfV6Set} {
+			s, t := src.intersect(fam), dst.intersect(fam)
+			if len(s) > 0 && len(t) > 0 {
+				p.Src, p.Dst, found = pfAddrOf(s[0].lo), pfAddrOf(t[0].lo), true
+				break
+			}
+		}
+		if !found {
+			continue
+		}
+		if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
+			p.SrcPort, p.DstPort = uint16(r.sport[0].lo.lo), uint16(r.dport[0].lo.lo)
+		}
+		if (p.Proto == ProtoICMP || p.Proto == ProtoICMPv6) && len(r.f.icmp) > 0 {
+			p.ICMPType, p.ICMPCode = r.f.icmp[0].typ, r.f.icmp[0].code
+		}
+		if !r.ifs.co && len(r.ifs.names) > 0 {
+			p.Iface = r.ifs.names[0]
+		} // otherwise "", which no rule lists
+		matched := false
+		l.rs.eachMatch(&p, j, j+1, false, func(int) bool { matched = true; return false })
+		if matched {
+			return p, true
+		}
+	}
+	return Packet{}, false
+}
+
 // deadRules finds rules that can never decide a packet.
-func (l *pfLinter) deadRules() []Finding {
+func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 	rules := l.rs.rules
 	var out []Finding
 	deadFrom := len(rules)
@@ -205,6 +292,11 @@ func (l *pfLinter) deadRules() []Finding {
 		if j >= deadFrom {
 			break
 		}
+		if j%pfLintCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		b := rules[j].f
 		if rules[j].undef {
 			continue // its table is filled at run time; undefined-table says so
@@ -218,11 +310,24 @@ func (l *pfLinter) deadRules() []Finding {
 			})
 			continue
 		}
+		// The rules that may cover j, in order: those matching a packet j matches, or all.
+		sample, indexed := Packet{}, false
+		if !l.reference {
+			sample, indexed = l.matchSample(j)
+		}
+		candidates := func(from, to int, stops bool, fn func(int) bool) {
+			if indexed {
+				l.rs.eachMatch(&sample, from, to, stops, fn)
+				return
+			}
+			for i := from; i < to && fn(i); i++ {
+			}
+		}
 		found := false
-		for i := 0; i < j && !found; i++ {
+		candidates(0, j, true, func(i int) bool {
 			a := rules[i].f
 			if !(a.quick || rules[i].qEnd >= 0 && rules[i].qEnd <= j) || !l.covers(i, j) {
-				continue
+				return true
 			}
 			found = true
 			stop := "it is quick, so evaluation stops there"
@@ -244,7 +349,8 @@ func (l *pfLinter) deadRules() []Finding {
 					Fix:     fmt.Sprintf("move %s above %s and make it quick, or narrow %s", b.where, a.where, a.where),
 				})
 			}
-		}
+			return false
+		})
 		if found || b.quick {
 			continue
 		}
@@ -252,9 +358,9 @@ func (l *pfLinter) deadRules() []Finding {
 		if rules[j].qEnd >= 0 {
 			end = rules[j].qEnd
 		}
-		for i := j + 1; i < end; i++ {
+		candidates(j+1, end, false, func(i int) bool {
 			if !l.covers(i, j) {
-				continue
+				return true
 			}
 			a := rules[i].f
 			if pfSameAction(a, b) {
@@ -272,8 +378,8 @@ func (l *pfLinter) deadRules() []Finding {
 					Fix:     fmt.Sprintf("make %s quick, or move it below %s", b.where, a.where),
 				})
 			}
-			break
-		}
+			return false
+		})
 	}
 	if catch >= 0 && deadFrom < len(rules) {
 		ws := []string{rules[catch].f.where}
@@ -288,7 +394,7 @@ func (l *pfLinter) deadRules() []Finding {
 			Fix: fmt.Sprintf("move %s to the end or drop its quick (a plain \"block all\" first is the usual default)", rules[catch].f.where),
 		})
 	}
-	return out
+	return out, nil
 }
 
 // defaultBlock checks that some block rule catches every inbound packet of both families.
@@ -335,9 +441,14 @@ func (l *pfLinter) defaultBlock() []Finding {
 
 // statelessReplies finds outbound TCP/UDP passes with "no state" whose replies the rule set drops:
 // it evaluates one outbound packet the rule decides and the reply to it.
-func (l *pfLinter) statelessReplies() []Finding {
+func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 	var out []Finding
 	for i := range l.rs.rules {
+		if i%pfLintCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		r := &l.rs.rules[i]
 		if !r.f.pass || r.f.state != pfNoState || r.dirs&4 == 0 || !r.protos.has(ProtoTCP) && !r.protos.has(ProtoUDP) {
 			continue
@@ -364,7 +475,7 @@ func (l *pfLinter) statelessReplies() []Finding {
 			Fix: fmt.Sprintf("remove \"no state\" from %s (pf keeps state by default)", r.f.where),
 		})
 	}
-	return out
+	return out, nil
 }
 
 // sample builds an outbound packet that rule i decides, if it easily can.

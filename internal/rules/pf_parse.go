@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -40,6 +41,8 @@ type pfAddrElem struct {
 type pfHost struct {
 	addrs     []pfAddrElem // OR; nil means any
 	ports     []pfIPSet    // OR of port sets; nil means any
+	nAddrs    int          // elements in the address list as written (addrs merges literals)
+	nPorts    int          // elements in the port list as written (ports is their union)
 	addrText  string
 	portText  string
 	portsSeen bool
@@ -177,13 +180,20 @@ type pfOrderNote struct {
 
 const pfMaxLoadDepth = 16
 
+// pfCheckEvery is how many statements ParsePF parses between looks at its context: often enough
+// to stop within milliseconds, rarely enough to cost nothing.
+const pfCheckEvery = 4096
+
 type pfParser struct {
+	ctx     context.Context // checked every pfCheckEvery statements
+	stmts   *int            // statements parsed, in every file
 	rs      *PFRuleset
 	lex     *pfLexer
 	data    []byte
 	file    string
 	anchor  *pfAnchor
-	ahead   []pfTok
+	ahead   []pfTok // tokens read ahead, from ai on
+	ai      int
 	lastEnd int
 	depth   int
 	blocks  int     // inline anchor blocks open in this file
@@ -192,17 +202,20 @@ type pfParser struct {
 }
 
 func (p *pfParser) fill(n int) {
-	for len(p.ahead) < n {
+	if p.ai > 0 && p.ai == len(p.ahead) {
+		p.ahead, p.ai = p.ahead[:0], 0 // reuse the buffer rather than grow a new one
+	}
+	for len(p.ahead)-p.ai < n {
 		p.ahead = append(p.ahead, p.lex.lex())
 	}
 }
 
-func (p *pfParser) peek() pfTok { p.fill(1); return p.ahead[0] }
+func (p *pfParser) peek() pfTok { p.fill(1); return p.ahead[p.ai] }
 
 func (p *pfParser) next() pfTok {
 	p.fill(1)
-	t := p.ahead[0]
-	p.ahead = p.ahead[1:]
+	t := p.ahead[p.ai]
+	p.ai++
 	if t.kind != pfEOF && t.kind != pfNL {
 		p.lastEnd = t.end
 		p.toks = append(p.toks, t)
@@ -321,6 +334,11 @@ func (p *pfParser) statements(block bool) error {
 			}
 			return p.errf(t, "unexpected }")
 		}
+		if *p.stmts++; *p.stmts%pfCheckEvery == 0 {
+			if err := p.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := p.statement(); err != nil {
 			return err
 		}
@@ -335,6 +353,9 @@ var pfReserved = map[string]bool{
 }
 
 func (p *pfParser) statement() error {
+	// Marks into toks are taken within a statement: the tokens of earlier ones are not needed,
+	// and keeping them would hold every token of the file (and of every macro expansion).
+	p.toks = p.toks[:0]
 	t := p.next()
 	if t.kind != pfWord {
 		return p.errf(t, "unexpected %s at the start of a statement", t)
@@ -473,7 +494,7 @@ func (p *pfParser) table(first pfTok) error {
 			if !f.value() {
 				return p.errf(f, "file needs a path, found %s", f)
 			}
-			es, err := p.tableFile(f)
+			es, err := p.tableFile(f, name)
 			if err != nil {
 				return err
 			}
@@ -491,6 +512,11 @@ func (p *pfParser) table(first pfTok) error {
 				if t.is(",") {
 					p.next()
 					continue
+				}
+				if len(tb.entries)%pfCheckEvery == pfCheckEvery-1 {
+					if err := p.ctx.Err(); err != nil {
+						return err // a table of millions of entries is one statement
+					}
 				}
 				neg := p.accept("!")
 				v := p.next()
@@ -511,6 +537,9 @@ func (p *pfParser) table(first pfTok) error {
 	return p.endStatement()
 }
 
+// errPFTableIface is a table entry naming an interface or self.
+var errPFTableIface = errors.New("interface and self entries are not supported; list the addresses")
+
 func pfTableEntryOf(s string, neg bool) (pfTableEntry, error) {
 	if strings.HasPrefix(s, "!") {
 		neg, s = !neg, s[1:]
@@ -518,7 +547,7 @@ func pfTableEntryOf(s string, neg bool) (pfTableEntry, error) {
 	pre, err := pfParsePrefix(s)
 	if err != nil {
 		if s == "self" || pfIfaceName.MatchString(s) {
-			return pfTableEntry{}, fmt.Errorf("entry %q: interface and self entries are not supported; list the addresses", s)
+			return pfTableEntry{}, fmt.Errorf("entry %q: %w", s, errPFTableIface)
 		}
 		return pfTableEntry{}, fmt.Errorf("entry %q: want an address or a prefix", s)
 	}
@@ -539,21 +568,32 @@ func (p *pfParser) readFile(t pfTok, what, name string) ([]byte, error) {
 	return data, nil
 }
 
-// tableFile reads a table file: addresses or prefixes, one or more a line, "#" comments.
-func (p *pfParser) tableFile(t pfTok) ([]pfTableEntry, error) {
+// tableFile reads a table file: addresses or prefixes, one or more a line, "#" comments. Its
+// errors name the file, the line and the table but never quote the line: a table file is not pf
+// syntax, and a rule set could name any file root can read ("/etc/shadow").
+func (p *pfParser) tableFile(t pfTok, table string) ([]pfTableEntry, error) {
 	data, err := p.readFile(t, "table file", t.s)
 	if err != nil {
 		return nil, err
 	}
 	var out []pfTableEntry
 	for i, line := range strings.Split(string(data), "\n") {
+		if i%pfCheckEvery == pfCheckEvery-1 {
+			if err := p.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		if c := strings.IndexByte(line, '#'); c >= 0 {
 			line = line[:c]
 		}
 		for _, f := range strings.Fields(line) {
 			e, err := pfTableEntryOf(f, false)
 			if err != nil {
-				return nil, &PFSyntaxError{File: t.s, Line: i + 1, Msg: err.Error()}
+				msg := "an entry is not an address or a prefix"
+				if errors.Is(err, errPFTableIface) {
+					msg = "an entry names an interface or self, which is not supported; list the addresses"
+				}
+				return nil, &PFSyntaxError{File: t.s, Line: i + 1, Msg: fmt.Sprintf("table <%s>: %s", table, msg)}
 			}
 			out = append(out, e)
 		}
@@ -656,6 +696,8 @@ func (p *pfParser) include(first pfTok) error {
 
 func (p *pfParser) sub(data []byte, file string, a *pfAnchor) *pfParser {
 	return &pfParser{
+		ctx:    p.ctx,
+		stmts:  p.stmts,
 		rs:     p.rs,
 		lex:    &pfLexer{data: data, line: 1, macros: p.lex.macros},
 		data:   data,
@@ -861,6 +903,9 @@ func (p *pfParser) filter(first pfTok) error {
 	}
 	if err := p.cond(&f.cond); err != nil {
 		return err
+	}
+	if p.rs.expanded += pfExpansion(&f.cond); p.rs.expanded > pfMaxExpandedRules {
+		return p.errf(first, "the rule set stands for more than %d rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table", pfMaxExpandedRules)
 	}
 	explicitFlags, explicitState := false, false
 	for {
@@ -1139,6 +1184,8 @@ func (p *pfParser) host(h *pfHost) error {
 		if !list {
 			h.addrText = h.addrs[0].text
 		}
+		h.nAddrs = len(h.addrs)
+		h.addrs = pfMergeLiterals(h.addrs)
 	}
 	if len(h.addrs) == 1 && h.addrs[0].kind == pfHostAny && !h.addrs[0].neg {
 		h.addrs = nil // "any" is no condition
@@ -1158,8 +1205,70 @@ func (p *pfParser) host(h *pfHost) error {
 		}
 		h.portsSeen = true
 		h.portText = p.joined(mark)
+		h.nPorts = len(h.ports)
+		if len(h.ports) > 1 {
+			// An OR of port sets is their union: one set, however long the list.
+			var all []pfRange
+			for _, s := range h.ports {
+				all = append(all, s...)
+			}
+			h.ports = []pfIPSet{pfNormalize(all)}
+		}
 	}
 	return nil
+}
+
+// pfMergeLiterals replaces the literal addresses of an OR list, family by family, with one
+// element holding their union: a list of thousands of addresses (a macro, typically) becomes a
+// few intervals rather than thousands of elements, each rule and evaluation cheaper for it.
+// Other elements (any, self, tables, negated entries) stay as they are; the merged element is
+// never a list's only one, which is where an element's own text is shown.
+func pfMergeLiterals(es []pfAddrElem) []pfAddrElem {
+	var ranges [2][]pfRange
+	var count, at [2]int
+	out := es[:0:0]
+	for _, e := range es {
+		if e.kind != pfHostSet || e.neg || e.af != 4 && e.af != 6 {
+			out = append(out, e)
+			continue
+		}
+		k := int(e.af / 6) // 4 → 0, 6 → 1
+		ranges[k] = append(ranges[k], e.set...)
+		if count[k]++; count[k] == 1 {
+			at[k] = len(out)
+			out = append(out, e)
+		}
+	}
+	for k := range 2 {
+		if count[k] > 1 {
+			out[at[k]].set = pfNormalize(ranges[k])
+			out[at[k]].text = ""
+		}
+	}
+	return out
+}
+
+// pfMaxExpandedRules caps the rules a rule set stands for once pfctl multiplies out its lists:
+// pfctl loads one rule per combination of list elements (interfaces, protocols, source and
+// destination addresses and ports), so "from $hosts to any port $ports" with 5,000 hosts and
+// 9,999 ports is 50 million rules that pf could not hold. The simulator keeps lists as sets and
+// never builds the product, but a rule set past this size is not one pf can load, and refusing
+// it keeps a hostile file from costing more than its size.
+const pfMaxExpandedRules = 1_000_000
+
+// pfExpansion is how many rules pfctl makes of a rule with these conditions, saturating at
+// pfMaxExpandedRules+1.
+func pfExpansion(c *pfCond) int {
+	n := 1
+	for _, k := range []int{len(c.ifs), len(c.protos), c.src.nAddrs, c.src.nPorts, c.dst.nAddrs, c.dst.nPorts} {
+		if k > 1 {
+			if n > (pfMaxExpandedRules+1)/k {
+				return pfMaxExpandedRules + 1
+			}
+			n *= k
+		}
+	}
+	return min(n, pfMaxExpandedRules+1)
 }
 
 // listOrOne parses "{ a, b … }" (commas optional, line breaks allowed) or a single element,

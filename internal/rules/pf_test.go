@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -613,7 +615,10 @@ func TestPFExplainGolden(t *testing.T) {
 // pfBenchConf generates a realistic 1,000-rule pf.conf: stock anchors, tables of trusted
 // networks, partners and bans, default blocks, stateful outbound, per-interface service rules for
 // both families, quick blocks, port ranges, ICMP, and a few inline anchors.
-func pfBenchConf() string {
+func pfBenchConf() string { return pfScaleConf(1000) }
+
+// pfScaleConf is pfBenchConf with total filter rules.
+func pfScaleConf(total int) string {
 	r := rand.New(rand.NewPCG(2026, 1))
 	var b strings.Builder
 	v4 := func(bits int) string {
@@ -646,7 +651,7 @@ func pfBenchConf() string {
 	fmt.Fprintf(&b, "block in all\nblock in quick from <bans>\npass out all keep state\n")
 	n := 3
 	ifs := []string{"$ext_if", "$wifi_if", "$vpn_if", "$bridge_if"}
-	for n < 1000 {
+	for n < total {
 		ifc := ifs[r.IntN(len(ifs))]
 		switch k := r.IntN(20); {
 		case k < 6:
@@ -665,7 +670,7 @@ func pfBenchConf() string {
 			fmt.Fprintf(&b, "pass in quick on %s proto tcp from <trusted> to self port $web\n", ifc)
 		case k < 15:
 			fmt.Fprintf(&b, "block in log on %s from %s to any\n", ifc, v4(12+r.IntN(12)))
-		case k < 16 && n < 980:
+		case k < 16 && n < total-20:
 			fmt.Fprintf(&b, "anchor \"svc%d\" in on %s proto tcp {\n", n, ifc)
 			for range 10 {
 				fmt.Fprintf(&b, "\tpass proto tcp from %s to port %d\n", v4(16+r.IntN(9)), 1+r.IntN(65535))
@@ -731,7 +736,12 @@ func pfBenchPackets() []Packet {
 }
 
 func TestPFEvalNoAllocs(t *testing.T) {
-	for _, rs := range []*PFRuleset{pfBench(t), pfLoadRoot(t, "hardening")} {
+	// The bench rule set also in classifier blocks of 128 rules, for the path of large sets.
+	blocks, err := parsePF(context.Background(), []byte(pfReadFile(t, "testdata/pf/bench/pf.conf")), "pf.conf", nil, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range []*PFRuleset{pfBench(t), pfLoadRoot(t, "hardening"), blocks} {
 		pkts := pfBenchPackets()
 		for _, c := range pfHardeningCases {
 			pkts = append(pkts, pfPkt(t, c.pkt))
@@ -769,6 +779,66 @@ func BenchmarkPFEvalReference(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
+}
+
+// BenchmarkPFCompile parses and compiles generated rule sets of 10,000 and 100,000 rules and
+// reports the bytes allocated per rule, which stays flat as the rule set grows (TestPFCompileLinear
+// asserts it).
+func BenchmarkPFCompile(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		data := []byte(pfScaleConf(n))
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParsePF(data, "pf.conf", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(pfAllocBytes(b, data))/float64(n), "B/rule")
+		})
+	}
+}
+
+// BenchmarkPFLintScale lints generated rule sets of 10,000 and 100,000 rules.
+func BenchmarkPFLintScale(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		rs, err := ParsePF([]byte(pfScaleConf(n)), "pf.conf", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				rs.Lint()
+			}
+		})
+	}
+}
+
+// pfAllocBytes is the bytes ParsePF allocates for data.
+func pfAllocBytes(t testing.TB, data []byte) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rs, err := ParsePF(data, "pf.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(rs)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestPFCompileLinear checks that compiling grows linearly with the rule set: four times the
+// rules may cost a little more than four times the bytes (tables and their indexes are not
+// exactly proportional), far from the sixteen times of a cost in rules squared.
+func TestPFCompileLinear(t *testing.T) {
+	const n = 5_000 // more than two classifier blocks
+	small := pfAllocBytes(t, []byte(pfScaleConf(n)))
+	large := pfAllocBytes(t, []byte(pfScaleConf(4*n)))
+	if ratio := float64(large) / float64(small); ratio > 6 {
+		t.Errorf("ParsePF allocates %d bytes for %d rules and %d for %d: %.1f times, want at most 6 (linear growth)", small, n, large, 4*n, ratio)
+	}
 }
 
 func BenchmarkParsePF(b *testing.B) {
@@ -827,5 +897,128 @@ func BenchmarkParsePFLargeTable(b *testing.B) {
 		if _, err := ParsePF([]byte(conf), "pf.conf", nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A table file is not pf syntax: when ParsePF cannot read an entry of it, the error names the
+// file, the line and the table, and never repeats what the line holds (root may be asked to read
+// a rule set whose table names /etc/shadow).
+func TestParsePFTableFileErrorsDoNotEcho(t *testing.T) {
+	secret := "root:$6$c2VjcmV0:19000:0:99999:7:::"
+	tests := []struct {
+		name, file, want string
+	}{
+		{"not an address", "192.0.2.1\n" + secret + "\n", "/etc/shadow:2: table <t>: an entry is not an address or a prefix"},
+		{"interface", "# c\n\nen0\n", "/etc/shadow:3: table <t>: an entry names an interface or self, which is not supported; list the addresses"},
+		{"self", "self\n", "/etc/shadow:1: table <t>: an entry names an interface or self, which is not supported; list the addresses"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := "table <t> file \"/etc/shadow\"\nblock in from <t>\n"
+			_, err := ParsePF([]byte(conf), "pf.conf", pfMapLoader(map[string]string{"/etc/shadow": tt.file}))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("ParsePF(table file %q) = %v, want %s", tt.file, err, tt.want)
+			}
+			for _, f := range strings.Fields(tt.file) {
+				if f != "#" && strings.Contains(err.Error(), f) && !strings.Contains(tt.want, f) {
+					t.Errorf("ParsePF error %q repeats the table file's %q", err, f)
+				}
+			}
+		})
+	}
+}
+
+// pfMacroConf is rules lines that each name a macro of addrs hosts and one of ports ports.
+func pfMacroConf(rules, addrs, ports int) string {
+	var b strings.Builder
+	b.WriteString("hosts = \"{")
+	for i := range addrs {
+		fmt.Fprintf(&b, " 10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+	}
+	b.WriteString(" }\"\nports = \"{")
+	for i := range ports {
+		fmt.Fprintf(&b, " %d", 1+i)
+	}
+	b.WriteString(" }\"\nblock in all\n")
+	for i := range rules {
+		fmt.Fprintf(&b, "pass in on en%d proto tcp from $hosts to any port $ports\n", i%4)
+	}
+	return b.String()
+}
+
+// A rule set whose lists multiply out past what pfctl could load is refused at the rule that
+// crosses the cap, before anything of its size is built.
+func TestPFExpansionCap(t *testing.T) {
+	tests := []struct {
+		name                string
+		rules, addrs, ports int
+		want                string
+	}{
+		{"5000 hosts times 9999 ports", 300, 5000, 9999, "m.conf:4: the rule set stands for more than 1000000 rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table"},
+		{"lines add up", 300, 1000, 5, "m.conf:203: the rule set stands for more than 1000000 rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table"},
+		{"within the cap", 100, 1000, 5, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := pfMacroConf(tt.rules, tt.addrs, tt.ports)
+			rs, err := ParsePF([]byte(conf), "m.conf", nil)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("ParsePF(%d rules, %d hosts, %d ports) = %q, want %q", tt.rules, tt.addrs, tt.ports, got, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			for _, s := range []string{"tcp 10.0.3.231:40000 -> 192.0.2.1:5 in via en1 setup", "tcp 10.0.3.232:40000 -> 192.0.2.1:5 in via en1 setup", "tcp 10.0.0.0:40000 -> 192.0.2.1:2 in via en2 setup"} {
+				p := pfPkt(t, s)
+				pfAgree(t, rs, &p)
+			}
+		})
+	}
+}
+
+// A done context stops parsing, compiling and linting with ctx.Err(), also inside one huge
+// statement (a table of many entries).
+func TestContextCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var table strings.Builder
+	table.WriteString("table <big> {")
+	for i := range 3 * pfCheckEvery {
+		fmt.Fprintf(&table, " 10.%d.%d.1", i>>8&255, i&255)
+	}
+	table.WriteString(" }\nblock in from <big>\n")
+	rs, err := ParsePF([]byte(pfScaleConf(3000)), "pf.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipfwData := []byte(ipfwScaleList(3 * ipfwCheckEvery))
+	ipfw, err := ParseIPFW(ipfwData, "x", builtinServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		run  func() error
+	}{
+		{"ParsePFContext", func() error {
+			_, err := ParsePFContext(ctx, []byte(pfScaleConf(3*pfCheckEvery)), "pf.conf", nil)
+			return err
+		}},
+		{"ParsePFContext one table", func() error { _, err := ParsePFContext(ctx, []byte(table.String()), "pf.conf", nil); return err }},
+		{"PFRuleset.LintContext", func() error { _, err := rs.LintContext(ctx); return err }},
+		{"ParseIPFWContext", func() error { _, err := ParseIPFWContext(ctx, ipfwData, "x", builtinServices); return err }},
+		{"IPFWRuleset.CompileContext", func() error { return ipfw.CompileContext(ctx) }},
+		{"IPFWRuleset.LintContext", func() error { _, err := ipfw.LintContext(ctx, LintOptions{}); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.run(); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s(canceled context) = %v, want context.Canceled", tt.name, err)
+			}
+		})
 	}
 }
