@@ -44,7 +44,9 @@ func TestGuardSurvivesKill9(t *testing.T) {
 		cycles = 8
 	}
 	// addr is the i-th attacking address, inside 10.64.0.0/10.
-	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(64 + i>>16&63), byte(i >> 8), byte(i)}) }
+	addr := func(i int) netip.Addr {
+		return netip.AddrFrom4([4]byte{10, byte(64 + i>>16&63), byte(i >> 8), byte(i)})
+	}
 	// The writer: at each step, the first failure of address s, the second of s-spread and
 	// the third of s-2*spread, one line each, so that an address's failures are far apart in
 	// the file (a kill falls between them) and all three within the window.
