@@ -88,7 +88,8 @@ type Daemon struct {
 
 	// The write-ahead log (see WALFile), under mu: the open WAL (nil: none, bans are not
 	// crash-safe), its size, whether a failed append was reported; the read position of each
-	// log file, as far as the line path got; whether lines were read since the last checkpoint.
+	// log file, as far as the line path got; whether positions or counts changed since the
+	// last checkpoint.
 	wal       *os.File
 	walSize   int64
 	walFailed bool
@@ -260,6 +261,7 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 		return
 	}
 	d.stats.Failures++
+	d.cpDirty = true // the counts changed
 	dec := d.eng.Observe(f, now)
 	switch dec.Verdict {
 	case Banned:
