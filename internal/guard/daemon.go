@@ -116,7 +116,8 @@ type Daemon struct {
 type Stats struct {
 	Lines, Failures, Bans, Unbans, Capped int
 	// Recovered counts the bans of the write-ahead log adopted at start (the last run ended
-	// before saving them); Stale the replayed failures left uncounted as older than the window.
+	// before saving them); Stale the failures read again after a restart and left uncounted:
+	// older than the window, or counted toward a ban already.
 	Recovered, Stale int
 	// Saves of block.json, and the syncs of the kernel to it that some of them made.
 	Saves, Syncs int
@@ -255,8 +256,10 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	if !ok {
 		return
 	}
-	if l.Replay && !f.Time.IsZero() && now.Sub(f.Time) > d.eng.Config().Window {
-		// Written while the guard was down, longer ago than the window: it no longer counts.
+	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time)) {
+		// Read again after a restart: written longer ago than the window, it no longer
+		// counts; written before the address's latest ban began, it counted toward that ban
+		// (which the WAL kept, even if it has ended since).
 		d.stats.Stale++
 		return
 	}
@@ -479,12 +482,20 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		if len(recovered) > 0 {
 			rule := newAdoption(st, newAllowset(cfg.Allowlist))
 			for _, p := range recovered {
-				if why := rule.refuse(p, now); why != "" {
+				why := rule.refuse(p, now)
+				if why != "" && why != whyEnded {
 					notAdopted = append(notAdopted, lift{p.ban.Prefix, why})
 					continue
 				}
+				// An ended ban is recorded too, and swept below: the offence counts (a repeat
+				// offender's next ban doubles), and the failures that led to it, read again,
+				// count for nothing (Engine.CountedInBan).
 				if _, err := st.Ban(block.BanRequest{Prefix: p.ban.Prefix, TTL: p.ban.Expires.Sub(p.at), Forever: p.ban.Expires.IsZero(), Reason: p.reason, Source: block.SourceGuard}, pol, p.at); err != nil {
 					notAdopted = append(notAdopted, lift{p.ban.Prefix, "block.json refused it: " + err.Error()})
+					continue
+				}
+				if why == whyEnded {
+					notAdopted = append(notAdopted, lift{p.ban.Prefix, why + "; recorded as an offence"})
 					continue
 				}
 				adopted = append(adopted, p)
@@ -789,7 +800,6 @@ const maxTrackLines = maxWAL / 2 / 250
 //
 // The rule: a WAL ban is one the last run put in the kernel; it is adopted, with the expiry it
 // had, unless
-//   - it has ended;
 //   - the guard's configuration or the state allowlists any of its addresses (the allowlist is
 //     never blocked);
 //   - the state has seen it already: the prefix's ban or offender record says it was banned at
@@ -798,7 +808,9 @@ const maxTrackLines = maxWAL / 2 / 250
 //     expired. block.json keeps offender records for OffenderMemory, far longer than the WAL
 //     keeps a ban (until the next save), and `block remove` keeps them;
 //   - the state's activity records an unban or an allowlisting of a prefix holding it at or
-//     after it was decided (the same as the previous case, for a state edited by hand).
+//     after it was decided (the same as the previous case, for a state edited by hand);
+//   - it has ended (whyEnded): then it is recorded in the state and swept at once, so that
+//     it counts as an offence and its failures, read again, count for nothing.
 //
 // A ban the last run never saved is not known to block.json, so `block remove` run while the
 // guard was down says it was not banned and changes nothing; the ban is adopted, and shows in
@@ -828,9 +840,6 @@ func newAdoption(st *block.State, cfgAllow allowset) *adoption {
 // refuse says why p is not to be adopted at now, or "" when it is.
 func (a *adoption) refuse(p pendingBan, now time.Time) string {
 	pf := p.ban.Prefix
-	if !p.ban.Expires.IsZero() && !p.ban.Expires.After(now) {
-		return "it has ended"
-	}
 	if a.allow.overlaps(pf) {
 		return "the guard's configuration allowlists it"
 	}
@@ -848,5 +857,11 @@ func (a *adoption) refuse(p pendingBan, now time.Time) string {
 			return "removed by " + ev.Source + " since"
 		}
 	}
+	if !p.ban.Expires.IsZero() && !p.ban.Expires.After(now) {
+		return whyEnded
+	}
 	return ""
 }
+
+// whyEnded is adoption.refuse's answer for a ban that ended while the guard was down.
+const whyEnded = "it ended while the guard was down"

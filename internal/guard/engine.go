@@ -280,6 +280,13 @@ func (e *Engine) Record(b block.Ban, count int, at time.Time) {
 	e.index.update(pkeyOf(b.Prefix), unixSec(b.Expires), unixSec(at), clampCount(count))
 }
 
+// CountedInBan reports whether a failure of a at t came before the address's latest ban began,
+// on the second: a line read again after a restart that counted toward a ban already.
+func (e *Engine) CountedInBan(a netip.Addr, t time.Time) bool {
+	r, _ := e.index.find(hostKey(keyOf(a)))
+	return r != nil && r.count > 0 && int64(r.last) >= t.Unix()
+}
+
 // Allowlisted reports whether the allowlist in use covers any address of p.
 func (e *Engine) Allowlisted(p netip.Prefix) bool { return e.allow.overlaps(p) }
 

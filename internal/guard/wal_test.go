@@ -3,6 +3,7 @@ package guard
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -359,5 +360,53 @@ func FuzzParseWAL(f *testing.F) {
 				t.Fatalf("ban %+v does not round-trip: %+v, %v", b, again, err)
 			}
 		}
+	})
+}
+
+// TestDaemonReplayDoesNotRecount: the lines that led to a ban, read again after a crash (the
+// checkpoint's position is before them), count for nothing, even when the ban ended while the
+// guard was down; the ended ban is remembered as an offence.
+func TestDaemonReplayDoesNotRecount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		kernel := &blocktest.Fake{}
+		r := startDaemon(t, dir, Default(), kernel, nil)
+		stamp := time.Now()
+		lines := make([]follow.Line, 10)
+		for i := range lines {
+			lines[i] = follow.Line{Text: []byte(stamp.UTC().Format(time.RFC3339Nano) + fmt.Sprintf(" host sshd[%d]: Failed password for root from 203.0.113.9 port 22 ssh2", 100+i)),
+				Source: "file:/x", Replay: true}
+		}
+		ctx := context.Background()
+		for _, l := range lines {
+			l.Replay, l.Read = false, time.Now()
+			r.d.line(ctx, l)
+		}
+		if got := r.held(); !slices.Equal(got, []string{"203.0.113.9"}) {
+			t.Fatalf("kernel holds %v after 10 failures, want the ban", got)
+		}
+		crashed := crashCopy(t, dir)
+		r.stop()
+
+		time.Sleep(20 * time.Minute) // the 15-minute ban ends while the guard is down
+		r = startDaemon(t, crashed, Default(), kernel, nil)
+		for _, l := range lines {
+			l.Read = time.Now()
+			r.d.line(ctx, l)
+		}
+		if got := r.held(); len(got) != 0 {
+			t.Errorf("kernel holds %v after the replay, want nothing: the lines counted toward the first ban", got)
+		}
+		if s := r.d.Stats(); s.Stale != 10 || s.Bans != 0 {
+			t.Errorf("Stats() = %+v, want 10 stale failures and no ban", s)
+		}
+		st := r.state()
+		if _, ok := banOf(st, "203.0.113.9"); ok {
+			t.Errorf("block.json holds the ended ban")
+		}
+		if i := slices.IndexFunc(st.Offenders, func(o block.Offender) bool { return o.Prefix.String() == "203.0.113.9/32" }); i < 0 || st.Offenders[i].Count != 1 {
+			t.Errorf("block.json does not remember the ended ban as one offence: %+v", st.Offenders)
+		}
+		r.stop()
 	})
 }
