@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -98,7 +99,9 @@ func TestGuardSurvivesKill9(t *testing.T) {
 	}()
 
 	for c := range cycles {
-		time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+		// From just after the start (the first positions and bans not checkpointed yet) to
+		// well after the first save and checkpoint.
+		time.Sleep(time.Duration(50+rand.IntN(1200)) * time.Millisecond)
 		if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -147,8 +150,12 @@ func TestGuardSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("%d kill -9 cycles, %d addresses reached the threshold; %d bans saved, %d in the kernel", cycles, n, len(st.Bans), len(kernel))
 	if len(notSaved) > 0 || len(notKernel) > 0 {
-		t.Errorf("bans lost to kill -9: %d of %d not in block.json (first %v), %d not in the kernel (first %v)",
-			len(notSaved), n, head(notSaved), len(notKernel), head(notKernel))
+		lines := strings.Split(g.log(), "\n")
+		if len(lines) > 40 {
+			lines = append(lines[:20], append([]string{"…"}, lines[len(lines)-20:]...)...)
+		}
+		t.Errorf("bans lost to kill -9: %d of %d not in block.json (first %v), %d not in the kernel (first %v); the last run said:\n%s",
+			len(notSaved), n, head(notSaved), len(notKernel), head(notKernel), strings.Join(lines, "\n"))
 	}
 	// No address banned twice: re-reading the log after a restart did not count a failure again.
 	for _, o := range st.Offenders {

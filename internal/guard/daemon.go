@@ -246,11 +246,17 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.stats.Lines++
 	if !l.Pos.IsZero() {
 		d.pos[l.Source] = l.Pos
 		d.cpDirty = true
+		if len(l.Text) == 0 {
+			// A mark: the source opened a file there. Recorded at once, so that a crash
+			// before the next checkpoint resumes there, not at the file's end by then.
+			d.walAppendPos(l.Source, l.Pos)
+			return
+		}
 	}
+	d.stats.Lines++
 	d.parser.Now = now
 	f, ok := d.parser.Parse(l.Text)
 	if !ok {
@@ -710,6 +716,24 @@ func (d *Daemon) walAppend(p *pendingBan) {
 	if err != nil && !d.walFailed {
 		d.walFailed = true
 		d.logf("error", "could not append a ban to %s (%v): bans not saved yet are lost if the guard crashes before the next save", d.wal.Name(), err)
+	}
+}
+
+// walAppendPos appends a read position to the WAL (the latest of a source wins). Called with
+// mu held, only for a position with no line counted before it in that file.
+func (d *Daemon) walAppendPos(src string, p follow.Position) {
+	if d.wal == nil {
+		return
+	}
+	d.walBuf = appendPos(d.walBuf[:0], src, p)
+	if d.walSize+int64(len(d.walBuf)) > maxWAL {
+		return
+	}
+	n, err := d.wal.Write(d.walBuf)
+	d.walSize += int64(n)
+	if err != nil && !d.walFailed {
+		d.walFailed = true
+		d.logf("error", "could not append to %s (%v): a crash before the next checkpoint may skip lines", d.wal.Name(), err)
 	}
 }
 

@@ -410,3 +410,26 @@ func TestDaemonReplayDoesNotRecount(t *testing.T) {
 		r.stop()
 	})
 }
+
+// TestDaemonRecordsMarks: where a source opened a file is in the WAL at once, before any
+// checkpoint, so that a crash right after the start resumes there rather than at the file's
+// end by then.
+func TestDaemonRecordsMarks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		r := startDaemon(t, dir, Default(), nil, nil)
+		want := follow.Position{Dev: 1, Ino: 2, Off: 300}
+		r.d.line(context.Background(), follow.Line{Source: "file:/x", Pos: want, Read: time.Now()})
+		wd, err := readWAL(crashCopy(t, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := wd.pos["file:/x"]; got != want {
+			t.Errorf("WAL position after a mark = %+v, want %+v", got, want)
+		}
+		if s := r.d.Stats(); s.Lines != 0 {
+			t.Errorf("Stats().Lines = %d after a mark, want 0", s.Lines)
+		}
+		r.stop()
+	})
+}

@@ -341,6 +341,9 @@ func (t *tail) open(ctx context.Context, first bool) error {
 		}
 	}
 	t.cur = o
+	if o.dev != 0 || o.ino != 0 {
+		t.emit(Line{Source: t.name, Read: time.Now(), Pos: Position{Dev: o.dev, Ino: o.ino, Off: o.off}, Replay: o.replay})
+	}
 	return t.read(ctx, o)
 }
 

@@ -25,7 +25,9 @@ type Line struct {
 	Source string    // the source's Name(), e.g. "file:/var/log/auth.log", "journal", "unifiedlog"
 	Read   time.Time // when firewarden read it (for latency measurement)
 	// Pos is where the line ends in its file, for a source that can resume there (File); zero
-	// otherwise.
+	// otherwise. A Line with Pos and no Text is a mark: the source opened a file at Pos (at its
+	// end, its start, or a resumed position), before any line of it, so that a consumer can
+	// save where reading began.
 	Pos Position
 	// Replay is set on the lines a resumed source reads from its saved position up to the end
 	// its file had then: lines written while nothing read them, possibly long ago.
