@@ -40,7 +40,7 @@ func TestGuardSurvivesKill9(t *testing.T) {
 	cfg := writeGuardConfig(t, dir, logPath, 3, "1h")
 	args := []string{"--state-dir", state, "guard", "--config", cfg, "--backend", "nft"}
 
-	cycles := 25
+	cycles := 20
 	if testing.Short() {
 		cycles = 8
 	}
