@@ -183,6 +183,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.mu.Lock()
+	d.eng.forgetBanned(d.now())
 	st := d.startLine()
 	d.mu.Unlock()
 	if r, ok := d.opts.Source.(follow.Resumer); ok && len(pos) > 0 {

@@ -433,3 +433,31 @@ func TestDaemonRecordsMarks(t *testing.T) {
 		r.stop()
 	})
 }
+
+// TestDaemonCrashForgetsCountsOfBanned: counts restored from a checkpoint are dropped for an
+// address banned after it (the ban came back from the WAL), as a ban drops them in a run that
+// does not crash: when the ban ends, the address starts from nothing.
+func TestDaemonCrashForgetsCountsOfBanned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		kernel := &blocktest.Fake{}
+		r := startDaemon(t, dir, Default(), kernel, nil)
+		r.src.failures("203.0.113.9", 5)
+		r.src.failures("203.0.113.10", 5)
+		time.Sleep(DefaultPersistEvery + DefaultPollEvery) // a checkpoint with both counted
+		synctest.Wait()
+		r.src.failures("203.0.113.9", 5) // banned after the checkpoint
+		synctest.Wait()
+		crashed := crashCopy(t, dir)
+		r.stop()
+
+		r = startDaemon(t, crashed, Default(), kernel, nil)
+		r.d.mu.Lock()
+		got := r.d.eng.Tracked()
+		r.d.mu.Unlock()
+		if got != 1 {
+			t.Errorf("Tracked() = %d after the restart, want 1 (203.0.113.10; the banned address forgotten)", got)
+		}
+		r.stop()
+	})
+}
