@@ -444,10 +444,14 @@ func TestDaemonCrashForgetsCountsOfBanned(t *testing.T) {
 		r := startDaemon(t, dir, Default(), kernel, nil)
 		r.src.failures("203.0.113.9", 5)
 		r.src.failures("203.0.113.10", 5)
-		time.Sleep(DefaultPersistEvery + DefaultPollEvery) // a checkpoint with both counted
+		time.Sleep(DefaultPersistEvery + DefaultPollEvery)
+		r.src.failures("198.51.100.1", 10) // a ban saved at once: a checkpoint with both counted
 		synctest.Wait()
-		r.src.failures("203.0.113.9", 5) // banned after the checkpoint
+		r.src.failures("203.0.113.9", 5) // banned after the checkpoint, not saved yet
 		synctest.Wait()
+		if wd, err := readWAL(dir); err != nil || len(wd.track) != 2 || len(wd.bans) != 1 {
+			t.Fatalf("the WAL holds %d counts and %d bans (%v), want 2 and 1 for this test", len(wd.track), len(wd.bans), err)
+		}
 		crashed := crashCopy(t, dir)
 		r.stop()
 
