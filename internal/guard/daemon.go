@@ -595,11 +595,20 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		d.stats.Recovered += len(adopted)
 		d.mu.Unlock()
 	}
-	for _, p := range adopted {
+	// One line per ban, as for bans, up to a bound: a crash under a flood can leave thousands.
+	for i, p := range adopted {
+		if i == maxRecoverLines {
+			d.logf("recover", "and %d more bans kept from the write-ahead log", len(adopted)-i)
+			break
+		}
 		d.log.log(Event{Time: now, Event: "recover", Prefix: p.ban.Prefix, Until: p.ban.Expires,
 			Message: "the last run put it in the kernel and stopped before saving it; kept from the write-ahead log"})
 	}
-	for _, r := range notAdopted {
+	for i, r := range notAdopted {
+		if i == maxRecoverLines {
+			d.logf("recover", "and %d more bans of the write-ahead log not kept", len(notAdopted)-i)
+			break
+		}
 		d.log.log(Event{Time: now, Event: "recover", Prefix: r.p, Message: "not kept from the write-ahead log: " + r.why})
 	}
 	// The saved bans leave the WAL; the positions and counts of this instant go in.
@@ -887,6 +896,9 @@ func (a *adoption) refuse(p pendingBan, now time.Time) string {
 	}
 	return ""
 }
+
+// maxRecoverLines bounds the log lines a start writes about the bans of the WAL, of each kind.
+const maxRecoverLines = 100
 
 // whyEnded is adoption.refuse's answer for a ban that ended while the guard was down.
 const whyEnded = "it ended while the guard was down"
