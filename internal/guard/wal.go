@@ -30,7 +30,10 @@ import (
 //   - a checkpoint: when it was taken, the read position of every log file, and the failure
 //     counts (the tracker) at that instant;
 //   - every ban decided since that block.json does not hold yet, appended (one write) before
-//     the ban goes to the kernel.
+//     the ban goes to the kernel;
+//   - where a source opened a file (follow's mark), appended at once: the first position of a
+//     file that had none, so that a crash before the next checkpoint resumes there. The last
+//     position of a source in the file wins.
 //
 // After a crash, the next start adopts the WAL's bans into block.json (see adoptable), restores
 // the counts and reads the log files on from the checkpoint's positions, so that failures read
