@@ -64,7 +64,8 @@ type Options struct {
 
 // Daemon is `firewarden guard`: it reads log lines, bans with an Engine, applies each ban to the
 // kernel at once and saves it to block.json in the background; it ends bans on time and follows
-// the changes `firewarden block` makes to block.json while it runs.
+// the changes `firewarden block` makes to block.json while it runs. Each ban is in the
+// write-ahead log before it reaches the kernel, so that a crash loses none (see WALFile).
 //
 // Between saves it keeps no block.State: only the Engine's compact index (prefix, end, ban
 // count) and the bans not saved yet. Every save reads block.json afresh under its lock, adds the
@@ -168,9 +169,11 @@ func (d *Daemon) Stats() Stats {
 var errStop = errors.New("stopped by a signal")
 
 // Run starts the daemon and blocks until ctx is cancelled, a stop signal arrives or every
-// source has failed. On start it reads block.json, sweeps it, and reconciles the kernel with it
-// (a reboot empties nftables sets; someone may have changed them) and with the enabled flag.
-// When it stops it saves the bans not saved yet. It returns nil when stopped by ctx or a
+// source has failed. On start it reads the write-ahead log (WALFile) and block.json, adopts the
+// bans the last run made and did not save (see adoption), sweeps the state, and reconciles the
+// kernel with it (a reboot empties nftables sets; someone may have changed them) and with the
+// enabled flag; file sources resume where the last run's counts end. When it stops it saves the
+// bans not saved yet and checkpoints. It returns nil when stopped by ctx or a
 // signal, and an error when it could not start or its sources failed.
 func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Source == nil {
