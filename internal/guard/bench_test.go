@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -249,4 +251,32 @@ func BenchmarkBanLatency100k(b *testing.B) {
 	d, _, stop := runningDaemon(b, dir, &nullBackend{})
 	defer stop()
 	banLatency(b, d)
+}
+
+// BenchmarkCheckpoint64k is one checkpoint (a rewrite of the write-ahead log) with the tracker
+// full (DefaultMaxTracked addresses counted) and 1,000 bans not saved yet: what the guard
+// writes every PersistEvery at most while a flood is read. The line path waits only for the
+// copy of the tracker and the final rename.
+func BenchmarkCheckpoint64k(b *testing.B) {
+	dir := b.TempDir()
+	now := timeNowSecond()
+	d := New(Options{Config: Default(), StateDir: dir, Backend: &nullBackend{}, Source: newChanSource(), Now: func() time.Time { return now }})
+	for i := range DefaultMaxTracked {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		d.eng.track.get(keyOf(a), now).add(100)
+	}
+	for i := range 1000 {
+		a := netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)})
+		d.pending = append(d.pending, pendingBan{ban: block.Ban{Prefix: banPrefix(a), Expires: now.Add(15 * time.Minute)}, at: now, count: 1, reason: "bench"})
+	}
+	for b.Loop() {
+		if err := d.checkpoint(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(dir, WALFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
 }

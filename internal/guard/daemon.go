@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -61,7 +64,8 @@ type Options struct {
 
 // Daemon is `firewarden guard`: it reads log lines, bans with an Engine, applies each ban to the
 // kernel at once and saves it to block.json in the background; it ends bans on time and follows
-// the changes `firewarden block` makes to block.json while it runs.
+// the changes `firewarden block` makes to block.json while it runs. Each ban is in the
+// write-ahead log before it reaches the kernel, so that a crash loses none (see WALFile).
 //
 // Between saves it keeps no block.State: only the Engine's compact index (prefix, end, ban
 // count) and the bans not saved yet. Every save reads block.json afresh under its lock, adds the
@@ -83,13 +87,28 @@ type Daemon struct {
 	enabled bool         // block.json's enabled flag, as last read
 	stats   Stats
 
+	// The write-ahead log (see WALFile), under mu: the open WAL (nil: none, bans are not
+	// crash-safe), its size, whether a failed append was reported; the read position of each
+	// log file, as far as the line path got; whether positions or counts changed since the
+	// last checkpoint.
+	wal       *os.File
+	walSize   int64
+	walFailed bool
+	walBuf    []byte
+	pos       map[string]follow.Position
+	cpDirty   bool
+	// recovered are the bans of the WAL found at start, for the first save to adopt.
+	recovered []pendingBan
+
 	// Housekeeping only:
-	lastWrite  os.FileInfo // block.json as this daemon last wrote it; nil: unknown
-	sweepDue   bool        // bans ended since the last save
-	resync     bool        // the last sync or apply failed: reconcile at the next save (under mu)
-	syncNext   bool        // a range ban ended: sync at the next save (under mu)
-	lastSaved  time.Time   // end of the last save
-	retryAt    time.Time   // when to try again after a failed save or sync; zero: no retry due
+	lastCP     time.Time     // end of the last checkpoint
+	cpTook     time.Duration // how long it took
+	lastWrite  os.FileInfo   // block.json as this daemon last wrote it; nil: unknown
+	sweepDue   bool          // bans ended since the last save
+	resync     bool          // the last sync or apply failed: reconcile at the next save (under mu)
+	syncNext   bool          // a range ban ended: sync at the next save (under mu)
+	lastSaved  time.Time     // end of the last save
+	retryAt    time.Time     // when to try again after a failed save or sync; zero: no retry due
 	dirty      chan struct{}
 	rearm      chan struct{}
 	persistErr error
@@ -98,6 +117,10 @@ type Daemon struct {
 // Stats counts what the daemon has seen since it started.
 type Stats struct {
 	Lines, Failures, Bans, Unbans, Capped int
+	// Recovered counts the bans of the write-ahead log adopted at start (the last run ended
+	// before saving them); Stale the failures read again after a restart and left uncounted:
+	// older than the window, or counted toward a ban already.
+	Recovered, Stale int
 	// Saves of block.json, and the syncs of the kernel to it that some of them made.
 	Saves, Syncs int
 }
@@ -131,6 +154,7 @@ func New(opts Options) *Daemon {
 		eng:   NewEngine(opts.Config),
 		dirty: make(chan struct{}, 1),
 		rearm: make(chan struct{}, 1),
+		pos:   make(map[string]follow.Position),
 	}
 }
 
@@ -145,20 +169,30 @@ func (d *Daemon) Stats() Stats {
 var errStop = errors.New("stopped by a signal")
 
 // Run starts the daemon and blocks until ctx is cancelled, a stop signal arrives or every
-// source has failed. On start it reads block.json, sweeps it, and reconciles the kernel with it
-// (a reboot empties nftables sets; someone may have changed them) and with the enabled flag.
-// When it stops it saves the bans not saved yet. It returns nil when stopped by ctx or a
+// source has failed. On start it reads the write-ahead log (WALFile) and block.json, adopts the
+// bans the last run made and did not save (see adoption), sweeps the state, and reconciles the
+// kernel with it (a reboot empties nftables sets; someone may have changed them) and with the
+// enabled flag; file sources resume where the last run's counts end. When it stops it saves the
+// bans not saved yet and checkpoints. It returns nil when stopped by ctx or a
 // signal, and an error when it could not start or its sources failed.
 func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Source == nil {
 		return errors.New("guard: no log source")
 	}
+	pos, err := d.recover()
+	if err != nil {
+		return err
+	}
 	if err := d.persist(ctx, true); err != nil {
 		return err
 	}
 	d.mu.Lock()
+	d.eng.forgetBanned(d.now())
 	st := d.startLine()
 	d.mu.Unlock()
+	if r, ok := d.opts.Source.(follow.Resumer); ok && len(pos) > 0 {
+		r.Resume(pos)
+	}
 	d.log.log(Event{Time: d.now(), Event: "start", Message: st})
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -173,7 +207,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return fmt.Errorf("log sources: %w", err)
 	})
 	g.Go(func() error { return d.housekeeping(gctx) })
-	err := g.Wait()
+	err = g.Wait()
 	if errors.Is(err, errStop) {
 		err = nil
 	}
@@ -183,6 +217,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	perr := d.persist(sctx, false)
 	d.mu.Lock()
 	s := d.stats
+	if d.wal != nil {
+		d.wal.Close()
+		d.wal = nil
+	}
 	d.mu.Unlock()
 	d.log.log(Event{Time: d.now(), Event: "stop", Message: fmt.Sprintf("stopped: %d lines, %d failures, %d bans, %d ended, %d capped", s.Lines, s.Failures, s.Bans, s.Unbans, s.Capped)})
 	return errors.Join(err, perr)
@@ -213,13 +251,31 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !l.Pos.IsZero() {
+		d.pos[l.Source] = l.Pos
+		d.cpDirty = true
+		if len(l.Text) == 0 {
+			// A mark: the source opened a file there. Recorded at once, so that a crash
+			// before the next checkpoint resumes there, not at the file's end by then.
+			d.walAppendPos(l.Source, l.Pos)
+			return
+		}
+	}
 	d.stats.Lines++
 	d.parser.Now = now
 	f, ok := d.parser.Parse(l.Text)
 	if !ok {
 		return
 	}
+	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time)) {
+		// Read again after a restart: written longer ago than the window, it no longer
+		// counts; written before the address's latest ban began, it counted toward that ban
+		// (which the WAL kept, even if it has ended since).
+		d.stats.Stale++
+		return
+	}
 	d.stats.Failures++
+	d.cpDirty = true // the counts changed
 	dec := d.eng.Observe(f, now)
 	switch dec.Verdict {
 	case Banned:
@@ -237,6 +293,10 @@ func (d *Daemon) ban(ctx context.Context, f authwatch.Failure, dec Decision, sou
 	d.stats.Bans++
 	ev := Event{Time: read, Event: "ban", Prefix: dec.Ban.Prefix, Until: dec.Ban.Expires, Duration: formatDuration(dec.Duration),
 		Count: dec.Count, Score: dec.Score, Kind: f.Kind.String(), Source: source, Read: read}
+	reason := fmt.Sprintf("%s failures in %s, the last %s", formatFloat(dec.Score), formatDuration(d.eng.Config().Window), f.Kind)
+	p := pendingBan{ban: dec.Ban, at: read.Truncate(time.Second), count: dec.Count, reason: reason}
+	// Durable before the kernel has it: a crash from here on cannot lose it (see WALFile).
+	d.walAppend(&p)
 	if d.opts.Backend != nil {
 		if _, err := d.opts.Backend.Apply(ctx, []block.Ban{dec.Ban}, nil, read); err != nil {
 			ev.Message = fmt.Sprintf("the %s firewall did not take it (%v); it is saved and the next sync retries", d.opts.Backend.Name(), err)
@@ -251,8 +311,7 @@ func (d *Daemon) ban(ctx context.Context, f authwatch.Failure, dec Decision, sou
 		}
 		ev.Message += "blocking is disabled: it takes effect after `firewarden block enable`"
 	}
-	reason := fmt.Sprintf("%s failures in %s, the last %s", formatFloat(dec.Score), formatDuration(d.eng.Config().Window), f.Kind)
-	d.pending = append(d.pending, pendingBan{ban: dec.Ban, at: read.Truncate(time.Second), count: dec.Count, reason: reason})
+	d.pending = append(d.pending, p)
 	signal(d.dirty)
 	signal(d.rearm)
 	d.log.log(ev)
@@ -318,6 +377,10 @@ func (d *Daemon) housekeeping(ctx context.Context) error {
 			case d.sweepDue && d.now().Sub(d.lastSaved) >= d.opts.SweepEvery,
 				!d.retryAt.IsZero() && !d.now().Before(d.retryAt):
 				d.persistLogged(ctx, false)
+			case d.checkpointDue():
+				if err := d.checkpoint(); err != nil {
+					d.logf("error", "%v", err)
+				}
 			}
 		case sig := <-d.opts.Signals:
 			switch sig {
@@ -405,6 +468,7 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 	d.mu.Lock()
 	batch := d.pending
 	d.pending = nil
+	recovered := d.recovered
 	cfg := d.eng.Config()
 	reconcile = reconcile || d.resync
 	d.mu.Unlock()
@@ -417,12 +481,37 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 	}
 	var refused []lift
 	var liftedByConfig []netip.Prefix
+	var adopted []pendingBan
+	var notAdopted []lift
 	foreign := false
 	saved := false
 	first := d.lastWrite == nil
 	_, _, err := store.Update(ctx, func(st *block.State) error {
 		foreign = d.changedByOthers()
 		pol := cfg.Policy()
+		adopted, notAdopted = nil, nil
+		if len(recovered) > 0 {
+			rule := newAdoption(st, newAllowset(cfg.Allowlist))
+			for _, p := range recovered {
+				why := rule.refuse(p, now)
+				if why != "" && why != whyEnded {
+					notAdopted = append(notAdopted, lift{p.ban.Prefix, why})
+					continue
+				}
+				// An ended ban is recorded too, and swept below: the offence counts (a repeat
+				// offender's next ban doubles), and the failures that led to it, read again,
+				// count for nothing (Engine.CountedInBan).
+				if _, err := st.Ban(block.BanRequest{Prefix: p.ban.Prefix, TTL: p.ban.Expires.Sub(p.at), Forever: p.ban.Expires.IsZero(), Reason: p.reason, Source: block.SourceGuard}, pol, p.at); err != nil {
+					notAdopted = append(notAdopted, lift{p.ban.Prefix, "block.json refused it: " + err.Error()})
+					continue
+				}
+				if why == whyEnded {
+					notAdopted = append(notAdopted, lift{p.ban.Prefix, why + "; recorded as an offence"})
+					continue
+				}
+				adopted = append(adopted, p)
+			}
+		}
 		for _, p := range batch {
 			_, err := st.Ban(block.BanRequest{Prefix: p.ban.Prefix, TTL: p.ban.Expires.Sub(p.at), Reason: p.reason, Source: block.SourceGuard}, pol, p.at)
 			if err != nil {
@@ -504,6 +593,32 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 		return fmt.Errorf("could not save %d bans to %s: %w; the kernel has them, the next save retries", len(batch), store.Path(), err)
 	}
 	d.sweepDue = false
+	if len(recovered) > 0 {
+		d.mu.Lock()
+		d.recovered = nil
+		d.stats.Recovered += len(adopted)
+		d.mu.Unlock()
+	}
+	// One line per ban, as for bans, up to a bound: a crash under a flood can leave thousands.
+	for i, p := range adopted {
+		if i == maxRecoverLines {
+			d.logf("recover", "and %d more bans kept from the write-ahead log", len(adopted)-i)
+			break
+		}
+		d.log.log(Event{Time: now, Event: "recover", Prefix: p.ban.Prefix, Until: p.ban.Expires,
+			Message: "the last run put it in the kernel and stopped before saving it; kept from the write-ahead log"})
+	}
+	for i, r := range notAdopted {
+		if i == maxRecoverLines {
+			d.logf("recover", "and %d more bans of the write-ahead log not kept", len(notAdopted)-i)
+			break
+		}
+		d.log.log(Event{Time: now, Event: "recover", Prefix: r.p, Message: "not kept from the write-ahead log: " + r.why})
+	}
+	// The saved bans leave the WAL; the positions and counts of this instant go in.
+	if cerr := d.checkpoint(); cerr != nil {
+		d.logf("error", "%v; bans are not crash-safe until it is fixed", cerr)
+	}
 	for _, r := range refused {
 		d.log.log(Event{Time: now, Event: "lift", Prefix: r.p, Message: r.why})
 	}
@@ -571,3 +686,225 @@ func (d *Daemon) reload() {
 func (s SourceConfig) equal(o SourceConfig) bool {
 	return s.Type == o.Type && s.Path == o.Path && slices.Equal(s.Units, o.Units)
 }
+
+// recover reads the write-ahead log at start: its bans wait for the first save to adopt them,
+// its counts go back into the tracker (when the window is as it was), and its positions are
+// returned, for the sources to resume at.
+func (d *Daemon) recover() (map[string]follow.Position, error) {
+	removeWALTemps(d.opts.StateDir)
+	wd, err := readWAL(d.opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if wd.skipped > 0 {
+		d.logf("recover", "%d lines of %s did not parse and were skipped (a crash can tear the last one)", wd.skipped, filepath.Join(d.opts.StateDir, WALFile))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recovered = wd.bans
+	for src, p := range wd.pos {
+		d.pos[src] = p
+	}
+	if t := d.eng.track; wd.slot == t.slotLen && wd.max == t.max {
+		t.restore(wd.track, d.now())
+	}
+	return wd.pos, nil
+}
+
+// walAppend appends the ban p to the WAL. Called with mu held. A ban the WAL cannot take
+// still goes to the kernel (protection first); it is then only as safe as before the WAL:
+// saved at the next save.
+func (d *Daemon) walAppend(p *pendingBan) {
+	if d.wal == nil {
+		return
+	}
+	d.walBuf = appendBan(d.walBuf[:0], p)
+	var err error
+	if d.walSize+int64(len(d.walBuf)) > maxWAL {
+		err = fmt.Errorf("it holds %d bytes, the cap", d.walSize)
+	} else {
+		var n int
+		n, err = d.wal.Write(d.walBuf)
+		d.walSize += int64(n)
+	}
+	if err != nil && !d.walFailed {
+		d.walFailed = true
+		d.logf("error", "could not append a ban to %s (%v): bans not saved yet are lost if the guard crashes before the next save", d.wal.Name(), err)
+	}
+}
+
+// walAppendPos appends a read position to the WAL (the latest of a source wins). Called with
+// mu held, only for a position with no line counted before it in that file.
+func (d *Daemon) walAppendPos(src string, p follow.Position) {
+	if d.wal == nil {
+		return
+	}
+	d.walBuf = appendPos(d.walBuf[:0], src, p)
+	if d.walSize+int64(len(d.walBuf)) > maxWAL {
+		return
+	}
+	n, err := d.wal.Write(d.walBuf)
+	d.walSize += int64(n)
+	if err != nil && !d.walFailed {
+		d.walFailed = true
+		d.logf("error", "could not append to %s (%v): a crash before the next checkpoint may skip lines", d.wal.Name(), err)
+	}
+}
+
+// checkpointDue reports whether lines were read since the last checkpoint, which was
+// PersistEvery ago or longer.
+func (d *Daemon) checkpointDue() bool {
+	d.mu.Lock()
+	dirty := d.cpDirty
+	d.mu.Unlock()
+	// At most a tenth of the time goes to checkpoints: one takes about 0.1 s with the tracker
+	// full (BenchmarkCheckpoint64k).
+	return dirty && d.now().Sub(d.lastCP) >= max(d.opts.PersistEvery, 10*d.cpTook)
+}
+
+// checkpoint rewrites the WAL: the read positions and the tracker as they are now, and the
+// bans not saved yet. The line path is held only to copy them and, at the end, to add the bans
+// decided while the file was written and to switch to it.
+func (d *Daemon) checkpoint() error {
+	d.mu.Lock()
+	now := d.now()
+	t := d.eng.track
+	track := make([]entry, 0, t.len())
+	t.each(func(e *entry) { track = append(track, *e) })
+	pos := maps.Clone(d.pos)
+	bans := slices.Clone(d.pending)
+	d.cpDirty = false
+	d.mu.Unlock()
+	defer func() { d.lastCP = d.now(); d.cpTook = d.lastCP.Sub(now) }()
+
+	buf := make([]byte, 0, 256+100*len(pos)+200*len(track)+160*len(bans))
+	buf = append(buf, `{"k":"cp","time":"`...)
+	buf = now.UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, `","slot":`...)
+	buf = strconv.AppendInt(buf, t.slotLen, 10)
+	buf = append(buf, `,"max":`...)
+	buf = strconv.AppendInt(buf, int64(t.max), 10)
+	buf = append(buf, "}\n"...)
+	for _, src := range slices.Sorted(maps.Keys(pos)) {
+		buf = appendPos(buf, src, pos[src])
+	}
+	for i := range bans {
+		buf = appendBan(buf, &bans[i])
+	}
+	// Least recently seen first, as restore takes them; past maxTrackLines (a tracking cap
+	// raised far beyond the default), the most recently seen are kept.
+	for i := max(len(track)-maxTrackLines, 0); i < len(track); i++ {
+		buf = appendTrack(buf, &track[i])
+	}
+	f, err := createWAL(d.opts.StateDir)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("write the guard's write-ahead log: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	size := int64(len(buf))
+	if len(d.pending) > len(bans) {
+		// Decided while the file was written: in the old WAL only, so far.
+		var more []byte
+		for i := len(bans); i < len(d.pending); i++ {
+			more = appendBan(more, &d.pending[i])
+		}
+		if _, err := f.Write(more); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return fmt.Errorf("write the guard's write-ahead log: %w", err)
+		}
+		size += int64(len(more))
+	}
+	if err := commitWAL(d.opts.StateDir, f); err != nil {
+		f.Close()
+		return err
+	}
+	if d.wal != nil {
+		d.wal.Close()
+	}
+	d.wal, d.walSize, d.walFailed = f, size, false
+	return nil
+}
+
+// maxTrackLines bounds the tracker entries a checkpoint writes: at most about 250 bytes
+// each, half of maxWAL (the default cap, DefaultMaxTracked, is about half of this).
+const maxTrackLines = maxWAL / 2 / 250
+
+// adoption decides which bans of the WAL a start adopts into the state.
+//
+// The rule: a WAL ban is one the last run put in the kernel; it is adopted, with the expiry it
+// had, unless
+//   - the guard's configuration or the state allowlists any of its addresses (the allowlist is
+//     never blocked);
+//   - the state has seen it already: the prefix's ban or offender record says it was banned at
+//     or after the WAL's ban was decided. Then the ban was saved before the crash, and whatever
+//     the state says now is what someone wanted since: `block remove` took it out, or it
+//     expired. block.json keeps offender records for OffenderMemory, far longer than the WAL
+//     keeps a ban (until the next save), and `block remove` keeps them;
+//   - the state's activity records an unban or an allowlisting of a prefix holding it at or
+//     after it was decided (the same as the previous case, for a state edited by hand);
+//   - it has ended (whyEnded): then it is recorded in the state and swept at once, so that
+//     it counts as an offence and its failures, read again, count for nothing.
+//
+// A ban the last run never saved is not known to block.json, so `block remove` run while the
+// guard was down says it was not banned and changes nothing; the ban is adopted, and shows in
+// `block list` from then on.
+type adoption struct {
+	st    *block.State
+	allow allowset
+	last  map[netip.Prefix]time.Time // the latest ban the state remembers, per prefix
+}
+
+func newAdoption(st *block.State, cfgAllow allowset) *adoption {
+	a := &adoption{st: st, allow: cfgAllow, last: make(map[netip.Prefix]time.Time, len(st.Bans)+len(st.Offenders))}
+	note := func(p netip.Prefix, t time.Time) {
+		if old, ok := a.last[p]; !ok || t.After(old) {
+			a.last[p] = t
+		}
+	}
+	for _, o := range st.Offenders {
+		note(o.Prefix, o.Last)
+	}
+	for _, b := range st.Bans {
+		note(b.Prefix, b.Last)
+	}
+	return a
+}
+
+// refuse says why p is not to be adopted at now, or "" when it is.
+func (a *adoption) refuse(p pendingBan, now time.Time) string {
+	pf := p.ban.Prefix
+	if a.allow.overlaps(pf) {
+		return "the guard's configuration allowlists it"
+	}
+	for _, e := range a.st.Allowlist {
+		if e.Prefix.Overlaps(pf) {
+			return "it is allowlisted (" + block.FormatPrefix(e.Prefix) + ")"
+		}
+	}
+	if t, ok := a.last[pf]; ok && !t.Before(p.at) {
+		return "block.json has it already, or had it and it was removed since"
+	}
+	for _, ev := range a.st.Activity {
+		if (ev.Action == "unban" || ev.Action == "allow") && ev.Prefix.IsValid() && ev.Prefix.Bits() <= pf.Bits() &&
+			ev.Prefix.Contains(pf.Addr()) && !ev.Time.Before(p.at) {
+			return "removed by " + ev.Source + " since"
+		}
+	}
+	if !p.ban.Expires.IsZero() && !p.ban.Expires.After(now) {
+		return whyEnded
+	}
+	return ""
+}
+
+// maxRecoverLines bounds the log lines a start writes about the bans of the WAL, of each kind.
+const maxRecoverLines = 100
+
+// whyEnded is adoption.refuse's answer for a ban that ended while the guard was down.
+const whyEnded = "it ended while the guard was down"

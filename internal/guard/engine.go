@@ -280,6 +280,29 @@ func (e *Engine) Record(b block.Ban, count int, at time.Time) {
 	e.index.update(pkeyOf(b.Prefix), unixSec(b.Expires), unixSec(at), clampCount(count))
 }
 
+// forgetBanned stops counting the failures of addresses banned at now, as Observe does when
+// it bans: after counts are restored from a checkpoint and bans from the WAL, an address the
+// last run banned after the checkpoint starts over when its ban ends.
+func (e *Engine) forgetBanned(now time.Time) {
+	sec := uint32(min(max(now.Unix(), 0), forever-1))
+	var gone []addrKey
+	e.track.each(func(en *entry) {
+		if e.index.banned(en.addr, sec) {
+			gone = append(gone, en.addr)
+		}
+	})
+	for _, a := range gone {
+		e.track.remove(a)
+	}
+}
+
+// CountedInBan reports whether a failure of a at t came before the address's latest ban began,
+// on the second: a line read again after a restart that counted toward a ban already.
+func (e *Engine) CountedInBan(a netip.Addr, t time.Time) bool {
+	r, _ := e.index.find(hostKey(keyOf(a)))
+	return r != nil && r.count > 0 && int64(r.last) >= t.Unix()
+}
+
 // Allowlisted reports whether the allowlist in use covers any address of p.
 func (e *Engine) Allowlisted(p netip.Prefix) bool { return e.allow.overlaps(p) }
 

@@ -18,7 +18,7 @@ import (
 // may be added).
 type Event struct {
 	Time   time.Time    `json:"time"`
-	Event  string       `json:"event"` // start, ban, unban, lift, capped, reload, state, error, stop
+	Event  string       `json:"event"` // start, recover, ban, unban, lift, capped, reload, state, error, stop
 	Prefix netip.Prefix `json:"prefix,omitzero"`
 	Until  time.Time    `json:"until,omitzero"`
 	// For "ban": how long, which ban of the address this is, its score and the kind and

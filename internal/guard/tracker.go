@@ -167,3 +167,33 @@ func (e *entry) score() uint32 {
 	}
 	return s
 }
+
+// part is the part of the window now falls in.
+func (t *tracker) part(now time.Time) int64 { return max(now.UnixNano()/t.slotLen, 0) }
+
+// each calls f for every tracked entry, least recently seen first.
+func (t *tracker) each(f func(e *entry)) {
+	for i := t.tail; i >= 0; i = t.ents[i].prev {
+		f(&t.ents[i])
+	}
+}
+
+// restore tracks es again (a checkpoint's entries, least recently seen first), each as the
+// most recently seen so far, as they were; an entry whose failures have all left the window at
+// now, or that lies in the future (a clock stepped back), is left out, as is one tracked
+// already.
+func (t *tracker) restore(es []entry, now time.Time) {
+	part := t.part(now)
+	for _, e := range es {
+		if part-e.cur >= slots || e.cur > part {
+			continue
+		}
+		if _, ok := t.idx[e.addr]; ok {
+			continue
+		}
+		n := t.get(e.addr, now)
+		prev, next := n.prev, n.next
+		*n = e
+		n.prev, n.next = prev, next
+	}
+}

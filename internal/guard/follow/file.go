@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/host"
@@ -66,7 +67,12 @@ type File struct {
 	opts FileOptions
 	// stepped, when set (tests), is called after every check of the file.
 	stepped func()
+	// resume is where the next Run starts (Resume); zero: as FileOptions say.
+	resume Position
 }
+
+// Resume makes the next Run start at pos[f.Name()] (see Resumer).
+func (f *File) Resume(pos map[string]Position) { f.resume = pos[f.Name()] }
 
 // NewFile returns a File following the system path path under opts.Root.
 func NewFile(path string, opts FileOptions) *File {
@@ -101,6 +107,7 @@ func (f *File) Run(ctx context.Context, emit func(Line)) error {
 		wd:   -1,
 	}
 	t.dir, t.base = filepath.Split(t.full)
+	t.resume, f.resume = f.resume, Position{}
 	if !f.opts.NoNotify {
 		n, err := newNotifier()
 		switch {
@@ -161,6 +168,7 @@ type tail struct {
 	lastErr   string      // the open error last reported, to say each only once
 	saidLong  bool        // reported a cut line
 	wd        int         // the directory's watch, -1 when none
+	resume    Position    // where the first open starts; zero: FileOptions decide
 }
 
 // openFile is one opened file and how far it was read.
@@ -171,6 +179,18 @@ type openFile struct {
 	sp    *splitter
 	wd    int       // its inotify watch, -1 when none
 	until time.Time // for a rotated file: when reading it stops
+	// dev and ino identify the file in the Positions of its lines; replay is set while a
+	// resumed file is read up to its end as it was (see Line.Replay).
+	dev, ino uint64
+	replay   bool
+}
+
+// fileID is the device and inode of a file, which name it across renames.
+func fileID(info fs.FileInfo) (dev, ino uint64) {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev), uint64(st.Ino)
+	}
+	return 0, 0
 }
 
 // interval is how long to wait for the next check when nothing wakes Run.
@@ -199,7 +219,7 @@ func (t *tail) step(ctx context.Context, first bool) error {
 			kept = append(kept, o)
 			continue
 		}
-		o.sp.flush(t.line(time.Now()))
+		o.sp.flush(t.line(o, time.Now()))
 		t.close(o)
 	}
 	clear(t.old[len(kept):])
@@ -230,11 +250,11 @@ func (t *tail) step(ctx context.Context, first bool) error {
 		return t.open(ctx, false)
 	case st.Size() < t.cur.off:
 		t.file.opts.Log.printf("%s shrank from %d to %d bytes (truncated, copytruncate rotation): reading it from its start", t.file.path, t.cur.off, st.Size())
-		t.cur.sp.flush(t.line(time.Now()))
+		t.cur.sp.flush(t.line(t.cur, time.Now()))
 		if _, err := t.cur.f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("%s: %w", t.file.path, err)
 		}
-		t.cur.off = 0
+		t.cur.off, t.cur.sp.off, t.cur.replay = 0, 0, false
 		return t.read(ctx, t.cur)
 	}
 	return nil
@@ -283,13 +303,34 @@ func (t *tail) open(ctx context.Context, first bool) error {
 		return notRegular(t.file.path, info)
 	}
 	o := &openFile{f: f, info: info, sp: newSplitter(t.file.opts.MaxLine), wd: -1}
-	if first && !t.file.opts.FromStart {
+	o.dev, o.ino = fileID(info)
+	r := t.resume
+	t.resume = Position{}
+	switch {
+	case !first:
+	case !r.IsZero() && r.Dev == o.dev && r.Ino == o.ino && r.Off <= info.Size():
+		// The file an earlier run read: on from where its effects were saved.
+		o.off, err = f.Seek(r.Off, io.SeekStart)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", t.file.path, err)
+		}
+		o.replay = o.off < info.Size()
+		if o.replay {
+			t.file.opts.Log.printf("%s: resuming at byte %d of %d, where the last run's saved state ends", t.file.path, o.off, info.Size())
+		}
+	case !r.IsZero():
+		// Replaced (rotated) or truncated since: everything in it came after the position.
+		o.replay = info.Size() > 0
+		t.file.opts.Log.printf("%s is not the file the last run read (rotated or truncated since): reading it from its start", t.file.path)
+	case !t.file.opts.FromStart:
 		o.off, err = f.Seek(0, io.SeekEnd)
 		if err != nil {
 			f.Close()
 			return fmt.Errorf("%s: %w", t.file.path, err)
 		}
 	}
+	o.sp.off = o.off
 	if t.waiting {
 		t.file.opts.Log.printf("%s appeared: reading it from its start", t.file.path)
 	}
@@ -300,6 +341,9 @@ func (t *tail) open(ctx context.Context, first bool) error {
 		}
 	}
 	t.cur = o
+	if o.dev != 0 || o.ino != 0 {
+		t.emit(Line{Source: t.name, Read: time.Now(), Pos: Position{Dev: o.dev, Ino: o.ino, Off: o.off}, Replay: o.replay})
+	}
 	return t.read(ctx, o)
 }
 
@@ -309,7 +353,7 @@ func (t *tail) read(ctx context.Context, o *openFile) error {
 		n, err := o.f.Read(t.buf)
 		if n > 0 {
 			o.off += int64(n)
-			o.sp.feed(t.buf[:n], t.line(time.Now()))
+			o.sp.feed(t.buf[:n], t.line(o, time.Now()))
 			if o.sp.long > 0 && !t.saidLong {
 				t.file.opts.Log.printf("%s has a line longer than %d bytes: only its start is read (further ones are not reported)", t.file.path, o.sp.max)
 				t.saidLong = true
@@ -317,6 +361,7 @@ func (t *tail) read(ctx context.Context, o *openFile) error {
 		}
 		switch {
 		case err == io.EOF || n == 0:
+			o.replay = false
 			return nil
 		case err != nil:
 			return fmt.Errorf("read %s: %w", t.file.path, err)
@@ -325,9 +370,11 @@ func (t *tail) read(ctx context.Context, o *openFile) error {
 	return nil
 }
 
-// line returns the splitter callback that hands a line out as read at when.
-func (t *tail) line(when time.Time) func([]byte) {
-	return func(b []byte) { t.emit(Line{Text: b, Source: t.name, Read: when}) }
+// line returns the splitter callback that hands out a line of o as read at when.
+func (t *tail) line(o *openFile, when time.Time) func([]byte) {
+	return func(b []byte) {
+		t.emit(Line{Text: b, Source: t.name, Read: when, Pos: Position{Dev: o.dev, Ino: o.ino, Off: o.sp.end}, Replay: o.replay})
+	}
 }
 
 func (t *tail) close(o *openFile) {
@@ -384,4 +431,7 @@ type notifier interface {
 	close()
 }
 
-var _ Source = (*File)(nil)
+var (
+	_ Source  = (*File)(nil)
+	_ Resumer = (*File)(nil)
+)

@@ -24,6 +24,35 @@ type Line struct {
 	Text   []byte
 	Source string    // the source's Name(), e.g. "file:/var/log/auth.log", "journal", "unifiedlog"
 	Read   time.Time // when firewarden read it (for latency measurement)
+	// Pos is where the line ends in its file, for a source that can resume there (File); zero
+	// otherwise. A Line with Pos and no Text is a mark: the source opened a file at Pos (at its
+	// end, its start, or a resumed position), before any line of it, so that a consumer can
+	// save where reading began.
+	Pos Position
+	// Replay is set on the lines a resumed source reads from its saved position up to the end
+	// its file had then: lines written while nothing read them, possibly long ago.
+	Replay bool
+}
+
+// Position is where a line of a log file ends: the file's identity (device and inode) and the
+// offset just past the line's newline. A daemon saves the position of the last line whose
+// effects it saved, and after a restart hands it back (Resumer) to read on from there.
+type Position struct {
+	Dev, Ino uint64
+	Off      int64
+}
+
+// IsZero reports whether p names no position.
+func (p Position) IsZero() bool { return p == Position{} }
+
+// Resumer is a Source that can start where an earlier run stopped instead of at the end of its
+// files. Multi passes the call on to its sources.
+type Resumer interface {
+	// Resume makes the next Run start each file at pos[its Name()], when the file under the
+	// name is still the one the position names and is at least that long; a file replaced
+	// since (rotated) is read from its start, since all of it is new. Sources without an entry
+	// start as they would without Resume.
+	Resume(pos map[string]Position)
 }
 
 // Source produces lines until ctx is cancelled or it fails for good.
@@ -58,6 +87,10 @@ type splitter struct {
 	pending []byte // the start of a line whose newline has not arrived; never longer than max
 	over    bool   // the current line passed max: drop bytes until its newline
 	long    int64  // lines cut at max, for diagnostics
+	// off counts the bytes fed since the splitter was made or reset (a file's reader sets it to
+	// the file offset it starts at); during a call of feed's or flush's line, end is the offset
+	// just past the line handed out.
+	off, end int64
 }
 
 func newSplitter(max int) *splitter {
@@ -72,6 +105,8 @@ func newSplitter(max int) *splitter {
 func (s *splitter) feed(p []byte, line func([]byte)) {
 	for len(p) > 0 {
 		chunk, rest, nl := bytes.Cut(p, []byte{'\n'})
+		s.off += int64(len(p) - len(rest))
+		s.end = s.off
 		p = rest
 		switch {
 		case s.over:
@@ -106,6 +141,7 @@ func (s *splitter) feed(p []byte, line func([]byte)) {
 // for it) and resets the splitter.
 func (s *splitter) flush(line func([]byte)) {
 	if len(s.pending) > 0 && !s.over {
+		s.end = s.off
 		line(s.pending)
 	}
 	s.pending, s.over = s.pending[:0], false
@@ -198,4 +234,16 @@ func (m *Multi) Run(ctx context.Context, emit func(Line)) error {
 	return nil
 }
 
-var _ Source = (*Multi)(nil)
+// Resume passes pos on to every source that is a Resumer.
+func (m *Multi) Resume(pos map[string]Position) {
+	for _, s := range m.sources {
+		if r, ok := s.(Resumer); ok {
+			r.Resume(pos)
+		}
+	}
+}
+
+var (
+	_ Source  = (*Multi)(nil)
+	_ Resumer = (*Multi)(nil)
+)

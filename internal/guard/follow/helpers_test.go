@@ -25,6 +25,9 @@ type collector struct {
 func newCollector() *collector { return &collector{changed: make(chan struct{})} }
 
 func (c *collector) emit(l Line) {
+	if len(l.Text) == 0 {
+		return // a mark (see Line.Pos)
+	}
 	l.Text = append([]byte(nil), l.Text...)
 	c.mu.Lock()
 	c.lines = append(c.lines, l)
