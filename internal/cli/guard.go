@@ -13,6 +13,7 @@ import (
 
 	"github.com/firewarden/firewarden/internal/guard"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // Default guard configuration files, as system paths under the root.
@@ -107,6 +108,11 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 	}
 	if stateDir == "" {
 		stateDir = a.stateDir()
+	}
+	// Refuse an unsafe state directory at once, before anything reaches the firewall, rather
+	// than at the first save.
+	if _, err := statedir.Open(stateDir); err != nil {
+		return usagef("guard: %v", err)
 	}
 	src, err := guard.NewSources(cfg.Sources, a.os.Kind, guard.SourceEnv{Root: a.root, Log: guard.Logf(a.Err, a.g.json, "source")})
 	if err != nil {

@@ -117,6 +117,9 @@ type Daemon struct {
 // Stats counts what the daemon has seen since it started.
 type Stats struct {
 	Lines, Failures, Bans, Unbans, Capped int
+	// Refused counts sshd failure lines whose address could be the client's own text (a user
+	// name or certificate ID holding "from ADDR port N"): never banned on, only counted.
+	Refused int
 	// Recovered counts the bans of the write-ahead log adopted at start (the last run ended
 	// before saving them); Stale the failures read again after a restart and left uncounted:
 	// older than the window, or counted toward a ban already.
@@ -222,7 +225,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.wal = nil
 	}
 	d.mu.Unlock()
-	d.log.log(Event{Time: d.now(), Event: "stop", Message: fmt.Sprintf("stopped: %d lines, %d failures, %d bans, %d ended, %d capped", s.Lines, s.Failures, s.Bans, s.Unbans, s.Capped)})
+	d.log.log(Event{Time: d.now(), Event: "stop", Message: fmt.Sprintf("stopped: %d lines, %d failures, %d refused, %d bans, %d ended, %d capped", s.Lines, s.Failures, s.Refused, s.Bans, s.Unbans, s.Capped)})
 	return errors.Join(err, perr)
 }
 
@@ -263,8 +266,12 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	}
 	d.stats.Lines++
 	d.parser.Now = now
-	f, ok := d.parser.Parse(l.Text)
-	if !ok {
+	f, outcome := d.parser.Classify(l.Text)
+	switch outcome {
+	case authwatch.Refused:
+		d.stats.Refused++
+		return
+	case authwatch.Ignored:
 		return
 	}
 	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time)) {

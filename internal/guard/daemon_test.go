@@ -535,3 +535,27 @@ func TestDaemonReloadLiftsAllowlisted(t *testing.T) {
 		r.stop()
 	})
 }
+
+// A failure line whose address could be text the client wrote is refused: counted, never banned
+// on, however often it comes (issue 11).
+func TestDaemonRefusesClientChosenAddresses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := startDaemon(t, t.TempDir(), Default(), &blocktest.Fake{}, nil)
+		// The user name and the key ID both imitate sshd's text: the line reads two ways with
+		// different addresses, so it is refused.
+		for i := range 20 {
+			r.src.ch <- sshd(2000+i, "Failed publickey for bob from 6.6.6.19 port 22 ssh2: ECDSA-CERT SHA256:a ID y from 10.99.0.17 port %d ssh2: ECDSA-CERT SHA256:b ID z (serial 1) CA ECDSA SHA256:c", 5555+i)
+		}
+		synctest.Wait()
+		if got := r.held(); len(got) != 0 {
+			t.Fatalf("kernel holds %v after 20 lines that read two ways; want nothing banned", got)
+		}
+		r.stop()
+		if s := r.d.Stats(); s.Refused != 20 || s.Failures != 0 {
+			t.Errorf("Stats() refused %d, failures %d after 20 forged certificate lines; want 20 refused, 0 failures", s.Refused, s.Failures)
+		}
+		if !strings.Contains(r.log.String(), "20 refused") {
+			t.Errorf("stop line does not count the refused lines:\n%s", r.log)
+		}
+	})
+}
