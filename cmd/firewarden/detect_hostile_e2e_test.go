@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -72,3 +74,105 @@ func TestDetectHostileOsascript(t *testing.T) {
 		})
 	}
 }
+
+// gzipped returns data compressed with gzip.
+func gzipped(t *testing.T, data string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// One line or file detect cannot read never costs the alerts of the rest: it is named on
+// stderr, and the exit status is 1 when alerts fired, 2 when nothing could be read or when no
+// alert fired but some input was skipped (no all-clear for unchecked input), 0 only when
+// everything was read and nothing fired.
+func TestDetectBadInputKeepsAlerts(t *testing.T) {
+	dir := t.TempDir()
+	// eslogger writes each control character of an argument as \u00XX: 200,000 of them make a
+	// line of 1.2 MB, longer than the 1 MiB detect decodes.
+	long := esExec(2, 7002, "/bin/echo", strings.Repeat("\x01", 200_000))
+	if len(long) <= 1<<20 {
+		t.Fatalf("the long line has %d bytes, want more than 1 MiB", len(long))
+	}
+	ls := esExec(5, 7005, "/bin/ls", "-l")
+	var filler strings.Builder
+	for range 3000 {
+		filler.WriteString(ls)
+	}
+	full := gzipped(t, esExec(1, 7001, "/sbin/pfctl", "-d")+filler.String())
+	var (
+		longMid   = writeFile(t, dir, "long.jsonl", []byte(esExec(1, 7001, "/sbin/pfctl", "-d")+long+esExec(3, 7003, "/usr/libexec/ApplicationFirewall/socketfilterfw", "--setglobalstate", "off")))
+		longOnly  = writeFile(t, dir, "longonly.jsonl", []byte(ls+long+ls))
+		cut       = writeFile(t, dir, "cut.jsonl.gz", full[:len(full)*2/3])
+		cutHeader = writeFile(t, dir, "header.jsonl.gz", full[:5])
+		lsOnly    = writeFile(t, dir, "ls.jsonl", []byte(ls))
+		flush     = writeFile(t, dir, "flush.jsonl", []byte(esExec(4, 7004, "/sbin/pfctl", "-F", "all")))
+	)
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		code      int
+		stdout    []string // each must be in stdout
+		stderr    []string // each must be in stderr
+		stderrOne bool     // stderr is one line
+	}{
+		{"long line between two alerts", []string{"detect", longMid}, 1,
+			[]string{"HIGH pf-disable", "alf-global-off"},
+			[]string{"skipped " + longMid + ":2: line longer than 1048576 bytes", "1 skipped", "incomplete"}, false},
+		{"long line between two alerts json", []string{"--json", "detect", longMid}, 1,
+			[]string{`"pf-disable"`, `"alf-global-off"`},
+			[]string{"skipped " + longMid + ":2: line longer than 1048576 bytes"}, false},
+		// pf-disable is in the truncated file, before the cut.
+		{"truncated gzip among valid files", []string{"detect", flush, cut, lsOnly}, 1,
+			[]string{"pf-flush-main", "HIGH pf-disable"},
+			[]string{"skipped " + cut + ": cut off after line", "(truncated file?)", "1 skipped"}, false},
+		{"all of it", []string{"detect", flush, cut, longMid}, 1,
+			[]string{"pf-flush-main", "HIGH pf-disable", "alf-global-off"},
+			[]string{"2 skipped"}, false},
+		{"missing file among valid ones", []string{"detect", "/nonexistent/events.jsonl", flush}, 1,
+			[]string{"pf-flush-main"},
+			[]string{"skipped open /nonexistent/events.jsonl: no such file or directory"}, false},
+		{"no alert but a skipped line", []string{"detect", longOnly}, 2,
+			nil,
+			[]string{"skipped " + longOnly + ":2: line longer than 1048576 bytes", "incomplete: no alerts in what was read"}, false},
+		{"nothing readable", []string{"detect", cutHeader}, 2,
+			nil, []string{header(cutHeader)}, true},
+		{"nothing readable in several", []string{"detect", cutHeader, "/nonexistent/x"}, 2,
+			nil, []string{"none of the input could be read (2 problems above)", "no such file"}, false},
+		{"everything read, nothing found", []string{"detect", lsOnly}, 0,
+			nil, []string{"0 alerts", "0 skipped"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := firewardenIn(t, nil, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("firewarden %s: exit %d, want %d; stdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), r.code, tc.code, r.stdout, r.stderr)
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if len(tc.stdout) == 0 && r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+				}
+			}
+			if tc.stderrOne && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("stderr = %q, want one line", r.stderr)
+			}
+		})
+	}
+}
+
+// header is the error for a gzip file cut inside its header.
+func header(name string) string { return "detect: " + name + ": unexpected EOF" }

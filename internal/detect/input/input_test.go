@@ -898,21 +898,80 @@ func TestNoTelemetry(t *testing.T) {
 }
 
 func TestLongLine(t *testing.T) {
+	exec := line(fixture(t, "eslogger-v9-macos15-exec.json"))
 	long := append(bytes.Repeat([]byte("x"), MaxLine), '\n')
-	in := append(append(line(fixture(t, "eslogger-v9-macos15-exec.json")), long...), line(fixture(t, "eslogger-v9-macos15-exec.json"))...)
+	in := append(append(append([]byte(nil), exec...), long...), exec...)
 	evs, st, err := readAll(t, in, Options{})
-	if err != nil || len(evs) != 2 || st.Malformed != 1 {
+	if err != nil || len(evs) != 2 || st.Malformed != 1 || st.TooLong != 0 {
 		t.Errorf("a %d-byte line: %d events, %+v, %v; want it read (and malformed)", MaxLine, len(evs), st, err)
 	}
 
-	longer := append(bytes.Repeat([]byte("x"), MaxLine+10), '\n')
-	in = append(line(fixture(t, "eslogger-v9-macos15-exec.json")), longer...)
-	r := NewReader(bytes.NewReader(in), "big.json", Options{})
-	if _, err := r.Next(); err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want []Skip
+		evs  int
+	}{
+		{"between two records", concat(exec, bytes.Repeat([]byte("x"), MaxLine+1), []byte("\n"), exec), []Skip{{"big.json", 2, "line longer than 1048576 bytes"}}, 2},
+		{"crlf", concat(exec, bytes.Repeat([]byte("x"), MaxLine+1), []byte("\r\n"), exec), []Skip{{"big.json", 2, "line longer than 1048576 bytes"}}, 2},
+		{"last without line end", concat(exec, bytes.Repeat([]byte("x"), 3*MaxLine)), []Skip{{"big.json", 2, "line longer than 1048576 bytes"}}, 1},
+		{"two in a row", concat(exec, bytes.Repeat([]byte("{"), MaxLine+10), []byte("\n"), bytes.Repeat([]byte("y"), 5*MaxLine), []byte("\n"), exec),
+			[]Skip{{"big.json", 2, "line longer than 1048576 bytes"}, {"big.json", 3, "line longer than 1048576 bytes"}}, 2},
+		{"exactly the buffer", concat(exec, bytes.Repeat([]byte(" "), readBuffer), exec), nil, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var skips []Skip
+			r := NewReader(bytes.NewReader(tt.in), "big.json", Options{Skip: func(s Skip) { skips = append(skips, s) }})
+			n := 0
+			for {
+				_, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("Next() = %v, want events then io.EOF", err)
+				}
+				n++
+			}
+			if n != tt.evs {
+				t.Errorf("Next() gave %d events, want %d", n, tt.evs)
+			}
+			if diff := cmp.Diff(tt.want, skips); diff != "" {
+				t.Errorf("skips (-want +got):\n%s", diff)
+			}
+			if st := r.Stats(); st.TooLong != int64(len(tt.want)) {
+				t.Errorf("Stats().TooLong = %d, want %d", st.TooLong, len(tt.want))
+			}
+		})
 	}
-	_, err = r.Next()
-	want := "detect: big.json: line 2 is longer than 1048576 bytes"
+}
+
+func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// A gzip file cut short ends the Reader with an error that names the last line read, after
+// every event before the cut.
+func TestTruncatedGzip(t *testing.T) {
+	exec := line(fixture(t, "eslogger-v9-macos15-exec.json"))
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	for range 50 {
+		w.Write(exec)
+	}
+	w.Close()
+	cut := b.Bytes()[:b.Len()*3/4]
+	r := NewReader(bytes.NewReader(cut), "cut.gz", Options{})
+	n := 0
+	var err error
+	for {
+		if _, err = r.Next(); err != nil {
+			break
+		}
+		n++
+	}
+	if n == 0 || n >= 50 {
+		t.Errorf("Next() gave %d events before the cut, want some but not all of 50", n)
+	}
+	want := fmt.Sprintf("detect: cut.gz: cut off after line %d (truncated file?): unexpected EOF", n)
 	if err == nil || err.Error() != want {
 		t.Errorf("Next() error %v, want %q", err, want)
 	}
