@@ -80,7 +80,9 @@ func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.O
 			if err != nil {
 				format = input.Auto
 			}
-			return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting})
+			// A line the reader cannot read is passed over and named; the stream goes on.
+			skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
+			return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
 		},
 		Engine:   eng,
 		Sinks:    sinks,
