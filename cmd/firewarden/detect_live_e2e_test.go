@@ -79,3 +79,35 @@ exec sleep 60
 		t.Errorf("eslogger ran %d times, want once (the long line must not end its stream); stderr:\n%s", len(runs), stderr.String())
 	}
 }
+
+// A plain http:// --webhook is refused before anything runs, in one line, unless
+// --webhook-insecure-http accepts it.
+func TestDetectLiveWebhookPlainHTTP(t *testing.T) {
+	root := mac(t, hosttest.Mac15())
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    string
+		oneLine bool
+	}{
+		{"http refused", []string{"--webhook", "http://127.0.0.1:9/hook?token=secret"},
+			"firewarden: --webhook: a plain http:// URL sends alerts unencrypted; use https://, or add --webhook-insecure-http to accept that", true},
+		// Accepted: the run goes on, and stops at the missing eslogger (this fake Mac has none).
+		{"http with the flag", []string{"--webhook", "http://127.0.0.1:9/hook", "--webhook-insecure-http"}, "neither /usr/bin/eslogger nor /usr/bin/log", false},
+		{"https", []string{"--webhook", "https://127.0.0.1:9/hook"}, "neither /usr/bin/eslogger nor /usr/bin/log", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--root", root, "detect", "--live", "--poll", "0"}, tc.args...)
+			r := firewardenIn(t, nil, args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("firewarden %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(args, " "), r.code, r.stderr, tc.want)
+			}
+			if tc.oneLine && strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Errorf("stderr = %q, want one line", r.stderr)
+			}
+			if strings.Contains(r.stderr, "secret") {
+				t.Errorf("stderr shows the URL's token: %q", r.stderr)
+			}
+		})
+	}
+}

@@ -33,7 +33,8 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 	var lc liveConfig
 	flags.StringVar(&lc.outFile, "out", "", "live: also append alerts to `FILE`")
 	flags.StringVar(&lc.syslog, "syslog", "", "live: also send alerts to syslog: `ADDR` is local (the system logger) or udp://host:port / tcp://host:port")
-	flags.StringVar(&lc.webhook, "webhook", "", "live: also POST each alert as JSON to `URL` (retried with back-off)")
+	flags.StringVar(&lc.webhook, "webhook", "", "live: also POST each alert as JSON to `URL`, an https:// one (retried with back-off)")
+	flags.BoolVar(&lc.webhookHTTP, "webhook-insecure-http", false, "live: let --webhook be a plain http:// URL (alerts then cross the network unencrypted)")
 	flags.DurationVar(&lc.poll, "poll", time.Minute, "live: read the firewall state every `D` and alert when it drops without a matching event")
 	files, err := a.parse(flags, args)
 	if err != nil {
@@ -207,7 +208,9 @@ type liveConfig struct {
 	outFile string
 	syslog  string
 	webhook string
-	poll    time.Duration
+	// webhookHTTP admits a plain http:// --webhook, which is refused otherwise.
+	webhookHTTP bool
+	poll        time.Duration
 }
 
 // alertWriter prints alerts as lines or ndjson.
