@@ -192,7 +192,7 @@ func NewReader(r io.Reader, name string, opt Options) *Reader {
 		src:   r,
 		name:  name,
 		opt:   opt,
-		procs: newBounded[procKey, proc](opt.MaxProcs),
+		procs: newBounded(opt.MaxProcs, MaxTableBytes, procBytes),
 		names: interner{m: make(map[string]string), max: opt.MaxProcs},
 	}
 }

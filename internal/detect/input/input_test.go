@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -403,7 +404,7 @@ func TestProcessTableCap(t *testing.T) {
 // TestProcessTableBounded churns a small table with many pids and exits, as a long stream would.
 func TestProcessTableBounded(t *testing.T) {
 	const max = 50
-	tb := newBounded[procKey, proc](max)
+	tb := newBounded(max, MaxTableBytes, procBytes)
 	for i := range 100_000 {
 		k := procKey{"h", i % 7919}
 		switch i % 5 {
@@ -415,6 +416,9 @@ func TestProcessTableBounded(t *testing.T) {
 		if tb.len() > max || len(tb.ring) > max {
 			t.Fatalf("after %d writes: %d keys, %d slots, want at most %d", i, tb.len(), len(tb.ring), max)
 		}
+		if got, want := tb.bytes, tableBytes(tb); got != want {
+			t.Fatalf("after %d writes: %d bytes accounted, want %d", i, got, want)
+		}
 	}
 	// the newest keys are kept
 	for i := 99_999; i > 99_999-20; i-- {
@@ -424,6 +428,102 @@ func TestProcessTableBounded(t *testing.T) {
 		if _, ok := tb.get(procKey{"h", i % 7919}); !ok {
 			t.Errorf("recent pid %d was evicted", i%7919)
 		}
+	}
+}
+
+// tableBytes counts what a process table holds, as its cap counts it.
+func tableBytes(tb *bounded[procKey, proc]) int {
+	n := 0
+	for k, e := range tb.m {
+		n += procBytes(k, e.v) + entryOverhead
+	}
+	return n
+}
+
+// A small byte cap forgets the oldest entries, keeps the accounting exact through rewrites,
+// deletes and evictions, and keeps one entry that is alone over the cap.
+func TestProcessTableByteCap(t *testing.T) {
+	const maxBytes = 10 * (100 + entryOverhead)
+	tb := newBounded(1000, maxBytes, procBytes)
+	path := func(n int) string { return strings.Repeat("p", n) }
+	for i := range 20_000 {
+		k := procKey{"h", i % 97}
+		switch {
+		case i%11 == 0:
+			tb.delete(k)
+		case i%13 == 0:
+			tb.put(k, proc{path: path(5 * maxBytes), ppid: 1}) // alone over the cap
+		default:
+			tb.put(k, proc{path: path(i % 200), was: path(i % 7), ppid: 1})
+		}
+		got, want := tb.bytes, tableBytes(tb)
+		if got != want {
+			t.Fatalf("after %d writes: %d bytes accounted, want %d", i, got, want)
+		}
+		if got > maxBytes && tb.len() > 1 {
+			t.Fatalf("after %d writes: %d bytes in %d entries, want at most %d", i, got, tb.len(), maxBytes)
+		}
+		if e, ok := tb.get(k); i%11 != 0 && (!ok || e.ppid != 1) {
+			t.Fatalf("after %d writes: the key just written is gone", i)
+		}
+	}
+}
+
+// forkStream is n fork lines by pid 1 of pids 100000, 100001 …, each with an image path of
+// pathLen bytes (eslogger never writes one over PATH_MAX, but a forged or broken stream can),
+// made as they are read.
+type forkStream struct {
+	tmpl string
+	i, n int
+	cur  []byte
+}
+
+func newForkStream(n, pathLen int) *forkStream {
+	p := "/" + strings.Repeat("x", pathLen-1)
+	return &forkStream{tmpl: esLine("fork", esProcess(1, 0, 1, p), map[string]any{"child": esProcess(999999, 1, 1, p)}), n: n}
+}
+
+func (f *forkStream) Read(b []byte) (int, error) {
+	if len(f.cur) == 0 {
+		if f.i == f.n {
+			return 0, io.EOF
+		}
+		f.cur = []byte(strings.ReplaceAll(f.tmpl, "999999", strconv.Itoa(100000+f.i)))
+		f.i++
+	}
+	n := copy(b, f.cur)
+	f.cur = f.cur[n:]
+	return n, nil
+}
+
+// Fork events with 100 KB paths fill the process table up to MaxTableBytes, not up to
+// DefaultMaxProcs entries (which would be 6.5 GB of paths); the newest processes are kept.
+func TestProcessTableHugePaths(t *testing.T) {
+	const forks, pathLen = 1000, 100_000
+	r := NewReader(newForkStream(forks, pathLen), "forks", Options{})
+	for {
+		if _, err := r.Next(); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	held := 0
+	for k, e := range r.procs.m {
+		held += len(k.host) + len(e.v.path) + len(e.v.was)
+	}
+	if got := r.procs.bytes; got > MaxTableBytes || got != tableBytes(r.procs) {
+		t.Errorf("table accounts %d bytes (really %d), want at most MaxTableBytes %d", got, tableBytes(r.procs), MaxTableBytes)
+	}
+	if held > MaxTableBytes || held < MaxTableBytes/2 {
+		t.Errorf("table holds %d bytes of paths, want between %d and %d", held, MaxTableBytes/2, MaxTableBytes)
+	}
+	if st := r.Stats(); st.Evicted == 0 || st.Evicted+int64(r.procs.len()) != forks {
+		t.Errorf("Stats().Evicted = %d with %d held, want the %d forks split between them", st.Evicted, r.procs.len(), forks)
+	}
+	if _, ok := r.procs.get(procKey{"", 100000 + forks - 1}); !ok {
+		t.Errorf("the newest process was forgotten")
 	}
 }
 
