@@ -153,11 +153,14 @@ type Reader struct {
 	name string
 	opt  Options
 
-	br      *bufio.Reader
-	long    []byte // a line longer than br's buffer, assembled; at most MaxLine+2 bytes
-	started bool
-	err     error  // sticky: returned by every Next once set
-	cur     []byte // the line being decoded
+	br   *bufio.Reader
+	long []byte // a line longer than br's buffer, assembled; at most maxLine+2+bufSize bytes
+	// maxLine and bufSize are MaxLine and readBuffer, but for tests that exercise long lines
+	// with small ones.
+	maxLine, bufSize int
+	started          bool
+	err              error  // sticky: returned by every Next once set
+	cur              []byte // the line being decoded
 
 	ev    event.Event
 	top   jtop
@@ -189,6 +192,7 @@ func NewReader(r io.Reader, name string, opt Options) *Reader {
 		opt.MaxProcs = DefaultMaxProcs
 	}
 	return &Reader{
+		maxLine: MaxLine, bufSize: readBuffer,
 		src:   r,
 		name:  name,
 		opt:   opt,
@@ -259,13 +263,13 @@ func cut(b []byte, n int) string {
 // start looks for gzip's magic bytes and sets up the line reader.
 func (r *Reader) start() error {
 	r.started = true
-	br := bufio.NewReaderSize(r.src, readBuffer)
+	br := bufio.NewReaderSize(r.src, r.bufSize)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("detect: %s: %w", r.name, err)
 		}
-		br = bufio.NewReaderSize(gz, readBuffer)
+		br = bufio.NewReaderSize(gz, r.bufSize)
 	}
 	r.br = br
 	return nil
@@ -288,20 +292,20 @@ func (r *Reader) readLine() ([]byte, error) {
 		case err != bufio.ErrBufferFull:
 			return nil, err
 		}
-		// Longer than the buffer: assemble it up to MaxLine plus "\r\n", or pass it over.
+		// Longer than the buffer: assemble it up to maxLine plus "\r\n", or pass it over.
 		r.long = append(r.long[:0], b...)
-		for err == bufio.ErrBufferFull && len(r.long) <= MaxLine+2 {
+		for err == bufio.ErrBufferFull && len(r.long) <= r.maxLine+2 {
 			b, err = r.br.ReadSlice('\n')
 			r.long = append(r.long, b...)
 		}
-		if n := len(bytes.TrimRight(r.long, "\r\n")); n <= MaxLine && (err == nil || err == io.EOF) {
+		if (err == nil || err == io.EOF) && len(dropEOL(r.long)) <= r.maxLine {
 			r.lines++
 			return r.long, nil
 		}
 		for err == bufio.ErrBufferFull {
 			_, err = r.br.ReadSlice('\n')
 		}
-		if len(r.long) > 4*readBuffer {
+		if len(r.long) > 4*r.bufSize {
 			r.long = nil // do not keep a megabyte for the rest of the input
 		}
 		if err != nil && err != io.EOF {
@@ -310,12 +314,18 @@ func (r *Reader) readLine() ([]byte, error) {
 		r.lines++
 		r.tooLong++
 		if r.opt.Skip != nil {
-			r.opt.Skip(Skip{Input: r.name, Line: r.lines, Reason: fmt.Sprintf("line longer than %d bytes", MaxLine)})
+			r.opt.Skip(Skip{Input: r.name, Line: r.lines, Reason: fmt.Sprintf("line longer than %d bytes", r.maxLine)})
 		}
 		if err == io.EOF {
 			return nil, err
 		}
 	}
+}
+
+// dropEOL returns line without its line end: "\n" or "\r\n".
+func dropEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
 }
 
 // end gives the error that ends the input: the read error err, or what io.EOF means here.

@@ -1129,3 +1129,69 @@ func TestSkippedLinesDoNotAllocate(t *testing.T) {
 		t.Errorf("Stats().Skipped = %d, want the lines skipped", st.Skipped)
 	}
 }
+
+// readLines reads data with a bufSize-byte buffer and a maxLine cap and returns the lines
+// read (line ends included) with their numbers, and the numbers of the lines skipped.
+func readLines(data []byte, bufSize, maxLine int) (lines []string, numbers, skipped []int64, err error) {
+	r := NewReader(bytes.NewReader(data), "in", Options{Skip: func(s Skip) { skipped = append(skipped, s.Line) }})
+	r.bufSize, r.maxLine = bufSize, maxLine
+	if err := r.start(); err != nil {
+		return nil, nil, nil, err
+	}
+	for {
+		l, err := r.readLine()
+		if err == io.EOF {
+			return lines, numbers, skipped, nil
+		}
+		if err != nil {
+			return lines, numbers, skipped, err
+		}
+		lines = append(lines, string(l))
+		numbers = append(numbers, r.lines)
+	}
+}
+
+// FuzzLines checks the line reader against a plain split: with a tiny buffer and cap, every
+// line whose content (without "\n" or "\r\n") fits the cap is returned whole under its number,
+// and every longer one is reported as skipped under its number, never returned.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte("a\nbb\r\n\nccc"), uint8(16), uint8(4))
+	f.Add([]byte("0123456789012345678901234567890123456789\nshort\n"), uint8(16), uint8(20))
+	f.Add([]byte(strings.Repeat("x", 100)+"\r\n"+strings.Repeat("y", 20)+"\r\r\n"), uint8(16), uint8(20))
+	f.Fuzz(func(t *testing.T, data []byte, buf, max uint8) {
+		bufSize := 16 + int(buf%48) // bufio's smallest buffer is 16
+		maxLine := bufSize + int(max%64)
+		if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+			return // gzip magic: another path
+		}
+		lines, numbers, skipped, err := readLines(data, bufSize, maxLine)
+		if err != nil {
+			t.Fatalf("readLines: %v", err)
+		}
+		var wantLines []string
+		var wantNumbers, wantSkipped []int64
+		for n, rest := int64(1), data; len(rest) > 0; n++ {
+			i := bytes.IndexByte(rest, '\n') + 1
+			if i == 0 {
+				i = len(rest)
+			}
+			l := rest[:i]
+			rest = rest[i:]
+			if len(dropEOL(l)) <= maxLine {
+				wantLines = append(wantLines, string(l))
+				wantNumbers = append(wantNumbers, n)
+			} else {
+				wantSkipped = append(wantSkipped, n)
+			}
+		}
+		if diff := cmp.Diff(wantLines, lines); diff != "" {
+			t.Errorf("lines (buffer %d, cap %d) (-want +got):\n%s", bufSize, maxLine, diff)
+		}
+		if diff := cmp.Diff(wantNumbers, numbers); diff != "" {
+			t.Errorf("line numbers (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantSkipped, skipped); diff != "" {
+			t.Errorf("skipped lines (-want +got):\n%s", diff)
+		}
+	})
+}
