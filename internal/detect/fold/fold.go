@@ -40,7 +40,8 @@ func Equal[T ~string | ~[]byte](s T, lower string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if Byte(s[i]) != lower[i] {
+		// Equal bytes, the common case, need no folding.
+		if c := s[i]; c != lower[i] && Byte(c) != lower[i] {
 			return false
 		}
 	}
