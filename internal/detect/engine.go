@@ -401,7 +401,7 @@ func (g *anchorGroup) hit(line []byte, c byte) bool {
 		}
 		for _, n := range g.needles {
 			start := i - n.off
-			if start >= 0 && start+len(n.s) <= len(line) && fold.Equal(line[start:start+len(n.s)], n.s) {
+			if start >= 0 && start+len(n.s) <= len(line) && fold.EqualBytes(line[start:start+len(n.s)], n.s) {
 				return true
 			}
 		}

@@ -35,12 +35,25 @@ func Lower(s string) string {
 
 // Equal reports whether s equals lower up to ASCII case. lower must already be folded (Lower);
 // an upper-case letter in it never matches.
-func Equal[T ~string | ~[]byte](s T, lower string) bool {
+func Equal(s, lower string) bool {
 	if len(s) != len(lower) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		// Equal bytes, the common case, need no folding.
+		if c := s[i]; c != lower[i] && Byte(c) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// EqualBytes is Equal for a byte slice.
+func EqualBytes(s []byte, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
 		if c := s[i]; c != lower[i] && Byte(c) != lower[i] {
 			return false
 		}

@@ -67,8 +67,8 @@ func TestEqualHasPrefix(t *testing.T) {
 			if got := Equal(tt.s, tt.lower); got != tt.equal {
 				t.Errorf("Equal(%q, %q) = %v, want %v", tt.s, tt.lower, got, tt.equal)
 			}
-			if got := Equal([]byte(tt.s), tt.lower); got != tt.equal {
-				t.Errorf("Equal([]byte(%q), %q) = %v, want %v", tt.s, tt.lower, got, tt.equal)
+			if got := EqualBytes([]byte(tt.s), tt.lower); got != tt.equal {
+				t.Errorf("EqualBytes([]byte(%q), %q) = %v, want %v", tt.s, tt.lower, got, tt.equal)
 			}
 			if got := HasPrefix(tt.s, tt.lower); got != tt.pref {
 				t.Errorf("HasPrefix(%q, %q) = %v, want %v", tt.s, tt.lower, got, tt.pref)
