@@ -40,8 +40,9 @@ func Equal(s, lower string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		// Equal bytes, the common case, need no folding.
-		if c := s[i]; c != lower[i] && Byte(c) != lower[i] {
+		// Equal bytes, the common case, need no folding; otherwise only an upper-case letter
+		// can still match.
+		if c := s[i]; c != lower[i] && ('A' > c || c > 'Z' || c+'a'-'A' != lower[i]) {
 			return false
 		}
 	}
@@ -54,7 +55,7 @@ func EqualBytes(s []byte, lower string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != lower[i] && Byte(c) != lower[i] {
+		if c := s[i]; c != lower[i] && ('A' > c || c > 'Z' || c+'a'-'A' != lower[i]) {
 			return false
 		}
 	}
