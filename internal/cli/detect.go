@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,7 +33,8 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 	var lc liveConfig
 	flags.StringVar(&lc.outFile, "out", "", "live: also append alerts to `FILE`")
 	flags.StringVar(&lc.syslog, "syslog", "", "live: also send alerts to syslog: `ADDR` is local (the system logger) or udp://host:port / tcp://host:port")
-	flags.StringVar(&lc.webhook, "webhook", "", "live: also POST each alert as JSON to `URL` (retried with back-off)")
+	flags.StringVar(&lc.webhook, "webhook", "", "live: also POST each alert as JSON to `URL`, an https:// one (retried with back-off)")
+	flags.BoolVar(&lc.webhookHTTP, "webhook-insecure-http", false, "live: let --webhook be a plain http:// URL (alerts then cross the network unencrypted)")
 	flags.DurationVar(&lc.poll, "poll", time.Minute, "live: read the firewall state every `D` and alert when it drops without a matching event")
 	files, err := a.parse(flags, args)
 	if err != nil {
@@ -73,59 +75,132 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 	if len(files) == 0 {
 		return usagef("detect needs a telemetry FILE (- for standard input), or --live; usage: %s", detectUsage)
 	}
-	// Open everything first: a missing file is reported before any output.
-	var readers []*input.Reader
-	stdinSeen := false
-	for _, name := range files {
-		var r io.Reader
-		if name == "-" {
-			if stdinSeen {
-				return usagef("- (standard input) is given twice; it can be read once")
-			}
-			stdinSeen = true
-			r = a.In
-		} else {
-			fh, err := os.Open(name)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			defer fh.Close()
-			r = fh
+	for i, name := range files {
+		if name == "-" && slices.Contains(files[i+1:], "-") {
+			return usagef("- (standard input) is given twice; it can be read once")
 		}
-		readers = append(readers, input.NewReader(r, name, input.Options{Format: f, Interesting: rs.Interesting()}))
 	}
 	e := detect.New(rs, opt)
 	out := newAlertWriter(a.Out, a.g.json)
-	for _, r := range readers {
-		for {
-			ev, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if err := out.write(e.Process(ev)); err != nil {
-				return err
-			}
+	var sk skipped
+	var lines, malformed, records int64
+	interesting := rs.Interesting()
+	for _, name := range files {
+		st, err := detectFile(a, name, input.Options{Format: f, Interesting: interesting, Skip: sk.line}, e, out)
+		lines += st.Lines
+		malformed += st.Malformed
+		for _, n := range st.Records {
+			records += n
+		}
+		var we *writeError
+		switch {
+		case errors.As(err, &we):
+			return we.err // standard output is gone: nothing more can be reported
+		case err != nil:
+			sk.input(err)
 		}
 	}
 	if err := out.write(e.Flush()); err != nil {
 		return err
 	}
-	var lines, malformed int64
-	for _, r := range readers {
-		st := r.Stats()
-		lines += st.Lines
-		malformed += st.Malformed
+	if records == 0 && sk.n > 0 {
+		// Nothing could be read: the one reason is the error; several are listed first.
+		if sk.n == 1 {
+			return sk.first
+		}
+		sk.print(a.Err)
+		return fmt.Errorf("detect: none of the input could be read (%d problems above)", sk.n)
 	}
+	sk.print(a.Err)
 	st := e.Stats()
-	fmt.Fprintf(a.Err, "detect: %d lines, %d events, %d alerts (%d allowed, %d folded), %d malformed lines\n",
-		lines, st.Events, st.Alerts, st.Allowed, st.Folded, malformed)
-	if out.n > 0 {
+	fmt.Fprintf(a.Err, "detect: %d lines, %d events, %d alerts (%d allowed, %d folded), %d malformed lines, %d skipped\n",
+		lines, st.Events, st.Alerts, st.Allowed, st.Folded, malformed, sk.n)
+	switch {
+	case out.n > 0:
+		if sk.n > 0 {
+			fmt.Fprintf(a.Err, "detect: incomplete: %d skipped part(s) of the input were not checked; there may be more alerts\n", sk.n)
+		}
 		return exitCode(1)
+	case sk.n > 0:
+		// No all-clear: what was skipped may be exactly what an attacker made unreadable.
+		fmt.Fprintf(a.Err, "detect: incomplete: no alerts in what was read, but %d skipped part(s) of the input were not checked (exit 2)\n", sk.n)
+		return exitCode(2)
 	}
 	return nil
+}
+
+// detectFile reads one input through e, writing alerts as they fall due, and returns the
+// reader's counts. An error ends this input only (the caller goes on with the next): the file
+// could not be opened, it stopped in the middle, or it held no telemetry. A failed write to
+// standard output comes back as a *writeError.
+func detectFile(a *app, name string, opt input.Options, e *detect.Engine, out *alertWriter) (input.Stats, error) {
+	var src io.Reader = a.In
+	if name != "-" {
+		fh, err := os.Open(name)
+		if err != nil {
+			return input.Stats{}, err
+		}
+		defer fh.Close()
+		src = fh
+	}
+	r := input.NewReader(src, name, opt)
+	for {
+		ev, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return r.Stats(), nil
+		}
+		if err != nil {
+			return r.Stats(), err
+		}
+		if err := out.write(e.Process(ev)); err != nil {
+			return r.Stats(), &writeError{err}
+		}
+	}
+}
+
+// writeError is a failure to write alerts, as opposed to one reading the input.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+// maxSkipNotes is how many skipped parts are named on stderr; the rest are counted.
+const maxSkipNotes = 20
+
+// skipped collects what detect passed over: lines it could not read and inputs it could not
+// read (to the end). Each is named on stderr, the first maxSkipNotes of them, and all counted.
+type skipped struct {
+	notes []string
+	n     int
+	first error // the first, as an error of its own
+}
+
+func (s *skipped) add(note string, err error) {
+	if s.n == 0 {
+		s.first = err
+	}
+	s.n++
+	if len(s.notes) < maxSkipNotes {
+		s.notes = append(s.notes, note)
+	}
+}
+
+// line records a line the reader passed over.
+func (s *skipped) line(sk input.Skip) {
+	s.add("detect: skipped "+sk.String(), fmt.Errorf("detect: %s", sk))
+}
+
+// input records an input that could not be read, or not to its end.
+func (s *skipped) input(err error) {
+	s.add("detect: skipped "+strings.TrimPrefix(oneLine(err.Error()), "detect: "), err)
+}
+
+func (s *skipped) print(w io.Writer) {
+	for _, n := range s.notes {
+		fmt.Fprintln(w, n)
+	}
+	if more := s.n - len(s.notes); more > 0 {
+		fmt.Fprintf(w, "detect: skipped %d more\n", more)
+	}
 }
 
 // liveConfig is what detect --live takes beyond the rules and the engine options.
@@ -133,7 +208,9 @@ type liveConfig struct {
 	outFile string
 	syslog  string
 	webhook string
-	poll    time.Duration
+	// webhookHTTP admits a plain http:// --webhook, which is refused otherwise.
+	webhookHTTP bool
+	poll        time.Duration
 }
 
 // alertWriter prints alerts as lines or ndjson.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,7 +62,11 @@ func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.O
 		sinks = append(sinks, s)
 	}
 	if lc.webhook != "" {
-		w, err := live.NewWebhook(lc.webhook, live.WebhookOptions{Log: logf})
+		w, err := live.NewWebhook(lc.webhook, live.WebhookOptions{Log: logf, InsecureHTTP: lc.webhookHTTP})
+		if errors.Is(err, live.ErrInsecureWebhook) {
+			// The URL is not echoed: it may hold a token.
+			return fail(usagef("--webhook: a plain http:// URL sends alerts unencrypted; use https://, or add --webhook-insecure-http to accept that"))
+		}
 		if err != nil {
 			return fail(usagef("--webhook: %v", err))
 		}
@@ -80,7 +85,9 @@ func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.O
 			if err != nil {
 				format = input.Auto
 			}
-			return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting})
+			// A line the reader cannot read is passed over and named; the stream goes on.
+			skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
+			return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
 		},
 		Engine:   eng,
 		Sinks:    sinks,

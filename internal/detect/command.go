@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/firewarden/firewarden/internal/detect/event"
+	"github.com/firewarden/firewarden/internal/detect/fold"
 	"github.com/firewarden/firewarden/internal/detect/input"
 )
 
@@ -178,13 +179,16 @@ func unwrap(name string, argv []string) [][]string {
 			}
 		}
 	case "osascript":
+		// Each -e is one line of the script; every do shell script in any of them runs.
+		var cmds [][]string
 		for i, a := range args {
 			if a == "-e" && i+1 < len(args) {
-				if s, ok := doShellScript(args[i+1]); ok {
-					return shellCommands(s)
+				for _, s := range doShellScript(args[i+1]) {
+					cmds = append(cmds, shellCommands(s)...)
 				}
 			}
 		}
+		return cmds
 	}
 	return nil
 }
@@ -239,29 +243,45 @@ func splitShellList(s string) []string {
 	return append(parts, s[start:])
 }
 
-// doShellScript finds the string of an AppleScript `do shell script "…"`.
-func doShellScript(src string) (string, bool) {
-	low := strings.ToLower(src)
-	i := strings.Index(low, "do shell script")
-	if i < 0 {
-		return "", false
+// doShellScript returns the string of every AppleScript `do shell script "…"` in src. The
+// phrase is found by ASCII case folding (AppleScript keywords are ASCII and case-insensitive),
+// whose offsets are valid in src whatever else src holds; a mention of the phrase that is not
+// followed by a string literal (in a comment, or with a variable) is skipped, not the end.
+func doShellScript(src string) []string {
+	const phrase = "do shell script"
+	var out []string
+	for from := 0; from < len(src); {
+		i := fold.Index(src[from:], phrase)
+		if i < 0 {
+			break
+		}
+		from += i + len(phrase)
+		rest := strings.TrimSpace(src[from:])
+		if s, ok := appleScriptString(rest); ok {
+			out = append(out, s)
+		}
 	}
-	rest := strings.TrimSpace(src[i+len("do shell script"):])
-	if !strings.HasPrefix(rest, `"`) {
+	return out
+}
+
+// appleScriptString reads the string literal at the start of s: a double-quoted string in which
+// a backslash escapes the next byte.
+func appleScriptString(s string) (string, bool) {
+	if !strings.HasPrefix(s, `"`) {
 		return "", false
 	}
 	var b strings.Builder
-	for j := 1; j < len(rest); j++ {
-		switch rest[j] {
+	for j := 1; j < len(s); j++ {
+		switch s[j] {
 		case '\\':
-			if j+1 < len(rest) {
+			if j+1 < len(s) {
 				j++
-				b.WriteByte(rest[j])
+				b.WriteByte(s[j])
 			}
 		case '"':
 			return b.String(), true
 		default:
-			b.WriteByte(rest[j])
+			b.WriteByte(s[j])
 		}
 	}
 	return "", false

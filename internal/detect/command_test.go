@@ -85,6 +85,12 @@ func TestAnalyseWrappers(t *testing.T) {
 		{"sh -c list", []string{"/bin/sh", "-c", "pfctl -d; socketfilterfw --setglobalstate off"}, []string{"pfctl via sh", "socketfilterfw via sh"}},
 		{"bash -lc quoted", []string{"bash", "-lc", "'/sbin/pfctl' '-Fa'"}, []string{"pfctl via bash"}},
 		{"osascript", []string{"osascript", "-e", `do shell script "pfctl -d" with administrator privileges`}, []string{"pfctl via osascript"}},
+		{"osascript upper case", []string{"osascript", "-e", `DO SHELL SCRIPT "pfctl -d"`}, []string{"pfctl via osascript"}},
+		// Ⱥ lowers (Unicode) to a longer rune: the phrase's offset must hold in the original.
+		{"osascript growing rune", []string{"osascript", "-e", `ȺȺ do shell script "pfctl -d"`}, []string{"pfctl via osascript"}},
+		{"osascript growing rune no string", []string{"osascript", "-e", "ȺȺ do shell script"}, nil},
+		{"osascript second mention", []string{"osascript", "-e", `-- do shell script x` + "\n" + `do shell script "pfctl -d"`}, []string{"pfctl via osascript"}},
+		{"osascript two lines", []string{"osascript", "-e", `set x to 1`, "-e", `do shell script "pfctl -d"`}, []string{"pfctl via osascript"}},
 		{"nohup", []string{"nohup", "pfctl", "-d"}, []string{"pfctl via nohup"}},
 		{"not a wrapper", []string{"pfctl", "-s", "rules"}, nil},
 	} {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/firewarden/firewarden/internal/detect/event"
+	"github.com/firewarden/firewarden/internal/detect/fold"
 )
 
 // Options tune an Engine.
@@ -315,7 +316,7 @@ type anchorGroup struct {
 type byteSet [256]bool
 
 type anchored struct {
-	s   []byte
+	s   string
 	off int // the anchor's offset in s
 }
 
@@ -347,7 +348,7 @@ func newMultiFold(needles []string) *multiFold {
 			k = len(m.groups) - 1
 		}
 		g := &m.groups[k]
-		g.needles = append(g.needles, anchored{[]byte(n), off})
+		g.needles = append(g.needles, anchored{n, off})
 		g.before.allow(n, off-1)
 		g.after.allow(n, off+1)
 	}
@@ -400,22 +401,10 @@ func (g *anchorGroup) hit(line []byte, c byte) bool {
 		}
 		for _, n := range g.needles {
 			start := i - n.off
-			if start >= 0 && start+len(n.s) <= len(line) && equalFoldASCII(line[start:start+len(n.s)], n.s) {
+			if start >= 0 && start+len(n.s) <= len(line) && fold.EqualBytes(line[start:start+len(n.s)], n.s) {
 				return true
 			}
 		}
 		i++
 	}
-}
-
-func equalFoldASCII(s, lower []byte) bool {
-	for i, c := range s {
-		if 'A' <= c && c <= 'Z' {
-			c += 32
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

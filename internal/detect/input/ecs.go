@@ -298,7 +298,7 @@ func (r *Reader) ecs(t *jtop, build bool) bool {
 // process, interning them would not save anything).
 func (r *Reader) entity(id, exe jstr) {
 	if r.entities == nil {
-		r.entities = newBounded[string, string](r.opt.MaxProcs)
+		r.entities = newBounded(r.opt.MaxProcs, MaxTableBytes, stringBytes)
 	}
 	r.entities.put(id.String(), r.intern(exe))
 }

@@ -65,11 +65,18 @@ func (f Format) title() string {
 	return string(f)
 }
 
-// MaxLine is the longest line a Reader accepts, in bytes without the line end; a longer one
-// stops the Reader with an error naming its line number. eslogger caps its own messages at 32
-// KiB when logging to the unified log (eslogger(1)); exec lines with long environments are the
-// largest records seen.
+// MaxLine is the longest line a Reader decodes, in bytes without the line end. A longer line is
+// passed over (read to its end in buffer-sized pieces, never held whole), counted in
+// Stats.TooLong and reported to Options.Skip; the Reader carries on with the next line. eslogger
+// caps its own messages at 32 KiB when logging to the unified log (eslogger(1)); exec lines with
+// long environments are the largest records seen, but eslogger escapes each control character of
+// an argument as six bytes, so any user can make a longer line by running a program with a few
+// hundred KB of them.
 const MaxLine = 1 << 20
+
+// readBuffer is the size of the Reader's read buffer: lines up to it are decoded in place; a
+// longer one (up to MaxLine) is assembled in a second buffer.
+const readBuffer = 64 << 10
 
 // DefaultMaxProcs is the process table's size when Options.MaxProcs is 0: a busy Mac runs well
 // under a thousand processes, and a fleet's stream interleaves hosts.
@@ -94,7 +101,20 @@ type Options struct {
 	// the process table is still updated from it. It must return true for every line that can
 	// matter; false positives only cost time. nil decodes every line.
 	Interesting func(line []byte) bool
+	// Skip, when not nil, is told of every line the Reader passes over without reading it (one
+	// longer than MaxLine), as it happens. Lines no format recognises are not skips: they are
+	// read, and counted in Stats.Malformed.
+	Skip func(Skip)
 }
+
+// Skip is a line a Reader passed over unread.
+type Skip struct {
+	Input  string // the input's name
+	Line   int64  // the line's number, from 1
+	Reason string // why, e.g. "line longer than 1048576 bytes"
+}
+
+func (s Skip) String() string { return fmt.Sprintf("%s:%d: %s", s.Input, s.Line, s.Reason) }
 
 // Stats counts what a Reader has read so far.
 type Stats struct {
@@ -103,6 +123,7 @@ type Stats struct {
 	Skipped   int64 // recognised lines Options.Interesting turned down
 	Ignored   int64 // recognised records that describe no event (see Next)
 	Malformed int64 // non-blank lines no format (or not the format asked for) recognised
+	TooLong   int64 // lines longer than MaxLine, passed over unread (see Options.Skip)
 	Evicted   int64 // processes the table forgot because it was full
 	// Records counts recognised lines by format, skipped and ignored ones included. A unified
 	// log record holding an eslogger message counts as unified log.
@@ -132,10 +153,14 @@ type Reader struct {
 	name string
 	opt  Options
 
-	sc      *bufio.Scanner
-	started bool
-	err     error  // sticky: returned by every Next once set
-	cur     []byte // the line being decoded
+	br   *bufio.Reader
+	long []byte // a line longer than br's buffer, assembled; at most maxLine+2+bufSize bytes
+	// maxLine and bufSize are MaxLine and readBuffer, but for tests that exercise long lines
+	// with small ones.
+	maxLine, bufSize int
+	started          bool
+	err              error  // sticky: returned by every Next once set
+	cur              []byte // the line being decoded
 
 	ev    event.Event
 	top   jtop
@@ -152,9 +177,9 @@ type Reader struct {
 	rowHost string
 	rowTime int
 
-	lines, events, skipped, ignored, malformed int64
-	records                                    [len(formats)]int64
-	firstLine                                  string
+	lines, events, skipped, ignored, malformed, tooLong int64
+	records                                             [len(formats)]int64
+	firstLine                                           string
 }
 
 // NewReader returns a Reader of r; name (a file name, or "-") goes into every event's Input
@@ -167,17 +192,20 @@ func NewReader(r io.Reader, name string, opt Options) *Reader {
 		opt.MaxProcs = DefaultMaxProcs
 	}
 	return &Reader{
+		maxLine: MaxLine, bufSize: readBuffer,
 		src:   r,
 		name:  name,
 		opt:   opt,
-		procs: newBounded[procKey, proc](opt.MaxProcs),
+		procs: newBounded(opt.MaxProcs, MaxTableBytes, procBytes),
 		names: interner{m: make(map[string]string), max: opt.MaxProcs},
 	}
 }
 
 // Next returns the next event. At the end of the input it returns io.EOF, or a
-// *NoTelemetryError when no line was recognised at all; a read error, a gzip error or a line
-// longer than MaxLine stop the Reader, and every later call returns the same error.
+// *NoTelemetryError when no line was recognised at all; a read error or a gzip error (a
+// truncated or corrupt file) stops the Reader with an error naming the last line read, and
+// every later call returns the same error. The events returned before it stand. A line longer
+// than MaxLine does not stop the Reader: it is passed over (see Options.Skip).
 //
 // The returned Event is reused by the next call, and its Raw points into the read buffer:
 // copy the struct to keep it (its strings and slices are not reused) and clone Raw.
@@ -206,12 +234,12 @@ func (r *Reader) Next() (*event.Event, error) {
 			}
 			continue
 		}
-		if !r.sc.Scan() {
-			r.err = r.end()
+		line, err := r.readLine()
+		if err != nil {
+			r.err = r.end(err)
 			return nil, r.err
 		}
-		r.lines++
-		line := bytes.TrimSpace(r.sc.Bytes())
+		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
@@ -232,31 +260,81 @@ func cut(b []byte, n int) string {
 	return string(b)
 }
 
-// start looks for gzip's magic bytes and sets up the line scanner.
+// start looks for gzip's magic bytes and sets up the line reader.
 func (r *Reader) start() error {
 	r.started = true
-	br := bufio.NewReaderSize(r.src, 64<<10)
-	var src io.Reader = br
+	br := bufio.NewReaderSize(r.src, r.bufSize)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("detect: %s: %w", r.name, err)
 		}
-		src = gz
+		br = bufio.NewReaderSize(gz, r.bufSize)
 	}
-	r.sc = bufio.NewScanner(src)
-	r.sc.Buffer(make([]byte, 64<<10), MaxLine+2) // room for "\r\n"
+	r.br = br
 	return nil
 }
 
-// end gives the error that ends the input.
-func (r *Reader) end() error {
-	err := r.sc.Err()
+// readLine returns the next line, its line end included, and counts it. A line longer than
+// MaxLine is passed over and reported, and the line after it returned. The error is io.EOF at
+// the end of the input, or what stopped the read; a line cut short by an error (a truncated
+// gzip member) is dropped, since it cannot be whole.
+func (r *Reader) readLine() ([]byte, error) {
+	for {
+		b, err := r.br.ReadSlice('\n')
+		switch {
+		case err == nil:
+			r.lines++
+			return b, nil
+		case err == io.EOF && len(b) > 0: // the last line has no line end
+			r.lines++
+			return b, nil
+		case err != bufio.ErrBufferFull:
+			return nil, err
+		}
+		// Longer than the buffer: assemble it up to maxLine plus "\r\n", or pass it over.
+		r.long = append(r.long[:0], b...)
+		for err == bufio.ErrBufferFull && len(r.long) <= r.maxLine+2 {
+			b, err = r.br.ReadSlice('\n')
+			r.long = append(r.long, b...)
+		}
+		if (err == nil || err == io.EOF) && len(dropEOL(r.long)) <= r.maxLine {
+			r.lines++
+			return r.long, nil
+		}
+		for err == bufio.ErrBufferFull {
+			_, err = r.br.ReadSlice('\n')
+		}
+		if len(r.long) > 4*r.bufSize {
+			r.long = nil // do not keep a megabyte for the rest of the input
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		r.lines++
+		r.tooLong++
+		if r.opt.Skip != nil {
+			r.opt.Skip(Skip{Input: r.name, Line: r.lines, Reason: fmt.Sprintf("line longer than %d bytes", r.maxLine)})
+		}
+		if err == io.EOF {
+			return nil, err
+		}
+	}
+}
+
+// dropEOL returns line without its line end: "\n" or "\r\n".
+func dropEOL(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r"))
+}
+
+// end gives the error that ends the input: the read error err, or what io.EOF means here.
+func (r *Reader) end(err error) error {
 	switch {
-	case errors.Is(err, bufio.ErrTooLong):
-		return fmt.Errorf("detect: %s: line %d is longer than %d bytes", r.name, r.lines+1, MaxLine)
-	case err != nil:
-		return fmt.Errorf("detect: %s: %w", r.name, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("detect: %s: cut off after line %d (truncated file?): %w", r.name, r.lines, err)
+	case err != io.EOF:
+		return fmt.Errorf("detect: %s: after line %d: %w", r.name, r.lines, err)
 	case r.firstLine != "" && r.recognised() == 0:
 		return &NoTelemetryError{Input: r.name, Format: r.opt.Format, FirstLine: r.firstLine}
 	}
@@ -279,6 +357,7 @@ func (r *Reader) Stats() Stats {
 		Skipped:   r.skipped,
 		Ignored:   r.ignored,
 		Malformed: r.malformed,
+		TooLong:   r.tooLong,
 		Evicted:   r.procs.evicted,
 		Records:   make(map[Format]int64, len(formats)),
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -403,7 +404,7 @@ func TestProcessTableCap(t *testing.T) {
 // TestProcessTableBounded churns a small table with many pids and exits, as a long stream would.
 func TestProcessTableBounded(t *testing.T) {
 	const max = 50
-	tb := newBounded[procKey, proc](max)
+	tb := newBounded(max, MaxTableBytes, procBytes)
 	for i := range 100_000 {
 		k := procKey{"h", i % 7919}
 		switch i % 5 {
@@ -415,6 +416,9 @@ func TestProcessTableBounded(t *testing.T) {
 		if tb.len() > max || len(tb.ring) > max {
 			t.Fatalf("after %d writes: %d keys, %d slots, want at most %d", i, tb.len(), len(tb.ring), max)
 		}
+		if got, want := tb.bytes, tableBytes(tb); got != want {
+			t.Fatalf("after %d writes: %d bytes accounted, want %d", i, got, want)
+		}
 	}
 	// the newest keys are kept
 	for i := 99_999; i > 99_999-20; i-- {
@@ -424,6 +428,102 @@ func TestProcessTableBounded(t *testing.T) {
 		if _, ok := tb.get(procKey{"h", i % 7919}); !ok {
 			t.Errorf("recent pid %d was evicted", i%7919)
 		}
+	}
+}
+
+// tableBytes counts what a process table holds, as its cap counts it.
+func tableBytes(tb *bounded[procKey, proc]) int {
+	n := 0
+	for k, e := range tb.m {
+		n += procBytes(k, e.v) + entryOverhead
+	}
+	return n
+}
+
+// A small byte cap forgets the oldest entries, keeps the accounting exact through rewrites,
+// deletes and evictions, and keeps one entry that is alone over the cap.
+func TestProcessTableByteCap(t *testing.T) {
+	const maxBytes = 10 * (100 + entryOverhead)
+	tb := newBounded(1000, maxBytes, procBytes)
+	path := func(n int) string { return strings.Repeat("p", n) }
+	for i := range 20_000 {
+		k := procKey{"h", i % 97}
+		switch {
+		case i%11 == 0:
+			tb.delete(k)
+		case i%13 == 0:
+			tb.put(k, proc{path: path(5 * maxBytes), ppid: 1}) // alone over the cap
+		default:
+			tb.put(k, proc{path: path(i % 200), was: path(i % 7), ppid: 1})
+		}
+		got, want := tb.bytes, tableBytes(tb)
+		if got != want {
+			t.Fatalf("after %d writes: %d bytes accounted, want %d", i, got, want)
+		}
+		if got > maxBytes && tb.len() > 1 {
+			t.Fatalf("after %d writes: %d bytes in %d entries, want at most %d", i, got, tb.len(), maxBytes)
+		}
+		if e, ok := tb.get(k); i%11 != 0 && (!ok || e.ppid != 1) {
+			t.Fatalf("after %d writes: the key just written is gone", i)
+		}
+	}
+}
+
+// forkStream is n fork lines by pid 1 of pids 100000, 100001 …, each with an image path of
+// pathLen bytes (eslogger never writes one over PATH_MAX, but a forged or broken stream can),
+// made as they are read.
+type forkStream struct {
+	tmpl string
+	i, n int
+	cur  []byte
+}
+
+func newForkStream(n, pathLen int) *forkStream {
+	p := "/" + strings.Repeat("x", pathLen-1)
+	return &forkStream{tmpl: esLine("fork", esProcess(1, 0, 1, p), map[string]any{"child": esProcess(999999, 1, 1, p)}), n: n}
+}
+
+func (f *forkStream) Read(b []byte) (int, error) {
+	if len(f.cur) == 0 {
+		if f.i == f.n {
+			return 0, io.EOF
+		}
+		f.cur = []byte(strings.ReplaceAll(f.tmpl, "999999", strconv.Itoa(100000+f.i)))
+		f.i++
+	}
+	n := copy(b, f.cur)
+	f.cur = f.cur[n:]
+	return n, nil
+}
+
+// Fork events with 100 KB paths fill the process table up to MaxTableBytes, not up to
+// DefaultMaxProcs entries (which would be 6.5 GB of paths); the newest processes are kept.
+func TestProcessTableHugePaths(t *testing.T) {
+	const forks, pathLen = 1000, 100_000
+	r := NewReader(newForkStream(forks, pathLen), "forks", Options{})
+	for {
+		if _, err := r.Next(); err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	held := 0
+	for k, e := range r.procs.m {
+		held += len(k.host) + len(e.v.path) + len(e.v.was)
+	}
+	if got := r.procs.bytes; got > MaxTableBytes || got != tableBytes(r.procs) {
+		t.Errorf("table accounts %d bytes (really %d), want at most MaxTableBytes %d", got, tableBytes(r.procs), MaxTableBytes)
+	}
+	if held > MaxTableBytes || held < MaxTableBytes/2 {
+		t.Errorf("table holds %d bytes of paths, want between %d and %d", held, MaxTableBytes/2, MaxTableBytes)
+	}
+	if st := r.Stats(); st.Evicted == 0 || st.Evicted+int64(r.procs.len()) != forks {
+		t.Errorf("Stats().Evicted = %d with %d held, want the %d forks split between them", st.Evicted, r.procs.len(), forks)
+	}
+	if _, ok := r.procs.get(procKey{"", 100000 + forks - 1}); !ok {
+		t.Errorf("the newest process was forgotten")
 	}
 }
 
@@ -898,21 +998,80 @@ func TestNoTelemetry(t *testing.T) {
 }
 
 func TestLongLine(t *testing.T) {
+	exec := line(fixture(t, "eslogger-v9-macos15-exec.json"))
 	long := append(bytes.Repeat([]byte("x"), MaxLine), '\n')
-	in := append(append(line(fixture(t, "eslogger-v9-macos15-exec.json")), long...), line(fixture(t, "eslogger-v9-macos15-exec.json"))...)
+	in := append(append(append([]byte(nil), exec...), long...), exec...)
 	evs, st, err := readAll(t, in, Options{})
-	if err != nil || len(evs) != 2 || st.Malformed != 1 {
+	if err != nil || len(evs) != 2 || st.Malformed != 1 || st.TooLong != 0 {
 		t.Errorf("a %d-byte line: %d events, %+v, %v; want it read (and malformed)", MaxLine, len(evs), st, err)
 	}
 
-	longer := append(bytes.Repeat([]byte("x"), MaxLine+10), '\n')
-	in = append(line(fixture(t, "eslogger-v9-macos15-exec.json")), longer...)
-	r := NewReader(bytes.NewReader(in), "big.json", Options{})
-	if _, err := r.Next(); err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want []Skip
+		evs  int
+	}{
+		{"between two records", concat(exec, bytes.Repeat([]byte("x"), MaxLine+1), []byte("\n"), exec), []Skip{{"big.json", 2, "line longer than 1048576 bytes"}}, 2},
+		{"crlf", concat(exec, bytes.Repeat([]byte("x"), MaxLine+1), []byte("\r\n"), exec), []Skip{{"big.json", 2, "line longer than 1048576 bytes"}}, 2},
+		{"last without line end", concat(exec, bytes.Repeat([]byte("x"), 3*MaxLine)), []Skip{{"big.json", 2, "line longer than 1048576 bytes"}}, 1},
+		{"two in a row", concat(exec, bytes.Repeat([]byte("{"), MaxLine+10), []byte("\n"), bytes.Repeat([]byte("y"), 5*MaxLine), []byte("\n"), exec),
+			[]Skip{{"big.json", 2, "line longer than 1048576 bytes"}, {"big.json", 3, "line longer than 1048576 bytes"}}, 2},
+		{"exactly the buffer", concat(exec, bytes.Repeat([]byte(" "), readBuffer), exec), nil, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var skips []Skip
+			r := NewReader(bytes.NewReader(tt.in), "big.json", Options{Skip: func(s Skip) { skips = append(skips, s) }})
+			n := 0
+			for {
+				_, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("Next() = %v, want events then io.EOF", err)
+				}
+				n++
+			}
+			if n != tt.evs {
+				t.Errorf("Next() gave %d events, want %d", n, tt.evs)
+			}
+			if diff := cmp.Diff(tt.want, skips); diff != "" {
+				t.Errorf("skips (-want +got):\n%s", diff)
+			}
+			if st := r.Stats(); st.TooLong != int64(len(tt.want)) {
+				t.Errorf("Stats().TooLong = %d, want %d", st.TooLong, len(tt.want))
+			}
+		})
 	}
-	_, err = r.Next()
-	want := "detect: big.json: line 2 is longer than 1048576 bytes"
+}
+
+func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// A gzip file cut short ends the Reader with an error that names the last line read, after
+// every event before the cut.
+func TestTruncatedGzip(t *testing.T) {
+	exec := line(fixture(t, "eslogger-v9-macos15-exec.json"))
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	for range 50 {
+		w.Write(exec)
+	}
+	w.Close()
+	cut := b.Bytes()[:b.Len()*3/4]
+	r := NewReader(bytes.NewReader(cut), "cut.gz", Options{})
+	n := 0
+	var err error
+	for {
+		if _, err = r.Next(); err != nil {
+			break
+		}
+		n++
+	}
+	if n == 0 || n >= 50 {
+		t.Errorf("Next() gave %d events before the cut, want some but not all of 50", n)
+	}
+	want := fmt.Sprintf("detect: cut.gz: cut off after line %d (truncated file?): unexpected EOF", n)
 	if err == nil || err.Error() != want {
 		t.Errorf("Next() error %v, want %q", err, want)
 	}
@@ -969,4 +1128,70 @@ func TestSkippedLinesDoNotAllocate(t *testing.T) {
 	if st := r.Stats(); st.Skipped < 20*perCall {
 		t.Errorf("Stats().Skipped = %d, want the lines skipped", st.Skipped)
 	}
+}
+
+// readLines reads data with a bufSize-byte buffer and a maxLine cap and returns the lines
+// read (line ends included) with their numbers, and the numbers of the lines skipped.
+func readLines(data []byte, bufSize, maxLine int) (lines []string, numbers, skipped []int64, err error) {
+	r := NewReader(bytes.NewReader(data), "in", Options{Skip: func(s Skip) { skipped = append(skipped, s.Line) }})
+	r.bufSize, r.maxLine = bufSize, maxLine
+	if err := r.start(); err != nil {
+		return nil, nil, nil, err
+	}
+	for {
+		l, err := r.readLine()
+		if err == io.EOF {
+			return lines, numbers, skipped, nil
+		}
+		if err != nil {
+			return lines, numbers, skipped, err
+		}
+		lines = append(lines, string(l))
+		numbers = append(numbers, r.lines)
+	}
+}
+
+// FuzzLines checks the line reader against a plain split: with a tiny buffer and cap, every
+// line whose content (without "\n" or "\r\n") fits the cap is returned whole under its number,
+// and every longer one is reported as skipped under its number, never returned.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte("a\nbb\r\n\nccc"), uint8(16), uint8(4))
+	f.Add([]byte("0123456789012345678901234567890123456789\nshort\n"), uint8(16), uint8(20))
+	f.Add([]byte(strings.Repeat("x", 100)+"\r\n"+strings.Repeat("y", 20)+"\r\r\n"), uint8(16), uint8(20))
+	f.Fuzz(func(t *testing.T, data []byte, buf, max uint8) {
+		bufSize := 16 + int(buf%48) // bufio's smallest buffer is 16
+		maxLine := bufSize + int(max%64)
+		if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+			return // gzip magic: another path
+		}
+		lines, numbers, skipped, err := readLines(data, bufSize, maxLine)
+		if err != nil {
+			t.Fatalf("readLines: %v", err)
+		}
+		var wantLines []string
+		var wantNumbers, wantSkipped []int64
+		for n, rest := int64(1), data; len(rest) > 0; n++ {
+			i := bytes.IndexByte(rest, '\n') + 1
+			if i == 0 {
+				i = len(rest)
+			}
+			l := rest[:i]
+			rest = rest[i:]
+			if len(dropEOL(l)) <= maxLine {
+				wantLines = append(wantLines, string(l))
+				wantNumbers = append(wantNumbers, n)
+			} else {
+				wantSkipped = append(wantSkipped, n)
+			}
+		}
+		if diff := cmp.Diff(wantLines, lines); diff != "" {
+			t.Errorf("lines (buffer %d, cap %d) (-want +got):\n%s", bufSize, maxLine, diff)
+		}
+		if diff := cmp.Diff(wantNumbers, numbers); diff != "" {
+			t.Errorf("line numbers (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantSkipped, skipped); diff != "" {
+			t.Errorf("skipped lines (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -22,7 +22,7 @@ import (
 
 // TestEndToEnd runs the real firewarden binary:
 //
-//	firewarden --root ROOT --json detect --live --poll 1s --out FILE --syslog udp://… --webhook URL
+//	firewarden --root ROOT --json detect --live --poll 1s --out FILE --syslog udp://… --webhook URL --webhook-insecure-http
 //
 // against a fake macOS 15 Mac laid out by macemu (firewall on), with a stand-in eslogger that
 // keeps running and prints the fixture (one socketfilterfw --setglobalstate off among benign
@@ -82,7 +82,7 @@ exec sleep 60
 	outFile := filepath.Join(t.TempDir(), "alerts.ndjson")
 
 	cmd := exec.Command(fw, "--root", root, "--json", "detect", "--live", "--poll", "1s",
-		"--out", outFile, "--syslog", "udp://"+udp.LocalAddr().String(), "--webhook", srv.URL)
+		"--out", outFile, "--syslog", "udp://"+udp.LocalAddr().String(), "--webhook", srv.URL, "--webhook-insecure-http")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

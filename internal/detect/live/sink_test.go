@@ -324,7 +324,7 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 			defer srv.Close()
 			clock := newClock(true)
 			var log hosttest.Lines
-			w, err := live.NewWebhook(srv.URL+"/hook?token=secret", live.WebhookOptions{Clock: clock, Log: log.Logf})
+			w, err := live.NewWebhook(srv.URL+"/hook?token=secret", live.WebhookOptions{Clock: clock, Log: log.Logf, InsecureHTTP: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -363,7 +363,7 @@ func TestWebhookNetworkErrorsAreRetried(t *testing.T) {
 	srv.Close() // nothing listens there any more
 	clock := newClock(true)
 	var log hosttest.Lines
-	w, err := live.NewWebhook(url, live.WebhookOptions{Clock: clock, Log: log.Logf})
+	w, err := live.NewWebhook(url, live.WebhookOptions{Clock: clock, Log: log.Logf, InsecureHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestWebhookQueueDropsOldest(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var log hosttest.Lines
-	w, err := live.NewWebhook(srv.URL, live.WebhookOptions{Clock: newClock(true), Log: log.Logf, Queue: 2})
+	w, err := live.NewWebhook(srv.URL, live.WebhookOptions{Clock: newClock(true), Log: log.Logf, Queue: 2, InsecureHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}

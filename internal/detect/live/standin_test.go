@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/firewarden/firewarden/internal/detect/input"
 	"github.com/firewarden/firewarden/internal/detect/live"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
@@ -215,5 +217,36 @@ func TestExecStarterErrors(t *testing.T) {
 	}
 	if wait() != err {
 		t.Error("a second wait() gave another result")
+	}
+}
+
+// A line too long to read does not end eslogger's stream: the real telemetry reader passes over
+// it and the alert after it comes from the same run.
+func TestStandInLongLineKeepsStream(t *testing.T) {
+	root := macRoot(t, "")
+	long := `{"event":{"exec":{"args":["` + strings.Repeat(`\u0001`, 200_000) + `"]}}}` + "\n"
+	if err := os.WriteFile(filepath.Join(root, "fixture"), []byte(long+fixture(t, "eslogger/firewall-off.jsonl")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hosttest.StandInScript(t, root, live.ESLoggerPath, esloggerStreams)
+	rec := newRecorder()
+	var log hosttest.Lines
+	cfg := execConfig(root, newClock(false), &log, rec)
+	cfg.Decode = func(r io.Reader, name string, f live.Format) live.Source {
+		return input.NewReader(r, name, input.Options{Format: input.Eslogger, Skip: func(s input.Skip) { log.Logf("skipped %s", s) }})
+	}
+	stop := started(t, newSupervisor(t, cfg))
+	if a := rec.next(t); a.Rule != "alf-global-off" {
+		t.Errorf("alert = %s, want alf-global-off", a.Rule)
+	}
+	stats, err := stop()
+	if err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if stats.Runs != 1 || len(hosttest.Runs(t, root)) != 1 {
+		t.Errorf("Stats = %+v, %d eslogger runs; want one run, the long line passed over", stats, len(hosttest.Runs(t, root)))
+	}
+	if want := "skipped eslogger:1: line longer than 1048576 bytes"; !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, log.String())
 	}
 }

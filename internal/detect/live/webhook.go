@@ -49,13 +49,25 @@ type WebhookOptions struct {
 	Tries   int           // attempts per alert; default 5
 	Backoff time.Duration // first wait between attempts, doubled each time; default 1 s
 	Grace   time.Duration // how long Close keeps delivering; default 5 s
+	// InsecureHTTP admits a plain http:// URL, and redirects from https:// to http://. Without
+	// it NewWebhook refuses http:// with ErrInsecureWebhook: alerts name hosts, users and
+	// command lines, and anyone on the path could read them, or drop or forge the receiver's
+	// answers unseen.
+	InsecureHTTP bool
 }
+
+// ErrInsecureWebhook is NewWebhook's error for a plain http:// URL without
+// WebhookOptions.InsecureHTTP.
+var ErrInsecureWebhook = errors.New("plain http:// sends alerts unencrypted")
 
 // NewWebhook checks rawURL and starts the delivery goroutine; Close stops it.
 func NewWebhook(rawURL string, opt WebhookOptions) (*Webhook, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook URL %q: want http://… or https://…", rawURL)
+		return nil, fmt.Errorf("webhook URL %q: want https://… (or http://… when allowed)", rawURL)
+	}
+	if u.Scheme == "http" && !opt.InsecureHTTP {
+		return nil, ErrInsecureWebhook
 	}
 	label := *u
 	label.User, label.RawQuery, label.Fragment = nil, "", ""
@@ -66,6 +78,24 @@ func NewWebhook(rawURL string, opt WebhookOptions) (*Webhook, error) {
 	}
 	if w.client == nil {
 		w.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if !opt.InsecureHTTP {
+		// A redirect must not carry the alerts from https:// to http:// either.
+		c := *w.client
+		next := c.CheckRedirect
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if req.URL.Scheme != "https" {
+				return fmt.Errorf("redirected to %s://%s: %w", req.URL.Scheme, req.URL.Host, ErrInsecureWebhook)
+			}
+			if next != nil {
+				return next(req, via)
+			}
+			if len(via) >= 10 { // net/http's own default limit
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		w.client = &c
 	}
 	if w.clock == nil {
 		w.clock = realClock{}

@@ -3,6 +3,8 @@ package sigma
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/firewarden/firewarden/internal/detect/fold"
 )
 
 // This file holds the string patterns of Sigma values: wildcards "*" (any run of characters) and
@@ -11,42 +13,16 @@ import (
 // keeps matching allocation-free and makes Needles exact (see needles.go); the fields Sigma rules
 // read (paths, argv, signing identifiers) are ASCII in practice.
 
-// lower folds an ASCII upper-case letter to lower case and leaves every other byte alone.
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
+// lower, lowerASCII and equalFold are the detector's one ASCII fold (package fold), whose
+// offsets hold in the original text.
+func lower(c byte) byte { return fold.Byte(c) }
 
 func isLetter(c byte) bool { return 'a' <= lower(c) && lower(c) <= 'z' }
 
-// lowerASCII is strings.ToLower restricted to ASCII letters.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				b[j] = lower(b[j])
-			}
-			return string(b)
-		}
-	}
-	return s
-}
+func lowerASCII(s string) string { return fold.Lower(s) }
 
 // equalFold reports whether s equals p up to ASCII case; p must be lower case already.
-func equalFold(s, p string) bool {
-	if len(s) != len(p) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != p[i] && ('A' > c || c > 'Z' || c+'a'-'A' != p[i]) {
-			return false
-		}
-	}
-	return true
-}
+func equalFold(s, p string) bool { return fold.Equal(s, p) }
 
 // literal is a string to look for, lower case when the search folds case.
 type literal struct {
