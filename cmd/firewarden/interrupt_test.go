@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,36 @@ import (
 	"testing"
 	"time"
 )
+
+// signalled starts the binary with args, sends sig after settle and returns how it ended. It
+// fails the test when the run ended before the signal, or was still running deadline after it:
+// the deadline is generous, since the point is that the run ends at all, not how fast.
+func signalled(t *testing.T, sig syscall.Signal, settle, deadline time.Duration, args ...string) run {
+	t.Helper()
+	cmd := exec.Command(fwBin, args...)
+	cmd.Env = append(os.Environ(), "FIREWARDEN_ROOT=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("firewarden %s ended before the signal: %v; stderr %q", strings.Join(args, " "), err, errb.String())
+	case <-time.After(settle):
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(deadline):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("firewarden %s still running %v after %v", strings.Join(args, " "), deadline, sig)
+	}
+	return run{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
 
 // SIGINT and SIGTERM end a command that is stuck where no context reaches: the open of a FIFO
 // named as input blocks until a writer appears, which never happens here. The binary must exit
@@ -28,39 +59,14 @@ func TestInterruptBlockedOpen(t *testing.T) {
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 				t.Skipf("cannot make a FIFO here: %v", err)
 			}
-			cmd := exec.Command(fwBin, tc.args(fifo)...)
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+			// 300 ms lets it reach the blocking open; a signal before that takes the same path.
+			r := signalled(t, tc.sig, 300*time.Millisecond, 15*time.Second, tc.args(fifo)...)
+			if r.code != 2 {
+				t.Errorf("exit status = %d, want 2; stderr %q", r.code, r.stderr)
 			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			// Let it reach the blocking open; a signal before that is handled by the same path.
-			select {
-			case err := <-done:
-				t.Fatalf("%v ended before the signal: %v; stderr %q", tc.args(fifo), err, errb.String())
-			case <-time.After(300 * time.Millisecond):
-			}
-			cmd.Process.Signal(tc.sig)
-			// A generous deadline: the point is that it exits at all, not how fast.
-			select {
-			case err := <-done:
-				code := 0
-				if ee, ok := err.(*exec.ExitError); ok {
-					code = ee.ExitCode()
-				}
-				if code != 2 {
-					t.Errorf("exit status = %d, want 2; stderr %q", code, errb.String())
-				}
-				lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
-				if len(lines) != 1 || !strings.Contains(lines[0], "interrupted") {
-					t.Errorf("stderr = %q, want one line saying it was interrupted", errb.String())
-				}
-			case <-time.After(15 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("%v still running 15 s after %v", tc.args(fifo), tc.sig)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], "interrupted") {
+				t.Errorf("stderr = %q, want one line saying it was interrupted", r.stderr)
 			}
 		})
 	}

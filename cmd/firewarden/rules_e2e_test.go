@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -101,33 +100,14 @@ func TestRulesInterrupted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(fwBin, tt.args...)
-			cmd.Env = append(os.Environ(), "FIREWARDEN_ROOT=")
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
 			// Let it get going (the signal handler is installed within milliseconds; parsing
 			// alone takes longer than this).
-			time.Sleep(700 * time.Millisecond)
-			if err := cmd.Process.Signal(tt.sig); err != nil {
-				t.Fatalf("signal: %v (did it finish already?)", err)
-			}
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("firewarden %s still running 20 s after %v", strings.Join(tt.args, " "), tt.sig)
-			}
-			code := cmd.ProcessState.ExitCode()
-			lines := strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
-			if code == 0 || code == -1 || len(lines) != 1 || !strings.Contains(lines[0], "interrupted") || out.Len() != 0 {
+			r := signalled(t, tt.sig, 700*time.Millisecond, 20*time.Second, tt.args...)
+			code := r.code
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if code == 0 || code == -1 || len(lines) != 1 || !strings.Contains(lines[0], "interrupted") || r.stdout != "" {
 				t.Errorf("firewarden %s after %v: exit %d, stdout %d bytes, stderr %q; want a non-zero exit, nothing on stdout, one line saying it was interrupted",
-					strings.Join(tt.args, " "), tt.sig, code, out.Len(), errb.String())
+					strings.Join(tt.args, " "), tt.sig, code, len(r.stdout), r.stderr)
 			}
 		})
 	}
