@@ -102,6 +102,7 @@ type Daemon struct {
 
 	// Housekeeping only:
 	lastCP     time.Time     // end of the last checkpoint
+	resumedAt  time.Time     // the checkpoint a TimeResumer source started again from
 	cpTook     time.Duration // how long it took
 	lastWrite  os.FileInfo   // block.json as this daemon last wrote it; nil: unknown
 	sweepDue   bool          // bans ended since the last save
@@ -182,7 +183,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Source == nil {
 		return errors.New("guard: no log source")
 	}
-	pos, err := d.recover()
+	pos, since, err := d.recover()
 	if err != nil {
 		return err
 	}
@@ -195,6 +196,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	if r, ok := d.opts.Source.(follow.Resumer); ok && len(pos) > 0 {
 		r.Resume(pos)
+	}
+	if r, ok := d.opts.Source.(follow.TimeResumer); ok && !since.IsZero() {
+		// The journal has no position to save: it starts again at the checkpoint's second,
+		// and line skips what the checkpoint's counts hold already.
+		d.resumedAt = since
+		r.ResumeSince(since)
 	}
 	d.log.log(Event{Time: d.now(), Event: "start", Message: st})
 
@@ -274,10 +281,12 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	case authwatch.Ignored:
 		return
 	}
-	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time)) {
+	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time) ||
+		l.Pos.IsZero() && !f.Time.After(d.resumedAt)) {
 		// Read again after a restart: written longer ago than the window, it no longer
 		// counts; written before the address's latest ban began, it counted toward that ban
-		// (which the WAL kept, even if it has ended since).
+		// (which the WAL kept, even if it has ended since); from a source resumed by time
+		// (the journal) and written by the checkpoint, the checkpoint's counts hold it.
 		d.stats.Stale++
 		return
 	}
@@ -697,11 +706,11 @@ func (s SourceConfig) equal(o SourceConfig) bool {
 // recover reads the write-ahead log at start: its bans wait for the first save to adopt them,
 // its counts go back into the tracker (when the window is as it was), and its positions are
 // returned, for the sources to resume at.
-func (d *Daemon) recover() (map[string]follow.Position, error) {
+func (d *Daemon) recover() (map[string]follow.Position, time.Time, error) {
 	removeWALTemps(d.opts.StateDir)
 	wd, err := readWAL(d.opts.StateDir)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if wd.skipped > 0 {
 		d.logf("recover", "%d lines of %s did not parse and were skipped (a crash can tear the last one)", wd.skipped, filepath.Join(d.opts.StateDir, WALFile))
@@ -715,7 +724,7 @@ func (d *Daemon) recover() (map[string]follow.Position, error) {
 	if t := d.eng.track; wd.slot == t.slotLen && wd.max == t.max {
 		t.restore(wd.track, d.now())
 	}
-	return wd.pos, nil
+	return wd.pos, wd.time, nil
 }
 
 // walAppend appends the ban p to the WAL. Called with mu held. A ban the WAL cannot take

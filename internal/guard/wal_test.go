@@ -465,3 +465,89 @@ func TestDaemonCrashForgetsCountsOfBanned(t *testing.T) {
 		r.stop()
 	})
 }
+
+// journalSource stands for the journal: it cannot resume at a position, only at an instant
+// (follow.TimeResumer), and hands out the lines the test sends it as they are.
+type journalSource struct {
+	ch    chan follow.Line
+	since time.Time
+}
+
+func (s *journalSource) Name() string            { return "journal" }
+func (s *journalSource) ResumeSince(t time.Time) { s.since = t }
+func (s *journalSource) send(l follow.Line)      { s.ch <- l }
+func (s *journalSource) Run(ctx context.Context, emit func(follow.Line)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case l := <-s.ch:
+			emit(l)
+		}
+	}
+}
+
+// TestDaemonCrashResumesJournalByTime: the journal has no position to save, so after a crash it
+// starts again at the last checkpoint (journalctl --since); the lines it hands out again that the
+// checkpoint had counted count once, not twice, and the lines after it count.
+func TestDaemonCrashResumesJournalByTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		failure := func(at time.Time, pid int, replay bool) follow.Line {
+			text := at.UTC().Format("2006-01-02T15:04:05.000000+00:00") + fmt.Sprintf(" host sshd[%d]: Failed password for root from 203.0.113.9 port %d ssh2", pid, 40000+pid)
+			return follow.Line{Text: []byte(text), Source: "journal", Read: time.Now(), Replay: replay}
+		}
+		start := func(dir string, src *journalSource) *run {
+			r := &run{t: t, kernel: &blocktest.Fake{}, store: &block.Store{Dir: dir}, log: &syncBuffer{},
+				signals: make(chan os.Signal, 1), done: make(chan error, 1)}
+			r.d = New(Options{Config: Default(), StateDir: dir, Backend: r.kernel, Source: src, Log: r.log, Signals: r.signals})
+			ctx, cancel := context.WithCancel(context.Background())
+			r.cancel = cancel
+			go func() { r.done <- r.d.Run(ctx) }()
+			synctest.Wait()
+			return r
+		}
+
+		dir := t.TempDir()
+		src := &journalSource{ch: make(chan follow.Line)}
+		r := start(dir, src)
+		var sent []follow.Line
+		for i := range 6 {
+			l := failure(time.Now(), i, false)
+			sent = append(sent, l)
+			src.send(l)
+		}
+		time.Sleep(DefaultPersistEvery + DefaultPollEvery) // a checkpoint holds the 6
+		synctest.Wait()
+		for i := 6; i < 9; i++ { // after the checkpoint: only the journal has them
+			l := failure(time.Now(), i, false)
+			sent = append(sent, l)
+			src.send(l)
+		}
+		synctest.Wait()
+		crashed := crashCopy(t, dir)
+		r.stop()
+
+		src = &journalSource{ch: make(chan follow.Line)}
+		r = start(crashed, src)
+		if src.since.IsZero() || !src.since.Before(sent[6].Read) {
+			t.Fatalf("ResumeSince(%v), want the checkpoint's time, before the lines after it (%v)", src.since, sent[6].Read)
+		}
+		// journalctl --since=@SECONDS hands out all nine again, marked Replay.
+		for i, l := range sent {
+			src.send(failure(l.Read, i, true))
+		}
+		synctest.Wait()
+		if got := r.held(); len(got) != 0 {
+			t.Fatalf("kernel holds %v after 9 failures read again after a crash: the checkpoint's 6 counted twice", got)
+		}
+		src.send(failure(time.Now(), 9, false))
+		synctest.Wait()
+		if got := r.held(); !slices.Equal(got, []string{"203.0.113.9"}) {
+			t.Errorf("kernel holds %v after the 10th failure, want the ban; log:\n%s", got, r.log)
+		}
+		r.stop()
+		if s := r.d.Stats(); s.Stale != 6 || s.Failures != 4 {
+			t.Errorf("Stats() stale %d, failures %d; want 6 stale (counted before the crash) and 4 counted", s.Stale, s.Failures)
+		}
+	})
+}

@@ -55,6 +55,14 @@ type Resumer interface {
 	Resume(pos map[string]Position)
 }
 
+// TimeResumer is a Source that cannot name a place in its stream but can start at an instant
+// (the systemd journal). ResumeSince makes the next Run start with what was logged from t's
+// second on, instead of at the end, and mark those lines Replay: the consumer skips the ones it
+// had counted already (logged at or before t) by their own timestamps.
+type TimeResumer interface {
+	ResumeSince(t time.Time)
+}
+
 // Source produces lines until ctx is cancelled or it fails for good.
 type Source interface {
 	Name() string
@@ -243,7 +251,17 @@ func (m *Multi) Resume(pos map[string]Position) {
 	}
 }
 
+// ResumeSince passes t on to the sources that can start at an instant.
+func (m *Multi) ResumeSince(t time.Time) {
+	for _, s := range m.sources {
+		if r, ok := s.(TimeResumer); ok {
+			r.ResumeSince(t)
+		}
+	}
+}
+
 var (
-	_ Source  = (*Multi)(nil)
-	_ Resumer = (*Multi)(nil)
+	_ Source      = (*Multi)(nil)
+	_ Resumer     = (*Multi)(nil)
+	_ TimeResumer = (*Multi)(nil)
 )

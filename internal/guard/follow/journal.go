@@ -3,7 +3,9 @@ package follow
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/firewarden/firewarden/internal/host"
@@ -44,7 +46,8 @@ type JournalOptions struct {
 // host and the program, which authwatch reads. journalctl's own notes ("-- Boot … --") and the
 // indented continuation lines of multi-line messages pass through as they are; authwatch finds
 // nothing in them. journalctl is restarted with back-off when it ends; entries written while it
-// is down are not read.
+// is down are not read. After ResumeSince (a restart of the guard) the first run starts at the
+// guard's last checkpoint instead, so what sshd logged while the guard was down is read.
 //
 // journalctl combines matches on the same field with OR and on different fields with AND, and a
 // "+" between matches ORs the groups on either side (journalctl(1)). The process names are one
@@ -54,8 +57,15 @@ type JournalOptions struct {
 type Journal struct {
 	opts  JournalOptions
 	units []string
-	err   error // from the options, returned by Run
+	err   error     // from the options, returned by Run
+	since time.Time // ResumeSince: the next Run starts there
 }
+
+// ResumeSince makes the next Run's first journalctl start at t's second (--since=@SECONDS)
+// rather than at the end, so that what sshd logged while the guard was down, or after its last
+// checkpoint, is read; those lines are marked Replay. journalctl's restarts after that start at
+// the end again.
+func (j *Journal) ResumeSince(t time.Time) { j.since = t }
 
 // NewJournal returns a Journal. Bad options (a unit name with spaces) make Run fail.
 func NewJournal(opts JournalOptions) *Journal {
@@ -89,6 +99,22 @@ func (j *Journal) Cmd() host.Cmd {
 	return host.Cmd{Path: JournalctlPath, Args: args}
 }
 
+// firstCmd is the command of the first start after ResumeSince: Cmd with --since=@SECONDS in
+// place of --lines=0. nil without ResumeSince.
+func (j *Journal) firstCmd() *host.Cmd {
+	if j.since.IsZero() {
+		return nil
+	}
+	c := j.Cmd()
+	c.Args = slices.Clone(c.Args)
+	for i, a := range c.Args {
+		if a == "--lines=0" {
+			c.Args[i] = fmt.Sprintf("--since=@%d", j.since.Unix())
+		}
+	}
+	return &c
+}
+
 // Run streams journalctl's lines until ctx is cancelled. It fails when journalctl is not
 // installed, or fails repeatedly without printing a line (Restart.GiveUp).
 func (j *Journal) Run(ctx context.Context, emit func(Line)) error {
@@ -97,6 +123,7 @@ func (j *Journal) Run(ctx context.Context, emit func(Line)) error {
 	}
 	p := &program{
 		name: j.Name(), label: "journalctl", cmd: j.Cmd(), root: j.opts.Root,
+		first:   j.firstCmd(),
 		starter: starterFor(j.opts.Starter, j.opts.Root),
 		restart: j.opts.Restart, maxLine: j.opts.MaxLine, log: j.opts.Log,
 		missing: "this system has no systemd journal; follow sshd's log file instead (/var/log/auth.log on Debian with rsyslog, /var/log/secure on Fedora)",
@@ -121,4 +148,7 @@ func unitName(u string) (string, error) {
 	return u + ".service", nil
 }
 
-var _ Source = (*Journal)(nil)
+var (
+	_ Source      = (*Journal)(nil)
+	_ TimeResumer = (*Journal)(nil)
+)

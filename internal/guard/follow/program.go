@@ -44,11 +44,14 @@ func (r Restart) withDefaults() Restart {
 
 // program runs a log-streaming program through a Starter and hands out its output's lines,
 // restarting it when it ends. Lines printed while it is down are not seen (journalctl starts at
-// --lines=0, log stream at now).
+// --lines=0, log stream at now), except by a first run that starts earlier (first).
 type program struct {
-	name    string // Line.Source
-	label   string // the program in messages: "journalctl", "log stream"
-	cmd     host.Cmd
+	name  string // Line.Source
+	label string // the program in messages: "journalctl", "log stream"
+	cmd   host.Cmd
+	// first, when set, replaces cmd for the first start only, and the lines of that run are
+	// handed out as Replay (journalctl --since after a restart of the guard).
+	first   *host.Cmd
 	root    host.Root
 	starter host.Starter
 	restart Restart
@@ -73,7 +76,11 @@ func (p *program) run(ctx context.Context, emit func(Line)) error {
 	buf := make([]byte, 64<<10)
 	for {
 		started := time.Now()
-		st, err := p.once(ctx, emit, buf)
+		cmd, replay := p.cmd, false
+		if p.first != nil {
+			cmd, replay, p.first = *p.first, true, nil
+		}
+		st, err := p.once(ctx, cmd, replay, emit, buf)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -107,11 +114,11 @@ func (p *program) run(ctx context.Context, emit func(Line)) error {
 
 // once runs the program to its end (or ctx's) and returns how it ended: nil, the start error, the
 // read error or the program's wait error.
-func (p *program) once(ctx context.Context, emit func(Line), buf []byte) (runStats, error) {
+func (p *program) once(ctx context.Context, cmd host.Cmd, replay bool, emit func(Line), buf []byte) (runStats, error) {
 	var st runStats
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	out, wait, err := p.starter.Start(runCtx, p.cmd)
+	out, wait, err := p.starter.Start(runCtx, cmd)
 	if err != nil {
 		return st, err
 	}
@@ -120,7 +127,7 @@ func (p *program) once(ctx context.Context, emit func(Line), buf []byte) (runSta
 	line := func(raw []byte) {
 		if text, ok := p.convert(raw); ok {
 			st.lines++
-			emit(Line{Text: text, Source: p.name, Read: now})
+			emit(Line{Text: text, Source: p.name, Read: now, Replay: replay})
 		}
 	}
 	var readErr error

@@ -30,12 +30,14 @@ type fakeStarter struct {
 
 	mu     sync.Mutex
 	starts []time.Time
+	cmds   []host.Cmd
 }
 
 func (s *fakeStarter) Start(ctx context.Context, c host.Cmd) (io.ReadCloser, func() error, error) {
 	s.mu.Lock()
 	i := min(len(s.starts), len(s.runs)-1)
 	s.starts = append(s.starts, time.Now())
+	s.cmds = append(s.cmds, c)
 	s.mu.Unlock()
 	r := s.runs[i]
 	if r.startErr != nil {
@@ -182,6 +184,44 @@ func TestProgramLines(t *testing.T) {
 		}
 		if len(st.starts) != 2 {
 			t.Errorf("%d starts, want 2", len(st.starts))
+		}
+	})
+}
+
+// After ResumeSince the first journalctl starts at that second (--since=@SECONDS, in place of
+// --lines=0) and its lines are Replay; a restart after it starts at the end again, with lines
+// that are not.
+func TestJournalResumeSince(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &fakeStarter{runs: []fakeRun{{out: "old\n", err: errExit}, {out: "new\n", hold: -1}}}
+		ctx, cancel := context.WithCancel(t.Context())
+		j := NewJournal(JournalOptions{Starter: st})
+		j.ResumeSince(time.Unix(1765000000, 900_000_000))
+		type got struct {
+			Text   string
+			Replay bool
+		}
+		var lines []got
+		done := make(chan error)
+		go func() {
+			done <- j.Run(ctx, func(l Line) { lines = append(lines, got{string(l.Text), l.Replay}) })
+		}()
+		time.Sleep(2 * time.Second) // past the first back-off
+		synctest.Wait()
+		cancel()
+		<-done
+		if diff := cmp.Diff([]got{{"old", true}, {"new", false}}, lines); diff != "" {
+			t.Errorf("lines (-want +got):\n%s", diff)
+		}
+		if len(st.cmds) != 2 {
+			t.Fatalf("%d starts, want 2", len(st.cmds))
+		}
+		first, again := strings.Join(st.cmds[0].Args, " "), strings.Join(st.cmds[1].Args, " ")
+		if !strings.Contains(first, "--since=@1765000000") || strings.Contains(first, "--lines=0") {
+			t.Errorf("first start %q, want --since=@1765000000 and no --lines=0", first)
+		}
+		if want := strings.Join(j.Cmd().Args, " "); again != want || !strings.Contains(again, "--lines=0") {
+			t.Errorf("restart %q, want %q", again, want)
 		}
 	})
 }
