@@ -152,7 +152,11 @@ func detectFile(a *app, name string, opt input.Options, e *detect.Engine, out *a
 		if err != nil {
 			return r.Stats(), err
 		}
-		if err := out.write(e.Process(ev)); err != nil {
+		alerts, perr := e.Guarded(ev)
+		if perr != nil && opt.Skip != nil {
+			opt.Skip(input.Skip{Input: name, Line: r.Stats().Lines, Reason: perr.Error()})
+		}
+		if err := out.write(alerts); err != nil {
 			return r.Stats(), &writeError{err}
 		}
 	}

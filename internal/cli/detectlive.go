@@ -73,7 +73,7 @@ func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.O
 		sinks = append(sinks, w)
 	}
 
-	eng := &liveEngine{e: detect.New(rs, opt), host: hostname}
+	eng := &liveEngine{e: detect.New(rs, opt), host: hostname, logf: logf}
 	interesting := rs.Interesting()
 	sup, err := live.New(live.Config{
 		Root: a.root,
@@ -134,12 +134,18 @@ func isTerminal(w io.Writer) bool {
 type liveEngine struct {
 	e    *detect.Engine
 	host string
+	logf func(format string, args ...any) // names an event the engine could not check
 }
 
 // Process implements live.Engine.
 func (l *liveEngine) Process(ev *event.Event) live.Verdict {
 	before := l.e.Stats().Matches
-	v := live.Verdict{Alerts: renderAlerts(l.e.Process(ev))}
+	alerts, err := l.e.Guarded(ev)
+	if err != nil {
+		// The detector goes on: stopping it is what an attacker would want.
+		l.logf("skipped an event of pid %d (%s): %v; detecting on", ev.PID, ev.Path, err)
+	}
+	v := live.Verdict{Alerts: renderAlerts(alerts)}
 	if l.e.Stats().Matches > before {
 		v.Matched, v.Area = true, eventArea(ev)
 	}

@@ -7,6 +7,7 @@ package detect
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type Stats struct {
 	Allowed int64
 	Folded  int64 // matches folded into an earlier alert
 	Alerts  int64 // alerts emitted (follow-ups not counted)
+	Failed  int64 // events Guarded passed over after a panic
 }
 
 type foldKey struct {
@@ -123,6 +125,21 @@ func (e *Engine) Process(ev *event.Event) []*Alert {
 		}
 	}
 	return out
+}
+
+// Guarded is Process that outlives a bug: a panic while evaluating ev (which no input should
+// cause, and FuzzAnalyse and FuzzMatch hunt for) comes back as an error naming it, ev is passed
+// over and counted in Stats.Failed, and the engine goes on with the next event. A detector that
+// an attacker's command line could stop would be switched off by the first one; the error lets
+// the caller name the event as not checked, so that the run is never read as an all-clear.
+func (e *Engine) Guarded(ev *event.Event) (alerts []*Alert, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.stats.Failed++
+			alerts, err = nil, fmt.Errorf("internal error evaluating the event, which was not checked (%v); please report it", p)
+		}
+	}()
+	return e.Process(ev), nil
 }
 
 // coveredByWrapper reports whether a wrapper around ev (the same process after an exec in place,
