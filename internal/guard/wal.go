@@ -15,12 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/authwatch"
 	"github.com/firewarden/firewarden/internal/block"
 	"github.com/firewarden/firewarden/internal/guard/follow"
+	"github.com/firewarden/firewarden/internal/statedir"
 )
 
 // WALFile is the guard's write-ahead log in the state directory. block.json is rewritten whole
@@ -210,45 +210,19 @@ func appendBan(buf []byte, p *pendingBan) []byte {
 	return append(buf, "}\n"...)
 }
 
-// Flags of every open of a WAL file: never through a symbolic link, never blocking on a FIFO
-// planted under the name (its type is checked right after).
-const walOpenFlags = syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
-
 // readWAL reads dir's WAL. A missing one is empty; anything but a regular file under the name
-// is refused.
+// (a link, a FIFO planted there) is refused, without following or blocking (statedir.OpenFile).
 func readWAL(dir string) (*walData, error) {
 	path := filepath.Join(dir, WALFile)
-	f, err := os.OpenFile(path, os.O_RDONLY|walOpenFlags, 0)
+	f, err := statedir.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &walData{pos: map[string]follow.Position{}}, nil
 	}
 	if err != nil {
-		return nil, walOpenError(path, err)
+		return nil, fmt.Errorf("the guard's write-ahead log: %w", err)
 	}
 	defer f.Close()
-	if err := regular(path, f); err != nil {
-		return nil, err
-	}
 	return parseWAL(f)
-}
-
-func walOpenError(path string, err error) error {
-	if errors.Is(err, syscall.ELOOP) {
-		return fmt.Errorf("%s is a symbolic link: remove it; the guard writes that file itself", path)
-	}
-	return fmt.Errorf("the guard's write-ahead log: %w", err)
-}
-
-// regular refuses f unless it is a regular file.
-func regular(path string, f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("the guard's write-ahead log: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%s): remove it; the guard writes that file itself", path, fi.Mode().Type())
-	}
-	return nil
 }
 
 // createWAL makes a new WAL file under a random name in dir, open for appending; commitWAL
@@ -257,13 +231,9 @@ func createWAL(dir string) (*os.File, error) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	path := filepath.Join(dir, walTmpPrefix+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND|walOpenFlags, 0o600)
+	f, err := statedir.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, walOpenError(path, err)
-	}
-	if err := regular(path, f); err != nil {
-		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("the guard's write-ahead log: %w", err)
 	}
 	return f, nil
 }

@@ -301,9 +301,9 @@ func TestWALRefusesPlantedFiles(t *testing.T) {
 		plant func(path string) error
 		want  string
 	}{
-		{"symlink", func(p string) error { return os.Symlink(filepath.Join(filepath.Dir(p), "target"), p) }, "is a symbolic link: remove it"},
-		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o600) }, "is not a regular file"},
-		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "is not a regular file"},
+		{"symlink", func(p string) error { return os.Symlink(filepath.Join(filepath.Dir(p), "target"), p) }, "is a symbolic link; firewarden does not follow links here: remove it"},
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o600) }, "is a named pipe (FIFO), not a regular file; remove it"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "is a directory, not a regular file; remove it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
