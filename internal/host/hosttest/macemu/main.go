@@ -6,10 +6,12 @@
 // path (firewarden's ExecRunner runs ROOT + system path, with that as argv[0]), loads the state
 // file, answers through hosttest.Mac, saves the state and exits with the emulated status.
 //
-// Run under its own name it lays out a fake Mac:
+// Run under its own name it lays out a fake Mac, or a fake Debian 12 for the Linux code paths:
 //
 //	go run ./internal/host/hosttest/macemu layout -preset 15 /tmp/fakemac
 //	firewarden --root /tmp/fakemac check
+//	go run ./internal/host/hosttest/macemu layout-linux /tmp/fakelinux
+//	firewarden --root /tmp/fakelinux block autoconfigure
 package main
 
 import (
@@ -31,7 +33,7 @@ func main() {
 	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
 }
 
-const usage = "usage: macemu layout [-preset 14|15|15.4|26|managed15] [-version V] [-managed] DIR"
+const usage = "usage: macemu layout [-preset 14|15|15.4|26|managed15] [-version V] [-managed] DIR | macemu layout-linux DIR"
 
 // run dispatches on the name the binary was started under and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -42,11 +44,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if sys, isStandIn := program(args[0]); isStandIn {
 		return emulate(ctx, args[0], sys, args[1:], stdout, stderr)
 	}
-	if len(args) < 2 || args[1] != "layout" {
-		fmt.Fprintln(stderr, usage)
+	if len(args) >= 2 && args[1] == "layout" {
+		return layout(args[2:], stdout, stderr)
+	}
+	if len(args) >= 2 && args[1] == "layout-linux" {
+		return layoutLinux(args[2:], stdout, stderr)
+	}
+	fmt.Fprintln(stderr, usage)
+	return 2
+}
+
+// layoutLinux implements "macemu layout-linux DIR": a fake Debian 12 (hosttest.LayoutLinux).
+// It installs no stand-ins: on Linux firewarden runs no program under a fake root (the block
+// backend is dry-run there, and the guard follows a file).
+func layoutLinux(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "macemu: layout-linux wants exactly one DIR; %s\n", usage)
 		return 2
 	}
-	return layout(args[2:], stdout, stderr)
+	if err := hosttest.LayoutLinux(args[0]); err != nil {
+		fmt.Fprintf(stderr, "macemu: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "laid out a fake Debian GNU/Linux 12 at %s (try: firewarden --root %s block list)\n", args[0], args[0])
+	return 0
 }
 
 // program returns the system path of the emulated program the binary was started as.

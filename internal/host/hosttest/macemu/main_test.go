@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
@@ -60,6 +65,10 @@ func TestBadUsage(t *testing.T) {
 		{"macemu", "layout", "-version", "x.y", t.TempDir()},
 		{"macemu", "layout", "/"},
 		{"/tmp/not-a-fake-mac/defaults", "read", "x"},
+		{"macemu", "layout-linux"},
+		{"macemu", "layout-linux", "a", "b"},
+		{"macemu", "layout-linux", "-preset", "debian12"},
+		{"macemu", "layout-linux", "/"},
 	}
 	for _, args := range tests {
 		var stdout, stderr bytes.Buffer
@@ -101,5 +110,50 @@ func TestEmulateInProcess(t *testing.T) {
 	}
 	if st.GlobalState != 2 || len(st.Calls) != len(steps) {
 		t.Errorf("state after the runs: global state %d, %d calls; want 2 and %d", st.GlobalState, len(st.Calls), len(steps))
+	}
+}
+
+// layout-linux writes the fake Debian the README's block and guard examples run against: Linux
+// is detected from its os-release, and autoconfigure's inputs hold the routers and name server
+// the README prints.
+func TestLayoutLinuxCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fakelinux")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"macemu", "layout-linux", dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("layout-linux = %d, stderr %q; want 0", code, stderr.String())
+	}
+	if want := "laid out a fake Debian GNU/Linux 12 at " + dir + " (try: firewarden --root " + dir + " block list)\n"; stdout.String() != want {
+		t.Errorf("layout-linux printed %q, want %q", stdout.String(), want)
+	}
+	r, err := host.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := host.Detect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Kind != host.Linux || info.Version != "12" {
+		t.Errorf("Detect(fake linux) = %s %s, want linux 12", info.Kind, info.Version)
+	}
+	for _, tt := range []struct {
+		path  string
+		parse func([]byte) []netip.Addr
+		want  []netip.Addr
+	}{
+		{"/proc/net/route", block.ParseProcRoute, []netip.Addr{netip.MustParseAddr("192.168.1.1")}},
+		{"/proc/net/ipv6_route", block.ParseIPv6Route, []netip.Addr{netip.MustParseAddr("fe80::1")}},
+		{"/etc/resolv.conf", block.ParseResolvConf, []netip.Addr{netip.MustParseAddr("192.168.1.53")}},
+	} {
+		data, err := r.ReadFile(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, tt.parse(data), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			t.Errorf("parse %s (-want +got):\n%s", tt.path, diff)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "var/log/auth.log")); err != nil || fi.Size() != 0 {
+		t.Errorf("var/log/auth.log: %v, want an empty file", err)
 	}
 }
