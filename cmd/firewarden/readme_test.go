@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -37,7 +40,7 @@ var (
 )
 
 // readmeCommandTimeout bounds one README command (a hang guard, not a speed check).
-const readmeCommandTimeout = 90 * time.Second
+const readmeCommandTimeout = 60 * time.Second
 
 // readmeCmd is one `$ ` line of a README block and the output the README shows under it.
 type readmeCmd struct {
@@ -257,12 +260,16 @@ func startSession(t *testing.T, repo, tmp string) *session {
 	t.Helper()
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	cmd.Dir = repo
-	env := []string{"LC_ALL=C", "TZ=UTC", "TMPDIR=" + tmp}
+	// -trimpath keeps the scratch copy's directory out of the build cache's keys, so the
+	// README's `go build` and `go run` reuse earlier runs' compiled packages (the binary behaves
+	// the same; only file names in its debug information change).
+	goflags := strings.TrimSpace(os.Getenv("GOFLAGS") + " -trimpath")
+	env := []string{"LC_ALL=C", "TZ=UTC", "TMPDIR=" + tmp, "GOFLAGS=" + goflags}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
 		case strings.HasPrefix(name, "FIREWARDEN_"), name == "LC_ALL", name == "LANG", name == "TZ", name == "TMPDIR",
-			name == "BASH_ENV", name == "ENV", name == "CDPATH":
+			name == "GOFLAGS", name == "BASH_ENV", name == "ENV", name == "CDPATH":
 			continue
 		}
 		env = append(env, kv)
@@ -277,6 +284,9 @@ func startSession(t *testing.T, repo, tmp string) *session {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw // one stream: the README shows stdout and stderr as a terminal does
+	// Its own process group, so that the daemons the README starts in the background are
+	// stopped with it when a command hangs or the README forgets one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +309,14 @@ func (s *session) close() {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
+		s.kill()
 		<-done
 	}
+	s.kill() // whatever the README left running in the background
 }
+
+// kill ends bash and everything it started.
+func (s *session) kill() { syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) }
 
 var errCommandTimeout = errors.New("timed out")
 
@@ -337,7 +351,7 @@ func (s *session) run(command string) ([]string, error) {
 	select {
 	case r = <-ch:
 	case <-time.After(readmeCommandTimeout):
-		s.cmd.Process.Kill()
+		s.kill()
 		r = <-ch
 		r.err = errCommandTimeout
 	}
@@ -461,7 +475,11 @@ func TestReadme(t *testing.T) {
 		}
 		for _, c := range b.cmds {
 			ran++
+			began := time.Now()
 			got, err := s.run(c.command)
+			if d := time.Since(began); d > 2*time.Second {
+				t.Logf("README line %d took %s: $ %s", c.line, d.Round(time.Millisecond), c.command)
+			}
 			if err != nil {
 				t.Fatalf("README line %d: $ %s: %v; output so far:\n%s", c.line, c.command, err, strings.Join(got, "\n"))
 			}
