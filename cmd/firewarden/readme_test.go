@@ -121,6 +121,12 @@ var varying = []struct {
 	{regexp.MustCompile(`\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<TIME>"},
 	{regexp.MustCompile(`\b\d{8}T\d{6}Z\b`), "<BACKUP>"},
 	{regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), "<UUID>"},
+	// What `firewarden --version` takes from the build: the toolchain, the platform and the
+	// commit (a scratch copy has none; a release has the tag's).
+	{regexp.MustCompile(`\bgo1\.\d+(\.\d+|rc\d+)?\b`), "<GO>"},
+	{regexp.MustCompile(`\b(linux|darwin)/(amd64|arm64)\b`), "<PLATFORM>"},
+	{regexp.MustCompile(`\bcommit [0-9a-f]{7,40}\b`), "commit <COMMIT>"},
+	{regexp.MustCompile(`\b(\d+\.\d+\.\d+)-dev(\+[0-9a-f]{12}(\.dirty)?)?`), "$1-dev<BUILD>"},
 }
 
 // normalise replaces the varying fields of one output line and drops trailing blanks (which
@@ -545,6 +551,10 @@ func TestOutputsMatch(t *testing.T) {
 		{"same", []string{"a  b"}, []string{"a  b"}, true},
 		{"times and ids", []string{"backup 20261122T023641Z at 2026-11-22T02:36:41Z run 01a20110-552a-7877-8792-5eb624cf31d0"},
 			[]string{"backup 20270101T000000Z at 2027-01-01T00:00:00Z run 019aaaaa-552a-7877-8792-5eb624cf31d0"}, true},
+		{"version", []string{"firewarden 0.3.0-dev+0123456789ab (commit 0123456, go1.26.8, linux/amd64)"},
+			[]string{"firewarden 0.3.0-dev (commit abcdef0, go1.27.1, darwin/arm64)"}, true},
+		{"another release", []string{"firewarden 0.3.0 (commit abc1234, go1.26.8, linux/amd64)"},
+			[]string{"firewarden 0.4.0 (commit abc1234, go1.26.8, linux/amd64)"}, false},
 		{"another word", []string{"banned 203.0.113.9"}, []string{"banned 203.0.113.8"}, false},
 		{"spacing without a duration", []string{"a  b"}, []string{"a b"}, false},
 		{"a line more", []string{"a"}, []string{"a", "b"}, false},
