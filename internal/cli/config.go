@@ -1,28 +1,157 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"sort"
+	"strings"
 
-	"go.yaml.in/yaml/v4"
+	"github.com/firewarden/firewarden/internal/config"
+	"github.com/firewarden/firewarden/internal/host"
 )
 
-// config is the optional --config file: defaults for flags an agent or a fleet sets once.
-type config struct {
-	Baseline string `yaml:"baseline"`
-	StateDir string `yaml:"state_dir"`
+// Help of `firewarden config`, for the command table.
+const (
+	configUsage       = "firewarden config print | config check"
+	configDescription = "Firewarden reads one configuration file: --config FILE, or /etc/firewarden/firewarden.yaml under the root when it exists. " +
+		"It holds baseline and state_dir at the top level and a section per subsystem: guard: (the guard daemon) and detect: live: (the defaults of detect --live's outputs and poll). " +
+		"Flags override the file, the file overrides the defaults. `config print` prints every key with the value in effect and where it came from " +
+		"(default, FILE:LINE or the flag); `config check` validates the file and exits 0 with one line, or prints the first problem as FILE:LINE and exits 2."
+)
+
+// configExamples are `firewarden config`'s examples: command, then what it does.
+var configExamples = [][2]string{
+	{"firewarden config check", "validate /etc/firewarden/firewarden.yaml"},
+	{"firewarden --config ./firewarden.yaml config print", "every setting of that file in effect, with the line it came from"},
+	{"firewarden --state-dir /srv/fw config print", "shows state_dir: /srv/fw  # --state-dir"},
 }
 
+// loadConfig reads the configuration file once: --config FILE (which must exist), or the
+// default file under the root (the defaults when it does not exist).
 func (a *app) loadConfig() error {
-	if a.g.config == "" {
+	if a.conf != nil {
 		return nil
 	}
-	data, err := os.ReadFile(a.g.config)
+	f, path, found, err := a.readConfig()
 	if err != nil {
-		return usagef("read config: %v", err)
+		return err
 	}
-	if err := yaml.Load(data, &a.cfg, yaml.WithKnownFields()); err != nil {
-		return usagef("config %s: %s; it takes the keys baseline and state_dir", a.g.config, oneLine(fmt.Sprint(err)))
-	}
+	a.conf, a.confPath, a.confFound = f, path, found
 	return nil
+}
+
+// readConfig reads the configuration file afresh (the guard's SIGHUP does too), and returns it,
+// its path and whether it exists.
+func (a *app) readConfig() (*config.File, string, bool, error) {
+	root, err := host.NewRoot(a.g.root)
+	if err != nil {
+		return nil, "", false, usagef("%v", err)
+	}
+	a.confRoot = root
+	path, explicit := a.g.config, a.g.config != ""
+	if !explicit {
+		path = root.Path(config.DefaultPath)
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		return config.Default(), path, false, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", false, usagef("configuration file %s does not exist; create it (`firewarden config print` prints every key) or leave --config out", path)
+	case err != nil:
+		return nil, "", false, usagef("read the configuration file: %v", errors.Unwrap(err))
+	}
+	f, err := config.Parse(path, data)
+	if err != nil {
+		return nil, "", false, usagef("%v", err)
+	}
+	return f, path, true, nil
+}
+
+// config is the configuration in effect: the file's, or the defaults before it is read.
+func (a *app) config() *config.File {
+	if a.conf == nil {
+		return config.Default()
+	}
+	return a.conf
+}
+
+// confPathOf resolves a path the configuration file gives: a system path, under the root.
+func (a *app) confPathOf(p string) string {
+	if p == "" {
+		return ""
+	}
+	return a.confRoot.Path(p)
+}
+
+// origin says where the value of key came from: the flag in flags that set it, the file and
+// line, or "default".
+func (a *app) origin(flags map[string]string) func(string) string {
+	return func(key string) string {
+		if f, ok := flags[key]; ok {
+			return f
+		}
+		if l, ok := a.config().Lines[key]; ok {
+			return fmt.Sprintf("%s:%d", a.confPath, l)
+		}
+		return "default"
+	}
+}
+
+// configSummary is the one line of `config check`.
+func (a *app) configSummary() string {
+	if !a.confFound {
+		return fmt.Sprintf("configuration OK (no file at %s: the defaults)", a.confPath)
+	}
+	// Count the values, not the sections that hold them.
+	var keys []string
+	for k := range a.config().Lines {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	n := 0
+	for i, k := range keys {
+		if i+1 < len(keys) && strings.HasPrefix(keys[i+1], k+".") {
+			continue
+		}
+		n++
+	}
+	noun := "values"
+	if n == 1 {
+		noun = "value"
+	}
+	return fmt.Sprintf("configuration OK (%s): %d %s set, every other key its default", a.confPath, n, noun)
+}
+
+// runConfig is `firewarden config print|check`.
+func runConfig(_ context.Context, a *app, args []string) error {
+	if len(args) == 0 || (args[0] != "print" && args[0] != "check") {
+		return usagef("config needs a verb: %s", configUsage)
+	}
+	verb := args[0]
+	pos, err := a.parse(a.flagSet("config "+verb), args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("config %s takes no arguments (got %q); the file is given with --config FILE", verb, pos[0])
+	}
+	if verb == "check" {
+		fmt.Fprintln(a.Out, a.configSummary())
+		return nil
+	}
+	// state_dir's default depends on the operating system under the root.
+	if err := a.env(); err != nil {
+		return err
+	}
+	eff := *a.config()
+	flags := map[string]string{}
+	eff.StateDir = a.root.Rel(a.stateDir())
+	if a.g.stateDir != "" {
+		eff.StateDir, flags["state_dir"] = a.g.stateDir, "--state-dir"
+	}
+	return config.Write(a.Out, &eff, a.origin(flags))
 }
