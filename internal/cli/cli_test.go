@@ -34,16 +34,17 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 		{"--root", root, "check", "--json"},
 		{"check", "--json", "--root", root},
 	} {
+		// A Linux root has nothing to evaluate (exit 2), but the report is JSON all the same.
 		out, errs, code := runCLI(t, nil, args...)
-		if code != 0 || !strings.HasPrefix(out, "{") || errs != "" {
-			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON and exit 0", args, code, out, errs)
+		if code != 2 || !strings.HasPrefix(out, "{") || !strings.HasPrefix(errs, "firewarden: nothing to evaluate on this host") {
+			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON, exit 2 and nothing to evaluate", args, code, out, errs)
 		}
 	}
 }
 
 func TestRootFromEnvironment(t *testing.T) {
 	out, _, code := runCLI(t, map[string]string{"FIREWARDEN_ROOT": linuxRoot(t)}, "check")
-	if code != 0 || !strings.HasPrefix(out, "host box, Linux 12") {
+	if code != 2 || !strings.HasPrefix(out, "host box, Linux 12") {
 		t.Errorf("check with FIREWARDEN_ROOT = exit %d:\n%s", code, out)
 	}
 }
