@@ -128,6 +128,13 @@ func (a *app) configSummary() string {
 
 // runConfig is `firewarden config print|check`.
 func runConfig(_ context.Context, a *app, args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
+		fmt.Fprintf(a.Out, "usage: %s\n\n%s\n\nexamples:\n", configUsage, configDescription)
+		for _, e := range configExamples {
+			fmt.Fprintf(a.Out, "  %s\n      %s\n", e[0], e[1])
+		}
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "print" && args[0] != "check") {
 		return usagef("config needs a verb: %s", configUsage)
 	}
@@ -140,6 +147,12 @@ func runConfig(_ context.Context, a *app, args []string) error {
 		return usagef("config %s takes no arguments (got %q); the file is given with --config FILE", verb, pos[0])
 	}
 	if verb == "check" {
+		// The baseline the file names is read too: a missing one would fail every check later.
+		if b := a.config().Baseline; b != "" {
+			if _, err := a.loadBaseline(""); err != nil {
+				return usagef("%s:%d: baseline %s cannot be used: %v", a.confPath, a.config().Lines["baseline"], b, err)
+			}
+		}
 		fmt.Fprintln(a.Out, a.configSummary())
 		return nil
 	}

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -105,6 +107,8 @@ func TestConfigCheck(t *testing.T) {
 			"firewarden: DIR/sd.yaml:2: state_dir is firewarden's state directory, shared by every command: move it from guard: to the top level of the file\n"},
 		{"syntax", []string{"--config", write("syntax.yaml", "guard:\n  threshold: {failures: 3}\n window: 2m\n"), "config", "check"}, 2, "",
 			"firewarden: DIR/syntax.yaml:3: not valid YAML: did not find expected key (while parsing a block mapping); check the indentation and quoting there (sections are mappings: `guard:` then keys indented under it)\n"},
+		{"missing baseline", []string{"--config", write("bl.yaml", "state_dir: /srv\nbaseline: /etc/firewarden/nope.yaml\n"), "config", "check"}, 2, "",
+			"firewarden: DIR/bl.yaml:2: baseline /etc/firewarden/nope.yaml cannot be used: read baseline: open " + root + "/etc/firewarden/nope.yaml: no such file or directory\n"},
 		{"missing", []string{"--config", filepath.Join(dir, "nope.yaml"), "config", "check"}, 2, "",
 			"firewarden: configuration file DIR/nope.yaml does not exist; create it (`firewarden config print` prints every key) or leave --config out\n"},
 		{"no verb", []string{"config"}, 2, "", "firewarden: config needs a verb: firewarden config print | config check\n"},
@@ -133,5 +137,43 @@ func TestConfigErrorsNameNoGoType(t *testing.T) {
 		if code != 2 || out != "" || errs != want {
 			t.Errorf("firewarden --config guard.yaml %q = exit %d, stdout %q, stderr %q; want exit 2 and %q", args, code, out, errs, want)
 		}
+	}
+}
+
+// detect --live takes the defaults of its outputs and poll from detect.live; its flags override
+// them.
+func TestLiveDefaultsFromConfig(t *testing.T) {
+	root := linuxRoot(t)
+	cfg := filepath.Join(t.TempDir(), "firewarden.yaml")
+	os.WriteFile(cfg, []byte("detect:\n  live:\n    out: /var/log/alerts.jsonl\n    syslog: local\n    webhook: http://192.0.2.1/hook\n    webhook_insecure_http: true\n    poll: 5m\n"), 0o644)
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		want  liveConfig
+	}{
+		{"the file", nil, liveConfig{outFile: root + "/var/log/alerts.jsonl", syslog: "local", webhook: "http://192.0.2.1/hook", webhookHTTP: true, poll: 5 * time.Minute}},
+		{"flags override", []string{"--poll", "10s", "--syslog", "udp://192.0.2.2:514", "--out", "a.log"},
+			liveConfig{outFile: "a.log", syslog: "udp://192.0.2.2:514", webhook: "http://192.0.2.1/hook", webhookHTTP: true, poll: 10 * time.Second}},
+		{"a flag set to its zero", []string{"--poll", "0s", "--webhook-insecure-http=false", "--webhook", "https://h/x"},
+			liveConfig{outFile: root + "/var/log/alerts.jsonl", syslog: "local", webhook: "https://h/x", poll: 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &app{Streams: Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, getenv: func(string) string { return "" }}
+			a.g.root, a.g.config = root, cfg
+			fs := a.flagSet("detect")
+			var lc liveConfig
+			fs.StringVar(&lc.outFile, "out", "", "")
+			fs.StringVar(&lc.syslog, "syslog", "", "")
+			fs.StringVar(&lc.webhook, "webhook", "", "")
+			fs.BoolVar(&lc.webhookHTTP, "webhook-insecure-http", false, "")
+			fs.DurationVar(&lc.poll, "poll", time.Minute, "")
+			if _, err := a.parse(fs, tt.flags); err != nil {
+				t.Fatal(err)
+			}
+			got := a.liveDefaults(fs, lc)
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(liveConfig{})); diff != "" {
+				t.Errorf("liveDefaults(%q) (-want +got):\n%s", tt.flags, diff)
+			}
+		})
 	}
 }
