@@ -121,7 +121,7 @@ type app struct {
 
 	// the configuration file, read by parse (loadConfig)
 	conf      *config.File
-	confPath  string    // the file read, or looked for
+	confPath  string    // the file read, or looked for, as messages name it
 	confFound bool      // whether it exists
 	confRoot  host.Root // the root its paths are resolved under
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/firewarden/firewarden/internal/config"
 	"github.com/firewarden/firewarden/internal/host"
@@ -44,31 +45,55 @@ func (a *app) loadConfig() error {
 }
 
 // readConfig reads the configuration file afresh (the guard's SIGHUP does too), and returns it,
-// its path and whether it exists.
+// its name and whether it exists. The default file is named by its system path
+// (/etc/firewarden/firewarden.yaml) in every message, as reports name system paths; a --config
+// file as it was given.
 func (a *app) readConfig() (*config.File, string, bool, error) {
 	root, err := host.NewRoot(a.g.root)
 	if err != nil {
 		return nil, "", false, usagef("%v", err)
 	}
 	a.confRoot = root
-	path, explicit := a.g.config, a.g.config != ""
+	path, name, explicit := a.g.config, a.g.config, a.g.config != ""
 	if !explicit {
-		path = root.Path(config.DefaultPath)
+		path, name = root.Path(config.DefaultPath), config.DefaultPath
 	}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
-		return config.Default(), path, false, nil
+		return config.Default(), name, false, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, "", false, usagef("configuration file %s does not exist; create it (`firewarden config print` prints every key) or leave --config out", path)
+		return nil, "", false, usagef("configuration file %s does not exist; create it (`firewarden config print` prints every key) or leave --config out", name)
 	case err != nil:
-		return nil, "", false, usagef("read the configuration file: %v", errors.Unwrap(err))
+		return nil, "", false, usagef("read the configuration file %s: %v", name, errors.Unwrap(err))
 	}
-	f, err := config.Parse(path, data)
+	if err := a.checkConfigOwner(path, name); err != nil {
+		return nil, "", false, err
+	}
+	f, err := config.Parse(name, data)
 	if err != nil {
 		return nil, "", false, usagef("%v", err)
 	}
-	return f, path, true, nil
+	return f, name, true, nil
+}
+
+// checkConfigOwner refuses, when firewarden runs as root, a configuration file that a user
+// other than root could change: it decides what root bans, allows and where alerts go.
+func (a *app) checkConfigOwner(path, name string) error {
+	if a.euid == nil || a.euid() != 0 {
+		return nil // run as a user, the file can give firewarden no more than that user has
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return usagef("read the configuration file %s: %v", name, errors.Unwrap(err))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+		return usagef("configuration file %s belongs to uid %d, and firewarden runs as root: run chown root %s", name, st.Uid, name)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return usagef("configuration file %s is writable by group or others (mode %04o), and firewarden runs as root: run chmod go-w %s", name, perm, name)
+	}
+	return nil
 }
 
 // config is the configuration in effect: the file's, or the defaults before it is read.

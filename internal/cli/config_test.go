@@ -93,7 +93,7 @@ func TestConfigCheck(t *testing.T) {
 		code     int
 		out, err string
 	}{
-		{"no file", []string{"config", "check"}, 0, "configuration OK (no file at " + root + "/etc/firewarden/firewarden.yaml: the defaults)\n", ""},
+		{"no file", []string{"config", "check"}, 0, "configuration OK (no file at /etc/firewarden/firewarden.yaml: the defaults)\n", ""},
 		{"a file", []string{"--config", good, "config", "check"}, 0, "configuration OK (" + good + "): 4 values set, every other key its default\n", ""},
 		{"an old guard.yaml", []string{"--config", write("guard.yaml", "# the guard\nsources:\n  - type: journal\n"), "config", "check"}, 2, "",
 			"firewarden: DIR/guard.yaml:2: sources is a guard setting: put it under `guard:`, indented (every key of an old guard.yaml goes under guard:)\n"},
@@ -175,5 +175,36 @@ func TestLiveDefaultsFromConfig(t *testing.T) {
 				t.Errorf("liveDefaults(%q) (-want +got):\n%s", tt.flags, diff)
 			}
 		})
+	}
+}
+
+// Run as root, firewarden refuses a configuration file another user could change.
+func TestConfigFileOthersCanChange(t *testing.T) {
+	root := linuxRoot(t)
+	cfg := filepath.Join(t.TempDir(), "firewarden.yaml")
+	os.WriteFile(cfg, []byte("state_dir: /srv/fw\n"), 0o644)
+	run := func(euid int) (string, int) {
+		var out, errb bytes.Buffer
+		a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, euid: func() int { return euid }}
+		a.g.root, a.g.config = root, cfg
+		err := a.loadConfig()
+		if err != nil {
+			return err.Error(), 2
+		}
+		return "", 0
+	}
+	os.Chmod(cfg, 0o664)
+	if msg, code := run(0); code != 2 || msg != "configuration file "+cfg+" is writable by group or others (mode 0664), and firewarden runs as root: run chmod go-w "+cfg {
+		t.Errorf("a group-writable file as root = %q", msg)
+	}
+	if msg, code := run(1000); code != 0 {
+		t.Errorf("a group-writable file as uid 1000 = %q, want it read", msg)
+	}
+	os.Chmod(cfg, 0o644)
+	if os.Geteuid() == 0 {
+		os.Chown(cfg, 4321, -1)
+		if msg, code := run(0); code != 2 || msg != "configuration file "+cfg+" belongs to uid 4321, and firewarden runs as root: run chown root "+cfg {
+			t.Errorf("a file of uid 4321 as root = %q", msg)
+		}
 	}
 }

@@ -115,6 +115,7 @@ func TestGuardCheckConfig(t *testing.T) {
 	badDuration := write("dur.yaml", "guard:\n  ban:\n    time: soon\n")
 	oldGuard := write("guard.yaml", "threshold:\n  failures: 4\n")
 	def := filepath.Join(root, "etc/firewarden/firewarden.yaml")
+	const sys = "/etc/firewarden/firewarden.yaml" // as messages name the default file
 	tests := []struct {
 		name     string
 		args     []string
@@ -123,11 +124,11 @@ func TestGuardCheckConfig(t *testing.T) {
 		out, err string
 	}{
 		{"defaults without a file", []string{"guard", "--check-config"}, "", 0,
-			"guard configuration OK (no file at " + def + ", the defaults): ban after 10 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
+			"guard configuration OK (no file at " + sys + ", the defaults): ban after 10 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
 		{"the default file", []string{"guard", "--check-config"}, "guard:\n  threshold: {failures: 6}\n", 0,
-			"guard configuration OK (" + def + "): ban after 6 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
+			"guard configuration OK (" + sys + "): ban after 6 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
 		{"a bad default file", []string{"guard", "--check-config"}, "guard:\n  threshold: {failures: 0}\n", 2, "",
-			"firewarden: " + def + ":2: threshold.failures \"0\": give a number of failures above 0 and at most 10000, e.g. 10\n"},
+			"firewarden: " + sys + ":2: threshold.failures \"0\": give a number of failures above 0 and at most 10000, e.g. 10\n"},
 		{"--config", []string{"guard", "--check-config", "--config", good}, "", 0,
 			"guard configuration OK (" + good + "): ban after 4 failures in 10m for 1h (doubling up to 2d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; none\n", ""},
 		{"--config before the command", []string{"--config", good, "guard", "--check-config"}, "", 0,
