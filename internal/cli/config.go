@@ -36,24 +36,27 @@ func (a *app) loadConfig() error {
 	if a.conf != nil {
 		return nil
 	}
+	root, err := host.NewRoot(a.g.root)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	f, path, found, err := a.readConfig()
 	if err != nil {
 		return err
 	}
-	a.conf, a.confPath, a.confFound = f, path, found
+	a.conf, a.confPath, a.confFound, a.confRoot = f, path, found, root
 	return nil
 }
 
 // readConfig reads the configuration file afresh (the guard's SIGHUP does too), and returns it,
 // its name and whether it exists. The default file is named by its system path
 // (/etc/firewarden/firewarden.yaml) in every message, as reports name system paths; a --config
-// file as it was given.
+// file as it was given. It changes nothing in a: the guard calls it from its reload.
 func (a *app) readConfig() (*config.File, string, bool, error) {
 	root, err := host.NewRoot(a.g.root)
 	if err != nil {
 		return nil, "", false, usagef("%v", err)
 	}
-	a.confRoot = root
 	path, name, explicit := a.g.config, a.g.config, a.g.config != ""
 	if !explicit {
 		path, name = root.Path(config.DefaultPath), config.DefaultPath
