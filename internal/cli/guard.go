@@ -49,6 +49,11 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	cfg := a.config().Guard
+	switch *backendName {
+	case "", "nft", "pf", "dry-run", "none":
+	default:
+		return usagef("--backend %q: use nft, pf, dry-run or none", *backendName)
+	}
 	if *printConfig {
 		flags := map[string]string{}
 		if *backendName != "" {

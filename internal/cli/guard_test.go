@@ -145,6 +145,10 @@ func TestGuardCheckConfig(t *testing.T) {
 			"firewarden: guard takes no arguments (got \"guard.yaml\"); its settings are the guard: section of the configuration file (--config FILE)\n"},
 		{"bad backend", []string{"guard", "--backend", "iptables", "--config", good}, "", 2, "",
 			"firewarden: --backend \"iptables\": use nft, pf, dry-run or none\n"},
+		{"bad backend, printed", []string{"guard", "--print-config", "--backend", "iptables"}, "", 2, "",
+			"firewarden: --backend \"iptables\": use nft, pf, dry-run or none\n"},
+		{"bad backend, checked", []string{"guard", "--check-config", "--backend", "iptables"}, "", 2, "",
+			"firewarden: --backend \"iptables\": use nft, pf, dry-run or none\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
