@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -143,7 +144,7 @@ func (p *parser) errf(n *yaml.Node, format string, args ...any) error {
 // load parses data as one YAML document and returns its top node; nil when there is none (an
 // empty file, comments only, or a null document): the defaults.
 func (p *parser) load(data []byte) (*yaml.Node, error) {
-	l, err := yaml.NewLoader(strings.NewReader(string(data)))
+	l, err := yaml.NewLoader(bytes.NewReader(data))
 	if err != nil {
 		return nil, p.yamlError(err)
 	}
