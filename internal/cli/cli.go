@@ -219,10 +219,21 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if err := a.loadConfig(); err != nil {
-		return nil, err
+	if a.g.config != "" || !takesNothingFromConfig(fs.Name()) {
+		if err := a.loadConfig(); err != nil {
+			return nil, err
+		}
 	}
 	return pos, nil
+}
+
+// takesNothingFromConfig reports whether the command named name (its FlagSet's name) reads no
+// setting from the configuration file. Those commands read the default file only when --config
+// names one, so that a user can run them on a host whose file only root can read. detect reads
+// it for --live only (runDetect loads it then).
+func takesNothingFromConfig(name string) bool {
+	return name == "version" || name == "logs summarize" || name == "detect" ||
+		strings.HasPrefix(name, "rules ") || strings.HasPrefix(name, "detect rules ")
 }
 
 // env builds the system seam once: root, OS, and a recording Runner.

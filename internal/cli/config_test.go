@@ -208,3 +208,31 @@ func TestConfigFileOthersCanChange(t *testing.T) {
 		}
 	}
 }
+
+// Commands that take nothing from the configuration file do not read the default one (a user may
+// not be able to), but a --config file is read by every command.
+func TestCommandsThatTakeNothingFromTheFile(t *testing.T) {
+	root := linuxRoot(t)
+	def := filepath.Join(root, "etc/firewarden/firewarden.yaml")
+	os.MkdirAll(filepath.Dir(def), 0o755)
+	os.WriteFile(def, []byte("guard: [broken]\n"), 0o644)
+	broken := "firewarden: /etc/firewarden/firewarden.yaml:1: guard should be a mapping of keys, not a list\n"
+	for _, tt := range []struct {
+		args     []string
+		readsDef bool
+	}{
+		{[]string{"logs", "summarize", "-"}, false},
+		{[]string{"rules", "lint", "-"}, false},
+		{[]string{"detect", "rules", "list"}, false},
+		{[]string{"version"}, false},
+		{[]string{"check"}, true},
+		{[]string{"block", "list"}, true},
+		{[]string{"config", "check"}, true},
+		{[]string{"guard", "--check-config"}, true},
+	} {
+		_, errs, _ := runCLI(t, nil, append([]string{"--root", root}, tt.args...)...)
+		if read := errs == broken; read != tt.readsDef {
+			t.Errorf("firewarden %q read the broken default file: %v, want %v (stderr %q)", tt.args, read, tt.readsDef, errs)
+		}
+	}
+}

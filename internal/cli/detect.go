@@ -70,6 +70,9 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 		if len(files) > 0 {
 			return usagef("detect --live reads this Mac's telemetry; it takes no FILE")
 		}
+		if err := a.loadConfig(); err != nil {
+			return err
+		}
 		lc = a.liveDefaults(flags, lc)
 		opt.Immediate = true
 		return runDetectLive(ctx, a, rs, opt, lc)
