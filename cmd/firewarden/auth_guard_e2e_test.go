@@ -42,8 +42,8 @@ func TestGuardBansSSHDAddressNotClientText(t *testing.T) {
 	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "guard.yaml")
-	if err := os.WriteFile(cfg, []byte("sources:\n  - type: file\n    path: "+logPath+"\nthreshold:\n  failures: 3\n  window: 10m\n"), 0o600); err != nil {
+	cfg := filepath.Join(dir, "firewarden.yaml")
+	if err := os.WriteFile(cfg, []byte("guard:\n  sources:\n    - type: file\n      path: "+logPath+"\n  threshold:\n    failures: 3\n    window: 10m\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(fwBin, "--state-dir", filepath.Join(dir, "state"), "guard", "--config", cfg, "--backend", "dry-run")

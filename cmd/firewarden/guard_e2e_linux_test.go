@@ -194,8 +194,8 @@ func eventually(d time.Duration, cond func() bool) bool {
 
 func writeGuardConfig(t testing.TB, dir, log string, failures int, ban string) string {
 	t.Helper()
-	cfg := filepath.Join(dir, "guard.yaml")
-	text := fmt.Sprintf("sources:\n  - type: file\n    path: %s\nthreshold:\n  failures: %d\n  window: 10m\nban:\n  time: %s\n  rate: 100000/1s\n  max_bans: 200000\n", log, failures, ban)
+	cfg := filepath.Join(dir, "firewarden.yaml")
+	text := fmt.Sprintf("guard:\n  sources:\n    - type: file\n      path: %s\n  threshold:\n    failures: %d\n    window: 10m\n  ban:\n    time: %s\n    rate: 100000/1s\n    max_bans: 200000\n", log, failures, ban)
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/firewarden/firewarden/internal/evidence"
+	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 )
@@ -30,7 +32,27 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 	} else {
 		writeReport(a.Out, rec)
 	}
+	if rep.NothingEvaluated() {
+		fmt.Fprintf(a.Err, "firewarden: %s\n", a.nothingEvaluated(rep, "nothing to evaluate on this host"))
+	}
 	return exitCode(rep.ExitCode())
+}
+
+// nothingEvaluated is the line said instead of an all-clear when every check was not applicable:
+// lead, then why.
+func (a *app) nothingEvaluated(rep posture.Report, lead string) string {
+	why := fmt.Sprintf("the baseline's checks are macOS checks and this host runs %s", a.os)
+	if a.os.Kind == host.MacOS {
+		// Not the OS: name each reason once.
+		var reasons []string
+		for _, r := range rep.Results {
+			if r.Detail != "" && !slices.Contains(reasons, r.Detail) {
+				reasons = append(reasons, r.Detail)
+			}
+		}
+		why = strings.Join(reasons, "; ")
+	}
+	return fmt.Sprintf("%s: every check is not_applicable (%s)", lead, why)
 }
 
 // postureOpts are the flags shared by check, fix and evidence.
@@ -182,10 +204,12 @@ func summaryLine(results []posture.Result) string {
 		}
 	}
 	verdict := "compliant"
-	switch (posture.Report{Results: results}).ExitCode() {
-	case posture.ExitNonCompliant:
+	switch rep := (posture.Report{Results: results}); {
+	case rep.NothingEvaluated():
+		verdict = "nothing evaluated"
+	case rep.ExitCode() == posture.ExitNonCompliant:
 		verdict = "NOT compliant"
-	case posture.ExitError:
+	case rep.ExitCode() == posture.ExitError:
 		verdict = "could not evaluate everything"
 	}
 	noun := "checks"

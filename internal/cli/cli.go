@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firewarden/firewarden/internal/config"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/alf"
@@ -105,6 +106,7 @@ func commandTable() []command {
 		{"detect", "[--input F] [--rules DIR] [--allow F] FILE… | --live", "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry", runDetect},
 		{"block", "add|remove|allow|unallow ADDR… | list | sync | …", "the adaptive firewall: bans with a TTL, allowlist, nftables or pf", runBlock},
 		{"guard", "[--config F] [--backend B] [--check-config] [--print-config]", "daemon: watch auth logs, ban brute-force sources, expire, keep the kernel in sync", runGuard},
+		{"config", "print | check", "print the configuration in effect and where each value came from; validate the file", runConfig},
 		{"version", "", "print the version", runVersion},
 	}
 }
@@ -116,7 +118,12 @@ type app struct {
 	getenv func(string) string
 	now    func() time.Time
 	euid   func() int
-	cfg    config
+
+	// the configuration file, read by parse (loadConfig)
+	conf      *config.File
+	confPath  string    // the file read, or looked for, as messages name it
+	confFound bool      // whether it exists
+	confRoot  host.Root // the root its paths are resolved under
 
 	// built lazily by env()
 	root host.Root
@@ -212,10 +219,21 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if err := a.loadConfig(); err != nil {
-		return nil, err
+	if a.g.config != "" || !takesNothingFromConfig(fs.Name()) {
+		if err := a.loadConfig(); err != nil {
+			return nil, err
+		}
 	}
 	return pos, nil
+}
+
+// takesNothingFromConfig reports whether the command named name (its FlagSet's name) reads no
+// setting from the configuration file. Those commands read the default file only when --config
+// names one, so that a user can run them on a host whose file only root can read. detect reads
+// it for --live only (runDetect loads it then).
+func takesNothingFromConfig(name string) bool {
+	return name == "version" || name == "logs summarize" || name == "detect" ||
+		strings.HasPrefix(name, "rules ") || strings.HasPrefix(name, "detect rules ")
 }
 
 // env builds the system seam once: root, OS, and a recording Runner.
@@ -257,13 +275,14 @@ func (a *app) engine() *posture.Engine {
 	}}
 }
 
-// stateDir is --state-dir, the config's state_dir, or the OS default under the root.
+// stateDir is --state-dir, the configuration file's state_dir (a system path, under the root),
+// or the OS default under the root.
 func (a *app) stateDir() string {
 	switch {
 	case a.g.stateDir != "":
 		return a.g.stateDir
-	case a.cfg.StateDir != "":
-		return a.cfg.StateDir
+	case a.config().StateDir != "":
+		return a.confPathOf(a.config().StateDir)
 	case a.os.Kind == host.MacOS:
 		return a.root.Path("/Library/Application Support/firewarden")
 	default:
@@ -286,10 +305,11 @@ func (a *app) hostname() string {
 	return "unknown"
 }
 
-// loadBaseline reads --baseline (or the config's), or the default.
+// loadBaseline reads --baseline (or the configuration file's, a system path under the root), or
+// the default.
 func (a *app) loadBaseline(path string) (*baseline.Baseline, error) {
 	if path == "" {
-		path = a.cfg.Baseline
+		path = a.confPathOf(a.config().Baseline)
 	}
 	if path == "" {
 		return baseline.Default(), nil

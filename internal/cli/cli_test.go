@@ -34,35 +34,36 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 		{"--root", root, "check", "--json"},
 		{"check", "--json", "--root", root},
 	} {
+		// A Linux root has nothing to evaluate (exit 2), but the report is JSON all the same.
 		out, errs, code := runCLI(t, nil, args...)
-		if code != 0 || !strings.HasPrefix(out, "{") || errs != "" {
-			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON and exit 0", args, code, out, errs)
+		if code != 2 || !strings.HasPrefix(out, "{") || !strings.HasPrefix(errs, "firewarden: nothing to evaluate on this host") {
+			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON, exit 2 and nothing to evaluate", args, code, out, errs)
 		}
 	}
 }
 
 func TestRootFromEnvironment(t *testing.T) {
 	out, _, code := runCLI(t, map[string]string{"FIREWARDEN_ROOT": linuxRoot(t)}, "check")
-	if code != 0 || !strings.HasPrefix(out, "host box, Linux 12") {
+	if code != 2 || !strings.HasPrefix(out, "host box, Linux 12") {
 		t.Errorf("check with FIREWARDEN_ROOT = exit %d:\n%s", code, out)
 	}
 }
 
+// The configuration file's paths are system paths of the host, read under --root.
 func TestConfigFile(t *testing.T) {
 	root := linuxRoot(t)
-	dir := t.TempDir()
-	bl := filepath.Join(dir, "b.yaml")
-	os.WriteFile(bl, []byte("name: from-config\nsip: true\n"), 0o644)
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte("baseline: "+bl+"\n"), 0o644)
-	out, _, code := runCLI(t, nil, "--root", root, "--config", cfg, "check")
-	if code != 0 || !strings.Contains(out, "baseline from-config") || !strings.Contains(out, "1 check:") {
-		t.Errorf("check with --config = exit %d:\n%s", code, out)
+	os.MkdirAll(filepath.Join(root, "etc/firewarden"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/firewarden/b.yaml"), []byte("name: from-config\nsip: true\n"), 0o644)
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("baseline: /etc/firewarden/b.yaml\n"), 0o644)
+	out, _, _ := runCLI(t, nil, "--root", root, "--config", cfg, "check")
+	if !strings.Contains(out, "baseline from-config") || !strings.Contains(out, "1 check:") {
+		t.Errorf("check with --config:\n%s", out)
 	}
 	os.WriteFile(cfg, []byte("baselin: x\n"), 0o644)
 	_, errs, code := runCLI(t, nil, "--root", root, "--config", cfg, "check")
-	if code != 2 || !strings.Contains(errs, "takes the keys baseline and state_dir") {
-		t.Errorf("bad config = exit %d, stderr %q", code, errs)
+	if want := "firewarden: " + cfg + ":1: unknown key \"baselin\"; the keys are baseline, detect, guard, state_dir\n"; code != 2 || errs != want {
+		t.Errorf("bad config = exit %d, stderr %q, want 2 and %q", code, errs, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -69,6 +70,10 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 		if len(files) > 0 {
 			return usagef("detect --live reads this Mac's telemetry; it takes no FILE")
 		}
+		if err := a.loadConfig(); err != nil {
+			return err
+		}
+		lc = a.liveDefaults(flags, lc)
 		opt.Immediate = true
 		return runDetectLive(ctx, a, rs, opt, lc)
 	}
@@ -215,6 +220,30 @@ type liveConfig struct {
 	// webhookHTTP admits a plain http:// --webhook, which is refused otherwise.
 	webhookHTTP bool
 	poll        time.Duration
+}
+
+// liveDefaults fills in what the configuration file's detect.live section sets for the flags
+// not given on the command line: flags override the file.
+func (a *app) liveDefaults(flags *flag.FlagSet, lc liveConfig) liveConfig {
+	set := map[string]bool{}
+	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	l := a.config().Live
+	if !set["out"] {
+		lc.outFile = a.confPathOf(l.Out)
+	}
+	if !set["syslog"] {
+		lc.syslog = l.Syslog
+	}
+	if !set["webhook"] {
+		lc.webhook = l.Webhook
+	}
+	if !set["webhook-insecure-http"] {
+		lc.webhookHTTP = l.WebhookInsecureHTTP
+	}
+	if !set["poll"] {
+		lc.poll = l.Poll
+	}
+	return lc
 }
 
 // alertWriter prints alerts as lines or ndjson.

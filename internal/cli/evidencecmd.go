@@ -78,5 +78,11 @@ func runEvidence(ctx context.Context, a *app, args []string) error {
 	} else {
 		fmt.Fprintf(a.Err, "evidence record %s (chain entry %d) written to %s\n", rec.RunID, entry.Seq, *out)
 	}
+	if rep.NothingEvaluated() {
+		// The record is kept: the chain is the log of every run, and one that examined nothing is
+		// a fact an auditor should see, not a gap. The exit status keeps it from passing for an
+		// all-clear.
+		fmt.Fprintf(a.Err, "firewarden: %s\n", a.nothingEvaluated(rep, "the record attests nothing about this host"))
+	}
 	return exitCode(rep.ExitCode())
 }

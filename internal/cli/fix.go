@@ -36,6 +36,9 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if fr.Before.NothingEvaluated() {
+		defer fmt.Fprintf(a.Err, "firewarden: %s\n", a.nothingEvaluated(fr.Before, "nothing to fix on this host"))
+	}
 	if a.g.json {
 		if err := writeJSON(a.Out, fr); err != nil {
 			return err

@@ -6,20 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/firewarden/firewarden/internal/config"
 	"github.com/firewarden/firewarden/internal/guard"
-	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/statedir"
-)
-
-// Default guard configuration files, as system paths under the root.
-const (
-	guardConfigLinux = "/etc/firewarden/guard.yaml"
-	guardConfigMacOS = "/Library/Application Support/firewarden/guard.yaml"
 )
 
 // signalsKey carries, in a context, the signals `guard` reacts to, so that tests can send them.
@@ -31,10 +24,8 @@ func withSignals(ctx context.Context, ch <-chan os.Signal) context.Context {
 	return context.WithValue(ctx, signalsKey{}, ch)
 }
 
-// runGuard is `firewarden guard`: the brute-force guard daemon. --config names the guard's YAML
-// file (default: /etc/firewarden/guard.yaml on Linux, /Library/Application
-// Support/firewarden/guard.yaml on macOS, under the root; a missing default file means the
-// defaults). It logs one line per ban, end of a ban and cap to stderr (JSON objects with
+// runGuard is `firewarden guard`: the brute-force guard daemon. Its configuration is the guard
+// section of firewarden's configuration file (the global --config). It logs one line per ban, end of a ban and cap to stderr (JSON objects with
 // --json); the dry-run backend prints what it would change on stdout. SIGHUP reloads the
 // configuration, SIGINT and SIGTERM stop it after saving the bans not saved yet.
 func runGuard(ctx context.Context, a *app, args []string) error {
@@ -52,34 +43,44 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 		return usagef("guard: %v", err)
 	}
 	if fs.NArg() > 0 {
-		return usagef("guard takes no arguments (got %q); the configuration file is given with --config", fs.Arg(0))
+		return usagef("guard takes no arguments (got %q); its settings are the guard: section of the configuration file (--config FILE)", fs.Arg(0))
+	}
+	if err := a.loadConfig(); err != nil {
+		return err
+	}
+	cfg := a.config().Guard
+	switch *backendName {
+	case "", "nft", "pf", "dry-run", "none":
+	default:
+		return usagef("--backend %q: use nft, pf, dry-run or none", *backendName)
 	}
 	if *printConfig {
-		_, err := a.Out.Write(guard.DefaultYAML())
-		return err
+		flags := map[string]string{}
+		if *backendName != "" {
+			c := *cfg
+			c.Backend, cfg = *backendName, &c
+			flags["guard.backend"] = "--backend"
+		}
+		return config.WriteGuard(a.Out, cfg, a.origin(flags))
+	}
+	if *check {
+		name := a.confPath
+		if !a.confFound {
+			name = "no file at " + a.confPath + ", the defaults"
+		}
+		fmt.Fprintf(a.Out, "guard configuration OK (%s): %s\n", name, cfg.Summary())
+		return nil
 	}
 	if err := a.env(); err != nil {
 		return err
 	}
-	path, explicit := a.g.config, a.g.config != ""
-	if !explicit {
-		path = a.root.Path(guardConfigLinux)
-		if a.os.Kind == host.MacOS {
-			path = a.root.Path(guardConfigMacOS)
+	// SIGHUP reads the same file again; its guard section is the new configuration.
+	load := func() (*guard.Config, error) {
+		f, _, _, err := a.readConfig()
+		if err != nil {
+			return nil, err
 		}
-	}
-	load := func() (*guard.Config, error) { return loadGuardConfig(path, explicit) }
-	cfg, err := load()
-	if err != nil {
-		return usagef("%v", err)
-	}
-	if *check {
-		name := path
-		if _, err := os.Stat(path); err != nil {
-			name = "no file at " + path + ", the defaults"
-		}
-		fmt.Fprintf(a.Out, "guard configuration OK (%s): %s\n", name, cfg.Summary())
-		return nil
+		return f.Guard, nil
 	}
 
 	name := *backendName
@@ -102,13 +103,7 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
-	stateDir := a.g.stateDir
-	if stateDir == "" && cfg.StateDir != "" {
-		stateDir = a.root.Path(cfg.StateDir)
-	}
-	if stateDir == "" {
-		stateDir = a.stateDir()
-	}
+	stateDir := a.stateDir()
 	// Refuse an unsafe state directory at once, before anything reaches the firewall, rather
 	// than at the first save.
 	if _, err := statedir.Open(stateDir); err != nil {
@@ -141,19 +136,4 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("guard: %w", err)
 	}
 	return nil
-}
-
-// loadGuardConfig reads the guard configuration at path. A missing file is an error when it was
-// named with --config, and the defaults otherwise.
-func loadGuardConfig(path string, explicit bool) (*guard.Config, error) {
-	data, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		return guard.ParseConfig(path, data)
-	case errors.Is(err, fs.ErrNotExist) && !explicit:
-		return guard.Default(), nil
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("guard configuration %s does not exist; create it (see `firewarden guard --print-config`) or leave --config out for the defaults", path)
-	}
-	return nil, fmt.Errorf("read the guard configuration: %v", err)
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/firewarden/firewarden/internal/guard"
+	"github.com/firewarden/firewarden/internal/config"
 )
 
 // guardRun runs `firewarden ARGS…` as runCLI does, with the effective user id euid.
@@ -40,20 +40,64 @@ func guardRun(t *testing.T, euid int, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// guard --print-config prints the guard section in effect, each value with where it came from,
+// and what it prints is a configuration file that reads back to the same guard configuration.
 func TestGuardPrintConfig(t *testing.T) {
-	out, errs, code := runCLI(t, nil, "guard", "--print-config")
-	if code != 0 || errs != "" {
-		t.Fatalf("guard --print-config = exit %d, stderr %q", code, errs)
+	root := linuxRoot(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "firewarden.yaml")
+	os.WriteFile(cfg, []byte("state_dir: /srv/fw\nguard:\n  threshold:\n    failures: 4\n  allowlist: [192.0.2.10]\n"), 0o644)
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		golden string
+	}{
+		{"defaults", []string{"--root", root, "guard", "--print-config"}, "guard-print-config-default.golden"},
+		{"file and flag", []string{"--root", root, "--config", cfg, "guard", "--print-config", "--backend", "none"}, "guard-print-config-file.golden"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := runCLI(t, nil, tt.args...)
+			if code != 0 || errs != "" {
+				t.Fatalf("firewarden %q = exit %d, stderr %q", tt.args, code, errs)
+			}
+			golden(t, tt.golden, strings.ReplaceAll(out, dir, "DIR"))
+			f, err := config.Parse("printed", []byte(out))
+			if err != nil {
+				t.Fatalf("the printed configuration does not parse: %v\n%s", err, out)
+			}
+			want, _, err := readConfigFor(t, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want.Guard, f.Guard, prefixEq); diff != "" {
+				t.Errorf("printed configuration is not the one in effect (-want +got):\n%s", diff)
+			}
+		})
 	}
-	cfg, err := guard.ParseConfig("printed", []byte(out))
-	if err != nil {
-		t.Fatalf("the printed configuration does not parse: %v", err)
+}
+
+// readConfigFor reads the configuration file args name (or the defaults) as the CLI does, with
+// --backend applied as guard --print-config applies it.
+func readConfigFor(t *testing.T, args []string) (*config.File, string, error) {
+	t.Helper()
+	f := config.Default()
+	for i, a := range args {
+		if a == "--config" {
+			data, err := os.ReadFile(args[i+1])
+			if err != nil {
+				return nil, "", err
+			}
+			if f, err = config.Parse(args[i+1], data); err != nil {
+				return nil, "", err
+			}
+		}
 	}
-	if diff := cmp.Diff(guard.Default(), cfg, cmp.Comparer(func(a, b *guard.Config) bool {
-		return a.Summary() == b.Summary() && fmt.Sprint(a.Weights) == fmt.Sprint(b.Weights)
-	})); diff != "" {
-		t.Errorf("printed configuration is not the default (-want +got):\n%s", diff)
+	for i, a := range args {
+		if a == "--backend" {
+			f.Guard.Backend = args[i+1]
+		}
 	}
+	return f, "", nil
 }
 
 func TestGuardCheckConfig(t *testing.T) {
@@ -66,9 +110,12 @@ func TestGuardCheckConfig(t *testing.T) {
 		}
 		return p
 	}
-	good := write("good.yaml", "threshold:\n  failures: 4\n  window: 10m\nban:\n  time: 1h\n  max_time: 2d\nbackend: none\n")
-	bad := write("bad.yaml", "threshold:\n  failures: 4\n  windw: 10m\n")
-	badDuration := write("dur.yaml", "ban:\n  time: soon\n")
+	good := write("good.yaml", "guard:\n  threshold:\n    failures: 4\n    window: 10m\n  ban:\n    time: 1h\n    max_time: 2d\n  backend: none\n")
+	bad := write("bad.yaml", "guard:\n  threshold:\n    failures: 4\n    windw: 10m\n")
+	badDuration := write("dur.yaml", "guard:\n  ban:\n    time: soon\n")
+	oldGuard := write("guard.yaml", "threshold:\n  failures: 4\n")
+	def := filepath.Join(root, "etc/firewarden/firewarden.yaml")
+	const sys = "/etc/firewarden/firewarden.yaml" // as messages name the default file
 	tests := []struct {
 		name     string
 		args     []string
@@ -77,29 +124,34 @@ func TestGuardCheckConfig(t *testing.T) {
 		out, err string
 	}{
 		{"defaults without a file", []string{"guard", "--check-config"}, "", 0,
-			"guard configuration OK (no file at " + root + "/etc/firewarden/guard.yaml, the defaults): ban after 10 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
-		{"the default file", []string{"guard", "--check-config"}, "threshold: {failures: 6}\n", 0,
-			"guard configuration OK (" + root + "/etc/firewarden/guard.yaml): ban after 6 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
-		{"a bad default file", []string{"guard", "--check-config"}, "threshold: {failures: 0}\n", 2, "",
-			"firewarden: " + root + "/etc/firewarden/guard.yaml:1: threshold.failures \"0\": give a number of failures above 0 and at most 10000, e.g. 10\n"},
+			"guard configuration OK (no file at " + sys + ", the defaults): ban after 10 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
+		{"the default file", []string{"guard", "--check-config"}, "guard:\n  threshold: {failures: 6}\n", 0,
+			"guard configuration OK (" + sys + "): ban after 6 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend\n", ""},
+		{"a bad default file", []string{"guard", "--check-config"}, "guard:\n  threshold: {failures: 0}\n", 2, "",
+			"firewarden: " + sys + ":2: threshold.failures \"0\": give a number of failures above 0 and at most 10000, e.g. 10\n"},
 		{"--config", []string{"guard", "--check-config", "--config", good}, "", 0,
 			"guard configuration OK (" + good + "): ban after 4 failures in 10m for 1h (doubling up to 2d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; none\n", ""},
 		{"--config before the command", []string{"--config", good, "guard", "--check-config"}, "", 0,
 			"guard configuration OK (" + good + "): ban after 4 failures in 10m for 1h (doubling up to 2d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; none\n", ""},
 		{"unknown key", []string{"guard", "--check-config", "--config", bad}, "", 2, "",
-			"firewarden: " + bad + ":3: unknown key \"windw\" under threshold; the keys are failures, window\n"},
+			"firewarden: " + bad + ":4: unknown key \"windw\" under threshold; the keys are failures, window\n"},
 		{"bad duration", []string{"guard", "--check-config", "--config", badDuration}, "", 2, "",
-			"firewarden: " + badDuration + ":2: ban.time \"soon\": give a duration such as 30s, 15m, 2h or 7d\n"},
+			"firewarden: " + badDuration + ":3: ban.time \"soon\": give a duration such as 30s, 15m, 2h or 7d\n"},
+		{"an old guard.yaml", []string{"guard", "--check-config", "--config", oldGuard}, "", 2, "",
+			"firewarden: " + oldGuard + ":1: threshold is a guard setting: put it under `guard:`, indented (every key of an old guard.yaml goes under guard:)\n"},
 		{"missing --config file", []string{"guard", "--check-config", "--config", filepath.Join(dir, "nope.yaml")}, "", 2, "",
-			"firewarden: guard configuration " + filepath.Join(dir, "nope.yaml") + " does not exist; create it (see `firewarden guard --print-config`) or leave --config out for the defaults\n"},
+			"firewarden: configuration file " + filepath.Join(dir, "nope.yaml") + " does not exist; create it (`firewarden config print` prints every key) or leave --config out\n"},
 		{"an argument", []string{"guard", "guard.yaml"}, "", 2, "",
-			"firewarden: guard takes no arguments (got \"guard.yaml\"); the configuration file is given with --config\n"},
+			"firewarden: guard takes no arguments (got \"guard.yaml\"); its settings are the guard: section of the configuration file (--config FILE)\n"},
 		{"bad backend", []string{"guard", "--backend", "iptables", "--config", good}, "", 2, "",
+			"firewarden: --backend \"iptables\": use nft, pf, dry-run or none\n"},
+		{"bad backend, printed", []string{"guard", "--print-config", "--backend", "iptables"}, "", 2, "",
+			"firewarden: --backend \"iptables\": use nft, pf, dry-run or none\n"},
+		{"bad backend, checked", []string{"guard", "--check-config", "--backend", "iptables"}, "", 2, "",
 			"firewarden: --backend \"iptables\": use nft, pf, dry-run or none\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			def := filepath.Join(root, "etc/firewarden/guard.yaml")
 			os.Remove(def)
 			if tt.defaults != "" {
 				os.MkdirAll(filepath.Dir(def), 0o755)
@@ -167,9 +219,9 @@ func TestGuardRunsOnAFile(t *testing.T) {
 	if err := os.WriteFile(logPath, []byte("Mar  1 11:00:00 box sshd[1]: Server listening on 0.0.0.0 port 22.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(t.TempDir(), "guard.yaml")
+	cfgPath := filepath.Join(t.TempDir(), "firewarden.yaml")
 	writeCfg := func(failures int) {
-		body := fmt.Sprintf("sources:\n  - type: file\n    path: /var/log/auth.log\nthreshold:\n  failures: %d\nallowlist: [192.0.2.0/24]\n", failures)
+		body := fmt.Sprintf("guard:\n  sources:\n    - type: file\n      path: /var/log/auth.log\n  threshold:\n    failures: %d\n  allowlist: [192.0.2.0/24]\n", failures)
 		if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -225,10 +277,10 @@ func TestGuardRunsOnAFile(t *testing.T) {
 	waitFor(t, "the reload", func() bool {
 		return strings.Contains(errb.String(), "reloaded the configuration: ban after 5 failures")
 	})
-	os.WriteFile(cfgPath, []byte("threshold:\n  failures: -1\n"), 0o644)
+	os.WriteFile(cfgPath, []byte("guard:\n  threshold:\n    failures: -1\n"), 0o644)
 	sigs <- syscall.SIGHUP
 	waitFor(t, "the failed reload", func() bool {
-		return strings.Contains(errb.String(), "reload failed, the running configuration stays: "+cfgPath+":2: threshold.failures")
+		return strings.Contains(errb.String(), "reload failed, the running configuration stays: "+cfgPath+":3: threshold.failures")
 	})
 
 	sigs <- syscall.SIGTERM
@@ -249,8 +301,8 @@ func TestGuardRunsOnAFile(t *testing.T) {
 func TestGuardDamagedState(t *testing.T) {
 	root, state := linuxRoot(t), t.TempDir()
 	os.WriteFile(filepath.Join(state, "block.json"), []byte("{\"version\":1,\"bans\":[{"), 0o600)
-	cfg := filepath.Join(t.TempDir(), "guard.yaml")
-	os.WriteFile(cfg, []byte("sources: [{type: file, path: /var/log/auth.log}]\n"), 0o644)
+	cfg := filepath.Join(t.TempDir(), "firewarden.yaml")
+	os.WriteFile(cfg, []byte("guard:\n  sources: [{type: file, path: /var/log/auth.log}]\n"), 0o644)
 	out, errs, code := runCLI(t, nil, "--root", root, "--state-dir", state, "guard", "--config", cfg, "--backend", "dry-run")
 	if code != 2 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "firewarden: guard: block state "+state+"/block.json is damaged: ") || !strings.HasSuffix(errs, "move it aside to start over\n") {
 		t.Errorf("guard over a damaged block.json = exit %d\nstdout %q\nstderr %q\nwant exit 2 and one line saying to move it aside", code, out, errs)

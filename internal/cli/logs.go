@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,9 +117,14 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 
 	if mode == fwlog.ModeClassic {
 		if a.g.json {
-			return writeJSON(a.Out, classic.Tables())
+			err = writeJSON(a.Out, classic.Tables())
+		} else {
+			_, err = classic.WriteTo(a.Out)
 		}
-		_, err := classic.WriteTo(a.Out)
+		if err == nil && classic.Rows() == 0 {
+			fmt.Fprintf(a.Err, "firewarden: logs summarize: no ipfw line in %s: --report classic reads ipfw logs only; is it the right file?\n", strings.Join(files, ", "))
+			return exitCode(1)
+		}
 		return err
 	}
 	services := fwlog.BuiltinServices()
@@ -130,9 +136,34 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 	rep := sum.Report(*top, services)
 	rep.Inputs = files
 	if a.g.json {
-		return writeJSON(a.Out, rep)
+		err = writeJSON(a.Out, rep)
+	} else {
+		err = rep.WriteText(a.Out)
 	}
-	return rep.WriteText(a.Out)
+	if err == nil && rep.Parsed == 0 {
+		// An empty summary is no all-clear: the input may not be a firewall log at all.
+		fmt.Fprintf(a.Err, "firewarden: logs summarize: %s\n", noFirewallLine(rep))
+		return exitCode(1)
+	}
+	return err
+}
+
+// noFirewallLine says why a summary counted nothing, naming the inputs and what their lines were.
+func noFirewallLine(rep fwlog.Report) string {
+	counts := []string{fmt.Sprintf("%d lines", rep.Lines)}
+	for _, c := range []struct {
+		n    int64
+		what string
+	}{{rep.Malformed, "malformed"}, {rep.Unrecognised, "not firewall lines"}, {rep.Blank, "blank"}} {
+		if c.n > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	in := strings.Join(rep.Inputs, ", ")
+	if rep.Malformed > 0 {
+		return fmt.Sprintf("no firewall line could be read in %s: %s; --show-malformed N prints the malformed ones", in, strings.Join(counts, ", "))
+	}
+	return fmt.Sprintf("no line of any known firewall log format (ipfw, pf, alf, netfilter) in %s: %s; is it the right file?", in, strings.Join(counts, ", "))
 }
 
 // progress reports bytes read on stderr twice a second while it is a terminal, and stays quiet

@@ -19,6 +19,7 @@ type Report struct {
 	Parsed           int64            `json:"parsed"`
 	Malformed        int64            `json:"malformed"`
 	Unrecognised     int64            `json:"unrecognised"`
+	Blank            int64            `json:"blank"`                       // empty or white space; parsed + malformed + unrecognised + blank = lines
 	RepeatedMessages int64            `json:"repeated_messages,omitempty"` // syslog "last message repeated" lines, not expanded
 	Formats          map[string]int64 `json:"formats"`
 	First            string           `json:"first,omitempty"` // timestamp of the first line that has one, as written
@@ -105,7 +106,7 @@ func endpoint(ap netip.AddrPort, hasPort bool) string {
 func (s *Summary) Report(top int, services Services) Report {
 	s.flush()
 	r := Report{
-		Lines: s.Lines, Parsed: s.Parsed, Malformed: s.Malformed, Unrecognised: s.Unrecognised,
+		Lines: s.Lines, Parsed: s.Parsed, Malformed: s.Malformed, Unrecognised: s.Unrecognised, Blank: s.Blank,
 		RepeatedMessages: s.Repeats, Formats: map[string]int64{},
 		First: string(s.first), Last: string(s.last),
 	}
@@ -285,7 +286,11 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(fs, ", "))
 	}
-	fmt.Fprintf(&b, ", %s malformed, %s not firewall lines\n", num(r.Malformed), num(r.Unrecognised))
+	fmt.Fprintf(&b, ", %s malformed, %s not firewall lines", num(r.Malformed), num(r.Unrecognised))
+	if r.Blank > 0 {
+		fmt.Fprintf(&b, ", %s blank", num(r.Blank))
+	}
+	b.WriteString("\n")
 	if r.First != "" {
 		fmt.Fprintf(&b, "from %s to %s\n", r.First, r.Last)
 	}

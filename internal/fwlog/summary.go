@@ -19,9 +19,11 @@ const DefaultMaxKeys = 1 << 20
 type Summary struct {
 	opts Options
 
-	Lines, Parsed, Malformed, Unrecognised int64
-	ByFormat                               [5]int64
-	Repeats                                int64 // "last message repeated N times" lines (not expanded)
+	// Every line read is counted in Lines and in exactly one of Parsed, Malformed, Unrecognised
+	// and Blank (empty, or spaces and tabs only).
+	Lines, Parsed, Malformed, Unrecognised, Blank int64
+	ByFormat                                      [5]int64
+	Repeats                                       int64 // "last message repeated N times" lines (not expanded)
 
 	first, last         []byte
 	firstSeq, lastSeq   int64
@@ -254,6 +256,7 @@ func (s *Summary) Line(line []byte, seq int64) {
 	s.Lines++
 	line = trimRight(line)
 	if len(line) == 0 {
+		s.Blank++
 		return
 	}
 	var tail []byte
@@ -520,6 +523,7 @@ func (s *Summary) Merge(o *Summary) {
 	s.Parsed += o.Parsed
 	s.Malformed += o.Malformed
 	s.Unrecognised += o.Unrecognised
+	s.Blank += o.Blank
 	s.Repeats += o.Repeats
 	for i := range s.ByFormat {
 		s.ByFormat[i] += o.ByFormat[i]

@@ -261,3 +261,28 @@ func TestBatchedPathMatchesMemoPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSummaryCountsAddUp: every line read is counted once, as parsed, malformed, not a
+// firewall line or blank, and the lines read are the lines of the input.
+func FuzzSummaryCountsAddUp(f *testing.F) {
+	for _, s := range []string{"", "\n", "\n\n \n\t\r\n", "x\ny", "Mar  1 11:00:00 box kernel: ipfw: 100 Deny TCP 203.0.113.9:4000 192.0.2.1:22 in via en0\n\nhello\n"} {
+		f.Add([]byte(s))
+	}
+	files, _ := filepath.Glob("testdata/*/*.log")
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil && len(data) < 64<<10 {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := summarize(t, data, Options{})
+		want := int64(bytes.Count(data, []byte("\n")))
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			want++
+		}
+		if sum := s.Parsed + s.Malformed + s.Unrecognised + s.Blank; s.Lines != want || sum != s.Lines {
+			t.Fatalf("Summarize(%q): %d lines (want %d) = %d parsed + %d malformed + %d unrecognised + %d blank = %d",
+				data, s.Lines, want, s.Parsed, s.Malformed, s.Unrecognised, s.Blank, sum)
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -57,8 +56,9 @@ const (
 	maxBanTimeCap = 3650 * 24 * time.Hour
 )
 
-// Config is the guard's configuration (guard.yaml). Start from Default; ParseConfig fills in
-// the keys a file leaves out with the defaults.
+// Config is the guard's configuration: the guard section of firewarden's configuration file.
+// Start from Default; ParseSection fills in the keys a file leaves out with the defaults. The
+// state directory is not the guard's own: it is firewarden's (the file's top-level state_dir).
 type Config struct {
 	// Sources are the logs to follow. Empty: the OS default, see DefaultSources.
 	Sources []SourceConfig
@@ -91,8 +91,6 @@ type Config struct {
 	Allowlist []netip.Prefix
 	// MaxTracked caps the addresses whose failures are counted (DefaultMaxTracked).
 	MaxTracked int
-	// StateDir is where block.json lives; empty: --state-dir or the OS default.
-	StateDir string
 }
 
 // SourceConfig is one log to follow.
@@ -217,42 +215,22 @@ func (e *ConfigError) Error() string {
 	return name + ": " + e.Msg
 }
 
-// ParseConfig reads a guard.yaml. name is the file's name for messages. Keys left out keep their
-// default; unknown keys, wrong types, durations that do not parse, thresholds and caps out of
-// range are errors (*ConfigError) naming the file and line.
-func ParseConfig(name string, data []byte) (*Config, error) {
+// Lines maps the dotted key of every value a file set ("threshold.failures", "sources") to its
+// line in the file; a key that is not there kept its default.
+type Lines map[string]int
+
+// ParseSection reads the guard section of a configuration file: n is the node under the
+// section's key (nil when the file has no guard section). name is the file's name for messages.
+// Keys left out keep their default; unknown keys, wrong types, durations that do not parse,
+// thresholds and caps out of range are errors (*ConfigError) naming the file and line.
+func ParseSection(name string, n *yaml.Node) (*Config, Lines, error) {
 	c := Default()
-	p := &configParser{file: name}
-	var doc yaml.Node
-	l, lerr := yaml.NewLoader(bytes.NewReader(data))
-	if lerr != nil {
-		return nil, p.yamlError(lerr)
+	p := &configParser{file: name, lines: Lines{}}
+	n = deref(n)
+	if n == nil || isNull(n) {
+		return c, p.lines, nil
 	}
-	switch err := l.Load(&doc); {
-	case errors.Is(err, io.EOF):
-		return c, nil // no document (an empty file, or comments only): the defaults
-	case err != nil:
-		return nil, p.yamlError(err)
-	}
-	var extra yaml.Node
-	if err := l.Load(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
-		if err != nil {
-			return nil, p.yamlError(err)
-		}
-		return nil, &ConfigError{File: name, Line: line, Msg: "a second YAML document (after ---); keep the configuration in one"}
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return c, nil // an empty file: the defaults
-		}
-		root = root.Content[0]
-	}
-	if root.Kind == 0 || isNull(root) {
-		return c, nil
-	}
-	err := p.mapping(root, "", map[string]func(*yaml.Node) error{
+	err := p.mapping(n, "", map[string]func(*yaml.Node) error{
 		"sources":             func(n *yaml.Node) error { return p.sources(n, c) },
 		"threshold":           func(n *yaml.Node) error { return p.threshold(n, c) },
 		"weights":             func(n *yaml.Node) error { return p.weights(n, c) },
@@ -272,29 +250,27 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		"max_tracked": func(n *yaml.Node) error {
 			return p.integer(n, "max_tracked", 16, maxTracked, &c.MaxTracked)
 		},
-		"state_dir": func(n *yaml.Node) error {
-			if err := p.str(n, "state_dir", &c.StateDir); err != nil {
-				return err
-			}
-			if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
-				return p.errf(n, "state_dir %q: give an absolute path", c.StateDir)
-			}
-			return nil
-		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.BanTime > c.MaxBanTime {
-		return nil, &ConfigError{File: name, Line: p.banLine, Msg: fmt.Sprintf("ban: time %s is longer than max_time %s; raise max_time or shorten time", formatDuration(c.BanTime), formatDuration(c.MaxBanTime))}
+		return nil, nil, &ConfigError{File: name, Line: p.banLine, Msg: fmt.Sprintf("ban: time %s is longer than max_time %s; raise max_time or shorten time", formatDuration(c.BanTime), formatDuration(c.MaxBanTime))}
 	}
-	return c, nil
+	return c, p.lines, nil
+}
+
+// movedKeys are keys the guard's own file (guard.yaml) held that now live elsewhere in
+// firewarden's configuration file, with what to do.
+var movedKeys = map[string]string{
+	"state_dir": "state_dir is firewarden's state directory, shared by every command: move it from guard: to the top level of the file",
 }
 
 // configParser walks the YAML tree, so that every error can name its line.
 type configParser struct {
 	file    string
 	banLine int
+	lines   Lines // where each key was set, for provenance
 }
 
 func (p *configParser) errf(n *yaml.Node, format string, args ...any) error {
@@ -303,24 +279,6 @@ func (p *configParser) errf(n *yaml.Node, format string, args ...any) error {
 		line = n.Line
 	}
 	return &ConfigError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
-}
-
-// yamlError turns the YAML library's syntax error into one ConfigError line with the line of
-// the first problem.
-func (p *configParser) yamlError(err error) error {
-	var le *yaml.LoadError
-	var les *yaml.LoadErrors
-	if errors.As(err, &les) && len(les.Errors) > 0 {
-		le = les.Errors[0]
-	}
-	if le != nil || errors.As(err, &le) {
-		msg := le.Message
-		if le.ContextMsg != "" {
-			msg += " (" + le.ContextMsg + ")"
-		}
-		return &ConfigError{File: p.file, Line: le.Mark.Line, Msg: "not valid YAML: " + strings.Join(strings.Fields(msg), " ")}
-	}
-	return &ConfigError{File: p.file, Msg: "not valid YAML: " + strings.Join(strings.Fields(err.Error()), " ")}
 }
 
 func isNull(n *yaml.Node) bool {
@@ -351,12 +309,14 @@ func kindName(n *yaml.Node) string {
 }
 
 // mapping calls the handler of each key of n, refusing unknown and repeated keys. path is the
-// enclosing key, for messages ("" at the top).
+// enclosing key ("" at the top of the guard section), for messages and for Lines: the keys of
+// the section, of its mappings and of weights are recorded; a source's keys (path "a source")
+// belong to the sources entry and are not.
 func (p *configParser) mapping(n *yaml.Node, path string, keys map[string]func(*yaml.Node) error) error {
 	n = deref(n)
-	where := "the file"
-	if path != "" {
-		where = path
+	where := path
+	if path == "" {
+		where = "guard"
 	}
 	if n == nil || n.Kind != yaml.MappingNode {
 		if n != nil && isNull(n) {
@@ -372,16 +332,15 @@ func (p *configParser) mapping(n *yaml.Node, path string, keys map[string]func(*
 		}
 		h, ok := keys[k.Value]
 		if !ok {
+			if msg, moved := movedKeys[k.Value]; moved && path == "" {
+				return p.errf(k, "%s", msg)
+			}
 			known := make([]string, 0, len(keys))
 			for name := range keys {
 				known = append(known, name)
 			}
 			slices.Sort(known)
-			in := ""
-			if path != "" {
-				in = " under " + path
-			}
-			return p.errf(k, "unknown key %q%s; the keys are %s", k.Value, in, strings.Join(known, ", "))
+			return p.errf(k, "unknown key %q under %s; the keys are %s", k.Value, where, strings.Join(known, ", "))
 		}
 		if seen[k.Value] {
 			return p.errf(k, "%q is given twice; keep one", k.Value)
@@ -389,6 +348,13 @@ func (p *configParser) mapping(n *yaml.Node, path string, keys map[string]func(*
 		seen[k.Value] = true
 		if v == nil {
 			return p.errf(k, "%s has no value", k.Value)
+		}
+		if !strings.Contains(path, " ") {
+			key := k.Value
+			if path != "" {
+				key = path + "." + key
+			}
+			p.lines[key] = k.Line
 		}
 		if err := h(v); err != nil {
 			return err
@@ -657,58 +623,66 @@ func formatDuration(d time.Duration) string {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// DefaultYAML is the default configuration as a commented guard.yaml (`guard --print-config`).
-// ParseConfig(DefaultYAML()) is Default().
-func DefaultYAML() []byte {
-	c := Default()
+// WriteYAML writes c as the body of a guard section, every key present, each line indented by
+// indent and each value followed by "  # " and origin(key), key being the dotted name Lines
+// uses ("threshold.failures"). ParseSection of the output is c.
+func (c *Config) WriteYAML(w io.Writer, indent string, origin func(key string) string) error {
 	var b strings.Builder
-	b.WriteString(`# firewarden guard: bans addresses after repeated SSH authentication failures.
-# Every key is optional; a key left out keeps the value shown here.
-
-# Logs to follow. Empty: the OS default: on Linux the systemd journal when journalctl exists,
-# else /var/log/auth.log or /var/log/secure; on macOS the unified log (sshd, sshd-session,
-# sshd-auth). Entries look like:
-#   - type: journal            # units: [ssh.service]  (read as well as sshd's processes)
-#   - type: file
-#     path: /var/log/auth.log  # followed across rotation
-#   - type: unifiedlog
-sources: []
-
-# Ban an address after this many failures within the window (afctl: 10 failed logins; the
-# window is SSHGuard's detection time, 30 minutes).
-threshold:
-`)
-	fmt.Fprintf(&b, "  failures: %s\n  window: %s\n", formatFloat(c.Failures), formatDuration(c.Window))
-	b.WriteString(`
-# How many failures one line of each kind counts for (0: ignored). A PAM failure and the
-# "Failed password" line of the same attempt count once between them.
-weights:
-`)
-	for _, k := range Kinds() {
-		fmt.Fprintf(&b, "  %s: %s\n", k, formatFloat(c.Weights[k]))
+	val := func(depth int, key, value, dotted string) {
+		fmt.Fprintf(&b, "%s%s%s: %s  # %s\n", indent, strings.Repeat("  ", depth), key, value, origin(dotted))
 	}
-	fmt.Fprintf(&b, `
-# Lines that name a user sshd does not know count this many times their weight.
-invalid_user_factor: %s
+	head := func(key string) { fmt.Fprintf(&b, "%s%s:\n", indent, key) }
+	if len(c.Sources) == 0 {
+		val(0, "sources", "[]", "sources")
+	} else {
+		fmt.Fprintf(&b, "%ssources:  # %s\n", indent, origin("sources"))
+		for _, s := range c.Sources {
+			fmt.Fprintf(&b, "%s  - type: %s\n", indent, YAMLString(s.Type))
+			if s.Path != "" {
+				fmt.Fprintf(&b, "%s    path: %s\n", indent, YAMLString(s.Path))
+			}
+			if len(s.Units) > 0 {
+				units := make([]string, len(s.Units))
+				for i, u := range s.Units {
+					units[i] = YAMLString(u)
+				}
+				fmt.Fprintf(&b, "%s    units: [%s]\n", indent, strings.Join(units, ", "))
+			}
+		}
+	}
+	head("threshold")
+	val(1, "failures", formatFloat(c.Failures), "threshold.failures")
+	val(1, "window", formatDuration(c.Window), "threshold.window")
+	head("weights")
+	for _, k := range Kinds() {
+		val(1, k.String(), formatFloat(c.Weights[k]), "weights."+k.String())
+	}
+	val(0, "invalid_user_factor", formatFloat(c.InvalidUserFactor), "invalid_user_factor")
+	head("ban")
+	val(1, "time", formatDuration(c.BanTime), "ban.time")
+	val(1, "max_time", formatDuration(c.MaxBanTime), "ban.max_time")
+	val(1, "max_bans", strconv.Itoa(c.MaxBans), "ban.max_bans")
+	val(1, "rate", strconv.Itoa(c.BanRate)+"/"+formatDuration(c.BanRatePer), "ban.rate")
+	val(0, "backend", YAMLString(c.Backend), "backend")
+	allow := make([]string, len(c.Allowlist))
+	for i, p := range c.Allowlist {
+		allow[i] = p.String()
+	}
+	val(0, "allowlist", "["+strings.Join(allow, ", ")+"]", "allowlist")
+	val(0, "max_tracked", strconv.Itoa(c.MaxTracked), "max_tracked")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
-ban:
-  time: %s        # the first ban; each later ban of the address doubles it
-  max_time: %s     # up to this
-  max_bans: %d  # no new ban beyond this many active bans
-  rate: %d/%s     # at most this many new bans per duration
-
-# nft, pf, dry-run or none; empty: nft on Linux, pf on macOS.
-backend: ""
-
-# Addresses and CIDR prefixes never banned, in addition to `+"`firewarden block allow`"+` entries.
-allowlist: []
-
-# Addresses whose failures are counted at once; the least recently seen is forgotten first.
-max_tracked: %d
-
-# Where block.json lives; empty: --state-dir or the OS default.
-state_dir: ""
-`, formatFloat(c.InvalidUserFactor), formatDuration(c.BanTime), formatDuration(c.MaxBanTime), c.MaxBans,
-		c.BanRate, formatDuration(c.BanRatePer), c.MaxTracked)
-	return []byte(b.String())
+// YAMLString is s as a YAML scalar that reads back as the string s: plain where YAML allows,
+// quoted where it would read as another type ("yes", "10") or not parse; "" for the empty string.
+func YAMLString(s string) string {
+	if s == "" {
+		return `""`
+	}
+	out, err := yaml.Dump(s)
+	if err != nil {
+		return strconv.Quote(s)
+	}
+	return strings.TrimSuffix(string(out), "\n")
 }

@@ -692,8 +692,8 @@ func (d *Daemon) reload() {
 	d.eng.Reconfigure(cfg, d.now())
 	d.mu.Unlock()
 	msg := "reloaded the configuration: " + cfg.Summary()
-	if !slices.EqualFunc(old.Sources, cfg.Sources, SourceConfig.equal) || old.Backend != cfg.Backend || old.StateDir != cfg.StateDir {
-		msg += "; changed sources, backend or state_dir take effect when the guard restarts"
+	if !slices.EqualFunc(old.Sources, cfg.Sources, SourceConfig.equal) || old.Backend != cfg.Backend {
+		msg += "; changed sources or backend take effect when the guard restarts"
 	}
 	d.logf("reload", "%s", msg)
 	signal(d.dirty) // the config's allowlist may lift bans

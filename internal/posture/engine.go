@@ -29,7 +29,8 @@ const (
 )
 
 // ExitCode is 1 when any check fails (non-compliance is definite knowledge even if another check
-// could not be evaluated), else 2 when any check errored, else 0.
+// could not be evaluated), else 2 when any check errored or when nothing was evaluated (every
+// check not applicable: no all-clear for a host that was not examined), else 0.
 func (r Report) ExitCode() int {
 	code := ExitOK
 	for _, res := range r.Results {
@@ -40,7 +41,21 @@ func (r Report) ExitCode() int {
 			code = ExitError
 		}
 	}
+	if r.NothingEvaluated() {
+		return ExitError
+	}
 	return code
+}
+
+// NothingEvaluated reports whether every check of r was not applicable to the host (and there
+// was at least one): the report then says nothing about the host's posture.
+func (r Report) NothingEvaluated() bool {
+	for _, res := range r.Results {
+		if res.Status != NotApplicable {
+			return false
+		}
+	}
+	return len(r.Results) > 0
 }
 
 // Count tallies results by status.

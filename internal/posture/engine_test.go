@@ -188,6 +188,11 @@ func TestReportExitCode(t *testing.T) {
 		{[]Status{Pass, Managed, Exempt, NotApplicable}, ExitOK},
 		{[]Status{Pass, Error}, ExitError},
 		{[]Status{Error, Fail}, ExitNonCompliant},
+		{[]Status{NotApplicable}, ExitError},
+		{[]Status{NotApplicable, NotApplicable, NotApplicable}, ExitError},
+		{[]Status{NotApplicable, Pass}, ExitOK},
+		{[]Status{NotApplicable, Exempt}, ExitOK},
+		{nil, ExitOK},
 	}
 	for _, tt := range tests {
 		var rep Report
