@@ -105,6 +105,7 @@ func commandTable() []command {
 		{"detect", "[--input F] [--rules DIR] [--allow F] FILE… | --live", "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry", runDetect},
 		{"block", "add|remove|allow|unallow ADDR… | list | sync | …", "the adaptive firewall: bans with a TTL, allowlist, nftables or pf", runBlock},
 		{"guard", "[--config F] [--backend B] [--check-config] [--print-config]", "daemon: watch auth logs, ban brute-force sources, expire, keep the kernel in sync", runGuard},
+		{"service", serviceArgs, serviceSummary, runService},
 		{"version", "", "print the version", runVersion},
 	}
 }
