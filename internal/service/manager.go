@@ -374,26 +374,26 @@ func (m *Manager) fileStatus(name string) (files []FileStatus, installed, curren
 	}
 	want, _ := Files(name, m.Init, Options{Binary: DefaultBinary})
 	for _, dir := range dirs {
-		var got [][]byte
-		for _, f := range want {
-			data, err := m.readRegular(path.Join(dir, f.Name))
-			if err != nil {
-				break
+		got := make([][]byte, len(want))
+		found := 0
+		for i, f := range want {
+			if data, err := m.readRegular(path.Join(dir, f.Name)); err == nil {
+				got[i] = data
+				found++
 			}
-			got = append(got, data)
 		}
-		if len(got) == 0 {
+		if found == 0 {
 			continue
 		}
-		installed, current = len(got) == len(want), true
-		o, err := m.readOptions(name, got)
+		installed, current = found == len(want), true
 		var fresh []File
+		o, err := m.readOptions(name, got)
 		if err == nil {
 			fresh, err = Files(name, m.Init, o)
 		}
 		for i, f := range want {
 			st := FileStatus{Path: path.Join(dir, f.Name), State: FileMissing}
-			if i < len(got) {
+			if got[i] != nil {
 				st.State = FileOutdated
 				if err == nil && bytes.Equal(got[i], fresh[i].Data) {
 					st.State = FileCurrent
@@ -420,6 +420,9 @@ func (m *Manager) readOptions(name string, data [][]byte) (Options, error) {
 	var o Options
 	if m.Init == Launchd {
 		var job launchdJob
+		if len(data) == 0 || data[0] == nil {
+			return Options{}, errors.New("no plist")
+		}
 		if _, err := plist.Unmarshal(data[0], &job); err != nil {
 			return Options{}, err
 		}
@@ -427,6 +430,9 @@ func (m *Manager) readOptions(name string, data [][]byte) (Options, error) {
 			o.Interval = time.Duration(job.StartInterval) * time.Second
 		}
 		return o, d.readArgv(job.ProgramArguments, &o)
+	}
+	if data[0] == nil {
+		return Options{}, errors.New("no .service file")
 	}
 	var argv []string
 	for line := range strings.Lines(string(data[0])) {
@@ -450,7 +456,7 @@ func (m *Manager) readOptions(name string, data [][]byte) (Options, error) {
 	if o.StateDir != "" {
 		o.WritableDir = ""
 	}
-	if d.periodic && len(data) > 1 {
+	if d.periodic && len(data) > 1 && data[1] != nil {
 		for line := range strings.Lines(string(data[1])) {
 			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "OnUnitActiveSec="); ok {
 				secs, err := strconv.Atoi(strings.TrimSuffix(v, "s"))
