@@ -34,7 +34,7 @@ var serviceVerbs = []string{"install", "uninstall", "status", "show", "files"}
 
 // runService is `firewarden service VERB`.
 func runService(ctx context.Context, a *app, args []string) error {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+	if len(args) > 0 && (args[0] == "help" || isHelpFlag(args[0])) {
 		fmt.Fprintf(a.Out, "%s\n\n%s\n\nexamples:\n%s\n", serviceUsage, serviceDescription, serviceExamples)
 		return nil
 	}
@@ -57,6 +57,13 @@ func runService(ctx context.Context, a *app, args []string) error {
 	if verb == "install" || verb == "show" || verb == "files" {
 		binary = fs.String("binary", "", "the firewarden the service runs (`PATH`; default: this executable for install on /, else "+service.DefaultBinary+")")
 		interval = fs.String("interval", "15m", "how often block-expire runs (`DURATION`, a minute or more)")
+	}
+	if slices.ContainsFunc(args[1:], isHelpFlag) {
+		fmt.Fprintf(a.Out, "%s\n\n%s\n\nflags of service %s:\n", serviceUsage, serviceDescription, verb)
+		fs.SetOutput(a.Out)
+		fs.PrintDefaults()
+		fmt.Fprintf(a.Out, "\nexamples:\n%s\n", serviceExamples)
+		return nil
 	}
 	pos, err := a.parse(fs, args[1:])
 	if err != nil {
@@ -141,6 +148,8 @@ func runService(ctx context.Context, a *app, args []string) error {
 	}
 	return nil
 }
+
+func isHelpFlag(s string) bool { return s == "-h" || s == "--help" || s == "-help" || s == "--h" }
 
 func orDefault(s, def string) string {
 	if s == "" {

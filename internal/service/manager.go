@@ -318,6 +318,11 @@ func (m *Manager) Status(ctx context.Context, name string) (Status, error) {
 	st.Files, st.Installed, st.Current = m.fileStatus(name)
 	if !st.Installed {
 		st.State = "not installed"
+		for _, f := range st.Files {
+			if f.State != FileMissing {
+				st.State = "partly installed"
+			}
+		}
 		return st, nil
 	}
 	if m.Init == Launchd {

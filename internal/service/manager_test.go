@@ -231,7 +231,7 @@ func TestStatus(t *testing.T) {
 		{
 			name: "timer without its service", init: Systemd, install: &Options{Binary: "/b"},
 			edit: func(m *Manager) { os.Remove(m.Root.Path("/etc/systemd/system/firewarden-block-expire.timer")) },
-			want: Status{Name: BlockExpire, Init: Systemd, Unit: "firewarden-block-expire.timer", State: "not installed",
+			want: Status{Name: BlockExpire, Init: Systemd, Unit: "firewarden-block-expire.timer", State: "partly installed",
 				Files: []FileStatus{{"/etc/systemd/system/firewarden-block-expire.service", FileCurrent}, {"/etc/systemd/system/firewarden-block-expire.timer", FileMissing}}},
 		},
 		{
