@@ -218,7 +218,7 @@ func (a *app) serviceRender(name string, init service.Init, o service.Options, s
 	if init == service.Systemd {
 		if err := o.HiddenPaths(); err != nil {
 			if strict {
-				return nil, usagef("%v; install firewarden under /usr/local/bin (or give --binary, --config, --state-dir outside those directories)", err)
+				return nil, usagef("%v; copy firewarden to /usr/local/bin and run it from there, with --config and --state-dir outside those directories", err)
 			}
 			fmt.Fprintf(a.Err, "note: %v\n", err)
 		}

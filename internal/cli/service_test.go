@@ -17,7 +17,7 @@ func TestServiceInstallRealSystemRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"binary under /home", []string{"--binary", "/home/ann/src/firewarden/firewarden"}, "/home is hidden from the service (ProtectHome=yes); install firewarden under /usr/local/bin"},
+		{"binary under /home", []string{"--binary", "/home/ann/src/firewarden/firewarden"}, "/home is hidden from the service (ProtectHome=yes); copy firewarden to /usr/local/bin"},
 		{"state dir under /tmp", []string{"--binary", "/usr/local/bin/firewarden", "--state-dir", "/tmp/fw"}, "the state directory /tmp/fw cannot be used by a systemd service"},
 		{"not root", []string{"--binary", "/usr/local/bin/firewarden"}, "run it as root (sudo firewarden service install guard)"},
 	} {
