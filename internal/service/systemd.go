@@ -116,7 +116,7 @@ func (d def) timer(o Options) []byte {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# %s: written by `firewarden service install %s`.", UnitPrefix+d.name+".timer", d.name)
 	w("[Unit]")
-	w("Description=%s, every %s", d.description, o.interval())
+	w("Description=%s, every %s", d.description, shortInterval(o.interval()))
 	w("Documentation=man:firewarden(1)")
 	w("")
 	w("[Timer]")
@@ -128,6 +128,17 @@ func (d def) timer(o Options) []byte {
 	w("[Install]")
 	w("WantedBy=timers.target")
 	return []byte(b.String())
+}
+
+// shortInterval is "15m", "2h" or "90s": the largest whole unit.
+func shortInterval(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }
 
 // quoteArgv renders argv for ExecStart=.
