@@ -3,15 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,6 +20,7 @@ import (
 	"github.com/firewarden/firewarden/internal/block/nft"
 	"github.com/firewarden/firewarden/internal/block/pf"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/service"
 	"github.com/firewarden/firewarden/internal/statedir"
 )
 
@@ -835,6 +833,19 @@ func (b *blocker) summary() error {
 // the others still count, as node_exporter does.
 func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, backend string, explicit bool) error {
 	a := b.a
+	// The service files are rendered first: options they cannot carry change nothing.
+	opt, err := a.serviceOptions(service.Options{Binary: a.serviceBinary(), Interval: interval})
+	if err != nil {
+		return err
+	}
+	if explicit {
+		opt.Args = []string{"--backend", backend}
+	}
+	init := initFor(a.os.Kind)
+	files, err := a.serviceRender(service.BlockExpire, init, opt, a.root.IsSystem())
+	if err != nil {
+		return err
+	}
 	found := map[netip.Prefix]string{
 		netip.MustParsePrefix("127.0.0.0/8"): "loopback",
 		netip.MustParsePrefix("::1/128"):     "loopback",
@@ -912,24 +923,16 @@ func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, bac
 		return err
 	}
 
-	argv := []string{firewardenPath(), "block", "expire"}
-	if a.g.stateDir != "" {
-		argv = append(argv, "--state-dir", a.g.stateDir)
+	changed, err := (&service.Manager{Root: a.root, Runner: a.rec, Init: init, Out: a.Out}).Write(files)
+	if err != nil {
+		return fmt.Errorf("install the sweep service: %w", err)
 	}
-	if explicit {
-		argv = append(argv, "--backend", backend)
-	}
-	files, start := sweepService(a.os.Kind, argv, interval)
-	for _, f := range files {
-		path := a.root.Path(f.path)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("install the sweep service: %w", err)
+	start := "launchctl bootstrap system " + files[0].Path()
+	if init == service.Systemd {
+		start = "systemctl enable --now " + service.Unit(service.BlockExpire)
+		if changed {
+			start = "systemctl daemon-reload && " + start
 		}
-		// A service definition is replaced atomically; a link or FIFO at its path is refused.
-		if err := statedir.WriteFileAtomic(path, []byte(f.data), 0o644); err != nil {
-			return fmt.Errorf("install the sweep service: %w", err)
-		}
-		fmt.Fprintf(a.Out, "wrote %s\n", f.path)
 	}
 	fmt.Fprintf(a.Out, "the sweep runs every %s once started: %s\n", shortDuration(interval), start)
 	return nil
@@ -966,91 +969,4 @@ func interfaceAddrs() ([]ifaceAddr, error) {
 		}
 	}
 	return out, errors.Join(errs...)
-}
-
-// firewardenPath is the running binary, for the service to run.
-func firewardenPath() string {
-	if p, err := os.Executable(); err == nil {
-		return p
-	}
-	return "/usr/local/bin/firewarden"
-}
-
-// serviceFile is one file of the sweep service: its system path and contents.
-type serviceFile struct{ path, data string }
-
-// Names of the installed sweep service.
-const (
-	sweepUnit  = "firewarden-block-expire"
-	sweepLabel = "org.firewarden.block-expire"
-)
-
-// sweepService returns the files that run argv every interval, and the command that starts
-// them: a systemd service and timer on Linux, a launchd daemon on macOS (afctl's own model:
-// "modify its launchd plist to invoke the tool every interval").
-func sweepService(kind host.Kind, argv []string, interval time.Duration) ([]serviceFile, string) {
-	if kind == host.MacOS {
-		var args strings.Builder
-		for _, s := range argv {
-			args.WriteString("\t\t<string>")
-			xml.EscapeText(&args, []byte(s))
-			args.WriteString("</string>\n")
-		}
-		plist := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-	<key>Label</key>
-	<string>%s</string>
-	<key>ProgramArguments</key>
-	<array>
-%s	</array>
-	<key>StartInterval</key>
-	<integer>%d</integer>
-	<key>RunAtLoad</key>
-	<true/>
-</dict>
-</plist>
-`, sweepLabel, args.String(), int(interval/time.Second))
-		path := "/Library/LaunchDaemons/" + sweepLabel + ".plist"
-		return []serviceFile{{path, plist}}, "launchctl bootstrap system " + path
-	}
-	var quoted []string
-	for _, s := range argv {
-		quoted = append(quoted, systemdQuote(s))
-	}
-	service := fmt.Sprintf(`[Unit]
-Description=firewarden: remove expired bans and sync the firewall
-After=network.target
-
-[Service]
-Type=oneshot
-ExecStart=%s
-`, strings.Join(quoted, " "))
-	timer := fmt.Sprintf(`[Unit]
-Description=firewarden: remove expired bans every %s
-
-[Timer]
-OnBootSec=1min
-OnUnitActiveSec=%ds
-AccuracySec=10s
-
-[Install]
-WantedBy=timers.target
-`, shortDuration(interval), int(interval/time.Second))
-	return []serviceFile{
-		{"/etc/systemd/system/" + sweepUnit + ".service", service},
-		{"/etc/systemd/system/" + sweepUnit + ".timer", timer},
-	}, "systemctl daemon-reload && systemctl enable --now " + sweepUnit + ".timer"
-}
-
-// systemdQuote quotes one ExecStart word when it needs it (systemd.service(5): C-style escapes
-// in double quotes; "%" is a specifier and is doubled).
-func systemdQuote(s string) string {
-	s = strings.ReplaceAll(s, "%", "%%")
-	if s != "" && !strings.ContainsAny(s, " \t\"'\\$;") {
-		return s
-	}
-	r := strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "$", "$$")
-	return "\"" + r.Replace(s) + "\""
 }

@@ -310,8 +310,11 @@ func TestBlockAutoconfigureLinux(t *testing.T) {
 	wantLines(t, "autoconfigure stderr", errs, "interface addresses not read", "default routers: read /proc/net/ipv6_route: no such file or directory")
 	service, _ := os.ReadFile(filepath.Join(e.root, "etc/systemd/system/firewarden-block-expire.service"))
 	timer, _ := os.ReadFile(filepath.Join(e.root, "etc/systemd/system/firewarden-block-expire.timer"))
-	wantLines(t, "service", string(service), "Type=oneshot\n", " block expire --state-dir "+e.state+" --backend dry-run\n")
+	// Under a fake root the service runs the default binary, not this test's.
+	wantLines(t, "service", string(service), "Type=oneshot\n", "ExecStart=/usr/local/bin/firewarden --state-dir "+e.state+" block expire --backend dry-run\n", "ReadWritePaths="+e.state+"\n")
 	wantLines(t, "timer", string(timer), "OnUnitActiveSec=600s\n", "WantedBy=timers.target\n")
+	// The state directory is a temporary one, which the unit's private /tmp would hide.
+	wantLines(t, "autoconfigure stderr", errs, "note: the state directory "+e.state+" cannot be used by a systemd service")
 	// The entry added by hand stays; running again keeps everything.
 	out = e.mustRun(t, "autoconfigure")
 	wantLines(t, "second autoconfigure", out, "4 allowlist entries were already there\n")
@@ -336,21 +339,7 @@ func TestBlockAutoconfigureMac(t *testing.T) {
 		"allowlisted 10.0.0.1 (default router)\n", "allowlisted fe80::1 (default router)\n", "allowlisted 10.0.0.53 (name server)\n",
 		"wrote /Library/LaunchDaemons/org.firewarden.block-expire.plist\n", "launchctl bootstrap system /Library/LaunchDaemons/org.firewarden.block-expire.plist")
 	plist, _ := os.ReadFile(filepath.Join(e.root, "Library/LaunchDaemons/org.firewarden.block-expire.plist"))
-	wantLines(t, "plist", string(plist), "<key>StartInterval</key>\n\t<integer>3600</integer>", "\t\t<string>block</string>\n\t\t<string>expire</string>\n")
-}
-
-func TestSystemdQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"/usr/local/bin/firewarden":       "/usr/local/bin/firewarden",
-		"/Library/Application Support/fw": `"/Library/Application Support/fw"`,
-		`a"b`:                             `"a\"b"`,
-		"50%":                             "50%%",
-		"$HOME":                           `"$$HOME"`,
-	} {
-		if got := systemdQuote(in); got != want {
-			t.Errorf("systemdQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
+	wantLines(t, "plist", string(plist), "<key>StartInterval</key>\n\t\t<integer>3600</integer>", "\t\t\t<string>block</string>\n\t\t\t<string>expire</string>\n")
 }
 
 // TestBlockBackendFailureKeepsState: the state is the source of truth. When the backend refuses a

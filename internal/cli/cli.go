@@ -107,6 +107,7 @@ func commandTable() []command {
 		{"block", "add|remove|allow|unallow ADDR… | list | sync | …", "the adaptive firewall: bans with a TTL, allowlist, nftables or pf", runBlock},
 		{"guard", "[--config F] [--backend B] [--check-config] [--print-config]", "daemon: watch auth logs, ban brute-force sources, expire, keep the kernel in sync", runGuard},
 		{"config", "print | check", "print the configuration in effect and where each value came from; validate the file", runConfig},
+		{"service", serviceArgs, serviceSummary, runService},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,212 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// unit renders the .service of d. Every hardening line carries a comment saying why it is there
+// and why it does not break firewarden; systemd reads "#" lines as comments.
+func (d def) unit(o Options) []byte {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# %s: written by `firewarden service install %s`; reinstall rather than edit", UnitPrefix+d.name+".service", d.name)
+	w("# (or add a drop-in with `systemctl edit %s`).", UnitPrefix+d.name+".service")
+	w("[Unit]")
+	w("Description=%s", d.description)
+	w("Documentation=man:firewarden(1)")
+	if len(d.after) > 0 {
+		w("# Ordering only: a ruleset loaded later with \"flush ruleset\" would drop firewarden's table.")
+		w("# No network-online.target: firewarden reads logs and speaks netlink, so waiting for the")
+		w("# network would only leave the host unguarded for longer at boot.")
+		w("After=%s", strings.Join(d.after, " "))
+	}
+	if !d.periodic {
+		w("# A broken configuration stops the restarts after 5 tries in 5 minutes instead of")
+		w("# looping; `systemctl reset-failed` and a start try again.")
+		w("StartLimitIntervalSec=300")
+		w("StartLimitBurst=5")
+	}
+	w("")
+	w("[Service]")
+	if d.periodic {
+		w("Type=oneshot")
+	} else {
+		w("Type=simple")
+	}
+	w("ExecStart=%s", quoteArgv(d.argv(o)))
+	if !d.periodic {
+		w("# Stopped by SIGTERM, the daemon saves its bans before it exits.")
+		w("Restart=on-failure")
+		w("RestartSec=10s")
+	}
+	w("")
+	w("# Sandbox. firewarden runs as root for netlink; these lines take away what it never needs.")
+	switch {
+	case o.StateDir != "" || o.WritableDir != "":
+		dir := o.StateDir
+		if dir == "" {
+			dir = o.WritableDir
+		}
+		w("# The whole file system is read-only except the state directory (bans, write-ahead log).")
+		w("ProtectSystem=strict")
+		w("ReadWritePaths=%s", quoteWord(dir))
+	default:
+		w("# The whole file system is read-only except the state directory (bans, write-ahead log):")
+		w("# StateDirectory= creates /var/lib/firewarden (root, 0700) and makes it writable.")
+		w("ProtectSystem=strict")
+		w("StateDirectory=firewarden")
+		w("StateDirectoryMode=0700")
+	}
+	w("# Home directories are hidden; a fresh private /tmp; no device nodes but the pseudo ones.")
+	w("ProtectHome=yes")
+	w("PrivateTmp=yes")
+	w("PrivateDevices=yes")
+	w("PrivateMounts=yes")
+	w("# Other processes are invisible in /proc; firewarden never looks at them.")
+	w("ProtectProc=invisible")
+	w("# Neither firewarden nor a program it runs (journalctl) can gain privileges.")
+	w("NoNewPrivileges=yes")
+	w("# Root keeps only these capabilities:")
+	for _, c := range sortedCaps(d.caps) {
+		w("#   %s", capReasons[c])
+	}
+	w("CapabilityBoundingSet=%s", strings.Join(sortedCaps(d.caps), " "))
+	w("# Read-only /proc/sys and /sys. nftables needs no sysctl: sets and rules go over netlink.")
+	w("ProtectKernelTunables=yes")
+	w("# No explicit module loading. The kernel still loads nf_tables and its set types itself")
+	w("# when a netlink request needs them (request_module runs modprobe outside this sandbox).")
+	w("ProtectKernelModules=yes")
+	w("ProtectKernelLogs=yes")
+	w("ProtectControlGroups=yes")
+	w("ProtectClock=yes")
+	w("ProtectHostname=yes")
+	w("# AF_NETLINK for nftables and the interface list, AF_UNIX for the journal; no IP sockets.")
+	w("RestrictAddressFamilies=%s", strings.Join(d.families, " "))
+	w("# And no IP traffic even if a socket slipped through (needs cgroup BPF; ignored without).")
+	w("IPAddressDeny=any")
+	w("RestrictNamespaces=yes")
+	w("RestrictRealtime=yes")
+	w("RestrictSUIDSGID=yes")
+	w("LockPersonality=yes")
+	w("# Go never needs writable and executable memory.")
+	w("MemoryDenyWriteExecute=yes")
+	w("SystemCallArchitectures=native")
+	w("# The system calls of an ordinary service; anything else fails with EPERM instead of")
+	w("# killing the daemon.")
+	w("SystemCallFilter=@system-service")
+	w("# Not even chown, setuid or setrlimit (Go tolerates the EPERM of its setrlimit at start).")
+	w("SystemCallFilter=~@privileged @resources")
+	w("SystemCallErrorNumber=EPERM")
+	w("UMask=0077")
+	if !d.periodic {
+		w("")
+		w("[Install]")
+		w("WantedBy=multi-user.target")
+	}
+	return []byte(b.String())
+}
+
+// timer renders the .timer of a periodic d.
+func (d def) timer(o Options) []byte {
+	secs := int64(o.interval() / time.Second)
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# %s: written by `firewarden service install %s`.", UnitPrefix+d.name+".timer", d.name)
+	w("[Unit]")
+	w("Description=%s, every %s", d.description, shortInterval(o.interval()))
+	w("Documentation=man:firewarden(1)")
+	w("")
+	w("[Timer]")
+	w("# The first run one interval after boot, then one interval after each run.")
+	w("OnBootSec=%ds", secs)
+	w("OnUnitActiveSec=%ds", secs)
+	w("AccuracySec=10s")
+	w("")
+	w("[Install]")
+	w("WantedBy=timers.target")
+	return []byte(b.String())
+}
+
+// shortInterval is "15m", "2h" or "90s": the largest whole unit.
+func shortInterval(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}
+
+// quoteArgv renders argv for ExecStart=.
+func quoteArgv(argv []string) string {
+	words := make([]string, len(argv))
+	for i, s := range argv {
+		words[i] = quoteWord(s)
+	}
+	return strings.Join(words, " ")
+}
+
+// quoteWord quotes one ExecStart= word when it needs it (systemd.service(5), "Command lines":
+// C-style escapes inside double quotes; "%" starts a specifier and is doubled; "$" starts an
+// environment variable and is doubled).
+func quoteWord(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	if s != "" && !strings.ContainsAny(s, " \t\"'\\$;") {
+		return s
+	}
+	r := strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "$", "$$")
+	return "\"" + r.Replace(s) + "\""
+}
+
+// errQuote is returned by splitExecStart for a line it cannot read back.
+var errQuote = errors.New("unterminated quote or escape")
+
+// splitExecStart reads back what quoteArgv wrote: words separated by spaces or tabs, double
+// quotes with \\ and \" escapes, "%%" for "%" and "$$" for "$". It reads a unit that may have
+// been edited by hand, so it fails rather than guesses on anything else quoteArgv never writes.
+func splitExecStart(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\\':
+			if i+1 >= len(line) || (line[i+1] != '\\' && line[i+1] != '"') {
+				return nil, errQuote
+			}
+			i++
+			cur.WriteByte(line[i])
+		case quoted && c == '"':
+			quoted = false
+		case c == '"' && !inWord:
+			quoted, inWord = true, true
+		case !quoted && (c == ' ' || c == '\t'):
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case (c == '%' || c == '$') && i+1 < len(line) && line[i+1] == c:
+			i++
+			cur.WriteByte(c)
+			inWord = true
+		case c == '%' || c == '$' || (!quoted && (c == '\\' || c == '"' || c == '\'' || c == ';')):
+			return nil, fmt.Errorf("%w: %q at byte %d", errQuote, c, i)
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		return nil, errQuote
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
