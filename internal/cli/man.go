@@ -1,0 +1,5 @@
+package cli
+
+import "context"
+
+func runMan(_ context.Context, a *app, args []string) error { return nil }
