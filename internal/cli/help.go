@@ -18,6 +18,9 @@ var errDescribe = errors.New("describe mode: flags collected")
 // describe mode: app.parse hands the FlagSet back instead of parsing. It is nil for a command
 // or verb that takes no flags of its own because it needs a verb (`block`, `detect rules`).
 func flagsOf(path []string) *flag.FlagSet {
+	if len(path) == 0 {
+		return nil
+	}
 	c := findCommand(path[0])
 	if c == nil {
 		return nil

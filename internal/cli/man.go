@@ -200,11 +200,12 @@ func commandPage(c *cmdSpec) string {
 		}
 	}
 	fmt.Fprintf(&b, ".SH GLOBAL FLAGS\n%s\n", roffText(globalSummary()+"; see firewarden(1)."))
+	// The order of sections is man-pages(7)'s: EXIT STATUS before EXAMPLES.
+	manExitStatus(&b)
 	if len(c.examples) > 0 {
 		b.WriteString(".SH EXAMPLES\n")
 		manExamples(&b, c.examples)
 	}
-	manExitStatus(&b)
 	b.WriteString(".SH SEE ALSO\n.BR firewarden (1)\n")
 	return b.String()
 }
