@@ -439,7 +439,7 @@ func flagError(fs *flag.FlagSet, args []string, err error) error {
 }
 
 // suggest returns the candidate name is most likely a typo of: the only candidate it is a prefix
-// of, or the closest within a small edit distance; "" when none is close.
+// of (so -v finds --version), or the closest within a small edit distance; "" when none is close.
 func suggest(name string, candidates []string) string {
 	if name == "" {
 		return ""
@@ -449,7 +449,7 @@ func suggest(name string, candidates []string) string {
 		if c == name {
 			return ""
 		}
-		if len(name) >= 2 && strings.HasPrefix(c, name) {
+		if strings.HasPrefix(c, name) {
 			prefixed = append(prefixed, c)
 		}
 	}
@@ -459,8 +459,8 @@ func suggest(name string, candidates []string) string {
 	best, bestD := "", 0
 	for _, c := range candidates {
 		d := editDistance(name, c)
-		// At most two edits, and fewer than half the name: "xyz" is not a typo of "fix".
-		if d <= 2 && 2*d <= len(name) && (best == "" || d < bestD) {
+		// At most two edits, and fewer than half the name: "tcsh" is not a typo of "fish".
+		if d <= 2 && 2*d < len(name) && (best == "" || d < bestD) {
 			best, bestD = c, d
 		}
 	}

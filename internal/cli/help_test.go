@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -196,7 +199,8 @@ func TestOneLineErrors(t *testing.T) {
 		{[]string{"frobnicate"}, "unknown command \"frobnicate\"; run `firewarden help` for the list"},
 		{[]string{"--bogus", "check"}, "unknown flag --bogus before the command; run `firewarden help` for the flags"},
 		{[]string{"--jsn", "check"}, `unknown flag --jsn before the command; did you mean "--json"?`},
-		{[]string{"-v"}, "unknown flag --v before the command; run `firewarden help` for the flags"},
+		{[]string{"-v"}, `unknown flag --v before the command; did you mean "--version"?`},
+		{[]string{"-x"}, "unknown flag --x before the command; run `firewarden help` for the flags"},
 		{[]string{"check", "--onyl", "alf.enabled"}, `unknown flag --onyl for check; did you mean "--only"?`},
 		{[]string{"block", "add", "--tll", "5m", "192.0.2.1"}, `unknown flag --tll for block add; did you mean "--ttl"?`},
 		{[]string{"rules", "lint", "x.conf", "--packet", "tcp"}, "unknown flag --packet for rules lint; run `firewarden help rules lint` for the flags"},
@@ -231,11 +235,13 @@ func TestSuggest(t *testing.T) {
 		{"ev", "evidence"},
 		{"blok", "block"},
 		{"gaurd", "guard"},
-		{"xyz", ""}, // three edits from fix: not a typo
+		{"xyz", ""},  // three edits from fix: not a typo
+		{"tcsh", ""}, // two edits from fish, half the word: not a typo
 		{"fox", "fix"},
 		{"check", ""}, // exact: nothing to suggest
 		{"", ""},
-		{"r", ""}, // one letter is no prefix worth guessing from
+		{"r", ""}, // a prefix of rollback and rules
+		{"v", "version"},
 		{"zzzzzzzz", ""},
 	} {
 		if got := suggest(tt.in, cands); got != tt.want {
@@ -268,14 +274,22 @@ func TestUnknownFlag(t *testing.T) {
 
 // The non-root refusal names a way to see what the command would do that exists for it.
 func TestRequireRootNamesARealFlag(t *testing.T) {
-	for _, tt := range []struct{ cmd, want string }{
-		{"fix", "or use --dry-run to see what it would do"},
-		{"block add", "or use --backend dry-run to see what it would do"},
-		{"guard", "or use --backend dry-run to see what it would do"},
-		{"rollback", "rollback --list needs no root"},
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fix"}, "fix changes system settings: run it as root (sudo firewarden fix), or use --dry-run to see what it would do"},
+		{[]string{"block", "add", "192.0.2.1", "--backend", "nft"}, "block add changes system settings: run it as root (sudo firewarden block add), or use --backend dry-run to see what it would do"},
+		{[]string{"rollback"}, "rollback changes system settings: run it as root (sudo firewarden rollback); rollback --list needs no root"},
 	} {
-		if got := dryRunHint(tt.cmd); !strings.Contains(got, tt.want) {
-			t.Errorf("dryRunHint(%q) = %q, want it to contain %q", tt.cmd, got, tt.want)
+		var out, errb bytes.Buffer
+		a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: time.Now, euid: func() int { return 501 }}
+		err := a.dispatch(context.Background(), append([]string{"--root", "/", "--state-dir", t.TempDir()}, tt.args...))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%q as uid 501 = %v, want %q", tt.args, err, tt.want)
 		}
+	}
+	if got, want := dryRunHint("guard"), ", or use --backend dry-run to see what it would do"; got != want {
+		t.Errorf("dryRunHint(guard) = %q, want %q", got, want)
 	}
 }
