@@ -37,6 +37,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"check", "--only", "alf.en"}, []string{"alf.enabled"}},
 		{[]string{"check", "--only", "alf.enabled,alf."}, checks},
 		{[]string{"check", "--only=alf.enabled,alf.st"}, []string{"--only=alf.enabled,alf.stealth"}},
+		{[]string{"check", "-only=alf.st"}, []string{"-only=alf.stealth"}}, // one dash, kept
 		{[]string{"rules", ""}, []string{"eval", "lint"}},
 		{[]string{"rules", "lint", "--"}, []string{"--config", "--default", "--format", "--json", "--keep", "--root", "--state-dir"}},
 		{[]string{"rules", "lint", "--format", ""}, []string{"ipfw", "pf"}},
@@ -206,6 +207,78 @@ func TestFishCompletion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The zsh script's function, run in a real zsh with compadd and _files stubbed (they exist
+// only inside the completion system), hands the binary's answers to compadd.
+func TestZshCompletion(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("zsh is not installed; install it (apt-get install zsh) to test the zsh completion")
+	}
+	bin := buildFirewarden(t)
+	var script strings.Builder
+	if err := writeCompletion(&script, "zsh"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "_firewarden"), []byte(script.String()), 0o644)
+	for _, tt := range []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"ru"}, []string{"rules"}},
+		{[]string{"rules", ""}, []string{"eval", "lint"}},
+		{[]string{"logs", "summarize", "--format=p"}, []string{"--format=pf"}},
+		{[]string{"rules", "eval", ""}, []string{"_files"}},
+		{[]string{"--root", ""}, []string{"_files -/"}},
+	} {
+		t.Run(strings.Join(tt.words, " "), func(t *testing.T) {
+			words := "words=(" + bin
+			for _, w := range tt.words {
+				words += " '" + w + "'"
+			}
+			prog := `compdef() { :; }
+compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -l -- "$@"; }
+_files() { print -- "_files $*"; }
+source ./_firewarden
+` + words + `)
+CURRENT=${#words}
+_firewarden`
+			cmd := exec.Command(zsh, "-f", "-c", prog)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("zsh: %v\n%s", err, out)
+			}
+			var got []string
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				got = append(got, strings.TrimSpace(l))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("zsh completion of %q (-want +got):\n%s", tt.words, diff)
+			}
+		})
+	}
+}
+
+// FuzzComplete: whatever the command line, completion does not panic, and every candidate
+// continues the word under the cursor.
+func FuzzComplete(f *testing.F) {
+	for _, seed := range []string{"", "ch", "check\x00--only\x00alf.enabled,alf.", "check\x00--only=a", "rules\x00eval\x00",
+		"--root\x00", "logs\x00summarize\x00--format=p", "detect\x00rules\x00test\x00--input\x00s", "help\x00detect\x00",
+		"block\x00add\x00--backend\x00", "--\x00x", "-\x00", "=\x00--=", "check\x00--only\x00,,,"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		words := strings.Split(line, "\x00")
+		cur := words[len(words)-1]
+		for _, c := range complete(words) {
+			if c != completeFiles && c != completeDirs && !strings.HasPrefix(c, cur) {
+				t.Errorf("complete(%q) offers %q, which does not continue %q", words, c, cur)
+			}
+		}
+	})
 }
 
 // The zsh and fish scripts are at least valid syntax for their shells.
