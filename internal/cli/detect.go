@@ -16,8 +16,6 @@ import (
 	"github.com/firewarden/firewarden/internal/detect/input"
 )
 
-const detectUsage = "firewarden detect [--input auto|eslogger|osquery|unifiedlog|santa|ecs] [--rules DIR] [--allow FILE] [--window D] [--json] FILE… | detect --live | detect rules list|test"
-
 func runDetect(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 && args[0] == "rules" {
 		return runDetectRules(ctx, a, args[1:])
@@ -73,7 +71,7 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 		return runDetectLive(ctx, a, rs, opt, lc)
 	}
 	if len(files) == 0 {
-		return usagef("detect needs a telemetry FILE (- for standard input), or --live; usage: %s", detectUsage)
+		return usagef("detect needs a telemetry FILE (- for standard input), or --live; run `firewarden help detect`")
 	}
 	for i, name := range files {
 		if name == "-" && slices.Contains(files[i+1:], "-") {

@@ -214,6 +214,8 @@ func TestOneLineErrors(t *testing.T) {
 		{[]string{"help", "rules", "evl"}, `unknown verb "evl" for rules; did you mean "eval"?`},
 		{[]string{"help", "check", "now"}, "check has no verb \"now\"; run `firewarden help check`"},
 		{[]string{"logs", "summarize", "--top", "x", "f"}, `logs summarize: invalid value "x" for flag --top: parse error`},
+		{[]string{"logs", "summarize", "f", "--format"}, `logs summarize: flag needs an argument: --format`},
+		{[]string{"detect"}, "detect needs a telemetry FILE (- for standard input), or --live; run `firewarden help detect`"},
 		{[]string{"completion", "bsh"}, `completion: unknown shell "bsh"; did you mean "bash"?`},
 		{[]string{"version", "now"}, `version takes no arguments, got "now"`},
 	} {
