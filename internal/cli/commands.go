@@ -58,7 +58,7 @@ func commandTable() []*cmdSpec {
 			run: runFix,
 		},
 		{
-			name: "rollback", args: "[BACKUP]", summary: "restore the settings saved before a fix (default: the latest)",
+			name: "rollback", args: "[BACKUP]", summary: "restore the settings a fix saved (default: the latest)",
 			desc: "Restores the settings a fix saved in its backup, the latest one unless BACKUP names another, and " +
 				"reads each back. --list shows the backups, oldest first. Needs root on the real system.",
 			examples: []string{
@@ -96,7 +96,7 @@ func commandTable() []*cmdSpec {
 					examples: []string{"firewarden baseline default", "firewarden baseline default > strict.yaml"},
 				},
 				{
-					name: "profile", summary: "print a .mobileconfig enforcing the baseline's firewall settings",
+					name: "profile", summary: "print a .mobileconfig that enforces the baseline",
 					desc: "Renders the baseline (the built-in one, or --baseline FILE) as a macOS configuration profile " +
 						"with a com.apple.security.firewall payload, for an MDM to install. Settings a profile cannot " +
 						"express are named on stderr.",
@@ -118,7 +118,7 @@ func commandTable() []*cmdSpec {
 			verbs: []*cmdSpec{
 				{
 					name: "summarize", args: "FILE…", files: true,
-					summary: "count blocked traffic by source, port and time in firewall logs",
+					summary: "summarise ipfw, pf, ALF and netfilter logs",
 					desc: "Reads ipfw, pf (pflog as tcpdump prints it), macOS Application Firewall and netfilter log " +
 						"lines, recognising the format of each line unless --format says it, and prints tables of the top " +
 						"sources, destinations, ports and hours. Files may be gzip, bzip2, xz or zstd compressed; - reads " +
@@ -144,7 +144,7 @@ func commandTable() []*cmdSpec {
 			verbs: []*cmdSpec{
 				{
 					name: "eval", args: "RULESET", files: true,
-					summary: "evaluate packets through an ipfw or pf rule set, explaining the verdict",
+					summary: "explain what an ipfw or pf rule set does to packets",
 					desc: "Evaluates one packet (--packet) or a file of packets, one per line (--packets), through the " +
 						"rule set and prints the verdict and the rule that decided; --explain lists every rule considered " +
 						"and why it matched or not. Exit status 0, or 2 for a rule set or packet that cannot be read.",
@@ -156,7 +156,7 @@ func commandTable() []*cmdSpec {
 				},
 				{
 					name: "lint", args: "RULESET", files: true,
-					summary: "find unreachable, shadowed and lock-out rules in an ipfw or pf rule set",
+					summary: "find dead, shadowed and lock-out rules in ipfw or pf",
 					desc: "Reports rules that can never match, rules shadowed by earlier ones, and, with --keep, whether " +
 						"loading the rule set would cut off your own session, each with a fix. Exit status 0 without " +
 						"findings, 1 with findings.",
@@ -170,7 +170,7 @@ func commandTable() []*cmdSpec {
 		},
 		{
 			name: "detect", args: "FILE…", files: true,
-			summary: "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry",
+			summary: "find firewall tampering in endpoint telemetry",
 			desc: "Runs Sigma rules (a built-in pack about turning the firewall off, plus your own with --rules) over " +
 				"endpoint telemetry files and prints one alert per line (ndjson with --json); - reads standard input. " +
 				"--live watches this Mac instead, through eslogger or the unified log, and also alerts when the " +
@@ -273,12 +273,12 @@ func commandTable() []*cmdSpec {
 					examples: []string{"sudo firewarden block sync", "firewarden block sync --backend dry-run"},
 				},
 				{
-					name: "summary", summary: "counts, top offenders, bans by reason and source, recent activity",
+					name: "summary", summary: "counts, top offenders, bans by reason and by source",
 					desc:     "Prints counts, the top offenders, bans by reason and by source, and the recent activity of the state.",
 					examples: []string{"firewarden block summary", "firewarden --json block summary"},
 				},
 				{
-					name: "autoconfigure", summary: "allowlist this host's own addresses and install the expiry sweep",
+					name: "autoconfigure", summary: "allowlist this host's addresses, install the expiry sweep",
 					desc: "Allowlists loopback, this host's interface addresses, the default routers and the name servers, " +
 						"then writes the periodic `block expire` as a systemd service and timer or a launchd daemon. The " +
 						"files are written, not started; the command prints how to start them.",
@@ -287,7 +287,7 @@ func commandTable() []*cmdSpec {
 			},
 		},
 		{
-			name: "guard", summary: "daemon: watch auth logs, ban brute-force sources, expire, keep the kernel in sync",
+			name: "guard", summary: "daemon: ban brute-force sources seen in the auth logs",
 			desc: "Follows the SSH authentication logs (the systemd journal or log files on Linux, the unified log on " +
 				"macOS), counts each address's failures within a window, and bans an address that reaches the threshold " +
 				"through the same state and firewall as block. It expires bans and keeps the kernel in line with the " +

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // errDescribe ends a run function in describe mode, right after it built its flags.
@@ -123,6 +124,20 @@ func wrap(text, indent string, width int) string {
 	return b.String()
 }
 
+// writeRows prints name and summary rows as two columns, the summaries wrapped to helpWidth.
+func writeRows(w io.Writer, rows [][2]string) {
+	width := 0
+	for _, r := range rows {
+		width = max(width, utf8.RuneCountInString(r[0]))
+	}
+	indent := strings.Repeat(" ", 2+width+2)
+	for _, r := range rows {
+		first := "  " + r[0] + strings.Repeat(" ", width-utf8.RuneCountInString(r[0])) + "  "
+		text := wrap(r[1], indent, helpWidth)
+		fmt.Fprint(w, first+text[len(indent):])
+	}
+}
+
 // writeFlags prints flags as a two-column list: syntax, then usage (wrapped).
 func writeFlags(w io.Writer, flags []*flag.Flag) {
 	const col = 24
@@ -187,13 +202,7 @@ func writeHelp(w io.Writer, chain []*cmdSpec, fs *flag.FlagSet) {
 				rows = append(rows, [2]string{strings.TrimSpace(v.name + " " + vv.name + " " + vv.args), vv.summary})
 			}
 		}
-		width := 0
-		for _, r := range rows {
-			width = max(width, len([]rune(r[0])))
-		}
-		for _, r := range rows {
-			fmt.Fprintf(w, "  %s%s  %s\n", r[0], strings.Repeat(" ", width-len([]rune(r[0]))), r[1])
-		}
+		writeRows(w, rows)
 	}
 	if own := ownFlags(fs); len(own) > 0 {
 		fmt.Fprintln(w, "\nflags:")
@@ -254,9 +263,7 @@ func writeOverview(w io.Writer) {
 		"state an organisation promised its auditors, proves it, notices when someone weakens it, and pushes "+
 		"attackers out for a while.", "", helpWidth))
 	fmt.Fprintln(w, "\ncommands:")
-	for _, r := range overviewLines() {
-		fmt.Fprintf(w, "  %-22s %s\n", r[0], r[1])
-	}
+	writeRows(w, overviewLines())
 	fmt.Fprintln(w, "\nglobal flags (before or after the command):")
 	fs := globalFlagSet()
 	var flags []*flag.Flag
@@ -264,11 +271,9 @@ func writeOverview(w io.Writer) {
 		flags = append(flags, fs.Lookup(name))
 	}
 	writeFlags(w, flags)
-	fmt.Fprintln(w, "\nRun `firewarden help COMMAND [VERB]`, or add --help, for the flags and examples of one.")
-	fmt.Fprintln(w, exitStatusText)
+	fmt.Fprintln(w, "\nexit status:\n  0  compliant, or done\n  1  not compliant, or findings (alerts, lint findings, matches)\n  2  bad input, or could not run")
+	fmt.Fprintln(w, "\nRun `firewarden help COMMAND [VERB]` (or add --help) for its flags and examples.")
 }
-
-const exitStatusText = "exit status: 0 compliant or done, 1 non-compliant or findings, 2 usage error or could not run"
 
 // runHelp is `firewarden help [COMMAND [VERB]]`.
 func runHelp(_ context.Context, a *app, args []string) error {
