@@ -127,6 +127,11 @@ func TestOverviewListsEveryVerb(t *testing.T) {
 				t.Errorf("firewarden %q shows %q:\n%s", args, s, out)
 			}
 		}
+		for _, l := range strings.Split(out, "\n") {
+			if n := len([]rune(l)); n > helpWidth {
+				t.Errorf("firewarden %q: line of %d characters, wider than %d: %q", args, n, helpWidth, l)
+			}
+		}
 		if !strings.Contains(out, "ipfw or pf") {
 			t.Errorf("firewarden %q does not describe rules as ipfw and pf:\n%s", args, out)
 		}
