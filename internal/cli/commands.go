@@ -121,7 +121,7 @@ func commandTable() []*cmdSpec {
 					summary: "summarise ipfw, pf, ALF and netfilter logs",
 					desc: "Reads ipfw, pf (pflog as tcpdump prints it), macOS Application Firewall and netfilter log " +
 						"lines, recognising the format of each line unless --format says it, and prints tables of the top " +
-						"sources, destinations, ports and hours. Files may be gzip, bzip2, xz or zstd compressed; - reads " +
+						"sources, destinations, ports and hours. Files may be gzip, bzip2 or zstd compressed; - reads " +
 						"standard input. --report classic prints the tables of the 2005 ipfw log script, exactly.",
 					examples: []string{
 						"firewarden logs summarize /var/log/appfirewall.log",
@@ -135,7 +135,7 @@ func commandTable() []*cmdSpec {
 			name: "rules", summary: "simulate packets through ipfw and pf rule sets; lint them",
 			desc: "Parses an ipfw or a pf rule set (recognised from the file unless --format says it) and either " +
 				"evaluates packets through it, explaining which rule decided, or lints it for rules that can never match, " +
-				"shadowed rules and rule sets that would cut off your own session.",
+				"gaps and rule sets that would cut off your own session.",
 			examples: []string{
 				`firewarden rules eval pf.conf --packet "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup"`,
 				"firewarden rules lint --keep 203.0.113.5:22 pf.conf",
@@ -156,10 +156,10 @@ func commandTable() []*cmdSpec {
 				},
 				{
 					name: "lint", args: "RULESET", files: true,
-					summary: "find dead, shadowed and lock-out rules in ipfw or pf",
-					desc: "Reports rules that can never match, rules shadowed by earlier ones, and, with --keep, whether " +
-						"loading the rule set would cut off your own session, each with a fix. Exit status 0 without " +
-						"findings, 1 with findings.",
+					summary: "find dead rules, gaps and lock-outs in ipfw or pf",
+					desc: "Reports rules that can never match (after a catch-all), a missing final deny, blocked loopback " +
+						"traffic or replies, spoofable allows placed first, and, with --keep, whether loading the rule set " +
+						"would cut off your own session, each with a fix. Exit status 0 without findings, 1 with findings.",
 					examples: []string{
 						"firewarden rules lint /etc/pf.conf",
 						"firewarden rules lint --keep 203.0.113.5:22 pf.conf",
