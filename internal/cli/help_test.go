@@ -71,7 +71,7 @@ func TestHelpShowsOnlyTheVerbsFlags(t *testing.T) {
 		{[]string{"baseline", "profile"}, []string{"--baseline FILE", "--identifier PREFIX"}, nil},
 		{[]string{"detect", "rules", "list"}, []string{"--rules DIR", "--fields"}, []string{"--input", "--live"}},
 		{[]string{"detect", "rules", "test"}, []string{"--input FORMAT"}, []string{"--fields", "--live"}},
-		{[]string{"logs", "summarize"}, []string{"--format FORMAT", "--report REPORT", "(default full)"}, []string{"-format json"}},
+		{[]string{"logs", "summarize"}, []string{"--format FORMAT", "--report KIND", "(default full)"}, []string{"-format json"}},
 		{[]string{"evidence"}, []string{"--format FORMAT", "--verify"}, []string{"-format json"}},
 	} {
 		name := strings.Join(tt.path, " ")
