@@ -45,7 +45,11 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 	}
 	verb := args[0]
 	fs := a.flagSet("block " + verb)
-	backendName := fs.String("backend", "", "where bans go: `nft`, pf, dry-run or none (default: nft on Linux, pf on macOS; dry-run under a --root that is not /)")
+	// list and summary read the state only: they take no --backend.
+	backendName := new(string)
+	if verb != "list" && verb != "summary" {
+		backendName = fs.String("backend", "", "where bans go, `BACKEND`: nft, pf, dry-run or none (default: nft on Linux, pf on macOS; dry-run under a --root that is not /)")
+	}
 	var ttl, reason, interval *string
 	var maxBans *int
 	var wide *bool

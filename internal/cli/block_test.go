@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,8 @@ func newBlockEnv(t *testing.T) *blockEnv {
 	return &blockEnv{root: linuxRoot(t), state: t.TempDir(), now: blockT0}
 }
 
-// run runs `firewarden --root R --state-dir S block ARGS… --backend dry-run` at e.now, mapping
+// run runs `firewarden --root R --state-dir S block ARGS… --backend dry-run` at e.now (no
+// --backend for list and summary), mapping
 // the outcome to an exit status as Run does.
 func (e *blockEnv) run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
@@ -42,7 +44,8 @@ func (e *blockEnv) run(t *testing.T, args ...string) (string, string, int) {
 	a := &app{Streams: Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, getenv: func(string) string { return "" },
 		now: func() time.Time { return e.now }, euid: func() int { return 501 }}
 	full := append([]string{"--root", e.root, "--state-dir", e.state, "block"}, args...)
-	if !strings.Contains(strings.Join(args, " "), "--backend") {
+	// list and summary read the state only and take no --backend.
+	if !strings.Contains(strings.Join(args, " "), "--backend") && !slices.Contains([]string{"list", "summary"}, firstOr(args)) {
 		full = append(full, "--backend", "dry-run")
 	}
 	err := a.dispatch(context.Background(), full)
@@ -461,4 +464,12 @@ func TestBlockRefusesWideBans(t *testing.T) {
 	if !strings.Contains(out, "banned 8.0.0.0/7") {
 		t.Errorf("add 8.0.0.0/7 --wide said %q", out)
 	}
+}
+
+// firstOr is args[0], or "" when there is none.
+func firstOr(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }

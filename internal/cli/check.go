@@ -14,6 +14,7 @@ import (
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
+	"github.com/firewarden/firewarden/internal/version"
 )
 
 func runCheck(ctx context.Context, a *app, args []string) error {
@@ -97,7 +98,7 @@ func (a *app) record(b *baseline.Baseline, rep posture.Report) evidence.Record {
 	}
 	return evidence.Record{
 		RunID: evidence.NewRunID(rep.Started), Host: a.hostname(), OS: string(a.os.Kind), OSVersion: a.os.Version,
-		Tool: "firewarden", ToolVersion: toolVersion(),
+		Tool: "firewarden", ToolVersion: version.String(),
 		Baseline: evidence.BaselineRef{Name: b.Name, Source: b.Source, SHA256: b.Hash},
 		Started:  rep.Started, Finished: rep.Finished, Summary: sum, Results: rep.Results,
 	}

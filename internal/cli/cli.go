@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/firewarden/firewarden/internal/posture/alf"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 	"github.com/firewarden/firewarden/internal/posture/macos"
+	"github.com/firewarden/firewarden/internal/version"
 )
 
 // Streams are the command's input and outputs.
@@ -29,27 +29,6 @@ type Streams struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
-}
-
-// Version is set at build time with -ldflags "-X github.com/firewarden/firewarden/internal/cli.Version=v1.2.3".
-var Version = ""
-
-func toolVersion() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := strings.Trim(bi.Main.Version, "()")
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v = "devel+" + s.Value[:12]
-			}
-		}
-		if v != "" {
-			return v
-		}
-	}
-	return "devel"
 }
 
 // usageError is bad input: exit 2 with one line.
@@ -85,31 +64,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.root, "root", g.root, "resolve every system path under `DIR` (env FIREWARDEN_ROOT; default /)")
 	fs.BoolVar(&g.json, "json", g.json, "machine-readable output on stdout")
 	fs.StringVar(&g.stateDir, "state-dir", g.stateDir, "where backups and evidence are kept (`DIR`; default under the root: /Library/Application Support/firewarden on macOS, /var/lib/firewarden on Linux)")
-	fs.StringVar(&g.config, "config", g.config, "read defaults from `FILE` (keys: baseline, state_dir)")
-}
-
-type command struct {
-	name, args, summary string
-	run                 func(ctx context.Context, a *app, args []string) error
-}
-
-// commandTable lists the commands in help order.
-func commandTable() []command {
-	return []command{
-		{"check", "[--baseline F] [--only IDS]", "evaluate the baseline; exit 0 compliant, 1 not", runCheck},
-		{"fix", "[--baseline F] [--only IDS] [--dry-run]", "back up, remediate what fails, re-read, report", runFix},
-		{"rollback", "[--list] [BACKUP]", "restore the settings saved before a fix (default: the latest)", runRollback},
-		{"evidence", "[--baseline F] [--out F] [--format json|csv] | --verify", "run the checks and append an audit evidence record", runEvidence},
-		{"baseline", "default | profile [--baseline F]", "print the default baseline / a .mobileconfig enforcing it", runBaseline},
-		{"logs", "summarize [--format F] [--report classic|full] FILE…", "summarise ipfw, pf, Application Firewall and netfilter logs", runLogs},
-		{"rules", "eval RULESET --packet P [--explain] | lint RULESET", "simulate packets through ipfw rules and explain; lint them", runRules},
-		{"detect", "[--input F] [--rules DIR] [--allow F] FILE… | --live", "find firewall tampering in eslogger, osquery, unified log, Santa or ECS telemetry", runDetect},
-		{"block", "add|remove|allow|unallow ADDR… | list | sync | …", "the adaptive firewall: bans with a TTL, allowlist, nftables or pf", runBlock},
-		{"guard", "[--config F] [--backend B] [--check-config] [--print-config]", "daemon: watch auth logs, ban brute-force sources, expire, keep the kernel in sync", runGuard},
-		{"config", "print | check", "print the configuration in effect and where each value came from; validate the file", runConfig},
-		{"service", serviceArgs, serviceSummary, runService},
-		{"version", "", "print the version", runVersion},
-	}
+	fs.StringVar(&g.config, "config", g.config, "firewarden's configuration `FILE` (default /etc/firewarden/firewarden.yaml under the root, read when it exists; see `firewarden config print`)")
 }
 
 // app is what a command run needs: streams, globals, clock, environment.
@@ -125,6 +80,10 @@ type app struct {
 	confPath  string    // the file read, or looked for, as messages name it
 	confFound bool      // whether it exists
 	confRoot  host.Root // the root its paths are resolved under
+
+	// describe makes parse hand its FlagSet back in described instead of parsing (flagsOf).
+	describe  bool
+	described *flag.FlagSet
 
 	// built lazily by env()
 	root host.Root
@@ -163,38 +122,31 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (a *app) dispatch(ctx context.Context, args []string) error {
 	fs := a.flagSet("firewarden")
-	fs.Usage = func() { a.usage(a.Err) }
-	if err := fs.Parse(args); err != nil {
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := a.parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(a.Out, version.Line())
+		return nil
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		a.usage(a.Err)
-		return usagef("no command given; try `firewarden check`")
-	}
-	name := rest[0]
-	if name == "help" || name == "-h" {
-		a.usage(a.Out)
+		writeOverview(a.Out)
 		return nil
 	}
-	for _, c := range commandTable() {
-		if c.name == name {
-			return c.run(ctx, a, rest[1:])
-		}
+	c := findCommand(rest[0])
+	if c == nil {
+		return unknownCommand(rest[0])
 	}
-	return usagef("unknown command %q; run `firewarden help` for the list", name)
+	if err := a.checkVerbs(c, rest[1:]); err != nil {
+		return err
+	}
+	return c.run(ctx, a, rest[1:])
 }
 
-func (a *app) usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: firewarden [--root DIR] [--json] [--state-dir DIR] [--config FILE] COMMAND [ARGS]")
-	fmt.Fprintln(w, "\ncommands:")
-	for _, c := range commandTable() {
-		fmt.Fprintf(w, "  %-9s %-52s %s\n", c.name, c.args, c.summary)
-	}
-	fmt.Fprintln(w, "\nexit status: 0 compliant or done, 1 non-compliant or findings, 2 usage error or could not run")
-}
-
-// flagSet makes a FlagSet with the global flags registered, errors going to the caller.
+// flagSet makes a FlagSet with the global flags registered, errors going to the caller. name is
+// the command path ("rules eval"): help finds the command's page by it.
 func (a *app) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -202,17 +154,33 @@ func (a *app) flagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags is fs.Parse with firewarden's conventions: -h and --help print the command's help
+// page on stdout (flag.ErrHelp, exit 0), and a bad flag is one line naming the command, with a
+// suggestion for a mistyped one.
+func (a *app) parseFlags(fs *flag.FlagSet, args []string) error {
+	if a.describe {
+		a.described = fs
+		return errDescribe
+	}
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		a.printHelpFor(fs)
+		return err
+	}
+	return flagError(fs, args, err)
+}
+
 // parse parses flags, allowing flags after positional arguments, and returns the positionals.
+// In describe mode it hands fs back (flagsOf) and returns errDescribe: a run function must call
+// it before it does anything.
 func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(a.Out)
-				fs.PrintDefaults()
-				return nil, err
-			}
-			return nil, usagef("%s: %v", fs.Name(), err)
+		if err := a.parseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -263,9 +231,22 @@ func (a *app) env() error {
 // --root nothing real is changed, so no privilege is needed.
 func (a *app) requireRoot(cmd string) error {
 	if a.root.IsSystem() && a.euid() != 0 {
-		return usagef("%s changes system settings: run it as root (sudo firewarden %s), or use --dry-run to see what it would do", cmd, cmd)
+		return usagef("%s changes system settings: run it as root (sudo firewarden %s)%s", cmd, cmd, dryRunHint(cmd))
 	}
 	return nil
+}
+
+// dryRunHint names the way cmd shows what it would do without root.
+func dryRunHint(cmd string) string {
+	switch strings.Fields(cmd)[0] {
+	case "fix":
+		return ", or use --dry-run to see what it would do"
+	case "block", "guard":
+		return ", or use --backend dry-run to see what it would do"
+	case "rollback":
+		return "; rollback --list needs no root"
+	}
+	return ""
 }
 
 // engine returns the posture engine with every provider for this host.
@@ -374,9 +355,13 @@ func checkSelection(b *baseline.Baseline, only map[string]bool) error {
 }
 
 func runVersion(_ context.Context, a *app, args []string) error {
-	if _, err := a.parse(a.flagSet("version"), args); err != nil {
+	pos, err := a.parse(a.flagSet("version"), args)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Out, "firewarden %s\n", toolVersion())
+	if len(pos) > 0 {
+		return usagef("version takes no arguments, got %q", pos[0])
+	}
+	fmt.Fprintln(a.Out, version.Line())
 	return nil
 }

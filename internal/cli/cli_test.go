@@ -69,7 +69,7 @@ func TestConfigFile(t *testing.T) {
 
 func TestHelpAndVersion(t *testing.T) {
 	out, _, code := runCLI(t, nil, "help")
-	if code != 0 || !strings.Contains(out, "rollback") || !strings.Contains(out, "exit status: 0 compliant") {
+	if code != 0 || !strings.Contains(out, "rollback") || !strings.Contains(out, "exit status:\n  0  compliant") {
 		t.Errorf("help = exit %d:\n%s", code, out)
 	}
 	out, _, code = runCLI(t, nil, "version")

@@ -16,19 +16,11 @@ import (
 
 // Help of `firewarden config`, for the command table.
 const (
-	configUsage       = "firewarden config print | config check"
 	configDescription = "Firewarden reads one configuration file: --config FILE, or /etc/firewarden/firewarden.yaml under the root when it exists. " +
 		"It holds baseline and state_dir at the top level and a section per subsystem: guard: (the guard daemon) and detect: live: (the defaults of detect --live's outputs and poll). " +
 		"Flags override the file, the file overrides the defaults. `config print` prints every key with the value in effect and where it came from " +
 		"(default, FILE:LINE or the flag); `config check` validates the file and exits 0 with one line, or prints the first problem as FILE:LINE and exits 2."
 )
-
-// configExamples are `firewarden config`'s examples: command, then what it does.
-var configExamples = [][2]string{
-	{"firewarden config check", "validate /etc/firewarden/firewarden.yaml"},
-	{"firewarden --config ./firewarden.yaml config print", "every setting of that file in effect, with the line it came from"},
-	{"firewarden --state-dir /srv/fw config print", "shows state_dir: /srv/fw  # --state-dir"},
-}
 
 // loadConfig reads the configuration file once: --config FILE (which must exist), or the
 // default file under the root (the defaults when it does not exist).
@@ -156,15 +148,8 @@ func (a *app) configSummary() string {
 
 // runConfig is `firewarden config print|check`.
 func runConfig(_ context.Context, a *app, args []string) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
-		fmt.Fprintf(a.Out, "usage: %s\n\n%s\n\nexamples:\n", configUsage, configDescription)
-		for _, e := range configExamples {
-			fmt.Fprintf(a.Out, "  %s\n      %s\n", e[0], e[1])
-		}
-		return nil
-	}
 	if len(args) == 0 || (args[0] != "print" && args[0] != "check") {
-		return usagef("config needs a verb: %s", configUsage)
+		return usagef("config needs a verb: print or check")
 	}
 	verb := args[0]
 	pos, err := a.parse(a.flagSet("config "+verb), args[1:])

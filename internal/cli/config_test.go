@@ -111,7 +111,7 @@ func TestConfigCheck(t *testing.T) {
 			"firewarden: DIR/bl.yaml:2: baseline /etc/firewarden/nope.yaml cannot be used: read baseline: open " + root + "/etc/firewarden/nope.yaml: no such file or directory\n"},
 		{"missing", []string{"--config", filepath.Join(dir, "nope.yaml"), "config", "check"}, 2, "",
 			"firewarden: configuration file DIR/nope.yaml does not exist; create it (`firewarden config print` prints every key) or leave --config out\n"},
-		{"no verb", []string{"config"}, 2, "", "firewarden: config needs a verb: firewarden config print | config check\n"},
+		{"no verb", []string{"config"}, 2, "", "firewarden: config needs a verb: print or check; run `firewarden help config`\n"},
 		{"an argument", []string{"config", "check", "x.yaml"}, 2, "", "firewarden: config check takes no arguments (got \"x.yaml\"); the file is given with --config FILE\n"},
 	}
 	for _, tt := range tests {

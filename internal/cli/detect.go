@@ -17,8 +17,6 @@ import (
 	"github.com/firewarden/firewarden/internal/detect/input"
 )
 
-const detectUsage = "firewarden detect [--input auto|eslogger|osquery|unifiedlog|santa|ecs] [--rules DIR] [--allow FILE] [--window D] [--json] FILE… | detect --live | detect rules list|test"
-
 func runDetect(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 && args[0] == "rules" {
 		return runDetectRules(ctx, a, args[1:])
@@ -29,14 +27,14 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 	flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` (or one rule FILE) to the built-in pack; repeatable")
 	noBuiltin := flags.Bool("no-builtin", false, "do not load the built-in rule pack")
 	allowFile := flags.String("allow", "", "drop alerts the allow list `FILE` expects (management agents, administrators)")
-	window := flags.Duration("window", detect.DefaultWindow, "fold repeats of an alert (same rule, program, parent, host, user) within `D`; 0 turns folding off")
+	window := flags.Duration("window", detect.DefaultWindow, "fold repeats of an alert (same rule, program, parent, host, user) within `DURATION`; 0 turns folding off")
 	live := flags.Bool("live", false, "watch this Mac: run eslogger (or log stream) and alert as events arrive")
 	var lc liveConfig
 	flags.StringVar(&lc.outFile, "out", "", "live: also append alerts to `FILE`")
 	flags.StringVar(&lc.syslog, "syslog", "", "live: also send alerts to syslog: `ADDR` is local (the system logger) or udp://host:port / tcp://host:port")
 	flags.StringVar(&lc.webhook, "webhook", "", "live: also POST each alert as JSON to `URL`, an https:// one (retried with back-off)")
 	flags.BoolVar(&lc.webhookHTTP, "webhook-insecure-http", false, "live: let --webhook be a plain http:// URL (alerts then cross the network unencrypted)")
-	flags.DurationVar(&lc.poll, "poll", time.Minute, "live: read the firewall state every `D` and alert when it drops without a matching event")
+	flags.DurationVar(&lc.poll, "poll", time.Minute, "live: read the firewall state every `DURATION` and alert when it drops without a matching event")
 	files, err := a.parse(flags, args)
 	if err != nil {
 		return err
@@ -78,7 +76,7 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 		return runDetectLive(ctx, a, rs, opt, lc)
 	}
 	if len(files) == 0 {
-		return usagef("detect needs a telemetry FILE (- for standard input), or --live; usage: %s", detectUsage)
+		return usagef("detect needs a telemetry FILE (- for standard input), or --live; run `firewarden help detect`")
 	}
 	for i, name := range files {
 		if name == "-" && slices.Contains(files[i+1:], "-") {
@@ -287,10 +285,15 @@ func runDetectRules(ctx context.Context, a *app, args []string) error {
 	}
 	verb := args[0]
 	flags := a.flagSet("detect rules " + verb)
+	// Each verb has only its own flags, so that help and completion show what it reads.
 	var ruleDirs multiFlag
-	flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` to the built-in pack; repeatable")
-	format := flags.String("input", "auto", "telemetry `FORMAT` of EVENTS")
-	showFields := flags.Bool("fields", false, "list: print the fields rules can read instead of the rules")
+	format, showFields := new(string), new(bool)
+	if verb == "list" {
+		flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` to the built-in pack; repeatable")
+		showFields = flags.Bool("fields", false, "print the fields rules can read instead of the rules")
+	} else {
+		format = flags.String("input", "auto", "telemetry `FORMAT` of EVENTS: auto, eslogger, osquery, unifiedlog, santa or ecs")
+	}
 	pos, err := a.parse(flags, args[1:])
 	if err != nil {
 		return err

@@ -15,7 +15,7 @@ func runEvidence(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("evidence")
 	pf := postureFlags(fs)
 	out := fs.String("out", "", "write the record to `FILE` instead of stdout")
-	format := fs.String("format", "json", "`json` or csv")
+	format := fs.String("format", "json", "record `FORMAT`: json or csv")
 	verify := fs.Bool("verify", false, "verify the hash chain of evidence records in the state directory")
 	b, only, err := a.parsePosture(fs, pf, args)
 	if err != nil {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,17 +28,11 @@ func withSignals(ctx context.Context, ch <-chan os.Signal) context.Context {
 // configuration, SIGINT and SIGTERM stop it after saving the bans not saved yet.
 func runGuard(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("guard")
-	backendName := fs.String("backend", "", "where bans go: `nft`, pf, dry-run or none (default: the config's backend, else nft on Linux, pf on macOS; dry-run under a --root that is not /)")
+	backendName := fs.String("backend", "", "where bans go, `BACKEND`: nft, pf, dry-run or none (default: the config's backend, else nft on Linux, pf on macOS; dry-run under a --root that is not /)")
 	check := fs.Bool("check-config", false, "check the configuration, print a one-line summary and exit (exit 2 when it is wrong)")
-	printConfig := fs.Bool("print-config", false, "print the default configuration as YAML and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(a.Out)
-			fmt.Fprintln(a.Out, "usage: firewarden guard [--config FILE] [--backend nft|pf|dry-run|none] [--check-config] [--print-config] [--json]")
-			fs.PrintDefaults()
-			return err
-		}
-		return usagef("guard: %v", err)
+	printConfig := fs.Bool("print-config", false, "print the guard section in effect as YAML, each value with where it came from (default, FILE:LINE, flag), and exit")
+	if err := a.parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("guard takes no arguments (got %q); its settings are the guard: section of the configuration file (--config FILE)", fs.Arg(0))

@@ -23,8 +23,8 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 	}
 	flags := a.flagSet("logs summarize")
 	format := flags.String("format", "auto", "log `FORMAT`: auto, ipfw, pf, alf or netfilter")
-	report := flags.String("report", "full", "`classic` (the 2005 article's tables) or full")
-	top := flags.Int("top", 10, "rows per table (`N`; 0 for all)")
+	report := flags.String("report", "full", "which report, `KIND`: classic (the 2005 article's tables) or full")
+	top := flags.Int("top", 10, "`N` rows per table; 0 for all")
 	showMalformed := flags.Int("show-malformed", 0, "print `N` lines that could not be read")
 	maxKeys := flags.Int("max-keys", fwlog.DefaultMaxKeys, "distinct keys per table before counts turn approximate (`N`)")
 	files, err := a.parse(flags, args[1:])

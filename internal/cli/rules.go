@@ -29,12 +29,17 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	}
 	verb := args[0]
 	flags := a.flagSet("rules " + verb)
-	format := flags.String("format", "", "`ipfw` or pf (default: recognised from the file)")
-	def := flags.String("default", "allow", "ipfw's built-in rule 65535: `allow` (Mac OS X) or deny")
-	packet := flags.String("packet", "", "one packet: `P` such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
-	packets := flags.String("packets", "", "a `FILE` of packets, one per line")
-	explain := flags.Bool("explain", false, "show every rule considered and why it matched or not")
-	keep := flags.String("keep", "", "lint: the `SOURCE:PORT` of your own session (e.g. 203.0.113.5:22) that must not be cut off")
+	format := flags.String("format", "", "rule set `FORMAT`: ipfw or pf (default: recognised from the file)")
+	def := flags.String("default", "allow", "ipfw's built-in rule 65535, `ACTION`: allow (as on Mac OS X) or deny")
+	// Each verb has only its own flags, so that help and completion show what it reads.
+	packet, packets, explain, keep := new(string), new(string), new(bool), new(string)
+	if verb == "eval" {
+		packet = flags.String("packet", "", "one packet, `PACKET`, such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
+		packets = flags.String("packets", "", "a `FILE` of packets, one per line")
+		explain = flags.Bool("explain", false, "show every rule considered and why it matched or not")
+	} else {
+		keep = flags.String("keep", "", "the `SOURCE:PORT` of your own session (e.g. 203.0.113.5:22) that must not be cut off")
+	}
 	pos, err := a.parse(flags, args[1:])
 	if err != nil {
 		return err

@@ -16,17 +16,8 @@ import (
 
 // Help for `firewarden service`, kept beside the code so that the help table can take it over.
 const (
-	serviceArgs    = "install NAME [--start] | uninstall NAME | status NAME | show NAME | files --dir DIR"
-	serviceSummary = "run guard, detect --live and the ban sweep as systemd or launchd services"
-	serviceUsage   = `usage: firewarden service install NAME [--start] [--binary PATH] [--interval DURATION] [--config FILE] [--state-dir DIR]
-       firewarden service uninstall NAME
-       firewarden service status NAME [--json]
-       firewarden service show NAME [--init systemd|launchd] [--binary PATH] [--interval DURATION]
-       firewarden service files --dir DIR [--init systemd|launchd] [--binary PATH] [--interval DURATION]`
-	serviceDescription = `Writes, removes and inspects the definitions that run firewarden's daemons: a hardened systemd unit in /etc/systemd/system on Linux, a LaunchDaemon plist in /Library/LaunchDaemons on macOS. NAME is guard (firewarden guard), detect-live (firewarden detect --live; macOS only) or block-expire (firewarden block expire every --interval: a systemd timer, a launchd StartInterval). install writes the files, reloads systemd and starts the service only with --start; running it again with the same options changes nothing. The service runs --config FILE and --state-dir DIR when they are given to install, and otherwise firewarden's defaults (/etc/firewarden/firewarden.yaml when it exists). uninstall stops the service and removes its files (exit 0 when nothing is installed). status exits 0 when the service is installed, current and running, 1 when it is not installed, outdated or stopped, 2 when it could not tell. show prints the files, each after a "# FILENAME" line; files writes those of every service into DIR for packages.`
-	serviceExamples    = `  sudo firewarden service install guard --start
-  firewarden service status guard
-  firewarden service show block-expire --init systemd --interval 10m`
+	serviceSummary     = "run guard, detect --live and the ban sweep as systemd or launchd services"
+	serviceDescription = `Writes, removes and inspects the definitions that run firewarden's daemons: a hardened systemd unit in /etc/systemd/system on Linux, a LaunchDaemon plist in /Library/LaunchDaemons on macOS. NAME is guard (firewarden guard), detect-live (firewarden detect --live; macOS only) or block-expire (firewarden block expire every --interval: a systemd timer, a launchd StartInterval). Services are started only when asked (install --start).`
 )
 
 // serviceVerbs are the verbs of `firewarden service`, in help order.
@@ -34,10 +25,6 @@ var serviceVerbs = []string{"install", "uninstall", "status", "show", "files"}
 
 // runService is `firewarden service VERB`.
 func runService(ctx context.Context, a *app, args []string) error {
-	if len(args) > 0 && (args[0] == "help" || isHelpFlag(args[0])) {
-		fmt.Fprintf(a.Out, "%s\n\n%s\n\nexamples:\n%s\n", serviceUsage, serviceDescription, serviceExamples)
-		return nil
-	}
 	if len(args) == 0 || !slices.Contains(serviceVerbs, args[0]) {
 		return usagef("service needs a verb: install, uninstall, status, show or files NAME (see `firewarden service --help`)")
 	}
@@ -49,7 +36,7 @@ func runService(ctx context.Context, a *app, args []string) error {
 	case "install":
 		start = fs.Bool("start", false, "enable and start the service (restart it when its definition changed)")
 	case "show", "files":
-		initName = fs.String("init", "", "write for `systemd|launchd` (default: the init system of the OS under --root)")
+		initName = fs.String("init", "", "write for the init system `INIT`: systemd or launchd (default: the init system of the OS under --root)")
 	}
 	if verb == "files" {
 		dir = fs.String("dir", "", "write the files into `DIR`")
@@ -57,13 +44,6 @@ func runService(ctx context.Context, a *app, args []string) error {
 	if verb == "install" || verb == "show" || verb == "files" {
 		binary = fs.String("binary", "", "the firewarden the service runs (`PATH`; default: this executable for install on /, else "+service.DefaultBinary+")")
 		interval = fs.String("interval", "15m", "how often block-expire runs (`DURATION`, a minute or more)")
-	}
-	if slices.ContainsFunc(args[1:], isHelpFlag) {
-		fmt.Fprintf(a.Out, "%s\n\n%s\n\nflags of service %s:\n", serviceUsage, serviceDescription, verb)
-		fs.SetOutput(a.Out)
-		fs.PrintDefaults()
-		fmt.Fprintf(a.Out, "\nexamples:\n%s\n", serviceExamples)
-		return nil
 	}
 	pos, err := a.parse(fs, args[1:])
 	if err != nil {
@@ -148,8 +128,6 @@ func runService(ctx context.Context, a *app, args []string) error {
 	}
 	return nil
 }
-
-func isHelpFlag(s string) bool { return s == "-h" || s == "--help" || s == "-help" || s == "--h" }
 
 func orDefault(s, def string) string {
 	if s == "" {
