@@ -33,6 +33,16 @@ hash-chained evidence, detects tampering and bans brute-force sources.
 The package installs systemd units but does not enable or start them:
 start the guard with "systemctl enable --now firewarden-guard.service".`
 
+// description is pkgDescription for a .deb, whose first line is the synopsis; rpm keeps the
+// summary in its own tag, so its description starts at the second line.
+func description(format string) string {
+	if format == "rpm" {
+		_, rest, _ := strings.Cut(pkgDescription, "\n")
+		return rest
+	}
+	return pkgDescription
+}
+
 // postinstall only makes systemd see the new or changed units. Enabling or starting a daemon
 // that changes the firewall is the administrator's decision, so no script here does either.
 const postinstall = `#!/bin/sh
@@ -89,7 +99,7 @@ func nfpmInfo(format, arch string, v packageVersion, fs []file, scripts nfpm.Scr
 		Section:         "net",
 		Priority:        "optional",
 		Maintainer:      pkgMaintainer,
-		Description:     pkgDescription,
+		Description:     description(format),
 		Vendor:          pkgVendor,
 		Homepage:        pkgHomepage,
 		License:         pkgLicense,

@@ -153,3 +153,35 @@ func TestDebWithDpkg(t *testing.T) {
 		}
 	}
 }
+
+// TestRPMWithRpm reads the .rpm back with rpm: header, config file, zsh's Fedora folder.
+func TestRPMWithRpm(t *testing.T) {
+	rpmBin, err := exec.LookPath("rpm")
+	if err != nil {
+		t.Skip("rpm not installed; on Debian: apt-get install --no-install-recommends rpm")
+	}
+	p := smallPackage(t, "rpm", release{Core: "0.3.0", Pre: "dev", Meta: "0123456789ab.dirty"})
+	query := func(args ...string) string {
+		out, err := exec.Command(rpmBin, append([]string{"-qp"}, append(args, p)...)...).Output()
+		if err != nil {
+			t.Fatalf("rpm -qp %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got, want := query("--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH} %{LICENSE} %{SUMMARY}"),
+		"firewarden 0.3.0~dev+0123456789ab.dirty-1 x86_64 Apache-2.0 "+pkgSummary; got != want {
+		t.Errorf("rpm header = %q, want %q", got, want)
+	}
+	if got := query("--qf", "%{DESCRIPTION}"); strings.HasPrefix(got, pkgSummary) || !strings.Contains(got, "does not enable or start them") {
+		t.Errorf("rpm description = %q, want the text after the summary, saying nothing is enabled or started", got)
+	}
+	if got := query("--configfiles"); got != "/etc/firewarden/firewarden.yaml" {
+		t.Errorf("rpm --configfiles = %q, want /etc/firewarden/firewarden.yaml", got)
+	}
+	if got := query("-l"); !strings.Contains(got, "/usr/share/zsh/site-functions/_firewarden") || strings.Contains(got, "vendor-completions") {
+		t.Errorf("rpm -l = %q, want zsh's completion in site-functions only", got)
+	}
+	if got := query("--scripts"); !strings.Contains(got, "systemctl daemon-reload") || !strings.Contains(got, "systemctl disable --now firewarden-guard.service") {
+		t.Errorf("rpm --scripts = %q, want daemon-reload and the removal's disable --now", got)
+	}
+}
