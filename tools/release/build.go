@@ -293,7 +293,7 @@ func examples(dir string) ([]file, error) {
 }
 
 // build makes the whole release.
-func build(ctx context.Context, o options, stdout io.Writer) error {
+func build(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	start := time.Now()
 	targets, err := parseTargets(o.Targets)
 	if err != nil {
@@ -309,7 +309,7 @@ func build(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "release %s, commit %s, date %s\n", s.Version, s.Commit, s.Date.Format(time.RFC3339))
+	fmt.Fprintf(stderr, "release %s, commit %s, date %s\n", s.Version, s.Commit, s.Date.Format(time.RFC3339))
 
 	work, err := os.MkdirTemp("", "firewarden-release-")
 	if err != nil {
@@ -346,7 +346,7 @@ func build(ctx context.Context, o options, stdout io.Writer) error {
 
 	var artifacts []string
 	for _, t := range targets {
-		fmt.Fprintf(os.Stderr, "building %s\n", t)
+		fmt.Fprintf(stderr, "building %s\n", t)
 		bin := filepath.Join(work, "bin", t.OS+"_"+t.Arch, "firewarden")
 		if err := goBuild(ctx, t, s, bin); err != nil {
 			return err
@@ -386,7 +386,7 @@ func build(ctx context.Context, o options, stdout io.Writer) error {
 	for _, a := range append(artifacts, sums) {
 		fmt.Fprintln(stdout, a)
 	}
-	fmt.Fprintf(os.Stderr, "release %s: %d artifacts in %s (%.0fs)\n", s.Version, len(artifacts)+1, o.Out, time.Since(start).Seconds())
+	fmt.Fprintf(stderr, "release %s: %d artifacts in %s (%.0fs)\n", s.Version, len(artifacts)+1, o.Out, time.Since(start).Seconds())
 	return nil
 }
 

@@ -66,5 +66,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q; every setting is a flag (see -help)", fs.Arg(0))
 	}
-	return build(ctx, o, stdout)
+	return build(ctx, o, stdout, stderr)
 }
