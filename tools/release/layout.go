@@ -3,6 +3,8 @@ package main
 import (
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // contents are the files on disk that go into one tarball or package.
@@ -90,5 +92,29 @@ func packageFiles(c contents) []file {
 	if c.ExampleConfig != "" {
 		fs = append(fs, file{Dst: pkgConfig, Src: c.ExampleConfig, Mode: 0o644, Config: true})
 	}
+	if c.PackageFormat == "rpm" {
+		fs = append(fs, ownedDirs(fs)...)
+	}
 	return fs
+}
+
+// ownedDirs are the directories only firewarden uses (/usr/share/doc/firewarden and below,
+// /etc/firewarden), as entries with Src "". rpm, unlike dpkg, removes only the directories a
+// package lists, so without them an erase would leave these behind, empty.
+func ownedDirs(fs []file) []file {
+	var out []file
+	seen := map[string]bool{}
+	for _, f := range fs {
+		for _, root := range []string{strings.TrimSuffix(pkgDoc, "/"), path.Dir(pkgConfig)} {
+			if !strings.HasPrefix(f.Dst, root+"/") {
+				continue
+			}
+			for d := path.Dir(f.Dst); !seen[d] && strings.HasPrefix(d+"/", root+"/"); d = path.Dir(d) {
+				seen[d] = true
+				out = append(out, file{Dst: d, Mode: 0o755})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b file) int { return strings.Compare(a.Dst, b.Dst) })
+	return out
 }

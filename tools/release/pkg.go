@@ -78,7 +78,10 @@ func nfpmInfo(format, arch string, v packageVersion, fs []file, scripts nfpm.Scr
 	var cs files.Contents
 	for _, f := range fs {
 		typ := files.TypeFile
-		if f.Config {
+		switch {
+		case f.Src == "":
+			typ = files.TypeDir
+		case f.Config:
 			typ = files.TypeConfigNoReplace
 		}
 		cs = append(cs, &files.Content{

@@ -181,6 +181,15 @@ func TestRPMWithRpm(t *testing.T) {
 	if got := query("-l"); !strings.Contains(got, "/usr/share/zsh/site-functions/_firewarden") || strings.Contains(got, "vendor-completions") {
 		t.Errorf("rpm -l = %q, want zsh's completion in site-functions only", got)
 	}
+	var dirs []string
+	for _, l := range strings.Split(query("--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]"), "\n") {
+		if strings.HasPrefix(l, "d") {
+			dirs = append(dirs, l)
+		}
+	}
+	if diff := cmp.Diff([]string{"drwxr-xr-x /etc/firewarden", "drwxr-xr-x /usr/share/doc/firewarden", "drwxr-xr-x /usr/share/doc/firewarden/examples"}, dirs); diff != "" {
+		t.Errorf("directories the rpm owns (-want +got):\n%s", diff)
+	}
 	if got := query("--scripts"); !strings.Contains(got, "systemctl daemon-reload") || !strings.Contains(got, "systemctl disable --now firewarden-guard.service") {
 		t.Errorf("rpm --scripts = %q, want daemon-reload and the removal's disable --now", got)
 	}

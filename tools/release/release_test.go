@@ -352,7 +352,11 @@ func TestPackageFiles(t *testing.T) {
 	c.PackageFormat = "rpm"
 	c.ExampleConfig = ""
 	want[2].Dst = "/usr/share/zsh/site-functions/_firewarden"
-	want = want[:len(want)-1]
+	want = append(want[:len(want)-1],
+		file{Dst: "/usr/share/doc/firewarden", Mode: 0o755},
+		file{Dst: "/usr/share/doc/firewarden/examples", Mode: 0o755},
+		file{Dst: "/usr/share/doc/firewarden/examples/bin", Mode: 0o755},
+	)
 	if diff := cmp.Diff(want, packageFiles(c)); diff != "" {
 		t.Errorf("packageFiles(rpm, no example config) (-want +got):\n%s", diff)
 	}
