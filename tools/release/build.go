@@ -316,9 +316,6 @@ func build(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return err
-	}
 
 	gen := o.GenBin
 	if gen == "" {
@@ -344,6 +341,10 @@ func build(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// Made only now, so that a release that cannot even generate its files leaves no -out behind.
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
 	var artifacts []string
 	for _, t := range targets {
 		fmt.Fprintf(stderr, "building %s\n", t)
