@@ -228,8 +228,8 @@ func generate(ctx context.Context, bin, dir string) (generated, error) {
 		sub, init, bin string
 	}{
 		{&g.SystemdPkg, "systemd-pkg", "systemd", pkgBinary},
-		{&g.SystemdTar, "systemd-tar", "systemd", tarballUnits},
-		{&g.Launchd, "launchd", "launchd", tarballUnits},
+		{&g.SystemdTar, "systemd-tar", "systemd", tarballBinary},
+		{&g.Launchd, "launchd", "launchd", tarballBinary},
 	} {
 		d := filepath.Join(dir, s.sub)
 		if *s.dst, err = listDir(d, "service", "files", "--init", s.init, "--dir", d, "--binary", s.bin); err != nil {

@@ -54,16 +54,16 @@ func tarballFiles(c contents, goos string) []file {
 // Debian (vendor-completions) and on Fedora/RHEL (site-functions), so the .rpm uses the
 // latter: a completion in a folder that is not on zsh's fpath would never load.
 const (
-	pkgBinary    = "/usr/bin/firewarden"
-	pkgMan1      = "/usr/share/man/man1/"
-	pkgBash      = "/usr/share/bash-completion/completions/firewarden"
-	pkgZshDeb    = "/usr/share/zsh/vendor-completions/_firewarden"
-	pkgZshRPM    = "/usr/share/zsh/site-functions/_firewarden"
-	pkgFish      = "/usr/share/fish/vendor_completions.d/firewarden.fish"
-	pkgUnits     = "/usr/lib/systemd/system/"
-	pkgDoc       = "/usr/share/doc/firewarden/"
-	pkgConfig    = "/etc/firewarden/firewarden.yaml"
-	tarballUnits = "/usr/local/bin/firewarden"
+	pkgBinary     = "/usr/bin/firewarden"
+	pkgMan1       = "/usr/share/man/man1/"
+	pkgBash       = "/usr/share/bash-completion/completions/firewarden"
+	pkgZshDeb     = "/usr/share/zsh/vendor-completions/_firewarden"
+	pkgZshRPM     = "/usr/share/zsh/site-functions/_firewarden"
+	pkgFish       = "/usr/share/fish/vendor_completions.d/firewarden.fish"
+	pkgUnits      = "/usr/lib/systemd/system/"
+	pkgDoc        = "/usr/share/doc/firewarden/"
+	pkgConfig     = "/etc/firewarden/firewarden.yaml"
+	tarballBinary = "/usr/local/bin/firewarden" // what the tarballs' service files run
 )
 
 // packageFiles is the layout of the .deb or .rpm (c.PackageFormat).
