@@ -12,8 +12,8 @@ import (
 func (d def) unit(o Options) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# %s: written by `firewarden service install %s`; reinstall rather than edit", UnitPrefix+d.name+".service", d.name)
-	w("# (or add a drop-in with `systemctl edit %s`).", UnitPrefix+d.name+".service")
+	w("# %s: firewarden's definition of its %s service (`firewarden service show %s`).", UnitPrefix+d.name+".service", d.name, d.name)
+	w("# Change it with a drop-in (`systemctl edit %s`) rather than by editing this file.", UnitPrefix+d.name+".service")
 	w("[Unit]")
 	w("Description=%s", d.description)
 	w("Documentation=man:firewarden(1)")
@@ -114,7 +114,7 @@ func (d def) timer(o Options) []byte {
 	secs := int64(o.interval() / time.Second)
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# %s: written by `firewarden service install %s`.", UnitPrefix+d.name+".timer", d.name)
+	w("# %s: firewarden's definition of its %s timer (`firewarden service show %s`).", UnitPrefix+d.name+".timer", d.name, d.name)
 	w("[Unit]")
 	w("Description=%s, every %s", d.description, shortInterval(o.interval()))
 	w("Documentation=man:firewarden(1)")
