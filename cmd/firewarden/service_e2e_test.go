@@ -190,6 +190,7 @@ func TestServiceBadInput(t *testing.T) {
 		{"service", "start", "guard"},
 		{"service", "install"},
 		{"service", "install", "agent"},
+		{"service", "install", "gaurd"},
 		{"service", "install", "detect-live"},
 		{"service", "show", "guard", "--init", "upstart"},
 		{"service", "install", "block-expire", "--interval", "30s"},
@@ -206,5 +207,8 @@ func TestServiceBadInput(t *testing.T) {
 	}
 	if r := firewarden(t, root, "service", "install", "detect-live"); !strings.Contains(r.stderr, "detect-live runs only on macOS") {
 		t.Errorf("install detect-live on Linux: %q", r.stderr)
+	}
+	if r := firewarden(t, root, "service", "status", "gaurd"); !strings.Contains(r.stderr, `did you mean "guard"?`) {
+		t.Errorf("status gaurd: %q, want a suggestion of guard", r.stderr)
 	}
 }

@@ -86,6 +86,11 @@ func runService(ctx context.Context, a *app, args []string) error {
 		return a.serviceFiles(init, *dir, *binary, opt)
 	}
 	name := pos[0]
+	if !slices.Contains(service.Names(), name) {
+		if s := suggest(name, service.Names()); s != "" {
+			return usagef("unknown service %q; did you mean %q?", name, s)
+		}
+	}
 	if err := service.Check(name, init); err != nil {
 		return usagef("%v", err)
 	}
