@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/firewarden/firewarden/internal/guard"
+	"github.com/firewarden/firewarden/internal/yamlnode"
 )
 
 // DefaultPath is the configuration file read when --config is not given, a system path under
@@ -98,10 +98,10 @@ func Parse(name string, data []byte) (*File, error) {
 	if err != nil || root == nil {
 		return f, err
 	}
-	err = p.mapping(root, "", map[string]func(k, v *yaml.Node) error{
-		"baseline":  func(_, v *yaml.Node) error { return p.path(v, "baseline", &f.Baseline) },
-		"state_dir": func(_, v *yaml.Node) error { return p.path(v, "state_dir", &f.StateDir) },
-		"guard": func(_, v *yaml.Node) error {
+	err = p.mapping(root, "", map[string]func(v *yaml.Node) error{
+		"baseline":  func(v *yaml.Node) error { return p.path(v, "baseline", &f.Baseline) },
+		"state_dir": func(v *yaml.Node) error { return p.path(v, "state_dir", &f.StateDir) },
+		"guard": func(v *yaml.Node) error {
 			g, lines, err := guard.ParseSection(name, v)
 			var ce *guard.ConfigError
 			if errors.As(err, &ce) {
@@ -116,9 +116,9 @@ func Parse(name string, data []byte) (*File, error) {
 			}
 			return nil
 		},
-		"detect": func(_, v *yaml.Node) error {
-			return p.mapping(v, "detect", map[string]func(k, v *yaml.Node) error{
-				"live": func(_, v *yaml.Node) error { return p.live(v) },
+		"detect": func(v *yaml.Node) error {
+			return p.mapping(v, "detect", map[string]func(v *yaml.Node) error{
+				"live": func(v *yaml.Node) error { return p.live(v) },
 			})
 		},
 	})
@@ -169,7 +169,7 @@ func (p *parser) load(data []byte) (*yaml.Node, error) {
 		}
 		root = root.Content[0]
 	}
-	if root.Kind == 0 || isNull(root) {
+	if root.Kind == 0 || yamlnode.IsNull(root) {
 		return nil, nil
 	}
 	return root, nil
@@ -178,113 +178,45 @@ func (p *parser) load(data []byte) (*yaml.Node, error) {
 // yamlError turns the YAML library's error into one line with the line of the first problem
 // and what to do; the library's own wording of the problem is kept, its Go types never shown.
 func (p *parser) yamlError(err error) error {
-	var le *yaml.LoadError
-	var les *yaml.LoadErrors
-	if errors.As(err, &les) && len(les.Errors) > 0 {
-		le = les.Errors[0]
-	}
 	const fix = "; check the indentation and quoting there (sections are mappings: `guard:` then keys indented under it)"
-	if le != nil || errors.As(err, &le) {
-		msg := le.Message
-		if le.ContextMsg != "" {
-			msg += " (" + le.ContextMsg + ")"
-		}
-		return &Error{File: p.file, Line: le.Mark.Line, Msg: "not valid YAML: " + strings.Join(strings.Fields(msg), " ") + fix}
+	if line, msg, ok := yamlnode.SyntaxError(err); ok {
+		return &Error{File: p.file, Line: line, Msg: "not valid YAML: " + msg + fix}
 	}
 	return &Error{File: p.file, Msg: "not valid YAML" + fix}
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
-
-// deref follows an alias.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if isNull(n) {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
-}
-
 // mapping calls the handler of each key of n, refusing unknown and repeated keys, and records
 // the line of each. path is the enclosing key ("" at the top, "detect", "detect.live").
-func (p *parser) mapping(n *yaml.Node, path string, keys map[string]func(k, v *yaml.Node) error) error {
-	n = deref(n)
-	where := path
-	if path == "" {
-		where = "the file"
-	}
-	if n == nil || n.Kind != yaml.MappingNode {
-		if n != nil && isNull(n) {
-			return nil // "detect:" with nothing under it: the defaults
-		}
-		return p.errf(n, "%s should be a mapping of keys, not %s", where, kindName(n))
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
-		if k == nil || k.Kind != yaml.ScalarNode {
-			return p.errf(n.Content[i], "%s: keys are names, not %s", where, kindName(n.Content[i]))
-		}
-		h, ok := keys[k.Value]
-		if !ok {
-			switch section := sectionOf(k.Value); {
-			case path != "" || section == "":
-			case section == "guard":
-				return p.errf(k, "%s is a guard setting: put it under `guard:`, indented (every key of an old guard.yaml goes under guard:)", k.Value)
-			default:
-				return p.errf(k, "%s is a detect --live setting: put it under `detect:` then `live:`, indented", k.Value)
-			}
-			known := make([]string, 0, len(keys))
-			for name := range keys {
-				known = append(known, name)
-			}
-			slices.Sort(known)
-			in := ""
-			if path != "" {
-				in = " under " + path
-			}
-			return p.errf(k, "unknown key %q%s; the keys are %s", k.Value, in, strings.Join(known, ", "))
-		}
-		if seen[k.Value] {
-			return p.errf(k, "%q is given twice; keep one", k.Value)
-		}
-		seen[k.Value] = true
-		if v == nil {
-			return p.errf(k, "%s has no value", k.Value)
-		}
+func (p *parser) mapping(n *yaml.Node, path string, keys map[string]func(v *yaml.Node) error) error {
+	m := yamlnode.Mapping{Where: path, Keys: keys, Errorf: p.errf, Seen: func(k *yaml.Node) {
 		key := k.Value
 		if path != "" {
 			key = path + "." + key
 		}
 		p.f.Lines[key] = k.Line
-		if err := h(k, v); err != nil {
-			return err
+	}}
+	if path == "" {
+		m.Where = "the file"
+		m.Unknown = func(k *yaml.Node, known []string) error {
+			switch sectionOf(k.Value) {
+			case "guard":
+				return p.errf(k, "%s is a guard setting: put it under `guard:`, indented (every key of an old guard.yaml goes under guard:)", k.Value)
+			case "detect":
+				return p.errf(k, "%s is a detect --live setting: put it under `detect:` then `live:`, indented", k.Value)
+			}
+			return p.errf(k, "unknown key %q; the keys are %s", k.Value, strings.Join(known, ", "))
 		}
 	}
-	return nil
+	return m.Walk(n)
 }
 
 func (p *parser) str(n *yaml.Node, key string, out *string) error {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		*out = ""
 		return nil
 	}
 	if n.Kind != yaml.ScalarNode {
-		return p.errf(n, "%s should be a single value, not %s", key, kindName(n))
+		return p.errf(n, "%s should be a single value, not %s", key, yamlnode.KindName(n))
 	}
 	*out = n.Value
 	return nil
@@ -304,9 +236,9 @@ func (p *parser) path(n *yaml.Node, key string, out *string) error {
 func (p *parser) live(n *yaml.Node) error {
 	l := &p.f.Live
 	var webhookNode *yaml.Node
-	err := p.mapping(n, "detect.live", map[string]func(k, v *yaml.Node) error{
-		"out": func(_, v *yaml.Node) error { return p.path(v, "detect.live.out", &l.Out) },
-		"syslog": func(_, v *yaml.Node) error {
+	err := p.mapping(n, "detect.live", map[string]func(v *yaml.Node) error{
+		"out": func(v *yaml.Node) error { return p.path(v, "detect.live.out", &l.Out) },
+		"syslog": func(v *yaml.Node) error {
 			if err := p.str(v, "detect.live.syslog", &l.Syslog); err != nil {
 				return err
 			}
@@ -315,18 +247,18 @@ func (p *parser) live(n *yaml.Node) error {
 			}
 			return nil
 		},
-		"webhook": func(_, v *yaml.Node) error {
+		"webhook": func(v *yaml.Node) error {
 			webhookNode = v
 			return p.str(v, "detect.live.webhook", &l.Webhook)
 		},
-		"webhook_insecure_http": func(_, v *yaml.Node) error {
+		"webhook_insecure_http": func(v *yaml.Node) error {
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
-				return p.errf(v, "detect.live.webhook_insecure_http should be true or false, not %s", kindName(v))
+				return p.errf(v, "detect.live.webhook_insecure_http should be true or false, not %s", yamlnode.KindName(v))
 			}
 			l.WebhookInsecureHTTP = v.Value == "true" || v.Value == "True" || v.Value == "TRUE"
 			return nil
 		},
-		"poll": func(_, v *yaml.Node) error {
+		"poll": func(v *yaml.Node) error {
 			var s string
 			if err := p.str(v, "detect.live.poll", &s); err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/firewarden/firewarden/internal/authwatch"
 	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/yamlnode"
 )
 
 // Default values of Config. Each says where it comes from; the facts are in the shared
@@ -226,8 +226,8 @@ type Lines map[string]int
 func ParseSection(name string, n *yaml.Node) (*Config, Lines, error) {
 	c := Default()
 	p := &configParser{file: name, lines: Lines{}}
-	n = deref(n)
-	if n == nil || isNull(n) {
+	n = yamlnode.Deref(n)
+	if n == nil || yamlnode.IsNull(n) {
 		return c, p.lines, nil
 	}
 	err := p.mapping(n, "", map[string]func(*yaml.Node) error{
@@ -281,97 +281,42 @@ func (p *configParser) errf(n *yaml.Node, format string, args ...any) error {
 	return &ConfigError{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
-}
-
-// deref follows an alias.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if isNull(n) {
-			return "nothing"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
-}
-
 // mapping calls the handler of each key of n, refusing unknown and repeated keys. path is the
 // enclosing key ("" at the top of the guard section), for messages and for Lines: the keys of
 // the section, of its mappings and of weights are recorded; a source's keys (path "a source")
 // belong to the sources entry and are not.
 func (p *configParser) mapping(n *yaml.Node, path string, keys map[string]func(*yaml.Node) error) error {
-	n = deref(n)
-	where := path
+	m := yamlnode.Mapping{Where: path, Keys: keys, Errorf: p.errf}
 	if path == "" {
-		where = "guard"
-	}
-	if n == nil || n.Kind != yaml.MappingNode {
-		if n != nil && isNull(n) {
-			return nil // "threshold:" with nothing under it: the defaults
-		}
-		return p.errf(n, "%s should be a mapping of keys, not %s", where, kindName(n))
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
-		if k == nil || k.Kind != yaml.ScalarNode {
-			return p.errf(n.Content[i], "%s: keys are names, not %s", where, kindName(n.Content[i]))
-		}
-		h, ok := keys[k.Value]
-		if !ok {
-			if msg, moved := movedKeys[k.Value]; moved && path == "" {
+		m.Where = "guard"
+		m.Unknown = func(k *yaml.Node, _ []string) error {
+			if msg, moved := movedKeys[k.Value]; moved {
 				return p.errf(k, "%s", msg)
 			}
-			known := make([]string, 0, len(keys))
-			for name := range keys {
-				known = append(known, name)
-			}
-			slices.Sort(known)
-			return p.errf(k, "unknown key %q under %s; the keys are %s", k.Value, where, strings.Join(known, ", "))
+			return nil
 		}
-		if seen[k.Value] {
-			return p.errf(k, "%q is given twice; keep one", k.Value)
-		}
-		seen[k.Value] = true
-		if v == nil {
-			return p.errf(k, "%s has no value", k.Value)
-		}
-		if !strings.Contains(path, " ") {
+	}
+	if !strings.Contains(path, " ") {
+		m.Seen = func(k *yaml.Node) {
 			key := k.Value
 			if path != "" {
 				key = path + "." + key
 			}
 			p.lines[key] = k.Line
 		}
-		if err := h(v); err != nil {
-			return err
-		}
 	}
-	return nil
+	return m.Walk(n)
 }
 
 func (p *configParser) scalar(n *yaml.Node, key string) (string, error) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return "", p.errf(n, "%s should be a single value, not %s", key, kindName(n))
+	if n.Kind != yaml.ScalarNode || yamlnode.IsNull(n) {
+		return "", p.errf(n, "%s should be a single value, not %s", key, yamlnode.KindName(n))
 	}
 	return n.Value, nil
 }
 
 func (p *configParser) str(n *yaml.Node, key string, out *string) error {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		*out = ""
 		return nil
 	}
@@ -485,16 +430,16 @@ func (p *configParser) ban(n *yaml.Node, c *Config) error {
 }
 
 func (p *configParser) allowlist(n *yaml.Node, c *Config) error {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		c.Allowlist = nil
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return p.errf(n, "allowlist should be a list of addresses or CIDR prefixes, not %s", kindName(n))
+		return p.errf(n, "allowlist should be a list of addresses or CIDR prefixes, not %s", yamlnode.KindName(n))
 	}
 	c.Allowlist = nil
 	for _, e := range n.Content {
-		e = deref(e)
+		e = yamlnode.Deref(e)
 		s, err := p.scalar(e, "an allowlist entry")
 		if err != nil {
 			return err
@@ -509,12 +454,12 @@ func (p *configParser) allowlist(n *yaml.Node, c *Config) error {
 }
 
 func (p *configParser) sources(n *yaml.Node, c *Config) error {
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		c.Sources = nil
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return p.errf(n, "sources should be a list (e.g. `- type: journal`), not %s", kindName(n))
+		return p.errf(n, "sources should be a list (e.g. `- type: journal`), not %s", yamlnode.KindName(n))
 	}
 	c.Sources = nil
 	for _, e := range n.Content {
@@ -524,10 +469,10 @@ func (p *configParser) sources(n *yaml.Node, c *Config) error {
 			"path": func(n *yaml.Node) error { return p.str(n, "path", &s.Path) },
 			"units": func(n *yaml.Node) error {
 				if n.Kind != yaml.SequenceNode {
-					return p.errf(n, "units should be a list of systemd units, not %s", kindName(n))
+					return p.errf(n, "units should be a list of systemd units, not %s", yamlnode.KindName(n))
 				}
 				for _, u := range n.Content {
-					v, err := p.scalar(deref(u), "a unit")
+					v, err := p.scalar(yamlnode.Deref(u), "a unit")
 					if err != nil {
 						return err
 					}
@@ -542,7 +487,7 @@ func (p *configParser) sources(n *yaml.Node, c *Config) error {
 		if err != nil {
 			return err
 		}
-		e = deref(e)
+		e = yamlnode.Deref(e)
 		switch s.Type {
 		case SourceFile:
 			if s.Path == "" || !filepath.IsAbs(s.Path) {

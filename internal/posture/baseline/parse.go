@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/firewarden/firewarden/internal/yamlnode"
 )
 
 // CheckIDs lists every check ID firewarden knows (DESIGN.md), sorted, so that an exemption or an
@@ -247,24 +249,14 @@ func integer(n *yaml.Node, key string, out *int) error {
 }
 
 func typeErr(n *yaml.Node, key, want string) error {
-	got := kindName(n)
-	if n.Kind == yaml.ScalarNode {
-		got = fmt.Sprintf("%q", n.Value)
+	got := yamlnode.KindName(n)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		got = fmt.Sprintf("%q", n.Value) // a null too: the baseline names what was written
+	case yaml.AliasNode:
+		got = "an alias (aliases are not supported in baselines)"
 	}
 	return &Error{Line: n.Line, Msg: fmt.Sprintf("%s must be %s, not %s", key, want, got)}
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias (aliases are not supported in baselines)"
-	default:
-		return "a value"
-	}
 }
 
 // yamlMessage strips the library's prefixes so the message reads as one line.
