@@ -39,8 +39,13 @@ var (
 	fileMarker   = regexp.MustCompile(`^<!-- readme: file (\S+) -->$`)
 )
 
-// readmeCommandTimeout bounds one README command (a hang guard, not a speed check).
-const readmeCommandTimeout = 60 * time.Second
+// readmeCommandTimeout bounds one README command (a hang guard, not a speed check). The go
+// commands (`go build`, `go run`) get readmeGoTimeout: on a fresh CI machine they compile
+// everything from an empty cache, which took 56 s and more on two loaded cores.
+const (
+	readmeCommandTimeout = 60 * time.Second
+	readmeGoTimeout      = 15 * time.Minute
+)
 
 // readmeCmd is one `$ ` line of a README block and the output the README shows under it.
 type readmeCmd struct {
@@ -353,10 +358,14 @@ func (s *session) run(command string) ([]string, error) {
 			}
 		}
 	}()
+	timeout := readmeCommandTimeout
+	if strings.HasPrefix(command, "go ") {
+		timeout = readmeGoTimeout
+	}
 	var r result
 	select {
 	case r = <-ch:
-	case <-time.After(readmeCommandTimeout):
+	case <-time.After(timeout):
 		s.kill()
 		r = <-ch
 		r.err = errCommandTimeout

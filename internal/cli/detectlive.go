@@ -23,6 +23,8 @@ import (
 // --out, --syslog and --webhook until ctx ends (SIGINT, SIGTERM). Exit status 1 when it raised
 // an alert, 0 when not, 2 when it could not run.
 func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.Options, lc liveConfig) error {
+	// A signal means "deliver what is queued and stop", which may take more than a second.
+	extendGrace(ctx, DaemonGrace)
 	if err := a.env(); err != nil {
 		return err
 	}

@@ -113,6 +113,8 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 		defer signal.Stop(ch)
 		sigs = ch
 	}
+	// From here on a signal means "save the bans and stop", which may take more than a second.
+	extendGrace(ctx, DaemonGrace)
 	d := guard.New(guard.Options{
 		Config:   cfg,
 		StateDir: stateDir,
