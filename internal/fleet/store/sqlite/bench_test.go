@@ -122,6 +122,9 @@ func dbSize(dir string) int64 {
 	return n
 }
 
+// keepDir: the fixture lives in FLEET_BENCH_DIR and stays for the next run.
+var keepDir bool
+
 // fleetFixture is a generated fleet's database: hosts × days of transitions, built once per
 // test binary run and shared by the benchmarks that read it.
 var fleetFixture struct {
@@ -136,9 +139,11 @@ var fleetFixture struct {
 }
 
 // benchFleet builds (once) a fleet of FLEET_BENCH_HOSTS hosts (default 10,000) with 90 days of
-// history: every host starts with 13 results, then drifts at 3 % per hour (one check fails,
-// the agent's fix reverts it ten minutes later: two transitions), which is 130 transitions per
-// host over 90 days. It writes the tables directly, not through Ingest, to build quickly.
+// history, in a temporary directory or in FLEET_BENCH_DIR to reuse it across runs (give the
+// same FLEET_BENCH_HOSTS again). Every host starts with 13 results, then drifts at 3 % per
+// hour (one check fails, the agent's fix reverts it ten minutes later: two transitions), about
+// 130 transitions per host over 90 days. It writes the tables directly, not through Ingest,
+// to build quickly, with the hourly counts Ingest would have kept.
 func benchFleet(b *testing.B) (*Store, time.Time) {
 	f := &fleetFixture
 	f.once.Do(func() {
@@ -146,8 +151,15 @@ func benchFleet(b *testing.B) (*Store, time.Time) {
 		if v, err := strconv.Atoi(os.Getenv("FLEET_BENCH_HOSTS")); err == nil && v > 0 {
 			f.hosts = v
 		}
-		f.dir, f.err = os.MkdirTemp("", "fleet-bench-")
-		if f.err != nil {
+		if keep := os.Getenv("FLEET_BENCH_DIR"); keep != "" {
+			// Reuse a fleet built by an earlier run (building 10,000 hosts takes a minute or two).
+			f.dir, keepDir = keep, true
+			if _, err := os.Stat(filepath.Join(keep, "fleet.db")); err == nil {
+				f.end = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(f.days) * 24 * time.Hour)
+				f.bytes = dbSize(f.dir)
+				return
+			}
+		} else if f.dir, f.err = os.MkdirTemp("", "fleet-bench-"); f.err != nil {
 			return
 		}
 		f.err = buildFleet(filepath.Join(f.dir, "fleet.db"), f.hosts, f.days, &f.end, &f.rows)
@@ -367,7 +379,7 @@ func BenchmarkHostHistory(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fleetFixture.dir != "" {
+	if fleetFixture.dir != "" && !keepDir {
 		os.RemoveAll(fleetFixture.dir)
 	}
 	os.Exit(code)
