@@ -155,28 +155,39 @@ func scanHost(row pgx.Row) (store.Host, error) {
 	return h, nil
 }
 
-// EnrollHost adds a host, or re-enrolls the host with the same UUID: its ID, history, sequence
-// and chain position are kept, its identity fields, labels and credential replaced, and a
-// revocation lifted (the caller has checked a valid enroll secret).
+// EnrollHost adds a host, or re-enrolls the host with the same UUID.
+//
+// Re-enrollment keeps the host's ID, enrollment time, history and ChainBroken flag, replaces
+// its credential, inventory and labels, lifts a revocation (the enroll secret is the
+// authority: revoke the secret to keep a machine out), and starts a new record sequence: the
+// agent numbers records from 1 again after enrolling, as a reinstalled machine must, and the
+// evidence chain is followed afresh.
 func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (store.Host, error) {
 	if h.ID == "" || h.UUID == "" {
 		return store.Host{}, errors.New("enroll host: needs an id and a uuid")
 	}
 	at := nowIfZero(h.EnrolledAt)
+	seen := nonZero(h.LastSeen, at)
 	var out store.Host
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (uuid) DO UPDATE SET cred_hash = excluded.cred_hash, hostname = excluded.hostname,
 				os = excluded.os, os_version = excluded.os_version, agent_version = excluded.agent_version,
-				labels = excluded.labels, last_seen = greatest(hosts.last_seen, excluded.last_seen), revoked_at = NULL
+				labels = excluded.labels, last_seen = greatest(hosts.last_seen, excluded.last_seen),
+				last_seq = 0, chain_seq = 0, chain_hash = '', revoked_at = NULL
 			RETURNING `+hostColumns,
-			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at)
+			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen)
 		var err error
 		out, err = scanHost(row)
 		if isUnique(err) {
 			return fmt.Errorf("enroll host %s: %w", h.ID, store.ErrConflict)
 		}
+		if err != nil {
+			return err
+		}
+		// A new sequence: what was pending from the old one can never close its gap.
+		_, err = tx.Exec(ctx, `DELETE FROM pending WHERE host_id = $1`, out.ID)
 		return err
 	})
 	return out, err

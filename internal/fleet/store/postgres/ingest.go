@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -43,6 +44,7 @@ type ingest struct {
 	hostID  string
 	current map[string]*currentRow
 	checks  map[string]bool
+	alerts  map[alertKey]*openAlert // alerts this batch folded into, by key
 	batch   pgx.Batch
 	trans   []store.Transition
 }
@@ -88,7 +90,7 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			return false
 		}
 
-		in := &ingest{hostID: hostID, checks: map[string]bool{}}
+		in := &ingest{hostID: hostID, checks: map[string]bool{}, alerts: map[alertKey]*openAlert{}}
 		var fresh []wire.Record
 		for _, r := range b.Records {
 			if held(r.Seq) {
@@ -99,7 +101,8 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 		}
 		if len(fresh) == 0 {
 			res.Acked = hs.lastSeq
-			return nil
+			_, err := tx.Exec(ctx, `UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1`, hostID, now)
+			return err
 		}
 		if needsCurrent(fresh) {
 			if in.current, err = loadCurrent(ctx, tx, hostID); err != nil {
@@ -116,13 +119,15 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			if d := r.SpoolDrop; d != nil {
 				spans = append(spans, span{lo: d.FromSeq, hi: d.ToSeq})
 			}
-			if err := in.apply(r); err != nil {
+			if err := in.apply(ctx, tx, r); err != nil {
 				return fmt.Errorf("record %d: %w", r.Seq, err)
 			}
 			res.Stored++
 		}
 		res.Transitions = len(in.trans)
-		in.queueWrites()
+		if err := in.queueWrites(); err != nil {
+			return err
+		}
 
 		// Advance last_seq over what is now contiguous, checking the chain in sequence order.
 		all := append(pending, spans...)
@@ -144,8 +149,9 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			in.batch.Queue(`INSERT INTO pending (host_id, lo, hi, chain_seq, chain_prev, chain_hash) VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT DO NOTHING`, hostID, int64(sp.lo), int64(sp.hi), int64(sp.chainSeq), sp.chainPrev, sp.chainHash)
 		}
-		in.batch.Queue(`UPDATE hosts SET last_seq = $2, chain_seq = $3, chain_hash = $4, chain_broken = $5 WHERE id = $1`,
-			hostID, int64(hs.lastSeq), int64(hs.chainSeq), hs.chainHash, hs.chainBroken)
+		in.batch.Queue(`UPDATE hosts SET last_seq = $2, chain_seq = $3, chain_hash = $4, chain_broken = $5,
+			last_seen = greatest(last_seen, $6) WHERE id = $1`,
+			hostID, int64(hs.lastSeq), int64(hs.chainSeq), hs.chainHash, hs.chainBroken, now)
 		if err := tx.SendBatch(ctx, &in.batch).Close(); err != nil {
 			return err
 		}
@@ -213,34 +219,32 @@ func loadCurrent(ctx context.Context, tx pgx.Tx, hostID string) (map[string]*cur
 	return cur, rows.Err()
 }
 
-// apply gathers one new record's effects.
-func (in *ingest) apply(r wire.Record) error {
+// apply gathers one new record's effects. Statuses take effect at the record's time.
+func (in *ingest) apply(ctx context.Context, tx pgx.Tx, r wire.Record) error {
 	switch {
 	case r.Run != nil:
 		run := r.Run
-		at := run.Finished
-		if at.IsZero() {
-			at = r.Time
-		}
 		results, err := json.Marshal(run.Results)
 		if err != nil {
 			return err
 		}
+		finished := nonZero(run.Finished, r.Time)
 		in.batch.Queue(`INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			in.hostID, int64(r.Seq), run.RunID, run.Policy, run.Mode, run.BaselineName, run.BaselineSHA256,
-			nonZero(run.Started, at), at, string(results))
+			nonZero(run.Started, finished), finished, string(results))
 		for _, res := range run.Results {
-			in.observe(res.Check, res.Status, res.Actual, &res.Expected, at, run.RunID, wire.CauseObserved, r.Seq)
+			in.observe(res.Check, res.Status, res.Actual, res.Expected, r.Time, run.RunID, wire.CauseObserved, r.Seq)
 		}
 	case r.Drift != nil:
 		d := r.Drift
-		in.observe(d.Check, d.To, d.Actual, nil, r.Time, d.RunID, d.Cause, r.Seq)
-		if f := d.Fix; f != nil && f.Status != "" {
-			in.observe(d.Check, f.Status, f.Actual, nil, r.Time, d.RunID, wire.CauseFix, r.Seq)
+		in.observe(d.Check, d.To, d.Actual, "", r.Time, d.RunID, d.Cause, r.Seq)
+		// Enforce mode: the fix that followed, when it says what it left behind.
+		if f := d.Fix; f != nil && f.Status != d.To && knownStatus(f.Status) {
+			in.observe(d.Check, f.Status, f.Actual, "", r.Time, d.RunID, wire.CauseFix, r.Seq)
 		}
 	case r.Alert != nil:
-		return in.foldAlert(r)
+		return in.foldAlert(ctx, tx, r)
 	case r.Bans != nil:
 		summary, err := json.Marshal(r.Bans)
 		if err != nil {
@@ -255,9 +259,9 @@ func (in *ingest) apply(r wire.Record) error {
 
 // observe records that a check had status at time at. A status other than the current one is
 // a transition; an observation older than the newest one already applied (a record that
-// arrives after a later one) changes nothing, so late records cannot roll the state back.
-// expected is nil when the record does not carry it (drifts).
-func (in *ingest) observe(check, status, actual string, expected *string, at time.Time, runID, cause string, seq uint64) {
+// arrives after a later one) changes nothing, so late records cannot rewrite history.
+// expected "" keeps the one known (drifts do not carry it).
+func (in *ingest) observe(check, status, actual, expected string, at time.Time, runID, cause string, seq uint64) {
 	in.checks[check] = true
 	c := in.current[check]
 	if c != nil && at.Before(c.observed) {
@@ -270,20 +274,34 @@ func (in *ingest) observe(check, status, actual string, expected *string, at tim
 	} else {
 		from = c.status
 	}
-	if from != status || c.status == "" {
+	if from != status {
 		c.since = at
 		in.trans = append(in.trans, store.Transition{HostID: in.hostID, Check: check, Time: at, From: from, To: status,
 			Actual: actual, RunID: runID, Cause: cause, Seq: seq})
 	}
 	c.status, c.actual, c.observed, c.runID, c.changed = status, actual, at, runID, true
-	if expected != nil {
-		c.expected = *expected
+	if expected != "" {
+		c.expected = expected
 	}
 }
 
-// queueWrites adds the gathered current rows, transitions and checks to the batch, one
-// statement each over arrays.
-func (in *ingest) queueWrites() {
+// queueWrites adds the gathered current rows, transitions, checks and alerts to the batch,
+// one statement each over arrays (alerts, which are rare, one each).
+func (in *ingest) queueWrites() error {
+	for k, a := range in.alerts {
+		js, err := json.Marshal(a.alert)
+		if err != nil {
+			return err
+		}
+		if a.id == 0 {
+			in.batch.Queue(`INSERT INTO alerts (host_id, rule, process, parent, command_line, alert, seq, duplicate)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				in.hostID, k.rule, k.process, k.parent, k.commandLine, string(js), int64(a.seq), a.duplicate)
+		} else {
+			in.batch.Queue(`UPDATE alerts SET alert = $2, seq = $3, duplicate = $4 WHERE id = $1`,
+				a.id, string(js), int64(a.seq), a.duplicate)
+		}
+	}
 	if len(in.checks) > 0 {
 		ids := make([]string, 0, len(in.checks))
 		for c := range in.checks {
@@ -326,31 +344,72 @@ func (in *ingest) queueWrites() {
 				WITH ORDINALITY AS u(c, t, f, s, a, r, ca, q, n) ORDER BY n`,
 			in.hostID, tc, tm, tf, tt, ta, tr, tcause, ts)
 	}
+	return nil
 }
 
-// foldAlert adds an alert to the host's open alert with the same key, or opens one.
-func (in *ingest) foldAlert(r wire.Record) error {
+// alertKey is what alerts are de-duplicated by, per host.
+type alertKey struct{ rule, process, parent, commandLine string }
+
+// openAlert is an open alert as this batch leaves it; id 0 is a new one.
+type openAlert struct {
+	id        int64
+	alert     wire.Alert
+	seq       uint64
+	duplicate int
+}
+
+// foldAlert adds an alert to the host's open alert with the same key, or opens one. Counts
+// add up, first and last seen widen, and severity, reason and user follow the latest report.
+// The host's row lock makes the read-modify-write safe.
+func (in *ingest) foldAlert(ctx context.Context, tx pgx.Tx, r wire.Record) error {
 	a := *r.Alert
 	if a.Count <= 0 {
 		a.Count = 1
 	}
-	js, err := json.Marshal(a)
-	if err != nil {
-		return err
+	a.FirstSeen, a.LastSeen = nonZero(a.FirstSeen, r.Time), nonZero(a.LastSeen, r.Time)
+	k := alertKey{a.Rule, a.Process, a.Parent, a.CommandLine}
+	open, ok := in.alerts[k]
+	if !ok {
+		var js []byte
+		var seq int64
+		o := &openAlert{}
+		err := tx.QueryRow(ctx, `SELECT id, alert, seq, duplicate FROM alerts WHERE host_id = $1 AND rule = $2 AND process = $3
+			AND parent = $4 AND command_line = $5 AND acked_at IS NULL`, in.hostID, k.rule, k.process, k.parent, k.commandLine).
+			Scan(&o.id, &js, &seq, &o.duplicate)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			in.alerts[k] = &openAlert{alert: a, seq: r.Seq}
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := json.Unmarshal(js, &o.alert); err != nil {
+			return fmt.Errorf("alert %d: %w", o.id, err)
+		}
+		o.seq = uint64(seq)
+		in.alerts[k], open = o, o
 	}
-	// Counts add up; the first and last seen widen; the rest is the first report's.
-	in.batch.Queue(`INSERT INTO alerts (host_id, rule, process, parent, command_line, alert, seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (host_id, rule, process, parent, command_line) WHERE acked_at IS NULL DO UPDATE SET
-			duplicate = alerts.duplicate + 1,
-			alert = alerts.alert || jsonb_build_object(
-				'count', (alerts.alert->>'count')::bigint + (excluded.alert->>'count')::bigint,
-				'first_seen', CASE WHEN (excluded.alert->>'first_seen')::timestamptz < (alerts.alert->>'first_seen')::timestamptz
-					THEN excluded.alert->'first_seen' ELSE alerts.alert->'first_seen' END,
-				'last_seen', CASE WHEN (excluded.alert->>'last_seen')::timestamptz > (alerts.alert->>'last_seen')::timestamptz
-					THEN excluded.alert->'last_seen' ELSE alerts.alert->'last_seen' END)`,
-		in.hostID, a.Rule, a.Process, a.Parent, a.CommandLine, string(js), int64(r.Seq))
+	old := &open.alert
+	old.Count += a.Count
+	if a.FirstSeen.Before(old.FirstSeen) {
+		old.FirstSeen = a.FirstSeen
+	}
+	if a.LastSeen.After(old.LastSeen) {
+		old.LastSeen = a.LastSeen
+		old.Severity, old.Reason, old.User = a.Severity, a.Reason, a.User
+	}
+	open.seq = max(open.seq, r.Seq)
+	open.duplicate++
 	return nil
+}
+
+// knownStatus reports whether s is a status the posture engine reports.
+func knownStatus(s string) bool {
+	switch s {
+	case wire.StatusPass, wire.StatusFail, wire.StatusError, wire.StatusNotApplicable, wire.StatusManaged, wire.StatusExempt:
+		return true
+	}
+	return false
 }
 
 // nonZero is t, or def when t is zero.

@@ -612,8 +612,8 @@ func TestIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ID != "h1" || again.Hostname != "renamed" || again.LastSeq != 1 {
-		t.Errorf("EnrollHost(same uuid) = id %q hostname %q last seq %d; want h1, renamed, 1", again.ID, again.Hostname, again.LastSeq)
+	if again.ID != "h1" || again.Hostname != "renamed" || again.LastSeq != 0 {
+		t.Errorf("EnrollHost(same uuid) = id %q hostname %q last seq %d; want h1, renamed, 0 (a new sequence)", again.ID, again.Hostname, again.LastSeq)
 	}
 	if _, err := s.HostByCredential(ctx, hash("cred-h1")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("HostByCredential(old credential) = %v, want ErrNotFound", err)

@@ -28,13 +28,13 @@ func (s *Store) CurrentResults(ctx context.Context, hostID string) ([]store.Curr
 	})
 }
 
-// Transitions returns a host's transitions, of one check or ("") all, with from <= time < to
-// (a zero bound is open), oldest first.
+// Transitions returns the transitions of a host (hostID "" for every host), of one check
+// (check "" for every check), with from <= time <= to (a zero bound is open), oldest first.
 func (s *Store) Transitions(ctx context.Context, hostID, check string, from, to time.Time) ([]store.Transition, error) {
 	rows, err := s.pool.Query(ctx, `SELECT host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq
 		FROM transitions
-		WHERE host_id = $1 AND ($2 = '' OR check_id = $2)
-			AND ($3::timestamptz IS NULL OR time >= $3) AND ($4::timestamptz IS NULL OR time < $4)
+		WHERE ($1 = '' OR host_id = $1) AND ($2 = '' OR check_id = $2)
+			AND ($3::timestamptz IS NULL OR time >= $3) AND ($4::timestamptz IS NULL OR time <= $4)
 		ORDER BY time, id`, hostID, check, tsOrNull(from), tsOrNull(to))
 	if err != nil {
 		return nil, err
@@ -51,7 +51,8 @@ func (s *Store) Transitions(ctx context.Context, hostID, check string, from, to 
 // complianceSQL answers ComplianceAt in one statement. For each (host, check) the status at
 // $1 is the current one when it began at or before $1 (most rows, and all of them for "now"),
 // otherwise the last transition at or before $1, one backward probe of
-// transitions_host_check_time. A failing status under an exemption active at $1 counts as
+// transitions_host_check_time. A failing status (not an error: an exemption excuses a known
+// deviation, not a check that could not run) under an exemption active at $1 counts as
 // exempt. The result is one row per (check, status) and one per host verdict.
 const complianceSQL = `
 WITH st AS (
@@ -66,9 +67,9 @@ WITH st AS (
 		AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])
 ), ex AS (
 	SELECT st.host_id, st.check_id,
-		CASE WHEN st.status IN ('fail', 'error') AND EXISTS (
+		CASE WHEN st.status = 'fail' AND EXISTS (
 			SELECT 1 FROM exemptions e
-			WHERE e.check_id = st.check_id AND e.created_at <= $1 AND e.expires > $1
+			WHERE e.check_id = st.check_id AND e.created_at <= $1 AND (e.expires IS NULL OR e.expires > $1)
 				AND (e.revoked_at IS NULL OR e.revoked_at > $1)
 				AND (e.host_id = st.host_id OR e.label <> '' AND st.labels @> ARRAY[e.label]))
 		THEN 'exempt' ELSE st.status END AS status
@@ -85,11 +86,14 @@ FROM per_host GROUP BY 2`
 
 // ComplianceAt counts the hosts enrolled (and not revoked) at at, of one label and for one
 // check when given, by verdict and per check by status, from the current state and the
-// transitions. A host is compliant when it has a result and every result is compliant
-// (wire.Compliant, or failing under an active exemption); it has no data when no check has a
-// status yet at at.
+// transitions, never the runs. A host is compliant when it has a result and every result is
+// compliant (wire.Compliant, or failing under an active exemption); it has no data when no
+// check has a status yet at at. Labels are the hosts' current labels.
 func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
+	if check != "" {
+		c.PerCheck[check] = store.CheckCount{} // asked for: present even with no result
+	}
 	rows, err := s.pool.Query(ctx, complianceSQL, at, label, check)
 	if err != nil {
 		return c, err
@@ -158,22 +162,24 @@ func (s *Store) Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]
 	})
 }
 
-// AckAlert acknowledges an alert. Acknowledging it again changes nothing.
+// AckAlert acknowledges an open alert; acknowledging it again is store.ErrConflict (the first
+// acknowledgement stands).
 func (s *Store) AckAlert(ctx context.Context, id int64, actor, note string, at time.Time) error {
 	at = nowIfZero(at)
 	return s.write(ctx, func(tx pgx.Tx) error {
 		var was *time.Time
-		err := tx.QueryRow(ctx, `SELECT acked_at FROM alerts WHERE id = $1 FOR UPDATE`, id).Scan(&was)
+		var host string
+		err := tx.QueryRow(ctx, `SELECT acked_at, host_id FROM alerts WHERE id = $1 FOR UPDATE`, id).Scan(&was, &host)
 		if err != nil {
 			return fmt.Errorf("alert %d: %w", id, notFound(err))
 		}
 		if was != nil {
-			return nil
+			return fmt.Errorf("alert %d: already acknowledged: %w", id, store.ErrConflict)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE alerts SET acked_by = $2, acked_at = $3, ack_note = $4 WHERE id = $1`, id, actor, at, note); err != nil {
 			return err
 		}
-		return audit(ctx, tx, at, actor, "alert.ack", fmt.Sprint(id), map[string]string{"note": note})
+		return audit(ctx, tx, at, actor, "alert.ack", fmt.Sprint(id), map[string]string{"host_id": host, "note": note})
 	})
 }
 
@@ -245,14 +251,14 @@ func (s *Store) AddExemption(ctx context.Context, e store.Exemption, actor strin
 	if (e.HostID == "") == (e.Label == "") {
 		return errors.New("exemption: needs exactly one of a host and a label")
 	}
-	if e.Check == "" || e.Expires.IsZero() {
-		return errors.New("exemption: needs a check and an expiry")
+	if e.Check == "" {
+		return errors.New("exemption: needs a check")
 	}
 	e.CreatedAt = nowIfZero(e.CreatedAt)
 	return s.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			e.ID, e.HostID, e.Label, e.Check, e.Reason, e.ApprovedBy, e.CreatedAt, e.Expires, tsOrNull(e.RevokedAt))
+			e.ID, e.HostID, e.Label, e.Check, e.Reason, e.ApprovedBy, e.CreatedAt, tsOrNull(e.Expires), tsOrNull(e.RevokedAt))
 		if isUnique(err) {
 			return fmt.Errorf("exemption %q: %w", e.ID, store.ErrConflict)
 		}
@@ -261,7 +267,7 @@ func (s *Store) AddExemption(ctx context.Context, e store.Exemption, actor strin
 		}
 		return audit(ctx, tx, e.CreatedAt, actor, "exemption.create", e.ID, map[string]any{
 			"host_id": e.HostID, "label": e.Label, "check": e.Check, "reason": e.Reason,
-			"approved_by": e.ApprovedBy, "expires": e.Expires.UTC()})
+			"approved_by": e.ApprovedBy, "expires": e.Expires})
 	})
 }
 
@@ -271,20 +277,20 @@ func (s *Store) RevokeExemption(ctx context.Context, id, actor string, at time.T
 }
 
 // Exemptions returns the exemptions in force at at (created, not expired, not revoked), or
-// every exemption when at is zero, oldest first.
+// every exemption when at is zero, oldest first. A zero Expires never expires.
 func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at
 		FROM exemptions
-		WHERE $1::timestamptz IS NULL OR (created_at <= $1 AND expires > $1 AND (revoked_at IS NULL OR revoked_at > $1))
+		WHERE $1::timestamptz IS NULL OR (created_at <= $1 AND (expires IS NULL OR expires > $1) AND (revoked_at IS NULL OR revoked_at > $1))
 		ORDER BY created_at, id`, tsOrNull(at))
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Exemption, error) {
 		var e store.Exemption
-		var revoked *time.Time
-		err := r.Scan(&e.ID, &e.HostID, &e.Label, &e.Check, &e.Reason, &e.ApprovedBy, &e.CreatedAt, &e.Expires, &revoked)
-		e.CreatedAt, e.Expires, e.RevokedAt = e.CreatedAt.UTC(), e.Expires.UTC(), fromNull(revoked)
+		var expires, revoked *time.Time
+		err := r.Scan(&e.ID, &e.HostID, &e.Label, &e.Check, &e.Reason, &e.ApprovedBy, &e.CreatedAt, &expires, &revoked)
+		e.CreatedAt, e.Expires, e.RevokedAt = e.CreatedAt.UTC(), fromNull(expires), fromNull(revoked)
 		return e, err
 	})
 }

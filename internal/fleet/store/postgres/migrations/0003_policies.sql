@@ -19,7 +19,7 @@ CREATE TABLE exemptions (
 	reason      text NOT NULL,
 	approved_by text NOT NULL,
 	created_at  timestamptz NOT NULL,
-	expires     timestamptz NOT NULL,
+	expires     timestamptz, -- NULL: until revoked
 	revoked_at  timestamptz
 );
 CREATE INDEX exemptions_check ON exemptions (check_id);
