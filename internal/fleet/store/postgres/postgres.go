@@ -100,6 +100,12 @@ func openAt(ctx context.Context, url string, target int) (*Store, error) {
 		// pgconn's message can quote the URL, password included: say only what was wrong.
 		return nil, errors.New("the database URL is not a valid postgres:// URL or key=value connection string")
 	}
+	// The planner's cost for ComplianceAt at fleet scale crosses the JIT threshold, and
+	// compiling it costs a second where the query itself takes tens of milliseconds. Every
+	// query here is short: JIT never pays. A jit setting in the URL still wins.
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres: %w", err)

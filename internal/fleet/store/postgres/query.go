@@ -50,19 +50,20 @@ func (s *Store) Transitions(ctx context.Context, hostID, check string, from, to 
 
 // complianceSQL answers ComplianceAt in one statement. For each (host, check) the status at
 // $1 is the current one when it began at or before $1 (most rows, and all of them for "now"),
-// otherwise the last transition at or before $1, one backward probe of
-// transitions_host_check_time. A failing status (not an error: an exemption excuses a known
+// otherwise the last transition at or before $1: a LATERAL backward probe of
+// transitions_host_check_time, which its one-time filter (c.since > $1) skips for every row
+// whose current status already applies. A failing status (not an error: an exemption excuses a known
 // deviation, not a check that could not run) under an exemption active at $1 counts as
 // exempt. The result is one row per (check, status) and one per host verdict.
 const complianceSQL = `
 WITH st AS (
-	SELECT h.id AS host_id, h.labels, c.check_id,
-		CASE WHEN c.since <= $1 THEN c.status ELSE (
-			SELECT t.to_status FROM transitions t
-			WHERE t.host_id = c.host_id AND t.check_id = c.check_id AND t.time <= $1
-			ORDER BY t.time DESC, t.id DESC LIMIT 1) END AS status
+	SELECT h.id AS host_id, h.labels, c.check_id, CASE WHEN c.since <= $1 THEN c.status ELSE t.to_status END AS status
 	FROM hosts h
 	LEFT JOIN current c ON c.host_id = h.id AND ($3 = '' OR c.check_id = $3)
+	LEFT JOIN LATERAL (
+		SELECT t.to_status FROM transitions t
+		WHERE c.since > $1 AND t.host_id = c.host_id AND t.check_id = c.check_id AND t.time <= $1
+		ORDER BY t.time DESC, t.id DESC LIMIT 1) t ON true
 	WHERE h.enrolled_at <= $1 AND (h.revoked_at IS NULL OR h.revoked_at > $1)
 		AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])
 ), ex AS (
