@@ -271,6 +271,15 @@ func unprivileged(dir string) (*syscall.Credential, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("user nobody has a non-numeric uid %q or gid %q", u.Uid, u.Gid)
 	}
+	// nobody must be able to reach dir: a TMPDIR inside root's 0700 home would not do.
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			return nil, fmt.Errorf("running as root, PostgreSQL runs as nobody, who cannot enter %s: set TMPDIR to a directory everyone can enter, such as /tmp", d)
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
 	if err := os.Chown(dir, int(uid), int(gid)); err != nil {
 		return nil, err
 	}
