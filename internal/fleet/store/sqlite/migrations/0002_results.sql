@@ -1,6 +1,10 @@
 -- Results: what hosts report. Storage grows with changes (transitions), not with check-ins;
 -- runs are kept only for the retention period (Prune).
 
+-- Time of the newest record applied to the host's current state: older ones arriving late are
+-- kept (runs, alerts) but do not rewrite the state or its transitions.
+ALTER TABLE hosts ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;
+
 -- Records stored above a gap in a host's sequence, and ranges the agent reported dropped.
 -- Every seq <= hosts.last_seq is stored, so only these need keeping for exactly-once: rows
 -- are deleted as last_seq moves over them. chain_* carry the record's evidence-chain entry,
@@ -28,8 +32,7 @@ CREATE TABLE current (
 	actual   TEXT NOT NULL,
 	expected TEXT NOT NULL,
 	since    INTEGER NOT NULL,
-	observed INTEGER NOT NULL, -- time of the latest record that reported this check
-	run_id   TEXT NOT NULL,
+	run_id   TEXT NOT NULL, -- the latest run that reported this check
 	PRIMARY KEY (host_id, check_id)
 ) WITHOUT ROWID;
 CREATE INDEX current_check_status ON current (check_id, status);
