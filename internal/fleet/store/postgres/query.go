@@ -304,3 +304,22 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// LatestRun returns the newest stored run of a host, with its results and their evidence, for
+// the host page (store.ErrNotFound when none is kept). Like the SQLite store's, it is not part
+// of store.Store yet.
+func (s *Store) LatestRun(ctx context.Context, hostID string) (wire.Run, error) {
+	var run wire.Run
+	var results []byte
+	err := s.pool.QueryRow(ctx, `SELECT run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
+		FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
+		Scan(&run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results)
+	if err != nil {
+		return wire.Run{}, fmt.Errorf("runs of host %s: %w", hostID, notFound(err))
+	}
+	run.Started, run.Finished = run.Started.UTC(), run.Finished.UTC()
+	if err := json.Unmarshal(results, &run.Results); err != nil {
+		return wire.Run{}, fmt.Errorf("run %s: %w", run.RunID, err)
+	}
+	return run, nil
+}
