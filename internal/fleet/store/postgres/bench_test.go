@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,14 +139,18 @@ func dbSize(b *testing.B, s *Store) int64 {
 	return n
 }
 
-// BenchmarkComplianceAt answers fleet compliance for 10,000 hosts × 13 checks with a week of
+// BenchmarkComplianceAt answers fleet compliance for 10,000 hosts ($FLEET_BENCH_HOSTS) × 13 checks with a week of
 // hourly history in which about 3 % of checks changed status each day, now and as of an
 // instant in the middle of the week. The data is written with SQL directly: loading it
 // through Ingest would take minutes.
 func BenchmarkComplianceAt(b *testing.B) {
 	s, _ := open(b)
 	ctx := context.Background()
-	const hosts, days = 10000, 7
+	const days = 7
+	hosts := 10000
+	if v, err := strconv.Atoi(os.Getenv("FLEET_BENCH_HOSTS")); err == nil && v > 0 {
+		hosts = v
+	}
 	seed := []string{
 		`INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
 			SELECT 'h' || lpad(i::text, 6, '0'), 'u' || i, decode(md5(i::text), 'hex'), 'host' || i, 'macOS', '15.3', '1.0',
