@@ -122,6 +122,9 @@ func dbSize(dir string) int64 {
 	return n
 }
 
+// keepDir: the fixture lives in FLEET_BENCH_DIR and stays for the next run.
+var keepDir bool
+
 // fleetFixture is a generated fleet's database: hosts × days of transitions, built once per
 // test binary run and shared by the benchmarks that read it.
 var fleetFixture struct {
@@ -136,9 +139,11 @@ var fleetFixture struct {
 }
 
 // benchFleet builds (once) a fleet of FLEET_BENCH_HOSTS hosts (default 10,000) with 90 days of
-// history: every host starts with 13 results, then drifts at 3 % per hour (one check fails,
-// the agent's fix reverts it ten minutes later: two transitions), which is 130 transitions per
-// host over 90 days. It writes the tables directly, not through Ingest, to build quickly.
+// history, in a temporary directory or in FLEET_BENCH_DIR to reuse it across runs (give the
+// same FLEET_BENCH_HOSTS again). Every host starts with 13 results, then drifts at 3 % per
+// hour (one check fails, the agent's fix reverts it ten minutes later: two transitions), about
+// 130 transitions per host over 90 days. It writes the tables directly, not through Ingest,
+// to build quickly, with the hourly counts Ingest would have kept.
 func benchFleet(b *testing.B) (*Store, time.Time) {
 	f := &fleetFixture
 	f.once.Do(func() {
@@ -146,8 +151,15 @@ func benchFleet(b *testing.B) (*Store, time.Time) {
 		if v, err := strconv.Atoi(os.Getenv("FLEET_BENCH_HOSTS")); err == nil && v > 0 {
 			f.hosts = v
 		}
-		f.dir, f.err = os.MkdirTemp("", "fleet-bench-")
-		if f.err != nil {
+		if keep := os.Getenv("FLEET_BENCH_DIR"); keep != "" {
+			// Reuse a fleet built by an earlier run (building 10,000 hosts takes a minute or two).
+			f.dir, keepDir = keep, true
+			if _, err := os.Stat(filepath.Join(keep, "fleet.db")); err == nil {
+				f.end = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(f.days) * 24 * time.Hour)
+				f.bytes = dbSize(f.dir)
+				return
+			}
+		} else if f.dir, f.err = os.MkdirTemp("", "fleet-bench-"); f.err != nil {
 			return
 		}
 		f.err = buildFleet(filepath.Join(f.dir, "fleet.db"), f.hosts, f.days, &f.end, &f.rows)
@@ -161,7 +173,6 @@ func benchFleet(b *testing.B) (*Store, time.Time) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	b.ReportMetric(float64(f.bytes)/float64(f.hosts*f.days), "B/host/day")
 	return s, f.end
 }
 
@@ -190,8 +201,8 @@ func buildFleet(path string, hosts, days int, end *time.Time, count *int64) erro
 		if err != nil {
 			return err
 		}
-		insCur, err := tx.PrepareContext(ctx, `INSERT INTO current (host_id, check_id, status, actual, expected, since, observed, run_id)
-			VALUES (?, ?, ?, ?, '1', ?, ?, ?)`)
+		insCur, err := tx.PrepareContext(ctx, `INSERT INTO current (host_id, check_id, status, actual, expected, since, run_id)
+			VALUES (?, ?, ?, ?, '1', ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -248,14 +259,77 @@ func buildFleet(path string, hosts, days int, end *time.Time, count *int64) erro
 					status[i], since[i] = st, at
 				}
 			}
+			// The host's posture over time, as Ingest keeps it.
+			if err := fixturePosture(ctx, tx, id, enrolled); err != nil {
+				return err
+			}
 			for i, c := range benchChecks {
-				if _, err := insCur.ExecContext(ctx, id, c, status[i], "1", since[i], ts(*end), "run-last"); err != nil {
+				if _, err := insCur.ExecContext(ctx, id, c, status[i], "1", since[i], "run-last"); err != nil {
 					return err
 				}
 			}
 		}
+		// The hourly counts, as Ingest keeps them.
+		for _, q := range []string{
+			`INSERT INTO status_deltas (hour, check_id, status, n)
+			SELECT hour, check_id, status, sum(n) FROM (
+				SELECT time / 3600000000000 AS hour, check_id, to_status AS status, 1 AS n FROM transitions
+				UNION ALL
+				SELECT time / 3600000000000, check_id, from_status, -1 FROM transitions WHERE from_status != '')
+			GROUP BY hour, check_id, status HAVING sum(n) != 0`,
+			`INSERT INTO posture_deltas (hour, state, n)
+			SELECT hour, state, sum(n) FROM (
+				SELECT time / 3600000000000 AS hour, to_state AS state, 1 AS n FROM posture
+				UNION ALL
+				SELECT time / 3600000000000, from_state, -1 FROM posture WHERE from_state != '')
+			GROUP BY hour, state HAVING sum(n) != 0`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+// fixturePosture writes a generated host's posture rows from its transitions.
+func fixturePosture(ctx context.Context, tx *sql.Tx, id string, enrolled time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT check_id, time, to_status FROM transitions WHERE host_id = ? ORDER BY id`, id)
+	if err != nil {
+		return err
+	}
+	type tr struct {
+		check, status string
+		time          int64
+	}
+	var trs []tr
+	for rows.Next() {
+		var x tr
+		if err := rows.Scan(&x.check, &x.time, &x.status); err != nil {
+			rows.Close()
+			return err
+		}
+		trs = append(trs, x)
+	}
+	rows.Close()
+	bad := map[string]bool{}
+	state := ""
+	for _, x := range trs {
+		bad[x.check] = !wire.Compliant(x.status)
+		p := stateCompliant
+		for _, b := range bad {
+			if b {
+				p = stateNoncompliant
+			}
+		}
+		if p != state {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO posture (host_id, time, from_state, to_state) VALUES (?, ?, ?, ?)`, id, x.time, state, p); err != nil {
+				return err
+			}
+			state = p
+		}
+	}
+	return nil
 }
 
 // BenchmarkComplianceAt answers fleet compliance at an instant over the generated fleet
@@ -269,6 +343,8 @@ func BenchmarkComplianceAt(b *testing.B) {
 	}{
 		{"fleet/now", "", "", end},
 		{"fleet/45d-ago", "", "", end.Add(-45 * 24 * time.Hour)},
+		{"fleet/30d-ago-mid-hour", "", "", end.Add(-30*24*time.Hour + 37*time.Minute)},
+		{"check/now", "", "alf-enabled", end},
 		{"label/now", "linux", "", end},
 		{"check/45d-ago", "", "alf-enabled", end.Add(-45 * 24 * time.Hour)},
 	} {
@@ -279,6 +355,9 @@ func BenchmarkComplianceAt(b *testing.B) {
 					b.Fatalf("ComplianceAt = %+v, %v", c, err)
 				}
 			}
+			// What the fleet's history costs on disk, per host per day (no runs: Prune keeps
+			// those for the retention period; see BenchmarkIngest's B/run).
+			b.ReportMetric(float64(fleetFixture.bytes)/float64(fleetFixture.hosts*fleetFixture.days), "B/host/day")
 		})
 	}
 }
@@ -300,7 +379,7 @@ func BenchmarkHostHistory(b *testing.B) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if fleetFixture.dir != "" {
+	if fleetFixture.dir != "" && !keepDir {
 		os.RemoveAll(fleetFixture.dir)
 	}
 	os.Exit(code)

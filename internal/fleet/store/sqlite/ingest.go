@@ -54,6 +54,67 @@ type ingester struct {
 	cur       map[string]*current // the host's current state, loaded on first use
 	res       store.IngestResult
 	unchanged []string // checks of the run being stored whose status and value did not change
+	state     string   // the host's posture: "", stateCompliant or stateNoncompliant
+	deltas    map[deltaKey]int64
+}
+
+// deltaKey is a row of status_deltas (check set) or posture_deltas (check "").
+type deltaKey struct {
+	hour          int64
+	check, status string
+}
+
+// Host postures, in the posture tables.
+const (
+	stateCompliant    = "compliant"
+	stateNoncompliant = "noncompliant"
+)
+
+func hourOf(t int64) int64 { return t / int64(time.Hour) }
+
+// posture is the host's posture from its current state.
+func (in *ingester) posture() string {
+	if len(in.cur) == 0 {
+		return ""
+	}
+	for _, c := range in.cur {
+		if !wire.Compliant(c.status) {
+			return stateNoncompliant
+		}
+	}
+	return stateCompliant
+}
+
+// moved counts a (host, check) pair, or a host when check is "", moving from one status or
+// posture to another in the hour of t.
+func (in *ingester) moved(t int64, check, from, to string) {
+	if in.deltas == nil {
+		in.deltas = map[deltaKey]int64{}
+	}
+	h := hourOf(t)
+	in.deltas[deltaKey{h, check, to}]++
+	if from != "" {
+		in.deltas[deltaKey{h, check, from}]--
+	}
+}
+
+// flushDeltas adds the batch's counts to status_deltas and posture_deltas.
+func (in *ingester) flushDeltas() error {
+	for k, n := range in.deltas {
+		if n == 0 {
+			continue
+		}
+		var err error
+		if k.check == "" {
+			err = in.exec(in.st.upsPostureDelta, k.hour, k.status, n)
+		} else {
+			err = in.exec(in.st.upsStatusDelta, k.hour, k.check, k.status, n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type current struct {
@@ -116,6 +177,9 @@ func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult
 		if err := in.advance(); err != nil {
 			return in.res, err
 		}
+	}
+	if err := in.flushDeltas(); err != nil {
+		return in.res, err
 	}
 	in.res.Acked = in.last
 	err = in.exec(in.st.updHostIngest, in.last, in.chainSeq, in.chainHash, in.broken, in.applied, ts(now), in.host)
@@ -251,6 +315,7 @@ func (in *ingester) late(at time.Time) (bool, error) {
 		}
 		in.cur[check] = c
 	}
+	in.state = in.posture()
 	return false, rows.Err()
 }
 
@@ -324,7 +389,18 @@ func (in *ingester) observe(check, status, actual, expected, runID, cause string
 		c.status, c.actual, c.expected = status, actual, expected
 	}
 	in.res.Transitions++
-	return in.exec(in.st.insTransition, in.host, check, t, from, status, actual, runID, cause, seq)
+	if err := in.exec(in.st.insTransition, in.host, check, t, from, status, actual, runID, cause, seq); err != nil {
+		return err
+	}
+	in.moved(t, check, from, status)
+	if p := in.posture(); p != in.state {
+		if err := in.exec(in.st.insPosture, in.host, t, in.state, p); err != nil {
+			return err
+		}
+		in.moved(t, "", in.state, p)
+		in.state = p
+	}
+	return nil
 }
 func (in *ingester) alert(r *wire.Record) error {
 	a := *r.Alert

@@ -87,6 +87,7 @@ type stmts struct {
 	seenPending, insPending, insPendingRange, selPending, delPending *sql.Stmt
 	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue    *sql.Stmt
 	touchCurrent, insTransition, insRun, upsBans                     *sql.Stmt
+	upsStatusDelta, upsPostureDelta, insPosture                      *sql.Stmt
 }
 
 func prepare(db *sql.DB) (*stmts, error) {
@@ -114,6 +115,11 @@ func prepare(db *sql.DB) (*stmts, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insRun, `INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.upsStatusDelta, `INSERT INTO status_deltas (hour, check_id, status, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
+		{&st.upsPostureDelta, `INSERT INTO posture_deltas (hour, state, n) VALUES (?, ?, ?)
+			ON CONFLICT (hour, state) DO UPDATE SET n = n + excluded.n`},
+		{&st.insPosture, `INSERT INTO posture (host_id, time, from_state, to_state) VALUES (?, ?, ?, ?)`},
 		{&st.upsBans, `INSERT INTO bans (host_id, time, seq, summary) VALUES (?, ?, ?, ?)
 			ON CONFLICT (host_id) DO UPDATE SET time = excluded.time, seq = excluded.seq, summary = excluded.summary
 			WHERE excluded.time >= bans.time`},

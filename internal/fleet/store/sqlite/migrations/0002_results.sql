@@ -54,6 +54,36 @@ CREATE TABLE transitions (
 CREATE INDEX transitions_check_host_time ON transitions (check_id, host_id, time, to_status);
 -- A host's history.
 CREATE INDEX transitions_host_time ON transitions (host_id, time);
+-- The transitions within the last hour before an instant (see status_deltas).
+CREATE INDEX transitions_time ON transitions (time);
+
+-- Fleet compliance at any instant without reading every host: per hour and check, how many
+-- (host, check) pairs entered (+) or left (-) each status. The counts at an instant are the
+-- sum over the hours before it, plus the transitions of its own hour.
+CREATE TABLE status_deltas (
+	hour     INTEGER NOT NULL, -- Unix nanoseconds / 3600e9
+	check_id TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	n        INTEGER NOT NULL,
+	PRIMARY KEY (hour, check_id, status)
+) WITHOUT ROWID;
+
+-- The same for whole hosts: a host is 'compliant' or 'noncompliant' (every status it has, over
+-- every check, is compliant or not) from its first result on.
+CREATE TABLE posture (
+	host_id    TEXT NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+	time       INTEGER NOT NULL,
+	from_state TEXT NOT NULL,
+	to_state   TEXT NOT NULL
+);
+CREATE INDEX posture_host_time ON posture (host_id, time);
+CREATE INDEX posture_time ON posture (time);
+CREATE TABLE posture_deltas (
+	hour  INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	n     INTEGER NOT NULL,
+	PRIMARY KEY (hour, state)
+) WITHOUT ROWID;
 
 CREATE TABLE runs (
 	id              INTEGER PRIMARY KEY,
