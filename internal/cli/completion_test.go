@@ -64,7 +64,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"baseline", "profile", "--baseline", ""}, []string{completeFiles}},
 		{[]string{"completion", ""}, []string{"bash", "zsh", "fish"}},
 		{[]string{"completion", "bash", ""}, nil},
-		{[]string{"service", "install", ""}, []string{"guard", "detect-live", "block-expire"}},
+		{[]string{"service", "install", ""}, []string{"guard", "detect-live", "block-expire", "agent"}},
 		{[]string{"service", "files", ""}, nil},
 		{[]string{"help", ""}, []string{"check", "fix", "rollback", "evidence", "baseline", "logs", "rules", "detect", "block", "guard", "agent", "config", "service", "version", "help", "man", "completion"}},
 		{[]string{"help", "detect", ""}, []string{"rules"}},
