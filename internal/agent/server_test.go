@@ -35,13 +35,15 @@ type fakeServer struct {
 	enrolls []wire.EnrollRequest
 	nudges  chan wire.Nudge
 	streams int // nudge streams opened
+	// events receives "report" after each stored batch and "stream" when a nudge stream opens.
+	events chan string
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
 	s := &fakeServer{
 		t: t, secret: "fwe_secret", cred: "fwh_credential", records: map[uint64]wire.Record{},
 		config: wire.AgentConfig{Version: 1, Policy: wire.Policy{Name: "default", Mode: wire.ModeReport, IntervalSeconds: 3600}},
-		nudges: make(chan wire.Nudge, 4),
+		nudges: make(chan wire.Nudge, 4), events: make(chan string, 100),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
@@ -129,6 +131,14 @@ func (s *fakeServer) report(w http.ResponseWriter, r *http.Request) {
 		acked = rec.Seq
 	}
 	json.NewEncoder(w).Encode(wire.ReportAck{AckedSeq: acked})
+	s.event("report")
+}
+
+func (s *fakeServer) event(e string) {
+	select {
+	case s.events <- e:
+	default:
+	}
 }
 
 func (s *fakeServer) stream(w http.ResponseWriter, r *http.Request) {
@@ -138,6 +148,7 @@ func (s *fakeServer) stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
+	s.event("stream")
 	enc := json.NewEncoder(w)
 	for {
 		select {
