@@ -13,7 +13,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
@@ -27,12 +29,14 @@ type fleetServer struct {
 	config  wire.AgentConfig
 	enroll  []wire.EnrollRequest
 	records map[uint64]wire.Record
+	// reported gets a value after every stored batch.
+	reported chan struct{}
 }
 
 const e2eCred = "fwh_e2e_credential"
 
 func newFleetServer(t *testing.T) *fleetServer {
-	s := &fleetServer{records: map[uint64]wire.Record{}, config: wire.AgentConfig{Version: 1, Policy: wire.Policy{Name: "e2e", Mode: wire.ModeReport, IntervalSeconds: 3600}}}
+	s := &fleetServer{records: map[uint64]wire.Record{}, reported: make(chan struct{}, 100), config: wire.AgentConfig{Version: 1, Policy: wire.Policy{Name: "e2e", Mode: wire.ModeReport, IntervalSeconds: 3600}}}
 	fail := func(w http.ResponseWriter, code int, err error) {
 		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
@@ -85,6 +89,10 @@ func newFleetServer(t *testing.T) *fleetServer {
 			}
 		}
 		json.NewEncoder(w).Encode(wire.ReportAck{AckedSeq: b.Records[len(b.Records)-1].Seq})
+		select {
+		case s.reported <- struct{}{}:
+		default:
+		}
 	}))
 	s.Server = httptest.NewTLSServer(mux)
 	t.Cleanup(s.Close)
@@ -271,5 +279,34 @@ func TestAgentEnrollRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "Library/Application Support/firewarden/agent.json")); err == nil {
 		t.Error("a refused enrolment wrote agent.json")
+	}
+}
+
+// The daemon reports at start and stops cleanly (exit 0) on SIGTERM.
+func TestAgentDaemonStopsOnSIGTERM(t *testing.T) {
+	srv := newFleetServer(t)
+	root := mac(t, hosttest.Mac15())
+	if r := firewarden(t, root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint()); r.code != 0 {
+		t.Fatalf("enroll: %s", r.stderr)
+	}
+	cmd := exec.Command(fwBin, "--root", root, "agent", "run")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.reported:
+	case <-time.After(time.Minute): // a guard against a hang, not a speed requirement
+		cmd.Process.Kill()
+		t.Fatalf("the daemon reported nothing; stderr:\n%s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if err != nil {
+		t.Errorf("agent run after SIGTERM: %v, want exit 0; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "record(s) spooled") {
+		t.Errorf("stderr lacks the run line:\n%s", stderr.String())
 	}
 }
