@@ -31,12 +31,14 @@ type fleetServer struct {
 	records map[uint64]wire.Record
 	// reported gets a value after every stored batch.
 	reported chan struct{}
+	// nudges are written to the open nudge streams.
+	nudges chan wire.Nudge
 }
 
 const e2eCred = "fwh_e2e_credential"
 
-func newFleetServer(t *testing.T) *fleetServer {
-	s := &fleetServer{records: map[uint64]wire.Record{}, reported: make(chan struct{}, 100), config: wire.AgentConfig{Version: 1, Policy: wire.Policy{Name: "e2e", Mode: wire.ModeReport, IntervalSeconds: 3600}}}
+func newFleetServer(t testing.TB) *fleetServer {
+	s := &fleetServer{records: map[uint64]wire.Record{}, reported: make(chan struct{}, 100), nudges: make(chan wire.Nudge, 1), config: wire.AgentConfig{Version: 1, Policy: wire.Policy{Name: "e2e", Mode: wire.ModeReport, IntervalSeconds: 3600}}}
 	fail := func(w http.ResponseWriter, code int, err error) {
 		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
@@ -92,6 +94,19 @@ func newFleetServer(t *testing.T) *fleetServer {
 		select {
 		case s.reported <- struct{}{}:
 		default:
+		}
+	}))
+	mux.HandleFunc("GET "+wire.PathNudges, authed(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case n := <-s.nudges:
+				json.NewEncoder(w).Encode(n)
+				w.(http.Flusher).Flush()
+			}
 		}
 	}))
 	s.Server = httptest.NewTLSServer(mux)
@@ -309,4 +324,121 @@ func TestAgentDaemonStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "record(s) spooled") {
 		t.Errorf("stderr lacks the run line:\n%s", stderr.String())
 	}
+}
+
+// rssMB reads a process's resident set size from /proc (Linux).
+func rssMB(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb / 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// BenchmarkAgentIdleRSS starts `firewarden agent run` on an emulated Mac 15 against a local
+// server, waits for its first report (one full cycle and upload done, the nudge stream open) and
+// reports the daemon's resident set size then and after it idled for a while.
+func BenchmarkAgentIdleRSS(b *testing.B) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		b.Skip("needs /proc (Linux)")
+	}
+	for b.Loop() {
+		srv := newFleetServer(b)
+		root := b.TempDir()
+		if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
+			b.Fatal(err)
+		}
+		enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
+		if out, err := enroll.CombinedOutput(); err != nil {
+			b.Fatalf("enroll: %v\n%s", err, out)
+		}
+		cmd := exec.Command(fwBin, "--root", root, "agent", "run")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		<-srv.reported
+		after, err := rssMB(cmd.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(10 * time.Second) // idle: what the daemon holds between cycles
+		idle, err := rssMB(cmd.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		b.ReportMetric(after, "MB-rss-after-cycle")
+		b.ReportMetric(idle, "MB-rss-idle")
+	}
+}
+
+// cpuOwn is a process's own user and system CPU time from /proc/PID/stat, without its children's
+// (the programs a cycle runs): fields 14 and 15, in clock ticks of 1/100 s on Linux.
+func cpuOwn(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// BenchmarkAgentCycleCPU nudges a running `firewarden agent run` (emulated Mac 15, built-in
+// baseline, report mode) to run a cycle per iteration and reports the daemon's own CPU time per
+// cycle: evaluation, evidence chain, spool, upload; the programs it runs (the emulator's
+// stand-ins) are children and not counted.
+func BenchmarkAgentCycleCPU(b *testing.B) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		b.Skip("needs /proc (Linux)")
+	}
+	srv := newFleetServer(b)
+	root := b.TempDir()
+	if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
+		b.Fatal(err)
+	}
+	enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
+	if out, err := enroll.CombinedOutput(); err != nil {
+		b.Fatalf("enroll: %v\n%s", err, out)
+	}
+	cmd := exec.Command(fwBin, "--root", root, "agent", "run")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	<-srv.reported
+	start, err := cpuOwn(cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		srv.nudges <- wire.Nudge{Kind: wire.NudgeCheckNow}
+		<-srv.reported
+	}
+	end, err := cpuOwn(cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(end-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/cycle")
 }

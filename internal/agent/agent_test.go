@@ -31,7 +31,7 @@ type testAgent struct {
 	sleeps  []time.Duration
 }
 
-func newTestAgent(t *testing.T, srv *fakeServer, mac *hosttest.Mac, macRoot, dir string) *testAgent {
+func newTestAgent(t testing.TB, srv *fakeServer, mac *hosttest.Mac, macRoot, dir string) *testAgent {
 	t.Helper()
 	root, err := host.NewRoot(macRoot)
 	if err != nil {
@@ -71,7 +71,7 @@ func newTestAgent(t *testing.T, srv *fakeServer, mac *hosttest.Mac, macRoot, dir
 }
 
 // newMacAgent lays out a Mac 15 and an agent for it.
-func newMacAgent(t *testing.T, srv *fakeServer) *testAgent {
+func newMacAgent(t testing.TB, srv *fakeServer) *testAgent {
 	t.Helper()
 	macRoot := t.TempDir()
 	mac, err := hosttest.NewMac(macRoot, hosttest.Mac15())

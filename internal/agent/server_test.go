@@ -19,7 +19,7 @@ import (
 // real server must: a test of the agent fails when the agent sends anything the contract refuses.
 type fakeServer struct {
 	*httptest.Server
-	t *testing.T
+	t testing.TB
 
 	mu      sync.Mutex
 	secret  string
@@ -39,7 +39,7 @@ type fakeServer struct {
 	events chan string
 }
 
-func newFakeServer(t *testing.T) *fakeServer {
+func newFakeServer(t testing.TB) *fakeServer {
 	s := &fakeServer{
 		t: t, secret: "fwe_secret", cred: "fwh_credential", records: map[uint64]wire.Record{},
 		config: wire.AgentConfig{Version: 1, Policy: wire.Policy{Name: "default", Mode: wire.ModeReport, IntervalSeconds: 3600}},
@@ -173,7 +173,7 @@ func (s *fakeServer) stored() []wire.Record {
 	return out
 }
 
-func (s *fakeServer) url(t *testing.T) *url.URL {
+func (s *fakeServer) url(t testing.TB) *url.URL {
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func (s *fakeServer) url(t *testing.T) *url.URL {
 }
 
 // client is a client pinned to the server's certificate and holding its credential.
-func (s *fakeServer) client(t *testing.T) *Client {
+func (s *fakeServer) client(t testing.TB) *Client {
 	c := NewClient(s.url(t), Fingerprint(s.Certificate().Raw), nil)
 	c.Credential = s.cred
 	return c

@@ -37,7 +37,7 @@ func recs(kinds ...string) []wire.Record {
 	return out
 }
 
-func openState(t *testing.T, dir string) *statedir.Dir {
+func openState(t testing.TB, dir string) *statedir.Dir {
 	t.Helper()
 	d, err := statedir.Open(dir)
 	if err != nil {
