@@ -59,6 +59,8 @@ func (a *Agent) Once(ctx context.Context) (out Outcome, err error) {
 		}
 		a.logf("using the last policy known (%s): %v", cfg.Policy.Name, oneLine(cerr.Error()))
 	}
+	// No daemon runs beside --once (the agent lock), so no run is scheduled.
+	a.updateFacts(func(f *Facts) { f.NextRun = time.Time{} })
 	out, err = a.cycleAndRecord(ctx, cfg)
 	if err != nil {
 		return out, err
@@ -90,9 +92,10 @@ func (a *Agent) cycleAndRecord(ctx context.Context, cfg wire.AgentConfig) (Outco
 func (a *Agent) uploadAndRecord(ctx context.Context, attempts int) (int, error) {
 	n, err := a.UploadRetrying(ctx, attempts)
 	a.updateFacts(func(f *Facts) {
-		if err == nil {
+		switch {
+		case err == nil:
 			f.LastUpload, f.LastUploadError = a.now(), ""
-		} else {
+		case ctx.Err() == nil: // not an upload cut short by the agent's own stop
 			f.LastUploadError = oneLine(err.Error())
 		}
 	})
@@ -126,6 +129,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return a.loop(ctx, &connected, nudges) })
 	err := g.Wait()
+	// Stopped: nothing is scheduled any more, and status must not say otherwise.
+	a.updateFacts(func(f *Facts) { f.NextRun = time.Time{} })
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -66,7 +66,7 @@ func TestRunNudgesAndStop(t *testing.T) {
 		t.Error("the enforce policy did not turn the firewall on")
 	}
 	f, _ := LoadFacts(ta.State)
-	if f.NextRun.IsZero() || f.LastUpload.IsZero() || f.Mode != wire.ModeEnforce {
-		t.Errorf("facts = %+v, want next run, last upload and enforce mode", f)
+	if !f.NextRun.IsZero() || f.LastUpload.IsZero() || f.LastUploadError != "" || f.Mode != wire.ModeEnforce {
+		t.Errorf("facts after stop = %+v, want no next run, a last upload without error, enforce mode", f)
 	}
 }

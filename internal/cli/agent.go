@@ -293,6 +293,11 @@ func runAgentStatus(a *app, args []string) error {
 		return err
 	}
 	if state != nil {
+		if _, err := state.ReadDir(); errors.Is(err, os.ErrPermission) {
+			return usagef("the agent's state in %s is readable by root only: run sudo firewarden agent status", state.Path())
+		}
+	}
+	if state != nil {
 		if e, err := agent.LoadEnrollment(state); err == nil {
 			st.Enrolled, st.Server, st.HostID, st.Fingerprint, st.EnrolledAt = true, e.Server, e.HostID, e.Fingerprint, &e.Enrolled
 		} else if !errors.Is(err, agent.ErrNotEnrolled) {
