@@ -243,6 +243,12 @@ func (c *Chain) Append(e Entry) error {
 	return c.writeHead()
 }
 
+// Recent returns the chain's last n entries (fewer when it is shorter), oldest first. The agent
+// uses it to tell whether a run it was killed in the middle of already reached the chain.
+func (c *Chain) Recent(n int) []Entry {
+	return c.entries[max(0, len(c.entries)-n):]
+}
+
 // Close releases the lock.
 func (c *Chain) Close() error { return c.lock.Unlock() }
 
