@@ -382,7 +382,12 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Toke
 	if now {
 		// Answering for now, a host that stopped reporting is taken out of the compliant count:
 		// its last results are not evidence of the present.
-		stale, err := s.staleCompliant(r.Context(), label, check, at)
+		exs, err := s.st.Exemptions(r.Context(), at)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		stale, err := s.staleCompliant(r.Context(), label, check, at, exs)
 		if err != nil {
 			s.internal(w, r, err)
 			return
@@ -394,9 +399,9 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Toke
 	writeJSON(w, http.StatusOK, out)
 }
 
-// staleCompliant lists hosts that are stale now and whose last results count as compliant
-// (those the store's count took as compliant).
-func (s *Server) staleCompliant(ctx context.Context, label, check string, now time.Time) ([]string, error) {
+// staleCompliant lists hosts that are stale now and whose last results count as compliant,
+// failures under an exemption included (those the store's count took as compliant).
+func (s *Server) staleCompliant(ctx context.Context, label, check string, now time.Time, exs []store.Exemption) ([]string, error) {
 	var out []string
 	f := store.HostFilter{Label: label, Limit: maxPage, Now: now}
 	for {
@@ -409,7 +414,7 @@ func (s *Server) staleCompliant(ctx context.Context, label, check string, now ti
 			if !h.RevokedAt.IsZero() {
 				continue
 			}
-			v, err := s.viewHost(ctx, h, nil)
+			v, err := s.viewHost(ctx, h, exs)
 			if err != nil {
 				return nil, err
 			}
@@ -418,7 +423,7 @@ func (s *Server) staleCompliant(ctx context.Context, label, check string, now ti
 			}
 			compliant := true
 			for _, res := range v.results {
-				if (check == "" || res.Check == check) && !wire.Compliant(res.Status) {
+				if (check == "" || res.Check == check) && !wire.Compliant(res.Status) && res.Exemption == "" {
 					compliant = false
 				}
 			}

@@ -187,7 +187,7 @@ func dispatch(ctx context.Context, e *Env, args []string) error {
 // resolve finds the command and verb args name.
 func resolve(args []string) (chain []*command, rest []string, err error) {
 	list := commands()
-	for len(args) > 0 {
+	for len(args) > 0 && (len(chain) == 0 || !strings.HasPrefix(args[0], "-")) {
 		var c *command
 		for _, x := range list {
 			if x.name == args[0] {
