@@ -142,3 +142,17 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// redact hides the password of a database URL in messages.
+func redact(u string) string {
+	at := strings.LastIndexByte(u, '@')
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 {
+		return u
+	}
+	userinfo := u[scheme+3 : at]
+	if name, _, ok := strings.Cut(userinfo, ":"); ok {
+		return u[:scheme+3] + name + ":xxxxx" + u[at:]
+	}
+	return u
+}
