@@ -170,7 +170,19 @@ func runServe(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) erro
 		return fmt.Errorf("listen: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(e.Err, nil))
-	srv := New(st, Options{Now: e.Now, Log: log})
+	opts := Options{Now: e.Now, Log: log}
+	notifier, crossReplica := st.(Notifier)
+	if crossReplica {
+		opts.Bus = NotifyBus{notifier}
+	}
+	srv := New(st, opts)
+	if crossReplica {
+		go func() {
+			if err := srv.ListenNudges(ctx, notifier); err != nil {
+				log.Error("listen for nudges from other replicas", "err", err)
+			}
+		}()
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -215,21 +227,33 @@ func runServe(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) erro
 	return nil
 }
 
-// housekeeping prunes run records past the retention period, hourly.
+// housekeeping prunes run records past the retention period, hourly; with several replicas on
+// one database, only the replica holding the job's advisory lock does.
 func (s *Server) housekeeping(ctx context.Context, retention time.Duration) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := s.st.Prune(ctx, s.now().Add(-retention)); err != nil && ctx.Err() == nil {
-			s.log.Warn("prune old runs", "err", err)
-		} else if n > 0 {
-			s.log.Info("pruned old runs", "runs", n)
-		}
+		s.prune(ctx, retention)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+func (s *Server) prune(ctx context.Context, retention time.Duration) {
+	if l, ok := s.st.(Locker); ok {
+		unlock, held, err := l.TryAdvisoryLock(ctx, lockKey("prune"))
+		if err != nil || !held {
+			return // another replica prunes, or the database is away: next hour
+		}
+		defer unlock()
+	}
+	if n, err := s.st.Prune(ctx, s.now().Add(-retention)); err != nil && ctx.Err() == nil {
+		s.log.Warn("prune old runs", "err", err)
+	} else if n > 0 {
+		s.log.Info("pruned old runs", "runs", n)
 	}
 }
 

@@ -51,8 +51,7 @@ func newFixture(t *testing.T, o Options) *fixture {
 	f := &fixture{st: newFakeStore(), clock: &clock{t: t0}}
 	o.Now = f.clock.now
 	f.srv = New(f.st, o)
-	f.ts = httptest.NewTLSServer(f.srv.Handler())
-	t.Cleanup(func() { f.srv.Close(); f.ts.Close() })
+	f.ts = newTLSServer(t, f.srv)
 	ctx := context.Background()
 	add := func(name, role string) string {
 		tok := NewSecret(PrefixToken)
@@ -75,6 +74,12 @@ func newFixture(t *testing.T, o Options) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+func newTLSServer(t *testing.T, s *Server) *httptest.Server {
+	ts := httptest.NewTLSServer(s.Handler())
+	t.Cleanup(func() { s.Close(); ts.Close() })
+	return ts
 }
 
 // do sends a request; body is a string sent as is, or a value sent as JSON.
