@@ -48,32 +48,40 @@ type fixture struct {
 
 func newFixture(t *testing.T, o Options) *fixture {
 	t.Helper()
-	f := &fixture{st: newFakeStore(), clock: &clock{t: t0}}
+	f := &fixture{st: newFakeStore()}
+	f.setup(t, o, f.st)
+	return f
+}
+
+// setup serves st and adds tokens (alice admin, audrey auditor, mallory revoked) and enroll
+// secrets (one valid, one revoked) to it.
+func (f *fixture) setup(t *testing.T, o Options, st store.Store) {
+	t.Helper()
+	f.clock = &clock{t: t0}
 	o.Now = f.clock.now
-	f.srv = New(f.st, o)
+	f.srv = New(st, o)
 	f.ts = newTLSServer(t, f.srv)
 	ctx := context.Background()
 	add := func(name, role string) string {
 		tok := NewSecret(PrefixToken)
-		if err := f.st.AddToken(ctx, store.Token{ID: "tok-" + name, Name: name, Role: role, Hash: Hash(tok), CreatedAt: t0}, "test"); err != nil {
+		if err := st.AddToken(ctx, store.Token{ID: "tok-" + name, Name: name, Role: role, Hash: Hash(tok), CreatedAt: t0}, "test"); err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
 	f.admin, f.auditor, f.revokedToken = add("alice", store.RoleAdmin), add("audrey", store.RoleAuditor), add("mallory", store.RoleAdmin)
-	if err := f.st.RevokeToken(ctx, "tok-mallory", "test", t0); err != nil {
+	if err := st.RevokeToken(ctx, "tok-mallory", "test", t0); err != nil {
 		t.Fatal(err)
 	}
 	f.secret, f.revokedSecret = NewSecret(PrefixEnroll), NewSecret(PrefixEnroll)
 	for id, s := range map[string]string{"sec-1": f.secret, "sec-2": f.revokedSecret} {
-		if err := f.st.AddEnrollSecret(ctx, store.EnrollSecret{ID: id, Name: id, Hash: Hash(s), Labels: []string{"fleet"}, CreatedAt: t0}, "test"); err != nil {
+		if err := st.AddEnrollSecret(ctx, store.EnrollSecret{ID: id, Name: id, Hash: Hash(s), Labels: []string{"fleet"}, CreatedAt: t0}, "test"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := f.st.RevokeEnrollSecret(ctx, "sec-2", "test", t0); err != nil {
+	if err := st.RevokeEnrollSecret(ctx, "sec-2", "test", t0); err != nil {
 		t.Fatal(err)
 	}
-	return f
 }
 
 func newTLSServer(t *testing.T, s *Server) *httptest.Server {
