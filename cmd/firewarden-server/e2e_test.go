@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firewarden/firewarden/internal/fleet/pgtest"
 	"github.com/firewarden/firewarden/internal/fleet/server"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		panic("build: " + err.Error())
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -288,5 +289,83 @@ func TestServerEndToEnd(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not stop on SIGTERM")
+	}
+}
+
+// Two replicas on one PostgreSQL: an agent connected to one gets a nudge sent through the
+// other, and what one stores the other answers.
+func TestTwoReplicasOnPostgres(t *testing.T) {
+	url := pgtest.Start(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	out, errs, code := runBin(t, "init", "--data-dir", dir, "--db", url, "--listen", "127.0.0.1:0", "--json")
+	if code != 0 {
+		t.Fatalf("init = %d: %s", code, errs)
+	}
+	var in initOut
+	if err := json.Unmarshal([]byte(out), &in); err != nil {
+		t.Fatalf("init output %q: %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fleet.db")); err == nil {
+		t.Errorf("init --db postgres://… created a SQLite file too")
+	}
+	a, b := serve(t, dir), serve(t, dir)
+	c := pinned(in.Fingerprint)
+	code, body := call(t, c, "POST", "https://"+a.addr+wire.PathEnroll, "", wire.EnrollRequest{Secret: in.EnrollSecret, HostUUID: "PG-1", Hostname: "mac-pg"})
+	if code != 200 {
+		t.Fatalf("enroll through A = %d %s", code, body)
+	}
+	var enr wire.EnrollResponse
+	json.Unmarshal(body, &enr)
+
+	req, _ := http.NewRequest("GET", "https://"+b.addr+wire.PathNudges, nil)
+	req.Header.Set("Authorization", "Bearer "+enr.Credential)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || !strings.Contains(lines.Text(), wire.NudgePing) {
+		t.Fatalf("B's stream opened with %q, want a ping", lines.Text())
+	}
+	// B's LISTEN may still be connecting: nudge through A until B delivers (each nudge is
+	// idempotent: one check cycle answers any number).
+	got := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if !strings.Contains(lines.Text(), wire.NudgePing) {
+				got <- lines.Text()
+				return
+			}
+		}
+		close(got)
+	}()
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for delivered := false; !delivered; {
+		if code, body := call(t, c, "POST", "https://"+a.addr+"/api/v1/nudge", in.AdminToken, map[string]string{"host_id": enr.HostID}); code != 200 {
+			t.Fatalf("nudge through A = %d %s", code, body)
+		}
+		select {
+		case line, ok := <-got:
+			if !ok || !strings.Contains(line, wire.NudgeCheckNow) {
+				t.Fatalf("B's stream gave %q, want check_now", line)
+			}
+			delivered = true
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("a nudge sent through A never reached the agent connected to B")
+		}
+	}
+
+	enrolled := time.Now().UTC()
+	code, body = call(t, c, "POST", "https://"+b.addr+wire.PathReport, enr.Credential, report(1, enrolled, wire.StatusFail))
+	if code != 200 {
+		t.Fatalf("report through B = %d %s", code, body)
+	}
+	code, body = call(t, c, "GET", "https://"+a.addr+"/api/v1/hosts?status=non_compliant", in.AdminToken, nil)
+	if code != 200 || !strings.Contains(string(body), enr.HostID) {
+		t.Errorf("A's non-compliant hosts = %d %s, want the host B stored", code, body)
 	}
 }

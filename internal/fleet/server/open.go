@@ -4,14 +4,24 @@ import (
 	"context"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/store/postgres"
 	"github.com/firewarden/firewarden/internal/fleet/store/sqlite"
 )
 
-// Open opens the store a data directory names: a PostgreSQL URL, or a SQLite file (created and
-// migrated as needed).
-func Open(_ context.Context, target string) (store.Store, error) {
+// Open opens the store a data directory names: a PostgreSQL URL, or a SQLite file, creating
+// and migrating it as needed.
+func Open(ctx context.Context, target string) (store.Store, error) {
 	if isPostgres(target) {
-		return nil, usagef("--db %s: this build has no PostgreSQL store yet; use the default SQLite", redact(target))
+		return postgres.Open(ctx, target)
 	}
 	return sqlite.Open(target)
 }
+
+// The optional abilities the server finds by type assertion. PostgreSQL's AppendAudit (nudges
+// in the audit log) and LatestRun (a host's evidence) are still to come.
+var (
+	_ Notifier     = (*postgres.Store)(nil)
+	_ Locker       = (*postgres.Store)(nil)
+	_ Auditor      = (*sqlite.Store)(nil)
+	_ LatestRunner = (*sqlite.Store)(nil)
+)
