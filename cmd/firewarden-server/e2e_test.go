@@ -159,6 +159,11 @@ func TestServerEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &in); err != nil {
 		t.Fatalf("init output %q: %v", out, err)
 	}
+	for name, want := range map[string]os.FileMode{"fleet.db": 0o600, "server.yaml": 0o600, "tls/key.pem": 0o600, "tls": 0o700 | os.ModeDir} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode() != want {
+			t.Errorf("%s: %v, %v; want mode %v", name, fi.Mode(), err, want)
+		}
+	}
 	if _, errs, code := runBin(t, "init", "--data-dir", dir); code != 2 || strings.Count(errs, "\n") != 1 {
 		t.Errorf("second init = %d %q, want 2 and one line", code, errs)
 	}

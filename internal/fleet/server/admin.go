@@ -345,13 +345,23 @@ func (s *Server) revokeHost(w http.ResponseWriter, r *http.Request, t store.Toke
 // compliance ---------------------------------------------------------------------------------
 
 type complianceJSON struct {
-	At           time.Time                   `json:"at"`
-	Hosts        int                         `json:"hosts"`
-	Compliant    int                         `json:"compliant"`
-	NonCompliant int                         `json:"non_compliant"`
-	NoData       int                         `json:"no_data"`
-	Stale        *int                        `json:"stale,omitempty"`
-	PerCheck     map[string]store.CheckCount `json:"per_check"`
+	At           time.Time                 `json:"at"`
+	Hosts        int                       `json:"hosts"`
+	Compliant    int                       `json:"compliant"`
+	NonCompliant int                       `json:"non_compliant"`
+	NoData       int                       `json:"no_data"`
+	Stale        *int                      `json:"stale,omitempty"`
+	PerCheck     map[string]checkCountJSON `json:"per_check"`
+}
+
+// checkCountJSON is store.CheckCount with the API's names.
+type checkCountJSON struct {
+	Pass          int `json:"pass"`
+	Fail          int `json:"fail"`
+	Error         int `json:"error"`
+	Exempt        int `json:"exempt"`
+	Managed       int `json:"managed"`
+	NotApplicable int `json:"not_applicable"`
 }
 
 func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Token) {
@@ -375,9 +385,9 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Toke
 		s.internal(w, r, err)
 		return
 	}
-	out := complianceJSON{At: at, Hosts: c.Hosts, Compliant: c.Compliant, NonCompliant: c.NonCompliant, NoData: c.NoData, PerCheck: c.PerCheck}
-	if out.PerCheck == nil {
-		out.PerCheck = map[string]store.CheckCount{}
+	out := complianceJSON{At: at, Hosts: c.Hosts, Compliant: c.Compliant, NonCompliant: c.NonCompliant, NoData: c.NoData, PerCheck: map[string]checkCountJSON{}}
+	for k, v := range c.PerCheck {
+		out.PerCheck[k] = checkCountJSON(v)
 	}
 	if now {
 		// Answering for now, a host that stopped reporting is taken out of the compliant count:

@@ -15,7 +15,8 @@ import (
 )
 
 // exportColumns are mSCP's compliance CSV columns (rule, status, result, expected, exemption)
-// with firewarden's managed, source and controls, then the host and the time of the status.
+// with firewarden's managed, source and controls (separated by "; ", as control names hold
+// spaces), then the host and the time of the status.
 var exportColumns = []string{"rule", "status", "result", "expected", "exemption", "managed", "source", "controls", "host", "host_id", "time"}
 
 // exportRow is one check's status on one host at a time.
@@ -35,7 +36,7 @@ type exportRow struct {
 
 func (r exportRow) csv() []string {
 	return []string{r.Rule, r.Status, r.Result, r.Expected, r.Exemption, strconv.FormatBool(r.Managed), r.Source,
-		strings.Join(r.Controls, " "), r.Host, r.HostID, r.Time.UTC().Format(time.RFC3339)}
+		strings.Join(r.Controls, "; "), r.Host, r.HostID, r.Time.UTC().Format(time.RFC3339)}
 }
 
 // export answers an auditor: with at= (default now) every host's status per check as of that

@@ -91,6 +91,12 @@ func runInit(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) error
 		return fmt.Errorf("open the database: %w", err)
 	}
 	defer st.Close()
+	if target := dbTarget(dir, db); !isPostgres(target) {
+		// The database holds every host's posture: as private as the key beside it.
+		if err := os.Chmod(target, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
 	token, secret := NewSecret(PrefixToken), NewSecret(PrefixEnroll)
 	if err := st.AddToken(ctx, store.Token{ID: NewUUIDv7(now), Name: "admin", Role: store.RoleAdmin, Hash: Hash(token), CreatedAt: now}, "init"); err != nil {
 		return fmt.Errorf("store the admin token: %w", err)

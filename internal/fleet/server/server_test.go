@@ -796,17 +796,17 @@ func TestExportCSV(t *testing.T) {
 	}{
 		{"format=csv&at=" + t0.Add(time.Hour).Format(time.RFC3339), [][]string{
 			header,
-			{"alf.enabled", "pass", "1", "1", "", "false", "socketfilterfw", "CIS 2.2.1 NIST SC-7", "u-a.example", a.HostID, "2026-12-01T09:00:00Z"},
-			{"alf.stealth", "pass", "1", "1", "", "false", "socketfilterfw", "CIS 2.2.1 NIST SC-7", "u-a.example", a.HostID, "2026-12-01T09:00:00Z"},
+			{"alf.enabled", "pass", "1", "1", "", "false", "socketfilterfw", "CIS 2.2.1; NIST SC-7", "u-a.example", a.HostID, "2026-12-01T09:00:00Z"},
+			{"alf.stealth", "pass", "1", "1", "", "false", "socketfilterfw", "CIS 2.2.1; NIST SC-7", "u-a.example", a.HostID, "2026-12-01T09:00:00Z"},
 		}},
 		{"at=" + t0.Add(150*time.Minute).Format(time.RFC3339), [][]string{
 			header,
-			{"alf.enabled", "fail", "0", "1", "", "false", "socketfilterfw", "CIS 2.2.1 NIST SC-7", "u-a.example", a.HostID, "2026-12-01T11:00:00Z"},
-			{"alf.stealth", "pass", "1", "1", "", "false", "socketfilterfw", "CIS 2.2.1 NIST SC-7", "u-a.example", a.HostID, "2026-12-01T09:00:00Z"},
+			{"alf.enabled", "fail", "0", "1", "", "false", "socketfilterfw", "CIS 2.2.1; NIST SC-7", "u-a.example", a.HostID, "2026-12-01T11:00:00Z"},
+			{"alf.stealth", "pass", "1", "1", "", "false", "socketfilterfw", "CIS 2.2.1; NIST SC-7", "u-a.example", a.HostID, "2026-12-01T09:00:00Z"},
 		}},
 		{"from=" + t0.Add(time.Hour).Format(time.RFC3339) + "&to=" + t0.Add(3*time.Hour).Format(time.RFC3339), [][]string{
 			header,
-			{"alf.enabled", "fail", "0", "1", "", "false", "socketfilterfw", "CIS 2.2.1 NIST SC-7", "u-a.example", a.HostID, "2026-12-01T11:00:00Z"},
+			{"alf.enabled", "fail", "0", "1", "", "false", "socketfilterfw", "CIS 2.2.1; NIST SC-7", "u-a.example", a.HostID, "2026-12-01T11:00:00Z"},
 		}},
 		{"at=" + t0.Add(-time.Hour).Format(time.RFC3339), [][]string{header}},
 	}

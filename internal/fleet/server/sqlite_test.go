@@ -62,6 +62,9 @@ func TestOverSQLite(t *testing.T) {
 	if c := decode[complianceJSON](t, body); code != 200 || c.Hosts != 2 || c.Compliant != 1 || c.NoData != 1 {
 		t.Errorf("compliance at t0+30m = %d %s, want 2 hosts, 1 compliant, 1 without data", code, body)
 	}
+	if !bytes.Contains(body, []byte(`"not_applicable": 0`)) {
+		t.Errorf("compliance per_check does not use the API's names:\n%s", body)
+	}
 	code, body = f.do(t, "GET", "/api/v1/hosts/"+a.HostID, f.auditor, nil)
 	var one struct {
 		Host      hostJSON
