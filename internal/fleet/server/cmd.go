@@ -196,10 +196,10 @@ func resolve(args []string) (chain []*command, rest []string, err error) {
 		}
 		if c == nil {
 			if len(chain) == 0 {
-				return nil, nil, usagef("unknown command %q; commands: %s (`firewarden-server help`)", args[0], names(list))
+				return nil, nil, usagef("unknown command %q%s; commands: %s (`firewarden-server help`)", args[0], didYouMean(args[0], list), names(list))
 			}
 			if len(chain[len(chain)-1].verbs) > 0 {
-				return nil, nil, usagef("%s: unknown verb %q; verbs: %s", pathOf(chain), args[0], names(list))
+				return nil, nil, usagef("%s: unknown verb %q%s; verbs: %s", pathOf(chain), args[0], didYouMean(args[0], list), names(list))
 			}
 			break
 		}
@@ -218,6 +218,41 @@ func resolve(args []string) (chain []*command, rest []string, err error) {
 		return nil, nil, usagef("%s needs a verb: %s", pathOf(chain), names(last.verbs))
 	}
 	return chain, args, nil
+}
+
+// didYouMean names the command closest to a mistyped one, if one is close.
+func didYouMean(typed string, cs []*command) string {
+	best, dist := "", 3
+	for _, c := range cs {
+		if d := editDistance(typed, c.name); d < dist {
+			best, dist = c.name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// editDistance is the Levenshtein distance between two short words.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func names(cs []*command) string {
@@ -358,13 +393,13 @@ func wrapText(s string, width int) string {
 // flags ----------------------------------------------------------------------------------
 
 func dataDirFlags(fs *flag.FlagSet) {
-	fs.String("data-dir", DefaultDataDir, "the server's data `DIR`ectory")
+	fs.String("data-dir", DefaultDataDir, "the server's data directory `DIR`")
 }
 
 func initFlags(fs *flag.FlagSet) {
 	dataDirFlags(fs)
 	fs.String("db", "", "database `URL`: postgres://… for PostgreSQL (default SQLite in DIR/fleet.db)")
-	fs.String("listen", DefaultListen, "`ADDR`ess serve listens on, recorded in server.yaml")
+	fs.String("listen", DefaultListen, "address serve listens on (`ADDR`), recorded in server.yaml")
 	fs.String("cert", "", "TLS certificate chain `FILE` (PEM) to use instead of a self-signed one")
 	fs.String("key", "", "TLS private key `FILE` (PEM) of --cert")
 	fs.Bool("json", false, "print the result as JSON")
@@ -373,7 +408,7 @@ func initFlags(fs *flag.FlagSet) {
 func serveFlags(fs *flag.FlagSet) {
 	dataDirFlags(fs)
 	fs.String("db", "", "database `URL` (default: server.yaml's, else SQLite in DIR/fleet.db)")
-	fs.String("listen", "", "`ADDR`ess to listen on (default: server.yaml's, else "+DefaultListen+")")
+	fs.String("listen", "", "address to listen on (`ADDR`; default: server.yaml's, else "+DefaultListen+")")
 	fs.Bool("insecure-http", false, "serve plain HTTP; refused unless --listen is a loopback address")
 }
 

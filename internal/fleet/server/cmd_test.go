@@ -193,7 +193,9 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown command", []string{"serv"}, `unknown command "serv"`},
+		{"unknown command", []string{"serv"}, `unknown command "serv" (did you mean serve?)`},
+		{"unknown verb", []string{"token", "revok"}, `unknown verb "revok" (did you mean revoke?)`},
+		{"far from every command", []string{"deploy"}, `unknown command "deploy"; commands:`},
 		{"unknown flag", []string{"init", "--datadir", "x"}, "flag provided but not defined"},
 		{"insecure on every address", []string{"serve", "--data-dir", dir, "--insecure-http", "--listen", ":8080"}, "only on a loopback address"},
 		{"no server.yaml", []string{"serve", "--data-dir", filepath.Join(dir, "nope")}, "firewarden-server init"},
