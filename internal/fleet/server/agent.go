@@ -89,11 +89,18 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request, h store.Host) {
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
 	var b wire.ReportBatch
-	if !decodeBody(w, r, &b, wire.MaxBodyBytes) {
-		return
+	ok := decodeBody(w, r, &b, wire.MaxBodyBytes)
+	if ok {
+		if err := b.Validate(); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			ok = false
+		}
 	}
-	if err := b.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if !ok {
+		// Nothing is ingested, but the host was heard from.
+		if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC()); err != nil {
+			s.log.Warn("record a host as seen", "host", h.ID, "err", err)
+		}
 		return
 	}
 	res, err := s.st.Ingest(r.Context(), h.ID, b, s.now().UTC())

@@ -242,6 +242,9 @@ func (f *fakeStore) Ingest(_ context.Context, hostID string, b wire.ReportBatch,
 		}
 	}
 	h := f.hosts[hostID]
+	if now.After(h.LastSeen) {
+		h.LastSeen = now // as both stores do: a report is a sign of life
+	}
 	for f.seqs[hostID][h.LastSeq+1] {
 		h.LastSeq++
 	}

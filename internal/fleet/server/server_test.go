@@ -658,6 +658,21 @@ func TestStaleHostIsNeverCompliant(t *testing.T) {
 	if hs := decode[struct{ Hosts []hostJSON }](t, body).Hosts; len(hs) != 0 {
 		t.Errorf("hosts?status=compliant = %s, want none", body)
 	}
+	// A report brings it back.
+	if code, body := f.do(t, "POST", wire.PathReport, h.Credential, batch(runRecord(2, f.clock.now(), nil))); code != 200 {
+		t.Fatalf("report = %d %s", code, body)
+	}
+	if got := status(); got != HostCompliant {
+		t.Errorf("host status after a report = %q, want compliant", got)
+	}
+	// A refused report is still a sign of life.
+	f.clock.add(3*DefaultInterval + time.Second)
+	if code, _ := f.do(t, "POST", wire.PathReport, h.Credential, `{"records":[]}`); code != 400 {
+		t.Fatalf("empty report = %d, want 400", code)
+	}
+	if got := status(); got != HostCompliant {
+		t.Errorf("host status after a refused report = %q, want compliant (seen)", got)
+	}
 	// As of an instant before it went quiet, the record shows it compliant.
 	_, body = f.do(t, "GET", "/api/v1/compliance?at="+t0.Add(time.Minute).Format(time.RFC3339), f.auditor, nil)
 	if c := decode[complianceJSON](t, body); c.Compliant != 1 || c.Stale != nil {
