@@ -41,7 +41,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if !s.agentLim.allow("e:"+sec.ID, s.now()) {
+	if !s.enrollLim.allow("e:"+sec.ID, s.now()) {
 		s.tooMany(w)
 		return
 	}

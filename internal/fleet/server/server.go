@@ -45,12 +45,13 @@ type LatestRunner interface {
 
 // Options tune a Server; zero values take the defaults.
 type Options struct {
-	Now       func() time.Time
-	Log       *slog.Logger
-	Bus       Bus  // nil: nudges reach the agents connected to this process
-	AgentRate Rate // per host credential (and per enroll secret); default 5/s, burst 30
-	AdminRate Rate // per API token; default 20/s, burst 60
-	Heartbeat time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
+	Bus        Bus  // nil: nudges reach the agents connected to this process
+	AgentRate  Rate // per host credential; default 5/s, burst 30
+	EnrollRate Rate // per enroll secret; default 50/s, burst 500: a whole office enrolls at once
+	AdminRate  Rate // per API token; default 20/s, burst 60
+	Heartbeat  time.Duration
 }
 
 // Server answers the agent and admin APIs from a store.
@@ -61,6 +62,7 @@ type Server struct {
 	bus       Bus
 	hub       *hub
 	agentLim  *limiter
+	enrollLim *limiter
 	adminLim  *limiter
 	metrics   *metrics
 	heartbeat time.Duration
@@ -92,7 +94,10 @@ func New(st store.Store, o Options) *Server {
 	if o.AdminRate == (Rate{}) {
 		o.AdminRate = Rate{PerSecond: 20, Burst: 60}
 	}
-	s.agentLim, s.adminLim = newLimiter(o.AgentRate), newLimiter(o.AdminRate)
+	if o.EnrollRate == (Rate{}) {
+		o.EnrollRate = Rate{PerSecond: 50, Burst: 500}
+	}
+	s.agentLim, s.enrollLim, s.adminLim = newLimiter(o.AgentRate), newLimiter(o.EnrollRate), newLimiter(o.AdminRate)
 	s.streams, s.stop = context.WithCancel(context.Background())
 	return s
 }

@@ -934,6 +934,12 @@ func TestRateLimit(t *testing.T) {
 	if diff := cmp.Diff([]int{200, 200, 200, 429}, codes); diff != "" {
 		t.Errorf("admin token's requests (-want +got):\n%s", diff)
 	}
+	// Enrollment has its own, larger bucket per secret.
+	g := newFixture(t, Options{EnrollRate: Rate{PerSecond: 0.001, Burst: 1}})
+	g.enroll(t, "u-1")
+	if code, _ := g.do(t, "POST", wire.PathEnroll, "", wire.EnrollRequest{Secret: g.secret, HostUUID: "u-2", Hostname: "x"}); code != 429 {
+		t.Errorf("second enrollment over a one-token bucket = %d, want 429", code)
+	}
 	f.clock.add(time.Hour) // the bucket refills
 	if code, _ := f.do(t, "GET", wire.PathConfig, a.Credential, nil); code != 200 {
 		t.Errorf("host A after the bucket refilled = %d, want 200", code)
