@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,9 +120,16 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
 // heartbeat so that proxies keep the connection and both ends notice a dead one.
 func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // lift requestTimeout: this response lasts
 	sub := s.hub.subscribe(h.ID)
+	// Over HTTP/1.1 the stream takes the connection over: net/http's goroutine (with the
+	// stack the TLS handshake grew), its background reader and its buffers go, and one small
+	// goroutine per agent stays. That is what lets one process hold 10,000 agents.
+	if conn, _, err := rc.Hijack(); err == nil {
+		go s.streamConn(conn, sub)
+		return
+	}
 	defer s.hub.unsubscribe(sub)
+	_ = rc.SetWriteDeadline(time.Time{}) // lift requestTimeout: this response lasts
 
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
@@ -146,6 +155,57 @@ func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
 		case <-r.Context().Done():
 			return
 		case <-s.streams.Done():
+			return
+		case n := <-sub.ch:
+			if !send(n) {
+				return
+			}
+		case <-tick.C:
+			if !send(wire.Nudge{Kind: wire.NudgePing}) {
+				return
+			}
+		}
+	}
+}
+
+// streamHead is the response to a nudge stream on a hijacked connection: chunked, so that the
+// agent's HTTP client reads it like any streamed response, and closed at the end.
+const streamHead = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\n" +
+	"X-Accel-Buffering: no\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+// streamConn writes nudges to a hijacked connection until the server closes or a write fails.
+// A vanished agent is noticed at the next write, a heartbeat at most: reading too would cost a
+// goroutine per agent.
+func (s *Server) streamConn(conn net.Conn, sub *subscription) {
+	defer conn.Close()
+	defer s.hub.unsubscribe(sub)
+	buf := make([]byte, 0, 128)
+	write := func(data []byte) bool {
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * s.heartbeat))
+		_, err := conn.Write(data)
+		return err == nil
+	}
+	send := func(n wire.Nudge) bool {
+		line, err := json.Marshal(n)
+		if err != nil {
+			return false
+		}
+		buf = strconv.AppendInt(buf[:0], int64(len(line)+1), 16)
+		buf = append(buf, "\r\n"...)
+		buf = append(buf, line...)
+		buf = append(buf, "\n\r\n"...)
+		return write(buf)
+	}
+	if !write([]byte(streamHead)) || !send(wire.Nudge{Kind: wire.NudgePing}) {
+		return
+	}
+	tick := time.NewTicker(s.heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.streams.Done():
+			s.hub.unsubscribe(sub)
+			write([]byte("0\r\n\r\n"))
 			return
 		case n := <-sub.ch:
 			if !send(n) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -977,4 +978,52 @@ func TestMetricsFormat(t *testing.T) {
 			t.Errorf("metrics line %q is not NAME VALUE", line)
 		}
 	}
+}
+
+// Where the connection cannot be taken over (HTTP/2, a wrapping middleware), the stream is an
+// ordinary flushed response.
+func TestNudgeStreamWithoutHijack(t *testing.T) {
+	st := newFakeStore()
+	srv := New(st, Options{Now: func() time.Time { return t0 }})
+	cred := NewSecret(PrefixHost)
+	h, err := st.EnrollHost(context.Background(), hostFor("u-1"), Hash(cred))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", wire.PathNudges, nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+cred)
+	rec := httptest.NewRecorder() // no Hijack
+	done := make(chan struct{})
+	go func() { srv.Handler().ServeHTTP(rec, req); close(done) }()
+	for srv.hub.connected() == 0 {
+		runtime.Gosched()
+	}
+	if n := srv.Deliver(h.ID, wire.Nudge{Kind: wire.NudgeCheckNow, ID: "n1"}); n != 1 {
+		t.Fatalf("Deliver reached %d streams, want 1", n)
+	}
+	// Once the handler has taken the nudge from its queue it writes it before it looks at the
+	// request's context again.
+	for queued(srv, h.ID) > 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	<-done
+	want := "{\"kind\":\"ping\"}\n{\"kind\":\"check_now\",\"id\":\"n1\"}\n"
+	if got := rec.Body.String(); got != want {
+		t.Errorf("stream body = %q, want %q", got, want)
+	}
+	if n := srv.hub.connected(); n != 0 {
+		t.Errorf("streams after the request ended = %d, want 0", n)
+	}
+}
+
+func queued(s *Server, hostID string) int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	n := 0
+	for sub := range s.hub.subs[hostID] {
+		n += len(sub.ch)
+	}
+	return n
 }
