@@ -64,20 +64,32 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 		var hs hostState
 		var lastSeq, chainSeq int64
 		var revoked *time.Time
-		err := tx.QueryRow(ctx, `SELECT last_seq, chain_seq, chain_hash, chain_broken, revoked_at FROM hosts WHERE id = $1 FOR UPDATE`, hostID).
-			Scan(&lastSeq, &chainSeq, &hs.chainHash, &hs.chainBroken, &revoked)
-		if err != nil {
+		var pending []span
+		in := &ingest{hostID: hostID, checks: map[string]bool{}, alerts: map[alertKey]*openAlert{}}
+		// One round trip for every read: the lock is taken by the first statement, before the
+		// others run. A host that does not exist locks nothing and reads nothing.
+		var reads pgx.Batch
+		reads.Queue(`SELECT last_seq, chain_seq, chain_hash, chain_broken, revoked_at FROM hosts WHERE id = $1 FOR UPDATE`, hostID).
+			QueryRow(func(row pgx.Row) error {
+				return row.Scan(&lastSeq, &chainSeq, &hs.chainHash, &hs.chainBroken, &revoked)
+			})
+		reads.Queue(`SELECT lo, hi, chain_seq, chain_prev, chain_hash FROM pending WHERE host_id = $1`, hostID).
+			Query(func(rows pgx.Rows) (err error) {
+				pending, err = pgx.CollectRows(rows, scanSpan)
+				return err
+			})
+		reads.Queue(`SELECT check_id, status, actual, expected, since, observed, run_id FROM current WHERE host_id = $1`, hostID).
+			Query(func(rows pgx.Rows) (err error) {
+				in.current, err = collectCurrent(rows)
+				return err
+			})
+		if err := tx.SendBatch(ctx, &reads).Close(); err != nil {
 			return fmt.Errorf("host %q: %w", hostID, notFound(err))
 		}
 		if revoked != nil {
 			return fmt.Errorf("host %q: %w", hostID, store.ErrRevoked)
 		}
 		hs.lastSeq, hs.chainSeq = uint64(lastSeq), uint64(chainSeq)
-
-		pending, err := loadPending(ctx, tx, hostID)
-		if err != nil {
-			return err
-		}
 		held := func(seq uint64) bool {
 			if seq <= hs.lastSeq {
 				return true
@@ -90,7 +102,6 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			return false
 		}
 
-		in := &ingest{hostID: hostID, checks: map[string]bool{}, alerts: map[alertKey]*openAlert{}}
 		var fresh []wire.Record
 		for _, r := range b.Records {
 			if held(r.Seq) {
@@ -103,11 +114,6 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			res.Acked = hs.lastSeq
 			_, err := tx.Exec(ctx, `UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1`, hostID, now)
 			return err
-		}
-		if needsCurrent(fresh) {
-			if in.current, err = loadCurrent(ctx, tx, hostID); err != nil {
-				return err
-			}
 		}
 		var spans []span
 		for _, r := range fresh {
@@ -143,7 +149,9 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			}
 			hs.followChain(sp)
 		}
-		in.batch.Queue(`DELETE FROM pending WHERE host_id = $1`, hostID)
+		if len(pending) > 0 {
+			in.batch.Queue(`DELETE FROM pending WHERE host_id = $1`, hostID)
+		}
 		for _, sp := range keep {
 			// ON CONFLICT: a drop range may repeat one an earlier record already reported.
 			in.batch.Queue(`INSERT INTO pending (host_id, lo, hi, chain_seq, chain_prev, chain_hash) VALUES ($1, $2, $3, $4, $5, $6)
@@ -177,34 +185,15 @@ func (hs *hostState) followChain(sp span) {
 	hs.chainSeq, hs.chainHash = sp.chainSeq, sp.chainHash
 }
 
-func loadPending(ctx context.Context, tx pgx.Tx, hostID string) ([]span, error) {
-	rows, err := tx.Query(ctx, `SELECT lo, hi, chain_seq, chain_prev, chain_hash FROM pending WHERE host_id = $1`, hostID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (span, error) {
-		var lo, hi, cs int64
-		var sp span
-		err := r.Scan(&lo, &hi, &cs, &sp.chainPrev, &sp.chainHash)
-		sp.lo, sp.hi, sp.chainSeq = uint64(lo), uint64(hi), uint64(cs)
-		return sp, err
-	})
+func scanSpan(r pgx.CollectableRow) (span, error) {
+	var lo, hi, cs int64
+	var sp span
+	err := r.Scan(&lo, &hi, &cs, &sp.chainPrev, &sp.chainHash)
+	sp.lo, sp.hi, sp.chainSeq = uint64(lo), uint64(hi), uint64(cs)
+	return sp, err
 }
 
-func needsCurrent(rs []wire.Record) bool {
-	for _, r := range rs {
-		if r.Run != nil || r.Drift != nil {
-			return true
-		}
-	}
-	return false
-}
-
-func loadCurrent(ctx context.Context, tx pgx.Tx, hostID string) (map[string]*currentRow, error) {
-	rows, err := tx.Query(ctx, `SELECT check_id, status, actual, expected, since, observed, run_id FROM current WHERE host_id = $1`, hostID)
-	if err != nil {
-		return nil, err
-	}
+func collectCurrent(rows pgx.Rows) (map[string]*currentRow, error) {
 	defer rows.Close()
 	cur := map[string]*currentRow{}
 	for rows.Next() {

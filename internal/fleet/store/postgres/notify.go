@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // MaxPayload is the largest NOTIFY payload PostgreSQL accepts (its default 8000 bytes less the
@@ -81,6 +83,8 @@ func (s *Store) listenOnce(ctx context.Context, channel string, fn func(string),
 // must run once across replicas (retention, stale marking). ok is false when another session
 // holds it. The lock lives on one pooled connection held until unlock is called; if that
 // connection breaks the lock is released early, so a job under it must be safe to run twice.
+// unlock may be called more than once, from any goroutine; call it before Close, which waits
+// for the held connection.
 func (s *Store) TryAdvisoryLock(ctx context.Context, key int64) (unlock func(), ok bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -94,20 +98,19 @@ func (s *Store) TryAdvisoryLock(ctx context.Context, key int64) (unlock func(), 
 		conn.Release()
 		return nil, false, nil
 	}
-	done := false
-	return func() {
-		if done {
-			return
-		}
-		done = true
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		var released bool
-		if err := conn.QueryRow(uctx, `SELECT pg_advisory_unlock($1)`, key).Scan(&released); err != nil || !released {
-			// Closing the session is the other way to release it; the pool then drops the
-			// connection instead of handing out one that might still hold the lock.
-			conn.Conn().Close(uctx)
-		}
-		conn.Release()
-	}, true, nil
+	var once sync.Once
+	return func() { once.Do(func() { release(conn, key) }) }, true, nil
+}
+
+// release unlocks key on conn and returns conn to the pool.
+func release(conn *pgxpool.Conn, key int64) {
+	uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var released bool
+	if err := conn.QueryRow(uctx, `SELECT pg_advisory_unlock($1)`, key).Scan(&released); err != nil || !released {
+		// Closing the session is the other way to release it; the pool then drops the
+		// connection instead of handing out one that might still hold the lock.
+		conn.Conn().Close(uctx)
+	}
+	conn.Release()
 }

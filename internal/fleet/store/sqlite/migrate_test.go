@@ -191,6 +191,7 @@ func TestQueryPlans(t *testing.T) {
 		want  string
 	}{
 		{"compliance per check", qStatusAt, []any{"alf", 0}, "USING COVERING INDEX transitions_check_host_time"},
+		{"compliance per check and label", qStatusAtLabel, []any{"alf", 0, "mac"}, "USING COVERING INDEX transitions_check_host_time (check_id=? AND host_id=? AND time<?)"},
 		{"host history", `SELECT host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq FROM transitions WHERE 1 AND host_id = ? AND time >= ? ORDER BY time, id`, []any{"h", 0}, "USING INDEX transitions_host_time"},
 		{"check history", `SELECT host_id FROM transitions WHERE 1 AND check_id = ? AND time >= ?`, []any{"alf", 0}, "USING COVERING INDEX transitions_check_host_time"},
 		{"current results", `SELECT check_id, status FROM current WHERE host_id = ? ORDER BY check_id`, []any{"h"}, "USING PRIMARY KEY"},
@@ -201,6 +202,13 @@ func TestQueryPlans(t *testing.T) {
 		{"dedupe", `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`, []any{"h", 1, 1}, "USING PRIMARY KEY (host_id=? AND lo<?)"},
 		{"prune", `DELETE FROM runs WHERE finished < ?`, []any{0}, "USING COVERING INDEX runs_finished"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},
+		{"status counts before an hour", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ? GROUP BY check_id, status`, []any{1}, "USING PRIMARY KEY (hour<?)"},
+		{"transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX transitions_time"},
+		{"posture counts before an hour", `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{1}, "USING PRIMARY KEY (hour<?)"},
+		{"posture of the last hour", `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX posture_time"},
+		{"hosts at an instant", `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, []any{1}, "USING COVERING INDEX hosts_enrolled"},
+		{"status at", `SELECT to_status FROM transitions WHERE check_id = ? AND host_id = ? AND time <= ? ORDER BY id DESC LIMIT 1`, []any{"a", "h", 1}, "USING COVERING INDEX transitions_check_host_time"},
+		{"posture at", `SELECT to_state FROM posture WHERE host_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT 1`, []any{"h", 1}, "USING INDEX posture_host_time"},
 		{"open alert", `SELECT id, alert FROM alerts WHERE host_id = ? AND rule = ? AND process = ? AND parent = ? AND command_line = ? AND acked_at = 0`, []any{"h", "r", "p", "q", "c"}, "USING INDEX alerts_open_key"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,8 +75,61 @@ func loadMigrations() ([]migration, error) {
 
 // Store is a fleet store in one SQLite database file.
 type Store struct {
-	w *sql.DB // exactly one connection: every write transaction
-	r *sql.DB // readers
+	w     *sql.DB // exactly one connection: every write transaction
+	r     *sql.DB // readers
+	stmts *stmts  // prepared on w
+}
+
+// stmts are Ingest's statements, prepared once on the writer connection: Ingest runs a dozen
+// of them per batch, and preparing is a large part of a statement's cost in SQLite.
+type stmts struct {
+	hostIngest, updHostIngest                                        *sql.Stmt
+	seenPending, insPending, insPendingRange, selPending, delPending *sql.Stmt
+	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue    *sql.Stmt
+	touchCurrent, insTransition, insRun, upsBans                     *sql.Stmt
+	upsStatusDelta, upsPostureDelta, insPosture                      *sql.Stmt
+}
+
+func prepare(db *sql.DB) (*stmts, error) {
+	var st stmts
+	for _, p := range []struct {
+		s *(*sql.Stmt)
+		q string
+	}{
+		{&st.hostIngest, `SELECT last_seq, chain_seq, chain_hash, chain_broken, applied,
+			EXISTS (SELECT 1 FROM pending WHERE host_id = hosts.id), revoked_at FROM hosts WHERE id = ?`},
+		{&st.updHostIngest, `UPDATE hosts SET last_seq = ?, chain_seq = ?, chain_hash = ?, chain_broken = ?, applied = ?,
+			last_seen = max(last_seen, ?) WHERE id = ?`},
+		{&st.seenPending, `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`},
+		{&st.insPending, `INSERT INTO pending (host_id, lo, hi, chain_seq, chain_prev, chain_hash) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&st.insPendingRange, `INSERT OR IGNORE INTO pending (host_id, lo, hi) VALUES (?, ?, ?)`},
+		{&st.selPending, `SELECT lo, hi, chain_seq, chain_prev, chain_hash FROM pending WHERE host_id = ? ORDER BY lo, hi`},
+		{&st.delPending, `DELETE FROM pending WHERE host_id = ? AND hi <= ?`},
+		{&st.selCurrent, `SELECT check_id, status, actual, expected FROM current WHERE host_id = ?`},
+		{&st.insCheck, `INSERT OR IGNORE INTO checks (check_id) VALUES (?)`},
+		{&st.insCurrent, `INSERT INTO current (host_id, check_id, status, actual, expected, since, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.updCurrent, `UPDATE current SET status = ?, actual = ?, expected = ?, since = ?, run_id = ? WHERE host_id = ? AND check_id = ?`},
+		{&st.updCurrentValue, `UPDATE current SET actual = ?, expected = ?, run_id = ? WHERE host_id = ? AND check_id = ?`},
+		{&st.touchCurrent, `UPDATE current SET run_id = ? WHERE host_id = ? AND check_id IN (SELECT value FROM json_each(?))`},
+		{&st.insTransition, `INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insRun, `INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.upsStatusDelta, `INSERT INTO status_deltas (hour, check_id, status, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
+		{&st.upsPostureDelta, `INSERT INTO posture_deltas (hour, state, n) VALUES (?, ?, ?)
+			ON CONFLICT (hour, state) DO UPDATE SET n = n + excluded.n`},
+		{&st.insPosture, `INSERT INTO posture (host_id, time, from_state, to_state) VALUES (?, ?, ?, ?)`},
+		{&st.upsBans, `INSERT INTO bans (host_id, time, seq, summary) VALUES (?, ?, ?, ?)
+			ON CONFLICT (host_id) DO UPDATE SET time = excluded.time, seq = excluded.seq, summary = excluded.summary
+			WHERE excluded.time >= bans.time`},
+	} {
+		var err error
+		if *p.s, err = db.Prepare(p.q); err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", p.q, err)
+		}
+	}
+	return &st, nil
 }
 
 // dsn is the driver's connection string: every connection gets the same pragmas.
@@ -115,10 +168,20 @@ func openAt(file string, target int) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
+	var st *stmts
+	if target < 0 || target >= 2 {
+		// A database held at an older version (upgrade tests) may lack Ingest's tables, which
+		// migration 2 creates.
+		if st, err = prepare(w); err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("open %s: %w", file, err)
+		}
+	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, stmts: st}, nil
 }
 
 // migrate applies the migrations after the database's version, up to target (-1: all), each

@@ -772,6 +772,9 @@ func testComplianceAt(t *testing.T, s store.Store) {
 	ingest(t, s, "h1", batch(runRecord(1, at(10), "alf", wire.StatusPass, "1", "stealth", wire.StatusPass, "1")))
 	ingest(t, s, "h1", batch(drift(2, at(30), "alf", wire.StatusPass, wire.StatusFail, "0", wire.CauseObserved, nil),
 		drift(3, at(31), "alf", wire.StatusFail, wire.StatusPass, "1", wire.CauseFix, nil)))
+	// Enforce mode: a drift and its fix in one record, at one time.
+	ingest(t, s, "h1", batch(drift(4, at(35), "alf", wire.StatusPass, wire.StatusFail, "0", wire.CauseObserved,
+		&wire.FixResult{Changed: true, Verified: true, Status: wire.StatusPass, Actual: "1"})))
 	ingest(t, s, "h2", batch(runRecord(1, at(10), "alf", wire.StatusFail, "0", "stealth", wire.StatusPass, "1")))
 	ingest(t, s, "h3", batch(runRecord(1, at(10), "alf", wire.StatusError, "?")))
 	ingest(t, s, "h5", batch(runRecord(1, at(110), "alf", wire.StatusPass, "1")))
@@ -807,10 +810,16 @@ func testComplianceAt(t *testing.T, s store.Store) {
 			PerCheck: map[string]cc{"alf": {Pass: 1, Fail: 1, Exempt: 1}}}},
 		{"after the fix", at(31), "mac", "alf", store.Compliance{Hosts: 4, Compliant: 3, NoData: 1,
 			PerCheck: map[string]cc{"alf": {Pass: 2, Exempt: 1}}}},
+		{"drift fixed in the same record", at(35), "", "alf", store.Compliance{Hosts: 5, Compliant: 3, NonCompliant: 1, NoData: 1,
+			PerCheck: map[string]cc{"alf": {Pass: 2, Exempt: 1, Error: 1}}}},
+		{"drift fixed in the same record, label", at(35), "mac", "alf", store.Compliance{Hosts: 4, Compliant: 3, NoData: 1,
+			PerCheck: map[string]cc{"alf": {Pass: 2, Exempt: 1}}}},
 		{"exemption expired", at(40), "mac", "", store.Compliance{Hosts: 4, Compliant: 2, NonCompliant: 1, NoData: 1,
 			PerCheck: map[string]cc{"alf": {Pass: 2, Fail: 1}, "stealth": {Pass: 2}}}},
 		{"revoked host gone", at(50), "mac", "", store.Compliance{Hosts: 3, Compliant: 1, NonCompliant: 1, NoData: 1,
 			PerCheck: map[string]cc{"alf": {Pass: 1, Fail: 1}, "stealth": {Pass: 2}}}},
+		{"revoked host gone, fleet", at(50), "", "", store.Compliance{Hosts: 4, Compliant: 1, NonCompliant: 2, NoData: 1,
+			PerCheck: map[string]cc{"alf": {Pass: 1, Fail: 1, Error: 1}, "stealth": {Pass: 2}}}},
 		{"label exemption does not excuse an error", at(70), "linux", "", store.Compliance{Hosts: 1, NonCompliant: 1,
 			PerCheck: map[string]cc{"alf": {Error: 1}}}},
 		{"late enrollment counted from its enrollment", at(100), "linux", "alf", store.Compliance{Hosts: 2, NonCompliant: 1, NoData: 1,

@@ -37,6 +37,8 @@ CREATE TABLE hosts (
 	revoked_at    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX hosts_last_seen ON hosts (last_seen);
+-- Compliance counts the hosts enrolled and not revoked at an instant from this index alone.
+CREATE INDEX hosts_enrolled ON hosts (enrolled_at, revoked_at);
 
 -- One row per (label, host): the label filters of Hosts and ComplianceAt are index lookups.
 CREATE TABLE host_labels (

@@ -1,6 +1,10 @@
 -- Results: what hosts report. Storage grows with changes (transitions), not with check-ins;
 -- runs are kept only for the retention period (Prune).
 
+-- Time of the newest record applied to the host's current state: older ones arriving late are
+-- kept (runs, alerts) but do not rewrite the state or its transitions.
+ALTER TABLE hosts ADD COLUMN applied INTEGER NOT NULL DEFAULT 0;
+
 -- Records stored above a gap in a host's sequence, and ranges the agent reported dropped.
 -- Every seq <= hosts.last_seq is stored, so only these need keeping for exactly-once: rows
 -- are deleted as last_seq moves over them. chain_* carry the record's evidence-chain entry,
@@ -28,8 +32,7 @@ CREATE TABLE current (
 	actual   TEXT NOT NULL,
 	expected TEXT NOT NULL,
 	since    INTEGER NOT NULL,
-	observed INTEGER NOT NULL, -- time of the latest record that reported this check
-	run_id   TEXT NOT NULL,
+	run_id   TEXT NOT NULL, -- the latest run that reported this check
 	PRIMARY KEY (host_id, check_id)
 ) WITHOUT ROWID;
 CREATE INDEX current_check_status ON current (check_id, status);
@@ -51,6 +54,36 @@ CREATE TABLE transitions (
 CREATE INDEX transitions_check_host_time ON transitions (check_id, host_id, time, to_status);
 -- A host's history.
 CREATE INDEX transitions_host_time ON transitions (host_id, time);
+-- The transitions within the last hour before an instant (see status_deltas).
+CREATE INDEX transitions_time ON transitions (time);
+
+-- Fleet compliance at any instant without reading every host: per hour and check, how many
+-- (host, check) pairs entered (+) or left (-) each status. The counts at an instant are the
+-- sum over the hours before it, plus the transitions of its own hour.
+CREATE TABLE status_deltas (
+	hour     INTEGER NOT NULL, -- Unix nanoseconds / 3600e9
+	check_id TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	n        INTEGER NOT NULL,
+	PRIMARY KEY (hour, check_id, status)
+) WITHOUT ROWID;
+
+-- The same for whole hosts: a host is 'compliant' or 'noncompliant' (every status it has, over
+-- every check, is compliant or not) from its first result on.
+CREATE TABLE posture (
+	host_id    TEXT NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+	time       INTEGER NOT NULL,
+	from_state TEXT NOT NULL,
+	to_state   TEXT NOT NULL
+);
+CREATE INDEX posture_host_time ON posture (host_id, time);
+CREATE INDEX posture_time ON posture (time);
+CREATE TABLE posture_deltas (
+	hour  INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	n     INTEGER NOT NULL,
+	PRIMARY KEY (hour, state)
+) WITHOUT ROWID;
 
 CREATE TABLE runs (
 	id              INTEGER PRIMARY KEY,
