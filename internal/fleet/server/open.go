@@ -18,10 +18,11 @@ func Open(ctx context.Context, target string) (store.Store, error) {
 }
 
 // The optional abilities the server finds by type assertion. PostgreSQL's AppendAudit (nudges
-// in the audit log) and LatestRun (a host's evidence) are still to come.
+// in the audit log) is still to come.
 var (
 	_ Notifier     = (*postgres.Store)(nil)
 	_ Locker       = (*postgres.Store)(nil)
+	_ LatestRunner = (*postgres.Store)(nil)
 	_ Auditor      = (*sqlite.Store)(nil)
 	_ LatestRunner = (*sqlite.Store)(nil)
 )
