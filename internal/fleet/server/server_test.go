@@ -723,16 +723,12 @@ func TestHostsQueries(t *testing.T) {
 		})
 	}
 	code, body := f.do(t, "GET", "/api/v1/hosts/"+a.HostID, f.auditor, nil)
-	var one struct {
+	type hostPage struct {
 		Host      hostJSON
 		Results   []resultJSON
 		LatestRun *wire.Run `json:"latest_run"`
 	}
-	one = decode[struct {
-		Host      hostJSON
-		Results   []resultJSON
-		LatestRun *wire.Run `json:"latest_run"`
-	}](t, body)
+	one := decode[hostPage](t, body)
 	if code != 200 || len(one.Results) != 2 || one.LatestRun == nil || one.LatestRun.RunID != "run-1" {
 		t.Errorf("GET hosts/{id} = %d %s, want two results and the latest run", code, body)
 	}
