@@ -165,8 +165,8 @@ func TestServiceFilesGolden(t *testing.T) {
 			t.Fatalf("service files --init %s = exit %d\n%s", init, r.code, r.stderr)
 		}
 		entries, _ := os.ReadDir(dir)
-		if len(entries) != 3 {
-			t.Errorf("service files --init %s wrote %d files, want 3", init, len(entries))
+		if len(entries) != 4 {
+			t.Errorf("service files --init %s wrote %d files, want 4", init, len(entries))
 		}
 		for _, e := range entries {
 			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -189,7 +189,7 @@ func TestServiceBadInput(t *testing.T) {
 		{"service"},
 		{"service", "start", "guard"},
 		{"service", "install"},
-		{"service", "install", "agent"},
+		{"service", "install", "agnet"},
 		{"service", "install", "gaurd"},
 		{"service", "install", "detect-live"},
 		{"service", "show", "guard", "--init", "upstart"},

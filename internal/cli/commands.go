@@ -300,6 +300,7 @@ func commandTable() []*cmdSpec {
 			},
 			run: runGuard,
 		},
+		agentSpec(),
 		{
 			name: "config", summary: "print the configuration in effect, or check the file",
 			desc: configDescription,

@@ -243,6 +243,15 @@ func (c *Chain) Append(e Entry) error {
 	return c.writeHead()
 }
 
+// Last returns the chain's last entry; ok is false for an empty chain. The agent uses it to
+// tell whether a run it was killed in the middle of already reached the chain.
+func (c *Chain) Last() (e Entry, ok bool) {
+	if len(c.entries) == 0 {
+		return Entry{}, false
+	}
+	return c.entries[len(c.entries)-1], true
+}
+
 // Close releases the lock.
 func (c *Chain) Close() error { return c.lock.Unlock() }
 

@@ -58,6 +58,7 @@ const (
 	Guard       = "guard"
 	DetectLive  = "detect-live"
 	BlockExpire = "block-expire"
+	Agent       = "agent"
 )
 
 // ErrUnknown is wrapped by the error for a service name that does not exist.
@@ -80,6 +81,9 @@ type def struct {
 	families []string
 	// after orders the unit after these (ordering only, nothing is pulled in).
 	after []string
+	// network services talk to a server over IP: their unit waits for network-online.target
+	// and allows IP sockets and traffic.
+	network bool
 }
 
 // capReasons is the comment written beside each capability in a unit.
@@ -95,10 +99,6 @@ var capReasons = map[string]string{
 var nftAfter = []string{"nftables.service", "firewalld.service"}
 
 // defs are the services, in the order help and `service files` list them.
-//
-// agent (issue 13) adds an entry here: args {"agent", "run"}, a daemon on both init systems,
-// with AF_INET and AF_INET6 in families for the fleet server and "network-online.target" in
-// after (and Wants=) so it does not start before it can reach the server.
 var defs = []def{
 	{
 		name:        Guard,
@@ -122,6 +122,15 @@ var defs = []def{
 		caps:        []string{"CAP_NET_ADMIN"},
 		families:    []string{"AF_UNIX", "AF_NETLINK"},
 		after:       nftAfter,
+	},
+	{
+		name:        Agent,
+		description: "firewarden agent: report this host's firewall posture to the fleet server",
+		args:        []string{"agent", "run"},
+		// No capabilities: the agent reads settings and its state directory, both root's.
+		families: []string{"AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"},
+		after:    []string{"network-online.target"},
+		network:  true,
 	},
 }
 

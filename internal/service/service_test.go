@@ -18,8 +18,8 @@ import (
 // The file names are a contract with the release tool and the packages (DECISIONS12.md).
 func TestFileNames(t *testing.T) {
 	want := map[Init][]string{
-		Systemd: {"firewarden-guard.service", "firewarden-block-expire.service", "firewarden-block-expire.timer"},
-		Launchd: {"org.firewarden.guard.plist", "org.firewarden.detect-live.plist", "org.firewarden.block-expire.plist"},
+		Systemd: {"firewarden-guard.service", "firewarden-block-expire.service", "firewarden-block-expire.timer", "firewarden-agent.service"},
+		Launchd: {"org.firewarden.guard.plist", "org.firewarden.detect-live.plist", "org.firewarden.block-expire.plist", "org.firewarden.agent.plist"},
 	}
 	for init, names := range want {
 		var got []string
@@ -47,7 +47,8 @@ func TestCheck(t *testing.T) {
 		{"guard", Systemd, nil},
 		{"detect-live", Launchd, nil},
 		{"detect-live", Systemd, errors.ErrUnsupported},
-		{"agent", Systemd, ErrUnknown},
+		{"agent", Systemd, nil},
+		{"agnet", Systemd, ErrUnknown},
 		{"", Launchd, ErrUnknown},
 	} {
 		if err := Check(tt.name, tt.init); !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
@@ -104,6 +105,7 @@ func TestArgv(t *testing.T) {
 		{"guard", Options{Binary: "/b", Config: "/etc/fw.yaml", StateDir: "/srv/fw"}, []string{"/b", "--config", "/etc/fw.yaml", "--state-dir", "/srv/fw", "guard"}},
 		{"detect-live", Options{Binary: "/b"}, []string{"/b", "detect", "--live"}},
 		{"block-expire", Options{Binary: "/b", Args: []string{"--backend", "nft"}}, []string{"/b", "block", "expire", "--backend", "nft"}},
+		{"agent", Options{Binary: "/b"}, []string{"/b", "agent", "run"}},
 	} {
 		got, err := Argv(tt.name, tt.o)
 		if err != nil {
@@ -255,4 +257,34 @@ func FuzzSplitExecStart(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The agent talks to its server: its unit waits for the network and allows IP, which every other
+// unit denies.
+func TestAgentUnitAllowsNetwork(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		want, deny []string
+	}{
+		{Agent, []string{"Wants=network-online.target\n", "After=network-online.target\n", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n", "CapabilityBoundingSet=\n"}, []string{"IPAddressDeny"}},
+		{Guard, []string{"IPAddressDeny=any\n"}, []string{"AF_INET", "Wants="}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := Files(tt.name, Systemd, Options{Binary: DefaultBinary})
+			if err != nil {
+				t.Fatal(err)
+			}
+			unit := string(files[0].Data)
+			for _, w := range tt.want {
+				if !strings.Contains(unit, w) {
+					t.Errorf("unit of %s lacks %q:\n%s", tt.name, w, unit)
+				}
+			}
+			for _, d := range tt.deny {
+				if strings.Contains(unit, d) {
+					t.Errorf("unit of %s has %q:\n%s", tt.name, d, unit)
+				}
+			}
+		})
+	}
 }

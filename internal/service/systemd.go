@@ -17,7 +17,11 @@ func (d def) unit(o Options) []byte {
 	w("[Unit]")
 	w("Description=%s", d.description)
 	w("Documentation=man:firewarden(1)")
-	if len(d.after) > 0 {
+	if d.network {
+		w("# The agent reports to a server: start it once the network is up (and ask for that).")
+		w("Wants=network-online.target")
+		w("After=%s", strings.Join(d.after, " "))
+	} else if len(d.after) > 0 {
 		w("# Ordering only: a ruleset loaded later with \"flush ruleset\" would drop firewarden's table.")
 		w("# No network-online.target: firewarden reads logs and speaks netlink, so waiting for the")
 		w("# network would only leave the host unguarded for longer at boot.")
@@ -38,7 +42,11 @@ func (d def) unit(o Options) []byte {
 	}
 	w("ExecStart=%s", quoteArgv(d.argv(o)))
 	if !d.periodic {
-		w("# Stopped by SIGTERM, the daemon saves its bans before it exits.")
+		if d.network {
+			w("# Stopped by SIGTERM, the agent leaves its spool whole and exits.")
+		} else {
+			w("# Stopped by SIGTERM, the daemon saves its bans before it exits.")
+		}
 		w("Restart=on-failure")
 		w("RestartSec=10s")
 	}
@@ -69,7 +77,11 @@ func (d def) unit(o Options) []byte {
 	w("ProtectProc=invisible")
 	w("# Neither firewarden nor a program it runs (journalctl) can gain privileges.")
 	w("NoNewPrivileges=yes")
-	w("# Root keeps only these capabilities:")
+	if len(d.caps) == 0 {
+		w("# Root keeps no capability: it reads settings and writes its own state directory only.")
+	} else {
+		w("# Root keeps only these capabilities:")
+	}
 	for _, c := range sortedCaps(d.caps) {
 		w("#   %s", capReasons[c])
 	}
@@ -83,10 +95,16 @@ func (d def) unit(o Options) []byte {
 	w("ProtectControlGroups=yes")
 	w("ProtectClock=yes")
 	w("ProtectHostname=yes")
-	w("# AF_NETLINK for nftables and the interface list, AF_UNIX for the journal; no IP sockets.")
-	w("RestrictAddressFamilies=%s", strings.Join(d.families, " "))
-	w("# And no IP traffic even if a socket slipped through (needs cgroup BPF; ignored without).")
-	w("IPAddressDeny=any")
+	if d.network {
+		w("# AF_INET and AF_INET6 for the fleet server, AF_NETLINK for the interface list, AF_UNIX for")
+		w("# the journal.")
+		w("RestrictAddressFamilies=%s", strings.Join(d.families, " "))
+	} else {
+		w("# AF_NETLINK for nftables and the interface list, AF_UNIX for the journal; no IP sockets.")
+		w("RestrictAddressFamilies=%s", strings.Join(d.families, " "))
+		w("# And no IP traffic even if a socket slipped through (needs cgroup BPF; ignored without).")
+		w("IPAddressDeny=any")
+	}
 	w("RestrictNamespaces=yes")
 	w("RestrictRealtime=yes")
 	w("RestrictSUIDSGID=yes")

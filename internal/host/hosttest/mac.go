@@ -24,7 +24,7 @@ const (
 
 // Programs returns the system paths of the emulated programs; Layout puts a stand-in at each.
 func Programs() []string {
-	return []string{socketfilterfwPath, defaultsPath, systemsetupPath, launchctlPath, csrutilPath, profilesPath, killallPath, pfctlPath}
+	return []string{socketfilterfwPath, defaultsPath, systemsetupPath, launchctlPath, csrutilPath, profilesPath, killallPath, pfctlPath, ioregPath}
 }
 
 // Mac is an emulated Mac. It implements host.Runner: every Run is recorded in the state's Calls,
@@ -156,6 +156,8 @@ func (m *Mac) program(path string) func(args []string) outcome {
 		return m.killall
 	case pfctlPath:
 		return m.pfctl
+	case ioregPath:
+		return m.ioreg
 	}
 	return nil
 }

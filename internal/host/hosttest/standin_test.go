@@ -2,6 +2,7 @@ package hosttest_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -101,5 +102,24 @@ func TestStandInConcurrentRuns(t *testing.T) {
 	}
 	if len(got.Apps) != len(st.Apps)+n || len(got.Calls) != n {
 		t.Errorf("after %d concurrent --add runs: %d apps, %d calls; want %d and %d", n, len(got.Apps), len(got.Calls), len(st.Apps)+n, n)
+	}
+}
+
+func TestIoregPlatformUUID(t *testing.T) {
+	for _, tt := range []struct {
+		name, uuid, want string
+	}{
+		{"default", "", hosttest.DefaultPlatformUUID},
+		{"own", "0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9", "0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := hosttest.Mac15()
+			st.PlatformUUID = tt.uuid
+			m := newMac(t, st)
+			res := run(t, m, "/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice")
+			if want := `"IOPlatformUUID" = "` + tt.want + `"`; !strings.Contains(string(res.Stdout), want) {
+				t.Errorf("ioreg -rd1 -c IOPlatformExpertDevice = %q, want a line with %s", res.Stdout, want)
+			}
+		})
 	}
 }

@@ -58,6 +58,10 @@ type MacState struct {
 	// loaded at runtime, no tables.
 	PF *PFState `json:"pf,omitempty"`
 
+	// PlatformUUID is the hardware UUID ioreg reports (IOPlatformUUID); empty means
+	// DefaultPlatformUUID. Give each emulated Mac of a fleet test its own.
+	PlatformUUID string `json:"platform_uuid,omitempty"`
+
 	// Calls is every program run, reads included, as argv with the system path first.
 	Calls [][]string `json:"calls,omitempty"`
 }
