@@ -1,0 +1,124 @@
+package fleete2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+	"github.com/firewarden/firewarden/internal/host/hosttest"
+)
+
+// Three agents on emulated Macs (macOS 14, 15, and 15 with a firewall profile) enroll with a
+// real server and report; a firewall turned off behind one agent's back is a drift the server
+// shows, enforce mode reverts it, and compliance as of instants before, during and after the
+// drift is what it was then.
+func TestFleetThreeMacsDriftEnforceCompliance(t *testing.T) {
+	f := newFleet(t, "")
+	s := f.serve(t, "127.0.0.1:0")
+	s.putPolicy(t, wire.ModeReport)
+
+	macs := map[string]*emac{
+		"14":        newMac(t, hosttest.Mac14(), "11111111-1111-4111-8111-000000000014"),
+		"15":        newMac(t, hosttest.Mac15(), "11111111-1111-4111-8111-000000000015"),
+		"managed15": newMac(t, hosttest.ManagedMac15(), "11111111-1111-4111-8111-0000000000AF"),
+	}
+	// The unmanaged presets come with the firewall off; turn it on so that every host starts
+	// compliant (the profile turns it on for the managed one).
+	macs["14"].setGlobalState(t, "on")
+	macs["15"].setGlobalState(t, "on")
+	ids := map[string]string{}
+	for name, m := range macs {
+		ids[name] = m.enroll(t, s, "e2e")
+		m.once(t, 0)
+	}
+
+	var list struct{ Hosts []hostJSON }
+	s.admin(t, "GET", "/api/v1/hosts", nil, &list)
+	got := map[string]string{}
+	for _, h := range list.Hosts {
+		got[h.ID] = fmt.Sprintf("%s %s last_seq>0=%v", h.OSVersion, h.Status, h.LastSeq > 0)
+	}
+	want := map[string]string{
+		ids["14"]:        "14.6 compliant last_seq>0=true",
+		ids["15"]:        "15.1 compliant last_seq>0=true",
+		ids["managed15"]: "15.1 compliant last_seq>0=true",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("GET /api/v1/hosts after the first reports (-want +got):\n%s", diff)
+	}
+	for name, id := range ids {
+		v := s.host(t, id)
+		if len(v.Results) != 1 || v.Results[0].Check != "alf.enabled" || !wire.Compliant(v.Results[0].Status) {
+			t.Errorf("GET host %s (%s) results = %+v, want alf.enabled compliant", id, name, v.Results)
+		}
+		if v.Host.LastSeq != macs[name].lastSeq(t) {
+			t.Errorf("host %s (%s) last_seq = %d, the agent's last seq %d", id, name, v.Host.LastSeq, macs[name].lastSeq(t))
+		}
+	}
+	before := time.Now()
+
+	// Drift: the firewall turned off behind the agent's back.
+	m15, id15 := macs["15"], ids["15"]
+	m15.setGlobalState(t, "off")
+	m15.once(t, 1)
+	during := time.Now()
+	if v := s.host(t, id15); v.Host.Status != "non_compliant" || strings.Join(v.Host.Failing, ",") != "alf.enabled" {
+		t.Errorf("host after the drift = %s failing %q, want non_compliant failing alf.enabled", v.Host.Status, v.Host.Failing)
+	}
+	h := s.history(t, id15, "alf.enabled")
+	if len(h) == 0 || fmt.Sprintf("%s>%s %s", h[len(h)-1].From, h[len(h)-1].To, h[len(h)-1].Cause) != "pass>fail observed" {
+		t.Errorf("history after the drift = %+v, want it to end pass>fail observed", h)
+	}
+
+	// Enforce mode: the next run reverts it, and the server is told the fix did.
+	s.putPolicy(t, wire.ModeEnforce)
+	m15.once(t, 0)
+	after := time.Now()
+	if st := m15.globalState(t); st == 0 {
+		t.Error("enforce mode left the emulated Mac's firewall off")
+	}
+	h = s.history(t, id15, "alf.enabled")
+	var changes []string
+	for _, tr := range h {
+		changes = append(changes, fmt.Sprintf("%s>%s %s", tr.From, tr.To, tr.Cause))
+	}
+	if n := len(changes); n < 2 || changes[n-2] != "pass>fail observed" || changes[n-1] != "fail>pass fix" {
+		t.Errorf("history after enforcing = %q, want it to end pass>fail observed, fail>pass fix", changes)
+	}
+	if v := s.host(t, id15); v.Host.Status != "compliant" {
+		t.Errorf("host after the revert = %s, want compliant", v.Host.Status)
+	}
+	// The other two were never touched: no transition but their first.
+	for _, name := range []string{"14", "managed15"} {
+		if h := s.history(t, ids[name], "alf.enabled"); len(h) != 1 {
+			t.Errorf("history of %s = %+v, want one transition (the first report)", name, h)
+		}
+	}
+
+	for _, tt := range []struct {
+		name                string
+		at                  time.Time
+		compliant, noncompl int
+		pass, fail          int
+	}{
+		// The managed Mac's alf.enabled is "managed" (the profile holds it): compliant, not a pass.
+		{"before the drift", before, 3, 0, 2, 0},
+		{"during the drift", during, 2, 1, 1, 1},
+		{"after the revert", after, 3, 0, 2, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := s.compliance(t, tt.at)
+			pc := c.PerCheck["alf.enabled"]
+			got := fmt.Sprintf("hosts %d compliant %d non_compliant %d alf.enabled pass %d fail %d managed %d",
+				c.Hosts, c.Compliant, c.NonCompliant, pc.Pass, pc.Fail, pc.Managed)
+			want := fmt.Sprintf("hosts 3 compliant %d non_compliant %d alf.enabled pass %d fail %d managed 1", tt.compliant, tt.noncompl, tt.pass, tt.fail)
+			if got != want {
+				t.Errorf("compliance?at=%s = %s, want %s", tt.at.UTC().Format(time.RFC3339Nano), got, want)
+			}
+		})
+	}
+}
