@@ -348,6 +348,22 @@ func rssMB(pid int) (float64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// seedChain appends FIREWARDEN_BENCH_CHAIN evidence records (default none) before a benchmark
+// starts the agent: every cycle reads the whole chain, so its length matters to the figures.
+func seedChain(b *testing.B, root string) {
+	n := 0
+	if v := os.Getenv("FIREWARDEN_BENCH_CHAIN"); v != "" {
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			b.Fatalf("FIREWARDEN_BENCH_CHAIN=%q: want a number", v)
+		}
+	}
+	for range n {
+		if out, err := exec.Command(fwBin, "--root", root, "evidence").CombinedOutput(); err != nil && !strings.Contains(err.Error(), "exit status 1") {
+			b.Fatalf("evidence: %v\n%s", err, out)
+		}
+	}
+}
+
 // BenchmarkAgentIdleRSS starts `firewarden agent run` on an emulated Mac 15 against a local
 // server, waits for its first report (one full cycle and upload done, the nudge stream open) and
 // reports the daemon's resident set size then and after it idled for a while.
@@ -365,6 +381,7 @@ func BenchmarkAgentIdleRSS(b *testing.B) {
 		if out, err := enroll.CombinedOutput(); err != nil {
 			b.Fatalf("enroll: %v\n%s", err, out)
 		}
+		seedChain(b, root)
 		cmd := exec.Command(fwBin, "--root", root, "agent", "run")
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
@@ -422,6 +439,7 @@ func BenchmarkAgentCycleCPU(b *testing.B) {
 	if out, err := enroll.CombinedOutput(); err != nil {
 		b.Fatalf("enroll: %v\n%s", err, out)
 	}
+	seedChain(b, root)
 	cmd := exec.Command(fwBin, "--root", root, "agent", "run")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -110,6 +110,10 @@ type Outcome struct {
 
 // Cycle runs the policy once and spools its records.
 func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error) {
+	// A cycle whose apply failed (a full disk) is finished before a new one takes seqs.
+	if err := a.Recover(); err != nil {
+		return Outcome{}, err
+	}
 	b, err := PolicyBaseline(cfg.Policy)
 	if err != nil {
 		return Outcome{}, err
@@ -194,7 +198,10 @@ func (a *Agent) apply(c cycle) error {
 	}
 	ref, err := a.chain(c)
 	if err != nil {
-		return fmt.Errorf("append the run to the evidence chain: %w", err)
+		// A chain that was tampered with is refused by evidence.Open; going silent would hide
+		// exactly that. The run is reported without a chain ref, which the server flags.
+		a.logf("evidence chain: %s; run %s is reported without its chain entry", oneLine(err.Error()), c.RunID)
+		ref = nil
 	}
 	c.Records[len(c.Records)-1].Chain = ref
 	if err := a.fault("spool"); err != nil {
@@ -215,23 +222,29 @@ func (a *Agent) apply(c cycle) error {
 	return a.State.Remove(CycleFile)
 }
 
-// chain appends the cycle's evidence record unless the chain already ends with it.
+// recentEntries is how far back in the chain a finished cycle looks for its own run.
+const recentEntries = 32
+
+// chain appends the cycle's evidence record unless the chain already holds it among its latest
+// entries.
 func (a *Agent) chain(c cycle) (*wire.ChainRef, error) {
 	ch, err := evidence.Open(a.State.Path())
 	if err != nil {
 		return nil, err
 	}
 	defer ch.Close()
-	e, ok := ch.Last()
-	if ok {
+	// Another command (`firewarden evidence`) may have appended after the killed run did.
+	recent := ch.Recent(recentEntries)
+	for i := len(recent) - 1; i >= 0; i-- {
 		var head struct {
 			RunID string `json:"run_id"`
 		}
-		if json.Unmarshal(e.Record, &head) == nil && head.RunID == c.RunID {
-			return chainRef(e), nil
+		if json.Unmarshal(recent[i].Record, &head) == nil && head.RunID == c.RunID {
+			return chainRef(recent[i]), nil
 		}
 	}
-	if e, err = ch.Next(c.Evidence); err != nil {
+	e, err := ch.Next(c.Evidence)
+	if err != nil {
 		return nil, err
 	}
 	if err := ch.Append(e); err != nil {
@@ -405,6 +418,10 @@ const batchBudget = wire.MaxBodyBytes - 64<<10
 // Upload sends the spool in batches, oldest first, deleting what each acknowledgement covers,
 // until the spool is empty or a request fails.
 func (a *Agent) Upload(ctx context.Context) (sent int, err error) {
+	// Nothing else may take a seq while a decided cycle waits to be spooled.
+	if err := a.Recover(); err != nil {
+		return 0, err
+	}
 	for {
 		recs, err := a.Spool.Batch(wire.MaxBatchRecords, batchBudget)
 		if err != nil || len(recs) == 0 {

@@ -425,3 +425,23 @@ func TestCycleCrashAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// A damaged evidence chain does not silence the agent: the run is reported without a chain ref.
+func TestCycleWithBrokenChain(t *testing.T) {
+	srv := newFakeServer(t)
+	ta := newMacAgent(t, srv)
+	ctx := context.Background()
+	if _, err := ta.Cycle(ctx, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.State.WriteFile(evidence.ChainFile, []byte("{\"seq\":1,\"prev\":\"x\"}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ta.Cycle(ctx, DefaultConfig()); err != nil {
+		t.Fatalf("Cycle with a broken chain = %v, want the run reported anyway", err)
+	}
+	got, _ := ta.Spool.Batch(100, 1<<30)
+	if kinds(got) != "1:run 2:run" || got[0].Chain == nil || got[1].Chain != nil {
+		t.Errorf("records %s with chains %+v, %+v; want two runs, the second without a chain ref", kinds(got), got[0].Chain, got[1].Chain)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -224,6 +225,9 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 			a.logf("run: %s", oneLine(err.Error()))
 		}
 		upload()
+		// A cycle reads the whole evidence chain (evidence.Open verifies it); hand that memory
+		// back now rather than holding it for the idle hour.
+		debug.FreeOSMemory()
 		next := Interval(cfg.Policy, a.Rand())
 		cycleT.Stop()
 		cycleT.Reset(next)

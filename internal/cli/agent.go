@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -123,7 +122,7 @@ func runAgentEnroll(ctx context.Context, a *app, args []string) error {
 	if err := a.requireRoot("agent enroll"); err != nil {
 		return err
 	}
-	uuid, err := a.hostUUID(ctx)
+	uuid, err := agent.HostUUID(ctx, a.root, a.os, a.rec)
 	if err != nil {
 		return err
 	}
@@ -155,32 +154,6 @@ func runAgentEnroll(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.Out, "enrolled with %s as host %s; start the agent with: firewarden service install agent --start\n", e.Server, e.HostID)
 	return nil
-}
-
-// ioregUUID finds IOPlatformUUID in `ioreg -rd1 -c IOPlatformExpertDevice`, a line such as
-//
-//	"IOPlatformUUID" = "564D1A1B-8F0E-4C4B-9B8D-2E4A7C3F1D20"
-var ioregUUID = regexp.MustCompile(`"IOPlatformUUID" = "([0-9A-Fa-f-]{36})"`)
-
-// hostUUID is the machine's stable identity: IOPlatformUUID on macOS, /etc/machine-id on Linux.
-func (a *app) hostUUID(ctx context.Context) (string, error) {
-	if a.os.Kind == host.MacOS {
-		res, err := a.rec.Run(ctx, host.Cmd{Path: "/usr/sbin/ioreg", Args: []string{"-rd1", "-c", "IOPlatformExpertDevice"}})
-		if err != nil {
-			return "", fmt.Errorf("read the hardware UUID: %w", err)
-		}
-		m := ioregUUID.FindSubmatch(res.Stdout)
-		if m == nil {
-			return "", errors.New("read the hardware UUID: ioreg printed no IOPlatformUUID")
-		}
-		return strings.ToUpper(string(m[1])), nil
-	}
-	data, err := a.root.ReadFile("/etc/machine-id")
-	id := strings.TrimSpace(string(data))
-	if err != nil || len(id) != 32 {
-		return "", fmt.Errorf("read the machine ID from %s: want 32 hex digits (systemd-machine-id-setup makes one)", a.root.Path("/etc/machine-id"))
-	}
-	return id, nil
 }
 
 // newAgent builds the agent from agent.json in the state directory.

@@ -243,13 +243,10 @@ func (c *Chain) Append(e Entry) error {
 	return c.writeHead()
 }
 
-// Last returns the chain's last entry; ok is false for an empty chain. The agent uses it to
-// tell whether a run it was killed in the middle of already reached the chain.
-func (c *Chain) Last() (e Entry, ok bool) {
-	if len(c.entries) == 0 {
-		return Entry{}, false
-	}
-	return c.entries[len(c.entries)-1], true
+// Recent returns the chain's last n entries (fewer when it is shorter), oldest first. The agent
+// uses it to tell whether a run it was killed in the middle of already reached the chain.
+func (c *Chain) Recent(n int) []Entry {
+	return c.entries[max(0, len(c.entries)-n):]
 }
 
 // Close releases the lock.
