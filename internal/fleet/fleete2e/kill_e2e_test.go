@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/firewarden/firewarden/internal/fleet/pgtest"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
@@ -61,7 +62,12 @@ func (m *emac) runUntilSpooled(t *testing.T, at func(agent *exec.Cmd)) int {
 // the server's transitions are exactly the changes of the firewall's state from run to run,
 // each once, in sequence order.
 func TestFleetKill9LosesAndDuplicatesNothing(t *testing.T) {
-	f := newFleet(t, "")
+	t.Run("sqlite", func(t *testing.T) { testKill9(t, "") })
+	t.Run("postgres", func(t *testing.T) { testKill9(t, pgtest.Start(t)) })
+}
+
+func testKill9(t *testing.T, db string) {
+	f := newFleet(t, db)
 	addr := freeAddr(t)
 	s := f.serve(t, addr)
 	s.putPolicy(t, wire.ModeReport)
