@@ -30,6 +30,7 @@ func TestFleetThreeMacsDriftEnforceCompliance(t *testing.T) {
 	// compliant (the profile turns it on for the managed one).
 	macs["14"].setGlobalState(t, "on")
 	macs["15"].setGlobalState(t, "on")
+	beforeEnrolment := time.Now()
 	ids := map[string]string{}
 	for name, m := range macs {
 		ids[name] = m.enroll(t, s, "e2e")
@@ -92,6 +93,27 @@ func TestFleetThreeMacsDriftEnforceCompliance(t *testing.T) {
 	if v := s.host(t, id15); v.Host.Status != "compliant" {
 		t.Errorf("host after the revert = %s, want compliant", v.Host.Status)
 	}
+
+	// Still enforcing, a drift is reverted by the run that sees it: both in one run, in order.
+	m15.setGlobalState(t, "off")
+	m15.once(t, 0)
+	if st := m15.globalState(t); st == 0 {
+		t.Error("enforce mode left the emulated Mac's firewall off the second time")
+	}
+	// Both transitions come from one drift record (one seq, one time): the history, newest
+	// first, must still put the fix after the observation it answered, each from the status the
+	// one before left.
+	h = s.history(t, id15, "alf.enabled")
+	changes = nil
+	for i, tr := range h {
+		changes = append(changes, fmt.Sprintf("%s>%s %s", tr.From, tr.To, tr.Cause))
+		if i > 0 && tr.From != h[i-1].To {
+			t.Errorf("history (oldest first) %q: transition %d starts from %s, the one before ended at %s", changes, i, tr.From, h[i-1].To)
+		}
+	}
+	if n := len(changes); n < 2 || changes[n-2] != "pass>fail observed" || changes[n-1] != "fail>pass fix" {
+		t.Errorf("history (oldest first) after a drift in enforce mode = %q, want it to end pass>fail observed, fail>pass fix", changes)
+	}
 	// The other two were never touched: no transition but their first.
 	for _, name := range []string{"14", "managed15"} {
 		if h := s.history(t, ids[name], "alf.enabled"); len(h) != 1 {
@@ -106,16 +128,22 @@ func TestFleetThreeMacsDriftEnforceCompliance(t *testing.T) {
 		pass, fail          int
 	}{
 		// The managed Mac's alf.enabled is "managed" (the profile holds it): compliant, not a pass.
+		{"before the enrolments", beforeEnrolment, 0, 0, 0, 0},
 		{"before the drift", before, 3, 0, 2, 0},
 		{"during the drift", during, 2, 1, 1, 1},
 		{"after the revert", after, 3, 0, 2, 0},
+		{"now", time.Now(), 3, 0, 2, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := s.compliance(t, tt.at)
 			pc := c.PerCheck["alf.enabled"]
 			got := fmt.Sprintf("hosts %d compliant %d non_compliant %d alf.enabled pass %d fail %d managed %d",
 				c.Hosts, c.Compliant, c.NonCompliant, pc.Pass, pc.Fail, pc.Managed)
-			want := fmt.Sprintf("hosts 3 compliant %d non_compliant %d alf.enabled pass %d fail %d managed 1", tt.compliant, tt.noncompl, tt.pass, tt.fail)
+			hosts, managed := 3, 1
+			if tt.at.Equal(beforeEnrolment) {
+				hosts, managed = 0, 0
+			}
+			want := fmt.Sprintf("hosts %d compliant %d non_compliant %d alf.enabled pass %d fail %d managed %d", hosts, tt.compliant, tt.noncompl, tt.pass, tt.fail, managed)
 			if got != want {
 				t.Errorf("compliance?at=%s = %s, want %s", tt.at.UTC().Format(time.RFC3339Nano), got, want)
 			}
