@@ -33,6 +33,56 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// startDaemon starts `agent run` and returns its stderr and a function that stops it with
+// SIGTERM (once; later calls do nothing) and checks that it exited 0.
+func (m *emac) startDaemon(t *testing.T) (*lockedBuffer, func()) {
+	t.Helper()
+	daemon := m.agentCmd("run")
+	stderr := &lockedBuffer{}
+	daemon.Stderr = stderr
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	return stderr, func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		daemon.Process.Signal(syscall.SIGTERM)
+		if err := daemon.Wait(); err != nil {
+			t.Errorf("agent run after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	}
+}
+
+// waitSeq waits for the server to hold records of host id after seq, or gives up at until.
+func (s *serving) waitSeq(t *testing.T, id string, seq uint64, until time.Time) (uint64, bool) {
+	t.Helper()
+	for time.Now().Before(until) {
+		if got := s.host(t, id).Host.LastSeq; got > seq {
+			return got, true
+		}
+		time.Sleep(50 * time.Millisecond) // polling a server, not timing it
+	}
+	return seq, false
+}
+
+// nudgeUntilCycle nudges host id through s until the server holds records after seq (the
+// agent's stream may still be connecting; one nudge or several, the agent answers with a cycle)
+// and returns the new last seq, or 0 when none came within a minute.
+func (s *serving) nudgeUntilCycle(t *testing.T, id string, seq uint64) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // a guard against a hang, not a speed requirement
+	for time.Now().Before(deadline) {
+		s.admin(t, "POST", "/api/v1/nudge", map[string]string{"host_id": id}, nil)
+		if got, ok := s.waitSeq(t, id, seq, time.Now().Add(2*time.Second)); ok {
+			return got
+		}
+	}
+	return 0
+}
+
 // Two `serve` processes on one PostgreSQL serve one fleet: the agent daemon, enrolled with and
 // connected to replica 1, runs a cycle when a nudge is sent through replica 2's admin API, and
 // both replicas answer the same for what either stored.
@@ -44,51 +94,16 @@ func TestFleetTwoReplicasOnPostgres(t *testing.T) {
 
 	m := newMac(t, hosttest.Mac15(), "44444444-4444-4444-8444-000000000015")
 	id := m.enroll(t, r1)
-	daemon := m.agentCmd("run")
-	var stderr lockedBuffer
-	daemon.Stderr = &stderr
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		daemon.Process.Signal(syscall.SIGTERM)
-		if err := daemon.Wait(); err != nil {
-			t.Errorf("agent run after SIGTERM: %v\n%s", err, stderr.String())
-		}
-	}
+	stderr, stop := m.startDaemon(t)
 	defer stop()
-
-	// waitSeq waits for the server to hold records after seq, or gives up at the deadline.
-	waitSeq := func(seq uint64, until time.Time) (uint64, bool) {
-		for time.Now().Before(until) {
-			if got := r2.host(t, id).Host.LastSeq; got > seq {
-				return got, true
-			}
-			time.Sleep(50 * time.Millisecond) // polling a server, not timing it
-		}
-		return seq, false
-	}
+	waitSeq := func(seq uint64, until time.Time) (uint64, bool) { return r2.waitSeq(t, id, seq, until) }
 	first, ok := waitSeq(0, time.Now().Add(time.Minute)) // a guard against a hang
 	if !ok {
 		t.Fatalf("the daemon's first cycle never reached the server; agent stderr:\n%s", stderr.String())
 	}
 
-	// The policy's interval is an hour: a new cycle now is the nudge's doing. The daemon's stream
-	// and replica 1's LISTEN may still be connecting, so nudge until a cycle follows; one nudge
-	// or several, the agent answers with a cycle.
-	deadline := time.Now().Add(time.Minute)
-	var nudged uint64
-	for nudged == 0 && time.Now().Before(deadline) {
-		r2.admin(t, "POST", "/api/v1/nudge", map[string]string{"host_id": id}, nil)
-		if seq, ok := waitSeq(first, time.Now().Add(2*time.Second)); ok {
-			nudged = seq
-		}
-	}
+	// The policy's interval is an hour: a new cycle now is the nudge's doing.
+	nudged := r2.nudgeUntilCycle(t, id, first)
 	if nudged == 0 {
 		t.Fatalf("a nudge sent through replica 2 never made the agent on replica 1 run; agent stderr:\n%s\nreplica 1:\n%s", stderr.String(), r1.log())
 	}
@@ -115,5 +130,42 @@ func TestFleetTwoReplicasOnPostgres(t *testing.T) {
 	}
 	if v := r1.host(t, id); v.Host.LastSeq < nudged || v.Host.Status != "compliant" && v.Host.Status != "non_compliant" {
 		t.Errorf("replica 1's host = %+v, want last_seq ≥ %d and a compliance status", v.Host, nudged)
+	}
+}
+
+// The agent daemon outlives a kill -9 of its server: started again on the same address, the
+// server reaches it with a nudge over the re-opened stream, and the cycle it runs reports the
+// firewall turned off while the server was away.
+func TestFleetDaemonNudgedAfterServerKill(t *testing.T) {
+	f := newFleet(t, "")
+	addr := freeAddr(t)
+	s := f.serve(t, addr)
+	s.putPolicy(t, wire.ModeReport)
+	m := newMac(t, hosttest.Mac15(), "55555555-5555-4555-8555-000000000015")
+	m.setGlobalState(t, "on")
+	id := m.enroll(t, s)
+	stderr, stop := m.startDaemon(t)
+	defer stop()
+	first, ok := s.waitSeq(t, id, 0, time.Now().Add(time.Minute))
+	if !ok {
+		t.Fatalf("the daemon's first cycle never reached the server; agent stderr:\n%s", stderr.String())
+	}
+	if v := s.host(t, id); v.Host.Status != "compliant" {
+		t.Fatalf("host after the first cycle = %s, want compliant", v.Host.Status)
+	}
+
+	s.kill()
+	m.setGlobalState(t, "off")
+	s = f.serve(t, addr)
+	if s.nudgeUntilCycle(t, id, first) == 0 {
+		t.Fatalf("no nudge reached the daemon after the server came back; agent stderr:\n%s", stderr.String())
+	}
+	stop()
+	v := s.host(t, id)
+	if v.Host.Status != "non_compliant" || v.Host.LastSeq != m.lastSeq(t) {
+		t.Errorf("host after the nudged cycle = %s last_seq %d, want non_compliant and the agent's %d", v.Host.Status, v.Host.LastSeq, m.lastSeq(t))
+	}
+	if h := s.history(t, id, "alf.enabled"); len(h) == 0 || h[len(h)-1].From+">"+h[len(h)-1].To+" "+h[len(h)-1].Cause != "pass>fail observed" {
+		t.Errorf("history = %+v, want it to end pass>fail observed", h)
 	}
 }
