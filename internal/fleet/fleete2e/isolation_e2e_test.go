@@ -206,6 +206,21 @@ func TestFleetIsolationAndStrictBodies(t *testing.T) {
 		}
 	})
 
+	t.Run("one host's flood is limited and does not limit another", func(t *testing.T) {
+		limited := 0
+		for range 100 {
+			if code, _ := s.call(t, "GET", wire.PathConfig, credA, nil); code == http.StatusTooManyRequests {
+				limited++
+			}
+		}
+		if limited == 0 {
+			t.Error("100 config requests in a row with one credential: none refused with 429")
+		}
+		if code, body := s.call(t, "GET", wire.PathConfig, credB, nil); code != 200 {
+			t.Errorf("B's config during A's flood = %d %s, want 200", code, body)
+		}
+	})
+
 	t.Run("revoked credential, token and enroll secret are refused", func(t *testing.T) {
 		s.admin(t, "POST", "/api/v1/hosts/"+idB+"/revoke", nil, nil)
 		before := fleetState(t, s, idB)
