@@ -324,8 +324,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ store.Token) 
 			for _, t := range ts {
 				out = append(out, transitionJSON{t.HostID, t.Check, t.Time, t.From, t.To, t.Actual, t.RunID, t.Cause, t.Seq})
 			}
-			// Newest first, whatever order the store keeps.
-			sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+			// Newest first. The store gives them oldest first in the order they happened, which a
+			// sort by time would lose for a drift and the fix that reverted it in the same run:
+			// both carry the same time, and the fix must stay the newer.
+			slices.Reverse(out)
 			writeJSON(w, http.StatusOK, map[string]any{"transitions": out})
 			return
 		}
