@@ -1,0 +1,804 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+	"github.com/firewarden/firewarden/internal/posture/baseline"
+)
+
+// adminLimit bounds admin request bodies; a policy carries a baseline YAML.
+const adminLimit = 1 << 20
+
+// Host statuses in the admin API. A stale host is stale whatever its last results said: a
+// laptop that stopped reporting is not known to be compliant.
+const (
+	HostCompliant    = "compliant"
+	HostNonCompliant = "non_compliant"
+	HostStale        = "stale"
+	HostNoData       = "no_data"
+	HostRevoked      = "revoked"
+)
+
+type hostJSON struct {
+	ID           string     `json:"id"`
+	UUID         string     `json:"uuid"`
+	Hostname     string     `json:"hostname"`
+	OS           string     `json:"os"`
+	OSVersion    string     `json:"os_version"`
+	AgentVersion string     `json:"agent_version"`
+	Labels       []string   `json:"labels"`
+	EnrolledAt   time.Time  `json:"enrolled_at"`
+	LastSeen     time.Time  `json:"last_seen"`
+	StaleAfter   time.Time  `json:"stale_after"`
+	Status       string     `json:"status"`
+	Failing      []string   `json:"failing"`
+	Policy       string     `json:"policy"`
+	LastSeq      uint64     `json:"last_seq"`
+	ChainBroken  bool       `json:"chain_broken"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+}
+
+type resultJSON struct {
+	Check     string    `json:"check"`
+	Status    string    `json:"status"`
+	Expected  string    `json:"expected"`
+	Actual    string    `json:"actual"`
+	Since     time.Time `json:"since"`
+	RunID     string    `json:"run_id"`
+	Exemption string    `json:"exemption,omitempty"` // the server exemption that excuses a failure
+}
+
+// view is what the admin API says of a host: its summary, its current results and the
+// exemptions that apply. Failing results under an active exemption count as compliant.
+type view struct {
+	host    hostJSON
+	results []resultJSON
+}
+
+func (s *Server) viewHost(ctx context.Context, h store.Host, exs []store.Exemption) (view, error) {
+	p, err := s.st.PolicyFor(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		p = store.Policy{Name: "default", IntervalSeconds: int64(DefaultInterval / time.Second)}
+	} else if err != nil {
+		return view{}, err
+	}
+	cur, err := s.st.CurrentResults(ctx, h.ID)
+	if err != nil {
+		return view{}, err
+	}
+	interval := time.Duration(p.IntervalSeconds) * time.Second
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	seen := h.LastSeen
+	if seen.IsZero() {
+		seen = h.EnrolledAt
+	}
+	v := view{host: hostJSON{
+		ID: h.ID, UUID: h.UUID, Hostname: h.Hostname, OS: h.OS, OSVersion: h.OSVersion,
+		AgentVersion: h.AgentVersion, Labels: nonNil(h.Labels), EnrolledAt: h.EnrolledAt, LastSeen: h.LastSeen,
+		StaleAfter: seen.Add(StaleIntervals * interval).UTC(), Policy: p.Name, LastSeq: h.LastSeq,
+		ChainBroken: h.ChainBroken, Failing: []string{},
+	}}
+	if !h.RevokedAt.IsZero() {
+		t := h.RevokedAt
+		v.host.RevokedAt = &t
+	}
+	sort.Slice(cur, func(i, j int) bool { return cur[i].Check < cur[j].Check })
+	for _, c := range cur {
+		rj := resultJSON{Check: c.Check, Status: c.Status, Expected: c.Expected, Actual: c.Actual, Since: c.Since, RunID: c.RunID}
+		if !wire.Compliant(c.Status) {
+			if e, ok := exemptionFor(exs, h, c.Check); ok {
+				rj.Exemption = e.ID
+			} else {
+				v.host.Failing = append(v.host.Failing, c.Check)
+			}
+		}
+		v.results = append(v.results, rj)
+	}
+	now := s.now()
+	switch {
+	case !h.RevokedAt.IsZero():
+		v.host.Status = HostRevoked
+	case now.After(v.host.StaleAfter):
+		v.host.Status = HostStale
+	case len(cur) == 0:
+		v.host.Status = HostNoData
+	case len(v.host.Failing) > 0:
+		v.host.Status = HostNonCompliant
+	default:
+		v.host.Status = HostCompliant
+	}
+	return v, nil
+}
+
+// exemptionFor finds an active exemption for (host, check), by host or by one of its labels.
+func exemptionFor(exs []store.Exemption, h store.Host, check string) (store.Exemption, bool) {
+	for _, e := range exs {
+		if e.Check != check && e.Check != "*" {
+			continue
+		}
+		if (e.HostID != "" && e.HostID == h.ID) || (e.Label != "" && slices.Contains(h.Labels, e.Label)) {
+			return e, true
+		}
+	}
+	return store.Exemption{}, false
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// query parameters -------------------------------------------------------------------------
+
+func timeParam(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", name, v)
+	}
+	return t.UTC(), nil
+}
+
+func checkParam(r *http.Request) (string, error) {
+	c := r.URL.Query().Get("check")
+	if c != "" && !baseline.IsCheckID(c) {
+		return "", fmt.Errorf("check: unknown %q; known checks: %s", c, strings.Join(baseline.CheckIDs(), ", "))
+	}
+	return c, nil
+}
+
+// hosts ------------------------------------------------------------------------------------
+
+const (
+	defaultPage = 100
+	maxPage     = 1000
+)
+
+func (s *Server) hosts(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	q := r.URL.Query()
+	check, err := checkParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	limit := defaultPage
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPage {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: %q is not a number from 1 to %d", v, maxPage))
+			return
+		}
+		limit = n
+	}
+	var stale *bool
+	if v := q.Get("stale"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("stale: %q is not true or false", v))
+			return
+		}
+		stale = &b
+	}
+	status := q.Get("status")
+	if status != "" && check == "" && !slices.Contains([]string{HostCompliant, HostNonCompliant, HostStale, HostNoData, HostRevoked}, status) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status: unknown %q; a host is compliant, non_compliant, stale, no_data or revoked (with check=, a check status)", status))
+		return
+	}
+	exs, err := s.st.Exemptions(r.Context(), s.now().UTC())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	// The store filters by label and (check, status); stale and the host status depend on each
+	// host's policy interval, so they are filtered here, reading further pages as needed.
+	f := store.HostFilter{Label: q.Get("label"), After: q.Get("after"), Limit: limit, Now: s.now().UTC()}
+	if check != "" {
+		f.Check, f.Status = check, status
+	}
+	out := []hostJSON{}
+	next := ""
+	for len(out) < limit {
+		page, err := s.st.Hosts(r.Context(), f)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		for _, h := range page {
+			f.After = h.ID
+			v, err := s.viewHost(r.Context(), h, exs)
+			if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+			if stale != nil && (v.host.Status == HostStale) != *stale {
+				continue
+			}
+			if check == "" && status != "" && v.host.Status != status {
+				continue
+			}
+			out = append(out, v.host)
+			if len(out) == limit {
+				next = h.ID
+				break
+			}
+		}
+		if len(page) < f.Limit {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hosts": out, "next": next})
+}
+
+func (s *Server) host(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	h, err := s.st.Host(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, r, err, "host")
+		return
+	}
+	exs, err := s.st.Exemptions(r.Context(), s.now().UTC())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	v, err := s.viewHost(r.Context(), h, exs)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := map[string]any{"host": v.host, "results": nonNilResults(v.results)}
+	if lr, ok := s.st.(LatestRunner); ok {
+		run, err := lr.LatestRun(r.Context(), h.ID)
+		switch {
+		case err == nil:
+			out["latest_run"] = run
+		case !errors.Is(err, store.ErrNotFound):
+			s.internal(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func nonNilResults(r []resultJSON) []resultJSON {
+	if r == nil {
+		return []resultJSON{}
+	}
+	return r
+}
+
+type transitionJSON struct {
+	Host   string    `json:"host_id"`
+	Check  string    `json:"check"`
+	Time   time.Time `json:"time"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Actual string    `json:"actual"`
+	RunID  string    `json:"run_id"`
+	Cause  string    `json:"cause"`
+	Seq    uint64    `json:"seq"`
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	id := r.PathValue("id")
+	check, err := checkParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	from, err := timeParam(r, "from")
+	if err == nil {
+		var to time.Time
+		to, err = timeParam(r, "to")
+		if err == nil {
+			if to.IsZero() {
+				to = s.now().UTC()
+			}
+			if _, err := s.st.Host(r.Context(), id); err != nil {
+				s.storeError(w, r, err, "host")
+				return
+			}
+			ts, err := s.st.Transitions(r.Context(), id, check, from, to)
+			if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+			out := make([]transitionJSON, 0, len(ts))
+			for _, t := range ts {
+				out = append(out, transitionJSON{t.HostID, t.Check, t.Time, t.From, t.To, t.Actual, t.RunID, t.Cause, t.Seq})
+			}
+			// Newest first, whatever order the store keeps.
+			sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+			writeJSON(w, http.StatusOK, map[string]any{"transitions": out})
+			return
+		}
+	}
+	writeError(w, http.StatusBadRequest, err.Error())
+}
+
+func (s *Server) revokeHost(w http.ResponseWriter, r *http.Request, t store.Token) {
+	id := r.PathValue("id")
+	if err := s.st.RevokeHost(r.Context(), id, t.Name, s.now().UTC()); err != nil {
+		s.storeError(w, r, err, "host")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+}
+
+// compliance ---------------------------------------------------------------------------------
+
+type complianceJSON struct {
+	At           time.Time                 `json:"at"`
+	Hosts        int                       `json:"hosts"`
+	Compliant    int                       `json:"compliant"`
+	NonCompliant int                       `json:"non_compliant"`
+	NoData       int                       `json:"no_data"`
+	Stale        *int                      `json:"stale,omitempty"`
+	PerCheck     map[string]checkCountJSON `json:"per_check"`
+}
+
+// checkCountJSON is store.CheckCount with the API's names.
+type checkCountJSON struct {
+	Pass          int `json:"pass"`
+	Fail          int `json:"fail"`
+	Error         int `json:"error"`
+	Exempt        int `json:"exempt"`
+	Managed       int `json:"managed"`
+	NotApplicable int `json:"not_applicable"`
+}
+
+func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	at, err := timeParam(r, "at")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	check, err := checkParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	label := r.URL.Query().Get("label")
+	now := at.IsZero()
+	if now {
+		at = s.now().UTC()
+	}
+	c, err := s.st.ComplianceAt(r.Context(), at, label, check)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := complianceJSON{At: at, Hosts: c.Hosts, Compliant: c.Compliant, NonCompliant: c.NonCompliant, NoData: c.NoData, PerCheck: map[string]checkCountJSON{}}
+	for k, v := range c.PerCheck {
+		out.PerCheck[k] = checkCountJSON(v)
+	}
+	if now {
+		// Answering for now, a host that stopped reporting is taken out of the compliant count:
+		// its last results are not evidence of the present.
+		exs, err := s.st.Exemptions(r.Context(), at)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		stale, err := s.staleCompliant(r.Context(), label, check, at, exs)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		n := len(stale)
+		out.Stale = &n
+		out.Compliant -= min(out.Compliant, n)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// staleCompliant lists hosts that are stale now and whose last results count as compliant,
+// failures under an exemption included (those the store's count took as compliant).
+func (s *Server) staleCompliant(ctx context.Context, label, check string, now time.Time, exs []store.Exemption) ([]string, error) {
+	var out []string
+	f := store.HostFilter{Label: label, Limit: maxPage, Now: now}
+	for {
+		page, err := s.st.Hosts(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range page {
+			f.After = h.ID
+			if !h.RevokedAt.IsZero() {
+				continue
+			}
+			v, err := s.viewHost(ctx, h, exs)
+			if err != nil {
+				return nil, err
+			}
+			if v.host.Status != HostStale || len(v.results) == 0 {
+				continue
+			}
+			compliant := true
+			for _, res := range v.results {
+				if (check == "" || res.Check == check) && !wire.Compliant(res.Status) && res.Exemption == "" {
+					compliant = false
+				}
+			}
+			if compliant {
+				out = append(out, h.ID)
+			}
+		}
+		if len(page) < f.Limit {
+			return out, nil
+		}
+	}
+}
+
+// alerts -------------------------------------------------------------------------------------
+
+type alertJSON struct {
+	ID        int64      `json:"id"`
+	HostID    string     `json:"host_id"`
+	Alert     wire.Alert `json:"alert"`
+	Seq       uint64     `json:"seq"`
+	Duplicate int        `json:"duplicate"`
+	AckedBy   string     `json:"acked_by,omitempty"`
+	AckedAt   *time.Time `json:"acked_at,omitempty"`
+	AckNote   string     `json:"ack_note,omitempty"`
+}
+
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	unacked := false
+	if v := r.URL.Query().Get("unacked"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("unacked: %q is not true or false", v))
+			return
+		}
+		unacked = b
+	}
+	as, err := s.st.Alerts(r.Context(), r.URL.Query().Get("host"), unacked)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]alertJSON, 0, len(as))
+	for _, a := range as {
+		j := alertJSON{ID: a.ID, HostID: a.HostID, Alert: a.Alert, Seq: a.Seq, Duplicate: a.Duplicate, AckedBy: a.AckedBy, AckNote: a.AckNote}
+		if !a.AckedAt.IsZero() {
+			t := a.AckedAt
+			j.AckedAt = &t
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+}
+
+type ackRequest struct {
+	Note string `json:"note"`
+}
+
+func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request, t store.Token) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("alert id %q is not a number", r.PathValue("id")))
+		return
+	}
+	var req ackRequest
+	if r.ContentLength != 0 {
+		if !decodeBody(w, r, &req, adminLimit) {
+			return
+		}
+	}
+	if err := s.st.AckAlert(r.Context(), id, t.Name, req.Note, s.now().UTC()); err != nil {
+		s.storeError(w, r, err, "alert")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"acked": id})
+}
+
+// exemptions ---------------------------------------------------------------------------------
+
+type exemptionJSON struct {
+	ID         string     `json:"id"`
+	HostID     string     `json:"host_id,omitempty"`
+	Label      string     `json:"label,omitempty"`
+	Check      string     `json:"check"`
+	Reason     string     `json:"reason"`
+	ApprovedBy string     `json:"approved_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	Expires    time.Time  `json:"expires"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+func exemptionOut(e store.Exemption) exemptionJSON {
+	j := exemptionJSON{e.ID, e.HostID, e.Label, e.Check, e.Reason, e.ApprovedBy, e.CreatedAt, e.Expires, nil}
+	if !e.RevokedAt.IsZero() {
+		t := e.RevokedAt
+		j.RevokedAt = &t
+	}
+	return j
+}
+
+func (s *Server) exemptions(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	at, err := timeParam(r, "at")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if at.IsZero() {
+		at = s.now().UTC()
+	}
+	es, err := s.st.Exemptions(r.Context(), at)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]exemptionJSON, 0, len(es))
+	for _, e := range es {
+		out = append(out, exemptionOut(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"exemptions": out})
+}
+
+type exemptionRequest struct {
+	HostID  string    `json:"host_id"`
+	Label   string    `json:"label"`
+	Check   string    `json:"check"`
+	Reason  string    `json:"reason"`
+	Expires time.Time `json:"expires"`
+}
+
+func (s *Server) addExemption(w http.ResponseWriter, r *http.Request, t store.Token) {
+	var req exemptionRequest
+	if !decodeBody(w, r, &req, adminLimit) {
+		return
+	}
+	now := s.now().UTC()
+	var problem string
+	switch {
+	case (req.HostID == "") == (req.Label == ""):
+		problem = "give exactly one of host_id and label"
+	case !baseline.IsCheckID(req.Check):
+		problem = fmt.Sprintf("check: unknown %q; known checks: %s", req.Check, strings.Join(baseline.CheckIDs(), ", "))
+	case strings.TrimSpace(req.Reason) == "":
+		problem = "reason: say why the check is excused; auditors read it"
+	case !req.Expires.After(now):
+		problem = "expires: give a time in the future (RFC 3339); exemptions do not last forever"
+	}
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	if req.HostID != "" {
+		if _, err := s.st.Host(r.Context(), req.HostID); err != nil {
+			s.storeError(w, r, err, "host")
+			return
+		}
+	}
+	e := store.Exemption{ID: NewUUIDv7(now), HostID: req.HostID, Label: req.Label, Check: req.Check,
+		Reason: req.Reason, ApprovedBy: t.Name, CreatedAt: now, Expires: req.Expires.UTC()}
+	if err := s.st.AddExemption(r.Context(), e, t.Name); err != nil {
+		s.storeError(w, r, err, "exemption")
+		return
+	}
+	writeJSON(w, http.StatusCreated, exemptionOut(e))
+}
+
+func (s *Server) revokeExemption(w http.ResponseWriter, r *http.Request, t store.Token) {
+	id := r.PathValue("id")
+	if err := s.st.RevokeExemption(r.Context(), id, t.Name, s.now().UTC()); err != nil {
+		s.storeError(w, r, err, "exemption")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+}
+
+// policies -----------------------------------------------------------------------------------
+
+type policyJSON struct {
+	Name            string    `json:"name"`
+	Label           string    `json:"label"`
+	Priority        int       `json:"priority"`
+	Mode            string    `json:"mode"`
+	IntervalSeconds int64     `json:"interval_seconds"`
+	BaselineYAML    string    `json:"baseline_yaml"`
+	Version         int64     `json:"version,omitempty"`
+	UpdatedAt       time.Time `json:"updated_at,omitzero"`
+}
+
+func (s *Server) policies(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	ps, err := s.st.Policies(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]policyJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, policyJSON{p.Name, p.Label, p.Priority, p.Mode, p.IntervalSeconds, p.BaselineYAML, p.Version, p.UpdatedAt})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"policies": out})
+}
+
+// Interval bounds for a policy: more often than a minute is a load test, less often than a week
+// leaves drift unseen for longer than any audit would accept.
+const (
+	minInterval = 60
+	maxInterval = 7 * 24 * 3600
+)
+
+func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, t store.Token) {
+	var req policyJSON
+	if !decodeBody(w, r, &req, adminLimit) {
+		return
+	}
+	var problem string
+	switch {
+	case req.Name == "":
+		problem = "name: required"
+	case req.Mode != wire.ModeReport && req.Mode != wire.ModeEnforce:
+		problem = fmt.Sprintf("mode: %q, want report or enforce", req.Mode)
+	case req.IntervalSeconds < minInterval || req.IntervalSeconds > maxInterval:
+		problem = fmt.Sprintf("interval_seconds: %d, want %d to %d", req.IntervalSeconds, minInterval, maxInterval)
+	case req.Name == "default" && req.Label != "":
+		problem = "the default policy applies to every host; give it no label"
+	case req.Name != "default" && req.Label == "":
+		problem = "label: required for a policy other than default"
+	}
+	if problem == "" && req.BaselineYAML != "" {
+		if _, err := baseline.Parse([]byte(req.BaselineYAML)); err != nil {
+			problem = "baseline_yaml: " + err.Error()
+		}
+	}
+	if problem != "" {
+		writeError(w, http.StatusBadRequest, problem)
+		return
+	}
+	p, err := s.st.PutPolicy(r.Context(), store.Policy{Name: req.Name, Label: req.Label, Priority: req.Priority,
+		Mode: req.Mode, IntervalSeconds: req.IntervalSeconds, BaselineYAML: req.BaselineYAML, UpdatedAt: s.now().UTC()}, t.Name)
+	if err != nil {
+		s.storeError(w, r, err, "policy")
+		return
+	}
+	// Every connected agent refetches its config: cheaper than working out whose policy this is,
+	// and a config request is one small read.
+	if err := s.bus.Publish(r.Context(), AllHosts, wire.Nudge{Kind: wire.NudgeConfigChanged, ID: NewUUIDv7(s.now())}); err != nil {
+		s.log.Warn("nudge after a policy change", "err", err)
+	}
+	writeJSON(w, http.StatusOK, policyJSON{p.Name, p.Label, p.Priority, p.Mode, p.IntervalSeconds, p.BaselineYAML, p.Version, p.UpdatedAt})
+}
+
+// nudges -------------------------------------------------------------------------------------
+
+type nudgeRequest struct {
+	HostID string `json:"host_id"`
+	Label  string `json:"label"`
+}
+
+func (s *Server) nudge(w http.ResponseWriter, r *http.Request, t store.Token) {
+	var req nudgeRequest
+	if !decodeBody(w, r, &req, adminLimit) {
+		return
+	}
+	if (req.HostID == "") == (req.Label == "") {
+		writeError(w, http.StatusBadRequest, "give exactly one of host_id and label")
+		return
+	}
+	s.nudgeHosts(w, r, t, req)
+}
+
+// refetchHost and refetchLabel are DESIGN.md's names for POST /api/v1/nudge.
+func (s *Server) refetchHost(w http.ResponseWriter, r *http.Request, t store.Token) {
+	s.nudgeHosts(w, r, t, nudgeRequest{HostID: r.PathValue("id")})
+}
+
+func (s *Server) refetchLabel(w http.ResponseWriter, r *http.Request, t store.Token) {
+	l := r.URL.Query().Get("label")
+	if l == "" {
+		writeError(w, http.StatusBadRequest, "label: required (POST /api/v1/refetch?label=L)")
+		return
+	}
+	s.nudgeHosts(w, r, t, nudgeRequest{Label: l})
+}
+
+func (s *Server) nudgeHosts(w http.ResponseWriter, r *http.Request, t store.Token, req nudgeRequest) {
+	var ids []string
+	if req.HostID != "" {
+		h, err := s.st.Host(r.Context(), req.HostID)
+		if err != nil {
+			s.storeError(w, r, err, "host")
+			return
+		}
+		ids = []string{h.ID}
+	} else {
+		f := store.HostFilter{Label: req.Label, Limit: maxPage}
+		for {
+			page, err := s.st.Hosts(r.Context(), f)
+			if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+			for _, h := range page {
+				f.After = h.ID
+				if h.RevokedAt.IsZero() {
+					ids = append(ids, h.ID)
+				}
+			}
+			if len(page) < f.Limit {
+				break
+			}
+		}
+	}
+	nid := NewUUIDv7(s.now())
+	for _, id := range ids {
+		if err := s.bus.Publish(r.Context(), id, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	if a, ok := s.st.(Auditor); ok {
+		target, detail := req.HostID, map[string]any{"nudge": nid, "hosts": len(ids)}
+		if target == "" {
+			target = "label:" + req.Label
+		}
+		d, _ := json.Marshal(detail)
+		if err := a.AppendAudit(r.Context(), store.Audit{Time: s.now().UTC(), Actor: t.Name, Action: "host.nudge", Target: target, Detail: string(d)}); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"nudge": nid, "hosts": len(ids)})
+}
+
+// audit and metrics --------------------------------------------------------------------------
+
+type auditJSON struct {
+	ID     int64           `json:"id"`
+	Time   time.Time       `json:"time"`
+	Actor  string          `json:"actor"`
+	Action string          `json:"action"`
+	Target string          `json:"target"`
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ store.Token) {
+	since, err := timeParam(r, "since")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	as, err := s.st.AuditLog(r.Context(), since)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]auditJSON, 0, len(as))
+	for _, a := range as {
+		j := auditJSON{ID: a.ID, Time: a.Time, Actor: a.Actor, Action: a.Action, Target: a.Target}
+		if json.Valid([]byte(a.Detail)) {
+			j.Detail = json.RawMessage(a.Detail)
+		} else if a.Detail != "" {
+			j.Detail, _ = json.Marshal(a.Detail)
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"audit": out})
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request, _ store.Token) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.metrics.write(w, s.hub.connected())
+}

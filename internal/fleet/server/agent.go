@@ -1,0 +1,160 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+)
+
+// enrollLimit bounds an enroll body: a few short strings and labels.
+const enrollLimit = 64 << 10
+
+func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
+	var req wire.EnrollRequest
+	if !decodeBody(w, r, &req, enrollLimit) {
+		return
+	}
+	if !strings.HasPrefix(req.Secret, PrefixEnroll) {
+		writeError(w, http.StatusUnauthorized, "missing or malformed enroll secret; it starts with "+PrefixEnroll)
+		return
+	}
+	if req.HostUUID == "" || req.Hostname == "" {
+		writeError(w, http.StatusBadRequest, "host_uuid and hostname are required")
+		return
+	}
+	hash := Hash(req.Secret)
+	sec, err := s.st.EnrollSecretByHash(r.Context(), hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(sec.Hash, hash)):
+		writeError(w, http.StatusUnauthorized, "unknown enroll secret")
+		return
+	case errors.Is(err, store.ErrRevoked) || (err == nil && !sec.RevokedAt.IsZero()):
+		writeError(w, http.StatusUnauthorized, "this enroll secret was revoked; ask for a new one (`firewarden-server secret create`)")
+		return
+	case err != nil:
+		s.internal(w, r, err)
+		return
+	}
+	if !s.enrollLim.allow("e:"+sec.ID, s.now()) {
+		s.tooMany(w)
+		return
+	}
+	labels := slices.Clone(req.Labels)
+	for _, l := range sec.Labels {
+		if !slices.Contains(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	slices.Sort(labels)
+	now := s.now().UTC()
+	cred := NewSecret(PrefixHost)
+	h, err := s.st.EnrollHost(r.Context(), store.Host{
+		ID: NewUUIDv7(now), UUID: req.HostUUID, Hostname: req.Hostname, OS: req.OS,
+		OSVersion: req.OSVersion, AgentVersion: req.AgentVersion, Labels: labels,
+		EnrolledAt: now, LastSeen: now,
+	}, Hash(cred))
+	if err != nil {
+		s.storeError(w, r, err, "host")
+		return
+	}
+	s.metrics.enrolled.Add(1)
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{HostID: h.ID, Credential: cred})
+}
+
+// policyFor is the host's policy, or the built-in default when none is stored.
+func (s *Server) policyFor(r *http.Request, h store.Host) (store.Policy, error) {
+	p, err := s.st.PolicyFor(r.Context(), h)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Policy{Name: "default", Mode: wire.ModeReport, IntervalSeconds: int64(DefaultInterval / time.Second)}, nil
+	}
+	return p, err
+}
+
+func (s *Server) config(w http.ResponseWriter, r *http.Request, h store.Host) {
+	p, err := s.policyFor(r, h)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.AgentConfig{Version: p.Version, Policy: wire.Policy{
+		Name: p.Name, Mode: p.Mode, IntervalSeconds: p.IntervalSeconds, BaselineYAML: p.BaselineYAML,
+	}})
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
+	var b wire.ReportBatch
+	ok := decodeBody(w, r, &b, wire.MaxBodyBytes)
+	if ok {
+		if err := b.Validate(); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			ok = false
+		}
+	}
+	if !ok {
+		// Nothing is ingested, but the host was heard from.
+		if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC()); err != nil {
+			s.log.Warn("record a host as seen", "host", h.ID, "err", err)
+		}
+		return
+	}
+	res, err := s.st.Ingest(r.Context(), h.ID, b, s.now().UTC())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.metrics.stored.Add(uint64(res.Stored))
+	s.metrics.duplicates.Add(uint64(res.Duplicates))
+	s.metrics.transitions.Add(uint64(res.Transitions))
+	writeJSON(w, http.StatusOK, wire.ReportAck{AckedSeq: res.Acked})
+}
+
+// nudges streams NDJSON nudges to one agent until it or the server goes away, with a ping every
+// heartbeat so that proxies keep the connection and both ends notice a dead one.
+func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // lift requestTimeout: this response lasts
+	sub := s.hub.subscribe(h.ID)
+	defer s.hub.unsubscribe(sub)
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // nginx: pass lines through as they come
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	send := func(n wire.Nudge) bool {
+		// A write deadline per line: a stalled agent cannot hold a goroutine forever.
+		_ = rc.SetWriteDeadline(time.Now().Add(2 * s.heartbeat))
+		if enc.Encode(n) != nil || rc.Flush() != nil {
+			return false
+		}
+		return true
+	}
+	// The first ping tells the agent the stream is up, and flushes the headers through proxies.
+	if !send(wire.Nudge{Kind: wire.NudgePing}) {
+		return
+	}
+	tick := time.NewTicker(s.heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.streams.Done():
+			return
+		case n := <-sub.ch:
+			if !send(n) {
+				return
+			}
+		case <-tick.C:
+			if !send(wire.Nudge{Kind: wire.NudgePing}) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+)
+
+// benchChecks are the 13 checks of the built-in baseline, by shape if not by name (the same
+// as the SQLite store's benchmark, so that the figures compare).
+var benchChecks = []string{
+	"alf-enabled", "alf-stealth", "alf-logging", "alf-block-all", "alf-signed-allowed",
+	"alf-signed-downloaded", "pf-enabled", "pf-anchor", "sharing-ssh", "sharing-screen",
+	"sharing-file", "sharing-remote-events", "firewall-profile",
+}
+
+// benchHost is one simulated agent: its next seq and which checks fail. Each check flips
+// with a 3 % chance per run, as a fleet drifts.
+type benchHost struct {
+	id      string
+	seq     uint64
+	failing []bool
+	rng     *rand.Rand
+}
+
+func newBenchHosts(b *testing.B, s *Store, n int) []*benchHost {
+	hosts := make([]*benchHost, n)
+	for h := range hosts {
+		hosts[h] = &benchHost{id: fmt.Sprintf("h%05d", h), failing: make([]bool, len(benchChecks)), rng: rand.New(rand.NewPCG(1, uint64(h)))}
+		if _, err := s.EnrollHost(context.Background(), store.Host{ID: hosts[h].id, UUID: "u" + hosts[h].id,
+			Labels: []string{"mac"}, EnrolledAt: t0}, []byte(hosts[h].id)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return hosts
+}
+
+// next is the host's next report: one run record of 13 results with evidence of a realistic
+// size, and its evidence-chain entry.
+func (h *benchHost) next() wire.ReportBatch {
+	h.seq++
+	at := t0.Add(time.Duration(h.seq) * time.Hour)
+	results := make([]wire.Result, len(benchChecks))
+	for i, c := range benchChecks {
+		if h.rng.Float64() < 0.03 {
+			h.failing[i] = !h.failing[i]
+		}
+		st, actual := wire.StatusPass, "1"
+		if h.failing[i] {
+			st, actual = wire.StatusFail, "0"
+		}
+		results[i] = wire.Result{Check: c, Status: st, Expected: "1", Actual: actual, Source: "socketfilterfw",
+			Controls: []string{"CIS 2.5.2", "NIST 800-53 SC-7"},
+			Evidence: []wire.Evidence{{Kind: "exec", Argv: []string{"/usr/libexec/ApplicationFirewall/socketfilterfw", "--getglobalstate"},
+				Output: "Firewall is enabled. (State = " + actual + ")", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}}}
+	}
+	return batch(wire.Record{Seq: h.seq, Kind: wire.KindRun, Time: at,
+		Chain: &wire.ChainRef{Seq: h.seq, Prev: fmt.Sprint(h.seq - 1), Hash: fmt.Sprint(h.seq)},
+		Run: &wire.Run{RunID: fmt.Sprintf("run-%s-%d", h.id, h.seq), Policy: "default", Mode: wire.ModeEnforce,
+			BaselineName: "cis", Started: at.Add(-time.Second), Finished: at, Results: results}})
+}
+
+// BenchmarkIngest stores one batch per op: one run record of 13 results, round robin over
+// 1,000 hosts that have each reported once already. "serial" is one request at a time, as
+// the SQLite store's benchmark measures; "parallel" is 4×GOMAXPROCS request handlers at once,
+// each with its own hosts (one agent's reports arrive in order), which is how a server uses
+// PostgreSQL. B/run is the database's growth per report, runs included (Prune removes them).
+func BenchmarkIngest(b *testing.B) {
+	ctx := context.Background()
+	const nhosts = 1000
+	setup := func(b *testing.B) (*Store, []*benchHost, int64) {
+		s, _ := open(b)
+		hosts := newBenchHosts(b, s, nhosts)
+		for _, h := range hosts {
+			if _, err := s.Ingest(ctx, h.id, h.next(), t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return s, hosts, dbSize(b, s)
+	}
+	report := func(b *testing.B, s *Store, size0 int64) {
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
+		if b.N >= 1000 {
+			b.ReportMetric(float64(dbSize(b, s)-size0)/float64(b.N), "B/run")
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		s, hosts, size0 := setup(b)
+		b.ResetTimer()
+		for n := 0; n < b.N; n++ {
+			h := hosts[n%nhosts]
+			b.StopTimer()
+			bt := h.next()
+			b.StartTimer()
+			if _, err := s.Ingest(ctx, h.id, bt, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		report(b, s, size0)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		s, hosts, size0 := setup(b)
+		workers := 4 * runtime.GOMAXPROCS(0)
+		var worker atomic.Int64
+		b.SetParallelism(4)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			w := int(worker.Add(1) - 1)
+			for n := w; pb.Next(); n += workers {
+				h := hosts[n%nhosts]
+				if _, err := s.Ingest(ctx, h.id, h.next(), t0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		report(b, s, size0)
+	})
+}
+
+// dbSize is the size of the test's database in bytes.
+func dbSize(b *testing.B, s *Store) int64 {
+	var n int64
+	if err := s.pool.QueryRow(context.Background(), `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkComplianceAt answers fleet compliance for 10,000 hosts ($FLEET_BENCH_HOSTS) × 13 checks with a week of
+// hourly history in which about 3 % of checks changed status each day, now and as of an
+// instant in the middle of the week. The data is written with SQL directly: loading it
+// through Ingest would take minutes.
+func BenchmarkComplianceAt(b *testing.B) {
+	s, _ := open(b)
+	ctx := context.Background()
+	const days = 7
+	hosts := 10000
+	if v, err := strconv.Atoi(os.Getenv("FLEET_BENCH_HOSTS")); err == nil && v > 0 {
+		hosts = v
+	}
+	seed := []string{
+		`INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
+			SELECT 'h' || lpad(i::text, 6, '0'), 'u' || i, decode(md5(i::text), 'hex'), 'host' || i, 'macOS', '15.3', '1.0',
+				ARRAY[CASE WHEN i % 2 = 0 THEN 'laptop' ELSE 'desktop' END], $1, $1
+			FROM generate_series(1, ` + fmt.Sprint(hosts) + `) i`,
+		`INSERT INTO checks SELECT 'check-' || lpad(c::text, 2, '0') FROM generate_series(0, 12) c`,
+		// First results at enrollment, then ~3 % of checks flip each day, alternating fail/pass.
+		`INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq)
+			SELECT h.id, k.check_id, $1, '', 'pass', '1', 'r', 'observed', 1 FROM hosts h CROSS JOIN checks k`,
+		`INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq)
+			SELECT h.id, k.check_id, $1::timestamptz + d * interval '1 day' + (abs(hashtext(h.id || k.check_id)) % 24) * interval '1 hour',
+				CASE WHEN d % 2 = 1 THEN 'pass' ELSE 'fail' END, CASE WHEN d % 2 = 1 THEN 'fail' ELSE 'pass' END, '0', 'r', 'observed', d + 1
+			FROM hosts h CROSS JOIN checks k CROSS JOIN generate_series(1, ` + fmt.Sprint(days) + `) d
+			WHERE abs(hashtext(h.id || k.check_id)) % 33 = 0`,
+		`INSERT INTO current (host_id, check_id, status, actual, expected, since, observed, run_id)
+			SELECT DISTINCT ON (host_id, check_id) host_id, check_id, to_status, actual, '1', time, time, run_id
+			FROM transitions ORDER BY host_id, check_id, time DESC, id DESC`,
+		`ANALYZE`,
+	}
+	for _, q := range seed {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = append(args, t0)
+		}
+		if _, err := s.pool.Exec(ctx, q, args...); err != nil {
+			b.Fatalf("seed: %v\n%s", err, q)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"now", t0.Add(days * 24 * time.Hour)},
+		{"mid-week", t0.Add(days * 12 * time.Hour)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				c, err := s.ComplianceAt(ctx, bc.at, "", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c.Hosts != hosts {
+					b.Fatalf("ComplianceAt() counted %d hosts, want %d", c.Hosts, hosts)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,297 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+)
+
+// audit appends one admin action in the caller's transaction. detail is marshalled to JSON.
+func audit(ctx context.Context, tx pgx.Tx, at time.Time, actor, action, target string, detail any) error {
+	d, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit (time, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
+		nowIfZero(at), actor, action, target, string(d))
+	return err
+}
+
+// AddToken stores a new API token; its name and hash must be unique (store.ErrConflict).
+func (s *Store) AddToken(ctx context.Context, t store.Token, actor string) error {
+	if t.Role != store.RoleAdmin && t.Role != store.RoleAuditor {
+		return fmt.Errorf("token role %q: want %s or %s", t.Role, store.RoleAdmin, store.RoleAuditor)
+	}
+	return s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			t.ID, t.Name, t.Role, t.Hash, nowIfZero(t.CreatedAt), tsOrNull(t.RevokedAt))
+		if isUnique(err) {
+			return fmt.Errorf("token %q: %w", t.Name, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, t.CreatedAt, actor, "token.create", t.ID, map[string]string{"name": t.Name, "role": t.Role})
+	})
+}
+
+// TokenByHash finds a token by the hash of its secret: store.ErrNotFound, or the token with
+// store.ErrRevoked when it was revoked.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	var t store.Token
+	var created time.Time
+	var revoked *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT id, name, role, hash, created_at, revoked_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &revoked)
+	if err != nil {
+		return store.Token{}, notFound(err)
+	}
+	t.CreatedAt, t.RevokedAt = created.UTC(), fromNull(revoked)
+	if revoked != nil {
+		return t, store.ErrRevoked
+	}
+	return t, nil
+}
+
+// RevokeToken revokes a token from at on. Revoking a revoked token keeps the first time.
+func (s *Store) RevokeToken(ctx context.Context, id, actor string, at time.Time) error {
+	return s.revoke(ctx, "tokens", "token.revoke", id, actor, at)
+}
+
+// revoke sets revoked_at on the row id of table (a name from this package, never input) and
+// audits it.
+func (s *Store) revoke(ctx context.Context, table, action, id, actor string, at time.Time) error {
+	at = nowIfZero(at)
+	return s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE `+table+` SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, at)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%s %q: %w", strings.TrimSuffix(action, ".revoke"), id, store.ErrNotFound)
+		}
+		return audit(ctx, tx, at, actor, action, id, struct{}{})
+	})
+}
+
+// AddEnrollSecret stores a new enroll secret; its name and hash must be unique.
+func (s *Store) AddEnrollSecret(ctx context.Context, e store.EnrollSecret, actor string) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO enroll_secrets (id, name, hash, labels, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			e.ID, e.Name, e.Hash, labels(e.Labels), nowIfZero(e.CreatedAt), tsOrNull(e.RevokedAt))
+		if isUnique(err) {
+			return fmt.Errorf("enroll secret %q: %w", e.Name, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, e.CreatedAt, actor, "secret.create", e.ID, map[string]any{"name": e.Name, "labels": labels(e.Labels)})
+	})
+}
+
+// EnrollSecretByHash finds an enroll secret by its hash, like TokenByHash.
+func (s *Store) EnrollSecretByHash(ctx context.Context, hash []byte) (store.EnrollSecret, error) {
+	var e store.EnrollSecret
+	var created time.Time
+	var revoked *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT id, name, hash, labels, created_at, revoked_at FROM enroll_secrets WHERE hash = $1`, hash).
+		Scan(&e.ID, &e.Name, &e.Hash, &e.Labels, &created, &revoked)
+	if err != nil {
+		return store.EnrollSecret{}, notFound(err)
+	}
+	e.CreatedAt, e.RevokedAt = created.UTC(), fromNull(revoked)
+	if len(e.Labels) == 0 {
+		e.Labels = nil
+	}
+	if revoked != nil {
+		return e, store.ErrRevoked
+	}
+	return e, nil
+}
+
+// RevokeEnrollSecret revokes an enroll secret from at on.
+func (s *Store) RevokeEnrollSecret(ctx context.Context, id, actor string, at time.Time) error {
+	return s.revoke(ctx, "enroll_secrets", "secret.revoke", id, actor, at)
+}
+
+// labels is a label list as stored: never NULL, without duplicates, in the order given.
+func labels(l []string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, s := range l {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+const hostColumns = `id, uuid, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen,
+	last_seq, chain_seq, chain_hash, chain_broken, revoked_at`
+
+func scanHost(row pgx.Row) (store.Host, error) {
+	var h store.Host
+	var enrolled, seen time.Time
+	var lastSeq, chainSeq int64
+	var revoked *time.Time
+	err := row.Scan(&h.ID, &h.UUID, &h.Hostname, &h.OS, &h.OSVersion, &h.AgentVersion, &h.Labels,
+		&enrolled, &seen, &lastSeq, &chainSeq, &h.ChainHash, &h.ChainBroken, &revoked)
+	if err != nil {
+		return store.Host{}, notFound(err)
+	}
+	h.EnrolledAt, h.LastSeen, h.RevokedAt = enrolled.UTC(), seen.UTC(), fromNull(revoked)
+	h.LastSeq, h.ChainSeq = uint64(lastSeq), uint64(chainSeq)
+	if len(h.Labels) == 0 {
+		h.Labels = nil
+	}
+	return h, nil
+}
+
+// EnrollHost adds a host, or re-enrolls the host with the same UUID.
+//
+// Re-enrollment keeps the host's ID, enrollment time, history and ChainBroken flag, replaces
+// its credential, inventory and labels, lifts a revocation (the enroll secret is the
+// authority: revoke the secret to keep a machine out), and starts a new record sequence: the
+// agent numbers records from 1 again after enrolling, as a reinstalled machine must, and the
+// evidence chain is followed afresh.
+func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (store.Host, error) {
+	if h.ID == "" || h.UUID == "" {
+		return store.Host{}, errors.New("enroll host: needs an id and a uuid")
+	}
+	at := nowIfZero(h.EnrolledAt)
+	seen := nonZero(h.LastSeen, at)
+	var out store.Host
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (uuid) DO UPDATE SET cred_hash = excluded.cred_hash, hostname = excluded.hostname,
+				os = excluded.os, os_version = excluded.os_version, agent_version = excluded.agent_version,
+				labels = excluded.labels, last_seen = greatest(hosts.last_seen, excluded.last_seen),
+				last_seq = 0, chain_seq = 0, chain_hash = '', revoked_at = NULL
+			RETURNING `+hostColumns,
+			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen)
+		var err error
+		out, err = scanHost(row)
+		if isUnique(err) {
+			return fmt.Errorf("enroll host %s: %w", h.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		// A new sequence: what was pending from the old one can never close its gap.
+		_, err = tx.Exec(ctx, `DELETE FROM pending WHERE host_id = $1`, out.ID)
+		return err
+	})
+	return out, err
+}
+
+// HostByCredential finds a host by the hash of its credential: store.ErrNotFound, or the host
+// with store.ErrRevoked when its credential was revoked.
+func (s *Store) HostByCredential(ctx context.Context, credHash []byte) (store.Host, error) {
+	h, err := scanHost(s.pool.QueryRow(ctx, `SELECT `+hostColumns+` FROM hosts WHERE cred_hash = $1`, credHash))
+	if err == nil && !h.RevokedAt.IsZero() {
+		return h, store.ErrRevoked
+	}
+	return h, err
+}
+
+// Host returns one host, revoked or not.
+func (s *Store) Host(ctx context.Context, id string) (store.Host, error) {
+	return scanHost(s.pool.QueryRow(ctx, `SELECT `+hostColumns+` FROM hosts WHERE id = $1`, id))
+}
+
+// Hosts returns the hosts f selects, by ID.
+func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Label != "" {
+		where = append(where, `labels @> ARRAY[`+arg(f.Label)+`]::text[]`)
+	}
+	if f.Check != "" || f.Status != "" {
+		cond := []string{`c.host_id = hosts.id`}
+		if f.Check != "" {
+			cond = append(cond, `c.check_id = `+arg(f.Check))
+		}
+		if f.Status != "" {
+			cond = append(cond, `c.status = `+arg(f.Status))
+		}
+		where = append(where, `EXISTS (SELECT 1 FROM current c WHERE `+strings.Join(cond, " AND ")+`)`)
+	}
+	if f.Stale != nil {
+		cutoff := nowIfZero(f.Now).Add(-f.StaleAfter)
+		if *f.Stale {
+			where = append(where, `last_seen < `+arg(cutoff))
+		} else {
+			where = append(where, `last_seen >= `+arg(cutoff))
+		}
+	}
+	if f.After != "" {
+		where = append(where, `id > `+arg(f.After))
+	}
+	q := `SELECT ` + hostColumns + ` FROM hosts`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + arg(f.Limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var hosts []store.Host
+	for rows.Next() {
+		h, err := scanHost(rows)
+		if err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, h)
+	}
+	return hosts, rows.Err()
+}
+
+// RevokeHost revokes a host's credential from at on: every request it makes is refused until
+// it enrolls again.
+func (s *Store) RevokeHost(ctx context.Context, id, actor string, at time.Time) error {
+	return s.revoke(ctx, "hosts", "host.revoke", id, actor, at)
+}
+
+// TouchHost records an authenticated request from the host at at; last seen never goes back.
+func (s *Store) TouchHost(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1`, id, at)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("host %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AuditLog returns the admin actions at or after since, oldest first.
+func (s *Store) AuditLog(ctx context.Context, since time.Time) ([]store.Audit, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, time, actor, action, target, detail FROM audit WHERE time >= $1 ORDER BY id`, since)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Audit, error) {
+		var a store.Audit
+		err := r.Scan(&a.ID, &a.Time, &a.Actor, &a.Action, &a.Target, &a.Detail)
+		a.Time = a.Time.UTC()
+		return a, err
+	})
+}

@@ -1,0 +1,462 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+)
+
+// ComplianceAt counts, as of the instant at, the hosts enrolled then (and not revoked by
+// then), optionally only those with label and only for check.
+//
+// It reads transitions and counts derived from them, never runs. For the whole fleet it does
+// not visit every host: the counts of (host, check) pairs per status and of hosts per posture
+// are sums of hourly deltas kept by Ingest, plus the transitions of the last hour, corrected
+// for the hosts revoked by then and for exemptions (both looked up one by one). With a label
+// it reads every host of the label (complianceScan).
+//
+// A failing check with an exemption active at at (for the host or one of its labels) counts
+// as exempt. A host is compliant when it has a status for at least one counted check and
+// every such status is compliant; a host with none is NoData. Labels are the hosts' current
+// labels.
+func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
+	if label == "" {
+		return s.complianceCounts(ctx, at, check)
+	}
+	return s.complianceScan(ctx, at, label, check)
+}
+
+// complianceScan answers ComplianceAt host by host: one query per check over the covering
+// index (check_id, host_id, time, to_status). Its cost grows with the transitions of the hosts
+// it reads; ComplianceAt uses it for labels.
+func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
+	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
+	t := ts(at)
+
+	hq := `SELECT id FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
+	args := []any{t}
+	if label != "" {
+		hq += ` AND id IN (SELECT host_id FROM host_labels WHERE label = ?2)`
+		args = append(args, label)
+	}
+	hosts := map[string]*hostState{}
+	rows, err := s.r.QueryContext(ctx, hq, args...)
+	if err != nil {
+		return c, err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return c, err
+		}
+		hosts[id] = &hostState{}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c, err
+	}
+
+	exempt, err := s.exemptAt(ctx, at, hosts)
+	if err != nil {
+		return c, err
+	}
+
+	var checks []string
+	if check != "" {
+		checks = []string{check}
+	} else {
+		rows, err := s.r.QueryContext(ctx, `SELECT check_id FROM checks ORDER BY check_id`)
+		if err != nil {
+			return c, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return c, err
+			}
+			checks = append(checks, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return c, err
+		}
+	}
+
+	for _, chk := range checks {
+		rows, err := s.r.QueryContext(ctx, qStatusAt, chk, t)
+		if err != nil {
+			return c, err
+		}
+		var cc store.CheckCount
+		counted := false
+		for rows.Next() {
+			var host, status string
+			var when int64
+			if err := rows.Scan(&host, &status, &when); err != nil {
+				rows.Close()
+				return c, err
+			}
+			h := hosts[host]
+			if h == nil {
+				continue
+			}
+			if status == wire.StatusFail && exempt[exemptKey{host, chk}] {
+				status = wire.StatusExempt
+			}
+			counted = true
+			h.seen = true
+			if !wire.Compliant(status) {
+				h.bad = true
+			}
+			switch status {
+			case wire.StatusPass:
+				cc.Pass++
+			case wire.StatusFail:
+				cc.Fail++
+			case wire.StatusError:
+				cc.Error++
+			case wire.StatusExempt:
+				cc.Exempt++
+			case wire.StatusManaged:
+				cc.Managed++
+			case wire.StatusNotApplicable:
+				cc.NotApplicable++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return c, err
+		}
+		if counted || check != "" {
+			c.PerCheck[chk] = cc
+		}
+	}
+
+	c.Hosts = len(hosts)
+	for _, h := range hosts {
+		switch {
+		case !h.seen:
+			c.NoData++
+		case h.bad:
+			c.NonCompliant++
+		default:
+			c.Compliant++
+		}
+	}
+	return c, nil
+}
+
+// hostState is what ComplianceAt learns about one host.
+type hostState struct {
+	seen bool // a status for at least one counted check
+	bad  bool // one of them not compliant
+}
+
+// qStatusAt is, for one check, every host's last transition at or before an instant. SQLite
+// returns the bare columns of the row that holds max(time) in each group; the covering index
+// (check_id, host_id, time, to_status) answers it without touching the table (TestQueryPlans).
+//
+// The latest is the one with the highest id, not the highest time: a drift and the fix that
+// reverted it share one time, and a host's transitions are stored in time order (late records
+// make none).
+const qStatusAt = `SELECT host_id, to_status, max(id) FROM transitions WHERE check_id = ? AND time <= ? GROUP BY host_id`
+
+type exemptKey struct{ host, check string }
+
+// exemptAt returns the (host, check) pairs among hosts that an exemption active at at covers.
+func (s *Store) exemptAt(ctx context.Context, at time.Time, hosts map[string]*hostState) (map[exemptKey]bool, error) {
+	es, err := s.Exemptions(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	out := map[exemptKey]bool{}
+	for _, e := range es {
+		if e.HostID != "" {
+			if _, ok := hosts[e.HostID]; ok {
+				out[exemptKey{e.HostID, e.Check}] = true
+			}
+			continue
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT host_id FROM host_labels WHERE label = ?`, e.Label)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if _, ok := hosts[id]; ok {
+				out[exemptKey{id, e.Check}] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// complianceCounts answers ComplianceAt for the whole fleet from status_deltas and
+// posture_deltas.
+func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string) (store.Compliance, error) {
+	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
+	t := ts(at)
+	hourStart := hourOf(t) * int64(time.Hour)
+	counts := map[string]map[string]int{} // check → status → pairs
+	add := func(chk, status string, n int) {
+		if status == "" {
+			return
+		}
+		m := counts[chk]
+		if m == nil {
+			m = map[string]int{}
+			counts[chk] = m
+		}
+		m[status] += n
+	}
+	posture := map[string]int{}
+
+	// The hours before at's hour, then the transitions of its hour up to at.
+	q, args := `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ?`, []any{hourOf(t)}
+	if check != "" {
+		q += ` AND check_id = ?`
+		args = append(args, check)
+	}
+	if err := s.each(ctx, q+` GROUP BY check_id, status`, args, func(sc func(...any) error) error {
+		var chk, status string
+		var n int
+		err := sc(&chk, &status, &n)
+		add(chk, status, n)
+		return err
+	}); err != nil {
+		return c, err
+	}
+	q, args = `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{hourStart, t}
+	if check != "" {
+		q += ` AND check_id = ?`
+		args = append(args, check)
+	}
+	if err := s.each(ctx, q, args, func(sc func(...any) error) error {
+		var chk, from, to string
+		err := sc(&chk, &from, &to)
+		add(chk, from, -1)
+		add(chk, to, 1)
+		return err
+	}); err != nil {
+		return c, err
+	}
+	if check == "" {
+		if err := s.each(ctx, `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{hourOf(t)},
+			func(sc func(...any) error) error {
+				var state string
+				var n int
+				err := sc(&state, &n)
+				posture[state] += n
+				return err
+			}); err != nil {
+			return c, err
+		}
+		if err := s.each(ctx, `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{hourStart, t},
+			func(sc func(...any) error) error {
+				var from, to string
+				err := sc(&from, &to)
+				if from != "" {
+					posture[from]--
+				}
+				posture[to]++
+				return err
+			}); err != nil {
+			return c, err
+		}
+	}
+
+	var checks []string
+	if check != "" {
+		checks = []string{check}
+	} else if err := s.each(ctx, `SELECT check_id FROM checks ORDER BY check_id`, nil, func(sc func(...any) error) error {
+		var chk string
+		err := sc(&chk)
+		checks = append(checks, chk)
+		return err
+	}); err != nil {
+		return c, err
+	}
+
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, t).
+		Scan(&c.Hosts); err != nil {
+		return c, err
+	}
+	// Hosts revoked by then are not counted: take back what the deltas counted for them.
+	var revoked []string
+	if err := s.each(ctx, `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1`, []any{t},
+		func(sc func(...any) error) error {
+			var id string
+			err := sc(&id)
+			revoked = append(revoked, id)
+			return err
+		}); err != nil {
+		return c, err
+	}
+	for _, id := range revoked {
+		for _, chk := range checks {
+			st, err := s.statusAt(ctx, id, chk, t)
+			if err != nil {
+				return c, err
+			}
+			add(chk, st, -1)
+		}
+		if check == "" {
+			p, err := s.postureAt(ctx, id, t)
+			if err != nil {
+				return c, err
+			}
+			if p != "" {
+				posture[p]--
+			}
+		}
+	}
+
+	// Exempted failures count as exempt; a host whose only failures are exempted is compliant.
+	exempt, err := s.exemptPairs(ctx, at)
+	if err != nil {
+		return c, err
+	}
+	inScope := map[string]bool{}
+	for _, chk := range checks {
+		inScope[chk] = true
+	}
+	affected := map[string]bool{}
+	for k := range exempt {
+		if !inScope[k.check] {
+			continue
+		}
+		st, err := s.statusAt(ctx, k.host, k.check, t)
+		if err != nil {
+			return c, err
+		}
+		if st == wire.StatusFail {
+			add(k.check, wire.StatusFail, -1)
+			add(k.check, wire.StatusExempt, 1)
+			affected[k.host] = true
+		}
+	}
+	if check == "" {
+		for id := range affected {
+			p, err := s.postureAt(ctx, id, t)
+			if err != nil {
+				return c, err
+			}
+			if p != stateNoncompliant {
+				continue
+			}
+			bad := false
+			for _, chk := range checks {
+				st, err := s.statusAt(ctx, id, chk, t)
+				if err != nil {
+					return c, err
+				}
+				if st != "" && !wire.Compliant(st) && !(st == wire.StatusFail && exempt[exemptKey{id, chk}]) {
+					bad = true
+					break
+				}
+			}
+			if !bad {
+				posture[stateNoncompliant]--
+				posture[stateCompliant]++
+			}
+		}
+	}
+
+	for chk, m := range counts {
+		cc := store.CheckCount{
+			Pass: m[wire.StatusPass], Fail: m[wire.StatusFail], Error: m[wire.StatusError],
+			Exempt: m[wire.StatusExempt], Managed: m[wire.StatusManaged], NotApplicable: m[wire.StatusNotApplicable],
+		}
+		if cc != (store.CheckCount{}) {
+			c.PerCheck[chk] = cc
+		}
+	}
+	if check == "" {
+		c.Compliant, c.NonCompliant = posture[stateCompliant], posture[stateNoncompliant]
+	} else {
+		cc := c.PerCheck[check]
+		c.PerCheck[check] = cc
+		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
+		c.NonCompliant = cc.Fail + cc.Error
+	}
+	c.NoData = c.Hosts - c.Compliant - c.NonCompliant
+	return c, nil
+}
+
+// each runs a read query and calls fn with a scanner for every row.
+func (s *Store) each(ctx context.Context, q string, args []any, fn func(scan func(...any) error) error) error {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// statusAt is a (host, check) status at t, "" before its first result.
+func (s *Store) statusAt(ctx context.Context, host, check string, t int64) (string, error) {
+	var st string
+	err := s.r.QueryRowContext(ctx, `SELECT to_status FROM transitions WHERE check_id = ? AND host_id = ? AND time <= ?
+		ORDER BY id DESC LIMIT 1`, check, host, t).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return st, err
+}
+
+// postureAt is a host's posture at t, "" before its first result.
+func (s *Store) postureAt(ctx context.Context, host string, t int64) (string, error) {
+	var p string
+	err := s.r.QueryRowContext(ctx, `SELECT to_state FROM posture WHERE host_id = ? AND time <= ?
+		ORDER BY time DESC, rowid DESC LIMIT 1`, host, t).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return p, err
+}
+
+// exemptPairs returns the (host, check) pairs that an exemption active at `at` covers, for
+// hosts enrolled and not revoked then.
+func (s *Store) exemptPairs(ctx context.Context, at time.Time) (map[exemptKey]bool, error) {
+	es, err := s.Exemptions(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	t := ts(at)
+	out := map[exemptKey]bool{}
+	for _, e := range es {
+		q, arg := `SELECT id FROM hosts WHERE id = ?2`, e.HostID
+		if e.HostID == "" {
+			q, arg = `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM host_labels WHERE label = ?2)`, e.Label
+		}
+		q += ` AND enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
+		if err := s.each(ctx, q, []any{t, arg}, func(sc func(...any) error) error {
+			var id string
+			err := sc(&id)
+			out[exemptKey{id, e.Check}] = true
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

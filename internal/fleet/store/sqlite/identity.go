@@ -1,0 +1,366 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+)
+
+// audit appends one admin action inside the caller's transaction, so that the write and its
+// audit row commit or fail together.
+func audit(ctx context.Context, tx *sql.Tx, at time.Time, actor, action, target string, detail any) error {
+	d, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
+		ts(nowIfZero(at)), actor, action, target, string(d))
+	return err
+}
+
+// AppendAudit records an admin action that changes nothing in the store (a nudge, an export),
+// so that the audit log holds every admin action. It is not part of store.Store yet.
+func (s *Store) AppendAudit(ctx context.Context, a store.Audit) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var detail any = json.RawMessage(a.Detail)
+		if a.Detail == "" {
+			detail = map[string]any{}
+		} else if !json.Valid([]byte(a.Detail)) {
+			return errors.New("audit detail: not valid JSON")
+		}
+		return audit(ctx, tx, a.Time, a.Actor, a.Action, a.Target, detail)
+	})
+}
+
+// AddToken stores an API token (by hash) and audits it.
+func (s *Store) AddToken(ctx context.Context, t store.Token, actor string) error {
+	if t.ID == "" || len(t.Hash) == 0 {
+		return errors.New("token: needs an id and a hash")
+	}
+	if t.Role != store.RoleAdmin && t.Role != store.RoleAuditor {
+		return fmt.Errorf("token role %q: use %s or %s", t.Role, store.RoleAdmin, store.RoleAuditor)
+	}
+	t.CreatedAt = nowIfZero(t.CreatedAt)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.Role, t.Hash, ts(t.CreatedAt), ts(t.RevokedAt))
+		if isUnique(err) {
+			return fmt.Errorf("token %q: %w", t.Name, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, t.CreatedAt, actor, "token.create", t.ID, map[string]string{"name": t.Name, "role": t.Role})
+	})
+}
+
+// TokenByHash returns the token with that hash: ErrNotFound, or the token and ErrRevoked.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	var t store.Token
+	var created, revoked int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, role, hash, created_at, revoked_at FROM tokens WHERE hash = ?`, hash).
+		Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Token{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Token{}, err
+	}
+	t.CreatedAt, t.RevokedAt = fromTS(created), fromTS(revoked)
+	if revoked != 0 {
+		return t, store.ErrRevoked
+	}
+	return t, nil
+}
+
+// revoke sets revoked_at on the row of table with that id, once: revoking again changes
+// nothing and writes no second audit row.
+func (s *Store) revoke(ctx context.Context, table, action, id, actor string, at time.Time) error {
+	at = nowIfZero(at)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var revoked int64
+		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM `+table+` WHERE id = ?`, id).Scan(&revoked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: %w", id, store.ErrNotFound)
+		}
+		if err != nil || revoked != 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET revoked_at = ? WHERE id = ?`, ts(at), id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, action, id, map[string]any{})
+	})
+}
+
+// RevokeToken revokes an API token.
+func (s *Store) RevokeToken(ctx context.Context, id, actor string, at time.Time) error {
+	return s.revoke(ctx, "tokens", "token.revoke", id, actor, at)
+}
+
+// AddEnrollSecret stores an enroll secret (by hash) and audits it.
+func (s *Store) AddEnrollSecret(ctx context.Context, e store.EnrollSecret, actor string) error {
+	if e.ID == "" || len(e.Hash) == 0 {
+		return errors.New("enroll secret: needs an id and a hash")
+	}
+	e.CreatedAt = nowIfZero(e.CreatedAt)
+	labels, err := jsonLabels(e.Labels)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO enroll_secrets (id, name, hash, labels, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Name, e.Hash, labels, ts(e.CreatedAt), ts(e.RevokedAt))
+		if isUnique(err) {
+			return fmt.Errorf("enroll secret %q: %w", e.Name, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, e.CreatedAt, actor, "secret.create", e.ID, map[string]any{"name": e.Name, "labels": cleanLabels(e.Labels)})
+	})
+}
+
+// EnrollSecretByHash returns the enroll secret with that hash: ErrNotFound, or the secret and
+// ErrRevoked.
+func (s *Store) EnrollSecretByHash(ctx context.Context, hash []byte) (store.EnrollSecret, error) {
+	var e store.EnrollSecret
+	var labels string
+	var created, revoked int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, hash, labels, created_at, revoked_at FROM enroll_secrets WHERE hash = ?`, hash).
+		Scan(&e.ID, &e.Name, &e.Hash, &labels, &created, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.EnrollSecret{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.EnrollSecret{}, err
+	}
+	if err := json.Unmarshal([]byte(labels), &e.Labels); err != nil {
+		return store.EnrollSecret{}, fmt.Errorf("enroll secret %s: labels: %w", e.ID, err)
+	}
+	e.CreatedAt, e.RevokedAt = fromTS(created), fromTS(revoked)
+	if revoked != 0 {
+		return e, store.ErrRevoked
+	}
+	return e, nil
+}
+
+// RevokeEnrollSecret revokes an enroll secret; hosts enrolled with it keep their credentials.
+func (s *Store) RevokeEnrollSecret(ctx context.Context, id, actor string, at time.Time) error {
+	return s.revoke(ctx, "enroll_secrets", "secret.revoke", id, actor, at)
+}
+
+// cleanLabels drops empty and repeated labels and keeps the first-seen order; nil for none.
+func cleanLabels(in []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range in {
+		l = strings.TrimSpace(l)
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		out = append(out, l)
+	}
+	return out
+}
+
+func jsonLabels(in []string) (string, error) {
+	l := cleanLabels(in)
+	if l == nil {
+		l = []string{}
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+const hostColumns = `id, uuid, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen,
+	last_seq, chain_seq, chain_hash, chain_broken, revoked_at`
+
+// scanHost reads one row of hostColumns.
+func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
+	var h store.Host
+	var labels string
+	var enrolled, seen, revoked int64
+	var broken int
+	if err := sc.Scan(&h.ID, &h.UUID, &h.Hostname, &h.OS, &h.OSVersion, &h.AgentVersion, &labels, &enrolled, &seen,
+		&h.LastSeq, &h.ChainSeq, &h.ChainHash, &broken, &revoked); err != nil {
+		return store.Host{}, err
+	}
+	if err := json.Unmarshal([]byte(labels), &h.Labels); err != nil {
+		return store.Host{}, fmt.Errorf("host %s: labels: %w", h.ID, err)
+	}
+	if len(h.Labels) == 0 {
+		h.Labels = nil
+	}
+	h.EnrolledAt, h.LastSeen, h.RevokedAt = fromTS(enrolled), fromTS(seen), fromTS(revoked)
+	h.ChainBroken = broken != 0
+	return h, nil
+}
+
+// EnrollHost adds a host, or re-enrolls the host with the same UUID.
+//
+// Re-enrollment keeps the host's ID, enrollment time, history and ChainBroken flag, replaces
+// its credential, inventory and labels, lifts a revocation (the enroll secret is the
+// authority: revoke the secret to keep a machine out), and starts a new record sequence: the
+// agent numbers records from 1 again after enrolling, as a reinstalled machine must, and the
+// evidence chain is followed afresh.
+func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (store.Host, error) {
+	if h.ID == "" || h.UUID == "" || len(credHash) == 0 {
+		return store.Host{}, errors.New("enroll: needs a host id, a host uuid and a credential hash")
+	}
+	h.EnrolledAt = nowIfZero(h.EnrolledAt)
+	if h.LastSeen.IsZero() {
+		h.LastSeen = h.EnrolledAt
+	}
+	h.Labels = cleanLabels(h.Labels)
+	labels, err := jsonLabels(h.Labels)
+	if err != nil {
+		return store.Host{}, err
+	}
+	var out store.Host
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM hosts WHERE uuid = ?`, h.UUID).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			id = h.ID
+			_, err = tx.ExecContext(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version,
+				labels, enrolled_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, ts(h.EnrolledAt), ts(h.LastSeen))
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `UPDATE hosts SET cred_hash = ?, hostname = ?, os = ?, os_version = ?,
+				agent_version = ?, labels = ?, last_seen = max(last_seen, ?), last_seq = 0, chain_seq = 0,
+				chain_hash = '', revoked_at = 0 WHERE id = ?`,
+				credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, ts(h.LastSeen), id)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE host_id = ?`, id)
+			}
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM host_labels WHERE host_id = ?`, id)
+			}
+		}
+		if isUnique(err) {
+			return fmt.Errorf("enroll host %s: %w", h.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		for _, l := range h.Labels {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO host_labels (label, host_id) VALUES (?, ?)`, l, id); err != nil {
+				return err
+			}
+		}
+		out, err = scanHost(tx.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE id = ?`, id))
+		return err
+	})
+	return out, err
+}
+
+// HostByCredential returns the host holding that credential: ErrNotFound, or the host and
+// ErrRevoked.
+func (s *Store) HostByCredential(ctx context.Context, credHash []byte) (store.Host, error) {
+	h, err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE cred_hash = ?`, credHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Host{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Host{}, err
+	}
+	if !h.RevokedAt.IsZero() {
+		return h, store.ErrRevoked
+	}
+	return h, nil
+}
+
+// Host returns one host, revoked or not.
+func (s *Store) Host(ctx context.Context, id string) (store.Host, error) {
+	h, err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+hostColumns+` FROM hosts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Host{}, fmt.Errorf("host %s: %w", id, store.ErrNotFound)
+	}
+	return h, err
+}
+
+// Hosts returns the hosts the filter selects, ordered by ID.
+func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+	var where []string
+	var args []any
+	if f.Label != "" {
+		where = append(where, `id IN (SELECT host_id FROM host_labels WHERE label = ?)`)
+		args = append(args, f.Label)
+	}
+	switch {
+	case f.Check != "" && f.Status != "":
+		where = append(where, `id IN (SELECT host_id FROM current WHERE check_id = ? AND status = ?)`)
+		args = append(args, f.Check, f.Status)
+	case f.Check != "":
+		where = append(where, `id IN (SELECT host_id FROM current WHERE check_id = ?)`)
+		args = append(args, f.Check)
+	case f.Status != "":
+		where = append(where, `id IN (SELECT host_id FROM current WHERE status = ?)`)
+		args = append(args, f.Status)
+	}
+	if f.Stale != nil {
+		cut := ts(nowIfZero(f.Now).Add(-f.StaleAfter))
+		if *f.Stale {
+			where = append(where, `last_seen < ?`)
+		} else {
+			where = append(where, `last_seen >= ?`)
+		}
+		args = append(args, cut)
+	}
+	if f.After != "" {
+		where = append(where, `id > ?`)
+		args = append(args, f.After)
+	}
+	q := `SELECT ` + hostColumns + ` FROM hosts`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Host
+	for rows.Next() {
+		h, err := scanHost(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// RevokeHost revokes a host's credential: every request with it is refused until the machine
+// enrolls again.
+func (s *Store) RevokeHost(ctx context.Context, id, actor string, at time.Time) error {
+	return s.revoke(ctx, "hosts", "host.revoke", id, actor, at)
+}
+
+// TouchHost records an authenticated request; LastSeen never goes back.
+func (s *Store) TouchHost(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE hosts SET last_seen = max(last_seen, ?) WHERE id = ?`, ts(at), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("host %s: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+}

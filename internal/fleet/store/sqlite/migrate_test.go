@@ -1,0 +1,264 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/store/storetest"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+)
+
+// schema returns the database's schema: every table and index with its SQL.
+func schema(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.r.Query(`SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master
+		WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// TestUpgradeFromEveryVersion builds a database at every earlier schema version N (by applying
+// migrations 1..N), writes what that version can hold, and checks that Open upgrades it to the
+// same schema as a new database, keeping the data.
+func TestUpgradeFromEveryVersion(t *testing.T) {
+	ctx := context.Background()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := openTemp(t)
+	wantSchema := schema(t, fresh)
+	if v, err := fresh.Version(ctx); err != nil || v != len(ms) {
+		t.Fatalf("Version(new database) = %d, %v; want %d", v, err, len(ms))
+	}
+	for n := 0; n < len(ms); n++ {
+		t.Run(fmt.Sprintf("from %d", n), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "fleet.db")
+			old, err := openAt(path, n)
+			if err != nil {
+				t.Fatalf("openAt(%d) = %v", n, err)
+			}
+			if v, err := old.Version(ctx); err != nil || v != n {
+				t.Fatalf("Version(at %d) = %d, %v", n, v, err)
+			}
+			if n >= 1 { // identity tables
+				if err := old.AddToken(ctx, store.Token{ID: "t1", Name: "alice", Role: store.RoleAdmin, Hash: storetest.Hash("a"), CreatedAt: storetest.T0}, "init"); err != nil {
+					t.Fatalf("AddToken(at %d) = %v", n, err)
+				}
+				if _, err := old.EnrollHost(ctx, store.Host{ID: "h1", UUID: "u1", Labels: []string{"mac"}, EnrolledAt: storetest.T0}, storetest.Hash("c")); err != nil {
+					t.Fatalf("EnrollHost(at %d) = %v", n, err)
+				}
+			}
+			if n >= 2 { // results tables
+				if _, err := old.Ingest(ctx, "h1", wire.ReportBatch{Records: []wire.Record{runRecord(1, storetest.T0.Add(time.Minute), "fail")}}, storetest.T0); err != nil {
+					t.Fatalf("Ingest(at %d) = %v", n, err)
+				}
+			}
+			old.Close()
+
+			s, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open(database at version %d) = %v", n, err)
+			}
+			defer s.Close()
+			if v, err := s.Version(ctx); err != nil || v != len(ms) {
+				t.Errorf("Version after upgrade from %d = %d, %v; want %d", n, v, err, len(ms))
+			}
+			if diff := cmp.Diff(wantSchema, schema(t, s)); diff != "" {
+				t.Errorf("schema upgraded from %d differs from a new one (-new +upgraded):\n%s", n, diff)
+			}
+			if n >= 1 {
+				if _, err := s.TokenByHash(ctx, storetest.Hash("a")); err != nil {
+					t.Errorf("TokenByHash after upgrade = %v", err)
+				}
+			} else if _, err := s.EnrollHost(ctx, store.Host{ID: "h1", UUID: "u1", Labels: []string{"mac"}, EnrolledAt: storetest.T0}, storetest.Hash("c")); err != nil {
+				t.Fatal(err)
+			}
+			want := uint64(1)
+			if n < 2 {
+				want = 0
+			}
+			if h, err := s.Host(ctx, "h1"); err != nil || h.LastSeq != want {
+				t.Errorf("Host after upgrade = LastSeq %d, %v; want %d", h.LastSeq, err, want)
+			}
+			// The upgraded database takes every kind of write.
+			res, err := s.Ingest(ctx, "h1", wire.ReportBatch{Records: []wire.Record{runRecord(want+1, storetest.T0.Add(time.Hour), "pass")}}, storetest.T0.Add(time.Hour))
+			if err != nil || res.Acked != want+1 {
+				t.Errorf("Ingest after upgrade = %+v, %v; want acked %d", res, err, want+1)
+			}
+			if _, err := s.PutPolicy(ctx, store.Policy{Name: "default", Mode: wire.ModeReport, IntervalSeconds: 60}, "alice"); err != nil {
+				t.Errorf("PutPolicy after upgrade = %v", err)
+			}
+		})
+	}
+}
+
+func runRecord(seq uint64, at time.Time, status string) wire.Record {
+	return wire.Record{Seq: seq, Kind: wire.KindRun, Time: at, Run: &wire.Run{
+		RunID: fmt.Sprint("run-", seq), Finished: at,
+		Results: []wire.Result{{Check: "alf", Status: status, Actual: "x"}},
+	}}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fleet.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(schema 999) = nil, want an error")
+	}
+	if !strings.Contains(err.Error(), "newer firewarden-server") {
+		t.Errorf("Open(schema 999) = %v, want it to say a newer server is needed", err)
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	if s, err := Open(filepath.Join(t.TempDir(), "missing", "dir", "fleet.db")); err == nil {
+		s.Close()
+		t.Errorf("Open(in a missing directory) = nil, want an error")
+	}
+}
+
+// TestPragmas checks the settings durability and concurrency rest on, on both pools.
+func TestPragmas(t *testing.T) {
+	s := openTemp(t)
+	for _, tt := range []struct {
+		pragma, want string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", "10000"},
+	} {
+		for _, pool := range []struct {
+			name string
+			s    func() (string, error)
+		}{
+			{"writer", func() (string, error) {
+				var v string
+				err := s.w.QueryRow("PRAGMA " + tt.pragma).Scan(&v)
+				return v, err
+			}},
+			{"reader", func() (string, error) {
+				var v string
+				err := s.r.QueryRow("PRAGMA " + tt.pragma).Scan(&v)
+				return v, err
+			}},
+		} {
+			got, err := pool.s()
+			if err != nil || got != tt.want {
+				t.Errorf("%s: PRAGMA %s = %q, %v; want %q", pool.name, tt.pragma, got, err, tt.want)
+			}
+		}
+	}
+}
+
+// TestQueryPlans checks that the queries behind the admin pages and the agent API use an index,
+// never a scan of a table that grows with the fleet.
+func TestQueryPlans(t *testing.T) {
+	s := openTemp(t)
+	for _, tt := range []struct {
+		name  string
+		query string
+		args  []any
+		want  string
+	}{
+		{"compliance per check", qStatusAt, []any{"alf", 0}, "USING COVERING INDEX transitions_check_host_time"},
+		{"host history", `SELECT host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq FROM transitions WHERE 1 AND host_id = ? AND time >= ? ORDER BY time, id`, []any{"h", 0}, "USING INDEX transitions_host_time"},
+		{"check history", `SELECT host_id FROM transitions WHERE 1 AND check_id = ? AND time >= ?`, []any{"alf", 0}, "USING COVERING INDEX transitions_check_host_time"},
+		{"current results", `SELECT check_id, status FROM current WHERE host_id = ? ORDER BY check_id`, []any{"h"}, "USING PRIMARY KEY"},
+		{"hosts by label", `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM host_labels WHERE label = ?) ORDER BY id`, []any{"mac"}, "USING PRIMARY KEY (label=?)"},
+		{"hosts by check status", `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM current WHERE check_id = ? AND status = ?)`, []any{"alf", "fail"}, "USING COVERING INDEX current_check_status"},
+		{"host by credential", `SELECT id FROM hosts WHERE cred_hash = ?`, []any{[]byte{1}}, "USING INDEX sqlite_autoindex_hosts"},
+		{"token by hash", `SELECT id FROM tokens WHERE hash = ?`, []any{[]byte{1}}, "USING INDEX sqlite_autoindex_tokens"},
+		{"dedupe", `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`, []any{"h", 1, 1}, "USING PRIMARY KEY (host_id=? AND lo<?)"},
+		{"prune", `DELETE FROM runs WHERE finished < ?`, []any{0}, "USING COVERING INDEX runs_finished"},
+		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},
+		{"status counts before an hour", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ? GROUP BY check_id, status`, []any{1}, "USING PRIMARY KEY (hour<?)"},
+		{"transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX transitions_time"},
+		{"posture counts before an hour", `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{1}, "USING PRIMARY KEY (hour<?)"},
+		{"posture of the last hour", `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX posture_time"},
+		{"hosts at an instant", `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, []any{1}, "USING COVERING INDEX hosts_enrolled"},
+		{"status at", `SELECT to_status FROM transitions WHERE check_id = ? AND host_id = ? AND time <= ? ORDER BY id DESC LIMIT 1`, []any{"a", "h", 1}, "USING COVERING INDEX transitions_check_host_time"},
+		{"posture at", `SELECT to_state FROM posture WHERE host_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT 1`, []any{"h", 1}, "USING INDEX posture_host_time"},
+		{"open alert", `SELECT id, alert FROM alerts WHERE host_id = ? AND rule = ? AND process = ? AND parent = ? AND command_line = ? AND acked_at = 0`, []any{"h", "r", "p", "q", "c"}, "USING INDEX alerts_open_key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			if err != nil {
+				t.Fatalf("EXPLAIN %s = %v", tt.query, err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			got := strings.Join(plan, "; ")
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("plan of %q = %q, want %q", tt.query, got, tt.want)
+			}
+			for _, step := range plan {
+				if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "INDEX") && !strings.Contains(step, "PRIMARY KEY") {
+					t.Errorf("plan of %q scans a table: %q", tt.query, step)
+				}
+			}
+		})
+	}
+}
+
+func TestLatestRun(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	if _, err := s.EnrollHost(ctx, store.Host{ID: "h1", UUID: "u1", EnrolledAt: storetest.T0}, storetest.Hash("c")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LatestRun(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LatestRun(no run) = %v, want ErrNotFound", err)
+	}
+	first := runRecord(1, storetest.T0.Add(time.Minute), "pass")
+	second := runRecord(2, storetest.T0.Add(2*time.Minute), "fail")
+	second.Run.Results[0].Evidence = []wire.Evidence{{Kind: "exec", Argv: []string{"/usr/libexec/ApplicationFirewall/socketfilterfw", "--getglobalstate"},
+		Output: "Firewall is disabled. (State = 0)", SHA256: "ab"}}
+	if _, err := s.Ingest(ctx, "h1", wire.ReportBatch{Records: []wire.Record{first, second}}, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LatestRun(ctx, "h1")
+	if err != nil {
+		t.Fatalf("LatestRun = %v", err)
+	}
+	if diff := cmp.Diff(*second.Run, got); diff != "" {
+		t.Errorf("LatestRun (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
+)
+
+// CurrentResults returns a host's current status per check, ordered by check.
+func (s *Store) CurrentResults(ctx context.Context, hostID string) ([]store.Current, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT check_id, status, actual, expected, since, run_id FROM current
+		WHERE host_id = ? ORDER BY check_id`, hostID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Current
+	for rows.Next() {
+		c := store.Current{HostID: hostID}
+		var since int64
+		if err := rows.Scan(&c.Check, &c.Status, &c.Actual, &c.Expected, &since, &c.RunID); err != nil {
+			return nil, err
+		}
+		c.Since = fromTS(since)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Transitions returns the transitions of a host (hostID "" for every host), of one check
+// (check "" for every check), with from ≤ time ≤ to (a zero bound is open), oldest first.
+func (s *Store) Transitions(ctx context.Context, hostID, check string, from, to time.Time) ([]store.Transition, error) {
+	q := `SELECT host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq FROM transitions WHERE 1`
+	var args []any
+	if hostID != "" {
+		q += ` AND host_id = ?`
+		args = append(args, hostID)
+	}
+	if check != "" {
+		q += ` AND check_id = ?`
+		args = append(args, check)
+	}
+	if !from.IsZero() {
+		q += ` AND time >= ?`
+		args = append(args, ts(from))
+	}
+	if !to.IsZero() {
+		q += ` AND time <= ?`
+		args = append(args, ts(to))
+	}
+	q += ` ORDER BY time, id`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Transition
+	for rows.Next() {
+		var t store.Transition
+		var at int64
+		if err := rows.Scan(&t.HostID, &t.Check, &at, &t.From, &t.To, &t.Actual, &t.RunID, &t.Cause, &t.Seq); err != nil {
+			return nil, err
+		}
+		t.Time = fromTS(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Alerts returns a host's alerts (hostID "" for every host), newest first.
+func (s *Store) Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]store.StoredAlert, error) {
+	q := `SELECT id, host_id, alert, acked_by, acked_at, ack_note, seq, duplicate FROM alerts WHERE 1`
+	var args []any
+	if hostID != "" {
+		q += ` AND host_id = ?`
+		args = append(args, hostID)
+	}
+	if unackedOnly {
+		q += ` AND acked_at = 0`
+	}
+	q += ` ORDER BY id DESC`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.StoredAlert
+	for rows.Next() {
+		var a store.StoredAlert
+		var body string
+		var acked int64
+		if err := rows.Scan(&a.ID, &a.HostID, &body, &a.AckedBy, &acked, &a.AckNote, &a.Seq, &a.Duplicate); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(body), &a.Alert); err != nil {
+			return nil, fmt.Errorf("alert %d: %w", a.ID, err)
+		}
+		a.AckedAt = fromTS(acked)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AckAlert acknowledges an open alert; acknowledging it again is ErrConflict (the first
+// acknowledgement stands).
+func (s *Store) AckAlert(ctx context.Context, id int64, actor, note string, at time.Time) error {
+	at = nowIfZero(at)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var acked int64
+		var host string
+		err := tx.QueryRowContext(ctx, `SELECT acked_at, host_id FROM alerts WHERE id = ?`, id).Scan(&acked, &host)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("alert %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if acked != 0 {
+			return fmt.Errorf("alert %d: already acknowledged: %w", id, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE alerts SET acked_by = ?, acked_at = ?, ack_note = ? WHERE id = ?`,
+			actor, ts(at), note, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "alert.ack", fmt.Sprint(id), map[string]string{"host_id": host, "note": note})
+	})
+}
+
+// Prune deletes runs finished before `before`; transitions, current state and alerts stay.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE finished < ?`, ts(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// LatestRun returns the newest stored run of a host, with its results and their evidence, for
+// the host page. It is not part of store.Store yet.
+func (s *Store) LatestRun(ctx context.Context, hostID string) (wire.Run, error) {
+	var run wire.Run
+	var started, finished int64
+	var results []byte
+	err := s.r.QueryRowContext(ctx, `SELECT run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
+		FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
+		Scan(&run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &started, &finished, &results)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wire.Run{}, fmt.Errorf("runs of host %s: %w", hostID, store.ErrNotFound)
+	}
+	if err != nil {
+		return wire.Run{}, err
+	}
+	run.Started, run.Finished = fromTS(started), fromTS(finished)
+	if err := json.Unmarshal(results, &run.Results); err != nil {
+		return wire.Run{}, fmt.Errorf("run %s: %w", run.RunID, err)
+	}
+	return run, nil
+}
