@@ -177,6 +177,7 @@ func runNudge(ctx context.Context, args []string) error {
 			r+1, resp.Hosts, c.label, ms(answered), n, up.Load(), ms(last), lat.summary())
 		time.Sleep(time.Second)
 	}
+	fmt.Printf("machine load        %s (1, 5, 15 min)\n", loadavg())
 	fmt.Printf("target              a nudge to all %d within 5 s: %s (slowest round %s)\n", *agents, met(worst < 5*time.Second && up.Load() == int64(*agents)), ms(worst))
 	if samp != nil {
 		fmt.Printf("server memory       %s\n", samp)

@@ -48,7 +48,7 @@ func runQuery(ctx context.Context, args []string) error {
 	if _, err := doJSON(ctx, cl, http.MethodGet, c.url+"/api/v1/compliance", c.token, nil, &comp); err != nil {
 		return err
 	}
-	fmt.Printf("fleet               %d hosts enrolled now\n", comp.Hosts)
+	fmt.Printf("fleet               %d hosts enrolled now; machine load %s\n", comp.Hosts, loadavg())
 	now := time.Now().UTC()
 	at := func(d time.Duration) string { return url.QueryEscape(now.Add(-d).Format(time.RFC3339)) }
 	day := 24 * time.Hour

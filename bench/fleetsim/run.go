@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -112,9 +113,20 @@ func runReports(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "fleetsim: reporting at %.0f runs/s for %s with %d connections\n", *rate, *dur, *conns)
+	load0 := loadavg()
+	var cpu0, self0 time.Duration
+	if c.pid > 0 {
+		cpu0 = cpuTime(c.pid)
+	}
+	self0 = cpuTime(os.Getpid())
 	start := time.Now()
 	w.load(ctx, *rate, *dur, *conns)
 	elapsed := time.Since(start)
+	w.loadBefore, w.loadAfter = load0, loadavg()
+	w.selfCPU = cpuTime(os.Getpid()) - self0
+	if c.pid > 0 {
+		w.serverCPU = cpuTime(c.pid) - cpu0
+	}
 	// Let the last requests finish before sizing the database.
 	var after int64
 	if *db != "" {
@@ -143,6 +155,9 @@ type workload struct {
 	records  atomic.Int64
 	requests atomic.Int64
 	missed   atomic.Int64 // scheduled reports no worker was free to send
+
+	loadBefore, loadAfter string
+	serverCPU, selfCPU    time.Duration
 }
 
 func newWorkload(c *http.Client, base string, hosts []*host, checks []string, drift, alert, backlog float64) *workload {
@@ -327,6 +342,12 @@ func (w *workload) print(out io.Writer, elapsed time.Duration, rate, rateTarget 
 		}
 	}
 	fmt.Fprintf(out, "server memory       %s\n", samp)
+	if w.serverCPU > 0 {
+		fmt.Fprintf(out, "server CPU          %.1f s (%.0f%% of one core; %.2f ms per report)\n", w.serverCPU.Seconds(),
+			100*w.serverCPU.Seconds()/secs, float64(w.serverCPU)/float64(time.Millisecond)/float64(max(runs, 1)))
+	}
+	fmt.Fprintf(out, "simulator CPU       %.1f s (%.0f%% of one core)\n", w.selfCPU.Seconds(), 100*w.selfCPU.Seconds()/secs)
+	fmt.Fprintf(out, "machine load        %s before, %s after (1, 5, 15 min; %d CPUs)\n", w.loadBefore, w.loadAfter, runtime.NumCPU())
 	if db != "" {
 		fmt.Fprintf(out, "database size       before %s, after %s, +%s\n", mib(before), mib(after), mib(after-before))
 		if runs > 0 {
