@@ -4,7 +4,8 @@
 // One cluster serves a whole test binary: initdb is the slow part (about a second), so it runs
 // once, on the first Start, and Main stops the server and removes its directory after the
 // tests. The cluster listens only on a unix socket in its own temporary directory (no TCP port
-// to clash with another package's cluster), with fsync off: its data is thrown away.
+// to clash with another package's cluster), with fsync off (unless $FIREWARDEN_PG_DURABLE is
+// set): its data is thrown away.
 //
 // PostgreSQL refuses to run as root, so when the tests run as root (as they do here and in CI)
 // initdb and postgres run as the unprivileged user "nobody", owning the temporary directory.
@@ -40,6 +41,11 @@ import (
 
 // EnvBin names a directory holding initdb and postgres, overriding the search.
 const EnvBin = "FIREWARDEN_PG_BIN"
+
+// EnvDurable, when set, keeps PostgreSQL's durability settings (fsync, synchronous commit,
+// full page writes) as a production server has them, for benchmarks whose figures must
+// include the cost of every commit reaching the disk. Tests leave them off.
+const EnvDurable = "FIREWARDEN_PG_DURABLE"
 
 // SkipMessage is why tests skip on a machine without PostgreSQL.
 const SkipMessage = "no PostgreSQL server binaries (initdb) found; install postgresql (CI does) or set " + EnvBin + "=DIR"
@@ -198,13 +204,15 @@ func start() (_ *cluster, err error) {
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-k", dir, "-p", strconv.Itoa(port),
+	args := []string{"-D", data, "-k", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=",
-		// Throwaway data: durability buys nothing and costs most of a test's time.
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		// Every test opens its own pool; several packages' tests may run at once.
-		"-c", "max_connections=300", "-c", "shared_buffers=32MB")
+		"-c", "max_connections=300"}
+	if os.Getenv(EnvDurable) == "" {
+		// Throwaway data: durability buys nothing and costs most of a test's time.
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}

@@ -41,6 +41,7 @@ func TestQueryPlans(t *testing.T) {
 		{"current results", `SELECT check_id, status FROM current WHERE host_id = $1 ORDER BY check_id`, []any{"h"}, "current_pkey"},
 		{"compliance probe", complianceSQL, []any{now, "", ""}, "transitions_host_check_time"},
 		{"compliance by label", complianceSQL, []any{now, "mac", ""}, "hosts_labels"},
+		{"compliance past", complianceSQL, []any{now, "", ""}, "current_since"},
 		{"host history", `SELECT time FROM transitions WHERE host_id = $1 AND time >= $2 ORDER BY time, id`, []any{"h", now}, "transitions_host_time"},
 		{"hosts by label", `SELECT id FROM hosts WHERE labels @> ARRAY[$1]::text[] ORDER BY id`, []any{"mac"}, "hosts_labels"},
 		{"hosts by check status", `SELECT id FROM hosts WHERE EXISTS (SELECT 1 FROM current c WHERE c.host_id = hosts.id AND c.check_id = $1 AND c.status = $2)`, []any{"alf", "fail"}, "current_check_status"},

@@ -48,42 +48,48 @@ func (s *Store) Transitions(ctx context.Context, hostID, check string, from, to 
 	})
 }
 
-// complianceSQL answers ComplianceAt in one statement. For each (host, check) the status at
-// $1 is the current one when it began at or before $1 (most rows, and all of them for "now"),
-// otherwise the last transition at or before $1: a LATERAL backward probe of
-// transitions_host_check_time, which its one-time filter (c.since > $1) skips for every row
-// whose current status already applies. A failing status (not an error: an exemption excuses a known
+// complianceSQL answers ComplianceAt in one statement.
+//
+// For each (host, check) the status at $1 is the current one when it began at or before $1
+// (nearly every row, and all of them for "now": a plain scan of current), otherwise the last
+// transition at or before $1, a backward probe of transitions_host_check_time for just the
+// rows current_since finds. A failing status (not an error: an exemption excuses a known
 // deviation, not a check that could not run) under an exemption active at $1 counts as
-// exempt. The result is one row per (check, status) and one per host verdict.
+// exempt. One pass of GROUPING SETS then counts per (check, status) and per host; the outer
+// query turns the per-host rows into verdicts.
 const complianceSQL = `
-WITH st AS (
-	SELECT h.id AS host_id, h.labels, c.check_id, CASE WHEN c.since <= $1 THEN c.status ELSE t.to_status END AS status
-	FROM hosts h
-	LEFT JOIN current c ON c.host_id = h.id AND ($3 = '' OR c.check_id = $3)
-	LEFT JOIN LATERAL (
+WITH h AS (
+	SELECT id, labels FROM hosts
+	WHERE enrolled_at <= $1 AND (revoked_at IS NULL OR revoked_at > $1)
+		AND ($2 = '' OR labels @> ARRAY[$2]::text[])
+), st AS (
+	SELECT c.host_id, c.check_id, c.status FROM current c
+	WHERE c.since <= $1 AND ($3 = '' OR c.check_id = $3)
+	UNION ALL
+	SELECT c.host_id, c.check_id, t.to_status FROM current c
+	CROSS JOIN LATERAL (
 		SELECT t.to_status FROM transitions t
-		WHERE c.since > $1 AND t.host_id = c.host_id AND t.check_id = c.check_id AND t.time <= $1
-		ORDER BY t.time DESC, t.id DESC LIMIT 1) t ON true
-	WHERE h.enrolled_at <= $1 AND (h.revoked_at IS NULL OR h.revoked_at > $1)
-		AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])
+		WHERE t.host_id = c.host_id AND t.check_id = c.check_id AND t.time <= $1
+		ORDER BY t.time DESC, t.id DESC LIMIT 1) t
+	WHERE c.since > $1 AND ($3 = '' OR c.check_id = $3)
 ), ex AS (
-	SELECT st.host_id, st.check_id,
+	SELECT h.id AS host_id, st.check_id,
 		CASE WHEN st.status = 'fail' AND EXISTS (
 			SELECT 1 FROM exemptions e
 			WHERE e.check_id = st.check_id AND e.created_at <= $1 AND (e.expires IS NULL OR e.expires > $1)
 				AND (e.revoked_at IS NULL OR e.revoked_at > $1)
-				AND (e.host_id = st.host_id OR e.label <> '' AND st.labels @> ARRAY[e.label]))
+				AND (e.host_id = h.id OR e.label <> '' AND h.labels @> ARRAY[e.label]))
 		THEN 'exempt' ELSE st.status END AS status
-	FROM st
-), per_host AS (
-	SELECT host_id, count(status) AS n,
+	FROM h LEFT JOIN st ON st.host_id = h.id
+), agg AS (
+	SELECT GROUPING(host_id) AS per_check, host_id, check_id, status, count(*) AS rows, count(status) AS n,
 		coalesce(bool_and(status IN ('pass', 'managed', 'exempt', 'not_applicable')), true) AS ok
-	FROM ex GROUP BY host_id
+	FROM ex GROUP BY GROUPING SETS ((check_id, status), (host_id))
 )
-SELECT check_id, status, count(*) FROM ex WHERE status IS NOT NULL GROUP BY check_id, status
+SELECT check_id, status, rows FROM agg WHERE per_check = 1 AND status IS NOT NULL
 UNION ALL
 SELECT NULL, CASE WHEN n = 0 THEN 'no_data' WHEN ok THEN 'compliant' ELSE 'non_compliant' END, count(*)
-FROM per_host GROUP BY 2`
+FROM agg WHERE per_check = 0 GROUP BY 2`
 
 // ComplianceAt counts the hosts enrolled (and not revoked) at at, of one label and for one
 // check when given, by verdict and per check by status, from the current state and the

@@ -89,7 +89,11 @@ func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check s
 	}
 
 	for _, chk := range checks {
-		rows, err := s.r.QueryContext(ctx, qStatusAt, chk, t)
+		q, args := qStatusAt, []any{chk, t}
+		if label != "" {
+			q, args = qStatusAtLabel, []any{chk, t, label}
+		}
+		rows, err := s.r.QueryContext(ctx, q, args...)
 		if err != nil {
 			return c, err
 		}
@@ -166,6 +170,12 @@ type hostState struct {
 // reverted it share one time, and a host's transitions are stored in time order (late records
 // make none).
 const qStatusAt = `SELECT host_id, to_status, max(id) FROM transitions WHERE check_id = ? AND time <= ? GROUP BY host_id`
+
+// qStatusAtLabel is qStatusAt for the hosts with a label only: it reads the transitions of
+// those hosts, one index range per host, instead of every host's. CROSS JOIN makes SQLite
+// keep host_labels as the outer loop.
+const qStatusAtLabel = `SELECT t.host_id, t.to_status, max(t.id) FROM host_labels l CROSS JOIN transitions t
+	WHERE l.label = ?3 AND t.check_id = ?1 AND t.host_id = l.host_id AND t.time <= ?2 GROUP BY t.host_id`
 
 type exemptKey struct{ host, check string }
 

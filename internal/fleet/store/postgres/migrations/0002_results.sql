@@ -33,6 +33,8 @@ CREATE TABLE current (
 	PRIMARY KEY (host_id, check_id)
 );
 CREATE INDEX current_check_status ON current (check_id, status);
+-- ComplianceAt as of a past instant: the (host, check) pairs whose status began after it.
+CREATE INDEX current_since ON current (since);
 
 CREATE TABLE transitions (
 	id          bigserial PRIMARY KEY,
