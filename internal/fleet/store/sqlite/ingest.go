@@ -187,12 +187,14 @@ func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult
 }
 
 // chain follows the host's evidence chain one record further, in seq order: the first entry
-// seen starts it, and after that each entry must name the hash of the one before.
+// seen starts it. After that entries may be skipped (a person's own `firewarden evidence` runs
+// add entries the agent does not report, and the agent may drop records), but never repeated or
+// rewound, and an entry that directly follows the last one seen must name that one's hash.
 func (in *ingester) chain(c *wire.ChainRef) {
-	if c == nil || c.Hash == "" || c.Seq <= in.chainSeq {
+	if c == nil || c.Hash == "" {
 		return
 	}
-	if in.chainHash != "" && c.Prev != in.chainHash {
+	if in.chainHash != "" && (c.Seq <= in.chainSeq || c.Seq == in.chainSeq+1 && c.Prev != in.chainHash) {
 		in.broken = true
 	}
 	in.chainSeq, in.chainHash = c.Seq, c.Hash

@@ -667,6 +667,23 @@ func testChain(t *testing.T, s store.Store) {
 			wantSeq: 3, wantHash: "h3",
 		},
 		{
+			// The host's own `firewarden evidence` runs add entries the agent never reports.
+			name: "entries skipped forward are not a break",
+			batches: []wire.ReportBatch{
+				batch(chained(runs(1).Records[0], 1, "", "h1")),
+				batch(chained(runs(2).Records[0], 4, "h3", "h4")),
+			},
+			wantSeq: 4, wantHash: "h4",
+		},
+		{
+			name: "a chain that goes back is a break",
+			batches: []wire.ReportBatch{
+				batch(chained(runs(1).Records[0], 5, "h4", "h5")),
+				batch(chained(runs(2).Records[0], 3, "h2", "h3")),
+			},
+			wantBroken: true, wantSeq: 3, wantHash: "h3",
+		},
+		{
 			name: "a duplicate with another chain entry changes nothing",
 			batches: []wire.ReportBatch{
 				batch(chained(runs(1).Records[0], 1, "", "h1")),
