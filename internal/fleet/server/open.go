@@ -17,9 +17,9 @@ func Open(ctx context.Context, target string) (store.Store, error) {
 	return sqlite.Open(target)
 }
 
-// The optional abilities the server finds by type assertion. PostgreSQL's AppendAudit (nudges
-// in the audit log) is still to come.
+// The optional abilities the server finds by type assertion; both stores have them all.
 var (
+	_ Auditor      = (*postgres.Store)(nil)
 	_ Notifier     = (*postgres.Store)(nil)
 	_ Locker       = (*postgres.Store)(nil)
 	_ LatestRunner = (*postgres.Store)(nil)

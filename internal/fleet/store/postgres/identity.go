@@ -24,6 +24,20 @@ func audit(ctx context.Context, tx pgx.Tx, at time.Time, actor, action, target s
 	return err
 }
 
+// AppendAudit records an admin action that writes nothing else (a nudge, an export), so that
+// the audit log holds every admin action on PostgreSQL as on SQLite. Detail must be JSON.
+func (s *Store) AppendAudit(ctx context.Context, a store.Audit) error {
+	var detail any = json.RawMessage(a.Detail)
+	if a.Detail == "" {
+		detail = map[string]any{}
+	} else if !json.Valid([]byte(a.Detail)) {
+		return errors.New("audit detail: not valid JSON")
+	}
+	return s.write(ctx, func(tx pgx.Tx) error {
+		return audit(ctx, tx, a.Time, a.Actor, a.Action, a.Target, detail)
+	})
+}
+
 // AddToken stores a new API token; its name and hash must be unique (store.ErrConflict).
 func (s *Store) AddToken(ctx context.Context, t store.Token, actor string) error {
 	if t.Role != store.RoleAdmin && t.Role != store.RoleAuditor {

@@ -660,3 +660,24 @@ func TestPrune(t *testing.T) {
 		t.Errorf("Transitions() after Prune = %d, want 2 (kept)", len(tr))
 	}
 }
+
+// An admin action that writes nothing else (a nudge) is in the audit log, with its detail; a
+// detail that is not JSON is refused and leaves no row.
+func TestAppendAudit(t *testing.T) {
+	s, _ := open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)
+	if err := s.AppendAudit(ctx, store.Audit{Time: at, Actor: "admin", Action: "host.nudge", Target: "h1", Detail: `{"hosts":1}`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, store.Audit{Time: at, Actor: "admin", Action: "host.nudge", Target: "h2", Detail: `{not json`}); err == nil {
+		t.Error("AppendAudit with a detail that is not JSON succeeded")
+	}
+	log, err := s.AuditLog(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 1 || log[0].Action != "host.nudge" || log[0].Target != "h1" || log[0].Actor != "admin" || !strings.Contains(log[0].Detail, `"hosts"`) {
+		t.Errorf("AuditLog() = %+v, want one host.nudge of h1 by admin with its detail", log)
+	}
+}
