@@ -19,11 +19,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,42 +31,8 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema step, migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. Their numbers must run
-// 1, 2, 3, … with no gap, so that a database's version says exactly which steps it has.
-func loadMigrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files {
-		base := path.Base(f)
-		num, name, ok := strings.Cut(strings.TrimSuffix(base, ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", base)
-		}
-		data, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(data)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %d_%s: expected number %d", m.version, m.name, i+1)
-		}
-	}
-	return ms, nil
-}
+// loadMigrations returns the embedded migrations in version order.
+func loadMigrations() ([]store.Migration, error) { return store.LoadMigrations(migrationFS) }
 
 // migrateLock is the advisory lock key held while migrating: the first 8 bytes of
 // SHA-256("firewarden schema migrations"), so that it collides with no other application's
@@ -160,14 +121,14 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, target int) error {
 	}
 	for _, m := range ms[min(have, target):target] {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migration %d_%s: %w", m.version, m.name, err)
+			return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	return nil

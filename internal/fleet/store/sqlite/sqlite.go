@@ -19,13 +19,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"path"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -36,42 +31,8 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema step, migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. Their numbers must run
-// 1, 2, 3, … with no gap, so that a database's version says exactly which steps it has.
-func loadMigrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files {
-		base := path.Base(f)
-		num, name, ok := strings.Cut(strings.TrimSuffix(base, ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", base)
-		}
-		data, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(data)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %d_%s: expected number %d", m.version, m.name, i+1)
-		}
-	}
-	return ms, nil
-}
+// loadMigrations returns the embedded migrations in version order.
+func loadMigrations() ([]store.Migration, error) { return store.LoadMigrations(migrationFS) }
 
 // Store is a fleet store in one SQLite database file.
 type Store struct {
@@ -212,17 +173,17 @@ func migrate(ctx context.Context, db *sql.DB, target int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %d_%s: %w", m.version, m.name, err)
+			return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().UnixNano()); err != nil {
+			m.Version, m.Name, time.Now().UnixNano()); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %d_%s: %w", m.version, m.name, err)
+			return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %d_%s: %w", m.version, m.name, err)
+			return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	return nil
