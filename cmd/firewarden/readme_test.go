@@ -33,10 +33,14 @@ const readmePath = "../../README.md"
 //   - `<!-- readme: not run: REASON -->` keeps TestReadme from running a command block (a
 //     reason is required; such blocks are counted and listed);
 //   - `<!-- readme: file PATH -->` says the block shows the file PATH of the repository, which
-//     TestReadme checks byte for byte (and -update-readme copies in).
+//     TestReadme checks byte for byte (and -update-readme copies in);
+//   - `<!-- readme: needs TOOL... -->` runs the block only when every TOOL is installed (curl
+//     and jq for the fleet's API, say); without one, the block and the rest of its `## `
+//     section, which build on it, are skipped and said so. CI installs them all.
 var (
 	notRunMarker = regexp.MustCompile(`^<!-- readme: not run: (\S.*?) -->$`)
 	fileMarker   = regexp.MustCompile(`^<!-- readme: file (\S+) -->$`)
+	needsMarker  = regexp.MustCompile(`^<!-- readme: needs ([a-z0-9][a-z0-9 .+-]*?) -->$`)
 )
 
 // readmeCommandTimeout bounds one README command (a hang guard, not a speed check). The go
@@ -57,8 +61,10 @@ type readmeCmd struct {
 // readmeBlock is one fenced block that holds `$ ` lines or follows a file marker.
 type readmeBlock struct {
 	line   int    // 1-based line of the opening fence
-	notRun string // the not-run marker's reason; "" when the block runs
-	file   string // the file marker's path; "" for a command block
+	notRun  string   // the not-run marker's reason; "" when the block runs
+	file    string   // the file marker's path; "" for a command block
+	needs   []string // the tools the needs marker names
+	section string   // the `## ` heading the block is under
 	body   []string
 	cmds   []readmeCmd
 }
@@ -69,7 +75,11 @@ type readmeBlock struct {
 func parseReadme(text string) ([]readmeBlock, error) {
 	lines := strings.Split(text, "\n")
 	var blocks []readmeBlock
+	section := ""
 	for i := 0; i < len(lines); i++ {
+		if h, ok := strings.CutPrefix(lines[i], "## "); ok {
+			section = h
+		}
 		if !strings.HasPrefix(lines[i], "```") {
 			continue
 		}
@@ -81,7 +91,7 @@ func parseReadme(text string) ([]readmeBlock, error) {
 		if i == len(lines) {
 			return nil, fmt.Errorf("README line %d: fenced block never closed", start+1)
 		}
-		b := readmeBlock{line: start + 1, body: body}
+		b := readmeBlock{line: start + 1, body: body, section: section}
 		for k := start - 1; k >= 0; k-- {
 			if strings.TrimSpace(lines[k]) == "" {
 				continue
@@ -90,8 +100,10 @@ func parseReadme(text string) ([]readmeBlock, error) {
 				b.notRun = m[1]
 			} else if m := fileMarker.FindStringSubmatch(lines[k]); m != nil {
 				b.file = m[1]
+			} else if m := needsMarker.FindStringSubmatch(lines[k]); m != nil {
+				b.needs = strings.Fields(m[1])
 			} else if strings.Contains(lines[k], "readme:") {
-				return nil, fmt.Errorf("README line %d: malformed marker %q; write <!-- readme: not run: REASON --> or <!-- readme: file PATH -->", k+1, lines[k])
+				return nil, fmt.Errorf("README line %d: malformed marker %q; write <!-- readme: not run: REASON -->, <!-- readme: file PATH --> or <!-- readme: needs TOOL... -->", k+1, lines[k])
 			}
 			break
 		}
@@ -132,6 +144,9 @@ var varying = []struct {
 	{regexp.MustCompile(`\b(linux|darwin)/(amd64|arm64)\b`), "<PLATFORM>"},
 	{regexp.MustCompile(`\bcommit [0-9a-f]{7,40}\b`), "commit <COMMIT>"},
 	{regexp.MustCompile(`\b(\d+\.\d+\.\d+)-dev(\+[0-9a-f]{12}(\.dirty)?)?`), "$1-dev<BUILD>"},
+	// The fleet's secrets (32 random bytes, base64url) and the server's certificate fingerprint.
+	{regexp.MustCompile(`\b(fw[ahe])_[A-Za-z0-9_-]{43}`), "${1}_<SECRET>"},
+	{regexp.MustCompile(`\bSHA256:[0-9a-f]{64}\b`), "SHA256:<FINGERPRINT>"},
 }
 
 // normalise replaces the varying fields of one output line and drops trailing blanks (which
@@ -465,6 +480,7 @@ func TestReadme(t *testing.T) {
 	var rewrites []rewrite
 	ran, skipped := 0, 0
 	failed := false
+	missingIn := map[string]string{} // section -> the tool whose absence skips the rest of it
 	for _, b := range blocks {
 		if b.file != "" {
 			content, err := os.ReadFile(filepath.Join(src, b.file))
@@ -486,6 +502,16 @@ func TestReadme(t *testing.T) {
 		if b.notRun != "" {
 			skipped++
 			t.Logf("README line %d: block not run: %s", b.line, b.notRun)
+			continue
+		}
+		for _, tool := range b.needs {
+			if _, err := exec.LookPath(tool); err != nil && missingIn[b.section] == "" {
+				missingIn[b.section] = tool
+			}
+		}
+		if tool := missingIn[b.section]; tool != "" {
+			skipped++
+			t.Logf("README line %d: block not run: %s is not installed and section %q needs it (CI installs it)", b.line, tool, b.section)
 			continue
 		}
 		for _, c := range b.cmds {
@@ -531,7 +557,8 @@ func TestReadme(t *testing.T) {
 }
 
 func TestParseReadme(t *testing.T) {
-	text := "intro\n\n```\n$ echo a\na\n$ true\n```\n\n<!-- readme: not run: needs a real Mac -->\n\n```\n$ sudo x\ny\n```\n\n```yaml\nkey: v\n```\n<!-- readme: file examples/x.yaml -->\n```yaml\nkey: w\n```\n"
+	text := "intro\n\n```\n$ echo a\na\n$ true\n```\n\n<!-- readme: not run: needs a real Mac -->\n\n```\n$ sudo x\ny\n```\n\n```yaml\nkey: v\n```\n<!-- readme: file examples/x.yaml -->\n```yaml\nkey: w\n```\n" +
+		"## Fleet\n<!-- readme: needs curl jq -->\n```\n$ curl -s x | jq .\n{}\n```\n"
 	got, err := parseReadme(text)
 	if err != nil {
 		t.Fatal(err)
@@ -540,11 +567,12 @@ func TestParseReadme(t *testing.T) {
 		{line: 3, cmds: []readmeCmd{{line: 4, command: "echo a", want: []string{"a"}}, {line: 6, command: "true"}}},
 		{line: 11, notRun: "needs a real Mac", cmds: []readmeCmd{{line: 12, command: "sudo x", want: []string{"y"}}}},
 		{line: 20, file: "examples/x.yaml", body: []string{"key: w"}},
+		{line: 25, needs: []string{"curl", "jq"}, section: "Fleet", cmds: []readmeCmd{{line: 26, command: "curl -s x | jq .", want: []string{"{}"}}}},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(readmeBlock{}, readmeCmd{})); diff != "" {
 		t.Errorf("parseReadme (-want +got):\n%s", diff)
 	}
-	for _, bad := range []string{"```\n$ x\n", "<!-- readme: skip -->\n```\n$ x\n```\n"} {
+	for _, bad := range []string{"```\n$ x\n", "<!-- readme: skip -->\n```\n$ x\n```\n", "<!-- readme: needs -->\n```\n$ x\n```\n"} {
 		if _, err := parseReadme(bad); err == nil {
 			t.Errorf("parseReadme(%q) = nil error, want one", bad)
 		}
@@ -565,6 +593,9 @@ func TestOutputsMatch(t *testing.T) {
 		{"another release", []string{"firewarden 0.3.0 (commit abc1234, go1.26.8, linux/amd64)"},
 			[]string{"firewarden 0.4.0 (commit abc1234, go1.26.8, linux/amd64)"}, false},
 		{"another word", []string{"banned 203.0.113.9"}, []string{"banned 203.0.113.8"}, false},
+		{"fleet secrets", []string{"admin_token  fwa_T1lwB2iYwCa0C4cAS_IKZVDsh0_jwGQP6N7wJMr90sQ", "SHA256:943e933e4f7ca426ce2a86cfcecdd3d9182167a454cbce0696d72efce82673bf"},
+			[]string{"admin_token  fwa_jZaz4w73-XwSc6CputXmeq1XbDSaUwxkgyZ3-KkKhOU", "SHA256:9deec2d86f44b431355c94522d0ff02cc7f99cd47687dcdc93a3229e63cf56b7"}, true},
+		{"another kind of secret", []string{"fwa_T1lwB2iYwCa0C4cAS_IKZVDsh0_jwGQP6N7wJMr90sQ"}, []string{"fwe_T1lwB2iYwCa0C4cAS_IKZVDsh0_jwGQP6N7wJMr90sQ"}, false},
 		{"spacing without a duration", []string{"a  b"}, []string{"a b"}, false},
 		{"a line more", []string{"a"}, []string{"a", "b"}, false},
 		{"time left shifted, columns wider", []string{"LEFT  COUNT", "15m   1"}, []string{"LEFT    COUNT", "14m59s  1"}, true},
