@@ -60,13 +60,13 @@ type readmeCmd struct {
 
 // readmeBlock is one fenced block that holds `$ ` lines or follows a file marker.
 type readmeBlock struct {
-	line   int    // 1-based line of the opening fence
+	line    int      // 1-based line of the opening fence
 	notRun  string   // the not-run marker's reason; "" when the block runs
 	file    string   // the file marker's path; "" for a command block
 	needs   []string // the tools the needs marker names
 	section string   // the `## ` heading the block is under
-	body   []string
-	cmds   []readmeCmd
+	body    []string
+	cmds    []readmeCmd
 }
 
 // parseReadme returns the fenced blocks of a Markdown text that hold at least one line starting
