@@ -18,11 +18,15 @@ import (
 const enrollLimit = 64 << 10
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
+	if s.authBlocked(w, r) {
+		return
+	}
 	var req wire.EnrollRequest
 	if !decodeBody(w, r, &req, enrollLimit) {
 		return
 	}
 	if !strings.HasPrefix(req.Secret, PrefixEnroll) {
+		s.authFailed(r)
 		writeError(w, http.StatusUnauthorized, "missing or malformed enroll secret; it starts with "+PrefixEnroll)
 		return
 	}
@@ -34,10 +38,13 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	sec, err := s.st.EnrollSecretByHash(r.Context(), hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(sec.Hash, hash)):
-		writeError(w, http.StatusUnauthorized, "unknown enroll secret")
+		s.authFailed(r)
+		writeError(w, http.StatusUnauthorized, "unknown enroll secret; check it, or ask the fleet's admin for a current one")
 		return
 	case errors.Is(err, store.ErrRevoked) || (err == nil && !sec.RevokedAt.IsZero()):
-		writeError(w, http.StatusUnauthorized, "this enroll secret was revoked; ask for a new one (`firewarden-server secret create`)")
+		s.authFailed(r)
+		writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
+			"this enroll secret was revoked; ask the fleet's admin for a current one (`firewarden-server secret create`)")
 		return
 	case err != nil:
 		s.internal(w, r, err)

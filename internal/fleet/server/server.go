@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
@@ -51,7 +52,13 @@ type Options struct {
 	AgentRate  Rate // per host credential; default 5/s, burst 30
 	EnrollRate Rate // per enroll secret; default 50/s, burst 500: a whole office enrolls at once
 	AdminRate  Rate // per API token; default 20/s, burst 60
-	Heartbeat  time.Duration
+	// FailRate limits failed authentications per client address (failauth.go); default
+	// DefaultFailRate.
+	FailRate Rate
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the client; requests
+	// from any other peer are attributed to the peer.
+	TrustedProxies []netip.Prefix
+	Heartbeat      time.Duration
 }
 
 // Server answers the agent and admin APIs from a store.
@@ -64,6 +71,8 @@ type Server struct {
 	agentLim  *limiter
 	enrollLim *limiter
 	adminLim  *limiter
+	failLim   *failLimiter
+	proxies   []netip.Prefix
 	metrics   *metrics
 	heartbeat time.Duration
 
@@ -97,7 +106,11 @@ func New(st store.Store, o Options) *Server {
 	if o.EnrollRate == (Rate{}) {
 		o.EnrollRate = Rate{PerSecond: 50, Burst: 500}
 	}
+	if o.FailRate == (Rate{}) {
+		o.FailRate = DefaultFailRate
+	}
 	s.agentLim, s.enrollLim, s.adminLim = newLimiter(o.AgentRate), newLimiter(o.EnrollRate), newLimiter(o.AdminRate)
+	s.failLim, s.proxies = newFailLimiter(o.FailRate, maxFailAddrs), o.TrustedProxies
 	s.streams, s.stop = context.WithCancel(context.Background())
 	return s
 }
@@ -207,6 +220,9 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 // limit and records that the host was seen.
 func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authBlocked(w, r) {
+			return
+		}
 		cred := bearer(r.Header.Get("Authorization"))
 		if cred == "" {
 			writeError(w, http.StatusUnauthorized, "missing `Authorization: Bearer CREDENTIAL`; enroll the agent with `firewarden agent enroll`")
@@ -216,10 +232,13 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 		host, err := s.st.HostByCredential(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			s.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unknown host credential; enroll the agent again")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !host.RevokedAt.IsZero()):
-			writeError(w, http.StatusUnauthorized, "this host's credential was revoked; enroll the agent again")
+			s.authFailed(r)
+			writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
+				"this host's credential was revoked by an admin; enroll the agent again (`firewarden agent enroll`) with a current enroll secret")
 			return
 		case err != nil:
 			s.internal(w, r, err)
@@ -244,6 +263,9 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 // adminAuth authenticates an API token; an auditor token may only read.
 func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Token)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authBlocked(w, r) {
+			return
+		}
 		tok := bearer(r.Header.Get("Authorization"))
 		if tok == "" {
 			writeError(w, http.StatusUnauthorized, "missing `Authorization: Bearer TOKEN`; create one with `firewarden-server token create`")
@@ -253,9 +275,11 @@ func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Toke
 		t, err := s.st.TokenByHash(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(t.Hash, hash)):
+			s.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unknown API token")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !t.RevokedAt.IsZero()):
+			s.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "this API token was revoked")
 			return
 		case err != nil:
@@ -312,7 +336,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, wire.Error{Error: msg})
+}
+
+// writeCodedError is writeError with a machine-readable wire.Error code, for the answers an
+// agent must act on rather than only show.
+func writeCodedError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, wire.Error{Error: msg, Code: code})
 }
 
 // decodeBody decodes a request body strictly (wire.Decode) and answers 413 or 400 when it cannot.

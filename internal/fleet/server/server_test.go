@@ -50,6 +50,11 @@ type fixture struct {
 func newFixture(t *testing.T, o Options) *fixture {
 	t.Helper()
 	f := &fixture{st: newFakeStore()}
+	if o.FailRate == (Rate{}) {
+		// These tests send wrong credentials on purpose, all from 127.0.0.1; failauth_test.go
+		// tests the per-address limit.
+		o.FailRate = Rate{PerSecond: 1e9, Burst: 1e9}
+	}
 	f.setup(t, o, f.st)
 	return f
 }
