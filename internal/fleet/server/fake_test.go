@@ -30,7 +30,10 @@ type fakeStore struct {
 	exemptions []store.Exemption
 	audit      []store.Audit
 	ingests    int // batches that stored something
+	offers     map[string]offer // offered credential hash → host and the credential it was offered to
 }
+
+type offer struct{ hostID, to string }
 
 func newFakeStore() *fakeStore {
 	return &fakeStore{hosts: map[string]*store.Host{}, creds: map[string]string{}, seqs: map[string]map[uint64]bool{},

@@ -148,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 	agent("GET "+wire.PathConfig, s.config)
 	agent("POST "+wire.PathReport, s.report)
 	agent("GET "+wire.PathNudges, s.nudges)
+	agent("POST "+wire.PathRotate, s.rotate)
 
 	admin("GET /api/v1/hosts", s.hosts)
 	admin("GET /api/v1/hosts/{id}", s.host)
@@ -229,7 +230,7 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 			return
 		}
 		hash := Hash(cred)
-		host, err := s.st.HostByCredential(r.Context(), hash)
+		host, err := s.hostByCredential(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			s.authFailed(r)

@@ -199,6 +199,18 @@ type Store interface {
 	RevokeHost(ctx context.Context, id, actor string, at time.Time) error
 	TouchHost(ctx context.Context, id string, at time.Time) error
 
+	// OfferCredential records newHash as the next credential of host id, which asked for it
+	// with its current credential currentHash. The current credential stays valid until the new
+	// one is first used (PromoteCredential), so a new credential lost before the agent saved it
+	// costs nothing. A later offer replaces an earlier one. ErrNotFound: no such host, or
+	// currentHash is not its credential; ErrRevoked: the host is revoked.
+	OfferCredential(ctx context.Context, id string, currentHash, newHash []byte, at time.Time) error
+	// PromoteCredential makes the offered credential newHash the host's only credential (the
+	// old one stops working) and returns the host; it is audited as host.rotate. ErrNotFound: no
+	// offer has that hash, or the credential it was offered to was replaced since (a new
+	// enrolment); ErrRevoked: the host was revoked since the offer.
+	PromoteCredential(ctx context.Context, newHash []byte, at time.Time) (Host, error)
+
 	// Ingest stores a validated batch for one host exactly once per (host, seq): records
 	// already stored are counted as duplicates and change nothing. It updates the current
 	// state, appends transitions, stores runs, folds alerts, advances LastSeq over contiguous

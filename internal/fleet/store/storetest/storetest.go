@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"Prune", testPrune},
 		{"ConcurrentIngest", testConcurrentIngest},
+		{"RotateCredential", testRotateCredential},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
