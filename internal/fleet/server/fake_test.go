@@ -29,7 +29,7 @@ type fakeStore struct {
 	policies   []store.Policy
 	exemptions []store.Exemption
 	audit      []store.Audit
-	ingests    int // batches that stored something
+	ingests    int              // batches that stored something
 	offers     map[string]offer // offered credential hash → host and the credential it was offered to
 }
 
