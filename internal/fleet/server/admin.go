@@ -716,53 +716,38 @@ func (s *Server) refetchLabel(w http.ResponseWriter, r *http.Request, t store.To
 	s.nudgeHosts(w, r, t, nudgeRequest{Label: l})
 }
 
+// nudgeHosts publishes one nudge: to one host, or to a label's connected hosts in one bus
+// message that every replica answers from its own streams (hub.go says why not from the store).
 func (s *Server) nudgeHosts(w http.ResponseWriter, r *http.Request, t store.Token, req nudgeRequest) {
-	var ids []string
+	target, answer := req.HostID, map[string]any{}
 	if req.HostID != "" {
 		h, err := s.st.Host(r.Context(), req.HostID)
 		if err != nil {
 			s.storeError(w, r, err, "host")
 			return
 		}
-		ids = []string{h.ID}
+		answer["host_id"], answer["hosts"] = h.ID, 1
 	} else {
-		f := store.HostFilter{Label: req.Label, Limit: maxPage}
-		for {
-			page, err := s.st.Hosts(r.Context(), f)
-			if err != nil {
-				s.internal(w, r, err)
-				return
-			}
-			for _, h := range page {
-				f.After = h.ID
-				if h.RevokedAt.IsZero() {
-					ids = append(ids, h.ID)
-				}
-			}
-			if len(page) < f.Limit {
-				break
-			}
-		}
+		target, answer["label"] = LabelTarget(req.Label), req.Label
 	}
 	nid := NewUUIDv7(s.now())
-	for _, id := range ids {
-		if err := s.bus.Publish(r.Context(), id, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
-			s.internal(w, r, err)
-			return
-		}
+	answer["nudge"] = nid
+	if err := s.bus.Publish(r.Context(), target, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
+		s.internal(w, r, err)
+		return
 	}
 	if a, ok := s.st.(Auditor); ok {
-		target, detail := req.HostID, map[string]any{"nudge": nid, "hosts": len(ids)}
-		if target == "" {
-			target = "label:" + req.Label
+		auditTarget := req.HostID
+		if auditTarget == "" {
+			auditTarget = "label:" + req.Label
 		}
-		d, _ := json.Marshal(detail)
-		if err := a.AppendAudit(r.Context(), store.Audit{Time: s.now().UTC(), Actor: t.Name, Action: "host.nudge", Target: target, Detail: string(d)}); err != nil {
+		d, _ := json.Marshal(map[string]any{"nudge": nid})
+		if err := a.AppendAudit(r.Context(), store.Audit{Time: s.now().UTC(), Actor: t.Name, Action: "host.nudge", Target: auditTarget, Detail: string(d)}); err != nil {
 			s.internal(w, r, err)
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"nudge": nid, "hosts": len(ids)})
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // audit and metrics --------------------------------------------------------------------------

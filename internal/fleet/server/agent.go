@@ -127,7 +127,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
 // heartbeat so that proxies keep the connection and both ends notice a dead one.
 func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
 	rc := http.NewResponseController(w)
-	sub := s.hub.subscribe(h.ID)
+	sub := s.hub.subscribe(h.ID, h.Labels)
 	// Over HTTP/1.1 the stream takes the connection over: net/http's goroutine (with the
 	// stack the TLS handshake grew), its background reader and its buffers go, and one small
 	// goroutine per agent stays. That is what lets one process hold 10,000 agents.

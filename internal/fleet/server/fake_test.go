@@ -31,6 +31,13 @@ type fakeStore struct {
 	audit      []store.Audit
 	ingests    int              // batches that stored something
 	offers     map[string]offer // offered credential hash → host and the credential it was offered to
+	lists      int              // calls of Hosts
+}
+
+func (f *fakeStore) hostLists() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
 }
 
 type offer struct{ hostID, to string }
@@ -168,6 +175,7 @@ func (f *fakeStore) Host(_ context.Context, id string) (store.Host, error) {
 func (f *fakeStore) Hosts(_ context.Context, fl store.HostFilter) ([]store.Host, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists++
 	var out []store.Host
 	for _, h := range f.hosts {
 		if h.ID <= fl.After || (fl.Label != "" && !slices.Contains(h.Labels, fl.Label)) {

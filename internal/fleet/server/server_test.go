@@ -574,11 +574,16 @@ func TestNudgeDelivery(t *testing.T) {
 	})
 	t.Run("label", func(t *testing.T) {
 		code, body := f.do(t, "POST", "/api/v1/nudge", f.admin, map[string]string{"label": "kiosk"})
-		if code != 200 || decode[map[string]any](t, body)["hosts"] != 1.0 {
-			t.Fatalf("nudge label = %d %s, want 200 for 1 host", code, body)
+		want := decode[map[string]any](t, body)
+		if code != 200 || want["label"] != "kiosk" {
+			t.Fatalf("nudge label = %d %s, want 200 naming the label", code, body)
 		}
-		if n := sa.next(t); n.Kind != wire.NudgeCheckNow {
-			t.Errorf("nudge = %+v, want check_now", n)
+		if n := sa.next(t); n.Kind != wire.NudgeCheckNow || n.ID != want["nudge"] {
+			t.Errorf("nudge = %+v, want check_now %v", n, want["nudge"])
+		}
+		// b has no label kiosk: nothing for it (the next nudge it sees is the policy change).
+		if got := queued(f.srv, b.HostID); got != 0 {
+			t.Errorf("host without the label has %d nudge(s) queued, want 0", got)
 		}
 	})
 	t.Run("policy change reaches everyone", func(t *testing.T) {
