@@ -341,6 +341,11 @@ func (s *Server) revokeHost(w http.ResponseWriter, r *http.Request, t store.Toke
 		s.storeError(w, r, err, "host")
 		return
 	}
+	// Its nudge stream was authenticated before: end it, on whichever replica holds it, so that
+	// the agent learns of the revocation when it connects again.
+	if err := s.bus.Publish(r.Context(), id, wire.Nudge{Kind: nudgeDisconnect}); err != nil {
+		s.log.Warn("end a revoked host's nudge stream", "host", id, "err", err)
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
 }
 

@@ -164,7 +164,7 @@ func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
 		case <-s.streams.Done():
 			return
 		case n := <-sub.ch:
-			if !send(n) {
+			if n.Kind == nudgeDisconnect || !send(n) {
 				return
 			}
 		case <-tick.C:
@@ -215,6 +215,11 @@ func (s *Server) streamConn(conn net.Conn, sub *subscription) {
 			write([]byte("0\r\n\r\n"))
 			return
 		case n := <-sub.ch:
+			if n.Kind == nudgeDisconnect {
+				s.hub.unsubscribe(sub)
+				write([]byte("0\r\n\r\n"))
+				return
+			}
 			if !send(n) {
 				return
 			}

@@ -10,6 +10,10 @@ import (
 // AllHosts addresses a nudge to every connected agent (a policy changed).
 const AllHosts = "*"
 
+// nudgeDisconnect is a nudge kind between the server's own parts, never written to an agent:
+// it ends the host's streams (the host was revoked).
+const nudgeDisconnect = "disconnect"
+
 // labelPrefix marks a nudge target that is a label, not a host ID (LabelTarget).
 const labelPrefix = "label:"
 

@@ -165,3 +165,31 @@ func FuzzRotateBody(f *testing.F) {
 		}
 	})
 }
+
+// Revoking a host ends the nudge stream it opened before, so that its agent finds out.
+func TestRevokeEndsTheNudgeStream(t *testing.T) {
+	f := newFixture(t, Options{})
+	e, other := f.enroll(t, "u-rev"), f.enroll(t, "u-stay")
+	s, so := f.openNudges(t, e.Credential), f.openNudges(t, other.Credential)
+	if code, body := f.do(t, "POST", "/api/v1/hosts/"+e.HostID+"/revoke", f.admin, nil); code != http.StatusOK {
+		t.Fatalf("revoke = %d %s", code, body)
+	}
+	timeout := time.After(time.Minute) // a guard against a hang
+	for open := true; open; {
+		select {
+		case n, ok := <-s.lines:
+			if ok && n.Kind != wire.NudgePing {
+				t.Errorf("the revoked host's stream got %+v", n)
+			}
+			open = ok
+		case <-timeout:
+			t.Fatal("the revoked host's nudge stream is still open")
+		}
+	}
+	if code, _ := f.do(t, "POST", "/api/v1/nudge", f.admin, map[string]string{"host_id": other.HostID}); code != http.StatusOK {
+		t.Fatal("nudge the other host")
+	}
+	if n := so.next(t); n.Kind != wire.NudgeCheckNow {
+		t.Errorf("the other host's stream got %+v, want check_now", n)
+	}
+}
