@@ -269,3 +269,29 @@ func TestRotateDue(t *testing.T) {
 		})
 	}
 }
+
+// The daemon's scheduled rotation: nothing before the credential's age, a rotation after it.
+func TestRotateIfDue(t *testing.T) {
+	srv := newRotServer(t, "fwh_old")
+	state := enrolledState(t, "fwh_old", t0)
+	var log strings.Builder
+	now := t0.Add(29 * 24 * time.Hour)
+	a := &Agent{State: state, Client: srv.client(t, "fwh_old"), Log: &log, Now: func() time.Time { return now }}
+	a.Defaults()
+	a.rotateIfDue(context.Background())
+	if e, _ := LoadEnrollment(state); e.Credential != "fwh_old" {
+		t.Fatalf("rotated after 29 days (credential %q), want only after 30", e.Credential)
+	}
+	now = t0.Add(31 * 24 * time.Hour)
+	a.rotateIfDue(context.Background())
+	e, _ := LoadEnrollment(state)
+	if e.Credential == "fwh_old" || !e.Rotated.Equal(now) || !strings.Contains(log.String(), "rotated the host credential") {
+		t.Fatalf("after 31 days: credential %q rotated %v, log %q; want a new credential, rotated now, logged", e.Credential, e.Rotated, log.String())
+	}
+	// The next is due 30 days after this rotation, not after the enrolment.
+	now = now.Add(24 * time.Hour)
+	a.rotateIfDue(context.Background())
+	if e2, _ := LoadEnrollment(state); e2.Credential != e.Credential {
+		t.Errorf("rotated again a day after rotating")
+	}
+}

@@ -46,6 +46,12 @@ func (s *Store) OfferCredential(ctx context.Context, id string, currentHash, new
 // so that two replicas promoting at once (the agent's first requests with its new credential
 // arriving at both) agree: the second finds no offer and the first one's answer stands.
 func (s *Store) PromoteCredential(ctx context.Context, newHash []byte, at time.Time) (store.Host, error) {
+	// Every unknown credential the server is shown comes here: answer those without a
+	// transaction.
+	var one int
+	if err := s.pool.QueryRow(ctx, `SELECT 1 FROM credential_offers WHERE cred_hash = $1`, newHash).Scan(&one); err != nil {
+		return store.Host{}, notFound(err)
+	}
 	var out store.Host
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var id string

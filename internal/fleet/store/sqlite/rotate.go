@@ -43,8 +43,18 @@ func (s *Store) OfferCredential(ctx context.Context, id string, currentHash, new
 
 // PromoteCredential makes an offered credential the host's only one.
 func (s *Store) PromoteCredential(ctx context.Context, newHash []byte, at time.Time) (store.Host, error) {
+	// Every unknown credential the server is shown comes here: answer those from the read pool,
+	// without taking the one writer.
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM credential_offers WHERE cred_hash = ?`, newHash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Host{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Host{}, err
+	}
 	var out store.Host
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		var id string
 		var offeredTo, cur []byte
 		var revoked int64
