@@ -184,6 +184,13 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 	seen := nonZero(h.LastSeen, at)
 	var out store.Host
 	err := s.write(ctx, func(tx pgx.Tx) error {
+		// The labels before: a host re-enrolled with other labels takes its history with it.
+		var before []string
+		err := tx.QueryRow(ctx, `SELECT labels FROM hosts WHERE uuid = $1 FOR NO KEY UPDATE`, h.UUID).Scan(&before)
+		existed := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
 		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (uuid) DO UPDATE SET cred_hash = excluded.cred_hash, hostname = excluded.hostname,
@@ -192,7 +199,6 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 				last_seq = 0, chain_seq = 0, chain_hash = '', revoked_at = NULL
 			RETURNING `+hostColumns,
 			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen)
-		var err error
 		out, err = scanHost(row)
 		if isUnique(err) {
 			return fmt.Errorf("enroll host %s: %w", h.ID, store.ErrConflict)
@@ -200,11 +206,59 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 		if err != nil {
 			return err
 		}
+		if existed {
+			if err := moveLabels(ctx, tx, out.ID, before, out.Labels); err != nil {
+				return err
+			}
+		}
 		// A new sequence: what was pending from the old one can never close its gap.
 		_, err = tx.Exec(ctx, `DELETE FROM pending WHERE host_id = $1`, out.ID)
 		return err
 	})
 	return out, err
+}
+
+// moveLabels moves a host's compliance history from the labels it had to the labels it has:
+// the delta rows of its transitions and postures are repeated, at their original times,
+// negated under each label it lost and as they were under each label it gained. ComplianceAt
+// counts hosts by their labels now, at every instant; this keeps the deltas saying the same.
+func moveLabels(ctx context.Context, tx pgx.Tx, hostID string, before, after []string) error {
+	var lost, gained []string
+	in := func(l string, set []string) bool {
+		for _, s := range set {
+			if s == l {
+				return true
+			}
+		}
+		return false
+	}
+	for _, l := range before {
+		if !in(l, after) {
+			lost = append(lost, l)
+		}
+	}
+	for _, l := range after {
+		if !in(l, before) {
+			gained = append(gained, l)
+		}
+	}
+	if len(lost)+len(gained) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	b.Queue(`INSERT INTO status_deltas (label, time, check_id, status, n)
+		SELECT l.label, t.time, t.check_id, x.status, x.n * l.sign
+		FROM transitions t
+		CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
+		CROSS JOIN (SELECT unnest($2::text[]), -1 UNION ALL SELECT unnest($3::text[]), 1) AS l (label, sign)
+		WHERE t.host_id = $1 AND x.status <> ''`, hostID, lost, gained)
+	b.Queue(`INSERT INTO posture_deltas (label, time, state, n)
+		SELECT l.label, p.time, x.state, x.n * l.sign
+		FROM posture p
+		CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
+		CROSS JOIN (SELECT unnest($2::text[]), -1 UNION ALL SELECT unnest($3::text[]), 1) AS l (label, sign)
+		WHERE p.host_id = $1 AND x.state <> ''`, hostID, lost, gained)
+	return tx.SendBatch(ctx, &b).Close()
 }
 
 // HostByCredential finds a host by the hash of its credential: store.ErrNotFound, or the host

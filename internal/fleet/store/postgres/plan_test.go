@@ -39,9 +39,15 @@ func TestQueryPlans(t *testing.T) {
 		{"ingest lock", `SELECT last_seq FROM hosts WHERE id = $1 FOR UPDATE`, []any{"h"}, "hosts_pkey"},
 		{"ingest pending", `SELECT lo, hi FROM pending WHERE host_id = $1`, []any{"h"}, "pending_pkey"},
 		{"current results", `SELECT check_id, status FROM current WHERE host_id = $1 ORDER BY check_id`, []any{"h"}, "current_pkey"},
-		{"compliance probe", complianceSQL, []any{now, "", ""}, "transitions_host_check_time"},
-		{"compliance by label", complianceSQL, []any{now, "mac", ""}, "hosts_labels"},
-		{"compliance past", complianceSQL, []any{now, "", ""}, "current_since"},
+		{"compliance deltas", qStatusDeltas, []any{now, "", ""}, "status_deltas_label_time"},
+		{"compliance deltas by label", qStatusDeltas, []any{now, "mac", "alf"}, "status_deltas_label_time"},
+		{"compliance hour", qStatusHour, []any{now, now, "mac", ""}, "transitions_time"},
+		{"posture deltas", qPostureDeltas, []any{now, ""}, "posture_deltas_label_time"},
+		{"posture hour", qPostureHour, []any{now, now, ""}, "posture_time"},
+		{"compliance revoked", qRevokedAt, []any{now, ""}, "hosts_revoked"},
+		{"compliance exempted", qExemptedAt, []any{now, "", ""}, "current_pkey"},
+		{"compliance exact", qExactAt, []any{now, []string{"h"}, []string{}}, "transitions_host_check_time"},
+		{"compaction", foldStatusDeltas, []any{now}, "status_deltas_raw"},
 		{"host history", `SELECT time FROM transitions WHERE host_id = $1 AND time >= $2 ORDER BY time, id`, []any{"h", now}, "transitions_host_time"},
 		{"hosts by label", `SELECT id FROM hosts WHERE labels @> ARRAY[$1]::text[] ORDER BY id`, []any{"mac"}, "hosts_labels"},
 		{"hosts by check status", `SELECT id FROM hosts WHERE EXISTS (SELECT 1 FROM current c WHERE c.host_id = hosts.id AND c.check_id = $1 AND c.status = $2)`, []any{"alf", "fail"}, "current_check_status"},
@@ -74,7 +80,7 @@ func TestQueryPlans(t *testing.T) {
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("plan of %s does not use %s:\n%s", tt.name, tt.want, got)
 			}
-			for _, table := range []string{"transitions", "runs", "pending", "alerts"} {
+			for _, table := range []string{"transitions", "runs", "pending", "alerts", "current", "status_deltas", "posture_deltas", "posture"} {
 				if strings.Contains(got, "Seq Scan on "+table) {
 					t.Errorf("plan of %s scans %s:\n%s", tt.name, table, got)
 				}
