@@ -308,7 +308,7 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		args = append(args, f.Status)
 	}
 	if f.Stale != nil {
-		cut := ts(nowIfZero(f.Now).Add(-f.StaleAfter))
+		cut := ts(nowIfZero(f.Now).Add(-store.StaleIntervals * store.DefaultInterval))
 		if *f.Stale {
 			where = append(where, `last_seen < ?`)
 		} else {
@@ -352,7 +352,7 @@ func (s *Store) RevokeHost(ctx context.Context, id, actor string, at time.Time) 
 }
 
 // TouchHost records an authenticated request; LastSeen never goes back.
-func (s *Store) TouchHost(ctx context.Context, id string, at time.Time) error {
+func (s *Store) TouchHost(ctx context.Context, id string, at time.Time, interval time.Duration) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE hosts SET last_seen = max(last_seen, ?) WHERE id = ?`, ts(at), id)
 		if err != nil {

@@ -148,7 +148,12 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 
 // LatestRun returns the newest stored run of a host, with its results and their evidence, for
 // the host page. It is not part of store.Store yet.
-func (s *Store) LatestRun(ctx context.Context, hostID string) (wire.Run, error) {
+func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, error) {
+	r, err := s.latestRun(ctx, hostID)
+	return store.StoredRun{Run: r, Confirmed: r.Finished, LastRunID: r.RunID}, err
+}
+
+func (s *Store) latestRun(ctx context.Context, hostID string) (wire.Run, error) {
 	var run wire.Run
 	var started, finished int64
 	var results []byte
