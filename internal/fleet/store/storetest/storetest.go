@@ -224,6 +224,7 @@ func testEnroll(t *testing.T, s store.Store) {
 	want := store.Host{
 		ID: "host-1", UUID: "uuid-1", Hostname: "uuid-1.local", OS: "macOS", OSVersion: "15.3",
 		AgentVersion: "1.0.0", Labels: []string{"mac", "laptop"}, EnrolledAt: at(0), LastSeen: at(0),
+		StaleAt: at(180), // three default intervals
 	}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("EnrollHost (-want +got):\n%s", diff)
@@ -244,6 +245,7 @@ func testEnroll(t *testing.T, s store.Store) {
 	want = store.Host{
 		ID: "host-1", UUID: "uuid-1", Hostname: "renamed", OS: "macOS", OSVersion: "15.4",
 		AgentVersion: "1.1.0", Labels: []string{"mac"}, EnrolledAt: at(0), LastSeen: at(10),
+		StaleAt: at(190),
 	}
 	if diff := cmp.Diff(want, again); diff != "" {
 		t.Errorf("EnrollHost(re-enroll) (-want +got):\n%s", diff)
