@@ -298,7 +298,8 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		where = append(where, `EXISTS (SELECT 1 FROM current c WHERE `+strings.Join(cond, " AND ")+`)`)
 	}
 	if f.Stale != nil {
-		cutoff := nowIfZero(f.Now).Add(-f.StaleAfter)
+		// TODO(postgres helper): a stale_at column; until then the default interval.
+		cutoff := nowIfZero(f.Now).Add(-store.StaleIntervals * store.DefaultInterval)
 		if *f.Stale {
 			where = append(where, `last_seen < `+arg(cutoff))
 		} else {
@@ -339,7 +340,8 @@ func (s *Store) RevokeHost(ctx context.Context, id, actor string, at time.Time) 
 }
 
 // TouchHost records an authenticated request from the host at at; last seen never goes back.
-func (s *Store) TouchHost(ctx context.Context, id string, at time.Time) error {
+// TODO(postgres helper): keep interval and stale_at (store.Host.Interval, StaleAt).
+func (s *Store) TouchHost(ctx context.Context, id string, at time.Time, interval time.Duration) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1`, id, at)
 	if err != nil {
 		return err

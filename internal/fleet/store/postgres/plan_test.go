@@ -106,7 +106,7 @@ func TestLatestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(*second.Run, got); diff != "" {
+	if diff := cmp.Diff(*second.Run, got.Run); diff != "" {
 		t.Errorf("LatestRun() (-want +got):\n%s", diff)
 	}
 }

@@ -629,7 +629,7 @@ func TestIdentity(t *testing.T) {
 		{store.HostFilter{Check: "alf", Status: "pass"}, []string{"h1"}},
 		{store.HostFilter{Limit: 1}, []string{"h1"}},
 		{store.HostFilter{After: "h1"}, []string{"h2"}},
-		{store.HostFilter{Stale: &stale, StaleAfter: time.Hour, Now: t0.Add(90 * time.Minute)}, []string{"h2"}},
+		{store.HostFilter{Stale: &stale, Now: t0.Add(90*time.Minute + 2*time.Hour)}, []string{"h2"}}, // 3 default intervals
 	} {
 		hosts, err := s.Hosts(ctx, tt.f)
 		if err != nil {

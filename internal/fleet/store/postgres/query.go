@@ -245,14 +245,20 @@ SELECT label, date_trunc('hour', time, 'UTC'), state, sum(n), false FROM gone
 GROUP BY 1, 2, 3 HAVING sum(n) <> 0`
 
 // LatestRun returns the newest stored run of a host, with its results and their evidence, for
-// the host page (store.ErrNotFound when none is kept). Like the SQLite store's, it is not part
-// of store.Store yet.
-func (s *Store) LatestRun(ctx context.Context, hostID string) (wire.Run, error) {
+// the host page (store.ErrNotFound when none is kept).
+// TODO(postgres helper): repeats (store.StoredRun); until then every run is stored.
+func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, error) {
+	var seq int64
+	run, err := s.latestRun(ctx, hostID, &seq)
+	return store.StoredRun{Run: run, Seq: uint64(seq), Confirmed: run.Finished, LastRunID: run.RunID}, err
+}
+
+func (s *Store) latestRun(ctx context.Context, hostID string, seq *int64) (wire.Run, error) {
 	var run wire.Run
 	var results []byte
-	err := s.pool.QueryRow(ctx, `SELECT run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
+	err := s.pool.QueryRow(ctx, `SELECT seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
 		FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
-		Scan(&run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results)
+		Scan(seq, &run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results)
 	if err != nil {
 		return wire.Run{}, fmt.Errorf("runs of host %s: %w", hostID, notFound(err))
 	}
