@@ -72,36 +72,52 @@ const qExemptedAt = `WITH e AS (
 SELECT DISTINCT p.id FROM pairs p JOIN current c ON c.host_id = p.id AND c.check_id = p.check_id
 WHERE ` + statusAt + ` = 'fail'`
 
+// staleScope are the hosts, in scope ($2: label), stale at $1 by their StaleAt now.
+const staleScope = `h.stale_at <= $1 AND h.enrolled_at <= $1 AND (h.revoked_at IS NULL OR h.revoked_at > $1)
+	AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])`
+
+// qStaleFleet counts the stale hosts (not among $3, the exempted ones qExactAt counts) whose
+// posture at $1 was compliant: one probe of posture_host_time each.
+const qStaleFleet = `SELECT count(*) FROM hosts h
+	CROSS JOIN LATERAL (SELECT p.to_state FROM posture p WHERE p.host_id = h.id AND p.time <= $1
+		ORDER BY p.time DESC, p.id DESC LIMIT 1) p
+	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND p.to_state = 'compliant'`
+
+// qStaleCheck counts the stale hosts (not among $3) whose status for the check $4 at $1 was
+// compliant.
+const qStaleCheck = `SELECT count(*) FROM hosts h JOIN current c ON c.host_id = h.id AND c.check_id = $4
+	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND ` + statusAt + ` IN ('pass', 'managed', 'exempt', 'not_applicable')`
+
 // qExactAt computes, for a few hosts, every check's status at the instant from the current
 // state and the transitions: raw (as the deltas count it) and effective (a failure under an
 // exemption in force counts as exempt), summed per (check, raw, effective) and per host
-// posture. $2 are revoked hosts (their raw counts are taken out), $3 exempted ones (their raw
-// counts are replaced by the effective ones).
+// posture, apart for the hosts stale at the instant. $2 are revoked hosts (their raw counts
+// are taken out), $3 exempted ones (their raw counts are replaced by the effective ones).
 const qExactAt = `WITH hs AS (
-	SELECT id, labels, true AS revoked FROM hosts WHERE id = ANY($2)
+	SELECT id, labels, true AS revoked, false AS stale FROM hosts WHERE id = ANY($2)
 	UNION ALL
-	SELECT id, labels, false FROM hosts WHERE id = ANY($3)
+	SELECT id, labels, false, stale_at <= $1 FROM hosts WHERE id = ANY($3)
 ), st AS (
-	SELECT hs.id AS host_id, hs.revoked, hs.labels, c.check_id, ` + statusAt + ` AS raw
+	SELECT hs.id AS host_id, hs.revoked, hs.stale, hs.labels, c.check_id, ` + statusAt + ` AS raw
 	FROM hs JOIN current c ON c.host_id = hs.id
 ), ex AS (
-	SELECT host_id, revoked, check_id, raw,
+	SELECT host_id, revoked, stale, check_id, raw,
 		CASE WHEN raw = 'fail' AND NOT revoked AND EXISTS (
 			SELECT 1 FROM exemptions e WHERE e.check_id = st.check_id AND ` + activeExemptions + `
 				AND (e.host_id = st.host_id OR e.label <> '' AND st.labels @> ARRAY[e.label]))
 		THEN 'exempt' ELSE raw END AS eff
 	FROM st WHERE raw IS NOT NULL
 ), agg AS (
-	SELECT GROUPING(host_id) AS per_check, revoked, host_id, check_id, raw, eff, count(*) AS n,
+	SELECT GROUPING(host_id) AS per_check, revoked, stale, host_id, check_id, raw, eff, count(*) AS n,
 		bool_and(raw IN ('pass', 'managed', 'exempt', 'not_applicable')) AS raw_ok,
 		bool_and(eff IN ('pass', 'managed', 'exempt', 'not_applicable')) AS eff_ok
-	FROM ex GROUP BY GROUPING SETS ((revoked, check_id, raw, eff), (revoked, host_id))
+	FROM ex GROUP BY GROUPING SETS ((revoked, stale, check_id, raw, eff), (revoked, stale, host_id))
 )
-SELECT revoked, check_id, raw, eff, n FROM agg WHERE per_check = 1
+SELECT revoked, stale, check_id, raw, eff, n FROM agg WHERE per_check = 1
 UNION ALL
-SELECT revoked, NULL, CASE WHEN raw_ok THEN 'compliant' ELSE 'noncompliant' END,
+SELECT revoked, stale, NULL, CASE WHEN raw_ok THEN 'compliant' ELSE 'noncompliant' END,
 	CASE WHEN eff_ok THEN 'compliant' ELSE 'noncompliant' END, count(*)
-FROM agg WHERE per_check = 0 GROUP BY 1, 3, 4`
+FROM agg WHERE per_check = 0 GROUP BY 1, 2, 4, 5`
 
 // ComplianceAt counts the hosts enrolled (and not revoked) at at, of one label and for one
 // check when given, by verdict and per check by status. It reads neither the runs nor every
@@ -113,7 +129,8 @@ FROM agg WHERE per_check = 0 GROUP BY 1, 3, 4`
 // ingests never make the pieces disagree.
 //
 // A host is compliant when it has a status for at least one counted check and every such
-// status is compliant; a host with none is NoData. Labels are the hosts' current labels.
+// status is compliant; a host with none is NoData. A compliant host whose StaleAt (as it is
+// now) is at or before at counts as Stale instead. Labels are the hosts' current labels.
 func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	hour := at.UTC().Truncate(time.Hour)
@@ -180,6 +197,19 @@ func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check str
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return c, err
 	}
+	// Stale hosts that count compliant are counted as stale instead: those without an
+	// exemption here, the exempted ones with their exact statuses below.
+	if exempted == nil {
+		exempted = []string{}
+	}
+	if check == "" {
+		err = tx.QueryRow(ctx, qStaleFleet, at, label, exempted).Scan(&c.Stale)
+	} else {
+		err = tx.QueryRow(ctx, qStaleCheck, at, label, exempted, check).Scan(&c.Stale)
+	}
+	if err != nil {
+		return c, err
+	}
 	if len(revoked)+len(exempted) > 0 {
 		rows, err := tx.Query(ctx, qExactAt, at, revoked, exempted)
 		if err != nil {
@@ -187,11 +217,11 @@ func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check str
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var isRevoked bool
+			var isRevoked, stale bool
 			var chk *string
 			var raw, eff string
 			var n int
-			if err := rows.Scan(&isRevoked, &chk, &raw, &eff, &n); err != nil {
+			if err := rows.Scan(&isRevoked, &stale, &chk, &raw, &eff, &n); err != nil {
 				return c, err
 			}
 			switch {
@@ -200,11 +230,17 @@ func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check str
 			case chk != nil:
 				add(*chk, raw, -n)
 				add(*chk, eff, n)
+				if stale && *chk == check && wire.Compliant(eff) {
+					c.Stale += n
+				}
 			case isRevoked:
 				posture[raw] -= n
 			default:
 				posture[raw] -= n
 				posture[eff] += n
+				if stale && check == "" && eff == stateCompliant {
+					c.Stale += n
+				}
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -229,6 +265,7 @@ func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check str
 		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
 		c.NonCompliant = cc.Fail + cc.Error
 	}
-	c.NoData = c.Hosts - c.Compliant - c.NonCompliant
+	c.Compliant -= c.Stale
+	c.NoData = c.Hosts - c.Compliant - c.NonCompliant - c.Stale
 	return c, nil
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // referenceCompliance answers ComplianceAt the slow, obvious way, from every host and its
-// transitions: the definition the counts must match.
+// transitions: the definition the counts must match. A compliant host whose StaleAt (as it is
+// now) is at or before the instant counts as stale.
 func referenceCompliance(t *testing.T, s *Store, at time.Time, label, check string) store.Compliance {
 	t.Helper()
 	ctx := context.Background()
@@ -76,9 +77,12 @@ func referenceCompliance(t *testing.T, s *Store, at time.Time, label, check stri
 			}
 			c.PerCheck[chk] = cc
 		}
-		if ok {
+		switch {
+		case ok && !h.StaleAt.After(at):
+			c.Stale++
+		case ok:
 			c.Compliant++
-		} else {
+		default:
 			c.NonCompliant++
 		}
 	}
@@ -87,7 +91,7 @@ func referenceCompliance(t *testing.T, s *Store, at time.Time, label, check stri
 
 // TestComplianceAtMatchesReference drives a small fleet at random over several hours (runs,
 // drifts with fixes, late records, revocations, re-enrollments with other labels, host and
-// label exemptions, Prune folding the deltas midway) and checks that the counts ComplianceAt
+// label exemptions, policy intervals making hosts stale, Prune folding the deltas midway) and checks that the counts ComplianceAt
 // sums from deltas equal the reference's at many instants, for the fleet, each label and each
 // check.
 func TestComplianceAtMatchesReference(t *testing.T) {
@@ -142,6 +146,10 @@ func TestComplianceAtMatchesReference(t *testing.T) {
 			}
 		case k == 3:
 			if _, err := s.Prune(ctx, t0); err != nil {
+				t.Fatal(err)
+			}
+		case k == 4:
+			if err := s.TouchHost(ctx, id(h), at, time.Duration(rng.IntN(3))*20*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		case !host.RevokedAt.IsZero():
@@ -201,13 +209,10 @@ func TestMigrationCountsHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, labels := range [][]string{{"mac"}, {"linux"}, {"mac", "lab"}, nil} {
-		if _, err := old.EnrollHost(ctx, store.Host{ID: fmt.Sprint("h", i), UUID: fmt.Sprint("u", i), Labels: labels, EnrolledAt: t0},
-			hash(fmt.Sprint(i))); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, q := range []string{
+		`INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen) VALUES
+			('h0', 'u0', '\x00', '', '', '', '', '{mac}', $1, $1), ('h1', 'u1', '\x01', '', '', '', '', '{linux}', $1, $1),
+			('h2', 'u2', '\x02', '', '', '', '', '{mac,lab}', $1, $1), ('h3', 'u3', '\x03', '', '', '', '', '{}', $1, $1)`,
 		// h0: alf pass, fail at +70 min, pass at +150; stealth error then pass at +20.
 		// h1: alf fail from the start. h2: alf pass, then managed at +61. h3: nothing.
 		`INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq) VALUES

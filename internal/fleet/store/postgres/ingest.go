@@ -49,6 +49,16 @@ type lastRun struct {
 	checks []string
 }
 
+// storedRun is a host's latest stored run (the greatest finished, then id): a new run with
+// the same digest that finished no earlier is folded into it. id is 0 for a run this batch
+// inserts (its id is not known until then).
+type storedRun struct {
+	ok       bool
+	id       int64
+	digest   string
+	finished time.Time
+}
+
 // ingest is one batch's work for one host, gathered in memory and written in one round trip.
 type ingest struct {
 	hostID  string
@@ -56,6 +66,8 @@ type ingest struct {
 	current map[string]*currentRow
 	applied time.Time // newest record applied to the current state
 	lastRun lastRun
+	stored  storedRun // the host's latest stored run, as this batch leaves it
+	repeats int
 	alerts  map[alertKey]*openAlert // alerts this batch folded into, by key
 	batch   pgx.Batch
 	trans   []store.Transition
@@ -130,6 +142,17 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 				pending, err = pgx.CollectRows(rows, scanSpan)
 				return err
 			})
+		q.Queue(`SELECT id, digest, finished FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
+			Query(func(rows pgx.Rows) error {
+				defer rows.Close()
+				for rows.Next() {
+					if err := rows.Scan(&in.stored.id, &in.stored.digest, &in.stored.finished); err != nil {
+						return err
+					}
+					in.stored.ok = true
+				}
+				return rows.Err()
+			})
 		q.Queue(`SELECT check_id, status, actual, expected, since, observed, run_id FROM current WHERE host_id = $1`, hostID).
 			Query(func(rows pgx.Rows) (err error) {
 				in.current, err = collectCurrent(rows)
@@ -161,7 +184,8 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 		}
 		if len(fresh) == 0 {
 			res.Acked = hs.lastSeq
-			in.batch.Queue(`UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1`, hostID, now)
+			in.batch.Queue(`UPDATE hosts SET last_seen = greatest(last_seen, $2), stale_at = `+staleAtSQL("greatest(last_seen, $2)", "0")+`
+				WHERE id = $1`, hostID, now)
 			return &in.batch, nil
 		}
 		in.state = in.posture()
@@ -180,7 +204,7 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 			}
 			res.Stored++
 		}
-		res.Transitions = len(in.trans)
+		res.Transitions, res.Repeats = len(in.trans), in.repeats
 		if err := in.queueWrites(); err != nil {
 			return nil, err
 		}
@@ -208,7 +232,7 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 				ON CONFLICT DO NOTHING`, hostID, int64(sp.lo), int64(sp.hi), int64(sp.chainSeq), sp.chainPrev, sp.chainHash)
 		}
 		in.batch.Queue(`UPDATE hosts SET last_seq = $2, chain_seq = $3, chain_hash = $4, chain_broken = $5,
-			last_seen = greatest(last_seen, $6), applied = $7, last_run_id = $8, last_run_at = $9, last_run_checks = $10
+			last_seen = greatest(last_seen, $6), stale_at = `+staleAtSQL("greatest(last_seen, $6)", "0")+`, applied = $7, last_run_id = $8, last_run_at = $9, last_run_checks = $10
 			WHERE id = $1`,
 			hostID, int64(hs.lastSeq), int64(hs.chainSeq), hs.chainHash, hs.chainBroken, now,
 			tsOrNull(in.applied), in.lastRun.id, tsOrNull(in.lastRun.at), in.lastRun.checks)
@@ -314,15 +338,9 @@ func (in *ingest) apply(ctx context.Context, q querier, r wire.Record) error {
 	switch {
 	case r.Run != nil:
 		run := r.Run
-		results, err := json.Marshal(run.Results)
-		if err != nil {
+		if err := in.storeRun(r.Seq, run, nonZero(run.Finished, r.Time)); err != nil {
 			return err
 		}
-		finished := nonZero(run.Finished, r.Time)
-		in.batch.Queue(`INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			in.hostID, int64(r.Seq), run.RunID, run.Policy, run.Mode, run.BaselineName, run.BaselineSHA256,
-			nonZero(run.Started, finished), finished, string(results))
 		if in.late(r.Time) {
 			return nil
 		}
@@ -350,6 +368,39 @@ func (in *ingest) apply(ctx context.Context, q querier, r wire.Record) error {
 		in.batch.Queue(`INSERT INTO bans (host_id, time, seq, summary) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (host_id) DO UPDATE SET time = excluded.time, seq = excluded.seq, summary = excluded.summary
 			WHERE bans.seq < excluded.seq`, in.hostID, r.Time, int64(r.Seq), string(summary))
+	}
+	return nil
+}
+
+// storeRun stores a run, or folds it into the host's latest stored run when its results are
+// the same (store.RunDigest) and it finished no earlier: storage grows with changes.
+func (in *ingest) storeRun(seq uint64, run *wire.Run, finished time.Time) error {
+	digest := store.RunDigest(*run)
+	if st := &in.stored; st.ok && st.digest == digest && !finished.Before(st.finished) {
+		in.repeats++
+		const repeat = `UPDATE runs SET repeats = repeats + 1, confirmed = greatest(confirmed, $2),
+			last_run_id = CASE WHEN $2 >= confirmed THEN $3 ELSE last_run_id END WHERE id = `
+		if st.id != 0 {
+			in.batch.Queue(repeat+`$1`, st.id, finished, run.RunID)
+		} else {
+			// Stored by this batch: the statements before this one have inserted it.
+			in.batch.Queue(repeat+`(SELECT id FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1)`,
+				in.hostID, finished, run.RunID)
+		}
+		return nil
+	}
+	results, err := json.Marshal(run.Results)
+	if err != nil {
+		return err
+	}
+	in.batch.Queue(`INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
+			digest, confirmed, last_run_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9, $3)`,
+		in.hostID, int64(seq), run.RunID, run.Policy, run.Mode, run.BaselineName, run.BaselineSHA256,
+		nonZero(run.Started, finished), finished, string(results), digest)
+	// A new row has the greatest id: it is the latest unless another finished later.
+	if !in.stored.ok || !finished.Before(in.stored.finished) {
+		in.stored = storedRun{ok: true, digest: digest, finished: finished}
 	}
 	return nil
 }

@@ -208,7 +208,9 @@ func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption
 	})
 }
 
-// Prune deletes the runs finished before before and returns how many. It also folds the
+// Prune deletes the stored runs confirmed before before (a run still being repeated stays,
+// however old its first run) and returns how many. finished <= confirmed, so the range of
+// runs_finished before before holds them all. It also folds the
 // delta rows of the hours before the current one into one row per (label, hour, check,
 // status): ComplianceAt then sums one row per hour instead of one per transition. Folding
 // keeps every sum, and an hour-aligned row counts exactly where its transitions did for every
@@ -216,7 +218,7 @@ func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption
 // transitions), so it changes no answer, whenever it runs. The server runs Prune hourly under
 // an advisory lock; should two run at once, the second deletes nothing the first did.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE finished < $1`, before)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE finished < $1 AND confirmed < $1`, before)
 	if err != nil {
 		return 0, err
 	}
@@ -244,27 +246,26 @@ INSERT INTO posture_deltas (label, time, state, n, raw)
 SELECT label, date_trunc('hour', time, 'UTC'), state, sum(n), false FROM gone
 GROUP BY 1, 2, 3 HAVING sum(n) <> 0`
 
-// LatestRun returns the newest stored run of a host, with its results and their evidence, for
-// the host page (store.ErrNotFound when none is kept).
-// TODO(postgres helper): repeats (store.StoredRun); until then every run is stored.
+// LatestRun returns the newest stored run of a host (the greatest finished, then id), with its
+// results and their evidence and how long they were confirmed; store.ErrNotFound when none is
+// kept.
 func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, error) {
-	var seq int64
-	run, err := s.latestRun(ctx, hostID, &seq)
-	return store.StoredRun{Run: run, Seq: uint64(seq), Confirmed: run.Finished, LastRunID: run.RunID}, err
-}
-
-func (s *Store) latestRun(ctx context.Context, hostID string, seq *int64) (wire.Run, error) {
-	var run wire.Run
+	var sr store.StoredRun
+	run := &sr.Run
 	var results []byte
-	err := s.pool.QueryRow(ctx, `SELECT seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
+			confirmed, repeats, last_run_id
 		FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
-		Scan(seq, &run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results)
+		Scan(&seq, &run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results,
+			&sr.Confirmed, &sr.Repeats, &sr.LastRunID)
 	if err != nil {
-		return wire.Run{}, fmt.Errorf("runs of host %s: %w", hostID, notFound(err))
+		return store.StoredRun{}, fmt.Errorf("runs of host %s: %w", hostID, notFound(err))
 	}
-	run.Started, run.Finished = run.Started.UTC(), run.Finished.UTC()
+	sr.Seq = uint64(seq)
+	run.Started, run.Finished, sr.Confirmed = run.Started.UTC(), run.Finished.UTC(), sr.Confirmed.UTC()
 	if err := json.Unmarshal(results, &run.Results); err != nil {
-		return wire.Run{}, fmt.Errorf("run %s: %w", run.RunID, err)
+		return store.StoredRun{}, fmt.Errorf("run %s: %w", run.RunID, err)
 	}
-	return run, nil
+	return sr, nil
 }

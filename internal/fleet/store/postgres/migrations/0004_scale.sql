@@ -1,5 +1,32 @@
 -- Fleet compliance at any instant without reading every host (issue 13: < 200 ms at 100,000
--- hosts × 90 days), and an ingest that writes only what changed.
+-- hosts × 90 days), stale hosts counted by the store, runs stored only when their results
+-- change, and an ingest that writes only what changed.
+
+-- The interval of the policy last given to the host (nanoseconds, 0: the default hour) and when
+-- it becomes stale: last_seen + 3 intervals (store.StaleAt). Indexed, so that the stale hosts
+-- of an instant are a range of this index; it replaces the index on last_seen, which nothing
+-- searches any more (every report updates the row, and each index it carries costs an entry).
+ALTER TABLE hosts ADD COLUMN interval_ns bigint NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN stale_at timestamptz;
+UPDATE hosts SET stale_at = last_seen + interval '3 hours';
+ALTER TABLE hosts ALTER COLUMN stale_at SET NOT NULL;
+DROP INDEX hosts_last_seen;
+CREATE INDEX hosts_stale_at ON hosts (stale_at);
+
+-- A run whose results equal the host's latest stored run (store.RunDigest) is not stored
+-- again: that run's confirmed (Finished of the newest identical run), repeats and last_run_id
+-- advance instead. Runs stored before this migration have no digest, so the first run after it
+-- is stored again. Prune deletes by confirmed, through runs_finished (finished <= confirmed):
+-- no index on confirmed, so that a repeat changes no indexed column and its update can stay
+-- on the row's page (HOT). toast_tuple_target moves the results out of the row, so that the
+-- row a repeat copies is small.
+ALTER TABLE runs ADD COLUMN digest text NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN confirmed timestamptz;
+ALTER TABLE runs ADD COLUMN repeats integer NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN last_run_id text NOT NULL DEFAULT '';
+UPDATE runs SET confirmed = finished, last_run_id = run_id;
+ALTER TABLE runs ALTER COLUMN confirmed SET NOT NULL;
+ALTER TABLE runs SET (toast_tuple_target = 256, fillfactor = 80);
 
 -- What Ingest needs of a host besides its sequence, read under the host's row lock:
 -- applied is the time of the newest record applied to the current state (an older record
