@@ -91,6 +91,12 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request, h store.Host) {
 		s.internal(w, r, err)
 		return
 	}
+	// The host is stale after missing StaleIntervals of the interval it is given here, so the
+	// store learns the interval with the sign of life.
+	if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC(), time.Duration(p.IntervalSeconds)*time.Second); err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, wire.AgentConfig{Version: p.Version, Policy: wire.Policy{
 		Name: p.Name, Mode: p.Mode, IntervalSeconds: p.IntervalSeconds, BaselineYAML: p.BaselineYAML,
 	}})
@@ -107,7 +113,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
 	}
 	if !ok {
 		// Nothing is ingested, but the host was heard from.
-		if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC()); err != nil {
+		if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC(), 0); err != nil {
 			s.log.Warn("record a host as seen", "host", h.ID, "err", err)
 		}
 		return

@@ -21,9 +21,10 @@ import (
 
 // Defaults for hosts whose policy cannot be read, as DECISIONS13.md sets them.
 const (
-	DefaultInterval = 3600 * time.Second
-	// StaleIntervals is how many policy intervals a host may miss before it is stale.
-	StaleIntervals = 3
+	DefaultInterval = store.DefaultInterval
+	// StaleIntervals is how many policy intervals a host may miss before it is stale; the
+	// store keeps each host's StaleAt from it.
+	StaleIntervals = store.StaleIntervals
 )
 
 // Bus carries nudges to every replica, this one included; Publish must end in Deliver on the
@@ -36,12 +37,6 @@ type Bus interface {
 // nudge). Stores that lack it leave such actions out of the audit log.
 type Auditor interface {
 	AppendAudit(ctx context.Context, a store.Audit) error
-}
-
-// LatestRunner is the optional store ability to return a host's latest run with its evidence,
-// for GET /api/v1/hosts/{id} and the export's source and controls columns.
-type LatestRunner interface {
-	LatestRun(ctx context.Context, hostID string) (wire.Run, error)
 }
 
 // Options tune a Server; zero values take the defaults.
@@ -250,9 +245,10 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 			return
 		}
 		// A report's Ingest records the host as seen in its own transaction (both stores do):
-		// touching here too would double the writes of the busiest endpoint.
-		if r.Pattern != "POST "+wire.PathReport {
-			if err := s.st.TouchHost(r.Context(), host.ID, s.now().UTC()); err != nil {
+		// touching here too would double the writes of the busiest endpoint. The config
+		// handler touches the host itself, with the interval of the policy it gives.
+		if r.Pattern != "POST "+wire.PathReport && r.Pattern != "GET "+wire.PathConfig {
+			if err := s.st.TouchHost(r.Context(), host.ID, s.now().UTC(), 0); err != nil {
 				s.internal(w, r, err)
 				return
 			}
