@@ -145,7 +145,7 @@ func runNudge(ctx context.Context, args []string) error {
 		mu.Unlock()
 		var resp struct {
 			Nudge string `json:"nudge"`
-			Hosts int    `json:"hosts"`
+			Label string `json:"label"`
 		}
 		body := map[string]string{"label": c.label}
 		if code, err := doJSON(ctx, ac, http.MethodPost, c.url+"/api/v1/nudge", c.token, body, &resp); err != nil {
@@ -173,8 +173,8 @@ func runNudge(ctx context.Context, args []string) error {
 			last = *wait
 		}
 		worst = max(worst, last)
-		fmt.Printf("nudge %d             to %d hosts of label %q (POST answered in %s): reached %d of %d streams, the last after %s; per stream %s\n",
-			r+1, resp.Hosts, c.label, ms(answered), n, up.Load(), ms(last), lat.summary())
+		fmt.Printf("nudge %d             to label %q (POST answered in %s): reached %d of %d streams, the last after %s; per stream %s\n",
+			r+1, resp.Label, ms(answered), n, up.Load(), ms(last), lat.summary())
 		time.Sleep(time.Second)
 	}
 	fmt.Printf("machine load        %s (1, 5, 15 min)\n", loadavg())

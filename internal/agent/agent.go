@@ -47,6 +47,9 @@ type Agent struct {
 	// Fault, when set, is called at each step of applying a cycle with the step's name; an error
 	// stops there, as a kill would. Tests use it to prove every step is safe to die at.
 	Fault func(step string) error
+	// RotateAfter is the age at which the daemon rotates the host credential: 0 means
+	// DefaultRotateAfter, a negative value never (rotate.go).
+	RotateAfter time.Duration
 }
 
 func (a *Agent) now() time.Time { return a.Now().UTC() }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/wire"
@@ -95,11 +96,54 @@ func TLSConfig(pin string, roots *x509.CertPool) *tls.Config {
 
 // Client speaks the agent API.
 type Client struct {
-	Base       *url.URL
-	HTTP       *http.Client
+	Base *url.URL
+	HTTP *http.Client
+	// Credential is the host credential; set it before the client is shared, and change it
+	// afterwards only with SetCredential.
 	Credential string
 	// UserAgent names the agent and its version.
 	UserAgent string
+	// Reload, when set, returns the credential agent.json holds now. A request refused as
+	// unknown is sent once more with it when it differs: `agent rotate` run beside the daemon
+	// changes the credential under it.
+	Reload func() (string, error)
+
+	mu      sync.Mutex // guards Credential once shared, and revoked
+	revoked error      // set once the server said the credential was revoked: nothing more is sent
+}
+
+// SetCredential changes the credential of a client in use (a rotation).
+func (c *Client) SetCredential(cred string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Credential = cred
+}
+
+func (c *Client) credential() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Credential
+}
+
+// Revoked returns the server's refusal once it said this host's credential was revoked, else
+// nil. From then on the client sends nothing: only a new enrolment helps.
+func (c *Client) Revoked() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.revoked
+}
+
+// reloaded is the credential agent.json holds, when it differs from the one just refused.
+func (c *Client) reloaded(refused string) (string, bool) {
+	if c.Reload == nil {
+		return "", false
+	}
+	cred, err := c.Reload()
+	if err != nil || cred == "" || cred == refused {
+		return "", false
+	}
+	c.SetCredential(cred)
+	return cred, true
 }
 
 // NewClient returns a client for the server at base whose TLS is verified by TLSConfig(pin,
@@ -120,6 +164,7 @@ func NewClient(base *url.URL, pin string, roots *x509.CertPool) *Client {
 type HTTPError struct {
 	Status  int
 	Message string // the server's {"error": …}, or the start of its body
+	Code    string // the server's wire.Error code, if any
 }
 
 func (e *HTTPError) Error() string {
@@ -136,30 +181,60 @@ func (e *HTTPError) Permanent() bool {
 // not allowed, and only a new enrolment helps.
 var ErrUnauthorized = errors.New("the server refused this host's credential; enroll again with `firewarden agent enroll`")
 
+// ErrRevoked is wrapped (with ErrUnauthorized) by the error for a server answer saying that this
+// host's credential was revoked (wire.CodeRevoked).
+var ErrRevoked = errors.New("this host's credential was REVOKED by the fleet's admin: it no longer reports, and keeps " +
+	"enforcing its last policy locally; to report again, enroll again with `firewarden agent enroll --server URL --secret S` " +
+	"and restart the agent")
+
 // requestTimeout bounds each request but the nudge stream.
 const requestTimeout = time.Minute
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	var rd io.Reader
+	if err := c.Revoked(); err != nil && path != wire.PathEnroll {
+		return err
+	}
+	var data []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := c.newRequest(ctx, method, path, rd)
+	send := func() (*http.Response, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(data)
+		}
+		req, err := c.newRequest(ctx, method, path, rd)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		return resp, nil
+	}
+	sentWith := c.credential()
+	resp, err := send()
 	if err != nil {
 		return err
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+	defer func() { resp.Body.Close() }()
+	err = c.checkStatus(resp)
+	if errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrRevoked) && path != wire.PathEnroll {
+		if _, ok := c.reloaded(sentWith); ok {
+			resp.Body.Close()
+			if resp, err = send(); err != nil {
+				return err
+			}
+			err = c.checkStatus(resp)
+		}
 	}
-	defer resp.Body.Close()
-	if err := checkStatus(resp); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := wire.Decode(resp.Body, out, wire.MaxBodyBytes); err != nil {
@@ -178,8 +253,8 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body io.Re
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.Credential != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Credential)
+	if cred := c.credential(); cred != "" && path != wire.PathEnroll {
+		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
@@ -187,14 +262,14 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body io.Re
 	return req, nil
 }
 
-func checkStatus(resp *http.Response) error {
+// checkStatus turns an answer other than 200 into an error; one saying that this host's
+// credential was revoked also stops the client for good.
+func (c *Client) checkStatus(resp *http.Response) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var e struct {
-		Error string `json:"error"`
-	}
+	var e wire.Error
 	msg := strings.TrimSpace(string(data))
 	if json.Unmarshal(data, &e) == nil && e.Error != "" {
 		msg = e.Error
@@ -202,20 +277,33 @@ func checkStatus(resp *http.Response) error {
 	if len(msg) > 300 {
 		msg = msg[:300]
 	}
-	herr := &HTTPError{Status: resp.StatusCode, Message: oneLine(msg)}
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%w (%v)", ErrUnauthorized, herr)
+	herr := &HTTPError{Status: resp.StatusCode, Message: oneLine(msg), Code: e.Code}
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		return herr
 	}
-	return herr
+	if e.Code == wire.CodeRevoked && resp.Request != nil && resp.Request.URL.Path != c.Base.Path+wire.PathEnroll {
+		err := fmt.Errorf("%w (%w)", ErrRevoked, &unauthorized{herr})
+		c.mu.Lock()
+		c.revoked = err
+		c.mu.Unlock()
+		return err
+	}
+	return fmt.Errorf("%w (%w)", ErrUnauthorized, herr)
 }
+
+// unauthorized is an HTTPError that is also ErrUnauthorized, so that a revocation is both.
+type unauthorized struct{ *HTTPError }
+
+func (u *unauthorized) Unwrap() []error { return []error{ErrUnauthorized, u.HTTPError} }
 
 // Enroll trades the enroll secret in req for a host credential.
 func (c *Client) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollResponse, error) {
 	var out wire.EnrollResponse
 	if err := c.do(ctx, http.MethodPost, wire.PathEnroll, req, &out); err != nil {
 		var herr *HTTPError
-		if errors.Is(err, ErrUnauthorized) {
-			return out, errors.New("the server refused the enroll secret; check it, or ask for a new one (`firewarden-server secret create`)")
+		if errors.Is(err, ErrUnauthorized) && errors.As(err, &herr) {
+			// The server says which: unknown or revoked, and what to do.
+			return out, fmt.Errorf("the server refused the enroll secret: %s", herr.Message)
 		}
 		if errors.As(err, &herr) {
 			return out, fmt.Errorf("enroll: %w", err)
@@ -255,19 +343,40 @@ const nudgeIdle = 2*wire.NudgeHeartbeat + 10*time.Second
 func (c *Client) Nudges(parent context.Context, connected func(), fn func(wire.Nudge)) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	req, err := c.newRequest(ctx, http.MethodGet, wire.PathNudges, nil)
+	if err := c.Revoked(); err != nil {
+		return err
+	}
+	watchdog := time.AfterFunc(nudgeIdle, cancel)
+	defer watchdog.Stop()
+	open := func() (*http.Response, error) {
+		req, err := c.newRequest(ctx, http.MethodGet, wire.PathNudges, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/x-ndjson")
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", wire.PathNudges, err)
+		}
+		return resp, nil
+	}
+	sentWith := c.credential()
+	resp, err := open()
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/x-ndjson")
-	watchdog := time.AfterFunc(nudgeIdle, cancel)
-	defer watchdog.Stop()
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", wire.PathNudges, err)
+	defer func() { resp.Body.Close() }()
+	err = c.checkStatus(resp)
+	if errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrRevoked) {
+		if _, ok := c.reloaded(sentWith); ok {
+			resp.Body.Close()
+			if resp, err = open(); err != nil {
+				return err
+			}
+			err = c.checkStatus(resp)
+		}
 	}
-	defer resp.Body.Close()
-	if err := checkStatus(resp); err != nil {
+	if err != nil {
 		return err
 	}
 	if connected != nil {

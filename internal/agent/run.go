@@ -22,6 +22,7 @@ const onceAttempts = 3
 // cached policy (or the default) together with the error.
 func (a *Agent) Config(ctx context.Context) (wire.AgentConfig, error) {
 	cfg, err := a.Client.Config(ctx)
+	a.noteRevoked(err)
 	if err == nil {
 		if err = checkConfig(cfg); err == nil {
 			var cached wire.AgentConfig
@@ -92,6 +93,7 @@ func (a *Agent) cycleAndRecord(ctx context.Context, cfg wire.AgentConfig) (Outco
 
 func (a *Agent) uploadAndRecord(ctx context.Context, attempts int) (int, error) {
 	n, err := a.UploadRetrying(ctx, attempts)
+	a.noteRevoked(err)
 	a.updateFacts(func(f *Facts) {
 		switch {
 		case err == nil:
@@ -182,6 +184,7 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 			retry = 0
 			retryT.Stop()
 		case ctx.Err() != nil:
+		case errors.Is(err, ErrRevoked): // said once by noteRevoked; retrying cannot help
 		default:
 			d := UploadBackoff.Delay(retry, a.Rand())
 			retry++
@@ -225,6 +228,7 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 			a.logf("run: %s", oneLine(err.Error()))
 		}
 		upload()
+		a.rotateIfDue(ctx)
 		// A cycle reads the whole evidence chain (evidence.Open verifies it); hand that memory
 		// back now rather than holding it for the idle hour.
 		debug.FreeOSMemory()

@@ -31,6 +31,7 @@ type Enrollment struct {
 	Credential   string    `json:"credential"`
 	Labels       []string  `json:"labels,omitempty"`
 	Enrolled     time.Time `json:"enrolled"`
+	Rotated      time.Time `json:"rotated,omitzero"` // when Credential replaced the enrolment's (rotate.go)
 }
 
 // ErrNotEnrolled is returned (wrapped) when agent.json does not exist.
@@ -47,6 +48,8 @@ type Facts struct {
 	Policy          string    `json:"policy,omitempty"`
 	Mode            string    `json:"mode,omitempty"`
 	ConfigVersion   int64     `json:"config_version,omitempty"`
+	// Revoked: the server said this host's credential was revoked (rotate.go noteRevoked).
+	Revoked bool `json:"credential_revoked,omitempty"`
 }
 
 // last is LastFile: the status of each check after the last cycle.

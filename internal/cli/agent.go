@@ -57,6 +57,14 @@ func agentSpec() *cmdSpec {
 				examples: []string{"sudo firewarden agent run", "sudo firewarden agent run --once"},
 			},
 			{
+				name: "rotate", summary: "replace this host's credential without enrolling again",
+				desc: "Asks the server for a new host credential, authenticated by the current one, and saves it in agent.json " +
+					"before using it. The server keeps the old credential valid until the new one is first used, so an " +
+					"interruption at any point leaves a working credential. A running agent picks the new one up by " +
+					"itself. The daemon also rotates on its own every 30 days (agent run --rotate-after).",
+				examples: []string{"sudo firewarden agent rotate"},
+			},
+			{
 				name: "status", summary: "enrolment, last run, last upload, spool depth, next run",
 				desc: "Prints where this host is enrolled (server, host ID, pinned fingerprint), the last run and its " +
 					"verdict, the last upload, how many records wait in the spool and when the next run is due. Exit 0 " +
@@ -69,17 +77,19 @@ func agentSpec() *cmdSpec {
 
 func runAgent(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 {
-		return usagef("agent needs one of: enroll, run, status")
+		return usagef("agent needs one of: enroll, run, rotate, status")
 	}
 	switch args[0] {
 	case "enroll":
 		return runAgentEnroll(ctx, a, args[1:])
 	case "run":
 		return runAgentRun(ctx, a, args[1:])
+	case "rotate":
+		return runAgentRotate(ctx, a, args[1:])
 	case "status":
 		return runAgentStatus(a, args[1:])
 	}
-	return usagef("agent needs one of: enroll, run, status")
+	return usagef("agent needs one of: enroll, run, rotate, status")
 }
 
 // stringList is a repeatable flag.
@@ -177,6 +187,11 @@ func (a *app) newAgent() (*agent.Agent, *statedir.Dir, agent.Enrollment, error) 
 	c := agent.NewClient(u, e.Fingerprint, nil)
 	c.Credential = e.Credential
 	c.UserAgent = "firewarden-agent/" + version.String()
+	// `agent rotate` beside a running daemon changes agent.json under it.
+	c.Reload = func() (string, error) {
+		e, err := agent.LoadEnrollment(state)
+		return e.Credential, err
+	}
 	ag := &agent.Agent{
 		State: state, Spool: spool, Client: c,
 		Engine: func() *posture.Engine {
@@ -195,6 +210,7 @@ func (a *app) newAgent() (*agent.Agent, *statedir.Dir, agent.Enrollment, error) 
 func runAgentRun(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("agent run")
 	once := fs.Bool("once", false, "run one cycle, upload, exit: 0 compliant, 1 not compliant, 2 failed")
+	rotateAfter := fs.Duration("rotate-after", agent.DefaultRotateAfter, "rotate the host credential when it is this old (`DURATION`; 0 never)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -208,9 +224,16 @@ func runAgentRun(ctx context.Context, a *app, args []string) error {
 	if err := a.requireRoot("agent run"); err != nil {
 		return err
 	}
+	if *rotateAfter < 0 {
+		return usagef("--rotate-after %v: want a duration such as 720h, or 0 for never", *rotateAfter)
+	}
 	ag, state, _, err := a.newAgent()
 	if err != nil {
 		return err
+	}
+	ag.RotateAfter = *rotateAfter
+	if *rotateAfter == 0 {
+		ag.RotateAfter = -1
 	}
 	lock, err := state.Lock("agent.lock", false)
 	if errors.Is(err, statedir.ErrLocked) {
@@ -316,6 +339,9 @@ func writeAgentStatus(a *app, st agentStatus) {
 		return t.UTC().Format(time.RFC3339)
 	}
 	tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
+	if st.Facts.Revoked {
+		fmt.Fprintf(tw, "credential\tREVOKED by the server's admin: this host no longer reports (it keeps enforcing its last policy locally); enroll again with firewarden agent enroll, then restart the agent\n")
+	}
 	fmt.Fprintf(tw, "server\t%s\n", st.Server)
 	fmt.Fprintf(tw, "host id\t%s\n", st.HostID)
 	fp := st.Fingerprint
@@ -346,4 +372,38 @@ func writeAgentStatus(a *app, st agentStatus) {
 	}
 	fmt.Fprintf(tw, "next run\t%s\n", next)
 	tw.Flush()
+}
+
+func runAgentRotate(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("agent rotate")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("agent rotate takes no arguments, got %q", pos[0])
+	}
+	if err := a.env(); err != nil {
+		return err
+	}
+	if err := a.requireRoot("agent rotate"); err != nil {
+		return err
+	}
+	ag, state, _, err := a.newAgent()
+	if err != nil {
+		return err
+	}
+	e, err := agent.Rotate(ctx, state, ag.Client, wire.RotateManual, a.now())
+	if err != nil {
+		return err
+	}
+	if a.g.json {
+		return writeJSON(a.Out, struct {
+			Server  string    `json:"server"`
+			HostID  string    `json:"host_id"`
+			Rotated time.Time `json:"rotated"`
+		}{e.Server, e.HostID, e.Rotated})
+	}
+	fmt.Fprintf(a.Out, "rotated the credential of host %s at %s; the old one stops working when the new one is first used\n", e.HostID, e.Server)
+	return nil
 }

@@ -3,6 +3,7 @@ package fleete2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -111,9 +113,19 @@ func newFleet(t *testing.T, db string) *fleet {
 }
 
 // pinnedClient trusts exactly the certificate with fingerprint fp, as the agent does with
-// --fingerprint.
-func pinnedClient(fp string) *http.Client {
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+// --fingerprint. Each of its connections comes from a loopback address of its own (Linux routes
+// all of 127.0.0.0/8 to lo), because these tests send refused requests on purpose, many more
+// than the server's per-address limit on failed authentication allows one client;
+// security_e2e_test.go tests that limit with clients on fixed addresses.
+func pinnedClient(fp string) *http.Client { return pinnedClientFrom(fp, nil) }
+
+// loopbackSeq numbers the loopback source addresses of pinnedClient's connections.
+var loopbackSeq atomic.Uint32
+
+// pinnedClientFrom is pinnedClient with every connection from the address from, or, when from
+// is nil, each from a new loopback address.
+func pinnedClientFrom(fp string, from net.IP) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{
 		InsecureSkipVerify: true, // replaced by the pin below
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
@@ -122,7 +134,18 @@ func pinnedClient(fp string) *http.Client {
 			}
 			return nil
 		},
-	}}}
+	}}
+	tr.DisableKeepAlives = from == nil
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		src := from
+		if src == nil {
+			n := loopbackSeq.Add(1)
+			src = net.IPv4(127, byte(2+n/62500%250), byte(n/250%250+1), byte(n%250+1))
+		}
+		d := net.Dialer{Timeout: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: src}}
+		return d.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Timeout: time.Minute, Transport: tr}
 }
 
 // freeAddr is a loopback address with a port free now, so that a server killed and started
@@ -152,8 +175,14 @@ var listeningLine = regexp.MustCompile(`listening on https://(\S+), fingerprint 
 // serve starts `firewarden-server serve` on addr and waits for its listening line.
 func (f *fleet) serve(t *testing.T, addr string) *serving {
 	t.Helper()
+	return f.serveWith(t, addr)
+}
+
+// serveWith is serve with more flags.
+func (f *fleet) serveWith(t *testing.T, addr string, flags ...string) *serving {
+	t.Helper()
 	s := &serving{f: f, exited: make(chan struct{})}
-	s.cmd = exec.Command(serverBin, "serve", "--data-dir", f.dir, "--listen", addr)
+	s.cmd = exec.Command(serverBin, append([]string{"serve", "--data-dir", f.dir, "--listen", addr}, flags...)...)
 	pr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

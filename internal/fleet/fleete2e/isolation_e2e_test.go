@@ -137,7 +137,7 @@ func TestFleetIsolationAndStrictBodies(t *testing.T) {
 			}
 		}
 		// Nor does an admin token open the agent endpoints as some host.
-		for _, ep := range []struct{ method, path string }{{"GET", wire.PathConfig}, {"POST", wire.PathReport}, {"GET", wire.PathNudges}} {
+		for _, ep := range []struct{ method, path string }{{"GET", wire.PathConfig}, {"POST", wire.PathReport}, {"GET", wire.PathNudges}, {"POST", wire.PathRotate}} {
 			if code, body := s.call(t, ep.method, ep.path, f.adminToken, nil); code != 401 {
 				t.Errorf("%s %s with the admin token = %d %s, want 401", ep.method, ep.path, code, body)
 			}

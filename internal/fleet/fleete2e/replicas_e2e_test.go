@@ -73,9 +73,15 @@ func (s *serving) waitSeq(t *testing.T, id string, seq uint64, until time.Time) 
 // and returns the new last seq, or 0 when none came within a minute.
 func (s *serving) nudgeUntilCycle(t *testing.T, id string, seq uint64) uint64 {
 	t.Helper()
+	return s.nudgeByUntilCycle(t, map[string]string{"host_id": id}, id, seq)
+}
+
+// nudgeByUntilCycle is nudgeUntilCycle with the nudge's body given (a host or a label).
+func (s *serving) nudgeByUntilCycle(t *testing.T, body map[string]string, id string, seq uint64) uint64 {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute) // a guard against a hang, not a speed requirement
 	for time.Now().Before(deadline) {
-		s.admin(t, "POST", "/api/v1/nudge", map[string]string{"host_id": id}, nil)
+		s.admin(t, "POST", "/api/v1/nudge", body, nil)
 		if got, ok := s.waitSeq(t, id, seq, time.Now().Add(2*time.Second)); ok {
 			return got
 		}
@@ -93,7 +99,7 @@ func TestFleetTwoReplicasOnPostgres(t *testing.T) {
 	r2.putPolicy(t, wire.ModeReport)
 
 	m := newMac(t, hosttest.Mac15(), "44444444-4444-4444-8444-000000000015")
-	id := m.enroll(t, r1)
+	id := m.enroll(t, r1, "replicated")
 	stderr, stop := m.startDaemon(t)
 	defer stop()
 	waitSeq := func(seq uint64, until time.Time) (uint64, bool) { return r2.waitSeq(t, id, seq, until) }
@@ -109,6 +115,12 @@ func TestFleetTwoReplicasOnPostgres(t *testing.T) {
 	}
 	if n := strings.Count(stderr.String(), "record(s) spooled"); n < 2 {
 		t.Errorf("the agent logged %d cycles, want the first and the nudged one:\n%s", n, stderr.String())
+	}
+	// A label nudge crosses too: one notification, answered by replica 1 from its own streams.
+	if byLabel := r2.nudgeByUntilCycle(t, map[string]string{"label": "replicated"}, id, nudged); byLabel == 0 {
+		t.Fatalf("a label nudge sent through replica 2 never made the agent on replica 1 run; agent stderr:\n%s", stderr.String())
+	} else {
+		nudged = byLabel
 	}
 
 	// Both replicas answer the same, with nothing written in between: the agent stopped (it

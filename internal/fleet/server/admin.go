@@ -77,18 +77,13 @@ func (s *Server) viewHost(ctx context.Context, h store.Host, exs []store.Exempti
 	if err != nil {
 		return view{}, err
 	}
-	interval := time.Duration(p.IntervalSeconds) * time.Second
-	if interval <= 0 {
-		interval = DefaultInterval
-	}
-	seen := h.LastSeen
-	if seen.IsZero() {
-		seen = h.EnrolledAt
-	}
+	// One definition of stale, the store's: StaleAt follows LastSeen and the interval of the
+	// policy the host was last given (which may differ from the policy it is assigned now,
+	// until it fetches its config).
 	v := view{host: hostJSON{
 		ID: h.ID, UUID: h.UUID, Hostname: h.Hostname, OS: h.OS, OSVersion: h.OSVersion,
 		AgentVersion: h.AgentVersion, Labels: nonNil(h.Labels), EnrolledAt: h.EnrolledAt, LastSeen: h.LastSeen,
-		StaleAfter: seen.Add(StaleIntervals * interval).UTC(), Policy: p.Name, LastSeq: h.LastSeq,
+		StaleAfter: h.StaleAt.UTC(), Policy: p.Name, LastSeq: h.LastSeq,
 		ChainBroken: h.ChainBroken, Failing: []string{},
 	}}
 	if !h.RevokedAt.IsZero() {
@@ -111,7 +106,7 @@ func (s *Server) viewHost(ctx context.Context, h store.Host, exs []store.Exempti
 	switch {
 	case !h.RevokedAt.IsZero():
 		v.host.Status = HostRevoked
-	case now.After(v.host.StaleAfter):
+	case !now.Before(h.StaleAt):
 		v.host.Status = HostStale
 	case len(cur) == 0:
 		v.host.Status = HostNoData
@@ -207,9 +202,10 @@ func (s *Server) hosts(w http.ResponseWriter, r *http.Request, _ store.Token) {
 		s.internal(w, r, err)
 		return
 	}
-	// The store filters by label and (check, status); stale and the host status depend on each
-	// host's policy interval, so they are filtered here, reading further pages as needed.
-	f := store.HostFilter{Label: q.Get("label"), After: q.Get("after"), Limit: limit, Now: s.now().UTC()}
+	// The store filters by label, (check, status) and staleness (its indexed StaleAt); the host
+	// status (and revoked hosts, which show as revoked rather than stale) is filtered here,
+	// reading further pages as needed.
+	f := store.HostFilter{Label: q.Get("label"), After: q.Get("after"), Limit: limit, Now: s.now().UTC(), Stale: stale}
 	if check != "" {
 		f.Check, f.Status = check, status
 	}
@@ -264,17 +260,27 @@ func (s *Server) host(w http.ResponseWriter, r *http.Request, _ store.Token) {
 		return
 	}
 	out := map[string]any{"host": v.host, "results": nonNilResults(v.results)}
-	if lr, ok := s.st.(LatestRunner); ok {
-		run, err := lr.LatestRun(r.Context(), h.ID)
-		switch {
-		case err == nil:
-			out["latest_run"] = run
-		case !errors.Is(err, store.ErrNotFound):
-			s.internal(w, r, err)
-			return
-		}
+	run, err := s.st.LatestRun(r.Context(), h.ID)
+	switch {
+	case err == nil:
+		out["latest_run"] = latestRunJSON{Run: run.Run, Seq: run.Seq, Confirmed: run.Confirmed, Repeats: run.Repeats, LastRunID: run.LastRunID}
+	case !errors.Is(err, store.ErrNotFound):
+		s.internal(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// latestRunJSON is the host's latest stored run. Runs are stored when their results change:
+// the results and evidence are those of the first run that saw them (run_id, finished), and
+// confirmed, repeats and last_run_id say how long and how often the host has reported the
+// same results since.
+type latestRunJSON struct {
+	wire.Run
+	Seq       uint64    `json:"seq"`         // the record that carried the first run
+	Confirmed time.Time `json:"confirmed"`   // when the newest run with these results finished
+	Repeats   int       `json:"repeats"`     // later runs with the same results, not stored again
+	LastRunID string    `json:"last_run_id"` // the newest of them (run_id when none)
 }
 
 func nonNilResults(r []resultJSON) []resultJSON {
@@ -341,19 +347,28 @@ func (s *Server) revokeHost(w http.ResponseWriter, r *http.Request, t store.Toke
 		s.storeError(w, r, err, "host")
 		return
 	}
+	// Its nudge stream was authenticated before: end it, on whichever replica holds it, so that
+	// the agent learns of the revocation when it connects again.
+	if err := s.bus.Publish(r.Context(), id, wire.Nudge{Kind: nudgeDisconnect}); err != nil {
+		s.log.Warn("end a revoked host's nudge stream", "host", id, "err", err)
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
 }
 
 // compliance ---------------------------------------------------------------------------------
 
 type complianceJSON struct {
-	At           time.Time                 `json:"at"`
-	Hosts        int                       `json:"hosts"`
-	Compliant    int                       `json:"compliant"`
-	NonCompliant int                       `json:"non_compliant"`
-	NoData       int                       `json:"no_data"`
-	Stale        *int                      `json:"stale,omitempty"`
-	PerCheck     map[string]checkCountJSON `json:"per_check"`
+	At           time.Time `json:"at"`
+	Hosts        int       `json:"hosts"`
+	Compliant    int       `json:"compliant"`
+	NonCompliant int       `json:"non_compliant"`
+	NoData       int       `json:"no_data"`
+	// Stale counts hosts whose results count as compliant but that were stale at the instant
+	// (not seen for three of their policy intervals); they are not in compliant. Exact for
+	// now; for a past instant a lower bound: only hosts not seen since are known to have been
+	// stale then.
+	Stale    int                       `json:"stale"`
+	PerCheck map[string]checkCountJSON `json:"per_check"`
 }
 
 // checkCountJSON is store.CheckCount with the API's names.
@@ -378,8 +393,7 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Toke
 		return
 	}
 	label := r.URL.Query().Get("label")
-	now := at.IsZero()
-	if now {
+	if at.IsZero() {
 		at = s.now().UTC()
 	}
 	c, err := s.st.ComplianceAt(r.Context(), at, label, check)
@@ -387,66 +401,12 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request, _ store.Toke
 		s.internal(w, r, err)
 		return
 	}
-	out := complianceJSON{At: at, Hosts: c.Hosts, Compliant: c.Compliant, NonCompliant: c.NonCompliant, NoData: c.NoData, PerCheck: map[string]checkCountJSON{}}
+	out := complianceJSON{At: at, Hosts: c.Hosts, Compliant: c.Compliant, NonCompliant: c.NonCompliant, NoData: c.NoData,
+		Stale: c.Stale, PerCheck: map[string]checkCountJSON{}}
 	for k, v := range c.PerCheck {
 		out.PerCheck[k] = checkCountJSON(v)
 	}
-	if now {
-		// Answering for now, a host that stopped reporting is taken out of the compliant count:
-		// its last results are not evidence of the present.
-		exs, err := s.st.Exemptions(r.Context(), at)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		stale, err := s.staleCompliant(r.Context(), label, check, at, exs)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		n := len(stale)
-		out.Stale = &n
-		out.Compliant -= min(out.Compliant, n)
-	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// staleCompliant lists hosts that are stale now and whose last results count as compliant,
-// failures under an exemption included (those the store's count took as compliant).
-func (s *Server) staleCompliant(ctx context.Context, label, check string, now time.Time, exs []store.Exemption) ([]string, error) {
-	var out []string
-	f := store.HostFilter{Label: label, Limit: maxPage, Now: now}
-	for {
-		page, err := s.st.Hosts(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range page {
-			f.After = h.ID
-			if !h.RevokedAt.IsZero() {
-				continue
-			}
-			v, err := s.viewHost(ctx, h, exs)
-			if err != nil {
-				return nil, err
-			}
-			if v.host.Status != HostStale || len(v.results) == 0 {
-				continue
-			}
-			compliant := true
-			for _, res := range v.results {
-				if (check == "" || res.Check == check) && !wire.Compliant(res.Status) && res.Exemption == "" {
-					compliant = false
-				}
-			}
-			if compliant {
-				out = append(out, h.ID)
-			}
-		}
-		if len(page) < f.Limit {
-			return out, nil
-		}
-	}
 }
 
 // alerts -------------------------------------------------------------------------------------
@@ -716,53 +676,38 @@ func (s *Server) refetchLabel(w http.ResponseWriter, r *http.Request, t store.To
 	s.nudgeHosts(w, r, t, nudgeRequest{Label: l})
 }
 
+// nudgeHosts publishes one nudge: to one host, or to a label's connected hosts in one bus
+// message that every replica answers from its own streams (hub.go says why not from the store).
 func (s *Server) nudgeHosts(w http.ResponseWriter, r *http.Request, t store.Token, req nudgeRequest) {
-	var ids []string
+	target, answer := req.HostID, map[string]any{}
 	if req.HostID != "" {
 		h, err := s.st.Host(r.Context(), req.HostID)
 		if err != nil {
 			s.storeError(w, r, err, "host")
 			return
 		}
-		ids = []string{h.ID}
+		answer["host_id"], answer["hosts"] = h.ID, 1
 	} else {
-		f := store.HostFilter{Label: req.Label, Limit: maxPage}
-		for {
-			page, err := s.st.Hosts(r.Context(), f)
-			if err != nil {
-				s.internal(w, r, err)
-				return
-			}
-			for _, h := range page {
-				f.After = h.ID
-				if h.RevokedAt.IsZero() {
-					ids = append(ids, h.ID)
-				}
-			}
-			if len(page) < f.Limit {
-				break
-			}
-		}
+		target, answer["label"] = LabelTarget(req.Label), req.Label
 	}
 	nid := NewUUIDv7(s.now())
-	for _, id := range ids {
-		if err := s.bus.Publish(r.Context(), id, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
-			s.internal(w, r, err)
-			return
-		}
+	answer["nudge"] = nid
+	if err := s.bus.Publish(r.Context(), target, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
+		s.internal(w, r, err)
+		return
 	}
 	if a, ok := s.st.(Auditor); ok {
-		target, detail := req.HostID, map[string]any{"nudge": nid, "hosts": len(ids)}
-		if target == "" {
-			target = "label:" + req.Label
+		auditTarget := req.HostID
+		if auditTarget == "" {
+			auditTarget = "label:" + req.Label
 		}
-		d, _ := json.Marshal(detail)
-		if err := a.AppendAudit(r.Context(), store.Audit{Time: s.now().UTC(), Actor: t.Name, Action: "host.nudge", Target: target, Detail: string(d)}); err != nil {
+		d, _ := json.Marshal(map[string]any{"nudge": nid})
+		if err := a.AppendAudit(r.Context(), store.Audit{Time: s.now().UTC(), Actor: t.Name, Action: "host.nudge", Target: auditTarget, Detail: string(d)}); err != nil {
 			s.internal(w, r, err)
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"nudge": nid, "hosts": len(ids)})
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // audit and metrics --------------------------------------------------------------------------

@@ -18,11 +18,15 @@ import (
 const enrollLimit = 64 << 10
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
+	if s.authBlocked(w, r) {
+		return
+	}
 	var req wire.EnrollRequest
 	if !decodeBody(w, r, &req, enrollLimit) {
 		return
 	}
 	if !strings.HasPrefix(req.Secret, PrefixEnroll) {
+		s.authFailed(r)
 		writeError(w, http.StatusUnauthorized, "missing or malformed enroll secret; it starts with "+PrefixEnroll)
 		return
 	}
@@ -34,10 +38,13 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	sec, err := s.st.EnrollSecretByHash(r.Context(), hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(sec.Hash, hash)):
-		writeError(w, http.StatusUnauthorized, "unknown enroll secret")
+		s.authFailed(r)
+		writeError(w, http.StatusUnauthorized, "unknown enroll secret; check it, or ask the fleet's admin for a current one")
 		return
 	case errors.Is(err, store.ErrRevoked) || (err == nil && !sec.RevokedAt.IsZero()):
-		writeError(w, http.StatusUnauthorized, "this enroll secret was revoked; ask for a new one (`firewarden-server secret create`)")
+		s.authFailed(r)
+		writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
+			"this enroll secret was revoked; ask the fleet's admin for a current one (`firewarden-server secret create`)")
 		return
 	case err != nil:
 		s.internal(w, r, err)
@@ -84,6 +91,12 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request, h store.Host) {
 		s.internal(w, r, err)
 		return
 	}
+	// The host is stale after missing StaleIntervals of the interval it is given here, so the
+	// store learns the interval with the sign of life.
+	if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC(), time.Duration(p.IntervalSeconds)*time.Second); err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, wire.AgentConfig{Version: p.Version, Policy: wire.Policy{
 		Name: p.Name, Mode: p.Mode, IntervalSeconds: p.IntervalSeconds, BaselineYAML: p.BaselineYAML,
 	}})
@@ -100,7 +113,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
 	}
 	if !ok {
 		// Nothing is ingested, but the host was heard from.
-		if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC()); err != nil {
+		if err := s.st.TouchHost(r.Context(), h.ID, s.now().UTC(), 0); err != nil {
 			s.log.Warn("record a host as seen", "host", h.ID, "err", err)
 		}
 		return
@@ -120,7 +133,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, h store.Host) {
 // heartbeat so that proxies keep the connection and both ends notice a dead one.
 func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
 	rc := http.NewResponseController(w)
-	sub := s.hub.subscribe(h.ID)
+	sub := s.hub.subscribe(h.ID, h.Labels)
 	// Over HTTP/1.1 the stream takes the connection over: net/http's goroutine (with the
 	// stack the TLS handshake grew), its background reader and its buffers go, and one small
 	// goroutine per agent stays. That is what lets one process hold 10,000 agents.
@@ -157,7 +170,7 @@ func (s *Server) nudges(w http.ResponseWriter, r *http.Request, h store.Host) {
 		case <-s.streams.Done():
 			return
 		case n := <-sub.ch:
-			if !send(n) {
+			if n.Kind == nudgeDisconnect || !send(n) {
 				return
 			}
 		case <-tick.C:
@@ -208,6 +221,11 @@ func (s *Server) streamConn(conn net.Conn, sub *subscription) {
 			write([]byte("0\r\n\r\n"))
 			return
 		case n := <-sub.ch:
+			if n.Kind == nudgeDisconnect {
+				s.hub.unsubscribe(sub)
+				write([]byte("0\r\n\r\n"))
+				return
+			}
 			if !send(n) {
 				return
 			}

@@ -63,11 +63,13 @@ func commands() []*command {
 			desc: "Serves the agent API (enroll, config, report, nudges), the admin API under /api/v1/ and /metrics, " +
 				"with TLS on every listener, from the data directory init created. Prints the address it listens on to " +
 				"stderr. --insecure-http serves plain HTTP, and only on a loopback address (for a reverse proxy on the " +
-				"same host, or tests). Stops gracefully on SIGTERM or SIGINT.",
+				"same host, or tests). Failed authentications are limited per client address; behind a load balancer, " +
+				"--trusted-proxy names it, and only then is X-Forwarded-For believed. Stops gracefully on SIGTERM or SIGINT.",
 			examples: []string{
 				"firewarden-server serve",
 				"firewarden-server serve --data-dir /var/lib/firewarden-server --listen :443",
 				"firewarden-server serve --listen 127.0.0.1:8080 --insecure-http",
+				"firewarden-server serve --trusted-proxy 10.0.0.0/24",
 			},
 			flags: serveFlags, run: runServe,
 		},
@@ -410,6 +412,7 @@ func serveFlags(fs *flag.FlagSet) {
 	fs.String("db", "", "database `URL` (default: server.yaml's, else SQLite in DIR/fleet.db)")
 	fs.String("listen", "", "address to listen on (`ADDR`; default: server.yaml's, else "+DefaultListen+")")
 	fs.Bool("insecure-http", false, "serve plain HTTP; refused unless --listen is a loopback address")
+	fs.String("trusted-proxy", "", "load balancers' addresses (`CIDRS`, comma-separated) whose X-Forwarded-For names the client, for the per-address limit on failed authentication")
 }
 
 func tokenCreateFlags(fs *flag.FlagSet) {

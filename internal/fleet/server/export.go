@@ -169,11 +169,11 @@ func (s *Server) hostExportRows(ctx context.Context, h store.Host, exs []store.E
 		expected[c.Check] = c.Expected
 	}
 	details := map[string]wire.Result{}
-	if lr, ok := s.st.(LatestRunner); ok {
-		if run, err := lr.LatestRun(ctx, h.ID); err == nil {
-			for _, res := range run.Results {
-				details[res.Check] = res
-			}
+	// A run repeated since keeps its first run's results (store.StoredRun): the same verdicts,
+	// so the same sources and controls.
+	if run, err := s.st.LatestRun(ctx, h.ID); err == nil {
+		for _, res := range run.Results {
+			details[res.Check] = res
 		}
 	}
 	out := make([]exportRow, 0, len(ts))

@@ -24,17 +24,27 @@ type fakeStore struct {
 	seqs       map[string]map[uint64]bool
 	current    map[string]map[string]store.Current
 	trans      []store.Transition
-	runs       map[string][]wire.Run
+	runs       map[string][]store.StoredRun
 	alerts     []store.StoredAlert
 	policies   []store.Policy
 	exemptions []store.Exemption
 	audit      []store.Audit
-	ingests    int // batches that stored something
+	ingests    int              // batches that stored something
+	offers     map[string]offer // offered credential hash → host and the credential it was offered to
+	lists      int              // calls of Hosts
 }
+
+func (f *fakeStore) hostLists() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
+}
+
+type offer struct{ hostID, to string }
 
 func newFakeStore() *fakeStore {
 	return &fakeStore{hosts: map[string]*store.Host{}, creds: map[string]string{}, seqs: map[string]map[uint64]bool{},
-		current: map[string]map[string]store.Current{}, runs: map[string][]wire.Run{}}
+		current: map[string]map[string]store.Current{}, runs: map[string][]store.StoredRun{}}
 }
 
 func (f *fakeStore) Close() error { return nil }
@@ -128,7 +138,8 @@ func (f *fakeStore) EnrollHost(_ context.Context, h store.Host, credHash []byte)
 	defer f.mu.Unlock()
 	for _, x := range f.hosts {
 		if x.UUID == h.UUID {
-			h.ID, h.EnrolledAt, h.LastSeq = x.ID, x.EnrolledAt, x.LastSeq
+			h.ID, h.EnrolledAt, h.LastSeq, h.Interval = x.ID, x.EnrolledAt, x.LastSeq, x.Interval
+			h.LastSeen = maxTime(h.LastSeen, x.LastSeen)
 			for k, v := range f.creds {
 				if v == x.ID {
 					delete(f.creds, k)
@@ -136,6 +147,10 @@ func (f *fakeStore) EnrollHost(_ context.Context, h store.Host, credHash []byte)
 			}
 		}
 	}
+	if h.LastSeen.IsZero() {
+		h.LastSeen = h.EnrolledAt
+	}
+	h.StaleAt = store.StaleAt(h.LastSeen, h.Interval)
 	hc := h
 	f.hosts[h.ID] = &hc
 	f.creds[string(credHash)] = h.ID
@@ -165,9 +180,13 @@ func (f *fakeStore) Host(_ context.Context, id string) (store.Host, error) {
 func (f *fakeStore) Hosts(_ context.Context, fl store.HostFilter) ([]store.Host, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists++
 	var out []store.Host
 	for _, h := range f.hosts {
 		if h.ID <= fl.After || (fl.Label != "" && !slices.Contains(h.Labels, fl.Label)) {
+			continue
+		}
+		if fl.Stale != nil && !fl.Now.Before(h.StaleAt) != *fl.Stale {
 			continue
 		}
 		if fl.Check != "" {
@@ -197,13 +216,24 @@ func (f *fakeStore) RevokeHost(_ context.Context, id, actor string, at time.Time
 	return nil
 }
 
-func (f *fakeStore) TouchHost(_ context.Context, id string, at time.Time) error {
+func (f *fakeStore) TouchHost(_ context.Context, id string, at time.Time, interval time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if h, ok := f.hosts[id]; ok {
-		h.LastSeen = at
+		h.LastSeen = maxTime(h.LastSeen, at)
+		if interval > 0 {
+			h.Interval = interval
+		}
+		h.StaleAt = store.StaleAt(h.LastSeen, h.Interval)
 	}
 	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (f *fakeStore) Ingest(_ context.Context, hostID string, b wire.ReportBatch, now time.Time) (store.IngestResult, error) {
@@ -225,7 +255,14 @@ func (f *fakeStore) Ingest(_ context.Context, hostID string, b wire.ReportBatch,
 		res.Stored++
 		switch {
 		case r.Run != nil:
-			f.runs[hostID] = append(f.runs[hostID], *r.Run)
+			rs := f.runs[hostID]
+			if n := len(rs); n > 0 && store.SameResults(rs[n-1].Run, *r.Run) {
+				rs[n-1].Confirmed, rs[n-1].LastRunID = r.Run.Finished, r.Run.RunID
+				rs[n-1].Repeats++
+				res.Repeats++
+			} else {
+				f.runs[hostID] = append(rs, store.StoredRun{Run: *r.Run, Seq: r.Seq, Confirmed: r.Run.Finished, LastRunID: r.Run.RunID})
+			}
 			for _, x := range r.Run.Results {
 				c, ok := f.current[hostID][x.Check]
 				if !ok || c.Status != x.Status {
@@ -242,9 +279,8 @@ func (f *fakeStore) Ingest(_ context.Context, hostID string, b wire.ReportBatch,
 		}
 	}
 	h := f.hosts[hostID]
-	if now.After(h.LastSeen) {
-		h.LastSeen = now // as both stores do: a report is a sign of life
-	}
+	h.LastSeen = maxTime(h.LastSeen, now) // as both stores do: a report is a sign of life
+	h.StaleAt = store.StaleAt(h.LastSeen, h.Interval)
 	for f.seqs[hostID][h.LastSeq+1] {
 		h.LastSeq++
 	}
@@ -308,9 +344,12 @@ func (f *fakeStore) ComplianceAt(_ context.Context, at time.Time, label, check s
 			c.PerCheck[ch] = cc
 			ok = ok && wire.Compliant(st)
 		}
-		if ok {
+		switch {
+		case ok && !at.Before(h.StaleAt):
+			c.Stale++
+		case ok:
 			c.Compliant++
-		} else {
+		default:
 			c.NonCompliant++
 		}
 	}
@@ -430,12 +469,12 @@ func (f *fakeStore) AuditLog(_ context.Context, since time.Time) ([]store.Audit,
 
 func (f *fakeStore) Prune(context.Context, time.Time) (int, error) { return 0, nil }
 
-func (f *fakeStore) LatestRun(_ context.Context, hostID string) (wire.Run, error) {
+func (f *fakeStore) LatestRun(_ context.Context, hostID string) (store.StoredRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rs := f.runs[hostID]
 	if len(rs) == 0 {
-		return wire.Run{}, store.ErrNotFound
+		return store.StoredRun{}, store.ErrNotFound
 	}
 	return rs[len(rs)-1], nil
 }
@@ -455,7 +494,6 @@ func (f *fakeStore) snapshot() string {
 }
 
 var (
-	_ store.Store  = (*fakeStore)(nil)
-	_ Auditor      = (*fakeStore)(nil)
-	_ LatestRunner = (*fakeStore)(nil)
+	_ store.Store = (*fakeStore)(nil)
+	_ Auditor     = (*fakeStore)(nil)
 )

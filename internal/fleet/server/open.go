@@ -19,10 +19,8 @@ func Open(ctx context.Context, target string) (store.Store, error) {
 
 // The optional abilities the server finds by type assertion; both stores have them all.
 var (
-	_ Auditor      = (*postgres.Store)(nil)
-	_ Notifier     = (*postgres.Store)(nil)
-	_ Locker       = (*postgres.Store)(nil)
-	_ LatestRunner = (*postgres.Store)(nil)
-	_ Auditor      = (*sqlite.Store)(nil)
-	_ LatestRunner = (*sqlite.Store)(nil)
+	_ Auditor  = (*postgres.Store)(nil)
+	_ Notifier = (*postgres.Store)(nil)
+	_ Locker   = (*postgres.Store)(nil)
+	_ Auditor  = (*sqlite.Store)(nil)
 )

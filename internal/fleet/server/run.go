@@ -155,6 +155,10 @@ func runServe(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) erro
 	if insecure && !loopback(listen) {
 		return usagef("--insecure-http serves plain HTTP, so only on a loopback address (--listen 127.0.0.1:PORT); %q is not one", listen)
 	}
+	proxies, err := ParseTrustedProxies(str(fs, "trusted-proxy"))
+	if err != nil {
+		return err
+	}
 	var tlsConf *tls.Config
 	var fingerprint string
 	if !insecure {
@@ -176,7 +180,7 @@ func runServe(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) erro
 		return fmt.Errorf("listen: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(e.Err, nil))
-	opts := Options{Now: e.Now, Log: log}
+	opts := Options{Now: e.Now, Log: log, TrustedProxies: proxies}
 	notifier, crossReplica := st.(Notifier)
 	if crossReplica {
 		opts.Bus = NotifyBus{notifier}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
@@ -20,9 +21,10 @@ import (
 
 // Defaults for hosts whose policy cannot be read, as DECISIONS13.md sets them.
 const (
-	DefaultInterval = 3600 * time.Second
-	// StaleIntervals is how many policy intervals a host may miss before it is stale.
-	StaleIntervals = 3
+	DefaultInterval = store.DefaultInterval
+	// StaleIntervals is how many policy intervals a host may miss before it is stale; the
+	// store keeps each host's StaleAt from it.
+	StaleIntervals = store.StaleIntervals
 )
 
 // Bus carries nudges to every replica, this one included; Publish must end in Deliver on the
@@ -37,12 +39,6 @@ type Auditor interface {
 	AppendAudit(ctx context.Context, a store.Audit) error
 }
 
-// LatestRunner is the optional store ability to return a host's latest run with its evidence,
-// for GET /api/v1/hosts/{id} and the export's source and controls columns.
-type LatestRunner interface {
-	LatestRun(ctx context.Context, hostID string) (wire.Run, error)
-}
-
 // Options tune a Server; zero values take the defaults.
 type Options struct {
 	Now        func() time.Time
@@ -51,7 +47,13 @@ type Options struct {
 	AgentRate  Rate // per host credential; default 5/s, burst 30
 	EnrollRate Rate // per enroll secret; default 50/s, burst 500: a whole office enrolls at once
 	AdminRate  Rate // per API token; default 20/s, burst 60
-	Heartbeat  time.Duration
+	// FailRate limits failed authentications per client address (failauth.go); default
+	// DefaultFailRate.
+	FailRate Rate
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the client; requests
+	// from any other peer are attributed to the peer.
+	TrustedProxies []netip.Prefix
+	Heartbeat      time.Duration
 }
 
 // Server answers the agent and admin APIs from a store.
@@ -64,6 +66,8 @@ type Server struct {
 	agentLim  *limiter
 	enrollLim *limiter
 	adminLim  *limiter
+	failLim   *failLimiter
+	proxies   []netip.Prefix
 	metrics   *metrics
 	heartbeat time.Duration
 
@@ -97,7 +101,11 @@ func New(st store.Store, o Options) *Server {
 	if o.EnrollRate == (Rate{}) {
 		o.EnrollRate = Rate{PerSecond: 50, Burst: 500}
 	}
+	if o.FailRate == (Rate{}) {
+		o.FailRate = DefaultFailRate
+	}
 	s.agentLim, s.enrollLim, s.adminLim = newLimiter(o.AgentRate), newLimiter(o.EnrollRate), newLimiter(o.AdminRate)
+	s.failLim, s.proxies = newFailLimiter(o.FailRate, maxFailAddrs), o.TrustedProxies
 	s.streams, s.stop = context.WithCancel(context.Background())
 	return s
 }
@@ -135,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 	agent("GET "+wire.PathConfig, s.config)
 	agent("POST "+wire.PathReport, s.report)
 	agent("GET "+wire.PathNudges, s.nudges)
+	agent("POST "+wire.PathRotate, s.rotate)
 
 	admin("GET /api/v1/hosts", s.hosts)
 	admin("GET /api/v1/hosts/{id}", s.host)
@@ -207,19 +216,25 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 // limit and records that the host was seen.
 func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authBlocked(w, r) {
+			return
+		}
 		cred := bearer(r.Header.Get("Authorization"))
 		if cred == "" {
 			writeError(w, http.StatusUnauthorized, "missing `Authorization: Bearer CREDENTIAL`; enroll the agent with `firewarden agent enroll`")
 			return
 		}
 		hash := Hash(cred)
-		host, err := s.st.HostByCredential(r.Context(), hash)
+		host, err := s.hostByCredential(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			s.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unknown host credential; enroll the agent again")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !host.RevokedAt.IsZero()):
-			writeError(w, http.StatusUnauthorized, "this host's credential was revoked; enroll the agent again")
+			s.authFailed(r)
+			writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
+				"this host's credential was revoked by an admin; enroll the agent again (`firewarden agent enroll`) with a current enroll secret")
 			return
 		case err != nil:
 			s.internal(w, r, err)
@@ -230,9 +245,10 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 			return
 		}
 		// A report's Ingest records the host as seen in its own transaction (both stores do):
-		// touching here too would double the writes of the busiest endpoint.
-		if r.Pattern != "POST "+wire.PathReport {
-			if err := s.st.TouchHost(r.Context(), host.ID, s.now().UTC()); err != nil {
+		// touching here too would double the writes of the busiest endpoint. The config
+		// handler touches the host itself, with the interval of the policy it gives.
+		if r.Pattern != "POST "+wire.PathReport && r.Pattern != "GET "+wire.PathConfig {
+			if err := s.st.TouchHost(r.Context(), host.ID, s.now().UTC(), 0); err != nil {
 				s.internal(w, r, err)
 				return
 			}
@@ -244,6 +260,9 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 // adminAuth authenticates an API token; an auditor token may only read.
 func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Token)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.authBlocked(w, r) {
+			return
+		}
 		tok := bearer(r.Header.Get("Authorization"))
 		if tok == "" {
 			writeError(w, http.StatusUnauthorized, "missing `Authorization: Bearer TOKEN`; create one with `firewarden-server token create`")
@@ -253,9 +272,11 @@ func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Toke
 		t, err := s.st.TokenByHash(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(t.Hash, hash)):
+			s.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "unknown API token")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !t.RevokedAt.IsZero()):
+			s.authFailed(r)
 			writeError(w, http.StatusUnauthorized, "this API token was revoked")
 			return
 		case err != nil:
@@ -312,7 +333,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, wire.Error{Error: msg})
+}
+
+// writeCodedError is writeError with a machine-readable wire.Error code, for the answers an
+// agent must act on rather than only show.
+func writeCodedError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, wire.Error{Error: msg, Code: code})
 }
 
 // decodeBody decodes a request body strictly (wire.Decode) and answers 413 or 400 when it cannot.

@@ -50,6 +50,11 @@ type fixture struct {
 func newFixture(t *testing.T, o Options) *fixture {
 	t.Helper()
 	f := &fixture{st: newFakeStore()}
+	if o.FailRate == (Rate{}) {
+		// These tests send wrong credentials on purpose, all from 127.0.0.1; failauth_test.go
+		// tests the per-address limit.
+		o.FailRate = Rate{PerSecond: 1e9, Burst: 1e9}
+	}
 	f.setup(t, o, f.st)
 	return f
 }
@@ -569,11 +574,16 @@ func TestNudgeDelivery(t *testing.T) {
 	})
 	t.Run("label", func(t *testing.T) {
 		code, body := f.do(t, "POST", "/api/v1/nudge", f.admin, map[string]string{"label": "kiosk"})
-		if code != 200 || decode[map[string]any](t, body)["hosts"] != 1.0 {
-			t.Fatalf("nudge label = %d %s, want 200 for 1 host", code, body)
+		want := decode[map[string]any](t, body)
+		if code != 200 || want["label"] != "kiosk" {
+			t.Fatalf("nudge label = %d %s, want 200 naming the label", code, body)
 		}
-		if n := sa.next(t); n.Kind != wire.NudgeCheckNow {
-			t.Errorf("nudge = %+v, want check_now", n)
+		if n := sa.next(t); n.Kind != wire.NudgeCheckNow || n.ID != want["nudge"] {
+			t.Errorf("nudge = %+v, want check_now %v", n, want["nudge"])
+		}
+		// b has no label kiosk: nothing for it (the next nudge it sees is the policy change).
+		if got := queued(f.srv, b.HostID); got != 0 {
+			t.Errorf("host without the label has %d nudge(s) queued, want 0", got)
 		}
 	})
 	t.Run("policy change reaches everyone", func(t *testing.T) {
@@ -648,7 +658,7 @@ func TestStaleHostIsNeverCompliant(t *testing.T) {
 	}
 	_, body := f.do(t, "GET", "/api/v1/compliance", f.auditor, nil)
 	c := decode[complianceJSON](t, body)
-	if c.Compliant != 0 || c.Stale == nil || *c.Stale != 1 {
+	if c.Compliant != 0 || c.Stale != 1 {
 		t.Errorf("compliance now = %s, want 0 compliant and 1 stale", body)
 	}
 	_, body = f.do(t, "GET", "/api/v1/hosts?stale=true", f.auditor, nil)
@@ -676,7 +686,7 @@ func TestStaleHostIsNeverCompliant(t *testing.T) {
 	}
 	// As of an instant before it went quiet, the record shows it compliant.
 	_, body = f.do(t, "GET", "/api/v1/compliance?at="+t0.Add(time.Minute).Format(time.RFC3339), f.auditor, nil)
-	if c := decode[complianceJSON](t, body); c.Compliant != 1 || c.Stale != nil {
+	if c := decode[complianceJSON](t, body); c.Compliant != 1 || c.Stale != 0 {
 		t.Errorf("compliance at t0+1m = %s, want 1 compliant", body)
 	}
 }

@@ -121,3 +121,69 @@ func TestOverSQLite(t *testing.T) {
 	}
 	var _ store.Store = st
 }
+
+// A host is stale after three intervals of the policy it was last given (by the config
+// endpoint), and a run that repeats the stored one shows as confirmed, not stored again.
+func TestStaleIntervalAndRepeatsOverSQLite(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "fleet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := &fixture{}
+	f.setup(t, Options{}, st)
+	a := f.enroll(t, "u-a")
+	if code, body := f.do(t, "PUT", "/api/v1/policies", f.admin, map[string]any{"name": "default", "mode": "report", "interval_seconds": 600}); code != 200 {
+		t.Fatalf("PUT policies = %d %s", code, body)
+	}
+	for q := range uint64(3) {
+		if code, body := f.do(t, "POST", wire.PathReport, a.Credential, batch(runRecord(q+1, t0.Add(time.Duration(q)*time.Minute), nil))); code != 200 {
+			t.Fatalf("report %d = %d %s", q+1, code, body)
+		}
+	}
+	type hostView struct {
+		Host      hostJSON
+		LatestRun struct {
+			RunID     string    `json:"run_id"`
+			Confirmed time.Time `json:"confirmed"`
+			Repeats   int       `json:"repeats"`
+			LastRunID string    `json:"last_run_id"`
+		} `json:"latest_run"`
+	}
+	get := func() hostView {
+		t.Helper()
+		code, body := f.do(t, "GET", "/api/v1/hosts/"+a.HostID, f.auditor, nil)
+		if code != 200 {
+			t.Fatalf("host = %d %s", code, body)
+		}
+		return decode[hostView](t, body)
+	}
+	v := get()
+	if r := v.LatestRun; r.RunID != "run-1" || r.Repeats != 2 || r.LastRunID != "run-3" || !r.Confirmed.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("latest_run = %+v, want run-1 confirmed by run-3 at %v, 2 repeats", r, t0.Add(2*time.Minute))
+	}
+	// The host has not fetched the 600 s policy yet: stale after three default intervals.
+	seen := f.clock.now()
+	if !v.Host.StaleAfter.Equal(seen.Add(3 * DefaultInterval)) {
+		t.Errorf("stale_after before the config = %v, want %v", v.Host.StaleAfter, seen.Add(3*DefaultInterval))
+	}
+	if code, body := f.do(t, "GET", wire.PathConfig, a.Credential, nil); code != 200 {
+		t.Fatalf("config = %d %s", code, body)
+	}
+	f.clock.add(30*time.Minute - time.Second)
+	if v := get(); v.Host.Status == HostStale || !v.Host.StaleAfter.Equal(seen.Add(30*time.Minute)) {
+		t.Errorf("host before three 600 s intervals = %s, stale_after %v; want not stale, stale after %v", v.Host.Status, v.Host.StaleAfter, seen.Add(30*time.Minute))
+	}
+	f.clock.add(time.Second)
+	if v := get(); v.Host.Status != HostStale {
+		t.Errorf("host after three 600 s intervals = %s, want stale", v.Host.Status)
+	}
+	code, body := f.do(t, "GET", "/api/v1/compliance", f.auditor, nil)
+	if c := decode[complianceJSON](t, body); code != 200 || c.Compliant != 0 || c.Stale != 1 {
+		t.Errorf("compliance now = %d %s, want 0 compliant, 1 stale", code, body)
+	}
+	code, body = f.do(t, "GET", "/api/v1/hosts?stale=true", f.auditor, nil)
+	if hs := decode[struct{ Hosts []hostJSON }](t, body).Hosts; code != 200 || len(hs) != 1 {
+		t.Errorf("hosts?stale=true = %d %s, want the host", code, body)
+	}
+}

@@ -9,8 +9,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/wire"
@@ -61,11 +67,35 @@ type Host struct {
 	Labels       []string
 	EnrolledAt   time.Time
 	LastSeen     time.Time // last authenticated request
-	LastSeq      uint64    // highest record seq stored contiguously (the ack)
-	ChainSeq     uint64    // last evidence-chain entry seen
-	ChainHash    string    // its hash
-	ChainBroken  bool      // a record's chain entry did not follow the one before
-	RevokedAt    time.Time // credential revoked: every request refused
+	// Interval is the interval of the policy last given to the host (by TouchHost with a
+	// non-zero interval, when the server answers its config request); zero means
+	// DefaultInterval. A re-enrolled host keeps it.
+	Interval time.Duration
+	// StaleAt is when the host becomes stale: LastSeen + StaleIntervals × Interval. Stores keep
+	// it in an indexed column, updated with LastSeen, so that stale hosts are found and counted
+	// without reading every host. A host is stale at every instant t with StaleAt ≤ t.
+	StaleAt     time.Time
+	LastSeq     uint64    // highest record seq stored contiguously (the ack)
+	ChainSeq    uint64    // last evidence-chain entry seen
+	ChainHash   string    // its hash
+	ChainBroken bool      // a record's chain entry did not follow the one before
+	RevokedAt   time.Time // credential revoked: every request refused
+}
+
+// Staleness: a host not seen for StaleIntervals of its policy interval is stale, and a stale
+// host is never counted compliant (its last results are not evidence of the present).
+const (
+	StaleIntervals  = 3
+	DefaultInterval = time.Hour // a host's Interval when no policy interval was given yet
+)
+
+// StaleAt is when a host last seen at lastSeen, on a policy interval of interval (zero:
+// DefaultInterval), becomes stale. Stores use it to fill Host.StaleAt.
+func StaleAt(lastSeen time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	return lastSeen.Add(StaleIntervals * interval)
 }
 
 // Audit is one admin action. Every write through the admin API appends one, in the same
@@ -145,21 +175,70 @@ type StoredAlert struct {
 // IngestResult is what one batch did.
 type IngestResult struct {
 	Acked       uint64 // every seq ≤ Acked is stored
-	Stored      int    // records new in this batch
-	Duplicates  int    // records already stored before
+	Stored      int    // records new in this batch (repeated runs included)
+	Duplicates  int    // records already stored before (a retry of the same seq)
+	Repeats     int    // new run records folded into the host's latest stored run (see StoredRun)
 	Transitions int
+}
+
+// StoredRun is a run as kept. Storage grows with changes, not with check-ins: a new run record
+// whose results equal those of the host's latest stored run (SameResults) and that finished no
+// earlier than it is not stored again; the stored run's Confirmed, Repeats and LastRunID
+// advance instead. So the stored run keeps the evidence (raw output, source, controls) of the
+// first run that saw those results, and Confirmed says until when the host kept reporting
+// them. A retry of a seq already stored is a duplicate (IngestResult.Duplicates), never a
+// repeat: exactly-once by seq holds as before.
+type StoredRun struct {
+	wire.Run            // the first run with these results, with its evidence
+	Seq       uint64    // the record that carried it
+	Confirmed time.Time // Finished of the newest identical run; Finished when none
+	Repeats   int       // identical runs folded into it; 0 when none
+	LastRunID string    // RunID of the newest identical run; RunID when none
+}
+
+// SameResults reports whether run b repeats run a: the same policy, mode and baseline SHA-256,
+// and the same set of checks with, for every check, the same status, actual and expected value.
+// Order, times, run IDs, the baseline's name, sources, controls, details and evidence are
+// not compared. Both stores
+// use it (or RunDigest, its hash) so that "a change" means one thing.
+func SameResults(a, b wire.Run) bool { return RunDigest(a) == RunDigest(b) }
+
+// RunDigest is a hex SHA-256 over what SameResults compares, in a canonical form: equal digests
+// mean SameResults. Stores keep it beside each run to compare a new run with the latest stored
+// one without decoding it.
+func RunDigest(r wire.Run) string {
+	type res struct{ Check, Status, Actual, Expected string }
+	rs := make([]res, 0, len(r.Results))
+	for _, x := range r.Results {
+		rs = append(rs, res{x.Check, x.Status, x.Actual, x.Expected})
+	}
+	slices.SortFunc(rs, func(x, y res) int {
+		return cmp.Or(strings.Compare(x.Check, y.Check), strings.Compare(x.Status, y.Status),
+			strings.Compare(x.Actual, y.Actual), strings.Compare(x.Expected, y.Expected))
+	})
+	// JSON quotes every string, so no two different inputs share an encoding.
+	b, err := json.Marshal(struct {
+		Policy, Mode, Baseline string
+		Results                []res
+	}{r.Policy, r.Mode, r.BaselineSHA256, rs})
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // HostFilter selects hosts. Zero fields select everything.
 type HostFilter struct {
-	Label      string
-	Check      string // with Status: hosts whose current status for Check is Status
-	Status     string
-	StaleAfter time.Duration // with Stale: hosts not seen within StaleAfter of Now
-	Stale      *bool
-	Now        time.Time
-	Limit      int
-	After      string // paging: hosts with ID > After
+	Label  string
+	Check  string // with Status: hosts whose current status for Check is Status
+	Status string
+	// Stale selects hosts with StaleAt ≤ Now (true) or StaleAt > Now (false), from the indexed
+	// stale_at column. Revoked hosts are selected too; the caller shows them as revoked.
+	Stale *bool
+	Now   time.Time // zero: the current time
+	Limit int
+	After string // paging: hosts with ID > After
 }
 
 // Compliance is the answer to "were we compliant at that instant".
@@ -169,7 +248,17 @@ type Compliance struct {
 	Compliant    int
 	NonCompliant int
 	NoData       int // enrolled but no result yet at At
-	PerCheck     map[string]CheckCount
+	// Stale counts the hosts that would count Compliant at At (for the check, when one is
+	// given; exempted failures count as compliant as usual) but whose StaleAt ≤ At: they are
+	// counted here instead of in Compliant, never both. A stale host that is non-compliant
+	// stays NonCompliant, and one with no data stays NoData. Hosts = Compliant + NonCompliant +
+	// NoData + Stale. PerCheck is not changed by staleness.
+	//
+	// Exact for the present. For a past instant it is a lower bound: StaleAt is known only as
+	// it is now, so the hosts counted are those stale at At and not seen since; a host that was
+	// stale at At but reported later counts as Compliant.
+	Stale    int
+	PerCheck map[string]CheckCount
 }
 
 // CheckCount counts hosts per status for one check.
@@ -197,18 +286,38 @@ type Store interface {
 	Host(ctx context.Context, id string) (Host, error)
 	Hosts(ctx context.Context, f HostFilter) ([]Host, error)
 	RevokeHost(ctx context.Context, id, actor string, at time.Time) error
-	TouchHost(ctx context.Context, id string, at time.Time) error
+	// TouchHost records an authenticated request from the host at at: LastSeen moves to at
+	// (never back) and StaleAt with it. A non-zero interval is the policy interval the server
+	// is giving the host (in its config) and replaces Interval; zero keeps the stored one.
+	// Ingest updates LastSeen and StaleAt in its own transaction, without TouchHost.
+	TouchHost(ctx context.Context, id string, at time.Time, interval time.Duration) error
+
+	// OfferCredential records newHash as the next credential of host id, which asked for it
+	// with its current credential currentHash. The current credential stays valid until the new
+	// one is first used (PromoteCredential), so a new credential lost before the agent saved it
+	// costs nothing. A later offer replaces an earlier one. ErrNotFound: no such host, or
+	// currentHash is not its credential; ErrRevoked: the host is revoked.
+	OfferCredential(ctx context.Context, id string, currentHash, newHash []byte, at time.Time) error
+	// PromoteCredential makes the offered credential newHash the host's only credential (the
+	// old one stops working) and returns the host; it is audited as host.rotate. ErrNotFound: no
+	// offer has that hash, or the credential it was offered to was replaced since (a new
+	// enrolment); ErrRevoked: the host was revoked since the offer.
+	PromoteCredential(ctx context.Context, newHash []byte, at time.Time) (Host, error)
 
 	// Ingest stores a validated batch for one host exactly once per (host, seq): records
 	// already stored are counted as duplicates and change nothing. It updates the current
-	// state, appends transitions, stores runs, folds alerts, advances LastSeq over contiguous
-	// seqs and checks the evidence chain's continuity.
+	// state, appends transitions, stores runs (folding repeats, see StoredRun), folds alerts,
+	// advances LastSeq over contiguous seqs, checks the evidence chain's continuity, and moves
+	// LastSeen (and StaleAt) to now.
 	Ingest(ctx context.Context, hostID string, b wire.ReportBatch, now time.Time) (IngestResult, error)
 
 	// Queries.
 	CurrentResults(ctx context.Context, hostID string) ([]Current, error)
 	Transitions(ctx context.Context, hostID, check string, from, to time.Time) ([]Transition, error)
 	ComplianceAt(ctx context.Context, at time.Time, label, check string) (Compliance, error)
+	// LatestRun is the host's newest stored run (the greatest Finished), with its evidence and
+	// how long its results were confirmed; ErrNotFound when none is stored.
+	LatestRun(ctx context.Context, hostID string) (StoredRun, error)
 	Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]StoredAlert, error)
 	AckAlert(ctx context.Context, id int64, actor, note string, at time.Time) error
 
@@ -222,6 +331,7 @@ type Store interface {
 
 	AuditLog(ctx context.Context, since time.Time) ([]Audit, error)
 
-	// Prune deletes runs finished before `before` (transitions and current state are kept).
+	// Prune deletes the stored runs whose Confirmed is before `before` (transitions and
+	// current state are kept): a run still being repeated stays, however old its first run.
 	Prune(ctx context.Context, before time.Time) (int, error)
 }

@@ -149,19 +149,28 @@ func labels(l []string) []string {
 }
 
 const hostColumns = `id, uuid, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen,
-	last_seq, chain_seq, chain_hash, chain_broken, revoked_at`
+	interval_ns, stale_at, last_seq, chain_seq, chain_hash, chain_broken, revoked_at`
+
+// staleAtSQL is store.StaleAt in SQL over a row's columns: lastSeen (an expression) plus
+// StaleIntervals of the interval $iv when positive, else of the row's interval_ns, else of
+// store.DefaultInterval. In an UPDATE, interval_ns is the row's value before it.
+func staleAtSQL(lastSeen, iv string) string {
+	return fmt.Sprintf(`%s + %d * (CASE WHEN %s > 0 THEN %s WHEN hosts.interval_ns > 0 THEN hosts.interval_ns ELSE %d END / 1000) * interval '1 microsecond'`,
+		lastSeen, store.StaleIntervals, iv, iv, int64(store.DefaultInterval))
+}
 
 func scanHost(row pgx.Row) (store.Host, error) {
 	var h store.Host
-	var enrolled, seen time.Time
-	var lastSeq, chainSeq int64
+	var enrolled, seen, staleAt time.Time
+	var lastSeq, chainSeq, interval int64
 	var revoked *time.Time
 	err := row.Scan(&h.ID, &h.UUID, &h.Hostname, &h.OS, &h.OSVersion, &h.AgentVersion, &h.Labels,
-		&enrolled, &seen, &lastSeq, &chainSeq, &h.ChainHash, &h.ChainBroken, &revoked)
+		&enrolled, &seen, &interval, &staleAt, &lastSeq, &chainSeq, &h.ChainHash, &h.ChainBroken, &revoked)
 	if err != nil {
 		return store.Host{}, notFound(err)
 	}
-	h.EnrolledAt, h.LastSeen, h.RevokedAt = enrolled.UTC(), seen.UTC(), fromNull(revoked)
+	h.EnrolledAt, h.LastSeen, h.StaleAt, h.RevokedAt = enrolled.UTC(), seen.UTC(), staleAt.UTC(), fromNull(revoked)
+	h.Interval = time.Duration(interval)
 	h.LastSeq, h.ChainSeq = uint64(lastSeq), uint64(chainSeq)
 	if len(h.Labels) == 0 {
 		h.Labels = nil
@@ -184,15 +193,22 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 	seen := nonZero(h.LastSeen, at)
 	var out store.Host
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		// The labels before: a host re-enrolled with other labels takes its history with it.
+		var before []string
+		err := tx.QueryRow(ctx, `SELECT labels FROM hosts WHERE uuid = $1 FOR NO KEY UPDATE`, h.UUID).Scan(&before)
+		existed := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen, stale_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (uuid) DO UPDATE SET cred_hash = excluded.cred_hash, hostname = excluded.hostname,
 				os = excluded.os, os_version = excluded.os_version, agent_version = excluded.agent_version,
 				labels = excluded.labels, last_seen = greatest(hosts.last_seen, excluded.last_seen),
+				stale_at = `+staleAtSQL("greatest(hosts.last_seen, excluded.last_seen)", "0")+`,
 				last_seq = 0, chain_seq = 0, chain_hash = '', revoked_at = NULL
 			RETURNING `+hostColumns,
-			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen)
-		var err error
+			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen, store.StaleAt(seen, 0))
 		out, err = scanHost(row)
 		if isUnique(err) {
 			return fmt.Errorf("enroll host %s: %w", h.ID, store.ErrConflict)
@@ -200,11 +216,59 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 		if err != nil {
 			return err
 		}
+		if existed {
+			if err := moveLabels(ctx, tx, out.ID, before, out.Labels); err != nil {
+				return err
+			}
+		}
 		// A new sequence: what was pending from the old one can never close its gap.
 		_, err = tx.Exec(ctx, `DELETE FROM pending WHERE host_id = $1`, out.ID)
 		return err
 	})
 	return out, err
+}
+
+// moveLabels moves a host's compliance history from the labels it had to the labels it has:
+// the delta rows of its transitions and postures are repeated, at their original times,
+// negated under each label it lost and as they were under each label it gained. ComplianceAt
+// counts hosts by their labels now, at every instant; this keeps the deltas saying the same.
+func moveLabels(ctx context.Context, tx pgx.Tx, hostID string, before, after []string) error {
+	var lost, gained []string
+	in := func(l string, set []string) bool {
+		for _, s := range set {
+			if s == l {
+				return true
+			}
+		}
+		return false
+	}
+	for _, l := range before {
+		if !in(l, after) {
+			lost = append(lost, l)
+		}
+	}
+	for _, l := range after {
+		if !in(l, before) {
+			gained = append(gained, l)
+		}
+	}
+	if len(lost)+len(gained) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	b.Queue(`INSERT INTO status_deltas (label, time, check_id, status, n)
+		SELECT l.label, t.time, t.check_id, x.status, x.n * l.sign
+		FROM transitions t
+		CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
+		CROSS JOIN (SELECT unnest($2::text[]), -1 UNION ALL SELECT unnest($3::text[]), 1) AS l (label, sign)
+		WHERE t.host_id = $1 AND x.status <> ''`, hostID, lost, gained)
+	b.Queue(`INSERT INTO posture_deltas (label, time, state, n)
+		SELECT l.label, p.time, x.state, x.n * l.sign
+		FROM posture p
+		CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
+		CROSS JOIN (SELECT unnest($2::text[]), -1 UNION ALL SELECT unnest($3::text[]), 1) AS l (label, sign)
+		WHERE p.host_id = $1 AND x.state <> ''`, hostID, lost, gained)
+	return tx.SendBatch(ctx, &b).Close()
 }
 
 // HostByCredential finds a host by the hash of its credential: store.ErrNotFound, or the host
@@ -244,11 +308,11 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		where = append(where, `EXISTS (SELECT 1 FROM current c WHERE `+strings.Join(cond, " AND ")+`)`)
 	}
 	if f.Stale != nil {
-		cutoff := nowIfZero(f.Now).Add(-f.StaleAfter)
+		now := nowIfZero(f.Now)
 		if *f.Stale {
-			where = append(where, `last_seen < `+arg(cutoff))
+			where = append(where, `stale_at <= `+arg(now))
 		} else {
-			where = append(where, `last_seen >= `+arg(cutoff))
+			where = append(where, `stale_at > `+arg(now))
 		}
 	}
 	if f.After != "" {
@@ -284,9 +348,13 @@ func (s *Store) RevokeHost(ctx context.Context, id, actor string, at time.Time) 
 	return s.revoke(ctx, "hosts", "host.revoke", id, actor, at)
 }
 
-// TouchHost records an authenticated request from the host at at; last seen never goes back.
-func (s *Store) TouchHost(ctx context.Context, id string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE hosts SET last_seen = greatest(last_seen, $2) WHERE id = $1`, id, at)
+// TouchHost records an authenticated request from the host at at: last seen never goes back,
+// a non-zero interval replaces the host's, and stale_at follows both.
+func (s *Store) TouchHost(ctx context.Context, id string, at time.Time, interval time.Duration) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE hosts SET last_seen = greatest(last_seen, $2),
+			interval_ns = CASE WHEN $3::bigint > 0 THEN $3::bigint ELSE interval_ns END,
+			stale_at = `+staleAtSQL("greatest(last_seen, $2)", "$3::bigint")+`
+		WHERE id = $1`, id, at, int64(interval))
 	if err != nil {
 		return err
 	}

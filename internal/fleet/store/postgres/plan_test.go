@@ -39,16 +39,24 @@ func TestQueryPlans(t *testing.T) {
 		{"ingest lock", `SELECT last_seq FROM hosts WHERE id = $1 FOR UPDATE`, []any{"h"}, "hosts_pkey"},
 		{"ingest pending", `SELECT lo, hi FROM pending WHERE host_id = $1`, []any{"h"}, "pending_pkey"},
 		{"current results", `SELECT check_id, status FROM current WHERE host_id = $1 ORDER BY check_id`, []any{"h"}, "current_pkey"},
-		{"compliance probe", complianceSQL, []any{now, "", ""}, "transitions_host_check_time"},
-		{"compliance by label", complianceSQL, []any{now, "mac", ""}, "hosts_labels"},
-		{"compliance past", complianceSQL, []any{now, "", ""}, "current_since"},
+		{"compliance deltas", qStatusDeltas, []any{now, "", ""}, "status_deltas_label_time"},
+		{"compliance deltas by label", qStatusDeltas, []any{now, "mac", "alf"}, "status_deltas_label_time"},
+		{"compliance hour", qStatusHour, []any{now, now, "mac", ""}, "transitions_time"},
+		{"posture deltas", qPostureDeltas, []any{now, ""}, "posture_deltas_label_time"},
+		{"posture hour", qPostureHour, []any{now, now, ""}, "posture_time"},
+		{"compliance revoked", qRevokedAt, []any{now, ""}, "hosts_revoked"},
+		{"compliance exempted", qExemptedAt, []any{now, "", ""}, "current_pkey"},
+		{"compliance exact", qExactAt, []any{now, []string{"h"}, []string{}}, "transitions_host_check_time"},
+		{"compaction", foldStatusDeltas, []any{now}, "status_deltas_raw"},
 		{"host history", `SELECT time FROM transitions WHERE host_id = $1 AND time >= $2 ORDER BY time, id`, []any{"h", now}, "transitions_host_time"},
 		{"hosts by label", `SELECT id FROM hosts WHERE labels @> ARRAY[$1]::text[] ORDER BY id`, []any{"mac"}, "hosts_labels"},
 		{"hosts by check status", `SELECT id FROM hosts WHERE EXISTS (SELECT 1 FROM current c WHERE c.host_id = hosts.id AND c.check_id = $1 AND c.status = $2)`, []any{"alf", "fail"}, "current_check_status"},
-		{"stale hosts", `SELECT id FROM hosts WHERE last_seen < $1`, []any{now}, "hosts_last_seen"},
+		{"stale hosts", `SELECT id FROM hosts WHERE stale_at <= $1`, []any{now}, "hosts_stale_at"},
+		{"stale compliant", qStaleFleet, []any{now, "", []string{}}, "posture_host_time"},
+		{"stale compliant for a check", qStaleCheck, []any{now, "", []string{}, "alf"}, "transitions_host_check_time"},
 		{"host by credential", `SELECT id FROM hosts WHERE cred_hash = $1`, []any{[]byte{1}}, "hosts_cred_hash_key"},
 		{"token by hash", `SELECT id FROM tokens WHERE hash = $1`, []any{[]byte{1}}, "tokens_hash_key"},
-		{"prune", `DELETE FROM runs WHERE finished < $1`, []any{now}, "runs_finished"},
+		{"prune", `DELETE FROM runs WHERE finished < $1 AND confirmed < $1`, []any{now}, "runs_finished"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "runs_host_finished"},
 		{"open alert", `SELECT id FROM alerts WHERE host_id = $1 AND rule = $2 AND process = $3 AND parent = $4 AND command_line = $5 AND acked_at IS NULL`, []any{"h", "r", "p", "q", "c"}, "alerts_open_key"},
 		{"host alerts", `SELECT id FROM alerts WHERE host_id = $1 ORDER BY id DESC`, []any{"h"}, "alerts_host"},
@@ -74,7 +82,7 @@ func TestQueryPlans(t *testing.T) {
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("plan of %s does not use %s:\n%s", tt.name, tt.want, got)
 			}
-			for _, table := range []string{"transitions", "runs", "pending", "alerts"} {
+			for _, table := range []string{"transitions", "runs", "pending", "alerts", "current", "status_deltas", "posture_deltas", "posture"} {
 				if strings.Contains(got, "Seq Scan on "+table) {
 					t.Errorf("plan of %s scans %s:\n%s", tt.name, table, got)
 				}
@@ -100,7 +108,7 @@ func TestLatestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(*second.Run, got); diff != "" {
+	if diff := cmp.Diff(*second.Run, got.Run); diff != "" {
 		t.Errorf("LatestRun() (-want +got):\n%s", diff)
 	}
 }

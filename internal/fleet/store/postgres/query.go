@@ -13,10 +13,13 @@ import (
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
 
-// CurrentResults returns a host's current status per check, by check.
+// CurrentResults returns a host's current status per check, by check. A row is written only
+// when it changes; a check that the host's latest run reported since (observed before that
+// run) carries that run's ID.
 func (s *Store) CurrentResults(ctx context.Context, hostID string) ([]store.Current, error) {
-	rows, err := s.pool.Query(ctx, `SELECT host_id, check_id, status, actual, expected, since, run_id
-		FROM current WHERE host_id = $1 ORDER BY check_id`, hostID)
+	rows, err := s.pool.Query(ctx, `SELECT c.host_id, c.check_id, c.status, c.actual, c.expected, c.since,
+			CASE WHEN c.check_id = ANY(h.last_run_checks) AND c.observed < h.last_run_at THEN h.last_run_id ELSE c.run_id END
+		FROM current c JOIN hosts h ON h.id = c.host_id WHERE c.host_id = $1 ORDER BY c.check_id`, hostID)
 	if err != nil {
 		return nil, err
 	}
@@ -46,114 +49,6 @@ func (s *Store) Transitions(ctx context.Context, hostID, check string, from, to 
 		t.Time, t.Seq = t.Time.UTC(), uint64(seq)
 		return t, err
 	})
-}
-
-// complianceSQL answers ComplianceAt in one statement.
-//
-// For each (host, check) the status at $1 is the current one when it began at or before $1
-// (nearly every row, and all of them for "now": a plain scan of current), otherwise the last
-// transition at or before $1, a backward probe of transitions_host_check_time for just the
-// rows current_since finds. A failing status (not an error: an exemption excuses a known
-// deviation, not a check that could not run) under an exemption active at $1 counts as
-// exempt. One pass of GROUPING SETS then counts per (check, status) and per host; the outer
-// query turns the per-host rows into verdicts.
-const complianceSQL = `
-WITH h AS (
-	SELECT id, labels FROM hosts
-	WHERE enrolled_at <= $1 AND (revoked_at IS NULL OR revoked_at > $1)
-		AND ($2 = '' OR labels @> ARRAY[$2]::text[])
-), st AS (
-	SELECT c.host_id, c.check_id, c.status FROM current c
-	WHERE c.since <= $1 AND ($3 = '' OR c.check_id = $3)
-	UNION ALL
-	SELECT c.host_id, c.check_id, t.to_status FROM current c
-	CROSS JOIN LATERAL (
-		SELECT t.to_status FROM transitions t
-		WHERE t.host_id = c.host_id AND t.check_id = c.check_id AND t.time <= $1
-		ORDER BY t.time DESC, t.id DESC LIMIT 1) t
-	WHERE c.since > $1 AND ($3 = '' OR c.check_id = $3)
-), ex AS (
-	SELECT h.id AS host_id, st.check_id,
-		CASE WHEN st.status = 'fail' AND EXISTS (
-			SELECT 1 FROM exemptions e
-			WHERE e.check_id = st.check_id AND e.created_at <= $1 AND (e.expires IS NULL OR e.expires > $1)
-				AND (e.revoked_at IS NULL OR e.revoked_at > $1)
-				AND (e.host_id = h.id OR e.label <> '' AND h.labels @> ARRAY[e.label]))
-		THEN 'exempt' ELSE st.status END AS status
-	FROM h LEFT JOIN st ON st.host_id = h.id
-), agg AS (
-	SELECT GROUPING(host_id) AS per_check, host_id, check_id, status, count(*) AS rows, count(status) AS n,
-		coalesce(bool_and(status IN ('pass', 'managed', 'exempt', 'not_applicable')), true) AS ok
-	FROM ex GROUP BY GROUPING SETS ((check_id, status), (host_id))
-)
-SELECT check_id, status, rows FROM agg WHERE per_check = 1 AND status IS NOT NULL
-UNION ALL
-SELECT NULL, CASE WHEN n = 0 THEN 'no_data' WHEN ok THEN 'compliant' ELSE 'non_compliant' END, count(*)
-FROM agg WHERE per_check = 0 GROUP BY 2`
-
-// ComplianceAt counts the hosts enrolled (and not revoked) at at, of one label and for one
-// check when given, by verdict and per check by status, from the current state and the
-// transitions, never the runs. A host is compliant when it has a result and every result is
-// compliant (wire.Compliant, or failing under an active exemption); it has no data when no
-// check has a status yet at at. Labels are the hosts' current labels.
-func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
-	if check != "" {
-		c.PerCheck[check] = store.CheckCount{} // asked for: present even with no result
-	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return c, err
-	}
-	defer tx.Rollback(ctx)
-	// The statement holds a row per (host, check): with the default 4 MB of work_mem they
-	// spill to temporary files already at 10,000 hosts (EXPLAIN ANALYZE: temp written), and
-	// Memoize hashes 130,000 probe keys that never repeat. Both for this transaction only.
-	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '128MB'; SET LOCAL enable_memoize = off`); err != nil {
-		return c, err
-	}
-	rows, err := tx.Query(ctx, complianceSQL, at, label, check)
-	if err != nil {
-		return c, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var checkID *string
-		var status string
-		var n int
-		if err := rows.Scan(&checkID, &status, &n); err != nil {
-			return c, err
-		}
-		if checkID == nil {
-			switch status {
-			case "no_data":
-				c.NoData = n
-			case "compliant":
-				c.Compliant = n
-			default:
-				c.NonCompliant = n
-			}
-			c.Hosts += n
-			continue
-		}
-		cc := c.PerCheck[*checkID]
-		switch status {
-		case wire.StatusPass:
-			cc.Pass += n
-		case wire.StatusFail:
-			cc.Fail += n
-		case wire.StatusError:
-			cc.Error += n
-		case wire.StatusExempt:
-			cc.Exempt += n
-		case wire.StatusManaged:
-			cc.Managed += n
-		case wire.StatusNotApplicable:
-			cc.NotApplicable += n
-		}
-		c.PerCheck[*checkID] = cc
-	}
-	return c, rows.Err()
 }
 
 // Alerts returns a host's alerts, or ("") every host's, newest first.
@@ -313,30 +208,64 @@ func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption
 	})
 }
 
-// Prune deletes the runs finished before before and returns how many.
+// Prune deletes the stored runs confirmed before before (a run still being repeated stays,
+// however old its first run) and returns how many. finished <= confirmed, so the range of
+// runs_finished before before holds them all. It also folds the
+// delta rows of the hours before the current one into one row per (label, hour, check,
+// status): ComplianceAt then sums one row per hour instead of one per transition. Folding
+// keeps every sum, and an hour-aligned row counts exactly where its transitions did for every
+// instant outside that hour (and ComplianceAt reads its instant's own hour from the
+// transitions), so it changes no answer, whenever it runs. The server runs Prune hourly under
+// an advisory lock; should two run at once, the second deletes nothing the first did.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE finished < $1`, before)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE finished < $1 AND confirmed < $1`, before)
 	if err != nil {
 		return 0, err
+	}
+	cutoff := time.Now().UTC().Truncate(time.Hour)
+	for _, q := range []string{foldStatusDeltas, foldPostureDeltas} {
+		if _, err := s.pool.Exec(ctx, q, cutoff); err != nil {
+			return int(tag.RowsAffected()), fmt.Errorf("fold compliance counts: %w", err)
+		}
 	}
 	return int(tag.RowsAffected()), nil
 }
 
-// LatestRun returns the newest stored run of a host, with its results and their evidence, for
-// the host page (store.ErrNotFound when none is kept). Like the SQLite store's, it is not part
-// of store.Store yet.
-func (s *Store) LatestRun(ctx context.Context, hostID string) (wire.Run, error) {
-	var run wire.Run
+// foldStatusDeltas replaces the raw status delta rows before $1 by their sums per hour.
+// Rows another transaction adds meanwhile are not seen by the DELETE and stay raw until the
+// next fold.
+const foldStatusDeltas = `WITH gone AS (
+	DELETE FROM status_deltas WHERE raw AND time < $1 RETURNING label, time, check_id, status, n)
+INSERT INTO status_deltas (label, time, check_id, status, n, raw)
+SELECT label, date_trunc('hour', time, 'UTC'), check_id, status, sum(n), false FROM gone
+GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0`
+
+const foldPostureDeltas = `WITH gone AS (
+	DELETE FROM posture_deltas WHERE raw AND time < $1 RETURNING label, time, state, n)
+INSERT INTO posture_deltas (label, time, state, n, raw)
+SELECT label, date_trunc('hour', time, 'UTC'), state, sum(n), false FROM gone
+GROUP BY 1, 2, 3 HAVING sum(n) <> 0`
+
+// LatestRun returns the newest stored run of a host (the greatest finished, then id), with its
+// results and their evidence and how long they were confirmed; store.ErrNotFound when none is
+// kept.
+func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, error) {
+	var sr store.StoredRun
+	run := &sr.Run
 	var results []byte
-	err := s.pool.QueryRow(ctx, `SELECT run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
+			confirmed, repeats, last_run_id
 		FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
-		Scan(&run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results)
+		Scan(&seq, &run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &run.Started, &run.Finished, &results,
+			&sr.Confirmed, &sr.Repeats, &sr.LastRunID)
 	if err != nil {
-		return wire.Run{}, fmt.Errorf("runs of host %s: %w", hostID, notFound(err))
+		return store.StoredRun{}, fmt.Errorf("runs of host %s: %w", hostID, notFound(err))
 	}
-	run.Started, run.Finished = run.Started.UTC(), run.Finished.UTC()
+	sr.Seq = uint64(seq)
+	run.Started, run.Finished, sr.Confirmed = run.Started.UTC(), run.Finished.UTC(), sr.Confirmed.UTC()
 	if err := json.Unmarshal(results, &run.Results); err != nil {
-		return wire.Run{}, fmt.Errorf("run %s: %w", run.RunID, err)
+		return store.StoredRun{}, fmt.Errorf("run %s: %w", run.RunID, err)
 	}
-	return run, nil
+	return sr, nil
 }

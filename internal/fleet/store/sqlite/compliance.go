@@ -37,7 +37,7 @@ func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check s
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	t := ts(at)
 
-	hq := `SELECT id FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
+	hq := `SELECT id, stale_at <= ?1 FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
 	args := []any{t}
 	if label != "" {
 		hq += ` AND id IN (SELECT host_id FROM host_labels WHERE label = ?2)`
@@ -50,11 +50,12 @@ func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check s
 	}
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var stale bool
+		if err := rows.Scan(&id, &stale); err != nil {
 			rows.Close()
 			return c, err
 		}
-		hosts[id] = &hostState{}
+		hosts[id] = &hostState{stale: stale}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -149,6 +150,8 @@ func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check s
 			c.NoData++
 		case h.bad:
 			c.NonCompliant++
+		case h.stale:
+			c.Stale++
 		default:
 			c.Compliant++
 		}
@@ -158,8 +161,9 @@ func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check s
 
 // hostState is what ComplianceAt learns about one host.
 type hostState struct {
-	seen bool // a status for at least one counted check
-	bad  bool // one of them not compliant
+	seen  bool // a status for at least one counted check
+	bad   bool // one of them not compliant
+	stale bool // StaleAt ≤ the instant
 }
 
 // qStatusAt is, for one check, every host's last transition at or before an instant. SQLite
@@ -345,6 +349,7 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		inScope[chk] = true
 	}
 	affected := map[string]bool{}
+	excused := map[string]bool{} // non-compliant hosts counted compliant for exempted failures
 	for k := range exempt {
 		if !inScope[k.check] {
 			continue
@@ -382,6 +387,7 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 			if !bad {
 				posture[stateNoncompliant]--
 				posture[stateCompliant]++
+				excused[id] = true
 			}
 		}
 	}
@@ -403,9 +409,50 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
 		c.NonCompliant = cc.Fail + cc.Error
 	}
-	c.NoData = c.Hosts - c.Compliant - c.NonCompliant
+	if c.Stale, err = s.staleCompliant(ctx, t, check, exempt, excused); err != nil {
+		return c, err
+	}
+	c.Compliant -= c.Stale
+	c.NoData = c.Hosts - c.Compliant - c.NonCompliant - c.Stale
 	return c, nil
 }
+
+// staleCompliant counts the hosts enrolled and not revoked at t, with StaleAt ≤ t, that count
+// as compliant at t: for check, a compliant status or an exempted failure; for the whole host,
+// a compliant posture, or a non-compliant one that exemptions excuse (excused). The stale
+// hosts are a range of the stale_at index; each one's status at t is one index lookup.
+func (s *Store) staleCompliant(ctx context.Context, t int64, check string, exempt map[exemptKey]bool, excused map[string]bool) (int, error) {
+	q, args := qStaleStatus, []any{t, check}
+	if check == "" {
+		q, args = qStalePosture, []any{t}
+	}
+	n := 0
+	err := s.each(ctx, q, args, func(sc func(...any) error) error {
+		var id string
+		var st sql.NullString
+		if err := sc(&id, &st); err != nil {
+			return err
+		}
+		switch {
+		case check == "" && (st.String == stateCompliant || st.String == stateNoncompliant && excused[id]):
+			n++
+		case check != "" && st.Valid && (wire.Compliant(st.String) || st.String == wire.StatusFail && exempt[exemptKey{id, check}]):
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// The hosts stale at ?1 among those enrolled and not revoked then, with their posture (or the
+// status of check ?2) at ?1.
+const (
+	qStaleHosts   = `FROM hosts h WHERE h.stale_at <= ?1 AND h.enrolled_at <= ?1 AND (h.revoked_at = 0 OR h.revoked_at > ?1)`
+	qStalePosture = `SELECT h.id, (SELECT to_state FROM posture p WHERE p.host_id = h.id AND p.time <= ?1
+		ORDER BY p.time DESC, p.rowid DESC LIMIT 1) ` + qStaleHosts
+	qStaleStatus = `SELECT h.id, (SELECT to_status FROM transitions t WHERE t.check_id = ?2 AND t.host_id = h.id AND t.time <= ?1
+		ORDER BY t.id DESC LIMIT 1) ` + qStaleHosts
+)
 
 // each runs a read query and calls fn with a scanner for every row.
 func (s *Store) each(ctx context.Context, q string, args []any, fn func(scan func(...any) error) error) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,16 +182,22 @@ func jsonLabels(in []string) (string, error) {
 }
 
 const hostColumns = `id, uuid, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen,
-	last_seq, chain_seq, chain_hash, chain_broken, revoked_at`
+	last_seq, chain_seq, chain_hash, chain_broken, revoked_at, interval_ns, stale_at`
+
+// staleAtSQL is store.StaleAt in SQL, for an UPDATE of hosts where ?1 is the time seen (never
+// moving last_seen back) and ?2 a new interval (0: keep interval_ns). SQLite evaluates every
+// SET expression on the row as it was, so it names the old columns.
+var staleAtSQL = `max(last_seen, ?1) + ` + strconv.Itoa(store.StaleIntervals) +
+	` * (CASE WHEN ?2 > 0 THEN ?2 WHEN interval_ns > 0 THEN interval_ns ELSE ` + strconv.FormatInt(int64(store.DefaultInterval), 10) + ` END)`
 
 // scanHost reads one row of hostColumns.
 func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
 	var h store.Host
 	var labels string
-	var enrolled, seen, revoked int64
+	var enrolled, seen, revoked, interval, staleAt int64
 	var broken int
 	if err := sc.Scan(&h.ID, &h.UUID, &h.Hostname, &h.OS, &h.OSVersion, &h.AgentVersion, &labels, &enrolled, &seen,
-		&h.LastSeq, &h.ChainSeq, &h.ChainHash, &broken, &revoked); err != nil {
+		&h.LastSeq, &h.ChainSeq, &h.ChainHash, &broken, &revoked, &interval, &staleAt); err != nil {
 		return store.Host{}, err
 	}
 	if err := json.Unmarshal([]byte(labels), &h.Labels); err != nil {
@@ -201,6 +208,7 @@ func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
 	}
 	h.EnrolledAt, h.LastSeen, h.RevokedAt = fromTS(enrolled), fromTS(seen), fromTS(revoked)
 	h.ChainBroken = broken != 0
+	h.Interval, h.StaleAt = time.Duration(interval), fromTS(staleAt)
 	return h, nil
 }
 
@@ -232,13 +240,15 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 		case errors.Is(err, sql.ErrNoRows):
 			id = h.ID
 			_, err = tx.ExecContext(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version,
-				labels, enrolled_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, ts(h.EnrolledAt), ts(h.LastSeen))
+				labels, enrolled_at, last_seen, interval_ns, stale_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, ts(h.EnrolledAt), ts(h.LastSeen),
+				int64(h.Interval), ts(store.StaleAt(h.LastSeen, h.Interval)))
 		case err == nil:
-			_, err = tx.ExecContext(ctx, `UPDATE hosts SET cred_hash = ?, hostname = ?, os = ?, os_version = ?,
-				agent_version = ?, labels = ?, last_seen = max(last_seen, ?), last_seq = 0, chain_seq = 0,
-				chain_hash = '', revoked_at = 0 WHERE id = ?`,
-				credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, ts(h.LastSeen), id)
+			// The interval stays: it is the one last given, until the agent fetches its config.
+			_, err = tx.ExecContext(ctx, `UPDATE hosts SET cred_hash = ?3, hostname = ?4, os = ?5, os_version = ?6,
+				agent_version = ?7, labels = ?8, last_seen = max(last_seen, ?1), stale_at = `+staleAtSQL+`, last_seq = 0,
+				chain_seq = 0, chain_hash = '', revoked_at = 0 WHERE id = ?9`,
+				ts(h.LastSeen), 0, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, id)
 			if err == nil {
 				_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE host_id = ?`, id)
 			}
@@ -308,13 +318,12 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		args = append(args, f.Status)
 	}
 	if f.Stale != nil {
-		cut := ts(nowIfZero(f.Now).Add(-f.StaleAfter))
 		if *f.Stale {
-			where = append(where, `last_seen < ?`)
+			where = append(where, `stale_at <= ?`)
 		} else {
-			where = append(where, `last_seen >= ?`)
+			where = append(where, `stale_at > ?`)
 		}
-		args = append(args, cut)
+		args = append(args, ts(nowIfZero(f.Now)))
 	}
 	if f.After != "" {
 		where = append(where, `id > ?`)
@@ -351,10 +360,12 @@ func (s *Store) RevokeHost(ctx context.Context, id, actor string, at time.Time) 
 	return s.revoke(ctx, "hosts", "host.revoke", id, actor, at)
 }
 
-// TouchHost records an authenticated request; LastSeen never goes back.
-func (s *Store) TouchHost(ctx context.Context, id string, at time.Time) error {
+// TouchHost records an authenticated request; LastSeen never goes back, and StaleAt follows it
+// and the interval (0 keeps the stored one).
+func (s *Store) TouchHost(ctx context.Context, id string, at time.Time, interval time.Duration) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE hosts SET last_seen = max(last_seen, ?) WHERE id = ?`, ts(at), id)
+		res, err := tx.ExecContext(ctx, `UPDATE hosts SET last_seen = max(last_seen, ?1), stale_at = `+staleAtSQL+`,
+			interval_ns = CASE WHEN ?2 > 0 THEN ?2 ELSE interval_ns END WHERE id = ?3`, ts(at), int64(interval), id)
 		if err != nil {
 			return err
 		}

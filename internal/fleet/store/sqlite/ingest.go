@@ -127,9 +127,9 @@ func (in *ingester) exec(st *sql.Stmt, args ...any) error {
 }
 
 func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult, error) {
-	var revoked int64
+	var revoked, seen, interval int64
 	err := in.tx.StmtContext(in.ctx, in.st.hostIngest).QueryRowContext(in.ctx, in.host).
-		Scan(&in.last, &in.chainSeq, &in.chainHash, &in.broken, &in.applied, &in.pending, &revoked)
+		Scan(&in.last, &in.chainSeq, &in.chainHash, &in.broken, &in.applied, &in.pending, &revoked, &seen, &interval)
 	if errors.Is(err, sql.ErrNoRows) {
 		return in.res, fmt.Errorf("host %s: %w", in.host, store.ErrNotFound)
 	}
@@ -182,7 +182,9 @@ func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult
 		return in.res, err
 	}
 	in.res.Acked = in.last
-	err = in.exec(in.st.updHostIngest, in.last, in.chainSeq, in.chainHash, in.broken, in.applied, ts(now), in.host)
+	seen = max(seen, ts(now))
+	err = in.exec(in.st.updHostIngest, in.last, in.chainSeq, in.chainHash, in.broken, in.applied,
+		seen, ts(store.StaleAt(fromTS(seen), time.Duration(interval))), in.host)
 	return in.res, err
 }
 
@@ -321,21 +323,14 @@ func (in *ingester) late(at time.Time) (bool, error) {
 	return false, rows.Err()
 }
 
-// run stores a run compactly (its results as one JSON value) and observes every result.
+// run stores a run compactly (its results as one JSON value), or folds it into the host's
+// latest stored run when it repeats that run's results (store.StoredRun), and observes every
+// result either way.
 func (in *ingester) run(r *wire.Record) error {
+	if err := in.storeRun(r); err != nil {
+		return err
+	}
 	run := r.Run
-	results, err := json.Marshal(run.Results)
-	if err != nil {
-		return err
-	}
-	finished := run.Finished
-	if finished.IsZero() {
-		finished = r.Time
-	}
-	if err := in.exec(in.st.insRun, in.host, r.Seq, run.RunID, run.Policy, run.Mode, run.BaselineName, run.BaselineSHA256,
-		ts(run.Started), ts(finished), results); err != nil {
-		return err
-	}
 	late, err := in.late(r.Time)
 	if late || err != nil {
 		return err
@@ -355,6 +350,33 @@ func (in *ingester) run(r *wire.Record) error {
 		return err
 	}
 	return in.exec(in.st.touchCurrent, run.RunID, in.host, string(checks))
+}
+
+// storeRun stores the run of r, unless its results repeat the host's latest stored run and it
+// finished no earlier: then that run's confirmed, repeats and last_run_id advance.
+func (in *ingester) storeRun(r *wire.Record) error {
+	run := r.Run
+	finished := ts(run.Finished)
+	if finished == 0 {
+		finished = ts(r.Time)
+	}
+	digest := store.RunDigest(*run)
+	var id, latestFinished int64
+	var latestDigest string
+	err := in.tx.StmtContext(in.ctx, in.st.latestRun).QueryRowContext(in.ctx, in.host).Scan(&id, &latestDigest, &latestFinished)
+	switch {
+	case err == nil && latestDigest == digest && finished >= latestFinished:
+		in.res.Repeats++
+		return in.exec(in.st.repeatRun, finished, run.RunID, id)
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	results, err := json.Marshal(run.Results)
+	if err != nil {
+		return err
+	}
+	return in.exec(in.st.insRun, in.host, r.Seq, run.RunID, run.Policy, run.Mode, run.BaselineName, run.BaselineSHA256,
+		ts(run.Started), finished, results, digest)
 }
 
 // observe applies one status seen for (host, check) at time at: a transition when it differs

@@ -60,17 +60,28 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 			if v, err := old.Version(ctx); err != nil || v != n {
 				t.Fatalf("Version(at %d) = %d, %v", n, v, err)
 			}
+			// What that version holds, written as that version's code wrote it: this code's
+			// statements name columns that older versions lack.
 			if n >= 1 { // identity tables
 				if err := old.AddToken(ctx, store.Token{ID: "t1", Name: "alice", Role: store.RoleAdmin, Hash: storetest.Hash("a"), CreatedAt: storetest.T0}, "init"); err != nil {
 					t.Fatalf("AddToken(at %d) = %v", n, err)
 				}
-				if _, err := old.EnrollHost(ctx, store.Host{ID: "h1", UUID: "u1", Labels: []string{"mac"}, EnrolledAt: storetest.T0}, storetest.Hash("c")); err != nil {
-					t.Fatalf("EnrollHost(at %d) = %v", n, err)
+				if _, err := old.w.Exec(`INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels,
+					enrolled_at, last_seen) VALUES ('h1', 'u1', ?, '', '', '', '', '["mac"]', ?, ?)`,
+					storetest.Hash("c"), ts(storetest.T0), ts(storetest.T0.Add(time.Minute))); err != nil {
+					t.Fatalf("insert a host (at %d) = %v", n, err)
+				}
+				if _, err := old.w.Exec(`INSERT INTO host_labels (label, host_id) VALUES ('mac', 'h1')`); err != nil {
+					t.Fatal(err)
 				}
 			}
 			if n >= 2 { // results tables
-				if _, err := old.Ingest(ctx, "h1", wire.ReportBatch{Records: []wire.Record{runRecord(1, storetest.T0.Add(time.Minute), "fail")}}, storetest.T0); err != nil {
-					t.Fatalf("Ingest(at %d) = %v", n, err)
+				if _, err := old.w.Exec(`INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256,
+					started, finished, results) VALUES ('h1', 1, 'run-1', '', '', '', '', 0, ?, '[]')`, ts(storetest.T0.Add(time.Minute))); err != nil {
+					t.Fatalf("insert a run (at %d) = %v", n, err)
+				}
+				if _, err := old.w.Exec(`UPDATE hosts SET last_seq = 1`); err != nil {
+					t.Fatal(err)
 				}
 			}
 			old.Close()
@@ -99,6 +110,14 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 			}
 			if h, err := s.Host(ctx, "h1"); err != nil || h.LastSeq != want {
 				t.Errorf("Host after upgrade = LastSeq %d, %v; want %d", h.LastSeq, err, want)
+			} else if n >= 1 && n < 4 && !h.StaleAt.Equal(storetest.T0.Add(time.Minute+3*time.Hour)) {
+				t.Errorf("Host after upgrade from %d: StaleAt = %v, want last seen + 3 default intervals", n, h.StaleAt)
+			}
+			if n >= 2 && n < 4 {
+				r, err := s.LatestRun(ctx, "h1")
+				if err != nil || !r.Confirmed.Equal(r.Finished) || r.LastRunID != r.RunID || r.Repeats != 0 {
+					t.Errorf("LatestRun after upgrade from %d = %+v, %v; want confirmed at finished", n, r, err)
+				}
 			}
 			// The upgraded database takes every kind of write.
 			res, err := s.Ingest(ctx, "h1", wire.ReportBatch{Records: []wire.Record{runRecord(want+1, storetest.T0.Add(time.Hour), "pass")}}, storetest.T0.Add(time.Hour))
@@ -200,7 +219,10 @@ func TestQueryPlans(t *testing.T) {
 		{"host by credential", `SELECT id FROM hosts WHERE cred_hash = ?`, []any{[]byte{1}}, "USING INDEX sqlite_autoindex_hosts"},
 		{"token by hash", `SELECT id FROM tokens WHERE hash = ?`, []any{[]byte{1}}, "USING INDEX sqlite_autoindex_tokens"},
 		{"dedupe", `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`, []any{"h", 1, 1}, "USING PRIMARY KEY (host_id=? AND lo<?)"},
-		{"prune", `DELETE FROM runs WHERE finished < ?`, []any{0}, "USING COVERING INDEX runs_finished"},
+		{"prune", `DELETE FROM runs WHERE confirmed < ?`, []any{0}, "USING COVERING INDEX runs_confirmed"},
+		{"stale hosts with their posture", qStalePosture, []any{1}, "USING INDEX hosts_stale_at (stale_at<?)"},
+		{"stale hosts with a check's status", qStaleStatus, []any{1, "alf"}, "USING INDEX hosts_stale_at (stale_at<?)"},
+		{"hosts by staleness", `SELECT id FROM hosts WHERE stale_at <= ? AND id > ? ORDER BY id LIMIT 100`, []any{1, ""}, "SEARCH hosts USING"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},
 		{"status counts before an hour", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ? GROUP BY check_id, status`, []any{1}, "USING PRIMARY KEY (hour<?)"},
 		{"transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX transitions_time"},
@@ -259,7 +281,7 @@ func TestLatestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LatestRun = %v", err)
 	}
-	if diff := cmp.Diff(*second.Run, got); diff != "" {
+	if diff := cmp.Diff(store.StoredRun{Run: *second.Run, Seq: 2, Confirmed: second.Run.Finished, LastRunID: "run-2"}, got); diff != "" {
 		t.Errorf("LatestRun (-want +got):\n%s", diff)
 	}
 }

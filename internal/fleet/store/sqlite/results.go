@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
-	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
 
 // CurrentResults returns a host's current status per check, ordered by check.
@@ -132,11 +131,12 @@ func (s *Store) AckAlert(ctx context.Context, id int64, actor, note string, at t
 	})
 }
 
-// Prune deletes runs finished before `before`; transitions, current state and alerts stay.
+// Prune deletes the runs last confirmed before `before`; transitions, current state and alerts
+// stay.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE finished < ?`, ts(before))
+		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE confirmed < ?`, ts(before))
 		if err != nil {
 			return err
 		}
@@ -146,24 +146,25 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 	return int(n), err
 }
 
-// LatestRun returns the newest stored run of a host, with its results and their evidence, for
-// the host page. It is not part of store.Store yet.
-func (s *Store) LatestRun(ctx context.Context, hostID string) (wire.Run, error) {
-	var run wire.Run
-	var started, finished int64
+// LatestRun returns the newest stored run of a host, with its results and their evidence, and
+// how long they were confirmed.
+func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, error) {
+	var r store.StoredRun
+	var started, finished, confirmed int64
 	var results []byte
-	err := s.r.QueryRowContext(ctx, `SELECT run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results
-		FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
-		Scan(&run.RunID, &run.Policy, &run.Mode, &run.BaselineName, &run.BaselineSHA256, &started, &finished, &results)
+	err := s.r.QueryRowContext(ctx, `SELECT seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
+		confirmed, repeats, last_run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
+		Scan(&r.Seq, &r.RunID, &r.Policy, &r.Mode, &r.BaselineName, &r.BaselineSHA256, &started, &finished, &results,
+			&confirmed, &r.Repeats, &r.LastRunID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wire.Run{}, fmt.Errorf("runs of host %s: %w", hostID, store.ErrNotFound)
+		return store.StoredRun{}, fmt.Errorf("runs of host %s: %w", hostID, store.ErrNotFound)
 	}
 	if err != nil {
-		return wire.Run{}, err
+		return store.StoredRun{}, err
 	}
-	run.Started, run.Finished = fromTS(started), fromTS(finished)
-	if err := json.Unmarshal(results, &run.Results); err != nil {
-		return wire.Run{}, fmt.Errorf("run %s: %w", run.RunID, err)
+	r.Started, r.Finished, r.Confirmed = fromTS(started), fromTS(finished), fromTS(confirmed)
+	if err := json.Unmarshal(results, &r.Results); err != nil {
+		return store.StoredRun{}, fmt.Errorf("run %s: %w", r.RunID, err)
 	}
-	return run, nil
+	return r, nil
 }

@@ -48,6 +48,7 @@ type stmts struct {
 	seenPending, insPending, insPendingRange, selPending, delPending *sql.Stmt
 	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue    *sql.Stmt
 	touchCurrent, insTransition, insRun, upsBans                     *sql.Stmt
+	latestRun, repeatRun                                             *sql.Stmt
 	upsStatusDelta, upsPostureDelta, insPosture                      *sql.Stmt
 }
 
@@ -58,9 +59,9 @@ func prepare(db *sql.DB) (*stmts, error) {
 		q string
 	}{
 		{&st.hostIngest, `SELECT last_seq, chain_seq, chain_hash, chain_broken, applied,
-			EXISTS (SELECT 1 FROM pending WHERE host_id = hosts.id), revoked_at FROM hosts WHERE id = ?`},
+			EXISTS (SELECT 1 FROM pending WHERE host_id = hosts.id), revoked_at, last_seen, interval_ns FROM hosts WHERE id = ?`},
 		{&st.updHostIngest, `UPDATE hosts SET last_seq = ?, chain_seq = ?, chain_hash = ?, chain_broken = ?, applied = ?,
-			last_seen = max(last_seen, ?) WHERE id = ?`},
+			last_seen = ?, stale_at = ? WHERE id = ?`},
 		{&st.seenPending, `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`},
 		{&st.insPending, `INSERT INTO pending (host_id, lo, hi, chain_seq, chain_prev, chain_hash) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&st.insPendingRange, `INSERT OR IGNORE INTO pending (host_id, lo, hi) VALUES (?, ?, ?)`},
@@ -74,8 +75,12 @@ func prepare(db *sql.DB) (*stmts, error) {
 		{&st.touchCurrent, `UPDATE current SET run_id = ? WHERE host_id = ? AND check_id IN (SELECT value FROM json_each(?))`},
 		{&st.insTransition, `INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.insRun, `INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insRun, `INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
+			digest, confirmed, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?9, ?3)`},
+		{&st.latestRun, `SELECT id, digest, finished FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`},
+		// The newest identical run names last_run_id; SET expressions see the row as it was.
+		{&st.repeatRun, `UPDATE runs SET repeats = repeats + 1, confirmed = max(confirmed, ?1),
+			last_run_id = CASE WHEN ?1 >= confirmed THEN ?2 ELSE last_run_id END WHERE id = ?3`},
 		{&st.upsStatusDelta, `INSERT INTO status_deltas (hour, check_id, status, n) VALUES (?, ?, ?, ?)
 			ON CONFLICT (hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
 		{&st.upsPostureDelta, `INSERT INTO posture_deltas (hour, state, n) VALUES (?, ?, ?)
@@ -130,9 +135,9 @@ func openAt(file string, target int) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
 	var st *stmts
-	if target < 0 || target >= 2 {
-		// A database held at an older version (upgrade tests) may lack Ingest's tables, which
-		// migration 2 creates.
+	if target < 0 || target >= 4 {
+		// A database held at an older version (upgrade tests) may lack Ingest's tables and
+		// columns, which migrations 2 and 4 create.
 		if st, err = prepare(w); err != nil {
 			w.Close()
 			r.Close()

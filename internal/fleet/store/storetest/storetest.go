@@ -63,7 +63,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"Prune", testPrune},
 		{"ConcurrentIngest", testConcurrentIngest},
+		{"RotateCredential", testRotateCredential},
 	}
+	tests = append(tests, staleTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
@@ -223,6 +225,7 @@ func testEnroll(t *testing.T, s store.Store) {
 	want := store.Host{
 		ID: "host-1", UUID: "uuid-1", Hostname: "uuid-1.local", OS: "macOS", OSVersion: "15.3",
 		AgentVersion: "1.0.0", Labels: []string{"mac", "laptop"}, EnrolledAt: at(0), LastSeen: at(0),
+		StaleAt: at(180), // three default intervals
 	}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("EnrollHost (-want +got):\n%s", diff)
@@ -243,6 +246,7 @@ func testEnroll(t *testing.T, s store.Store) {
 	want = store.Host{
 		ID: "host-1", UUID: "uuid-1", Hostname: "renamed", OS: "macOS", OSVersion: "15.4",
 		AgentVersion: "1.1.0", Labels: []string{"mac"}, EnrolledAt: at(0), LastSeen: at(10),
+		StaleAt: at(190),
 	}
 	if diff := cmp.Diff(want, again); diff != "" {
 		t.Errorf("EnrollHost(re-enroll) (-want +got):\n%s", diff)
@@ -292,8 +296,9 @@ func testHosts(t *testing.T, s store.Store) {
 		{"check status", store.HostFilter{Check: "fw", Status: wire.StatusFail}, []string{"h2"}},
 		{"check", store.HostFilter{Check: "fw"}, []string{"h1", "h2"}},
 		{"label and status", store.HostFilter{Label: "laptop", Check: "fw", Status: wire.StatusPass}, nil},
-		{"stale", store.HostFilter{Stale: &yes, StaleAfter: 30 * time.Minute, Now: at(85)}, []string{"h1", "h3"}},
-		{"not stale", store.HostFilter{Stale: &no, StaleAfter: 30 * time.Minute, Now: at(85)}, []string{"h2"}},
+		// Stale three default intervals (an hour each) after last seen: h3 from 180, h1 from 230.
+		{"stale", store.HostFilter{Stale: &yes, Now: at(235)}, []string{"h1", "h3"}},
+		{"not stale", store.HostFilter{Stale: &no, Now: at(235)}, []string{"h2"}},
 		{"limit", store.HostFilter{Limit: 2}, []string{"h1", "h2"}},
 		{"after", store.HostFilter{After: "h1", Limit: 1}, []string{"h2"}},
 		{"after last", store.HostFilter{After: "h3"}, nil},
@@ -324,14 +329,14 @@ func testTouchHost(t *testing.T, s store.Store) {
 		{at(3), at(5)}, // never back
 		{at(9), at(9)},
 	} {
-		if err := s.TouchHost(ctx, "h1", tt.touch); err != nil {
+		if err := s.TouchHost(ctx, "h1", tt.touch, 0); err != nil {
 			t.Fatalf("TouchHost(%v) = %v", tt.touch, err)
 		}
 		if got := mustHost(t, s, "h1").LastSeen; !got.Equal(tt.want) {
 			t.Errorf("TouchHost(%v): LastSeen = %v, want %v", tt.touch, got, tt.want)
 		}
 	}
-	if err := s.TouchHost(ctx, "h404", at(1)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.TouchHost(ctx, "h404", at(1), 0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("TouchHost(unknown) = %v, want ErrNotFound", err)
 	}
 }
