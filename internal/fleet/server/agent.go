@@ -18,15 +18,14 @@ import (
 const enrollLimit = 64 << 10
 
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
-	if s.authBlocked(w, r) {
-		return
-	}
 	var req wire.EnrollRequest
 	if !decodeBody(w, r, &req, enrollLimit) {
 		return
 	}
 	if !strings.HasPrefix(req.Secret, PrefixEnroll) {
-		s.authFailed(r)
+		if s.authFailed(w, r) {
+			return
+		}
 		writeError(w, http.StatusUnauthorized, "missing or malformed enroll secret; it starts with "+PrefixEnroll)
 		return
 	}
@@ -38,11 +37,15 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	sec, err := s.st.EnrollSecretByHash(r.Context(), hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(sec.Hash, hash)):
-		s.authFailed(r)
+		if s.authFailed(w, r) {
+			return
+		}
 		writeError(w, http.StatusUnauthorized, "unknown enroll secret; check it, or ask the fleet's admin for a current one")
 		return
 	case errors.Is(err, store.ErrRevoked) || (err == nil && !sec.RevokedAt.IsZero()):
-		s.authFailed(r)
+		if s.authFailed(w, r) {
+			return
+		}
 		writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
 			"this enroll secret was revoked; ask the fleet's admin for a current one (`firewarden-server secret create`)")
 		return

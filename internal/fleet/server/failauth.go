@@ -11,11 +11,11 @@ import (
 
 // Failed authentication is limited per client address, on top of the per-credential limits:
 // those bound what a valid credential may do, this bounds what an address may try. Each failed
-// host credential, API token or enroll secret takes a token from the address's bucket; a request
-// from an address whose bucket is empty is answered 429 before its credential is even looked
-// up. Successful requests take nothing, so an address that authenticates correctly is never
-// limited by this, and an attacker empties only the buckets of addresses they send from: an agent
-// that shares no address with them is never locked out.
+// host credential, API token or enroll secret takes a token from the address's bucket; once the
+// bucket is empty, every further failure from the address is answered 429 instead of 401 (see
+// authFailed). Successful requests take nothing and are never refused by it, even from an
+// address with an empty bucket: agents behind the same NAT as an attacker, or every agent behind
+// a layer-4 load balancer (which all share its address), are never locked out.
 //
 // The numbers: a burst of 20 failures, refilled at 10 a minute. A person mistyping a token, or a
 // handful of agents whose credentials were revoked retrying with back-off behind one NAT, stay
@@ -181,19 +181,21 @@ func clientAddr(r *http.Request, proxies []netip.Prefix) netip.Addr {
 	return client
 }
 
-// authBlocked answers 429 and reports true when r's address has used up its failures.
-func (s *Server) authBlocked(w http.ResponseWriter, r *http.Request) bool {
-	if !s.failLim.blocked(addrKey(clientAddr(r, s.proxies)), s.now()) {
-		return false
-	}
-	s.metrics.authLimited.Add(1)
-	w.Header().Set("Retry-After", "6")
-	writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address; wait a minute, and check the credential, token or secret")
-	return true
-}
-
-// authFailed counts a failed authentication against r's address.
-func (s *Server) authFailed(r *http.Request) {
+// authFailed counts a failed authentication against r's address and reports whether the address
+// had already used up its failures, in which case it has answered 429 and the caller writes
+// nothing more. The limit is applied only once a credential has failed, never before it is looked
+// up: a valid credential is served whatever its address did, so that agents behind the same NAT
+// or the same layer-4 load balancer as an attacker (every client then has the balancer's address)
+// are never locked out. What the limit bounds is what a guesser learns and what the server logs.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request) bool {
 	s.metrics.authFailures.Add(1)
-	s.failLim.failed(addrKey(clientAddr(r, s.proxies)), s.now())
+	key, now := addrKey(clientAddr(r, s.proxies)), s.now()
+	if s.failLim.blocked(key, now) {
+		s.metrics.authLimited.Add(1)
+		w.Header().Set("Retry-After", "6")
+		writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address; wait a minute, and check the credential, token or secret")
+		return true
+	}
+	s.failLim.failed(key, now)
+	return false
 }

@@ -82,10 +82,14 @@ func TestFailedAuthLimitedPerAddress(t *testing.T) {
 			if code := f.from(t, attacker, "", a.method, a.path, tok, body); code != http.StatusTooManyRequests {
 				t.Errorf("failure %d from the attacker = %d, want 429", burst+1, code)
 			}
-			// The attacker's address is blocked even with valid credentials (its bucket is
-			// empty), but an agent and an admin elsewhere are not.
-			if code := f.from(t, attacker, "", "GET", wire.PathConfig, good, nil); code != http.StatusTooManyRequests {
-				t.Errorf("valid credential from the attacker's address = %d, want 429", code)
+			// A valid credential is served even from the attacker's address (agents behind the
+			// same NAT, or every agent behind a layer-4 load balancer, share it), and so are an
+			// agent and an admin elsewhere.
+			if code := f.from(t, attacker, "", "GET", wire.PathConfig, good, nil); code != http.StatusOK {
+				t.Errorf("valid credential from the attacker's address = %d, want 200", code)
+			}
+			if code := f.from(t, attacker, "", "GET", "/api/v1/hosts", f.admin, nil); code != http.StatusOK {
+				t.Errorf("valid admin token from the attacker's address = %d, want 200", code)
 			}
 			if code := f.from(t, neighbour, "", "GET", wire.PathConfig, good, nil); code != http.StatusOK {
 				t.Errorf("valid agent from another address = %d, want 200", code)
@@ -119,11 +123,14 @@ func TestIPv6FailuresShareTheSlash64(t *testing.T) {
 			t.Fatalf("failure %d = %d, want 401", i+1, code)
 		}
 	}
-	if code := f.from(t, "[2001:db8:1:2:ffff::3]:1", "", "GET", "/api/v1/hosts", f.admin, nil); code != http.StatusTooManyRequests {
+	if code := f.from(t, "[2001:db8:1:2:ffff::3]:1", "", "GET", "/api/v1/hosts", "fwa_x", nil); code != http.StatusTooManyRequests {
 		t.Errorf("same /64 = %d, want 429", code)
 	}
-	if code := f.from(t, "[2001:db8:1:3::1]:1", "", "GET", "/api/v1/hosts", f.admin, nil); code != http.StatusOK {
-		t.Errorf("another /64 = %d, want 200", code)
+	if code := f.from(t, "[2001:db8:1:3::1]:1", "", "GET", "/api/v1/hosts", "fwa_x", nil); code != http.StatusUnauthorized {
+		t.Errorf("another /64 = %d, want 401", code)
+	}
+	if code := f.from(t, "[2001:db8:1:2:ffff::3]:1", "", "GET", "/api/v1/hosts", f.admin, nil); code != http.StatusOK {
+		t.Errorf("valid token from the blocked /64 = %d, want 200", code)
 	}
 }
 
@@ -135,14 +142,14 @@ func TestTrustedProxy(t *testing.T) {
 		proxies       []netip.Prefix
 		peer, xff     string
 		thenPeer, xf2 string
-		want          int // of the second request, after one failure from the first
+		want          int // of a second failure, after one failure from the first: 429 when it counts as the same client
 	}{
 		// Without --trusted-proxy, X-Forwarded-For is the client's own claim: ignored, so an
 		// attacker cannot dodge the limit by writing a new address in it every time.
 		{"untrusted peer cannot pick its address", nil, "198.51.100.7:1", "192.0.2.1", "198.51.100.7:1", "192.0.2.2", http.StatusTooManyRequests},
-		{"untrusted peer cannot blame another", nil, "198.51.100.7:1", "203.0.113.9", "203.0.113.9:1", "", http.StatusOK},
+		{"untrusted peer cannot blame another", nil, "198.51.100.7:1", "203.0.113.9", "203.0.113.9:1", "", http.StatusUnauthorized},
 		// Behind the load balancer, clients are told apart by the header it appends.
-		{"clients behind the proxy are apart", []netip.Prefix{lb}, "10.0.0.5:1", "192.0.2.1", "10.0.0.5:1", "192.0.2.2", http.StatusOK},
+		{"clients behind the proxy are apart", []netip.Prefix{lb}, "10.0.0.5:1", "192.0.2.1", "10.0.0.5:1", "192.0.2.2", http.StatusUnauthorized},
 		{"same client behind the proxy", []netip.Prefix{lb}, "10.0.0.5:1", "192.0.2.1", "10.0.0.6:1", "192.0.2.1", http.StatusTooManyRequests},
 		// The right-most untrusted hop counts; what the client wrote to its left is ignored.
 		{"client-written hops ignored", []netip.Prefix{lb}, "10.0.0.5:1", "1.1.1.1, 192.0.2.1", "10.0.0.5:1", "2.2.2.2, 192.0.2.1", http.StatusTooManyRequests},
@@ -155,7 +162,7 @@ func TestTrustedProxy(t *testing.T) {
 			if code := f.from(t, tt.peer, tt.xff, "GET", "/api/v1/hosts", "fwa_wrong", nil); code != http.StatusUnauthorized {
 				t.Fatalf("first failure = %d, want 401", code)
 			}
-			if code := f.from(t, tt.thenPeer, tt.xf2, "GET", "/api/v1/hosts", f.admin, nil); code != tt.want {
+			if code := f.from(t, tt.thenPeer, tt.xf2, "GET", "/api/v1/hosts", "fwa_wrong", nil); code != tt.want {
 				t.Errorf("then peer %s X-Forwarded-For %q = %d, want %d", tt.thenPeer, tt.xf2, code, tt.want)
 			}
 		})

@@ -216,9 +216,6 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 // limit and records that the host was seen.
 func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.authBlocked(w, r) {
-			return
-		}
 		cred := bearer(r.Header.Get("Authorization"))
 		if cred == "" {
 			writeError(w, http.StatusUnauthorized, "missing `Authorization: Bearer CREDENTIAL`; enroll the agent with `firewarden agent enroll`")
@@ -228,11 +225,15 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 		host, err := s.hostByCredential(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			s.authFailed(r)
+			if s.authFailed(w, r) {
+				return
+			}
 			writeError(w, http.StatusUnauthorized, "unknown host credential; enroll the agent again")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !host.RevokedAt.IsZero()):
-			s.authFailed(r)
+			if s.authFailed(w, r) {
+				return
+			}
 			writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
 				"this host's credential was revoked by an admin; enroll the agent again (`firewarden agent enroll`) with a current enroll secret")
 			return
@@ -260,9 +261,6 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 // adminAuth authenticates an API token; an auditor token may only read.
 func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Token)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.authBlocked(w, r) {
-			return
-		}
 		tok := bearer(r.Header.Get("Authorization"))
 		if tok == "" {
 			writeError(w, http.StatusUnauthorized, "missing `Authorization: Bearer TOKEN`; create one with `firewarden-server token create`")
@@ -272,11 +270,15 @@ func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Toke
 		t, err := s.st.TokenByHash(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(t.Hash, hash)):
-			s.authFailed(r)
+			if s.authFailed(w, r) {
+				return
+			}
 			writeError(w, http.StatusUnauthorized, "unknown API token")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !t.RevokedAt.IsZero()):
-			s.authFailed(r)
+			if s.authFailed(w, r) {
+				return
+			}
 			writeError(w, http.StatusUnauthorized, "this API token was revoked")
 			return
 		case err != nil:
