@@ -23,7 +23,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !strings.HasPrefix(req.Secret, PrefixEnroll) {
-		if s.authFailed(w, r) {
+		if s.authFailed(w, r, false) {
 			return
 		}
 		writeError(w, http.StatusUnauthorized, "missing or malformed enroll secret; it starts with "+PrefixEnroll)
@@ -34,16 +34,22 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hash := Hash(req.Secret)
+	known, done := s.beforeLookup(w, r, s.recentSecrets, hash)
+	if done {
+		return
+	}
 	sec, err := s.st.EnrollSecretByHash(r.Context(), hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(sec.Hash, hash)):
-		if s.authFailed(w, r) {
+		s.recentSecrets.remove(hash)
+		if s.authFailed(w, r, known) {
 			return
 		}
 		writeError(w, http.StatusUnauthorized, "unknown enroll secret; check it, or ask the fleet's admin for a current one")
 		return
 	case errors.Is(err, store.ErrRevoked) || (err == nil && !sec.RevokedAt.IsZero()):
-		if s.authFailed(w, r) {
+		s.recentSecrets.remove(hash)
+		if s.authFailed(w, r, known) {
 			return
 		}
 		writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
@@ -53,6 +59,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	s.recentSecrets.add(hash, s.now())
 	if !s.enrollLim.allow("e:"+sec.ID, s.now()) {
 		s.tooMany(w)
 		return
@@ -76,6 +83,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.enrolled.Add(1)
+	s.recentCreds.add(Hash(cred), s.now()) // its first use may come from a blocked address
 	writeJSON(w, http.StatusOK, wire.EnrollResponse{HostID: h.ID, Credential: cred})
 }
 

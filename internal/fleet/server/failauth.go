@@ -11,17 +11,24 @@ import (
 
 // Failed authentication is limited per client address, on top of the per-credential limits:
 // those bound what a valid credential may do, this bounds what an address may try. Each failed
-// host credential, API token or enroll secret takes a token from the address's bucket; once the
-// bucket is empty, every further failure from the address is answered 429 instead of 401 (see
-// authFailed). Successful requests take nothing and are never refused by it, even from an
-// address with an empty bucket: agents behind the same NAT as an attacker, or every agent behind
-// a layer-4 load balancer (which all share its address), are never locked out.
+// host credential, API token or enroll secret takes a token from the address's bucket. Once the
+// bucket is empty, a request from the address is looked up in the store only if its credential
+// (or enroll secret) is one this process has seen valid recently (recent.go); any other is
+// answered 429 before the lookup. So a blocked address costs the server a hash and a map lookup
+// per guess, not a query, while valid credentials keep working from it: agents behind the same
+// NAT as an attacker, or every agent behind a layer-4 load balancer (which all share its
+// address), are not locked out. A credential the lookup then refuses (revoked, rotated away) is
+// answered with its real reason, so its agent learns it, and is forgotten.
 //
 // The numbers: a burst of 20 failures, refilled at 10 a minute. A person mistyping a token, or a
 // handful of agents whose credentials were revoked retrying with back-off behind one NAT, stay
-// well inside it; a guesser gets at most 14,400 tries a day per address (hopeless against
-// 256-bit secrets anyway), and, what matters more, can make the server look up and log at most
-// one failed secret every 6 s per address.
+// well inside it. What is bounded, per address: store lookups of unknown secrets, failure log
+// lines and guesses, each to 20 at once and then one every 6 s (14,400 a day; hopeless against
+// 256-bit secrets anyway). Not bounded: the lookups of recently valid credentials, which are
+// served as from anywhere. What it costs: a valid credential never seen by this process within
+// the last week (recentTTL; a new agent, a replica that just started, a token never used) is
+// refused 429 from a blocked address until the bucket refills enough for one lookup, after which
+// it is known; the agent's retry with back-off gets there.
 var DefaultFailRate = Rate{PerSecond: 10.0 / 60, Burst: 20}
 
 // maxFailAddrs caps the table of addresses with recent failures: 65,536 entries of about 100
@@ -181,21 +188,38 @@ func clientAddr(r *http.Request, proxies []netip.Prefix) netip.Addr {
 	return client
 }
 
+// beforeLookup is called before a secret's store lookup. It reports whether set knows hash as
+// recently valid and, when it does not and r's address has used up its failures, answers 429
+// without the lookup (done).
+func (s *Server) beforeLookup(w http.ResponseWriter, r *http.Request, set *recentSet, hash []byte) (known, done bool) {
+	now := s.now()
+	if set.has(hash, now) {
+		return true, false
+	}
+	if s.failLim.blocked(addrKey(clientAddr(r, s.proxies)), now) {
+		s.limited(w)
+		return false, true
+	}
+	return false, false
+}
+
 // authFailed counts a failed authentication against r's address and reports whether the address
 // had already used up its failures, in which case it has answered 429 and the caller writes
-// nothing more. The limit is applied only once a credential has failed, never before it is looked
-// up: a valid credential is served whatever its address did, so that agents behind the same NAT
-// or the same layer-4 load balancer as an attacker (every client then has the balancer's address)
-// are never locked out. What the limit bounds is what a guesser learns and what the server logs.
-func (s *Server) authFailed(w http.ResponseWriter, r *http.Request) bool {
+// nothing more. known says the secret was recently valid (beforeLookup): its holder is told the
+// real reason (revoked, unknown) whatever its address did, so that an agent stops retrying.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, known bool) bool {
 	s.metrics.authFailures.Add(1)
 	key, now := addrKey(clientAddr(r, s.proxies)), s.now()
-	if s.failLim.blocked(key, now) {
-		s.metrics.authLimited.Add(1)
-		w.Header().Set("Retry-After", "6")
-		writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address; wait a minute, and check the credential, token or secret")
+	if !known && s.failLim.blocked(key, now) {
+		s.limited(w)
 		return true
 	}
 	s.failLim.failed(key, now)
 	return false
+}
+
+func (s *Server) limited(w http.ResponseWriter) {
+	s.metrics.authLimited.Add(1)
+	w.Header().Set("Retry-After", "6")
+	writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address; wait a minute, and check the credential, token or secret")
 }

@@ -61,6 +61,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, h store.Host) {
 		s.internal(w, r, err)
 		return
 	}
+	s.recentCreds.add(Hash(cred), s.now()) // its first use may come from a blocked address
 	s.log.Info("host credential offered", "host", h.ID, "reason", req.Reason)
 	writeJSON(w, http.StatusOK, wire.RotateResponse{HostID: h.ID, Credential: cred})
 }

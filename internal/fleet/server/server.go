@@ -68,8 +68,11 @@ type Server struct {
 	adminLim  *limiter
 	failLim   *failLimiter
 	proxies   []netip.Prefix
-	metrics   *metrics
-	heartbeat time.Duration
+	// recentCreds (host credentials, API tokens) and recentSecrets (enroll secrets) are the
+	// secrets seen valid lately, which failLim lets through to the store (failauth.go).
+	recentCreds, recentSecrets *recentSet
+	metrics                    *metrics
+	heartbeat                  time.Duration
 
 	// streams is cancelled by Close so that long-lived nudge streams end on shutdown instead
 	// of holding http.Server.Shutdown until its deadline.
@@ -106,6 +109,7 @@ func New(st store.Store, o Options) *Server {
 	}
 	s.agentLim, s.enrollLim, s.adminLim = newLimiter(o.AgentRate), newLimiter(o.EnrollRate), newLimiter(o.AdminRate)
 	s.failLim, s.proxies = newFailLimiter(o.FailRate, maxFailAddrs), o.TrustedProxies
+	s.recentCreds, s.recentSecrets = newRecentSet(recentTTL, maxRecentCreds), newRecentSet(recentTTL, maxRecentSecrets)
 	s.streams, s.stop = context.WithCancel(context.Background())
 	return s
 }
@@ -222,16 +226,22 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 			return
 		}
 		hash := Hash(cred)
+		known, done := s.beforeLookup(w, r, s.recentCreds, hash)
+		if done {
+			return
+		}
 		host, err := s.hostByCredential(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			if s.authFailed(w, r) {
+			s.recentCreds.remove(hash)
+			if s.authFailed(w, r, known) {
 				return
 			}
 			writeError(w, http.StatusUnauthorized, "unknown host credential; enroll the agent again")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !host.RevokedAt.IsZero()):
-			if s.authFailed(w, r) {
+			s.recentCreds.remove(hash)
+			if s.authFailed(w, r, known) {
 				return
 			}
 			writeCodedError(w, http.StatusUnauthorized, wire.CodeRevoked,
@@ -241,6 +251,7 @@ func (s *Server) agentAuth(h func(http.ResponseWriter, *http.Request, store.Host
 			s.internal(w, r, err)
 			return
 		}
+		s.recentCreds.add(hash, s.now())
 		if !s.agentLim.allow("h:"+host.ID, s.now()) {
 			s.tooMany(w)
 			return
@@ -267,16 +278,22 @@ func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Toke
 			return
 		}
 		hash := Hash(tok)
+		known, done := s.beforeLookup(w, r, s.recentCreds, hash)
+		if done {
+			return
+		}
 		t, err := s.st.TokenByHash(r.Context(), hash)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && !sameHash(t.Hash, hash)):
-			if s.authFailed(w, r) {
+			s.recentCreds.remove(hash)
+			if s.authFailed(w, r, known) {
 				return
 			}
 			writeError(w, http.StatusUnauthorized, "unknown API token")
 			return
 		case errors.Is(err, store.ErrRevoked) || (err == nil && !t.RevokedAt.IsZero()):
-			if s.authFailed(w, r) {
+			s.recentCreds.remove(hash)
+			if s.authFailed(w, r, known) {
 				return
 			}
 			writeError(w, http.StatusUnauthorized, "this API token was revoked")
@@ -285,6 +302,7 @@ func (s *Server) adminAuth(h func(http.ResponseWriter, *http.Request, store.Toke
 			s.internal(w, r, err)
 			return
 		}
+		s.recentCreds.add(hash, s.now())
 		if !s.adminLim.allow("t:"+t.ID, s.now()) {
 			s.tooMany(w)
 			return
