@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
@@ -71,6 +72,7 @@ type Server struct {
 	// recentCreds (host credentials, API tokens) and recentSecrets (enroll secrets) are the
 	// secrets seen valid lately, which failLim lets through to the store (failauth.go).
 	recentCreds, recentSecrets *recentSet
+	unhealthy                  atomic.Bool // the last /healthz failed: log only changes
 	metrics                    *metrics
 	heartbeat                  time.Duration
 
@@ -143,6 +145,7 @@ func (s *Server) Handler() http.Handler {
 	admin := func(pattern string, h func(http.ResponseWriter, *http.Request, store.Token)) {
 		mux.Handle(pattern, s.instrument(s.adminAuth(h)))
 	}
+	mux.Handle("GET /healthz", s.instrument(http.HandlerFunc(s.healthz)))
 	mux.Handle("POST "+wire.PathEnroll, s.instrument(http.HandlerFunc(s.enroll)))
 	agent("GET "+wire.PathConfig, s.config)
 	agent("POST "+wire.PathReport, s.report)
