@@ -340,6 +340,8 @@ func (f *fakeStore) ComplianceAt(_ context.Context, at time.Time, label, check s
 				cc.Pass++
 			case wire.StatusFail:
 				cc.Fail++
+			case wire.StatusError:
+				cc.Error++
 			}
 			c.PerCheck[ch] = cc
 			ok = ok && wire.Compliant(st)

@@ -159,6 +159,8 @@ func (s *Server) Handler() http.Handler {
 	admin("POST /api/v1/hosts/{id}/refetch", s.refetchHost)
 	admin("POST /api/v1/refetch", s.refetchLabel)
 	admin("GET /api/v1/compliance", s.compliance)
+	admin("GET /api/v1/checks", s.checks)
+	admin("GET /api/v1/checks/{check}/history", s.checkHistory)
 	admin("GET /api/v1/alerts", s.alerts)
 	admin("POST /api/v1/alerts/{id}/ack", s.ackAlert)
 	admin("GET /api/v1/exemptions", s.exemptions)

@@ -159,6 +159,24 @@ type Transition struct {
 	Seq    uint64 // the record that carried it
 }
 
+// CheckHistoryQuery selects one page of a check's transitions on every host, newest first.
+type CheckHistoryQuery struct {
+	Check    string    // required
+	From, To time.Time // from <= time <= to; a zero bound is open
+	// BeforeTime and BeforeID continue a page: only transitions before the one with that time
+	// and ID, in the order (time, ID) descending, are given. Zero BeforeID: from the newest.
+	BeforeTime time.Time
+	BeforeID   int64
+	Limit      int // at most this many; must be > 0
+}
+
+// CheckTransition is a transition with its ID, which orders transitions of the same time (a
+// drift and the fix that reverted it in one run) and pages CheckHistory.
+type CheckTransition struct {
+	ID int64
+	Transition
+}
+
 // StoredAlert is an alert as kept: de-duplicated per (host, rule, process, parent, command
 // line), with counts added up, and acknowledged by a person.
 type StoredAlert struct {
@@ -315,6 +333,10 @@ type Store interface {
 	CurrentResults(ctx context.Context, hostID string) ([]Current, error)
 	Transitions(ctx context.Context, hostID, check string, from, to time.Time) ([]Transition, error)
 	ComplianceAt(ctx context.Context, at time.Time, label, check string) (Compliance, error)
+	// CheckHistory is one page of the transitions of q.Check on every host, newest first (by
+	// time, then ID), at most q.Limit, read through an index on (check, time) so that a page
+	// costs its own rows whatever the fleet's size.
+	CheckHistory(ctx context.Context, q CheckHistoryQuery) ([]CheckTransition, error)
 	// LatestRun is the host's newest stored run (the greatest Finished), with its evidence and
 	// how long its results were confirmed; ErrNotFound when none is stored.
 	LatestRun(ctx context.Context, hostID string) (StoredRun, error)

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Prune", testPrune},
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"RotateCredential", testRotateCredential},
+		{"CheckHistory", testCheckHistory},
 	}
 	tests = append(tests, staleTests...)
 	for _, tt := range tests {
