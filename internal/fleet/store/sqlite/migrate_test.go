@@ -212,7 +212,7 @@ func TestQueryPlans(t *testing.T) {
 		{"compliance per check", qStatusAt, []any{"alf", 0}, "USING COVERING INDEX transitions_check_host_time"},
 		{"compliance per check and label", qStatusAtLabel, []any{"alf", 0, "mac"}, "USING COVERING INDEX transitions_check_host_time (check_id=? AND host_id=? AND time<?)"},
 		{"host history", `SELECT host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq FROM transitions WHERE 1 AND host_id = ? AND time >= ? ORDER BY time, id`, []any{"h", 0}, "USING INDEX transitions_host_time"},
-		{"check history", `SELECT host_id FROM transitions WHERE 1 AND check_id = ? AND time >= ?`, []any{"alf", 0}, "USING COVERING INDEX transitions_check_host_time"},
+		{"check history", `SELECT host_id FROM transitions WHERE 1 AND check_id = ? AND time >= ?`, []any{"alf", 0}, "USING INDEX transitions_check_time (check_id=? AND time>?)"},
 		{"current results", `SELECT check_id, status FROM current WHERE host_id = ? ORDER BY check_id`, []any{"h"}, "USING PRIMARY KEY"},
 		{"hosts by label", `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM host_labels WHERE label = ?) ORDER BY id`, []any{"mac"}, "USING PRIMARY KEY (label=?)"},
 		{"hosts by check status", `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM current WHERE check_id = ? AND status = ?)`, []any{"alf", "fail"}, "USING COVERING INDEX current_check_status"},
