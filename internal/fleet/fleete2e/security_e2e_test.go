@@ -2,6 +2,7 @@ package fleete2e
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -137,6 +138,18 @@ func TestFailedAuthLimitE2E(t *testing.T) {
 	}
 	if code := from(attacker, "", f.adminToken); code != http.StatusOK {
 		t.Errorf("a valid admin token, seen valid before, from the blocked address = %d, want 200", code)
+	}
+	// A load balancer's health probe needs no credential and is never limited.
+	{
+		resp, err := pinnedClientFrom(f.fingerprint, net.ParseIP(attacker)).Get(s.url() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "{\n  \"status\": \"ok\"\n}" {
+			t.Errorf("GET /healthz from the blocked address = %d %s, want 200 {\"status\": \"ok\"}", resp.StatusCode, body)
+		}
 	}
 	// A blocked address reaches the store only with a secret seen valid lately: a valid token
 	// never used yet is refused like a guess, until it has been used from elsewhere.

@@ -60,7 +60,8 @@ func commands() []*command {
 		},
 		{
 			name: "serve", summary: "serve the agent API, the admin API and /metrics over TLS",
-			desc: "Serves the agent API (enroll, config, report, nudges), the admin API under /api/v1/ and /metrics, " +
+			desc: "Serves the agent API (enroll, config, report, nudges), the admin API under /api/v1/, /metrics, and " +
+				"/healthz for load balancers (no credential: 200 when the store answers, 503 when not), " +
 				"with TLS on every listener, from the data directory init created. Prints the address it listens on to " +
 				"stderr. --insecure-http serves plain HTTP, and only on a loopback address (for a reverse proxy on the " +
 				"same host, or tests). Failed authentications are limited per client address; behind a load balancer, " +
