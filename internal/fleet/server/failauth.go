@@ -22,13 +22,15 @@ import (
 //
 // The numbers: a burst of 20 failures, refilled at 10 a minute. A person mistyping a token, or a
 // handful of agents whose credentials were revoked retrying with back-off behind one NAT, stay
-// well inside it. What is bounded, per address: store lookups of unknown secrets, failure log
-// lines and guesses, each to 20 at once and then one every 6 s (14,400 a day; hopeless against
-// 256-bit secrets anyway). Not bounded: the lookups of recently valid credentials, which are
-// served as from anywhere. What it costs: a valid credential never seen by this process within
-// the last week (recentTTL; a new agent, a replica that just started, a token never used) is
+// well inside it. What is bounded, per address: the secrets it can have checked, each a store
+// lookup, to 20 at once and then one every 6 s (14,400 a day; hopeless against 256-bit secrets
+// anyway); every other guess is refused for the price of a hash and a map lookup. Not bounded:
+// the lookups of recently valid credentials, which are served as from anywhere. What it costs:
+// a valid secret this process has not seen valid within the last week (recentTTL: an agent
+// enrolled through another replica or before this process started, a token never used yet) is
 // refused 429 from a blocked address until the bucket refills enough for one lookup, after which
-// it is known; the agent's retry with back-off gets there.
+// it is known; the agent's retries with back-off get there. Each replica keeps its own set.
+// Credentials the server hands out (enrolment, rotation) are known from the start.
 var DefaultFailRate = Rate{PerSecond: 10.0 / 60, Burst: 20}
 
 // maxFailAddrs caps the table of addresses with recent failures: 65,536 entries of about 100
