@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/agent"
+	"github.com/firewarden/firewarden/internal/detect"
+	"github.com/firewarden/firewarden/internal/detect/input"
+	"github.com/firewarden/firewarden/internal/detect/live"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
@@ -224,6 +228,9 @@ func runAgentRun(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if !*once {
+		if a.os.Kind == host.MacOS {
+			ag.Watch = a.agentWatch()
+		}
 		return ag.Run(ctx)
 	}
 	out, err := ag.Once(ctx)
@@ -235,6 +242,66 @@ func runAgentRun(ctx context.Context, a *app, args []string) error {
 	}
 	return nil
 }
+
+// agentWatch is the agent's tamper detection: the engine of `detect --live` with the built-in
+// rules and the state poll, its alerts handed to emit instead of printed. It is gated as
+// `detect --live` is: a Mac, or a Mac's root given with --root.
+func (a *app) agentWatch() func(ctx context.Context, emit func(wire.Alert)) error {
+	return func(ctx context.Context, emit func(wire.Alert)) error {
+		rs, err := detect.LoadRules(true)
+		if err != nil {
+			return err
+		}
+		hostname := a.hostname()
+		logf := live.LineLogger(a.Err, "firewarden agent: tamper detection: ")
+		eng := &liveEngine{e: detect.New(rs, detect.Options{Immediate: true}), host: hostname, logf: logf}
+		interesting := rs.Interesting()
+		sup, err := live.New(live.Config{
+			Root:    a.root,
+			Runner:  host.ExecRunner{Root: a.root, Timeout: 20 * time.Second},
+			Starter: live.ExecStarter{Root: a.root},
+			Decode: func(r io.Reader, name string, f live.Format) live.Source {
+				format, err := input.ParseFormat(string(f))
+				if err != nil {
+					format = input.Auto
+				}
+				skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
+				return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
+			},
+			Engine:   eng,
+			Sinks:    []live.Sink{&agentSink{emit: emit, logf: logf}},
+			Poll:     time.Minute,
+			Weakened: eng.weakened,
+			Log:      logf,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = sup.Run(ctx)
+		return err
+	}
+}
+
+// agentSink hands live alerts to the agent in its wire form.
+type agentSink struct {
+	emit func(wire.Alert)
+	logf live.Logf
+}
+
+func (s *agentSink) Name() string { return "the fleet agent" }
+
+func (s *agentSink) Send(al live.Alert) error {
+	w, err := agent.AlertOf(al.JSON)
+	if err != nil {
+		return err
+	}
+	s.emit(w)
+	return nil
+}
+
+func (s *agentSink) Close() error { return nil }
+
+var _ live.Sink = (*agentSink)(nil)
 
 // agentStatus is `agent status --json`.
 type agentStatus struct {
