@@ -55,7 +55,11 @@ func agentSpec() *cmdSpec {
 			{
 				name: "run", summary: "the agent daemon; --once runs one cycle and uploads",
 				desc: "Runs a check cycle at once, then every policy interval (plus or minus 10 % jitter) and when the server nudges, " +
-					"uploading the spool after each. --once runs one cycle, uploads and exits: 0 uploaded and compliant, " +
+					"uploading the spool after each. On macOS it also runs tamper detection live (the engine of `detect --live`, " +
+					"built-in rules) and forwards each alert at once; when the guard's bans change (block.json in the state " +
+					"directory, looked at every minute) it sends a summary, and an unchanged one about once per interval. " +
+					"Alerts and summaries are in the evidence chain and the spool like runs. " +
+					"--once runs one cycle (and the ban summary), uploads and exits: 0 uploaded and compliant, " +
 					"1 uploaded and not compliant, 2 when the cycle or the upload failed (the records stay spooled for the " +
 					"next run). SIGINT and SIGTERM stop it cleanly.",
 				examples: []string{"sudo firewarden agent run", "sudo firewarden agent run --once"},
@@ -63,8 +67,9 @@ func agentSpec() *cmdSpec {
 			{
 				name: "status", summary: "enrolment, last run, last upload, spool depth, next run",
 				desc: "Prints where this host is enrolled (server, host ID, pinned fingerprint), the last run and its " +
-					"verdict, the last upload, how many records wait in the spool and when the next run is due. Exit 0 " +
-					"enrolled, 1 not enrolled.",
+					"verdict, the last upload, how many records wait in the spool and when the next run is due; then what " +
+					"it forwards: whether tamper detection runs (macOS) and how many alerts it forwarded, and the last " +
+					"summary of the guard's bans it sent. Exit 0 enrolled, 1 not enrolled.",
 				examples: []string{"firewarden agent status", "firewarden --json agent status"},
 			},
 		},
@@ -412,5 +417,23 @@ func writeAgentStatus(a *app, st agentStatus) {
 		next = at(f.NextRun)
 	}
 	fmt.Fprintf(tw, "next run\t%s\n", next)
+	if f.Detect != "" || f.AlertsForwarded > 0 {
+		d := f.Detect
+		if d == "" {
+			d = "not running"
+		}
+		d += fmt.Sprintf("; %d alert(s) forwarded", f.AlertsForwarded)
+		if f.AlertsForwarded > 0 {
+			d += fmt.Sprintf(", the last %s (%s)", at(f.LastAlert), f.LastAlertRule)
+		}
+		fmt.Fprintf(tw, "tamper detection\t%s\n", d)
+	}
+	if b := f.LastBans; b != nil {
+		line := fmt.Sprintf("%d active, %d new, sent %s", b.Active, b.Added, at(f.LastBansAt))
+		if len(b.Top) > 0 {
+			line += "; most banned: " + strings.Join(b.Top, ", ")
+		}
+		fmt.Fprintf(tw, "bans\t%s\n", line)
+	}
 	tw.Flush()
 }
