@@ -51,6 +51,9 @@ type Agent struct {
 	// Watch, when set, runs tamper detection live (detect --live's engine, macOS) until ctx ends,
 	// handing each alert to emit; Run forwards them. An error ends the watch, not the agent.
 	Watch func(ctx context.Context, emit func(wire.Alert)) error
+	// BansPoll is how often the daemon looks at block.json for a change of the guard's bans
+	// (one stat when nothing changed); DefaultBansPoll when zero.
+	BansPoll time.Duration
 
 	// mu is held from taking sequence numbers to spooling their records (and over Recover):
 	// cycles, forwarded alerts and ban summaries come from different goroutines.

@@ -322,3 +322,32 @@ func TestCheckBans(t *testing.T) {
 		t.Errorf("facts = %+v, want the last summary (2 active)", f)
 	}
 }
+
+// The daemon sends a changed ban summary when it next looks at block.json, without waiting for
+// a cycle.
+func TestRunSendsChangedBans(t *testing.T) {
+	srv := newFakeServer(t)
+	ta := newMacAgent(t, srv)
+	ta.Sleep = SleepCtx
+	ta.BansPoll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ta.Run(ctx) }()
+	seen := map[string]int{}
+	srv.wait(t, seen, "report", 1) // the cycle at start: no guard state, no summary
+	if _, _, err := (&block.Store{Dir: ta.State.Path()}).Edit(ctx, func(st *block.State) error {
+		_, err := st.Ban(block.BanRequest{Prefix: netip.MustParsePrefix("203.0.113.7/32"), Source: "guard"}, block.Policy{}, t0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv.wait(t, seen, "report", 2)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after stop = %v", err)
+	}
+	if got := kinds(srv.stored()); got != "1:run 2:bans" {
+		t.Errorf("server holds %s, want 1:run 2:bans", got)
+	}
+}

@@ -231,9 +231,8 @@ func (a *Agent) forwarder(ctx context.Context, q *alertQueue, watched <-chan str
 	}
 }
 
-// bansPoll is how often the daemon looks at block.json for a change of the guard's bans: one
-// stat when nothing changed.
-const bansPoll = time.Minute
+// DefaultBansPoll is how often the daemon looks at block.json for a change of the guard's bans.
+const DefaultBansPoll = time.Minute
 
 // checkBans spools a ban summary when one is due (see CheckBans), logging what fails.
 func (a *Agent) checkBans(cfg wire.AgentConfig) bool {
@@ -257,7 +256,11 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 	retryT := time.NewTimer(time.Hour)
 	retryT.Stop()
 	defer retryT.Stop()
-	bansT := time.NewTicker(bansPoll)
+	poll := a.BansPoll
+	if poll <= 0 {
+		poll = DefaultBansPoll
+	}
+	bansT := time.NewTicker(poll)
 	defer bansT.Stop()
 	retry := 0
 	upload := func() {
