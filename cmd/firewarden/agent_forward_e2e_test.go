@@ -153,3 +153,12 @@ func (s *fleetServer) sorted() []wire.Record {
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
 }
+
+func hasKind(recs []wire.Record, kind string) bool {
+	for _, r := range recs {
+		if r.Kind == kind {
+			return true
+		}
+	}
+	return false
+}

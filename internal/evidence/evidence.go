@@ -506,13 +506,15 @@ func Verify(dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The head first: an append running meanwhile (chain file, then head) can then only make
+	// the log longer than the head, which is accepted for one entry, never shorter.
+	h, err := readHead(d)
+	if err != nil {
+		return 0, err
+	}
 	data, err := d.ReadFile(ChainFile)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
-		return 0, err
-	}
-	h, err := readHead(d)
-	if err != nil {
 		return 0, err
 	}
 	// A last line without its newline is a write a kill cut short: no head counts it, and the
