@@ -7,7 +7,9 @@
 // write that decision to agent.cycle.json, then apply it: append the run to the evidence chain,
 // spool the records, remember the statuses, remove agent.cycle.json. Every step of the apply is
 // idempotent, and a process that finds agent.cycle.json on start repeats it, so a kill at any
-// point ends with each record spooled exactly once and the chain holding the run once.
+// point ends with each record spooled exactly once and the chain holding the run once. A tamper
+// alert or a summary of the guard's bans that the daemon forwards goes the same way, as a cycle
+// of one record whose chain entry is a Note.
 package agent
 
 import (
