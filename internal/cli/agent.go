@@ -149,11 +149,17 @@ func runAgentEnroll(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The server's sequence for this host resumes where the spool stands, so that records
+	// numbered under an earlier enrollment still upload, and later ones are not taken for a gap.
+	spool, err := agent.OpenSpool(state)
+	if err != nil {
+		return err
+	}
 	c := agent.NewClient(u, pin, nil)
 	c.UserAgent = "firewarden-agent/" + version.String()
 	resp, err := c.Enroll(ctx, wire.EnrollRequest{
 		Secret: *secret, HostUUID: uuid, Hostname: a.hostname(), OS: osName(string(a.os.Kind)), OSVersion: a.os.Version,
-		AgentVersion: version.String(), Labels: labels,
+		AgentVersion: version.String(), Labels: labels, NextSeq: spool.Resume(),
 	})
 	if err != nil {
 		return err
