@@ -128,7 +128,8 @@ func (a *Agent) recoverLocked() error {
 type Outcome struct {
 	RunID     string
 	Compliant bool
-	Drifts    int
+	Drifts    int // changes of status observed since the cycle before
+	Fixed     int // checks whose status the fix changed (enforce mode)
 	Records   int
 }
 
@@ -177,7 +178,13 @@ func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error
 
 	next := a.Spool.Next()
 	var recs []wire.Record
+	observed, fixed := 0, 0
 	for i := range drifts {
+		if drifts[i].Cause == wire.CauseFix {
+			fixed++
+		} else {
+			observed++
+		}
 		recs = append(recs, wire.Record{Seq: next, Kind: wire.KindDrift, Time: finished, Drift: &drifts[i]})
 		next++
 	}
@@ -211,7 +218,7 @@ func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error
 	if err := a.apply(c, false); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{RunID: runID, Compliant: compliant, Drifts: len(drifts), Records: len(recs)}, nil
+	return Outcome{RunID: runID, Compliant: compliant, Drifts: observed, Fixed: fixed, Records: len(recs)}, nil
 }
 
 func modeOf(p wire.Policy) string {

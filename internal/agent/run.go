@@ -88,7 +88,7 @@ func (a *Agent) cycleAndRecord(ctx context.Context, cfg wire.AgentConfig) (Outco
 	if !out.Compliant {
 		verdict = "NOT compliant"
 	}
-	a.logf("run %s: %s, %d drift(s), %d record(s) spooled", out.RunID, verdict, out.Drifts, out.Records)
+	a.logf("run %s: %s, %d drift(s), %d fixed, %d record(s) spooled", out.RunID, verdict, out.Drifts, out.Fixed, out.Records)
 	return out, nil
 }
 
