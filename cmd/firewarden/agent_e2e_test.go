@@ -366,7 +366,9 @@ func seedChain(b *testing.B, root string) {
 
 // BenchmarkAgentIdleRSS starts `firewarden agent run` on an emulated Mac 15 against a local
 // server, waits for its first report (one full cycle and upload done, the nudge stream open) and
-// reports the daemon's resident set size then and after it idled for a while.
+// reports the daemon's resident set size then and after it idled for a while. With
+// FIREWARDEN_BENCH_ESLOGGER=1 an eslogger stand-in runs, so tamper detection runs too (and its
+// first alert is uploaded before the first figure).
 func BenchmarkAgentIdleRSS(b *testing.B) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc (Linux)")
@@ -382,11 +384,27 @@ func BenchmarkAgentIdleRSS(b *testing.B) {
 			b.Fatalf("enroll: %v\n%s", err, out)
 		}
 		seedChain(b, root)
+		watching := os.Getenv("FIREWARDEN_BENCH_ESLOGGER") != ""
+		if watching {
+			// Tamper detection running, as on a Mac: an eslogger stand-in streams the fixture
+			// and stays.
+			fixture, err := os.ReadFile("../../internal/detect/live/testdata/eslogger/firewall-off.jsonl")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "fixture"), fixture, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			hosttest.StandInScript(b, root, "/usr/bin/eslogger", esloggerStandIn)
+		}
 		cmd := exec.Command(fwBin, "--root", root, "agent", "run")
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
 		<-srv.reported
+		for watching && !hasKind(srv.sorted(), wire.KindAlert) {
+			<-srv.reported // the alert's upload
+		}
 		after, err := rssMB(cmd.Process.Pid)
 		if err != nil {
 			b.Fatal(err)
@@ -518,4 +536,31 @@ func TestAgentKill9LosesAndDuplicatesNothing(t *testing.T) {
 		t.Errorf("evidence --verify = %q, want %q", r.stdout, want)
 	}
 	t.Logf("%d records, %d runs survived 16 kills", len(srv.records), len(runs))
+}
+
+// BenchmarkAgentOnceCPU runs `firewarden agent run --once` (emulated Mac 15, built-in baseline,
+// report mode) per iteration and reports its CPU time as getrusage gives it for a child that
+// exited: the process and the programs it ran (the emulator's stand-ins), start-up, config
+// fetch, TLS handshakes and upload included. Set FIREWARDEN_BENCH_CHAIN to start from a long
+// evidence chain.
+func BenchmarkAgentOnceCPU(b *testing.B) {
+	srv := newFleetServer(b)
+	root := b.TempDir()
+	if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
+		b.Fatal(err)
+	}
+	enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
+	if out, err := enroll.CombinedOutput(); err != nil {
+		b.Fatalf("enroll: %v\n%s", err, out)
+	}
+	seedChain(b, root)
+	var total time.Duration
+	for b.Loop() {
+		cmd := exec.Command(fwBin, "--root", root, "agent", "run", "--once")
+		if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 {
+			b.Fatalf("agent run --once: %v\n%s", err, out)
+		}
+		total += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	b.ReportMetric(float64(total)/float64(time.Millisecond)/float64(b.N), "cpu-ms/run")
 }

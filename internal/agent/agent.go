@@ -7,7 +7,9 @@
 // write that decision to agent.cycle.json, then apply it: append the run to the evidence chain,
 // spool the records, remember the statuses, remove agent.cycle.json. Every step of the apply is
 // idempotent, and a process that finds agent.cycle.json on start repeats it, so a kill at any
-// point ends with each record spooled exactly once and the chain holding the run once.
+// point ends with each record spooled exactly once and the chain holding the run once. A tamper
+// alert or a summary of the guard's bans that the daemon forwards goes the same way, as a cycle
+// of one record whose chain entry is a Note.
 package agent
 
 import (
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/evidence"
@@ -50,6 +53,18 @@ type Agent struct {
 	// RotateAfter is the age at which the daemon rotates the host credential: 0 means
 	// DefaultRotateAfter, a negative value never (rotate.go).
 	RotateAfter time.Duration
+	// Watch, when set, runs tamper detection live (detect --live's engine, macOS) until ctx ends,
+	// handing each alert to emit; Run forwards them. An error ends the watch, not the agent.
+	Watch func(ctx context.Context, emit func(wire.Alert)) error
+	// BansPoll is how often the daemon looks at block.json for a change of the guard's bans
+	// (one stat when nothing changed); DefaultBansPoll when zero.
+	BansPoll time.Duration
+
+	// mu is held from taking sequence numbers to spooling their records (and over Recover):
+	// cycles, forwarded alerts and ban summaries come from different goroutines.
+	mu sync.Mutex
+	// factsMu serialises the read-modify-write of FactsFile.
+	factsMu sync.Mutex
 }
 
 func (a *Agent) now() time.Time { return a.Now().UTC() }
@@ -94,20 +109,27 @@ func (a *Agent) Defaults() {
 
 // Recover finishes a cycle a killed process left in agent.cycle.json.
 func (a *Agent) Recover() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.recoverLocked()
+}
+
+func (a *Agent) recoverLocked() error {
 	var c cycle
 	ok, err := readJSON(a.State, CycleFile, &c)
 	if err != nil || !ok {
 		return err
 	}
-	a.logf("finishing run %s, interrupted before its records were spooled", c.RunID)
-	return a.apply(c)
+	a.logf("finishing %s %s, interrupted before its records were spooled", c.what(), c.RunID)
+	return a.apply(c, true)
 }
 
 // Outcome is what a cycle did.
 type Outcome struct {
 	RunID     string
 	Compliant bool
-	Drifts    int
+	Drifts    int // changes of status observed since the cycle before
+	Fixed     int // checks whose status the fix changed (enforce mode)
 	Records   int
 }
 
@@ -141,6 +163,12 @@ func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error
 	}
 	finished := a.now()
 
+	// From here to the spool the sequence numbers taken must not be taken by anything else.
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.recoverLocked(); err != nil {
+		return Outcome{}, err
+	}
 	var prev last
 	if _, err := readJSON(a.State, LastFile, &prev); err != nil {
 		return Outcome{}, err
@@ -150,7 +178,13 @@ func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error
 
 	next := a.Spool.Next()
 	var recs []wire.Record
+	observed, fixed := 0, 0
 	for i := range drifts {
+		if drifts[i].Cause == wire.CauseFix {
+			fixed++
+		} else {
+			observed++
+		}
 		recs = append(recs, wire.Record{Seq: next, Kind: wire.KindDrift, Time: finished, Drift: &drifts[i]})
 		next++
 	}
@@ -172,7 +206,7 @@ func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error
 	}
 	c := cycle{
 		RunID: runID, Records: recs, Statuses: statuses,
-		Evidence: evidence.Record{
+		Evidence: &evidence.Record{
 			RunID: runID, Host: a.Host, OS: a.OS, OSVersion: a.OSVersion, Tool: "firewarden", ToolVersion: version.String(),
 			Baseline: evidence.BaselineRef{Name: b.Name, Source: b.Source, SHA256: b.Hash},
 			Started:  started, Finished: finished, Summary: sum, Results: final,
@@ -181,10 +215,10 @@ func (a *Agent) Cycle(ctx context.Context, cfg wire.AgentConfig) (Outcome, error
 	if err := writeJSON(a.State, CycleFile, c); err != nil {
 		return Outcome{}, err
 	}
-	if err := a.apply(c); err != nil {
+	if err := a.apply(c, false); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{RunID: runID, Compliant: compliant, Drifts: len(drifts), Records: len(recs)}, nil
+	return Outcome{RunID: runID, Compliant: compliant, Drifts: observed, Fixed: fixed, Records: len(recs)}, nil
 }
 
 func modeOf(p wire.Policy) string {
@@ -194,16 +228,17 @@ func modeOf(p wire.Policy) string {
 	return p.Mode
 }
 
-// apply carries out a decided cycle; every step can be repeated.
-func (a *Agent) apply(c cycle) error {
+// apply carries out a decided cycle; every step can be repeated. recovering says a killed
+// process may have done part of it: only then can the chain already hold the entry.
+func (a *Agent) apply(c cycle, recovering bool) error {
 	if err := a.fault("chain"); err != nil {
 		return err
 	}
-	ref, err := a.chain(c)
+	ref, err := a.chain(c, recovering)
 	if err != nil {
 		// A chain that was tampered with is refused by evidence.Open; going silent would hide
-		// exactly that. The run is reported without a chain ref, which the server flags.
-		a.logf("evidence chain: %s; run %s is reported without its chain entry", oneLine(err.Error()), c.RunID)
+		// exactly that. The record is reported without a chain ref, which the server flags.
+		a.logf("evidence chain: %s; %s %s is reported without its chain entry", oneLine(err.Error()), c.what(), c.RunID)
 		ref = nil
 	}
 	c.Records[len(c.Records)-1].Chain = ref
@@ -216,8 +251,15 @@ func (a *Agent) apply(c cycle) error {
 	if err := a.fault("last"); err != nil {
 		return err
 	}
-	if err := writeJSON(a.State, LastFile, last{RunID: c.RunID, Statuses: c.Statuses}); err != nil {
-		return err
+	if c.Note == nil {
+		if err := writeJSON(a.State, LastFile, last{RunID: c.RunID, Statuses: c.Statuses}); err != nil {
+			return err
+		}
+	}
+	if c.Bans != nil {
+		if err := writeJSON(a.State, BansFile, *c.Bans); err != nil {
+			return err
+		}
 	}
 	if err := a.fault("done"); err != nil {
 		return err
@@ -228,25 +270,36 @@ func (a *Agent) apply(c cycle) error {
 // recentEntries is how far back in the chain a finished cycle looks for its own run.
 const recentEntries = 32
 
-// chain appends the cycle's evidence record unless the chain already holds it among its latest
-// entries.
-func (a *Agent) chain(c cycle) (*wire.ChainRef, error) {
+// chain appends the cycle's evidence record (or note) unless, when recovering, the chain already
+// holds it among its latest entries.
+func (a *Agent) chain(c cycle, recovering bool) (*wire.ChainRef, error) {
 	ch, err := evidence.Open(a.State.Path())
 	if err != nil {
 		return nil, err
 	}
 	defer ch.Close()
-	// Another command (`firewarden evidence`) may have appended after the killed run did.
-	recent := ch.Recent(recentEntries)
-	for i := len(recent) - 1; i >= 0; i-- {
-		var head struct {
-			RunID string `json:"run_id"`
+	if recovering {
+		// Another command (`firewarden evidence`) may have appended after the killed run did.
+		recent, err := ch.Recent(recentEntries)
+		if err != nil {
+			return nil, err
 		}
-		if json.Unmarshal(recent[i].Record, &head) == nil && head.RunID == c.RunID {
-			return chainRef(recent[i]), nil
+		for i := len(recent) - 1; i >= 0; i-- {
+			var head struct {
+				RunID string `json:"run_id"`
+				ID    string `json:"id"` // a Note
+			}
+			if json.Unmarshal(recent[i].Record, &head) == nil && (head.RunID == c.RunID || head.ID == c.RunID) {
+				return chainRef(recent[i]), nil
+			}
 		}
 	}
-	e, err := ch.Next(c.Evidence)
+	var e evidence.Entry
+	if c.Note != nil {
+		e, err = ch.NextOf(c.Note)
+	} else {
+		e, err = ch.Next(*c.Evidence)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -22,9 +24,15 @@ func BenchmarkCycle(b *testing.B) {
 	ta := newMacAgent(b, srv)
 	ctx := context.Background()
 	cfg := DefaultConfig()
-	// The evidence chain is rewritten whole at each append; start from a day of hourly runs so
-	// that the figure is not that of an empty chain.
-	for range 24 {
+	// Start from a day of hourly runs (FIREWARDEN_BENCH_CHAIN to change it) so that the figure
+	// is not that of an empty chain.
+	n := 24
+	if v := os.Getenv("FIREWARDEN_BENCH_CHAIN"); v != "" {
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			b.Fatalf("FIREWARDEN_BENCH_CHAIN=%q: want a number", v)
+		}
+	}
+	for range n {
 		if _, err := ta.Cycle(ctx, cfg); err != nil {
 			b.Fatal(err)
 		}

@@ -67,6 +67,7 @@ func (a *Agent) Once(ctx context.Context) (out Outcome, err error) {
 	if err != nil {
 		return out, err
 	}
+	a.checkBans(cfg)
 	_, err = a.uploadAndRecord(ctx, onceAttempts)
 	return out, err
 }
@@ -87,7 +88,7 @@ func (a *Agent) cycleAndRecord(ctx context.Context, cfg wire.AgentConfig) (Outco
 	if !out.Compliant {
 		verdict = "NOT compliant"
 	}
-	a.logf("run %s: %s, %d drift(s), %d record(s) spooled", out.RunID, verdict, out.Drifts, out.Records)
+	a.logf("run %s: %s, %d drift(s), %d fixed, %d record(s) spooled", out.RunID, verdict, out.Drifts, out.Fixed, out.Records)
 	return out, nil
 }
 
@@ -106,6 +107,8 @@ func (a *Agent) uploadAndRecord(ctx context.Context, attempts int) (int, error) 
 }
 
 func (a *Agent) updateFacts(fn func(*Facts)) {
+	a.factsMu.Lock()
+	defer a.factsMu.Unlock()
 	f, err := LoadFacts(a.State)
 	if err != nil {
 		f = Facts{}
@@ -124,13 +127,27 @@ var NudgeBackoff = Backoff{Base: time.Second, Max: 5 * time.Minute}
 // It returns nil when ctx is cancelled (SIGTERM), having left nothing half-written.
 func (a *Agent) Run(ctx context.Context) error {
 	nudges := make(chan wire.Nudge, 1)
+	spooled := make(chan struct{}, 1) // alerts were spooled: upload
 	var connected atomic.Bool
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		a.nudgeLoop(ctx, &connected, nudges)
 		return nil
 	})
-	g.Go(func() error { return a.loop(ctx, &connected, nudges) })
+	if a.Watch != nil {
+		q := newAlertQueue()
+		watched := make(chan struct{})
+		g.Go(func() error {
+			defer close(watched)
+			a.watch(ctx, q)
+			return nil
+		})
+		g.Go(func() error {
+			a.forwarder(ctx, q, watched, spooled)
+			return nil
+		})
+	}
+	g.Go(func() error { return a.loop(ctx, &connected, nudges, spooled) })
 	err := g.Wait()
 	// Stopped: nothing is scheduled any more, and status must not say otherwise.
 	a.updateFacts(func(f *Facts) { f.NextRun = time.Time{} })
@@ -166,7 +183,72 @@ func (a *Agent) nudgeLoop(ctx context.Context, connected *atomic.Bool, out chan<
 	}
 }
 
-func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan wire.Nudge) error {
+// watch runs tamper detection until ctx ends, queueing its alerts.
+func (a *Agent) watch(ctx context.Context, q *alertQueue) {
+	a.updateFacts(func(f *Facts) { f.Detect = "running" })
+	err := a.Watch(ctx, q.push)
+	why := "stopped with the agent"
+	if err != nil {
+		why = "not running: " + oneLine(err.Error())
+		a.logf("tamper detection %s", why)
+	}
+	a.updateFacts(func(f *Facts) { f.Detect = why })
+}
+
+// forwarderRetry is how long the forwarder waits after failing to spool an alert (a full disk)
+// before it tries again.
+const forwarderRetry = 10 * time.Second
+
+// forwarder spools queued alerts as they come, in order, and asks the loop to upload. After ctx
+// ends it waits for the watch to end (it flushes the alerts it still holds) and spools those.
+func (a *Agent) forwarder(ctx context.Context, q *alertQueue, watched <-chan struct{}, spooled chan<- struct{}) {
+	for {
+		stopping := false
+		select {
+		case <-q.wake:
+		case <-watched:
+			stopping = true
+		}
+		als := q.take()
+		for i, al := range als {
+			if err := a.ForwardAlert(al); err != nil {
+				// Kept in memory and tried again: an alert is never given up here.
+				a.logf("alert %s: %s; trying again in %v", al.Rule, oneLine(err.Error()), forwarderRetry)
+				q.requeue(als[i:])
+				if stopping || a.Sleep(ctx, forwarderRetry) != nil {
+					return
+				}
+				break
+			}
+		}
+		if len(als) > 0 {
+			select {
+			case spooled <- struct{}{}:
+			default:
+			}
+		}
+		if stopping {
+			return
+		}
+	}
+}
+
+// DefaultBansPoll is how often the daemon looks at block.json for a change of the guard's bans.
+const DefaultBansPoll = time.Minute
+
+// checkBans spools a ban summary when one is due (see CheckBans), logging what fails.
+func (a *Agent) checkBans(cfg wire.AgentConfig) bool {
+	// Due once per interval at the least jitter, so that one unchanged summary goes with about
+	// every cycle and never two.
+	every := Interval(cfg.Policy, 0)
+	sent, err := a.CheckBans(every)
+	if err != nil {
+		a.logf("ban summary: %s", oneLine(err.Error()))
+	}
+	return sent
+}
+
+func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan wire.Nudge, spooled <-chan struct{}) error {
 	cfg, err := a.Config(ctx)
 	if err != nil {
 		a.logf("using the last policy known (%s): %v", cfg.Policy.Name, oneLine(err.Error()))
@@ -176,6 +258,12 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 	retryT := time.NewTimer(time.Hour)
 	retryT.Stop()
 	defer retryT.Stop()
+	poll := a.BansPoll
+	if poll <= 0 {
+		poll = DefaultBansPoll
+	}
+	bansT := time.NewTicker(poll)
+	defer bansT.Stop()
 	retry := 0
 	upload := func() {
 		_, err := a.uploadAndRecord(ctx, 1)
@@ -208,6 +296,14 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 			}
 		case <-retryT.C:
 			upload()
+		case <-spooled:
+			if retry == 0 { // else the retry timer is set and will upload
+				upload()
+			}
+		case <-bansT.C:
+			if a.checkBans(cfg) && retry == 0 {
+				upload()
+			}
 		case n := <-nudges:
 			runNow = true
 			if n.Kind == wire.NudgeConfigChanged {
@@ -227,10 +323,11 @@ func (a *Agent) loop(ctx context.Context, connected *atomic.Bool, nudges <-chan 
 			}
 			a.logf("run: %s", oneLine(err.Error()))
 		}
+		a.checkBans(cfg)
 		upload()
 		a.rotateIfDue(ctx)
-		// A cycle reads the whole evidence chain (evidence.Open verifies it); hand that memory
-		// back now rather than holding it for the idle hour.
+		// A cycle holds a run's results and evidence several times over; hand that memory back
+		// now rather than holding it for the idle hour.
 		debug.FreeOSMemory()
 		next := Interval(cfg.Policy, a.Rand())
 		cycleT.Stop()

@@ -162,6 +162,17 @@ func (s *Spool) Next() uint64 {
 	return s.next
 }
 
+// Resume is where the server's sequence for this host must resume when it enrolls again
+// (wire.EnrollRequest.NextSeq): the oldest record still spooled, or Next when none is.
+func (s *Spool) Resume() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) > 0 {
+		return s.entries[0].seq
+	}
+	return s.next
+}
+
 // Commit spools records whose seqs were taken from Next, in order: first the seq file moves past
 // the last of them, then each record is written. Committing the same records again (after a
 // crash) rewrites identical files, so it is idempotent.

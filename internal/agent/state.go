@@ -19,6 +19,7 @@ const (
 	LastFile       = "agent.last.json"   // the statuses of the last cycle, to tell drift
 	ConfigFile     = "agent.config.json" // the last policy fetched, for cycles while offline
 	CycleFile      = "agent.cycle.json"  // a cycle's records between deciding and spooling them
+	BansFile       = "agent.bans.json"   // the last ban summary spooled, to tell a change
 )
 
 // Enrollment is agent.json: the server this host reports to and its credential.
@@ -50,6 +51,13 @@ type Facts struct {
 	ConfigVersion   int64     `json:"config_version,omitempty"`
 	// Revoked: the server said this host's credential was revoked (rotate.go noteRevoked).
 	Revoked bool `json:"credential_revoked,omitempty"`
+	// Tamper detection (macOS): whether it runs, and what it forwarded.
+	Detect          string     `json:"detect,omitempty"` // "running", or why not
+	AlertsForwarded int        `json:"alerts_forwarded,omitempty"`
+	LastAlert       time.Time  `json:"last_alert,omitzero"`
+	LastAlertRule   string     `json:"last_alert_rule,omitempty"`
+	LastBans        *wire.Bans `json:"last_bans,omitempty"` // the last ban summary spooled
+	LastBansAt      time.Time  `json:"last_bans_at,omitzero"`
 }
 
 // last is LastFile: the status of each check after the last cycle.
@@ -59,12 +67,22 @@ type last struct {
 }
 
 // cycle is CycleFile: everything a cycle decided, written before any of it is applied, so that
-// a cycle killed half-way is finished on the next start exactly as it would have been.
+// a cycle killed half-way is finished on the next start exactly as it would have been. A
+// forwarded alert or ban summary goes the same way as a one-record cycle with a Note.
 type cycle struct {
-	RunID    string            `json:"run_id"`
-	Evidence evidence.Record   `json:"evidence"`
-	Records  []wire.Record     `json:"records"` // seqs assigned; the run record is the last
-	Statuses map[string]string `json:"statuses"`
+	RunID    string            `json:"run_id"` // a Note's ID for a note
+	Evidence *evidence.Record  `json:"evidence,omitempty"`
+	Note     *Note             `json:"note,omitempty"` // chained instead of Evidence
+	Records  []wire.Record     `json:"records"`        // seqs assigned; the chained record is the last
+	Statuses map[string]string `json:"statuses,omitempty"`
+	Bans     *bansSent         `json:"bans_sent,omitempty"` // written to BansFile once spooled
+}
+
+func (c cycle) what() string {
+	if c.Note != nil {
+		return c.Note.Kind
+	}
+	return "run"
 }
 
 func readJSON(d *statedir.Dir, name string, v any) (bool, error) {

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/agent"
+	"github.com/firewarden/firewarden/internal/detect"
+	"github.com/firewarden/firewarden/internal/detect/input"
+	"github.com/firewarden/firewarden/internal/detect/live"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
@@ -51,7 +55,11 @@ func agentSpec() *cmdSpec {
 			{
 				name: "run", summary: "the agent daemon; --once runs one cycle and uploads",
 				desc: "Runs a check cycle at once, then every policy interval (plus or minus 10 % jitter) and when the server nudges, " +
-					"uploading the spool after each. --once runs one cycle, uploads and exits: 0 uploaded and compliant, " +
+					"uploading the spool after each. On macOS it also runs tamper detection live (the engine of `detect --live`, " +
+					"built-in rules) and forwards each alert at once; when the guard's bans change (block.json in the state " +
+					"directory, looked at every minute) it sends a summary, and an unchanged one about once per interval. " +
+					"Alerts and summaries are in the evidence chain and the spool like runs. " +
+					"--once runs one cycle (and the ban summary), uploads and exits: 0 uploaded and compliant, " +
 					"1 uploaded and not compliant, 2 when the cycle or the upload failed (the records stay spooled for the " +
 					"next run). SIGINT and SIGTERM stop it cleanly.",
 				examples: []string{"sudo firewarden agent run", "sudo firewarden agent run --once"},
@@ -67,8 +75,9 @@ func agentSpec() *cmdSpec {
 			{
 				name: "status", summary: "enrolment, last run, last upload, spool depth, next run",
 				desc: "Prints where this host is enrolled (server, host ID, pinned fingerprint), the last run and its " +
-					"verdict, the last upload, how many records wait in the spool and when the next run is due. Exit 0 " +
-					"enrolled, 1 not enrolled.",
+					"verdict, the last upload, how many records wait in the spool and when the next run is due; then what " +
+					"it forwards: whether tamper detection runs (macOS) and how many alerts it forwarded, and the last " +
+					"summary of the guard's bans it sent. Exit 0 enrolled, 1 not enrolled.",
 				examples: []string{"firewarden agent status", "firewarden --json agent status"},
 			},
 		},
@@ -140,11 +149,17 @@ func runAgentEnroll(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The server's sequence for this host resumes where the spool stands, so that records
+	// numbered under an earlier enrollment still upload, and later ones are not taken for a gap.
+	spool, err := agent.OpenSpool(state)
+	if err != nil {
+		return err
+	}
 	c := agent.NewClient(u, pin, nil)
 	c.UserAgent = "firewarden-agent/" + version.String()
 	resp, err := c.Enroll(ctx, wire.EnrollRequest{
 		Secret: *secret, HostUUID: uuid, Hostname: a.hostname(), OS: osName(string(a.os.Kind)), OSVersion: a.os.Version,
-		AgentVersion: version.String(), Labels: labels,
+		AgentVersion: version.String(), Labels: labels, NextSeq: spool.Resume(),
 	})
 	if err != nil {
 		return err
@@ -247,6 +262,9 @@ func runAgentRun(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if !*once {
+		if a.os.Kind == host.MacOS {
+			ag.Watch = a.agentWatch()
+		}
 		return ag.Run(ctx)
 	}
 	out, err := ag.Once(ctx)
@@ -258,6 +276,66 @@ func runAgentRun(ctx context.Context, a *app, args []string) error {
 	}
 	return nil
 }
+
+// agentWatch is the agent's tamper detection: the engine of `detect --live` with the built-in
+// rules and the state poll, its alerts handed to emit instead of printed. It is gated as
+// `detect --live` is: a Mac, or a Mac's root given with --root.
+func (a *app) agentWatch() func(ctx context.Context, emit func(wire.Alert)) error {
+	return func(ctx context.Context, emit func(wire.Alert)) error {
+		rs, err := detect.LoadRules(true)
+		if err != nil {
+			return err
+		}
+		hostname := a.hostname()
+		logf := live.LineLogger(a.Err, "firewarden agent: tamper detection: ")
+		eng := &liveEngine{e: detect.New(rs, detect.Options{Immediate: true}), host: hostname, logf: logf}
+		interesting := rs.Interesting()
+		sup, err := live.New(live.Config{
+			Root:    a.root,
+			Runner:  host.ExecRunner{Root: a.root, Timeout: 20 * time.Second},
+			Starter: live.ExecStarter{Root: a.root},
+			Decode: func(r io.Reader, name string, f live.Format) live.Source {
+				format, err := input.ParseFormat(string(f))
+				if err != nil {
+					format = input.Auto
+				}
+				skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
+				return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
+			},
+			Engine:   eng,
+			Sinks:    []live.Sink{&agentSink{emit: emit, logf: logf}},
+			Poll:     time.Minute,
+			Weakened: eng.weakened,
+			Log:      logf,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = sup.Run(ctx)
+		return err
+	}
+}
+
+// agentSink hands live alerts to the agent in its wire form.
+type agentSink struct {
+	emit func(wire.Alert)
+	logf live.Logf
+}
+
+func (s *agentSink) Name() string { return "the fleet agent" }
+
+func (s *agentSink) Send(al live.Alert) error {
+	w, err := agent.AlertOf(al.JSON)
+	if err != nil {
+		return err
+	}
+	s.emit(w)
+	return nil
+}
+
+func (s *agentSink) Close() error { return nil }
+
+var _ live.Sink = (*agentSink)(nil)
 
 // agentStatus is `agent status --json`.
 type agentStatus struct {
@@ -371,6 +449,24 @@ func writeAgentStatus(a *app, st agentStatus) {
 		next = at(f.NextRun)
 	}
 	fmt.Fprintf(tw, "next run\t%s\n", next)
+	if f.Detect != "" || f.AlertsForwarded > 0 {
+		d := f.Detect
+		if d == "" {
+			d = "not running"
+		}
+		d += fmt.Sprintf("; %d alert(s) forwarded", f.AlertsForwarded)
+		if f.AlertsForwarded > 0 {
+			d += fmt.Sprintf(", the last %s (%s)", at(f.LastAlert), f.LastAlertRule)
+		}
+		fmt.Fprintf(tw, "tamper detection\t%s\n", d)
+	}
+	if b := f.LastBans; b != nil {
+		line := fmt.Sprintf("%d active, %d new, sent %s", b.Active, b.Added, at(f.LastBansAt))
+		if len(b.Top) > 0 {
+			line += "; most banned: " + strings.Join(b.Top, ", ")
+		}
+		fmt.Fprintf(tw, "bans\t%s\n", line)
+	}
 	tw.Flush()
 }
 

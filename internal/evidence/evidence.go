@@ -16,8 +16,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/posture"
@@ -99,17 +102,25 @@ const headVersion = 1
 
 // Chain is the open evidence chain of a state directory, locked against other writers from Open
 // to Close so that concurrent runs never lose a record.
+//
+// The chain file is appended to in place: each entry is one write of one line, fsynced before
+// the head moves past it. Open reads only the head and the last line, so its cost does not grow
+// with the chain; Verify reads every entry.
 type Chain struct {
-	dir     *statedir.Dir
-	lock    *statedir.Lock
-	raw     []byte
-	entries []Entry
+	dir  *statedir.Dir
+	lock *statedir.Lock
+	n    int   // entries, as the last one numbers itself
+	last Entry // the last entry; zero when n is 0
+	end  int64 // offset just past the last complete line: where the next entry goes
 }
 
-// Open locks and reads the chain in dir, creating dir if needed (see statedir.Open). A chain that
-// does not verify against itself or its head is refused rather than extended. A head one entry
-// behind the log (a run killed between writing the two) is brought up to date first, so that it
-// never falls further behind; a missing head (a chain from before heads were kept) is started.
+// Open locks the chain in dir, creating dir if needed (see statedir.Open), and checks its end: the
+// last entry must hash right and be the one the head names. A chain that fails is refused rather
+// than extended. A head one entry behind the log (a run killed between writing the two) is
+// brought up to date first, so that it never falls further behind; a missing head (a chain from
+// before heads were kept) is started after the whole chain verified. A last line without its
+// newline (a write cut short by a kill) was never counted by the head; the next Append replaces
+// it. Entries before the last are not re-read: Verify checks them all.
 func Open(dir string) (*Chain, error) {
 	d, err := statedir.Open(dir)
 	if err != nil {
@@ -130,32 +141,139 @@ func Open(dir string) (*Chain, error) {
 
 func openLocked(d *statedir.Dir) (*Chain, error) {
 	path := d.Join(ChainFile)
-	raw, err := d.ReadFile(ChainFile)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	entries, err := parseChain(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w; move it aside to start a new chain", path, err)
-	}
 	h, err := readHead(d)
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{dir: d, raw: raw, entries: entries}
+	c := &Chain{dir: d}
 	if h == nil {
-		if len(entries) == 0 {
-			return c, nil
+		return openWithoutHead(c, path)
+	}
+	end, line, err := readLast(path)
+	if err != nil {
+		return nil, err
+	}
+	c.end = end
+	if line != nil {
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("%s: %w; move it and %s aside to start a new chain", path, &ChainError{Line: max(h.Records, 1), Msg: "the last line is not a chain entry: " + err.Error()}, HeadFile)
 		}
-	} else if err := checkHead(entries, *h); err != nil {
+		if e.Seq < 1 || entryHash(e.Seq, e.Prev, e.Record) != e.Hash {
+			return nil, fmt.Errorf("%s: %w; move it and %s aside to start a new chain", path, &ChainError{Line: max(e.Seq, 1), Msg: "the last entry's hash does not match its record (the record was edited)"}, HeadFile)
+		}
+		c.n, c.last = e.Seq, e
+	}
+	if err := checkEnd(c.n, c.last, *h); err != nil {
 		return nil, fmt.Errorf("%s: %w; move it and %s aside to start a new chain", path, err, HeadFile)
 	}
-	if h == nil || h.Records != len(entries) {
+	if h.Records != c.n {
 		if err := c.writeHead(); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// openWithoutHead opens a chain that has no head: it is verified whole (once: a head is written
+// for it), since nothing else vouches for its end.
+func openWithoutHead(c *Chain, path string) (*Chain, error) {
+	raw, err := c.dir.ReadFile(ChainFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	raw = raw[:completeLines(raw)]
+	entries, err := parseChain(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; move it aside to start a new chain", path, err)
+	}
+	if len(entries) == 0 {
+		return c, nil
+	}
+	c.n, c.last, c.end = len(entries), entries[len(entries)-1], int64(len(raw))
+	if err := c.writeHead(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// completeLines is the length of data up to and including its last newline: what follows is a
+// line whose write was cut short.
+func completeLines(data []byte) int {
+	return bytes.LastIndexByte(data, '\n') + 1
+}
+
+// tailChunk is how much of the chain's end is read at a time when looking for its last lines.
+const tailChunk = 64 << 10
+
+// readLast returns the offset just past the chain file's last complete line, and that line
+// (without its newline; nil when there is none). A missing file is an empty chain; a link or
+// anything but a regular file is refused.
+func readLast(path string) (end int64, line []byte, err error) {
+	f, err := statedir.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	lines, end, err := lastLines(f, 1)
+	if err != nil || len(lines) == 0 {
+		return end, nil, err
+	}
+	return end, lines[0], nil
+}
+
+// lastLines reads up to n of the last complete lines of f, oldest first, reading backwards from
+// the end in chunks, and the offset just past the last of them.
+func lastLines(f *os.File, n int) (lines [][]byte, end int64, err error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	size := fi.Size()
+	// buf holds the file's bytes from off to size.
+	var buf []byte
+	off := size
+	end = -1
+	for {
+		if end < 0 {
+			if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+				end = off + int64(i) + 1
+			}
+		}
+		if end >= 0 {
+			// Complete lines lie in buf[:end-off]; count the newlines that start them.
+			body := buf[:end-off]
+			if bytes.Count(body[:len(body)-1], []byte{'\n'}) >= n || off == 0 {
+				break
+			}
+		} else if off == 0 {
+			return nil, 0, nil // not one complete line
+		}
+		step := min(int64(max(len(buf), tailChunk)), off)
+		chunk := make([]byte, step, int64(len(buf))+step)
+		if _, err := f.ReadAt(chunk, off-step); err != nil {
+			return nil, 0, fmt.Errorf("read %s: %w", f.Name(), err)
+		}
+		buf = append(chunk, buf...)
+		off -= step
+	}
+	body := buf[:end-off-1]
+	for len(lines) < n {
+		i := bytes.LastIndexByte(body, '\n')
+		if i < 0 && off > 0 {
+			break // the line starts before what was read: only when n lines were found
+		}
+		lines = append(lines, body[i+1:])
+		if i < 0 {
+			break
+		}
+		body = body[:i]
+	}
+	slices.Reverse(lines)
+	return lines, end, nil
 }
 
 // readHead reads HeadFile; nil when there is none.
@@ -184,27 +302,33 @@ func parseHead(data []byte) (*head, error) {
 // appending and writing the head.
 func checkHead(entries []Entry, h head) error {
 	n := len(entries)
-	hashAt := func(records int) string {
-		if records == 0 {
-			return genesis
-		}
-		return entries[records-1].Hash
+	var last Entry
+	if n > 0 {
+		last = entries[n-1]
 	}
+	return checkEnd(n, last, h)
+}
+
+// checkEnd compares the end of a chain, n entries the last of which is last, with its head. It
+// is all Open checks, and the end of what Verify checks.
+func checkEnd(n int, last Entry, h head) error {
 	switch {
 	case n < h.Records:
 		return &ChainError{Line: n + 1, Msg: fmt.Sprintf("the head (%s) says %d records, the log ends after %d: records were removed from the end", HeadFile, h.Records, n)}
 	case n > h.Records+1:
 		return &ChainError{Line: h.Records + 2, Msg: fmt.Sprintf("the log holds %d records, the head (%s) %d: records were added by something other than firewarden", n, HeadFile, h.Records)}
-	case hashAt(h.Records) != h.LastHash:
+	case n == 0 && h.LastHash != genesis,
+		n > 0 && n == h.Records && last.Hash != h.LastHash,
+		n == h.Records+1 && last.Prev != h.LastHash:
 		return &ChainError{Line: max(h.Records, 1), Msg: fmt.Sprintf("record %d's hash is not the one the head (%s) holds: the newest records were replaced", h.Records, HeadFile)}
 	}
 	return nil
 }
 
 func (c *Chain) writeHead() error {
-	h := head{Version: headVersion, Records: len(c.entries), LastHash: genesis}
-	if n := len(c.entries); n > 0 {
-		h.LastHash = c.entries[n-1].Hash
+	h := head{Version: headVersion, Records: c.n, LastHash: genesis}
+	if c.n > 0 {
+		h.LastHash = c.last.Hash
 	}
 	data, err := json.Marshal(h)
 	if err != nil {
@@ -214,39 +338,130 @@ func (c *Chain) writeHead() error {
 }
 
 // Next returns the entry the record would become, without writing it.
-func (c *Chain) Next(rec Record) (Entry, error) {
+func (c *Chain) Next(rec Record) (Entry, error) { return c.NextOf(rec) }
+
+// NextOf is Next for a record of another shape than a run (the agent's forwarded alerts): v is
+// stored as its JSON encoding.
+func (c *Chain) NextOf(v any) (Entry, error) {
 	prev, seq := genesis, 1
-	if n := len(c.entries); n > 0 {
-		prev, seq = c.entries[n-1].Hash, c.entries[n-1].Seq+1
+	if c.n > 0 {
+		prev, seq = c.last.Hash, c.n+1
 	}
-	body, err := json.Marshal(rec)
+	body, err := json.Marshal(v)
 	if err != nil {
 		return Entry{}, err
 	}
 	return Entry{Seq: seq, Prev: prev, Hash: entryHash(seq, prev, body), Record: body}, nil
 }
 
-// Append writes the entry Next returned, then the head. The chain file is rewritten whole
-// through a temporary file and a rename, so a crash leaves the old chain or the new one, never
-// half a line; a crash between the two writes leaves the head one entry behind, which Verify
-// accepts and the next Open repairs.
+// Append writes the entry Next returned at the end of the chain file, in place, then the head.
+// The line goes out in one write and is fsynced (and a new file's directory with it) before the
+// head names it: a kill during the write leaves at most a line without its newline, which no
+// head counts and which the next Append replaces; a kill between the two writes leaves the
+// head one entry behind, which Verify accepts and the next Open repairs. The file is never
+// written through a link: a symbolic link is refused when it is opened, and a file with more
+// than one name is refused too.
 func (c *Chain) Append(e Entry) error {
+	if want := c.n + 1; e.Seq != want || (c.n > 0 && e.Prev != c.last.Hash) {
+		return fmt.Errorf("append entry %d to an evidence chain of %d: it does not follow the last entry; take it from Next", e.Seq, c.n)
+	}
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	data := append(append(c.raw[:len(c.raw):len(c.raw)], line...), '\n')
-	if err := c.dir.WriteFile(ChainFile, data); err != nil {
+	line = append(line, '\n')
+	path := c.dir.Join(ChainFile)
+	f, err := statedir.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
 		return err
 	}
-	c.raw, c.entries = data, append(c.entries, e)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if links := linkCount(fi); links > 1 {
+		return fmt.Errorf("%s has %d names (hard links); firewarden appends to it in place and will not write through another name: move it aside", path, links)
+	}
+	switch size := fi.Size(); {
+	case size < c.end:
+		return fmt.Errorf("%s shrank from %d to %d bytes while it was locked; run `firewarden evidence --verify`", path, c.end, size)
+	case size > c.end:
+		// A line cut short by a kill: never counted, replaced now.
+		if err := f.Truncate(c.end); err != nil {
+			return err
+		}
+	}
+	if fi.Mode().Perm() != 0o600 {
+		if err := f.Chmod(0o600); err != nil {
+			return err
+		}
+	}
+	if _, err := f.WriteAt(line, c.end); err != nil {
+		f.Truncate(c.end) // best effort: leave no part of the line behind
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if c.end == 0 {
+		// The file may be new: its name must reach the disk too.
+		if err := syncDir(c.dir.Path()); err != nil {
+			return err
+		}
+	}
+	c.n, c.last, c.end = e.Seq, e, c.end+int64(len(line))
 	return c.writeHead()
 }
 
-// Recent returns the chain's last n entries (fewer when it is shorter), oldest first. The agent
-// uses it to tell whether a run it was killed in the middle of already reached the chain.
-func (c *Chain) Recent(n int) []Entry {
-	return c.entries[max(0, len(c.entries)-n):]
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// linkCount is how many names the file has; 1 where the platform does not say.
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+// Len is how many entries the chain holds.
+func (c *Chain) Len() int { return c.n }
+
+// Recent returns the chain's last n entries (fewer when it is shorter), oldest first, read from
+// the end of the file. The agent uses it to tell whether a run it was killed in the middle of
+// already reached the chain.
+func (c *Chain) Recent(n int) ([]Entry, error) {
+	if c.n == 0 || n <= 0 {
+		return nil, nil
+	}
+	f, err := statedir.OpenFile(c.dir.Join(ChainFile), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	lines, _, err := lastLines(f, min(n, c.n))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(lines))
+	for _, l := range lines {
+		var e Entry
+		if err := json.Unmarshal(l, &e); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.dir.Join(ChainFile), &ChainError{Line: c.n - len(lines) + len(out) + 1, Msg: "not a chain entry: " + err.Error()})
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Close releases the lock.
@@ -291,16 +506,20 @@ func Verify(dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The head first: an append running meanwhile (chain file, then head) can then only make
+	// the log longer than the head, which is accepted for one entry, never shorter.
+	h, err := readHead(d)
+	if err != nil {
+		return 0, err
+	}
 	data, err := d.ReadFile(ChainFile)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
 		return 0, err
 	}
-	h, err := readHead(d)
-	if err != nil {
-		return 0, err
-	}
-	entries, err := parseChain(data)
+	// A last line without its newline is a write a kill cut short: no head counts it, and the
+	// next append replaces it.
+	entries, err := parseChain(data[:completeLines(data)])
 	if err != nil {
 		return len(entries), err
 	}

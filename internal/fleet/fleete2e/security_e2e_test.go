@@ -87,13 +87,19 @@ func TestRotateAndRevokeE2E(t *testing.T) {
 	if r := m.fw(t, "agent", "rotate"); r.code == 0 || !strings.Contains(r.stderr, "REVOKED") {
 		t.Errorf("agent rotate when revoked: exit %d, stderr %q; want a failure saying REVOKED", r.code, r.stderr)
 	}
-	// Enrolling again clears it at the first request the server accepts. (The run's upload is
-	// not checked here: the server restarts a re-enrolled host's sequence and the agent does not
-	// yet, which is the agent's to fix.)
+	// Enrolling again clears it at the first request the server accepts, and the server's
+	// sequence resumes where the agent's spool stands: what was spooled while revoked, and the
+	// next run, upload.
 	m.enroll(t, s)
-	m.fw(t, "agent", "run", "--once")
-	if r := m.fw(t, "agent", "status"); strings.Contains(r.stdout, "REVOKED") {
+	if r := m.fw(t, "agent", "run", "--once"); r.code == 2 || strings.Contains(r.stderr, "acknowledged") {
+		t.Errorf("agent run --once after enrolling again: exit %d, stderr %q; want its records uploaded", r.code, r.stderr)
+	}
+	r = m.fw(t, "agent", "status")
+	if strings.Contains(r.stdout, "REVOKED") {
 		t.Errorf("agent status after enrolling again still says REVOKED:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "0 record(s)") {
+		t.Errorf("agent status after enrolling again and a run:\n%s\nwant an empty spool (everything acknowledged)", r.stdout)
 	}
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -31,6 +33,10 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.HostUUID == "" || req.Hostname == "" {
 		writeError(w, http.StatusBadRequest, "host_uuid and hostname are required")
+		return
+	}
+	if req.NextSeq > math.MaxInt64 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("next_seq: %d is out of range", req.NextSeq))
 		return
 	}
 	hash := Hash(req.Secret)
@@ -76,7 +82,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	h, err := s.st.EnrollHost(r.Context(), store.Host{
 		ID: NewUUIDv7(now), UUID: req.HostUUID, Hostname: req.Hostname, OS: req.OS,
 		OSVersion: req.OSVersion, AgentVersion: req.AgentVersion, Labels: labels,
-		EnrolledAt: now, LastSeen: now,
+		EnrolledAt: now, LastSeen: now, LastSeq: max(req.NextSeq, 1) - 1,
 	}, Hash(cred))
 	if err != nil {
 		s.storeError(w, r, err, "host")

@@ -75,7 +75,7 @@ type Host struct {
 	// it in an indexed column, updated with LastSeen, so that stale hosts are found and counted
 	// without reading every host. A host is stale at every instant t with StaleAt ≤ t.
 	StaleAt     time.Time
-	LastSeq     uint64    // highest record seq stored contiguously (the ack)
+	LastSeq     uint64    // highest record seq stored contiguously (the ack); EnrollHost sets it from the agent's NextSeq
 	ChainSeq    uint64    // last evidence-chain entry seen
 	ChainHash   string    // its hash
 	ChainBroken bool      // a record's chain entry did not follow the one before

@@ -48,6 +48,11 @@ type EnrollRequest struct {
 	OSVersion    string   `json:"os_version"`
 	AgentVersion string   `json:"agent_version"`
 	Labels       []string `json:"labels,omitempty"` // asked for; the server may add its own
+	// NextSeq is the lowest sequence number the agent holds unacknowledged (its spool's oldest
+	// record), or the next it will use when its spool is empty: the server's sequence for the
+	// host resumes there, so that a host enrolled again keeps its numbering and its spooled
+	// records. 0 means 1: a new agent, or one whose state was wiped, numbers from the start.
+	NextSeq uint64 `json:"next_seq,omitempty"`
 }
 
 // EnrollResponse is the host's identity on the server and its credential, shown once.

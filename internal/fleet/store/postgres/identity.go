@@ -182,9 +182,10 @@ func scanHost(row pgx.Row) (store.Host, error) {
 //
 // Re-enrollment keeps the host's ID, enrollment time, history and ChainBroken flag, replaces
 // its credential, inventory and labels, lifts a revocation (the enroll secret is the
-// authority: revoke the secret to keep a machine out), and starts a new record sequence: the
-// agent numbers records from 1 again after enrolling, as a reinstalled machine must, and the
-// evidence chain is followed afresh.
+// authority: revoke the secret to keep a machine out), and restarts the record sequence where
+// the agent says (h.LastSeq, from its NextSeq: 0 for a reinstalled machine that numbers from 1
+// again, the last acknowledged seq for one that kept its spool); the evidence chain is followed
+// afresh.
 func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (store.Host, error) {
 	if h.ID == "" || h.UUID == "" {
 		return store.Host{}, errors.New("enroll host: needs an id and a uuid")
@@ -200,15 +201,15 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen, stale_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		row := tx.QueryRow(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen, stale_at, last_seq)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (uuid) DO UPDATE SET cred_hash = excluded.cred_hash, hostname = excluded.hostname,
 				os = excluded.os, os_version = excluded.os_version, agent_version = excluded.agent_version,
 				labels = excluded.labels, last_seen = greatest(hosts.last_seen, excluded.last_seen),
 				stale_at = `+staleAtSQL("greatest(hosts.last_seen, excluded.last_seen)", "0")+`,
-				last_seq = 0, chain_seq = 0, chain_hash = '', revoked_at = NULL
+				last_seq = excluded.last_seq, chain_seq = 0, chain_hash = '', revoked_at = NULL
 			RETURNING `+hostColumns,
-			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen, store.StaleAt(seen, 0))
+			h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels(h.Labels), at, seen, store.StaleAt(seen, 0), int64(h.LastSeq))
 		out, err = scanHost(row)
 		if isUnique(err) {
 			return fmt.Errorf("enroll host %s: %w", h.ID, store.ErrConflict)

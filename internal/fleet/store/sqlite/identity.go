@@ -216,9 +216,10 @@ func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
 //
 // Re-enrollment keeps the host's ID, enrollment time, history and ChainBroken flag, replaces
 // its credential, inventory and labels, lifts a revocation (the enroll secret is the
-// authority: revoke the secret to keep a machine out), and starts a new record sequence: the
-// agent numbers records from 1 again after enrolling, as a reinstalled machine must, and the
-// evidence chain is followed afresh.
+// authority: revoke the secret to keep a machine out), and restarts the record sequence where
+// the agent says (h.LastSeq, from its NextSeq: 0 for a reinstalled machine that numbers from 1
+// again, the last acknowledged seq for one that kept its spool); the evidence chain is followed
+// afresh.
 func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (store.Host, error) {
 	if h.ID == "" || h.UUID == "" || len(credHash) == 0 {
 		return store.Host{}, errors.New("enroll: needs a host id, a host uuid and a credential hash")
@@ -240,15 +241,15 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 		case errors.Is(err, sql.ErrNoRows):
 			id = h.ID
 			_, err = tx.ExecContext(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version,
-				labels, enrolled_at, last_seen, interval_ns, stale_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				labels, enrolled_at, last_seen, interval_ns, stale_at, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				h.ID, h.UUID, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, ts(h.EnrolledAt), ts(h.LastSeen),
-				int64(h.Interval), ts(store.StaleAt(h.LastSeen, h.Interval)))
+				int64(h.Interval), ts(store.StaleAt(h.LastSeen, h.Interval)), int64(h.LastSeq))
 		case err == nil:
 			// The interval stays: it is the one last given, until the agent fetches its config.
 			_, err = tx.ExecContext(ctx, `UPDATE hosts SET cred_hash = ?3, hostname = ?4, os = ?5, os_version = ?6,
-				agent_version = ?7, labels = ?8, last_seen = max(last_seen, ?1), stale_at = `+staleAtSQL+`, last_seq = 0,
+				agent_version = ?7, labels = ?8, last_seen = max(last_seen, ?1), stale_at = `+staleAtSQL+`, last_seq = ?10,
 				chain_seq = 0, chain_hash = '', revoked_at = 0 WHERE id = ?9`,
-				ts(h.LastSeen), 0, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, id)
+				ts(h.LastSeen), 0, credHash, h.Hostname, h.OS, h.OSVersion, h.AgentVersion, labels, id, int64(h.LastSeq))
 			if err == nil {
 				_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE host_id = ?`, id)
 			}

@@ -265,6 +265,18 @@ func testEnroll(t *testing.T, s store.Store) {
 	if res := ingest(t, s, "host-1", batch(runRecord(1, at(11), "fw", wire.StatusFail, "0"))); res.Stored != 1 || res.Acked != 1 {
 		t.Errorf("Ingest(seq 1 after re-enrollment) = %+v, want Stored 1, Acked 1", res)
 	}
+	// An agent that kept its spool enrolls again saying where its sequence stands (LastSeq, from
+	// its NextSeq): its next record is acknowledged, not held above a gap.
+	resumed, err := s.EnrollHost(ctx, store.Host{ID: "ignored-3", UUID: "uuid-1", Hostname: "mac-1", LastSeq: 41, EnrolledAt: at(12)}, Hash("cred-resumed"))
+	if err != nil || resumed.LastSeq != 41 {
+		t.Fatalf("EnrollHost(re-enroll at seq 42) = LastSeq %d, %v; want 41", resumed.LastSeq, err)
+	}
+	if res := ingest(t, s, "host-1", batch(runRecord(42, at(13), "fw", wire.StatusFail, "0"))); res.Stored != 1 || res.Acked != 42 {
+		t.Errorf("Ingest(seq 42 after re-enrolling at 42) = %+v, want Stored 1, Acked 42", res)
+	}
+	if res := ingest(t, s, "host-1", batch(runRecord(41, at(12), "fw", wire.StatusFail, "0"))); res.Stored != 0 || res.Duplicates != 1 {
+		t.Errorf("Ingest(seq 41, below where the agent resumed) = %+v, want a duplicate", res)
+	}
 
 	if _, err := s.HostByCredential(ctx, Hash("nobody")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("HostByCredential(unknown) = %v, want ErrNotFound", err)
