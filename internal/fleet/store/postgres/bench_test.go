@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/firewarden/firewarden/internal/fleet/pgtest"
 	"github.com/firewarden/firewarden/internal/fleet/store"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
@@ -235,6 +237,36 @@ func BenchmarkComplianceAt(b *testing.B) {
 				}
 			}
 		})
+	}
+	if os.Getenv("FLEET_BENCH_EXPLAIN") != "" {
+		// Where the time goes: each of ComplianceAt's statements, timed by the server.
+		mid := t0.Add(time.Duration(days) * 12 * time.Hour).Add(37 * time.Minute)
+		for _, q := range []struct {
+			name string
+			sql  string
+			args []any
+		}{
+			{"status deltas", qStatusDeltas, []any{mid.Truncate(time.Hour), "laptop", ""}},
+			{"status hour", qStatusHour, []any{mid, mid.Truncate(time.Hour), "laptop", ""}},
+			{"posture deltas", qPostureDeltas, []any{mid.Truncate(time.Hour), "laptop"}},
+			{"posture hour", qPostureHour, []any{mid, mid.Truncate(time.Hour), "laptop"}},
+			{"hosts", qHostsAt, []any{mid, "laptop"}},
+			{"hosts, fleet", qHostsAt, []any{mid, ""}},
+			{"revoked", qRevokedAt, []any{mid, "laptop"}},
+			{"exempted", qExemptedAt, []any{mid, "laptop", ""}},
+			{"stale now", qStaleFleet, []any{end, "laptop", []string{}}},
+			{"stale mid", qStaleFleet, []any{mid, "laptop", []string{}}},
+		} {
+			rows, err := s.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q.sql, q.args...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("%s:\n%s", q.name, strings.Join(lines, "\n"))
+		}
 	}
 	b.Run("history", func(b *testing.B) {
 		i := 0
