@@ -91,14 +91,21 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		return s, hosts, dbSize(b, s)
 	}
-	report := func(b *testing.B, s *Store, size0 int64) {
+	report := func(b *testing.B, s *Store, size0 int64, pg0, self0 time.Duration) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
+		if pg, self := cpuTimes(s); pg > 0 {
+			// CPU per batch, which a shared machine's load does not change as it changes
+			// batches/s: PostgreSQL's processes, and this process (the store's Go side).
+			b.ReportMetric(float64((pg-pg0)/time.Microsecond)/float64(b.N), "pg-cpu-µs/batch")
+			b.ReportMetric(float64((self-self0)/time.Microsecond)/float64(b.N), "go-cpu-µs/batch")
+		}
 		if b.N >= 1000 {
 			b.ReportMetric(float64(dbSize(b, s)-size0)/float64(b.N), "B/run")
 		}
 	}
 	b.Run("serial", func(b *testing.B) {
 		s, hosts, size0 := setup(b)
+		pg0, self0 := cpuTimes(s)
 		b.ResetTimer()
 		for n := 0; n < b.N; n++ {
 			h := hosts[n%nhosts]
@@ -110,13 +117,14 @@ func BenchmarkIngest(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		report(b, s, size0)
+		report(b, s, size0, pg0, self0)
 	})
 	b.Run("parallel", func(b *testing.B) {
 		s, hosts, size0 := setup(b)
 		workers := 4 * runtime.GOMAXPROCS(0)
 		var worker atomic.Int64
 		b.SetParallelism(4)
+		pg0, self0 := cpuTimes(s)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			w := int(worker.Add(1) - 1)
@@ -129,8 +137,46 @@ func BenchmarkIngest(b *testing.B) {
 			}
 		})
 		b.StopTimer()
-		report(b, s, size0)
+		report(b, s, size0, pg0, self0)
 	})
+}
+
+// cpuTimes returns the CPU time (user and system) used so far by the PostgreSQL server of s
+// (its postmaster and every process it started that is still running, the pool's backends
+// among them) and by this process, or zeros where /proc cannot tell (not Linux).
+func cpuTimes(s *Store) (pg, self time.Duration) {
+	var backend int
+	if err := s.pool.QueryRow(context.Background(), `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return 0, 0
+	}
+	stat := func(pid string) (ppid int, cpu time.Duration, ok bool) {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return 0, 0, false
+		}
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		if len(f) < 13 {
+			return 0, 0, false
+		}
+		ppid, _ = strconv.Atoi(f[1])
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		return ppid, time.Duration(utime+stime) * 10 * time.Millisecond, true // USER_HZ is 100 on Linux
+	}
+	postmaster, _, ok := stat(strconv.Itoa(backend))
+	if !ok {
+		return 0, 0
+	}
+	_, pg, _ = stat(strconv.Itoa(postmaster))
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if ppid, cpu, ok := stat(p.Name()); ok && ppid == postmaster {
+			pg += cpu
+		}
+	}
+	_, self, _ = stat("self")
+	return pg, self
 }
 
 // dbSize is the size of the test's database in bytes.
