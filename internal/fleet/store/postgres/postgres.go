@@ -19,6 +19,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,9 @@ func loadMigrations() ([]store.Migration, error) { return store.LoadMigrations(m
 // SHA-256("firewarden schema migrations"), so that it collides with no other application's
 // key on a shared server by accident.
 const migrateLock int64 = 0x2e3b095b8b26fcfa
+
+// defaultMaxConns is the least number of connections a Store's pool holds open at once.
+const defaultMaxConns = 16
 
 // Store is a fleet store in a PostgreSQL database.
 type Store struct {
@@ -66,6 +70,13 @@ func openAt(ctx context.Context, url string, target int) (*Store, error) {
 	// query here is short: JIT never pays. A jit setting in the URL still wins.
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
+	// pgxpool's default pool is max(4, CPUs) connections: on a small server that is four
+	// ingests at a time, each mostly waiting on a round trip or its commit's WAL flush, not
+	// working. More connections let the commits of concurrent reports share flushes. A
+	// pool_max_conns in the URL still wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -679,5 +680,34 @@ func TestAppendAudit(t *testing.T) {
 	}
 	if len(log) != 1 || log[0].Action != "host.nudge" || log[0].Target != "h1" || log[0].Actor != "admin" || !strings.Contains(log[0].Detail, `"hosts"`) {
 		t.Errorf("AuditLog() = %+v, want one host.nudge of h1 by admin with its detail", log)
+	}
+}
+
+// The pool holds enough connections for concurrent ingests to share commits on a small
+// machine, unless the URL says otherwise.
+func TestPoolSize(t *testing.T) {
+	url := pgtest.Start(t)
+	ctx := context.Background()
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, tt := range []struct {
+		name, url string
+		want      int32
+	}{
+		{"default", url, max(defaultMaxConns, int32(runtime.NumCPU()))},
+		{"from the URL", url + sep + "pool_max_conns=3", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(ctx, tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.pool.Config().MaxConns; got != tt.want {
+				t.Errorf("Open(%s).MaxConns = %d, want %d", tt.name, got, tt.want)
+			}
+		})
 	}
 }

@@ -228,6 +228,12 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 			return int(tag.RowsAffected()), fmt.Errorf("fold compliance counts: %w", err)
 		}
 	}
+	// ComplianceAt reads the deltas by index-only scans, which are slow over the dead rows a
+	// fold leaves until they are vacuumed. The tables are small (a row per label, hour, check
+	// and status), so vacuuming them now costs little and does not wait for autovacuum.
+	if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) status_deltas, posture_deltas`); err != nil {
+		return int(tag.RowsAffected()), fmt.Errorf("vacuum compliance counts: %w", err)
+	}
 	return int(tag.RowsAffected()), nil
 }
 

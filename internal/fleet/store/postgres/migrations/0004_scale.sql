@@ -104,18 +104,21 @@ SELECT host_id, time, prev, state FROM (
 WHERE state <> prev
 ORDER BY host_id, time, id;
 
-INSERT INTO status_deltas (label, time, check_id, status, n)
-SELECT l.label, t.time, t.check_id, x.status, x.n
+-- Already folded per hour, as Prune leaves them (see query.go, foldStatusDeltas).
+INSERT INTO status_deltas (label, time, check_id, status, n, raw)
+SELECT l.label, date_trunc('hour', t.time, 'UTC'), t.check_id, x.status, sum(x.n), false
 FROM transitions t
 JOIN hosts h ON h.id = t.host_id
 CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
 CROSS JOIN LATERAL unnest(ARRAY[''] || h.labels) AS l (label)
-WHERE x.status <> '';
+WHERE x.status <> ''
+GROUP BY 1, 2, 3, 4 HAVING sum(x.n) <> 0;
 
-INSERT INTO posture_deltas (label, time, state, n)
-SELECT l.label, p.time, x.state, x.n
+INSERT INTO posture_deltas (label, time, state, n, raw)
+SELECT l.label, date_trunc('hour', p.time, 'UTC'), x.state, sum(x.n), false
 FROM posture p
 JOIN hosts h ON h.id = p.host_id
 CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
 CROSS JOIN LATERAL unnest(ARRAY[''] || h.labels) AS l (label)
-WHERE x.state <> '';
+WHERE x.state <> ''
+GROUP BY 1, 2, 3 HAVING sum(x.n) <> 0;
