@@ -2,17 +2,16 @@
 
 -- The interval of the policy last given to the host (nanoseconds, 0: the default hour) and when
 -- it becomes stale: last_seen + 3 intervals (store.StaleAt). Indexed, so that the stale hosts
--- of an instant are a range of this index, not a read of every host.
+-- of an instant are a range of this index, not a read of every host. It replaces the index on
+-- last_seen, which nothing reads any more and every report would have to update.
 ALTER TABLE hosts ADD COLUMN interval_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE hosts ADD COLUMN stale_at INTEGER NOT NULL DEFAULT 0;
 UPDATE hosts SET stale_at = (CASE WHEN last_seen = 0 THEN enrolled_at ELSE last_seen END) + 3 * 3600000000000;
 CREATE INDEX hosts_stale_at ON hosts (stale_at);
+DROP INDEX hosts_last_seen;
 
 -- A run whose results equal the host's latest stored run is not stored again: that run's
 -- confirmed (Finished of the newest identical run), repeats and last_run_id advance instead.
--- digest is store.RunDigest; runs stored before this migration have none, so the first run
--- after it is stored again.
-ALTER TABLE runs ADD COLUMN digest TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN last_run_id TEXT NOT NULL DEFAULT '';
@@ -20,3 +19,19 @@ UPDATE runs SET confirmed = finished, last_run_id = run_id;
 -- Prune deletes by confirmed.
 DROP INDEX runs_finished;
 CREATE INDEX runs_confirmed ON runs (confirmed);
+
+-- The host's latest stored run (greatest finished, then id): its id, store.RunDigest, finished,
+-- and its confirmed, repeats and last_run_id while it is the latest. A repeated run then
+-- writes only the host row, which every report writes anyway; the counters are copied into the
+-- runs row when a newer run is stored, and by Prune. Runs stored before this migration have no
+-- digest, so the first run after it is stored again.
+ALTER TABLE hosts ADD COLUMN run_rowid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN run_digest TEXT NOT NULL DEFAULT '';
+ALTER TABLE hosts ADD COLUMN run_finished INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN run_confirmed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN run_repeats INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN run_last_id TEXT NOT NULL DEFAULT '';
+UPDATE hosts SET run_rowid = coalesce((SELECT id FROM runs WHERE host_id = hosts.id ORDER BY finished DESC, id DESC LIMIT 1), 0);
+UPDATE hosts SET run_finished = (SELECT finished FROM runs WHERE id = hosts.run_rowid),
+	run_confirmed = (SELECT finished FROM runs WHERE id = hosts.run_rowid),
+	run_last_id = (SELECT run_id FROM runs WHERE id = hosts.run_rowid) WHERE run_rowid != 0;
