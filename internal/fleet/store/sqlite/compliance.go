@@ -13,26 +13,24 @@ import (
 // ComplianceAt counts, as of the instant at, the hosts enrolled then (and not revoked by
 // then), optionally only those with label and only for check.
 //
-// It reads transitions and counts derived from them, never runs. For the whole fleet it does
-// not visit every host: the counts of (host, check) pairs per status and of hosts per posture
-// are sums of hourly deltas kept by Ingest, plus the transitions of the last hour, corrected
-// for the hosts revoked by then and for exemptions (both looked up one by one). With a label
-// it reads every host of the label (complianceScan).
+// It reads transitions and counts derived from them, never runs, and does not visit every
+// host: the counts of (host, check) pairs per status and of hosts per posture are sums of
+// hourly deltas kept by Ingest (for the whole fleet, or per label), plus the transitions of the
+// last hour, corrected for the hosts revoked by then and for exemptions (both looked up one by
+// one); stale hosts are a range of the stale_at index (see store.Compliance.Stale).
+// complianceScan, the host-by-host answer, is kept to check it against.
 //
 // A failing check with an exemption active at at (for the host or one of its labels) counts
 // as exempt. A host is compliant when it has a status for at least one counted check and
 // every such status is compliant; a host with none is NoData. Labels are the hosts' current
 // labels.
 func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	if label == "" {
-		return s.complianceCounts(ctx, at, check)
-	}
-	return s.complianceScan(ctx, at, label, check)
+	return s.complianceCounts(ctx, at, label, check)
 }
 
 // complianceScan answers ComplianceAt host by host: one query per check over the covering
 // index (check_id, host_id, time, to_status). Its cost grows with the transitions of the hosts
-// it reads; ComplianceAt uses it for labels.
+// it reads; tests check complianceCounts against it.
 func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	t := ts(at)
@@ -219,9 +217,9 @@ func (s *Store) exemptAt(ctx context.Context, at time.Time, hosts map[string]*ho
 	return out, nil
 }
 
-// complianceCounts answers ComplianceAt for the whole fleet from status_deltas and
-// posture_deltas.
-func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string) (store.Compliance, error) {
+// complianceCounts answers ComplianceAt from status_deltas and posture_deltas, or their
+// per-label tables when label is given.
+func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	t := ts(at)
 	hourStart := hourOf(t) * int64(time.Hour)
@@ -238,14 +236,41 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		m[status] += n
 	}
 	posture := map[string]int{}
+	// ?9 is the label; inLabel restricts a query on host_id (or id) to the label's hosts.
+	inLabel := func(col string) string {
+		if label == "" {
+			return ""
+		}
+		return ` AND ` + col + ` IN (SELECT host_id FROM host_labels WHERE label = ?9)`
+	}
+	deltas, postureDeltas, labelCond := `status_deltas`, `posture_deltas`, ``
+	if label != "" {
+		deltas, postureDeltas, labelCond = `label_status_deltas`, `label_posture_deltas`, ` AND label = ?9`
+	}
+	// bind gives a query of this function its arguments: ?1, ?2, ?3 from args, ?9 the label, as
+	// many as the query's highest parameter number.
+	bind := func(q string, args ...any) []any {
+		n := 0
+		for i := 0; i+1 < len(q); i++ {
+			if q[i] == '?' && q[i+1] >= '1' && q[i+1] <= '9' {
+				n = max(n, int(q[i+1]-'0'))
+			}
+		}
+		out := make([]any, n)
+		copy(out, args)
+		if n == 9 {
+			out[8] = label
+		}
+		return out
+	}
 
 	// The hours before at's hour, then the transitions of its hour up to at.
-	q, args := `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ?`, []any{hourOf(t)}
+	q := `SELECT check_id, status, sum(n) FROM ` + deltas + ` WHERE hour < ?1` + labelCond
 	if check != "" {
-		q += ` AND check_id = ?`
-		args = append(args, check)
+		q += ` AND check_id = ?2`
 	}
-	if err := s.each(ctx, q+` GROUP BY check_id, status`, args, func(sc func(...any) error) error {
+	q += ` GROUP BY check_id, status`
+	if err := s.each(ctx, q, bind(q, hourOf(t), check), func(sc func(...any) error) error {
 		var chk, status string
 		var n int
 		err := sc(&chk, &status, &n)
@@ -254,12 +279,11 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 	}); err != nil {
 		return c, err
 	}
-	q, args = `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{hourStart, t}
+	q = `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ?1 AND time <= ?2` + inLabel("host_id")
 	if check != "" {
-		q += ` AND check_id = ?`
-		args = append(args, check)
+		q += ` AND check_id = ?3`
 	}
-	if err := s.each(ctx, q, args, func(sc func(...any) error) error {
+	if err := s.each(ctx, q, bind(q, hourStart, t, check), func(sc func(...any) error) error {
 		var chk, from, to string
 		err := sc(&chk, &from, &to)
 		add(chk, from, -1)
@@ -269,7 +293,8 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		return c, err
 	}
 	if check == "" {
-		if err := s.each(ctx, `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{hourOf(t)},
+		q := `SELECT state, sum(n) FROM ` + postureDeltas + ` WHERE hour < ?1` + labelCond + ` GROUP BY state`
+		if err := s.each(ctx, q, bind(q, hourOf(t)),
 			func(sc func(...any) error) error {
 				var state string
 				var n int
@@ -279,7 +304,8 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 			}); err != nil {
 			return c, err
 		}
-		if err := s.each(ctx, `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{hourStart, t},
+		q = `SELECT from_state, to_state FROM posture WHERE time >= ?1 AND time <= ?2` + inLabel("host_id")
+		if err := s.each(ctx, q, bind(q, hourStart, t),
 			func(sc func(...any) error) error {
 				var from, to string
 				err := sc(&from, &to)
@@ -305,13 +331,15 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		return c, err
 	}
 
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, t).
+	q = `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)` + inLabel("id")
+	if err := s.r.QueryRowContext(ctx, q, bind(q, t)...).
 		Scan(&c.Hosts); err != nil {
 		return c, err
 	}
 	// Hosts revoked by then are not counted: take back what the deltas counted for them.
 	var revoked []string
-	if err := s.each(ctx, `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1`, []any{t},
+	q = `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1` + inLabel("id")
+	if err := s.each(ctx, q, bind(q, t),
 		func(sc func(...any) error) error {
 			var id string
 			err := sc(&id)
@@ -340,7 +368,7 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 	}
 
 	// Exempted failures count as exempt; a host whose only failures are exempted is compliant.
-	exempt, err := s.exemptPairs(ctx, at)
+	exempt, err := s.exemptPairs(ctx, at, label)
 	if err != nil {
 		return c, err
 	}
@@ -409,7 +437,7 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
 		c.NonCompliant = cc.Fail + cc.Error
 	}
-	if c.Stale, err = s.staleCompliant(ctx, t, check, exempt, excused); err != nil {
+	if c.Stale, err = s.staleCompliant(ctx, t, label, check, exempt, excused); err != nil {
 		return c, err
 	}
 	c.Compliant -= c.Stale
@@ -421,10 +449,14 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 // as compliant at t: for check, a compliant status or an exempted failure; for the whole host,
 // a compliant posture, or a non-compliant one that exemptions excuse (excused). The stale
 // hosts are a range of the stale_at index; each one's status at t is one index lookup.
-func (s *Store) staleCompliant(ctx context.Context, t int64, check string, exempt map[exemptKey]bool, excused map[string]bool) (int, error) {
+func (s *Store) staleCompliant(ctx context.Context, t int64, label, check string, exempt map[exemptKey]bool, excused map[string]bool) (int, error) {
 	q, args := qStaleStatus, []any{t, check}
 	if check == "" {
 		q, args = qStalePosture, []any{t}
+	}
+	if label != "" {
+		q += ` AND h.id IN (SELECT host_id FROM host_labels WHERE label = ?3)`
+		args = append(args[:1], check, label) // ?2 unused by the posture query but bound
 	}
 	n := 0
 	err := s.each(ctx, q, args, func(sc func(...any) error) error {
@@ -492,8 +524,8 @@ func (s *Store) postureAt(ctx context.Context, host string, t int64) (string, er
 }
 
 // exemptPairs returns the (host, check) pairs that an exemption active at `at` covers, for
-// hosts enrolled and not revoked then.
-func (s *Store) exemptPairs(ctx context.Context, at time.Time) (map[exemptKey]bool, error) {
+// hosts enrolled and not revoked then (and with label, when one is given).
+func (s *Store) exemptPairs(ctx context.Context, at time.Time, label string) (map[exemptKey]bool, error) {
 	es, err := s.Exemptions(ctx, at)
 	if err != nil {
 		return nil, err
@@ -506,7 +538,12 @@ func (s *Store) exemptPairs(ctx context.Context, at time.Time) (map[exemptKey]bo
 			q, arg = `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM host_labels WHERE label = ?2)`, e.Label
 		}
 		q += ` AND enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
-		if err := s.each(ctx, q, []any{t, arg}, func(sc func(...any) error) error {
+		args := []any{t, arg}
+		if label != "" {
+			q += ` AND id IN (SELECT host_id FROM host_labels WHERE label = ?3)`
+			args = append(args, label)
+		}
+		if err := s.each(ctx, q, args, func(sc func(...any) error) error {
 			var id string
 			err := sc(&id)
 			out[exemptKey{id, e.Check}] = true

@@ -235,8 +235,29 @@ func (in *ingester) moved(t int64, check, from, to string) {
 	}
 }
 
-// flushDeltas adds the batch's counts to status_deltas and posture_deltas.
+// flushDeltas adds the batch's counts to status_deltas and posture_deltas, and to their
+// per-label tables for every label of the host.
 func (in *ingester) flushDeltas() error {
+	if len(in.deltas) == 0 {
+		return nil
+	}
+	var labels []string
+	rows, err := in.tx.StmtContext(in.ctx, in.st.selHostLabels).QueryContext(in.ctx, in.host)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			rows.Close()
+			return err
+		}
+		labels = append(labels, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for k, n := range in.deltas {
 		if n == 0 {
 			continue
@@ -246,6 +267,16 @@ func (in *ingester) flushDeltas() error {
 			err = in.exec(in.st.upsPostureDelta, k.hour, k.status, n)
 		} else {
 			err = in.exec(in.st.upsStatusDelta, k.hour, k.check, k.status, n)
+		}
+		for _, l := range labels {
+			if err != nil {
+				break
+			}
+			if k.check == "" {
+				err = in.exec(in.st.upsLabelPostureDelta, k.hour, l, k.status, n)
+			} else {
+				err = in.exec(in.st.upsLabelStatusDelta, k.hour, l, k.check, k.status, n)
+			}
 		}
 		if err != nil {
 			return err

@@ -52,12 +52,12 @@ type Store struct {
 // stmts are Ingest's statements, prepared once on the writer connection: Ingest runs a dozen
 // of them per batch, and preparing is a large part of a statement's cost in SQLite.
 type stmts struct {
-	hostIngest, updHostIngest                                        *sql.Stmt
-	seenPending, insPending, insPendingRange, selPending, delPending *sql.Stmt
-	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue    *sql.Stmt
-	touchCurrent, insTransition, insRun, upsBans                     *sql.Stmt
-	foldRun                                                          *sql.Stmt
-	upsStatusDelta, upsPostureDelta, insPosture                      *sql.Stmt
+	hostIngest, updHostIngest                                         *sql.Stmt
+	seenPending, insPending, insPendingRange, selPending, delPending  *sql.Stmt
+	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue     *sql.Stmt
+	touchCurrent, insTransition, insRun, upsBans                      *sql.Stmt
+	foldRun, selHostLabels, upsLabelStatusDelta, upsLabelPostureDelta *sql.Stmt
+	upsStatusDelta, upsPostureDelta, insPosture                       *sql.Stmt
 }
 
 func prepare(db *sql.DB) (*stmts, error) {
@@ -88,6 +88,11 @@ func prepare(db *sql.DB) (*stmts, error) {
 		{&st.insRun, `INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
 			confirmed, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?3)`},
 		{&st.foldRun, `UPDATE runs SET confirmed = ?, repeats = ?, last_run_id = ? WHERE id = ?`},
+		{&st.selHostLabels, `SELECT label FROM host_labels WHERE host_id = ?`},
+		{&st.upsLabelStatusDelta, `INSERT INTO label_status_deltas (hour, label, check_id, status, n) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (label, hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
+		{&st.upsLabelPostureDelta, `INSERT INTO label_posture_deltas (hour, label, state, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (label, hour, state) DO UPDATE SET n = n + excluded.n`},
 		{&st.upsStatusDelta, `INSERT INTO status_deltas (hour, check_id, status, n) VALUES (?, ?, ?, ?)
 			ON CONFLICT (hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
 		{&st.upsPostureDelta, `INSERT INTO posture_deltas (hour, state, n) VALUES (?, ?, ?)

@@ -35,3 +35,38 @@ UPDATE hosts SET run_rowid = coalesce((SELECT id FROM runs WHERE host_id = hosts
 UPDATE hosts SET run_finished = (SELECT finished FROM runs WHERE id = hosts.run_rowid),
 	run_confirmed = (SELECT finished FROM runs WHERE id = hosts.run_rowid),
 	run_last_id = (SELECT run_id FROM runs WHERE id = hosts.run_rowid) WHERE run_rowid != 0;
+
+-- status_deltas and posture_deltas per label, so that compliance for a label is a sum of hourly
+-- counts too instead of a read of every host of the label. A host counts under the labels it has
+-- now: when re-enrollment changes them, its whole history moves from the old labels to the new.
+CREATE TABLE label_status_deltas (
+	hour     INTEGER NOT NULL,
+	label    TEXT NOT NULL,
+	check_id TEXT NOT NULL,
+	status   TEXT NOT NULL,
+	n        INTEGER NOT NULL,
+	PRIMARY KEY (label, hour, check_id, status)
+) WITHOUT ROWID;
+CREATE TABLE label_posture_deltas (
+	hour  INTEGER NOT NULL,
+	label TEXT NOT NULL,
+	state TEXT NOT NULL,
+	n     INTEGER NOT NULL,
+	PRIMARY KEY (label, hour, state)
+) WITHOUT ROWID;
+INSERT INTO label_status_deltas (hour, label, check_id, status, n)
+	SELECT hour, label, check_id, status, sum(n) FROM (
+		SELECT t.time / 3600000000000 AS hour, l.label, t.check_id, t.to_status AS status, 1 AS n
+			FROM transitions t JOIN host_labels l ON l.host_id = t.host_id
+		UNION ALL
+		SELECT t.time / 3600000000000, l.label, t.check_id, t.from_status, -1
+			FROM transitions t JOIN host_labels l ON l.host_id = t.host_id WHERE t.from_status != ''
+	) WHERE true GROUP BY hour, label, check_id, status HAVING sum(n) != 0;
+INSERT INTO label_posture_deltas (hour, label, state, n)
+	SELECT hour, label, state, sum(n) FROM (
+		SELECT p.time / 3600000000000 AS hour, l.label, p.to_state AS state, 1 AS n
+			FROM posture p JOIN host_labels l ON l.host_id = p.host_id
+		UNION ALL
+		SELECT p.time / 3600000000000, l.label, p.from_state, -1
+			FROM posture p JOIN host_labels l ON l.host_id = p.host_id WHERE p.from_state != ''
+	) WHERE true GROUP BY hour, label, state HAVING sum(n) != 0;
