@@ -62,7 +62,13 @@ func TestComplianceCountsMatchScan(t *testing.T) {
 				}
 				r = wire.Record{Seq: seq, Kind: wire.KindDrift, Time: when, Drift: d}
 			}
-			if _, err := s.Ingest(ctx, id, wire.ReportBatch{Records: []wire.Record{r}}, when); err != nil {
+			now := when
+			if h%5 == 4 {
+				// The agent's clock runs four hours ahead of the server's: the host goes stale
+				// (by the server's clock) before its last change (by the agent's).
+				now = when.Add(-4 * time.Hour)
+			}
+			if _, err := s.Ingest(ctx, id, wire.ReportBatch{Records: []wire.Record{r}}, now); err != nil {
 				t.Fatal(err)
 			}
 		}

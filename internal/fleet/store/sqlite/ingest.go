@@ -183,6 +183,9 @@ type ingester struct {
 	state     string   // the host's posture: "", stateCompliant or stateNoncompliant
 	deltas    map[deltaKey]int64
 	latest    latestRun // the host's latest stored run, kept in its host row
+	// postureSince is when the posture last changed in this batch (0: it did not): the host
+	// row keeps the latest posture for ComplianceAt's stale hosts.
+	postureSince int64
 }
 
 // latestRun is the hosts.run_* columns: the host's latest stored run and, while it is the
@@ -350,6 +353,11 @@ func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult
 	}
 	if err := in.flushDeltas(); err != nil {
 		return in.res, err
+	}
+	if in.postureSince != 0 {
+		if err := in.exec(in.st.updHostPosture, in.state, in.postureSince, in.host); err != nil {
+			return in.res, err
+		}
 	}
 	in.res.Acked = in.last
 	seen = max(seen, ts(now))
@@ -614,7 +622,7 @@ func (in *ingester) observe(check, status, actual, expected, runID, cause string
 			return err
 		}
 		in.moved(t, "", in.state, p)
-		in.state = p
+		in.state, in.postureSince = p, t
 	}
 	return nil
 }

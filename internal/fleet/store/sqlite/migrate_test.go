@@ -246,6 +246,7 @@ func TestQueryPlans(t *testing.T) {
 		{"dedupe", `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`, []any{"h", 1, 1}, "USING PRIMARY KEY (host_id=? AND lo<?)"},
 		{"prune", `DELETE FROM runs WHERE confirmed < ?`, []any{0}, "USING COVERING INDEX runs_confirmed"},
 		{"stale hosts with their posture", qStalePosture, []any{1}, "USING INDEX hosts_stale_at (stale_at<?)"},
+		{"stale compliant hosts", `SELECT count(*) ` + qStaleHosts + ` AND h.posture_since <= ?1 AND h.posture = 'compliant'`, []any{1}, "USING COVERING INDEX hosts_stale_at (stale_at<?)"},
 		{"stale hosts with a check's status", qStaleStatus, []any{1, "alf"}, "USING INDEX hosts_stale_at (stale_at<?)"},
 		{"hosts by staleness", `SELECT id FROM hosts WHERE stale_at <= ? AND id > ? ORDER BY id LIMIT 100`, []any{1, ""}, "SEARCH hosts USING"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},

@@ -57,6 +57,7 @@ type stmts struct {
 	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue     *sql.Stmt
 	touchCurrent, insTransition, insRun, upsBans                      *sql.Stmt
 	foldRun, selHostLabels, upsLabelStatusDelta, upsLabelPostureDelta *sql.Stmt
+	updHostPosture                                                    *sql.Stmt
 	upsStatusDelta, upsPostureDelta, insPosture                       *sql.Stmt
 }
 
@@ -89,6 +90,7 @@ func prepare(db *sql.DB) (*stmts, error) {
 			confirmed, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?3)`},
 		{&st.foldRun, `UPDATE runs SET confirmed = ?, repeats = ?, last_run_id = ? WHERE id = ?`},
 		{&st.selHostLabels, `SELECT label FROM host_labels WHERE host_id = ?`},
+		{&st.updHostPosture, `UPDATE hosts SET posture = ?, posture_since = ? WHERE id = ?`},
 		{&st.upsLabelStatusDelta, `INSERT INTO label_status_deltas (hour, label, check_id, status, n) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (label, hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
 		{&st.upsLabelPostureDelta, `INSERT INTO label_posture_deltas (hour, label, state, n) VALUES (?, ?, ?, ?)

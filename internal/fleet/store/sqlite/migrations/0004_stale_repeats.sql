@@ -4,10 +4,19 @@
 -- it becomes stale: last_seen + 3 intervals (store.StaleAt). Indexed, so that the stale hosts
 -- of an instant are a range of this index, not a read of every host. It replaces the index on
 -- last_seen, which nothing reads any more and every report would have to update.
+--
+-- posture and posture_since are the host's latest row of the posture table, so that counting
+-- the stale hosts that are compliant now reads this index alone (the index covers what
+-- ComplianceAt asks of a stale host); only a host whose posture changed after the instant asked
+-- about needs its posture table.
 ALTER TABLE hosts ADD COLUMN interval_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE hosts ADD COLUMN stale_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN posture TEXT NOT NULL DEFAULT '';
+ALTER TABLE hosts ADD COLUMN posture_since INTEGER NOT NULL DEFAULT 0;
 UPDATE hosts SET stale_at = (CASE WHEN last_seen = 0 THEN enrolled_at ELSE last_seen END) + 3 * 3600000000000;
-CREATE INDEX hosts_stale_at ON hosts (stale_at);
+UPDATE hosts SET (posture, posture_since) = (SELECT to_state, time FROM posture p WHERE p.host_id = hosts.id
+	ORDER BY p.time DESC, p.rowid DESC LIMIT 1) WHERE EXISTS (SELECT 1 FROM posture p WHERE p.host_id = hosts.id);
+CREATE INDEX hosts_stale_at ON hosts (stale_at, posture, posture_since, enrolled_at, revoked_at);
 DROP INDEX hosts_last_seen;
 
 -- A run whose results equal the host's latest stored run is not stored again: that run's
