@@ -251,6 +251,7 @@ func TestQueryPlans(t *testing.T) {
 		{"hosts by staleness", `SELECT id FROM hosts WHERE stale_at <= ? AND id > ? ORDER BY id LIMIT 100`, []any{1, ""}, "SEARCH hosts USING"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},
 		{"status counts before an hour", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ? GROUP BY check_id, status`, []any{1}, "USING PRIMARY KEY (hour<?)"},
+		{"a check's transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ? AND +check_id = ?`, []any{0, 1, "alf"}, "USING INDEX transitions_time"},
 		{"transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX transitions_time"},
 		{"label status counts before an hour", `SELECT check_id, status, sum(n) FROM label_status_deltas WHERE hour < ? AND label = ? GROUP BY check_id, status`, []any{1, "mac"}, "USING PRIMARY KEY (label=? AND hour<?)"},
 		{"label posture counts before an hour", `SELECT state, sum(n) FROM label_posture_deltas WHERE hour < ? AND label = ? GROUP BY state`, []any{1, "mac"}, "USING PRIMARY KEY (label=? AND hour<?)"},
