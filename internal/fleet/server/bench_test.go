@@ -30,6 +30,18 @@ func BenchmarkReportSQLite(b *testing.B) {
 	benchmarkReport(b, st)
 }
 
+// BenchmarkReportSQLiteConcurrent is BenchmarkReportSQLite with 32 requests in flight per
+// CPU, as a server with many agents reporting at once has: what SQLite's group commit is for.
+func BenchmarkReportSQLiteConcurrent(b *testing.B) {
+	st, err := sqlite.Open(filepath.Join(b.TempDir(), "fleet.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	b.SetParallelism(32)
+	benchmarkReport(b, st)
+}
+
 // BenchmarkReportFake is the same over the in-memory store: the HTTP layer's share.
 func BenchmarkReportFake(b *testing.B) { benchmarkReport(b, newFakeStore()) }
 

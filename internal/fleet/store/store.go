@@ -143,7 +143,10 @@ type Current struct {
 	Actual   string
 	Expected string
 	Since    time.Time
-	RunID    string
+	// RunID is the run that last changed this result, or else the latest stored run that
+	// reported it: a repeated run (StoredRun) does not move it, so that it names a run whose
+	// evidence is kept.
+	RunID string
 }
 
 // Transition is a change of a (host, check) status.

@@ -188,7 +188,7 @@ func buildFleet(path string, hosts, days int, end *time.Time, count *int64) erro
 	rng := rand.New(rand.NewPCG(3, 4))
 	return s.write(ctx, func(tx *sql.Tx) error {
 		insHost, err := tx.PrepareContext(ctx, `INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version,
-			labels, enrolled_at, last_seen) VALUES (?, ?, ?, ?, 'macOS', '15.3', '1.0.0', ?, ?, ?)`)
+			labels, enrolled_at, last_seen, stale_at) VALUES (?, ?, ?, ?, 'macOS', '15.3', '1.0.0', ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,8 @@ func buildFleet(path string, hosts, days int, end *time.Time, count *int64) erro
 			}
 			cred := sha256.Sum256([]byte(id))
 			enrolled := t0.Add(time.Duration(rng.Int64N(hour)))
-			if _, err := insHost.ExecContext(ctx, id, "u"+id, cred[:], id+".local", `["`+label+`"]`, ts(enrolled), ts(*end)); err != nil {
+			if _, err := insHost.ExecContext(ctx, id, "u"+id, cred[:], id+".local", `["`+label+`"]`, ts(enrolled), ts(*end),
+				ts(store.StaleAt(*end, 0))); err != nil {
 				return err
 			}
 			if _, err := insLabel.ExecContext(ctx, label, id); err != nil {
@@ -283,6 +284,24 @@ func buildFleet(path string, hosts, days int, end *time.Time, count *int64) erro
 				UNION ALL
 				SELECT time / 3600000000000, from_state, -1 FROM posture WHERE from_state != '')
 			GROUP BY hour, state HAVING sum(n) != 0`,
+			`INSERT INTO label_status_deltas (hour, label, check_id, status, n)
+			SELECT hour, label, check_id, status, sum(n) FROM (
+				SELECT t.time / 3600000000000 AS hour, l.label, t.check_id, t.to_status AS status, 1 AS n
+					FROM transitions t JOIN host_labels l ON l.host_id = t.host_id
+				UNION ALL
+				SELECT t.time / 3600000000000, l.label, t.check_id, t.from_status, -1
+					FROM transitions t JOIN host_labels l ON l.host_id = t.host_id WHERE t.from_status != '')
+			GROUP BY hour, label, check_id, status HAVING sum(n) != 0`,
+			`INSERT INTO label_posture_deltas (hour, label, state, n)
+			SELECT hour, label, state, sum(n) FROM (
+				SELECT p.time / 3600000000000 AS hour, l.label, p.to_state AS state, 1 AS n
+					FROM posture p JOIN host_labels l ON l.host_id = p.host_id
+				UNION ALL
+				SELECT p.time / 3600000000000, l.label, p.from_state, -1
+					FROM posture p JOIN host_labels l ON l.host_id = p.host_id WHERE p.from_state != '')
+			GROUP BY hour, label, state HAVING sum(n) != 0`,
+			`UPDATE hosts SET (posture, posture_since) = (SELECT to_state, time FROM posture p WHERE p.host_id = hosts.id
+				ORDER BY p.time DESC, p.rowid DESC LIMIT 1) WHERE EXISTS (SELECT 1 FROM posture p WHERE p.host_id = hosts.id)`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err
@@ -347,6 +366,10 @@ func BenchmarkComplianceAt(b *testing.B) {
 		{"check/now", "", "alf-enabled", end},
 		{"label/now", "linux", "", end},
 		{"check/45d-ago", "", "alf-enabled", end.Add(-45 * 24 * time.Hour)},
+		{"label/45d-ago", "mac", "", end.Add(-45 * 24 * time.Hour)},
+		{"label-check/now", "mac", "alf-enabled", end},
+		{"label-check/30d-ago-mid-hour", "linux", "alf-enabled", end.Add(-30*24*time.Hour + 37*time.Minute)},
+		{"fleet/after-every-host-went-stale", "", "", end.Add(4 * time.Hour)},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			for b.Loop() {

@@ -13,26 +13,24 @@ import (
 // ComplianceAt counts, as of the instant at, the hosts enrolled then (and not revoked by
 // then), optionally only those with label and only for check.
 //
-// It reads transitions and counts derived from them, never runs. For the whole fleet it does
-// not visit every host: the counts of (host, check) pairs per status and of hosts per posture
-// are sums of hourly deltas kept by Ingest, plus the transitions of the last hour, corrected
-// for the hosts revoked by then and for exemptions (both looked up one by one). With a label
-// it reads every host of the label (complianceScan).
+// It reads transitions and counts derived from them, never runs, and does not visit every
+// host: the counts of (host, check) pairs per status and of hosts per posture are sums of
+// hourly deltas kept by Ingest (for the whole fleet, or per label), plus the transitions of the
+// last hour, corrected for the hosts revoked by then and for exemptions (both looked up one by
+// one); stale hosts are a range of the stale_at index (see store.Compliance.Stale).
+// complianceScan, the host-by-host answer, is kept to check it against.
 //
 // A failing check with an exemption active at at (for the host or one of its labels) counts
 // as exempt. A host is compliant when it has a status for at least one counted check and
 // every such status is compliant; a host with none is NoData. Labels are the hosts' current
 // labels.
 func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	if label == "" {
-		return s.complianceCounts(ctx, at, check)
-	}
-	return s.complianceScan(ctx, at, label, check)
+	return s.complianceCounts(ctx, at, label, check)
 }
 
 // complianceScan answers ComplianceAt host by host: one query per check over the covering
 // index (check_id, host_id, time, to_status). Its cost grows with the transitions of the hosts
-// it reads; ComplianceAt uses it for labels.
+// it reads; tests check complianceCounts against it.
 func (s *Store) complianceScan(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	t := ts(at)
@@ -219,9 +217,9 @@ func (s *Store) exemptAt(ctx context.Context, at time.Time, hosts map[string]*ho
 	return out, nil
 }
 
-// complianceCounts answers ComplianceAt for the whole fleet from status_deltas and
-// posture_deltas.
-func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string) (store.Compliance, error) {
+// complianceCounts answers ComplianceAt from status_deltas and posture_deltas, or their
+// per-label tables when label is given.
+func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	t := ts(at)
 	hourStart := hourOf(t) * int64(time.Hour)
@@ -238,14 +236,33 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		m[status] += n
 	}
 	posture := map[string]int{}
+	// ?9 is the label; inLabel restricts a query to the rows whose host (column col) has it.
+	// A lookup per row, not `IN (SELECT …)`, which would read every host of the label.
+	inLabel := func(col string) string {
+		if label == "" {
+			return ""
+		}
+		return ` AND EXISTS (SELECT 1 FROM host_labels l WHERE l.label = ?9 AND l.host_id = ` + col + `)`
+	}
+	deltas, postureDeltas, labelCond := `status_deltas`, `posture_deltas`, ``
+	if label != "" {
+		deltas, postureDeltas, labelCond = `label_status_deltas`, `label_posture_deltas`, ` AND label = ?9`
+	}
+	// bind gives a query of this function its arguments: ?1, ?2, ?3 from args, ?9 the label.
+	bind := func(q string, args ...any) []any {
+		a := make([]any, 9)
+		copy(a, args)
+		a[8] = label
+		return bindArgs(q, a...)
+	}
 
 	// The hours before at's hour, then the transitions of its hour up to at.
-	q, args := `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ?`, []any{hourOf(t)}
+	q := `SELECT check_id, status, sum(n) FROM ` + deltas + ` WHERE hour < ?1` + labelCond
 	if check != "" {
-		q += ` AND check_id = ?`
-		args = append(args, check)
+		q += ` AND check_id = ?2`
 	}
-	if err := s.each(ctx, q+` GROUP BY check_id, status`, args, func(sc func(...any) error) error {
+	q += ` GROUP BY check_id, status`
+	if err := s.each(ctx, q, bind(q, hourOf(t), check), func(sc func(...any) error) error {
 		var chk, status string
 		var n int
 		err := sc(&chk, &status, &n)
@@ -254,12 +271,13 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 	}); err != nil {
 		return c, err
 	}
-	q, args = `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{hourStart, t}
+	q = `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ?1 AND time <= ?2` + inLabel("transitions.host_id")
 	if check != "" {
-		q += ` AND check_id = ?`
-		args = append(args, check)
+		// Not through the index on check_id, which would read all of that check's history:
+		// the hour's transitions from transitions_time are few.
+		q += ` AND +check_id = ?3`
 	}
-	if err := s.each(ctx, q, args, func(sc func(...any) error) error {
+	if err := s.each(ctx, q, bind(q, hourStart, t, check), func(sc func(...any) error) error {
 		var chk, from, to string
 		err := sc(&chk, &from, &to)
 		add(chk, from, -1)
@@ -269,7 +287,8 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		return c, err
 	}
 	if check == "" {
-		if err := s.each(ctx, `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{hourOf(t)},
+		q := `SELECT state, sum(n) FROM ` + postureDeltas + ` WHERE hour < ?1` + labelCond + ` GROUP BY state`
+		if err := s.each(ctx, q, bind(q, hourOf(t)),
 			func(sc func(...any) error) error {
 				var state string
 				var n int
@@ -279,7 +298,8 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 			}); err != nil {
 			return c, err
 		}
-		if err := s.each(ctx, `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{hourStart, t},
+		q = `SELECT from_state, to_state FROM posture WHERE time >= ?1 AND time <= ?2` + inLabel("posture.host_id")
+		if err := s.each(ctx, q, bind(q, hourStart, t),
 			func(sc func(...any) error) error {
 				var from, to string
 				err := sc(&from, &to)
@@ -305,13 +325,20 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		return c, err
 	}
 
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, t).
+	q = `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
+	if label != "" {
+		// The label's hosts from its index range, less the few not enrolled or revoked by then.
+		q = `SELECT (SELECT count(*) FROM host_labels WHERE label = ?9) - (SELECT count(*) FROM hosts
+			WHERE (enrolled_at > ?1 OR revoked_at != 0 AND revoked_at <= ?1)` + inLabel("hosts.id") + `)`
+	}
+	if err := s.r.QueryRowContext(ctx, q, bind(q, t)...).
 		Scan(&c.Hosts); err != nil {
 		return c, err
 	}
 	// Hosts revoked by then are not counted: take back what the deltas counted for them.
 	var revoked []string
-	if err := s.each(ctx, `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1`, []any{t},
+	q = `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1` + inLabel("hosts.id")
+	if err := s.each(ctx, q, bind(q, t),
 		func(sc func(...any) error) error {
 			var id string
 			err := sc(&id)
@@ -340,7 +367,7 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 	}
 
 	// Exempted failures count as exempt; a host whose only failures are exempted is compliant.
-	exempt, err := s.exemptPairs(ctx, at)
+	exempt, err := s.exemptPairs(ctx, at, label)
 	if err != nil {
 		return c, err
 	}
@@ -409,7 +436,7 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
 		c.NonCompliant = cc.Fail + cc.Error
 	}
-	if c.Stale, err = s.staleCompliant(ctx, t, check, exempt, excused); err != nil {
+	if c.Stale, err = s.staleCompliant(ctx, t, label, check, exempt, excused); err != nil {
 		return c, err
 	}
 	c.Compliant -= c.Stale
@@ -419,40 +446,112 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, check string
 
 // staleCompliant counts the hosts enrolled and not revoked at t, with StaleAt ≤ t, that count
 // as compliant at t: for check, a compliant status or an exempted failure; for the whole host,
-// a compliant posture, or a non-compliant one that exemptions excuse (excused). The stale
-// hosts are a range of the stale_at index; each one's status at t is one index lookup.
-func (s *Store) staleCompliant(ctx context.Context, t int64, check string, exempt map[exemptKey]bool, excused map[string]bool) (int, error) {
-	q, args := qStaleStatus, []any{t, check}
-	if check == "" {
-		q, args = qStalePosture, []any{t}
+// a compliant posture, or a non-compliant one that exemptions excuse (excused).
+//
+// The stale hosts are a range of the stale_at index. For the whole host, the index also holds
+// the host's latest posture and since when, so a host whose posture has not changed since t is
+// counted from the index alone; for a check, its current status and since when are one lookup
+// in current. Only hosts changed after t (which a stale host hardly is: it has not reported
+// since) need their history, and exempted failures are looked up one by one, as elsewhere.
+func (s *Store) staleCompliant(ctx context.Context, t int64, label, check string, exempt map[exemptKey]bool, excused map[string]bool) (int, error) {
+	labelCond := ``
+	if label != "" {
+		labelCond = ` AND EXISTS (SELECT 1 FROM host_labels l WHERE l.label = ?3 AND l.host_id = h.id)`
 	}
 	n := 0
-	err := s.each(ctx, q, args, func(sc func(...any) error) error {
-		var id string
-		var st sql.NullString
-		if err := sc(&id, &st); err != nil {
-			return err
+	count := func(q string) error {
+		var k int
+		err := s.r.QueryRowContext(ctx, q, bindArgs(q, t, check, label)...).Scan(&k)
+		n += k
+		return err
+	}
+	changed := func(q string) error { // hosts changed after t: their status or posture at t
+		return s.each(ctx, q, bindArgs(q, t, check, label), func(sc func(...any) error) error {
+			var id string
+			var st sql.NullString
+			if err := sc(&id, &st); err != nil {
+				return err
+			}
+			if st.Valid && (st.String == stateCompliant || wire.Compliant(st.String)) {
+				n++
+			}
+			return nil
+		})
+	}
+	isStale := func(id string) (bool, error) {
+		var stale bool
+		err := s.r.QueryRowContext(ctx, `SELECT stale_at <= ? FROM hosts WHERE id = ?`, t, id).Scan(&stale)
+		return stale, err
+	}
+	if check == "" {
+		if err := count(`SELECT count(*) ` + qStaleHosts + ` AND h.posture_since <= ?1 AND h.posture = 'compliant'` + labelCond); err != nil {
+			return 0, err
 		}
-		switch {
-		case check == "" && (st.String == stateCompliant || st.String == stateNoncompliant && excused[id]):
-			n++
-		case check != "" && st.Valid && (wire.Compliant(st.String) || st.String == wire.StatusFail && exempt[exemptKey{id, check}]):
+		if err := changed(qStalePosture + ` AND h.posture_since > ?1` + labelCond); err != nil {
+			return 0, err
+		}
+		for id := range excused { // non-compliant at t only for exempted failures
+			if stale, err := isStale(id); err != nil || !stale {
+				if err != nil {
+					return 0, err
+				}
+				continue
+			}
 			n++
 		}
-		return nil
-	})
-	return n, err
+		return n, nil
+	}
+	if err := count(`SELECT count(*) ` + qStaleHosts + ` AND EXISTS (SELECT 1 FROM current c WHERE c.host_id = h.id AND c.check_id = ?2
+		AND c.since <= ?1 AND c.status IN ('pass', 'managed', 'exempt', 'not_applicable'))` + labelCond); err != nil {
+		return 0, err
+	}
+	if err := changed(qStaleStatus + ` AND EXISTS (SELECT 1 FROM current c WHERE c.host_id = h.id AND c.check_id = ?2 AND c.since > ?1)` + labelCond); err != nil {
+		return 0, err
+	}
+	for k := range exempt { // failures an exemption excuses: compliant
+		if k.check != check {
+			continue
+		}
+		stale, err := isStale(k.host)
+		if err != nil {
+			return 0, err
+		}
+		if !stale {
+			continue
+		}
+		st, err := s.statusAt(ctx, k.host, check, t)
+		if err != nil {
+			return 0, err
+		}
+		if st == wire.StatusFail {
+			n++
+		}
+	}
+	return n, nil
 }
 
-// The hosts stale at ?1 among those enrolled and not revoked then, with their posture (or the
-// status of check ?2) at ?1.
+// qStaleHosts are the hosts stale at ?1 among those enrolled and not revoked then, from the
+// stale_at index (SQLite would rather read hosts_enrolled, which holds every host);
+// qStalePosture and qStaleStatus add each one's posture (or the status of check ?2) at ?1.
 const (
-	qStaleHosts   = `FROM hosts h WHERE h.stale_at <= ?1 AND h.enrolled_at <= ?1 AND (h.revoked_at = 0 OR h.revoked_at > ?1)`
+	qStaleHosts   = `FROM hosts h INDEXED BY hosts_stale_at WHERE h.stale_at <= ?1 AND h.enrolled_at <= ?1 AND (h.revoked_at = 0 OR h.revoked_at > ?1)`
 	qStalePosture = `SELECT h.id, (SELECT to_state FROM posture p WHERE p.host_id = h.id AND p.time <= ?1
 		ORDER BY p.time DESC, p.rowid DESC LIMIT 1) ` + qStaleHosts
 	qStaleStatus = `SELECT h.id, (SELECT to_status FROM transitions t WHERE t.check_id = ?2 AND t.host_id = h.id AND t.time <= ?1
 		ORDER BY t.id DESC LIMIT 1) ` + qStaleHosts
 )
+
+// bindArgs is args cut to the number of parameters of q, whose parameters are ?1 to ?9: the
+// driver wants exactly as many arguments as the highest number a query uses.
+func bindArgs(q string, args ...any) []any {
+	n := 0
+	for i := 0; i+1 < len(q); i++ {
+		if q[i] == '?' && q[i+1] >= '1' && q[i+1] <= '9' {
+			n = max(n, int(q[i+1]-'0'))
+		}
+	}
+	return args[:min(n, len(args))]
+}
 
 // each runs a read query and calls fn with a scanner for every row.
 func (s *Store) each(ctx context.Context, q string, args []any, fn func(scan func(...any) error) error) error {
@@ -492,8 +591,8 @@ func (s *Store) postureAt(ctx context.Context, host string, t int64) (string, er
 }
 
 // exemptPairs returns the (host, check) pairs that an exemption active at `at` covers, for
-// hosts enrolled and not revoked then.
-func (s *Store) exemptPairs(ctx context.Context, at time.Time) (map[exemptKey]bool, error) {
+// hosts enrolled and not revoked then (and with label, when one is given).
+func (s *Store) exemptPairs(ctx context.Context, at time.Time, label string) (map[exemptKey]bool, error) {
 	es, err := s.Exemptions(ctx, at)
 	if err != nil {
 		return nil, err
@@ -506,7 +605,12 @@ func (s *Store) exemptPairs(ctx context.Context, at time.Time) (map[exemptKey]bo
 			q, arg = `SELECT id FROM hosts WHERE id IN (SELECT host_id FROM host_labels WHERE label = ?2)`, e.Label
 		}
 		q += ` AND enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
-		if err := s.each(ctx, q, []any{t, arg}, func(sc func(...any) error) error {
+		args := []any{t, arg}
+		if label != "" {
+			q += ` AND id IN (SELECT host_id FROM host_labels WHERE label = ?3)`
+			args = append(args, label)
+		}
+		if err := s.each(ctx, q, args, func(sc func(...any) error) error {
 			var id string
 			err := sc(&id)
 			out[exemptKey{id, e.Check}] = true

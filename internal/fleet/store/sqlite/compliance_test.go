@@ -14,10 +14,10 @@ import (
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
 
-// TestComplianceCountsMatchScan checks the fleet-wide answer kept as hourly counts against the
-// host-by-host answer, on a random fleet (enrollments over time, runs, drifts fixed in the
-// same record or later, revocations, host and label exemptions), at random instants and at hour
-// boundaries.
+// TestComplianceCountsMatchScan checks the answer kept as hourly counts (for the fleet and per
+// label) against the host-by-host answer, on a random fleet (enrollments over time, runs, drifts
+// fixed in the same record or later, re-enrollments that change labels, stale hosts,
+// revocations, host and label exemptions), at random instants and at hour boundaries.
 func TestComplianceCountsMatchScan(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
@@ -62,7 +62,26 @@ func TestComplianceCountsMatchScan(t *testing.T) {
 				}
 				r = wire.Record{Seq: seq, Kind: wire.KindDrift, Time: when, Drift: d}
 			}
-			if _, err := s.Ingest(ctx, id, wire.ReportBatch{Records: []wire.Record{r}}, when); err != nil {
+			now := when
+			if h%5 == 4 {
+				// The agent's clock runs four hours ahead of the server's: the host goes stale
+				// (by the server's clock) before its last change (by the agent's).
+				now = when.Add(-4 * time.Hour)
+			}
+			if _, err := s.Ingest(ctx, id, wire.ReportBatch{Records: []wire.Record{r}}, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h%4 == 2 {
+			// Re-enrolled with other labels: its history moves to them.
+			labels := [][]string{{"linux"}, {"mac", "kiosk"}, {}}[h%3]
+			if _, err := s.EnrollHost(ctx, store.Host{ID: id, UUID: "u" + id, Labels: labels, EnrolledAt: when}, []byte(id+"again")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h%6 == 1 {
+			// On a short interval: stale from 30 minutes after it was last seen.
+			if err := s.TouchHost(ctx, id, when, 10*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -100,17 +119,19 @@ func TestComplianceCountsMatchScan(t *testing.T) {
 		instants = append(instants, trs[i].Time, trs[i].Time.Add(-time.Nanosecond))
 	}
 	for _, at := range instants {
-		for _, chk := range append([]string{""}, checks...) {
-			want, err := s.complianceScan(ctx, at, "", chk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.complianceCounts(ctx, at, chk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Fatalf("complianceCounts(%v, %q) differs from complianceScan (-scan +counts):\n%s", at, chk, diff)
+		for _, label := range []string{"", "mac", "linux", "kiosk", "none"} {
+			for _, chk := range append([]string{""}, checks...) {
+				want, err := s.complianceScan(ctx, at, label, chk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.complianceCounts(ctx, at, label, chk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("complianceCounts(%v, %q, %q) differs from complianceScan (-scan +counts):\n%s", at, label, chk, diff)
+				}
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -254,7 +255,7 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 				_, err = tx.ExecContext(ctx, `DELETE FROM pending WHERE host_id = ?`, id)
 			}
 			if err == nil {
-				_, err = tx.ExecContext(ctx, `DELETE FROM host_labels WHERE host_id = ?`, id)
+				err = moveLabels(ctx, tx, id, h.Labels)
 			}
 		}
 		if isUnique(err) {
@@ -264,7 +265,7 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 			return err
 		}
 		for _, l := range h.Labels {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO host_labels (label, host_id) VALUES (?, ?)`, l, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO host_labels (label, host_id) VALUES (?, ?)`, l, id); err != nil {
 				return err
 			}
 		}
@@ -273,6 +274,74 @@ func (s *Store) EnrollHost(ctx context.Context, h store.Host, credHash []byte) (
 	})
 	return out, err
 }
+
+// moveLabels gives a re-enrolled host the labels it has now: its whole history leaves the
+// per-label counts of the labels it loses and joins those of the labels it gains, so that a
+// label's counts stay those of the hosts that have it now. The caller inserts the new labels.
+func moveLabels(ctx context.Context, tx *sql.Tx, id string, labels []string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT label FROM host_labels WHERE host_id = ?`, id)
+	if err != nil {
+		return err
+	}
+	var old []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			rows.Close()
+			return err
+		}
+		old = append(old, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	move := func(label string, sign int) error {
+		if _, err := tx.ExecContext(ctx, qMoveLabelStatus, id, label, sign); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, qMoveLabelPosture, id, label, sign)
+		return err
+	}
+	for _, l := range old {
+		if !slices.Contains(labels, l) {
+			if err := move(l, -1); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM host_labels WHERE label = ? AND host_id = ?`, l, id); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range labels {
+		if !slices.Contains(old, l) {
+			if err := move(l, 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// qMoveLabelStatus adds (?3 = 1) or takes back (?3 = -1) the transitions of host ?1 to the
+// per-label counts of label ?2, as Ingest counted them: +1 for the status entered, -1 for the
+// one left, in the hour of the transition.
+const qMoveLabelStatus = `INSERT INTO label_status_deltas (hour, label, check_id, status, n)
+	SELECT hour, ?2, check_id, status, sum(n) * ?3 FROM (
+		SELECT time / 3600000000000 AS hour, check_id, to_status AS status, 1 AS n FROM transitions WHERE host_id = ?1
+		UNION ALL
+		SELECT time / 3600000000000, check_id, from_status, -1 FROM transitions WHERE host_id = ?1 AND from_status != ''
+	) WHERE true GROUP BY hour, check_id, status
+	ON CONFLICT (label, hour, check_id, status) DO UPDATE SET n = n + excluded.n`
+
+// qMoveLabelPosture is qMoveLabelStatus for the host's postures.
+const qMoveLabelPosture = `INSERT INTO label_posture_deltas (hour, label, state, n)
+	SELECT hour, ?2, state, sum(n) * ?3 FROM (
+		SELECT time / 3600000000000 AS hour, to_state AS state, 1 AS n FROM posture WHERE host_id = ?1
+		UNION ALL
+		SELECT time / 3600000000000, from_state, -1 FROM posture WHERE host_id = ?1 AND from_state != ''
+	) WHERE true GROUP BY hour, state
+	ON CONFLICT (label, hour, state) DO UPDATE SET n = n + excluded.n`
 
 // HostByCredential returns the host holding that credential: ErrNotFound, or the host and
 // ErrRevoked.

@@ -24,18 +24,144 @@ import (
 // A result older than the latest record already applied for the host is kept in its run but
 // changes neither the current state nor the transitions: history is not rewritten by late
 // records.
+//
+// Group commit: concurrent calls queue for one writer goroutine, which applies every batch
+// waiting (up to maxGroup) in one transaction, each batch inside its own savepoint, and commits
+// once. A batch that fails is rolled back to its savepoint and fails alone. Ingest returns only
+// after the commit that holds its batch is durable, so an acknowledged record is on disk; the
+// fsync is shared by the group instead of paid per batch, which is what SQLite's single writer
+// needs to keep up with many agents at once.
 func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, now time.Time) (store.IngestResult, error) {
 	if err := b.Validate(); err != nil {
 		return store.IngestResult{}, err
 	}
-	var res store.IngestResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		in := ingester{ctx: ctx, tx: tx, st: s.stmts, host: hostID}
-		var err error
-		res, err = in.batch(b, now)
-		return err
-	})
-	return res, err
+	req := &ingestReq{ctx: ctx, host: hostID, batch: b, now: now, done: make(chan struct{})}
+	select {
+	case s.ingestQ <- req:
+	case <-s.closing:
+		return store.IngestResult{}, errClosed
+	case <-ctx.Done():
+		return store.IngestResult{}, ctx.Err()
+	}
+	// Once queued the batch may be committed whatever the caller's context says, so wait for
+	// the writer's answer: a caller gone by then only loses the reply (the agent's retry is a
+	// duplicate), never a record it was told was stored.
+	<-req.done
+	return req.res, req.err
+}
+
+// maxGroup bounds the batches committed together: enough to share one fsync among the agents
+// reporting at once, few enough that one transaction stays short.
+const maxGroup = 64
+
+var errClosed = errors.New("the store is closed")
+
+// ingestReq is one Ingest call waiting for the writer.
+type ingestReq struct {
+	ctx   context.Context
+	host  string
+	batch wire.ReportBatch
+	now   time.Time
+	res   store.IngestResult
+	err   error
+	done  chan struct{}
+}
+
+// ingestLoop is the writer goroutine: it takes the first waiting batch, every other one
+// already queued (up to maxGroup), and commits them together. It ends when the store closes,
+// failing what is still queued.
+func (s *Store) ingestLoop() {
+	defer s.loopDone.Done()
+	group := make([]*ingestReq, 0, maxGroup)
+	for {
+		var first *ingestReq
+		select {
+		case first = <-s.ingestQ:
+		case <-s.closing:
+			for {
+				select {
+				case r := <-s.ingestQ:
+					r.err = errClosed
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], first)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.ingestQ:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.commitGroup(group, nil)
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+// commitGroup applies the batches of group in one transaction, one savepoint each, and
+// commits; it sets every request's result or error. A batch whose caller has gone is skipped.
+// fail, for tests, can fail a batch after its writes, to show that it is rolled back alone.
+func (s *Store) commitGroup(group []*ingestReq, fail func(*ingestReq) error) {
+	// The writer's own context: one caller going away must not abort the others' transaction.
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range group {
+			r.err = err
+		}
+		return
+	}
+	ok := 0
+	for _, r := range group {
+		if r.err = r.ctx.Err(); r.err != nil {
+			continue
+		}
+		if _, r.err = tx.ExecContext(ctx, `SAVEPOINT batch`); r.err != nil {
+			continue
+		}
+		in := ingester{ctx: ctx, tx: tx, st: s.stmts, host: r.host}
+		r.res, r.err = in.batch(r.batch, r.now)
+		if r.err == nil && fail != nil {
+			r.err = fail(r)
+		}
+		if r.err != nil {
+			r.res = store.IngestResult{}
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
+				// The transaction is in an unknown state: give up on all of it.
+				tx.Rollback()
+				for _, r := range group {
+					if r.err == nil {
+						r.err, r.res = err, store.IngestResult{}
+					}
+				}
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE batch`); err != nil && r.err == nil {
+			r.err = err
+		}
+		if r.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		for _, r := range group {
+			if r.err == nil {
+				r.err, r.res = err, store.IngestResult{}
+			}
+		}
+	}
 }
 
 // ingester holds one Ingest transaction's state.
@@ -56,6 +182,20 @@ type ingester struct {
 	unchanged []string // checks of the run being stored whose status and value did not change
 	state     string   // the host's posture: "", stateCompliant or stateNoncompliant
 	deltas    map[deltaKey]int64
+	latest    latestRun // the host's latest stored run, kept in its host row
+	// postureSince is when the posture last changed in this batch (0: it did not): the host
+	// row keeps the latest posture for ComplianceAt's stale hosts.
+	postureSince int64
+}
+
+// latestRun is the hosts.run_* columns: the host's latest stored run and, while it is the
+// latest, its confirmed, repeats and last_run_id (the runs row has them once it is not).
+type latestRun struct {
+	rowid               int64
+	digest              string
+	finished, confirmed int64
+	repeats             int
+	lastRunID           string
 }
 
 // deltaKey is a row of status_deltas (check set) or posture_deltas (check "").
@@ -98,8 +238,29 @@ func (in *ingester) moved(t int64, check, from, to string) {
 	}
 }
 
-// flushDeltas adds the batch's counts to status_deltas and posture_deltas.
+// flushDeltas adds the batch's counts to status_deltas and posture_deltas, and to their
+// per-label tables for every label of the host.
 func (in *ingester) flushDeltas() error {
+	if len(in.deltas) == 0 {
+		return nil
+	}
+	var labels []string
+	rows, err := in.tx.StmtContext(in.ctx, in.st.selHostLabels).QueryContext(in.ctx, in.host)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			rows.Close()
+			return err
+		}
+		labels = append(labels, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for k, n := range in.deltas {
 		if n == 0 {
 			continue
@@ -109,6 +270,16 @@ func (in *ingester) flushDeltas() error {
 			err = in.exec(in.st.upsPostureDelta, k.hour, k.status, n)
 		} else {
 			err = in.exec(in.st.upsStatusDelta, k.hour, k.check, k.status, n)
+		}
+		for _, l := range labels {
+			if err != nil {
+				break
+			}
+			if k.check == "" {
+				err = in.exec(in.st.upsLabelPostureDelta, k.hour, l, k.status, n)
+			} else {
+				err = in.exec(in.st.upsLabelStatusDelta, k.hour, l, k.check, k.status, n)
+			}
 		}
 		if err != nil {
 			return err
@@ -128,8 +299,10 @@ func (in *ingester) exec(st *sql.Stmt, args ...any) error {
 
 func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult, error) {
 	var revoked, seen, interval int64
+	l := &in.latest
 	err := in.tx.StmtContext(in.ctx, in.st.hostIngest).QueryRowContext(in.ctx, in.host).
-		Scan(&in.last, &in.chainSeq, &in.chainHash, &in.broken, &in.applied, &in.pending, &revoked, &seen, &interval)
+		Scan(&in.last, &in.chainSeq, &in.chainHash, &in.broken, &in.applied, &in.pending, &revoked, &seen, &interval,
+			&l.rowid, &l.digest, &l.finished, &l.confirmed, &l.repeats, &l.lastRunID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return in.res, fmt.Errorf("host %s: %w", in.host, store.ErrNotFound)
 	}
@@ -181,10 +354,16 @@ func (in *ingester) batch(b wire.ReportBatch, now time.Time) (store.IngestResult
 	if err := in.flushDeltas(); err != nil {
 		return in.res, err
 	}
+	if in.postureSince != 0 {
+		if err := in.exec(in.st.updHostPosture, in.state, in.postureSince, in.host); err != nil {
+			return in.res, err
+		}
+	}
 	in.res.Acked = in.last
 	seen = max(seen, ts(now))
 	err = in.exec(in.st.updHostIngest, in.last, in.chainSeq, in.chainHash, in.broken, in.applied,
-		seen, ts(store.StaleAt(fromTS(seen), time.Duration(interval))), in.host)
+		seen, ts(store.StaleAt(fromTS(seen), time.Duration(interval))),
+		l.rowid, l.digest, l.finished, l.confirmed, l.repeats, l.lastRunID, in.host)
 	return in.res, err
 }
 
@@ -327,7 +506,8 @@ func (in *ingester) late(at time.Time) (bool, error) {
 // latest stored run when it repeats that run's results (store.StoredRun), and observes every
 // result either way.
 func (in *ingester) run(r *wire.Record) error {
-	if err := in.storeRun(r); err != nil {
+	repeat, err := in.storeRun(r)
+	if err != nil {
 		return err
 	}
 	run := r.Run
@@ -341,7 +521,9 @@ func (in *ingester) run(r *wire.Record) error {
 			return err
 		}
 	}
-	if len(in.unchanged) == 0 {
+	// A repeat leaves current.run_id on the stored run that holds the evidence, and so writes
+	// nothing here.
+	if len(in.unchanged) == 0 || repeat {
 		return nil
 	}
 	// One statement for the checks whose state only gains a newer run.
@@ -353,30 +535,48 @@ func (in *ingester) run(r *wire.Record) error {
 }
 
 // storeRun stores the run of r, unless its results repeat the host's latest stored run and it
-// finished no earlier: then that run's confirmed, repeats and last_run_id advance.
-func (in *ingester) storeRun(r *wire.Record) error {
+// finished no earlier (then it reports a repeat). The latest run's counters live in the host
+// row (in.latest, written with it at the end of the batch); a stored run that becomes the
+// latest first copies them into the row of the one it replaces.
+func (in *ingester) storeRun(r *wire.Record) (repeat bool, err error) {
 	run := r.Run
 	finished := ts(run.Finished)
 	if finished == 0 {
 		finished = ts(r.Time)
 	}
 	digest := store.RunDigest(*run)
-	var id, latestFinished int64
-	var latestDigest string
-	err := in.tx.StmtContext(in.ctx, in.st.latestRun).QueryRowContext(in.ctx, in.host).Scan(&id, &latestDigest, &latestFinished)
-	switch {
-	case err == nil && latestDigest == digest && finished >= latestFinished:
+	l := &in.latest
+	if l.rowid != 0 && l.digest == digest && finished >= l.finished {
 		in.res.Repeats++
-		return in.exec(in.st.repeatRun, finished, run.RunID, id)
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return err
+		l.repeats++
+		if finished >= l.confirmed {
+			l.confirmed, l.lastRunID = finished, run.RunID
+		}
+		return true, nil
 	}
 	results, err := json.Marshal(run.Results)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return in.exec(in.st.insRun, in.host, r.Seq, run.RunID, run.Policy, run.Mode, run.BaselineName, run.BaselineSHA256,
-		ts(run.Started), finished, results, digest)
+	res, err := in.tx.StmtContext(in.ctx, in.st.insRun).ExecContext(in.ctx, in.host, r.Seq, run.RunID, run.Policy, run.Mode,
+		run.BaselineName, run.BaselineSHA256, ts(run.Started), finished, results)
+	if err != nil {
+		return false, err
+	}
+	if l.rowid != 0 && finished < l.finished {
+		return false, nil // a late run: stored, but not the latest
+	}
+	if l.rowid != 0 && l.repeats > 0 {
+		if err := in.exec(in.st.foldRun, l.confirmed, l.repeats, l.lastRunID, l.rowid); err != nil {
+			return false, err
+		}
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return false, err
+	}
+	*l = latestRun{rowid: id, digest: digest, finished: finished, confirmed: finished, lastRunID: run.RunID}
+	return false, nil
 }
 
 // observe applies one status seen for (host, check) at time at: a transition when it differs
@@ -422,7 +622,7 @@ func (in *ingester) observe(check, status, actual, expected, runID, cause string
 			return err
 		}
 		in.moved(t, "", in.state, p)
-		in.state = p
+		in.state, in.postureSince = p, t
 	}
 	return nil
 }

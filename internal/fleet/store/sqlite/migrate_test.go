@@ -83,6 +83,21 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 				if _, err := old.w.Exec(`UPDATE hosts SET last_seq = 1`); err != nil {
 					t.Fatal(err)
 				}
+				// The run's one result, as Ingest kept it: a transition, the hourly counts and
+				// the host's posture.
+				t1 := ts(storetest.T0.Add(time.Minute))
+				for _, q := range []string{
+					`INSERT INTO checks (check_id) VALUES ('alf')`,
+					`INSERT INTO current (host_id, check_id, status, actual, expected, since, run_id) VALUES ('h1', 'alf', 'fail', 'x', '', ?1, 'run-1')`,
+					`INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq) VALUES ('h1', 'alf', ?1, '', 'fail', 'x', 'run-1', 'observed', 1)`,
+					`INSERT INTO status_deltas (hour, check_id, status, n) VALUES (?1 / 3600000000000, 'alf', 'fail', 1)`,
+					`INSERT INTO posture (host_id, time, from_state, to_state) VALUES ('h1', ?1, '', 'noncompliant')`,
+					`INSERT INTO posture_deltas (hour, state, n) VALUES (?1 / 3600000000000, 'noncompliant', 1)`,
+				} {
+					if _, err := old.w.Exec(q, t1); err != nil {
+						t.Fatalf("%s (at %d) = %v", q, n, err)
+					}
+				}
 			}
 			old.Close()
 
@@ -114,6 +129,16 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 				t.Errorf("Host after upgrade from %d: StaleAt = %v, want last seen + 3 default intervals", n, h.StaleAt)
 			}
 			if n >= 2 && n < 4 {
+				// The per-label counts are filled from the history: the label's one host counts.
+				at := storetest.T0.Add(2 * time.Hour)
+				want, err := s.ComplianceAt(ctx, at, "", "")
+				if err != nil || want.NonCompliant != 1 {
+					t.Errorf("ComplianceAt(fleet) after upgrade from %d = %+v, %v; want 1 non-compliant", n, want, err)
+				}
+				got, err := s.ComplianceAt(ctx, at, "mac", "")
+				if diff := cmp.Diff(want, got); err != nil || diff != "" {
+					t.Errorf("ComplianceAt(label mac) after upgrade from %d = %v (-fleet +label):\n%s", n, err, diff)
+				}
 				r, err := s.LatestRun(ctx, "h1")
 				if err != nil || !r.Confirmed.Equal(r.Finished) || r.LastRunID != r.RunID || r.Repeats != 0 {
 					t.Errorf("LatestRun after upgrade from %d = %+v, %v; want confirmed at finished", n, r, err)
@@ -221,11 +246,15 @@ func TestQueryPlans(t *testing.T) {
 		{"dedupe", `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`, []any{"h", 1, 1}, "USING PRIMARY KEY (host_id=? AND lo<?)"},
 		{"prune", `DELETE FROM runs WHERE confirmed < ?`, []any{0}, "USING COVERING INDEX runs_confirmed"},
 		{"stale hosts with their posture", qStalePosture, []any{1}, "USING INDEX hosts_stale_at (stale_at<?)"},
+		{"stale compliant hosts", `SELECT count(*) ` + qStaleHosts + ` AND h.posture_since <= ?1 AND h.posture = 'compliant'`, []any{1}, "USING COVERING INDEX hosts_stale_at (stale_at<?)"},
 		{"stale hosts with a check's status", qStaleStatus, []any{1, "alf"}, "USING INDEX hosts_stale_at (stale_at<?)"},
 		{"hosts by staleness", `SELECT id FROM hosts WHERE stale_at <= ? AND id > ? ORDER BY id LIMIT 100`, []any{1, ""}, "SEARCH hosts USING"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},
 		{"status counts before an hour", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ? GROUP BY check_id, status`, []any{1}, "USING PRIMARY KEY (hour<?)"},
+		{"a check's transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ? AND +check_id = ?`, []any{0, 1, "alf"}, "USING INDEX transitions_time"},
 		{"transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX transitions_time"},
+		{"label status counts before an hour", `SELECT check_id, status, sum(n) FROM label_status_deltas WHERE hour < ? AND label = ? GROUP BY check_id, status`, []any{1, "mac"}, "USING PRIMARY KEY (label=? AND hour<?)"},
+		{"label posture counts before an hour", `SELECT state, sum(n) FROM label_posture_deltas WHERE hour < ? AND label = ? GROUP BY state`, []any{1, "mac"}, "USING PRIMARY KEY (label=? AND hour<?)"},
 		{"posture counts before an hour", `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{1}, "USING PRIMARY KEY (hour<?)"},
 		{"posture of the last hour", `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX posture_time"},
 		{"hosts at an instant", `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, []any{1}, "USING COVERING INDEX hosts_enrolled"},

@@ -136,11 +136,21 @@ func (s *Store) AckAlert(ctx context.Context, id int64, actor, note string, at t
 func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		// The latest runs' counters are in their host rows: copy them into the runs rows
+		// first, then forget the latest runs deleted.
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET confirmed = h.run_confirmed, repeats = h.run_repeats,
+			last_run_id = h.run_last_id FROM hosts h WHERE runs.id = h.run_rowid AND h.run_repeats > 0`); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE confirmed < ?`, ts(before))
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE hosts SET run_rowid = 0, run_digest = '', run_finished = 0, run_confirmed = 0,
+			run_repeats = 0, run_last_id = '' WHERE run_rowid != 0 AND run_rowid NOT IN (SELECT id FROM runs)`)
 		return err
 	})
 	return int(n), err
@@ -152,8 +162,11 @@ func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, 
 	var r store.StoredRun
 	var started, finished, confirmed int64
 	var results []byte
-	err := s.r.QueryRowContext(ctx, `SELECT seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
-		confirmed, repeats, last_run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, hostID).
+	// The latest run's counters are in its host row (see storeRun).
+	err := s.r.QueryRowContext(ctx, `SELECT r.seq, r.run_id, r.policy, r.mode, r.baseline_name, r.baseline_sha256, r.started,
+		r.finished, r.results, iif(h.run_rowid = r.id, h.run_confirmed, r.confirmed), iif(h.run_rowid = r.id, h.run_repeats, r.repeats),
+		iif(h.run_rowid = r.id, h.run_last_id, r.last_run_id)
+		FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.host_id = ? ORDER BY r.finished DESC, r.id DESC LIMIT 1`, hostID).
 		Scan(&r.Seq, &r.RunID, &r.Policy, &r.Mode, &r.BaselineName, &r.BaselineSHA256, &started, &finished, &results,
 			&confirmed, &r.Repeats, &r.LastRunID)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -6,11 +6,13 @@
 // WAL before it returns. WAL with synchronous=NORMAL would already survive `kill -9` of the
 // server (the WAL is written before the commit returns), but not a power cut; agents delete
 // their spooled records once the server acknowledges them, so an acknowledged record must be on
-// disk. The price is one fsync per transaction, and Ingest is one transaction per batch.
+// disk. The price is one fsync per transaction; Ingest shares it among the batches that arrive
+// together (group commit, see Ingest).
 //
 // Concurrency: writes go through a pool of exactly one connection, so writers queue in Go
 // instead of failing with SQLITE_BUSY; reads use a separate pool and, in WAL mode, never wait
-// for the writer.
+// for the writer. Ingest's batches queue for one writer goroutine that Open starts and Close
+// stops.
 package sqlite
 
 import (
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -39,17 +42,23 @@ type Store struct {
 	w     *sql.DB // exactly one connection: every write transaction
 	r     *sql.DB // readers
 	stmts *stmts  // prepared on w
+
+	ingestQ   chan *ingestReq // Ingest's batches, for the writer goroutine (ingestLoop)
+	closing   chan struct{}   // closed by Close: the writer drains and ends
+	loopDone  sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // stmts are Ingest's statements, prepared once on the writer connection: Ingest runs a dozen
 // of them per batch, and preparing is a large part of a statement's cost in SQLite.
 type stmts struct {
-	hostIngest, updHostIngest                                        *sql.Stmt
-	seenPending, insPending, insPendingRange, selPending, delPending *sql.Stmt
-	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue    *sql.Stmt
-	touchCurrent, insTransition, insRun, upsBans                     *sql.Stmt
-	latestRun, repeatRun                                             *sql.Stmt
-	upsStatusDelta, upsPostureDelta, insPosture                      *sql.Stmt
+	hostIngest, updHostIngest                                         *sql.Stmt
+	seenPending, insPending, insPendingRange, selPending, delPending  *sql.Stmt
+	selCurrent, insCheck, insCurrent, updCurrent, updCurrentValue     *sql.Stmt
+	touchCurrent, insTransition, insRun, upsBans                      *sql.Stmt
+	foldRun, selHostLabels, upsLabelStatusDelta, upsLabelPostureDelta *sql.Stmt
+	updHostPosture                                                    *sql.Stmt
+	upsStatusDelta, upsPostureDelta, insPosture                       *sql.Stmt
 }
 
 func prepare(db *sql.DB) (*stmts, error) {
@@ -59,9 +68,11 @@ func prepare(db *sql.DB) (*stmts, error) {
 		q string
 	}{
 		{&st.hostIngest, `SELECT last_seq, chain_seq, chain_hash, chain_broken, applied,
-			EXISTS (SELECT 1 FROM pending WHERE host_id = hosts.id), revoked_at, last_seen, interval_ns FROM hosts WHERE id = ?`},
+			EXISTS (SELECT 1 FROM pending WHERE host_id = hosts.id), revoked_at, last_seen, interval_ns,
+			run_rowid, run_digest, run_finished, run_confirmed, run_repeats, run_last_id FROM hosts WHERE id = ?`},
 		{&st.updHostIngest, `UPDATE hosts SET last_seq = ?, chain_seq = ?, chain_hash = ?, chain_broken = ?, applied = ?,
-			last_seen = ?, stale_at = ? WHERE id = ?`},
+			last_seen = ?, stale_at = ?, run_rowid = ?, run_digest = ?, run_finished = ?, run_confirmed = ?, run_repeats = ?,
+			run_last_id = ? WHERE id = ?`},
 		{&st.seenPending, `SELECT 1 FROM pending WHERE host_id = ? AND lo <= ? AND hi >= ? LIMIT 1`},
 		{&st.insPending, `INSERT INTO pending (host_id, lo, hi, chain_seq, chain_prev, chain_hash) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&st.insPendingRange, `INSERT OR IGNORE INTO pending (host_id, lo, hi) VALUES (?, ?, ?)`},
@@ -76,11 +87,14 @@ func prepare(db *sql.DB) (*stmts, error) {
 		{&st.insTransition, `INSERT INTO transitions (host_id, check_id, time, from_status, to_status, actual, run_id, cause, seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insRun, `INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
-			digest, confirmed, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?9, ?3)`},
-		{&st.latestRun, `SELECT id, digest, finished FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`},
-		// The newest identical run names last_run_id; SET expressions see the row as it was.
-		{&st.repeatRun, `UPDATE runs SET repeats = repeats + 1, confirmed = max(confirmed, ?1),
-			last_run_id = CASE WHEN ?1 >= confirmed THEN ?2 ELSE last_run_id END WHERE id = ?3`},
+			confirmed, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?3)`},
+		{&st.foldRun, `UPDATE runs SET confirmed = ?, repeats = ?, last_run_id = ? WHERE id = ?`},
+		{&st.selHostLabels, `SELECT label FROM host_labels WHERE host_id = ?`},
+		{&st.updHostPosture, `UPDATE hosts SET posture = ?, posture_since = ? WHERE id = ?`},
+		{&st.upsLabelStatusDelta, `INSERT INTO label_status_deltas (hour, label, check_id, status, n) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (label, hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
+		{&st.upsLabelPostureDelta, `INSERT INTO label_posture_deltas (hour, label, state, n) VALUES (?, ?, ?, ?)
+			ON CONFLICT (label, hour, state) DO UPDATE SET n = n + excluded.n`},
 		{&st.upsStatusDelta, `INSERT INTO status_deltas (hour, check_id, status, n) VALUES (?, ?, ?, ?)
 			ON CONFLICT (hour, check_id, status) DO UPDATE SET n = n + excluded.n`},
 		{&st.upsPostureDelta, `INSERT INTO posture_deltas (hour, state, n) VALUES (?, ?, ?)
@@ -147,7 +161,10 @@ func openAt(file string, target int) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r, stmts: st}, nil
+	s := &Store{w: w, r: r, stmts: st, ingestQ: make(chan *ingestReq), closing: make(chan struct{})}
+	s.loopDone.Add(1)
+	go s.ingestLoop()
+	return s, nil
 }
 
 // migrate applies the migrations after the database's version, up to target (-1: all), each
@@ -201,8 +218,10 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// Close closes the database.
+// Close stops the ingest writer (batches still queued fail) and closes the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.loopDone.Wait()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
