@@ -68,6 +68,7 @@ type ingest struct {
 	lastRun lastRun
 	stored  storedRun // the host's latest stored run, as this batch leaves it
 	repeats int
+	repeat  bool                    // applying a run that repeats the stored one (see apply)
 	alerts  map[alertKey]*openAlert // alerts this batch folded into, by key
 	batch   pgx.Batch
 	trans   []store.Transition
@@ -338,13 +339,21 @@ func (in *ingest) apply(ctx context.Context, q querier, r wire.Record) error {
 	switch {
 	case r.Run != nil:
 		run := r.Run
-		if err := in.storeRun(r.Seq, run, nonZero(run.Finished, r.Time)); err != nil {
+		repeat, err := in.storeRun(r.Seq, run, nonZero(run.Finished, r.Time))
+		if err != nil {
 			return err
 		}
 		if in.late(r.Time) {
 			return nil
 		}
-		in.newRun(run, r.Time)
+		if repeat {
+			// A repeat leaves the host's last run, and so every unchanged check's run ID, on
+			// the stored run that holds the evidence (store.Current.RunID).
+			in.repeat = true
+			defer func() { in.repeat = false }()
+		} else {
+			in.newRun(run, r.Time)
+		}
 		for _, res := range run.Results {
 			in.observe(res.Check, res.Status, res.Actual, res.Expected, r.Time, run.RunID, wire.CauseObserved, r.Seq)
 		}
@@ -374,7 +383,7 @@ func (in *ingest) apply(ctx context.Context, q querier, r wire.Record) error {
 
 // storeRun stores a run, or folds it into the host's latest stored run when its results are
 // the same (store.RunDigest) and it finished no earlier: storage grows with changes.
-func (in *ingest) storeRun(seq uint64, run *wire.Run, finished time.Time) error {
+func (in *ingest) storeRun(seq uint64, run *wire.Run, finished time.Time) (repeat bool, err error) {
 	digest := store.RunDigest(*run)
 	if st := &in.stored; st.ok && st.digest == digest && !finished.Before(st.finished) {
 		in.repeats++
@@ -387,11 +396,11 @@ func (in *ingest) storeRun(seq uint64, run *wire.Run, finished time.Time) error 
 			in.batch.Queue(repeat+`(SELECT id FROM runs WHERE host_id = $1 ORDER BY finished DESC, id DESC LIMIT 1)`,
 				in.hostID, finished, run.RunID)
 		}
-		return nil
+		return true, nil
 	}
 	results, err := json.Marshal(run.Results)
 	if err != nil {
-		return err
+		return false, err
 	}
 	in.batch.Queue(`INSERT INTO runs (host_id, seq, run_id, policy, mode, baseline_name, baseline_sha256, started, finished, results,
 			digest, confirmed, last_run_id)
@@ -402,7 +411,7 @@ func (in *ingest) storeRun(seq uint64, run *wire.Run, finished time.Time) error 
 	if !in.stored.ok || !finished.Before(in.stored.finished) {
 		in.stored = storedRun{ok: true, digest: digest, finished: finished}
 	}
-	return nil
+	return false, nil
 }
 
 // late reports whether a record at time at is older than the newest one applied to the
@@ -453,7 +462,7 @@ func (in *ingest) observe(check, status, actual, expected string, at time.Time, 
 		// A row already written at this instant (by a drift before this run) is written
 		// again, so that the run that came later names it.
 		if from == status && c.actual == actual && c.expected == expected && cause == wire.CauseObserved &&
-			runID == in.lastRun.id && c.observed.Before(at) {
+			(runID == in.lastRun.id || in.repeat) && c.observed.Before(at) {
 			return
 		}
 	}
