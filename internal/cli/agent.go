@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/firewarden/firewarden/internal/agent"
 	"github.com/firewarden/firewarden/internal/detect"
-	"github.com/firewarden/firewarden/internal/detect/input"
 	"github.com/firewarden/firewarden/internal/detect/live"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/firewarden/firewarden/internal/host"
@@ -289,25 +287,9 @@ func (a *app) agentWatch() func(ctx context.Context, emit func(wire.Alert)) erro
 		hostname := a.hostname()
 		logf := live.LineLogger(a.Err, "firewarden agent: tamper detection: ")
 		eng := &liveEngine{e: detect.New(rs, detect.Options{Immediate: true}), host: hostname, logf: logf}
-		interesting := rs.Interesting()
-		sup, err := live.New(live.Config{
-			Root:    a.root,
-			Runner:  host.ExecRunner{Root: a.root, Timeout: 20 * time.Second},
-			Starter: live.ExecStarter{Root: a.root},
-			Decode: func(r io.Reader, name string, f live.Format) live.Source {
-				format, err := input.ParseFormat(string(f))
-				if err != nil {
-					format = input.Auto
-				}
-				skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
-				return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
-			},
-			Engine:   eng,
-			Sinks:    []live.Sink{&agentSink{emit: emit, logf: logf}},
-			Poll:     time.Minute,
-			Weakened: eng.weakened,
-			Log:      logf,
-		})
+		cfg := a.liveConfig(eng, rs, hostname, logf)
+		cfg.Sinks, cfg.Poll = []live.Sink{&agentSink{emit: emit, logf: logf}}, time.Minute
+		sup, err := live.New(cfg)
 		if err != nil {
 			return err
 		}

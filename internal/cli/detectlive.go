@@ -76,27 +76,9 @@ func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.O
 	}
 
 	eng := &liveEngine{e: detect.New(rs, opt), host: hostname, logf: logf}
-	interesting := rs.Interesting()
-	sup, err := live.New(live.Config{
-		Root: a.root,
-		// Not a.rec: a Recorder keeps every run, and a daemon polls forever.
-		Runner:  host.ExecRunner{Root: a.root, Timeout: 20 * time.Second},
-		Starter: live.ExecStarter{Root: a.root},
-		Decode: func(r io.Reader, name string, f live.Format) live.Source {
-			format, err := input.ParseFormat(string(f))
-			if err != nil {
-				format = input.Auto
-			}
-			// A line the reader cannot read is passed over and named; the stream goes on.
-			skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
-			return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
-		},
-		Engine:   eng,
-		Sinks:    sinks,
-		Poll:     lc.poll,
-		Weakened: eng.weakened,
-		Log:      logf,
-	})
+	cfg := a.liveConfig(eng, rs, hostname, logf)
+	cfg.Sinks, cfg.Poll = sinks, lc.poll
+	sup, err := live.New(cfg)
 	if err != nil {
 		return fail(err)
 	}
@@ -237,3 +219,28 @@ func (l *liveEngine) weakened(w live.Weakening) live.Alert {
 }
 
 var _ live.Engine = (*liveEngine)(nil)
+
+// liveConfig is the supervisor of detect --live and of the agent's tamper detection, but for
+// its sinks and poll interval: eslogger or log stream started under the root, their output
+// decoded in the format each speaks, eng judging it and polling the firewall's state.
+func (a *app) liveConfig(eng *liveEngine, rs *detect.Ruleset, hostname string, logf func(string, ...any)) live.Config {
+	interesting := rs.Interesting()
+	return live.Config{
+		Root: a.root,
+		// Not a.rec: a Recorder keeps every run, and a daemon polls forever.
+		Runner:  host.ExecRunner{Root: a.root, Timeout: 20 * time.Second},
+		Starter: live.ExecStarter{Root: a.root},
+		Decode: func(r io.Reader, name string, f live.Format) live.Source {
+			format, err := input.ParseFormat(string(f))
+			if err != nil {
+				format = input.Auto
+			}
+			// A line the reader cannot read is passed over and named; the stream goes on.
+			skip := func(sk input.Skip) { logf("skipped %s; reading on", sk) }
+			return input.NewReader(r, name, input.Options{Format: format, Host: hostname, Interesting: interesting, Skip: skip})
+		},
+		Engine:   eng,
+		Weakened: eng.weakened,
+		Log:      logf,
+	}
+}

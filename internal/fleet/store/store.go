@@ -282,6 +282,37 @@ type Compliance struct {
 	PerCheck map[string]CheckCount
 }
 
+// Tally finishes c, whose At, Hosts and Stale are set, from what a store counted at c.At:
+// counts holds the (host, check) pairs per check and status, compliant and nonCompliant the
+// hosts per posture. PerCheck gets every check with a count (and check, when asked for, even
+// without one); Compliant and NonCompliant are the hosts' postures, or for check its statuses;
+// the stale hosts leave Compliant (Stale counts only hosts that would be compliant), and NoData
+// is the rest of Hosts. Both stores count this way, so that their answers cannot drift apart.
+func (c *Compliance) Tally(counts map[string]map[string]int, compliant, nonCompliant int, check string) {
+	if c.PerCheck == nil {
+		c.PerCheck = map[string]CheckCount{}
+	}
+	for chk, m := range counts {
+		cc := CheckCount{
+			Pass: m[wire.StatusPass], Fail: m[wire.StatusFail], Error: m[wire.StatusError],
+			Exempt: m[wire.StatusExempt], Managed: m[wire.StatusManaged], NotApplicable: m[wire.StatusNotApplicable],
+		}
+		if cc != (CheckCount{}) {
+			c.PerCheck[chk] = cc
+		}
+	}
+	if check == "" {
+		c.Compliant, c.NonCompliant = compliant, nonCompliant
+	} else {
+		cc := c.PerCheck[check]
+		c.PerCheck[check] = cc // asked for: present even with no result
+		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
+		c.NonCompliant = cc.Fail + cc.Error
+	}
+	c.Compliant -= c.Stale
+	c.NoData = c.Hosts - c.Compliant - c.NonCompliant - c.Stale
+}
+
 // CheckCount counts hosts per status for one check.
 type CheckCount struct {
 	Pass, Fail, Error, Exempt, Managed, NotApplicable int

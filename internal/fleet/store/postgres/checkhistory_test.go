@@ -15,15 +15,7 @@ import (
 func TestCheckHistoryQueryPlan(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(ctx, `RESET enable_seqscan`)
+	conn := planConn(t, s)
 	tests := []struct {
 		name string
 		args []any

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
@@ -20,15 +21,7 @@ import (
 func TestQueryPlans(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(ctx, `RESET enable_seqscan`)
+	conn := planConn(t, s)
 	now := time.Now()
 	for _, tt := range []struct {
 		name  string
@@ -115,4 +108,24 @@ func TestLatestRun(t *testing.T) {
 	if diff := cmp.Diff(*second.Run, got.Run); diff != "" {
 		t.Errorf("LatestRun() (-want +got):\n%s", diff)
 	}
+}
+
+// planConn is a connection of s's pool on which sequential scans are priced out, so that an
+// empty database shows the plan a large one would have where an index exists, and a Seq Scan
+// only where none does. It goes back to the pool, reset, when the test ends.
+func planConn(t *testing.T, s *Store) *pgxpool.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), `RESET enable_seqscan`)
+		conn.Release()
+	})
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

@@ -11,15 +11,7 @@ import (
 func TestRotateQueryPlans(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(ctx, `RESET enable_seqscan`)
+	conn := planConn(t, s)
 	for _, tt := range []struct{ name, query, want string }{
 		{"offer by credential", `SELECT 1 FROM credential_offers WHERE cred_hash = $1`, "credential_offers_cred_hash_key"},
 		{"offer with its host", `SELECT o.host_id FROM credential_offers o JOIN hosts h ON h.id = o.host_id WHERE o.cred_hash = $1`, "credential_offers_cred_hash_key"},

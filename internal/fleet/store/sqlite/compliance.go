@@ -419,28 +419,10 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check
 		}
 	}
 
-	for chk, m := range counts {
-		cc := store.CheckCount{
-			Pass: m[wire.StatusPass], Fail: m[wire.StatusFail], Error: m[wire.StatusError],
-			Exempt: m[wire.StatusExempt], Managed: m[wire.StatusManaged], NotApplicable: m[wire.StatusNotApplicable],
-		}
-		if cc != (store.CheckCount{}) {
-			c.PerCheck[chk] = cc
-		}
-	}
-	if check == "" {
-		c.Compliant, c.NonCompliant = posture[stateCompliant], posture[stateNoncompliant]
-	} else {
-		cc := c.PerCheck[check]
-		c.PerCheck[check] = cc
-		c.Compliant = cc.Pass + cc.Managed + cc.Exempt + cc.NotApplicable
-		c.NonCompliant = cc.Fail + cc.Error
-	}
 	if c.Stale, err = s.staleCompliant(ctx, t, label, check, exempt, excused); err != nil {
 		return c, err
 	}
-	c.Compliant -= c.Stale
-	c.NoData = c.Hosts - c.Compliant - c.NonCompliant - c.Stale
+	c.Tally(counts, posture[stateCompliant], posture[stateNoncompliant], check)
 	return c, nil
 }
 
