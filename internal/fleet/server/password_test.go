@@ -40,6 +40,8 @@ var checkTests = []struct {
 	{"short salt", cheapHash("correct horse battery", "salt", 64, 1, 1), "correct horse battery", false, true},
 	{"no hash", good[:strings.LastIndex(good, "$")+1], "correct horse battery", false, true},
 	{"trailing field", good + "$", "correct horse battery", false, true},
+	{"carriage return in hash", good + "\r", "correct horse battery", false, true},
+	{"newline in salt", strings.Replace(good, "$c2Fs", "$c2\nFs", 1), "correct horse battery", false, true},
 	{"sha256 crypt", "$5$rounds=5000$salt$abc", "x", false, true},
 }
 
