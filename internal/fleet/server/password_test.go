@@ -123,3 +123,13 @@ func FuzzCheckPassword(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHashPassword is the cost of one login's hashing with the server's parameters.
+func BenchmarkHashPassword(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := HashPassword("correct horse battery"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
