@@ -120,8 +120,8 @@ func commands() []*command {
 			name: "user", summary: "add, change, disable or list dashboard accounts (roles admin and auditor)",
 			desc: "Manages the dashboard's accounts in the data directory's store. An auditor sees everything and " +
 				"changes nothing. Passwords are read from stdin, one line of at least 12 characters and at most 1024 bytes, " +
-				"and stored as argon2id hashes; the line is echoed when typed at a terminal, so pipe it in where others " +
-				"can see the screen. Every change is in the audit log.",
+				"and stored as argon2id hashes; at a terminal, user add and user passwd prompt and do not echo " +
+				"it. Every change is in the audit log.",
 			examples: []string{"firewarden-server user add alice --role admin", "firewarden-server user list"},
 			verbs: []*command{
 				{

@@ -52,11 +52,16 @@ func userArg(verb string, args []string) (string, error) {
 	return args[0], nil
 }
 
-// readPassword reads one line from e.In and hashes it. At a terminal it prompts on stderr.
+// readPassword reads one line from e.In and hashes it. At a terminal it prompts on stderr and
+// turns the echo off while the line is typed.
 func readPassword(e *Env, verb, name string) (string, error) {
 	if f, ok := e.In.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprintf(e.Err, "password for %s (one line): ", name)
+		if restore, ok := echoOff(f); ok {
+			fmt.Fprintf(e.Err, "password for %s: ", name)
+			defer func() {
+				restore()
+				fmt.Fprintln(e.Err) // the Enter typed was not echoed either
+			}()
 		}
 	}
 	var line string
