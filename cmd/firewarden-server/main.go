@@ -12,7 +12,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := server.Main(ctx, os.Args[1:], &server.Env{Streams: server.Streams{Out: os.Stdout, Err: os.Stderr}, Open: server.Open})
+	code := server.Main(ctx, os.Args[1:], &server.Env{Streams: server.Streams{Out: os.Stdout, Err: os.Stderr}, In: os.Stdin, Open: server.Open})
 	stop()
 	os.Exit(code)
 }

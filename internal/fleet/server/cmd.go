@@ -29,6 +29,8 @@ type Env struct {
 	// Open opens (creating and migrating as needed) the store: target is a PostgreSQL URL or a
 	// SQLite file path.
 	Open func(ctx context.Context, target string) (store.Store, error)
+	// In is where user add and user passwd read the password; nil reads nothing.
+	In io.Reader
 	// Ready, when set, is called by serve with the bound address once it accepts connections.
 	Ready func(addr string)
 }
@@ -111,6 +113,41 @@ func commands() []*command {
 					desc:     "Revokes the enroll secret with the id secret create (or init) printed.",
 					examples: []string{"firewarden-server secret revoke 0193a4c2-…"},
 					flags:    dataDirFlags, run: runSecretRevoke,
+				},
+			},
+		},
+		{
+			name: "user", summary: "add, change, disable or list dashboard accounts (roles admin and auditor)",
+			desc: "Manages the dashboard's accounts in the data directory's store. An auditor sees everything and " +
+				"changes nothing. Passwords are read from stdin, one line of at least 12 characters and at most 1024 bytes, " +
+				"and stored as argon2id hashes; at a terminal, user add and user passwd prompt and do not echo " +
+				"it. Every change is in the audit log.",
+			examples: []string{"firewarden-server user add alice --role admin", "firewarden-server user list"},
+			verbs: []*command{
+				{
+					name: "add", args: "NAME", summary: "add an account; its password is read from stdin",
+					desc: "Adds an account with the given role. NAME is 1 to 64 letters, digits, '.', '_', '-' or '@'; " +
+						"names are case-sensitive. A name that exists is refused.",
+					examples: []string{"printf '%s\\n' \"$PW\" | firewarden-server user add alice --role auditor"},
+					flags:    userAddFlags, run: runUserAdd,
+				},
+				{
+					name: "passwd", args: "NAME", summary: "set an account's password, read from stdin",
+					desc:     "Replaces the account's password with the line read from stdin.",
+					examples: []string{"firewarden-server user passwd alice"},
+					flags:    dataDirFlags, run: runUserPasswd,
+				},
+				{
+					name: "disable", args: "NAME", summary: "disable an account: it can no longer log in",
+					desc:     "Disables the account for good (add a new account to give access back).",
+					examples: []string{"firewarden-server user disable alice"},
+					flags:    dataDirFlags, run: runUserDisable,
+				},
+				{
+					name: "list", summary: "list the accounts with their roles and when they were disabled",
+					desc:     "Lists every account, disabled ones included, in name order.",
+					examples: []string{"firewarden-server user list --json"},
+					flags:    userListFlags, run: runUserList,
 				},
 			},
 		},

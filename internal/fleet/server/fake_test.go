@@ -29,6 +29,7 @@ type fakeStore struct {
 	policies   []store.Policy
 	exemptions []store.Exemption
 	audit      []store.Audit
+	users      map[string]store.User
 	ingests    int              // batches that stored something
 	offers     map[string]offer // offered credential hash → host and the credential it was offered to
 	lists      int              // calls of Hosts

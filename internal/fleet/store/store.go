@@ -46,6 +46,17 @@ type Token struct {
 	RevokedAt time.Time // zero while valid
 }
 
+// User is a dashboard account. Its role is RoleAdmin or RoleAuditor, as for tokens. Only the
+// password's hash is stored, in a self-describing encoding (algorithm and parameters included)
+// so that the parameters can change without a migration.
+type User struct {
+	Name         string
+	Role         string
+	PasswordHash string
+	CreatedAt    time.Time
+	DisabledAt   time.Time // zero while the account may log in
+}
+
 // EnrollSecret lets agents enroll. Only its hash is stored.
 type EnrollSecret struct {
 	ID        string
@@ -330,6 +341,16 @@ type Store interface {
 	AddEnrollSecret(ctx context.Context, s EnrollSecret, actor string) error
 	EnrollSecretByHash(ctx context.Context, hash []byte) (EnrollSecret, error)
 	RevokeEnrollSecret(ctx context.Context, id, actor string, at time.Time) error
+
+	// Dashboard accounts; every write is audited (user.create, user.passwd, user.disable).
+	// AddUser: ErrConflict when the name is taken. UserByName: ErrNotFound, or the user with
+	// ErrRevoked when disabled, so that a caller cannot miss it. Users are in name order.
+	// DisableUser keeps the first time and audits once; there is no re-enabling (add a new user).
+	AddUser(ctx context.Context, u User, actor string) error
+	UserByName(ctx context.Context, name string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+	SetUserPassword(ctx context.Context, name, hash, actor string, at time.Time) error
+	DisableUser(ctx context.Context, name, actor string, at time.Time) error
 
 	// EnrollHost adds a host, or re-enrolls the host with the same UUID (new credential, same
 	// ID, history kept). credHash is the SHA-256 of the new credential.

@@ -99,6 +99,11 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if _, err := s.Ingest(ctx, "h1", batch(run(1, t0, "alf", wire.StatusPass)), t0); err != nil {
 				t.Errorf("Ingest() after upgrade from %d = %v", from, err)
 			}
+			if err := s.AddUser(ctx, store.User{Name: "ops", Role: store.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: t0}, "init"); err != nil {
+				t.Errorf("AddUser() after upgrade from %d = %v", from, err)
+			} else if u, err := s.UserByName(ctx, "ops"); err != nil || u.Role != store.RoleAdmin {
+				t.Errorf("UserByName() after upgrade from %d = %+v, %v", from, u, err)
+			}
 		})
 	}
 }

@@ -152,6 +152,11 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 			if _, err := s.PutPolicy(ctx, store.Policy{Name: "default", Mode: wire.ModeReport, IntervalSeconds: 60}, "alice"); err != nil {
 				t.Errorf("PutPolicy after upgrade = %v", err)
 			}
+			if err := s.AddUser(ctx, store.User{Name: "alice", Role: store.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: storetest.T0}, "init"); err != nil {
+				t.Errorf("AddUser after upgrade from %d = %v", n, err)
+			} else if u, err := s.UserByName(ctx, "alice"); err != nil || u.Role != store.RoleAdmin {
+				t.Errorf("UserByName after upgrade from %d = %+v, %v", n, u, err)
+			}
 		})
 	}
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"RotateCredential", testRotateCredential},
 		{"CheckHistory", testCheckHistory},
+		{"Users", testUsers},
 	}
 	tests = append(tests, staleTests...)
 	for _, tt := range tests {
