@@ -350,6 +350,22 @@ func rssMB(pid int) (float64, error) {
 
 // seedChain appends FIREWARDEN_BENCH_CHAIN evidence records (default none) before a benchmark
 // starts the agent: every cycle reads the whole chain, so its length matters to the figures.
+// benchMac lays out an emulated Mac 15, enrolls it with srv and seeds its evidence chain
+// (seedChain), and returns its root.
+func benchMac(b *testing.B, srv *fleetServer) string {
+	b.Helper()
+	root := b.TempDir()
+	if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
+		b.Fatal(err)
+	}
+	enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
+	if out, err := enroll.CombinedOutput(); err != nil {
+		b.Fatalf("enroll: %v\n%s", err, out)
+	}
+	seedChain(b, root)
+	return root
+}
+
 func seedChain(b *testing.B, root string) {
 	n := 0
 	if v := os.Getenv("FIREWARDEN_BENCH_CHAIN"); v != "" {
@@ -375,15 +391,7 @@ func BenchmarkAgentIdleRSS(b *testing.B) {
 	}
 	for b.Loop() {
 		srv := newFleetServer(b)
-		root := b.TempDir()
-		if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
-			b.Fatal(err)
-		}
-		enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
-		if out, err := enroll.CombinedOutput(); err != nil {
-			b.Fatalf("enroll: %v\n%s", err, out)
-		}
-		seedChain(b, root)
+		root := benchMac(b, srv)
 		watching := os.Getenv("FIREWARDEN_BENCH_ESLOGGER") != ""
 		if watching {
 			// Tamper detection running, as on a Mac: an eslogger stand-in streams the fixture
@@ -449,15 +457,7 @@ func BenchmarkAgentCycleCPU(b *testing.B) {
 		b.Skip("needs /proc (Linux)")
 	}
 	srv := newFleetServer(b)
-	root := b.TempDir()
-	if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
-		b.Fatal(err)
-	}
-	enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
-	if out, err := enroll.CombinedOutput(); err != nil {
-		b.Fatalf("enroll: %v\n%s", err, out)
-	}
-	seedChain(b, root)
+	root := benchMac(b, srv)
 	cmd := exec.Command(fwBin, "--root", root, "agent", "run")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -545,15 +545,7 @@ func TestAgentKill9LosesAndDuplicatesNothing(t *testing.T) {
 // evidence chain.
 func BenchmarkAgentOnceCPU(b *testing.B) {
 	srv := newFleetServer(b)
-	root := b.TempDir()
-	if err := hosttest.Layout(root, hosttest.Mac15(), emuBin); err != nil {
-		b.Fatal(err)
-	}
-	enroll := exec.Command(fwBin, "--root", root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint())
-	if out, err := enroll.CombinedOutput(); err != nil {
-		b.Fatalf("enroll: %v\n%s", err, out)
-	}
-	seedChain(b, root)
+	root := benchMac(b, srv)
 	var total time.Duration
 	for b.Loop() {
 		cmd := exec.Command(fwBin, "--root", root, "agent", "run", "--once")
