@@ -30,9 +30,10 @@ type fakeStore struct {
 	exemptions []store.Exemption
 	audit      []store.Audit
 	users      map[string]store.User
-	ingests    int              // batches that stored something
-	offers     map[string]offer // offered credential hash → host and the credential it was offered to
-	lists      int              // calls of Hosts
+	sessions   map[string]store.Session // hex hash → session
+	ingests    int                      // batches that stored something
+	offers     map[string]offer         // offered credential hash → host and the credential it was offered to
+	lists      int                      // calls of Hosts
 }
 
 func (f *fakeStore) hostLists() int {

@@ -172,6 +172,7 @@ func (s *Server) Handler() http.Handler {
 	admin("GET /api/v1/export", s.export)
 	admin("GET /api/v1/audit", s.audit)
 	admin("GET /metrics", s.serveMetrics)
+	s.dashRoutes(mux)
 	mux.Handle("/", s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s; see docs/fleet.md", r.Method, r.URL.Path))
 	})))

@@ -55,6 +55,22 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	DisabledAt   time.Time // zero while the account may log in
+	// FailedLogins counts the failed logins since the last successful one (LoginFailed adds
+	// one, AddSession resets it), and LastFailedAt is the latest. The server's per-user back-off
+	// is computed from them, so that every replica enforces the same one.
+	FailedLogins int
+	LastFailedAt time.Time
+}
+
+// Session is a dashboard login. Only the SHA-256 of the cookie's random value is stored, so
+// that a copy of the database opens no session; replicas share sessions through the store.
+type Session struct {
+	Hash      []byte
+	User      string
+	CSRF      string // the per-session token every form carries
+	CreatedAt time.Time
+	LastUsed  time.Time
+	Expires   time.Time // absolute end; the server also ends sessions idle too long
 }
 
 // EnrollSecret lets agents enroll. Only its hash is stored.
@@ -135,15 +151,20 @@ type Policy struct {
 
 // Exemption excuses a failing check on a host or on every host with a label until it expires.
 type Exemption struct {
-	ID         string
-	HostID     string // one of HostID and Label
-	Label      string
-	Check      string
-	Reason     string
-	ApprovedBy string
-	CreatedAt  time.Time
-	Expires    time.Time
-	RevokedAt  time.Time
+	ID     string
+	HostID string // one of HostID and Label
+	Label  string
+	Check  string
+	Reason string
+	// RequestedBy asked for the exemption; ApprovedBy approved it at ApprovedAt. An exemption
+	// with a zero ApprovedAt is pending: it excuses nothing until approved. One added already
+	// approved (the API's default) has ApprovedBy set and ApprovedAt = CreatedAt.
+	RequestedBy string
+	ApprovedBy  string
+	ApprovedAt  time.Time
+	CreatedAt   time.Time
+	Expires     time.Time
+	RevokedAt   time.Time
 }
 
 // Current is a host's current status for one check, and since when.
@@ -269,8 +290,48 @@ type HostFilter struct {
 	// stale_at column. Revoked hosts are selected too; the caller shows them as revoked.
 	Stale *bool
 	Now   time.Time // zero: the current time
-	Limit int
-	After string // paging: hosts with ID > After
+	// Search selects hosts whose hostname starts with it, ignoring ASCII case (an index on the
+	// lower-cased hostname); OSVersion selects one OS version exactly.
+	Search    string
+	OSVersion string
+	// Sort orders the hosts by HostSortID (the default), HostSortHostname, HostSortLastSeen or
+	// HostSortOSVersion, then by ID; Desc reverses both. Paging is by keyset on (sort key, ID):
+	// After and AfterKey are the ID and sort key of the last host of the previous page (AfterKey
+	// is HostSortKey of that host; unused when sorting by ID).
+	Sort     string
+	Desc     bool
+	Limit    int
+	After    string // paging: hosts after this ID in the order asked for
+	AfterKey string
+}
+
+// Host sort orders (HostFilter.Sort).
+const (
+	HostSortID        = "id"
+	HostSortHostname  = "hostname"
+	HostSortLastSeen  = "last_seen"
+	HostSortOSVersion = "os_version"
+)
+
+// HostSortKey is the keyset value of h for sort, as HostFilter.AfterKey takes it.
+func HostSortKey(h Host, sort string) string {
+	switch sort {
+	case HostSortHostname:
+		return strings.ToLower(h.Hostname)
+	case HostSortLastSeen:
+		return h.LastSeen.UTC().Format(time.RFC3339Nano)
+	case HostSortOSVersion:
+		return h.OSVersion
+	}
+	return h.ID
+}
+
+// SeriesQuery asks for compliance at the instants From, From+Step, … up to To.
+type SeriesQuery struct {
+	From, To time.Time
+	Step     time.Duration // > 0; the dashboard asks for 24h
+	Label    string        // "" for the whole fleet
+	Check    string        // "" for every check, as ComplianceAt
 }
 
 // Compliance is the answer to "were we compliant at that instant".
@@ -351,6 +412,27 @@ type Store interface {
 	Users(ctx context.Context) ([]User, error)
 	SetUserPassword(ctx context.Context, name, hash, actor string, at time.Time) error
 	DisableUser(ctx context.Context, name, actor string, at time.Time) error
+	// LoginFailed counts a failed login for an existing user at at (FailedLogins + 1,
+	// LastFailedAt = at) and returns the user as updated; ErrNotFound for an unknown name, which
+	// changes nothing. It is not audited: the server logs failures.
+	LoginFailed(ctx context.Context, name string, at time.Time) (User, error)
+
+	// Dashboard sessions. AddSession stores a new session, resets its user's FailedLogins and
+	// audits user.login; SessionByHash returns the session and its user (ErrNotFound when there is
+	// none or it expired; ErrRevoked when its user is disabled); TouchSession moves LastUsed;
+	// DeleteSession ends one session (logout, audited user.logout, idempotent). SetUserPassword and
+	// DisableUser end every session of the user in the same transaction. PruneSessions deletes the
+	// sessions expired before `before`.
+	AddSession(ctx context.Context, s Session) error
+	SessionByHash(ctx context.Context, hash []byte, now time.Time) (Session, User, error)
+	TouchSession(ctx context.Context, hash []byte, at time.Time) error
+	DeleteSession(ctx context.Context, hash []byte, actor string, at time.Time) error
+	PruneSessions(ctx context.Context, before time.Time) (int, error)
+
+	// Tokens and EnrollSecrets list every token and secret (revoked ones included, oldest
+	// first), hashes included, for the settings page.
+	Tokens(ctx context.Context) ([]Token, error)
+	EnrollSecrets(ctx context.Context) ([]EnrollSecret, error)
 
 	// EnrollHost adds a host, or re-enrolls the host with the same UUID (new credential, same
 	// ID, history kept). credHash is the SHA-256 of the new credential.
@@ -388,6 +470,11 @@ type Store interface {
 	CurrentResults(ctx context.Context, hostID string) ([]Current, error)
 	Transitions(ctx context.Context, hostID, check string, from, to time.Time) ([]Transition, error)
 	ComplianceAt(ctx context.Context, at time.Time, label, check string) (Compliance, error)
+	// ComplianceSeries answers ComplianceAt(t, q.Label, q.Check) at every t = q.From + k·q.Step
+	// ≤ q.To, oldest first, in a few queries rather than one per instant (the dashboard's
+	// 90-day chart). Each element equals ComplianceAt at its instant, PerCheck included only
+	// when q.Check is set.
+	ComplianceSeries(ctx context.Context, q SeriesQuery) ([]Compliance, error)
 	// CheckHistory is one page of the transitions of q.Check on every host, newest first (by
 	// time, then ID), at most q.Limit, read through an index on (check, time) so that a page
 	// costs its own rows whatever the fleet's size.
@@ -402,7 +489,14 @@ type Store interface {
 	PutPolicy(ctx context.Context, p Policy, actor string) (Policy, error)
 	Policies(ctx context.Context) ([]Policy, error)
 	PolicyFor(ctx context.Context, h Host) (Policy, error)
+	// AddExemption stores e: approved when e.ApprovedBy is set (ApprovedAt = CreatedAt,
+	// audited exemption.create), pending otherwise (audited exemption.request).
+	// ApproveExemption approves a pending exemption at at (audited exemption.approve):
+	// ErrNotFound when there is none; ErrConflict when actor requested it (four eyes), or it is
+	// already approved, revoked or expired. Exemptions(at) returns those approved, not expired
+	// and not revoked at at; with a zero at, every exemption ever, pending ones included.
 	AddExemption(ctx context.Context, e Exemption, actor string) error
+	ApproveExemption(ctx context.Context, id, actor string, at time.Time) error
 	RevokeExemption(ctx context.Context, id, actor string, at time.Time) error
 	Exemptions(ctx context.Context, at time.Time) ([]Exemption, error)
 
