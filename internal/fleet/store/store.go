@@ -294,6 +294,11 @@ type HostFilter struct {
 	// lower-cased hostname); OSVersion selects one OS version exactly.
 	Search    string
 	OSVersion string
+	// Posture selects hosts whose latest stored posture (every check's status taken together,
+	// before server exemptions) is PostureCompliant, PostureNonCompliant or PostureNone (no
+	// result yet). It narrows what the server then judges host by host: a non-compliant posture
+	// may still be excused by an exemption.
+	Posture string
 	// Sort orders the hosts by HostSortID (the default), HostSortHostname, HostSortLastSeen or
 	// HostSortOSVersion, then by ID; Desc reverses both. Paging is by keyset on (sort key, ID):
 	// After and AfterKey are the ID and sort key of the last host of the previous page (AfterKey
@@ -304,6 +309,13 @@ type HostFilter struct {
 	After    string // paging: hosts after this ID in the order asked for
 	AfterKey string
 }
+
+// Host postures (HostFilter.Posture), as the stores keep them.
+const (
+	PostureCompliant    = "compliant"
+	PostureNonCompliant = "noncompliant"
+	PostureNone         = "none"
+)
 
 // Host sort orders (HostFilter.Sort).
 const (
