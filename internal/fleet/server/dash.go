@@ -229,10 +229,16 @@ func serveStatic() http.Handler {
 	})
 }
 
-// dashRoutes adds the dashboard to mux. Each page file registers its own routes here.
+// dashRouteSets are the dashboard's routes, one function per page file, each added by that
+// file's init so that pages are added without touching this one.
+var dashRouteSets []func(s *Server, mux *http.ServeMux)
+
+// dashRoutes adds the dashboard to mux.
 func (s *Server) dashRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /static/", serveStatic())
-	mux.Handle("GET /{$}", s.dashPage(s.overviewPage))
+	for _, add := range dashRouteSets {
+		add(s, mux)
+	}
 }
 
 // badInput is an error in what the caller gave. Write paths shared by the admin API and the
