@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,12 +184,38 @@ func (f *fakeStore) Hosts(_ context.Context, fl store.HostFilter) ([]store.Host,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lists++
+	// after reports whether h comes after the keyset (fl.AfterKey, fl.After) in the order asked.
+	after := func(h *store.Host) bool {
+		if fl.After == "" {
+			return true
+		}
+		c := strings.Compare(store.HostSortKey(*h, fl.Sort), fl.AfterKey)
+		if fl.Sort == "" || fl.Sort == store.HostSortID {
+			c = 0
+		}
+		if c == 0 {
+			c = strings.Compare(h.ID, fl.After)
+		}
+		if fl.Desc {
+			return c < 0
+		}
+		return c > 0
+	}
 	var out []store.Host
 	for _, h := range f.hosts {
-		if h.ID <= fl.After || (fl.Label != "" && !slices.Contains(h.Labels, fl.Label)) {
+		if !after(h) || (fl.Label != "" && !slices.Contains(h.Labels, fl.Label)) {
 			continue
 		}
 		if fl.Stale != nil && !fl.Now.Before(h.StaleAt) != *fl.Stale {
+			continue
+		}
+		if fl.Search != "" && !strings.HasPrefix(strings.ToLower(h.Hostname), strings.ToLower(fl.Search)) {
+			continue
+		}
+		if fl.OSVersion != "" && h.OSVersion != fl.OSVersion {
+			continue
+		}
+		if fl.Posture != "" && f.posture(h.ID) != fl.Posture {
 			continue
 		}
 		if fl.Check != "" {
@@ -199,11 +226,38 @@ func (f *fakeStore) Hosts(_ context.Context, fl store.HostFilter) ([]store.Host,
 		}
 		out = append(out, *h)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		c := 0
+		if fl.Sort != "" && fl.Sort != store.HostSortID {
+			c = strings.Compare(store.HostSortKey(a, fl.Sort), store.HostSortKey(b, fl.Sort))
+		}
+		if c == 0 {
+			c = strings.Compare(a.ID, b.ID)
+		}
+		if fl.Desc {
+			return c > 0
+		}
+		return c < 0
+	})
 	if fl.Limit > 0 && len(out) > fl.Limit {
 		out = out[:fl.Limit]
 	}
 	return out, nil
+}
+
+// posture is the host's posture from its current results, as the SQL stores keep it.
+func (f *fakeStore) posture(id string) string {
+	cur := f.current[id]
+	if len(cur) == 0 {
+		return store.PostureNone
+	}
+	for _, c := range cur {
+		if !wire.Compliant(c.Status) {
+			return store.PostureNonCompliant
+		}
+	}
+	return store.PostureCompliant
 }
 
 func (f *fakeStore) RevokeHost(_ context.Context, id, actor string, at time.Time) error {
