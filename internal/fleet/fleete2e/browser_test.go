@@ -198,11 +198,13 @@ func (b *browser) nodes(sel string) []cdp.NodeID {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, step)
 	defer cancel()
-	doc, err := chromedp.Call(ctx, dom.GetDocument, dom.GetDocumentParams{})
+	// The document's root as chromedp tracks it: asking the browser for the document again
+	// (DOM.getDocument) would invalidate the node ids chromedp holds.
+	root, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("html")))
 	if err != nil {
-		b.t.Fatalf("DOM.getDocument: %v", err)
+		b.t.Fatalf("the page's root: %v (page %s)", err, b.location())
 	}
-	res, err := chromedp.Call(ctx, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: doc.Root.NodeID, Selector: sel})
+	res, err := chromedp.Call(ctx, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: root[0].NodeID, Selector: sel})
 	if err != nil {
 		b.t.Fatalf("querySelectorAll(%q): %v", sel, err)
 	}
