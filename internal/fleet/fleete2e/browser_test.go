@@ -6,6 +6,7 @@ package fleete2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"image/png"
@@ -327,24 +328,49 @@ func (b *browser) fill(sel, v string) {
 	b.do("fill "+sel, chromedp.SetValue(chromedp.CSS(sel), v, chromedp.NodeReady))
 }
 
-// login logs in through form#login and fails unless it left the login page.
+// login logs in through form#login (the one on the page when the page is the login page, so
+// that its next= is kept) and fails unless it left the login page.
 func (b *browser) login(user, password string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, step)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/login")); err != nil {
-		b.t.Fatalf("open /login: %v", err)
-	}
-	b.fill(`form#login input[name=user]`, user)
-	b.fill(`form#login input[name=password]`, password)
-	b.submit(`form#login`)
-	if u, err := url.Parse(b.location()); err != nil || u.Path == "/login" {
+	if !b.tryLogin(user, password) {
 		msg := ""
 		if b.count("p.error") > 0 {
 			msg = b.text("p.error")
 		}
 		b.t.Fatalf("logging in as %s stayed on %s: %q", user, b.location(), msg)
 	}
+}
+
+// tryLogin submits form#login and reports whether the browser left the login page.
+func (b *browser) tryLogin(user, password string) bool {
+	b.t.Helper()
+	if u, err := url.Parse(b.location()); err != nil || u.Path != "/login" {
+		b.goTo("/login")
+	}
+	b.fill(`form#login input[name=user]`, user)
+	b.fill(`form#login input[name=password]`, password)
+	b.submit(`form#login`)
+	u, err := url.Parse(b.location())
+	return err == nil && u.Path != "/login"
+}
+
+// postForm POSTs form to path from the page, as a script of the dashboard's origin could, with
+// the session's CSRF token (read from the layout's log-out form), and returns the status.
+func (b *browser) postForm(path string, form map[string]string) int {
+	b.t.Helper()
+	if form == nil {
+		form = map[string]string{}
+	}
+	fields, err := json.Marshal(form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return eval[int](b, fmt.Sprintf(`(async () => {
+		const body = new URLSearchParams(%s);
+		body.set('csrf', document.querySelector('form.logout input[name=csrf]').value);
+		const r = await fetch(%q, {method: 'POST', redirect: 'manual', body: body});
+		return r.status;
+	})()`, fields, path))
 }
 
 // logout presses the layout's log-out button.
