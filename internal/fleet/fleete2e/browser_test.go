@@ -170,6 +170,18 @@ func (b *browser) open(path string) {
 	}
 }
 
+// checkIDs fails the test when the page holds an element id twice (the tests, the page's
+// script and assistive technology find elements by id).
+func (b *browser) checkIDs() {
+	b.t.Helper()
+	dup := eval[[]string](b, `(() => { const seen = new Set(), dup = [];
+		for (const e of document.querySelectorAll('[id]')) { if (seen.has(e.id)) dup.push(e.id); seen.add(e.id); }
+		return dup; })()`)
+	if len(dup) > 0 {
+		b.t.Errorf("%s holds the ids %q more than once", b.location(), dup)
+	}
+}
+
 // eval evaluates a JavaScript expression in the page (the DevTools protocol's evaluation,
 // which the page's Content Security Policy does not govern).
 func eval[T any](b *browser, expr string) T {

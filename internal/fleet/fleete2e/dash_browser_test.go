@@ -282,9 +282,9 @@ func TestDashBrowser(t *testing.T) {
 	}
 	b.open("/exemptions")
 	approve := row + ` form[action$="/approve"]`
-	if b.count(approve) > 0 {
+	if b.count(approve+` [type=submit]:not([disabled])`) > 0 {
 		b.submit(approve)
-	} else { // the page offers her no button: try the POST behind it
+	} else { // the page offers her no usable button: try the POST behind it
 		b.postForm("/exemptions/"+ex+"/approve", nil)
 	}
 	b.open("/exemptions")
@@ -345,6 +345,7 @@ func TestDashBrowser(t *testing.T) {
 		{"alerts", "/alerts"}, {"exemptions", "/exemptions"}, {"report", "/report"}, {"settings", "/settings"},
 	} {
 		b.open(p.path)
+		b.checkIDs()
 		b.screenshot(p.name)
 	}
 	b.viewport(390, 844)
@@ -357,6 +358,7 @@ func TestDashBrowser(t *testing.T) {
 	b.login("aude", dashPassword("aude"))
 	for _, p := range []string{"/", "/hosts", hostPage, "/checks", "/alerts", "/exemptions", "/report", "/audit", "/settings"} {
 		b.open(p)
+		b.checkIDs()
 		if n := b.count(`form[method=post]:not(.logout), form[method=POST]:not(.logout)`); n > 0 {
 			t.Errorf("auditor on %s sees %d write form(s)", p, n)
 		}
@@ -452,7 +454,9 @@ func TestDashNoScriptAndKeyboard(t *testing.T) {
 		{"/checks/alf.enabled", "table#failing"},
 		{"/alerts", "table#alerts"},
 		{"/exemptions", "table#exemptions"},
+		{"/report", "table#report-rows"},
 		{"/audit", "table#audit"},
+		{"/settings", "#users table"},
 	} {
 		t.Run(strings.TrimPrefix(p.path, "/"), func(t *testing.T) {
 			b := b.with(t)
