@@ -446,19 +446,19 @@ func TestDashNoScriptAndKeyboard(t *testing.T) {
 	defer b.checkConsole()
 	b.scripts(false)
 	b.login("ada", dashPassword("ada"))
-	for _, p := range []struct{ path, table string }{
-		{"/", "table#per-check"},
-		{"/hosts", "table#hosts"},
-		{"/hosts/" + id, "table#results"},
-		{"/checks", "table#checks"},
-		{"/checks/alf.enabled", "table#failing"},
-		{"/alerts", "table#alerts"},
-		{"/exemptions", "table#exemptions"},
-		{"/report", "table#report-rows"},
-		{"/audit", "table#audit"},
-		{"/settings", "#users table"},
+	for _, p := range []struct{ name, path, table string }{
+		{"overview", "/", "table#per-check"},
+		{"hosts", "/hosts", "table#hosts"},
+		{"host", "/hosts/" + id, "table#results"},
+		{"checks", "/checks", "table#checks"},
+		{"check", "/checks/alf.enabled", "table#failing"},
+		{"alerts", "/alerts", "table#alerts"},
+		{"exemptions", "/exemptions", "table#exemptions"},
+		{"report", "/report", "table#report-rows"},
+		{"audit", "/audit", "table#audit"},
+		{"settings", "/settings", "#users table"},
 	} {
-		t.Run(strings.TrimPrefix(p.path, "/"), func(t *testing.T) {
+		t.Run(p.name, func(t *testing.T) {
 			b := b.with(t)
 			b.open(p.path)
 			if b.count(p.table) != 1 {
