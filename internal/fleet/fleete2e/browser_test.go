@@ -315,12 +315,18 @@ func (b *browser) goTo(path string) {
 // with (Post/Redirect/Get) to load.
 func (b *browser) submit(form string) {
 	b.t.Helper()
+	b.follow(form + ` [type=submit], ` + form + ` button:not([type])`)
+}
+
+// follow clicks the first element matching sel (a link, a submit button) and waits for the
+// page it leads to to load.
+func (b *browser) follow(sel string) {
+	b.t.Helper()
+	b.need(sel)
 	ctx, cancel := context.WithTimeout(b.ctx, step)
 	defer cancel()
-	btn := form + ` [type=submit], ` + form + ` button:not([type])`
-	b.need(btn)
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(btn), chromedp.NodeVisible)); err != nil {
-		b.t.Fatalf("submit %s: %v (page %s)", form, err, b.location())
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+		b.t.Fatalf("click %s: %v (page %s)", sel, err, b.location())
 	}
 }
 

@@ -227,7 +227,10 @@ func TestDashBrowser(t *testing.T) {
 	// The host page; "check now" after the Mac was fixed shows the new result without a reload.
 	d.startDaemonA(t)
 	hostPage := "/hosts/" + d.ida
-	b.open(hostPage)
+	b.follow(fmt.Sprintf(`table#hosts tr[data-host=%q] a[href=%q]`, d.ida, hostPage))
+	if u, _ := url.Parse(b.location()); u == nil || u.Path != hostPage {
+		t.Fatalf("the host's link on /hosts led to %s, want %s", b.location(), hostPage)
+	}
 	resultSel := `table#results tr[data-check="alf.enabled"] td.status`
 	if got := status(b.text(resultSel)); got != "fail" {
 		t.Errorf("%s: alf.enabled %q, want fail", hostPage, got)
