@@ -286,6 +286,9 @@ func TestQueryPlans(t *testing.T) {
 		{"status at", `SELECT to_status FROM transitions WHERE check_id = ? AND host_id = ? AND time <= ? ORDER BY id DESC LIMIT 1`, []any{"a", "h", 1}, "USING COVERING INDEX transitions_check_host_time"},
 		{"posture at", `SELECT to_state FROM posture WHERE host_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT 1`, []any{"h", 1}, "USING INDEX posture_host_time"},
 		{"open alert", `SELECT id, alert FROM alerts WHERE host_id = ? AND rule = ? AND process = ? AND parent = ? AND command_line = ? AND acked_at = 0`, []any{"h", "r", "p", "q", "c"}, "USING INDEX alerts_open_key"},
+		{"session by hash", `SELECT s.csrf, u.role FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.hash = ? AND s.expires > ?`, []any{[]byte{1}, 1}, "USING INDEX sqlite_autoindex_sessions"},
+		{"sessions of a user", `DELETE FROM sessions WHERE user_name = ?`, []any{"ada"}, "USING COVERING INDEX sessions_user"},
+		{"expired sessions", `DELETE FROM sessions WHERE expires < ?`, []any{1}, "USING COVERING INDEX sessions_expires"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+tt.query, tt.args...)
