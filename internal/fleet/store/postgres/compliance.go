@@ -132,52 +132,86 @@ FROM agg WHERE per_check = 0 GROUP BY 1, 2, 4, 5`
 // status is compliant; a host with none is NoData. A compliant host whose StaleAt (as it is
 // now) is at or before at counts as Stale instead. Labels are the hosts' current labels.
 func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
-	hour := at.UTC().Truncate(time.Hour)
-	counts := map[string]map[string]int{} // check → status → (host, check) pairs
-	add := func(chk, status string, n int) {
-		if chk == "" || status == "" || check != "" && chk != check {
-			return
-		}
-		m := counts[chk]
-		if m == nil {
-			m = map[string]int{}
-			counts[chk] = m
-		}
-		m[status] += n
-	}
-	posture := map[string]int{}
-	var revoked, exempted []string
-
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return c, err
+		return store.Compliance{At: at}, err
 	}
 	defer tx.Rollback(ctx)
-	scanCounts := func(rows pgx.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			var chk, status string
-			var n int
-			if err := rows.Scan(&chk, &status, &n); err != nil {
-				return err
-			}
-			add(chk, status, n)
-		}
-		return rows.Err()
+	p := newPoint(at, label, check)
+	var b pgx.Batch
+	b.Queue(qStatusDeltas, at.UTC().Truncate(time.Hour), label, check).Query(p.scanCounts)
+	if check == "" {
+		b.Queue(qPostureDeltas, at.UTC().Truncate(time.Hour), label).Query(p.scanPosture)
 	}
-	scanPosture := func(rows pgx.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			var state string
-			var n int
-			if err := rows.Scan(&state, &n); err != nil {
-				return err
-			}
-			posture[state] += n
-		}
-		return rows.Err()
+	b.Queue(qHostsAt, at, label).QueryRow(func(r pgx.Row) error { return r.Scan(&p.c.Hosts) })
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return p.c, err
 	}
+	if err := finishPoints(ctx, tx, []*point{p}); err != nil {
+		return p.c, err
+	}
+	return p.c, nil
+}
+
+// point is ComplianceAt at one instant while it is being counted: c.Hosts, and the (host,
+// check) pairs per check and status and the hosts per posture, first as the deltas of the
+// hours before the instant's give them; finishPoints does the rest.
+type point struct {
+	c                 store.Compliance
+	label, check      string
+	counts            map[string]map[string]int // check → status → (host, check) pairs
+	posture           map[string]int
+	revoked, exempted []string
+}
+
+func newPoint(at time.Time, label, check string) *point {
+	return &point{c: store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}, label: label, check: check,
+		counts: map[string]map[string]int{}, posture: map[string]int{}}
+}
+
+func (p *point) add(chk, status string, n int) {
+	if chk == "" || status == "" || p.check != "" && chk != p.check {
+		return
+	}
+	m := p.counts[chk]
+	if m == nil {
+		m = map[string]int{}
+		p.counts[chk] = m
+	}
+	m[status] += n
+}
+
+func (p *point) scanCounts(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var chk, status string
+		var n int
+		if err := rows.Scan(&chk, &status, &n); err != nil {
+			return err
+		}
+		p.add(chk, status, n)
+	}
+	return rows.Err()
+}
+
+func (p *point) scanPosture(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return err
+		}
+		p.posture[state] += n
+	}
+	return rows.Err()
+}
+
+// finishPoints finishes every point, in two round trips whatever their number: it adds the
+// transitions and posture changes of each instant's own hour up to the instant, takes out the
+// hosts revoked by then, counts failures under an exemption in force then as exempt, and counts
+// the stale hosts (see ComplianceAt).
+func finishPoints(ctx context.Context, tx pgx.Tx, points []*point) error {
 	scanIDs := func(ids *[]string) func(pgx.Rows) error {
 		return func(rows pgx.Rows) (err error) {
 			*ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
@@ -185,69 +219,80 @@ func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check str
 		}
 	}
 	var b pgx.Batch
-	b.Queue(qStatusDeltas, hour, label, check).Query(scanCounts)
-	b.Queue(qStatusHour, at, hour, label, check).Query(scanCounts)
-	if check == "" {
-		b.Queue(qPostureDeltas, hour, label).Query(scanPosture)
-		b.Queue(qPostureHour, at, hour, label).Query(scanPosture)
+	for _, p := range points {
+		at, hour := p.c.At, p.c.At.UTC().Truncate(time.Hour)
+		b.Queue(qStatusHour, at, hour, p.label, p.check).Query(p.scanCounts)
+		if p.check == "" {
+			b.Queue(qPostureHour, at, hour, p.label).Query(p.scanPosture)
+		}
+		b.Queue(qRevokedAt, at, p.label).Query(scanIDs(&p.revoked))
+		b.Queue(qExemptedAt, at, p.label, p.check).Query(scanIDs(&p.exempted))
 	}
-	b.Queue(qHostsAt, at, label).QueryRow(func(r pgx.Row) error { return r.Scan(&c.Hosts) })
-	b.Queue(qRevokedAt, at, label).Query(scanIDs(&revoked))
-	b.Queue(qExemptedAt, at, label, check).Query(scanIDs(&exempted))
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return c, err
-	}
-	// Stale hosts that count compliant are counted as stale instead: those without an
-	// exemption here, the exempted ones with their exact statuses below.
-	if exempted == nil {
-		exempted = []string{}
-	}
-	if check == "" {
-		err = tx.QueryRow(ctx, qStaleFleet, at, label, exempted).Scan(&c.Stale)
-	} else {
-		err = tx.QueryRow(ctx, qStaleCheck, at, label, exempted, check).Scan(&c.Stale)
-	}
-	if err != nil {
-		return c, err
-	}
-	if len(revoked)+len(exempted) > 0 {
-		rows, err := tx.Query(ctx, qExactAt, at, revoked, exempted)
-		if err != nil {
-			return c, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var isRevoked, stale bool
-			var chk *string
-			var raw, eff string
-			var n int
-			if err := rows.Scan(&isRevoked, &stale, &chk, &raw, &eff, &n); err != nil {
-				return c, err
-			}
-			switch {
-			case chk != nil && isRevoked:
-				add(*chk, raw, -n)
-			case chk != nil:
-				add(*chk, raw, -n)
-				add(*chk, eff, n)
-				if stale && *chk == check && wire.Compliant(eff) {
-					c.Stale += n
-				}
-			case isRevoked:
-				posture[raw] -= n
-			default:
-				posture[raw] -= n
-				posture[eff] += n
-				if stale && check == "" && eff == stateCompliant {
-					c.Stale += n
-				}
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return c, err
-		}
+		return err
 	}
 
-	c.Tally(counts, posture[stateCompliant], posture[stateNoncompliant], check)
-	return c, nil
+	b = pgx.Batch{}
+	for _, p := range points {
+		at := p.c.At
+		// Stale hosts that count compliant are counted as stale instead: those without an
+		// exemption here, the exempted ones with their exact statuses below.
+		if p.exempted == nil {
+			p.exempted = []string{}
+		}
+		scanStale := func(r pgx.Row) error {
+			var n int
+			err := r.Scan(&n)
+			p.c.Stale += n
+			return err
+		}
+		if p.check == "" {
+			b.Queue(qStaleFleet, at, p.label, p.exempted).QueryRow(scanStale)
+		} else {
+			b.Queue(qStaleCheck, at, p.label, p.exempted, p.check).QueryRow(scanStale)
+		}
+		if len(p.revoked)+len(p.exempted) > 0 {
+			b.Queue(qExactAt, at, p.revoked, p.exempted).Query(p.scanExact)
+		}
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
+	}
+	for _, p := range points {
+		p.c.Tally(p.counts, p.posture[stateCompliant], p.posture[stateNoncompliant], p.check)
+	}
+	return nil
+}
+
+// scanExact applies qExactAt's rows to p.
+func (p *point) scanExact(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var isRevoked, stale bool
+		var chk *string
+		var raw, eff string
+		var n int
+		if err := rows.Scan(&isRevoked, &stale, &chk, &raw, &eff, &n); err != nil {
+			return err
+		}
+		switch {
+		case chk != nil && isRevoked:
+			p.add(*chk, raw, -n)
+		case chk != nil:
+			p.add(*chk, raw, -n)
+			p.add(*chk, eff, n)
+			if stale && *chk == p.check && wire.Compliant(eff) {
+				p.c.Stale += n
+			}
+		case isRevoked:
+			p.posture[raw] -= n
+		default:
+			p.posture[raw] -= n
+			p.posture[eff] += n
+			if stale && p.check == "" && eff == stateCompliant {
+				p.c.Stale += n
+			}
+		}
+	}
+	return rows.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"maps"
+	"math"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
@@ -276,33 +277,38 @@ func bind9(q, label string, args ...any) []any {
 // deltasBefore sums the hourly deltas of the hours before hour, for label and check.
 func (s *Store) deltasBefore(ctx context.Context, hour int64, label, check string) (deltaSums, error) {
 	var d deltaSums
+	err := s.addDeltas(ctx, &d, math.MinInt64, hour, label, check)
+	return d, err
+}
+
+// addDeltas adds to d the hourly deltas of the hours from lo to before hi, for label and check.
+func (s *Store) addDeltas(ctx context.Context, d *deltaSums, lo, hi int64, label, check string) error {
 	deltas, postureDeltas, labelCond := deltaTables(label)
-	q := `SELECT check_id, status, sum(n) FROM ` + deltas + ` WHERE hour < ?1` + labelCond
+	q := `SELECT check_id, status, sum(n) FROM ` + deltas + ` WHERE hour >= ?1 AND hour < ?2` + labelCond
 	if check != "" {
-		q += ` AND check_id = ?2`
+		q += ` AND check_id = ?3`
 	}
 	q += ` GROUP BY check_id, status`
-	if err := s.each(ctx, q, bind9(q, label, hour, check), func(sc func(...any) error) error {
+	if err := s.each(ctx, q, bind9(q, label, lo, hi, check), func(sc func(...any) error) error {
 		var chk, status string
 		var n int
 		err := sc(&chk, &status, &n)
 		d.addStatus(chk, status, n)
 		return err
 	}); err != nil {
-		return d, err
+		return err
 	}
 	if check != "" {
-		return d, nil
+		return nil
 	}
-	q = `SELECT state, sum(n) FROM ` + postureDeltas + ` WHERE hour < ?1` + labelCond + ` GROUP BY state`
-	err := s.each(ctx, q, bind9(q, label, hour), func(sc func(...any) error) error {
+	q = `SELECT state, sum(n) FROM ` + postureDeltas + ` WHERE hour >= ?1 AND hour < ?2` + labelCond + ` GROUP BY state`
+	return s.each(ctx, q, bind9(q, label, lo, hi), func(sc func(...any) error) error {
 		var state string
 		var n int
 		err := sc(&state, &n)
 		d.addPosture(state, n)
 		return err
 	})
-	return d, err
 }
 
 // hostScope is what ComplianceAt needs of the hosts at an instant besides their statuses: how
@@ -347,20 +353,32 @@ func inLabel(label, col string) string {
 // complianceCounts answers ComplianceAt from status_deltas and posture_deltas, or their
 // per-label tables when label is given.
 func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	d, err := s.deltasBefore(ctx, hourOf(ts(at)), label, check)
+	d, err := s.deltasBefore(ctx, deltasUntil(ts(at)), label, check)
 	if err != nil {
 		return store.Compliance{At: at}, err
 	}
 	return s.complianceFrom(ctx, at, label, check, d, s.hostsAt(label))
 }
 
-// complianceFrom finishes ComplianceAt from d, the deltas summed over the hours before at's
-// (which it may change): it adds the transitions of at's own hour up to at, and corrects for
-// the hosts revoked by then, for exemptions and for stale hosts.
+// deltasUntil is the hour up to which (excluded) ComplianceAt at t sums the hourly deltas:
+// t's own hour when t is in its first half, so that the transitions from the hour's start up
+// to t are added; else the next hour, so that those after t up to the hour's end are taken
+// back. Either way at most half an hour of transitions is read.
+func deltasUntil(t int64) int64 {
+	h := hourOf(t)
+	if t-h*int64(time.Hour) > int64(time.Hour)/2 {
+		return h + 1
+	}
+	return h
+}
+
+// complianceFrom finishes ComplianceAt from d, the deltas summed over the hours before
+// deltasUntil(at) (which it may change): it adds the transitions of at's own hour up to at (or
+// takes back those after at), and corrects for the hosts revoked by then, for exemptions and
+// for stale hosts.
 func (s *Store) complianceFrom(ctx context.Context, at time.Time, label, check string, d deltaSums, scope hostScope) (store.Compliance, error) {
 	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
 	t := ts(at)
-	hourStart := hourOf(t) * int64(time.Hour)
 	if d.status == nil {
 		d.status = map[string]map[string]int{}
 	}
@@ -371,36 +389,43 @@ func (s *Store) complianceFrom(ctx context.Context, at time.Time, label, check s
 	add := d.addStatus
 	bind := func(q string, args ...any) []any { return bind9(q, label, args...) }
 
-	// The transitions of at's hour up to at, counted by the database.
-	q := `SELECT check_id, from_status, to_status, count(*) FROM transitions WHERE time >= ?1 AND time <= ?2` + inLabel(label, "transitions.host_id")
+	// The transitions of at's hour up to at (sign 1), or after at to the hour's end (sign -1),
+	// counted by the database from transitions_time_counts alone.
+	lo, hi, sign := hourOf(t)*int64(time.Hour), t, 1
+	span := `time >= ?1 AND time <= ?2`
+	if u := deltasUntil(t); u != hourOf(t) {
+		lo, hi, sign = t, u*int64(time.Hour), -1
+		span = `time > ?1 AND time < ?2`
+	}
+	q := `SELECT check_id, from_status, to_status, count(*) FROM transitions WHERE ` + span + inLabel(label, "transitions.host_id")
 	if check != "" {
 		// Not through the index on check_id, which would read all of that check's history:
-		// the hour's transitions from transitions_time are few.
+		// the hour's transitions from transitions_time_counts are few.
 		q += ` AND +check_id = ?3`
 	}
 	q += ` GROUP BY check_id, from_status, to_status`
-	if err := s.each(ctx, q, bind(q, hourStart, t, check), func(sc func(...any) error) error {
+	if err := s.each(ctx, q, bind(q, lo, hi, check), func(sc func(...any) error) error {
 		var chk, from, to string
 		var n int
 		err := sc(&chk, &from, &to, &n)
-		add(chk, from, -n)
-		add(chk, to, n)
+		add(chk, from, -sign*n)
+		add(chk, to, sign*n)
 		return err
 	}); err != nil {
 		return c, err
 	}
 	if check == "" {
-		q = `SELECT from_state, to_state, count(*) FROM posture WHERE time >= ?1 AND time <= ?2` + inLabel(label, "posture.host_id") +
+		q = `SELECT from_state, to_state, count(*) FROM posture WHERE ` + span + inLabel(label, "posture.host_id") +
 			` GROUP BY from_state, to_state`
-		if err := s.each(ctx, q, bind(q, hourStart, t),
+		if err := s.each(ctx, q, bind(q, lo, hi),
 			func(sc func(...any) error) error {
 				var from, to string
 				var n int
 				err := sc(&from, &to, &n)
 				if from != "" {
-					posture[from] -= n
+					posture[from] -= sign * n
 				}
-				posture[to] += n
+				posture[to] += sign * n
 				return err
 			}); err != nil {
 			return c, err

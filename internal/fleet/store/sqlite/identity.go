@@ -368,8 +368,8 @@ func (s *Store) Host(ctx context.Context, id string) (store.Host, error) {
 	return h, err
 }
 
-// Hosts returns the hosts the filter selects, ordered by ID.
-func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+// hostsQuery is the query of Hosts(f) and its arguments.
+func hostsQuery(f store.HostFilter) (string, []any, error) {
 	var where []string
 	var args []any
 	if f.Label != "" {
@@ -412,7 +412,7 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 	if f.Posture != "" {
 		p, err := postureColumn(f.Posture)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		// Sorted by anything but the ID, the page walks the sort's index and skips the hosts
 		// of another posture (a posture is a large share of the fleet, so few are skipped)
@@ -435,7 +435,7 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 	case store.HostSortOSVersion:
 		key = `os_version`
 	default:
-		return nil, fmt.Errorf("hosts: unknown sort %q: use id, hostname, last_seen or os_version", f.Sort)
+		return "", nil, fmt.Errorf("hosts: unknown sort %q: use id, hostname, last_seen or os_version", f.Sort)
 	}
 	op, dir := `>`, ``
 	if f.Desc {
@@ -450,12 +450,14 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 			if f.Sort == store.HostSortLastSeen {
 				t, err := time.Parse(time.RFC3339Nano, f.AfterKey)
 				if err != nil {
-					return nil, fmt.Errorf("hosts: after key %q is not an RFC 3339 time", f.AfterKey)
+					return "", nil, fmt.Errorf("hosts: after key %q is not an RFC 3339 time", f.AfterKey)
 				}
 				k = ts(t)
 			}
-			where = append(where, `(`+key+`, id) `+op+` (?, ?)`)
-			args = append(args, k, f.After)
+			// Not the row value (key, id) > (?, ?), which SQLite does not take as a range of
+			// an index on an expression: the first term is the range, the second skips ties.
+			where = append(where, key+` `+op+`= ?`, `(`+key+` `+op+` ? OR id `+op+` ?)`)
+			args = append(args, k, k, f.After)
 		}
 	}
 	q := `SELECT ` + hostColumns + ` FROM hosts`
@@ -470,6 +472,15 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
+	}
+	return q, args, nil
+}
+
+// Hosts returns the hosts the filter selects, ordered by ID.
+func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+	q, args, err := hostsQuery(f)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
