@@ -337,13 +337,13 @@ func BenchmarkComplianceAt(b *testing.B) {
 			args []any
 		}{
 			{"status deltas", qStatusDeltas, []any{mid.Truncate(time.Hour), "laptop", ""}},
-			{"status hour", qStatusHour, []any{mid, mid.Truncate(time.Hour), "laptop", ""}},
+			{"status hour", qStatusSpans, []any{[]time.Time{mid.Truncate(time.Hour)}, []time.Time{mid}, "laptop", ""}},
 			{"posture deltas", qPostureDeltas, []any{mid.Truncate(time.Hour), "laptop"}},
-			{"posture hour", qPostureHour, []any{mid, mid.Truncate(time.Hour), "laptop"}},
+			{"posture hour", qPostureSpans, []any{[]time.Time{mid.Truncate(time.Hour)}, []time.Time{mid}, "laptop"}},
 			{"hosts", qHostsAt, []any{mid, "laptop"}},
 			{"hosts, fleet", qHostsAt, []any{mid, ""}},
-			{"revoked", qRevokedAt, []any{mid, "laptop"}},
-			{"exempted", qExemptedAt, []any{mid, "laptop", ""}},
+			{"revoked", qRevokedAll, []any{[]time.Time{mid}, "laptop"}},
+			{"exempted", qExemptedAll, []any{[]time.Time{mid}, "laptop", ""}},
 			{"stale now", qStaleFleet, []any{end, "laptop", []string{}}},
 			{"stale mid", qStaleFleet, []any{mid, "laptop", []string{}}},
 		} {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,22 +19,24 @@ import (
 const qStatusDeltas = `SELECT check_id, status, sum(n) FROM status_deltas
 	WHERE label = $2 AND time < $1 AND ($3 = '' OR check_id = $3) GROUP BY check_id, status`
 
-// qStatusHour is the same for the instant's own hour, up to the instant, from the transitions
-// (at most an hour of them, through transitions_time) of the hosts that have the label now.
-const qStatusHour = `SELECT t.check_id, x.status, sum(x.n) FROM transitions t
-	JOIN hosts h ON h.id = t.host_id
+// qStatusSpans sums, for each instant i (the 1-based ordinal of $1 and $2), the status changes
+// of the transitions from $1[i] to $2[i] (both included; a part of the instant's own hour, see
+// deltasUntil) of the hosts that have the label $3 now, for the check $4: one statement for
+// every instant, each a range of transitions_time_counts (index only).
+const qStatusSpans = `SELECT a.i, t.check_id, x.status, sum(x.n) FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
+	JOIN transitions t ON t.time >= a.lo AND t.time <= a.hi
 	CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
-	WHERE t.time >= $2 AND t.time <= $1 AND x.status <> '' AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
+	WHERE x.status <> '' AND ($3 = '' OR t.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
 		AND ($4 = '' OR t.check_id = $4)
-	GROUP BY t.check_id, x.status`
+	GROUP BY 1, 2, 3`
 
 const qPostureDeltas = `SELECT state, sum(n) FROM posture_deltas WHERE label = $2 AND time < $1 GROUP BY state`
 
-const qPostureHour = `SELECT x.state, sum(x.n) FROM posture p
-	JOIN hosts h ON h.id = p.host_id
+const qPostureSpans = `SELECT a.i, x.state, sum(x.n) FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
+	JOIN posture p ON p.time >= a.lo AND p.time <= a.hi
 	CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
-	WHERE p.time >= $2 AND p.time <= $1 AND x.state <> '' AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
-	GROUP BY x.state`
+	WHERE x.state <> '' AND ($3 = '' OR p.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
+	GROUP BY 1, 2`
 
 // qHostsAt counts the hosts enrolled and not revoked at the instant.
 const qHostsAt = `SELECT count(*) FROM hosts
@@ -71,6 +74,15 @@ const qExemptedAt = `WITH e AS (
 )
 SELECT DISTINCT p.id FROM pairs p JOIN current c ON c.host_id = p.id AND c.check_id = p.check_id
 WHERE ` + statusAt + ` = 'fail'`
+
+// qRevokedAll and qExemptedAll are qRevokedAt and qExemptedAt at each instant of $1, with its
+// 1-based ordinal.
+const qRevokedAll = `SELECT a.i, h.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+	JOIN hosts h ON h.revoked_at <= a.at AND h.enrolled_at <= a.at
+	WHERE $2 = '' OR h.labels @> ARRAY[$2]::text[]`
+
+var qExemptedAll = `SELECT a.i, x.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+	CROSS JOIN LATERAL (` + strings.ReplaceAll(qExemptedAt, "$1", "a.at") + `) x`
 
 // staleScope are the hosts, in scope ($2: label), stale at $1 by their StaleAt now.
 const staleScope = `h.stale_at <= $1 AND h.enrolled_at <= $1 AND (h.revoked_at IS NULL OR h.revoked_at > $1)
@@ -139,34 +151,47 @@ func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check str
 	defer tx.Rollback(ctx)
 	p := newPoint(at, label, check)
 	var b pgx.Batch
-	b.Queue(qStatusDeltas, at.UTC().Truncate(time.Hour), label, check).Query(p.scanCounts)
+	b.Queue(qStatusDeltas, p.until, label, check).Query(p.scanCounts)
 	if check == "" {
-		b.Queue(qPostureDeltas, at.UTC().Truncate(time.Hour), label).Query(p.scanPosture)
+		b.Queue(qPostureDeltas, p.until, label).Query(p.scanPosture)
 	}
 	b.Queue(qHostsAt, at, label).QueryRow(func(r pgx.Row) error { return r.Scan(&p.c.Hosts) })
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return p.c, err
 	}
-	if err := finishPoints(ctx, tx, []*point{p}); err != nil {
+	if err := finishPoints(ctx, tx, label, check, []*point{p}); err != nil {
 		return p.c, err
 	}
 	return p.c, nil
 }
 
 // point is ComplianceAt at one instant while it is being counted: c.Hosts, and the (host,
-// check) pairs per check and status and the hosts per posture, first as the deltas of the
-// hours before the instant's give them; finishPoints does the rest.
+// check) pairs per check and status and the hosts per posture, first as the deltas before
+// until give them; finishPoints does the rest.
 type point struct {
 	c                 store.Compliance
-	label, check      string
+	check             string
 	counts            map[string]map[string]int // check → status → (host, check) pairs
 	posture           map[string]int
 	revoked, exempted []string
+	// The deltas are summed up to until (excluded), the instant's hour or the next one,
+	// whichever is nearer; the transitions from lo to hi (included) are then added (sign 1)
+	// or taken back (sign -1), at most half an hour of them.
+	until, lo, hi time.Time
+	sign          int
 }
 
 func newPoint(at time.Time, label, check string) *point {
-	return &point{c: store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}, label: label, check: check,
+	p := &point{c: store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}, check: check,
 		counts: map[string]map[string]int{}, posture: map[string]int{}}
+	hour := at.UTC().Truncate(time.Hour)
+	p.until, p.lo, p.hi, p.sign = hour, hour, at, 1
+	if at.Sub(hour) > 30*time.Minute {
+		// (at, hour + 1h) in whole microseconds, as PostgreSQL keeps times.
+		p.until = hour.Add(time.Hour)
+		p.lo, p.hi, p.sign = at.Truncate(time.Microsecond).Add(time.Microsecond), p.until.Add(-time.Microsecond), -1
+	}
+	return p
 }
 
 func (p *point) add(chk, status string, n int) {
@@ -211,23 +236,42 @@ func (p *point) scanPosture(rows pgx.Rows) error {
 // transitions and posture changes of each instant's own hour up to the instant, takes out the
 // hosts revoked by then, counts failures under an exemption in force then as exempt, and counts
 // the stale hosts (see ComplianceAt).
-func finishPoints(ctx context.Context, tx pgx.Tx, points []*point) error {
-	scanIDs := func(ids *[]string) func(pgx.Rows) error {
-		return func(rows pgx.Rows) (err error) {
-			*ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		}
+func finishPoints(ctx context.Context, tx pgx.Tx, label, check string, points []*point) error {
+	ats, los, his := make([]time.Time, len(points)), make([]time.Time, len(points)), make([]time.Time, len(points))
+	for i, p := range points {
+		ats[i], los[i], his[i] = p.c.At, p.lo, p.hi
 	}
+	// Each row is of the point with the 1-based ordinal i.
+	each := func(rows pgx.Rows, fn func(p *point) error, dest ...any) error {
+		defer rows.Close()
+		var i int
+		for rows.Next() {
+			if err := rows.Scan(append([]any{&i}, dest...)...); err != nil {
+				return err
+			}
+			if err := fn(points[i-1]); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	var chk, status, id string
+	var n int
 	var b pgx.Batch
-	for _, p := range points {
-		at, hour := p.c.At, p.c.At.UTC().Truncate(time.Hour)
-		b.Queue(qStatusHour, at, hour, p.label, p.check).Query(p.scanCounts)
-		if p.check == "" {
-			b.Queue(qPostureHour, at, hour, p.label).Query(p.scanPosture)
-		}
-		b.Queue(qRevokedAt, at, p.label).Query(scanIDs(&p.revoked))
-		b.Queue(qExemptedAt, at, p.label, p.check).Query(scanIDs(&p.exempted))
+	b.Queue(qStatusSpans, los, his, label, check).Query(func(rows pgx.Rows) error {
+		return each(rows, func(p *point) error { p.add(chk, status, p.sign*n); return nil }, &chk, &status, &n)
+	})
+	if check == "" {
+		b.Queue(qPostureSpans, los, his, label).Query(func(rows pgx.Rows) error {
+			return each(rows, func(p *point) error { p.posture[status] += p.sign * n; return nil }, &status, &n)
+		})
 	}
+	b.Queue(qRevokedAll, ats, label).Query(func(rows pgx.Rows) error {
+		return each(rows, func(p *point) error { p.revoked = append(p.revoked, id); return nil }, &id)
+	})
+	b.Queue(qExemptedAll, ats, label, check).Query(func(rows pgx.Rows) error {
+		return each(rows, func(p *point) error { p.exempted = append(p.exempted, id); return nil }, &id)
+	})
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
@@ -246,10 +290,10 @@ func finishPoints(ctx context.Context, tx pgx.Tx, points []*point) error {
 			p.c.Stale += n
 			return err
 		}
-		if p.check == "" {
-			b.Queue(qStaleFleet, at, p.label, p.exempted).QueryRow(scanStale)
+		if check == "" {
+			b.Queue(qStaleFleet, at, label, p.exempted).QueryRow(scanStale)
 		} else {
-			b.Queue(qStaleCheck, at, p.label, p.exempted, p.check).QueryRow(scanStale)
+			b.Queue(qStaleCheck, at, label, p.exempted, check).QueryRow(scanStale)
 		}
 		if len(p.revoked)+len(p.exempted) > 0 {
 			b.Queue(qExactAt, at, p.revoked, p.exempted).Query(p.scanExact)

@@ -10,17 +10,16 @@ import (
 	"github.com/firewarden/firewarden/internal/fleet/store"
 )
 
-// qStatusDeltasSeries sums the status deltas from the hour $4 to before the hour $5 per
-// instant they first count for: a delta at time τ counts for the instant From + k·Step ($1,
-// $2 seconds) when τ is before that instant's hour, that is from k = ⌈(trunc_hour(τ) + 1h −
-// From) / Step⌉ on. One index-only range of status_deltas_label_time, as qStatusDeltas.
-const qStatusDeltasSeries = `SELECT ceil(extract(epoch FROM date_trunc('hour', time, 'UTC') + interval '1 hour' - $1::timestamptz) / $2::numeric)::int,
-	check_id, status, sum(n) FROM status_deltas
-	WHERE label = $3 AND time >= $4 AND time < $5 AND ($6 = '' OR check_id = $6) GROUP BY 1, 2, 3`
+// qStatusDeltasSeries sums the status deltas before $3 per instant they first count for: $1
+// holds each instant's `until` (point), ascending, and a delta at time τ counts for the
+// instants whose until is after τ's hour, that is from the instant numbered (from 0) by how
+// many untils are at or before τ's hour (width_bucket). One index-only range of
+// status_deltas_label_time, as qStatusDeltas.
+const qStatusDeltasSeries = `SELECT width_bucket(date_trunc('hour', time, 'UTC'), $1::timestamptz[]), check_id, status, sum(n)
+	FROM status_deltas WHERE label = $2 AND time < $3 AND ($4 = '' OR check_id = $4) GROUP BY 1, 2, 3`
 
-const qPostureDeltasSeries = `SELECT ceil(extract(epoch FROM date_trunc('hour', time, 'UTC') + interval '1 hour' - $1::timestamptz) / $2::numeric)::int,
-	state, sum(n) FROM posture_deltas
-	WHERE label = $3 AND time >= $4 AND time < $5 GROUP BY 1, 2`
+const qPostureDeltasSeries = `SELECT width_bucket(date_trunc('hour', time, 'UTC'), $1::timestamptz[]), state, sum(n)
+	FROM posture_deltas WHERE label = $2 AND time < $3 GROUP BY 1, 2`
 
 // qHostsSeries counts the hosts (with the label $2) enrolled by $1 and lists when the others
 // enrolled: one read of the hosts, which the counts of every instant from $1 on need.
@@ -32,11 +31,10 @@ const qHostsSeries = `SELECT count(*) FILTER (WHERE enrolled_at <= $1),
 const qRevokedSeries = `SELECT enrolled_at, revoked_at FROM hosts
 	WHERE revoked_at IS NOT NULL AND ($1 = '' OR labels @> ARRAY[$1]::text[])`
 
-// ComplianceSeries answers ComplianceAt at every instant of q in one snapshot and a few round
-// trips. The deltas before the first instant's hour are summed once, those up to the last
-// instant's hour once per instant they first count for, and the hosts are read once (their
-// number at each instant follows from when each enrolled, and was revoked); what ComplianceAt
-// does besides (finishPoints) is queued for every instant in one batch, then one more.
+// ComplianceSeries answers ComplianceAt at every instant of q in one snapshot and three round
+// trips. The deltas are summed once, per instant they first count for; the hosts are read once
+// (their number at each instant follows from when each enrolled, and was revoked); and what
+// ComplianceAt does besides (finishPoints) is one statement for every instant, then a batch.
 func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]store.Compliance, error) {
 	instants, err := store.SeriesInstants(q)
 	if err != nil {
@@ -48,12 +46,17 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 	}
 	defer tx.Rollback(ctx)
 
-	first := q.From.UTC().Truncate(time.Hour)
-	last := instants[len(instants)-1].UTC().Truncate(time.Hour)
-	base := newPoint(q.From, q.Label, q.Check)
-	buckets := make([]*point, len(instants))
+	points := make([]*point, len(instants))
+	untils := make([]time.Time, len(instants))
 	for i, at := range instants {
-		buckets[i] = newPoint(at, q.Label, q.Check)
+		points[i] = newPoint(at, q.Label, q.Check)
+		untils[i] = points[i].until
+	}
+	last := untils[len(untils)-1]
+	// bucket[k] are the deltas that first count for instant k; the running sum is below.
+	buckets := make([]*point, len(instants))
+	for i := range buckets {
+		buckets[i] = newPoint(instants[i], q.Label, q.Check)
 	}
 	scanBuckets := func(posture bool) func(pgx.Rows) error {
 		return func(rows pgx.Rows) error {
@@ -81,13 +84,10 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 	var late []time.Time
 	type revokedHost struct{ enrolled, revoked time.Time }
 	var revoked []revokedHost
-	step := q.Step.Seconds()
 	var b pgx.Batch
-	b.Queue(qStatusDeltas, first, q.Label, q.Check).Query(base.scanCounts)
-	b.Queue(qStatusDeltasSeries, q.From, step, q.Label, first, last, q.Check).Query(scanBuckets(false))
+	b.Queue(qStatusDeltasSeries, untils, q.Label, last, q.Check).Query(scanBuckets(false))
 	if q.Check == "" {
-		b.Queue(qPostureDeltas, first, q.Label).Query(base.scanPosture)
-		b.Queue(qPostureDeltasSeries, q.From, step, q.Label, first, last).Query(scanBuckets(true))
+		b.Queue(qPostureDeltasSeries, untils, q.Label, last).Query(scanBuckets(true))
 	}
 	b.Queue(qHostsSeries, q.From, q.Label).QueryRow(func(r pgx.Row) error { return r.Scan(&total, &late) })
 	b.Queue(qRevokedSeries, q.Label).Query(func(rows pgx.Rows) (err error) {
@@ -103,24 +103,23 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 	}
 	slices.SortFunc(late, time.Time.Compare)
 
-	// Each instant starts from the one before it, plus the deltas that first count for it.
-	for i, p := range buckets {
-		prev := base
-		if i > 0 {
-			prev = buckets[i-1]
-		}
-		for chk, m := range prev.counts {
-			for st, n := range m {
-				p.add(chk, st, n)
+	// Each instant counts what the one before it counted, plus the deltas that first count
+	// for it.
+	for i, p := range points {
+		for _, from := range []*point{buckets[i], points[max(i-1, 0)]} {
+			if i == 0 && from != buckets[0] {
+				continue
+			}
+			for chk, m := range from.counts {
+				for st, n := range m {
+					p.add(chk, st, n)
+				}
+			}
+			for st, n := range from.posture {
+				p.posture[st] += n
 			}
 		}
-		for st, n := range prev.posture {
-			p.posture[st] += n
-		}
-	}
-	for _, p := range buckets {
-		at := p.c.At
-		enrolled, _ := slices.BinarySearchFunc(late, at, func(e, t time.Time) int {
+		enrolled, _ := slices.BinarySearchFunc(late, p.c.At, func(e, t time.Time) int {
 			if e.After(t) {
 				return 1
 			}
@@ -128,16 +127,16 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 		})
 		p.c.Hosts = total + enrolled
 		for _, h := range revoked {
-			if !h.enrolled.After(at) && !h.revoked.After(at) {
+			if !h.enrolled.After(p.c.At) && !h.revoked.After(p.c.At) {
 				p.c.Hosts--
 			}
 		}
 	}
-	if err := finishPoints(ctx, tx, buckets); err != nil {
+	if err := finishPoints(ctx, tx, q.Label, q.Check, points); err != nil {
 		return nil, err
 	}
-	out := make([]store.Compliance, len(buckets))
-	for i, p := range buckets {
+	out := make([]store.Compliance, len(points))
+	for i, p := range points {
 		out[i] = p.c
 		if q.Check == "" {
 			out[i].PerCheck = nil

@@ -17,3 +17,11 @@ CREATE INDEX hosts_hostname ON hosts ((lower(hostname COLLATE "C")), id);
 CREATE INDEX hosts_last_seen ON hosts (last_seen, id);
 CREATE INDEX hosts_os_version ON hosts ((os_version COLLATE "C"), id);
 CREATE INDEX hosts_posture ON hosts (posture, id);
+
+-- ComplianceAt, and ComplianceSeries at every instant, count the transitions and posture
+-- changes of (half of) the instant's own hour: from these indexes alone (index-only scans),
+-- rather than a heap fetch per change. host_id is for the label filter.
+CREATE INDEX transitions_time_counts ON transitions (time) INCLUDE (check_id, from_status, to_status, host_id);
+DROP INDEX transitions_time;
+CREATE INDEX posture_time_counts ON posture (time) INCLUDE (from_state, to_state, host_id);
+DROP INDEX posture_time;
