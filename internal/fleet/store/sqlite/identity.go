@@ -368,12 +368,26 @@ func (s *Store) Host(ctx context.Context, id string) (store.Host, error) {
 	return h, err
 }
 
-// hostsQuery is the query of Hosts(f) and its arguments.
-func hostsQuery(f store.HostFilter) (string, []any, error) {
+// denseRows is how many matching hosts make a filter dense (Store.denseRows): a page sorted
+// by another key then walks that key's index and skips the hosts that do not match (about
+// fleet/denseRows per match at worst), rather than reading and sorting every match.
+const denseRows = 2000
+
+// hostsQuery is the query of Hosts(f) and its arguments. SQLite has no statistics to choose
+// between a filter's index and the sort's, so sparse tells it: a filter of a sparse kind
+// ("label", "posture", "search", "os_version") is written so that its index drives the query
+// (the page then sorts what it found); the others so that it cannot, and the query walks the
+// sort's index in the page's order. A filter whose index is the sort's (a search sorted by
+// hostname, an OS version by OS version, a posture by ID) always drives.
+func hostsQuery(f store.HostFilter, sparse map[string]bool) (string, []any, error) {
 	var where []string
 	var args []any
 	if f.Label != "" {
-		where = append(where, `id IN (SELECT host_id FROM host_labels WHERE label = ?)`)
+		if sparse["label"] {
+			where = append(where, `id IN (SELECT host_id FROM host_labels WHERE label = ?)`)
+		} else {
+			where = append(where, `EXISTS (SELECT 1 FROM host_labels l WHERE l.label = ? AND l.host_id = hosts.id)`)
+		}
 		args = append(args, f.Label)
 	}
 	switch {
@@ -395,18 +409,26 @@ func hostsQuery(f store.HostFilter) (string, []any, error) {
 		}
 		args = append(args, ts(nowIfZero(f.Now)))
 	}
+	// drive is col as written to let its index drive the query, or else not (the unary +).
+	drive := func(kind, col string) string {
+		if sparse[kind] || alignedFilter(f.Sort, kind) {
+			return col
+		}
+		return `+` + col
+	}
 	if f.Search != "" {
 		// A range of hosts_hostname: every lower-cased hostname with the prefix.
 		lo := store.LowerASCII(f.Search)
-		where = append(where, `lower(hostname) >= ?`)
+		col := drive("search", `lower(hostname)`)
+		where = append(where, col+` >= ?`)
 		args = append(args, lo)
 		if hi, ok := store.PrefixEnd(lo); ok {
-			where = append(where, `lower(hostname) < ?`)
+			where = append(where, col+` < ?`)
 			args = append(args, hi)
 		}
 	}
 	if f.OSVersion != "" {
-		where = append(where, `os_version = ?`)
+		where = append(where, drive("os_version", `os_version`)+` = ?`)
 		args = append(args, f.OSVersion)
 	}
 	if f.Posture != "" {
@@ -414,15 +436,7 @@ func hostsQuery(f store.HostFilter) (string, []any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		// Sorted by anything but the ID, the page walks the sort's index and skips the hosts
-		// of another posture (a posture is a large share of the fleet, so few are skipped)
-		// rather than sorting every host of the posture: the unary + keeps SQLite, which has
-		// no statistics, from picking hosts_posture.
-		col := `posture`
-		if f.Sort != "" && f.Sort != store.HostSortID {
-			col = `+posture`
-		}
-		where = append(where, col+` = ?`)
+		where = append(where, drive("posture", `posture`)+` = ?`)
 		args = append(args, p)
 	}
 	key := `id`
@@ -442,10 +456,17 @@ func hostsQuery(f store.HostFilter) (string, []any, error) {
 		op, dir = `<`, ` DESC`
 	}
 	if f.After != "" {
-		if key == `id` {
+		switch f.Sort {
+		case "", store.HostSortID:
 			where = append(where, `id `+op+` ?`)
 			args = append(args, f.After)
-		} else {
+		case store.HostSortHostname:
+			// Not the row value (key, id) > (?, ?), which SQLite does not take as a range of
+			// an index on an expression: the first term is the range, the second skips ties.
+			where = append(where, key+` `+op+`= ?`, `(`+key+` `+op+` ? OR id `+op+` ?)`)
+			args = append(args, f.AfterKey, f.AfterKey, f.After)
+		default:
+			// A row value, which SQLite seeks to in the index even among many ties.
 			var k any = f.AfterKey
 			if f.Sort == store.HostSortLastSeen {
 				t, err := time.Parse(time.RFC3339Nano, f.AfterKey)
@@ -454,10 +475,8 @@ func hostsQuery(f store.HostFilter) (string, []any, error) {
 				}
 				k = ts(t)
 			}
-			// Not the row value (key, id) > (?, ?), which SQLite does not take as a range of
-			// an index on an expression: the first term is the range, the second skips ties.
-			where = append(where, key+` `+op+`= ?`, `(`+key+` `+op+` ? OR id `+op+` ?)`)
-			args = append(args, k, k, f.After)
+			where = append(where, `(`+key+`, id) `+op+` (?, ?)`)
+			args = append(args, k, f.After)
 		}
 	}
 	q := `SELECT ` + hostColumns + ` FROM hosts`
@@ -476,9 +495,73 @@ func hostsQuery(f store.HostFilter) (string, []any, error) {
 	return q, args, nil
 }
 
+// alignedFilter reports whether the index of a filter of kind is the index of the sort.
+func alignedFilter(sort, kind string) bool {
+	switch kind {
+	case "search":
+		return sort == store.HostSortHostname
+	case "os_version":
+		return sort == store.HostSortOSVersion
+	case "posture":
+		return sort == "" || sort == store.HostSortID
+	}
+	return false
+}
+
+// sparseFilters finds which of f's filters match fewer than denseRows hosts (see hostsQuery),
+// each by counting at most that many entries of its index. Only a limited page asks.
+func (s *Store) sparseFilters(ctx context.Context, f store.HostFilter) (map[string]bool, error) {
+	out := map[string]bool{}
+	if f.Limit <= 0 {
+		// Every matching host is asked for: the filters drive, as they always did.
+		for _, kind := range []string{"label", "search", "os_version", "posture"} {
+			out[kind] = true
+		}
+		return out, nil
+	}
+	count := func(kind, q string, args ...any) error {
+		var n int
+		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (`+q+` LIMIT `+strconv.Itoa(s.denseRows)+`)`, args...).Scan(&n)
+		out[kind] = n < s.denseRows
+		return err
+	}
+	if f.Label != "" {
+		if err := count("label", `SELECT 1 FROM host_labels WHERE label = ?`, f.Label); err != nil {
+			return nil, err
+		}
+	}
+	if f.Search != "" && !alignedFilter(f.Sort, "search") {
+		lo := store.LowerASCII(f.Search)
+		if hi, ok := store.PrefixEnd(lo); ok {
+			if err := count("search", `SELECT 1 FROM hosts WHERE lower(hostname) >= ? AND lower(hostname) < ?`, lo, hi); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if f.OSVersion != "" && !alignedFilter(f.Sort, "os_version") {
+		if err := count("os_version", `SELECT 1 FROM hosts WHERE os_version = ?`, f.OSVersion); err != nil {
+			return nil, err
+		}
+	}
+	if f.Posture != "" && !alignedFilter(f.Sort, "posture") {
+		p, err := postureColumn(f.Posture)
+		if err != nil {
+			return nil, err
+		}
+		if err := count("posture", `SELECT 1 FROM hosts WHERE posture = ?`, p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Hosts returns the hosts the filter selects, ordered by ID.
 func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
-	q, args, err := hostsQuery(f)
+	sparse, err := s.sparseFilters(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	q, args, err := hostsQuery(f, sparse)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,10 @@ import (
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
 
+// HostSort is the suite's case of sorted, searched and filtered host pages (part of Run), for
+// a store to run again under other settings.
+func HostSort(t *testing.T, s store.Store) { testHostSort(t, s) }
+
 // testHostSort pages through the hosts in every sort order, both directions, under every new
 // filter (hostname prefix, OS version, posture) alone and with the older ones, and checks that
 // the pages together hold every matching host exactly once, in the order a sort in Go gives.
