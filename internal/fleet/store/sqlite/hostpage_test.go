@@ -17,6 +17,14 @@ func TestHostPagesDense(t *testing.T) {
 	storetest.HostSort(t, s)
 }
 
+// TestComplianceSeriesManyHosts answers the suite's series as if the fleet were large, so
+// that the hosts enrolled after an instant are counted from the later side.
+func TestComplianceSeriesManyHosts(t *testing.T) {
+	s := openTemp(t)
+	s.denseRows = 0
+	storetest.ComplianceSeries(t, s)
+}
+
 // TestHostPagePlans checks that every page of hosts the dashboard asks for (sorted, searched,
 // filtered by OS version or posture, first or deep, either direction) reads an index range in
 // the page's order: no scan of the hosts table and no sort of all hosts. A searched page

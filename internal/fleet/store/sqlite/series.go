@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strconv"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
 )
@@ -53,7 +54,8 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 
 // hostsDuring is the hostScope of every instant from `from` on: how many hosts (with label)
 // there are, read once, less those enrolled after the instant (counted only for the instants
-// before the newest enrollment), less the revoked ones (few, read once from hosts_revoked).
+// before the newest enrollment, from whichever side of the instant has fewer), less the
+// revoked ones (few, read once from hosts_revoked).
 func (s *Store) hostsDuring(ctx context.Context, from int64, label string) (hostScope, error) {
 	var total int
 	var newest sql.NullInt64
@@ -65,6 +67,8 @@ func (s *Store) hostsDuring(ctx context.Context, from int64, label string) (host
 		return nil, err
 	}
 	qLate := `SELECT count(*) FROM hosts WHERE enrolled_at > ?1` + inLabel(label, "hosts.id")
+	qEarly := `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1` + inLabel(label, "hosts.id")
+	qEarlyCapped := `SELECT count(*) FROM (SELECT 1 FROM hosts WHERE enrolled_at <= ? LIMIT ` + strconv.Itoa(s.denseRows) + `)`
 	type revokedHost struct {
 		id                string
 		enrolled, revoked int64
@@ -82,11 +86,25 @@ func (s *Store) hostsDuring(ctx context.Context, from int64, label string) (host
 	return func(ctx context.Context, t int64) (int, []string, error) {
 		n := total
 		if newest.Valid && newest.Int64 > t {
-			var late int
-			if err := s.r.QueryRowContext(ctx, qLate, bind9(qLate, label, t)...).Scan(&late); err != nil {
+			// Some hosts enrolled after t. Count whichever side of t is small: those enrolled
+			// by t when they are few (the instants before the fleet grew), else the later ones.
+			var early int
+			if err := s.r.QueryRowContext(ctx, qEarlyCapped, t).Scan(&early); err != nil {
 				return 0, nil, err
 			}
-			n -= late
+			q, sub := qLate, true
+			if early < s.denseRows {
+				q, sub = qEarly, false
+			}
+			var k int
+			if err := s.r.QueryRowContext(ctx, q, bind9(q, label, t)...).Scan(&k); err != nil {
+				return 0, nil, err
+			}
+			if sub {
+				n -= k
+			} else {
+				n = k
+			}
 		}
 		var ids []string
 		for _, h := range revoked {

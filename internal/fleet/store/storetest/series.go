@@ -13,6 +13,10 @@ import (
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
 
+// ComplianceSeries is the suite's case of compliance series (part of Run), for a store to run
+// again under other settings.
+func ComplianceSeries(t *testing.T, s store.Store) { testComplianceSeries(t, s) }
+
 // testComplianceSeries checks ComplianceSeries against ComplianceAt at every instant, on a
 // fleet whose history crosses many hours: drifts and fixes (some within the hour before an
 // instant that is not on the hour), a revocation, host and label exemptions (one revoked
