@@ -22,21 +22,26 @@ const qStatusDeltas = `SELECT check_id, status, sum(n) FROM status_deltas
 // qStatusSpans sums, for each instant i (the 1-based ordinal of $1 and $2), the status changes
 // of the transitions from $1[i] to $2[i] (both included; a part of the instant's own hour, see
 // deltasUntil) of the hosts that have the label $3 now, for the check $4: one statement for
-// every instant, each a range of transitions_time_counts (index only).
-const qStatusSpans = `SELECT a.i, t.check_id, x.status, sum(x.n) FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
-	JOIN transitions t ON t.time >= a.lo AND t.time <= a.hi
-	CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
-	WHERE x.status <> '' AND ($3 = '' OR t.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
-		AND ($4 = '' OR t.check_id = $4)
-	GROUP BY 1, 2, 3`
+// every instant, each a range of transitions_time_counts (index only). LATERAL keeps the
+// planner from joining the instants to every transition.
+const qStatusSpans = `SELECT a.i, s.check_id, s.status, s.n FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
+	CROSS JOIN LATERAL (
+		SELECT t.check_id, x.status, sum(x.n) AS n FROM transitions t
+		CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
+		WHERE t.time >= a.lo AND t.time <= a.hi AND x.status <> ''
+			AND ($3 = '' OR t.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
+			AND ($4 = '' OR t.check_id = $4)
+		GROUP BY 1, 2) s`
 
 const qPostureDeltas = `SELECT state, sum(n) FROM posture_deltas WHERE label = $2 AND time < $1 GROUP BY state`
 
-const qPostureSpans = `SELECT a.i, x.state, sum(x.n) FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
-	JOIN posture p ON p.time >= a.lo AND p.time <= a.hi
-	CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
-	WHERE x.state <> '' AND ($3 = '' OR p.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
-	GROUP BY 1, 2`
+const qPostureSpans = `SELECT a.i, s.state, s.n FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
+	CROSS JOIN LATERAL (
+		SELECT x.state, sum(x.n) AS n FROM posture p
+		CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
+		WHERE p.time >= a.lo AND p.time <= a.hi AND x.state <> ''
+			AND ($3 = '' OR p.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
+		GROUP BY 1) s`
 
 // qHostsAt counts the hosts enrolled and not revoked at the instant.
 const qHostsAt = `SELECT count(*) FROM hosts
@@ -77,9 +82,9 @@ WHERE ` + statusAt + ` = 'fail'`
 
 // qRevokedAll and qExemptedAll are qRevokedAt and qExemptedAt at each instant of $1, with its
 // 1-based ordinal.
-const qRevokedAll = `SELECT a.i, h.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
-	JOIN hosts h ON h.revoked_at <= a.at AND h.enrolled_at <= a.at
-	WHERE $2 = '' OR h.labels @> ARRAY[$2]::text[]`
+const qRevokedAll = `SELECT a.i, r.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+	CROSS JOIN LATERAL (SELECT h.id FROM hosts h WHERE h.revoked_at <= a.at AND h.enrolled_at <= a.at
+		AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])) r`
 
 var qExemptedAll = `SELECT a.i, x.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
 	CROSS JOIN LATERAL (` + strings.ReplaceAll(qExemptedAt, "$1", "a.at") + `) x`
@@ -89,11 +94,12 @@ const staleScope = `h.stale_at <= $1 AND h.enrolled_at <= $1 AND (h.revoked_at I
 	AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])`
 
 // qStaleFleet counts the stale hosts (not among $3, the exempted ones qExactAt counts) whose
-// posture at $1 was compliant: one probe of posture_host_time each.
+// posture at $1 was compliant: the latest posture kept in hosts when it began by then (nearly
+// always: a stale host has not reported since), otherwise one probe of posture_host_time.
 const qStaleFleet = `SELECT count(*) FROM hosts h
-	CROSS JOIN LATERAL (SELECT p.to_state FROM posture p WHERE p.host_id = h.id AND p.time <= $1
-		ORDER BY p.time DESC, p.id DESC LIMIT 1) p
-	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND p.to_state = 'compliant'`
+	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND CASE WHEN h.posture_since <= $1 THEN h.posture ELSE (
+		SELECT p.to_state FROM posture p WHERE p.host_id = h.id AND p.time <= $1
+		ORDER BY p.time DESC, p.id DESC LIMIT 1) END = 'compliant'`
 
 // qStaleCheck counts the stale hosts (not among $3) whose status for the check $4 at $1 was
 // compliant.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,19 +20,24 @@ const qStatusDeltasSeries = `SELECT width_bucket(date_trunc('hour', time, 'UTC')
 const qPostureDeltasSeries = `SELECT width_bucket(date_trunc('hour', time, 'UTC'), $1::timestamptz[]), state, sum(n)
 	FROM posture_deltas WHERE label = $2 AND time < $3 GROUP BY 1, 2`
 
-// qHostsSeries counts the hosts (with the label $2) enrolled by $1 and lists when the others
-// enrolled: one read of the hosts, which the counts of every instant from $1 on need.
-const qHostsSeries = `SELECT count(*) FILTER (WHERE enrolled_at <= $1),
-	coalesce(array_agg(enrolled_at) FILTER (WHERE enrolled_at > $1), '{}')
-	FROM hosts WHERE $2 = '' OR labels @> ARRAY[$2]::text[]`
+// qHostsBefore counts the hosts (with the label $2) enrolled by $1, and qHostsDuring those
+// enrolled after $1 up to the last instant ($3) per instant they first count for: $4 holds
+// each instant plus a microsecond, so that width_bucket numbers a host enrolled at e by how
+// many instants are before e. Both are ranges of hosts_enrolled (the label is a filter).
+const (
+	qHostsBefore = `SELECT count(*) FROM hosts WHERE enrolled_at <= $1 AND ($2 = '' OR labels @> ARRAY[$2]::text[])`
+	qHostsDuring = `SELECT width_bucket(enrolled_at, $4::timestamptz[]), count(*) FROM hosts
+	WHERE enrolled_at > $1 AND enrolled_at <= $3 AND ($2 = '' OR labels @> ARRAY[$2]::text[]) GROUP BY 1`
+)
 
 // qRevokedSeries lists the revoked hosts (with the label $1), few, from hosts_revoked.
 const qRevokedSeries = `SELECT enrolled_at, revoked_at FROM hosts
 	WHERE revoked_at IS NOT NULL AND ($1 = '' OR labels @> ARRAY[$1]::text[])`
 
 // ComplianceSeries answers ComplianceAt at every instant of q in one snapshot and three round
-// trips. The deltas are summed once, per instant they first count for; the hosts are read once
-// (their number at each instant follows from when each enrolled, and was revoked); and what
+// trips. The deltas are summed once, per instant they first count for; the hosts enrolled in
+// the series' span are counted once per instant they first count for, and the revoked ones
+// read once; and what
 // ComplianceAt does besides (finishPoints) is one statement for every instant, then a batch.
 func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]store.Compliance, error) {
 	instants, err := store.SeriesInstants(q)
@@ -80,8 +84,12 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 			return rows.Err()
 		}
 	}
-	var total int
-	var late []time.Time
+	var before int
+	enrolled := make([]int, len(instants)) // hosts first counted at each instant, after the first
+	after := make([]time.Time, len(instants))
+	for i, at := range instants {
+		after[i] = at.Truncate(time.Microsecond).Add(time.Microsecond)
+	}
 	type revokedHost struct{ enrolled, revoked time.Time }
 	var revoked []revokedHost
 	var b pgx.Batch
@@ -89,7 +97,18 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 	if q.Check == "" {
 		b.Queue(qPostureDeltasSeries, untils, q.Label, last).Query(scanBuckets(true))
 	}
-	b.Queue(qHostsSeries, q.From, q.Label).QueryRow(func(r pgx.Row) error { return r.Scan(&total, &late) })
+	b.Queue(qHostsBefore, q.From, q.Label).QueryRow(func(r pgx.Row) error { return r.Scan(&before) })
+	b.Queue(qHostsDuring, q.From, q.Label, instants[len(instants)-1], after).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var k, n int
+			if err := rows.Scan(&k, &n); err != nil {
+				return err
+			}
+			enrolled[k] += n
+		}
+		return rows.Err()
+	})
 	b.Queue(qRevokedSeries, q.Label).Query(func(rows pgx.Rows) (err error) {
 		revoked, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (revokedHost, error) {
 			var h revokedHost
@@ -101,7 +120,6 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(late, time.Time.Compare)
 
 	// Each instant counts what the one before it counted, plus the deltas that first count
 	// for it.
@@ -119,13 +137,8 @@ func (s *Store) ComplianceSeries(ctx context.Context, q store.SeriesQuery) ([]st
 				p.posture[st] += n
 			}
 		}
-		enrolled, _ := slices.BinarySearchFunc(late, p.c.At, func(e, t time.Time) int {
-			if e.After(t) {
-				return 1
-			}
-			return -1
-		})
-		p.c.Hosts = total + enrolled
+		before += enrolled[i]
+		p.c.Hosts = before
 		for _, h := range revoked {
 			if !h.enrolled.After(p.c.At) && !h.revoked.After(p.c.At) {
 				p.c.Hosts--

@@ -2,11 +2,17 @@
 -- index range that reads only the page's rows (keyset paging on (sort key, id)).
 
 -- The host's latest posture ('' before its first result; else the to_state of its newest
--- posture row), kept by Ingest, for the posture filter.
+-- posture row) and since when, kept by Ingest: for the posture filter, and so that counting
+-- the stale hosts compliant at an instant reads a posture row only for a host whose posture
+-- changed after that instant.
 ALTER TABLE hosts ADD COLUMN posture text NOT NULL DEFAULT '';
-UPDATE hosts h SET posture = p.to_state
-FROM (SELECT DISTINCT ON (host_id) host_id, to_state FROM posture ORDER BY host_id, time DESC, id DESC) p
+ALTER TABLE hosts ADD COLUMN posture_since timestamptz;
+UPDATE hosts h SET posture = p.to_state, posture_since = p.time
+FROM (SELECT DISTINCT ON (host_id) host_id, to_state, time FROM posture ORDER BY host_id, time DESC, id DESC) p
 WHERE p.host_id = h.id;
+
+-- ComplianceSeries counts the hosts enrolled by each instant from a range of this index.
+CREATE INDEX hosts_enrolled ON hosts (enrolled_at);
 
 -- Sort keys compare byte by byte (COLLATE "C", under which lower() folds ASCII only), as the
 -- SQLite store and store.HostSortKey do, whatever the database's collation; ties go by id.
