@@ -205,7 +205,9 @@ type benchFleetDB struct {
 
 // openBenchFleet seeds (once) a fleet of 10,000 hosts ($FLEET_BENCH_HOSTS) × 13 checks with a
 // week ($FLEET_BENCH_DAYS) of hourly history in which about 3 % of checks changed status each
-// day; 2 % of hosts are stale. The history is written with SQL into a version 3 database
+// day; 2 % of hosts are stale (silent for the last 10 days), and hostnames, OS versions and last
+// seen times vary, for the host pages. Set $FLEET_BENCH_PG to a database URL of your own to
+// keep the seeded fleet across runs. The history is written with SQL into a version 3 database
 // (loading it through Ingest would take hours at 100,000 hosts × 90 days), and the
 // migrations from 0004 on derive the counts from it, as they do for a real upgrade; the time
 // that takes and Prune's first fold are logged. It returns a store on it.
@@ -282,7 +284,9 @@ func seedBenchFleet(b *testing.B, f *benchFleetDB) error {
 			SELECT h.id, k.check_id, $1::timestamptz + d * interval '1 day' + (abs(hashtext(h.id || k.check_id)) % 1440) * interval '1 minute',
 				CASE WHEN d % 2 = 1 THEN 'pass' ELSE 'fail' END, CASE WHEN d % 2 = 1 THEN 'fail' ELSE 'pass' END, '0', 'r', 'observed', d + 1
 			FROM hosts h CROSS JOIN checks k CROSS JOIN generate_series(1, ` + fmt.Sprint(days-1) + `) d
-			WHERE abs(hashtext(h.id || k.check_id)) % 33 = 0`,
+			WHERE abs(hashtext(h.id || k.check_id)) % 33 = 0
+				-- A stale host has reported nothing since it was last seen.
+				AND $1::timestamptz + d * interval '1 day' + (abs(hashtext(h.id || k.check_id)) % 1440) * interval '1 minute' <= h.last_seen`,
 		`INSERT INTO current (host_id, check_id, status, actual, expected, since, observed, run_id)
 			SELECT DISTINCT ON (host_id, check_id) host_id, check_id, to_status, actual, '1', time, time, run_id
 			FROM transitions ORDER BY host_id, check_id, time DESC, id DESC`,

@@ -23,13 +23,14 @@ const qStatusDeltas = `SELECT check_id, status, sum(n) FROM status_deltas
 // of the transitions from $1[i] to $2[i] (both included; a part of the instant's own hour, see
 // deltasUntil) of the hosts that have the label $3 now, for the check $4: one statement for
 // every instant, each a range of transitions_time_counts (index only). LATERAL keeps the
-// planner from joining the instants to every transition.
+// planner from joining the instants to every transition; the label is a lookup per
+// transition read (none on the hour), not a read of every host with the label.
 const qStatusSpans = `SELECT a.i, s.check_id, s.status, s.n FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
 	CROSS JOIN LATERAL (
 		SELECT t.check_id, x.status, sum(x.n) AS n FROM transitions t
 		CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
 		WHERE t.time >= a.lo AND t.time <= a.hi AND x.status <> ''
-			AND ($3 = '' OR t.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
+			AND ($3 = '' OR EXISTS (SELECT 1 FROM hosts h WHERE h.id = t.host_id AND h.labels @> ARRAY[$3]::text[]))
 			AND ($4 = '' OR t.check_id = $4)
 		GROUP BY 1, 2) s`
 
@@ -40,7 +41,7 @@ const qPostureSpans = `SELECT a.i, s.state, s.n FROM unnest($1::timestamptz[], $
 		SELECT x.state, sum(x.n) AS n FROM posture p
 		CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
 		WHERE p.time >= a.lo AND p.time <= a.hi AND x.state <> ''
-			AND ($3 = '' OR p.host_id IN (SELECT id FROM hosts WHERE labels @> ARRAY[$3]::text[]))
+			AND ($3 = '' OR EXISTS (SELECT 1 FROM hosts h WHERE h.id = p.host_id AND h.labels @> ARRAY[$3]::text[]))
 		GROUP BY 1) s`
 
 // qHostsAt counts the hosts enrolled and not revoked at the instant.
@@ -105,6 +106,36 @@ const qStaleFleet = `SELECT count(*) FROM hosts h
 // compliant.
 const qStaleCheck = `SELECT count(*) FROM hosts h JOIN current c ON c.host_id = h.id AND c.check_id = $4
 	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND ` + statusAt + ` IN ('pass', 'managed', 'exempt', 'not_applicable')`
+
+// qStaleFleetAll is qStaleFleet at every instant of $1 (with its 1-based ordinal), in one
+// statement: the hosts (with the label $3) stale by the last instant $2 are read once, then
+// matched to each instant; $4 and $5 pair instants' ordinals with their exempted hosts, which
+// qExactAt counts instead.
+const qStaleFleetAll = `WITH s AS MATERIALIZED (
+	SELECT h.id, h.stale_at, h.enrolled_at, h.revoked_at, h.posture, h.posture_since FROM hosts h
+	WHERE h.stale_at <= $2 AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
+)
+SELECT a.i, count(*) FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+JOIN s ON s.stale_at <= a.at AND s.enrolled_at <= a.at AND (s.revoked_at IS NULL OR s.revoked_at > a.at)
+WHERE NOT EXISTS (SELECT 1 FROM unnest($4::bigint[], $5::text[]) AS e (i, id) WHERE e.i = a.i AND e.id = s.id)
+	AND CASE WHEN s.posture_since <= a.at THEN s.posture ELSE (
+		SELECT p.to_state FROM posture p WHERE p.host_id = s.id AND p.time <= a.at
+		ORDER BY p.time DESC, p.id DESC LIMIT 1) END = 'compliant'
+GROUP BY a.i`
+
+// qStaleCheckAll is qStaleCheck, for the check $6, at every instant of $1, as qStaleFleetAll.
+const qStaleCheckAll = `WITH s AS MATERIALIZED (
+	SELECT h.id, h.stale_at, h.enrolled_at, h.revoked_at, c.status, c.since FROM hosts h
+	JOIN current c ON c.host_id = h.id AND c.check_id = $6
+	WHERE h.stale_at <= $2 AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
+)
+SELECT a.i, count(*) FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+JOIN s ON s.stale_at <= a.at AND s.enrolled_at <= a.at AND (s.revoked_at IS NULL OR s.revoked_at > a.at)
+WHERE NOT EXISTS (SELECT 1 FROM unnest($4::bigint[], $5::text[]) AS e (i, id) WHERE e.i = a.i AND e.id = s.id)
+	AND CASE WHEN s.since <= a.at THEN s.status ELSE (
+		SELECT t.to_status FROM transitions t WHERE t.host_id = s.id AND t.check_id = $6 AND t.time <= a.at
+		ORDER BY t.time DESC, t.id DESC LIMIT 1) END IN ('pass', 'managed', 'exempt', 'not_applicable')
+GROUP BY a.i`
 
 // qExactAt computes, for a few hosts, every check's status at the instant from the current
 // state and the transitions: raw (as the deltas count it) and effective (a failure under an
@@ -282,27 +313,31 @@ func finishPoints(ctx context.Context, tx pgx.Tx, label, check string, points []
 		return err
 	}
 
+	// Stale hosts that count compliant are counted as stale instead: those without an
+	// exemption here, the exempted ones with their exact statuses (qExactAt).
 	b = pgx.Batch{}
+	exI, exID := []int64{}, []string{}
+	for i, p := range points {
+		for _, id := range p.exempted {
+			exI, exID = append(exI, int64(i+1)), append(exID, id)
+		}
+	}
+	scanStale := func(rows pgx.Rows) error {
+		var n int
+		return each(rows, func(p *point) error { p.c.Stale += n; return nil }, &n)
+	}
+	lastAt := points[len(points)-1].c.At
+	if check == "" {
+		b.Queue(qStaleFleetAll, ats, lastAt, label, exI, exID).Query(scanStale)
+	} else {
+		b.Queue(qStaleCheckAll, ats, lastAt, label, exI, exID, check).Query(scanStale)
+	}
 	for _, p := range points {
-		at := p.c.At
-		// Stale hosts that count compliant are counted as stale instead: those without an
-		// exemption here, the exempted ones with their exact statuses below.
-		if p.exempted == nil {
-			p.exempted = []string{}
-		}
-		scanStale := func(r pgx.Row) error {
-			var n int
-			err := r.Scan(&n)
-			p.c.Stale += n
-			return err
-		}
-		if check == "" {
-			b.Queue(qStaleFleet, at, label, p.exempted).QueryRow(scanStale)
-		} else {
-			b.Queue(qStaleCheck, at, label, p.exempted, check).QueryRow(scanStale)
-		}
 		if len(p.revoked)+len(p.exempted) > 0 {
-			b.Queue(qExactAt, at, p.revoked, p.exempted).Query(p.scanExact)
+			if p.exempted == nil {
+				p.exempted = []string{}
+			}
+			b.Queue(qExactAt, p.c.At, p.revoked, p.exempted).Query(p.scanExact)
 		}
 	}
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {

@@ -51,6 +51,8 @@ func TestQueryPlans(t *testing.T) {
 		{"hosts by check status", `SELECT id FROM hosts WHERE EXISTS (SELECT 1 FROM current c WHERE c.host_id = hosts.id AND c.check_id = $1 AND c.status = $2)`, []any{"alf", "fail"}, "current_check_status"},
 		{"stale hosts", `SELECT id FROM hosts WHERE stale_at <= $1`, []any{now}, "hosts_stale_at"},
 		{"stale compliant", qStaleFleet, []any{now, "", []string{}}, "posture_host_time"},
+		{"stale compliant per instant", qStaleFleetAll, []any{[]time.Time{now}, now, "", []int64{}, []string{}}, "hosts_stale_at"},
+		{"stale compliant for a check per instant", qStaleCheckAll, []any{[]time.Time{now}, now, "", []int64{}, []string{}, "alf"}, "current_check_status"},
 		// On empty tables transitions_check_time (CheckHistory) ties with
 		// transitions_host_check_time for its per-host probe; TestCheckHistoryIndexWithStatistics
 		// shows that with statistics the probe takes the latter.

@@ -10,14 +10,14 @@ import (
 )
 
 // qStatusDeltasSeries sums the status deltas before $3 per instant they first count for: $1
-// holds each instant's `until` (point), ascending, and a delta at time τ counts for the
-// instants whose until is after τ's hour, that is from the instant numbered (from 0) by how
-// many untils are at or before τ's hour (width_bucket). One index-only range of
+// holds each instant's `until` (point), ascending and on the hour, and a delta at time τ counts
+// for the instants whose until is after τ, that is from the instant numbered (from 0) by how
+// many untils are at or before τ (width_bucket). One index-only range of
 // status_deltas_label_time, as qStatusDeltas.
-const qStatusDeltasSeries = `SELECT width_bucket(date_trunc('hour', time, 'UTC'), $1::timestamptz[]), check_id, status, sum(n)
+const qStatusDeltasSeries = `SELECT width_bucket(time, $1::timestamptz[]), check_id, status, sum(n)
 	FROM status_deltas WHERE label = $2 AND time < $3 AND ($4 = '' OR check_id = $4) GROUP BY 1, 2, 3`
 
-const qPostureDeltasSeries = `SELECT width_bucket(date_trunc('hour', time, 'UTC'), $1::timestamptz[]), state, sum(n)
+const qPostureDeltasSeries = `SELECT width_bucket(time, $1::timestamptz[]), state, sum(n)
 	FROM posture_deltas WHERE label = $2 AND time < $3 GROUP BY 1, 2`
 
 // qHostsBefore counts the hosts (with the label $2) enrolled by $1, and qHostsDuring those
