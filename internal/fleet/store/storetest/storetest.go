@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RotateCredential", testRotateCredential},
 		{"CheckHistory", testCheckHistory},
 		{"Users", testUsers},
+		{"ComplianceSeries", testComplianceSeries},
+		{"HostSort", testHostSort},
 	}
 	tests = append(tests, staleTests...)
 	tests = append(tests, sessionTests...)
