@@ -117,14 +117,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	exists := err == nil || errors.Is(err, store.ErrRevoked)
 	if err != nil && !exists && !errors.Is(err, store.ErrNotFound) {
-		s.internal(w, r, fmt.Errorf("login %q: %w", name, err))
+		s.loginInternal(w, r, data, fmt.Errorf("look the account up: %w", err))
 		return
 	}
 	if exists {
 		if wait := loginWait(u, now); wait > 0 {
 			secs := int(math.Ceil(wait.Seconds()))
 			w.Header().Set("Retry-After", fmt.Sprint(secs))
-			s.log.Warn("dashboard login refused: account backing off", "user", name, "addr", addr, "wait", wait.Round(time.Second), "failures", u.FailedLogins)
+			s.log.Info("dashboard login refused: account backing off", "user", name, "addr", addr, "wait", wait.Round(time.Second), "failures", u.FailedLogins)
 			data.Error = fmt.Sprintf("too many failed logins for this account; try again in %s", (time.Duration(secs) * time.Second).String())
 			s.renderLogin(w, r, http.StatusTooManyRequests, data)
 			return
@@ -164,7 +164,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	val := NewSecret("fws_")
 	sess := store.Session{Hash: Hash(val), User: u.Name, CSRF: NewSecret("fwc_"), CreatedAt: now, LastUsed: now, Expires: now.Add(sessionLifetime)}
 	if err := s.st.AddSession(r.Context(), sess); err != nil {
-		s.internal(w, r, fmt.Errorf("login %q: store the session: %w", name, err))
+		s.loginInternal(w, r, data, fmt.Errorf("store the session: %w", err))
 		return
 	}
 	s.log.Info("dashboard login", "user", u.Name, "addr", addr)
@@ -193,6 +193,16 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, data loginD
 	s.log.Warn("dashboard login failed", "user", name, "addr", addr, "reason", reason, "failures", u.FailedLogins)
 	data.Error = msgWrongLogin
 	s.renderLogin(w, r, http.StatusForbidden, data)
+}
+
+// loginInternal answers a login the server could not complete with the form and a 500.
+func (s *Server) loginInternal(w http.ResponseWriter, r *http.Request, data loginData, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.log.Error("dashboard login failed", "user", data.User, "err", err)
+	data.Error = "the server could not complete the login; its log says why"
+	s.renderLogin(w, r, http.StatusInternalServerError, data)
 }
 
 // loginWait is how long u must still wait before a password is checked at now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -675,5 +676,26 @@ func TestPruneSessions(t *testing.T) {
 	}
 	if _, ok := d.session(d.cookies["ada"]); !ok {
 		t.Errorf("prune removed a live session")
+	}
+}
+
+// failingSessions is a store that cannot add sessions.
+type failingSessions struct{ loginFailedStore }
+
+func (failingSessions) AddSession(context.Context, store.Session) error {
+	return errors.New("database is down")
+}
+
+// A login the store cannot record answers the form with a 500 and sets no cookie.
+func TestLoginStoreDown(t *testing.T) {
+	f := &fixture{st: newFakeStore()}
+	f.setup(t, Options{}, failingSessions{loginFailedStore{f.st}})
+	d := &dashFixture{fixture: f}
+	if err := d.st.AddUser(context.Background(), store.User{Name: "ada", Role: store.RoleAdmin, PasswordHash: testPasswordHash(), CreatedAt: t0}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	a, val := d.login(t, "ada", testPassword, "")
+	if a.code != 500 || val != "" || !strings.Contains(a.body, `<form id="login"`) || !strings.Contains(a.body, "could not complete the login") {
+		t.Errorf("login with the store down = %d (cookie %v), want 500 with the form; body:\n%s", a.code, val != "", a.body)
 	}
 }
