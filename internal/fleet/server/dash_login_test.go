@@ -699,3 +699,42 @@ func TestLoginStoreDown(t *testing.T) {
 		t.Errorf("login with the store down = %d (cookie %v), want 500 with the form; body:\n%s", a.code, val != "", a.body)
 	}
 }
+
+// BenchmarkLogin measures a login through the handler, right and wrong password and unknown
+// user: each is one argon2id check, which is the point (an unknown name costs what a known one
+// does).
+func BenchmarkLogin(b *testing.B) {
+	st := newFakeStore()
+	s := New(loginFailedStore{st}, Options{FailRate: Rate{PerSecond: 1e9, Burst: 1e9}, Now: func() time.Time { return t0 }})
+	if err := st.AddUser(context.Background(), store.User{Name: "ada", Role: store.RoleAdmin, PasswordHash: testPasswordHash(), CreatedAt: t0}, "test"); err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	for _, bc := range []struct {
+		name, user, pw string
+		want           int
+	}{
+		{"ok", "ada", testPassword, 303},
+		{"wrong password", "ada", "not the password", 403},
+		{"unknown user", "nobody", "not the password", 403},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			body := url.Values{"user": {bc.user}, "password": {bc.pw}}.Encode()
+			for b.Loop() {
+				// Reset the account so the back-off never starts.
+				st.mu.Lock()
+				u := st.users["ada"]
+				u.FailedLogins = 0
+				st.users["ada"] = u
+				st.mu.Unlock()
+				r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != bc.want {
+					b.Fatalf("POST /login = %d, want %d", w.Code, bc.want)
+				}
+			}
+		})
+	}
+}
