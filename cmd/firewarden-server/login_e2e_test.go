@@ -128,10 +128,6 @@ func loginFlow(t *testing.T, b *browse, base, pw string) {
 		t.Fatalf("wrong password: %s = %d, want 403 and no session:\n%s", at, code, body)
 	}
 	at, code, body = b.post(base+"/login", url.Values{"user": {"ada"}, "password": {pw}, "next": {"/"}})
-	if code == 500 && strings.Contains(body, "could not complete the login") {
-		// Transitional, removed when h/dstore-auth merges: the SQL stores' sessions are stubs.
-		t.Skip("the SQL stores cannot store sessions yet (h/dstore-auth)")
-	}
 	if code != 200 || at != "/" || !strings.Contains(body, `<span class="who">ada`) || b.session(base) == "" {
 		t.Fatalf("login ended at %s = %d, want / with ada logged in:\n%s", at, code, body)
 	}
