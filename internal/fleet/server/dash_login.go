@@ -110,7 +110,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 	// Look the account up, and choose the hash to check: the account's, or a dummy with the
 	// same parameters for an unknown or disabled one, so that every answer costs one argon2id
-	// check. Only names the account rules allow reach the store.
+	// check. Names longer than any account's (64 bytes) do not reach the store.
 	u, err := store.User{}, store.ErrNotFound
 	if len(name) <= 64 {
 		u, err = s.st.UserByName(r.Context(), name)
@@ -155,8 +155,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// Success: always a new session, so a session value planted before login (fixation) never
 	// becomes a logged-in one; the browser's previous session, if any, ends.
 	if old, oerr := r.Cookie(SessionCookie); oerr == nil && old.Value != "" && len(old.Value) <= maxCookieLen {
-		if prev, _, perr := s.st.SessionByHash(r.Context(), Hash(old.Value), now); perr == nil || errors.Is(perr, store.ErrRevoked) {
-			if derr := s.st.DeleteSession(r.Context(), prev.Hash, prev.User, now); derr != nil {
+		// A disabled user's sessions ended with the account; only a live one is left to end.
+		if prev, _, perr := s.st.SessionByHash(r.Context(), Hash(old.Value), now); perr == nil {
+			if derr := s.st.DeleteSession(r.Context(), Hash(old.Value), prev.User, now); derr != nil {
 				s.log.Warn("dashboard login: end the previous session", "user", prev.User, "err", derr)
 			}
 		}
