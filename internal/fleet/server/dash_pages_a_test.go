@@ -364,7 +364,9 @@ func TestDashHostsPaging(t *testing.T) {
 		return out
 	}
 	all := func(store.Host) bool { return true }
-	byName := func(a, b store.Host) int { return strings.Compare(strings.ToLower(a.Hostname), strings.ToLower(b.Hostname)) }
+	byName := func(a, b store.Host) int {
+		return strings.Compare(strings.ToLower(a.Hostname), strings.ToLower(b.Hostname))
+	}
 	bySeen := func(a, b store.Host) int { return a.LastSeen.Compare(b.LastSeen) }
 	byOS := func(a, b store.Host) int { return strings.Compare(a.OSVersion, b.OSVersion) }
 	reversed := func(s []string) []string { s = slices.Clone(s); slices.Reverse(s); return s }
