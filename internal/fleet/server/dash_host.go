@@ -69,6 +69,7 @@ type timelineEvent struct {
 type hostPageData struct {
 	Host       hostJSON
 	Results    []hostResult
+	Sort       map[string]sortLink // the results table's headers
 	Run        *store.StoredRun
 	Timeline   []timelineEvent
 	Older      int // timeline events left out (timelineMax)
@@ -130,6 +131,10 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 		data.Results = append(data.Results, hr)
 	}
 
+	sortBy, dir := smallSort(r.URL.Query(), resultSorts)
+	sortResults(data.Results, sortBy, dir)
+	data.Sort = sortLinks("/hosts/"+esc, url.Values{}, resultSorts, sortBy, dir)
+
 	data.Timeline, data.Older, err = s.hostTimeline(ctx, h, d.Now)
 	if err != nil {
 		s.internal(w, r, err)
@@ -157,6 +162,29 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 		title = h.ID
 	}
 	s.render(w, r, d, http.StatusOK, "host", title, data)
+}
+
+// resultSorts are the columns the host's results sort by.
+var resultSorts = []string{"check", "status", "since"}
+
+// sortResults orders a host's results by check, status or since (then by check).
+func sortResults(rs []hostResult, sortBy, dir string) {
+	slices.SortStableFunc(rs, func(a, b hostResult) int {
+		c := 0
+		switch sortBy {
+		case "status":
+			c = strings.Compare(a.Status, b.Status)
+		case "since":
+			c = a.Since.Compare(b.Since)
+		}
+		if c == 0 {
+			c = strings.Compare(a.Check, b.Check)
+		}
+		if dir == "desc" {
+			c = -c
+		}
+		return c
+	})
 }
 
 // newestAlertsFirst orders alerts by when they were last seen, newest first.

@@ -829,3 +829,28 @@ func TestChartGolden(t *testing.T) {
 		t.Errorf("chart table: %d days, first %v; want 91, newest first", len(days), days[0])
 	}
 }
+
+func TestDashHostResultsSort(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"alf.enabled", "alf.stealth"}},
+		{"?sort=check&dir=desc", []string{"alf.stealth", "alf.enabled"}},
+		{"?sort=status", []string{"alf.stealth", "alf.enabled"}}, // fail before pass
+		{"?sort=status&dir=desc", []string{"alf.enabled", "alf.stealth"}},
+		{"?sort=bogus", []string{"alf.enabled", "alf.stealth"}},
+	}
+	for _, tt := range tests {
+		_, body := d.get(t, "/hosts/h2"+tt.query, "aude")
+		var got []string
+		for _, m := range regexp.MustCompile(`<tr data-check="([^"]+)">`).FindAllStringSubmatch(section(body, `<table id="results"`), -1) {
+			got = append(got, m[1])
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("results of /hosts/h2%s (-want +got):\n%s", tt.query, diff)
+		}
+	}
+}
