@@ -305,7 +305,7 @@ func (s *Server) hostsCSV(w http.ResponseWriter, r *http.Request, d *dashReq) {
 	q.After, q.Key = "", ""
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="hosts.csv"`)
-	cw := csv.NewWriter(w)
+	cw, rc := csv.NewWriter(w), http.NewResponseController(w)
 	_ = cw.Write(hostsCSVColumns)
 	rows := 0
 	_, err = s.listHosts(r.Context(), q, 0, func(_ store.Host, v view) error {
@@ -314,6 +314,9 @@ func (s *Server) hostsCSV(w http.ResponseWriter, r *http.Request, d *dashReq) {
 			strings.Join(h.Labels, "; "), csvTime(h.LastSeen), csvTime(h.StaleAfter), csvTime(h.EnrolledAt)}))
 		if rows++; rows%500 == 0 {
 			cw.Flush()
+			// A large fleet takes longer than one request's write deadline: each flushed
+			// page earns the stream another one, so only a stalled client is cut off.
+			_ = rc.SetWriteDeadline(time.Now().Add(requestTimeout))
 		}
 		return cw.Error()
 	})

@@ -854,3 +854,44 @@ func TestDashHostResultsSort(t *testing.T) {
 		}
 	}
 }
+
+// The CSV reads the store a page at a time (500 hosts); a fleet of several pages comes out
+// whole and in order.
+func TestDashHostsCSVAcrossStorePages(t *testing.T) {
+	d := newDashFixture(t)
+	hosts := manyHosts(t, d, 1100)
+	nonCompliant := 0 // failing (every third) and not stale (seen in the last three hours)
+	for _, h := range hosts {
+		n := 0
+		fmt.Sscanf(h.ID, "h%d", &n)
+		if n%3 == 0 && d.clock.now().Before(h.StaleAt) {
+			nonCompliant++
+		}
+	}
+	if nonCompliant < 50 {
+		t.Fatalf("fixture: %d non-compliant hosts, too few to test", nonCompliant)
+	}
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{{"", 1100}, {"?status=non_compliant&sort=last_seen", nonCompliant}} {
+		_, body := d.get(t, "/hosts.csv"+tt.query, "aude")
+		recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs)-1 != tt.want {
+			t.Errorf("GET /hosts.csv%s: %d rows, want %d", tt.query, len(recs)-1, tt.want)
+		}
+		seen := map[string]bool{}
+		for i, r := range recs[1:] {
+			if seen[r[0]] {
+				t.Errorf("GET /hosts.csv%s: host %s twice", tt.query, r[0])
+			}
+			seen[r[0]] = true
+			if i > 0 && tt.query == "" && strings.ToLower(recs[i][1]) > strings.ToLower(r[1]) {
+				t.Errorf("GET /hosts.csv: %s before %s, want hostname order", recs[i][1], r[1])
+			}
+		}
+	}
+}

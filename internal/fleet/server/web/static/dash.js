@@ -63,12 +63,16 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
     var button = form.querySelector("button");
     if (button) { button.disabled = true; }
     var done = function (text) { say(text, false); if (button) { button.disabled = false; } };
-    var lr = document.getElementById("last-run");
-    var before = lr ? lr.getAttribute("data-run") : "";
-    fetch(form.action, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Accept": "application/json" },
-      body: new URLSearchParams(new FormData(form))
+    var before = "";
+    // The run before the nudge is read first, so that a run that arrived since the page was
+    // loaded is not taken for the answer.
+    getState().then(function (st) {
+      before = st.run_id;
+      return fetch(form.action, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Accept": "application/json" },
+        body: new URLSearchParams(new FormData(form))
+      });
     }).then(function (r) {
       if (!r.ok) { throw new Error("the server refused the check (" + r.status + ")"); }
       if ((r.headers.get("Content-Type") || "").indexOf("application/json") < 0) {
