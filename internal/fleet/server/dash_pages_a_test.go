@@ -895,3 +895,35 @@ func TestDashHostsCSVAcrossStorePages(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseHostsQuery: any query either is refused with a *badInput or parses into a query
+// whose own link parses back to it (page aside).
+func FuzzParseHostsQuery(f *testing.F) {
+	for _, s := range []string{"", "status=compliant", "check=alf.stealth", "q=CH&label=office&os=15.2", "stale=true&status=non_compliant",
+		"sort=last_seen&dir=desc&after=h1&key=2026-12-01T09:00:00Z", "sort=id&dir=desc&os=15.1", "status=sleepy", "sort=color", "dir=up", "stale=maybe",
+		"q=%3Cscript%3E", "q=+a+", "status=&check=&sort=&dir="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := parseHostsQuery(v)
+		if err != nil {
+			var bad *badInput
+			if !errors.As(err, &bad) {
+				t.Fatalf("parseHostsQuery(%q) = %v, want a *badInput", raw, err)
+			}
+			return
+		}
+		again, err := parseHostsQuery(q.values())
+		if err != nil {
+			t.Fatalf("parseHostsQuery(values of %q) = %v", raw, err)
+		}
+		q.After, q.Key = "", ""
+		if again != q {
+			t.Fatalf("round trip of %q: %+v, want %+v", raw, again, q)
+		}
+	})
+}
