@@ -201,19 +201,18 @@ func (s *Server) checkPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 		s.internal(w, r, err)
 		return
 	}
-	base := q.values()
+	base := q.values() // sort and direction; the check is in the path
 	base.Del("check")
 	data.Failing.ID, data.Failing.Sort = "failing", sortLinks(self, url.Values{}, hostSorts, q.Sort, q.Dir)
-	if more {
-		nv := base
-		nv.Set("after", last.ID)
-		if q.Sort != store.HostSortID {
-			nv.Set("key", store.HostSortKey(last, q.Sort))
-		}
-		data.Next = pathWith(self, nv) + "#failing"
-	}
 	if q.After != "" {
-		data.First = pathWith(self, q.values()) + "#failing"
+		data.First = pathWith(self, base) + "#failing"
+	}
+	if more {
+		base.Set("after", last.ID)
+		if q.Sort != store.HostSortID {
+			base.Set("key", store.HostSortKey(last, q.Sort))
+		}
+		data.Next = pathWith(self, base) + "#failing"
 	}
 
 	data.Chart, err = s.checkChart(ctx, d.Now, check)

@@ -927,3 +927,33 @@ func FuzzParseHostsQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestDashCheckFailingPaging(t *testing.T) {
+	d := newDashFixture(t)
+	hosts := manyHosts(t, d, 180) // every third fails alf.stealth: 60, all fresh
+	var want []string
+	for _, h := range hosts {
+		n := 0
+		fmt.Sscanf(h.ID, "h%d", &n)
+		if n%3 == 0 {
+			want = append(want, h.ID)
+		}
+	}
+	slices.Reverse(want) // by ID, descending
+	var got []string
+	path := "/checks/alf.stealth?sort=id&dir=desc"
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("too many pages")
+		}
+		_, body := d.get(t, path, "aude")
+		got = append(got, hostRows(section(body, `<table id="failing"`))...)
+		path = strings.TrimSuffix(nextLink(body), "#failing")
+		if path != "" && !strings.HasPrefix(path, "/checks/alf.stealth?") || strings.Contains(path, "check=") {
+			t.Fatalf("next page link %q does not stay on the check's page", path)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("failing hosts across pages (-want +got):\n%s", diff)
+	}
+}
