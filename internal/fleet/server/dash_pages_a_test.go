@@ -155,6 +155,18 @@ func TestDashPagesAsEveryRole(t *testing.T) {
 						t.Errorf("GET %s as %s: no %s in the page", tt.path, user, w)
 					}
 				}
+				// The strict CSP refuses inline styles and handlers; the browser test finds
+				// elements by id, so ids are unique.
+				if m := regexp.MustCompile(`<[^>]* (style|on[a-z]+)=`).FindString(body); m != "" {
+					t.Errorf("GET %s has an inline %s attribute", tt.path, m)
+				}
+				seen := map[string]bool{}
+				for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+					if seen[m[1]] {
+						t.Errorf("GET %s holds id %q twice", tt.path, m[1])
+					}
+					seen[m[1]] = true
+				}
 				// Write forms only for admins; the handlers refuse auditors anyway.
 				if got, want := strings.Contains(body, `id="check-now"`), user == "ada" && tt.path == "/hosts/h2"; got != want {
 					t.Errorf("GET %s as %s: check-now form shown = %v, want %v", tt.path, user, got, want)
