@@ -70,6 +70,8 @@ type hostPageData struct {
 	Host       hostJSON
 	Results    []hostResult
 	Sort       map[string]sortLink // the results table's headers
+	TimeSort   map[string]sortLink // the timeline's
+	AlertSort  map[string]sortLink // the alerts table's
 	Run        *store.StoredRun
 	Timeline   []timelineEvent
 	Older      int // timeline events left out (timelineMax)
@@ -131,21 +133,31 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 		data.Results = append(data.Results, hr)
 	}
 
-	sortBy, dir := smallSort(r.URL.Query(), resultSorts)
+	// Each table sorts by its own parameters; the links keep the others' (not the nudge notice).
+	self, q := "/hosts/"+esc, r.URL.Query()
+	q.Del("nudged")
+	sortBy, dir := resultSort.read(q)
 	sortResults(data.Results, sortBy, dir)
-	data.Sort = sortLinks("/hosts/"+esc, url.Values{}, resultSorts, sortBy, dir)
+	data.Sort = resultSort.links(self, q, sortBy, dir)
 
 	data.Timeline, data.Older, err = s.hostTimeline(ctx, h, d.Now)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
+	sortBy, dir = timelineSort.read(q)
+	sortTimeline(data.Timeline, sortBy, dir)
+	data.TimeSort = timelineSort.links(self, q, sortBy, dir)
+
 	data.Alerts, err = s.st.Alerts(ctx, h.ID, false)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	newestAlertsFirst(data.Alerts)
+	sortBy, dir = alertSort.read(q)
+	sortAlerts(data.Alerts, sortBy, dir)
+	data.AlertSort = alertSort.links(self, q, sortBy, dir)
 	if br, ok := s.st.(BansReader); ok {
 		data.BansKnown = true
 		b, at, err := br.LatestBans(ctx, h.ID)
@@ -164,8 +176,14 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 	s.render(w, r, d, http.StatusOK, "host", title, data)
 }
 
-// resultSorts are the columns the host's results sort by.
-var resultSorts = []string{"check", "status", "since"}
+// The host page's sortable tables: results by check (the default), status or since; the
+// timeline newest first by default, or by check or event; alerts newest first by default, or by
+// rule, severity or count.
+var (
+	resultSort   = sortParams{Sort: "sort", Dir: "dir", Cols: []string{"check", "status", "since"}, Fragment: "#results"}
+	timelineSort = sortParams{Sort: "tsort", Dir: "tdir", Cols: []string{"time", "check", "kind"}, DefaultDir: "desc", Fragment: "#timeline"}
+	alertSort    = sortParams{Sort: "asort", Dir: "adir", Cols: []string{"last_seen", "rule", "severity", "count"}, DefaultDir: "desc", Fragment: "#host-alerts"}
+)
 
 // sortResults orders a host's results by check, status or since (then by check).
 func sortResults(rs []hostResult, sortBy, dir string) {
@@ -179,6 +197,59 @@ func sortResults(rs []hostResult, sortBy, dir string) {
 		}
 		if c == 0 {
 			c = strings.Compare(a.Check, b.Check)
+		}
+		if dir == "desc" {
+			c = -c
+		}
+		return c
+	})
+}
+
+// sortTimeline orders a timeline given newest first. By time it only reverses, so that events
+// of one instant (a drift and the fix that followed it) keep their order; by check or event
+// the events of one check or kind stay newest first.
+func sortTimeline(es []timelineEvent, sortBy, dir string) {
+	if sortBy == "time" {
+		if dir == "asc" {
+			slices.Reverse(es)
+		}
+		return
+	}
+	slices.SortStableFunc(es, func(a, b timelineEvent) int {
+		c := strings.Compare(a.Check, b.Check)
+		if sortBy == "kind" {
+			c = strings.Compare(a.Kind, b.Kind)
+		}
+		if dir == "desc" {
+			c = -c
+		}
+		return c
+	})
+}
+
+// severityRank orders alert severities, unknown ones lowest.
+func severityRank(s string) int {
+	return slices.Index([]string{"info", "low", "medium", "high", "critical"}, strings.ToLower(s))
+}
+
+// sortAlerts orders alerts given newest first by last seen, rule, severity or count; ties stay
+// newest first.
+func sortAlerts(as []store.StoredAlert, sortBy, dir string) {
+	if sortBy == "last_seen" {
+		if dir == "asc" {
+			slices.Reverse(as)
+		}
+		return
+	}
+	slices.SortStableFunc(as, func(a, b store.StoredAlert) int {
+		var c int
+		switch sortBy {
+		case "rule":
+			c = strings.Compare(a.Alert.Rule, b.Alert.Rule)
+		case "severity":
+			c = severityRank(a.Alert.Severity) - severityRank(b.Alert.Severity)
+		case "count":
+			c = a.Alert.Count - b.Alert.Count
 		}
 		if dir == "desc" {
 			c = -c

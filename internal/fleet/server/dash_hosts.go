@@ -107,29 +107,69 @@ type sortLink struct {
 }
 
 // sortLinks makes the header link of every column in cols for a table at path whose other
-// query parameters are base, sorted by cur in direction dir. Paging parameters are dropped:
-// a new order starts at the first page.
+// query parameters are base, sorted by cur in direction dir, with the parameters sort and dir.
+// Paging parameters are dropped: a new order starts at the first page.
 func sortLinks(path string, base url.Values, cols []string, cur, dir string) map[string]sortLink {
-	out := make(map[string]sortLink, len(cols))
-	for _, c := range cols {
+	return sortParams{Sort: "sort", Dir: "dir", Cols: cols}.links(path, base, cur, dir)
+}
+
+// sortParams describe a table sorted by the server: the names of its query parameters (a page
+// with several sortable tables gives each its own), its columns (the first is the default),
+// the default column's direction ("asc" when empty; every other column starts ascending), and
+// the anchor its header links open at.
+type sortParams struct {
+	Sort, Dir  string
+	Cols       []string
+	DefaultDir string
+	Fragment   string
+}
+
+// dirFor is the direction col sorts in when the query does not say.
+func (p sortParams) dirFor(col string) string {
+	if col == p.Cols[0] && p.DefaultDir != "" {
+		return p.DefaultDir
+	}
+	return "asc"
+}
+
+// read is the table's column and direction in v; unknown values take the defaults.
+func (p sortParams) read(v url.Values) (string, string) {
+	col, dir := v.Get(p.Sort), v.Get(p.Dir)
+	if !slices.Contains(p.Cols, col) {
+		col = p.Cols[0]
+	}
+	if dir != "asc" && dir != "desc" {
+		dir = p.dirFor(col)
+	}
+	return col, dir
+}
+
+// links makes every column's header link: sorted by the column in its default direction, or
+// the other way round when the table is already sorted by it. Other parameters of base stay,
+// so that sorting one table keeps the others' order.
+func (p sortParams) links(path string, base url.Values, cur, dir string) map[string]sortLink {
+	out := make(map[string]sortLink, len(p.Cols))
+	for _, c := range p.Cols {
 		v := url.Values{}
 		for k, x := range base {
-			v[k] = x
+			if k != p.Sort && k != p.Dir {
+				v[k] = x
+			}
 		}
-		v.Set("sort", c)
+		v.Set(p.Sort, c)
+		next := p.dirFor(c)
 		l := sortLink{}
 		if c == cur {
 			if dir == "desc" {
-				l.Aria, l.Arrow = "descending", " ▼"
+				l.Aria, l.Arrow, next = "descending", " ▼", "asc"
 			} else {
-				l.Aria, l.Arrow = "ascending", " ▲"
-				v.Set("dir", "desc")
+				l.Aria, l.Arrow, next = "ascending", " ▲", "desc"
 			}
 		}
-		if v.Get("dir") != "desc" {
-			v.Del("dir")
+		if next != p.dirFor(c) {
+			v.Set(p.Dir, next)
 		}
-		l.URL = pathWith(path, v)
+		l.URL = pathWith(path, v) + p.Fragment
 		out[c] = l
 	}
 	return out

@@ -969,3 +969,57 @@ func TestDashCheckFailingPaging(t *testing.T) {
 		t.Errorf("failing hosts across pages (-want +got):\n%s", diff)
 	}
 }
+
+func TestDashHostTimelineAndAlertsSort(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	ctx := context.Background()
+	// h2: first results at t0 (alf.enabled pass, alf.stealth fail), then alf.enabled drifts.
+	if _, err := d.st.Ingest(ctx, "h2", batch(runRecord(2, t0.Add(time.Minute), map[string]string{"alf.enabled": wire.StatusFail, "alf.stealth": wire.StatusFail}),
+		wire.Record{Seq: 3, Kind: wire.KindAlert, Time: t0, Alert: &wire.Alert{Rule: "b_rule", Severity: "low", Count: 9, LastSeen: t0}},
+		wire.Record{Seq: 4, Kind: wire.KindAlert, Time: t0, Alert: &wire.Alert{Rule: "a_rule", Severity: "critical", Count: 1, LastSeen: t0.Add(time.Second)}},
+		wire.Record{Seq: 5, Kind: wire.KindAlert, Time: t0, Alert: &wire.Alert{Rule: "c_rule", Severity: "high", Count: 5, LastSeen: t0.Add(-time.Second)}},
+	), t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	d.clock.add(2 * time.Minute)
+	reTimeline := regexp.MustCompile(`(?s)<tr data-check="([^"]+)">\s*<td>.*?</td>\s*<td>([a-z ]+)</td>`)
+	reAlert := regexp.MustCompile(`<tr data-alert="\d+">\s*<td>.*?</td>\s*<td>([a-z_]+)</td>`)
+	tests := []struct {
+		query    string
+		timeline []string // check/kind, in order
+		alerts   []string // rules, in order
+	}{
+		{"", []string{"alf.enabled/drift", "alf.stealth/first result", "alf.enabled/first result"}, []string{"a_rule", "b_rule", "c_rule"}},
+		{"?tdir=asc&adir=asc", []string{"alf.enabled/first result", "alf.stealth/first result", "alf.enabled/drift"}, []string{"c_rule", "b_rule", "a_rule"}},
+		{"?tsort=check&asort=rule", []string{"alf.enabled/drift", "alf.enabled/first result", "alf.stealth/first result"}, []string{"a_rule", "b_rule", "c_rule"}},
+		{"?tsort=check&tdir=desc&asort=severity&adir=desc", []string{"alf.stealth/first result", "alf.enabled/drift", "alf.enabled/first result"}, []string{"a_rule", "c_rule", "b_rule"}},
+		{"?tsort=kind&asort=count", []string{"alf.enabled/drift", "alf.stealth/first result", "alf.enabled/first result"}, []string{"a_rule", "c_rule", "b_rule"}},
+		{"?asort=count&adir=desc", nil, []string{"b_rule", "c_rule", "a_rule"}},
+	}
+	for _, tt := range tests {
+		_, body := d.get(t, "/hosts/h2"+tt.query, "aude")
+		if tt.timeline != nil {
+			var got []string
+			for _, m := range reTimeline.FindAllStringSubmatch(section(body, `<section id="timeline"`), -1) {
+				got = append(got, m[1]+"/"+m[2])
+			}
+			if diff := cmp.Diff(tt.timeline, got); diff != "" {
+				t.Errorf("timeline of /hosts/h2%s (-want +got):\n%s", tt.query, diff)
+			}
+		}
+		var got []string
+		for _, m := range reAlert.FindAllStringSubmatch(section(body, `<section id="host-alerts"`), -1) {
+			got = append(got, m[1])
+		}
+		if diff := cmp.Diff(tt.alerts, got); diff != "" {
+			t.Errorf("alerts of /hosts/h2%s (-want +got):\n%s", tt.query, diff)
+		}
+	}
+	// Sorting one table keeps the other's order in its links; the time header reverses the
+	// default newest-first order.
+	_, body := d.get(t, "/hosts/h2?asort=rule", "aude")
+	if want := `href="/hosts/h2?asort=rule&amp;tdir=asc&amp;tsort=time#timeline"`; !strings.Contains(body, want) {
+		t.Errorf("the timeline's time header is not %s", want)
+	}
+}
