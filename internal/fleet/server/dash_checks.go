@@ -105,7 +105,7 @@ func checkRows(c store.Compliance, sortBy, dir string) []checkRow {
 // smallSort reads ?sort= and ?dir= for a small table sorted by the server: unknown values
 // fall back to the first column, ascending.
 func smallSort(v url.Values, cols []string) (string, string) {
-	return sortParams{Sort: "sort", Dir: "dir", Cols: cols}.read(v)
+	return tableSort{Sort: "sort", Dir: "dir", Cols: cols}.read(v)
 }
 
 // checksPageData is what checks.html shows.

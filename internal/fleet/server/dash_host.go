@@ -180,9 +180,9 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 // timeline newest first by default, or by check or event; alerts newest first by default, or by
 // rule, severity or count.
 var (
-	resultSort   = sortParams{Sort: "sort", Dir: "dir", Cols: []string{"check", "status", "since"}, Fragment: "#results"}
-	timelineSort = sortParams{Sort: "tsort", Dir: "tdir", Cols: []string{"time", "check", "kind"}, DefaultDir: "desc", Fragment: "#timeline"}
-	alertSort    = sortParams{Sort: "asort", Dir: "adir", Cols: []string{"last_seen", "rule", "severity", "count"}, DefaultDir: "desc", Fragment: "#host-alerts"}
+	resultSort   = tableSort{Sort: "sort", Dir: "dir", Cols: []string{"check", "status", "since"}, Fragment: "#results"}
+	timelineSort = tableSort{Sort: "tsort", Dir: "tdir", Cols: []string{"time", "check", "kind"}, DefaultDir: "desc", Fragment: "#timeline"}
+	alertSort    = tableSort{Sort: "asort", Dir: "adir", Cols: []string{"last_seen", "rule", "severity", "count"}, DefaultDir: "desc", Fragment: "#host-alerts"}
 )
 
 // sortResults orders a host's results by check, status or since (then by check).
@@ -227,9 +227,10 @@ func sortTimeline(es []timelineEvent, sortBy, dir string) {
 	})
 }
 
-// severityRank orders alert severities, unknown ones lowest.
-func severityRank(s string) int {
-	return slices.Index([]string{"info", "low", "medium", "high", "critical"}, strings.ToLower(s))
+// alertSeverityRank orders alert severities from the least to the most severe, unknown ones
+// first (the alerts page's order).
+func alertSeverityRank(s string) int {
+	return slices.Index([]string{"informational", "info", "low", "medium", "high", "critical"}, strings.ToLower(s))
 }
 
 // sortAlerts orders alerts given newest first by last seen, rule, severity or count; ties stay
@@ -247,7 +248,7 @@ func sortAlerts(as []store.StoredAlert, sortBy, dir string) {
 		case "rule":
 			c = strings.Compare(a.Alert.Rule, b.Alert.Rule)
 		case "severity":
-			c = severityRank(a.Alert.Severity) - severityRank(b.Alert.Severity)
+			c = alertSeverityRank(a.Alert.Severity) - alertSeverityRank(b.Alert.Severity)
 		case "count":
 			c = a.Alert.Count - b.Alert.Count
 		}

@@ -110,14 +110,14 @@ type sortLink struct {
 // query parameters are base, sorted by cur in direction dir, with the parameters sort and dir.
 // Paging parameters are dropped: a new order starts at the first page.
 func sortLinks(path string, base url.Values, cols []string, cur, dir string) map[string]sortLink {
-	return sortParams{Sort: "sort", Dir: "dir", Cols: cols}.links(path, base, cur, dir)
+	return tableSort{Sort: "sort", Dir: "dir", Cols: cols}.links(path, base, cur, dir)
 }
 
-// sortParams describe a table sorted by the server: the names of its query parameters (a page
+// tableSort describe a table sorted by the server: the names of its query parameters (a page
 // with several sortable tables gives each its own), its columns (the first is the default),
 // the default column's direction ("asc" when empty; every other column starts ascending), and
 // the anchor its header links open at.
-type sortParams struct {
+type tableSort struct {
 	Sort, Dir  string
 	Cols       []string
 	DefaultDir string
@@ -125,7 +125,7 @@ type sortParams struct {
 }
 
 // dirFor is the direction col sorts in when the query does not say.
-func (p sortParams) dirFor(col string) string {
+func (p tableSort) dirFor(col string) string {
 	if col == p.Cols[0] && p.DefaultDir != "" {
 		return p.DefaultDir
 	}
@@ -133,7 +133,7 @@ func (p sortParams) dirFor(col string) string {
 }
 
 // read is the table's column and direction in v; unknown values take the defaults.
-func (p sortParams) read(v url.Values) (string, string) {
+func (p tableSort) read(v url.Values) (string, string) {
 	col, dir := v.Get(p.Sort), v.Get(p.Dir)
 	if !slices.Contains(p.Cols, col) {
 		col = p.Cols[0]
@@ -147,7 +147,7 @@ func (p sortParams) read(v url.Values) (string, string) {
 // links makes every column's header link: sorted by the column in its default direction, or
 // the other way round when the table is already sorted by it. Other parameters of base stay,
 // so that sorting one table keeps the others' order.
-func (p sortParams) links(path string, base url.Values, cur, dir string) map[string]sortLink {
+func (p tableSort) links(path string, base url.Values, cur, dir string) map[string]sortLink {
 	out := make(map[string]sortLink, len(p.Cols))
 	for _, c := range p.Cols {
 		v := url.Values{}
