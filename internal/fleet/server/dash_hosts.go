@@ -113,7 +113,7 @@ func sortLinks(path string, base url.Values, cols []string, cur, dir string) map
 	return tableSort{Sort: "sort", Dir: "dir", Cols: cols}.links(path, base, cur, dir)
 }
 
-// tableSort describe a table sorted by the server: the names of its query parameters (a page
+// tableSort describes a table sorted by the server: the names of its query parameters (a page
 // with several sortable tables gives each its own), its columns (the first is the default),
 // the default column's direction ("asc" when empty; every other column starts ascending), and
 // the anchor its header links open at.
