@@ -51,6 +51,9 @@ type exportQuery struct {
 	From, To time.Time // the range, when Range
 	Label    string
 	Baseline string
+	// Limit, when > 0, stops after that many rows (the report page shows the first ones); it
+	// is not a parameter: an export is always whole.
+	Limit int
 }
 
 // parseExport reads an export's parameters (format=, at= or from= and to=, label=, baseline=);
@@ -175,6 +178,9 @@ func (s *Server) exportRows(ctx context.Context, q exportQuery) ([]exportRow, er
 				return nil, err
 			}
 			rows = append(rows, hr...)
+			if q.Limit > 0 && len(rows) >= q.Limit {
+				return rows[:q.Limit], nil
+			}
 		}
 		if len(page) < f.Limit {
 			return rows, nil
