@@ -33,19 +33,21 @@ type checkCountRow struct {
 }
 
 type reportData struct {
-	Q          exportQuery
-	Params     url.Values // the question, as the query of the downloads
-	Query      string     // Params encoded
-	Question   string
-	Compliance store.Compliance
-	PerCheck   []checkCountRow
-	Rows       []exportRow
-	Cols       []sortCol
-	Truncated  bool
-	Findings   []exportRow // rows not compliant, or excused by an exemption (print)
-	Baselines  []string    // policy names, for the baseline field's suggestions
-	Error      string
-	Generated  time.Time
+	Q      exportQuery
+	Params url.Values // the question, as the query of the downloads
+	Query  string     // Params encoded
+	// CSV, JSON and Print link the downloads of the same question.
+	CSV, JSON, Print string
+	Question         string
+	Compliance       store.Compliance
+	PerCheck         []checkCountRow
+	Rows             []exportRow
+	Cols             []sortCol
+	Truncated        bool
+	Findings         []exportRow // rows not compliant, or excused by an exemption (print)
+	Baselines        []string    // policy names, for the baseline field's suggestions
+	Error            string
+	Generated        time.Time
 }
 
 // reportParams keeps the parameters of a report that an export reads, so that the page's
@@ -87,6 +89,10 @@ func reportQuestion(q exportQuery) string {
 func (s *Server) complianceReport(r *http.Request, q url.Values, limit int) (reportData, error) {
 	data := reportData{Params: reportParams(q)}
 	data.Query = data.Params.Encode()
+	data.CSV, data.JSON, data.Print = "/report.csv", "/report.json", "/report/print"
+	if data.Query != "" {
+		data.CSV, data.JSON, data.Print = data.CSV+"?"+data.Query, data.JSON+"?"+data.Query, data.Print+"?"+data.Query
+	}
 	eq, err := s.parseExport(data.Params)
 	if err != nil {
 		return data, err
