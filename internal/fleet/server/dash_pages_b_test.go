@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -542,7 +543,7 @@ func TestPagesBReportMatchesExport(t *testing.T) {
 		}
 	}
 	// Bad questions are refused on the page, beside the form.
-	for _, q := range []string{"at=yesterday", "at=" + at + "&from=" + from, "from=" + to + "&to=" + from} {
+	for _, q := range []string{"at=yesterday", "at=" + at + "&from=" + from, "from=" + to + "&to=" + from, "from=2027-01-01T00:00:00Z"} {
 		code, body := f.get(t, "/report?"+q, "aude")
 		if code != http.StatusBadRequest || !strings.Contains(body, `<p class="error" role="alert">`) {
 			t.Errorf("GET /report?%s = %d, want 400 with p.error; body:\n%s", q, code, body)
@@ -675,4 +676,95 @@ func TestApproveExemptionAPI(t *testing.T) {
 	if len(got) != 1 || got[0].ApprovedBy != "bob" || got[0].RequestedBy != "alice" {
 		t.Errorf("exemptions after the approval = %+v, want one approved by bob, requested by alice", got)
 	}
+}
+
+var parseExpiryTests = []struct {
+	in   string
+	want time.Time // zero: refused
+}{
+	{"2027-01-31", time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)},
+	{" 2026-12-31 ", time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+	{"2027-01-31T12:00:00Z", time.Date(2027, 1, 31, 12, 0, 0, 0, time.UTC)},
+	{"2027-01-31T12:00:00+02:00", time.Date(2027, 1, 31, 10, 0, 0, 0, time.UTC)},
+	{"", time.Time{}},
+	{"tomorrow", time.Time{}},
+	{"2027-02-30", time.Time{}},
+	{"31/01/2027", time.Time{}},
+	{"2027-01-31 12:00", time.Time{}},
+}
+
+func TestParseExpiry(t *testing.T) {
+	for _, tt := range parseExpiryTests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseExpiry(tt.in)
+			if tt.want.IsZero() {
+				var bad *badInput
+				if !errors.As(err, &bad) {
+					t.Errorf("parseExpiry(%q) = %v, %v; want a *badInput", tt.in, got, err)
+				}
+				return
+			}
+			if err != nil || !got.Equal(tt.want) || got.Location() != time.UTC {
+				t.Errorf("parseExpiry(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseExpiry(f *testing.F) {
+	for _, tt := range parseExpiryTests {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := parseExpiry(in)
+		if err != nil {
+			var bad *badInput
+			if !errors.As(err, &bad) {
+				t.Fatalf("parseExpiry(%q) error %v is not a *badInput", in, err)
+			}
+			return
+		}
+		if got.IsZero() || got.Location() != time.UTC {
+			t.Fatalf("parseExpiry(%q) = %v, want a UTC instant", in, got)
+		}
+		if d, err := time.Parse(time.DateOnly, strings.TrimSpace(in)); err == nil && !got.Equal(d.AddDate(0, 0, 1)) {
+			t.Fatalf("parseExpiry(%q) = %v, want the end of that day", in, got)
+		}
+	})
+}
+
+var parseExportTests = []string{
+	"", "format=json", "format=xml", "at=2026-12-01T00:00:00Z", "at=yesterday", "from=2026-11-01T00:00:00Z",
+	"from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z", "from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z",
+	"at=2026-12-01T00:00:00Z&from=2026-11-01T00:00:00Z", "label=kiosk&baseline=default", "to=2026-12-01T00:00:00Z",
+	"from=2027-01-01T00:00:00Z", // after now, with to= defaulting to now: an empty range
+}
+
+func FuzzParseExport(f *testing.F) {
+	for _, q := range parseExportTests {
+		f.Add(q)
+	}
+	s := New(newFakeStore(), Options{Now: func() time.Time { return t0 }})
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := s.parseExport(v)
+		if err != nil {
+			var bad *badInput
+			if !errors.As(err, &bad) {
+				t.Fatalf("parseExport(%q) error %v is not a *badInput", raw, err)
+			}
+			return
+		}
+		switch {
+		case q.Format != "csv" && q.Format != "json":
+			t.Fatalf("parseExport(%q) format = %q", raw, q.Format)
+		case q.Range && (!q.To.After(q.From) || !q.At.IsZero()):
+			t.Fatalf("parseExport(%q) = range %v to %v at %v", raw, q.From, q.To, q.At)
+		case !q.Range && q.At.IsZero():
+			t.Fatalf("parseExport(%q) = no instant", raw)
+		}
+	})
 }

@@ -80,12 +80,15 @@ func (s *Server) parseExport(q url.Values) (exportQuery, error) {
 	switch {
 	case e.Range && !e.At.IsZero():
 		return e, &badInput{"give at= for an instant or from= and to= for a range, not both"}
-	case e.Range && e.To.IsZero():
-		e.To = s.now().UTC()
-	case e.Range && !e.To.After(e.From):
-		return e, &badInput{"to must be after from"}
 	case !e.Range && e.At.IsZero():
 		e.At = s.now().UTC()
+	}
+	if e.Range && e.To.IsZero() {
+		e.To = s.now().UTC()
+	}
+	// Checked after To defaults to now, so that a from= in the future is refused too.
+	if e.Range && !e.To.After(e.From) {
+		return e, &badInput{"to must be after from"}
 	}
 	return e, nil
 }
