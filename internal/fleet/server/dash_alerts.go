@@ -108,6 +108,9 @@ func backTo(page string, r *http.Request) string {
 
 // alerts -------------------------------------------------------------------------------------
 
+// alertsPageSize is how many alerts one page shows.
+const alertsPageSize = 100
+
 type alertRow struct {
 	store.StoredAlert
 	Hostname string
@@ -120,6 +123,11 @@ type alertsData struct {
 	Host     string
 	Severity string
 	Query    string // the page's query, for the forms' back field
+	Total    int
+	Page     int
+	Pages    int
+	PrevLink string
+	NextLink string
 	Error    string
 	// Severities are the choices of the severity filter, most severe first.
 	Severities []string
@@ -139,21 +147,28 @@ func (s *Server) alertsView(w http.ResponseWriter, r *http.Request, d *dashReq, 
 		s.dashInternal(w, r, d, err)
 		return
 	}
+	sort, dir := sortParams(q, "last_seen", "desc", "host", "rule", "severity", "count", "first_seen", "last_seen", "acked")
 	names := map[string]string{}
+	name := func(id string) string {
+		n, ok := names[id]
+		if !ok {
+			if h, err := s.st.Host(r.Context(), id); err == nil {
+				n = h.Hostname
+			}
+			names[id] = n
+		}
+		return n
+	}
 	for _, a := range as {
 		if data.Severity != "" && !strings.EqualFold(a.Alert.Severity, data.Severity) {
 			continue
 		}
-		name, ok := names[a.HostID]
-		if !ok {
-			if h, err := s.st.Host(r.Context(), a.HostID); err == nil {
-				name = h.Hostname
-			}
-			names[a.HostID] = name
+		row := alertRow{StoredAlert: a}
+		if sort == "host" {
+			row.Hostname = name(a.HostID) // sorting by host needs every name; else only the page's
 		}
-		data.Rows = append(data.Rows, alertRow{a, name})
+		data.Rows = append(data.Rows, row)
 	}
-	sort, dir := sortParams(q, "last_seen", "desc", "host", "rule", "severity", "count", "first_seen", "last_seen", "acked")
 	slices.SortStableFunc(data.Rows, func(a, b alertRow) int {
 		var c int
 		switch sort {
@@ -178,6 +193,13 @@ func (s *Server) alertsView(w http.ResponseWriter, r *http.Request, d *dashReq, 
 		}
 		return c
 	})
+	data.Total = len(data.Rows)
+	var lo, hi int
+	lo, hi, data.Page, data.Pages, data.PrevLink, data.NextLink = pageOf(len(data.Rows), alertsPageSize, "/alerts", q)
+	data.Rows = data.Rows[lo:hi]
+	for i := range data.Rows {
+		data.Rows[i].Hostname = name(data.Rows[i].HostID)
+	}
 	data.Cols = sortCols("/alerts", q, sort, dir,
 		sortCol{Name: "Host", Key: "host"}, sortCol{Name: "Rule", Key: "rule"}, sortCol{Name: "Severity", Key: "severity"},
 		sortCol{Name: "Count", Key: "count", Num: true}, sortCol{Name: "First seen", Key: "first_seen"},

@@ -28,6 +28,33 @@ type auditData struct {
 	Error                string
 }
 
+// pageOf cuts n sorted rows into pages of size for the page= of q: the bounds of the page asked
+// for (the last one when past it), its number, how many there are, and links to the pages
+// before and after it with q's other parameters kept.
+func pageOf(n, size int, path string, q url.Values) (lo, hi, page, pages int, prev, next string) {
+	pages = max(1, (n+size-1)/size)
+	page = 1
+	if p, err := strconv.Atoi(q.Get("page")); err == nil && p >= 1 {
+		page = min(p, pages)
+	}
+	link := func(p int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("page", strconv.Itoa(p))
+		return path + "?" + v.Encode()
+	}
+	if page > 1 {
+		prev = link(page - 1)
+	}
+	if page < pages {
+		next = link(page + 1)
+	}
+	lo = (page - 1) * size
+	return lo, min(lo+size, n), page, pages, prev, next
+}
+
 // auditPage is the audit log, newest first (or oldest with dir=asc), filtered by since= (RFC
 // 3339), actor= (exact) and action= (a prefix: "exemption." is every exemption change), 100
 // entries a page. AuditLog gives every entry from since on, so the page is cut here.
@@ -64,27 +91,9 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 		return c
 	})
 	data.Total = len(rows)
-	data.Pages = max(1, (len(rows)+auditPageSize-1)/auditPageSize)
-	data.Page = 1
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 {
-		data.Page = min(n, data.Pages)
-	}
-	lo := (data.Page - 1) * auditPageSize
-	data.Rows = rows[lo:min(lo+auditPageSize, len(rows))]
-	link := func(page int) string {
-		v := url.Values{}
-		for k, vs := range q {
-			v[k] = vs
-		}
-		v.Set("page", strconv.Itoa(page))
-		return "/audit?" + v.Encode()
-	}
-	if data.Page > 1 {
-		data.PrevLink = link(data.Page - 1)
-	}
-	if data.Page < data.Pages {
-		data.NextLink = link(data.Page + 1)
-	}
+	var lo, hi int
+	lo, hi, data.Page, data.Pages, data.PrevLink, data.NextLink = pageOf(len(rows), auditPageSize, "/audit", q)
+	data.Rows = rows[lo:hi]
 	data.Cols = sortCols("/audit", q, "time", dir, sortCol{Name: "Time", Key: "time"})
 	s.render(w, r, d, code, "audit", "Audit log", data)
 }

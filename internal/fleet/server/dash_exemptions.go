@@ -53,7 +53,13 @@ func (s *Server) exemptionsView(w http.ResponseWriter, r *http.Request, d *dashR
 		return
 	}
 	if form == nil {
+		// A link may fill the form in: /exemptions?host_id=H&check=C#request from a host's page.
 		form = url.Values{}
+		for _, k := range []string{"host_id", "label", "check"} {
+			if v := q.Get(k); v != "" {
+				form.Set(k, v)
+			}
+		}
 	}
 	data := exemptionsData{State: q.Get("state"), Counts: map[string]int{}, Query: q.Encode(), Error: msg, Form: form,
 		States: []string{ExemptionActive, ExemptionPending, ExemptionExpired, ExemptionRevoked}, Checks: baseline.CheckIDs()}
