@@ -97,6 +97,18 @@ func TestPagesBRender(t *testing.T) {
 				if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 					t.Errorf("GET %s as %s shows a hostile string as markup", tt.path, user)
 				}
+				// The strict CSP refuses inline styles and handlers; the browser test finds
+				// elements by id, so ids are unique.
+				if m := regexp.MustCompile(`<[^>]* (style|on[a-z]+)=`).FindString(body); m != "" {
+					t.Errorf("GET %s as %s has an inline%s attribute", tt.path, user, m)
+				}
+				seen := map[string]bool{}
+				for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+					if seen[m[1]] {
+						t.Errorf("GET %s as %s holds id %q twice", tt.path, user, m[1])
+					}
+					seen[m[1]] = true
+				}
 			}
 		})
 	}
