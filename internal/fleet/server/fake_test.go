@@ -481,10 +481,18 @@ func (f *fakeStore) PolicyFor(_ context.Context, h store.Host) (store.Policy, er
 }
 
 func (f *fakeStore) AddExemption(_ context.Context, e store.Exemption, actor string) error {
+	e, err := store.AddedExemption(e, actor)
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.exemptions = append(f.exemptions, e)
-	f.addAudit(actor, "exemption.create", e.ID, e.CreatedAt)
+	action := "exemption.create"
+	if e.ApprovedAt.IsZero() {
+		action = "exemption.request"
+	}
+	f.addAudit(actor, action, e.ID, e.CreatedAt)
 	return nil
 }
 
@@ -506,7 +514,8 @@ func (f *fakeStore) Exemptions(_ context.Context, at time.Time) ([]store.Exempti
 	defer f.mu.Unlock()
 	var out []store.Exemption
 	for _, e := range f.exemptions {
-		if !e.CreatedAt.After(at) && e.Expires.After(at) && (e.RevokedAt.IsZero() || e.RevokedAt.After(at)) {
+		if at.IsZero() || !e.ApprovedAt.IsZero() && !e.ApprovedAt.After(at) && (e.Expires.IsZero() || e.Expires.After(at)) &&
+			(e.RevokedAt.IsZero() || e.RevokedAt.After(at)) {
 			out = append(out, e)
 		}
 	}

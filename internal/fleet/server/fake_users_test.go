@@ -59,6 +59,7 @@ func (f *fakeStore) SetUserPassword(_ context.Context, name, hash, actor string,
 	}
 	u.PasswordHash = hash
 	f.users[name] = u
+	f.endSessions(name)
 	f.addAudit(actor, "user.passwd", name, at)
 	return nil
 }
@@ -73,7 +74,17 @@ func (f *fakeStore) DisableUser(_ context.Context, name, actor string, at time.T
 	if u.DisabledAt.IsZero() {
 		u.DisabledAt = at
 		f.users[name] = u
+		f.endSessions(name)
 		f.addAudit(actor, "user.disable", name, at)
 	}
 	return nil
+}
+
+// endSessions deletes every session of user; f.mu is held.
+func (f *fakeStore) endSessions(user string) {
+	for k, s := range f.sessions {
+		if s.User == user {
+			delete(f.sessions, k)
+		}
+	}
 }

@@ -52,8 +52,10 @@ const statusAt = `CASE WHEN c.since <= $1 THEN c.status ELSE (
 		WHERE t.host_id = c.host_id AND t.check_id = c.check_id AND t.time <= $1
 		ORDER BY t.time DESC, t.id DESC LIMIT 1) END`
 
-// activeExemptions are the exemptions in force at $1.
-const activeExemptions = `e.created_at <= $1 AND (e.expires IS NULL OR e.expires > $1) AND (e.revoked_at IS NULL OR e.revoked_at > $1)`
+// activeExemptions are the exemptions in force at $1: approved by then (a pending one, with a
+// NULL approved_at, excuses nothing), neither expired nor revoked. approved_at is never before
+// created_at.
+const activeExemptions = `e.approved_at <= $1 AND (e.expires IS NULL OR e.expires > $1) AND (e.revoked_at IS NULL OR e.revoked_at > $1)`
 
 // qExemptedAt lists the hosts in scope (enrolled, not revoked, with the label) that an
 // exemption in force at the instant covers for a check (in scope) failing then: only those

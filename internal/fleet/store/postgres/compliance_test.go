@@ -141,8 +141,20 @@ func TestComplianceAtMatchesReference(t *testing.T) {
 			} else {
 				e.Label = []string{"mac", "linux", "lab"}[rng.IntN(3)]
 			}
+			// A third are requested instead and approved up to an hour later: they excuse
+			// nothing before their approval, which the instants around it check.
+			pending := rng.IntN(3) == 0
+			if pending {
+				e.ApprovedBy = ""
+			}
 			if err := s.AddExemption(ctx, e, "alice"); err != nil {
 				t.Fatal(err)
+			}
+			if approve := at.Add(time.Duration(rng.IntN(60)) * time.Minute); pending && approve.Before(e.Expires) {
+				if err := s.ApproveExemption(ctx, e.ID, "bob", approve); err != nil {
+					t.Fatal(err)
+				}
+				instants = append(instants, approve, approve.Add(-time.Second))
 			}
 		case k == 3:
 			if _, err := s.Prune(ctx, t0); err != nil {

@@ -378,3 +378,36 @@ func (s *Store) AuditLog(ctx context.Context, since time.Time) ([]store.Audit, e
 		return a, err
 	})
 }
+
+// Tokens lists every API token, revoked ones included, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, role, hash, created_at, revoked_at FROM tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Token, error) {
+		var t store.Token
+		var revoked *time.Time
+		err := r.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &t.CreatedAt, &revoked)
+		t.CreatedAt, t.RevokedAt = t.CreatedAt.UTC(), fromNull(revoked)
+		return t, err
+	})
+}
+
+// EnrollSecrets lists every enroll secret, revoked ones included, oldest first.
+func (s *Store) EnrollSecrets(ctx context.Context) ([]store.EnrollSecret, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, hash, labels, created_at, revoked_at FROM enroll_secrets ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.EnrollSecret, error) {
+		var e store.EnrollSecret
+		var revoked *time.Time
+		err := r.Scan(&e.ID, &e.Name, &e.Hash, &e.Labels, &e.CreatedAt, &revoked)
+		e.CreatedAt, e.RevokedAt = e.CreatedAt.UTC(), fromNull(revoked)
+		if len(e.Labels) == 0 {
+			e.Labels = nil
+		}
+		return e, err
+	})
+}

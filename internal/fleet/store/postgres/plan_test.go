@@ -58,6 +58,9 @@ func TestQueryPlans(t *testing.T) {
 		{"open alert", `SELECT id FROM alerts WHERE host_id = $1 AND rule = $2 AND process = $3 AND parent = $4 AND command_line = $5 AND acked_at IS NULL`, []any{"h", "r", "p", "q", "c"}, "alerts_open_key"},
 		{"host alerts", `SELECT id FROM alerts WHERE host_id = $1 ORDER BY id DESC`, []any{"h"}, "alerts_host"},
 		{"audit since", `SELECT id FROM audit WHERE time >= $1 ORDER BY id`, []any{now}, "audit_time"},
+		{"session by hash", `SELECT s.csrf, u.role FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.hash = $1 AND s.expires > $2`, []any{[]byte{1}, now}, "sessions_pkey"},
+		{"sessions of a user", `DELETE FROM sessions WHERE user_name = $1`, []any{"ada"}, "sessions_user"},
+		{"expired sessions", `DELETE FROM sessions WHERE expires < $1`, []any{now}, "sessions_expires"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rows, err := conn.Query(ctx, "EXPLAIN "+tt.query, tt.args...)

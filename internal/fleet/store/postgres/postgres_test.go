@@ -80,6 +80,13 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// An exemption as made before approvals existed (by its approver, when made).
+			if from >= 3 {
+				if _, err := old.pool.Exec(ctx, `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at)
+					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', $1)`, t0); err != nil {
+					t.Fatalf("insert an exemption (at %d) = %v", from, err)
+				}
+			}
 			old.Close()
 			s, err := Open(ctx, url)
 			if err != nil {
@@ -96,8 +103,20 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			}
 			// The store works on the upgraded schema.
 			enroll(t, s, "h1")
-			if _, err := s.Ingest(ctx, "h1", batch(run(1, t0, "alf", wire.StatusPass)), t0); err != nil {
+			if _, err := s.Ingest(ctx, "h1", batch(run(1, t0, "alf", wire.StatusFail)), t0); err != nil {
 				t.Errorf("Ingest() after upgrade from %d = %v", from, err)
+			}
+			if from >= 3 {
+				// The old exemption stays in force: approved by its maker when made.
+				want := []store.Exemption{{ID: "ex-old", HostID: "h1", Check: "alf", Reason: "lab", RequestedBy: "ciso",
+					ApprovedBy: "ciso", ApprovedAt: t0, CreatedAt: t0}}
+				got, err := s.Exemptions(ctx, t0)
+				if diff := cmp.Diff(want, got); err != nil || diff != "" {
+					t.Errorf("Exemptions() after upgrade from %d = %v (-want +got):\n%s", from, err, diff)
+				}
+				if c, err := s.ComplianceAt(ctx, t0.Add(time.Minute), "", "alf"); err != nil || c.PerCheck["alf"].Exempt != 1 {
+					t.Errorf("ComplianceAt() after upgrade from %d = %+v, %v; want h1's failure exempt", from, c, err)
+				}
 			}
 			if err := s.AddUser(ctx, store.User{Name: "ops", Role: store.RoleAdmin, PasswordHash: "$argon2id$x", CreatedAt: t0}, "init"); err != nil {
 				t.Errorf("AddUser() after upgrade from %d = %v", from, err)

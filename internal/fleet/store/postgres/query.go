@@ -159,7 +159,20 @@ func (s *Store) PolicyFor(ctx context.Context, h store.Host) (store.Policy, erro
 	return p, nil
 }
 
-// AddExemption stores an exemption; its ID must be new (store.ErrConflict).
+// exemptionColumns are an exemption's columns in scanExemption's order.
+const exemptionColumns = `id, host_id, label, check_id, reason, requested_by, approved_by, approved_at, created_at, expires, revoked_at`
+
+func scanExemption(r pgx.Row) (store.Exemption, error) {
+	var e store.Exemption
+	var approved, expires, revoked *time.Time
+	err := r.Scan(&e.ID, &e.HostID, &e.Label, &e.Check, &e.Reason, &e.RequestedBy, &e.ApprovedBy, &approved, &e.CreatedAt, &expires, &revoked)
+	e.CreatedAt, e.ApprovedAt, e.Expires, e.RevokedAt = e.CreatedAt.UTC(), fromNull(approved), fromNull(expires), fromNull(revoked)
+	return e, err
+}
+
+// AddExemption stores an exemption, approved when e.ApprovedBy is set (exemption.create) and
+// pending otherwise (exemption.request; see store.AddedExemption); its ID must be new
+// (store.ErrConflict).
 func (s *Store) AddExemption(ctx context.Context, e store.Exemption, actor string) error {
 	if (e.HostID == "") == (e.Label == "") {
 		return errors.New("exemption: needs exactly one of a host and a label")
@@ -168,44 +181,76 @@ func (s *Store) AddExemption(ctx context.Context, e store.Exemption, actor strin
 		return errors.New("exemption: needs a check")
 	}
 	e.CreatedAt = nowIfZero(e.CreatedAt)
+	e, err := store.AddedExemption(e, actor)
+	if err != nil {
+		return err
+	}
+	action := "exemption.create"
+	if e.ApprovedAt.IsZero() {
+		action = "exemption.request"
+	}
 	return s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			e.ID, e.HostID, e.Label, e.Check, e.Reason, e.ApprovedBy, e.CreatedAt, tsOrNull(e.Expires), tsOrNull(e.RevokedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO exemptions (`+exemptionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			e.ID, e.HostID, e.Label, e.Check, e.Reason, e.RequestedBy, e.ApprovedBy, tsOrNull(e.ApprovedAt), e.CreatedAt,
+			tsOrNull(e.Expires), tsOrNull(e.RevokedAt))
 		if isUnique(err) {
 			return fmt.Errorf("exemption %q: %w", e.ID, store.ErrConflict)
 		}
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, e.CreatedAt, actor, "exemption.create", e.ID, map[string]any{
+		return audit(ctx, tx, e.CreatedAt, actor, action, e.ID, map[string]any{
 			"host_id": e.HostID, "label": e.Label, "check": e.Check, "reason": e.Reason,
-			"approved_by": e.ApprovedBy, "expires": e.Expires})
+			"requested_by": e.RequestedBy, "approved_by": e.ApprovedBy, "expires": e.Expires})
 	})
 }
 
-// RevokeExemption ends an exemption at at.
+// ApproveExemption approves a pending exemption at at, by an admin other than its requester
+// (store.Approvable), and audits exemption.approve. The row is locked so that two admins
+// approving at once cannot both succeed. An approval stamped before the request (a replica's
+// clock behind another's) counts from the request.
+func (s *Store) ApproveExemption(ctx context.Context, id, actor string, at time.Time) error {
+	at = nowIfZero(at)
+	return s.write(ctx, func(tx pgx.Tx) error {
+		e, err := scanExemption(tx.QueryRow(ctx, `SELECT `+exemptionColumns+` FROM exemptions WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("exemption %q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := store.Approvable(e, actor, at); err != nil {
+			return err
+		}
+		approved := at
+		if approved.Before(e.CreatedAt) {
+			approved = e.CreatedAt
+		}
+		if _, err := tx.Exec(ctx, `UPDATE exemptions SET approved_by = $2, approved_at = $3 WHERE id = $1`, id, actor, approved); err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "exemption.approve", id, map[string]any{
+			"host_id": e.HostID, "label": e.Label, "check": e.Check, "requested_by": e.RequestedBy})
+	})
+}
+
+// RevokeExemption ends an exemption at at, pending or approved.
 func (s *Store) RevokeExemption(ctx context.Context, id, actor string, at time.Time) error {
 	return s.revoke(ctx, "exemptions", "exemption.revoke", id, actor, at)
 }
 
-// Exemptions returns the exemptions in force at at (created, not expired, not revoked), or
-// every exemption when at is zero, oldest first. A zero Expires never expires.
+// Exemptions returns the exemptions in force at at (approved by then, not expired, not
+// revoked: the rule of activeExemptions, which ComplianceAt applies), or every exemption,
+// pending ones included, when at is zero; oldest first. A zero Expires never expires.
 func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at
-		FROM exemptions
-		WHERE $1::timestamptz IS NULL OR (created_at <= $1 AND (expires IS NULL OR expires > $1) AND (revoked_at IS NULL OR revoked_at > $1))
+	rows, err := s.pool.Query(ctx, `SELECT `+exemptionColumns+` FROM exemptions e
+		WHERE $1::timestamptz IS NULL OR (`+activeExemptions+`)
 		ORDER BY created_at, id`, tsOrNull(at))
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Exemption, error) {
-		var e store.Exemption
-		var expires, revoked *time.Time
-		err := r.Scan(&e.ID, &e.HostID, &e.Label, &e.Check, &e.Reason, &e.ApprovedBy, &e.CreatedAt, &expires, &revoked)
-		e.CreatedAt, e.Expires, e.RevokedAt = e.CreatedAt.UTC(), fromNull(expires), fromNull(revoked)
-		return e, err
-	})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Exemption, error) { return scanExemption(r) })
 }
 
 // Prune deletes the stored runs confirmed before before (a run still being repeated stays,

@@ -44,7 +44,7 @@ func (s *Store) AddUser(ctx context.Context, u store.User, actor string) error {
 // UserByName returns the user: store.ErrNotFound, or the user and store.ErrRevoked when
 // disabled.
 func (s *Store) UserByName(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT name, role, password_hash, created_at, disabled_at FROM users WHERE name = $1`, name))
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 	}
@@ -57,21 +57,23 @@ func (s *Store) UserByName(ctx context.Context, name string) (store.User, error)
 	return u, nil
 }
 
+const userColumns = `name, role, password_hash, created_at, disabled_at, failed_logins, last_failed_at`
+
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	var created time.Time
-	var disabled *time.Time
-	if err := row.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &disabled); err != nil {
+	var disabled, failed *time.Time
+	if err := row.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &disabled, &u.FailedLogins, &failed); err != nil {
 		return store.User{}, err
 	}
-	u.CreatedAt, u.DisabledAt = created.UTC(), fromNull(disabled)
+	u.CreatedAt, u.DisabledAt, u.LastFailedAt = created.UTC(), fromNull(disabled), fromNull(failed)
 	return u, nil
 }
 
 // Users lists every account, disabled ones included, in name order. COLLATE "C" orders by
 // bytes, as SQLite does, so both stores list alike.
 func (s *Store) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name, role, password_hash, created_at, disabled_at FROM users ORDER BY name COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +89,9 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 	return out, rows.Err()
 }
 
-// SetUserPassword replaces the user's password hash and audits it as user.passwd (without the
-// hash: the audit log is readable by auditors).
+// SetUserPassword replaces the user's password hash, ends every session of the user (a stolen
+// cookie dies with the old password) and audits it as user.passwd (without the hash: the audit
+// log is readable by auditors).
 func (s *Store) SetUserPassword(ctx context.Context, name, hash, actor string, at time.Time) error {
 	if hash == "" {
 		return errors.New("user: needs a password hash")
@@ -102,12 +105,16 @@ func (s *Store) SetUserPassword(ctx context.Context, name, hash, actor string, a
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 		}
-		return audit(ctx, tx, at, actor, "user.passwd", name, struct{}{})
+		n, err := endSessions(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "user.passwd", name, map[string]any{"sessions_ended": n})
 	})
 }
 
-// DisableUser stops the account from logging in from at on. Disabling again keeps the first
-// time and writes no second audit row.
+// DisableUser stops the account from logging in from at on and ends its sessions. Disabling
+// again keeps the first time and writes no second audit row.
 func (s *Store) DisableUser(ctx context.Context, name, actor string, at time.Time) error {
 	at = nowIfZero(at)
 	return s.write(ctx, func(tx pgx.Tx) error {
@@ -122,6 +129,10 @@ func (s *Store) DisableUser(ctx context.Context, name, actor string, at time.Tim
 		if _, err := tx.Exec(ctx, `UPDATE users SET disabled_at = $2 WHERE name = $1`, name, at); err != nil {
 			return err
 		}
-		return audit(ctx, tx, at, actor, "user.disable", name, struct{}{})
+		n, err := endSessions(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "user.disable", name, map[string]any{"sessions_ended": n})
 	})
 }

@@ -95,12 +95,23 @@ func TestComplianceCountsMatchScan(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				e.Expires = e.CreatedAt.Add(10 * time.Hour)
 			}
+			// Most are added approved; the others are requested and approved hours later
+			// (or, past their expiry, never): a request excuses nothing until its approval.
+			pending := rng.IntN(3) == 0
+			if !pending {
+				e.ApprovedBy = "t"
+			}
 			if err := s.AddExemption(ctx, e, "t"); err != nil {
 				t.Fatal(err)
 			}
+			if approve := e.CreatedAt.Add(time.Duration(rng.IntN(12)) * time.Hour); pending && (e.Expires.IsZero() || approve.Before(e.Expires)) {
+				if err := s.ApproveExemption(ctx, e.ID, "u", approve); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
-	if err := s.AddExemption(ctx, store.Exemption{ID: "kiosks", Label: "kiosk", Check: "b", CreatedAt: t0.Add(20 * time.Hour)}, "t"); err != nil {
+	if err := s.AddExemption(ctx, store.Exemption{ID: "kiosks", Label: "kiosk", Check: "b", ApprovedBy: "t", CreatedAt: t0.Add(20 * time.Hour)}, "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RevokeExemption(ctx, "kiosks", "t", t0.Add(30*time.Hour)); err != nil {

@@ -445,3 +445,47 @@ func (s *Store) TouchHost(ctx context.Context, id string, at time.Time, interval
 		return nil
 	})
 }
+
+// Tokens lists every API token, revoked ones included, oldest first.
+func (s *Store) Tokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, role, hash, created_at, revoked_at FROM tokens ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var t store.Token
+		var created, revoked int64
+		if err := rows.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &revoked); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.RevokedAt = fromTS(created), fromTS(revoked)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// EnrollSecrets lists every enroll secret, revoked ones included, oldest first.
+func (s *Store) EnrollSecrets(ctx context.Context) ([]store.EnrollSecret, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, hash, labels, created_at, revoked_at FROM enroll_secrets ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.EnrollSecret
+	for rows.Next() {
+		var e store.EnrollSecret
+		var labels string
+		var created, revoked int64
+		if err := rows.Scan(&e.ID, &e.Name, &e.Hash, &labels, &created, &revoked); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(labels), &e.Labels); err != nil {
+			return nil, fmt.Errorf("enroll secret %s: labels: %w", e.ID, err)
+		}
+		e.CreatedAt, e.RevokedAt = fromTS(created), fromTS(revoked)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

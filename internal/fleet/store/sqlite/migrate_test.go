@@ -99,6 +99,14 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 					}
 				}
 			}
+			// An exemption as made before approvals existed (by its approver, when made).
+			exemptAt := storetest.T0.Add(3 * time.Hour)
+			if n >= 3 {
+				if _, err := old.w.Exec(`INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
+					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?, 0, 0)`, ts(exemptAt)); err != nil {
+					t.Fatalf("insert an exemption (at %d) = %v", n, err)
+				}
+			}
 			old.Close()
 
 			s, err := Open(path)
@@ -142,6 +150,18 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 				r, err := s.LatestRun(ctx, "h1")
 				if err != nil || !r.Confirmed.Equal(r.Finished) || r.LastRunID != r.RunID || r.Repeats != 0 {
 					t.Errorf("LatestRun after upgrade from %d = %+v, %v; want confirmed at finished", n, r, err)
+				}
+			}
+			if n >= 3 {
+				// The old exemption stays in force: approved by its maker when made.
+				want := []store.Exemption{{ID: "ex-old", HostID: "h1", Check: "alf", Reason: "lab", RequestedBy: "ciso",
+					ApprovedBy: "ciso", ApprovedAt: exemptAt, CreatedAt: exemptAt}}
+				got, err := s.Exemptions(ctx, exemptAt)
+				if diff := cmp.Diff(want, got); err != nil || diff != "" {
+					t.Errorf("Exemptions(%v) after upgrade from %d = %v (-want +got):\n%s", exemptAt, n, err, diff)
+				}
+				if c, err := s.ComplianceAt(ctx, exemptAt, "", "alf"); err != nil || c.PerCheck["alf"].Exempt != 1 {
+					t.Errorf("ComplianceAt(%v) after upgrade from %d = %+v, %v; want h1's failure exempt", exemptAt, n, c, err)
 				}
 			}
 			// The upgraded database takes every kind of write.
@@ -266,6 +286,9 @@ func TestQueryPlans(t *testing.T) {
 		{"status at", `SELECT to_status FROM transitions WHERE check_id = ? AND host_id = ? AND time <= ? ORDER BY id DESC LIMIT 1`, []any{"a", "h", 1}, "USING COVERING INDEX transitions_check_host_time"},
 		{"posture at", `SELECT to_state FROM posture WHERE host_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT 1`, []any{"h", 1}, "USING INDEX posture_host_time"},
 		{"open alert", `SELECT id, alert FROM alerts WHERE host_id = ? AND rule = ? AND process = ? AND parent = ? AND command_line = ? AND acked_at = 0`, []any{"h", "r", "p", "q", "c"}, "USING INDEX alerts_open_key"},
+		{"session by hash", `SELECT s.csrf, u.role FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.hash = ? AND s.expires > ?`, []any{[]byte{1}, 1}, "USING INDEX sqlite_autoindex_sessions"},
+		{"sessions of a user", `DELETE FROM sessions WHERE user_name = ?`, []any{"ada"}, "USING COVERING INDEX sessions_user"},
+		{"expired sessions", `DELETE FROM sessions WHERE expires < ?`, []any{1}, "USING COVERING INDEX sessions_expires"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+tt.query, tt.args...)

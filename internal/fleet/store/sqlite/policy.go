@@ -100,42 +100,102 @@ func (s *Store) PolicyFor(ctx context.Context, h store.Host) (store.Policy, erro
 	return store.Policy{}, fmt.Errorf("policy for host %s: %w", h.ID, store.ErrNotFound)
 }
 
-const exemptionColumns = `id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at`
+const exemptionColumns = `id, host_id, label, check_id, reason, requested_by, approved_by, approved_at, created_at, expires, revoked_at`
 
-// AddExemption stores an exemption and audits it.
-func (s *Store) AddExemption(ctx context.Context, e store.Exemption, actor string) error {
+// checkExemption refuses an exemption that names no check or not exactly one of a host and a
+// label.
+func checkExemption(e store.Exemption) error {
 	if e.ID == "" || e.Check == "" || (e.HostID == "") == (e.Label == "") {
 		return errors.New("exemption: needs an id, a check and exactly one of a host id and a label")
 	}
+	return nil
+}
+
+// exemptionAction is the audit action of adding e: a request waits for approval.
+func exemptionAction(e store.Exemption) string {
+	if e.ApprovedAt.IsZero() {
+		return "exemption.request"
+	}
+	return "exemption.create"
+}
+
+// AddExemption stores an exemption, approved when e.ApprovedBy is set (exemption.create) and
+// pending otherwise (exemption.request), and audits it.
+func (s *Store) AddExemption(ctx context.Context, e store.Exemption, actor string) error {
+	if err := checkExemption(e); err != nil {
+		return err
+	}
 	e.CreatedAt = nowIfZero(e.CreatedAt)
+	e, err := store.AddedExemption(e, actor)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO exemptions (`+exemptionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.HostID, e.Label, e.Check, e.Reason, e.ApprovedBy, ts(e.CreatedAt), ts(e.Expires), ts(e.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO exemptions (`+exemptionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.HostID, e.Label, e.Check, e.Reason, e.RequestedBy, e.ApprovedBy, ts(e.ApprovedAt), ts(e.CreatedAt), ts(e.Expires), ts(e.RevokedAt))
 		if isUnique(err) {
 			return fmt.Errorf("exemption %s: %w", e.ID, store.ErrConflict)
 		}
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, e.CreatedAt, actor, "exemption.create", e.ID, map[string]any{
+		return audit(ctx, tx, e.CreatedAt, actor, exemptionAction(e), e.ID, map[string]any{
 			"host_id": e.HostID, "label": e.Label, "check": e.Check, "reason": e.Reason,
-			"approved_by": e.ApprovedBy, "expires": e.Expires,
+			"requested_by": e.RequestedBy, "approved_by": e.ApprovedBy, "expires": e.Expires,
 		})
 	})
 }
 
-// RevokeExemption ends an exemption at `at`; its history stays.
+// ApproveExemption approves a pending exemption at at, by an admin other than its requester,
+// and audits exemption.approve. An approval stamped before the request (a replica's clock
+// behind another's) counts from the request.
+func (s *Store) ApproveExemption(ctx context.Context, id, actor string, at time.Time) error {
+	at = nowIfZero(at)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		e, err := scanExemption(tx.QueryRowContext(ctx, `SELECT `+exemptionColumns+` FROM exemptions WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("exemption %s: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := store.Approvable(e, actor, at); err != nil {
+			return err
+		}
+		approved := max(ts(at), ts(e.CreatedAt))
+		if _, err := tx.ExecContext(ctx, `UPDATE exemptions SET approved_by = ?, approved_at = ? WHERE id = ?`, actor, approved, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "exemption.approve", id, map[string]any{
+			"host_id": e.HostID, "label": e.Label, "check": e.Check, "requested_by": e.RequestedBy,
+		})
+	})
+}
+
+func scanExemption(sc interface{ Scan(...any) error }) (store.Exemption, error) {
+	var e store.Exemption
+	var approved, created, expires, revoked int64
+	if err := sc.Scan(&e.ID, &e.HostID, &e.Label, &e.Check, &e.Reason, &e.RequestedBy, &e.ApprovedBy, &approved, &created, &expires, &revoked); err != nil {
+		return store.Exemption{}, err
+	}
+	e.ApprovedAt, e.CreatedAt, e.Expires, e.RevokedAt = fromTS(approved), fromTS(created), fromTS(expires), fromTS(revoked)
+	return e, nil
+}
+
+// RevokeExemption ends an exemption at `at`, pending or approved; its history stays.
 func (s *Store) RevokeExemption(ctx context.Context, id, actor string, at time.Time) error {
 	return s.revoke(ctx, "exemptions", "exemption.revoke", id, actor, at)
 }
 
-// Exemptions returns the exemptions active at `at` (created by then, neither expired nor
-// revoked by then), or every exemption ever when at is zero, oldest first.
+// Exemptions returns the exemptions in force at `at` (approved by then, neither expired nor
+// revoked by then), or every exemption ever, pending ones included, when at is zero; oldest
+// first. ComplianceAt reads exemptions only through it, so a pending exemption excuses nothing
+// and an approved one only from its approval.
 func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption, error) {
 	q := `SELECT ` + exemptionColumns + ` FROM exemptions`
 	var args []any
 	if !at.IsZero() {
-		q += ` WHERE created_at <= ?1 AND (expires = 0 OR expires > ?1) AND (revoked_at = 0 OR revoked_at > ?1)`
+		q += ` WHERE approved_at <> 0 AND approved_at <= ?1 AND (expires = 0 OR expires > ?1) AND (revoked_at = 0 OR revoked_at > ?1)`
 		args = append(args, ts(at))
 	}
 	q += ` ORDER BY created_at, id`
@@ -146,12 +206,10 @@ func (s *Store) Exemptions(ctx context.Context, at time.Time) ([]store.Exemption
 	defer rows.Close()
 	var out []store.Exemption
 	for rows.Next() {
-		var e store.Exemption
-		var created, expires, revoked int64
-		if err := rows.Scan(&e.ID, &e.HostID, &e.Label, &e.Check, &e.Reason, &e.ApprovedBy, &created, &expires, &revoked); err != nil {
+		e, err := scanExemption(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.CreatedAt, e.Expires, e.RevokedAt = fromTS(created), fromTS(expires), fromTS(revoked)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -42,45 +42,52 @@ func (s *Store) AddUser(ctx context.Context, u store.User, actor string) error {
 
 // UserByName returns the user: ErrNotFound, or the user and ErrRevoked when disabled.
 func (s *Store) UserByName(ctx context.Context, name string) (store.User, error) {
-	var u store.User
-	var created, disabled int64
-	err := s.r.QueryRowContext(ctx, `SELECT name, role, password_hash, created_at, disabled_at FROM users WHERE name = ?`, name).
-		Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &disabled)
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
 		return store.User{}, err
 	}
-	u.CreatedAt, u.DisabledAt = fromTS(created), fromTS(disabled)
-	if disabled != 0 {
+	if !u.DisabledAt.IsZero() {
 		return u, store.ErrRevoked
 	}
 	return u, nil
 }
 
+const userColumns = `name, role, password_hash, created_at, disabled_at, failed_logins, last_failed_at`
+
+func scanUser(sc interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	var created, disabled, failed int64
+	if err := sc.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &disabled, &u.FailedLogins, &failed); err != nil {
+		return store.User{}, err
+	}
+	u.CreatedAt, u.DisabledAt, u.LastFailedAt = fromTS(created), fromTS(disabled), fromTS(failed)
+	return u, nil
+}
+
 // Users lists every account, disabled ones included, in name order.
 func (s *Store) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, role, password_hash, created_at, disabled_at FROM users ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.User
 	for rows.Next() {
-		var u store.User
-		var created, disabled int64
-		if err := rows.Scan(&u.Name, &u.Role, &u.PasswordHash, &created, &disabled); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, err
 		}
-		u.CreatedAt, u.DisabledAt = fromTS(created), fromTS(disabled)
 		out = append(out, u)
 	}
 	return out, rows.Err()
 }
 
-// SetUserPassword replaces the user's password hash and audits it as user.passwd (without the
-// hash: the audit log is readable by auditors).
+// SetUserPassword replaces the user's password hash, ends every session of the user (a stolen
+// cookie dies with the old password) and audits it as user.passwd (without the hash: the audit
+// log is readable by auditors).
 func (s *Store) SetUserPassword(ctx context.Context, name, hash, actor string, at time.Time) error {
 	if hash == "" {
 		return errors.New("user: needs a password hash")
@@ -97,12 +104,16 @@ func (s *Store) SetUserPassword(ctx context.Context, name, hash, actor string, a
 			}
 			return err
 		}
-		return audit(ctx, tx, at, actor, "user.passwd", name, map[string]any{})
+		n, err := endSessions(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "user.passwd", name, map[string]any{"sessions_ended": n})
 	})
 }
 
-// DisableUser stops the account from logging in from at on. Disabling again keeps the first
-// time and writes no second audit row.
+// DisableUser stops the account from logging in from at on and ends its sessions. Disabling
+// again keeps the first time and writes no second audit row.
 func (s *Store) DisableUser(ctx context.Context, name, actor string, at time.Time) error {
 	at = nowIfZero(at)
 	return s.write(ctx, func(tx *sql.Tx) error {
@@ -117,6 +128,10 @@ func (s *Store) DisableUser(ctx context.Context, name, actor string, at time.Tim
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = ? WHERE name = ?`, ts(at), name); err != nil {
 			return err
 		}
-		return audit(ctx, tx, at, actor, "user.disable", name, map[string]any{})
+		n, err := endSessions(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, at, actor, "user.disable", name, map[string]any{"sessions_ended": n})
 	})
 }

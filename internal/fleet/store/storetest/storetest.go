@@ -68,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 	}
 	tests = append(tests, staleTests...)
+	tests = append(tests, sessionTests...)
+	tests = append(tests, approvalTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
@@ -952,6 +954,9 @@ func testExemptions(t *testing.T, s store.Store) {
 	if err := s.RevokeExemption(ctx, "ex-404", "bob", at(50)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RevokeExemption(unknown) = %v, want ErrNotFound", err)
 	}
+	// Added approved: requested by the actor, approved at creation.
+	e1.RequestedBy, e1.ApprovedAt = "alice", e1.CreatedAt
+	e2.RequestedBy, e2.ApprovedAt = "alice", e2.CreatedAt
 	e2.RevokedAt = at(50)
 	for _, tt := range []struct {
 		name string
@@ -1002,7 +1007,7 @@ func testAudit(t *testing.T, s store.Store) {
 			return err
 		}},
 		{"exemption.create", func() error {
-			return s.AddExemption(ctx, store.Exemption{ID: "x1", HostID: "h1", Check: "alf", CreatedAt: at(7)}, "alice")
+			return s.AddExemption(ctx, store.Exemption{ID: "x1", HostID: "h1", Check: "alf", ApprovedBy: "alice", CreatedAt: at(7)}, "alice")
 		}},
 		{"exemption.revoke", func() error { return s.RevokeExemption(ctx, "x1", "alice", at(8)) }},
 		{"host.revoke", func() error { return s.RevokeHost(ctx, "h1", "alice", at(9)) }},
