@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/store/sqlite"
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/google/go-cmp/cmp"
 )
@@ -779,4 +781,92 @@ func FuzzParseExport(f *testing.F) {
 			t.Fatalf("parseExport(%q) = no instant", raw)
 		}
 	})
+}
+
+// The pages' write paths over the real SQLite store: four eyes, the audit actors, a token shown
+// once, and the report's CSV equal to the API's export.
+func TestPagesBOverSQLite(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "fleet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fx := &fixture{}
+	fx.setup(t, Options{}, st)
+	d := &dashFixture{fixture: fx, cookies: map[string]string{}, csrf: map[string]string{}}
+	ctx := context.Background()
+	for _, u := range []store.User{{Name: "ada", Role: store.RoleAdmin}, {Name: "ben", Role: store.RoleAdmin}, {Name: "aude", Role: store.RoleAuditor}} {
+		u.PasswordHash, u.CreatedAt = "$test$", t0
+		if err := st.AddUser(ctx, u, "test"); err != nil {
+			t.Fatal(err)
+		}
+		val, csrf := NewSecret("fws_"), NewSecret("fwc_")
+		if err := st.AddSession(ctx, store.Session{Hash: Hash(val), User: u.Name, CSRF: csrf, CreatedAt: t0, LastUsed: t0, Expires: t0.Add(24 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		d.cookies[u.Name], d.csrf[u.Name] = val, csrf
+	}
+	h := d.enroll(t, "u-a", "kiosk")
+	if code, body := d.do(t, "POST", wire.PathReport, h.Credential, batch(runRecord(1, t0, map[string]string{"alf.stealth": wire.StatusFail}))); code != 200 {
+		t.Fatalf("report = %d %s", code, body)
+	}
+	d.clock.add(time.Hour)
+	pf := &pagesBFixture{dashFixture: d, host: h}
+
+	if code, _, body := d.post(t, "/exemptions", "ada", url.Values{"label": {"kiosk"}, "check": {"alf.stealth"}, "reason": {"kiosk"}, "expires": {"2026-12-02"}}); code != http.StatusSeeOther {
+		t.Fatalf("POST /exemptions = %d; body:\n%s", code, body)
+	}
+	all, err := st.Exemptions(ctx, time.Time{})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("Exemptions(zero) = %+v, %v; want one", all, err)
+	}
+	id := all[0].ID
+	if got := exemptionStates(t, pf, "aude")[id]; got != ExemptionPending {
+		t.Errorf("state = %q, want pending", got)
+	}
+	if code, _, body := d.post(t, "/exemptions/"+id+"/approve", "ada", nil); code != http.StatusConflict || !strings.Contains(body, "four eyes") {
+		t.Errorf("approval by the requester = %d, want 409 four eyes; body:\n%s", code, body)
+	}
+	if code, _, body := d.post(t, "/exemptions/"+id+"/approve", "ben", nil); code != http.StatusSeeOther {
+		t.Fatalf("approval by ben = %d; body:\n%s", code, body)
+	}
+	if got := exemptionStates(t, pf, "aude")[id]; got != ExemptionActive {
+		t.Errorf("state after ben's approval = %q, want active", got)
+	}
+	if got := hostStatus(t, pf); got != HostCompliant {
+		t.Errorf("host status with the approved exemption = %q, want compliant", got)
+	}
+	_, _, body := d.post(t, "/settings/tokens", "ada", url.Values{"name": {"ci"}, "role": {"auditor"}})
+	m := regexp.MustCompile(`<output class="secret-value" id="new-secret">([^<]+)</output>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("POST /settings/tokens shows no token; body:\n%s", body)
+	}
+	if tok, err := st.TokenByHash(ctx, Hash(m[1])); err != nil || tok.Name != "ci" || tok.Role != store.RoleAuditor {
+		t.Errorf("TokenByHash(the token shown) = %+v, %v; want ci, auditor", tok, err)
+	}
+	as, err := st.AuditLog(ctx, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]string
+	for _, a := range as {
+		if strings.HasPrefix(a.Action, "exemption.") || a.Action == "token.create" {
+			got = append(got, [2]string{a.Action, a.Actor})
+		}
+	}
+	want := [][2]string{{"exemption.request", "ada"}, {"exemption.approve", "ben"}, {"token.create", "ada"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit log (-want +got):\n%s", diff)
+	}
+	for _, q := range []string{"", "label=kiosk", "at=" + t0.Add(30*time.Minute).Format(time.RFC3339)} {
+		_, api := d.do(t, "GET", "/api/v1/export?format=csv&"+q, d.auditor, nil)
+		if _, page := d.get(t, "/report.csv?"+q, "aude"); page != string(api) {
+			t.Errorf("GET /report.csv?%s differs from the export:\n%s\n%s", q, page, api)
+		}
+	}
+	for _, p := range []string{"/alerts", "/exemptions", "/report", "/report/print", "/audit", "/settings"} {
+		if code, body := d.get(t, p, "aude"); code != http.StatusOK {
+			t.Errorf("GET %s over SQLite = %d; body:\n%s", p, code, body)
+		}
+	}
 }
