@@ -870,3 +870,22 @@ func TestPagesBOverSQLite(t *testing.T) {
 		}
 	}
 }
+
+// The report page shows the first rows and says so; the downloads hold every row.
+func TestPagesBReportTruncated(t *testing.T) {
+	f := newPagesBFixture(t)
+	for i := range reportPageRows / 2 {
+		h := f.enroll(t, fmt.Sprintf("u-%03d", i))
+		if code, body := f.do(t, "POST", wire.PathReport, h.Credential, batch(runRecord(1, t0, nil))); code != http.StatusOK {
+			t.Fatalf("report = %d %s", code, body)
+		}
+	}
+	_, body := f.get(t, "/report", "aude")
+	if n := strings.Count(body, `<tr data-host=`); n != reportPageRows || !strings.Contains(body, `<p class="notice">The first 100 rows`) {
+		t.Errorf("GET /report shows %d rows, want %d and a notice that there are more", n, reportPageRows)
+	}
+	_, csvBody := f.get(t, "/report.csv", "aude")
+	if n := strings.Count(csvBody, "\n") - 1; n != reportPageRows+2 {
+		t.Errorf("GET /report.csv has %d rows, want %d", n, reportPageRows+2)
+	}
+}

@@ -166,6 +166,10 @@ func (s *Server) exportRows(ctx context.Context, q exportQuery) ([]exportRow, er
 	}
 	rows := []exportRow{}
 	f := store.HostFilter{Limit: maxPage, Label: q.Label}
+	if q.Limit > 0 {
+		// A host gives a row per check: a few hosts fill a short answer.
+		f.Limit = min(maxPage, q.Limit)
+	}
 	for {
 		page, err := s.st.Hosts(ctx, f)
 		if err != nil {
