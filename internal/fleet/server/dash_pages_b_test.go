@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -888,4 +889,54 @@ func TestPagesBReportTruncated(t *testing.T) {
 	if n := strings.Count(csvBody, "\n") - 1; n != reportPageRows+2 {
 		t.Errorf("GET /report.csv has %d rows, want %d", n, reportPageRows+2)
 	}
+}
+
+// FuzzPagesBForms posts arbitrary form values to every action of these pages as an admin: the
+// answer is a redirect, the page again or a refusal, never a server error or a panic.
+func FuzzPagesBForms(f *testing.F) {
+	posts := pagesBPosts("h-1")
+	for i, p := range posts {
+		var kv []string
+		for k, vs := range p.form {
+			kv = append(kv, k, vs[0])
+		}
+		for len(kv) < 6 {
+			kv = append(kv, "", "")
+		}
+		f.Add(uint8(i), kv[0], kv[1], kv[2], kv[3], kv[4], kv[5])
+	}
+	f.Add(uint8(1), "expires", "2027-02-30", "check", "alf.stealth", "label", "kiosk")
+	f.Add(uint8(10), "interval_seconds", "99999999999999999999", "name", "default", "mode", "report")
+	f.Add(uint8(8), "name", "carl", "password", "é", "password2", "é")
+	st := newFakeStore()
+	srv := New(st, Options{Now: func() time.Time { return t0 }})
+	defer srv.Close()
+	ctx := context.Background()
+	if err := st.AddUser(ctx, store.User{Name: "ada", Role: store.RoleAdmin, PasswordHash: "$test$", CreatedAt: t0}, "test"); err != nil {
+		f.Fatal(err)
+	}
+	cookie := NewSecret("fws_")
+	if err := st.AddSession(ctx, store.Session{Hash: Hash(cookie), User: "ada", CSRF: "c", CreatedAt: t0, LastUsed: t0, Expires: t0.Add(time.Hour)}); err != nil {
+		f.Fatal(err)
+	}
+	h := srv.Handler()
+	f.Fuzz(func(t *testing.T, which uint8, k1, v1, k2, v2, k3, v3 string) {
+		p := posts[int(which)%len(posts)]
+		form := url.Values{"csrf": {"c"}}
+		for _, kv := range [][2]string{{k1, v1}, {k2, v2}, {k3, v3}} {
+			if kv[0] != "" && kv[0] != "csrf" {
+				form.Set(kv[0], kv[1])
+			}
+		}
+		req := httptest.NewRequest(http.MethodPost, p.path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: cookie})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK, http.StatusSeeOther, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict:
+		default:
+			t.Fatalf("POST %s %v = %d:\n%s", p.path, form, rec.Code, rec.Body)
+		}
+	})
 }
