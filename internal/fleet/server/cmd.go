@@ -67,7 +67,10 @@ func commands() []*command {
 				"with TLS on every listener, from the data directory init created. Prints the address it listens on to " +
 				"stderr. --insecure-http serves plain HTTP, and only on a loopback address (for a reverse proxy on the " +
 				"same host, or tests). Failed authentications are limited per client address; behind a load balancer, " +
-				"--trusted-proxy names it, and only then is X-Forwarded-For believed. Stops gracefully on SIGTERM or SIGINT.",
+				"--trusted-proxy names it, and only then are X-Forwarded-For (the client's address), X-Forwarded-Host and " +
+				"X-Forwarded-Proto (the dashboard's address, which its forms' Origin must match) believed. The dashboard " +
+				"is served on the same listener; its session cookie is Secure, so browsers reach it over HTTPS (or " +
+				"http://localhost). Stops gracefully on SIGTERM or SIGINT.",
 			examples: []string{
 				"firewarden-server serve",
 				"firewarden-server serve --data-dir /var/lib/firewarden-server --listen :443",
@@ -450,7 +453,7 @@ func serveFlags(fs *flag.FlagSet) {
 	fs.String("db", "", "database `URL` (default: server.yaml's, else SQLite in DIR/fleet.db)")
 	fs.String("listen", "", "address to listen on (`ADDR`; default: server.yaml's, else "+DefaultListen+")")
 	fs.Bool("insecure-http", false, "serve plain HTTP; refused unless --listen is a loopback address")
-	fs.String("trusted-proxy", "", "load balancers' addresses (`CIDRS`, comma-separated) whose X-Forwarded-For names the client, for the per-address limit on failed authentication")
+	fs.String("trusted-proxy", "", "load balancers' addresses (`CIDRS`, comma-separated) whose X-Forwarded-For names the client (for the per-address limit on failed authentication) and X-Forwarded-Host and -Proto the dashboard's address")
 }
 
 func tokenCreateFlags(fs *flag.FlagSet) {

@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -140,33 +141,39 @@ func (s *Server) dashError(w http.ResponseWriter, r *http.Request, d *dashReq, c
 // to the login page, back here after.
 func (s *Server) dashPage(h dashHandler) http.Handler {
 	return s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dashHeaders(w)
 		d, ok := s.dashSession(w, r)
 		if !ok {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		dashHeaders(w)
 		h(w, r, d)
 	}))
 }
 
-// dashAction serves POST actions: an admin's session and the session's CSRF token are both
-// required. An auditor sees everything and changes nothing.
+// dashAction serves POST actions: an admin's session, a request from this site (Origin and
+// Sec-Fetch-Site) and the session's CSRF token are all required. An auditor sees everything and
+// changes nothing. A logged-out POST goes to the login page: its form is lost, which beats
+// replaying it after the login.
 func (s *Server) dashAction(h dashHandler) http.Handler {
 	return s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dashHeaders(w)
 		d, ok := s.dashSession(w, r)
 		if !ok {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		dashHeaders(w)
 		r.Body = http.MaxBytesReader(w, r.Body, adminLimit)
 		if err := r.ParseForm(); err != nil {
 			s.dashError(w, r, d, http.StatusBadRequest, "the form could not be read: "+err.Error())
 			return
 		}
+		if msg := s.crossSite(r); msg != "" {
+			s.dashError(w, r, d, http.StatusForbidden, msg)
+			return
+		}
 		if !validCSRF(r, d) {
-			s.dashError(w, r, d, http.StatusForbidden, "the form's CSRF token is missing or stale; reload the page and try again")
+			s.dashError(w, r, d, http.StatusForbidden, msgBadCSRF)
 			return
 		}
 		if !d.Admin() {
@@ -177,31 +184,96 @@ func (s *Server) dashAction(h dashHandler) http.Handler {
 	}))
 }
 
-// validCSRF checks the form's token against the session's, in constant time, and refuses
-// requests a browser marks as coming from another site.
+const msgBadCSRF = "the form's CSRF token is missing or stale; reload the page and try again"
+
+// validCSRF checks the form's token against the session's, in constant time.
 func validCSRF(r *http.Request, d *dashReq) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
-	}
 	tok := r.PostForm.Get("csrf")
 	return tok != "" && d.Session.CSRF != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(d.Session.CSRF)) == 1
 }
 
-// dashSession finds the request's session. It is valid when the store has it, unexpired, and
-// its user is not disabled.
+// crossSite returns why a form post did not come from this server's own pages, or "". Browsers
+// mark a request's origin in Sec-Fetch-Site and Origin; a request with neither (curl, old
+// browsers) is judged by its CSRF token alone, which another site cannot read.
+func (s *Server) crossSite(r *http.Request) string {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return "the form was sent from another site (Sec-Fetch-Site: " + site + "); use the dashboard's own pages"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	if own := s.ownOrigin(r); !strings.EqualFold(origin, own) {
+		return fmt.Sprintf("the form was sent from %s, not from this server (%s); behind a reverse proxy, "+
+			"name it with --trusted-proxy and have it set X-Forwarded-Host and X-Forwarded-Proto", origin, own)
+	}
+	return ""
+}
+
+// ownOrigin is the scheme and host the browser used to reach this server: the request's own,
+// or, from a trusted proxy (--trusted-proxy) only, the proxy's X-Forwarded-Proto and
+// X-Forwarded-Host (the first of a list: the hop nearest the browser).
+func (s *Server) ownOrigin(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if len(s.proxies) > 0 && trusted(s.proxies, peerAddr(r)) {
+		if p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.TrimSpace(p) != "" {
+			scheme = strings.ToLower(strings.TrimSpace(p))
+		}
+		if h, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(h) != "" {
+			host = strings.TrimSpace(h)
+		}
+	}
+	// Browsers leave the default port out of Origin.
+	if p := ":" + map[string]string{"https": "443", "http": "80"}[scheme]; strings.HasSuffix(host, p) {
+		host = strings.TrimSuffix(host, p)
+	}
+	return scheme + "://" + host
+}
+
+// peerAddr is the TCP peer's address (not X-Forwarded-For's).
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// dashSession finds the request's session. It is valid when the store has it, unexpired, its
+// user is not disabled, and it was used within sessionIdle. A cookie that names no valid session
+// is dropped, so that the browser stops sending it.
 func (s *Server) dashSession(w http.ResponseWriter, r *http.Request) (*dashReq, bool) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, false
 	}
+	if len(c.Value) > maxCookieLen {
+		http.SetCookie(w, expiredSessionCookie())
+		return nil, false
+	}
 	now := s.now().UTC()
-	sess, u, err := s.st.SessionByHash(r.Context(), Hash(c.Value), now)
+	hash := Hash(c.Value)
+	sess, u, err := s.st.SessionByHash(r.Context(), hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked):
+		http.SetCookie(w, expiredSessionCookie())
 		return nil, false
 	case err != nil:
 		s.log.Error("dashboard session", "err", err)
 		return nil, false
+	}
+	if !sameHash(sess.Hash, hash) || u.Name != sess.User || !u.DisabledAt.IsZero() || !now.Before(sess.Expires) || now.Sub(sess.LastUsed) >= sessionIdle {
+		http.SetCookie(w, expiredSessionCookie())
+		return nil, false
+	}
+	if now.Sub(sess.LastUsed) >= sessionTouch {
+		if err := s.st.TouchSession(r.Context(), hash, now); err != nil {
+			s.log.Warn("dashboard session: record its use", "user", sess.User, "err", err)
+		}
+		sess.LastUsed = now
 	}
 	return &dashReq{User: u, Session: sess, Now: now, Path: r.URL.Path}, true
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // dashFixture is a server over the fake store with two dashboard users, each with a session:
-// ada (admin) and aude (auditor). Page tests use get and post; login_test.go tests how
+// ada (admin) and aude (auditor). Page tests use get and post; dash_login_test.go tests how
 // sessions are made.
 type dashFixture struct {
 	*fixture
@@ -56,6 +56,9 @@ func (d *dashFixture) request(t *testing.T, method, path, user string, form url.
 	}
 	if user != "" {
 		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: d.cookies[user]})
+		// The user is active: tests that move the clock are not logged out by the idle
+		// timeout (dash_login_test.go tests it). A session a test ended stays ended.
+		_ = d.st.TouchSession(context.Background(), Hash(d.cookies[user]), d.clock.now())
 	}
 	c := d.ts.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

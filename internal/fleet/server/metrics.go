@@ -76,8 +76,8 @@ func (m *metrics) write(w io.Writer, streams int) {
 	counter("firewarden_server_enrollments_total", "Hosts enrolled or re-enrolled.", m.enrolled.Load())
 	counter("firewarden_server_nudges_delivered_total", "Nudges handed to connected agents' streams.", m.nudgesSent.Load())
 	counter("firewarden_server_rate_limited_total", "Requests refused with 429.", m.rateLimited.Load())
-	counter("firewarden_server_auth_failures_total", "Requests with an unknown or revoked credential, token or enroll secret.", m.authFailures.Load())
-	counter("firewarden_server_auth_limited_total", "Requests refused with 429 because their address failed to authenticate too often.", m.authLimited.Load())
+	counter("firewarden_server_auth_failures_total", "Requests with an unknown or revoked credential, token or enroll secret, and failed dashboard logins.", m.authFailures.Load())
+	counter("firewarden_server_auth_limited_total", "Requests (dashboard logins included) refused with 429 because their address failed to authenticate too often.", m.authLimited.Load())
 	counter("firewarden_server_credentials_rotated_total", "Host credentials rotated by their agents.", m.rotated.Load())
 	fmt.Fprintf(w, "# HELP firewarden_server_nudge_streams Agents connected for nudges to this process.\n# TYPE firewarden_server_nudge_streams gauge\nfirewarden_server_nudge_streams %d\n", streams)
 }

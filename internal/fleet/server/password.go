@@ -133,3 +133,14 @@ func parseHash(encoded string) (argonParams, []byte, []byte, error) {
 	}
 	return argonParams{uint32(m), uint32(t), uint8(th)}, salt, key, nil
 }
+
+// newDummyHash returns a hash in HashPassword's form and parameters that no password matches
+// (its key is random, not derived), without spending a hash on it. Checking a password against
+// it costs what checking against a real account's does.
+func newDummyHash() string {
+	b := make([]byte, argonSaltLen+argonKeyLen)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return encodeHash(argonParams{argonMemory, argonTime, argonThreads}, b[:argonSaltLen], b[argonSaltLen:])
+}

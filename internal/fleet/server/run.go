@@ -237,8 +237,9 @@ func runServe(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) erro
 	return nil
 }
 
-// housekeeping prunes run records past the retention period, hourly; with several replicas on
-// one database, only the replica holding the job's advisory lock does.
+// housekeeping prunes run records past the retention period and expired dashboard sessions,
+// hourly; with several replicas on one database, only the replica holding the job's advisory
+// lock does.
 func (s *Server) housekeeping(ctx context.Context, retention time.Duration) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -264,6 +265,12 @@ func (s *Server) prune(ctx context.Context, retention time.Duration) {
 		s.log.Warn("prune old runs", "err", err)
 	} else if n > 0 {
 		s.log.Info("pruned old runs", "runs", n)
+	}
+	// Dashboard sessions past their absolute end; idle ones end at the latest there too.
+	if n, err := s.st.PruneSessions(ctx, s.now()); err != nil && ctx.Err() == nil {
+		s.log.Warn("prune expired dashboard sessions", "err", err)
+	} else if n > 0 {
+		s.log.Info("pruned expired dashboard sessions", "sessions", n)
 	}
 }
 

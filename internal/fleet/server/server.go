@@ -76,6 +76,11 @@ type Server struct {
 	metrics                    *metrics
 	heartbeat                  time.Duration
 
+	// loginSem bounds concurrent password checks (dash_login.go); dummyHash is checked for
+	// unknown and disabled accounts so that they cost what a known one does.
+	loginSem  chan struct{}
+	dummyHash string
+
 	// streams is cancelled by Close so that long-lived nudge streams end on shutdown instead
 	// of holding http.Server.Shutdown until its deadline.
 	streams context.Context
@@ -113,6 +118,7 @@ func New(st store.Store, o Options) *Server {
 	s.failLim, s.proxies = newFailLimiter(o.FailRate, maxFailAddrs), o.TrustedProxies
 	s.recentCreds, s.recentSecrets = newRecentSet(recentTTL, maxRecentCreds), newRecentSet(recentTTL, maxRecentSecrets)
 	s.streams, s.stop = context.WithCancel(context.Background())
+	s.loginSem, s.dummyHash = make(chan struct{}, loginSlots), newDummyHash()
 	return s
 }
 
