@@ -792,26 +792,29 @@ func TestPagesBOverSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	fx := &fixture{}
+	// The fixture's requests touch sessions in its fake store; these sessions are in SQLite,
+	// made at the instant the test uses them, so that the idle limit does not end them.
+	fx := &fixture{st: newFakeStore()}
 	fx.setup(t, Options{}, st)
 	d := &dashFixture{fixture: fx, cookies: map[string]string{}, csrf: map[string]string{}}
 	ctx := context.Background()
+	h := d.enroll(t, "u-a", "kiosk")
+	if code, body := d.do(t, "POST", wire.PathReport, h.Credential, batch(runRecord(1, t0, map[string]string{"alf.stealth": wire.StatusFail}))); code != 200 {
+		t.Fatalf("report = %d %s", code, body)
+	}
+	d.clock.add(time.Hour)
+	now := d.clock.now()
 	for _, u := range []store.User{{Name: "ada", Role: store.RoleAdmin}, {Name: "ben", Role: store.RoleAdmin}, {Name: "aude", Role: store.RoleAuditor}} {
 		u.PasswordHash, u.CreatedAt = "$test$", t0
 		if err := st.AddUser(ctx, u, "test"); err != nil {
 			t.Fatal(err)
 		}
 		val, csrf := NewSecret("fws_"), NewSecret("fwc_")
-		if err := st.AddSession(ctx, store.Session{Hash: Hash(val), User: u.Name, CSRF: csrf, CreatedAt: t0, LastUsed: t0, Expires: t0.Add(24 * time.Hour)}); err != nil {
+		if err := st.AddSession(ctx, store.Session{Hash: Hash(val), User: u.Name, CSRF: csrf, CreatedAt: now, LastUsed: now, Expires: now.Add(24 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 		d.cookies[u.Name], d.csrf[u.Name] = val, csrf
 	}
-	h := d.enroll(t, "u-a", "kiosk")
-	if code, body := d.do(t, "POST", wire.PathReport, h.Credential, batch(runRecord(1, t0, map[string]string{"alf.stealth": wire.StatusFail}))); code != 200 {
-		t.Fatalf("report = %d %s", code, body)
-	}
-	d.clock.add(time.Hour)
 	pf := &pagesBFixture{dashFixture: d, host: h}
 
 	if code, _, body := d.post(t, "/exemptions", "ada", url.Values{"label": {"kiosk"}, "check": {"alf.stealth"}, "reason": {"kiosk"}, "expires": {"2026-12-02"}}); code != http.StatusSeeOther {
