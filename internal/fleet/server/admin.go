@@ -141,15 +141,7 @@ func nonNil(s []string) []string {
 // query parameters -------------------------------------------------------------------------
 
 func timeParam(r *http.Request, name string) (time.Time, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", name, v)
-	}
-	return t.UTC(), nil
+	return parseTime(name, r.URL.Query().Get(name))
 }
 
 func checkParam(r *http.Request) (string, error) {
@@ -465,32 +457,48 @@ func (s *Server) ackAlert(w http.ResponseWriter, r *http.Request, t store.Token)
 			return
 		}
 	}
-	if err := s.st.AckAlert(r.Context(), id, t.Name, req.Note, s.now().UTC()); err != nil {
-		s.storeError(w, r, err, "alert")
+	if err := s.acknowledgeAlert(r.Context(), t.Name, id, req.Note); err != nil {
+		s.writeFail(w, r, err, "alert")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"acked": id})
 }
 
+// acknowledgeAlert is the write path of an acknowledgement, for the API and the dashboard:
+// actor (a token or user name) acknowledges alert id with note.
+func (s *Server) acknowledgeAlert(ctx context.Context, actor string, id int64, note string) error {
+	if id <= 0 {
+		return &badInput{fmt.Sprintf("alert id %d is not a positive number", id)}
+	}
+	return s.st.AckAlert(ctx, id, actor, note, s.now().UTC())
+}
+
 // exemptions ---------------------------------------------------------------------------------
 
 type exemptionJSON struct {
-	ID         string     `json:"id"`
-	HostID     string     `json:"host_id,omitempty"`
-	Label      string     `json:"label,omitempty"`
-	Check      string     `json:"check"`
-	Reason     string     `json:"reason"`
-	ApprovedBy string     `json:"approved_by"`
-	CreatedAt  time.Time  `json:"created_at"`
-	Expires    time.Time  `json:"expires"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	ID          string     `json:"id"`
+	HostID      string     `json:"host_id,omitempty"`
+	Label       string     `json:"label,omitempty"`
+	Check       string     `json:"check"`
+	Reason      string     `json:"reason"`
+	ApprovedBy  string     `json:"approved_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Expires     time.Time  `json:"expires"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	RequestedBy string     `json:"requested_by,omitempty"`
+	ApprovedAt  *time.Time `json:"approved_at,omitempty"` // absent while pending
 }
 
 func exemptionOut(e store.Exemption) exemptionJSON {
-	j := exemptionJSON{e.ID, e.HostID, e.Label, e.Check, e.Reason, e.ApprovedBy, e.CreatedAt, e.Expires, nil}
+	j := exemptionJSON{ID: e.ID, HostID: e.HostID, Label: e.Label, Check: e.Check, Reason: e.Reason, ApprovedBy: e.ApprovedBy,
+		CreatedAt: e.CreatedAt, Expires: e.Expires, RequestedBy: e.RequestedBy}
 	if !e.RevokedAt.IsZero() {
 		t := e.RevokedAt
 		j.RevokedAt = &t
+	}
+	if !e.ApprovedAt.IsZero() {
+		t := e.ApprovedAt
+		j.ApprovedAt = &t
 	}
 	return j
 }
@@ -522,6 +530,9 @@ type exemptionRequest struct {
 	Check   string    `json:"check"`
 	Reason  string    `json:"reason"`
 	Expires time.Time `json:"expires"`
+	// Pending asks for the exemption instead of granting it: it excuses nothing until another
+	// admin approves it (four eyes). The dashboard always asks.
+	Pending bool `json:"pending"`
 }
 
 func (s *Server) addExemption(w http.ResponseWriter, r *http.Request, t store.Token) {
@@ -529,6 +540,17 @@ func (s *Server) addExemption(w http.ResponseWriter, r *http.Request, t store.To
 	if !decodeBody(w, r, &req, adminLimit) {
 		return
 	}
+	e, err := s.createExemption(r.Context(), t.Name, req)
+	if err != nil {
+		s.writeFail(w, r, err, "exemption")
+		return
+	}
+	writeJSON(w, http.StatusCreated, exemptionOut(e))
+}
+
+// createExemption is the write path of a new exemption, for the API and the dashboard: granted
+// by actor at once, or with req.Pending requested by actor and waiting for another admin.
+func (s *Server) createExemption(ctx context.Context, actor string, req exemptionRequest) (store.Exemption, error) {
 	now := s.now().UTC()
 	var problem string
 	switch {
@@ -542,31 +564,99 @@ func (s *Server) addExemption(w http.ResponseWriter, r *http.Request, t store.To
 		problem = "expires: give a time in the future (RFC 3339); exemptions do not last forever"
 	}
 	if problem != "" {
-		writeError(w, http.StatusBadRequest, problem)
-		return
+		return store.Exemption{}, &badInput{problem}
 	}
 	if req.HostID != "" {
-		if _, err := s.st.Host(r.Context(), req.HostID); err != nil {
-			s.storeError(w, r, err, "host")
-			return
+		if _, err := s.st.Host(ctx, req.HostID); err != nil {
+			return store.Exemption{}, &aboutErr{"host", err}
 		}
 	}
 	e := store.Exemption{ID: NewUUIDv7(now), HostID: req.HostID, Label: req.Label, Check: req.Check,
-		Reason: req.Reason, ApprovedBy: t.Name, CreatedAt: now, Expires: req.Expires.UTC()}
-	if err := s.st.AddExemption(r.Context(), e, t.Name); err != nil {
-		s.storeError(w, r, err, "exemption")
+		Reason: req.Reason, RequestedBy: actor, CreatedAt: now, Expires: req.Expires.UTC()}
+	if !req.Pending {
+		e.ApprovedBy, e.ApprovedAt = actor, now
+	}
+	if err := s.st.AddExemption(ctx, e, actor); err != nil {
+		return store.Exemption{}, err
+	}
+	return e, nil
+}
+
+func (s *Server) approveExemptionAPI(w http.ResponseWriter, r *http.Request, t store.Token) {
+	id := r.PathValue("id")
+	if err := s.approveExemption(r.Context(), t.Name, id); err != nil {
+		s.writeFail(w, r, err, "exemption")
 		return
 	}
-	writeJSON(w, http.StatusCreated, exemptionOut(e))
+	writeJSON(w, http.StatusOK, map[string]string{"approved": id})
+}
+
+// approveExemption is the write path of an approval, for the API and the dashboard. The store
+// enforces four eyes (ErrConflict for the requester); the exemption is read first only to say
+// precisely why an approval is refused.
+func (s *Server) approveExemption(ctx context.Context, actor, id string) error {
+	now := s.now().UTC()
+	all, err := s.st.Exemptions(ctx, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if e.ID != id {
+			continue
+		}
+		switch exemptionState(e, now) {
+		case ExemptionActive:
+			return &conflict{"exemption " + id + " is already approved"}
+		case ExemptionRevoked:
+			return &conflict{"exemption " + id + " was revoked; request a new one"}
+		case ExemptionExpired:
+			return &conflict{"exemption " + id + " has expired; request a new one"}
+		}
+		if e.RequestedBy == actor {
+			return &conflict{fmt.Sprintf("%s requested exemption %s and cannot approve it too (four eyes): another admin must approve it", actor, id)}
+		}
+	}
+	err = s.st.ApproveExemption(ctx, id, actor, now)
+	if errors.Is(err, store.ErrConflict) {
+		return &conflict{"exemption " + id + " cannot be approved by " + actor + ": it was requested by them (four eyes), or is already approved, revoked or expired"}
+	}
+	return err
+}
+
+// Exemption states, as the dashboard and the API show them.
+const (
+	ExemptionActive  = "active"
+	ExemptionPending = "pending"
+	ExemptionExpired = "expired"
+	ExemptionRevoked = "revoked"
+)
+
+// exemptionState is what e is at now: revoked wins over expired, which wins over pending (a
+// request nobody approved before its expiry excuses nothing, ever).
+func exemptionState(e store.Exemption, now time.Time) string {
+	switch {
+	case !e.RevokedAt.IsZero() && !e.RevokedAt.After(now):
+		return ExemptionRevoked
+	case !e.Expires.After(now):
+		return ExemptionExpired
+	case e.ApprovedAt.IsZero():
+		return ExemptionPending
+	}
+	return ExemptionActive
 }
 
 func (s *Server) revokeExemption(w http.ResponseWriter, r *http.Request, t store.Token) {
 	id := r.PathValue("id")
-	if err := s.st.RevokeExemption(r.Context(), id, t.Name, s.now().UTC()); err != nil {
-		s.storeError(w, r, err, "exemption")
+	if err := s.revokeExemptionAs(r.Context(), t.Name, id); err != nil {
+		s.writeFail(w, r, err, "exemption")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
+}
+
+// revokeExemptionAs is the write path of a revocation, for the API and the dashboard.
+func (s *Server) revokeExemptionAs(ctx context.Context, actor, id string) error {
+	return s.st.RevokeExemption(ctx, id, actor, s.now().UTC())
 }
 
 // policies -----------------------------------------------------------------------------------
@@ -607,6 +697,17 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, t store.Token
 	if !decodeBody(w, r, &req, adminLimit) {
 		return
 	}
+	p, err := s.savePolicy(r.Context(), t.Name, req)
+	if err != nil {
+		s.writeFail(w, r, err, "policy")
+		return
+	}
+	writeJSON(w, http.StatusOK, policyJSON{p.Name, p.Label, p.Priority, p.Mode, p.IntervalSeconds, p.BaselineYAML, p.Version, p.UpdatedAt})
+}
+
+// savePolicy is the write path of a policy, for the API and the dashboard: it checks req,
+// stores it as actor and tells every connected agent to fetch its config again.
+func (s *Server) savePolicy(ctx context.Context, actor string, req policyJSON) (store.Policy, error) {
 	var problem string
 	switch {
 	case req.Name == "":
@@ -626,21 +727,19 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, t store.Token
 		}
 	}
 	if problem != "" {
-		writeError(w, http.StatusBadRequest, problem)
-		return
+		return store.Policy{}, &badInput{problem}
 	}
-	p, err := s.st.PutPolicy(r.Context(), store.Policy{Name: req.Name, Label: req.Label, Priority: req.Priority,
-		Mode: req.Mode, IntervalSeconds: req.IntervalSeconds, BaselineYAML: req.BaselineYAML, UpdatedAt: s.now().UTC()}, t.Name)
+	p, err := s.st.PutPolicy(ctx, store.Policy{Name: req.Name, Label: req.Label, Priority: req.Priority,
+		Mode: req.Mode, IntervalSeconds: req.IntervalSeconds, BaselineYAML: req.BaselineYAML, UpdatedAt: s.now().UTC()}, actor)
 	if err != nil {
-		s.storeError(w, r, err, "policy")
-		return
+		return store.Policy{}, err
 	}
 	// Every connected agent refetches its config: cheaper than working out whose policy this is,
 	// and a config request is one small read.
-	if err := s.bus.Publish(r.Context(), AllHosts, wire.Nudge{Kind: wire.NudgeConfigChanged, ID: NewUUIDv7(s.now())}); err != nil {
+	if err := s.bus.Publish(ctx, AllHosts, wire.Nudge{Kind: wire.NudgeConfigChanged, ID: NewUUIDv7(s.now())}); err != nil {
 		s.log.Warn("nudge after a policy change", "err", err)
 	}
-	writeJSON(w, http.StatusOK, policyJSON{p.Name, p.Label, p.Priority, p.Mode, p.IntervalSeconds, p.BaselineYAML, p.Version, p.UpdatedAt})
+	return p, nil
 }
 
 // nudges -------------------------------------------------------------------------------------
@@ -762,4 +861,40 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, _ store.Token) {
 func (s *Server) serveMetrics(w http.ResponseWriter, _ *http.Request, _ store.Token) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	s.metrics.write(w, s.hub.connected())
+}
+
+// write paths' errors ------------------------------------------------------------------------
+
+// aboutErr is a store error about something other than what the write path writes (the host
+// an exemption names), so that its message names that thing.
+type aboutErr struct {
+	what string
+	err  error
+}
+
+func (e *aboutErr) Error() string { return e.what + ": " + e.err.Error() }
+func (e *aboutErr) Unwrap() error { return e.err }
+
+// conflict is a write refused for the state of what it writes (an exemption approved by its
+// requester, or already approved); its message says why, for the API's 409 and the dashboard.
+type conflict struct{ msg string }
+
+func (e *conflict) Error() string { return e.msg }
+
+// writeFail answers the error of a shared write path on what: 400 for bad input, 409 for a
+// conflict, and the store's errors as storeError maps them.
+func (s *Server) writeFail(w http.ResponseWriter, r *http.Request, err error, what string) {
+	var bad *badInput
+	var c *conflict
+	var about *aboutErr
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.msg)
+	case errors.As(err, &c):
+		writeError(w, http.StatusConflict, c.msg)
+	case errors.As(err, &about):
+		s.storeError(w, r, about.err, about.what)
+	default:
+		s.storeError(w, r, err, what)
+	}
 }

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,57 +41,108 @@ func (r exportRow) csv() []string {
 		strings.Join(r.Controls, "; "), r.Host, r.HostID, r.Time.UTC().Format(time.RFC3339)}
 }
 
+// exportQuery is what an export answers: every host's status per check at an instant, or every
+// status change in a range; optionally only for the hosts with Label, and only for those whose
+// latest stored run used the policy or baseline named Baseline.
+type exportQuery struct {
+	Format   string // csv or json
+	Range    bool
+	At       time.Time // the instant, when not Range
+	From, To time.Time // the range, when Range
+	Label    string
+	Baseline string
+	// Limit, when > 0, stops after that many rows (the report page shows the first ones); it
+	// is not a parameter: an export is always whole.
+	Limit int
+}
+
+// parseExport reads an export's parameters (format=, at= or from= and to=, label=, baseline=);
+// the API and the dashboard's report read them alike, so that the same query gives the same
+// bytes. Mistakes are *badInput.
+func (s *Server) parseExport(q url.Values) (exportQuery, error) {
+	e := exportQuery{Format: q.Get("format"), Label: q.Get("label"), Baseline: q.Get("baseline")}
+	if e.Format == "" {
+		e.Format = "csv"
+	}
+	if e.Format != "csv" && e.Format != "json" {
+		return e, &badInput{fmt.Sprintf("format: %q, want csv or json", e.Format)}
+	}
+	var err error
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"at", &e.At}, {"from", &e.From}, {"to", &e.To}} {
+		if *p.t, err = parseTime(p.name, q.Get(p.name)); err != nil {
+			return e, &badInput{err.Error()}
+		}
+	}
+	e.Range = !e.From.IsZero() || !e.To.IsZero()
+	switch {
+	case e.Range && !e.At.IsZero():
+		return e, &badInput{"give at= for an instant or from= and to= for a range, not both"}
+	case !e.Range && e.At.IsZero():
+		e.At = s.now().UTC()
+	}
+	if e.Range && e.To.IsZero() {
+		e.To = s.now().UTC()
+	}
+	// Checked after To defaults to now, so that a from= in the future is refused too.
+	if e.Range && !e.To.After(e.From) {
+		return e, &badInput{"to must be after from"}
+	}
+	return e, nil
+}
+
+// parseTime reads the RFC 3339 time of parameter name; "" is the zero time.
+func parseTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", name, v)
+	}
+	return t.UTC(), nil
+}
+
 // export answers an auditor: with at= (default now) every host's status per check as of that
 // instant, answered from transitions; with from= and to= every status change in the range.
 func (s *Server) export(w http.ResponseWriter, r *http.Request, _ store.Token) {
-	format := r.URL.Query().Get("format")
-	if format == "" {
-		format = "csv"
-	}
-	if format != "csv" && format != "json" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("format: %q, want csv or json", format))
+	q, err := s.parseExport(r.URL.Query())
+	if err != nil {
+		s.writeFail(w, r, err, "export")
 		return
 	}
-	at, err1 := timeParam(r, "at")
-	from, err2 := timeParam(r, "from")
-	to, err3 := timeParam(r, "to")
-	for _, err := range []error{err1, err2, err3} {
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-	}
-	rangeMode := !from.IsZero() || !to.IsZero()
-	switch {
-	case rangeMode && !at.IsZero():
-		writeError(w, http.StatusBadRequest, "give at= for an instant or from= and to= for a range, not both")
-		return
-	case rangeMode && to.IsZero():
-		to = s.now().UTC()
-	case rangeMode && !to.After(from):
-		writeError(w, http.StatusBadRequest, "to must be after from")
-		return
-	case !rangeMode && at.IsZero():
-		at = s.now().UTC()
-	}
-	rows, err := s.exportRows(r.Context(), rangeMode, at, from, to)
+	s.writeExport(w, r, q)
+}
+
+// writeExport answers q as CSV or JSON; the API's export and the dashboard's report.csv and
+// report.json are this function.
+func (s *Server) writeExport(w http.ResponseWriter, r *http.Request, q exportQuery) {
+	rows, err := s.exportRows(r.Context(), q)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	if format == "json" {
+	if q.Format == "json" {
 		out := map[string]any{"columns": exportColumns, "rows": rows}
-		if rangeMode {
-			out["from"], out["to"] = from, to
+		if q.Range {
+			out["from"], out["to"] = q.From, q.To
 		} else {
-			out["at"] = at
+			out["at"] = q.At
+		}
+		if q.Label != "" {
+			out["label"] = q.Label
+		}
+		if q.Baseline != "" {
+			out["baseline"] = q.Baseline
 		}
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	name := "firewarden-compliance-" + at.Format("20060102T150405Z") + ".csv"
-	if rangeMode {
-		name = "firewarden-changes-" + from.Format("20060102T150405Z") + "-" + to.Format("20060102T150405Z") + ".csv"
+	name := "firewarden-compliance-" + q.At.Format("20060102T150405Z") + ".csv"
+	if q.Range {
+		name = "firewarden-changes-" + q.From.Format("20060102T150405Z") + "-" + q.To.Format("20060102T150405Z") + ".csv"
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
@@ -101,17 +154,22 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, _ store.Token) {
 	cw.Flush()
 }
 
-func (s *Server) exportRows(ctx context.Context, rangeMode bool, at, from, to time.Time) ([]exportRow, error) {
-	exAt := at
-	if rangeMode {
-		exAt = to
+// exportRows are the rows answering q, host by host in ID order.
+func (s *Server) exportRows(ctx context.Context, q exportQuery) ([]exportRow, error) {
+	exAt := q.At
+	if q.Range {
+		exAt = q.To
 	}
 	exs, err := s.st.Exemptions(ctx, exAt)
 	if err != nil {
 		return nil, err
 	}
 	rows := []exportRow{}
-	f := store.HostFilter{Limit: maxPage}
+	f := store.HostFilter{Limit: maxPage, Label: q.Label}
+	if q.Limit > 0 {
+		// A host gives a row per check: a few hosts fill a short answer.
+		f.Limit = min(maxPage, q.Limit)
+	}
 	for {
 		page, err := s.st.Hosts(ctx, f)
 		if err != nil {
@@ -119,14 +177,17 @@ func (s *Server) exportRows(ctx context.Context, rangeMode bool, at, from, to ti
 		}
 		for _, h := range page {
 			f.After = h.ID
-			if !rangeMode && h.EnrolledAt.After(at) {
+			if !q.Range && h.EnrolledAt.After(q.At) {
 				continue
 			}
-			hr, err := s.hostExportRows(ctx, h, exs, rangeMode, at, from, to)
+			hr, err := s.hostExportRows(ctx, h, exs, q)
 			if err != nil {
 				return nil, err
 			}
 			rows = append(rows, hr...)
+			if q.Limit > 0 && len(rows) >= q.Limit {
+				return rows[:q.Limit], nil
+			}
 		}
 		if len(page) < f.Limit {
 			return rows, nil
@@ -134,7 +195,17 @@ func (s *Server) exportRows(ctx context.Context, rangeMode bool, at, from, to ti
 	}
 }
 
-func (s *Server) hostExportRows(ctx context.Context, h store.Host, exs []store.Exemption, rangeMode bool, at, from, to time.Time) ([]exportRow, error) {
+func (s *Server) hostExportRows(ctx context.Context, h store.Host, exs []store.Exemption, q exportQuery) ([]exportRow, error) {
+	// The latest run names the policy and baseline the host runs; with a baseline asked for,
+	// the other hosts are left out. It also holds the sources and controls (below).
+	run, err := s.st.LatestRun(ctx, h.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if q.Baseline != "" && (err != nil || (run.Policy != q.Baseline && run.BaselineName != q.Baseline)) {
+		return nil, nil
+	}
+	rangeMode, at, from, to := q.Range, q.At, q.From, q.To
 	if !rangeMode {
 		from, to = time.Time{}, at
 	}
@@ -171,10 +242,8 @@ func (s *Server) hostExportRows(ctx context.Context, h store.Host, exs []store.E
 	details := map[string]wire.Result{}
 	// A run repeated since keeps its first run's results (store.StoredRun): the same verdicts,
 	// so the same sources and controls.
-	if run, err := s.st.LatestRun(ctx, h.ID); err == nil {
-		for _, res := range run.Results {
-			details[res.Check] = res
-		}
+	for _, res := range run.Results {
+		details[res.Check] = res
 	}
 	out := make([]exportRow, 0, len(ts))
 	for _, t := range ts {

@@ -46,11 +46,8 @@ const (
 // $argon2id$v=19$m=65536,t=3,p=2$<salt>$<hash> (unpadded standard base64), the same form other
 // argon2 implementations read.
 func HashPassword(pw string) (string, error) {
-	if n := utf8.RuneCountInString(pw); n < MinPasswordLen {
-		return "", fmt.Errorf("password has %d characters: use at least %d", n, MinPasswordLen)
-	}
-	if len(pw) > MaxPasswordLen {
-		return "", fmt.Errorf("password has %d bytes: use at most %d", len(pw), MaxPasswordLen)
+	if err := checkPassword(pw); err != nil {
+		return "", err
 	}
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -58,6 +55,17 @@ func HashPassword(pw string) (string, error) {
 	}
 	return encodeHash(argonParams{argonMemory, argonTime, argonThreads}, salt,
 		argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)), nil
+}
+
+// checkPassword says what is wrong with a password, before the cost of hashing it.
+func checkPassword(pw string) error {
+	if n := utf8.RuneCountInString(pw); n < MinPasswordLen {
+		return fmt.Errorf("password has %d characters: use at least %d", n, MinPasswordLen)
+	}
+	if len(pw) > MaxPasswordLen {
+		return fmt.Errorf("password has %d bytes: use at most %d", len(pw), MaxPasswordLen)
+	}
+	return nil
 }
 
 type argonParams struct {

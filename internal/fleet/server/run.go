@@ -341,10 +341,8 @@ func runTokenCreate(ctx context.Context, e *Env, fs *flag.FlagSet, args []string
 		return err
 	}
 	defer st.Close()
-	now := e.Now().UTC()
-	tok := NewSecret(PrefixToken)
-	t := store.Token{ID: NewUUIDv7(now), Name: name, Role: role, Hash: Hash(tok), CreatedAt: now}
-	if err := st.AddToken(ctx, t, cliActor()); err != nil {
+	t, tok, err := createToken(ctx, st, cliActor(), name, role, e.Now().UTC())
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return usagef("token create: a token named %q exists; choose another name", name)
 		}
@@ -372,16 +370,47 @@ func runSecretCreate(ctx context.Context, e *Env, fs *flag.FlagSet, args []strin
 		return err
 	}
 	defer st.Close()
-	now := e.Now().UTC()
-	sec := NewSecret(PrefixEnroll)
-	s := store.EnrollSecret{ID: NewUUIDv7(now), Name: name, Hash: Hash(sec), Labels: labels, CreatedAt: now}
-	if err := st.AddEnrollSecret(ctx, s, cliActor()); err != nil {
+	s, sec, err := createEnrollSecret(ctx, st, cliActor(), name, labels, e.Now().UTC())
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return usagef("secret create: a secret named %q exists; choose another name", name)
 		}
 		return err
 	}
 	return printCreated(e, fs, createdJSON{ID: s.ID, Name: name, Labels: labels, Secret: sec})
+}
+
+// createToken is the write path of a new API token, for the command line and the dashboard:
+// it returns the token as stored and its secret, which exists only in this answer (the store
+// keeps its hash). ErrConflict: the name is taken.
+func createToken(ctx context.Context, st store.Store, actor, name, role string, now time.Time) (store.Token, string, error) {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return store.Token{}, "", &badInput{"name: required (the audit log names actions by it)"}
+	case role != store.RoleAdmin && role != store.RoleAuditor:
+		return store.Token{}, "", &badInput{fmt.Sprintf("role: %q, want admin or auditor", role)}
+	}
+	tok := NewSecret(PrefixToken)
+	t := store.Token{ID: NewUUIDv7(now), Name: name, Role: role, Hash: Hash(tok), CreatedAt: now}
+	if err := st.AddToken(ctx, t, actor); err != nil {
+		return store.Token{}, "", err
+	}
+	return t, tok, nil
+}
+
+// createEnrollSecret is the write path of a new enroll secret, for the command line and the
+// dashboard: it returns the secret as stored and its value, which exists only in this answer.
+// ErrConflict: the name is taken.
+func createEnrollSecret(ctx context.Context, st store.Store, actor, name string, labels []string, now time.Time) (store.EnrollSecret, string, error) {
+	if strings.TrimSpace(name) == "" {
+		return store.EnrollSecret{}, "", &badInput{"name: required"}
+	}
+	sec := NewSecret(PrefixEnroll)
+	s := store.EnrollSecret{ID: NewUUIDv7(now), Name: name, Hash: Hash(sec), Labels: labels, CreatedAt: now}
+	if err := st.AddEnrollSecret(ctx, s, actor); err != nil {
+		return store.EnrollSecret{}, "", err
+	}
+	return s, sec, nil
 }
 
 func runTokenRevoke(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) error {

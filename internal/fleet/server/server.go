@@ -171,6 +171,7 @@ func (s *Server) Handler() http.Handler {
 	admin("POST /api/v1/alerts/{id}/ack", s.ackAlert)
 	admin("GET /api/v1/exemptions", s.exemptions)
 	admin("POST /api/v1/exemptions", s.addExemption)
+	admin("POST /api/v1/exemptions/{id}/approve", s.approveExemptionAPI)
 	admin("DELETE /api/v1/exemptions/{id}", s.revokeExemption)
 	admin("GET /api/v1/policies", s.policies)
 	admin("PUT /api/v1/policies", s.putPolicy)

@@ -55,6 +55,19 @@ func userArg(verb string, args []string) (string, error) {
 // readPassword reads one line from e.In and hashes it. At a terminal it prompts on stderr and
 // turns the echo off while the line is typed.
 func readPassword(e *Env, verb, name string) (string, error) {
+	line, err := readPasswordLine(e, verb, name)
+	if err != nil {
+		return "", err
+	}
+	h, err := HashPassword(line)
+	if err != nil {
+		return "", usagef("user %s: %v", verb, err)
+	}
+	return h, nil
+}
+
+// readPasswordLine reads the password: one line from e.In, not empty.
+func readPasswordLine(e *Env, verb, name string) (string, error) {
 	if f, ok := e.In.(*os.File); ok {
 		if restore, ok := echoOff(f); ok {
 			fmt.Fprintf(e.Err, "password for %s: ", name)
@@ -78,11 +91,7 @@ func readPassword(e *Env, verb, name string) (string, error) {
 	if line == "" {
 		return "", usagef("user %s: no password on stdin; give it as one line", verb)
 	}
-	h, err := HashPassword(line)
-	if err != nil {
-		return "", usagef("user %s: %v", verb, err)
-	}
-	return h, nil
+	return line, nil
 }
 
 func runUserAdd(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) error {
@@ -94,24 +103,47 @@ func runUserAdd(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) er
 	if role != store.RoleAdmin && role != store.RoleAuditor {
 		return usagef("user add: --role %q, want admin or auditor", role)
 	}
-	hash, err := readPassword(e, "add", name)
+	pw, err := readPasswordLine(e, "add", name)
 	if err != nil {
 		return err
+	}
+	// Check the password before opening the store, so that a short one is refused first.
+	if err := checkPassword(pw); err != nil {
+		return usagef("user add: %v", err)
 	}
 	st, err := openDataDir(ctx, e, fs)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u := store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: e.Now().UTC()}
-	if err := st.AddUser(ctx, u, cliActor()); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return usagef("user add: an account named %q exists; choose another name, or use user passwd", name)
-		}
+	var bad *badInput
+	switch err := addUser(ctx, st, cliActor(), name, role, pw, e.Now().UTC()); {
+	case errors.Is(err, store.ErrConflict):
+		return usagef("user add: an account named %q exists; choose another name, or use user passwd", name)
+	case errors.As(err, &bad):
+		return usagef("user add: %v", bad)
+	case err != nil:
 		return err
 	}
 	fmt.Fprintf(e.Err, "firewarden-server: user %s added (%s)\n", name, role)
 	return nil
+}
+
+// addUser is the write path of a new dashboard account, for the command line and the
+// dashboard: it checks the name, role and password, hashes the password and stores the user as
+// actor. ErrConflict: the name is taken.
+func addUser(ctx context.Context, st store.Store, actor, name, role, password string, now time.Time) error {
+	switch {
+	case !validUserName(name):
+		return &badInput{fmt.Sprintf("name %q: use 1 to 64 letters, digits, '.', '_', '-' or '@'", name)}
+	case role != store.RoleAdmin && role != store.RoleAuditor:
+		return &badInput{fmt.Sprintf("role %q, want admin or auditor", role)}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return &badInput{err.Error()}
+	}
+	return st.AddUser(ctx, store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: now}, actor)
 }
 
 func runUserPasswd(ctx context.Context, e *Env, fs *flag.FlagSet, args []string) error {

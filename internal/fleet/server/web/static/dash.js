@@ -98,3 +98,15 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
   });
 })();
 // --- end pages-a ---
+// --- pages-b: settings ---
+// A secret or token just created is shown once: one click selects all of it for copying.
+document.querySelectorAll("output.secret-value").forEach(function (o) {
+  o.addEventListener("click", function () {
+    var r = document.createRange();
+    r.selectNodeContents(o);
+    var s = window.getSelection();
+    s.removeAllRanges();
+    s.addRange(r);
+  });
+});
+// --- end pages-b ---
