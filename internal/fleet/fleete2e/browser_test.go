@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -205,85 +203,40 @@ func (b *browser) waitJS(expr string, limit time.Duration) bool {
 	return err == nil
 }
 
-// nodes are the elements matching a CSS selector now, without waiting, read through the DOM
-// domain so that it works with the page's scripts turned off.
-func (b *browser) nodes(sel string) []cdp.NodeID {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, step)
-	defer cancel()
-	// The document's root as chromedp tracks it: asking the browser for the document again
-	// (DOM.getDocument) would invalidate the node ids chromedp holds.
-	root, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("html")))
-	if err != nil {
-		b.t.Fatalf("the page's root: %v (page %s)", err, b.location())
-	}
-	res, err := chromedp.Call(ctx, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: root[0].NodeID, Selector: sel})
-	if err != nil {
-		b.t.Fatalf("querySelectorAll(%q): %v", sel, err)
-	}
-	return res.NodeIDs
-}
+// The DOM is read with the DevTools protocol's evaluation, which runs in whatever document is
+// loaded now (chromedp's own node ids can still name the document before a navigation), and
+// which works with the page's scripts turned off.
 
-// count is how many elements match sel now.
+// count is how many elements match sel now, without waiting (the pages are rendered by the
+// server: what is not there after the load will not come).
 func (b *browser) count(sel string) int {
 	b.t.Helper()
-	return len(b.nodes(sel))
+	return eval[int](b, fmt.Sprintf(`document.querySelectorAll(%s).length`, jsString(sel)))
 }
 
-// text is the text of the first element matching sel, trimmed; it fails when there is none.
+// text is the text of the first element matching sel, its white space collapsed; it fails
+// when there is none.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	ids := b.nodes(sel)
-	if len(ids) == 0 {
-		b.t.Fatalf("no %s on %s", sel, b.location())
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, step)
-	defer cancel()
-	html, err := chromedp.Call(ctx, dom.GetOuterHTML, dom.GetOuterHTMLParams{NodeID: ids[0]})
-	if err != nil {
-		b.t.Fatalf("outerHTML of %s: %v", sel, err)
-	}
-	return strings.Join(strings.Fields(stripTags(html.OuterHTML)), " ")
+	b.need(sel)
+	return eval[string](b, fmt.Sprintf(`document.querySelector(%s).textContent.replace(/\s+/g, ' ').trim()`, jsString(sel)))
 }
 
-// attr is attribute name of the first element matching sel ("" when absent).
+// attr is attribute name of the first element matching sel ("" when absent); it fails when
+// no element matches.
 func (b *browser) attr(sel, name string) string {
 	b.t.Helper()
-	ids := b.nodes(sel)
-	if len(ids) == 0 {
-		b.t.Fatalf("no %s on %s", sel, b.location())
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, step)
-	defer cancel()
-	res, err := chromedp.Call(ctx, dom.GetAttributes, dom.GetAttributesParams{NodeID: ids[0]})
-	if err != nil {
-		b.t.Fatalf("attributes of %s: %v", sel, err)
-	}
-	for i := 0; i+1 < len(res.Attributes); i += 2 {
-		if res.Attributes[i] == name {
-			return res.Attributes[i+1]
-		}
-	}
-	return ""
+	b.need(sel)
+	return eval[string](b, fmt.Sprintf(`document.querySelector(%s).getAttribute(%s) || ""`, jsString(sel), jsString(name)))
 }
 
-// stripTags drops the markup of an element's HTML, leaving its text (entities decoded for the
-// few the dashboard's numbers and statuses could hold).
-func stripTags(html string) string {
-	var sb strings.Builder
-	in := false
-	for _, r := range html {
-		switch {
-		case r == '<':
-			in = true
-			sb.WriteByte(' ')
-		case r == '>':
-			in = false
-		case !in:
-			sb.WriteRune(r)
-		}
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	q, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
 	}
-	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'", "&nbsp;", " ").Replace(sb.String())
+	return string(q)
 }
 
 // status normalises a status cell: "Non-compliant", "non compliant" and "non_compliant" are

@@ -474,10 +474,17 @@ func TestDashNoScriptAndKeyboard(t *testing.T) {
 	if got := status(b.text(fmt.Sprintf(`table#hosts tr[data-host=%q] td.status`, id))); got != "non_compliant" {
 		t.Errorf("/hosts without JavaScript: host %s %q, want non_compliant", id, got)
 	}
+	// dash.js gives every <time> a title with the local time: none has one, so no script ran.
+	if n, titled := b.count("time[datetime]"), b.count("time[title]"); n == 0 || titled > 0 {
+		t.Errorf("/hosts without JavaScript: %d <time> elements, %d with a title; want some, none titled (scripts off)", n, titled)
+	}
 
 	// Tab from the top of the host page reaches the nudge button.
 	b.scripts(true)
 	b.open("/hosts/" + id)
+	if b.count("time[title]") == 0 {
+		t.Errorf("/hosts/%s with JavaScript: no <time> has a title; dash.js did not run", id)
+	}
 	reached := false
 	for i := 0; i < 80 && !reached; i++ {
 		b.key("\t")
