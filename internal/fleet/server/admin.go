@@ -754,16 +754,12 @@ func (s *Server) nudge(w http.ResponseWriter, r *http.Request, t store.Token) {
 	if !decodeBody(w, r, &req, adminLimit) {
 		return
 	}
-	if (req.HostID == "") == (req.Label == "") {
-		writeError(w, http.StatusBadRequest, "give exactly one of host_id and label")
-		return
-	}
-	s.nudgeHosts(w, r, t, req)
+	s.nudgeAnswer(w, r, t, req)
 }
 
 // refetchHost and refetchLabel are DESIGN.md's names for POST /api/v1/nudge.
 func (s *Server) refetchHost(w http.ResponseWriter, r *http.Request, t store.Token) {
-	s.nudgeHosts(w, r, t, nudgeRequest{HostID: r.PathValue("id")})
+	s.nudgeAnswer(w, r, t, nudgeRequest{HostID: r.PathValue("id")})
 }
 
 func (s *Server) refetchLabel(w http.ResponseWriter, r *http.Request, t store.Token) {
@@ -772,18 +768,38 @@ func (s *Server) refetchLabel(w http.ResponseWriter, r *http.Request, t store.To
 		writeError(w, http.StatusBadRequest, "label: required (POST /api/v1/refetch?label=L)")
 		return
 	}
-	s.nudgeHosts(w, r, t, nudgeRequest{Label: l})
+	s.nudgeAnswer(w, r, t, nudgeRequest{Label: l})
 }
 
-// nudgeHosts publishes one nudge: to one host, or to a label's connected hosts in one bus
-// message that every replica answers from its own streams (hub.go says why not from the store).
-func (s *Server) nudgeHosts(w http.ResponseWriter, r *http.Request, t store.Token, req nudgeRequest) {
+// nudgeAnswer is the admin API's side of nudgeHosts: a caller's mistake is 400, an unknown
+// host 404.
+func (s *Server) nudgeAnswer(w http.ResponseWriter, r *http.Request, t store.Token, req nudgeRequest) {
+	answer, err := s.nudgeHosts(r.Context(), t.Name, req)
+	var bad *badInput
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.msg)
+	case err != nil:
+		s.storeError(w, r, err, "host")
+	default:
+		writeJSON(w, http.StatusOK, answer)
+	}
+}
+
+// nudgeHosts publishes one check-now nudge on behalf of actor and audits it: to one host, or
+// to a label's connected hosts in one bus message that every replica answers from its own
+// streams (hub.go says why not from the store). The admin API and the dashboard's "check now"
+// both call it. Errors: *badInput for a request naming neither or both of a host and a label,
+// store.ErrNotFound for an unknown host.
+func (s *Server) nudgeHosts(ctx context.Context, actor string, req nudgeRequest) (map[string]any, error) {
+	if (req.HostID == "") == (req.Label == "") {
+		return nil, &badInput{"give exactly one of host_id and label"}
+	}
 	target, answer := req.HostID, map[string]any{}
 	if req.HostID != "" {
-		h, err := s.st.Host(r.Context(), req.HostID)
+		h, err := s.st.Host(ctx, req.HostID)
 		if err != nil {
-			s.storeError(w, r, err, "host")
-			return
+			return nil, err
 		}
 		answer["host_id"], answer["hosts"] = h.ID, 1
 	} else {
@@ -791,9 +807,8 @@ func (s *Server) nudgeHosts(w http.ResponseWriter, r *http.Request, t store.Toke
 	}
 	nid := NewUUIDv7(s.now())
 	answer["nudge"] = nid
-	if err := s.bus.Publish(r.Context(), target, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
-		s.internal(w, r, err)
-		return
+	if err := s.bus.Publish(ctx, target, wire.Nudge{Kind: wire.NudgeCheckNow, ID: nid}); err != nil {
+		return nil, fmt.Errorf("publish the nudge: %w", err)
 	}
 	if a, ok := s.st.(Auditor); ok {
 		auditTarget := req.HostID
@@ -801,12 +816,11 @@ func (s *Server) nudgeHosts(w http.ResponseWriter, r *http.Request, t store.Toke
 			auditTarget = "label:" + req.Label
 		}
 		d, _ := json.Marshal(map[string]any{"nudge": nid})
-		if err := a.AppendAudit(r.Context(), store.Audit{Time: s.now().UTC(), Actor: t.Name, Action: "host.nudge", Target: auditTarget, Detail: string(d)}); err != nil {
-			s.internal(w, r, err)
-			return
+		if err := a.AppendAudit(ctx, store.Audit{Time: s.now().UTC(), Actor: actor, Action: "host.nudge", Target: auditTarget, Detail: string(d)}); err != nil {
+			return nil, fmt.Errorf("audit the nudge: %w", err)
 		}
 	}
-	writeJSON(w, http.StatusOK, answer)
+	return answer, nil
 }
 
 // audit and metrics --------------------------------------------------------------------------
