@@ -495,6 +495,9 @@ type Store interface {
 	// how long its results were confirmed; ErrNotFound when none is stored.
 	LatestRun(ctx context.Context, hostID string) (StoredRun, error)
 	Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]StoredAlert, error)
+	// LatestBans is the newest ban summary the host's guard reported (the record with the
+	// highest seq) and the time of that record; ErrNotFound when it sent none.
+	LatestBans(ctx context.Context, hostID string) (wire.Bans, time.Time, error)
 	AckAlert(ctx context.Context, id int64, actor, note string, at time.Time) error
 
 	// Policies and exemptions; every write is audited.
