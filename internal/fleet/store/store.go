@@ -329,7 +329,9 @@ const (
 func HostSortKey(h Host, sort string) string {
 	switch sort {
 	case HostSortHostname:
-		return strings.ToLower(h.Hostname)
+		// ASCII only, as the stores' lower() indexes fold: full Unicode folding would page past
+		// a non-ASCII hostname out of the index's order.
+		return LowerASCII(h.Hostname)
 	case HostSortLastSeen:
 		return h.LastSeen.UTC().Format(time.RFC3339Nano)
 	case HostSortOSVersion:

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,33 +189,92 @@ func dbSize(b *testing.B, s *Store) int64 {
 	return n
 }
 
-// BenchmarkComplianceAt answers fleet compliance for 10,000 hosts ($FLEET_BENCH_HOSTS) × 13
-// checks with a week ($FLEET_BENCH_DAYS) of hourly history in which about 3 % of checks
-// changed status each day: now and as of instants in the past, for the fleet, a label and a
-// check, and one host's history. 2 % of hosts are stale. The history is written with SQL
-// into a version 3 database (loading it through Ingest would take hours at 100,000 hosts ×
-// 90 days), and migration 0004 derives the counts from it, as it does for a real upgrade; the
-// time that takes and Prune's first fold are logged.
-func BenchmarkComplianceAt(b *testing.B) {
-	ctx := context.Background()
-	url := pgtest.Start(b)
-	old, err := openAt(ctx, url, 3)
+// benchFleet is a seeded fleet's database, built once per test binary run and shared by the
+// benchmarks that read it.
+var benchFleet benchFleetDB
+
+type benchFleetDB struct {
+	once  sync.Once
+	url   string
+	hosts int
+	days  int
+	end   time.Time
+	err   error
+	logs  []string // what seeding took, for every benchmark's log
+}
+
+// openBenchFleet seeds (once) a fleet of 10,000 hosts ($FLEET_BENCH_HOSTS) × 13 checks with a
+// week ($FLEET_BENCH_DAYS) of hourly history in which about 3 % of checks changed status each
+// day; 2 % of hosts are stale (silent for the last 10 days), and hostnames, OS versions and last
+// seen times vary, for the host pages. Set $FLEET_BENCH_PG to a database URL of your own to
+// keep the seeded fleet across runs. The history is written with SQL into a version 3 database
+// (loading it through Ingest would take hours at 100,000 hosts × 90 days), and the
+// migrations from 0004 on derive the counts from it, as they do for a real upgrade; the time
+// that takes and Prune's first fold are logged. It returns a store on it.
+func openBenchFleet(b *testing.B) *Store {
+	f := &benchFleet
+	f.once.Do(func() { f.err = seedBenchFleet(b, f) })
+	for _, l := range f.logs {
+		b.Log(l)
+	}
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	s, err := Open(context.Background(), f.url)
 	if err != nil {
 		b.Fatal(err)
 	}
-	days, hosts := 7, 10000
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func seedBenchFleet(b *testing.B, f *benchFleetDB) error {
+	ctx := context.Background()
+	f.days, f.hosts = 7, 10000
 	if v, err := strconv.Atoi(os.Getenv("FLEET_BENCH_HOSTS")); err == nil && v > 0 {
-		hosts = v
+		f.hosts = v
 	}
 	if v, err := strconv.Atoi(os.Getenv("FLEET_BENCH_DAYS")); err == nil && v > 0 {
-		days = v
+		f.days = v
 	}
+	hosts, days := f.hosts, f.days
 	end := t0.Add(time.Duration(days) * 24 * time.Hour)
+	f.end = end
+	f.url = os.Getenv("FLEET_BENCH_PG")
+	if f.url == "" {
+		f.url = pgtest.Start(b)
+	} else {
+		// A database of your own (seeding 100,000 hosts × 90 days takes minutes): seeded on
+		// first use, when it is empty, and reused by later runs with the same FLEET_BENCH_HOSTS
+		// and FLEET_BENCH_DAYS.
+		conn, err := pgx.Connect(ctx, f.url)
+		if err != nil {
+			return err
+		}
+		var seeded bool
+		err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_name = 'hosts')`).Scan(&seeded)
+		conn.Close(ctx)
+		if err != nil || seeded {
+			f.logs = append(f.logs, "reusing the fleet in $FLEET_BENCH_PG")
+			if err == nil {
+				s, err := Open(ctx, f.url)
+				if err == nil {
+					s.Close()
+				}
+			}
+			return err
+		}
+	}
+	old, err := openAt(ctx, f.url, 3)
+	if err != nil {
+		return err
+	}
 	seed := []string{
 		`INSERT INTO hosts (id, uuid, cred_hash, hostname, os, os_version, agent_version, labels, enrolled_at, last_seen)
-			SELECT 'h' || lpad(i::text, 6, '0'), 'u' || i, decode(md5(i::text), 'hex'), 'host' || i, 'macOS', '15.3', '1.0',
+			SELECT 'h' || lpad(i::text, 6, '0'), 'u' || i, decode(md5(i::text), 'hex'),
+				CASE WHEN i % 3 = 0 THEN 'Host' ELSE 'host' END || i, 'macOS', (ARRAY['13.7', '14.6', '15.3', '15.4'])[1 + i % 4], '1.0',
 				ARRAY[CASE WHEN i % 2 = 0 THEN 'laptop' ELSE 'desktop' END], $1,
-				$2::timestamptz - CASE WHEN i % 50 = 0 THEN interval '10 days' ELSE interval '10 minutes' END
+				$2::timestamptz - CASE WHEN i % 50 = 0 THEN interval '10 days' ELSE (i % 600) * interval '1 second' END
 			FROM generate_series(1, ` + fmt.Sprint(hosts) + `) i`,
 		`INSERT INTO checks SELECT 'check-' || lpad(c::text, 2, '0') FROM generate_series(0, 12) c`,
 		// First results at enrollment, then ~3 % of checks flip each day, alternating fail/pass.
@@ -224,7 +284,9 @@ func BenchmarkComplianceAt(b *testing.B) {
 			SELECT h.id, k.check_id, $1::timestamptz + d * interval '1 day' + (abs(hashtext(h.id || k.check_id)) % 1440) * interval '1 minute',
 				CASE WHEN d % 2 = 1 THEN 'pass' ELSE 'fail' END, CASE WHEN d % 2 = 1 THEN 'fail' ELSE 'pass' END, '0', 'r', 'observed', d + 1
 			FROM hosts h CROSS JOIN checks k CROSS JOIN generate_series(1, ` + fmt.Sprint(days-1) + `) d
-			WHERE abs(hashtext(h.id || k.check_id)) % 33 = 0`,
+			WHERE abs(hashtext(h.id || k.check_id)) % 33 = 0
+				-- A stale host has reported nothing since it was last seen.
+				AND $1::timestamptz + d * interval '1 day' + (abs(hashtext(h.id || k.check_id)) % 1440) * interval '1 minute' <= h.last_seen`,
 		`INSERT INTO current (host_id, check_id, status, actual, expected, since, observed, run_id)
 			SELECT DISTINCT ON (host_id, check_id) host_id, check_id, to_status, actual, '1', time, time, run_id
 			FROM transitions ORDER BY host_id, check_id, time DESC, id DESC`,
@@ -239,30 +301,38 @@ func BenchmarkComplianceAt(b *testing.B) {
 			args = append(args, end)
 		}
 		if _, err := old.pool.Exec(ctx, q, args...); err != nil {
-			b.Fatalf("seed: %v\n%s", err, q)
+			old.Close()
+			return fmt.Errorf("seed: %v\n%s", err, q)
 		}
 	}
 	old.Close()
-	b.Logf("seeded %d hosts × %d days in %s", hosts, days, time.Since(start).Round(time.Millisecond))
+	f.logs = append(f.logs, fmt.Sprintf("seeded %d hosts × %d days in %s", hosts, days, time.Since(start).Round(time.Millisecond)))
 	start = time.Now()
-	s, err := Open(ctx, url)
+	s, err := Open(ctx, f.url)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	defer s.Close()
-	b.Logf("migration 0004 (counts from the history) took %s", time.Since(start).Round(time.Millisecond))
+	f.logs = append(f.logs, fmt.Sprintf("migrations from 0004 (counts from the history) took %s", time.Since(start).Round(time.Millisecond)))
 	start = time.Now()
 	if _, err := s.Prune(ctx, t0); err != nil {
-		b.Fatal(err)
+		return err
 	}
 	var transitions, statusRows int64
 	s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM transitions), (SELECT count(*) FROM status_deltas)`).Scan(&transitions, &statusRows)
-	b.Logf("first fold took %s: %d transitions, %d status delta rows", time.Since(start).Round(time.Millisecond), transitions, statusRows)
+	f.logs = append(f.logs, fmt.Sprintf("first fold took %s: %d transitions, %d status delta rows", time.Since(start).Round(time.Millisecond), transitions, statusRows))
 	// Steady state: autovacuum has been through the freshly written tables (their visibility
 	// maps make index-only scans index-only), rather than running during the measurement.
-	if _, err := s.pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
-		b.Fatal(err)
-	}
+	_, err = s.pool.Exec(ctx, `VACUUM ANALYZE`)
+	return err
+}
+
+// BenchmarkComplianceAt answers fleet compliance over the seeded fleet (openBenchFleet): now
+// and as of instants in the past, for the fleet, a label and a check, and one host's history.
+func BenchmarkComplianceAt(b *testing.B) {
+	ctx := context.Background()
+	s := openBenchFleet(b)
+	days, hosts, end := benchFleet.days, benchFleet.hosts, benchFleet.end
 	for _, bc := range []struct {
 		name         string
 		at           time.Time
@@ -295,13 +365,13 @@ func BenchmarkComplianceAt(b *testing.B) {
 			args []any
 		}{
 			{"status deltas", qStatusDeltas, []any{mid.Truncate(time.Hour), "laptop", ""}},
-			{"status hour", qStatusHour, []any{mid, mid.Truncate(time.Hour), "laptop", ""}},
+			{"status hour", qStatusSpans, []any{[]time.Time{mid.Truncate(time.Hour)}, []time.Time{mid}, "laptop", ""}},
 			{"posture deltas", qPostureDeltas, []any{mid.Truncate(time.Hour), "laptop"}},
-			{"posture hour", qPostureHour, []any{mid, mid.Truncate(time.Hour), "laptop"}},
+			{"posture hour", qPostureSpans, []any{[]time.Time{mid.Truncate(time.Hour)}, []time.Time{mid}, "laptop"}},
 			{"hosts", qHostsAt, []any{mid, "laptop"}},
 			{"hosts, fleet", qHostsAt, []any{mid, ""}},
-			{"revoked", qRevokedAt, []any{mid, "laptop"}},
-			{"exempted", qExemptedAt, []any{mid, "laptop", ""}},
+			{"revoked", qRevokedAll, []any{[]time.Time{mid}, "laptop"}},
+			{"exempted", qExemptedAll, []any{[]time.Time{mid}, "laptop", ""}},
 			{"stale now", qStaleFleet, []any{end, "laptop", []string{}}},
 			{"stale mid", qStaleFleet, []any{mid, "laptop", []string{}}},
 		} {
@@ -325,4 +395,77 @@ func BenchmarkComplianceAt(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkComplianceSeries90d answers the dashboard's 90-day chart over the seeded fleet
+// (run it with FLEET_BENCH_DAYS=90): compliance once a day for 90 days up to the end of the
+// history, at instants on the hour and 23 minutes before the hour, for the fleet, one label
+// and one check.
+func BenchmarkComplianceSeries90d(b *testing.B) {
+	ctx := context.Background()
+	s := openBenchFleet(b)
+	end := benchFleet.end
+	for _, bb := range []struct {
+		name, label, check string
+		now                time.Time
+	}{
+		{"fleet/on-the-hour", "", "", end.Add(-time.Hour)},
+		{"label/on-the-hour", "laptop", "", end.Add(-time.Hour)},
+		{"check/on-the-hour", "", "check-03", end.Add(-time.Hour)},
+		{"fleet/mid-hour", "", "", end.Add(-23 * time.Minute)},
+		{"label/mid-hour", "laptop", "", end.Add(-23 * time.Minute)},
+		{"check/mid-hour", "", "check-03", end.Add(-23 * time.Minute)},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			q := store.SeriesQuery{From: bb.now.Add(-90 * 24 * time.Hour), To: bb.now, Step: 24 * time.Hour, Label: bb.label, Check: bb.check}
+			for b.Loop() {
+				cs, err := s.ComplianceSeries(ctx, q)
+				if err != nil || len(cs) != 91 || cs[90].Hosts == 0 {
+					b.Fatalf("ComplianceSeries = %d elements, %v", len(cs), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkHostsPage reads one page of 50 hosts of the seeded fleet as the dashboard asks for
+// it: in each sort order, the first page and one in the middle of the fleet (keyset paging),
+// a hostname search and a posture filter.
+func BenchmarkHostsPage(b *testing.B) {
+	ctx := context.Background()
+	s := openBenchFleet(b)
+	mid, err := s.Host(ctx, fmt.Sprintf("h%06d", benchFleet.hosts/2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	type bench struct {
+		name string
+		f    store.HostFilter
+	}
+	var bs []bench
+	for _, sort := range []string{store.HostSortID, store.HostSortHostname, store.HostSortLastSeen, store.HostSortOSVersion} {
+		bs = append(bs,
+			bench{sort + "/first", store.HostFilter{Sort: sort}},
+			bench{sort + "/deep", store.HostFilter{Sort: sort, After: mid.ID, AfterKey: store.HostSortKey(mid, sort)}},
+			bench{sort + "/deep-desc", store.HostFilter{Sort: sort, Desc: true, After: mid.ID, AfterKey: store.HostSortKey(mid, sort)}})
+	}
+	bs = append(bs,
+		bench{"search", store.HostFilter{Search: "HOST123", Sort: store.HostSortHostname}},
+		bench{"search/last_seen", store.HostFilter{Search: "host123", Sort: store.HostSortLastSeen, Desc: true}},
+		bench{"posture/id", store.HostFilter{Posture: store.PostureNonCompliant}},
+		bench{"posture/hostname", store.HostFilter{Posture: store.PostureNonCompliant, Sort: store.HostSortHostname}},
+		bench{"label/last_seen", store.HostFilter{Label: "laptop", Sort: store.HostSortLastSeen, Desc: true}},
+	)
+	for _, bb := range bs {
+		b.Run(bb.name, func(b *testing.B) {
+			f := bb.f
+			f.Limit = 50
+			for b.Loop() {
+				hs, err := s.Hosts(ctx, f)
+				if err != nil || len(hs) == 0 {
+					b.Fatalf("Hosts(%+v) = %d hosts, %v", f, len(hs), err)
+				}
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,22 +19,30 @@ import (
 const qStatusDeltas = `SELECT check_id, status, sum(n) FROM status_deltas
 	WHERE label = $2 AND time < $1 AND ($3 = '' OR check_id = $3) GROUP BY check_id, status`
 
-// qStatusHour is the same for the instant's own hour, up to the instant, from the transitions
-// (at most an hour of them, through transitions_time) of the hosts that have the label now.
-const qStatusHour = `SELECT t.check_id, x.status, sum(x.n) FROM transitions t
-	JOIN hosts h ON h.id = t.host_id
-	CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
-	WHERE t.time >= $2 AND t.time <= $1 AND x.status <> '' AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
-		AND ($4 = '' OR t.check_id = $4)
-	GROUP BY t.check_id, x.status`
+// qStatusSpans sums, for each instant i (the 1-based ordinal of $1 and $2), the status changes
+// of the transitions from $1[i] to $2[i] (both included; a part of the instant's own hour, see
+// deltasUntil) of the hosts that have the label $3 now, for the check $4: one statement for
+// every instant, each a range of transitions_time_counts (index only). LATERAL keeps the
+// planner from joining the instants to every transition; the label is a lookup per
+// transition read (none on the hour), not a read of every host with the label.
+const qStatusSpans = `SELECT a.i, s.check_id, s.status, s.n FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
+	CROSS JOIN LATERAL (
+		SELECT t.check_id, x.status, sum(x.n) AS n FROM transitions t
+		CROSS JOIN LATERAL (VALUES (t.to_status, 1), (t.from_status, -1)) AS x (status, n)
+		WHERE t.time >= a.lo AND t.time <= a.hi AND x.status <> ''
+			AND ($3 = '' OR EXISTS (SELECT 1 FROM hosts h WHERE h.id = t.host_id AND h.labels @> ARRAY[$3]::text[]))
+			AND ($4 = '' OR t.check_id = $4)
+		GROUP BY 1, 2) s`
 
 const qPostureDeltas = `SELECT state, sum(n) FROM posture_deltas WHERE label = $2 AND time < $1 GROUP BY state`
 
-const qPostureHour = `SELECT x.state, sum(x.n) FROM posture p
-	JOIN hosts h ON h.id = p.host_id
-	CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
-	WHERE p.time >= $2 AND p.time <= $1 AND x.state <> '' AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
-	GROUP BY x.state`
+const qPostureSpans = `SELECT a.i, s.state, s.n FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS a (lo, hi, i)
+	CROSS JOIN LATERAL (
+		SELECT x.state, sum(x.n) AS n FROM posture p
+		CROSS JOIN LATERAL (VALUES (p.to_state, 1), (p.from_state, -1)) AS x (state, n)
+		WHERE p.time >= a.lo AND p.time <= a.hi AND x.state <> ''
+			AND ($3 = '' OR EXISTS (SELECT 1 FROM hosts h WHERE h.id = p.host_id AND h.labels @> ARRAY[$3]::text[]))
+		GROUP BY 1) s`
 
 // qHostsAt counts the hosts enrolled and not revoked at the instant.
 const qHostsAt = `SELECT count(*) FROM hosts
@@ -74,21 +83,61 @@ const qExemptedAt = `WITH e AS (
 SELECT DISTINCT p.id FROM pairs p JOIN current c ON c.host_id = p.id AND c.check_id = p.check_id
 WHERE ` + statusAt + ` = 'fail'`
 
+// qRevokedAll and qExemptedAll are qRevokedAt and qExemptedAt at each instant of $1, with its
+// 1-based ordinal.
+const qRevokedAll = `SELECT a.i, r.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+	CROSS JOIN LATERAL (SELECT h.id FROM hosts h WHERE h.revoked_at <= a.at AND h.enrolled_at <= a.at
+		AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])) r`
+
+var qExemptedAll = `SELECT a.i, x.id FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+	CROSS JOIN LATERAL (` + strings.ReplaceAll(qExemptedAt, "$1", "a.at") + `) x`
+
 // staleScope are the hosts, in scope ($2: label), stale at $1 by their StaleAt now.
 const staleScope = `h.stale_at <= $1 AND h.enrolled_at <= $1 AND (h.revoked_at IS NULL OR h.revoked_at > $1)
 	AND ($2 = '' OR h.labels @> ARRAY[$2]::text[])`
 
 // qStaleFleet counts the stale hosts (not among $3, the exempted ones qExactAt counts) whose
-// posture at $1 was compliant: one probe of posture_host_time each.
+// posture at $1 was compliant: the latest posture kept in hosts when it began by then (nearly
+// always: a stale host has not reported since), otherwise one probe of posture_host_time.
 const qStaleFleet = `SELECT count(*) FROM hosts h
-	CROSS JOIN LATERAL (SELECT p.to_state FROM posture p WHERE p.host_id = h.id AND p.time <= $1
-		ORDER BY p.time DESC, p.id DESC LIMIT 1) p
-	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND p.to_state = 'compliant'`
+	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND CASE WHEN h.posture_since <= $1 THEN h.posture ELSE (
+		SELECT p.to_state FROM posture p WHERE p.host_id = h.id AND p.time <= $1
+		ORDER BY p.time DESC, p.id DESC LIMIT 1) END = 'compliant'`
 
 // qStaleCheck counts the stale hosts (not among $3) whose status for the check $4 at $1 was
 // compliant.
 const qStaleCheck = `SELECT count(*) FROM hosts h JOIN current c ON c.host_id = h.id AND c.check_id = $4
 	WHERE ` + staleScope + ` AND NOT h.id = ANY($3) AND ` + statusAt + ` IN ('pass', 'managed', 'exempt', 'not_applicable')`
+
+// qStaleFleetAll is qStaleFleet at every instant of $1 (with its 1-based ordinal), in one
+// statement: the hosts (with the label $3) stale by the last instant $2 are read once, then
+// matched to each instant; $4 and $5 pair instants' ordinals with their exempted hosts, which
+// qExactAt counts instead.
+const qStaleFleetAll = `WITH s AS MATERIALIZED (
+	SELECT h.id, h.stale_at, h.enrolled_at, h.revoked_at, h.posture, h.posture_since FROM hosts h
+	WHERE h.stale_at <= $2 AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
+)
+SELECT a.i, count(*) FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+JOIN s ON s.stale_at <= a.at AND s.enrolled_at <= a.at AND (s.revoked_at IS NULL OR s.revoked_at > a.at)
+WHERE NOT EXISTS (SELECT 1 FROM unnest($4::bigint[], $5::text[]) AS e (i, id) WHERE e.i = a.i AND e.id = s.id)
+	AND CASE WHEN s.posture_since <= a.at THEN s.posture ELSE (
+		SELECT p.to_state FROM posture p WHERE p.host_id = s.id AND p.time <= a.at
+		ORDER BY p.time DESC, p.id DESC LIMIT 1) END = 'compliant'
+GROUP BY a.i`
+
+// qStaleCheckAll is qStaleCheck, for the check $6, at every instant of $1, as qStaleFleetAll.
+const qStaleCheckAll = `WITH s AS MATERIALIZED (
+	SELECT h.id, h.stale_at, h.enrolled_at, h.revoked_at, c.status, c.since FROM hosts h
+	JOIN current c ON c.host_id = h.id AND c.check_id = $6
+	WHERE h.stale_at <= $2 AND ($3 = '' OR h.labels @> ARRAY[$3]::text[])
+)
+SELECT a.i, count(*) FROM unnest($1::timestamptz[]) WITH ORDINALITY AS a (at, i)
+JOIN s ON s.stale_at <= a.at AND s.enrolled_at <= a.at AND (s.revoked_at IS NULL OR s.revoked_at > a.at)
+WHERE NOT EXISTS (SELECT 1 FROM unnest($4::bigint[], $5::text[]) AS e (i, id) WHERE e.i = a.i AND e.id = s.id)
+	AND CASE WHEN s.since <= a.at THEN s.status ELSE (
+		SELECT t.to_status FROM transitions t WHERE t.host_id = s.id AND t.check_id = $6 AND t.time <= a.at
+		ORDER BY t.time DESC, t.id DESC LIMIT 1) END IN ('pass', 'managed', 'exempt', 'not_applicable')
+GROUP BY a.i`
 
 // qExactAt computes, for a few hosts, every check's status at the instant from the current
 // state and the transitions: raw (as the deltas count it) and effective (a failure under an
@@ -134,122 +183,203 @@ FROM agg WHERE per_check = 0 GROUP BY 1, 2, 4, 5`
 // status is compliant; a host with none is NoData. A compliant host whose StaleAt (as it is
 // now) is at or before at counts as Stale instead. Labels are the hosts' current labels.
 func (s *Store) ComplianceAt(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
-	hour := at.UTC().Truncate(time.Hour)
-	counts := map[string]map[string]int{} // check → status → (host, check) pairs
-	add := func(chk, status string, n int) {
-		if chk == "" || status == "" || check != "" && chk != check {
-			return
-		}
-		m := counts[chk]
-		if m == nil {
-			m = map[string]int{}
-			counts[chk] = m
-		}
-		m[status] += n
-	}
-	posture := map[string]int{}
-	var revoked, exempted []string
-
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return c, err
+		return store.Compliance{At: at}, err
 	}
 	defer tx.Rollback(ctx)
-	scanCounts := func(rows pgx.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			var chk, status string
-			var n int
-			if err := rows.Scan(&chk, &status, &n); err != nil {
-				return err
-			}
-			add(chk, status, n)
-		}
-		return rows.Err()
+	p := newPoint(at, label, check)
+	var b pgx.Batch
+	b.Queue(qStatusDeltas, p.until, label, check).Query(p.scanCounts)
+	if check == "" {
+		b.Queue(qPostureDeltas, p.until, label).Query(p.scanPosture)
 	}
-	scanPosture := func(rows pgx.Rows) error {
-		defer rows.Close()
-		for rows.Next() {
-			var state string
-			var n int
-			if err := rows.Scan(&state, &n); err != nil {
-				return err
-			}
-			posture[state] += n
-		}
-		return rows.Err()
+	b.Queue(qHostsAt, at, label).QueryRow(func(r pgx.Row) error { return r.Scan(&p.c.Hosts) })
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return p.c, err
 	}
-	scanIDs := func(ids *[]string) func(pgx.Rows) error {
-		return func(rows pgx.Rows) (err error) {
-			*ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err := finishPoints(ctx, tx, label, check, []*point{p}); err != nil {
+		return p.c, err
+	}
+	return p.c, nil
+}
+
+// point is ComplianceAt at one instant while it is being counted: c.Hosts, and the (host,
+// check) pairs per check and status and the hosts per posture, first as the deltas before
+// until give them; finishPoints does the rest.
+type point struct {
+	c                 store.Compliance
+	check             string
+	counts            map[string]map[string]int // check → status → (host, check) pairs
+	posture           map[string]int
+	revoked, exempted []string
+	// The deltas are summed up to until (excluded), the instant's hour or the next one,
+	// whichever is nearer; the transitions from lo to hi (included) are then added (sign 1)
+	// or taken back (sign -1), at most half an hour of them.
+	until, lo, hi time.Time
+	sign          int
+}
+
+func newPoint(at time.Time, label, check string) *point {
+	p := &point{c: store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}, check: check,
+		counts: map[string]map[string]int{}, posture: map[string]int{}}
+	hour := at.UTC().Truncate(time.Hour)
+	p.until, p.lo, p.hi, p.sign = hour, hour, at, 1
+	if at.Sub(hour) > 30*time.Minute {
+		// (at, hour + 1h) in whole microseconds, as PostgreSQL keeps times.
+		p.until = hour.Add(time.Hour)
+		p.lo, p.hi, p.sign = at.Truncate(time.Microsecond).Add(time.Microsecond), p.until.Add(-time.Microsecond), -1
+	}
+	return p
+}
+
+func (p *point) add(chk, status string, n int) {
+	if chk == "" || status == "" || p.check != "" && chk != p.check {
+		return
+	}
+	m := p.counts[chk]
+	if m == nil {
+		m = map[string]int{}
+		p.counts[chk] = m
+	}
+	m[status] += n
+}
+
+func (p *point) scanCounts(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var chk, status string
+		var n int
+		if err := rows.Scan(&chk, &status, &n); err != nil {
 			return err
 		}
+		p.add(chk, status, n)
 	}
-	var b pgx.Batch
-	b.Queue(qStatusDeltas, hour, label, check).Query(scanCounts)
-	b.Queue(qStatusHour, at, hour, label, check).Query(scanCounts)
-	if check == "" {
-		b.Queue(qPostureDeltas, hour, label).Query(scanPosture)
-		b.Queue(qPostureHour, at, hour, label).Query(scanPosture)
-	}
-	b.Queue(qHostsAt, at, label).QueryRow(func(r pgx.Row) error { return r.Scan(&c.Hosts) })
-	b.Queue(qRevokedAt, at, label).Query(scanIDs(&revoked))
-	b.Queue(qExemptedAt, at, label, check).Query(scanIDs(&exempted))
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return c, err
-	}
-	// Stale hosts that count compliant are counted as stale instead: those without an
-	// exemption here, the exempted ones with their exact statuses below.
-	if exempted == nil {
-		exempted = []string{}
-	}
-	if check == "" {
-		err = tx.QueryRow(ctx, qStaleFleet, at, label, exempted).Scan(&c.Stale)
-	} else {
-		err = tx.QueryRow(ctx, qStaleCheck, at, label, exempted, check).Scan(&c.Stale)
-	}
-	if err != nil {
-		return c, err
-	}
-	if len(revoked)+len(exempted) > 0 {
-		rows, err := tx.Query(ctx, qExactAt, at, revoked, exempted)
-		if err != nil {
-			return c, err
+	return rows.Err()
+}
+
+func (p *point) scanPosture(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return err
 		}
+		p.posture[state] += n
+	}
+	return rows.Err()
+}
+
+// finishPoints finishes every point, in two round trips whatever their number: it adds the
+// transitions and posture changes of each instant's own hour up to the instant, takes out the
+// hosts revoked by then, counts failures under an exemption in force then as exempt, and counts
+// the stale hosts (see ComplianceAt).
+func finishPoints(ctx context.Context, tx pgx.Tx, label, check string, points []*point) error {
+	ats, los, his := make([]time.Time, len(points)), make([]time.Time, len(points)), make([]time.Time, len(points))
+	for i, p := range points {
+		ats[i], los[i], his[i] = p.c.At, p.lo, p.hi
+	}
+	// Each row is of the point with the 1-based ordinal i.
+	each := func(rows pgx.Rows, fn func(p *point) error, dest ...any) error {
 		defer rows.Close()
+		var i int
 		for rows.Next() {
-			var isRevoked, stale bool
-			var chk *string
-			var raw, eff string
-			var n int
-			if err := rows.Scan(&isRevoked, &stale, &chk, &raw, &eff, &n); err != nil {
-				return c, err
+			if err := rows.Scan(append([]any{&i}, dest...)...); err != nil {
+				return err
 			}
-			switch {
-			case chk != nil && isRevoked:
-				add(*chk, raw, -n)
-			case chk != nil:
-				add(*chk, raw, -n)
-				add(*chk, eff, n)
-				if stale && *chk == check && wire.Compliant(eff) {
-					c.Stale += n
-				}
-			case isRevoked:
-				posture[raw] -= n
-			default:
-				posture[raw] -= n
-				posture[eff] += n
-				if stale && check == "" && eff == stateCompliant {
-					c.Stale += n
-				}
+			if err := fn(points[i-1]); err != nil {
+				return err
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return c, err
-		}
+		return rows.Err()
+	}
+	var chk, status, id string
+	var n int
+	var b pgx.Batch
+	b.Queue(qStatusSpans, los, his, label, check).Query(func(rows pgx.Rows) error {
+		return each(rows, func(p *point) error { p.add(chk, status, p.sign*n); return nil }, &chk, &status, &n)
+	})
+	if check == "" {
+		b.Queue(qPostureSpans, los, his, label).Query(func(rows pgx.Rows) error {
+			return each(rows, func(p *point) error { p.posture[status] += p.sign * n; return nil }, &status, &n)
+		})
+	}
+	b.Queue(qRevokedAll, ats, label).Query(func(rows pgx.Rows) error {
+		return each(rows, func(p *point) error { p.revoked = append(p.revoked, id); return nil }, &id)
+	})
+	b.Queue(qExemptedAll, ats, label, check).Query(func(rows pgx.Rows) error {
+		return each(rows, func(p *point) error { p.exempted = append(p.exempted, id); return nil }, &id)
+	})
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
 	}
 
-	c.Tally(counts, posture[stateCompliant], posture[stateNoncompliant], check)
-	return c, nil
+	// Stale hosts that count compliant are counted as stale instead: those without an
+	// exemption here, the exempted ones with their exact statuses (qExactAt).
+	b = pgx.Batch{}
+	exI, exID := []int64{}, []string{}
+	for i, p := range points {
+		for _, id := range p.exempted {
+			exI, exID = append(exI, int64(i+1)), append(exID, id)
+		}
+	}
+	scanStale := func(rows pgx.Rows) error {
+		var n int
+		return each(rows, func(p *point) error { p.c.Stale += n; return nil }, &n)
+	}
+	lastAt := points[len(points)-1].c.At
+	if check == "" {
+		b.Queue(qStaleFleetAll, ats, lastAt, label, exI, exID).Query(scanStale)
+	} else {
+		b.Queue(qStaleCheckAll, ats, lastAt, label, exI, exID, check).Query(scanStale)
+	}
+	for _, p := range points {
+		if len(p.revoked)+len(p.exempted) > 0 {
+			if p.exempted == nil {
+				p.exempted = []string{}
+			}
+			b.Queue(qExactAt, p.c.At, p.revoked, p.exempted).Query(p.scanExact)
+		}
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
+	}
+	for _, p := range points {
+		p.c.Tally(p.counts, p.posture[stateCompliant], p.posture[stateNoncompliant], p.check)
+	}
+	return nil
+}
+
+// scanExact applies qExactAt's rows to p.
+func (p *point) scanExact(rows pgx.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var isRevoked, stale bool
+		var chk *string
+		var raw, eff string
+		var n int
+		if err := rows.Scan(&isRevoked, &stale, &chk, &raw, &eff, &n); err != nil {
+			return err
+		}
+		switch {
+		case chk != nil && isRevoked:
+			p.add(*chk, raw, -n)
+		case chk != nil:
+			p.add(*chk, raw, -n)
+			p.add(*chk, eff, n)
+			if stale && *chk == p.check && wire.Compliant(eff) {
+				p.c.Stale += n
+			}
+		case isRevoked:
+			p.posture[raw] -= n
+		default:
+			p.posture[raw] -= n
+			p.posture[eff] += n
+			if stale && p.check == "" && eff == stateCompliant {
+				p.c.Stale += n
+			}
+		}
+	}
+	return rows.Err()
 }

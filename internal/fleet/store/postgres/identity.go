@@ -287,8 +287,8 @@ func (s *Store) Host(ctx context.Context, id string) (store.Host, error) {
 	return scanHost(s.pool.QueryRow(ctx, `SELECT `+hostColumns+` FROM hosts WHERE id = $1`, id))
 }
 
-// Hosts returns the hosts f selects, by ID.
-func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+// hostsQuery is the query of Hosts(f) and its arguments.
+func hostsQuery(f store.HostFilter) (string, []any, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -316,16 +316,75 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 			where = append(where, `stale_at > `+arg(now))
 		}
 	}
+	if f.Search != "" {
+		// A range of hosts_hostname: every lower-cased hostname with the prefix.
+		lo := store.LowerASCII(f.Search)
+		where = append(where, `lower(hostname COLLATE "C") >= `+arg(lo))
+		if hi, ok := store.PrefixEnd(lo); ok {
+			where = append(where, `lower(hostname COLLATE "C") < `+arg(hi))
+		}
+	}
+	if f.OSVersion != "" {
+		where = append(where, `os_version = `+arg(f.OSVersion))
+	}
+	if f.Posture != "" {
+		p, err := postureColumn(f.Posture)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, `posture = `+arg(p))
+	}
+	key := `id`
+	switch f.Sort {
+	case "", store.HostSortID:
+	case store.HostSortHostname:
+		key = `lower(hostname COLLATE "C")`
+	case store.HostSortLastSeen:
+		key = `last_seen`
+	case store.HostSortOSVersion:
+		key = `(os_version COLLATE "C")`
+	default:
+		return "", nil, fmt.Errorf("hosts: unknown sort %q: use id, hostname, last_seen or os_version", f.Sort)
+	}
+	op, dir := `>`, ``
+	if f.Desc {
+		op, dir = `<`, ` DESC`
+	}
 	if f.After != "" {
-		where = append(where, `id > `+arg(f.After))
+		if key == `id` {
+			where = append(where, `id `+op+` `+arg(f.After))
+		} else {
+			var k any = f.AfterKey
+			if f.Sort == store.HostSortLastSeen {
+				t, err := time.Parse(time.RFC3339Nano, f.AfterKey)
+				if err != nil {
+					return "", nil, fmt.Errorf("hosts: after key %q is not an RFC 3339 time", f.AfterKey)
+				}
+				k = t
+			}
+			where = append(where, `(`+key+`, id) `+op+` (`+arg(k)+`, `+arg(f.After)+`)`)
+		}
 	}
 	q := `SELECT ` + hostColumns + ` FROM hosts`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY id`
+	if key == `id` {
+		q += ` ORDER BY id` + dir
+	} else {
+		q += ` ORDER BY ` + key + dir + `, id` + dir
+	}
 	if f.Limit > 0 {
 		q += ` LIMIT ` + arg(f.Limit)
+	}
+	return q, args, nil
+}
+
+// Hosts returns the hosts f selects, by ID.
+func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+	q, args, err := hostsQuery(f)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -341,6 +400,19 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		hosts = append(hosts, h)
 	}
 	return hosts, rows.Err()
+}
+
+// postureColumn is the hosts.posture value of a store.HostFilter posture.
+func postureColumn(p string) (string, error) {
+	switch p {
+	case store.PostureCompliant:
+		return stateCompliant, nil
+	case store.PostureNonCompliant:
+		return stateNoncompliant, nil
+	case store.PostureNone:
+		return "", nil
+	}
+	return "", fmt.Errorf("hosts: unknown posture %q: use compliant, noncompliant or none", p)
 }
 
 // RevokeHost revokes a host's credential from at on: every request it makes is refused until

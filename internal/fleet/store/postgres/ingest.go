@@ -233,10 +233,11 @@ func (s *Store) Ingest(ctx context.Context, hostID string, b wire.ReportBatch, n
 				ON CONFLICT DO NOTHING`, hostID, int64(sp.lo), int64(sp.hi), int64(sp.chainSeq), sp.chainPrev, sp.chainHash)
 		}
 		in.batch.Queue(`UPDATE hosts SET last_seq = $2, chain_seq = $3, chain_hash = $4, chain_broken = $5,
-			last_seen = greatest(last_seen, $6), stale_at = `+staleAtSQL("greatest(last_seen, $6)", "0")+`, applied = $7, last_run_id = $8, last_run_at = $9, last_run_checks = $10
+			last_seen = greatest(last_seen, $6), stale_at = `+staleAtSQL("greatest(last_seen, $6)", "0")+`, applied = $7, last_run_id = $8, last_run_at = $9, last_run_checks = $10,
+			posture = $11, posture_since = coalesce($12, posture_since)
 			WHERE id = $1`,
 			hostID, int64(hs.lastSeq), int64(hs.chainSeq), hs.chainHash, hs.chainBroken, now,
-			tsOrNull(in.applied), in.lastRun.id, tsOrNull(in.lastRun.at), in.lastRun.checks)
+			tsOrNull(in.applied), in.lastRun.id, tsOrNull(in.lastRun.at), in.lastRun.checks, in.state, in.postureSince())
 		res.Acked = hs.lastSeq
 		return &in.batch, nil
 	}
@@ -480,6 +481,14 @@ func (in *ingest) observe(check, status, actual, expected string, at time.Time, 
 			in.state = p
 		}
 	}
+}
+
+// postureSince is the time of the batch's last posture change, nil when none.
+func (in *ingest) postureSince() *time.Time {
+	if len(in.postures) == 0 {
+		return nil
+	}
+	return &in.postures[len(in.postures)-1].at
 }
 
 // posture is the host's posture from its current state.

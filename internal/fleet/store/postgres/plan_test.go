@@ -34,11 +34,15 @@ func TestQueryPlans(t *testing.T) {
 		{"current results", `SELECT check_id, status FROM current WHERE host_id = $1 ORDER BY check_id`, []any{"h"}, "current_pkey"},
 		{"compliance deltas", qStatusDeltas, []any{now, "", ""}, "status_deltas_label_time"},
 		{"compliance deltas by label", qStatusDeltas, []any{now, "mac", "alf"}, "status_deltas_label_time"},
-		{"compliance hour", qStatusHour, []any{now, now, "mac", ""}, "transitions_time"},
+		{"compliance hour", qStatusSpans, []any{[]time.Time{now}, []time.Time{now}, "mac", ""}, "transitions_time_counts"},
+		{"compliance hours", qStatusSpans, []any{[]time.Time{now, now}, []time.Time{now, now}, "", ""}, "transitions_time_counts"},
+		{"compliance deltas per instant", qStatusDeltasSeries, []any{[]time.Time{now}, "mac", now, ""}, "status_deltas_label_time"},
+		{"posture deltas per instant", qPostureDeltasSeries, []any{[]time.Time{now}, "", now}, "posture_deltas_label_time"},
+		{"revoked hosts", qRevokedSeries, []any{""}, "hosts_revoked"},
 		{"posture deltas", qPostureDeltas, []any{now, ""}, "posture_deltas_label_time"},
-		{"posture hour", qPostureHour, []any{now, now, ""}, "posture_time"},
-		{"compliance revoked", qRevokedAt, []any{now, ""}, "hosts_revoked"},
-		{"compliance exempted", qExemptedAt, []any{now, "", ""}, "current_pkey"},
+		{"posture hour", qPostureSpans, []any{[]time.Time{now}, []time.Time{now}, ""}, "posture_time_counts"},
+		{"compliance revoked", qRevokedAll, []any{[]time.Time{now}, ""}, "hosts_revoked"},
+		{"compliance exempted", qExemptedAll, []any{[]time.Time{now}, "", ""}, "current_pkey"},
 		// See "stale compliant for a check".
 		{"compliance exact", qExactAt, []any{now, []string{"h"}, []string{}}, "current_pkey"},
 		{"compaction", foldStatusDeltas, []any{now}, "status_deltas_raw"},
@@ -47,6 +51,8 @@ func TestQueryPlans(t *testing.T) {
 		{"hosts by check status", `SELECT id FROM hosts WHERE EXISTS (SELECT 1 FROM current c WHERE c.host_id = hosts.id AND c.check_id = $1 AND c.status = $2)`, []any{"alf", "fail"}, "current_check_status"},
 		{"stale hosts", `SELECT id FROM hosts WHERE stale_at <= $1`, []any{now}, "hosts_stale_at"},
 		{"stale compliant", qStaleFleet, []any{now, "", []string{}}, "posture_host_time"},
+		{"stale compliant per instant", qStaleFleetAll, []any{[]time.Time{now}, now, "", []int64{}, []string{}}, "hosts_stale_at"},
+		{"stale compliant for a check per instant", qStaleCheckAll, []any{[]time.Time{now}, now, "", []int64{}, []string{}, "alf"}, "current_check_status"},
 		// On empty tables transitions_check_time (CheckHistory) ties with
 		// transitions_host_check_time for its per-host probe; TestCheckHistoryIndexWithStatistics
 		// shows that with statistics the probe takes the latter.

@@ -407,3 +407,75 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// BenchmarkComplianceSeries90d answers the dashboard's 90-day chart over the generated fleet:
+// compliance once a day for 90 days, for the fleet, one label and one check, at instants on
+// the hour and at instants 23 minutes before the hour (each of which reads the transitions of
+// those 23 minutes: about 2,300 at the fixture's drift rate).
+func BenchmarkComplianceSeries90d(b *testing.B) {
+	s, end := benchFleet(b)
+	ctx := context.Background()
+	for _, bb := range []struct {
+		name, label, check string
+		now                time.Time
+	}{
+		{"fleet/on-the-hour", "", "", end.Add(-time.Hour)},
+		{"label/on-the-hour", "mac", "", end.Add(-time.Hour)},
+		{"check/on-the-hour", "", "alf-enabled", end.Add(-time.Hour)},
+		{"fleet/mid-hour", "", "", end.Add(-23 * time.Minute)},
+		{"label/mid-hour", "mac", "", end.Add(-23 * time.Minute)},
+		{"check/mid-hour", "", "alf-enabled", end.Add(-23 * time.Minute)},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			q := store.SeriesQuery{From: bb.now.Add(-90 * 24 * time.Hour), To: bb.now, Step: 24 * time.Hour, Label: bb.label, Check: bb.check}
+			for b.Loop() {
+				cs, err := s.ComplianceSeries(ctx, q)
+				if err != nil || len(cs) != 91 || cs[90].Hosts == 0 {
+					b.Fatalf("ComplianceSeries = %d elements, %v", len(cs), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkHostsPage reads one page of 50 hosts of the generated fleet as the dashboard asks
+// for it: in each sort order, the first page and one in the middle of the fleet (keyset
+// paging), a hostname search and a posture filter.
+func BenchmarkHostsPage(b *testing.B) {
+	s, _ := benchFleet(b)
+	ctx := context.Background()
+	mid, err := s.Host(ctx, fmt.Sprintf("h%06d", fleetFixture.hosts/2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	type bench struct {
+		name string
+		f    store.HostFilter
+	}
+	var bs []bench
+	for _, sort := range []string{store.HostSortID, store.HostSortHostname, store.HostSortLastSeen, store.HostSortOSVersion} {
+		bs = append(bs,
+			bench{sort + "/first", store.HostFilter{Sort: sort}},
+			bench{sort + "/deep", store.HostFilter{Sort: sort, After: mid.ID, AfterKey: store.HostSortKey(mid, sort)}},
+			bench{sort + "/deep-desc", store.HostFilter{Sort: sort, Desc: true, After: mid.ID, AfterKey: store.HostSortKey(mid, sort)}})
+	}
+	bs = append(bs,
+		bench{"search", store.HostFilter{Search: "H0123", Sort: store.HostSortHostname}},
+		bench{"search/last_seen", store.HostFilter{Search: "h0123", Sort: store.HostSortLastSeen, Desc: true}},
+		bench{"posture/id", store.HostFilter{Posture: store.PostureNonCompliant}},
+		bench{"posture/hostname", store.HostFilter{Posture: store.PostureNonCompliant, Sort: store.HostSortHostname}},
+		bench{"label/last_seen", store.HostFilter{Label: "linux", Sort: store.HostSortLastSeen, Desc: true}},
+	)
+	for _, bb := range bs {
+		b.Run(bb.name, func(b *testing.B) {
+			f := bb.f
+			f.Limit = 50
+			for b.Loop() {
+				hs, err := s.Hosts(ctx, f)
+				if err != nil || len(hs) == 0 {
+					b.Fatalf("Hosts(%+v) = %d hosts, %v", f, len(hs), err)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"math"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
@@ -217,96 +219,213 @@ func (s *Store) exemptAt(ctx context.Context, at time.Time, hosts map[string]*ho
 	return out, nil
 }
 
-// complianceCounts answers ComplianceAt from status_deltas and posture_deltas, or their
-// per-label tables when label is given.
-func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
-	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
-	t := ts(at)
-	hourStart := hourOf(t) * int64(time.Hour)
-	counts := map[string]map[string]int{} // check → status → pairs
-	add := func(chk, status string, n int) {
-		if status == "" {
-			return
-		}
-		m := counts[chk]
-		if m == nil {
-			m = map[string]int{}
-			counts[chk] = m
-		}
-		m[status] += n
-	}
-	posture := map[string]int{}
-	// ?9 is the label; inLabel restricts a query to the rows whose host (column col) has it.
-	// A lookup per row, not `IN (SELECT …)`, which would read every host of the label.
-	inLabel := func(col string) string {
-		if label == "" {
-			return ""
-		}
-		return ` AND EXISTS (SELECT 1 FROM host_labels l WHERE l.label = ?9 AND l.host_id = ` + col + `)`
-	}
-	deltas, postureDeltas, labelCond := `status_deltas`, `posture_deltas`, ``
-	if label != "" {
-		deltas, postureDeltas, labelCond = `label_status_deltas`, `label_posture_deltas`, ` AND label = ?9`
-	}
-	// bind gives a query of this function its arguments: ?1, ?2, ?3 from args, ?9 the label.
-	bind := func(q string, args ...any) []any {
-		a := make([]any, 9)
-		copy(a, args)
-		a[8] = label
-		return bindArgs(q, a...)
-	}
+// deltaSums are the counts of the hourly deltas summed over the hours before an instant's:
+// (host, check) pairs per check and status, and hosts per posture (left empty for one check).
+type deltaSums struct {
+	status  map[string]map[string]int // check → status → pairs
+	posture map[string]int
+}
 
-	// The hours before at's hour, then the transitions of its hour up to at.
-	q := `SELECT check_id, status, sum(n) FROM ` + deltas + ` WHERE hour < ?1` + labelCond
+func (d deltaSums) clone() deltaSums {
+	c := deltaSums{status: map[string]map[string]int{}, posture: map[string]int{}}
+	for chk, m := range d.status {
+		c.status[chk] = maps.Clone(m)
+	}
+	maps.Copy(c.posture, d.posture)
+	return c
+}
+
+func (d *deltaSums) addStatus(chk, status string, n int) {
+	if status == "" {
+		return
+	}
+	if d.status == nil {
+		d.status = map[string]map[string]int{}
+	}
+	m := d.status[chk]
+	if m == nil {
+		m = map[string]int{}
+		d.status[chk] = m
+	}
+	m[status] += n
+}
+
+func (d *deltaSums) addPosture(state string, n int) {
+	if d.posture == nil {
+		d.posture = map[string]int{}
+	}
+	d.posture[state] += n
+}
+
+// deltaTables are the tables of hourly deltas for the fleet or for label, and the condition
+// (on ?9) that picks the label's rows.
+func deltaTables(label string) (status, posture, cond string) {
+	if label != "" {
+		return `label_status_deltas`, `label_posture_deltas`, ` AND label = ?9`
+	}
+	return `status_deltas`, `posture_deltas`, ``
+}
+
+// bind9 gives a query its arguments: ?1 … from args, ?9 the label.
+func bind9(q, label string, args ...any) []any {
+	a := make([]any, 9)
+	copy(a, args)
+	a[8] = label
+	return bindArgs(q, a...)
+}
+
+// deltasBefore sums the hourly deltas of the hours before hour, for label and check.
+func (s *Store) deltasBefore(ctx context.Context, hour int64, label, check string) (deltaSums, error) {
+	var d deltaSums
+	err := s.addDeltas(ctx, &d, math.MinInt64, hour, label, check)
+	return d, err
+}
+
+// addDeltas adds to d the hourly deltas of the hours from lo to before hi, for label and check.
+func (s *Store) addDeltas(ctx context.Context, d *deltaSums, lo, hi int64, label, check string) error {
+	deltas, postureDeltas, labelCond := deltaTables(label)
+	q := `SELECT check_id, status, sum(n) FROM ` + deltas + ` WHERE hour >= ?1 AND hour < ?2` + labelCond
 	if check != "" {
-		q += ` AND check_id = ?2`
+		q += ` AND check_id = ?3`
 	}
 	q += ` GROUP BY check_id, status`
-	if err := s.each(ctx, q, bind(q, hourOf(t), check), func(sc func(...any) error) error {
+	if err := s.each(ctx, q, bind9(q, label, lo, hi, check), func(sc func(...any) error) error {
 		var chk, status string
 		var n int
 		err := sc(&chk, &status, &n)
-		add(chk, status, n)
+		d.addStatus(chk, status, n)
 		return err
 	}); err != nil {
-		return c, err
+		return err
 	}
-	q = `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ?1 AND time <= ?2` + inLabel("transitions.host_id")
+	if check != "" {
+		return nil
+	}
+	q = `SELECT state, sum(n) FROM ` + postureDeltas + ` WHERE hour >= ?1 AND hour < ?2` + labelCond + ` GROUP BY state`
+	return s.each(ctx, q, bind9(q, label, lo, hi), func(sc func(...any) error) error {
+		var state string
+		var n int
+		err := sc(&state, &n)
+		d.addPosture(state, n)
+		return err
+	})
+}
+
+// hostScope is what ComplianceAt needs of the hosts at an instant besides their statuses: how
+// many are enrolled and not revoked, and which were revoked by then (the deltas still count
+// them).
+type hostScope func(ctx context.Context, t int64) (hosts int, revoked []string, err error)
+
+// hostsAt is the hostScope of one instant, from the hosts table.
+func (s *Store) hostsAt(label string) hostScope {
+	return func(ctx context.Context, t int64) (int, []string, error) {
+		var n int
+		q := `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
+		if label != "" {
+			// The label's hosts from its index range, less the few not enrolled or revoked by then.
+			q = `SELECT (SELECT count(*) FROM host_labels WHERE label = ?9) - (SELECT count(*) FROM hosts
+			WHERE (enrolled_at > ?1 OR revoked_at != 0 AND revoked_at <= ?1)` + inLabel(label, "hosts.id") + `)`
+		}
+		if err := s.r.QueryRowContext(ctx, q, bind9(q, label, t)...).Scan(&n); err != nil {
+			return 0, nil, err
+		}
+		var revoked []string
+		q = `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1` + inLabel(label, "hosts.id")
+		err := s.each(ctx, q, bind9(q, label, t), func(sc func(...any) error) error {
+			var id string
+			err := sc(&id)
+			revoked = append(revoked, id)
+			return err
+		})
+		return n, revoked, err
+	}
+}
+
+// inLabel restricts a query to the rows whose host (column col) has label (?9), if one is
+// given. A lookup per row, not `IN (SELECT …)`, which would read every host of the label.
+func inLabel(label, col string) string {
+	if label == "" {
+		return ""
+	}
+	return ` AND EXISTS (SELECT 1 FROM host_labels l WHERE l.label = ?9 AND l.host_id = ` + col + `)`
+}
+
+// complianceCounts answers ComplianceAt from status_deltas and posture_deltas, or their
+// per-label tables when label is given.
+func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check string) (store.Compliance, error) {
+	d, err := s.deltasBefore(ctx, deltasUntil(ts(at)), label, check)
+	if err != nil {
+		return store.Compliance{At: at}, err
+	}
+	return s.complianceFrom(ctx, at, label, check, d, s.hostsAt(label))
+}
+
+// deltasUntil is the hour up to which (excluded) ComplianceAt at t sums the hourly deltas:
+// t's own hour when t is in its first half, so that the transitions from the hour's start up
+// to t are added; else the next hour, so that those after t up to the hour's end are taken
+// back. Either way at most half an hour of transitions is read.
+func deltasUntil(t int64) int64 {
+	h := hourOf(t)
+	if t-h*int64(time.Hour) > int64(time.Hour)/2 {
+		return h + 1
+	}
+	return h
+}
+
+// complianceFrom finishes ComplianceAt from d, the deltas summed over the hours before
+// deltasUntil(at) (which it may change): it adds the transitions of at's own hour up to at (or
+// takes back those after at), and corrects for the hosts revoked by then, for exemptions and
+// for stale hosts.
+func (s *Store) complianceFrom(ctx context.Context, at time.Time, label, check string, d deltaSums, scope hostScope) (store.Compliance, error) {
+	c := store.Compliance{At: at, PerCheck: map[string]store.CheckCount{}}
+	t := ts(at)
+	if d.status == nil {
+		d.status = map[string]map[string]int{}
+	}
+	if d.posture == nil {
+		d.posture = map[string]int{}
+	}
+	counts, posture := d.status, d.posture
+	add := d.addStatus
+	bind := func(q string, args ...any) []any { return bind9(q, label, args...) }
+
+	// The transitions of at's hour up to at (sign 1), or after at to the hour's end (sign -1),
+	// counted by the database from transitions_time_counts alone.
+	lo, hi, sign := hourOf(t)*int64(time.Hour), t, 1
+	span := `time >= ?1 AND time <= ?2`
+	if u := deltasUntil(t); u != hourOf(t) {
+		lo, hi, sign = t, u*int64(time.Hour), -1
+		span = `time > ?1 AND time < ?2`
+	}
+	q := `SELECT check_id, from_status, to_status, count(*) FROM transitions WHERE ` + span + inLabel(label, "transitions.host_id")
 	if check != "" {
 		// Not through the index on check_id, which would read all of that check's history:
-		// the hour's transitions from transitions_time are few.
+		// the hour's transitions from transitions_time_counts are few.
 		q += ` AND +check_id = ?3`
 	}
-	if err := s.each(ctx, q, bind(q, hourStart, t, check), func(sc func(...any) error) error {
+	q += ` GROUP BY check_id, from_status, to_status`
+	if err := s.each(ctx, q, bind(q, lo, hi, check), func(sc func(...any) error) error {
 		var chk, from, to string
-		err := sc(&chk, &from, &to)
-		add(chk, from, -1)
-		add(chk, to, 1)
+		var n int
+		err := sc(&chk, &from, &to, &n)
+		add(chk, from, -sign*n)
+		add(chk, to, sign*n)
 		return err
 	}); err != nil {
 		return c, err
 	}
 	if check == "" {
-		q := `SELECT state, sum(n) FROM ` + postureDeltas + ` WHERE hour < ?1` + labelCond + ` GROUP BY state`
-		if err := s.each(ctx, q, bind(q, hourOf(t)),
-			func(sc func(...any) error) error {
-				var state string
-				var n int
-				err := sc(&state, &n)
-				posture[state] += n
-				return err
-			}); err != nil {
-			return c, err
-		}
-		q = `SELECT from_state, to_state FROM posture WHERE time >= ?1 AND time <= ?2` + inLabel("posture.host_id")
-		if err := s.each(ctx, q, bind(q, hourStart, t),
+		q = `SELECT from_state, to_state, count(*) FROM posture WHERE ` + span + inLabel(label, "posture.host_id") +
+			` GROUP BY from_state, to_state`
+		if err := s.each(ctx, q, bind(q, lo, hi),
 			func(sc func(...any) error) error {
 				var from, to string
-				err := sc(&from, &to)
+				var n int
+				err := sc(&from, &to, &n)
 				if from != "" {
-					posture[from]--
+					posture[from] -= sign * n
 				}
-				posture[to]++
+				posture[to] += sign * n
 				return err
 			}); err != nil {
 			return c, err
@@ -325,28 +444,11 @@ func (s *Store) complianceCounts(ctx context.Context, at time.Time, label, check
 		return c, err
 	}
 
-	q = `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`
-	if label != "" {
-		// The label's hosts from its index range, less the few not enrolled or revoked by then.
-		q = `SELECT (SELECT count(*) FROM host_labels WHERE label = ?9) - (SELECT count(*) FROM hosts
-			WHERE (enrolled_at > ?1 OR revoked_at != 0 AND revoked_at <= ?1)` + inLabel("hosts.id") + `)`
-	}
-	if err := s.r.QueryRowContext(ctx, q, bind(q, t)...).
-		Scan(&c.Hosts); err != nil {
+	hosts, revoked, err := scope(ctx, t)
+	if err != nil {
 		return c, err
 	}
-	// Hosts revoked by then are not counted: take back what the deltas counted for them.
-	var revoked []string
-	q = `SELECT id FROM hosts WHERE revoked_at != 0 AND revoked_at <= ?1 AND enrolled_at <= ?1` + inLabel("hosts.id")
-	if err := s.each(ctx, q, bind(q, t),
-		func(sc func(...any) error) error {
-			var id string
-			err := sc(&id)
-			revoked = append(revoked, id)
-			return err
-		}); err != nil {
-		return c, err
-	}
+	c.Hosts = hosts
 	for _, id := range revoked {
 		for _, chk := range checks {
 			st, err := s.statusAt(ctx, id, chk, t)

@@ -368,12 +368,26 @@ func (s *Store) Host(ctx context.Context, id string) (store.Host, error) {
 	return h, err
 }
 
-// Hosts returns the hosts the filter selects, ordered by ID.
-func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+// denseRows is how many matching hosts make a filter dense (Store.denseRows): a page sorted
+// by another key then walks that key's index and skips the hosts that do not match (about
+// fleet/denseRows per match at worst), rather than reading and sorting every match.
+const denseRows = 2000
+
+// hostsQuery is the query of Hosts(f) and its arguments. SQLite has no statistics to choose
+// between a filter's index and the sort's, so sparse tells it: a filter of a sparse kind
+// ("label", "posture", "search", "os_version") is written so that its index drives the query
+// (the page then sorts what it found); the others so that it cannot, and the query walks the
+// sort's index in the page's order. A filter whose index is the sort's (a search sorted by
+// hostname, an OS version by OS version, a posture by ID) always drives.
+func hostsQuery(f store.HostFilter, sparse map[string]bool) (string, []any, error) {
 	var where []string
 	var args []any
 	if f.Label != "" {
-		where = append(where, `id IN (SELECT host_id FROM host_labels WHERE label = ?)`)
+		if sparse["label"] {
+			where = append(where, `id IN (SELECT host_id FROM host_labels WHERE label = ?)`)
+		} else {
+			where = append(where, `EXISTS (SELECT 1 FROM host_labels l WHERE l.label = ? AND l.host_id = hosts.id)`)
+		}
 		args = append(args, f.Label)
 	}
 	switch {
@@ -395,18 +409,161 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		}
 		args = append(args, ts(nowIfZero(f.Now)))
 	}
+	// drive is col as written to let its index drive the query, or else not (the unary +).
+	drive := func(kind, col string) string {
+		if sparse[kind] || alignedFilter(f.Sort, kind) {
+			return col
+		}
+		return `+` + col
+	}
+	if f.Search != "" {
+		// A range of hosts_hostname: every lower-cased hostname with the prefix.
+		lo := store.LowerASCII(f.Search)
+		col := drive("search", `lower(hostname)`)
+		where = append(where, col+` >= ?`)
+		args = append(args, lo)
+		if hi, ok := store.PrefixEnd(lo); ok {
+			where = append(where, col+` < ?`)
+			args = append(args, hi)
+		}
+	}
+	if f.OSVersion != "" {
+		where = append(where, drive("os_version", `os_version`)+` = ?`)
+		args = append(args, f.OSVersion)
+	}
+	if f.Posture != "" {
+		p, err := postureColumn(f.Posture)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, drive("posture", `posture`)+` = ?`)
+		args = append(args, p)
+	}
+	key := `id`
+	switch f.Sort {
+	case "", store.HostSortID:
+	case store.HostSortHostname:
+		key = `lower(hostname)`
+	case store.HostSortLastSeen:
+		key = `last_seen`
+	case store.HostSortOSVersion:
+		key = `os_version`
+	default:
+		return "", nil, fmt.Errorf("hosts: unknown sort %q: use id, hostname, last_seen or os_version", f.Sort)
+	}
+	op, dir := `>`, ``
+	if f.Desc {
+		op, dir = `<`, ` DESC`
+	}
 	if f.After != "" {
-		where = append(where, `id > ?`)
-		args = append(args, f.After)
+		switch f.Sort {
+		case "", store.HostSortID:
+			where = append(where, `id `+op+` ?`)
+			args = append(args, f.After)
+		case store.HostSortHostname:
+			// Not the row value (key, id) > (?, ?), which SQLite does not take as a range of
+			// an index on an expression: the first term is the range, the second skips ties.
+			where = append(where, key+` `+op+`= ?`, `(`+key+` `+op+` ? OR id `+op+` ?)`)
+			args = append(args, f.AfterKey, f.AfterKey, f.After)
+		default:
+			// A row value, which SQLite seeks to in the index even among many ties.
+			var k any = f.AfterKey
+			if f.Sort == store.HostSortLastSeen {
+				t, err := time.Parse(time.RFC3339Nano, f.AfterKey)
+				if err != nil {
+					return "", nil, fmt.Errorf("hosts: after key %q is not an RFC 3339 time", f.AfterKey)
+				}
+				k = ts(t)
+			}
+			where = append(where, `(`+key+`, id) `+op+` (?, ?)`)
+			args = append(args, k, f.After)
+		}
 	}
 	q := `SELECT ` + hostColumns + ` FROM hosts`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY id`
+	if key == `id` {
+		q += ` ORDER BY id` + dir
+	} else {
+		q += ` ORDER BY ` + key + dir + `, id` + dir
+	}
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
+	}
+	return q, args, nil
+}
+
+// alignedFilter reports whether the index of a filter of kind is the index of the sort.
+func alignedFilter(sort, kind string) bool {
+	switch kind {
+	case "search":
+		return sort == store.HostSortHostname
+	case "os_version":
+		return sort == store.HostSortOSVersion
+	case "posture":
+		return sort == "" || sort == store.HostSortID
+	}
+	return false
+}
+
+// sparseFilters finds which of f's filters match fewer than denseRows hosts (see hostsQuery),
+// each by counting at most that many entries of its index. Only a limited page asks.
+func (s *Store) sparseFilters(ctx context.Context, f store.HostFilter) (map[string]bool, error) {
+	out := map[string]bool{}
+	if f.Limit <= 0 {
+		// Every matching host is asked for: the filters drive, as they always did.
+		for _, kind := range []string{"label", "search", "os_version", "posture"} {
+			out[kind] = true
+		}
+		return out, nil
+	}
+	count := func(kind, q string, args ...any) error {
+		var n int
+		err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (`+q+` LIMIT `+strconv.Itoa(s.denseRows)+`)`, args...).Scan(&n)
+		out[kind] = n < s.denseRows
+		return err
+	}
+	if f.Label != "" {
+		if err := count("label", `SELECT 1 FROM host_labels WHERE label = ?`, f.Label); err != nil {
+			return nil, err
+		}
+	}
+	if f.Search != "" && !alignedFilter(f.Sort, "search") {
+		lo := store.LowerASCII(f.Search)
+		if hi, ok := store.PrefixEnd(lo); ok {
+			if err := count("search", `SELECT 1 FROM hosts WHERE lower(hostname) >= ? AND lower(hostname) < ?`, lo, hi); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if f.OSVersion != "" && !alignedFilter(f.Sort, "os_version") {
+		if err := count("os_version", `SELECT 1 FROM hosts WHERE os_version = ?`, f.OSVersion); err != nil {
+			return nil, err
+		}
+	}
+	if f.Posture != "" && !alignedFilter(f.Sort, "posture") {
+		p, err := postureColumn(f.Posture)
+		if err != nil {
+			return nil, err
+		}
+		if err := count("posture", `SELECT 1 FROM hosts WHERE posture = ?`, p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Hosts returns the hosts the filter selects, ordered by ID.
+func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, error) {
+	sparse, err := s.sparseFilters(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	q, args, err := hostsQuery(f, sparse)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -422,6 +579,19 @@ func (s *Store) Hosts(ctx context.Context, f store.HostFilter) ([]store.Host, er
 		out = append(out, h)
 	}
 	return out, rows.Err()
+}
+
+// postureColumn is the hosts.posture value of a store.HostFilter posture.
+func postureColumn(p string) (string, error) {
+	switch p {
+	case store.PostureCompliant:
+		return stateCompliant, nil
+	case store.PostureNonCompliant:
+		return stateNoncompliant, nil
+	case store.PostureNone:
+		return "", nil
+	}
+	return "", fmt.Errorf("hosts: unknown posture %q: use compliant, noncompliant or none", p)
 }
 
 // RevokeHost revokes a host's credential: every request with it is refused until the machine

@@ -101,9 +101,15 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 			}
 			// An exemption as made before approvals existed (by its approver, when made).
 			exemptAt := storetest.T0.Add(3 * time.Hour)
+			// Since 0008, an approved exemption is stored with its requester and approval time.
 			if n >= 3 {
-				if _, err := old.w.Exec(`INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
-					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?, 0, 0)`, ts(exemptAt)); err != nil {
+				q := `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
+					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?1, 0, 0)`
+				if n >= 8 {
+					q = `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at,
+					requested_by, approved_at) VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?1, 0, 0, 'ciso', ?1)`
+				}
+				if _, err := old.w.Exec(q, ts(exemptAt)); err != nil {
 					t.Fatalf("insert an exemption (at %d) = %v", n, err)
 				}
 			}
@@ -276,12 +282,17 @@ func TestQueryPlans(t *testing.T) {
 		{"hosts by staleness", `SELECT id FROM hosts WHERE stale_at <= ? AND id > ? ORDER BY id LIMIT 100`, []any{1, ""}, "SEARCH hosts USING"},
 		{"latest run", `SELECT run_id FROM runs WHERE host_id = ? ORDER BY finished DESC, id DESC LIMIT 1`, []any{"h"}, "USING INDEX runs_host_finished"},
 		{"status counts before an hour", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour < ? GROUP BY check_id, status`, []any{1}, "USING PRIMARY KEY (hour<?)"},
-		{"a check's transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ? AND +check_id = ?`, []any{0, 1, "alf"}, "USING INDEX transitions_time"},
-		{"transitions of the last hour", `SELECT check_id, from_status, to_status FROM transitions WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX transitions_time"},
+		{"a check's transitions of the last hour", `SELECT check_id, from_status, to_status, count(*) FROM transitions WHERE time >= ? AND time <= ? AND +check_id = ? GROUP BY check_id, from_status, to_status`, []any{0, 1, "alf"}, "USING COVERING INDEX transitions_time_counts"},
+		{"transitions of the last hour", `SELECT check_id, from_status, to_status, count(*) FROM transitions WHERE time >= ? AND time <= ? GROUP BY check_id, from_status, to_status`, []any{0, 1}, "USING COVERING INDEX transitions_time_counts"},
+		{"a label's transitions of the last hour", `SELECT check_id, from_status, to_status, count(*) FROM transitions WHERE time >= ?1 AND time <= ?2` + inLabel("mac", "transitions.host_id") + ` GROUP BY check_id, from_status, to_status`, []any{0, 1, nil, nil, nil, nil, nil, nil, "mac"}, "USING COVERING INDEX transitions_time_counts"},
+		{"status counts between instants", `SELECT check_id, status, sum(n) FROM status_deltas WHERE hour >= ?1 AND hour < ?2 GROUP BY check_id, status`, []any{0, 1}, "USING PRIMARY KEY (hour>? AND hour<?)"},
+		{"label status counts between instants", `SELECT check_id, status, sum(n) FROM label_status_deltas WHERE hour >= ?1 AND hour < ?2 AND label = ?3 GROUP BY check_id, status`, []any{0, 1, "mac"}, "USING PRIMARY KEY (label=? AND hour>? AND hour<?)"},
+		{"revoked hosts", `SELECT id, enrolled_at, revoked_at FROM hosts INDEXED BY hosts_revoked WHERE revoked_at != 0`, nil, "USING INDEX hosts_revoked"},
+		{"hosts enrolled since", `SELECT enrolled_at FROM hosts WHERE enrolled_at > ?`, []any{1}, "USING COVERING INDEX hosts_enrolled (enrolled_at>?)"},
 		{"label status counts before an hour", `SELECT check_id, status, sum(n) FROM label_status_deltas WHERE hour < ? AND label = ? GROUP BY check_id, status`, []any{1, "mac"}, "USING PRIMARY KEY (label=? AND hour<?)"},
 		{"label posture counts before an hour", `SELECT state, sum(n) FROM label_posture_deltas WHERE hour < ? AND label = ? GROUP BY state`, []any{1, "mac"}, "USING PRIMARY KEY (label=? AND hour<?)"},
 		{"posture counts before an hour", `SELECT state, sum(n) FROM posture_deltas WHERE hour < ? GROUP BY state`, []any{1}, "USING PRIMARY KEY (hour<?)"},
-		{"posture of the last hour", `SELECT from_state, to_state FROM posture WHERE time >= ? AND time <= ?`, []any{0, 1}, "USING INDEX posture_time"},
+		{"posture of the last hour", `SELECT from_state, to_state, count(*) FROM posture WHERE time >= ? AND time <= ? GROUP BY from_state, to_state`, []any{0, 1}, "USING COVERING INDEX posture_time_counts"},
 		{"hosts at an instant", `SELECT count(*) FROM hosts WHERE enrolled_at <= ?1 AND (revoked_at = 0 OR revoked_at > ?1)`, []any{1}, "USING COVERING INDEX hosts_enrolled"},
 		{"status at", `SELECT to_status FROM transitions WHERE check_id = ? AND host_id = ? AND time <= ? ORDER BY id DESC LIMIT 1`, []any{"a", "h", 1}, "USING COVERING INDEX transitions_check_host_time"},
 		{"posture at", `SELECT to_state FROM posture WHERE host_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT 1`, []any{"h", 1}, "USING INDEX posture_host_time"},

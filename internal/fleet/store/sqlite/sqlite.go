@@ -47,6 +47,8 @@ type Store struct {
 	closing   chan struct{}   // closed by Close: the writer drains and ends
 	loopDone  sync.WaitGroup
 	closeOnce sync.Once
+
+	denseRows int // see hostsQuery; a field so that tests can make every filter dense
 }
 
 // stmts are Ingest's statements, prepared once on the writer connection: Ingest runs a dozen
@@ -161,7 +163,7 @@ func openAt(file string, target int) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r, stmts: st, ingestQ: make(chan *ingestReq), closing: make(chan struct{})}
+	s := &Store{w: w, r: r, stmts: st, ingestQ: make(chan *ingestReq), closing: make(chan struct{}), denseRows: denseRows}
 	s.loopDone.Add(1)
 	go s.ingestLoop()
 	return s, nil

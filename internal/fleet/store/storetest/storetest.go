@@ -67,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CheckHistory", testCheckHistory},
 		{"Users", testUsers},
 		{"LatestBans", testLatestBans},
+		{"ComplianceSeries", testComplianceSeries},
+		{"HostSort", testHostSort},
 	}
 	tests = append(tests, staleTests...)
 	tests = append(tests, sessionTests...)
