@@ -1016,3 +1016,35 @@ func TestDashHostTimelineAndAlertsSort(t *testing.T) {
 		t.Errorf("the timeline's time header is not %s", want)
 	}
 }
+
+// The charts ask the store for midnights (on the hour: the stores' cheap case) and end with the
+// present the page already counted.
+func TestChartSeriesInstants(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	ctx := context.Background()
+	now := t0.Add(17 * time.Minute) // 09:17
+	current, err := d.st.ComplianceAt(ctx, now, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.srv.chartSeries(ctx, now, "", current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != chartDays+1 {
+		t.Fatalf("chartSeries gave %d instants, want %d midnights and now", len(got), chartDays+1)
+	}
+	midnight := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if !got[0].At.Equal(midnight.Add(-(chartDays-1)*chartStep)) || !got[chartDays-1].At.Equal(midnight) || !got[chartDays].At.Equal(now) {
+		t.Errorf("chartSeries instants = %v … %v, %v; want %v … %v, %v", got[0].At, got[chartDays-1].At, got[chartDays].At,
+			midnight.Add(-(chartDays-1)*chartStep), midnight, now)
+	}
+	if diff := cmp.Diff(current, got[chartDays]); diff != "" {
+		t.Errorf("last point is not the present's count (-want +got):\n%s", diff)
+	}
+	// At midnight exactly, the present is the series' own last instant.
+	if got, err := d.srv.chartSeries(ctx, midnight, "", current); err != nil || len(got) != chartDays || !got[chartDays-1].At.Equal(midnight) {
+		t.Errorf("chartSeries at midnight = %d instants, %v; want %d ending at midnight", len(got), err, chartDays)
+	}
+}
