@@ -208,7 +208,7 @@ func (s *Server) checkPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 		data.Next = pathWith(self, base) + "#failing"
 	}
 
-	data.Chart, err = s.checkChart(ctx, d.Now, check)
+	data.Chart, err = s.checkChart(ctx, d.Now, check, c)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -246,9 +246,10 @@ func (s *Server) hostnames(ctx context.Context) func(id string) string {
 	}
 }
 
-// checkChart is the check's failing and erring hosts at the end of each of the last 90 days.
-func (s *Server) checkChart(ctx context.Context, now time.Time, check string) (lineChart, error) {
-	series, err := s.st.ComplianceSeries(ctx, store.SeriesQuery{From: now.Add(-chartDays * chartStep), To: now, Step: chartStep, Check: check})
+// checkChart is the check's failing and erring hosts at the start of each of the last 90 days
+// and now.
+func (s *Server) checkChart(ctx context.Context, now time.Time, check string, current store.Compliance) (lineChart, error) {
+	series, err := s.chartSeries(ctx, now, check, current)
 	if err != nil {
 		return lineChart{}, err
 	}

@@ -22,14 +22,6 @@ func init() {
 	})
 }
 
-// BansReader is the optional store ability to read the latest ban summary a host's guard
-// reported (wire.KindBans records; the stores keep the newest per host). LatestBans returns
-// the summary and the time of its record, or store.ErrNotFound when the host sent none.
-// Without it the host page says that this server cannot show bans.
-type BansReader interface {
-	LatestBans(ctx context.Context, hostID string) (wire.Bans, time.Time, error)
-}
-
 // timelineMax bounds the host page's timeline; the API's history endpoint has the rest.
 const timelineMax = 200
 
@@ -78,7 +70,6 @@ type hostPageData struct {
 	Alerts     []store.StoredAlert
 	Bans       *wire.Bans
 	BansAt     time.Time
-	BansKnown  bool // the store can read ban summaries
 	Nudged     bool // the page is the answer to a check-now without JavaScript
 	NudgeURL   string
 	StateURL   string
@@ -158,16 +149,13 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 	sortBy, dir = alertSort.read(q)
 	sortAlerts(data.Alerts, sortBy, dir)
 	data.AlertSort = alertSort.links(self, q, sortBy, dir)
-	if br, ok := s.st.(BansReader); ok {
-		data.BansKnown = true
-		b, at, err := br.LatestBans(ctx, h.ID)
-		switch {
-		case err == nil:
-			data.Bans, data.BansAt = &b, at
-		case !errors.Is(err, store.ErrNotFound):
-			s.internal(w, r, err)
-			return
-		}
+	b, at, err := s.st.LatestBans(ctx, h.ID)
+	switch {
+	case err == nil:
+		data.Bans, data.BansAt = &b, at
+	case !errors.Is(err, store.ErrNotFound):
+		s.internal(w, r, err)
+		return
 	}
 	title := h.Hostname
 	if title == "" {

@@ -48,7 +48,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, d *dashReq
 	sortBy, dir := smallSort(r.URL.Query(), checkSorts)
 	data := overviewPageData{Now: c, Drift: transitionsTable{ID: "drift"},
 		Checks: checkCountsTable{ID: "per-check", Rows: checkRows(c, sortBy, dir), Sort: sortLinks("/", url.Values{}, checkSorts, sortBy, dir)}}
-	if data.Trend, err = s.fleetChart(ctx, d.Now); err != nil {
+	if data.Trend, err = s.fleetChart(ctx, d.Now, c); err != nil {
 		s.internal(w, r, err)
 		return
 	}
@@ -102,9 +102,24 @@ func (s *Server) recentDrift(ctx context.Context, checks []string, n int) ([]sto
 	return all[:min(len(all), n)], nil
 }
 
-// fleetChart is the fleet's hosts per status at the end of each of the last 90 days.
-func (s *Server) fleetChart(ctx context.Context, now time.Time) (lineChart, error) {
-	series, err := s.st.ComplianceSeries(ctx, store.SeriesQuery{From: now.Add(-chartDays * chartStep), To: now, Step: chartStep})
+// chartSeries is compliance at the start (00:00 UTC) of each of the last chartDays days, then
+// now, which the caller has already counted. Midnights are on the hour, where the stores answer
+// from their hourly counts alone; an instant inside an hour costs a read of its transitions.
+func (s *Server) chartSeries(ctx context.Context, now time.Time, check string, current store.Compliance) ([]store.Compliance, error) {
+	today := now.UTC().Truncate(chartStep)
+	series, err := s.st.ComplianceSeries(ctx, store.SeriesQuery{From: today.Add(-(chartDays - 1) * chartStep), To: today, Step: chartStep, Check: check})
+	if err != nil {
+		return nil, err
+	}
+	if now.After(today) {
+		series = append(series, current)
+	}
+	return series, nil
+}
+
+// fleetChart is the fleet's hosts per status at the start of each of the last 90 days and now.
+func (s *Server) fleetChart(ctx context.Context, now time.Time, current store.Compliance) (lineChart, error) {
+	series, err := s.chartSeries(ctx, now, "", current)
 	if err != nil {
 		return lineChart{}, err
 	}

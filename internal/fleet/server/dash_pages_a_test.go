@@ -501,7 +501,7 @@ func TestDashHostPage(t *testing.T) {
 		`/usr/libexec/ApplicationFirewall/socketfilterfw --getstealthmode`,
 		`<dd class="exit-code">0</dd>`, `Firewall stealth mode is off`, `<code class="hash">ab12cd</code>`, "stealth mode is off",
 		"CIS 2.2.1; NIST SC-7", "socketfilterfw", "pfctl -d", "/bin/zsh",
-		"cannot show ban summaries",
+		"reported no bans",
 		"exemption created", // the office label has none, but h1's timeline shows only its own
 	} {
 		if w == "exemption created" {
@@ -534,25 +534,18 @@ func TestDashHostPage(t *testing.T) {
 	}
 }
 
-// bansStore is the fake with ban summaries.
-type bansStore struct {
-	*fakeStore
-	bans map[string]wire.Bans
-}
-
-func (b bansStore) LatestBans(_ context.Context, hostID string) (wire.Bans, time.Time, error) {
-	x, ok := b.bans[hostID]
-	if !ok {
-		return wire.Bans{}, time.Time{}, store.ErrNotFound
-	}
-	return x, t0, nil
-}
-
 func TestDashHostBans(t *testing.T) {
 	d := newDashFixture(t)
 	smallFleet(t, d)
-	d.srv = New(bansStore{d.st, map[string]wire.Bans{"h1": {Active: 7, Added: 2, Top: []string{"203.0.113.9"}}}}, Options{Now: d.clock.now})
-	d.ts = newTLSServer(t, d.srv)
+	// Two summaries from h1: the newer (higher seq) is shown, whatever their order of arrival.
+	for _, r := range []wire.Record{
+		{Seq: 3, Kind: wire.KindBans, Time: t0.Add(2 * time.Minute), Bans: &wire.Bans{Active: 7, Added: 2, Top: []string{"203.0.113.9"}}},
+		{Seq: 2, Kind: wire.KindBans, Time: t0.Add(time.Minute), Bans: &wire.Bans{Active: 1}},
+	} {
+		if _, err := d.st.Ingest(context.Background(), "h1", batch(r), t0.Add(3*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		host string
 		want []string
@@ -1021,5 +1014,37 @@ func TestDashHostTimelineAndAlertsSort(t *testing.T) {
 	_, body := d.get(t, "/hosts/h2?asort=rule", "aude")
 	if want := `href="/hosts/h2?asort=rule&amp;tdir=asc&amp;tsort=time#timeline"`; !strings.Contains(body, want) {
 		t.Errorf("the timeline's time header is not %s", want)
+	}
+}
+
+// The charts ask the store for midnights (on the hour: the stores' cheap case) and end with the
+// present the page already counted.
+func TestChartSeriesInstants(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	ctx := context.Background()
+	now := t0.Add(17 * time.Minute) // 09:17
+	current, err := d.st.ComplianceAt(ctx, now, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.srv.chartSeries(ctx, now, "", current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != chartDays+1 {
+		t.Fatalf("chartSeries gave %d instants, want %d midnights and now", len(got), chartDays+1)
+	}
+	midnight := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	if !got[0].At.Equal(midnight.Add(-(chartDays-1)*chartStep)) || !got[chartDays-1].At.Equal(midnight) || !got[chartDays].At.Equal(now) {
+		t.Errorf("chartSeries instants = %v … %v, %v; want %v … %v, %v", got[0].At, got[chartDays-1].At, got[chartDays].At,
+			midnight.Add(-(chartDays-1)*chartStep), midnight, now)
+	}
+	if diff := cmp.Diff(current, got[chartDays]); diff != "" {
+		t.Errorf("last point is not the present's count (-want +got):\n%s", diff)
+	}
+	// At midnight exactly, the present is the series' own last instant.
+	if got, err := d.srv.chartSeries(ctx, midnight, "", current); err != nil || len(got) != chartDays || !got[chartDays-1].At.Equal(midnight) {
+		t.Errorf("chartSeries at midnight = %d instants, %v; want %d ending at midnight", len(got), err, chartDays)
 	}
 }

@@ -32,6 +32,7 @@ type fakeStore struct {
 	audit      []store.Audit
 	users      map[string]store.User
 	sessions   map[string]store.Session // hex hash → session
+	bans       map[string]wire.Record   // host → its newest bans record
 	ingests    int                      // batches that stored something
 	offers     map[string]offer         // offered credential hash → host and the credential it was offered to
 	lists      int                      // calls of Hosts
@@ -332,6 +333,13 @@ func (f *fakeStore) Ingest(_ context.Context, hostID string, b wire.ReportBatch,
 			}
 		case r.Alert != nil:
 			f.alerts = append(f.alerts, store.StoredAlert{ID: int64(len(f.alerts) + 1), HostID: hostID, Alert: *r.Alert, Seq: r.Seq})
+		case r.Bans != nil:
+			if b, ok := f.bans[hostID]; !ok || b.Seq < r.Seq {
+				if f.bans == nil {
+					f.bans = map[string]wire.Record{}
+				}
+				f.bans[hostID] = r
+			}
 		}
 	}
 	h := f.hosts[hostID]
@@ -564,3 +572,13 @@ var (
 	_ store.Store = (*fakeStore)(nil)
 	_ Auditor     = (*fakeStore)(nil)
 )
+
+func (f *fakeStore) LatestBans(_ context.Context, hostID string) (wire.Bans, time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.bans[hostID]
+	if !ok {
+		return wire.Bans{}, time.Time{}, store.ErrNotFound
+	}
+	return *r.Bans, r.Time, nil
+}

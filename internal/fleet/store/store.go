@@ -329,7 +329,9 @@ const (
 func HostSortKey(h Host, sort string) string {
 	switch sort {
 	case HostSortHostname:
-		return strings.ToLower(h.Hostname)
+		// ASCII only, as the stores' lower() indexes fold: full Unicode folding would page past
+		// a non-ASCII hostname out of the index's order.
+		return LowerASCII(h.Hostname)
 	case HostSortLastSeen:
 		return h.LastSeen.UTC().Format(time.RFC3339Nano)
 	case HostSortOSVersion:
@@ -495,6 +497,9 @@ type Store interface {
 	// how long its results were confirmed; ErrNotFound when none is stored.
 	LatestRun(ctx context.Context, hostID string) (StoredRun, error)
 	Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]StoredAlert, error)
+	// LatestBans is the newest ban summary the host's guard reported (the record with the
+	// highest seq) and the time of that record; ErrNotFound when it sent none.
+	LatestBans(ctx context.Context, hostID string) (wire.Bans, time.Time, error)
 	AckAlert(ctx context.Context, id int64, actor, note string, at time.Time) error
 
 	// Policies and exemptions; every write is audited.

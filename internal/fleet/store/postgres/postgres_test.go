@@ -80,10 +80,16 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// An exemption as made before approvals existed (by its approver, when made).
+			// An exemption as made before approvals existed (by its approver, when made), or as
+			// an approved one is stored since 0008.
 			if from >= 3 {
-				if _, err := old.pool.Exec(ctx, `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at)
-					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', $1)`, t0); err != nil {
+				q := `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at)
+					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', $1)`
+				if from >= 8 {
+					q = `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, requested_by, approved_at)
+					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', $1, 'ciso', $1)`
+				}
+				if _, err := old.pool.Exec(ctx, q, t0); err != nil {
 					t.Fatalf("insert an exemption (at %d) = %v", from, err)
 				}
 			}

@@ -320,3 +320,18 @@ func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, 
 	}
 	return sr, nil
 }
+
+// LatestBans implements store.Store: the bans table keeps one summary per host, the newest by seq.
+func (s *Store) LatestBans(ctx context.Context, hostID string) (wire.Bans, time.Time, error) {
+	var at time.Time
+	var summary []byte
+	err := s.pool.QueryRow(ctx, `SELECT time, summary FROM bans WHERE host_id = $1`, hostID).Scan(&at, &summary)
+	if err != nil {
+		return wire.Bans{}, time.Time{}, fmt.Errorf("bans of host %s: %w", hostID, notFound(err))
+	}
+	var b wire.Bans
+	if err := json.Unmarshal(summary, &b); err != nil {
+		return wire.Bans{}, time.Time{}, fmt.Errorf("bans of host %s: %w", hostID, err)
+	}
+	return b, at.UTC(), nil
+}

@@ -101,9 +101,15 @@ func TestUpgradeFromEveryVersion(t *testing.T) {
 			}
 			// An exemption as made before approvals existed (by its approver, when made).
 			exemptAt := storetest.T0.Add(3 * time.Hour)
+			// Since 0008, an approved exemption is stored with its requester and approval time.
 			if n >= 3 {
-				if _, err := old.w.Exec(`INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
-					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?, 0, 0)`, ts(exemptAt)); err != nil {
+				q := `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at)
+					VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?1, 0, 0)`
+				if n >= 8 {
+					q = `INSERT INTO exemptions (id, host_id, label, check_id, reason, approved_by, created_at, expires, revoked_at,
+					requested_by, approved_at) VALUES ('ex-old', 'h1', '', 'alf', 'lab', 'ciso', ?1, 0, 0, 'ciso', ?1)`
+				}
+				if _, err := old.w.Exec(q, ts(exemptAt)); err != nil {
 					t.Fatalf("insert an exemption (at %d) = %v", n, err)
 				}
 			}

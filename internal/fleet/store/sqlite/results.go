@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/firewarden/firewarden/internal/fleet/store"
+	"github.com/firewarden/firewarden/internal/fleet/wire"
 )
 
 // CurrentResults returns a host's current status per check, ordered by check.
@@ -180,4 +181,22 @@ func (s *Store) LatestRun(ctx context.Context, hostID string) (store.StoredRun, 
 		return store.StoredRun{}, fmt.Errorf("run %s: %w", r.RunID, err)
 	}
 	return r, nil
+}
+
+// LatestBans implements store.Store: the bans table keeps one summary per host, the newest by seq.
+func (s *Store) LatestBans(ctx context.Context, hostID string) (wire.Bans, time.Time, error) {
+	var at int64
+	var summary []byte
+	err := s.r.QueryRowContext(ctx, `SELECT time, summary FROM bans WHERE host_id = ?`, hostID).Scan(&at, &summary)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wire.Bans{}, time.Time{}, fmt.Errorf("bans of host %s: %w", hostID, store.ErrNotFound)
+	}
+	if err != nil {
+		return wire.Bans{}, time.Time{}, err
+	}
+	var b wire.Bans
+	if err := json.Unmarshal(summary, &b); err != nil {
+		return wire.Bans{}, time.Time{}, fmt.Errorf("bans of host %s: %w", hostID, err)
+	}
+	return b, fromTS(at), nil
 }

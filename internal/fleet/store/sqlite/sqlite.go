@@ -104,7 +104,7 @@ func prepare(db *sql.DB) (*stmts, error) {
 		{&st.insPosture, `INSERT INTO posture (host_id, time, from_state, to_state) VALUES (?, ?, ?, ?)`},
 		{&st.upsBans, `INSERT INTO bans (host_id, time, seq, summary) VALUES (?, ?, ?, ?)
 			ON CONFLICT (host_id) DO UPDATE SET time = excluded.time, seq = excluded.seq, summary = excluded.summary
-			WHERE excluded.time >= bans.time`},
+			WHERE excluded.seq > bans.seq`},
 	} {
 		var err error
 		if *p.s, err = db.Prepare(p.q); err != nil {

@@ -77,6 +77,19 @@ func testComplianceSeries(t *testing.T, s store.Store) {
 	if err := s.RevokeExemption(ctx, "ex-3", "alice", at(2200)); err != nil {
 		t.Fatal(err)
 	}
+	// Requests: ex-5 is approved later, so it counts only from its approval; ex-6 stays pending
+	// and excuses nothing.
+	for _, e := range []store.Exemption{
+		{ID: "ex-5", HostID: "h5", Check: "alf", Reason: "loaner", RequestedBy: "alice", CreatedAt: at(2400), Expires: at(9000)},
+		{ID: "ex-6", HostID: "h1", Check: "alf", Reason: "pending", RequestedBy: "alice", CreatedAt: at(1800), Expires: at(9000)},
+	} {
+		if err := s.AddExemption(ctx, e, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ApproveExemption(ctx, "ex-5", "ciso", at(2800)); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, q := range []store.SeriesQuery{
 		{From: at(7), To: at(3600), Step: 197 * time.Minute},

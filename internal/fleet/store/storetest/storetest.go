@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RotateCredential", testRotateCredential},
 		{"CheckHistory", testCheckHistory},
 		{"Users", testUsers},
+		{"LatestBans", testLatestBans},
 		{"ComplianceSeries", testComplianceSeries},
 		{"HostSort", testHostSort},
 	}

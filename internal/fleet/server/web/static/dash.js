@@ -6,6 +6,18 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
   if (!isNaN(d)) { t.title = d.toLocaleString(); }
 });
 
+// --- pages-b: settings ---
+// A secret or token just created is shown once: one click selects all of it for copying.
+document.querySelectorAll("output.secret-value").forEach(function (o) {
+  o.addEventListener("click", function () {
+    var r = document.createRange();
+    r.selectNodeContents(o);
+    var s = window.getSelection();
+    s.removeAllRanges();
+    s.addRange(r);
+  });
+});
+// --- end pages-b ---
 // --- pages-a: the host page's "check now" (dash_host.go) ---
 // Without JavaScript the form posts and the server sends the browser back to the page. With it,
 // the nudge is sent with fetch, then /hosts/{id}/state is polled every second for up to 60 s
@@ -98,15 +110,3 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
   });
 })();
 // --- end pages-a ---
-// --- pages-b: settings ---
-// A secret or token just created is shown once: one click selects all of it for copying.
-document.querySelectorAll("output.secret-value").forEach(function (o) {
-  o.addEventListener("click", function () {
-    var r = document.createRange();
-    r.selectNodeContents(o);
-    var s = window.getSelection();
-    s.removeAllRanges();
-    s.addRange(r);
-  });
-});
-// --- end pages-b ---
