@@ -178,6 +178,7 @@ func nonCompliant(t *testing.T, b *browser) int {
 // form and have a forged POST refused. Screenshots of the main pages come from this run.
 func TestDashBrowser(t *testing.T) {
 	chromiumPath(t)
+	start := time.Now().UTC().Truncate(time.Second)
 	d := newDashFleet(t)
 	b := newBrowser(t, d.s.url())
 	defer b.checkConsole()
@@ -326,31 +327,49 @@ func TestDashBrowser(t *testing.T) {
 		t.Errorf("Overview #n-noncompliant after the exemption was approved = %d, want 0", n)
 	}
 
-	// The report's CSV, downloaded with the browser's session, is the admin API's export.
-	at := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
-	b.open("/report?at=" + url.QueryEscape(at))
-	href := b.attr("a#report-csv", "href")
-	if href == "" {
-		t.Fatalf("/report?at=%s has no a#report-csv href", at)
-	}
-	csvURL, err := url.Parse(d.s.url() + "/report")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if csvURL, err = csvURL.Parse(href); err != nil || csvURL.Path != "/report.csv" || csvURL.Query().Get("at") != at {
-		t.Errorf("a#report-csv href %q (%v), want /report.csv with at=%s", href, err, at)
-	}
-	dashCSV := d.getWithCookies(t, b, csvURL.String())
-	code, apiCSV := d.s.call(t, "GET", "/api/v1/export?format=csv&at="+url.QueryEscape(at), d.apiToken, nil)
-	if code != 200 {
-		t.Fatalf("GET /api/v1/export = %d %s", code, apiCSV)
-	}
-	want, got := parseCSV(t, "the API's export", apiCSV), parseCSV(t, "/report.csv", dashCSV)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("/report.csv?at=%s differs from GET /api/v1/export?at=%s (-want +got):\n%s", at, at, diff)
-	}
-	if len(want) != 4 { // the header and one row per host (one check each)
-		t.Errorf("the export at %s has %d lines, want 4:\n%s", at, len(want), apiCSV)
+	// The report's CSV, downloaded with the browser's session through the page's a#report-csv,
+	// is the admin API's export for the same question.
+	now := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+	for _, tt := range []struct {
+		name   string
+		params url.Values
+		lines  int // with the header; 0: any
+	}{
+		{"instant", url.Values{"at": {now}}, 4}, // one row per host, one check each
+		{"instant, one label", url.Values{"at": {now}, "label": {"build"}}, 2},
+		{"range", url.Values{"from": {start.Format(time.RFC3339)}, "to": {now}}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := b.with(t)
+			b.open("/report?" + tt.params.Encode())
+			href := b.attr("a#report-csv", "href")
+			csvURL, err := url.Parse(d.s.url() + "/report")
+			if err == nil {
+				csvURL, err = csvURL.Parse(href)
+			}
+			if err != nil || csvURL.Path != "/report.csv" {
+				t.Fatalf("a#report-csv href %q (%v), want /report.csv?%s", href, err, tt.params.Encode())
+			}
+			if diff := cmp.Diff(tt.params, csvURL.Query()); diff != "" {
+				t.Errorf("a#report-csv's query differs from the page's (-want +got):\n%s", diff)
+			}
+			got := parseCSV(t, "/report.csv", d.getWithCookies(t, b, csvURL.String()))
+			api := url.Values{"format": {"csv"}}
+			for k, v := range tt.params {
+				api[k] = v
+			}
+			code, body := d.s.call(t, "GET", "/api/v1/export?"+api.Encode(), d.apiToken, nil)
+			if code != 200 {
+				t.Fatalf("GET /api/v1/export?%s = %d %s", api.Encode(), code, body)
+			}
+			want := parseCSV(t, "the API's export", body)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("/report.csv?%s differs from GET /api/v1/export (-want +got):\n%s", tt.params.Encode(), diff)
+			}
+			if tt.lines > 0 && len(want) != tt.lines || len(want) < 2 {
+				t.Errorf("the export of %s has %d lines, want %d (a header and rows):\n%s", tt.params.Encode(), len(want), tt.lines, body)
+			}
+		})
 	}
 	hostsCSV := parseCSV(t, "/hosts.csv", d.getWithCookies(t, b, d.s.url()+"/hosts.csv"))
 	if len(hostsCSV) != 4 {
