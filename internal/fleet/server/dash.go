@@ -157,23 +157,8 @@ func (s *Server) dashPage(h dashHandler) http.Handler {
 // replaying it after the login.
 func (s *Server) dashAction(h dashHandler) http.Handler {
 	return s.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dashHeaders(w)
-		d, ok := s.dashSession(w, r)
+		d, ok := s.formSession(w, r)
 		if !ok {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, adminLimit)
-		if err := r.ParseForm(); err != nil {
-			s.dashError(w, r, d, http.StatusBadRequest, "the form could not be read: "+err.Error())
-			return
-		}
-		if msg := s.crossSite(r); msg != "" {
-			s.dashError(w, r, d, http.StatusForbidden, msg)
-			return
-		}
-		if !validCSRF(r, d) {
-			s.dashError(w, r, d, http.StatusForbidden, msgBadCSRF)
 			return
 		}
 		if !d.Admin() {
@@ -185,6 +170,32 @@ func (s *Server) dashAction(h dashHandler) http.Handler {
 }
 
 const msgBadCSRF = "the form's CSRF token is missing or stale; reload the page and try again"
+
+// formSession is the gate of every form post (actions and logout): the security headers, a
+// session (else to the login page), the form read within adminLimit, a request from this site
+// and the session's CSRF token. It has answered the request when it returns false.
+func (s *Server) formSession(w http.ResponseWriter, r *http.Request) (*dashReq, bool) {
+	dashHeaders(w)
+	d, ok := s.dashSession(w, r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, adminLimit)
+	if err := r.ParseForm(); err != nil {
+		s.dashError(w, r, d, http.StatusBadRequest, "the form could not be read: "+err.Error())
+		return nil, false
+	}
+	if msg := s.crossSite(r); msg != "" {
+		s.dashError(w, r, d, http.StatusForbidden, msg)
+		return nil, false
+	}
+	if !validCSRF(r, d) {
+		s.dashError(w, r, d, http.StatusForbidden, msgBadCSRF)
+		return nil, false
+	}
+	return d, true
+}
 
 // validCSRF checks the form's token against the session's, in constant time.
 func validCSRF(r *http.Request, d *dashReq) bool {

@@ -222,23 +222,8 @@ func loginWait(u store.User, now time.Time) time.Duration {
 // logout ends the session. It needs the session's CSRF token like every form, so that another
 // site cannot log a user out; auditors may log out too.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	dashHeaders(w)
-	d, ok := s.dashSession(w, r)
+	d, ok := s.formSession(w, r)
 	if !ok {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, adminLimit)
-	if err := r.ParseForm(); err != nil {
-		s.dashError(w, r, d, http.StatusBadRequest, "the form could not be read: "+err.Error())
-		return
-	}
-	if msg := s.crossSite(r); msg != "" {
-		s.dashError(w, r, d, http.StatusForbidden, msg)
-		return
-	}
-	if !validCSRF(r, d) {
-		s.dashError(w, r, d, http.StatusForbidden, msgBadCSRF)
 		return
 	}
 	if err := s.st.DeleteSession(r.Context(), d.Session.Hash, d.User.Name, d.Now); err != nil {
