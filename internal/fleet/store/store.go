@@ -513,7 +513,9 @@ type Store interface {
 	// them all). "Newest" is the order in which alerts were first seen: IDs grow with insertion,
 	// and a report folded into an open alert keeps that alert's ID (and its place), so an old
 	// alert that repeats does not move to the top. The next page is q with BeforeID set to the
-	// last ID of this one; a page shorter than q.Limit is the last.
+	// last ID of this one; a page shorter than q.Limit is the last. (PostgreSQL reads every
+	// host's unacknowledged alerts from its open-alert index and sorts them: bounded by the
+	// open alerts, not by the page; see its migration 0010.)
 	AlertsPage(ctx context.Context, q AlertQuery) ([]StoredAlert, error)
 	// LatestBans is the newest ban summary the host's guard reported (the record with the
 	// highest seq) and the time of that record; ErrNotFound when it sent none.
