@@ -25,6 +25,9 @@ func init() {
 // timelineMax bounds the host page's timeline; the API's history endpoint has the rest.
 const timelineMax = 200
 
+// hostAlertsMax bounds the host page's alerts (its newest, by ID); the alerts page has the rest.
+const hostAlertsMax = 200
+
 // hostResult is one row of the host's results: the current status (viewHost's) with what the
 // latest stored run said of the check.
 type hostResult struct {
@@ -75,6 +78,9 @@ type hostPageData struct {
 	StateURL   string
 	HistoryAPI string
 	AlertsURL  string
+	// MoreAlerts: the host has more alerts than the AlertsMax (hostAlertsMax) shown.
+	MoreAlerts bool
+	AlertsMax  int
 }
 
 func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
@@ -100,7 +106,8 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 	esc := url.PathEscape(h.ID)
 	data := hostPageData{Host: v.host, Nudged: r.URL.Query().Get("nudged") != "",
 		NudgeURL: "/hosts/" + esc + "/nudge", StateURL: "/hosts/" + esc + "/state",
-		HistoryAPI: "/api/v1/hosts/" + esc + "/history", AlertsURL: pathWith("/alerts", url.Values{"host": {h.ID}})}
+		HistoryAPI: "/api/v1/hosts/" + esc + "/history", AlertsURL: pathWith("/alerts", url.Values{"host": {h.ID}}),
+		AlertsMax: hostAlertsMax}
 
 	run, err := s.st.LatestRun(ctx, h.ID)
 	switch {
@@ -140,10 +147,15 @@ func (s *Server) hostPage(w http.ResponseWriter, r *http.Request, d *dashReq) {
 	sortTimeline(data.Timeline, sortBy, dir)
 	data.TimeSort = timelineSort.links(self, q, sortBy, dir)
 
-	data.Alerts, err = s.st.Alerts(ctx, h.ID, false)
+	// The host's newest alerts by ID (first seen), one more than shown to know whether there
+	// are older ones, which the alerts page lists.
+	data.Alerts, err = s.st.AlertsPage(ctx, store.AlertQuery{HostID: h.ID, Limit: hostAlertsMax + 1})
 	if err != nil {
 		s.internal(w, r, err)
 		return
+	}
+	if len(data.Alerts) > hostAlertsMax {
+		data.Alerts, data.MoreAlerts = data.Alerts[:hostAlertsMax], true
 	}
 	newestAlertsFirst(data.Alerts)
 	sortBy, dir = alertSort.read(q)

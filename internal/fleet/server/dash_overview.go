@@ -65,13 +65,15 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, d *dashReq
 	for _, t := range drift {
 		data.Drift.Rows = append(data.Drift.Rows, checkHistoryRow{CheckTransition: t, Kind: transitionKind(t.Transition), Hostname: names(t.HostID)})
 	}
-	as, err := s.st.Alerts(ctx, "", false)
+	// The newest alerts by ID (first seen), one short index range whatever the fleet's size;
+	// shown by when they were last seen.
+	as, err := s.st.AlertsPage(ctx, store.AlertQuery{Limit: overviewRecent})
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	newestAlertsFirst(as)
-	for _, a := range as[:min(len(as), overviewRecent)] {
+	for _, a := range as {
 		data.Alerts = append(data.Alerts, overviewAlert{StoredAlert: a, Hostname: names(a.HostID)})
 	}
 	s.render(w, r, d, http.StatusOK, "overview", "Overview", data)

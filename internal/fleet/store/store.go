@@ -225,6 +225,17 @@ type StoredAlert struct {
 	Duplicate int // how many reports were folded into it
 }
 
+// AlertQuery selects a page of alerts (Store.AlertsPage).
+type AlertQuery struct {
+	HostID      string // "" for every host
+	UnackedOnly bool
+	// Severity keeps the alerts whose latest report had exactly this severity ("" any); the
+	// agents send lower case (critical, high, medium, low, informational).
+	Severity string
+	BeforeID int64 // keyset cursor: only alerts with ID < BeforeID; 0 starts from the newest
+	Limit    int   // at most this many; must be > 0
+}
+
 // IngestResult is what one batch did.
 type IngestResult struct {
 	Acked       uint64 // every seq ≤ Acked is stored
@@ -497,6 +508,15 @@ type Store interface {
 	// how long its results were confirmed; ErrNotFound when none is stored.
 	LatestRun(ctx context.Context, hostID string) (StoredRun, error)
 	Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]StoredAlert, error)
+	// AlertsPage is one page of the alerts q selects, newest first by ID, at most q.Limit, read
+	// through an index so that a page costs its own rows whatever the fleet's size (Alerts reads
+	// them all). "Newest" is the order in which alerts were first seen: IDs grow with insertion,
+	// and a report folded into an open alert keeps that alert's ID (and its place), so an old
+	// alert that repeats does not move to the top. The next page is q with BeforeID set to the
+	// last ID of this one; a page shorter than q.Limit is the last. (PostgreSQL reads every
+	// host's unacknowledged alerts from its open-alert index and sorts them: bounded by the
+	// open alerts, not by the page; see its migration 0010.)
+	AlertsPage(ctx context.Context, q AlertQuery) ([]StoredAlert, error)
 	// LatestBans is the newest ban summary the host's guard reported (the record with the
 	// highest seq) and the time of that record; ErrNotFound when it sent none.
 	LatestBans(ctx context.Context, hostID string) (wire.Bans, time.Time, error)

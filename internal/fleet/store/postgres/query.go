@@ -58,21 +58,7 @@ func (s *Store) Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StoredAlert, error) {
-		var a store.StoredAlert
-		var js []byte
-		var acked *time.Time
-		var seq int64
-		if err := r.Scan(&a.ID, &a.HostID, &js, &a.AckedBy, &acked, &a.AckNote, &seq, &a.Duplicate); err != nil {
-			return a, err
-		}
-		a.AckedAt, a.Seq = fromNull(acked), uint64(seq)
-		if err := json.Unmarshal(js, &a.Alert); err != nil {
-			return a, fmt.Errorf("alert %d: %w", a.ID, err)
-		}
-		a.Alert.FirstSeen, a.Alert.LastSeen = a.Alert.FirstSeen.UTC(), a.Alert.LastSeen.UTC()
-		return a, nil
-	})
+	return pgx.CollectRows(rows, scanAlert)
 }
 
 // AckAlert acknowledges an open alert; acknowledging it again is store.ErrConflict (the first

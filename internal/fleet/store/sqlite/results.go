@@ -89,22 +89,7 @@ func (s *Store) Alerts(ctx context.Context, hostID string, unackedOnly bool) ([]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.StoredAlert
-	for rows.Next() {
-		var a store.StoredAlert
-		var body string
-		var acked int64
-		if err := rows.Scan(&a.ID, &a.HostID, &body, &a.AckedBy, &acked, &a.AckNote, &a.Seq, &a.Duplicate); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(body), &a.Alert); err != nil {
-			return nil, fmt.Errorf("alert %d: %w", a.ID, err)
-		}
-		a.AckedAt = fromTS(acked)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return scanAlerts(rows)
 }
 
 // AckAlert acknowledges an open alert; acknowledging it again is ErrConflict (the first

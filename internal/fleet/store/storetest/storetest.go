@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LatestBans", testLatestBans},
 		{"ComplianceSeries", testComplianceSeries},
 		{"HostSort", testHostSort},
+		{"AlertsPage", testAlertsPage},
 	}
 	tests = append(tests, staleTests...)
 	tests = append(tests, sessionTests...)
