@@ -85,3 +85,45 @@ func TestDashHostAlertsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestDashAlertsNewestPaged: the alerts page's default view is newest first by arrival, paged by
+// key: every alert once, in order, across its pages, and a link back to the newest.
+func TestDashAlertsNewestPaged(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	const n = 2*alertsPageSize + 5
+	if _, err := d.st.Ingest(context.Background(), "h1", batch(alertRecords(2, n)...), t0); err != nil {
+		t.Fatal(err)
+	}
+	rule := regexp.MustCompile(`>(rule-\d+)<`)
+	next := regexp.MustCompile(`<a class="next" href="([^"]+)"`)
+	var got []string
+	path, pages := "/alerts", 0
+	for path != "" {
+		code, body := d.get(t, path, "aude")
+		if code != 200 {
+			t.Fatalf("GET %s = %d", path, code)
+		}
+		pages++
+		if (pages > 1) != strings.Contains(body, `<a class="first" href="/alerts">`) {
+			t.Errorf("page %d: link to the newest alerts present = %v, want %v", pages, !(pages > 1), pages > 1)
+		}
+		for _, m := range rule.FindAllStringSubmatch(section(body, `id="alerts"`), -1) {
+			got = append(got, m[1])
+		}
+		path = ""
+		if m := next.FindStringSubmatch(body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	var want []string
+	for i := n; i >= 1; i-- {
+		want = append(want, fmt.Sprintf("rule-%d", i))
+	}
+	if diff := cmp.Diff(want, got); diff != "" || pages != 3 {
+		t.Errorf("alerts over %d pages (want 3), newest first (-want +got):\n%s", pages, diff)
+	}
+	if code, _ := d.get(t, "/alerts?before=x", "aude"); code != 400 {
+		t.Errorf("GET /alerts?before=x = %d, want 400", code)
+	}
+}

@@ -108,8 +108,12 @@ func backTo(page string, r *http.Request) string {
 
 // alerts -------------------------------------------------------------------------------------
 
-// alertsPageSize is how many alerts one page shows.
-const alertsPageSize = 100
+// alertsPageSize is how many alerts one page shows; maxSortedAlerts bounds what a page sorted
+// by a column reads: the newest that many alerts of the filter, sorted in the server.
+const (
+	alertsPageSize  = 100
+	maxSortedAlerts = 10000
+)
 
 type alertRow struct {
 	store.StoredAlert
@@ -129,6 +133,13 @@ type alertsData struct {
 	PrevLink string
 	NextLink string
 	Error    string
+	// Keyset: the default view, newest first by arrival, paged by key (before=ID) so that a
+	// page reads only its own alerts; NewestLink goes back to its first page. Truncated: a
+	// sorted view found more than maxSortedAlerts and sorted only the newest of them.
+	Keyset     bool
+	NewestLink string
+	Truncated  bool
+	Max        int
 	// Severities are the choices of the severity filter, most severe first.
 	Severities []string
 }
@@ -142,10 +153,18 @@ func (s *Server) alertsView(w http.ResponseWriter, r *http.Request, d *dashReq, 
 	unacked := q.Get("unacked") == "1" || q.Get("unacked") == "true"
 	data := alertsData{Unacked: unacked, Host: q.Get("host"), Severity: q.Get("severity"), Query: q.Encode(), Error: msg,
 		Severities: []string{"critical", "high", "medium", "low", "informational"}}
-	as, err := s.st.Alerts(r.Context(), data.Host, unacked)
+	aq := store.AlertQuery{HostID: data.Host, UnackedOnly: unacked, Severity: strings.ToLower(data.Severity), Limit: maxSortedAlerts + 1}
+	if q.Get("sort") == "" {
+		s.alertsNewest(w, r, d, code, q, data, aq)
+		return
+	}
+	as, err := s.st.AlertsPage(r.Context(), aq)
 	if err != nil {
 		s.dashInternal(w, r, d, err)
 		return
+	}
+	if len(as) > maxSortedAlerts {
+		as, data.Truncated, data.Max = as[:maxSortedAlerts], true, maxSortedAlerts
 	}
 	sort, dir := sortParams(q, "last_seen", "desc", "host", "rule", "severity", "count", "first_seen", "last_seen", "acked")
 	names := map[string]string{}
@@ -201,6 +220,63 @@ func (s *Server) alertsView(w http.ResponseWriter, r *http.Request, d *dashReq, 
 		data.Rows[i].Hostname = name(data.Rows[i].HostID)
 	}
 	data.Cols = sortCols("/alerts", q, sort, dir,
+		sortCol{Name: "Host", Key: "host"}, sortCol{Name: "Rule", Key: "rule"}, sortCol{Name: "Severity", Key: "severity"},
+		sortCol{Name: "Count", Key: "count", Num: true}, sortCol{Name: "First seen", Key: "first_seen"},
+		sortCol{Name: "Last seen", Key: "last_seen"}, sortCol{Name: "Acknowledged", Key: "acked"})
+	s.render(w, r, d, code, "alerts", "Alerts", data)
+}
+
+// alertsNewest is the default alerts view: newest first by arrival (alert ID), paged by key.
+func (s *Server) alertsNewest(w http.ResponseWriter, r *http.Request, d *dashReq, code int, q url.Values, data alertsData, aq store.AlertQuery) {
+	data.Keyset = true
+	if v := q.Get("before"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			s.dashError(w, r, d, http.StatusBadRequest, fmt.Sprintf("before: %q is not an alert id; follow the page's links", v))
+			return
+		}
+		aq.BeforeID = id
+	}
+	aq.Limit = alertsPageSize + 1
+	as, err := s.st.AlertsPage(r.Context(), aq)
+	if err != nil {
+		s.dashInternal(w, r, d, err)
+		return
+	}
+	link := func(before int64) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "before" && k != "page" {
+				v[k] = vs
+			}
+		}
+		if before > 0 {
+			v.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(v) == 0 {
+			return "/alerts"
+		}
+		return "/alerts?" + v.Encode()
+	}
+	if len(as) > alertsPageSize {
+		as = as[:alertsPageSize]
+		data.NextLink = link(as[len(as)-1].ID)
+	}
+	if aq.BeforeID > 0 {
+		data.NewestLink = link(0)
+	}
+	names := map[string]string{}
+	for _, a := range as {
+		n, ok := names[a.HostID]
+		if !ok {
+			if h, err := s.st.Host(r.Context(), a.HostID); err == nil {
+				n = h.Hostname
+			}
+			names[a.HostID] = n
+		}
+		data.Rows = append(data.Rows, alertRow{StoredAlert: a, Hostname: n})
+	}
+	data.Cols = sortCols("/alerts", q, "", "",
 		sortCol{Name: "Host", Key: "host"}, sortCol{Name: "Rule", Key: "rule"}, sortCol{Name: "Severity", Key: "severity"},
 		sortCol{Name: "Count", Key: "count", Num: true}, sortCol{Name: "First seen", Key: "first_seen"},
 		sortCol{Name: "Last seen", Key: "last_seen"}, sortCol{Name: "Acknowledged", Key: "acked"})
