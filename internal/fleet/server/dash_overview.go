@@ -47,7 +47,7 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, d *dashReq
 	}
 	sortBy, dir := smallSort(r.URL.Query(), checkSorts)
 	data := overviewPageData{Now: c, Drift: transitionsTable{ID: "drift"},
-		Checks: checkCountsTable{ID: "per-check", Rows: checkRows(c, sortBy, dir), Sort: sortLinks("/", url.Values{}, checkSorts, sortBy, dir)}}
+		Checks: checkCountsTable{ID: "per-check", Rows: reported(checkRows(c, sortBy, dir)), Sort: sortLinks("/", url.Values{}, checkSorts, sortBy, dir)}}
 	if data.Trend, err = s.fleetChart(ctx, d.Now, c); err != nil {
 		s.internal(w, r, err)
 		return
@@ -139,4 +139,10 @@ func (s *Server) fleetChart(ctx context.Context, now time.Time, current store.Co
 		}
 	}
 	return ch, nil
+}
+
+// reported keeps the checks some host has a result for: the overview is about this fleet, and a
+// Mac fleet has no use for rows of zeros for the Linux checks (the checks page lists them all).
+func reported(rows []checkRow) []checkRow {
+	return slices.DeleteFunc(rows, func(r checkRow) bool { return r.CheckCount == (store.CheckCount{}) })
 }

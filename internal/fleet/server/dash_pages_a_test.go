@@ -233,7 +233,7 @@ func TestDashOverviewNumbers(t *testing.T) {
 	if c.NonCompliant == 0 || c.NoData == 0 || c.Stale == 0 {
 		t.Fatalf("fixture: compliance %+v lacks a status; the test would prove little", c)
 	}
-	fails := regexp.MustCompile(`(?s)<tr data-check="alf.stealth">.*?<td class="num fail">(?:<a[^>]*>)?(\d+)`).FindStringSubmatch(body)
+	fails := regexp.MustCompile(`(?s)<tr data-check="alf.stealth">.*?<td class="num fail(?: zero)?">(?:<a[^>]*>)?(\d+)`).FindStringSubmatch(body)
 	if fails == nil || fails[1] != fmt.Sprint(c.PerCheck["alf.stealth"].Fail) {
 		t.Errorf("per-check fail count of alf.stealth = %v, want %d", fails, c.PerCheck["alf.stealth"].Fail)
 	}
@@ -1046,5 +1046,30 @@ func TestChartSeriesInstants(t *testing.T) {
 	// At midnight exactly, the present is the series' own last instant.
 	if got, err := d.srv.chartSeries(ctx, midnight, "", current); err != nil || len(got) != chartDays || !got[chartDays-1].At.Equal(midnight) {
 		t.Errorf("chartSeries at midnight = %d instants, %v; want %d ending at midnight", len(got), err, chartDays)
+	}
+}
+
+// The overview lists the checks this fleet reports; the checks page lists every known one.
+func TestDashOverviewReportedChecks(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	_, body := d.get(t, "/", "aude")
+	over := section(body, `id="per-check"`)
+	_, body = d.get(t, "/checks", "aude")
+	all := section(body, `id="checks"`)
+	for _, tt := range []struct {
+		check          string
+		overview, list bool
+	}{
+		{"alf.stealth", true, true},
+		{"linux.firewall.enabled", false, true},
+	} {
+		row := `<tr data-check="` + tt.check + `">`
+		if got := strings.Contains(over, row); got != tt.overview {
+			t.Errorf("overview lists %s = %v, want %v", tt.check, got, tt.overview)
+		}
+		if got := strings.Contains(all, row); got != tt.list {
+			t.Errorf("/checks lists %s = %v, want %v", tt.check, got, tt.list)
+		}
 	}
 }
