@@ -17,8 +17,21 @@ type IPFWRuleset struct {
 	Name    string
 	Rules   []IPFWRule
 	Default Action // the built-in rule 65535: allow on Mac OS X
-	comp    *ipfwClassifier
+	// Notes name the lines of a script the simulator did not model (an if, a function, a
+	// command other than ipfw …): a verdict on the set is only as sure as those lines are
+	// irrelevant, so `rules eval` prints them with every verdict.
+	Notes []Note
+	comp  *ipfwClassifier
 }
+
+// Note is a line of a rule file that was read but not modelled.
+type Note struct {
+	File string
+	Line int
+	Text string // "not modelled: if"
+}
+
+func (n Note) String() string { return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Text) }
 
 // IPFWRule is one parsed rule.
 type IPFWRule struct {
@@ -71,9 +84,12 @@ type portRange struct{ Lo, Hi uint16 }
 // ServiceLookup resolves a port name ("ssh") for a protocol ("tcp").
 type ServiceLookup func(name, proto string) (uint16, bool)
 
-// ParseIPFW reads `ipfw list` or `ipfw show` output, or a script of `ipfw add` commands
-// (`ipfw -q add …`, `/sbin/ipfw add …`, `$IPFW add …`; flush and other non-add commands are
-// skipped). Rules without a number get the previous number plus 100, as ipfw numbers them.
+// ParseIPFW reads `ipfw list` or `ipfw show` output, or a sh script of ipfw commands
+// (`ipfw -q add …`, `/sbin/ipfw add …`, the Handbook's `cmd="ipfw -q add"` then `$cmd 500 …`):
+// variables are expanded, `ipfw flush` empties the set, and every line the simulator does not
+// model (an if, a function, another command) becomes a Note. Rules without a number are
+// numbered as ipfw numbers them (see ipfwAutoNumber). A file with statements but no rule is an
+// error, never an empty set that allows everything.
 func ParseIPFW(data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
 	return ParseIPFWContext(context.Background(), data, name, services)
 }
@@ -81,12 +97,28 @@ func ParseIPFW(data []byte, name string, services ServiceLookup) (*IPFWRuleset, 
 // ipfwCheckEvery is how many lines ParseIPFWContext reads between looks at its context.
 const ipfwCheckEvery = 4096
 
+// ipfwAutoStep is the kernel's default net.inet.ip.fw.autoinc_step.
+const ipfwAutoStep = 100
+
+// ipfwAutoNumber is the number ipfw gives a rule added without one. ipfw(8): the rule number
+// "is assigned automatically" from the last rule's number and the autoinc_step sysctl (default
+// 100). The kernel (ipfw_add_rule in ip_fw_sockopt.c) takes the highest number below the
+// default rule 65535 and adds the step only while the sum stays below 65535 - step; past that,
+// the rule shares the highest number. So unnumbered rules after `add 65500 …` are all 65500.
+func ipfwAutoNumber(highest int) int {
+	if highest < 65535-ipfwAutoStep {
+		return highest + ipfwAutoStep
+	}
+	return highest
+}
+
 // ParseIPFWContext is ParseIPFW that gives up, returning ctx.Err(), soon after ctx is done.
 func ParseIPFWContext(ctx context.Context, data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
 	rs := &IPFWRuleset{Name: name, Default: Allow}
+	sh := &ipfwShell{vars: map[string]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	line, last := 0, 0
+	line, highest, statements, sawDefault := 0, 0, 0, false
 	for sc.Scan() {
 		line++
 		if line%ipfwCheckEvery == 0 {
@@ -94,17 +126,65 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 				return nil, err
 			}
 		}
-		text := strings.TrimSpace(sc.Text())
-		if i := strings.IndexByte(text, '#'); i >= 0 {
-			text = strings.TrimSpace(text[:i])
+		at := line
+		raw := strings.TrimSpace(sc.Text())
+		// A `\` at the end of a line continues the command on the next one.
+		for strings.HasSuffix(raw, "\\") && sc.Scan() {
+			line++
+			raw = strings.TrimSpace(raw[:len(raw)-1]) + " " + strings.TrimSpace(sc.Text())
 		}
-		if text == "" {
+		if raw == "" || raw[0] == '#' {
 			continue
 		}
-		f := strings.Fields(text)
-		f, isCmd, ok := ipfwCommand(f)
-		if !ok {
-			continue // flush, zero, delete, set … in a script
+		statements++
+		f := strings.Fields(raw)
+		isCmd := true
+		switch {
+		case isNumber(f[0]) || ipfwActions[f[0]]:
+			// `ipfw list`/`ipfw show` output, or a bare rule.
+			if i := strings.IndexByte(raw, '#'); i >= 0 {
+				f = strings.Fields(raw[:i])
+			}
+			isCmd = false
+		case f[0] == "add":
+			if i := strings.IndexByte(raw, '#'); i >= 0 {
+				f = strings.Fields(raw[:i])
+			}
+			f = f[1:]
+		default:
+			words, nm, err := sh.line(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %v", name, at, err)
+			}
+			if nm != "" {
+				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: " + nm})
+				continue
+			}
+			if len(words) == 0 {
+				continue // an assignment
+			}
+			// Expanded words are read as ipfw reads its arguments: as one rule text.
+			words = strings.Fields(strings.Join(words, " "))
+			var sub string
+			if words, sub = ipfwSubcommand(words); sub == "" {
+				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: command " + path.Base(words[0])})
+				continue
+			}
+			switch sub {
+			case "add":
+				f = words
+			case "flush":
+				rs.Rules, highest, sawDefault = nil, 0, false
+				continue
+			case "zero", "resetlog", "list", "show":
+				continue // counters and listings: no effect on verdicts
+			default:
+				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: ipfw " + sub})
+				continue
+			}
+		}
+		if len(f) == 0 {
+			return nil, fmt.Errorf("%s:%d: add needs a rule", name, at)
 		}
 		num := -1
 		if n, err := strconv.Atoi(f[0]); err == nil {
@@ -116,55 +196,61 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 			}
 		}
 		if num < 0 {
-			num = last + 100
+			num = ipfwAutoNumber(highest)
 		}
 		if num < 1 || num > 65535 {
-			return nil, fmt.Errorf("%s:%d: rule number %d out of range 1-65535", name, line, num)
+			return nil, fmt.Errorf("%s:%d: rule number %d out of range 1-65535", name, at, num)
 		}
-		last = num
 		r, err := parseIPFWRule(f, services)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
+			return nil, fmt.Errorf("%s:%d: %v", name, at, err)
 		}
-		r.Num, r.Line, r.Text, r.where = num, line, strings.Join(f, " "), fmt.Sprintf("%05d", num)
+		r.Num, r.Line, r.Text, r.where = num, at, strings.Join(f, " "), fmt.Sprintf("%05d", num)
 		if num == 65535 {
 			// The built-in rule as `ipfw list` prints it: it is the default, not a rule.
 			if r.Kind == ipfwDecide && r.Protos == nil && r.Src.Any && r.Dst.Any && r.Dir == 0 && len(r.Ifaces) == 0 {
-				rs.Default = r.Action
+				rs.Default, sawDefault = r.Action, true
 				continue
 			}
+		} else {
+			highest = max(highest, num)
 		}
 		rs.Rules = append(rs.Rules, r)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
+	if len(rs.Rules) == 0 && !sawDefault && statements > 0 {
+		why := ""
+		if len(rs.Notes) > 0 {
+			why = fmt.Sprintf("; %d lines not modelled, the first %s", len(rs.Notes), rs.Notes[0])
+		}
+		return nil, fmt.Errorf("%s: no ipfw rule found in %d statements%s: give `ipfw list` output or a script of `ipfw add` commands", name, statements, why)
+	}
 	// Evaluation order: by number; equal numbers keep the order they were added in.
 	sortStable(rs.Rules)
 	return rs, nil
 }
 
-// ipfwCommand strips a script's command prefix ("ipfw -q add", "$IPFW add"). isCmd reports that
-// the line was a command (no counters follow the number); ok is false for commands other than add.
-func ipfwCommand(f []string) (rest []string, isCmd, ok bool) {
-	if len(f) == 0 {
-		return nil, false, false
+// ipfwActions are the words a rule (without "add" and number) starts with.
+var ipfwActions = map[string]bool{"allow": true, "accept": true, "pass": true, "permit": true, "deny": true,
+	"drop": true, "reject": true, "unreach": true, "unreach6": true, "reset": true, "reset6": true,
+	"count": true, "skipto": true, "check-state": true, "prob": true}
+
+// ipfwSubcommand strips the program and its flags from an ipfw command line ("/sbin/ipfw -q -f
+// flush") and returns the subcommand and its arguments; sub is "" when words is not ipfw.
+func ipfwSubcommand(words []string) (rest []string, sub string) {
+	if path.Base(words[0]) != "ipfw" {
+		return words, ""
 	}
-	head := f[0]
-	if strings.HasSuffix(head, "ipfw") || strings.HasPrefix(head, "$") {
+	f := words[1:]
+	for len(f) > 0 && strings.HasPrefix(f[0], "-") {
 		f = f[1:]
-		for len(f) > 0 && strings.HasPrefix(f[0], "-") {
-			f = f[1:]
-		}
-		if len(f) == 0 || f[0] != "add" {
-			return nil, true, false
-		}
-		return f[1:], true, len(f) > 1
 	}
-	if head == "add" {
-		return f[1:], true, len(f) > 1
+	if len(f) == 0 {
+		return nil, "without a subcommand"
 	}
-	return f, false, true
+	return f[1:], f[0]
 }
 
 func isNumber(s string) bool {
