@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -62,6 +63,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	var rs ruleset
+	var notes []rules.Note // lines of the rule set that were read but not modelled
 	var ipfw *rules.IPFWRuleset
 	var pf *rules.PFRuleset
 	switch f {
@@ -77,7 +79,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		if err := ipfw.CompileContext(ctx); err != nil {
 			return rulesErr(verb, err)
 		}
-		rs = ipfw
+		rs, notes = ipfw, ipfw.Notes
 	case "pf":
 		root, err := host.NewRoot(a.g.root)
 		if err != nil {
@@ -127,6 +129,14 @@ func runRules(ctx context.Context, a *app, args []string) error {
 				fmt.Fprintf(a.Out, "%s [%s] %s\n  fix: %s\n", strings.Join(fd.Rules, ","), fd.Kind, fd.Message, fd.Fix)
 			}
 		}
+		if len(notes) > 0 {
+			// JSON output is the list of findings; the notes go beside it, not into it.
+			w := a.Out
+			if a.g.json {
+				w = a.Err
+			}
+			writeNotes(w, notes)
+		}
 		if len(findings) > 0 {
 			return exitCode(posture.ExitNonCompliant)
 		}
@@ -134,6 +144,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	}
 
 	var list []rules.Packet
+	var assumed []bool // the packet is TCP and said neither setup nor established
 	switch {
 	case (*packet == "") == (*packets == ""):
 		return usagef("rules eval needs exactly one of --packet P or --packets FILE")
@@ -142,7 +153,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return usagef("%v", err)
 		}
-		list = append(list, p)
+		list, assumed = append(list, p), append(assumed, assumesState(*packet, p))
 	default:
 		pdata, err := os.ReadFile(*packets)
 		if err != nil {
@@ -161,16 +172,18 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			if err != nil {
 				return usagef("%s:%d: %v", *packets, n, err)
 			}
-			list = append(list, p)
+			list, assumed = append(list, p), append(assumed, assumesState(line, p))
 		}
 	}
 	type result struct {
-		Packet  string        `json:"packet"`
-		Verdict string        `json:"verdict"`
-		Rule    string        `json:"rule"`
-		Text    string        `json:"text"`
-		Steps   []rules.Step  `json:"steps,omitempty"`
-		v       rules.Verdict `json:"-"`
+		Packet  string       `json:"packet"`
+		Verdict string       `json:"verdict"`
+		Rule    string       `json:"rule"`
+		Text    string       `json:"text"`
+		Steps   []rules.Step `json:"steps,omitempty"`
+		// Conditional lists what the verdict rests on that was not given or not modelled.
+		Conditional []string      `json:"conditional,omitempty"`
+		v           rules.Verdict `json:"-"`
 	}
 	var results []result
 	for i := range list {
@@ -187,6 +200,12 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			res.v = rs.Eval(p)
 		}
 		res.Verdict, res.Rule, res.Text = res.v.Action.String(), res.v.Where, res.v.Text
+		if assumed[i] {
+			res.Conditional = append(res.Conditional, assumedEstablished)
+		}
+		for _, n := range notes {
+			res.Conditional = append(res.Conditional, n.String())
+		}
 		results = append(results, res)
 	}
 	if a.g.json {
@@ -205,8 +224,42 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			}
 			tw.Flush()
 		}
+		if r.Conditional != nil && r.Conditional[0] == assumedEstablished {
+			fmt.Fprintf(a.Out, "  conditional: %s\n", assumedEstablished)
+		}
 	}
+	// The notes hold for every verdict alike: said once, after them.
+	writeNotes(a.Out, notes)
 	return nil
+}
+
+// assumedEstablished is said of a TCP packet given without setup or established, which
+// ParsePacket takes as established.
+const assumedEstablished = "assumed established, since the packet says neither setup nor established; add setup to ask about a new connection"
+
+// assumesState reports that spec, parsed as p, is a TCP packet whose state was assumed.
+func assumesState(spec string, p rules.Packet) bool {
+	if p.Proto != rules.ProtoTCP {
+		return false
+	}
+	for _, w := range strings.Fields(spec) {
+		if w == "setup" || w == "established" {
+			return false
+		}
+	}
+	return true
+}
+
+// writeNotes says which lines of the rule set were not modelled, so that no verdict or lint
+// result on it reads as certain.
+func writeNotes(w io.Writer, notes []rules.Note) {
+	if len(notes) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "conditional: the rule set has lines the simulator did not model; each verdict holds only if they do not change it:")
+	for _, n := range notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
 }
 
 // rulesCheckEvery is how many packets `rules eval` handles between looks at its context.

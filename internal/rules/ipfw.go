@@ -241,7 +241,11 @@ var ipfwActions = map[string]bool{"allow": true, "accept": true, "pass": true, "
 // flush") and returns the subcommand and its arguments; sub is "" when words is not ipfw.
 func ipfwSubcommand(words []string) (rest []string, sub string) {
 	if path.Base(words[0]) != "ipfw" {
-		return words, ""
+		// A file for `ipfw [-q] pathname` holds ipfw's arguments without the program.
+		if words[0] != "flush" && !strings.HasPrefix(words[0], "-") {
+			return words, ""
+		}
+		words = append([]string{"ipfw"}, words...)
 	}
 	f := words[1:]
 	for len(f) > 0 && strings.HasPrefix(f[0], "-") {

@@ -69,6 +69,9 @@ var ipfwScriptTests = []struct {
 	{name: "flush only",
 		script: "ipfw -q -f flush\n",
 		err:    "s.sh: no ipfw rule found"},
+	{name: "file for ipfw pathname",
+		script: "-q flush\nadd 100 deny ip from any to any\n-q add allow ip from any to any\nflush\nadd 300 deny ip from any to any\n",
+		nums:   []int{300}},
 	{name: "truly empty", script: "# nothing\n\n"},
 }
 
