@@ -131,7 +131,7 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 		// A `\` at the end of a line continues the command on the next one.
 		for strings.HasSuffix(raw, "\\") && sc.Scan() {
 			line++
-			raw = strings.TrimSpace(raw[:len(raw)-1]) + " " + strings.TrimSpace(sc.Text())
+			raw = strings.TrimSpace(raw[:len(raw)-1] + " " + strings.TrimSpace(sc.Text()))
 		}
 		if raw == "" || raw[0] == '#' {
 			continue
@@ -165,6 +165,11 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 			}
 			// Expanded words are read as ipfw reads its arguments: as one rule text.
 			words = strings.Fields(strings.Join(words, " "))
+			if len(words) == 0 {
+				// Only empty quotes: sh would fail to run a command named "".
+				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: empty command"})
+				continue
+			}
 			var sub string
 			if words, sub = ipfwSubcommand(words); sub == "" {
 				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: command " + path.Base(words[0])})
