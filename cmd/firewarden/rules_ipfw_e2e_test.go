@@ -64,4 +64,8 @@ func TestRulesEvalIPFWScript(t *testing.T) {
 	if diff := cmp.Diff(want, got[0].Conditional); diff != "" {
 		t.Errorf("--json rules eval conditional (-want +got):\n%s", diff)
 	}
+	r = firewardenRaw(t, "rules", "lint", script)
+	if want := "each result holds only if they do not change it:\n  " + script + ":3: not modelled: ||\n"; !strings.HasSuffix(r.stdout, want) {
+		t.Errorf("rules lint %s = exit %d, stdout %q; want it to end with %q", script, r.code, r.stdout, want)
+	}
 }

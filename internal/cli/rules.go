@@ -135,7 +135,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			if a.g.json {
 				w = a.Err
 			}
-			writeNotes(w, notes)
+			writeNotes(w, notes, "result")
 		}
 		if len(findings) > 0 {
 			return exitCode(posture.ExitNonCompliant)
@@ -229,7 +229,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	// The notes hold for every verdict alike: said once, after them.
-	writeNotes(a.Out, notes)
+	writeNotes(a.Out, notes, "verdict")
 	return nil
 }
 
@@ -252,11 +252,11 @@ func assumesState(spec string, p rules.Packet) bool {
 
 // writeNotes says which lines of the rule set were not modelled, so that no verdict or lint
 // result on it reads as certain.
-func writeNotes(w io.Writer, notes []rules.Note) {
+func writeNotes(w io.Writer, notes []rules.Note, what string) {
 	if len(notes) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "conditional: the rule set has lines the simulator did not model; each verdict holds only if they do not change it:")
+	fmt.Fprintf(w, "conditional: the rule set has lines the simulator did not model; each %s holds only if they do not change it:\n", what)
 	for _, n := range notes {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
