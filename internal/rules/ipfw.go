@@ -100,11 +100,13 @@ const ipfwCheckEvery = 4096
 // ipfwAutoStep is the kernel's default net.inet.ip.fw.autoinc_step.
 const ipfwAutoStep = 100
 
-// ipfwAutoNumber is the number ipfw gives a rule added without one. ipfw(8): the rule number
-// "is assigned automatically" from the last rule's number and the autoinc_step sysctl (default
-// 100). The kernel (ipfw_add_rule in ip_fw_sockopt.c) takes the highest number below the
-// default rule 65535 and adds the step only while the sum stays below 65535 - step; past that,
-// the rule shares the highest number. So unnumbered rules after `add 65500 …` are all 65500.
+// ipfwAutoNumber is the number ipfw gives a rule added without one. ipfw(8) documents the
+// sysctl net.inet.ip.fw.autoinc_step (default 100, 1-1000) as the step between automatically
+// generated rule numbers; the kernel (the rule-adding code of ip_fw_sockopt.c) takes the number
+// of the last rule before the default rule 65535, that is the highest, and adds the step only
+// while the result stays below 65535 - step: `if (rulenum < IPFW_DEFAULT_RULE - V_autoinc_step)
+// rulenum += V_autoinc_step`. Past that the new rule shares the highest number, so unnumbered
+// rules after `add 65500 …` are all 65500 (never "65600 out of range").
 func ipfwAutoNumber(highest int) int {
 	if highest < 65535-ipfwAutoStep {
 		return highest + ipfwAutoStep
