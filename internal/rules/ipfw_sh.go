@@ -147,9 +147,10 @@ func (sh *ipfwShell) split(text string) (words []string, quoted [][]bool, notMod
 			if err != nil || nm != "" {
 				return nil, nil, nm, err
 			}
-			// Unquoted: the value is split into words.
+			// Unquoted: the value is split into words, except in the value of an assignment.
+			assigning := (len(words) == 0 || len(words) == 1 && (words[0] == "export" || words[0] == "readonly")) && isAssignment(cur, curq)
 			for _, b := range []byte(val) {
-				if b == ' ' || b == '\t' || b == '\n' {
+				if !assigning && (b == ' ' || b == '\t' || b == '\n') {
 					end()
 				} else {
 					add(b, false)
@@ -231,3 +232,9 @@ func isShName(s string) bool {
 }
 
 func isShNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// isAssignment reports that the word so far is NAME= (the = outside quotes).
+func isAssignment(word []byte, quoted []bool) bool {
+	i := strings.IndexByte(string(word), '=')
+	return i > 0 && !quoted[i] && isShName(string(word[:i]))
+}
