@@ -72,7 +72,10 @@ func (rs *PFRuleset) lint(ctx context.Context, reference bool) ([]Finding, error
 type pfLinter struct {
 	reference bool // compare every pair of rules rather than the candidates the classifier finds
 	rs        *PFRuleset
-	combo     [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it matches
+	combo     [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it may match
+	// comboMin is, per rule, the combinations whose every packet the rule matches. It differs
+	// from combo for TCP flag tests the packet model cannot decide (see pfFlagsModelled).
+	comboMin [][]uint64
 	valid     []uint64   // the combinations packets can have
 	nbits     int
 	inOnly    []uint64 // the valid inbound combinations
@@ -85,8 +88,21 @@ func (l *pfLinter) combos() {
 	words := (l.nbits + 63) / 64
 	l.valid, l.inOnly = make([]uint64, words), make([]uint64, words)
 	l.combo = make([][]uint64, len(l.rs.rules))
+	l.comboMin = make([][]uint64, len(l.rs.rules))
+	// A rule whose flags the model cannot decide is judged as if it had no flags test (an
+	// over-approximation of its packets, for the rule being covered) and as matching no TCP
+	// combination whole (an under-approximation, for the rule covering).
+	loose := make([]pfRule, len(l.rs.rules))
 	for i := range l.combo {
 		l.combo[i] = make([]uint64, words)
+		l.comboMin[i] = l.combo[i]
+		if f := l.rs.rules[i].f; !pfFlagsModelled(f) {
+			l.comboMin[i] = make([]uint64, words)
+			cp := *f
+			cp.flags, cp.mask = 0, 0
+			loose[i] = l.rs.rules[i]
+			loose[i].f = &cp
+		}
 	}
 	for d := range 3 {
 		for cl, pv := range reps {
@@ -101,8 +117,18 @@ func (l *pfLinter) combos() {
 						pfSetBit(l.inOnly, k)
 					}
 					for i := range l.rs.rules {
-						if pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
+						if loose[i].f == nil {
+							if pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
+								pfSetBit(l.combo[i], k)
+							}
+							continue
+						}
+						// pf skips rules with flags for non-first fragments, as for the others.
+						if pfComboMatch(&loose[i], 1<<d, pv, ts, fr == 1) && !(pv == ProtoTCP && fr == 1) {
 							pfSetBit(l.combo[i], k)
+							if pv != ProtoTCP {
+								pfSetBit(l.comboMin[i], k)
+							}
 						}
 					}
 				}
@@ -120,10 +146,23 @@ func pfSubset(a, b []uint64) bool {
 	return true
 }
 
-// covers reports whether every packet rule b matches is matched by rule a as well.
+// pfFlagsModelled reports whether the packet model decides the rule's TCP flags test. A Packet
+// tells only a SYN without ACK (Setup), a packet with ACK (Established) and one with neither, so
+// a test that looks at FIN, RST, PUSH, URG, ECE or CWR ("flags F/F", "flags FUP/FUP",
+// "flags /SFRA": pf.conf(5) matches the packets whose flags masked by the second set equal the
+// first, and ignores the flags outside it) picks packets the model cannot tell apart.
+func pfFlagsModelled(f *pfFilter) bool {
+	return (f.mask|f.flags)&^(pfSYN|pfACK) == 0
+}
+
+// covers reports whether every packet rule b matches is matched by rule a as well. A rule on a
+// table filled at run time covers and is covered by nothing: its packets are unknown.
 func (l *pfLinter) covers(a, b int) bool {
 	ra, rb := &l.rs.rules[a], &l.rs.rules[b]
-	if !pfSubset(l.combo[b], l.combo[a]) || !rb.sport.subsetOf(ra.sport) || !rb.dport.subsetOf(ra.dport) || !rb.ifs.subsetOf(ra.ifs) {
+	if ra.runtime != "" || rb.runtime != "" {
+		return false
+	}
+	if !pfSubset(l.combo[b], l.comboMin[a]) || !rb.sport.subsetOf(ra.sport) || !rb.dport.subsetOf(ra.dport) || !rb.ifs.subsetOf(ra.ifs) {
 		return false
 	}
 	if !rb.src.local.subsetOf(ra.src.local) || !rb.src.remote.subsetOf(ra.src.remote) ||
@@ -183,11 +222,14 @@ func (l *pfLinter) stopper(i int) bool {
 // TCP packets it leaves to its state entries.
 func (l *pfLinter) catchAll(i int) bool {
 	r := &l.rs.rules[i]
+	if r.runtime != "" {
+		return false
+	}
 	if !r.ifs.universal() || !r.src.local.equal(pfFull) || !r.src.remote.equal(pfFull) ||
 		!r.dst.local.equal(pfFull) || !r.dst.remote.equal(pfFull) || r.ports || len(r.f.icmp) > 0 {
 		return false
 	}
-	if pfSubset(l.valid, l.combo[i]) {
+	if pfSubset(l.valid, l.comboMin[i]) {
 		return true
 	}
 	if !r.f.pass || r.f.state == pfNoState {
@@ -195,7 +237,7 @@ func (l *pfLinter) catchAll(i int) bool {
 	}
 	reps := l.rs.reps
 	for k := 0; k < l.nbits; k++ {
-		if !pfHasBit(l.valid, k) || pfHasBit(l.combo[i], k) {
+		if !pfHasBit(l.valid, k) || pfHasBit(l.comboMin[i], k) {
 			continue
 		}
 		cl := k / 8 % len(reps)
@@ -298,8 +340,8 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 			}
 		}
 		b := rules[j].f
-		if rules[j].undef {
-			continue // its table is filled at run time; undefined-table says so
+		if rules[j].undef || rules[j].runtime != "" {
+			continue // its table is filled at run time, so what it matches is unknown
 		}
 		if l.matchesNothing(j) {
 			out = append(out, Finding{
@@ -403,7 +445,7 @@ func (l *pfLinter) defaultBlock() []Finding {
 	var partial []string
 	for i := range l.rs.rules {
 		r := &l.rs.rules[i]
-		if r.f.pass || r.dirs&2 == 0 || !pfSubset(l.inOnly, l.combo[i]) {
+		if r.f.pass || r.dirs&2 == 0 || r.runtime != "" || !pfSubset(l.inOnly, l.comboMin[i]) {
 			continue
 		}
 		b4 := pfV4Set.subsetOf(r.src.remote) && pfV4Set.subsetOf(r.dst.local)
@@ -460,8 +502,8 @@ func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 		reply := pfReverse(&p)
 		reply.Setup, reply.Established = false, p.Proto == ProtoTCP
 		v := l.rs.Eval(&reply)
-		if v.Action == Allow {
-			continue
+		if v.Action == Allow || v.Rule >= 0 && v.Rule < len(l.rs.rules) && l.rs.rules[v.Rule].runtime != "" {
+			continue // allowed, or dropped by a rule whose table is filled at run time: unknown
 		}
 		ws := []string{r.f.where}
 		if v.Rule >= 0 {
@@ -618,4 +660,27 @@ func (l *pfLinter) undefinedTables() []Finding {
 		})
 	}
 	return out
+}
+
+// pfOverloadTargets are the tables a rule's state options name with "overload <table>"
+// (pf.conf(5), STATEFUL TRACKING OPTIONS): pf adds offending sources to them at run time. The
+// parser skips state options, so they are read from the rule's text.
+func pfOverloadTargets(text string) []string {
+	var out []string
+	for {
+		i := strings.Index(text, "overload")
+		if i < 0 {
+			return out
+		}
+		text = strings.TrimLeft(text[i+len("overload"):], " \t\\\n")
+		if !strings.HasPrefix(text, "<") {
+			continue
+		}
+		end := strings.IndexByte(text, '>')
+		if end < 0 {
+			return out
+		}
+		out = append(out, strings.TrimSpace(text[1:end]))
+		text = text[end+1:]
+	}
 }

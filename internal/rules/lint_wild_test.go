@@ -1,0 +1,105 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Rule sets from the wild that the pf linter used to judge wrongly (issue 15). Each is a minimal
+// set of our own reproducing the construct.
+func TestPFLintWild(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		want []pfLintWant
+	}{
+		// pf.conf(5): "flags <a>/<b> | any: This rule only applies to TCP packets that have the
+		// flags <a> set out of set <b>. Flags not specified in <b> are ignored." So flags F/F
+		// matches every TCP packet with FIN set, whatever its other flags: a real scan rule.
+		{
+			name: "flags F/F drops FIN scans",
+			conf: "block in all\nblock in quick proto tcp flags F/F\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			name: "flags SF/SF and FUP/FUP are different packets",
+			conf: "block in all\nblock in quick proto tcp flags SF/SF\nblock in quick proto tcp flags FUP/FUP\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			// flags /SFRA: none of S, F, R, A set (a NULL scan has no flags at all).
+			name: "flags /SFRA drops NULL scans",
+			conf: "block in all\nblock in quick proto tcp flags /SFRA\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			// A later pass on the flags rule's packets does not make the flags rule dead in
+			// the other order either: the quick scan rule matches only some TCP packets.
+			name: "a flags rule does not cover the rules after it",
+			conf: "block in all\nblock in quick proto tcp flags F/F\npass in quick proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			// A quick rule matching all TCP does cover a flags rule below it: every FIN
+			// packet is TCP.
+			name: "a flags rule below a quick tcp rule is still redundant",
+			conf: "block in all\nblock in quick proto tcp\nblock in quick proto tcp flags F/F\n",
+			want: []pfLintWant{{"redundant", []string{"t.conf:3", "t.conf:2"}}},
+		},
+		// pf.conf(5), TABLES: "persist: The persist flag forces the kernel to keep the table
+		// even when no rules refer to it"; tables are filled with pfctl -t NAME -T add, and
+		// "overload <table>" adds the sources that exceed max-src-conn(-rate) at run time.
+		{
+			name: "an empty persist table is filled at run time",
+			conf: "table <bruteforce> persist\nblock in all\nblock in quick from <bruteforce>\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			name: "a persist table with entries is filled at run time as well",
+			conf: "table <ban> persist { 192.0.2.1 }\nblock in all\nblock in quick from <ban>\nblock in quick proto tcp from 192.0.2.1 to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			name: "the target of overload is filled at run time",
+			conf: "table <abusers> { 192.0.2.9 }\nblock in all\nblock in quick from <abusers>\nblock in quick proto tcp from 192.0.2.9 to port 80\npass in proto tcp to port 22 keep state (max-src-conn 10, overload <abusers> flush global)\n",
+			want: []pfLintWant{},
+		},
+		{
+			name: "an empty table without const is filled at run time",
+			conf: "table <later> { }\nblock in all\npass in quick from <later>\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
+			name: "a const table is what the file says",
+			conf: "table <ok> const { 192.0.2.0/24 }\nblock in all\nblock in quick from <ok>\nblock in quick proto tcp from 192.0.2.7 to port 22\n",
+			want: []pfLintWant{{"redundant", []string{"t.conf:4", "t.conf:3"}}},
+		},
+		{
+			name: "a negated runtime table is no catch-all",
+			conf: "table <good> persist\nblock in all\npass in quick from ! <good>\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParsePF([]byte(tt.conf), "t.conf", nil)
+			if err != nil {
+				t.Fatalf("ParsePF: %v", err)
+			}
+			fs := rs.Lint()
+			if diff := cmp.Diff(tt.want, pfLintKinds(fs)); diff != "" {
+				t.Errorf("Lint(%q) (-want +got):\n%s", tt.conf, diff)
+			}
+			if ref := pfLintKinds(rs.lintReference()); !cmp.Equal(tt.want, ref) {
+				t.Errorf("lintReference(%q) = %v, want %v", tt.conf, ref, tt.want)
+			}
+			for _, f := range fs {
+				if strings.Contains(f.Message, "impossible") {
+					t.Errorf("Lint(%q) says %q", tt.conf, f.Message)
+				}
+			}
+		})
+	}
+}
