@@ -76,9 +76,9 @@ type pfLinter struct {
 	// comboMin is, per rule, the combinations whose every packet the rule matches. It differs
 	// from combo for TCP flag tests the packet model cannot decide (see pfFlagsModelled).
 	comboMin [][]uint64
-	valid     []uint64   // the combinations packets can have
-	nbits     int
-	inOnly    []uint64 // the valid inbound combinations
+	valid    []uint64 // the combinations packets can have
+	nbits    int
+	inOnly   []uint64 // the valid inbound combinations
 }
 
 func (l *pfLinter) combos() {
