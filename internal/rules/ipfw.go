@@ -17,7 +17,10 @@ type IPFWRuleset struct {
 	Name    string
 	Rules   []IPFWRule
 	Default Action // the built-in rule 65535: allow on Mac OS X
-	comp    *ipfwClassifier
+	// defaultListed is where the file lists rule 65535 ("file:line"), which sets Default; "" if
+	// it does not.
+	defaultListed string
+	comp          *ipfwClassifier
 }
 
 // IPFWRule is one parsed rule.
@@ -130,7 +133,7 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 		if num == 65535 {
 			// The built-in rule as `ipfw list` prints it: it is the default, not a rule.
 			if r.Kind == ipfwDecide && r.Protos == nil && r.Src.Any && r.Dst.Any && r.Dir == 0 && len(r.Ifaces) == 0 {
-				rs.Default = r.Action
+				rs.Default, rs.defaultListed = r.Action, fmt.Sprintf("%s:%d", name, line)
 				continue
 			}
 		}

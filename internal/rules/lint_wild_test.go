@@ -103,3 +103,59 @@ func TestPFLintWild(t *testing.T) {
 		})
 	}
 }
+
+// ipfw(8): rule 65535 "cannot be modified by the programmer"; its action is deny on FreeBSD
+// unless the kernel is built with IPFIREWALL_DEFAULT_TO_ACCEPT (ipfirewall(4)), and allow on
+// Mac OS X. Lint must say which default it assumed and never claim "every port open" as a fact
+// when the default is only assumed.
+func TestIPFWLintDefault(t *testing.T) {
+	const set = "00100 allow tcp from any to me 22 setup\n00200 allow tcp from any to any established\n00300 allow tcp from me to any setup\n00400 allow ip from any to any via lo0\n"
+	tests := []struct {
+		name  string
+		conf  string
+		deny  bool
+		given string
+		want  []string // substrings of the no-final-deny message; nil for no such finding
+	}{
+		{name: "assumed allow", conf: set, want: []string{"assumed", "--default deny", "FreeBSD"}},
+		{name: "given allow", conf: set, given: "--default allow", want: []string{"--default allow", "every port and protocol not listed is open"}},
+		{name: "listed 65535 allow", conf: set + "65535 allow ip from any to any\n", want: []string{"t.fw:5", "every port and protocol not listed is open"}},
+		{name: "deny default", conf: set, deny: true, given: "--default deny"},
+		{name: "listed 65535 deny", conf: set + "65535 deny ip from any to any\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParseIPFW([]byte(tt.conf), "t.fw", nil)
+			if err != nil {
+				t.Fatalf("ParseIPFW: %v", err)
+			}
+			if tt.deny {
+				rs.Default = Deny
+			}
+			rs.Compile()
+			var msg []string
+			for _, f := range rs.Lint(LintOptions{DefaultGiven: tt.given}) {
+				if f.Kind == "no-final-deny" {
+					msg = append(msg, f.Message)
+				}
+			}
+			if tt.want == nil {
+				if len(msg) > 0 {
+					t.Errorf("Lint(%q) no-final-deny = %q, want none", tt.conf, msg)
+				}
+				return
+			}
+			if len(msg) != 1 {
+				t.Fatalf("Lint(%q) no-final-deny = %q, want one", tt.conf, msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg[0], w) {
+					t.Errorf("Lint(%q) no-final-deny = %q, want it to say %q", tt.conf, msg[0], w)
+				}
+			}
+			if tt.given == "" && !strings.Contains(tt.conf, "65535") && strings.Contains(msg[0], "every port and protocol not listed is open:") {
+				t.Errorf("Lint(%q) states an open port set as a fact on an assumed default: %q", tt.conf, msg[0])
+			}
+		})
+	}
+}
