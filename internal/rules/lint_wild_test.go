@@ -159,3 +159,46 @@ func TestIPFWLintDefault(t *testing.T) {
 		})
 	}
 }
+
+// A finding that a non-quick rule never decides because a later rule covers it rests on no rule
+// between them stopping evaluation; antispoof (pf.conf(5): it expands into block rules at its
+// place) is not modelled, so such a finding across it says it is conditional. Translation
+// anchors change the addresses every rule sees, so they make every coverage finding conditional.
+func TestPFLintUnmodelled(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		want string // in the one finding's message; "" for a finding without conditions
+	}{
+		{
+			name: "antispoof between the rules",
+			conf: "block in all\npass in proto tcp to port 22 no state\nantispoof for en0\npass in proto tcp no state\n",
+			want: "t.conf:3",
+		},
+		{
+			name: "antispoof before both rules",
+			conf: "block in all\nantispoof for en0\npass in proto tcp to port 22 no state\npass in proto tcp no state\n",
+		},
+		{
+			name: "a translation anchor anywhere",
+			conf: "nat-anchor \"com.apple/*\"\nblock in all\npass in proto tcp to port 22 no state\npass in proto tcp no state\n",
+			want: "t.conf:1",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParsePF([]byte(tt.conf), "t.conf", nil)
+			if err != nil {
+				t.Fatalf("ParsePF: %v", err)
+			}
+			fs := rs.Lint()
+			if len(fs) != 1 || fs[0].Kind != PFLintRedundant {
+				t.Fatalf("Lint(%q) = %v, want one redundant finding", tt.conf, pfLintKinds(fs))
+			}
+			conditional := strings.Contains(fs[0].Message, "does not model")
+			if conditional != (tt.want != "") || !strings.Contains(fs[0].Message, tt.want) {
+				t.Errorf("Lint(%q) message = %q, want conditional on %q", tt.conf, fs[0].Message, tt.want)
+			}
+		})
+	}
+}

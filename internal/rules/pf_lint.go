@@ -376,6 +376,7 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 			if !a.quick {
 				stop = "it sits in a quick anchor, so evaluation stops when that anchor ends"
 			}
+			stop += l.conditions("", "") // rules added between them cannot change this; translation can
 			if pfSameAction(a, b) {
 				out = append(out, Finding{
 					Kind:    PFLintRedundant,
@@ -405,18 +406,19 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 				return true
 			}
 			a := rules[i].f
+			cond := l.conditions(b.where, a.where)
 			if pfSameAction(a, b) {
 				out = append(out, Finding{
 					Kind:    PFLintRedundant,
 					Rules:   []string{b.where, a.where},
-					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, with the same action, and in pf the last matching rule wins", l.label(j), l.label(i)),
+					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, with the same action, and in pf the last matching rule wins%s", l.label(j), l.label(i), cond),
 					Fix:     fmt.Sprintf("delete %s", b.where),
 				})
 			} else {
 				out = append(out, Finding{
 					Kind:    PFLintShadowed,
 					Rules:   []string{b.where, a.where},
-					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, and in pf the last matching rule wins", l.label(j), l.label(i)),
+					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, and in pf the last matching rule wins%s", l.label(j), l.label(i), cond),
 					Fix:     fmt.Sprintf("make %s quick, or move it below %s", b.where, a.where),
 				})
 			}
@@ -683,4 +685,54 @@ func pfOverloadTargets(text string) []string {
 		out = append(out, strings.TrimSpace(text[1:end]))
 		text = text[end+1:]
 	}
+}
+
+// conditions says which statements the simulator does not model could change a finding that a
+// rule never decides: a translation anchor anywhere (it rewrites the addresses every rule sees),
+// and an antispoof between the rules first and last (pf.conf(5) expands it into block rules at
+// its place, which may stop evaluation between them; one in another file counts too, as its place
+// is not known here). It is "" when there are none, else a clause for the finding's message.
+func (l *pfLinter) conditions(first, last string) string {
+	var why []string
+	for _, ig := range l.rs.ignored {
+		where, text, ok := strings.Cut(ig, ": ")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(text, "nat-anchor"), strings.HasPrefix(text, "rdr-anchor"), strings.HasPrefix(text, "binat-anchor"):
+		case strings.HasPrefix(text, "antispoof") && first != "" && pfBetween(where, first, last):
+		default:
+			continue
+		}
+		if i := strings.LastIndex(text, " (ignored:"); i >= 0 {
+			text = text[:i]
+		}
+		why = append(why, fmt.Sprintf("%s (%s)", where, text))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" — provided %s, which the simulator does not model, change nothing here", strings.Join(why, ", "))
+}
+
+// pfBetween reports whether where ("file:line") may lie between first and last; true when the
+// files differ.
+func pfBetween(where, first, last string) bool {
+	line := func(w string) (string, int) {
+		i := strings.LastIndexByte(w, ':')
+		if i < 0 {
+			return w, -1
+		}
+		n := 0
+		fmt.Sscanf(w[i+1:], "%d", &n)
+		return w[:i], n
+	}
+	f, n := line(where)
+	f1, n1 := line(first)
+	f2, n2 := line(last)
+	if f != f1 || f != f2 {
+		return true
+	}
+	return min(n1, n2) < n && n < max(n1, n2)
 }
