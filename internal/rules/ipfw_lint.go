@@ -290,8 +290,12 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	outbound := probe("tcp 192.0.2.10:50000 -> 198.51.100.7:443 out via en0 setup")
 	reply := probe("tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 established")
 	if o, r := rs.evalReference(&outbound, nil, 0), rs.evalReference(&reply, nil, 0); o.Action == Allow && r.Action != Allow {
+		assumed := ""
+		if o.Where == "65535" && rs.defaultListed == "" && opts.DefaultGiven == "" {
+			assumed = " (rule 65535's action is assumed allow here: on FreeBSD it is deny, see --default)"
+		}
 		out = append(out, Finding{Kind: "no-replies", Rules: []string{r.Where},
-			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %s by rule %s: nothing allows established traffic back in", o.Where, r.Action.Past(), r.Where),
+			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %s by rule %s: nothing allows established traffic back in%s", o.Where, r.Action.Past(), r.Where, assumed),
 			Fix:     "add `allow tcp from any to any established` (or keep-state on the outbound rule with a check-state) before it"})
 	}
 	if opts.Keep.IsValid() {

@@ -202,3 +202,41 @@ func TestPFLintUnmodelled(t *testing.T) {
 		})
 	}
 }
+
+// Findings built on evaluating a packet say what they assumed: an unmodelled antispoof anywhere
+// may decide the packet (pf), and a packet decided by rule 65535 under an assumed default (ipfw).
+func TestLintEvalConditions(t *testing.T) {
+	t.Run("pf no-state-for-replies with antispoof", func(t *testing.T) {
+		conf := "block in all\nantispoof for en0\npass out proto tcp no state\n"
+		rs, err := ParsePF([]byte(conf), "t.conf", nil)
+		if err != nil {
+			t.Fatalf("ParsePF: %v", err)
+		}
+		var msg []string
+		for _, f := range rs.Lint() {
+			if f.Kind == PFLintNoStateReplies {
+				msg = append(msg, f.Message)
+			}
+		}
+		if len(msg) != 1 || !strings.Contains(msg[0], "does not model") || !strings.Contains(msg[0], "t.conf:2") {
+			t.Errorf("Lint(%q) no-state-for-replies = %q, want one conditional on t.conf:2", conf, msg)
+		}
+	})
+	t.Run("ipfw no-replies under an assumed default", func(t *testing.T) {
+		conf := "00100 deny tcp from any to any in established\n"
+		rs, err := ParseIPFW([]byte(conf), "t.fw", nil)
+		if err != nil {
+			t.Fatalf("ParseIPFW: %v", err)
+		}
+		rs.Compile()
+		var msg []string
+		for _, f := range rs.Lint(LintOptions{}) {
+			if f.Kind == "no-replies" {
+				msg = append(msg, f.Message)
+			}
+		}
+		if len(msg) != 1 || !strings.Contains(msg[0], "assumed") {
+			t.Errorf("Lint(%q) no-replies = %q, want one saying the default is assumed", conf, msg)
+		}
+	})
+}

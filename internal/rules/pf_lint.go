@@ -514,8 +514,8 @@ func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 		out = append(out, Finding{
 			Kind:  PFLintNoStateReplies,
 			Rules: ws,
-			Message: fmt.Sprintf("%s passes outbound %s with no state, and the replies are dropped (for example %s is blocked by %s): without a state entry nothing lets them back in",
-				l.label(i), pfProtoName(p.Proto), reply, v.Where),
+			Message: fmt.Sprintf("%s passes outbound %s with no state, and the replies are dropped (for example %s is blocked by %s): without a state entry nothing lets them back in%s",
+				l.label(i), pfProtoName(p.Proto), reply, v.Where, l.conditions(pfAnywhere, "")),
 			Fix: fmt.Sprintf("remove \"no state\" from %s (pf keeps state by default)", r.f.where),
 		})
 	}
@@ -691,7 +691,8 @@ func pfOverloadTargets(text string) []string {
 // rule never decides: a translation anchor anywhere (it rewrites the addresses every rule sees),
 // and an antispoof between the rules first and last (pf.conf(5) expands it into block rules at
 // its place, which may stop evaluation between them; one in another file counts too, as its place
-// is not known here). It is "" when there are none, else a clause for the finding's message.
+// is not known here; first pfAnywhere counts every antispoof, for findings about how one packet
+// is decided). It is "" when there are none, else a clause for the finding's message.
 func (l *pfLinter) conditions(first, last string) string {
 	var why []string
 	for _, ig := range l.rs.ignored {
@@ -701,7 +702,7 @@ func (l *pfLinter) conditions(first, last string) string {
 		}
 		switch {
 		case strings.HasPrefix(text, "nat-anchor"), strings.HasPrefix(text, "rdr-anchor"), strings.HasPrefix(text, "binat-anchor"):
-		case strings.HasPrefix(text, "antispoof") && first != "" && pfBetween(where, first, last):
+		case strings.HasPrefix(text, "antispoof") && (first == pfAnywhere || first != "" && pfBetween(where, first, last)):
 		default:
 			continue
 		}
@@ -715,6 +716,9 @@ func (l *pfLinter) conditions(first, last string) string {
 	}
 	return fmt.Sprintf(" — provided %s, which the simulator does not model, change nothing here", strings.Join(why, ", "))
 }
+
+// pfAnywhere asks conditions for every antispoof, wherever it is.
+const pfAnywhere = "*"
 
 // pfBetween reports whether where ("file:line") may lie between first and last; true when the
 // files differ.
