@@ -88,22 +88,10 @@ func (l *pfLinter) combos() {
 	words := (l.nbits + 63) / 64
 	l.valid, l.inOnly = make([]uint64, words), make([]uint64, words)
 	l.combo = make([][]uint64, len(l.rs.rules))
-	l.comboMin = make([][]uint64, len(l.rs.rules))
-	// A rule whose flags the model cannot decide is judged as if it had no flags test (an
-	// over-approximation of its packets, for the rule being covered) and as matching no TCP
-	// combination whole (an under-approximation, for the rule covering).
-	loose := make([]pfRule, len(l.rs.rules))
 	for i := range l.combo {
 		l.combo[i] = make([]uint64, words)
-		l.comboMin[i] = l.combo[i]
-		if f := l.rs.rules[i].f; !pfFlagsModelled(f) {
-			l.comboMin[i] = make([]uint64, words)
-			cp := *f
-			cp.flags, cp.mask = 0, 0
-			loose[i] = l.rs.rules[i]
-			loose[i].f = &cp
-		}
 	}
+	l.comboMin = slices.Clone(l.combo)
 	for d := range 3 {
 		for cl, pv := range reps {
 			for ts := range 4 {
@@ -117,21 +105,42 @@ func (l *pfLinter) combos() {
 						pfSetBit(l.inOnly, k)
 					}
 					for i := range l.rs.rules {
-						if loose[i].f == nil {
-							if pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
-								pfSetBit(l.combo[i], k)
-							}
-							continue
-						}
-						// pf skips rules with flags for non-first fragments, as for the others.
-						if pfComboMatch(&loose[i], 1<<d, pv, ts, fr == 1) && !(pv == ProtoTCP && fr == 1) {
+						if pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
 							pfSetBit(l.combo[i], k)
-							if pv != ProtoTCP {
-								pfSetBit(l.comboMin[i], k)
-							}
 						}
 					}
 				}
+			}
+		}
+	}
+	// A rule whose flags the model cannot decide is judged as if it had no flags test (an
+	// over-approximation of its packets, for the rule being covered) and as matching no TCP
+	// combination whole (an under-approximation, for the rule covering). pf skips rules with
+	// flags for non-first fragments, as it does with modelled flags.
+	var loose pfRule
+	var looseF pfFilter
+	for i := range l.rs.rules {
+		f := l.rs.rules[i].f
+		if pfFlagsModelled(f) {
+			continue
+		}
+		loose, looseF = l.rs.rules[i], *f
+		looseF.flags, looseF.mask = 0, 0
+		loose.f = &looseF
+		clear(l.combo[i])
+		l.comboMin[i] = make([]uint64, words)
+		for k := 0; k < l.nbits; k++ {
+			if !pfHasBit(l.valid, k) {
+				continue
+			}
+			d, cl, ts, fr := k/(nclass*8), k/8%nclass, k/2%4, k%2
+			pv := reps[cl]
+			if !pfComboMatch(&loose, 1<<d, pv, ts, fr == 1) || pv == ProtoTCP && fr == 1 {
+				continue
+			}
+			pfSetBit(l.combo[i], k)
+			if pv != ProtoTCP {
+				pfSetBit(l.comboMin[i], k)
 			}
 		}
 	}
