@@ -29,6 +29,12 @@ func TestPFLintWild(t *testing.T) {
 			want: []pfLintWant{},
 		},
 		{
+			// flags SA/SA matches SYN-ACKs, which the packet model folds into established.
+			name: "flags SA/SA matches SYN-ACKs",
+			conf: "block in all\nblock in quick proto tcp flags SA/SA\npass in proto tcp to port 22\n",
+			want: []pfLintWant{},
+		},
+		{
 			// flags /SFRA: none of S, F, R, A set (a NULL scan has no flags at all).
 			name: "flags /SFRA drops NULL scans",
 			conf: "block in all\nblock in quick proto tcp flags /SFRA\npass in proto tcp to port 22\n",

@@ -155,13 +155,15 @@ func pfSubset(a, b []uint64) bool {
 	return true
 }
 
-// pfFlagsModelled reports whether the packet model decides the rule's TCP flags test. A Packet
-// tells only a SYN without ACK (Setup), a packet with ACK (Established) and one with neither, so
-// a test that looks at FIN, RST, PUSH, URG, ECE or CWR ("flags F/F", "flags FUP/FUP",
-// "flags /SFRA": pf.conf(5) matches the packets whose flags masked by the second set equal the
-// first, and ignores the flags outside it) picks packets the model cannot tell apart.
+// pfFlagsModelled reports whether the packet model decides the rule's TCP flags test for every
+// real packet. pf.conf(5): "flags X/Y" matches the TCP packets whose flags masked by Y equal X,
+// ignoring the flags outside Y, so "flags F/F", "flags FUP/FUP" and "flags /SFRA" are real scan
+// rules. A Packet tells only a SYN without ACK (Setup), a packet with ACK or RST (Established)
+// and one with neither; within those classes real packets differ in FIN, RST, PUSH, URG, ECE,
+// CWR and (for Established) SYN, so only no flags test and pf's default S/SA are decided for a
+// whole class. Other tests pick packets the model cannot tell apart.
 func pfFlagsModelled(f *pfFilter) bool {
-	return (f.mask|f.flags)&^(pfSYN|pfACK) == 0
+	return f.mask == 0 || f.flags == pfSYN && f.mask == pfSYN|pfACK
 }
 
 // covers reports whether every packet rule b matches is matched by rule a as well. A rule on a
