@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -97,6 +98,11 @@ func runRules(ctx context.Context, a *app, args []string) error {
 
 	if verb == "lint" {
 		var opts rules.LintOptions
+		flags.Visit(func(f *flag.Flag) {
+			if f.Name == "default" {
+				opts.DefaultGiven = "--default " + *def // otherwise lint says the default is assumed
+			}
+		})
 		if *keep != "" {
 			if opts.Keep, err = netip.ParseAddrPort(*keep); err != nil {
 				return usagef("--keep %q: want SOURCE:PORT, e.g. 203.0.113.5:22", *keep)

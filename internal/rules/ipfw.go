@@ -21,7 +21,10 @@ type IPFWRuleset struct {
 	// command other than ipfw …): a verdict on the set is only as sure as those lines are
 	// irrelevant, so `rules eval` prints them with every verdict.
 	Notes []Note
-	comp  *ipfwClassifier
+	// defaultListed is where the file lists rule 65535 ("file:line"), which sets Default; "" if
+	// it does not.
+	defaultListed string
+	comp          *ipfwClassifier
 }
 
 // Note is a line of a rule file that was read but not modelled.
@@ -216,7 +219,7 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 		if num == 65535 {
 			// The built-in rule as `ipfw list` prints it: it is the default, not a rule.
 			if r.Kind == ipfwDecide && r.Protos == nil && r.Src.Any && r.Dst.Any && r.Dir == 0 && len(r.Ifaces) == 0 {
-				rs.Default, sawDefault = r.Action, true
+				rs.Default, sawDefault, rs.defaultListed = r.Action, true, fmt.Sprintf("%s:%d", name, at)
 				continue
 			}
 		} else {

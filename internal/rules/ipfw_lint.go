@@ -102,8 +102,13 @@ func (r *IPFWRule) catchAll() bool {
 
 // LintOptions tune Lint. Keep is the operator's own connection ("203.0.113.5:22" — the source
 // address and the local port of an SSH session) that the rule set must not cut off.
+//
+// DefaultGiven says how the caller chose the ipfw rule set's Default, such as "--default allow";
+// empty when the default was not given and is assumed (Mac OS X's allow, unless rule 65535 is
+// listed in the file). Lint says which default it judged by and why.
 type LintOptions struct {
-	Keep netip.AddrPort
+	Keep         netip.AddrPort
+	DefaultGiven string
 }
 
 // Lint finds the mistakes the 2005 article warns about and a few more.
@@ -273,9 +278,7 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	}
 	out = append(out, rs.spoofOrder()...)
 	if catchAt < 0 && rs.Default == Allow {
-		out = append(out, Finding{Kind: "no-final-deny", Rules: []string{"65535"},
-			Message: "no rule denies what the others do not allow, so the built-in rule 65535 allows it: every port and protocol not listed is open",
-			Fix:     "add a final rule such as `65000 deny log ip from any to any`"})
+		out = append(out, rs.noFinalDeny(opts))
 	}
 	probe := func(s string) Packet { p, _ := ParsePacket(s); return p }
 	lo := probe("tcp 127.0.0.1:50000 -> 127.0.0.1:631 in via lo0 setup")
@@ -287,8 +290,12 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	outbound := probe("tcp 192.0.2.10:50000 -> 198.51.100.7:443 out via en0 setup")
 	reply := probe("tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 established")
 	if o, r := rs.evalReference(&outbound, nil, 0), rs.evalReference(&reply, nil, 0); o.Action == Allow && r.Action != Allow {
+		assumed := ""
+		if o.Where == "65535" && rs.defaultListed == "" && opts.DefaultGiven == "" {
+			assumed = " (rule 65535's action is assumed allow here: on FreeBSD it is deny, see --default)"
+		}
 		out = append(out, Finding{Kind: "no-replies", Rules: []string{r.Where},
-			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %s by rule %s: nothing allows established traffic back in", o.Where, r.Action.Past(), r.Where),
+			Message: fmt.Sprintf("outbound TCP is allowed (rule %s) but the replies are %s by rule %s: nothing allows established traffic back in%s", o.Where, r.Action.Past(), r.Where, assumed),
 			Fix:     "add `allow tcp from any to any established` (or keep-state on the outbound rule with a check-state) before it"})
 	}
 	if opts.Keep.IsValid() {
@@ -370,4 +377,26 @@ func loopbackOnly(r *IPFWRule) bool {
 		}
 	}
 	return true
+}
+
+// noFinalDeny is the finding for a rule set that leaves packets to an allowing rule 65535. Only a
+// default listed in the file or given by the caller is stated as a fact: the action of 65535 is
+// not in the rules handed to ipfw (ipfw(8)); it is deny on FreeBSD unless the kernel is built with
+// IPFIREWALL_DEFAULT_TO_ACCEPT (ipfirewall(4)), allow on Mac OS X, and the simulator assumes allow
+// when told nothing.
+func (rs *IPFWRuleset) noFinalDeny(opts LintOptions) Finding {
+	f := Finding{Kind: "no-final-deny", Rules: []string{"65535"},
+		Fix: "add a final rule such as `65000 deny log ip from any to any`"}
+	switch {
+	case rs.defaultListed != "":
+		f.Message = fmt.Sprintf("no rule denies what the others do not allow, so the built-in rule 65535 (allow, as listed at %s) allows it: every port and protocol not listed is open", rs.defaultListed)
+	case opts.DefaultGiven != "":
+		f.Message = fmt.Sprintf("no rule denies what the others do not allow, so the built-in rule 65535 (allow, given with %s) allows it: every port and protocol not listed is open", opts.DefaultGiven)
+	default:
+		f.Message = "no rule denies what the others do not allow, so they are left to the built-in rule 65535, whose action the file does not say; " +
+			"assumed allow (Mac OS X's default), under which every port and protocol not listed is open. " +
+			"FreeBSD's default is deny (unless its kernel is built with IPFIREWALL_DEFAULT_TO_ACCEPT): pass --default deny for a FreeBSD rule set, or --default allow to confirm"
+		f.Fix = "add a final rule such as `65000 deny log ip from any to any` (it makes the default irrelevant)"
+	}
+	return f
 }

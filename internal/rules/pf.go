@@ -74,6 +74,9 @@ type pfRule struct {
 	dport  pfIPSet
 	ports  bool // some condition names ports
 	undef  bool // some condition names an undefined table
+	// runtime names a table of the rule's conditions whose contents are filled at run time ("" if
+	// none): what the rule matches is unknown from the file.
+	runtime string
 }
 
 // pfAddrField is the addresses a rule accepts in one field: local when the address is the host's
@@ -224,6 +227,20 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 			t.set = pfTableSet(t.entries)
 		}
 	}
+	for _, a := range rs.anchors {
+		for _, st := range a.stmts {
+			if st.f == nil {
+				continue
+			}
+			for _, name := range pfOverloadTargets(st.f.text) {
+				if t := a.tables[name]; t != nil {
+					t.overload = true
+				} else if t := rs.root.tables[name]; t != nil {
+					t.overload = true
+				}
+			}
+		}
+	}
 	paths := make([]string, 0, len(rs.anchors))
 	for p := range rs.anchors {
 		paths = append(paths, p)
@@ -260,7 +277,7 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 						e.set, e.undef = nil, true
 						continue
 					}
-					e.set = t.set
+					e.set, e.runtime = t.set, t.filledAtRunTime()
 				}
 			}
 		}
@@ -408,6 +425,9 @@ func pfFieldSets(f *pfFilter, conds []*pfCond, memo pfNegMemo) pfRule {
 			if len(fld.h.addrs) > 0 {
 				for _, e := range fld.h.addrs {
 					r.undef = r.undef || e.undef
+					if e.runtime && r.runtime == "" {
+						r.runtime = e.table
+					}
 				}
 				l, rem, inv := pfAddrSpecSets(fld.h.addrs, memo)
 				fld.a.local = fld.a.local.intersect(l)

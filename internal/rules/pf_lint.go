@@ -72,10 +72,13 @@ func (rs *PFRuleset) lint(ctx context.Context, reference bool) ([]Finding, error
 type pfLinter struct {
 	reference bool // compare every pair of rules rather than the candidates the classifier finds
 	rs        *PFRuleset
-	combo     [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it matches
-	valid     []uint64   // the combinations packets can have
-	nbits     int
-	inOnly    []uint64 // the valid inbound combinations
+	combo     [][]uint64 // per rule: the (direction, protocol class, TCP state, fragment) it may match
+	// comboMin is, per rule, the combinations whose every packet the rule matches. It differs
+	// from combo for TCP flag tests the packet model cannot decide (see pfFlagsModelled).
+	comboMin [][]uint64
+	valid    []uint64 // the combinations packets can have
+	nbits    int
+	inOnly   []uint64 // the valid inbound combinations
 }
 
 func (l *pfLinter) combos() {
@@ -88,6 +91,7 @@ func (l *pfLinter) combos() {
 	for i := range l.combo {
 		l.combo[i] = make([]uint64, words)
 	}
+	l.comboMin = slices.Clone(l.combo)
 	for d := range 3 {
 		for cl, pv := range reps {
 			for ts := range 4 {
@@ -109,6 +113,37 @@ func (l *pfLinter) combos() {
 			}
 		}
 	}
+	// A rule whose flags the model cannot decide is judged as if it had no flags test (an
+	// over-approximation of its packets, for the rule being covered) and as matching no TCP
+	// combination whole (an under-approximation, for the rule covering). pf skips rules with
+	// flags for non-first fragments, as it does with modelled flags.
+	var loose pfRule
+	var looseF pfFilter
+	for i := range l.rs.rules {
+		f := l.rs.rules[i].f
+		if pfFlagsModelled(f) {
+			continue
+		}
+		loose, looseF = l.rs.rules[i], *f
+		looseF.flags, looseF.mask = 0, 0
+		loose.f = &looseF
+		clear(l.combo[i])
+		l.comboMin[i] = make([]uint64, words)
+		for k := 0; k < l.nbits; k++ {
+			if !pfHasBit(l.valid, k) {
+				continue
+			}
+			d, cl, ts, fr := k/(nclass*8), k/8%nclass, k/2%4, k%2
+			pv := reps[cl]
+			if !pfComboMatch(&loose, 1<<d, pv, ts, fr == 1) || pv == ProtoTCP && fr == 1 {
+				continue
+			}
+			pfSetBit(l.combo[i], k)
+			if pv != ProtoTCP {
+				pfSetBit(l.comboMin[i], k)
+			}
+		}
+	}
 }
 
 func pfSubset(a, b []uint64) bool {
@@ -120,10 +155,25 @@ func pfSubset(a, b []uint64) bool {
 	return true
 }
 
-// covers reports whether every packet rule b matches is matched by rule a as well.
+// pfFlagsModelled reports whether the packet model decides the rule's TCP flags test for every
+// real packet. pf.conf(5): "flags X/Y" matches the TCP packets whose flags masked by Y equal X,
+// ignoring the flags outside Y, so "flags F/F", "flags FUP/FUP" and "flags /SFRA" are real scan
+// rules. A Packet tells only a SYN without ACK (Setup), a packet with ACK or RST (Established)
+// and one with neither; within those classes real packets differ in FIN, RST, PUSH, URG, ECE,
+// CWR and (for Established) SYN, so only no flags test and pf's default S/SA are decided for a
+// whole class. Other tests pick packets the model cannot tell apart.
+func pfFlagsModelled(f *pfFilter) bool {
+	return f.mask == 0 || f.flags == pfSYN && f.mask == pfSYN|pfACK
+}
+
+// covers reports whether every packet rule b matches is matched by rule a as well. A rule on a
+// table filled at run time covers and is covered by nothing: its packets are unknown.
 func (l *pfLinter) covers(a, b int) bool {
 	ra, rb := &l.rs.rules[a], &l.rs.rules[b]
-	if !pfSubset(l.combo[b], l.combo[a]) || !rb.sport.subsetOf(ra.sport) || !rb.dport.subsetOf(ra.dport) || !rb.ifs.subsetOf(ra.ifs) {
+	if ra.runtime != "" || rb.runtime != "" {
+		return false
+	}
+	if !pfSubset(l.combo[b], l.comboMin[a]) || !rb.sport.subsetOf(ra.sport) || !rb.dport.subsetOf(ra.dport) || !rb.ifs.subsetOf(ra.ifs) {
 		return false
 	}
 	if !rb.src.local.subsetOf(ra.src.local) || !rb.src.remote.subsetOf(ra.src.remote) ||
@@ -183,11 +233,14 @@ func (l *pfLinter) stopper(i int) bool {
 // TCP packets it leaves to its state entries.
 func (l *pfLinter) catchAll(i int) bool {
 	r := &l.rs.rules[i]
+	if r.runtime != "" {
+		return false
+	}
 	if !r.ifs.universal() || !r.src.local.equal(pfFull) || !r.src.remote.equal(pfFull) ||
 		!r.dst.local.equal(pfFull) || !r.dst.remote.equal(pfFull) || r.ports || len(r.f.icmp) > 0 {
 		return false
 	}
-	if pfSubset(l.valid, l.combo[i]) {
+	if pfSubset(l.valid, l.comboMin[i]) {
 		return true
 	}
 	if !r.f.pass || r.f.state == pfNoState {
@@ -195,7 +248,7 @@ func (l *pfLinter) catchAll(i int) bool {
 	}
 	reps := l.rs.reps
 	for k := 0; k < l.nbits; k++ {
-		if !pfHasBit(l.valid, k) || pfHasBit(l.combo[i], k) {
+		if !pfHasBit(l.valid, k) || pfHasBit(l.comboMin[i], k) {
 			continue
 		}
 		cl := k / 8 % len(reps)
@@ -298,8 +351,8 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 			}
 		}
 		b := rules[j].f
-		if rules[j].undef {
-			continue // its table is filled at run time; undefined-table says so
+		if rules[j].undef || rules[j].runtime != "" {
+			continue // its table is filled at run time, so what it matches is unknown
 		}
 		if l.matchesNothing(j) {
 			out = append(out, Finding{
@@ -334,6 +387,7 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 			if !a.quick {
 				stop = "it sits in a quick anchor, so evaluation stops when that anchor ends"
 			}
+			stop += l.conditions("", "") // rules added between them cannot change this; translation can
 			if pfSameAction(a, b) {
 				out = append(out, Finding{
 					Kind:    PFLintRedundant,
@@ -363,18 +417,19 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 				return true
 			}
 			a := rules[i].f
+			cond := l.conditions(b.where, a.where)
 			if pfSameAction(a, b) {
 				out = append(out, Finding{
 					Kind:    PFLintRedundant,
 					Rules:   []string{b.where, a.where},
-					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, with the same action, and in pf the last matching rule wins", l.label(j), l.label(i)),
+					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, with the same action, and in pf the last matching rule wins%s", l.label(j), l.label(i), cond),
 					Fix:     fmt.Sprintf("delete %s", b.where),
 				})
 			} else {
 				out = append(out, Finding{
 					Kind:    PFLintShadowed,
 					Rules:   []string{b.where, a.where},
-					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, and in pf the last matching rule wins", l.label(j), l.label(i)),
+					Message: fmt.Sprintf("%s never decides: the later %s matches every packet it matches, and in pf the last matching rule wins%s", l.label(j), l.label(i), cond),
 					Fix:     fmt.Sprintf("make %s quick, or move it below %s", b.where, a.where),
 				})
 			}
@@ -403,7 +458,7 @@ func (l *pfLinter) defaultBlock() []Finding {
 	var partial []string
 	for i := range l.rs.rules {
 		r := &l.rs.rules[i]
-		if r.f.pass || r.dirs&2 == 0 || !pfSubset(l.inOnly, l.combo[i]) {
+		if r.f.pass || r.dirs&2 == 0 || r.runtime != "" || !pfSubset(l.inOnly, l.comboMin[i]) {
 			continue
 		}
 		b4 := pfV4Set.subsetOf(r.src.remote) && pfV4Set.subsetOf(r.dst.local)
@@ -460,8 +515,8 @@ func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 		reply := pfReverse(&p)
 		reply.Setup, reply.Established = false, p.Proto == ProtoTCP
 		v := l.rs.Eval(&reply)
-		if v.Action == Allow {
-			continue
+		if v.Action == Allow || v.Rule >= 0 && v.Rule < len(l.rs.rules) && l.rs.rules[v.Rule].runtime != "" {
+			continue // allowed, or dropped by a rule whose table is filled at run time: unknown
 		}
 		ws := []string{r.f.where}
 		if v.Rule >= 0 {
@@ -470,8 +525,8 @@ func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 		out = append(out, Finding{
 			Kind:  PFLintNoStateReplies,
 			Rules: ws,
-			Message: fmt.Sprintf("%s passes outbound %s with no state, and the replies are dropped (for example %s is blocked by %s): without a state entry nothing lets them back in",
-				l.label(i), pfProtoName(p.Proto), reply, v.Where),
+			Message: fmt.Sprintf("%s passes outbound %s with no state, and the replies are dropped (for example %s is blocked by %s): without a state entry nothing lets them back in%s",
+				l.label(i), pfProtoName(p.Proto), reply, v.Where, l.conditions(pfAnywhere, "")),
 			Fix: fmt.Sprintf("remove \"no state\" from %s (pf keeps state by default)", r.f.where),
 		})
 	}
@@ -618,4 +673,81 @@ func (l *pfLinter) undefinedTables() []Finding {
 		})
 	}
 	return out
+}
+
+// pfOverloadTargets are the tables a rule's state options name with "overload <table>"
+// (pf.conf(5), STATEFUL TRACKING OPTIONS): pf adds offending sources to them at run time. The
+// parser skips state options, so they are read from the rule's text.
+func pfOverloadTargets(text string) []string {
+	var out []string
+	for {
+		i := strings.Index(text, "overload")
+		if i < 0 {
+			return out
+		}
+		text = strings.TrimLeft(text[i+len("overload"):], " \t\\\n")
+		if !strings.HasPrefix(text, "<") {
+			continue
+		}
+		end := strings.IndexByte(text, '>')
+		if end < 0 {
+			return out
+		}
+		out = append(out, strings.TrimSpace(text[1:end]))
+		text = text[end+1:]
+	}
+}
+
+// conditions says which statements the simulator does not model could change a finding that a
+// rule never decides: a translation anchor anywhere (it rewrites the addresses every rule sees),
+// and an antispoof between the rules first and last (pf.conf(5) expands it into block rules at
+// its place, which may stop evaluation between them; one in another file counts too, as its place
+// is not known here; first pfAnywhere counts every antispoof, for findings about how one packet
+// is decided). It is "" when there are none, else a clause for the finding's message.
+func (l *pfLinter) conditions(first, last string) string {
+	var why []string
+	for _, ig := range l.rs.ignored {
+		where, text, ok := strings.Cut(ig, ": ")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(text, "nat-anchor"), strings.HasPrefix(text, "rdr-anchor"), strings.HasPrefix(text, "binat-anchor"):
+		case strings.HasPrefix(text, "antispoof") && (first == pfAnywhere || first != "" && pfBetween(where, first, last)):
+		default:
+			continue
+		}
+		if i := strings.LastIndex(text, " (ignored:"); i >= 0 {
+			text = text[:i]
+		}
+		why = append(why, fmt.Sprintf("%s (%s)", where, text))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" — provided %s, which the simulator does not model, change nothing here", strings.Join(why, ", "))
+}
+
+// pfAnywhere asks conditions for every antispoof, wherever it is.
+const pfAnywhere = "*"
+
+// pfBetween reports whether where ("file:line") may lie between first and last; true when the
+// files differ.
+func pfBetween(where, first, last string) bool {
+	line := func(w string) (string, int) {
+		i := strings.LastIndexByte(w, ':')
+		if i < 0 {
+			return w, -1
+		}
+		n := 0
+		fmt.Sscanf(w[i+1:], "%d", &n)
+		return w[:i], n
+	}
+	f, n := line(where)
+	f1, n1 := line(first)
+	f2, n2 := line(last)
+	if f != f1 || f != f2 {
+		return true
+	}
+	return min(n1, n2) < n && n < max(n1, n2)
 }

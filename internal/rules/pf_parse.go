@@ -35,6 +35,8 @@ type pfAddrElem struct {
 	text  string // as written, for explanations
 	iface bool   // written as an interface name, read as self
 	undef bool   // a table no statement defines (empty here; filled at run time, if ever)
+	// runtime is a table whose contents are filled at run time (see pfTable.filledAtRunTime).
+	runtime bool
 }
 
 // pfHost is a from or to clause.
@@ -128,10 +130,20 @@ type pfTableEntry struct {
 }
 
 type pfTable struct {
-	name    string
-	where   string
-	entries []pfTableEntry
-	set     pfIPSet
+	name     string
+	where    string
+	entries  []pfTableEntry
+	set      pfIPSet
+	persist  bool // pfctl -t NAME -T add fills it at run time
+	readOnly bool // const: nothing alters it once loaded
+	overload bool // a rule's "overload <name>" adds sources to it at run time
+}
+
+// filledAtRunTime reports whether the table's contents are unknown from the file alone: it is
+// the target of overload, or a table not marked const that is persist or empty (pf.conf(5): such
+// tables exist to be filled with pfctl -t NAME -T add, or by overload, while pf runs).
+func (t *pfTable) filledAtRunTime() bool {
+	return t.overload || !t.readOnly && (t.persist || len(t.entries) == 0)
 }
 
 // pfAnchor is a ruleset: the main one (path "") or a named anchor.
@@ -487,6 +499,8 @@ func (p *pfParser) table(first pfTok) error {
 		switch {
 		case t.is("persist"), t.is("const"), t.is("counters"):
 			p.next()
+			tb.persist = tb.persist || t.is("persist")
+			tb.readOnly = tb.readOnly || t.is("const")
 			continue
 		case t.is("file"):
 			p.next()
