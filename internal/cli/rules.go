@@ -40,6 +40,13 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	} else {
 		keep = flags.String("keep", "", "the `SOURCE:PORT` of your own session (e.g. 203.0.113.5:22) that must not be cut off")
 	}
+	var pfOpts rules.PFOptions
+	flags.Func("iface", "pf: an interface's address, `SPEC` as en0=192.0.2.10/24, for antispoof (repeatable)", func(v string) error {
+		return pfIfaceFlag(&pfOpts, v)
+	})
+	flags.Func("group", "pf: an interface group's members, `SPEC` as egress=en0,en1 (repeatable)", func(v string) error {
+		return pfGroupFlag(&pfOpts, v)
+	})
 	pos, err := a.parse(flags, args[1:])
 	if err != nil {
 		return err
@@ -62,6 +69,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	var rs ruleset
+	var notes []string // what the verdicts are conditional on
 	var ipfw *rules.IPFWRuleset
 	var pf *rules.PFRuleset
 	switch f {
@@ -84,11 +92,12 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			return usagef("%v", err)
 		}
 		// load anchor … from "/etc/pf.anchors/…" and table files resolve under --root.
-		pf, err = rules.ParsePFContext(ctx, data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) })
+		pf, err = rules.ParsePFOptions(ctx, data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) }, pfOpts)
 		if err != nil {
 			return rulesErr(verb, err)
 		}
 		rs = pf
+		notes = pf.Notes()
 	default:
 		return usagef("--format %q: use ipfw or pf", f)
 	}
@@ -125,6 +134,11 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		} else {
 			for _, fd := range findings {
 				fmt.Fprintf(a.Out, "%s [%s] %s\n  fix: %s\n", strings.Join(fd.Rules, ","), fd.Kind, fd.Message, fd.Fix)
+			}
+		}
+		if !a.g.json {
+			for _, n := range notes {
+				fmt.Fprintf(a.Out, "note: %s\n", n)
 			}
 		}
 		if len(findings) > 0 {
@@ -165,12 +179,15 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	type result struct {
-		Packet  string        `json:"packet"`
-		Verdict string        `json:"verdict"`
-		Rule    string        `json:"rule"`
-		Text    string        `json:"text"`
-		Steps   []rules.Step  `json:"steps,omitempty"`
-		v       rules.Verdict `json:"-"`
+		Packet string `json:"packet"`
+		// Conditional verdicts rest on something the simulator did not model: Notes says what.
+		Conditional bool          `json:"conditional,omitempty"`
+		Notes       []string      `json:"notes,omitempty"`
+		Verdict     string        `json:"verdict"`
+		Rule        string        `json:"rule"`
+		Text        string        `json:"text"`
+		Steps       []rules.Step  `json:"steps,omitempty"`
+		v           rules.Verdict `json:"-"`
 	}
 	var results []result
 	for i := range list {
@@ -187,13 +204,23 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			res.v = rs.Eval(p)
 		}
 		res.Verdict, res.Rule, res.Text = res.v.Action.String(), res.v.Where, res.v.Text
+		res.Conditional, res.Notes = len(notes) > 0, notes
 		results = append(results, res)
 	}
 	if a.g.json {
 		return writeJSON(a.Out, results)
 	}
+	cond := ""
+	if len(notes) > 0 {
+		cond = ", conditional (see the notes)"
+	}
+	defer func() {
+		for _, n := range notes {
+			fmt.Fprintf(a.Out, "note: %s\n", n)
+		}
+	}()
 	for _, r := range results {
-		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text)
+		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)%s\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text, cond)
 		if *explain {
 			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
 			for _, s := range r.Steps {
@@ -205,6 +232,38 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			}
 			tw.Flush()
 		}
+	}
+	return nil
+}
+
+// pfIfaceFlag reads one --iface IF=ADDR/LEN into opts.
+func pfIfaceFlag(opts *rules.PFOptions, v string) error {
+	name, addr, ok := strings.Cut(v, "=")
+	pre, err := netip.ParsePrefix(addr)
+	if !ok || name == "" || err != nil {
+		return fmt.Errorf("%q: want IF=ADDR/LEN, such as en0=192.0.2.10/24", v)
+	}
+	if opts.Ifaces == nil {
+		opts.Ifaces = map[string][]netip.Prefix{}
+	}
+	opts.Ifaces[name] = append(opts.Ifaces[name], pre)
+	return nil
+}
+
+// pfGroupFlag reads one --group NAME=IF,IF into opts.
+func pfGroupFlag(opts *rules.PFOptions, v string) error {
+	name, list, ok := strings.Cut(v, "=")
+	if !ok || name == "" || list == "" {
+		return fmt.Errorf("%q: want NAME=IF,IF, such as egress=en0", v)
+	}
+	if opts.Groups == nil {
+		opts.Groups = map[string][]string{}
+	}
+	for _, ifn := range strings.Split(list, ",") {
+		if ifn = strings.TrimSpace(ifn); ifn == "" {
+			return fmt.Errorf("%q: empty interface name in the group", v)
+		}
+		opts.Groups[name] = append(opts.Groups[name], ifn)
 	}
 	return nil
 }

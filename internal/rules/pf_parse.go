@@ -383,7 +383,7 @@ func (p *pfParser) statement() error {
 		return p.ignore(t, "traffic normalisation is not simulated")
 	case "antispoof":
 		p.order(pfClassFilter, t)
-		return p.ignore(t, "antispoof needs the interfaces' addresses, which the simulator does not have")
+		return p.antispoof(t)
 	case "scrub-anchor":
 		p.order(pfClassNormalization, t)
 		return p.ignore(t, "not a filter anchor")
@@ -1553,3 +1553,134 @@ func pfCheckFilter(f *pfFilter, explicitFlags bool) error {
 	}
 	return nil
 }
+
+// antispoof expands "antispoof [log] [quick] for IF|(IF)|{ … } [inet|inet6] [label L]" as pfctl
+// does (pf.conf(5), "BLOCKING SPOOFED TRAFFIC"): for each network of the interface, "block in on
+// ! IF from NETWORK to any"; and, for an interface that is not a loopback, "block in from ADDR to
+// any" for each of its own addresses, on every interface. The addresses come from the interface
+// table (PFOptions.Ifaces; lo0 has 127.0.0.1/8 and ::1/128 unless given); an interface whose
+// addresses are not known yields no rules and a note, so the verdict says it is conditional.
+func (p *pfParser) antispoof(first pfTok) error {
+	quick := false
+	for {
+		if p.accept("log") {
+			if p.peek().is("(") {
+				if err := p.skipParens(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if p.accept("quick") {
+			quick = true
+			continue
+		}
+		break
+	}
+	if err := p.expect("for"); err != nil {
+		return err
+	}
+	var names []string
+	one := func() error {
+		paren := p.accept("(")
+		t := p.next()
+		if !t.value() || !pfIfaceName.MatchString(t.s) && !pfIfaceGroupName.MatchString(t.s) {
+			return p.errf(t, "antispoof for %s: want an interface name, such as en0", t)
+		}
+		if paren {
+			if err := p.expect(")"); err != nil {
+				return err
+			}
+		}
+		names = append(names, t.s)
+		return nil
+	}
+	if err := p.listOrOne(one); err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return p.errf(p.peek(), "antispoof: empty interface list")
+	}
+	var af uint8
+	switch {
+	case p.accept("inet"):
+		af = 4
+	case p.accept("inet6"):
+		af = 6
+	}
+	if p.accept("label") {
+		if v := p.next(); !v.value() {
+			return p.errf(v, "label needs a string, found %s", v)
+		}
+	}
+	text := p.text(first.start)
+	where := p.where(first)
+	for _, name := range names {
+		for _, ifn := range p.rs.opts.members(name) {
+			addrs, ok := p.rs.opts.addrs(ifn)
+			if !ok {
+				p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: the addresses of %s are not known, so its rules are not simulated (give --iface %s=ADDR/LEN)", where, text, ifn, ifn))
+				continue
+			}
+			loop := pfLoopbackIf(ifn)
+			for _, a := range addrs {
+				fam := uint8(4)
+				if a.Addr().Is6() {
+					fam = 6
+				}
+				if af != 0 && fam != af {
+					continue
+				}
+				net := a.Masked()
+				p.antispoofRule(where, text, quick, fam, []pfIfElem{{neg: true, name: ifn}}, net)
+				if !loop {
+					p.antispoofRule(where, text, quick, fam, nil, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
+				}
+			}
+		}
+	}
+	if p.peek().kind == pfWord {
+		return p.errf(p.peek(), "antispoof: unexpected %q: it reads antispoof [log] [quick] for IF [inet|inet6] [label L]", p.peek().s)
+	}
+	return p.endStatement()
+}
+
+// antispoofRule adds one rule of an antispoof expansion, located at the antispoof statement and
+// written as pfctl -nv would show it.
+func (p *pfParser) antispoofRule(where, text string, quick bool, af uint8, ifs []pfIfElem, from netip.Prefix) {
+	fam := "inet"
+	if af == 6 {
+		fam = "inet6"
+	}
+	var b strings.Builder
+	b.WriteString("block in ")
+	if quick {
+		b.WriteString("quick ")
+	}
+	ifText := ""
+	if len(ifs) > 0 {
+		ifText = "! " + ifs[0].name
+		b.WriteString("on " + ifText + " ")
+	}
+	fmt.Fprintf(&b, "%s from %s to any", fam, from)
+	f := &pfFilter{
+		cond: pfCond{dir: In, ifs: ifs, ifText: ifText, af: af,
+			src: pfHost{addrs: []pfAddrElem{{kind: pfHostSet, af: af, set: pfPrefixSet(from), text: from.String()}}, nAddrs: 1, addrText: from.String()}},
+		quick: quick,
+		state: pfNoState,
+		where: where,
+		text:  b.String() + " (" + text + ")",
+	}
+	if p.rs.blockReturn {
+		f.ret = pfRetReturn
+	}
+	p.rs.expanded++
+	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
+}
+
+// pfIfaceGroupName matches an interface group name (lo, egress, a group given with --group).
+var pfIfaceGroupName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// pfLoopbackIf reports whether an interface is a loopback one, whose own addresses antispoof does
+// not block.
+func pfLoopbackIf(name string) bool { return strings.HasPrefix(name, "lo") }

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// pf semantics through the binary: antispoof expanded from --iface, a verdict conditional on
+// what the simulator was not told, and interface groups.
+func TestRulesPFSemantics(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "pf.conf")
+	if err := os.WriteFile(conf, []byte("pass all\nantispoof for { lo0 en0 } inet\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{
+			name: "loopback source on en0 is blocked",
+			args: []string{"--iface", "en0=192.0.2.10/24", "--packet", "tcp 127.0.0.1:51234 -> 192.0.2.10:22 in via en0 setup"},
+			want: "tcp 127.0.0.1:51234 -> 192.0.2.10:22 in via en0 setup: DENY by rule " + conf + ":2 (block in on ! lo0 inet from 127.0.0.0/8 to any (antispoof for { lo0 en0 } inet))\n",
+		},
+		{
+			name: "en0's network on en1 is blocked",
+			args: []string{"--iface", "en0=192.0.2.10/24", "--packet", "udp 192.0.2.99:53 -> 192.0.2.10:5353 in via en1"},
+			want: "udp 192.0.2.99:53 -> 192.0.2.10:5353 in via en1: DENY by rule " + conf + ":2 (block in on ! en0 inet from 192.0.2.0/24 to any (antispoof for { lo0 en0 } inet))\n",
+		},
+		{
+			name: "without en0's address the verdict is conditional",
+			args: []string{"--packet", "udp 192.0.2.99:53 -> 192.0.2.10:5353 in via en1"},
+			want: "udp 192.0.2.99:53 -> 192.0.2.10:5353 in via en1: ALLOW by rule " + conf + ":1 (pass all), conditional (see the notes)\n" +
+				"note: " + conf + ":2: antispoof for { lo0 en0 } inet: the addresses of en0 are not known, so its rules are not simulated (give --iface en0=ADDR/LEN)\n",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := firewardenRaw(t, append([]string{"rules", "eval", conf}, c.args...)...)
+			if r.code != 0 || r.stdout != c.want || r.stderr != "" {
+				t.Errorf("rules eval %q = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", c.args, r.code, r.stdout, r.stderr, c.want)
+			}
+		})
+	}
+	r := firewardenRaw(t, "rules", "eval", conf, "--iface", "en0", "--packet", "udp 192.0.2.99:53 -> 192.0.2.10:5353 in via en1")
+	if r.code != 2 {
+		t.Errorf("rules eval --iface en0 = exit %d, stderr %q; want exit 2", r.code, r.stderr)
+	}
+}
