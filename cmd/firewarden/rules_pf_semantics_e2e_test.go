@@ -48,3 +48,28 @@ func TestRulesPFSemantics(t *testing.T) {
 		t.Errorf("rules eval --iface en0 = exit %d, stderr %q; want exit 2", r.code, r.stderr)
 	}
 }
+
+// "on egress" matches the interfaces --group names, and "set skip on lo" skips lo0.
+func TestRulesPFGroups(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "pf.conf")
+	if err := os.WriteFile(conf, []byte("set skip on lo\nblock all\npass out on egress proto tcp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--group", "egress=en0", "--packet", "tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en0 setup"},
+			"tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en0 setup: ALLOW by rule " + conf + ":3 (pass out on egress proto tcp)\n"},
+		{[]string{"--group", "egress=en0", "--packet", "tcp 127.0.0.1:51234 -> 127.0.0.1:22 in via lo0 setup"},
+			"tcp 127.0.0.1:51234 -> 127.0.0.1:22 in via lo0 setup: ALLOW by rule " + conf + ":1 (set skip on lo)\n"},
+		{[]string{"--packet", "tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en0 setup"},
+			"tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en0 setup: DENY by rule " + conf + ":2 (block all), conditional (see the notes)\n" +
+				"note: " + conf + ":3: on egress: the members of the interface group egress are not known, so the rule matches no interface (give --group egress=IF,IF)\n"},
+	} {
+		r := firewardenRaw(t, append([]string{"rules", "eval", conf}, c.args...)...)
+		if r.code != 0 || r.stdout != c.want || r.stderr != "" {
+			t.Errorf("rules eval %q = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+}

@@ -183,23 +183,30 @@ func (o *PFOptions) addrs(ifn string) ([]netip.Prefix, bool) {
 	return nil, false
 }
 
-// members are the interfaces a name in an "on" or "for" clause stands for: the members of the
-// group of that name, or the interface itself.
-func (o *PFOptions) members(name string) []string {
+// members are the interfaces a name in an "on", "for" or "set skip" clause stands for, and
+// whether they are known. An interface name (it ends in its unit number: en0, lo0) is itself; any
+// other name is an interface group, as in pf: the members given in Groups; for lo, the loopback
+// interfaces (lo0 and any loN in Ifaces); for a driver's group (en, utun), the interfaces of
+// Ifaces whose names are the group's and a number; otherwise (egress, a group the host defines)
+// not known.
+func (o *PFOptions) members(name string) ([]string, bool) {
 	if m, ok := o.Groups[name]; ok {
-		return m
+		return m, true
 	}
-	if name == "lo" {
-		out := []string{"lo0"}
-		for ifn := range o.Ifaces {
-			if ifn != "lo0" && pfLoopbackIf(ifn) {
-				out = append(out, ifn)
-			}
+	if name == "" || name[len(name)-1] >= '0' && name[len(name)-1] <= '9' {
+		return []string{name}, true
+	}
+	var out []string
+	for ifn := range o.Ifaces {
+		if unit, ok := strings.CutPrefix(ifn, name); ok && unit != "" && strings.Trim(unit, "0123456789") == "" {
+			out = append(out, ifn)
 		}
-		slices.Sort(out[1:])
-		return out
 	}
-	return []string{name}
+	if name == "lo" && !slices.Contains(out, "lo0") {
+		out = append(out, "lo0")
+	}
+	slices.Sort(out)
+	return out, len(out) > 0
 }
 
 // LooksLikePF reports whether data reads like a pf.conf: some line starts with a pf keyword

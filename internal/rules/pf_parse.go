@@ -647,7 +647,13 @@ func (p *pfParser) set(first pfTok) error {
 			names = append(names, t.s)
 		}
 		for _, n := range names {
-			p.rs.skip = append(p.rs.skip, pfSkip{iface: n, where: p.where(first), text: p.text(first.start)})
+			members, known := p.rs.opts.members(n)
+			if !known {
+				p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: set skip on %s: the members of the interface group %s are not known, so no interface is skipped for it (give --group %s=IF,IF)", p.where(first), n, n, n))
+			}
+			for _, m := range members {
+				p.rs.skip = append(p.rs.skip, pfSkip{iface: m, where: p.where(first), text: p.text(first.start)})
+			}
 		}
 	case "block-policy":
 		t := p.next()
@@ -1060,13 +1066,16 @@ func (p *pfParser) icmpTypes(f *pfFilter, v6 bool) error {
 
 // cond parses "[on ifspec] [inet|inet6] [proto …] [all | from … to …]".
 func (p *pfParser) cond(c *pfCond) error {
-	if p.accept("on") {
+	if on := p.peek(); p.accept("on") {
 		mark := len(p.toks)
 		ifs, err := p.ifspec()
 		if err != nil {
 			return err
 		}
-		c.ifs, c.ifText = ifs, p.joined(mark)
+		c.ifText = p.joined(mark)
+		if c.ifs, err = p.groups(on, ifs, c.ifText); err != nil {
+			return err
+		}
 	}
 	for _, r := range []string{"fastroute", "route-to", "reply-to", "dup-to"} {
 		if t := p.peek(); t.is(r) {
@@ -1616,7 +1625,11 @@ func (p *pfParser) antispoof(first pfTok) error {
 	text := p.text(first.start)
 	where := p.where(first)
 	for _, name := range names {
-		for _, ifn := range p.rs.opts.members(name) {
+		members, known := p.rs.opts.members(name)
+		if !known {
+			p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: the members of the interface group %s are not known, so its rules are not simulated (give --group %s=IF,IF)", where, text, name, name))
+		}
+		for _, ifn := range members {
 			addrs, ok := p.rs.opts.addrs(ifn)
 			if !ok {
 				p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: the addresses of %s are not known, so its rules are not simulated (give --iface %s=ADDR/LEN)", where, text, ifn, ifn))
@@ -1684,3 +1697,30 @@ var pfIfaceGroupName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // pfLoopbackIf reports whether an interface is a loopback one, whose own addresses antispoof does
 // not block.
 func pfLoopbackIf(name string) bool { return strings.HasPrefix(name, "lo") }
+
+// groups replaces the interface groups of an "on" list by their members (pf matches a group's
+// name against every interface in it). A group whose members are not known stays as it is,
+// matching no interface (or every one, negated), and a note makes the verdicts conditional.
+func (p *pfParser) groups(on pfTok, ifs []pfIfElem, text string) ([]pfIfElem, error) {
+	out := ifs[:0:0]
+	for _, e := range ifs {
+		members, known := p.rs.opts.members(e.name)
+		switch {
+		case !known:
+			what := "matches no interface"
+			if e.neg {
+				what = "matches every interface"
+			}
+			p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: on %s: the members of the interface group %s are not known, so the rule %s (give --group %s=IF,IF)", p.where(on), text, e.name, what, e.name))
+			out = append(out, e)
+		case e.neg && len(members) > 1:
+			// "on { !a !b }" is an OR in pf: it would match every interface.
+			return nil, p.errf(on, "on ! %s: a negated group of several interfaces (%s) is not supported by the simulator", e.name, strings.Join(members, ", "))
+		default:
+			for _, m := range members {
+				out = append(out, pfIfElem{neg: e.neg, name: m})
+			}
+		}
+	}
+	return out, nil
+}

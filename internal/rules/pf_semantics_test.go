@@ -86,6 +86,47 @@ var pfSemanticsCases = []pfSemanticsCase{
 		where: "pf.conf:1",
 		notes: []string{"pf.conf:2: antispoof for en0: the addresses of en0 are not known, so its rules are not simulated (give --iface en0=ADDR/LEN)"},
 	},
+	{
+		name: "set skip on lo skips lo0",
+		conf: "set skip on lo\nblock all\n",
+		pkt:  "tcp 127.0.0.1:51234 -> 127.0.0.1:22 in via lo0 setup",
+		act:  Allow, where: "pf.conf:1",
+	},
+	{
+		name: "set skip on lo does not skip en0",
+		conf: "set skip on lo\nblock all\n",
+		pkt:  "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		act:  Deny, where: "pf.conf:2",
+	},
+	{
+		name: "on egress matches the members given",
+		conf: "block all\npass out on egress proto tcp\n",
+		opts: PFOptions{Groups: map[string][]string{"egress": {"en0"}}},
+		pkt:  "tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en0 setup",
+		act:  Allow, where: "pf.conf:2",
+	},
+	{
+		name: "on egress does not match other interfaces",
+		conf: "block all\npass out on egress proto tcp\n",
+		opts: PFOptions{Groups: map[string][]string{"egress": {"en0"}}},
+		pkt:  "tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en1 setup",
+		act:  Deny, where: "pf.conf:1",
+	},
+	{
+		name:  "on egress without its members is conditional",
+		conf:  "block all\npass out on egress proto tcp\n",
+		pkt:   "tcp 192.0.2.10:51234 -> 198.51.100.7:443 out via en0 setup",
+		act:   Deny,
+		where: "pf.conf:1",
+		notes: []string{"pf.conf:2: on egress: the members of the interface group egress are not known, so the rule matches no interface (give --group egress=IF,IF)"},
+	},
+	{
+		name: "a group given with --group",
+		conf: "block all\npass in on ! lan proto tcp\npass in on lan proto udp\n",
+		opts: PFOptions{Groups: map[string][]string{"lan": {"en1"}}},
+		pkt:  "udp 192.0.2.99:5353 -> 192.0.2.10:5353 in via en1",
+		act:  Allow, where: "pf.conf:3",
+	},
 }
 
 func pfParseCase(t testing.TB, c pfSemanticsCase) *PFRuleset {
