@@ -73,3 +73,23 @@ func TestRulesPFGroups(t *testing.T) {
 		}
 	}
 }
+
+// A DNS reply passes on the state of the query that went out, and --explain says so.
+func TestRulesPFUDPReply(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "pf.conf")
+	if err := os.WriteFile(conf, []byte("block in all\npass out proto udp to port 53 keep state\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkt := "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply"
+	want := pkt + ": ALLOW by rule " + conf + ":2 (pass out proto udp to port 53 keep state)\n" +
+		"  yes  " + conf + ":2  pass out proto udp to port 53 keep state  state: the packet is a reply; this rule keeps state and passes the flow's first packet (udp 192.0.2.10:51000 -> 192.0.2.53:53 out via en0), so pf passes the reply on that state without evaluating rules\n"
+	r := firewardenRaw(t, "rules", "eval", conf, "--explain", "--packet", pkt)
+	if r.code != 0 || r.stdout != want || r.stderr != "" {
+		t.Errorf("rules eval --explain %q = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", pkt, r.code, r.stdout, r.stderr, want)
+	}
+	pkt = "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0"
+	want = pkt + ": DENY by rule " + conf + ":1 (block in all)\n"
+	if r := firewardenRaw(t, "rules", "eval", conf, "--packet", pkt); r.code != 0 || r.stdout != want {
+		t.Errorf("rules eval %q = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", pkt, r.code, r.stdout, r.stderr, want)
+	}
+}

@@ -127,6 +127,54 @@ var pfSemanticsCases = []pfSemanticsCase{
 		pkt:  "udp 192.0.2.99:5353 -> 192.0.2.10:5353 in via en1",
 		act:  Allow, where: "pf.conf:3",
 	},
+	{
+		name: "a DNS reply passes on the state of the query",
+		conf: "block all\npass out proto udp to port 53\n",
+		pkt:  "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply",
+		act:  Allow, where: "pf.conf:2",
+	},
+	{
+		name: "a DNS reply passes on state whatever the inbound rules say",
+		conf: "block in quick all\npass out proto udp to port 53 keep state\n",
+		pkt:  "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply",
+		act:  Allow, where: "pf.conf:2",
+	},
+	{
+		name: "no state: the DNS reply meets the rules",
+		conf: "block all\npass out proto udp to port 53 no state\n",
+		pkt:  "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply",
+		act:  Deny, where: "pf.conf:1",
+	},
+	{
+		name: "a reply to a query the rules block meets the rules",
+		conf: "block all\npass out proto tcp\n",
+		pkt:  "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply",
+		act:  Deny, where: "pf.conf:1",
+	},
+	{
+		name: "a UDP packet not said to be a reply is a new flow",
+		conf: "block all\npass out proto udp to port 53\n",
+		pkt:  "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0",
+		act:  Deny, where: "pf.conf:1",
+	},
+	{
+		name: "an echo reply passes on the state of the echo request",
+		conf: "block all\npass out inet proto icmp icmp-type echoreq\n",
+		pkt:  "icmp 198.51.100.7 -> 192.0.2.10 in via en0 type 0 code 0 reply",
+		act:  Allow, where: "pf.conf:2",
+	},
+	{
+		name: "an ICMPv6 echo reply passes on the state of the echo request",
+		conf: "block all\npass out inet6 proto icmp6 icmp6-type echoreq\n",
+		pkt:  "icmp6 2001:db8::7 -> 2001:db8::10 in via en0 type 129 code 0 reply",
+		act:  Allow, where: "pf.conf:2",
+	},
+	{
+		name: "a TCP reply passes on the state of the SYN",
+		conf: "block all\npass out proto tcp to port 443\n",
+		pkt:  "tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 reply",
+		act:  Allow, where: "pf.conf:2",
+	},
 }
 
 func pfParseCase(t testing.TB, c pfSemanticsCase) *PFRuleset {
