@@ -93,3 +93,22 @@ func TestRulesPFUDPReply(t *testing.T) {
 		t.Errorf("rules eval %q = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", pkt, r.code, r.stdout, r.stderr, want)
 	}
 }
+
+// Statements accepted but not modelled are listed, and the verdicts and the lint say they rest on
+// them.
+func TestRulesPFNotModelled(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "pf.conf")
+	if err := os.WriteFile(conf, []byte("scrub in all\nblock in all\npass in proto tcp to port 22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	note := "note: " + conf + ":1: scrub in all: not modelled (traffic normalisation is not simulated)\n"
+	pkt := "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup"
+	want := pkt + ": ALLOW by rule " + conf + ":3 (pass in proto tcp to port 22), conditional (see the notes)\n" + note
+	if r := firewardenRaw(t, "rules", "eval", conf, "--packet", pkt); r.code != 0 || r.stdout != want {
+		t.Errorf("rules eval %q = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", pkt, r.code, r.stdout, r.stderr, want)
+	}
+	want = conf + ": no findings (2 rules)\n" + note
+	if r := firewardenRaw(t, "rules", "lint", conf); r.code != 0 || r.stdout != want {
+		t.Errorf("rules lint = exit %d, stdout %q, stderr %q; want exit 0, stdout %q", r.code, r.stdout, r.stderr, want)
+	}
+}

@@ -29,7 +29,8 @@ import (
 // addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
 // pfctl.
 //
-// Accepted and ignored (listed by Ignored): "scrub", the non-filter anchors
+// Accepted and ignored (listed by Ignored, and by Notes, which makes verdicts conditional on
+// them): "scrub", the non-filter anchors
 // "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor" (with any inline
 // block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
 // state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters",
@@ -169,7 +170,10 @@ func (rs *PFRuleset) Len() int { return len(rs.rules) }
 func (rs *PFRuleset) Ignored() []string { return slices.Clone(rs.ignored) }
 
 // Notes lists what the simulator could not decide from the rule set and the options, as
-// "file:line: text: why": when it is not empty, every verdict is conditional on it.
+// "file:line: text: why", in the order of the rule set: statements accepted but not modelled,
+// state options (limits, overload tables), antispoof on an interface whose addresses were not
+// given, interface groups whose members were not given. When it is not empty, every verdict is
+// conditional on it.
 func (rs *PFRuleset) Notes() []string { return slices.Clone(rs.notes) }
 
 // addrs are the addresses of an interface, and whether they are known.

@@ -428,6 +428,7 @@ func (p *pfParser) ignore(first pfTok, why string) error {
 		break
 	}
 	p.rs.ignored = append(p.rs.ignored, fmt.Sprintf("%s: %s (ignored: %s)", p.where(first), p.text(first.start), why))
+	p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (%s)", p.where(first), p.text(first.start), why))
 	return p.endStatement()
 }
 
@@ -913,7 +914,7 @@ func (p *pfParser) filter(first pfTok) error {
 	if p.rs.expanded += pfExpansion(&f.cond); p.rs.expanded > pfMaxExpandedRules {
 		return p.errf(first, "the rule set stands for more than %d rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table", pfMaxExpandedRules)
 	}
-	explicitFlags, explicitState := false, false
+	explicitFlags, explicitState, stateOpts := false, false, false
 	for {
 		t := p.peek()
 		if t.kind != pfWord {
@@ -954,6 +955,7 @@ func (p *pfParser) filter(first pfTok) error {
 				if err := p.skipParens(); err != nil {
 					return err
 				}
+				stateOpts = true
 			}
 		case "no":
 			p.next()
@@ -996,6 +998,11 @@ func (p *pfParser) filter(first pfTok) error {
 	f.text = p.text(first.start)
 	if err := pfCheckFilter(f, explicitFlags); err != nil {
 		return p.errf(first, "%v", err)
+	}
+	if stateOpts {
+		// Limits (max, max-src-conn, …) and overload tables change what passes once traffic has
+		// filled them.
+		p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (state options: limits and overload tables are not simulated)", f.where, f.text))
 	}
 	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
 	return p.endStatement()

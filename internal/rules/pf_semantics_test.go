@@ -175,6 +175,17 @@ var pfSemanticsCases = []pfSemanticsCase{
 		pkt:  "tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 reply",
 		act:  Allow, where: "pf.conf:2",
 	},
+	{
+		name: "a statement accepted but not modelled makes the verdict conditional",
+		conf: "set timeout interval 10\nscrub in all\npass in proto tcp to port 22 keep state (max-src-conn 5, overload <bad> flush)\n",
+		pkt:  "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		act:  Allow, where: "pf.conf:3",
+		notes: []string{
+			"pf.conf:1: set timeout interval 10: not modelled (engine tuning)",
+			"pf.conf:2: scrub in all: not modelled (traffic normalisation is not simulated)",
+			"pf.conf:3: pass in proto tcp to port 22 keep state (max-src-conn 5, overload <bad> flush): not modelled (state options: limits and overload tables are not simulated)",
+		},
+	},
 }
 
 func pfParseCase(t testing.TB, c pfSemanticsCase) *PFRuleset {
