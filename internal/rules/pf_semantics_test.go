@@ -245,3 +245,58 @@ func TestPFSemanticsGolden(t *testing.T) {
 		t.Errorf("Explain traces (-want +got):\n%s", diff)
 	}
 }
+
+func TestParsePacketReply(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string // the packet printed, or "" when ParsePacket refuses it
+	}{
+		{"udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply", "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply"},
+		{"icmp 198.51.100.7 -> 192.0.2.10 in reply type 0", "icmp 198.51.100.7 -> 192.0.2.10 in reply type 0"},
+		{"tcp 198.51.100.7:443 -> 192.0.2.10:50000 in established reply", "tcp 198.51.100.7:443 -> 192.0.2.10:50000 in reply"},
+		{"tcp 198.51.100.7:443 -> 192.0.2.10:50000 in setup reply", ""},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			p, err := ParsePacket(tt.in)
+			if tt.want == "" {
+				if err == nil {
+					t.Errorf("ParsePacket(%q) = %s, want an error", tt.in, p)
+				}
+				return
+			}
+			if err != nil || p.String() != tt.want || !p.Reply {
+				t.Errorf("ParsePacket(%q) = %s (reply %v), %v; want %s (reply true)", tt.in, p, p.Reply, err, tt.want)
+			}
+		})
+	}
+}
+
+// A reply's state look-up allocates nothing, as any evaluation.
+func TestPFReplyEvalAllocs(t *testing.T) {
+	rs, err := ParsePF([]byte(pfBenchConf()), "bench.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply",
+		"icmp 198.51.100.7 -> 192.0.2.10 in via en0 type 0 code 0 reply",
+		"tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 reply",
+	} {
+		p := pfPkt(t, s)
+		if n := testing.AllocsPerRun(100, func() { rs.Eval(&p) }); n != 0 {
+			t.Errorf("Eval(%s) allocates %v times, want 0", s, n)
+		}
+	}
+}
+
+func BenchmarkPFEvalReply(b *testing.B) {
+	rs, err := ParsePF([]byte(pfBenchConf()), "bench.conf", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := pfPkt(b, "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply")
+	b.ReportAllocs()
+	for b.Loop() {
+		rs.Eval(&p)
+	}
+}
