@@ -428,8 +428,20 @@ func (p *pfParser) ignore(first pfTok, why string) error {
 		break
 	}
 	p.rs.ignored = append(p.rs.ignored, fmt.Sprintf("%s: %s (ignored: %s)", p.where(first), p.text(first.start), why))
+	if w, ok := pfNoteWhy[first.s]; ok {
+		why = w
+	}
 	p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (%s)", p.where(first), p.text(first.start), why))
 	return p.endStatement()
+}
+
+// pfNoteWhy says, for the notes, why an ignored anchor statement can matter to a verdict.
+var pfNoteWhy = map[string]string{
+	"scrub-anchor":    "traffic normalisation is not simulated",
+	"nat-anchor":      "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
+	"rdr-anchor":      "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
+	"binat-anchor":    "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
+	"dummynet-anchor": "traffic shaping is not simulated",
 }
 
 var (

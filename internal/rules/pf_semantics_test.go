@@ -186,6 +186,14 @@ var pfSemanticsCases = []pfSemanticsCase{
 			"pf.conf:3: pass in proto tcp to port 22 keep state (max-src-conn 5, overload <bad> flush): not modelled (state options: limits and overload tables are not simulated)",
 		},
 	},
+	{
+		name:  "a translation anchor makes the verdict conditional",
+		conf:  "nat-anchor \"com.apple/*\"\npass all\n",
+		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		act:   Allow,
+		where: "pf.conf:2",
+		notes: []string{"pf.conf:1: nat-anchor \"com.apple/*\": not modelled (address translation is not simulated: rules loaded into it at run time may change addresses before filtering)"},
+	},
 }
 
 func pfParseCase(t testing.TB, c pfSemanticsCase) *PFRuleset {
