@@ -1092,8 +1092,13 @@ func (p *pfParser) cond(c *pfCond) error {
 			return err
 		}
 		c.ifText = p.joined(mark)
-		if c.ifs, err = p.groups(on, ifs, c.ifText); err != nil {
+		var members []string
+		if c.ifs, members, err = p.groups(on, ifs, c.ifText); err != nil {
 			return err
+		}
+		if len(members) > 0 {
+			// Explanations name the interfaces a group stood for.
+			c.ifText += " (" + strings.Join(members, "; ") + ")"
 		}
 	}
 	for _, r := range []string{"fastroute", "route-to", "reply-to", "dup-to"} {
@@ -1720,8 +1725,10 @@ func pfLoopbackIf(name string) bool { return strings.HasPrefix(name, "lo") }
 // groups replaces the interface groups of an "on" list by their members (pf matches a group's
 // name against every interface in it). A group whose members are not known stays as it is,
 // matching no interface (or every one, negated), and a note makes the verdicts conditional.
-func (p *pfParser) groups(on pfTok, ifs []pfIfElem, text string) ([]pfIfElem, error) {
+// It also returns, for each group it expanded, "group: member …", for explanations.
+func (p *pfParser) groups(on pfTok, ifs []pfIfElem, text string) ([]pfIfElem, []string, error) {
 	out := ifs[:0:0]
+	var desc []string
 	for _, e := range ifs {
 		members, known := p.rs.opts.members(e.name)
 		switch {
@@ -1734,12 +1741,15 @@ func (p *pfParser) groups(on pfTok, ifs []pfIfElem, text string) ([]pfIfElem, er
 			out = append(out, e)
 		case e.neg && len(members) > 1:
 			// "on { !a !b }" is an OR in pf: it would match every interface.
-			return nil, p.errf(on, "on ! %s: a negated group of several interfaces (%s) is not supported by the simulator", e.name, strings.Join(members, ", "))
+			return nil, nil, p.errf(on, "on ! %s: a negated group of several interfaces (%s) is not supported by the simulator", e.name, strings.Join(members, ", "))
 		default:
+			if len(members) != 1 || members[0] != e.name {
+				desc = append(desc, e.name+": "+strings.Join(members, " "))
+			}
 			for _, m := range members {
 				out = append(out, pfIfElem{neg: e.neg, name: m})
 			}
 		}
 	}
-	return out, nil
+	return out, desc, nil
 }
