@@ -36,10 +36,10 @@ func TestRulesEvalIPFWScript(t *testing.T) {
 	}{
 		{name: "setup",
 			args:   []string{"rules", "eval", script, "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup"},
-			stdout: "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup: ALLOW by rule 00600 (allow tcp from any to any 22 in via em0 setup keep-state)\n" + noteLines},
+			stdout: "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup: ALLOW by rule 00600 (allow tcp from any to any 22 in via em0 setup keep-state), conditional (see the notes)\n" + noteLines},
 		{name: "no state given",
 			args: []string{"rules", "eval", script, "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0"},
-			stdout: "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 established: DENY by rule 00700 (deny ip from any to any)\n" +
+			stdout: "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 established: DENY by rule 00700 (deny ip from any to any), conditional (see the notes)\n" +
 				"  conditional: assumed established, since the packet says neither setup nor established; add setup to ask about a new connection\n" + noteLines},
 		{name: "no rule read", args: []string{"rules", "eval", onlyIf, "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup"},
 			code: 2, inStderr: "no ipfw rule found in 3 statements; 3 lines not modelled, the first " + onlyIf + ":1: not modelled: if"},

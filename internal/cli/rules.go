@@ -42,6 +42,13 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	} else {
 		keep = flags.String("keep", "", "the `SOURCE:PORT` of your own session (e.g. 203.0.113.5:22) that must not be cut off")
 	}
+	var pfOpts rules.PFOptions
+	flags.Func("iface", "pf: an interface's address, `SPEC` as en0=192.0.2.10/24, for antispoof (repeatable)", func(v string) error {
+		return pfIfaceFlag(&pfOpts, v)
+	})
+	flags.Func("group", "pf: an interface group's members, `SPEC` as egress=en0,en1 (repeatable)", func(v string) error {
+		return pfGroupFlag(&pfOpts, v)
+	})
 	pos, err := a.parse(flags, args[1:])
 	if err != nil {
 		return err
@@ -87,11 +94,14 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			return usagef("%v", err)
 		}
 		// load anchor … from "/etc/pf.anchors/…" and table files resolve under --root.
-		pf, err = rules.ParsePFContext(ctx, data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) })
+		pf, err = rules.ParsePFOptions(ctx, data, pos[0], func(path string) ([]byte, error) { return root.ReadFile(path) }, pfOpts)
 		if err != nil {
 			return rulesErr(verb, err)
 		}
 		rs = pf
+		for _, n := range pf.Notes() {
+			notes = append(notes, rules.Note{Text: n}) // pf's notes name their file:line already
+		}
 	default:
 		return usagef("--format %q: use ipfw or pf", f)
 	}
@@ -217,8 +227,12 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	if a.g.json {
 		return writeJSON(a.Out, results)
 	}
+	cond := ""
+	if len(notes) > 0 {
+		cond = ", conditional (see the notes)"
+	}
 	for _, r := range results {
-		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text)
+		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)%s\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text, cond)
 		if *explain {
 			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
 			for _, s := range r.Steps {
@@ -266,6 +280,38 @@ func writeNotes(w io.Writer, notes []rules.Note, what string) {
 	for _, n := range notes {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
+}
+
+// pfIfaceFlag reads one --iface IF=ADDR/LEN into opts.
+func pfIfaceFlag(opts *rules.PFOptions, v string) error {
+	name, addr, ok := strings.Cut(v, "=")
+	pre, err := netip.ParsePrefix(addr)
+	if !ok || name == "" || err != nil {
+		return fmt.Errorf("%q: want IF=ADDR/LEN, such as en0=192.0.2.10/24", v)
+	}
+	if opts.Ifaces == nil {
+		opts.Ifaces = map[string][]netip.Prefix{}
+	}
+	opts.Ifaces[name] = append(opts.Ifaces[name], pre)
+	return nil
+}
+
+// pfGroupFlag reads one --group NAME=IF,IF into opts.
+func pfGroupFlag(opts *rules.PFOptions, v string) error {
+	name, list, ok := strings.Cut(v, "=")
+	if !ok || name == "" || list == "" {
+		return fmt.Errorf("%q: want NAME=IF,IF, such as egress=en0", v)
+	}
+	if opts.Groups == nil {
+		opts.Groups = map[string][]string{}
+	}
+	for _, ifn := range strings.Split(list, ",") {
+		if ifn = strings.TrimSpace(ifn); ifn == "" {
+			return fmt.Errorf("%q: empty interface name in the group", v)
+		}
+		opts.Groups[name] = append(opts.Groups[name], ifn)
+	}
+	return nil
 }
 
 // rulesCheckEvery is how many packets `rules eval` handles between looks at its context.

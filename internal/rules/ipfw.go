@@ -34,7 +34,12 @@ type Note struct {
 	Text string // "not modelled: if"
 }
 
-func (n Note) String() string { return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Text) }
+func (n Note) String() string {
+	if n.File == "" && n.Line == 0 {
+		return n.Text // a note that names its place itself (pf's)
+	}
+	return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Text)
+}
 
 // IPFWRule is one parsed rule.
 type IPFWRule struct {

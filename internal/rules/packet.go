@@ -47,6 +47,9 @@ type Packet struct {
 	Setup            bool // TCP SYN without ACK: a new connection
 	Established      bool // TCP with ACK or RST: part of an existing connection
 	Frag             bool // a non-first fragment
+	// Reply marks a packet of a flow the other side opened (any protocol): it may pass on the
+	// state the flow's first packet, its reverse, created. A TCP reply is also Established.
+	Reply bool
 }
 
 // ParsePacket reads the packet syntax of `rules eval --packet`:
@@ -57,7 +60,8 @@ type Packet struct {
 //
 // The protocol is tcp, udp, icmp, icmp6 or a number; "in" or "out" is required; "via IF" is
 // optional; tcp takes "setup" or "established" (default: established when neither is given,
-// since most packets of a connection are).
+// since most packets of a connection are); "reply", for any protocol, says the packet answers a
+// flow the other side opened (udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply).
 func ParsePacket(s string) (Packet, error) {
 	p := Packet{ICMPType: -1, ICMPCode: -1}
 	f := strings.Fields(s)
@@ -114,6 +118,8 @@ func ParsePacket(s string) (Packet, error) {
 			p.Setup, p.Established, explicitState = false, true, true
 		case "frag":
 			p.Frag = true
+		case "reply":
+			p.Reply = true
 		case "type", "code":
 			if i+1 >= len(f) {
 				return p, fmt.Errorf("packet %q: %s needs a number", s, f[i])
@@ -134,6 +140,9 @@ func ParsePacket(s string) (Packet, error) {
 	}
 	if (p.Setup || p.Established) && p.Proto != ProtoTCP {
 		return p, fmt.Errorf("packet %q: setup and established are for tcp", s)
+	}
+	if p.Reply && p.Setup {
+		return p, fmt.Errorf("packet %q: a reply is not a setup packet", s)
 	}
 	if p.Proto == ProtoTCP && !explicitState {
 		p.Established = true
@@ -168,6 +177,8 @@ func (p Packet) String() string {
 		b.WriteString(" via " + p.Iface)
 	}
 	switch {
+	case p.Reply:
+		b.WriteString(" reply")
 	case p.Setup:
 		b.WriteString(" setup")
 	case p.Established:

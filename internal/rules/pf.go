@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -24,9 +25,12 @@ import (
 // self; ports "N", "name" (a built-in list of common services), "= != < <= > >= N", "N:M",
 // "N >< M", "N <> M" and lists; anchors "anchor NAME [in|out] [quick] [on …] [af] [proto …]
 // [from … to …] [{ inline rules }]", "anchor \"name/*\"", "load anchor NAME from FILE",
-// "include FILE". Line continuations and comments as in pfctl.
+// "include FILE"; "antispoof [log] [quick] for IF [inet|inet6]", expanded from the interface
+// addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
+// pfctl.
 //
-// Accepted and ignored (listed by Ignored): "scrub", "antispoof", the non-filter anchors
+// Accepted and ignored (listed by Ignored, and by Notes, which makes verdicts conditional on
+// them): "scrub", the non-filter anchors
 // "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor" (with any inline
 // block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
 // state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters",
@@ -47,6 +51,8 @@ type PFRuleset struct {
 	noRequireOrder bool
 	order          []pfOrderNote
 	ignored        []string
+	opts           PFOptions
+	notes          []string // what makes a verdict conditional, as "file:line: text: why"
 	undefined      []pfUndefinedTable
 	anon           int
 	expanded       int  // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
@@ -118,8 +124,27 @@ func ParsePFContext(ctx context.Context, data []byte, name string, load func(pat
 	return parsePF(ctx, data, name, load, pfBlockRules)
 }
 
+// PFOptions is what a rule set does not say about the host it runs on.
+type PFOptions struct {
+	// Ifaces holds each interface's addresses with their prefix lengths (en0: 192.0.2.10/24), for
+	// antispoof. lo0 has 127.0.0.1/8 and ::1/128 unless given here.
+	Ifaces map[string][]netip.Prefix
+	// Groups holds the members of interface groups (egress: en0). The group lo is the loopback
+	// interfaces (lo0 and any loN in Ifaces) unless given here.
+	Groups map[string][]string
+}
+
+// ParsePFOptions is ParsePFContext with the host's interfaces and groups.
+func ParsePFOptions(ctx context.Context, data []byte, name string, load func(path string) ([]byte, error), opts PFOptions) (*PFRuleset, error) {
+	return parsePFWith(ctx, data, name, load, pfBlockRules, opts)
+}
+
 func parsePF(ctx context.Context, data []byte, name string, load func(path string) ([]byte, error), blockRules int) (*PFRuleset, error) {
-	rs := &PFRuleset{name: name, anchors: map[string]*pfAnchor{}}
+	return parsePFWith(ctx, data, name, load, blockRules, PFOptions{})
+}
+
+func parsePFWith(ctx context.Context, data []byte, name string, load func(path string) ([]byte, error), blockRules int, opts PFOptions) (*PFRuleset, error) {
+	rs := &PFRuleset{name: name, anchors: map[string]*pfAnchor{}, opts: opts}
 	rs.root = rs.anchorAt("")
 	p := &pfParser{
 		ctx:    ctx,
@@ -146,6 +171,50 @@ func (rs *PFRuleset) Len() int { return len(rs.rules) }
 // Ignored lists the statements ParsePF accepted without simulating them, as "file:line: text
 // (ignored: why)".
 func (rs *PFRuleset) Ignored() []string { return slices.Clone(rs.ignored) }
+
+// Notes lists what the simulator could not decide from the rule set and the options, as
+// "file:line: text: why", in the order of the rule set: statements accepted but not modelled,
+// state options (limits, overload tables), antispoof on an interface whose addresses were not
+// given, interface groups whose members were not given. When it is not empty, every verdict is
+// conditional on it.
+func (rs *PFRuleset) Notes() []string { return slices.Clone(rs.notes) }
+
+// addrs are the addresses of an interface, and whether they are known.
+func (o *PFOptions) addrs(ifn string) ([]netip.Prefix, bool) {
+	if a, ok := o.Ifaces[ifn]; ok {
+		return a, true
+	}
+	if ifn == "lo0" {
+		return []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}, true
+	}
+	return nil, false
+}
+
+// members are the interfaces a name in an "on", "for" or "set skip" clause stands for, and
+// whether they are known. An interface name (it ends in its unit number: en0, lo0) is itself; any
+// other name is an interface group, as in pf: the members given in Groups; for lo, the loopback
+// interfaces (lo0 and any loN in Ifaces); for a driver's group (en, utun), the interfaces of
+// Ifaces whose names are the group's and a number; otherwise (egress, a group the host defines)
+// not known.
+func (o *PFOptions) members(name string) ([]string, bool) {
+	if m, ok := o.Groups[name]; ok {
+		return m, true
+	}
+	if name == "" || name[len(name)-1] >= '0' && name[len(name)-1] <= '9' {
+		return []string{name}, true
+	}
+	var out []string
+	for ifn := range o.Ifaces {
+		if unit, ok := strings.CutPrefix(ifn, name); ok && unit != "" && strings.Trim(unit, "0123456789") == "" {
+			out = append(out, ifn)
+		}
+	}
+	if name == "lo" && !slices.Contains(out, "lo0") {
+		out = append(out, "lo0")
+	}
+	slices.Sort(out)
+	return out, len(out) > 0
+}
 
 // LooksLikePF reports whether data reads like a pf.conf: some line starts with a pf keyword
 // (pass, block, anchor, table <name>, load anchor, set skip, scrub-anchor and the like). ipfw

@@ -25,8 +25,12 @@ import (
 //     the packet itself (the packet comes from the side that opened the connection), the one sent
 //     to the lower port tried first, as clients connect from high ports to services. The verdict
 //     then names the rule that would have created the state. Otherwise the packet is evaluated
-//     like any other, and pass rules with pf's default "flags S/SA" do not match it. UDP and ICMP
-//     packets carry no such mark and are evaluated as a flow's first packet.
+//     like any other, and pass rules with pf's default "flags S/SA" do not match it. A packet of
+//     any protocol marked Reply ("reply" in the packet syntax) answers a flow the other side
+//     opened: it passes when the flow's first packet (pfReplyOpener: the reply reversed, a SYN for
+//     TCP, the query for an ICMP answer) would have been passed by a rule that keeps state, whatever
+//     the rules say of the reply itself; otherwise the rules decide. UDP and ICMP packets without
+//     the mark are evaluated as a flow's first packet.
 //   - A non-first fragment (Frag) matches no rule with ports, TCP flags or ICMP types, as in pf,
 //     and no state.
 //   - "block return" answers TCP with a RST and other protocols but ICMP with an ICMP unreachable;
@@ -48,6 +52,14 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	var m pfMasks
 	k := c.keys(p)
 	c.masks(p, ifIdx, &k, &m)
+	if p.Reply && rs.stateful && !p.Frag {
+		q := pfReplyOpener(p)
+		rk := k.reverse()
+		if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
+			return rs.verdict(i, p)
+		}
+		return rs.verdict(c.scan(&m), p)
+	}
 	if !rs.stateful || !pfStateCandidate(p) {
 		return rs.verdict(c.scan(&m), p)
 	}
@@ -73,6 +85,13 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 // evalBlocks is Eval for a rule set of several classifier blocks: the same decisions, with the
 // state model's openers tried one by one.
 func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
+	if p.Reply && rs.stateful && !p.Frag {
+		q := pfReplyOpener(p)
+		if i := rs.decideBlocks(&q); rs.keepsState(i) {
+			return rs.verdict(i, p)
+		}
+		return rs.verdict(rs.decideBlocks(p), p)
+	}
 	if rs.stateful && pfStateCandidate(p) {
 		for k := range 2 {
 			q := pfOpener(p, k)
@@ -159,6 +178,30 @@ func pfOpener(p *Packet, k int) Packet {
 	return q
 }
 
+// pfReplyOpener is the packet that opened the flow p (a Reply) answers: p reversed, a SYN for
+// TCP, the query for an ICMP query's answer (echo, timestamp, information, address mask), and not
+// itself a reply. pf matches such a reply to that packet's state entry.
+func pfReplyOpener(p *Packet) Packet {
+	q := pfReverse(p)
+	q.Reply = false
+	switch q.Proto {
+	case ProtoTCP:
+		q.Setup, q.Established = true, false
+	case ProtoICMP:
+		switch q.ICMPType {
+		case 0: // echo reply
+			q.ICMPType = 8
+		case 14, 16, 18: // timestamp, information and address mask replies
+			q.ICMPType--
+		}
+	case ProtoICMPv6:
+		if q.ICMPType == 129 { // echo reply
+			q.ICMPType = 128
+		}
+	}
+	return q
+}
+
 // pfReverse is p's reply: addresses and ports swapped, direction flipped.
 func pfReverse(p *Packet) Packet {
 	r := *p
@@ -194,7 +237,20 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			return rs.skipVerdict(i), steps
 		}
 	}
-	if rs.stateful && pfStateCandidate(p) {
+	if p.Reply && rs.stateful && !p.Frag {
+		opener := pfReplyOpener(p)
+		if i := rs.walk(&opener, nil); rs.keepsState(i) {
+			if explain {
+				f := rs.rules[i].f
+				steps = append(steps, Step{f.where, f.text, true,
+					fmt.Sprintf("state: the packet is a reply; this rule keeps state and passes the flow's first packet (%s), so pf passes the reply on that state without evaluating rules", &opener)})
+			}
+			return rs.verdict(i, p), steps
+		}
+		if explain {
+			steps = append(steps, Step{"state", "", false, fmt.Sprintf("no state: no rule that keeps state passes the flow's first packet (%s), so the rules decide", &opener)})
+		}
+	} else if rs.stateful && pfStateCandidate(p) {
 		if i := rs.stateRule(p); i >= 0 {
 			if explain {
 				opener := pfOpener(p, 0)

@@ -33,7 +33,7 @@ func pfRandomConf(r *rand.Rand) (string, map[string]string) {
 	}
 	b.WriteString("table <t2> { 192.0.2.0/25, ::1 }\n")
 	if g.chance(25) {
-		b.WriteString("set skip on " + g.pick("lo0", "{ lo0 en1 }") + "\n")
+		b.WriteString("set skip on " + g.pick("lo0", "{ lo0 en1 }", "lo", "{ lo egress }") + "\n")
 	}
 	if g.chance(25) {
 		b.WriteString("set block-policy return\n")
@@ -48,6 +48,9 @@ func (g *pfGen) stmt(depth int) string {
 	if depth < 2 && g.chance(15) {
 		return g.anchor(depth)
 	}
+	if g.chance(8) {
+		return "antispoof " + g.pick("", "quick ", "log ") + "for " + g.pick("lo0", "en0", "(en0)", "{ lo0 en0 }", "lo", "en1") + g.pick("", " inet", " inet6") + "\n"
+	}
 	return g.rule()
 }
 
@@ -55,7 +58,7 @@ func (g *pfGen) stmt(depth int) string {
 func (g *pfGen) cond(anchor bool) (string, string, string) {
 	var parts []string
 	if g.chance(35) {
-		parts = append(parts, "on "+g.pick("en0", "!en1", "{ en0 en1 }", "lo0", "{ en0, !utun0 }"))
+		parts = append(parts, "on "+g.pick("en0", "!en1", "{ en0 en1 }", "lo0", "{ en0, !utun0 }", "egress", "!egress", "lo", "{ lo en1 }"))
 	}
 	proto := ""
 	if g.chance(70) {
@@ -256,9 +259,15 @@ func pfRandomPacket(r *rand.Rand) Packet {
 			p.Established = true
 		}
 	}
+	if r.IntN(5) == 0 {
+		p.Reply = true
+		if p.Proto == ProtoTCP {
+			p.Setup, p.Established = false, true
+		}
+	}
 	p.Frag = r.IntN(20) == 0
 	if p.Proto == ProtoICMP || p.Proto == ProtoICMPv6 {
-		p.ICMPType = []int16{-1, 0, 3, 8, 128, 135, 300}[r.IntN(7)]
+		p.ICMPType = []int16{-1, 0, 3, 8, 14, 128, 129, 135, 300}[r.IntN(9)]
 		p.ICMPCode = []int16{-1, 0, 3, 4}[r.IntN(4)]
 	}
 	return p
@@ -269,14 +278,23 @@ func pfRandomPacket(r *rand.Rand) Packet {
 func pfCheckRandom(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	conf, files := pfRandomConf(r)
-	rs, err := ParsePF([]byte(conf), "f.conf", pfMapLoader(files))
+	// The interface table and groups of antispoof and "on egress"; sometimes none, so that
+	// their unknown cases are compared too.
+	var opts PFOptions
+	if seed%3 != 0 {
+		opts = PFOptions{
+			Ifaces: map[string][]netip.Prefix{"en0": {netip.MustParsePrefix("192.0.2.10/24"), netip.MustParsePrefix("2001:db8::10/64")}},
+			Groups: map[string][]string{"egress": {"en0"}},
+		}
+	}
+	rs, err := ParsePFOptions(context.Background(), []byte(conf), "f.conf", pfMapLoader(files), opts)
 	if err != nil {
 		t.Fatalf("seed %d: generated rule set does not parse: %v\n%s", seed, err, conf)
 	}
 	// The same rule set in classifier blocks of a few rules, so that quick anchors and state
 	// lookups cross blocks.
 	size := 1 + int(seed%7)
-	small, err := parsePF(context.Background(), []byte(conf), "f.conf", pfMapLoader(files), size)
+	small, err := parsePFWith(context.Background(), []byte(conf), "f.conf", pfMapLoader(files), size, opts)
 	if err != nil {
 		t.Fatalf("seed %d: blocks of %d: %v", seed, size, err)
 	}

@@ -706,7 +706,16 @@ func pfOverloadTargets(text string) []string {
 // is decided). It is "" when there are none, else a clause for the finding's message.
 func (l *pfLinter) conditions(first, last string) string {
 	var why []string
-	for _, ig := range l.rs.ignored {
+	// Statements accepted and ignored, and those modelled only in part (an antispoof whose
+	// interface addresses were not given, noted "FILE:LINE: STATEMENT: why").
+	stmts := slices.Clone(l.rs.ignored)
+	for _, n := range l.rs.notes {
+		if where, rest, ok := strings.Cut(n, ": "); ok {
+			text, _, _ := strings.Cut(rest, ": ")
+			stmts = append(stmts, where+": "+text)
+		}
+	}
+	for _, ig := range stmts {
 		where, text, ok := strings.Cut(ig, ": ")
 		if !ok {
 			continue

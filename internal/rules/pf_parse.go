@@ -395,7 +395,7 @@ func (p *pfParser) statement() error {
 		return p.ignore(t, "traffic normalisation is not simulated")
 	case "antispoof":
 		p.order(pfClassFilter, t)
-		return p.ignore(t, "antispoof needs the interfaces' addresses, which the simulator does not have")
+		return p.antispoof(t)
 	case "scrub-anchor":
 		p.order(pfClassNormalization, t)
 		return p.ignore(t, "not a filter anchor")
@@ -440,7 +440,20 @@ func (p *pfParser) ignore(first pfTok, why string) error {
 		break
 	}
 	p.rs.ignored = append(p.rs.ignored, fmt.Sprintf("%s: %s (ignored: %s)", p.where(first), p.text(first.start), why))
+	if w, ok := pfNoteWhy[first.s]; ok {
+		why = w
+	}
+	p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (%s)", p.where(first), p.text(first.start), why))
 	return p.endStatement()
+}
+
+// pfNoteWhy says, for the notes, why an ignored anchor statement can matter to a verdict.
+var pfNoteWhy = map[string]string{
+	"scrub-anchor":    "traffic normalisation is not simulated",
+	"nat-anchor":      "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
+	"rdr-anchor":      "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
+	"binat-anchor":    "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
+	"dummynet-anchor": "traffic shaping is not simulated",
 }
 
 var (
@@ -661,7 +674,13 @@ func (p *pfParser) set(first pfTok) error {
 			names = append(names, t.s)
 		}
 		for _, n := range names {
-			p.rs.skip = append(p.rs.skip, pfSkip{iface: n, where: p.where(first), text: p.text(first.start)})
+			members, known := p.rs.opts.members(n)
+			if !known {
+				p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: set skip on %s: the members of the interface group %s are not known, so no interface is skipped for it (give --group %s=IF,IF)", p.where(first), n, n, n))
+			}
+			for _, m := range members {
+				p.rs.skip = append(p.rs.skip, pfSkip{iface: m, where: p.where(first), text: p.text(first.start)})
+			}
 		}
 	case "block-policy":
 		t := p.next()
@@ -921,7 +940,7 @@ func (p *pfParser) filter(first pfTok) error {
 	if p.rs.expanded += pfExpansion(&f.cond); p.rs.expanded > pfMaxExpandedRules {
 		return p.errf(first, "the rule set stands for more than %d rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table", pfMaxExpandedRules)
 	}
-	explicitFlags, explicitState := false, false
+	explicitFlags, explicitState, stateOpts := false, false, false
 	for {
 		t := p.peek()
 		if t.kind != pfWord {
@@ -962,6 +981,7 @@ func (p *pfParser) filter(first pfTok) error {
 				if err := p.skipParens(); err != nil {
 					return err
 				}
+				stateOpts = true
 			}
 		case "no":
 			p.next()
@@ -1004,6 +1024,11 @@ func (p *pfParser) filter(first pfTok) error {
 	f.text = p.text(first.start)
 	if err := pfCheckFilter(f, explicitFlags); err != nil {
 		return p.errf(first, "%v", err)
+	}
+	if stateOpts {
+		// Limits (max, max-src-conn, …) and overload tables change what passes once traffic has
+		// filled them.
+		p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (state options: limits and overload tables are not simulated)", f.where, f.text))
 	}
 	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
 	return p.endStatement()
@@ -1074,13 +1099,21 @@ func (p *pfParser) icmpTypes(f *pfFilter, v6 bool) error {
 
 // cond parses "[on ifspec] [inet|inet6] [proto …] [all | from … to …]".
 func (p *pfParser) cond(c *pfCond) error {
-	if p.accept("on") {
+	if on := p.peek(); p.accept("on") {
 		mark := len(p.toks)
 		ifs, err := p.ifspec()
 		if err != nil {
 			return err
 		}
-		c.ifs, c.ifText = ifs, p.joined(mark)
+		c.ifText = p.joined(mark)
+		var members []string
+		if c.ifs, members, err = p.groups(on, ifs, c.ifText); err != nil {
+			return err
+		}
+		if len(members) > 0 {
+			// Explanations name the interfaces a group stood for.
+			c.ifText += " (" + strings.Join(members, "; ") + ")"
+		}
 	}
 	for _, r := range []string{"fastroute", "route-to", "reply-to", "dup-to"} {
 		if t := p.peek(); t.is(r) {
@@ -1566,4 +1599,171 @@ func pfCheckFilter(f *pfFilter, explicitFlags bool) error {
 		}
 	}
 	return nil
+}
+
+// antispoof expands "antispoof [log] [quick] for IF|(IF)|{ … } [inet|inet6] [label L]" as pfctl
+// does (pf.conf(5), "BLOCKING SPOOFED TRAFFIC"): for each network of the interface, "block in on
+// ! IF from NETWORK to any"; and, for an interface that is not a loopback, "block in from ADDR to
+// any" for each of its own addresses, on every interface. The addresses come from the interface
+// table (PFOptions.Ifaces; lo0 has 127.0.0.1/8 and ::1/128 unless given); an interface whose
+// addresses are not known yields no rules and a note, so the verdict says it is conditional.
+func (p *pfParser) antispoof(first pfTok) error {
+	quick := false
+	for {
+		if p.accept("log") {
+			if p.peek().is("(") {
+				if err := p.skipParens(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if p.accept("quick") {
+			quick = true
+			continue
+		}
+		break
+	}
+	if err := p.expect("for"); err != nil {
+		return err
+	}
+	var names []string
+	one := func() error {
+		paren := p.accept("(")
+		t := p.next()
+		if !t.value() || !pfIfaceName.MatchString(t.s) && !pfIfaceGroupName.MatchString(t.s) {
+			return p.errf(t, "antispoof for %s: want an interface name, such as en0", t)
+		}
+		if paren {
+			if err := p.expect(")"); err != nil {
+				return err
+			}
+		}
+		names = append(names, t.s)
+		return nil
+	}
+	if err := p.listOrOne(one); err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return p.errf(p.peek(), "antispoof: empty interface list")
+	}
+	var af uint8
+	switch {
+	case p.accept("inet"):
+		af = 4
+	case p.accept("inet6"):
+		af = 6
+	}
+	if p.accept("label") {
+		if v := p.next(); !v.value() {
+			return p.errf(v, "label needs a string, found %s", v)
+		}
+	}
+	text := p.text(first.start)
+	where := p.where(first)
+	for _, name := range names {
+		members, known := p.rs.opts.members(name)
+		if !known {
+			p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: the members of the interface group %s are not known, so its rules are not simulated (give --group %s=IF,IF)", where, text, name, name))
+		}
+		for _, ifn := range members {
+			addrs, ok := p.rs.opts.addrs(ifn)
+			if !ok {
+				p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: the addresses of %s are not known, so its rules are not simulated (give --iface %s=ADDR/LEN)", where, text, ifn, ifn))
+				continue
+			}
+			loop := pfLoopbackIf(ifn)
+			for _, a := range addrs {
+				fam := uint8(4)
+				if a.Addr().Is6() {
+					fam = 6
+				}
+				if af != 0 && fam != af {
+					continue
+				}
+				net := a.Masked()
+				p.antispoofRule(where, text, quick, fam, []pfIfElem{{neg: true, name: ifn}}, net)
+				if !loop {
+					p.antispoofRule(where, text, quick, fam, nil, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
+				}
+			}
+		}
+	}
+	if p.peek().kind == pfWord {
+		return p.errf(p.peek(), "antispoof: unexpected %q: it reads antispoof [log] [quick] for IF [inet|inet6] [label L]", p.peek().s)
+	}
+	return p.endStatement()
+}
+
+// antispoofRule adds one rule of an antispoof expansion, located at the antispoof statement and
+// written as pfctl -nv would show it.
+func (p *pfParser) antispoofRule(where, text string, quick bool, af uint8, ifs []pfIfElem, from netip.Prefix) {
+	fam := "inet"
+	if af == 6 {
+		fam = "inet6"
+	}
+	var b strings.Builder
+	b.WriteString("block in ")
+	if quick {
+		b.WriteString("quick ")
+	}
+	ifText := ""
+	if len(ifs) > 0 {
+		ifText = "! " + ifs[0].name
+		b.WriteString("on " + ifText + " ")
+	}
+	fmt.Fprintf(&b, "%s from %s to any", fam, from)
+	f := &pfFilter{
+		cond: pfCond{dir: In, ifs: ifs, ifText: ifText, af: af,
+			src: pfHost{addrs: []pfAddrElem{{kind: pfHostSet, af: af, set: pfPrefixSet(from), text: from.String()}}, nAddrs: 1, addrText: from.String()}},
+		quick: quick,
+		state: pfNoState,
+		where: where,
+		text:  b.String() + " (" + text + ")",
+	}
+	if p.rs.blockReturn {
+		f.ret = pfRetReturn
+	}
+	p.rs.expanded++
+	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
+}
+
+// pfIfaceGroupName matches an interface group name (lo, egress, a group given with --group).
+var pfIfaceGroupName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// pfLoopbackIf reports whether an interface is a loopback one, whose own addresses antispoof does
+// not block.
+func pfLoopbackIf(name string) bool { return strings.HasPrefix(name, "lo") }
+
+// groups replaces the interface groups of an "on" list by their members (pf matches a group's
+// name against every interface in it). A group whose members are not known stays as it is,
+// matching no interface (or every one, negated), and a note makes the verdicts conditional.
+// It also returns, for each group it expanded, "group: member …", for explanations.
+func (p *pfParser) groups(on pfTok, ifs []pfIfElem, text string) ([]pfIfElem, []string, error) {
+	out := ifs[:0:0]
+	var desc []string
+	for _, e := range ifs {
+		members, known := p.rs.opts.members(e.name)
+		switch {
+		case !known:
+			what := "matches no interface"
+			if e.neg {
+				what = "matches every interface"
+			}
+			p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: on %s: the members of the interface group %s are not known, so the rule %s (give --group %s=IF,IF)", p.where(on), text, e.name, what, e.name))
+			out = append(out, e)
+		case e.neg && len(members) > 1:
+			// "on { !a !b }" is an OR in pf: it would match every interface.
+			return nil, nil, p.errf(on, "on ! %s: a negated group of several interfaces (%s) is not supported by the simulator", e.name, strings.Join(members, ", "))
+		default:
+			if len(members) != 1 || members[0] != e.name {
+				desc = append(desc, e.name+": "+strings.Join(members, " "))
+			}
+			for _, m := range members {
+				out = append(out, pfIfElem{neg: e.neg, name: m})
+			}
+		}
+	}
+	return out, desc, nil
 }
