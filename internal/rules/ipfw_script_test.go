@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -151,17 +150,7 @@ func TestIPFWScriptExplainGolden(t *testing.T) {
 			fmt.Fprintf(&b, "  %-5v %s %-50s %s\n", st.Matched, st.Where, st.Text, st.Why)
 		}
 	}
-	path := "testdata/ipfw/script-explain.golden"
-	if *update {
-		os.WriteFile(path, []byte(b.String()), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if diff := cmp.Diff(string(want), b.String()); diff != "" {
-		t.Errorf("explain traces (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "testdata/ipfw/script-explain.golden", b.String(), "explain traces")
 }
 
 func FuzzExpandScript(f *testing.F) {

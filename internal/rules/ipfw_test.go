@@ -470,17 +470,7 @@ func TestIPFWExplainGolden(t *testing.T) {
 			fmt.Fprintf(&b, "  %-5v %s %-40s %s\n", st.Matched, st.Where, st.Text, st.Why)
 		}
 	}
-	path := "testdata/ipfw/explain.golden"
-	if *update {
-		os.WriteFile(path, []byte(b.String()), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if diff := cmp.Diff(string(want), b.String()); diff != "" {
-		t.Errorf("explain traces (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "testdata/ipfw/explain.golden", b.String(), "explain traces")
 }
 
 // ipfwScaleList is n rules in the mix of the realistic set, numbered in order (numbers repeat

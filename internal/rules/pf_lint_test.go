@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -198,15 +197,7 @@ pass out all
 	for _, f := range rs.Lint() {
 		fmt.Fprintf(&b, "%s %s\n  %s\n  fix: %s\n", f.Kind, strings.Join(f.Rules, " "), f.Message, f.Fix)
 	}
-	golden := "testdata/pf/lint.golden"
-	if pfUpdating() {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if diff := cmp.Diff(pfReadFile(t, golden), b.String()); diff != "" {
-		t.Errorf("Lint findings (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "testdata/pf/lint.golden", b.String(), "Lint findings")
 }
 
 func BenchmarkPFLint(b *testing.B) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
@@ -243,15 +242,7 @@ func TestPFSemanticsGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "=> %s by %s: %s\n\n", v.Action, v.Where, v.Text)
 	}
-	golden := "testdata/pf/semantics.golden"
-	if pfUpdating() {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if diff := cmp.Diff(pfReadFile(t, golden), b.String()); diff != "" {
-		t.Errorf("Explain traces (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "testdata/pf/semantics.golden", b.String(), "Explain traces")
 }
 
 func TestParsePacketReply(t *testing.T) {

@@ -508,6 +508,20 @@ func TestPFStockMacOS(t *testing.T) {
 	}
 }
 
+// checkGolden compares got with the golden file path (rewriting it first with -update); what
+// names the output in the failure.
+func checkGolden(t *testing.T, path, got, what string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(pfReadFile(t, path), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", what, diff)
+	}
+}
+
 func pfReadFile(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(name)
@@ -600,16 +614,7 @@ func TestPFExplainGolden(t *testing.T) {
 			t.Errorf("Explain(%s) verdict = %+v, Eval = %+v", c.pkt, v, ev)
 		}
 	}
-	golden := "testdata/pf/explain.golden"
-	if pfUpdating() {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := pfReadFile(t, golden)
-	if diff := cmp.Diff(want, b.String()); diff != "" {
-		t.Errorf("Explain traces (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "testdata/pf/explain.golden", b.String(), "Explain traces")
 }
 
 // pfBenchConf generates a realistic 1,000-rule pf.conf: stock anchors, tables of trusted
