@@ -54,50 +54,6 @@ func newLoginFixture(t *testing.T, o Options) *dashFixture {
 	return d
 }
 
-// answer is what a test looks at in a response.
-type answer struct {
-	code    int
-	loc     string
-	body    string
-	header  http.Header
-	cookies []*http.Cookie
-}
-
-// send sends method path with the session cookie (if any), the form and the extra headers, and
-// does not follow redirects.
-func (d *dashFixture) send(t *testing.T, method, path, cookie string, form url.Values, hdr map[string]string) answer {
-	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, d.ts.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: cookie})
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	c := d.ts.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{resp.StatusCode, resp.Header.Get("Location"), string(b), resp.Header, resp.Cookies()}
-}
-
 // login posts the login form and returns the answer and the new session's cookie value ("" if
 // none was set).
 func (d *dashFixture) login(t *testing.T, user, pw, next string) (answer, string) {

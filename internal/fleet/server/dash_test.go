@@ -39,9 +39,18 @@ func newDashFixture(t *testing.T) *dashFixture {
 	return d
 }
 
-// request sends method path as user ("" for nobody) and returns the status, the Location
-// header and the body. Redirects are not followed.
-func (d *dashFixture) request(t *testing.T, method, path, user string, form url.Values) (int, string, string) {
+// answer is what a test looks at in a response.
+type answer struct {
+	code    int
+	loc     string
+	body    string
+	header  http.Header
+	cookies []*http.Cookie
+}
+
+// send sends method path with the session cookie (if any), the form and the extra headers, and
+// does not follow redirects.
+func (d *dashFixture) send(t *testing.T, method, path, cookie string, form url.Values, hdr map[string]string) answer {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -54,11 +63,11 @@ func (d *dashFixture) request(t *testing.T, method, path, user string, form url.
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if user != "" {
-		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: d.cookies[user]})
-		// The user is active: tests that move the clock are not logged out by the idle
-		// timeout (dash_login_test.go tests it). A session a test ended stays ended.
-		_ = d.st.TouchSession(context.Background(), Hash(d.cookies[user]), d.clock.now())
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: cookie})
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	c := d.ts.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -71,7 +80,22 @@ func (d *dashFixture) request(t *testing.T, method, path, user string, form url.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	return answer{resp.StatusCode, resp.Header.Get("Location"), string(b), resp.Header, resp.Cookies()}
+}
+
+// request sends method path as user ("" for nobody) and returns the status, the Location
+// header and the body. Redirects are not followed.
+func (d *dashFixture) request(t *testing.T, method, path, user string, form url.Values) (int, string, string) {
+	t.Helper()
+	cookie := ""
+	if user != "" {
+		cookie = d.cookies[user]
+		// The user is active: tests that move the clock are not logged out by the idle
+		// timeout (dash_login_test.go tests it). A session a test ended stays ended.
+		_ = d.st.TouchSession(context.Background(), Hash(cookie), d.clock.now())
+	}
+	a := d.send(t, method, path, cookie, form, nil)
+	return a.code, a.loc, a.body
 }
 
 func (d *dashFixture) get(t *testing.T, path, user string) (int, string) {
