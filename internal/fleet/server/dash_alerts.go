@@ -178,10 +178,7 @@ func (s *Server) alertsView(w http.ResponseWriter, r *http.Request, d *dashReq, 
 		}
 		return n
 	}
-	for _, a := range as {
-		if data.Severity != "" && !strings.EqualFold(a.Alert.Severity, data.Severity) {
-			continue
-		}
+	for _, a := range as { // the store filtered by severity (aq.Severity)
 		row := alertRow{StoredAlert: a}
 		if sort == "host" {
 			row.Hostname = name(a.HostID) // sorting by host needs every name; else only the page's
