@@ -63,6 +63,10 @@ type IPFWRule struct {
 	Keep    bool // keep-state
 	Frag    bool
 	ICMP    []uint8 // icmptypes
+	// unsure lists, as "what: why", the options of the rule whose outcome the file and the packet
+	// do not decide (uid, a table filled at run time, a limit): a verdict that rests on the rule
+	// is conditional on them.
+	unsure []string
 }
 
 type ipfwKind uint8

@@ -237,6 +237,11 @@ type Verdict struct {
 	Rule   int    // index of the deciding rule in the rule set; -1 for the built-in default
 	Where  string // "00100" (ipfw rule number) or "pf.conf:12" — how a person finds the rule
 	Text   string // the deciding rule as written
+	// Unsure says what the verdict rests on beyond the rule set's notes that neither the file
+	// nor the packet decides (the unsure conditions of the rules it depends on, joined with "; "
+	// when the rule set is compiled, so that evaluating does not allocate); "" when the verdict
+	// is exact.
+	Unsure string
 }
 
 // Step is one rule considered, for --explain.

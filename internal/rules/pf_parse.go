@@ -102,6 +102,10 @@ type pfFilter struct {
 	icmpText string
 	where    string
 	text     string
+	// unsure lists, as "what: why", the conditions of the rule whose outcome the file and the
+	// packet do not decide (a user or group match, a host name not resolved, a table filled at
+	// run time, a tag set elsewhere): a verdict that rests on the rule is conditional on them.
+	unsure []string
 }
 
 // pfCall is an anchor rule: evaluate the rules of an anchor (or of each child of it, for "/*")
