@@ -255,10 +255,11 @@ func TestCorpus(t *testing.T) {
 
 // corpusVerdict is one expectation of testdata/corpus/verdicts.txt.
 type corpusVerdict struct {
-	line   int // in verdicts.txt
-	packet string
-	action Action
-	where  string
+	line    int // in verdicts.txt
+	packet  string
+	action  Action
+	where   string
+	pending string // why the simulator is known to get it wrong today, or ""
 }
 
 // corpusCase is a rule set of the corpus with its options and expected verdicts.
@@ -315,6 +316,7 @@ func readVerdicts(t *testing.T, name string) []corpusCase {
 			t.Fatalf("%s:%d: a packet before any file line", name, n)
 		}
 		pkt, want, ok := strings.Cut(text, "=>")
+		want, pending, _ := strings.Cut(want, "pending:")
 		f := strings.Fields(want)
 		if !ok || len(f) != 2 {
 			t.Fatalf("%s:%d: want PACKET => ACTION WHERE, got %q", name, n, text)
@@ -331,7 +333,7 @@ func readVerdicts(t *testing.T, name string) []corpusCase {
 			t.Fatalf("%s:%d: action %q: want allow, deny or reject", name, n, f[0])
 		}
 		c := &cs[len(cs)-1]
-		c.verdicts = append(c.verdicts, corpusVerdict{line: n, packet: strings.TrimSpace(pkt), action: act, where: f[1]})
+		c.verdicts = append(c.verdicts, corpusVerdict{line: n, packet: strings.TrimSpace(pkt), action: act, where: f[1], pending: strings.TrimSpace(pending)})
 	}
 	return cs
 }
@@ -357,7 +359,7 @@ func TestCorpusVerdicts(t *testing.T) {
 		byID[e.id()] = e
 	}
 	cases := readVerdicts(t, "testdata/corpus/verdicts.txt")
-	checked, waiting := 0, []string{}
+	checked, pending, waiting := 0, 0, []string{}
 	for _, c := range cases {
 		t.Run(c.id, func(t *testing.T) {
 			e, ok := byID[c.id]
@@ -377,7 +379,14 @@ func TestCorpusVerdicts(t *testing.T) {
 					t.Fatalf("verdicts.txt:%d: %v", v.line, err)
 				}
 				got := rs.rs.Eval(&p)
-				if got.Action != v.action || got.Where != v.where {
+				right := got.Action == v.action && got.Where == v.where
+				switch {
+				case v.pending != "" && right:
+					t.Errorf("verdicts.txt:%d: Eval(%s) = %s by %s, as expected: the pending mark (%s) can go", v.line, v.packet, got.Action, got.Where, v.pending)
+				case v.pending != "":
+					pending++
+					t.Logf("verdicts.txt:%d: pending (%s): Eval(%s) = %s by %s (%s), want %s by %s", v.line, v.pending, v.packet, got.Action, got.Where, got.Text, v.action, v.where)
+				case !right:
 					t.Errorf("verdicts.txt:%d: Eval(%s) = %s by %s (%s), want %s by %s", v.line, v.packet, got.Action, got.Where, got.Text, v.action, v.where)
 				}
 				checked++
@@ -385,7 +394,7 @@ func TestCorpusVerdicts(t *testing.T) {
 		})
 	}
 	slices.Sort(waiting)
-	t.Logf("%d verdicts checked; %d files wait for grammar: %s", checked, len(waiting), strings.Join(waiting, ", "))
+	t.Logf("%d verdicts checked (%d pending a known fix); %d of %d files wait for grammar: %s", checked, pending, len(waiting), len(cases), strings.Join(waiting, ", "))
 }
 
 var corpusScan = flag.Bool("corpus-scan", false, "TestCorpusScan: list every line of the corpus the parsers refuse")
