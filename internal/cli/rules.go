@@ -273,7 +273,7 @@ func assumesState(spec string, p rules.Packet) bool {
 		return false
 	}
 	for _, w := range strings.Fields(spec) {
-		if w == "setup" || w == "established" {
+		if w == "setup" || w == "established" || w == "flags" {
 			return false
 		}
 	}

@@ -157,7 +157,7 @@ func reverse(p *Packet) Packet {
 	if p.Dir == In {
 		q.Dir = Out
 	}
-	q.Setup, q.Established = true, false
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	return q
 }
 

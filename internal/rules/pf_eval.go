@@ -71,7 +71,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 		return rs.verdict(own, p)
 	}
 	q := pfReverse(p)
-	q.Setup, q.Established = true, false
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	rk := k.reverse()
 	if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
 		return rs.verdict(i, p)
@@ -174,7 +174,7 @@ func pfOpener(p *Packet, k int) Packet {
 	} else {
 		q = pfReverse(p)
 	}
-	q.Setup, q.Established = true, false
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	return q
 }
 
@@ -186,7 +186,7 @@ func pfReplyOpener(p *Packet) Packet {
 	q.Reply = false
 	switch q.Proto {
 	case ProtoTCP:
-		q.Setup, q.Established = true, false
+		q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	case ProtoICMP:
 		switch q.ICMPType {
 		case 0: // echo reply
