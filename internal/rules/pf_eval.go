@@ -55,52 +55,69 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if p.Reply && rs.stateful && !p.Frag {
 		q := pfReplyOpener(p)
 		rk := k.reverse()
-		if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
-			return rs.verdict(i, p)
+		i := c.decide(&q, ifIdx, &rk)
+		u := rs.unsureFor(&q, i)
+		if rs.keepsState(i) {
+			return rs.verdictUnsure(i, p, u)
 		}
-		return rs.verdict(c.scan(&m), p)
+		d := c.scan(&m)
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
 	}
 	if !rs.stateful || !pfStateCandidate(p) {
-		return rs.verdict(c.scan(&m), p)
+		d := c.scan(&m)
+		return rs.verdictUnsure(d, p, rs.unsureFor(p, d))
 	}
 	// The packet's own SYN differs from the packet only in its TCP flags: one pass over the
 	// bitsets decides both. The reverse SYN needs its own lookups.
 	own, self := c.scanPair(&m, c.comboFor(p, ifIdx, 1), m.id[0])
 	ownFirst := p.DstPort < p.SrcPort
-	if ownFirst && rs.keepsState(own) {
-		return rs.verdict(own, p)
+	u := ""
+	if ownFirst {
+		u = rs.unsureOwn(p, own)
+		if rs.keepsState(own) {
+			return rs.verdictUnsure(own, p, u)
+		}
 	}
 	q := pfReverse(p)
 	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	rk := k.reverse()
-	if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
-		return rs.verdict(i, p)
+	i := c.decide(&q, ifIdx, &rk)
+	u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+	if rs.keepsState(i) {
+		return rs.verdictUnsure(i, p, u)
 	}
-	if !ownFirst && rs.keepsState(own) {
-		return rs.verdict(own, p)
+	if !ownFirst {
+		u = pfFirstUnsure(u, rs.unsureOwn(p, own))
+		if rs.keepsState(own) {
+			return rs.verdictUnsure(own, p, u)
+		}
 	}
-	return rs.verdict(self, p)
+	return rs.verdictUnsure(self, p, pfFirstUnsure(u, rs.unsureFor(p, self)))
 }
 
 // evalBlocks is Eval for a rule set of several classifier blocks: the same decisions, with the
 // state model's openers tried one by one.
 func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
+	u := ""
 	if p.Reply && rs.stateful && !p.Frag {
 		q := pfReplyOpener(p)
-		if i := rs.decideBlocks(&q); rs.keepsState(i) {
-			return rs.verdict(i, p)
+		i := rs.decideBlocks(&q)
+		u = rs.unsureFor(&q, i)
+		if rs.keepsState(i) {
+			return rs.verdictUnsure(i, p, u)
 		}
-		return rs.verdict(rs.decideBlocks(p), p)
-	}
-	if rs.stateful && pfStateCandidate(p) {
+	} else if rs.stateful && pfStateCandidate(p) {
 		for k := range 2 {
 			q := pfOpener(p, k)
-			if i := rs.decideBlocks(&q); rs.keepsState(i) {
-				return rs.verdict(i, p)
+			i := rs.decideBlocks(&q)
+			u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+			if rs.keepsState(i) {
+				return rs.verdictUnsure(i, p, u)
 			}
 		}
 	}
-	return rs.verdict(rs.decideBlocks(p), p)
+	d := rs.decideBlocks(p)
+	return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
 }
 
 func (rs *PFRuleset) keepsState(i int) bool {
@@ -215,15 +232,19 @@ func pfReverse(p *Packet) Packet {
 	return r
 }
 
-// stateRule returns the rule whose state entry p would match, or -1, the reference way.
-func (rs *PFRuleset) stateRule(p *Packet) int {
+// stateRule returns the rule whose state entry p would match, or -1, the reference way, and
+// what the openers' evaluations rest on (see certainty.go).
+func (rs *PFRuleset) stateRule(p *Packet) (int, string) {
+	u := ""
 	for k := range 2 {
 		q := pfOpener(p, k)
-		if i := rs.walk(&q, nil); rs.keepsState(i) {
-			return i
+		i := rs.walk(&q, nil)
+		u = pfFirstUnsure(u, rs.unsureRef(&q, i))
+		if rs.keepsState(i) {
+			return i, u
 		}
 	}
-	return -1
+	return -1, u
 }
 
 func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
@@ -237,21 +258,25 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			return rs.skipVerdict(i), steps
 		}
 	}
+	u := ""
 	if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
-		if i := rs.walk(&opener, nil); rs.keepsState(i) {
+		i := rs.walk(&opener, nil)
+		u = rs.unsureRef(&opener, i)
+		if rs.keepsState(i) {
 			if explain {
 				f := rs.rules[i].f
 				steps = append(steps, Step{f.where, f.text, true,
 					fmt.Sprintf("state: the packet is a reply; this rule keeps state and passes the flow's first packet (%s), so pf passes the reply on that state without evaluating rules", &opener)})
 			}
-			return rs.verdict(i, p), steps
+			return rs.verdictUnsure(i, p, u), steps
 		}
 		if explain {
 			steps = append(steps, Step{"state", "", false, fmt.Sprintf("no state: no rule that keeps state passes the flow's first packet (%s), so the rules decide", &opener)})
 		}
 	} else if rs.stateful && pfStateCandidate(p) {
-		if i := rs.stateRule(p); i >= 0 {
+		var i int
+		if i, u = rs.stateRule(p); i >= 0 {
 			if explain {
 				opener := pfOpener(p, 0)
 				if rs.walk(&opener, nil) != i {
@@ -261,7 +286,7 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 				steps = append(steps, Step{f.where, f.text, true,
 					fmt.Sprintf("state: this rule keeps state and passes the connection's opening packet (%s), so pf passes this packet on that state without evaluating rules", opener)})
 			}
-			return rs.verdict(i, p), steps
+			return rs.verdictUnsure(i, p, u), steps
 		}
 		if explain {
 			steps = append(steps, Step{"state", "", false, "no state: no rule that keeps state passes the SYN that would have opened this connection (in either direction), so the rules decide"})
@@ -275,7 +300,7 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 	if explain && i < 0 {
 		steps = append(steps, Step{pfDefaultWhere, pfDefaultText, true, "no rule matched: pf passes the packet"})
 	}
-	return rs.verdict(i, p), steps
+	return rs.verdictUnsure(i, p, pfFirstUnsure(u, rs.unsureRef(p, i))), steps
 }
 
 // pfWalker evaluates the anchor tree the way pf_test_rule does.
@@ -286,11 +311,12 @@ type pfWalker struct {
 	last  int
 	stop  bool
 	trace *[]Step
+	force int // a rule taken to match, for certainty's reference (see unsureRef); -1 for none
 }
 
 // walk returns the index of the deciding rule, or -1.
 func (rs *PFRuleset) walk(p *Packet, trace *[]Step) int {
-	w := pfWalker{rs: rs, p: p, last: -1, trace: trace}
+	w := pfWalker{rs: rs, p: p, last: -1, trace: trace, force: -1}
 	w.ruleset(rs.root, "")
 	return w.last
 }
@@ -311,6 +337,9 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			i := w.idx
 			w.idx++
 			ok, why := f.check(w.p, explain)
+			if i == w.force {
+				ok = true
+			}
 			if !ok {
 				w.step(f.where, f.text, false, why)
 				continue
