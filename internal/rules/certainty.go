@@ -233,11 +233,21 @@ func ipfwUnsureText(r *IPFWRule) string {
 	return r.Where() + ": " + strings.Join(r.unsure, "; ")
 }
 
-// ipfwLoose reports whether a rule whose check of a packet ended in f may match it were its
-// unsure conditions to hold: it matched, or the condition it failed is not one the file and the
-// packet decide for certain (protocol, addresses, ports, direction, TCP state, fragment, ICMP
-// type). Interfaces count as unsure for an unsure rule (interface tables, recv and xmit of an
-// address), and so does any condition check learns to test later.
+// looseMatch reports whether r may match p were its unsure conditions to hold: its check, with
+// the interfaces left out, matches, or fails on a condition that the file and the packet do not
+// decide for certain (see ipfwLoose). Interfaces count as unsure for an unsure rule (interface
+// tables, recv and xmit of an address).
+func (r *IPFWRule) looseMatch(p *Packet) bool {
+	rr := *r
+	rr.Ifaces = nil
+	f, _ := rr.check(p)
+	return ipfwLoose(f)
+}
+
+// ipfwLoose reports whether a check that ended in f leaves the rule possibly matching: it
+// matched, or the condition it failed is not one the file and the packet decide for certain
+// (protocol, addresses, ports, direction, TCP state, fragment, ICMP type); a condition check
+// learns to test later counts as unsure until it is listed here.
 func ipfwLoose(f failure) bool {
 	switch f {
 	case failProto, failSrc, failDst, failFragPorts, failSrcPort, failDstPort, failDir, failEst, failSetup, failFrag, failICMP:

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -247,5 +248,104 @@ func TestIPFWVerdictUnsure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// pfCheckUnsureRandom builds a random rule set (pfRandomConf) whose tables are filled at run time
+// and some of whose rules are unsure, and compares Eval, the reference interpreter and Explain,
+// Unsure included, on random packets.
+func pfCheckUnsureRandom(t *testing.T, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
+	conf, files := pfRandomConf(r)
+	if seed&1 == 0 {
+		conf = strings.Replace(conf, "table <t2> {", "table <t2> persist {", 1)
+	}
+	if seed&2 == 0 {
+		conf = strings.Replace(conf, "table <t1> {", "table <t1> persist {", 1)
+	}
+	marks := r.Uint64()
+	build := func(size int) *PFRuleset {
+		rs, err := parsePFWith(context.Background(), []byte(conf), "f.conf", pfMapLoader(files), size, PFOptions{})
+		if err != nil {
+			t.Fatalf("seed %d: generated rule set does not parse: %v\n%s", seed, err, conf)
+		}
+		for i := range rs.rules {
+			if marks>>(i%64)&1 == 1 && i%3 == 0 {
+				rs.rules[i].f.unsure = []string{"user 0: the owner of the socket is not simulated"}
+			}
+		}
+		if err := rs.compile(context.Background(), size); err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	size := 1 + int(seed%7)
+	rs, small := build(pfBlockRules), build(size)
+	for range 64 {
+		p := pfRandomPacket(r)
+		got, want := rs.Eval(&p), rs.pfEvalReference(&p)
+		ex, _ := rs.Explain(&p)
+		if got != want || ex != want {
+			t.Fatalf("seed %d: packet %s (%+v):\nEval = %+v\nreference = %+v\nExplain = %+v\nrule set:\n%s\nfiles: %v", seed, p, p, got, want, ex, conf, files)
+		}
+		if got := small.Eval(&p); got != want {
+			t.Fatalf("seed %d: packet %s:\nEval in blocks of %d = %+v\nreference = %+v\nrule set:\n%s", seed, p, size, got, want, conf)
+		}
+	}
+}
+
+// ipfwCheckUnsureRandom is pfCheckUnsureRandom for ipfw: random rule sets with random rules
+// made unsure.
+func ipfwCheckUnsureRandom(t *testing.T, seed uint64, n uint8) {
+	r := rand.New(rand.NewPCG(seed, 11))
+	text := randomRuleset(r, int(n%80)+1)
+	rs, err := ParseIPFW([]byte(text), "fuzz", builtinServices)
+	if err != nil {
+		t.Fatalf("generated rule set does not parse: %v\n%s", err, text)
+	}
+	for i := range rs.Rules {
+		if r.IntN(4) == 0 {
+			rs.Rules[i].unsure = []string{"uid 0: the owner of the socket is not simulated"}
+		}
+	}
+	size := 1 + int(seed%9)
+	small := *rs
+	if small.comp, err = rs.compile(context.Background(), size); err != nil {
+		t.Fatal(err)
+	}
+	rs.Compile()
+	for range 50 {
+		p := randomPacket(r)
+		want := rs.evalReference(&p, nil, 0)
+		ex, _ := rs.Explain(&p)
+		if got := rs.Eval(&p); got != want || ex != want {
+			t.Fatalf("Eval(%s) = %+v, reference %+v, Explain %+v\nrules:\n%s", p, got, want, ex, text)
+		}
+		if got := small.Eval(&p); got != want {
+			t.Fatalf("Eval(%s) in blocks of %d = %+v, reference %+v\nrules:\n%s", p, size, got, want, text)
+		}
+	}
+}
+
+// FuzzVerdictUnsure checks that the compiled evaluators and the reference interpreters agree on
+// what verdicts rest on, for pf and ipfw rule sets with unsure rules.
+func FuzzVerdictUnsure(f *testing.F) {
+	for seed := range uint64(16) {
+		f.Add(seed, uint8(seed*5))
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, n uint8) {
+		pfCheckUnsureRandom(t, seed)
+		ipfwCheckUnsureRandom(t, seed, n)
+	})
+}
+
+func TestVerdictUnsureMatchesReference(t *testing.T) {
+	n := uint64(600)
+	if testing.Short() {
+		n = 60
+	}
+	for seed := range n {
+		pfCheckUnsureRandom(t, seed)
+		ipfwCheckUnsureRandom(t, seed, uint8(seed))
 	}
 }

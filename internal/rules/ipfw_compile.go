@@ -583,7 +583,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 				r := &rs.Rules[i]
 				if hasBit(c.slow, b) {
 					f, _ := r.check(p)
-					if unsure == "" && g.unsure != nil && g.unsure[i] != "" && r.Kind != ipfwCount && ipfwLoose(f) {
+					if unsure == "" && g.unsure != nil && g.unsure[i] != "" && r.Kind != ipfwCount && (f == noFailure || r.looseMatch(p)) {
 						unsure = g.unsure[i]
 					}
 					if f != noFailure {

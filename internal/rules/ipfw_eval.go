@@ -189,7 +189,7 @@ func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdic
 			}
 		}
 		if unsure == "" && r.unsure != nil && r.Kind != ipfwCount {
-			if f, _ := r.check(p); ipfwLoose(f) {
+			if r.looseMatch(p) {
 				unsure = ipfwUnsureText(r)
 			}
 		}

@@ -311,7 +311,8 @@ type pfWalker struct {
 	last  int
 	stop  bool
 	trace *[]Step
-	force int // a rule taken to match, for certainty's reference (see unsureRef); -1 for none
+	force int  // a rule taken to match, for certainty's reference (see unsureRef); -1 for none
+	only  bool // inside an anchor entered only to reach force: no other rule matches
 }
 
 // walk returns the index of the deciding rule, or -1.
@@ -339,6 +340,8 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			ok, why := f.check(w.p, explain)
 			if i == w.force {
 				ok = true
+			} else if w.only {
+				ok = false
 			}
 			if !ok {
 				w.step(f.where, f.text, false, why)
@@ -359,6 +362,10 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 		}
 		c := st.call
 		ok, why := c.cond.check(w.p, explain)
+		only := w.only
+		if !ok && w.force >= w.idx && w.force < w.idx+c.size {
+			ok, w.only = true, true // the forced rule's anchors are taken to match as it is
+		}
 		if !ok {
 			w.idx += c.size
 			if explain {
@@ -379,9 +386,11 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 				sub = true
 			}
 			if w.stop {
+				w.only = only
 				return true
 			}
 		}
+		w.only = only
 		if sub {
 			matched = true
 			if c.quick {
