@@ -263,6 +263,9 @@ func pfCheckUnsureRandom(t *testing.T, seed uint64) {
 	if seed&2 == 0 {
 		conf = strings.Replace(conf, "table <t1> {", "table <t1> persist {", 1)
 	}
+	if seed&4 == 0 {
+		conf = strings.ReplaceAll(conf, "flags A/A", "flags FUP/FUP") // a scan rule
+	}
 	marks := r.Uint64()
 	build := func(size int) *PFRuleset {
 		rs, err := parsePFWith(context.Background(), []byte(conf), "f.conf", pfMapLoader(files), size, PFOptions{})
@@ -283,6 +286,7 @@ func pfCheckUnsureRandom(t *testing.T, seed uint64) {
 	rs, small := build(pfBlockRules), build(size)
 	for range 64 {
 		p := pfRandomPacket(r)
+		pfRandomFlags(r, &p)
 		got, want := rs.Eval(&p), rs.pfEvalReference(&p)
 		ex, _ := rs.Explain(&p)
 		if got != want || ex != want {
@@ -292,6 +296,19 @@ func pfCheckUnsureRandom(t *testing.T, seed uint64) {
 			t.Fatalf("seed %d: packet %s:\nEval in blocks of %d = %+v\nreference = %+v\nrule set:\n%s", seed, p, size, got, want, conf)
 		}
 	}
+}
+
+// pfRandomFlags gives half the TCP packets random TCP flags, with Setup and Established as
+// ParsePacket would set them.
+func pfRandomFlags(r *rand.Rand, p *Packet) {
+	if p.Proto != ProtoTCP || r.IntN(2) == 0 {
+		return
+	}
+	p.Flags = uint8(r.IntN(256))
+	if p.Reply {
+		p.Flags |= TCPACK
+	}
+	p.Setup, p.Established = tcpFlagsState(p.Flags)
 }
 
 // ipfwCheckUnsureRandom is pfCheckUnsureRandom for ipfw: random rule sets with random rules

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -79,5 +80,72 @@ func TestTCPFlagsFromState(t *testing.T) {
 		if got := tt.p.TCPFlags(); got != tt.want {
 			t.Errorf("%+v.TCPFlags() = %#x, want %#x", tt.p, got, tt.want)
 		}
+	}
+}
+
+// TestPFEvalTCPFlags checks that pf's "flags X/Y" tests see the packet's own flags: scan rules
+// match the scans they are written for (pf.conf(5): the flags in Y must equal those in X).
+func TestPFEvalTCPFlags(t *testing.T) {
+	conf := "block in quick proto tcp flags F/F\n" +
+		"block in quick proto tcp flags FUP/FUP\n" +
+		"block in quick proto tcp flags /SFRA\n" +
+		"block all\n" +
+		"pass in proto tcp to port 22 flags S/SA no state\n"
+	for _, tt := range []struct {
+		flags, where string
+	}{
+		{"flags FA", "pf.conf:1"},
+		{"flags FPU", "pf.conf:1"}, // F/F comes first
+		{"flags PU", "pf.conf:3"},
+		{"flags none", "pf.conf:3"},
+		{"flags S", "pf.conf:5"},
+		{"setup", "pf.conf:5"},
+		{"flags SE", "pf.conf:5"},
+		{"flags SA", "pf.conf:4"},
+		{"flags R", "pf.conf:4"},
+		{"flags A", "pf.conf:4"},
+	} {
+		spec := "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 " + tt.flags
+		t.Run(tt.flags, func(t *testing.T) {
+			for _, size := range []int{pfBlockRules, 1} {
+				rs, err := parsePFWith(context.Background(), []byte(conf), "pf.conf", nil, size, PFOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := pkt(t, spec)
+				ex, _ := rs.Explain(&p)
+				for name, v := range map[string]Verdict{"Eval": rs.Eval(&p), "reference": rs.pfEvalReference(&p), "Explain": ex} {
+					if v.Where != tt.where {
+						t.Errorf("%s(%s) in blocks of %d = %s, want %s", name, p, size, v.Where, tt.where)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPFStateWithFlags checks the state model with flags: an ACK of a connection whose SYN a
+// keep-state rule passes passes on its state, a SYN+ACK answer too; a lone FIN of no connection
+// the rules allowed does not.
+func TestPFStateWithFlags(t *testing.T) {
+	conf := "block all\npass in proto tcp to port 22 keep state\n"
+	for _, tt := range []struct {
+		spec, where string
+	}{
+		{"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 flags A", "pf.conf:2"},
+		{"tcp 192.0.2.10:22 -> 203.0.113.5:51234 out via en0 flags SA", "pf.conf:2"},
+		{"tcp 192.0.2.10:22 -> 203.0.113.5:51234 out via en0 flags R", "pf.conf:2"},
+		{"tcp 203.0.113.5:51234 -> 192.0.2.10:25 in via en0 flags FA", "pf.conf:1"},
+	} {
+		t.Run(tt.spec, func(t *testing.T) {
+			rs, err := ParsePF([]byte(conf), "pf.conf", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := pkt(t, tt.spec)
+			if got, want := rs.Eval(&p), rs.pfEvalReference(&p); got != want || got.Where != tt.where {
+				t.Errorf("Eval(%s) = %+v, reference %+v, want decided by %s", tt.spec, got, want, tt.where)
+			}
+		})
 	}
 }

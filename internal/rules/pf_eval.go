@@ -17,20 +17,22 @@ import (
 //   - State. pf keeps state by default on pass rules (OpenBSD 4.1 and later, and macOS): the first
 //     packet of a connection that a "pass … keep state" (or modulate or synproxy state) rule passes
 //     creates a state entry, and every later packet of the connection, in both directions, passes on
-//     that entry without the rules being evaluated. A Packet says only whether it is a TCP SYN
-//     (Setup) or part of an established connection (Established), so an established TCP packet is
-//     taken to belong to a connection the rule set allowed when its connection's opening SYN would
-//     have been passed by a rule that keeps state: the SYN of the reverse packet (source and
-//     destination and their ports swapped, direction flipped: the packet is a reply) or the SYN of
-//     the packet itself (the packet comes from the side that opened the connection), the one sent
-//     to the lower port tried first, as clients connect from high ports to services. The verdict
-//     then names the rule that would have created the state. Otherwise the packet is evaluated
-//     like any other, and pass rules with pf's default "flags S/SA" do not match it. A packet of
-//     any protocol marked Reply ("reply" in the packet syntax) answers a flow the other side
-//     opened: it passes when the flow's first packet (pfReplyOpener: the reply reversed, a SYN for
-//     TCP, the query for an ICMP answer) would have been passed by a rule that keeps state, whatever
-//     the rules say of the reply itself; otherwise the rules decide. UDP and ICMP packets without
-//     the mark are evaluated as a flow's first packet.
+//     that entry without the rules being evaluated. A Packet carries its TCP flags (Flags, which
+//     "flags X/Y" rules test) but no sequence numbers, so a TCP packet with ACK or RST
+//     (Established) is taken to belong to a connection the rule set allowed when its connection's
+//     opening SYN would have been passed by a rule that keeps state: the SYN of the reverse
+//     packet (source and destination and their ports swapped, direction flipped: the packet is a
+//     reply) or the SYN of the packet itself (the packet comes from the side that opened the
+//     connection), the one sent to the lower port tried first, as clients connect from high ports
+//     to services. The verdict then names the rule that would have created the state. Otherwise
+//     the packet is evaluated like any other, and pass rules with pf's default "flags S/SA" do not
+//     match it (its ACK is set). A TCP packet with neither ACK nor RST (a SYN, a lone FIN, a null
+//     scan) is evaluated as a connection's first packet. A packet of any protocol marked Reply
+//     ("reply" in the packet syntax) answers a flow the other side opened: it passes when the
+//     flow's first packet (pfReplyOpener: the reply reversed, a SYN for TCP, the query for an ICMP
+//     answer) would have been passed by a rule that keeps state, whatever the rules say of the
+//     reply itself; otherwise the rules decide. UDP and ICMP packets without the mark are
+//     evaluated as a flow's first packet.
 //   - A non-first fragment (Frag) matches no rule with ports, TCP flags or ICMP types, as in pf,
 //     and no state.
 //   - "block return" answers TCP with a RST and other protocols but ICMP with an ICMP unreachable;
@@ -69,7 +71,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	}
 	// The packet's own SYN differs from the packet only in its TCP flags: one pass over the
 	// bitsets decides both. The reverse SYN needs its own lookups.
-	own, self := c.scanPair(&m, c.comboFor(p, ifIdx, 1), m.id[0])
+	own, self := c.scanPair(&m, c.comboFor(p, ifIdx, int(c.flagClass[TCPSYN])), m.id[0])
 	ownFirst := p.DstPort < p.SrcPort
 	u := ""
 	if ownFirst {
@@ -570,7 +572,13 @@ func pfAddrString(a netip.Addr) string {
 	return a.String()
 }
 
-func pfPacketFlags(p *Packet) uint8 { return pfStateFlags[pfTCPState(p)] }
+// pfPacketFlags is p's TCP flags (none for a packet that is not TCP).
+func pfPacketFlags(p *Packet) uint8 {
+	if p.Proto != ProtoTCP {
+		return 0
+	}
+	return p.TCPFlags()
+}
 
 func (f *pfFilter) check(p *Packet, explain bool) (bool, string) {
 	if ok, why := f.cond.check(p, explain); !ok {
