@@ -255,3 +255,52 @@ func ipfwLoose(f failure) bool {
 	}
 	return true
 }
+
+// NamesInterfaces reports whether a rule or a "set skip" names an interface: a packet given
+// without one is taken as on none of them, an assumption a verdict on it rests on.
+func (rs *PFRuleset) NamesInterfaces() bool {
+	if len(rs.skip) > 0 {
+		return true
+	}
+	for i := range rs.rules {
+		if !rs.rules[i].ifs.universal() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestsICMPTypes reports whether a rule tests ICMP types: an ICMP packet given without a type
+// matches none of those rules.
+func (rs *PFRuleset) TestsICMPTypes() bool {
+	for i := range rs.rules {
+		if len(rs.rules[i].f.icmp) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// NamesInterfaces reports whether a rule names an interface (see PFRuleset.NamesInterfaces).
+func (rs *IPFWRuleset) NamesInterfaces() bool {
+	for i := range rs.Rules {
+		if len(rs.Rules[i].Ifaces) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestsICMPTypes reports whether a rule tests ICMP types (icmptypes).
+func (rs *IPFWRuleset) TestsICMPTypes() bool {
+	for i := range rs.Rules {
+		if rs.Rules[i].ICMP != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultListedAt is where the file lists rule 65535 ("file:line"), which sets Default; "" when
+// it does not, and Default is what the caller chose or assumed.
+func (rs *IPFWRuleset) DefaultListedAt() string { return rs.defaultListed }
