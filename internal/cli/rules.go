@@ -23,6 +23,8 @@ import (
 type ruleset interface {
 	Eval(p *rules.Packet) rules.Verdict
 	Explain(p *rules.Packet) (rules.Verdict, []rules.Step)
+	NamesInterfaces() bool
+	TestsICMPTypes() bool
 }
 
 func runRules(ctx context.Context, a *app, args []string) error {
@@ -35,6 +37,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	def := flags.String("default", "allow", "ipfw's built-in rule 65535, `ACTION`: allow (as on Mac OS X) or deny")
 	// Each verb has only its own flags, so that help and completion show what it reads.
 	packet, packets, explain, keep := new(string), new(string), new(bool), new(string)
+	strict := flags.Bool("strict", false, "exit 2, printing nothing but the first reason, unless every answer is exact: no note, no unsure rule, no assumed packet field")
 	if verb == "eval" {
 		packet = flags.String("packet", "", "one packet, `PACKET`, such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
 		packets = flags.String("packets", "", "a `FILE` of packets, one per line")
@@ -131,11 +134,21 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return rulesErr(verb, err)
 		}
+		if *strict && len(notes) > 0 {
+			return strictErr("rules lint", pos[0], noteReason(notes[0]))
+		}
 		if a.g.json {
 			if findings == nil {
 				findings = []rules.Finding{}
 			}
-			if err := writeJSON(a.Out, findings); err != nil {
+			doc := lintDoc{Findings: findings, Certainty: certaintyExact}
+			for _, n := range notes {
+				doc.Conditional = append(doc.Conditional, n.String())
+			}
+			if len(notes) > 0 {
+				doc.Certainty = certaintyConditional
+			}
+			if err := writeJSON(a.Out, doc); err != nil {
 				return err
 			}
 		} else if len(findings) == 0 {
@@ -145,13 +158,8 @@ func runRules(ctx context.Context, a *app, args []string) error {
 				fmt.Fprintf(a.Out, "%s [%s] %s\n  fix: %s\n", strings.Join(fd.Rules, ","), fd.Kind, fd.Message, fd.Fix)
 			}
 		}
-		if len(notes) > 0 {
-			// JSON output is the list of findings; the notes go beside it, not into it.
-			w := a.Out
-			if a.g.json {
-				w = a.Err
-			}
-			writeNotes(w, notes, "result")
+		if !a.g.json {
+			writeNotes(a.Out, notes, "result")
 		}
 		if len(findings) > 0 {
 			return exitCode(posture.ExitNonCompliant)
@@ -160,7 +168,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	}
 
 	var list []rules.Packet
-	var assumed []bool // the packet is TCP and said neither setup nor established
+	var specs []string // each packet as given, for what it leaves out
 	switch {
 	case (*packet == "") == (*packets == ""):
 		return usagef("rules eval needs exactly one of --packet P or --packets FILE")
@@ -169,7 +177,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return usagef("%v", err)
 		}
-		list, assumed = append(list, p), append(assumed, assumesState(*packet, p))
+		list, specs = append(list, p), append(specs, *packet)
 	default:
 		pdata, err := os.ReadFile(*packets)
 		if err != nil {
@@ -188,7 +196,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			if err != nil {
 				return usagef("%s:%d: %v", *packets, n, err)
 			}
-			list, assumed = append(list, p), append(assumed, assumesState(line, p))
+			list, specs = append(list, p), append(specs, line)
 		}
 	}
 	// The ipfw simulator models state for TCP only (check-state/keep-state on established
@@ -207,9 +215,13 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		Rule    string       `json:"rule"`
 		Text    string       `json:"text"`
 		Steps   []rules.Step `json:"steps,omitempty"`
-		// Conditional lists what the verdict rests on that was not given or not modelled.
+		// Certainty is "exact", or "conditional" when the verdict rests on something neither
+		// the rule set nor the packet decides; Conditional lists what, in the order the text
+		// output gives it: the unsure rule, the packet fields assumed, the rule set's notes.
+		Certainty   string        `json:"certainty"`
 		Conditional []string      `json:"conditional,omitempty"`
 		v           rules.Verdict `json:"-"`
+		reasons     []certaintyReason
 	}
 	var results []result
 	for i := range list {
@@ -226,22 +238,44 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			res.v = rs.Eval(p)
 		}
 		res.Verdict, res.Rule, res.Text = res.v.Action.String(), res.v.Where, res.v.Text
-		if assumed[i] {
-			res.Conditional = append(res.Conditional, assumedEstablished)
+		res.reasons = verdictReasons(res.v, specs[i], p, rs, ipfw, defaultGiven(flags))
+		for _, r := range res.reasons {
+			res.Conditional = append(res.Conditional, r.text)
 		}
 		for _, n := range notes {
 			res.Conditional = append(res.Conditional, n.String())
+		}
+		res.Certainty = certaintyExact
+		if len(res.Conditional) > 0 {
+			res.Certainty = certaintyConditional
+		}
+		if *strict {
+			switch {
+			case len(res.reasons) > 0:
+				return strictErr("rules eval", res.Packet, res.reasons[0])
+			case len(notes) > 0:
+				return strictErr("rules eval", res.Packet, noteReason(notes[0]))
+			}
 		}
 		results = append(results, res)
 	}
 	if a.g.json {
 		return writeJSON(a.Out, results)
 	}
-	cond := ""
-	if len(notes) > 0 {
-		cond = ", conditional (see the notes)"
-	}
 	for _, r := range results {
+		cond := ""
+		if len(r.reasons) > 0 {
+			texts := make([]string, len(r.reasons))
+			for k, x := range r.reasons {
+				texts[k] = x.text
+			}
+			cond = ", conditional: " + strings.Join(texts, "; ")
+			if len(notes) > 0 {
+				cond += " (and see the notes)"
+			}
+		} else if len(notes) > 0 {
+			cond = ", conditional (see the notes)"
+		}
 		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)%s\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text, cond)
 		if *explain {
 			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
@@ -254,30 +288,10 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			}
 			tw.Flush()
 		}
-		if r.Conditional != nil && r.Conditional[0] == assumedEstablished {
-			fmt.Fprintf(a.Out, "  conditional: %s\n", assumedEstablished)
-		}
 	}
 	// The notes hold for every verdict alike: said once, after them.
 	writeNotes(a.Out, notes, "verdict")
 	return nil
-}
-
-// assumedEstablished is said of a TCP packet given without setup or established, which
-// ParsePacket takes as established.
-const assumedEstablished = "assumed established, since the packet says neither setup nor established; add setup to ask about a new connection"
-
-// assumesState reports that spec, parsed as p, is a TCP packet whose state was assumed.
-func assumesState(spec string, p rules.Packet) bool {
-	if p.Proto != rules.ProtoTCP {
-		return false
-	}
-	for _, w := range strings.Fields(spec) {
-		if w == "setup" || w == "established" {
-			return false
-		}
-	}
-	return true
 }
 
 // writeNotes says which lines of the rule set were not modelled, so that no verdict or lint

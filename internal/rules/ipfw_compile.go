@@ -29,8 +29,9 @@ const maxWords = ipfwBlockRules / 64
 // rule each skipto lands on and the rules that consult state.
 type ipfwClassifier struct {
 	blocks   []*ipfwCompiled
-	skipIdx  []int // rule index → first index numbered at least its skipto target
-	stateIdx []int // indexes of check-state and keep-state rules, ascending
+	skipIdx  []int    // rule index → first index numbered at least its skipto target
+	stateIdx []int    // indexes of check-state and keep-state rules, ascending
+	unsure   []string // by rule index: what a verdict resting on it says (ipfwUnsureText); nil if no rule is unsure
 }
 
 // ipfwCompiled is a bit-vector classifier: for each field a table maps the packet's value to the
@@ -91,6 +92,12 @@ func (rs *IPFWRuleset) compile(ctx context.Context, size int) (*ipfwClassifier, 
 		r := &rs.Rules[i]
 		if r.Kind == ipfwCheckState || r.Keep {
 			g.stateIdx = append(g.stateIdx, i)
+		}
+		if r.unsure != nil {
+			if g.unsure == nil {
+				g.unsure = make([]string, len(rs.Rules))
+			}
+			g.unsure[i] = ipfwUnsureText(r)
 		}
 		if r.Kind == ipfwSkipTo {
 			// Rules are in number order: the target is the first rule after i numbered at least Skip.
@@ -156,7 +163,9 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 				setBit(c.icmpType[t*w:], i)
 			}
 		}
-		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 {
+		// An unsure rule is checked one by one and kept out of the interface table, so that the
+		// walk reaches it whenever its loose match may hold (see ipfwLoose).
+		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 || r.unsure != nil {
 			setBit(c.slow, i)
 		}
 		// "me" is the host's side: the source of an outbound packet, the destination of an inbound one.
@@ -169,7 +178,7 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 			}
 		}
 		switch {
-		case len(r.Ifaces) == 1:
+		case len(r.Ifaces) == 1 && r.unsure == nil:
 			key := [2]string{r.Ifaces[0].How, r.Ifaces[0].Pattern}
 			k, ok := patIdx[key]
 			if !ok {
@@ -178,7 +187,7 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 				c.ifacePats = append(c.ifacePats, ifacePat{how: key[0], pattern: key[1], literal: !strings.ContainsAny(key[1], `*?[\`), bits: mk(1)})
 			}
 			setBit(c.ifacePats[k].bits, i)
-		default: // none, or several: checked one by one (slow)
+		default: // none, several, or an unsure rule's: checked one by one (slow)
 			setBit(c.noIface, i)
 		}
 	}
@@ -503,6 +512,7 @@ func (rs *IPFWRuleset) CompileContext(ctx context.Context) error {
 func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	g := rs.comp
 	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
+	unsure := ""           // the first unsure rule on the walk that may change it (see certainty.go)
 	stateDone := depth > 0 || len(g.stateIdx) == 0
 	di := dirIndex(p.Dir)
 	for _, c := range g.blocks {
@@ -560,14 +570,23 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 					}
 					if nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
 						stateDone = true
-						if v, ok := rs.state(p, g.stateIdx[nextState]); ok {
+						v, ok := rs.state(p, g.stateIdx[nextState])
+						if unsure == "" {
+							unsure = v.Unsure
+						}
+						if ok {
+							v.Unsure = unsure
 							return v
 						}
 					}
 				}
 				r := &rs.Rules[i]
 				if hasBit(c.slow, b) {
-					if f, _ := r.check(p); f != noFailure {
+					f, _ := r.check(p)
+					if unsure == "" && g.unsure != nil && g.unsure[i] != "" && r.Kind != ipfwCount && (f == noFailure || r.looseMatch(p)) {
+						unsure = g.unsure[i]
+					}
+					if f != noFailure {
 						continue
 					}
 				}
@@ -578,7 +597,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 					pos = g.skipIdx[i]
 					continue
 				}
-				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}
+				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure}
 			}
 		}
 	}
@@ -587,12 +606,19 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 			nextState++
 		}
 		if nextState < len(g.stateIdx) {
-			if v, ok := rs.state(p, g.stateIdx[nextState]); ok {
+			v, ok := rs.state(p, g.stateIdx[nextState])
+			if unsure == "" {
+				unsure = v.Unsure
+			}
+			if ok {
+				v.Unsure = unsure
 				return v
 			}
 		}
 	}
-	return rs.defaultVerdict()
+	v := rs.defaultVerdict()
+	v.Unsure = unsure
+	return v
 }
 
 // state applies the simulator's state model at the check-state (or first keep-state) rule at:
@@ -606,7 +632,7 @@ func (rs *IPFWRuleset) state(p *Packet, at int) (Verdict, bool) {
 	v := rs.evalCompiled(&q, 1)
 	if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
 		r := &rs.Rules[at]
-		return Verdict{Action: Allow, Rule: at, Where: r.Where(), Text: r.Text}, true
+		return Verdict{Action: Allow, Rule: at, Where: r.Where(), Text: r.Text, Unsure: v.Unsure}, true
 	}
-	return Verdict{}, false
+	return Verdict{Unsure: v.Unsure}, false // whether state exists rests on what the opener's verdict rests on
 }

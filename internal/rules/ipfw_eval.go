@@ -157,7 +157,7 @@ func reverse(p *Packet) Packet {
 	if p.Dir == In {
 		q.Dir = Out
 	}
-	q.Setup, q.Established = true, false
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	return q
 }
 
@@ -169,6 +169,7 @@ func reverse(p *Packet) Packet {
 // allowed by a keep-state rule. trace, when not nil, receives every rule considered.
 func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdict {
 	stateChecked := false
+	unsure := "" // the first unsure rule on the walk that may change it (see certainty.go)
 	for i := 0; i < len(rs.Rules); i++ {
 		r := &rs.Rules[i]
 		if !stateChecked && (r.Kind == ipfwCheckState || r.Keep) {
@@ -176,12 +177,20 @@ func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdic
 			if depth == 0 && p.Proto == ProtoTCP && p.Established {
 				q := reverse(p)
 				v := rs.evalReference(&q, nil, 1)
+				if unsure == "" {
+					unsure = v.Unsure
+				}
 				if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
 					if trace != nil {
 						*trace = append(*trace, Step{r.Where(), r.Text, true, fmt.Sprintf("dynamic rule: keep-state rule %s allowed the connection's opening packet", rs.Rules[v.Rule].Where())})
 					}
-					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text}
+					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure}
 				}
+			}
+		}
+		if unsure == "" && r.unsure != nil && r.Kind != ipfwCount {
+			if r.looseMatch(p) {
+				unsure = ipfwUnsureText(r)
 			}
 		}
 		ok, why := r.match(p)
@@ -215,12 +224,14 @@ func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdic
 			i = j - 1
 			continue
 		}
-		return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}
+		return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure}
 	}
 	if trace != nil {
 		*trace = append(*trace, Step{"65535", rs.Default.String() + " ip from any to any", true, "the built-in default rule"})
 	}
-	return rs.defaultVerdict()
+	v := rs.defaultVerdict()
+	v.Unsure = unsure
+	return v
 }
 
 // Explain evaluates p and returns every rule considered.

@@ -46,10 +46,47 @@ type Packet struct {
 	Iface            string
 	Setup            bool // TCP SYN without ACK: a new connection
 	Established      bool // TCP with ACK or RST: part of an existing connection
-	Frag             bool // a non-first fragment
+	// Flags are the TCP header flags, pf's bit values (TCPFIN … TCPCWR). ParsePacket fills them
+	// for every TCP packet and keeps Setup and Established consistent with them; a Packet built
+	// in code may leave them 0 and set only Setup or Established: TCPFlags tells the flags then.
+	Flags uint8
+	Frag  bool // a non-first fragment
 	// Reply marks a packet of a flow the other side opened (any protocol): it may pass on the
 	// state the flow's first packet, its reverse, created. A TCP reply is also Established.
 	Reply bool
+}
+
+// TCP header flags, as pf numbers them (the order of pf.conf(5)'s letters F S R P A U E W).
+const (
+	TCPFIN uint8 = 1 << iota
+	TCPSYN
+	TCPRST
+	TCPPSH
+	TCPACK
+	TCPURG
+	TCPECE
+	TCPCWR
+)
+
+// TCPFlags returns the packet's TCP flags: Flags when set, otherwise SYN for a Setup packet, ACK
+// for an Established one and none for the rest (a packet built without Flags), so that code
+// reading flags and code reading Setup and Established agree.
+func (p *Packet) TCPFlags() uint8 {
+	switch {
+	case p.Flags != 0:
+		return p.Flags
+	case p.Setup:
+		return TCPSYN
+	case p.Established:
+		return TCPACK
+	}
+	return 0
+}
+
+// tcpFlagsState returns the Setup and Established that TCP flags fl mean, as ipfw(8) defines
+// them: setup is SYN without ACK, established is RST or ACK.
+func tcpFlagsState(fl uint8) (setup, established bool) {
+	return fl&(TCPSYN|TCPACK) == TCPSYN, fl&(TCPRST|TCPACK) != 0
 }
 
 // ParsePacket reads the packet syntax of `rules eval --packet`:
@@ -59,9 +96,12 @@ type Packet struct {
 //	icmp 203.0.113.5 -> 192.0.2.10 in via en0 type 8 code 0
 //
 // The protocol is tcp, udp, icmp, icmp6 or a number; "in" or "out" is required; "via IF" is
-// optional; tcp takes "setup" or "established" (default: established when neither is given,
-// since most packets of a connection are); "reply", for any protocol, says the packet answers a
-// flow the other side opened (udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply).
+// optional; tcp takes "setup" (a SYN), "established" (an ACK) or "flags LETTERS" with pf's flag
+// letters F S R P A U E W ("flags SA", "flags FPU", "flags R", "flags none" for no flag), the last
+// given winning; without any of them a TCP packet is taken as established (an ACK), since most
+// packets of a connection are. Setup and Established follow the flags as ipfw(8) defines them:
+// setup is SYN without ACK, established is RST or ACK. "reply", for any protocol, says the packet
+// answers a flow the other side opened (udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply).
 func ParsePacket(s string) (Packet, error) {
 	p := Packet{ICMPType: -1, ICMPCode: -1}
 	f := strings.Fields(s)
@@ -113,9 +153,24 @@ func ParsePacket(s string) (Packet, error) {
 			p.Iface = f[i+1]
 			i++
 		case "setup":
-			p.Setup, p.Established, explicitState = true, false, true
+			p.Flags, explicitState = TCPSYN, true
 		case "established":
-			p.Setup, p.Established, explicitState = false, true, true
+			p.Flags, explicitState = TCPACK, true
+		case "flags":
+			if i+1 >= len(f) {
+				return p, fmt.Errorf("packet %q: flags needs pf's flag letters, such as flags SA (F S R P A U E W) or flags none", s)
+			}
+			fl, ok := pfParseFlags(f[i+1])
+			if f[i+1] == "none" {
+				fl, ok = 0, true
+			} else if f[i+1] == "" {
+				ok = false
+			}
+			if !ok {
+				return p, fmt.Errorf("packet %q: flags %q: want pf's flag letters F S R P A U E W, such as SA, or none", s, f[i+1])
+			}
+			p.Flags, explicitState = fl, true
+			i++
 		case "frag":
 			p.Frag = true
 		case "reply":
@@ -138,14 +193,17 @@ func ParsePacket(s string) (Packet, error) {
 			return p, fmt.Errorf("packet %q: unknown word %q", s, f[i])
 		}
 	}
-	if (p.Setup || p.Established) && p.Proto != ProtoTCP {
-		return p, fmt.Errorf("packet %q: setup and established are for tcp", s)
+	if explicitState && p.Proto != ProtoTCP {
+		return p, fmt.Errorf("packet %q: setup, established and flags are for tcp", s)
+	}
+	if p.Proto == ProtoTCP {
+		if !explicitState {
+			p.Flags = TCPACK
+		}
+		p.Setup, p.Established = tcpFlagsState(p.Flags)
 	}
 	if p.Reply && p.Setup {
 		return p, fmt.Errorf("packet %q: a reply is not a setup packet", s)
-	}
-	if p.Proto == ProtoTCP && !explicitState {
-		p.Established = true
 	}
 	return p, nil
 }
@@ -176,13 +234,22 @@ func (p Packet) String() string {
 	if p.Iface != "" {
 		b.WriteString(" via " + p.Iface)
 	}
-	switch {
-	case p.Reply:
+	if p.Reply {
 		b.WriteString(" reply")
-	case p.Setup:
-		b.WriteString(" setup")
-	case p.Established:
-		b.WriteString(" established")
+	}
+	if p.Proto == ProtoTCP {
+		switch fl := p.TCPFlags(); fl {
+		case TCPSYN:
+			b.WriteString(" setup")
+		case TCPACK:
+			if !p.Reply {
+				b.WriteString(" established")
+			}
+		case 0:
+			b.WriteString(" flags none")
+		default:
+			b.WriteString(" flags " + pfFlagString(fl))
+		}
 	}
 	if p.Frag {
 		b.WriteString(" frag")

@@ -58,8 +58,9 @@ type PFRuleset struct {
 	expanded       int  // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
 	stateful       bool // some pass rule keeps state
 	blocks         []pfClassifier
-	reps           []uint8   // a protocol of each class the rules' protocols sort into (pfProtoClasses)
-	memo           pfNegMemo // while compiling
+	reps           []uint8    // a protocol of each class the rules' protocols sort into (pfProtoClasses)
+	memo           pfNegMemo  // while compiling
+	unsure         []pfUnsure // the unsure rules, in evaluation order (see certainty.go)
 }
 
 type pfSkip struct{ iface, where, text string }
@@ -358,6 +359,7 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 	}
 	rs.rules = make([]pfRule, 0, rs.root.size)
 	rs.memo = pfNegMemo{}
+	rs.unsure = nil
 	rs.flatten(rs.root, nil)
 	rs.memo = nil
 	canon := pfCanon{}
@@ -416,7 +418,9 @@ func (rs *PFRuleset) sizeOf(a *pfAnchor, depth int) (int, error) {
 func (rs *PFRuleset) flatten(a *pfAnchor, ctx []*pfCond) {
 	for _, st := range a.stmts {
 		if st.f != nil {
-			rs.rules = append(rs.rules, pfFieldSets(st.f, append(slices.Clip(ctx), &st.f.cond), rs.memo))
+			conds := append(slices.Clip(ctx), &st.f.cond)
+			rs.rules = append(rs.rules, pfFieldSets(st.f, conds, rs.memo))
+			rs.addUnsure(conds)
 			continue
 		}
 		start := len(rs.rules)

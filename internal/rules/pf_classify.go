@@ -40,8 +40,10 @@ type pfClassifier struct {
 	nclass     int
 	reps       []uint8 // a protocol of each class
 	protoClass [256]uint16
-	combo      []uint32 // [interface][dir 0..2][class][tcp state 0..3][fragment 0..1]
-	ifNames    []string // sorted; interface index i+1 (0: any other name)
+	combo      []uint32   // [interface][dir 0..2][class][tcp flags class 0..nts-1][fragment 0..1]
+	nts        int        // TCP flag classes, plus one (index 0) for a packet that is not TCP
+	flagClass  [256]uint8 // by TCP flags: the index of their class (1 …) in combo
+	ifNames    []string   // sorted; interface index i+1 (0: any other name)
 	ifMap      map[string]int
 	ifFolded   bool     // interfaces are part of combo; otherwise ifIDs names their bitsets
 	ifIDs      []uint32 // by interface index
@@ -129,27 +131,55 @@ func pfSetBit(b []uint64, i int) { b[i>>6] |= 1 << (i & 63) }
 
 func pfHasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
 
-// pfTCPState is the TCP flags the simulator gives a packet: SYN for setup, ACK for established,
-// none otherwise. Index 0 stands for a packet that is not TCP.
-func pfTCPState(p *Packet) int {
+// pfStateFlags are the TCP flags the linter gives its sample packets by TCP state: none (not
+// TCP), a SYN, an ACK, none.
+var pfStateFlags = [4]uint8{0, pfSYN, pfACK, 0}
+
+// pfFlagClasses sorts the 256 values of the TCP flags into classes that every "flags X/Y" test
+// of the rules treats alike, so that the combined table needs a row per class rather than per
+// value. class holds each value's class, from 1 (0 is for packets that are not TCP), and reps a
+// value of each class, by class.
+func pfFlagClasses(rules []pfRule) (class [256]uint8, reps []uint8) {
+	type test struct{ flags, mask uint8 }
+	var tests []test
+	for i := range rules {
+		if f := rules[i].f; f.mask != 0 && !slices.Contains(tests, test{f.flags, f.mask}) {
+			tests = append(tests, test{f.flags, f.mask})
+		}
+	}
+	reps = []uint8{0}
+	seen := map[string]uint8{}
+	sig := make([]byte, len(tests))
+	for v := range 256 {
+		for j, t := range tests {
+			sig[j] = 0
+			if uint8(v)&t.mask == t.flags {
+				sig[j] = 1
+			}
+		}
+		k, ok := seen[string(sig)]
+		if !ok {
+			k = uint8(len(reps))
+			seen[string(sig)] = k
+			reps = append(reps, uint8(v))
+		}
+		class[v] = k
+	}
+	return class, reps
+}
+
+// tcpState is the index of p's TCP flags class in the combined table (0 when p is not TCP).
+func (c *pfClassifier) tcpState(p *Packet) int {
 	if p.Proto != ProtoTCP {
 		return 0
 	}
-	switch {
-	case p.Setup:
-		return 1
-	case p.Established:
-		return 2
-	}
-	return 3
+	return int(c.flagClass[p.TCPFlags()])
 }
-
-var pfStateFlags = [4]uint8{0, pfSYN, pfACK, 0}
 
 // pfComboMatch decides the fields that do not depend on addresses, ports, interface or ICMP
 // type: direction, protocol, TCP flags, and what a non-first fragment cannot match (pf skips
 // rules with ports, TCP flags or ICMP types for those).
-func pfComboMatch(r *pfRule, dirBit uint8, proto uint8, ts int, frag bool) bool {
+func pfComboMatch(r *pfRule, dirBit uint8, proto uint8, flags uint8, frag bool) bool {
 	if r.dirs&dirBit == 0 || !r.protos.has(proto) {
 		return false
 	}
@@ -157,7 +187,7 @@ func pfComboMatch(r *pfRule, dirBit uint8, proto uint8, ts int, frag bool) bool 
 		return false
 	}
 	f := r.f
-	if proto == ProtoTCP && f.mask != 0 && (frag || pfStateFlags[ts]&f.mask != f.flags) {
+	if proto == ProtoTCP && f.mask != 0 && (frag || flags&f.mask != f.flags) {
 		return false
 	}
 	if len(f.icmp) > 0 && (proto != ProtoICMP && proto != ProtoICMPv6 || frag) {
@@ -305,20 +335,23 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 			c.ifIDs = append(c.ifIDs, in.add(bs))
 		}
 	}
-	c.combo = make([]uint32, nif*3*c.nclass*4*2)
+	var flagReps []uint8
+	c.flagClass, flagReps = pfFlagClasses(rules)
+	c.nts = len(flagReps)
+	c.combo = make([]uint32, nif*3*c.nclass*c.nts*2)
 	for ifIdx := range nif {
 		for d := range 3 {
 			dirBit := uint8(1) << d
 			for cl, pv := range c.reps {
-				for ts := range 4 {
+				for ts, fl := range flagReps {
 					for fr := range 2 {
 						clear(bs)
 						for i := range rules {
-							if pfComboMatch(&rules[i], dirBit, pv, ts, fr == 1) && (!c.ifFolded || ifHas(&rules[i], ifIdx)) {
+							if pfComboMatch(&rules[i], dirBit, pv, fl, fr == 1) && (!c.ifFolded || ifHas(&rules[i], ifIdx)) {
 								pfSetBit(bs, i)
 							}
 						}
-						c.combo[(((ifIdx*3+d)*c.nclass+cl)*4+ts)*2+fr] = in.add(bs)
+						c.combo[(((ifIdx*3+d)*c.nclass+cl)*c.nts+ts)*2+fr] = in.add(bs)
 					}
 				}
 			}
@@ -680,7 +713,7 @@ func (k pfKeys) reverse() pfKeys {
 // masks gathers the bitset of every field for p, whose interface has index ifIdx and whose
 // table keys are k.
 func (c *pfClassifier) masks(p *Packet, ifIdx int, k *pfKeys, m *pfMasks) {
-	c.set(m, 0, c.comboFor(p, ifIdx, pfTCPState(p)))
+	c.set(m, 0, c.comboFor(p, ifIdx, c.tcpState(p)))
 	srcRole, dstRole := pfSrcFar, pfDstFar
 	if p.Dir == Out {
 		srcRole = pfSrcLocal
@@ -709,7 +742,8 @@ func (c *pfClassifier) masks(p *Packet, ifIdx int, k *pfKeys, m *pfMasks) {
 	}
 }
 
-// comboFor is the id of the combined bitset for p as if its TCP state were ts (see pfTCPState).
+// comboFor is the id of the combined bitset for p as if its TCP flags class were ts (see
+// tcpState).
 func (c *pfClassifier) comboFor(p *Packet, ifIdx, ts int) uint32 {
 	d := 0
 	switch p.Dir {
@@ -725,7 +759,7 @@ func (c *pfClassifier) comboFor(p *Packet, ifIdx, ts int) uint32 {
 	if !c.ifFolded {
 		ifIdx = 0
 	}
-	return c.combo[(((ifIdx*3+d)*c.nclass+int(c.protoClass[p.Proto]))*4+ts)*2+fr]
+	return c.combo[(((ifIdx*3+d)*c.nclass+int(c.protoClass[p.Proto]))*c.nts+ts)*2+fr]
 }
 
 // setCombo replaces the combined bitset, also where it stands in for a field.

@@ -17,20 +17,22 @@ import (
 //   - State. pf keeps state by default on pass rules (OpenBSD 4.1 and later, and macOS): the first
 //     packet of a connection that a "pass … keep state" (or modulate or synproxy state) rule passes
 //     creates a state entry, and every later packet of the connection, in both directions, passes on
-//     that entry without the rules being evaluated. A Packet says only whether it is a TCP SYN
-//     (Setup) or part of an established connection (Established), so an established TCP packet is
-//     taken to belong to a connection the rule set allowed when its connection's opening SYN would
-//     have been passed by a rule that keeps state: the SYN of the reverse packet (source and
-//     destination and their ports swapped, direction flipped: the packet is a reply) or the SYN of
-//     the packet itself (the packet comes from the side that opened the connection), the one sent
-//     to the lower port tried first, as clients connect from high ports to services. The verdict
-//     then names the rule that would have created the state. Otherwise the packet is evaluated
-//     like any other, and pass rules with pf's default "flags S/SA" do not match it. A packet of
-//     any protocol marked Reply ("reply" in the packet syntax) answers a flow the other side
-//     opened: it passes when the flow's first packet (pfReplyOpener: the reply reversed, a SYN for
-//     TCP, the query for an ICMP answer) would have been passed by a rule that keeps state, whatever
-//     the rules say of the reply itself; otherwise the rules decide. UDP and ICMP packets without
-//     the mark are evaluated as a flow's first packet.
+//     that entry without the rules being evaluated. A Packet carries its TCP flags (Flags, which
+//     "flags X/Y" rules test) but no sequence numbers, so a TCP packet with ACK or RST
+//     (Established) is taken to belong to a connection the rule set allowed when its connection's
+//     opening SYN would have been passed by a rule that keeps state: the SYN of the reverse
+//     packet (source and destination and their ports swapped, direction flipped: the packet is a
+//     reply) or the SYN of the packet itself (the packet comes from the side that opened the
+//     connection), the one sent to the lower port tried first, as clients connect from high ports
+//     to services. The verdict then names the rule that would have created the state. Otherwise
+//     the packet is evaluated like any other, and pass rules with pf's default "flags S/SA" do not
+//     match it (its ACK is set). A TCP packet with neither ACK nor RST (a SYN, a lone FIN, a null
+//     scan) is evaluated as a connection's first packet. A packet of any protocol marked Reply
+//     ("reply" in the packet syntax) answers a flow the other side opened: it passes when the
+//     flow's first packet (pfReplyOpener: the reply reversed, a SYN for TCP, the query for an ICMP
+//     answer) would have been passed by a rule that keeps state, whatever the rules say of the
+//     reply itself; otherwise the rules decide. UDP and ICMP packets without the mark are
+//     evaluated as a flow's first packet.
 //   - A non-first fragment (Frag) matches no rule with ports, TCP flags or ICMP types, as in pf,
 //     and no state.
 //   - "block return" answers TCP with a RST and other protocols but ICMP with an ICMP unreachable;
@@ -55,52 +57,69 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if p.Reply && rs.stateful && !p.Frag {
 		q := pfReplyOpener(p)
 		rk := k.reverse()
-		if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
-			return rs.verdict(i, p)
+		i := c.decide(&q, ifIdx, &rk)
+		u := rs.unsureFor(&q, i)
+		if rs.keepsState(i) {
+			return rs.verdictUnsure(i, p, u)
 		}
-		return rs.verdict(c.scan(&m), p)
+		d := c.scan(&m)
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
 	}
 	if !rs.stateful || !pfStateCandidate(p) {
-		return rs.verdict(c.scan(&m), p)
+		d := c.scan(&m)
+		return rs.verdictUnsure(d, p, rs.unsureFor(p, d))
 	}
 	// The packet's own SYN differs from the packet only in its TCP flags: one pass over the
 	// bitsets decides both. The reverse SYN needs its own lookups.
-	own, self := c.scanPair(&m, c.comboFor(p, ifIdx, 1), m.id[0])
+	own, self := c.scanPair(&m, c.comboFor(p, ifIdx, int(c.flagClass[TCPSYN])), m.id[0])
 	ownFirst := p.DstPort < p.SrcPort
-	if ownFirst && rs.keepsState(own) {
-		return rs.verdict(own, p)
+	u := ""
+	if ownFirst {
+		u = rs.unsureOwn(p, own)
+		if rs.keepsState(own) {
+			return rs.verdictUnsure(own, p, u)
+		}
 	}
 	q := pfReverse(p)
-	q.Setup, q.Established = true, false
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	rk := k.reverse()
-	if i := c.decide(&q, ifIdx, &rk); rs.keepsState(i) {
-		return rs.verdict(i, p)
+	i := c.decide(&q, ifIdx, &rk)
+	u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+	if rs.keepsState(i) {
+		return rs.verdictUnsure(i, p, u)
 	}
-	if !ownFirst && rs.keepsState(own) {
-		return rs.verdict(own, p)
+	if !ownFirst {
+		u = pfFirstUnsure(u, rs.unsureOwn(p, own))
+		if rs.keepsState(own) {
+			return rs.verdictUnsure(own, p, u)
+		}
 	}
-	return rs.verdict(self, p)
+	return rs.verdictUnsure(self, p, pfFirstUnsure(u, rs.unsureFor(p, self)))
 }
 
 // evalBlocks is Eval for a rule set of several classifier blocks: the same decisions, with the
 // state model's openers tried one by one.
 func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
+	u := ""
 	if p.Reply && rs.stateful && !p.Frag {
 		q := pfReplyOpener(p)
-		if i := rs.decideBlocks(&q); rs.keepsState(i) {
-			return rs.verdict(i, p)
+		i := rs.decideBlocks(&q)
+		u = rs.unsureFor(&q, i)
+		if rs.keepsState(i) {
+			return rs.verdictUnsure(i, p, u)
 		}
-		return rs.verdict(rs.decideBlocks(p), p)
-	}
-	if rs.stateful && pfStateCandidate(p) {
+	} else if rs.stateful && pfStateCandidate(p) {
 		for k := range 2 {
 			q := pfOpener(p, k)
-			if i := rs.decideBlocks(&q); rs.keepsState(i) {
-				return rs.verdict(i, p)
+			i := rs.decideBlocks(&q)
+			u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+			if rs.keepsState(i) {
+				return rs.verdictUnsure(i, p, u)
 			}
 		}
 	}
-	return rs.verdict(rs.decideBlocks(p), p)
+	d := rs.decideBlocks(p)
+	return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
 }
 
 func (rs *PFRuleset) keepsState(i int) bool {
@@ -174,7 +193,7 @@ func pfOpener(p *Packet, k int) Packet {
 	} else {
 		q = pfReverse(p)
 	}
-	q.Setup, q.Established = true, false
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	return q
 }
 
@@ -186,7 +205,7 @@ func pfReplyOpener(p *Packet) Packet {
 	q.Reply = false
 	switch q.Proto {
 	case ProtoTCP:
-		q.Setup, q.Established = true, false
+		q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	case ProtoICMP:
 		switch q.ICMPType {
 		case 0: // echo reply
@@ -215,15 +234,19 @@ func pfReverse(p *Packet) Packet {
 	return r
 }
 
-// stateRule returns the rule whose state entry p would match, or -1, the reference way.
-func (rs *PFRuleset) stateRule(p *Packet) int {
+// stateRule returns the rule whose state entry p would match, or -1, the reference way, and
+// what the openers' evaluations rest on (see certainty.go).
+func (rs *PFRuleset) stateRule(p *Packet) (int, string) {
+	u := ""
 	for k := range 2 {
 		q := pfOpener(p, k)
-		if i := rs.walk(&q, nil); rs.keepsState(i) {
-			return i
+		i := rs.walk(&q, nil)
+		u = pfFirstUnsure(u, rs.unsureRef(&q, i))
+		if rs.keepsState(i) {
+			return i, u
 		}
 	}
-	return -1
+	return -1, u
 }
 
 func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
@@ -237,21 +260,25 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			return rs.skipVerdict(i), steps
 		}
 	}
+	u := ""
 	if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
-		if i := rs.walk(&opener, nil); rs.keepsState(i) {
+		i := rs.walk(&opener, nil)
+		u = rs.unsureRef(&opener, i)
+		if rs.keepsState(i) {
 			if explain {
 				f := rs.rules[i].f
 				steps = append(steps, Step{f.where, f.text, true,
 					fmt.Sprintf("state: the packet is a reply; this rule keeps state and passes the flow's first packet (%s), so pf passes the reply on that state without evaluating rules", &opener)})
 			}
-			return rs.verdict(i, p), steps
+			return rs.verdictUnsure(i, p, u), steps
 		}
 		if explain {
 			steps = append(steps, Step{"state", "", false, fmt.Sprintf("no state: no rule that keeps state passes the flow's first packet (%s), so the rules decide", &opener)})
 		}
 	} else if rs.stateful && pfStateCandidate(p) {
-		if i := rs.stateRule(p); i >= 0 {
+		var i int
+		if i, u = rs.stateRule(p); i >= 0 {
 			if explain {
 				opener := pfOpener(p, 0)
 				if rs.walk(&opener, nil) != i {
@@ -261,7 +288,7 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 				steps = append(steps, Step{f.where, f.text, true,
 					fmt.Sprintf("state: this rule keeps state and passes the connection's opening packet (%s), so pf passes this packet on that state without evaluating rules", opener)})
 			}
-			return rs.verdict(i, p), steps
+			return rs.verdictUnsure(i, p, u), steps
 		}
 		if explain {
 			steps = append(steps, Step{"state", "", false, "no state: no rule that keeps state passes the SYN that would have opened this connection (in either direction), so the rules decide"})
@@ -275,7 +302,7 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 	if explain && i < 0 {
 		steps = append(steps, Step{pfDefaultWhere, pfDefaultText, true, "no rule matched: pf passes the packet"})
 	}
-	return rs.verdict(i, p), steps
+	return rs.verdictUnsure(i, p, pfFirstUnsure(u, rs.unsureRef(p, i))), steps
 }
 
 // pfWalker evaluates the anchor tree the way pf_test_rule does.
@@ -286,11 +313,13 @@ type pfWalker struct {
 	last  int
 	stop  bool
 	trace *[]Step
+	force int  // a rule taken to match, for certainty's reference (see unsureRef); -1 for none
+	only  bool // inside an anchor entered only to reach force: no other rule matches
 }
 
 // walk returns the index of the deciding rule, or -1.
 func (rs *PFRuleset) walk(p *Packet, trace *[]Step) int {
-	w := pfWalker{rs: rs, p: p, last: -1, trace: trace}
+	w := pfWalker{rs: rs, p: p, last: -1, trace: trace, force: -1}
 	w.ruleset(rs.root, "")
 	return w.last
 }
@@ -311,6 +340,11 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			i := w.idx
 			w.idx++
 			ok, why := f.check(w.p, explain)
+			if i == w.force {
+				ok = true
+			} else if w.only {
+				ok = false
+			}
 			if !ok {
 				w.step(f.where, f.text, false, why)
 				continue
@@ -330,6 +364,10 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 		}
 		c := st.call
 		ok, why := c.cond.check(w.p, explain)
+		only := w.only
+		if !ok && w.force >= w.idx && w.force < w.idx+c.size {
+			ok, w.only = true, true // the forced rule's anchors are taken to match as it is
+		}
 		if !ok {
 			w.idx += c.size
 			if explain {
@@ -350,9 +388,11 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 				sub = true
 			}
 			if w.stop {
+				w.only = only
 				return true
 			}
 		}
+		w.only = only
 		if sub {
 			matched = true
 			if c.quick {
@@ -532,7 +572,13 @@ func pfAddrString(a netip.Addr) string {
 	return a.String()
 }
 
-func pfPacketFlags(p *Packet) uint8 { return pfStateFlags[pfTCPState(p)] }
+// pfPacketFlags is p's TCP flags (none for a packet that is not TCP).
+func pfPacketFlags(p *Packet) uint8 {
+	if p.Proto != ProtoTCP {
+		return 0
+	}
+	return p.TCPFlags()
+}
 
 func (f *pfFilter) check(p *Packet, explain bool) (bool, string) {
 	if ok, why := f.cond.check(p, explain); !ok {

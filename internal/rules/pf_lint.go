@@ -105,7 +105,7 @@ func (l *pfLinter) combos() {
 						pfSetBit(l.inOnly, k)
 					}
 					for i := range l.rs.rules {
-						if pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
+						if pfComboMatch(&l.rs.rules[i], 1<<d, pv, pfStateFlags[ts], fr == 1) {
 							pfSetBit(l.combo[i], k)
 						}
 					}
@@ -135,7 +135,7 @@ func (l *pfLinter) combos() {
 			}
 			d, cl, ts, fr := k/(nclass*8), k/8%nclass, k/2%4, k%2
 			pv := reps[cl]
-			if !pfComboMatch(&loose, 1<<d, pv, ts, fr == 1) || pv == ProtoTCP && fr == 1 {
+			if !pfComboMatch(&loose, 1<<d, pv, pfStateFlags[ts], fr == 1) || pv == ProtoTCP && fr == 1 {
 				continue
 			}
 			pfSetBit(l.combo[i], k)

@@ -1,0 +1,306 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Certainty. A rule is unsure when the file and the packet do not decide one of its conditions:
+// its unsure list (pfFilter.unsure, IPFWRule.unsure) says which and why, and for pf a table
+// filled at run time (persist, empty or an overload target) is one more: its contents are
+// unknown, whatever entries the file gives it. A verdict rests on an unsure rule, and then says
+// so in Verdict.Unsure, when the rule decided it, or when the rule would change it were its unsure
+// conditions to hold, which is when its other conditions (its loose match) hold for the packet
+// and the rule is placed to change the outcome:
+//
+//   - pf (the last match decides, quick stops): a rule after the deciding one that evaluation
+//     still reaches (every later rule, or only those up to the end of the quick anchor around
+//     the deciding rule, or none after a quick rule), or a rule before it whose match would stop
+//     evaluation before the deciding rule (quick, or inside a quick anchor that ends by then).
+//   - ipfw (the first match decides): a rule that evaluation reaches before the deciding one
+//     and whose match would change the walk (any rule but count); skipto rules that jumped
+//     included.
+//
+// When the state model evaluates an opening packet first (pf's opener SYN or reply opener,
+// ipfw's dynamic rule check), what that evaluation rests on counts too: whether state exists
+// decides the verdict. Verdict.Unsure names the first unsure rule found, in evaluation order
+// (the deciding rule of an evaluation before the rules around it), as "WHERE: REASON; REASON",
+// built when the rule set is compiled so that evaluating does not allocate.
+//
+// The conditions that parsers mark unsure (user, group, tagged, received-on, host names …) are
+// kept out of the per-field sets this file matches loosely (direction, interface, protocol,
+// addresses, ports, TCP flags, ICMP type), so a loose match takes them to hold whatever the
+// model makes of them; runtime tables, which are in the address sets, are replaced by "any".
+
+// pfUnsure is an unsure pf rule: its index in the expanded rule set, its field sets with the
+// tables filled at run time taken as any address, and what a verdict resting on it says.
+type pfUnsure struct {
+	i     int
+	loose pfRule
+	text  string
+}
+
+// addUnsure records the rule just appended to rs.rules, whose conditions (its own last, the
+// anchors' around it before) are conds, when it is unsure.
+func (rs *PFRuleset) addUnsure(conds []*pfCond) {
+	i := len(rs.rules) - 1
+	f := rs.rules[i].f
+	reasons := slices.Clone(f.unsure)
+	var loose []*pfCond
+	for _, c := range conds {
+		cc := c
+		for _, h := range []*pfHost{&c.src, &c.dst} {
+			for _, e := range h.addrs {
+				if !e.runtime {
+					continue
+				}
+				r := fmt.Sprintf("table <%s> is filled at run time, so its contents are unknown", e.table)
+				if !slices.Contains(reasons, r) {
+					reasons = append(reasons, r)
+				}
+				if cc == c {
+					copied := *c
+					cc = &copied
+				}
+			}
+		}
+		if cc != c {
+			cc.src.addrs, cc.dst.addrs = pfLooseAddrs(c.src.addrs), pfLooseAddrs(c.dst.addrs)
+		}
+		loose = append(loose, cc)
+	}
+	if len(reasons) == 0 {
+		return
+	}
+	u := pfUnsure{i: i, loose: pfFieldSets(f, loose, rs.memo), text: f.where + ": " + strings.Join(reasons, "; ")}
+	rs.unsure = append(rs.unsure, u)
+}
+
+// pfLooseAddrs is an address list with every table filled at run time, negated or not, taken
+// as any address: it may hold any of them.
+func pfLooseAddrs(es []pfAddrElem) []pfAddrElem {
+	out := slices.Clone(es)
+	for k := range out {
+		if out[k].runtime {
+			out[k] = pfAddrElem{kind: pfHostAny, text: out[k].text}
+		}
+	}
+	return out
+}
+
+// pfStopEnd is where evaluation ends when rule i matches: after it for a quick rule, at the end
+// of the innermost quick anchor around it, or after every rule.
+func (rs *PFRuleset) pfStopEnd(i int) int {
+	r := &rs.rules[i]
+	switch {
+	case r.f.quick:
+		return i + 1
+	case r.qEnd >= 0:
+		return r.qEnd
+	}
+	return len(rs.rules)
+}
+
+// unsureFor is what the decision d (a rule index, or -1 for no match) for p rests on: the text
+// of the first unsure rule it depends on, or "".
+func (rs *PFRuleset) unsureFor(p *Packet, d int) string {
+	if len(rs.unsure) == 0 {
+		return ""
+	}
+	reach := len(rs.rules)
+	if d >= 0 {
+		if k, ok := slices.BinarySearchFunc(rs.unsure, d, func(u pfUnsure, i int) int { return u.i - i }); ok {
+			return rs.unsure[k].text
+		}
+		reach = rs.pfStopEnd(d)
+	}
+	for k := range rs.unsure {
+		u := &rs.unsure[k]
+		if u.i >= reach {
+			break
+		}
+		if u.i < d && rs.pfStopEnd(u.i) > d {
+			continue // a match would not stop evaluation before d, which would still decide
+		}
+		if u.loose.looseMatch(p) {
+			return u.text
+		}
+	}
+	return ""
+}
+
+// looseMatch reports whether p meets the rule's field sets and its TCP flags and ICMP tests.
+func (r *pfRule) looseMatch(p *Packet) bool {
+	if r.dirs&pfDirBit(p.Dir) == 0 || !r.protos.has(p.Proto) || !r.ifs.has(p.Iface) {
+		return false
+	}
+	tcpUDP := p.Proto == ProtoTCP || p.Proto == ProtoUDP
+	if r.ports && (!tcpUDP || p.Frag) {
+		return false
+	}
+	f := r.f
+	if p.Proto == ProtoTCP && f.mask != 0 && (p.Frag || pfPacketFlags(p)&f.mask != f.flags) {
+		return false
+	}
+	if len(f.icmp) > 0 {
+		if p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 || p.Frag {
+			return false
+		}
+		if !slices.ContainsFunc(f.icmp, func(e pfICMPElem) bool {
+			return p.ICMPType == e.typ && (e.code < 0 || e.code == p.ICMPCode)
+		}) {
+			return false
+		}
+	}
+	src, dst := p.Src.Unmap(), p.Dst.Unmap()
+	sset, dset := r.src.remote, r.dst.remote
+	if p.Dir == Out {
+		sset = r.src.local
+	}
+	if p.Dir == In {
+		dset = r.dst.local
+	}
+	if !pfFieldHas(sset, r.src.invalid, src) || !pfFieldHas(dset, r.dst.invalid, dst) {
+		return false
+	}
+	if tcpUDP && (!r.sport.contains(pfU128{0, uint64(p.SrcPort)}) || !r.dport.contains(pfU128{0, uint64(p.DstPort)})) {
+		return false
+	}
+	return true
+}
+
+// pfFieldHas reports whether an address field with the set s (and, for a packet without an
+// address there, invalid) holds a.
+func pfFieldHas(s pfIPSet, invalid bool, a netip.Addr) bool {
+	if !a.IsValid() {
+		return invalid
+	}
+	return s.contains(pfKey(a))
+}
+
+// unsureRef is unsureFor the reference way, from what the rules do rather than from where they
+// stand: the decision d for p rests on an unsure rule when d is one, or when taking the rule to
+// match, where its loose match holds, makes the walk decide otherwise.
+func (rs *PFRuleset) unsureRef(p *Packet, d int) string {
+	for k := range rs.unsure {
+		if rs.unsure[k].i == d {
+			return rs.unsure[k].text
+		}
+	}
+	for k := range rs.unsure {
+		u := &rs.unsure[k]
+		if !u.loose.looseMatch(p) {
+			continue
+		}
+		w := pfWalker{rs: rs, p: p, last: -1, force: u.i}
+		w.ruleset(rs.root, "")
+		if w.last != d {
+			return u.text
+		}
+	}
+	return ""
+}
+
+// verdictUnsure is verdict with what it rests on.
+func (rs *PFRuleset) verdictUnsure(i int, p *Packet, unsure string) Verdict {
+	v := rs.verdict(i, p)
+	v.Unsure = unsure
+	return v
+}
+
+// unsureOwn is unsureFor p's own SYN, decided by d (the compiled Eval decides it together with p).
+func (rs *PFRuleset) unsureOwn(p *Packet, d int) string {
+	if len(rs.unsure) == 0 {
+		return ""
+	}
+	q := *p
+	q.Setup, q.Established, q.Flags = true, false, TCPSYN
+	return rs.unsureFor(&q, d)
+}
+
+// pfFirstUnsure is a, or b when a is "": a verdict names the first unsure rule it rests on.
+func pfFirstUnsure(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ipfwUnsureText is what a verdict resting on the unsure ipfw rule r says.
+func ipfwUnsureText(r *IPFWRule) string {
+	return r.Where() + ": " + strings.Join(r.unsure, "; ")
+}
+
+// looseMatch reports whether r may match p were its unsure conditions to hold: its check, with
+// the interfaces left out, matches, or fails on a condition that the file and the packet do not
+// decide for certain (see ipfwLoose). Interfaces count as unsure for an unsure rule (interface
+// tables, recv and xmit of an address).
+func (r *IPFWRule) looseMatch(p *Packet) bool {
+	rr := *r
+	rr.Ifaces = nil
+	f, _ := rr.check(p)
+	return ipfwLoose(f)
+}
+
+// ipfwLoose reports whether a check that ended in f leaves the rule possibly matching: it
+// matched, or the condition it failed is not one the file and the packet decide for certain
+// (protocol, addresses, ports, direction, TCP state, fragment, ICMP type); a condition check
+// learns to test later counts as unsure until it is listed here.
+func ipfwLoose(f failure) bool {
+	switch f {
+	case failProto, failSrc, failDst, failFragPorts, failSrcPort, failDstPort, failDir, failEst, failSetup, failFrag, failICMP:
+		return false
+	}
+	return true
+}
+
+// NamesInterfaces reports whether a rule or a "set skip" names an interface: a packet given
+// without one is taken as on none of them, an assumption a verdict on it rests on.
+func (rs *PFRuleset) NamesInterfaces() bool {
+	if len(rs.skip) > 0 {
+		return true
+	}
+	for i := range rs.rules {
+		if !rs.rules[i].ifs.universal() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestsICMPTypes reports whether a rule tests ICMP types: an ICMP packet given without a type
+// matches none of those rules.
+func (rs *PFRuleset) TestsICMPTypes() bool {
+	for i := range rs.rules {
+		if len(rs.rules[i].f.icmp) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// NamesInterfaces reports whether a rule names an interface (see PFRuleset.NamesInterfaces).
+func (rs *IPFWRuleset) NamesInterfaces() bool {
+	for i := range rs.Rules {
+		if len(rs.Rules[i].Ifaces) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestsICMPTypes reports whether a rule tests ICMP types (icmptypes).
+func (rs *IPFWRuleset) TestsICMPTypes() bool {
+	for i := range rs.Rules {
+		if rs.Rules[i].ICMP != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultListedAt is where the file lists rule 65535 ("file:line"), which sets Default; "" when
+// it does not, and Default is what the caller chose or assumed.
+func (rs *IPFWRuleset) DefaultListedAt() string { return rs.defaultListed }
