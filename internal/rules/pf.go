@@ -132,6 +132,10 @@ type PFOptions struct {
 	// Groups holds the members of interface groups (egress: en0). The group lo is the loopback
 	// interfaces (lo0 and any loN in Ifaces) unless given here.
 	Groups map[string][]string
+	// Services resolves port names ("ssh") for a protocol, as pfctl's getservbyname does (tcp
+	// first, then udp); names it does not know fall back to a built-in list of common services.
+	// The CLI reads ROOT/etc/services. Nil: only the built-in list.
+	Services ServiceLookup
 }
 
 // ParsePFOptions is ParsePFContext with the host's interfaces and groups.
@@ -334,6 +338,9 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 			for _, h := range []*pfHost{&c.src, &c.dst} {
 				for j := range h.addrs {
 					e := &h.addrs[j]
+					if e.unsure != "" {
+						st.markUnsure(e.unsure)
+					}
 					if e.kind != pfHostTable {
 						continue
 					}
@@ -346,7 +353,10 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 						e.set, e.undef = nil, true
 						continue
 					}
-					e.set, e.runtime = t.set, t.filledAtRunTime()
+					e.set, e.runtime, e.self = t.set, t.filledAtRunTime(), t.self
+					for _, why := range t.unsure {
+						st.markUnsure(why)
+					}
 				}
 			}
 		}
@@ -564,6 +574,9 @@ func pfAddrSpecSets(es []pfAddrElem, memo pfNegMemo) (local, remote pfIPSet, inv
 			l, r = pfFull, pfLoopback
 		default:
 			l, r = e.set, e.set
+			if e.self {
+				l, r = pfFull, r.union(pfLoopback)
+			}
 		}
 		if e.neg {
 			l, r = memo.not(l, e.af), memo.not(r, e.af)

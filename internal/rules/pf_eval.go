@@ -414,7 +414,7 @@ func (e *pfAddrElem) match(a netip.Addr, local bool) bool {
 	case pfHostSelf:
 		in = a.IsValid() && (local || pfLoopback.contains(pfKey(a)))
 	default:
-		in = a.IsValid() && e.set.contains(pfKey(a))
+		in = a.IsValid() && (e.set.contains(pfKey(a)) || e.self && (local || pfLoopback.contains(pfKey(a))))
 	}
 	if e.neg {
 		if e.af != 0 && !pfIsAF(a, e.af) {
@@ -505,7 +505,7 @@ func (c *pfCond) check(p *Packet, explain bool) (bool, string) {
 				return false, ""
 			}
 			why := fmt.Sprintf("%s %s %s", side.name, pfAddrString(side.a), pfNot(side.h.addrText))
-			if slices.ContainsFunc(side.h.addrs, func(e pfAddrElem) bool { return e.kind == pfHostSelf && !e.neg }) && !side.local {
+			if slices.ContainsFunc(side.h.addrs, func(e pfAddrElem) bool { return (e.kind == pfHostSelf || e.self) && !e.neg }) && !side.local {
 				why += " (self stands for the host's side of the packet: the destination of an inbound packet, the source of an outbound one)"
 			}
 			return false, why
