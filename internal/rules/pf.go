@@ -80,8 +80,9 @@ type pfRule struct {
 	dport  pfIPSet
 	ports  bool // some condition names ports
 	undef  bool // some condition names an undefined table
-	// runtime names a table of the rule's conditions whose contents are filled at run time ("" if
-	// none): what the rule matches is unknown from the file.
+	// runtime names a table of the rule's conditions whose contents are filled at run time, or
+	// another condition the simulator cannot decide (f.unsure, an unsure address of an anchor
+	// around it) ("" if none): what the rule matches is unknown from the file.
 	runtime string
 }
 
@@ -357,6 +358,9 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 					for _, why := range t.unsure {
 						st.markUnsure(why)
 					}
+					if len(t.unsure) > 0 {
+						e.unsure = t.unsure[0] // for lint, also when an anchor call names the table
+					}
 				}
 			}
 		}
@@ -477,6 +481,9 @@ func pfFieldSets(f *pfFilter, conds []*pfCond, memo pfNegMemo) pfRule {
 		dst:   pfAddrField{pfFull, pfFull, true},
 		sport: pfPortsAll, dport: pfPortsAll,
 	}
+	if len(f.unsure) > 0 {
+		r.runtime = f.unsure[0] // lint: what the rule matches is not known from the file
+	}
 	for _, c := range conds {
 		if c.dir != 0 {
 			r.dirs &= pfDirBit(c.dir)
@@ -506,6 +513,9 @@ func pfFieldSets(f *pfFilter, conds []*pfCond, memo pfNegMemo) pfRule {
 					r.undef = r.undef || e.undef
 					if e.runtime && r.runtime == "" {
 						r.runtime = e.table
+					}
+					if e.unsure != "" && r.runtime == "" {
+						r.runtime = e.unsure // a host name, no-route: what it matches is not known either
 					}
 				}
 				l, rem, inv := pfAddrSpecSets(fld.h.addrs, memo)

@@ -561,3 +561,27 @@ func FuzzParsePFAddr(f *testing.F) {
 		}
 	})
 }
+
+// TestPFAddrLintUnsure checks that lint reports nothing that rests on an address it could not
+// resolve or a user it cannot know: such a rule matches no packet in the simulator, but may match
+// many in pf.
+func TestPFAddrLintUnsure(t *testing.T) {
+	for _, conf := range []string{
+		"block all\npass in quick from example.com\npass in quick from 192.0.2.7\n",
+		"pass all\nblock in quick from no-route to any\nblock in quick from urpf-failed to any\n",
+		"pass all\nblock in quick from en0:network\nblock in quick from (utun0:peer)\n",
+		"block all\npass out proto tcp user root\npass out proto tcp\n",
+		"table <t> const { a.example }\nblock all\npass in from <t>\n",
+		"block all\nanchor \"a\" from b.example {\n pass in all\n}\n",
+	} {
+		rs, err := ParsePF([]byte(conf), "l.conf", nil)
+		if err != nil {
+			t.Fatalf("ParsePF(%q) = %v", conf, err)
+		}
+		for _, f := range rs.Lint() {
+			if f.Kind == PFLintNeverMatches || f.Kind == PFLintShadowed {
+				t.Errorf("Lint(%q) reports %s: %s", conf, f.Kind, f.Message)
+			}
+		}
+	}
+}
