@@ -280,10 +280,35 @@ func (p *pfParser) wordElem(t pfTok) (pfAddrElem, error) {
 	}
 	if strings.ContainsFunc(host, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }) && pfHostNameRE.MatchString(host) {
 		why := fmt.Sprintf("%s: host name not resolved, so it matches no address here", t.s)
+		if !strings.Contains(host, ".") && !strings.ContainsFunc(host, func(r rune) bool { return r >= '0' && r <= '9' }) {
+			// pfctl looks a bare word up as an interface group of the host before the resolver.
+			why = fmt.Sprintf("%s: not resolved (a host name, or an interface group not given with --group %s=IF,IF), so it matches no address here", t.s, host)
+		}
 		p.noteUnsure(t, why)
 		return pfAddrElem{kind: pfHostSet, unsure: why}, nil
 	}
 	return pfAddrElem{}, p.errf(t, "%q: want an address, a prefix, <table>, an interface, self, any or a host name", t.s)
+}
+
+// pfRangeSet is the set of the address range "a - b": two addresses of one family, the first not
+// above the second. An IPv6 range keeps only its IPv6 part (an IPv4-mapped range matches no
+// packet, as for prefixes).
+func pfRangeSet(a, b string) (pfIPSet, error) {
+	pa, errA := pfParsePrefix(a)
+	pb, errB := pfParsePrefix(b)
+	switch {
+	case errA != nil || errB != nil:
+		return nil, fmt.Errorf("want two addresses")
+	case !pa.IsSingleIP() || !pb.IsSingleIP() || pa.Addr().Is4() != pb.Addr().Is4():
+		return nil, fmt.Errorf("want two addresses of one family")
+	case pb.Addr().Less(pa.Addr()):
+		return nil, fmt.Errorf("the range runs backwards")
+	}
+	set := pfIPSet{{pfKey(pa.Addr()), pfKey(pb.Addr())}}
+	if pa.Addr().Is6() {
+		set = set.intersect(pfV6Set)
+	}
+	return set, nil
 }
 
 // routeElem is no-route, urpf-failed or "route LABEL": conditions on the routing table, which the

@@ -205,6 +205,26 @@ var pfAddrCases = []pfAddrCase{
 		},
 	},
 	{
+		name: "IPv6 ranges, also IPv4-mapped and scoped",
+		conf: "block all\npass in quick from ::ffff:10.0.0.1 - ::ffff:10.0.0.9\npass in quick from fe80::1%en0 - fe80::3%en0\npass in quick from ::fffe:ffff:ffff - ::1:0:0:1\n",
+		cases: []pfWant{
+			{"udp 10.0.0.5:1 -> 10.0.0.99:53 in", Deny, "a.conf:1"},
+			{"udp [fe80::2]:1 -> [fe80::99]:53 in", Allow, "a.conf:3"},
+			{"udp [::fffe:ffff:ffff]:1 -> [fe80::99]:53 in", Allow, "a.conf:4"},
+			{"udp [::1:0:0:1]:1 -> [fe80::99]:53 in", Allow, "a.conf:4"},
+			{"udp 0.0.0.1:1 -> 10.0.0.99:53 in", Deny, "a.conf:1"},
+		},
+	},
+	{
+		name: "a bare word may be a host name or an interface group",
+		conf: "pass all\nblock in quick from wan\n",
+		cases: []pfWant{
+			{"udp 10.0.0.5:1 -> 10.0.0.99:53 in", Allow, "a.conf:1"},
+		},
+		unsure: map[string][]string{"a.conf:2": {"wan: not resolved (a host name, or an interface group not given with --group wan=IF,IF), so it matches no address here"}},
+		notes:  []string{"a.conf:2: wan: not resolved (a host name, or an interface group not given with --group wan=IF,IF), so it matches no address here"},
+	},
+	{
 		name: "scoped IPv6 addresses",
 		conf: "block all\npass in from fe80::1%lo0\npass in proto udp from fe80::%en0/64 to any port 546\n",
 		cases: []pfWant{
@@ -330,6 +350,9 @@ func TestPFAddrErrors(t *testing.T) {
 		{"user without name", "pass out proto tcp user\n", PFOptions{}, "a.conf:1: user needs a name or an id, found end of line"},
 		{"bad user operator", "pass out proto tcp user >< 5\n", PFOptions{}, `a.conf:1: user: bad operator "><"`},
 		{"empty spaced port range", "pass in proto tcp to port 2000 : 1000\n", PFOptions{}, "a.conf:1: port range 2000:1000 is empty"},
+		{"range of two families", "pass in from 10.0.0.1 - ::1\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.1 - ::1"},
+		{"backwards range", "pass in from 2001:db8::9 - 2001:db8::1\n", PFOptions{}, "a.conf:1: bad address range 2001:db8::9 - 2001:db8::1"},
+		{"range of prefixes", "pass in from 10.0.0.0/24 - 10.0.1.0/24\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.0/24 - 10.0.1.0/24"},
 		{"junk in a table", "table <t> { 192.0.2.1, 10.0.0.0/33 }\n", PFOptions{}, `a.conf:1: table <t>: entry "10.0.0.0/33": want an address, a prefix, an interface, self or a host name`},
 	}
 	for _, tt := range tests {

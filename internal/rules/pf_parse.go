@@ -1377,11 +1377,9 @@ func (p *pfParser) addrElem() (pfAddrElem, error) {
 		if err == nil && p.peek().is("-") {
 			p.next()
 			u := p.next()
-			set2, af2, err2 := pfParseAddrWord(u.s)
-			if err2 != nil || len(set) != 1 || len(set2) != 1 || af2 != af || set[0].lo != set[0].hi || set2[0].lo != set2[0].hi || set2[0].lo.less(set[0].lo) {
+			if set, err = pfRangeSet(t.s, u.s); err != nil {
 				return e, p.errf(u, "bad address range %s - %s", t.s, u.s)
 			}
-			set = pfIPSet{{set[0].lo, set2[0].hi}}
 		}
 		if err == nil {
 			e = pfAddrElem{kind: pfHostSet, set: set, af: af}
