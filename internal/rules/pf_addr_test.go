@@ -380,6 +380,7 @@ func TestPFAddrPorts(t *testing.T) {
 		{"1000 >< 1001", nil, []uint16{1000, 1001}},
 		{"0 <> 65535", nil, []uint16{0, 65535}},
 		{"{ fw-admin, >= 60000 }", []uint16{7777, 60000}, []uint16{7778}},
+		{"{ smtps, spamd }", []uint16{465, 8025}, []uint16{25}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
