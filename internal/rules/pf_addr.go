@@ -473,7 +473,7 @@ func (o *PFOptions) service(name string) (uint16, bool) {
 var pfServicesBSD = map[string]uint16{
 	"smtps": 465, "submissions": 465, "ftps-data": 989, "ftps": 990, "spamd": 8025,
 	"spamd-sync": 8025, "spamd-cfg": 8026, "dhcpv6-client": 546, "dhcpv6-server": 547,
-	"openvpn": 1194, "radius": 1812, "radius-acct": 1813, "git": 9418, "ircd": 6667,
+	"openvpn": 1194, "radius": 1812, "radius-acct": 1813, "git": 9418,
 	"xmpp-client": 5222, "xmpp-server": 5269, "domain-s": 853, "epmap": 135, "svn": 3690,
 	"sieve": 4190, "kerberos-adm": 749, "kpasswd": 464, "ldp": 646, "bgp": 179, "router": 520,
 }
