@@ -280,7 +280,7 @@ func (p *pfParser) wordElem(t pfTok) (pfAddrElem, error) {
 	}
 	if strings.ContainsFunc(host, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }) && pfHostNameRE.MatchString(host) {
 		why := fmt.Sprintf("%s: host name not resolved, so it matches no address here", t.s)
-		if !strings.Contains(host, ".") && !strings.ContainsFunc(host, func(r rune) bool { return r >= '0' && r <= '9' }) {
+		if !strings.Contains(host, ".") {
 			// pfctl looks a bare word up as an interface group of the host before the resolver.
 			why = fmt.Sprintf("%s: not resolved (a host name, or an interface group not given with --group %s=IF,IF), so it matches no address here", t.s, host)
 		}
@@ -352,15 +352,14 @@ func (p *pfParser) parenElem(open pfTok) (pfAddrElem, error) {
 func (p *pfParser) tableElem(tb *pfTable) error {
 	neg := p.accept("!")
 	v := p.next()
-	word, dynamic := v.s, false
 	if v.is("(") {
-		n := p.next()
+		// pfctl reads "(en0)" in a table as the interface's addresses when it loads the table.
+		v = p.next()
 		if err := p.expect(")"); err != nil {
 			return err
 		}
-		word, dynamic = n.s, true
-		v = n
 	}
+	word := v.s
 	if !v.value() {
 		return p.errf(v, "bad table entry %s", v)
 	}
@@ -376,7 +375,6 @@ func (p *pfParser) tableElem(tb *pfTable) error {
 	if err != nil {
 		return p.errf(v, "table <%s>: %v", tb.name, err)
 	}
-	_ = dynamic // pfctl reads "(en0)" in a table as the interface's addresses when it loads it
 	if why != "" {
 		why = fmt.Sprintf("table <%s>: %s: %s", tb.name, what, why)
 		tb.unsure = append(tb.unsure, why)
