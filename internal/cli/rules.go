@@ -45,7 +45,8 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	} else {
 		keep = flags.String("keep", "", "the `SOURCE:PORT` of your own session (e.g. 203.0.113.5:22) that must not be cut off")
 	}
-	var pfOpts rules.PFOptions
+	// pf resolves port names as ipfw does: ROOT/etc/services, then a built-in list.
+	pfOpts := rules.PFOptions{Services: a.serviceLookup()}
 	flags.Func("iface", "pf: an interface's address, `SPEC` as en0=192.0.2.10/24, for antispoof (repeatable)", func(v string) error {
 		return pfIfaceFlag(&pfOpts, v)
 	})

@@ -20,10 +20,15 @@ import (
 // [on IF | on !IF | on { … }] [inet|inet6] [proto P | proto { … }] [all | [from HOSTS [port
 // PORTS]] [to HOSTS [port PORTS]]] [flags F/M | flags any] [icmp-type T [code C] |
 // icmp6-type …] [keep state | modulate state | synproxy state | no state] [label …]
-// [allow-opts] [queue …]"; hosts "any", "self", addresses, prefixes (also "10/8"), ranges "a - b",
-// "<table>", "!" before any of them, "{ … }" lists, and interface names "en0" / "(en0)", read as
-// self; ports "N", "name" (a built-in list of common services), "= != < <= > >= N", "N:M",
-// "N >< M", "N <> M" and lists; anchors "anchor NAME [in|out] [quick] [on …] [af] [proto …]
+// [allow-opts] [queue …] [user …] [group …]"; hosts "any", "self", "(self)", IPv4 and IPv6
+// addresses and prefixes (also "10/8", host bits, zones "fe80::1%lo0", IPv4-mapped IPv6), ranges
+// "a - b", "<table>", "!" before any of them, "{ … }" lists, interfaces and interface groups
+// "en0", "(en0)" with ":network", ":broadcast", ":peer", ":0" (see pf_addr.go for how they are
+// resolved from PFOptions), and host names, "no-route", "urpf-failed" and "route LABEL", which
+// match no address and make the rule unsure; tables hold the same, but for ranges; ports "N",
+// "name" (PFOptions.Services, then a built-in list of common services), "= != < <= > >= N",
+// "N:M", "N >< M", "N <> M" and lists; "user" and "group" make the rule unsure and are otherwise
+// taken to hold; anchors "anchor NAME [in|out] [quick] [on …] [af] [proto …]
 // [from … to …] [{ inline rules }]", "anchor \"name/*\"", "load anchor NAME from FILE",
 // "include FILE"; "antispoof [log] [quick] for IF [inet|inet6]", expanded from the interface
 // addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
@@ -38,9 +43,8 @@ import (
 // source-track, …: limits are not simulated).
 //
 // Rejected with an error naming file:line: translation rules (nat, rdr, binat), match, altq,
-// queue and dummynet rules, route-to and friends, tag/tagged, user/group, os, fragment, tos,
-// probability, rtable, no-route, urpf-failed, interface address modifiers (":network"), host
-// names, and anything else ParsePF does not know.
+// queue and dummynet rules, route-to and friends, tag/tagged, os, fragment, tos, probability,
+// rtable, and anything else ParsePF does not know.
 type PFRuleset struct {
 	name           string
 	root           *pfAnchor
@@ -81,8 +85,9 @@ type pfRule struct {
 	dport  pfIPSet
 	ports  bool // some condition names ports
 	undef  bool // some condition names an undefined table
-	// runtime names a table of the rule's conditions whose contents are filled at run time ("" if
-	// none): what the rule matches is unknown from the file.
+	// runtime names a table of the rule's conditions whose contents are filled at run time, or
+	// another condition the simulator cannot decide (f.unsure, an unsure address of an anchor
+	// around it) ("" if none): what the rule matches is unknown from the file.
 	runtime string
 }
 
@@ -128,11 +133,16 @@ func ParsePFContext(ctx context.Context, data []byte, name string, load func(pat
 // PFOptions is what a rule set does not say about the host it runs on.
 type PFOptions struct {
 	// Ifaces holds each interface's addresses with their prefix lengths (en0: 192.0.2.10/24), for
-	// antispoof. lo0 has 127.0.0.1/8 and ::1/128 unless given here.
+	// antispoof and for interface addresses ("(en0)", "en0:network"), in the order the interface
+	// lists them (":0" takes the first). lo0 has 127.0.0.1/8 and ::1/128 unless given here.
 	Ifaces map[string][]netip.Prefix
 	// Groups holds the members of interface groups (egress: en0). The group lo is the loopback
 	// interfaces (lo0 and any loN in Ifaces) unless given here.
 	Groups map[string][]string
+	// Services resolves port names ("ssh") for a protocol, as pfctl's getservbyname does (tcp
+	// first, then udp); names it does not know fall back to a built-in list of common services.
+	// The CLI reads ROOT/etc/services. Nil: only the built-in list.
+	Services ServiceLookup
 }
 
 // ParsePFOptions is ParsePFContext with the host's interfaces and groups.
@@ -335,6 +345,9 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 			for _, h := range []*pfHost{&c.src, &c.dst} {
 				for j := range h.addrs {
 					e := &h.addrs[j]
+					if e.unsure != "" {
+						st.markUnsure(e.unsure)
+					}
 					if e.kind != pfHostTable {
 						continue
 					}
@@ -347,7 +360,13 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 						e.set, e.undef = nil, true
 						continue
 					}
-					e.set, e.runtime = t.set, t.filledAtRunTime()
+					e.set, e.runtime, e.self = t.set, t.filledAtRunTime(), t.self
+					for _, why := range t.unsure {
+						st.markUnsure(why)
+					}
+					if len(t.unsure) > 0 {
+						e.unsure = t.unsure[0] // for lint, also when an anchor call names the table
+					}
 				}
 			}
 		}
@@ -471,6 +490,9 @@ func pfFieldSets(f *pfFilter, conds []*pfCond, memo pfNegMemo) pfRule {
 		dst:   pfAddrField{pfFull, pfFull, true},
 		sport: pfPortsAll, dport: pfPortsAll,
 	}
+	if len(f.unsure) > 0 {
+		r.runtime = f.unsure[0] // lint: what the rule matches is not known from the file
+	}
 	for _, c := range conds {
 		if c.dir != 0 {
 			r.dirs &= pfDirBit(c.dir)
@@ -500,6 +522,9 @@ func pfFieldSets(f *pfFilter, conds []*pfCond, memo pfNegMemo) pfRule {
 					r.undef = r.undef || e.undef
 					if e.runtime && r.runtime == "" {
 						r.runtime = e.table
+					}
+					if e.unsure != "" && r.runtime == "" {
+						r.runtime = e.unsure // a host name, no-route: what it matches is not known either
 					}
 				}
 				l, rem, inv := pfAddrSpecSets(fld.h.addrs, memo)
@@ -568,6 +593,9 @@ func pfAddrSpecSets(es []pfAddrElem, memo pfNegMemo) (local, remote pfIPSet, inv
 			l, r = pfFull, pfLoopback
 		default:
 			l, r = e.set, e.set
+			if e.self {
+				l, r = pfFull, r.union(pfLoopback)
+			}
 		}
 		if e.neg {
 			l, r = memo.not(l, e.af), memo.not(r, e.af)

@@ -10,10 +10,11 @@ import (
 
 // Simulation model, where it departs from a kernel that sees real traffic:
 //
-//   - self, and interface names used as addresses ("en0", "(en0)"), are the host's own addresses.
-//     A Packet carries no list of them, so the host's side of the packet stands for them: the
-//     destination of an inbound packet, the source of an outbound one. Loopback addresses
-//     (127.0.0.0/8, ::1) are always the host's, on either side.
+//   - self, and interface names used as addresses ("en0", "(en0)") when PFOptions does not give
+//     the interface's addresses, are the host's own addresses. A Packet carries no list of them,
+//     so the host's side of the packet stands for them: the destination of an inbound packet, the
+//     source of an outbound one. Loopback addresses (127.0.0.0/8, ::1) are always the host's, on
+//     either side. An interface whose addresses are given stands for them (see pf_addr.go).
 //   - State. pf keeps state by default on pass rules (OpenBSD 4.1 and later, and macOS): the first
 //     packet of a connection that a "pass … keep state" (or modulate or synproxy state) rule passes
 //     creates a state entry, and every later packet of the connection, in both directions, passes on
@@ -454,7 +455,7 @@ func (e *pfAddrElem) match(a netip.Addr, local bool) bool {
 	case pfHostSelf:
 		in = a.IsValid() && (local || pfLoopback.contains(pfKey(a)))
 	default:
-		in = a.IsValid() && e.set.contains(pfKey(a))
+		in = a.IsValid() && (e.set.contains(pfKey(a)) || e.self && (local || pfLoopback.contains(pfKey(a))))
 	}
 	if e.neg {
 		if e.af != 0 && !pfIsAF(a, e.af) {
@@ -545,7 +546,7 @@ func (c *pfCond) check(p *Packet, explain bool) (bool, string) {
 				return false, ""
 			}
 			why := fmt.Sprintf("%s %s %s", side.name, pfAddrString(side.a), pfNot(side.h.addrText))
-			if slices.ContainsFunc(side.h.addrs, func(e pfAddrElem) bool { return e.kind == pfHostSelf && !e.neg }) && !side.local {
+			if slices.ContainsFunc(side.h.addrs, func(e pfAddrElem) bool { return (e.kind == pfHostSelf || e.self) && !e.neg }) && !side.local {
 				why += " (self stands for the host's side of the packet: the destination of an inbound packet, the source of an outbound one)"
 			}
 			return false, why

@@ -34,7 +34,14 @@ type pfAddrElem struct {
 	table string
 	text  string // as written, for explanations
 	iface bool   // written as an interface name, read as self
-	undef bool   // a table no statement defines (empty here; filled at run time, if ever)
+	// self: the element also stands for the host's own side of the packet, as self does (an
+	// interface whose addresses are not given, a table holding self).
+	self bool
+	// unsure says, as "what: why", that what the element matches is not known from the file and
+	// the options (a host name, no-route, en0:network without en0's addresses): it then matches
+	// only set, and the rules that use it are unsure.
+	unsure string
+	undef  bool // a table no statement defines (empty here; filled at run time, if ever)
 	// runtime is a table whose contents are filled at run time (see pfTable.filledAtRunTime).
 	runtime bool
 }
@@ -141,13 +148,17 @@ type pfTable struct {
 	persist  bool // pfctl -t NAME -T add fills it at run time
 	readOnly bool // const: nothing alters it once loaded
 	overload bool // a rule's "overload <name>" adds sources to it at run time
+	self     bool // it holds self, or an interface whose addresses are not given
+	// unsure lists, as "what: why", the entries whose addresses are not known (host names,
+	// interfaces whose addresses are not given): they are left out.
+	unsure []string
 }
 
 // filledAtRunTime reports whether the table's contents are unknown from the file alone: it is
 // the target of overload, or a table not marked const that is persist or empty (pf.conf(5): such
 // tables exist to be filled with pfctl -t NAME -T add, or by overload, while pf runs).
 func (t *pfTable) filledAtRunTime() bool {
-	return t.overload || !t.readOnly && (t.persist || len(t.entries) == 0)
+	return t.overload || !t.readOnly && (t.persist || len(t.entries) == 0 && !t.self && len(t.unsure) == 0)
 }
 
 // pfAnchor is a ruleset: the main one (path "") or a named anchor.
@@ -525,11 +536,9 @@ func (p *pfParser) table(first pfTok) error {
 			if !f.value() {
 				return p.errf(f, "file needs a path, found %s", f)
 			}
-			es, err := p.tableFile(f, name)
-			if err != nil {
+			if err := p.tableFile(f, tb); err != nil {
 				return err
 			}
-			tb.entries = append(tb.entries, es...)
 			continue
 		case t.is("{"):
 			p.next()
@@ -549,16 +558,9 @@ func (p *pfParser) table(first pfTok) error {
 						return err // a table of millions of entries is one statement
 					}
 				}
-				neg := p.accept("!")
-				v := p.next()
-				if !v.value() {
-					return p.errf(v, "bad table entry %s", v)
+				if err := p.tableElem(tb); err != nil {
+					return err
 				}
-				e, err := pfTableEntryOf(v.s, neg)
-				if err != nil {
-					return p.errf(v, "table <%s>: %v", name, err)
-				}
-				tb.entries = append(tb.entries, e)
 			}
 			continue
 		}
@@ -568,18 +570,12 @@ func (p *pfParser) table(first pfTok) error {
 	return p.endStatement()
 }
 
-// errPFTableIface is a table entry naming an interface or self.
-var errPFTableIface = errors.New("interface and self entries are not supported; list the addresses")
-
 func pfTableEntryOf(s string, neg bool) (pfTableEntry, error) {
 	if strings.HasPrefix(s, "!") {
 		neg, s = !neg, s[1:]
 	}
 	pre, err := pfParsePrefix(s)
 	if err != nil {
-		if s == "self" || pfIfaceName.MatchString(s) {
-			return pfTableEntry{}, fmt.Errorf("entry %q: %w", s, errPFTableIface)
-		}
 		return pfTableEntry{}, fmt.Errorf("entry %q: want an address or a prefix", s)
 	}
 	return pfTableEntry{neg: neg, prefix: pre}, nil
@@ -599,37 +595,37 @@ func (p *pfParser) readFile(t pfTok, what, name string) ([]byte, error) {
 	return data, nil
 }
 
-// tableFile reads a table file: addresses or prefixes, one or more a line, "#" comments. Its
-// errors name the file, the line and the table but never quote the line: a table file is not pf
-// syntax, and a rule set could name any file root can read ("/etc/shadow").
-func (p *pfParser) tableFile(t pfTok, table string) ([]pfTableEntry, error) {
+// tableFile reads a table file into tb: addresses or prefixes (or, as in pfctl, self, interface
+// addresses and host names), one or more a line, "#" comments. Its errors and notes name the
+// file, the line and the table but never quote the line: a table file is not pf syntax, and a
+// rule set could name any file root can read ("/etc/shadow").
+func (p *pfParser) tableFile(t pfTok, tb *pfTable) error {
 	data, err := p.readFile(t, "table file", t.s)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []pfTableEntry
 	for i, line := range strings.Split(string(data), "\n") {
 		if i%pfCheckEvery == pfCheckEvery-1 {
 			if err := p.ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if c := strings.IndexByte(line, '#'); c >= 0 {
 			line = line[:c]
 		}
 		for _, f := range strings.Fields(line) {
-			e, err := pfTableEntryOf(f, false)
+			why, err := p.rs.opts.tableFileWord(tb, f)
 			if err != nil {
-				msg := "an entry is not an address or a prefix"
-				if errors.Is(err, errPFTableIface) {
-					msg = "an entry names an interface or self, which is not supported; list the addresses"
-				}
-				return nil, &PFSyntaxError{File: t.s, Line: i + 1, Msg: fmt.Sprintf("table <%s>: %s", table, msg)}
+				return &PFSyntaxError{File: t.s, Line: i + 1, Msg: fmt.Sprintf("table <%s>: an entry is not an address, a prefix, an interface, self or a host name", tb.name)}
 			}
-			out = append(out, e)
+			if why != "" {
+				why = fmt.Sprintf("table <%s>: %s:%d: %s", tb.name, t.s, i+1, why)
+				tb.unsure = append(tb.unsure, why)
+				p.noteUnsure(t, why)
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Options ParsePF accepts and ignores: they tune the engine, not which packets pass.
@@ -1000,6 +996,11 @@ func (p *pfParser) filter(first pfTok) error {
 			}
 		case "allow-opts":
 			p.next()
+		case "user", "group": // pfaddr: see userGroup in pf_addr.go
+			p.next()
+			if err := p.userGroup(f, t); err != nil {
+				return err
+			}
 		case "queue":
 			p.next()
 			if p.peek().is("(") {
@@ -1279,7 +1280,7 @@ func pfMergeLiterals(es []pfAddrElem) []pfAddrElem {
 	var count, at [2]int
 	out := es[:0:0]
 	for _, e := range es {
-		if e.kind != pfHostSet || e.neg || e.af != 4 && e.af != 6 {
+		if e.kind != pfHostSet || e.neg || e.af != 4 && e.af != 6 || e.self || e.unsure != "" {
 			out = append(out, e)
 			continue
 		}
@@ -1358,47 +1359,35 @@ func (p *pfParser) addrElem() (pfAddrElem, error) {
 		}
 		e = pfAddrElem{kind: pfHostTable, table: n.s}
 	case t.is("("):
-		n := p.next()
-		if !n.value() || !pfIfaceName.MatchString(n.s) {
-			return e, p.errf(n, "(%s): want an interface name, such as (en0)", n.s)
-		}
-		if err := p.expect(")"); err != nil {
+		var err error
+		if e, err = p.parenElem(t); err != nil {
 			return e, err
 		}
-		e = pfAddrElem{kind: pfHostSelf, iface: true}
 	case t.is("any"):
 		e = pfAddrElem{kind: pfHostAny}
 	case t.is("self"):
 		e = pfAddrElem{kind: pfHostSelf}
 	case t.is("no-route"), t.is("urpf-failed"), t.is("route"):
-		return e, p.errf(t, "%q addresses are not supported by the simulator", t.s)
+		var err error
+		if e, err = p.routeElem(t); err != nil {
+			return e, err
+		}
 	case t.value():
 		set, af, err := pfParseAddrWord(t.s)
 		if err == nil && p.peek().is("-") {
 			p.next()
 			u := p.next()
-			set2, af2, err2 := pfParseAddrWord(u.s)
-			if err2 != nil || len(set) != 1 || len(set2) != 1 || af2 != af || set[0].lo != set[0].hi || set2[0].lo != set2[0].hi || set2[0].lo.less(set[0].lo) {
+			if set, err = pfRangeSet(t.s, u.s); err != nil {
 				return e, p.errf(u, "bad address range %s - %s", t.s, u.s)
 			}
-			set = pfIPSet{{set[0].lo, set2[0].hi}}
 		}
 		if err == nil {
 			e = pfAddrElem{kind: pfHostSet, set: set, af: af}
 			break
 		}
-		if t.kind == pfWord && pfIfaceName.MatchString(t.s) {
-			e = pfAddrElem{kind: pfHostSelf, iface: true}
-			break
+		if e, err = p.wordElem(t); err != nil {
+			return e, err
 		}
-		if ifn, mod, ok := strings.Cut(t.s, ":"); ok && t.kind == pfWord && pfIfaceName.MatchString(ifn) &&
-			(mod == "network" || mod == "broadcast" || mod == "peer") {
-			return e, p.errf(t, "%q: interface address modifiers are not supported", t.s)
-		}
-		if strings.Contains(t.s, "%") {
-			return e, p.errf(t, "%q: scoped addresses are not supported", t.s)
-		}
-		return e, p.errf(t, "%q: want an address, a prefix, <table>, self or any (host names are not resolved)", t.s)
 	default:
 		return e, p.errf(t, "expected an address, found %s", t)
 	}
@@ -1408,7 +1397,8 @@ func (p *pfParser) addrElem() (pfAddrElem, error) {
 }
 
 // pfParseAddrWord parses an address or prefix. IPv4 prefixes may be abbreviated as pfctl allows
-// ("10/8", "192.168/16").
+// ("10/8", "192.168/16"). An IPv4-mapped IPv6 address or prefix ("::ffff:0:0/96") is IPv6, as in
+// pfctl, and matches no packet: the simulator reads a mapped packet address as IPv4 (see pfU128).
 func pfParseAddrWord(s string) (pfIPSet, uint8, error) {
 	pre, err := pfParsePrefix(s)
 	if err != nil {
@@ -1421,17 +1411,20 @@ func pfParseAddrWord(s string) (pfIPSet, uint8, error) {
 	return pfPrefixSet(pre), af, nil
 }
 
+// pfParsePrefix parses an address or a prefix the way pfctl's host_v4 and host_v6 do. A zone
+// ("fe80::1%lo0") is dropped: pf compares the address alone. Host bits under the mask are cleared
+// ("192.0.2.1/24" is 192.0.2.0/24).
 func pfParsePrefix(s string) (netip.Prefix, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		if a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q: scoped addresses are not supported", s)
-		}
-		a = a.Unmap()
+	if a, err := netip.ParseAddr(s); err == nil && !strings.Contains(s, "/") { // a zone may hold a "/"
+		a = a.WithZone("")
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	addr, bits, ok := strings.Cut(s, "/")
 	if !ok {
 		return netip.Prefix{}, fmt.Errorf("%q is not an address", s)
+	}
+	if a, zone, ok := strings.Cut(addr, "%"); ok && zone != "" && strings.Contains(a, ":") {
+		addr = a
 	}
 	if !strings.Contains(addr, ":") {
 		if n := strings.Count(addr, "."); n < 3 && addr != "" {
@@ -1442,12 +1435,6 @@ func pfParsePrefix(s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("%q is not a prefix", s)
 	}
-	if pre.Addr().Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q: scoped addresses are not supported", s)
-	}
-	if pre.Addr().Is4In6() {
-		return netip.Prefix{}, fmt.Errorf("%q: write IPv4-mapped prefixes as IPv4", s)
-	}
 	return pre.Masked(), nil
 }
 
@@ -1455,12 +1442,16 @@ func (p *pfParser) portNum(t pfTok) (int, error) {
 	if !t.value() {
 		return 0, p.errf(t, "expected a port, found %s", t)
 	}
-	if n, ok := pfServices[t.s]; ok {
-		return int(n), nil
-	}
 	n, err := strconv.Atoi(t.s)
 	if err != nil {
-		return 0, p.errf(t, "unknown port %q (use the number)", t.s)
+		if n, ok := p.rs.opts.service(t.s); ok {
+			return int(n), nil
+		}
+		where := "the built-in list of common services"
+		if p.rs.opts.Services != nil {
+			where = "the services file (/etc/services under the root) nor in " + where
+		}
+		return 0, p.errf(t, "unknown port or service %q: not in %s (use the number)", t.s, where)
 	}
 	if n < 0 || n > 65535 {
 		return 0, p.errf(t, "port %d out of range", n)
@@ -1511,6 +1502,17 @@ func (p *pfParser) portElem() (pfIPSet, error) {
 		return nil, err
 	}
 	switch op := p.peek(); {
+	case op.is(":"):
+		// "1000 : 2000", the range written with blanks
+		p.next()
+		m, err := p.portNum(p.next())
+		if err != nil {
+			return nil, err
+		}
+		if n > m {
+			return nil, p.errf(op, "port range %d:%d is empty", n, m)
+		}
+		return pfPortRange(n, m), nil
 	case op.is("><"), op.is("<>"):
 		p.next()
 		m, err := p.portNum(p.next())

@@ -394,7 +394,7 @@ var pfParseErrorTests = []struct {
 }{
 	{"unknown keyword", "block in all\nfrobnicate\n", "t.conf:2: unknown keyword \"frobnicate\""},
 	{"unknown rule option", "pass in on en0 frobnicate\n", "t.conf:1: \"frobnicate\" is not supported by the simulator"},
-	{"line after continuation", "block in \\\n all\npass in proto tcp to port sshh\n", "t.conf:3: unknown port \"sshh\" (use the number)"},
+	{"line after continuation", "block in \\\n all\npass in proto tcp to port sshh\n", "t.conf:3: unknown port or service \"sshh\": not in the built-in list of common services (use the number)"},
 	{"translation", "nat on en0 from 10.0.0.0/8 to any -> (en0)\n", "t.conf:1: \"nat\": translation rules change addresses before filtering and are not supported by the simulator"},
 	{"undefined macro", "pass from $nope\n", "t.conf:1: macro \"nope\" is not defined"},
 	{"reserved macro name", "pass = \"x\"\n", "t.conf:1: bad macro name \"pass\""},
@@ -405,10 +405,10 @@ var pfParseErrorTests = []struct {
 	{"return-rst on all", "block return-rst in all\n", "t.conf:1: return-rst can only be applied to TCP rules: add proto tcp"},
 	{"port without proto", "pass in to port 22\n", "t.conf:1: port only applies to tcp/udp: add proto tcp or proto udp"},
 	{"port with icmp in list", "pass in proto { tcp udp icmp } to port 22\n", "t.conf:1: port only applies to tcp/udp: add proto tcp or proto udp"},
-	{"host name", "pass in from example.com\n", "t.conf:1: \"example.com\": want an address, a prefix, <table>, self or any (host names are not resolved)"},
-	{"interface modifier", "pass in from en0:network\n", "t.conf:1: \"en0:network\": interface address modifiers are not supported"},
+	{"not an address", "pass in from 10.0.0.0/33\n", "t.conf:1: \"10.0.0.0/33\": want an address, a prefix, <table>, an interface, self, any or a host name"},
+	{"interface modifier", "pass in from en0:net\n", "t.conf:1: \"en0:net\": unknown interface modifier \"net\" (want :network, :broadcast, :peer or :0)"},
 	{"table twice", "table <t> { 10.0.0.0/8 }\ntable <t> { 10.0.0.1 }\n", "t.conf:2: table <t> is already defined at t.conf:1"},
-	{"bad table entry", "table <t> { 10.0.0.0/8, bogus }\n", "t.conf:1: table <t>: entry \"bogus\": want an address or a prefix"},
+	{"bad table entry", "table <t> { 10.0.0.0/8, 10.0.0.0/33 }\n", "t.conf:1: table <t>: entry \"10.0.0.0/33\": want an address, a prefix, an interface, self or a host name"},
 	{"missing brace", "anchor \"a\" {\n\tpass\n", "t.conf:3: missing } at the end of an anchor block"},
 	{"stray brace", "pass\n}\n", "t.conf:2: unexpected }"},
 	{"set in anchor", "anchor \"a\" {\n\tset skip on lo0\n}\n", "t.conf:2: set skip: options are only allowed in the main ruleset"},
@@ -913,9 +913,8 @@ func TestParsePFTableFileErrorsDoNotEcho(t *testing.T) {
 	tests := []struct {
 		name, file, want string
 	}{
-		{"not an address", "192.0.2.1\n" + secret + "\n", "/etc/shadow:2: table <t>: an entry is not an address or a prefix"},
-		{"interface", "# c\n\nen0\n", "/etc/shadow:3: table <t>: an entry names an interface or self, which is not supported; list the addresses"},
-		{"self", "self\n", "/etc/shadow:1: table <t>: an entry names an interface or self, which is not supported; list the addresses"},
+		{"not an address", "192.0.2.1\n" + secret + "\n", "/etc/shadow:2: table <t>: an entry is not an address, a prefix, an interface, self or a host name"},
+		{"bad modifier", "# c\n\nen0:nett\n", "/etc/shadow:3: table <t>: an entry is not an address, a prefix, an interface, self or a host name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
