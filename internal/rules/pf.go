@@ -52,7 +52,8 @@ type PFRuleset struct {
 	order          []pfOrderNote
 	ignored        []string
 	opts           PFOptions
-	notes          []string // what makes a verdict conditional, as "file:line: text: why"
+	xo             pfOptState // tags and the anchor rules the ordered path needs (pf_opts.go)
+	notes          []string   // what makes a verdict conditional, as "file:line: text: why"
 	undefined      []pfUndefinedTable
 	anon           int
 	expanded       int  // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
@@ -80,6 +81,9 @@ type pfRule struct {
 	dport  pfIPSet
 	ports  bool // some condition names ports
 	undef  bool // some condition names an undefined table
+	// post is set when the rule or an anchor rule around it has a condition the classifier does
+	// not fold (tagged, received-on, fragment: pf_opts.go), tested in rule order.
+	post bool
 	// runtime names a table of the rule's conditions whose contents are filled at run time ("" if
 	// none): what the rule matches is unknown from the file.
 	runtime string
@@ -417,13 +421,16 @@ func (rs *PFRuleset) flatten(a *pfAnchor, ctx []*pfCond) {
 	for _, st := range a.stmts {
 		if st.f != nil {
 			rs.rules = append(rs.rules, pfFieldSets(st.f, append(slices.Clip(ctx), &st.f.cond), rs.memo))
+			rs.flagPost(ctx, &st.f.cond)
 			continue
 		}
 		start := len(rs.rules)
 		inner := append(slices.Clip(ctx), &st.call.cond)
+		ev := rs.callEvent(st.call, start, inner)
 		for _, t := range st.call.targets {
 			rs.flatten(t, inner)
 		}
+		rs.endCallEvent(ev)
 		if st.call.quick {
 			for i := start; i < len(rs.rules); i++ {
 				if rs.rules[i].qEnd < 0 {

@@ -64,6 +64,7 @@ type pfCond struct {
 	protos   []uint8
 	protoTxt string
 	src, dst pfHost
+	x        pfOpts // the options past from/to (pf_opts.go)
 }
 
 type pfReturn uint8
@@ -408,8 +409,10 @@ func (p *pfParser) statement() error {
 		return p.ignore(t, "not a filter anchor")
 	case "nat", "rdr", "binat", "no", "nat64":
 		return p.errf(t, "%q: translation rules change addresses before filtering and are not supported by the simulator", t.s)
-	case "match", "altq", "queue", "dummynet", "ether":
+	case "match":
 		return p.errf(t, "%q rules are not supported by the simulator", t.s)
+	case "altq", "queue", "dummynet", "ether":
+		return p.notModelled(t)
 	}
 	return p.errf(t, "unknown keyword %q", t.s)
 }
@@ -637,7 +640,7 @@ var pfIgnoredOptions = map[string]bool{
 	"optimization": true, "ruleset-optimization": true, "loginterface": true, "timeout": true,
 	"limit": true, "state-policy": true, "state-defaults": true, "hostid": true,
 	"fingerprints": true, "debug": true, "reassemble": true, "syncookies": true,
-	"keepcounters": true,
+	"keepcounters": true, "fail-policy": true,
 }
 
 func (p *pfParser) set(first pfTok) error {
@@ -647,7 +650,7 @@ func (p *pfParser) set(first pfTok) error {
 		return p.errf(opt, "set needs an option, found %s", opt)
 	}
 	if p.anchor != p.rs.root {
-		return p.errf(first, "set %s: options are only allowed in the main ruleset", opt.s)
+		return p.setInAnchor(first, opt)
 	}
 	switch opt.s {
 	case "skip":
@@ -801,10 +804,14 @@ func (p *pfParser) anchorRule(first pfTok) error {
 	if err := p.cond(&c.cond); err != nil {
 		return err
 	}
+	if err := p.anchorOpts(c); err != nil {
+		return err
+	}
 	if t := p.peek(); t.kind == pfWord && !t.is("{") {
 		return p.errf(t, "%q is not supported on anchor rules", t.s)
 	}
 	c.text = p.text(first.start)
+	p.anchorNotes(c)
 	block := p.peek().is("{")
 	if name == "" {
 		if !block {
@@ -947,6 +954,13 @@ func (p *pfParser) filter(first pfTok) error {
 	explicitFlags, explicitState, stateOpts := false, false, false
 	for {
 		t := p.peek()
+		if t.is("!") {
+			if ok, err := p.ruleOpt(&f.cond.x, &f.cond.x.unsure, t); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+		}
 		if t.kind != pfWord {
 			break
 		}
@@ -1000,16 +1014,12 @@ func (p *pfParser) filter(first pfTok) error {
 			}
 		case "allow-opts":
 			p.next()
-		case "queue":
-			p.next()
-			if p.peek().is("(") {
-				if err := p.skipParens(); err != nil {
-					return err
-				}
-			} else if v := p.next(); !v.value() {
-				return p.errf(v, "queue needs a name, found %s", v)
-			}
 		default:
+			if ok, err := p.ruleOpt(&f.cond.x, &f.cond.x.unsure, t); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
 			if pfRuleWords[t.s] {
 				return p.errf(t, "unexpected %q: a rule reads pass|block, in|out, log, quick, on, inet|inet6, proto, from, to, then options", t.s)
 			}
@@ -1026,6 +1036,8 @@ func (p *pfParser) filter(first pfTok) error {
 		f.flags, f.mask = pfSYN, pfSYN|pfACK // and then match only SYNs: pf's default flags S/SA
 	}
 	f.text = p.text(first.start)
+	pfFinishOpts(&f.cond, &f.cond.x.unsure)
+	f.unsure = append(f.unsure, f.cond.x.unsure...)
 	if err := pfCheckFilter(f, explicitFlags); err != nil {
 		return p.errf(first, "%v", err)
 	}
@@ -1119,9 +1131,11 @@ func (p *pfParser) cond(c *pfCond) error {
 			c.ifText += " (" + strings.Join(members, "; ") + ")"
 		}
 	}
-	for _, r := range []string{"fastroute", "route-to", "reply-to", "dup-to"} {
-		if t := p.peek(); t.is(r) {
-			return p.errf(t, "%q is not supported by the simulator", r)
+	if t := p.peek(); t.kind == pfWord && pfRouteWords[t.s] != "" {
+		// The older grammar (macOS, FreeBSD) puts routing right after the interface.
+		p.next()
+		if err := p.routeOpt(&c.x, t); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -1162,7 +1176,9 @@ func (p *pfParser) cond(c *pfCond) error {
 		}
 	}
 	if t := p.peek(); t.is("os") {
-		return p.errf(t, "\"os\" is not supported by the simulator")
+		if err := p.osOpt(c); err != nil {
+			return err
+		}
 	}
 	if p.accept("to") {
 		if err := p.host(&c.dst); err != nil {
