@@ -95,7 +95,10 @@ const pfMaxTags = 65535
 func (x *pfOpts) match(s *pfOptState, p *Packet, reg uint16, explain bool) (bool, string) {
 	if x.recvOn != nil {
 		if p.Dir == Out {
-			return false, pfIf(explain, fmt.Sprintf("received-on %s: an outbound packet's receiving interface is not known (not simulated: the rule does not match)", x.recvText))
+			if !explain {
+				return false, ""
+			}
+			return false, fmt.Sprintf("received-on %s: an outbound packet's receiving interface is not known (not simulated: the rule does not match)", x.recvText)
 		}
 		if !slices.ContainsFunc(x.recvOn, func(e pfIfElem) bool { return (e.name == "any" || p.Iface == e.name) != e.neg }) {
 			if !explain {
@@ -118,6 +121,9 @@ func (x *pfOpts) match(s *pfOptState, p *Packet, reg uint16, explain bool) (bool
 		if x.taggedNeg {
 			return false, fmt.Sprintf("the packet is tagged %s (! tagged %s)", s.tagName(reg), x.taggedText)
 		}
+		if reg == 0 {
+			return false, fmt.Sprintf("the packet carries no tag (tagged %s)", x.taggedText)
+		}
 		return false, fmt.Sprintf("the packet's tag %s is not %s", s.tagName(reg), x.taggedText)
 	}
 	return true, ""
@@ -131,6 +137,9 @@ func (x *pfOpts) matchedWhy(why string) string {
 	}
 	if len(x.unsim) > 0 {
 		why += " (not simulated: " + strings.Join(x.unsim, "; ") + ")"
+	}
+	if len(x.unsure) > 0 {
+		why += " (unsure: " + strings.Join(x.unsure, "; ") + ")"
 	}
 	return why
 }
@@ -280,7 +289,6 @@ func (p *pfParser) ruleOpt(x *pfOpts, unsure *[]string, t pfTok) (bool, error) {
 		if len(members) > 0 {
 			x.recvText += " (" + strings.Join(members, "; ") + ")"
 		}
-		doubt("an outbound packet's receiving interface is not known (a forwarded packet has one): for outbound packets the rule is taken not to match")
 	case "fragment":
 		p.next()
 		if n := p.peek(); n.is("reassemble") || n.is("crop") || n.is("drop-ovl") {
@@ -415,8 +423,9 @@ func (p *pfParser) peekAt(k int) pfTok {
 	return p.ahead[p.ai+k]
 }
 
-// finishOpts completes the options of a rule once it is parsed: a tag test on a rule that can see
-// outbound packets is unsure, since a forwarded packet keeps the tag of its inbound pass.
+// pfFinishOpts completes the options of a rule once it is parsed: on a rule that can see outbound
+// packets, a tag test is unsure (a forwarded packet keeps the tag of its inbound pass) and so is
+// received-on (the interface a forwarded packet came in on is not known).
 func pfFinishOpts(c *pfCond, unsure *[]string) {
 	x := &c.x
 	if x.tagged != 0 && c.dir != In {
@@ -425,6 +434,9 @@ func pfFinishOpts(c *pfCond, unsure *[]string) {
 			neg = "! "
 		}
 		*unsure = append(*unsure, fmt.Sprintf("%stagged %s: an outbound packet may carry the tag its inbound pass gave it, which is not simulated (the simulated packet starts untagged)", neg, x.taggedText))
+	}
+	if x.recvOn != nil && c.dir != In {
+		*unsure = append(*unsure, fmt.Sprintf("received-on %s: an outbound packet's receiving interface is not known (a forwarded packet has one): for outbound packets the rule is taken not to match", x.recvText))
 	}
 }
 
@@ -588,9 +600,38 @@ func (rs *PFRuleset) decidePost(p *Packet) int {
 // the anchor rules around it).
 func pfCondsMatch(conds []*pfCond, p *Packet) bool {
 	for _, c := range conds {
-		if ok, _ := c.check(p, false); !ok {
+		if !c.matches(p) {
 			return false
 		}
+	}
+	return true
+}
+
+// matches is check without the explanation, which check builds even to say no: the same tests,
+// in the same order, without allocating (FuzzPFOptsEval holds the two together).
+func (c *pfCond) matches(p *Packet) bool {
+	if c.dir != 0 && p.Dir != c.dir {
+		return false
+	}
+	if len(c.ifs) > 0 && !slices.ContainsFunc(c.ifs, func(e pfIfElem) bool { return (p.Iface == e.name) != e.neg }) {
+		return false
+	}
+	src, dst := p.Src.Unmap(), p.Dst.Unmap()
+	if c.af != 0 && (!pfIsAF(src, c.af) || !pfIsAF(dst, c.af)) {
+		return false
+	}
+	if len(c.protos) > 0 && !slices.Contains(c.protos, p.Proto) {
+		return false
+	}
+	ports := p.Proto == ProtoTCP || p.Proto == ProtoUDP
+	if !pfAddrsMatch(c.src.addrs, src, p.Dir == Out) || !pfAddrsMatch(c.dst.addrs, dst, p.Dir == In) {
+		return false
+	}
+	if c.src.ports != nil && (!ports || p.Frag || !pfPortsMatch(c.src.ports, p.SrcPort)) {
+		return false
+	}
+	if c.dst.ports != nil && (!ports || p.Frag || !pfPortsMatch(c.dst.ports, p.DstPort)) {
+		return false
 	}
 	return true
 }
