@@ -391,7 +391,9 @@ func (p *pfParser) ruleOpt(x *pfOpts, unsure *[]string, t pfTok) (bool, error) {
 			}
 		}
 		unsim("traffic normalisation is not simulated")
-	case "ridentifier":
+	case "ridentifier", "tracker":
+		// A number that names the rule in logs and counters (FreeBSD ridentifier, pfSense
+		// tracker): nothing to simulate.
 		p.next()
 		if _, err := p.optValue(t, "a number"); err != nil {
 			return true, err
@@ -660,4 +662,21 @@ func (p *pfParser) setInAnchor(first, opt pfTok) error {
 		return p.errf(opt, "unknown option \"set %s\"", opt.s)
 	}
 	return p.ignore(first, fmt.Sprintf("set %s in anchor %q: pfctl takes options from the main ruleset only, so it is not simulated here", opt.s, p.anchor.path))
+}
+
+// antispoofOpts consumes the options antispoof takes after its interfaces: "label L", and the
+// rule numbers "tracker N" (pfSense) and "ridentifier N" (FreeBSD).
+func (p *pfParser) antispoofOpts() error {
+	for {
+		t := p.peek()
+		switch {
+		case t.is("label"), t.is("tracker"), t.is("ridentifier"):
+			p.next()
+			if _, err := p.optValue(t, "a value"); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
 }

@@ -254,6 +254,10 @@ var pfOptsAccepted = []struct {
 	{"dnpipe", "pass in proto tcp to port 80 dnpipe (1, 2)\n", nil},
 	{"set tos and set delay", "pass out all set tos lowdelay set delay 100\n", nil},
 	{"min-ttl and max-mss", "pass in all min-ttl 5 max-mss 1400 no-df random-id\n", nil},
+	{"tracker", "block in log inet all tracker 1000000101 label \"Default deny rule IPv4\"\n", nil},
+	{"antispoof with a tracker", "antispoof log for lo0 tracker 1000001570\n", nil},
+	{"ridentifier", "pass in all ridentifier 42\n", nil},
+	{"max-pkt-rate before state", "pass in quick inet6 proto icmp6 all icmp6-type { unreach, timex, echoreq } max-pkt-rate 10/1 keep state\n", nil},
 	{"icmp codes", "pass in inet proto icmp icmp-type unreach code port-unr\n", nil},
 }
 

@@ -1675,10 +1675,8 @@ func (p *pfParser) antispoof(first pfTok) error {
 	case p.accept("inet6"):
 		af = 6
 	}
-	if p.accept("label") {
-		if v := p.next(); !v.value() {
-			return p.errf(v, "label needs a string, found %s", v)
-		}
+	if err := p.antispoofOpts(); err != nil {
+		return err
 	}
 	text := p.text(first.start)
 	where := p.where(first)
@@ -1711,7 +1709,7 @@ func (p *pfParser) antispoof(first pfTok) error {
 		}
 	}
 	if p.peek().kind == pfWord {
-		return p.errf(p.peek(), "antispoof: unexpected %q: it reads antispoof [log] [quick] for IF [inet|inet6] [label L]", p.peek().s)
+		return p.errf(p.peek(), "antispoof: unexpected %q: it reads antispoof [log] [quick] for IF [inet|inet6] [label L] [tracker N]", p.peek().s)
 	}
 	return p.endStatement()
 }
