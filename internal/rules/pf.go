@@ -29,18 +29,26 @@ import (
 // addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
 // pfctl.
 //
+// Rule options (pf_opts.go): "tag NAME" and "[!] tagged NAME" are modelled with pf's tag
+// register (a matching rule's tag sticks even when a later rule decides), "received-on IF" and
+// "fragment" are conditions; "probability", "os", "once", "tos", "prio", "max-pkt-rate" and
+// "divert-packet" make the rule unsure and are taken to match; routing ("route-to", "reply-to",
+// "dup-to", "fastroute", "rtable", "divert-to"), queueing ("queue", "set queue", "dnpipe"),
+// "set prio|tos|delay", "scrub (…)" and "label" are recorded and named in explanations as not
+// simulated. Anchor rules take the same options.
+//
 // Accepted and ignored (listed by Ignored, and by Notes, which makes verdicts conditional on
 // them): "scrub", the non-filter anchors
 // "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor" (with any inline
 // block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
-// state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters",
-// "log" options, "label", "allow-opts", "queue" and state options in parentheses (max, overload,
-// source-track, …: limits are not simulated).
+// state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters|
+// fail-policy" (and any "set" inside an anchor, which pfctl does not load from there), "altq"
+// and "queue" definitions, macOS "dummynet" and "ether" rules, and state options in parentheses
+// (max, overload, source-track, …: limits are not simulated).
 //
-// Rejected with an error naming file:line: translation rules (nat, rdr, binat), match, altq,
-// queue and dummynet rules, route-to and friends, tag/tagged, user/group, os, fragment, tos,
-// probability, rtable, no-route, urpf-failed, interface address modifiers (":network"), host
-// names, and anything else ParsePF does not know.
+// Rejected with an error naming file:line: translation rules (nat, rdr, binat), match,
+// user/group, no-route, urpf-failed, interface address modifiers (":network"), host names, and
+// anything else ParsePF does not know.
 type PFRuleset struct {
 	name           string
 	root           *pfAnchor
@@ -239,6 +247,10 @@ func LooksLikePF(data []byte) bool {
 		case "pass", "block", "anchor", "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor",
 			"dummynet-anchor", "antispoof":
 			return true
+		case "altq", "queue":
+			// A file of queue definitions only (FreeBSD's example queue files); ipfw configures
+			// its queues with "ipfw queue N config" or a rule number first.
+			return len(f) > 1
 		case "table":
 			if len(f) > 1 && strings.HasPrefix(f[1], "<") {
 				return true

@@ -532,3 +532,19 @@ func FuzzPFOptsParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLooksLikePFQueues(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"altq on dc0 bandwidth 16Mb hfsc queue { eng law art }\nqueue eng bandwidth 10Mb { cs ee ie }\n", true},
+		{"# comment\nqueue std parent rootq bandwidth 5M default\n", true},
+		{"00100 queue 1 ip from any to any\n", false},
+		{"queue\n", false},
+	} {
+		if got := LooksLikePF([]byte(tt.in)); got != tt.want {
+			t.Errorf("LooksLikePF(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
