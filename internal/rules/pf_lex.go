@@ -298,6 +298,9 @@ func pfNormText(src []byte) string {
 			space = true
 			continue
 		}
+		if c == '\\' && quote == 0 {
+			continue // pfctl drops a backslash outside quotes (see getc)
+		}
 		if pfIsSpace(c) || c == '\n' {
 			space = true
 			continue

@@ -548,3 +548,14 @@ func TestLooksLikePFQueues(t *testing.T) {
 		}
 	}
 }
+
+func TestPFNormTextBackslash(t *testing.T) {
+	conf := "block in proto tcp to port { 22, \\ # ssh\n 23 }\n"
+	rs, err := ParsePF([]byte(conf), "t.conf", nil)
+	if err != nil {
+		t.Fatalf("ParsePF(%q) = %v", conf, err)
+	}
+	if got, want := rs.rules[0].f.text, "block in proto tcp to port { 22, 23 }"; got != want {
+		t.Errorf("ParsePF(%q) rule text = %q, want %q", conf, got, want)
+	}
+}
