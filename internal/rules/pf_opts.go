@@ -255,7 +255,7 @@ func (p *pfParser) ruleOpt(x *pfOpts, unsure *[]string, t pfTok) (bool, error) {
 	}
 	switch t.s {
 	case "!":
-		if !p.peekAt(1).is("tagged") {
+		if !p.lookAhead(1).is("tagged") {
 			return false, nil
 		}
 		p.next()
@@ -336,7 +336,7 @@ func (p *pfParser) ruleOpt(x *pfOpts, unsure *[]string, t pfTok) (bool, error) {
 		}
 		unsim("queueing is not simulated")
 	case "set":
-		n := p.peekAt(1)
+		n := p.lookAhead(1)
 		switch {
 		case n.is("prio"), n.is("queue"), n.is("tos"), n.is("delay"):
 		default:
@@ -419,8 +419,8 @@ func (p *pfParser) tagged(x *pfOpts, neg bool) error {
 	return nil
 }
 
-// peekAt is the token k places ahead (0: the next one).
-func (p *pfParser) peekAt(k int) pfTok {
+// lookAhead is the token k places ahead (0: the next one).
+func (p *pfParser) lookAhead(k int) pfTok {
 	p.fill(k + 1)
 	return p.ahead[p.ai+k]
 }
