@@ -46,10 +46,8 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
-	if rs.xo.post {
-		return rs.evalPost(p)
-	}
-	if len(rs.blocks) > 1 {
+	if len(rs.blocks) > 1 || rs.xo.post {
+		// Several blocks, or conditions tested in rule order (decideBlocks takes decidePost).
 		return rs.evalBlocks(p)
 	}
 	var m pfMasks

@@ -50,7 +50,8 @@ type pfOptState struct {
 	tagIDs   map[string]uint16
 	tagNames []string
 	// post is set when some rule or anchor rule has a condition tested in rule order (tagged,
-	// received-on, fragment): Eval then takes the ordered path (decidePost).
+	// received-on, fragment): Eval then takes the ordered path (evalBlocks, whose decideBlocks
+	// calls decidePost).
 	post bool
 	// calls are the anchor rules whose options matter to the ordered path (they set or test a
 	// tag, or test received-on or fragment), in evaluation order.
@@ -514,27 +515,6 @@ func (rs *PFRuleset) endCallEvent(ev int) {
 	if ev >= 0 {
 		rs.xo.calls[ev].end = len(rs.rules)
 	}
-}
-
-// evalPost is Eval for a rule set with conditions tested in rule order: the same decisions, with
-// decidePost in place of the classifier's scan.
-func (rs *PFRuleset) evalPost(p *Packet) Verdict {
-	if p.Reply && rs.stateful && !p.Frag {
-		q := pfReplyOpener(p)
-		if i := rs.decidePost(&q); rs.keepsState(i) {
-			return rs.verdict(i, p)
-		}
-		return rs.verdict(rs.decidePost(p), p)
-	}
-	if rs.stateful && pfStateCandidate(p) {
-		for k := range 2 {
-			q := pfOpener(p, k)
-			if i := rs.decidePost(&q); rs.keepsState(i) {
-				return rs.verdict(i, p)
-			}
-		}
-	}
-	return rs.verdict(rs.decidePost(p), p)
 }
 
 // decidePost returns the index of the rule that decides p, or -1. The classifier gives the rules
