@@ -278,6 +278,11 @@ func (p *pfParser) ruleOpt(x *pfOpts, unsure *[]string, t pfTok) (bool, error) {
 	case "received-on":
 		p.next()
 		on := len(p.toks)
+		if p.accept("any") {
+			// Any receiving interface: a packet that came in on one (not one the host sends).
+			x.recvOn, x.recvText = []pfIfElem{{name: "any"}}, "any"
+			break
+		}
 		ifs, err := p.ifspec()
 		if err != nil {
 			return true, err

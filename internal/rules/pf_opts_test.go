@@ -101,6 +101,14 @@ var pfOptsEvalTests = []struct {
 		},
 	},
 	{
+		name: "received-on any",
+		conf: "block all\npass all received-on any\n",
+		cases: []pfWant{
+			{"udp 192.0.2.1:1000 -> 198.51.100.2:53 in via en1", Allow, "t.conf:2"},
+			{"udp 192.0.2.1:1000 -> 198.51.100.2:53 out via en1", Deny, "t.conf:1"},
+		},
+	},
+	{
 		name: "fragment",
 		conf: "pass in all\nblock in quick all fragment\n",
 		cases: []pfWant{
