@@ -34,17 +34,25 @@ import (
 // addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
 // pfctl.
 //
+// Rule options (pf_opts.go): "tag NAME" and "[!] tagged NAME" are modelled with pf's tag
+// register (a matching rule's tag sticks even when a later rule decides), "received-on IF" and
+// "fragment" are conditions; "probability", "os", "once", "tos", "prio", "max-pkt-rate" and
+// "divert-packet" make the rule unsure and are taken to match; routing ("route-to", "reply-to",
+// "dup-to", "fastroute", "rtable", "divert-to"), queueing ("queue", "set queue", "dnpipe"),
+// "set prio|tos|delay", "scrub (…)" and "label" are recorded and named in explanations as not
+// simulated. Anchor rules take the same options.
+//
 // Accepted and ignored (listed by Ignored, and by Notes, which makes verdicts conditional on
 // them): "scrub", the non-filter anchors
 // "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor" (with any inline
 // block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
-// state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters",
-// "log" options, "label", "allow-opts", "queue" and state options in parentheses (max, overload,
-// source-track, …: limits are not simulated).
+// state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters|
+// fail-policy" (and any "set" inside an anchor, which pfctl does not load from there), "altq"
+// and "queue" definitions, macOS "dummynet" and "ether" rules, and state options in parentheses
+// (max, overload, source-track, …: limits are not simulated).
 //
-// Rejected with an error naming file:line: translation rules (nat, rdr, binat), match, altq,
-// queue and dummynet rules, route-to and friends, tag/tagged, os, fragment, tos, probability,
-// rtable, and anything else ParsePF does not know.
+// Rejected with an error naming file:line: translation rules (nat, rdr, binat), match, and
+// anything else ParsePF does not know.
 type PFRuleset struct {
 	name           string
 	root           *pfAnchor
@@ -56,7 +64,8 @@ type PFRuleset struct {
 	order          []pfOrderNote
 	ignored        []string
 	opts           PFOptions
-	notes          []string // what makes a verdict conditional, as "file:line: text: why"
+	xo             pfOptState // tags and the anchor rules the ordered path needs (pf_opts.go)
+	notes          []string   // what makes a verdict conditional, as "file:line: text: why"
 	undefined      []pfUndefinedTable
 	anon           int
 	expanded       int  // filter rules as pfctl expands lists, so far (capped by pfMaxExpandedRules)
@@ -85,6 +94,9 @@ type pfRule struct {
 	dport  pfIPSet
 	ports  bool // some condition names ports
 	undef  bool // some condition names an undefined table
+	// post is set when the rule or an anchor rule around it has a condition the classifier does
+	// not fold (tagged, received-on, fragment: pf_opts.go), tested in rule order.
+	post bool
 	// runtime names a table of the rule's conditions whose contents are filled at run time, or
 	// another condition the simulator cannot decide (f.unsure, an unsure address of an anchor
 	// around it) ("" if none): what the rule matches is unknown from the file.
@@ -246,6 +258,10 @@ func LooksLikePF(data []byte) bool {
 		case "pass", "block", "anchor", "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor",
 			"dummynet-anchor", "antispoof":
 			return true
+		case "altq", "queue":
+			// A file of queue definitions only (FreeBSD's example queue files); ipfw configures
+			// its queues with "ipfw queue N config" or a rule number first.
+			return len(f) > 1
 		case "table":
 			if len(f) > 1 && strings.HasPrefix(f[1], "<") {
 				return true
@@ -440,13 +456,16 @@ func (rs *PFRuleset) flatten(a *pfAnchor, ctx []*pfCond) {
 			conds := append(slices.Clip(ctx), &st.f.cond)
 			rs.rules = append(rs.rules, pfFieldSets(st.f, conds, rs.memo))
 			rs.addUnsure(conds)
+			rs.flagPost(ctx, &st.f.cond)
 			continue
 		}
 		start := len(rs.rules)
 		inner := append(slices.Clip(ctx), &st.call.cond)
+		ev := rs.callEvent(st.call, start, inner)
 		for _, t := range st.call.targets {
 			rs.flatten(t, inner)
 		}
+		rs.endCallEvent(ev)
 		if st.call.quick {
 			for i := start; i < len(rs.rules); i++ {
 				if rs.rules[i].qEnd < 0 {

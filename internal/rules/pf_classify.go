@@ -968,6 +968,9 @@ func (c *pfClassifier) packetMasks(p *Packet, m *pfMasks) {
 
 // decideBlocks returns the index of the rule that decides p, or -1 when no rule matches.
 func (rs *PFRuleset) decideBlocks(p *Packet) int {
+	if rs.xo.post {
+		return rs.decidePost(p) // tags and the other ordered conditions (pf_opts.go)
+	}
 	last := -1
 	for b := range rs.blocks {
 		c := &rs.blocks[b]

@@ -49,7 +49,8 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
-	if len(rs.blocks) > 1 {
+	if len(rs.blocks) > 1 || rs.xo.post {
+		// Several blocks, or conditions tested in rule order (decideBlocks takes decidePost).
 		return rs.evalBlocks(p)
 	}
 	var m pfMasks
@@ -310,7 +311,8 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 type pfWalker struct {
 	rs    *PFRuleset
 	p     *Packet
-	idx   int // index of the next rule in the expanded order
+	idx   int    // index of the next rule in the expanded order
+	tag   uint16 // the tag register (pf_opts.go): the tag of the last matching rule that set one
 	last  int
 	stop  bool
 	trace *[]Step
@@ -341,6 +343,9 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			i := w.idx
 			w.idx++
 			ok, why := f.check(w.p, explain)
+			if ok {
+				ok, why = f.cond.x.match(&w.rs.xo, w.p, w.tag, explain)
+			}
 			if i == w.force {
 				ok = true
 			} else if w.only {
@@ -351,20 +356,26 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 				continue
 			}
 			w.last, matched = i, true
+			if f.cond.x.tag != 0 {
+				w.tag = f.cond.x.tag
+			}
 			if f.quick {
 				w.stop = true
-				w.step(f.where, f.text, true, "matched quick: evaluation stops here")
+				w.step(f.where, f.text, true, f.cond.x.matchedWhy("matched quick: evaluation stops here"))
 				return true
 			}
 			why = "matched; last match so far"
 			if quickAnchor != "" {
 				why += fmt.Sprintf(" (anchor %q is quick: evaluation stops when it ends)", quickAnchor)
 			}
-			w.step(f.where, f.text, true, why)
+			w.step(f.where, f.text, true, f.cond.x.matchedWhy(why))
 			continue
 		}
 		c := st.call
 		ok, why := c.cond.check(w.p, explain)
+		if ok {
+			ok, why = c.cond.x.match(&w.rs.xo, w.p, w.tag, explain)
+		}
 		only := w.only
 		if !ok && w.force >= w.idx && w.force < w.idx+c.size {
 			ok, w.only = true, true // the forced rule's anchors are taken to match as it is
@@ -376,8 +387,11 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			}
 			continue
 		}
+		if c.cond.x.tag != 0 {
+			w.tag = c.cond.x.tag
+		}
 		if explain {
-			w.step(c.where, c.text, true, pfCallWhy(c))
+			w.step(c.where, c.text, true, c.cond.x.matchedWhy(pfCallWhy(c)))
 		}
 		inner := quickAnchor
 		if c.quick {

@@ -81,6 +81,8 @@ type pfLexer struct {
 	expansions int
 	macroBytes int   // text added by macro expansions
 	err        error // the first error; the lexer then returns only end of file
+	// quoted is set while a quoted string is read, where backslashes are the string's own.
+	quoted bool
 }
 
 func (l *pfLexer) getc() (pfChar, bool) {
@@ -106,6 +108,12 @@ func (l *pfLexer) getc() (pfChar, bool) {
 				l.pos += 3
 				l.line++
 				continue
+			}
+			if len(rest) > 0 && !l.quoted {
+				// pfctl drops a backslash before any other character outside quotes: "\ "
+				// is a blank, so "a, \ # comment" ends in a comment and a line end.
+				l.pos++
+				c = rest[0]
 			}
 		}
 		ch := pfChar{c, l.pos, l.pos + 1, l.line, false}
@@ -182,24 +190,33 @@ func (l *pfLexer) lex() pfTok {
 		case c == '\n':
 			return pfTok{kind: pfNL, s: "\n", line: ch.line, start: ch.start, end: ch.end}
 		case c == '"' || c == '\'':
+			// As in pfctl, a quoted string may span lines, whose line ends it drops
+			// ("{ 22, 80,\n 443 }" reads "{ 22, 80, 443 }"); a backslash escapes only the
+			// quote; "$" is not expanded inside quotes.
 			var b []byte
 			var end int
+			l.quoted = true
 			for {
 				ch2, ok := l.getc()
-				if !ok || ch2.c == '\n' {
+				if !ok {
+					l.quoted = false
 					return l.fail(ch.line, "unterminated quoted string")
+				}
+				if ch2.c == '\n' && !ch2.macro {
+					continue
 				}
 				if ch2.c == c {
 					end = ch2.end
 					break
 				}
 				if ch2.c == '\\' {
-					if n, ok := l.peekc(); ok && (n.c == c || n.c == '\\') {
+					if n, ok := l.peekc(); ok && n.c == c {
 						ch2, _ = l.getc()
 					}
 				}
 				b = append(b, ch2.c)
 			}
+			l.quoted = false
 			return pfTok{kind: pfString, s: string(b), line: ch.line, start: ch.start, end: end}
 		case c == '$' && !ch.macro:
 			var name []byte
@@ -280,6 +297,9 @@ func pfNormText(src []byte) string {
 		if c == '\\' && i+1 < len(src) && (src[i+1] == '\n' || src[i+1] == '\r') {
 			space = true
 			continue
+		}
+		if c == '\\' && quote == 0 {
+			continue // pfctl drops a backslash outside quotes (see getc)
 		}
 		if pfIsSpace(c) || c == '\n' {
 			space = true

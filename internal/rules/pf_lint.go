@@ -170,8 +170,8 @@ func pfFlagsModelled(f *pfFilter) bool {
 // table filled at run time covers and is covered by nothing: its packets are unknown.
 func (l *pfLinter) covers(a, b int) bool {
 	ra, rb := &l.rs.rules[a], &l.rs.rules[b]
-	if ra.runtime != "" || rb.runtime != "" {
-		return false
+	if ra.runtime != "" || rb.runtime != "" || ra.post {
+		return false // a's ordered conditions (tagged, received-on, fragment) narrow it further
 	}
 	if !pfSubset(l.combo[b], l.comboMin[a]) || !rb.sport.subsetOf(ra.sport) || !rb.dport.subsetOf(ra.dport) || !rb.ifs.subsetOf(ra.ifs) {
 		return false
@@ -233,7 +233,7 @@ func (l *pfLinter) stopper(i int) bool {
 // TCP packets it leaves to its state entries.
 func (l *pfLinter) catchAll(i int) bool {
 	r := &l.rs.rules[i]
-	if r.runtime != "" {
+	if r.runtime != "" || r.post {
 		return false
 	}
 	if !r.ifs.universal() || !r.src.local.equal(pfFull) || !r.src.remote.equal(pfFull) ||
@@ -354,6 +354,9 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 		if rules[j].undef || rules[j].runtime != "" {
 			continue // its table is filled at run time, so what it matches is unknown
 		}
+		if b.cond.x.tag != 0 {
+			continue // it tags what it matches even when a later rule decides (pf_opts.go)
+		}
 		if l.matchesNothing(j) {
 			out = append(out, Finding{
 				Kind:    PFLintNeverMatches,
@@ -458,7 +461,7 @@ func (l *pfLinter) defaultBlock() []Finding {
 	var partial []string
 	for i := range l.rs.rules {
 		r := &l.rs.rules[i]
-		if r.f.pass || r.dirs&2 == 0 || r.runtime != "" || !pfSubset(l.inOnly, l.comboMin[i]) {
+		if r.f.pass || r.dirs&2 == 0 || r.runtime != "" || r.post || !pfSubset(l.inOnly, l.comboMin[i]) {
 			continue
 		}
 		b4 := pfV4Set.subsetOf(r.src.remote) && pfV4Set.subsetOf(r.dst.local)

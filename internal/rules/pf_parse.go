@@ -71,6 +71,7 @@ type pfCond struct {
 	protos   []uint8
 	protoTxt string
 	src, dst pfHost
+	x        pfOpts // the options past from/to (pf_opts.go)
 }
 
 type pfReturn uint8
@@ -419,8 +420,10 @@ func (p *pfParser) statement() error {
 		return p.ignore(t, "not a filter anchor")
 	case "nat", "rdr", "binat", "no", "nat64":
 		return p.errf(t, "%q: translation rules change addresses before filtering and are not supported by the simulator", t.s)
-	case "match", "altq", "queue", "dummynet", "ether":
+	case "match":
 		return p.errf(t, "%q rules are not supported by the simulator", t.s)
+	case "altq", "queue", "dummynet", "ether":
+		return p.notModelled(t)
 	}
 	return p.errf(t, "unknown keyword %q", t.s)
 }
@@ -633,7 +636,7 @@ var pfIgnoredOptions = map[string]bool{
 	"optimization": true, "ruleset-optimization": true, "loginterface": true, "timeout": true,
 	"limit": true, "state-policy": true, "state-defaults": true, "hostid": true,
 	"fingerprints": true, "debug": true, "reassemble": true, "syncookies": true,
-	"keepcounters": true,
+	"keepcounters": true, "fail-policy": true,
 }
 
 func (p *pfParser) set(first pfTok) error {
@@ -643,7 +646,7 @@ func (p *pfParser) set(first pfTok) error {
 		return p.errf(opt, "set needs an option, found %s", opt)
 	}
 	if p.anchor != p.rs.root {
-		return p.errf(first, "set %s: options are only allowed in the main ruleset", opt.s)
+		return p.setInAnchor(first, opt)
 	}
 	switch opt.s {
 	case "skip":
@@ -797,10 +800,14 @@ func (p *pfParser) anchorRule(first pfTok) error {
 	if err := p.cond(&c.cond); err != nil {
 		return err
 	}
+	if err := p.anchorOpts(c); err != nil {
+		return err
+	}
 	if t := p.peek(); t.kind == pfWord && !t.is("{") {
 		return p.errf(t, "%q is not supported on anchor rules", t.s)
 	}
 	c.text = p.text(first.start)
+	p.anchorNotes(c)
 	block := p.peek().is("{")
 	if name == "" {
 		if !block {
@@ -943,6 +950,13 @@ func (p *pfParser) filter(first pfTok) error {
 	explicitFlags, explicitState, stateOpts := false, false, false
 	for {
 		t := p.peek()
+		if t.is("!") {
+			if ok, err := p.ruleOpt(&f.cond.x, &f.cond.x.unsure, t); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
+		}
 		if t.kind != pfWord {
 			break
 		}
@@ -1001,16 +1015,12 @@ func (p *pfParser) filter(first pfTok) error {
 			if err := p.userGroup(f, t); err != nil {
 				return err
 			}
-		case "queue":
-			p.next()
-			if p.peek().is("(") {
-				if err := p.skipParens(); err != nil {
-					return err
-				}
-			} else if v := p.next(); !v.value() {
-				return p.errf(v, "queue needs a name, found %s", v)
-			}
 		default:
+			if ok, err := p.ruleOpt(&f.cond.x, &f.cond.x.unsure, t); err != nil {
+				return err
+			} else if ok {
+				continue
+			}
 			if pfRuleWords[t.s] {
 				return p.errf(t, "unexpected %q: a rule reads pass|block, in|out, log, quick, on, inet|inet6, proto, from, to, then options", t.s)
 			}
@@ -1027,6 +1037,8 @@ func (p *pfParser) filter(first pfTok) error {
 		f.flags, f.mask = pfSYN, pfSYN|pfACK // and then match only SYNs: pf's default flags S/SA
 	}
 	f.text = p.text(first.start)
+	pfFinishOpts(&f.cond, &f.cond.x.unsure)
+	f.unsure = append(f.unsure, f.cond.x.unsure...)
 	if err := pfCheckFilter(f, explicitFlags); err != nil {
 		return p.errf(first, "%v", err)
 	}
@@ -1120,9 +1132,11 @@ func (p *pfParser) cond(c *pfCond) error {
 			c.ifText += " (" + strings.Join(members, "; ") + ")"
 		}
 	}
-	for _, r := range []string{"fastroute", "route-to", "reply-to", "dup-to"} {
-		if t := p.peek(); t.is(r) {
-			return p.errf(t, "%q is not supported by the simulator", r)
+	if t := p.peek(); t.kind == pfWord && pfRouteWords[t.s] != "" {
+		// The older grammar (macOS, FreeBSD) puts routing right after the interface.
+		p.next()
+		if err := p.routeOpt(&c.x, t); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -1163,7 +1177,9 @@ func (p *pfParser) cond(c *pfCond) error {
 		}
 	}
 	if t := p.peek(); t.is("os") {
-		return p.errf(t, "\"os\" is not supported by the simulator")
+		if err := p.osOpt(c); err != nil {
+			return err
+		}
 	}
 	if p.accept("to") {
 		if err := p.host(&c.dst); err != nil {
@@ -1661,10 +1677,8 @@ func (p *pfParser) antispoof(first pfTok) error {
 	case p.accept("inet6"):
 		af = 6
 	}
-	if p.accept("label") {
-		if v := p.next(); !v.value() {
-			return p.errf(v, "label needs a string, found %s", v)
-		}
+	if err := p.antispoofOpts(); err != nil {
+		return err
 	}
 	text := p.text(first.start)
 	where := p.where(first)
@@ -1697,7 +1711,7 @@ func (p *pfParser) antispoof(first pfTok) error {
 		}
 	}
 	if p.peek().kind == pfWord {
-		return p.errf(p.peek(), "antispoof: unexpected %q: it reads antispoof [log] [quick] for IF [inet|inet6] [label L]", p.peek().s)
+		return p.errf(p.peek(), "antispoof: unexpected %q: it reads antispoof [log] [quick] for IF [inet|inet6] [label L] [tracker N]", p.peek().s)
 	}
 	return p.endStatement()
 }
