@@ -60,6 +60,17 @@ type PFRuleset struct {
 	blocks         []pfClassifier
 	reps           []uint8   // a protocol of each class the rules' protocols sort into (pfProtoClasses)
 	memo           pfNegMemo // while compiling
+	// Address translation (pf_translate.go): the dialect and where it was first seen, the first
+	// translation anchor, whether anything translates, the rule lists of the macOS/FreeBSD
+	// dialect (binat, rdr, nat) in evaluation order, the translating match rules of the OpenBSD
+	// one, and whether those need the tree walk (inside anchors).
+	dialect, dialectWhere string
+	xanchorWhere          string
+	xlate                 bool
+	xrules                [3][]pfRule
+	xmatch                []int32
+	xslow                 bool
+	xcalls                []*pfCall // the translation anchor calls, in the order of the file
 }
 
 type pfSkip struct{ iface, where, text string }
@@ -233,8 +244,13 @@ func LooksLikePF(data []byte) bool {
 		}
 		switch f[0] {
 		case "pass", "block", "anchor", "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor",
-			"dummynet-anchor", "antispoof":
+			"dummynet-anchor", "antispoof", "rdr", "binat":
 			return true
+		case "nat", "match":
+			// ipfw has "nat N config …"; pf's nat and match go on with pass, on or a direction.
+			if len(f) > 1 && (f[1] == "on" || f[1] == "pass" || f[1] == "in" || f[1] == "out") {
+				return true
+			}
 		case "table":
 			if len(f) > 1 && strings.HasPrefix(f[1], "<") {
 				return true
@@ -372,6 +388,9 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 		if r.f.pass && r.f.state != pfNoState {
 			rs.stateful = true
 		}
+	}
+	if err := rs.compileX(); err != nil {
+		return err
 	}
 	rs.reps, _ = pfProtoClasses(rs.rules)
 	var err error

@@ -46,6 +46,9 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
+	if rs.xlate {
+		return rs.evalX(p)
+	}
 	if len(rs.blocks) > 1 {
 		return rs.evalBlocks(p)
 	}
@@ -237,6 +240,9 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			return rs.skipVerdict(i), steps
 		}
 	}
+	if rs.xlate {
+		return rs.interpretX(p, explain, steps)
+	}
 	if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
 		if i := rs.walk(&opener, nil); rs.keepsState(i) {
@@ -281,7 +287,8 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 // pfWalker evaluates the anchor tree the way pf_test_rule does.
 type pfWalker struct {
 	rs    *PFRuleset
-	p     *Packet
+	p     *Packet // the packet as the rules see it: cur once a match rule translated it
+	cur   Packet
 	idx   int // index of the next rule in the expanded order
 	last  int
 	stop  bool
@@ -290,9 +297,16 @@ type pfWalker struct {
 
 // walk returns the index of the deciding rule, or -1.
 func (rs *PFRuleset) walk(p *Packet, trace *[]Step) int {
+	i, _ := rs.walkPacket(p, trace)
+	return i
+}
+
+// walkPacket is walk that also returns the packet as the last rules saw it, which match rules
+// with a translation change on the way (pf_translate.go).
+func (rs *PFRuleset) walkPacket(p *Packet, trace *[]Step) (int, Packet) {
 	w := pfWalker{rs: rs, p: p, last: -1, trace: trace}
 	w.ruleset(rs.root, "")
-	return w.last
+	return w.last, *w.p
 }
 
 func (w *pfWalker) step(where, text string, matched bool, why string) {
@@ -313,6 +327,10 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			ok, why := f.check(w.p, explain)
 			if !ok {
 				w.step(f.where, f.text, false, why)
+				continue
+			}
+			if f.match {
+				w.matchRule(f)
 				continue
 			}
 			w.last, matched = i, true

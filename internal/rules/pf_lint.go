@@ -105,7 +105,8 @@ func (l *pfLinter) combos() {
 						pfSetBit(l.inOnly, k)
 					}
 					for i := range l.rs.rules {
-						if pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
+						// A match rule decides nothing, so it covers no rule and none covers it.
+						if !l.rs.rules[i].f.match && pfComboMatch(&l.rs.rules[i], 1<<d, pv, ts, fr == 1) {
 							pfSetBit(l.combo[i], k)
 						}
 					}
@@ -354,6 +355,9 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 		if rules[j].undef || rules[j].runtime != "" {
 			continue // its table is filled at run time, so what it matches is unknown
 		}
+		if b.match {
+			continue // a match rule never decides, so it cannot be dead for deciding nothing
+		}
 		if l.matchesNothing(j) {
 			out = append(out, Finding{
 				Kind:    PFLintNeverMatches,
@@ -458,7 +462,7 @@ func (l *pfLinter) defaultBlock() []Finding {
 	var partial []string
 	for i := range l.rs.rules {
 		r := &l.rs.rules[i]
-		if r.f.pass || r.dirs&2 == 0 || r.runtime != "" || !pfSubset(l.inOnly, l.comboMin[i]) {
+		if r.f.pass || r.f.match || r.dirs&2 == 0 || r.runtime != "" || !pfSubset(l.inOnly, l.comboMin[i]) {
 			continue
 		}
 		b4 := pfV4Set.subsetOf(r.src.remote) && pfV4Set.subsetOf(r.dst.local)
