@@ -46,7 +46,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
-	if rs.xlate {
+	if rs.xlate && rs.needsX(p) {
 		return rs.evalX(p)
 	}
 	if len(rs.blocks) > 1 {

@@ -726,6 +726,15 @@ func (rs *PFRuleset) compileX() error {
 			}
 		}
 	}
+	defer func() {
+		// xtop: every rule up to the last translating match rule is a match rule.
+		rs.xtop = len(rs.xmatch) > 0
+		if rs.xtop {
+			for i := range rs.xmatch[len(rs.xmatch)-1] {
+				rs.xtop = rs.xtop && rs.rules[i].f.match
+			}
+		}
+	}()
 	inRoot := map[*pfFilter]bool{}
 	for _, st := range rs.root.stmts {
 		if st.f != nil {
@@ -932,6 +941,42 @@ func (rs *PFRuleset) evalX(p *Packet) Verdict {
 	return rs.outVerdict(rs.decideX(p), p)
 }
 
+// needsX reports whether a translation may apply to p or to a packet that may have opened its
+// state. When none does, the verdict is the one of the rules without translation (a translation
+// on a deciding pass rule changes the packet, not the verdict), which Eval finds faster.
+func (rs *PFRuleset) needsX(p *Packet) bool {
+	if rs.xapplies(p) {
+		return true
+	}
+	switch {
+	case !rs.stateful || p.Frag:
+		return false
+	case p.Reply:
+		q := pfReplyOpener(p)
+		return rs.xapplies(&q)
+	case pfStateCandidate(p):
+		// Translation rules test no TCP flags, so the packet's own SYN is covered by p.
+		q := pfReverse(p)
+		q.Setup, q.Established = true, false
+		return rs.xapplies(&q)
+	}
+	return false
+}
+
+// xapplies reports whether a translation rule (macOS/FreeBSD) or a translating match rule
+// (OpenBSD: the first one to apply must match the packet as it came) matches p.
+func (rs *PFRuleset) xapplies(p *Packet) bool {
+	if rs.dialect == PFDialectOpenBSD {
+		for _, m := range rs.xmatch {
+			if rs.rules[m].matches(p) {
+				return true
+			}
+		}
+		return false
+	}
+	return rs.xlateC(p) != nil
+}
+
 // decideX translates and filters p with the compiled rules.
 func (rs *PFRuleset) decideX(p *Packet) pfOutcome {
 	if rs.dialect == PFDialectOpenBSD {
@@ -984,13 +1029,18 @@ func pfFirstMatch(rules []pfRule, p *Packet) *pfRule {
 
 // matches tests p against the rule's field sets (the anchors' conditions folded in).
 func (r *pfRule) matches(p *Packet) bool {
-	if !pfComboMatch(r, pfDirBit(p.Dir), p.Proto, pfTCPState(p), p.Frag) || !r.ifs.has(p.Iface) {
+	// The cheap tests first; ports before addresses, as translation rules mostly name a port.
+	if r.dirs&pfDirBit(p.Dir) == 0 || !r.protos.has(p.Proto) {
 		return false
 	}
-	if !r.src.has(p.Src.Unmap(), p.Dir == Out) || !r.dst.has(p.Dst.Unmap(), p.Dir == In) {
+	if r.ports && (p.Proto == ProtoTCP || p.Proto == ProtoUDP) && !p.Frag &&
+		(!r.dport.contains(pfU128{0, uint64(p.DstPort)}) || !r.sport.contains(pfU128{0, uint64(p.SrcPort)})) {
 		return false
 	}
-	if r.ports && (!r.sport.contains(pfU128{0, uint64(p.SrcPort)}) || !r.dport.contains(pfU128{0, uint64(p.DstPort)})) {
+	if !pfComboMatch(r, pfDirBit(p.Dir), p.Proto, pfTCPState(p), p.Frag) {
+		return false
+	}
+	if !r.src.has(p.Src.Unmap(), p.Dir == Out) || !r.dst.has(p.Dst.Unmap(), p.Dir == In) || !r.ifs.has(p.Iface) {
 		return false
 	}
 	if f := r.f; len(f.icmp) > 0 {
@@ -1019,6 +1069,16 @@ func (a *pfAddrField) has(x netip.Addr, local bool) bool {
 // rules are scanned by the classifier with the packet as the earlier one left it.
 func (rs *PFRuleset) decideOpen(p *Packet) (int, Packet) {
 	cur := *p
+	if rs.xtop {
+		// Only match rules come before the last translating one, and they never match in the
+		// classifier: translate in order, then one scan of the whole rule set decides.
+		for _, m := range rs.xmatch {
+			if r := &rs.rules[m]; r.matches(&cur) {
+				cur = r.f.xl.apply(&cur)
+			}
+		}
+		return rs.decideBlocks(&cur), cur
+	}
 	from, last := 0, -1
 	for _, m := range rs.xmatch {
 		r := &rs.rules[m]

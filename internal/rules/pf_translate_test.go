@@ -459,17 +459,25 @@ func BenchmarkPFEvalTranslate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			pkts := []Packet{
+			// BenchmarkPFEval's packets, every eighth one replaced by one that is translated.
+			pkts := pfBenchPackets()
+			xl := []Packet{
 				pfPkt(b, "tcp 203.0.113.5:51234 -> 192.0.2.10:8003 in via en0 setup"),
-				pfPkt(b, "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup"),
+				pfPkt(b, "tcp 203.0.113.5:51234 -> 192.0.2.10:8005 in via en0 established"),
 				pfPkt(b, "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup"),
-				pfPkt(b, "udp 198.51.100.7:53 -> 192.0.2.10:5353 in via en0"),
+				pfPkt(b, "udp 10.0.0.7:5353 -> 198.51.100.7:53 out via en0"),
+			}
+			for i := 0; i < len(pkts); i += 8 {
+				pkts[i] = xl[i/8%len(xl)]
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
+			i := 0
+			for b.Loop() {
 				rs.Eval(&pkts[i%len(pkts)])
+				i++
 			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
 		})
 	}
 }
