@@ -70,7 +70,7 @@ type PFRuleset struct {
 	xrules                [3][]pfRule
 	xmatch                []int32
 	xslow                 bool
-	xtop                  bool // the translating match rules come first (pf_translate.go)
+	xtop                  bool      // the translating match rules come first (pf_translate.go)
 	xcalls                []*pfCall // the translation anchor calls, in the order of the file
 }
 
