@@ -196,9 +196,14 @@ func (p *pfParser) translation(first pfTok) error {
 		return err
 	}
 	f.text = p.text(first.start)
-	if err := pfCheckCond(&f.cond); err != nil {
+	// pfctl takes ports on a translation rule without "proto tcp|udp" (pfSense writes "nat on
+	// $WAN from … to any port 500 -> …"); pf then matches them on TCP and UDP packets only.
+	cc := f.cond
+	cc.src.portsSeen, cc.dst.portsSeen = false, false
+	if err := pfCheckCond(&cc); err != nil {
 		return p.errf(first, "%v", err)
 	}
+	f.cond.src.addrs, f.cond.dst.addrs = cc.src.addrs, cc.dst.addrs
 	if x.kind != pfXBinat {
 		p.resolvePool(x, targets, f)
 		p.anchor.xstmts = append(p.anchor.xstmts, pfStmt{f: f})
@@ -432,6 +437,9 @@ func (p *pfParser) resolvePool(x *pfXlate, ts []pfXTarget, f *pfFilter) {
 	}
 	if x.op == pfXOpSrc && !x.hasPort && !static && x.kind != pfXBinat && x.name != "binat-to" {
 		x.noteKeepSrcPort = true
+	}
+	if x.op == pfXOpSrc && x.hasPort && x.portHi > x.portLo {
+		f.unsure = append(f.unsure, fmt.Sprintf("%s port %d:%d: pf picks the source port from the range; the simulator keeps one inside it, else takes the first", x.name, x.portLo, x.portHi))
 	}
 	if x.bits == 0 && len(ts) == 1 && ts[0].pre.IsValid() {
 		x.bits = ts[0].pre.Bits()
@@ -799,8 +807,9 @@ func (x *pfXlate) apply(p *Packet) Packet {
 	switch x.op {
 	case pfXOpSrc:
 		q.Src = x.mapAddr(p.Src)
-		if x.hasPort && ports {
-			q.SrcPort = x.port(p.SrcPort)
+		if x.hasPort && ports && (p.SrcPort < x.portLo || p.SrcPort > x.portHi) {
+			// nat picks a free source port in its range: one inside it may stay as it is.
+			q.SrcPort = x.portLo
 		}
 	case pfXOpDst:
 		q.Dst = x.mapAddr(p.Dst)
@@ -1212,7 +1221,7 @@ func (rs *PFRuleset) outcomeRef(p *Packet, trace *[]Step) pfOutcome {
 	if f := rs.xlateRef(p, trace); f != nil {
 		switch {
 		case f.xl.no:
-			step(f, fmt.Sprintf("matched %s: the packet stays untranslated (the first matching %s rule decides)", f.xl.name, f.xl.name))
+			step(f, fmt.Sprintf("matched no %s: the packet stays untranslated (the first matching %s rule decides)", f.xl.name, f.xl.name))
 		case f.xl.pass:
 			q = f.xl.apply(p)
 			step(f, pfDescribe(f.xl, p, &q)+"; with pass, pf passes the translated packet without evaluating the filter rules")

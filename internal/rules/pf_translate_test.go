@@ -178,6 +178,33 @@ var pfTranslateCases = []pfTranslateCase{
 		dialect: PFDialectMacOS,
 	},
 	{
+		name:    "ports on a nat rule without proto (as pfSense writes) match UDP",
+		conf:    "nat on en0 from { 127.0.0.0/8 192.168.1.0/24 } to any port 500 -> 192.168.10.72/32 static-port\nblock out all\npass out from 192.168.10.72\n",
+		pkt:     "udp 192.168.1.5:500 -> 198.51.100.7:500 out via en0",
+		act:     Allow,
+		where:   "pf.conf:3",
+		out:     "udp 192.168.10.72:500 -> 198.51.100.7:500 out via en0",
+		dialect: PFDialectMacOS,
+	},
+	{
+		name:    "no nat proto carp exempts CARP",
+		conf:    "no nat proto carp\nnat on en0 from any to any -> 192.0.2.10\nblock out all\npass out proto carp from 10.0.0.5\n",
+		pkt:     "112 10.0.0.5 -> 224.0.0.18 out via en0",
+		act:     Allow,
+		where:   "pf.conf:4",
+		dialect: PFDialectMacOS,
+	},
+	{
+		name:    "nat pass to an interface group's address",
+		conf:    "nat pass on egress from 10.0.0.0/24 to any -> (egress:0)\nblock all\n",
+		opts:    PFOptions{Ifaces: pfEn0.Ifaces, Groups: map[string][]string{"egress": {"en0"}}},
+		pkt:     "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup",
+		act:     Allow,
+		where:   "pf.conf:1",
+		out:     "tcp 192.0.2.10:50000 -> 93.184.216.34:443 out via en0 setup",
+		dialect: PFDialectMacOS,
+	},
+	{
 		name:    "match nat-to: later rules see the translated source",
 		conf:    "match out on en0 from 10.0.0.0/24 nat-to 192.0.2.10\nblock all\npass out on en0 from 192.0.2.10\n",
 		pkt:     "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup",
@@ -319,6 +346,7 @@ func TestPFTranslateUnsure(t *testing.T) {
 		{"nat on en0 from 10.0.0.0/24 -> 192.0.2.0/28\n", []string{"nat 192.0.2.0/28: pf picks an address of the pool; the simulator takes the first"}},
 		{"rdr on en0 proto tcp to port 80 tag WEB -> 10.0.0.5\n", []string{"tag WEB: tags are not simulated"}},
 		{"nat on en0 from 10.0.0.0/24 -> 192.0.2.0/28 bitmask\n", nil},
+		{"nat on en0 from 10.0.0.0/24 -> 192.0.2.10 port 1024:65535\n", []string{"nat port 1024:65535: pf picks the source port from the range; the simulator keeps one inside it, else takes the first"}},
 	} {
 		rs, err := ParsePF([]byte(tt.conf), "pf.conf", nil)
 		if err != nil {
