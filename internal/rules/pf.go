@@ -26,18 +26,20 @@ import (
 // "N >< M", "N <> M" and lists; anchors "anchor NAME [in|out] [quick] [on …] [af] [proto …]
 // [from … to …] [{ inline rules }]", "anchor \"name/*\"", "load anchor NAME from FILE",
 // "include FILE"; "antispoof [log] [quick] for IF [inet|inet6]", expanded from the interface
-// addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
-// pfctl.
+// addresses of PFOptions (see Notes when they are missing); address translation in both dialects,
+// modelled before filtering (pf_translate.go): "[no] nat|rdr|binat [pass] … -> POOL [port …]
+// [pooltype] [static-port]", "nat-anchor|rdr-anchor|binat-anchor NAME [{ … }]" (macOS, FreeBSD),
+// and "match" rules with the options "nat-to", "rdr-to", "binat-to", "af-to" (OpenBSD 4.7 and
+// later; see Dialect). Line continuations and comments as in pfctl.
 //
 // Accepted and ignored (listed by Ignored, and by Notes, which makes verdicts conditional on
-// them): "scrub", the non-filter anchors
-// "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor" (with any inline
-// block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
+// them): "scrub", the anchors "scrub-anchor", "dummynet-anchor" (with any inline block), the
+// translation anchors whose rules are loaded at run time, engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
 // state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters",
 // "log" options, "label", "allow-opts", "queue" and state options in parentheses (max, overload,
 // source-track, …: limits are not simulated).
 //
-// Rejected with an error naming file:line: translation rules (nat, rdr, binat), match, altq,
+// Rejected with an error naming file:line: a file mixing the two translation dialects, altq,
 // queue and dummynet rules, route-to and friends, tag/tagged, user/group, os, fragment, tos,
 // probability, rtable, no-route, urpf-failed, interface address modifiers (":network"), host
 // names, and anything else ParsePF does not know.

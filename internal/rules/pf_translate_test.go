@@ -657,3 +657,66 @@ func TestPFTranslateMatchesReference(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { pfCheckTranslateRandom(t, seed) })
 	}
 }
+
+// FuzzParsePFTranslate feeds the translation grammar's unit tables, mutated, to the parser: it
+// must not panic, and a rule set it accepts must evaluate alike compiled and by the reference.
+func FuzzParsePFTranslate(f *testing.F) {
+	for _, c := range pfTranslateCases {
+		f.Add(c.conf)
+	}
+	for _, c := range []string{
+		"nat on en0 from 10.0.0.0/8 -> 192.0.2.10\npass out on en0 nat-to 192.0.2.10\n",
+		"binat on en0 from 10.0.0.0/24 to any -> 192.0.2.20\n",
+		"rdr on en0 proto tcp to port 80 tag WEB -> 10.0.0.5\n",
+		"nat on en0 from 10.0.0.0/24 -> { 192.0.2.10, 192.0.2.11 } round-robin sticky-address\n",
+		"nat on en0 from 10.0.0.0/24 -> 192.0.2.0/28 source-hash 0x1234 static-port\n",
+		"rdr-anchor \"x\" in on en0 {\n rdr pass proto udp to port 53 -> 127.0.0.1 port 5353\n}\n",
+		"pass in inet6 af-to inet from 198.51.100.1 to 198.51.100.0/24\n",
+	} {
+		f.Add(c)
+	}
+	pkts := []string{
+		"tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 setup",
+		"tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 established",
+		"udp 93.184.216.34:53 -> 10.0.0.5:5353 in via en0 reply",
+		"tcp [2001:db8::1]:50000 -> [64:ff9b::c633:6464]:80 in via en0 setup",
+	}
+	f.Fuzz(func(t *testing.T, conf string) {
+		rs, err := ParsePF([]byte(conf), "f.conf", nil)
+		if err != nil {
+			return
+		}
+		for _, s := range pkts {
+			p := pfPkt(t, s)
+			if got, want := rs.Eval(&p), rs.pfEvalReference(&p); got != want {
+				t.Fatalf("rule set %q, packet %s: Eval = %+v, reference = %+v", conf, s, got, want)
+			}
+			rs.Translate(&p)
+		}
+	})
+}
+
+// A match rule decides nothing: lint neither calls it dead nor lets it cover the rules after it,
+// nor takes it for a default block.
+func TestPFLintMatchRules(t *testing.T) {
+	for _, tt := range []struct {
+		conf string
+		want []string // the kinds of the findings
+	}{
+		{"block in all\nmatch in proto tcp\npass in proto tcp to port 22\n", nil},
+		{"match in all\npass in proto tcp to port 22\n", []string{PFLintNoDefaultBlock}},
+		{"block in all\nmatch in on en0 proto tcp to port 80 rdr-to 10.0.0.5\npass in proto tcp to 10.0.0.5 port 80\n", nil},
+	} {
+		rs, err := ParsePF([]byte(tt.conf), "pf.conf", nil)
+		if err != nil {
+			t.Fatalf("ParsePF(%q) error: %v", tt.conf, err)
+		}
+		var got []string
+		for _, f := range rs.Lint() {
+			got = append(got, f.Kind)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("Lint(%q) kinds (-want +got):\n%s", tt.conf, diff)
+		}
+	}
+}
