@@ -103,6 +103,9 @@ func (rs *PFRuleset) Dialect() string { return rs.dialect }
 // setDialect records the dialect a statement belongs to, and refuses a file mixing both: pfctl
 // of either family reads only its own.
 func (p *pfParser) setDialect(d string, t pfTok) error {
+	if d == PFDialectOpenBSD && p.rs.xanchorWhere != "" {
+		return p.errf(t, "%q: this rule set calls translation anchors (%s), which are of the %s dialect; the two dialects do not mix (pfctl refuses the other one): write every translation in one of them", t.s, p.rs.xanchorWhere, PFDialectMacOS)
+	}
 	if p.rs.dialect == "" {
 		p.rs.dialect, p.rs.dialectWhere = d, p.where(t)
 		return nil

@@ -379,6 +379,7 @@ func TestPFTranslateErrors(t *testing.T) {
 		{"host name target", "nat on en0 from 10.0.0.0/8 -> gateway.example\n", `pf.conf:1: nat "gateway.example": want an address, a prefix, an interface or <table> (host names are not resolved)`},
 		{"two translations", "pass out on en0 nat-to 192.0.2.10 rdr-to 10.0.0.5\n", `pf.conf:1: rdr-to: the rule already translates with nat-to; the simulator takes one translation per rule`},
 		{"af-to without the rule's family", "pass in af-to inet6 from 2001:db8::1\n", `pf.conf:1: af-to needs the rule's own family (inet or inet6), the other one than it translates into`},
+		{"OpenBSD after a nat-anchor", "rdr-anchor \"x\"\nmatch in proto tcp to port 80 rdr-to 10.0.0.5\n", `pf.conf:2: "rdr-to": this rule set calls translation anchors (pf.conf:1), which are of the macOS/FreeBSD (nat/rdr/binat rules) dialect; the two dialects do not mix (pfctl refuses the other one): write every translation in one of them`},
 		{"nat-anchor in OpenBSD", "match out nat-to 192.0.2.10\nnat-anchor \"x\"\n", `pf.conf:2: "nat-anchor": this rule set already translates in the OpenBSD (match/nat-to/rdr-to) dialect (pf.conf:1); the two dialects do not mix (pfctl refuses the other one)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
