@@ -27,6 +27,36 @@ type ruleset interface {
 	TestsICMPTypes() bool
 }
 
+// translator is a rule set that translates addresses (pf's nat, rdr, nat-to …): it says how a
+// packet leaves, and in which dialect the file translates.
+type translator interface {
+	Translate(p *rules.Packet) (rules.Packet, bool)
+	Dialect() string
+}
+
+// translation is how rs rewrites p, if it does.
+func translation(rs ruleset, p *rules.Packet) (rules.Packet, bool) {
+	if tr, ok := rs.(translator); ok {
+		return tr.Translate(p)
+	}
+	return *p, false
+}
+
+// dialect is the translation dialect of rs, or "".
+func dialect(rs ruleset) string {
+	if tr, ok := rs.(translator); ok {
+		return tr.Dialect()
+	}
+	return ""
+}
+
+// writeDialect says which translation dialect the verdicts assumed.
+func writeDialect(w io.Writer, rs ruleset) {
+	if d := dialect(rs); d != "" {
+		fmt.Fprintf(w, "translation: %s; packets are matched as pf translates them\n", d)
+	}
+}
+
 func runRules(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 || (args[0] != "eval" && args[0] != "lint") {
 		return usagef("rules needs a verb: firewarden rules eval RULESET --packet P | rules lint RULESET")
@@ -131,6 +161,9 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			findings, err = pf.LintContext(ctx)
 			nrules = pf.Len()
 			findings = append(findings, lockout(pf, opts.Keep)...)
+			if !a.g.json {
+				writeDialect(a.Out, pf)
+			}
 		}
 		if err != nil {
 			return rulesErr(verb, err)
@@ -219,10 +252,12 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		// Certainty is "exact", or "conditional" when the verdict rests on something neither
 		// the rule set nor the packet decides; Conditional lists what, in the order the text
 		// output gives it: the unsure rule, the packet fields assumed, the rule set's notes.
-		Certainty   string        `json:"certainty"`
-		Conditional []string      `json:"conditional,omitempty"`
-		v           rules.Verdict `json:"-"`
-		reasons     []certaintyReason
+		Certainty   string   `json:"certainty"`
+		Conditional []string `json:"conditional,omitempty"`
+		// Translated is the packet as pf passes it on, when the rule set translates it.
+		Translated string        `json:"translated,omitempty"`
+		v          rules.Verdict `json:"-"`
+		reasons    []certaintyReason
 	}
 	var results []result
 	for i := range list {
@@ -239,6 +274,9 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			res.v = rs.Eval(p)
 		}
 		res.Verdict, res.Rule, res.Text = res.v.Action.String(), res.v.Where, res.v.Text
+		if q, ok := translation(rs, p); ok {
+			res.Translated = q.String()
+		}
 		res.reasons = verdictReasons(res.v, specs[i], p, rs, ipfw, defaultGiven(flags))
 		for _, r := range res.reasons {
 			res.Conditional = append(res.Conditional, r.text)
@@ -277,7 +315,11 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		} else if len(notes) > 0 {
 			cond = ", conditional (see the notes)"
 		}
-		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)%s\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text, cond)
+		as := ""
+		if r.Translated != "" {
+			as = ", as " + r.Translated
+		}
+		fmt.Fprintf(a.Out, "%s: %s by rule %s (%s)%s%s\n", r.Packet, strings.ToUpper(r.Verdict), r.Rule, r.Text, as, cond)
 		if *explain {
 			tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
 			for _, s := range r.Steps {
@@ -291,6 +333,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	// The notes hold for every verdict alike: said once, after them.
+	writeDialect(a.Out, rs)
 	writeNotes(a.Out, notes, "verdict")
 	return nil
 }
@@ -365,14 +408,27 @@ func lockout(rs ruleset, keep netip.AddrPort) []rules.Finding {
 	for _, setup := range []bool{false, true} {
 		p := rules.Packet{Proto: rules.ProtoTCP, Src: keep.Addr(), Dst: local, SrcPort: 50000, DstPort: keep.Port(), Dir: rules.In,
 			Iface: "en0", Established: !setup, Setup: setup, ICMPType: -1, ICMPCode: -1}
+		what := "your open session"
+		if setup {
+			what = "a new connection"
+		}
+		// The rule set decides on the packet as it translates it (pf's rdr, binat, rdr-to).
+		q, translated := translation(rs, &p)
+		as := ""
+		if translated {
+			as = fmt.Sprintf(" (translated to %s)", &q)
+		}
 		if v := rs.Eval(&p); v.Action != rules.Allow {
-			what := "your open session"
-			if setup {
-				what = "a new connection"
-			}
 			return []rules.Finding{{Kind: "lockout", Rules: []string{v.Where},
-				Message: fmt.Sprintf("%s from %s to port %d is %s by %s (%s): loading this rule set would cut you off", what, keep.Addr(), keep.Port(), v.Action.Past(), v.Where, v.Text),
+				Message: fmt.Sprintf("%s from %s to port %d%s is %s by %s (%s): loading this rule set would cut you off", what, keep.Addr(), keep.Port(), as, v.Action.Past(), v.Where, v.Text),
 				Fix:     fmt.Sprintf("pass in quick proto tcp from %s to port %d before %s", keep.Addr(), keep.Port(), v.Where)}}
+		}
+		if translated && (q.Dst != p.Dst || q.DstPort != p.DstPort) && !setup {
+			// It passes, but to another address or port: the session no longer reaches this
+			// host's service.
+			return []rules.Finding{{Kind: "lockout", Rules: []string{},
+				Message: fmt.Sprintf("%s from %s to port %d is redirected to %s: loading this rule set would send it elsewhere, cutting you off from this host", what, keep.Addr(), keep.Port(), netip.AddrPortFrom(q.Dst, q.DstPort)),
+				Fix:     fmt.Sprintf("exempt your session from the redirection (no rdr … from %s to port %d, before the rdr rule; or a narrower match … rdr-to)", keep.Addr(), keep.Port())}}
 		}
 	}
 	return nil

@@ -121,6 +121,9 @@ func (rs *PFRuleset) unsureFor(p *Packet, d int) string {
 		if u.i >= reach {
 			break
 		}
+		if rs.tagsFrom(u) && u.loose.looseMatch(p) {
+			return u.text // evaluation reaches it, and its tag may change what later rules match
+		}
 		if u.i < d && rs.pfStopEnd(u.i) > d {
 			continue // a match would not stop evaluation before d, which would still decide
 		}
@@ -194,6 +197,9 @@ func (rs *PFRuleset) unsureRef(p *Packet, d int) string {
 		if !u.loose.looseMatch(p) {
 			continue
 		}
+		if rs.tagsFrom(u) && (d < 0 || u.i < rs.pfStopEnd(d)) {
+			return u.text // as unsureFor: a tag it may set can change what later rules match
+		}
 		w := pfWalker{rs: rs, p: p, last: -1, force: u.i}
 		w.ruleset(rs.root, "")
 		if w.last != d {
@@ -201,6 +207,13 @@ func (rs *PFRuleset) unsureRef(p *Packet, d int) string {
 		}
 	}
 	return ""
+}
+
+// tagsFrom reports whether the unsure rule u sets a tag that rules test: were it to match, rules
+// after it could match differently, which the positions unsureFor goes by do not show. A verdict
+// evaluation reaches such a rule on rests on it (a conservative reading, shared by unsureRef).
+func (rs *PFRuleset) tagsFrom(u *pfUnsure) bool {
+	return rs.xo.post && rs.rules[u.i].f.cond.x.tag != 0
 }
 
 // verdictUnsure is verdict with what it rests on.

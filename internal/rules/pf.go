@@ -31,8 +31,11 @@ import (
 // taken to hold; anchors "anchor NAME [in|out] [quick] [on …] [af] [proto …]
 // [from … to …] [{ inline rules }]", "anchor \"name/*\"", "load anchor NAME from FILE",
 // "include FILE"; "antispoof [log] [quick] for IF [inet|inet6]", expanded from the interface
-// addresses of PFOptions (see Notes when they are missing). Line continuations and comments as in
-// pfctl.
+// addresses of PFOptions (see Notes when they are missing); address translation in both dialects,
+// modelled before filtering (pf_translate.go): "[no] nat|rdr|binat [pass] … -> POOL [port …]
+// [pooltype] [static-port]", "nat-anchor|rdr-anchor|binat-anchor NAME [{ … }]" (macOS, FreeBSD),
+// and "match" rules with the options "nat-to", "rdr-to", "binat-to", "af-to" (OpenBSD 4.7 and
+// later; see Dialect). Line continuations and comments as in pfctl.
 //
 // Rule options (pf_opts.go): "tag NAME" and "[!] tagged NAME" are modelled with pf's tag
 // register (a matching rule's tag sticks even when a later rule decides), "received-on IF" and
@@ -43,15 +46,14 @@ import (
 // simulated. Anchor rules take the same options.
 //
 // Accepted and ignored (listed by Ignored, and by Notes, which makes verdicts conditional on
-// them): "scrub", the non-filter anchors
-// "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor" (with any inline
-// block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
-// state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters|
-// fail-policy" (and any "set" inside an anchor, which pfctl does not load from there), "altq"
+// them): "scrub", the anchors "scrub-anchor", "dummynet-anchor" (with any inline block), the
+// translation anchors whose rules are loaded at run time, engine options "set optimization|
+// ruleset-optimization|loginterface|timeout|limit|state-policy|state-defaults|hostid|
+// fingerprints|debug|reassemble|syncookies|keepcounters|fail-policy" (and any "set" inside an anchor, which pfctl does not load from there), "altq"
 // and "queue" definitions, macOS "dummynet" and "ether" rules, and state options in parentheses
 // (max, overload, source-track, …: limits are not simulated).
 //
-// Rejected with an error naming file:line: translation rules (nat, rdr, binat), match, and
+// Rejected with an error naming file:line: a file mixing the two translation dialects, and
 // anything else ParsePF does not know.
 type PFRuleset struct {
 	name           string
@@ -74,6 +76,18 @@ type PFRuleset struct {
 	reps           []uint8    // a protocol of each class the rules' protocols sort into (pfProtoClasses)
 	memo           pfNegMemo  // while compiling
 	unsure         []pfUnsure // the unsure rules, in evaluation order (see certainty.go)
+	// Address translation (pf_translate.go): the dialect and where it was first seen, the first
+	// translation anchor, whether anything translates, the rule lists of the macOS/FreeBSD
+	// dialect (binat, rdr, nat) in evaluation order, the translating match rules of the OpenBSD
+	// one, and whether those need the tree walk (inside anchors).
+	dialect, dialectWhere string
+	xanchorWhere          string
+	xlate                 bool
+	xrules                [3][]pfRule
+	xmatch                []int32
+	xslow                 bool
+	xtop                  bool      // the translating match rules come first (pf_translate.go)
+	xcalls                []*pfCall // the translation anchor calls, in the order of the file
 }
 
 type pfSkip struct{ iface, where, text string }
@@ -256,12 +270,17 @@ func LooksLikePF(data []byte) bool {
 		}
 		switch f[0] {
 		case "pass", "block", "anchor", "scrub-anchor", "nat-anchor", "rdr-anchor", "binat-anchor",
-			"dummynet-anchor", "antispoof":
+			"dummynet-anchor", "antispoof", "rdr", "binat":
 			return true
 		case "altq", "queue":
 			// A file of queue definitions only (FreeBSD's example queue files); ipfw configures
 			// its queues with "ipfw queue N config" or a rule number first.
 			return len(f) > 1
+		case "nat", "match":
+			// ipfw has "nat N config …"; pf's nat and match go on with pass, on or a direction.
+			if len(f) > 1 && (f[1] == "on" || f[1] == "pass" || f[1] == "in" || f[1] == "out") {
+				return true
+			}
 		case "table":
 			if len(f) > 1 && strings.HasPrefix(f[1], "<") {
 				return true
@@ -409,6 +428,9 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 		if r.f.pass && r.f.state != pfNoState {
 			rs.stateful = true
 		}
+	}
+	if err := rs.compileX(); err != nil {
+		return err
 	}
 	rs.reps, _ = pfProtoClasses(rs.rules)
 	var err error

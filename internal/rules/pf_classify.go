@@ -347,7 +347,7 @@ func pfBuildClassifier(rules []pfRule, skip []pfSkip) pfClassifier {
 					for fr := range 2 {
 						clear(bs)
 						for i := range rules {
-							if pfComboMatch(&rules[i], dirBit, pv, fl, fr == 1) && (!c.ifFolded || ifHas(&rules[i], ifIdx)) {
+							if !rules[i].f.match && pfComboMatch(&rules[i], dirBit, pv, fl, fr == 1) && (!c.ifFolded || ifHas(&rules[i], ifIdx)) {
 								pfSetBit(bs, i)
 							}
 						}

@@ -49,6 +49,9 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
+	if rs.xlate && rs.needsX(p) {
+		return rs.evalX(p)
+	}
 	if len(rs.blocks) > 1 || rs.xo.post {
 		// Several blocks, or conditions tested in rule order (decideBlocks takes decidePost).
 		return rs.evalBlocks(p)
@@ -262,6 +265,21 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			return rs.skipVerdict(i), steps
 		}
 	}
+	if rs.xlate {
+		v, steps := rs.interpretX(p, explain, steps)
+		if !rs.needsX(p) {
+			// No translation applies, so the verdict rests on what the untranslated one does
+			// (Eval takes that path).
+			plain, _ := rs.interpretPlain(p, false, nil)
+			v.Unsure = plain.Unsure
+		}
+		return v, steps
+	}
+	return rs.interpretPlain(p, explain, steps)
+}
+
+// interpretPlain is interpret for a packet no translation applies to.
+func (rs *PFRuleset) interpretPlain(p *Packet, explain bool, steps []Step) (Verdict, []Step) {
 	u := ""
 	if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
@@ -310,7 +328,8 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 // pfWalker evaluates the anchor tree the way pf_test_rule does.
 type pfWalker struct {
 	rs    *PFRuleset
-	p     *Packet
+	p     *Packet // the packet as the rules see it: cur once a match rule translated it
+	cur   Packet
 	idx   int    // index of the next rule in the expanded order
 	tag   uint16 // the tag register (pf_opts.go): the tag of the last matching rule that set one
 	last  int
@@ -322,9 +341,16 @@ type pfWalker struct {
 
 // walk returns the index of the deciding rule, or -1.
 func (rs *PFRuleset) walk(p *Packet, trace *[]Step) int {
+	i, _ := rs.walkPacket(p, trace)
+	return i
+}
+
+// walkPacket is walk that also returns the packet as the last rules saw it, which match rules
+// with a translation change on the way (pf_translate.go).
+func (rs *PFRuleset) walkPacket(p *Packet, trace *[]Step) (int, Packet) {
 	w := pfWalker{rs: rs, p: p, last: -1, trace: trace, force: -1}
 	w.ruleset(rs.root, "")
-	return w.last
+	return w.last, *w.p
 }
 
 func (w *pfWalker) step(where, text string, matched bool, why string) {
@@ -353,6 +379,10 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 			}
 			if !ok {
 				w.step(f.where, f.text, false, why)
+				continue
+			}
+			if f.match {
+				w.matchRule(f)
 				continue
 			}
 			w.last, matched = i, true

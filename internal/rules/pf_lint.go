@@ -105,7 +105,8 @@ func (l *pfLinter) combos() {
 						pfSetBit(l.inOnly, k)
 					}
 					for i := range l.rs.rules {
-						if pfComboMatch(&l.rs.rules[i], 1<<d, pv, pfStateFlags[ts], fr == 1) {
+						// A match rule decides nothing, so it covers no rule and none covers it.
+						if !l.rs.rules[i].f.match && pfComboMatch(&l.rs.rules[i], 1<<d, pv, pfStateFlags[ts], fr == 1) {
 							pfSetBit(l.combo[i], k)
 						}
 					}
@@ -357,6 +358,9 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 		if b.cond.x.tag != 0 {
 			continue // it tags what it matches even when a later rule decides (pf_opts.go)
 		}
+		if b.match {
+			continue // a match rule never decides, so it cannot be dead for deciding nothing
+		}
 		if l.matchesNothing(j) {
 			out = append(out, Finding{
 				Kind:    PFLintNeverMatches,
@@ -461,7 +465,7 @@ func (l *pfLinter) defaultBlock() []Finding {
 	var partial []string
 	for i := range l.rs.rules {
 		r := &l.rs.rules[i]
-		if r.f.pass || r.dirs&2 == 0 || r.runtime != "" || r.post || !pfSubset(l.inOnly, l.comboMin[i]) {
+		if r.f.pass || r.f.match || r.dirs&2 == 0 || r.runtime != "" || r.post || !pfSubset(l.inOnly, l.comboMin[i]) {
 			continue
 		}
 		b4 := pfV4Set.subsetOf(r.src.remote) && pfV4Set.subsetOf(r.dst.local)

@@ -114,6 +114,13 @@ type pfFilter struct {
 	// packet do not decide (a user or group match, a host name not resolved, a table filled at
 	// run time, a tag set elsewhere): a verdict that rests on the rule is conditional on them.
 	unsure []string
+	// match is an OpenBSD match rule: it never decides a verdict, it applies its options (see
+	// pf_translate.go).
+	match bool
+	// xl is the address translation the rule does: a nat, rdr or binat rule of the macOS/FreeBSD
+	// dialect, or the nat-to, rdr-to, binat-to or af-to option of an OpenBSD rule; nil if none.
+	xl       *pfXlate
+	xtargets []pfXTarget // while parsing: the targets of xl
 }
 
 // pfCall is an anchor rule: evaluate the rules of an anchor (or of each child of it, for "/*")
@@ -129,6 +136,10 @@ type pfCall struct {
 	text     string
 	targets  []*pfAnchor // resolved at compile time
 	size     int         // number of filter rules the call expands to
+	xkind    pfXKind     // for nat-anchor, rdr-anchor, binat-anchor: the rules it evaluates
+	// noteAt and ignAt are where, among the notes and ignored statements, a translation anchor
+	// call goes when its rules turn out to be loaded at run time.
+	noteAt, ignAt int
 }
 
 type pfStmt struct {
@@ -166,6 +177,7 @@ func (t *pfTable) filledAtRunTime() bool {
 type pfAnchor struct {
 	path    string
 	stmts   []pfStmt
+	xstmts  []pfStmt // translation rules and translation anchor calls (pf_translate.go)
 	tables  map[string]*pfTable
 	defined string // where its rules came from, once some did
 	size    int
@@ -415,13 +427,20 @@ func (p *pfParser) statement() error {
 	case "scrub-anchor":
 		p.order(pfClassNormalization, t)
 		return p.ignore(t, "not a filter anchor")
-	case "nat-anchor", "rdr-anchor", "binat-anchor", "dummynet-anchor":
+	case "nat-anchor", "rdr-anchor", "binat-anchor":
+		p.order(pfClassTranslation, t)
+		return p.xanchorRule(t)
+	case "dummynet-anchor":
 		p.order(pfClassTranslation, t)
 		return p.ignore(t, "not a filter anchor")
-	case "nat", "rdr", "binat", "no", "nat64":
-		return p.errf(t, "%q: translation rules change addresses before filtering and are not supported by the simulator", t.s)
+	case "nat", "rdr", "binat", "no":
+		p.order(pfClassTranslation, t)
+		return p.translation(t)
 	case "match":
-		return p.errf(t, "%q rules are not supported by the simulator", t.s)
+		p.order(pfClassFilter, t)
+		return p.filter(t)
+	case "nat64":
+		return p.errf(t, "\"nat64\" is not a pf statement: translate address families with the af-to option of a pass or match rule")
 	case "altq", "queue", "dummynet", "ether":
 		return p.notModelled(t)
 	}
@@ -468,9 +487,6 @@ func (p *pfParser) ignore(first pfTok, why string) error {
 // pfNoteWhy says, for the notes, why an ignored anchor statement can matter to a verdict.
 var pfNoteWhy = map[string]string{
 	"scrub-anchor":    "traffic normalisation is not simulated",
-	"nat-anchor":      "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
-	"rdr-anchor":      "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
-	"binat-anchor":    "address translation is not simulated: rules loaded into it at run time may change addresses before filtering",
 	"dummynet-anchor": "traffic shaping is not simulated",
 }
 
@@ -894,8 +910,8 @@ func (p *pfParser) loadAnchor(first pfTok) error {
 }
 
 func (p *pfParser) filter(first pfTok) error {
-	f := &pfFilter{pass: first.s == "pass", where: p.where(first)}
-	if !f.pass {
+	f := &pfFilter{pass: first.s == "pass", match: first.s == "match", where: p.where(first)}
+	if !f.pass && !f.match {
 		t := p.peek()
 		switch {
 		case t.is("drop"):
@@ -935,7 +951,10 @@ func (p *pfParser) filter(first pfTok) error {
 			}
 			continue
 		}
-		if p.accept("quick") {
+		if q := p.peek(); p.accept("quick") {
+			if f.match {
+				return p.errf(q, "quick on a match rule is not supported by the simulator")
+			}
 			f.quick = true
 			continue
 		}
@@ -961,6 +980,11 @@ func (p *pfParser) filter(first pfTok) error {
 			break
 		}
 		switch t.s {
+		case "nat-to", "rdr-to", "binat-to", "af-to":
+			if err := p.xlateOption(f); err != nil {
+				return err
+			}
+			continue
 		case "flags":
 			p.next()
 			v := p.next()
@@ -1042,12 +1066,19 @@ func (p *pfParser) filter(first pfTok) error {
 	if err := pfCheckFilter(f, explicitFlags); err != nil {
 		return p.errf(first, "%v", err)
 	}
+	inbound, err := p.xlateDone(f, first)
+	if err != nil {
+		return err
+	}
 	if stateOpts {
 		// Limits (max, max-src-conn, …) and overload tables change what passes once traffic has
 		// filled them.
 		p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (state options: limits and overload tables are not simulated)", f.where, f.text))
 	}
 	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
+	if inbound != nil {
+		p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: inbound})
+	}
 	return p.endStatement()
 }
 
@@ -1390,7 +1421,7 @@ func (p *pfParser) addrElem() (pfAddrElem, error) {
 		}
 	case t.value():
 		set, af, err := pfParseAddrWord(t.s)
-		if err == nil && p.peek().is("-") {
+		if err == nil && p.peek().is("-") && !p.peekAt(1).is(">") { // "->" ends a translation rule's hosts
 			p.next()
 			u := p.next()
 			if set, err = pfRangeSet(t.s, u.s); err != nil {

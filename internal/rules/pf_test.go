@@ -395,7 +395,7 @@ var pfParseErrorTests = []struct {
 	{"unknown keyword", "block in all\nfrobnicate\n", "t.conf:2: unknown keyword \"frobnicate\""},
 	{"unknown rule option", "pass in on en0 frobnicate\n", "t.conf:1: \"frobnicate\" is not supported by the simulator"},
 	{"line after continuation", "block in \\\n all\npass in proto tcp to port sshh\n", "t.conf:3: unknown port or service \"sshh\": not in the built-in list of common services (use the number)"},
-	{"translation", "nat on en0 from 10.0.0.0/8 to any -> (en0)\n", "t.conf:1: \"nat\": translation rules change addresses before filtering and are not supported by the simulator"},
+	{"nat64", "nat64 on en0\n", "t.conf:1: \"nat64\" is not a pf statement: translate address families with the af-to option of a pass or match rule"},
 	{"undefined macro", "pass from $nope\n", "t.conf:1: macro \"nope\" is not defined"},
 	{"reserved macro name", "pass = \"x\"\n", "t.conf:1: bad macro name \"pass\""},
 	{"icmp type without family", "pass in proto icmp icmp-type echoreq\n", "t.conf:1: must indicate address family with icmp-type/code: add inet or inet6"},
@@ -479,8 +479,8 @@ func TestPFStockMacOS(t *testing.T) {
 	}
 	want := []string{
 		"/etc/pf.conf:22: scrub-anchor \"com.apple/*\" (ignored: not a filter anchor)",
-		"/etc/pf.conf:23: nat-anchor \"com.apple/*\" (ignored: not a filter anchor)",
-		"/etc/pf.conf:24: rdr-anchor \"com.apple/*\" (ignored: not a filter anchor)",
+		"/etc/pf.conf:23: nat-anchor \"com.apple/*\" (ignored: its rules are loaded at run time)",
+		"/etc/pf.conf:24: rdr-anchor \"com.apple/*\" (ignored: its rules are loaded at run time)",
 		"/etc/pf.conf:25: dummynet-anchor \"com.apple/*\" (ignored: not a filter anchor)",
 	}
 	if diff := cmp.Diff(want, rs.Ignored()); diff != "" {
