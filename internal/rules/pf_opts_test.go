@@ -428,7 +428,7 @@ func BenchmarkPFEvalTags(b *testing.B) {
 // pfOptsOptions are what FuzzPFOptsEval appends to generated rules and anchor rules.
 var pfOptsOptions = []string{
 	" tag A", " tag B", " tagged A", " tagged B", " ! tagged A", " ! tagged B", " received-on en0",
-	" received-on { en1 lo0 }", " fragment", " tag A tagged B", " route-to (en1 192.0.2.1)",
+	" received-on { en1 lo0 }", " received-on any", " fragment", " tag A tagged B", " route-to (en1 192.0.2.1)",
 	" probability 50%", " label \"x\"",
 }
 
