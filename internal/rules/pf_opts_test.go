@@ -303,49 +303,52 @@ func TestPFOptsErrors(t *testing.T) {
 	}
 }
 
-// TestPFLexer checks the lexer forms of real files: quoted macros over several lines, a backslash
-// before a comment inside braces, macros inside macros, and "$" inside quotes (left as written,
-// as pfctl does).
+// pfLexerTests are the lexer forms of real files: quoted macros over several lines, a
+// backslash before a comment inside braces, macros inside macros, and "$" inside quotes (left as
+// written, as pfctl does).
+var pfLexerTests = []struct {
+	name, conf string
+	pkt        string
+	act        Action
+	where      string
+}{
+	{
+		"quoted macro spanning lines", "tcp_services = \"{ 22, 80,\n 443 }\"\nblock in all\npass in proto tcp to port $tcp_services\n",
+		"tcp 192.0.2.1:1000 -> 198.51.100.2:443 in setup", Allow, "t.conf:4",
+	},
+	{
+		"continuation and comment in a table", "table <bad> { 192.0.2.1 \\   # first\n  192.0.2.2, # second\n  192.0.2.3 }\nblock in from <bad>\n",
+		"tcp 192.0.2.3:1000 -> 198.51.100.2:443 in setup", Deny, "t.conf:4",
+	},
+	{
+		"continuation and comment in a list", "block in proto tcp to port { 22, \\ # ssh\n 23 }\n",
+		"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:1",
+	},
+	{
+		"comment after a continuation ends the rule", "block in all \\\n# a comment\npass in all\n",
+		"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:3",
+	},
+	{
+		"nested macros", "a = \"192.0.2.1\"\nb = \"192.0.2.2\"\npair = $a $b\nhosts = \"{\" $pair \"}\"\nblock in from $hosts\n",
+		"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:5",
+	},
+	{
+		"a macro in quotes is not expanded", "if = \"en0\"\nblock in all\npass in on \"$if\" all\n",
+		"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in via en0 setup", Deny, "t.conf:2",
+	},
+	{
+		"a quoted string spanning lines keeps line numbers", "x = \"192.0.2.1\n\"\nblock in all\npass in from $x\n",
+		"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:4",
+	},
+	{
+		"an escaped quote", "pass in all label \"a\\\"b\"\n",
+		"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:1",
+	},
+}
+
+// TestPFLexer checks the verdicts of pfLexerTests.
 func TestPFLexer(t *testing.T) {
-	for _, tt := range []struct {
-		name, conf string
-		pkt        string
-		act        Action
-		where      string
-	}{
-		{
-			"quoted macro spanning lines", "tcp_services = \"{ 22, 80,\n 443 }\"\nblock in all\npass in proto tcp to port $tcp_services\n",
-			"tcp 192.0.2.1:1000 -> 198.51.100.2:443 in setup", Allow, "t.conf:4",
-		},
-		{
-			"continuation and comment in a table", "table <bad> { 192.0.2.1 \\   # first\n  192.0.2.2, # second\n  192.0.2.3 }\nblock in from <bad>\n",
-			"tcp 192.0.2.3:1000 -> 198.51.100.2:443 in setup", Deny, "t.conf:4",
-		},
-		{
-			"continuation and comment in a list", "block in proto tcp to port { 22, \\ # ssh\n 23 }\n",
-			"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:1",
-		},
-		{
-			"comment after a continuation ends the rule", "block in all \\\n# a comment\npass in all\n",
-			"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:3",
-		},
-		{
-			"nested macros", "a = \"192.0.2.1\"\nb = \"192.0.2.2\"\npair = $a $b\nhosts = \"{\" $pair \"}\"\nblock in from $hosts\n",
-			"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:5",
-		},
-		{
-			"a macro in quotes is not expanded", "if = \"en0\"\nblock in all\npass in on \"$if\" all\n",
-			"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in via en0 setup", Deny, "t.conf:2",
-		},
-		{
-			"a quoted string spanning lines keeps line numbers", "x = \"192.0.2.1\n\"\nblock in all\npass in from $x\n",
-			"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:4",
-		},
-		{
-			"an escaped quote", "pass in all label \"a\\\"b\"\n",
-			"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:1",
-		},
-	} {
+	for _, tt := range pfLexerTests {
 		t.Run(tt.name, func(t *testing.T) {
 			rs, err := ParsePF([]byte(tt.conf), "t.conf", nil)
 			if err != nil {
@@ -386,6 +389,24 @@ func TestPFOptsGolden(t *testing.T) {
 			fmt.Fprintf(&b, "=> %s by %s: %s\n", v.Action, v.Where, v.Text)
 		}
 		b.WriteString("\n")
+	}
+	for _, tt := range pfLexerTests {
+		rs, err := ParsePF([]byte(tt.conf), "t.conf", nil)
+		if err != nil {
+			t.Fatalf("ParsePF(%q) = %v", tt.conf, err)
+		}
+		fmt.Fprintf(&b, "== lexer: %s\n%s\n", tt.name, strings.TrimRight(tt.conf, "\n"))
+		p := pfPkt(t, tt.pkt)
+		v, steps := rs.Explain(&p)
+		fmt.Fprintf(&b, "-- %s\n", tt.pkt)
+		for _, s := range steps {
+			mark := " "
+			if s.Matched {
+				mark = "*"
+			}
+			fmt.Fprintf(&b, "%s %s  %s\n      %s\n", mark, s.Where, s.Text, s.Why)
+		}
+		fmt.Fprintf(&b, "=> %s by %s: %s\n\n", v.Action, v.Where, v.Text)
 	}
 	checkGolden(t, "testdata/pf/opts.golden", b.String(), "Explain traces")
 }
