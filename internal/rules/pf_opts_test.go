@@ -588,3 +588,40 @@ func TestPFNormTextBackslash(t *testing.T) {
 		t.Errorf("ParsePF(%q) rule text = %q, want %q", conf, got, want)
 	}
 }
+
+// TestPFRuleEvent checks the hook for rules the classifier leaves out (match rules): a rule
+// event sets the tag register at its place in the compiled ordered path.
+func TestPFRuleEvent(t *testing.T) {
+	conf := "block in all\npass in quick all tagged M no state\n"
+	rs, err := ParsePF([]byte(conf), "t.conf", nil)
+	if err != nil {
+		t.Fatalf("ParsePF(%q) = %v", conf, err)
+	}
+	for _, tt := range []struct {
+		name  string
+		event string // the conditions of the rule event, as a rule
+		pkt   string
+		want  int
+	}{
+		{"the event matches and tags", "pass in proto tcp flags S/SA tag M", "tcp 192.0.2.1:1000 -> 198.51.100.2:22 in setup", 1},
+		{"the event's flags do not match", "pass in proto tcp flags S/SA tag M", "tcp 192.0.2.1:1000 -> 198.51.100.2:22 in established", 0},
+		{"the event's protocol does not match", "pass in proto udp tag M", "tcp 192.0.2.1:1000 -> 198.51.100.2:22 in setup", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := ParsePF([]byte(tt.event+"\n"), "e.conf", nil)
+			if err != nil {
+				t.Fatalf("ParsePF(%q) = %v", tt.event, err)
+			}
+			f := ev.rules[0].f
+			f.cond.x.tag = rs.xo.tagID("M")
+			saved := rs.xo.calls
+			defer func() { rs.xo.calls = saved }()
+			rs.xo.calls = nil
+			rs.ruleEvent(f, 1, []*pfCond{&f.cond})
+			p := pfPkt(t, tt.pkt)
+			if got := rs.decidePost(&p); got != tt.want {
+				t.Errorf("decidePost(%s) with event %q = %d, want %d", tt.pkt, tt.event, got, tt.want)
+			}
+		})
+	}
+}
