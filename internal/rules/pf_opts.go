@@ -698,3 +698,23 @@ func (f *pfFilter) testsMatch(p *Packet) bool {
 	}
 	return true
 }
+
+// stateOpts looks at the state options just read (the tokens from mark, parentheses included)
+// and says why they can change what passes, or "": limits ("max", "max-src-conn", …) and
+// overload tables fill up with traffic, and "if-bound" makes a state entry match only on its
+// interface, which the state model does not check. The others (source-track alone, sloppy, pflow,
+// no-sync, floating, timeouts) only go into the explanation as not simulated.
+func (p *pfParser) stateOpts(x *pfOpts, mark int) string {
+	bound := false
+	for _, t := range p.toks[mark:] {
+		if t.kind == pfWord && (strings.HasPrefix(t.s, "max") || t.s == "overload") {
+			return "limits and overload tables are not simulated"
+		}
+		bound = bound || t.is("if-bound")
+	}
+	if bound {
+		return "if-bound states match only on the interface that created them, which is not simulated"
+	}
+	x.unsim = append(x.unsim, p.joined(mark)+": state options are not simulated")
+	return ""
+}

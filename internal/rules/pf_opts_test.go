@@ -134,6 +134,13 @@ var pfOptsEvalTests = []struct {
 		},
 	},
 	{
+		name: "state options without limits are named, not noted",
+		conf: "block in all\npass in proto tcp to port 22 keep state (sloppy, pflow, source-track rule)\n",
+		cases: []pfWant{
+			{"tcp 192.0.2.1:1000 -> 198.51.100.2:22 in setup", Allow, "t.conf:2"},
+		},
+	},
+	{
 		name: "unsure conditions are taken to match",
 		conf: "block in all\npass in proto tcp from any os \"OpenBSD\" to any port 25 probability 20% once\npass in proto udp all tos 0x10 prio 3 max-pkt-rate 100/10\n",
 		cases: []pfWant{
@@ -258,6 +265,8 @@ var pfOptsAccepted = []struct {
 	{"tags", "pass in all tag \"inbound\"\npass out all ! tagged inbound\n", nil},
 	{"scrub as a rule option", "pass in all scrub (no-df random-id max-mss 1440 reassemble tcp)\n", nil},
 	{"state options", "pass in proto tcp to port 22 keep state (source-track rule, max-src-conn 10, max-src-conn-rate 5/3, overload <bad> flush global, sloppy, pflow, if-bound, floating)\n", []string{"t.conf:1: pass in proto tcp to port 22 keep state (source-track rule, max-src-conn 10, max-src-conn-rate 5/3, overload <bad> flush global, sloppy, pflow, if-bound, floating): not modelled (state options: limits and overload tables are not simulated)"}},
+	{"state options that cannot change a verdict", "pass in proto tcp to port 22 keep state (source-track rule, sloppy, pflow, no-sync, floating, tcp.established 600)\n", nil},
+	{"if-bound state", "pass in proto tcp to port 22 keep state (if-bound)\n", []string{"t.conf:1: pass in proto tcp to port 22 keep state (if-bound): not modelled (state options: if-bound states match only on the interface that created them, which is not simulated)"}},
 	{"allow-opts and labels", "pass in all allow-opts label \"$nr:$srcaddr\"\n", nil},
 	{"dnpipe", "pass in proto tcp to port 80 dnpipe (1, 2)\n", nil},
 	{"set tos and set delay", "pass out all set tos lowdelay set delay 100\n", nil},
