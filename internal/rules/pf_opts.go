@@ -715,6 +715,6 @@ func (p *pfParser) stateOpts(x *pfOpts, mark int) string {
 	if bound {
 		return "if-bound states match only on the interface that created them, which is not simulated"
 	}
-	x.unsim = append(x.unsim, p.joined(mark)+": state options are not simulated")
+	x.unsim = append(x.unsim, "state options "+p.joined(mark)+": they do not change what passes here")
 	return ""
 }
