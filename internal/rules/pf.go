@@ -43,8 +43,9 @@ import (
 // block), engine options "set optimization|ruleset-optimization|loginterface|timeout|limit|
 // state-policy|state-defaults|hostid|fingerprints|debug|reassemble|syncookies|keepcounters|
 // fail-policy" (and any "set" inside an anchor, which pfctl does not load from there), "altq"
-// and "queue" definitions, macOS "dummynet" and "ether" rules, and state options in parentheses
-// (max, overload, source-track, …: limits are not simulated).
+// and "queue" definitions, macOS "dummynet" and "ether" rules, and the state options in
+// parentheses that can change what passes (limits, overload tables, if-bound); the others
+// (source-track, sloppy, pflow, timeouts, …) are named in explanations.
 //
 // Rejected with an error naming file:line: translation rules (nat, rdr, binat), match,
 // user/group, no-route, urpf-failed, interface address modifiers (":network"), host names, and
