@@ -49,9 +49,11 @@ import (
 // them): "scrub", the anchors "scrub-anchor", "dummynet-anchor" (with any inline block), the
 // translation anchors whose rules are loaded at run time, engine options "set optimization|
 // ruleset-optimization|loginterface|timeout|limit|state-policy|state-defaults|hostid|
-// fingerprints|debug|reassemble|syncookies|keepcounters|fail-policy" (and any "set" inside an anchor, which pfctl does not load from there), "altq"
-// and "queue" definitions, macOS "dummynet" and "ether" rules, and state options in parentheses
-// (max, overload, source-track, …: limits are not simulated).
+// fingerprints|debug|reassemble|syncookies|keepcounters|fail-policy" (and any "set" inside an
+// anchor, which pfctl does not load from there), "altq" and "queue" definitions, macOS
+// "dummynet" and "ether" rules, and the state options in parentheses that can change what passes
+// (limits, overload tables, if-bound); the others (source-track, sloppy, pflow, timeouts, …) are
+// named in explanations.
 //
 // Rejected with an error naming file:line: a file mixing the two translation dialects, and
 // anything else ParsePF does not know.
@@ -479,6 +481,9 @@ func (rs *PFRuleset) flatten(a *pfAnchor, ctx []*pfCond) {
 			rs.rules = append(rs.rules, pfFieldSets(st.f, conds, rs.memo))
 			rs.addUnsure(conds)
 			rs.flagPost(ctx, &st.f.cond)
+			if st.f.match {
+				rs.ruleEvent(st.f, len(rs.rules)-1, conds) // its tag, which the classifier does not see
+			}
 			continue
 		}
 		start := len(rs.rules)

@@ -381,14 +381,14 @@ func (w *pfWalker) ruleset(a *pfAnchor, quickAnchor string) bool {
 				w.step(f.where, f.text, false, why)
 				continue
 			}
+			if f.cond.x.tag != 0 {
+				w.tag = f.cond.x.tag // a match rule tags too
+			}
 			if f.match {
 				w.matchRule(f)
 				continue
 			}
 			w.last, matched = i, true
-			if f.cond.x.tag != 0 {
-				w.tag = f.cond.x.tag
-			}
 			if f.quick {
 				w.stop = true
 				w.step(f.where, f.text, true, f.cond.x.matchedWhy("matched quick: evaluation stops here"))

@@ -59,11 +59,30 @@ type pfOptState struct {
 }
 
 // pfCallEvent is an anchor rule at its place in the expanded rule set: its rules are [pos, end),
-// and conds are its conditions with those of the anchor rules around it.
+// and conds are its conditions with those of the anchor rules around it. With f set instead of
+// call, it is a rule the classifier leaves out that can still set a tag (a match rule): it is
+// tested at its own place, pos, and skips nothing.
 type pfCallEvent struct {
 	pos, end int
 	call     *pfCall
+	f        *pfFilter
 	conds    []*pfCond
+}
+
+// opts are the options of the event's anchor rule or rule.
+func (e *pfCallEvent) opts() *pfOpts {
+	if e.f != nil {
+		return &e.f.cond.x
+	}
+	return &e.call.cond.x
+}
+
+// ruleEvent records a rule at index pos that the classifier does not hold (a match rule) but
+// whose tag the ordered path must apply; conds are its conditions and its anchors'.
+func (rs *PFRuleset) ruleEvent(f *pfFilter, pos int, conds []*pfCond) {
+	if f.cond.x.tag != 0 || f.cond.x.post() {
+		rs.xo.calls = append(rs.xo.calls, pfCallEvent{pos: pos, end: pos, f: f, conds: conds})
+	}
 }
 
 // tagID numbers a tag name, from 1.
@@ -541,11 +560,11 @@ func (rs *PFRuleset) decidePost(p *Packet) int {
 			if e.pos < skipTo {
 				continue // inside an anchor rule that did not match
 			}
-			if !pfCondsMatch(e.conds, p) {
+			x := e.opts()
+			if !pfCondsMatch(e.conds, p) || e.f != nil && !e.f.testsMatch(p) {
 				skipTo = max(skipTo, e.end)
 				continue
 			}
-			x := &e.call.cond.x
 			if ok, _ := x.match(&rs.xo, p, reg, false); !ok {
 				skipTo = max(skipTo, e.end)
 				continue
@@ -664,4 +683,38 @@ func (p *pfParser) antispoofOpts() error {
 			return nil
 		}
 	}
+}
+
+// testsMatch is the rest of check past the conditions, without the explanation: TCP flags and
+// ICMP types.
+func (f *pfFilter) testsMatch(p *Packet) bool {
+	if f.mask != 0 && p.Proto == ProtoTCP && (p.Frag || pfPacketFlags(p)&f.mask != f.flags) {
+		return false
+	}
+	if len(f.icmp) > 0 && (p.Frag || !slices.ContainsFunc(f.icmp, func(e pfICMPElem) bool {
+		return p.ICMPType == e.typ && (e.code < 0 || e.code == p.ICMPCode)
+	})) {
+		return false
+	}
+	return true
+}
+
+// stateOpts looks at the state options just read (the tokens from mark, parentheses included)
+// and says why they can change what passes, or "": limits ("max", "max-src-conn", …) and
+// overload tables fill up with traffic, and "if-bound" makes a state entry match only on its
+// interface, which the state model does not check. The others (source-track alone, sloppy, pflow,
+// no-sync, floating, timeouts) only go into the explanation as not simulated.
+func (p *pfParser) stateOpts(x *pfOpts, mark int) string {
+	bound := false
+	for _, t := range p.toks[mark:] {
+		if t.kind == pfWord && (strings.HasPrefix(t.s, "max") || t.s == "overload") {
+			return "limits and overload tables are not simulated"
+		}
+		bound = bound || t.is("if-bound")
+	}
+	if bound {
+		return "if-bound states match only on the interface that created them, which is not simulated"
+	}
+	x.unsim = append(x.unsim, "state options "+p.joined(mark)+": they do not change what passes here")
+	return ""
 }

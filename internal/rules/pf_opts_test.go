@@ -134,6 +134,13 @@ var pfOptsEvalTests = []struct {
 		},
 	},
 	{
+		name: "state options without limits are named, not noted",
+		conf: "block in all\npass in proto tcp to port 22 keep state (sloppy, pflow, source-track rule)\n",
+		cases: []pfWant{
+			{"tcp 192.0.2.1:1000 -> 198.51.100.2:22 in setup", Allow, "t.conf:2"},
+		},
+	},
+	{
 		name: "unsure conditions are taken to match",
 		conf: "block in all\npass in proto tcp from any os \"OpenBSD\" to any port 25 probability 20% once\npass in proto udp all tos 0x10 prio 3 max-pkt-rate 100/10\n",
 		cases: []pfWant{
@@ -258,6 +265,8 @@ var pfOptsAccepted = []struct {
 	{"tags", "pass in all tag \"inbound\"\npass out all ! tagged inbound\n", nil},
 	{"scrub as a rule option", "pass in all scrub (no-df random-id max-mss 1440 reassemble tcp)\n", nil},
 	{"state options", "pass in proto tcp to port 22 keep state (source-track rule, max-src-conn 10, max-src-conn-rate 5/3, overload <bad> flush global, sloppy, pflow, if-bound, floating)\n", []string{"t.conf:1: pass in proto tcp to port 22 keep state (source-track rule, max-src-conn 10, max-src-conn-rate 5/3, overload <bad> flush global, sloppy, pflow, if-bound, floating): not modelled (state options: limits and overload tables are not simulated)"}},
+	{"state options that cannot change a verdict", "pass in proto tcp to port 22 keep state (source-track rule, sloppy, pflow, no-sync, floating, tcp.established 600)\n", nil},
+	{"if-bound state", "pass in proto tcp to port 22 keep state (if-bound)\n", []string{"t.conf:1: pass in proto tcp to port 22 keep state (if-bound): not modelled (state options: if-bound states match only on the interface that created them, which is not simulated)"}},
 	{"allow-opts and labels", "pass in all allow-opts label \"$nr:$srcaddr\"\n", nil},
 	{"dnpipe", "pass in proto tcp to port 80 dnpipe (1, 2)\n", nil},
 	{"set tos and set delay", "pass out all set tos lowdelay set delay 100\n", nil},
@@ -303,49 +312,52 @@ func TestPFOptsErrors(t *testing.T) {
 	}
 }
 
-// TestPFLexer checks the lexer forms of real files: quoted macros over several lines, a backslash
-// before a comment inside braces, macros inside macros, and "$" inside quotes (left as written,
-// as pfctl does).
+// pfLexerTests are the lexer forms of real files: quoted macros over several lines, a
+// backslash before a comment inside braces, macros inside macros, and "$" inside quotes (left as
+// written, as pfctl does).
+var pfLexerTests = []struct {
+	name, conf string
+	pkt        string
+	act        Action
+	where      string
+}{
+	{
+		"quoted macro spanning lines", "tcp_services = \"{ 22, 80,\n 443 }\"\nblock in all\npass in proto tcp to port $tcp_services\n",
+		"tcp 192.0.2.1:1000 -> 198.51.100.2:443 in setup", Allow, "t.conf:4",
+	},
+	{
+		"continuation and comment in a table", "table <bad> { 192.0.2.1 \\   # first\n  192.0.2.2, # second\n  192.0.2.3 }\nblock in from <bad>\n",
+		"tcp 192.0.2.3:1000 -> 198.51.100.2:443 in setup", Deny, "t.conf:4",
+	},
+	{
+		"continuation and comment in a list", "block in proto tcp to port { 22, \\ # ssh\n 23 }\n",
+		"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:1",
+	},
+	{
+		"comment after a continuation ends the rule", "block in all \\\n# a comment\npass in all\n",
+		"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:3",
+	},
+	{
+		"nested macros", "a = \"192.0.2.1\"\nb = \"192.0.2.2\"\npair = $a $b\nhosts = \"{\" $pair \"}\"\nblock in from $hosts\n",
+		"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:5",
+	},
+	{
+		"a macro in quotes is not expanded", "if = \"en0\"\nblock in all\npass in on \"$if\" all\n",
+		"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in via en0 setup", Deny, "t.conf:2",
+	},
+	{
+		"a quoted string spanning lines keeps line numbers", "x = \"192.0.2.1\n\"\nblock in all\npass in from $x\n",
+		"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:4",
+	},
+	{
+		"an escaped quote", "pass in all label \"a\\\"b\"\n",
+		"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:1",
+	},
+}
+
+// TestPFLexer checks the verdicts of pfLexerTests.
 func TestPFLexer(t *testing.T) {
-	for _, tt := range []struct {
-		name, conf string
-		pkt        string
-		act        Action
-		where      string
-	}{
-		{
-			"quoted macro spanning lines", "tcp_services = \"{ 22, 80,\n 443 }\"\nblock in all\npass in proto tcp to port $tcp_services\n",
-			"tcp 192.0.2.1:1000 -> 198.51.100.2:443 in setup", Allow, "t.conf:4",
-		},
-		{
-			"continuation and comment in a table", "table <bad> { 192.0.2.1 \\   # first\n  192.0.2.2, # second\n  192.0.2.3 }\nblock in from <bad>\n",
-			"tcp 192.0.2.3:1000 -> 198.51.100.2:443 in setup", Deny, "t.conf:4",
-		},
-		{
-			"continuation and comment in a list", "block in proto tcp to port { 22, \\ # ssh\n 23 }\n",
-			"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:1",
-		},
-		{
-			"comment after a continuation ends the rule", "block in all \\\n# a comment\npass in all\n",
-			"tcp 192.0.2.3:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:3",
-		},
-		{
-			"nested macros", "a = \"192.0.2.1\"\nb = \"192.0.2.2\"\npair = $a $b\nhosts = \"{\" $pair \"}\"\nblock in from $hosts\n",
-			"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in setup", Deny, "t.conf:5",
-		},
-		{
-			"a macro in quotes is not expanded", "if = \"en0\"\nblock in all\npass in on \"$if\" all\n",
-			"tcp 192.0.2.2:1000 -> 198.51.100.2:23 in via en0 setup", Deny, "t.conf:2",
-		},
-		{
-			"a quoted string spanning lines keeps line numbers", "x = \"192.0.2.1\n\"\nblock in all\npass in from $x\n",
-			"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:4",
-		},
-		{
-			"an escaped quote", "pass in all label \"a\\\"b\"\n",
-			"tcp 192.0.2.1:1000 -> 198.51.100.2:23 in setup", Allow, "t.conf:1",
-		},
-	} {
+	for _, tt := range pfLexerTests {
 		t.Run(tt.name, func(t *testing.T) {
 			rs, err := ParsePF([]byte(tt.conf), "t.conf", nil)
 			if err != nil {
@@ -386,6 +398,24 @@ func TestPFOptsGolden(t *testing.T) {
 			fmt.Fprintf(&b, "=> %s by %s: %s\n", v.Action, v.Where, v.Text)
 		}
 		b.WriteString("\n")
+	}
+	for _, tt := range pfLexerTests {
+		rs, err := ParsePF([]byte(tt.conf), "t.conf", nil)
+		if err != nil {
+			t.Fatalf("ParsePF(%q) = %v", tt.conf, err)
+		}
+		fmt.Fprintf(&b, "== lexer: %s\n%s\n", tt.name, strings.TrimRight(tt.conf, "\n"))
+		p := pfPkt(t, tt.pkt)
+		v, steps := rs.Explain(&p)
+		fmt.Fprintf(&b, "-- %s\n", tt.pkt)
+		for _, s := range steps {
+			mark := " "
+			if s.Matched {
+				mark = "*"
+			}
+			fmt.Fprintf(&b, "%s %s  %s\n      %s\n", mark, s.Where, s.Text, s.Why)
+		}
+		fmt.Fprintf(&b, "=> %s by %s: %s\n\n", v.Action, v.Where, v.Text)
 	}
 	checkGolden(t, "testdata/pf/opts.golden", b.String(), "Explain traces")
 }
@@ -428,7 +458,7 @@ func BenchmarkPFEvalTags(b *testing.B) {
 // pfOptsOptions are what FuzzPFOptsEval appends to generated rules and anchor rules.
 var pfOptsOptions = []string{
 	" tag A", " tag B", " tagged A", " tagged B", " ! tagged A", " ! tagged B", " received-on en0",
-	" received-on { en1 lo0 }", " fragment", " tag A tagged B", " route-to (en1 192.0.2.1)",
+	" received-on { en1 lo0 }", " received-on any", " fragment", " tag A tagged B", " route-to (en1 192.0.2.1)",
 	" probability 50%", " label \"x\"",
 }
 
@@ -565,5 +595,42 @@ func TestPFNormTextBackslash(t *testing.T) {
 	}
 	if got, want := rs.rules[0].f.text, "block in proto tcp to port { 22, 23 }"; got != want {
 		t.Errorf("ParsePF(%q) rule text = %q, want %q", conf, got, want)
+	}
+}
+
+// TestPFRuleEvent checks the hook for rules the classifier leaves out (match rules): a rule
+// event sets the tag register at its place in the compiled ordered path.
+func TestPFRuleEvent(t *testing.T) {
+	conf := "block in all\npass in quick all tagged M no state\n"
+	rs, err := ParsePF([]byte(conf), "t.conf", nil)
+	if err != nil {
+		t.Fatalf("ParsePF(%q) = %v", conf, err)
+	}
+	for _, tt := range []struct {
+		name  string
+		event string // the conditions of the rule event, as a rule
+		pkt   string
+		want  int
+	}{
+		{"the event matches and tags", "pass in proto tcp flags S/SA tag M", "tcp 192.0.2.1:1000 -> 198.51.100.2:22 in setup", 1},
+		{"the event's flags do not match", "pass in proto tcp flags S/SA tag M", "tcp 192.0.2.1:1000 -> 198.51.100.2:22 in established", 0},
+		{"the event's protocol does not match", "pass in proto udp tag M", "tcp 192.0.2.1:1000 -> 198.51.100.2:22 in setup", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := ParsePF([]byte(tt.event+"\n"), "e.conf", nil)
+			if err != nil {
+				t.Fatalf("ParsePF(%q) = %v", tt.event, err)
+			}
+			f := ev.rules[0].f
+			f.cond.x.tag = rs.xo.tagID("M")
+			saved := rs.xo.calls
+			defer func() { rs.xo.calls = saved }()
+			rs.xo.calls = nil
+			rs.ruleEvent(f, 1, []*pfCond{&f.cond})
+			p := pfPkt(t, tt.pkt)
+			if got := rs.decidePost(&p); got != tt.want {
+				t.Errorf("decidePost(%s) with event %q = %d, want %d", tt.pkt, tt.event, got, tt.want)
+			}
+		})
 	}
 }

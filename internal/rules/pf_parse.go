@@ -966,7 +966,7 @@ func (p *pfParser) filter(first pfTok) error {
 	if p.rs.expanded += pfExpansion(&f.cond); p.rs.expanded > pfMaxExpandedRules {
 		return p.errf(first, "the rule set stands for more than %d rules once pfctl multiplies out its lists (one rule per combination of interfaces, protocols, addresses and ports): put long address lists in a table", pfMaxExpandedRules)
 	}
-	explicitFlags, explicitState, stateOpts := false, false, false
+	explicitFlags, explicitState, stateOpts := false, false, "" // stateOpts: why they matter
 	for {
 		t := p.peek()
 		if t.is("!") {
@@ -1016,10 +1016,13 @@ func (p *pfParser) filter(first pfTok) error {
 			f.state = map[string]pfState{"keep": pfKeepState, "modulate": pfModulateState, "synproxy": pfSynproxyState}[t.s]
 			explicitState = true
 			if p.peek().is("(") {
+				mark := len(p.toks)
 				if err := p.skipParens(); err != nil {
 					return err
 				}
-				stateOpts = true
+				if why := p.stateOpts(&f.cond.x, mark); why != "" {
+					stateOpts = why
+				}
 			}
 		case "no":
 			p.next()
@@ -1070,10 +1073,10 @@ func (p *pfParser) filter(first pfTok) error {
 	if err != nil {
 		return err
 	}
-	if stateOpts {
+	if stateOpts != "" {
 		// Limits (max, max-src-conn, …) and overload tables change what passes once traffic has
 		// filled them.
-		p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (state options: limits and overload tables are not simulated)", f.where, f.text))
+		p.rs.notes = append(p.rs.notes, fmt.Sprintf("%s: %s: not modelled (state options: %s)", f.where, f.text, stateOpts))
 	}
 	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
 	if inbound != nil {
