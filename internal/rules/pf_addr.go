@@ -248,6 +248,20 @@ func (p *pfParser) ifaceElem(t pfTok, word string, name string, mods pfIfMod, dy
 		rs = append(rs, pfPrefixSet(pre)...)
 	}
 	e.set = pfNormalize(rs)
+	if len(r.prefixes) > 0 {
+		var b strings.Builder
+		for i, pre := range r.prefixes {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pre.String())
+		}
+		what := "is"
+		if r.self {
+			what = "is the host's side and"
+		}
+		e.resolved = fmt.Sprintf("%s %s %s", text, what, b.String())
+	}
 	if e.unsure != "" {
 		p.noteUnsure(t, e.unsure)
 	}

@@ -41,7 +41,10 @@ type pfAddrElem struct {
 	// the options (a host name, no-route, en0:network without en0's addresses): it then matches
 	// only set, and the rules that use it are unsure.
 	unsure string
-	undef  bool // a table no statement defines (empty here; filled at run time, if ever)
+	// resolved says what an interface address stood for ("en0:network is 192.0.2.0/24"), for
+	// explanations.
+	resolved string
+	undef    bool // a table no statement defines (empty here; filled at run time, if ever)
 	// runtime is a table whose contents are filled at run time (see pfTable.filledAtRunTime).
 	runtime bool
 }
