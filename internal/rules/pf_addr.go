@@ -237,7 +237,9 @@ func (p *pfParser) ifaceElem(t pfTok, word string, name string, mods pfIfMod, dy
 		return pfAddrElem{}, p.errf(t, "%s: no IP address found for it on the interfaces given (pfctl refuses the rule)", text)
 	}
 	e := pfAddrElem{kind: pfHostSet, iface: true, self: r.self, unsure: r.unsure}
-	if !r.self && r.unsure == "" {
+	if !r.self && r.unsure == "" && !dynamic {
+		// pfctl expands a static interface address into its addresses, of known families; a
+		// dynamic one is looked up in the kernel for the rule's family.
 		e.af = pfFamilyOf(r.prefixes)
 	}
 	if len(r.prefixes) == 0 && r.self && r.unsure == "" {

@@ -44,6 +44,15 @@ var pfAddrCases = []pfAddrCase{
 		},
 	},
 	{
+		name: "(en0) in a rule of the family en0 has no address of",
+		conf: "block all\npass in inet6 to (en0)\n",
+		opts: PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")},
+		cases: []pfWant{
+			{"udp [2001:db8::5]:1 -> [2001:db8::10]:53 in via en0", Deny, "a.conf:1"},
+			{"udp 203.0.113.5:1 -> 192.0.2.10:53 in via en0", Deny, "a.conf:1"},
+		},
+	},
+	{
 		name: "en0 without its addresses is the host's side",
 		conf: "block all\npass in proto tcp to { en0 (en0) en0:0 } port 22\n",
 		cases: []pfWant{
@@ -343,6 +352,7 @@ func TestPFAddrErrors(t *testing.T) {
 		{"unknown modifier", "pass in from en0:nework\n", PFOptions{}, `a.conf:1: "en0:nework": unknown interface modifier "nework" (want :network, :broadcast, :peer or :0)`},
 		{"exclusive modifiers", "pass in from (en0:network:broadcast)\n", PFOptions{}, `a.conf:1: "en0:network:broadcast": :network, :broadcast and :peer exclude each other`},
 		{"no broadcast on loopback", "pass in to lo0:broadcast\n", PFOptions{}, "a.conf:1: lo0:broadcast: no IP address found for it on the interfaces given (pfctl refuses the rule)"},
+		{"static interface address of the other family", "pass in inet6 to en0\n", PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")}, "a.conf:1: address en0 is not inet6: the rule expands to no valid combination"},
 		{"not an interface in parentheses", "pass in to (192.0.2.1)\n", PFOptions{}, "a.conf:1: (192.0.2.1): want an interface name, such as (en0) or (en0:network)"},
 		{"unknown service", "pass in proto tcp to port fw-nothing\n", PFOptions{Services: pfTestServices}, `a.conf:1: unknown port or service "fw-nothing": not in the services file (/etc/services under the root) nor in the built-in list of common services (use the number)`},
 		{"service of another protocol only", "pass in proto tcp to port fw-sync:fw-nothing\n", PFOptions{Services: pfTestServices}, `a.conf:1: unknown port or service "fw-nothing": not in the services file (/etc/services under the root) nor in the built-in list of common services (use the number)`},
