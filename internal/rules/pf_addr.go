@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -250,6 +251,9 @@ func (p *pfParser) ifaceElem(t pfTok, word string, name string, mods pfIfMod, dy
 		rs = append(rs, pfPrefixSet(pre)...)
 	}
 	e.set = pfNormalize(rs)
+	if r.known && len(r.prefixes) == 0 {
+		e.resolved = text + " has no address on the interfaces given"
+	}
 	if len(r.prefixes) > 0 {
 		var b strings.Builder
 		for i, pre := range r.prefixes {
@@ -313,12 +317,12 @@ func pfRangeSet(a, b string) (pfIPSet, error) {
 	pa, errA := pfParsePrefix(a)
 	pb, errB := pfParsePrefix(b)
 	switch {
-	case errA != nil || errB != nil:
-		return nil, fmt.Errorf("want two addresses")
-	case !pa.IsSingleIP() || !pb.IsSingleIP() || pa.Addr().Is4() != pb.Addr().Is4():
-		return nil, fmt.Errorf("want two addresses of one family")
+	case errA != nil || errB != nil || !pa.IsSingleIP() || !pb.IsSingleIP():
+		return nil, errors.New("want two addresses")
+	case pa.Addr().Is4() != pb.Addr().Is4():
+		return nil, errors.New("want two addresses of one family")
 	case pb.Addr().Less(pa.Addr()):
-		return nil, fmt.Errorf("the range runs backwards")
+		return nil, errors.New("the range runs backwards")
 	}
 	set := pfIPSet{{pfKey(pa.Addr()), pfKey(pb.Addr())}}
 	if pa.Addr().Is6() {

@@ -360,9 +360,9 @@ func TestPFAddrErrors(t *testing.T) {
 		{"user without name", "pass out proto tcp user\n", PFOptions{}, "a.conf:1: user needs a name or an id, found end of line"},
 		{"bad user operator", "pass out proto tcp user >< 5\n", PFOptions{}, `a.conf:1: user: bad operator "><"`},
 		{"empty spaced port range", "pass in proto tcp to port 2000 : 1000\n", PFOptions{}, "a.conf:1: port range 2000:1000 is empty"},
-		{"range of two families", "pass in from 10.0.0.1 - ::1\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.1 - ::1"},
-		{"backwards range", "pass in from 2001:db8::9 - 2001:db8::1\n", PFOptions{}, "a.conf:1: bad address range 2001:db8::9 - 2001:db8::1"},
-		{"range of prefixes", "pass in from 10.0.0.0/24 - 10.0.1.0/24\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.0/24 - 10.0.1.0/24"},
+		{"range of two families", "pass in from 10.0.0.1 - ::1\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.1 - ::1: want two addresses of one family"},
+		{"backwards range", "pass in from 2001:db8::9 - 2001:db8::1\n", PFOptions{}, "a.conf:1: bad address range 2001:db8::9 - 2001:db8::1: the range runs backwards"},
+		{"range of prefixes", "pass in from 10.0.0.0/24 - 10.0.1.0/24\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.0/24 - 10.0.1.0/24: want two addresses"},
 		{"junk in a table", "table <t> { 192.0.2.1, 10.0.0.0/33 }\n", PFOptions{}, `a.conf:1: table <t>: entry "10.0.0.0/33": want an address, a prefix, an interface, self or a host name`},
 	}
 	for _, tt := range tests {

@@ -1381,7 +1381,7 @@ func (p *pfParser) addrElem() (pfAddrElem, error) {
 			p.next()
 			u := p.next()
 			if set, err = pfRangeSet(t.s, u.s); err != nil {
-				return e, p.errf(u, "bad address range %s - %s", t.s, u.s)
+				return e, p.errf(u, "bad address range %s - %s: %v", t.s, u.s, err)
 			}
 		}
 		if err == nil {
