@@ -38,9 +38,9 @@ const (
 	pfIfModeMask = pfIfNetwork | pfIfBroadcast | pfIfPeer
 )
 
-// pfIfBase matches the name part of an interface address (an interface such as en0 or an
-// interface group such as egress), before any modifiers.
-var pfIfBase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+// pfIfBase matches the name part of an interface address (an interface such as en0, a FreeBSD
+// VLAN such as em0.100, or an interface group such as egress), before any modifiers.
+var pfIfBase = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[0-9]+)?$`)
 
 // pfHostNameRE matches a DNS host name as pfctl would hand it to the resolver.
 var pfHostNameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$`)

@@ -73,6 +73,15 @@ var pfAddrCases = []pfAddrCase{
 		},
 	},
 	{
+		name: "a VLAN interface's network",
+		conf: "block all\npass in on em0.100 from em0.100:network\n",
+		opts: PFOptions{Ifaces: pfIfaces("em0.100=10.100.0.1/24")},
+		cases: []pfWant{
+			{"udp 10.100.0.7:1 -> 10.100.0.1:53 in via em0.100", Allow, "a.conf:2"},
+			{"udp 10.101.0.7:1 -> 10.100.0.1:53 in via em0.100", Deny, "a.conf:1"},
+		},
+	},
+	{
 		name: "en0:broadcast is the last address of each IPv4 network",
 		conf: "pass all\nblock in quick to en0:broadcast\n",
 		opts: PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24", "en0=2001:db8::10/64")},
