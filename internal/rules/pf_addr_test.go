@@ -187,6 +187,15 @@ var pfAddrCases = []pfAddrCase{
 		},
 	},
 	{
+		name: "a negated self in a table is left out",
+		conf: "table <notme> const { 0.0.0.0/0, !self }\nblock all\npass in from <notme>\n",
+		cases: []pfWant{
+			{"udp 198.51.100.7:1 -> 192.0.2.10:53 in via en0", Allow, "a.conf:3"},
+		},
+		unsure: map[string][]string{"a.conf:3": {"table <notme>: !self: the host's own addresses are not known, so the negated entry is left out"}},
+		notes:  []string{"a.conf:1: table <notme>: !self: the host's own addresses are not known, so the negated entry is left out"},
+	},
+	{
 		name: "a host name in a table",
 		conf: "table <friends> const { 198.51.100.7, friend.example.com }\nblock all\npass in from <friends>\n",
 		cases: []pfWant{
@@ -626,5 +635,32 @@ func TestPFAddrLintUnsure(t *testing.T) {
 				t.Errorf("Lint(%q) reports %s: %s", conf, f.Kind, f.Message)
 			}
 		}
+	}
+}
+
+// TestPFAddrTableFile checks the entries of a table file that pfctl resolves when it loads it:
+// self and interfaces are read, and a host name is left out with a note that does not repeat it
+// (the file may be any file root can read).
+func TestPFAddrTableFile(t *testing.T) {
+	files := map[string]string{"/etc/pf.t": "# own\nself en0:network\n\nsecret-token.example\n!192.0.2.128/25\n"}
+	conf := "table <t> const file \"/etc/pf.t\"\nblock all\npass out to <t>\n"
+	rs, err := ParsePFOptions(context.Background(), []byte(conf), "a.conf", pfMapLoader(files), PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")})
+	if err != nil {
+		t.Fatalf("ParsePFOptions(%q) = %v", conf, err)
+	}
+	for _, w := range []pfWant{
+		{"udp 192.0.2.10:1 -> 192.0.2.7:53 out via en0", Allow, "a.conf:3"},
+		{"udp 192.0.2.10:1 -> 192.0.2.200:53 out via en0", Deny, "a.conf:2"},
+		{"udp 192.0.2.10:1 -> 198.51.100.99:53 out via en0", Deny, "a.conf:2"},
+		{"udp 127.0.0.1:1 -> 127.0.0.1:53 out via lo0", Allow, "a.conf:3"}, // self
+	} {
+		p := pfPkt(t, w.pkt)
+		if v := pfAgree(t, rs, &p); v.Action != w.act || v.Where != w.where {
+			t.Errorf("Eval(%s) = %s by %q, want %s by %q", w.pkt, v.Action, v.Where, w.act, w.where)
+		}
+	}
+	want := []string{"a.conf:1: table <t>: /etc/pf.t:4: an entry is a host name, not resolved, so it is left out"}
+	if diff := cmp.Diff(want, rs.Notes()); diff != "" {
+		t.Errorf("Notes() (-want +got):\n%s", diff)
 	}
 }
