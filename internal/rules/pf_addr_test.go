@@ -664,3 +664,23 @@ func TestPFAddrTableFile(t *testing.T) {
 		t.Errorf("Notes() (-want +got):\n%s", diff)
 	}
 }
+
+// TestPFAntispoofDropsUnderReturnPolicy: pfctl builds antispoof's rules as "block drop" whatever
+// "set block-policy" says (pf.conf(5), BLOCKING SPOOFED TRAFFIC), so a spoofed packet is dropped,
+// not answered. Found by the corpus (freebsd10-example-faq-example1.conf:42).
+func TestPFAntispoofDropsUnderReturnPolicy(t *testing.T) {
+	conf := "set block-policy return\npass all\nantispoof for en0 inet\nblock in proto tcp to port 23\n"
+	rs, err := ParsePFOptions(context.Background(), []byte(conf), "a.conf", nil, PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")})
+	if err != nil {
+		t.Fatalf("ParsePFOptions(%q) = %v", conf, err)
+	}
+	for _, w := range []pfWant{
+		{"tcp 192.0.2.5:51234 -> 203.0.113.10:22 in via en1 setup", Deny, "a.conf:3"},
+		{"tcp 203.0.113.5:51234 -> 192.0.2.10:23 in via en0 setup", Reject, "a.conf:4"},
+	} {
+		p := pfPkt(t, w.pkt)
+		if v := pfAgree(t, rs, &p); v.Action != w.act || v.Where != w.where {
+			t.Errorf("Eval(%s) = %s by %q, want %s by %q", w.pkt, v.Action, v.Where, w.act, w.where)
+		}
+	}
+}

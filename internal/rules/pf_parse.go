@@ -1731,9 +1731,7 @@ func (p *pfParser) antispoofRule(where, text string, quick bool, af uint8, ifs [
 		where: where,
 		text:  b.String() + " (" + text + ")",
 	}
-	if p.rs.blockReturn {
-		f.ret = pfRetReturn
-	}
+	// No return, whatever "set block-policy" says: pfctl makes antispoof's rules "block drop".
 	p.rs.expanded++
 	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
 }
