@@ -27,7 +27,7 @@ func TestRulesTableFileErrorDoesNotEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := firewardenRaw(t, "--root", root, "rules", "lint", conf)
-	want := "firewarden: /etc/shadow:1: table <t>: an entry is not an address or a prefix\n"
+	want := "firewarden: /etc/shadow:1: table <t>: an entry is not an address, a prefix, an interface, self or a host name\n"
 	if r.code != 2 || r.stderr != want || r.stdout != "" {
 		t.Errorf("rules lint with a table file of %q = exit %d, stdout %q, stderr %q; want exit 2, stderr %q", secret, r.code, r.stdout, r.stderr, want)
 	}

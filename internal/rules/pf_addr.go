@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -37,9 +38,9 @@ const (
 	pfIfModeMask = pfIfNetwork | pfIfBroadcast | pfIfPeer
 )
 
-// pfIfBase matches the name part of an interface address (an interface such as en0 or an
-// interface group such as egress), before any modifiers.
-var pfIfBase = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+// pfIfBase matches the name part of an interface address (an interface such as en0, a FreeBSD
+// VLAN such as em0.100, or an interface group such as egress), before any modifiers.
+var pfIfBase = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[0-9]+)?$`)
 
 // pfHostNameRE matches a DNS host name as pfctl would hand it to the resolver.
 var pfHostNameRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$`)
@@ -238,8 +239,8 @@ func (p *pfParser) ifaceElem(t pfTok, word string, name string, mods pfIfMod, dy
 	}
 	e := pfAddrElem{kind: pfHostSet, iface: true, self: r.self, unsure: r.unsure}
 	if !r.self && r.unsure == "" && !dynamic {
-		// A dynamic address follows the interface, so pfctl leaves its family open: "inet6 from
-		// (en0)" loads, and matches nothing while en0 has no IPv6 address.
+		// pfctl expands a static interface address into its addresses, of known families; a
+		// dynamic one is looked up in the kernel for the rule's family.
 		e.af = pfFamilyOf(r.prefixes)
 	}
 	if len(r.prefixes) == 0 && r.self && r.unsure == "" {
@@ -250,6 +251,23 @@ func (p *pfParser) ifaceElem(t pfTok, word string, name string, mods pfIfMod, dy
 		rs = append(rs, pfPrefixSet(pre)...)
 	}
 	e.set = pfNormalize(rs)
+	if r.known && len(r.prefixes) == 0 {
+		e.resolved = text + " has no address on the interfaces given"
+	}
+	if len(r.prefixes) > 0 {
+		var b strings.Builder
+		for i, pre := range r.prefixes {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pre.String())
+		}
+		what := "is"
+		if r.self {
+			what = "is the host's side and"
+		}
+		e.resolved = fmt.Sprintf("%s %s %s", text, what, b.String())
+	}
 	if e.unsure != "" {
 		p.noteUnsure(t, e.unsure)
 	}
@@ -299,12 +317,12 @@ func pfRangeSet(a, b string) (pfIPSet, error) {
 	pa, errA := pfParsePrefix(a)
 	pb, errB := pfParsePrefix(b)
 	switch {
-	case errA != nil || errB != nil:
-		return nil, fmt.Errorf("want two addresses")
-	case !pa.IsSingleIP() || !pb.IsSingleIP() || pa.Addr().Is4() != pb.Addr().Is4():
-		return nil, fmt.Errorf("want two addresses of one family")
+	case errA != nil || errB != nil || !pa.IsSingleIP() || !pb.IsSingleIP():
+		return nil, errors.New("want two addresses")
+	case pa.Addr().Is4() != pb.Addr().Is4():
+		return nil, errors.New("want two addresses of one family")
 	case pb.Addr().Less(pa.Addr()):
-		return nil, fmt.Errorf("the range runs backwards")
+		return nil, errors.New("the range runs backwards")
 	}
 	set := pfIPSet{{pfKey(pa.Addr()), pfKey(pb.Addr())}}
 	if pa.Addr().Is6() {

@@ -44,6 +44,15 @@ var pfAddrCases = []pfAddrCase{
 		},
 	},
 	{
+		name: "(en0) in a rule of the family en0 has no address of",
+		conf: "block all\npass in inet6 to (en0)\n",
+		opts: PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")},
+		cases: []pfWant{
+			{"udp [2001:db8::5]:1 -> [2001:db8::10]:53 in via en0", Deny, "a.conf:1"},
+			{"udp 203.0.113.5:1 -> 192.0.2.10:53 in via en0", Deny, "a.conf:1"},
+		},
+	},
+	{
 		name: "en0 without its addresses is the host's side",
 		conf: "block all\npass in proto tcp to { en0 (en0) en0:0 } port 22\n",
 		cases: []pfWant{
@@ -61,6 +70,15 @@ var pfAddrCases = []pfAddrCase{
 			// pfctl leaves out the networks of link-local addresses
 			{"udp [fe80::2]:1 -> [fe80::1]:53 in via en0", Deny, "a.conf:1"},
 			{"udp 192.0.2.10:1 -> 192.0.2.1:53 out via en0", Allow, "a.conf:3"},
+		},
+	},
+	{
+		name: "a VLAN interface's network",
+		conf: "block all\npass in on em0.100 from em0.100:network\n",
+		opts: PFOptions{Ifaces: pfIfaces("em0.100=10.100.0.1/24")},
+		cases: []pfWant{
+			{"udp 10.100.0.7:1 -> 10.100.0.1:53 in via em0.100", Allow, "a.conf:2"},
+			{"udp 10.101.0.7:1 -> 10.100.0.1:53 in via em0.100", Deny, "a.conf:1"},
 		},
 	},
 	{
@@ -167,6 +185,15 @@ var pfAddrCases = []pfAddrCase{
 			"a.conf:2: example.com: host name not resolved, so it matches no address here",
 			"a.conf:3: www.example.org/24: host name not resolved, so it matches no address here",
 		},
+	},
+	{
+		name: "a negated self in a table is left out",
+		conf: "table <notme> const { 0.0.0.0/0, !self }\nblock all\npass in from <notme>\n",
+		cases: []pfWant{
+			{"udp 198.51.100.7:1 -> 192.0.2.10:53 in via en0", Allow, "a.conf:3"},
+		},
+		unsure: map[string][]string{"a.conf:3": {"table <notme>: !self: the host's own addresses are not known, so the negated entry is left out"}},
+		notes:  []string{"a.conf:1: table <notme>: !self: the host's own addresses are not known, so the negated entry is left out"},
 	},
 	{
 		name: "a host name in a table",
@@ -343,6 +370,7 @@ func TestPFAddrErrors(t *testing.T) {
 		{"unknown modifier", "pass in from en0:nework\n", PFOptions{}, `a.conf:1: "en0:nework": unknown interface modifier "nework" (want :network, :broadcast, :peer or :0)`},
 		{"exclusive modifiers", "pass in from (en0:network:broadcast)\n", PFOptions{}, `a.conf:1: "en0:network:broadcast": :network, :broadcast and :peer exclude each other`},
 		{"no broadcast on loopback", "pass in to lo0:broadcast\n", PFOptions{}, "a.conf:1: lo0:broadcast: no IP address found for it on the interfaces given (pfctl refuses the rule)"},
+		{"static interface address of the other family", "pass in inet6 to en0\n", PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")}, "a.conf:1: address en0 is not inet6: the rule expands to no valid combination"},
 		{"not an interface in parentheses", "pass in to (192.0.2.1)\n", PFOptions{}, "a.conf:1: (192.0.2.1): want an interface name, such as (en0) or (en0:network)"},
 		{"unknown service", "pass in proto tcp to port fw-nothing\n", PFOptions{Services: pfTestServices}, `a.conf:1: unknown port or service "fw-nothing": not in the services file (/etc/services under the root) nor in the built-in list of common services (use the number)`},
 		{"service of another protocol only", "pass in proto tcp to port fw-sync:fw-nothing\n", PFOptions{Services: pfTestServices}, `a.conf:1: unknown port or service "fw-nothing": not in the services file (/etc/services under the root) nor in the built-in list of common services (use the number)`},
@@ -350,9 +378,9 @@ func TestPFAddrErrors(t *testing.T) {
 		{"user without name", "pass out proto tcp user\n", PFOptions{}, "a.conf:1: user needs a name or an id, found end of line"},
 		{"bad user operator", "pass out proto tcp user >< 5\n", PFOptions{}, `a.conf:1: user: bad operator "><"`},
 		{"empty spaced port range", "pass in proto tcp to port 2000 : 1000\n", PFOptions{}, "a.conf:1: port range 2000:1000 is empty"},
-		{"range of two families", "pass in from 10.0.0.1 - ::1\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.1 - ::1"},
-		{"backwards range", "pass in from 2001:db8::9 - 2001:db8::1\n", PFOptions{}, "a.conf:1: bad address range 2001:db8::9 - 2001:db8::1"},
-		{"range of prefixes", "pass in from 10.0.0.0/24 - 10.0.1.0/24\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.0/24 - 10.0.1.0/24"},
+		{"range of two families", "pass in from 10.0.0.1 - ::1\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.1 - ::1: want two addresses of one family"},
+		{"backwards range", "pass in from 2001:db8::9 - 2001:db8::1\n", PFOptions{}, "a.conf:1: bad address range 2001:db8::9 - 2001:db8::1: the range runs backwards"},
+		{"range of prefixes", "pass in from 10.0.0.0/24 - 10.0.1.0/24\n", PFOptions{}, "a.conf:1: bad address range 10.0.0.0/24 - 10.0.1.0/24: want two addresses"},
 		{"junk in a table", "table <t> { 192.0.2.1, 10.0.0.0/33 }\n", PFOptions{}, `a.conf:1: table <t>: entry "10.0.0.0/33": want an address, a prefix, an interface, self or a host name`},
 	}
 	for _, tt := range tests {
@@ -606,6 +634,53 @@ func TestPFAddrLintUnsure(t *testing.T) {
 			if f.Kind == PFLintNeverMatches || f.Kind == PFLintShadowed {
 				t.Errorf("Lint(%q) reports %s: %s", conf, f.Kind, f.Message)
 			}
+		}
+	}
+}
+
+// TestPFAddrTableFile checks the entries of a table file that pfctl resolves when it loads it:
+// self and interfaces are read, and a host name is left out with a note that does not repeat it
+// (the file may be any file root can read).
+func TestPFAddrTableFile(t *testing.T) {
+	files := map[string]string{"/etc/pf.t": "# own\nself en0:network\n\nsecret-token.example\n!192.0.2.128/25\n"}
+	conf := "table <t> const file \"/etc/pf.t\"\nblock all\npass out to <t>\n"
+	rs, err := ParsePFOptions(context.Background(), []byte(conf), "a.conf", pfMapLoader(files), PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")})
+	if err != nil {
+		t.Fatalf("ParsePFOptions(%q) = %v", conf, err)
+	}
+	for _, w := range []pfWant{
+		{"udp 192.0.2.10:1 -> 192.0.2.7:53 out via en0", Allow, "a.conf:3"},
+		{"udp 192.0.2.10:1 -> 192.0.2.200:53 out via en0", Deny, "a.conf:2"},
+		{"udp 192.0.2.10:1 -> 198.51.100.99:53 out via en0", Deny, "a.conf:2"},
+		{"udp 127.0.0.1:1 -> 127.0.0.1:53 out via lo0", Allow, "a.conf:3"}, // self
+	} {
+		p := pfPkt(t, w.pkt)
+		if v := pfAgree(t, rs, &p); v.Action != w.act || v.Where != w.where {
+			t.Errorf("Eval(%s) = %s by %q, want %s by %q", w.pkt, v.Action, v.Where, w.act, w.where)
+		}
+	}
+	want := []string{"a.conf:1: table <t>: /etc/pf.t:4: an entry is a host name, not resolved, so it is left out"}
+	if diff := cmp.Diff(want, rs.Notes()); diff != "" {
+		t.Errorf("Notes() (-want +got):\n%s", diff)
+	}
+}
+
+// TestPFAntispoofDropsUnderReturnPolicy: pfctl builds antispoof's rules as "block drop" whatever
+// "set block-policy" says (pf.conf(5), BLOCKING SPOOFED TRAFFIC), so a spoofed packet is dropped,
+// not answered. Found by the corpus (freebsd10-example-faq-example1.conf:42).
+func TestPFAntispoofDropsUnderReturnPolicy(t *testing.T) {
+	conf := "set block-policy return\npass all\nantispoof for en0 inet\nblock in proto tcp to port 23\n"
+	rs, err := ParsePFOptions(context.Background(), []byte(conf), "a.conf", nil, PFOptions{Ifaces: pfIfaces("en0=192.0.2.10/24")})
+	if err != nil {
+		t.Fatalf("ParsePFOptions(%q) = %v", conf, err)
+	}
+	for _, w := range []pfWant{
+		{"tcp 192.0.2.5:51234 -> 203.0.113.10:22 in via en1 setup", Deny, "a.conf:3"},
+		{"tcp 203.0.113.5:51234 -> 192.0.2.10:23 in via en0 setup", Reject, "a.conf:4"},
+	} {
+		p := pfPkt(t, w.pkt)
+		if v := pfAgree(t, rs, &p); v.Action != w.act || v.Where != w.where {
+			t.Errorf("Eval(%s) = %s by %q, want %s by %q", w.pkt, v.Action, v.Where, w.act, w.where)
 		}
 	}
 }

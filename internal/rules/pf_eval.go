@@ -593,6 +593,14 @@ func (c *pfCond) check(p *Packet, explain bool) (bool, string) {
 			if slices.ContainsFunc(side.h.addrs, func(e pfAddrElem) bool { return (e.kind == pfHostSelf || e.self) && !e.neg }) && !side.local {
 				why += " (self stands for the host's side of the packet: the destination of an inbound packet, the source of an outbound one)"
 			}
+			for _, e := range side.h.addrs {
+				if e.resolved != "" {
+					why += " (" + e.resolved + ")"
+				}
+				if e.unsure != "" {
+					why += " (" + e.unsure + ")"
+				}
+			}
 			return false, why
 		}
 		if side.h.ports == nil {

@@ -41,7 +41,10 @@ type pfAddrElem struct {
 	// the options (a host name, no-route, en0:network without en0's addresses): it then matches
 	// only set, and the rules that use it are unsure.
 	unsure string
-	undef  bool // a table no statement defines (empty here; filled at run time, if ever)
+	// resolved says what an interface address stood for ("en0:network is 192.0.2.0/24"), for
+	// explanations.
+	resolved string
+	undef    bool // a table no statement defines (empty here; filled at run time, if ever)
 	// runtime is a table whose contents are filled at run time (see pfTable.filledAtRunTime).
 	runtime bool
 }
@@ -1428,7 +1431,7 @@ func (p *pfParser) addrElem() (pfAddrElem, error) {
 			p.next()
 			u := p.next()
 			if set, err = pfRangeSet(t.s, u.s); err != nil {
-				return e, p.errf(u, "bad address range %s - %s", t.s, u.s)
+				return e, p.errf(u, "bad address range %s - %s: %v", t.s, u.s, err)
 			}
 		}
 		if err == nil {
@@ -1776,9 +1779,7 @@ func (p *pfParser) antispoofRule(where, text string, quick bool, af uint8, ifs [
 		where: where,
 		text:  b.String() + " (" + text + ")",
 	}
-	if p.rs.blockReturn {
-		f.ret = pfRetReturn
-	}
+	// No return, whatever "set block-policy" says: pfctl makes antispoof's rules "block drop".
 	p.rs.expanded++
 	p.anchor.stmts = append(p.anchor.stmts, pfStmt{f: f})
 }
