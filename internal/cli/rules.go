@@ -369,8 +369,14 @@ func lockout(rs ruleset, keep netip.AddrPort) []rules.Finding {
 			if setup {
 				what = "a new connection"
 			}
+			// A lockout that rests on an unsure rule is still reported, as one that may happen:
+			// missing it costs more than a needless warning.
+			cut := "would cut you off"
+			if v.Unsure != "" {
+				cut = "may cut you off (conditional: " + v.Unsure + ")"
+			}
 			return []rules.Finding{{Kind: "lockout", Rules: []string{v.Where},
-				Message: fmt.Sprintf("%s from %s to port %d is %s by %s (%s): loading this rule set would cut you off", what, keep.Addr(), keep.Port(), v.Action.Past(), v.Where, v.Text),
+				Message: fmt.Sprintf("%s from %s to port %d is %s by %s (%s): loading this rule set %s", what, keep.Addr(), keep.Port(), v.Action.Past(), v.Where, v.Text, cut),
 				Fix:     fmt.Sprintf("pass in quick proto tcp from %s to port %d before %s", keep.Addr(), keep.Port(), v.Where)}}
 		}
 	}

@@ -304,3 +304,7 @@ func (rs *IPFWRuleset) TestsICMPTypes() bool {
 // DefaultListedAt is where the file lists rule 65535 ("file:line"), which sets Default; "" when
 // it does not, and Default is what the caller chose or assumed.
 func (rs *IPFWRuleset) DefaultListedAt() string { return rs.defaultListed }
+
+// uncertain reports whether what the rule matches is not known from the file: it names a table
+// filled at run time, or has unsure conditions. Lint judges no finding on such a rule.
+func (r *pfRule) uncertain() bool { return r.runtime != "" || len(r.f.unsure) > 0 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // pfCertaintyCases are rule sets with rules on tables filled at run time, a packet, and the rule
@@ -364,5 +366,73 @@ func TestVerdictUnsureMatchesReference(t *testing.T) {
 	for seed := range n {
 		pfCheckUnsureRandom(t, seed)
 		ipfwCheckUnsureRandom(t, seed, uint8(seed))
+	}
+}
+
+// TestLintSkipsUnsureRules checks that no lint finding rests on an unsure rule: the same rule
+// sets give their findings with every rule sure, and none about a rule once it is unsure.
+func TestLintSkipsUnsureRules(t *testing.T) {
+	kinds := func(fs []Finding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Kind+" "+strings.Join(f.Rules, ","))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name, conf string
+		unsure     int      // the index of the rule made unsure
+		sure       []string // the findings with every rule sure
+		unsureWant []string // and with that rule unsure
+	}{
+		{"pf: a rule covered by an unsure rule", "block all\nblock in quick proto tcp\nblock in quick proto tcp to port 22\n", 1,
+			[]string{"redundant pf.conf:3,pf.conf:2"}, nil},
+		{"pf: an unsure rule covered", "block all\nblock in quick proto tcp\nblock in quick proto tcp to port 22\n", 2,
+			[]string{"redundant pf.conf:3,pf.conf:2"}, nil},
+		{"pf: an unsure catch-all", "block quick all\npass in proto tcp to port 22\n", 0,
+			[]string{"after-catch-all pf.conf:1,pf.conf:2"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParsePF([]byte(tt.conf), "pf.conf", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.sure, kinds(rs.Lint())); diff != "" {
+				t.Errorf("Lint with every rule sure (-want +got):\n%s", diff)
+			}
+			rs.rules[tt.unsure].f.unsure = []string{"user 0: the owner of the socket is not simulated"}
+			if err := rs.compile(context.Background(), pfBlockRules); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.unsureWant, kinds(rs.Lint())); diff != "" {
+				t.Errorf("Lint with rule %d unsure (-want +got):\n%s", tt.unsure, diff)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name, list string
+		unsure     int
+		sure       []string
+		unsureWant []string
+	}{
+		{"ipfw: a rule covered by an unsure rule", "00100 deny tcp from any to any\n00200 deny tcp from any to any 22\n00300 deny ip from any to any\n", 100,
+			[]string{"redundant 00200,00100", "loopback-blocked 00100"}, nil},
+		{"ipfw: an unsure rule covered", "00100 deny tcp from any to any\n00200 deny tcp from any to any 22\n00300 deny ip from any to any\n", 200,
+			[]string{"redundant 00200,00100", "loopback-blocked 00100"}, []string{"loopback-blocked 00100"}},
+		{"ipfw: an unsure catch-all", "00100 deny ip from any to any\n00200 allow tcp from any to any 22\n", 100,
+			[]string{"after-catch-all 00200,00100", "loopback-blocked 00100"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := ipfwWithUnsure(t, tt.list, nil, ipfwBlockRules)
+			if diff := cmp.Diff(tt.sure, kinds(rs.Lint(LintOptions{}))); diff != "" {
+				t.Errorf("Lint with every rule sure (-want +got):\n%s", diff)
+			}
+			rs = ipfwWithUnsure(t, tt.list, []int{tt.unsure}, ipfwBlockRules)
+			for name, got := range map[string][]Finding{"Lint": rs.Lint(LintOptions{}), "lintReference": rs.lintReference(LintOptions{})} {
+				if diff := cmp.Diff(tt.unsureWant, kinds(got)); diff != "" {
+					t.Errorf("%s with rule %d unsure (-want +got):\n%s", name, tt.unsure, diff)
+				}
+			}
+		})
 	}
 }
