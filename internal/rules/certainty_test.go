@@ -289,6 +289,7 @@ func pfCheckUnsureRandom(t *testing.T, seed uint64) {
 	for range 64 {
 		p := pfRandomPacket(r)
 		pfRandomFlags(r, &p)
+		pfRandomAbout(r, &p)
 		got, want := rs.Eval(&p), rs.pfEvalReference(&p)
 		ex, _ := rs.Explain(&p)
 		if got != want || ex != want {
@@ -311,6 +312,31 @@ func pfRandomFlags(r *rand.Rand, p *Packet) {
 		p.Flags |= TCPACK
 	}
 	p.Setup, p.Established = tcpFlagsState(p.Flags)
+}
+
+// pfRandomAbout makes half the ICMP packets errors about a random flow of the host's.
+func pfRandomAbout(r *rand.Rand, p *Packet) {
+	if p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 || r.IntN(2) == 0 || !p.Dst.IsValid() {
+		return
+	}
+	p.ICMPType, p.ICMPCode = 3, int16(r.IntN(5))
+	if p.Proto == ProtoICMPv6 {
+		p.ICMPType = int16(1 + r.IntN(4))
+	}
+	q := pfRandomPacket(r)
+	fam := 4
+	if p.Dst.Is6() {
+		fam = 6
+	}
+	p.About = Quoted{Proto: []uint8{ProtoTCP, ProtoUDP, p.Proto}[r.IntN(3)], Src: p.Dst, Dst: pfRandomAddr(r, fam),
+		SrcPort: q.SrcPort, DstPort: q.DstPort, ICMPType: -1, ICMPCode: -1, Dir: Out, Iface: q.Iface}
+	if p.Dir == Out {
+		p.About.Dir = In
+	}
+	if p.About.Proto == p.Proto {
+		p.About.SrcPort, p.About.DstPort = 0, 0
+		p.About.ICMPType, p.About.ICMPCode = []int16{8, 0, 128, 129}[r.IntN(4)], 0
+	}
 }
 
 // ipfwCheckUnsureRandom is pfCheckUnsureRandom for ipfw: random rule sets with random rules

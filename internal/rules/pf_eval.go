@@ -48,6 +48,14 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
+	if p.About.Dir != 0 && rs.pfQuotesState(p) {
+		i, u := rs.errorState(p)
+		if i >= 0 {
+			return rs.verdictUnsure(i, p, u)
+		}
+		d := rs.decideBlocks(p)
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
+	}
 	if len(rs.blocks) > 1 {
 		return rs.evalBlocks(p)
 	}
@@ -261,7 +269,17 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 		}
 	}
 	u := ""
-	if p.Reply && rs.stateful && !p.Frag {
+	if rs.pfQuotesState(p) {
+		var i int
+		var opener Packet
+		i, u, opener = rs.errorStateRef(p)
+		if explain {
+			steps = append(steps, pfErrorStep(rs, p, i, &opener))
+		}
+		if i >= 0 {
+			return rs.verdictUnsure(i, p, u), steps
+		}
+	} else if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
 		i := rs.walk(&opener, nil)
 		u = rs.unsureRef(&opener, i)
