@@ -37,7 +37,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	def := flags.String("default", "allow", "ipfw's built-in rule 65535, `ACTION`: allow (as on Mac OS X) or deny")
 	// Each verb has only its own flags, so that help and completion show what it reads.
 	packet, packets, explain, keep := new(string), new(string), new(bool), new(string)
-	strict := flags.Bool("strict", false, "exit 2, printing nothing but the first reason, unless every answer is exact: no note, no unsure rule, no assumed packet field")
+	strict := flags.Bool("strict", false, "exit 2 with the first reason unless every answer is exact (no line not modelled, unsure rule or assumed packet field)")
 	if verb == "eval" {
 		packet = flags.String("packet", "", "one packet, `PACKET`, such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
 		packets = flags.String("packets", "", "a `FILE` of packets, one per line")
