@@ -48,6 +48,18 @@ var pfCertaintyCases = []struct {
 		where: "pf.conf:3", unsure: "pf.conf:2: table <bf>",
 	},
 	{
+		name:  "an earlier quick block on a runtime table cannot change a block",
+		conf:  "table <bf> persist\nblock in quick from <bf>\nblock all\npass in proto tcp to port 22 keep state\n",
+		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:25 in via en0 setup",
+		where: "pf.conf:3",
+	},
+	{
+		name:  "a later block on a runtime table changes a pass",
+		conf:  "table <bf> persist\npass all\nblock return in from <bf>\n",
+		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:25 in via en0 setup",
+		where: "pf.conf:2", unsure: "pf.conf:3: table <bf>",
+	},
+	{
 		name:  "an earlier rule that is not quick cannot change a later match",
 		conf:  "table <bad> persist\nblock in from <bad>\npass in proto tcp to port 22 keep state\n",
 		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",

@@ -54,7 +54,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 			return rs.verdictUnsure(i, p, u)
 		}
 		d := rs.decideBlocks(p)
-		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
 	}
 	if len(rs.blocks) > 1 {
 		return rs.evalBlocks(p)
@@ -66,16 +66,16 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 		q := pfReplyOpener(p)
 		rk := k.reverse()
 		i := c.decide(&q, ifIdx, &rk)
-		u := rs.unsureFor(&q, i)
+		u := rs.unsureFor(&q, i, true)
 		if rs.keepsState(i) {
 			return rs.verdictUnsure(i, p, u)
 		}
 		d := c.scan(&m)
-		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
 	}
 	if !rs.stateful || !pfStateCandidate(p) {
 		d := c.scan(&m)
-		return rs.verdictUnsure(d, p, rs.unsureFor(p, d))
+		return rs.verdictUnsure(d, p, rs.unsureFor(p, d, false))
 	}
 	// The packet's own SYN differs from the packet only in its TCP flags: one pass over the
 	// bitsets decides both. The reverse SYN needs its own lookups.
@@ -92,7 +92,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	rk := k.reverse()
 	i := c.decide(&q, ifIdx, &rk)
-	u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+	u = pfFirstUnsure(u, rs.unsureFor(&q, i, true))
 	if rs.keepsState(i) {
 		return rs.verdictUnsure(i, p, u)
 	}
@@ -102,7 +102,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 			return rs.verdictUnsure(own, p, u)
 		}
 	}
-	return rs.verdictUnsure(self, p, pfFirstUnsure(u, rs.unsureFor(p, self)))
+	return rs.verdictUnsure(self, p, pfFirstUnsure(u, rs.unsureFor(p, self, false)))
 }
 
 // evalBlocks is Eval for a rule set of several classifier blocks: the same decisions, with the
@@ -112,7 +112,7 @@ func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
 	if p.Reply && rs.stateful && !p.Frag {
 		q := pfReplyOpener(p)
 		i := rs.decideBlocks(&q)
-		u = rs.unsureFor(&q, i)
+		u = rs.unsureFor(&q, i, true)
 		if rs.keepsState(i) {
 			return rs.verdictUnsure(i, p, u)
 		}
@@ -120,14 +120,14 @@ func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
 		for k := range 2 {
 			q := pfOpener(p, k)
 			i := rs.decideBlocks(&q)
-			u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+			u = pfFirstUnsure(u, rs.unsureFor(&q, i, true))
 			if rs.keepsState(i) {
 				return rs.verdictUnsure(i, p, u)
 			}
 		}
 	}
 	d := rs.decideBlocks(p)
-	return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
+	return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
 }
 
 func (rs *PFRuleset) keepsState(i int) bool {
@@ -249,7 +249,7 @@ func (rs *PFRuleset) stateRule(p *Packet) (int, string) {
 	for k := range 2 {
 		q := pfOpener(p, k)
 		i := rs.walk(&q, nil)
-		u = pfFirstUnsure(u, rs.unsureRef(&q, i))
+		u = pfFirstUnsure(u, rs.unsureRef(&q, i, true))
 		if rs.keepsState(i) {
 			return i, u
 		}
@@ -282,7 +282,7 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 	} else if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
 		i := rs.walk(&opener, nil)
-		u = rs.unsureRef(&opener, i)
+		u = rs.unsureRef(&opener, i, true)
 		if rs.keepsState(i) {
 			if explain {
 				f := rs.rules[i].f
@@ -320,7 +320,7 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 	if explain && i < 0 {
 		steps = append(steps, Step{pfDefaultWhere, pfDefaultText, true, "no rule matched: pf passes the packet"})
 	}
-	return rs.verdictUnsure(i, p, pfFirstUnsure(u, rs.unsureRef(p, i))), steps
+	return rs.verdictUnsure(i, p, pfFirstUnsure(u, rs.unsureRef(p, i, false))), steps
 }
 
 // pfWalker evaluates the anchor tree the way pf_test_rule does.

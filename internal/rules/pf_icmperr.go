@@ -33,7 +33,7 @@ func (rs *PFRuleset) errorState(p *Packet) (int, string) {
 	u := ""
 	for _, q := range pfErrorOpeners(p) {
 		i := rs.decideBlocks(&q)
-		u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+		u = pfFirstUnsure(u, rs.unsureFor(&q, i, true))
 		if rs.keepsState(i) {
 			return i, u
 		}
@@ -46,7 +46,7 @@ func (rs *PFRuleset) errorStateRef(p *Packet) (int, string, Packet) {
 	u := ""
 	for _, q := range pfErrorOpeners(p) {
 		i := rs.walk(&q, nil)
-		u = pfFirstUnsure(u, rs.unsureRef(&q, i))
+		u = pfFirstUnsure(u, rs.unsureRef(&q, i, true))
 		if rs.keepsState(i) {
 			return i, u, q
 		}
