@@ -474,3 +474,29 @@ func TestLintSkipsUnsureRules(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsureEvalDoesNotAllocate checks that filling Verdict.Unsure costs no allocation: the
+// reasons are joined when the rule set is compiled.
+func TestUnsureEvalDoesNotAllocate(t *testing.T) {
+	rs, err := ParsePF([]byte("table <bf> persist\nblock all\nblock in quick proto tcp from <bf> to port 22\npass in proto tcp to port 22 keep state\npass out keep state\n"), "pf.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipfw := ipfwWithUnsure(t, "00100 check-state\n00200 deny tcp from any to any recv en5\n00300 allow tcp from any to any setup keep-state\n", []int{200}, ipfwBlockRules)
+	for _, spec := range []string{
+		"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		"tcp 192.0.2.10:22 -> 203.0.113.5:51234 out via en0 established",
+		`icmp 198.51.100.1 -> 192.0.2.10 in via en0 type 3 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out"`,
+	} {
+		p := pkt(t, spec)
+		if v := rs.Eval(&p); v.Unsure == "" && p.About.Dir == 0 {
+			t.Errorf("Eval(%s) = %+v, want it conditional", spec, v)
+		}
+		if n := testing.AllocsPerRun(100, func() { rs.Eval(&p) }); n != 0 {
+			t.Errorf("pf Eval(%s): %v allocations, want 0", spec, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { ipfw.Eval(&p) }); n != 0 {
+			t.Errorf("ipfw Eval(%s): %v allocations, want 0", spec, n)
+		}
+	}
+}
