@@ -146,10 +146,14 @@ func commandTable() []*cmdSpec {
 					name: "eval", args: "RULESET", files: true,
 					summary: "explain what an ipfw or pf rule set does to packets",
 					desc: "Evaluates one packet (--packet) or a file of packets, one per line (--packets), through the " +
-						"rule set and prints the verdict and the rule that decided; --explain lists every rule considered " +
-						"and why it matched or not. Exit status 0, or 2 for a rule set or packet that cannot be read.",
+						"rule set and prints the verdict and the rule that decided; a verdict that rests on what neither the " +
+						"rule set nor the packet decides (a table filled at run time, a condition not simulated, a packet " +
+						"field not given, a line not modelled) ends with \"conditional:\" and the reasons. --explain lists " +
+						"every rule considered and why it matched or not. Exit status 0, or 2 for a rule set or packet that " +
+						"cannot be read, or, with --strict, for a verdict that is not exact.",
 					examples: []string{
 						`firewarden rules eval ipfw.rules --packet "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup"`,
+						`firewarden rules eval pf.conf --strict --packet "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 flags S"`,
 						`firewarden rules eval pf.conf --explain --packet "udp 198.51.100.7:5353 -> 192.0.2.10:53 in via en0"`,
 						"firewarden --json rules eval pf.conf --packets packets.txt",
 					},
@@ -159,7 +163,8 @@ func commandTable() []*cmdSpec {
 					summary: "find dead rules, gaps and lock-outs in ipfw or pf",
 					desc: "Reports rules that can never match (after a catch-all), a missing final deny, blocked loopback " +
 						"traffic or replies, spoofable allows placed first, and, with --keep, whether loading the rule set " +
-						"would cut off your own session, each with a fix. Exit status 0 without findings, 1 with findings.",
+						"would cut off your own session, each with a fix; no finding rests on a rule whose match is not known. " +
+						"Exit status 0 without findings, 1 with findings, 2 with --strict for a rule set with lines not modelled.",
 					examples: []string{
 						"firewarden rules lint /etc/pf.conf",
 						"firewarden rules lint --keep 203.0.113.5:22 pf.conf",

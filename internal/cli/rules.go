@@ -67,7 +67,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	def := flags.String("default", "allow", "ipfw's built-in rule 65535, `ACTION`: allow (as on Mac OS X) or deny")
 	// Each verb has only its own flags, so that help and completion show what it reads.
 	packet, packets, explain, keep := new(string), new(string), new(bool), new(string)
-	strict := flags.Bool("strict", false, "exit 2, printing nothing but the first reason, unless every answer is exact: no note, no unsure rule, no assumed packet field")
+	strict := flags.Bool("strict", false, "exit 2 with the first reason unless every answer is exact (no line not modelled, unsure rule or assumed packet field)")
 	if verb == "eval" {
 		packet = flags.String("packet", "", "one packet, `PACKET`, such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
 		packets = flags.String("packets", "", "a `FILE` of packets, one per line")
@@ -419,8 +419,14 @@ func lockout(rs ruleset, keep netip.AddrPort) []rules.Finding {
 			as = fmt.Sprintf(" (translated to %s)", &q)
 		}
 		if v := rs.Eval(&p); v.Action != rules.Allow {
+			// A lockout that rests on an unsure rule is still reported, as one that may happen:
+			// missing it costs more than a needless warning.
+			cut := "would cut you off"
+			if v.Unsure != "" {
+				cut = "may cut you off (conditional: " + v.Unsure + ")"
+			}
 			return []rules.Finding{{Kind: "lockout", Rules: []string{v.Where},
-				Message: fmt.Sprintf("%s from %s to port %d%s is %s by %s (%s): loading this rule set would cut you off", what, keep.Addr(), keep.Port(), as, v.Action.Past(), v.Where, v.Text),
+				Message: fmt.Sprintf("%s from %s to port %d%s is %s by %s (%s): loading this rule set %s", what, keep.Addr(), keep.Port(), as, v.Action.Past(), v.Where, v.Text, cut),
 				Fix:     fmt.Sprintf("pass in quick proto tcp from %s to port %d before %s", keep.Addr(), keep.Port(), v.Where)}}
 		}
 		if translated && (q.Dst != p.Dst || q.DstPort != p.DstPort) && !setup {

@@ -18,7 +18,10 @@ import (
 //   - pf (the last match decides, quick stops): a rule after the deciding one that evaluation
 //     still reaches (every later rule, or only those up to the end of the quick anchor around
 //     the deciding rule, or none after a quick rule), or a rule before it whose match would stop
-//     evaluation before the deciding rule (quick, or inside a quick anchor that ends by then).
+//     evaluation before the deciding rule (quick, or inside a quick anchor that ends by then);
+//     such a rule would decide instead, and counts only when its outcome differs: its action,
+//     or, for a state model's opening packet, whether it creates state. A block on a table
+//     filled at run time thus makes the passes it may override conditional, not the blocks.
 //   - ipfw (the first match decides): a rule that evaluation reaches before the deciding one
 //     and whose match would change the walk (any rule but count); skipto rules that jumped
 //     included.
@@ -104,8 +107,9 @@ func (rs *PFRuleset) pfStopEnd(i int) int {
 }
 
 // unsureFor is what the decision d (a rule index, or -1 for no match) for p rests on: the text
-// of the first unsure rule it depends on, or "".
-func (rs *PFRuleset) unsureFor(p *Packet, d int) string {
+// of the first unsure rule it depends on, or "". An unsure rule that would decide in d's place
+// with the same outcome (pfOutcome) changes nothing and does not count.
+func (rs *PFRuleset) unsureFor(p *Packet, d int, opener bool) string {
 	if len(rs.unsure) == 0 {
 		return ""
 	}
@@ -127,7 +131,9 @@ func (rs *PFRuleset) unsureFor(p *Packet, d int) string {
 		if u.i < d && rs.pfStopEnd(u.i) > d {
 			continue // a match would not stop evaluation before d, which would still decide
 		}
-		if u.loose.looseMatch(p) {
+		// Were u to match, it would decide: d was the last match evaluation reached, and a
+		// match of u stops it before d.
+		if rs.pfOutcome(p, u.i, opener) != rs.pfOutcome(p, d, opener) && u.loose.looseMatch(p) {
 			return u.text
 		}
 	}
@@ -185,8 +191,8 @@ func pfFieldHas(s pfIPSet, invalid bool, a netip.Addr) bool {
 
 // unsureRef is unsureFor the reference way, from what the rules do rather than from where they
 // stand: the decision d for p rests on an unsure rule when d is one, or when taking the rule to
-// match, where its loose match holds, makes the walk decide otherwise.
-func (rs *PFRuleset) unsureRef(p *Packet, d int) string {
+// match, where its loose match holds, makes the walk decide with another outcome.
+func (rs *PFRuleset) unsureRef(p *Packet, d int, opener bool) string {
 	for k := range rs.unsure {
 		if rs.unsure[k].i == d {
 			return rs.unsure[k].text
@@ -202,7 +208,7 @@ func (rs *PFRuleset) unsureRef(p *Packet, d int) string {
 		}
 		w := pfWalker{rs: rs, p: p, last: -1, force: u.i}
 		w.ruleset(rs.root, "")
-		if w.last != d {
+		if rs.pfOutcome(p, w.last, opener) != rs.pfOutcome(p, d, opener) {
 			return u.text
 		}
 	}
@@ -214,6 +220,22 @@ func (rs *PFRuleset) unsureRef(p *Packet, d int) string {
 // evaluation reaches such a rule on rests on it (a conservative reading, shared by unsureRef).
 func (rs *PFRuleset) tagsFrom(u *pfUnsure) bool {
 	return rs.xo.post && rs.rules[u.i].f.cond.x.tag != 0
+}
+
+// pfOutcome is what deciding p by rule i (-1: no rule) means for the verdict: for a state
+// model's opening packet (opener), whether state is created (2) or not (1); otherwise the
+// action.
+func (rs *PFRuleset) pfOutcome(p *Packet, i int, opener bool) Action {
+	if opener {
+		if rs.keepsState(i) {
+			return 2
+		}
+		return 1
+	}
+	if i < 0 {
+		return Allow
+	}
+	return rs.rules[i].f.action(p)
 }
 
 // verdictUnsure is verdict with what it rests on.
@@ -230,7 +252,7 @@ func (rs *PFRuleset) unsureOwn(p *Packet, d int) string {
 	}
 	q := *p
 	q.Setup, q.Established, q.Flags = true, false, TCPSYN
-	return rs.unsureFor(&q, d)
+	return rs.unsureFor(&q, d, true)
 }
 
 // pfFirstUnsure is a, or b when a is "": a verdict names the first unsure rule it rests on.
@@ -317,3 +339,7 @@ func (rs *IPFWRuleset) TestsICMPTypes() bool {
 // DefaultListedAt is where the file lists rule 65535 ("file:line"), which sets Default; "" when
 // it does not, and Default is what the caller chose or assumed.
 func (rs *IPFWRuleset) DefaultListedAt() string { return rs.defaultListed }
+
+// uncertain reports whether what the rule matches is not known from the file: it names a table
+// filled at run time, or has unsure conditions. Lint judges no finding on such a rule.
+func (r *pfRule) uncertain() bool { return r.runtime != "" || len(r.f.unsure) > 0 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // pfCertaintyCases are rule sets with rules on tables filled at run time, a packet, and the rule
@@ -44,6 +46,18 @@ var pfCertaintyCases = []struct {
 		conf:  "table <bf> persist\nblock in quick from <bf>\npass in proto tcp to port 22 keep state (max-src-conn 5, overload <bf>)\n",
 		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
 		where: "pf.conf:3", unsure: "pf.conf:2: table <bf>",
+	},
+	{
+		name:  "an earlier quick block on a runtime table cannot change a block",
+		conf:  "table <bf> persist\nblock in quick from <bf>\nblock all\npass in proto tcp to port 22 keep state\n",
+		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:25 in via en0 setup",
+		where: "pf.conf:3",
+	},
+	{
+		name:  "a later block on a runtime table changes a pass",
+		conf:  "table <bf> persist\npass all\nblock return in from <bf>\n",
+		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:25 in via en0 setup",
+		where: "pf.conf:2", unsure: "pf.conf:3: table <bf>",
 	},
 	{
 		name:  "an earlier rule that is not quick cannot change a later match",
@@ -287,6 +301,7 @@ func pfCheckUnsureRandom(t *testing.T, seed uint64) {
 	for range 64 {
 		p := pfRandomPacket(r)
 		pfRandomFlags(r, &p)
+		pfRandomAbout(r, &p)
 		got, want := rs.Eval(&p), rs.pfEvalReference(&p)
 		ex, _ := rs.Explain(&p)
 		if got != want || ex != want {
@@ -309,6 +324,31 @@ func pfRandomFlags(r *rand.Rand, p *Packet) {
 		p.Flags |= TCPACK
 	}
 	p.Setup, p.Established = tcpFlagsState(p.Flags)
+}
+
+// pfRandomAbout makes half the ICMP packets errors about a random flow of the host's.
+func pfRandomAbout(r *rand.Rand, p *Packet) {
+	if p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 || r.IntN(2) == 0 || !p.Dst.IsValid() {
+		return
+	}
+	p.ICMPType, p.ICMPCode = 3, int16(r.IntN(5))
+	if p.Proto == ProtoICMPv6 {
+		p.ICMPType = int16(1 + r.IntN(4))
+	}
+	q := pfRandomPacket(r)
+	fam := 4
+	if p.Dst.Is6() {
+		fam = 6
+	}
+	p.About = Quoted{Proto: []uint8{ProtoTCP, ProtoUDP, p.Proto}[r.IntN(3)], Src: p.Dst, Dst: pfRandomAddr(r, fam),
+		SrcPort: q.SrcPort, DstPort: q.DstPort, ICMPType: -1, ICMPCode: -1, Dir: Out, Iface: q.Iface}
+	if p.Dir == Out {
+		p.About.Dir = In
+	}
+	if p.About.Proto == p.Proto {
+		p.About.SrcPort, p.About.DstPort = 0, 0
+		p.About.ICMPType, p.About.ICMPCode = []int16{8, 0, 128, 129}[r.IntN(4)], 0
+	}
 }
 
 // ipfwCheckUnsureRandom is pfCheckUnsureRandom for ipfw: random rule sets with random rules
@@ -364,5 +404,99 @@ func TestVerdictUnsureMatchesReference(t *testing.T) {
 	for seed := range n {
 		pfCheckUnsureRandom(t, seed)
 		ipfwCheckUnsureRandom(t, seed, uint8(seed))
+	}
+}
+
+// TestLintSkipsUnsureRules checks that no lint finding rests on an unsure rule: the same rule
+// sets give their findings with every rule sure, and none about a rule once it is unsure.
+func TestLintSkipsUnsureRules(t *testing.T) {
+	kinds := func(fs []Finding) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Kind+" "+strings.Join(f.Rules, ","))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name, conf string
+		unsure     int      // the index of the rule made unsure
+		sure       []string // the findings with every rule sure
+		unsureWant []string // and with that rule unsure
+	}{
+		{"pf: a rule covered by an unsure rule", "block all\nblock in quick proto tcp\nblock in quick proto tcp to port 22\n", 1,
+			[]string{"redundant pf.conf:3,pf.conf:2"}, nil},
+		{"pf: an unsure rule covered", "block all\nblock in quick proto tcp\nblock in quick proto tcp to port 22\n", 2,
+			[]string{"redundant pf.conf:3,pf.conf:2"}, nil},
+		{"pf: an unsure catch-all", "block quick all\npass in proto tcp to port 22\n", 0,
+			[]string{"after-catch-all pf.conf:1,pf.conf:2"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParsePF([]byte(tt.conf), "pf.conf", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.sure, kinds(rs.Lint())); diff != "" {
+				t.Errorf("Lint with every rule sure (-want +got):\n%s", diff)
+			}
+			rs.rules[tt.unsure].f.unsure = []string{"user 0: the owner of the socket is not simulated"}
+			if err := rs.compile(context.Background(), pfBlockRules); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.unsureWant, kinds(rs.Lint())); diff != "" {
+				t.Errorf("Lint with rule %d unsure (-want +got):\n%s", tt.unsure, diff)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name, list string
+		unsure     int
+		sure       []string
+		unsureWant []string
+	}{
+		{"ipfw: a rule covered by an unsure rule", "00100 deny tcp from any to any\n00200 deny tcp from any to any 22\n00300 deny ip from any to any\n", 100,
+			[]string{"redundant 00200,00100", "loopback-blocked 00100"}, nil},
+		{"ipfw: an unsure rule covered", "00100 deny tcp from any to any\n00200 deny tcp from any to any 22\n00300 deny ip from any to any\n", 200,
+			[]string{"redundant 00200,00100", "loopback-blocked 00100"}, []string{"loopback-blocked 00100"}},
+		{"ipfw: an unsure catch-all", "00100 deny ip from any to any\n00200 allow tcp from any to any 22\n", 100,
+			[]string{"after-catch-all 00200,00100", "loopback-blocked 00100"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := ipfwWithUnsure(t, tt.list, nil, ipfwBlockRules)
+			if diff := cmp.Diff(tt.sure, kinds(rs.Lint(LintOptions{}))); diff != "" {
+				t.Errorf("Lint with every rule sure (-want +got):\n%s", diff)
+			}
+			rs = ipfwWithUnsure(t, tt.list, []int{tt.unsure}, ipfwBlockRules)
+			for name, got := range map[string][]Finding{"Lint": rs.Lint(LintOptions{}), "lintReference": rs.lintReference(LintOptions{})} {
+				if diff := cmp.Diff(tt.unsureWant, kinds(got)); diff != "" {
+					t.Errorf("%s with rule %d unsure (-want +got):\n%s", name, tt.unsure, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestUnsureEvalDoesNotAllocate checks that filling Verdict.Unsure costs no allocation: the
+// reasons are joined when the rule set is compiled.
+func TestUnsureEvalDoesNotAllocate(t *testing.T) {
+	rs, err := ParsePF([]byte("table <bf> persist\nblock all\nblock in quick proto tcp from <bf> to port 22\npass in proto tcp to port 22 keep state\npass out keep state\n"), "pf.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipfw := ipfwWithUnsure(t, "00100 check-state\n00200 deny tcp from any to any recv en5\n00300 allow tcp from any to any setup keep-state\n", []int{200}, ipfwBlockRules)
+	for _, spec := range []string{
+		"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		"tcp 192.0.2.10:22 -> 203.0.113.5:51234 out via en0 established",
+		`icmp 198.51.100.1 -> 192.0.2.10 in via en0 type 3 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out"`,
+	} {
+		p := pkt(t, spec)
+		if v := rs.Eval(&p); v.Unsure == "" && p.About.Dir == 0 {
+			t.Errorf("Eval(%s) = %+v, want it conditional", spec, v)
+		}
+		if n := testing.AllocsPerRun(100, func() { rs.Eval(&p) }); n != 0 {
+			t.Errorf("pf Eval(%s): %v allocations, want 0", spec, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { ipfw.Eval(&p) }); n != 0 {
+			t.Errorf("ipfw Eval(%s): %v allocations, want 0", spec, n)
+		}
 	}
 }

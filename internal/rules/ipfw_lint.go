@@ -223,7 +223,9 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	var out []Finding
 	// Rules that can never decide: after a catch-all, or covered by an earlier rule (only before
 	// the first skipto, which would make reachability depend on the path).
-	catchAt := -1
+	// An unsure rule (see certainty.go) is no catch-all, covers nothing and is covered by
+	// nothing: what it matches is not known, and no finding may rest on it.
+	catchAt, unsureCatch := -1, false
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
 		if catchAt >= 0 {
@@ -233,6 +235,10 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 			continue
 		}
 		if r.catchAll() {
+			if r.unsure != nil {
+				unsureCatch = true // it may catch every packet, or not
+				continue
+			}
 			catchAt = i
 		}
 	}
@@ -251,7 +257,7 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 			}
 		}
 		b := &rs.Rules[j]
-		if b.Kind != ipfwDecide || (catchAt >= 0 && j > catchAt) {
+		if b.Kind != ipfwDecide || (catchAt >= 0 && j > catchAt) || b.unsure != nil {
 			continue
 		}
 		candidates := func(to int, fn func(int) bool) {
@@ -263,7 +269,7 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 		}
 		candidates(min(j, barrier), func(i int) bool {
 			a := &rs.Rules[i]
-			if !a.covers(b) {
+			if a.unsure != nil || !a.covers(b) {
 				return true
 			}
 			kind, fix := "shadowed", fmt.Sprintf("move rule %s above rule %s if it should win, or delete it", b.Where(), a.Where())
@@ -277,19 +283,19 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 		})
 	}
 	out = append(out, rs.spoofOrder()...)
-	if catchAt < 0 && rs.Default == Allow {
+	if catchAt < 0 && !unsureCatch && rs.Default == Allow {
 		out = append(out, rs.noFinalDeny(opts))
 	}
 	probe := func(s string) Packet { p, _ := ParsePacket(s); return p }
 	lo := probe("tcp 127.0.0.1:50000 -> 127.0.0.1:631 in via lo0 setup")
-	if v := rs.evalReference(&lo, nil, 0); v.Action != Allow {
+	if v := rs.evalReference(&lo, nil, 0); v.Action != Allow && v.Unsure == "" {
 		out = append(out, Finding{Kind: "loopback-blocked", Rules: []string{v.Where},
 			Message: fmt.Sprintf("traffic on lo0 is %s by rule %s; local services (printing, databases, IPC over TCP) break", v.Action.Past(), v.Where),
 			Fix:     "add `allow ip from any to any via lo*` before it (the article's rule 02000)"})
 	}
 	outbound := probe("tcp 192.0.2.10:50000 -> 198.51.100.7:443 out via en0 setup")
 	reply := probe("tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via en0 established")
-	if o, r := rs.evalReference(&outbound, nil, 0), rs.evalReference(&reply, nil, 0); o.Action == Allow && r.Action != Allow {
+	if o, r := rs.evalReference(&outbound, nil, 0), rs.evalReference(&reply, nil, 0); o.Action == Allow && r.Action != Allow && o.Unsure == "" && r.Unsure == "" {
 		assumed := ""
 		if o.Where == "65535" && rs.defaultListed == "" && opts.DefaultGiven == "" {
 			assumed = " (rule 65535's action is assumed allow here: on FreeBSD it is deny, see --default)"
@@ -311,8 +317,14 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 				if setup {
 					what = "a new connection"
 				}
+				// A lockout resting on an unsure rule is still reported, as one that may happen:
+				// missing it costs more than a warning that proves needless.
+				cut := "would cut you off"
+				if v.Unsure != "" {
+					cut = "may cut you off (conditional: " + v.Unsure + ")"
+				}
 				out = append(out, Finding{Kind: "lockout", Rules: []string{v.Where},
-					Message: fmt.Sprintf("%s from %s to port %d is %s by rule %s (%s): loading this rule set would cut you off", what, src, opts.Keep.Port(), v.Action.Past(), v.Where, v.Text),
+					Message: fmt.Sprintf("%s from %s to port %d is %s by rule %s (%s): loading this rule set %s", what, src, opts.Keep.Port(), v.Action.Past(), v.Where, v.Text, cut),
 					Fix:     fmt.Sprintf("add `allow tcp from %s to me %d in` before rule %s", src, opts.Keep.Port(), v.Where)})
 				break
 			}
@@ -331,7 +343,7 @@ func (rs *IPFWRuleset) spoofOrder() []Finding {
 	var out []Finding
 	for j := range rs.Rules {
 		d := &rs.Rules[j]
-		if d.Kind != ipfwDecide || d.Action == Allow || d.Dir == Out || d.Src.Not || len(d.Ifaces) > 0 {
+		if d.Kind != ipfwDecide || d.Action == Allow || d.Dir == Out || d.Src.Not || len(d.Ifaces) > 0 || d.unsure != nil {
 			continue
 		}
 		var target netip.Prefix
@@ -348,7 +360,7 @@ func (rs *IPFWRuleset) spoofOrder() []Finding {
 		probe := IPFWRule{Kind: ipfwDecide, Src: ipfwAddr{Prefixes: []netip.Prefix{target}}, Dst: d.Dst, Protos: d.Protos, Dir: In}
 		for i := 0; i < j; i++ {
 			a := &rs.Rules[i]
-			if a.Kind != ipfwDecide || a.Action != Allow || a.Dir == Out || loopbackOnly(a) {
+			if a.Kind != ipfwDecide || a.Action != Allow || a.Dir == Out || loopbackOnly(a) || a.unsure != nil {
 				continue
 			}
 			// The allow lets some of the spoofed traffic in: its sources include the spoofed range,

@@ -54,6 +54,52 @@ type Packet struct {
 	// Reply marks a packet of a flow the other side opened (any protocol): it may pass on the
 	// state the flow's first packet, its reverse, created. A TCP reply is also Established.
 	Reply bool
+	// About is, for an ICMP error (destination unreachable, time exceeded, parameter problem,
+	// packet too big …), the packet it quotes: pf passes the error on the state of that packet's
+	// flow. Its Dir is 0 when the packet quotes none.
+	About Quoted
+}
+
+// Quoted is the packet an ICMP error quotes: the header of the packet that caused it, which the
+// error is sent back to the source of.
+type Quoted struct {
+	Proto              uint8
+	Src, Dst           netip.Addr
+	SrcPort, DstPort   uint16
+	ICMPType, ICMPCode int16 // -1 when not ICMP or not given
+	Dir                Dir   // the direction the quoted packet went; 0 for no quoted packet
+	Iface              string
+}
+
+// packet is q as a Packet of its own, a flow's first packet: a TCP SYN.
+func (q Quoted) packet() Packet {
+	p := Packet{Proto: q.Proto, Src: q.Src, Dst: q.Dst, SrcPort: q.SrcPort, DstPort: q.DstPort,
+		ICMPType: q.ICMPType, ICMPCode: q.ICMPCode, Dir: q.Dir, Iface: q.Iface}
+	if p.Proto == ProtoTCP {
+		p.Setup, p.Flags = true, TCPSYN
+	}
+	return p
+}
+
+func (q Quoted) String() string {
+	var b strings.Builder
+	writeHead(&b, q.Proto, q.Src, q.Dst, q.SrcPort, q.DstPort, q.Dir, q.Iface)
+	writeICMP(&b, q.ICMPType, q.ICMPCode)
+	return b.String()
+}
+
+// icmpError reports whether an ICMP packet of the protocol is an error message that quotes a
+// packet: destination unreachable, source quench, redirect, time exceeded and parameter problem
+// (RFC 792), or ICMPv6 destination unreachable, packet too big, time exceeded and parameter
+// problem (RFC 4443).
+func icmpError(proto uint8, typ int16) bool {
+	switch proto {
+	case ProtoICMP:
+		return typ == 3 || typ == 4 || typ == 5 || typ == 11 || typ == 12
+	case ProtoICMPv6:
+		return typ >= 1 && typ <= 4
+	}
+	return false
 }
 
 // TCP header flags, as pf numbers them (the order of pf.conf(5)'s letters F S R P A U E W).
@@ -102,7 +148,52 @@ func tcpFlagsState(fl uint8) (setup, established bool) {
 // packets of a connection are. Setup and Established follow the flags as ipfw(8) defines them:
 // setup is SYN without ACK, established is RST or ACK. "reply", for any protocol, says the packet
 // answers a flow the other side opened (udp 192.0.2.53:53 -> 192.0.2.10:51000 in via en0 reply).
+// An ICMP error (icmp type 3, 4, 5, 11 or 12; icmp6 type 1 to 4) may end with "about" and the
+// packet it quotes, in the same syntax, quoted or not:
+//
+//	icmp 198.51.100.1 -> 192.0.2.10 in via en0 type 3 code 4 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out via en0"
+//
+// The quoted packet is one the host sent or forwarded, so it comes from the error's destination;
+// pf passes the error on that packet's state (see pf_icmperr.go). It takes no reply, frag or
+// about of its own; its TCP flags are not kept.
 func ParsePacket(s string) (Packet, error) {
+	head, about, hasAbout := strings.Cut(s, " about ")
+	if !hasAbout {
+		return parsePacket(s)
+	}
+	p, err := parsePacket(head)
+	if err != nil {
+		return p, err
+	}
+	if !icmpError(p.Proto, p.ICMPType) {
+		return p, fmt.Errorf("packet %q: about is for ICMP errors (icmp type 3, 4, 5, 11 or 12; icmp6 type 1 to 4)", s)
+	}
+	about = strings.TrimSpace(about)
+	if len(about) >= 2 && about[0] == '"' && about[len(about)-1] == '"' {
+		about = about[1 : len(about)-1]
+	}
+	if strings.Contains(about, "about") {
+		return p, fmt.Errorf("packet %q: the quoted packet cannot quote another", s)
+	}
+	q, err := parsePacket(about)
+	if err != nil {
+		return p, fmt.Errorf("packet %q: about: %v", s, err)
+	}
+	if q.Reply || q.Frag {
+		return p, fmt.Errorf("packet %q: about: the quoted packet takes no reply or frag", s)
+	}
+	if q.Src.Is4() != p.Src.Is4() {
+		return p, fmt.Errorf("packet %q: about: the quoted packet is of another address family", s)
+	}
+	if q.Src != p.Dst {
+		return p, fmt.Errorf("packet %q: about: an ICMP error goes to the quoted packet's source, so its destination must be %s", s, q.Src)
+	}
+	p.About = Quoted{Proto: q.Proto, Src: q.Src, Dst: q.Dst, SrcPort: q.SrcPort, DstPort: q.DstPort,
+		ICMPType: q.ICMPType, ICMPCode: q.ICMPCode, Dir: q.Dir, Iface: q.Iface}
+	return p, nil
+}
+
+func parsePacket(s string) (Packet, error) {
 	p := Packet{ICMPType: -1, ICMPCode: -1}
 	f := strings.Fields(s)
 	if len(f) < 5 || f[2] != "->" {
@@ -221,19 +312,8 @@ func endpoint(s string, ports bool) (netip.Addr, uint16, error) {
 }
 
 func (p Packet) String() string {
-	name := map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp", ProtoICMP: "icmp", ProtoICMPv6: "icmp6"}[p.Proto]
-	if name == "" {
-		name = strconv.Itoa(int(p.Proto))
-	}
 	var b strings.Builder
-	if p.Proto == ProtoTCP || p.Proto == ProtoUDP {
-		fmt.Fprintf(&b, "%s %s -> %s %s", name, netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.Dir)
-	} else {
-		fmt.Fprintf(&b, "%s %s -> %s %s", name, p.Src, p.Dst, p.Dir)
-	}
-	if p.Iface != "" {
-		b.WriteString(" via " + p.Iface)
-	}
+	writeHead(&b, p.Proto, p.Src, p.Dst, p.SrcPort, p.DstPort, p.Dir, p.Iface)
 	if p.Reply {
 		b.WriteString(" reply")
 	}
@@ -254,13 +334,36 @@ func (p Packet) String() string {
 	if p.Frag {
 		b.WriteString(" frag")
 	}
-	if p.ICMPType >= 0 {
-		fmt.Fprintf(&b, " type %d", p.ICMPType)
-	}
-	if p.ICMPCode >= 0 {
-		fmt.Fprintf(&b, " code %d", p.ICMPCode)
+	writeICMP(&b, p.ICMPType, p.ICMPCode)
+	if p.About.Dir != 0 {
+		b.WriteString(` about "` + p.About.String() + `"`) // not escaped: ParsePacket takes what is between the quotes
 	}
 	return b.String()
+}
+
+// writeHead writes the start of a packet spec: protocol, endpoints, direction and interface.
+func writeHead(b *strings.Builder, proto uint8, src, dst netip.Addr, sport, dport uint16, dir Dir, iface string) {
+	name := map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp", ProtoICMP: "icmp", ProtoICMPv6: "icmp6"}[proto]
+	if name == "" {
+		name = strconv.Itoa(int(proto))
+	}
+	if proto == ProtoTCP || proto == ProtoUDP {
+		fmt.Fprintf(b, "%s %s -> %s %s", name, netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport), dir)
+	} else {
+		fmt.Fprintf(b, "%s %s -> %s %s", name, src, dst, dir)
+	}
+	if iface != "" {
+		b.WriteString(" via " + iface)
+	}
+}
+
+func writeICMP(b *strings.Builder, typ, code int16) {
+	if typ >= 0 {
+		fmt.Fprintf(b, " type %d", typ)
+	}
+	if code >= 0 {
+		fmt.Fprintf(b, " code %d", code)
+	}
 }
 
 // Action is what a rule set decides for a packet.

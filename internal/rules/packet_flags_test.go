@@ -149,3 +149,42 @@ func TestPFStateWithFlags(t *testing.T) {
 		})
 	}
 }
+
+// packetAboutTests are ICMP error specs with the packet they quote, and whether ParsePacket
+// accepts them.
+var packetAboutTests = []struct {
+	in string
+	ok bool
+}{
+	{`icmp 198.51.100.1 -> 192.0.2.10 in via en0 type 3 code 4 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out via en0"`, true},
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 11 code 0 about udp 192.0.2.10:51000 -> 203.0.113.5:33434 out`, true},
+	{`icmp6 2001:db8::1 -> 2001:db8::10 in via en0 type 2 about "tcp [2001:db8::10]:51000 -> [2001:db8::5]:443 out via en0"`, true},
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 3 about "icmp 192.0.2.10 -> 203.0.113.5 out type 8 code 0"`, true},
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 8 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out"`, false},                             // an echo quotes nothing
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 3 about "tcp 192.0.2.99:51000 -> 203.0.113.5:443 out"`, false},                             // sent to another host
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 3 about "tcp [2001:db8::10]:51000 -> [2001:db8::5]:443 out"`, false},                       // another family
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 3 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443"`, false},                                 // no direction
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 3 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out reply"`, false},                       // reply
+	{`icmp 198.51.100.1 -> 192.0.2.10 in type 3 about "icmp 192.0.2.10 -> 1.2.3.4 out type 3 about icmp 1.2.3.4 -> 5.6.7.8 out"`, false}, // nested
+	{`tcp 198.51.100.1:1 -> 192.0.2.10:2 in about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out"`, false},                                 // not icmp
+}
+
+func TestParsePacketAbout(t *testing.T) {
+	for _, tt := range packetAboutTests {
+		t.Run(tt.in, func(t *testing.T) {
+			p, err := ParsePacket(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParsePacket(%q) = %+v, %v; want ok %v", tt.in, p, err, tt.ok)
+			}
+			if err != nil {
+				return
+			}
+			if p.About.Dir == 0 {
+				t.Errorf("ParsePacket(%q).About = %+v, want the quoted packet", tt.in, p.About)
+			}
+			if q, err := ParsePacket(p.String()); err != nil || q != p {
+				t.Errorf("ParsePacket(%q.String() = %q) = %+v, %v, want %+v", tt.in, p.String(), q, err, p)
+			}
+		})
+	}
+}

@@ -49,6 +49,14 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
+	if p.About.Dir != 0 && rs.pfQuotesState(p) {
+		i, u := rs.errorState(p)
+		if i >= 0 {
+			return rs.verdictUnsure(i, p, u)
+		}
+		d := rs.decideBlocks(p)
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
+	}
 	if rs.xlate && rs.needsX(p) {
 		return rs.evalX(p)
 	}
@@ -63,16 +71,16 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 		q := pfReplyOpener(p)
 		rk := k.reverse()
 		i := c.decide(&q, ifIdx, &rk)
-		u := rs.unsureFor(&q, i)
+		u := rs.unsureFor(&q, i, true)
 		if rs.keepsState(i) {
 			return rs.verdictUnsure(i, p, u)
 		}
 		d := c.scan(&m)
-		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
+		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
 	}
 	if !rs.stateful || !pfStateCandidate(p) {
 		d := c.scan(&m)
-		return rs.verdictUnsure(d, p, rs.unsureFor(p, d))
+		return rs.verdictUnsure(d, p, rs.unsureFor(p, d, false))
 	}
 	// The packet's own SYN differs from the packet only in its TCP flags: one pass over the
 	// bitsets decides both. The reverse SYN needs its own lookups.
@@ -89,7 +97,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	q.Setup, q.Established, q.Flags = true, false, TCPSYN
 	rk := k.reverse()
 	i := c.decide(&q, ifIdx, &rk)
-	u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+	u = pfFirstUnsure(u, rs.unsureFor(&q, i, true))
 	if rs.keepsState(i) {
 		return rs.verdictUnsure(i, p, u)
 	}
@@ -99,7 +107,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 			return rs.verdictUnsure(own, p, u)
 		}
 	}
-	return rs.verdictUnsure(self, p, pfFirstUnsure(u, rs.unsureFor(p, self)))
+	return rs.verdictUnsure(self, p, pfFirstUnsure(u, rs.unsureFor(p, self, false)))
 }
 
 // evalBlocks is Eval for a rule set of several classifier blocks: the same decisions, with the
@@ -109,7 +117,7 @@ func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
 	if p.Reply && rs.stateful && !p.Frag {
 		q := pfReplyOpener(p)
 		i := rs.decideBlocks(&q)
-		u = rs.unsureFor(&q, i)
+		u = rs.unsureFor(&q, i, true)
 		if rs.keepsState(i) {
 			return rs.verdictUnsure(i, p, u)
 		}
@@ -117,14 +125,14 @@ func (rs *PFRuleset) evalBlocks(p *Packet) Verdict {
 		for k := range 2 {
 			q := pfOpener(p, k)
 			i := rs.decideBlocks(&q)
-			u = pfFirstUnsure(u, rs.unsureFor(&q, i))
+			u = pfFirstUnsure(u, rs.unsureFor(&q, i, true))
 			if rs.keepsState(i) {
 				return rs.verdictUnsure(i, p, u)
 			}
 		}
 	}
 	d := rs.decideBlocks(p)
-	return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d)))
+	return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
 }
 
 func (rs *PFRuleset) keepsState(i int) bool {
@@ -246,7 +254,7 @@ func (rs *PFRuleset) stateRule(p *Packet) (int, string) {
 	for k := range 2 {
 		q := pfOpener(p, k)
 		i := rs.walk(&q, nil)
-		u = pfFirstUnsure(u, rs.unsureRef(&q, i))
+		u = pfFirstUnsure(u, rs.unsureRef(&q, i, true))
 		if rs.keepsState(i) {
 			return i, u
 		}
@@ -265,7 +273,8 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			return rs.skipVerdict(i), steps
 		}
 	}
-	if rs.xlate {
+	if rs.xlate && !rs.pfQuotesState(p) {
+		// (An ICMP error is matched to the state of the flow it quotes first, as Eval does.)
 		v, steps := rs.interpretX(p, explain, steps)
 		if !rs.needsX(p) {
 			// No translation applies, so the verdict rests on what the untranslated one does
@@ -281,10 +290,20 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 // interpretPlain is interpret for a packet no translation applies to.
 func (rs *PFRuleset) interpretPlain(p *Packet, explain bool, steps []Step) (Verdict, []Step) {
 	u := ""
-	if p.Reply && rs.stateful && !p.Frag {
+	if rs.pfQuotesState(p) {
+		var i int
+		var opener Packet
+		i, u, opener = rs.errorStateRef(p)
+		if explain {
+			steps = append(steps, pfErrorStep(rs, p, i, &opener))
+		}
+		if i >= 0 {
+			return rs.verdictUnsure(i, p, u), steps
+		}
+	} else if p.Reply && rs.stateful && !p.Frag {
 		opener := pfReplyOpener(p)
 		i := rs.walk(&opener, nil)
-		u = rs.unsureRef(&opener, i)
+		u = rs.unsureRef(&opener, i, true)
 		if rs.keepsState(i) {
 			if explain {
 				f := rs.rules[i].f
@@ -322,7 +341,7 @@ func (rs *PFRuleset) interpretPlain(p *Packet, explain bool, steps []Step) (Verd
 	if explain && i < 0 {
 		steps = append(steps, Step{pfDefaultWhere, pfDefaultText, true, "no rule matched: pf passes the packet"})
 	}
-	return rs.verdictUnsure(i, p, pfFirstUnsure(u, rs.unsureRef(p, i))), steps
+	return rs.verdictUnsure(i, p, pfFirstUnsure(u, rs.unsureRef(p, i, false))), steps
 }
 
 // pfWalker evaluates the anchor tree the way pf_test_rule does.

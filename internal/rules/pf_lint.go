@@ -171,8 +171,8 @@ func pfFlagsModelled(f *pfFilter) bool {
 // table filled at run time covers and is covered by nothing: its packets are unknown.
 func (l *pfLinter) covers(a, b int) bool {
 	ra, rb := &l.rs.rules[a], &l.rs.rules[b]
-	if ra.runtime != "" || rb.runtime != "" || ra.post {
-		return false // a's ordered conditions (tagged, received-on, fragment) narrow it further
+	if ra.uncertain() || rb.uncertain() || ra.post {
+		return false // unsure, or a's ordered conditions (tagged, received-on, fragment) narrow it further
 	}
 	if !pfSubset(l.combo[b], l.comboMin[a]) || !rb.sport.subsetOf(ra.sport) || !rb.dport.subsetOf(ra.dport) || !rb.ifs.subsetOf(ra.ifs) {
 		return false
@@ -234,7 +234,7 @@ func (l *pfLinter) stopper(i int) bool {
 // TCP packets it leaves to its state entries.
 func (l *pfLinter) catchAll(i int) bool {
 	r := &l.rs.rules[i]
-	if r.runtime != "" || r.post {
+	if r.uncertain() || r.post {
 		return false
 	}
 	if !r.ifs.universal() || !r.src.local.equal(pfFull) || !r.src.remote.equal(pfFull) ||
@@ -352,8 +352,8 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 			}
 		}
 		b := rules[j].f
-		if rules[j].undef || rules[j].runtime != "" {
-			continue // its table is filled at run time, so what it matches is unknown
+		if rules[j].undef || rules[j].uncertain() {
+			continue // what it matches is unknown (a table filled at run time, an unsure condition)
 		}
 		if b.cond.x.tag != 0 {
 			continue // it tags what it matches even when a later rule decides (pf_opts.go)
@@ -461,16 +461,20 @@ func (l *pfLinter) deadRules(ctx context.Context) ([]Finding, error) {
 
 // defaultBlock checks that some block rule catches every inbound packet of both families.
 func (l *pfLinter) defaultBlock() []Finding {
-	var v4, v6 bool
+	var v4, v6, unsure bool
 	var partial []string
 	for i := range l.rs.rules {
 		r := &l.rs.rules[i]
-		if r.f.pass || r.f.match || r.dirs&2 == 0 || r.runtime != "" || r.post || !pfSubset(l.inOnly, l.comboMin[i]) {
+		if r.f.pass || r.f.match || r.dirs&2 == 0 || r.post || !pfSubset(l.inOnly, l.comboMin[i]) {
 			continue
 		}
 		b4 := pfV4Set.subsetOf(r.src.remote) && pfV4Set.subsetOf(r.dst.local)
 		b6 := pfV6Set.subsetOf(r.src.remote) && pfV6Set.subsetOf(r.dst.local)
 		if !b4 && !b6 {
+			continue
+		}
+		if r.uncertain() {
+			unsure = true // it may be the default block: no finding may rest on that
 			continue
 		}
 		if !r.ifs.universal() {
@@ -479,7 +483,7 @@ func (l *pfLinter) defaultBlock() []Finding {
 		}
 		v4, v6 = v4 || b4, v6 || b6
 	}
-	if v4 && v6 {
+	if v4 && v6 || unsure {
 		return nil
 	}
 	f := Finding{Kind: PFLintNoDefaultBlock, Rules: []string{}}
@@ -512,7 +516,7 @@ func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 			}
 		}
 		r := &l.rs.rules[i]
-		if !r.f.pass || r.f.state != pfNoState || r.dirs&4 == 0 || !r.protos.has(ProtoTCP) && !r.protos.has(ProtoUDP) {
+		if !r.f.pass || r.f.state != pfNoState || r.dirs&4 == 0 || !r.protos.has(ProtoTCP) && !r.protos.has(ProtoUDP) || r.uncertain() {
 			continue
 		}
 		p, ok := l.sample(i)
@@ -522,8 +526,8 @@ func (l *pfLinter) statelessReplies(ctx context.Context) ([]Finding, error) {
 		reply := pfReverse(&p)
 		reply.Setup, reply.Established = false, p.Proto == ProtoTCP
 		v := l.rs.Eval(&reply)
-		if v.Action == Allow || v.Rule >= 0 && v.Rule < len(l.rs.rules) && l.rs.rules[v.Rule].runtime != "" {
-			continue // allowed, or dropped by a rule whose table is filled at run time: unknown
+		if v.Action == Allow || v.Unsure != "" {
+			continue // allowed, or dropped on something unknown (an unsure rule, a runtime table)
 		}
 		ws := []string{r.f.where}
 		if v.Rule >= 0 {
