@@ -518,3 +518,32 @@ func TestCorpusPfctlExpansion(t *testing.T) {
 		})
 	}
 }
+
+// TestCorpusVerdictsFile checks verdicts.txt without the corpus, so that CI, which may not
+// have it, still catches a malformed line: every packet parses, and every file it names is a
+// line of status.golden.
+func TestCorpusVerdictsFile(t *testing.T) {
+	golden, err := os.ReadFile("testdata/corpus/status.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(golden), "\n") {
+		if id, _, ok := strings.Cut(line, ": "); ok {
+			listed[id] = true
+		}
+	}
+	for _, c := range readVerdicts(t, "testdata/corpus/verdicts.txt") {
+		if !listed[c.id] {
+			t.Errorf("verdicts.txt:%d: %s is not in status.golden", c.line, c.id)
+		}
+		if len(c.verdicts) == 0 {
+			t.Errorf("verdicts.txt:%d: %s has no packet", c.line, c.id)
+		}
+		for _, v := range c.verdicts {
+			if _, err := ParsePacket(v.packet); err != nil {
+				t.Errorf("verdicts.txt:%d: %v", v.line, err)
+			}
+		}
+	}
+}
