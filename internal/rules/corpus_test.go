@@ -147,13 +147,13 @@ type corpusOpts struct {
 
 // corpusParsed is a rule set of the corpus as the CLI would hold it.
 type corpusParsed struct {
-	rs    ruleset
+	rs    corpusRuleset
 	rules int
 	notes int
 }
 
-// ruleset is what the corpus checks need of a parsed rule set.
-type ruleset interface {
+// corpusRuleset is what the corpus checks need of a parsed rule set.
+type corpusRuleset interface {
 	Eval(p *Packet) Verdict
 }
 
@@ -195,8 +195,8 @@ func parseCorpus(e corpusEntry, o corpusOpts) (corpusParsed, error) {
 	}
 }
 
-// firstLine is the first line of an error, which names the file:line and the construct.
-func firstLine(err error) string {
+// corpusFirstLine is the first line of an error, which names the file:line and the construct.
+func corpusFirstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }
@@ -219,7 +219,7 @@ func TestCorpus(t *testing.T) {
 		got, err := parseCorpus(e, corpusOpts{})
 		shares[e.kind].total++
 		if err != nil {
-			line += "error: " + firstLine(err)
+			line += "error: " + corpusFirstLine(err)
 		} else {
 			shares[e.kind].parsed++
 			line += fmt.Sprintf("parsed, %d rules, %d notes", got.rules, got.notes)
@@ -270,8 +270,8 @@ type corpusCase struct {
 	verdicts []corpusVerdict
 }
 
-// readVerdicts reads verdicts.txt (its format is described at its top).
-func readVerdicts(t *testing.T, name string) []corpusCase {
+// readCorpusVerdicts reads verdicts.txt (its format is described at its top).
+func readCorpusVerdicts(t *testing.T, name string) []corpusCase {
 	t.Helper()
 	data, err := os.ReadFile(name)
 	if err != nil {
@@ -358,7 +358,7 @@ func TestCorpusVerdicts(t *testing.T) {
 	for _, e := range corpusEntries(t, dir) {
 		byID[e.id()] = e
 	}
-	cases := readVerdicts(t, "testdata/corpus/verdicts.txt")
+	cases := readCorpusVerdicts(t, "testdata/corpus/verdicts.txt")
 	checked, pending, waiting := 0, 0, []string{}
 	for _, c := range cases {
 		t.Run(c.id, func(t *testing.T) {
@@ -370,7 +370,7 @@ func TestCorpusVerdicts(t *testing.T) {
 			if err != nil {
 				// Expected verdicts wait for the grammar: the file does not parse yet.
 				waiting = append(waiting, c.id)
-				t.Logf("not checked yet, %s does not parse: %s", c.id, firstLine(err))
+				t.Logf("not checked yet, %s does not parse: %s", c.id, corpusFirstLine(err))
 				return
 			}
 			for _, v := range c.verdicts {
@@ -445,14 +445,14 @@ func TestCorpusScan(t *testing.T) {
 			if err == nil {
 				break
 			}
-			m := corpusErrLine.FindStringSubmatch(firstLine(err))
+			m := corpusErrLine.FindStringSubmatch(corpusFirstLine(err))
 			if m == nil {
-				t.Logf("%s: %s", e.id(), firstLine(err))
+				t.Logf("%s: %s", e.id(), corpusFirstLine(err))
 				break
 			}
 			b, rerr := read(m[1])
 			if rerr != nil {
-				t.Logf("%s: %s", e.id(), firstLine(err))
+				t.Logf("%s: %s", e.id(), corpusFirstLine(err))
 				break
 			}
 			t.Logf("%s: %s:%s: %s", e.id(), m[1], m[2], m[3])
@@ -471,8 +471,8 @@ func TestCorpusScan(t *testing.T) {
 	}
 }
 
-// pfctlRule matches a filter rule line of `pfctl -nv` output ("@3 block in …" in older pfctl).
-var pfctlRule = regexp.MustCompile(`^(@\d+ )?(pass|block)\b`)
+// corpusPfctlRule matches a filter rule line of `pfctl -nv` output ("@3 block in …" in older pfctl).
+var corpusPfctlRule = regexp.MustCompile(`^(@\d+ )?(pass|block)\b`)
 
 // TestCorpusPfctlExpansion compares our expansion of lists with pfctl's: for each NAME.in of the
 // corpus's pfctl-nv/ folder that parses, the number of filter rules once lists are expanded as
@@ -501,7 +501,7 @@ func TestCorpusPfctlExpansion(t *testing.T) {
 			}
 			want := 0
 			for _, line := range strings.Split(string(ok), "\n") {
-				if pfctlRule.MatchString(line) {
+				if corpusPfctlRule.MatchString(line) {
 					want++
 				}
 			}
@@ -509,7 +509,7 @@ func TestCorpusPfctlExpansion(t *testing.T) {
 				return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 			}, PFOptions{})
 			if err != nil {
-				t.Logf("not compared yet, %s.in does not parse: %s", name, firstLine(err))
+				t.Logf("not compared yet, %s.in does not parse: %s", name, corpusFirstLine(err))
 				return
 			}
 			if got := rs.expanded; got != want {
@@ -533,7 +533,7 @@ func TestCorpusVerdictsFile(t *testing.T) {
 			listed[id] = true
 		}
 	}
-	for _, c := range readVerdicts(t, "testdata/corpus/verdicts.txt") {
+	for _, c := range readCorpusVerdicts(t, "testdata/corpus/verdicts.txt") {
 		if !listed[c.id] {
 			t.Errorf("verdicts.txt:%d: %s is not in status.golden", c.line, c.id)
 		}
