@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/firewarden/firewarden/internal/fwlog"
 )
 
 // The corpus is a set of real pf and ipfw rule sets that we did not write (see
@@ -107,27 +108,16 @@ func corpusServices(e corpusEntry) ServiceLookup {
 	byProto := map[string]map[string]uint16{}
 	if e.root != "" {
 		if data, err := os.ReadFile(filepath.Join(e.root, "etc", "services")); err == nil {
-			sc := bufio.NewScanner(strings.NewReader(string(data)))
-			for sc.Scan() {
-				line, _, _ := strings.Cut(sc.Text(), "#")
-				f := strings.Fields(line)
-				if len(f) < 2 {
-					continue
-				}
-				num, proto, ok := strings.Cut(f[1], "/")
-				var port uint16
-				if _, err := fmt.Sscanf(num, "%d", &port); err != nil || !ok {
-					continue
-				}
+			fwlog.EachService(data, func(name string, aliases []string, port uint16, proto string) {
 				if byProto[proto] == nil {
 					byProto[proto] = map[string]uint16{}
 				}
-				for _, n := range append([]string{f[0]}, f[2:]...) {
+				for _, n := range append([]string{name}, aliases...) {
 					if _, seen := byProto[proto][n]; !seen {
 						byProto[proto][n] = port
 					}
 				}
-			}
+			})
 		}
 	}
 	return func(name, proto string) (uint16, bool) {
