@@ -29,7 +29,19 @@ var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/corpus/st
 
 // corpusMinShare is the share of corpus files (both kinds together) that must parse. It is the
 // value measured when the corpus was collected; raise it as grammar lands, never lower it.
-const corpusMinShare = 0.26
+const corpusMinShare = 0.27
+
+// corpusRefused lists the corpus files that the real tool refuses as published, with the
+// reason: the simulator must refuse them too, and they are left out of the parse share (a
+// simulator that reads them is wrong, not better). pfctl loads nothing from a file with an
+// error; an ipfw script is not listed here, since sh goes on after a failed ipfw command.
+var corpusRefused = map[string]string{
+	// pfctl's lexer: "macro 'hotspot_if' not defined"; the file never defines it.
+	"pf/lfour-freebsd-desktop.conf": "pfctl: macro hotspot_if is not defined (line 30)",
+	// pfctl's rule_consistent: if (!r->af && (r->type || r->code)) "must indicate address
+	// family with icmp-type/code"; line 14 has proto icmp and icmp-type but no inet.
+	"pf/bastille-docs-bridge.conf": "pfctl: must indicate address family with icmp-type/code (line 14)",
+}
 
 // corpusEnv names a directory holding the corpus (pf/, ipfw/, SOURCES.md), for a checkout that
 // keeps it elsewhere.
@@ -198,6 +210,7 @@ func TestCorpus(t *testing.T) {
 		t.Fatalf("corpus %s has no rule sets", dir)
 	}
 	var b strings.Builder
+	refused := 0
 	type tally struct{ parsed, total int }
 	shares := map[string]*tally{"pf": {}, "ipfw": {}}
 	for _, e := range es {
@@ -207,6 +220,17 @@ func TestCorpus(t *testing.T) {
 		}
 		line := e.id() + ": "
 		got, err := parseCorpus(e, corpusOpts{})
+		if why, ok := corpusRefused[e.id()]; ok {
+			if err == nil {
+				t.Errorf("%s parses, want an error: the real tool refuses it (%s)", e.id(), why)
+				line += fmt.Sprintf("parsed, %d rules, %d notes", got.rules, got.notes)
+			} else {
+				line += "error: " + corpusFirstLine(err)
+			}
+			refused++
+			b.WriteString(line + " [refused by the real tool too]\n")
+			continue
+		}
 		shares[e.kind].total++
 		if err != nil {
 			line += "error: " + corpusFirstLine(err)
@@ -237,7 +261,7 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 	share := float64(parsed) / float64(total)
-	t.Logf("all: %d of %d files parse (%.1f%%)", parsed, total, 100*share)
+	t.Logf("all: %d of %d files parse (%.1f%%); %d more are refused as the real tool refuses them", parsed, total, 100*share, refused)
 	if share < corpusMinShare {
 		t.Errorf("corpus parse share = %.3f, want at least corpusMinShare %.3f", share, corpusMinShare)
 	}
