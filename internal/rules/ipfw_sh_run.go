@@ -843,7 +843,7 @@ func (in *shInterp) lookup(name string) (string, error) {
 }
 
 func (in *shInterp) used(name, val, from string) {
-	if in.reported[name] {
+	if in.reported[name] || shRCGuards[name] {
 		return
 	}
 	in.reported[name] = true
