@@ -3,6 +3,8 @@ package rules
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -153,6 +155,16 @@ func TestIPFWScriptExplainGolden(t *testing.T) {
 func FuzzExpandScript(f *testing.F) {
 	for _, tt := range ipfwScriptTests {
 		f.Add(tt.script)
+	}
+	for _, tt := range ipfwFlowTests {
+		f.Add(tt.script)
+	}
+	for _, name := range []string{"rc.firewall", "handbook-cmd.sh", "script.sh"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "ipfw", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
 	}
 	f.Fuzz(func(t *testing.T, script string) {
 		rs, err := ParseIPFW([]byte(script), "s.sh", builtinServices)

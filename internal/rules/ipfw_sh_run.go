@@ -435,18 +435,19 @@ func (in *shInterp) assign(name, val string, line int) error {
 
 func (in *shInterp) simple(c *shCmd) error {
 	if len(c.words) == 0 {
-		in.status, in.unknown = 0, ""
+		// The values are expanded before the status is reset: `v=$?` reads the last command's.
 		for _, a := range c.assigns {
 			if err := in.assignWord(a, c.line); err != nil {
 				return err
 			}
 		}
+		in.status, in.unknown = 0, ""
 		return nil
 	}
 	var words []string
 	var substErr error
 	for i, w := range c.words {
-		if i > 0 && (words[0] == "export" || words[0] == "readonly" || words[0] == "local") && shIsAssignment(w) {
+		if i > 0 && len(words) > 0 && (words[0] == "export" || words[0] == "readonly" || words[0] == "local") && shIsAssignment(w) {
 			words = append(words, w) // expanded by the builtin, without splitting
 			continue
 		}
