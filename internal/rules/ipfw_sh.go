@@ -39,9 +39,10 @@ func (e *shSyntaxError) Error() string { return e.msg }
 // shLex splits src into tokens. A line whose first word is an ipfw rule number, an action,
 // `add`, `flush` or an ipfw flag is kept whole as a raw line: it is ipfw's syntax, not sh's
 // (`ipfw list` prints `//` comments and parentheses that sh would read as operators).
-func shLex(src string) ([]shTok, error) {
+func shLex(src string, first int) ([]shTok, error) {
 	var toks []shTok
-	line, lineStart := 1, true
+	line, lineStart := first, true
+	var heredocs []shHeredoc // opened on this line, their bodies start on the next
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch {
@@ -57,6 +58,15 @@ func shLex(src string) ([]shTok, error) {
 			line++
 			i++
 			lineStart = true
+			for _, h := range heredocs {
+				n, lines, ok := shHeredocBody(src[i:], h)
+				if !ok {
+					return nil, &shSyntaxError{h.line, fmt.Sprintf("here-document <<%s is not closed by a line %s", h.delim, h.delim)}
+				}
+				i += n
+				line += lines
+			}
+			heredocs = nil
 			continue
 		case c == '#':
 			for i < len(src) && src[i] != '\n' {
@@ -76,7 +86,20 @@ func shLex(src string) ([]shTok, error) {
 		lineStart = false
 		if op := shOpAt(src[i:]); op != "" {
 			if op == "<<" || op == "<<-" {
-				return nil, &shSyntaxError{line, "here-document (<<) is not modelled"}
+				// The body is skipped here; running a command fed by one is refused
+				// unless it only prints a message (see shInterp.simple).
+				j := i + len(op)
+				for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
+					j++
+				}
+				w, n, _, err := shScanWord(src[j:])
+				if err != nil || w == "" {
+					return nil, &shSyntaxError{line, "here-document " + op + " needs a delimiter word"}
+				}
+				heredocs = append(heredocs, shHeredoc{delim: shUnquote(w), tabs: op == "<<-", line: line})
+				toks = append(toks, shTok{shRedir, op, line}, shTok{shWord, w, line})
+				i = j + n
+				continue
 			}
 			kind := shOp
 			if op[0] == '<' || op[0] == '>' {
@@ -94,7 +117,8 @@ func shLex(src string) ([]shTok, error) {
 		if j > i && j < len(src) && (src[j] == '<' || src[j] == '>') {
 			op := shOpAt(src[j:])
 			if op == "<<" || op == "<<-" {
-				return nil, &shSyntaxError{line, "here-document (<<) is not modelled"}
+				i = j // the here-document is read above; its IO number does not matter
+				continue
 			}
 			toks = append(toks, shTok{shRedir, src[i:j] + op, line})
 			i = j + len(op)
@@ -110,6 +134,42 @@ func shLex(src string) ([]shTok, error) {
 		line += lines
 	}
 	return append(toks, shTok{shEOF, "", line}), nil
+}
+
+// shHeredoc is a here-document whose body follows the line that opened it.
+type shHeredoc struct {
+	delim string
+	tabs  bool // <<-: leading tabs are stripped
+	line  int
+}
+
+// shHeredocBody returns the length of the here-document body at the start of s, up to and
+// including its delimiter line, and the newlines in it.
+func shHeredocBody(s string, h shHeredoc) (n, lines int, ok bool) {
+	for n < len(s) {
+		end := strings.IndexByte(s[n:], '\n')
+		l := s[n:]
+		if end >= 0 {
+			l = s[n : n+end]
+		}
+		if h.tabs {
+			l = strings.TrimLeft(l, "\t")
+		}
+		if end < 0 {
+			return len(s), lines, l == h.delim
+		}
+		n += end + 1
+		lines++
+		if l == h.delim {
+			return n, lines, true
+		}
+	}
+	return n, lines, false
+}
+
+// shUnquote removes the quotes of a here-document delimiter ('EOF', "EOF", \EOF).
+func shUnquote(w string) string {
+	return strings.NewReplacer("'", "", "\"", "", "\\", "").Replace(w)
 }
 
 // shOpAt returns the operator at the start of s, or "".
@@ -372,9 +432,9 @@ func (p *shParser) skipNewlines() {
 var shReserved = map[string]bool{"then": true, "else": true, "elif": true, "fi": true, "do": true,
 	"done": true, "esac": true, "}": true, "in": false}
 
-// parseShScript reads a whole script.
-func parseShScript(src string) ([]*shAndOr, error) {
-	toks, err := shLex(src)
+// parseShScript reads a whole script whose first line is line first.
+func parseShScript(src string, first int) ([]*shAndOr, error) {
+	toks, err := shLex(src, first)
 	if err != nil {
 		return nil, err
 	}

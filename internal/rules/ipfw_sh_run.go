@@ -130,7 +130,7 @@ func newShInterp(ctx context.Context, opts IPFWScriptOptions, sink shSink) *shIn
 
 // run reads and runs one script file.
 func (in *shInterp) run(src, file string) error {
-	prog, err := parseShScript(src)
+	prog, err := parseShScript(src, 1)
 	if err != nil {
 		var se *shSyntaxError
 		if errors.As(err, &se) {
@@ -283,6 +283,9 @@ func (in *shInterp) cond(l []*shAndOr, line int, what string) (bool, error) {
 func (in *shInterp) command(c *shCmd) error {
 	if err := in.step(c.line); err != nil {
 		return err
+	}
+	if c.kind != shSimple && shFedHeredoc(c.redirs) {
+		return in.refuse(c.line, "a here-document fed to a compound command is not modelled")
 	}
 	switch c.kind {
 	case shRawCmd:
@@ -476,7 +479,46 @@ func (in *shInterp) simple(c *shCmd) error {
 		return nil // all words expanded to nothing: sh runs no command
 	}
 	_ = substErr
+	if shFedHeredoc(c.redirs) {
+		// A here-document fed to a command: a message (`cat 1>&2 <<EOF` in a usage
+		// function) changes nothing; anything else (a file written for ipfw, a program
+		// reading it) is not modelled.
+		if !shMessage(words[0], c.redirs) {
+			return in.refuse(c.line, "a here-document fed to %s is not modelled", path.Base(words[0]))
+		}
+		in.status, in.unknown = 0, ""
+		return nil
+	}
 	return in.run1(c, words)
+}
+
+func shFedHeredoc(redirs []string) bool {
+	for _, r := range redirs {
+		if strings.HasPrefix(r, "<<") {
+			return true
+		}
+	}
+	return false
+}
+
+// shMessage reports that name with redirs only prints: cat, echo or printf to the terminal,
+// standard error or /dev/null.
+func shMessage(name string, redirs []string) bool {
+	if name != "cat" && name != "echo" && name != "printf" && name != "logger" {
+		return false
+	}
+	for _, r := range redirs {
+		if strings.HasPrefix(r, "<<") {
+			continue
+		}
+		r = strings.TrimLeft(r, "0123456789")
+		switch r {
+		case ">&2", ">&1", ">/dev/null", ">/dev/stderr", ">/dev/stdout", ">>/dev/null":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // shMayChangeRules reports that the command named name could add rules or change the
@@ -656,7 +698,14 @@ func (in *shInterp) run1(c *shCmd, words []string) error {
 		in.status, in.unknown = 1, fmt.Sprintf("afexists %s asks the running kernel whether it has %s; give the answer with --set (e.g. --set ipv6_available=0 for rc.firewall, 0 meaning present)", fam, fam)
 		return nil
 	case "eval":
-		return in.refuse(c.line, "eval is not modelled: the words it runs are built at run time")
+		// sh reads the words, joined, as a script: rc.subr-style scripts build assignments
+		// such as `eval "$var=\${$var-$value}"`. Its commands are reported at this line.
+		src := strings.Join(words[1:], " ")
+		prog, err := parseShScript(src, c.line)
+		if err != nil {
+			return in.refuse(c.line, "eval %s: %v", src, err)
+		}
+		return in.list(prog)
 	case "exec":
 		return in.refuse(c.line, "exec is not modelled")
 	case "sysctl":
@@ -1111,6 +1160,11 @@ func (in *shInterp) braced(s string) (string, error) {
 		}
 		v := in.vars[name]
 		if v == nil {
+			if op != "" && strings.IndexByte(":-=+?", op[0]) >= 0 && in.missing == "" {
+				// ${x-default} and friends say what unset means; the environment is taken
+				// as empty. After rc.conf could not be read, x may be set there: unknown.
+				return "", false, nil
+			}
 			_, err := in.lookup(name)
 			if err != nil {
 				return "", false, err
