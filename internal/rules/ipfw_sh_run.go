@@ -554,7 +554,7 @@ func (in *shInterp) assignWord(a string, line int) error {
 			return nil
 		case errors.As(err, &se):
 			if v := in.vars[name]; v == nil || v.from != "--set" {
-				in.vars[name] = &shVar{unknown: fmt.Sprintf("%s is set at %s:%d by %s: give --set %s=VALUE", name, in.file, line, se.Error(), name), from: in.file}
+				in.vars[name] = &shVar{unknown: fmt.Sprintf("%s is set at %s:%d to the output of %s, a program the simulator does not run: give --set %s=VALUE", name, in.file, line, se.text, name), from: in.file}
 			}
 			return nil
 		}
