@@ -185,6 +185,11 @@ func shOpAt(s string) string {
 	return ""
 }
 
+// ipfwFileWords are the subcommands a file for `ipfw pathname` starts its lines with (without
+// the program). `set` is not among them: it is a sh builtin too.
+var ipfwFileWords = map[string]bool{"add": true, "flush": true, "table": true, "pipe": true, "queue": true,
+	"sched": true, "nat": true, "delete": true, "enable": true, "disable": true}
+
 // shRawLine reports whether the line at the start of s holds ipfw arguments rather than sh,
 // and returns it (continuations joined), its length in s and the newlines it spans.
 func shRawLine(s string) (text string, n, lines int, ok bool) {
@@ -194,7 +199,7 @@ func shRawLine(s string) (text string, n, lines int, ok bool) {
 	}
 	first := s[:end]
 	switch {
-	case isNumber(first), ipfwActions[first], first == "add", first == "flush":
+	case isNumber(first), ipfwActions[first], ipfwFileWords[first]:
 	case len(first) > 1 && first[0] == '-' && first[1] != '-' && !strings.ContainsAny(first, ")|"):
 	default:
 		return "", 0, 0, false
