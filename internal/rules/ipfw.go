@@ -187,11 +187,11 @@ func (ld *ipfwLoader) note(file string, line int, text string) {
 }
 
 // ipfw takes an ipfw command line as sh expanded it (program first), or a raw line of ipfw
-// arguments (`ipfw list` output, a line of a file for `ipfw pathname`).
+// arguments (`ipfw list` output, a line of a file for `ipfw pathname`) as its only word.
 func (ld *ipfwLoader) ipfw(file string, line int, words []string, raw bool) error {
 	if raw {
 		ld.raw++
-		text := strings.Join(words, " ")
+		text := words[0] // the line as written
 		if i := strings.IndexByte(text, '#'); i >= 0 {
 			text = text[:i]
 		}

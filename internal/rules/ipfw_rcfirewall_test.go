@@ -171,3 +171,32 @@ func TestRCFirewallNeedsProfile(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParseIPFWScript measures reading rc.firewall's workstation profile over a root (the
+// script, defaults/rc.conf and rc.conf run through the expander), and a 1,000-rule list.
+func BenchmarkParseIPFWScript(b *testing.B) {
+	rc, err := os.ReadFile(filepath.Join("testdata", "ipfw", "rc.firewall"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	list, err := os.ReadFile(filepath.Join("testdata", "ipfw", "realistic-1000.list"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := rcFirewallRoot(b)
+	opts.Vars = map[string]string{"firewall_type": "client", "ipv6_available": "0"}
+	b.Run("rc.firewall-client", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ParseIPFWScript(context.Background(), rc, "rc.firewall", builtinServices, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("realistic-1000", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ParseIPFW(list, "realistic-1000.list", builtinServices); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

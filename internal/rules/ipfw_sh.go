@@ -204,6 +204,9 @@ func shRawLine(s string) (text string, n, lines int, ok bool) {
 	default:
 		return "", 0, 0, false
 	}
+	if end := strings.IndexByte(s, '\n'); end >= 0 && (end == 0 || s[end-1] != '\\') {
+		return strings.TrimSpace(s[:end]), end, 0, true // the common case: no continuation
+	}
 	var b strings.Builder
 	for n < len(s) && s[n] != '\n' {
 		if s[n] == '\\' && n+1 < len(s) && s[n+1] == '\n' {

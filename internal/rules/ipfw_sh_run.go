@@ -290,7 +290,7 @@ func (in *shInterp) command(c *shCmd) error {
 	switch c.kind {
 	case shRawCmd:
 		in.status, in.unknown = 0, ""
-		return in.sink.ipfw(in.file, c.line, strings.Fields(c.text), true)
+		return in.sink.ipfw(in.file, c.line, []string{c.text}, true)
 	case shSimple:
 		return in.simple(c)
 	case shFuncDef:
