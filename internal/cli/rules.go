@@ -52,7 +52,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	})
 	// ipfw scripts: the profile the script is evaluated for (rc.firewall's firewall_type, …).
 	setVars := map[string]string{}
-	flags.Func("set", "ipfw scripts: a variable of the profile, `SETTING` as NAME=VALUE, such as firewall_type=workstation; it holds over rc.conf and the script's own assignments (repeatable)", func(v string) error {
+	flags.Func("set", "ipfw scripts: a profile variable, `SETTING` as NAME=VALUE, e.g. firewall_type=open (repeatable)", func(v string) error {
 		return setFlag(setVars, v)
 	})
 	pos, err := a.parse(flags, args[1:])

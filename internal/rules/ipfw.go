@@ -16,9 +16,9 @@ type IPFWRuleset struct {
 	Name    string
 	Rules   []IPFWRule
 	Default Action // the built-in rule 65535: allow on Mac OS X
-	// Notes name the lines of a script the simulator did not model (an if, a function, a
-	// command other than ipfw …): a verdict on the set is only as sure as those lines are
-	// irrelevant, so `rules eval` prints them with every verdict.
+	// Notes name the lines of a script the simulator did not model (a program other than
+	// ipfw, a sysctl, an ipfw subcommand …): a verdict on the set is only as sure as those lines
+	// are irrelevant, so `rules eval` prints them with every verdict.
 	Notes []Note
 	// Profile lists the variables from outside the script (--set, rc.conf) whose values its
 	// rules rest on, as NAME="VALUE" (SOURCE), in the order the script first used them.
@@ -99,9 +99,9 @@ type portRange struct{ Lo, Hi uint16 }
 type ServiceLookup func(name, proto string) (uint16, bool)
 
 // ParseIPFW reads `ipfw list` or `ipfw show` output, or a sh script of ipfw commands
-// (`ipfw -q add …`, `/sbin/ipfw add …`, the Handbook's `cmd="ipfw -q add"` then `$cmd 500 …`):
-// variables are expanded, `ipfw flush` empties the set, and every line the simulator does not
-// model (an if, a function, another command) becomes a Note. Rules without a number are
+// (`ipfw -q add …`, `/sbin/ipfw add …`, the Handbook's `cmd="ipfw -q add"` then `$cmd 500 …`)
+// as ParseIPFWScript does without files or a profile: `ipfw flush` empties the set, and every
+// command the simulator does not model (another program, a sysctl) becomes a Note. Rules without a number are
 // numbered as ipfw numbers them (see ipfwAutoNumber). A file with statements but no rule is an
 // error, never an empty set that allows everything.
 func ParseIPFW(data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {

@@ -438,7 +438,7 @@ func (p *shParser) skipNewlines() {
 
 // shReserved are the words that end a list when they stand where a command would.
 var shReserved = map[string]bool{"then": true, "else": true, "elif": true, "fi": true, "do": true,
-	"done": true, "esac": true, "}": true, "in": false}
+	"done": true, "esac": true, "}": true}
 
 // parseShScript reads a whole script whose first line is line first.
 func parseShScript(src string, first int) ([]*shAndOr, error) {

@@ -448,7 +448,6 @@ func (in *shInterp) simple(c *shCmd) error {
 		return nil
 	}
 	var words []string
-	var substErr error
 	for i, w := range c.words {
 		if i > 0 && len(words) > 0 && (words[0] == "export" || words[0] == "readonly" || words[0] == "local") && shIsAssignment(w) {
 			words = append(words, w) // expanded by the builtin, without splitting
@@ -458,7 +457,7 @@ func (in *shInterp) simple(c *shCmd) error {
 		var se *shSubstErr
 		if errors.As(err, &se) && len(words) > 0 && !shMayChangeRules(words[0], in.funcs) {
 			// The words of a program other than ipfw: their meaning does not matter.
-			substErr, fields = err, []string{w}
+			fields = []string{w}
 		} else if err != nil {
 			what := "which command runs"
 			switch {
@@ -478,7 +477,6 @@ func (in *shInterp) simple(c *shCmd) error {
 		in.status, in.unknown = 0, ""
 		return nil // all words expanded to nothing: sh runs no command
 	}
-	_ = substErr
 	if shFedHeredoc(c.redirs) {
 		// A here-document fed to a command: a message (`cat 1>&2 <<EOF` in a usage
 		// function) changes nothing; anything else (a file written for ipfw, a program
