@@ -299,11 +299,11 @@ func writeProfile(out, errw io.Writer, json bool, profile []string) {
 	}
 }
 
-// setFlag reads one --set NAME=VALUE into vars.
+// setFlag reads one --set NAME=VALUE into vars; NAME 1 to 9 is an argument of the script.
 func setFlag(vars map[string]string, v string) error {
 	name, val, ok := strings.Cut(v, "=")
-	if !ok || !shName(name) {
-		return fmt.Errorf("%q: want NAME=VALUE with a sh variable name, such as firewall_type=workstation", v)
+	if !ok || !shName(name) && !(len(name) == 1 && name[0] >= '1' && name[0] <= '9') {
+		return fmt.Errorf("%q: want NAME=VALUE with a sh variable name (or 1 to 9 for the script's arguments), such as firewall_type=workstation", v)
 	}
 	vars[name] = val
 	return nil

@@ -165,6 +165,9 @@ func ParseIPFWScript(ctx context.Context, data []byte, name string, services Ser
 		if len(rs.Notes) > 0 {
 			why = fmt.Sprintf("; %d lines not modelled, the first %s", len(rs.Notes), rs.Notes[0])
 		}
+		if in.exited != "" {
+			why += "; the script exits at " + in.exited + " (its arguments are given as --set 1=VALUE)"
+		}
 		return nil, fmt.Errorf("%s: no ipfw rule found in %d statements%s: give `ipfw list` output or a script of `ipfw add` commands", name, statements, why)
 	}
 	// Evaluation order: by number; equal numbers keep the order they were added in.

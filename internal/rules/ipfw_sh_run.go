@@ -15,7 +15,7 @@ import (
 type IPFWScriptOptions struct {
 	// Vars is the profile given on the command line (`--set NAME=VALUE`): these variables hold
 	// their value for the whole script, over rc.conf and over the script's own assignments,
-	// as `readonly` variables set before it ran would.
+	// as `readonly` variables set before it ran would. Names 1 to 9 are the script's arguments.
 	Vars map[string]string
 	// ReadFile reads a file by its absolute system path (under --root); nil when the script
 	// may read no file: `.`, load_rc_config and `ipfw PATHNAME` are then refused.
@@ -113,6 +113,8 @@ type shInterp struct {
 	include  int
 	loops    int
 	frames   []*shFrame
+	top      []string // the script's own arguments ($1 … from --set 1=…)
+	exited   string   // "FILE:LINE" of the exit that ended the script
 	file     string
 	config   string // the config files read ("" none yet)
 	missing  string // "FILE:LINE" where configuration was to be read but was not under --root
@@ -123,6 +125,14 @@ type shInterp struct {
 func newShInterp(ctx context.Context, opts IPFWScriptOptions, sink shSink) *shInterp {
 	in := &shInterp{ctx: ctx, opts: opts, sink: sink, vars: map[string]*shVar{}, funcs: map[string]*shCmd{}, reported: map[string]bool{}}
 	for k, v := range opts.Vars {
+		if n, err := strconv.Atoi(k); err == nil && n >= 1 && n <= 9 {
+			// --set 1=start: the script's arguments, as `sh script start` gives them.
+			for len(in.top) < n {
+				in.top = append(in.top, "")
+			}
+			in.top[n-1] = v
+			continue
+		}
 		in.vars[k] = &shVar{val: v, from: "--set"}
 	}
 	return in
@@ -419,7 +429,7 @@ func (in *shInterp) loopBody(body []*shAndOr) (brk bool, err error) {
 
 func (in *shInterp) args() []string {
 	if len(in.frames) == 0 {
-		return nil
+		return in.top
 	}
 	return in.frames[len(in.frames)-1].args
 }
@@ -591,6 +601,7 @@ func (in *shInterp) run1(c *shCmd, words []string) error {
 	case "echo", "printf", "logger":
 		return nil // messages: no effect on the rules
 	case "exit":
+		in.exited = fmt.Sprintf("%s:%d", in.file, c.line)
 		return shExit{in.intArg(words, in.status)}
 	case "return":
 		if len(in.frames) == 0 && in.include == 0 {
@@ -914,8 +925,8 @@ func (in *shInterp) special(name string) (string, error) {
 		return in.file, nil
 	}
 	if n, err := strconv.Atoi(name); err == nil && n >= 1 {
-		// The script is run without arguments: rc(8) passes the firewall type only for
-		// `service ipfw start TYPE`; give it with --set firewall_type=TYPE.
+		// The script is run with the arguments given as --set 1=…, else none: rc(8) passes
+		// the firewall type only for `service ipfw start TYPE`.
 		if a := in.args(); n <= len(a) {
 			return a[n-1], nil
 		}
