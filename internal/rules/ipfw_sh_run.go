@@ -717,6 +717,8 @@ func (in *shInterp) run1(c *shCmd, words []string) error {
 		return in.list(prog)
 	case "exec":
 		return in.refuse(c.line, "exec is not modelled")
+	}
+	switch path.Base(name) {
 	case "sysctl":
 		in.sink.note(in.file, c.line, "not modelled: sysctl "+strings.Join(words[1:], " ")+" (a kernel setting)")
 		in.unknown = "sysctl's outcome is the kernel's"
