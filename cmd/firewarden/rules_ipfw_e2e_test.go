@@ -26,7 +26,7 @@ func TestRulesEvalIPFWScript(t *testing.T) {
 	}
 	write("fw.sh", "#!/bin/sh\ncmd=\"ipfw -q add\"\nkldstat -q -m ipfw || kldload ipfw\n$cmd 00500 check-state\n$cmd 00600 allow tcp from any to any 22 in via em0 setup keep-state\n${cmd} deny ip from any to any\n")
 	onlyIf := write("if.sh", "if [ -n \"$x\" ]; then\n  setup_firewall\nfi\n")
-	noteLines := "conditional: the rule set has lines the simulator did not model; each verdict holds only if they do not change it:\n  " + script + ":3: not modelled: ||\n"
+	noteLines := "conditional: the rule set has lines the simulator did not model; each verdict holds only if they do not change it:\n  " + script + ":3: not modelled: command kldstat\n  " + script + ":3: not modelled: command kldload\n"
 	tests := []struct {
 		name     string
 		args     []string
@@ -41,13 +41,13 @@ func TestRulesEvalIPFWScript(t *testing.T) {
 			args:   []string{"rules", "eval", script, "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0"},
 			stdout: "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 established: DENY by rule 00700 (deny ip from any to any), conditional: assumed established (an ACK), since the packet gives no TCP flags (and see the notes)\n" + noteLines},
 		{name: "no rule read", args: []string{"rules", "eval", onlyIf, "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup"},
-			code: 2, inStderr: "no ipfw rule found in 3 statements; 3 lines not modelled, the first " + onlyIf + ":1: not modelled: if"},
-		{name: "lint no rule read", args: []string{"rules", "lint", onlyIf}, code: 2, inStderr: "no ipfw rule found"},
+			code: 2, inStderr: onlyIf + ":1: x is not set: assign it in the script, or give --set x=VALUE"},
+		{name: "lint no rule read", args: []string{"rules", "lint", onlyIf}, code: 2, inStderr: onlyIf + ":1: x is not set"},
 		// The ipfw simulator keeps state for TCP only: a reply mark it would ignore is refused.
 		{name: "reply", args: []string{"rules", "eval", script, "--packet", "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via em0 reply"},
 			code: 2, inStderr: "reply is modelled for pf rule sets only"},
 		{name: "unset variable", args: []string{"rules", "eval", write("unset.sh", "$fw add 100 deny ip from any to any\n"), "--packet", "udp 203.0.113.5:1 -> 192.0.2.10:2 in"},
-			code: 2, inStderr: "unset.sh:1: $fw is not set"},
+			code: 2, inStderr: "unset.sh:1: fw is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,12 +62,12 @@ func TestRulesEvalIPFWScript(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || len(got) != 1 {
 		t.Fatalf("--json rules eval = exit %d, stdout %q (%v); want one result", r.code, r.stdout, err)
 	}
-	want := []string{"assumed established (an ACK), since the packet gives no TCP flags", script + ":3: not modelled: ||"}
+	want := []string{"assumed established (an ACK), since the packet gives no TCP flags", script + ":3: not modelled: command kldstat", script + ":3: not modelled: command kldload"}
 	if diff := cmp.Diff(want, got[0].Conditional); diff != "" {
 		t.Errorf("--json rules eval conditional (-want +got):\n%s", diff)
 	}
 	r = firewardenRaw(t, "rules", "lint", script)
-	if want := "each result holds only if they do not change it:\n  " + script + ":3: not modelled: ||\n"; !strings.HasSuffix(r.stdout, want) {
+	if want := "each result holds only if they do not change it:\n  " + script + ":3: not modelled: command kldstat\n  " + script + ":3: not modelled: command kldload\n"; !strings.HasSuffix(r.stdout, want) {
 		t.Errorf("rules lint %s = exit %d, stdout %q; want it to end with %q", script, r.code, r.stdout, want)
 	}
 }

@@ -39,7 +39,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"check", "--only=alf.enabled,alf.st"}, []string{"--only=alf.enabled,alf.stealth"}},
 		{[]string{"check", "-only=alf.st"}, []string{"-only=alf.stealth"}}, // one dash, kept
 		{[]string{"rules", ""}, []string{"eval", "lint"}},
-		{[]string{"rules", "lint", "--"}, []string{"--config", "--default", "--format", "--group", "--iface", "--json", "--keep", "--root", "--state-dir", "--strict"}},
+		{[]string{"rules", "lint", "--"}, []string{"--config", "--default", "--format", "--group", "--iface", "--json", "--keep", "--root", "--set", "--state-dir", "--strict"}},
 		{[]string{"rules", "lint", "--format", ""}, []string{"ipfw", "pf"}},
 		{[]string{"rules", "eval", "--default", "d"}, []string{"deny"}},
 		{[]string{"rules", "eval", ""}, []string{completeFiles}},

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"strings"
@@ -83,6 +84,11 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	flags.Func("group", "pf: an interface group's members, `SPEC` as egress=en0,en1 (repeatable)", func(v string) error {
 		return pfGroupFlag(&pfOpts, v)
 	})
+	// ipfw scripts: the profile the script is evaluated for (rc.firewall's firewall_type, …).
+	setVars := map[string]string{}
+	flags.Func("set", "ipfw scripts: a profile variable, `SETTING` as NAME=VALUE, e.g. firewall_type=open (repeatable)", func(v string) error {
+		return setFlag(setVars, v)
+	})
 	pos, err := a.parse(flags, args[1:])
 	if err != nil {
 		return err
@@ -104,17 +110,29 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			f = "pf"
 		}
 	}
+	if f != "ipfw" && len(setVars) > 0 {
+		return usagef("--set gives the variables of an ipfw script; %s is read as %s", pos[0], f)
+	}
 	var rs ruleset
 	var notes []rules.Note // lines of the rule set that were read but not modelled
+	var profile []string   // the variables from outside an ipfw script that its rules rest on
 	var ipfw *rules.IPFWRuleset
 	var pf *rules.PFRuleset
 	switch f {
 	case "ipfw":
 		services := a.serviceLookup()
-		ipfw, err = rules.ParseIPFWContext(ctx, data, pos[0], services)
+		root, err := host.NewRoot(a.g.root)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		// `. FILE`, load_rc_config and `ipfw PATHNAME` read under --root.
+		opts := rules.IPFWScriptOptions{Vars: setVars, ReadFile: root.ReadFile,
+			Stat: func(p string) (fs.FileInfo, error) { return os.Stat(root.Path(p)) }}
+		ipfw, err = rules.ParseIPFWScript(ctx, data, pos[0], services, opts)
 		if err != nil {
 			return rulesErr(verb, err)
 		}
+		profile = ipfw.Profile
 		if *def == "deny" {
 			ipfw.Default = rules.Deny
 		}
@@ -195,6 +213,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		if !a.g.json {
 			writeNotes(a.Out, notes, "result")
 		}
+		writeProfile(a.Out, a.Err, a.g.json, profile)
 		if len(findings) > 0 {
 			return exitCode(posture.ExitNonCompliant)
 		}
@@ -335,7 +354,44 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	// The notes hold for every verdict alike: said once, after them.
 	writeDialect(a.Out, rs)
 	writeNotes(a.Out, notes, "verdict")
+	writeProfile(a.Out, a.Err, a.g.json, profile)
 	return nil
+}
+
+// writeProfile says which variables from outside an ipfw script (--set, rc.conf) its rules
+// were read for, on stderr beside JSON output.
+func writeProfile(out, errw io.Writer, json bool, profile []string) {
+	if len(profile) == 0 {
+		return
+	}
+	w := out
+	if json {
+		w = errw
+	}
+	fmt.Fprintln(w, "profile: the script was evaluated with:")
+	for _, p := range profile {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+// setFlag reads one --set NAME=VALUE into vars; NAME 1 to 9 is an argument of the script.
+func setFlag(vars map[string]string, v string) error {
+	name, val, ok := strings.Cut(v, "=")
+	if !ok || !shName(name) && !(len(name) == 1 && name[0] >= '1' && name[0] <= '9') {
+		return fmt.Errorf("%q: want NAME=VALUE with a sh variable name (or 1 to 9 for the script's arguments), such as firewall_type=workstation", v)
+	}
+	vars[name] = val
+	return nil
+}
+
+// shName reports that s is a sh variable name: a letter or _, then letters, digits or _.
+func shName(s string) bool {
+	for i, c := range s {
+		if c != '_' && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // writeNotes says which lines of the rule set were not modelled, so that no verdict or lint

@@ -1,9 +1,8 @@
 package rules
 
 import (
-	"bufio"
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path"
@@ -17,10 +16,13 @@ type IPFWRuleset struct {
 	Name    string
 	Rules   []IPFWRule
 	Default Action // the built-in rule 65535: allow on Mac OS X
-	// Notes name the lines of a script the simulator did not model (an if, a function, a
-	// command other than ipfw …): a verdict on the set is only as sure as those lines are
-	// irrelevant, so `rules eval` prints them with every verdict.
+	// Notes name the lines of a script the simulator did not model (a program other than
+	// ipfw, a sysctl, an ipfw subcommand …): a verdict on the set is only as sure as those lines
+	// are irrelevant, so `rules eval` prints them with every verdict.
 	Notes []Note
+	// Profile lists the variables from outside the script (--set, rc.conf) whose values its
+	// rules rest on, as NAME="VALUE" (SOURCE), in the order the script first used them.
+	Profile []string
 	// defaultListed is where the file lists rule 65535 ("file:line"), which sets Default; "" if
 	// it does not.
 	defaultListed string
@@ -97,9 +99,9 @@ type portRange struct{ Lo, Hi uint16 }
 type ServiceLookup func(name, proto string) (uint16, bool)
 
 // ParseIPFW reads `ipfw list` or `ipfw show` output, or a sh script of ipfw commands
-// (`ipfw -q add …`, `/sbin/ipfw add …`, the Handbook's `cmd="ipfw -q add"` then `$cmd 500 …`):
-// variables are expanded, `ipfw flush` empties the set, and every line the simulator does not
-// model (an if, a function, another command) becomes a Note. Rules without a number are
+// (`ipfw -q add …`, `/sbin/ipfw add …`, the Handbook's `cmd="ipfw -q add"` then `$cmd 500 …`)
+// as ParseIPFWScript does without files or a profile: `ipfw flush` empties the set, and every
+// command the simulator does not model (another program, a sysctl) becomes a Note. Rules without a number are
 // numbered as ipfw numbers them (see ipfwAutoNumber). A file with statements but no rule is an
 // error, never an empty set that allows everything.
 func ParseIPFW(data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
@@ -128,121 +130,43 @@ func ipfwAutoNumber(highest int) int {
 
 // ParseIPFWContext is ParseIPFW that gives up, returning ctx.Err(), soon after ctx is done.
 func ParseIPFWContext(ctx context.Context, data []byte, name string, services ServiceLookup) (*IPFWRuleset, error) {
-	rs := &IPFWRuleset{Name: name, Default: Allow}
-	sh := &ipfwShell{vars: map[string]string{}}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	line, highest, statements, sawDefault := 0, 0, 0, false
-	for sc.Scan() {
-		line++
-		if line%ipfwCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		at := line
-		raw := strings.TrimSpace(sc.Text())
-		// A `\` at the end of a line continues the command on the next one.
-		for strings.HasSuffix(raw, "\\") && sc.Scan() {
-			line++
-			raw = strings.TrimSpace(raw[:len(raw)-1] + " " + strings.TrimSpace(sc.Text()))
-		}
-		if raw == "" || raw[0] == '#' {
-			continue
-		}
-		statements++
-		f := strings.Fields(raw)
-		isCmd := true
-		switch {
-		case isNumber(f[0]) || ipfwActions[f[0]]:
-			// `ipfw list`/`ipfw show` output, or a bare rule.
-			if i := strings.IndexByte(raw, '#'); i >= 0 {
-				f = strings.Fields(raw[:i])
-			}
-			isCmd = false
-		case f[0] == "add":
-			if i := strings.IndexByte(raw, '#'); i >= 0 {
-				f = strings.Fields(raw[:i])
-			}
-			f = f[1:]
-		default:
-			words, nm, err := sh.line(raw)
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %v", name, at, err)
-			}
-			if nm != "" {
-				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: " + nm})
-				continue
-			}
-			if len(words) == 0 {
-				continue // an assignment
-			}
-			// Expanded words are read as ipfw reads its arguments: as one rule text.
-			words = strings.Fields(strings.Join(words, " "))
-			if len(words) == 0 {
-				// Only empty quotes: sh would fail to run a command named "".
-				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: empty command"})
-				continue
-			}
-			var sub string
-			if words, sub = ipfwSubcommand(words); sub == "" {
-				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: command " + path.Base(words[0])})
-				continue
-			}
-			switch sub {
-			case "add":
-				f = words
-			case "flush":
-				rs.Rules, highest, sawDefault = nil, 0, false
-				continue
-			case "zero", "resetlog", "list", "show":
-				continue // counters and listings: no effect on verdicts
-			default:
-				rs.Notes = append(rs.Notes, Note{name, at, "not modelled: ipfw " + sub})
-				continue
-			}
-		}
-		if len(f) == 0 {
-			return nil, fmt.Errorf("%s:%d: add needs a rule", name, at)
-		}
-		num := -1
-		if n, err := strconv.Atoi(f[0]); err == nil {
-			num = n
-			f = f[1:]
-			// `ipfw show`: packet and byte counters follow the number.
-			if !isCmd && len(f) >= 2 && isNumber(f[0]) && isNumber(f[1]) {
-				f = f[2:]
-			}
-		}
-		if num < 0 {
-			num = ipfwAutoNumber(highest)
-		}
-		if num < 1 || num > 65535 {
-			return nil, fmt.Errorf("%s:%d: rule number %d out of range 1-65535", name, at, num)
-		}
-		r, err := parseIPFWRule(f, services)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", name, at, err)
-		}
-		r.Num, r.Line, r.Text, r.where = num, at, strings.Join(f, " "), fmt.Sprintf("%05d", num)
-		if num == 65535 {
-			// The built-in rule as `ipfw list` prints it: it is the default, not a rule.
-			if r.Kind == ipfwDecide && r.Protos == nil && r.Src.Any && r.Dst.Any && r.Dir == 0 && len(r.Ifaces) == 0 {
-				rs.Default, sawDefault, rs.defaultListed = r.Action, true, fmt.Sprintf("%s:%d", name, at)
-				continue
-			}
-		} else {
-			highest = max(highest, num)
-		}
-		rs.Rules = append(rs.Rules, r)
+	return ParseIPFWScript(ctx, data, name, services, IPFWScriptOptions{})
+}
+
+// ParseIPFWScript reads what ParseIPFW reads, and runs a sh script as far as ipfw rule scripts
+// need (see ipfw_sh.go): if/case/for/while, functions, `.` of a file and load_rc_config under
+// the root of opts, with opts.Vars as the profile. What the script would hand to ipfw for that
+// profile becomes the rule set; a script whose rules depend on something the files and the
+// profile do not say is refused with its file:line and the reason, never guessed.
+func ParseIPFWScript(ctx context.Context, data []byte, name string, services ServiceLookup, opts IPFWScriptOptions) (*IPFWRuleset, error) {
+	ld := &ipfwLoader{rs: &IPFWRuleset{Name: name, Default: Allow}, services: services, opts: opts}
+	in := newShInterp(ctx, opts, ld)
+	err := in.run(string(data), name)
+	var (
+		ex  shExit
+		ret shReturn
+		brk shBreak
+		cnt shContinue
+	)
+	switch {
+	case errors.As(err, &ex), errors.As(err, &ret):
+		err = nil // exit (or return at the top) ends the script with the rules loaded so far
+	case errors.As(err, &brk), errors.As(err, &cnt):
+		err = fmt.Errorf("%s: %v", name, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+	if err != nil {
+		return nil, err
 	}
-	if len(rs.Rules) == 0 && !sawDefault && statements > 0 {
+	rs := ld.rs
+	rs.Profile = in.profile
+	statements := in.steps + ld.raw
+	if len(rs.Rules) == 0 && !ld.sawDefault && statements > 0 {
 		why := ""
 		if len(rs.Notes) > 0 {
 			why = fmt.Sprintf("; %d lines not modelled, the first %s", len(rs.Notes), rs.Notes[0])
+		}
+		if in.exited != "" {
+			why += "; the script exits at " + in.exited + " (its arguments are given as --set 1=VALUE)"
 		}
 		return nil, fmt.Errorf("%s: no ipfw rule found in %d statements%s: give `ipfw list` output or a script of `ipfw add` commands", name, statements, why)
 	}
@@ -251,30 +175,142 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 	return rs, nil
 }
 
+// ipfwLoader receives the ipfw commands a script runs, in order, and builds the rule set.
+type ipfwLoader struct {
+	rs         *IPFWRuleset
+	services   ServiceLookup
+	opts       IPFWScriptOptions
+	highest    int
+	raw        int // lines of ipfw arguments read as they are (not through sh)
+	sawDefault bool
+}
+
+func (ld *ipfwLoader) note(file string, line int, text string) {
+	ld.rs.Notes = append(ld.rs.Notes, Note{file, line, text})
+}
+
+// ipfw takes an ipfw command line as sh expanded it (program first), or a raw line of ipfw
+// arguments (`ipfw list` output, a line of a file for `ipfw pathname`) as its only word.
+func (ld *ipfwLoader) ipfw(file string, line int, words []string, raw bool) error {
+	if raw {
+		ld.raw++
+		text := words[0] // the line as written
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = text[:i]
+		}
+		return ld.args(file, line, strings.Fields(text))
+	}
+	// Expanded words are read as ipfw reads its arguments: as one rule text.
+	words = strings.Fields(strings.Join(words, " "))
+	if len(words) == 0 {
+		// Only empty quotes: sh would fail to run a command named "".
+		ld.note(file, line, "not modelled: empty command")
+		return nil
+	}
+	return ld.args(file, line, words[1:])
+}
+
+// args handles ipfw's arguments without the program: flags, then a subcommand, or a bare rule
+// as `ipfw list` prints it.
+func (ld *ipfwLoader) args(file string, line int, f []string) error {
+	if len(f) > 0 && (isNumber(f[0]) || ipfwActions[f[0]]) {
+		return ld.add(file, line, f, false)
+	}
+	for len(f) > 0 && strings.HasPrefix(f[0], "-") {
+		if f[0] == "-p" {
+			return fmt.Errorf("%s:%d: ipfw -p runs the file through a preprocessor, which the simulator does not run", file, line)
+		}
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		ld.note(file, line, "not modelled: ipfw without a subcommand")
+		return nil
+	}
+	sub := f[0]
+	switch {
+	case sub == "add":
+		return ld.add(file, line, f[1:], true)
+	case sub == "flush":
+		ld.rs.Rules, ld.highest, ld.sawDefault = nil, 0, false
+	case sub == "zero", sub == "resetlog", sub == "list", sub == "show":
+		// counters and listings: no effect on verdicts
+	case strings.HasPrefix(sub, "/") && len(f) == 1:
+		return ld.pathname(file, line, sub)
+	default:
+		ld.note(file, line, "not modelled: ipfw "+sub)
+	}
+	return nil
+}
+
+// pathname loads a file of ipfw commands as `ipfw [-q] PATHNAME` does: one command's arguments
+// a line, `#` comments.
+func (ld *ipfwLoader) pathname(file string, line int, p string) error {
+	if ld.opts.ReadFile == nil {
+		return fmt.Errorf("%s:%d: ipfw %s reads a file: give --root to read it", file, line, p)
+	}
+	data, err := ld.opts.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("%s:%d: ipfw %s: %v", file, line, p, shPathErr(err))
+	}
+	if len(data) > shMaxFile {
+		return fmt.Errorf("%s:%d: ipfw %s is %d bytes, over the cap of %d", file, line, p, len(data), shMaxFile)
+	}
+	for n, l := range strings.Split(string(data), "\n") {
+		if i := strings.IndexByte(l, '#'); i >= 0 {
+			l = l[:i]
+		}
+		if f := strings.Fields(l); len(f) > 0 {
+			ld.raw++
+			if err := ld.args(p, n+1, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// add adds one rule; isCmd is false for a line of `ipfw list`/`ipfw show` output.
+func (ld *ipfwLoader) add(file string, at int, f []string, isCmd bool) error {
+	if len(f) == 0 {
+		return fmt.Errorf("%s:%d: add needs a rule", file, at)
+	}
+	num := -1
+	if n, err := strconv.Atoi(f[0]); err == nil {
+		num = n
+		f = f[1:]
+		// `ipfw show`: packet and byte counters follow the number.
+		if !isCmd && len(f) >= 2 && isNumber(f[0]) && isNumber(f[1]) {
+			f = f[2:]
+		}
+	}
+	if num < 0 {
+		num = ipfwAutoNumber(ld.highest)
+	}
+	if num < 1 || num > 65535 {
+		return fmt.Errorf("%s:%d: rule number %d out of range 1-65535", file, at, num)
+	}
+	r, err := parseIPFWRule(f, ld.services)
+	if err != nil {
+		return fmt.Errorf("%s:%d: %v", file, at, err)
+	}
+	r.Num, r.Line, r.Text, r.where = num, at, strings.Join(f, " "), fmt.Sprintf("%05d", num)
+	if num == 65535 {
+		// The built-in rule as `ipfw list` prints it: it is the default, not a rule.
+		if r.Kind == ipfwDecide && r.Protos == nil && r.Src.Any && r.Dst.Any && r.Dir == 0 && len(r.Ifaces) == 0 {
+			ld.rs.Default, ld.sawDefault, ld.rs.defaultListed = r.Action, true, fmt.Sprintf("%s:%d", file, at)
+			return nil
+		}
+	} else {
+		ld.highest = max(ld.highest, num)
+	}
+	ld.rs.Rules = append(ld.rs.Rules, r)
+	return nil
+}
+
 // ipfwActions are the words a rule (without "add" and number) starts with.
 var ipfwActions = map[string]bool{"allow": true, "accept": true, "pass": true, "permit": true, "deny": true,
 	"drop": true, "reject": true, "unreach": true, "unreach6": true, "reset": true, "reset6": true,
 	"count": true, "skipto": true, "check-state": true, "prob": true}
-
-// ipfwSubcommand strips the program and its flags from an ipfw command line ("/sbin/ipfw -q -f
-// flush") and returns the subcommand and its arguments; sub is "" when words is not ipfw.
-func ipfwSubcommand(words []string) (rest []string, sub string) {
-	if path.Base(words[0]) != "ipfw" {
-		// A file for `ipfw [-q] pathname` holds ipfw's arguments without the program.
-		if words[0] != "flush" && !strings.HasPrefix(words[0], "-") {
-			return words, ""
-		}
-		words = append([]string{"ipfw"}, words...)
-	}
-	f := words[1:]
-	for len(f) > 0 && strings.HasPrefix(f[0], "-") {
-		f = f[1:]
-	}
-	if len(f) == 0 {
-		return nil, "without a subcommand"
-	}
-	return f[1:], f[0]
-}
 
 func isNumber(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 64)
