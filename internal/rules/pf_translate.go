@@ -708,7 +708,8 @@ func (rs *PFRuleset) compileX() error {
 		}
 	}
 	// Calls of anchors whose rules are loaded at run time (no file gave them) stay notes, at the
-	// place of the call among the others; later ones first, so earlier places stay valid.
+	// place of the call among the others; later ones first, so earlier places stay valid. (The
+	// note keeps its earlier wording, which README.md shows.)
 	for i := len(rs.xcalls) - 1; i >= 0; i-- {
 		c := rs.xcalls[i]
 		runtime := len(c.targets) == 0
@@ -719,7 +720,7 @@ func (rs *PFRuleset) compileX() error {
 		}
 		if runtime {
 			rs.ignored = slices.Insert(rs.ignored, c.ignAt, fmt.Sprintf("%s: %s (ignored: its rules are loaded at run time)", c.where, c.text))
-			rs.notes = slices.Insert(rs.notes, c.noteAt, fmt.Sprintf("%s: %s: not modelled (its rules are loaded at run time and may change addresses before filtering)", c.where, c.text))
+			rs.notes = slices.Insert(rs.notes, c.noteAt, fmt.Sprintf("%s: %s: not modelled (address translation is not simulated: rules loaded into it at run time may change addresses before filtering)", c.where, c.text))
 		}
 	}
 	memo := pfNegMemo{}
