@@ -1344,3 +1344,34 @@ func (w *pfWalker) matchRule(f *pfFilter) {
 	w.cur = q
 	w.p = &w.cur
 }
+
+// TranslatedBy lists where the rules that translate p are ("pf.conf:3"), in the order they
+// apply, for the same packets as Translate.
+func (rs *PFRuleset) TranslatedBy(p *Packet) []string {
+	if _, ok := rs.Translate(p); !ok {
+		return nil
+	}
+	type key struct{ where, text string }
+	xl := map[key]bool{}
+	for i := range rs.rules {
+		if f := rs.rules[i].f; f.xl != nil {
+			xl[key{f.where, f.text}] = true
+		}
+	}
+	for _, l := range rs.xrules {
+		for _, r := range l {
+			if !r.f.xl.no {
+				xl[key{r.f.where, r.f.text}] = true
+			}
+		}
+	}
+	var steps []Step
+	rs.outcomeRef(p, &steps)
+	var out []string
+	for _, s := range steps {
+		if s.Matched && xl[key{s.Where, s.Text}] && !slices.Contains(out, s.Where) {
+			out = append(out, s.Where)
+		}
+	}
+	return out
+}
