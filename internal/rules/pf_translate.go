@@ -730,7 +730,8 @@ func (rs *PFRuleset) compileX() error {
 			return err
 		}
 	}
-	for _, l := range rs.xrules {
+	for k, l := range rs.xrules {
+		rs.xsum[k] = pfSummarize(l)
 		rs.xlate = rs.xlate || len(l) > 0
 		for _, r := range l {
 			if r.f.xl.pass {
@@ -1019,16 +1020,56 @@ func (rs *PFRuleset) decideX(p *Packet) pfOutcome {
 // xlateC is the translation rule that applies to p, from the compiled lists: the first binat
 // rule that matches, else the first rdr rule (inbound) or nat rule (outbound).
 func (rs *PFRuleset) xlateC(p *Packet) *pfRule {
-	if r := pfFirstMatch(rs.xrules[pfXBinat-1], p); r != nil {
-		return r
+	if !rs.xsum[pfXBinat-1].excludes(p) {
+		if r := pfFirstMatch(rs.xrules[pfXBinat-1], p); r != nil {
+			return r
+		}
 	}
+	k := pfXRdr
 	switch p.Dir {
 	case In:
-		return pfFirstMatch(rs.xrules[pfXRdr-1], p)
 	case Out:
-		return pfFirstMatch(rs.xrules[pfXNat-1], p)
+		k = pfXNat
+	default:
+		return nil
 	}
-	return nil
+	if rs.xsum[k-1].excludes(p) {
+		return nil
+	}
+	return pfFirstMatch(rs.xrules[k-1], p)
+}
+
+// pfXSum is what every rule of a translation list asks of a packet at least, for turning most
+// packets away from the list with a test or two: one of the directions and protocols, and, when
+// every rule names destination ports, one of those.
+type pfXSum struct {
+	dirs   uint8
+	protos pfProtoSet
+	ports  bool
+	dport  pfIPSet
+}
+
+func pfSummarize(rules []pfRule) pfXSum {
+	s := pfXSum{ports: len(rules) > 0}
+	for i := range rules {
+		r := &rules[i]
+		s.dirs |= r.dirs
+		for k := range s.protos {
+			s.protos[k] |= r.protos[k]
+		}
+		s.ports = s.ports && r.ports
+		s.dport = s.dport.union(r.dport)
+	}
+	return s
+}
+
+// excludes reports whether no rule of the list can match p.
+func (s *pfXSum) excludes(p *Packet) bool {
+	if s.dirs&pfDirBit(p.Dir) == 0 || !s.protos.has(p.Proto) {
+		return true
+	}
+	// A rule with ports matches only TCP and UDP packets, and those only on its ports.
+	return s.ports && (p.Proto != ProtoTCP && p.Proto != ProtoUDP || p.Frag || !s.dport.contains(pfU128{0, uint64(p.DstPort)}))
 }
 
 func pfFirstMatch(rules []pfRule, p *Packet) *pfRule {
