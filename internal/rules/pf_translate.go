@@ -730,6 +730,26 @@ func (rs *PFRuleset) compileX() error {
 			return err
 		}
 	}
+	// A translation rule in an anchor no translation anchor call reaches is never evaluated by pf
+	// (a filter "anchor" call runs only the filter rules): say so rather than drop it silently.
+	reached := map[*pfFilter]bool{}
+	for _, l := range rs.xrules {
+		for _, r := range l {
+			reached[r.f] = true
+		}
+	}
+	paths := make([]string, 0, len(rs.anchors))
+	for path := range rs.anchors {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		for _, st := range rs.anchors[path].xstmts {
+			if f := st.f; f != nil && !reached[f] && !strings.HasSuffix(f.text, " (its inbound half)") {
+				rs.notes = append(rs.notes, fmt.Sprintf("%s: %s: not evaluated: no %s-anchor rule calls the anchor %q it is in", f.where, f.text, pfXKindName(f.xl.kind), path))
+			}
+		}
+	}
 	for k, l := range rs.xrules {
 		rs.xsum[k] = pfSummarize(l)
 		rs.xlate = rs.xlate || len(l) > 0

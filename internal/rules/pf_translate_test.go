@@ -230,6 +230,15 @@ var pfTranslateCases = []pfTranslateCase{
 		dialect: PFDialectMacOS,
 	},
 	{
+		name:    "a translation rule in an anchor no nat-anchor calls is never evaluated",
+		conf:    "anchor \"x\" {\n nat on en0 from 10.0.0.0/24 -> 192.0.2.10\n pass out from 10.0.0.0/24\n}\nblock out all\n",
+		pkt:     "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup",
+		act:     Deny,
+		where:   "pf.conf:5",
+		dialect: PFDialectMacOS,
+		notes:   []string{`pf.conf:2: nat on en0 from 10.0.0.0/24 -> 192.0.2.10: not evaluated: no nat-anchor rule calls the anchor "x" it is in`},
+	},
+	{
 		name:    "match nat-to: later rules see the translated source",
 		conf:    "match out on en0 from 10.0.0.0/24 nat-to 192.0.2.10\nblock all\npass out on en0 from 192.0.2.10\n",
 		pkt:     "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup",
