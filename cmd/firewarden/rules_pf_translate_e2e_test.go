@@ -88,7 +88,7 @@ func TestRulesPFTranslateKeep(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := firewardenRaw(t, "rules", "lint", conf, "--keep", "203.0.113.5:22")
-	want := "is redirected to 10.0.0.5:22: loading this rule set would send it elsewhere, cutting you off from this host"
+	want := conf + ":1 [lockout] your open session from 203.0.113.5 to port 22 is redirected to 10.0.0.5:22: loading this rule set would send it elsewhere, cutting you off from this host"
 	if r.code != 1 || !strings.Contains(r.stdout, want) {
 		t.Errorf("rules lint --keep = exit %d, stdout %q, stderr %q; want exit 1 with %q", r.code, r.stdout, r.stderr, want)
 	}

@@ -32,6 +32,7 @@ type ruleset interface {
 // packet leaves, and in which dialect the file translates.
 type translator interface {
 	Translate(p *rules.Packet) (rules.Packet, bool)
+	TranslatedBy(p *rules.Packet) []string
 	Dialect() string
 }
 
@@ -488,7 +489,7 @@ func lockout(rs ruleset, keep netip.AddrPort) []rules.Finding {
 		if translated && (q.Dst != p.Dst || q.DstPort != p.DstPort) && !setup {
 			// It passes, but to another address or port: the session no longer reaches this
 			// host's service.
-			return []rules.Finding{{Kind: "lockout", Rules: []string{},
+			return []rules.Finding{{Kind: "lockout", Rules: rs.(translator).TranslatedBy(&p),
 				Message: fmt.Sprintf("%s from %s to port %d is redirected to %s: loading this rule set would send it elsewhere, cutting you off from this host", what, keep.Addr(), keep.Port(), netip.AddrPortFrom(q.Dst, q.DstPort)),
 				Fix:     fmt.Sprintf("exempt your session from the redirection (no rdr … from %s to port %d, before the rdr rule; or a narrower match … rdr-to)", keep.Addr(), keep.Port())}}
 		}

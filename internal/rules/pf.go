@@ -86,6 +86,7 @@ type PFRuleset struct {
 	xanchorWhere          string
 	xlate                 bool
 	xrules                [3][]pfRule
+	xsum                  [3]pfXSum
 	xmatch                []int32
 	xslow                 bool
 	xtop                  bool      // the translating match rules come first (pf_translate.go)

@@ -708,7 +708,8 @@ func (rs *PFRuleset) compileX() error {
 		}
 	}
 	// Calls of anchors whose rules are loaded at run time (no file gave them) stay notes, at the
-	// place of the call among the others; later ones first, so earlier places stay valid.
+	// place of the call among the others; later ones first, so earlier places stay valid. (The
+	// note keeps its earlier wording, which README.md shows.)
 	for i := len(rs.xcalls) - 1; i >= 0; i-- {
 		c := rs.xcalls[i]
 		runtime := len(c.targets) == 0
@@ -719,7 +720,7 @@ func (rs *PFRuleset) compileX() error {
 		}
 		if runtime {
 			rs.ignored = slices.Insert(rs.ignored, c.ignAt, fmt.Sprintf("%s: %s (ignored: its rules are loaded at run time)", c.where, c.text))
-			rs.notes = slices.Insert(rs.notes, c.noteAt, fmt.Sprintf("%s: %s: not modelled (its rules are loaded at run time and may change addresses before filtering)", c.where, c.text))
+			rs.notes = slices.Insert(rs.notes, c.noteAt, fmt.Sprintf("%s: %s: not modelled (address translation is not simulated: rules loaded into it at run time may change addresses before filtering)", c.where, c.text))
 		}
 	}
 	memo := pfNegMemo{}
@@ -729,7 +730,28 @@ func (rs *PFRuleset) compileX() error {
 			return err
 		}
 	}
+	// A translation rule in an anchor no translation anchor call reaches is never evaluated by pf
+	// (a filter "anchor" call runs only the filter rules): say so rather than drop it silently.
+	reached := map[*pfFilter]bool{}
 	for _, l := range rs.xrules {
+		for _, r := range l {
+			reached[r.f] = true
+		}
+	}
+	paths := make([]string, 0, len(rs.anchors))
+	for path := range rs.anchors {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		for _, st := range rs.anchors[path].xstmts {
+			if f := st.f; f != nil && !reached[f] && !strings.HasSuffix(f.text, " (its inbound half)") {
+				rs.notes = append(rs.notes, fmt.Sprintf("%s: %s: not evaluated: no %s-anchor rule calls the anchor %q it is in", f.where, f.text, pfXKindName(f.xl.kind), path))
+			}
+		}
+	}
+	for k, l := range rs.xrules {
+		rs.xsum[k] = pfSummarize(l)
 		rs.xlate = rs.xlate || len(l) > 0
 		for _, r := range l {
 			if r.f.xl.pass {
@@ -1018,16 +1040,56 @@ func (rs *PFRuleset) decideX(p *Packet) pfOutcome {
 // xlateC is the translation rule that applies to p, from the compiled lists: the first binat
 // rule that matches, else the first rdr rule (inbound) or nat rule (outbound).
 func (rs *PFRuleset) xlateC(p *Packet) *pfRule {
-	if r := pfFirstMatch(rs.xrules[pfXBinat-1], p); r != nil {
-		return r
+	if !rs.xsum[pfXBinat-1].excludes(p) {
+		if r := pfFirstMatch(rs.xrules[pfXBinat-1], p); r != nil {
+			return r
+		}
 	}
+	k := pfXRdr
 	switch p.Dir {
 	case In:
-		return pfFirstMatch(rs.xrules[pfXRdr-1], p)
 	case Out:
-		return pfFirstMatch(rs.xrules[pfXNat-1], p)
+		k = pfXNat
+	default:
+		return nil
 	}
-	return nil
+	if rs.xsum[k-1].excludes(p) {
+		return nil
+	}
+	return pfFirstMatch(rs.xrules[k-1], p)
+}
+
+// pfXSum is what every rule of a translation list asks of a packet at least, for turning most
+// packets away from the list with a test or two: one of the directions and protocols, and, when
+// every rule names destination ports, one of those.
+type pfXSum struct {
+	dirs   uint8
+	protos pfProtoSet
+	ports  bool
+	dport  pfIPSet
+}
+
+func pfSummarize(rules []pfRule) pfXSum {
+	s := pfXSum{ports: len(rules) > 0}
+	for i := range rules {
+		r := &rules[i]
+		s.dirs |= r.dirs
+		for k := range s.protos {
+			s.protos[k] |= r.protos[k]
+		}
+		s.ports = s.ports && r.ports
+		s.dport = s.dport.union(r.dport)
+	}
+	return s
+}
+
+// excludes reports whether no rule of the list can match p.
+func (s *pfXSum) excludes(p *Packet) bool {
+	if s.dirs&pfDirBit(p.Dir) == 0 || !s.protos.has(p.Proto) {
+		return true
+	}
+	// A rule with ports matches only TCP and UDP packets, and those only on its ports.
+	return s.ports && (p.Proto != ProtoTCP && p.Proto != ProtoUDP || p.Frag || !s.dport.contains(pfU128{0, uint64(p.DstPort)}))
 }
 
 func pfFirstMatch(rules []pfRule, p *Packet) *pfRule {
@@ -1342,4 +1404,35 @@ func (w *pfWalker) matchRule(f *pfFilter) {
 	}
 	w.cur = q
 	w.p = &w.cur
+}
+
+// TranslatedBy lists where the rules that translate p are ("pf.conf:3"), in the order they
+// apply, for the same packets as Translate.
+func (rs *PFRuleset) TranslatedBy(p *Packet) []string {
+	if _, ok := rs.Translate(p); !ok {
+		return nil
+	}
+	type key struct{ where, text string }
+	xl := map[key]bool{}
+	for i := range rs.rules {
+		if f := rs.rules[i].f; f.xl != nil {
+			xl[key{f.where, f.text}] = true
+		}
+	}
+	for _, l := range rs.xrules {
+		for _, r := range l {
+			if !r.f.xl.no {
+				xl[key{r.f.where, r.f.text}] = true
+			}
+		}
+	}
+	var steps []Step
+	rs.outcomeRef(p, &steps)
+	var out []string
+	for _, s := range steps {
+		if s.Matched && xl[key{s.Where, s.Text}] && !slices.Contains(out, s.Where) {
+			out = append(out, s.Where)
+		}
+	}
+	return out
 }

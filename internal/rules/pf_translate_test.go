@@ -46,6 +46,31 @@ var pfTranslateCases = []pfTranslateCase{
 		dialect: PFDialectMacOS,
 	},
 	{
+		name:    "an established packet of a redirected connection passes on its state",
+		conf:    "rdr on en0 proto tcp from any to 192.0.2.10 port 80 -> 10.0.0.5 port 8080\nblock all\npass in on en0 proto tcp to 10.0.0.5 port 8080\n",
+		pkt:     "tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 established",
+		act:     Allow,
+		where:   "pf.conf:3",
+		out:     "tcp 203.0.113.5:51234 -> 10.0.0.5:8080 in via en0 established",
+		dialect: PFDialectMacOS,
+	},
+	{
+		name:    "the server's reply, as it leaves translated back, passes on the same state",
+		conf:    "rdr on en0 proto tcp from any to 192.0.2.10 port 80 -> 10.0.0.5 port 8080\nblock all\npass in on en0 proto tcp to 10.0.0.5 port 8080\n",
+		pkt:     "tcp 192.0.2.10:80 -> 203.0.113.5:51234 out via en0 reply",
+		act:     Allow,
+		where:   "pf.conf:3",
+		dialect: PFDialectMacOS,
+	},
+	{
+		name:    "the server's reply, from the inside address, passes on the same state",
+		conf:    "rdr on en0 proto tcp from any to 192.0.2.10 port 80 -> 10.0.0.5 port 8080\nblock all\npass in on en0 proto tcp to 10.0.0.5 port 8080\n",
+		pkt:     "tcp 10.0.0.5:8080 -> 203.0.113.5:51234 out via en0 reply",
+		act:     Allow,
+		where:   "pf.conf:3",
+		dialect: PFDialectMacOS,
+	},
+	{
 		name:    "rdr pass skips the filter rules",
 		conf:    "rdr pass on en0 proto tcp to port 80 -> 10.0.0.5\nblock all\n",
 		pkt:     "tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 setup",
@@ -205,6 +230,15 @@ var pfTranslateCases = []pfTranslateCase{
 		dialect: PFDialectMacOS,
 	},
 	{
+		name:    "a translation rule in an anchor no nat-anchor calls is never evaluated",
+		conf:    "anchor \"x\" {\n nat on en0 from 10.0.0.0/24 -> 192.0.2.10\n pass out from 10.0.0.0/24\n}\nblock out all\n",
+		pkt:     "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup",
+		act:     Deny,
+		where:   "pf.conf:5",
+		dialect: PFDialectMacOS,
+		notes:   []string{`pf.conf:2: nat on en0 from 10.0.0.0/24 -> 192.0.2.10: not evaluated: no nat-anchor rule calls the anchor "x" it is in`},
+	},
+	{
 		name:    "match nat-to: later rules see the translated source",
 		conf:    "match out on en0 from 10.0.0.0/24 nat-to 192.0.2.10\nblock all\npass out on en0 from 192.0.2.10\n",
 		pkt:     "tcp 10.0.0.5:50000 -> 93.184.216.34:443 out via en0 setup",
@@ -309,6 +343,9 @@ func TestPFTranslate(t *testing.T) {
 			}
 			if got != c.out {
 				t.Errorf("Translate(%s) = %q, want %q", c.pkt, got, c.out)
+			}
+			if by := rs.TranslatedBy(&p); (len(by) > 0) != ok {
+				t.Errorf("TranslatedBy(%s) = %q, want some rule exactly when Translate says it translates", c.pkt, by)
 			}
 			if d := rs.Dialect(); d != c.dialect {
 				t.Errorf("Dialect() = %q, want %q", d, c.dialect)
@@ -718,6 +755,27 @@ func TestPFLintMatchRules(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("Lint(%q) kinds (-want +got):\n%s", tt.conf, diff)
+		}
+	}
+}
+
+func TestPFTranslatedBy(t *testing.T) {
+	for _, tt := range []struct {
+		conf, pkt string
+		want      []string
+	}{
+		{"rdr on en0 proto tcp to port 80 -> 10.0.0.5\npass all\n", "tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 setup", []string{"pf.conf:1"}},
+		{"no rdr on en0 proto tcp from 203.0.113.5\nrdr on en0 proto tcp to port 80 -> 10.0.0.5\n", "tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 setup", nil},
+		{"match in on en0 proto tcp to port 80 rdr-to 10.0.0.5 port 8080\nmatch in proto tcp to 10.0.0.5 rdr-to 10.0.0.6\npass in all\n", "tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via en0 setup", []string{"pf.conf:1", "pf.conf:2"}},
+		{"block all\npass out on en0 from 10.0.0.0/8 nat-to 192.0.2.10\n", "udp 10.0.0.5:5353 -> 198.51.100.7:53 out via en0", []string{"pf.conf:2"}},
+	} {
+		rs, err := ParsePF([]byte(tt.conf), "pf.conf", nil)
+		if err != nil {
+			t.Fatalf("ParsePF(%q) error: %v", tt.conf, err)
+		}
+		p := pfPkt(t, tt.pkt)
+		if diff := cmp.Diff(tt.want, rs.TranslatedBy(&p)); diff != "" {
+			t.Errorf("TranslatedBy(%s) on %q (-want +got):\n%s", tt.pkt, tt.conf, diff)
 		}
 	}
 }
