@@ -714,6 +714,12 @@ func (in *shInterp) run1(c *shCmd, words []string) error {
 		if err != nil {
 			return in.refuse(c.line, "eval %s: %v", src, err)
 		}
+		// An eval that evals itself nests like a function calling itself.
+		if in.calls >= shMaxCalls {
+			return in.refuse(c.line, "functions and evals nest deeper than %d (the cap on recursion)", shMaxCalls)
+		}
+		in.calls++
+		defer func() { in.calls-- }()
 		return in.list(prog)
 	case "exec":
 		return in.refuse(c.line, "exec is not modelled")
