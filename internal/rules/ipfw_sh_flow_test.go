@@ -249,6 +249,21 @@ var ipfwFlowTests = []struct {
 		rules:  []string{"00100 allow ip from any to any via lo0", "00200 deny ip from any to any", "00300 allow ip from any to any"}},
 }
 
+// A long `ipfw list` is not script work: it is not stopped by the cap on commands.
+func TestIPFWLongList(t *testing.T) {
+	var b strings.Builder
+	for i := range shMaxSteps + 10 {
+		fmt.Fprintf(&b, "%05d deny tcp from any to any %d\n", i/4+1, i%60000+1) // in order, as ipfw lists them
+	}
+	rs, err := ParseIPFW([]byte(b.String()), "long.list", builtinServices)
+	if err != nil {
+		t.Fatalf("ParseIPFW(%d rules) error = %v", shMaxSteps+10, err)
+	}
+	if len(rs.Rules) != shMaxSteps+10 {
+		t.Errorf("ParseIPFW(%d rules) read %d rules", shMaxSteps+10, len(rs.Rules))
+	}
+}
+
 // testRoot serves files (paths without the leading /) as ReadFile and Stat would under --root.
 func testRoot(files map[string]string) (func(string) ([]byte, error), func(string) (fs.FileInfo, error)) {
 	if files == nil {
