@@ -25,6 +25,7 @@ func TestRulesEvalRCFirewall(t *testing.T) {
 		t.Fatal(err)
 	}
 	ssh := "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup"
+	verbScript := writeTemp(t, "fw.sh", "case \"$1\" in start) ipfw add 100 deny ip from any to any;; *) echo usage: $0 start; exit 1;; esac\n")
 	mail := "tcp 203.0.113.5:51234 -> 192.0.2.10:25 in via em0 setup"
 	tests := []struct {
 		name     string
@@ -58,6 +59,12 @@ func TestRulesEvalRCFirewall(t *testing.T) {
 			args:   []string{"--root", root, "rules", "lint", script, "--set", "firewall_type=closed", "--set", "ipv6_available=1"},
 			code:   -1, // findings or none: the profile is what this case is about
 			stdout: []string{"profile: the script was evaluated with:", `  firewall_type="closed" (--set)`}},
+		{name: "the script's argument from --set 1=",
+			args:   []string{"rules", "eval", verbScript, "--set", "1=start", "--packet", ssh},
+			stdout: []string{ssh + ": DENY by rule 00100 (deny ip from any to any)"}},
+		{name: "a script that exits before any rule says where",
+			args: []string{"rules", "eval", verbScript, "--packet", ssh}, code: 2,
+			inStderr: "no ipfw rule found in 3 statements; the script exits at " + verbScript + ":1 (its arguments are given as --set 1=VALUE)"},
 		{name: "a bad --set",
 			args: []string{"rules", "eval", script, "--set", "firewall-type=open", "--packet", ssh}, code: 2,
 			inStderr: `"firewall-type=open": want NAME=VALUE with a sh variable name`},

@@ -231,6 +231,9 @@ var ipfwFlowTests = []struct {
 	{name: "recursion cap",
 		script: "f() { f; }\nf\n",
 		err:    "s.sh:1: functions nest deeper than 100 calls (the cap on recursion)"},
+	{name: "eval recursion cap",
+		script: "x='eval \"$x\"'\neval \"$x\"\n",
+		err:    "s.sh:2: functions and evals nest deeper than 100 (the cap on recursion)"},
 	{name: "include depth cap",
 		script: ". /etc/a\n",
 		files:  map[string]string{"etc/a": ". /etc/a\n"},
@@ -244,6 +247,21 @@ var ipfwFlowTests = []struct {
 	{name: "raw ipfw list lines inside a script",
 		script: "fw=ipfw\n00100 allow ip from any to any via lo0\n00200 deny ip from any to any\n$fw add 300 allow ip from any to any\n",
 		rules:  []string{"00100 allow ip from any to any via lo0", "00200 deny ip from any to any", "00300 allow ip from any to any"}},
+}
+
+// A long `ipfw list` is not script work: it is not stopped by the cap on commands.
+func TestIPFWLongList(t *testing.T) {
+	var b strings.Builder
+	for i := range shMaxSteps + 10 {
+		fmt.Fprintf(&b, "%05d deny tcp from any to any %d\n", i/4+1, i%60000+1) // in order, as ipfw lists them
+	}
+	rs, err := ParseIPFW([]byte(b.String()), "long.list", builtinServices)
+	if err != nil {
+		t.Fatalf("ParseIPFW(%d rules) error = %v", shMaxSteps+10, err)
+	}
+	if len(rs.Rules) != shMaxSteps+10 {
+		t.Errorf("ParseIPFW(%d rules) read %d rules", shMaxSteps+10, len(rs.Rules))
+	}
 }
 
 // testRoot serves files (paths without the leading /) as ReadFile and Stat would under --root.

@@ -109,6 +109,7 @@ type shInterp struct {
 	status   int
 	unknown  string // why the last status is not known; "" when it is
 	steps    int
+	rawLines int
 	calls    int
 	include  int
 	loops    int
@@ -291,6 +292,18 @@ func (in *shInterp) cond(l []*shAndOr, line int, what string) (bool, error) {
 }
 
 func (in *shInterp) command(c *shCmd) error {
+	if c.kind == shRawCmd {
+		// A line of `ipfw list` output is not script work: a list of a million rules is not
+		// capped, only interruptible.
+		in.rawLines++
+		if in.rawLines%1024 == 0 {
+			if err := in.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		in.status, in.unknown = 0, ""
+		return in.sink.ipfw(in.file, c.line, []string{c.text}, true)
+	}
 	if err := in.step(c.line); err != nil {
 		return err
 	}
@@ -298,9 +311,6 @@ func (in *shInterp) command(c *shCmd) error {
 		return in.refuse(c.line, "a here-document fed to a compound command is not modelled")
 	}
 	switch c.kind {
-	case shRawCmd:
-		in.status, in.unknown = 0, ""
-		return in.sink.ipfw(in.file, c.line, []string{c.text}, true)
 	case shSimple:
 		return in.simple(c)
 	case shFuncDef:
@@ -714,6 +724,12 @@ func (in *shInterp) run1(c *shCmd, words []string) error {
 		if err != nil {
 			return in.refuse(c.line, "eval %s: %v", src, err)
 		}
+		// An eval that evals itself nests like a function calling itself.
+		if in.calls >= shMaxCalls {
+			return in.refuse(c.line, "functions and evals nest deeper than %d (the cap on recursion)", shMaxCalls)
+		}
+		in.calls++
+		defer func() { in.calls-- }()
 		return in.list(prog)
 	case "exec":
 		return in.refuse(c.line, "exec is not modelled")
