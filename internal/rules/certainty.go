@@ -81,6 +81,21 @@ func (rs *PFRuleset) addUnsure(conds []*pfCond) {
 	rs.unsure = append(rs.unsure, u)
 }
 
+// indexUnsure fills unsureAt from unsure.
+func (rs *PFRuleset) indexUnsure() {
+	rs.unsureAt = nil
+	if len(rs.unsure) == 0 {
+		return
+	}
+	rs.unsureAt = make([]int32, len(rs.rules))
+	for i := range rs.unsureAt {
+		rs.unsureAt[i] = -1
+	}
+	for k, u := range rs.unsure {
+		rs.unsureAt[u.i] = int32(k)
+	}
+}
+
 // pfLooseAddrs is an address list with every table filled at run time, negated or not, taken
 // as any address: it may hold any of them.
 func pfLooseAddrs(es []pfAddrElem) []pfAddrElem {
@@ -115,7 +130,7 @@ func (rs *PFRuleset) unsureFor(p *Packet, d int, opener bool) string {
 	}
 	reach := len(rs.rules)
 	if d >= 0 {
-		if k, ok := slices.BinarySearchFunc(rs.unsure, d, func(u pfUnsure, i int) int { return u.i - i }); ok {
+		if k := rs.unsureAt[d]; k >= 0 {
 			return rs.unsure[k].text
 		}
 		reach = rs.pfStopEnd(d)
@@ -227,9 +242,11 @@ func (rs *PFRuleset) pfOutcome(p *Packet, i int, opener bool) Action {
 
 // verdictUnsure is verdict with what it rests on.
 func (rs *PFRuleset) verdictUnsure(i int, p *Packet, unsure string) Verdict {
-	v := rs.verdict(i, p)
-	v.Unsure = unsure
-	return v
+	if i < 0 {
+		return Verdict{Action: Allow, Rule: -1, Where: pfDefaultWhere, Text: pfDefaultText, Unsure: unsure}
+	}
+	f := rs.rules[i].f
+	return Verdict{Action: f.action(p), Rule: i, Where: f.where, Text: f.text, Unsure: unsure}
 }
 
 // unsureOwn is unsureFor p's own SYN, decided by d (the compiled Eval decides it together with p).

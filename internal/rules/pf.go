@@ -61,6 +61,7 @@ type PFRuleset struct {
 	reps           []uint8    // a protocol of each class the rules' protocols sort into (pfProtoClasses)
 	memo           pfNegMemo  // while compiling
 	unsure         []pfUnsure // the unsure rules, in evaluation order (see certainty.go)
+	unsureAt       []int32    // by rule: its index in unsure, or -1; nil when no rule is unsure
 }
 
 type pfSkip struct{ iface, where, text string }
@@ -361,6 +362,7 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 	rs.memo = pfNegMemo{}
 	rs.unsure = nil
 	rs.flatten(rs.root, nil)
+	rs.indexUnsure()
 	rs.memo = nil
 	canon := pfCanon{}
 	for i := range rs.rules {
