@@ -23,8 +23,8 @@ import (
 //     or, for a state model's opening packet, whether it creates state. A block on a table
 //     filled at run time thus makes the passes it may override conditional, not the blocks.
 //   - ipfw (the first match decides): a rule that evaluation reaches before the deciding one
-//     and whose match would change the walk (any rule but count); skipto rules that jumped
-//     included.
+//     and whose match would change the walk (any rule but count): a skipto, matched or not, or a
+//     rule that would decide with another action (ipfwUnsure).
 //
 // When the state model evaluates an opening packet first (pf's opener SYN or reply opener,
 // ipfw's dynamic rule check), what that evaluation rests on counts too: whether state exists
@@ -347,3 +347,44 @@ func (rs *IPFWRuleset) DefaultListedAt() string { return rs.defaultListed }
 // uncertain reports whether what the rule matches is not known from the file: it names a table
 // filled at run time, or has unsure conditions. Lint judges no finding on such a rule.
 func (r *pfRule) uncertain() bool { return r.runtime != "" || len(r.f.unsure) > 0 }
+
+// ipfwUnsure tracks, along an ipfw walk, the unsure rules a verdict may rest on: those that
+// change it whatever the verdict (the deciding rule, a skipto that jumped or could jump, the state
+// check's opening packet) and, by action, the rules that did not match but would decide with that
+// action were their unsure conditions to hold. The verdict names the first, in walk order, of
+// those whose outcome differs from its own.
+type ipfwUnsure struct {
+	text [4]string // 0: whatever the verdict; Allow, Deny, Reject: if the verdict's action differs
+	at   [4]int
+	n    int
+}
+
+func (t *ipfwUnsure) add(kind Action, text string) {
+	if text != "" && t.text[kind] == "" {
+		t.n++
+		t.text[kind], t.at[kind] = text, t.n
+	}
+}
+
+// rule records rule r (with text, its unsure conditions) reached on the walk: matched says it
+// matched as modelled, loose that it may match were its unsure conditions to hold.
+func (t *ipfwUnsure) rule(r *IPFWRule, text string, matched bool) {
+	switch {
+	case r.Kind == ipfwCount || r.Kind == ipfwCheckState:
+	case matched || r.Kind == ipfwSkipTo:
+		t.add(0, text)
+	default:
+		t.add(r.Action, text)
+	}
+}
+
+// result is what a verdict with action a rests on.
+func (t *ipfwUnsure) result(a Action) string {
+	best, at := "", 0
+	for k := range t.text {
+		if t.text[k] != "" && (k == 0 || Action(k) != a) && (best == "" || t.at[k] < at) {
+			best, at = t.text[k], t.at[k]
+		}
+	}
+	return best
+}

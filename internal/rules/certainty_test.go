@@ -166,6 +166,20 @@ var ipfwCertaintyCases = []struct {
 		where:  "00200", unsureAt: "00100",
 	},
 	{
+		name:   "an earlier unsure rule with the same action changes nothing",
+		list:   "00100 deny tcp from any to any 22 recv en5\n00200 deny tcp from any to any\n",
+		unsure: []int{100},
+		pkt:    "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		where:  "00200",
+	},
+	{
+		name:   "an earlier unsure skipto that could jump counts whatever the action",
+		list:   "00100 skipto 300 tcp from any to any recv en5\n00200 deny tcp from any to any\n00300 deny ip from any to any\n",
+		unsure: []int{100},
+		pkt:    "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		where:  "00200", unsureAt: "00100",
+	},
+	{
 		name:   "an earlier unsure rule for another port cannot match",
 		list:   "00100 deny tcp from any to any 23 recv en5\n00200 allow tcp from any to me 22 in\n",
 		unsure: []int{100},
