@@ -23,8 +23,8 @@ import (
 //     or, for a state model's opening packet, whether it creates state. A block on a table
 //     filled at run time thus makes the passes it may override conditional, not the blocks.
 //   - ipfw (the first match decides): a rule that evaluation reaches before the deciding one
-//     and whose match would change the walk (any rule but count); skipto rules that jumped
-//     included.
+//     and whose match would change the walk (any rule but count): a skipto, matched or not, or a
+//     rule that would decide with another action (ipfwUnsure).
 //
 // When the state model evaluates an opening packet first (pf's opener SYN or reply opener,
 // ipfw's dynamic rule check), what that evaluation rests on counts too: whether state exists
@@ -81,6 +81,21 @@ func (rs *PFRuleset) addUnsure(conds []*pfCond) {
 	rs.unsure = append(rs.unsure, u)
 }
 
+// indexUnsure fills unsureAt from unsure.
+func (rs *PFRuleset) indexUnsure() {
+	rs.unsureAt = nil
+	if len(rs.unsure) == 0 {
+		return
+	}
+	rs.unsureAt = make([]int32, len(rs.rules))
+	for i := range rs.unsureAt {
+		rs.unsureAt[i] = -1
+	}
+	for k, u := range rs.unsure {
+		rs.unsureAt[u.i] = int32(k)
+	}
+}
+
 // pfLooseAddrs is an address list with every table filled at run time, negated or not, taken
 // as any address: it may hold any of them.
 func pfLooseAddrs(es []pfAddrElem) []pfAddrElem {
@@ -115,7 +130,7 @@ func (rs *PFRuleset) unsureFor(p *Packet, d int, opener bool) string {
 	}
 	reach := len(rs.rules)
 	if d >= 0 {
-		if k, ok := slices.BinarySearchFunc(rs.unsure, d, func(u pfUnsure, i int) int { return u.i - i }); ok {
+		if k := rs.unsureAt[d]; k >= 0 {
 			return rs.unsure[k].text
 		}
 		reach = rs.pfStopEnd(d)
@@ -240,9 +255,11 @@ func (rs *PFRuleset) pfOutcome(p *Packet, i int, opener bool) Action {
 
 // verdictUnsure is verdict with what it rests on.
 func (rs *PFRuleset) verdictUnsure(i int, p *Packet, unsure string) Verdict {
-	v := rs.verdict(i, p)
-	v.Unsure = unsure
-	return v
+	if i < 0 {
+		return Verdict{Action: Allow, Rule: -1, Where: pfDefaultWhere, Text: pfDefaultText, Unsure: unsure}
+	}
+	f := rs.rules[i].f
+	return Verdict{Action: f.action(p), Rule: i, Where: f.where, Text: f.text, Unsure: unsure}
 }
 
 // unsureOwn is unsureFor p's own SYN, decided by d (the compiled Eval decides it together with p).
@@ -343,3 +360,44 @@ func (rs *IPFWRuleset) DefaultListedAt() string { return rs.defaultListed }
 // uncertain reports whether what the rule matches is not known from the file: it names a table
 // filled at run time, or has unsure conditions. Lint judges no finding on such a rule.
 func (r *pfRule) uncertain() bool { return r.runtime != "" || len(r.f.unsure) > 0 }
+
+// ipfwUnsure tracks, along an ipfw walk, the unsure rules a verdict may rest on: those that
+// change it whatever the verdict (the deciding rule, a skipto that jumped or could jump, the state
+// check's opening packet) and, by action, the rules that did not match but would decide with that
+// action were their unsure conditions to hold. The verdict names the first, in walk order, of
+// those whose outcome differs from its own.
+type ipfwUnsure struct {
+	text [4]string // 0: whatever the verdict; Allow, Deny, Reject: if the verdict's action differs
+	at   [4]int
+	n    int
+}
+
+func (t *ipfwUnsure) add(kind Action, text string) {
+	if text != "" && t.text[kind] == "" {
+		t.n++
+		t.text[kind], t.at[kind] = text, t.n
+	}
+}
+
+// rule records rule r (with text, its unsure conditions) reached on the walk: matched says it
+// matched as modelled, loose that it may match were its unsure conditions to hold.
+func (t *ipfwUnsure) rule(r *IPFWRule, text string, matched bool) {
+	switch {
+	case r.Kind == ipfwCount || r.Kind == ipfwCheckState:
+	case matched || r.Kind == ipfwSkipTo:
+		t.add(0, text)
+	default:
+		t.add(r.Action, text)
+	}
+}
+
+// result is what a verdict with action a rests on.
+func (t *ipfwUnsure) result(a Action) string {
+	best, at := "", 0
+	for k := range t.text {
+		if t.text[k] != "" && (k == 0 || Action(k) != a) && (best == "" || t.at[k] < at) {
+			best, at = t.text[k], t.at[k]
+		}
+	}
+	return best
+}

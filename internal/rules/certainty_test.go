@@ -166,6 +166,20 @@ var ipfwCertaintyCases = []struct {
 		where:  "00200", unsureAt: "00100",
 	},
 	{
+		name:   "an earlier unsure rule with the same action changes nothing",
+		list:   "00100 deny tcp from any to any 22 recv en5\n00200 deny tcp from any to any\n",
+		unsure: []int{100},
+		pkt:    "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		where:  "00200",
+	},
+	{
+		name:   "an earlier unsure skipto that could jump counts whatever the action",
+		list:   "00100 skipto 300 tcp from any to any recv en5\n00200 deny tcp from any to any\n00300 deny ip from any to any\n",
+		unsure: []int{100},
+		pkt:    "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
+		where:  "00200", unsureAt: "00100",
+	},
+	{
 		name:   "an earlier unsure rule for another port cannot match",
 		list:   "00100 deny tcp from any to any 23 recv en5\n00200 allow tcp from any to me 22 in\n",
 		unsure: []int{100},
@@ -340,7 +354,7 @@ func pfRandomAbout(r *rand.Rand, p *Packet) {
 	if p.Dst.Is6() {
 		fam = 6
 	}
-	p.About = Quoted{Proto: []uint8{ProtoTCP, ProtoUDP, p.Proto}[r.IntN(3)], Src: p.Dst, Dst: pfRandomAddr(r, fam),
+	p.About = &Quoted{Proto: []uint8{ProtoTCP, ProtoUDP, p.Proto}[r.IntN(3)], Src: p.Dst, Dst: pfRandomAddr(r, fam),
 		SrcPort: q.SrcPort, DstPort: q.DstPort, ICMPType: -1, ICMPCode: -1, Dir: Out, Iface: q.Iface}
 	if p.Dir == Out {
 		p.About.Dir = In
@@ -489,7 +503,7 @@ func TestUnsureEvalDoesNotAllocate(t *testing.T) {
 		`icmp 198.51.100.1 -> 192.0.2.10 in via en0 type 3 about "tcp 192.0.2.10:51000 -> 203.0.113.5:443 out"`,
 	} {
 		p := pkt(t, spec)
-		if v := rs.Eval(&p); v.Unsure == "" && p.About.Dir == 0 {
+		if v := rs.Eval(&p); v.Unsure == "" && p.About == nil {
 			t.Errorf("Eval(%s) = %+v, want it conditional", spec, v)
 		}
 		if n := testing.AllocsPerRun(100, func() { rs.Eval(&p) }); n != 0 {

@@ -512,7 +512,7 @@ func (rs *IPFWRuleset) CompileContext(ctx context.Context) error {
 func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 	g := rs.comp
 	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
-	unsure := ""           // the first unsure rule on the walk that may change it (see certainty.go)
+	var unsure ipfwUnsure  // the unsure rules on the walk that may change it (see certainty.go)
 	stateDone := depth > 0 || len(g.stateIdx) == 0
 	di := dirIndex(p.Dir)
 	for _, c := range g.blocks {
@@ -571,11 +571,9 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 					if nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
 						stateDone = true
 						v, ok := rs.state(p, g.stateIdx[nextState])
-						if unsure == "" {
-							unsure = v.Unsure
-						}
+						unsure.add(0, v.Unsure)
 						if ok {
-							v.Unsure = unsure
+							v.Unsure = unsure.result(v.Action)
 							return v
 						}
 					}
@@ -583,8 +581,8 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 				r := &rs.Rules[i]
 				if hasBit(c.slow, b) {
 					f, _ := r.check(p)
-					if unsure == "" && g.unsure != nil && g.unsure[i] != "" && r.Kind != ipfwCount && (f == noFailure || r.looseMatch(p)) {
-						unsure = g.unsure[i]
+					if g.unsure != nil && g.unsure[i] != "" && (f == noFailure || r.looseMatch(p)) {
+						unsure.rule(r, g.unsure[i], f == noFailure)
 					}
 					if f != noFailure {
 						continue
@@ -597,7 +595,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 					pos = g.skipIdx[i]
 					continue
 				}
-				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure}
+				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(r.Action)}
 			}
 		}
 	}
@@ -607,17 +605,15 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 		}
 		if nextState < len(g.stateIdx) {
 			v, ok := rs.state(p, g.stateIdx[nextState])
-			if unsure == "" {
-				unsure = v.Unsure
-			}
+			unsure.add(0, v.Unsure)
 			if ok {
-				v.Unsure = unsure
+				v.Unsure = unsure.result(v.Action)
 				return v
 			}
 		}
 	}
 	v := rs.defaultVerdict()
-	v.Unsure = unsure
+	v.Unsure = unsure.result(v.Action)
 	return v
 }
 

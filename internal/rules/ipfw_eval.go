@@ -169,7 +169,7 @@ func reverse(p *Packet) Packet {
 // allowed by a keep-state rule. trace, when not nil, receives every rule considered.
 func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdict {
 	stateChecked := false
-	unsure := "" // the first unsure rule on the walk that may change it (see certainty.go)
+	var unsure ipfwUnsure // the unsure rules on the walk that may change it (see certainty.go)
 	for i := 0; i < len(rs.Rules); i++ {
 		r := &rs.Rules[i]
 		if !stateChecked && (r.Kind == ipfwCheckState || r.Keep) {
@@ -177,21 +177,18 @@ func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdic
 			if depth == 0 && p.Proto == ProtoTCP && p.Established {
 				q := reverse(p)
 				v := rs.evalReference(&q, nil, 1)
-				if unsure == "" {
-					unsure = v.Unsure
-				}
+				unsure.add(0, v.Unsure)
 				if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
 					if trace != nil {
 						*trace = append(*trace, Step{r.Where(), r.Text, true, fmt.Sprintf("dynamic rule: keep-state rule %s allowed the connection's opening packet", rs.Rules[v.Rule].Where())})
 					}
-					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure}
+					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(Allow)}
 				}
 			}
 		}
-		if unsure == "" && r.unsure != nil && r.Kind != ipfwCount {
-			if r.looseMatch(p) {
-				unsure = ipfwUnsureText(r)
-			}
+		if r.unsure != nil && r.looseMatch(p) {
+			f, _ := r.check(p)
+			unsure.rule(r, ipfwUnsureText(r), f == noFailure)
 		}
 		ok, why := r.match(p)
 		if trace != nil {
@@ -224,13 +221,13 @@ func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdic
 			i = j - 1
 			continue
 		}
-		return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure}
+		return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(r.Action)}
 	}
 	if trace != nil {
 		*trace = append(*trace, Step{"65535", rs.Default.String() + " ip from any to any", true, "the built-in default rule"})
 	}
 	v := rs.defaultVerdict()
-	v.Unsure = unsure
+	v.Unsure = unsure.result(v.Action)
 	return v
 }
 

@@ -166,7 +166,7 @@ func TestParsePacket(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if q, err := ParsePacket(p.String()); err != nil || q != p {
+			if q, err := ParsePacket(p.String()); err != nil || !q.Equal(p) {
 				t.Errorf("ParsePacket(%q.String() = %q) = %+v, %v, want %+v", tt.in, p.String(), q, err, p)
 			}
 		})
@@ -185,7 +185,7 @@ func FuzzParsePacket(f *testing.F) {
 			return
 		}
 		q, err := ParsePacket(p.String())
-		if err != nil || q != p {
+		if err != nil || !q.Equal(p) {
 			t.Fatalf("ParsePacket(%q) = %+v, printed %q, which parses to %+v, %v", s, p, p.String(), q, err)
 		}
 	})

@@ -43,7 +43,7 @@ func TestParsePacketFlags(t *testing.T) {
 			if d := cmp.Diff(got{tt.flags, tt.setup, tt.established}, got{p.Flags, p.Setup, p.Established}); d != "" {
 				t.Errorf("ParsePacket(%q) flags (-want +got):\n%s", tt.in, d)
 			}
-			if q, err := ParsePacket(p.String()); err != nil || q != p {
+			if q, err := ParsePacket(p.String()); err != nil || !q.Equal(p) {
 				t.Errorf("ParsePacket(%q.String() = %q) = %+v, %v, want %+v", tt.in, p.String(), q, err, p)
 			}
 		})
@@ -179,10 +179,10 @@ func TestParsePacketAbout(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if p.About.Dir == 0 {
+			if p.About == nil {
 				t.Errorf("ParsePacket(%q).About = %+v, want the quoted packet", tt.in, p.About)
 			}
-			if q, err := ParsePacket(p.String()); err != nil || q != p {
+			if q, err := ParsePacket(p.String()); err != nil || !q.Equal(p) {
 				t.Errorf("ParsePacket(%q.String() = %q) = %+v, %v, want %+v", tt.in, p.String(), q, err, p)
 			}
 		})

@@ -78,6 +78,7 @@ type PFRuleset struct {
 	reps           []uint8    // a protocol of each class the rules' protocols sort into (pfProtoClasses)
 	memo           pfNegMemo  // while compiling
 	unsure         []pfUnsure // the unsure rules, in evaluation order (see certainty.go)
+	unsureAt       []int32    // by rule: its index in unsure, or -1; nil when no rule is unsure
 	// Address translation (pf_translate.go): the dialect and where it was first seen, the first
 	// translation anchor, whether anything translates, the rule lists of the macOS/FreeBSD
 	// dialect (binat, rdr, nat) in evaluation order, the translating match rules of the OpenBSD
@@ -418,6 +419,7 @@ func (rs *PFRuleset) compile(ctx context.Context, blockRules int) error {
 	rs.memo = pfNegMemo{}
 	rs.unsure = nil
 	rs.flatten(rs.root, nil)
+	rs.indexUnsure()
 	rs.memo = nil
 	canon := pfCanon{}
 	for i := range rs.rules {

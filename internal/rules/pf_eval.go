@@ -49,7 +49,7 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 	if k := c.skipAt[ifIdx]; k >= 0 {
 		return rs.skipVerdict(int(k))
 	}
-	if p.About.Dir != 0 && rs.pfQuotesState(p) {
+	if p.About != nil && rs.pfQuotesState(p) {
 		i, u := rs.errorState(p)
 		if i >= 0 {
 			return rs.verdictUnsure(i, p, u)

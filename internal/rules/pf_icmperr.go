@@ -24,7 +24,7 @@ func pfErrorOpeners(p *Packet) [2]Packet {
 // pfQuotesState reports whether p is an ICMP error with a quoted packet, which pf looks up state
 // for.
 func (rs *PFRuleset) pfQuotesState(p *Packet) bool {
-	return rs.stateful && p.About.Dir != 0 && !p.Frag && icmpError(p.Proto, p.ICMPType)
+	return rs.stateful && p.About != nil && !p.Frag && icmpError(p.Proto, p.ICMPType)
 }
 
 // errorState is the rule whose state the ICMP error p passes on, or -1, decided by the compiled

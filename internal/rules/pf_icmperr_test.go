@@ -40,7 +40,7 @@ func TestPFICMPErrorState(t *testing.T) {
 						t.Errorf("%s(%s) in blocks of %d = %s, want %s", name, tt.spec, size, v.Where, tt.where)
 					}
 				}
-				if p.About.Dir != 0 && (len(steps) == 0 || steps[0].Where != tt.where && steps[0].Where != "state") {
+				if p.About != nil && (len(steps) == 0 || steps[0].Where != tt.where && steps[0].Where != "state") {
 					t.Errorf("Explain(%s) steps = %+v, want the state step first", tt.spec, steps)
 				}
 			}
