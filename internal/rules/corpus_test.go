@@ -145,6 +145,7 @@ func corpusServices(e corpusEntry) ServiceLookup {
 type corpusOpts struct {
 	pf      PFOptions
 	defDeny bool
+	vars    map[string]string // --set NAME=VALUE: the profile of an ipfw script
 }
 
 // corpusParsed is a rule set of the corpus as the CLI would hold it.
@@ -319,6 +320,15 @@ func readCorpusVerdicts(t *testing.T, name string) []corpusCase {
 					c.opts.pf.Groups[g] = strings.Split(list, ",")
 				case "--default":
 					c.opts.defDeny = v == "deny"
+				case "--set":
+					vn, val, ok := strings.Cut(v, ":")
+					if !ok || vn == "" {
+						t.Fatalf("%s:%d: --set=%s: want NAME:VALUE", name, n, v)
+					}
+					if c.opts.vars == nil {
+						c.opts.vars = map[string]string{}
+					}
+					c.opts.vars[vn] = val
 				default:
 					t.Fatalf("%s:%d: unknown option %q", name, n, opt)
 				}
