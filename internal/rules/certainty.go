@@ -401,3 +401,26 @@ func (t *ipfwUnsure) result(a Action) string {
 	}
 	return best
 }
+
+// xUnsure is what a verdict on a packet that pf translates rests on. The translation paths
+// (pf_translate.go) follow the packet through rules that see it before and after translation, so
+// the reading is conservative: the deciding rule when it is unsure, else the first unsure rule
+// that may match the packet as it came or as it leaves translated.
+func (rs *PFRuleset) xUnsure(p *Packet, v Verdict) string {
+	if len(rs.unsure) == 0 {
+		return ""
+	}
+	if v.Rule >= 0 && v.Rule < len(rs.unsureAt) {
+		if k := rs.unsureAt[v.Rule]; k >= 0 {
+			return rs.unsure[k].text
+		}
+	}
+	q := rs.decideX(p).out // the packet as the rules after its translation see it
+	for k := range rs.unsure {
+		u := &rs.unsure[k]
+		if u.loose.looseMatch(p) || u.loose.looseMatch(&q) {
+			return u.text
+		}
+	}
+	return ""
+}

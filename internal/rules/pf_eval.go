@@ -58,7 +58,9 @@ func (rs *PFRuleset) Eval(p *Packet) Verdict {
 		return rs.verdictUnsure(d, p, pfFirstUnsure(u, rs.unsureFor(p, d, false)))
 	}
 	if rs.xlate && rs.needsX(p) {
-		return rs.evalX(p)
+		v := rs.evalX(p)
+		v.Unsure = rs.xUnsure(p, v)
+		return v
 	}
 	if len(rs.blocks) > 1 || rs.xo.post {
 		// Several blocks, or conditions tested in rule order (decideBlocks takes decidePost).
@@ -281,6 +283,8 @@ func (rs *PFRuleset) interpret(p *Packet, explain bool) (Verdict, []Step) {
 			// (Eval takes that path).
 			plain, _ := rs.interpretPlain(p, false, nil)
 			v.Unsure = plain.Unsure
+		} else {
+			v.Unsure = rs.xUnsure(p, v)
 		}
 		return v, steps
 	}
