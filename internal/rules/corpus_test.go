@@ -65,6 +65,40 @@ func corpusDir(t *testing.T) string {
 	return ""
 }
 
+// rcFirewallRel is FreeBSD's current rc.firewall in the corpus: not one of the rule sets counted
+// (the corpus has FreeBSD 10's as a whole root), but the script the rc.firewall tests run.
+const rcFirewallRel = "ipfw-extra/rc.firewall"
+
+// corpusFile finds rel in the corpus, or returns "" when no corpus is at hand.
+func corpusFile(rel string) string {
+	cands := []string{"testdata/corpus", "../../../shared/fixtures/rules-corpus"}
+	if d := os.Getenv(corpusEnv); d != "" {
+		cands = []string{d}
+	}
+	for _, d := range cands {
+		p := filepath.Join(d, filepath.FromSlash(rel))
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// rcFirewall reads FreeBSD's rc.firewall from the corpus, or skips the test saying how to
+// provide it.
+func rcFirewall(t testing.TB) []byte {
+	t.Helper()
+	p := corpusFile(rcFirewallRel)
+	if p == "" {
+		t.Skipf("FreeBSD's rc.firewall is not at hand: set %s=DIR to a rule set corpus holding %s (see testdata/corpus/README.md) to run it", corpusEnv, rcFirewallRel)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // corpusEntry is one rule set of the corpus: a single file, or a folder laid out as a root
 // (etc/pf.conf, etc/pf.anchors/…) whose ENTRY file names the rule set's path in that root.
 type corpusEntry struct {

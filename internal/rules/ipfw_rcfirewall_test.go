@@ -75,10 +75,7 @@ var rcFirewallTypes = []struct {
 }
 
 func TestRCFirewall(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "ipfw", "rc.firewall"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := rcFirewall(t)
 	for _, tt := range rcFirewallTypes {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := rcFirewallRoot(t)
@@ -134,10 +131,7 @@ func TestRCFirewall(t *testing.T) {
 // Without rc.conf under the root and without --set, rc.firewall cannot be evaluated: the refusal
 // names the variable, the line and the fix.
 func TestRCFirewallNeedsProfile(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "ipfw", "rc.firewall"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := rcFirewall(t)
 	empty, stat := testRoot(map[string]string{})
 	tests := []struct {
 		name string

@@ -159,7 +159,12 @@ func FuzzExpandScript(f *testing.F) {
 	for _, tt := range ipfwFlowTests {
 		f.Add(tt.script)
 	}
-	for _, name := range []string{"rc.firewall", "handbook-cmd.sh", "script.sh"} {
+	if p := corpusFile(rcFirewallRel); p != "" {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(string(data))
+		}
+	}
+	for _, name := range []string{"handbook-cmd.sh", "script.sh"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "ipfw", name))
 		if err != nil {
 			f.Fatal(err)
