@@ -30,7 +30,10 @@ const maxWords = ipfwBlockRules / 64
 type ipfwClassifier struct {
 	blocks   []*ipfwCompiled
 	skipIdx  []int // rule index → first index numbered at least its skipto target
-	stateIdx []int // indexes of check-state and keep-state rules, ascending
+	stateIdx []int // indexes of the rules that look up dynamic rules (check-state, keep-state, limit), ascending
+	// refOnly says the rule set has call or return, whose jumps back the block walk does not
+	// take: Eval runs the reference interpreter (no allocations either).
+	refOnly bool
 }
 
 // ipfwCompiled is a bit-vector classifier: for each field a table maps the packet's value to the
@@ -89,8 +92,11 @@ func (rs *IPFWRuleset) compile(ctx context.Context, size int) (*ipfwClassifier, 
 	g := &ipfwClassifier{skipIdx: make([]int, len(rs.Rules))}
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
-		if r.Kind == ipfwCheckState || r.Keep {
+		if r.Kind == ipfwCheckState || r.Probe {
 			g.stateIdx = append(g.stateIdx, i)
+		}
+		if r.Kind == ipfwCall || r.Kind == ipfwReturn {
+			g.refOnly = true
 		}
 		if r.Kind == ipfwSkipTo {
 			// Rules are in number order: the target is the first rule after i numbered at least Skip.
@@ -156,11 +162,15 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 				setBit(c.icmpType[t*w:], i)
 			}
 		}
-		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 {
+		mixed := r.Family != 0 && (len(r.Src.Prefixes) > 0 || len(r.Dst.Prefixes) > 0) // the family is checked one by one
+		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 || len(r.Conds) > 0 || mixed {
 			setBit(c.slow, i)
 		}
 		// "me" is the host's side: the source of an outbound packet, the destination of an inbound one.
 		for fam, me := range [2][2]bool{{r.Src.Me, r.Dst.Me}, {r.Src.Me6, r.Dst.Me6}} {
+			if r.Family != 0 && int(r.Family) != 4+2*fam {
+				continue // ip6 rules never match IPv4 packets, nor ip4 rules IPv6 ones
+			}
 			if me[0] && !r.Src.Not {
 				setBit(c.srcMe[(1*2+fam)*w:], i) // out
 			}
@@ -208,7 +218,9 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 			a := addrOf(r, src)
 			if r.Kind == ipfwCheckState || a.Any || a.Not {
 				for k := range pts {
-					setBit(bitsets[k*w:], i)
+					if r.Family == 0 || pts[k].Is4() == (r.Family == 4) {
+						setBit(bitsets[k*w:], i)
+					}
 				}
 				continue
 			}
@@ -482,7 +494,12 @@ func (rs *IPFWRuleset) Eval(p *Packet) Verdict {
 	if rs.comp == nil {
 		rs.comp, _ = rs.compile(context.Background(), ipfwBlockRules)
 	}
-	return rs.evalCompiled(p, 0)
+	if rs.comp.refOnly {
+		v, _ := rs.run(p, nil, 0)
+		return v
+	}
+	v, _ := rs.evalCompiledFrom(p, 0)
+	return v
 }
 
 // Compile builds the classifier now rather than at the first Eval (call it before sharing the
@@ -500,10 +517,13 @@ func (rs *IPFWRuleset) CompileContext(ctx context.Context) error {
 	return nil
 }
 
-func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
+// evalCompiledFrom is the compiled evaluation; like run it also returns the first rule creating
+// state that p matched, or -1.
+func (rs *IPFWRuleset) evalCompiledFrom(p *Packet, depth int) (Verdict, int) {
 	g := rs.comp
-	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
-	stateDone := depth > 0 || len(g.stateIdx) == 0
+	pos, nextState, creator := 0, 0, -1 // rules before pos are skipped; stateIdx[nextState] is the next look-up
+	d := newIPFWDyn(p, depth)
+	d.active = d.active && len(g.stateIdx) > 0
 	di := dirIndex(p.Dir)
 	for _, c := range g.blocks {
 		if c.base+c.n <= pos {
@@ -511,7 +531,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 		}
 		w := c.w
 		s := interval(c.srcPts, &c.srcV4, p.Src) * w
-		d := interval(c.dstPts, &c.dstV4, p.Dst) * w
+		d2 := interval(c.dstPts, &c.dstV4, p.Dst) * w
 		sp := int(c.sportIdx[p.SrcPort]) * w
 		dp := int(c.dportIdx[p.DstPort]) * w
 		var ifb []uint64
@@ -542,7 +562,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 		// by an early rule, and the words after it are never computed.
 		cb := c.comboKey(p)
 		combo := c.combo[cb : cb+w]
-		srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d:d+w]
+		srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d2:d2+w]
 		sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
 		ifb, icmpB = ifb[:w], icmpB[:w]
 		for k := range combo {
@@ -554,15 +574,15 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 				if i < pos {
 					continue
 				}
-				if !stateDone {
-					for nextState < len(g.stateIdx) && g.stateIdx[nextState] < pos {
-						nextState++
+				// The look-ups of the rules reached on the way to i, in order.
+				for d.active && nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
+					at := g.stateIdx[nextState]
+					nextState++
+					if at < pos {
+						continue
 					}
-					if nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
-						stateDone = true
-						if v, ok := rs.state(p, g.stateIdx[nextState]); ok {
-							return v
-						}
+					if v, done := rs.dynHit(p, &d, at, depth); done {
+						return v, creator
 					}
 				}
 				r := &rs.Rules[i]
@@ -571,42 +591,50 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 						continue
 					}
 				}
+				if r.Keep && creator < 0 {
+					creator = i
+				}
 				switch r.Kind {
 				case ipfwCount, ipfwCheckState:
 					continue
+				case ipfwReass:
+					if !p.Frag {
+						continue
+					}
+					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text}, creator
 				case ipfwSkipTo:
 					pos = g.skipIdx[i]
 					continue
 				}
-				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}
+				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text}, creator
 			}
 		}
 	}
-	if !stateDone {
-		for nextState < len(g.stateIdx) && g.stateIdx[nextState] < pos {
-			nextState++
+	for d.active && nextState < len(g.stateIdx) {
+		at := g.stateIdx[nextState]
+		nextState++
+		if at < pos {
+			continue
 		}
-		if nextState < len(g.stateIdx) {
-			if v, ok := rs.state(p, g.stateIdx[nextState]); ok {
-				return v
-			}
+		if v, done := rs.dynHit(p, &d, at, depth); done {
+			return v, creator
 		}
 	}
-	return rs.defaultVerdict()
+	return rs.defaultVerdict(), creator
 }
 
-// state applies the simulator's state model at the check-state (or first keep-state) rule at:
-// an established TCP packet passes when its connection's opening packet would have been allowed
-// by a keep-state rule.
-func (rs *IPFWRuleset) state(p *Packet, at int) (Verdict, bool) {
-	if p.Proto != ProtoTCP || !p.Established {
+// dynHit runs the look-up of probe rule at for the compiled walk. On a hit whose parent decides
+// it returns that verdict; on a hit whose parent jumps (skipto, count), which may lead back, it
+// returns the reference interpreter's verdict for the whole packet.
+func (rs *IPFWRuleset) dynHit(p *Packet, d *ipfwDyn, at, depth int) (Verdict, bool) {
+	parent, ok := rs.lookup(p, d, &rs.Rules[at], true)
+	if !ok {
 		return Verdict{}, false
 	}
-	q := reverse(p)
-	v := rs.evalCompiled(&q, 1)
-	if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
-		r := &rs.Rules[at]
-		return Verdict{Action: Allow, Rule: at, Where: r.Where(), Text: r.Text}, true
+	pr, r := &rs.Rules[parent], &rs.Rules[at]
+	if pr.Kind == ipfwDecide {
+		return Verdict{Action: pr.Action, Rule: at, Where: r.Where(), Text: r.Text}, true
 	}
-	return Verdict{}, false
+	v, _ := rs.run(p, nil, depth)
+	return v, true
 }

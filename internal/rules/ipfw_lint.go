@@ -15,6 +15,14 @@ func (a *IPFWRule) covers(b *IPFWRule) bool {
 	if a.Kind != ipfwDecide || b.Kind == ipfwCheckState {
 		return false
 	}
+	// Options checked one by one, and conditions the simulator assumes, are not compared: a rule
+	// with them covers nothing for certain (lint never rests a finding on what it did not model).
+	if len(a.Conds) > 0 || len(a.unsure) > 0 || len(a.Src.tables) > 0 || len(a.Dst.tables) > 0 {
+		return false
+	}
+	if a.Family != 0 && a.Family != b.Family {
+		return false
+	}
 	if a.Protos != nil && (b.Protos == nil || !subset(b.Protos, a.Protos)) {
 		return false
 	}
@@ -155,7 +163,7 @@ func (b *IPFWRule) sample() (Packet, bool) {
 		switch {
 		case len(a.Prefixes) > 0:
 			return a.Prefixes[0].Masked().Addr()
-		case a.Me6 && !a.Me:
+		case a.Me6 && !a.Me || b.Family == 6:
 			return netip.MustParseAddr("2001:db8::10")
 		}
 		return netip.MustParseAddr("192.0.2.10")
@@ -239,7 +247,7 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	// Coverage is judged only before the first skipto, check-state or keep-state rule.
 	barrier := len(rs.Rules)
 	for i := range rs.Rules {
-		if a := &rs.Rules[i]; a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep {
+		if a := &rs.Rules[i]; a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep || a.Kind == ipfwCall || a.Kind == ipfwReturn {
 			barrier = i
 			break
 		}
