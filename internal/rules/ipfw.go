@@ -103,6 +103,9 @@ type ipfwAddr struct {
 	// tables are the tables the address names (table(N), table(NAME,VALUE)); finishIPFW moves
 	// the contents of those the file fills into Prefixes.
 	tables []ipfwTableRef
+	// unknown says the address names what the file does not resolve (a host name, a table
+	// filled at run time): lint compares nothing about it.
+	unknown bool
 }
 
 type ipfwIface struct {
@@ -321,8 +324,14 @@ func sortStable(rs []IPFWRule) {
 	}
 }
 
+// ipfwProtoNames are the protocol names of FreeBSD's /etc/protocols that rule sets use.
 var ipfwProtoNames = map[string]uint8{"icmp": ProtoICMP, "tcp": ProtoTCP, "udp": ProtoUDP, "ipv6-icmp": ProtoICMPv6, "icmp6": ProtoICMPv6,
-	"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ipv6": 41, "ospf": 89, "sctp": 132}
+	"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ospf": 89, "sctp": 132, "hopopt": 0, "ggp": 3,
+	"ipencap": 4, "st": 5, "egp": 8, "igp": 9, "pup": 12, "xns-idp": 22, "idp": 22, "rdp": 27,
+	"ipv6-route": 43, "ipv6-frag": 44, "idrp": 45, "rsvp": 46, "ipv6-nonxt": 59, "ipv6-opts": 60,
+	"mobile": 55, "skip": 57, "eigrp": 88, "etherip": 97, "encap": 98, "pim": 103, "ipcomp": 108,
+	"vrrp": 112, "carp": 112, "l2tp": 115, "isis": 124, "mobility-header": 135, "udplite": 136,
+	"pfsync": 240, "ospfigp": 89, "ipip": 94}
 
 func parsePrefix(s string) (netip.Prefix, error) {
 	if host, mask, ok := strings.Cut(s, ":"); ok && strings.Count(s, ":") == 1 {

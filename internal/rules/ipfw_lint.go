@@ -58,6 +58,8 @@ func subset[T comparable](small, big []T) bool {
 
 func (a *ipfwAddr) covers(b *ipfwAddr) bool {
 	switch {
+	case a.unknown || b.unknown:
+		return false // an unresolved host name or a runtime table: not compared
 	case a.Any && !a.Not:
 		return true
 	case a.Not || b.Not || b.Any:
@@ -232,16 +234,33 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	// Rules that can never decide: after a catch-all, or covered by an earlier rule (only before
 	// the first skipto, which would make reachability depend on the path).
 	catchAt := -1
+	// landing is the first rule past the catch-all that a skipto or call before it jumps to:
+	// from there on rules are reached (the Handbook's `skipto 1000 … keep-state` then `999 deny`).
+	landing := len(rs.Rules)
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
-		if catchAt >= 0 {
+		if catchAt >= 0 && i >= landing {
+			break
+		}
+		if (r.Kind == ipfwSkipTo || r.Kind == ipfwCall) && catchAt < 0 {
+			landing = min(landing, rs.jumpIndex(i))
+		}
+		if catchAt >= 0 && i < landing {
 			out = append(out, Finding{Kind: "after-catch-all", Rules: []string{r.Where(), rs.Rules[catchAt].Where()},
 				Message: fmt.Sprintf("rule %s is never reached: rule %s (%s) decides every packet before it", r.Where(), rs.Rules[catchAt].Where(), rs.Rules[catchAt].Text),
 				Fix:     fmt.Sprintf("move rule %s above rule %s, or delete it", r.Where(), rs.Rules[catchAt].Where())})
 			continue
 		}
-		if r.catchAll() {
+		if r.catchAll() && catchAt < 0 {
 			catchAt = i
+			if landing <= i {
+				landing = len(rs.Rules) // jumps that land before the catch-all do not pass it
+				for k := 0; k < i; k++ {
+					if (rs.Rules[k].Kind == ipfwSkipTo || rs.Rules[k].Kind == ipfwCall) && rs.jumpIndex(k) > i {
+						landing = min(landing, rs.jumpIndex(k))
+					}
+				}
+			}
 		}
 	}
 	// Coverage is judged only before the first skipto, check-state or keep-state rule.

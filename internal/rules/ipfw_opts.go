@@ -681,6 +681,7 @@ func (ps *ipfwRuleParser) addrItem(a *ipfwAddr, it string) error {
 			}
 			// ipfw resolves a host name when the rule is added; the simulator does not.
 			ps.unsure(fmt.Sprintf("host name %s: not resolved; taken as matching no address", it))
+			a.unknown = true
 			return nil
 		}
 		a.Prefixes = append(a.Prefixes, p)

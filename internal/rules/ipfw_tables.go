@@ -308,6 +308,7 @@ func (rs *IPFWRuleset) resolveTables(r *IPFWRule, a *ipfwAddr) {
 		t := rs.file.tables[ref.name]
 		if t == nil || !t.filled {
 			r.unsure = append(r.unsure, fmt.Sprintf("table(%s): filled at run time (the file adds nothing to it); the address is taken as not in it", ref.name))
+			a.unknown = true
 			continue
 		}
 		for _, e := range t.entries {
