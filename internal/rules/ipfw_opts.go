@@ -466,10 +466,16 @@ func (ps *ipfwRuleParser) body() error {
 			not = true
 		}
 		if looksLikePorts(ps.peek()) {
-			pr, err := ps.ports(ps.next())
+			w := ps.peek()
+			pr, err := ps.ports(w)
 			if err != nil {
+				if w[0] < '0' || w[0] > '9' {
+					// Not a service: ipfw reads the word as an option (and says which is unknown).
+					continue
+				}
 				return err
 			}
+			ps.next()
 			if not {
 				kind := condSrcPort
 				if side.kw == "to" {

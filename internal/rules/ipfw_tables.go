@@ -250,6 +250,8 @@ func (rs *IPFWRuleset) setStatement(args []string, note func(string)) error {
 		if err != nil {
 			return err
 		}
+		// Rules change sets; which sets are enabled stays (the kernel's set_disable mask is by
+		// set number).
 		for i := range rs.Rules {
 			switch {
 			case int(rs.Rules[i].Set) == a:
@@ -257,9 +259,6 @@ func (rs *IPFWRuleset) setStatement(args []string, note func(string)) error {
 			case args[0] == "swap" && int(rs.Rules[i].Set) == b:
 				rs.Rules[i].Set = uint8(a)
 			}
-		}
-		if args[0] == "swap" {
-			st.disabled[a], st.disabled[b] = st.disabled[b], st.disabled[a]
 		}
 	default:
 		note("ipfw set " + strings.Join(args, " "))
