@@ -147,6 +147,9 @@ const ipfwLintCheckEvery = 1024
 func (b *IPFWRule) sample() (Packet, bool) {
 	p := Packet{Proto: ProtoTCP, Dir: b.Dir, ICMPType: -1, ICMPCode: -1, Established: b.Est, Setup: b.Setup, Frag: b.Frag}
 	if b.Protos != nil {
+		if len(b.Protos) == 0 {
+			return Packet{}, false // a rule for no protocol (`udp … established`) matches nothing
+		}
 		p.Proto = b.Protos[0]
 	}
 	if p.Dir == 0 {
