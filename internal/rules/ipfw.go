@@ -283,8 +283,8 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 var ipfwActions = map[string]bool{"allow": true, "accept": true, "pass": true, "permit": true, "deny": true,
 	"drop": true, "reject": true, "unreach": true, "unreach6": true, "reset": true, "reset6": true,
 	"count": true, "skipto": true, "check-state": true, "prob": true, "fwd": true, "forward": true,
-	"divert": true, "tee": true, "reass": true, "call": true, "return": true, "setfib": true,
-	"setdscp": true, "abort": true, "abort6": true, "netgraph": true, "ngtee": true}
+	"divert": true, "reass": true, "setfib": true, "setdscp": true, "abort": true, "abort6": true,
+	"netgraph": true, "ngtee": true} // not tee, call, return: sh commands and builtins a script may run
 
 // ipfwSubcommand strips the program and its flags from an ipfw command line ("/sbin/ipfw -q -f
 // flush") and returns the subcommand and its arguments; sub is "" when words is not ipfw.

@@ -1181,4 +1181,11 @@ func (ps *ipfwRuleParser) finish() {
 	if r.Est || r.Setup {
 		restrict([]uint8{ProtoTCP})
 	}
+	// An outgoing packet has a receiving interface when it is forwarded; a packet here has one
+	// interface only, so `out recv IF` is taken as not matching.
+	recv := slices.ContainsFunc(r.Ifaces, func(i ipfwIface) bool { return i.How == "recv" }) ||
+		slices.ContainsFunc(r.Conds, func(c ipfwCond) bool { return c.kind == condIface && c.ifc.How == "recv" })
+	if r.Dir == Out && recv {
+		ps.unsure("out recv: matches forwarded packets by the interface they came in on, which a packet here does not give; taken as not matching")
+	}
 }
