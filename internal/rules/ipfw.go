@@ -356,13 +356,14 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("address %q: %v", s, err)
+			// Go's own message names its internals; say what ipfw takes instead.
+			return netip.Prefix{}, fmt.Errorf("address %q: not an ADDR/LEN prefix (LEN 0-32 for IPv4, 0-128 for IPv6)", s)
 		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("address %q: not an address, prefix, any or me", s)
+		return netip.Prefix{}, fmt.Errorf("address %q: not an address, prefix, any, me, me6 or table(N)", s)
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }

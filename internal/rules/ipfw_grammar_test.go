@@ -115,6 +115,8 @@ var ipfwGrammarTests = []struct {
 	{name: "frag", in: "100 deny ip from any to any frag", want: ipfwGrammarRule{Action: Deny, Ports: "|"}},
 	{name: "not proto", in: "100 deny not tcp from any to any", want: ipfwGrammarRule{Action: Deny, Protos: allProtosBut(ProtoTCP), Ports: "|"}},
 	{name: "named protocol", in: "100 allow log ipencap from any to any", want: ipfwGrammarRule{Action: Allow, Protos: []uint8{4}, Ports: "|"}},
+	{name: "bad prefix", in: "100 deny ip from 10.0.0.0/33 to any", err: `address "10.0.0.0/33": not an ADDR/LEN prefix`},
+	{name: "v6 list", in: "100 allow ipv6-icmp from any to ff02::1,ff02::16", want: ipfwGrammarRule{Action: Allow, Protos: []uint8{ProtoICMPv6}, Dst: []string{"ff02::1/128", "ff02::16/128"}, Ports: "|"}},
 	{name: "unknown option", in: "100 allow ip from any to any frobnicate", err: `unsupported option "frobnicate"`},
 	{name: "unclosed block", in: "100 allow ip from any to any { via en0 or via en1", err: "unclosed { in options"},
 	{name: "bad tcpflags", in: "100 deny tcp from any to any tcpflags syn,xyz", err: `tcpflags "xyz"`},
