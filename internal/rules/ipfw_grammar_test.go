@@ -378,3 +378,48 @@ func FuzzParseIPFWRule(f *testing.F) {
 		rs.Lint(LintOptions{Keep: netip.MustParseAddrPort("10.0.0.1:22")})
 	})
 }
+
+// Lint reports nothing that rests on what it did not model, and follows skipto past a catch-all.
+func TestLintIPFWGrammar(t *testing.T) {
+	tests := []struct {
+		name string
+		set  string
+		want map[string][]string // kind → rules, for the kinds below
+	}{
+		{name: "skipto lands past the catch-all",
+			set:  "100 skipto 1000 tcp from me to any out setup keep-state\n500 deny ip from any to any\n600 allow tcp from any to any 22\n1000 allow ip from any to any\n",
+			want: map[string][]string{"after-catch-all": {"00600", "00500"}}},
+		{name: "unresolved host name is not shadowed",
+			set:  "100 deny ip from any to 127.0.0.0/8\n200 nat 1 ip from any to wifibox0 in\n300 deny ip from any to any\n",
+			want: map[string][]string{}},
+		{name: "runtime table is not shadowed",
+			set:  "100 deny ip from any to 127.0.0.0/8\n200 deny ip from any to table(5)\n300 deny ip from any to any\n",
+			want: map[string][]string{}},
+		{name: "a rule with an undecided option covers nothing",
+			set:  "100 allow tcp from any to any uid root\n200 allow tcp from any to any 22\n300 deny ip from any to any\n",
+			want: map[string][]string{}},
+		{name: "plain shadowing still found",
+			set:  "100 deny ip4 from any to any\n200 allow tcp from 10.0.0.0/8 to any 22\n",
+			want: map[string][]string{"shadowed": {"00200", "00100"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := ParseIPFW([]byte(tt.set), "l", builtinServices)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, f := range rs.Lint(LintOptions{DefaultGiven: "--default deny"}) {
+				switch f.Kind {
+				case "after-catch-all", "shadowed", "redundant":
+					if _, dup := got[f.Kind]; !dup {
+						got[f.Kind] = f.Rules
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Lint(%q) (-want +got):\n%s", tt.set, diff)
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ func (a *IPFWRule) covers(b *IPFWRule) bool {
 	if len(a.Conds) > 0 || len(a.unsure) > 0 || len(a.Src.tables) > 0 || len(a.Dst.tables) > 0 {
 		return false
 	}
-	if a.Family != 0 && a.Family != b.Family {
+	if a.Family != 0 && a.Family != b.family() {
 		return false
 	}
 	if a.Protos != nil && (b.Protos == nil || !subset(b.Protos, a.Protos)) {
@@ -45,6 +45,27 @@ func (a *IPFWRule) covers(b *IPFWRule) bool {
 		return false
 	}
 	return true
+}
+
+// family is the address family every packet the rule matches has: its ip4/ip6, or the family of
+// all the prefixes of one side; 0 when both families may match.
+func (r *IPFWRule) family() uint8 {
+	if r.Family != 0 {
+		return r.Family
+	}
+	for _, a := range []*ipfwAddr{&r.Src, &r.Dst} {
+		if a.Any || a.Not || a.Me || a.Me6 || a.unknown || len(a.Prefixes) == 0 {
+			continue
+		}
+		v4 := a.Prefixes[0].Addr().Is4()
+		if !slices.ContainsFunc(a.Prefixes, func(p netip.Prefix) bool { return p.Addr().Is4() != v4 }) {
+			if v4 {
+				return 4
+			}
+			return 6
+		}
+	}
+	return 0
 }
 
 func subset[T comparable](small, big []T) bool {
