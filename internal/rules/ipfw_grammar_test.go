@@ -279,6 +279,16 @@ var ipfwGrammarEvalTests = []struct {
 	{name: "runtime table taken as not holding",
 		set:     "100 deny ip from table(blocked) to any\n200 allow ip from any to any\n",
 		packets: []string{"udp 198.51.100.1:5 -> 192.0.2.10:22 in => allow 00200"}},
+	{name: "ipfw show output of FreeBSD 12 and later",
+		set: "00100   12   1008 allow ip from any to any via lo0\n00200    0      0 check-state :default\n" +
+			"00300   40   3360 allow udp from me to any 53 out keep-state :default // dns\n" +
+			"00400    2    120 allow tcp from me to any out setup record-state\n" +
+			"00500    0      0 deny ip from any to any\n65535    0      0 deny ip from any to any\n",
+		packets: []string{
+			"udp 198.51.100.53:53 -> 192.0.2.10:5353 in via em0 reply => allow 00200",
+			"tcp 198.51.100.53:443 -> 192.0.2.10:5353 in via em0 reply => allow 00200", // record-state made it, check-state finds it
+			"tcp 198.51.100.53:443 -> 192.0.2.10:5353 in via em0 setup => deny 00500",
+		}},
 	{name: "sh return is not the ipfw action",
 		set:     "ipfw add 100 deny tcp from any to any 23\nreturn 0\ntee -a /tmp/log\n",
 		packets: []string{"tcp 198.51.100.1:5 -> 192.0.2.10:23 in setup => deny 00100"},
