@@ -433,3 +433,27 @@ func TestLintIPFWGrammar(t *testing.T) {
 		})
 	}
 }
+
+// Evaluation allocates nothing for the new paths either: a reply that looks up a dynamic rule
+// whose parent jumps (compiled, then the reference interpreter), and a rule set with call.
+func TestEvalIPFWGrammarNoAllocs(t *testing.T) {
+	for _, tt := range []struct{ set, packet string }{
+		{"100 check-state :a\n120 skipto 1000 udp from me to any 53 out keep-state :a\n999 deny ip from any to any\n1000 allow ip from any to any { via en0 or via en1 }\n",
+			"udp 198.51.100.53:53 -> 192.0.2.10:5353 in via en0 reply"},
+		{"100 call 1000 tcp from any to any\n200 allow tcp from any to any 22 keep-state\n300 deny ip from any to any\n1000 deny tcp from any to any 23 not antispoof\n1010 return ip from any to any\n",
+			"tcp 198.51.100.1:22 -> 192.0.2.10:5000 in reply"},
+	} {
+		rs, err := ParseIPFW([]byte(tt.set), "a", builtinServices)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.Compile()
+		p := pkt(t, tt.packet)
+		if v := rs.Eval(&p); v.Action != Allow {
+			t.Errorf("Eval(%s) = %+v, want allow", tt.packet, v)
+		}
+		if n := testing.AllocsPerRun(100, func() { rs.Eval(&p) }); n != 0 {
+			t.Errorf("Eval(%s) allocates %v times, want 0", tt.packet, n)
+		}
+	}
+}
