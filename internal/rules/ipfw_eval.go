@@ -206,7 +206,7 @@ func (rs *IPFWRuleset) run(p *Packet, trace *[]Step, depth int) (Verdict, int) {
 				continue
 			}
 		}
-		f, k := r.check(p)
+		f, _ := r.check(p)
 		ok := f == noFailure
 		if trace != nil {
 			s := Step{Where: r.Where(), Text: r.Text, Matched: ok}
@@ -238,7 +238,6 @@ func (rs *IPFWRuleset) run(p *Packet, trace *[]Step, depth int) (Verdict, int) {
 			}
 			*trace = append(*trace, s)
 		}
-		_ = k
 		if !ok {
 			continue
 		}
