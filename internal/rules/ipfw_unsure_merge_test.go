@@ -110,3 +110,31 @@ func TestIPFWLintUnsureCatchAll(t *testing.T) {
 		})
 	}
 }
+
+// TestIPFWUnsureEvalNoAllocs checks that conditional verdicts of the full grammar cost no
+// allocation: through the interpreter (a rule set with call and return), and on a dynamic rule
+// whose first packet passed an unsure rule.
+func TestIPFWUnsureEvalNoAllocs(t *testing.T) {
+	for _, tt := range []struct{ set, packet string }{
+		{"100 call 1000 ip from any to any\n200 allow ip from any to any\n1000 deny tcp from any to any 22 uid root\n1010 return ip from any to any\n",
+			"tcp 192.0.2.1:5000 -> 192.0.2.2:22 in"},
+		{"100 check-state\n200 allow udp from me to any 53 out uid root keep-state\n300 deny ip from any to any\n",
+			"udp 192.0.2.2:53 -> 192.0.2.1:5000 in reply"},
+	} {
+		rs, err := ParseIPFW([]byte(tt.set), "rules", builtinServices)
+		if err != nil {
+			t.Fatalf("ParseIPFW: %v", err)
+		}
+		rs.Compile()
+		p, err := ParsePacket(tt.packet)
+		if err != nil {
+			t.Fatalf("ParsePacket(%q): %v", tt.packet, err)
+		}
+		if v := rs.Eval(&p); v.Unsure == "" {
+			t.Errorf("Eval(%s) = %+v, want a conditional verdict", tt.packet, v)
+		}
+		if n := testing.AllocsPerRun(100, func() { rs.Eval(&p) }); n != 0 {
+			t.Errorf("Eval(%s) allocates %v times, want 0", tt.packet, n)
+		}
+	}
+}
