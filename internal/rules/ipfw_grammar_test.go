@@ -91,7 +91,7 @@ var ipfwGrammarTests = []struct {
 	{name: "verrevpath", in: "100 deny ip from any to any not verrevpath in", want: ipfwGrammarRule{Action: Deny, Ports: "|", Conds: []string{"not verrevpath"}, Unsure: 1}},
 	{name: "uid", in: "100 allow tcp from me to any uid root", want: ipfwGrammarRule{Action: Allow, Protos: []uint8{ProtoTCP}, Ports: "|", Conds: []string{"uid root"}, Unsure: 1}},
 	{name: "tcpflags", in: "100 deny tcp from any to any tcpflags syn,!ack", want: ipfwGrammarRule{Action: Deny, Protos: []uint8{ProtoTCP}, Ports: "|", Conds: []string{"tcpflags syn,!ack"}}},
-	{name: "tcpflags fin", in: "100 deny tcp from any to any tcpflags syn,fin", want: ipfwGrammarRule{Action: Deny, Protos: []uint8{ProtoTCP}, Ports: "|", Conds: []string{"tcpflags syn,fin"}, Unsure: 1}},
+	{name: "tcpflags fin", in: "100 deny tcp from any to any tcpflags syn,fin", want: ipfwGrammarRule{Action: Deny, Protos: []uint8{ProtoTCP}, Ports: "|", Conds: []string{"tcpflags syn,fin"}}}, // the packet says its flags
 	{name: "ipoptions", in: "100 deny ip from any to any ipoptions ssrr,lsrr", want: ipfwGrammarRule{Action: Deny, Ports: "|", Conds: []string{"ipoptions ssrr,lsrr"}, Unsure: 1}},
 	{name: "tcpoptions", in: "100 deny tcp from any to any tcpoptions !mss", want: ipfwGrammarRule{Action: Deny, Protos: []uint8{ProtoTCP}, Ports: "|", Conds: []string{"tcpoptions !mss"}, Unsure: 1}},
 	{name: "ext6hdr", in: "100 deny ip6 from any to any ext6hdr rthdr0", want: ipfwGrammarRule{Action: Deny, Family: 6, Ports: "|", Conds: []string{"ext6hdr rthdr0"}, Unsure: 1}},

@@ -73,17 +73,9 @@ const (
 
 var tcpFlagNames = map[string]uint8{"fin": tcpFIN, "syn": tcpSYN, "rst": tcpRST, "psh": tcpPSH, "ack": tcpACK, "urg": tcpURG, "ece": tcpECE, "cwr": tcpCWR}
 
-// packetTCPFlags is the simulator's view of a TCP packet's flags: a setup packet is SYN, an
-// established one ACK (ipfw(8): setup is `tcpflags syn,!ack`, established is RST or ACK).
-func packetTCPFlags(p *Packet) uint8 {
-	switch {
-	case p.Setup:
-		return tcpSYN
-	case p.Established:
-		return tcpACK
-	}
-	return 0
-}
+// packetTCPFlags is the packet's TCP flags (Packet.TCPFlags: its own, or SYN for a setup packet
+// and ACK for an established one); pf's bit values are ipfw's.
+func packetTCPFlags(p *Packet) uint8 { return p.TCPFlags() }
 
 func familyOf(p *Packet) uint8 {
 	if p.Src.Is4() {
@@ -1068,12 +1060,10 @@ func (ps *ipfwRuleParser) option(not bool, group int) error {
 		}
 		c.ports = pr
 	case "tcpflags", "tcpflgs":
-		set, clear, other, err := parseTCPFlags(args[0])
+		// The packet says its flags (--packet "... flags FPU"): no flag is unsure.
+		set, clear, err := parseTCPFlags(args[0])
 		if err != nil {
 			return err
-		}
-		if other {
-			ps.unsure(w + " " + args[0] + ": the packet's flags are known only as setup (SYN) or established (ACK); the others are taken as clear")
 		}
 		c.kind, c.set, c.clear = condTCPFlags, set, clear
 	case "lookup":
@@ -1133,17 +1123,13 @@ func isLimitMask(s string) bool {
 	return true
 }
 
-// parseTCPFlags reads "syn,!ack": flags that must be set and that must be clear; other reports
-// flags beyond SYN and ACK, which the simulator's packets do not carry.
-func parseTCPFlags(s string) (set, clear uint8, other bool, err error) {
+// parseTCPFlags reads "syn,!ack": flags that must be set and that must be clear.
+func parseTCPFlags(s string) (set, clear uint8, err error) {
 	for _, f := range strings.Split(s, ",") {
 		neg := strings.HasPrefix(f, "!")
 		b, ok := tcpFlagNames[strings.TrimPrefix(f, "!")]
 		if !ok {
-			return 0, 0, false, fmt.Errorf("tcpflags %q: want fin, syn, rst, psh, ack, urg, ece or cwr, each maybe with !", f)
-		}
-		if b != tcpSYN && b != tcpACK {
-			other = true
+			return 0, 0, fmt.Errorf("tcpflags %q: want fin, syn, rst, psh, ack, urg, ece or cwr, each maybe with !", f)
 		}
 		if neg {
 			clear |= b
@@ -1151,7 +1137,7 @@ func parseTCPFlags(s string) (set, clear uint8, other bool, err error) {
 			set |= b
 		}
 	}
-	return set, clear, other, nil
+	return set, clear, nil
 }
 
 // finish applies what the whole rule says: ports, setup and established exist only in the
