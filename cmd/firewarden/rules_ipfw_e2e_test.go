@@ -43,9 +43,9 @@ func TestRulesEvalIPFWScript(t *testing.T) {
 		{name: "no rule read", args: []string{"rules", "eval", onlyIf, "--packet", "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup"},
 			code: 2, inStderr: onlyIf + ":1: x is not set: assign it in the script, or give --set x=VALUE"},
 		{name: "lint no rule read", args: []string{"rules", "lint", onlyIf}, code: 2, inStderr: onlyIf + ":1: x is not set"},
-		// The ipfw simulator keeps state for TCP only: a reply mark it would ignore is refused.
+		// A reply passes only on a dynamic rule its flow's first packet created: no UDP rule keeps state here.
 		{name: "reply", args: []string{"rules", "eval", script, "--packet", "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via em0 reply"},
-			code: 2, inStderr: "reply is modelled for pf rule sets only"},
+			stdout: "udp 192.0.2.53:53 -> 192.0.2.10:51000 in via em0 reply: DENY by rule 00700 (deny ip from any to any), conditional (see the notes)\n" + noteLines},
 		{name: "unset variable", args: []string{"rules", "eval", write("unset.sh", "$fw add 100 deny ip from any to any\n"), "--packet", "udp 203.0.113.5:1 -> 192.0.2.10:2 in"},
 			code: 2, inStderr: "unset.sh:1: fw is not set"},
 	}

@@ -253,16 +253,6 @@ func runRules(ctx context.Context, a *app, args []string) error {
 			list, specs = append(list, p), append(specs, line)
 		}
 	}
-	// The ipfw simulator models state for TCP only (check-state/keep-state on established
-	// packets): a reply mark would be ignored, and a verdict that ignores what it was asked is
-	// wrong with confidence, so it is refused.
-	if ipfw != nil {
-		for _, p := range list {
-			if p.Reply {
-				return usagef("%s: reply is modelled for pf rule sets only; for ipfw give a TCP reply as established, or ask about the flow's first packet", p.String())
-			}
-		}
-	}
 	type result struct {
 		Packet  string       `json:"packet"`
 		Verdict string       `json:"verdict"`

@@ -286,23 +286,55 @@ func ipfwUnsureText(r *IPFWRule) string {
 }
 
 // looseMatch reports whether r may match p were its unsure conditions to hold: its check, with
-// the interfaces left out, matches, or fails on a condition that the file and the packet do not
-// decide for certain (see ipfwLoose). Interfaces count as unsure for an unsure rule (interface
-// tables, recv and xmit of an address).
+// the interfaces left out and the addresses the file does not resolve taken as any, matches, or
+// fails on a condition that the file and the packet do not decide for certain (see ipfwLoose).
+// Interfaces count as unsure for an unsure rule (interface tables, recv and xmit of an address).
 func (r *IPFWRule) looseMatch(p *Packet) bool {
-	rr := *r
-	rr.Ifaces = nil
+	rr := r.loosened()
 	f, _ := rr.check(p)
 	return ipfwLoose(f)
 }
 
+// loosened is r with what its unsure conditions leave open widened: no interfaces, and an
+// address naming a host name or a table filled at run time taken as any. The compiled
+// evaluator builds its tables from it for an unsure rule, so that its walk reaches the rule
+// wherever looseMatch may hold.
+func (r *IPFWRule) loosened() IPFWRule {
+	rr := *r
+	rr.Ifaces = nil
+	if rr.Src.unknown {
+		rr.Src = ipfwAddr{Any: true}
+	}
+	if rr.Dst.unknown {
+		rr.Dst = ipfwAddr{Any: true}
+	}
+	return rr
+}
+
 // ipfwLoose reports whether a check that ended in f leaves the rule possibly matching: it
 // matched, or the condition it failed is not one the file and the packet decide for certain
-// (protocol, addresses, ports, direction, TCP state, fragment, ICMP type); a condition check
-// learns to test later counts as unsure until it is listed here.
+// (protocol, family, addresses, ports, direction, TCP state, fragment, ICMP type); a condition
+// check learns to test later counts as unsure until it is listed here. Conds (failCond) may
+// hold undecided options and count as unsure.
 func ipfwLoose(f failure) bool {
 	switch f {
-	case failProto, failSrc, failDst, failFragPorts, failSrcPort, failDstPort, failDir, failEst, failSetup, failFrag, failICMP:
+	case failProto, failFamily, failSrc, failDst, failFragPorts, failSrcPort, failDstPort, failDir, failEst, failSetup, failFrag, failICMP:
+		return false
+	}
+	return true
+}
+
+// changesWalk reports whether the unsure rule r would change the walk were it to match: every
+// rule does but those that go on at the next rule for certain and create no state (count, tee,
+// setfib, a skip-action rule, pipe with one_pass 0). divert, netgraph, tablearg jumps and
+// external actions are taken as going on, but that is what is unsure about them.
+func (r *IPFWRule) changesWalk() bool {
+	if r.Kind != ipfwCount || r.Keep {
+		return true
+	}
+	switch v := r.Verb(); {
+	case v == "count", v == "tee", v == "ngtee", v == "setfib", v == "setdscp", v == "pipe", v == "queue",
+		strings.HasSuffix(v, " skip-action"):
 		return false
 	}
 	return true
@@ -383,8 +415,9 @@ func (t *ipfwUnsure) add(kind Action, text string) {
 // matched as modelled, loose that it may match were its unsure conditions to hold.
 func (t *ipfwUnsure) rule(r *IPFWRule, text string, matched bool) {
 	switch {
-	case r.Kind == ipfwCount || r.Kind == ipfwCheckState:
-	case matched || r.Kind == ipfwSkipTo:
+	case !r.changesWalk() || r.Kind == ipfwCheckState:
+		// it goes on whether it matches or not (count, tee …; a divert may not, see changesWalk)
+	case matched || r.Kind == ipfwSkipTo || r.Kind == ipfwCount:
 		t.add(0, text)
 	default:
 		t.add(r.Action, text)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path"
 	"strconv"
 	"strings"
 )
@@ -27,6 +26,7 @@ type IPFWRuleset struct {
 	// it does not.
 	defaultListed string
 	comp          *ipfwClassifier
+	file          *ipfwFileState // tables, sets and sysctls the file's statements set
 }
 
 // Note is a line of a rule file that was read but not modelled.
@@ -62,9 +62,21 @@ type IPFWRule struct {
 	Ifaces  []ipfwIface
 	Est     bool // established
 	Setup   bool
-	Keep    bool // keep-state
+	Keep    bool // keep-state, record-state or limit: the rule creates a dynamic rule
 	Frag    bool
 	ICMP    []uint8 // icmptypes
+	Family  uint8   // 4 or 6 (ip4, ip6); 0: both
+	// Conds are the options checked one by one (negated, OR-ed, or not held by the
+	// classifier's tables); see ipfw_opts.go.
+	Conds []ipfwCond
+	Set   uint8  // the rule set (`set N`), 0-31
+	Flow  string // keep-state/record-state/limit/check-state flow name; "" is :default, "any" :any
+	Probe bool   // keep-state or limit: dynamic rules are looked up when the rule is reached
+	// verb is the action as written ("pipe", "tee"), for --explain.
+	verb string
+	// onePass marks pipe, queue and nat: an accept when net.inet.ip.fw.one_pass is 1 (the
+	// default), a pass to the next rule when it is 0.
+	onePass bool
 	// unsure lists, as "what: why", the options of the rule whose outcome the file and the packet
 	// do not decide (uid, a table filled at run time, a limit): a verdict that rests on the rule
 	// is conditional on them.
@@ -78,6 +90,9 @@ const (
 	ipfwCount
 	ipfwSkipTo
 	ipfwCheckState
+	ipfwCall   // call: skipto that returns
+	ipfwReturn // return to the rule after the last call
+	ipfwReass  // reass: goes on for a whole packet, accepts a fragment
 )
 
 // ipfwAddr is "any", "me", "me6", or a list of prefixes, possibly negated.
@@ -86,6 +101,12 @@ type ipfwAddr struct {
 	Me, Me6  bool
 	Prefixes []netip.Prefix
 	Not      bool
+	// tables are the tables the address names (table(N), table(NAME,VALUE)); finishIPFW moves
+	// the contents of those the file fills into Prefixes.
+	tables []ipfwTableRef
+	// unknown says the address names what the file does not resolve (a host name, a table
+	// filled at run time): lint compares nothing about it.
+	unknown bool
 }
 
 type ipfwIface struct {
@@ -172,6 +193,7 @@ func ParseIPFWScript(ctx context.Context, data []byte, name string, services Ser
 	}
 	// Evaluation order: by number; equal numbers keep the order they were added in.
 	sortStable(rs.Rules)
+	rs.finishIPFW(name)
 	return rs, nil
 }
 
@@ -236,6 +258,11 @@ func (ld *ipfwLoader) args(file string, line int, f []string) error {
 		// counters and listings: no effect on verdicts
 	case strings.HasPrefix(sub, "/") && len(f) == 1:
 		return ld.pathname(file, line, sub)
+	case sub == "table", sub == "set", sub == "nat", sub == "pipe", sub == "queue", sub == "sched",
+		sub == "delete", sub == "enable", sub == "disable":
+		if err := ld.rs.statement(sub, f[1:], file, line); err != nil {
+			return fmt.Errorf("%s:%d: %v", file, line, err)
+		}
 	default:
 		ld.note(file, line, "not modelled: ipfw "+sub)
 	}
@@ -310,7 +337,9 @@ func (ld *ipfwLoader) add(file string, at int, f []string, isCmd bool) error {
 // ipfwActions are the words a rule (without "add" and number) starts with.
 var ipfwActions = map[string]bool{"allow": true, "accept": true, "pass": true, "permit": true, "deny": true,
 	"drop": true, "reject": true, "unreach": true, "unreach6": true, "reset": true, "reset6": true,
-	"count": true, "skipto": true, "check-state": true, "prob": true}
+	"count": true, "skipto": true, "check-state": true, "prob": true, "fwd": true, "forward": true,
+	"divert": true, "reass": true, "setfib": true, "setdscp": true, "abort": true, "abort6": true,
+	"netgraph": true, "ngtee": true} // not tee, call, return: sh commands and builtins a script may run
 
 func isNumber(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 64)
@@ -326,222 +355,14 @@ func sortStable(rs []IPFWRule) {
 	}
 }
 
+// ipfwProtoNames are the protocol names of FreeBSD's /etc/protocols that rule sets use.
 var ipfwProtoNames = map[string]uint8{"icmp": ProtoICMP, "tcp": ProtoTCP, "udp": ProtoUDP, "ipv6-icmp": ProtoICMPv6, "icmp6": ProtoICMPv6,
-	"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ipv6": 41, "ospf": 89, "sctp": 132}
-
-func parseIPFWRule(f []string, services ServiceLookup) (IPFWRule, error) {
-	var r IPFWRule
-	next := func() string {
-		if len(f) == 0 {
-			return ""
-		}
-		s := f[0]
-		f = f[1:]
-		return s
-	}
-	peek := func() string {
-		if len(f) == 0 {
-			return ""
-		}
-		return f[0]
-	}
-	if peek() == "set" {
-		next()
-		next()
-	}
-	if peek() == "prob" {
-		return r, fmt.Errorf("prob rules are random; the simulator cannot decide them")
-	}
-	switch a := next(); a {
-	case "allow", "accept", "pass", "permit":
-		r.Action = Allow
-	case "deny", "drop":
-		r.Action = Deny
-	case "reject":
-		r.Action = Reject
-	case "unreach", "unreach6":
-		r.Action = Reject
-		if next() == "" {
-			return r, fmt.Errorf("%s needs a code", a)
-		}
-	case "reset", "reset6":
-		r.Action = Reject
-	case "count":
-		r.Kind = ipfwCount
-	case "skipto":
-		r.Kind = ipfwSkipTo
-		n, err := strconv.Atoi(next())
-		if err != nil || n < 1 || n > 65535 {
-			return r, fmt.Errorf("skipto needs a rule number")
-		}
-		r.Skip = n
-	case "check-state":
-		r.Kind = ipfwCheckState
-		if len(f) > 0 {
-			return r, fmt.Errorf("check-state takes no body, got %q", strings.Join(f, " "))
-		}
-		return r, nil
-	case "":
-		return r, fmt.Errorf("missing action")
-	default:
-		return r, fmt.Errorf("unknown action %q (want allow, deny, reject, unreach, count, skipto or check-state)", a)
-	}
-	if peek() == "log" {
-		r.Log = true
-		next()
-		if peek() == "logamount" {
-			next()
-			next()
-		}
-	}
-	switch p := next(); p {
-	case "ip", "all":
-	case "":
-		return r, fmt.Errorf("missing protocol")
-	default:
-		n, ok := ipfwProtoNames[p]
-		if !ok {
-			v, err := strconv.Atoi(p)
-			if err != nil || v < 0 || v > 255 {
-				return r, fmt.Errorf("unknown protocol %q", p)
-			}
-			n = uint8(v)
-		}
-		r.Protos = []uint8{n}
-	}
-	ported := len(r.Protos) == 1 && (r.Protos[0] == ProtoTCP || r.Protos[0] == ProtoUDP)
-	protoName := ""
-	if ported {
-		protoName = map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp"}[r.Protos[0]]
-	}
-	for _, side := range []struct {
-		kw    string
-		addr  *ipfwAddr
-		ports *[]portRange
-	}{{"from", &r.Src, &r.SrcPort}, {"to", &r.Dst, &r.DstPort}} {
-		if next() != side.kw {
-			return r, fmt.Errorf("want %q", side.kw)
-		}
-		a, rest, err := parseIPFWAddr(f)
-		if err != nil {
-			return r, err
-		}
-		*side.addr, f = a, rest
-		if len(f) > 0 && looksLikePorts(f[0]) {
-			if !ported {
-				return r, fmt.Errorf("ports %q need protocol tcp or udp", f[0])
-			}
-			pr, err := parsePorts(next(), protoName, services)
-			if err != nil {
-				return r, err
-			}
-			*side.ports = pr
-		}
-	}
-	for len(f) > 0 {
-		switch o := next(); o {
-		case "in":
-			r.Dir = In
-		case "out":
-			r.Dir = Out
-		case "via", "recv", "xmit":
-			ifc := next()
-			if ifc == "" {
-				return r, fmt.Errorf("%s needs an interface", o)
-			}
-			if _, err := path.Match(ifc, ""); err != nil {
-				return r, fmt.Errorf("interface pattern %q: %v", ifc, err)
-			}
-			r.Ifaces = append(r.Ifaces, ipfwIface{o, ifc})
-		case "established":
-			r.Est = true
-		case "setup":
-			r.Setup = true
-		case "keep-state":
-			r.Keep = true
-		case "frag":
-			r.Frag = true
-		case "icmptypes", "icmp6types":
-			for _, t := range strings.Split(next(), ",") {
-				n, err := strconv.Atoi(t)
-				if err != nil || n < 0 || n > 255 {
-					return r, fmt.Errorf("icmptypes %q: want numbers 0-255", t)
-				}
-				r.ICMP = append(r.ICMP, uint8(n))
-			}
-		default:
-			return r, fmt.Errorf("unsupported option %q", o)
-		}
-	}
-	if (r.Est || r.Setup) && !(len(r.Protos) == 1 && r.Protos[0] == ProtoTCP) {
-		return r, fmt.Errorf("established and setup need protocol tcp")
-	}
-	return r, nil
-}
-
-func looksLikePorts(s string) bool {
-	if s == "" {
-		return false
-	}
-	switch s {
-	case "in", "out", "via", "recv", "xmit", "established", "setup", "keep-state", "frag", "icmptypes", "icmp6types", "to":
-		return false
-	}
-	return true
-}
-
-// parseIPFWAddr reads "any", "me", "me6", "not ADDR", "ADDR", "ADDR/LEN", "ADDR:MASK" or
-// "{ a, b/24 }" (braces may touch the words).
-func parseIPFWAddr(f []string) (ipfwAddr, []string, error) {
-	var a ipfwAddr
-	if len(f) > 0 && f[0] == "not" {
-		a.Not = true
-		f = f[1:]
-	}
-	if len(f) == 0 {
-		return a, f, fmt.Errorf("missing address")
-	}
-	var items []string
-	if strings.HasPrefix(f[0], "{") {
-		var b strings.Builder
-		for len(f) > 0 {
-			b.WriteString(f[0] + " ")
-			done := strings.Contains(f[0], "}")
-			f = f[1:]
-			if done {
-				break
-			}
-		}
-		body := strings.TrimSpace(b.String())
-		if !strings.HasSuffix(body, "}") {
-			return a, f, fmt.Errorf("unclosed { in address list")
-		}
-		for _, it := range strings.FieldsFunc(strings.Trim(body, "{}"), func(r rune) bool { return r == ',' || r == ' ' }) {
-			if it != "or" {
-				items = append(items, it)
-			}
-		}
-	} else {
-		items, f = []string{f[0]}, f[1:]
-	}
-	for _, it := range items {
-		switch it {
-		case "any":
-			a.Any = true
-		case "me":
-			a.Me = true
-		case "me6":
-			a.Me6 = true
-		default:
-			p, err := parsePrefix(it)
-			if err != nil {
-				return a, f, err
-			}
-			a.Prefixes = append(a.Prefixes, p)
-		}
-	}
-	return a, f, nil
-}
+	"igmp": 2, "gre": 47, "esp": 50, "ah": 51, "ospf": 89, "sctp": 132, "hopopt": 0, "ggp": 3,
+	"ipencap": 4, "st": 5, "egp": 8, "igp": 9, "pup": 12, "xns-idp": 22, "idp": 22, "rdp": 27,
+	"ipv6-route": 43, "ipv6-frag": 44, "idrp": 45, "rsvp": 46, "ipv6-nonxt": 59, "ipv6-opts": 60,
+	"mobile": 55, "skip": 57, "eigrp": 88, "etherip": 97, "encap": 98, "pim": 103, "ipcomp": 108,
+	"vrrp": 112, "carp": 112, "l2tp": 115, "isis": 124, "mobility-header": 135, "udplite": 136,
+	"pfsync": 240, "ospfigp": 89, "ipip": 94}
 
 func parsePrefix(s string) (netip.Prefix, error) {
 	if host, mask, ok := strings.Cut(s, ":"); ok && strings.Count(s, ":") == 1 {
@@ -566,13 +387,14 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("address %q: %v", s, err)
+			// Go's own message names its internals; say what ipfw takes instead.
+			return netip.Prefix{}, fmt.Errorf("address %q: not an ADDR/LEN prefix (LEN 0-32 for IPv4, 0-128 for IPv6)", s)
 		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("address %q: not an address, prefix, any or me", s)
+		return netip.Prefix{}, fmt.Errorf("address %q: not an address, prefix, any, me, me6 or table(N)", s)
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -30,8 +30,11 @@ const maxWords = ipfwBlockRules / 64
 type ipfwClassifier struct {
 	blocks   []*ipfwCompiled
 	skipIdx  []int    // rule index → first index numbered at least its skipto target
-	stateIdx []int    // indexes of check-state and keep-state rules, ascending
+	stateIdx []int    // indexes of the rules that look up dynamic rules (check-state, keep-state, limit), ascending
 	unsure   []string // by rule index: what a verdict resting on it says (ipfwUnsureText); nil if no rule is unsure
+	// refOnly says the rule set has call or return, whose jumps back the block walk does not
+	// take: Eval runs the reference interpreter (no allocations either).
+	refOnly bool
 }
 
 // ipfwCompiled is a bit-vector classifier: for each field a table maps the packet's value to the
@@ -90,8 +93,11 @@ func (rs *IPFWRuleset) compile(ctx context.Context, size int) (*ipfwClassifier, 
 	g := &ipfwClassifier{skipIdx: make([]int, len(rs.Rules))}
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
-		if r.Kind == ipfwCheckState || r.Keep {
+		if r.Kind == ipfwCheckState || r.Probe {
 			g.stateIdx = append(g.stateIdx, i)
+		}
+		if r.Kind == ipfwCall || r.Kind == ipfwReturn {
+			g.refOnly = true
 		}
 		if r.unsure != nil {
 			if g.unsure == nil {
@@ -116,8 +122,20 @@ func (rs *IPFWRuleset) compile(ctx context.Context, size int) (*ipfwClassifier, 
 	return g, nil
 }
 
-// compileBlock builds the tables of one block of rules.
+// compileBlock builds the tables of one block of rules. An unsure rule's tables are those of its
+// loosened form (no interfaces, unresolved addresses as any): the walk checks the rule itself
+// one by one, and must reach it wherever its loose match may hold (see certainty.go).
 func compileBlock(rules []IPFWRule) *ipfwCompiled {
+	cloned := false
+	for i := range rules {
+		if rules[i].unsure == nil {
+			continue
+		}
+		if !cloned {
+			rules, cloned = slices.Clone(rules), true // the caller's rules stay as they are
+		}
+		rules[i] = rules[i].loosened()
+	}
 	n := len(rules)
 	w := (n + 63) / 64
 	if w == 0 {
@@ -163,13 +181,17 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 				setBit(c.icmpType[t*w:], i)
 			}
 		}
-		// An unsure rule is checked one by one and kept out of the interface table, so that the
-		// walk reaches it whenever its loose match may hold (see ipfwLoose).
-		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 || r.unsure != nil {
+		mixed := r.Family != 0 && (len(r.Src.Prefixes) > 0 || len(r.Dst.Prefixes) > 0) // the family is checked one by one
+		// An unsure rule is checked one by one, and its tables are those of its loosened form
+		// (see compileBlock), so that the walk reaches it whenever its loose match may hold.
+		if r.Kind == ipfwCheckState || r.Src.Not || r.Dst.Not || len(r.Ifaces) > 1 || len(r.Conds) > 0 || mixed || r.unsure != nil {
 			setBit(c.slow, i)
 		}
 		// "me" is the host's side: the source of an outbound packet, the destination of an inbound one.
 		for fam, me := range [2][2]bool{{r.Src.Me, r.Dst.Me}, {r.Src.Me6, r.Dst.Me6}} {
+			if r.Family != 0 && int(r.Family) != 4+2*fam {
+				continue // ip6 rules never match IPv4 packets, nor ip4 rules IPv6 ones
+			}
 			if me[0] && !r.Src.Not {
 				setBit(c.srcMe[(1*2+fam)*w:], i) // out
 			}
@@ -178,7 +200,7 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 			}
 		}
 		switch {
-		case len(r.Ifaces) == 1 && r.unsure == nil:
+		case len(r.Ifaces) == 1:
 			key := [2]string{r.Ifaces[0].How, r.Ifaces[0].Pattern}
 			k, ok := patIdx[key]
 			if !ok {
@@ -187,7 +209,7 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 				c.ifacePats = append(c.ifacePats, ifacePat{how: key[0], pattern: key[1], literal: !strings.ContainsAny(key[1], `*?[\`), bits: mk(1)})
 			}
 			setBit(c.ifacePats[k].bits, i)
-		default: // none, several, or an unsure rule's: checked one by one (slow)
+		default: // none, or several: checked one by one (slow)
 			setBit(c.noIface, i)
 		}
 	}
@@ -217,7 +239,9 @@ func compileBlock(rules []IPFWRule) *ipfwCompiled {
 			a := addrOf(r, src)
 			if r.Kind == ipfwCheckState || a.Any || a.Not {
 				for k := range pts {
-					setBit(bitsets[k*w:], i)
+					if r.Family == 0 || pts[k].Is4() == (r.Family == 4) {
+						setBit(bitsets[k*w:], i)
+					}
 				}
 				continue
 			}
@@ -491,7 +515,12 @@ func (rs *IPFWRuleset) Eval(p *Packet) Verdict {
 	if rs.comp == nil {
 		rs.comp, _ = rs.compile(context.Background(), ipfwBlockRules)
 	}
-	return rs.evalCompiled(p, 0)
+	if rs.comp.refOnly {
+		v, _ := rs.run(p, nil, 0)
+		return v
+	}
+	v, _ := rs.evalCompiledFrom(p, 0)
+	return v
 }
 
 // Compile builds the classifier now rather than at the first Eval (call it before sharing the
@@ -509,11 +538,14 @@ func (rs *IPFWRuleset) CompileContext(ctx context.Context) error {
 	return nil
 }
 
-func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
+// evalCompiledFrom is the compiled evaluation; like run it also returns the first rule creating
+// state that p matched, or -1.
+func (rs *IPFWRuleset) evalCompiledFrom(p *Packet, depth int) (Verdict, int) {
 	g := rs.comp
-	pos, nextState := 0, 0 // rules before pos are skipped; stateIdx[nextState] is the next state rule
-	var unsure ipfwUnsure  // the unsure rules on the walk that may change it (see certainty.go)
-	stateDone := depth > 0 || len(g.stateIdx) == 0
+	pos, nextState, creator := 0, 0, -1 // rules before pos are skipped; stateIdx[nextState] is the next look-up
+	var unsure ipfwUnsure               // the unsure rules on the walk that may change it (see certainty.go)
+	d := newIPFWDyn(p, depth)
+	d.active = d.active && len(g.stateIdx) > 0
 	di := dirIndex(p.Dir)
 	for _, c := range g.blocks {
 		if c.base+c.n <= pos {
@@ -521,7 +553,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 		}
 		w := c.w
 		s := interval(c.srcPts, &c.srcV4, p.Src) * w
-		d := interval(c.dstPts, &c.dstV4, p.Dst) * w
+		d2 := interval(c.dstPts, &c.dstV4, p.Dst) * w
 		sp := int(c.sportIdx[p.SrcPort]) * w
 		dp := int(c.dportIdx[p.DstPort]) * w
 		var ifb []uint64
@@ -552,7 +584,7 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 		// by an early rule, and the words after it are never computed.
 		cb := c.comboKey(p)
 		combo := c.combo[cb : cb+w]
-		srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d:d+w]
+		srcB, dstB := c.srcDir[di][s:s+w], c.dstDir[di][d2:d2+w]
 		sportB, dportB := c.sportBits[sp:sp+w], c.dportBits[dp:dp+w]
 		ifb, icmpB = ifb[:w], icmpB[:w]
 		for k := range combo {
@@ -564,71 +596,79 @@ func (rs *IPFWRuleset) evalCompiled(p *Packet, depth int) Verdict {
 				if i < pos {
 					continue
 				}
-				if !stateDone {
-					for nextState < len(g.stateIdx) && g.stateIdx[nextState] < pos {
-						nextState++
+				// The look-ups of the rules reached on the way to i, in order.
+				for d.active && nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
+					at := g.stateIdx[nextState]
+					nextState++
+					if at < pos {
+						continue
 					}
-					if nextState < len(g.stateIdx) && g.stateIdx[nextState] <= i {
-						stateDone = true
-						v, ok := rs.state(p, g.stateIdx[nextState])
-						unsure.add(0, v.Unsure)
-						if ok {
-							v.Unsure = unsure.result(v.Action)
-							return v
-						}
+					v, done := rs.dynHit(p, &d, at, depth)
+					unsure.add(0, d.unsure) // whether a dynamic rule exists rests on the first packet's verdict
+					if done {
+						v.Unsure = pfFirstUnsure(v.Unsure, unsure.result(v.Action))
+						return v, creator
 					}
 				}
 				r := &rs.Rules[i]
 				if hasBit(c.slow, b) {
 					f, _ := r.check(p)
-					if g.unsure != nil && g.unsure[i] != "" && (f == noFailure || r.looseMatch(p)) {
+					if g.unsure != nil && g.unsure[i] != "" && r.changesWalk() && (f == noFailure || r.looseMatch(p)) {
 						unsure.rule(r, g.unsure[i], f == noFailure)
 					}
 					if f != noFailure {
 						continue
 					}
 				}
+				if r.Keep && creator < 0 {
+					creator = i
+				}
 				switch r.Kind {
 				case ipfwCount, ipfwCheckState:
 					continue
+				case ipfwReass:
+					if !p.Frag {
+						continue
+					}
+					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(Allow)}, creator
 				case ipfwSkipTo:
 					pos = g.skipIdx[i]
 					continue
 				}
-				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(r.Action)}
+				return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(r.Action)}, creator
 			}
 		}
 	}
-	if !stateDone {
-		for nextState < len(g.stateIdx) && g.stateIdx[nextState] < pos {
-			nextState++
+	for d.active && nextState < len(g.stateIdx) {
+		at := g.stateIdx[nextState]
+		nextState++
+		if at < pos {
+			continue
 		}
-		if nextState < len(g.stateIdx) {
-			v, ok := rs.state(p, g.stateIdx[nextState])
-			unsure.add(0, v.Unsure)
-			if ok {
-				v.Unsure = unsure.result(v.Action)
-				return v
-			}
+		v, done := rs.dynHit(p, &d, at, depth)
+		unsure.add(0, d.unsure)
+		if done {
+			v.Unsure = pfFirstUnsure(v.Unsure, unsure.result(v.Action))
+			return v, creator
 		}
 	}
 	v := rs.defaultVerdict()
 	v.Unsure = unsure.result(v.Action)
-	return v
+	return v, creator
 }
 
-// state applies the simulator's state model at the check-state (or first keep-state) rule at:
-// an established TCP packet passes when its connection's opening packet would have been allowed
-// by a keep-state rule.
-func (rs *IPFWRuleset) state(p *Packet, at int) (Verdict, bool) {
-	if p.Proto != ProtoTCP || !p.Established {
+// dynHit runs the look-up of probe rule at for the compiled walk. On a hit whose parent decides
+// it returns that verdict; on a hit whose parent jumps (skipto, count), which may lead back, it
+// returns the reference interpreter's verdict for the whole packet.
+func (rs *IPFWRuleset) dynHit(p *Packet, d *ipfwDyn, at, depth int) (Verdict, bool) {
+	parent, ok := rs.lookup(p, d, &rs.Rules[at], true)
+	if !ok {
 		return Verdict{}, false
 	}
-	q := reverse(p)
-	v := rs.evalCompiled(&q, 1)
-	if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
-		r := &rs.Rules[at]
-		return Verdict{Action: Allow, Rule: at, Where: r.Where(), Text: r.Text, Unsure: v.Unsure}, true
+	pr, r := &rs.Rules[parent], &rs.Rules[at]
+	if pr.Kind == ipfwDecide {
+		return Verdict{Action: pr.Action, Rule: at, Where: r.Where(), Text: r.Text}, true
 	}
-	return Verdict{Unsure: v.Unsure}, false // whether state exists rests on what the opener's verdict rests on
+	v, _ := rs.run(p, nil, depth)
+	return v, true
 }

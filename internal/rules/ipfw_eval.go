@@ -69,6 +69,8 @@ const (
 	failSetup
 	failFrag
 	failICMP
+	failFamily
+	failCond
 )
 
 // check finds the first failing condition without allocating (the compiled evaluator calls it
@@ -79,6 +81,8 @@ func (r *IPFWRule) check(p *Packet) (failure, int) {
 		return noFailure, 0
 	case r.Protos != nil && !slices.Contains(r.Protos, p.Proto):
 		return failProto, 0
+	case r.Family != 0 && familyOf(p) != r.Family:
+		return failFamily, 0
 	case !r.Src.match(p, p.Src, true):
 		return failSrc, 0
 	case !r.Dst.match(p, p.Dst, false):
@@ -109,6 +113,9 @@ func (r *IPFWRule) check(p *Packet) (failure, int) {
 		return failFrag, 0
 	case r.ICMP != nil && (p.ICMPType < 0 || !slices.Contains(r.ICMP, uint8(p.ICMPType))):
 		return failICMP, 0
+	}
+	if k := condsHold(r.Conds, p); k >= 0 {
+		return failCond, k
 	}
 	return noFailure, 0
 }
@@ -145,60 +152,90 @@ func (r *IPFWRule) match(p *Packet) (bool, string) {
 		return false, "not setup (SYN without ACK)"
 	case failFrag:
 		return false, "not a fragment"
+	case failFamily:
+		return false, fmt.Sprintf("the rule is for IPv%d", r.Family)
+	case failCond:
+		c := &r.Conds[i]
+		if c.group != 0 {
+			return false, "no option of the { … or … } block holds"
+		}
+		return false, fmt.Sprintf("%s does not hold", c.text)
+	case failICMP:
 	}
 	return false, "ICMP type not in icmptypes"
 }
 
-// reverse is the packet a reply would answer: the opening packet of the connection p belongs to.
-func reverse(p *Packet) Packet {
-	q := *p
-	q.Src, q.Dst, q.SrcPort, q.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
-	q.Dir = In
-	if p.Dir == In {
-		q.Dir = Out
-	}
-	q.Setup, q.Established, q.Flags = true, false, TCPSYN
-	return q
-}
-
 // evalReference is the plain interpreter of ipfw semantics the compiled evaluator is checked
 // against: rules in number order, the first matching decide rule wins; count counts and goes on;
-// skipto jumps to the first rule numbered at least its target; the first check-state or
-// keep-state rule consults dynamic rules. The simulator's state model: an established TCP packet
-// matches a dynamic rule when the opening packet of its connection (see reverse) would have been
-// allowed by a keep-state rule. trace, when not nil, receives every rule considered.
+// skipto jumps to the first rule numbered at least its target; call does so remembering where
+// it was, return goes back; dynamic rules are looked up when a check-state, keep-state or limit
+// rule is reached (see ipfwDyn). trace, when not nil, receives every rule considered.
 func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdict {
-	stateChecked := false
+	v, _ := rs.run(p, trace, depth)
+	return v
+}
+
+// run is evalReference that also returns the first rule creating state (keep-state,
+// record-state, limit) that p matched on its way, or -1: the parent of the dynamic rule p opens.
+func (rs *IPFWRuleset) run(p *Packet, trace *[]Step, depth int) (Verdict, int) {
+	creator := -1
+	d := newIPFWDyn(p, depth)
+	var stack [ipfwCallStack]int
+	sp := 0
 	var unsure ipfwUnsure // the unsure rules on the walk that may change it (see certainty.go)
 	for i := 0; i < len(rs.Rules); i++ {
 		r := &rs.Rules[i]
-		if !stateChecked && (r.Kind == ipfwCheckState || r.Keep) {
-			stateChecked = true
-			if depth == 0 && p.Proto == ProtoTCP && p.Established {
-				q := reverse(p)
-				v := rs.evalReference(&q, nil, 1)
-				unsure.add(0, v.Unsure)
-				if v.Action == Allow && v.Rule >= 0 && rs.Rules[v.Rule].Keep {
-					if trace != nil {
-						*trace = append(*trace, Step{r.Where(), r.Text, true, fmt.Sprintf("dynamic rule: keep-state rule %s allowed the connection's opening packet", rs.Rules[v.Rule].Where())})
-					}
-					return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(Allow)}
+		if d.active && (r.Kind == ipfwCheckState || r.Probe) {
+			parent, ok := rs.lookup(p, &d, r, false)
+			unsure.add(0, d.unsure) // whether a dynamic rule exists rests on the first packet's verdict
+			if ok {
+				pr := &rs.Rules[parent]
+				if trace != nil {
+					*trace = append(*trace, Step{r.Where(), r.Text, true, fmt.Sprintf("dynamic rule: the flow's first packet matched rule %s (%s); its action applies", pr.Where(), pr.Verb())})
 				}
+				switch pr.Kind {
+				case ipfwDecide:
+					return Verdict{Action: pr.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(pr.Action)}, creator
+				case ipfwReass:
+					if p.Frag {
+						return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(Allow)}, creator
+					}
+					i = parent
+				case ipfwSkipTo, ipfwCall:
+					i = rs.jumpIndex(parent) - 1
+				default:
+					i = parent // count and its kind: go on after the parent rule
+				}
+				continue
 			}
 		}
-		if r.unsure != nil && r.looseMatch(p) {
-			f, _ := r.check(p)
-			unsure.rule(r, ipfwUnsureText(r), f == noFailure)
+		f, _ := r.check(p)
+		ok := f == noFailure
+		if r.unsure != nil && r.changesWalk() && (ok || r.looseMatch(p)) {
+			unsure.rule(r, rs.unsureText(i), ok)
 		}
-		ok, why := r.match(p)
 		if trace != nil {
-			s := Step{Where: r.Where(), Text: r.Text, Matched: ok, Why: why}
-			if ok {
+			s := Step{Where: r.Where(), Text: r.Text, Matched: ok}
+			if !ok {
+				_, s.Why = r.match(p)
+			} else {
 				switch r.Kind {
 				case ipfwCount:
-					s.Why = "counted; evaluation goes on"
+					s.Why = r.Verb() + ": evaluation goes on"
+					if r.Verb() == "count" {
+						s.Why = "counted; evaluation goes on"
+					}
 				case ipfwSkipTo:
 					s.Why = fmt.Sprintf("skip to rule %05d", r.Skip)
+				case ipfwCall:
+					s.Why = fmt.Sprintf("call rule %05d", r.Skip)
+				case ipfwReturn:
+					s.Why = "return after the last call"
+				case ipfwReass:
+					s.Why = "not a fragment: evaluation goes on"
+					if p.Frag {
+						s.Why = "a fragment: held for reassembly, then accepted (one_pass)"
+					}
 				case ipfwCheckState:
 					s.Why, s.Matched = "no dynamic rule for this packet", false
 				default:
@@ -210,25 +247,66 @@ func (rs *IPFWRuleset) evalReference(p *Packet, trace *[]Step, depth int) Verdic
 		if !ok {
 			continue
 		}
+		if r.Keep && creator < 0 {
+			creator = i
+		}
 		switch r.Kind {
 		case ipfwCount, ipfwCheckState:
 			continue
-		case ipfwSkipTo:
-			j := i + 1
-			for j < len(rs.Rules) && rs.Rules[j].Num < r.Skip {
-				j++
+		case ipfwReass:
+			if !p.Frag {
+				continue
 			}
-			i = j - 1
+			return Verdict{Action: Allow, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(Allow)}, creator
+		case ipfwSkipTo:
+			i = rs.jumpIndex(i) - 1
 			continue
+		case ipfwCall:
+			if sp < len(stack) {
+				stack[sp] = i
+				sp++
+				i = rs.jumpIndex(i) - 1
+			}
+			continue // a full call stack: ipfw goes on at the next rule
+		case ipfwReturn:
+			if sp > 0 {
+				sp--
+				c := rs.Rules[stack[sp]].Num
+				j := stack[sp] + 1
+				for j < len(rs.Rules) && rs.Rules[j].Num <= c {
+					j++
+				}
+				i = j - 1
+			}
+			continue // an empty stack: ipfw goes on at the next rule
 		}
-		return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(r.Action)}
+		return Verdict{Action: r.Action, Rule: i, Where: r.Where(), Text: r.Text, Unsure: unsure.result(r.Action)}, creator
 	}
 	if trace != nil {
 		*trace = append(*trace, Step{"65535", rs.Default.String() + " ip from any to any", true, "the built-in default rule"})
 	}
 	v := rs.defaultVerdict()
 	v.Unsure = unsure.result(v.Action)
-	return v
+	return v, creator
+}
+
+// unsureText is what a verdict resting on unsure rule i says: the compiled text, so that Eval
+// through the interpreter (a rule set with call or return) does not allocate, or built now.
+func (rs *IPFWRuleset) unsureText(i int) string {
+	if rs.comp != nil && rs.comp.unsure != nil {
+		return rs.comp.unsure[i]
+	}
+	return ipfwUnsureText(&rs.Rules[i])
+}
+
+// jumpIndex is where skipto or call rule i lands: the first rule after it numbered at least its
+// target (ipfw never jumps backwards).
+func (rs *IPFWRuleset) jumpIndex(i int) int {
+	j := i + 1
+	for j < len(rs.Rules) && rs.Rules[j].Num < rs.Rules[i].Skip {
+		j++
+	}
+	return j
 }
 
 // Explain evaluates p and returns every rule considered.

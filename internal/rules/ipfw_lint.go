@@ -15,6 +15,14 @@ func (a *IPFWRule) covers(b *IPFWRule) bool {
 	if a.Kind != ipfwDecide || b.Kind == ipfwCheckState {
 		return false
 	}
+	// Options checked one by one, and conditions the simulator assumes, are not compared: a rule
+	// with them covers nothing for certain (lint never rests a finding on what it did not model).
+	if len(a.Conds) > 0 || len(a.unsure) > 0 || len(a.Src.tables) > 0 || len(a.Dst.tables) > 0 {
+		return false
+	}
+	if a.Family != 0 && a.Family != b.family() {
+		return false
+	}
 	if a.Protos != nil && (b.Protos == nil || !subset(b.Protos, a.Protos)) {
 		return false
 	}
@@ -39,6 +47,27 @@ func (a *IPFWRule) covers(b *IPFWRule) bool {
 	return true
 }
 
+// family is the address family every packet the rule matches has: its ip4/ip6, or the family of
+// all the prefixes of one side; 0 when both families may match.
+func (r *IPFWRule) family() uint8 {
+	if r.Family != 0 {
+		return r.Family
+	}
+	for _, a := range []*ipfwAddr{&r.Src, &r.Dst} {
+		if a.Any || a.Not || a.Me || a.Me6 || a.unknown || len(a.Prefixes) == 0 {
+			continue
+		}
+		v4 := a.Prefixes[0].Addr().Is4()
+		if !slices.ContainsFunc(a.Prefixes, func(p netip.Prefix) bool { return p.Addr().Is4() != v4 }) {
+			if v4 {
+				return 4
+			}
+			return 6
+		}
+	}
+	return 0
+}
+
 func subset[T comparable](small, big []T) bool {
 	for _, x := range small {
 		if !slices.Contains(big, x) {
@@ -50,6 +79,8 @@ func subset[T comparable](small, big []T) bool {
 
 func (a *ipfwAddr) covers(b *ipfwAddr) bool {
 	switch {
+	case a.unknown || b.unknown:
+		return false // an unresolved host name or a runtime table: not compared
 	case a.Any && !a.Not:
 		return true
 	case a.Not || b.Not || b.Any:
@@ -137,6 +168,9 @@ const ipfwLintCheckEvery = 1024
 func (b *IPFWRule) sample() (Packet, bool) {
 	p := Packet{Proto: ProtoTCP, Dir: b.Dir, ICMPType: -1, ICMPCode: -1, Established: b.Est, Setup: b.Setup, Frag: b.Frag}
 	if b.Protos != nil {
+		if len(b.Protos) == 0 {
+			return Packet{}, false // a rule for no protocol (`udp … established`) matches nothing
+		}
 		p.Proto = b.Protos[0]
 	}
 	if p.Dir == 0 {
@@ -155,7 +189,7 @@ func (b *IPFWRule) sample() (Packet, bool) {
 		switch {
 		case len(a.Prefixes) > 0:
 			return a.Prefixes[0].Masked().Addr()
-		case a.Me6 && !a.Me:
+		case a.Me6 && !a.Me || b.Family == 6:
 			return netip.MustParseAddr("2001:db8::10")
 		}
 		return netip.MustParseAddr("192.0.2.10")
@@ -226,26 +260,49 @@ func (rs *IPFWRuleset) lint(ctx context.Context, opts LintOptions, reference boo
 	// An unsure rule (see certainty.go) is no catch-all, covers nothing and is covered by
 	// nothing: what it matches is not known, and no finding may rest on it.
 	catchAt, unsureCatch := -1, false
+	// landing is the first rule past the catch-all that a skipto or call before it jumps to:
+	// from there on rules are reached (the Handbook's `skipto 1000 … keep-state` then `999 deny`).
+	landing := len(rs.Rules)
 	for i := range rs.Rules {
 		r := &rs.Rules[i]
-		if catchAt >= 0 {
+		if catchAt >= 0 && i >= landing {
+			break
+		}
+		if (r.Kind == ipfwSkipTo || r.Kind == ipfwCall) && catchAt < 0 {
+			landing = min(landing, rs.jumpIndex(i))
+		}
+		if catchAt >= 0 && i < landing {
 			out = append(out, Finding{Kind: "after-catch-all", Rules: []string{r.Where(), rs.Rules[catchAt].Where()},
 				Message: fmt.Sprintf("rule %s is never reached: rule %s (%s) decides every packet before it", r.Where(), rs.Rules[catchAt].Where(), rs.Rules[catchAt].Text),
 				Fix:     fmt.Sprintf("move rule %s above rule %s, or delete it", r.Where(), rs.Rules[catchAt].Where())})
 			continue
 		}
-		if r.catchAll() {
-			if r.unsure != nil {
+		if r.unsure != nil && catchAt < 0 {
+			// covers judges no unsure rule: its loosened form, its options taken as holding,
+			// tells whether it may catch every packet.
+			rr := r.loosened()
+			rr.unsure, rr.Conds = nil, nil
+			if rr.catchAll() {
 				unsureCatch = true // it may catch every packet, or not
-				continue
 			}
+			continue
+		}
+		if r.catchAll() && catchAt < 0 {
 			catchAt = i
+			if landing <= i {
+				landing = len(rs.Rules) // jumps that land before the catch-all do not pass it
+				for k := 0; k < i; k++ {
+					if (rs.Rules[k].Kind == ipfwSkipTo || rs.Rules[k].Kind == ipfwCall) && rs.jumpIndex(k) > i {
+						landing = min(landing, rs.jumpIndex(k))
+					}
+				}
+			}
 		}
 	}
 	// Coverage is judged only before the first skipto, check-state or keep-state rule.
 	barrier := len(rs.Rules)
 	for i := range rs.Rules {
-		if a := &rs.Rules[i]; a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep {
+		if a := &rs.Rules[i]; a.Kind == ipfwSkipTo || a.Kind == ipfwCheckState || a.Keep || a.Kind == ipfwCall || a.Kind == ipfwReturn {
 			barrier = i
 			break
 		}

@@ -115,10 +115,8 @@ func TestParseIPFWForms(t *testing.T) {
 var ipfwParseErrorTests = map[string]string{
 	"100 allow tcp from any to any 99999":            "port 99999 out of range",
 	"100 frobnicate ip from any to any":              `unknown action "frobnicate"`,
-	"100 allow ip from any to any 22":                "need protocol tcp or udp",
 	"100 allow tcp from any":                         `want "to"`,
 	"100 allow tcp from 10.0.0.0:255.0.255.0 to any": "netmask is not contiguous",
-	"100 allow udp from any to any established":      "need protocol tcp",
 	"70000 allow ip from any to any":                 "out of range",
 	"100 skipto ip from any to any":                  "skipto needs a rule number",
 }
