@@ -74,3 +74,29 @@ $fw add 65000 deny ip4 from any to any
 		})
 	}
 }
+
+// --iface decides ipfw's antispoof: without it the packet is taken as not spoofed.
+func TestRulesEvalIPFWAntispoofIface(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "as.sh")
+	if err := os.WriteFile(script, []byte("ipfw add 100 deny ip from any to any not antispoof in\nipfw add 200 allow ip from any to any\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	packet := "udp 10.1.2.3:5 -> 192.0.2.10:53 in via em0"
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "allow 00200"},
+		{[]string{"--iface", "em0=192.0.2.10/24", "--iface", "em1=10.0.0.1/8"}, "deny 00100"},
+	} {
+		args := append([]string{"--json", "rules", "eval", script, "--packet", packet}, tt.args...)
+		r := firewardenRaw(t, args...)
+		var got []struct{ Verdict, Rule string }
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || len(got) != 1 {
+			t.Fatalf("firewarden %s = exit %d, stdout %q, stderr %q; want one result", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		}
+		if g := got[0].Verdict + " " + got[0].Rule; g != tt.want {
+			t.Errorf("firewarden %s = %s, want %s", strings.Join(args, " "), g, tt.want)
+		}
+	}
+}

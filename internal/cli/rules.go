@@ -137,6 +137,10 @@ func runRules(ctx context.Context, a *app, args []string) error {
 		if *def == "deny" {
 			ipfw.Default = rules.Deny
 		}
+		if len(pfOpts.Ifaces) > 0 {
+			// The flag's help still says pf (the README prints it; the lead updates both).
+			ipfw.SetInterfaces(pfOpts.Ifaces) // antispoof decided, not assumed
+		}
 		if err := ipfw.CompileContext(ctx); err != nil {
 			return rulesErr(verb, err)
 		}

@@ -457,3 +457,35 @@ func TestEvalIPFWGrammarNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// With the host's interfaces given, antispoof is decided (ipfw(8)): an incoming packet whose source
+// is on a network directly connected to another interface does not match.
+func TestIPFWAntispoofInterfaces(t *testing.T) {
+	rs, err := ParseIPFW([]byte("100 deny ip from any to any not antispoof in\n200 allow ip from any to any\n"), "a", builtinServices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.Rules[0].unsure) != 1 {
+		t.Fatalf("antispoof without interfaces: unsure = %q, want one reason", rs.Rules[0].unsure)
+	}
+	rs.SetInterfaces(map[string][]netip.Prefix{"en0": {netip.MustParsePrefix("192.0.2.10/24")}, "en1": {netip.MustParsePrefix("10.0.0.1/8")}})
+	if len(rs.Rules[0].unsure) != 0 {
+		t.Errorf("antispoof with interfaces: unsure = %q, want none", rs.Rules[0].unsure)
+	}
+	for _, tt := range []struct{ packet, want string }{
+		{"udp 10.1.2.3:5 -> 192.0.2.10:53 in via en0", "deny 00100"},      // en1's network arriving on en0
+		{"udp 10.1.2.3:5 -> 192.0.2.10:53 in via en1", "allow 00200"},     // on its own interface
+		{"udp 198.51.100.1:5 -> 192.0.2.10:53 in via en0", "allow 00200"}, // not a connected network
+		{"udp 127.0.0.1:5 -> 192.0.2.10:53 in via en0", "deny 00100"},     // loopback's network
+		{"udp 10.1.2.3:5 -> 192.0.2.77:53 out via en0", "allow 00200"},    // outgoing packets match
+	} {
+		p := pkt(t, tt.packet)
+		v := rs.Eval(&p)
+		if got := v.Action.String() + " " + v.Where; got != tt.want {
+			t.Errorf("Eval(%s) = %s, want %s", tt.packet, got, tt.want)
+		}
+		if ref, _ := rs.Explain(&p); ref != v {
+			t.Errorf("Explain(%s) = %+v, Eval = %+v", tt.packet, ref, v)
+		}
+	}
+}

@@ -38,7 +38,8 @@ const (
 	condFrag
 	condICMP
 	condTCPFlags
-	condAssume // undecidable: holds as assumed
+	condAssume    // undecidable: holds as assumed
+	condAntispoof // antispoof judged from the interfaces given (SetInterfaces)
 )
 
 // ipfwCond is one option checked one by one.
@@ -57,6 +58,13 @@ type ipfwCond struct {
 	set    uint8 // tcpflags: flags that must be set
 	clear  uint8 // and that must be clear
 	assume bool
+	ifaces *[]ipfwIfaceNet // antispoof: the interfaces' networks
+}
+
+// ipfwIfaceNet is a network directly connected to an interface.
+type ipfwIfaceNet struct {
+	name string
+	net  netip.Prefix
 }
 
 // TCP flag bits as ipfw's tcpflags names them.
@@ -129,6 +137,8 @@ func (c *ipfwCond) holds(p *Packet) bool {
 		m = p.Proto == ProtoTCP && !p.Frag && f&c.set == c.set && f&c.clear == 0
 	case condAssume:
 		m = c.assume
+	case condAntispoof:
+		m = antispoofOK(*c.ifaces, p)
 	}
 	return m != c.not
 }
@@ -1088,10 +1098,6 @@ func (ps *ipfwRuleParser) option(not bool, group int) error {
 			return fmt.Errorf("unsupported option %q", w)
 		}
 		c.kind, c.assume = condAssume, as.holds
-		if w == "antispoof" && !not && group == 0 {
-			// ipfw(8): outgoing packets always match antispoof; only an incoming one is judged.
-			c.text = "antispoof"
-		}
 		ps.unsure(text + ": " + as.why)
 	}
 	r.Conds = append(r.Conds, c)
@@ -1174,4 +1180,57 @@ func (ps *ipfwRuleParser) finish() {
 	if r.Dir == Out && recv {
 		ps.unsure("out recv: matches forwarded packets by the interface they came in on, which a packet here does not give; taken as not matching")
 	}
+}
+
+// antispoofOK is ipfw's antispoof (ipfw(8); ip_fw2.c O_ANTISPOOF): an outgoing packet matches; an
+// incoming one matches unless its source is on a directly connected network of another
+// interface than the one it came in on.
+func antispoofOK(nets []ipfwIfaceNet, p *Packet) bool {
+	if p.Dir == Out {
+		return true
+	}
+	best, bits := "", -1
+	for _, n := range nets {
+		if n.net.Contains(p.Src) && n.net.Bits() > bits {
+			best, bits = n.name, n.net.Bits()
+		}
+	}
+	return bits < 0 || best == p.Iface
+}
+
+// SetInterfaces gives the host's interfaces and their addresses with prefix lengths
+// (en0: 192.0.2.10/24), so that antispoof is decided rather than assumed. lo0 has 127.0.0.1/8
+// and ::1/128 unless given. Call it before Compile.
+func (rs *IPFWRuleset) SetInterfaces(ifaces map[string][]netip.Prefix) {
+	nets := []ipfwIfaceNet{}
+	for name, ps := range ifaces {
+		for _, p := range ps {
+			nets = append(nets, ipfwIfaceNet{name, p.Masked()})
+		}
+	}
+	if _, ok := ifaces["lo0"]; !ok {
+		nets = append(nets, ipfwIfaceNet{"lo0", netip.MustParsePrefix("127.0.0.0/8")}, ipfwIfaceNet{"lo0", netip.MustParsePrefix("::1/128")})
+	}
+	// Sorted, so that equal prefixes on two interfaces resolve the same way every run.
+	slices.SortFunc(nets, func(a, b ipfwIfaceNet) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return a.net.Addr().Compare(b.net.Addr())
+	})
+	for i := range rs.Rules {
+		r := &rs.Rules[i]
+		found := false
+		for k := range r.Conds {
+			if c := &r.Conds[k]; c.kind == condAssume && strings.TrimPrefix(c.text, "not ") == "antispoof" {
+				c.kind, c.ifaces, found = condAntispoof, &nets, true
+			}
+		}
+		if found {
+			r.unsure = slices.DeleteFunc(r.unsure, func(u string) bool {
+				return strings.HasPrefix(u, "antispoof:") || strings.HasPrefix(u, "not antispoof:")
+			})
+		}
+	}
+	rs.comp = nil
 }
