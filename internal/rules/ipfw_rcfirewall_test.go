@@ -57,12 +57,27 @@ var rcFirewallTypes = []struct {
 		{"tcp 198.51.100.7:443 -> 192.0.2.10:50000 in via em0 established", "allow 01400"},
 		{"udp 203.0.113.5:5353 -> 192.0.2.10:161 in via em0", "deny 65535"},
 	}},
-	{name: "simple", typ: "simple"},
+	{name: "simple", typ: "simple", packets: []struct{ packet, want string }{
+		// 192.0.2.0/24 is in table 13 (reserved networks), which rule 01300 denies on em0.
+		{"tcp 203.0.113.5:51234 -> 192.0.2.10:80 in via em0 setup", "deny 01300"},
+		{"tcp 203.0.113.5:51234 -> 198.51.100.10:80 in via em0 setup", "allow 02100"},
+		{"tcp 203.0.113.5:51234 -> 198.51.100.10:22 in via em0 setup", "deny 02200"},
+		// The answer to our DNS query meets the dynamic rule of `pass udp from me to any 53 keep-state`.
+		{"udp 198.51.100.53:53 -> 198.51.100.10:51000 in via em0 reply", "allow 02400"},
+	}},
 	{name: "closed", typ: "closed", packets: []struct{ packet, want string }{
 		{"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup", "deny 65000"},
 		{"tcp 127.0.0.1:51234 -> 127.0.0.1:22 in via lo0 setup", "allow 00100"},
 	}},
-	{name: "workstation", typ: "workstation"},
+	{name: "workstation", typ: "workstation", packets: []struct{ packet, want string }{
+		{"tcp 192.0.2.9:51234 -> 192.0.2.10:22 in via em0 setup", "allow 02500"}, // firewall_allowservices
+		// Neither allowed nor trusted: after the count at 65000 the rules numbered past it share
+		// 65500 (ipfw numbers no rule 65535), and the last one denies and logs.
+		{"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup", "deny 65500"},
+		// The answer to our DNS query meets check-state: `pass udp from me to any keep-state`.
+		{"udp 198.51.100.53:53 -> 192.0.2.10:51000 in via em0 reply", "allow 01100"},
+		{"icmp 203.0.113.5 -> 192.0.2.10 in via em0 type 8", "allow 02100"},
+	}},
 	{name: "unknown", typ: "UNKNOWN", packets: []struct{ packet, want string }{
 		// Only the loopback rules are loaded: everything else meets the default rule.
 		{"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via em0 setup", "deny 65535"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -623,6 +624,15 @@ func (p *pfParser) readFile(t pfTok, what, name string) ([]byte, error) {
 // rule set could name any file root can read ("/etc/shadow").
 func (p *pfParser) tableFile(t pfTok, tb *pfTable) error {
 	data, err := p.readFile(t, "table file", t.s)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A rule set read off its host (pfSense's /etc/bogons, a list a cron job fetches): pfctl
+		// on the host loads the file, so its contents are unknown here rather than an error, and
+		// every verdict that rests on the table says so.
+		why := fmt.Sprintf("table <%s>: file %s is not found (under --root), so its contents are unknown", tb.name, t.s)
+		tb.unsure = append(tb.unsure, why)
+		p.noteUnsure(t, why)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
