@@ -53,7 +53,7 @@ var ipfwScriptTests = []struct {
 	{name: "other constructs are not modelled",
 		script: "ipfw add 100 deny ip from any to any\nipfw list | grep x\nsysctl net.inet.ip.fw.enable=1\nipfw table 1 add 10.0.0.1\n",
 		nums:   []int{100},
-		notes: []string{"s.sh:2: not modelled: pipeline ipfw | grep", "s.sh:3: not modelled: sysctl net.inet.ip.fw.enable=1 (a kernel setting)"}},
+		notes:  []string{"s.sh:2: not modelled: pipeline ipfw | grep", "s.sh:3: not modelled: sysctl net.inet.ip.fw.enable=1 (a kernel setting)"}},
 	{name: "unset variable",
 		script: "$cmd 00500 check-state\n",
 		err:    "s.sh:1: cmd is not set"},
