@@ -79,7 +79,7 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	}
 	// pf resolves port names as ipfw does: ROOT/etc/services, then a built-in list.
 	pfOpts := rules.PFOptions{Services: a.serviceLookup()}
-	flags.Func("iface", "pf: an interface's address, `SPEC` as en0=192.0.2.10/24, for antispoof (repeatable)", func(v string) error {
+	flags.Func("iface", "an interface's address, `SPEC` as en0=192.0.2.10/24, for antispoof, and pf's (en0), en0:network and -> (en0) (repeatable)", func(v string) error {
 		return pfIfaceFlag(&pfOpts, v)
 	})
 	flags.Func("group", "pf: an interface group's members, `SPEC` as egress=en0,en1 (repeatable)", func(v string) error {

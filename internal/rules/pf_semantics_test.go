@@ -191,7 +191,7 @@ var pfSemanticsCases = []pfSemanticsCase{
 		pkt:   "tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup",
 		act:   Allow,
 		where: "pf.conf:2",
-		notes: []string{"pf.conf:1: nat-anchor \"com.apple/*\": not modelled (address translation is not simulated: rules loaded into it at run time may change addresses before filtering)"},
+		notes: []string{"pf.conf:1: nat-anchor \"com.apple/*\": not modelled (its rules are loaded at run time, so the translation they may do before filtering is not known)"},
 	},
 }
 

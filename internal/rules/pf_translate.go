@@ -720,7 +720,7 @@ func (rs *PFRuleset) compileX() error {
 		}
 		if runtime {
 			rs.ignored = slices.Insert(rs.ignored, c.ignAt, fmt.Sprintf("%s: %s (ignored: its rules are loaded at run time)", c.where, c.text))
-			rs.notes = slices.Insert(rs.notes, c.noteAt, fmt.Sprintf("%s: %s: not modelled (address translation is not simulated: rules loaded into it at run time may change addresses before filtering)", c.where, c.text))
+			rs.notes = slices.Insert(rs.notes, c.noteAt, fmt.Sprintf("%s: %s: not modelled (its rules are loaded at run time, so the translation they may do before filtering is not known)", c.where, c.text))
 		}
 	}
 	memo := pfNegMemo{}
