@@ -184,10 +184,6 @@ func TestRCFirewallNeedsProfile(t *testing.T) {
 // BenchmarkParseIPFWScript measures reading rc.firewall's workstation profile over a root (the
 // script, defaults/rc.conf and rc.conf run through the expander), and a 1,000-rule list.
 func BenchmarkParseIPFWScript(b *testing.B) {
-	rc, err := os.ReadFile(filepath.Join("testdata", "ipfw", "rc.firewall"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	list, err := os.ReadFile(filepath.Join("testdata", "ipfw", "realistic-1000.list"))
 	if err != nil {
 		b.Fatal(err)
@@ -195,6 +191,7 @@ func BenchmarkParseIPFWScript(b *testing.B) {
 	opts := rcFirewallRoot(b)
 	opts.Vars = map[string]string{"firewall_type": "client", "ipv6_available": "0"}
 	b.Run("rc.firewall-client", func(b *testing.B) {
+		rc := rcFirewall(b)
 		for b.Loop() {
 			if _, err := ParseIPFWScript(context.Background(), rc, "rc.firewall", builtinServices, opts); err != nil {
 				b.Fatal(err)
