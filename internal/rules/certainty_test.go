@@ -411,14 +411,10 @@ func FuzzVerdictUnsure(f *testing.F) {
 }
 
 func TestVerdictUnsureMatchesReference(t *testing.T) {
-	n := uint64(600)
-	if testing.Short() {
-		n = 60
-	}
-	for seed := range n {
+	checkSeeds(t, 0, 600, 60, func(t *testing.T, seed uint64) {
 		pfCheckUnsureRandom(t, seed)
 		ipfwCheckUnsureRandom(t, seed, uint8(seed))
-	}
+	})
 }
 
 // TestLintSkipsUnsureRules checks that no lint finding rests on an unsure rule: the same rule

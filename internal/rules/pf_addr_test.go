@@ -581,15 +581,7 @@ func FuzzPFAddrEval(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64) { pfAddrCheckRandom(t, seed) })
 }
 
-func TestPFAddrEvalMatchesReference(t *testing.T) {
-	n := uint64(600)
-	if testing.Short() {
-		n = 100
-	}
-	for seed := range n {
-		pfAddrCheckRandom(t, seed+5000)
-	}
-}
+func TestPFAddrEvalMatchesReference(t *testing.T) { checkSeeds(t, 5000, 600, 100, pfAddrCheckRandom) }
 
 // FuzzParsePFAddr feeds the parser rule sets seeded from this file's tables: no panic, and the
 // evaluators agree on whatever parses.

@@ -325,13 +325,17 @@ func FuzzPFEval(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64) { pfCheckRandom(t, seed) })
 }
 
-func TestPFEvalMatchesReference(t *testing.T) {
-	n := uint64(2000)
+func TestPFEvalMatchesReference(t *testing.T) { checkSeeds(t, 1000, 2000, 300, pfCheckRandom) }
+
+// checkSeeds runs check on n seeds from base (short of them with -short): the fixed seeds on
+// which every `go test` compares a generator's compiled and reference evaluations, as its fuzz
+// target does on the seeds it finds.
+func checkSeeds(t *testing.T, base, n, short uint64, check func(t *testing.T, seed uint64)) {
 	if testing.Short() {
-		n = 300
+		n = short
 	}
 	for seed := range n {
-		pfCheckRandom(t, seed+1000)
+		check(t, base+seed)
 	}
 }
 

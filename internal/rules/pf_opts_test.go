@@ -536,15 +536,7 @@ func FuzzPFOptsEval(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed uint64) { pfCheckOptsRandom(t, seed) })
 }
 
-func TestPFOptsEvalMatchesReference(t *testing.T) {
-	n := uint64(1000)
-	if testing.Short() {
-		n = 200
-	}
-	for seed := range n {
-		pfCheckOptsRandom(t, seed+5000)
-	}
-}
+func TestPFOptsEvalMatchesReference(t *testing.T) { checkSeeds(t, 5000, 1000, 200, pfCheckOptsRandom) }
 
 // FuzzPFOptsParse parses rule sets seeded from the option, statement and lexer tables: no panic,
 // and a rule set that parses evaluates alike in the compiled and reference evaluators.

@@ -687,13 +687,9 @@ func FuzzPFTranslate(f *testing.F) {
 }
 
 func TestPFTranslateMatchesReference(t *testing.T) {
-	n := uint64(1500)
-	if testing.Short() {
-		n = 200
-	}
-	for seed := range n {
+	checkSeeds(t, 0, 1500, 200, func(t *testing.T, seed uint64) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { pfCheckTranslateRandom(t, seed) })
-	}
+	})
 }
 
 // FuzzParsePFTranslate feeds the translation grammar's unit tables, mutated, to the parser: it
