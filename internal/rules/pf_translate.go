@@ -760,6 +760,11 @@ func (rs *PFRuleset) compileX() error {
 		}
 	}
 	defer func() {
+		ms := make([]pfRule, len(rs.xmatch))
+		for k, m := range rs.xmatch {
+			ms[k] = rs.rules[m]
+		}
+		rs.xmsum = pfSummarize(ms)
 		// xtop: every rule up to the last translating match rule is a match rule.
 		rs.xtop = len(rs.xmatch) > 0
 		if rs.xtop {
@@ -1001,6 +1006,9 @@ func (rs *PFRuleset) needsX(p *Packet) bool {
 // (OpenBSD: the first one to apply must match the packet as it came) matches p.
 func (rs *PFRuleset) xapplies(p *Packet) bool {
 	if rs.dialect == PFDialectOpenBSD {
+		if rs.xmsum.excludes(p) {
+			return false // no translating match rule's direction, protocol or port fits
+		}
 		for _, m := range rs.xmatch {
 			if rs.rules[m].matches(p) {
 				return true
