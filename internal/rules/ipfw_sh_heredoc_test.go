@@ -104,7 +104,7 @@ var ipfwHeredocTests = []struct {
 		script: "for i in 1 2 3 4 5; do\ncat >> /tmp/big <<EOF\n$big\nEOF\ndone\n",
 		vars:   map[string]string{"big": strings.Repeat("#", 1<<20)},
 		files:  map[string]string{"etc/rc.conf": ""},
-		err:    fmt.Sprintf("s.sh:2: cat > /tmp/big: the files the script writes would hold more than %d bytes (the cap on written files)", shMaxOverlay)},
+		err:    fmt.Sprintf("s.sh:2: cat >> /tmp/big: the files the script writes would hold more than %d bytes (the cap on written files)", shMaxOverlay)},
 	{name: "another program fed a here-document is still refused",
 		script: "sed 's/a/b/' > /tmp/a <<EOF\nadd 100 deny ip from any to any\nEOF\n",
 		err:    "s.sh:1: a here-document fed to sed is not modelled"},

@@ -161,7 +161,11 @@ func (in *shInterp) catHeredoc(c *shCmd, words []string) (done bool, err error) 
 		}
 	}
 	if err := in.overlay.put(p, f); err != nil {
-		return true, in.refuse(c.line, "cat > %s: %v", p, err)
+		op := ">"
+		if appends {
+			op = ">>"
+		}
+		return true, in.refuse(c.line, "cat %s %s: %v", op, p, err)
 	}
 	in.status, in.unknown = 0, ""
 	return true, nil
