@@ -9,7 +9,8 @@ import (
 // /etc/rc.firewall, the Handbook's `cmd="ipfw -q add"` scripts) into a syntax tree:
 // simple commands, `&&`/`||`, pipelines, if/elif/else, case, for, while/until, `{ … }`,
 // `( … )` and function definitions. ipfw_sh_run.go runs the tree. It is not a shell: what
-// it does not read (here-documents, arithmetic) is refused with its line, never skipped.
+// it does not model (arithmetic, here-documents other than messages and `cat >FILE <<EOF`,
+// see ipfw_sh_overlay.go) is refused with its line, never skipped.
 
 type shTokKind uint8
 
