@@ -29,7 +29,7 @@ var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/corpus/st
 
 // corpusMinShare is the share of corpus files (both kinds together) that must parse. It is the
 // value measured when the corpus was collected; raise it as grammar lands, never lower it.
-const corpusMinShare = 0.93
+const corpusMinShare = 0.95
 
 // corpusRefused lists the corpus files that the real tool refuses as published, with the
 // reason: the simulator must refuse them too, and they are left out of the parse share (a

@@ -162,6 +162,7 @@ func ParseIPFWContext(ctx context.Context, data []byte, name string, services Se
 func ParseIPFWScript(ctx context.Context, data []byte, name string, services ServiceLookup, opts IPFWScriptOptions) (*IPFWRuleset, error) {
 	ld := &ipfwLoader{rs: &IPFWRuleset{Name: name, Default: Allow}, services: services, opts: opts}
 	in := newShInterp(ctx, opts, ld)
+	ld.overlay = in.overlay
 	err := in.run(string(data), name)
 	var (
 		ex  shExit
@@ -205,6 +206,7 @@ type ipfwLoader struct {
 	highest    int
 	raw        int // lines of ipfw arguments read as they are (not through sh)
 	sawDefault bool
+	overlay    *shOverlay // the files the script wrote, read before opts.ReadFile's
 }
 
 func (ld *ipfwLoader) note(file string, line int, text string) {
@@ -272,12 +274,17 @@ func (ld *ipfwLoader) args(file string, line int, f []string) error {
 // pathname loads a file of ipfw commands as `ipfw [-q] PATHNAME` does: one command's arguments
 // a line, `#` comments.
 func (ld *ipfwLoader) pathname(file string, line int, p string) error {
-	if ld.opts.ReadFile == nil {
+	data, ok, err := ld.overlay.read(p)
+	switch {
+	case ok && err != nil:
+		return fmt.Errorf("%s:%d: ipfw %s: %v", file, line, p, err)
+	case ok:
+	case ld.opts.ReadFile == nil:
 		return fmt.Errorf("%s:%d: ipfw %s reads a file: give --root to read it", file, line, p)
-	}
-	data, err := ld.opts.ReadFile(p)
-	if err != nil {
-		return fmt.Errorf("%s:%d: ipfw %s: %v", file, line, p, shPathErr(err))
+	default:
+		if data, err = ld.opts.ReadFile(p); err != nil {
+			return fmt.Errorf("%s:%d: ipfw %s: %v", file, line, p, shPathErr(err))
+		}
 	}
 	if len(data) > shMaxFile {
 		return fmt.Errorf("%s:%d: ipfw %s is %d bytes, over the cap of %d", file, line, p, len(data), shMaxFile)

@@ -9,7 +9,8 @@ import (
 // /etc/rc.firewall, the Handbook's `cmd="ipfw -q add"` scripts) into a syntax tree:
 // simple commands, `&&`/`||`, pipelines, if/elif/else, case, for, while/until, `{ … }`,
 // `( … )` and function definitions. ipfw_sh_run.go runs the tree. It is not a shell: what
-// it does not read (here-documents, arithmetic) is refused with its line, never skipped.
+// it does not model (arithmetic, here-documents other than messages and `cat >FILE <<EOF`,
+// see ipfw_sh_overlay.go) is refused with its line, never skipped.
 
 type shTokKind uint8
 
@@ -26,6 +27,7 @@ type shTok struct {
 	kind shTokKind
 	val  string // a word as written (quotes and $ kept), an operator, or a raw line
 	line int
+	body string // a here-document's delimiter word: the body (tabs stripped for <<-)
 }
 
 // shSyntaxError is a script the reader cannot take apart.
@@ -54,7 +56,7 @@ func shLex(src string, first int) ([]shTok, error) {
 			i++
 			continue
 		case c == '\n':
-			toks = append(toks, shTok{shNewline, "", line})
+			toks = append(toks, shTok{shNewline, "", line, ""})
 			line++
 			i++
 			lineStart = true
@@ -63,6 +65,7 @@ func shLex(src string, first int) ([]shTok, error) {
 				if !ok {
 					return nil, &shSyntaxError{h.line, fmt.Sprintf("here-document <<%s is not closed by a line %s", h.delim, h.delim)}
 				}
+				toks[h.tok].body = shHeredocText(src[i:i+n], h)
 				i += n
 				line += lines
 			}
@@ -76,7 +79,7 @@ func shLex(src string, first int) ([]shTok, error) {
 		}
 		if lineStart {
 			if text, n, lines, ok := shRawLine(src[i:]); ok {
-				toks = append(toks, shTok{shRaw, text, line})
+				toks = append(toks, shTok{shRaw, text, line, ""})
 				i += n
 				line += lines
 				lineStart = false
@@ -86,8 +89,8 @@ func shLex(src string, first int) ([]shTok, error) {
 		lineStart = false
 		if op := shOpAt(src[i:]); op != "" {
 			if op == "<<" || op == "<<-" {
-				// The body is skipped here; running a command fed by one is refused
-				// unless it only prints a message (see shInterp.simple).
+				// The body is read at the end of the line, onto the delimiter's token;
+				// shInterp.simple runs only a message or `cat >FILE` fed by one.
 				j := i + len(op)
 				for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
 					j++
@@ -96,8 +99,8 @@ func shLex(src string, first int) ([]shTok, error) {
 				if err != nil || w == "" {
 					return nil, &shSyntaxError{line, "here-document " + op + " needs a delimiter word"}
 				}
-				heredocs = append(heredocs, shHeredoc{delim: shUnquote(w), tabs: op == "<<-", line: line})
-				toks = append(toks, shTok{shRedir, op, line}, shTok{shWord, w, line})
+				heredocs = append(heredocs, shHeredoc{delim: shUnquote(w), tabs: op == "<<-", line: line, tok: len(toks) + 1})
+				toks = append(toks, shTok{shRedir, op, line, ""}, shTok{shWord, w, line, ""})
 				i = j + n
 				continue
 			}
@@ -105,7 +108,7 @@ func shLex(src string, first int) ([]shTok, error) {
 			if op[0] == '<' || op[0] == '>' {
 				kind = shRedir
 			}
-			toks = append(toks, shTok{kind, op, line})
+			toks = append(toks, shTok{kind, op, line, ""})
 			i += len(op)
 			continue
 		}
@@ -120,7 +123,7 @@ func shLex(src string, first int) ([]shTok, error) {
 				i = j // the here-document is read above; its IO number does not matter
 				continue
 			}
-			toks = append(toks, shTok{shRedir, src[i:j] + op, line})
+			toks = append(toks, shTok{shRedir, src[i:j] + op, line, ""})
 			i = j + len(op)
 			continue
 		}
@@ -129,11 +132,11 @@ func shLex(src string, first int) ([]shTok, error) {
 		if err != nil {
 			return nil, &shSyntaxError{start, err.Error()}
 		}
-		toks = append(toks, shTok{shWord, w, start})
+		toks = append(toks, shTok{shWord, w, start, ""})
 		i += n
 		line += lines
 	}
-	return append(toks, shTok{shEOF, "", line}), nil
+	return append(toks, shTok{shEOF, "", line, ""}), nil
 }
 
 // shHeredoc is a here-document whose body follows the line that opened it.
@@ -141,6 +144,21 @@ type shHeredoc struct {
 	delim string
 	tabs  bool // <<-: leading tabs are stripped
 	line  int
+	tok   int // the index of the delimiter word's token
+}
+
+// shHeredocText returns the text of a body that shHeredocBody measured: its lines without the
+// delimiter line, leading tabs stripped for <<-.
+func shHeredocText(s string, h shHeredoc) string {
+	body := s[:strings.LastIndexByte(strings.TrimSuffix(s, "\n"), '\n')+1]
+	if !h.tabs {
+		return body
+	}
+	lines := strings.SplitAfter(body, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimLeft(l, "\t")
+	}
+	return strings.Join(lines, "")
 }
 
 // shHeredocBody returns the length of the here-document body at the start of s, up to and
@@ -379,7 +397,8 @@ type shCmd struct {
 	line    int
 	assigns []string // simple: NAME=value words before the command
 	words   []string // simple: the words as written; for: the list; case: the word
-	redirs  []string // redirection targets as written (only their presence matters)
+	redirs  []string // redirections as written: the operator and its word
+	docs    []string // the bodies of the here-documents among redirs, in order
 	text    string   // raw: the ipfw arguments
 	name    string   // for: the variable; funcdef: the function
 	hasIn   bool     // for: an `in` list was given
@@ -608,6 +627,9 @@ func (p *shParser) redirected(c *shCmd) (*shCmd, error) {
 			return nil, p.errorf(w, "redirection %s needs a file", r.val)
 		}
 		c.redirs = append(c.redirs, r.val+w.val)
+		if strings.HasPrefix(r.val, "<<") {
+			c.docs = append(c.docs, w.body)
+		}
 	}
 	return c, nil
 }
@@ -640,6 +662,9 @@ func (p *shParser) simple() (*shCmd, error) {
 				return nil, p.errorf(w, "redirection %s needs a file", t.val)
 			}
 			c.redirs = append(c.redirs, t.val+w.val)
+			if strings.HasPrefix(t.val, "<<") {
+				c.docs = append(c.docs, w.body)
+			}
 			continue
 		}
 		break

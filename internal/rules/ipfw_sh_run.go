@@ -121,10 +121,11 @@ type shInterp struct {
 	missing  string // "FILE:LINE" where configuration was to be read but was not under --root
 	profile  []string
 	reported map[string]bool
+	overlay  *shOverlay // the files the script wrote (ipfw_sh_overlay.go)
 }
 
 func newShInterp(ctx context.Context, opts IPFWScriptOptions, sink shSink) *shInterp {
-	in := &shInterp{ctx: ctx, opts: opts, sink: sink, vars: map[string]*shVar{}, funcs: map[string]*shCmd{}, reported: map[string]bool{}}
+	in := &shInterp{ctx: ctx, opts: opts, sink: sink, vars: map[string]*shVar{}, funcs: map[string]*shCmd{}, reported: map[string]bool{}, overlay: &shOverlay{files: map[string]*shFile{}}}
 	for k, v := range opts.Vars {
 		if n, err := strconv.Atoi(k); err == nil && n >= 1 && n <= 9 {
 			// --set 1=start: the script's arguments, as `sh script start` gives them.
@@ -497,10 +498,16 @@ func (in *shInterp) simple(c *shCmd) error {
 		in.status, in.unknown = 0, ""
 		return nil // all words expanded to nothing: sh runs no command
 	}
+	if p := in.writesOverlay(c); p != "" && !(shFedHeredoc(c.redirs) && path.Base(words[0]) == "cat") {
+		return in.refuse(c.line, "%s writes to %s, which the script wrote with a here-document; only `cat >FILE <<EOF` and `cat >>FILE <<EOF` are modelled", path.Base(words[0]), p)
+	}
 	if shFedHeredoc(c.redirs) {
-		// A here-document fed to a command: a message (`cat 1>&2 <<EOF` in a usage
-		// function) changes nothing; anything else (a file written for ipfw, a program
-		// reading it) is not modelled.
+		// A here-document fed to a command: `cat >FILE <<EOF` writes FILE (in memory); a
+		// message (`cat 1>&2 <<EOF` in a usage function) changes nothing; anything else (a
+		// program reading it) is not modelled.
+		if done, err := in.catHeredoc(c, words); done || err != nil {
+			return err
+		}
 		if !shMessage(words[0], c.redirs) {
 			return in.refuse(c.line, "a here-document fed to %s is not modelled", path.Base(words[0]))
 		}
@@ -743,6 +750,12 @@ func (in *shInterp) run1(c *shCmd, words []string) error {
 	if path.Base(name) == "ipfw" {
 		return in.sink.ipfw(in.file, c.line, words, false)
 	}
+	switch b := path.Base(name); b {
+	case "cp", "mv", "rm":
+		if done, err := in.fileOp(c.line, b, words[1:]); done || err != nil {
+			return err
+		}
+	}
 	in.sink.note(in.file, c.line, "not modelled: command "+path.Base(name))
 	in.status, in.unknown = 1, fmt.Sprintf("it depends on %s (line %d), a program the simulator does not run", path.Base(name), c.line)
 	return nil
@@ -811,6 +824,12 @@ func isRCConf(file string) bool {
 }
 
 func (in *shInterp) read(line int, file string) ([]byte, error) {
+	if data, ok, err := in.overlay.read(file); ok {
+		if err != nil {
+			return nil, in.refuse(line, "read %s: %v", file, err)
+		}
+		return data, nil
+	}
 	if in.opts.ReadFile == nil {
 		return nil, in.refuse(line, "reading %s needs the machine's files: give --root", file)
 	}
@@ -1413,6 +1432,12 @@ func (t *shTest) file(op, name string) (bool, error) {
 	if !strings.HasPrefix(name, "/") {
 		return false, t.in.refuse(t.line, "test %s %s: only absolute paths are looked up (under --root)", op, name)
 	}
+	if f := t.in.overlay.get(name); f != nil {
+		if f.gone {
+			return false, nil
+		}
+		return t.fileInfo(op, shFileInfo{name, int64(len(f.data))}), nil
+	}
 	if t.in.opts.Stat == nil {
 		return false, t.in.refuse(t.line, "test %s %s needs the machine's files: give --root", op, name)
 	}
@@ -1420,19 +1445,24 @@ func (t *shTest) file(op, name string) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
+	return t.fileInfo(op, fi), nil
+}
+
+// fileInfo answers the file test op for an existing file.
+func (t *shTest) fileInfo(op string, fi fs.FileInfo) bool {
 	switch op {
 	case "-f":
-		return fi.Mode().IsRegular(), nil
+		return fi.Mode().IsRegular()
 	case "-d":
-		return fi.IsDir(), nil
+		return fi.IsDir()
 	case "-s":
-		return fi.Size() > 0, nil
+		return fi.Size() > 0
 	case "-x":
-		return fi.Mode()&0o111 != 0, nil
+		return fi.Mode()&0o111 != 0
 	case "-L", "-h":
-		return fi.Mode()&fs.ModeSymlink != 0, nil
+		return fi.Mode()&fs.ModeSymlink != 0
 	case "-p":
-		return fi.Mode()&fs.ModeNamedPipe != 0, nil
+		return fi.Mode()&fs.ModeNamedPipe != 0
 	}
-	return true, nil // -r, -w, -e: the simulator reads as root
+	return true // -r, -w, -e: the simulator reads as root
 }
