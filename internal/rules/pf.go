@@ -89,7 +89,7 @@ type PFRuleset struct {
 	xrules                [3][]pfRule
 	xsum                  [3]pfXSum
 	xmatch                []int32
-	xmsum                 pfXSum // what the translating match rules can match at most
+	xmsum                 [2]pfXSum // what the translating match rules can match at most, in and out
 	xslow                 bool
 	xtop                  bool      // the translating match rules come first (pf_translate.go)
 	xcalls                []*pfCall // the translation anchor calls, in the order of the file

@@ -760,11 +760,17 @@ func (rs *PFRuleset) compileX() error {
 		}
 	}
 	defer func() {
-		ms := make([]pfRule, len(rs.xmatch))
-		for k, m := range rs.xmatch {
-			ms[k] = rs.rules[m]
+		// Summarised per direction: the inbound rdr-to rules name ports, an outbound nat-to
+		// often none.
+		for k, d := range [2]Dir{In, Out} {
+			var ms []pfRule
+			for _, m := range rs.xmatch {
+				if rs.rules[m].dirs&pfDirBit(d) != 0 {
+					ms = append(ms, rs.rules[m])
+				}
+			}
+			rs.xmsum[k] = pfSummarize(ms)
 		}
-		rs.xmsum = pfSummarize(ms)
 		// xtop: every rule up to the last translating match rule is a match rule.
 		rs.xtop = len(rs.xmatch) > 0
 		if rs.xtop {
@@ -1006,7 +1012,7 @@ func (rs *PFRuleset) needsX(p *Packet) bool {
 // (OpenBSD: the first one to apply must match the packet as it came) matches p.
 func (rs *PFRuleset) xapplies(p *Packet) bool {
 	if rs.dialect == PFDialectOpenBSD {
-		if rs.xmsum.excludes(p) {
+		if k := pfXDir(p.Dir); rs.xmsum[k].excludes(p) {
 			return false // no translating match rule's direction, protocol or port fits
 		}
 		for _, m := range rs.xmatch {
@@ -1443,4 +1449,12 @@ func (rs *PFRuleset) TranslatedBy(p *Packet) []string {
 		}
 	}
 	return out
+}
+
+// pfXDir indexes the per-direction summaries: 0 inbound, 1 outbound.
+func pfXDir(d Dir) int {
+	if d == Out {
+		return 1
+	}
+	return 0
 }
