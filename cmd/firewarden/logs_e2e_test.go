@@ -164,7 +164,7 @@ func TestRulesEvalAndLint(t *testing.T) {
 		want string
 	}{
 		{[]string{"rules"}, "rules needs a verb"},
-		{[]string{"rules", "eval", set}, "exactly one of --packet"},
+		{[]string{"rules", "eval", set}, "needs --packet P (repeatable) or --packets FILE"},
 		{[]string{"rules", "eval", set, "--packet", "tcp nope"}, "want PROTO SRC -> DST"},
 		{[]string{"rules", "eval", "/no/such/set", "--packet", "x"}, "no such file"},
 		{[]string{"rules", "lint", set, "--keep", "host"}, "--keep"},

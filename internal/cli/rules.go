@@ -68,10 +68,14 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	format := flags.String("format", "", "rule set `FORMAT`: ipfw or pf (default: recognised from the file)")
 	def := flags.String("default", "allow", "ipfw's built-in rule 65535, `ACTION`: allow (as on Mac OS X) or deny")
 	// Each verb has only its own flags, so that help and completion show what it reads.
-	packet, packets, explain, keep := new(string), new(string), new(bool), new(string)
+	var packet []string
+	packets, explain, keep := new(string), new(bool), new(string)
 	strict := flags.Bool("strict", false, "exit 2 with the first reason unless every answer is exact (no line not modelled, unsure rule or assumed packet field)")
 	if verb == "eval" {
-		packet = flags.String("packet", "", "one packet, `PACKET`, such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\"")
+		flags.Func("packet", "a packet, `PACKET`, such as \"tcp 203.0.113.5:51234 -> 192.0.2.10:22 in via en0 setup\" (repeatable)", func(v string) error {
+			packet = append(packet, v)
+			return nil
+		})
 		packets = flags.String("packets", "", "a `FILE` of packets, one per line")
 		explain = flags.Bool("explain", false, "show every rule considered and why it matched or not")
 	} else {
@@ -228,14 +232,16 @@ func runRules(ctx context.Context, a *app, args []string) error {
 	var list []rules.Packet
 	var specs []string // each packet as given, for what it leaves out
 	switch {
-	case (*packet == "") == (*packets == ""):
-		return usagef("rules eval needs exactly one of --packet P or --packets FILE")
-	case *packet != "":
-		p, err := rules.ParsePacket(*packet)
-		if err != nil {
-			return usagef("%v", err)
+	case (len(packet) == 0) == (*packets == ""):
+		return usagef("rules eval needs --packet P (repeatable) or --packets FILE, not both")
+	case len(packet) > 0:
+		for _, spec := range packet {
+			p, err := rules.ParsePacket(spec)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			list, specs = append(list, p), append(specs, spec)
 		}
-		list, specs = append(list, p), append(specs, *packet)
 	default:
 		pdata, err := os.ReadFile(*packets)
 		if err != nil {
