@@ -144,12 +144,15 @@ func parseExpiry(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, &badInput{"expires: give a date (YYYY-MM-DD) or an RFC 3339 time; exemptions do not last forever"}
 	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t.AddDate(0, 0, 1), nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
+	t, err := time.Parse(time.DateOnly, v)
+	if err == nil {
+		t = t.AddDate(0, 0, 1)
+	} else if t, err = time.Parse(time.RFC3339, v); err != nil {
 		return time.Time{}, &badInput{"expires: " + strings.TrimPrefix(err.Error(), "parsing time ") + "; give a date (YYYY-MM-DD) or an RFC 3339 time"}
+	}
+	if t.Year() < 1970 {
+		// Year 0's last day ends at Go's zero time, which reads as "no expiry" elsewhere.
+		return time.Time{}, &badInput{"expires: " + v + " is before 1970; give the date the exemption ends"}
 	}
 	return t.UTC(), nil
 }

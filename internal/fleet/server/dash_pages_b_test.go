@@ -706,6 +706,8 @@ var parseExpiryTests = []struct {
 	{"2027-02-30", time.Time{}},
 	{"31/01/2027", time.Time{}},
 	{"2027-01-31 12:00", time.Time{}},
+	{"0000-12-31", time.Time{}}, // its end is Go's zero time, which reads as no expiry
+	{"1969-12-31T23:00:00Z", time.Time{}},
 }
 
 func TestParseExpiry(t *testing.T) {
