@@ -40,6 +40,7 @@ func TestDetectExitCodes(t *testing.T) {
 		{"not telemetry", nil, []string{"detect", "/etc/hostname"}, 2, "", "no line is eslogger"},
 		{"missing file", nil, []string{"detect", "/nonexistent/events.jsonl"}, 2, "", "no such file"},
 		{"bad format", nil, []string{"detect", "--input", "evtx", "x"}, 2, "", "unknown telemetry format"},
+		{"negative window", nil, []string{"detect", "--window", "-5m", filepath.Join(detectCases, "wrapped/events.jsonl")}, 2, "", "--window -5m0s: want 0"},
 		{"no file", nil, []string{"detect"}, 2, "", "needs a telemetry FILE"},
 		{"bad allow", nil, []string{"detect", "--allow", "/etc/hostname", filepath.Join(detectCases, "wrapped/events.jsonl")}, 2, "", "--allow"},
 		{"allowed", nil, []string{"detect", "--allow", filepath.Join(detectCases, "allow-mdm/allow.yaml"), filepath.Join(detectCases, "allow-mdm/events.jsonl")}, 1, "pid=6002", "1 allowed"},

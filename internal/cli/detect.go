@@ -60,6 +60,9 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 			return usagef("--allow: %v", err)
 		}
 	}
+	if *window < 0 {
+		return usagef("--window %s: want 0 (no folding) or a positive duration such as 5m", *window)
+	}
 	opt := detect.Options{Allow: allow, Window: *window}
 	if *window == 0 {
 		opt.Window = -1

@@ -58,7 +58,7 @@ func (a *Alert) Text() string {
 		fmt.Fprintf(&b, " host=%s", ev.Host)
 	}
 	if ev.Kind == event.State { // a polled setting: no process to name
-		fmt.Fprintf(&b, " — %s [%s %s]", a.Rule.Reason, a.Rule.Analytic, strings.Join(a.Rule.Techniques, " "))
+		fmt.Fprintf(&b, " — %s%s", a.Rule.Reason, a.Rule.tags())
 		return b.String()
 	}
 	fmt.Fprintf(&b, " user=%q", userText(ev))
@@ -93,7 +93,7 @@ func (a *Alert) Text() string {
 	if a.FollowUp {
 		b.WriteString(" (repeats)")
 	}
-	fmt.Fprintf(&b, " — %s [%s %s]", a.Rule.Reason, a.Rule.Analytic, strings.Join(a.Rule.Techniques, " "))
+	fmt.Fprintf(&b, " — %s%s", a.Rule.Reason, a.Rule.tags())
 	return b.String()
 }
 

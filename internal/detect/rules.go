@@ -156,3 +156,21 @@ func attackIDs(tags []string) (string, []string) {
 	}
 	return analytic, techs
 }
+
+// tags is the rule's analytic and techniques as an alert line ends with them, " [AN0408
+// T1562.004]", leaving out what the rule does not name (and the brackets when it names nothing).
+func (r *Rule) tags() string {
+	parts := make([]string, 0, 1+len(r.Techniques))
+	if r.Analytic != "" {
+		parts = append(parts, r.Analytic)
+	}
+	for _, t := range r.Techniques {
+		if t != "" {
+			parts = append(parts, t)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(parts, " ") + "]"
+}
