@@ -55,8 +55,12 @@ func LoadRules(builtin bool, dirs ...string) (*Ruleset, error) {
 			}
 			continue
 		}
-		if err := rs.addFS(os.DirFS(d), ".", false); err != nil {
-			return nil, fmt.Errorf("%s: %w", d, err)
+		before := len(rs.Rules)
+		if err := rs.addTree(d); err != nil {
+			return nil, err
+		}
+		if len(rs.Rules) == before {
+			return nil, fmt.Errorf("rules: %s holds no .yml or .yaml rule, in it or in its subfolders", d)
 		}
 	}
 	slices.SortFunc(rs.Rules, func(a, b *Rule) int { return strings.Compare(a.Name, b.Name) })
@@ -74,6 +78,32 @@ func LoadRules(builtin bool, dirs ...string) (*Ruleset, error) {
 		}
 	}
 	return rs, nil
+}
+
+// addTree adds the rules of every .yml and .yaml file under dir, subfolders included, as
+// SigmaHQ lays its repository out (rules/macos/process_creation/…); hidden folders (.git,
+// .github) are skipped.
+func (rs *Ruleset) addTree(dir string) error {
+	return fs.WalkDir(os.DirFS(dir), ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("rules: %s: %w", filepath.Join(dir, filepath.FromSlash(p)), err)
+		}
+		if e.IsDir() {
+			if p != "." && strings.HasPrefix(e.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if ext := path.Ext(p); ext != ".yml" && ext != ".yaml" || !e.Type().IsRegular() {
+			return nil
+		}
+		name := filepath.Join(dir, filepath.FromSlash(p))
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("rules: %w", err)
+		}
+		return rs.add(data, name, false)
+	})
 }
 
 func (rs *Ruleset) addFS(fsys fs.FS, dir string, builtin bool) error {
