@@ -13,16 +13,20 @@ import (
 
 // ipfwFlowTests are sh scripts with control flow, run for a profile (vars) over a root of
 // files: the rules they hand to ipfw ("NUM TEXT"), their notes, or the refusal (a prefix).
-var ipfwFlowTests = []struct {
+// ipfwScriptCase is a script with its profile and files under the root, and what it must load:
+// its rules ("NNNNN text"), notes and profile, or an error beginning with err.
+type ipfwScriptCase struct {
 	name    string
 	script  string
 	vars    map[string]string
 	files   map[string]string
 	rules   []string
 	notes   []string
-	profile []string
+	profile []string // nil: not checked
 	err     string
-}{
+}
+
+var ipfwFlowTests = []ipfwScriptCase{
 	{name: "if elif else on a profile variable",
 		script: "fw=ipfw\nif [ \"$t\" = open ]; then\n $fw add 100 allow ip from any to any\nelif [ \"$t\" = closed ]; then\n $fw add 200 deny ip from any to any\nelse\n $fw add 300 count ip from any to any\nfi\n",
 		vars:   map[string]string{"t": "closed"},
@@ -285,38 +289,42 @@ func testRoot(files map[string]string) (func(string) ([]byte, error), func(strin
 
 func TestIPFWScriptFlow(t *testing.T) {
 	for _, tt := range ipfwFlowTests {
-		t.Run(tt.name, func(t *testing.T) {
-			read, stat := testRoot(tt.files)
-			rs, err := ParseIPFWScript(context.Background(), []byte(tt.script), "s.sh", builtinServices, IPFWScriptOptions{Vars: tt.vars, ReadFile: read, Stat: stat})
-			if tt.err != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
-					t.Fatalf("ParseIPFWScript() error = %v, want %s…", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseIPFWScript() error = %v", err)
-			}
-			var got []string
-			for _, r := range rs.Rules {
-				got = append(got, fmt.Sprintf("%05d %s", r.Num, r.Text))
-			}
-			if diff := cmp.Diff(tt.rules, got); diff != "" {
-				t.Errorf("rules (-want +got):\n%s", diff)
-			}
-			var notes []string
-			for _, n := range rs.Notes {
-				notes = append(notes, n.String())
-			}
-			if diff := cmp.Diff(tt.notes, notes); diff != "" {
-				t.Errorf("notes (-want +got):\n%s", diff)
-			}
-			if tt.profile != nil {
-				if diff := cmp.Diff(tt.profile, rs.Profile); diff != "" {
-					t.Errorf("profile (-want +got):\n%s", diff)
-				}
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkScriptCase(t, tt) })
+	}
+}
+
+// checkScriptCase parses tt's script and compares what it loads with tt.
+func checkScriptCase(t *testing.T, tt ipfwScriptCase) {
+	t.Helper()
+	read, stat := testRoot(tt.files)
+	rs, err := ParseIPFWScript(context.Background(), []byte(tt.script), "s.sh", builtinServices, IPFWScriptOptions{Vars: tt.vars, ReadFile: read, Stat: stat})
+	if tt.err != "" {
+		if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+			t.Fatalf("ParseIPFWScript() error = %v, want %s…", err, tt.err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("ParseIPFWScript() error = %v", err)
+	}
+	var got []string
+	for _, r := range rs.Rules {
+		got = append(got, fmt.Sprintf("%05d %s", r.Num, r.Text))
+	}
+	if diff := cmp.Diff(tt.rules, got); diff != "" {
+		t.Errorf("rules (-want +got):\n%s", diff)
+	}
+	var notes []string
+	for _, n := range rs.Notes {
+		notes = append(notes, n.String())
+	}
+	if diff := cmp.Diff(tt.notes, notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	if tt.profile != nil {
+		if diff := cmp.Diff(tt.profile, rs.Profile); diff != "" {
+			t.Errorf("profile (-want +got):\n%s", diff)
+		}
 	}
 }
 

@@ -5,22 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // ipfwHeredocTests are scripts that write files with `cat >FILE <<EOF` and read them back
 // (`ipfw PATHNAME`, `.`, `[ -f ]`, cp/mv/rm): the rules they load, their notes, or the refusal
 // (a prefix). Nothing is written to disk; files are the root under --root.
-var ipfwHeredocTests = []struct {
-	name   string
-	script string
-	vars   map[string]string
-	files  map[string]string
-	rules  []string
-	notes  []string
-	err    string
-}{
+var ipfwHeredocTests = []ipfwScriptCase{
 	{name: "write then ipfw -q PATHNAME, variables expanded",
 		script: "conf=/etc/ipfw.conf\nport=22\ncat > $conf <<EOF\n# rules by $0\nadd 100 allow tcp from any to me ${port} in\nadd 200 deny ip from any to any\nEOF\nipfw -q $conf\n",
 		rules:  []string{"00100 allow tcp from any to me 22 in", "00200 deny ip from any to any"}},
@@ -115,33 +105,7 @@ var ipfwHeredocTests = []struct {
 
 func TestIPFWScriptHeredoc(t *testing.T) {
 	for _, tt := range ipfwHeredocTests {
-		t.Run(tt.name, func(t *testing.T) {
-			read, stat := testRoot(tt.files)
-			rs, err := ParseIPFWScript(context.Background(), []byte(tt.script), "s.sh", builtinServices, IPFWScriptOptions{Vars: tt.vars, ReadFile: read, Stat: stat})
-			if tt.err != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
-					t.Fatalf("ParseIPFWScript() error = %v, want %s…", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseIPFWScript() error = %v", err)
-			}
-			var got []string
-			for _, r := range rs.Rules {
-				got = append(got, fmt.Sprintf("%05d %s", r.Num, r.Text))
-			}
-			if diff := cmp.Diff(tt.rules, got); diff != "" {
-				t.Errorf("rules (-want +got):\n%s", diff)
-			}
-			var notes []string
-			for _, n := range rs.Notes {
-				notes = append(notes, n.String())
-			}
-			if diff := cmp.Diff(tt.notes, notes); diff != "" {
-				t.Errorf("notes (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkScriptCase(t, tt) })
 	}
 }
 
