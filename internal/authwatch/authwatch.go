@@ -86,6 +86,11 @@ const (
 	// KindRefused: TCP wrappers' "refused connect from [ident@]HOST (A)". Right end: the
 	// ident user name and the host name before it come from the client.
 	KindRefused
+	// KindFailedKey: "Failed publickey|hostbased for [invalid user ]U from A port N ssh2: …": a
+	// key the client offered was not accepted. An agent holding several keys offers them in
+	// turn, so a valid user writes these before "Accepted publickey"; a guard weighs them apart
+	// from failed passwords. From shape, as KindFailed.
+	KindFailedKey
 )
 
 var kindNames = [...]string{
@@ -103,6 +108,7 @@ var kindNames = [...]string{
 	KindTimeout:     "timeout",
 	KindPenalty:     "penalty",
 	KindRefused:     "refused",
+	KindFailedKey:   "failed-key",
 }
 
 // String returns a short lowercase name ("failed", "invalid-user", "preauth", …).
@@ -134,6 +140,36 @@ type Failure struct {
 	Service string
 	// PID is the process id from the tag or column, 0 when absent.
 	PID int
+	// Method is the authentication method a "Failed METHOD" or "Accepted METHOD" line names;
+	// MethodUnknown for other lines.
+	Method Method
+}
+
+// Method is an SSH authentication method (RFC 4252 and its extensions) as sshd names it.
+type Method uint8
+
+// Methods.
+const (
+	MethodUnknown Method = iota
+	MethodPassword
+	MethodPublickey
+	MethodKeyboardInteractive // keyboard-interactive and keyboard-interactive/pam
+	MethodHostbased
+	MethodNone
+	MethodGSSAPI // gssapi-with-mic, gssapi-keyex
+	MethodOther
+)
+
+var methodNames = [...]string{MethodUnknown: "", MethodPassword: "password", MethodPublickey: "publickey",
+	MethodKeyboardInteractive: "keyboard-interactive", MethodHostbased: "hostbased", MethodNone: "none",
+	MethodGSSAPI: "gssapi", MethodOther: "other"}
+
+// String returns the method's name as sshd writes it ("" for MethodUnknown).
+func (m Method) String() string {
+	if int(m) < len(methodNames) {
+		return methodNames[m]
+	}
+	return "method(" + strconv.Itoa(int(m)) + ")"
 }
 
 // Outcome is what Classify made of a line.
@@ -152,9 +188,22 @@ const (
 	// address. A guard counts these lines so that an operator can see them; it never bans on
 	// them.
 	Refused
+	// Accepted: a successful authentication, "Accepted METHOD for U from A port N ssh2[: …]".
+	// Not a failure: the Failure has Addr, Method, Service, PID and Time, Kind is KindNone.
+	// Sessions uses it to forgive the failures the same sshd process logged before it.
+	Accepted
+	// Unaddressed: an sshd failure whose message names no address ("Disconnecting: Too many
+	// authentication failures for root [preauth]"): only the process that wrote it knows its
+	// client. The Failure has Kind, Service, PID and Time; Sessions fills the address from an
+	// earlier line of the same PID.
+	Unaddressed
+	// Linked: not a failure, but a line in which sshd names the client of its PID ("Connection
+	// from A port N on B port M"). Sessions remembers it; a guard counts nothing.
+	Linked
 )
 
-var outcomeNames = [...]string{Ignored: "ignored", Recognised: "recognised", Refused: "refused"}
+var outcomeNames = [...]string{Ignored: "ignored", Recognised: "recognised", Refused: "refused",
+	Accepted: "accepted", Unaddressed: "unaddressed", Linked: "linked"}
 
 // String returns "ignored", "recognised" or "refused".
 func (o Outcome) String() string {

@@ -278,7 +278,7 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	case authwatch.Refused:
 		d.stats.Refused++
 		return
-	case authwatch.Ignored:
+	case authwatch.Ignored, authwatch.Accepted, authwatch.Unaddressed, authwatch.Linked:
 		return
 	}
 	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time) ||
