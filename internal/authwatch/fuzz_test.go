@@ -52,6 +52,15 @@ func FuzzParse(f *testing.F) {
 			KindNoIdent: "identification string from ", KindTimeout: "authentication for connection from ",
 			KindPenalty: " from [", KindRefused: " ("}
 		switch m, isFixed := fixedMarker[got.Kind]; {
+		case strings.Contains(line, "Received disconnect from "):
+			// The client's disconnect reason follows sshd's address, which follows the marker.
+			_, after, _ = strings.Cut(line, "Received disconnect from ")
+			after, _, _ = strings.Cut(after, " ")
+			after = strings.TrimSuffix(after, ":")
+		case strings.Contains(line, "ssh_dispatch_run_fatal: Connection from "):
+			_, after, _ = strings.Cut(line, "ssh_dispatch_run_fatal: Connection from ")
+		case dropbearWord(line, a):
+			return
 		case got.Kind == KindPAM && strings.Contains(line, "(sshd:auth): "):
 			_, r, _ := strings.Cut(line, " ruser=")
 			_, after, _ = strings.Cut(r, " rhost=")
@@ -85,6 +94,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %s: address not after the last marker (%q)", line, describe(got, ok), after)
 		}
 	})
+}
+
+// dropbearWord reports whether a is dropbear's "ADDR:PORT" at the end of line after its last
+// " from ", or in "Exit before auth from <ADDR:PORT>" (the first "<" after that marker).
+func dropbearWord(line string, a netip.Addr) bool {
+	var w string
+	if _, after, ok := strings.Cut(line, "Exit before auth from <"); ok {
+		w, _, _ = strings.Cut(after, ">")
+	} else if i := strings.LastIndex(line, " from "); i >= 0 && !strings.Contains(line[i+len(" from "):], " ") {
+		w = line[i+len(" from "):]
+	} else {
+		return false
+	}
+	i := strings.LastIndexByte(w, ':')
+	if i < 0 {
+		return false
+	}
+	return containsAddr(w[:i], a)
 }
 
 // rightEndWord reports whether a is the word before the last " port " of line, or before its
