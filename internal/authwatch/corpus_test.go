@@ -25,7 +25,8 @@ var fail2banModes = []string{"normal", "ddos", "extra", "aggressive"}
 // authentication methods" and "Disconnected from authenticating|invalid user … [preauth]".
 // fail2ban has no rule for OpenSSH 9.8's penalties (sshd already refuses those sources); they
 // are put with the scanners. A valid user's failed key counts in no mode (publickey=nofail, the
-// default) until the connection gives up ("Too many authentication failures").
+// default) until the connection gives up ("Too many authentication failures"); a failed hostbased
+// key counts in every mode.
 var fail2banKindModes = map[Kind]string{
 	KindFailed:      "normal",
 	KindInvalidUser: "normal",
@@ -34,7 +35,7 @@ var fail2banKindModes = map[Kind]string{
 	KindMaxAttempts: "normal",
 	KindPAM:         "normal",
 	KindRefused:     "normal",
-	KindFailedKey:   "normal", // invalid users only; see countsIn
+	KindFailedKey:   "normal", // publickey: invalid users only; see countsIn
 	KindPreauth:     "ddos",
 	KindNoIdent:     "ddos",
 	KindBadBanner:   "ddos",
@@ -45,20 +46,20 @@ var fail2banKindModes = map[Kind]string{
 
 // countsIn reports whether fail2ban would count a failure of f's kind in mode.
 func countsIn(f Failure, mode string) bool {
-	if f.Kind == KindFailedKey && !f.InvalidUser {
-		return false
+	if f.Kind == KindFailedKey && !f.InvalidUser && f.Method == MethodPublickey {
+		return false // publickey=nofail; hostbased failures count
 	}
-	m, ok := fail2banKindModes[f.Kind]
-	if !ok {
-		m = kindModeExtra[f.Kind]
-	}
+	m := fail2banKindModes[f.Kind]
 	switch {
 	case m == "":
 		return false
+	case f.Kind == KindPreauth:
+		// mdre-ddos-other counts every close in [preauth]; mdre-extra-other only
+		// "Disconnected from authenticating|invalid user … [preauth]", which authwatch
+		// does not tell apart: both modes count them.
+		return mode != "normal"
 	case mode == "aggressive", m == "normal", m == mode:
 		return true
-	case m == "ddos+extra":
-		return mode == "ddos" || mode == "extra"
 	}
 	return false
 }
@@ -187,16 +188,19 @@ func (ev corpusEvent) failures() []Failure {
 	if ev.Outcome == Recognised {
 		fs = append(fs, ev.Failure)
 	}
-	return append(fs, resolvedOf(ev.Event)...)
+	return append(fs, ev.Resolved...)
 }
 
 // runCorpus classifies every line, in order, and correlates them as the guard does.
 func runCorpus(lines []f2bLine) []corpusEvent {
 	p := Parser{Now: testNow}
-	s := NewSessions(1024)
+	var s *Sessions
 	evs := make([]corpusEvent, len(lines))
-	counted := map[int][]int{} // pid → indexes of lines whose failures count
+	var counted map[int][]int // pid → indexes of lines whose failures count
 	for i, l := range lines {
+		if i == 0 || l.file != lines[i-1].file {
+			s, counted = NewSessions(1024), map[int][]int{} // each file is a log of its own
+		}
 		f, o := p.Classify([]byte(l.line))
 		ev := s.Feed(f, o)
 		evs[i].Event = ev

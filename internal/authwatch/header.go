@@ -258,6 +258,9 @@ func parseTag(t []byte) (name []byte, pid int, ok bool) {
 	if i < 0 {
 		return t, 0, len(t) > 0
 	}
+	if i == 0 && len(t) > 2 && t[len(t)-1] == ']' {
+		return t[1 : len(t)-1], 0, true // old syslogds: "[sshd]:"
+	}
 	if i == 0 || t[len(t)-1] != ']' {
 		return nil, 0, false
 	}
@@ -304,10 +307,15 @@ func structuredData(rest []byte) ([]byte, bool) {
 		rest = rest[1:]
 	default:
 		for len(rest) > 0 && rest[0] == '[' {
-			j := 1
-			for j < len(rest) && rest[j] != ']' {
-				if rest[j] == '\\' {
+			// A PARAM-VALUE is quoted; some senders leave a "]" in it unescaped (fail2ban
+			// gh-2309), so brackets inside quotes do not end the element.
+			j, quoted := 1, false
+			for j < len(rest) && (quoted || rest[j] != ']') {
+				switch rest[j] {
+				case '\\':
 					j++
+				case '"':
+					quoted = !quoted
 				}
 				j++
 			}
