@@ -143,6 +143,10 @@ type Failure struct {
 	// Method is the authentication method a "Failed METHOD" or "Accepted METHOD" line names;
 	// MethodUnknown for other lines.
 	Method Method
+	// User identifies the user name the line names, as a 64-bit FNV-1a hash of the name as
+	// logged (0 when the line names none): enough for Sessions to tell whether the failures of
+	// a process were for the user that then logged in, without keeping the client's text.
+	User uint64
 }
 
 // Method is an SSH authentication method (RFC 4252 and its extensions) as sshd names it.
@@ -668,12 +672,19 @@ func pamModule(f Failure, msg []byte) (Failure, Outcome) {
 	if k < 0 {
 		return f, Ignored
 	}
-	tok, _ := token(rest[j+k+len(" rhost="):])
+	tok, after := token(rest[j+k+len(" rhost="):])
 	addr, ok := parseAddr(tok)
 	if !ok {
 		return f, Ignored
 	}
 	f.Kind, f.Addr = KindPAM, addr
+	// pam_unix names the user in "user=U" after rhost; some stacks only in ruser= (fail2ban
+	// gh-2070). The name is the one the client asked for.
+	if u := bytes.Index(after, []byte(" user=")); u >= 0 {
+		f.User = userHash(after[u+len(" user="):])
+	} else if r, _ := token(rest[j+len(" ruser="):]); len(r) > 0 {
+		f.User = userHash(r)
+	}
 	return f, Recognised
 }
 

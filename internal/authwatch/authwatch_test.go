@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden")
@@ -285,7 +286,8 @@ func TestParse(t *testing.T) {
 			if ok != tt.ok {
 				t.Fatalf("Parse(%q) = %s, want ok=%v", tt.line, describe(got, ok), tt.ok)
 			}
-			if d := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+			// TestUser checks User.
+			if d := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmpopts.IgnoreFields(Failure{}, "User")); d != "" {
 				t.Errorf("Parse(%q) (-want +got):\n%s", tt.line, d)
 			}
 		})
@@ -338,6 +340,38 @@ func TestParseAllocs(t *testing.T) {
 		b := []byte(fl.line)
 		if n := testing.AllocsPerRun(20, func() { p.Parse(b) }); n != 0 {
 			t.Errorf("Parse(%q) allocates %v times, want 0", fl.line, n)
+		}
+	}
+}
+
+// TestUser: the user name each shape names, which Sessions compares between failures and the
+// login that follows.
+func TestUser(t *testing.T) {
+	tests := []struct{ line, user string }{
+		{"sshd[1]: Failed password for invalid user admin from 192.0.2.1 port 2 ssh2", "admin"},
+		{"sshd[1]: Failed password for root from 192.0.2.1 port 2 ssh2", "root"},
+		{"sshd[1]: Failed password for x from 6.6.6.6 port 1 ssh2 from 192.0.2.1 port 2 ssh2", "x from 6.6.6.6 port 1 ssh2"},
+		{"sshd[1]: Failed publickey for git from 192.0.2.1 port 2 ssh2: ED25519 SHA256:abc", "git"},
+		{"sshd[1]: Accepted publickey for git from 192.0.2.1 port 2 ssh2: ED25519 SHA256:abc", "git"},
+		{"sshd[1]: Invalid user oracle from 192.0.2.1 port 2", "oracle"},
+		{"sshd[1]: error: PAM: Authentication failure for illegal user bob from 192.0.2.1", "bob"},
+		{"sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=alice", "alice"},
+		{"sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=carol rhost=192.0.2.1", "carol"},
+		{"dropbear[1]: Bad password attempt for 'root' from 192.0.2.1:5", "root"},
+		{"dropbear[1]: Pubkey auth succeeded for 'git' with ssh-ed25519 key SHA256:abc from 192.0.2.1:5", "git"},
+		{"dropbear[1]: Login attempt for nonexistent user from 192.0.2.1:5", ""},
+		{"sshd[1]: Connection closed by 192.0.2.1 port 5 [preauth]", ""},
+		{"sshd[1]: Bad protocol version identification 'x' from 192.0.2.1 port 5", ""},
+	}
+	var p Parser
+	for _, tt := range tests {
+		f, o := p.Classify([]byte(tt.line))
+		var want uint64
+		if tt.user != "" {
+			want = userHash([]byte(tt.user))
+		}
+		if o == Ignored || f.User != want {
+			t.Errorf("Classify(%q) = %s User %d, want %d (%q)", tt.line, o, f.User, want, tt.user)
 		}
 	}
 }

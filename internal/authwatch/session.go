@@ -9,7 +9,8 @@ import (
 // does: a failure whose line names no address (Unaddressed) takes the address a line of the
 // same process names, before it or, within MaxPending, after it; and a process that logs
 // Accepted has its earlier failures forgiven (a PAM module that fails before another succeeds,
-// an agent's keys offered in turn). Only addresses sshd itself wrote in a Recognised, Linked or
+// an agent's keys offered in turn), unless one of them was for another user than the one that
+// logged in. Only addresses sshd itself wrote in a Recognised, Linked or
 // Accepted line of that PID are used, so correlation never lets client text choose one.
 //
 // All the lines of one connection carry one PID: sshd's privilege-separated child, and since
@@ -132,13 +133,25 @@ func (s *Sessions) Feed(f Failure, o Outcome) Event {
 		}
 	case Accepted:
 		if ss, ok := s.byID[f.PID]; ok {
-			if ss.addr == f.Addr && len(ss.failures) > 0 {
+			if ss.addr == f.Addr && len(ss.failures) > 0 && sameUser(ss.failures, f.User) {
 				ev.Forgive = append([]Failure(nil), ss.failures...)
 			}
 			delete(s.byID, f.PID)
 		}
 	}
 	return ev
+}
+
+// sameUser reports whether every failure that names a user names user: a client that failed
+// as other users before logging in is guessing their passwords with an account it holds, and
+// keeps its failures (as fail2ban does, gh-2070).
+func sameUser(failures []Failure, user uint64) bool {
+	for _, f := range failures {
+		if f.User != 0 && f.User != user {
+			return false
+		}
+	}
+	return true
 }
 
 // within reports whether later is at most d after earlier; a zero time is not limited.

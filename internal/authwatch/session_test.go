@@ -87,6 +87,16 @@ func TestSessions(t *testing.T) {
 			{f: fl(5, KindNone, A, 2), o: Accepted, want: Accepted, addr: "192.0.2.7", forgive: 2},
 			{f: fl(5, KindNone, A, 3), o: Accepted, want: Accepted, addr: "192.0.2.7"}, // forgotten after the first
 		}},
+		{"accepted for another user forgives nothing", 8, []sessionStep{
+			{f: fl(5, KindPAM, A, 0).as("root"), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindPreauth, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindNone, A, 2).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
+		}},
+		{"accepted for the same user forgives", 8, []sessionStep{
+			{f: fl(5, KindPAM, A, 0).as("known"), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindMaxAttempts, none, 1), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
+			{f: fl(5, KindNone, A, 2).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7", forgive: 2},
+		}},
 		{"accepted from another address forgives nothing", 8, []sessionStep{
 			{f: fl(5, KindFailed, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(5, KindNone, B, 1), o: Accepted, want: Accepted, addr: "2001:db8::9"},
@@ -138,6 +148,12 @@ func TestSessions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// as returns f naming the user u.
+func (f Failure) as(u string) Failure {
+	f.User = userHash([]byte(u))
+	return f
 }
 
 // at returns f with its time moved to d after the test's base time.
