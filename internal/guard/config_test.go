@@ -149,7 +149,7 @@ func TestParseConfigErrors(t *testing.T) {
 		name, in string
 		want     string // the whole message
 	}{
-		{"unknown top key", "threshold:\n  failures: 3\nbanned: 1\n", `g.yaml:3: unknown key "banned" under guard; the keys are allowlist, backend, ban, invalid_user_factor, max_tracked, sources, threshold, weights`},
+		{"unknown top key", "threshold:\n  failures: 3\nbanned: 1\n", `g.yaml:3: unknown key "banned" under guard; the keys are allowlist, backend, ban, invalid_user_factor, max_sessions, max_tracked, mode, sources, threshold, weights`},
 		{"unknown nested key", "threshold:\n  failure: 3\n", `g.yaml:2: unknown key "failure" under threshold; the keys are failures, window`},
 		{"unknown kind", "weights:\n  failed: 1\n  guessed: 2\n", `g.yaml:3: unknown key "guessed" under weights; the keys are bad-banner, failed, failed-key, invalid-user, max-attempts, no-ident, no-kex, not-allowed, pam, penalty, preauth, refused, root-refused, timeout`},
 		{"zero threshold", "threshold:\n  failures: 0\n", `g.yaml:2: threshold.failures "0": give a number of failures above 0 and at most 10000, e.g. 10`},
