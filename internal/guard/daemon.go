@@ -279,6 +279,11 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	d.stats.Lines++
 	d.parser.Now = now
 	f, outcome := d.parser.Classify(l.Text)
+	d.classified(ctx, l, now, f, outcome)
+}
+
+// classified is line after Classify: correlate, forgive or decide. Called with mu held.
+func (d *Daemon) classified(ctx context.Context, l follow.Line, now time.Time, f authwatch.Failure, outcome authwatch.Outcome) {
 	switch outcome {
 	case authwatch.Refused:
 		d.stats.Refused++
