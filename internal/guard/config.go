@@ -628,6 +628,10 @@ func ParseRate(s string) (int, time.Duration, error) {
 	return n, d, nil
 }
 
+// FormatDuration prints a duration as the configuration writes it: 15m, 2h, 1h30m, 7d rather
+// than 15m0s.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
 // formatDuration prints 15m, 2h, 1h30m, 7d rather than 15m0s.
 func formatDuration(d time.Duration) string {
 	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
