@@ -282,6 +282,8 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 		}
 		msg = msg[i+2:]
 	}
+	msg = trimKernel(msg)
+	msg = trimDropbearStamp(msg)
 	// The length sshd's syslog call cut at includes the "error: " it prefixes.
 	cut := len(msg) >= maxSyslogMessage
 	// sshd ends no message in a blank, but some relays add one.
@@ -303,11 +305,22 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 			if len(method) == 0 || !found {
 				return f, Ignored
 			}
-			f.Kind = KindFailed
+			f.Kind, f.Method = KindFailed, methodOf(method)
+			if f.Method == MethodPublickey || f.Method == MethodHostbased {
+				f.Kind = KindFailedKey
+			}
 			f.InvalidUser = bytes.HasPrefix(body, []byte("invalid user ")) ||
 				bytes.HasPrefix(body, []byte("illegal user ")) ||
 				bytes.HasPrefix(body, []byte("<invalid username> "))
 			return fromCandidates(f, body, failedShape(method), cut)
+		}
+	case 'A':
+		if rest, found := bytes.CutPrefix(msg, []byte("Accepted ")); found {
+			return authLine(f, rest, Accepted, cut)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Auth succeeded with blank password for '")); found {
+			f.Method = MethodNone
+			return dropbearEnd(f, rest, Accepted)
 		}
 	case 'I':
 		if bytes.HasPrefix(msg, []byte("Invalid user ")) || bytes.HasPrefix(msg, []byte("Illegal user ")) {
@@ -317,16 +330,34 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	case 'U':
 		if rest, found := bytes.CutPrefix(msg, []byte("User ")); found {
 			f.Kind = KindNotAllowed
-			return fromCandidates(f, rest, tailNotAllowed, cut)
+			f, o = fromCandidates(f, rest, tailNotAllowed, cut)
+			if o == Ignored && !bytes.Contains(rest, []byte(" from ")) && bytes.Contains(rest, []byte(" not allowed because ")) {
+				// auth.c: "User U not allowed because account is locked" (or the shell
+				// is missing): the process knows its client.
+				return f, Unaddressed
+			}
+			return f, o
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Unable to negotiate with ")); found {
 			f.Kind = KindNoKex
 			return fixed(f, rest)
 		}
+		if bytes.HasPrefix(msg, []byte("Unable to negotiate a ")) {
+			// Before OpenSSH 7.3: "fatal: Unable to negotiate a key exchange method [preauth]".
+			f.Kind = KindNoKex
+			return f, Unaddressed
+		}
 	case 'R':
 		if rest, found := bytes.CutPrefix(msg, []byte("ROOT LOGIN REFUSED FROM ")); found {
 			f.Kind = KindRootRefused
 			return fixed(f, rest)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Received disconnect from ")); found {
+			return received(f, rest)
+		}
+		if bytes.HasPrefix(msg, []byte("Read from socket failed: Connection reset by peer")) {
+			f.Kind = KindPreauth // before OpenSSH 7.2 (fail2ban gh-864)
+			return f, Unaddressed
 		}
 	case 'm':
 		if rest, found := bytes.CutPrefix(msg, []byte("maximum authentication attempts exceeded for ")); found {
@@ -337,6 +368,28 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	case 'P':
 		if rest, found := bytes.CutPrefix(msg, []byte("PAM: ")); found {
 			return pamError(f, rest, cut)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Postponed ")); found {
+			return authLine(f, rest, Linked, cut)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Partial ")); found {
+			return authLine(f, rest, Linked, cut)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Password auth succeeded for '")); found {
+			f.Method = MethodPassword
+			return dropbearEnd(f, rest, Accepted)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("PAM password auth succeeded for '")); found {
+			f.Method = MethodPassword
+			return dropbearEnd(f, rest, Accepted)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Pubkey auth succeeded for '")); found {
+			f.Method = MethodPublickey
+			return dropbearEnd(f, rest, Accepted)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Pubkey auth bad signature for '")); found {
+			f.Kind, f.Method = KindFailedKey, MethodPublickey
+			return dropbearEnd(f, rest, Recognised)
 		}
 	case 'p':
 		if bytes.HasPrefix(msg, []byte("pam_")) {
@@ -349,31 +402,105 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 		}
 		if found {
 			f.Kind = KindPreauth
-			return rightEnd(f, rest, true, nil, cut)
+			return closed(f, rest, cut)
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Connection from ")); found {
+			// sshd-session.c (LogLevel VERBOSE): "Connection from A port N on B port M[
+			// rdomain "R"]", the first line of a connection; older: "Connection from A[ port N]".
+			return linked(fixed(f, rest))
+		}
+		if rest, found := bytes.CutPrefix(msg, []byte("Child connection from ")); found {
+			return linked(dropbearAddr(f, rest)) // dropbear svr-main.c
 		}
 	case 'D':
 		if rest, found := bytes.CutPrefix(msg, []byte("Disconnected from ")); found {
 			f.Kind = KindPreauth
-			return rightEnd(f, rest, true, nil, cut)
+			return closed(f, rest, cut)
+		}
+		if bytes.HasPrefix(msg, []byte("Disconnecting: Too many authentication failures")) {
+			// Before OpenSSH 7.x: "Disconnecting: Too many authentication failures for U
+			// [preauth]", no address.
+			f.Kind = KindMaxAttempts
+			return f, Unaddressed
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Disconnecting ")); found {
 			f.Kind = KindMaxAttempts
-			return rightEnd(f, rest, false, []byte(": Too many authentication failures"), cut)
+			f, o = rightEnd(f, rest, false, []byte(": Too many authentication failures"), cut)
+			if o == Ignored && bytes.Contains(rest, []byte(": Change of username or service not allowed: ")) {
+				// auth2.c: a client that changed its user name in mid-authentication. The
+				// client's names stand on both sides of the address; the process knows it.
+				f.Kind = KindNotAllowed
+				return f, Unaddressed
+			}
+			return f, o
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Did not receive identification string from ")); found {
 			f.Kind = KindNoIdent
 			return fixed(f, rest)
 		}
-	case 'B':
+	case 'B', 'b':
 		if rest, found := bytes.CutPrefix(msg, []byte("Bad protocol version identification ")); found {
 			f.Kind = KindBadBanner
 			return fromCandidates(f, rest, tailBanner, cut)
 		}
-	case 'b':
 		if rest, found := bytes.CutPrefix(msg, []byte("banner exchange: Connection from ")); found &&
 			bytes.HasSuffix(rest, []byte(": invalid format")) {
 			f.Kind = KindBadBanner
 			return fixed(f, rest)
+		}
+		// Dropbear (svr-authpasswd.c, svr-authpam.c; lowercase before 2013).
+		rest, found := bytes.CutPrefix(msg[1:], []byte("ad password attempt for '"))
+		if !found {
+			rest, found = bytes.CutPrefix(msg[1:], []byte("ad PAM password attempt for '"))
+		}
+		if found {
+			f.Kind, f.Method = KindFailed, MethodPassword
+			return dropbearEnd(f, rest, Recognised)
+		}
+	case 'L', 'l':
+		if rest, found := bytes.CutPrefix(msg[1:], []byte("ogin attempt for nonexistent user")); found {
+			f.Kind, f.InvalidUser = KindInvalidUser, true
+			return dropbearEnd(f, rest, Recognised)
+		}
+		if rest, found := bytes.CutPrefix(msg[1:], []byte("ogin attempt with wrong user ")); found {
+			f.Kind = KindNotAllowed
+			return dropbearEnd(f, rest, Recognised)
+		}
+	case 'E':
+		if rest, found := bytes.CutPrefix(msg, []byte("Exit before auth")); found {
+			return exitBeforeAuth(f, rest)
+		}
+	case 'S':
+		if rest, found := bytes.CutPrefix(msg, []byte("SSH: Server;Ltype: ")); found {
+			return serverLtype(f, rest)
+		}
+	case 'k':
+		if rest, found := bytes.CutPrefix(msg, []byte("kex_exchange_identification: ")); found {
+			// sshd-session.c/kex.c, OpenSSH 8.2+: a connection that sent no SSH banner (a
+			// scanner); the address is in the process's other lines.
+			rest, _ = bytes.CutPrefix(rest, []byte("read: "))
+			if bytes.HasPrefix(rest, []byte("Connection closed by remote host")) ||
+				bytes.HasPrefix(rest, []byte("Connection reset by peer")) ||
+				bytes.HasPrefix(rest, []byte("client sent invalid protocol identifier")) ||
+				bytes.HasPrefix(rest, []byte("Client sent invalid protocol identifier")) {
+				f.Kind = KindNoIdent
+				return f, Unaddressed
+			}
+		}
+	case 's':
+		if rest, found := bytes.CutPrefix(msg, []byte("ssh_dispatch_run_fatal: Connection from ")); found {
+			// packet.c sshpkt_vfatal: garbage after the banner exchange.
+			if bytes.HasSuffix(rest, []byte(": message authentication code incorrect [preauth]")) ||
+				bytes.HasSuffix(rest, []byte(": Connection corrupted [preauth]")) {
+				f.Kind = KindBadBanner
+				return fixed(f, rest)
+			}
+		}
+	case 'n':
+		if rest, found := bytes.CutPrefix(msg, []byte("no matching ")); found && bytes.Contains(rest, []byte(" found: ")) {
+			// Before OpenSSH 7.3: "fatal: no matching mac found: client … server … [preauth]".
+			f.Kind = KindNoKex
+			return f, Unaddressed
 		}
 	case 'T':
 		if rest, found := bytes.CutPrefix(msg, []byte("Timeout before authentication for ")); found {

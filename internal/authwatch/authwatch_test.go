@@ -27,6 +27,9 @@ func describe(f Failure, ok bool) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", f.Kind, f.Addr)
+	if f.Method != MethodUnknown {
+		fmt.Fprintf(&b, " method=%s", f.Method)
+	}
 	if f.Port != 0 {
 		fmt.Fprintf(&b, " port=%d", f.Port)
 	}
@@ -40,6 +43,18 @@ func describe(f Failure, ok bool) string {
 		b.WriteString(" " + f.Time.Format(time.RFC3339Nano))
 	}
 	return b.String()
+}
+
+// describeOutcome renders what Classify returns: describe's form for a failure, the outcome
+// before it for the other lines that are not ignored.
+func describeOutcome(f Failure, o Outcome) string {
+	switch o {
+	case Ignored:
+		return "-"
+	case Recognised:
+		return describe(f, true)
+	}
+	return o.String() + " " + describe(f, true)
 }
 
 // fixtureLine is one log line of a fixture with the source's own expectation, if it gives one.
@@ -97,7 +112,7 @@ func readFixtures(t testing.TB) []fixtureLine {
 	return out
 }
 
-// TestGolden runs every fixture line through Parse and compares with testdata/golden.
+// TestGolden runs every fixture line through Classify and compares with testdata/golden.
 func TestGolden(t *testing.T) {
 	p := Parser{Now: testNow}
 	byFile := map[string]*bytes.Buffer{}
@@ -109,8 +124,8 @@ func TestGolden(t *testing.T) {
 			byFile[fl.file] = b
 			order = append(order, fl.file)
 		}
-		f, ok := p.Parse([]byte(fl.line))
-		fmt.Fprintf(b, "%s\n\t=> %s\n", fl.line, describe(f, ok))
+		f, o := p.Classify([]byte(fl.line))
+		fmt.Fprintf(b, "%s\n\t=> %s\n", fl.line, describeOutcome(f, o))
 	}
 	for _, name := range order {
 		path := filepath.Join("testdata/golden", strings.TrimSuffix(name, ".txt")+".golden")
@@ -147,9 +162,17 @@ var disagreements = map[string]string{
 	"Nov 11 08:04:52 redbamboo sshd[2737]: Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2": "10.10.1.2",
 	// SSHGuard counts "Change of username or service not allowed: (U,S) -> (U2,S2)": both user
 	// names come after the address and are the client's, so the right end cannot be trusted and
-	// a left-to-right parse is open to injection. The same connection logs "Invalid user" or
-	// "Failed" lines, which are counted.
+	// a left-to-right parse is open to injection. The line is Unaddressed: Sessions gives it the
+	// address of the same process's other lines ("Invalid user", "Failed", "Connection from").
 	"Jul  4 13:55:09 karpov sshd[64301]: Disconnecting invalid user user 10.42.42.42 port 38987: Change of username or service not allowed: (user,ssh-connection) -> (manager,ssh-connection) [preauth]": "change of user",
+	// The client's own disconnect reasons: JSch's "Auth fail" (fail2ban counts it in every
+	// mode) and "no more authentication methods available" (fail2ban's extra mode: a client
+	// that had no method the server offers, often a password bot at a key-only server).
+	// SSHGuard counts neither. The address is sshd's, before the client's text.
+	"Apr 10 13:50:24 quasar sshd[53269]: error: Received disconnect from 95.9.156.208: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]":                  "JSch auth fail",
+	"Apr 10 13:50:24 quasar sshd[53269]: error: Received disconnect from 2001:db8::a11:beef:7ac0: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]":       "JSch auth fail",
+	"May 29 14:44:30 epsilon sshd[4564]: error: Received disconnect from 192.168.2.200: 14: No supported authentication methods available [preauth]":           "no auth methods",
+	"May 29 14:44:30 epsilon sshd[4564]: error: Received disconnect from 2001:db8::a11:beef:7ac0: 14: No supported authentication methods available [preauth]": "no auth methods",
 	// POSSIBLE BREAK-IN ATTEMPT is a DNS mismatch, not an attempt to log in (fail2ban: no match).
 	// wazuh's expectations are rule ids, not addresses; none of these are in disagreement.
 }
@@ -198,15 +221,15 @@ func TestParse(t *testing.T) {
 		ok   bool
 	}{
 		{"failed password rfc3164", "Feb 25 14:34:10 belka sshd[31602]: Failed password for invalid user ROOT from 194.117.26.69 port 50273 ssh2",
-			Failure{Time: time.Date(2026, 2, 25, 14, 34, 10, 0, time.UTC), Addr: v4("194.117.26.69"), Port: 50273, Kind: KindFailed, InvalidUser: true, Service: "sshd", PID: 31602}, true},
+			Failure{Time: time.Date(2026, 2, 25, 14, 34, 10, 0, time.UTC), Addr: v4("194.117.26.69"), Port: 50273, Kind: KindFailed, InvalidUser: true, Service: "sshd", PID: 31602, Method: MethodPassword}, true},
 		{"december line read in january is last year", "Dec 31 23:59:59 h sshd[1]: Invalid user a from 192.0.2.1 port 1",
 			Failure{Time: time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC), Addr: v4("192.0.2.1"), Port: 1, Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 1}, true},
 		{"iso with offset is utc", "2013-10-30T14:51:30.267401+01:00 srv sshd[12671]: Invalid user opcione from 192.241.237.101",
 			Failure{Time: time.Date(2013, 10, 30, 13, 51, 30, 267401000, time.UTC), Addr: v4("192.241.237.101"), Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 12671}, true},
 		{"macos syslog style sshd-session", "2026-09-13 12:31:09.292032-0700 localhost sshd-session[16472]: Failed publickey for vagrant from 10.211.55.2 port 54807 ssh2: ED25519 SHA256:MA2Wm9kQUD",
-			Failure{Time: time.Date(2026, 9, 13, 19, 31, 9, 292032000, time.UTC), Addr: v4("10.211.55.2"), Port: 54807, Kind: KindFailed, Service: "sshd-session", PID: 16472}, true},
+			Failure{Time: time.Date(2026, 9, 13, 19, 31, 9, 292032000, time.UTC), Addr: v4("10.211.55.2"), Port: 54807, Kind: KindFailedKey, Service: "sshd-session", PID: 16472, Method: MethodPublickey}, true},
 		{"macos default style", "2026-09-13 12:31:09.292032-0700 0x2230     Default     0x0                  1732   0    sshd-auth: Failed password for root from 2001:db8::1 port 22 ssh2",
-			Failure{Time: time.Date(2026, 9, 13, 19, 31, 9, 292032000, time.UTC), Addr: v4("2001:db8::1"), Port: 22, Kind: KindFailed, Service: "sshd-auth", PID: 1732}, true},
+			Failure{Time: time.Date(2026, 9, 13, 19, 31, 9, 292032000, time.UTC), Addr: v4("2001:db8::1"), Port: 22, Kind: KindFailed, Service: "sshd-auth", PID: 1732, Method: MethodPassword}, true},
 		{"journald short-unix", "1641768793.123456 host sshd[7]: Invalid user x from 192.0.2.9 port 4",
 			Failure{Time: time.Unix(1641768793, 123456000).UTC(), Addr: v4("192.0.2.9"), Port: 4, Kind: KindInvalidUser, InvalidUser: true, Service: "sshd", PID: 7}, true},
 		{"journald export message", "MESSAGE=Connection closed by authenticating user root 192.0.2.10 port 46038 [preauth]",
@@ -220,11 +243,11 @@ func TestParse(t *testing.T) {
 		{"v4-mapped, zone dropped", "Invalid user a from ::ffff:192.0.2.1%eth0 port 2",
 			Failure{Addr: v4("192.0.2.1"), Port: 2, Kind: KindInvalidUser, InvalidUser: true}, true},
 		{"injection: user holds from ADDR", "Nov 11 08:04:51 redbamboo sshd[2737]: Failed password for invalid user x from 6.6.6.6 port 1 ssh2 from 192.0.2.7 port 58946 ssh2",
-			Failure{Time: time.Date(2026, 11, 11, 8, 4, 51, 0, time.UTC), Addr: v4("192.0.2.7"), Port: 58946, Kind: KindFailed, InvalidUser: true, Service: "sshd", PID: 2737}, true},
+			Failure{Time: time.Date(2026, 11, 11, 8, 4, 51, 0, time.UTC), Addr: v4("192.0.2.7"), Port: 58946, Kind: KindFailed, InvalidUser: true, Service: "sshd", PID: 2737, Method: MethodPassword}, true},
 		{"injection: certificate key ID after the address (issue 11)", "Failed publickey for invalid user bob from 10.99.0.17 port 5555 ssh2: ECDSA-CERT SHA256:abcdef ID x from 6.6.6.19 port 22 ssh2 (serial 1) CA ECDSA SHA256:ghijk",
-			Failure{Addr: v4("10.99.0.17"), Port: 5555, Kind: KindFailed, InvalidUser: true}, true},
+			Failure{Addr: v4("10.99.0.17"), Port: 5555, Kind: KindFailedKey, InvalidUser: true, Method: MethodPublickey}, true},
 		{"injection: hostbased client user after the address (issue 11)", `Failed hostbased for invalid user bob from 10.99.0.18 port 5555 ssh2: ECDSA SHA256:abc, client user "x from 6.6.6.20 port 22 ssh2", client host "h"`,
-			Failure{Addr: v4("10.99.0.18"), Port: 5555, Kind: KindFailed, InvalidUser: true}, true},
+			Failure{Addr: v4("10.99.0.18"), Port: 5555, Kind: KindFailedKey, InvalidUser: true, Method: MethodHostbased}, true},
 		{"injection: real host is a name, no fallback", "Failed password for invalid user x from 6.6.6.6 port 1 ssh2 from example.com port 22 ssh2", Failure{}, false},
 		{"injection: preauth close user holds an address", "Connection closed by authenticating user 6.6.6.6 port 1 192.0.2.11 port 46039 [preauth]",
 			Failure{Addr: v4("192.0.2.11"), Port: 46039, Kind: KindPreauth}, true},

@@ -28,6 +28,9 @@ func FuzzParse(f *testing.F) {
 	for _, l := range exploitLines {
 		f.Add(l)
 	}
+	for _, tt := range recallTests {
+		f.Add(tt.line)
+	}
 	var p Parser
 	p.Now = testNow
 	f.Fuzz(func(t *testing.T, line string) {
@@ -36,15 +39,23 @@ func FuzzParse(f *testing.F) {
 		if ok != (o == Recognised) || (ok && c != got) || (o == Refused && c.Addr.IsValid()) || (o == Ignored && c != (Failure{})) {
 			t.Fatalf("Parse(%q) = %s, Classify = %s %s", line, describe(got, ok), o, describe(c, true))
 		}
-		if !ok {
-			if got != (Failure{}) {
-				t.Fatalf("Parse(%q) = %s with ok=false, want the zero Failure", line, describe(got, true))
-			}
+		if !ok && got != (Failure{}) {
+			t.Fatalf("Parse(%q) = %s with ok=false, want the zero Failure", line, describe(got, true))
+		}
+		if o == Unaddressed && (c.Addr.IsValid() || c.Kind == KindNone) {
+			t.Fatalf("Classify(%q) = %s %s: an address or no kind", line, o, describe(c, true))
+		}
+		if (o == Accepted || o == Linked) && (!c.Addr.IsValid() || c.Kind != KindNone) {
+			t.Fatalf("Classify(%q) = %s %s: no address or a kind", line, o, describe(c, true))
+		}
+		if !ok && o != Accepted && o != Linked {
 			return
 		}
+		// Accepted and Linked lines lend their address to Sessions: it is sshd's too.
+		got, ok = c, true
 		line = strings.TrimRight(line, "\r\n") // as Parse reads it
 		a := got.Addr
-		if !a.IsValid() || a.Zone() != "" || a.Is4In6() || got.Kind == KindNone {
+		if !a.IsValid() || a.Zone() != "" || a.Is4In6() || (got.Kind == KindNone) != (o != Recognised) {
 			t.Fatalf("Parse(%q) = %s: invalid address or kind", line, describe(got, ok))
 		}
 		var after string
@@ -52,6 +63,23 @@ func FuzzParse(f *testing.F) {
 			KindNoIdent: "identification string from ", KindTimeout: "authentication for connection from ",
 			KindPenalty: " from [", KindRefused: " ("}
 		switch m, isFixed := fixedMarker[got.Kind]; {
+		case strings.Contains(line, "Received disconnect from "):
+			// The client's disconnect reason follows sshd's address, which follows the marker.
+			_, after, _ = strings.Cut(line, "Received disconnect from ")
+			after, _, _ = strings.Cut(after, " ")
+			after = strings.TrimSuffix(after, ":")
+		case strings.Contains(line, "ssh_dispatch_run_fatal: Connection from "):
+			_, after, _ = strings.Cut(line, "ssh_dispatch_run_fatal: Connection from ")
+		case o == Linked && (strings.Contains(line, "Connection closed by ") || strings.Contains(line, "Connection reset by ")):
+			// Only sshd's address follows these markers when no user precedes it.
+			_, after, _ = strings.Cut(line, " by ")
+			after, _, _ = strings.Cut(after, " ")
+		case o == Linked && strings.Contains(line, ";Remote: "):
+			_, after, _ = strings.Cut(line, ";Remote: ")
+			after, _, _ = strings.Cut(after, ";")
+			after = after[:max(strings.LastIndexByte(after, '-'), 0)]
+		case dropbearWord(line, a):
+			return
 		case got.Kind == KindPAM && strings.Contains(line, "(sshd:auth): "):
 			_, r, _ := strings.Cut(line, " ruser=")
 			_, after, _ = strings.Cut(r, " rhost=")
@@ -85,6 +113,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %s: address not after the last marker (%q)", line, describe(got, ok), after)
 		}
 	})
+}
+
+// dropbearWord reports whether a is dropbear's "ADDR:PORT" at the end of line after its last
+// " from ", or in "Exit before auth from <ADDR:PORT>" (the first "<" after that marker).
+func dropbearWord(line string, a netip.Addr) bool {
+	var w string
+	line = strings.TrimSuffix(line, ", extra auth required")
+	if _, after, ok := strings.Cut(line, "Exit before auth from <"); ok {
+		w, _, _ = strings.Cut(after, ">")
+	} else if i := strings.LastIndex(line, " from "); i >= 0 && !strings.Contains(line[i+len(" from "):], " ") {
+		w = line[i+len(" from "):]
+	} else {
+		return false
+	}
+	i := strings.LastIndexByte(w, ':')
+	if i < 0 {
+		return false
+	}
+	return containsAddr(w[:i], a)
 }
 
 // rightEndWord reports whether a is the word before the last " port " of line, or before its

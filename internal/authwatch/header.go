@@ -28,8 +28,9 @@ type header struct {
 // services are the program names whose lines are read; any other tag makes the line someone
 // else's (a cron job or sudo writing "Failed password" text is not sshd). OpenSSH 9.8 moved the
 // per-connection work to sshd-session and OpenSSH 10 the authentication to sshd-auth (reference
-// adaptive.md §7; macOS 15/26 log failures only under those names).
-var services = [...]string{"sshd", "sshd-session", "sshd-auth"}
+// adaptive.md §7; macOS 15/26 log failures only under those names). Dropbear is the SSH server
+// of OpenWrt, BusyBox systems and many appliances.
+var services = [...]string{"sshd", "sshd-session", "sshd-auth", "dropbear"}
 
 // splitHeader finds the message of a line and says whether the line is sshd's (or carries no
 // program name at all: journalctl -o cat, a bare message). It does not parse the timestamp.
@@ -76,16 +77,41 @@ func splitHeader(line []byte) (h header, msg []byte, ok bool) {
 }
 
 // splitTagged reads "[host ]tag[pid]: msg" after a timestamp. A token ending in ':' right after
-// the timestamp is the tag (no host: BSD syslog to a local file, socklog's "auth.info:").
+// the timestamp is the tag (no host: BSD syslog to a local file, socklog's "auth.info:"). The
+// variants SSHGuard's and fail2ban's tests hold are read too: FreeBSD syslogd -v's "<10.5>"
+// before the host, BusyBox's "facility.level" between host and tag ("vps auth.info
+// sshd[13482]:"), a tag without its colon (rsyslog 8 "sshd[20974] error: …", old "[sshd]"),
+// old "[sshd]:" tags, and RFC 5424 fields after a timestamp without "<PRI>1" (sysklogd: "host
+// dropbear 6052 - - msg"). A tag without its colon must name a service and, unless it is
+// bracketed, carry a pid: a message's words are never read as a tag.
 func splitTagged(h header, rest []byte) (header, []byte, bool) {
 	rest = skipSpaces(rest)
 	tok, after := token(rest)
+	if len(tok) > 2 && tok[0] == '<' && tok[len(tok)-1] == '>' && isPriority(tok[1:len(tok)-1]) {
+		tok, after = token(skipSpaces(after)) // FreeBSD syslogd -v: "<facility.level>"
+	}
 	if len(tok) == 0 {
 		return h, nil, false
 	}
 	if tok[len(tok)-1] != ':' {
+		if name, pid, ok := colonlessTag(tok); ok {
+			return h.tagged(name, pid, after)
+		}
+		host := tok
 		tok, after = token(skipSpaces(after))
-		if len(tok) == 0 || tok[len(tok)-1] != ':' {
+		if isFacility(tok) && (len(tok) == 0 || tok[len(tok)-1] != ':') {
+			tok, after = token(skipSpaces(after)) // BusyBox: "host auth.info sshd[1]:"
+		}
+		if len(tok) == 0 {
+			return h, nil, false
+		}
+		if tok[len(tok)-1] != ':' {
+			if name, pid, ok := colonlessTag(tok); ok {
+				return h.tagged(name, pid, after)
+			}
+			if m, ok := fields5424(&h, tok, after); ok && len(host) > 0 {
+				return h, m, true
+			}
 			return h, nil, false
 		}
 	}
@@ -95,13 +121,98 @@ func splitTagged(h header, rest []byte) (header, []byte, bool) {
 	}
 	if !h.setService(name) {
 		// socklog and busybox write the facility when a line has no tag
-		// ("2015-05-27T04:31:27.46667 auth.info: Invalid user admin from 192.168.2.1").
+		// ("2015-05-27T04:31:27.46667 auth.info: Invalid user admin from 192.168.2.1"), and
+		// socklog may keep the line's own timestamp and tag after it ("auth.info: May 27
+		// 04:31:28 sshd[30993]: Invalid user …"), which then decide.
 		if !isAuthFacility(name) {
 			return h, nil, false
 		}
+		m := skipSpaces(after)
+		if len(m) > 15 && m[3] == ' ' && isMonth(m[:3]) {
+			if n := len3164(m); n > 0 {
+				return splitTagged(h, m[n:])
+			}
+		}
+		if t, _ := token(m); len(t) > 0 && t[0] == 's' {
+			if tname, tpid, isTag := bareTag(t); isTag {
+				if !h.setService(tname) {
+					return h, nil, false
+				}
+				_, after = token(m)
+				h.pid = tpid
+			}
+		}
+		return h, skipSpaces(after), true
 	}
 	h.pid = pid
 	return h, skipOneSpace(after), true
+}
+
+// tagged finishes a header whose tag had no colon.
+func (h header) tagged(name []byte, pid int, after []byte) (header, []byte, bool) {
+	if !h.setService(name) {
+		return h, nil, false
+	}
+	h.pid = pid
+	return h, skipOneSpace(after), true
+}
+
+// colonlessTag recognises a tag written without its colon: "sshd[123]" or "[sshd]" (old
+// syslogds), for the services only.
+func colonlessTag(t []byte) (name []byte, pid int, ok bool) {
+	if len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
+		var h header
+		return t[1 : len(t)-1], 0, h.setService(t[1 : len(t)-1])
+	}
+	if len(t) < 4 || t[0] != 's' && t[0] != 'd' || t[len(t)-1] != ']' {
+		return nil, 0, false
+	}
+	name, pid, ok = parseTag(t)
+	var h header
+	return name, pid, ok && pid > 0 && h.setService(name)
+}
+
+// fields5424 reads "APP PROCID MSGID SD MSG", RFC 5424's fields after the host, where app is
+// the token already read: sysklogd writes them after an ISO timestamp without "<PRI>1".
+func fields5424(h *header, app, rest []byte) ([]byte, bool) {
+	procid, rest := token(skipOneSpace(rest))
+	msgid, rest := token(skipOneSpace(rest))
+	if len(procid) == 0 || len(msgid) == 0 || !h.setService(app) {
+		return nil, false
+	}
+	if p, isNum := atoi(procid); isNum {
+		h.pid = p
+	} else if string(procid) != "-" {
+		return nil, false
+	}
+	return structuredData(skipOneSpace(rest))
+}
+
+// isPriority reports whether b is "facility.level" in digits, as FreeBSD syslogd -v writes it.
+func isPriority(b []byte) bool {
+	i := indexByte(b, '.')
+	if i < 1 || i == len(b)-1 {
+		return false
+	}
+	_, ok1 := atoi(b[:i])
+	_, ok2 := atoi(b[i+1:])
+	return ok1 && ok2
+}
+
+// isFacility reports whether t is "facility.level" as BusyBox syslogd writes it before the tag.
+func isFacility(t []byte) bool {
+	t, _ = bytes.CutSuffix(t, []byte(":"))
+	i := indexByte(t, '.')
+	return i > 0 && i < len(t)-1 && indexByte(t[i+1:], '.') < 0 && isLower(t[:i]) && isLower(t[i+1:])
+}
+
+func isLower(b []byte) bool {
+	for _, c := range b {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // splitBare handles lines without a timestamp: "srv sshd[123]: msg" (journalctl without its
@@ -140,17 +251,20 @@ func bareTag(t []byte) (name []byte, pid int, ok bool) {
 	return parseTag(t[:len(t)-1])
 }
 
-// parseTag splits "name[pid]" or "name". The pid is read only for sshd's names: most lines are
-// other programs'.
+// parseTag splits "name[pid]" or "name". The pid is read only for names that may be a service's
+// (sshd's, dropbear): most lines are other programs'.
 func parseTag(t []byte) (name []byte, pid int, ok bool) {
 	i := indexByte(t, '[')
 	if i < 0 {
 		return t, 0, len(t) > 0
 	}
+	if i == 0 && len(t) > 2 && t[len(t)-1] == ']' {
+		return t[1 : len(t)-1], 0, true // old syslogds: "[sshd]:"
+	}
 	if i == 0 || t[len(t)-1] != ']' {
 		return nil, 0, false
 	}
-	if t[0] != 's' {
+	if t[0] != 's' && t[0] != 'd' {
 		return t[:i], 0, true
 	}
 	p, ok := atoi(t[i+1 : len(t)-1])
@@ -181,28 +295,39 @@ func split5424(line []byte) (h header, msg []byte, ok bool) {
 	if p, isNum := atoi(procid); isNum {
 		h.pid = p
 	}
-	rest = skipOneSpace(rest)
+	m, ok := structuredData(skipOneSpace(rest))
+	return h, m, ok
+}
+
+// structuredData skips RFC 5424's STRUCTURED-DATA ("-" or "[id k="v"]…") and the BOM that may
+// start the message, and returns the message.
+func structuredData(rest []byte) ([]byte, bool) {
 	switch {
 	case len(rest) > 0 && rest[0] == '-':
 		rest = rest[1:]
 	default:
 		for len(rest) > 0 && rest[0] == '[' {
-			j := 1
-			for j < len(rest) && rest[j] != ']' {
-				if rest[j] == '\\' {
+			// A PARAM-VALUE is quoted; some senders leave a "]" in it unescaped (fail2ban
+			// gh-2309), so brackets inside quotes do not end the element.
+			j, quoted := 1, false
+			for j < len(rest) && (quoted || rest[j] != ']') {
+				switch rest[j] {
+				case '\\':
 					j++
+				case '"':
+					quoted = !quoted
 				}
 				j++
 			}
 			if j >= len(rest) {
-				return h, nil, false
+				return nil, false
 			}
 			rest = rest[j+1:]
 		}
 	}
 	rest = skipOneSpace(rest)
 	rest, _ = bytes.CutPrefix(rest, []byte("\xef\xbb\xbf")) // the BOM RFC 5424 allows before UTF-8
-	return h, rest, true
+	return rest, true
 }
 
 // splitUnified reads the columns of macOS log's default style after the timestamp
@@ -239,7 +364,7 @@ func splitUnified(h header, rest []byte) (header, []byte, bool) {
 }
 
 func (h *header) setService(name []byte) bool {
-	if len(name) < 4 || name[0] != 's' || name[1] != 's' || name[2] != 'h' || name[3] != 'd' {
+	if len(name) < 4 || (name[0] != 's' || name[1] != 's' || name[2] != 'h' || name[3] != 'd') && name[0] != 'd' {
 		return false // most lines: one comparison
 	}
 	for _, s := range services {

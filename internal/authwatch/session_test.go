@@ -3,6 +3,9 @@ package authwatch
 import (
 	"net/netip"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestSessionsContract(t *testing.T) {
@@ -25,4 +28,213 @@ func TestSessionsContract(t *testing.T) {
 	if _, ok := s.byID[2]; ok || len(s.byID) != 2 {
 		t.Errorf("after 3 processes with max 2: %d remembered, pid 2 kept %v; want 2 remembered, pid 2 forgotten", len(s.byID), ok)
 	}
+}
+
+// sessionStep is one line fed to Sessions and the event's gist expected back.
+type sessionStep struct {
+	f        Failure
+	o        Outcome
+	want     Outcome
+	addr     string // the event's address ("" none)
+	fromPID  bool
+	forgive  int      // failures forgiven
+	resolved []string // addresses of the failures resolved
+}
+
+func TestSessions(t *testing.T) {
+	at := func(sec int) time.Time { return time.Date(2026, 11, 22, 6, 0, sec, 0, time.UTC) }
+	A, B := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::9")
+	fl := func(pid int, k Kind, addr netip.Addr, sec int) Failure {
+		f := Failure{PID: pid, Kind: k, Addr: addr, Service: "sshd"}
+		if sec >= 0 {
+			f.Time = at(sec)
+		}
+		return f
+	}
+	none := netip.Addr{}
+	tests := []struct {
+		name  string
+		max   int
+		steps []sessionStep
+	}{
+		{"unaddressed takes the earlier address", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: fl(5, KindMaxAttempts, none, 3), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
+		}},
+		{"unaddressed waits for a later address", 8, []sessionStep{
+			{f: fl(5, KindMaxAttempts, none, 0), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNotAllowed, none, 1), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindPreauth, A, 2), o: Recognised, want: Recognised, addr: "192.0.2.7", resolved: []string{"192.0.2.7", "192.0.2.7"}},
+			{f: fl(5, KindNone, A, 3), o: Linked, want: Linked, addr: "192.0.2.7"},
+		}},
+		{"a pending failure too old is dropped", 8, []sessionStep{
+			{f: fl(5, KindMaxAttempts, none, 0), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 0).at(MaxPending + time.Second), o: Linked, want: Linked, addr: "192.0.2.7"},
+		}},
+		{"an address too old is not lent", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: fl(5, KindMaxAttempts, none, 0).at(MaxLink + time.Second), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, B, 0).at(MaxLink + 2*time.Second), o: Linked, want: Linked, addr: "2001:db8::9", resolved: []string{"2001:db8::9"}},
+		}},
+		{"lines without a time are not limited", 8, []sessionStep{
+			{f: fl(5, KindNone, A, -1), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: fl(5, KindMaxAttempts, none, -1), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
+		}},
+		{"accepted forgives the process's failures", 8, []sessionStep{
+			{f: fl(5, KindPAM, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindFailedKey, A, 1), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(6, KindFailed, A, 1), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindNone, A, 2), o: Accepted, want: Accepted, addr: "192.0.2.7", forgive: 2},
+			{f: fl(5, KindNone, A, 3), o: Accepted, want: Accepted, addr: "192.0.2.7"}, // forgotten after the first
+		}},
+		{"accepted from another address forgives nothing", 8, []sessionStep{
+			{f: fl(5, KindFailed, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindNone, B, 1), o: Accepted, want: Accepted, addr: "2001:db8::9"},
+		}},
+		{"a reused pid starts over", 8, []sessionStep{
+			{f: fl(5, KindFailed, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindFailed, B, 1), o: Recognised, want: Recognised, addr: "2001:db8::9"},
+			{f: fl(5, KindNone, B, 2), o: Accepted, want: Accepted, addr: "2001:db8::9", forgive: 1},
+		}},
+		{"the listener's lines are not remembered", 8, []sessionStep{
+			{f: fl(1, KindPenalty, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(1, KindTimeout, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(1, KindMaxAttempts, none, 1), o: Unaddressed, want: Unaddressed},
+		}},
+		{"no pid passes through", 8, []sessionStep{
+			{f: fl(0, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: fl(0, KindMaxAttempts, none, 0), o: Unaddressed, want: Unaddressed},
+		}},
+		{"refused and ignored lines change nothing", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: fl(5, KindFailed, none, 1), o: Refused, want: Refused},
+			{f: Failure{}, o: Ignored, want: Ignored},
+			{f: fl(5, KindMaxAttempts, none, 2), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
+		}},
+		{"a forgotten process lends nothing", 1, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: fl(6, KindNone, B, 0), o: Linked, want: Linked, addr: "2001:db8::9"},
+			{f: fl(5, KindMaxAttempts, none, 1), o: Unaddressed, want: Unaddressed},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSessions(tt.max)
+			for i, st := range tt.steps {
+				ev := s.Feed(st.f, st.o)
+				got := sessionStep{f: st.f, o: st.o, want: ev.Outcome, fromPID: ev.FromPID, forgive: len(ev.Forgive)}
+				if ev.Addr.IsValid() {
+					got.addr = ev.Addr.String()
+				}
+				for _, r := range ev.Resolved {
+					got.resolved = append(got.resolved, r.Addr.String())
+				}
+				if d := cmp.Diff(st, got, cmp.AllowUnexported(sessionStep{}), cmp.Comparer(func(a, b Failure) bool { return a == b })); d != "" {
+					t.Errorf("step %d: Feed(%s, %s) (-want +got):\n%s", i, st.o, describe(st.f, true), d)
+				}
+			}
+			if s.Len() > tt.max {
+				t.Errorf("Len() = %d, want at most %d", s.Len(), tt.max)
+			}
+		})
+	}
+}
+
+// at returns f with its time moved to d after the test's base time.
+func (f Failure) at(d time.Duration) Failure {
+	f.Time = time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC).Add(d)
+	return f
+}
+
+// TestSessionsCaps: one process's failures and pending failures, and the processes
+// remembered, stay bounded whatever is fed.
+func TestSessionsCaps(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.7")
+	s := NewSessions(4)
+	for i := range 1000 {
+		s.Feed(Failure{PID: 9, Kind: KindMaxAttempts}, Unaddressed)
+		s.Feed(Failure{PID: 10 + i, Addr: a, Kind: KindFailed}, Recognised)
+	}
+	if s.Len() > 4 || len(s.order) > 4*4+1 {
+		t.Errorf("after 1000 processes: Len() = %d, order %d; want at most 4 and 17", s.Len(), len(s.order))
+	}
+	s = NewSessions(4)
+	for range 1000 {
+		s.Feed(Failure{PID: 9, Kind: KindMaxAttempts}, Unaddressed)
+	}
+	ev := s.Feed(Failure{PID: 9, Addr: a}, Linked)
+	if len(ev.Resolved) != MaxForgive {
+		t.Errorf("resolved %d pending failures, want MaxForgive (%d)", len(ev.Resolved), MaxForgive)
+	}
+	for range 1000 {
+		s.Feed(Failure{PID: 9, Addr: a, Kind: KindFailed}, Recognised)
+	}
+	if ev := s.Feed(Failure{PID: 9, Addr: a}, Accepted); len(ev.Forgive) != MaxForgive {
+		t.Errorf("forgave %d failures, want MaxForgive (%d)", len(ev.Forgive), MaxForgive)
+	}
+}
+
+// FuzzSessions feeds a sequence of lines, each from 4 bytes (pid, outcome, address, seconds
+// since the last line), and checks that Sessions never panics, stays within its bounds, and
+// never gives a line an address that was not sshd's own for that PID in a Recognised, Linked
+// or Accepted line fed before or with it.
+func FuzzSessions(f *testing.F) {
+	f.Add([]byte{1, 4, 0, 0, 1, 2, 0, 1, 1, 3, 0, 1})                   // unaddressed, linked, accepted
+	f.Add([]byte{1, 1, 0, 0, 1, 4, 0, 1, 1, 1, 1, 200, 1, 4, 1, 1})     // recognised, unaddressed, reuse
+	f.Add([]byte{2, 5, 2, 0, 3, 5, 3, 0, 2, 4, 0, 255, 2, 1, 2, 255})   // linked, stale, unaddressed
+	f.Add([]byte{0, 4, 0, 0, 0, 5, 1, 0, 7, 4, 0, 0, 7, 1, 3, 0, 7, 3}) // no pid, short tail
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"),
+		netip.MustParseAddr("2001:db8::3"), {}}
+	outcomes := []Outcome{Ignored, Recognised, Refused, Accepted, Unaddressed, Linked}
+	kinds := []Kind{KindFailed, KindPreauth, KindPenalty, KindTimeout, KindMaxAttempts, KindFailedKey}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const maxProcs = 3
+		s := NewSessions(maxProcs)
+		own := map[int]map[netip.Addr]bool{} // pid → addresses sshd wrote for it
+		now := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+		for i := 0; i+4 <= len(data); i += 4 {
+			pid := int(data[i] % 8)
+			o := outcomes[int(data[i+1])%len(outcomes)]
+			a := addrs[int(data[i+2])%len(addrs)]
+			now = now.Add(time.Duration(data[i+3]) * 5 * time.Second)
+			fl := Failure{PID: pid, Addr: a, Kind: kinds[int(data[i+2]^data[i+3])%len(kinds)], Time: now}
+			switch o {
+			case Ignored:
+				fl = Failure{}
+			case Refused, Unaddressed:
+				fl.Addr = netip.Addr{}
+			case Accepted, Linked:
+				fl.Kind = KindNone
+			}
+			if (o == Recognised || o == Linked || o == Accepted) && fl.Addr.IsValid() {
+				if own[pid] == nil {
+					own[pid] = map[netip.Addr]bool{}
+				}
+				own[pid][fl.Addr] = true
+			}
+			ev := s.Feed(fl, o)
+			if ev.FromPID && (!own[pid][ev.Addr] || o != Unaddressed) {
+				t.Fatalf("line %d: Feed(pid %d, %s) took %v, not an address of pid %d", i/4, pid, o, ev.Addr, pid)
+			}
+			if ev.Addr != fl.Addr && !ev.FromPID {
+				t.Fatalf("line %d: Feed(pid %d, %s %v) changed the address to %v", i/4, pid, o, fl.Addr, ev.Addr)
+			}
+			for _, r := range ev.Resolved {
+				if r.Addr != fl.Addr || !own[pid][r.Addr] || r.PID != pid {
+					t.Fatalf("line %d: resolved %+v by a line of pid %d naming %v", i/4, r, pid, fl.Addr)
+				}
+			}
+			for _, g := range ev.Forgive {
+				if g.PID != pid || g.Addr != fl.Addr || o != Accepted {
+					t.Fatalf("line %d: Feed(pid %d, %s %v) forgives %+v", i/4, pid, o, fl.Addr, g)
+				}
+			}
+			if len(ev.Resolved) > MaxForgive || len(ev.Forgive) > MaxForgive {
+				t.Fatalf("line %d: %d resolved, %d forgiven; want at most %d", i/4, len(ev.Resolved), len(ev.Forgive), MaxForgive)
+			}
+			if s.Len() > maxProcs || len(s.order) > 4*maxProcs+1 {
+				t.Fatalf("line %d: %d processes, order %d; want at most %d and %d", i/4, s.Len(), len(s.order), maxProcs, 4*maxProcs+1)
+			}
+		}
+	})
 }
