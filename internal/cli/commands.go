@@ -302,8 +302,28 @@ func commandTable() []*cmdSpec {
 				"firewarden guard --print-config",
 				"firewarden --config examples/firewarden.yaml guard --check-config",
 				"sudo firewarden guard --backend nft",
+				"firewarden guard test /var/log/auth.log",
 			},
 			run: runGuard,
+			verbs: []*cmdSpec{
+				{
+					name: "test", args: "FILE|-", files: true, summary: "what the guard would make of each line of a log, and what it would ban",
+					desc: "Reads a log (or standard input, -; gzip and zstd are read too) through the guard's own parser, " +
+						"correlation by sshd process, forgiveness and counting, under the guard: section of the configuration " +
+						"(mode, weights, threshold, window, allowlist, caps), on the lines' own timestamps, and prints for each " +
+						"line what it is (a failure of a kind and an address, a login, a line it does not recognise), its weight, " +
+						"the address's score and whether a later login forgave it; then a summary: lines, failures per kind, and " +
+						"the addresses that would be banned, with their score. It touches neither the firewall nor the state " +
+						"directory, so the allowlist of `block allow` and earlier bans do not apply. --json prints one object a " +
+						"line and the summary as the last. Exit 0 when nothing would be banned, 1 when something would, 2 when " +
+						"the log cannot be read.",
+					examples: []string{
+						"firewarden guard test examples/sshd-failures.log",
+						"firewarden --config examples/guard.yaml guard test --print failures examples/sshd-failures.log",
+						"journalctl -u ssh -o short-iso | firewarden --json guard test -",
+					},
+				},
+			},
 		},
 		agentSpec(),
 		{

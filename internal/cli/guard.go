@@ -27,6 +27,9 @@ func withSignals(ctx context.Context, ch <-chan os.Signal) context.Context {
 // --json); the dry-run backend prints what it would change on stdout. SIGHUP reloads the
 // configuration, SIGINT and SIGTERM stop it after saving the bans not saved yet.
 func runGuard(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 && args[0] == "test" {
+		return runGuardTest(ctx, a, args[1:])
+	}
 	fs := a.flagSet("guard")
 	backendName := fs.String("backend", "", "where bans go, `BACKEND`: nft, pf, dry-run or none (default: the config's backend, else nft on Linux, pf on macOS; dry-run under a --root that is not /)")
 	check := fs.Bool("check-config", false, "check the configuration, print a one-line summary and exit (exit 2 when it is wrong)")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/netip"
 	"path/filepath"
@@ -40,9 +41,15 @@ const (
 	DefaultBanRate    = 60
 	DefaultBanRatePer = time.Minute
 	// DefaultMaxTracked caps the addresses whose failures are being counted. A flood of lines
-	// with forged addresses then costs a fixed amount of memory (about 100 bytes an address);
+	// with forged addresses then costs a fixed amount of memory (about 200 bytes an address);
 	// the least recently seen address is forgotten first.
 	DefaultMaxTracked = 65536
+	// DefaultMaxSessions caps the sshd processes whose lines are correlated (authwatch.Sessions):
+	// their address, for the lines that name none, and their failures, to forgive them when the
+	// process logs in. sshd's MaxStartups (10:30:100 by default) allows at most 100 connections
+	// that have not authenticated yet, and only those can still fail or log in; ten times that
+	// leaves room for a raised MaxStartups and for processes whose end sshd does not log.
+	DefaultMaxSessions = 1024
 )
 
 // Limits a config is checked against.
@@ -50,6 +57,7 @@ const (
 	maxWeight     = 100   // failures a single line may count for
 	maxFailures   = 10000 // threshold
 	maxTracked    = 10_000_000
+	maxSessions   = 1_000_000
 	maxBans       = 1_000_000
 	minWindow     = time.Second
 	maxWindow     = 7 * 24 * time.Hour
@@ -67,8 +75,11 @@ type Config struct {
 	Failures float64
 	// Window is how far back failures count (DefaultWindow).
 	Window time.Duration
+	// Mode is ModeNormal or ModeAggressive (DefaultMode): which kinds count, by default.
+	Mode string
 	// Weights is how many failures one line of each kind counts for; every Kind authwatch
-	// knows has an entry. 0 ignores the kind. See DefaultWeights.
+	// knows has an entry. 0 ignores the kind. The mode's (ModeWeights), but for those the file
+	// sets.
 	Weights map[authwatch.Kind]float64
 	// InvalidUserFactor multiplies the weight of a line that reports an invalid user
 	// (DefaultInvalidUserFactor).
@@ -91,6 +102,8 @@ type Config struct {
 	Allowlist []netip.Prefix
 	// MaxTracked caps the addresses whose failures are counted (DefaultMaxTracked).
 	MaxTracked int
+	// MaxSessions caps the sshd processes whose lines are correlated (DefaultMaxSessions).
+	MaxSessions int
 }
 
 // SourceConfig is one log to follow.
@@ -121,26 +134,70 @@ func Kinds() []authwatch.Kind {
 	return ks
 }
 
-// DefaultWeights are the failures one line of each kind counts for. SSHGuard's scale (§4): most
-// attacks score 10, a connection closed before authentication 2, a login timeout 1; here 1, 0.2
-// and 0.1. Lines that are failed logins count 1. A PAM failure and the "Failed" line of the same
-// attempt count once between them (see Engine). "maximum authentication attempts exceeded" and
-// sshd's own PerSourcePenalties verdict count 2: sshd has judged the client already.
-// Connections that never tried to log in count less: a wrong protocol banner or no common key
-// exchange (scanners) half; no identification string at all 0, as fail2ban's normal mode does,
-// because load balancers' TCP health checks write exactly that line every few seconds.
-func DefaultWeights() map[authwatch.Kind]float64 {
+// Modes: which lines count, after fail2ban's sshd filter modes (its filter.d/sshd.conf: normal,
+// ddos, extra, aggressive). Weights given in the file override the mode's.
+const (
+	// ModeNormal counts what fail2ban's normal mode counts: failed logins, invalid and refused
+	// users, PAM failures, too many attempts, TCP wrappers' refusals, and sshd's own
+	// PerSourcePenalties verdict. Connections that end before authentication (the pre-auth and
+	// scanner kinds) count nothing: they are what load balancers, monitoring and people whose
+	// client gave up write too.
+	ModeNormal = "normal"
+	// ModeAggressive also counts the pre-auth and scanner kinds, lightly: what fail2ban's ddos
+	// and extra modes (together its aggressive mode) add. These were the guard's defaults before
+	// modes existed.
+	ModeAggressive = "aggressive"
+	// DefaultMode is fail2ban's default too.
+	DefaultMode = ModeNormal
+)
+
+// Modes lists the modes, for messages.
+func Modes() []string { return []string{ModeNormal, ModeAggressive} }
+
+// DefaultWeights are the weights of DefaultMode.
+func DefaultWeights() map[authwatch.Kind]float64 { return ModeWeights(DefaultMode) }
+
+// ModeWeights are the failures one line of each kind counts for in mode (DefaultMode when mode
+// is not one of Modes). SSHGuard's scale (§4): most attacks score 10, a connection closed before
+// authentication 2, a login timeout 1; here 1, 0.2 and 0.1. Lines that are failed logins count
+// 1. A PAM failure and the "Failed" line of the same attempt count once between them (see
+// Engine). "maximum authentication attempts exceeded" and sshd's own PerSourcePenalties verdict
+// count 2: sshd has judged the client already.
+//
+// A valid user's failed key (failed-key) counts 0.2: an agent offers its keys in turn, so a
+// person or a CI job whose right key is not the first writes one such line per key before
+// logging in, every time; fail2ban's default (publickey = nofail) does not count them at all.
+// 0.2 keeps a key-only scanner of a real account in view (50 keys in the window ban it) while
+// ten logins offering three keys each score 6 even before Engine.Forgive takes them back. For an
+// invalid user the invalid-user factor applies (0.3), on top of the "Invalid user" line sshd
+// writes first, which counts 1.5: a name that does not exist is guessing.
+//
+// In aggressive mode only: a connection closed before authentication (preauth) 0.2; a wrong
+// protocol banner or no common key exchange (scanners) half; a login timeout 0.1; no
+// identification string at all 0 in both modes, because load balancers' TCP health checks write
+// exactly that line every few seconds (fail2ban's ddos mode counts it: allowlist your
+// balancers and raise weights.no-ident to follow it). A kind this version does not name counts
+// 1 in both modes.
+func ModeWeights(mode string) map[authwatch.Kind]float64 {
 	w := map[authwatch.Kind]float64{}
 	for _, k := range Kinds() {
 		w[k] = 1
 	}
 	w[authwatch.KindMaxAttempts] = 2
 	w[authwatch.KindPenalty] = 2
-	w[authwatch.KindPreauth] = 0.2
-	w[authwatch.KindTimeout] = 0.1
-	w[authwatch.KindBadBanner] = 0.5
-	w[authwatch.KindNoKex] = 0.5
+	w[authwatch.KindFailedKey] = 0.2
 	w[authwatch.KindNoIdent] = 0
+	if mode == ModeAggressive {
+		w[authwatch.KindPreauth] = 0.2
+		w[authwatch.KindTimeout] = 0.1
+		w[authwatch.KindBadBanner] = 0.5
+		w[authwatch.KindNoKex] = 0.5
+	} else {
+		w[authwatch.KindPreauth] = 0
+		w[authwatch.KindTimeout] = 0
+		w[authwatch.KindBadBanner] = 0
+		w[authwatch.KindNoKex] = 0
+	}
 	return w
 }
 
@@ -149,6 +206,7 @@ func Default() *Config {
 	return &Config{
 		Failures:          DefaultFailures,
 		Window:            DefaultWindow,
+		Mode:              DefaultMode,
 		Weights:           DefaultWeights(),
 		InvalidUserFactor: DefaultInvalidUserFactor,
 		BanTime:           block.DefaultBanTime,
@@ -157,6 +215,7 @@ func Default() *Config {
 		BanRate:           DefaultBanRate,
 		BanRatePer:        DefaultBanRatePer,
 		MaxTracked:        DefaultMaxTracked,
+		MaxSessions:       DefaultMaxSessions,
 	}
 }
 
@@ -225,15 +284,26 @@ type Lines map[string]int
 // thresholds and caps out of range are errors (*ConfigError) naming the file and line.
 func ParseSection(name string, n *yaml.Node) (*Config, Lines, error) {
 	c := Default()
-	p := &configParser{file: name, lines: Lines{}}
+	p := &configParser{file: name, lines: Lines{}, setWeights: map[authwatch.Kind]float64{}}
 	n = yamlnode.Deref(n)
 	if n == nil || yamlnode.IsNull(n) {
 		return c, p.lines, nil
 	}
 	err := p.mapping(n, "", map[string]func(*yaml.Node) error{
-		"sources":             func(n *yaml.Node) error { return p.sources(n, c) },
-		"threshold":           func(n *yaml.Node) error { return p.threshold(n, c) },
-		"weights":             func(n *yaml.Node) error { return p.weights(n, c) },
+		"sources":   func(n *yaml.Node) error { return p.sources(n, c) },
+		"threshold": func(n *yaml.Node) error { return p.threshold(n, c) },
+		"mode": func(n *yaml.Node) error {
+			if err := p.str(n, "mode", &c.Mode); err != nil {
+				return err
+			}
+			for _, m := range Modes() {
+				if c.Mode == m {
+					return nil
+				}
+			}
+			return p.errf(n, "mode %q: use %s", c.Mode, strings.Join(Modes(), " or "))
+		},
+		"weights":             func(n *yaml.Node) error { return p.weights(n) },
 		"invalid_user_factor": func(n *yaml.Node) error { return p.number(n, "invalid_user_factor", 0.01, 10, &c.InvalidUserFactor) },
 		"ban":                 func(n *yaml.Node) error { return p.ban(n, c) },
 		"backend": func(n *yaml.Node) error {
@@ -250,10 +320,16 @@ func ParseSection(name string, n *yaml.Node) (*Config, Lines, error) {
 		"max_tracked": func(n *yaml.Node) error {
 			return p.integer(n, "max_tracked", 16, maxTracked, &c.MaxTracked)
 		},
+		"max_sessions": func(n *yaml.Node) error {
+			return p.integer(n, "max_sessions", 16, maxSessions, &c.MaxSessions)
+		},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	// The mode's weights, then the file's: in whatever order the file gives the two keys.
+	c.Weights = ModeWeights(c.Mode)
+	maps.Copy(c.Weights, p.setWeights)
 	if c.BanTime > c.MaxBanTime {
 		return nil, nil, &ConfigError{File: name, Line: p.banLine, Msg: fmt.Sprintf("ban: time %s is longer than max_time %s; raise max_time or shorten time", formatDuration(c.BanTime), formatDuration(c.MaxBanTime))}
 	}
@@ -268,9 +344,10 @@ var movedKeys = map[string]string{
 
 // configParser walks the YAML tree, so that every error can name its line.
 type configParser struct {
-	file    string
-	banLine int
-	lines   Lines // where each key was set, for provenance
+	file       string
+	banLine    int
+	lines      Lines                      // where each key was set, for provenance
+	setWeights map[authwatch.Kind]float64 // the file's weights, over the mode's
 }
 
 func (p *configParser) errf(n *yaml.Node, format string, args ...any) error {
@@ -391,7 +468,7 @@ func (p *configParser) threshold(n *yaml.Node, c *Config) error {
 	})
 }
 
-func (p *configParser) weights(n *yaml.Node, c *Config) error {
+func (p *configParser) weights(n *yaml.Node) error {
 	keys := map[string]func(*yaml.Node) error{}
 	for _, k := range Kinds() {
 		keys[k.String()] = func(n *yaml.Node) error {
@@ -399,7 +476,7 @@ func (p *configParser) weights(n *yaml.Node, c *Config) error {
 			if err := p.number(n, "weights."+k.String(), 0, maxWeight, &w); err != nil {
 				return err
 			}
-			c.Weights[k] = w
+			p.setWeights[k] = w
 			return nil
 		}
 	}
@@ -551,6 +628,10 @@ func ParseRate(s string) (int, time.Duration, error) {
 	return n, d, nil
 }
 
+// FormatDuration prints a duration as the configuration writes it: 15m, 2h, 1h30m, 7d rather
+// than 15m0s.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
 // formatDuration prints 15m, 2h, 1h30m, 7d rather than 15m0s.
 func formatDuration(d time.Duration) string {
 	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
@@ -598,10 +679,11 @@ func (c *Config) WriteYAML(w io.Writer, indent string, origin func(key string) s
 	head("threshold")
 	val(1, "failures", formatFloat(c.Failures), "threshold.failures")
 	val(1, "window", formatDuration(c.Window), "threshold.window")
-	head("weights")
+	head("weights") // a kind the file does not set weighs what the mode says
 	for _, k := range Kinds() {
 		val(1, k.String(), formatFloat(c.Weights[k]), "weights."+k.String())
 	}
+	val(0, "mode", c.Mode, "mode")
 	val(0, "invalid_user_factor", formatFloat(c.InvalidUserFactor), "invalid_user_factor")
 	head("ban")
 	val(1, "time", formatDuration(c.BanTime), "ban.time")
@@ -615,6 +697,7 @@ func (c *Config) WriteYAML(w io.Writer, indent string, origin func(key string) s
 	}
 	val(0, "allowlist", "["+strings.Join(allow, ", ")+"]", "allowlist")
 	val(0, "max_tracked", strconv.Itoa(c.MaxTracked), "max_tracked")
+	val(0, "max_sessions", strconv.Itoa(c.MaxSessions), "max_sessions")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

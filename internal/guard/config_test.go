@@ -122,6 +122,16 @@ func TestParseConfig(t *testing.T) {
 		{"backend and caps", "backend: dry-run\nmax_tracked: 100\ninvalid_user_factor: 1\n", with(func(c *Config) {
 			c.Backend, c.MaxTracked, c.InvalidUserFactor = "dry-run", 100, 1
 		})},
+		{"aggressive mode", "mode: aggressive\n", with(func(c *Config) { c.Mode, c.Weights = ModeAggressive, ModeWeights(ModeAggressive) })},
+		{"weights override the mode, before it", "weights: {preauth: 0.5}\nmode: aggressive\n", with(func(c *Config) {
+			c.Mode, c.Weights = ModeAggressive, ModeWeights(ModeAggressive)
+			c.Weights[authwatch.KindPreauth] = 0.5
+		})},
+		{"weights override the mode, after it", "mode: aggressive\nweights: {timeout: 0}\n", with(func(c *Config) {
+			c.Mode, c.Weights = ModeAggressive, ModeWeights(ModeAggressive)
+			c.Weights[authwatch.KindTimeout] = 0
+		})},
+		{"max sessions", "max_sessions: 100\n", with(func(c *Config) { c.MaxSessions = 100 })},
 		{"anchors", "x: &w 20m\nthreshold: {window: *w}\n", nil}, // unknown key x: anchors need a known key
 		{"alias", "threshold: &t {window: 20m}\n", with(func(c *Config) { c.Window = 20 * time.Minute })},
 	}
@@ -149,7 +159,7 @@ func TestParseConfigErrors(t *testing.T) {
 		name, in string
 		want     string // the whole message
 	}{
-		{"unknown top key", "threshold:\n  failures: 3\nbanned: 1\n", `g.yaml:3: unknown key "banned" under guard; the keys are allowlist, backend, ban, invalid_user_factor, max_tracked, sources, threshold, weights`},
+		{"unknown top key", "threshold:\n  failures: 3\nbanned: 1\n", `g.yaml:3: unknown key "banned" under guard; the keys are allowlist, backend, ban, invalid_user_factor, max_sessions, max_tracked, mode, sources, threshold, weights`},
 		{"unknown nested key", "threshold:\n  failure: 3\n", `g.yaml:2: unknown key "failure" under threshold; the keys are failures, window`},
 		{"unknown kind", "weights:\n  failed: 1\n  guessed: 2\n", `g.yaml:3: unknown key "guessed" under weights; the keys are bad-banner, failed, failed-key, invalid-user, max-attempts, no-ident, no-kex, not-allowed, pam, penalty, preauth, refused, root-refused, timeout`},
 		{"zero threshold", "threshold:\n  failures: 0\n", `g.yaml:2: threshold.failures "0": give a number of failures above 0 and at most 10000, e.g. 10`},
@@ -180,6 +190,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"top list", "- a\n- b\n", `g.yaml:1: guard should be a mapping of keys, not a list`},
 		{"top scalar", "hello\n", `g.yaml:1: guard should be a mapping of keys, not "hello"`},
 		{"duplicate", "max_tracked: 100\nmax_tracked: 200\n", `g.yaml:2: "max_tracked" is given twice; keep one`},
+		{"unknown mode", "mode: ddos\n", `g.yaml:1: mode "ddos": use normal or aggressive`},
+		{"sessions too small", "max_sessions: 1\n", `g.yaml:1: max_sessions "1": give a whole number from 16 to 1000000`},
 		{"tracked too small", "max_tracked: 3\n", `g.yaml:1: max_tracked "3": give a whole number from 16 to 10000000`},
 		{"state dir moved", "threshold: {failures: 3}\nstate_dir: /var/lib/x\n", `g.yaml:2: state_dir is firewarden's state directory, shared by every command: move it from guard: to the top level of the file`},
 	}
@@ -287,4 +299,32 @@ func FuzzParseSection(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestModeWeights pins each mode's table: normal counts the authentication failures only (as
+// fail2ban's normal mode); aggressive is the guard's defaults from before modes, but for a valid
+// user's failed key, which counted as a failed password then.
+func TestModeWeights(t *testing.T) {
+	tests := []struct {
+		mode string
+		want map[string]float64
+	}{
+		{ModeNormal, map[string]float64{"failed": 1, "invalid-user": 1, "not-allowed": 1, "root-refused": 1, "max-attempts": 2, "pam": 1,
+			"preauth": 0, "no-ident": 0, "bad-banner": 0, "no-kex": 0, "timeout": 0, "penalty": 2, "refused": 1, "failed-key": 0.2}},
+		{ModeAggressive, map[string]float64{"failed": 1, "invalid-user": 1, "not-allowed": 1, "root-refused": 1, "max-attempts": 2, "pam": 1,
+			"preauth": 0.2, "no-ident": 0, "bad-banner": 0.5, "no-kex": 0.5, "timeout": 0.1, "penalty": 2, "refused": 1, "failed-key": 0.2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			got := map[string]float64{}
+			for k, w := range ModeWeights(tt.mode) {
+				if _, named := tt.want[k.String()]; named || w != 1 {
+					got[k.String()] = w // kinds added later count 1
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ModeWeights(%s) (-want +got):\n%s", tt.mode, diff)
+			}
+		})
+	}
 }

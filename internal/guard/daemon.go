@@ -121,6 +121,11 @@ type Stats struct {
 	// Refused counts sshd failure lines whose address could be the client's own text (a user
 	// name or certificate ID holding "from ADDR port N"): never banned on, only counted.
 	Refused int
+	// Unaddressed counts failures that name no address and whose sshd process named none
+	// before (or was forgotten): not counted against anyone.
+	Unaddressed int
+	// Forgiven counts the logins that took back their process's failures (Engine.Forgive).
+	Forgiven int
 	// Recovered counts the bans of the write-ahead log adopted at start (the last run ended
 	// before saving them); Stale the failures read again after a restart and left uncounted:
 	// older than the window, or counted toward a ban already.
@@ -274,11 +279,34 @@ func (d *Daemon) line(ctx context.Context, l follow.Line) {
 	d.stats.Lines++
 	d.parser.Now = now
 	f, outcome := d.parser.Classify(l.Text)
+	d.classified(ctx, l, now, f, outcome)
+}
+
+// classified is line after Classify: correlate, forgive or decide. Called with mu held.
+func (d *Daemon) classified(ctx context.Context, l follow.Line, now time.Time, f authwatch.Failure, outcome authwatch.Outcome) {
 	switch outcome {
 	case authwatch.Refused:
 		d.stats.Refused++
 		return
-	case authwatch.Ignored, authwatch.Accepted, authwatch.Unaddressed, authwatch.Linked:
+	case authwatch.Ignored:
+		return
+	}
+	// The lines of one sshd process belong together: a failure that names no address takes
+	// the one its process named before, and a login forgives the process's failures.
+	ev := d.eng.Correlate(f, outcome)
+	f = ev.Failure
+	switch ev.Outcome {
+	case authwatch.Accepted:
+		if w := d.eng.Forgive(f.PID, f.Addr, now); w > 0 {
+			d.stats.Forgiven++
+			d.cpDirty = true
+		}
+		return
+	case authwatch.Unaddressed:
+		d.stats.Unaddressed++
+		return
+	case authwatch.Recognised:
+	default:
 		return
 	}
 	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time) ||

@@ -84,10 +84,11 @@ type Engine struct {
 	stateAllow []netip.Prefix // block.json's allowlist, as last loaded
 	allow      allowset       // stateAllow and the config's
 
-	track  *tracker
-	index  *banIndex
-	bucket tokenBucket
-	caps   [2]capReport // RateCapped, CountCapped
+	track    *tracker
+	sessions *authwatch.Sessions
+	index    *banIndex
+	bucket   tokenBucket
+	caps     [2]capReport // RateCapped, CountCapped
 }
 
 type capReport struct {
@@ -107,6 +108,9 @@ func NewEngine(cfg *Config) *Engine {
 func (e *Engine) Reconfigure(cfg *Config, now time.Time) {
 	if e.track == nil || e.cfg.Window != cfg.Window || e.cfg.MaxTracked != cfg.MaxTracked {
 		e.track = newTracker(cfg.Window, cfg.MaxTracked)
+	}
+	if e.sessions == nil || e.cfg.MaxSessions != cfg.MaxSessions {
+		e.sessions = authwatch.NewSessions(cfg.MaxSessions)
 	}
 	e.cfg = cfg
 	for k := range e.pts {
@@ -177,13 +181,15 @@ func (e *Engine) Observe(f authwatch.Failure, now time.Time) Decision {
 	}
 	en := e.track.get(a, now)
 	pid := int32(min(max(f.PID, 0), math.MaxInt32))
+	added := pts
 	if !en.paired && en.pid == pid && echo(en.kind, f.Kind) {
-		en.add(pts - min(pts, en.lastPts)) // the pair counts as its heavier line
+		added = pts - min(pts, en.lastPts) // the pair counts as its heavier line
 		en.paired = true
 	} else {
-		en.add(pts)
 		en.paired = false
 	}
+	en.add(added)
+	en.credit(pid, added)
 	en.pid, en.kind, en.lastPts = pid, f.Kind, pts
 	score := en.score()
 	d := Decision{Verdict: Counted, Score: float64(score) / 100}
@@ -212,6 +218,63 @@ func (e *Engine) Observe(f authwatch.Failure, now time.Time) Decision {
 	d.Ban = block.Ban{Prefix: banPrefix(f.Addr), Expires: end}
 	return d
 }
+
+// Correlate passes one classified line through the Engine's authwatch.Sessions: an Unaddressed
+// failure takes the address an earlier line of its sshd process named (Outcome Recognised), and
+// an Accepted line carries the failures its process logged before (Event.Forgive). Call it for
+// every line Classify did not ignore, in the order of the log, then Observe the Recognised
+// events and Forgive the Accepted ones. Its memory is bounded by Config.MaxSessions.
+func (e *Engine) Correlate(f authwatch.Failure, o authwatch.Outcome) authwatch.Event {
+	return e.sessions.Feed(f, o)
+}
+
+// Forgive takes back what the failures of sshd process pid added to a's count: the process
+// logged in (authwatch.Accepted), so its failures were a PAM module failing before another
+// succeeded, or an agent offering keys in turn, not an attack. It takes back exactly the points
+// Observe added for that process (an echo pair's second line added only the difference), in the
+// parts of the window they were added to, that are still within the window; never more than the
+// address holds. It returns the weight taken back, in failures.
+//
+// Nothing is taken back when the address is not tracked: a ban started since (the count starts
+// over then, and a ban is never lifted by a later login: sshd accepting one connection says
+// nothing of the failures that earned the ban, and a banned address cannot reach sshd, so such
+// a line is a replay or a race), or the address was forgotten meanwhile. Only the latest
+// maxCredits processes of an address are remembered, each for creditParts parts of the window,
+// and nothing survives a restart: past those, Forgive takes back less, never more.
+func (e *Engine) Forgive(pid int, a netip.Addr, now time.Time) float64 {
+	if pid <= 0 || !a.IsValid() {
+		return 0
+	}
+	en := e.track.find(keyOf(a))
+	if en == nil {
+		return 0
+	}
+	en.advance(e.track.part(now))
+	return float64(en.forgive(int32(min(pid, math.MaxInt32)))) / 100
+}
+
+// Weight is how many failures f counts for under the configuration, before the echo pairing
+// of Observe: 0 for a kind the configuration ignores.
+func (e *Engine) Weight(f authwatch.Failure) float64 {
+	if f.InvalidUser {
+		return float64(e.ptsInv[f.Kind]) / 100
+	}
+	return float64(e.pts[f.Kind]) / 100
+}
+
+// Score is a's weighted failures within the window at now, in failures, without counting
+// anything.
+func (e *Engine) Score(a netip.Addr, now time.Time) float64 {
+	en := e.track.find(keyOf(a))
+	if en == nil {
+		return 0
+	}
+	en.advance(e.track.part(now))
+	return float64(en.score()) / 100
+}
+
+// Threshold is the score that bans, in failures, as the Engine rounds it.
+func (e *Engine) Threshold() float64 { return float64(e.threshold) / 100 }
 
 func (e *Engine) capped(d Decision, v Verdict, now time.Time) Decision {
 	c := &e.caps[0]

@@ -44,6 +44,7 @@ func TestEngine(t *testing.T) {
 	}
 	const a, b, c = "198.51.100.7", "2001:db8::66", "203.0.113.9"
 	failed := fail(authwatch.KindFailed, a, 0)
+	aggressive := cfgWith(func(c *Config) { c.Mode, c.Weights = ModeAggressive, ModeWeights(ModeAggressive) })
 	tests := []struct {
 		name  string
 		cfg   *Config
@@ -87,9 +88,24 @@ func TestEngine(t *testing.T) {
 			{f: fail(authwatch.KindMaxAttempts, a, 4), n: 2, want: Counted},
 			{f: fail(authwatch.KindMaxAttempts, a, 5), want: Banned, wantBan: 15 * time.Minute},
 		}},
-		{"preauth closes weigh a fifth", Default(), nil, []step{
+		{"preauth closes weigh a fifth in aggressive mode", aggressive, nil, []step{
 			{f: fail(authwatch.KindPreauth, a, 0), n: 49, want: Counted},
 			{f: fail(authwatch.KindPreauth, a, 0), want: Banned, wantBan: 15 * time.Minute},
+		}},
+		{"normal mode ignores preauth and scanners", Default(), nil, []step{
+			{f: fail(authwatch.KindPreauth, a, 0), want: Ignored},
+			{f: fail(authwatch.KindBadBanner, a, 0), want: Ignored},
+			{f: fail(authwatch.KindNoKex, a, 0), want: Ignored},
+			{f: fail(authwatch.KindTimeout, a, 0), want: Ignored},
+			{f: fail(authwatch.KindNoIdent, a, 0), want: Ignored},
+		}},
+		{"a valid user's failed keys weigh a fifth", Default(), nil, []step{
+			{f: fail(authwatch.KindFailedKey, a, 0), n: 49, want: Counted},
+			{f: fail(authwatch.KindFailedKey, a, 0), want: Banned, wantBan: 15 * time.Minute},
+		}},
+		{"an invalid user's failed keys weigh the factor more", Default(), nil, []step{
+			{f: invalid(fail(authwatch.KindFailedKey, a, 0)), n: 33, want: Counted}, // 9.9
+			{f: invalid(fail(authwatch.KindFailedKey, a, 0)), want: Banned, wantBan: 15 * time.Minute},
 		}},
 		{"invalid users weigh more", Default(), nil, []step{
 			{f: invalid(failed), n: 6, want: Counted}, // 9
@@ -309,7 +325,7 @@ func TestObserveAllocs(t *testing.T) {
 	e := NewEngine(Default())
 	addrs := make([]authwatch.Failure, 1000)
 	for i := range addrs {
-		addrs[i] = fail(authwatch.KindPreauth, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), i)
+		addrs[i] = fail(authwatch.KindFailedKey, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), i)
 	}
 	now := t0
 	for _, f := range addrs {

@@ -24,7 +24,7 @@ type tracker struct {
 	free    int32 // first free entry, chained through next; -1 when none
 }
 
-// entry is one tracked address: about 72 bytes, plus its map slot.
+// entry is one tracked address: about 170 bytes, plus its map slot.
 type entry struct {
 	addr       addrKey
 	pts        [slots]uint16 // points (hundredths of a failure) per part of the window, saturating
@@ -35,6 +35,96 @@ type entry struct {
 	lastPts uint16
 	kind    authwatch.Kind
 	paired  bool
+	// credits are what the failures of the address's latest sshd processes added, so that
+	// Engine.Forgive takes back exactly that when one of them logs in.
+	credits [maxCredits]credit
+}
+
+// maxCredits is how many sshd processes of one address have their points remembered for
+// forgiveness. Past that, the process whose latest failure is oldest is forgotten first: its
+// failures stay counted if it logs in later (the safe side: forgiving less, never more). Four
+// covers a person's few concurrent logins; a NAT of busy CI hosts may have more, which the low
+// weight of a valid user's failed key (DefaultWeights) covers instead.
+const maxCredits = 4
+
+// creditParts is how many parts of the window a credit spans: the failures of one connection
+// fall within sshd's LoginGraceTime (2 minutes by default), which spans at most 2 parts of the
+// default window and 4 of a 16-minute one. Points a process added longer ago than that are not
+// taken back.
+const creditParts = 4
+
+// credit is what the failures of one sshd process added to its address's count.
+type credit struct {
+	pid int32 // 0: unused
+	cur int64 // the part pts[0] counts
+	pts [creditParts]uint16
+}
+
+// credit notes that process pid added pts in the entry's current part.
+func (e *entry) credit(pid int32, pts uint16) {
+	if pid <= 0 || pts == 0 {
+		return
+	}
+	var c *credit
+	for i := range e.credits {
+		if e.credits[i].pid == pid {
+			c = &e.credits[i]
+			break
+		}
+	}
+	if c == nil {
+		c = &e.credits[0]
+		for i := range e.credits {
+			if e.credits[i].pid == 0 {
+				c = &e.credits[i]
+				break
+			}
+			if e.credits[i].cur < c.cur {
+				c = &e.credits[i]
+			}
+		}
+		*c = credit{pid: pid, cur: e.cur}
+	}
+	if d := e.cur - c.cur; d > 0 {
+		if d >= creditParts {
+			c.pts = [creditParts]uint16{}
+		} else {
+			copy(c.pts[d:], c.pts[:creditParts-d])
+			clear(c.pts[:d])
+		}
+		c.cur = e.cur
+	}
+	c.pts[0] = uint16(min(uint32(c.pts[0])+uint32(pts), 0xffff))
+}
+
+// forgive takes back what process pid added and is still within the window, never going below
+// zero, and returns how many points it took back.
+func (e *entry) forgive(pid int32) uint32 {
+	if pid <= 0 {
+		return 0
+	}
+	var took uint32
+	for i := range e.credits {
+		c := &e.credits[i]
+		if c.pid != pid {
+			continue
+		}
+		for j, p := range c.pts {
+			part := c.cur - int64(j)
+			if p == 0 || part > e.cur || e.cur-part >= slots {
+				continue
+			}
+			slot := &e.pts[part%slots]
+			t := min(*slot, p)
+			*slot -= t
+			took += uint32(t)
+		}
+		*c = credit{}
+	}
+	if e.pid == pid {
+		e.pid, e.kind, e.lastPts, e.paired = -1, 0, 0, false // a later line pairs with nothing forgiven
+	}
+	return took
 }
 
 func newTracker(window time.Duration, max int) *tracker {
@@ -74,6 +164,14 @@ func (t *tracker) get(a addrKey, now time.Time) *entry {
 	t.idx[a] = i
 	t.pushFront(i)
 	return &t.ents[i]
+}
+
+// find returns the entry of a, or nil, without creating it or changing its recency.
+func (t *tracker) find(a addrKey) *entry {
+	if i, ok := t.idx[a]; ok {
+		return &t.ents[i]
+	}
+	return nil
 }
 
 // remove forgets a.
@@ -141,6 +239,7 @@ func (e *entry) advance(part int64) {
 		// (which dropStale may or may not have done yet).
 		e.pts = [slots]uint16{}
 		e.pid, e.kind, e.lastPts, e.paired = -1, 0, 0, false
+		e.credits = [maxCredits]credit{}
 	} else {
 		for p := e.cur + 1; p <= part; p++ {
 			e.pts[p%slots] = 0

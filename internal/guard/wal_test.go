@@ -233,7 +233,7 @@ func TestWALRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt := cmp.Options{cmp.AllowUnexported(pendingBan{}, entry{}), cmpopts.EquateComparable(netip.Prefix{})}
+	opt := cmp.Options{cmp.AllowUnexported(pendingBan{}, entry{}, credit{}), cmpopts.EquateComparable(netip.Prefix{})}
 	if diff := cmp.Diff(bans, wd.bans, opt); diff != "" {
 		t.Errorf("bans (-want +got):\n%s", diff)
 	}
