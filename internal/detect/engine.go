@@ -100,12 +100,13 @@ func (e *Engine) Process(ev *event.Event) []*Alert {
 	if ev.Kind == event.Fork || ev.Kind == event.Exit {
 		return out
 	}
+	cls := classesOf(ev)
 	cmds := Analyse(ev)
 	for ci := range cmds {
 		c := &cmds[ci]
 		v := view{ev: ev, cmd: c}
 		for _, r := range e.rules.Rules {
-			if !r.Match(&v) {
+			if r.applies&cls == 0 || !r.Match(&v) {
 				continue
 			}
 			e.stats.Matches++
@@ -297,6 +298,9 @@ var rawVisible = map[string]bool{
 func (rs *Ruleset) Interesting() func(line []byte) bool {
 	var needles []string
 	for _, r := range rs.Rules {
+		if r.applies == 0 {
+			continue // never evaluated: nothing to look for
+		}
 		ns := r.NeedlesFor(func(field string) bool { return rawVisible[field] })
 		if ns == nil {
 			return nil
