@@ -72,6 +72,9 @@ type Engine struct {
 	wrapped map[wrapKey]time.Time
 	pending []*Alert // due, returned with the next call
 	stats   Stats
+	// view is reused for every command: the rules read it through an interface, so a view
+	// made per command would be allocated on the heap each time.
+	view view
 }
 
 // New returns an Engine for rs.
@@ -104,9 +107,10 @@ func (e *Engine) Process(ev *event.Event) []*Alert {
 	cmds := Analyse(ev)
 	for ci := range cmds {
 		c := &cmds[ci]
-		v := view{ev: ev, cmd: c}
+		v := &e.view
+		*v = view{ev: ev, cmd: c}
 		for _, r := range e.rules.Rules {
-			if r.applies&cls == 0 || !r.Match(&v) {
+			if r.applies&cls == 0 || !r.Match(v) {
 				continue
 			}
 			e.stats.Matches++
