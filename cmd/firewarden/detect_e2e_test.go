@@ -110,7 +110,7 @@ func TestDetectRulesCommands(t *testing.T) {
 		t.Errorf("rules test: exit %d, stdout:\n%s", r.code, r.stdout)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yml")
-	os.WriteFile(bad, []byte("title: t\ndetection:\n  sel:\n    ParentCommandLine: x\n  condition: sel\n"), 0o644)
+	os.WriteFile(bad, []byte("title: t\ndetection:\n  sel:\n    OriginalFileName: x\n  condition: sel\n"), 0o644)
 	r = firewardenIn(t, nil, "detect", "rules", "test", bad)
 	if r.code != 2 || !strings.Contains(r.stderr, "never fills") {
 		t.Errorf("rules test on a rule reading an unknown field: exit %d, stderr %s", r.code, r.stderr)

@@ -26,6 +26,7 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 	var ruleDirs multiFlag
 	flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` (or one rule FILE) to the built-in pack; repeatable")
 	noBuiltin := flags.Bool("no-builtin", false, "do not load the built-in rule pack")
+	strict := flags.Bool("strict", false, "refuse a --rules folder holding a rule file that does not load, instead of skipping that file with a warning")
 	allowFile := flags.String("allow", "", "drop alerts the allow list `FILE` expects (management agents, administrators)")
 	window := flags.Duration("window", detect.DefaultWindow, "fold repeats of an alert (same rule, program, parent, host, user) within `DURATION`; 0 turns folding off")
 	live := flags.Bool("live", false, "watch this Mac: run eslogger (or log stream) and alert as events arrive")
@@ -43,12 +44,16 @@ func runDetect(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("--input: %v", err)
 	}
-	rs, err := detect.LoadRules(!*noBuiltin, ruleDirs...)
+	rs, err := detect.Load(detect.LoadOptions{Builtin: !*noBuiltin, Paths: ruleDirs, Strict: *strict})
 	if err != nil {
 		return usagef("%v", err)
 	}
 	if len(rs.Rules) == 0 {
 		return usagef("no rules: drop --no-builtin or give --rules DIR")
+	}
+	printRuleWarnings(a.Err, rs, maxRuleWarnings)
+	if !slices.ContainsFunc(rs.Rules, (*detect.Rule).Applies) {
+		return usagef("none of the %d rules applies to what firewarden reads (macOS and Linux process, file and profile events; see the warnings above): give --rules the folders of rules for macos or linux", len(rs.Rules))
 	}
 	var allow *detect.Allow
 	if *allowFile != "" {
@@ -290,9 +295,10 @@ func runDetectRules(ctx context.Context, a *app, args []string) error {
 	flags := a.flagSet("detect rules " + verb)
 	// Each verb has only its own flags, so that help and completion show what it reads.
 	var ruleDirs multiFlag
-	format, showFields := new(string), new(bool)
+	format, showFields, strict := new(string), new(bool), new(bool)
 	if verb == "list" {
 		flags.Var(&ruleDirs, "rules", "add the Sigma rules in `DIR` to the built-in pack; repeatable")
+		strict = flags.Bool("strict", false, "refuse a --rules folder holding a rule file that does not load, instead of skipping that file with a warning")
 		showFields = flags.Bool("fields", false, "print the fields rules can read instead of the rules")
 	} else {
 		format = flags.String("input", "auto", "telemetry `FORMAT` of EVENTS: auto, eslogger, osquery, unifiedlog, santa or ecs")
@@ -312,10 +318,11 @@ func runDetectRules(ctx context.Context, a *app, args []string) error {
 			}
 			return tw.Flush()
 		}
-		rs, err := detect.LoadRules(true, ruleDirs...)
+		rs, err := detect.Load(detect.LoadOptions{Builtin: true, Paths: ruleDirs, Strict: *strict})
 		if err != nil {
 			return usagef("%v", err)
 		}
+		printRuleWarnings(a.Err, rs, -1)
 		return listRules(a, rs)
 	}
 	if len(pos) == 0 {
@@ -325,14 +332,23 @@ func runDetectRules(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	for _, r := range rs.Rules {
-		for _, fld := range r.Fields() {
-			if !detect.KnownField(fld) {
-				return usagef("%s: rule %s reads field %q, which firewarden never fills, so it can never match; `firewarden detect rules list --fields` lists the fields", r.File, r.Name, fld)
-			}
+	// A rule that can never fire is refused; one that reads unfilled fields but can still match
+	// is tested, with the warning.
+	partly := 0
+	for _, w := range rs.Warnings {
+		if w.Kind == detect.NeverApplies || w.Kind == detect.NeverMatches {
+			return usagef("%s", w)
+		}
+		fmt.Fprintf(a.Err, "detect: %s\n", w)
+		if w.Kind == detect.UnfilledFields {
+			partly++
 		}
 	}
-	fmt.Fprintf(a.Out, "%d rule(s) in %s parse and read only known fields\n", len(rs.Rules), pos[0])
+	if partly == 0 {
+		fmt.Fprintf(a.Out, "%d rule(s) in %s parse and read only known fields\n", len(rs.Rules), pos[0])
+	} else {
+		fmt.Fprintf(a.Out, "%d rule(s) in %s parse; %d read fields firewarden never fills (see above)\n", len(rs.Rules), pos[0], partly)
+	}
 	if len(pos) == 1 {
 		return nil
 	}

@@ -72,6 +72,9 @@ type Engine struct {
 	wrapped map[wrapKey]time.Time
 	pending []*Alert // due, returned with the next call
 	stats   Stats
+	// view is reused for every command: the rules read it through an interface, so a view
+	// made per command would be allocated on the heap each time.
+	view view
 }
 
 // New returns an Engine for rs.
@@ -100,12 +103,14 @@ func (e *Engine) Process(ev *event.Event) []*Alert {
 	if ev.Kind == event.Fork || ev.Kind == event.Exit {
 		return out
 	}
+	cls := classesOf(ev)
 	cmds := Analyse(ev)
 	for ci := range cmds {
 		c := &cmds[ci]
-		v := view{ev: ev, cmd: c}
+		v := &e.view
+		*v = view{ev: ev, cmd: c}
 		for _, r := range e.rules.Rules {
-			if !r.Match(&v) {
+			if r.applies&cls == 0 || !r.Match(v) {
 				continue
 			}
 			e.stats.Matches++
@@ -297,6 +302,9 @@ var rawVisible = map[string]bool{
 func (rs *Ruleset) Interesting() func(line []byte) bool {
 	var needles []string
 	for _, r := range rs.Rules {
+		if r.applies == 0 {
+			continue // never evaluated: nothing to look for
+		}
 		ns := r.NeedlesFor(func(field string) bool { return rawVisible[field] })
 		if ns == nil {
 			return nil

@@ -51,15 +51,16 @@ func (m Match) Summary() string {
 	return fmt.Sprintf("%q (%s)", strings.Join(c.Argv, " "), strings.Join(parts, " "))
 }
 
-// Explain evaluates every rule of rs on ev, without allow-listing or folding, and returns the
-// matches.
+// Explain evaluates the rules of rs whose logsource selects ev, without allow-listing or
+// folding, and returns the matches.
 func Explain(rs *Ruleset, ev *event.Event) []Match {
 	var out []Match
+	cls := classesOf(ev)
 	cmds := Analyse(ev)
 	for i := range cmds {
 		v := view{ev: ev, cmd: &cmds[i]}
 		for _, r := range rs.Rules {
-			if r.Match(&v) {
+			if r.applies&cls != 0 && r.Match(&v) {
 				out = append(out, Match{r, cloneCommand(&cmds[i])})
 			}
 		}

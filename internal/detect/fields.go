@@ -15,6 +15,8 @@ var FieldNames = []struct{ Name, Doc string }{
 	{"CommandLine", "the command line, as the source gave it or rebuilt from argv"},
 	{"Args", "each argument after argv[0]"},
 	{"ParentImage", "the parent's image, from the source or the process table"},
+	{"ParentCommandLine", "the parent's command line, from the source or the process table"},
+	{"CurrentDirectory", "the program's working directory, where the source gives it (eslogger cwd)"},
 	{"Ancestry", "each image above the program, nearest first"},
 	{"ResponsibleImage", "the responsible process's image (the app that launched it)"},
 	{"User", "the user name"},
@@ -44,21 +46,53 @@ var FieldNames = []struct{ Name, Doc string }{
 	{"Via", "each wrapper the command was found inside (sudo, env, sh …)"},
 }
 
-// view shows one command of one event to the rules.
+// view shows one command of one event to the rules. Each single-valued field has its own slot
+// in strs: |fieldref holds the values of one field while it asks for another's, so two fields
+// must never share a buffer.
 type view struct {
 	ev      *event.Event
 	cmd     *Command
 	cmdline string
-	one     [1]string
-	idBuf   [3]string
+	strs    [numSlots]string
 }
 
-func (v *view) single(s string) ([]string, bool) {
+// The slots of view.strs, one per field whose value is a single string.
+const (
+	slotEventType = iota
+	slotImage
+	slotCommandLine
+	slotParentImage
+	slotParentCommandLine
+	slotCurrentDirectory
+	slotResponsibleImage
+	slotUser
+	slotUID
+	slotEUID
+	slotAUID
+	slotSigningID
+	slotTeamID
+	slotPlatformBinary
+	slotTargetFilename
+	slotSourceFilename
+	slotHost
+	slotSource
+	slotRaw
+	slotTool
+	slotPfFile
+	slotPfAnchor
+	slotPfTable
+	slotPlistDomain
+	slotPlistScope
+	slotSignal
+	numSlots
+)
+
+func (v *view) single(k int, s string) ([]string, bool) {
 	if s == "" {
 		return nil, false
 	}
-	v.one[0] = s
-	return v.one[:], true
+	v.strs[k] = s
+	return v.strs[k : k+1], true
 }
 
 func (v *view) list(s []string) ([]string, bool) {
@@ -69,8 +103,8 @@ func (v *view) id(k int, n int) ([]string, bool) {
 	if n == event.Unknown {
 		return nil, false
 	}
-	v.idBuf[k] = strconv.Itoa(n)
-	return v.idBuf[k : k+1], true
+	v.strs[k] = strconv.Itoa(n)
+	return v.strs[k : k+1], true
 }
 
 // Values implements sigma.Fields.
@@ -79,12 +113,12 @@ func (v *view) Values(name string) ([]string, bool) {
 	wrapped := len(c.Via) > 0
 	switch name {
 	case "EventType":
-		return v.single(string(ev.Kind))
+		return v.single(slotEventType, string(ev.Kind))
 	case "Image":
 		if wrapped {
-			return v.single(c.Argv[0])
+			return v.single(slotImage, c.Argv[0])
 		}
-		return v.single(ev.Path)
+		return v.single(slotImage, ev.Path)
 	case "CommandLine":
 		if v.cmdline == "" {
 			if !wrapped && ev.CommandLine != "" {
@@ -93,67 +127,71 @@ func (v *view) Values(name string) ([]string, bool) {
 				v.cmdline = host.QuoteArgv(c.Argv)
 			}
 		}
-		return v.single(v.cmdline)
+		return v.single(slotCommandLine, v.cmdline)
 	case "Args":
 		if len(c.Argv) < 2 {
 			return nil, false
 		}
 		return c.Argv[1:], true
 	case "ParentImage":
-		return v.single(ev.ParentPath)
+		return v.single(slotParentImage, ev.ParentPath)
+	case "ParentCommandLine":
+		return v.single(slotParentCommandLine, ev.ParentCommandLine)
+	case "CurrentDirectory":
+		return v.single(slotCurrentDirectory, ev.CurrentDirectory)
 	case "Ancestry":
 		return v.list(ev.Ancestry)
 	case "ResponsibleImage":
-		return v.single(ev.ResponsiblePath)
+		return v.single(slotResponsibleImage, ev.ResponsiblePath)
 	case "User":
-		return v.single(ev.User)
+		return v.single(slotUser, ev.User)
 	case "UID":
-		return v.id(0, ev.UID)
+		return v.id(slotUID, ev.UID)
 	case "EUID":
-		return v.id(1, ev.EUID)
+		return v.id(slotEUID, ev.EUID)
 	case "AUID":
-		return v.id(2, ev.AUID)
+		return v.id(slotAUID, ev.AUID)
 	case "SigningID":
 		if wrapped {
 			return nil, false
 		}
-		return v.single(ev.SigningID)
+		return v.single(slotSigningID, ev.SigningID)
 	case "TeamID":
 		if wrapped {
 			return nil, false
 		}
-		return v.single(ev.TeamID)
+		return v.single(slotTeamID, ev.TeamID)
 	case "PlatformBinary":
 		if wrapped || ev.Platform == nil {
 			return nil, false
 		}
-		return v.single(strconv.FormatBool(*ev.Platform))
+		return v.single(slotPlatformBinary, strconv.FormatBool(*ev.Platform))
 	case "TargetFilename":
-		return v.single(ev.FilePath)
+		return v.single(slotTargetFilename, ev.FilePath)
 	case "SourceFilename":
-		return v.single(ev.FileFrom)
+		return v.single(slotSourceFilename, ev.FileFrom)
 	case "Host":
-		return v.single(ev.Host)
+		return v.single(slotHost, ev.Host)
 	case "Source":
-		return v.single(ev.Source)
+		return v.single(slotSource, ev.Source)
 	case "Raw":
-		return v.single(string(ev.Raw))
+		return v.single(slotRaw, string(ev.Raw))
 	case "Tool":
-		return v.single(c.Tool)
+		return v.single(slotTool, c.Tool)
 	case "Action":
 		return v.list(c.Actions)
 	case "App":
 		return v.list(c.Apps)
 	case "PfFile":
-		return v.single(c.PfFile)
+		return v.single(slotPfFile, c.PfFile)
 	case "PfAnchor":
-		return v.single(c.PfAnchor)
+		return v.single(slotPfAnchor, c.PfAnchor)
 	case "PfTable":
-		return v.single(c.PfTable)
+		return v.single(slotPfTable, c.PfTable)
 	case "PlistDomain":
-		return v.single(c.PlistDomain)
+		return v.single(slotPlistDomain, c.PlistDomain)
 	case "PlistScope":
-		return v.single(c.PlistScope)
+		return v.single(slotPlistScope, c.PlistScope)
 	case "PlistSet":
 		return v.list(c.PlistSet)
 	case "PlistDelete":
@@ -161,7 +199,7 @@ func (v *view) Values(name string) ([]string, bool) {
 	case "Target":
 		return v.list(c.Targets)
 	case "Signal":
-		return v.single(c.Signal)
+		return v.single(slotSignal, c.Signal)
 	case "Via":
 		return v.list(c.Via)
 	}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -24,23 +25,84 @@ type Rule struct {
 	Reason     string   // one line: what the matched command does
 	Analytic   string   // the ATT&CK analytic, AN0408 unless the rule's tags name another
 	Techniques []string // ATT&CK technique IDs from the tags, e.g. T1686, T1562.004
+
+	applies classes // the events its logsource selects; none when it never applies
 }
+
+// Applies reports whether the rule's logsource selects any event firewarden produces. A rule
+// that never applies is kept (it is listed) but never evaluated.
+func (r *Rule) Applies() bool { return r.applies != 0 }
 
 // Ruleset is the rules in force, in a stable order (by name).
 type Ruleset struct {
 	Rules []*Rule
+	// Warnings are what an operator should hear about the rules, one line each, in the order
+	// the files were read: files passed over, rules that never apply, rules reading fields
+	// firewarden never fills.
+	Warnings []Warning
 }
 
-// LoadRules reads the embedded pack (when builtin) and every *.yml / *.yaml file in dirs. A
-// broken file is an error naming it; so is a second rule with the same name or id.
-func LoadRules(builtin bool, dirs ...string) (*Ruleset, error) {
+// Warning is one thing about the rules that does not stop them loading.
+type Warning struct {
+	Kind WarningKind
+	File string
+	Line int // 1-based; 0 when unknown
+	Rule string
+	// Fields are the fields the rule reads that firewarden never fills (UnfilledFields,
+	// NeverMatches).
+	Fields []string
+	Msg    string
+}
+
+// WarningKind is what a Warning is about.
+type WarningKind int
+
+const (
+	// Skipped is a rule file in a folder that could not be read or parsed: its rules were left
+	// out and the folder's other rules loaded.
+	Skipped WarningKind = iota
+	// NeverApplies is a rule whose logsource selects no event firewarden produces (product
+	// windows, category network_connection …): it is not evaluated.
+	NeverApplies
+	// NeverMatches is a rule that cannot match because its condition needs fields firewarden
+	// never fills.
+	NeverMatches
+	// UnfilledFields is a rule that reads fields firewarden never fills and can still match
+	// through the rest of its condition.
+	UnfilledFields
+)
+
+func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
+
+// LoadOptions says which rules Load reads.
+type LoadOptions struct {
+	Builtin bool     // the embedded pack
+	Paths   []string // rule folders (with their subfolders) and rule files
+	// Strict refuses a folder holding a file that does not load, as a file given by itself is
+	// refused; otherwise the file is passed over with a Skipped warning.
+	Strict bool
+}
+
+// LoadRules reads the embedded pack (when builtin) and the rules of paths, as Load does without
+// Strict.
+func LoadRules(builtin bool, paths ...string) (*Ruleset, error) {
+	return Load(LoadOptions{Builtin: builtin, Paths: paths})
+}
+
+// Load reads the embedded pack (when asked) and every *.yml / *.yaml file in each path: a file,
+// or a folder and its subfolders. A file given by itself that does not load is an error naming
+// it; one in a folder is passed over with a Skipped warning (an error under Strict), and a folder
+// from which no rule loads is an error. A second rule with the same name or id is an error.
+// Every rule that loads is checked against what firewarden produces: its logsource and the
+// fields it reads (Warnings).
+func Load(opt LoadOptions) (*Ruleset, error) {
 	rs := &Ruleset{}
-	if builtin {
+	if opt.Builtin {
 		if err := rs.addFS(builtinRules, "rules", true); err != nil {
 			return nil, err
 		}
 	}
-	for _, d := range dirs {
+	for _, d := range opt.Paths {
 		st, err := os.Stat(d)
 		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
@@ -55,11 +117,15 @@ func LoadRules(builtin bool, dirs ...string) (*Ruleset, error) {
 			}
 			continue
 		}
-		before := len(rs.Rules)
-		if err := rs.addTree(d); err != nil {
+		before, skipped := len(rs.Rules), len(rs.Warnings)
+		if err := rs.addTree(d, opt.Strict); err != nil {
 			return nil, err
 		}
 		if len(rs.Rules) == before {
+			if n := len(rs.Warnings) - skipped; n > 0 {
+				w := rs.Warnings[skipped]
+				return nil, fmt.Errorf("rules: no rule in %s loads (%d file(s) skipped); the first: %s:%d: %s", d, n, w.File, w.Line, strings.TrimSuffix(w.Msg, skippedNote))
+			}
 			return nil, fmt.Errorf("rules: %s holds no .yml or .yaml rule, in it or in its subfolders", d)
 		}
 	}
@@ -77,13 +143,50 @@ func LoadRules(builtin bool, dirs ...string) (*Ruleset, error) {
 			ids[r.ID] = r.File
 		}
 	}
+	for _, r := range rs.Rules {
+		rs.check(r)
+	}
 	return rs, nil
 }
 
+// check adds the warnings about what r can see: a logsource firewarden never produces, fields
+// it never fills.
+func (rs *Ruleset) check(r *Rule) {
+	var why string
+	r.applies, why = logsourceClasses(r.Logsource)
+	if r.applies == 0 {
+		rs.Warnings = append(rs.Warnings, Warning{Kind: NeverApplies, File: r.File, Line: r.Line, Rule: r.Name,
+			Msg: fmt.Sprintf("rule %s never applies and is not evaluated: its logsource %s", r.Name, why)})
+		return
+	}
+	var unfilled []string
+	for _, f := range r.Fields() {
+		if !KnownField(f) {
+			unfilled = append(unfilled, f)
+		}
+	}
+	if len(unfilled) == 0 {
+		return
+	}
+	w := Warning{Kind: UnfilledFields, File: r.File, Line: r.Line, Rule: r.Name, Fields: unfilled}
+	list := strings.Join(unfilled, ", ")
+	if r.CanMatch(KnownField) {
+		w.Msg = fmt.Sprintf("rule %s reads %s, which firewarden never fills: conditions on them never hold (a filter on them excludes nothing), and the rule matches only through the rest of its condition", r.Name, list)
+	} else {
+		w.Kind = NeverMatches
+		w.Msg = fmt.Sprintf("rule %s reads %s, which firewarden never fills, so it can never match (`firewarden detect rules list --fields` lists the fields)", r.Name, list)
+	}
+	rs.Warnings = append(rs.Warnings, w)
+}
+
+// skippedNote ends the message of a Skipped warning.
+const skippedNote = "; file skipped"
+
 // addTree adds the rules of every .yml and .yaml file under dir, subfolders included, as
 // SigmaHQ lays its repository out (rules/macos/process_creation/…); hidden folders (.git,
-// .github) are skipped.
-func (rs *Ruleset) addTree(dir string) error {
+// .github) are skipped. A file that does not load is passed over with a Skipped warning, or
+// ends the walk with its error under strict.
+func (rs *Ruleset) addTree(dir string, strict bool) error {
 	return fs.WalkDir(os.DirFS(dir), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("rules: %s: %w", filepath.Join(dir, filepath.FromSlash(p)), err)
@@ -99,10 +202,20 @@ func (rs *Ruleset) addTree(dir string) error {
 		}
 		name := filepath.Join(dir, filepath.FromSlash(p))
 		data, err := os.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("rules: %w", err)
+		if err == nil {
+			err = rs.add(data, name, false)
 		}
-		return rs.add(data, name, false)
+		if err == nil || strict {
+			return err
+		}
+		w := Warning{Kind: Skipped, File: name, Msg: err.Error()}
+		var se *sigma.Error
+		if errors.As(err, &se) {
+			w.Line, w.Msg = se.Line, se.Msg
+		}
+		w.Msg += skippedNote
+		rs.Warnings = append(rs.Warnings, w)
+		return nil
 	})
 }
 
@@ -145,19 +258,23 @@ func (rs *Ruleset) add(data []byte, file string, builtin bool) error {
 			r.Name = fmt.Sprintf("%s#%d", stem, i+1)
 		}
 		if s, ok := sr.Custom["reason"].(string); ok {
-			r.Reason = strings.TrimSpace(s)
+			r.Reason = oneLine(s)
 		}
 		if r.Reason == "" {
-			r.Reason = strings.TrimSpace(strings.TrimSuffix(sr.Description, "."))
+			r.Reason = oneLine(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(sr.Description), ".")))
 		}
 		if r.Reason == "" {
-			r.Reason = sr.Title
+			r.Reason = oneLine(sr.Title)
 		}
 		r.Analytic, r.Techniques = attackIDs(sr.Tags)
 		rs.Rules = append(rs.Rules, r)
 	}
 	return nil
 }
+
+// oneLine folds the line breaks and runs of spaces of a rule's text (SigmaHQ descriptions are
+// often block scalars) so that an alert stays one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // attackIDs reads the ATT&CK analytic and techniques from Sigma tags (attack.t1686,
 // attack.t1562.004, attack.an0408). T1562.004 was renumbered T1686 in ATT&CK v19

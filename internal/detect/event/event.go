@@ -62,12 +62,14 @@ type Event struct {
 
 	Process // the subject: for exec the new image, for fork the child
 
-	PPID            int
-	OriginalPPID    int
-	ParentPath      string // the parent's image, from the source or the process table; "" when unknown
-	ResponsiblePID  int
-	ResponsiblePath string
-	Ancestry        []string // image paths above the subject, nearest first (ParentPath first when known)
+	PPID              int
+	OriginalPPID      int
+	ParentPath        string // the parent's image, from the source or the process table; "" when unknown
+	ParentCommandLine string // the parent's command line, from the source or the process table; "" when unknown
+	CurrentDirectory  string // the subject's working directory (eslogger cwd); "" when the source does not give it
+	ResponsiblePID    int
+	ResponsiblePath   string
+	Ancestry          []string // image paths above the subject, nearest first (ParentPath first when known)
 
 	FilePath string // file events: the file changed (for a rename, its new name)
 	FileFrom string // file events: a rename's old name

@@ -490,7 +490,7 @@ func (g gen) event() event {
 }
 
 // FuzzMatch generates a rule from the seed, checks Match against refMatch on events made from
-// the same alphabet, and checks Needles on those it matches.
+// the same alphabet, and checks Needles on those it matches and CanMatch on all (checkReach).
 func FuzzMatch(f *testing.F) {
 	for seed := range uint64(64) {
 		f.Add(seed)
@@ -510,6 +510,7 @@ func FuzzMatch(f *testing.F) {
 				t.Fatalf("Match(%q) = %v, reference %v\n%s", e, got, want, text)
 			}
 			checkNeedles(t, r, e)
+			checkReach(t, r, e)
 		}
 	})
 }
