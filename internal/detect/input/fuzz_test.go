@@ -41,7 +41,7 @@ func fuzzRead(t *testing.T, data []byte, f Format) {
 	for _, c := range st.Records {
 		recs += c
 	}
-	if st.Events != int64(n) || recs+st.Malformed > st.Lines || st.Skipped != 0 {
+	if st.Events != int64(n) || st.Skipped != 0 {
 		t.Fatalf("stats %+v after %d events", st, n)
 	}
 

@@ -180,6 +180,23 @@ type Reader struct {
 	lines, events, skipped, ignored, malformed, tooLong int64
 	records                                             [len(formats)]int64
 	firstLine                                           string
+	recLine                                             int64 // the line the record being decoded starts on
+
+	// JSON that is not one document a line is read in pieces and scanned (docs.go).
+	scanning  bool   // pieces are read and scanned, not lines
+	pend      []byte // the rest of the current piece, not looked at yet
+	pendEOL   bool   // the current piece ends its line
+	fresh     bool   // pend starts its line
+	midLine   bool   // the last piece read did not end its line
+	dropLine  bool   // pass over the rest of the current line
+	inArray   bool   // between or inside the elements of a JSON array
+	arrayLine int64  // where the array opened
+	docOpen   bool   // a document has begun and not ended
+	docScan   docScan
+	doc       []byte // the open document, when it is not within one piece
+	docLine   int64  // where it began
+	docOver   bool   // it outgrew maxDoc: scanned to its end, not kept
+	maxDoc    int    // MaxDocument, but for tests
 }
 
 // NewReader returns a Reader of r; name (a file name, or "-") goes into every event's Input
@@ -192,7 +209,7 @@ func NewReader(r io.Reader, name string, opt Options) *Reader {
 		opt.MaxProcs = DefaultMaxProcs
 	}
 	return &Reader{
-		maxLine: MaxLine, bufSize: readBuffer,
+		maxLine: MaxLine, bufSize: readBuffer, maxDoc: MaxDocument,
 		src:   r,
 		name:  name,
 		opt:   opt,
@@ -234,19 +251,12 @@ func (r *Reader) Next() (*event.Event, error) {
 			}
 			continue
 		}
-		line, err := r.readLine()
+		rec, scanned, err := r.record()
 		if err != nil {
 			r.err = r.end(err)
 			return nil, r.err
 		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		if r.firstLine == "" {
-			r.firstLine = cut(line, 80)
-		}
-		if r.decode(line) {
+		if r.decode(rec, scanned) {
 			r.events++
 			return &r.ev, nil
 		}
@@ -301,6 +311,16 @@ func (r *Reader) readLine() ([]byte, error) {
 		if (err == nil || err == io.EOF) && len(dropEOL(r.long)) <= r.maxLine {
 			r.lines++
 			return r.long, nil
+		}
+		if t := bytes.TrimLeft(r.long, " \t"); (err == nil || err == io.EOF || err == bufio.ErrBufferFull) && len(t) > 0 && t[0] == '[' && arrayStart(t[1:]) {
+			// A JSON array on one long line: its elements are read one by one.
+			r.lines++
+			r.midLine = err == bufio.ErrBufferFull
+			if r.firstLine == "" {
+				r.firstLine = cut(t, 80)
+			}
+			r.scan(t, !r.midLine, false)
+			return nil, errScanning
 		}
 		for err == bufio.ErrBufferFull {
 			_, err = r.br.ReadSlice('\n')
@@ -382,12 +402,13 @@ func (r *Reader) recognise(f Format) (build bool) {
 	return true
 }
 
-// decode reads one non-blank line and reports whether r.ev holds an event from it.
-func (r *Reader) decode(line []byte) bool {
+// decode reads one record, a non-blank line or (scanned) a JSON document the scanner found, and
+// reports whether r.ev holds an event from it.
+func (r *Reader) decode(line []byte, scanned bool) bool {
 	r.cur = line
 	switch {
 	case line[0] == '{':
-		return r.decodeJSON(line)
+		return r.decodeJSON(line, scanned)
 	case line[0] == '[' && r.wants(Santa):
 		if rec, ok := parseSanta(line); ok {
 			return r.santa(&rec, r.recognise(Santa))
@@ -397,10 +418,16 @@ func (r *Reader) decode(line []byte) bool {
 	return false
 }
 
-func (r *Reader) decodeJSON(line []byte) bool {
+func (r *Reader) decodeJSON(line []byte, scanned bool) bool {
 	t := &r.top
 	r.js.reset(line)
 	if !t.walk(&r.js) {
+		if !scanned {
+			// Not one object on a line of its own: the start of a pretty-printed document,
+			// several documents, or a broken line; the scanner tells which.
+			r.scan(line, true, false)
+			return false
+		}
 		r.malformed++
 		return false
 	}
@@ -428,7 +455,7 @@ func (r *Reader) newEvent(source Format, host string) *event.Event {
 		Source:  string(source),
 		Host:    host,
 		Input:   r.name,
-		Line:    r.lines,
+		Line:    r.recLine,
 		Raw:     r.cur,
 		Process: event.Process{UID: event.Unknown, EUID: event.Unknown, AUID: event.Unknown},
 	}
