@@ -197,7 +197,7 @@ var stateSigma = &sigma.Rule{
 	Status:      "experimental",
 	Description: "A firewall setting went from on to off between two state polls and no event of the live stream explained it.",
 	Level:       "high",
-	Tags:        []string{"attack.defense-evasion", "attack.t1686", "attack.t1562.004"},
+	Tags:        []string{"attack.defense-impairment", "attack.t1686"},
 }
 
 // weakened builds the alert for a drop of the firewall state that no event explained.

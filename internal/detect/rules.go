@@ -266,7 +266,7 @@ func (rs *Ruleset) add(data []byte, file string, builtin bool) error {
 		if r.Reason == "" {
 			r.Reason = oneLine(sr.Title)
 		}
-		r.Analytic, r.Techniques = attackIDs(sr.Tags)
+		r.Analytic, r.Techniques = ruleAttack(sr)
 		rs.Rules = append(rs.Rules, r)
 	}
 	return nil
