@@ -12,6 +12,12 @@ func detect(line []byte) Parser {
 		return ParseNetfilter
 	case len(line) > 0 && line[0] >= '0' && line[0] <= '9' && isPVE(line):
 		return ParseNetfilter // Proxmox: "OUT=" alone, or the logger's own lines
+	case bytes.Contains(line, []byte("filterlog")):
+		return ParseFilterlog
+	case bytes.Contains(line, []byte(": in:")):
+		return ParseMikroTik
+	case isWindows(line):
+		return ParseWindows
 	case bytes.Contains(line, []byte("rule ")):
 		return ParsePF // any reason, not only (match)
 	case bytes.Contains(line, []byte("socketfilterfw")), bytes.Contains(line, []byte("Firewall[")),
@@ -31,6 +37,12 @@ func parserFor(f Format) Parser {
 		return ParseALF
 	case FormatNetfilter:
 		return ParseNetfilter
+	case FormatFilterlog:
+		return ParseFilterlog
+	case FormatWindows:
+		return ParseWindows
+	case FormatMikroTik:
+		return ParseMikroTik
 	}
 	return nil
 }
@@ -49,7 +61,11 @@ func denied(f Format, a []byte) bool {
 		return string(a) == "block" || string(a) == "synproxy-drop"
 	case FormatALF:
 		return string(a) == "Deny" || string(a) == "Stealth"
-	case FormatNetfilter:
+	case FormatFilterlog:
+		return string(a) == "block"
+	case FormatWindows:
+		return string(a) == "DROP"
+	case FormatNetfilter, FormatMikroTik:
 		switch string(bytes.ToUpper(a)) {
 		case "DROP", "REJECT", "BLOCK", "DENY":
 			return true
@@ -61,4 +77,15 @@ func denied(f Format, a []byte) bool {
 func isPVE(line []byte) bool {
 	_, _, _, ok := pveHeader(line)
 	return ok
+}
+
+// isWindows reports whether a line is pfirewall.log's: "2019-11-06 12:35:19 DROP …", one of its
+// "#" headers, or either after a byte order mark.
+func isWindows(line []byte) bool {
+	if len(line) == 0 || (line[0] != '#' && line[0] != 0xef && (line[0] < '1' || line[0] > '2')) {
+		return false
+	}
+	var e Event
+	_, mine := ParseWindows(line, &e)
+	return mine
 }

@@ -22,7 +22,7 @@ type Summary struct {
 	// Every line read is counted in Lines and in exactly one of Parsed, Malformed, Unrecognised
 	// and Blank (empty, or spaces and tabs only).
 	Lines, Parsed, Malformed, Unrecognised, Blank int64
-	ByFormat                                      [5]int64
+	ByFormat                                      [numFormats]int64
 	Repeats                                       int64 // "last message repeated N times" lines (not expanded)
 
 	first, last         []byte
