@@ -60,9 +60,9 @@ func TestLogsSummarizeNoFirewallLine(t *testing.T) {
 		stderr string
 	}{
 		{"not a firewall log", []string{"logs", "summarize", auth}, 1,
-			"firewarden: logs summarize: no line of any known firewall log format (ipfw, pf, alf, netfilter) in " + auth + ": 2 lines, 1 not firewall lines, 1 blank; is it the right file?\n"},
+			"firewarden: logs summarize: no line of any known firewall log format (ipfw, pf, alf, netfilter, filterlog, windows, mikrotik) in " + auth + ": 2 lines, 1 not firewall lines, 1 blank; is it the right file?\n"},
 		{"two files, json", []string{"--json", "logs", "summarize", auth, empty}, 1,
-			"firewarden: logs summarize: no line of any known firewall log format (ipfw, pf, alf, netfilter) in " + auth + ", " + empty + ": 2 lines, 1 not firewall lines, 1 blank; is it the right file?\n"},
+			"firewarden: logs summarize: no line of any known firewall log format (ipfw, pf, alf, netfilter, filterlog, windows, mikrotik) in " + auth + ", " + empty + ": 2 lines, 1 not firewall lines, 1 blank; is it the right file?\n"},
 		// The classic report of no ipfw line is empty, as the 2005 script's was.
 		{"classic", []string{"logs", "summarize", "--report", "classic", auth}, 1,
 			"firewarden: logs summarize: no ipfw line in " + auth + ": --report classic reads ipfw logs only; is it the right file?\n"},

@@ -108,7 +108,7 @@ func commandTable() []*cmdSpec {
 			},
 		},
 		{
-			name: "logs", summary: "summarise ipfw, pf, Application Firewall and netfilter logs",
+			name: "logs", summary: "summarise ipfw, pf, Application Firewall, netfilter, pfSense, Windows and MikroTik firewall logs",
 			desc: "Reads firewall logs and prints who was blocked, on which ports, from where and when.",
 			examples: []string{
 				"firewarden logs summarize /var/log/pf.log",
@@ -118,14 +118,16 @@ func commandTable() []*cmdSpec {
 			verbs: []*cmdSpec{
 				{
 					name: "summarize", args: "FILE…", files: true,
-					summary: "summarise ipfw, pf, ALF and netfilter logs",
-					desc: "Reads ipfw, pf (pflog as tcpdump prints it), macOS Application Firewall and netfilter log " +
-						"lines, recognising the format of each line unless --format says it, and prints tables of the top " +
+					summary: "summarise ipfw, pf, ALF, netfilter, filterlog, Windows and MikroTik logs",
+					desc: "Reads ipfw, pf (pflog as tcpdump prints it), macOS Application Firewall, netfilter (iptables, " +
+						"nftables, ufw, firewalld, UniFi/EdgeOS, Proxmox pve-firewall.log), pfSense/OPNsense filterlog, " +
+						"Windows Firewall pfirewall.log and MikroTik RouterOS log lines, recognising the format of each line unless --format says it, and prints tables of the top " +
 						"sources, destinations, ports and hours. Files may be gzip, bzip2 or zstd compressed; - reads " +
 						"standard input. --report classic prints the tables of the 2005 ipfw log script, exactly.",
 					examples: []string{
 						"firewarden logs summarize /var/log/appfirewall.log",
 						"firewarden logs summarize --format pf --top 20 pflog.txt.gz",
+						"firewarden logs summarize --format windows pfirewall.log",
 						"zcat ipfw.log.*.gz | firewarden logs summarize --report classic -",
 					},
 				},

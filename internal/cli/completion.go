@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/firewarden/firewarden/internal/fwlog"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 )
 
@@ -32,7 +33,7 @@ func shells() []string { return []string{"bash", "zsh", "fish"} }
 func enumValues() map[string][]string {
 	inputs := []string{"auto", "eslogger", "osquery", "unifiedlog", "santa", "ecs"}
 	return map[string][]string{
-		"logs summarize --format": {"auto", "ipfw", "pf", "alf", "netfilter"},
+		"logs summarize --format": fwlog.FormatNames(),
 		"logs summarize --report": {"classic", "full"},
 		"rules --format":          {"ipfw", "pf"},
 		"rules --default":         {"allow", "deny"},

@@ -44,7 +44,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"rules", "eval", "--default", "d"}, []string{"deny"}},
 		{[]string{"rules", "eval", ""}, []string{completeFiles}},
 		{[]string{"rules", "eval", "--packet", ""}, nil},
-		{[]string{"logs", "summarize", "--format", ""}, []string{"auto", "ipfw", "pf", "alf", "netfilter"}},
+		{[]string{"logs", "summarize", "--format", ""}, []string{"auto", "ipfw", "pf", "alf", "netfilter", "filterlog", "windows", "mikrotik"}},
 		{[]string{"logs", "summarize", "--format=p"}, []string{"--format=pf"}},
 		{[]string{"logs", "summarize", "--report", ""}, []string{"classic", "full"}},
 		{[]string{"evidence", "--format", ""}, []string{"json", "csv"}},

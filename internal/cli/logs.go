@@ -19,10 +19,10 @@ import (
 
 func runLogs(ctx context.Context, a *app, args []string) error {
 	if len(args) == 0 || args[0] != "summarize" {
-		return usagef("logs needs a verb: firewarden logs summarize [--format auto|ipfw|pf|alf|netfilter] [--report classic|full] [--top N] FILE…")
+		return usagef("logs needs a verb: firewarden logs summarize [--format %s] [--report classic|full] [--top N] FILE…", strings.Join(fwlog.FormatNames(), "|"))
 	}
 	flags := a.flagSet("logs summarize")
-	format := flags.String("format", "auto", "log `FORMAT`: auto, ipfw, pf, alf or netfilter")
+	format := flags.String("format", "auto", "log `FORMAT`: "+orList(fwlog.FormatNames()))
 	report := flags.String("report", "full", "which report, `KIND`: classic (the 2005 article's tables) or full")
 	top := flags.Int("top", 10, "`N` rows per table; 0 for all")
 	showMalformed := flags.Int("show-malformed", 0, "print `N` lines that could not be read")
@@ -33,7 +33,7 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 	}
 	f, ok := fwlog.ParseFormat(*format)
 	if !ok {
-		return usagef("--format %q: use auto, ipfw, pf, alf or netfilter", *format)
+		return usagef("--format %q: use %s", *format, orList(fwlog.FormatNames()))
 	}
 	mode := fwlog.ModeFull
 	switch *report {
@@ -163,7 +163,7 @@ func noFirewallLine(rep fwlog.Report) string {
 	if rep.Malformed > 0 {
 		return fmt.Sprintf("no firewall line could be read in %s: %s; --show-malformed N prints the malformed ones", in, strings.Join(counts, ", "))
 	}
-	return fmt.Sprintf("no line of any known firewall log format (ipfw, pf, alf, netfilter) in %s: %s; is it the right file?", in, strings.Join(counts, ", "))
+	return fmt.Sprintf("no line of any known firewall log format (%s) in %s: %s; is it the right file?", strings.Join(fwlog.FormatNames()[1:], ", "), in, strings.Join(counts, ", "))
 }
 
 // progress reports bytes read on stderr twice a second while it is a terminal, and stays quiet

@@ -48,7 +48,7 @@ func ParseALF(line []byte, e *Event) (ok, mine bool) {
 	if len(line) > 0 && line[0] == '{' {
 		return parseALFRecord(line, e)
 	}
-	stamp, rest, _ := syslogStamp(line)
+	stamp, rest, _ := syslogStamp(skipPRI(line))
 	if r, isRepeat := alfRepeat(rest); isRepeat {
 		e.Format, e.Kind, e.Stamp = FormatALF, KindRepeat, stamp
 		return alfRepeatCount(r, e), true

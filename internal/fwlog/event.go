@@ -1,5 +1,6 @@
 // Package fwlog parses firewall logs (ipfw, pf as printed by tcpdump, the macOS Application
-// Firewall, netfilter LOG) into events and summarises them. Parsers work on one line at a time
+// Firewall, netfilter LOG, pfSense/OPNsense filterlog, Windows Firewall pfirewall.log, MikroTik
+// RouterOS) into events and summarises them. Parsers work on one line at a time
 // and fill an Event in place without allocating: byte-slice fields point into the line and are
 // valid only until the next line is read, so the summariser copies what it keeps.
 package fwlog
@@ -16,7 +17,21 @@ const (
 	FormatPF
 	FormatALF
 	FormatNetfilter
+	FormatFilterlog // pfSense and OPNsense filterlog CSV
+	FormatWindows   // Windows Firewall pfirewall.log
+	FormatMikroTik  // MikroTik RouterOS firewall log
+
+	numFormats // the number of formats, FormatUnknown included
 )
+
+// FormatNames lists the --format values, "auto" first.
+func FormatNames() []string {
+	names := []string{"auto"}
+	for f := FormatUnknown + 1; f < numFormats; f++ {
+		names = append(names, f.String())
+	}
+	return names
+}
 
 func (f Format) String() string {
 	switch f {
@@ -28,6 +43,12 @@ func (f Format) String() string {
 		return "alf"
 	case FormatNetfilter:
 		return "netfilter"
+	case FormatFilterlog:
+		return "filterlog"
+	case FormatWindows:
+		return "windows"
+	case FormatMikroTik:
+		return "mikrotik"
 	}
 	return "unknown"
 }
@@ -45,6 +66,12 @@ func ParseFormat(s string) (Format, bool) {
 		return FormatALF, true
 	case "netfilter":
 		return FormatNetfilter, true
+	case "filterlog":
+		return FormatFilterlog, true
+	case "windows":
+		return FormatWindows, true
+	case "mikrotik":
+		return FormatMikroTik, true
 	}
 	return FormatUnknown, false
 }

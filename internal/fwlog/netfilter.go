@@ -31,6 +31,9 @@ var actionLog = []byte("LOG")
 // A line is netfilter's when it has "IN=" followed later by " OUT=" (or starts with "IN="); one
 // without both addresses (ARP, "TRUNCATED") or with an unreadable field is malformed.
 func ParseNetfilter(line []byte, e *Event) (ok, mine bool) {
+	if chain, stamp, msg, isPVE := pveHeader(line); isPVE {
+		return parsePVE(chain, stamp, msg, e)
+	}
 	inAt, outAt := nfInOut(line)
 	if inAt < 0 {
 		if i := bytes.Index(line, []byte("IN=")); i == 0 || (i > 0 && bytes.Contains(line[i+3:], []byte(" OUT="))) {
@@ -51,6 +54,12 @@ func ParseNetfilter(line []byte, e *Event) (ok, mine bool) {
 	} else {
 		rest = nil
 	}
+	return nfBody(in, out, rest, e), true
+}
+
+// nfBody reads the fields after "IN=%s OUT=%s" into e, which holds the line's format, stamp,
+// rule and action already.
+func nfBody(in, out, rest []byte, e *Event) bool {
 	switch {
 	case len(in) > 0 && len(out) == 0:
 		e.Dir, e.Iface = DirIn, in
@@ -131,17 +140,17 @@ func ParseNetfilter(line []byte, e *Event) (ok, mine bool) {
 			}
 		}
 		if !good {
-			return false, true
+			return false
 		}
 		if haveSrc && haveDst && haveProto && (haveSpt && haveDpt || haveType && haveCode) {
 			break // the rest (TCP flags, a quoted packet, MARK=) adds nothing
 		}
 	}
 	if !haveSrc || !haveDst || e.Src.Is4() != e.Dst.Is4() || haveSpt != haveDpt {
-		return false, true
+		return false
 	}
 	e.HasPorts = haveSpt
-	return true, true
+	return true
 }
 
 // nfInOut finds "IN=%s OUT=": the index of the "IN=" and of the space before "OUT=". The
@@ -166,7 +175,7 @@ func nfInOut(line []byte) (inAt, outAt int) {
 // timestamp comes a host and usually the "kernel:" tag; a first word that is bracketed, ends in a
 // colon or touches "IN=" is the prefix itself (beats' "Jan  8 03:37:09 DENY: IN=…").
 func nfPrefix(p []byte) (stamp, rule []byte) {
-	rest := p
+	rest := skipPRI(p)
 	if s, r, ok := leadingStamp(p); ok {
 		stamp, rest = s, r
 		t1, r1 := nextToken(rest)
@@ -179,6 +188,15 @@ func nfPrefix(p []byte) (stamp, rule []byte) {
 			rest = r1 // the host
 			if t2, r2 := nextToken(rest); nfKernelTag(t2) {
 				rest = r2
+			} else if string(t2) == "kernel" {
+				// RFC 5424: the tag has no colon and PROCID, MSGID and STRUCTURED-DATA
+				// follow, "-" when empty.
+				rest = r2
+				for range 3 {
+					if t3, r3 := nextToken(rest); string(t3) == "-" {
+						rest = r3
+					}
+				}
 			}
 		}
 	} else if t1, r1 := nextToken(rest); nfKernelTag(t1) {
@@ -228,8 +246,20 @@ func nfSkipUptime(b []byte) []byte {
 	return skipSpaces(after[1:])
 }
 
-// nfVerdict returns the verdict word the LOG prefix names, pointing into it, or actionLog.
+// Verdicts that a prefix names by a letter (Vyatta, EdgeOS, UniFi). They are handed out in
+// Events and must never be written to.
+var (
+	actionAccept = []byte("ACCEPT")
+	actionDrop   = []byte("DROP")
+	actionReject = []byte("REJECT")
+)
+
+// nfVerdict returns the verdict the LOG prefix names: the letter of a Vyatta-style bracket (see
+// nfLetter), else the first verdict word, pointing into the prefix, else actionLog.
 func nfVerdict(rule []byte) []byte {
+	if v := nfLetter(rule); v != nil {
+		return v
+	}
 	for _, w := range [...]string{"DROP", "REJECT", "BLOCK", "DENY", "ACCEPT", "ALLOW", "AUDIT", "LIMIT"} {
 		if i := nfIndexFold(rule, w); i >= 0 {
 			return rule[i : i+len(w)]
@@ -330,4 +360,128 @@ func nfAddr(b []byte) (netip.Addr, bool) {
 func nfAddrSlow(b []byte) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(string(b))
 	return a, err == nil
+}
+
+// nfLetter reads the verdict letter of a bracketed prefix. Vyatta and EdgeOS (and the UniFi
+// gateways built on them) log "[$chain-$rule-$letter]", the letter being the first of the rule's
+// action upper-cased (get_log_prefix in vyatta-cfg-firewall): "[WAN_LOCAL-default-D]",
+// "[WAN_OUT-2000-A]". UniFi OS moves it between the chain and the rule: "[LAN_IN-D-4001]". A, D
+// and R are accept, drop and reject; other letters (M for modify) and UniFi's "RET" (return)
+// name no verdict, so nil.
+func nfLetter(rule []byte) []byte {
+	if len(rule) < 4 || rule[0] != '[' {
+		return nil
+	}
+	end := bytes.IndexByte(rule, ']')
+	if end < 0 {
+		return nil
+	}
+	parts := rule[1:end]
+	first := true
+	for len(parts) > 0 {
+		part := parts
+		i := bytes.IndexByte(parts, '-')
+		if i >= 0 {
+			part, parts = parts[:i], parts[i+1:]
+		} else {
+			parts = nil
+		}
+		// The chain comes first: "[A-…]" would be a chain called A.
+		if !first && len(part) == 1 {
+			switch part[0] {
+			case 'A':
+				return actionAccept
+			case 'D':
+				return actionDrop
+			case 'R':
+				return actionReject
+			}
+		}
+		first = false
+	}
+	return nil
+}
+
+// pveHeader reads the envelope of Proxmox VE's pve-firewall.log, as pvefw-logger writes it
+// (src/pvefw-logger.c): "<VMID> <LOGLEVEL> <CHAIN> <dd/Mon/yyyy:HH:MM:SS> <+zzzz> <MSG>", where
+// CHAIN is "-" for the logger's own messages. stamp is the time with its zone.
+func pveHeader(line []byte) (chain, stamp, msg []byte, ok bool) {
+	vmid, rest := nextToken(line)
+	if !isDigits(vmid) || len(rest) == 0 || rest[0] != ' ' {
+		return nil, nil, nil, false
+	}
+	level, rest := nextToken(rest)
+	if len(level) != 1 || level[0] < '0' || level[0] > '7' || len(rest) == 0 {
+		return nil, nil, nil, false
+	}
+	chain, rest = nextToken(rest)
+	rest = skipSpaces(rest)
+	// 14/Feb/2023:22:45:31 +0100
+	if len(rest) < 26 || !isDigits(rest[0:2]) || rest[2] != '/' || !isMonth(rest[3:6]) || rest[6] != '/' ||
+		!isDigits(rest[7:11]) || rest[11] != ':' || !isClock(rest[12:20]) || rest[20] != ' ' ||
+		(rest[21] != '+' && rest[21] != '-') || !isDigits(rest[22:26]) || (len(rest) > 26 && rest[26] != ' ') {
+		return nil, nil, nil, false
+	}
+	msg = rest[26:]
+	if len(msg) > 0 {
+		msg = msg[1:]
+	}
+	return chain, rest[:26], msg, len(chain) > 0
+}
+
+// parsePVE reads the message of a pve-firewall.log line: the rule's log prefix ("policy DROP: ",
+// "ACCEPT: "), then "IN=%s " and "OUT=%s " each only when the device is known, then the packet in
+// netfilter's words. Rule is the chain ("tap100i0-IN", "PVEFW-HOST-IN"), which says which VM or
+// host rule set logged it; the prefix only repeats the verdict. A line of chain "-" that holds
+// no packet is the logger's own status message.
+func parsePVE(chain, stamp, msg []byte, e *Event) (ok, mine bool) {
+	e.Format, e.Kind, e.Stamp = FormatNetfilter, KindPacket, stamp
+	at := -1
+	for i := 0; i < len(msg); i++ {
+		if (i == 0 || msg[i-1] == ' ') && (bytes.HasPrefix(msg[i:], []byte("IN=")) || bytes.HasPrefix(msg[i:], []byte("OUT="))) {
+			at = i
+			break
+		}
+	}
+	prefix := trimRight(msg)
+	if at >= 0 {
+		prefix = trimRight(msg[:at])
+	}
+	if at < 0 {
+		if string(chain) == "-" && !bytes.Contains(msg, []byte("SRC=")) {
+			e.Kind = KindOther
+			return true, true
+		}
+		return false, true
+	}
+	e.Action = nfVerdict(prefix)
+	e.Rule = chain
+	if string(chain) == "-" {
+		e.Rule = prefix
+	}
+	if len(e.Rule) == 0 {
+		e.Rule = nil
+	}
+	rest := msg[at:]
+	var in, out []byte
+	if v, ok := bytes.CutPrefix(rest, []byte("IN=")); ok {
+		in, rest = nextToken(v)
+		rest = skipSpaces(rest)
+	}
+	if v, ok := bytes.CutPrefix(rest, []byte("OUT=")); ok {
+		out, rest = nextToken(v)
+	}
+	if !nfBody(in, out, rest, e) {
+		return false, true
+	}
+	// A VM's traffic crosses its firewall bridge, so both devices are set and the packet would
+	// count as forwarded; the chain says which way it went: "tap100i0-IN" into the guest,
+	// "PVEFW-HOST-OUT" out of the host.
+	switch {
+	case bytes.HasSuffix(chain, []byte("-IN")):
+		e.Dir = DirIn
+	case bytes.HasSuffix(chain, []byte("-OUT")):
+		e.Dir = DirOut
+	}
+	return true, true
 }

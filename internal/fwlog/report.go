@@ -279,7 +279,7 @@ func (r Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "%s lines in %d %s: %s parsed", num(r.Lines), len(r.Inputs), files, num(r.Parsed))
 	if len(r.Formats) > 0 {
 		var fs []string
-		for _, f := range []string{"ipfw", "pf", "alf", "netfilter"} {
+		for _, f := range FormatNames()[1:] {
 			if n, ok := r.Formats[f]; ok {
 				fs = append(fs, f+" "+num(n))
 			}

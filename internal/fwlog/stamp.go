@@ -63,12 +63,35 @@ func rfc3339Stamp(line []byte) (stamp, rest []byte, ok bool) {
 	return line[:end], rest, true
 }
 
-// leadingStamp tries both timestamp forms.
+// leadingStamp tries both timestamp forms, after a syslog priority ("<161>") and an RFC 5424
+// version ("<134>1 ") when the line has them: logs forwarded over the network and saved by a
+// collector keep the priority that the local syslog strips.
 func leadingStamp(line []byte) (stamp, rest []byte, ok bool) {
+	line = skipPRI(line)
 	if s, r, ok := syslogStamp(line); ok {
 		return s, r, true
 	}
 	return rfc3339Stamp(line)
+}
+
+// skipPRI drops a syslog priority "<N>" (N of one to three digits) and, after it, the RFC 5424
+// version "1 " that comes before an RFC 3339 timestamp.
+func skipPRI(line []byte) []byte {
+	if len(line) < 3 || line[0] != '<' {
+		return line
+	}
+	i := 1
+	for i < len(line) && i <= 4 && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	if i == 1 || i > 4 || i >= len(line) || line[i] != '>' {
+		return line
+	}
+	rest := line[i+1:]
+	if len(rest) > 2 && rest[0] == '1' && rest[1] == ' ' && rest[2] >= '0' && rest[2] <= '9' {
+		rest = rest[2:]
+	}
+	return rest
 }
 
 func isDigits(b []byte) bool {

@@ -22,7 +22,7 @@ type Summary struct {
 	// Every line read is counted in Lines and in exactly one of Parsed, Malformed, Unrecognised
 	// and Blank (empty, or spaces and tabs only).
 	Lines, Parsed, Malformed, Unrecognised, Blank int64
-	ByFormat                                      [5]int64
+	ByFormat                                      [numFormats]int64
 	Repeats                                       int64 // "last message repeated N times" lines (not expanded)
 
 	first, last         []byte
@@ -217,37 +217,6 @@ func NewSummary(opts Options) *Summary {
 		apps:       newStrTally(opts.MaxKeys),
 		limits:     newStrTally(opts.MaxKeys),
 	}
-}
-
-// detect picks the parser for a non-ipfw line by the marks each format leaves. (Kernel Stealth
-// Mode lines carry an "ipfw:" tag; ParseIPFW hands them to ParseALF.)
-func detect(line []byte) Parser {
-	switch {
-	case bytes.Contains(line, []byte("Stealth Mode connection attempt")):
-		return ParseALF
-	case bytes.Contains(line, []byte("IN=")):
-		return ParseNetfilter
-	case bytes.Contains(line, []byte("rule ")):
-		return ParsePF // any reason, not only (match)
-	case bytes.Contains(line, []byte("socketfilterfw")), bytes.Contains(line, []byte("Firewall[")),
-		bytes.Contains(line, []byte("com.apple.alf")), bytes.Contains(line, []byte("last message repeated")):
-		return ParseALF
-	}
-	return nil
-}
-
-func parserFor(f Format) Parser {
-	switch f {
-	case FormatIPFW:
-		return ParseIPFW
-	case FormatPF:
-		return ParsePF
-	case FormatALF:
-		return ParseALF
-	case FormatNetfilter:
-		return ParseNetfilter
-	}
-	return nil
 }
 
 // Line adds one line (without its newline). seq orders lines across workers: first and last
@@ -485,29 +454,6 @@ func (s *Summary) addPort(sl sideSlots, d Dir) {
 func u32(a netip.Addr) uint32 {
 	b := a.As4()
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-// denied reports whether an action blocked the packet.
-func denied(f Format, a []byte) bool {
-	switch f {
-	case FormatIPFW:
-		for _, p := range []string{"Deny", "Reset", "Reject", "Unreach", "Refuse", "Abort"} {
-			if bytes.HasPrefix(a, []byte(p)) {
-				return true
-			}
-		}
-		return string(a) == "Stealth"
-	case FormatPF:
-		return string(a) == "block" || string(a) == "synproxy-drop"
-	case FormatALF:
-		return string(a) == "Deny" || string(a) == "Stealth"
-	case FormatNetfilter:
-		switch string(bytes.ToUpper(a)) {
-		case "DROP", "REJECT", "BLOCK", "DENY":
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Summary) dropCaches() {
