@@ -104,7 +104,6 @@ func endpoint(ap netip.AddrPort, hasPort bool) string {
 
 // Report builds the report; top limits every table (0: everything).
 func (s *Summary) Report(top int, services Services) Report {
-	s.flush()
 	r := Report{
 		Lines: s.Lines, Parsed: s.Parsed, Malformed: s.Malformed, Unrecognised: s.Unrecognised, Blank: s.Blank,
 		RepeatedMessages: s.Repeats, Formats: map[string]int64{},
@@ -115,8 +114,8 @@ func (s *Summary) Report(top int, services Services) Report {
 			r.Formats[Format(f).String()] = n
 		}
 	}
-	r.Approximate = s.conns.approximate() || s.conns4.approximate()
-	r.ErrorBound = max(s.conns.bound, s.conns4.bound)
+	r.Approximate = s.cs.approximate()
+	r.ErrorBound = s.cs.bound()
 	for _, b := range []interface {
 		approximate() bool
 	}{s.rules, s.ifaces, s.apps, s.limits} {
@@ -142,25 +141,28 @@ func (s *Summary) Report(top int, services Services) Report {
 	for i := range s.actNames {
 		aggs[i].top = newBest(top, betterConn)
 	}
-	for i := range s.conns4.slots {
-		sl := &s.conns4.slots[i]
-		if !sl.used {
-			continue
-		}
+	k4 := s.cs.k4
+	for i := range int32(k4.n) {
+		sl := k4.slot(i)
 		ag := &aggs[sl.key.action()]
 		ag.rows++
-		if !ag.top.full() || sl.c.total() >= ag.top.worst().c.total() {
-			ag.top.offer(entry[connKey]{sl.key.unpack(), sl.c})
+		if !ag.top.full() || int64(sl.c.in)+int64(sl.c.out)+int64(sl.c.other) >= ag.top.worst().c.total() || k4.spill != nil {
+			ag.top.offer(entry[connKey]{sl.key.unpack(), k4.cellAt(i)})
 		}
 	}
-	s.conns.each(func(k connKey, c cell) {
+	s.cs.k6.each(func(k connKey6, c cell) {
+		aggs[k.action].rows++
+		aggs[k.action].top.offer(entry[connKey]{k.unpack(), c})
+	})
+	s.cs.wide.each(func(k connKey, c cell) {
 		aggs[k.action].rows++
 		aggs[k.action].top.offer(entry[connKey]{k, c})
 	})
-	for _, t := range []interface{ approximate() bool }{s.outside4, s.outside6, s.otherPorts} {
+	outside4, outside6 := s.cs.outside()
+	for _, t := range []interface{ approximate() bool }{outside4, outside6, s.otherPorts} {
 		r.Approximate = r.Approximate || t.approximate()
 	}
-	r.ErrorBound = max(r.ErrorBound, s.outside4.bound, s.outside6.bound, s.otherPorts.bound)
+	r.ErrorBound = max(r.ErrorBound, outside4.bound, outside6.bound, s.otherPorts.bound)
 	ids := make([]uint16, 0, len(aggs))
 	for id := range aggs {
 		if aggs[id].rows > 0 || s.actPackets[id] > 0 {
@@ -198,12 +200,12 @@ func (s *Summary) Report(top int, services Services) Report {
 		return a.key.Less(b.key)
 	}
 	topOut := newBest(top, betterAddr)
-	s.outside4.each(func(k uint32, c cell) {
+	outside4.each(func(k addr4, c cell) {
 		if !topOut.full() || c.total() >= topOut.worst().c.total() {
-			topOut.offer(entry[netip.Addr]{netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), c})
+			topOut.offer(entry[netip.Addr]{k.addr(), c})
 		}
 	})
-	s.outside6.each(func(k netip.Addr, c cell) { topOut.offer(entry[netip.Addr]{k, c}) })
+	outside6.each(func(k netip.Addr, c cell) { topOut.offer(entry[netip.Addr]{k, c}) })
 	for _, e := range topOut.sorted() {
 		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
 	}

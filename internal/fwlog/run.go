@@ -183,6 +183,9 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = DefaultMaxKeys
 	}
+	// The connection rows go to total's store, which holds the whole cap (see aggregate); the
+	// workers' own tables (rules, interfaces, …) share it.
+	total := NewSummary(opts)
 	opts.MaxKeys = max(opts.MaxKeys/workers, 1)
 	chunks := make(chan chunk, workers*2)
 	free := make(chan []byte, workers*3)
@@ -191,13 +194,25 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 	}
 	sums := make([]*Summary, workers)
 	classics := make([]*Classic, workers)
+	batches := make(chan *connBatch, workers*3)
+	spare := make(chan *connBatch, workers*3)
+	aggDone := make(chan struct{})
+	go func() {
+		defer close(aggDone)
+		aggregate(total, workers, batches, free, spare)
+	}()
 	var wg sync.WaitGroup
 	for w := range workers {
 		sums[w], classics[w] = NewSummary(opts), NewClassic()
 		wg.Add(1)
-		go func(s *Summary, c *Classic) {
+		go func(w int, s *Summary, c *Classic) {
 			defer wg.Done()
 			for ch := range chunks {
+				if mode != ModeClassic {
+					b := takeBatch(spare)
+					b.seq, b.worker, b.data = ch.seq, w, ch.data
+					s.emit = b
+				}
 				data, line := ch.data, int64(0)
 				for len(data) > 0 {
 					i := bytes.IndexByte(data, '\n')
@@ -215,18 +230,26 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 					}
 					line++
 				}
-				recycle(free, ch.data)
+				if b := s.emit; b != nil {
+					s.emit = nil
+					b.acts = append(b.acts, s.actNames[s.sentActs:]...)
+					s.sentActs = len(s.actNames)
+					batches <- b // the aggregator recycles the chunk's buffer
+				} else {
+					recycle(free, ch.data)
+				}
 			}
-		}(sums[w], classics[w])
+		}(w, sums[w], classics[w])
 	}
 
 	err := feed(ctx, sources, chunks, free)
 	close(chunks)
 	wg.Wait()
+	close(batches)
+	<-aggDone
 	if err != nil {
 		return nil, nil, err
 	}
-	total := NewSummary(Options{Format: opts.Format, MaxKeys: opts.MaxKeys * workers, Examples: opts.Examples})
 	for w := range workers {
 		total.Merge(sums[w])
 		if w > 0 {

@@ -12,7 +12,7 @@ type Options struct {
 	Examples int    // malformed lines kept as examples
 }
 
-// DefaultMaxKeys bounds every table: a million connections is about 150 MB.
+// DefaultMaxKeys bounds every table: a million IPv4 connections take about 50 MB.
 const DefaultMaxKeys = 1 << 20
 
 // Summary accumulates events. It is synchronous; run one per goroutine and Merge them.
@@ -31,10 +31,11 @@ type Summary struct {
 
 	actions  map[string]uint16 // interned action names, per format
 	actNames []actionName
-	conns4   *flatTally[connKey4] // IPv4 rows, packed small in an open-addressing table
-	conns    *tally[connKey]      // everything else; the outside and denied-port tables derive from both
-	outside  *tally[netip.Addr]
-	denied   *tally[portKey]
+	cs       *connStore // the connection rows, and the packets per outside address
+	// emit, when set, receives the rows instead of cs: Summarize's workers hand them to one
+	// goroutine that owns the run's only connection table (see aggregate).
+	emit     *connBatch
+	sentActs int // actNames already handed on through emit
 	rules    strTally
 	ifaces   strTally
 	apps     strTally
@@ -64,20 +65,16 @@ type Summary struct {
 	memoOff    bool
 	memoHits   int64
 	memoMisses int64
-	lastConn4  bool
-	lastConnAt int32
-	pendKeys   []connKey4
+	lastPacked bool     // the last row counted was packed, as lastKey
+	lastKey    connKey4 // (the memo keeps the row itself, not its slot)
 
 	// Counted as lines arrive, so they stay exact (or carry their own bound) when the connection
 	// table is pruned: packets per action, outside addresses, denied destination ports.
 	actPackets []int64
 	deniedAct  []bool
-	outside4   *flatTally[uint32]
-	outside6   *tally[netip.Addr]
 	ports      [2][]cell // tcp, udp: indexed by port, allocated on first use
 	otherPorts *tally[portKey]
 	lastSide   sideSlots
-	pendDirs   []Dir
 }
 
 // memoEntry is what a parsed ipfw packet line did to the tables.
@@ -85,8 +82,7 @@ type memoEntry struct {
 	gen          uint32
 	proto        Proto
 	dir          Dir
-	conn4        bool
-	connAt       int32
+	row          connKey4
 	ruleAt, ifAt int32 // -1: none
 	side         sideSlots
 }
@@ -94,8 +90,6 @@ type memoEntry struct {
 // sideSlots is where a packet was counted in the side tables, for the memo.
 type sideSlots struct {
 	action   uint16
-	out4     bool
-	outAt    int32
 	portKind uint8 // 0 none, 1 tcp, 2 udp, 3 other (otherAt)
 	port     uint16
 	otherAt  int32
@@ -105,7 +99,7 @@ const memoMax = 1 << 16
 
 // gen changes whenever a table whose slots the memo holds is pruned.
 func (s *Summary) gen() uint32 {
-	return s.conns.prunes + s.conns4.moves + s.rules.prunes + s.ifaces.prunes + s.outside4.moves + s.outside6.prunes + s.otherPorts.prunes
+	return s.rules.prunes + s.ifaces.prunes + s.otherPorts.prunes
 }
 
 type actionName struct {
@@ -158,32 +152,29 @@ func (k connKey4) unpack() connKey {
 	return connKey{action: uint16(k.inside>>48) & 0xfff, proto: Proto(k.inside >> 60), inside: ap(k.inside), outside: ap(k.outside)}
 }
 
-// addConn counts a row, in the packed table when it fits, and remembers its slot for the memo.
-// Once the memo has switched itself off (many distinct lines), packed rows are counted in batches
-// (flatTally.addBatch); flush empties the batch.
+// addConn counts a row, in the connection store or, in a worker of Summarize, in the batch
+// handed to the goroutine that owns the run's store.
 func (s *Summary) addConn(k connKey, d Dir) {
-	if k.action < 1<<12 {
-		if k4, ok := pack4(k); ok {
-			if s.memoOff {
-				s.pendKeys, s.pendDirs = append(s.pendKeys, k4), append(s.pendDirs, d)
-				if len(s.pendKeys) == cap(s.pendKeys) {
-					s.flush()
-				}
-				return
-			}
-			s.lastConn4, s.lastConnAt = true, s.conns4.at(k4)
-			s.conns4.cell(s.lastConnAt).add(d, 1)
-			return
-		}
+	k4, ok := pack4(k)
+	s.lastPacked, s.lastKey = ok && k.action < 1<<12, k4
+	switch {
+	case s.emit == nil:
+		s.cs.add(k, d)
+	case s.lastPacked:
+		s.emit.recs = append(s.emit.recs, connRec{k: k4, dir: d})
+	default:
+		s.emit.recs = append(s.emit.recs, connRec{k: connKey4{inside: uint64(len(s.emit.wide))}, dir: d, wide: true})
+		s.emit.wide = append(s.emit.wide, k)
 	}
-	s.lastConn4, s.lastConnAt = false, s.conns.at(k)
-	s.conns.cells[s.lastConnAt].add(d, 1)
 }
 
-// flush counts the batched packed rows.
-func (s *Summary) flush() {
-	s.conns4.addBatch(s.pendKeys, s.pendDirs)
-	s.pendKeys, s.pendDirs = s.pendKeys[:0], s.pendDirs[:0]
+// addPacked counts a packed row (a memo replay).
+func (s *Summary) addPacked(k connKey4, d Dir) {
+	if s.emit == nil {
+		s.cs.add4(k, d)
+		return
+	}
+	s.emit.recs = append(s.emit.recs, connRec{k: k, dir: d})
 }
 
 type portKey struct {
@@ -205,13 +196,8 @@ func NewSummary(opts Options) *Summary {
 	return &Summary{
 		opts:       opts,
 		actions:    map[string]uint16{},
-		conns:      newTally[connKey](opts.MaxKeys),
-		conns4:     newFlatTally(opts.MaxKeys, connKey4.hash),
-		outside4:   newFlatTally(opts.MaxKeys, hashU32),
-		outside6:   newTally[netip.Addr](opts.MaxKeys),
+		cs:         newConnStore(opts.MaxKeys),
 		otherPorts: newTally[portKey](opts.MaxKeys),
-		pendKeys:   make([]connKey4, 0, 32),
-		pendDirs:   make([]Dir, 0, 32),
 		rules:      newStrTally(opts.MaxKeys),
 		ifaces:     newStrTally(opts.MaxKeys),
 		apps:       newStrTally(opts.MaxKeys),
@@ -279,11 +265,11 @@ func (s *Summary) Line(line []byte, seq int64) {
 		}
 	}
 	s.count(e)
-	if tail != nil && e.Format == FormatIPFW && e.Kind == KindPacket && !s.memoOff && len(s.memo) < memoMax {
+	if tail != nil && e.Format == FormatIPFW && e.Kind == KindPacket && s.lastPacked && !s.memoOff && len(s.memo) < memoMax {
 		if s.memo == nil {
 			s.memo = map[string]memoEntry{}
 		}
-		m := memoEntry{gen: s.gen(), proto: e.Proto, dir: e.Dir, conn4: s.lastConn4, connAt: s.lastConnAt, ruleAt: -1, ifAt: -1, side: s.lastSide}
+		m := memoEntry{gen: s.gen(), proto: e.Proto, dir: e.Dir, row: s.lastKey, ruleAt: -1, ifAt: -1, side: s.lastSide}
 		if len(e.Rule) > 0 {
 			m.ruleAt = s.lastRuleAt
 		}
@@ -313,17 +299,8 @@ func (s *Summary) replay(m memoEntry, stamp []byte, seq int64) {
 	if m.ifAt >= 0 {
 		s.ifaces.cells[m.ifAt].add(m.dir, 1)
 	}
-	if m.conn4 {
-		s.conns4.cell(m.connAt).add(m.dir, 1)
-	} else {
-		s.conns.cells[m.connAt].add(m.dir, 1)
-	}
+	s.addPacked(m.row, m.dir)
 	s.actPackets[m.side.action]++
-	if m.side.out4 {
-		s.outside4.cell(m.side.outAt).add(m.dir, 1)
-	} else {
-		s.outside6.cells[m.side.outAt].add(m.dir, 1)
-	}
 	s.addPort(m.side, m.dir)
 }
 
@@ -386,6 +363,7 @@ func (s *Summary) count(e *Event) {
 		e.Action = actionStealth
 	}
 	// A packet (or a Stealth Mode attempt with addresses).
+	s.lastPacked = false
 	s.protos[e.Proto]++
 	if len(e.Rule) > 0 && e.Kind == KindPacket {
 		k := append(append(s.keyBuf[:0], byte('0'+e.Format)), e.Rule...)
@@ -409,20 +387,14 @@ func (s *Summary) count(e *Event) {
 	}
 	a := s.action(e.Format, e.Action)
 	s.addConn(connKey{a, e.Proto, inside, outside}, e.Dir)
-	s.lastSide = s.addSide(a, e.Proto, outside.Addr(), e.HasPorts, e.DstPort, e.Dir)
+	s.lastSide = s.addSide(a, e.Proto, e.HasPorts, e.DstPort, e.Dir)
 }
 
 // addSide counts a packet in the side tables and returns where.
-func (s *Summary) addSide(a uint16, proto Proto, outside netip.Addr, hasPorts bool, dstPort uint16, d Dir) sideSlots {
+// (The packets per outside address are the connection store's.)
+func (s *Summary) addSide(a uint16, proto Proto, hasPorts bool, dstPort uint16, d Dir) sideSlots {
 	sl := sideSlots{action: a, otherAt: -1}
 	s.actPackets[a]++
-	if outside.Is4() {
-		sl.out4, sl.outAt = true, s.outside4.at(u32(outside))
-		s.outside4.cell(sl.outAt).add(d, 1)
-	} else {
-		sl.outAt = s.outside6.at(outside)
-		s.outside6.cells[sl.outAt].add(d, 1)
-	}
 	if hasPorts && s.deniedAct[a] {
 		sl.port = dstPort
 		switch proto {
@@ -457,14 +429,12 @@ func u32(a netip.Addr) uint32 {
 }
 
 func (s *Summary) dropCaches() {
-	s.flush()
 	s.lastRule, s.lastIface, s.memo = nil, nil, nil
 }
 
 // Merge adds o into s. Action IDs are remapped; o must not be used afterwards.
 func (s *Summary) Merge(o *Summary) {
 	s.dropCaches()
-	o.flush()
 	s.Lines += o.Lines
 	s.Parsed += o.Parsed
 	s.Malformed += o.Malformed
@@ -488,44 +458,10 @@ func (s *Summary) Merge(o *Summary) {
 	for i, a := range o.actNames {
 		remap[i] = s.action(a.format, []byte(a.name))
 	}
-	// Packed rows merge slot by slot, rewriting only the action bits.
-	for i := range o.conns4.slots {
-		sl := &o.conns4.slots[i]
-		if !sl.used {
-			continue
-		}
-		k := sl.key
-		if a := remap[k.action()]; a < 1<<12 {
-			k.inside = k.inside&^(0xfff<<48) | uint64(a)<<48
-			s.conns4.cell(s.conns4.at(k)).merge(&sl.c)
-		} else {
-			u := k.unpack()
-			u.action = a
-			s.conns.get(u).merge(&sl.c)
-		}
-	}
-	o.conns.each(func(k connKey, c cell) {
-		k.action = remap[k.action]
-		if k4, ok := pack4(k); ok && k.action < 1<<12 {
-			s.conns4.cell(s.conns4.at(k4)).merge(&c)
-		} else {
-			s.conns.get(k).merge(&c)
-		}
-	})
-	for _, t := range [][2]*int64{{&s.conns.bound, &o.conns.bound}, {&s.conns4.bound, &o.conns4.bound}, {&s.conns.drops, &o.conns.drops}, {&s.conns4.drops, &o.conns4.drops}} {
-		*t[0] += *t[1]
-	}
 	for id, n := range o.actPackets {
 		s.actPackets[remap[id]] += n
 	}
-	for i := range o.outside4.slots {
-		if sl := &o.outside4.slots[i]; sl.used {
-			s.outside4.cell(s.outside4.at(sl.key)).merge(&sl.c)
-		}
-	}
-	s.outside4.bound += o.outside4.bound
-	s.outside4.drops += o.outside4.drops
-	s.outside6.merge(o.outside6)
+	s.cs.merge(o.cs, remap)
 	for k := range s.ports {
 		if o.ports[k] == nil {
 			continue

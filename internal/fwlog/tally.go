@@ -37,6 +37,8 @@ type tally[K comparable] struct {
 	bound  int64
 	drops  int64  // keys dropped so far
 	prunes uint32 // how often it pruned: slot indexes taken before a prune are stale
+	// beforePrune, when set, runs just before the table first drops keys.
+	beforePrune func()
 }
 
 func newTally[K comparable](max int) *tally[K] {
@@ -69,6 +71,11 @@ func (t *tally[K]) at(k K) int32 {
 
 // prune drops the lower half of the keys by count.
 func (t *tally[K]) prune() {
+	if t.beforePrune != nil {
+		f := t.beforePrune
+		t.beforePrune = nil
+		f()
+	}
 	counts := make([]int64, 0, len(t.cells))
 	for i := range t.cells {
 		counts = append(counts, t.cells[i].total())

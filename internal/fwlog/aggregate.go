@@ -1,0 +1,87 @@
+package fwlog
+
+// Summarize's workers parse in parallel but do not keep connection rows: each hands the rows of
+// its chunk, packed, to one goroutine that owns the run's only connection store. So the run holds
+// one table of the size of the log's distinct connections (not one per worker plus their merge),
+// the key cap applies to the run as a whole (exact below --max-keys however the chunks were
+// shared out), and the rows arrive in the order of the input, so that what a prune keeps does not
+// depend on scheduling.
+
+// connRec is one packet's row as a worker hands it on: a packed row, or (wide) the index of the
+// row in its batch's wide list. Action numbers are the worker's.
+type connRec struct {
+	k    connKey4
+	dir  Dir
+	wide bool
+}
+
+// connBatch is the rows of one chunk.
+type connBatch struct {
+	seq    int64
+	worker int
+	acts   []actionName // the worker's actions interned since its previous batch, in number order
+	recs   []connRec
+	wide   []connKey
+	data   []byte // the chunk's buffer, recycled once the rows are counted
+}
+
+// aggregate counts the batches into total in chunk order, and recycles their buffers.
+func aggregate(total *Summary, workers int, batches <-chan *connBatch, free chan []byte, spare chan *connBatch) {
+	remap := make([][]uint16, workers)
+	pending := map[int64]*connBatch{}
+	next := int64(0)
+	for b := range batches {
+		pending[b.seq] = b
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			rm := remap[b.worker]
+			for _, a := range b.acts {
+				rm = append(rm, total.action(a.format, []byte(a.name)))
+			}
+			remap[b.worker] = rm
+			total.countBatch(b, rm)
+			recycle(free, b.data)
+			b.acts, b.recs, b.wide, b.data = b.acts[:0], b.recs[:0], b.wide[:0], nil
+			select {
+			case spare <- b:
+			default:
+			}
+		}
+	}
+}
+
+// countBatch counts a batch's rows, with the worker's action numbers mapped through remap.
+func (s *Summary) countBatch(b *connBatch, remap []uint16) {
+	for _, r := range b.recs {
+		if r.wide {
+			k := b.wide[r.k.inside]
+			k.action = remap[k.action]
+			s.cs.add(k, r.dir)
+			continue
+		}
+		k := r.k
+		if a := remap[k.action()]; a < 1<<12 {
+			k.inside = k.inside&^(0xfff<<48) | uint64(a)<<48
+			s.cs.add4(k, r.dir)
+		} else {
+			u := k.unpack()
+			u.action = a
+			s.cs.add(u, r.dir)
+		}
+	}
+}
+
+// takeBatch returns a spare batch, or a new one.
+func takeBatch(spare chan *connBatch) *connBatch {
+	select {
+	case b := <-spare:
+		return b
+	default:
+		return &connBatch{recs: make([]connRec, 0, 1<<14)}
+	}
+}
