@@ -283,8 +283,8 @@ level: high
 	}
 }
 
-// caseEvents reads every telemetry file of testdata/cases.
-func caseEvents(t *testing.T) []*event.Event {
+// exportCaseEvents reads every telemetry file of testdata/cases.
+func exportCaseEvents(t *testing.T) []*event.Event {
 	t.Helper()
 	files, err := filepath.Glob("testdata/cases/*/*")
 	if err != nil {
@@ -355,7 +355,7 @@ func TestExportAgreement(t *testing.T) {
 		name, _ := fw["rule"].(string)
 		byName[name] = r
 	}
-	evs := caseEvents(t)
+	evs := exportCaseEvents(t)
 	total := map[string][3]int{} // both, native only, exported only
 	for _, ev := range evs {
 		if ev.Kind == event.Fork || ev.Kind == event.Exit {

@@ -105,14 +105,14 @@ func TestSigmaHQShare(t *testing.T) {
 
 func pct(n, of int) float64 { return 100 * float64(n) / float64(of) }
 
-var quoted = regexp.MustCompile(`"[^"]*"`)
+var quotedRe = regexp.MustCompile(`"[^"]*"`)
 
-// genericReason is a Skipped warning's message without what is particular to the file (quoted
+// genericReason is a Skipped warning's message without what is particular to the file (quotedRe
 // names, values and conditions), so that like reasons count together.
 func genericReason(msg string) string {
 	msg = strings.TrimSuffix(msg, skippedNote)
 	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(msg[:i], `"`) {
 		msg = msg[i+2:]
 	}
-	return quoted.ReplaceAllString(msg, `"…"`)
+	return quotedRe.ReplaceAllString(msg, `"…"`)
 }
