@@ -57,7 +57,15 @@ func splitHeader(line []byte) (h header, msg []byte, ok bool) {
 				h.format = stampUnified
 				return splitUnified(h, rest)
 			}
-			return splitTagged(h, rest)
+			if h2, msg, ok := splitTagged(h, rest); ok {
+				return h2, msg, ok
+			}
+			// A timestamp and the bare message, as daemontools' and runit's loggers write an
+			// sshd's standard error (SSHGuard #93): read as a bare line, whose first words
+			// must then be sshd's message or an sshd tag.
+			hb, msg, ok := splitBare(skipSpaces(rest))
+			hb.stamp, hb.format = h.stamp, h.format
+			return hb, msg, ok
 		}
 		if n := lenUnix(line); n > 0 {
 			h.stamp, h.format = line[:n], stampUnix

@@ -103,10 +103,10 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 		addr  netip.Addr
 		port  uint16
 		user  []byte // the text before the fitting " from "
-		fits  int  // candidates whose tail fits and whose host is an address
-		name  bool // a candidate whose tail fits has a host name
-		doubt bool // two fitting addresses differ, or one cannot be sshd's: refuse
-		other bool // an address after " from " whose tail does not fit: the client's
+		fits  int    // candidates whose tail fits and whose host is an address
+		name  bool   // a candidate whose tail fits has a host name
+		doubt bool   // two fitting addresses differ, or one cannot be sshd's: refuse
+		other bool   // an address after " from " whose tail does not fit: the client's
 	)
 	for i := 0; ; {
 		j := bytes.Index(body[i:], []byte(" from "))
