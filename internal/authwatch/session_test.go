@@ -25,7 +25,7 @@ func TestSessionsContract(t *testing.T) {
 	s.Feed(Failure{PID: 2, Addr: a}, Linked)
 	s.Feed(Failure{PID: 1, Addr: a}, Linked)
 	s.Feed(Failure{PID: 3, Addr: a}, Linked)
-	if _, ok := s.byID[2]; ok || len(s.byID) != 2 {
+	if _, ok := s.byID[procKey{"", 2}]; ok || len(s.byID) != 2 {
 		t.Errorf("after 3 processes with max 2: %d remembered, pid 2 kept %v; want 2 remembered, pid 2 forgotten", len(s.byID), ok)
 	}
 }
@@ -110,6 +110,10 @@ func TestSessions(t *testing.T) {
 			{f: fl(1, KindPenalty, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(1, KindTimeout, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(1, KindMaxAttempts, none, 1), o: Unaddressed, want: Unaddressed},
+		}},
+		{"another program's process is another process", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "dropbear", Time: at(1)}, o: Unaddressed, want: Unaddressed},
 		}},
 		{"no pid passes through", 8, []sessionStep{
 			{f: fl(0, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
