@@ -279,8 +279,10 @@ func (p *Parser) Parse(line []byte) (Failure, bool) {
 }
 
 // Classify says whether line is an SSH authentication failure whose address is sshd's
-// (Recognised), an sshd failure message it refuses to take an address from (Refused), or
-// anything else (Ignored), and returns what the line says. line is one log line without its
+// (Recognised), an sshd failure message it refuses to take an address from (Refused), a
+// failure that names no address (Unaddressed), a successful login (Accepted), a line that names
+// the client of its process (Linked), or anything else (Ignored), and returns what the line
+// says. line is one log line without its
 // newline (a trailing "\r" or "\n" is ignored). Failures whose host is a name rather than an
 // address (UseDNS yes) are Ignored: a name was looked up by sshd in DNS the client's owner
 // controls. With Ignored the Failure is zero; with Refused it has no address.
