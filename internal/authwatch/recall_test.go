@@ -2,6 +2,7 @@ package authwatch
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -105,6 +106,7 @@ var recallTests = []struct {
 	{"dropbear nonexistent user", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user from 203.0.113.81:50102", Recognised, KindInvalidUser, "203.0.113.81", 0, 5101},
 	{"dropbear nonexistent user unbracketed mapped", "Oct  3 10:17:01 dropbear[5101]: login attempt for nonexistent user from ::ffff:203.0.113.82:50103", Recognised, KindInvalidUser, "203.0.113.82", 0, 5101},
 	{"dropbear old nonexistent user name injected", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user 'x' from 6.6.6.6:1' from 203.0.113.83:50104", Recognised, KindInvalidUser, "203.0.113.83", 0, 5101},
+	{"dropbear old nonexistent user longer than dropbear writes", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user '" + strings.Repeat("x", 101) + "' from 203.0.113.83:50104", Refused, KindInvalidUser, "", 0, 5101},
 	{"dropbear max tries old", "Oct  3 10:17:02 ap1 dropbear[5102]: Exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 203.0.113.84:50105", Recognised, KindMaxAttempts, "203.0.113.84", 0, 5102},
 	{"dropbear max tries new", "Oct  3 10:17:02 ap1 dropbear[5102]: Exit before auth from <203.0.113.85:50106>: (user 'root', 10 fails): Max auth tries reached - user 'root'", Recognised, KindMaxAttempts, "203.0.113.85", 0, 5102},
 	{"dropbear max tries invalid user", "Oct  3 10:17:02 ap1 dropbear[5102]: Exit before auth from <[2001:db8::86]:50107>: Max auth tries reached - user 'is invalid'", Recognised, KindMaxAttempts, "2001:db8::86", 0, 5102},
