@@ -172,6 +172,10 @@ type Failure struct {
 	// logged (0 when the line names none): enough for Sessions to tell whether the failures of
 	// a process were for the user that then logged in, without keeping the client's text.
 	User uint64
+	// Host identifies the host the line's header names (a hash of the name, as User), 0 when it
+	// names none (journalctl -o cat, the unified log): PIDs are per host, so Sessions keeps the
+	// processes of different hosts apart in a log that mixes them.
+	Host uint64
 }
 
 // Method is an SSH authentication method (RFC 4252 and its extensions) as sshd names it.
@@ -302,6 +306,9 @@ func (p *Parser) Classify(line []byte) (Failure, Outcome) {
 		f.Addr, f.Port = netip.Addr{}, 0
 	}
 	f.Service, f.PID = h.service, h.pid
+	if len(h.host) > 0 {
+		f.Host = nameHash(h.host)
+	}
 	if h.format != stampNone {
 		loc := p.Location
 		if loc == nil {
@@ -716,9 +723,9 @@ func pamModule(f Failure, msg []byte) (Failure, Outcome) {
 	// pam_unix names the user in "user=U" after rhost; some stacks only in ruser= (fail2ban
 	// gh-2070). The name is the one the client asked for.
 	if u := bytes.Index(after, []byte(" user=")); u >= 0 {
-		f.User = userHash(after[u+len(" user="):])
+		f.User = nameHash(after[u+len(" user="):])
 	} else if r, _ := token(rest[j+len(" ruser="):]); len(r) > 0 {
-		f.User = userHash(r)
+		f.User = nameHash(r)
 	}
 	return f, Recognised
 }

@@ -23,6 +23,7 @@ type header struct {
 	format  stampFormat
 	service string
 	pid     int
+	host    []byte // the host the header names, if any
 }
 
 // services are the program names whose lines are read; any other tag makes the line someone
@@ -106,6 +107,7 @@ func splitTagged(h header, rest []byte) (header, []byte, bool) {
 			return h.tagged(name, pid, after)
 		}
 		host := tok
+		h.host = host
 		tok, after = token(skipSpaces(after))
 		if isFacility(tok) && (len(tok) == 0 || tok[len(tok)-1] != ':') {
 			tok, after = token(skipSpaces(after)) // BusyBox: "host auth.info sshd[1]:"
@@ -245,7 +247,7 @@ func splitBare(line []byte) (h header, msg []byte, ok bool) {
 		if !h.setService(name) {
 			return h, nil, false
 		}
-		h.pid = pid
+		h.pid, h.host = pid, t1
 		return h, skipOneSpace(after2), true
 	}
 	return h, line, true
@@ -293,7 +295,10 @@ func split5424(line []byte) (h header, msg []byte, ok bool) {
 	if n := lenISO(ts); n == len(ts) && n > 0 {
 		h.stamp, h.format = ts, stamp5424
 	}
-	_, rest = token(skipOneSpace(rest)) // host
+	h.host, rest = token(skipOneSpace(rest))
+	if string(h.host) == "-" {
+		h.host = nil // RFC 5424's NILVALUE
+	}
 	app, rest := token(skipOneSpace(rest))
 	procid, rest := token(skipOneSpace(rest))
 	_, rest = token(skipOneSpace(rest)) // msgid

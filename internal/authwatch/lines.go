@@ -266,7 +266,7 @@ func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
 		return Failure{}, Ignored
 	}
 	if q := bytes.LastIndexByte(rest[:i], '\''); q >= 0 && f.Kind != KindInvalidUser {
-		f.User = userHash(rest[:q]) // "'U' from", "'U' with TYPE key FP from": the account's name
+		f.User = nameHash(rest[:q]) // "'U' from", "'U' with TYPE key FP from": the account's name
 	}
 	if out != Recognised {
 		f.Kind, f.InvalidUser = KindNone, false

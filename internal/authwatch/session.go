@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Sessions correlates the lines of each sshd (or dropbear) process, by program and PID, as
+// Sessions correlates the lines of each sshd (or dropbear) process, by host, program and PID, as
 // fail2ban's multi-line filter does: a failure whose line names no address (Unaddressed) takes the address a line of the
 // same process names, before it or, within MaxPending, after it; and a process that logs
 // Accepted has its earlier failures forgiven (a PAM module that fails before another succeeds,
@@ -24,8 +24,8 @@ import (
 // is at most MaxLink older (sshd's LoginGraceTime, 2 minutes by default, bounds the
 // pre-authentication phase those lines come from). Lines without a time are not limited.
 //
-// PIDs are one host's: a log that mixes several hosts' lines (a central syslog server's) must be
-// split by host before it is correlated.
+// PIDs are per host: lines are correlated only with lines whose header names the same host
+// (Failure.Host), so a central syslog server's log that mixes hosts keeps them apart.
 //
 // Memory is bounded: at most max processes are remembered (the least recently seen is
 // forgotten first), and at most MaxForgive failures and MaxForgive pending ones of each. It is
@@ -52,9 +52,10 @@ const (
 	MaxLink    = 10 * time.Minute
 )
 
-// procKey names a process: its PID and the program that logged it (sshd and dropbear are
-// different processes whatever their PIDs).
+// procKey names a process: its host, its PID and the program that logged it (sshd and dropbear
+// are different processes whatever their PIDs).
 type procKey struct {
+	host    uint64
 	service string
 	pid     int
 }
@@ -104,7 +105,7 @@ func (s *Sessions) Feed(f Failure, o Outcome) Event {
 	if f.PID <= 0 {
 		return ev
 	}
-	key := procKey{f.Service, f.PID}
+	key := procKey{f.Host, f.Service, f.PID}
 	switch o {
 	case Recognised, Linked:
 		if f.Kind == KindPenalty || f.Kind == KindTimeout || !f.Addr.IsValid() {

@@ -25,7 +25,7 @@ func TestSessionsContract(t *testing.T) {
 	s.Feed(Failure{PID: 2, Addr: a}, Linked)
 	s.Feed(Failure{PID: 1, Addr: a}, Linked)
 	s.Feed(Failure{PID: 3, Addr: a}, Linked)
-	if _, ok := s.byID[procKey{"", 2}]; ok || len(s.byID) != 2 {
+	if _, ok := s.byID[procKey{0, "", 2}]; ok || len(s.byID) != 2 {
 		t.Errorf("after 3 processes with max 2: %d remembered, pid 2 kept %v; want 2 remembered, pid 2 forgotten", len(s.byID), ok)
 	}
 }
@@ -115,6 +115,10 @@ func TestSessions(t *testing.T) {
 			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
 			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "dropbear", Time: at(1)}, o: Unaddressed, want: Unaddressed},
 		}},
+		{"another host's process is another process", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "sshd", Host: nameHash([]byte("web2")), Time: at(1)}, o: Unaddressed, want: Unaddressed},
+		}},
 		{"no pid passes through", 8, []sessionStep{
 			{f: fl(0, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
 			{f: fl(0, KindMaxAttempts, none, 0), o: Unaddressed, want: Unaddressed},
@@ -156,7 +160,7 @@ func TestSessions(t *testing.T) {
 
 // as returns f naming the user u.
 func (f Failure) as(u string) Failure {
-	f.User = userHash([]byte(u))
+	f.User = nameHash([]byte(u))
 	return f
 }
 

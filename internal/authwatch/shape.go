@@ -445,11 +445,11 @@ func (f *Failure) setUser(shape tailShape, before []byte) {
 	} else if u, ok := bytes.CutPrefix(before, []byte("illegal user ")); ok {
 		before = u
 	}
-	f.User = userHash(before)
+	f.User = nameHash(before)
 }
 
-// userHash is FNV-1a of a user name as logged, never 0 (0 is "no user named").
-func userHash(b []byte) uint64 {
+// nameHash is FNV-1a of a user or host name as logged, never 0 (0 is "none named").
+func nameHash(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
