@@ -333,7 +333,7 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	// The length sshd's syslog call cut at includes the "error: " it prefixes.
 	cut := len(msg) >= maxSyslogMessage
 	// sshd ends no message in a blank, but some relays add one.
-	for len(msg) > 0 && msg[len(msg)-1] == ' ' {
+	for len(msg) > 0 && (msg[len(msg)-1] == ' ' || msg[len(msg)-1] == '\t') {
 		msg = msg[:len(msg)-1]
 	}
 	if len(msg) > 7 && msg[5] == ':' && msg[6] == ' ' &&

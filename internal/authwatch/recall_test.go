@@ -77,6 +77,7 @@ var recallTests = []struct {
 	// Trailing blanks, which relays add, before and after [preauth].
 	{"trailing blanks after preauth", "Oct  3 10:14:01 gw sshd[4451]: Connection closed by authenticating user root 203.0.113.54 port 4200 [preauth]   ", Recognised, KindPreauth, "203.0.113.54", 0, 4451},
 	{"trailing blank after failed", "Oct  3 10:14:01 gw sshd[4451]: Failed password for root from 203.0.113.55 port 4201 ssh2 ", Recognised, KindFailed, "203.0.113.55", MethodPassword, 4451},
+	{"trailing tab after preauth", "Oct  3 10:14:01 gw sshd[4451]: Connection closed by 203.0.113.57 port 4203 [preauth]\t", Recognised, KindPreauth, "203.0.113.57", 0, 4451},
 	{"trailing blanks and crlf", "Oct  3 10:14:01 gw sshd[4451]: Connection reset by 203.0.113.56 port 4202 [preauth]  \r\n", Recognised, KindPreauth, "203.0.113.56", 0, 4451},
 	// Header variants.
 	{"old [sshd]: tag", "Oct  3 10:15:00 [sshd]: User root from 203.0.113.60 not allowed because not listed in AllowUsers", Recognised, KindNotAllowed, "203.0.113.60", 0, 0},
