@@ -377,9 +377,10 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 		if rest, found := bytes.CutPrefix(msg, []byte("User ")); found {
 			f.Kind = KindNotAllowed
 			f, o = fromCandidates(f, rest, tailNotAllowed, cut)
-			if o == Ignored && !bytes.Contains(rest, []byte(" from ")) && bytes.Contains(rest, []byte(" not allowed because ")) {
+			if i := bytes.Index(rest, []byte(" not allowed because ")); o == Ignored && i > 0 && !bytes.Contains(rest, []byte(" from ")) {
 				// auth.c: "User U not allowed because account is locked" (or the shell
 				// is missing): the process knows its client.
+				f.User = nameHash(rest[:i])
 				return f, Unaddressed
 			}
 			return f, o
@@ -463,10 +464,13 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 			f.Kind = KindPreauth
 			return closed(f, rest, cut)
 		}
-		if bytes.HasPrefix(msg, []byte("Disconnecting: Too many authentication failures")) {
+		if rest, found := bytes.CutPrefix(msg, []byte("Disconnecting: Too many authentication failures")); found {
 			// Before OpenSSH 7.x: "Disconnecting: Too many authentication failures for U
 			// [preauth]", no address.
 			f.Kind = KindMaxAttempts
+			if u, named := bytes.CutPrefix(trimPreauth(rest), []byte(" for ")); named {
+				f.User = nameHash(u)
+			}
 			return f, Unaddressed
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Disconnecting ")); found {

@@ -360,6 +360,9 @@ func TestUser(t *testing.T) {
 		{"dropbear[1]: Bad password attempt for 'root' from 192.0.2.1:5", "root"},
 		{"dropbear[1]: Pubkey auth succeeded for 'git' with ssh-ed25519 key SHA256:abc from 192.0.2.1:5", "git"},
 		{"dropbear[1]: Login attempt for nonexistent user from 192.0.2.1:5", ""},
+		{"sshd[1]: Disconnecting: Too many authentication failures for admin [preauth]", "admin"},
+		{"sshd[1]: Disconnecting: Too many authentication failures [preauth]", ""},
+		{"sshd[1]: User operator not allowed because account is locked", "operator"},
 		{"sshd[1]: Connection closed by 192.0.2.1 port 5 [preauth]", ""},
 		{"sshd[1]: Bad protocol version identification 'x' from 192.0.2.1 port 5", ""},
 	}

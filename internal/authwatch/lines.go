@@ -258,7 +258,7 @@ func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
 		}
 	}
 	i := bytes.LastIndexByte(rest, ' ')
-	if i < 0 || !bytes.HasSuffix(rest[:i], []byte(" from")) && !(i == len("from") && bytes.HasPrefix(rest, []byte("from"))) {
+	if i < 0 || !bytes.HasSuffix(rest[:i], []byte(" from")) {
 		return Failure{}, Ignored
 	}
 	f, o := dropbearAddr(f, rest[i+1:])

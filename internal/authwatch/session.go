@@ -85,8 +85,9 @@ type Event struct {
 	// first: a consumer that counted them takes them back.
 	Forgive []Failure
 	// Resolved are failures of earlier Unaddressed lines of the process, whose address this
-	// line (Recognised or Linked) names: each has its own Kind and Time and this line's Addr.
-	// A consumer counts them as it counts a Recognised line.
+	// line (Recognised or Linked; Accepted when they were for another user) names: each has its
+	// own Kind and Time and this line's Addr. A consumer counts them as it counts a Recognised
+	// line.
 	Resolved []Failure
 }
 
@@ -145,8 +146,19 @@ func (s *Sessions) Feed(f Failure, o Outcome) Event {
 		}
 	case Accepted:
 		if ss, ok := s.byID[key]; ok {
-			if ss.addr == f.Addr && len(ss.failures) > 0 && sameUser(ss.failures, f.User) {
+			same := sameUser(ss.failures, f.User) && sameUser(ss.pending, f.User)
+			if ss.addr == f.Addr && len(ss.failures) > 0 && same {
 				ev.Forgive = append([]Failure(nil), ss.failures...)
+			}
+			if !same && (!ss.addr.IsValid() || ss.addr == f.Addr) {
+				// Failures that named no address, for another user than the one that
+				// logged in: they count, with the address sshd names here.
+				for _, p := range ss.pending {
+					if within(p.Time, f.Time, MaxPending) {
+						p.Addr = f.Addr
+						ev.Resolved = append(ev.Resolved, p)
+					}
+				}
 			}
 			delete(s.byID, key)
 		}

@@ -92,6 +92,14 @@ func TestSessions(t *testing.T) {
 			{f: fl(5, KindPreauth, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(5, KindNone, A, 2).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
 		}},
+		{"accepted for another user counts the failures that named no address", 8, []sessionStep{
+			{f: fl(5, KindNotAllowed, none, 0).as("root"), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 1).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7", resolved: []string{"192.0.2.7"}},
+		}},
+		{"accepted for the same user drops the failures that named no address", 8, []sessionStep{
+			{f: fl(5, KindMaxAttempts, none, 0).as("known"), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 1).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
+		}},
 		{"accepted for the same user forgives", 8, []sessionStep{
 			{f: fl(5, KindPAM, A, 0).as("known"), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(5, KindMaxAttempts, none, 1), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
