@@ -336,10 +336,16 @@ func TestKindString(t *testing.T) {
 func TestParseAllocs(t *testing.T) {
 	p := Parser{Now: testNow, Location: time.Local}
 	lines := readFixtures(t)
+	for _, tt := range recallTests {
+		lines = append(lines, fixtureLine{line: tt.line})
+	}
 	for _, fl := range lines {
 		b := []byte(fl.line)
 		if n := testing.AllocsPerRun(20, func() { p.Parse(b) }); n != 0 {
 			t.Errorf("Parse(%q) allocates %v times, want 0", fl.line, n)
+		}
+		if n := testing.AllocsPerRun(20, func() { p.Classify(b) }); n != 0 {
+			t.Errorf("Classify(%q) allocates %v times, want 0", fl.line, n)
 		}
 	}
 }
