@@ -140,6 +140,9 @@ func splitTagged(h header, rest []byte) (header, []byte, bool) {
 		m := skipSpaces(after)
 		if len(m) > 15 && m[3] == ' ' && isMonth(m[:3]) {
 			if n := len3164(m); n > 0 {
+				if t, _ := token(skipSpaces(m[n:])); isAuthFacility(t) {
+					return h, nil, false // one facility banner, not a chain of them
+				}
 				return splitTagged(h, m[n:])
 			}
 		}
