@@ -12,6 +12,14 @@ import "bytes"
 // long may have lost its end, where dropbear writes the address.
 const maxDropbearMessage = 1023
 
+// maxDropbearUser is the longest user name, in logged bytes, read from the "Login attempt for
+// nonexistent user 'U' from A:P" of releases before 2016. U is the client's, at most
+// MAX_USERNAME_LEN (100) bytes (svr-auth.c), but a syslog daemon may escape its control
+// characters into several bytes each; the line ends in dropbear's address only if it was not cut,
+// and BusyBox syslogd reads 256 bytes by default. With U at most 100 logged bytes the whole line
+// fits in 256 with its header, so its end is dropbear's; a longer U is refused.
+const maxDropbearUser = 100
+
 // methodOf names the method of an "Accepted|Failed METHOD for" line.
 func methodOf(m []byte) Method {
 	switch string(m) {
@@ -232,7 +240,12 @@ func dropbearAddr(f Failure, b []byte) (Failure, Outcome) {
 // dropbear's as long as the message fits its buffer. ", extra auth required" after a success
 // (another method must follow) makes the line Linked rather than Accepted.
 func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
-	if len(rest) >= maxDropbearMessage-len("Login attempt for nonexistent user") {
+	long := len(rest) >= maxDropbearMessage-len("Login attempt for nonexistent user")
+	if u, quoted := bytes.CutPrefix(rest, []byte(" '")); quoted && f.Kind == KindInvalidUser {
+		q := bytes.LastIndex(u, []byte("' from "))
+		long = long || q < 0 || q > maxDropbearUser
+	}
+	if long {
 		if out == Recognised {
 			return f, Refused
 		}
@@ -245,7 +258,7 @@ func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
 		}
 	}
 	i := bytes.LastIndexByte(rest, ' ')
-	if i < 0 || !bytes.HasSuffix(rest[:i], []byte(" from")) && !(i == len("from") && bytes.HasPrefix(rest, []byte("from"))) {
+	if i < 0 || !bytes.HasSuffix(rest[:i], []byte(" from")) {
 		return Failure{}, Ignored
 	}
 	f, o := dropbearAddr(f, rest[i+1:])
@@ -253,7 +266,7 @@ func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
 		return Failure{}, Ignored
 	}
 	if q := bytes.LastIndexByte(rest[:i], '\''); q >= 0 && f.Kind != KindInvalidUser {
-		f.User = userHash(rest[:q]) // "'U' from", "'U' with TYPE key FP from": the account's name
+		f.User = nameHash(rest[:q]) // "'U' from", "'U' with TYPE key FP from": the account's name
 	}
 	if out != Recognised {
 		f.Kind, f.InvalidUser = KindNone, false

@@ -25,7 +25,7 @@ func TestSessionsContract(t *testing.T) {
 	s.Feed(Failure{PID: 2, Addr: a}, Linked)
 	s.Feed(Failure{PID: 1, Addr: a}, Linked)
 	s.Feed(Failure{PID: 3, Addr: a}, Linked)
-	if _, ok := s.byID[2]; ok || len(s.byID) != 2 {
+	if _, ok := s.byID[procKey{0, "", 2}]; ok || len(s.byID) != 2 {
 		t.Errorf("after 3 processes with max 2: %d remembered, pid 2 kept %v; want 2 remembered, pid 2 forgotten", len(s.byID), ok)
 	}
 }
@@ -92,6 +92,14 @@ func TestSessions(t *testing.T) {
 			{f: fl(5, KindPreauth, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(5, KindNone, A, 2).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
 		}},
+		{"accepted for another user counts the failures that named no address", 8, []sessionStep{
+			{f: fl(5, KindNotAllowed, none, 0).as("root"), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 1).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7", resolved: []string{"192.0.2.7"}},
+		}},
+		{"accepted for the same user drops the failures that named no address", 8, []sessionStep{
+			{f: fl(5, KindMaxAttempts, none, 0).as("known"), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 1).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
+		}},
 		{"accepted for the same user forgives", 8, []sessionStep{
 			{f: fl(5, KindPAM, A, 0).as("known"), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(5, KindMaxAttempts, none, 1), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
@@ -110,6 +118,14 @@ func TestSessions(t *testing.T) {
 			{f: fl(1, KindPenalty, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(1, KindTimeout, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(1, KindMaxAttempts, none, 1), o: Unaddressed, want: Unaddressed},
+		}},
+		{"another program's process is another process", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "dropbear", Time: at(1)}, o: Unaddressed, want: Unaddressed},
+		}},
+		{"another host's process is another process", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "sshd", Host: nameHash([]byte("web2")), Time: at(1)}, o: Unaddressed, want: Unaddressed},
 		}},
 		{"no pid passes through", 8, []sessionStep{
 			{f: fl(0, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
@@ -152,7 +168,7 @@ func TestSessions(t *testing.T) {
 
 // as returns f naming the user u.
 func (f Failure) as(u string) Failure {
-	f.User = userHash([]byte(u))
+	f.User = nameHash([]byte(u))
 	return f
 }
 

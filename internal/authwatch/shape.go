@@ -103,10 +103,10 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 		addr  netip.Addr
 		port  uint16
 		user  []byte // the text before the fitting " from "
-		fits  int  // candidates whose tail fits and whose host is an address
-		name  bool // a candidate whose tail fits has a host name
-		doubt bool // two fitting addresses differ, or one cannot be sshd's: refuse
-		other bool // an address after " from " whose tail does not fit: the client's
+		fits  int    // candidates whose tail fits and whose host is an address
+		name  bool   // a candidate whose tail fits has a host name
+		doubt bool   // two fitting addresses differ, or one cannot be sshd's: refuse
+		other bool   // an address after " from " whose tail does not fit: the client's
 	)
 	for i := 0; ; {
 		j := bytes.Index(body[i:], []byte(" from "))
@@ -445,11 +445,11 @@ func (f *Failure) setUser(shape tailShape, before []byte) {
 	} else if u, ok := bytes.CutPrefix(before, []byte("illegal user ")); ok {
 		before = u
 	}
-	f.User = userHash(before)
+	f.User = nameHash(before)
 }
 
-// userHash is FNV-1a of a user name as logged, never 0 (0 is "no user named").
-func userHash(b []byte) uint64 {
+// nameHash is FNV-1a of a user or host name as logged, never 0 (0 is "none named").
+func nameHash(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
