@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -282,4 +283,29 @@ func BenchmarkCheckpoint64k(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
+}
+
+// BenchmarkReplay is `guard test`'s work per line without its output: parse, correlate,
+// forgive, count, over the log in GUARD_REPLAY_LOG (bench/genauth writes one), or skips.
+func BenchmarkReplay(b *testing.B) {
+	path := os.Getenv("GUARD_REPLAY_LOG")
+	if path == "" {
+		b.Skip("set GUARD_REPLAY_LOG to an auth log (go run ./bench/genauth -lines 200000 > /tmp/auth.log)")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data) / len(lines)))
+	var r *Replay
+	i := 0
+	for b.Loop() {
+		if i%len(lines) == 0 {
+			r = NewReplay(Default(), t0)
+		}
+		r.Line(lines[i%len(lines)])
+		i++
+	}
 }

@@ -237,7 +237,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.wal = nil
 	}
 	d.mu.Unlock()
-	d.log.log(Event{Time: d.now(), Event: "stop", Message: fmt.Sprintf("stopped: %d lines, %d failures, %d refused, %d bans, %d ended, %d capped", s.Lines, s.Failures, s.Refused, s.Bans, s.Unbans, s.Capped)})
+	msg := fmt.Sprintf("stopped: %d lines, %d failures, %d refused, %d bans, %d ended, %d capped", s.Lines, s.Failures, s.Refused, s.Bans, s.Unbans, s.Capped)
+	// Said only when they happened: correlation is new, and the line was short before it.
+	if s.Forgiven > 0 {
+		msg += fmt.Sprintf(", %d logins forgave their failures", s.Forgiven)
+	}
+	if s.Unaddressed > 0 {
+		msg += fmt.Sprintf(", %d failures named no address", s.Unaddressed)
+	}
+	d.log.log(Event{Time: d.now(), Event: "stop", Message: msg})
 	return errors.Join(err, perr)
 }
 

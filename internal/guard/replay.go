@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -118,7 +119,7 @@ func (r *Replay) Line(text []byte) LineResult {
 		if w := r.eng.Forgive(ev.PID, ev.Addr, now); w > 0 {
 			res.Forgave = w
 			r.sum.Forgiving++
-			r.sum.Forgave += w
+			r.sum.Forgave = math.Round((r.sum.Forgave+w)*100) / 100 // hundredths, as the Engine counts
 		}
 	case authwatch.Recognised:
 		r.sum.Failures[ev.Kind]++
