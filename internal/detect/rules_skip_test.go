@@ -123,3 +123,16 @@ func TestLoadWarnsUnfilledFields(t *testing.T) {
 		t.Errorf("Warnings (-want +got):\n%s", diff)
 	}
 }
+
+// SigmaHQ writes descriptions as block scalars; the reason an alert line ends with stays one line.
+func TestReasonIsOneLine(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.yml": "title: t\ndescription: |\n    Detects a thing\n    across two lines.\n" +
+		"detection:\n  sel:\n    Image: x\n  condition: sel\n"})
+	rs, err := LoadRules(false, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rs.Rules[0].Reason, "Detects a thing across two lines"; got != want {
+		t.Errorf("Reason = %q, want %q", got, want)
+	}
+}
