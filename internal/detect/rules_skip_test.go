@@ -136,3 +136,17 @@ func TestReasonIsOneLine(t *testing.T) {
 		t.Errorf("Reason = %q, want %q", got, want)
 	}
 }
+
+// A rule that can never match is not evaluated, so it does not turn off the raw-line prefilter
+// (a "not filter" on a field firewarden never fills gives no needles).
+func TestNeverMatchingRuleLeavesThePrefilter(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.yml": "title: t\nlogsource:\n  product: macos\n  category: process_creation\ndetection:\n" +
+		"  sel:\n    Hashes|contains: abc\n  filter:\n    Image: x\n  condition: sel and not filter\n"})
+	rs, err := LoadRules(true, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Interesting() == nil {
+		t.Errorf("Interesting() = nil with a rule that can never match; want the built-in rules' prefilter")
+	}
+}
