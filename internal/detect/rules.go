@@ -41,9 +41,9 @@ func (r *Rule) Applies() bool { return r.applies != 0 }
 // Ruleset is the rules in force, in a stable order (by name).
 type Ruleset struct {
 	Rules []*Rule
-	// Warnings are what an operator should hear about the rules, one line each, in the order
-	// the files were read: files passed over, rules that never apply, rules reading fields
-	// firewarden never fills.
+	// Warnings are what an operator should hear about the rules, one line each: the files
+	// passed over, in the order they were read, then the rules that never apply or read fields
+	// firewarden never fills, by rule name.
 	Warnings []Warning
 }
 
@@ -77,6 +77,7 @@ const (
 	UnfilledFields
 )
 
+// String is the warning as one line: FILE:LINE: message.
 func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
 // LoadOptions says which rules Load reads.
