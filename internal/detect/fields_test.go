@@ -155,9 +155,9 @@ func TestViewMatchAllocs(t *testing.T) {
 func TestFieldRefEveryPair(t *testing.T) {
 	yes := true
 	ev := &event.Event{Kind: event.Exec, Source: "eslogger", Host: "mac", ParentPath: "/bin/zsh", ParentCommandLine: "-zsh",
-		CurrentDirectory: "/Users/alice", ResponsiblePath: "/bin/zsh", Ancestry: []string{"/bin/zsh", "/sbin/launchd"}, Raw: []byte("{}"),
+		ResponsiblePath: "/bin/zsh", Ancestry: []string{"/bin/zsh", "/sbin/launchd"}, Raw: []byte("{}"),
 		Process: event.Process{Path: "/sbin/pfctl", Argv: []string{"pfctl", "-a", "com.apple/x", "-t", "bad", "-T", "flush"}, ArgvExact: true,
-			CommandLine: "pfctl -a com.apple/x -t bad -T flush", SigningID: "com.apple.pfctl", Platform: &yes, UID: 501, EUID: 0, AUID: 501, User: "alice"}}
+			CommandLine: "pfctl -a com.apple/x -t bad -T flush", CurrentDirectory: "/Users/alice", SigningID: "com.apple.pfctl", Platform: &yes, UID: 501, EUID: 0, AUID: 501, User: "alice"}}
 	cmds := Analyse(ev)
 	for _, a := range FieldNames {
 		for _, b := range FieldNames {
