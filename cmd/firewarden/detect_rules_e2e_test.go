@@ -129,3 +129,43 @@ func TestDetectRulesLogsourceAndBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// detect rules test refuses a rule that can never fire and tests one that fires in part, with
+// the warning; detect rules list names every file it skipped, or refuses the folder with --strict.
+func TestDetectRulesTestAndListWarnings(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	win := write("win.yml", userRule("win", winExec, viImage))
+	partly := write("partly.yml", strings.Replace(userRule("partly", macFile, etcHosts), "  condition: selection", "  pe:\n    Hashes|contains: abc\n  condition: selection or pe", 1))
+	rulesDir := filepath.Join(dir, "folder")
+	os.Mkdir(rulesDir, 0o755)
+	os.WriteFile(filepath.Join(rulesDir, "good.yml"), []byte(userRule("good", macFile, etcHosts)), 0o644)
+	os.WriteFile(filepath.Join(rulesDir, "broken.yml"), []byte(badRule), 0o644)
+	files := filepath.Join(detectCases, "files/events.jsonl")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"test a rule that never applies", []string{"detect", "rules", "test", win}, 2, "", "win.yml:1: rule win never applies"},
+		{"test a rule that matches in part", []string{"detect", "rules", "test", partly, files}, 1, "1 rule(s) in " + partly + " parse; 1 read fields firewarden never fills", "partly.yml:1: rule partly reads Hashes"},
+		{"list skips a bad file", []string{"detect", "rules", "list", "--rules", rulesDir}, 0, "good", "broken.yml:5: condition"},
+		{"list --strict", []string{"detect", "rules", "list", "--strict", "--rules", rulesDir}, 2, "", "broken.yml:5: condition"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := firewardenIn(t, nil, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("firewarden %s: exit %d, want %d; stdout (want %q):\n%s\nstderr (want %q):\n%s",
+					strings.Join(tc.args, " "), r.code, tc.code, tc.stdout, r.stdout, tc.stderr, r.stderr)
+			}
+		})
+	}
+}

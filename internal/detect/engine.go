@@ -110,7 +110,7 @@ func (e *Engine) Process(ev *event.Event) []*Alert {
 		v := &e.view
 		*v = view{ev: ev, cmd: c}
 		for _, r := range e.rules.Rules {
-			if r.applies&cls == 0 || !r.Match(v) {
+			if r.evaluated&cls == 0 || !r.Match(v) {
 				continue
 			}
 			e.stats.Matches++
@@ -302,7 +302,7 @@ var rawVisible = map[string]bool{
 func (rs *Ruleset) Interesting() func(line []byte) bool {
 	var needles []string
 	for _, r := range rs.Rules {
-		if r.applies == 0 {
+		if r.evaluated == 0 {
 			continue // never evaluated: nothing to look for
 		}
 		ns := r.NeedlesFor(func(field string) bool { return rawVisible[field] })

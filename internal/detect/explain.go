@@ -60,7 +60,7 @@ func Explain(rs *Ruleset, ev *event.Event) []Match {
 	for i := range cmds {
 		v := view{ev: ev, cmd: &cmds[i]}
 		for _, r := range rs.Rules {
-			if r.applies&cls != 0 && r.Match(&v) {
+			if r.evaluated&cls != 0 && r.Match(&v) {
 				out = append(out, Match{r, cloneCommand(&cmds[i])})
 			}
 		}

@@ -16,7 +16,7 @@ var FieldNames = []struct{ Name, Doc string }{
 	{"Args", "each argument after argv[0]"},
 	{"ParentImage", "the parent's image, from the source or the process table"},
 	{"ParentCommandLine", "the parent's command line, from the source or the process table"},
-	{"CurrentDirectory", "the program's working directory, where the source gives it (eslogger cwd)"},
+	{"CurrentDirectory", "the program's working directory, where the source gives it (eslogger, osquery, ECS)"},
 	{"Ancestry", "each image above the program, nearest first"},
 	{"ResponsibleImage", "the responsible process's image (the app that launched it)"},
 	{"User", "the user name"},

@@ -4,6 +4,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/google/go-cmp/cmp"
 	"testing"
@@ -145,5 +146,40 @@ func TestViewMatchAllocs(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("matching %d rules on a view allocates %.1f times per event, want 0", len(rs.Rules)+1, n)
+	}
+}
+
+// Every pair of fields: "A|fieldref: B" holds exactly when a value of A equals (up to ASCII case)
+// a value of B, each read on its own and copied; a buffer shared by two fields would make it hold
+// for every pair both fill.
+func TestFieldRefEveryPair(t *testing.T) {
+	yes := true
+	ev := &event.Event{Kind: event.Exec, Source: "eslogger", Host: "mac", ParentPath: "/bin/zsh", ParentCommandLine: "-zsh",
+		ResponsiblePath: "/bin/zsh", Ancestry: []string{"/bin/zsh", "/sbin/launchd"}, Raw: []byte("{}"),
+		Process: event.Process{Path: "/sbin/pfctl", Argv: []string{"pfctl", "-a", "com.apple/x", "-t", "bad", "-T", "flush"}, ArgvExact: true,
+			CommandLine: "pfctl -a com.apple/x -t bad -T flush", CurrentDirectory: "/Users/alice", SigningID: "com.apple.pfctl", Platform: &yes, UID: 501, EUID: 0, AUID: 501, User: "alice"}}
+	cmds := Analyse(ev)
+	for _, a := range FieldNames {
+		for _, b := range FieldNames {
+			v := view{ev: ev, cmd: &cmds[0]}
+			av, _ := v.Values(a.Name)
+			av = slices.Clone(av)
+			bv, _ := v.Values(b.Name)
+			bv = slices.Clone(bv)
+			want := false
+			for _, x := range av {
+				for _, y := range bv {
+					want = want || strings.EqualFold(x, y)
+				}
+			}
+			rules, err := sigma.Parse([]byte("title: t\ndetection:\n  sel:\n    "+a.Name+"|fieldref: "+b.Name+"\n  condition: sel\n"), "t.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = view{ev: ev, cmd: &cmds[0]}
+			if got := rules[0].Match(&v); got != want {
+				t.Errorf("%s|fieldref: %s = %v, want %v (%q vs %q)", a.Name, b.Name, got, want, av, bv)
+			}
+		}
 	}
 }

@@ -17,7 +17,9 @@ import (
 //go:embed rules/*.yml
 var builtinRules embed.FS
 
-// Rule is a Sigma rule with what an alert from it carries.
+// Rule is a Sigma rule with what an alert from it carries. Rules come from Load, which works
+// out from the logsource and the fields which events a rule is evaluated on; a Rule made by
+// hand is evaluated on none.
 type Rule struct {
 	*sigma.Rule
 	Name       string   // the file's base name without extension: a short, stable handle
@@ -27,6 +29,9 @@ type Rule struct {
 	Techniques []string // ATT&CK technique IDs from the tags, e.g. T1686, T1562.004
 
 	applies classes // the events its logsource selects; none when it never applies
+	// evaluated is the events the engine evaluates it on: applies, or none when the rule can
+	// never match for want of fields firewarden never fills.
+	evaluated classes
 }
 
 // Applies reports whether the rule's logsource selects any event firewarden produces. A rule
@@ -36,9 +41,9 @@ func (r *Rule) Applies() bool { return r.applies != 0 }
 // Ruleset is the rules in force, in a stable order (by name).
 type Ruleset struct {
 	Rules []*Rule
-	// Warnings are what an operator should hear about the rules, one line each, in the order
-	// the files were read: files passed over, rules that never apply, rules reading fields
-	// firewarden never fills.
+	// Warnings are what an operator should hear about the rules, one line each: the files
+	// passed over, in the order they were read, then the rules that never apply or read fields
+	// firewarden never fills, by rule name.
 	Warnings []Warning
 }
 
@@ -72,6 +77,7 @@ const (
 	UnfilledFields
 )
 
+// String is the warning as one line: FILE:LINE: message.
 func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
 // LoadOptions says which rules Load reads.
@@ -154,6 +160,7 @@ func Load(opt LoadOptions) (*Ruleset, error) {
 func (rs *Ruleset) check(r *Rule) {
 	var why string
 	r.applies, why = logsourceClasses(r.Logsource)
+	r.evaluated = r.applies
 	if r.applies == 0 {
 		rs.Warnings = append(rs.Warnings, Warning{Kind: NeverApplies, File: r.File, Line: r.Line, Rule: r.Name,
 			Msg: fmt.Sprintf("rule %s never applies and is not evaluated: its logsource %s", r.Name, why)})
@@ -174,6 +181,7 @@ func (rs *Ruleset) check(r *Rule) {
 		w.Msg = fmt.Sprintf("rule %s reads %s, which firewarden never fills: conditions on them never hold (a filter on them excludes nothing), and the rule matches only through the rest of its condition", r.Name, list)
 	} else {
 		w.Kind = NeverMatches
+		r.evaluated = 0
 		w.Msg = fmt.Sprintf("rule %s reads %s, which firewarden never fills, so it can never match (`firewarden detect rules list --fields` lists the fields)", r.Name, list)
 	}
 	rs.Warnings = append(rs.Warnings, w)

@@ -123,3 +123,30 @@ func TestLoadWarnsUnfilledFields(t *testing.T) {
 		t.Errorf("Warnings (-want +got):\n%s", diff)
 	}
 }
+
+// SigmaHQ writes descriptions as block scalars; the reason an alert line ends with stays one line.
+func TestReasonIsOneLine(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.yml": "title: t\ndescription: |\n    Detects a thing\n    across two lines.\n" +
+		"detection:\n  sel:\n    Image: x\n  condition: sel\n"})
+	rs, err := LoadRules(false, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rs.Rules[0].Reason, "Detects a thing across two lines"; got != want {
+		t.Errorf("Reason = %q, want %q", got, want)
+	}
+}
+
+// A rule that can never match is not evaluated, so it does not turn off the raw-line prefilter
+// (a "not filter" on a field firewarden never fills gives no needles).
+func TestNeverMatchingRuleLeavesThePrefilter(t *testing.T) {
+	dir := writeRules(t, map[string]string{"r.yml": "title: t\nlogsource:\n  product: macos\n  category: process_creation\ndetection:\n" +
+		"  sel:\n    Hashes|contains: abc\n  filter:\n    Image: x\n  condition: sel and not filter\n"})
+	rs, err := LoadRules(true, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Interesting() == nil {
+		t.Errorf("Interesting() = nil with a rule that can never match; want the built-in rules' prefilter")
+	}
+}
