@@ -35,14 +35,17 @@ type Process struct {
 	Argv        []string // argv as the program received it, argv[0] as typed
 	ArgvExact   bool     // false when Argv was rebuilt from a command-line string
 	CommandLine string   // as the source delivered it, or Argv joined with shell quoting
-	SigningID   string
-	TeamID      string
-	Platform    *bool // an Apple platform binary; nil when unknown
-	UID         int   // real uid, or Unknown
-	EUID        int   // effective uid, or Unknown
-	AUID        int   // audit (login) uid, or Unknown; NoAuditUser when none
-	User        string
-	TTY         string
+	// CurrentDirectory is the working directory the program was started in (exec events of
+	// sources that record it); "" when unknown.
+	CurrentDirectory string
+	SigningID        string
+	TeamID           string
+	Platform         *bool // an Apple platform binary; nil when unknown
+	UID              int   // real uid, or Unknown
+	EUID             int   // effective uid, or Unknown
+	AUID             int   // audit (login) uid, or Unknown; NoAuditUser when none
+	User             string
+	TTY              string
 }
 
 // Name is the base name of the executable path.
@@ -62,12 +65,15 @@ type Event struct {
 
 	Process // the subject: for exec the new image, for fork the child
 
-	PPID            int
-	OriginalPPID    int
-	ParentPath      string // the parent's image, from the source or the process table; "" when unknown
-	ResponsiblePID  int
-	ResponsiblePath string
-	Ancestry        []string // image paths above the subject, nearest first (ParentPath first when known)
+	PPID         int
+	OriginalPPID int
+	ParentPath   string // the parent's image, from the source or the process table; "" when unknown
+	// ParentCommandLine is the parent's command line, from the source or from the parent's
+	// own exec seen earlier in the stream (the process table); "" when unknown.
+	ParentCommandLine string
+	ResponsiblePID    int
+	ResponsiblePath   string
+	Ancestry          []string // image paths above the subject, nearest first (ParentPath first when known)
 
 	FilePath string // file events: the file changed (for a rename, its new name)
 	FileFrom string // file events: a rename's old name
