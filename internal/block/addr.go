@@ -123,3 +123,74 @@ func share(bits int) string {
 	}
 	return "1/" + strconv.FormatUint(1<<bits, 10)
 }
+
+// CheckAllowWidth refuses an allowlist prefix wider than WidestBan4 or WidestBan6, the bounds
+// of a ban: allowlisting 0.0.0.0/0 lifts every ban at once and makes every later one a no-op,
+// which is far more likely a typing error than an intent. The message gives no remedy: the
+// command line offers --wide, a configuration file does not.
+func CheckAllowWidth(p netip.Prefix) error {
+	widest := WidestBan4
+	if p.Addr().Is6() {
+		widest = WidestBan6
+	}
+	if p.Bits() < widest {
+		return fmt.Errorf("%s is wider than a /%d: allowlisting it would exempt %s of the Internet from every ban", p, widest, share(p.Bits()))
+	}
+	return nil
+}
+
+// LocalAddr is an address of this host's own interfaces.
+type LocalAddr struct {
+	Addr      netip.Addr
+	Interface string
+}
+
+// The loopback ranges: a ban inside them drops the host's traffic to itself.
+var (
+	Loopback4 = netip.MustParsePrefix("127.0.0.0/8")
+	Loopback6 = netip.MustParsePrefix("::1/128")
+)
+
+// SelfError is a ban of this host itself: a prefix inside loopback, or one of its own
+// addresses. The firewall drops what comes from a banned address on every interface, the
+// loopback one included, so such a ban cuts the host off from itself (local databases,
+// agents, health checks).
+type SelfError struct {
+	Prefix    netip.Prefix
+	Interface string // "" for loopback
+}
+
+func (e *SelfError) Error() string {
+	what := "a loopback address"
+	switch {
+	case e.Interface != "":
+		what = "an address of this host (" + e.Interface + ")"
+	case !e.Prefix.IsSingleIP():
+		what = "loopback"
+	}
+	return fmt.Sprintf("%s is %s: banning it cuts this host off from itself", FormatPrefix(e.Prefix), what)
+}
+
+// CheckSelf returns a *SelfError when the ban p lies inside loopback or is an address of
+// local; otherwise it returns what of loopback and local p holds (a wider ban over the host's
+// own range), which the caller should warn about.
+func CheckSelf(p netip.Prefix, local []LocalAddr) (holds []string, err error) {
+	for _, lo := range []netip.Prefix{Loopback4, Loopback6} {
+		switch {
+		case lo.Bits() <= p.Bits() && lo.Contains(p.Addr()):
+			return nil, &SelfError{Prefix: p}
+		case p.Contains(lo.Addr()):
+			holds = append(holds, "the loopback range "+FormatPrefix(lo))
+		}
+	}
+	for _, l := range local {
+		a := l.Addr.Unmap().WithZone("")
+		switch {
+		case p.IsSingleIP() && p.Addr() == a:
+			return nil, &SelfError{Prefix: p, Interface: l.Interface}
+		case p.Contains(a) && !Loopback4.Contains(a) && !Loopback6.Contains(a):
+			holds = append(holds, fmt.Sprintf("%s, an address of this host (%s)", a, l.Interface))
+		}
+	}
+	return holds, nil
+}

@@ -27,7 +27,7 @@ import (
 // blockVerbs are the verbs of `firewarden block`, in help order.
 var blockVerbs = []string{"add", "remove", "allow", "unallow", "list", "expire", "enable", "disable", "sync", "summary", "autoconfigure"}
 
-const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason TEXT] [--wide], remove ADDR|CIDR…, allow ADDR|CIDR… [--reason TEXT], unallow ADDR|CIDR…, list, expire, enable, disable, sync, summary or autoconfigure [--interval 15m]"
+const blockUsage = "block needs a verb: add ADDR|CIDR… [--ttl 15m] [--reason TEXT] [--wide] [--self], remove ADDR|CIDR…, allow ADDR|CIDR… [--reason TEXT] [--wide], unallow ADDR|CIDR…, list, expire, enable, disable, sync, summary or autoconfigure [--interval 15m]"
 
 // runBlock is `firewarden block VERB`: the adaptive firewall.
 //
@@ -52,15 +52,17 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 	}
 	var ttl, reason, interval *string
 	var maxBans *int
-	var wide *bool
+	var wide, self *bool
 	switch verb {
 	case "add":
 		ttl = fs.String("ttl", "", "how long the ban lasts (`DURATION`, e.g. 15m, 2h; 0: until removed; default 15m, doubled for each earlier ban of the address up to a week)")
 		reason = fs.String("reason", "", "why (`TEXT`), shown by list and summary")
 		maxBans = fs.Int("max-bans", block.DefaultMaxBans, "refuse new bans beyond `N` active ones")
 		wide = fs.Bool("wide", false, "allow a ban wider than an IPv4 /8 or an IPv6 /16")
+		self = fs.Bool("self", false, "allow a ban of a loopback address or of an address of this host's own interfaces")
 	case "allow":
 		reason = fs.String("reason", "", "why (`TEXT`), shown by list")
+		wide = fs.Bool("wide", false, "allow an allowlist entry wider than an IPv4 /8 or an IPv6 /16")
 	case "autoconfigure":
 		interval = fs.String("interval", "15m", "how often the installed service sweeps expired bans (`DURATION`)")
 	}
@@ -104,6 +106,16 @@ func runBlock(ctx context.Context, a *app, args []string) error {
 				if err := block.CheckWidth(p); err != nil {
 					return usagef("%v", err)
 				}
+			}
+		}
+		if err := a.checkSelf(prefixes, *self); err != nil {
+			return err
+		}
+	}
+	if verb == "allow" && !*wide {
+		for _, p := range prefixes {
+			if err := block.CheckAllowWidth(p); err != nil {
+				return usagef("%v; give --wide if that is meant", err)
 			}
 		}
 	}
@@ -939,6 +951,37 @@ func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, bac
 		}
 	}
 	fmt.Fprintf(a.Out, "the sweep runs every %s once started: %s\n", shortDuration(interval), start)
+	return nil
+}
+
+// checkSelf refuses a ban of this host itself (loopback, or an address of its own interfaces)
+// unless self, and notes on stderr a wider ban that holds such an address. The interfaces are
+// this machine's, so they are read only when --root is the system's (as autoconfigure does);
+// loopback is checked under any root.
+func (a *app) checkSelf(prefixes []netip.Prefix, self bool) error {
+	var local []block.LocalAddr
+	if a.root.IsSystem() {
+		list := a.interfaces
+		if list == nil {
+			list = interfaceAddrs
+		}
+		addrs, err := list()
+		if err != nil {
+			fmt.Fprintf(a.Err, "note: this host's addresses could not all be read (%v); bans of them are not refused\n", oneLine(err.Error()))
+		}
+		for _, ia := range addrs {
+			local = append(local, block.LocalAddr{Addr: ia.addr, Interface: ia.name})
+		}
+	}
+	for _, p := range prefixes {
+		holds, err := block.CheckSelf(p, local)
+		if err != nil && !self {
+			return usagef("%v; give --self if that is meant", err)
+		}
+		for _, h := range holds {
+			fmt.Fprintf(a.Err, "note: the ban on %s holds %s: traffic of this host to itself from there is dropped too; allowlist it to keep it\n", block.FormatPrefix(p), h)
+		}
+	}
 	return nil
 }
 

@@ -74,6 +74,8 @@ type app struct {
 	getenv func(string) string
 	now    func() time.Time
 	euid   func() int
+	// interfaces lists this host's interface addresses; nil is interfaceAddrs (tests inject).
+	interfaces func() ([]ifaceAddr, error)
 
 	// the configuration file, read by parse (loadConfig)
 	conf      *config.File

@@ -165,7 +165,7 @@ func detectFile(a *app, name string, opt input.Options, e *detect.Engine, out *a
 		}
 		alerts, perr := e.Guarded(ev)
 		if perr != nil && opt.Skip != nil {
-			opt.Skip(input.Skip{Input: name, Line: r.Stats().Lines, Reason: perr.Error()})
+			opt.Skip(input.Skip{Input: name, Line: ev.Line, Reason: perr.Error()})
 		}
 		if err := out.write(alerts); err != nil {
 			return r.Stats(), &writeError{err}

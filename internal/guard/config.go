@@ -525,6 +525,11 @@ func (p *configParser) allowlist(n *yaml.Node, c *Config) error {
 		if err != nil {
 			return p.errf(e, "allowlist: %v", err)
 		}
+		// A wide entry (0.0.0.0/0) would turn the guard off without a word; the file has no
+		// --wide, so it is refused, and `block allow --wide` remains for a deliberate one.
+		if err := block.CheckAllowWidth(pr); err != nil {
+			return p.errf(e, "allowlist: %v, so the guard would never ban; narrow it (or, if it is meant, add it with `firewarden block allow --wide`)", err)
+		}
 		c.Allowlist = append(c.Allowlist, pr)
 	}
 	return nil

@@ -1,14 +1,32 @@
 // Package input reads macOS process telemetry and turns each record into an event.Event:
 // eslogger JSON lines, osquery es_process_events results, unified log ndjson (log show|stream
-// --style ndjson), Santa's santa.log and Elastic Defend (ECS) documents, one record a line,
-// plain or gzip-compressed, one format or a mix (Format Auto decides line by line).
+// --style ndjson), Santa's santa.log and Elastic Defend (ECS) documents, plain or
+// gzip-compressed, one format or a mix (Format Auto decides record by record).
+//
+// # Layout
+//
+// A record is a line (Santa) or a JSON document, which may be one a line (NDJSON, the fast
+// path), pretty-printed over several lines, several on a line ({…}{…} or {…} {…}), or the
+// elements of JSON arrays ([{…},{…}], on one line or many; an array is read element by
+// element, never held whole, so a gigabyte export costs no more memory than one element). A
+// line that starts with '[' followed by '{', '[', ']' or nothing opens an array; any other
+// ("[2022-05-12T11:38:03.923Z] I santad: …") is a Santa line. An event's Line is the line its
+// document starts on. A document that is not one line of its own is kept up to MaxDocument
+// bytes; a longer one is scanned to its end without being kept and reported. A document that
+// cannot be JSON (a line ending inside a string; still open at the end of the input; or still
+// open when a line starts with '{' or '[' in its first column, which pretty-printers never
+// write for a nested value, so that a truncated NDJSON line does not swallow the lines after
+// it) is counted in Stats.Malformed and, when it spread over several lines, reported with its
+// lines to Options.Skip.
 // Facts about the formats are in the detection reference (detect.md §1a–1e, §6); samples of
 // each are in testdata, with their sources.
 //
 // A Reader keeps a table of live processes built from the stream itself (exec sets a pid's
-// image, fork copies it, exit drops it), keyed by host and pid and bounded by
-// Options.MaxProcs, from which it fills the parent's image and the ancestry that most sources
-// leave out.
+// image and command line, fork copies them, exit drops them), keyed by host and pid and
+// bounded by Options.MaxProcs, from which it fills the parent's image, the parent's command
+// line (ParentCommandLine) and the ancestry that most sources leave out. Command lines are kept
+// raw in a ring of MaxCommandBytes; the parent's is given only when the table's image for the
+// parent pid is the parent's image.
 //
 // Most lines are of no interest to a detector, so Options.Interesting looks at each raw line
 // first: a line it turns down only updates the process table, through a hand-written JSON
@@ -29,7 +47,8 @@
 //     audit_token, an object (message version 9) or [auid, euid, egid, ruid, rgid, pid, asid,
 //     pidversion] (version 10); Path executable.path; SigningID; TeamID (null is ""); Platform
 //     is_platform_binary; TTY tty.path; Argv event.exec.args (ArgvExact), CommandLine Argv
-//     joined by JoinCommandLine; PPID ppid (or parent_audit_token's pid), OriginalPPID.
+//     joined by JoinCommandLine; CurrentDirectory event.exec.cwd.path; PPID ppid (or
+//     parent_audit_token's pid), OriginalPPID.
 //     ParentPath and Ancestry come from the table; when it does not know the parent and
 //     process has the target's pid (a plain fork and exec), ParentPath is
 //     process.executable.path. ResponsiblePID is responsible_audit_token's pid, its path from
@@ -52,8 +71,8 @@
 // A results log line (event format "columns", snapshot "snapshot", batched
 // "diffResults".added) whose rows hold es_process_events columns: path, pid and cmdline or
 // event_type. Host is hostIdentifier. event_type exec is Exec: PID pid, Path path, PPID parent,
-// OriginalPPID original_parent, UID uid, User username, SigningID signing_id, TeamID team_id,
-// Platform platform_binary, PIDVersion pidversion and ResponsiblePID responsible_pid where a
+// OriginalPPID original_parent, CurrentDirectory cwd, UID uid, User username, SigningID
+// signing_id, TeamID team_id, Platform platform_binary, PIDVersion pidversion and ResponsiblePID responsible_pid where a
 // build has them, Seq global_seq_num, Time time (else unixTime); CommandLine is cmdline without
 // its trailing space and Argv it split the way osquery quoted it (ArgvExact false). The euid
 // column is not read: osquery's subscriber fills it with the egid. fork is Fork with the
@@ -82,8 +101,9 @@
 // file) of action creation, modification, overwrite, rename or deletion is FileModify with
 // FilePath file.path and FileFrom file.Ext.original.path. PID process.pid, Path
 // process.executable, Argv process.args (ArgvExact; else process.command_line split),
-// CommandLine process.command_line, PPID and ParentPath process.parent.pid and .executable
-// (else the table), Ancestry the images of process.Ext.ancestry's entity ids as earlier
+// CommandLine process.command_line, CurrentDirectory process.working_directory, PPID and
+// ParentPath process.parent.pid and .executable (else the table), ParentCommandLine
+// process.parent.command_line, else process.parent.args joined, else the table, Ancestry the images of process.Ext.ancestry's entity ids as earlier
 // documents gave them, ResponsiblePID and ResponsiblePath process.Ext.effective_parent,
 // SigningID and TeamID process.code_signature, EUID user.id, UID user.Ext.real.id, User
 // user.name, Host host.name (else host.hostname), Time @timestamp, Seq event.sequence.

@@ -14,7 +14,10 @@ type ecsDoc struct {
 	procCat, fileCat      bool // event.category holds "process", "file"
 	seq                   int
 	exe, cmdline, entity  jstr
+	cwd                   jstr
 	args                  []byte
+	parentCmd             jstr
+	parentArgs            []byte
 	pid                   int
 	parentExe, parentEnt  jstr
 	parentPID             int
@@ -127,6 +130,8 @@ func (d *ecsDoc) readProcess(s *jscan) {
 			d.exe = s.str()
 		case "command_line":
 			d.cmdline = s.str()
+		case "working_directory":
+			d.cwd = s.str()
 		case "entity_id":
 			d.entity = s.str()
 		case "args":
@@ -145,6 +150,10 @@ func (d *ecsDoc) readProcess(s *jscan) {
 					d.parentEnt = s.str()
 				case "pid":
 					d.parentPID = s.intOr(-1)
+				case "command_line":
+					d.parentCmd = s.str()
+				case "args":
+					d.parentArgs = s.span()
 				default:
 					s.skip()
 				}
@@ -280,7 +289,7 @@ func (r *Reader) ecs(t *jtop, build bool) bool {
 	switch d.kind() {
 	case esExec, esFork:
 		if d.pid >= 0 && d.exe.ok {
-			r.procs.put(procKey{host, d.pid}, proc{path: r.intern(d.exe), ppid: d.parentPID})
+			r.procs.put(procKey{host, d.pid}, proc{path: r.intern(d.exe), ppid: d.parentPID, cmd: d.command(&r.cmds)})
 		}
 		if d.entity.ok && d.exe.ok {
 			r.entity(d.entity, d.exe)
@@ -330,6 +339,13 @@ func (r *Reader) ecsEvent(t *jtop, d *ecsDoc, host string) bool {
 	ev.User = d.userName.String()
 	ev.Argv = stringArray(d.args)
 	ev.CommandLine = d.cmdline.String()
+	ev.CurrentDirectory = d.cwd.String()
+	switch parentArgs := stringArray(d.parentArgs); {
+	case d.parentCmd.ok:
+		ev.ParentCommandLine = d.parentCmd.String()
+	case len(parentArgs) > 0: // Defend 7.10 writes "args": [] for a parent it did not see
+		ev.ParentCommandLine = JoinCommandLine(parentArgs)
+	}
 	switch {
 	case len(ev.Argv) > 0:
 		ev.ArgvExact = true
@@ -385,4 +401,22 @@ func (r *Reader) entityPath(id jstr) (string, bool) {
 	}
 	r.buf = id.decode(r.buf[:0])
 	return r.entities.get(string(r.buf))
+}
+
+// command keeps the document's command line for the process table: process.args when the
+// document has a non-empty array, else process.command_line.
+func (d *ecsDoc) command(c *cmdRing) cmdRef {
+	if isArray(d.args) && !emptyArray(d.args) {
+		return c.put(d.args, cmdArgs)
+	}
+	if d.cmdline.ok {
+		return c.put(d.cmdline.raw, cmdJSON)
+	}
+	return cmdRef{}
+}
+
+// emptyArray reports whether v, a raw JSON array, holds nothing.
+func emptyArray(v []byte) bool {
+	s := jscan{b: v}
+	return s.array() && !s.more()
 }

@@ -304,6 +304,7 @@ type esEvent struct {
 	kind esKind
 	subj esProc // exec's target, fork's child, profile_remove's instigator
 	args []byte // exec's args array
+	cwd  jstr   // exec's cwd.path
 	file esFile
 }
 
@@ -328,6 +329,8 @@ func (e *esEvent) walk(s *jscan) {
 					e.subj.walk(s)
 				case "args":
 					e.args = s.span()
+				case "cwd":
+					e.cwd = filePath(s)
 				default:
 					s.skip()
 				}
@@ -360,6 +363,7 @@ type esBrief struct {
 	keys int
 	kind esKind
 	subj esProc // exec's target, fork's child, profile_remove's instigator: walkTable's fields
+	args []byte // exec's args array, for the command line the table keeps
 }
 
 func (e *esBrief) walk(s *jscan) {
@@ -381,6 +385,8 @@ func (e *esBrief) walk(s *jscan) {
 				switch string(k) {
 				case "target", "child", "instigator":
 					e.subj.walkTable(s)
+				case "args":
+					e.args = s.span()
 				default:
 					s.skip()
 				}
@@ -493,7 +499,7 @@ func (r *Reader) esTrack(t *jtop, host string) {
 			pid = prePID
 		}
 		if pid >= 0 && e.subj.ok && e.subj.path.ok {
-			p := proc{path: r.intern(e.subj.path), ppid: ppid}
+			p := proc{path: r.intern(e.subj.path), ppid: ppid, cmd: r.cmds.put(e.args, cmdArgs)}
 			if prePID == pid && prePath.ok {
 				// A fork copy of the parent says nothing new; an earlier image of this process does.
 				if was := r.intern(prePath); was != p.path {
@@ -509,21 +515,26 @@ func (r *Reader) esTrack(t *jtop, host string) {
 		if pid < 0 {
 			return
 		}
-		var path string
-		if e.subj.path.ok {
-			path = r.intern(e.subj.path)
-		} else {
-			parentPID, parentPath := t.brief.pid(), t.brief.path
-			if ppid < 0 {
-				ppid = parentPID
-			}
-			if p, ok := r.procs.get(procKey{host, ppid}); ok {
-				path = p.path
-			} else {
-				path = r.intern(parentPath)
-			}
+		// The child is a copy of the parent: its image and its command line.
+		parentPID, parentPath := t.brief.pid(), t.brief.path
+		if ppid < 0 {
+			ppid = parentPID
 		}
-		r.procs.put(procKey{host, pid}, proc{path: path, ppid: ppid})
+		parent, known := r.procs.get(procKey{host, ppid})
+		var path string
+		switch {
+		case e.subj.path.ok:
+			path = r.intern(e.subj.path)
+		case known:
+			path = parent.path
+		default:
+			path = r.intern(parentPath)
+		}
+		var cmd cmdRef
+		if known && parent.path == path {
+			cmd = parent.cmd
+		}
+		r.procs.put(procKey{host, pid}, proc{path: path, ppid: ppid, cmd: cmd})
 	case esExit:
 		if pid := t.brief.pid(); pid >= 0 {
 			r.procs.delete(procKey{host, pid})
@@ -559,6 +570,7 @@ func (r *Reader) esEvent(t *jtop, host string) bool {
 		ev.Argv = stringArray(e.args)
 		ev.ArgvExact = e.args != nil
 		ev.CommandLine = JoinCommandLine(ev.Argv)
+		ev.CurrentDirectory = e.cwd.String()
 		ppid := subj.parent()
 		fallback := ""
 		if _, known := r.procs.get(procKey{host, ppid}); !known && instigator.ok && instigator.pid() == ev.PID {

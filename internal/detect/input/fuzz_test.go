@@ -58,7 +58,7 @@ func fuzzRead(t *testing.T, data []byte, f Format) {
 	if sst.Skipped+sst.Ignored != recs || sst.Malformed != st.Malformed {
 		t.Fatalf("skipping: stats %+v, decoding: %+v", sst, st)
 	}
-	if diff := cmp.Diff(tableOf(full.procs), tableOf(skip.procs), cmp.AllowUnexported(proc{})); diff != "" {
+	if diff := cmp.Diff(tableOf(full.procs), tableOf(skip.procs), cmp.AllowUnexported(proc{}, cmdRef{})); diff != "" {
 		t.Fatalf("process table after decoding (-) and after skipping (+):\n%s", diff)
 	}
 	if full.procs.len() > DefaultMaxProcs {

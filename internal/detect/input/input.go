@@ -168,6 +168,7 @@ type Reader struct {
 	js    jscan
 
 	procs    *bounded[procKey, proc]
+	cmds     cmdRing                  // the command lines of the processes in procs
 	entities *bounded[string, string] // ECS process.entity_id → executable; made when needed
 	names    interner                 // paths and host names
 	buf      []byte                   // scratch for decoding one string
@@ -215,6 +216,7 @@ func NewReader(r io.Reader, name string, opt Options) *Reader {
 		opt:   opt,
 		procs: newBounded(opt.MaxProcs, MaxTableBytes, procBytes),
 		names: interner{m: make(map[string]string), max: opt.MaxProcs},
+		cmds:  cmdRing{max: MaxCommandBytes},
 	}
 }
 
@@ -499,6 +501,9 @@ func (r *Reader) lineage(ev *event.Event, host string, ppid int, parentPath stri
 		return
 	}
 	ev.ParentPath = parentPath
+	if ev.ParentCommandLine == "" {
+		ev.ParentCommandLine = r.parentCommand(host, ppid, parentPath)
+	}
 	anc := make([]string, 1, maxAncestry)
 	anc[0] = parentPath
 	if p, ok := r.procs.get(procKey{host, ppid}); ok && ppid >= 0 && p.was != "" && p.path == parentPath {

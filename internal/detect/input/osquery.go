@@ -13,7 +13,7 @@ import (
 //
 // The euid column is not read: the subscriber fills it with audit_token_to_egid (§1b).
 type osqRow struct {
-	path, cmdline, username, signing, team, eventType                      jstr
+	path, cmdline, username, signing, team, eventType, cwd                 jstr
 	pid, parent, origParent, uid, childPID, pidVersion, respPID, time, seq int
 	platform                                                               int8
 }
@@ -29,6 +29,8 @@ func (o *osqRow) walk(s *jscan) bool {
 			o.path = s.str()
 		case "cmdline":
 			o.cmdline = s.str()
+		case "cwd":
+			o.cwd = s.str()
 		case "username":
 			o.username = s.str()
 		case "signing_id":
@@ -165,10 +167,16 @@ func (r *Reader) osqTrack(o *osqRow) {
 	host := r.rowHost
 	switch o.kind() {
 	case esExec:
-		r.procs.put(procKey{host, o.pid}, proc{path: r.intern(o.path), ppid: o.parent})
+		r.procs.put(procKey{host, o.pid}, proc{path: r.intern(o.path), ppid: o.parent, cmd: r.cmds.put(o.cmdline.raw, cmdOsquery)})
 	case esFork:
 		if o.childPID >= 0 {
-			r.procs.put(procKey{host, o.childPID}, proc{path: r.intern(o.path), ppid: o.pid})
+			// the child is a copy of the row's process: its command line too
+			path := r.intern(o.path)
+			var cmd cmdRef
+			if p, ok := r.procs.get(procKey{host, o.pid}); ok && p.path == path {
+				cmd = p.cmd
+			}
+			r.procs.put(procKey{host, o.childPID}, proc{path: path, ppid: o.pid, cmd: cmd})
 		}
 	case esExit:
 		r.procs.delete(procKey{host, o.pid})
@@ -200,6 +208,7 @@ func (r *Reader) osqEvent(o *osqRow) bool {
 		ev.Kind = event.Exec
 		ev.PID, ev.PPID, ev.OriginalPPID = o.pid, pid(o.parent), pid(o.origParent)
 		ev.CommandLine = strings.TrimSuffix(o.cmdline.String(), " ")
+		ev.CurrentDirectory = o.cwd.String()
 		if argv, ok := splitOsquery(ev.CommandLine); ok {
 			ev.Argv = argv
 		} else {

@@ -120,11 +120,11 @@ func (r *Reader) santa(rec *santaRec, build bool) bool {
 	switch action {
 	case "EXEC":
 		if rec.pid >= 0 {
-			r.procs.put(procKey{host, rec.pid}, proc{path: r.santaIntern(rec.path), ppid: rec.ppid})
+			r.procs.put(procKey{host, rec.pid}, proc{path: r.santaIntern(rec.path), ppid: rec.ppid, cmd: r.cmds.put(rec.args, cmdSanta)})
 		}
 	case "FORK":
 		if p, ok := r.procs.get(procKey{host, rec.ppid}); ok && rec.pid >= 0 {
-			r.procs.put(procKey{host, rec.pid}, proc{path: p.path, ppid: rec.ppid})
+			r.procs.put(procKey{host, rec.pid}, proc{path: p.path, ppid: rec.ppid, cmd: p.cmd})
 		}
 	case "EXIT":
 		r.procs.delete(procKey{host, rec.pid})

@@ -129,6 +129,7 @@ type proc struct {
 	path string
 	ppid int
 	was  string
+	cmd  cmdRef // its command line, kept in the Reader's cmdRing
 }
 
 // procBytes is the bytes of a process entry's strings, for the table's cap. Strings the
