@@ -548,3 +548,18 @@ func TestExportCommandLines(t *testing.T) {
 	}
 	t.Logf("%d of %d command lines: every export decides as its rule", agree, len(exportCommandLines))
 }
+
+// ValidateSigma reads whatever it is given without panicking; seeded with the exported rules.
+func FuzzValidateSigma(f *testing.F) {
+	for _, format := range ExportFormats {
+		files, _ := filepath.Glob(filepath.Join("testdata", "export", format, "*.yml"))
+		for _, name := range files {
+			if data, err := os.ReadFile(name); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ValidateSigma(data, "fuzz.yml")
+	})
+}
