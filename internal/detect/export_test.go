@@ -192,6 +192,7 @@ level: high
 		{"unknown category", "category: process_creation", "category: registry_set", `category "registry_set"`},
 		{"related type", "type: derived", "type: copied", "related entry"},
 		{"unparsable", "condition: selection", "condition: selection and", "condition"},
+		{"analytic", "level: high\n", "level: high\nanalytic: firewall\n", "analytic firewall is not an ATT&CK analytic ID"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := strings.Replace(good, tt.old, tt.new, 1)
@@ -237,6 +238,7 @@ id: 3f0b8f2e-5a1c-4d2e-8f3a-6b7c8d9e0f1a
 status: experimental
 date: 2026-12-01
 tags: [attack.defense-evasion, attack.t1562.004, attack.an0408]
+reason: csrutil disable turns System Integrity Protection off
 logsource: {category: process_creation, product: macos}
 detection:
     sel:
@@ -268,10 +270,28 @@ level: high
 	if len(out) != 1 || out[0].File != "proc_creation_macos_std.yml" {
 		t.Fatalf("Export(std.yml) = %d files (%v), want proc_creation_macos_std.yml", len(out), out)
 	}
-	for _, want := range []string{"id: 3f0b8f2e-5a1c-4d2e-8f3a-6b7c8d9e0f1a\n", "    - attack.defense-impairment\n    - attack.t1686\n", "analytic: AN0408\n", "Image|endswith: /csrutil"} {
+	for _, want := range []string{"id: 3f0b8f2e-5a1c-4d2e-8f3a-6b7c8d9e0f1a\n", "    - attack.defense-impairment\n    - attack.t1686\n", "analytic: AN0408\n", "Image|endswith: /csrutil", "reason: csrutil disable"} {
 		if !strings.Contains(string(out[0].Data), want) {
 			t.Errorf("Export(std.yml) lacks %q:\n%s", want, out[0].Data)
 		}
+	}
+	// The firewarden format writes files by their names: two rules files of one name collide.
+	other := filepath.Join(t.TempDir(), "std.yml")
+	data, _ := os.ReadFile(std)
+	if err := os.WriteFile(other, []byte(strings.Replace(string(data), "id: 3f0b8f2e", "id: 3f0b8f2f", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs2, err := LoadRules(false, std)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs3, err := LoadRules(false, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs2.Rules = append(rs2.Rules, rs3.Rules...)
+	if _, err := Export(rs2, FormatFirewarden); err == nil || !strings.Contains(err.Error(), "would both be written as std.yml") {
+		t.Errorf("Export(two std.yml, firewarden) = %v, want the collision named", err)
 	}
 	rs, err = LoadRules(false, own)
 	if err != nil {
