@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/firewarden/firewarden/internal/detect/event"
 	"github.com/firewarden/firewarden/internal/detect/input"
@@ -582,4 +584,44 @@ func FuzzValidateSigma(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ValidateSigma(data, "fuzz.yml")
 	})
+}
+
+// The exported regular expressions use only what RE2, PCRE (Splunk) and Lucene (Elasticsearch)
+// read alike: no flags (Lucene has none), no anchors (Lucene anchors every expression, the
+// others none, so each starts and ends with .*), no \s \d \w \b classes or (?…) groups.
+func TestExportRegexesArePortable(t *testing.T) {
+	forbidden := regexp.MustCompile(`\\[sSdDwWbB]|\(\?|(^|[^[])\^|\$`) // [^…] is a class, allowed
+	for _, e := range exportBuiltin(t, FormatSigma) {
+		var doc struct {
+			Detection map[string]any `yaml:"detection"`
+		}
+		if err := yaml.Unmarshal(e.Data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(key string, v any)
+		walk = func(key string, v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, x := range v {
+					walk(k, x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(key, x)
+				}
+			case string:
+				field, mods, _ := strings.Cut(key, "|")
+				if !strings.Contains("|"+mods+"|", "|re|") {
+					return
+				}
+				if mods != "re" {
+					t.Errorf("%s: %s|%s: a regular expression with flags", e.File, field, mods)
+				}
+				if forbidden.MatchString(v) || !strings.HasPrefix(v, ".*") || !strings.HasSuffix(v, ".*") {
+					t.Errorf("%s: %s: %q is not written for every backend (.* at both ends; no anchors, flags, \\s-style classes)", e.File, key, v)
+				}
+			}
+		}
+		walk("", doc.Detection)
+	}
 }
