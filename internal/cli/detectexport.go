@@ -58,13 +58,32 @@ func runDetectRulesExport(_ context.Context, a *app, args []string) error {
 				return err
 			}
 		}
+		noteTranslated(a, rs, *format)
 		return nil
 	}
 	if err := writeExport(*out, files); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.Err, "detect rules export: wrote %d %s rule file(s) to %s\n", len(files), *format, *out)
+	noteTranslated(a, rs, *format)
 	return nil
+}
+
+// noteTranslated says on stderr, once the rules are out, that the built-in ones were translated:
+// a translation is not the rule that was tested, and the user should not take it for one.
+func noteTranslated(a *app, rs *detect.Ruleset, format string) {
+	if format != detect.FormatSigma {
+		return
+	}
+	n := 0
+	for _, r := range rs.Rules {
+		if r.Builtin {
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(a.Err, "detect rules export: %d built-in rule(s) translated into Sigma's standard fields (status test); each one's firewarden.note says what the translation gives up\n", n)
+	}
 }
 
 // writeExport writes each file into dir, creating dir when it is missing. dir must be a
