@@ -50,6 +50,17 @@ func TestSigmaCLIConverts(t *testing.T) {
 			}
 		})
 	}
+	// pySigma-backend-elasticsearch's own macOS pipeline maps the taxonomy fields to Elastic
+	// Defend's ECS names (Image → process.executable …); older backends lack it.
+	t.Run("lucene ecs_macos_esf", func(t *testing.T) {
+		out, err := sigmaCLI(t, bin, "convert", "-t", "lucene", "-p", "ecs_macos_esf", dir)
+		if err != nil && strings.Contains(out, "ecs_macos_esf") {
+			t.Skipf("this pySigma-backend-elasticsearch has no ecs_macos_esf pipeline: %s", out)
+		}
+		if err != nil || !strings.Contains(out, "process.command_line") || !strings.Contains(out, "file.path") {
+			t.Errorf("sigma convert -t lucene -p ecs_macos_esf EXPORTED = %v:\n%s\nwant queries on process.command_line and file.path", err, out)
+		}
+	})
 	t.Run("pipeline maps", func(t *testing.T) {
 		out, err := sigmaCLI(t, bin, "convert", "-t", "splunk", "-p", pipelineFile, filepath.Join("rules", "file-pf-conf.yml"))
 		if err != nil || strings.Contains(out, "EventType") || !strings.Contains(out, "TargetFilename") {
