@@ -209,7 +209,7 @@ func commandTable() []*cmdSpec {
 							examples: []string{"firewarden detect rules test my-rule.yml", "firewarden detect rules test --input eslogger my-rule.yml events.ndjson"},
 						},
 						{
-							name: "export", summary: "write the rules as portable Sigma for sigma-cli and pySigma",
+							name: "export", summary: "write the rules as portable Sigma (sigma-cli, pySigma)",
 							desc: "Writes the rules (the built-in pack, plus yours with --rules) as Sigma a SIEM's converter " +
 								"takes: only the fields of Sigma's taxonomy (Image, CommandLine, TargetFilename …) instead " +
 								"of firewarden's own (Tool, Action, PlistSet …), ATT&CK v19 tags, the analytic as a custom " +
