@@ -191,9 +191,9 @@ func commandTable() []*cmdSpec {
 			run: runDetect,
 			verbs: []*cmdSpec{
 				{
-					name: "rules", summary: "list the detection rules, or test a rule file",
-					desc:      "Shows the rules detect runs and the fields they can read, and checks a rule file of your own.",
-					examples:  []string{"firewarden detect rules list", "firewarden detect rules test my-rule.yml events.ndjson"},
+					name: "rules", summary: "list the detection rules, test a rule file, or export the rules",
+					desc:      "Shows the rules detect runs and the fields they can read, checks a rule file of your own, and exports the rules as portable Sigma.",
+					examples:  []string{"firewarden detect rules list", "firewarden detect rules test my-rule.yml events.ndjson", "firewarden detect rules export --out sigma/"},
 					needsVerb: true,
 					verbs: []*cmdSpec{
 						{
@@ -209,6 +209,16 @@ func commandTable() []*cmdSpec {
 								"them on the EVENTS files, printing each match and why. Exit status 0 without matches, 1 " +
 								"with matches.",
 							examples: []string{"firewarden detect rules test my-rule.yml", "firewarden detect rules test --input eslogger my-rule.yml events.ndjson"},
+						},
+						{
+							name: "export", summary: "write the rules as portable Sigma (sigma-cli, pySigma)",
+							desc: "Writes the rules (the built-in pack, plus yours with --rules) as Sigma a SIEM's converter " +
+								"takes: only the fields of Sigma's taxonomy (Image, CommandLine, TargetFilename …) instead " +
+								"of firewarden's own (Tool, Action, PlistSet …), ATT&CK v19 tags, the analytic as a custom " +
+								"attribute. --format firewarden writes the rule files as detect reads them. One file per " +
+								"rule under --out DIR, each replaced atomically, or one YAML stream on standard output. A " +
+								"rule of yours that reads firewarden's own fields is refused (exit status 2).",
+							examples: []string{"firewarden detect rules export --out sigma/", "firewarden detect rules export --format firewarden > rules.yml"},
 						},
 					},
 				},

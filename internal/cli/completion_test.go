@@ -53,7 +53,8 @@ func TestComplete(t *testing.T) {
 		{[]string{"detect", "--input", "os"}, []string{"osquery"}},
 		{[]string{"detect", "--rules", ""}, []string{completeDirs}},
 		{[]string{"detect", "events.ndjson", ""}, []string{completeFiles}}, // a FILE, then no verb
-		{[]string{"detect", "rules", ""}, []string{"list", "test"}},
+		{[]string{"detect", "rules", ""}, []string{"list", "test", "export"}},
+		{[]string{"detect", "rules", "export", "--f"}, []string{"--format"}},
 		{[]string{"detect", "rules", "test", "--input", "s"}, []string{"santa"}},
 		{[]string{"block", "a"}, []string{"add", "allow", "autoconfigure"}},
 		{[]string{"block", "add", "--backend", ""}, []string{"nft", "pf", "dry-run", "none"}},

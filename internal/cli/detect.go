@@ -288,8 +288,11 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func runDetectRules(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 && args[0] == "export" {
+		return runDetectRulesExport(ctx, a, args[1:])
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "test") {
-		return usagef("detect rules needs a verb: firewarden detect rules list [--rules DIR] | detect rules test RULEFILE [EVENTS…]")
+		return usagef("detect rules needs a verb: firewarden detect rules list [--rules DIR] | detect rules test RULEFILE [EVENTS…] | detect rules export [--format sigma] [--out DIR]")
 	}
 	verb := args[0]
 	flags := a.flagSet("detect rules " + verb)

@@ -63,6 +63,7 @@ var ErrNotPortable = errors.New("no standard-field form")
 func Export(rs *Ruleset, format string) ([]ExportedRule, error) {
 	var out []ExportedRule
 	seen := map[string]bool{}
+	files := map[string]string{} // file name → the rule file it holds
 	for _, r := range rs.Rules {
 		switch format {
 		case FormatFirewarden:
@@ -70,10 +71,13 @@ func Export(rs *Ruleset, format string) ([]ExportedRule, error) {
 			if err != nil {
 				return nil, err
 			}
-			if seen[e.File] { // a file with several rules is written once
-				continue
+			if prev, ok := files[e.File]; ok {
+				if prev == r.File { // a file with several rules is written once
+					continue
+				}
+				return nil, fmt.Errorf("rules export: %s and %s would both be written as %s: rename one", prev, r.File, e.File)
 			}
-			seen[e.File] = true
+			files[e.File] = r.File
 			out = append(out, e)
 		case FormatSigma:
 			e, err := exportSigma(r)
@@ -108,6 +112,9 @@ func exportNative(r *Rule) (ExportedRule, error) {
 	if err != nil {
 		return ExportedRule{}, fmt.Errorf("rules export: %w", err)
 	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		data = append(data[:len(data):len(data)], '\n') // so that a stream of them stays YAML
+	}
 	return ExportedRule{Name: r.Name, File: filepath.Base(r.File), Data: data}, nil
 }
 
@@ -139,26 +146,7 @@ func exportSigma(r *Rule) (ExportedRule, error) {
 		id, note, logsource, detection, related = p.ID, p.Note, &p.Logsource, &p.Detection, r.ID
 		status = "test"
 	} else {
-		var bad []string
-		allowed := taxonomyFields[r.Logsource.Category]
-		for _, f := range r.Fields() {
-			if !slices.Contains(allowed, f) {
-				bad = append(bad, f)
-			}
-		}
-		if len(bad) > 0 {
-			return ExportedRule{}, fmt.Errorf("rules export: %s: rule %s reads %s, not fields of Sigma's taxonomy for category %q: %w; rewrite it with %s",
-				r.File, r.Name, strings.Join(bad, ", "), r.Logsource.Category, ErrNotPortable, strings.Join(allowed, ", "))
-		}
-		root, err := ruleNode(r)
-		if err != nil {
-			return ExportedRule{}, err
-		}
-		id = r.ID
-		logsource, detection = mapValue(root, "logsource"), mapValue(root, "detection")
-		if logsource == nil || detection == nil {
-			return ExportedRule{}, fmt.Errorf("rules export: %s: rule %s needs a logsource and a detection", r.File, r.Name)
-		}
+		return exportOwn(r)
 	}
 	if r.Analytic == "" && r.Custom[AnalyticKey] != nil {
 		return ExportedRule{}, fmt.Errorf("rules export: %s: %s: %v is not an ATT&CK analytic ID (AN followed by digits)", r.File, AnalyticKey, r.Custom[AnalyticKey])
@@ -212,8 +200,43 @@ func exportSigma(r *Rule) (ExportedRule, error) {
 		}
 		add("firewarden", fw)
 	}
-	doc.HeadComment = fmt.Sprintf("Exported by `firewarden detect rules export` from %s.", exportOrigin(r))
+	return encodeExport(r, doc, logsource)
+}
 
+// exportOwn exports a rule of one's own: the document as written, its tags brought up to date
+// and its analytic kept as the attribute, when it reads only fields of Sigma's taxonomy.
+func exportOwn(r *Rule) (ExportedRule, error) {
+	allowed, ok := taxonomyFields[r.Logsource.Category]
+	if !ok {
+		return ExportedRule{}, fmt.Errorf("rules export: %s: rule %s has logsource category %q: %w; the export knows the taxonomy of %s",
+			r.File, r.Name, r.Logsource.Category, ErrNotPortable, strings.Join(slices.Sorted(maps.Keys(taxonomyFields)), " and "))
+	}
+	var bad []string
+	for _, f := range r.Fields() {
+		if !slices.Contains(allowed, f) {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) > 0 {
+		return ExportedRule{}, fmt.Errorf("rules export: %s: rule %s reads %s, not fields of Sigma's taxonomy for category %q: %w; rewrite it with %s",
+			r.File, r.Name, strings.Join(bad, ", "), r.Logsource.Category, ErrNotPortable, strings.Join(allowed, ", "))
+	}
+	doc, err := ruleNode(r)
+	if err != nil {
+		return ExportedRule{}, err
+	}
+	if tags := mapValue(doc, "tags"); tags != nil {
+		*tags = *plainList(exportTags(r.Tags))
+	}
+	if r.Analytic != "" && mapValue(doc, AnalyticKey) == nil {
+		doc.Content = append(doc.Content, plain(AnalyticKey), plain(r.Analytic))
+	}
+	return encodeExport(r, doc, mapValue(doc, "logsource"))
+}
+
+// encodeExport writes doc as one YAML document with the specification's four-space indent.
+func encodeExport(r *Rule, doc, logsource *yaml.Node) (ExportedRule, error) {
+	doc.HeadComment = fmt.Sprintf("Exported by `firewarden detect rules export` from %s.", exportOrigin(r))
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(4)
@@ -417,8 +440,9 @@ var tagNamespaces = []string{"attack", "car", "cve", "d3fend", "detection", "stp
 // those a shared rule needs (id a UUID, status, level, a date as YYYY-MM-DD); its logsource has a
 // product and a category whose taxonomy fields ValidateSigma knows, and the rule reads no other
 // field; its tags follow the specification's syntax and namespaces, with ATT&CK tags that are
-// techniques or v19 tactics; its related entries have a UUID and a defined type. The error lists
-// every problem, one per line.
+// techniques or v19 tactics; its analytic attribute, when it has one, is an analytic ID; its
+// related entries have a UUID and a defined type. The error lists
+// every problem, separated by "; ".
 func ValidateSigma(data []byte, file string) error {
 	rules, err := sigma.Parse(data, file)
 	if err != nil {
@@ -474,6 +498,11 @@ func ValidateSigma(data []byte, file string) error {
 			bad("tag %q is neither an ATT&CK technique, group, software, data source, mitigation or asset nor a current tactic", t)
 		}
 	}
+	if a, ok := r.Custom[AnalyticKey]; ok {
+		if s, _ := a.(string); !analyticID.MatchString(s) {
+			bad("%s %v is not an ATT&CK analytic ID (AN followed by digits)", AnalyticKey, a)
+		}
+	}
 	var rel struct {
 		Related []struct{ ID, Type string } `yaml:"related"`
 	}
@@ -486,7 +515,7 @@ func ValidateSigma(data []byte, file string) error {
 		}
 	}
 	if len(probs) > 0 {
-		return fmt.Errorf("%s: %s", file, strings.Join(probs, "\n"+file+": "))
+		return fmt.Errorf("%s: %s", file, strings.Join(probs, "; "))
 	}
 	return nil
 }

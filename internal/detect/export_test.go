@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.yaml.in/yaml/v4"
 
 	"github.com/firewarden/firewarden/internal/detect/event"
 	"github.com/firewarden/firewarden/internal/detect/input"
@@ -192,6 +194,7 @@ level: high
 		{"unknown category", "category: process_creation", "category: registry_set", `category "registry_set"`},
 		{"related type", "type: derived", "type: copied", "related entry"},
 		{"unparsable", "condition: selection", "condition: selection and", "condition"},
+		{"analytic", "level: high\n", "level: high\nanalytic: firewall\n", "analytic firewall is not an ATT&CK analytic ID"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := strings.Replace(good, tt.old, tt.new, 1)
@@ -237,6 +240,7 @@ id: 3f0b8f2e-5a1c-4d2e-8f3a-6b7c8d9e0f1a
 status: experimental
 date: 2026-12-01
 tags: [attack.defense-evasion, attack.t1562.004, attack.an0408]
+reason: csrutil disable turns System Integrity Protection off
 logsource: {category: process_creation, product: macos}
 detection:
     sel:
@@ -268,10 +272,28 @@ level: high
 	if len(out) != 1 || out[0].File != "proc_creation_macos_std.yml" {
 		t.Fatalf("Export(std.yml) = %d files (%v), want proc_creation_macos_std.yml", len(out), out)
 	}
-	for _, want := range []string{"id: 3f0b8f2e-5a1c-4d2e-8f3a-6b7c8d9e0f1a\n", "    - attack.defense-impairment\n    - attack.t1686\n", "analytic: AN0408\n", "Image|endswith: /csrutil"} {
+	for _, want := range []string{"id: 3f0b8f2e-5a1c-4d2e-8f3a-6b7c8d9e0f1a\n", "    - attack.defense-impairment\n    - attack.t1686\n", "analytic: AN0408\n", "Image|endswith: /csrutil", "reason: csrutil disable"} {
 		if !strings.Contains(string(out[0].Data), want) {
 			t.Errorf("Export(std.yml) lacks %q:\n%s", want, out[0].Data)
 		}
+	}
+	// The firewarden format writes files by their names: two rules files of one name collide.
+	other := filepath.Join(t.TempDir(), "std.yml")
+	data, _ := os.ReadFile(std)
+	if err := os.WriteFile(other, []byte(strings.Replace(string(data), "id: 3f0b8f2e", "id: 3f0b8f2f", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs2, err := LoadRules(false, std)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs3, err := LoadRules(false, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs2.Rules = append(rs2.Rules, rs3.Rules...)
+	if _, err := Export(rs2, FormatFirewarden); err == nil || !strings.Contains(err.Error(), "would both be written as std.yml") {
+		t.Errorf("Export(two std.yml, firewarden) = %v, want the collision named", err)
 	}
 	rs, err = LoadRules(false, own)
 	if err != nil {
@@ -547,4 +569,59 @@ func TestExportCommandLines(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d command lines: every export decides as its rule", agree, len(exportCommandLines))
+}
+
+// ValidateSigma reads whatever it is given without panicking; seeded with the exported rules.
+func FuzzValidateSigma(f *testing.F) {
+	for _, format := range ExportFormats {
+		files, _ := filepath.Glob(filepath.Join("testdata", "export", format, "*.yml"))
+		for _, name := range files {
+			if data, err := os.ReadFile(name); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ValidateSigma(data, "fuzz.yml")
+	})
+}
+
+// The exported regular expressions use only what RE2, PCRE (Splunk) and Lucene (Elasticsearch)
+// read alike: no flags (Lucene has none), no anchors (Lucene anchors every expression, the
+// others none, so each starts and ends with .*), no \s \d \w \b classes or (?…) groups.
+func TestExportRegexesArePortable(t *testing.T) {
+	forbidden := regexp.MustCompile(`\\[sSdDwWbB]|\(\?|(^|[^[])\^|\$`) // [^…] is a class, allowed
+	for _, e := range exportBuiltin(t, FormatSigma) {
+		var doc struct {
+			Detection map[string]any `yaml:"detection"`
+		}
+		if err := yaml.Unmarshal(e.Data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(key string, v any)
+		walk = func(key string, v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, x := range v {
+					walk(k, x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(key, x)
+				}
+			case string:
+				field, mods, _ := strings.Cut(key, "|")
+				if !strings.Contains("|"+mods+"|", "|re|") {
+					return
+				}
+				if mods != "re" {
+					t.Errorf("%s: %s|%s: a regular expression with flags", e.File, field, mods)
+				}
+				if forbidden.MatchString(v) || !strings.HasPrefix(v, ".*") || !strings.HasSuffix(v, ".*") {
+					t.Errorf("%s: %s: %q is not written for every backend (.* at both ends; no anchors, flags, \\s-style classes)", e.File, key, v)
+				}
+			}
+		}
+		walk("", doc.Detection)
+	}
 }
