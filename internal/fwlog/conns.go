@@ -166,21 +166,52 @@ func (cs *connStore) eachOutside(f func(netip.Addr, *cell)) {
 	cs.wide.each(func(k connKey, c cell) { f(k.outside.Addr(), &c) })
 }
 
-// outside returns the outside-address tables: the store's own once split, otherwise tables
-// derived from the rows now.
-func (cs *connStore) outside() (*keyTable[addr4], *tally[netip.Addr]) {
+// eachOutside calls f for every outside address with its packets: from the store's own tables
+// once split, otherwise summed from the rows now. The sums are made in parts, each over the
+// addresses whose hash falls in it, so that they take a fraction of the memory of the rows
+// (about 2 MB a part) rather than a second table as large as the rows.
+func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	if cs.out4 != nil {
-		return cs.out4, cs.out6
+		cs.out4.each(func(a addr4, c cell) { f(a.addr(), c) })
+		cs.out6.each(f)
+		return
 	}
-	if cs.rows() >= collectIndex {
+	rows := cs.rows()
+	if rows >= collectIndex {
 		// What the run dropped (the memo, old indexes) is likely still mapped: collect it so
 		// that these tables reuse it rather than add to the peak.
 		runtime.GC()
 	}
-	d := &connStore{max: cs.max, out4: newKeyTable[addr4](cs.max), out6: newTally[netip.Addr](cs.max)}
-	d.out4.reserve(min(cs.k4.n, cs.max))
-	cs.eachOutside(d.mergeOutside)
-	return d.out4, d.out6
+	const perPart = 1 << 17
+	parts := uint64(rows/perPart + 1)
+	part := func(a addr4) uint64 { return mix64(uint64(a)) % parts }
+	for p := range parts {
+		t := newKeyTable[addr4](maxTableKeys) // never prunes: it holds at most the rows
+		t.reserve(int(uint64(rows) / parts))
+		out6 := newTally[netip.Addr](maxTableKeys)
+		add := func(a netip.Addr, c *cell) {
+			if a.Is4() {
+				if a4 := addr4(u32(a)); part(a4) == p {
+					t.mergeAt(t.at(a4), c)
+				}
+			} else if p == 0 {
+				out6.get(a).merge(c)
+			}
+		}
+		for i := range int32(cs.k4.n) {
+			if a := cs.k4.slot(i).key.outsideAddr(); part(a) == p {
+				c := cs.k4.cellAt(i)
+				t.mergeAt(t.at(a), &c)
+			}
+		}
+		for i := range int32(cs.k6.n) {
+			c := cs.k6.cellAt(i)
+			add(cs.k6.slot(i).key.unpack().outside.Addr(), &c)
+		}
+		cs.wide.each(func(k connKey, c cell) { add(k.outside.Addr(), &c) })
+		t.each(func(a addr4, c cell) { f(a.addr(), c) })
+		out6.each(f)
+	}
 }
 
 // eachRow calls f for every row.
