@@ -119,7 +119,9 @@ func TestKeyTable(t *testing.T) {
 		// Same position, different tags.
 		{"same slot, other tags", 1 << 20, many(3000, func(i int) op[collide] { return op[collide]{collide{uint32(i), uint32(i) << 16}, DirIn, 1} })},
 		// Growth well past the first index (1,024 slots), with repeats.
-		{"growth", 1 << 20, many(50_000, func(i int) op[collide] { return op[collide]{collide{uint32(i % 20_000), uint32(i%20_000) * 2654435761}, DirIn, 1} })},
+		{"growth", 1 << 20, many(50_000, func(i int) op[collide] {
+			return op[collide]{collide{uint32(i % 20_000), uint32(i%20_000) * 2654435761}, DirIn, 1}
+		})},
 		{"at the cap, exact", 100, many(100, func(i int) op[collide] { return op[collide]{collide{uint32(i), uint32(i)}, DirIn, int64(i)} })},
 		{"one over the cap prunes", 100, many(101, func(i int) op[collide] { return op[collide]{collide{uint32(i), uint32(i)}, DirIn, int64(i%7 + 1)} })},
 		{"many prunes", 64, many(10_000, func(i int) op[collide] {
