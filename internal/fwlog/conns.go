@@ -2,6 +2,7 @@ package fwlog
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"runtime"
 )
@@ -99,8 +100,11 @@ func (cs *connStore) add(k connKey, d Dir) {
 }
 
 // add4 counts one packet of a packed row.
-func (cs *connStore) add4(k connKey4, d Dir) {
-	cs.k4.add(k, d, 1)
+func (cs *connStore) add4(k connKey4, d Dir) { cs.add4h(k, k.hash(), d) }
+
+// add4h is add4 with k's hash already computed.
+func (cs *connStore) add4h(k connKey4, h uint64, d Dir) {
+	cs.k4.addAt(cs.k4.atHash(k, h), d, 1)
 	if cs.out4 != nil {
 		cs.out4.add(k.outsideAddr(), d, 1)
 	}
@@ -169,7 +173,7 @@ func (cs *connStore) eachOutside(f func(netip.Addr, *cell)) {
 // eachOutside calls f for every outside address with its packets: from the store's own tables
 // once split, otherwise summed from the rows now. The sums are made in parts, each over the
 // addresses whose hash falls in it, so that they take a fraction of the memory of the rows
-// (about 2 MB a part) rather than a second table as large as the rows.
+// (about 4 MB a part) rather than a second table as large as the rows.
 func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	if cs.out4 != nil {
 		cs.out4.each(func(a addr4, c cell) { f(a.addr(), c) })
@@ -182,9 +186,9 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 		// that these tables reuse it rather than add to the peak.
 		runtime.GC()
 	}
-	const perPart = 1 << 17
+	const perPart = 1 << 18
 	parts := uint64(rows/perPart + 1)
-	part := func(a addr4) uint64 { return mix64(uint64(a)) % parts }
+	part := func(a addr4) uint64 { hi, _ := bits.Mul64(mix64(uint64(a)), parts); return hi }
 	for p := range parts {
 		t := newKeyTable[addr4](maxTableKeys) // never prunes: it holds at most the rows
 		t.reserve(int(uint64(rows) / parts))

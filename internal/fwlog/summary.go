@@ -35,7 +35,8 @@ type Summary struct {
 	// emit, when set, receives the rows instead of cs: Summarize's workers hand them to one
 	// goroutine that owns the run's only connection table (see aggregate).
 	emit     *connBatch
-	sentActs int // actNames already handed on through emit
+	sentActs int    // actNames already handed on through emit
+	sink     uint32 // keeps keyTable.warm's reads
 	rules    strTally
 	ifaces   strTally
 	apps     strTally
@@ -255,7 +256,9 @@ func (s *Summary) Line(line []byte, seq int64) {
 			return
 		}
 		s.memoMisses++
-		if s.memoMisses > 4*memoMax && s.memoMisses > 4*s.memoHits {
+		// Switched off once it has filled without paying: on a log of mostly distinct lines
+		// each miss costs a lookup and an insertion for nothing.
+		if s.memoMisses > memoMax && s.memoMisses > 4*s.memoHits {
 			s.memoOff, s.memo = true, nil
 		}
 	}
