@@ -190,9 +190,10 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	parts := uint64(rows/perPart + 1)
 	part := func(a addr4) uint64 { hi, _ := bits.Mul64(mix64(uint64(a)), parts); return hi }
 	for p := range parts {
-		t := newKeyTable[addr4](maxTableKeys) // never prunes: it holds at most the rows
+		// Neither table prunes: each holds at most the rows. (The cap sizes the index tags.)
+		t := newKeyTable[addr4](rows)
 		t.reserve(int(uint64(rows) / parts))
-		out6 := newTally[netip.Addr](maxTableKeys)
+		out6 := newTally[netip.Addr](rows + 1)
 		add := func(a netip.Addr, c *cell) {
 			if a.Is4() {
 				if a4 := addr4(u32(a)); part(a4) == p {

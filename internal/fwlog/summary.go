@@ -98,6 +98,10 @@ type sideSlots struct {
 
 const memoMax = 1 << 16
 
+// memoProbe is the misses after which the memo must have paid (hits a quarter of the misses) to
+// stay on.
+const memoProbe = 1 << 14
+
 // gen changes whenever a table whose slots the memo holds is pruned.
 func (s *Summary) gen() uint32 {
 	return s.rules.prunes + s.ifaces.prunes + s.otherPorts.prunes
@@ -258,7 +262,7 @@ func (s *Summary) Line(line []byte, seq int64) {
 		s.memoMisses++
 		// Switched off once it has filled without paying: on a log of mostly distinct lines
 		// each miss costs a lookup and an insertion for nothing.
-		if s.memoMisses > memoMax && s.memoMisses > 4*s.memoHits {
+		if s.memoMisses > memoProbe && s.memoMisses > 4*s.memoHits {
 			s.memoOff, s.memo = true, nil
 		}
 	}
