@@ -191,7 +191,7 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	part := func(a addr4) uint64 { hi, _ := bits.Mul64(mix64(uint64(a)), parts); return hi }
 	for p := range parts {
 		// Neither table prunes: each holds at most the rows. (The cap sizes the index tags.)
-		t := newKeyTable[addr4](rows)
+		t := newKeyTable[addr4](max(rows, 1))
 		t.reserve(int(uint64(rows) / parts))
 		out6 := newTally[netip.Addr](rows + 1)
 		add := func(a netip.Addr, c *cell) {
