@@ -188,35 +188,57 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	}
 	const perPart = 1 << 18
 	parts := uint64(rows/perPart + 1)
-	part := func(a addr4) uint64 { hi, _ := bits.Mul64(mix64(uint64(a)), parts); return hi }
+	part := func(h uint64) uint64 { hi, _ := bits.Mul64(h, parts); return hi }
 	for p := range parts {
-		// Neither table prunes: each holds at most the rows. (The cap sizes the index tags.)
-		t := newKeyTable[addr4](max(rows, 1))
-		t.reserve(int(uint64(rows) / parts))
-		out6 := newTally[netip.Addr](rows + 1)
-		add := func(a netip.Addr, c *cell) {
-			if a.Is4() {
-				if a4 := addr4(u32(a)); part(a4) == p {
-					t.mergeAt(t.at(a4), c)
-				}
-			} else if p == 0 {
-				out6.get(a).merge(c)
+		// No table prunes: each holds at most the rows. (The cap sizes the index tags.)
+		t4, t6 := newKeyTable[addr4](max(rows, 1)), newKeyTable[addr16](max(rows, 1))
+		t4.reserve(cs.k4.n / int(parts))
+		zoned := newTally[netip.Addr](rows + 1)
+		add4 := func(a addr4, c *cell) {
+			if part(a.hash()) == p {
+				t4.mergeAt(t4.at(a), c)
+			}
+		}
+		add16 := func(a addr16, c *cell) {
+			if part(a.hash()) == p {
+				t6.mergeAt(t6.at(a), c)
 			}
 		}
 		for i := range int32(cs.k4.n) {
-			if a := cs.k4.slot(i).key.outsideAddr(); part(a) == p {
+			if a := cs.k4.slot(i).key.outsideAddr(); part(a.hash()) == p {
 				c := cs.k4.cellAt(i)
-				t.mergeAt(t.at(a), &c)
+				t4.mergeAt(t4.at(a), &c)
 			}
 		}
 		for i := range int32(cs.k6.n) {
-			c := cs.k6.cellAt(i)
-			add(cs.k6.slot(i).key.unpack().outside.Addr(), &c)
+			k, c := cs.k6.slot(i).key, cs.k6.cellAt(i)
+			if k.fam&2 != 0 {
+				add4(addr4(binary.BigEndian.Uint32(k.outside[12:])), &c)
+			} else {
+				add16(addr16(k.outside), &c)
+			}
 		}
-		cs.wide.each(func(k connKey, c cell) { add(k.outside.Addr(), &c) })
-		t.each(func(a addr4, c cell) { f(a.addr(), c) })
-		out6.each(f)
+		cs.wide.each(func(k connKey, c cell) {
+			switch a := k.outside.Addr(); {
+			case a.Is4():
+				add4(addr4(u32(a)), &c)
+			case a.Zone() == "" && a.IsValid():
+				add16(addr16(a.As16()), &c)
+			case p == 0:
+				zoned.get(a).merge(&c)
+			}
+		})
+		t4.each(func(a addr4, c cell) { f(a.addr(), c) })
+		t6.each(func(a addr16, c cell) { f(netip.AddrFrom16(a), c) })
+		zoned.each(f)
 	}
+}
+
+// addr16 is an IPv6 address without a zone as a table key.
+type addr16 [16]byte
+
+func (a addr16) hash() uint64 {
+	return mix64(binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:]))
 }
 
 // eachRow calls f for every row.
