@@ -70,7 +70,8 @@ type Summary struct {
 	lastKey    connKey4 // (the memo keeps the row itself, not its slot)
 
 	// Counted as lines arrive, so they stay exact (or carry their own bound) when the connection
-	// table is pruned: packets per action, outside addresses, denied destination ports.
+	// table is pruned: packets per action, denied destination ports. (The outside addresses are
+	// the connection store's: see connStore.)
 	actPackets []int64
 	deniedAct  []bool
 	ports      [2][]cell // tcp, udp: indexed by port, allocated on first use
