@@ -2,7 +2,6 @@ package fwlog
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"net/netip"
 	"runtime"
 )
@@ -74,6 +73,7 @@ func (k connKey4) outsideAddr() addr4 { return addr4(k.outside >> 16) }
 // comes: they stay exact (or within their own bound) whatever the row tables drop.
 type connStore struct {
 	max  int
+	sink uint32 // keeps keyTable.warm's reads
 	k4   *keyTable[connKey4]
 	k6   *keyTable[connKey6]
 	wide *tally[connKey]
@@ -188,7 +188,9 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	}
 	const perPart = 1 << 18
 	parts := uint64(rows/perPart + 1)
-	part := func(h uint64) uint64 { hi, _ := bits.Mul64(h, parts); return hi }
+	// The part comes from hash bits 21–31, which neither a part table's index position (low bits)
+	// nor its tags (high bits) use, so that a part's keys still spread over both.
+	part := func(h uint64) uint64 { return (h >> 21 & 0x7ff) * parts >> 11 }
 	for p := range parts {
 		// No table prunes: each holds at most the rows. (The cap sizes the index tags.)
 		t4, t6 := newKeyTable[addr4](max(rows, 1)), newKeyTable[addr16](max(rows, 1))
@@ -204,10 +206,22 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 				t6.mergeAt(t6.at(a), c)
 			}
 		}
-		for i := range int32(cs.k4.n) {
-			if a := cs.k4.slot(i).key.outsideAddr(); part(a.hash()) == p {
+		// In blocks, with the table's cache lines for a block warmed first, as countBatch does.
+		const block = 32
+		var at [block]int32
+		var hs [block]uint64
+		for i := int32(0); i < int32(cs.k4.n); {
+			n := 0
+			for ; i < int32(cs.k4.n) && n < block; i++ {
+				if h := cs.k4.slot(i).key.outsideAddr().hash(); part(h) == p {
+					at[n], hs[n] = i, h
+					n++
+				}
+			}
+			cs.sink += t4.warm(hs[:n])
+			for j, i := range at[:n] {
 				c := cs.k4.cellAt(i)
-				t4.mergeAt(t4.at(a), &c)
+				t4.mergeAt(t4.atHash(cs.k4.slot(i).key.outsideAddr(), hs[j]), &c)
 			}
 		}
 		for i := range int32(cs.k6.n) {
