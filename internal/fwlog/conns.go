@@ -73,6 +73,7 @@ func (k connKey4) outsideAddr() addr4 { return addr4(k.outside >> 16) }
 // comes: they stay exact (or within their own bound) whatever the row tables drop.
 type connStore struct {
 	max  int
+	sink uint32 // keeps keyTable.warm's reads
 	k4   *keyTable[connKey4]
 	k6   *keyTable[connKey6]
 	wide *tally[connKey]
@@ -99,8 +100,11 @@ func (cs *connStore) add(k connKey, d Dir) {
 }
 
 // add4 counts one packet of a packed row.
-func (cs *connStore) add4(k connKey4, d Dir) {
-	cs.k4.add(k, d, 1)
+func (cs *connStore) add4(k connKey4, d Dir) { cs.add4h(k, k.hash(), d) }
+
+// add4h is add4 with k's hash already computed.
+func (cs *connStore) add4h(k connKey4, h uint64, d Dir) {
+	cs.k4.addAt(cs.k4.atHash(k, h), d, 1)
 	if cs.out4 != nil {
 		cs.out4.add(k.outsideAddr(), d, 1)
 	}
@@ -166,21 +170,89 @@ func (cs *connStore) eachOutside(f func(netip.Addr, *cell)) {
 	cs.wide.each(func(k connKey, c cell) { f(k.outside.Addr(), &c) })
 }
 
-// outside returns the outside-address tables: the store's own once split, otherwise tables
-// derived from the rows now.
-func (cs *connStore) outside() (*keyTable[addr4], *tally[netip.Addr]) {
+// eachOutside calls f for every outside address with its packets: from the store's own tables
+// once split, otherwise summed from the rows now. The sums are made in parts, each over the
+// addresses whose hash falls in it, so that they take a fraction of the memory of the rows
+// (about 4 MB a part) rather than a second table as large as the rows.
+func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	if cs.out4 != nil {
-		return cs.out4, cs.out6
+		cs.out4.each(func(a addr4, c cell) { f(a.addr(), c) })
+		cs.out6.each(f)
+		return
 	}
-	if cs.rows() >= collectIndex {
+	rows := cs.rows()
+	if rows >= collectIndex {
 		// What the run dropped (the memo, old indexes) is likely still mapped: collect it so
 		// that these tables reuse it rather than add to the peak.
 		runtime.GC()
 	}
-	d := &connStore{max: cs.max, out4: newKeyTable[addr4](cs.max), out6: newTally[netip.Addr](cs.max)}
-	d.out4.reserve(min(cs.k4.n, cs.max))
-	cs.eachOutside(d.mergeOutside)
-	return d.out4, d.out6
+	const perPart = 1 << 18
+	parts := uint64(rows/perPart + 1)
+	// The part comes from hash bits 21–31, which neither a part table's index position (low bits)
+	// nor its tags (high bits) use, so that a part's keys still spread over both.
+	part := func(h uint64) uint64 { return (h >> 21 & 0x7ff) * parts >> 11 }
+	for p := range parts {
+		// No table prunes: each holds at most the rows. (The cap sizes the index tags.)
+		t4, t6 := newKeyTable[addr4](max(rows, 1)), newKeyTable[addr16](max(rows, 1))
+		t4.reserve(cs.k4.n / int(parts))
+		zoned := newTally[netip.Addr](rows + 1)
+		add4 := func(a addr4, c *cell) {
+			if part(a.hash()) == p {
+				t4.mergeAt(t4.at(a), c)
+			}
+		}
+		add16 := func(a addr16, c *cell) {
+			if part(a.hash()) == p {
+				t6.mergeAt(t6.at(a), c)
+			}
+		}
+		// In blocks, with the table's cache lines for a block warmed first, as countBatch does.
+		const block = 32
+		var at [block]int32
+		var hs [block]uint64
+		for i := int32(0); i < int32(cs.k4.n); {
+			n := 0
+			for ; i < int32(cs.k4.n) && n < block; i++ {
+				if h := cs.k4.slot(i).key.outsideAddr().hash(); part(h) == p {
+					at[n], hs[n] = i, h
+					n++
+				}
+			}
+			cs.sink += t4.warm(hs[:n])
+			for j, i := range at[:n] {
+				c := cs.k4.cellAt(i)
+				t4.mergeAt(t4.atHash(cs.k4.slot(i).key.outsideAddr(), hs[j]), &c)
+			}
+		}
+		for i := range int32(cs.k6.n) {
+			k, c := cs.k6.slot(i).key, cs.k6.cellAt(i)
+			if k.fam&2 != 0 {
+				add4(addr4(binary.BigEndian.Uint32(k.outside[12:])), &c)
+			} else {
+				add16(addr16(k.outside), &c)
+			}
+		}
+		cs.wide.each(func(k connKey, c cell) {
+			switch a := k.outside.Addr(); {
+			case a.Is4():
+				add4(addr4(u32(a)), &c)
+			case a.Zone() == "" && a.IsValid():
+				add16(addr16(a.As16()), &c)
+			case p == 0:
+				zoned.get(a).merge(&c)
+			}
+		})
+		t4.each(func(a addr4, c cell) { f(a.addr(), c) })
+		t6.each(func(a addr16, c cell) { f(netip.AddrFrom16(a), c) })
+		zoned.each(f)
+	}
+}
+
+// addr16 is an IPv6 address without a zone as a table key.
+type addr16 [16]byte
+
+func (a addr16) hash() uint64 {
+	return mix64(binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:]))
 }
 
 // eachRow calls f for every row.

@@ -158,11 +158,8 @@ func (s *Summary) Report(top int, services Services) Report {
 		aggs[k.action].rows++
 		aggs[k.action].top.offer(entry[connKey]{k, c})
 	})
-	outside4, outside6 := s.cs.outside()
-	for _, t := range []interface{ approximate() bool }{outside4, outside6, s.otherPorts} {
-		r.Approximate = r.Approximate || t.approximate()
-	}
-	r.ErrorBound = max(r.ErrorBound, outside4.bound, outside6.bound, s.otherPorts.bound)
+	r.Approximate = r.Approximate || s.otherPorts.approximate()
+	r.ErrorBound = max(r.ErrorBound, s.otherPorts.bound)
 	ids := make([]uint16, 0, len(aggs))
 	for id := range aggs {
 		if aggs[id].rows > 0 || s.actPackets[id] > 0 {
@@ -200,12 +197,11 @@ func (s *Summary) Report(top int, services Services) Report {
 		return a.key.Less(b.key)
 	}
 	topOut := newBest(top, betterAddr)
-	outside4.each(func(k addr4, c cell) {
+	s.cs.eachOutsideCount(func(a netip.Addr, c cell) {
 		if !topOut.full() || c.total() >= topOut.worst().c.total() {
-			topOut.offer(entry[netip.Addr]{k.addr(), c})
+			topOut.offer(entry[netip.Addr]{a, c})
 		}
 	})
-	outside6.each(func(k netip.Addr, c cell) { topOut.offer(entry[netip.Addr]{k, c}) })
 	for _, e := range topOut.sorted() {
 		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
 	}

@@ -35,7 +35,8 @@ type Summary struct {
 	// emit, when set, receives the rows instead of cs: Summarize's workers hand them to one
 	// goroutine that owns the run's only connection table (see aggregate).
 	emit     *connBatch
-	sentActs int // actNames already handed on through emit
+	sentActs int    // actNames already handed on through emit
+	sink     uint32 // keeps keyTable.warm's reads
 	rules    strTally
 	ifaces   strTally
 	apps     strTally
@@ -69,7 +70,8 @@ type Summary struct {
 	lastKey    connKey4 // (the memo keeps the row itself, not its slot)
 
 	// Counted as lines arrive, so they stay exact (or carry their own bound) when the connection
-	// table is pruned: packets per action, outside addresses, denied destination ports.
+	// table is pruned: packets per action, denied destination ports. (The outside addresses are
+	// the connection store's: see connStore.)
 	actPackets []int64
 	deniedAct  []bool
 	ports      [2][]cell // tcp, udp: indexed by port, allocated on first use
@@ -96,6 +98,10 @@ type sideSlots struct {
 }
 
 const memoMax = 1 << 16
+
+// memoProbe is the misses after which the memo must have paid (hits a quarter of the misses) to
+// stay on.
+const memoProbe = 1 << 14
 
 // gen changes whenever a table whose slots the memo holds is pruned.
 func (s *Summary) gen() uint32 {
@@ -224,7 +230,9 @@ func (s *Summary) Line(line []byte, seq int64) {
 			return
 		}
 		s.memoMisses++
-		if s.memoMisses > 4*memoMax && s.memoMisses > 4*s.memoHits {
+		// Switched off once it has filled without paying: on a log of mostly distinct lines
+		// each miss costs a lookup and an insertion for nothing.
+		if s.memoMisses > memoProbe && s.memoMisses > 4*s.memoHits {
 			s.memoOff, s.memo = true, nil
 		}
 	}
