@@ -188,6 +188,8 @@ func nfPrefix(p []byte) (stamp, rule []byte) {
 			rest = r1 // the host
 			if t2, r2 := nextToken(rest); nfKernelTag(t2) {
 				rest = r2
+			} else if bytes.Equal(t2, t1) {
+				rest = r2 // UniFi OS sometimes writes its host name twice
 			} else if string(t2) == "kernel" {
 				// RFC 5424: the tag has no colon and PROCID, MSGID and STRUCTURED-DATA
 				// follow, "-" when empty.

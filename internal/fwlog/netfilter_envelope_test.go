@@ -47,7 +47,7 @@ func TestParseNetfilterEnvelopes(t *testing.T) {
 			in("Jan  5 20:17:01", `[LAN_IN-A-2001] DESCR="allow printers"`, "ACCEPT", "br0")},
 		{"UniFi OS host repeated before the bracket",
 			`Jun 13 23:29:15 UDMP UDMP [WAN_LOCAL-D-2147483647] DESCR="[WAN_LOCAL]Block All Traffic" IN=eth8 OUT= ` + tcp,
-			in("Jun 13 23:29:15", `UDMP [WAN_LOCAL-D-2147483647] DESCR="[WAN_LOCAL]Block All Traffic"`, "DROP", "eth8")},
+			in("Jun 13 23:29:15", `[WAN_LOCAL-D-2147483647] DESCR="[WAN_LOCAL]Block All Traffic"`, "DROP", "eth8")},
 		{"a letter that is no verdict (modify) leaves the words",
 			"Jan  5 20:17:01 ubnt kernel: [WAN_IN-30-M]IN=eth0 OUT= " + tcp,
 			in("Jan  5 20:17:01", "[WAN_IN-30-M]", "LOG", "eth0")},
