@@ -113,6 +113,9 @@ var formatFixtures = map[string]struct {
 		pkt(fRow{stamp: "2026-02-20T09:13:54+01:00", rule: "input", action: "LOG", dir: DirIn, iface: "ether1", proto: ProtoICMPv6, src: "fe80::1", dst: "ff02::1:ff00:1", spt: -1, typ: 135, code: 0}),
 		pkt(fRow{stamp: "2026-02-20T09:13:55+01:00", rule: "input", action: "LOG", dir: DirIn, iface: "ether1", proto: ProtoOther, protoNum: 47, src: "203.0.113.9", dst: "192.0.2.1", spt: -1, typ: -1, code: -1}),
 		bad, // no destination
+		pkt(fRow{stamp: "Jun  4 18:00:00", rule: "forward", action: "LOG", dir: DirFwd, iface: "ether1", proto: ProtoTCP, src: "192.0.2.1", dst: "198.51.100.2", spt: 1234, dpt: 80, typ: -1, code: -1}),
+		pkt(fRow{stamp: "08:10:55", rule: "prerouting", action: "LOG", dir: DirIn, iface: "sfp-sfpplus2", proto: ProtoICMP, src: "192.0.2.1", dst: "198.51.100.2", spt: -1, typ: 0, code: 0}),
+		pkt(fRow{rule: "forward", action: "LOG", dir: DirFwd, iface: "<pppoe-user1>", proto: ProtoTCP, src: "100.64.1.2", dst: "198.51.100.160", spt: 35420, dpt: 22, typ: -1, code: -1}),
 	}},
 	"windows/synthetic-pfirewall.log": {FormatWindows, ParseWindows, []lineResult{
 		other, other, other, other, // #Version (after a byte order mark), #Software, #Time Format, #Fields
