@@ -227,6 +227,7 @@ func TestParseFormatRejects(t *testing.T) {
 		{"windows: not an action", ParseWindows, "2026-02-20 09:13:50 GET /index.html 80 203.0.113.9 200 12", false},
 		{"windows: mixed families", ParseWindows, "2026-02-20 09:13:50 DROP UDP 192.0.2.1 ff02::fb 5353 5353 89 - - - - - - - RECEIVE", true},
 		{"windows: bad address", ParseWindows, "2026-02-20 09:13:50 DROP UDP 192.0.2.300 192.0.2.1 5353 5353 89 - - - - - - - RECEIVE", true},
+		{"windows: a column too many", ParseWindows, "2026-02-20 09:13:50 DROP UDP 192.0.2.1 192.0.2.2 5353 5353 89 - - - - - - - RECEIVE 4 extra", true},
 		{"windows: unknown protocol name", ParseWindows, "2026-02-20 09:13:50 DROP XTP 192.0.2.1 192.0.2.2 - - 89 - - - - - - - RECEIVE", true},
 		{"mikrotik: no out:", ParseMikroTik, "Feb 20 09:13:50 gw1 firewall,info input: in:ether1, proto TCP (SYN), 192.0.2.1:1->192.0.2.2:2, len 60", false},
 		{"mikrotik: no proto", ParseMikroTik, "Feb 20 09:13:50 gw1 firewall,info input: in:ether1 out:(unknown 0), src-mac 02:00:5e:aa:bb:cc, 192.0.2.1:1->192.0.2.2:2, len 60", true},
