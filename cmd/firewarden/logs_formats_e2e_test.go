@@ -85,3 +85,17 @@ func TestLogsSummarizeFormatFlag(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 2, %q", r.code, r.stderr, want)
 	}
 }
+
+// Lines the summary cannot read are shown with their file and line.
+func TestLogsSummarizeMalformedWhere(t *testing.T) {
+	file := filepath.Join(logdata, "windows/synthetic-pfirewall.log")
+	r := firewardenIn(t, nil, "logs", "summarize", "--show-malformed", "5", file)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{file + ":14: malformed windows: 2026-02-20 09:13:58 DROP TCP", file + ":15: malformed windows:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

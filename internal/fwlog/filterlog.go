@@ -126,9 +126,12 @@ func (c *csvFields) next() (field []byte, ok bool) {
 	if c.rest == nil {
 		return nil, false
 	}
-	if i := bytes.IndexByte(c.rest, ','); i >= 0 {
-		field, c.rest = c.rest[:i], c.rest[i+1:]
-		return field, true
+	// Fields are short, often empty: a plain loop beats bytes.IndexByte's call and setup.
+	for i, b := range c.rest {
+		if b == ',' {
+			field, c.rest = c.rest[:i], c.rest[i+1:]
+			return field, true
+		}
 	}
 	field, c.rest = c.rest, nil
 	return field, true
@@ -174,38 +177,31 @@ func flRecord(rec []byte, e *Event) bool {
 		return false
 	}
 
-	var protoID, protoText []byte
+	// The protocol's number decides; its name ("tcp" for IPv4, "TCP" or "tcp" for IPv6) is
+	// skipped.
+	var protoID []byte
 	var ok bool
 	switch string(version) {
 	case "4":
-		var off []byte
 		// tos, ecn, ttl, id, offset, flags, protoid, prototext
+		var off []byte
 		if !c.skip(4) {
 			return false
 		}
-		if off, ok = c.next(); !ok {
+		if off, ok = c.next(); !ok || !c.skip(1) {
 			return false
 		}
-		if !c.skip(1) {
+		if protoID, ok = c.next(); !ok || !c.skip(1) {
 			return false
 		}
-		if protoID, ok = c.next(); !ok {
+		n, after := leadingInt(off)
+		if n < 0 || len(after) > 0 {
 			return false
 		}
-		if protoText, ok = c.next(); !ok {
-			return false
-		}
-		if n, after := leadingInt(off); n < 0 || len(after) > 0 {
-			return false
-		} else {
-			e.Frag = n > 0
-		}
+		e.Frag = n > 0
 	case "6":
 		// class, flowlabel, hoplimit, prototext, protoid
-		if !c.skip(3) {
-			return false
-		}
-		if protoText, ok = c.next(); !ok {
+		if !c.skip(4) {
 			return false
 		}
 		if protoID, ok = c.next(); !ok {
@@ -233,7 +229,6 @@ func flRecord(rec []byte, e *Event) bool {
 	if !ok {
 		return false
 	}
-	_ = protoText // the number decides; the name is the number's, lower-case for IPv4, upper for IPv6
 	switch num {
 	case 6:
 		e.Proto = ProtoTCP

@@ -113,6 +113,9 @@ var formatFixtures = map[string]struct {
 		pkt(fRow{stamp: "2026-02-20T09:13:54+01:00", rule: "input", action: "LOG", dir: DirIn, iface: "ether1", proto: ProtoICMPv6, src: "fe80::1", dst: "ff02::1:ff00:1", spt: -1, typ: 135, code: 0}),
 		pkt(fRow{stamp: "2026-02-20T09:13:55+01:00", rule: "input", action: "LOG", dir: DirIn, iface: "ether1", proto: ProtoOther, protoNum: 47, src: "203.0.113.9", dst: "192.0.2.1", spt: -1, typ: -1, code: -1}),
 		bad, // no destination
+		pkt(fRow{stamp: "Jun  4 18:00:00", rule: "forward", action: "LOG", dir: DirFwd, iface: "ether1", proto: ProtoTCP, src: "192.0.2.1", dst: "198.51.100.2", spt: 1234, dpt: 80, typ: -1, code: -1}),
+		pkt(fRow{stamp: "08:10:55", rule: "prerouting", action: "LOG", dir: DirIn, iface: "sfp-sfpplus2", proto: ProtoICMP, src: "192.0.2.1", dst: "198.51.100.2", spt: -1, typ: 0, code: 0}),
+		pkt(fRow{rule: "forward", action: "LOG", dir: DirFwd, iface: "<pppoe-user1>", proto: ProtoTCP, src: "100.64.1.2", dst: "198.51.100.160", spt: 35420, dpt: 22, typ: -1, code: -1}),
 	}},
 	"windows/synthetic-pfirewall.log": {FormatWindows, ParseWindows, []lineResult{
 		other, other, other, other, // #Version (after a byte order mark), #Software, #Time Format, #Fields
@@ -224,6 +227,7 @@ func TestParseFormatRejects(t *testing.T) {
 		{"windows: not an action", ParseWindows, "2026-02-20 09:13:50 GET /index.html 80 203.0.113.9 200 12", false},
 		{"windows: mixed families", ParseWindows, "2026-02-20 09:13:50 DROP UDP 192.0.2.1 ff02::fb 5353 5353 89 - - - - - - - RECEIVE", true},
 		{"windows: bad address", ParseWindows, "2026-02-20 09:13:50 DROP UDP 192.0.2.300 192.0.2.1 5353 5353 89 - - - - - - - RECEIVE", true},
+		{"windows: a column too many", ParseWindows, "2026-02-20 09:13:50 DROP UDP 192.0.2.1 192.0.2.2 5353 5353 89 - - - - - - - RECEIVE 4 extra", true},
 		{"windows: unknown protocol name", ParseWindows, "2026-02-20 09:13:50 DROP XTP 192.0.2.1 192.0.2.2 - - 89 - - - - - - - RECEIVE", true},
 		{"mikrotik: no out:", ParseMikroTik, "Feb 20 09:13:50 gw1 firewall,info input: in:ether1, proto TCP (SYN), 192.0.2.1:1->192.0.2.2:2, len 60", false},
 		{"mikrotik: no proto", ParseMikroTik, "Feb 20 09:13:50 gw1 firewall,info input: in:ether1 out:(unknown 0), src-mac 02:00:5e:aa:bb:cc, 192.0.2.1:1->192.0.2.2:2, len 60", true},

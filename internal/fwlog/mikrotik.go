@@ -105,6 +105,7 @@ func mtAnchor(line []byte) int {
 // rule has none). After a syslog timestamp comes the router's name; the topics token
 // ("firewall,info") ends the envelope wherever it stands.
 func mtPrefix(b []byte) (stamp, prefix []byte) {
+	b = skipSpaces(b) // /log print right-aligns its stamps
 	rest := b
 	hasHost := false
 	if s, r, ok := leadingStamp(b); ok {
@@ -201,11 +202,11 @@ func mtProtoAt(sec []byte) int {
 func mtProto(p []byte, e *Event) bool {
 	name, detail, _ := bytes.Cut(p, []byte(" "))
 	switch string(name) {
-	case "TCP":
+	case "TCP", "tcp":
 		e.Proto = ProtoTCP
-	case "UDP", "UDP-Lite":
+	case "UDP", "udp", "UDP-Lite":
 		e.Proto = ProtoUDP
-	case "ICMP":
+	case "ICMP", "icmp":
 		e.Proto = ProtoICMP
 	case "ICMPv6", "IPv6-ICMP", "icmpv6":
 		e.Proto = ProtoICMPv6

@@ -188,6 +188,8 @@ func nfPrefix(p []byte) (stamp, rule []byte) {
 			rest = r1 // the host
 			if t2, r2 := nextToken(rest); nfKernelTag(t2) {
 				rest = r2
+			} else if bytes.Equal(t2, t1) {
+				rest = r2 // UniFi OS sometimes writes its host name twice
 			} else if string(t2) == "kernel" {
 				// RFC 5424: the tag has no colon and PROCID, MSGID and STRUCTURED-DATA
 				// follow, "-" when empty.
@@ -368,12 +370,17 @@ func nfAddrSlow(b []byte) (netip.Addr, bool) {
 // "[WAN_OUT-2000-A]". UniFi OS moves it between the chain and the rule: "[LAN_IN-D-4001]". A, D
 // and R are accept, drop and reject; other letters (M for modify) and UniFi's "RET" (return)
 // name no verdict, so nil.
+//
+// The bracket may come after a word: UniFi OS sometimes repeats the host name, which then ends up
+// in front of the prefix ("UDMP UDMP [WAN_LOCAL-D-2147483647] DESCR=…").
 func nfLetter(rule []byte) []byte {
-	if len(rule) < 4 || rule[0] != '[' {
+	open := bytes.IndexByte(rule, '[')
+	if open < 0 || (open > 0 && rule[open-1] != ' ') {
 		return nil
 	}
+	rule = rule[open:]
 	end := bytes.IndexByte(rule, ']')
-	if end < 0 {
+	if end < 3 {
 		return nil
 	}
 	parts := rule[1:end]

@@ -249,6 +249,7 @@ const (
 // around one. It returns the Stamp (nil when there is none that dates the packet) and whether
 // the prefix was understood.
 func pfStamp(pre []byte) ([]byte, bool) {
+	pre = skipPRI(pre) // a syslog priority kept by a collector
 	if pfBlank(pre) {
 		return nil, true
 	}

@@ -89,10 +89,12 @@ type AppCount struct {
 	Lines  int64  `json:"lines"`
 }
 
-// Example is a line firewarden could not read.
+// Example is a line firewarden could not read, and where it is.
 type Example struct {
-	Why  string `json:"why"`
-	Line string `json:"line"`
+	Why    string `json:"why"`
+	Line   string `json:"line"`
+	File   string `json:"file,omitempty"`
+	LineNo int64  `json:"line_number,omitempty"` // 1-based, in the file as read (after decompression)
 }
 
 func endpoint(ap netip.AddrPort, hasPort bool) string {
@@ -258,7 +260,7 @@ func (s *Summary) Report(top int, services Services) Report {
 		ex = ex[:s.opts.Examples]
 	}
 	for _, e := range ex {
-		r.Examples = append(r.Examples, Example{Why: e.why, Line: e.line})
+		r.Examples = append(r.Examples, Example{Why: e.why, Line: e.line, File: e.file, LineNo: e.lineNo})
 	}
 	return r
 }
@@ -354,7 +356,12 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.Examples) > 0 {
 		fmt.Fprintf(&b, "\nLines not read (first %d):\n", len(r.Examples))
 		for _, e := range r.Examples {
-			fmt.Fprintf(&b, "  %s: %s\n", e.Why, printable(e.Line))
+			if e.LineNo > 0 {
+				fmt.Fprintf(&b, "  %s:%d: ", printable(e.File), e.LineNo)
+			} else {
+				b.WriteString("  ")
+			}
+			fmt.Fprintf(&b, "%s: %s\n", e.Why, printable(e.Line))
 		}
 	} else if r.Malformed+r.Unrecognised > 0 {
 		verb := "lines were"

@@ -242,13 +242,23 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 		}(w, sums[w], classics[w])
 	}
 
-	err := feed(ctx, sources, chunks, free)
+	var where []chunkWhere
+	err := feed(ctx, sources, chunks, free, &where)
 	close(chunks)
 	wg.Wait()
 	close(batches)
 	<-aggDone
 	if err != nil {
 		return nil, nil, err
+	}
+	// Malformed and unrecognised examples learn their file and line from their chunk.
+	for w := range workers {
+		for i := range sums[w].examples {
+			ex := &sums[w].examples[i]
+			if c := ex.seq >> 32; c < int64(len(where)) {
+				ex.file, ex.lineNo = sources[where[c].src].Name, where[c].line+ex.seq&0xffffffff+1
+			}
+		}
 	}
 	for w := range workers {
 		total.Merge(sums[w])
@@ -263,12 +273,28 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 // counted as not read, so a binary file cannot make the reader hold it all.
 const MaxLine = 1 << 20
 
-// feed reads the sources into chunks that end at a line end.
-func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan []byte) error {
+// chunkWhere says where a chunk starts: its source (an index into the sources) and how many
+// lines of that source come before it.
+type chunkWhere struct {
+	src  int
+	line int64
+}
+
+// feed reads the sources into chunks that end at a line end, and records in where, indexed by
+// chunk seq, where each chunk starts.
+func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan []byte, where *[]chunkWhere) error {
 	var seq int64
 	var carry []byte
 	skipping := false // inside an over-long line, dropping bytes up to its end
-	for _, src := range sources {
+	var lines int64   // lines of the current source sent so far
+	send := func(si int, data []byte) {
+		*where = append(*where, chunkWhere{si, lines})
+		lines += int64(bytes.Count(data, []byte{'\n'}))
+		chunks <- chunk{seq, data}
+		seq++
+	}
+	for si, src := range sources {
+		lines = 0
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -302,8 +328,7 @@ func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan 
 				if i < 0 {
 					if len(data) >= MaxLine {
 						// Keep the line's start so it is counted (and shown) as not read.
-						chunks <- chunk{seq, append(append(make([]byte, 0, 4097), data[:4096]...), '\n')}
-						seq++
+						send(si, append(append(make([]byte, 0, 4097), data[:4096]...), '\n'))
 						skipping = true
 						recycle(free, buf)
 						continue
@@ -316,8 +341,7 @@ func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan 
 				data = data[:i+1]
 			}
 			if len(data) > 0 {
-				chunks <- chunk{seq, data}
-				seq++
+				send(si, data)
 			} else {
 				recycle(free, buf)
 			}
@@ -332,8 +356,7 @@ func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan 
 		}
 		if len(carry) > 0 && !skipping {
 			// The last line of a file without a final newline ends at the file's end.
-			chunks <- chunk{seq, append(make([]byte, 0, len(carry)), carry...)}
-			seq++
+			send(si, append(make([]byte, 0, len(carry)), carry...))
 		}
 		carry, skipping = carry[:0], false
 	}

@@ -192,6 +192,10 @@ type example struct {
 	seq  int64
 	line string
 	why  string // "malformed ipfw" or "unrecognised"
+
+	// Where the line is: set by Summarize, which knows the sources; line 0 when unknown.
+	file   string
+	lineNo int64
 }
 
 // NewSummary returns an empty summary.
@@ -314,7 +318,7 @@ func (s *Summary) replay(m memoEntry, stamp []byte, seq int64) {
 
 func (s *Summary) keep(line []byte, seq int64, why string) {
 	if len(s.examples) < s.opts.Examples {
-		s.examples = append(s.examples, example{seq, string(line), why})
+		s.examples = append(s.examples, example{seq: seq, line: string(line), why: why})
 	}
 }
 

@@ -37,12 +37,17 @@ func ParseWindows(line []byte, e *Event) (ok, mine bool) {
 	}
 	var f [18][]byte
 	n := 0
-	for rest := line; len(rest) > 0 && n < len(f); n++ {
+	rest := line
+	for ; len(rest) > 0 && n < len(f); n++ {
 		f[n], rest = nextToken(rest)
 		rest = skipSpaces(rest)
 	}
 	if n < 3 || !winAction(f[2]) {
 		return false, false
+	}
+	if len(rest) > 0 {
+		e.Format = FormatWindows
+		return false, true // more columns than Windows writes
 	}
 	e.Format, e.Kind, e.Stamp, e.Action = FormatWindows, KindPacket, line[:19], f[2]
 	if string(f[2]) == "INFO-EVENTS-LOST" {
