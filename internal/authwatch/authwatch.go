@@ -52,7 +52,8 @@ const (
 	// methods' INFO is free text.
 	KindFailed
 	// KindInvalidUser: "Invalid user U from A[ port N]" (also "Illegal user", OpenSSH < 3.9).
-	// From shape. Dropbear: "Login attempt for nonexistent user[ 'U'] from A:P" (right end).
+	// From shape. Dropbear: "Login attempt for nonexistent user[ 'U'] from A:P" (right end;
+	// Unaddressed without " from A:P", as Dropbear 2020.79–2024.85 wrote it).
 	KindInvalidUser
 	// KindNotAllowed: "User U from A not allowed because REASON" (AllowUsers, DenyUsers,
 	// groups). From shape: REASON holds no " from " (none of auth.c's does). Unaddressed: "User
@@ -67,8 +68,8 @@ const (
 	// ssh2" (from shape) and "Disconnecting [invalid|authenticating ]user U A port N: Too many
 	// authentication failures" (right end); Unaddressed: "Disconnecting: Too many
 	// authentication failures[ for U]" (before OpenSSH 7). Dropbear: "Exit before auth from
-	// <A:P>: … Max auth tries reached - user 'U'" (fixed) and, before 2022, "Exit before auth
-	// (user 'U', N fails): Max auth tries reached - user 'U' from A:P" (right end).
+	// <A:P>: … Max auth tries reached - user 'U'" (fixed; since 2020.79) and, before, "Exit
+	// before auth (user 'U', N fails): Max auth tries reached - user 'U' from A:P" (right end).
 	KindMaxAttempts
 	// KindPAM: "pam_MODULE(sshd:auth): authentication failure; logname= … ruser= rhost=A[ user=U]"
 	// (the rhost field after ruser=: pam_unix appends the user, which with its audit option is
@@ -498,7 +499,7 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 			f.Kind = KindBadBanner
 			return fixed(f, rest)
 		}
-		// Dropbear (svr-authpasswd.c, svr-authpam.c; lowercase before 2013).
+		// Dropbear (svr-authpasswd.c, svr-authpam.c; lowercase before 0.53, 2011).
 		rest, found := bytes.CutPrefix(msg[1:], []byte("ad password attempt for '"))
 		if !found {
 			rest, found = bytes.CutPrefix(msg[1:], []byte("ad PAM password attempt for '"))
@@ -510,6 +511,11 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	case 'L', 'l':
 		if rest, found := bytes.CutPrefix(msg[1:], []byte("ogin attempt for nonexistent user")); found {
 			f.Kind, f.InvalidUser = KindInvalidUser, true
+			if len(rest) == 0 {
+				// Dropbear 2020.79 to 2024.85 wrote no address here; the process's "Child
+				// connection from" or "Exit before auth from" line names it.
+				return f, Unaddressed
+			}
 			return dropbearEnd(f, rest, Recognised)
 		}
 		if rest, found := bytes.CutPrefix(msg[1:], []byte("ogin attempt with wrong user ")); found {

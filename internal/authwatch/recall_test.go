@@ -105,6 +105,7 @@ var recallTests = []struct {
 	{"dropbear bad password lowercase", "Oct  3 10:17:00 ap1 dropbear[5100]: bad password attempt for 'root' from 203.0.113.80:50100", Recognised, KindFailed, "203.0.113.80", MethodPassword, 5100},
 	{"dropbear bad pam password", "Oct  3 10:17:00 ap1 dropbear[5100]: Bad PAM password attempt for 'admin' from [2001:db8::80]:50101", Recognised, KindFailed, "2001:db8::80", MethodPassword, 5100},
 	{"dropbear nonexistent user", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user from 203.0.113.81:50102", Recognised, KindInvalidUser, "203.0.113.81", 0, 5101},
+	{"dropbear nonexistent user without address (2020.79-2024.85)", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user", Unaddressed, KindInvalidUser, "", 0, 5101},
 	{"dropbear nonexistent user unbracketed mapped", "Oct  3 10:17:01 dropbear[5101]: login attempt for nonexistent user from ::ffff:203.0.113.82:50103", Recognised, KindInvalidUser, "203.0.113.82", 0, 5101},
 	{"dropbear old nonexistent user name injected", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user 'x' from 6.6.6.6:1' from 203.0.113.83:50104", Recognised, KindInvalidUser, "203.0.113.83", 0, 5101},
 	{"dropbear old nonexistent user longer than dropbear writes", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user '" + strings.Repeat("x", 101) + "' from 203.0.113.83:50104", Refused, KindInvalidUser, "", 0, 5101},
