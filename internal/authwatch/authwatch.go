@@ -1,9 +1,12 @@
 // Package authwatch recognises SSH authentication failures in log lines: OpenSSH's sshd,
-// sshd-session and sshd-auth messages in syslog files (RFC 3164, ISO 8601 and RFC 5424
-// timestamps), journalctl output (short, short-iso, short-precise, short-unix, cat, and the
-// MESSAGE= lines of export), and the macOS unified log (log show/stream, syslog and default
-// styles). It is the pure "parse and decide" half of the brute-force guard: bytes in, a Failure
-// out, no I/O, no allocation.
+// sshd-session and sshd-auth messages and Dropbear's, in syslog files (RFC 3164, ISO 8601 and
+// RFC 5424 timestamps; BusyBox, FreeBSD -v, socklog, rsyslog and sysklogd variants of the
+// header), journalctl output (short, short-iso, short-precise, short-unix, cat, and the MESSAGE=
+// lines of export), and the macOS unified log (log show/stream, syslog and default styles). It
+// is the pure "parse and decide" half of the brute-force guard: bytes in, a Failure out, no I/O,
+// no allocation. Besides failures, Classify reports the lines that correlate a process's lines
+// (successful logins, lines that name the client of a PID, failures that name no address);
+// Sessions does the correlation.
 //
 // The address is the one sshd wrote in its own part of a message, found by the message's shape.
 // The client chooses text on both sides of it: the user name before ("Failed password for
@@ -38,24 +41,35 @@ type Kind uint8
 const (
 	// KindNone is the zero Kind; Parse never returns it with ok.
 	KindNone Kind = iota
-	// KindFailed: "Failed METHOD for [invalid user ]U from A port N ssh2[: INFO]" (any method:
-	// password, publickey, keyboard-interactive/pam, none, …). From shape: nothing follows
+	// KindFailed: "Failed METHOD for [invalid user ]U from A port N ssh2[: INFO]" (methods
+	// other than publickey and hostbased: password, keyboard-interactive/pam, none, …; those two
+	// are KindFailedKey). Also the client's own "Received disconnect from A port N:3: …: Auth
+	// fail" (JSch; fixed) and Dropbear's "Bad [PAM ]password attempt for 'U' from A:P" (right
+	// end: Dropbear ends its messages with the address). From shape: nothing follows
 	// "ssh2" for password, keyboard-interactive and none; for publickey and hostbased INFO is a
 	// key ("TYPE FP"), a certificate ("TYPE FP ID KEYID (serial N) CA TYPE FP") and/or hostbased's
 	// `client user "CU", client host "CH"`, where KEYID, CU and CH are the client's; other
 	// methods' INFO is free text.
 	KindFailed
 	// KindInvalidUser: "Invalid user U from A[ port N]" (also "Illegal user", OpenSSH < 3.9).
-	// From shape.
+	// From shape. Dropbear: "Login attempt for nonexistent user[ 'U'] from A:P" (right end;
+	// Unaddressed without " from A:P", as Dropbear 2020.79–2024.85 wrote it).
 	KindInvalidUser
 	// KindNotAllowed: "User U from A not allowed because REASON" (AllowUsers, DenyUsers,
-	// groups). From shape: REASON holds no " from " (none of auth.c's does).
+	// groups). From shape: REASON holds no " from " (none of auth.c's does). Unaddressed: "User
+	// U not allowed because account is locked" (or the shell is missing) and "Disconnecting
+	// [invalid|authenticating ]user U A port N: Change of username or service not allowed: …"
+	// (the client's names stand on both sides of the address). Dropbear: "Login attempt with
+	// wrong user U from A:P".
 	KindNotAllowed
 	// KindRootRefused: "ROOT LOGIN REFUSED FROM A[ port N]". Fixed.
 	KindRootRefused
 	// KindMaxAttempts: "[error: ]maximum authentication attempts exceeded for … from A port N
 	// ssh2" (from shape) and "Disconnecting [invalid|authenticating ]user U A port N: Too many
-	// authentication failures" (right end).
+	// authentication failures" (right end); Unaddressed: "Disconnecting: Too many
+	// authentication failures[ for U]" (before OpenSSH 7). Dropbear: "Exit before auth from
+	// <A:P>: … Max auth tries reached - user 'U'" (fixed; since 2020.79) and, before, "Exit
+	// before auth (user 'U', N fails): Max auth tries reached - user 'U' from A:P" (right end).
 	KindMaxAttempts
 	// KindPAM: "pam_MODULE(sshd:auth): authentication failure; logname= … ruser= rhost=A[ user=U]"
 	// (the rhost field after ruser=: pam_unix appends the user, which with its audit option is
@@ -66,16 +80,27 @@ const (
 	// KindPreauth: a client that left before authenticating: "Connection closed|reset by
 	// [authenticating |invalid ]user U A port N [preauth]", "Connection closed by A[ port N]
 	// [preauth]", "Disconnected from [authenticating |invalid ]user U A port N [preauth]". Right
-	// end; without "[preauth]" the same messages end a normal session and are not failures.
+	// end; without "[preauth]" the same messages end a normal session and are not failures
+	// (when they name no user, they are Linked). Unaddressed: "fatal: Read from socket failed:
+	// Connection reset by peer [preauth]" (before OpenSSH 7.2). Dropbear: any other "Exit
+	// before auth from <A:P>: REASON" (fixed).
 	KindPreauth
-	// KindNoIdent: "Did not receive identification string from A[ port N]" (a port scan). Fixed.
+	// KindNoIdent: "Did not receive identification string from A[ port N]" (a port scan).
+	// Fixed. Unaddressed, OpenSSH 8.2+: "kex_exchange_identification: Connection closed by
+	// remote host", "…: read: Connection reset by peer", "…: client sent invalid protocol
+	// identifier …".
 	KindNoIdent
 	// KindBadBanner: "Bad protocol version identification 'X' from A[ port N]" (from shape: X
-	// is the client's banner) and "banner exchange: Connection from A port N: invalid format"
-	// (fixed).
+	// is the client's banner), "banner exchange: Connection from A port N: invalid format" and
+	// "ssh_dispatch_run_fatal: Connection from A port N: message authentication code
+	// incorrect|Connection corrupted [preauth]" (fixed): garbage where SSH was expected.
 	KindBadBanner
 	// KindNoKex: "[fatal: ]Unable to negotiate with A port N: no matching … Their offer: X".
-	// Fixed: the client's offer comes after the address.
+	// Fixed: the client's offer comes after the address. Also a client with no authentication
+	// method the server offers: "Received disconnect from A port N:14: No supported
+	// authentication methods available" (fixed; often a password bot at a key-only server).
+	// Unaddressed: "Unable to negotiate a key exchange method" and "no matching mac found: …"
+	// (before OpenSSH 7.3).
 	KindNoKex
 	// KindTimeout: "Timeout before authentication for connection from A to B, pid = N"
 	// (OpenSSH 9.8+), "[fatal: ]Timeout before authentication for A port N" (before). Fixed.
@@ -89,7 +114,8 @@ const (
 	// KindFailedKey: "Failed publickey|hostbased for [invalid user ]U from A port N ssh2: …": a
 	// key the client offered was not accepted. An agent holding several keys offers them in
 	// turn, so a valid user writes these before "Accepted publickey"; a guard weighs them apart
-	// from failed passwords. From shape, as KindFailed.
+	// from failed passwords. From shape, as KindFailed. Dropbear: "Pubkey auth bad signature for
+	// 'U' with key FP from A:P".
 	KindFailedKey
 )
 
@@ -135,14 +161,22 @@ type Failure struct {
 	// InvalidUser says sshd reported the user name as unknown ("invalid user", "illegal user",
 	// "Invalid user", PAM's "unknown user"), which a guard may punish faster.
 	InvalidUser bool
-	// Service is "sshd", "sshd-session" or "sshd-auth" from the line's tag, or "" when the line
-	// has no tag (journalctl -o cat, socklog's facility).
+	// Service is "sshd", "sshd-session", "sshd-auth" or "dropbear" from the line's tag, or ""
+	// when the line has no tag (journalctl -o cat, socklog's facility).
 	Service string
 	// PID is the process id from the tag or column, 0 when absent.
 	PID int
 	// Method is the authentication method a "Failed METHOD" or "Accepted METHOD" line names;
 	// MethodUnknown for other lines.
 	Method Method
+	// User identifies the user name the line names, as a 64-bit FNV-1a hash of the name as
+	// logged (0 when the line names none): enough for Sessions to tell whether the failures of
+	// a process were for the user that then logged in, without keeping the client's text.
+	User uint64
+	// Host identifies the host the line's header names (a hash of the name, as User), 0 when it
+	// names none (journalctl -o cat, the unified log): PIDs are per host, so Sessions keeps the
+	// processes of different hosts apart in a log that mixes them.
+	Host uint64
 }
 
 // Method is an SSH authentication method (RFC 4252 and its extensions) as sshd names it.
@@ -188,24 +222,32 @@ const (
 	// address. A guard counts these lines so that an operator can see them; it never bans on
 	// them.
 	Refused
-	// Accepted: a successful authentication, "Accepted METHOD for U from A port N ssh2[: …]".
-	// Not a failure: the Failure has Addr, Method, Service, PID and Time, Kind is KindNone.
-	// Sessions uses it to forgive the failures the same sshd process logged before it.
+	// Accepted: a successful authentication, "Accepted METHOD for U from A port N ssh2[: …]"
+	// (from shape, as a Failed line; a line whose address is in doubt is Ignored), Dropbear's
+	// "Password|PAM password|Pubkey auth succeeded for 'U' … from A:P". Not a failure: the
+	// Failure has Addr, Method, User, Service, PID and Time, Kind is KindNone. Sessions uses it
+	// to forgive the failures the same sshd process logged before it.
 	Accepted
 	// Unaddressed: an sshd failure whose message names no address ("Disconnecting: Too many
 	// authentication failures for root [preauth]"): only the process that wrote it knows its
 	// client. The Failure has Kind, Service, PID and Time; Sessions fills the address from an
 	// earlier line of the same PID.
 	Unaddressed
-	// Linked: not a failure, but a line in which sshd names the client of its PID ("Connection
-	// from A port N on B port M"). Sessions remembers it; a guard counts nothing.
+	// Linked: not a failure, but a line in which sshd names the client of its PID, always at a
+	// place only sshd writes: "Connection from A port N on B port M" (LogLevel VERBOSE),
+	// "Received disconnect from A port N:CODE: …" (other reasons than those counted),
+	// "Connection closed|reset by A port N" and "Disconnected from A port N" without
+	// [preauth], "Postponed|Partial METHOD for U from A port N ssh2" (from shape), SUSE's "SSH:
+	// Server;Ltype: …;Remote: A-N;…", Dropbear's "Child connection from A:P" and a success
+	// that needs another method. Kind is KindNone. Sessions remembers it; a guard counts
+	// nothing.
 	Linked
 )
 
 var outcomeNames = [...]string{Ignored: "ignored", Recognised: "recognised", Refused: "refused",
 	Accepted: "accepted", Unaddressed: "unaddressed", Linked: "linked"}
 
-// String returns "ignored", "recognised" or "refused".
+// String returns "ignored", "recognised", "refused", "accepted", "unaddressed" or "linked".
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -242,8 +284,10 @@ func (p *Parser) Parse(line []byte) (Failure, bool) {
 }
 
 // Classify says whether line is an SSH authentication failure whose address is sshd's
-// (Recognised), an sshd failure message it refuses to take an address from (Refused), or
-// anything else (Ignored), and returns what the line says. line is one log line without its
+// (Recognised), an sshd failure message it refuses to take an address from (Refused), a
+// failure that names no address (Unaddressed), a successful login (Accepted), a line that names
+// the client of its process (Linked), or anything else (Ignored), and returns what the line
+// says. line is one log line without its
 // newline (a trailing "\r" or "\n" is ignored). Failures whose host is a name rather than an
 // address (UseDNS yes) are Ignored: a name was looked up by sshd in DNS the client's owner
 // controls. With Ignored the Failure is zero; with Refused it has no address.
@@ -263,6 +307,9 @@ func (p *Parser) Classify(line []byte) (Failure, Outcome) {
 		f.Addr, f.Port = netip.Addr{}, 0
 	}
 	f.Service, f.PID = h.service, h.pid
+	if len(h.host) > 0 {
+		f.Host = nameHash(h.host)
+	}
 	if h.format != stampNone {
 		loc := p.Location
 		if loc == nil {
@@ -287,7 +334,7 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	// The length sshd's syslog call cut at includes the "error: " it prefixes.
 	cut := len(msg) >= maxSyslogMessage
 	// sshd ends no message in a blank, but some relays add one.
-	for len(msg) > 0 && msg[len(msg)-1] == ' ' {
+	for len(msg) > 0 && (msg[len(msg)-1] == ' ' || msg[len(msg)-1] == '\t') {
 		msg = msg[:len(msg)-1]
 	}
 	if len(msg) > 7 && msg[5] == ':' && msg[6] == ' ' &&
@@ -331,9 +378,10 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 		if rest, found := bytes.CutPrefix(msg, []byte("User ")); found {
 			f.Kind = KindNotAllowed
 			f, o = fromCandidates(f, rest, tailNotAllowed, cut)
-			if o == Ignored && !bytes.Contains(rest, []byte(" from ")) && bytes.Contains(rest, []byte(" not allowed because ")) {
+			if i := bytes.Index(rest, []byte(" not allowed because ")); o == Ignored && i > 0 && !bytes.Contains(rest, []byte(" from ")) {
 				// auth.c: "User U not allowed because account is locked" (or the shell
 				// is missing): the process knows its client.
+				f.User = nameHash(rest[:i])
 				return f, Unaddressed
 			}
 			return f, o
@@ -417,10 +465,13 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 			f.Kind = KindPreauth
 			return closed(f, rest, cut)
 		}
-		if bytes.HasPrefix(msg, []byte("Disconnecting: Too many authentication failures")) {
+		if rest, found := bytes.CutPrefix(msg, []byte("Disconnecting: Too many authentication failures")); found {
 			// Before OpenSSH 7.x: "Disconnecting: Too many authentication failures for U
 			// [preauth]", no address.
 			f.Kind = KindMaxAttempts
+			if u, named := bytes.CutPrefix(trimPreauth(rest), []byte(" for ")); named {
+				f.User = nameHash(u)
+			}
 			return f, Unaddressed
 		}
 		if rest, found := bytes.CutPrefix(msg, []byte("Disconnecting ")); found {
@@ -448,7 +499,7 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 			f.Kind = KindBadBanner
 			return fixed(f, rest)
 		}
-		// Dropbear (svr-authpasswd.c, svr-authpam.c; lowercase before 2013).
+		// Dropbear (svr-authpasswd.c, svr-authpam.c; lowercase before 0.53, 2011).
 		rest, found := bytes.CutPrefix(msg[1:], []byte("ad password attempt for '"))
 		if !found {
 			rest, found = bytes.CutPrefix(msg[1:], []byte("ad PAM password attempt for '"))
@@ -460,6 +511,11 @@ func parseMessage(msg []byte) (f Failure, o Outcome) {
 	case 'L', 'l':
 		if rest, found := bytes.CutPrefix(msg[1:], []byte("ogin attempt for nonexistent user")); found {
 			f.Kind, f.InvalidUser = KindInvalidUser, true
+			if len(rest) == 0 {
+				// Dropbear 2020.79 to 2024.85 wrote no address here; the process's "Child
+				// connection from" or "Exit before auth from" line names it.
+				return f, Unaddressed
+			}
 			return dropbearEnd(f, rest, Recognised)
 		}
 		if rest, found := bytes.CutPrefix(msg[1:], []byte("ogin attempt with wrong user ")); found {
@@ -668,12 +724,19 @@ func pamModule(f Failure, msg []byte) (Failure, Outcome) {
 	if k < 0 {
 		return f, Ignored
 	}
-	tok, _ := token(rest[j+k+len(" rhost="):])
+	tok, after := token(rest[j+k+len(" rhost="):])
 	addr, ok := parseAddr(tok)
 	if !ok {
 		return f, Ignored
 	}
 	f.Kind, f.Addr = KindPAM, addr
+	// pam_unix names the user in "user=U" after rhost; some stacks only in ruser= (fail2ban
+	// gh-2070). The name is the one the client asked for.
+	if u := bytes.Index(after, []byte(" user=")); u >= 0 {
+		f.User = nameHash(after[u+len(" user="):])
+	} else if r, _ := token(rest[j+len(" ruser="):]); len(r) > 0 {
+		f.User = nameHash(r)
+	}
 	return f, Recognised
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden")
@@ -285,7 +286,8 @@ func TestParse(t *testing.T) {
 			if ok != tt.ok {
 				t.Fatalf("Parse(%q) = %s, want ok=%v", tt.line, describe(got, ok), tt.ok)
 			}
-			if d := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+			// TestUser and TestHost check User and Host.
+			if d := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmpopts.IgnoreFields(Failure{}, "User", "Host")); d != "" {
 				t.Errorf("Parse(%q) (-want +got):\n%s", tt.line, d)
 			}
 		})
@@ -334,10 +336,80 @@ func TestKindString(t *testing.T) {
 func TestParseAllocs(t *testing.T) {
 	p := Parser{Now: testNow, Location: time.Local}
 	lines := readFixtures(t)
+	for _, tt := range recallTests {
+		lines = append(lines, fixtureLine{line: tt.line})
+	}
 	for _, fl := range lines {
 		b := []byte(fl.line)
 		if n := testing.AllocsPerRun(20, func() { p.Parse(b) }); n != 0 {
 			t.Errorf("Parse(%q) allocates %v times, want 0", fl.line, n)
+		}
+		if n := testing.AllocsPerRun(20, func() { p.Classify(b) }); n != 0 {
+			t.Errorf("Classify(%q) allocates %v times, want 0", fl.line, n)
+		}
+	}
+}
+
+// TestUser: the user name each shape names, which Sessions compares between failures and the
+// login that follows.
+func TestUser(t *testing.T) {
+	tests := []struct{ line, user string }{
+		{"sshd[1]: Failed password for invalid user admin from 192.0.2.1 port 2 ssh2", "admin"},
+		{"sshd[1]: Failed password for root from 192.0.2.1 port 2 ssh2", "root"},
+		{"sshd[1]: Failed password for x from 6.6.6.6 port 1 ssh2 from 192.0.2.1 port 2 ssh2", "x from 6.6.6.6 port 1 ssh2"},
+		{"sshd[1]: Failed publickey for git from 192.0.2.1 port 2 ssh2: ED25519 SHA256:abc", "git"},
+		{"sshd[1]: Accepted publickey for git from 192.0.2.1 port 2 ssh2: ED25519 SHA256:abc", "git"},
+		{"sshd[1]: Invalid user oracle from 192.0.2.1 port 2", "oracle"},
+		{"sshd[1]: error: PAM: Authentication failure for illegal user bob from 192.0.2.1", "bob"},
+		{"sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=alice", "alice"},
+		{"sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=carol rhost=192.0.2.1", "carol"},
+		{"dropbear[1]: Bad password attempt for 'root' from 192.0.2.1:5", "root"},
+		{"dropbear[1]: Pubkey auth succeeded for 'git' with ssh-ed25519 key SHA256:abc from 192.0.2.1:5", "git"},
+		{"dropbear[1]: Login attempt for nonexistent user from 192.0.2.1:5", ""},
+		{"sshd[1]: Disconnecting: Too many authentication failures for admin [preauth]", "admin"},
+		{"sshd[1]: Disconnecting: Too many authentication failures [preauth]", ""},
+		{"sshd[1]: User operator not allowed because account is locked", "operator"},
+		{"sshd[1]: Connection closed by 192.0.2.1 port 5 [preauth]", ""},
+		{"sshd[1]: Bad protocol version identification 'x' from 192.0.2.1 port 5", ""},
+	}
+	var p Parser
+	for _, tt := range tests {
+		f, o := p.Classify([]byte(tt.line))
+		var want uint64
+		if tt.user != "" {
+			want = nameHash([]byte(tt.user))
+		}
+		if o == Ignored || f.User != want {
+			t.Errorf("Classify(%q) = %s User %d, want %d (%q)", tt.line, o, f.User, want, tt.user)
+		}
+	}
+}
+
+// TestHost: the host each header names, which keeps apart the processes of different hosts in a
+// log that mixes them.
+func TestHost(t *testing.T) {
+	tests := []struct{ line, host string }{
+		{"Feb 25 14:34:10 belka sshd[31602]: Invalid user a from 192.0.2.1", "belka"},
+		{"2026-10-03T10:15:02+02:00 bastion sshd[4462] Invalid user a from 192.0.2.1", "bastion"},
+		{"Oct  3 10:15:01 router auth.info sshd[4460]: Invalid user a from 192.0.2.1", "router"},
+		{"Oct  3 10:15:03 <4.6> fw1 sshd[4463]: Invalid user a from 192.0.2.1", "fw1"},
+		{"<38>1 2019-07-08T17:40:16Z h1 sshd 57915 - - Invalid user a from 192.0.2.1", "h1"},
+		{"<38>1 2019-07-08T17:40:16Z - sshd 57915 - - Invalid user a from 192.0.2.1", ""},
+		{"2026-10-03T10:15:05.021457+00:00 ap1 dropbear 6101 - - Login attempt for nonexistent user from 192.0.2.1:5", "ap1"},
+		{"srv sshd[13709]: Invalid user a from 192.0.2.1", "srv"},
+		{"sshd[13709]: Invalid user a from 192.0.2.1", ""},
+		{"Nov 23 21:50:19 sshd[8148]: Invalid user a from 192.0.2.1", ""},
+		{"Invalid user a from 192.0.2.1", ""},
+	}
+	var p Parser
+	for _, tt := range tests {
+		f, o := p.Classify([]byte(tt.line))
+		var want uint64
+		if tt.host != "" {
+			want = nameHash([]byte(tt.host))
+		}
+		if o != Recognised || f.Host != want {
+			t.Errorf("Classify(%q) = %s Host %d, want %d (%q)", tt.line, o, f.Host, want, tt.host)
 		}
 	}
 }

@@ -34,6 +34,16 @@ var benchLines = map[string][]string{
 		"Nov 22 06:25:01 web1 sshd[31602]: Failed publickey for invalid user bob from 10.99.0.17 port 5555 ssh2: ECDSA-CERT SHA256:abcdef ID x from 6.6.6.19 port 22 ssh2 (serial 1) CA ECDSA SHA256:ghijk",
 		`Nov 22 06:25:01 web1 sshd[31602]: Failed hostbased for invalid user bob from 10.99.0.18 port 5555 ssh2: ECDSA SHA256:abc, client user "x from 6.6.6.20 port 22 ssh2", client host "h"`,
 	},
+	// Issue 16's shapes: Dropbear, the client's disconnect reasons and the lines Sessions links.
+	"dropbear": {
+		"Nov 22 06:25:01 ap1 dropbear[5100]: Bad password attempt for 'root' from 203.0.113.80:50100",
+		"Nov 22 06:25:01 ap1 dropbear[5102]: Exit before auth from <203.0.113.85:50106>: (user 'root', 10 fails): Max auth tries reached - user 'root'",
+	},
+	"linked": {
+		"Nov 22 06:25:01 web1 sshd[4410]: error: Received disconnect from 203.0.113.41 port 50122:3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
+		"Nov 22 06:25:01 web1 sshd[4430]: Connection from 203.0.113.47 port 5022 on 192.0.2.1 port 22 rdomain \"\"",
+		"Nov 22 06:25:01 web1 sshd[4420]: Disconnecting: Too many authentication failures for admin [preauth]",
+	},
 	"macos-failure": {
 		"2026-09-13 12:31:09.292032-0700  localhost sshd-session[16472]: Failed password for user from 172.18.1.100 port 43042 ssh2",
 	},
@@ -42,7 +52,7 @@ var benchLines = map[string][]string{
 // BenchmarkParse reports ns per line (and MB/s) for each group of benchLines.
 func BenchmarkParse(b *testing.B) {
 	p := Parser{Now: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)}
-	for _, name := range []string{"failure", "sshd-other", "other-program", "iso-failure", "macos-failure", "cert-failure"} {
+	for _, name := range []string{"failure", "sshd-other", "other-program", "iso-failure", "macos-failure", "cert-failure", "dropbear", "linked"} {
 		lines := toBytes(benchLines[name])
 		b.Run(name, func(b *testing.B) { benchParse(b, &p, lines) })
 	}
@@ -70,4 +80,29 @@ func toBytes(ss []string) [][]byte {
 		out[i] = []byte(s)
 	}
 	return out
+}
+
+// BenchmarkSessions reports the cost of correlating one line: a connection's Linked line, two
+// failures, an Unaddressed one and the close, over 10,000 PIDs in a Sessions of 4,096.
+func BenchmarkSessions(b *testing.B) {
+	p := Parser{Now: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)}
+	var fs []Failure
+	var os []Outcome
+	for _, l := range []string{
+		"Nov 22 06:25:01 web1 sshd[4430]: Connection from 203.0.113.47 port 5022 on 192.0.2.1 port 22",
+		"Nov 22 06:25:02 web1 sshd[4430]: Failed password for root from 203.0.113.47 port 5022 ssh2",
+		"Nov 22 06:25:03 web1 sshd[4430]: Failed password for root from 203.0.113.47 port 5022 ssh2",
+		"Nov 22 06:25:04 web1 sshd[4430]: Disconnecting: Too many authentication failures for root [preauth]",
+		"Nov 22 06:25:04 web1 sshd[4430]: Connection closed by authenticating user root 203.0.113.47 port 5022 [preauth]",
+	} {
+		f, o := p.Classify([]byte(l))
+		fs, os = append(fs, f), append(os, o)
+	}
+	s := NewSessions(4096)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := fs[i%len(fs)]
+		f.PID = 1000 + (i/len(fs))%10000
+		s.Feed(f, os[i%len(fs)])
+	}
 }

@@ -64,6 +64,22 @@ func countsIn(f Failure, mode string) bool {
 	return false
 }
 
+// guardModeZero are the kinds the guard's modes weigh 0 (internal/guard ModeWeights on branch
+// h/guard @ 8bd50d2, copied here because authwatch cannot import the guard): its normal mode
+// drops the pre-authentication and scanner kinds, its aggressive mode only no-ident. Every other
+// kind weighs more than 0 (failed-key 0.2). Only fail2ban's normal and aggressive modes have a
+// guard mode of the same name.
+var guardModeZero = map[string]map[Kind]bool{
+	"normal":     {KindPreauth: true, KindTimeout: true, KindBadBanner: true, KindNoKex: true, KindNoIdent: true},
+	"aggressive": {KindNoIdent: true},
+}
+
+// guardCounts reports whether the guard's mode of that name gives f a weight above 0.
+func guardCounts(f Failure, mode string) bool {
+	zero, ok := guardModeZero[mode]
+	return ok && !zero[f.Kind]
+}
+
 // f2bExpect is fail2ban's expectation for one line in one mode.
 type f2bExpect struct {
 	match bool
@@ -225,6 +241,7 @@ type modeTally struct {
 	names, namesCounted              int // lines fail2ban counts for a host name
 	neg, negRecognised, negCounted   int // lines fail2ban does not count
 	counted                          int // of hit: counted under fail2banKindModes, not forgiven
+	guardHit, guardNeg               int // of pos and neg: counted under the guard's mode weights
 }
 
 func (m modeTally) String() string {
@@ -232,6 +249,11 @@ func (m modeTally) String() string {
 		"%d more without naming it (recognised %d); %d host names (counted %d); %d lines fail2ban does not count: recognised %d (%.1f %%), counted in this mode %d (%.1f %%)",
 		m.pos, m.hit, pct(m.hit, m.pos), m.counted, pct(m.counted, m.pos), m.wrong, m.refused, m.missed,
 		m.implied, m.impliedHit, m.names, m.namesCounted, m.neg, m.negRecognised, pct(m.negRecognised, m.neg), m.negCounted, pct(m.negCounted, m.neg))
+}
+
+func (m modeTally) guard() string {
+	return fmt.Sprintf("under the guard's mode weights: counted %d of %d (%.1f %%); of the %d lines fail2ban does not count, %d (%.1f %%)",
+		m.guardHit, m.pos, pct(m.guardHit, m.pos), m.neg, m.guardNeg, pct(m.guardNeg, m.neg))
 }
 
 func pct(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
@@ -266,13 +288,17 @@ func TestFail2banCorpus(t *testing.T) {
 				continue
 			}
 			n := tallies[m]
-			counted := false
+			counted, guard := false, false
 			for _, f := range fs {
 				counted = counted || (!evs[i].forgiven && countsIn(f, m))
+				guard = guard || (!evs[i].forgiven && guardCounts(f, m))
 			}
 			switch {
 			case !x.match:
 				n.neg++
+				if guard {
+					n.guardNeg++
+				}
 				if len(fs) > 0 && !evs[i].forgiven {
 					n.negRecognised++
 				}
@@ -298,6 +324,9 @@ func TestFail2banCorpus(t *testing.T) {
 				hit := false
 				for _, f := range fs {
 					hit = hit || f.Addr == x.addr
+				}
+				if hit && guard {
+					n.guardHit++
 				}
 				switch {
 				case hit:
@@ -333,6 +362,9 @@ func TestFail2banCorpus(t *testing.T) {
 	}
 	for _, m := range fail2banModes {
 		t.Logf("mode %s: %s", m, tallies[m])
+		if guardModeZero[m] != nil {
+			t.Logf("mode %s %s", m, tallies[m].guard())
+		}
 	}
 }
 

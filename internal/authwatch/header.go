@@ -23,6 +23,7 @@ type header struct {
 	format  stampFormat
 	service string
 	pid     int
+	host    []byte // the host the header names, if any
 }
 
 // services are the program names whose lines are read; any other tag makes the line someone
@@ -57,7 +58,15 @@ func splitHeader(line []byte) (h header, msg []byte, ok bool) {
 				h.format = stampUnified
 				return splitUnified(h, rest)
 			}
-			return splitTagged(h, rest)
+			if h2, msg, ok := splitTagged(h, rest); ok {
+				return h2, msg, ok
+			}
+			// A timestamp and the bare message, as daemontools' and runit's loggers write an
+			// sshd's standard error (SSHGuard #93): read as a bare line, whose first words
+			// must then be sshd's message or an sshd tag.
+			hb, msg, ok := splitBare(skipSpaces(rest))
+			hb.stamp, hb.format = h.stamp, h.format
+			return hb, msg, ok
 		}
 		if n := lenUnix(line); n > 0 {
 			h.stamp, h.format = line[:n], stampUnix
@@ -98,6 +107,7 @@ func splitTagged(h header, rest []byte) (header, []byte, bool) {
 			return h.tagged(name, pid, after)
 		}
 		host := tok
+		h.host = host
 		tok, after = token(skipSpaces(after))
 		if isFacility(tok) && (len(tok) == 0 || tok[len(tok)-1] != ':') {
 			tok, after = token(skipSpaces(after)) // BusyBox: "host auth.info sshd[1]:"
@@ -130,6 +140,9 @@ func splitTagged(h header, rest []byte) (header, []byte, bool) {
 		m := skipSpaces(after)
 		if len(m) > 15 && m[3] == ' ' && isMonth(m[:3]) {
 			if n := len3164(m); n > 0 {
+				if t, _ := token(skipSpaces(m[n:])); isAuthFacility(t) {
+					return h, nil, false // one facility banner, not a chain of them
+				}
 				return splitTagged(h, m[n:])
 			}
 		}
@@ -237,7 +250,7 @@ func splitBare(line []byte) (h header, msg []byte, ok bool) {
 		if !h.setService(name) {
 			return h, nil, false
 		}
-		h.pid = pid
+		h.pid, h.host = pid, t1
 		return h, skipOneSpace(after2), true
 	}
 	return h, line, true
@@ -285,7 +298,10 @@ func split5424(line []byte) (h header, msg []byte, ok bool) {
 	if n := lenISO(ts); n == len(ts) && n > 0 {
 		h.stamp, h.format = ts, stamp5424
 	}
-	_, rest = token(skipOneSpace(rest)) // host
+	h.host, rest = token(skipOneSpace(rest))
+	if string(h.host) == "-" {
+		h.host = nil // RFC 5424's NILVALUE
+	}
 	app, rest := token(skipOneSpace(rest))
 	procid, rest := token(skipOneSpace(rest))
 	_, rest = token(skipOneSpace(rest)) // msgid

@@ -12,6 +12,14 @@ import "bytes"
 // long may have lost its end, where dropbear writes the address.
 const maxDropbearMessage = 1023
 
+// maxDropbearUser is the longest user name, in logged bytes, read from a "Login attempt for
+// nonexistent user 'U' from A:P". U is the client's, at most
+// MAX_USERNAME_LEN (100) bytes (svr-auth.c), but a syslog daemon may escape its control
+// characters into several bytes each; the line ends in dropbear's address only if it was not cut,
+// and BusyBox syslogd reads 256 bytes by default. With U at most 100 logged bytes the whole line
+// fits in 256 with its header, so its end is dropbear's; a longer U is refused.
+const maxDropbearUser = 100
+
 // methodOf names the method of an "Accepted|Failed METHOD for" line.
 func methodOf(m []byte) Method {
 	switch string(m) {
@@ -197,8 +205,8 @@ func trimDropbearStamp(msg []byte) []byte {
 	return skipOneSpace(rest[n:])
 }
 
-// dropbearAddr reads dropbear's address string (svr-session.c): "A:P", "[A]:P" for IPv6, and,
-// before 2016, IPv6 without brackets ("::ffff:192.0.2.1:5543"): the port is always last.
+// dropbearAddr reads dropbear's address string (svr-session.c): "A:P", "[A]:P" for IPv6 since
+// 2026.94, and IPv6 without brackets before ("::ffff:192.0.2.1:5543"): the port is always last.
 func dropbearAddr(f Failure, b []byte) (Failure, Outcome) {
 	var host, port []byte
 	if len(b) > 0 && b[0] == '[' {
@@ -227,12 +235,18 @@ func dropbearAddr(f Failure, b []byte) (Failure, Outcome) {
 }
 
 // dropbearEnd reads a dropbear message that ends in " from ADDR:PORT" (svr-auth*.c). Before that
-// stands the account's quoted name, or, in "Login attempt for nonexistent user 'U' from" of
-// releases before 2016, the client's: the address is read from the right end, which is
-// dropbear's as long as the message fits its buffer. ", extra auth required" after a success
+// stands the account's quoted name, or, in the "Login attempt for nonexistent user 'U' from"
+// fail2ban's filter also reads (dropbear's own releases never named that user), the client's:
+// the address is read from the right end, which is dropbear's as long as the message was not
+// cut. ", extra auth required" after a success
 // (another method must follow) makes the line Linked rather than Accepted.
 func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
-	if len(rest) >= maxDropbearMessage-len("Login attempt for nonexistent user") {
+	long := len(rest) >= maxDropbearMessage-len("Login attempt for nonexistent user")
+	if u, quoted := bytes.CutPrefix(rest, []byte(" '")); quoted && f.Kind == KindInvalidUser {
+		q := bytes.LastIndex(u, []byte("' from "))
+		long = long || q < 0 || q > maxDropbearUser
+	}
+	if long {
 		if out == Recognised {
 			return f, Refused
 		}
@@ -245,12 +259,15 @@ func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
 		}
 	}
 	i := bytes.LastIndexByte(rest, ' ')
-	if i < 0 || !bytes.HasSuffix(rest[:i], []byte(" from")) && !(i == len("from") && bytes.HasPrefix(rest, []byte("from"))) {
+	if i < 0 || !bytes.HasSuffix(rest[:i], []byte(" from")) {
 		return Failure{}, Ignored
 	}
 	f, o := dropbearAddr(f, rest[i+1:])
 	if o != Recognised {
 		return Failure{}, Ignored
+	}
+	if q := bytes.LastIndexByte(rest[:i], '\''); q >= 0 && f.Kind != KindInvalidUser {
+		f.User = nameHash(rest[:q]) // "'U' from", "'U' with TYPE key FP from": the account's name
 	}
 	if out != Recognised {
 		f.Kind, f.InvalidUser = KindNone, false
@@ -259,7 +276,7 @@ func dropbearEnd(f Failure, rest []byte, out Outcome) (Failure, Outcome) {
 }
 
 // exitBeforeAuth reads what follows dropbear's "Exit before auth" (svr-session.c
-// svr_dropbear_exit): " from <ADDR:PORT>: [(user 'U', N fails): ]REASON" since 2022, " (user
+// svr_dropbear_exit): " from <ADDR:PORT>: [(user 'U', N fails): ]REASON" since 2020.79, " (user
 // 'U', N fails): REASON" before, with the address at the end when REASON is "Max auth tries
 // reached - user 'U' from ADDR:PORT" (older releases). Max auth tries is KindMaxAttempts (user
 // 'is invalid': an unknown user); any other exit before authenticating is KindPreauth, as

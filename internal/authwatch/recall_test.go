@@ -2,6 +2,7 @@ package authwatch
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -76,6 +77,7 @@ var recallTests = []struct {
 	// Trailing blanks, which relays add, before and after [preauth].
 	{"trailing blanks after preauth", "Oct  3 10:14:01 gw sshd[4451]: Connection closed by authenticating user root 203.0.113.54 port 4200 [preauth]   ", Recognised, KindPreauth, "203.0.113.54", 0, 4451},
 	{"trailing blank after failed", "Oct  3 10:14:01 gw sshd[4451]: Failed password for root from 203.0.113.55 port 4201 ssh2 ", Recognised, KindFailed, "203.0.113.55", MethodPassword, 4451},
+	{"trailing tab after preauth", "Oct  3 10:14:01 gw sshd[4451]: Connection closed by 203.0.113.57 port 4203 [preauth]\t", Recognised, KindPreauth, "203.0.113.57", 0, 4451},
 	{"trailing blanks and crlf", "Oct  3 10:14:01 gw sshd[4451]: Connection reset by 203.0.113.56 port 4202 [preauth]  \r\n", Recognised, KindPreauth, "203.0.113.56", 0, 4451},
 	// Header variants.
 	{"old [sshd]: tag", "Oct  3 10:15:00 [sshd]: User root from 203.0.113.60 not allowed because not listed in AllowUsers", Recognised, KindNotAllowed, "203.0.113.60", 0, 0},
@@ -88,6 +90,9 @@ var recallTests = []struct {
 	{"socklog with the tag only", "2026-10-03T10:15:04.10040 auth.info: sshd[4465]:  Invalid user test from 203.0.113.67", Recognised, KindInvalidUser, "203.0.113.67", 0, 4465},
 	{"socklog facility only", "2026-10-03T10:15:04.10040 authpriv.info: Invalid user test from 203.0.113.68", Recognised, KindInvalidUser, "203.0.113.68", 0, 0},
 	{"sysklogd rfc 5424 fields without pri", "2026-10-03T10:15:05.021457+00:00 ap1 dropbear 6101 - - Bad password attempt for 'root' from 203.0.113.69:4301", Recognised, KindFailed, "203.0.113.69", MethodPassword, 6101},
+	{"timestamp and bare message", "2026-10-03 10:15:06.108781500 Failed password for ops from 203.0.113.72 port 4302 ssh2", Recognised, KindFailed, "203.0.113.72", MethodPassword, 0},
+	{"timestamp, host and another program's tag", "2026-10-03 10:15:06 h1 cron[4]: Failed password for ops from 203.0.113.72 port 4302 ssh2", Ignored, KindNone, "", 0, 0},
+	{"timestamp, host and a message", "2026-10-03 10:15:06 h1 Failed password for ops from 203.0.113.72 port 4302 ssh2", Ignored, KindNone, "", 0, 0},
 	{"socklog other program's tag", "2026-10-03T10:15:04.10040 auth.info: Oct  3 10:15:04 sudo[4464]: Invalid user test from 203.0.113.66", Ignored, KindNone, "", 0, 0},
 	{"busybox other program", "Oct  3 10:15:01 router auth.info login[4460]: Invalid user guest from 203.0.113.62", Ignored, KindNone, "", 0, 0},
 	{"colonless tag of another program", "2026-10-03T10:15:02+02:00 bastion cron[4462] Invalid user bob from 203.0.113.64", Ignored, KindNone, "", 0, 0},
@@ -100,8 +105,10 @@ var recallTests = []struct {
 	{"dropbear bad password lowercase", "Oct  3 10:17:00 ap1 dropbear[5100]: bad password attempt for 'root' from 203.0.113.80:50100", Recognised, KindFailed, "203.0.113.80", MethodPassword, 5100},
 	{"dropbear bad pam password", "Oct  3 10:17:00 ap1 dropbear[5100]: Bad PAM password attempt for 'admin' from [2001:db8::80]:50101", Recognised, KindFailed, "2001:db8::80", MethodPassword, 5100},
 	{"dropbear nonexistent user", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user from 203.0.113.81:50102", Recognised, KindInvalidUser, "203.0.113.81", 0, 5101},
+	{"dropbear nonexistent user without address (2020.79-2024.85)", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user", Unaddressed, KindInvalidUser, "", 0, 5101},
 	{"dropbear nonexistent user unbracketed mapped", "Oct  3 10:17:01 dropbear[5101]: login attempt for nonexistent user from ::ffff:203.0.113.82:50103", Recognised, KindInvalidUser, "203.0.113.82", 0, 5101},
 	{"dropbear old nonexistent user name injected", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user 'x' from 6.6.6.6:1' from 203.0.113.83:50104", Recognised, KindInvalidUser, "203.0.113.83", 0, 5101},
+	{"dropbear old nonexistent user longer than dropbear writes", "Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user '" + strings.Repeat("x", 101) + "' from 203.0.113.83:50104", Refused, KindInvalidUser, "", 0, 5101},
 	{"dropbear max tries old", "Oct  3 10:17:02 ap1 dropbear[5102]: Exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 203.0.113.84:50105", Recognised, KindMaxAttempts, "203.0.113.84", 0, 5102},
 	{"dropbear max tries new", "Oct  3 10:17:02 ap1 dropbear[5102]: Exit before auth from <203.0.113.85:50106>: (user 'root', 10 fails): Max auth tries reached - user 'root'", Recognised, KindMaxAttempts, "203.0.113.85", 0, 5102},
 	{"dropbear max tries invalid user", "Oct  3 10:17:02 ap1 dropbear[5102]: Exit before auth from <[2001:db8::86]:50107>: Max auth tries reached - user 'is invalid'", Recognised, KindMaxAttempts, "2001:db8::86", 0, 5102},

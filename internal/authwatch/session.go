@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// Sessions correlates the lines of each sshd process, by PID, as fail2ban's multi-line filter
-// does: a failure whose line names no address (Unaddressed) takes the address a line of the
+// Sessions correlates the lines of each sshd (or dropbear) process, by host, program and PID, as
+// fail2ban's multi-line filter does: a failure whose line names no address (Unaddressed) takes the address a line of the
 // same process names, before it or, within MaxPending, after it; and a process that logs
 // Accepted has its earlier failures forgiven (a PAM module that fails before another succeeds,
-// an agent's keys offered in turn). Only addresses sshd itself wrote in a Recognised, Linked or
+// an agent's keys offered in turn), unless one of them was for another user than the one that
+// logged in. Only addresses sshd itself wrote in a Recognised, Linked or
 // Accepted line of that PID are used, so correlation never lets client text choose one.
 //
 // All the lines of one connection carry one PID: sshd's privilege-separated child, and since
@@ -23,12 +24,15 @@ import (
 // is at most MaxLink older (sshd's LoginGraceTime, 2 minutes by default, bounds the
 // pre-authentication phase those lines come from). Lines without a time are not limited.
 //
+// PIDs are per host: lines are correlated only with lines whose header names the same host
+// (Failure.Host), so a central syslog server's log that mixes hosts keeps them apart.
+//
 // Memory is bounded: at most max processes are remembered (the least recently seen is
 // forgotten first), and at most MaxForgive failures and MaxForgive pending ones of each. It is
 // not safe for concurrent use.
 type Sessions struct {
 	max  int
-	byID map[int]*session
+	byID map[procKey]*session
 	// order lists (PID, seq) in the order they were seen; an entry whose seq is not its
 	// session's latest is stale and skipped.
 	order []stamp
@@ -48,8 +52,16 @@ const (
 	MaxLink    = 10 * time.Minute
 )
 
+// procKey names a process: its host, its PID and the program that logged it (sshd and dropbear
+// are different processes whatever their PIDs).
+type procKey struct {
+	host    uint64
+	service string
+	pid     int
+}
+
 type stamp struct {
-	pid int
+	key procKey
 	seq uint64
 }
 
@@ -73,14 +85,15 @@ type Event struct {
 	// first: a consumer that counted them takes them back.
 	Forgive []Failure
 	// Resolved are failures of earlier Unaddressed lines of the process, whose address this
-	// line (Recognised or Linked) names: each has its own Kind and Time and this line's Addr.
-	// A consumer counts them as it counts a Recognised line.
+	// line (Recognised or Linked; Accepted when they were for another user) names: each has its
+	// own Kind and Time and this line's Addr. A consumer counts them as it counts a Recognised
+	// line.
 	Resolved []Failure
 }
 
 // NewSessions returns Sessions that remember at most n processes (at least 1).
 func NewSessions(n int) *Sessions {
-	return &Sessions{max: max(n, 1), byID: map[int]*session{}}
+	return &Sessions{max: max(n, 1), byID: map[procKey]*session{}}
 }
 
 // Len is how many processes are remembered.
@@ -93,12 +106,13 @@ func (s *Sessions) Feed(f Failure, o Outcome) Event {
 	if f.PID <= 0 {
 		return ev
 	}
+	key := procKey{f.Host, f.Service, f.PID}
 	switch o {
 	case Recognised, Linked:
 		if f.Kind == KindPenalty || f.Kind == KindTimeout || !f.Addr.IsValid() {
 			return ev // the listener's lines, or the end of the connection
 		}
-		ss := s.get(f.PID)
+		ss := s.get(key)
 		if ss.addr.IsValid() && ss.addr != f.Addr {
 			// Another client: the PID was reused.
 			ss.failures, ss.pending = ss.failures[:0], ss.pending[:0]
@@ -116,13 +130,13 @@ func (s *Sessions) Feed(f Failure, o Outcome) Event {
 			ss.remember(f)
 		}
 	case Unaddressed:
-		if ss, ok := s.byID[f.PID]; ok && ss.addr.IsValid() && within(ss.at, f.Time, MaxLink) {
-			s.touch(f.PID, ss)
+		if ss, ok := s.byID[key]; ok && ss.addr.IsValid() && within(ss.at, f.Time, MaxLink) {
+			s.touch(key, ss)
 			ev.Failure.Addr, ev.Outcome, ev.FromPID = ss.addr, Recognised, true
 			ss.remember(ev.Failure)
 			return ev
 		}
-		ss := s.get(f.PID)
+		ss := s.get(key)
 		if ss.addr.IsValid() {
 			// The address is too old to be this connection's: the PID was reused.
 			ss.addr, ss.failures = netip.Addr{}, ss.failures[:0]
@@ -131,14 +145,37 @@ func (s *Sessions) Feed(f Failure, o Outcome) Event {
 			ss.pending = append(ss.pending, f)
 		}
 	case Accepted:
-		if ss, ok := s.byID[f.PID]; ok {
-			if ss.addr == f.Addr && len(ss.failures) > 0 {
+		if ss, ok := s.byID[key]; ok {
+			same := sameUser(ss.failures, f.User) && sameUser(ss.pending, f.User)
+			if ss.addr == f.Addr && len(ss.failures) > 0 && same {
 				ev.Forgive = append([]Failure(nil), ss.failures...)
 			}
-			delete(s.byID, f.PID)
+			if !same && (!ss.addr.IsValid() || ss.addr == f.Addr) {
+				// Failures that named no address, for another user than the one that
+				// logged in: they count, with the address sshd names here.
+				for _, p := range ss.pending {
+					if within(p.Time, f.Time, MaxPending) {
+						p.Addr = f.Addr
+						ev.Resolved = append(ev.Resolved, p)
+					}
+				}
+			}
+			delete(s.byID, key)
 		}
 	}
 	return ev
+}
+
+// sameUser reports whether every failure that names a user names user: a client that failed
+// as other users before logging in is guessing their passwords with an account it holds, and
+// keeps its failures (as fail2ban does, gh-2070).
+func sameUser(failures []Failure, user uint64) bool {
+	for _, f := range failures {
+		if f.User != 0 && f.User != user {
+			return false
+		}
+	}
+	return true
 }
 
 // within reports whether later is at most d after earlier; a zero time is not limited.
@@ -154,28 +191,28 @@ func (ss *session) remember(f Failure) {
 
 // get returns the PID's session, creating it (and forgetting the least recently seen one when
 // full).
-func (s *Sessions) get(pid int) *session {
-	if ss, ok := s.byID[pid]; ok {
-		s.touch(pid, ss)
+func (s *Sessions) get(key procKey) *session {
+	if ss, ok := s.byID[key]; ok {
+		s.touch(key, ss)
 		return ss
 	}
 	for len(s.byID) >= s.max && len(s.order) > 0 {
 		old := s.order[0]
 		s.order = s.order[1:]
-		if ss, ok := s.byID[old.pid]; ok && ss.seen == old.seq {
-			delete(s.byID, old.pid)
+		if ss, ok := s.byID[old.key]; ok && ss.seen == old.seq {
+			delete(s.byID, old.key)
 		}
 	}
 	ss := &session{}
-	s.byID[pid] = ss
-	s.touch(pid, ss)
+	s.byID[key] = ss
+	s.touch(key, ss)
 	return ss
 }
 
-func (s *Sessions) touch(pid int, ss *session) {
+func (s *Sessions) touch(key procKey, ss *session) {
 	s.seq++
 	ss.seen = s.seq
-	s.order = append(s.order, stamp{pid, s.seq})
+	s.order = append(s.order, stamp{key, s.seq})
 	if len(s.order) > 4*s.max {
 		s.compact()
 	}
@@ -185,7 +222,7 @@ func (s *Sessions) touch(pid int, ss *session) {
 func (s *Sessions) compact() {
 	keep := make([]stamp, 0, len(s.byID))
 	for _, st := range s.order {
-		if ss, ok := s.byID[st.pid]; ok && ss.seen == st.seq {
+		if ss, ok := s.byID[st.key]; ok && ss.seen == st.seq {
 			keep = append(keep, st)
 		}
 	}

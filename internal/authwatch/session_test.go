@@ -25,7 +25,7 @@ func TestSessionsContract(t *testing.T) {
 	s.Feed(Failure{PID: 2, Addr: a}, Linked)
 	s.Feed(Failure{PID: 1, Addr: a}, Linked)
 	s.Feed(Failure{PID: 3, Addr: a}, Linked)
-	if _, ok := s.byID[2]; ok || len(s.byID) != 2 {
+	if _, ok := s.byID[procKey{0, "", 2}]; ok || len(s.byID) != 2 {
 		t.Errorf("after 3 processes with max 2: %d remembered, pid 2 kept %v; want 2 remembered, pid 2 forgotten", len(s.byID), ok)
 	}
 }
@@ -87,6 +87,24 @@ func TestSessions(t *testing.T) {
 			{f: fl(5, KindNone, A, 2), o: Accepted, want: Accepted, addr: "192.0.2.7", forgive: 2},
 			{f: fl(5, KindNone, A, 3), o: Accepted, want: Accepted, addr: "192.0.2.7"}, // forgotten after the first
 		}},
+		{"accepted for another user forgives nothing", 8, []sessionStep{
+			{f: fl(5, KindPAM, A, 0).as("root"), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindPreauth, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindNone, A, 2).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
+		}},
+		{"accepted for another user counts the failures that named no address", 8, []sessionStep{
+			{f: fl(5, KindNotAllowed, none, 0).as("root"), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 1).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7", resolved: []string{"192.0.2.7"}},
+		}},
+		{"accepted for the same user drops the failures that named no address", 8, []sessionStep{
+			{f: fl(5, KindMaxAttempts, none, 0).as("known"), o: Unaddressed, want: Unaddressed},
+			{f: fl(5, KindNone, A, 1).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7"},
+		}},
+		{"accepted for the same user forgives", 8, []sessionStep{
+			{f: fl(5, KindPAM, A, 0).as("known"), o: Recognised, want: Recognised, addr: "192.0.2.7"},
+			{f: fl(5, KindMaxAttempts, none, 1), o: Unaddressed, want: Recognised, addr: "192.0.2.7", fromPID: true},
+			{f: fl(5, KindNone, A, 2).as("known"), o: Accepted, want: Accepted, addr: "192.0.2.7", forgive: 2},
+		}},
 		{"accepted from another address forgives nothing", 8, []sessionStep{
 			{f: fl(5, KindFailed, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(5, KindNone, B, 1), o: Accepted, want: Accepted, addr: "2001:db8::9"},
@@ -100,6 +118,14 @@ func TestSessions(t *testing.T) {
 			{f: fl(1, KindPenalty, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(1, KindTimeout, A, 0), o: Recognised, want: Recognised, addr: "192.0.2.7"},
 			{f: fl(1, KindMaxAttempts, none, 1), o: Unaddressed, want: Unaddressed},
+		}},
+		{"another program's process is another process", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "dropbear", Time: at(1)}, o: Unaddressed, want: Unaddressed},
+		}},
+		{"another host's process is another process", 8, []sessionStep{
+			{f: fl(5, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
+			{f: Failure{PID: 5, Kind: KindMaxAttempts, Service: "sshd", Host: nameHash([]byte("web2")), Time: at(1)}, o: Unaddressed, want: Unaddressed},
 		}},
 		{"no pid passes through", 8, []sessionStep{
 			{f: fl(0, KindNone, A, 0), o: Linked, want: Linked, addr: "192.0.2.7"},
@@ -138,6 +164,12 @@ func TestSessions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// as returns f naming the user u.
+func (f Failure) as(u string) Failure {
+	f.User = nameHash([]byte(u))
+	return f
 }
 
 // at returns f with its time moved to d after the test's base time.
@@ -237,4 +269,81 @@ func FuzzSessions(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSessionsLines correlates real lines, through Classify and Sessions as the guard does: the
+// shapes that need their process to find their address, and forgiveness.
+func TestSessionsLines(t *testing.T) {
+	type step struct {
+		line     string
+		want     Outcome
+		addr     string // the event's address, "" none
+		resolved int
+		forgive  int
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"too many authentication failures after Connection from", []step{
+			{"Oct  3 10:12:00 gw sshd[4420]: Connection from 203.0.113.9 port 5022 on 192.0.2.1 port 22", Linked, "203.0.113.9", 0, 0},
+			{"Oct  3 10:12:09 gw sshd[4420]: Disconnecting: Too many authentication failures for admin [preauth]", Recognised, "203.0.113.9", 0, 0},
+		}},
+		{"too many authentication failures before the close", []step{
+			{"Oct  3 10:12:09 gw sshd[4421]: Disconnecting: Too many authentication failures for root [preauth]", Unaddressed, "", 0, 0},
+			{"Oct  3 10:12:10 gw sshd[4421]: Connection closed by 203.0.113.10 port 6000 [preauth]", Recognised, "203.0.113.10", 1, 0},
+		}},
+		{"locked account, then the client's disconnect", []step{
+			{"Oct  3 10:12:09 gw sshd[4422]: User operator not allowed because account is locked", Unaddressed, "", 0, 0},
+			{"Oct  3 10:12:10 gw sshd[4422]: Received disconnect from 203.0.113.11 port 6001:11: Bye Bye [preauth]", Linked, "203.0.113.11", 1, 0},
+		}},
+		{"scanner without banner, then the close", []step{
+			{"Oct  3 10:12:09 gw sshd[4423]: error: kex_exchange_identification: Connection closed by remote host", Unaddressed, "", 0, 0},
+			{"Oct  3 10:12:09 gw sshd[4423]: Connection closed by 203.0.113.12 port 6002", Linked, "203.0.113.12", 1, 0},
+		}},
+		{"another host's pid lends nothing", []step{
+			{"Oct  3 10:12:00 web1 sshd[4424]: Connection from 203.0.113.13 port 5022 on 192.0.2.1 port 22", Linked, "203.0.113.13", 0, 0},
+			{"Oct  3 10:12:09 web2 sshd[4424]: Disconnecting: Too many authentication failures for admin [preauth]", Unaddressed, "", 0, 0},
+		}},
+		{"dropbear nonexistent user without address", []step{
+			{"Oct  3 10:17:00 ap1 dropbear[5101]: Child connection from 203.0.113.14:50102", Linked, "203.0.113.14", 0, 0},
+			{"Oct  3 10:17:01 ap1 dropbear[5101]: Login attempt for nonexistent user", Recognised, "203.0.113.14", 0, 0},
+		}},
+		{"an agent's keys, then the login", []step{
+			{"Oct  3 10:13:04 gw sshd[4434]: Failed publickey for deploy from 203.0.113.15 port 5023 ssh2: RSA SHA256:Zk3Lr0", Recognised, "203.0.113.15", 0, 0},
+			{"Oct  3 10:13:04 gw sshd[4434]: Failed publickey for deploy from 203.0.113.15 port 5023 ssh2: ED25519 SHA256:q3Zc", Recognised, "203.0.113.15", 0, 0},
+			{"Oct  3 10:13:04 gw sshd[4434]: Accepted publickey for deploy from 203.0.113.15 port 5023 ssh2: ECDSA SHA256:Pq1x", Accepted, "203.0.113.15", 0, 2},
+		}},
+		{"pam_unix fails, LDAP succeeds", []step{
+			{"Oct  3 10:13:05 gw sshd[4435]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.16  user=alice", Recognised, "203.0.113.16", 0, 0},
+			{"Oct  3 10:13:05 gw sshd[4435]: Accepted password for alice from 203.0.113.16 port 5024 ssh2", Accepted, "203.0.113.16", 0, 1},
+		}},
+		{"failures as root, then a login as another account", []step{
+			{"Oct  3 10:13:06 gw sshd[4436]: Failed password for root from 203.0.113.17 port 5025 ssh2", Recognised, "203.0.113.17", 0, 0},
+			{"Oct  3 10:13:07 gw sshd[4436]: Failed password for root from 203.0.113.17 port 5025 ssh2", Recognised, "203.0.113.17", 0, 0},
+			{"Oct  3 10:13:08 gw sshd[4436]: Accepted password for known from 203.0.113.17 port 5025 ssh2", Accepted, "203.0.113.17", 0, 0},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Parser{Now: testNow}
+			s := NewSessions(16)
+			for _, st := range tt.steps {
+				ev := s.Feed(p.Classify([]byte(st.line)))
+				addr := ""
+				if ev.Addr.IsValid() {
+					addr = ev.Addr.String()
+				}
+				if ev.Outcome != st.want || addr != st.addr || len(ev.Resolved) != st.resolved || len(ev.Forgive) != st.forgive {
+					t.Errorf("Feed(Classify(%q)) = %s %q, %d resolved, %d forgiven; want %s %q, %d, %d",
+						st.line, ev.Outcome, addr, len(ev.Resolved), len(ev.Forgive), st.want, st.addr, st.resolved, st.forgive)
+				}
+				for _, r := range ev.Resolved {
+					if r.Addr.String() != st.addr || r.Kind == KindNone {
+						t.Errorf("Feed(Classify(%q)) resolved %s, want a failure at %s", st.line, describe(r, true), st.addr)
+					}
+				}
+			}
+		})
+	}
 }

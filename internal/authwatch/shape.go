@@ -94,6 +94,7 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 			if a, ok := parseAddr(host); ok && tailFits(shape, tail, false) && (len(tail) > 0 || shape != tailFailedNone) {
 				f.Addr = a
 				f.readPort(tail)
+				f.setUser(shape, body[:i])
 				return f, Recognised
 			}
 		}
@@ -101,10 +102,11 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 	var (
 		addr  netip.Addr
 		port  uint16
-		fits  int  // candidates whose tail fits and whose host is an address
-		name  bool // a candidate whose tail fits has a host name
-		doubt bool // two fitting addresses differ, or one cannot be sshd's: refuse
-		other bool // an address after " from " whose tail does not fit: the client's
+		user  []byte // the text before the fitting " from "
+		fits  int    // candidates whose tail fits and whose host is an address
+		name  bool   // a candidate whose tail fits has a host name
+		doubt bool   // two fitting addresses differ, or one cannot be sshd's: refuse
+		other bool   // an address after " from " whose tail does not fit: the client's
 	)
 	for i := 0; ; {
 		j := bytes.Index(body[i:], []byte(" from "))
@@ -134,7 +136,7 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 			doubt = true
 		default:
 			fits++
-			addr = a
+			addr, user = a, body[:at]
 			var p Failure
 			p.readPort(tail)
 			port = p.Port
@@ -143,6 +145,7 @@ func fromCandidates(f Failure, body []byte, shape tailShape, cut bool) (Failure,
 	switch {
 	case fits > 0 && !name && !doubt:
 		f.Addr, f.Port = addr, port
+		f.setUser(shape, user)
 		return f, Recognised
 	case fits > 0 || doubt || other:
 		return f, Refused
@@ -427,3 +430,30 @@ func (c *cursor) digits() {
 
 // end reports whether everything matched and nothing is left.
 func (c *cursor) end() bool { return c.ok && len(c.t) == 0 }
+
+// setUser sets f.User from the text before sshd's " from " in a message of the shape: the user
+// name after "[invalid user |illegal user ]". Two parses that agree on the address may disagree
+// on where the user name ends; the last fitting one is taken, which only matters to Sessions'
+// forgiveness (a wrong name forgives less, never more: see Sessions).
+func (f *Failure) setUser(shape tailShape, before []byte) {
+	if shape == tailBanner {
+		return
+	}
+	before = skipOneSpace(before)
+	if u, ok := bytes.CutPrefix(before, []byte("invalid user ")); ok {
+		before = u
+	} else if u, ok := bytes.CutPrefix(before, []byte("illegal user ")); ok {
+		before = u
+	}
+	f.User = nameHash(before)
+}
+
+// nameHash is FNV-1a of a user or host name as logged, never 0 (0 is "none named").
+func nameHash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return max(h, 1)
+}

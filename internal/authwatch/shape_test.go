@@ -58,7 +58,7 @@ var shapeTemplates = []shapeTemplate{
 	{"Bad password attempt for '%U' from %A:22", Recognised, false},
 	{"Bad PAM password attempt for '%U' from %A:22", Recognised, false},
 	{"Login attempt for nonexistent user from %A:22", Recognised, false},
-	{"Login attempt for nonexistent user '%U' from %A:22", Recognised, false},
+	{"Login attempt for nonexistent user '%U' from %A:22", Recognised, true}, // a name longer than dropbear logs is refused
 	{"Exit before auth from <%A:22>: (user '%U', 10 fails): Max auth tries reached - user '%U'", Recognised, false},
 	{"Exit before auth (user '%U', 10 fails): Max auth tries reached - user '%U' from %A:22", Recognised, false},
 	{"Exit before auth from <%A:22>: %R", Recognised, false},
