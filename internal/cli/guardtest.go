@@ -192,6 +192,17 @@ type guardTestLine struct {
 	Score      float64 `json:"score"`
 	Forgiven   bool    `json:"forgiven"`
 	Forgave    float64 `json:"forgave"`
+	// Resolved are earlier failures of the process, which named no address, counted now that
+	// this line names it.
+	Resolved []guardTestResolved `json:"resolved,omitempty"`
+}
+
+type guardTestResolved struct {
+	Kind    string  `json:"kind"`
+	Address string  `json:"address"`
+	Weight  float64 `json:"weight"`
+	Verdict string  `json:"verdict"`
+	Score   float64 `json:"score"`
 }
 
 func (p *guardTestPrinter) print(h *heldLine) {
@@ -225,9 +236,14 @@ func (p *guardTestPrinter) print(h *heldLine) {
 		verdict = res.Decision.Verdict.String()
 	}
 	if p.json {
-		b, err := json.Marshal(guardTestLine{LineNumber: res.Number, Line: h.text, Outcome: res.Outcome.String(),
+		o := guardTestLine{LineNumber: res.Number, Line: h.text, Outcome: res.Outcome.String(),
 			Recognised: res.Outcome == authwatch.Recognised, Kind: kind, Address: addr, PID: f.PID, Weight: res.Weight,
-			Verdict: verdict, Score: res.Decision.Score, Forgiven: h.forgiven, Forgave: res.Forgave})
+			Verdict: verdict, Score: res.Decision.Score, Forgiven: h.forgiven, Forgave: res.Forgave}
+		for _, r := range res.Resolved {
+			o.Resolved = append(o.Resolved, guardTestResolved{Kind: r.Failure.Kind.String(), Address: r.Failure.Addr.String(),
+				Weight: r.Weight, Verdict: r.Decision.Verdict.String(), Score: r.Decision.Score})
+		}
+		b, err := json.Marshal(o)
 		if err == nil {
 			b = append(b, '\n')
 			_, err = p.w.Write(b)
@@ -258,11 +274,15 @@ func (p *guardTestPrinter) print(h *heldLine) {
 	case authwatch.Linked:
 		fmt.Fprintf(&b, "connection %s pid %d", addr, f.PID)
 	case authwatch.Unaddressed:
-		fmt.Fprintf(&b, "no address %s pid %d (no earlier line of the process names one)", kind, f.PID)
+		fmt.Fprintf(&b, "no address %s pid %d (no line of its process has named its address yet)", kind, f.PID)
 	case authwatch.Refused:
 		fmt.Fprintf(&b, "refused %s pid %d (its address may be the client's text)", kind, f.PID)
 	default:
 		b.WriteString("not recognised")
+	}
+	for _, r := range res.Resolved {
+		fmt.Fprintf(&b, "; and an earlier %s of the process: %s weight %s score %s", r.Failure.Kind, r.Decision.Verdict,
+			fmtWeight(r.Weight), fmtWeight(r.Decision.Score))
 	}
 	b.WriteString(" | ")
 	b.WriteString(h.text)
@@ -297,8 +317,12 @@ func (p *guardTestPrinter) summaryText(sum guard.ReplaySummary, cfg *guard.Confi
 	if sum.Forgiving > 0 {
 		logins += fmt.Sprintf(" (%d forgave their failures, weighing %s)", sum.Forgiving, fmtWeight(sum.Forgave))
 	}
-	fmt.Fprintf(&b, "lines: %d; failures: %d; refused: %d; no address: %d; logins: %s; connections: %d; not recognised: %d\n",
-		sum.Lines, sum.Recognised, sum.Refused, sum.Unaddressed, logins, sum.Linked, sum.Ignored)
+	unaddressed := strconv.Itoa(sum.Unaddressed)
+	if sum.Resolved > 0 {
+		unaddressed += fmt.Sprintf(" (%d given one by a later line)", sum.Resolved)
+	}
+	fmt.Fprintf(&b, "lines: %d; failures: %d; refused: %d; no address: %s; logins: %s; connections: %d; not recognised: %d\n",
+		sum.Lines, sum.Recognised, sum.Refused, unaddressed, logins, sum.Linked, sum.Ignored)
 	var kinds []string
 	for _, kc := range kindCounts(sum) {
 		kinds = append(kinds, fmt.Sprintf("%s %d", kc.kind, kc.n))
@@ -340,6 +364,7 @@ type guardTestSummary struct {
 		Recognised  int                `json:"recognised"`
 		Refused     int                `json:"refused"`
 		Unaddressed int                `json:"unaddressed"`
+		Resolved    int                `json:"resolved"`
 		Accepted    int                `json:"accepted"`
 		Forgiving   int                `json:"forgiving"`
 		Forgave     float64            `json:"forgave"`
@@ -370,6 +395,7 @@ func (p *guardTestPrinter) summaryJSON(sum guard.ReplaySummary, cfg *guard.Confi
 	var s guardTestSummary
 	o := &s.Summary
 	o.Lines, o.Recognised, o.Refused, o.Unaddressed, o.Accepted = sum.Lines, sum.Recognised, sum.Refused, sum.Unaddressed, sum.Accepted
+	o.Resolved = sum.Resolved
 	o.Forgiving, o.Forgave, o.Linked, o.Ignored, o.Capped = sum.Forgiving, sum.Forgave, sum.Linked, sum.Ignored, sum.Capped
 	o.Failures = map[string]int{}
 	for _, kc := range kindCounts(sum) {

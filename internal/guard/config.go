@@ -41,7 +41,7 @@ const (
 	DefaultBanRate    = 60
 	DefaultBanRatePer = time.Minute
 	// DefaultMaxTracked caps the addresses whose failures are being counted. A flood of lines
-	// with forged addresses then costs a fixed amount of memory (about 200 bytes an address);
+	// with forged addresses then costs a fixed amount of memory (about 170 bytes an address, its map slot included);
 	// the least recently seen address is forgotten first.
 	DefaultMaxTracked = 65536
 	// DefaultMaxSessions caps the sshd processes whose lines are correlated (authwatch.Sessions):

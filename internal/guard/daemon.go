@@ -121,8 +121,9 @@ type Stats struct {
 	// Refused counts sshd failure lines whose address could be the client's own text (a user
 	// name or certificate ID holding "from ADDR port N"): never banned on, only counted.
 	Refused int
-	// Unaddressed counts failures that name no address and whose sshd process named none
-	// before (or was forgotten): not counted against anyone.
+	// Unaddressed counts failures that named no address when read: their sshd process had
+	// named none (or was forgotten). A later line of the process that names its address
+	// counts them then (within authwatch.MaxPending); the others count against no one.
 	Unaddressed int
 	// Forgiven counts the logins that took back their process's failures (Engine.Forgive).
 	Forgiven int
@@ -303,20 +304,29 @@ func (d *Daemon) classified(ctx context.Context, l follow.Line, now time.Time, f
 	// the one its process named before, and a login forgives the process's failures.
 	ev := d.eng.Correlate(f, outcome)
 	f = ev.Failure
-	switch ev.Outcome {
-	case authwatch.Accepted:
+	// A login forgives its process's failures (when Sessions says they were all for the user
+	// who logged in); then the failures of earlier lines that named no address, which this
+	// line's address resolves, count as the line itself would.
+	if ev.Outcome == authwatch.Accepted && len(ev.Forgive) > 0 {
 		if w := d.eng.Forgive(f.PID, f.Addr, now); w > 0 {
 			d.stats.Forgiven++
 			d.cpDirty = true
 		}
-		return
+	}
+	for _, r := range ev.Resolved {
+		d.decide(ctx, l, now, r)
+	}
+	switch ev.Outcome {
 	case authwatch.Unaddressed:
 		d.stats.Unaddressed++
-		return
 	case authwatch.Recognised:
-	default:
-		return
+		d.decide(ctx, l, now, f)
 	}
+}
+
+// decide counts one failure whose address is known and acts on the Engine's decision. Called
+// with mu held.
+func (d *Daemon) decide(ctx context.Context, l follow.Line, now time.Time, f authwatch.Failure) {
 	if l.Replay && !f.Time.IsZero() && (now.Sub(f.Time) > d.eng.Config().Window || d.eng.CountedInBan(f.Addr, f.Time) ||
 		l.Pos.IsZero() && !f.Time.After(d.resumedAt)) {
 		// Read again after a restart: written longer ago than the window, it no longer

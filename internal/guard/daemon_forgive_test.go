@@ -33,6 +33,7 @@ func TestDaemonCorrelates(t *testing.T) {
 	failure := func(pid int, k authwatch.Kind) classifiedLine { return line(pid, k, authwatch.Recognised) }
 	accepted := func(pid int) classifiedLine { return line(pid, authwatch.KindNone, authwatch.Accepted) }
 	unaddressed := func(pid int, k authwatch.Kind) classifiedLine { return line(pid, k, authwatch.Unaddressed) }
+	asUser := func(l classifiedLine, u uint64) classifiedLine { l.f.User = u; return l }
 	sessions := func(n int, f func(pid int) []classifiedLine) []classifiedLine {
 		var ls []classifiedLine
 		for i := range n {
@@ -62,6 +63,12 @@ func TestDaemonCorrelates(t *testing.T) {
 		{"the line that names no address counts for its process's", append(sessions(8, func(pid int) []classifiedLine {
 			return []classifiedLine{failure(pid, authwatch.KindFailed)}
 		}), failure(99, authwatch.KindFailed), unaddressed(99, authwatch.KindMaxAttempts)), time.Second, 1, Stats{Bans: 1}},
+		{"a line that names no address counts once its process names one", append(sessions(8, func(pid int) []classifiedLine {
+			return []classifiedLine{failure(pid, authwatch.KindFailed)}
+		}), unaddressed(99, authwatch.KindMaxAttempts), linked(99)), time.Second, 1, Stats{Bans: 1, Unaddressed: 1}},
+		{"a login as another user forgives nothing", sessions(10, func(pid int) []classifiedLine {
+			return []classifiedLine{asUser(failure(pid, authwatch.KindFailed), 1), asUser(accepted(pid), 2)}
+		}), time.Second, 1, Stats{Bans: 1}},
 		{"a line that names no address, of a process not seen, counts for nobody", []classifiedLine{unaddressed(5, authwatch.KindMaxAttempts)},
 			time.Second, 0, Stats{Unaddressed: 1}},
 	}

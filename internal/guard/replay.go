@@ -42,6 +42,17 @@ type LineResult struct {
 	Decision Decision
 	// Forgave is the weight an Accepted line took back from its address (Engine.Forgive).
 	Forgave float64
+	// Resolved are the failures of earlier lines of the process that named no address, which
+	// this line's address resolves (authwatch.Event.Resolved): counted now, each with its
+	// weight and decision.
+	Resolved []ResolvedFailure
+}
+
+// ResolvedFailure is an earlier failure counted when a later line named its address.
+type ResolvedFailure struct {
+	Failure  authwatch.Failure
+	Weight   float64
+	Decision Decision
 }
 
 // ReplayBan is an address the configuration would ban.
@@ -59,8 +70,11 @@ type ReplaySummary struct {
 	Lines int
 	// Per outcome, after correlation.
 	Recognised, Refused, Unaddressed, Accepted, Linked, Ignored int
-	// Failures counts the Recognised lines per kind.
+	// Failures counts the failures per kind: Recognised lines and Resolved ones.
 	Failures map[authwatch.Kind]int
+	// Resolved counts the failures of Unaddressed lines that a later line of their process
+	// gave an address (counted in Failures too).
+	Resolved int
 	// Forgiving counts the Accepted lines that took weight back, Forgave that weight.
 	Forgiving int
 	Forgave   float64
@@ -114,32 +128,45 @@ func (r *Replay) Line(text []byte) LineResult {
 	ev := r.eng.Correlate(f, o)
 	res.Outcome, res.Failure, res.FromPID = ev.Outcome, ev.Failure, ev.FromPID
 	r.count(ev.Outcome)
-	switch ev.Outcome {
-	case authwatch.Accepted:
+	// As the Daemon does: forgive (when Sessions says the failures were all for the user who
+	// logged in), count what this line resolves, then the line.
+	if ev.Outcome == authwatch.Accepted && len(ev.Forgive) > 0 {
 		if w := r.eng.Forgive(ev.PID, ev.Addr, now); w > 0 {
 			res.Forgave = w
 			r.sum.Forgiving++
 			r.sum.Forgave = math.Round((r.sum.Forgave+w)*100) / 100 // hundredths, as the Engine counts
 		}
-	case authwatch.Recognised:
-		r.sum.Failures[ev.Kind]++
-		res.Weight = r.eng.Weight(ev.Failure)
-		res.Decision = r.eng.Observe(ev.Failure, now)
-		switch res.Decision.Verdict {
-		case Banned:
-			if i, ok := r.banAt[ev.Addr]; ok {
-				r.sum.Bans[i].Bans++
-			} else if len(r.sum.Bans) >= MaxReplayBans {
-				r.sum.BansLeftOut++
-			} else {
-				r.banAt[ev.Addr] = len(r.sum.Bans)
-				r.sum.Bans = append(r.sum.Bans, ReplayBan{Addr: ev.Addr, Score: res.Decision.Score, Bans: 1, Line: res.Number})
-			}
-		case RateCapped, CountCapped:
-			r.sum.Capped++
-		}
+	}
+	for _, f := range ev.Resolved {
+		r.sum.Resolved++
+		w, d := r.observe(f, now, res.Number)
+		res.Resolved = append(res.Resolved, ResolvedFailure{Failure: f, Weight: w, Decision: d})
+	}
+	if ev.Outcome == authwatch.Recognised {
+		res.Weight, res.Decision = r.observe(ev.Failure, now, res.Number)
 	}
 	return res
+}
+
+// observe counts one failure at now, read on line n.
+func (r *Replay) observe(f authwatch.Failure, now time.Time, n int) (float64, Decision) {
+	r.sum.Failures[f.Kind]++
+	w := r.eng.Weight(f)
+	d := r.eng.Observe(f, now)
+	switch d.Verdict {
+	case Banned:
+		if i, ok := r.banAt[f.Addr]; ok {
+			r.sum.Bans[i].Bans++
+		} else if len(r.sum.Bans) >= MaxReplayBans {
+			r.sum.BansLeftOut++
+		} else {
+			r.banAt[f.Addr] = len(r.sum.Bans)
+			r.sum.Bans = append(r.sum.Bans, ReplayBan{Addr: f.Addr, Score: d.Score, Bans: 1, Line: n})
+		}
+	case RateCapped, CountCapped:
+		r.sum.Capped++
+	}
+	return w, d
 }
 
 func (r *Replay) count(o authwatch.Outcome) {

@@ -24,7 +24,7 @@ type tracker struct {
 	free    int32 // first free entry, chained through next; -1 when none
 }
 
-// entry is one tracked address: about 170 bytes, plus its map slot.
+// entry is one tracked address: about 136 bytes, plus its map slot.
 type entry struct {
 	addr       addrKey
 	pts        [slots]uint16 // points (hundredths of a failure) per part of the window, saturating
@@ -53,12 +53,15 @@ const maxCredits = 4
 // taken back.
 const creditParts = 4
 
-// credit is what the failures of one sshd process added to its address's count.
+// credit is what the failures of one sshd process added to its address's count: 16 bytes.
 type credit struct {
-	pid int32 // 0: unused
-	cur int64 // the part pts[0] counts
+	pid int32  // 0: unused
+	cur uint32 // the low bits of the part pts[0] counts (advance drops a credit a window old)
 	pts [creditParts]uint16
 }
+
+// age is how many parts before the entry's current one the credit's pts[0] counts.
+func (e *entry) age(c *credit) int64 { return int64(int32(uint32(e.cur) - c.cur)) }
 
 // credit notes that process pid added pts in the entry's current part.
 func (e *entry) credit(pid int32, pts uint16) {
@@ -79,20 +82,20 @@ func (e *entry) credit(pid int32, pts uint16) {
 				c = &e.credits[i]
 				break
 			}
-			if e.credits[i].cur < c.cur {
+			if e.age(&e.credits[i]) > e.age(c) {
 				c = &e.credits[i]
 			}
 		}
-		*c = credit{pid: pid, cur: e.cur}
+		*c = credit{pid: pid, cur: uint32(e.cur)}
 	}
-	if d := e.cur - c.cur; d > 0 {
+	if d := e.age(c); d > 0 {
 		if d >= creditParts {
 			c.pts = [creditParts]uint16{}
 		} else {
 			copy(c.pts[d:], c.pts[:creditParts-d])
 			clear(c.pts[:d])
 		}
-		c.cur = e.cur
+		c.cur = uint32(e.cur)
 	}
 	c.pts[0] = uint16(min(uint32(c.pts[0])+uint32(pts), 0xffff))
 }
@@ -110,11 +113,11 @@ func (e *entry) forgive(pid int32) uint32 {
 			continue
 		}
 		for j, p := range c.pts {
-			part := c.cur - int64(j)
-			if p == 0 || part > e.cur || e.cur-part >= slots {
+			age := e.age(c) + int64(j)
+			if p == 0 || age < 0 || age >= slots {
 				continue
 			}
-			slot := &e.pts[part%slots]
+			slot := &e.pts[(e.cur-age)%slots]
 			t := min(*slot, p)
 			*slot -= t
 			took += uint32(t)
@@ -246,6 +249,11 @@ func (e *entry) advance(part int64) {
 		}
 	}
 	e.cur = part
+	for i := range e.credits {
+		if e.credits[i].pid != 0 && e.age(&e.credits[i]) >= slots {
+			e.credits[i] = credit{} // all of it left the window; and its cur cannot wrap round
+		}
+	}
 }
 
 // add counts pts in the current part, saturating.
