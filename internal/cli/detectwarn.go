@@ -18,11 +18,11 @@ const maxRuleWarnings = 20
 // read unfilled fields before those about rules that never apply, then a line counting the rest.
 func printRuleWarnings(w io.Writer, rs *detect.Ruleset, limit int) {
 	shown, more := 0, map[detect.WarningKind]int{}
-	for _, kinds := range [][]detect.WarningKind{{detect.Skipped}, {detect.NeverMatches, detect.UnfilledFields}, {detect.NeverApplies}} {
+	for _, kinds := range [][]detect.WarningKind{{detect.FileSkipped}, {detect.NeverMatches, detect.UnfilledFields}, {detect.NeverApplies}} {
 		for _, wn := range rs.Warnings {
 			switch {
 			case !slices.Contains(kinds, wn.Kind):
-			case wn.Kind == detect.Skipped:
+			case wn.Kind == detect.FileSkipped:
 				fmt.Fprintf(w, "detect: %s\n", wn)
 			case limit < 0 || shown < limit:
 				fmt.Fprintf(w, "detect: %s\n", wn)

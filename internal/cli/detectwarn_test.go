@@ -15,9 +15,9 @@ func TestPrintRuleWarnings(t *testing.T) {
 	rs := &detect.Ruleset{Warnings: []detect.Warning{
 		{Kind: detect.NeverApplies, File: "w1.yml", Line: 1, Msg: "never applies"},
 		{Kind: detect.NeverApplies, File: "w2.yml", Line: 1, Msg: "never applies"},
-		{Kind: detect.Skipped, File: "bad.yml", Line: 5, Msg: "broken; file skipped"},
+		{Kind: detect.FileSkipped, File: "bad.yml", Line: 5, Msg: "broken; file skipped"},
 		{Kind: detect.UnfilledFields, File: "p.yml", Line: 1, Msg: "partly"},
-		{Kind: detect.Skipped, File: "bad2.yml", Line: 2, Msg: "broken; file skipped"},
+		{Kind: detect.FileSkipped, File: "bad2.yml", Line: 2, Msg: "broken; file skipped"},
 		{Kind: detect.NeverMatches, File: "n.yml", Line: 1, Msg: "never matches"},
 	}}
 	for _, tc := range []struct {

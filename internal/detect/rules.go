@@ -63,9 +63,9 @@ type Warning struct {
 type WarningKind int
 
 const (
-	// Skipped is a rule file in a folder that could not be read or parsed: its rules were left
+	// FileSkipped is a rule file in a folder that could not be read or parsed: its rules were left
 	// out and the folder's other rules loaded.
-	Skipped WarningKind = iota
+	FileSkipped WarningKind = iota
 	// NeverApplies is a rule whose logsource selects no event firewarden produces (product
 	// windows, category network_connection …): it is not evaluated.
 	NeverApplies
@@ -85,7 +85,7 @@ type LoadOptions struct {
 	Builtin bool     // the embedded pack
 	Paths   []string // rule folders (with their subfolders) and rule files
 	// Strict refuses a folder holding a file that does not load, as a file given by itself is
-	// refused; otherwise the file is passed over with a Skipped warning.
+	// refused; otherwise the file is passed over with a FileSkipped warning.
 	Strict bool
 }
 
@@ -97,7 +97,7 @@ func LoadRules(builtin bool, paths ...string) (*Ruleset, error) {
 
 // Load reads the embedded pack (when asked) and every *.yml / *.yaml file in each path: a file,
 // or a folder and its subfolders. A file given by itself that does not load is an error naming
-// it; one in a folder is passed over with a Skipped warning (an error under Strict), and a folder
+// it; one in a folder is passed over with a FileSkipped warning (an error under Strict), and a folder
 // from which no rule loads is an error. A second rule with the same name or id is an error.
 // Every rule that loads is checked against what firewarden produces: its logsource and the
 // fields it reads (Warnings).
@@ -187,12 +187,12 @@ func (rs *Ruleset) check(r *Rule) {
 	rs.Warnings = append(rs.Warnings, w)
 }
 
-// skippedNote ends the message of a Skipped warning.
+// skippedNote ends the message of a FileSkipped warning.
 const skippedNote = "; file skipped"
 
 // addTree adds the rules of every .yml and .yaml file under dir, subfolders included, as
 // SigmaHQ lays its repository out (rules/macos/process_creation/…); hidden folders (.git,
-// .github) are skipped. A file that does not load is passed over with a Skipped warning, or
+// .github) are skipped. A file that does not load is passed over with a FileSkipped warning, or
 // ends the walk with its error under strict.
 func (rs *Ruleset) addTree(dir string, strict bool) error {
 	return fs.WalkDir(os.DirFS(dir), ".", func(p string, e fs.DirEntry, err error) error {
@@ -216,7 +216,7 @@ func (rs *Ruleset) addTree(dir string, strict bool) error {
 		if err == nil || strict {
 			return err
 		}
-		w := Warning{Kind: Skipped, File: name, Msg: err.Error()}
+		w := Warning{Kind: FileSkipped, File: name, Msg: err.Error()}
 		var se *sigma.Error
 		if errors.As(err, &se) {
 			w.Line, w.Msg = se.Line, se.Msg

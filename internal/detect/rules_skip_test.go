@@ -54,7 +54,7 @@ func TestLoadSkipsBadFiles(t *testing.T) {
 	}
 	var warned []string
 	for _, w := range rs.Warnings {
-		if w.Kind != Skipped {
+		if w.Kind != FileSkipped {
 			t.Errorf("unexpected warning %s", w)
 			continue
 		}

@@ -53,7 +53,7 @@ func TestSigmaHQShare(t *testing.T) {
 					t.Errorf("warning %q names a file that is not a rule file of %s", w, dir)
 				}
 				switch w.Kind {
-				case Skipped:
+				case FileSkipped:
 					skipped[w.File] = true
 					if w.Line == 0 {
 						t.Errorf("warning %q has no line", w)
@@ -107,7 +107,7 @@ func pct(n, of int) float64 { return 100 * float64(n) / float64(of) }
 
 var quotedRe = regexp.MustCompile(`"[^"]*"`)
 
-// genericReason is a Skipped warning's message without what is particular to the file (quotedRe
+// genericReason is a FileSkipped warning's message without what is particular to the file (quotedRe
 // names, values and conditions), so that like reasons count together.
 func genericReason(msg string) string {
 	msg = strings.TrimSuffix(msg, skippedNote)
