@@ -290,7 +290,7 @@ func (r *Reader) feedDoc(b []byte) []byte {
 	}
 	r.pend = b[end:]
 	doc := b[:end]
-	if len(r.doc) > 0 || r.docOver {
+	if len(r.doc) > 0 || r.docOver || len(doc) > r.maxDoc {
 		r.keep(doc)
 		doc = r.doc
 	}

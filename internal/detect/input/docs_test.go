@@ -297,6 +297,8 @@ func TestDocumentDamage(t *testing.T) {
 			skips: []Skip{{"in", 1, "JSON document longer than 1000 bytes"}}},
 		{name: "array element over the cap", in: "[" + exec + "," + pretty + "," + exec + "]", maxDoc: len(exec) + 10, events: 2,
 			lines: []int64{1, plines}, tooLong: 1, skips: []Skip{{"in", 1, fmt.Sprintf("JSON document longer than %d bytes", len(exec)+10)}}},
+		{name: "compact element over the cap", in: "[" + exec + "," + exec + "]\n", maxDoc: len(exec) - 1, lines: nil, tooLong: 2,
+			skips: []Skip{{"in", 1, fmt.Sprintf("JSON document longer than %d bytes", len(exec)-1)}, {"in", 1, fmt.Sprintf("JSON document longer than %d bytes", len(exec)-1)}}},
 		{name: "not JSON", in: "{ this is not json\n  at all\n}\n", malformed: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
