@@ -56,6 +56,19 @@ func (d *docScan) feed(b []byte, eol bool) (end int, broken string) {
 		i = 1
 	}
 	for ; i < len(b); i++ {
+		if d.str && !d.esc {
+			// Most strings hold no escape: find the closing quote with IndexByte and check
+			// the run before it in two more passes, all of them vectorised.
+			if j := bytes.IndexByte(b[i:], '"'); j > 0 {
+				run := b[i : i+j]
+				if bytes.IndexByte(run, '\\') < 0 {
+					if bytes.IndexByte(run, '\n') >= 0 || bytes.IndexByte(run, '\r') >= 0 {
+						return -1, brokenString
+					}
+					i += j // at the quote, which the switch below closes
+				}
+			}
+		}
 		c := b[i]
 		switch {
 		case d.str:
@@ -290,7 +303,7 @@ func (r *Reader) feedDoc(b []byte) []byte {
 	}
 	r.pend = b[end:]
 	doc := b[:end]
-	if len(r.doc) > 0 || r.docOver {
+	if len(r.doc) > 0 || r.docOver || len(doc) > r.maxDoc {
 		r.keep(doc)
 		doc = r.doc
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -38,6 +39,9 @@ func indent(t testing.TB, doc []byte, prefix, ind string) string {
 	}
 	return b.String()
 }
+
+// appleColon is a key and its colon at the start of a line of indented JSON.
+var appleColon = regexp.MustCompile(`(?m)^(\s*"(?:[^"\\]|\\.)*"): `)
 
 // layout is one way of writing documents down: it returns the input and the line each
 // document starts on.
@@ -129,6 +133,24 @@ var layouts = []struct {
 				b.WriteByte(',')
 			}
 			b.WriteByte('\n')
+		}
+		b.WriteString("]\n")
+		return b.String(), at
+	}},
+	{"log show --style json (Apple's layout)", func(t testing.TB, docs [][]byte) (string, []int64) {
+		// [{ on the first line, "key" : value, },{ between records, }] at the end
+		var b strings.Builder
+		var at []int64
+		n := int64(1)
+		b.WriteString("[")
+		for i, d := range docs {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			at = append(at, n)
+			p := appleColon.ReplaceAllString(indent(t, d, "", "  "), "$1 : ")
+			b.WriteString(p)
+			n += int64(strings.Count(p, "\n"))
 		}
 		b.WriteString("]\n")
 		return b.String(), at
@@ -297,6 +319,8 @@ func TestDocumentDamage(t *testing.T) {
 			skips: []Skip{{"in", 1, "JSON document longer than 1000 bytes"}}},
 		{name: "array element over the cap", in: "[" + exec + "," + pretty + "," + exec + "]", maxDoc: len(exec) + 10, events: 2,
 			lines: []int64{1, plines}, tooLong: 1, skips: []Skip{{"in", 1, fmt.Sprintf("JSON document longer than %d bytes", len(exec)+10)}}},
+		{name: "compact element over the cap", in: "[" + exec + "," + exec + "]\n", maxDoc: len(exec) - 1, lines: nil, tooLong: 2,
+			skips: []Skip{{"in", 1, fmt.Sprintf("JSON document longer than %d bytes", len(exec)-1)}, {"in", 1, fmt.Sprintf("JSON document longer than %d bytes", len(exec)-1)}}},
 		{name: "not JSON", in: "{ this is not json\n  at all\n}\n", malformed: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

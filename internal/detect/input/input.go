@@ -102,8 +102,10 @@ type Options struct {
 	// matter; false positives only cost time. nil decodes every line.
 	Interesting func(line []byte) bool
 	// Skip, when not nil, is told of every line the Reader passes over without reading it (one
-	// longer than MaxLine), as it happens. Lines no format recognises are not skips: they are
-	// read, and counted in Stats.Malformed.
+	// longer than MaxLine, a JSON document longer than MaxDocument), and of JSON that spread
+	// over several lines but is not valid (a document cut short, an array never closed), as it
+	// happens. Lines no format recognises are not skips: they are read, and counted in
+	// Stats.Malformed.
 	Skip func(Skip)
 }
 
@@ -122,8 +124,8 @@ type Stats struct {
 	Events    int64 // events returned by Next
 	Skipped   int64 // recognised lines Options.Interesting turned down
 	Ignored   int64 // recognised records that describe no event (see Next)
-	Malformed int64 // non-blank lines no format (or not the format asked for) recognised
-	TooLong   int64 // lines longer than MaxLine, passed over unread (see Options.Skip)
+	Malformed int64 // non-blank lines and JSON documents no format (or not the format asked for) recognised
+	TooLong   int64 // lines longer than MaxLine and documents longer than MaxDocument, passed over unread (see Options.Skip)
 	Evicted   int64 // processes the table forgot because it was full
 	// Records counts recognised lines by format, skipped and ignored ones included. A unified
 	// log record holding an eslogger message counts as unified log.
