@@ -73,7 +73,7 @@ func runDetectRulesExport(_ context.Context, a *app, args []string) error {
 // noteTranslated says on stderr, once the rules are out, which built-in rules were left out and
 // that the others were translated: a translation is not the rule that was tested, and the user
 // should not take it for one.
-func noteTranslated(a *app, rs *detect.Ruleset, format string, skipped []detect.Skipped) {
+func noteTranslated(a *app, rs *detect.Ruleset, format string, skipped []detect.NotExported) {
 	if format != detect.FormatSigma {
 		return
 	}

@@ -48,8 +48,8 @@ type ExportedRule struct {
 	Data []byte // one YAML document, ending in a newline
 }
 
-// Skipped is a built-in rule Export leaves out of FormatSigma, and why.
-type Skipped struct {
+// NotExported is a built-in rule Export leaves out of FormatSigma, and why.
+type NotExported struct {
 	Name, Reason string
 }
 
@@ -66,7 +66,7 @@ var ErrNotPortable = errors.New("no standard-field form")
 // it reads only fields of Sigma's taxonomy for its logsource category, and is an error wrapping
 // ErrNotPortable otherwise. Every document is checked with ValidateSigma before it is returned:
 // Export returns all the rules or an error, never part of them.
-func Export(rs *Ruleset, format string) (out []ExportedRule, skipped []Skipped, err error) {
+func Export(rs *Ruleset, format string) (out []ExportedRule, skipped []NotExported, err error) {
 	seen := map[string]bool{}
 	files := map[string]string{} // file name → the rule file it holds
 	for _, r := range rs.Rules {
@@ -86,7 +86,7 @@ func Export(rs *Ruleset, format string) (out []ExportedRule, skipped []Skipped, 
 			out = append(out, e)
 		case FormatSigma:
 			if _, ok := taxonomyFields[r.Logsource.Category]; r.Builtin && !ok {
-				skipped = append(skipped, Skipped{r.Name, fmt.Sprintf("its logsource category %s has no counterpart in Sigma's taxonomy", r.Logsource.Category)})
+				skipped = append(skipped, NotExported{r.Name, fmt.Sprintf("its logsource category %s has no counterpart in Sigma's taxonomy", r.Logsource.Category)})
 				continue
 			}
 			e, err := exportSigma(r)
