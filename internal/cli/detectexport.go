@@ -44,10 +44,11 @@ func runDetectRulesExport(_ context.Context, a *app, args []string) error {
 	if len(rs.Rules) == 0 {
 		return usagef("no rules to export: drop --no-builtin or give --rules DIR")
 	}
-	files, err := detect.Export(rs, *format)
+	files, skipped, err := detect.Export(rs, *format)
 	if err != nil {
 		return usagef("%v", err)
 	}
+
 	if *out == "" {
 		for i, f := range files {
 			sep := "---\n"
@@ -58,24 +59,28 @@ func runDetectRulesExport(_ context.Context, a *app, args []string) error {
 				return err
 			}
 		}
-		noteTranslated(a, rs, *format)
+		noteTranslated(a, rs, *format, skipped)
 		return nil
 	}
 	if err := writeExport(*out, files); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.Err, "detect rules export: wrote %d %s rule file(s) to %s\n", len(files), *format, *out)
-	noteTranslated(a, rs, *format)
+	noteTranslated(a, rs, *format, skipped)
 	return nil
 }
 
-// noteTranslated says on stderr, once the rules are out, that the built-in ones were translated:
-// a translation is not the rule that was tested, and the user should not take it for one.
-func noteTranslated(a *app, rs *detect.Ruleset, format string) {
+// noteTranslated says on stderr, once the rules are out, which built-in rules were left out and
+// that the others were translated: a translation is not the rule that was tested, and the user
+// should not take it for one.
+func noteTranslated(a *app, rs *detect.Ruleset, format string, skipped []detect.NotExported) {
 	if format != detect.FormatSigma {
 		return
 	}
-	n := 0
+	for _, sk := range skipped {
+		fmt.Fprintf(a.Err, "detect rules export: built-in rule %s not exported: %s\n", sk.Name, sk.Reason)
+	}
+	n := -len(skipped)
 	for _, r := range rs.Rules {
 		if r.Builtin {
 			n++

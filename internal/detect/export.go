@@ -48,6 +48,11 @@ type ExportedRule struct {
 	Data []byte // one YAML document, ending in a newline
 }
 
+// NotExported is a built-in rule Export leaves out of FormatSigma, and why.
+type NotExported struct {
+	Name, Reason string
+}
+
 // ErrNotPortable is wrapped by Export's error for a rule that reads fields outside Sigma's
 // taxonomy and has no standard-field form.
 var ErrNotPortable = errors.New("no standard-field form")
@@ -55,13 +60,13 @@ var ErrNotPortable = errors.New("no standard-field form")
 // Export returns the rules of rs as files in format, in rs's order. In FormatSigma a built-in
 // rule is written in its standard-field form (portable/NAME.yml) under a new id related to the
 // original as "derived", with status test (the translation is not the rule that was tested), the
-// ATT&CK tags of ATT&CK v19 and the analytic as a custom attribute; a rule of your own is
-// written as it is, its tags brought up to date, when it reads only fields of Sigma's taxonomy
-// for its logsource category, and is an error wrapping ErrNotPortable otherwise. Every document
-// is checked with ValidateSigma before it is returned: Export returns all the rules or an error,
-// never part of them.
-func Export(rs *Ruleset, format string) ([]ExportedRule, error) {
-	var out []ExportedRule
+// ATT&CK tags of ATT&CK v19 and the analytic as a custom attribute; a built-in rule whose
+// logsource category Sigma's taxonomy lacks (a configuration profile removed) is left out and
+// listed in skipped. A rule of one's own is written as it is, its tags brought up to date, when
+// it reads only fields of Sigma's taxonomy for its logsource category, and is an error wrapping
+// ErrNotPortable otherwise. Every document is checked with ValidateSigma before it is returned:
+// Export returns all the rules or an error, never part of them.
+func Export(rs *Ruleset, format string) (out []ExportedRule, skipped []NotExported, err error) {
 	seen := map[string]bool{}
 	files := map[string]string{} // file name → the rule file it holds
 	for _, r := range rs.Rules {
@@ -69,34 +74,38 @@ func Export(rs *Ruleset, format string) ([]ExportedRule, error) {
 		case FormatFirewarden:
 			e, err := exportNative(r)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if prev, ok := files[e.File]; ok {
 				if prev == r.File { // a file with several rules is written once
 					continue
 				}
-				return nil, fmt.Errorf("rules export: %s and %s would both be written as %s: rename one", prev, r.File, e.File)
+				return nil, nil, fmt.Errorf("rules export: %s and %s would both be written as %s: rename one", prev, r.File, e.File)
 			}
 			files[e.File] = r.File
 			out = append(out, e)
 		case FormatSigma:
+			if _, ok := taxonomyFields[r.Logsource.Category]; r.Builtin && !ok {
+				skipped = append(skipped, NotExported{r.Name, fmt.Sprintf("its logsource category %s has no counterpart in Sigma's taxonomy", r.Logsource.Category)})
+				continue
+			}
 			e, err := exportSigma(r)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if seen[e.File] {
-				return nil, fmt.Errorf("rules export: two rules would be written to %s: rename one", e.File)
+				return nil, nil, fmt.Errorf("rules export: two rules would be written to %s: rename one", e.File)
 			}
 			seen[e.File] = true
 			if err := ValidateSigma(e.Data, e.File); err != nil {
-				return nil, fmt.Errorf("rules export: %s: the exported rule is not valid Sigma: %w", r.Name, err)
+				return nil, nil, fmt.Errorf("rules export: %s: the exported rule is not valid Sigma: %w", r.Name, err)
 			}
 			out = append(out, e)
 		default:
-			return nil, fmt.Errorf("rules export: unknown format %q: want %s", format, strings.Join(ExportFormats, " or "))
+			return nil, nil, fmt.Errorf("rules export: unknown format %q: want %s", format, strings.Join(ExportFormats, " or "))
 		}
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
 // ruleSource is the text of the file r was read from.
@@ -153,50 +162,50 @@ func exportSigma(r *Rule) (ExportedRule, error) {
 	}
 
 	doc := &yaml.Node{Kind: yaml.MappingNode}
-	add := func(k string, v *yaml.Node) { doc.Content = append(doc.Content, plain(k), v) }
-	add("title", quoted(r.Title))
-	add("id", plain(id))
+	add := func(k string, v *yaml.Node) { doc.Content = append(doc.Content, yamlPlain(k), v) }
+	add("title", yamlQuoted(r.Title))
+	add("id", yamlPlain(id))
 	if related != "" {
 		add("related", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{{
-			Kind: yaml.MappingNode, Content: []*yaml.Node{plain("id"), plain(related), plain("type"), plain("derived")},
+			Kind: yaml.MappingNode, Content: []*yaml.Node{yamlPlain("id"), yamlPlain(related), yamlPlain("type"), yamlPlain("derived")},
 		}}})
 	}
-	add("status", plain(status))
+	add("status", yamlPlain(status))
 	if r.Description != "" {
-		add("description", quoted(r.Description))
+		add("description", yamlQuoted(r.Description))
 	}
 	if len(r.References) > 0 {
-		add("references", quotedList(r.References))
+		add("references", yamlQuotedList(r.References))
 	}
 	if r.Author != "" {
-		add("author", quoted(r.Author))
+		add("author", yamlQuoted(r.Author))
 	}
 	if r.Date != "" {
-		add("date", bare(r.Date))
+		add("date", yamlBare(r.Date))
 	}
 	if r.Modified != "" {
-		add("modified", bare(r.Modified))
+		add("modified", yamlBare(r.Modified))
 	}
 	if tags := exportTags(r.Tags); len(tags) > 0 {
-		add("tags", plainList(tags))
+		add("tags", yamlPlainList(tags))
 	}
 	add("logsource", logsource)
 	add("detection", detection)
 	if len(r.FalsePositives) > 0 {
-		add("falsepositives", quotedList(r.FalsePositives))
+		add("falsepositives", yamlQuotedList(r.FalsePositives))
 	}
 	if r.Level != "" {
-		add("level", plain(r.Level))
+		add("level", yamlPlain(r.Level))
 	}
 	// Custom attributes (the specification allows any): the ATT&CK analytic, which has no tag,
 	// and where the rule came from.
 	if r.Analytic != "" {
-		add(AnalyticKey, plain(r.Analytic))
+		add(AnalyticKey, yamlPlain(r.Analytic))
 	}
 	if r.Builtin {
-		fw := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{plain("rule"), plain(r.Name)}}
+		fw := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{yamlPlain("rule"), yamlPlain(r.Name)}}
 		if note != "" {
-			fw.Content = append(fw.Content, plain("note"), &yaml.Node{Kind: yaml.ScalarNode, Value: note, Style: yaml.FoldedStyle})
+			fw.Content = append(fw.Content, yamlPlain("note"), &yaml.Node{Kind: yaml.ScalarNode, Value: note, Style: yaml.FoldedStyle})
 		}
 		add("firewarden", fw)
 	}
@@ -225,13 +234,13 @@ func exportOwn(r *Rule) (ExportedRule, error) {
 	if err != nil {
 		return ExportedRule{}, err
 	}
-	if tags := mapValue(doc, "tags"); tags != nil {
-		*tags = *plainList(exportTags(r.Tags))
+	if tags := yamlMapValue(doc, "tags"); tags != nil {
+		*tags = *yamlPlainList(exportTags(r.Tags))
 	}
-	if r.Analytic != "" && mapValue(doc, AnalyticKey) == nil {
-		doc.Content = append(doc.Content, plain(AnalyticKey), plain(r.Analytic))
+	if r.Analytic != "" && yamlMapValue(doc, AnalyticKey) == nil {
+		doc.Content = append(doc.Content, yamlPlain(AnalyticKey), yamlPlain(r.Analytic))
 	}
-	return encodeExport(r, doc, mapValue(doc, "logsource"))
+	return encodeExport(r, doc, yamlMapValue(doc, "logsource"))
 }
 
 // encodeExport writes doc as one YAML document with the specification's four-space indent.
@@ -262,10 +271,10 @@ func exportOrigin(r *Rule) string {
 func exportFileName(r *Rule, logsource *yaml.Node) string {
 	prefix := ""
 	cat, prod := "", ""
-	if v := mapValue(logsource, "category"); v != nil {
+	if v := yamlMapValue(logsource, "category"); v != nil {
 		cat = v.Value
 	}
-	if v := mapValue(logsource, "product"); v != nil {
+	if v := yamlMapValue(logsource, "product"); v != nil {
 		prod = v.Value
 	}
 	switch cat {
@@ -323,8 +332,8 @@ func ruleNode(r *Rule) (*yaml.Node, error) {
 	return nil, fmt.Errorf("rules export: %s: rule %s is no longer in the file", r.File, r.Name)
 }
 
-// mapValue is the value of key in mapping m, or nil.
-func mapValue(m *yaml.Node, key string) *yaml.Node {
+// yamlMapValue is the value of key in mapping m, or nil.
+func yamlMapValue(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -336,30 +345,30 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func plain(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+func yamlPlain(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 
-// bare is a scalar written without quotes whatever it looks like: a date, as SigmaHQ writes
+// yamlBare is a scalar written without quotes whatever it looks like: a date, as SigmaHQ writes
 // them (date: 2026-11-22), which a YAML 1.1 reader may take for a timestamp and a Sigma reader
 // reads as the date.
-func bare(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
+func yamlBare(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
 
-// quoted is a string in single quotes, as the specification asks for string values.
-func quoted(s string) *yaml.Node {
+// yamlQuoted is a string in single quotes, as the specification asks for string values.
+func yamlQuoted(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.SingleQuotedStyle}
 }
 
-func quotedList(ss []string) *yaml.Node {
+func yamlQuotedList(ss []string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, s := range ss {
-		n.Content = append(n.Content, quoted(s))
+		n.Content = append(n.Content, yamlQuoted(s))
 	}
 	return n
 }
 
-func plainList(ss []string) *yaml.Node {
+func yamlPlainList(ss []string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, s := range ss {
-		n.Content = append(n.Content, plain(s))
+		n.Content = append(n.Content, yamlPlain(s))
 	}
 	return n
 }

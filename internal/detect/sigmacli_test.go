@@ -28,7 +28,7 @@ func TestSigmaCLIConverts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Export(rs, FormatSigma)
+	files, _, err := Export(rs, FormatSigma)
 	if err != nil {
 		t.Fatal(err)
 	}
