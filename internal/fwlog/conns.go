@@ -170,9 +170,9 @@ func (cs *connStore) eachOutside(f func(netip.Addr, *cell)) {
 	cs.wide.each(func(k connKey, c cell) { f(k.outside.Addr(), &c) })
 }
 
-// eachOutside calls f for every outside address with its packets: from the store's own tables
-// once split, otherwise summed from the rows now. The sums are made in parts, each over the
-// addresses whose hash falls in it, so that they take a fraction of the memory of the rows
+// eachOutsideCount calls f for every outside address with its packets: from the store's own
+// tables once split, otherwise summed from the rows now. The sums are made in parts, each over
+// the addresses whose hash falls in it, so that they take a fraction of the memory of the rows
 // (about 4 MB a part) rather than a second table as large as the rows.
 func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	if cs.out4 != nil {
