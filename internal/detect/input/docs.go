@@ -30,10 +30,9 @@ type docScan struct {
 	scalar bool // a number or literal: it ends at the next delimiter
 }
 
-// Reasons a value cannot be JSON, as feed gives them.
-const (
-	brokenString = "a line ends inside a string"
-)
+// brokenString is feed's reason for a value that cannot be JSON: a string holding a raw line
+// end, which JSON forbids, so a string never runs on to the next line.
+const brokenString = "a line ends inside a string"
 
 // feed scans b, the next bytes of the value (which must start with b[0], not white space, on
 // the first call). eol says b ends a line. It returns the index just past the value when the
