@@ -118,7 +118,7 @@ func commandTable() []*cmdSpec {
 			verbs: []*cmdSpec{
 				{
 					name: "summarize", args: "FILE…", files: true,
-					summary: "summarise ipfw, pf, ALF and netfilter logs",
+					summary: "summarise ipfw, pf, ALF, netfilter, filterlog, Windows and MikroTik logs",
 					desc: "Reads ipfw, pf (pflog as tcpdump prints it), macOS Application Firewall, netfilter (iptables, " +
 						"nftables, ufw, firewalld, UniFi/EdgeOS, Proxmox pve-firewall.log), pfSense/OPNsense filterlog, " +
 						"Windows Firewall pfirewall.log and MikroTik RouterOS log lines, recognising the format of each line unless --format says it, and prints tables of the top " +
