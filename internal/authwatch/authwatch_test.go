@@ -323,13 +323,23 @@ func TestParseNoClock(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k := KindNone; k <= KindRefused; k++ {
+	for k := KindNone; k <= KindFailedKey; k++ {
 		if s := k.String(); s == "" || strings.HasPrefix(s, "kind(") {
 			t.Errorf("Kind(%d).String() = %q", k, s)
 		}
 	}
 	if s := Kind(200).String(); s != "kind(200)" {
 		t.Errorf("Kind(200).String() = %q, want kind(200)", s)
+	}
+	for o := Ignored; o <= Linked; o++ {
+		if s := o.String(); s == "" || strings.HasPrefix(s, "outcome(") {
+			t.Errorf("Outcome(%d).String() = %q", o, s)
+		}
+	}
+	for m := MethodPassword; m <= MethodOther; m++ {
+		if s := m.String(); s == "" || strings.HasPrefix(s, "method(") {
+			t.Errorf("Method(%d).String() = %q", m, s)
+		}
 	}
 }
 

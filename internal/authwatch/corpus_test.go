@@ -165,7 +165,6 @@ func readFail2ban(t *testing.T, paths []string) []f2bLine {
 					l.modes[m] = x
 				}
 			}
-			// A line tested twice in one mode under opposite constraints keeps the last.
 			out = append(out, l)
 		}
 	}
