@@ -37,7 +37,7 @@ const (
 // something would, 2 when the log cannot be read.
 func runGuardTest(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("guard test")
-	which := fs.String("print", "all", "which lines to print, `WHICH`: all, failures (recognised failures), missed (the lines not recognised at all, to look for what the parser misses), or none (the summary only)")
+	which := fs.String("print", "all", "which lines to print, `WHICH`: all, failures (the lines that count a failure), missed (the lines not recognised at all, to look for what the parser misses), or none (the summary only)")
 	files, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -214,7 +214,7 @@ func (p *guardTestPrinter) print(h *heldLine) {
 	case "none":
 		return
 	case "failures":
-		if res.Outcome != authwatch.Recognised {
+		if res.Outcome != authwatch.Recognised && len(res.Resolved) == 0 {
 			return
 		}
 	case "missed":
