@@ -18,6 +18,12 @@ func caseEvents(tb testing.TB) []*event.Event {
 	if err != nil || len(names) == 0 {
 		tb.Fatalf("no cases: %v", err)
 	}
+	return decodeEvents(tb, names)
+}
+
+// decodeEvents reads every event of the named telemetry files, each a copy of its own.
+func decodeEvents(tb testing.TB, names []string) []*event.Event {
+	tb.Helper()
 	var evs []*event.Event
 	for _, name := range names {
 		f, err := os.Open(name)

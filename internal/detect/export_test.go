@@ -3,7 +3,6 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/firewarden/firewarden/internal/detect/event"
-	"github.com/firewarden/firewarden/internal/detect/input"
 	"github.com/firewarden/firewarden/internal/detect/sigma"
 )
 
@@ -322,30 +320,14 @@ func exportCaseEvents(t *testing.T) []*event.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []*event.Event
+	var names []string
 	for _, name := range files {
 		if st, err := os.Stat(name); err != nil || st.IsDir() || slices.Contains([]string{"expected.txt", "want", "allow.yaml"}, filepath.Base(name)) {
 			continue
 		}
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := input.NewReader(f, name, input.Options{})
-		for {
-			ev, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := *ev
-			evs = append(evs, &c)
-		}
-		f.Close()
+		names = append(names, name)
 	}
-	return evs
+	return decodeEvents(t, names)
 }
 
 // exportGaps are the events of testdata/cases a built-in rule matches and its exported form
