@@ -238,8 +238,12 @@ func (c *Config) Summary() string {
 	if backend == "" {
 		backend = "the default backend"
 	}
-	return fmt.Sprintf("ban after %s failures in %s for %s (doubling up to %s); at most %d bans, %d per %s; %d extra allowlist entries; %s; %s",
-		formatFloat(c.Failures), formatDuration(c.Window), formatDuration(c.BanTime), formatDuration(c.MaxBanTime),
+	mode := c.Mode
+	if mode == "" {
+		mode = DefaultMode
+	}
+	return fmt.Sprintf("ban after %s failures (mode %s) in %s for %s (doubling up to %s); at most %d bans, %d per %s; %d extra allowlist entries; %s; %s",
+		formatFloat(c.Failures), mode, formatDuration(c.Window), formatDuration(c.BanTime), formatDuration(c.MaxBanTime),
 		c.MaxBans, c.BanRate, formatDuration(c.BanRatePer), len(c.Allowlist), src, backend)
 }
 

@@ -224,7 +224,7 @@ func TestParseConfigErrors(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	c := Default()
-	want := "ban after 10 failures in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend"
+	want := "ban after 10 failures (mode normal) in 30m for 15m (doubling up to 7d); at most 100000 bans, 60 per 1m; 0 extra allowlist entries; the OS default sources; the default backend"
 	if got := c.Summary(); got != want {
 		t.Errorf("Default().Summary() = %q\nwant %q", got, want)
 	}
@@ -232,6 +232,10 @@ func TestSummary(t *testing.T) {
 	c.Backend = "nft"
 	if got := c.Summary(); !strings.HasSuffix(got, "; file /var/log/auth.log, journal (ssh.service); nft") {
 		t.Errorf("Summary() = %q, want the sources and backend at its end", got)
+	}
+	c.Mode = ModeAggressive
+	if got := c.Summary(); !strings.HasPrefix(got, "ban after 10 failures (mode aggressive) in 30m") {
+		t.Errorf("Summary() with mode aggressive = %q, want the mode named", got)
 	}
 }
 
