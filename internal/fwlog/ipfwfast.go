@@ -127,7 +127,7 @@ func endpoint4(b []byte) (uint64, bool) {
 }
 
 // lineIPFW counts a line ipfwFast read, as Line and count count the Event ParseIPFW makes of it.
-func (s *Summary) lineIPFW(l *fastLine, seq int64) {
+func (s *Summary) lineIPFW(l *fastLine, seq int64, tail []byte) {
 	s.Parsed++
 	s.ByFormat[FormatIPFW]++
 	if len(l.stamp) > 0 {
@@ -151,6 +151,9 @@ func (s *Summary) lineIPFW(l *fastLine, seq int64) {
 		s.addConn(connKey{a, l.proto, unpackEndpoint(inside), unpackEndpoint(outside)}, l.dir)
 	}
 	s.lastSide = s.addSide(a, l.proto, true, dstPort, l.dir)
+	if tail != nil {
+		s.remember(tail, l.proto, l.dir, true, true)
+	}
 }
 
 // unpackEndpoint is the AddrPort of an address<<16 | port word.

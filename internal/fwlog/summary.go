@@ -60,9 +60,7 @@ type Summary struct {
 
 	// The memo replays lines seen before. In an ipfw log most lines repeat exactly after their
 	// timestamp (the same connection, rule and interface), so a hit skips parsing and every map
-	// lookup: it only bumps the slots the first parse used. It serves the ipfw lines the fast
-	// path (ipfwFast) does not take: hashing and comparing a line's tail costs more than the
-	// fast path's whole parse. Bounded, dropped when any table
+	// lookup: it only bumps the slots the first parse used. Bounded, dropped when any table
 	// prunes (slot indexes move), and switched off when it stops paying (many distinct lines).
 	memo       map[string]memoEntry
 	memoOff    bool
@@ -227,13 +225,6 @@ func (s *Summary) Line(line []byte, seq int64) {
 		s.Blank++
 		return
 	}
-	if (s.opts.Format == FormatUnknown || s.opts.Format == FormatIPFW) && !s.general {
-		// The fast path reads a common ipfw line in less time than the memo takes to look it up.
-		if l, ok := ipfwFast(line); ok {
-			s.lineIPFW(&l, seq)
-			return
-		}
-	}
 	var tail []byte
 	if !s.memoOff && (s.opts.Format == FormatUnknown || s.opts.Format == FormatIPFW) {
 		var stamp []byte
@@ -248,6 +239,12 @@ func (s *Summary) Line(line []byte, seq int64) {
 		// each miss costs a lookup and an insertion for nothing.
 		if s.memoMisses > memoProbe && s.memoMisses > 4*s.memoHits {
 			s.memoOff, s.memo = true, nil
+		}
+	}
+	if (s.opts.Format == FormatUnknown || s.opts.Format == FormatIPFW) && !s.general {
+		if l, ok := ipfwFast(line); ok {
+			s.lineIPFW(&l, seq, tail)
+			return
 		}
 	}
 	e := &s.ev
