@@ -20,13 +20,18 @@ type fastLine struct {
 	proto                      Proto  // ProtoTCP or ProtoUDP
 	dir                        Dir    // DirIn or DirOut
 	src, dst                   uint64 // address<<16 | port, as in connKey4
+	untagged                   bool   // (when not ok) the line holds no "ipfw: " at all
 }
 
 // ipfwFast reads line (already trimmed on the right) when it has the common shape; ok is false
 // for any other line, which says nothing about whether the line is valid.
 func ipfwFast(line []byte) (l fastLine, ok bool) {
 	i := bytes.Index(line, []byte("ipfw: "))
-	if i <= 0 || (line[i-1] != ' ' && line[i-1] != '\t') {
+	if i < 0 {
+		l.untagged = true
+		return l, false
+	}
+	if i == 0 || (line[i-1] != ' ' && line[i-1] != '\t') {
 		return l, false // no tag (or ip6fw's), or a tag glued to a word: the general path decides
 	}
 	rest := skipSpaces(line[i+len("ipfw: "):])

@@ -2,6 +2,8 @@ package fwlog
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,6 +94,14 @@ func TestIPFWFastSameReport(t *testing.T) {
 	// Rules 0120 and 120 are two rows.
 	for _, r := range []string{"0120", "120", "0", "00", "99999", "65535", "65536", "120"} {
 		lines = append(lines, []byte("Nov  9 00:00:01 host kernel: ipfw: "+r+" Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0"))
+	}
+	// Every fixture of every format, as one log: the lines the fast path refuses (ip6fw, pf,
+	// netfilter, ALF…) must come out of the general path as they did.
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*"))
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil && !bytes.Contains(data, []byte{0}) {
+			lines = append(lines, bytes.Split(data, []byte("\n"))...)
+		}
 	}
 	for _, f := range []Format{FormatUnknown, FormatIPFW} {
 		for _, maxKeys := range []int{0, 3} { // 3: the rules table prunes

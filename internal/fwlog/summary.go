@@ -241,22 +241,32 @@ func (s *Summary) Line(line []byte, seq int64) {
 			s.memoOff, s.memo = true, nil
 		}
 	}
+	untagged := false // the line has no "ipfw: "
 	if (s.opts.Format == FormatUnknown || s.opts.Format == FormatIPFW) && !s.general {
-		if l, ok := ipfwFast(line); ok {
+		l, ok := ipfwFast(line)
+		if ok {
 			s.lineIPFW(&l, seq, tail)
 			return
 		}
+		untagged = l.untagged
 	}
 	e := &s.ev
 	e.Reset()
 	var ok, mine bool
 	if p := parserFor(s.opts.Format); p != nil {
 		ok, mine = p(line, e)
-	} else if ok, mine = ParseIPFW(line, e); !mine {
-		// Most lines of the logs this reads are ipfw: try it first, then look for the others' marks.
-		if p := detect(line); p != nil {
-			e.Reset()
-			ok, mine = p(line, e)
+	} else {
+		// Most lines of the logs this reads are ipfw: try it first, then look for the others'
+		// marks. Without "ipfw: " only an ip6fw line can be ParseIPFW's: the other formats'
+		// lines are not searched for the tag twice.
+		if !untagged || bytes.Contains(line, []byte("ip6fw: ")) {
+			ok, mine = ParseIPFW(line, e)
+		}
+		if !mine {
+			if p := detect(line); p != nil {
+				e.Reset()
+				ok, mine = p(line, e)
+			}
 		}
 	}
 	switch {
