@@ -75,6 +75,7 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 	stdinSeen := false
 	for _, name := range files {
 		var r io.Reader
+		var size int64 // of a regular file, a hint for the summary's tables
 		if name == "-" {
 			if stdinSeen {
 				return usagef("- (standard input) is given twice; it can be read once")
@@ -95,6 +96,7 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 					return usagef("%s is a directory; give log files", name)
 				}
 				total += st.Size()
+				size = st.Size()
 			}
 			r = fh
 		}
@@ -105,7 +107,10 @@ func runLogs(ctx context.Context, a *app, args []string) error {
 			return usagef("%s: %v", name, err)
 		}
 		closers = append(closers, dr)
-		sources = append(sources, fwlog.Source{Name: name, Reader: dr})
+		if fwlog.Compressed(dr) {
+			size = 0
+		}
+		sources = append(sources, fwlog.Source{Name: name, Reader: dr, Size: size})
 	}
 
 	stop := a.progress(counters, total)

@@ -26,7 +26,10 @@ type connBatch struct {
 }
 
 // aggregate counts the batches into total in chunk order, and recycles their buffers.
-func aggregate(total *Summary, workers int, batches <-chan *connBatch, free chan []byte, spare chan *connBatch) {
+// size is the input's length in bytes (0: unknown); see presize.
+func aggregate(total *Summary, workers int, batches <-chan *connBatch, free chan []byte, spare chan *connBatch, size int64) {
+	var done int64 // bytes of the batches counted
+	presized := size <= 0
 	remap := make([][]uint16, workers)
 	pending := map[int64]*connBatch{}
 	next := int64(0)
@@ -45,6 +48,11 @@ func aggregate(total *Summary, workers int, batches <-chan *connBatch, free chan
 			}
 			remap[b.worker] = rm
 			total.countBatch(b, rm)
+			done += int64(len(b.data))
+			if !presized && total.cs.k4.n >= presizeFrom {
+				presized = true
+				presize(total.cs.k4, done, size)
+			}
 			recycle(free, b.data)
 			b.acts, b.recs, b.wide, b.data = b.acts[:0], b.recs[:0], b.wide[:0], nil
 			select {
@@ -53,6 +61,23 @@ func aggregate(total *Summary, workers int, batches <-chan *connBatch, free chan
 			}
 		}
 	}
+}
+
+// presizeFrom is the number of packed rows from which the aggregator sizes the table's index for
+// the whole input: smaller tables grow by doubling as usual (and a log of few connections never
+// gets here).
+const presizeFrom = 1 << 16
+
+// presize sizes t's index for the rows it will hold at the end of the input (size bytes, done of
+// them read), guessed as if new rows kept coming at the rate they came so far (the most they can,
+// since distinct rows come ever slower), within the table's cap. The doublings it saves rehash
+// every row each; the guess only costs index slots (4 bytes each) when too high.
+func presize[K tableKey](t *keyTable[K], done, size int64) {
+	if done <= 0 || size <= done {
+		return
+	}
+	want := float64(t.n) * float64(size) / float64(done)
+	t.reserve(int(min(want, float64(t.max))))
 }
 
 // countBatch counts a batch's rows, with the worker's action numbers mapped through remap. Packed

@@ -79,7 +79,14 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 		}
 		return &decoder{open: open, zstd: true, collect: window >= collectWindow}, nil
 	}
-	return &decoder{r: br}, nil
+	return &decoder{r: br, plain: true}, nil
+}
+
+// Compressed reports whether r, a reader Decompress returned, unpacks its input (so that the
+// input's size says nothing of the content's).
+func Compressed(r io.Reader) bool {
+	d, ok := r.(*decoder)
+	return ok && !d.plain
 }
 
 // frameWindow is the history a zstd frame needs: its window, or for a single-segment frame
@@ -99,6 +106,7 @@ type decoder struct {
 	open    func() (io.ReadCloser, error) // makes r and c at the first Read
 	zstd    bool
 	collect bool // collect garbage after Close: the window was large
+	plain   bool // not compressed: the content is the input
 }
 
 // collectWindow is the zstd window from which closing a decoder runs the garbage collector. The
@@ -143,6 +151,10 @@ func (d *decoder) Close() error {
 type Source struct {
 	Name   string
 	Reader io.Reader
+	// Size is how many bytes Reader yields, when known (0: unknown). It is only a hint: with
+	// the sizes of all sources, Summarize sizes the connection table's index once from how fast
+	// it fills, rather than doubling it (and rehashing every row) again and again.
+	Size int64
 }
 
 // Counter counts bytes as they are read, for progress reports.
@@ -199,7 +211,7 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 	aggDone := make(chan struct{})
 	go func() {
 		defer close(aggDone)
-		aggregate(total, workers, batches, free, spare)
+		aggregate(total, workers, batches, free, spare, inputSize(sources))
 	}()
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -267,6 +279,18 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 		}
 	}
 	return total, classics[0], nil
+}
+
+// inputSize is the bytes of all the sources, 0 when any is unknown.
+func inputSize(sources []Source) int64 {
+	var n int64
+	for _, s := range sources {
+		if s.Size <= 0 {
+			return 0
+		}
+		n += s.Size
+	}
+	return n
 }
 
 // MaxLine is the longest line kept whole; the rest of a longer one is dropped and the line is

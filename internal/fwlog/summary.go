@@ -66,6 +66,7 @@ type Summary struct {
 	memoOff    bool
 	memoHits   int64
 	memoMisses int64
+	general    bool     // never take the ipfw fast path (tests compare the two paths)
 	lastPacked bool     // the last row counted was packed, as lastKey
 	lastKey    connKey4 // (the memo keeps the row itself, not its slot)
 
@@ -240,16 +241,32 @@ func (s *Summary) Line(line []byte, seq int64) {
 			s.memoOff, s.memo = true, nil
 		}
 	}
+	untagged := false // the line has no "ipfw: "
+	if (s.opts.Format == FormatUnknown || s.opts.Format == FormatIPFW) && !s.general {
+		l, ok := ipfwFast(line)
+		if ok {
+			s.lineIPFW(&l, seq, tail)
+			return
+		}
+		untagged = l.untagged
+	}
 	e := &s.ev
 	e.Reset()
 	var ok, mine bool
 	if p := parserFor(s.opts.Format); p != nil {
 		ok, mine = p(line, e)
-	} else if ok, mine = ParseIPFW(line, e); !mine {
-		// Most lines of the logs this reads are ipfw: try it first, then look for the others' marks.
-		if p := detect(line); p != nil {
-			e.Reset()
-			ok, mine = p(line, e)
+	} else {
+		// Most lines of the logs this reads are ipfw: try it first, then look for the others'
+		// marks. Without "ipfw: " only an ip6fw line can be ParseIPFW's: the other formats'
+		// lines are not searched for the tag twice.
+		if !untagged || bytes.Contains(line, []byte("ip6fw: ")) {
+			ok, mine = ParseIPFW(line, e)
+		}
+		if !mine {
+			if p := detect(line); p != nil {
+				e.Reset()
+				ok, mine = p(line, e)
+			}
 		}
 	}
 	switch {
@@ -269,27 +286,41 @@ func (s *Summary) Line(line []byte, seq int64) {
 	s.Parsed++
 	s.ByFormat[e.Format]++
 	if len(e.Stamp) > 0 {
-		if !s.haveFirst || seq < s.firstSeq {
-			s.first, s.firstSeq, s.haveFirst = append(s.first[:0], e.Stamp...), seq, true
-		}
-		if !s.haveLast || seq > s.lastSeq {
-			s.last, s.lastSeq, s.haveLast = append(s.last[:0], e.Stamp...), seq, true
-		}
+		s.seen(e.Stamp, seq)
 	}
 	s.count(e)
-	if tail != nil && e.Format == FormatIPFW && e.Kind == KindPacket && s.lastPacked && !s.memoOff && len(s.memo) < memoMax {
-		if s.memo == nil {
-			s.memo = map[string]memoEntry{}
-		}
-		m := memoEntry{gen: s.gen(), proto: e.Proto, dir: e.Dir, row: s.lastKey, ruleAt: -1, ifAt: -1, side: s.lastSide}
-		if len(e.Rule) > 0 {
-			m.ruleAt = s.lastRuleAt
-		}
-		if len(e.Iface) > 0 {
-			m.ifAt = s.lastIfAt
-		}
-		s.memo[string(tail)] = m
+	if tail != nil && e.Format == FormatIPFW && e.Kind == KindPacket {
+		s.remember(tail, e.Proto, e.Dir, len(e.Rule) > 0, len(e.Iface) > 0)
 	}
+}
+
+// seen keeps stamp as the first or last timestamp when seq is the lowest or highest yet.
+func (s *Summary) seen(stamp []byte, seq int64) {
+	if !s.haveFirst || seq < s.firstSeq {
+		s.first, s.firstSeq, s.haveFirst = append(s.first[:0], stamp...), seq, true
+	}
+	if !s.haveLast || seq > s.lastSeq {
+		s.last, s.lastSeq, s.haveLast = append(s.last[:0], stamp...), seq, true
+	}
+}
+
+// remember keeps in the memo what counting the ipfw packet line whose text after the timestamp
+// is tail did, when its row was packed and the memo has room.
+func (s *Summary) remember(tail []byte, proto Proto, d Dir, hasRule, hasIface bool) {
+	if !s.lastPacked || s.memoOff || len(s.memo) >= memoMax {
+		return
+	}
+	if s.memo == nil {
+		s.memo = map[string]memoEntry{}
+	}
+	m := memoEntry{gen: s.gen(), proto: proto, dir: d, row: s.lastKey, ruleAt: -1, ifAt: -1, side: s.lastSide}
+	if hasRule {
+		m.ruleAt = s.lastRuleAt
+	}
+	if hasIface {
+		m.ifAt = s.lastIfAt
+	}
+	s.memo[string(tail)] = m
 }
 
 // replay counts a line the memo has seen: what count did for it, without parsing.
@@ -297,12 +328,7 @@ func (s *Summary) replay(m memoEntry, stamp []byte, seq int64) {
 	s.Parsed++
 	s.ByFormat[FormatIPFW]++
 	if len(stamp) > 0 {
-		if !s.haveFirst || seq < s.firstSeq {
-			s.first, s.firstSeq, s.haveFirst = append(s.first[:0], stamp...), seq, true
-		}
-		if !s.haveLast || seq > s.lastSeq {
-			s.last, s.lastSeq, s.haveLast = append(s.last[:0], stamp...), seq, true
-		}
+		s.seen(stamp, seq)
 	}
 	s.protos[m.proto]++
 	if m.ruleAt >= 0 {
@@ -377,20 +403,10 @@ func (s *Summary) count(e *Event) {
 	// A packet (or a Stealth Mode attempt with addresses).
 	s.lastPacked = false
 	s.protos[e.Proto]++
-	if len(e.Rule) > 0 && e.Kind == KindPacket {
-		k := append(append(s.keyBuf[:0], byte('0'+e.Format)), e.Rule...)
-		s.keyBuf = k
-		if s.lastRule == nil || !bytes.Equal(k, s.lastRule) {
-			s.lastRule, s.lastRuleAt = append(s.lastRule[:0], k...), s.rules.slot(k)
-		}
-		s.rules.cells[s.lastRuleAt].add(e.Dir, 1)
+	if e.Kind == KindPacket {
+		s.countRule(e.Format, e.Rule, e.Dir)
 	}
-	if len(e.Iface) > 0 {
-		if s.lastIface == nil || !bytes.Equal(e.Iface, s.lastIface) {
-			s.lastIface, s.lastIfAt = append(s.lastIface[:0], e.Iface...), s.ifaces.slot(e.Iface)
-		}
-		s.ifaces.cells[s.lastIfAt].add(e.Dir, 1)
-	}
+	s.countIface(e.Iface, e.Dir)
 	src := netip.AddrPortFrom(e.Src, e.SrcPort)
 	dst := netip.AddrPortFrom(e.Dst, e.DstPort)
 	inside, outside := dst, src // inbound, and unknown as the 2005 script did
@@ -400,6 +416,30 @@ func (s *Summary) count(e *Event) {
 	a := s.action(e.Format, e.Action)
 	s.addConn(connKey{a, e.Proto, inside, outside}, e.Dir)
 	s.lastSide = s.addSide(a, e.Proto, e.HasPorts, e.DstPort, e.Dir)
+}
+
+// countRule counts a packet of rule (none when empty) of format f.
+func (s *Summary) countRule(f Format, rule []byte, d Dir) {
+	if len(rule) == 0 {
+		return
+	}
+	k := append(append(s.keyBuf[:0], byte('0'+f)), rule...)
+	s.keyBuf = k
+	if s.lastRule == nil || !bytes.Equal(k, s.lastRule) {
+		s.lastRule, s.lastRuleAt = append(s.lastRule[:0], k...), s.rules.slot(k)
+	}
+	s.rules.cells[s.lastRuleAt].add(d, 1)
+}
+
+// countIface counts a packet on interface iface (none when empty).
+func (s *Summary) countIface(iface []byte, d Dir) {
+	if len(iface) == 0 {
+		return
+	}
+	if s.lastIface == nil || !bytes.Equal(iface, s.lastIface) {
+		s.lastIface, s.lastIfAt = append(s.lastIface[:0], iface...), s.ifaces.slot(iface)
+	}
+	s.ifaces.cells[s.lastIfAt].add(d, 1)
 }
 
 // addSide counts a packet in the side tables and returns where.

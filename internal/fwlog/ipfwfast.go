@@ -1,0 +1,167 @@
+package fwlog
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// The ipfw fast path. Most lines of a large ipfw log have one shape:
+//
+//	STAMP HOST kernel: ipfw: RULE ACTION TCP|UDP A.B.C.D:P A.B.C.D:P in|out via IF
+//
+// ipfwFast reads exactly that shape straight into what Summary counts (packed IPv4 endpoints,
+// no Event, no netip values), and refuses anything else, which then takes the general path
+// (ParseIPFW and count). For every line it accepts, ParseIPFW would give the same fields: the
+// fuzz test FuzzIPFWFast holds it to that, so the report cannot depend on which path a line took.
+
+// fastLine is what ipfwFast read from a line. Slices point into the line.
+type fastLine struct {
+	stamp, rule, action, iface []byte
+	proto                      Proto  // ProtoTCP or ProtoUDP
+	dir                        Dir    // DirIn or DirOut
+	src, dst                   uint64 // address<<16 | port, as in connKey4
+	untagged                   bool   // (when not ok) the line holds no "ipfw: " at all
+}
+
+// ipfwFast reads line (already trimmed on the right) when it has the common shape; ok is false
+// for any other line, which says nothing about whether the line is valid.
+func ipfwFast(line []byte) (l fastLine, ok bool) {
+	i := bytes.Index(line, []byte("ipfw: "))
+	if i < 0 {
+		l.untagged = true
+		return l, false
+	}
+	if i == 0 || (line[i-1] != ' ' && line[i-1] != '\t') {
+		return l, false // no tag (or ip6fw's), or a tag glued to a word: the general path decides
+	}
+	rest := skipSpaces(line[i+len("ipfw: "):])
+	if len(rest) == 0 || rest[0] < '0' || rest[0] > '9' {
+		return l, false // "limit", "Stealth Mode", Refuse's rule -1, or malformed
+	}
+	end := bytes.IndexByte(rest, ' ')
+	if end <= 0 || !isDigits(rest[:end]) {
+		return l, false
+	}
+	l.rule, rest = rest[:end], rest[end+1:]
+	// The action is everything up to the first protocol token, as ParseIPFW reads it.
+	actStart := rest
+	var proto []byte
+	for {
+		tok, after := nextToken(rest)
+		if len(tok) == 0 {
+			return l, false
+		}
+		if isIPFWProto(tok) {
+			if n := len(actStart) - len(rest); n > 0 {
+				l.action = trimRight(actStart[:n])
+			}
+			proto, rest = tok, after
+			break
+		}
+		rest = after
+	}
+	switch string(proto) {
+	case "TCP":
+		l.proto = ProtoTCP
+	case "UDP":
+		l.proto = ProtoUDP
+	default:
+		return l, false
+	}
+	if len(l.action) == 0 {
+		return l, false
+	}
+	var src, dst []byte
+	src, rest = nextToken(rest)
+	dst, rest = nextToken(rest)
+	if l.src, ok = endpoint4(src); !ok {
+		return l, false
+	}
+	if l.dst, ok = endpoint4(dst); !ok {
+		return l, false
+	}
+	rest = skipSpaces(rest)
+	switch {
+	case bytes.HasPrefix(rest, []byte("in via ")):
+		l.dir, rest = DirIn, rest[len("in via "):]
+	case bytes.HasPrefix(rest, []byte("out via ")):
+		l.dir, rest = DirOut, rest[len("out via "):]
+	default:
+		return l, false
+	}
+	l.iface, rest = nextToken(rest)
+	if len(l.iface) == 0 || len(skipSpaces(rest)) > 0 {
+		return l, false
+	}
+	if s, _, ok := leadingStamp(line); ok {
+		l.stamp = s
+	}
+	return l, true
+}
+
+// endpoint4 reads "A.B.C.D:P" as parseEndpoint does (no leading zeros, each part ≤ 255, port ≤
+// 65535) into address<<16 | port.
+func endpoint4(b []byte) (uint64, bool) {
+	var w uint64
+	i := 0
+	for part := range 4 {
+		if part > 0 {
+			if i >= len(b) || b[i] != '.' {
+				return 0, false
+			}
+			i++
+		}
+		start, val := i, uint64(0)
+		for i < len(b) && i-start < 3 && b[i] >= '0' && b[i] <= '9' {
+			val = val*10 + uint64(b[i]-'0')
+			i++
+		}
+		if n := i - start; n == 0 || val > 255 || (n > 1 && b[start] == '0') {
+			return 0, false
+		}
+		w = w<<8 | val
+	}
+	if i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	port, rest := leadingInt(b[i+1:])
+	if port < 0 || port > 65535 || len(rest) > 0 {
+		return 0, false
+	}
+	return w<<16 | uint64(port), true
+}
+
+// lineIPFW counts a line ipfwFast read, as Line and count count the Event ParseIPFW makes of it.
+func (s *Summary) lineIPFW(l *fastLine, seq int64, tail []byte) {
+	s.Parsed++
+	s.ByFormat[FormatIPFW]++
+	if len(l.stamp) > 0 {
+		s.seen(l.stamp, seq)
+	}
+	s.lastPacked = false
+	s.protos[l.proto]++
+	s.countRule(FormatIPFW, l.rule, l.dir)
+	s.countIface(l.iface, l.dir)
+	a := s.action(FormatIPFW, l.action)
+	inside, outside := l.dst, l.src
+	dstPort := uint16(l.dst)
+	if l.dir == DirOut {
+		inside, outside = l.src, l.dst
+	}
+	if a < 1<<12 {
+		k := connKey4{inside | uint64(a)<<48 | uint64(l.proto)<<60, outside}
+		s.lastPacked, s.lastKey = true, k
+		s.addPacked(k, l.dir)
+	} else {
+		s.addConn(connKey{a, l.proto, unpackEndpoint(inside), unpackEndpoint(outside)}, l.dir)
+	}
+	s.lastSide = s.addSide(a, l.proto, true, dstPort, l.dir)
+	if tail != nil {
+		s.remember(tail, l.proto, l.dir, true, true)
+	}
+}
+
+// unpackEndpoint is the AddrPort of an address<<16 | port word.
+func unpackEndpoint(w uint64) netip.AddrPort {
+	return connKey4{inside: w}.unpack().inside
+}

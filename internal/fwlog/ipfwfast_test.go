@@ -1,0 +1,141 @@
+package fwlog
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// fastEvent is the Event ParseIPFW should make of a line ipfwFast read as l.
+func fastEvent(l fastLine) Event {
+	e := Event{Format: FormatIPFW, Kind: KindPacket, Stamp: l.stamp, Action: l.action, Rule: l.rule,
+		Proto: l.proto, HasPorts: true, ICMPType: -1, ICMPCode: -1, Dir: l.dir, Iface: l.iface}
+	src, dst := unpackEndpoint(l.src), unpackEndpoint(l.dst)
+	e.Src, e.SrcPort, e.Dst, e.DstPort = src.Addr(), src.Port(), dst.Addr(), dst.Port()
+	return e
+}
+
+var fastCases = []struct {
+	name string
+	line string
+	fast bool // ipfwFast takes it (otherwise the general path does)
+}{
+	{"macos", "Nov  9 00:00:01 host kernel: ipfw: 120 Accept TCP 10.24.98.183:25505 186.184.177.179:53 out via en0", true},
+	{"two-word action", "Nov  9 00:00:01 host kernel: ipfw: 260 Unreach 13 UDP 10.38.5.117:32882 27.108.83.61:8080 out via en0", true},
+	{"forward with port", "kernel: ipfw: 5 Forward to 10.0.0.1:3128 TCP 192.0.2.1:5000 198.51.100.2:80 in via em0", true},
+	{"tiger double space", "Feb 3 08:00:02 ns3 kernel: ipfw:  900 Deny UDP 133.242.138.73:17500 255.255.255.255:17500 in via em0", true},
+	{"priority", "<4>Feb  3 08:00:02 ns3 kernel: ipfw: 900 Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0", true},
+	{"rfc3339", "2024-02-03T08:00:02+00:00 ns3 kernel: ipfw: 900 Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0", true},
+	{"no envelope", "ipfw: 900 Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0", false},
+	{"tab before tag", "kernel:\tipfw: 900 Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0", true},
+	{"glued tag", "kernel:ipfw: 900 Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0", false},
+	{"refuse rule -1", "kernel: ipfw: -1 Refuse TCP 192.0.2.1:1 198.51.100.2:22 in via em0", false},
+	{"limit", "kernel: ipfw: limit 5 reached on entry 7", false},
+	{"stealth", "kernel: ipfw: Stealth Mode connection attempt to TCP 192.0.2.1:22 from 198.51.100.2:5000", false},
+	{"icmp", "kernel: ipfw: 5 Deny ICMP:8.0 192.0.2.1 198.51.100.2 in via em0", false},
+	{"udplite", "kernel: ipfw: 5 Deny UDPLite 192.0.2.1:1 198.51.100.2:2 in via em0", false},
+	{"fragment", "kernel: ipfw: 5 Deny TCP 192.0.2.1 198.51.100.2 in via em0 (frag 1:2@3)", false},
+	{"mark", "kernel: ipfw: 5 Deny TCP 192.0.2.1:1 198.51.100.2:2 mark:7 in via em0", false},
+	{"no interface", "kernel: ipfw: 5 Deny TCP 192.0.2.1:1 198.51.100.2:2 [no if info]", false},
+	{"empty interface", "kernel: ipfw: 5 Deny TCP 192.0.2.1:1 198.51.100.2:2 in via ", false},
+	{"trailing words", "kernel: ipfw: 5 Deny TCP 192.0.2.1:1 198.51.100.2:2 in via em0 extra", false},
+	{"ipv6", "kernel: ipfw: 5 Deny TCP [2001:db8::1]:1 [2001:db8::2]:2 in via em0", false},
+	{"leading zero", "kernel: ipfw: 5 Deny TCP 192.0.2.01:1 198.51.100.2:2 in via em0", false},
+	{"octet 256", "kernel: ipfw: 5 Deny TCP 192.0.2.256:1 198.51.100.2:2 in via em0", false},
+	{"port 65536", "kernel: ipfw: 5 Deny TCP 192.0.2.1:65536 198.51.100.2:2 in via em0", false},
+	{"port 65535", "kernel: ipfw: 5 Deny TCP 192.0.2.1:65535 198.51.100.2:0 in via em0", true},
+	{"one port", "kernel: ipfw: 5 Deny TCP 192.0.2.1:1 198.51.100.2 in via em0", false},
+	{"no action", "kernel: ipfw: 5 TCP 192.0.2.1:1 198.51.100.2:2 in via em0", false},
+	{"rule with tab", "kernel: ipfw: 5\tDeny TCP 192.0.2.1:1 198.51.100.2:2 in via em0", false},
+	{"spaces in action", "kernel: ipfw: 5 Divert  8668\tTCP 192.0.2.1:1 198.51.100.2:2 out via em0", true},
+	{"ip6fw", "kernel: ip6fw: 5 Deny TCP 192.0.2.1:1 198.51.100.2:2 in via em0", false},
+}
+
+// TestIPFWFast checks which lines the fast path takes, and that it reads them as ParseIPFW does.
+func TestIPFWFast(t *testing.T) {
+	for _, tc := range fastCases {
+		t.Run(tc.name, func(t *testing.T) {
+			l, ok := ipfwFast([]byte(tc.line))
+			if ok != tc.fast {
+				t.Fatalf("ipfwFast(%q) = _, %v, want %v", tc.line, ok, tc.fast)
+			}
+			if ok {
+				checkFast(t, []byte(tc.line), l)
+			}
+		})
+	}
+}
+
+// checkFast fails unless ParseIPFW reads line as the fast path read it (l).
+func checkFast(t *testing.T, line []byte, l fastLine) {
+	t.Helper()
+	var e Event
+	e.Reset()
+	ok, mine := ParseIPFW(line, &e)
+	if !ok || !mine {
+		t.Fatalf("ParseIPFW(%q) = %v, %v after ipfwFast took it, want true, true", line, ok, mine)
+	}
+	want := fastEvent(l)
+	if diff := cmp.Diff(flatten(&want), flatten(&e)); diff != "" {
+		t.Errorf("ParseIPFW(%q) differs from ipfwFast (-fast +ParseIPFW):\n%s", line, diff)
+	}
+}
+
+// TestIPFWFastSameReport summarises the table's lines (and ipfw fixtures) along both paths.
+func TestIPFWFastSameReport(t *testing.T) {
+	var lines [][]byte
+	for _, tc := range fastCases {
+		lines = append(lines, []byte(tc.line))
+	}
+	lines = append(lines, bytes.Split(genMany(3000, 500), []byte("\n"))...)
+	// Rules 0120 and 120 are two rows.
+	for _, r := range []string{"0120", "120", "0", "00", "99999", "65535", "65536", "120"} {
+		lines = append(lines, []byte("Nov  9 00:00:01 host kernel: ipfw: "+r+" Deny TCP 192.0.2.1:1 198.51.100.2:22 in via em0"))
+	}
+	// Every fixture of every format, as one log: the lines the fast path refuses (ip6fw, pf,
+	// netfilter, ALF…) must come out of the general path as they did.
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*"))
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil && !bytes.Contains(data, []byte{0}) {
+			lines = append(lines, bytes.Split(data, []byte("\n"))...)
+		}
+	}
+	for _, f := range []Format{FormatUnknown, FormatIPFW} {
+		for _, maxKeys := range []int{0, 3} { // 3: the rules table prunes
+			if diff := cmp.Diff(summarizeLines(lines, f, true, maxKeys), summarizeLines(lines, f, false, maxKeys)); diff != "" {
+				t.Errorf("format %v, max keys %d: report differs between the paths (-general +fast):\n%s", f, maxKeys, diff)
+			}
+		}
+	}
+}
+
+func summarizeLines(lines [][]byte, f Format, general bool, maxKeys int) Report {
+	s := NewSummary(Options{Format: f, Examples: 100, MaxKeys: maxKeys})
+	s.general = general
+	for i, l := range lines {
+		s.Line(l, int64(i))
+	}
+	return s.Report(0, nil)
+}
+
+func FuzzIPFWFast(f *testing.F) {
+	fixtureLines(f, "ipfw")
+	for _, tc := range fastCases {
+		f.Add([]byte(tc.line))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		line = trimRight(line)
+		l, ok := ipfwFast(line)
+		if !ok {
+			return
+		}
+		checkFast(t, line, l)
+		lines := [][]byte{line, line}
+		if diff := cmp.Diff(summarizeLines(lines, FormatUnknown, true, 0), summarizeLines(lines, FormatUnknown, false, 0)); diff != "" {
+			t.Errorf("%q: report differs between the paths (-general +fast):\n%s", line, diff)
+		}
+	})
+}
