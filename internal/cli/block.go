@@ -985,6 +985,27 @@ func (a *app) checkSelf(prefixes []netip.Prefix, self bool) error {
 	return nil
 }
 
+// selfAddrs are this host's interface addresses when --root is the system's (the guard never
+// bans them); a list that cannot be read in full gives what could be read, with a note.
+func (a *app) selfAddrs() []netip.Addr {
+	if !a.root.IsSystem() {
+		return nil
+	}
+	list := a.interfaces
+	if list == nil {
+		list = interfaceAddrs
+	}
+	addrs, err := list()
+	if err != nil {
+		fmt.Fprintf(a.Err, "note: this host's addresses could not all be read (%v); the guard may ban those it could not read\n", oneLine(err.Error()))
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, ia := range addrs {
+		out = append(out, ia.addr)
+	}
+	return out
+}
+
 // ifaceAddr is one address of a local interface.
 type ifaceAddr struct {
 	name string

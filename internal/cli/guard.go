@@ -119,6 +119,7 @@ func runGuard(ctx context.Context, a *app, args []string) error {
 	// From here on a signal means "save the bans and stop", which may take more than a second.
 	extendGrace(ctx, DaemonGrace)
 	d := guard.New(guard.Options{
+		Self:     a.selfAddrs(),
 		Config:   cfg,
 		StateDir: stateDir,
 		Backend:  backend,

@@ -58,6 +58,8 @@ type Options struct {
 	JSON bool
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Self are this host's own addresses: never counted or banned (loopback never is either).
+	Self []netip.Addr
 	// PersistEvery, PollEvery and SweepEvery override the defaults when positive.
 	PersistEvery, PollEvery, SweepEvery time.Duration
 }
@@ -157,11 +159,13 @@ func New(opts Options) *Daemon {
 	if opts.SweepEvery <= 0 {
 		opts.SweepEvery = DefaultSweepEvery
 	}
+	eng := NewEngine(opts.Config)
+	eng.SetSelf(opts.Self)
 	return &Daemon{
 		opts:  opts,
 		log:   &logger{w: opts.Log, json: opts.JSON},
 		now:   opts.Now,
-		eng:   NewEngine(opts.Config),
+		eng:   eng,
 		dirty: make(chan struct{}, 1),
 		rearm: make(chan struct{}, 1),
 		pos:   make(map[string]follow.Position),
@@ -256,7 +260,7 @@ func (d *Daemon) startLine() string {
 		backend = "backend " + d.opts.Backend.Name()
 	}
 	return fmt.Sprintf("started: %s; following %s; %s; %d active bans, %d allowlist ranges, blocking %s",
-		d.eng.Config().Summary(), d.opts.Source.Name(), backend, d.eng.Active(), d.eng.allow.len(), onOff(d.enabled))
+		d.eng.Config().Summary(), d.opts.Source.Name(), backend, d.eng.Active(), d.eng.allowRanges(), onOff(d.enabled))
 }
 
 func onOff(on bool) string {
@@ -689,7 +693,7 @@ func (d *Daemon) persist(ctx context.Context, reconcile bool) error {
 	}
 	if foreign && !first {
 		d.mu.Lock()
-		msg := fmt.Sprintf("block.json changed by another process: %d active bans, %d allowlist ranges, blocking %s", d.eng.Active(), d.eng.allow.len(), onOff(d.enabled))
+		msg := fmt.Sprintf("block.json changed by another process: %d active bans, %d allowlist ranges, blocking %s", d.eng.Active(), d.eng.allowRanges(), onOff(d.enabled))
 		d.mu.Unlock()
 		d.log.log(Event{Time: now, Event: "state", Message: msg})
 	}

@@ -82,7 +82,8 @@ type Engine struct {
 	policy    block.Policy
 
 	stateAllow []netip.Prefix // block.json's allowlist, as last loaded
-	allow      allowset       // stateAllow and the config's
+	self       []netip.Prefix // this host's own addresses (SetSelf)
+	allow      allowset       // loopback, self, stateAllow and the config's
 
 	track    *tracker
 	sessions *authwatch.Sessions
@@ -121,7 +122,7 @@ func (e *Engine) Reconfigure(cfg *Config, now time.Time) {
 	e.threshold = uint32(max(math.Round(cfg.Failures*100), 1))
 	e.policy = cfg.Policy()
 	e.bucket.configure(cfg.BanRate, cfg.BanRatePer, now)
-	e.allow = newAllowset(e.stateAllow, cfg.Allowlist)
+	e.allow = newAllowset(loopback, e.self, e.stateAllow, cfg.Allowlist)
 }
 
 // points turns a weight in failures into hundredths, saturating.
@@ -330,11 +331,33 @@ func Prepare(st *block.State) *Prepared {
 	return p
 }
 
+// loopback is never counted or banned, like an allowlisted range: a ban there would drop the
+// host's traffic to itself (block add refuses it too), and a failure from loopback is a local
+// user, whom a firewall cannot keep out.
+var loopback = []netip.Prefix{block.Loopback4, block.Loopback6}
+
+// SetSelf makes the host's own addresses count as allowlisted, as loopback always does (and
+// as fail2ban's ignoreself does): banning one would cut the host off from itself.
+func (e *Engine) SetSelf(addrs []netip.Addr) {
+	e.self = e.self[:0]
+	for _, a := range addrs {
+		if a.IsValid() {
+			a = a.Unmap().WithZone("")
+			e.self = append(e.self, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	e.allow = newAllowset(loopback, e.self, e.stateAllow, e.cfg.Allowlist)
+}
+
+// allowRanges counts the ranges of the allowlists the operator gave (block.json's and the
+// config's), merged, leaving out loopback and the host's own addresses, which are always there.
+func (e *Engine) allowRanges() int { return newAllowset(e.stateAllow, e.cfg.Allowlist).len() }
+
 // Install replaces the Engine's bans, offenders and state allowlist with p's.
 func (e *Engine) Install(p *Prepared) {
 	e.index = p.index
 	e.stateAllow = p.allow
-	e.allow = newAllowset(e.stateAllow, e.cfg.Allowlist)
+	e.allow = newAllowset(loopback, e.self, e.stateAllow, e.cfg.Allowlist)
 }
 
 // Record notes a ban the state does not hold yet (made since the state was read): after Load,
