@@ -229,17 +229,8 @@ func flRecord(rec []byte, e *Event) bool {
 	if !ok {
 		return false
 	}
-	switch num {
-	case 6:
-		e.Proto = ProtoTCP
-	case 17:
-		e.Proto = ProtoUDP
-	case 1:
-		e.Proto = ProtoICMP
-	case 58:
-		e.Proto = ProtoICMPv6
-	default:
-		e.Proto, e.ProtoNum = ProtoOther, num
+	if e.Proto = pfProtoNum(num); e.Proto == ProtoOther {
+		e.ProtoNum = num
 		return true
 	}
 	if e.Frag {

@@ -674,6 +674,8 @@ func pfNumberAfter(r []byte, n int) bool {
 	return len(r) > n+1 && r[n] == ' ' && pfIsDigit(r[n+1])
 }
 
+// pfProtoNum names an IP protocol number (pf's ip-proto-N, filterlog's protocol id); ProtoOther
+// for any but TCP, UDP, ICMP and ICMPv6.
 func pfProtoNum(n int) Proto {
 	switch n {
 	case 6:
