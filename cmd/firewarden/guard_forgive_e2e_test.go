@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -31,39 +29,17 @@ func TestGuardForgivesLogins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(fwBin, "--state-dir", filepath.Join(dir, "state"), "guard", "--config", cfg, "--backend", "dry-run")
-	cmd.Env = append(os.Environ(), "FIREWARDEN_ROOT=")
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-		}
-	}()
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		for end := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(end) {
-				t.Fatalf("timed out waiting for %s\nstdout:\n%s\nstderr:\n%s", what, out.String(), errb.String())
-			}
-		}
-	}
-	until("the guard to start", func() bool { return strings.Contains(errb.String(), "guard: started") })
+	g := startFileGuard(t, dir, cfg)
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	banned := func(a string) bool { return strings.Contains(errb.String(), "guard: banned "+a+" ") }
+	banned := g.banned
 	// The file source starts reading at the end it finds: a warm-up address fails until it is
 	// banned, so that every line after it is read.
 	pid := 9000
-	until("the warm-up ban", func() bool {
+	g.until("the warm-up ban", func() bool {
 		pid++
 		fmt.Fprintf(f, "Nov 22 06:00:00 host sshd[%d]: Failed password for root from 192.0.2.99 port 22 ssh2\n", pid)
 		f.Sync()
@@ -74,19 +50,17 @@ func TestGuardForgivesLogins(t *testing.T) {
 	}
 	f.Sync()
 	// Line 80 of the log: every login line comes before it.
-	until("the ban of the brute force", func() bool { return banned("203.0.113.50") })
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
-	stopped = true
+	g.until("the ban of the brute force", func() bool { return banned("203.0.113.50") })
+	g.stop()
 	for _, a := range []string{"198.51.100.20", "198.51.100.30"} {
 		if banned(a) {
-			t.Errorf("the guard banned %s, whose failures each came before a login\nstderr:\n%s", a, errb.String())
+			t.Errorf("the guard banned %s, whose failures each came before a login\nstderr:\n%s", a, g.errb.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "20 logins forgave their failures") {
-		t.Errorf("the stop line does not say 20 logins forgave their failures\nstderr:\n%s", errb.String())
+	if !strings.Contains(g.errb.String(), "20 logins forgave their failures") {
+		t.Errorf("the stop line does not say 20 logins forgave their failures\nstderr:\n%s", g.errb.String())
 	}
-	if n := bytes.Count([]byte(errb.String()), []byte("guard: banned")); n != 2 {
-		t.Errorf("%d bans, want 2 (the warm-up and the brute force)\nstderr:\n%s", n, errb.String())
+	if n := bytes.Count([]byte(g.errb.String()), []byte("guard: banned")); n != 2 {
+		t.Errorf("%d bans, want 2 (the warm-up and the brute force)\nstderr:\n%s", n, g.errb.String())
 	}
 }
