@@ -306,17 +306,14 @@ func (d *Daemon) classified(ctx context.Context, l follow.Line, now time.Time, f
 	}
 	// The lines of one sshd process belong together: a failure that names no address takes
 	// the one its process named before, and a login forgives the process's failures.
-	ev := d.eng.Correlate(f, outcome)
+	ev, forgave := d.eng.Correlate(f, outcome, now)
 	f = ev.Failure
-	// A login forgives its process's failures (when Sessions says they were all for the user
-	// who logged in); then the failures of earlier lines that named no address, which this
-	// line's address resolves, count as the line itself would.
-	if ev.Outcome == authwatch.Accepted && len(ev.Forgive) > 0 {
-		if w := d.eng.Forgive(f.PID, f.Addr, now); w > 0 {
-			d.stats.Forgiven++
-			d.cpDirty = true
-		}
+	if forgave > 0 {
+		d.stats.Forgiven++
+		d.cpDirty = true
 	}
+	// The failures of earlier lines that named no address, which this line's address
+	// resolves, count as the line itself would.
 	for _, r := range ev.Resolved {
 		d.decide(ctx, l, now, r)
 	}

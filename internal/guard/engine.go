@@ -220,13 +220,19 @@ func (e *Engine) Observe(f authwatch.Failure, now time.Time) Decision {
 	return d
 }
 
-// Correlate passes one classified line through the Engine's authwatch.Sessions: an Unaddressed
-// failure takes the address an earlier line of its sshd process named (Outcome Recognised), and
-// an Accepted line carries the failures its process logged before (Event.Forgive). Call it for
-// every line Classify did not ignore, in the order of the log, then Observe the Recognised
-// events and Forgive the Accepted ones. Its memory is bounded by Config.MaxSessions.
-func (e *Engine) Correlate(f authwatch.Failure, o authwatch.Outcome) authwatch.Event {
-	return e.sessions.Feed(f, o)
+// Correlate passes one classified line, seen at now, through the Engine's authwatch.Sessions: an
+// Unaddressed failure takes the address an earlier line of its sshd process named (Outcome
+// Recognised), and an Accepted line forgives the failures its process logged before when
+// Sessions says they were all for the user who logged in (Event.Forgive): forgave is the weight
+// taken back (see Forgive). Call it for every line Classify did not ignore or refuse, in the
+// order of the log, then Observe the event's Resolved failures and, when Recognised, the event
+// itself. Its memory is bounded by Config.MaxSessions.
+func (e *Engine) Correlate(f authwatch.Failure, o authwatch.Outcome, now time.Time) (ev authwatch.Event, forgave float64) {
+	ev = e.sessions.Feed(f, o)
+	if ev.Outcome == authwatch.Accepted && len(ev.Forgive) > 0 {
+		forgave = e.Forgive(ev.PID, ev.Addr, now)
+	}
+	return ev, forgave
 }
 
 // Forgive takes back what the failures of sshd process pid added to a's count: the process

@@ -125,17 +125,14 @@ func (r *Replay) Line(text []byte) LineResult {
 		r.count(o)
 		return res
 	}
-	ev := r.eng.Correlate(f, o)
+	ev, w := r.eng.Correlate(f, o, now)
 	res.Outcome, res.Failure, res.FromPID = ev.Outcome, ev.Failure, ev.FromPID
 	r.count(ev.Outcome)
-	// As the Daemon does: forgive (when Sessions says the failures were all for the user who
-	// logged in), count what this line resolves, then the line.
-	if ev.Outcome == authwatch.Accepted && len(ev.Forgive) > 0 {
-		if w := r.eng.Forgive(ev.PID, ev.Addr, now); w > 0 {
-			res.Forgave = w
-			r.sum.Forgiving++
-			r.sum.Forgave = math.Round((r.sum.Forgave+w)*100) / 100 // hundredths, as the Engine counts
-		}
+	// As the Daemon does: correlating forgave, then count what this line resolves, then the line.
+	if w > 0 {
+		res.Forgave = w
+		r.sum.Forgiving++
+		r.sum.Forgave = math.Round((r.sum.Forgave+w)*100) / 100 // hundredths, as the Engine counts
 	}
 	for _, f := range ev.Resolved {
 		r.sum.Resolved++
