@@ -960,18 +960,8 @@ func (b *blocker) autoconfigure(ctx context.Context, interval time.Duration, bac
 // loopback is checked under any root.
 func (a *app) checkSelf(prefixes []netip.Prefix, self bool) error {
 	var local []block.LocalAddr
-	if a.root.IsSystem() {
-		list := a.interfaces
-		if list == nil {
-			list = interfaceAddrs
-		}
-		addrs, err := list()
-		if err != nil {
-			fmt.Fprintf(a.Err, "note: this host's addresses could not all be read (%v); bans of them are not refused\n", oneLine(err.Error()))
-		}
-		for _, ia := range addrs {
-			local = append(local, block.LocalAddr{Addr: ia.addr, Interface: ia.name})
-		}
+	for _, ia := range a.hostAddrs("bans of them are not refused") {
+		local = append(local, block.LocalAddr{Addr: ia.addr, Interface: ia.name})
 	}
 	for _, p := range prefixes {
 		holds, err := block.CheckSelf(p, local)
@@ -985,9 +975,10 @@ func (a *app) checkSelf(prefixes []netip.Prefix, self bool) error {
 	return nil
 }
 
-// selfAddrs are this host's interface addresses when --root is the system's (the guard never
-// bans them); a list that cannot be read in full gives what could be read, with a note.
-func (a *app) selfAddrs() []netip.Addr {
+// hostAddrs are this host's interface addresses when --root is the system's, and none under
+// another root, whose interfaces are not this machine's. A list that cannot be read in full
+// gives what could be read, with a note ending in consequence.
+func (a *app) hostAddrs(consequence string) []ifaceAddr {
 	if !a.root.IsSystem() {
 		return nil
 	}
@@ -997,10 +988,15 @@ func (a *app) selfAddrs() []netip.Addr {
 	}
 	addrs, err := list()
 	if err != nil {
-		fmt.Fprintf(a.Err, "note: this host's addresses could not all be read (%v); the guard may ban those it could not read\n", oneLine(err.Error()))
+		fmt.Fprintf(a.Err, "note: this host's addresses could not all be read (%v); %s\n", oneLine(err.Error()), consequence)
 	}
-	out := make([]netip.Addr, 0, len(addrs))
-	for _, ia := range addrs {
+	return addrs
+}
+
+// selfAddrs are the addresses the guard never bans besides loopback (hostAddrs).
+func (a *app) selfAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, ia := range a.hostAddrs("the guard may ban those it could not read") {
 		out = append(out, ia.addr)
 	}
 	return out
