@@ -333,7 +333,7 @@ func refClassify(method, body string) (Outcome, netip.Addr) {
 	case "publickey", "hostbased":
 		re = refTailKey
 	}
-	body = strings.TrimSuffix(strings.TrimRight(body, " "), " [preauth]")
+	body = strings.TrimSuffix(strings.TrimRight(body, " \t"), " [preauth]") // as the parser trims the message
 	var addrs []netip.Addr
 	names, clientAddr, doubt := 0, false, false
 	for i := 0; ; {
