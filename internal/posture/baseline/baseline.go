@@ -17,6 +17,7 @@ type Baseline struct {
 	Firewall   Firewall
 	Services   Services
 	SIP        *bool
+	Linux      Linux
 	Exemptions []Exemption
 
 	// Source is where the baseline came from ("default" or a file path); Hash is the SHA-256 of
@@ -97,6 +98,9 @@ func (b *Baseline) Checks() []string {
 		{"macos.remote_login", s.RemoteLogin != nil}, {"macos.screen_sharing", s.ScreenSharing != nil},
 		{"macos.file_sharing", s.FileSharing != nil}, {"macos.remote_apple_events", s.RemoteAppleEvents != nil},
 		{"macos.sip", b.SIP != nil}, {"macos.bluetooth", s.Bluetooth != nil},
+		{"linux.firewall.enabled", b.Linux.Firewall.Enabled != nil}, {"linux.firewall.stealth", b.Linux.Firewall.Stealth != nil},
+		{"linux.firewall.logging", b.Linux.Firewall.Logging != nil}, {"linux.firewall.allowed", b.Linux.Firewall.Allowed != nil},
+		{"linux.ssh.password_auth", b.Linux.SSH.PasswordAuth != nil}, {"linux.ssh.root_login", b.Linux.SSH.RootLogin != ""},
 	} {
 		if c.set {
 			ids = append(ids, c.id)

@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,57 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseLinux(t *testing.T) {
+	b, err := Parse([]byte(`linux:
+  firewall:
+    enabled: true
+    stealth: on
+    icmp_echo: false
+    logging: true
+    allowed:
+      - {name: ssh, proto: tcp, port: 22}
+      - {proto: udp, port: 60000-61000, from: [10.0.0.0/8, 2001:db8::1]}
+  ssh:
+    password_auth: off
+    root_login: without-password
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Service{
+		{Name: "ssh", Proto: "tcp", From: 22, To: 22, Line: 8},
+		{Proto: "udp", From: 60000, To: 61000, Line: 9, Sources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")}},
+	}
+	if diff := cmp.Diff(want, b.Linux.Firewall.Allowed, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("Allowed (-want +got):\n%s", diff)
+	}
+	if got := b.Linux.SSH.RootLogin; got != "prohibit-password" {
+		t.Errorf("RootLogin = %q, want prohibit-password", got)
+	}
+	wantIDs := []string{"linux.firewall.enabled", "linux.firewall.stealth", "linux.firewall.logging", "linux.firewall.allowed", "linux.ssh.password_auth", "linux.ssh.root_login"}
+	if diff := cmp.Diff(wantIDs, b.Checks()); diff != "" {
+		t.Errorf("Checks() (-want +got):\n%s", diff)
+	}
+	if got := want[1].String(); got != "60000-61000/udp from 10.0.0.0/8, 2001:db8::1/128" {
+		t.Errorf("Service.String() = %q", got)
+	}
+}
+
+func TestParseLinuxErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"linux:\n  firewall:\n    allowed: [{proto: sctp, port: 1}]\n", `line 3: linux.firewall.allowed: proto "sctp" is not tcp or udp`},
+		{"linux:\n  firewall:\n    allowed: [{proto: tcp}]\n", "line 3: linux.firewall.allowed: port is required (a number such as 22, or a range such as 60000-61000)"},
+		{"linux:\n  firewall:\n    allowed: [{proto: tcp, port: 70000}]\n", `line 3: linux.firewall.allowed: port "70000": not a port number from 1 to 65535`},
+		{"linux:\n  firewall:\n    allowed: [{proto: tcp, port: 30-20}]\n", `line 3: linux.firewall.allowed: port "30-20": the range ends before it starts`},
+		{"linux:\n  firewall:\n    allowed: [{proto: tcp, port: 22, from: 10.0.0.1/8}]\n", `line 3: linux.firewall.allowed.from: "10.0.0.1/8" has host bits set; write 10.0.0.0/8`},
+		{"linux:\n  ssh:\n    root_login: maybe\n", `line 3: linux.ssh.root_login must be off, forced-commands-only, prohibit-password or on, not "maybe"`},
+		{"linux:\n  firewall:\n    enable: true\n", `line 3: unknown key "enable" in linux.firewall; known keys: allowed, enabled, icmp_echo, logging, stealth`},
+	} {
+		_, err := Parse([]byte(tc.in))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%q) error = %v, want %s", tc.in, err, tc.want)
+		}
+	}
 }

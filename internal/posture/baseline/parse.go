@@ -20,6 +20,7 @@ func CheckIDs() []string {
 		"alf.allow_downloaded_signed", "alf.allow_signed", "alf.apps", "alf.block_all", "alf.enabled",
 		"alf.logging", "alf.stealth",
 		"linux.firewall.allowed", "linux.firewall.enabled", "linux.firewall.logging", "linux.firewall.stealth",
+		"linux.ssh.password_auth", "linux.ssh.root_login",
 		"macos.bluetooth", "macos.file_sharing", "macos.remote_apple_events", "macos.remote_login",
 		"macos.screen_sharing", "macos.sip",
 	}
@@ -59,6 +60,7 @@ func Parse(data []byte) (*Baseline, error) {
 		"firewall":   func(n *yaml.Node) error { return b.Firewall.decode(n) },
 		"services":   func(n *yaml.Node) error { return b.Services.decode(n) },
 		"sip":        func(n *yaml.Node) error { return boolean(n, "sip", &b.SIP) },
+		"linux":      func(n *yaml.Node) error { return b.Linux.decode(n) },
 		"exemptions": func(n *yaml.Node) error { return b.decodeExemptions(n) },
 	})
 	if err != nil {
