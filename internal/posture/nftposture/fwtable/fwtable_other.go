@@ -1,0 +1,21 @@
+//go:build !linux
+
+package fwtable
+
+import (
+	"errors"
+	"fmt"
+)
+
+var errUnsupported = fmt.Errorf("nftables firewall table: %w", errors.ErrUnsupported)
+
+// Write is only available on Linux.
+func Write(netnsFd int, s Spec) error { return errUnsupported }
+
+// Remove is only available on Linux.
+func Remove(netnsFd int) error { return errUnsupported }
+
+// Current is only available on Linux.
+func Current(netnsFd int) (s Spec, present, exact bool, err error) {
+	return Spec{}, false, false, errUnsupported
+}
