@@ -19,3 +19,9 @@ func Remove(netnsFd int) error { return errUnsupported }
 func Current(netnsFd int) (s Spec, present, exact bool, err error) {
 	return Spec{}, false, false, errUnsupported
 }
+
+// Take is only available on Linux.
+func Take(netnsFd int) (Snapshot, error) { return Snapshot{}, errUnsupported }
+
+// Restore is only available on Linux.
+func Restore(netnsFd int, s Snapshot) error { return errUnsupported }
