@@ -77,8 +77,9 @@ func Remove(netnsFd int) error {
 
 // Current reads table inet firewarden_posture back from namespace netnsFd (0: the current
 // one). present says whether the table exists. exact says whether it is exactly the table
-// Write(s) makes: one chain, as Write makes it, and the rules Write makes for s, with their
-// comments, in order (counter values aside), and no sets, maps, objects or flowtables.
+// Write(s) makes: without flags (a dormant table filters nothing), one chain, as Write makes
+// it, the rules Write makes for s with their comments, in order (counter values aside), and no
+// sets, maps, objects or flowtables.
 //
 // When the table was changed by hand (exact false), s is the best reading of it: every rule in
 // one of the shapes Write makes is read into s (a port rule whose comment starts "keep: " as a
@@ -103,7 +104,8 @@ func Current(netnsFd int) (s Spec, present, exact bool, err error) {
 	if err != nil {
 		return Spec{}, true, false, fmt.Errorf("nftables: list chains: %w", err)
 	}
-	exact = true
+	// A dormant table holds its rules but filters nothing.
+	exact = t.Flags == 0
 	var in *nftables.Chain
 	for _, ch := range chains {
 		if ch.Table.Name != Table {

@@ -170,6 +170,11 @@ func TestCurrentEdited(t *testing.T) {
 			want: base,
 		},
 		{
+			name: "the table made dormant",
+			nft:  []string{"add table inet firewarden_posture { flags dormant; }"},
+			want: base,
+		},
+		{
 			name: "a set added",
 			nft:  []string{"add set inet firewarden_posture s { type ipv4_addr; }"},
 			want: base,

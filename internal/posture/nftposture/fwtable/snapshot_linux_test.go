@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -236,5 +237,42 @@ func TestRestoreDamaged(t *testing.T) {
 				t.Errorf("nft list after a refused Restore:\n%s\nwant:\n%s", after, want)
 			}
 		})
+	}
+}
+
+// TestSnapshotTimeouts restores a set whose elements expire: they come back with the time they
+// had left (give or take the seconds the test takes).
+func TestSnapshotTimeouts(t *testing.T) {
+	ns, fd := namedNS(t)
+	loadNFT(t, ns, `table inet firewarden_posture {
+	set banned {
+		type ipv4_addr
+		flags timeout
+		elements = { 192.0.2.1 timeout 1h, 192.0.2.2 timeout 2h, 192.0.2.3 }
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ip saddr @banned drop
+	}
+}
+`)
+	expires := regexp.MustCompile(` expires [0-9hms]+`)
+	before, _ := nftList(t, ns)
+	snap, err := Take(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(fd, Spec{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restore(fd, snap); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	after, _ := nftList(t, ns)
+	if diff := cmp.Diff(expires.ReplaceAllString(before, ""), expires.ReplaceAllString(after, "")); diff != "" {
+		t.Errorf("nft list after Take, Write, Restore, expiry times aside (-before +after):\n%s", diff)
+	}
+	if !strings.Contains(after, "192.0.2.1 timeout 1h expires 59m") {
+		t.Errorf("nft list after Restore: 192.0.2.1 does not expire within the hour it had left:\n%s", after)
 	}
 }
