@@ -3,6 +3,7 @@
 package fwtable
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -286,5 +287,25 @@ func TestCurrentNamespace(t *testing.T) {
 	}
 	if _, present, _, err := Current(fd); err != nil || present {
 		t.Errorf("Current(fd) after Remove(0) in its namespace = present %v, %v; want absent", present, err)
+	}
+}
+
+// TestWriteLarge writes the largest table validate allows, in one transaction (beyond the
+// default socket buffers, which took about 400 rules).
+func TestWriteLarge(t *testing.T) {
+	_, fd := namedNS(t)
+	s := bigSpec(maxPortRules / 2)
+	if n := portRules(s); n != maxPortRules {
+		t.Fatalf("bigSpec has %d port rules, want %d", n, maxPortRules)
+	}
+	if err := Write(fd, s); err != nil {
+		t.Fatalf("Write(%d port rules): %v", maxPortRules, err)
+	}
+	if _, present, exact, err := Current(fd); err != nil || !present || !exact {
+		t.Errorf("Current after a large Write = present %v, exact %v, %v; want both", present, exact, err)
+	}
+	s.Keep = append(s.Keep, Keep{Proto: "tcp", Port: 22})
+	if err := Write(fd, s); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("Write(%d port rules) = %v, want ErrInvalidSpec", maxPortRules+1, err)
 	}
 }

@@ -21,6 +21,10 @@ func rawConn(netnsFd int) (*netlink.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
+	if err := raiseBuffers(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
 	return c, nil
 }
 
