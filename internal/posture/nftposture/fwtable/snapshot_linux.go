@@ -200,11 +200,13 @@ func take(c *netlink.Conn) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("dump rules: %w", err)
 	}
+	n := len(objs)
 	for _, m := range rules {
 		if err := add("rule", m); err != nil {
 			return Snapshot{}, err
 		}
 	}
+	bindingFirst(objs[:n], objs[n:])
 	data, err := encodeSnapshot(objs)
 	if err != nil {
 		return Snapshot{}, err

@@ -18,7 +18,7 @@ import (
 
 // handEdited is a table as an operator might leave it: anonymous and named sets (hash and
 // interval), a verdict map, named counters and quotas, counters with values, comments, chains
-// jumped to.
+// jumped to, anonymous chains.
 const handEdited = `table inet firewarden_posture {
 	counter ssh_hits {
 		comment "ssh attempts"
@@ -47,6 +47,8 @@ const handEdited = `table inet firewarden_posture {
 		ip saddr @admins tcp dport 22 counter name "ssh_hits" accept
 		ip6 saddr @nets6 tcp dport { 22, 2222 } accept comment "admins over IPv6"
 		tcp dport vmap @ports
+		tcp dport 2200 jump { counter; ip saddr 192.0.2.1 accept; drop; }
+		tcp dport 2300 jump { accept; }
 		udp dport { 53, 123, 5353 } counter packets 12 bytes 3456 accept
 		ip saddr { 10.0.0.0/8, 172.16.0.0/12 } drop
 		limit rate over 10/minute counter log prefix "edited: " level info

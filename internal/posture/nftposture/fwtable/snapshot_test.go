@@ -226,3 +226,27 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestBindingFirst(t *testing.T) {
+	anon := func(name string) object {
+		return object{"chain", cat(nlaStr(1, Table), nlaStr(3, name), nla(chainFlagsAttr, u32(chainFlagBinding)))}
+	}
+	rule := func(chain, id string) object {
+		return object{"rule", cat(nlaStr(1, Table), nlaStr(2, chain), nla(7, []byte(id)))}
+	}
+	chains := []object{chainObj, anon("__chain0"), anon("__chain1")}
+	rules := []object{rule("input", "a"), rule("__chain0", "b"), rule("input", "c"), rule("__chain1", "d"), rule("__chain0", "e")}
+	bindingFirst(chains, rules)
+	var got []string
+	for _, r := range rules {
+		as, _ := attrs(r.Attrs)
+		for _, a := range as {
+			if a.typ == 7 {
+				got = append(got, string(a.data[:1]))
+			}
+		}
+	}
+	if want := []string{"d", "b", "e", "a", "c"}; !cmp.Equal(want, got) {
+		t.Errorf("bindingFirst: rules in order %q, want %q", got, want)
+	}
+}
