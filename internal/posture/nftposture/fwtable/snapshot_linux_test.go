@@ -16,9 +16,9 @@ import (
 	"github.com/firewarden/firewarden/internal/netnstest"
 )
 
-// handEdited is a table as an operator might leave it: anonymous and named sets (hash and
-// interval), a verdict map, named counters and quotas, counters with values, comments, chains
-// jumped to, anonymous chains.
+// handEdited is a table as an operator might leave it: anonymous and named sets (hash,
+// interval, with counters, dynamic), a verdict map, named counters and quotas, counters with
+// values, comments, chains jumped to, anonymous chains.
 const handEdited = `table inet firewarden_posture {
 	counter ssh_hits {
 		comment "ssh attempts"
@@ -36,6 +36,17 @@ const handEdited = `table inet firewarden_posture {
 		comment "admin networks"
 		elements = { 2001:db8::/48, 2001:db8:5::/64 }
 	}
+	set counted {
+		type ipv4_addr
+		counter
+		elements = { 192.0.2.20 counter packets 3 bytes 180 }
+	}
+	set meter4 {
+		type ipv4_addr
+		size 65535
+		flags dynamic,timeout
+		timeout 1m
+	}
 	map ports {
 		type inet_service : verdict
 		elements = { 8080 : jump web, 8443 : accept }
@@ -49,6 +60,8 @@ const handEdited = `table inet firewarden_posture {
 		tcp dport vmap @ports
 		tcp dport 2200 jump { counter; ip saddr 192.0.2.1 accept; drop; }
 		tcp dport 2300 jump { accept; }
+		ip saddr @counted drop
+		tcp flags syn update @meter4 { ip saddr limit rate over 10/second } drop
 		udp dport { 53, 123, 5353 } counter packets 12 bytes 3456 accept
 		ip saddr { 10.0.0.0/8, 172.16.0.0/12 } drop
 		limit rate over 10/minute counter log prefix "edited: " level info
