@@ -282,6 +282,22 @@ func TestCurrentNamespace(t *testing.T) {
 	if _, present, _, err := Current(fd); err != nil || !present {
 		t.Errorf("Current(fd) after Write(0) in its namespace = present %v, %v; want present", present, err)
 	}
+	var snap Snapshot
+	if err := netnstest.InNetNS(fd, func() (err error) {
+		snap, err = Take(0)
+		return err
+	}); err != nil || snap.Absent {
+		t.Fatalf("Take(0) in the namespace = absent %v, %v; want the table", snap.Absent, err)
+	}
+	if err := netnstest.InNetNS(fd, func() error { return Remove(0) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := netnstest.InNetNS(fd, func() error { return Restore(0, snap) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, present, exact, err := Current(fd); err != nil || !present || !exact {
+		t.Errorf("Current(fd) after Restore(0) in its namespace = present %v, exact %v, %v; want both", present, exact, err)
+	}
 	if err := netnstest.InNetNS(fd, func() error { return Remove(0) }); err != nil {
 		t.Fatal(err)
 	}
