@@ -58,8 +58,8 @@ var newMsg = map[string]uint16{
 
 // Attribute numbers (linux/netfilter/nf_tables.h) that Take drops and Restore refuses: the
 // kernel's handles, use counts, positions and IDs, which name the objects that were taken, and
-// what the kernel only reports (a set's backend and element count, Linux 6.17 and later, which
-// it refuses in a new set).
+// what the kernel only reports (a set's backend and element count, which Linux 6.18 dumps and
+// refuses in a new set).
 // The table attribute is 1 in every kind; the name attribute is nameAttr.
 var dropAttrs = map[string][]uint16{
 	"table":     {3, 4, 5, 7},         // USE, HANDLE, PAD, OWNER

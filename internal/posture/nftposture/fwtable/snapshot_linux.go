@@ -291,8 +291,8 @@ func restoreBatch(objs []object) []netlink.Message {
 // sendBatch sends msgs as one transaction and returns the kernel's verdict: the first error it
 // reports, or nil when it acknowledges the last message. The kernel commits all of the
 // messages or, if it refuses any, none. It runs the transaction within the send, so its
-// answers are waiting when the send returns: they are read without blocking, and a kernel that
-// answers nothing (it does not, for a batch it cannot parse) is an error, never a hang.
+// answers are waiting when the send returns: they are read without blocking, so that a kernel
+// that answered nothing would be an error, never a hang.
 func sendBatch(c *netlink.Conn, msgs []netlink.Message) error {
 	if len(msgs) == 0 {
 		return nil
