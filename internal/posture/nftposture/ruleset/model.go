@@ -47,8 +47,8 @@ type Element struct {
 	Key         []byte
 	KeyEnd      []byte // concatenated ranges (pipapo sets): the last key of the range
 	IntervalEnd bool
-	Verdict     *Jump // verdict maps
-	Data        []byte   // other maps
+	Verdict     *Jump  // verdict maps
+	Data        []byte // other maps
 }
 
 // Rule is one rule: its handle, its comment (from the userdata nft and iptables-nft write) and
@@ -185,18 +185,18 @@ type Other struct {
 	Name string
 }
 
-func (Payload) exprName() string   { return "payload" }
-func (Meta) exprName() string      { return "meta" }
-func (Ct) exprName() string        { return "ct" }
-func (Bitwise) exprName() string   { return "bitwise" }
-func (Cmp) exprName() string       { return "cmp" }
-func (Range) exprName() string     { return "range" }
-func (Lookup) exprName() string    { return "lookup" }
-func (Immediate) exprName() string { return "immediate" }
-func (Counter) exprName() string   { return "counter" }
-func (Log) exprName() string       { return "log" }
-func (Limit) exprName() string     { return "limit" }
-func (RejectStmt) exprName() string    { return "reject" }
+func (Payload) exprName() string    { return "payload" }
+func (Meta) exprName() string       { return "meta" }
+func (Ct) exprName() string         { return "ct" }
+func (Bitwise) exprName() string    { return "bitwise" }
+func (Cmp) exprName() string        { return "cmp" }
+func (Range) exprName() string      { return "range" }
+func (Lookup) exprName() string     { return "lookup" }
+func (Immediate) exprName() string  { return "immediate" }
+func (Counter) exprName() string    { return "counter" }
+func (Log) exprName() string        { return "log" }
+func (Limit) exprName() string      { return "limit" }
+func (RejectStmt) exprName() string { return "reject" }
 func (x Xt) exprName() string {
 	if x.Target {
 		return "target"
