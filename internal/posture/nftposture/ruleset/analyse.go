@@ -280,6 +280,9 @@ func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *
 					return cont
 				}
 				m.ports = in
+				if cd.dportOr {
+					unsure = true
+				}
 				continue
 			}
 			t, why := cd.eval(p)

@@ -304,6 +304,7 @@ type srcRange struct{ lo, hi netip.Addr }
 type cond struct {
 	text    string
 	dport   bool    // a condition on the destination port: holds exactly for ports (TCP and UDP)
+	dportOr bool    // with dport: also on fields the sender chooses (source port), so only "may hold"
 	ports   portSet // when dport
 	named   portSet // the ports it names
 	eval    func(p *pkt) (tri, string)
@@ -657,6 +658,15 @@ func bruteForcePorts(f field, test func(v []byte) bool) portSet {
 }
 
 func (c *compiler) cmpCond(f field, op uint32, d []byte) *cond {
+	if f.kind == fkPayload && f.base == 2 && f.mask == nil && op == 0 && f.off < 2 && f.off+f.len >= 4 && int(f.len) == len(d) {
+		// A load spanning the source and destination ports, as iptables-nft writes for
+		// "--sport 67 --dport 68": the destination port must be the one in the middle, the
+		// rest is the sender's choice.
+		x := binary.BigEndian.Uint16(d[2-f.off : 4-f.off])
+		cd := &cond{text: fmt.Sprintf("%s 0x%x (th dport %d)", fieldName(f), d, x), dport: true, dportOr: true, ports: onePort(x), named: onePort(x)}
+		cd.eval = func(*pkt) (tri, string) { return tAttacker, "" }
+		return cd
+	}
 	text := fieldName(f) + " " + opText(op) + " " + valueText(f, d)
 	if op == 0 {
 		text = fieldName(f) + " " + valueText(f, d)
@@ -698,7 +708,31 @@ func (c *compiler) cmpCond(f field, op uint32, d []byte) *cond {
 		return nil, nil, false
 	})
 	c.addrInfo(cd, f, [][2][]byte{{d, d}})
+	if (op == 0 || op == 1) && multicastDaddr(f, d) {
+		// A packet to this host is unicast: its destination is never a multicast address.
+		neq := op == 1
+		cd.eval = func(*pkt) (tri, string) { return boolTri(neq), "" }
+	}
 	return cd
+}
+
+// multicastDaddr reports whether f is the destination address (or its leading bytes) and d,
+// under f's mask, lies in 224.0.0.0/4 or ff00::/8.
+func multicastDaddr(f field, d []byte) bool {
+	if f.kind != fkPayload || f.base != 1 || len(d) == 0 {
+		return false
+	}
+	first := d[0]
+	if f.mask != nil && len(f.mask) > 0 {
+		first &= f.mask[0]
+	}
+	switch {
+	case f.fam == 4 && f.off == 16:
+		return first&0xf0 == 0xe0 && (f.mask == nil || f.mask[0]&0xf0 == 0xf0)
+	case f.fam == 6 && f.off == 24:
+		return first == 0xff && (f.mask == nil || f.mask[0] == 0xff)
+	}
+	return false
 }
 
 func (c *compiler) rangeCond(f field, neq bool, from, to []byte) *cond {

@@ -80,3 +80,49 @@ func TestKernelPlain(t *testing.T) {
 		t.Errorf("Format lacks the table:\n%s", Format(rs))
 	}
 }
+
+// loadIPTables loads iptables-restore files with iptables-nft-restore (and ip6tables-nft-restore
+// for files ending in 6.rules) into a new namespace.
+func loadIPTables(t *testing.T, files ...string) int {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/iptables-nft-restore", "/usr/sbin/ip6tables-nft-restore"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("needs %s: apt-get install iptables", p)
+		}
+	}
+	fd := netnstest.New(t, hint)
+	err := netnstest.InNetNS(fd, func() error {
+		for _, f := range files {
+			prog := "/usr/sbin/iptables-nft-restore"
+			if strings.HasSuffix(f, "6.rules") {
+				prog = "/usr/sbin/ip6tables-nft-restore"
+			}
+			in, err := os.Open(filepath.Join("testdata", "kernel", f))
+			if err != nil {
+				return err
+			}
+			cmd := exec.Command(prog)
+			cmd.Stdin = in
+			out, err := cmd.CombinedOutput()
+			in.Close()
+			if err != nil {
+				t.Errorf("%s < %s: %v: %s", prog, f, err, out)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func TestKernelUFW(t *testing.T) {
+	fd := loadIPTables(t, "ufw4.rules", "ufw6.rules")
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	t.Log("\n" + Format(rs))
+	golden(t, "ufw", Analyse(rs))
+}

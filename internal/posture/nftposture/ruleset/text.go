@@ -199,6 +199,8 @@ func valueText(f field, d []byte) string {
 		}
 	case f.kind == fkPayload && f.base == 2 && f.len == 2 && f.mask == nil && len(d) == 2:
 		return fmt.Sprintf("%d", binary.BigEndian.Uint16(d))
+	case f.kind == fkPayload && f.base != 1:
+		return "0x" + hex.EncodeToString(d)
 	case f.kind == fkPayload && f.base == 1 && f.mask == nil && (len(d) == 4 || len(d) == 16):
 		if a, ok := netip.AddrFromSlice(d); ok {
 			return a.String()
