@@ -517,7 +517,7 @@ func (c *compiler) compile(r *Rule) *crule {
 							vm.ports = append(vm.ports, ivPorts(iv, f))
 						}
 					}
-					cr.steps = append(cr.steps, step{kind: stVmap, vmap: vm, text: fieldName(f) + " vmap " + setRef(s)})
+					cr.steps = append(cr.steps, step{kind: stVmap, vmap: vm, text: fieldName(f) + " vmap " + setRef(s, f)})
 					continue
 				}
 				load(e.DReg, field{kind: fkUnknown, what: "data from map " + e.Set})
@@ -761,9 +761,9 @@ func (c *compiler) rangeCond(f field, neq bool, from, to []byte) *cond {
 }
 
 func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond {
-	text := fieldName(f) + " " + setRef(s)
+	text := fieldName(f) + " " + setRef(s, f)
 	if invert {
-		text = fieldName(f) + " != " + setRef(s)
+		text = fieldName(f) + " != " + setRef(s, f)
 	}
 	cd := newCond(f, text, func(v []byte) bool { return ix.has(v) != invert }, func() (portSet, portSet, bool) {
 		var ps portSet
@@ -995,7 +995,7 @@ func (ix *setIndex) find(v []byte) int {
 
 func (ix *setIndex) has(v []byte) bool { return ix.find(v) >= 0 }
 
-func setRef(s *Set) string {
+func setRef(s *Set, f field) string {
 	if !s.Anonymous {
 		return "@" + s.Name
 	}
@@ -1005,9 +1005,11 @@ func setRef(s *Set) string {
 			parts = append(parts, fmt.Sprintf("… (%d elements)", len(s.Elements)))
 			break
 		}
-		t := hexOrNum(iv.lo)
-		if iv.hi != nil && !bytes.Equal(iv.lo, iv.hi) {
-			t += "-" + hexOrNum(iv.hi)
+		t := valueText(f, iv.lo)
+		if iv.hi == nil {
+			t += "-max"
+		} else if !bytes.Equal(iv.lo, iv.hi) {
+			t += "-" + valueText(f, iv.hi)
 		}
 		if iv.verdict != nil {
 			t += " : " + iv.verdict.String()

@@ -30,7 +30,7 @@ func Format(rs *Ruleset) string {
 				b.WriteString(", flags interval")
 			}
 			b.WriteString("\n")
-			fmt.Fprintf(&b, "\t\telements = %s\n", strings.TrimPrefix(setRef(&Set{Anonymous: true, Interval: s.Interval, Elements: s.Elements}), ""))
+			fmt.Fprintf(&b, "\t\telements = %s\n", setRef(&Set{Anonymous: true, Interval: s.Interval, Elements: s.Elements}, setField(s)))
 			b.WriteString("\t}\n")
 		}
 		for _, ch := range t.Chains {
@@ -69,4 +69,20 @@ func Format(rs *Ruleset) string {
 		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+// setField guesses, from a named set's key type, the field its keys are compared with, so
+// that its elements print as nft prints them.
+func setField(s *Set) field {
+	switch s.KeyType {
+	case "ipv4_addr":
+		return field{kind: fkPayload, base: 1, off: 12, len: 4, fam: 4}
+	case "ipv6_addr":
+		return field{kind: fkPayload, base: 1, off: 8, len: 16, fam: 6}
+	case "inet_service":
+		return field{kind: fkPayload, base: 2, off: 2, len: 2}
+	case "ifname":
+		return field{kind: fkMeta, key: metaIIFName}
+	}
+	return field{kind: fkImm}
 }

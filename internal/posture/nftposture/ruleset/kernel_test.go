@@ -126,3 +126,43 @@ func TestKernelUFW(t *testing.T) {
 	t.Log("\n" + Format(rs))
 	golden(t, "ufw", Analyse(rs))
 }
+
+func TestKernelFirewalld(t *testing.T) {
+	fd := loadNFT(t, "firewalld.nft")
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	t.Log("\n" + Format(rs))
+	golden(t, "firewalld", Analyse(rs))
+}
+
+func TestKernelDocker(t *testing.T) {
+	fd := loadIPTables(t, "docker-nat4.rules")
+	err := netnstest.InNetNS(fd, func() error {
+		out, err := exec.Command("/usr/sbin/nft", "-f", filepath.Join("testdata", "kernel", "docker-host.nft")).CombinedOutput()
+		if err != nil {
+			t.Errorf("nft -f docker-host.nft: %v: %s", err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	t.Log("\n" + Format(rs))
+	golden(t, "docker", Analyse(rs))
+}
+
+func TestKernelPosture(t *testing.T) {
+	fd := loadNFT(t, "posture.nft")
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	t.Log("\n" + Format(rs))
+	golden(t, "posture", Analyse(rs))
+}
