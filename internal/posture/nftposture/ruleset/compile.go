@@ -178,7 +178,9 @@ func (f field) raw(p *pkt) ([]byte, vstat, string) {
 		case ctProtoSrc:
 			return nil, vAttacker, ""
 		case ctSrc, ctSrcIP, ctSrcIP6:
-			return p.saddr.AsSlice(), vKnown, ""
+			// Prefix matches on the source are split exactly (cond.srcHold); anything else
+			// on it is not modelled.
+			return nil, vHost, "the source address, matched other than by a prefix or range"
 		}
 		return nil, vHost, "ct " + ctKeyName(f.key)
 	case fkFib:
@@ -242,14 +244,14 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 			h = make([]byte, 40)
 			h[6] = p.l4
 			copy(h[8:24], p.saddr.AsSlice())
-			known = [][2]uint32{{6, 7}, {8, 24}}
+			known = [][2]uint32{{6, 7}}
 			host = [2]uint32{24, 40}
 		} else {
 			h = make([]byte, 20)
 			h[0] = 0x45
 			h[9] = p.l4
 			copy(h[12:16], p.saddr.AsSlice())
-			known = [][2]uint32{{0, 1}, {9, 10}, {12, 16}}
+			known = [][2]uint32{{0, 1}, {9, 10}}
 			host = [2]uint32{16, 20}
 		}
 		if hi > uint32(len(h)) || lo < 0 {
@@ -258,13 +260,19 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 		if lo < host[1] && hi > host[0] {
 			return nil, vHost, "the destination address"
 		}
+		src := [2]uint32{12, 16}
+		if p.v6 {
+			src = [2]uint32{8, 24}
+		}
+		if lo < src[1] && hi > src[0] {
+			// Prefix matches on the source are split exactly (cond.srcHold); anything else
+			// on it is not modelled.
+			return nil, vHost, "the source address, matched other than by a prefix or range"
+		}
 		for _, k := range known {
 			if lo >= k[0] && hi <= k[1] {
 				return h[lo:hi], vKnown, ""
 			}
-		}
-		if p.v6 && lo >= 6 && hi <= 24 {
-			return h[lo:hi], vKnown, ""
 		}
 		return nil, vAttacker, ""
 	case 2: // transport header
@@ -308,7 +316,10 @@ type cond struct {
 	ports   portSet // when dport
 	named   portSet // the ports it names
 	eval    func(p *pkt) (tri, string)
-	srcs    []srcRange
+	srcs    []srcRange // the source ranges it names
+	// srcHold[0] (IPv4), srcHold[1] (IPv6): a condition on the source address holds exactly
+	// for these addresses; nil when it is not one (or not a prefix match) for that family.
+	srcHold [2]*addrSet
 	ifnames []string
 	ifidx   []uint32
 	notes   []string // what the compiler could not model in this condition
@@ -562,6 +573,31 @@ func (c *compiler) compile(r *Rule) *crule {
 	return cr
 }
 
+// reorder sorts each run of consecutive conditions (which are side-effect free and all must
+// hold) so that conditions on one packet class come first, then those on the destination port,
+// then those on the source address: a flow is then split only by the rules that can match it.
+func reorder(steps []step) {
+	rank := func(st step) int {
+		switch {
+		case st.cond.dport:
+			return 1
+		case st.cond.srcHold[0] != nil || st.cond.srcHold[1] != nil:
+			return 2
+		}
+		return 0
+	}
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].kind == stCond {
+			j++
+		}
+		if j > i+1 {
+			sort.SliceStable(steps[i:j], func(a, b int) bool { return rank(steps[i+a]) < rank(steps[i+b]) })
+		}
+		i = j + 1
+	}
+}
+
 func unknownCond(text, note string) *cond {
 	cd := &cond{text: text}
 	if note != "" {
@@ -707,7 +743,7 @@ func (c *compiler) cmpCond(f field, op uint32, d []byte) *cond {
 		}
 		return nil, nil, false
 	})
-	c.addrInfo(cd, f, [][2][]byte{{d, d}})
+	c.addrInfo(cd, f, [][2][]byte{{d, d}}, op == 1, op <= 1)
 	if (op == 0 || op == 1) && multicastDaddr(f, d) {
 		// A packet to this host is unicast: its destination is never a multicast address.
 		neq := op == 1
@@ -756,7 +792,7 @@ func (c *compiler) rangeCond(f field, neq bool, from, to []byte) *cond {
 		}
 		return r, r, true
 	})
-	c.addrInfo(cd, f, [][2][]byte{{from, to}})
+	c.addrInfo(cd, f, [][2][]byte{{from, to}}, neq, true)
 	return cd
 }
 
@@ -785,7 +821,7 @@ func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond 
 	for _, iv := range ix.ivs {
 		bounds = append(bounds, [2][]byte{iv.lo, iv.hi})
 	}
-	c.addrInfo(cd, f, bounds)
+	c.addrInfo(cd, f, bounds, invert, !s.Concat)
 	return cd
 }
 
@@ -807,7 +843,7 @@ func ivPorts(iv setIv, f field) portSet {
 
 // addrInfo records the source addresses and interfaces a condition names (the boundaries of
 // the analysis' equivalence classes).
-func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte) {
+func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte, negate, exact bool) {
 	switch {
 	case f.kind == fkMeta && f.key == metaIIFName:
 		for _, b := range bounds {
@@ -841,16 +877,29 @@ func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte) {
 		views = append(views, view{true, 0})
 	}
 	for _, vw := range views {
-		if vw.rel != 0 || !contiguous(f.mask) {
-			cd.notes = append(cd.notes, "a source address match that is not a prefix")
+		if vw.rel != 0 || !contiguous(f.mask) || !exact {
+			if len(views) == 1 {
+				cd.notes = append(cd.notes, "a source address match that is not a prefix or a range")
+			}
 			continue
 		}
+		var set addrSet
 		for _, b := range bounds {
 			lo, hi, ok := addrSpan(b[0], b[1], f.mask, vw.v6)
 			if ok {
 				cd.srcs = append(cd.srcs, srcRange{lo, hi})
+				set = append(set, addrRange{lo, hi})
 			}
 		}
+		set = set.normalise()
+		if negate {
+			set = set.complement(vw.v6)
+		}
+		fi := 0
+		if vw.v6 {
+			fi = 1
+		}
+		cd.srcHold[fi] = &set
 	}
 }
 
