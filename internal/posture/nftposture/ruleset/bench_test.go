@@ -3,6 +3,7 @@ package ruleset
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,49 @@ func largeRuleset(n int, sources bool) *Ruleset {
 	}
 	rules = append(rules, rule(uint64(20+n), limit(10), logp("drop: ")), rule(uint64(21+n), drop()))
 	return &Ruleset{Tables: []*TableDef{inet("filter", base("input", "input", 0, "drop", rules...))}}
+}
+
+// banned is a ban table as the blocker keeps one (n addresses in a set, dropped in prerouting)
+// in front of the default-deny table of largeRuleset(100, false).
+func banned(n int) *Ruleset {
+	var els []Element
+	for i := 0; i < n; i++ {
+		a := netip.AddrFrom4([4]byte{198, byte(i >> 16), byte(i >> 8), byte(i)})
+		els = append(els, Element{Key: a.AsSlice()})
+	}
+	rs := largeRuleset(100, false)
+	rs.Tables = append(rs.Tables, &TableDef{
+		Family: "inet", Name: "firewarden",
+		Sets:   []*Set{{Name: "ban4", KeyLen: 4, KeyType: "ipv4_addr", Elements: els}},
+		Chains: []*Chain{base("prerouting", "prerouting", -200, "accept",
+			rule(1, nfproto(false), []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, Lookup{Set: "ban4", SReg: 1}}, drop()),
+		)},
+	})
+	return rs
+}
+
+func BenchmarkAnalyseBanSet(b *testing.B) {
+	rs := banned(10000)
+	for b.Loop() {
+		Analyse(rs)
+	}
+}
+
+func TestBanSet(t *testing.T) {
+	a := Analyse(banned(300))
+	for _, o := range a.Families[0].Open {
+		if len(o.Sources) == 0 {
+			t.Fatalf("Analyse(ban set) opens %s %d-%d from anywhere, want the banned addresses excluded", o.Proto, o.From, o.To)
+		}
+		for _, p := range o.Sources {
+			if p.Contains(netip.MustParseAddr("198.0.0.5")) {
+				t.Fatalf("Analyse(ban set) opens %s %d-%d from %s, which holds a banned address", o.Proto, o.From, o.To, p)
+			}
+		}
+	}
+	if got := only(summary(a), "ipv6 open tcp 1025"); len(got) != 1 || strings.Contains(got[0], "from") {
+		t.Errorf("Analyse(ban set) IPv6 = %q, want port 1025 open from anywhere", got)
+	}
 }
 
 func BenchmarkAnalyse(b *testing.B) {

@@ -67,6 +67,25 @@ func golden(t *testing.T, name string, got any) {
 	}
 }
 
+// goldenText compares got with testdata/golden/name (rewritten with -update).
+func goldenText(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("Format(%s) mismatch (-want +got):\n%s", name, diff)
+	}
+}
+
 func TestKernelPlain(t *testing.T) {
 	fd := loadNFT(t, "plain.nft")
 	rs, err := Read(fd)
@@ -74,7 +93,7 @@ func TestKernelPlain(t *testing.T) {
 		t.Fatalf("Read: %v", err)
 	}
 	a := Analyse(rs)
-	t.Log("\n" + Format(rs))
+	goldenText(t, "plain.txt", Format(rs))
 	golden(t, "plain", a)
 	if !strings.Contains(Format(rs), "table inet filter") {
 		t.Errorf("Format lacks the table:\n%s", Format(rs))
@@ -123,7 +142,7 @@ func TestKernelUFW(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	t.Log("\n" + Format(rs))
+	goldenText(t, "ufw.txt", Format(rs))
 	golden(t, "ufw", Analyse(rs))
 }
 
@@ -133,7 +152,7 @@ func TestKernelFirewalld(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	t.Log("\n" + Format(rs))
+	goldenText(t, "firewalld.txt", Format(rs))
 	golden(t, "firewalld", Analyse(rs))
 }
 
@@ -153,7 +172,7 @@ func TestKernelDocker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	t.Log("\n" + Format(rs))
+	goldenText(t, "docker.txt", Format(rs))
 	golden(t, "docker", Analyse(rs))
 }
 
@@ -163,6 +182,6 @@ func TestKernelPosture(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	t.Log("\n" + Format(rs))
+	goldenText(t, "posture.txt", Format(rs))
 	golden(t, "posture", Analyse(rs))
 }
