@@ -39,7 +39,7 @@ func banned(n int) *Ruleset {
 	rs := largeRuleset(100, false)
 	rs.Tables = append(rs.Tables, &TableDef{
 		Family: "inet", Name: "firewarden",
-		Sets:   []*Set{{Name: "ban4", KeyLen: 4, KeyType: "ipv4_addr", Elements: els}},
+		Sets: []*Set{{Name: "ban4", KeyLen: 4, KeyType: "ipv4_addr", Elements: els}},
 		Chains: []*Chain{base("prerouting", "prerouting", -200, "accept",
 			rule(1, nfproto(false), []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, Lookup{Set: "ban4", SReg: 1}}, drop()),
 		)},
