@@ -92,7 +92,7 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 		}
 		const xtState, xtProto, xtStateAlias = 1 << 0, 1 << 1, 1 << 13
 		if match&^(xtState|xtProto|xtStateAlias) != 0 {
-			cd := unknownCond(fmt.Sprintf("conntrack (flags 0x%x)", match), "iptables conntrack options other than --ctstate and --ctproto are not modelled")
+			cd := unknownCond(fmt.Sprintf("conntrack (flags 0x%x)", match), "iptables conntrack options other than ctstate and ctproto are not modelled")
 			return condStep(cd)
 		}
 		var out []step
@@ -225,7 +225,7 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			f := ne.Uint32(in[4:8])
 			invS, invD = f&1 != 0, f&2 != 0
 			if f&(4|8) != 0 {
-				return condStep(unknownCond("addrtype --limit-iface", "iptables addrtype --limit-iface-in/out is not modelled"))
+				return condStep(unknownCond("addrtype limit-iface", "iptables addrtype with limit-iface-in or limit-iface-out is not modelled"))
 			}
 		default:
 			return other("xt addrtype")
