@@ -307,6 +307,24 @@ func TestAnalyse(t *testing.T) {
 			want: []string{"ipv4 open tcp 22-22 by f/input#1"},
 		},
 		{
+			name: "a verdict map on the connection state",
+			rs: &Ruleset{Tables: []*TableDef{{
+				Family: "inet", Name: "f",
+				Sets: []*Set{{Name: "__map1", Anonymous: true, Map: true, Verdicts: true, KeyLen: 4, Elements: []Element{
+					{Key: u32n(2), Verdict: &Jump{Code: VerdictAccept}},
+					{Key: u32n(4), Verdict: &Jump{Code: VerdictAccept}},
+					{Key: u32n(1), Verdict: &Jump{Code: VerdictDrop}},
+				}}},
+				Chains: []*Chain{base("input", "input", 0, "accept",
+					rule(1, []Expr{Ct{Key: ctState, DReg: 1}, Lookup{Set: "__map1", SReg: 1, HasDReg: true}}),
+					rule(2, tcpDport(22), accept()),
+					rule(3, reject(1)),
+				)},
+			}}},
+			keep: []string{"ipv4 tcp", "ipv4 open"},
+			want: []string{"ipv4 tcp reject by f/input#3", "ipv4 open tcp 22-22 by f/input#2"},
+		},
+		{
 			name: "fib daddr type local holds",
 			rs: &Ruleset{Tables: []*TableDef{inet("f", base("input", "input", 0, "accept",
 				rule(1, []Expr{Fib{DReg: 1, Result: 3, Flags: 2}, Cmp{Op: 1, SReg: 1, Data: u32n(2)}}, drop()),

@@ -1048,9 +1048,14 @@ func setRef(s *Set, f field) string {
 	if !s.Anonymous {
 		return "@" + s.Name
 	}
+	return setElements(s, f, 64)
+}
+
+// setElements lists a set's elements as nft does, at most limit of them (0: all).
+func setElements(s *Set, f field, limit int) string {
 	var parts []string
 	for i, iv := range buildIndex(s).ivs {
-		if i == 8 {
+		if limit > 0 && i == limit {
 			parts = append(parts, fmt.Sprintf("… (%d elements)", len(s.Elements)))
 			break
 		}

@@ -30,7 +30,7 @@ func Format(rs *Ruleset) string {
 				b.WriteString(", flags interval")
 			}
 			b.WriteString("\n")
-			fmt.Fprintf(&b, "\t\telements = %s\n", setRef(&Set{Anonymous: true, Interval: s.Interval, Elements: s.Elements}, setField(s)))
+			fmt.Fprintf(&b, "\t\telements = %s\n", setElements(s, setField(s), 0))
 			b.WriteString("\t}\n")
 		}
 		for _, ch := range t.Chains {
