@@ -536,7 +536,7 @@ func (a *analyser) gather(v6 bool) names {
 	idx := map[uint32]bool{}
 	var named portSet
 	for ch, crs := range a.compiled {
-		if t := a.tableOf[ch]; ch.Device != "" && (t.Family == "netdev" || t.Family == "inet") {
+		if t := a.tableOf[ch]; ch.Device != "" && ch.Device != "lo" && (t.Family == "netdev" || t.Family == "inet") {
 			ifn[ch.Device] = true
 		}
 		for _, cr := range crs {

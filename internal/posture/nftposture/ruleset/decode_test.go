@@ -98,3 +98,47 @@ func FuzzDecodeRuleMessage(f *testing.F) {
 		_ = Format(rs)
 	})
 }
+
+type chainCase struct {
+	family  byte
+	hooknum uint32
+	c       *Chain
+}
+
+func chainCases() []chainCase {
+	return []chainCase{
+		{1, 1, &Chain{Name: "input", Hook: "input", Type: "filter", Priority: -5, Policy: "drop"}},
+		{2, 0, &Chain{Name: "PREROUTING", Hook: "prerouting", Type: "nat", Priority: -100, Policy: "accept"}},
+		{5, 0, &Chain{Name: "ingress", Hook: "ingress", Type: "filter", Priority: -500, Policy: "accept", Device: "eth0"}},
+		{1, 0, &Chain{Name: "regular"}},
+	}
+}
+
+func TestDecodeChainMessageRoundTrip(t *testing.T) {
+	for _, tc := range chainCases() {
+		fam, table, got, err := DecodeChainMessage(encodeChain(tc.family, "t", tc.c, tc.hooknum))
+		if err != nil {
+			t.Errorf("DecodeChainMessage(%s) error: %v", tc.c.Name, err)
+			continue
+		}
+		if fam != tc.family || table != "t" {
+			t.Errorf("DecodeChainMessage(%s) = family %d table %q, want %d t", tc.c.Name, fam, table, tc.family)
+		}
+		if diff := cmp.Diff(tc.c, got); diff != "" {
+			t.Errorf("DecodeChainMessage(%s) mismatch (-want +got):\n%s", tc.c.Name, diff)
+		}
+	}
+}
+
+// FuzzDecodeChainMessage decodes arbitrary chain messages: no panic.
+func FuzzDecodeChainMessage(f *testing.F) {
+	for _, tc := range chainCases() {
+		f.Add(encodeChain(tc.family, "t", tc.c, tc.hooknum))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, c, err := DecodeChainMessage(b)
+		if err == nil && c == nil {
+			t.Fatal("DecodeChainMessage returned neither a chain nor an error")
+		}
+	})
+}

@@ -190,3 +190,23 @@ func encodeRule(family byte, table, chain string, r *Rule) []byte {
 	}
 	return append([]byte{family, 0, 0, 0}, e.b...)
 }
+
+// encodeChain is the payload of an NFT_MSG_NEWCHAIN message holding c (family's hook numbers).
+func encodeChain(family byte, table string, c *Chain, hooknum uint32) []byte {
+	var e enc
+	e.str(chainTable, table).str(chainName, c.Name)
+	if c.Hook != "" {
+		e.nest(chainHook, func(h *enc) {
+			h.u32(hookNum, hooknum).u32(hookPrio, uint32(c.Priority))
+			if c.Device != "" {
+				h.str(hookDev, c.Device)
+			}
+		})
+		pol := uint32(1)
+		if c.Policy == "drop" {
+			pol = 0
+		}
+		e.u32(chainPolicy, pol).str(chainType, c.Type)
+	}
+	return append([]byte{family, 0, 0, 0}, e.b...)
+}
