@@ -766,24 +766,36 @@ func opens(proto, iif string, acc, minus []seg, v6 bool) []Open {
 				last.To = hi
 				continue
 			}
-			out = append(out, Open{Proto: proto, From: lo, To: hi, IIF: iif, By: by, Sources: sourcePrefixes(srcs, v6)})
+			o := Open{Proto: proto, From: lo, To: hi, IIF: iif, By: by}
+			o.Sources, o.Except = sourcePrefixes(srcs, v6)
+			out = append(out, o)
 			last, lastSrcs = &out[len(out)-1], srcs
 		}
 	}
 	return out
 }
 
-// sourcePrefixes writes a set of sources as the fewest prefixes, nil for "from anywhere";
-// loopback sources (which cannot arrive) are added where that makes the list shorter.
-func sourcePrefixes(s addrSet, v6 bool) []netip.Prefix {
+// sourcePrefixes writes a set of sources as the fewest prefixes: nil, nil for "from
+// anywhere"; nil and the excluded prefixes when saying what is excluded is shorter. Loopback
+// sources (which cannot arrive) are added where that makes the list shorter.
+func sourcePrefixes(s addrSet, v6 bool) (sources, except []netip.Prefix) {
 	lb := loopbackRange(v6)
 	with := s.union(addrSet{lb})
 	if with.equal(fullAddrs(v6)) {
-		return nil
+		return nil, nil
 	}
 	if len(with) < len(s) || (len(with) == len(s) && !with.equal(s)) {
 		s = with
 	}
+	inc := setPrefixes(s)
+	exc := setPrefixes(with.complement(v6))
+	if len(exc) < len(inc) {
+		return nil, exc
+	}
+	return inc, nil
+}
+
+func setPrefixes(s addrSet) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range s {
 		out = append(out, rangePrefixes(r.lo, r.hi)...)

@@ -46,6 +46,13 @@ func summary(a Analysis) []string {
 				}
 				s += " from " + strings.Join(ps, ",")
 			}
+			if o.Except != nil {
+				var ps []string
+				for _, p := range o.Except {
+					ps = append(ps, p.String())
+				}
+				s += " except " + strings.Join(ps, ",")
+			}
 			if o.IIF != "" {
 				s += " iif " + o.IIF
 			}

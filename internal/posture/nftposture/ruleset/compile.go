@@ -531,6 +531,11 @@ func (c *compiler) compile(r *Rule) *crule {
 					cr.steps = append(cr.steps, step{kind: stVmap, vmap: vm, text: fieldName(f) + " vmap " + setRef(s, f)})
 					continue
 				}
+				if e.DReg == 0 {
+					other("vmap @"+e.Set, "a verdict map whose elements hold no verdicts ("+e.Set+")")
+					continue
+				}
+				other("map @"+e.Set, "a map lookup ("+e.Set+") whose data is used later")
 				load(e.DReg, field{kind: fkUnknown, what: "data from map " + e.Set})
 				continue
 			}
@@ -817,11 +822,14 @@ func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond 
 		cd.eval = func(*pkt) (tri, string) { return tHost, "a concatenated lookup" }
 		cd.dport = false
 	}
+	if s.Concat {
+		return cd
+	}
 	var bounds [][2][]byte
 	for _, iv := range ix.ivs {
 		bounds = append(bounds, [2][]byte{iv.lo, iv.hi})
 	}
-	c.addrInfo(cd, f, bounds, invert, !s.Concat)
+	c.addrInfo(cd, f, bounds, invert, true)
 	return cd
 }
 

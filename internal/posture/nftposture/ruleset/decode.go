@@ -220,6 +220,33 @@ func dataAttr(b []byte) ([]byte, *Jump, error) {
 	return nil, nil, errors.New("data attribute with neither value nor verdict")
 }
 
+// DecodeVerdict decodes the attributes of an NFTA_DATA_VERDICT nest (a code and, for jump
+// and goto, a chain).
+func DecodeVerdict(b []byte) (*Jump, error) {
+	vs, err := attrs(b)
+	if err != nil {
+		return nil, err
+	}
+	v := &Jump{}
+	seen := false
+	for _, va := range vs {
+		switch va.typ {
+		case verdictCode:
+			c, err := be32(va.data)
+			if err != nil {
+				return nil, fmt.Errorf("verdict code: %w", err)
+			}
+			v.Code, seen = int32(c), true
+		case verdictChain:
+			v.Chain = cstr(va.data)
+		}
+	}
+	if !seen {
+		return nil, errors.New("verdict without a code")
+	}
+	return v, nil
+}
+
 func decodeExprData(name string, as []attr) (Expr, error) {
 	switch name {
 	case "payload":

@@ -41,7 +41,14 @@ func Read(netnsFd int) (*Ruleset, error) {
 			sd := &Set{
 				Name: s.Name, ID: s.ID, Anonymous: s.Anonymous, Interval: s.Interval, Map: s.IsMap,
 				Concat: s.Concatenation, KeyLen: s.KeyType.Bytes, KeyType: s.KeyType.Name,
-				Verdicts: s.IsMap && s.DataType.Name == "verdict",
+			}
+			if s.IsMap && (s.KeyType.Name == "verdict" || s.DataType.Name == "verdict") {
+				// google/nftables v0.3.0 stores a verdict map's data type over its key type,
+				// and hands each element's verdict over as the raw attributes in Val.
+				sd.Verdicts = true
+				if s.KeyType.Name == "verdict" {
+					sd.KeyType, sd.KeyLen = "", 0
+				}
 			}
 			els, err := c.GetSetElements(s)
 			if err != nil {
@@ -51,6 +58,13 @@ func Read(netnsFd int) (*Ruleset, error) {
 				el := Element{Key: e.Key, KeyEnd: e.KeyEnd, IntervalEnd: e.IntervalEnd, Data: e.Val}
 				if e.VerdictData != nil {
 					el.Verdict = &Jump{Code: int32(e.VerdictData.Kind), Chain: e.VerdictData.Chain}
+					sd.Verdicts = true
+				} else if sd.Verdicts {
+					v, err := DecodeVerdict(e.Val)
+					if err != nil {
+						return nil, fmt.Errorf("verdict map %s in table %s %s: %w", s.Name, td.Family, td.Name, err)
+					}
+					el.Verdict, el.Data = v, nil
 				}
 				sd.Elements = append(sd.Elements, el)
 			}

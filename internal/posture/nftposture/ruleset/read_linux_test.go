@@ -64,3 +64,13 @@ func TestKernelNetdev(t *testing.T) {
 		t.Errorf("Format(netdev.nft) lacks the device:\n%s", f)
 	}
 }
+
+func TestKernelSets(t *testing.T) {
+	fd := loadNFT(t, "sets.nft")
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	goldenText(t, "sets.txt", Format(rs))
+	golden(t, "sets", Analyse(rs))
+}

@@ -149,6 +149,11 @@ func openFor(a Analysis, port uint16, src netip.Addr) bool {
 			continue
 		}
 		if o.Sources == nil {
+			for _, p := range o.Except {
+				if p.Contains(src) {
+					return false
+				}
+			}
 			return true
 		}
 		for _, p := range o.Sources {
