@@ -21,11 +21,17 @@ func Format(rs *Ruleset) string {
 			if s.Anonymous {
 				continue
 			}
-			kind := "set"
+			kind, typ := "set", s.KeyType
 			if s.Map {
 				kind = "map"
 			}
-			fmt.Fprintf(&b, "\t%s %s { # type %s", kind, s.Name, s.KeyType)
+			if s.Verdicts {
+				typ = "verdict map"
+				if s.KeyType != "" {
+					typ = s.KeyType + " : verdict"
+				}
+			}
+			fmt.Fprintf(&b, "\t%s %s { # type %s", kind, s.Name, typ)
 			if s.Interval {
 				b.WriteString(", flags interval")
 			}
