@@ -1,6 +1,8 @@
 package ruleset
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -281,15 +283,18 @@ func (a *analyser) runChain(c *Chain, flows []flow, p *pkt, depth int) chainResu
 // the rest is put in res.
 func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *chainResult) []flow {
 	w := a.where(c, cr.rule.Handle)
+	return a.runSteps(c, cr.steps, f, p, depth, res, w, false, false)
+}
+
+// runSteps runs the steps of a rule from some point on flow m.
+func (a *analyser) runSteps(c *Chain, steps []step, m flow, p *pkt, depth int, res *chainResult, w Where, unsure, limited bool) []flow {
 	var cont []flow
-	m := f
-	unsure, limited := false, false
 	tcpudp := p.l4 == 6 || p.l4 == 17
 	fi := 0
 	if p.v6 {
 		fi = 1
 	}
-	for _, st := range cr.steps {
+	for i, st := range steps {
 		switch st.kind {
 		case stCond:
 			cd := st.cond
@@ -337,6 +342,13 @@ func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *
 					a.note(w, fmt.Sprintf("%s: depends on %s, which the analysis does not know", st.text, why))
 				}
 			}
+		case stConcat:
+			matched, rest, u := a.concat(st, m, p, w)
+			cont = append(cont, rest...)
+			for _, mm := range matched {
+				cont = append(cont, a.runSteps(c, steps[i+1:], mm, p, depth, res, w, unsure || u, limited)...)
+			}
+			return cont
 		case stLimit:
 			limited = true
 			if st.cond != nil {
@@ -356,6 +368,97 @@ func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *
 		}
 	}
 	return append(cont, m)
+}
+
+// concat splits flow m by a concatenated lookup: the parts an element holds for, and the rest.
+// unsure is set when an element held only by something the model does not decide.
+func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flow, unsure bool) {
+	cs := st.concat
+	tcpudp := p.l4 == 6 || p.l4 == 17
+	rest = []flow{m}
+	for _, iv := range cs.ivs {
+		ports, srcs := allPorts, fullAddrs(p.v6)
+		ok := true
+		for k, f := range cs.fields {
+			lo := slot(iv.lo, cs.slots[k], f.len)
+			hi := lo
+			if iv.hi != nil {
+				hi = slot(iv.hi, cs.slots[k], f.len)
+			}
+			if lo == nil || hi == nil {
+				ok = false
+				break
+			}
+			switch {
+			case f.isDport() && f.mask == nil && tcpudp:
+				ports = portSet{{binary.BigEndian.Uint16(lo), binary.BigEndian.Uint16(hi)}}
+				if ports[0].lo > ports[0].hi {
+					ok = false
+				}
+			case isSaddr(f, p.v6):
+				la, _ := netip.AddrFromSlice(lo)
+				ha, _ := netip.AddrFromSlice(hi)
+				if ha.Less(la) {
+					ok = false
+				} else {
+					srcs = addrSet{{la, ha}}
+				}
+			default:
+				v, vs, why := f.value(p)
+				switch vs {
+				case vKnown:
+					if bytes.Compare(v, lo) < 0 || bytes.Compare(v, hi) > 0 {
+						ok = false
+					}
+				case vHost:
+					unsure = true
+					a.note(w, fmt.Sprintf("%s: depends on %s, which the analysis does not know", st.text, why))
+				default:
+					unsure = true
+				}
+			}
+			if !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		var next []flow
+		for _, r := range rest {
+			inP, inS := r.ports.intersect(ports), r.srcs.intersect(srcs)
+			if inP.empty() || inS.empty() {
+				next = append(next, r)
+				continue
+			}
+			in := r
+			in.ports, in.srcs = inP, inS
+			matched = append(matched, in)
+			if outP := r.ports.minus(ports); !outP.empty() {
+				o := r
+				o.ports = outP
+				next = append(next, o)
+			}
+			if outS := r.srcs.minus(srcs, p.v6); !outS.empty() {
+				o := r
+				o.ports, o.srcs = inP, outS
+				next = append(next, o)
+			}
+		}
+		rest = next
+	}
+	if cs.invert {
+		matched, rest = rest, matched
+	}
+	return merge(matched), merge(rest), unsure
+}
+
+// slot is the bytes of one field in a concatenated key, or nil when the key is too short.
+func slot(key []byte, off, n uint32) []byte {
+	if int(off+n) > len(key) {
+		return nil
+	}
+	return key[off : off+n]
 }
 
 func (a *analyser) runVmap(c *Chain, vm *vmapStep, m flow, p *pkt, depth int, res *chainResult, w Where) []flow {

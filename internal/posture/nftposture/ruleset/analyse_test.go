@@ -332,6 +332,35 @@ func TestAnalyse(t *testing.T) {
 			want: []string{"ipv4 tcp reject by f/input#3", "ipv4 open tcp 22-22 by f/input#2"},
 		},
 		{
+			name: "a concatenation of source and port",
+			rs: &Ruleset{Tables: []*TableDef{{
+				Family: "inet", Name: "f",
+				Sets: []*Set{{Name: "pairs", Concat: true, KeyLen: 8, Elements: []Element{
+					{Key: []byte{10, 0, 0, 1, 0, 22, 0, 0}},
+					{Key: []byte{10, 0, 0, 0, 0, 80, 0, 0}, KeyEnd: []byte{10, 0, 0, 255, 0, 81, 0, 0}},
+				}}},
+				Chains: []*Chain{base("input", "input", 0, "drop",
+					rule(1, nfproto(false), l4(6), []Expr{
+						Payload{Base: 1, Offset: 12, Len: 4, DReg: 1},
+						Payload{Base: 2, Offset: 2, Len: 2, DReg: 9},
+						Lookup{Set: "pairs", SReg: 1},
+					}, accept()),
+					rule(2, nfproto(false), l4(17), []Expr{
+						Payload{Base: 1, Offset: 12, Len: 4, DReg: 1},
+						Payload{Base: 2, Offset: 2, Len: 2, DReg: 9},
+						Lookup{Set: "pairs", SReg: 1, Invert: true},
+					}, drop()),
+					rule(3, l4(17), dportRange(80, 81), accept()),
+				)},
+			}}},
+			keep: []string{"ipv4 open"},
+			want: []string{
+				"ipv4 open tcp 22-22 from 10.0.0.1/32 by f/input#1",
+				"ipv4 open tcp 80-81 from 10.0.0.0/24 by f/input#1",
+				"ipv4 open udp 80-81 from 10.0.0.0/24 by f/input#3",
+			},
+		},
+		{
 			name: "fib daddr type local holds",
 			rs: &Ruleset{Tables: []*TableDef{inet("f", base("input", "input", 0, "accept",
 				rule(1, []Expr{Fib{DReg: 1, Result: 3, Flags: 2}, Cmp{Op: 1, SReg: 1, Data: u32n(2)}}, drop()),

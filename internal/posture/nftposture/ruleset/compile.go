@@ -337,7 +337,8 @@ const (
 	stVerdict
 	stReject
 	stNat
-	stOther // a statement (or load) not modelled: noted, otherwise passed through
+	stOther  // a statement (or load) not modelled: noted, otherwise passed through
+	stConcat // a lookup of a concatenation of fields in a set
 )
 
 // step is one step of a compiled rule.
@@ -345,6 +346,7 @@ type step struct {
 	kind    stepKind
 	cond    *cond
 	vmap    *vmapStep
+	concat  *concatStep
 	verdict Jump
 	text    string
 	note    string // stOther: what was not modelled
@@ -358,6 +360,15 @@ type vmapStep struct {
 	idx   *setIndex
 	ports []portSet // per idx.ivs element, for a destination-port key
 	dport bool
+}
+
+// concatStep is a lookup of fields, concatenated in registers (each padded to 4 bytes), in a
+// set whose elements are ranges (or single values) of each field.
+type concatStep struct {
+	fields []field
+	slots  []uint32 // byte offset of each field in an element's key
+	ivs    []setIv
+	invert bool
 }
 
 // crule is a compiled rule.
@@ -518,6 +529,10 @@ func (c *compiler) compile(r *Rule) *crule {
 			if s == nil {
 				cd := unknownCond("@"+e.Set, "a lookup in set "+e.Set+", which was not read")
 				cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
+				continue
+			}
+			if s.Concat && !e.HasDReg {
+				cr.steps = append(cr.steps, c.concatLookup(e, s, ix, regs))
 				continue
 			}
 			if e.HasDReg {
@@ -831,6 +846,59 @@ func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond 
 	}
 	c.addrInfo(cd, f, bounds, invert, true)
 	return cd
+}
+
+// concatLookup gathers the fields a concatenated lookup reads from consecutive registers.
+func (c *compiler) concatLookup(e Lookup, s *Set, ix *setIndex, regs map[uint32]field) step {
+	keyLen := 0
+	for _, iv := range ix.ivs {
+		keyLen = len(iv.lo)
+		break
+	}
+	text := "(concatenation) @" + s.Name
+	if e.Invert {
+		text = "(concatenation) != @" + s.Name
+	}
+	o, ok := regOff(e.SReg)
+	cs := &concatStep{ivs: ix.ivs, invert: e.Invert}
+	var names []string
+	for pos := uint32(0); ok && int(pos) < keyLen; {
+		f, found := regs[o+pos]
+		if !found || f.len == 0 {
+			ok = false
+			break
+		}
+		cs.fields = append(cs.fields, f)
+		cs.slots = append(cs.slots, pos)
+		names = append(names, fieldName(f))
+		pos += (f.len + 3) &^ 3
+		if int(pos) > keyLen {
+			ok = false
+		}
+	}
+	if !ok || len(cs.fields) == 0 {
+		cd := unknownCond(text, "a lookup of a concatenation in set "+s.Name+" whose fields could not be followed")
+		return step{kind: stCond, cond: cd, text: text}
+	}
+	text = strings.Join(names, " . ") + " @" + s.Name
+	if e.Invert {
+		text = strings.Join(names, " . ") + " != @" + s.Name
+	}
+	return step{kind: stConcat, concat: cs, text: text}
+}
+
+// isSaddr reports whether f is the whole source address of a packet of family v6 (or not).
+func isSaddr(f field, v6 bool) bool {
+	if f.kind == fkCt && f.mask == nil {
+		return (!v6 && f.key == ctSrcIP) || (v6 && f.key == ctSrcIP6)
+	}
+	if f.kind != fkPayload || f.base != 1 || f.mask != nil {
+		return false
+	}
+	if v6 {
+		return f.fam != 4 && f.off == 8 && f.len == 16
+	}
+	return f.fam != 6 && f.off == 12 && f.len == 4
 }
 
 // ivPorts is the port range of one set index interval (2-byte keys).
