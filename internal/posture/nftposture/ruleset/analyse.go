@@ -23,8 +23,11 @@ import (
 // destination address, marks, unknown expressions) are Notes; such a rule is taken when it
 // accepts and skipped when it drops, so that what is reported open is never less than what
 // is.
-func Analyse(rs *Ruleset) Analysis {
+func Analyse(rs *Ruleset) Analysis { return analyse(rs, maxWork) }
+
+func analyse(rs *Ruleset, limit int) Analysis {
 	a := newAnalyser(rs)
+	a.limit = limit
 	out := Analysis{Tables: a.tables(), Filtering: a.filtering()}
 	out.Families = []Family{a.family(false), a.family(true)}
 	out.Notes = a.notes
@@ -48,7 +51,14 @@ type analyser struct {
 	bases    []baseChain
 	notes    []Note
 	noteSeen map[Note]bool
+	work     int // rule evaluations so far, against limit
+	limit    int
 }
+
+// maxWork caps the rule evaluations of one analysis, so that a hostile or pathological
+// ruleset (many lookups of concatenations in one rule, deep jumps that split every flow)
+// cannot take unbounded time or memory; past it the rest is passed over, with a Note.
+const maxWork = 20_000_000
 
 func newAnalyser(rs *Ruleset) *analyser {
 	a := &analyser{rs: rs, owners: map[*TableDef]string{}, compiled: map[*Chain][]*crule{},
@@ -269,6 +279,11 @@ func (a *analyser) runChain(c *Chain, flows []flow, p *pkt, depth int) chainResu
 		if len(flows) == 0 {
 			break
 		}
+		a.work += len(flows)
+		if a.work > a.limit {
+			a.note(Where{}, fmt.Sprintf("the ruleset needs more than %d rule evaluations to analyse: the rest was passed over, the results are incomplete", a.limit))
+			break
+		}
 		var next []flow
 		for _, f := range flows {
 			next = append(next, a.runRule(c, cr, f, p, depth, &res)...)
@@ -425,6 +440,11 @@ func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flo
 			continue
 		}
 		var next []flow
+		a.work += len(rest)
+		if a.work > a.limit {
+			a.note(Where{}, fmt.Sprintf("the ruleset needs more than %d rule evaluations to analyse: the rest was passed over, the results are incomplete", a.limit))
+			break
+		}
 		for _, r := range rest {
 			inP, inS := r.ports.intersect(ports), r.srcs.intersect(srcs)
 			if inP.empty() || inS.empty() {

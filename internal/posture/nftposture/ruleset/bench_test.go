@@ -119,3 +119,11 @@ func TestLargeRuleset(t *testing.T) {
 		t.Errorf("Analyse(large) opens %d tcp ports, %d udp ports, ssh from %d prefixes; want %d, %d, 100", tcp, udp, ssh, wantTCP, wantUDP)
 	}
 }
+
+func TestWorkCap(t *testing.T) {
+	a := analyse(largeRuleset(100, false), 50)
+	want := "note -: the ruleset needs more than 50 rule evaluations to analyse: the rest was passed over, the results are incomplete"
+	if got := only(summary(a), "note"); !slices.Contains(got, want) {
+		t.Errorf("analyse(100 rules, cap 50) notes = %q, want %q", got, want)
+	}
+}
