@@ -557,7 +557,7 @@ func (c *compiler) compile(r *Rule) *crule {
 			cd := c.lookupCond(f, s, ix, e.Invert)
 			cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
 		case Counter:
-			cr.steps = append(cr.steps, step{kind: stCounter, text: "counter"})
+			cr.steps = append(cr.steps, step{kind: stCounter, text: fmt.Sprintf("counter packets %d bytes %d", e.Packets, e.Bytes)})
 		case Log:
 			t := "log"
 			if e.Prefix != "" {
