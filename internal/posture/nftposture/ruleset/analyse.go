@@ -53,6 +53,7 @@ type analyser struct {
 	noteSeen map[Note]bool
 	work     int // rule evaluations so far, against limit
 	limit    int
+	overCap  bool
 }
 
 // maxWork caps the rule evaluations of one analysis, so that a hostile or pathological
@@ -176,6 +177,14 @@ func (a *analyser) filtering() bool {
 	return false
 }
 
+// capped notes, once, that the work cap was reached at w.
+func (a *analyser) capped(w Where) {
+	if !a.overCap {
+		a.overCap = true
+		a.note(w, fmt.Sprintf("the ruleset needs more than %d rule evaluations to analyse: the rest was passed over, the results are incomplete", a.limit))
+	}
+}
+
 func (a *analyser) note(w Where, what string) {
 	n := Note{Where: w, What: what}
 	if a.noteSeen[n] {
@@ -281,7 +290,7 @@ func (a *analyser) runChain(c *Chain, flows []flow, p *pkt, depth int) chainResu
 		}
 		a.work += len(flows)
 		if a.work > a.limit {
-			a.note(Where{}, fmt.Sprintf("the ruleset needs more than %d rule evaluations to analyse: the rest was passed over, the results are incomplete", a.limit))
+			a.capped(a.where(c, cr.rule.Handle))
 			break
 		}
 		var next []flow
@@ -442,7 +451,7 @@ func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flo
 		var next []flow
 		a.work += len(rest)
 		if a.work > a.limit {
-			a.note(Where{}, fmt.Sprintf("the ruleset needs more than %d rule evaluations to analyse: the rest was passed over, the results are incomplete", a.limit))
+			a.capped(w)
 			break
 		}
 		for _, r := range rest {
