@@ -254,7 +254,7 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 			known = [][2]uint32{{0, 1}, {9, 10}}
 			host = [2]uint32{16, 20}
 		}
-		if hi > uint32(len(h)) || lo < 0 {
+		if hi > uint32(len(h)) {
 			return nil, vAttacker, ""
 		}
 		if lo < host[1] && hi > host[0] {
