@@ -277,22 +277,35 @@ func TestDropInContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	old, _ := ParseEffective([]byte(with(debian12(t), map[string]string{"kbdinteractiveauthentication": "", "challengeresponseauthentication": "no", "permitrootlogin": "no"})))
+	all := func(string) bool { return true }
+	only := func(id string) func(string) bool { return func(x string) bool { return x == id } }
+	const earlier = header + "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n"
 	tests := []struct {
-		name string
-		b    *bool
-		root string
-		eff  Effective
-		want string
+		name  string
+		b     *bool
+		root  string
+		eff   Effective
+		wants func(string) bool
+		prev  string
+		want  string
 	}{
-		{"both strict", ptr(false), "no", eff, "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n"},
-		{"passwords allowed", ptr(true), "prohibit-password", eff, "PermitRootLogin prohibit-password\n"},
-		{"root yes allowed", nil, "yes", eff, ""},
+		{"both strict", ptr(false), "no", eff, all, "", "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n"},
+		{"passwords allowed", ptr(true), "prohibit-password", eff, all, "", "PermitRootLogin prohibit-password\n"},
+		{"root yes allowed", nil, "yes", eff, all, "", ""},
 		// never loosen: sshd already has no, the baseline allows prohibit-password
-		{"keeps stricter root login", ptr(false), "prohibit-password", old, "PasswordAuthentication no\nChallengeResponseAuthentication no\nPermitRootLogin no\n"},
+		{"keeps stricter root login", ptr(false), "prohibit-password", old, all, "", "PasswordAuthentication no\nChallengeResponseAuthentication no\nPermitRootLogin no\n"},
+		// --only: the other check's setting is not written ...
+		{"only password_auth", ptr(false), "no", eff, only(PasswordAuth), "", "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"},
+		{"only root_login", ptr(false), "no", eff, only(RootLogin), "", "PermitRootLogin no\n"},
+		// ... but what an earlier fix wrote for it stays
+		{"only root_login keeps the earlier password lines", ptr(false), "forced-commands-only", eff, only(RootLogin), earlier, "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin forced-commands-only\n"},
+		// a baseline that now allows passwords does not silently drop the earlier fix's lines
+		{"passwords allowed keeps earlier lines", ptr(true), "no", eff, all, earlier, "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n"},
+		{"carries over only the checks' keys", nil, "no", eff, all, "# mine\nPasswordAuthentication  no # x\nX11Forwarding no\n", "PasswordAuthentication  no # x\nPermitRootLogin no\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := dropInContent(base(tt.b, tt.root).Linux.SSH, tt.eff)
+			got := dropInContent(base(tt.b, tt.root).Linux.SSH, tt.eff, tt.wants, tt.prev)
 			if diff := cmp.Diff(header+tt.want, got); diff != "" {
 				t.Errorf("dropInContent() mismatch (-want +got):\n%s", diff)
 			}

@@ -366,18 +366,34 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 		Check:    failing[0].ID,
 		Key:      DropIn,
 		From:     from,
-		To:       strconv.Quote(dropInContent(req.Baseline.Linux.SSH, rd.eff)),
+		To:       strconv.Quote(dropInContent(req.Baseline.Linux.SSH, rd.eff, req.Wants, string(prev))),
 		Commands: p.commands(),
 	}}, nil
 }
 
+// Keywords each check writes to the drop-in (lower case).
+var checkKeys = map[string][]string{
+	PasswordAuth: {"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication"},
+	RootLogin:    {"permitrootlogin"},
+}
+
 // dropInContent is what the drop-in holds for baseline want, given the effective configuration
-// now: the keys of password_auth off (both names of keyboard-interactive this sshd knows), and
-// PermitRootLogin no looser than the baseline's and never looser than what is in force.
-func dropInContent(want baseline.LinuxSSH, eff Effective) string {
+// now and the drop-in's previous content prev. A check that wants selects (--only) and the
+// baseline holds strict writes its lines: password_auth off both names of keyboard-interactive
+// this sshd knows, root_login a PermitRootLogin no looser than the baseline's and never looser
+// than what is in force. Every other check keeps the lines prev had for its keys, so that a fix
+// of one check never drops what an earlier fix wrote for another.
+func dropInContent(want baseline.LinuxSSH, eff Effective, wants func(string) bool, prev string) string {
 	var b strings.Builder
 	b.WriteString(header)
-	if want.PasswordAuth != nil && !*want.PasswordAuth {
+	carry := func(id string) {
+		for line := range strings.Lines(prev) {
+			if key, _ := splitLine(line); key != "" && slices.Contains(checkKeys[id], strings.ToLower(key)) {
+				b.WriteString(strings.TrimRight(line, "\r\n") + "\n")
+			}
+		}
+	}
+	if wants(PasswordAuth) && want.PasswordAuth != nil && !*want.PasswordAuth {
 		b.WriteString("PasswordAuthentication no\n")
 		kbd, cr := eff.Has("kbdinteractiveauthentication"), eff.Has("challengeresponseauthentication")
 		if kbd || !cr {
@@ -386,8 +402,10 @@ func dropInContent(want baseline.LinuxSSH, eff Effective) string {
 		if cr {
 			b.WriteString("ChallengeResponseAuthentication no\n")
 		}
+	} else {
+		carry(PasswordAuth)
 	}
-	if want.RootLogin != "" && want.RootLogin != "yes" {
+	if wants(RootLogin) && want.RootLogin != "" && want.RootLogin != "yes" {
 		v := want.RootLogin
 		if cur, ok := eff.Get("permitrootlogin"); ok {
 			values := baseline.RootLoginValues()
@@ -396,6 +414,8 @@ func dropInContent(want baseline.LinuxSSH, eff Effective) string {
 			}
 		}
 		b.WriteString("PermitRootLogin " + v + "\n")
+	} else {
+		carry(RootLogin)
 	}
 	return b.String()
 }
