@@ -17,6 +17,7 @@ package sshd
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,7 +232,11 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 	if len(rd.scan.Problems) > 0 {
 		details = append(details, "configuration not read, so Match blocks there are unknown: "+strings.Join(rd.scan.Problems, "; "))
 	}
-	details = append(details, p.notes...)
+	if len(p.notes) > 0 {
+		// fix prints only the table of results afterwards: say it where it is seen.
+		r.Actual += " (restart sshd)"
+		details = append(details, p.notes...)
+	}
 	r.Detail = strings.Join(details, "; ")
 }
 
@@ -488,16 +493,25 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 		}
 		return removeDropIn(p.root)
 	}
-	if present {
+	// Unchanged: the engine reverting a change that Apply already put back, or content in place
+	// but not in force. Nothing is written and the daemon is not reloaded; sshd -t and sshd -T
+	// still judge it.
+	unchanged := present == had && content == string(prev)
+	switch {
+	case unchanged:
+	case present:
 		err = writeDropIn(p.root, []byte(content))
-	} else {
+	default:
 		err = removeDropIn(p.root)
 	}
 	if err != nil {
 		return ev, fmt.Errorf("apply %s: %w", c.Key, err)
 	}
-	after, _, _ := readDropIn(p.root)
-	ev = append(ev, posture.FileEvidence(DropIn, after, nil))
+	if present {
+		ev = append(ev, posture.FileEvidence(DropIn, []byte(content), nil))
+	} else {
+		ev = append(ev, posture.FileEvidence(DropIn, nil, fs.ErrNotExist))
+	}
 
 	test := host.Cmd{Path: sshdPath, Args: []string{"-t"}}
 	res, err := p.run.Run(ctx, test)
@@ -515,7 +529,9 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 			return ev, p.undo(restore, msg)
 		}
 	}
-	ev = append(ev, p.reload(ctx)...)
+	if !unchanged {
+		ev = append(ev, p.reload(ctx)...)
+	}
 	return ev, nil
 }
 
