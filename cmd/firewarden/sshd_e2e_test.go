@@ -67,6 +67,56 @@ func TestSSHDCheckFixRollback(t *testing.T) {
 	}
 }
 
+// A backup edited to hold a drop-in sshd cannot read: rollback lets sshd -t judge it, keeps the
+// file the fix wrote, and says what sshd said. A backup naming another file is refused before
+// anything runs.
+func TestSSHDRollbackOfInvalidDropIn(t *testing.T) {
+	root := t.TempDir()
+	hosttest.RealSSHD(t, root)
+	if err := hosttest.LayoutLinux(root); err != nil {
+		t.Fatal(err)
+	}
+	dropIn := filepath.Join(root, "etc/ssh/sshd_config.d/00-firewarden.conf")
+	if r := firewarden(t, root, "fix", "--only=linux.ssh.root_login"); r.code != 0 {
+		t.Fatalf("fix: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	fixed, err := os.ReadFile(dropIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backups, _ := filepath.Glob(filepath.Join(root, "var/lib/firewarden/backups/*.json"))
+	if len(backups) != 1 {
+		t.Fatalf("backups = %q, want one", backups)
+	}
+	data, _ := os.ReadFile(backups[0])
+	edit := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(string(data), old) {
+			t.Fatalf("backup has no %s:\n%s", old, data)
+		}
+		if err := os.WriteFile(backups[0], []byte(strings.Replace(string(data), old, new, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	edit(`"from": "absent"`, `"from": "\"PermitRootLogin sometimes\\n\""`)
+	r := firewarden(t, root, "rollback")
+	if r.code != 1 || !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, `unsupported option "sometimes"`) {
+		t.Errorf("rollback of an invalid drop-in: exit %d, want 1 and sshd's words\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got, _ := os.ReadFile(dropIn); string(got) != string(fixed) {
+		t.Errorf("drop-in after the refused rollback = %q, want the fix's %q kept", got, fixed)
+	}
+
+	edit(`"key": "/etc/ssh/sshd_config.d/00-firewarden.conf"`, `"key": "/etc/ssh/sshd_config"`)
+	if r := firewarden(t, root, "rollback"); r.code != 2 || !strings.Contains(r.stderr, "firewarden changes only /etc/ssh/sshd_config.d/00-firewarden.conf") {
+		t.Errorf("rollback of a backup naming sshd_config: exit %d, want 2 and a refusal\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got, _ := os.ReadFile(dropIn); string(got) != string(fixed) {
+		t.Errorf("drop-in after the refused backup = %q, want it unchanged", got)
+	}
+}
+
 // regexpLine reports whether some line of s matches the regular expression re.
 func regexpLine(s, re string) bool {
 	return regexp.MustCompile(`(?m)^` + re).MatchString(s)
