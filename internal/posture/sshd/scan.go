@@ -63,6 +63,8 @@ var watched = map[string]bool{
 	"challengeresponseauthentication": true,
 	"permitrootlogin":                 true,
 	"usepam":                          true,
+	"permitemptypasswords":            true,
+	"authenticationmethods":           true,
 }
 
 // Scan reads the sshd configuration at the system path main under root and the files it Includes.

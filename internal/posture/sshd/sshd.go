@@ -187,6 +187,19 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 		for _, w := range passwordWays(rd.eff) {
 			ways = append(ways, w.String(rd.scan))
 		}
+		// AuthenticationMethods lists the method sequences a login must complete; sshd refuses
+		// a method no sequence names before it looks at the password.
+		switch am, _ := rd.eff.Get("authenticationmethods"); {
+		case am == "" || am == "any" || len(ways) == 0:
+		case !offersPassword(am):
+			details = append(details, fmt.Sprintf("AuthenticationMethods %s offers no password method, so %s is never used", am, strings.Join(ways, " and ")))
+			ways = nil
+		default:
+			details = append(details, fmt.Sprintf("AuthenticationMethods %s: a password is asked only within these sequences", am))
+		}
+		if v, _ := rd.eff.Get("permitemptypasswords"); v == "yes" && len(ways) > 0 {
+			details = append(details, "PermitEmptyPasswords yes: an account with an empty password logs in without one (CIS 5.1.19 wants no; "+setAt(rd.scan, "permitemptypasswords")+")")
+		}
 		r.Actual = onOff(len(ways) > 0)
 		switch {
 		case *want.PasswordAuth || len(ways) == 0:
@@ -195,7 +208,7 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 			r.Status = posture.Fail
 		}
 		if len(ways) > 0 {
-			details = append(details, "passwords can be tried: "+strings.Join(ways, "; "))
+			details = append([]string{"passwords can be tried: " + strings.Join(ways, "; ")}, details...)
 		}
 		keys = []string{"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication"}
 	case RootLogin:
@@ -285,6 +298,22 @@ func passwordWays(e Effective) []way {
 		}
 	}
 	return ways
+}
+
+// offersPassword reports whether an AuthenticationMethods value (space-separated lists of
+// comma-separated methods) names password or keyboard-interactive in any list. A device suffix
+// ("keyboard-interactive:bsdauth") still counts: which devices ask for a password is not modelled,
+// so the check errs towards fail.
+func offersPassword(am string) bool {
+	for _, list := range strings.Fields(am) {
+		for _, m := range strings.Split(list, ",") {
+			m, _, _ = strings.Cut(m, ":")
+			if m == "password" || m == "keyboard-interactive" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // normalRootLogin maps sshd's spellings to the baseline's: sshd -T before 9.x and after print
