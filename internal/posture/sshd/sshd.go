@@ -210,7 +210,7 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 		if len(ways) > 0 {
 			details = append([]string{"passwords can be tried: " + strings.Join(ways, "; ")}, details...)
 		}
-		keys = []string{"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication"}
+		keys = []string{"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication", "authenticationmethods"}
 	case RootLogin:
 		v, ok := rd.eff.Get("permitrootlogin")
 		if !ok {

@@ -235,14 +235,14 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "set by cloud-init, and Match blocks named", b: base(ptr(false), "no"),
 			files: map[string]string{
-				mainConfig: includeLine + "\nKbdInteractiveAuthentication no\nUsePAM yes\nMatch User deploy\n  PasswordAuthentication yes\nMatch Address 10.0.0.0/8\n\tPermitRootLogin yes\n",
+				mainConfig: includeLine + "\nKbdInteractiveAuthentication no\nUsePAM yes\nMatch User deploy\n  PasswordAuthentication yes\nMatch Address 10.0.0.0/8\n\tPermitRootLogin yes\nMatch Group ops\n  AuthenticationMethods any\n",
 				"/etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
 			},
 			sshdT: "debian12", set: map[string]string{"permitrootlogin": "no"},
 			want: map[string]want{
 				PasswordAuth: {posture.Fail, "on", []string{
 					"PasswordAuthentication yes (set at /etc/ssh/sshd_config.d/50-cloud-init.conf:1)",
-					"Match blocks set: /etc/ssh/sshd_config:5 (Match User deploy) PasswordAuthentication yes",
+					"Match blocks set: /etc/ssh/sshd_config:5 (Match User deploy) PasswordAuthentication yes, /etc/ssh/sshd_config:9 (Match Group ops) AuthenticationMethods any",
 				}},
 				RootLogin: {posture.Pass, "no", []string{"Match blocks set: /etc/ssh/sshd_config:7 (Match Address 10.0.0.0/8) PermitRootLogin yes"}},
 			},
