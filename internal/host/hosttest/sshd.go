@@ -18,8 +18,8 @@ import (
 // sshd refuses to run without its privilege separation directory /run/sshd; where the machine
 // has none, the stand-in runs sshd in a private mount namespace with a fresh tmpfs on /run, which
 // needs root. The test is skipped, saying what to install or how to run it, when sshd, ssh-keygen
-// or that namespace are not available.
-func RealSSHD(t testing.TB, root string) {
+// or that namespace are not available. RealSSHD returns the host key's path.
+func RealSSHD(t testing.TB, root string) (hostKey string) {
 	t.Helper()
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		t.Skip("no /usr/sbin/sshd: install openssh-server to run the tests against the real SSH daemon")
@@ -61,4 +61,5 @@ if [ -d /run/sshd ]; then exec /usr/sbin/sshd "$@"; fi
 exec unshare -m --propagation private /bin/sh -c 'mount -t tmpfs -o mode=755 fw-sshd-test /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd "$@"' sh "$@"
 `)
 	StandInScript(t, root, "/usr/bin/systemctl", RecordRun)
+	return key
 }

@@ -21,8 +21,14 @@ import (
 // drop-in as many cloud images ship it.
 func realHost(t *testing.T, extra map[string]string) (host.Root, *Provider) {
 	t.Helper()
+	r, p, _ := realHostKey(t, extra)
+	return r, p
+}
+
+func realHostKey(t *testing.T, extra map[string]string) (host.Root, *Provider, string) {
+	t.Helper()
 	dir := t.TempDir()
-	hosttest.RealSSHD(t, dir)
+	key := hosttest.RealSSHD(t, dir)
 	if err := hosttest.LayoutLinux(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +45,21 @@ func realHost(t *testing.T, extra map[string]string) (host.Root, *Provider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, New(r, osinfo, host.ExecRunner{Root: r, Timeout: 20 * time.Second})
+	return r, New(r, osinfo, host.ExecRunner{Root: r, Timeout: 20 * time.Second}), key
+}
+
+// sshd -T without host keys exits non-zero: both checks are errors quoting sshd, and neither is
+// fixable (a fix could not be verified).
+func TestRealSSHDWithoutHostKeys(t *testing.T) {
+	_, p, key := realHostKey(t, nil)
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Evaluate(context.Background(), posture.Request{Baseline: base(ptr(false), "no"), Now: time.Now()}) {
+		if r.Status != posture.Error || r.Fixable || !strings.Contains(r.Detail, "no hostkeys available") || !strings.Contains(r.Detail, "ssh-keygen -A") || len(r.Evidence) == 0 {
+			t.Errorf("%s without host keys = %s fixable=%v %q, want error quoting sshd and saying what to do", r.ID, r.Status, r.Fixable, r.Detail)
+		}
+	}
 }
 
 func statuses(p *Provider) map[string]string {
