@@ -16,8 +16,8 @@ import (
 // (Runs) and ROOT/lib/systemd/system/ssh.service exists, as on Debian and Ubuntu.
 //
 // sshd refuses to run without its privilege separation directory /run/sshd; where the machine
-// has none, the stand-in runs sshd in a private mount namespace with a fresh tmpfs on /run, which
-// needs root. The test is skipped, saying what to install or how to run it, when sshd, ssh-keygen
+// has none, the stand-in runs sshd in a new mount namespace (unshare -m makes its mounts private
+// by default, so nothing reaches the host) with a fresh tmpfs on /run, which needs root. The test is skipped, saying what to install or how to run it, when sshd, ssh-keygen
 // or that namespace are not available. RealSSHD returns the host key's path.
 func RealSSHD(t testing.TB, root string) (hostKey string) {
 	t.Helper()
@@ -29,7 +29,7 @@ func RealSSHD(t testing.TB, root string) (hostKey string) {
 		t.Skip("no ssh-keygen: install openssh-client to run the tests against the real SSH daemon")
 	}
 	if _, err := os.Stat("/run/sshd"); err != nil {
-		if out, err := exec.Command("unshare", "-m", "--propagation", "private", "/bin/sh", "-c", "mount -t tmpfs fw-sshd-probe /run").CombinedOutput(); err != nil {
+		if out, err := exec.Command("unshare", "-m", "/bin/sh", "-c", "mount -t tmpfs fw-sshd-probe /run").CombinedOutput(); err != nil {
 			t.Skipf("sshd needs /run/sshd, and a private mount namespace to make one failed (%v: %s): run the tests as root", err, out)
 		}
 	}
@@ -58,7 +58,7 @@ func RealSSHD(t testing.TB, root string) (hostKey string) {
 	}
 	StandInScript(t, root, "/usr/sbin/sshd", `set -- -f "$root/etc/ssh/sshd_config" -h '`+key+`' "$@"
 if [ -d /run/sshd ]; then exec /usr/sbin/sshd "$@"; fi
-exec unshare -m --propagation private /bin/sh -c 'mount -t tmpfs -o mode=755 fw-sshd-test /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd "$@"' sh "$@"
+exec unshare -m /bin/sh -c 'mount -t tmpfs -o mode=755 fw-sshd-test /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd "$@"' sh "$@"
 `)
 	StandInScript(t, root, "/usr/bin/systemctl", RecordRun)
 	return key
