@@ -199,6 +199,11 @@ func TestApplyNotInForce(t *testing.T) {
 			if _, err := os.Lstat(r.Path(DropIn)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the useless drop-in was left (%v); want the absent file restored", err)
 			}
+			// RHEL 8's sshd_config has no Include and no sshd_config.d: the directory the fix
+			// made goes too.
+			if _, err := os.Lstat(filepath.Dir(r.Path(DropIn))); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("sshd_config.d, made by the fix, was left (%v); want it gone", err)
+			}
 		})
 	}
 }

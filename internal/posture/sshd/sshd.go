@@ -38,7 +38,8 @@ const (
 	sshdPath   = "/usr/sbin/sshd"
 	mainConfig = "/etc/ssh/sshd_config"
 	// DropIn is the one file a fix writes (and the Key of its Change).
-	DropIn = "/etc/ssh/sshd_config.d/00-firewarden.conf"
+	DropIn    = "/etc/ssh/sshd_config.d/00-firewarden.conf"
+	dropInDir = "/etc/ssh/sshd_config.d"
 	// includeLine is the line sshd_config needs for DropIn to be read, as Debian ships it.
 	includeLine = "Include /etc/ssh/sshd_config.d/*.conf"
 )
@@ -516,11 +517,19 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 	}
 	p.read = nil // whatever happens, the next look reads again
 	var ev []posture.Evidence
+	dirExisted := p.root.Exists(dropInDir)
 	restore := func() error {
 		if had {
 			return writeDropIn(p.root, prev)
 		}
-		return removeDropIn(p.root)
+		if err := removeDropIn(p.root); err != nil {
+			return err
+		}
+		if !dirExisted {
+			// writeDropIn made the directory (RHEL 8 ships none): leave nothing behind.
+			return removeEmptyDropInDir(p.root)
+		}
+		return nil
 	}
 	// Unchanged: the engine reverting a change that Apply already put back, or content in place
 	// but not in force. Nothing is written and the daemon is not reloaded; sshd -t and sshd -T
