@@ -12,24 +12,26 @@ import (
 	"github.com/firewarden/firewarden/internal/host"
 )
 
+// parseEffectiveTests is TestParseEffective's table; it seeds FuzzParseEffective too.
+var parseEffectiveTests = []struct {
+	name    string
+	in      string
+	get     map[string]string // keyword -> first value ("-" absent)
+	wantErr string
+}{
+	{"debian", "port 22\nusepam yes\npermitrootlogin without-password\nlistenaddress [::]:22\nlistenaddress 0.0.0.0:22\n",
+		map[string]string{"permitrootlogin": "without-password", "listenaddress": "[::]:22", "usepam": "yes", "passwordauthentication": "-"}, ""},
+	{"crlf and blank lines", "usepam yes\r\n\r\n\nbanner none\r\n", map[string]string{"usepam": "yes", "banner": "none"}, ""},
+	{"keyword without value", "authorizedkeyscommand\nport 22\n", map[string]string{"authorizedkeyscommand": "", "port": "22"}, ""},
+	{"value with spaces", "subsystem sftp /usr/lib/openssh/sftp-server -l INFO\n", map[string]string{"subsystem": "sftp /usr/lib/openssh/sftp-server -l INFO"}, ""},
+	{"empty", "", nil, "printed no settings"},
+	{"usage text", "usage: sshd [-46DdeGiqTtV]\n", nil, `line 1 is not a "keyword value" setting`},
+	{"upper case", "PasswordAuthentication yes\n", nil, "line 1"},
+	{"error on line 3", "port 22\nusepam yes\n/etc/ssh/sshd_config: line 3: Bad configuration option\n", nil, "line 3"},
+}
+
 func TestParseEffective(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		get     map[string]string // keyword -> first value ("-" absent)
-		wantErr string
-	}{
-		{"debian", "port 22\nusepam yes\npermitrootlogin without-password\nlistenaddress [::]:22\nlistenaddress 0.0.0.0:22\n",
-			map[string]string{"permitrootlogin": "without-password", "listenaddress": "[::]:22", "usepam": "yes", "passwordauthentication": "-"}, ""},
-		{"crlf and blank lines", "usepam yes\r\n\r\n\nbanner none\r\n", map[string]string{"usepam": "yes", "banner": "none"}, ""},
-		{"keyword without value", "authorizedkeyscommand\nport 22\n", map[string]string{"authorizedkeyscommand": "", "port": "22"}, ""},
-		{"value with spaces", "subsystem sftp /usr/lib/openssh/sftp-server -l INFO\n", map[string]string{"subsystem": "sftp /usr/lib/openssh/sftp-server -l INFO"}, ""},
-		{"empty", "", nil, "printed no settings"},
-		{"usage text", "usage: sshd [-46DdeGiqTtV]\n", nil, `line 1 is not a "keyword value" setting`},
-		{"upper case", "PasswordAuthentication yes\n", nil, "line 1"},
-		{"error on line 3", "port 22\nusepam yes\n/etc/ssh/sshd_config: line 3: Bad configuration option\n", nil, "line 3"},
-	}
-	for _, tt := range tests {
+	for _, tt := range parseEffectiveTests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := ParseEffective([]byte(tt.in))
 			if tt.wantErr != "" {
@@ -83,70 +85,72 @@ func writeTree(t testing.TB, files map[string]string) host.Root {
 	return r
 }
 
+// scanTests is TestScan's table; its sshd_config and extra.conf seed FuzzScan.
+var scanTests = []struct {
+	name         string
+	files        map[string]string
+	global, cond []string // "file:line key value [match]"
+	files_       []string
+	problems     []string // substrings
+}{
+	{
+		name: "debian with cloud-init",
+		files: map[string]string{
+			mainConfig: "# comment\nInclude /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n",
+			"/etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
+			"/etc/ssh/sshd_config.d/00-firewarden.conf": "PasswordAuthentication no\n",
+			"/etc/ssh/sshd_config.d/README":             "PermitRootLogin yes\n", // not *.conf
+		},
+		global: []string{
+			"/etc/ssh/sshd_config.d/00-firewarden.conf:1 PasswordAuthentication no",
+			"/etc/ssh/sshd_config.d/50-cloud-init.conf:1 PasswordAuthentication yes",
+			"/etc/ssh/sshd_config:3 KbdInteractiveAuthentication no",
+			"/etc/ssh/sshd_config:4 UsePAM yes",
+		},
+		files_: []string{mainConfig, "/etc/ssh/sshd_config.d/00-firewarden.conf", "/etc/ssh/sshd_config.d/50-cloud-init.conf"},
+	},
+	{
+		name: "match blocks, equals signs, quotes, relative include inside a match",
+		files: map[string]string{
+			mainConfig:            "PermitRootLogin=no\nMatch User deploy,ops\n  PasswordAuthentication \"yes\"\n  Include extra.conf\nMatch all\nKbdInteractiveAuthentication = yes # trailing\n",
+			"/etc/ssh/extra.conf": "PermitRootLogin yes\n",
+		},
+		global: []string{"/etc/ssh/sshd_config:1 PermitRootLogin no"},
+		cond: []string{
+			"/etc/ssh/sshd_config:3 PasswordAuthentication yes [User deploy,ops]",
+			"/etc/ssh/extra.conf:1 PermitRootLogin yes [User deploy,ops]",
+			"/etc/ssh/sshd_config:6 KbdInteractiveAuthentication yes [all]",
+		},
+		files_: []string{mainConfig, "/etc/ssh/extra.conf"},
+	},
+	{
+		name:     "self include stops at the depth cap",
+		files:    map[string]string{mainConfig: "Include /etc/ssh/sshd_config\n"},
+		files_:   slices.Repeat([]string{mainConfig}, 1+maxIncludeDepth), // the main file and 16 nested reads
+		problems: []string{"/etc/ssh/sshd_config:1: Include not followed, Includes nest deeper than 16"},
+	},
+	{
+		name:     "missing main config",
+		files:    map[string]string{"/etc/hostname": "x\n"},
+		files_:   []string{mainConfig},
+		problems: []string{"/etc/ssh/sshd_config: not read"},
+	},
+	{
+		name:     "too big",
+		files:    map[string]string{mainConfig: "Include big.conf\n", "/etc/ssh/big.conf": strings.Repeat("#", maxConfigBytes+1)},
+		files_:   []string{mainConfig, "/etc/ssh/big.conf"},
+		problems: []string{"/etc/ssh/big.conf (included from /etc/ssh/sshd_config:1): not read: larger than the cap"},
+	},
+	{
+		name:     "bad pattern",
+		files:    map[string]string{mainConfig: "Include /etc/ssh/[\n"},
+		files_:   []string{mainConfig},
+		problems: []string{`/etc/ssh/sshd_config:1: Include "/etc/ssh/[" is not a valid pattern`},
+	},
+}
+
 func TestScan(t *testing.T) {
-	tests := []struct {
-		name         string
-		files        map[string]string
-		global, cond []string // "file:line key value [match]"
-		files_       []string
-		problems     []string // substrings
-	}{
-		{
-			name: "debian with cloud-init",
-			files: map[string]string{
-				mainConfig: "# comment\nInclude /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n",
-				"/etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
-				"/etc/ssh/sshd_config.d/00-firewarden.conf": "PasswordAuthentication no\n",
-				"/etc/ssh/sshd_config.d/README":             "PermitRootLogin yes\n", // not *.conf
-			},
-			global: []string{
-				"/etc/ssh/sshd_config.d/00-firewarden.conf:1 PasswordAuthentication no",
-				"/etc/ssh/sshd_config.d/50-cloud-init.conf:1 PasswordAuthentication yes",
-				"/etc/ssh/sshd_config:3 KbdInteractiveAuthentication no",
-				"/etc/ssh/sshd_config:4 UsePAM yes",
-			},
-			files_: []string{mainConfig, "/etc/ssh/sshd_config.d/00-firewarden.conf", "/etc/ssh/sshd_config.d/50-cloud-init.conf"},
-		},
-		{
-			name: "match blocks, equals signs, quotes, relative include inside a match",
-			files: map[string]string{
-				mainConfig:            "PermitRootLogin=no\nMatch User deploy,ops\n  PasswordAuthentication \"yes\"\n  Include extra.conf\nMatch all\nKbdInteractiveAuthentication = yes # trailing\n",
-				"/etc/ssh/extra.conf": "PermitRootLogin yes\n",
-			},
-			global: []string{"/etc/ssh/sshd_config:1 PermitRootLogin no"},
-			cond: []string{
-				"/etc/ssh/sshd_config:3 PasswordAuthentication yes [User deploy,ops]",
-				"/etc/ssh/extra.conf:1 PermitRootLogin yes [User deploy,ops]",
-				"/etc/ssh/sshd_config:6 KbdInteractiveAuthentication yes [all]",
-			},
-			files_: []string{mainConfig, "/etc/ssh/extra.conf"},
-		},
-		{
-			name:     "self include stops at the depth cap",
-			files:    map[string]string{mainConfig: "Include /etc/ssh/sshd_config\n"},
-			files_:   slices.Repeat([]string{mainConfig}, 1+maxIncludeDepth), // the main file and 16 nested reads
-			problems: []string{"/etc/ssh/sshd_config:1: Include not followed, Includes nest deeper than 16"},
-		},
-		{
-			name:     "missing main config",
-			files:    map[string]string{"/etc/hostname": "x\n"},
-			files_:   []string{mainConfig},
-			problems: []string{"/etc/ssh/sshd_config: not read"},
-		},
-		{
-			name:     "too big",
-			files:    map[string]string{mainConfig: "Include big.conf\n", "/etc/ssh/big.conf": strings.Repeat("#", maxConfigBytes+1)},
-			files_:   []string{mainConfig, "/etc/ssh/big.conf"},
-			problems: []string{"/etc/ssh/big.conf (included from /etc/ssh/sshd_config:1): not read: larger than the cap"},
-		},
-		{
-			name:     "bad pattern",
-			files:    map[string]string{mainConfig: "Include /etc/ssh/[\n"},
-			files_:   []string{mainConfig},
-			problems: []string{`/etc/ssh/sshd_config:1: Include "/etc/ssh/[" is not a valid pattern`},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range scanTests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := Scan(writeTree(t, tt.files), mainConfig)
 			show := func(ss []Setting) []string {
@@ -201,8 +205,8 @@ func TestScanFileCap(t *testing.T) {
 }
 
 func FuzzParseEffective(f *testing.F) {
-	for _, s := range []string{"port 22\nusepam yes\n", "usepam yes\r\n\r\n", "authorizedkeyscommand\n", "", "usage: sshd\n", "PasswordAuthentication yes\n"} {
-		f.Add([]byte(s))
+	for _, tt := range parseEffectiveTests {
+		f.Add([]byte(tt.in))
 	}
 	if data, err := os.ReadFile("testdata/openssh-9.2p1-debian12.txt"); err == nil {
 		f.Add(data)
@@ -228,16 +232,10 @@ func FuzzParseEffective(f *testing.F) {
 }
 
 func FuzzScan(f *testing.F) {
-	seeds := []string{
-		"Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n",
-		"PermitRootLogin=no\nMatch User deploy,ops\n  PasswordAuthentication \"yes\"\n  Include extra.conf\nMatch all\nKbdInteractiveAuthentication = yes # x\n",
-		"Include /etc/ssh/sshd_config\n",
-		"Include /etc/ssh/[\n",
-		"Match\nPasswordAuthentication\n\"\n=\n",
+	for _, tt := range scanTests {
+		f.Add(tt.files[mainConfig], tt.files["/etc/ssh/extra.conf"])
 	}
-	for _, s := range seeds {
-		f.Add(s, "PermitRootLogin yes\nInclude sshd_config\n")
-	}
+	f.Add("Match\nPasswordAuthentication\n\"\n=\n", "PermitRootLogin yes\nInclude sshd_config\n")
 	f.Fuzz(func(t *testing.T, main, extra string) {
 		r := writeTree(t, map[string]string{mainConfig: main, "/etc/ssh/extra.conf": extra})
 		s := Scan(r, mainConfig)
