@@ -3,6 +3,7 @@ package sshd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,6 +72,9 @@ const wantDropIn = header + "PasswordAuthentication no\nKbdInteractiveAuthentica
 
 func TestFixThenRollback(t *testing.T) {
 	r := layout(t, systemdFiles())
+	if err := os.MkdirAll(r.Path(dropInDir), 0o755); err != nil { // as Debian ships it
+		t.Fatal(err)
+	}
 	run := fakeSSHD(t, r, true, 0, "")
 	p := New(r, linuxOS, run)
 	changes, err := fixAll(t, p)
@@ -228,6 +232,41 @@ func TestNoSystemctlIsANoteNotAFailure(t *testing.T) {
 	}
 }
 
+// A fix that made sshd_config.d (RHEL 8 ships none) records it, and its rollback removes the
+// directory with the drop-in; a directory with other files in it stays.
+func TestRollbackRemovesTheDirectoryTheFixMade(t *testing.T) {
+	for _, other := range []bool{false, true} {
+		t.Run(fmt.Sprintf("other file %v", other), func(t *testing.T) {
+			r := layout(t, systemdFiles())
+			p := New(r, linuxOS, fakeSSHD(t, r, true, 0, ""))
+			changes, err := fixAll(t, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changes[0].From != absentDir {
+				t.Fatalf("Plan().From = %q, want %q", changes[0].From, absentDir)
+			}
+			if _, err := p.Apply(context.Background(), changes[0]); err != nil {
+				t.Fatal(err)
+			}
+			if other {
+				os.WriteFile(r.Path("/etc/ssh/sshd_config.d/10-admin.conf"), []byte("UsePAM yes\n"), 0o644)
+			}
+			back := posture.Change{Check: changes[0].Check, Key: DropIn, From: changes[0].To, To: changes[0].From}
+			if err := p.Validate(back); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Apply(context.Background(), back); err != nil {
+				t.Fatal(err)
+			}
+			_, err = os.Lstat(r.Path("/etc/ssh/sshd_config.d"))
+			if gone := errors.Is(err, os.ErrNotExist); gone == other {
+				t.Errorf("after rollback sshd_config.d gone = %v, want %v", gone, !other)
+			}
+		})
+	}
+}
+
 // Applying what is already there (the engine reverting a change Apply already put back, or a
 // fix whose content is in place but not in force) writes nothing and reloads nothing.
 func TestApplyUnchangedDoesNotReload(t *testing.T) {
@@ -291,6 +330,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"fix", posture.Change{Check: PasswordAuth, Key: DropIn, To: strconv.Quote(wantDropIn)}, ""},
 		{"rollback to absent", posture.Change{Check: RootLogin, Key: DropIn, To: absent}, ""},
+		{"rollback to absent without the directory", posture.Change{Check: RootLogin, Key: DropIn, To: absentDir}, ""},
 		{"other check", posture.Change{Check: "alf.enabled", Key: DropIn, To: absent}, "is not an SSH daemon check"},
 		{"other file", posture.Change{Check: PasswordAuth, Key: "/etc/ssh/sshd_config", To: absent}, "firewarden changes only"},
 		{"unquoted content", posture.Change{Check: PasswordAuth, Key: DropIn, To: "PermitRootLogin yes"}, "neither"},

@@ -49,6 +49,10 @@ const (
 // be mistaken for it.
 const absent = "absent"
 
+// absentDir is absent where sshd_config.d did not exist either (RHEL 8 ships none): a rollback
+// removes the directory the fix made, when nothing else is in it.
+const absentDir = "absent, and so was /etc/ssh/sshd_config.d"
+
 // header starts every drop-in firewarden writes; Apply verifies with sshd -T only such content.
 const header = "# Written by firewarden fix for linux.ssh.* (rollback restores the previous file).\n"
 
@@ -394,6 +398,9 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 		return nil, fmt.Errorf("plan %s: %w", failing[0].ID, err)
 	}
 	from := absent
+	if !p.root.Exists(dropInDir) {
+		from = absentDir
+	}
 	if had {
 		from = strconv.Quote(string(prev))
 	}
@@ -472,26 +479,29 @@ func (p *Provider) Validate(c posture.Change) error {
 	if c.Key != DropIn {
 		return fmt.Errorf("%s: firewarden changes only %s", c.Key, DropIn)
 	}
-	_, _, err := decodeContent(c.To)
+	_, _, _, err := decodeContent(c.To)
 	return err
 }
 
 // Maximum drop-in content a change may carry.
 const maxDropIn = 64 << 10
 
-// decodeContent reads a Change value: absent, or a quoted file content.
-func decodeContent(v string) (content string, present bool, err error) {
-	if v == absent {
-		return "", false, nil
+// decodeContent reads a Change value: absent (noDir: absentDir), or a quoted file content.
+func decodeContent(v string) (content string, present, noDir bool, err error) {
+	switch v {
+	case absent:
+		return "", false, false, nil
+	case absentDir:
+		return "", false, true, nil
 	}
 	s, err := strconv.Unquote(v)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: the saved content %q is neither %q nor a quoted file content", DropIn, clip(v), absent)
+		return "", false, false, fmt.Errorf("%s: the saved content %q is neither %q nor a quoted file content", DropIn, clip(v), absent)
 	}
 	if len(s) > maxDropIn || strings.ContainsRune(s, 0) {
-		return "", false, fmt.Errorf("%s: the saved content is not an sshd configuration (over %d bytes or binary)", DropIn, maxDropIn)
+		return "", false, false, fmt.Errorf("%s: the saved content is not an sshd configuration (over %d bytes or binary)", DropIn, maxDropIn)
 	}
-	return s, true, nil
+	return s, true, false, nil
 }
 
 // Apply implements posture.Provider; it serves fix and rollback alike. It writes (or, for
@@ -510,7 +520,7 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 	if !p.root.Exists(sshdPath) {
 		return nil, fmt.Errorf("apply %s: no SSH server is installed (%s is absent)", c.Key, sshdPath)
 	}
-	content, present, _ := decodeContent(c.To)
+	content, present, noDir, _ := decodeContent(c.To)
 	prev, had, err := readDropIn(p.root)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", c.Key, err)
@@ -540,7 +550,9 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 	case present:
 		err = writeDropIn(p.root, []byte(content))
 	default:
-		err = removeDropIn(p.root)
+		if err = removeDropIn(p.root); err == nil && noDir {
+			err = removeEmptyDropInDir(p.root)
+		}
 	}
 	if err != nil {
 		return ev, fmt.Errorf("apply %s: %w", c.Key, err)
