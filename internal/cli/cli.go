@@ -21,6 +21,7 @@ import (
 	"github.com/firewarden/firewarden/internal/posture/alf"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 	"github.com/firewarden/firewarden/internal/posture/macos"
+	"github.com/firewarden/firewarden/internal/posture/sshd"
 	"github.com/firewarden/firewarden/internal/version"
 )
 
@@ -256,6 +257,7 @@ func (a *app) engine() *posture.Engine {
 	return &posture.Engine{Now: a.now, Providers: []posture.Provider{
 		alf.New(a.root, a.os, a.rec),
 		macos.New(a.root, a.os, a.rec),
+		sshd.New(a.root, a.os, a.rec),
 	}}
 }
 
