@@ -9,6 +9,7 @@ import (
 
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
+	"github.com/firewarden/firewarden/internal/posture/nftposture/fwtable"
 	"github.com/firewarden/firewarden/internal/posture/nftposture/ruleset"
 )
 
@@ -154,7 +155,7 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 			problems = nil
 		}
 	case IDAllowed:
-		r.Actual, problems = judgeAllowed(a, f.Allowed)
+		r.Actual, problems = judgeAllowed(a, f.Allowed, rd.keeps)
 	}
 	r.Expected = expected(req, id)
 	var detail []string
@@ -208,45 +209,45 @@ func judgeEnabled(a ruleset.Analysis) (string, []string) {
 		return "accept (no table filters the input hook)", []string{"no nftables chain filters inbound traffic: every port that listens is reachable"}
 	}
 	ns := unmatched(a)
-	var problems []string
+	var problems problemList
 	for _, n := range ns {
 		if n.outcome.Verdict == ruleset.Accept {
-			problems = append(problems, fmt.Sprintf("unmatched inbound %s is accepted (%s)", n.name, by(n.outcome.By)))
+			problems.add("unmatched inbound ", n.name, fmt.Sprintf(" is accepted (%s)", by(n.outcome.By)))
 		}
 	}
-	return summarise(ns, verdictPhrase), problems
+	return summarise(ns, verdictPhrase), problems.list()
 }
 
 func judgeStealth(a ruleset.Analysis, stealth, echo bool) (string, []string) {
 	ns := unmatched(a)
-	var problems []string
+	var problems problemList
 	for _, n := range ns {
 		v := n.outcome.Verdict
 		switch {
 		case stealth && v == ruleset.Reject:
-			problems = append(problems, fmt.Sprintf("unmatched inbound %s is rejected (%s): the host answers and shows it is there", n.name, by(n.outcome.By)))
+			problems.add("unmatched inbound ", n.name, fmt.Sprintf(" is rejected (%s): the host answers and shows it is there", by(n.outcome.By)))
 		case v == ruleset.Accept:
-			problems = append(problems, fmt.Sprintf("unmatched inbound %s is accepted (%s)", n.name, by(n.outcome.By)))
+			problems.add("unmatched inbound ", n.name, fmt.Sprintf(" is accepted (%s)", by(n.outcome.By)))
 		case !stealth && v == ruleset.Drop:
-			problems = append(problems, fmt.Sprintf("unmatched inbound %s is dropped (%s); the baseline asks for reject (stealth off)", n.name, by(n.outcome.By)))
+			problems.add("unmatched inbound ", n.name, fmt.Sprintf(" is dropped (%s); the baseline asks for reject (stealth off)", by(n.outcome.By)))
 		}
 	}
 	var pings []named
 	for _, f := range a.Families {
 		pings = append(pings, named{f.Family + " ping", f.Echo})
 		if stealth && !echo && f.Echo.Verdict == ruleset.Accept {
-			problems = append(problems, fmt.Sprintf("%s ping is answered (%s)", f.Family, by(f.Echo.By)))
+			problems.add("ping is answered over ", f.Family, " ("+by(f.Echo.By)+")")
 		}
 	}
 	if !a.Filtering {
-		return "accept (no table filters the input hook)", problems
+		return "accept (no table filters the input hook)", problems.list()
 	}
-	return "unmatched " + summarise(ns, verdictPhrase) + "; ping " + summarise(pings, verdictPhrase), problems
+	return "unmatched " + summarise(ns, verdictPhrase) + "; ping " + summarise(pings, verdictPhrase), problems.list()
 }
 
 func judgeLogging(a ruleset.Analysis) (string, []string) {
 	ns := unmatched(a)
-	var problems []string
+	var problems problemList
 	phrase := func(o ruleset.Outcome) string {
 		switch {
 		case o.Verdict == ruleset.Accept:
@@ -262,17 +263,17 @@ func judgeLogging(a ruleset.Analysis) (string, []string) {
 		o := n.outcome
 		switch {
 		case o.Verdict == ruleset.Accept:
-			problems = append(problems, fmt.Sprintf("unmatched inbound %s is accepted, so no drop is logged", n.name))
+			problems.add("unmatched inbound ", n.name, " is accepted, so no drop is logged")
 		case !o.Logged:
-			problems = append(problems, fmt.Sprintf("unmatched inbound %s is %s unlogged (%s)", n.name, past(o.Verdict), by(o.By)))
+			problems.add("unmatched inbound ", n.name, fmt.Sprintf(" is %s unlogged (%s)", past(o.Verdict), by(o.By)))
 		case !o.LogLimited:
-			problems = append(problems, fmt.Sprintf("the log of unmatched inbound %s has no rate limit%s: a flood fills the log", n.name, logAt(o)))
+			problems.add("the log of unmatched inbound ", n.name, fmt.Sprintf(" has no rate limit%s: a flood fills the log", logAt(o)))
 		}
 	}
 	if !a.Filtering {
-		return "nothing dropped (no table filters the input hook)", problems
+		return "nothing dropped (no table filters the input hook)", problems.list()
 	}
-	return summarise(ns, phrase), problems
+	return summarise(ns, phrase), problems.list()
 }
 
 func logAt(o ruleset.Outcome) string {
@@ -284,8 +285,12 @@ func logAt(o ruleset.Outcome) string {
 
 // judgeAllowed compares what is open with the baseline exactly: anything open beyond it fails,
 // naming it and the rule that opens it; so does an allowed service that does not answer.
-func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service) (string, []string) {
-	var problems []string
+func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service, keeps []fwtable.Keep) (string, []string) {
+	if !a.Filtering {
+		return "everything (no table filters the input hook)", []string{"no nftables chain filters inbound traffic: every port that listens is open from anywhere"}
+	}
+	var problems problemList
+	var kept []string
 	var open []string
 	seen := map[string]bool{}
 	for _, f := range a.Families {
@@ -295,8 +300,14 @@ func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service) (string, []str
 				seen[desc] = true
 				open = append(open, desc)
 			}
+			if k, ok := isKeep(o, keeps); ok {
+				if d := fmt.Sprintf("%s from %s (%s)", portString(k.Proto, k.Port, k.Port), k.Source, k.Why); !slices.Contains(kept, d) {
+					kept = append(kept, d)
+				}
+				continue
+			}
 			for _, gap := range uncovered(o, allowed) {
-				problems = append(problems, fmt.Sprintf("%s %s is open beyond the baseline (%s)", f.Family, gap, by(o.By)))
+				problems.add(gap+" is open beyond the baseline over ", f.Family, " ("+by(o.By)+")")
 			}
 		}
 	}
@@ -306,7 +317,7 @@ func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service) (string, []str
 				continue
 			}
 			if !reachable(s, f) {
-				problems = append(problems, fmt.Sprintf("allowed %s does not answer over %s: new connections are %s (%s)", s, f.Family, past(unmatchedFor(s, f).Verdict), by(unmatchedFor(s, f).By)))
+				problems.add(fmt.Sprintf("allowed %s does not answer over ", s), f.Family, fmt.Sprintf(": new connections are %s (%s)", past(unmatchedFor(s, f).Verdict), by(unmatchedFor(s, f).By)))
 			}
 		}
 	}
@@ -314,7 +325,55 @@ func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service) (string, []str
 	if len(open) > 0 {
 		actual = strings.Join(open, "; ")
 	}
-	return actual, problems
+	out := problems.list()
+	if len(out) > 0 && len(kept) > 0 {
+		// Said only beside a failure: a passing check needs no footnote.
+		out = append(out, "kept open by firewarden's table beyond the baseline, as warned at the fix: "+strings.Join(kept, "; "))
+	}
+	return actual, out
+}
+
+// isKeep reports whether o is the rule firewarden's table makes for a kept session.
+func isKeep(o ruleset.Open, keeps []fwtable.Keep) (fwtable.Keep, bool) {
+	if o.By.Table != fwtable.Table || o.By.Family != "inet" || o.From != o.To || len(o.Sources) != 1 || o.IIF != "" {
+		return fwtable.Keep{}, false
+	}
+	for _, k := range keeps {
+		if k.Proto == o.Proto && k.Port == o.From && k.Source.IsValid() && o.Sources[0] == netip.PrefixFrom(k.Source, k.Source.BitLen()) {
+			return k, true
+		}
+	}
+	return fwtable.Keep{}, false
+}
+
+// problemList gathers problems of the form prefix+subject+suffix and says those that differ only
+// in their subject once: "unmatched inbound ipv4 tcp, ipv6 tcp is accepted (…)".
+type problemList struct {
+	order []string
+	subj  map[string][]string
+	parts map[string][2]string
+}
+
+func (p *problemList) add(prefix, subject, suffix string) {
+	key := prefix + "\x00" + suffix
+	if p.subj == nil {
+		p.subj, p.parts = map[string][]string{}, map[string][2]string{}
+	}
+	if _, ok := p.subj[key]; !ok {
+		p.order = append(p.order, key)
+		p.parts[key] = [2]string{prefix, suffix}
+	}
+	if !slices.Contains(p.subj[key], subject) {
+		p.subj[key] = append(p.subj[key], subject)
+	}
+}
+
+func (p *problemList) list() []string {
+	var out []string
+	for _, k := range p.order {
+		out = append(out, p.parts[k][0]+strings.Join(p.subj[k], ", ")+p.parts[k][1])
+	}
+	return out
 }
 
 // portString is "22/tcp" or "60000-61000/udp".

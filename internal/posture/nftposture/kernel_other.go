@@ -25,5 +25,3 @@ func (unsupported) Current() (fwtable.Spec, bool, bool, error) {
 func (unsupported) Take() (fwtable.Snapshot, error) { return fwtable.Snapshot{}, errNoNFT }
 func (unsupported) Write(fwtable.Spec) error        { return errNoNFT }
 func (unsupported) Restore(fwtable.Snapshot) error  { return errNoNFT }
-
-func validSnapshot(fwtable.Snapshot) error { return nil }

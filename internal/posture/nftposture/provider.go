@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/firewarden/firewarden/internal/host"
@@ -86,6 +87,7 @@ type reading struct {
 	listing  string
 	err      error
 	owners   owners
+	keeps    []fwtable.Keep // the sessions firewarden's table keeps open (allowed by design)
 	evidence []posture.Evidence
 }
 
@@ -155,6 +157,9 @@ func (p *Provider) read() *reading {
 	if rd.err == nil {
 		rd.evidence = append(rd.evidence, posture.NetlinkEvidence("nftables ruleset", rd.listing))
 	}
+	if cur, present, _, err := p.kernel.Current(); err == nil && present {
+		rd.keeps = cur.Keep
+	}
 	rd.owners = p.readOwners(rd.analysis)
 	rd.evidence = append(rd.evidence, rd.owners.evidence...)
 	return rd
@@ -215,10 +220,38 @@ func (p *Provider) getenv(k string) string {
 	return p.opts.Getenv(k)
 }
 
+// sameSpec reports whether a and b make the same table. fwtable.Current reads back consecutive
+// services with the same ports as one, and the default log prefix as "".
 func sameSpec(a, b fwtable.Spec) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
+	x, _ := json.Marshal(normalSpec(a))
+	y, _ := json.Marshal(normalSpec(b))
 	return string(x) == string(y)
+}
+
+func normalSpec(s fwtable.Spec) fwtable.Spec {
+	if s.LogPrefix == fwtable.DefaultLogPrefix {
+		s.LogPrefix = ""
+	}
+	var merged []fwtable.Service
+	for _, a := range s.Allowed {
+		if n := len(merged); n > 0 {
+			last := &merged[n-1]
+			if last.Proto == a.Proto && last.From == a.From && last.To == a.To && len(last.Sources) > 0 && len(a.Sources) > 0 {
+				last.Sources = append(slices.Clone(last.Sources), a.Sources...)
+				continue
+			}
+		}
+		merged = append(merged, a)
+	}
+	s.Allowed = merged
+	if len(s.Keep) == 0 {
+		s.Keep = nil
+	}
+	s.Keep = slices.Clone(s.Keep) // the caller's slice stays as it was
+	for i := range s.Keep {
+		s.Keep[i].Why = ""
+	}
+	return s
 }
 
 // Validate implements posture.Validator: the change's target must decode as a table spec or a
@@ -254,7 +287,7 @@ func decodeTarget(v string) (*fwtable.Spec, *fwtable.Snapshot, error) {
 		if s.Absent != (len(s.Data) == 0) {
 			return nil, nil, fmt.Errorf("the saved snapshot of table %s is damaged: absent must go with no data", fwtable.Table)
 		}
-		if err := validSnapshot(s); err != nil {
+		if err := fwtable.CheckSnapshot(s); err != nil {
 			return nil, nil, fmt.Errorf("the saved snapshot of table %s is damaged: %v", fwtable.Table, err)
 		}
 		return nil, &s, nil
@@ -264,6 +297,9 @@ func decodeTarget(v string) (*fwtable.Spec, *fwtable.Snapshot, error) {
 			return nil, nil, fmt.Errorf("the saved table %s is damaged: %v", fwtable.Table, err)
 		}
 		if err := validSpec(s); err != nil {
+			return nil, nil, fmt.Errorf("the saved table %s is damaged: %v", fwtable.Table, err)
+		}
+		if err := fwtable.CheckSpec(s); err != nil {
 			return nil, nil, fmt.Errorf("the saved table %s is damaged: %v", fwtable.Table, err)
 		}
 		return &s, nil, nil

@@ -109,7 +109,7 @@ func TestEvaluate(t *testing.T) {
 			want:     map[string]verdict{nftposture.IDEnabled: fail, nftposture.IDStealth: fail, nftposture.IDLogging: fail, nftposture.IDAllowed: fail},
 			details: map[string]string{
 				nftposture.IDEnabled: "no nftables chain filters inbound traffic",
-				nftposture.IDAllowed: "ipv4 1-21/tcp from anywhere is open beyond the baseline",
+				nftposture.IDAllowed: "no nftables chain filters inbound traffic: every port that listens is open from anywhere",
 			},
 		},
 		{
@@ -123,7 +123,7 @@ func TestEvaluate(t *testing.T) {
 				ruleset.Outcome{Verdict: ruleset.Accept, By: nftAcc}, ssh)},
 			want: map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: fail, nftposture.IDLogging: fail, nftposture.IDAllowed: pass},
 			details: map[string]string{
-				nftposture.IDStealth: "unmatched inbound ipv4 tcp is rejected (rule inet filter input handle 12, owner nft)",
+				nftposture.IDStealth: "unmatched inbound ipv4 tcp, ipv4 udp, ipv6 tcp, ipv6 udp is rejected (rule inet filter input handle 12, owner nft): the host answers and shows it is there; ping is answered over ipv4, ipv6 (rule inet filter input handle 5, owner nft)",
 				nftposture.IDLogging: "has no rate limit",
 			},
 		},
@@ -135,7 +135,7 @@ func TestEvaluate(t *testing.T) {
 			}},
 			want: map[string]verdict{nftposture.IDEnabled: fail, nftposture.IDStealth: fail, nftposture.IDLogging: fail, nftposture.IDAllowed: fail},
 			details: map[string]string{
-				nftposture.IDEnabled: "unmatched inbound ipv6 tcp is accepted (no table filters the input hook)",
+				nftposture.IDEnabled: "unmatched inbound ipv6 tcp, ipv6 udp is accepted (no table filters the input hook)",
 			},
 		},
 		{
@@ -144,7 +144,7 @@ func TestEvaluate(t *testing.T) {
 				ruleset.Open{Proto: "tcp", From: 5432, To: 5432, IIF: "eth1", By: nftAcc})},
 			want: map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: pass, nftposture.IDLogging: pass, nftposture.IDAllowed: fail},
 			details: map[string]string{
-				nftposture.IDAllowed: "ipv4 5432/tcp from anywhere on eth1 is open beyond the baseline (rule inet filter input handle 5, owner nft); ipv6 5432/tcp from anywhere on eth1 is open beyond the baseline (rule inet filter input handle 5, owner nft); allowed ssh 22/tcp does not answer over ipv4: new connections are dropped (policy of inet filter input, owner nft)",
+				nftposture.IDAllowed: "5432/tcp from anywhere on eth1 is open beyond the baseline over ipv4, ipv6 (rule inet filter input handle 5, owner nft); allowed ssh 22/tcp does not answer over ipv4, ipv6: new connections are dropped (policy of inet filter input, owner nft)",
 			},
 		},
 		{
@@ -293,7 +293,7 @@ linux:
 		{"narrower source is fine", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns},
 			"allowed ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 does not answer over ipv4: new connections are dropped (policy of inet filter input, owner nft)"},
 		{"ssh from anywhere over ipv6", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{ten}}, dns}, []ruleset.Open{{Proto: "tcp", From: 20, To: 22, By: nftAcc}, dns},
-			"ipv6 20-21/tcp from anywhere is open beyond the baseline (rule inet filter input handle 5, owner nft); ipv6 22/tcp from anywhere, wider than the baseline's ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 is open beyond the baseline (rule inet filter input handle 5, owner nft)"},
+			"20-21/tcp from anywhere is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft); 22/tcp from anywhere, wider than the baseline's ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root, osinfo := linuxRoot(t, map[string]string{})
@@ -411,7 +411,7 @@ func TestValidate(t *testing.T) {
 		want string // "" valid
 	}{
 		{"snapshot absent", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":true}`}, ""},
-		{"snapshot data", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":false,"data":"AAEC"}`}, ""},
+		{"snapshot data fwtable cannot decode", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":false,"data":"AAEC"}`}, "damaged firewall table snapshot"},
 		{"spec", posture.Change{Check: nftposture.IDStealth, Key: nftposture.KeyTable, To: `{"allowed":[{"proto":"tcp","from":22,"to":22}],"icmp_echo":false,"log":true}`}, ""},
 		{"truncated", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":fal`}, "the saved table is not JSON"},
 		{"absent with data", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":true,"data":"AAEC"}`}, "absent must go with no data"},
@@ -426,5 +426,29 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate(%s) = %v, want %q", tt.c.To, err, tt.want)
 			}
 		})
+	}
+}
+
+// A session kept open on a port the baseline does not allow is warned about at the fix and does
+// not fail linux.firewall.allowed afterwards; another source on that port would.
+func TestKeptSession(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	k := &fakeKernel{}
+	var warned []string
+	env := map[string]string{"SSH_CONNECTION": "203.0.113.9 50022 192.0.2.1 2222"}
+	p := nftposture.New(root, osinfo, k, nftposture.Options{Getenv: func(k string) string { return env[k] }, Warn: func(s string) { warned = append(warned, s) }})
+	e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+	fr, err := e.Fix(context.Background(), request(t, ""), false, &memSaver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.ExitCode() != 0 || len(warned) != 1 {
+		t.Errorf("Fix() = exit %d, after %+v, warned %q; want exit 0 and one warning", fr.ExitCode(), fr.After, warned)
+	}
+	k.Analysis.Families[0].Open = append(k.Analysis.Families[0].Open, ruleset.Open{Proto: "tcp", From: 2222, To: 2222, Sources: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/32")}, By: nfttest.TableRule})
+	got := p.Evaluate(context.Background(), request(t, ""))
+	want := "2222/tcp from 198.51.100.1/32 is open beyond the baseline over ipv4 (rule inet firewarden_posture input handle 9, owner firewarden); kept open by firewarden's table beyond the baseline, as warned at the fix: 2222/tcp from 203.0.113.9 (the SSH session this fix runs under)"
+	if got[3].Detail != want {
+		t.Errorf("Evaluate() allowed Detail = %q, want %q", got[3].Detail, want)
 	}
 }

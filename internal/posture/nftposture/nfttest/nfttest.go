@@ -6,6 +6,7 @@ package nfttest
 import (
 	"encoding/json"
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
+	"net/netip"
 	"sync"
 
 	"github.com/firewarden/firewarden/internal/posture/nftposture/fwtable"
@@ -66,6 +67,9 @@ func TableAnalysis(s fwtable.Spec) ruleset.Analysis {
 		echo = ruleset.Outcome{Verdict: ruleset.Accept, By: TableRule}
 	}
 	var open []ruleset.Open
+	for _, k := range s.Keep {
+		open = append(open, ruleset.Open{Proto: k.Proto, From: k.Port, To: k.Port, Sources: []netip.Prefix{netip.PrefixFrom(k.Source, k.Source.BitLen())}, By: TableRule})
+	}
 	for _, a := range s.Allowed {
 		open = append(open, ruleset.Open{Proto: a.Proto, From: a.From, To: a.To, Sources: a.Sources, By: TableRule})
 	}
