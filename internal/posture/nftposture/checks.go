@@ -171,29 +171,26 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	}
 	owner := rd.owners.manager
 	switch {
-	case owner != "" && !p.opts.TakeOver:
+	case owner != "":
+		// Another tool's firewall, as a configuration profile on a Mac: compliant is managed;
+		// failing is that tool's to change, or firewarden's own table's with --take-over.
 		r.Managed = true
 		detail = append(detail, rd.owners.why)
-		if len(problems) == 0 {
+		switch {
+		case len(problems) == 0:
 			r.Status = posture.Managed
-		} else {
+		case p.opts.TakeOver:
+			r.Status, r.Fixable = posture.Fail, true
+			detail = append(detail, "--take-over: firewarden writes its own table beside it")
+		default:
 			r.Status = posture.Fail
 			r.FixHint = fmt.Sprintf("%s owns this host's firewall: change it with %s (%s), or let firewarden add its own table beside it with `firewarden fix --take-over`", owner, owner, hints[owner])
 			detail = append(detail, "fix with "+owner+" or `firewarden fix --take-over`")
 		}
 	case len(problems) == 0:
 		r.Status = posture.Pass
-		if owner != "" {
-			r.Managed = true
-			detail = append(detail, rd.owners.why)
-		}
 	default:
-		r.Status = posture.Fail
-		r.Fixable = true
-		if owner != "" {
-			r.Managed = true
-			detail = append(detail, rd.owners.why+"; --take-over: firewarden writes its own table beside it")
-		}
+		r.Status, r.Fixable = posture.Fail, true
 	}
 	r.Detail = strings.Join(detail, "; ")
 	return r

@@ -452,3 +452,38 @@ func TestKeptSession(t *testing.T) {
 		t.Errorf("Evaluate() allowed Detail = %q, want %q", got[3].Detail, want)
 	}
 }
+
+// --take-over makes a failing check of a ufw-owned firewall fixable; a compliant one stays
+// managed either way.
+func TestTakeOver(t *testing.T) {
+	files := map[string]string{nftposture.UFWConf: "ENABLED=yes\n"}
+	for _, tt := range []struct {
+		name     string
+		takeOver bool
+		want     verdict
+	}{
+		{"without", false, verdict{posture.Fail, true, false}},
+		{"with", true, verdict{posture.Fail, true, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, osinfo := linuxRoot(t, files)
+			k := &fakeKernel{}
+			p := nftposture.New(root, osinfo, k, nftposture.Options{TakeOver: tt.takeOver})
+			got := verdicts(p.Evaluate(context.Background(), request(t, "")))
+			if got[nftposture.IDEnabled] != tt.want {
+				t.Errorf("Evaluate() enabled = %+v, want %+v", got[nftposture.IDEnabled], tt.want)
+			}
+			e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+			fr, err := e.Fix(context.Background(), request(t, ""), false, &memSaver{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wrote := len(k.Writes) == 1; wrote != tt.takeOver {
+				t.Errorf("Fix() wrote the table = %v, want %v", wrote, tt.takeOver)
+			}
+			if tt.takeOver && fr.After.Results[0].Status != posture.Managed {
+				t.Errorf("after Fix() --take-over enabled = %s, want managed (ufw still owns the host)", fr.After.Results[0].Status)
+			}
+		})
+	}
+}
