@@ -24,6 +24,9 @@ import (
 // the SSH session the fix may have cut. If it dies anyway (kill -9, a reboot), the next posture
 // command that finds the deadline passed reverts the fix itself.
 
+// errDamagedPending marks a pending file that does not decode.
+var errDamagedPending = errors.New("damaged confirmation state")
+
 // pendingFile holds the state of the latest fix that asked for confirmation.
 const pendingFile = "confirm.json"
 
@@ -85,7 +88,7 @@ func (a *app) readPending() (*pending, error) {
 	}
 	var p pending
 	if err := json.Unmarshal(data, &p); err != nil || p.Backup == "" || p.State == "" {
-		return nil, fmt.Errorf("%s is damaged; remove it after checking the firewall with `firewarden check`", d.Join(pendingFile))
+		return nil, fmt.Errorf("%s is damaged; remove it after checking the firewall with `firewarden check`: %w", d.Join(pendingFile), errDamagedPending)
 	}
 	return &p, nil
 }
@@ -226,8 +229,11 @@ func (a *app) revertPending(ctx context.Context, backup, by string) (bool, error
 // run instead.
 func (a *app) revertOverdue(ctx context.Context) {
 	p, err := a.readPending()
-	if err != nil {
+	if errors.Is(err, errDamagedPending) {
 		fmt.Fprintf(a.Err, "firewarden: warning: %v\n", err)
+	}
+	if err != nil {
+		// A state directory that cannot be read is the command's own error to report.
 		return
 	}
 	if p == nil || p.State != statePending || a.now().Before(p.Deadline.Add(overdueGrace)) || alive(p.Watchdog) {
