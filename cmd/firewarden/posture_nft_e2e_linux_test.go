@@ -445,3 +445,27 @@ func TestLinuxPostureIPTablesNFT(t *testing.T) {
 		t.Errorf("check: enabled = %+v, want pass, not managed, decided by an iptables-nft chain", r)
 	}
 }
+
+// Run over SSH (SSH_CONNECTION) on a port the baseline does not allow, fix keeps that session's
+// client on that port, says so, and the kept rule does not fail linux.firewall.allowed; the
+// baseline's port still answers everyone.
+func TestLinuxPostureKeepsSSHSession(t *testing.T) {
+	h := newNFTHost(t, map[string]string{})
+	sshPort := h.pair.Port + 1
+	if sshPort > 65535 {
+		sshPort = h.pair.Port - 1
+	}
+	conn := fmt.Sprintf("SSH_CONNECTION=%s 50022 %s %d", h.pair.Client4, h.pair.Server4, sshPort)
+	r := h.run(t, []string{conn}, "fix")
+	r.want(t, "fix over SSH", 0)
+	want := fmt.Sprintf("firewarden: warning: this SSH session (from %s to port %d/tcp) is not among the baseline's allowed services", h.pair.Client4, sshPort)
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("fix over SSH: stderr %q, want the warning %q", r.stderr, want)
+	}
+	// Nothing listens on the SSH port here: refused (answered) means the kept rule let it through.
+	if got := h.dialPort(t, h.pair.Server4, sshPort, netnstest.OpenWait); got != "refused" {
+		t.Errorf("the kept session's port from its client = %s, want refused by the host (let through)", got)
+	}
+	h.run(t, nil, "check").want(t, "check after a fix that kept an SSH session", 0)
+	h.pair.WantOpen(t, h.pair.Server6, "the allowed port over IPv6")
+}
