@@ -469,3 +469,56 @@ func TestLinuxPostureKeepsSSHSession(t *testing.T) {
 	h.run(t, nil, "check").want(t, "check after a fix that kept an SSH session", 0)
 	h.pair.WantOpen(t, h.pair.Server6, "the allowed port over IPv6")
 }
+
+// Without privilege the ruleset cannot be read: every check is an error saying to run as root.
+func TestLinuxPostureNotRoot(t *testing.T) {
+	h := newNFTHost(t, map[string]string{})
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux) to drop privileges")
+	}
+	// A directory nobody can reach (t.TempDir's parents are private): the binary, the root and
+	// the baseline, readable by all.
+	dir, err := os.MkdirTemp("", "firewarden-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	for _, f := range []struct {
+		from, to string
+		mode     os.FileMode
+	}{
+		{fwBin, "firewarden", 0o755},
+		{filepath.Join(h.root, "etc/os-release"), "root/etc/os-release", 0o644},
+		{h.baseline, "baseline.yaml", 0o644},
+	} {
+		data, err := os.ReadFile(f.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f.to)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, f.to), data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(netnstest.IPPath(t), "netns", "exec", h.pair.Server, setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups",
+		filepath.Join(dir, "firewarden"), "--root", filepath.Join(dir, "root"), "--state-dir", filepath.Join(dir, "state"),
+		"--json", "check", "--baseline", filepath.Join(dir, "baseline.yaml"))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("check as nobody = %v, want exit 2\n%s", err, out.String())
+	}
+	var rec struct{ Results []jsonResult }
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.Results {
+		if strings.HasPrefix(r.ID, "linux.firewall.") && (r.Status != "error" || !strings.Contains(r.Detail, "run as root (sudo firewarden check)")) {
+			t.Errorf("check as nobody: %s = %s %q, want error saying to run as root", r.ID, r.Status, r.Detail)
+		}
+	}
+}

@@ -124,12 +124,22 @@ func runFix(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	}
+	// One line per reason, naming every check it holds back (a firewall ufw owns holds all four
+	// linux.firewall checks for the same reason).
+	var hints []string
+	ids := map[string][]string{}
 	for _, r := range fr.Refused {
 		hint := r.FixHint
 		if hint == "" {
 			hint = r.Detail
 		}
-		fmt.Fprintf(w, "%s: not changed: %s\n", r.ID, hint)
+		if _, ok := ids[hint]; !ok {
+			hints = append(hints, hint)
+		}
+		ids[hint] = append(ids[hint], r.ID)
+	}
+	for _, h := range hints {
+		fmt.Fprintf(w, "%s: not changed: %s\n", strings.Join(ids[h], ", "), h)
 	}
 	for _, r := range fr.Before.Results {
 		if r.Status == posture.Error {
