@@ -1,6 +1,8 @@
 package ruleset
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -14,9 +16,10 @@ import (
 // an accept hands the packet to the next base chain, a drop or reject is final, a chain's
 // policy applies at its end.
 //
-// Destination ports are followed as sets through the chains, and source addresses and input
-// interfaces are split into classes at every boundary a rule names, so each class is
-// evaluated once and the Open list is exact. Conditions the model cannot decide (the
+// Destination ports and source addresses are followed as sets through the chains (a flow is a
+// rectangle of ports × sources, split at every boundary a rule names), and input interfaces
+// are split into classes (any other interface, and each one a rule names), so every class of
+// packets is evaluated once and the Open list is exact. Conditions the model cannot decide (the
 // destination address, marks, unknown expressions) are Notes; such a rule is taken when it
 // accepts and skipped when it drops, so that what is reported open is never less than what
 // is.
@@ -59,7 +62,9 @@ func newAnalyser(rs *Ruleset) *analyser {
 		for _, ch := range t.Chains {
 			a.tableOf[ch] = t
 			for _, r := range ch.Rules {
-				a.compiled[ch] = append(a.compiled[ch], c.compile(r))
+				cr := c.compile(r)
+				reorder(cr.steps)
+				a.compiled[ch] = append(a.compiled[ch], cr)
 			}
 			if stage, ok := inboundStage(t.Family, ch.Hook); ok {
 				a.bases = append(a.bases, baseChain{t: t, c: ch, stage: stage, order: i})
@@ -181,17 +186,20 @@ type logState struct {
 	at              Where
 }
 
-// flow is a set of destination ports of one packet class on the same way through the rules.
+// flow is a set of packets of one class on the same way through the rules: destination ports
+// × source addresses.
 type flow struct {
 	ports          portSet
+	srcs           addrSet
 	log            logState
 	byRule, byPol  Where // the last accept by a rule, by a policy
 	hasRule, hasPo bool
 }
 
-// seg is a final outcome for a set of ports.
+// seg is a final outcome for ports × sources.
 type seg struct {
 	ports portSet
+	srcs  addrSet
 	out   Outcome
 }
 
@@ -201,24 +209,42 @@ type flowKey struct {
 	hasRule, hasPo bool
 }
 
-// merge joins flows on the same way so that their number stays small.
+func (f flow) key() flowKey { return flowKey{f.log, f.byRule, f.byPol, f.hasRule, f.hasPo} }
+
+// merge joins flows on the same way (same ports, or same sources) so that their number stays
+// small.
 func merge(fs []flow) []flow {
 	if len(fs) < 2 {
 		return fs
 	}
-	idx := map[flowKey]int{}
 	var out []flow
 	for _, f := range fs {
-		if f.ports.empty() {
+		if f.ports.empty() || f.srcs.empty() {
 			continue
 		}
-		k := flowKey{f.log, f.byRule, f.byPol, f.hasRule, f.hasPo}
-		if i, ok := idx[k]; ok {
-			out[i].ports = out[i].ports.union(f.ports)
-			continue
+		k := f.key()
+		joined := false
+		// Look back a little: flows to join are usually adjacent, and a bounded search
+		// keeps this linear.
+		for i := len(out) - 1; i >= 0 && i >= len(out)-8; i-- {
+			o := &out[i]
+			if o.key() != k {
+				continue
+			}
+			if o.srcs.equal(f.srcs) {
+				o.ports = o.ports.union(f.ports)
+				joined = true
+				break
+			}
+			if o.ports.equal(f.ports) {
+				o.srcs = o.srcs.union(f.srcs)
+				joined = true
+				break
+			}
 		}
-		idx[k] = len(out)
-		out = append(out, f)
+		if !joined {
+			out = append(out, f)
+		}
 	}
 	return out
 }
@@ -245,8 +271,7 @@ func (a *analyser) runChain(c *Chain, flows []flow, p *pkt, depth int) chainResu
 		}
 		var next []flow
 		for _, f := range flows {
-			cont := a.runRule(c, cr, f, p, depth, &res)
-			next = append(next, cont...)
+			next = append(next, a.runRule(c, cr, f, p, depth, &res)...)
 		}
 		flows = merge(next)
 	}
@@ -258,11 +283,18 @@ func (a *analyser) runChain(c *Chain, flows []flow, p *pkt, depth int) chainResu
 // the rest is put in res.
 func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *chainResult) []flow {
 	w := a.where(c, cr.rule.Handle)
+	return a.runSteps(c, cr.steps, f, p, depth, res, w, false, false)
+}
+
+// runSteps runs the steps of a rule from some point on flow m.
+func (a *analyser) runSteps(c *Chain, steps []step, m flow, p *pkt, depth int, res *chainResult, w Where, unsure, limited bool) []flow {
 	var cont []flow
-	m := f
-	unsure, limited := false, false
 	tcpudp := p.l4 == 6 || p.l4 == 17
-	for i, st := range cr.steps {
+	fi := 0
+	if p.v6 {
+		fi = 1
+	}
+	for i, st := range steps {
 		switch st.kind {
 		case stCond:
 			cd := st.cond
@@ -280,6 +312,22 @@ func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *
 					return cont
 				}
 				m.ports = in
+				if cd.dportOr {
+					unsure = true
+				}
+				continue
+			}
+			if h := cd.srcHold[fi]; h != nil {
+				in := m.srcs.intersect(*h)
+				if out := m.srcs.minus(*h, p.v6); !out.empty() {
+					o := m
+					o.srcs = out
+					cont = append(cont, o)
+				}
+				if in.empty() {
+					return cont
+				}
+				m.srcs = in
 				continue
 			}
 			t, why := cd.eval(p)
@@ -294,6 +342,13 @@ func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *
 					a.note(w, fmt.Sprintf("%s: depends on %s, which the analysis does not know", st.text, why))
 				}
 			}
+		case stConcat:
+			matched, rest, u := a.concat(st, m, p, w)
+			cont = append(cont, rest...)
+			for _, mm := range matched {
+				cont = append(cont, a.runSteps(c, steps[i+1:], mm, p, depth, res, w, unsure || u, limited)...)
+			}
+			return cont
 		case stLimit:
 			limited = true
 			if st.cond != nil {
@@ -307,21 +362,106 @@ func (a *analyser) runRule(c *Chain, cr *crule, f flow, p *pkt, depth int, res *
 		case stOther:
 			a.note(w, st.note)
 		case stVmap:
-			return append(cont, a.runVmap(c, cr, st.vmap, m, p, depth, res, w)...)
+			return append(cont, a.runVmap(c, st.vmap, m, p, depth, res, w)...)
 		case stVerdict, stReject, stNat:
-			if i != len(cr.steps)-1 {
-				// Nothing runs after a verdict; a statement after a nat is unusual but legal.
-				if st.kind == stVerdict {
-					return append(cont, a.verdict(c, st, m, p, depth, res, w, unsure, limited)...)
-				}
-			}
 			return append(cont, a.verdict(c, st, m, p, depth, res, w, unsure, limited)...)
 		}
 	}
 	return append(cont, m)
 }
 
-func (a *analyser) runVmap(c *Chain, cr *crule, vm *vmapStep, m flow, p *pkt, depth int, res *chainResult, w Where) []flow {
+// concat splits flow m by a concatenated lookup: the parts an element holds for, and the rest.
+// unsure is set when an element held only by something the model does not decide.
+func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flow, unsure bool) {
+	cs := st.concat
+	tcpudp := p.l4 == 6 || p.l4 == 17
+	rest = []flow{m}
+	for _, iv := range cs.ivs {
+		ports, srcs := allPorts, fullAddrs(p.v6)
+		ok := true
+		for k, f := range cs.fields {
+			lo := slot(iv.lo, cs.slots[k], f.len)
+			hi := lo
+			if iv.hi != nil {
+				hi = slot(iv.hi, cs.slots[k], f.len)
+			}
+			if lo == nil || hi == nil {
+				ok = false
+				break
+			}
+			switch {
+			case f.isDport() && f.mask == nil && tcpudp:
+				ports = portSet{{binary.BigEndian.Uint16(lo), binary.BigEndian.Uint16(hi)}}
+				if ports[0].lo > ports[0].hi {
+					ok = false
+				}
+			case isSaddr(f, p.v6):
+				la, _ := netip.AddrFromSlice(lo)
+				ha, _ := netip.AddrFromSlice(hi)
+				if ha.Less(la) {
+					ok = false
+				} else {
+					srcs = addrSet{{la, ha}}
+				}
+			default:
+				v, vs, why := f.value(p)
+				switch vs {
+				case vKnown:
+					if bytes.Compare(v, lo) < 0 || bytes.Compare(v, hi) > 0 {
+						ok = false
+					}
+				case vHost:
+					unsure = true
+					a.note(w, fmt.Sprintf("%s: depends on %s, which the analysis does not know", st.text, why))
+				default:
+					unsure = true
+				}
+			}
+			if !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		var next []flow
+		for _, r := range rest {
+			inP, inS := r.ports.intersect(ports), r.srcs.intersect(srcs)
+			if inP.empty() || inS.empty() {
+				next = append(next, r)
+				continue
+			}
+			in := r
+			in.ports, in.srcs = inP, inS
+			matched = append(matched, in)
+			if outP := r.ports.minus(ports); !outP.empty() {
+				o := r
+				o.ports = outP
+				next = append(next, o)
+			}
+			if outS := r.srcs.minus(srcs, p.v6); !outS.empty() {
+				o := r
+				o.ports, o.srcs = inP, outS
+				next = append(next, o)
+			}
+		}
+		rest = next
+	}
+	if cs.invert {
+		matched, rest = rest, matched
+	}
+	return merge(matched), merge(rest), unsure
+}
+
+// slot is the bytes of one field in a concatenated key, or nil when the key is too short.
+func slot(key []byte, off, n uint32) []byte {
+	if int(off+n) > len(key) {
+		return nil
+	}
+	return key[off : off+n]
+}
+
+func (a *analyser) runVmap(c *Chain, vm *vmapStep, m flow, p *pkt, depth int, res *chainResult, w Where) []flow {
 	var cont []flow
 	if vm.dport && (p.l4 == 6 || p.l4 == 17) {
 		rest := m.ports
@@ -365,7 +505,7 @@ func (a *analyser) verdict(c *Chain, st step, m flow, p *pkt, depth int, res *ch
 		res.accepted = append(res.accepted, m)
 	}
 	final := func(v Verdict) {
-		res.final = append(res.final, seg{ports: m.ports, out: outcome(v, w, m.log)})
+		res.final = append(res.final, seg{ports: m.ports, srcs: m.srcs, out: outcome(v, w, m.log)})
 	}
 	if limited {
 		a.note(w, "a rate limit on a rule with a verdict: it holds only for packets within the rate (taken if it accepts, skipped if it drops)")
@@ -382,8 +522,7 @@ func (a *analyser) verdict(c *Chain, st step, m flow, p *pkt, depth int, res *ch
 		switch st.text {
 		case "dnat":
 			a.note(w, "dnat: the packet is forwarded to another address (a container, another host); the forward chains are not evaluated, it is counted as accepted")
-			m.byRule, m.hasRule = w, true
-			res.final = append(res.final, seg{ports: m.ports, out: outcome(Accept, w, m.log)})
+			final(Accept)
 			return nil
 		case "redirect":
 			a.note(w, "redirect: the packet goes on to a different local port, which is not followed")
@@ -411,8 +550,7 @@ func (a *analyser) verdict(c *Chain, st step, m flow, p *pkt, depth int, res *ch
 		if limited {
 			return []flow{m}
 		}
-		t := a.tableOf[c]
-		target := t.chain(v.Chain)
+		target := a.tableOf[c].chain(v.Chain)
 		if target == nil {
 			a.note(w, "jump to chain "+v.Chain+", which was not read")
 			return []flow{m}
@@ -441,10 +579,10 @@ func outcome(v Verdict, w Where, l logState) Outcome {
 	return o
 }
 
-// run sends the packet class p, with destination ports ports, through every inbound base
-// chain of its family.
+// run sends packets of class p, to every destination port and from every source address,
+// through every inbound base chain of their family.
 func (a *analyser) run(p *pkt, ports portSet) []seg {
-	flows := []flow{{ports: ports}}
+	flows := []flow{{ports: ports, srcs: fullAddrs(p.v6)}}
 	var final []seg
 	for _, b := range a.bases {
 		if len(flows) == 0 {
@@ -469,7 +607,7 @@ func (a *analyser) run(p *pkt, ports portSet) []seg {
 		pw := a.where(b.c, 0)
 		for _, f := range r.returned {
 			if b.c.Policy == "drop" {
-				final = append(final, seg{ports: f.ports, out: outcome(Drop, pw, f.log)})
+				final = append(final, seg{ports: f.ports, srcs: f.srcs, out: outcome(Drop, pw, f.log)})
 				continue
 			}
 			f.byPol, f.hasPo = pw, true
@@ -482,48 +620,36 @@ func (a *analyser) run(p *pkt, ports portSet) []seg {
 		if f.hasRule {
 			by = f.byRule
 		}
-		final = append(final, seg{ports: f.ports, out: outcome(Accept, by, f.log)})
+		final = append(final, seg{ports: f.ports, srcs: f.srcs, out: outcome(Accept, by, f.log)})
 	}
 	return final
 }
 
-// classes gathers what the rules name: source ranges, ports, interfaces.
-type classes struct {
-	srcBounds []netip.Addr // sorted starts of the source classes
+// names gathers what the rules name: source ranges, ports, interfaces.
+type names struct {
 	srcNamed  []srcRange
 	portNamed portSet
 	ifnames   []string // named interfaces (not lo)
 	ifidx     []uint32
 }
 
-func (a *analyser) gather(v6 bool) classes {
-	var cl classes
-	bounds := map[netip.Addr]bool{}
-	zero := netip.IPv4Unspecified()
-	if v6 {
-		zero = netip.IPv6Unspecified()
-	}
-	bounds[zero] = true
-	// Loopback sources never arrive on another interface (the kernel drops them as martians:
-	// IPv6 before any hook, IPv4 at routing, before input): their class is a don't-care.
-	lb := loopbackRange(v6)
-	bounds[lb.lo] = true
-	bounds[lb.hi.Next()] = true
-	names := map[string]bool{}
+func (a *analyser) gather(v6 bool) names {
+	var nm names
+	ifn := map[string]bool{}
 	idx := map[uint32]bool{}
 	var named portSet
 	for ch, crs := range a.compiled {
-		if t := a.tableOf[ch]; ch.Device != "" && !names[ch.Device] && (t.Family == "netdev" || t.Family == "inet") {
-			names[ch.Device] = true
+		if t := a.tableOf[ch]; ch.Device != "" && ch.Device != "lo" && (t.Family == "netdev" || t.Family == "inet") {
+			ifn[ch.Device] = true
 		}
 		for _, cr := range crs {
 			for _, st := range cr.steps {
-				cd := st.cond
 				if st.kind == stVmap && st.vmap.dport {
 					for _, ps := range st.vmap.ports {
 						named = append(named, ps...)
 					}
 				}
+				cd := st.cond
 				if cd == nil {
 					continue
 				}
@@ -531,18 +657,13 @@ func (a *analyser) gather(v6 bool) classes {
 					named = append(named, cd.named...)
 				}
 				for _, s := range cd.srcs {
-					if s.lo.Is6() != v6 {
-						continue
-					}
-					cl.srcNamed = append(cl.srcNamed, s)
-					bounds[s.lo] = true
-					if n := s.hi.Next(); n.IsValid() {
-						bounds[n] = true
+					if s.lo.Is6() == v6 {
+						nm.srcNamed = append(nm.srcNamed, s)
 					}
 				}
 				for _, n := range cd.ifnames {
 					if n != "lo" && n != "" {
-						names[n] = true
+						ifn[n] = true
 					}
 				}
 				for _, i := range cd.ifidx {
@@ -553,64 +674,51 @@ func (a *analyser) gather(v6 bool) classes {
 			}
 		}
 	}
-	for b := range bounds {
-		cl.srcBounds = append(cl.srcBounds, b)
+	nm.portNamed = named.normalise()
+	for n := range ifn {
+		nm.ifnames = append(nm.ifnames, n)
 	}
-	slices.SortFunc(cl.srcBounds, func(x, y netip.Addr) int { return x.Compare(y) })
-	cl.portNamed = named.normalise()
-	for n := range names {
-		cl.ifnames = append(cl.ifnames, n)
-	}
-	sort.Strings(cl.ifnames)
+	sort.Strings(nm.ifnames)
 	for i := range idx {
-		cl.ifidx = append(cl.ifidx, i)
+		nm.ifidx = append(nm.ifidx, i)
 	}
-	slices.Sort(cl.ifidx)
-	return cl
+	slices.Sort(nm.ifidx)
+	return nm
 }
 
-// loopbackRange is 127.0.0.0/8 or ::1.
-func loopbackRange(v6 bool) srcRange {
+// loopbackRange is 127.0.0.0/8 or ::1: sources that never arrive on another interface (the
+// kernel drops them as martians: IPv6 before any hook, IPv4 at routing, before input), so
+// whether a rule admits them does not matter.
+func loopbackRange(v6 bool) addrRange {
 	if v6 {
-		return srcRange{netip.IPv6Loopback(), netip.IPv6Loopback()}
+		return addrRange{netip.IPv6Loopback(), netip.IPv6Loopback()}
 	}
-	return srcRange{netip.MustParseAddr("127.0.0.0"), netip.MustParseAddr("127.255.255.255")}
-}
-
-// impossible reports whether source class i lies in the loopback range.
-func (cl classes) impossible(i int, v6 bool) bool {
-	lb := loopbackRange(v6)
-	return lb.lo.Compare(cl.srcBounds[i]) <= 0 && cl.classHi(i, v6).Compare(lb.hi) <= 0
+	return addrRange{netip.MustParseAddr("127.0.0.0"), netip.MustParseAddr("127.255.255.255")}
 }
 
 // unnamedSource picks a source address in no range a rule names.
-func (cl classes) unnamedSource(v6 bool) netip.Addr {
+func (nm names) unnamedSource(v6 bool) netip.Addr {
 	cand := netip.MustParseAddr("203.0.113.77")
 	if v6 {
 		cand = netip.MustParseAddr("2001:db8:ffff::77")
 	}
-	named := func(x netip.Addr) bool {
-		for _, s := range cl.srcNamed {
-			if s.lo.Compare(x) <= 0 && x.Compare(s.hi) <= 0 {
-				return true
-			}
-		}
-		return false
+	var named addrSet
+	for _, s := range nm.srcNamed {
+		named = append(named, addrRange{s.lo, s.hi})
 	}
-	if !named(cand) {
+	named = append(named, loopbackRange(v6)).normalise()
+	if !named.contains(cand) {
 		return cand
 	}
-	for _, b := range cl.srcBounds {
-		if !named(b) {
-			return b
-		}
+	if free := named.complement(v6); len(free) > 0 {
+		return free[0].lo
 	}
 	return cand
 }
 
 // unnamedPort picks a destination port no rule names, unprivileged if it can.
-func (cl classes) unnamedPort() uint16 {
-	free := cl.portNamed.complement()
+func (nm names) unnamedPort() uint16 {
+	free := nm.portNamed.complement()
 	for _, r := range free {
 		if r.hi >= 1024 {
 			return max(r.lo, 1024)
@@ -623,29 +731,18 @@ func (cl classes) unnamedPort() uint16 {
 }
 
 // genericIface picks an interface name and index no rule names.
-func (cl classes) genericIface() (string, uint32) {
+func (nm names) genericIface() (string, uint32) {
 	name := "unnamed0"
-	for slices.ContainsFunc(cl.ifnames, func(n string) bool {
+	for slices.ContainsFunc(nm.ifnames, func(n string) bool {
 		return n == name || (strings.HasSuffix(n, "*") && strings.HasPrefix(name, strings.TrimSuffix(n, "*")))
 	}) {
 		name = "x" + name
 	}
 	idx := uint32(2)
-	for slices.Contains(cl.ifidx, idx) {
+	for slices.Contains(nm.ifidx, idx) {
 		idx++
 	}
 	return name, idx
-}
-
-// classHi is the last address of source class i.
-func (cl classes) classHi(i int, v6 bool) netip.Addr {
-	if i+1 < len(cl.srcBounds) {
-		return cl.srcBounds[i+1].Prev()
-	}
-	if v6 {
-		return netip.AddrFrom16([16]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	}
-	return netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 func (a *analyser) family(v6 bool) Family {
@@ -654,88 +751,53 @@ func (a *analyser) family(v6 bool) Family {
 	if v6 {
 		fam.Family, echoType, icmp = "ipv6", 128, 58
 	}
-	cl := a.gather(v6)
-	gname, gidx := cl.genericIface()
-	src := cl.unnamedSource(v6)
-	port := cl.unnamedPort()
-	mk := func(l4 byte, s netip.Addr, name string, idx uint32) *pkt {
-		return &pkt{v6: v6, l4: l4, saddr: s, iifname: name, iif: idx, marksSet: a.marksSet, icmpType: echoType}
+	nm := a.gather(v6)
+	gname, gidx := nm.genericIface()
+	src := nm.unnamedSource(v6)
+	port := nm.unnamedPort()
+	mk := func(l4 byte, name string, idx uint32) *pkt {
+		return &pkt{v6: v6, l4: l4, iifname: name, iif: idx, marksSet: a.marksSet, icmpType: echoType}
 	}
 	at := func(segs []seg, p uint16) Outcome {
 		for _, s := range segs {
-			if s.ports.contains(p) {
+			if s.ports.contains(p) && s.srcs.contains(src) {
 				return s.out
 			}
 		}
 		return Outcome{Verdict: Accept}
 	}
-	fam.Unmatched = at(a.run(mk(6, src, gname, gidx), allPorts), port)
-	fam.UnmatchedUDP = at(a.run(mk(17, src, gname, gidx), allPorts), port)
-	fam.Echo = at(a.run(mk(icmp, src, gname, gidx), onePort(0)), 0)
+	tcp := a.run(mk(6, gname, gidx), allPorts)
+	udp := a.run(mk(17, gname, gidx), allPorts)
+	fam.Unmatched = at(tcp, port)
+	fam.UnmatchedUDP = at(udp, port)
+	fam.Echo = at(a.run(mk(icmp, gname, gidx), onePort(0)), 0)
 
 	type iface struct {
-		label string
-		name  string
-		idx   uint32
+		label, name string
+		idx         uint32
 	}
-	ifaces := []iface{{"", gname, gidx}}
-	for _, n := range cl.ifnames {
-		ifaces = append(ifaces, iface{n, strings.TrimSuffix(n, "*") + "*", gidx})
-		if !strings.HasSuffix(n, "*") {
-			ifaces[len(ifaces)-1].name = n
+	var ifaces []iface
+	for _, n := range nm.ifnames {
+		name := n
+		if strings.HasSuffix(n, "*") {
+			name = strings.TrimSuffix(n, "*") + "*"
 		}
+		ifaces = append(ifaces, iface{n, name, gidx})
 	}
-	for _, i := range cl.ifidx {
+	for _, i := range nm.ifidx {
 		ifaces = append(ifaces, iface{fmt.Sprintf("if#%d", i), gname, i})
 	}
-	// open[key][class] = accepted ports
-	type okey struct {
-		proto string
-		iif   string
-		by    Where
-	}
-	open := map[okey]map[int]portSet{}
-	var keys []okey
 	for _, proto := range []struct {
 		name string
 		l4   byte
-	}{{"tcp", 6}, {"udp", 17}} {
-		for ci, lo := range cl.srcBounds {
-			if cl.impossible(ci, v6) {
-				continue
-			}
-			var generic portSet
-			for _, ifc := range ifaces {
-				segs := a.run(mk(proto.l4, lo, ifc.name, ifc.idx), allPorts)
-				var all portSet
-				for _, s := range segs {
-					if s.out.Verdict != Accept {
-						continue
-					}
-					ps := s.ports
-					if ifc.label != "" {
-						ps = ps.minus(generic)
-					} else {
-						all = all.union(ps)
-					}
-					if ps.empty() {
-						continue
-					}
-					k := okey{proto.name, ifc.label, s.out.By}
-					if open[k] == nil {
-						open[k] = map[int]portSet{}
-						keys = append(keys, k)
-					}
-					open[k][ci] = open[k][ci].union(ps)
-				}
-				if ifc.label == "" {
-					generic = all
-				}
-			}
+		segs []seg
+	}{{"tcp", 6, tcp}, {"udp", 17, udp}} {
+		generic := accepted(proto.segs)
+		fam.Open = append(fam.Open, opens(proto.name, "", generic, nil, v6)...)
+		for _, ifc := range ifaces {
+			own := accepted(a.run(mk(proto.l4, ifc.name, ifc.idx), allPorts))
+			fam.Open = append(fam.Open, opens(proto.name, ifc.label, own, generic, v6)...)
 		}
-	}
-	for _, k := range keys {
-		fam.Open = append(fam.Open, cl.opens(k.proto, k.iif, k.by, open[k], v6)...)
 	}
 	sort.SliceStable(fam.Open, func(i, j int) bool {
 		x, y := fam.Open[i], fam.Open[j]
@@ -753,82 +815,93 @@ func (a *analyser) family(v6 bool) Family {
 	return fam
 }
 
-// opens turns the ports accepted per source class into Open entries: port ranges with the
-// same sources are merged, and the sources become prefixes (nil: from anywhere).
-func (cl classes) opens(proto, iif string, by Where, perClass map[int]portSet, v6 bool) []Open {
-	var cuts []uint32
-	for _, ps := range perClass {
-		for _, r := range ps {
-			cuts = append(cuts, uint32(r.lo), uint32(r.hi)+1)
+func accepted(segs []seg) []seg {
+	var out []seg
+	for _, s := range segs {
+		if s.out.Verdict == Accept {
+			out = append(out, s)
 		}
 	}
-	slices.Sort(cuts)
-	cuts = slices.Compact(cuts)
-	type piece struct {
-		lo, hi  uint16
-		classes []int
-	}
-	var pieces []piece
-	ids := make([]int, 0, len(perClass))
-	for ci := range perClass {
-		ids = append(ids, ci)
-	}
-	slices.Sort(ids)
-	for i := 0; i+1 < len(cuts); i++ {
-		lo, hi := uint16(cuts[i]), uint16(cuts[i+1]-1)
-		var in []int
-		for _, ci := range ids {
-			if perClass[ci].contains(lo) {
-				in = append(in, ci)
-			}
+	return out
+}
+
+// opens turns accepted ports × sources into Open entries, one per accepting rule and run of
+// ports with the same sources, minus what is already open on any interface (minus).
+func opens(proto, iif string, acc, minus []seg, v6 bool) []Open {
+	byRule := map[Where][]seg{}
+	var order []Where
+	for _, s := range acc {
+		if _, ok := byRule[s.out.By]; !ok {
+			order = append(order, s.out.By)
 		}
-		if len(in) == 0 {
-			continue
-		}
-		if n := len(pieces); n > 0 && uint32(pieces[n-1].hi)+1 == uint32(lo) && slices.Equal(pieces[n-1].classes, in) {
-			pieces[n-1].hi = hi
-			continue
-		}
-		pieces = append(pieces, piece{lo, hi, in})
+		byRule[s.out.By] = append(byRule[s.out.By], s)
 	}
 	var out []Open
-	for _, pc := range pieces {
-		o := Open{Proto: proto, From: pc.lo, To: pc.hi, IIF: iif, By: by}
-		if srcs := cl.withDontCares(pc.classes, v6); len(srcs) != len(cl.srcBounds) {
-			o.Sources = cl.prefixes(srcs, v6)
+	for _, by := range order {
+		segs := byRule[by]
+		var cuts []uint32
+		for _, s := range append(append([]seg(nil), segs...), minus...) {
+			for _, r := range s.ports {
+				cuts = append(cuts, uint32(r.lo), uint32(r.hi)+1)
+			}
 		}
-		out = append(out, o)
+		slices.Sort(cuts)
+		cuts = slices.Compact(cuts)
+		srcsAt := func(ss []seg, p uint16) addrSet {
+			var u addrSet
+			for _, s := range ss {
+				if s.ports.contains(p) {
+					u = u.union(s.srcs)
+				}
+			}
+			return u
+		}
+		var last *Open
+		var lastSrcs addrSet
+		for i := 0; i+1 < len(cuts); i++ {
+			lo, hi := uint16(cuts[i]), uint16(cuts[i+1]-1)
+			srcs := srcsAt(segs, lo).minus(srcsAt(minus, lo), v6)
+			if srcs.empty() {
+				last = nil
+				continue
+			}
+			if last != nil && uint32(last.To)+1 == uint32(lo) && lastSrcs.equal(srcs) {
+				last.To = hi
+				continue
+			}
+			o := Open{Proto: proto, From: lo, To: hi, IIF: iif, By: by}
+			o.Sources, o.Except = sourcePrefixes(srcs, v6)
+			out = append(out, o)
+			last, lastSrcs = &out[len(out)-1], srcs
+		}
 	}
 	return out
 }
 
-// withDontCares adds the impossible (loopback) classes next to a class in ids, so that they
-// merge into the neighbouring prefixes.
-func (cl classes) withDontCares(ids []int, v6 bool) []int {
-	in := map[int]bool{}
-	for _, i := range ids {
-		in[i] = true
+// sourcePrefixes writes a set of sources as the fewest prefixes: nil, nil for "from
+// anywhere"; nil and the excluded prefixes when saying what is excluded is shorter. Loopback
+// sources (which cannot arrive) are added where that makes the list shorter.
+func sourcePrefixes(s addrSet, v6 bool) (sources, except []netip.Prefix) {
+	lb := loopbackRange(v6)
+	with := s.union(addrSet{lb})
+	if with.equal(fullAddrs(v6)) {
+		return nil, nil
 	}
-	out := append([]int(nil), ids...)
-	for i := range cl.srcBounds {
-		if !in[i] && cl.impossible(i, v6) && (in[i-1] || in[i+1]) {
-			out = append(out, i)
-		}
+	if len(with) < len(s) || (len(with) == len(s) && !with.equal(s)) {
+		s = with
 	}
-	slices.Sort(out)
-	return out
+	inc := setPrefixes(s)
+	exc := setPrefixes(with.complement(v6))
+	if len(exc) < len(inc) {
+		return nil, exc
+	}
+	return inc, nil
 }
 
-// prefixes covers the given source classes with the fewest prefixes.
-func (cl classes) prefixes(ids []int, v6 bool) []netip.Prefix {
+func setPrefixes(s addrSet) []netip.Prefix {
 	var out []netip.Prefix
-	for i := 0; i < len(ids); {
-		j := i
-		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
-			j++
-		}
-		out = append(out, rangePrefixes(cl.srcBounds[ids[i]], cl.classHi(ids[j], v6))...)
-		i = j + 1
+	for _, r := range s {
+		out = append(out, rangePrefixes(r.lo, r.hi)...)
 	}
 	return out
 }

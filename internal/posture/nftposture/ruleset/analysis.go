@@ -66,8 +66,11 @@ type Open struct {
 	From    uint16         `json:"from"`              // first port
 	To      uint16         `json:"to"`                // last port (== From for one port)
 	Sources []netip.Prefix `json:"sources,omitempty"` // nil: from anywhere
-	IIF     string         `json:"iif,omitempty"`     // "": on any interface (other than loopback)
-	By      Where          `json:"by"`                // the accepting rule (or policy)
+	// Except, with Sources nil: from anywhere but these (a ban set, a dropped range), when that
+	// is the shorter way to say it.
+	Except []netip.Prefix `json:"except,omitempty"`
+	IIF    string         `json:"iif,omitempty"` // "": on any interface (other than loopback)
+	By     Where          `json:"by"`            // the accepting rule (or policy)
 }
 
 // Family is the analysis of one address family ("ipv4" or "ipv6").

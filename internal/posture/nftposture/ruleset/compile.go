@@ -178,7 +178,9 @@ func (f field) raw(p *pkt) ([]byte, vstat, string) {
 		case ctProtoSrc:
 			return nil, vAttacker, ""
 		case ctSrc, ctSrcIP, ctSrcIP6:
-			return p.saddr.AsSlice(), vKnown, ""
+			// Prefix matches on the source are split exactly (cond.srcHold); anything else
+			// on it is not modelled.
+			return nil, vHost, "the source address, matched other than by a prefix or range"
 		}
 		return nil, vHost, "ct " + ctKeyName(f.key)
 	case fkFib:
@@ -242,14 +244,14 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 			h = make([]byte, 40)
 			h[6] = p.l4
 			copy(h[8:24], p.saddr.AsSlice())
-			known = [][2]uint32{{6, 7}, {8, 24}}
+			known = [][2]uint32{{6, 7}}
 			host = [2]uint32{24, 40}
 		} else {
 			h = make([]byte, 20)
 			h[0] = 0x45
 			h[9] = p.l4
 			copy(h[12:16], p.saddr.AsSlice())
-			known = [][2]uint32{{0, 1}, {9, 10}, {12, 16}}
+			known = [][2]uint32{{0, 1}, {9, 10}}
 			host = [2]uint32{16, 20}
 		}
 		if hi > uint32(len(h)) || lo < 0 {
@@ -258,13 +260,19 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 		if lo < host[1] && hi > host[0] {
 			return nil, vHost, "the destination address"
 		}
+		src := [2]uint32{12, 16}
+		if p.v6 {
+			src = [2]uint32{8, 24}
+		}
+		if lo < src[1] && hi > src[0] {
+			// Prefix matches on the source are split exactly (cond.srcHold); anything else
+			// on it is not modelled.
+			return nil, vHost, "the source address, matched other than by a prefix or range"
+		}
 		for _, k := range known {
 			if lo >= k[0] && hi <= k[1] {
 				return h[lo:hi], vKnown, ""
 			}
-		}
-		if p.v6 && lo >= 6 && hi <= 24 {
-			return h[lo:hi], vKnown, ""
 		}
 		return nil, vAttacker, ""
 	case 2: // transport header
@@ -304,10 +312,14 @@ type srcRange struct{ lo, hi netip.Addr }
 type cond struct {
 	text    string
 	dport   bool    // a condition on the destination port: holds exactly for ports (TCP and UDP)
+	dportOr bool    // with dport: also on fields the sender chooses (source port), so only "may hold"
 	ports   portSet // when dport
 	named   portSet // the ports it names
 	eval    func(p *pkt) (tri, string)
-	srcs    []srcRange
+	srcs    []srcRange // the source ranges it names
+	// srcHold[0] (IPv4), srcHold[1] (IPv6): a condition on the source address holds exactly
+	// for these addresses; nil when it is not one (or not a prefix match) for that family.
+	srcHold [2]*addrSet
 	ifnames []string
 	ifidx   []uint32
 	notes   []string // what the compiler could not model in this condition
@@ -325,7 +337,8 @@ const (
 	stVerdict
 	stReject
 	stNat
-	stOther // a statement (or load) not modelled: noted, otherwise passed through
+	stOther  // a statement (or load) not modelled: noted, otherwise passed through
+	stConcat // a lookup of a concatenation of fields in a set
 )
 
 // step is one step of a compiled rule.
@@ -333,6 +346,7 @@ type step struct {
 	kind    stepKind
 	cond    *cond
 	vmap    *vmapStep
+	concat  *concatStep
 	verdict Jump
 	text    string
 	note    string // stOther: what was not modelled
@@ -346,6 +360,15 @@ type vmapStep struct {
 	idx   *setIndex
 	ports []portSet // per idx.ivs element, for a destination-port key
 	dport bool
+}
+
+// concatStep is a lookup of fields, concatenated in registers (each padded to 4 bytes), in a
+// set whose elements are ranges (or single values) of each field.
+type concatStep struct {
+	fields []field
+	slots  []uint32 // byte offset of each field in an element's key
+	ivs    []setIv
+	invert bool
 }
 
 // crule is a compiled rule.
@@ -508,6 +531,10 @@ func (c *compiler) compile(r *Rule) *crule {
 				cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
 				continue
 			}
+			if s.Concat && !e.HasDReg {
+				cr.steps = append(cr.steps, c.concatLookup(e, s, ix, regs))
+				continue
+			}
 			if e.HasDReg {
 				if e.DReg == 0 && s.Verdicts {
 					vm := &vmapStep{f: f, set: s, idx: ix, dport: f.isDport()}
@@ -516,9 +543,14 @@ func (c *compiler) compile(r *Rule) *crule {
 							vm.ports = append(vm.ports, ivPorts(iv, f))
 						}
 					}
-					cr.steps = append(cr.steps, step{kind: stVmap, vmap: vm, text: fieldName(f) + " vmap " + setRef(s)})
+					cr.steps = append(cr.steps, step{kind: stVmap, vmap: vm, text: fieldName(f) + " vmap " + setRef(s, f)})
 					continue
 				}
+				if e.DReg == 0 {
+					other("vmap @"+e.Set, "a verdict map whose elements hold no verdicts ("+e.Set+")")
+					continue
+				}
+				other("map @"+e.Set, "a map lookup ("+e.Set+") whose data is used later")
 				load(e.DReg, field{kind: fkUnknown, what: "data from map " + e.Set})
 				continue
 			}
@@ -559,6 +591,31 @@ func (c *compiler) compile(r *Rule) *crule {
 		}
 	}
 	return cr
+}
+
+// reorder sorts each run of consecutive conditions (which are side-effect free and all must
+// hold) so that conditions on one packet class come first, then those on the destination port,
+// then those on the source address: a flow is then split only by the rules that can match it.
+func reorder(steps []step) {
+	rank := func(st step) int {
+		switch {
+		case st.cond.dport:
+			return 1
+		case st.cond.srcHold[0] != nil || st.cond.srcHold[1] != nil:
+			return 2
+		}
+		return 0
+	}
+	for i := 0; i < len(steps); {
+		j := i
+		for j < len(steps) && steps[j].kind == stCond {
+			j++
+		}
+		if j > i+1 {
+			sort.SliceStable(steps[i:j], func(a, b int) bool { return rank(steps[i+a]) < rank(steps[i+b]) })
+		}
+		i = j + 1
+	}
 }
 
 func unknownCond(text, note string) *cond {
@@ -657,6 +714,15 @@ func bruteForcePorts(f field, test func(v []byte) bool) portSet {
 }
 
 func (c *compiler) cmpCond(f field, op uint32, d []byte) *cond {
+	if f.kind == fkPayload && f.base == 2 && f.mask == nil && op == 0 && f.off < 2 && f.off+f.len >= 4 && int(f.len) == len(d) {
+		// A load spanning the source and destination ports, as iptables-nft writes for
+		// "--sport 67 --dport 68": the destination port must be the one in the middle, the
+		// rest is the sender's choice.
+		x := binary.BigEndian.Uint16(d[2-f.off : 4-f.off])
+		cd := &cond{text: fmt.Sprintf("%s 0x%x (th dport %d)", fieldName(f), d, x), dport: true, dportOr: true, ports: onePort(x), named: onePort(x)}
+		cd.eval = func(*pkt) (tri, string) { return tAttacker, "" }
+		return cd
+	}
 	text := fieldName(f) + " " + opText(op) + " " + valueText(f, d)
 	if op == 0 {
 		text = fieldName(f) + " " + valueText(f, d)
@@ -697,8 +763,32 @@ func (c *compiler) cmpCond(f field, op uint32, d []byte) *cond {
 		}
 		return nil, nil, false
 	})
-	c.addrInfo(cd, f, [][2][]byte{{d, d}})
+	c.addrInfo(cd, f, [][2][]byte{{d, d}}, op == 1, op <= 1)
+	if (op == 0 || op == 1) && multicastDaddr(f, d) {
+		// A packet to this host is unicast: its destination is never a multicast address.
+		neq := op == 1
+		cd.eval = func(*pkt) (tri, string) { return boolTri(neq), "" }
+	}
 	return cd
+}
+
+// multicastDaddr reports whether f is the destination address (or its leading bytes) and d,
+// under f's mask, lies in 224.0.0.0/4 or ff00::/8.
+func multicastDaddr(f field, d []byte) bool {
+	if f.kind != fkPayload || f.base != 1 || len(d) == 0 {
+		return false
+	}
+	first := d[0]
+	if f.mask != nil && len(f.mask) > 0 {
+		first &= f.mask[0]
+	}
+	switch {
+	case f.fam == 4 && f.off == 16:
+		return first&0xf0 == 0xe0 && (f.mask == nil || f.mask[0]&0xf0 == 0xf0)
+	case f.fam == 6 && f.off == 24:
+		return first == 0xff && (f.mask == nil || f.mask[0] == 0xff)
+	}
+	return false
 }
 
 func (c *compiler) rangeCond(f field, neq bool, from, to []byte) *cond {
@@ -722,14 +812,14 @@ func (c *compiler) rangeCond(f field, neq bool, from, to []byte) *cond {
 		}
 		return r, r, true
 	})
-	c.addrInfo(cd, f, [][2][]byte{{from, to}})
+	c.addrInfo(cd, f, [][2][]byte{{from, to}}, neq, true)
 	return cd
 }
 
 func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond {
-	text := fieldName(f) + " " + setRef(s)
+	text := fieldName(f) + " " + setRef(s, f)
 	if invert {
-		text = fieldName(f) + " != " + setRef(s)
+		text = fieldName(f) + " != " + setRef(s, f)
 	}
 	cd := newCond(f, text, func(v []byte) bool { return ix.has(v) != invert }, func() (portSet, portSet, bool) {
 		var ps portSet
@@ -747,12 +837,68 @@ func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond 
 		cd.eval = func(*pkt) (tri, string) { return tHost, "a concatenated lookup" }
 		cd.dport = false
 	}
+	if s.Concat {
+		return cd
+	}
 	var bounds [][2][]byte
 	for _, iv := range ix.ivs {
 		bounds = append(bounds, [2][]byte{iv.lo, iv.hi})
 	}
-	c.addrInfo(cd, f, bounds)
+	c.addrInfo(cd, f, bounds, invert, true)
 	return cd
+}
+
+// concatLookup gathers the fields a concatenated lookup reads from consecutive registers.
+func (c *compiler) concatLookup(e Lookup, s *Set, ix *setIndex, regs map[uint32]field) step {
+	keyLen := 0
+	for _, iv := range ix.ivs {
+		keyLen = len(iv.lo)
+		break
+	}
+	text := "(concatenation) @" + s.Name
+	if e.Invert {
+		text = "(concatenation) != @" + s.Name
+	}
+	o, ok := regOff(e.SReg)
+	cs := &concatStep{ivs: ix.ivs, invert: e.Invert}
+	var names []string
+	for pos := uint32(0); ok && int(pos) < keyLen; {
+		f, found := regs[o+pos]
+		if !found || f.len == 0 {
+			ok = false
+			break
+		}
+		cs.fields = append(cs.fields, f)
+		cs.slots = append(cs.slots, pos)
+		names = append(names, fieldName(f))
+		pos += (f.len + 3) &^ 3
+		if int(pos) > keyLen {
+			ok = false
+		}
+	}
+	if !ok || len(cs.fields) == 0 {
+		cd := unknownCond(text, "a lookup of a concatenation in set "+s.Name+" whose fields could not be followed")
+		return step{kind: stCond, cond: cd, text: text}
+	}
+	text = strings.Join(names, " . ") + " @" + s.Name
+	if e.Invert {
+		text = strings.Join(names, " . ") + " != @" + s.Name
+	}
+	return step{kind: stConcat, concat: cs, text: text}
+}
+
+// isSaddr reports whether f is the whole source address of a packet of family v6 (or not).
+func isSaddr(f field, v6 bool) bool {
+	if f.kind == fkCt && f.mask == nil {
+		return (!v6 && f.key == ctSrcIP) || (v6 && f.key == ctSrcIP6)
+	}
+	if f.kind != fkPayload || f.base != 1 || f.mask != nil {
+		return false
+	}
+	if v6 {
+		return f.fam != 4 && f.off == 8 && f.len == 16
+	}
+	return f.fam != 6 && f.off == 12 && f.len == 4
 }
 
 // ivPorts is the port range of one set index interval (2-byte keys).
@@ -773,7 +919,7 @@ func ivPorts(iv setIv, f field) portSet {
 
 // addrInfo records the source addresses and interfaces a condition names (the boundaries of
 // the analysis' equivalence classes).
-func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte) {
+func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte, negate, exact bool) {
 	switch {
 	case f.kind == fkMeta && f.key == metaIIFName:
 		for _, b := range bounds {
@@ -807,16 +953,29 @@ func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte) {
 		views = append(views, view{true, 0})
 	}
 	for _, vw := range views {
-		if vw.rel != 0 || !contiguous(f.mask) {
-			cd.notes = append(cd.notes, "a source address match that is not a prefix")
+		if vw.rel != 0 || !contiguous(f.mask) || !exact {
+			if len(views) == 1 {
+				cd.notes = append(cd.notes, "a source address match that is not a prefix or a range")
+			}
 			continue
 		}
+		var set addrSet
 		for _, b := range bounds {
 			lo, hi, ok := addrSpan(b[0], b[1], f.mask, vw.v6)
 			if ok {
 				cd.srcs = append(cd.srcs, srcRange{lo, hi})
+				set = append(set, addrRange{lo, hi})
 			}
 		}
+		set = set.normalise()
+		if negate {
+			set = set.complement(vw.v6)
+		}
+		fi := 0
+		if vw.v6 {
+			fi = 1
+		}
+		cd.srcHold[fi] = &set
 	}
 }
 
@@ -961,19 +1120,26 @@ func (ix *setIndex) find(v []byte) int {
 
 func (ix *setIndex) has(v []byte) bool { return ix.find(v) >= 0 }
 
-func setRef(s *Set) string {
+func setRef(s *Set, f field) string {
 	if !s.Anonymous {
 		return "@" + s.Name
 	}
+	return setElements(s, f, 64)
+}
+
+// setElements lists a set's elements as nft does, at most limit of them (0: all).
+func setElements(s *Set, f field, limit int) string {
 	var parts []string
 	for i, iv := range buildIndex(s).ivs {
-		if i == 8 {
+		if limit > 0 && i == limit {
 			parts = append(parts, fmt.Sprintf("… (%d elements)", len(s.Elements)))
 			break
 		}
-		t := hexOrNum(iv.lo)
-		if iv.hi != nil && !bytes.Equal(iv.lo, iv.hi) {
-			t += "-" + hexOrNum(iv.hi)
+		t := valueText(f, iv.lo)
+		if iv.hi == nil {
+			t += "-max"
+		} else if !bytes.Equal(iv.lo, iv.hi) {
+			t += "-" + valueText(f, iv.hi)
 		}
 		if iv.verdict != nil {
 			t += " : " + iv.verdict.String()

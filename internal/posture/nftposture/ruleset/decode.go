@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // This file decodes the kernel's netlink answer to a rule dump (NFT_MSG_NEWRULE messages) into
@@ -219,6 +220,33 @@ func dataAttr(b []byte) ([]byte, *Jump, error) {
 	return nil, nil, errors.New("data attribute with neither value nor verdict")
 }
 
+// DecodeVerdict decodes the attributes of an NFTA_DATA_VERDICT nest (a code and, for jump
+// and goto, a chain).
+func DecodeVerdict(b []byte) (*Jump, error) {
+	vs, err := attrs(b)
+	if err != nil {
+		return nil, err
+	}
+	v := &Jump{}
+	seen := false
+	for _, va := range vs {
+		switch va.typ {
+		case verdictCode:
+			c, err := be32(va.data)
+			if err != nil {
+				return nil, fmt.Errorf("verdict code: %w", err)
+			}
+			v.Code, seen = int32(c), true
+		case verdictChain:
+			v.Chain = cstr(va.data)
+		}
+	}
+	if !seen {
+		return nil, errors.New("verdict without a code")
+	}
+	return v, nil
+}
+
 func decodeExprData(name string, as []attr) (Expr, error) {
 	switch name {
 	case "payload":
@@ -424,4 +452,92 @@ func decodeExprData(name string, as []attr) (Expr, error) {
 		return Nat{Kind: "redirect"}, nil
 	}
 	return Other{Name: name}, nil
+}
+
+// Chain message attributes (enum nft_chain_attributes, nft_hook_attributes).
+const (
+	chainTable  = 1
+	chainName   = 3
+	chainHook   = 4
+	chainPolicy = 5
+	chainType   = 7
+	hookNum     = 1
+	hookPrio    = 2
+	hookDev     = 3
+	hookDevs    = 4
+)
+
+// DecodeChainMessage decodes the payload of one NFT_MSG_NEWCHAIN netlink message into the
+// family and table it belongs to and the chain (without rules). google/nftables v0.3.0 drops
+// the device a netdev chain is bound to, which the analysis needs.
+func DecodeChainMessage(b []byte) (family byte, table string, c *Chain, err error) {
+	if len(b) < 4 {
+		return 0, "", nil, errors.New("chain message shorter than its nfgenmsg header")
+	}
+	family = b[0]
+	as, err := attrs(b[4:])
+	if err != nil {
+		return 0, "", nil, err
+	}
+	c = &Chain{}
+	hooked := false
+	var hook, policy uint32
+	policy = 1 // NF_ACCEPT when the kernel sends none
+	for _, a := range as {
+		switch a.typ {
+		case chainTable:
+			table = cstr(a.data)
+		case chainName:
+			c.Name = cstr(a.data)
+		case chainType:
+			c.Type = cstr(a.data)
+		case chainPolicy:
+			if policy, err = be32(a.data); err != nil {
+				return 0, "", nil, fmt.Errorf("chain policy: %w", err)
+			}
+		case chainHook:
+			hs, err := attrs(a.data)
+			if err != nil {
+				return 0, "", nil, fmt.Errorf("chain hook: %w", err)
+			}
+			for _, h := range hs {
+				switch h.typ {
+				case hookNum:
+					if hook, err = be32(h.data); err != nil {
+						return 0, "", nil, fmt.Errorf("chain hook number: %w", err)
+					}
+					hooked = true
+				case hookPrio:
+					p, err := be32(h.data)
+					if err != nil {
+						return 0, "", nil, fmt.Errorf("chain priority: %w", err)
+					}
+					c.Priority = int32(p)
+				case hookDev:
+					c.Device = cstr(h.data)
+				case hookDevs:
+					ds, err := attrs(h.data)
+					if err != nil {
+						return 0, "", nil, fmt.Errorf("chain devices: %w", err)
+					}
+					var names []string
+					for _, d := range ds {
+						names = append(names, cstr(d.data))
+					}
+					c.Device = strings.Join(names, ",")
+				}
+			}
+		}
+	}
+	if hooked {
+		c.Hook = hookName(familyName(family), hook)
+		c.Policy = "accept"
+		if policy == 0 {
+			c.Policy = "drop"
+		}
+		if c.Type == "" {
+			c.Type = "filter"
+		}
+	}
+	return family, table, c, nil
 }

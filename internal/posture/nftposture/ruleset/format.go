@@ -21,16 +21,22 @@ func Format(rs *Ruleset) string {
 			if s.Anonymous {
 				continue
 			}
-			kind := "set"
+			kind, typ := "set", s.KeyType
 			if s.Map {
 				kind = "map"
 			}
-			fmt.Fprintf(&b, "\t%s %s { # type %s", kind, s.Name, s.KeyType)
+			if s.Verdicts {
+				typ = "verdict map"
+				if s.KeyType != "" {
+					typ = s.KeyType + " : verdict"
+				}
+			}
+			fmt.Fprintf(&b, "\t%s %s { # type %s", kind, s.Name, typ)
 			if s.Interval {
 				b.WriteString(", flags interval")
 			}
 			b.WriteString("\n")
-			fmt.Fprintf(&b, "\t\telements = %s\n", strings.TrimPrefix(setRef(&Set{Anonymous: true, Interval: s.Interval, Elements: s.Elements}), ""))
+			fmt.Fprintf(&b, "\t\telements = %s\n", setElements(s, setField(s), 0))
 			b.WriteString("\t}\n")
 		}
 		for _, ch := range t.Chains {
@@ -69,4 +75,20 @@ func Format(rs *Ruleset) string {
 		b.WriteString("}\n")
 	}
 	return b.String()
+}
+
+// setField guesses, from a named set's key type, the field its keys are compared with, so
+// that its elements print as nft prints them.
+func setField(s *Set) field {
+	switch s.KeyType {
+	case "ipv4_addr":
+		return field{kind: fkPayload, base: 1, off: 12, len: 4, fam: 4}
+	case "ipv6_addr":
+		return field{kind: fkPayload, base: 1, off: 8, len: 16, fam: 6}
+	case "inet_service":
+		return field{kind: fkPayload, base: 2, off: 2, len: 2}
+	case "ifname":
+		return field{kind: fkMeta, key: metaIIFName}
+	}
+	return field{kind: fkImm}
 }

@@ -27,10 +27,6 @@ func Read(netnsFd int) (*Ruleset, error) {
 	if err != nil {
 		return nil, wrapErr("list nftables tables", err)
 	}
-	chains, err := c.ListChains()
-	if err != nil {
-		return nil, wrapErr("list nftables chains", err)
-	}
 	rs := &Ruleset{}
 	byKey := map[string]*TableDef{}
 	for _, t := range tables {
@@ -45,7 +41,14 @@ func Read(netnsFd int) (*Ruleset, error) {
 			sd := &Set{
 				Name: s.Name, ID: s.ID, Anonymous: s.Anonymous, Interval: s.Interval, Map: s.IsMap,
 				Concat: s.Concatenation, KeyLen: s.KeyType.Bytes, KeyType: s.KeyType.Name,
-				Verdicts: s.IsMap && s.DataType.Name == "verdict",
+			}
+			if s.IsMap && (s.KeyType.Name == "verdict" || s.DataType.Name == "verdict") {
+				// google/nftables v0.3.0 stores a verdict map's data type over its key type,
+				// and hands each element's verdict over as the raw attributes in Val.
+				sd.Verdicts = true
+				if s.KeyType.Name == "verdict" {
+					sd.KeyType, sd.KeyLen = "", 0
+				}
 			}
 			els, err := c.GetSetElements(s)
 			if err != nil {
@@ -55,29 +58,21 @@ func Read(netnsFd int) (*Ruleset, error) {
 				el := Element{Key: e.Key, KeyEnd: e.KeyEnd, IntervalEnd: e.IntervalEnd, Data: e.Val}
 				if e.VerdictData != nil {
 					el.Verdict = &Jump{Code: int32(e.VerdictData.Kind), Chain: e.VerdictData.Chain}
+					sd.Verdicts = true
+				} else if sd.Verdicts {
+					v, err := DecodeVerdict(e.Val)
+					if err != nil {
+						return nil, fmt.Errorf("verdict map %s in table %s %s: %w", s.Name, td.Family, td.Name, err)
+					}
+					el.Verdict, el.Data = v, nil
 				}
 				sd.Elements = append(sd.Elements, el)
 			}
 			td.Sets = append(td.Sets, sd)
 		}
 	}
-	for _, ch := range chains {
-		td := byKey[familyName(byte(ch.Table.Family))+" "+ch.Table.Name]
-		if td == nil {
-			continue // the table went away between the two dumps
-		}
-		cd := &Chain{Name: ch.Name, Type: string(ch.Type), Device: ch.Device}
-		if ch.Hooknum != nil {
-			cd.Hook = hookName(td.Family, uint32(*ch.Hooknum))
-			if ch.Priority != nil {
-				cd.Priority = int32(*ch.Priority)
-			}
-			cd.Policy = "accept"
-			if ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop {
-				cd.Policy = "drop"
-			}
-		}
-		td.Chains = append(td.Chains, cd)
+	if err := readChains(netnsFd, byKey); err != nil {
+		return nil, err
 	}
 	if err := readRules(netnsFd, byKey); err != nil {
 		return nil, err
@@ -85,23 +80,53 @@ func Read(netnsFd int) (*Ruleset, error) {
 	return rs, nil
 }
 
-// readRules dumps every rule of every family in one request and decodes it ourselves (see
-// decode.go).
-func readRules(netnsFd int, byKey map[string]*TableDef) error {
+// dump asks the kernel for every object of one kind (NFT_MSG_GET*) of every family.
+func dump(netnsFd int, get uint16, what string) ([]netlink.Message, error) {
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: netnsFd})
 	if err != nil {
-		return wrapErr("open netfilter netlink", err)
+		return nil, wrapErr("open netfilter netlink", err)
 	}
 	defer conn.Close()
 	msgs, err := conn.Execute(netlink.Message{
 		Header: netlink.Header{
-			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | get),
 			Flags: netlink.Request | netlink.Dump,
 		},
 		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
 	})
 	if err != nil {
-		return wrapErr("dump nftables rules", err)
+		return nil, wrapErr("dump nftables "+what, err)
+	}
+	return msgs, nil
+}
+
+// readChains dumps every chain and decodes it ourselves (see decode.go).
+func readChains(netnsFd int, byKey map[string]*TableDef) error {
+	msgs, err := dump(netnsFd, unix.NFT_MSG_GETCHAIN, "chains")
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.Header.Type&0xff != unix.NFT_MSG_NEWCHAIN {
+			continue
+		}
+		fam, table, ch, err := DecodeChainMessage(m.Data)
+		if err != nil {
+			return fmt.Errorf("decode an nftables chain: %w", err)
+		}
+		if td := byKey[familyName(fam)+" "+table]; td != nil {
+			td.Chains = append(td.Chains, ch)
+		}
+	}
+	return nil
+}
+
+// readRules dumps every rule of every family in one request and decodes it ourselves (see
+// decode.go).
+func readRules(netnsFd int, byKey map[string]*TableDef) error {
+	msgs, err := dump(netnsFd, unix.NFT_MSG_GETRULE, "rules")
+	if err != nil {
+		return err
 	}
 	for _, m := range msgs {
 		if m.Header.Type&0xff != unix.NFT_MSG_NEWRULE {

@@ -130,11 +130,15 @@ func payloadName(f field) string {
 				return n
 			}
 		}
-		if f.fam == 4 && f.off == 12 {
+		switch {
+		case f.fam == 4 && f.off == 12:
 			return "ip saddr"
-		}
-		if f.fam == 6 && f.off == 8 {
+		case f.fam == 4 && f.off == 16:
+			return "ip daddr"
+		case f.fam == 6 && f.off == 8:
 			return "ip6 saddr"
+		case f.fam == 6 && f.off == 24:
+			return "ip6 daddr"
 		}
 		return fmt.Sprintf("@nh,%d,%d", f.off*8, f.len*8)
 	case 2:
@@ -199,6 +203,8 @@ func valueText(f field, d []byte) string {
 		}
 	case f.kind == fkPayload && f.base == 2 && f.len == 2 && f.mask == nil && len(d) == 2:
 		return fmt.Sprintf("%d", binary.BigEndian.Uint16(d))
+	case f.kind == fkPayload && f.base != 1 && len(d) > 2:
+		return "0x" + hex.EncodeToString(d)
 	case f.kind == fkPayload && f.base == 1 && f.mask == nil && (len(d) == 4 || len(d) == 16):
 		if a, ok := netip.AddrFromSlice(d); ok {
 			return a.String()

@@ -50,10 +50,15 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 				return short()
 			}
 			w := ne.Uint32(in[0:4])
+			v4 := []string{"icmp-net-unreachable", "icmp-host-unreachable", "icmp-proto-unreachable", "icmp-port-unreachable", "icmp-echo-reply", "icmp-net-prohibited", "icmp-host-prohibited", "tcp-reset", "icmp-admin-prohibited"}
+			v6 := []string{"icmp6-no-route", "icmp6-adm-prohibited", "icmp6-not-neighbour", "icmp6-addr-unreachable", "icmp6-port-unreachable", "icmp6-echo-reply", "tcp-reset", "icmp6-policy-fail", "icmp6-reject-route"}
+			names := v4
+			if fam == 6 {
+				names = v6
+			}
 			t := fmt.Sprintf("reject with %d", w)
-			// ipt_reject_with: 9 IPT_TCP_RESET; ip6t_reject_with: 6 IP6T_TCP_RESET
-			if (fam != 6 && w == 9) || (fam == 6 && w == 6) {
-				t = "reject with tcp reset"
+			if int(w) < len(names) {
+				t = "reject with " + names[w]
 			}
 			return []step{{kind: stReject, text: t}}
 		case "DNAT":
@@ -72,23 +77,34 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 		return []step{{kind: stCounter, text: fmt.Sprintf("comment %q", cstr(in))}}
 	case "conntrack":
 		// xt_conntrack_mtinfo1..3: eight 16-byte addresses/masks (128), expires_min/max (136),
-		// l4proto u16 (138), four be16 ports (146), then match_flags, invert_flags, state_mask,
-		// status_mask: u8 each in revision 1, u16 each in revisions 2 and 3.
-		var match, invert, state uint16
-		switch {
-		case x.Rev == 1 && len(in) >= 150:
-			match, invert, state = uint16(in[146]), uint16(in[147]), uint16(in[148])
-		case (x.Rev == 2 || x.Rev == 3) && len(in) >= 154:
-			match, invert, state = ne.Uint16(in[146:148]), ne.Uint16(in[148:150]), ne.Uint16(in[150:152])
-		default:
+		// l4proto u16 (138), four 16-bit ports (146), match_flags u16, invert_flags u16 (150),
+		// then state_mask, status_mask: u8 each in revision 1, u16 each in revisions 2 and 3.
+		if x.Rev < 1 || x.Rev > 3 || len(in) < 152 {
 			return other("xt conntrack")
 		}
-		const xtState, xtStateAlias = 1 << 0, 1 << 13
-		if match&^(xtState|xtStateAlias) != 0 {
-			cd := unknownCond(fmt.Sprintf("conntrack (flags 0x%x)", match), "iptables conntrack options other than --ctstate are not modelled")
+		match, invert := ne.Uint16(in[146:148]), ne.Uint16(in[148:150])
+		state := uint16(in[150])
+		if x.Rev > 1 {
+			if len(in) < 154 {
+				return short()
+			}
+			state = ne.Uint16(in[150:152])
+		}
+		const xtState, xtProto, xtStateAlias = 1 << 0, 1 << 1, 1 << 13
+		if match&^(xtState|xtProto|xtStateAlias) != 0 {
+			cd := unknownCond(fmt.Sprintf("conntrack (flags 0x%x)", match), "iptables conntrack options other than ctstate and ctproto are not modelled")
 			return condStep(cd)
 		}
-		return condStep(ctStateCond(uint32(state&0xf), invert&xtState != 0, "ctstate"))
+		var out []step
+		if match&xtProto != 0 {
+			l4, inv := byte(ne.Uint16(in[136:138])), invert&xtProto != 0
+			cd := &cond{text: fmt.Sprintf("ctproto %d", l4), eval: func(p *pkt) (tri, string) { return boolTri((p.l4 == l4) != inv), "" }}
+			out = append(out, condStep(cd)...)
+		}
+		if match&xtState != 0 {
+			out = append(out, condStep(ctStateCond(uint32(state&0xf), invert&xtState != 0, "ctstate"))...)
+		}
+		return out
 	case "state": // struct xt_state_info { unsigned int statemask; }
 		if len(in) < 4 {
 			return short()
@@ -140,7 +156,7 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 		return out
 	case "multiport":
 		// revision 0: struct xt_multiport { u8 flags; u8 count; u16 ports[15]; }
-		// revision 1: struct xt_multiport_v1 { u8 flags; u8 count; u8 pflags[15]; u16 ports[15]; u8 invert; }
+		// revision 1: struct xt_multiport_v1 { u8 flags; u8 count; u16 ports[15]; u8 pflags[15]; u8 invert; }
 		var flags, count byte
 		var ps portSet
 		invert := false
@@ -151,13 +167,13 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 				p := ne.Uint16(in[2+2*i:])
 				ps = append(ps, portRange{p, p})
 			}
-		case x.Rev == 1 && len(in) >= 49:
+		case x.Rev == 1 && len(in) >= 48:
 			flags, count = in[0], in[1]
 			n := int(min(count, 15))
 			for i := 0; i < n; i++ {
-				p := ne.Uint16(in[18+2*i:])
-				if in[2+i] != 0 && i+1 < n {
-					hi := ne.Uint16(in[18+2*(i+1):])
+				p := ne.Uint16(in[2+2*i:])
+				if in[32+i] != 0 && i+1 < n { // pflags[i]: ports[i] starts a range ending at ports[i+1]
+					hi := ne.Uint16(in[2+2*(i+1):])
 					if p <= hi {
 						ps = append(ps, portRange{p, hi})
 					}
@@ -166,7 +182,7 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 				}
 				ps = append(ps, portRange{p, p})
 			}
-			invert = in[48] != 0
+			invert = in[47] != 0
 		default:
 			return other("xt multiport")
 		}
@@ -183,6 +199,10 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			t = fmt.Sprintf("limit rate %d/minute burst %d packets", uint64(10000*60)/uint64(avg), ne.Uint32(in[4:8]))
 		}
 		return []step{{kind: stLimit, text: t}}
+	case "hl", "ttl", "length", "tos", "dscp", "ecn", "tcpmss", "u32", "string", "statistic", "time", "owner":
+		// Things the sender chooses (or that hold at some times only): either way is possible.
+		cd := &cond{text: "xt " + x.Name, eval: func(*pkt) (tri, string) { return tAttacker, "" }}
+		return condStep(cd)
 	case "recent", "hashlimit", "connlimit":
 		// Rate and history matches: may or may not hold for a given packet.
 		cd := &cond{text: "xt " + x.Name + " (may or may not hold)", eval: func(*pkt) (tri, string) { return tAttacker, "" }}
@@ -205,7 +225,7 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			f := ne.Uint32(in[4:8])
 			invS, invD = f&1 != 0, f&2 != 0
 			if f&(4|8) != 0 {
-				return condStep(unknownCond("addrtype --limit-iface", "iptables addrtype --limit-iface-in/out is not modelled"))
+				return condStep(unknownCond("addrtype limit-iface", "iptables addrtype with limit-iface-in or limit-iface-out is not modelled"))
 			}
 		default:
 			return other("xt addrtype")
