@@ -28,6 +28,19 @@ const (
 	maxComment   = 127
 )
 
+// maxPortRules bounds the rules for services and kept connections, so that Write's
+// transaction stays one (a netlink send of about 1.5 MB at this size).
+const maxPortRules = 4096
+
+// portRules counts the rules Write makes for the services and the connections to keep.
+func portRules(s Spec) int {
+	n := len(s.Keep)
+	for _, sv := range s.Allowed {
+		n += max(len(sv.Sources), 1)
+	}
+	return n
+}
+
 // validate reports the first thing in s that Write cannot express. Addresses are unmapped
 // (an IPv4-mapped IPv6 source would never match an IPv4 packet).
 func (s Spec) validate() (Spec, error) {
@@ -62,6 +75,9 @@ func (s Spec) validate() (Spec, error) {
 		}
 		k.Source = k.Source.Unmap().WithZone("")
 		out.Keep[i] = k
+	}
+	if n := portRules(out); n > maxPortRules {
+		return bad("%d rules for services and connections to keep (a rule per source), want at most %d", n, maxPortRules)
 	}
 	if len(s.LogPrefix) > maxLogPrefix || strings.IndexByte(s.LogPrefix, 0) >= 0 {
 		return bad("log prefix %q: want at most %d bytes and no NUL", s.LogPrefix, maxLogPrefix)

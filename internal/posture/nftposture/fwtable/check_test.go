@@ -3,6 +3,7 @@ package fwtable
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,6 +35,9 @@ func TestValidate(t *testing.T) {
 		{name: "invalid source", in: Spec{Allowed: []Service{{Proto: "tcp", From: 1, To: 1, Sources: []netip.Prefix{{}}}}}, wantErr: "source 1"},
 		{name: "keep port 0", in: Spec{Keep: []Keep{{Proto: "tcp"}}}, wantErr: "keep 1: port 0"},
 		{name: "keep protocol", in: Spec{Keep: []Keep{{Proto: "", Port: 22}}}, wantErr: `keep 1: protocol ""`},
+		{name: "too many rules", in: Spec{Allowed: []Service{{Proto: "tcp", From: 1, To: 1,
+			Sources: slices.Repeat([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, maxPortRules)}},
+			Keep: []Keep{{Proto: "tcp", Port: 22}}}, wantErr: "4097 rules"},
 		{name: "long log prefix", in: Spec{LogPrefix: strings.Repeat("x", 128)}, wantErr: "log prefix"},
 		{name: "NUL in log prefix", in: Spec{LogPrefix: "a\x00b"}, wantErr: "log prefix"},
 	} {

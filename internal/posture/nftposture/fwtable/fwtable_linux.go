@@ -11,12 +11,41 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
+// sockBuf is the socket buffer asked for, each way: a Write of maxPortRules rules is about
+// 1.5 MB, and the kernel acknowledges each of its messages (the default buffers, about 200 kB,
+// took about 400 rules).
+const sockBuf = 8 << 20
+
+// raiseBuffers makes c's socket buffers large enough for one transaction of the largest table:
+// beyond the system's maximum with CAP_NET_ADMIN, or as far as it allows without.
+func raiseBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf)
+		if serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockBuf)
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		_ = c.SetWriteBuffer(sockBuf)
+		_ = c.SetReadBuffer(sockBuf)
+	}
+	return nil
+}
+
 // conn opens a connection to nf_tables in namespace netnsFd (0: the current one).
 func conn(netnsFd int) (*nftables.Conn, error) {
-	var opts []nftables.ConnOption
+	opts := []nftables.ConnOption{nftables.WithSockOptions(raiseBuffers)}
 	if netnsFd != 0 {
 		opts = append(opts, nftables.WithNetNSFd(netnsFd))
 	}
@@ -77,8 +106,9 @@ func Remove(netnsFd int) error {
 
 // Current reads table inet firewarden_posture back from namespace netnsFd (0: the current
 // one). present says whether the table exists. exact says whether it is exactly the table
-// Write(s) makes: one chain, as Write makes it, and the rules Write makes for s, with their
-// comments, in order (counter values aside), and no sets, maps, objects or flowtables.
+// Write(s) makes: without flags (a dormant table filters nothing), one chain, as Write makes
+// it, the rules Write makes for s with their comments, in order (counter values aside), and no
+// sets, maps, objects or flowtables.
 //
 // When the table was changed by hand (exact false), s is the best reading of it: every rule in
 // one of the shapes Write makes is read into s (a port rule whose comment starts "keep: " as a
@@ -103,7 +133,8 @@ func Current(netnsFd int) (s Spec, present, exact bool, err error) {
 	if err != nil {
 		return Spec{}, true, false, fmt.Errorf("nftables: list chains: %w", err)
 	}
-	exact = true
+	// A dormant table holds its rules but filters nothing.
+	exact = t.Flags == 0
 	var in *nftables.Chain
 	for _, ch := range chains {
 		if ch.Table.Name != Table {

@@ -3,6 +3,7 @@
 package fwtable
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -170,6 +171,11 @@ func TestCurrentEdited(t *testing.T) {
 			want: base,
 		},
 		{
+			name: "the table made dormant",
+			nft:  []string{"add table inet firewarden_posture { flags dormant; }"},
+			want: base,
+		},
+		{
 			name: "a set added",
 			nft:  []string{"add set inet firewarden_posture s { type ipv4_addr; }"},
 			want: base,
@@ -276,10 +282,46 @@ func TestCurrentNamespace(t *testing.T) {
 	if _, present, _, err := Current(fd); err != nil || !present {
 		t.Errorf("Current(fd) after Write(0) in its namespace = present %v, %v; want present", present, err)
 	}
+	var snap Snapshot
+	if err := netnstest.InNetNS(fd, func() (err error) {
+		snap, err = Take(0)
+		return err
+	}); err != nil || snap.Absent {
+		t.Fatalf("Take(0) in the namespace = absent %v, %v; want the table", snap.Absent, err)
+	}
+	if err := netnstest.InNetNS(fd, func() error { return Remove(0) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := netnstest.InNetNS(fd, func() error { return Restore(0, snap) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, present, exact, err := Current(fd); err != nil || !present || !exact {
+		t.Errorf("Current(fd) after Restore(0) in its namespace = present %v, exact %v, %v; want both", present, exact, err)
+	}
 	if err := netnstest.InNetNS(fd, func() error { return Remove(0) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, present, _, err := Current(fd); err != nil || present {
 		t.Errorf("Current(fd) after Remove(0) in its namespace = present %v, %v; want absent", present, err)
+	}
+}
+
+// TestWriteLarge writes the largest table validate allows, in one transaction (beyond the
+// default socket buffers, which took about 400 rules).
+func TestWriteLarge(t *testing.T) {
+	_, fd := namedNS(t)
+	s := bigSpec(maxPortRules / 2)
+	if n := portRules(s); n != maxPortRules {
+		t.Fatalf("bigSpec has %d port rules, want %d", n, maxPortRules)
+	}
+	if err := Write(fd, s); err != nil {
+		t.Fatalf("Write(%d port rules): %v", maxPortRules, err)
+	}
+	if _, present, exact, err := Current(fd); err != nil || !present || !exact {
+		t.Errorf("Current after a large Write = present %v, exact %v, %v; want both", present, exact, err)
+	}
+	s.Keep = append(s.Keep, Keep{Proto: "tcp", Port: 22})
+	if err := Write(fd, s); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("Write(%d port rules) = %v, want ErrInvalidSpec", maxPortRules+1, err)
 	}
 }

@@ -58,8 +58,8 @@ var newMsg = map[string]uint16{
 
 // Attribute numbers (linux/netfilter/nf_tables.h) that Take drops and Restore refuses: the
 // kernel's handles, use counts, positions and IDs, which name the objects that were taken, and
-// what the kernel only reports (a set's backend and element count, Linux 6.17 and later, which
-// it refuses in a new set).
+// what the kernel only reports (a set's backend and element count, which Linux 6.18 dumps and
+// refuses in a new set).
 // The table attribute is 1 in every kind; the name attribute is nameAttr.
 var dropAttrs = map[string][]uint16{
 	"table":     {3, 4, 5, 7},         // USE, HANDLE, PAD, OWNER
@@ -317,4 +317,43 @@ func sortElems(msgs [][]byte) ([][]byte, error) {
 		elems = elems[n:]
 	}
 	return out, nil
+}
+
+const (
+	chainFlagsAttr   = 10  // NFTA_CHAIN_FLAGS
+	chainFlagBinding = 0x4 // NFT_CHAIN_BINDING: an anonymous chain, `jump { ... }`
+)
+
+// bindingFirst reorders rules (in place, otherwise stably) so that the rules of anonymous
+// chains come first. The kernel binds an anonymous chain to the rule that jumps to it when that
+// rule is added, and then refuses rules in it: its rules must be replayed before the rule
+// jumping to it. (Anonymous chains inside anonymous chains, which nft 1.0.6 refuses to make,
+// are put last made first.)
+func bindingFirst(objs, rules []object) {
+	rank := map[string]int{} // anonymous chains by name: how many anonymous chains come after
+	var names []string
+	for _, o := range objs {
+		if o.Kind != "chain" {
+			continue
+		}
+		as, _ := attrs(o.Attrs)
+		for _, a := range as {
+			if a.typ == chainFlagsAttr && len(a.data) == 4 && binary.BigEndian.Uint32(a.data)&chainFlagBinding != 0 {
+				name, _ := stringAttr(as, nameAttr["chain"])
+				names = append(names, name)
+			}
+		}
+	}
+	for i, n := range names {
+		rank[n] = len(names) - i // 1 for the last
+	}
+	key := func(o object) int {
+		as, _ := attrs(o.Attrs)
+		chain, _ := stringAttr(as, nameAttr["rule"])
+		if r, ok := rank[chain]; ok {
+			return r
+		}
+		return len(names) + 1
+	}
+	slices.SortStableFunc(rules, func(a, b object) int { return key(a) - key(b) })
 }

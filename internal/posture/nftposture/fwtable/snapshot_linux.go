@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -18,6 +19,10 @@ var nfgen = []byte{unix.NFPROTO_INET, unix.NFNETLINK_V0, 0, 0}
 func rawConn(netnsFd int) (*netlink.Conn, error) {
 	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: netnsFd})
 	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	if err := raiseBuffers(c); err != nil {
+		c.Close()
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	return c, nil
@@ -195,11 +200,13 @@ func take(c *netlink.Conn) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("dump rules: %w", err)
 	}
+	n := len(objs)
 	for _, m := range rules {
 		if err := add("rule", m); err != nil {
 			return Snapshot{}, err
 		}
 	}
+	bindingFirst(objs[:n], objs[n:])
 	data, err := encodeSnapshot(objs)
 	if err != nil {
 		return Snapshot{}, err
@@ -281,24 +288,73 @@ func restoreBatch(objs []object) []netlink.Message {
 	return msgs
 }
 
-// sendBatch sends msgs as one transaction and waits for the kernel's answer to each: the
-// kernel commits all of them or, if it refuses any, none.
+// sendBatch sends msgs as one transaction and returns the kernel's verdict: the first error it
+// reports, or nil when it acknowledges the last message. The kernel commits all of the
+// messages or, if it refuses any, none. It runs the transaction within the send, so its
+// answers are waiting when the send returns: they are read without blocking, so that a kernel
+// that answered nothing would be an error, never a hang.
 func sendBatch(c *netlink.Conn, msgs []netlink.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	begin := netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request},
 		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, unix.NFNL_SUBSYS_NFTABLES},
 	}
 	end := begin
 	end.Header.Type = netlink.HeaderType(unix.NFNL_MSG_BATCH_END)
-	if _, err := c.SendMessages(append(append([]netlink.Message{begin}, msgs...), end)); err != nil {
+	all := append(append([]netlink.Message{begin}, msgs...), end)
+	for i := range all {
+		all[i].Header.Flags &^= netlink.Acknowledge
+	}
+	all[len(all)-2].Header.Flags |= netlink.Acknowledge
+	sent, err := c.SendMessages(all)
+	if err != nil {
 		return err
 	}
-	// One answer per message asking for one: an acknowledgement, or the error that made the
-	// kernel abort the transaction.
-	for range msgs {
-		if _, err := c.Receive(); err != nil {
+	firstSeq, ackSeq := sent[1].Header.Sequence, sent[len(sent)-2].Header.Sequence
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<16)
+	var first error
+	for {
+		var n int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			return true
+		}); err != nil {
 			return err
 		}
+		if errors.Is(rerr, unix.EAGAIN) {
+			if first != nil {
+				return first
+			}
+			return errors.New("the kernel did not acknowledge the transaction")
+		}
+		if rerr != nil {
+			return fmt.Errorf("recvmsg: %w", rerr)
+		}
+		for m := buf[:n]; len(m) >= unix.NLMSG_HDRLEN; {
+			l := int(binary.NativeEndian.Uint32(m[0:4]))
+			if l < unix.NLMSG_HDRLEN || l > len(m) {
+				return errors.New("malformed netlink answer")
+			}
+			typ := binary.NativeEndian.Uint16(m[4:6])
+			seq := binary.NativeEndian.Uint32(m[8:12])
+			body := m[unix.NLMSG_HDRLEN:l]
+			m = m[min((l+3)&^3, len(m)):]
+			if typ != unix.NLMSG_ERROR || len(body) < 4 || seq < firstSeq || seq > ackSeq {
+				continue
+			}
+			if code := int32(binary.NativeEndian.Uint32(body)); code != 0 && first == nil {
+				first = syscall.Errno(-code)
+			}
+			if seq == ackSeq {
+				return first
+			}
+		}
 	}
-	return nil
 }

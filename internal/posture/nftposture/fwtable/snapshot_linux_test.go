@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,9 +16,9 @@ import (
 	"github.com/firewarden/firewarden/internal/netnstest"
 )
 
-// handEdited is a table as an operator might leave it: anonymous and named sets (hash and
-// interval), a verdict map, named counters and quotas, counters with values, comments, chains
-// jumped to.
+// handEdited is a table as an operator might leave it: anonymous and named sets (hash,
+// interval, with counters, dynamic), a verdict map, named counters and quotas, counters with
+// values, comments, chains jumped to, anonymous chains.
 const handEdited = `table inet firewarden_posture {
 	counter ssh_hits {
 		comment "ssh attempts"
@@ -35,6 +36,17 @@ const handEdited = `table inet firewarden_posture {
 		comment "admin networks"
 		elements = { 2001:db8::/48, 2001:db8:5::/64 }
 	}
+	set counted {
+		type ipv4_addr
+		counter
+		elements = { 192.0.2.20 counter packets 3 bytes 180 }
+	}
+	set meter4 {
+		type ipv4_addr
+		size 65535
+		flags dynamic,timeout
+		timeout 1m
+	}
 	map ports {
 		type inet_service : verdict
 		elements = { 8080 : jump web, 8443 : accept }
@@ -46,6 +58,10 @@ const handEdited = `table inet firewarden_posture {
 		ip saddr @admins tcp dport 22 counter name "ssh_hits" accept
 		ip6 saddr @nets6 tcp dport { 22, 2222 } accept comment "admins over IPv6"
 		tcp dport vmap @ports
+		tcp dport 2200 jump { counter; ip saddr 192.0.2.1 accept; drop; }
+		tcp dport 2300 jump { accept; }
+		ip saddr @counted drop
+		tcp flags syn update @meter4 { ip saddr limit rate over 10/second } drop
 		udp dport { 53, 123, 5353 } counter packets 12 bytes 3456 accept
 		ip saddr { 10.0.0.0/8, 172.16.0.0/12 } drop
 		limit rate over 10/minute counter log prefix "edited: " level info
@@ -236,5 +252,42 @@ func TestRestoreDamaged(t *testing.T) {
 				t.Errorf("nft list after a refused Restore:\n%s\nwant:\n%s", after, want)
 			}
 		})
+	}
+}
+
+// TestSnapshotTimeouts restores a set whose elements expire: they come back with the time they
+// had left (give or take the seconds the test takes).
+func TestSnapshotTimeouts(t *testing.T) {
+	ns, fd := namedNS(t)
+	loadNFT(t, ns, `table inet firewarden_posture {
+	set banned {
+		type ipv4_addr
+		flags timeout
+		elements = { 192.0.2.1 timeout 1h, 192.0.2.2 timeout 2h, 192.0.2.3 }
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ip saddr @banned drop
+	}
+}
+`)
+	expires := regexp.MustCompile(` expires [0-9hms]+`)
+	before, _ := nftList(t, ns)
+	snap, err := Take(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(fd, Spec{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restore(fd, snap); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	after, _ := nftList(t, ns)
+	if diff := cmp.Diff(expires.ReplaceAllString(before, ""), expires.ReplaceAllString(after, "")); diff != "" {
+		t.Errorf("nft list after Take, Write, Restore, expiry times aside (-before +after):\n%s", diff)
+	}
+	if !strings.Contains(after, "192.0.2.1 timeout 1h expires 59m") {
+		t.Errorf("nft list after Restore: 192.0.2.1 does not expire within the hour it had left:\n%s", after)
 	}
 }
