@@ -382,9 +382,29 @@ func portString(proto string, from, to uint16) string {
 	return p + "/" + proto
 }
 
-// openString is "22/tcp from anywhere" or "5432/tcp from 10.0.0.0/8 on eth1".
+// openString is "22/tcp from anywhere", "5432/tcp from 10.0.0.0/8 on eth1" or "22/tcp from
+// anywhere but 192.0.2.9/32".
 func openString(o ruleset.Open) string {
-	return portString(o.Proto, o.From, o.To) + fromString(o.Sources, o.IIF)
+	return portString(o.Proto, o.From, o.To) + openFrom(o)
+}
+
+// openFrom is where an open range is reachable from. "Anywhere but" a ban set counts as
+// anywhere in the comparisons with the baseline: banning some sources never opens more, and an
+// allowed service behind the guard's ban set still answers.
+func openFrom(o ruleset.Open) string {
+	from := fromString(o.Sources, o.IIF)
+	if o.Sources == nil && len(o.Except) > 0 {
+		ps := make([]string, len(o.Except))
+		for i, p := range o.Except {
+			ps[i] = p.String()
+		}
+		but := " but " + strings.Join(ps, ", ")
+		if len(ps) > 3 {
+			but = fmt.Sprintf(" but %d prefixes", len(ps))
+		}
+		from = strings.Replace(from, " from anywhere", " from anywhere"+but, 1)
+	}
+	return from
 }
 
 func fromString(sources []netip.Prefix, iif string) string {
@@ -487,7 +507,7 @@ func uncovered(o ruleset.Open, allowed []baseline.Service) []string {
 		}
 		slices.SortFunc(idx, func(a, b int) int { return int(parts[a].from) - int(parts[b].from) })
 		for _, i := range idx {
-			out = append(out, portString(o.Proto, parts[i].from, parts[i].to)+fromString(o.Sources, o.IIF)+why[i])
+			out = append(out, portString(o.Proto, parts[i].from, parts[i].to)+openFrom(o)+why[i])
 		}
 	}
 	return out

@@ -290,6 +290,8 @@ linux:
 		want string // Detail; "" passes
 	}{
 		{"exact", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{ten}}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns}, ""},
+		{"anywhere but a ban set", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Except: []netip.Prefix{netip.MustParsePrefix("10.9.9.9/32")}, By: nftAcc}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns},
+			"22/tcp from anywhere but 10.9.9.9/32, wider than the baseline's ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 is open beyond the baseline over ipv4 (rule inet filter input handle 5, owner nft)"},
 		{"narrower source is fine", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns},
 			"allowed ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 does not answer over ipv4: new connections are dropped (policy of inet filter input, owner nft)"},
 		{"ssh from anywhere over ipv6", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{ten}}, dns}, []ruleset.Open{{Proto: "tcp", From: 20, To: 22, By: nftAcc}, dns},
@@ -485,5 +487,17 @@ func TestTakeOver(t *testing.T) {
 				t.Errorf("after Fix() --take-over enabled = %s, want managed (ufw still owns the host)", fr.After.Results[0].Status)
 			}
 		})
+	}
+}
+
+// An allowed service behind a ban set ("anywhere but") still answers, and is not excess.
+func TestAllowedBehindBanSet(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
+	ssh := ruleset.Open{Proto: "tcp", From: 22, To: 22, Except: []netip.Prefix{netip.MustParsePrefix("192.0.2.9/32")}, By: nftAcc}
+	k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: families(drop, drop, ssh)}}
+	got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, ""))
+	if got[3].Status != posture.Pass || got[3].Actual != "22/tcp from anywhere but 192.0.2.9/32" {
+		t.Errorf("Evaluate() allowed = %s %q (%s), want pass showing the exception", got[3].Status, got[3].Actual, got[3].Detail)
 	}
 }
