@@ -1,0 +1,1018 @@
+package ruleset
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+)
+
+// This file turns a rule's register machine (loads into registers, bitwise masks, comparisons,
+// lookups, statements) into steps the analysis evaluates: conditions over named packet fields
+// and statements, in rule order.
+
+// tri is the outcome of a condition for a packet.
+type tri uint8
+
+const (
+	tTrue     tri = iota
+	tFalse        // does not hold
+	tAttacker     // depends on something the sender chooses (source port, TTL, …): it can be made to hold or not
+	tHost         // depends on host state the model does not know (destination address, marks, …)
+)
+
+// pkt is a new inbound packet of one class (family, protocol, source, interface); its
+// destination port is handled as a set (see flows in analyse.go).
+type pkt struct {
+	v6       bool
+	l4       byte // 6 tcp, 17 udp, 1 icmp, 58 icmpv6
+	icmpType byte
+	saddr    netip.Addr
+	iifname  string
+	iif      uint32
+	marksSet bool // some rule sets a mark: marks are not known to be 0
+}
+
+// Field kinds.
+type fieldKind uint8
+
+const (
+	fkNone fieldKind = iota // a register nothing loaded
+	fkPayload
+	fkMeta
+	fkCt
+	fkFib
+	fkImm
+	fkUnknown
+)
+
+// field is what a register holds: a load of part of the packet (or its meta data), optionally
+// masked: value = (load & mask) ^ xor.
+type field struct {
+	kind      fieldKind
+	base, off uint32 // payload
+	len       uint32
+	key       uint32 // meta, ct key; fib result
+	flags     uint32 // fib flags
+	fam       int    // 4 or 6 when the rule has established the family before the load; 0 unknown
+	mask, xor []byte
+	imm       []byte
+	what      string // fkUnknown: what it was
+}
+
+// value status.
+type vstat uint8
+
+const (
+	vKnown vstat = iota
+	vDport
+	vAttacker
+	vHost
+)
+
+// NFT_META_* and NFT_CT_* keys used below (nf_tables.h).
+const (
+	metaProtocol = 1
+	metaMark     = 3
+	metaIIF      = 4
+	metaIIFName  = 6
+	metaIIFType  = 8
+	metaNFProto  = 15
+	metaL4Proto  = 16
+	metaPktType  = 19
+	metaIIFGroup = 21
+	ctState      = 0
+	ctDirection  = 1
+	ctStatus     = 2
+	ctMark       = 3
+	ctL3Proto    = 7
+	ctSrc        = 8
+	ctProtocol   = 10
+	ctProtoSrc   = 11
+	ctProtoDst   = 12
+	ctZone       = 17
+	ctSrcIP      = 19
+	ctSrcIP6     = 21
+)
+
+// ct state bits (NF_CT_STATE_BIT): invalid 1, established 2, related 4, new 8, untracked 64.
+const ctStateNew = 8
+
+func u32n(v uint32) []byte { b := make([]byte, 4); binary.NativeEndian.PutUint32(b, v); return b }
+func u16n(v uint16) []byte { b := make([]byte, 2); binary.NativeEndian.PutUint16(b, v); return b }
+
+// isDport reports whether the field is exactly the destination port (TCP, UDP, SCTP, DCCP).
+func (f field) isDport() bool {
+	return (f.kind == fkPayload && f.base == 2 && f.off == 2 && f.len == 2) || (f.kind == fkCt && f.key == ctProtoDst && f.len == 2)
+}
+
+// raw returns the unmasked value of the field for packet p.
+func (f field) raw(p *pkt) ([]byte, vstat, string) {
+	switch f.kind {
+	case fkPayload:
+		return payloadValue(f, p)
+	case fkMeta:
+		switch f.key {
+		case metaNFProto:
+			if p.v6 {
+				return []byte{10}, vKnown, ""
+			}
+			return []byte{2}, vKnown, ""
+		case metaProtocol:
+			if p.v6 {
+				return []byte{0x86, 0xdd}, vKnown, ""
+			}
+			return []byte{0x08, 0x00}, vKnown, ""
+		case metaL4Proto:
+			return []byte{p.l4}, vKnown, ""
+		case metaIIFName:
+			b := make([]byte, 16)
+			copy(b, p.iifname)
+			return b, vKnown, ""
+		case metaIIF:
+			return u32n(p.iif), vKnown, ""
+		case metaIIFType:
+			return u16n(1), vKnown, "" // ARPHRD_ETHER: not loopback
+		case metaPktType:
+			return []byte{0}, vKnown, "" // PACKET_HOST: unicast to this host
+		case metaIIFGroup:
+			return u32n(0), vKnown, ""
+		case metaMark:
+			if !p.marksSet {
+				return u32n(0), vKnown, ""
+			}
+			return nil, vHost, "the packet mark (set by another rule)"
+		case 24, 20: // prandom, cpu
+			return nil, vAttacker, ""
+		}
+		return nil, vHost, "meta " + metaKeyName(f.key)
+	case fkCt:
+		switch f.key {
+		case ctState:
+			return u32n(ctStateNew), vKnown, ""
+		case ctDirection:
+			return []byte{0}, vKnown, ""
+		case ctStatus:
+			return u32n(0), vKnown, ""
+		case ctMark:
+			if !p.marksSet {
+				return u32n(0), vKnown, ""
+			}
+			return nil, vHost, "the conntrack mark (set by another rule)"
+		case ctL3Proto:
+			if p.v6 {
+				return []byte{10}, vKnown, ""
+			}
+			return []byte{2}, vKnown, ""
+		case ctProtocol:
+			return []byte{p.l4}, vKnown, ""
+		case ctZone:
+			return u16n(0), vKnown, ""
+		case ctProtoDst:
+			if p.l4 == 6 || p.l4 == 17 {
+				return nil, vDport, ""
+			}
+			return nil, vAttacker, ""
+		case ctProtoSrc:
+			return nil, vAttacker, ""
+		case ctSrc, ctSrcIP, ctSrcIP6:
+			return p.saddr.AsSlice(), vKnown, ""
+		}
+		return nil, vHost, "ct " + ctKeyName(f.key)
+	case fkFib:
+		const fSaddr, fDaddr, fPresent = 1, 2, 0x20
+		switch {
+		case f.key == 3 && f.flags&fDaddr != 0: // fib daddr type: the packet is for this host
+			return u32n(2), vKnown, "" // RTN_LOCAL
+		case f.key == 3 && f.flags&fSaddr != 0:
+			return u32n(1), vKnown, "" // RTN_UNICAST: an ordinary source
+		case f.key == 1 && f.flags&fSaddr != 0: // reverse path lookup: a sane source has a route back
+			if f.flags&fPresent != 0 {
+				return []byte{1}, vKnown, ""
+			}
+			return u32n(p.iif), vKnown, ""
+		}
+		return nil, vHost, "a fib lookup"
+	case fkImm:
+		return f.imm, vKnown, ""
+	case fkUnknown:
+		return nil, vHost, f.what
+	}
+	return nil, vHost, "a register no expression loaded"
+}
+
+// value returns the (masked) value of the field for packet p.
+func (f field) value(p *pkt) ([]byte, vstat, string) {
+	v, st, why := f.raw(p)
+	if st != vKnown || f.mask == nil {
+		return v, st, why
+	}
+	return applyMask(v, f.mask, f.xor), vKnown, ""
+}
+
+func applyMask(v, mask, xor []byte) []byte {
+	out := make([]byte, len(mask))
+	for i := range out {
+		var b byte
+		if i < len(v) {
+			b = v[i]
+		}
+		b &= mask[i]
+		if i < len(xor) {
+			b ^= xor[i]
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// payloadValue synthesises the header bytes a new inbound packet of class p has: what the
+// model fixes (version, protocol, source, TCP SYN, ICMP type) is known, what the sender
+// picks is the attacker's, the destination address is the host's.
+func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
+	lo, hi := f.off, f.off+f.len
+	switch f.base {
+	case 1: // network header
+		var h []byte
+		var known [][2]uint32 // known byte ranges
+		var host [2]uint32    // destination address
+		if p.v6 {
+			h = make([]byte, 40)
+			h[6] = p.l4
+			copy(h[8:24], p.saddr.AsSlice())
+			known = [][2]uint32{{6, 7}, {8, 24}}
+			host = [2]uint32{24, 40}
+		} else {
+			h = make([]byte, 20)
+			h[0] = 0x45
+			h[9] = p.l4
+			copy(h[12:16], p.saddr.AsSlice())
+			known = [][2]uint32{{0, 1}, {9, 10}, {12, 16}}
+			host = [2]uint32{16, 20}
+		}
+		if hi > uint32(len(h)) || lo < 0 {
+			return nil, vAttacker, ""
+		}
+		if lo < host[1] && hi > host[0] {
+			return nil, vHost, "the destination address"
+		}
+		for _, k := range known {
+			if lo >= k[0] && hi <= k[1] {
+				return h[lo:hi], vKnown, ""
+			}
+		}
+		if p.v6 && lo >= 6 && hi <= 24 {
+			return h[lo:hi], vKnown, ""
+		}
+		return nil, vAttacker, ""
+	case 2: // transport header
+		switch p.l4 {
+		case 6, 17:
+			if lo == 2 && hi == 4 {
+				return nil, vDport, ""
+			}
+			if p.l4 == 6 && lo == 13 && hi == 14 {
+				return []byte{0x02}, vKnown, "" // SYN: a new connection
+			}
+			if lo < 4 && hi > 2 {
+				return nil, vHost, "a load that spans the destination port"
+			}
+			return nil, vAttacker, ""
+		case 1, 58:
+			if lo == 0 && hi == 1 {
+				return []byte{p.icmpType}, vKnown, ""
+			}
+			if lo == 0 && hi == 2 {
+				return []byte{p.icmpType, 0}, vKnown, ""
+			}
+			if lo == 1 && hi == 2 {
+				return []byte{0}, vKnown, ""
+			}
+			return nil, vAttacker, ""
+		}
+		return nil, vAttacker, ""
+	}
+	return nil, vHost, fmt.Sprintf("a load from payload base %d", f.base)
+}
+
+// srcRange is a range of source addresses a condition names.
+type srcRange struct{ lo, hi netip.Addr }
+
+// cond is one condition of a rule.
+type cond struct {
+	text    string
+	dport   bool    // a condition on the destination port: holds exactly for ports (TCP and UDP)
+	ports   portSet // when dport
+	named   portSet // the ports it names
+	eval    func(p *pkt) (tri, string)
+	srcs    []srcRange
+	ifnames []string
+	ifidx   []uint32
+	notes   []string // what the compiler could not model in this condition
+}
+
+// stepKind is the kind of a step of a rule.
+type stepKind uint8
+
+const (
+	stCond stepKind = iota
+	stVmap
+	stLimit
+	stLog
+	stCounter
+	stVerdict
+	stReject
+	stNat
+	stOther // a statement (or load) not modelled: noted, otherwise passed through
+)
+
+// step is one step of a compiled rule.
+type step struct {
+	kind    stepKind
+	cond    *cond
+	vmap    *vmapStep
+	verdict Jump
+	text    string
+	note    string // stOther: what was not modelled
+	inexact bool   // stLimit on a verdict rule etc.: may or may not hold
+}
+
+// vmapStep is a verdict map lookup: the verdict of the element the field matches.
+type vmapStep struct {
+	f     field
+	set   *Set
+	idx   *setIndex
+	ports []portSet // per idx.ivs element, for a destination-port key
+	dport bool
+}
+
+// crule is a compiled rule.
+type crule struct {
+	rule  *Rule
+	steps []step
+}
+
+// compiler holds what compiling a table needs.
+type compiler struct {
+	table    *TableDef
+	sets     map[string]*setIndex
+	marksSet bool
+}
+
+func newCompiler(t *TableDef) *compiler {
+	return &compiler{table: t, sets: map[string]*setIndex{}}
+}
+
+func (c *compiler) index(name string) (*Set, *setIndex) {
+	s := c.table.set(name)
+	if s == nil {
+		return nil, nil
+	}
+	if ix, ok := c.sets[name]; ok {
+		return s, ix
+	}
+	ix := buildIndex(s)
+	c.sets[name] = ix
+	return s, ix
+}
+
+// regOff maps a register number to its byte offset in the register file: NFT_REG_1..4 are
+// 16 bytes each, NFT_REG32_00..15 (8..23) are 4 bytes each over the same storage.
+func regOff(r uint32) (uint32, bool) {
+	switch {
+	case r >= 1 && r <= 4:
+		return (r - 1) * 16, true
+	case r >= 8 && r <= 23:
+		return (r - 8) * 4, true
+	}
+	return 0, false
+}
+
+// compile translates one rule.
+func (c *compiler) compile(r *Rule) *crule {
+	cr := &crule{rule: r}
+	regs := map[uint32]field{}
+	fam := 0
+	switch c.table.Family {
+	case "ip":
+		fam = 4
+	case "ip6":
+		fam = 6
+	}
+	load := func(reg uint32, f field) {
+		if o, ok := regOff(reg); ok {
+			f.fam = fam
+			regs[o] = f
+		}
+	}
+	get := func(reg uint32) field {
+		o, ok := regOff(reg)
+		if !ok {
+			return field{kind: fkUnknown, what: fmt.Sprintf("register %d", reg)}
+		}
+		f, ok := regs[o]
+		if !ok {
+			return field{kind: fkNone}
+		}
+		return f
+	}
+	other := func(text, note string) {
+		cr.steps = append(cr.steps, step{kind: stOther, text: text, note: note})
+	}
+	for i, e := range r.Exprs {
+		switch e := e.(type) {
+		case Payload:
+			if e.SReg != 0 {
+				other("payload set", "a statement that rewrites the packet (payload set)")
+				continue
+			}
+			load(e.DReg, field{kind: fkPayload, base: e.Base, off: e.Offset, len: e.Len})
+		case Meta:
+			if e.SReg != 0 {
+				if e.Key == metaMark {
+					c.marksSet = true
+				}
+				other("meta "+metaKeyName(e.Key)+" set", "a statement that sets meta "+metaKeyName(e.Key))
+				continue
+			}
+			load(e.DReg, field{kind: fkMeta, key: e.Key, len: metaLen(e.Key)})
+		case Ct:
+			if e.SReg != 0 {
+				if e.Key == ctMark {
+					c.marksSet = true
+				}
+				other("ct "+ctKeyName(e.Key)+" set", "a statement that sets ct "+ctKeyName(e.Key))
+				continue
+			}
+			if e.Dir != nil && *e.Dir != 0 && (e.Key == ctProtoDst || e.Key == ctSrc || e.Key == ctSrcIP || e.Key == ctSrcIP6) {
+				load(e.DReg, field{kind: fkUnknown, what: "ct reply-direction " + ctKeyName(e.Key)})
+				continue
+			}
+			load(e.DReg, field{kind: fkCt, key: e.Key, len: ctLen(e.Key)})
+		case Fib:
+			load(e.DReg, field{kind: fkFib, key: e.Result, flags: e.Flags, len: 4})
+		case Bitwise:
+			src := get(e.SReg)
+			if e.Op != 0 || len(e.Mask) != int(e.Len) {
+				load(e.DReg, field{kind: fkUnknown, what: "a bitwise shift"})
+				continue
+			}
+			m := append([]byte(nil), e.Mask...)
+			x := make([]byte, len(m))
+			copy(x, e.Xor)
+			if src.mask != nil {
+				for j := range m {
+					if j < len(src.mask) {
+						pm := src.mask[j]
+						var px byte
+						if j < len(src.xor) {
+							px = src.xor[j]
+						}
+						x[j] = (px & m[j]) ^ x[j]
+						m[j] &= pm
+					}
+				}
+			}
+			src.mask, src.xor = m, x
+			if o, ok := regOff(e.DReg); ok {
+				regs[o] = src
+			}
+		case Immediate:
+			if e.Verdict != nil {
+				cr.steps = append(cr.steps, step{kind: stVerdict, verdict: *e.Verdict, text: e.Verdict.String()})
+				continue
+			}
+			load(e.DReg, field{kind: fkImm, imm: e.Data, len: uint32(len(e.Data))})
+		case Cmp:
+			f := get(e.SReg)
+			if f.kind == fkMeta && (f.key == metaNFProto || f.key == metaProtocol) && e.Op == 0 {
+				switch {
+				case bytes.Equal(e.Data, []byte{2}), bytes.Equal(e.Data, []byte{0x08, 0x00}):
+					fam = 4
+				case bytes.Equal(e.Data, []byte{10}), bytes.Equal(e.Data, []byte{0x86, 0xdd}):
+					fam = 6
+				}
+			}
+			cd := c.cmpCond(f, e.Op, e.Data)
+			cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
+		case Range:
+			cd := c.rangeCond(get(e.SReg), e.Op == 1, e.From, e.To)
+			cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
+		case Lookup:
+			f := get(e.SReg)
+			s, ix := c.index(e.Set)
+			if s == nil {
+				cd := unknownCond("@"+e.Set, "a lookup in set "+e.Set+", which was not read")
+				cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
+				continue
+			}
+			if e.HasDReg {
+				if e.DReg == 0 && s.Verdicts {
+					vm := &vmapStep{f: f, set: s, idx: ix, dport: f.isDport()}
+					if vm.dport {
+						for _, iv := range ix.ivs {
+							vm.ports = append(vm.ports, ivPorts(iv, f))
+						}
+					}
+					cr.steps = append(cr.steps, step{kind: stVmap, vmap: vm, text: fieldName(f) + " vmap " + setRef(s)})
+					continue
+				}
+				load(e.DReg, field{kind: fkUnknown, what: "data from map " + e.Set})
+				continue
+			}
+			cd := c.lookupCond(f, s, ix, e.Invert)
+			cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
+		case Counter:
+			cr.steps = append(cr.steps, step{kind: stCounter, text: "counter"})
+		case Log:
+			t := "log"
+			if e.Prefix != "" {
+				t += fmt.Sprintf(" prefix %q", e.Prefix)
+			}
+			if e.Group != nil {
+				t += fmt.Sprintf(" group %d", *e.Group)
+			}
+			cr.steps = append(cr.steps, step{kind: stLog, text: t})
+		case Limit:
+			cr.steps = append(cr.steps, step{kind: stLimit, text: limitText(e)})
+		case RejectStmt:
+			cr.steps = append(cr.steps, step{kind: stReject, text: rejectText(e)})
+		case Nat:
+			cr.steps = append(cr.steps, step{kind: stNat, text: e.Kind})
+		case Xt:
+			cr.steps = append(cr.steps, c.xtSteps(e, fam)...)
+		case Other:
+			switch e.Name {
+			case "objref":
+				cr.steps = append(cr.steps, step{kind: stCounter, text: "objref"})
+			case "dynset", "quota", "connlimit":
+				cd := unknownCond(e.Name, "")
+				cd.eval = func(*pkt) (tri, string) { return tAttacker, "" }
+				cr.steps = append(cr.steps, step{kind: stLimit, text: e.Name + " (may or may not hold)", cond: cd})
+			default:
+				other(e.Name, "expression "+e.Name+" is not modelled")
+			}
+		default:
+			other(fmt.Sprintf("expression %d", i), "an expression that is not modelled")
+		}
+	}
+	return cr
+}
+
+func unknownCond(text, note string) *cond {
+	cd := &cond{text: text}
+	if note != "" {
+		cd.notes = []string{note}
+	}
+	cd.eval = func(*pkt) (tri, string) { return tHost, note }
+	return cd
+}
+
+// cmpHolds compares v with d as nft's cmp does: memcmp over len(d) bytes.
+func cmpHolds(op uint32, v, d []byte) bool {
+	if len(v) < len(d) {
+		return false
+	}
+	x := bytes.Compare(v[:len(d)], d)
+	switch op {
+	case 0:
+		return x == 0
+	case 1:
+		return x != 0
+	case 2:
+		return x < 0
+	case 3:
+		return x <= 0
+	case 4:
+		return x > 0
+	case 5:
+		return x >= 0
+	}
+	return false
+}
+
+var cmpOps = []string{"==", "!=", "<", "<=", ">", ">="}
+
+func opText(op uint32) string {
+	if int(op) < len(cmpOps) {
+		return cmpOps[op]
+	}
+	return fmt.Sprintf("op%d", op)
+}
+
+// newCond fills the generic parts of a condition on field f that holds when test holds.
+func newCond(f field, text string, test func(v []byte) bool, portsFast func() (portSet, portSet, bool)) *cond {
+	cd := &cond{text: text}
+	if f.kind == fkNone {
+		cd.notes = append(cd.notes, "a comparison of a register no expression loaded")
+	}
+	if f.kind == fkUnknown {
+		cd.notes = append(cd.notes, f.what+" is not modelled")
+	}
+	if f.isDport() {
+		cd.dport = true
+		if ps, named, ok := portsFast(); ok && f.mask == nil {
+			cd.ports, cd.named = ps, named
+		} else {
+			cd.ports = bruteForcePorts(f, test)
+			cd.named = cd.ports
+		}
+	}
+	cd.eval = func(p *pkt) (tri, string) {
+		v, st, why := f.value(p)
+		switch st {
+		case vKnown:
+			if test(v) {
+				return tTrue, ""
+			}
+			return tFalse, ""
+		case vDport:
+			// Only a masked or partial destination port reaches here (isDport covers the
+			// exact field): the analysis treats it as chosen by the sender.
+			return tAttacker, ""
+		case vAttacker:
+			return tAttacker, ""
+		}
+		return tHost, why
+	}
+	return cd
+}
+
+func bruteForcePorts(f field, test func(v []byte) bool) portSet {
+	var ps portSet
+	b := make([]byte, 2)
+	for p := 0; p <= 65535; p++ {
+		binary.BigEndian.PutUint16(b, uint16(p))
+		v := b
+		if f.mask != nil {
+			v = applyMask(b, f.mask, f.xor)
+		}
+		if test(v) {
+			ps = append(ps, portRange{uint16(p), uint16(p)})
+		}
+	}
+	return ps.normalise()
+}
+
+func (c *compiler) cmpCond(f field, op uint32, d []byte) *cond {
+	text := fieldName(f) + " " + opText(op) + " " + valueText(f, d)
+	if op == 0 {
+		text = fieldName(f) + " " + valueText(f, d)
+	}
+	if f.kind == fkCt && f.key == ctState && f.mask != nil && op <= 1 && isZero(d) {
+		// nft's "ct state established,related": (state & mask) != 0
+		if op == 1 {
+			text = "ct state " + ctStateText(f.mask)
+		} else {
+			text = "ct state != " + ctStateText(f.mask)
+		}
+	}
+	cd := newCond(f, text, func(v []byte) bool { return cmpHolds(op, v, d) }, func() (portSet, portSet, bool) {
+		if len(d) != 2 {
+			return nil, nil, false
+		}
+		x := binary.BigEndian.Uint16(d)
+		one := onePort(x)
+		switch op {
+		case 0:
+			return one, one, true
+		case 1:
+			return one.complement(), one, true
+		case 2:
+			if x == 0 {
+				return nil, one, true
+			}
+			return portSet{{0, x - 1}}, one, true
+		case 3:
+			return portSet{{0, x}}, one, true
+		case 4:
+			if x == 65535 {
+				return nil, one, true
+			}
+			return portSet{{x + 1, 65535}}, one, true
+		case 5:
+			return portSet{{x, 65535}}, one, true
+		}
+		return nil, nil, false
+	})
+	c.addrInfo(cd, f, [][2][]byte{{d, d}})
+	return cd
+}
+
+func (c *compiler) rangeCond(f field, neq bool, from, to []byte) *cond {
+	text := fieldName(f) + " " + valueText(f, from) + "-" + valueText(f, to)
+	if neq {
+		text = fieldName(f) + " != " + valueText(f, from) + "-" + valueText(f, to)
+	}
+	cd := newCond(f, text, func(v []byte) bool {
+		in := cmpHolds(5, v, from) && cmpHolds(3, v, to)
+		return in != neq
+	}, func() (portSet, portSet, bool) {
+		if len(from) != 2 || len(to) != 2 {
+			return nil, nil, false
+		}
+		r := portSet{{binary.BigEndian.Uint16(from), binary.BigEndian.Uint16(to)}}
+		if r[0].lo > r[0].hi {
+			r = nil
+		}
+		if neq {
+			return r.complement(), r, true
+		}
+		return r, r, true
+	})
+	c.addrInfo(cd, f, [][2][]byte{{from, to}})
+	return cd
+}
+
+func (c *compiler) lookupCond(f field, s *Set, ix *setIndex, invert bool) *cond {
+	text := fieldName(f) + " " + setRef(s)
+	if invert {
+		text = fieldName(f) + " != " + setRef(s)
+	}
+	cd := newCond(f, text, func(v []byte) bool { return ix.has(v) != invert }, func() (portSet, portSet, bool) {
+		var ps portSet
+		for _, iv := range ix.ivs {
+			ps = append(ps, ivPorts(iv, f)...)
+		}
+		ps = ps.normalise()
+		if invert {
+			return ps.complement(), ps, true
+		}
+		return ps, ps, true
+	})
+	if s.Concat {
+		cd.notes = append(cd.notes, "a lookup of a concatenation in set "+s.Name+" is not modelled")
+		cd.eval = func(*pkt) (tri, string) { return tHost, "a concatenated lookup" }
+		cd.dport = false
+	}
+	var bounds [][2][]byte
+	for _, iv := range ix.ivs {
+		bounds = append(bounds, [2][]byte{iv.lo, iv.hi})
+	}
+	c.addrInfo(cd, f, bounds)
+	return cd
+}
+
+// ivPorts is the port range of one set index interval (2-byte keys).
+func ivPorts(iv setIv, f field) portSet {
+	if len(iv.lo) < 2 {
+		return nil
+	}
+	lo := binary.BigEndian.Uint16(iv.lo)
+	hi := uint16(65535)
+	if iv.hi != nil && len(iv.hi) >= 2 {
+		hi = binary.BigEndian.Uint16(iv.hi)
+	}
+	if lo > hi {
+		return nil
+	}
+	return portSet{{lo, hi}}
+}
+
+// addrInfo records the source addresses and interfaces a condition names (the boundaries of
+// the analysis' equivalence classes).
+func (c *compiler) addrInfo(cd *cond, f field, bounds [][2][]byte) {
+	switch {
+	case f.kind == fkMeta && f.key == metaIIFName:
+		for _, b := range bounds {
+			cd.ifnames = append(cd.ifnames, ifnameText(b[0]))
+		}
+		return
+	case f.kind == fkMeta && f.key == metaIIF:
+		for _, b := range bounds {
+			if len(b[0]) == 4 {
+				cd.ifidx = append(cd.ifidx, binary.NativeEndian.Uint32(b[0]))
+			}
+		}
+		return
+	}
+	type view struct {
+		v6  bool
+		rel uint32
+	}
+	var views []view
+	switch {
+	case f.kind == fkPayload && f.base == 1:
+		if f.fam != 6 && f.off >= 12 && f.off+f.len <= 16 {
+			views = append(views, view{false, f.off - 12})
+		}
+		if f.fam != 4 && f.off >= 8 && f.off+f.len <= 24 {
+			views = append(views, view{true, f.off - 8})
+		}
+	case f.kind == fkCt && (f.key == ctSrcIP || (f.key == ctSrc && f.len == 4)):
+		views = append(views, view{false, 0})
+	case f.kind == fkCt && (f.key == ctSrcIP6 || (f.key == ctSrc && f.len == 16)):
+		views = append(views, view{true, 0})
+	}
+	for _, vw := range views {
+		if vw.rel != 0 || !contiguous(f.mask) {
+			cd.notes = append(cd.notes, "a source address match that is not a prefix")
+			continue
+		}
+		for _, b := range bounds {
+			lo, hi, ok := addrSpan(b[0], b[1], f.mask, vw.v6)
+			if ok {
+				cd.srcs = append(cd.srcs, srcRange{lo, hi})
+			}
+		}
+	}
+}
+
+// addrSpan is the range of addresses whose leading bytes (masked) lie in [lo, hi]; hi nil:
+// to the end of the space.
+func addrSpan(lo, hi, mask []byte, v6 bool) (netip.Addr, netip.Addr, bool) {
+	n := 4
+	if v6 {
+		n = 16
+	}
+	if len(lo) > n {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	a, b := make([]byte, n), make([]byte, n)
+	copy(a, lo)
+	for i := range b {
+		b[i] = 0xff
+	}
+	if hi != nil {
+		copy(b, hi)
+		if len(hi) > n {
+			return netip.Addr{}, netip.Addr{}, false
+		}
+	}
+	for i := range n {
+		var m byte
+		if i < len(lo) {
+			m = 0xff
+			if mask != nil && i < len(mask) {
+				m = mask[i]
+			}
+		}
+		a[i] &= m
+		b[i] |= ^m
+	}
+	la, _ := netip.AddrFromSlice(a)
+	lb, _ := netip.AddrFromSlice(b)
+	if lb.Less(la) {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	return la, lb, true
+}
+
+// contiguous reports whether mask is a prefix mask (ones then zeros), or nil.
+func contiguous(mask []byte) bool {
+	zero := false
+	for _, b := range mask {
+		for bit := 7; bit >= 0; bit-- {
+			one := b&(1<<bit) != 0
+			if one && zero {
+				return false
+			}
+			if !one {
+				zero = true
+			}
+		}
+	}
+	return true
+}
+
+func isZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// setIndex is a set's elements as sorted, disjoint intervals of keys.
+type setIndex struct {
+	ivs []setIv
+}
+
+// setIv is an inclusive interval of keys (hi nil: to the largest key), with a verdict in a
+// verdict map.
+type setIv struct {
+	lo, hi  []byte
+	verdict *Jump
+}
+
+func buildIndex(s *Set) *setIndex {
+	ix := &setIndex{}
+	els := append([]Element(nil), s.Elements...)
+	if !s.Interval {
+		for _, e := range els {
+			hi := e.Key
+			if e.KeyEnd != nil {
+				hi = e.KeyEnd
+			}
+			ix.ivs = append(ix.ivs, setIv{lo: e.Key, hi: hi, verdict: e.Verdict})
+		}
+	} else {
+		sort.SliceStable(els, func(i, j int) bool {
+			if x := bytes.Compare(els[i].Key, els[j].Key); x != 0 {
+				return x < 0
+			}
+			return els[i].IntervalEnd && !els[j].IntervalEnd
+		})
+		for i, e := range els {
+			if e.IntervalEnd {
+				continue
+			}
+			iv := setIv{lo: e.Key, verdict: e.Verdict}
+			if e.KeyEnd != nil {
+				iv.hi = e.KeyEnd
+			} else if i+1 < len(els) && els[i+1].IntervalEnd {
+				iv.hi = decrement(els[i+1].Key)
+			}
+			ix.ivs = append(ix.ivs, iv)
+		}
+	}
+	sort.SliceStable(ix.ivs, func(i, j int) bool { return bytes.Compare(ix.ivs[i].lo, ix.ivs[j].lo) < 0 })
+	return ix
+}
+
+// decrement returns b - 1 as a big-endian number (b > 0).
+func decrement(b []byte) []byte {
+	out := append([]byte(nil), b...)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] > 0 {
+			out[i]--
+			return out
+		}
+		out[i] = 0xff
+	}
+	return out
+}
+
+// find returns the interval holding v, or -1.
+func (ix *setIndex) find(v []byte) int {
+	i := sort.Search(len(ix.ivs), func(i int) bool { return bytes.Compare(ix.ivs[i].lo, v) > 0 }) - 1
+	// Intervals may overlap in a hand-built model: look back a little.
+	for j := i; j >= 0 && j >= i-4; j-- {
+		iv := ix.ivs[j]
+		if bytes.Compare(iv.lo, v) <= 0 && (iv.hi == nil || bytes.Compare(v, iv.hi) <= 0) {
+			return j
+		}
+	}
+	return -1
+}
+
+func (ix *setIndex) has(v []byte) bool { return ix.find(v) >= 0 }
+
+func setRef(s *Set) string {
+	if !s.Anonymous {
+		return "@" + s.Name
+	}
+	var parts []string
+	for i, iv := range buildIndex(s).ivs {
+		if i == 8 {
+			parts = append(parts, fmt.Sprintf("… (%d elements)", len(s.Elements)))
+			break
+		}
+		t := hexOrNum(iv.lo)
+		if iv.hi != nil && !bytes.Equal(iv.lo, iv.hi) {
+			t += "-" + hexOrNum(iv.hi)
+		}
+		if iv.verdict != nil {
+			t += " : " + iv.verdict.String()
+		}
+		parts = append(parts, t)
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
+}
+
+func limitText(l Limit) string {
+	units := map[uint64]string{1: "second", 60: "minute", 3600: "hour", 86400: "day", 604800: "week"}
+	u, ok := units[l.Unit]
+	if !ok {
+		u = fmt.Sprintf("%ds", l.Unit)
+	}
+	over := ""
+	if l.Invert {
+		over = "over "
+	}
+	b := ""
+	if l.Bytes {
+		b = " bytes"
+	}
+	t := fmt.Sprintf("limit rate %s%d%s/%s", over, l.Rate, b, u)
+	if l.Burst > 0 {
+		t += fmt.Sprintf(" burst %d packets", l.Burst)
+	}
+	return t
+}
+
+func rejectText(r RejectStmt) string {
+	switch r.Type {
+	case 1:
+		return "reject with tcp reset"
+	case 2:
+		names := []string{"no-route", "port-unreachable", "host-unreachable", "admin-prohibited"}
+		if int(r.Code) < len(names) {
+			return "reject with icmpx " + names[r.Code]
+		}
+	}
+	return fmt.Sprintf("reject with icmp code %d", r.Code)
+}

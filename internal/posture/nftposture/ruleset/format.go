@@ -1,0 +1,72 @@
+package ruleset
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Format lists the whole ruleset in nft-like syntax: tables, sets, chains with their hook,
+// priority and policy, and every rule with its handle. What the analysis does not model is
+// marked "# not modelled: …" after the rule. The listing is evidence of what the kernel held;
+// it is not meant to be loaded back with nft -f.
+func Format(rs *Ruleset) string {
+	var b strings.Builder
+	if rs == nil {
+		return ""
+	}
+	for _, t := range rs.Tables {
+		c := newCompiler(t)
+		fmt.Fprintf(&b, "table %s %s { # owner %s\n", t.Family, t.Name, OwnerOf(t))
+		for _, s := range t.Sets {
+			if s.Anonymous {
+				continue
+			}
+			kind := "set"
+			if s.Map {
+				kind = "map"
+			}
+			fmt.Fprintf(&b, "\t%s %s { # type %s", kind, s.Name, s.KeyType)
+			if s.Interval {
+				b.WriteString(", flags interval")
+			}
+			b.WriteString("\n")
+			fmt.Fprintf(&b, "\t\telements = %s\n", strings.TrimPrefix(setRef(&Set{Anonymous: true, Interval: s.Interval, Elements: s.Elements}), ""))
+			b.WriteString("\t}\n")
+		}
+		for _, ch := range t.Chains {
+			fmt.Fprintf(&b, "\tchain %s {\n", ch.Name)
+			if ch.Hook != "" {
+				dev := ""
+				if ch.Device != "" {
+					dev = fmt.Sprintf(" device %q", ch.Device)
+				}
+				fmt.Fprintf(&b, "\t\ttype %s hook %s%s priority %d; policy %s;\n", ch.Type, ch.Hook, dev, ch.Priority, ch.Policy)
+			}
+			for _, r := range ch.Rules {
+				cr := c.compile(r)
+				var parts, notes []string
+				for _, st := range cr.steps {
+					parts = append(parts, st.text)
+					if st.kind == stOther && st.note != "" {
+						notes = append(notes, st.note)
+					}
+					if st.cond != nil {
+						notes = append(notes, st.cond.notes...)
+					}
+				}
+				line := strings.Join(parts, " ")
+				if r.Comment != "" {
+					line += fmt.Sprintf(" comment %q", r.Comment)
+				}
+				fmt.Fprintf(&b, "\t\t%s # handle %d", line, r.Handle)
+				if len(notes) > 0 {
+					fmt.Fprintf(&b, " # not modelled: %s", strings.Join(notes, "; "))
+				}
+				b.WriteString("\n")
+			}
+			b.WriteString("\t}\n")
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
