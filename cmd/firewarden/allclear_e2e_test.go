@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// fakeLinux lays out a root that looks like a Debian host: every macOS check is not applicable
-// there.
+// fakeLinux lays out a root that looks like a Debian host: every check of the default baseline
+// (macOS checks, and SSH checks where no SSH server is installed) is not applicable there.
 func fakeLinux(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
@@ -22,7 +22,8 @@ func fakeLinux(t *testing.T) string {
 // A check, evidence or fix in which every check is not applicable examined nothing: it says so
 // on stderr and exits 2, never "compliant" and exit 0. The report is still printed.
 func TestNothingToEvaluateIsNoAllClear(t *testing.T) {
-	const why = ": every check is not_applicable (the baseline's checks are macOS checks and this host runs Debian GNU/Linux 12)\n"
+	const why = ": every check is not_applicable (the Application Firewall exists on macOS only; this host runs Debian GNU/Linux 12; " +
+		"applies to macOS only; this host runs Debian GNU/Linux 12; no SSH server is installed (/usr/sbin/sshd is absent))\n"
 	for _, tt := range []struct {
 		name    string
 		args    []string
@@ -31,11 +32,11 @@ func TestNothingToEvaluateIsNoAllClear(t *testing.T) {
 		isJSON  bool
 		chained bool // an evidence record is appended
 	}{
-		{"check", []string{"check"}, "8 checks: 8 not_applicable: nothing evaluated\n", "firewarden: nothing to evaluate on this host" + why, false, false},
+		{"check", []string{"check"}, "10 checks: 10 not_applicable: nothing evaluated\n", "firewarden: nothing to evaluate on this host" + why, false, false},
 		{"check --json", []string{"--json", "check"}, `"not_applicable"`, "firewarden: nothing to evaluate on this host" + why, true, false},
 		{"evidence", []string{"evidence"}, `"not_applicable"`, "firewarden: the record attests nothing about this host" + why, true, true},
-		{"fix", []string{"fix"}, "nothing to fix: 8 checks: 8 not_applicable: nothing evaluated\n", "firewarden: nothing to fix on this host" + why, false, false},
-		{"fix --dry-run", []string{"fix", "--dry-run"}, "nothing to fix: 8 checks: 8 not_applicable: nothing evaluated\n", "firewarden: nothing to fix on this host" + why, false, false},
+		{"fix", []string{"fix"}, "nothing to fix: 10 checks: 10 not_applicable: nothing evaluated\n", "firewarden: nothing to fix on this host" + why, false, false},
+		{"fix --dry-run", []string{"fix", "--dry-run"}, "nothing to fix: 10 checks: 10 not_applicable: nothing evaluated\n", "firewarden: nothing to fix on this host" + why, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root, sd := fakeLinux(t), filepath.Join(t.TempDir(), "state")

@@ -44,8 +44,8 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 // lead, then why.
 func (a *app) nothingEvaluated(rep posture.Report, lead string) string {
 	why := fmt.Sprintf("the baseline's checks are macOS checks and this host runs %s", a.os)
-	if a.os.Kind == host.MacOS {
-		// Not the OS: name each reason once.
+	if a.os.Kind == host.MacOS || a.os.Kind == host.Linux {
+		// The baseline has checks for this OS too: name each reason once.
 		var reasons []string
 		for _, r := range rep.Results {
 			if r.Detail != "" && !slices.Contains(reasons, r.Detail) {

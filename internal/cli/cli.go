@@ -22,6 +22,7 @@ import (
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 	"github.com/firewarden/firewarden/internal/posture/macos"
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
+	"github.com/firewarden/firewarden/internal/posture/sshd"
 	"github.com/firewarden/firewarden/internal/version"
 )
 
@@ -273,6 +274,7 @@ func (a *app) engine() *posture.Engine {
 		alf.New(a.root, a.os, a.rec),
 		macos.New(a.root, a.os, a.rec),
 		a.linuxFirewall(),
+		sshd.New(a.root, a.os, a.rec),
 	}}
 }
 
