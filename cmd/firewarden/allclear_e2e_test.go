@@ -40,10 +40,10 @@ func TestNothingToEvaluateIsNoAllClear(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root, sd := fakeLinux(t), filepath.Join(t.TempDir(), "state")
-			// A macOS-only baseline: the default one's linux checks would read (and fix would
+			// The default baseline without linux.firewall, whose checks would read (and fix would
 			// write) the ruleset of the namespace the test runs in.
 			macOnly := filepath.Join(t.TempDir(), "mac.yaml")
-			os.WriteFile(macOnly, []byte("name: cis-level1\nfirewall: {enabled: true, stealth: true, logging: true}\nservices: {remote_login: off, screen_sharing: off, file_sharing: off, remote_apple_events: off}\nsip: true\n"), 0o644)
+			os.WriteFile(macOnly, []byte("name: cis-level1\nfirewall: {enabled: true, stealth: true, logging: true}\nservices: {remote_login: off, screen_sharing: off, file_sharing: off, remote_apple_events: off}\nsip: true\nlinux: {ssh: {password_auth: off, root_login: off}}\n"), 0o644)
 			args := append([]string{"--state-dir", sd}, tt.args...)
 			args = append(args, "--baseline", macOnly)
 			r := firewarden(t, root, args...)

@@ -24,6 +24,9 @@ func checkOS(id string) string {
 // --json still carries every result. When nothing at all applies, every row stays, as the
 // report is then about why.
 func splitForeign(osKind string, results []posture.Result) (shown []posture.Result, note string) {
+	if (posture.Report{Results: results}).NothingEvaluated() {
+		return results, ""
+	}
 	var hidden []string
 	for _, r := range results {
 		if r.Status == posture.NotApplicable && checkOS(r.ID) != "" && checkOS(r.ID) != osKind {
