@@ -69,8 +69,6 @@ type Provider struct {
 	os     host.OS
 	kernel Kernel
 	opts   Options
-
-	last *reading // what the latest Evaluate read, for Plan
 }
 
 // New returns a Provider for the host under root, reading and writing through kernel.
@@ -112,7 +110,6 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 		return out
 	}
 	rd := p.read()
-	p.last = rd
 	for _, id := range ids {
 		r := p.judge(req, id, rd)
 		r.ID, r.Title, r.Source, r.Controls = id, titles[id], Source, controls(id)
