@@ -293,6 +293,11 @@ func TestLinuxPostureConfirmWithin(t *testing.T) {
 	h.run(t, nil, "fix", "--confirm-within", "60s").want(t, "fix --confirm-within 60s", 0)
 	_, pid := h.readPending(t)
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	r = h.run(t, nil, "fix")
+	r.want(t, "another fix while one waits for confirmation", 2)
+	if !strings.Contains(r.stderr, "is waiting for confirmation until") {
+		t.Errorf("fix while one waits for confirmation: stderr %q, want it to say so", r.stderr)
+	}
 	r = h.run(t, nil, "fix", "--confirm")
 	r.want(t, "fix --confirm", 0)
 	if !strings.Contains(r.stdout, "confirmed") {

@@ -36,7 +36,9 @@ func runFix(ctx context.Context, a *app, args []string) error {
 		return usagef("--confirm-within %v: give a positive duration such as 60s", *cf.within)
 	}
 	a.revertOverdue(ctx)
-	if *cf.within > 0 && !*dry {
+	if !*dry {
+		// Any fix now would be undone by the pending one's revert (it restores the table as it
+		// was before that fix): settle that one first.
 		if p, err := a.readPending(); err != nil {
 			return err
 		} else if p != nil && p.State == statePending {
