@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -257,13 +258,19 @@ func (a *app) revertOverdue(ctx context.Context) {
 	}
 }
 
-// alive reports whether process pid exists (0: no process was recorded).
+// alive reports whether the watchdog pid still runs (0: none was recorded). Where /proc shows
+// the command line, a process that reused the number is not taken for the watchdog.
 func alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		return bytes.Contains(cmdline, []byte("--revert-unconfirmed"))
+	}
+	return true
 }
 
 // rollbackNow restores backup at once (the fix lock is held), best effort.
