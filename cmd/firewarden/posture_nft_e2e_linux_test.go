@@ -4,6 +4,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,7 +69,7 @@ func (h *nftHost) run(t *testing.T, env []string, args ...string) run {
 	t.Helper()
 	full := []string{"netns", "exec", h.pair.Server, fwBin, "--root", h.root, "--state-dir", h.state}
 	full = append(full, args...)
-	if contains(args, "check") || contains(args, "fix") && !contains(args, "--confirm") {
+	if contains(args, "check") || contains(args, "evidence") || contains(args, "fix") && !contains(args, "--confirm") {
 		full = append(full, "--baseline", h.baseline)
 	}
 	cmd := exec.Command(netnstest.IPPath(t), full...)
@@ -188,6 +190,33 @@ func TestLinuxPostureFixAndRollback(t *testing.T) {
 		if got := h.dialPort(t, to, other, netnstest.BlockedWait); got != "timeout" {
 			t.Errorf("after the fix, %v port %d = %s, want timeout (dropped, not refused)", to, other, got)
 		}
+	}
+	// The evidence of a verdict is the ruleset as read over netlink, with its hash.
+	r = h.run(t, nil, "evidence")
+	r.want(t, "evidence after the fix", 0)
+	var ev struct {
+		Results []struct {
+			ID       string
+			Evidence []struct{ Kind, Path, Content, SHA256 string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
+		t.Fatalf("evidence: %v\n%s", err, r.stdout)
+	}
+	found := false
+	for _, res := range ev.Results {
+		if res.ID != "linux.firewall.enabled" || len(res.Evidence) == 0 {
+			continue
+		}
+		found = true
+		e := res.Evidence[0]
+		sum := sha256.Sum256([]byte(e.Content))
+		if e.Kind != "netlink" || !strings.Contains(e.Content, "table inet firewarden_posture") || e.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("evidence of linux.firewall.enabled = %+v, want the netlink listing with its SHA-256", e)
+		}
+	}
+	if !found {
+		t.Errorf("evidence has no linux.firewall.enabled result with evidence:\n%s", r.stdout)
 	}
 	if table, ok := nftList(t, h.pair.Server, "table", "inet", "firewarden_posture"); ok {
 		m := regexp.MustCompile(`limit rate .* counter packets (\d+) .* log prefix`).FindStringSubmatch(table)
