@@ -195,16 +195,18 @@ func TestLinuxPostureFixAndRollback(t *testing.T) {
 	r = h.run(t, nil, "evidence")
 	r.want(t, "evidence after the fix", 0)
 	var ev struct {
-		Results []struct {
-			ID       string
-			Evidence []struct{ Kind, Path, Content, SHA256 string }
+		Record struct {
+			Results []struct {
+				ID       string
+				Evidence []struct{ Kind, Path, Content, SHA256 string }
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
 		t.Fatalf("evidence: %v\n%s", err, r.stdout)
 	}
 	found := false
-	for _, res := range ev.Results {
+	for _, res := range ev.Record.Results {
 		if res.ID != "linux.firewall.enabled" || len(res.Evidence) == 0 {
 			continue
 		}
