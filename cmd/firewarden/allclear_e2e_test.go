@@ -40,7 +40,13 @@ func TestNothingToEvaluateIsNoAllClear(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root, sd := fakeLinux(t), filepath.Join(t.TempDir(), "state")
-			r := firewarden(t, root, append([]string{"--state-dir", sd}, tt.args...)...)
+			// The default baseline without linux.firewall, whose checks would read (and fix would
+			// write) the ruleset of the namespace the test runs in.
+			macOnly := filepath.Join(t.TempDir(), "mac.yaml")
+			os.WriteFile(macOnly, []byte("name: cis-level1\nfirewall: {enabled: true, stealth: true, logging: true}\nservices: {remote_login: off, screen_sharing: off, file_sharing: off, remote_apple_events: off}\nsip: true\nlinux: {ssh: {password_auth: off, root_login: off}}\n"), 0o644)
+			args := append([]string{"--state-dir", sd}, tt.args...)
+			args = append(args, "--baseline", macOnly)
+			r := firewarden(t, root, args...)
 			if r.code != 2 || r.stderr != tt.stderr || !strings.Contains(r.stdout, tt.stdout) {
 				t.Errorf("firewarden %q on Linux = exit %d\nstderr %q\nstdout:\n%s\nwant exit 2, stderr %q and stdout holding %q", tt.args, r.code, r.stderr, r.stdout, tt.stderr, tt.stdout)
 			}

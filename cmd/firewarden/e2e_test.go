@@ -133,9 +133,16 @@ func TestCheckJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
 		t.Fatalf("--json check output is not JSON: %v\n%s", err, r.stdout)
 	}
-	// 8 macOS checks and the 2 SSH daemon checks, not applicable on a Mac.
-	if rec.Host != "fakemac" || rec.OS != "macos" || len(rec.Results) != 10 {
-		t.Errorf("json = host %q os %q %d results; want fakemac, macos, 10", rec.Host, rec.OS, len(rec.Results))
+	mac := 0 // the macOS results; the Linux checks of the default baseline are there too, not applicable
+	for _, r := range rec.Results {
+		if !strings.HasPrefix(r.ID, "linux.") {
+			mac++
+		} else if r.Status != "not_applicable" {
+			t.Errorf("on a Mac, %s = %s, want not_applicable", r.ID, r.Status)
+		}
+	}
+	if rec.Host != "fakemac" || rec.OS != "macos" || mac != 8 {
+		t.Errorf("json = host %q os %q %d macOS results; want fakemac, macos, 8", rec.Host, rec.OS, mac)
 	}
 	if rec.Results[0].ID != "alf.enabled" || rec.Results[0].Status != "fail" || len(rec.Results[0].Evidence) == 0 {
 		t.Errorf("first result = %+v", rec.Results[0])
@@ -304,7 +311,7 @@ func TestEvidence(t *testing.T) {
 	if err := json.Unmarshal(data, &e); err != nil {
 		t.Fatal(err)
 	}
-	if e.Seq != 1 || len(e.Hash) != 64 || e.Record.Baseline.SHA256 != baseline.Default().Hash || len(e.Record.Results) != 10 {
+	if e.Seq != 1 || len(e.Hash) != 64 || e.Record.Baseline.SHA256 != baseline.Default().Hash || len(e.Record.Results) < 8 {
 		t.Errorf("evidence record: seq %d hash %q baseline %q results %d", e.Seq, e.Hash, e.Record.Baseline.SHA256, len(e.Record.Results))
 	}
 	ev := e.Record.Results[0].Evidence[0]
@@ -313,7 +320,7 @@ func TestEvidence(t *testing.T) {
 	}
 
 	r = firewarden(t, root, "evidence", "--format", "csv")
-	if !strings.HasPrefix(r.stdout, "rule,status,result,expected,exemption,") || strings.Count(r.stdout, "\n") != 11 {
+	if !strings.HasPrefix(r.stdout, "rule,status,result,expected,exemption,") || strings.Count(r.stdout, "\n") != 1+len(e.Record.Results) {
 		t.Errorf("csv evidence:\n%s", r.stdout)
 	}
 	r = firewarden(t, root, "evidence", "--verify")

@@ -24,6 +24,7 @@ func runCheck(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	a.revertOverdue(ctx)
 	rep := a.engine().Check(ctx, a.request(b, only))
 	rec := a.record(b, rep)
 	if a.g.json {
@@ -113,11 +114,12 @@ func writeJSON(w io.Writer, v any) error {
 // writeReport prints the readable table, then the details of everything that is not a plain pass.
 func writeReport(w io.Writer, rec evidence.Record) {
 	fmt.Fprintf(w, "host %s, %s %s, baseline %s (%s)\n\n", rec.Host, osName(rec.OS), rec.OSVersion, rec.Baseline.Name, rec.Baseline.Source)
-	writeTable(w, rec.Results)
+	results, foreign := splitForeign(rec.OS, rec.Results)
+	writeTable(w, results)
 	var details []string
 	byText := map[string]int{} // identical details are printed once, naming every check
 	var ids [][]string
-	for _, r := range rec.Results {
+	for _, r := range results {
 		var lines []string
 		if r.Detail != "" {
 			lines = append(lines, r.Detail)
@@ -147,7 +149,10 @@ func writeReport(w io.Writer, rec evidence.Record) {
 			fmt.Fprintf(w, "%s: %s\n", strings.Join(ids[i], ", "), d)
 		}
 	}
-	fmt.Fprintf(w, "\n%s\n", summaryLine(rec.Results))
+	if foreign != "" {
+		fmt.Fprintf(w, "\n%s\n", foreign)
+	}
+	fmt.Fprintf(w, "\n%s\n", summaryLine(results))
 }
 
 func osName(kind string) string {

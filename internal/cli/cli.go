@@ -21,6 +21,7 @@ import (
 	"github.com/firewarden/firewarden/internal/posture/alf"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 	"github.com/firewarden/firewarden/internal/posture/macos"
+	"github.com/firewarden/firewarden/internal/posture/nftposture"
 	"github.com/firewarden/firewarden/internal/posture/sshd"
 	"github.com/firewarden/firewarden/internal/version"
 )
@@ -88,6 +89,11 @@ type app struct {
 	describe  bool
 	described *flag.FlagSet
 
+	// nft is the kernel's nftables the linux.firewall checks read and fix; nil is the real one
+	// (tests inject a fake), takeOver is fix --take-over (see nft.go).
+	nft      nftposture.Kernel
+	takeOver bool
+
 	// built lazily by env()
 	root host.Root
 	os   host.OS
@@ -96,8 +102,18 @@ type app struct {
 
 // Run runs firewarden with args (without the program name) and returns the exit status.
 func Run(ctx context.Context, args []string, s Streams, getenv func(string) string) int {
+	return newApp(s, getenv).run(ctx, args)
+}
+
+func newApp(s Streams, getenv func(string) string) *app {
 	a := &app{Streams: s, getenv: getenv, now: time.Now, euid: os.Geteuid}
 	a.g.root = getenv("FIREWARDEN_ROOT")
+	return a
+}
+
+// run is Run on an app a test may have given fakes.
+func (a *app) run(ctx context.Context, args []string) int {
+	s := a.Streams
 	err := a.dispatch(ctx, args)
 	var ee *exitError
 	var ue *usageError
@@ -257,6 +273,7 @@ func (a *app) engine() *posture.Engine {
 	return &posture.Engine{Now: a.now, Providers: []posture.Provider{
 		alf.New(a.root, a.os, a.rec),
 		macos.New(a.root, a.os, a.rec),
+		a.linuxFirewall(),
 		sshd.New(a.root, a.os, a.rec),
 	}}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/firewarden/firewarden/internal/posture/nftposture/nfttest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +15,16 @@ import (
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) string { return env[k] })
+	a := newApp(Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) string { return env[k] })
+	// Never the real kernel: a Linux root's checks see a host without a firewall, and a fix
+	// writes nothing outside the test.
+	a.nft = &nfttest.Kernel{}
+	code := a.run(context.Background(), args)
 	return out.String(), errb.String(), code
 }
 
-// linuxRoot is a root that looks like a Linux host: every macOS check is not applicable.
+// linuxRoot is a root that looks like a Linux host: every macOS check is not applicable, and the
+// linux.firewall checks see the fake kernel runCLI gives (a host without a firewall).
 func linuxRoot(t *testing.T) string {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
@@ -34,17 +40,17 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 		{"--root", root, "check", "--json"},
 		{"check", "--json", "--root", root},
 	} {
-		// A Linux root has nothing to evaluate (exit 2), but the report is JSON all the same.
+		// A Linux root without a firewall fails its linux.firewall checks (exit 1), in JSON.
 		out, errs, code := runCLI(t, nil, args...)
-		if code != 2 || !strings.HasPrefix(out, "{") || !strings.HasPrefix(errs, "firewarden: nothing to evaluate on this host") {
-			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON, exit 2 and nothing to evaluate", args, code, out, errs)
+		if code != 1 || !strings.HasPrefix(out, "{") || errs != "" {
+			t.Errorf("Run(%q) = exit %d, stdout %.40q, stderr %q; want JSON, exit 1 and nothing on stderr", args, code, out, errs)
 		}
 	}
 }
 
 func TestRootFromEnvironment(t *testing.T) {
 	out, _, code := runCLI(t, map[string]string{"FIREWARDEN_ROOT": linuxRoot(t)}, "check")
-	if code != 2 || !strings.HasPrefix(out, "host box, Linux 12") {
+	if code != 1 || !strings.HasPrefix(out, "host box, Linux 12") {
 		t.Errorf("check with FIREWARDEN_ROOT = exit %d:\n%s", code, out)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/firewarden/firewarden/internal/posture"
 )
@@ -18,9 +19,31 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("fix")
 	pf := postureFlags(fs)
 	dry := fs.Bool("dry-run", false, "print the exact commands and run none that write")
+	cf := confirmFlags(fs)
 	b, only, err := a.parsePosture(fs, pf, args)
 	if err != nil {
 		return err
+	}
+	a.takeOver = *cf.takeOver
+	switch {
+	case *cf.confirm && (*cf.revert != "" || *cf.within != 0 || *dry):
+		return usagef("fix --confirm takes no other fix flag: it only keeps the fix waiting for confirmation")
+	case *cf.confirm:
+		return a.runConfirm()
+	case *cf.revert != "":
+		return a.runWatchdog(ctx, *cf.revert)
+	case *cf.within < 0:
+		return usagef("--confirm-within %v: give a positive duration such as 60s", *cf.within)
+	}
+	a.revertOverdue(ctx)
+	if !*dry {
+		// Any fix now would be undone by the pending one's revert (it restores the table as it
+		// was before that fix): settle that one first.
+		if p, err := a.readPending(); err != nil {
+			return err
+		} else if p != nil && p.State == statePending {
+			return usagef("the fix saved as backup %s is waiting for confirmation until %s: run `firewarden fix --confirm` or let it revert first", p.Backup, p.Deadline.Format(time.RFC3339))
+		}
 	}
 	if !*dry {
 		if err := a.requireRoot("fix"); err != nil {
@@ -36,6 +59,19 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *cf.within > 0 && !*dry && len(fr.Applied) > 0 && fr.Backup != "" {
+		deadline, err := a.startConfirmWindow(fr.Backup, *cf.within)
+		if err != nil {
+			// Without its watchdog the fix would stay unconfirmed for good: undo it now.
+			a.rollbackNow(ctx, fr.Backup)
+			return fmt.Errorf("the fix was reverted because its confirmation window could not start: %w", err)
+		}
+		w := a.Out
+		if a.g.json {
+			w = a.Err
+		}
+		defer fmt.Fprintf(w, "\nthis fix reverts itself at %s unless `firewarden fix --confirm` runs before\n", deadline.Format(time.RFC3339))
+	}
 	if fr.Before.NothingEvaluated() {
 		defer fmt.Fprintf(a.Err, "firewarden: %s\n", a.nothingEvaluated(fr.Before, "nothing to fix on this host"))
 	}
@@ -48,7 +84,8 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	w := a.Out
 	switch {
 	case len(fr.Planned) == 0 && len(fr.Refused) == 0:
-		fmt.Fprintf(w, "nothing to fix: %s\n", summaryLine(fr.Before.Results))
+		shown, _ := splitForeign(string(a.os.Kind), fr.Before.Results)
+		fmt.Fprintf(w, "nothing to fix: %s\n", summaryLine(shown))
 	case *dry:
 		if len(fr.Planned) > 0 {
 			fmt.Fprintln(w, "dry run: would run, in this order:")
@@ -60,7 +97,7 @@ func runFix(ctx context.Context, a *app, args []string) error {
 				if c.Key != c.Check {
 					setting += ": " + c.Key
 				}
-				fmt.Fprintf(w, "    # %s %s -> %s\n", setting, c.From, c.To)
+				fmt.Fprintf(w, "    # %s %s -> %s\n", setting, shortValue(c, c.From), shortValue(c, c.To))
 			}
 		}
 	case len(fr.Planned) == 0:
@@ -72,13 +109,13 @@ func runFix(ctx context.Context, a *app, args []string) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHECK\tSETTING\tFROM\tTO\tRESULT")
 		for _, c := range fr.Applied {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Check, c.Key, c.From, c.To, "changed, verified")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Check, c.Key, shortValue(c, c.From), shortValue(c, c.To), "changed, verified")
 		}
 		if f := fr.Failed; f != nil {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Change.Check, f.Change.Key, f.Change.From, f.Change.To, "FAILED")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Change.Check, f.Change.Key, shortValue(f.Change, f.Change.From), shortValue(f.Change, f.Change.To), "FAILED")
 		}
 		for _, c := range fr.Reverted {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Check, c.Key, c.From, c.To, "reverted (weakening change undone after the failure)")
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Check, c.Key, shortValue(c, c.From), shortValue(c, c.To), "reverted (weakening change undone after the failure)")
 		}
 		tw.Flush()
 		if f := fr.Failed; f != nil {
@@ -89,12 +126,22 @@ func runFix(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	}
+	// One line per reason, naming every check it holds back (a firewall ufw owns holds all four
+	// linux.firewall checks for the same reason).
+	var hints []string
+	ids := map[string][]string{}
 	for _, r := range fr.Refused {
 		hint := r.FixHint
 		if hint == "" {
 			hint = r.Detail
 		}
-		fmt.Fprintf(w, "%s: not changed: %s\n", r.ID, hint)
+		if _, ok := ids[hint]; !ok {
+			hints = append(hints, hint)
+		}
+		ids[hint] = append(ids[hint], r.ID)
+	}
+	for _, h := range hints {
+		fmt.Fprintf(w, "%s: not changed: %s\n", strings.Join(ids[h], ", "), h)
 	}
 	for _, r := range fr.Before.Results {
 		if r.Status == posture.Error {
@@ -103,8 +150,12 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	}
 	if fr.After != nil {
 		fmt.Fprintln(w, "\nafter the fix:")
-		writeTable(w, fr.After.Results)
-		fmt.Fprintf(w, "\n%s\n", summaryLine(fr.After.Results))
+		shown, foreign := splitForeign(string(a.os.Kind), fr.After.Results)
+		writeTable(w, shown)
+		if foreign != "" {
+			fmt.Fprintf(w, "\n%s\n", foreign)
+		}
+		fmt.Fprintf(w, "\n%s\n", summaryLine(shown))
 	}
 	return exitCode(fr.ExitCode())
 }
@@ -157,7 +208,7 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 			}
 			var keys []string
 			for _, c := range b.Changes {
-				keys = append(keys, c.Key+"="+c.From)
+				keys = append(keys, c.Key+"="+shortValue(c, c.From))
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", b.ID, b.Created.Format("2006-01-02 15:04:05Z"), strings.Join(keys, " "))
 		}
@@ -178,6 +229,7 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("backup %s cannot be restored, nothing was changed: %v", bk.ID, err)
 	}
+	a.settlePending(bk.ID)
 	if a.g.json {
 		if err := writeJSON(a.Out, struct {
 			Backup  string                   `json:"backup"`
@@ -197,7 +249,7 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 			case r.Kept != "":
 				res = "kept: " + strings.TrimSuffix(oneLine(r.Kept), ": "+posture.ErrNotRestorable.Error())
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Change.Check, r.Change.Key, r.Change.To, res)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Change.Check, r.Change.Key, shortValue(r.Change, r.Change.To), res)
 		}
 		tw.Flush()
 	}

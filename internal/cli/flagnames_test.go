@@ -42,6 +42,8 @@ var otherProgramsFlags = map[string]string{
 	"list-events": "eslogger", "oslog": "eslogger",
 	// zstd, named in the hint for files with a large window
 	"long": "zstd",
+	// firewall-cmd, in the hint of a linux.firewall check that firewalld manages
+	"set-default-zone": "firewall-cmd", "add-service": "firewall-cmd", "set-log-denied": "firewall-cmd",
 	// systemctl, in the hint block autoconfigure prints
 	"now": "systemctl enable --now",
 	// firewarden service --init: the service command's flag, which completion already knows;

@@ -55,7 +55,7 @@ type Result struct {
 // Evidence is one program run or file read that a verdict rests on, with its raw content and a
 // SHA-256 over it.
 type Evidence struct {
-	Kind     string   `json:"kind"` // "exec" or "file"
+	Kind     string   `json:"kind"` // "exec", "file" or "netlink"
 	Argv     []string `json:"argv,omitempty"`
 	Path     string   `json:"path,omitempty"`
 	ExitCode int      `json:"exit_code"`
@@ -89,6 +89,13 @@ func FileEvidence(path string, data []byte, err error) Evidence {
 		e.Content = "(binary, " + itoa(len(data)) + " bytes)"
 	}
 	return e
+}
+
+// NetlinkEvidence records what was read from the kernel over netlink (an nftables ruleset), as
+// the readable listing the reader made of it; what names the reading ("nftables ruleset").
+func NetlinkEvidence(what, listing string) Evidence {
+	sum := sha256.Sum256([]byte(listing))
+	return Evidence{Kind: "netlink", Path: what, Content: listing, SHA256: hex.EncodeToString(sum[:])}
 }
 
 func isText(b []byte) bool {

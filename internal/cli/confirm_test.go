@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firewarden/firewarden/internal/posture/nftposture/nfttest"
+)
+
+// runWith runs the CLI with the fake kernel k (shared between runs).
+func runWith(t *testing.T, k *nfttest.Kernel, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := newApp(Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(string) string { return "" })
+	a.nft = k
+	code := a.run(context.Background(), args)
+	return out.String(), errb.String(), code
+}
+
+func TestConfirmUsage(t *testing.T) {
+	root, state := linuxRoot(t), t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"fix", "--confirm"}, 2, "firewarden: nothing to confirm: no fix is waiting for confirmation (fix --confirm-within DURATION starts one)\n"},
+		{[]string{"fix", "--confirm", "--dry-run"}, 2, "firewarden: fix --confirm takes no other fix flag: it only keeps the fix waiting for confirmation\n"},
+		{[]string{"fix", "--confirm-within", "-1s"}, 2, "firewarden: --confirm-within -1s: give a positive duration such as 60s\n"},
+	} {
+		_, errs, code := runWith(t, &nfttest.Kernel{}, append([]string{"--root", root, "--state-dir", state}, tt.args...)...)
+		if code != tt.code || errs != tt.msg {
+			t.Errorf("%q = exit %d, stderr %q; want %d, %q", tt.args, code, errs, tt.code, tt.msg)
+		}
+	}
+}
+
+// A pending fix past its deadline whose watchdog is gone is reverted by the next check, which
+// says so; a pending one whose deadline has not come is left alone.
+func TestRevertOverdue(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		deadline time.Duration // from now
+		reverted bool
+	}{
+		{"overdue", -time.Minute, true},
+		{"not yet", time.Hour, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, state := linuxRoot(t), t.TempDir()
+			k := &nfttest.Kernel{}
+			out, errs, code := runWith(t, k, "--root", root, "--state-dir", state, "fix", "--only", "linux.firewall.enabled")
+			if code != 0 || k.Table == nil {
+				t.Fatalf("fix = exit %d\n%s%s", code, out, errs)
+			}
+			entries, _ := os.ReadDir(filepath.Join(state, "backups"))
+			backup := strings.TrimSuffix(entries[0].Name(), ".json")
+			p, _ := json.Marshal(pending{Backup: backup, Deadline: time.Now().Add(tt.deadline).UTC(), State: statePending})
+			os.WriteFile(filepath.Join(state, pendingFile), p, 0o600)
+
+			_, errs, code = runWith(t, k, "--root", root, "--state-dir", state, "check", "--only", "linux.firewall.enabled")
+			if got := strings.Contains(errs, "its watchdog is gone: reverted it now"); got != tt.reverted || (k.Table == nil) != tt.reverted {
+				t.Errorf("check = exit %d, stderr %q, table %v; want reverted %v", code, errs, k.Table, tt.reverted)
+			}
+			if tt.reverted && code != 1 {
+				t.Errorf("check after the revert = exit %d, want 1 (no firewall again)", code)
+			}
+		})
+	}
+}

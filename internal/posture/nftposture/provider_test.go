@@ -1,0 +1,503 @@
+package nftposture_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/posture/baseline"
+	"github.com/firewarden/firewarden/internal/posture/nftposture"
+	"github.com/firewarden/firewarden/internal/posture/nftposture/fwtable"
+	"github.com/firewarden/firewarden/internal/posture/nftposture/nfttest"
+	"github.com/firewarden/firewarden/internal/posture/nftposture/ruleset"
+)
+
+var now = time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+
+type fakeKernel = nfttest.Kernel
+
+var (
+	nftPol = ruleset.Where{Family: "inet", Table: "filter", Chain: "input", Owner: ruleset.OwnerNFT}
+	nftRej = ruleset.Where{Family: "inet", Table: "filter", Chain: "input", Handle: 12, Owner: ruleset.OwnerNFT}
+	nftAcc = ruleset.Where{Family: "inet", Table: "filter", Chain: "input", Handle: 5, Owner: ruleset.OwnerNFT}
+	ufwPol = ruleset.Where{Family: "ip", Table: "filter", Chain: "INPUT", Owner: ruleset.OwnerUFW}
+)
+
+func accepting() []ruleset.Family { return nfttest.Open().Families }
+
+func families(un, echo ruleset.Outcome, open ...ruleset.Open) []ruleset.Family {
+	return nfttest.Families(un, echo, open...)
+}
+
+func linuxRoot(t *testing.T, files map[string]string) (host.Root, host.OS) {
+	t.Helper()
+	dir := t.TempDir()
+	files["/etc/os-release"] = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := host.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	osinfo, err := host.Detect(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, osinfo
+}
+
+func request(t *testing.T, yaml string) posture.Request {
+	t.Helper()
+	b := baseline.Default()
+	if yaml != "" {
+		var err error
+		if b, err = baseline.Parse([]byte(yaml)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return posture.Request{Baseline: b, Now: now}
+}
+
+type verdict struct {
+	Status  posture.Status
+	Managed bool
+	Fixable bool
+}
+
+func verdicts(rs []posture.Result) map[string]verdict {
+	m := map[string]verdict{}
+	for _, r := range rs {
+		m[r.ID] = verdict{r.Status, r.Managed, r.Fixable}
+	}
+	return m
+}
+
+func TestEvaluate(t *testing.T) {
+	ssh := ruleset.Open{Proto: "tcp", From: 22, To: 22, By: nftAcc}
+	dropLogged := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol, Logged: true, LogLimited: true, LogAt: &nftAcc}
+	pass := verdict{Status: posture.Pass}
+	fail := verdict{Status: posture.Fail, Fixable: true}
+	tests := []struct {
+		name     string
+		files    map[string]string
+		analysis ruleset.Analysis
+		want     map[string]verdict
+		details  map[string]string // a phrase each check's Detail holds
+	}{
+		{
+			name:     "no firewall",
+			analysis: ruleset.Analysis{Families: accepting()},
+			want:     map[string]verdict{nftposture.IDEnabled: fail, nftposture.IDStealth: fail, nftposture.IDLogging: fail, nftposture.IDAllowed: fail},
+			details: map[string]string{
+				nftposture.IDEnabled: "no nftables chain filters inbound traffic",
+				nftposture.IDAllowed: "no nftables chain filters inbound traffic: every port that listens is open from anywhere",
+			},
+		},
+		{
+			name:     "nft drop policy, logged, ssh open",
+			analysis: ruleset.Analysis{Filtering: true, Families: families(dropLogged, ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}, ssh)},
+			want:     map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: pass, nftposture.IDLogging: pass, nftposture.IDAllowed: pass},
+		},
+		{
+			name: "reject answers, ping answered",
+			analysis: ruleset.Analysis{Filtering: true, Families: families(ruleset.Outcome{Verdict: ruleset.Reject, By: nftRej, Logged: true},
+				ruleset.Outcome{Verdict: ruleset.Accept, By: nftAcc}, ssh)},
+			want: map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: fail, nftposture.IDLogging: fail, nftposture.IDAllowed: pass},
+			details: map[string]string{
+				nftposture.IDStealth: "unmatched inbound ipv4 tcp, ipv4 udp, ipv6 tcp, ipv6 udp is rejected (rule inet filter input handle 12, owner nft): the host answers and shows it is there; ping is answered over ipv4, ipv6 (rule inet filter input handle 5, owner nft)",
+				nftposture.IDLogging: "has no rate limit",
+			},
+		},
+		{
+			name: "ipv6 left open",
+			analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
+				{Family: "ipv4", Unmatched: dropLogged, UnmatchedUDP: dropLogged, Echo: dropLogged, Open: []ruleset.Open{ssh}},
+				accepting()[1],
+			}},
+			want: map[string]verdict{nftposture.IDEnabled: fail, nftposture.IDStealth: fail, nftposture.IDLogging: fail, nftposture.IDAllowed: fail},
+			details: map[string]string{
+				nftposture.IDEnabled: "unmatched inbound ipv6 tcp, ipv6 udp is accepted (no table filters the input hook)",
+			},
+		},
+		{
+			name: "ssh dropped, a database open, wider than allowed",
+			analysis: ruleset.Analysis{Filtering: true, Families: families(dropLogged, dropLogged,
+				ruleset.Open{Proto: "tcp", From: 5432, To: 5432, IIF: "eth1", By: nftAcc})},
+			want: map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: pass, nftposture.IDLogging: pass, nftposture.IDAllowed: fail},
+			details: map[string]string{
+				nftposture.IDAllowed: "5432/tcp from anywhere on eth1 is open beyond the baseline over ipv4, ipv6 (rule inet filter input handle 5, owner nft); allowed ssh 22/tcp does not answer over ipv4, ipv6: new connections are dropped (policy of inet filter input, owner nft)",
+			},
+		},
+		{
+			name:     "unmodelled expression makes it conditional",
+			analysis: ruleset.Analysis{Filtering: true, Families: families(dropLogged, dropLogged, ssh), Notes: []ruleset.Note{{Where: nftRej, What: "expression osf"}}},
+			want:     map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: pass, nftposture.IDLogging: pass, nftposture.IDAllowed: pass},
+			details: map[string]string{
+				nftposture.IDEnabled: "conditional: the ruleset holds what firewarden does not model: expression osf (inet filter input handle 12)",
+			},
+		},
+		{
+			name:  "ufw owns a compliant firewall",
+			files: map[string]string{nftposture.UFWConf: "# comment\nENABLED=yes\nLOGLEVEL=low\n", "/etc/systemd/system/multi-user.target.wants/ufw.service": ""},
+			analysis: ruleset.Analysis{Filtering: true, Tables: []ruleset.Table{{Family: "ip", Name: "filter", Owner: ruleset.OwnerUFW}},
+				Families: families(ruleset.Outcome{Verdict: ruleset.Drop, By: ufwPol, Logged: true, LogLimited: true}, ruleset.Outcome{Verdict: ruleset.Drop, By: ufwPol},
+					ruleset.Open{Proto: "tcp", From: 22, To: 22, By: ufwPol})},
+			want: map[string]verdict{nftposture.IDEnabled: {posture.Managed, true, false}, nftposture.IDStealth: {posture.Managed, true, false},
+				nftposture.IDLogging: {posture.Managed, true, false}, nftposture.IDAllowed: {posture.Managed, true, false}},
+			details: map[string]string{
+				nftposture.IDEnabled: "ufw owns the host firewall (ENABLED=yes in /etc/ufw/ufw.conf; ufw.service enabled (/etc/systemd/system/multi-user.target.wants/ufw.service); its tables ip filter)",
+			},
+		},
+		{
+			name:     "ufw enabled in its file, nothing loaded: fail, not fixable",
+			files:    map[string]string{nftposture.UFWConf: "ENABLED=yes\n"},
+			analysis: ruleset.Analysis{Families: accepting()},
+			want: map[string]verdict{nftposture.IDEnabled: {posture.Fail, true, false}, nftposture.IDStealth: {posture.Fail, true, false},
+				nftposture.IDLogging: {posture.Fail, true, false}, nftposture.IDAllowed: {posture.Fail, true, false}},
+			details: map[string]string{nftposture.IDEnabled: "fix with ufw or `firewarden fix --take-over`"},
+		},
+		{
+			name:     "ufw installed but off",
+			files:    map[string]string{nftposture.UFWConf: "ENABLED=no\n", "/etc/systemd/system/multi-user.target.wants/ufw.service": ""},
+			analysis: ruleset.Analysis{Filtering: true, Families: families(dropLogged, dropLogged, ssh)},
+			want:     map[string]verdict{nftposture.IDEnabled: pass, nftposture.IDStealth: pass, nftposture.IDLogging: pass, nftposture.IDAllowed: pass},
+		},
+		{
+			name:     "firewalld enabled",
+			files:    map[string]string{"/etc/systemd/system/multi-user.target.wants/firewalld.service": ""},
+			analysis: ruleset.Analysis{Filtering: true, Families: families(ruleset.Outcome{Verdict: ruleset.Reject, By: nftRej}, ruleset.Outcome{Verdict: ruleset.Accept, By: nftAcc}, ssh)},
+			want: map[string]verdict{nftposture.IDEnabled: {posture.Managed, true, false}, nftposture.IDStealth: {posture.Fail, true, false},
+				nftposture.IDLogging: {posture.Fail, true, false}, nftposture.IDAllowed: {posture.Managed, true, false}},
+			details: map[string]string{nftposture.IDStealth: "firewalld owns the host firewall (firewalld.service enabled"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.files == nil {
+				tt.files = map[string]string{}
+			}
+			root, osinfo := linuxRoot(t, tt.files)
+			k := &fakeKernel{Analysis: tt.analysis}
+			p := nftposture.New(root, osinfo, k, nftposture.Options{})
+			got := p.Evaluate(context.Background(), request(t, ""))
+			if diff := cmp.Diff(tt.want, verdicts(got)); diff != "" {
+				t.Errorf("Evaluate() verdicts (-want +got):\n%s", diff)
+			}
+			for _, r := range got {
+				if phrase := tt.details[r.ID]; !strings.Contains(r.Detail, phrase) {
+					t.Errorf("Evaluate() %s Detail = %q, want it to hold %q", r.ID, r.Detail, phrase)
+				}
+				if r.Source != "nftables" || len(r.Controls) == 0 || r.Evidence[0].Kind != "netlink" || r.Evidence[0].SHA256 == "" {
+					t.Errorf("Evaluate() %s = source %q controls %v evidence %+v, want nftables, controls and netlink evidence first", r.ID, r.Source, r.Controls, r.Evidence)
+				}
+				if r.Status == posture.Fail && r.Managed && !r.Fixable && r.FixHint == "" {
+					t.Errorf("Evaluate() %s: managed failure without a FixHint", r.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestEvaluateActual(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
+		{Family: "ipv4", Unmatched: ruleset.Outcome{Verdict: ruleset.Drop, By: ufwPol}, UnmatchedUDP: ruleset.Outcome{Verdict: ruleset.Drop, By: ufwPol}},
+		{Family: "ipv6", Unmatched: ruleset.Outcome{Verdict: ruleset.Drop, By: ufwPol}, UnmatchedUDP: ruleset.Outcome{Verdict: ruleset.Accept}},
+	}}}
+	got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, ""))
+	want := "drop (policy of ip filter INPUT, owner ufw) for ipv4 tcp, ipv4 udp, ipv6 tcp; accept (no table filters the input hook) for ipv6 udp"
+	if got[0].Actual != want {
+		t.Errorf("Evaluate() enabled Actual = %q, want %q", got[0].Actual, want)
+	}
+}
+
+func TestEvaluateErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		err    error
+		detail string
+	}{
+		{"not root", fmt.Errorf("netlink receive: %w", syscall.EPERM), "run as root (sudo firewarden check)"},
+		{"other system", fmt.Errorf("nftables: %w", errors.ErrUnsupported), "needs a Linux kernel"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, osinfo := linuxRoot(t, map[string]string{})
+			got := nftposture.New(root, osinfo, &fakeKernel{ReadErr: tt.err}, nftposture.Options{}).Evaluate(context.Background(), request(t, ""))
+			if len(got) != 4 {
+				t.Fatalf("Evaluate() = %d results, want 4", len(got))
+			}
+			for _, r := range got {
+				if r.Status != posture.Error || !strings.Contains(r.Detail, tt.detail) {
+					t.Errorf("Evaluate() %s = %s %q, want error holding %q", r.ID, r.Status, r.Detail, tt.detail)
+				}
+			}
+		})
+	}
+}
+
+func TestNotLinux(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "System/Library/CoreServices"), 0o755)
+	os.WriteFile(filepath.Join(dir, "System/Library/CoreServices/SystemVersion.plist"), []byte(`<?xml version="1.0"?><plist version="1.0"><dict><key>ProductVersion</key><string>15.1</string></dict></plist>`), 0o644)
+	root, _ := host.NewRoot(dir)
+	osinfo, err := host.Detect(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &fakeKernel{ReadErr: errors.New("must not be read")}
+	got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, ""))
+	for _, r := range got {
+		if r.Status != posture.NotApplicable || !strings.Contains(r.Detail, "Linux only") {
+			t.Errorf("Evaluate() %s = %s %q, want not_applicable on macOS", r.ID, r.Status, r.Detail)
+		}
+	}
+}
+
+func TestAllowedSources(t *testing.T) {
+	const yaml = `
+linux:
+  firewall:
+    allowed:
+      - {name: ssh, proto: tcp, port: 22, from: [10.0.0.0/8, 2001:db8::/32]}
+      - {name: dns, proto: udp, port: 53}
+`
+	ten, db8 := netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")
+	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
+	dns := ruleset.Open{Proto: "udp", From: 53, To: 53, By: nftAcc}
+	for _, tt := range []struct {
+		name string
+		v4   []ruleset.Open
+		v6   []ruleset.Open
+		want string // Detail; "" passes
+	}{
+		{"exact", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{ten}}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns}, ""},
+		{"anywhere but a ban set", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Except: []netip.Prefix{netip.MustParsePrefix("10.9.9.9/32")}, By: nftAcc}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns},
+			"22/tcp from anywhere but 10.9.9.9/32, wider than the baseline's ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 is open beyond the baseline over ipv4 (rule inet filter input handle 5, owner nft)"},
+		{"narrower source is fine", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}, dns}, []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{db8}}, dns},
+			"allowed ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 does not answer over ipv4: new connections are dropped (policy of inet filter input, owner nft)"},
+		{"ssh from anywhere over ipv6", []ruleset.Open{{Proto: "tcp", From: 22, To: 22, Sources: []netip.Prefix{ten}}, dns}, []ruleset.Open{{Proto: "tcp", From: 20, To: 22, By: nftAcc}, dns},
+			"20-21/tcp from anywhere is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft); 22/tcp from anywhere, wider than the baseline's ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, osinfo := linuxRoot(t, map[string]string{})
+			k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
+				{Family: "ipv4", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v4},
+				{Family: "ipv6", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v6},
+			}}}
+			got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, yaml))
+			if len(got) != 1 {
+				t.Fatalf("Evaluate() = %d results, want 1 (allowed only)", len(got))
+			}
+			wantStatus := posture.Pass
+			if tt.want != "" {
+				wantStatus = posture.Fail
+			}
+			if got[0].Status != wantStatus || got[0].Detail != tt.want {
+				t.Errorf("Evaluate() = %s %q, want %s %q", got[0].Status, got[0].Detail, wantStatus, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuildSpec(t *testing.T) {
+	b := baseline.Default().Linux.Firewall
+	client := netip.MustParseAddr("203.0.113.9")
+	for _, tt := range []struct {
+		name, conn string
+		keep       []fwtable.Keep
+		warn       string
+	}{
+		{"not over ssh", "", nil, ""},
+		{"ssh on 22", "203.0.113.9 50022 192.0.2.1 22", []fwtable.Keep{{Source: client, Proto: "tcp", Port: 22, Why: "the SSH session this fix runs under"}}, ""},
+		{"ssh on 2222", "::ffff:203.0.113.9 50022 192.0.2.1 2222", []fwtable.Keep{{Source: client, Proto: "tcp", Port: 2222, Why: "the SSH session this fix runs under"}},
+			"this SSH session (from 203.0.113.9 to port 2222/tcp) is not among the baseline's allowed services: it is kept open for 203.0.113.9 only, and new sessions to that port will be dropped"},
+		{"garbage", "203.0.113.9; rm -rf /", nil, `SSH_CONNECTION "203.0.113.9; rm -rf /" is not "CLIENT PORT SERVER PORT": no SSH session is kept open specially; the allowed services decide`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, warn := nftposture.BuildSpec(b, tt.conn)
+			want := fwtable.Spec{Allowed: []fwtable.Service{{Proto: "tcp", From: 22, To: 22}}, Keep: tt.keep, Log: true}
+			if diff := cmp.Diff(want, spec, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("BuildSpec(%q) (-want +got):\n%s", tt.conn, diff)
+			}
+			if warn != tt.warn {
+				t.Errorf("BuildSpec(%q) warn = %q, want %q", tt.conn, warn, tt.warn)
+			}
+		})
+	}
+}
+
+func TestFixAndRollback(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	k := &fakeKernel{Analysis: ruleset.Analysis{Families: accepting()}}
+	var warned []string
+	env := map[string]string{"SSH_CONNECTION": "203.0.113.9 50022 192.0.2.1 22"}
+	p := nftposture.New(root, osinfo, k, nftposture.Options{Getenv: func(k string) string { return env[k] }, Warn: func(s string) { warned = append(warned, s) }})
+	e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+	saver := &memSaver{}
+	fr, err := e.Fix(context.Background(), request(t, ""), false, saver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.ExitCode() != 0 || len(fr.Applied) != 1 || fr.Applied[0].Key != nftposture.KeyTable {
+		t.Fatalf("Fix() = exit %d, applied %+v, after %+v; want exit 0 and one table change", fr.ExitCode(), fr.Applied, fr.After)
+	}
+	if len(k.Writes) != 1 || len(k.Writes[0].Keep) != 1 || len(warned) != 0 {
+		t.Errorf("Fix() wrote %+v, warned %q; want one table keeping the SSH session, no warning", k.Writes, warned)
+	}
+	if fr.Applied[0].From != `{"absent":true}` {
+		t.Errorf("Fix() change From = %s, want the snapshot of an absent table", fr.Applied[0].From)
+	}
+	// A second fix has nothing to do.
+	fr, _ = e.Fix(context.Background(), request(t, ""), false, saver)
+	if len(fr.Planned) != 0 || fr.ExitCode() != 0 {
+		t.Errorf("second Fix() planned %+v, exit %d; want nothing, 0", fr.Planned, fr.ExitCode())
+	}
+	res, err := e.Rollback(context.Background(), saver.saved)
+	if err != nil || len(res) != 1 || res[0].Error != "" {
+		t.Fatalf("Rollback() = %+v, %v; want one restored change", res, err)
+	}
+	if k.Table != nil {
+		t.Errorf("after Rollback() the table is %+v, want it absent again", k.Table)
+	}
+}
+
+type memSaver struct{ saved []posture.Change }
+
+func (m *memSaver) Save(c []posture.Change) (string, error) { m.saved = c; return "b1", nil }
+
+func TestApplyVerifies(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	spec, _ := json.Marshal(fwtable.Spec{Allowed: []fwtable.Service{{Proto: "tcp", From: 22, To: 22}}, Log: true})
+	c := posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, From: `{"absent":true}`, To: string(spec)}
+	for _, tt := range []struct {
+		name string
+		k    *fakeKernel
+		want string
+	}{
+		{"write refused", &fakeKernel{WriteErr: syscall.EPERM}, "write table inet firewarden_posture: operation not permitted"},
+		{"not exact", &fakeKernel{Inexact: true}, "table inet firewarden_posture was written but the kernel holds something else"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := nftposture.New(root, osinfo, tt.k, nftposture.Options{}).Apply(context.Background(), c)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Apply() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	p := nftposture.New(host.Root{}, host.OS{Kind: host.Linux}, &fakeKernel{}, nftposture.Options{})
+	for _, tt := range []struct {
+		name string
+		c    posture.Change
+		want string // "" valid
+	}{
+		{"snapshot absent", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":true}`}, ""},
+		{"snapshot data fwtable cannot decode", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":false,"data":"AAEC"}`}, "damaged firewall table snapshot"},
+		{"spec", posture.Change{Check: nftposture.IDStealth, Key: nftposture.KeyTable, To: `{"allowed":[{"proto":"tcp","from":22,"to":22}],"icmp_echo":false,"log":true}`}, ""},
+		{"truncated", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":fal`}, "the saved table is not JSON"},
+		{"absent with data", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"absent":true,"data":"AAEC"}`}, "absent must go with no data"},
+		{"bad proto", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"allowed":[{"proto":"icmp","from":22,"to":22}]}`}, `service proto "icmp" is not tcp or udp`},
+		{"unknown field", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{"allowed":[],"flush_all":true}`}, "unknown field"},
+		{"neither", posture.Change{Check: nftposture.IDEnabled, Key: nftposture.KeyTable, To: `{}`}, "neither a table nor a snapshot"},
+		{"other key", posture.Change{Check: nftposture.IDEnabled, Key: "alf.stealth", To: `{}`}, "unknown setting"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Validate(tt.c)
+			if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate(%s) = %v, want %q", tt.c.To, err, tt.want)
+			}
+		})
+	}
+}
+
+// A session kept open on a port the baseline does not allow is warned about at the fix and does
+// not fail linux.firewall.allowed afterwards; another source on that port would.
+func TestKeptSession(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	k := &fakeKernel{}
+	var warned []string
+	env := map[string]string{"SSH_CONNECTION": "203.0.113.9 50022 192.0.2.1 2222"}
+	p := nftposture.New(root, osinfo, k, nftposture.Options{Getenv: func(k string) string { return env[k] }, Warn: func(s string) { warned = append(warned, s) }})
+	e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+	fr, err := e.Fix(context.Background(), request(t, ""), false, &memSaver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr.ExitCode() != 0 || len(warned) != 1 {
+		t.Errorf("Fix() = exit %d, after %+v, warned %q; want exit 0 and one warning", fr.ExitCode(), fr.After, warned)
+	}
+	k.Analysis.Families[0].Open = append(k.Analysis.Families[0].Open, ruleset.Open{Proto: "tcp", From: 2222, To: 2222, Sources: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/32")}, By: nfttest.TableRule})
+	got := p.Evaluate(context.Background(), request(t, ""))
+	want := "2222/tcp from 198.51.100.1/32 is open beyond the baseline over ipv4 (rule inet firewarden_posture input handle 9, owner firewarden); kept open by firewarden's table beyond the baseline, as warned at the fix: 2222/tcp from 203.0.113.9 (the SSH session this fix runs under)"
+	if got[3].Detail != want {
+		t.Errorf("Evaluate() allowed Detail = %q, want %q", got[3].Detail, want)
+	}
+}
+
+// --take-over makes a failing check of a ufw-owned firewall fixable; a compliant one stays
+// managed either way.
+func TestTakeOver(t *testing.T) {
+	files := map[string]string{nftposture.UFWConf: "ENABLED=yes\n"}
+	for _, tt := range []struct {
+		name     string
+		takeOver bool
+		want     verdict
+	}{
+		{"without", false, verdict{posture.Fail, true, false}},
+		{"with", true, verdict{posture.Fail, true, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, osinfo := linuxRoot(t, files)
+			k := &fakeKernel{}
+			p := nftposture.New(root, osinfo, k, nftposture.Options{TakeOver: tt.takeOver})
+			got := verdicts(p.Evaluate(context.Background(), request(t, "")))
+			if got[nftposture.IDEnabled] != tt.want {
+				t.Errorf("Evaluate() enabled = %+v, want %+v", got[nftposture.IDEnabled], tt.want)
+			}
+			e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+			fr, err := e.Fix(context.Background(), request(t, ""), false, &memSaver{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wrote := len(k.Writes) == 1; wrote != tt.takeOver {
+				t.Errorf("Fix() wrote the table = %v, want %v", wrote, tt.takeOver)
+			}
+			if tt.takeOver && fr.After.Results[0].Status != posture.Managed {
+				t.Errorf("after Fix() --take-over enabled = %s, want managed (ufw still owns the host)", fr.After.Results[0].Status)
+			}
+		})
+	}
+}
+
+// An allowed service behind a ban set ("anywhere but") still answers, and is not excess.
+func TestAllowedBehindBanSet(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
+	ssh := ruleset.Open{Proto: "tcp", From: 22, To: 22, Except: []netip.Prefix{netip.MustParsePrefix("192.0.2.9/32")}, By: nftAcc}
+	k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: families(drop, drop, ssh)}}
+	got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, ""))
+	if got[3].Status != posture.Pass || got[3].Actual != "22/tcp from anywhere but 192.0.2.9/32" {
+		t.Errorf("Evaluate() allowed = %s %q (%s), want pass showing the exception", got[3].Status, got[3].Actual, got[3].Detail)
+	}
+}
