@@ -733,7 +733,7 @@ func (nm names) unnamedSource(v6 bool) netip.Addr {
 	}
 	var named addrSet
 	for _, s := range nm.srcNamed {
-		named = append(named, addrRange{s.lo, s.hi})
+		named = append(named, addrRange(s))
 	}
 	named = append(named, loopbackRange(v6)).normalise()
 	if !named.contains(cand) {
