@@ -160,7 +160,7 @@ func (a *analyser) tables() []Table {
 		tb := Table{Family: t.Family, Name: t.Name, Owner: a.owners[t]}
 		for _, c := range t.Chains {
 			if c.Hook != "" {
-				tb.BaseChains = append(tb.BaseChains, fmt.Sprintf("%s (%s, %s, priority %d, policy %s)", c.Name, c.Hook, c.Type, c.Priority, c.Policy))
+				tb.BaseChains = append(tb.BaseChains, fmt.Sprintf("%s (hook %s, type %s, priority %d, policy %s)", c.Name, c.Hook, c.Type, c.Priority, c.Policy))
 			}
 		}
 		out = append(out, tb)
