@@ -133,6 +133,10 @@ func (f field) raw(p *pkt) ([]byte, vstat, string) {
 			return b, vKnown, ""
 		case metaIIF:
 			return u32n(p.iif), vKnown, ""
+		case 5: // oif: a packet on its way in has no output device; the kernel loads 0
+			return u32n(0), vKnown, ""
+		case 7: // oifname: likewise, an empty name
+			return make([]byte, 16), vKnown, ""
 		case metaIIFType:
 			return u16n(1), vKnown, "" // ARPHRD_ETHER: not loopback
 		case metaPktType:
