@@ -92,6 +92,7 @@ type Table struct {
 	Family     string   `json:"family"`
 	Name       string   `json:"name"`
 	Owner      string   `json:"owner"`
+	Dormant    bool     `json:"dormant,omitempty"`     // flags dormant: its chains see no packets
 	BaseChains []string `json:"base_chains,omitempty"` // "input (hook input, type filter, priority 0, policy drop)"
 }
 
