@@ -77,7 +77,7 @@ func newAnalyser(rs *Ruleset) *analyser {
 				reorder(cr.steps)
 				a.compiled[ch] = append(a.compiled[ch], cr)
 			}
-			if stage, ok := inboundStage(t.Family, ch.Hook); ok {
+			if stage, ok := inboundStage(t.Family, ch.Hook); ok && !t.Dormant {
 				a.bases = append(a.bases, baseChain{t: t, c: ch, stage: stage, order: i})
 			}
 		}
@@ -157,10 +157,10 @@ func (a *analyser) tables() []Table {
 		return out
 	}
 	for _, t := range a.rs.Tables {
-		tb := Table{Family: t.Family, Name: t.Name, Owner: a.owners[t]}
+		tb := Table{Family: t.Family, Name: t.Name, Owner: a.owners[t], Dormant: t.Dormant}
 		for _, c := range t.Chains {
 			if c.Hook != "" {
-				tb.BaseChains = append(tb.BaseChains, fmt.Sprintf("%s (%s, %s, priority %d, policy %s)", c.Name, c.Hook, c.Type, c.Priority, c.Policy))
+				tb.BaseChains = append(tb.BaseChains, fmt.Sprintf("%s (hook %s, type %s, priority %d, policy %s)", c.Name, c.Hook, c.Type, c.Priority, c.Policy))
 			}
 		}
 		out = append(out, tb)
@@ -733,7 +733,7 @@ func (nm names) unnamedSource(v6 bool) netip.Addr {
 	}
 	var named addrSet
 	for _, s := range nm.srcNamed {
-		named = append(named, addrRange{s.lo, s.hi})
+		named = append(named, addrRange(s))
 	}
 	named = append(named, loopbackRange(v6)).normalise()
 	if !named.contains(cand) {

@@ -92,7 +92,8 @@ type Table struct {
 	Family     string   `json:"family"`
 	Name       string   `json:"name"`
 	Owner      string   `json:"owner"`
-	BaseChains []string `json:"base_chains,omitempty"` // "input (filter, priority 0, policy drop)"
+	Dormant    bool     `json:"dormant,omitempty"`     // flags dormant: its chains see no packets
+	BaseChains []string `json:"base_chains,omitempty"` // "input (hook input, type filter, priority 0, policy drop)"
 }
 
 // Note is something in the ruleset the analysis does not model (an expression, a chain type,

@@ -541,3 +541,42 @@ func DecodeChainMessage(b []byte) (family byte, table string, c *Chain, err erro
 	}
 	return family, table, c, nil
 }
+
+// DecodeTableMessage decodes the payload of one NFT_MSG_NEWTABLE netlink message: the table's
+// family, name and whether it is dormant (NFTA_TABLE_FLAGS bit NFT_TABLE_F_DORMANT).
+func DecodeTableMessage(b []byte) (*TableDef, error) {
+	if len(b) < 4 {
+		return nil, errors.New("table message shorter than its nfgenmsg header")
+	}
+	as, err := attrs(b[4:])
+	if err != nil {
+		return nil, err
+	}
+	t := &TableDef{Family: familyName(b[0])}
+	for _, a := range as {
+		switch a.typ {
+		case 1: // NFTA_TABLE_NAME
+			t.Name = cstr(a.data)
+		case 2: // NFTA_TABLE_FLAGS
+			f, err := be32(a.data)
+			if err != nil {
+				return nil, fmt.Errorf("table flags: %w", err)
+			}
+			t.Dormant = f&1 != 0
+		}
+	}
+	if t.Name == "" {
+		return nil, errors.New("table without a name")
+	}
+	return t, nil
+}
+
+// familyNumber is the NFPROTO_* number of a family name (familyName's inverse).
+func familyNumber(name string) byte {
+	for f := 0; f < 256; f++ {
+		if familyName(byte(f)) == name {
+			return byte(f)
+		}
+	}
+	return 0
+}

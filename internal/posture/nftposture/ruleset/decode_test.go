@@ -144,3 +144,44 @@ func FuzzDecodeChainMessage(f *testing.F) {
 		}
 	})
 }
+
+func encodeTable(family byte, name string, flags uint32) []byte {
+	var e enc
+	e.str(1, name).u32(2, flags)
+	return append([]byte{family, 0, 0, 0}, e.b...)
+}
+
+func TestDecodeTableMessage(t *testing.T) {
+	tests := []struct {
+		b    []byte
+		want *TableDef
+	}{
+		{encodeTable(1, "filter", 0), &TableDef{Family: "inet", Name: "filter"}},
+		{encodeTable(10, "off", 1), &TableDef{Family: "ip6", Name: "off", Dormant: true}},
+		{encodeTable(5, "edge", 2), &TableDef{Family: "netdev", Name: "edge"}},
+	}
+	for _, tt := range tests {
+		got, err := DecodeTableMessage(tt.b)
+		if err != nil {
+			t.Errorf("DecodeTableMessage(%s) error: %v", tt.want.Name, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("DecodeTableMessage(%s) mismatch (-want +got):\n%s", tt.want.Name, diff)
+		}
+	}
+	if _, err := DecodeTableMessage([]byte{1, 0, 0, 0}); err == nil {
+		t.Error("DecodeTableMessage(no name) = nil error, want one")
+	}
+}
+
+// FuzzDecodeTableMessage decodes arbitrary table messages: no panic.
+func FuzzDecodeTableMessage(f *testing.F) {
+	f.Add(encodeTable(1, "filter", 0))
+	f.Add(encodeTable(10, "off", 1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if td, err := DecodeTableMessage(b); err == nil && td.Name == "" {
+			t.Fatal("DecodeTableMessage accepted a table without a name")
+		}
+	})
+}

@@ -17,6 +17,9 @@ func Format(rs *Ruleset) string {
 	for _, t := range rs.Tables {
 		c := newCompiler(t)
 		fmt.Fprintf(&b, "table %s %s { # owner %s\n", t.Family, t.Name, OwnerOf(t))
+		if t.Dormant {
+			b.WriteString("\tflags dormant\n")
+		}
 		for _, s := range t.Sets {
 			if s.Anonymous {
 				continue

@@ -12,8 +12,10 @@ type Ruleset struct {
 type TableDef struct {
 	Family string // "ip", "ip6", "inet", "arp", "bridge", "netdev"
 	Name   string
-	Chains []*Chain
-	Sets   []*Set
+	// Dormant tables (flags dormant) are kept by the kernel but their chains see no packets.
+	Dormant bool
+	Chains  []*Chain
+	Sets    []*Set
 }
 
 // Chain is a base chain (Hook set) or a regular chain (Hook "").

@@ -23,16 +23,23 @@ func Read(netnsFd int) (*Ruleset, error) {
 	if err != nil {
 		return nil, wrapErr("open nftables netlink", err)
 	}
-	tables, err := c.ListTables()
+	msgs, err := dump(netnsFd, unix.NFT_MSG_GETTABLE, "tables")
 	if err != nil {
-		return nil, wrapErr("list nftables tables", err)
+		return nil, err
 	}
 	rs := &Ruleset{}
 	byKey := map[string]*TableDef{}
-	for _, t := range tables {
-		td := &TableDef{Family: familyName(byte(t.Family)), Name: t.Name}
+	for _, m := range msgs {
+		if m.Header.Type&0xff != unix.NFT_MSG_NEWTABLE {
+			continue
+		}
+		td, err := DecodeTableMessage(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("decode an nftables table: %w", err)
+		}
 		rs.Tables = append(rs.Tables, td)
 		byKey[td.Family+" "+td.Name] = td
+		t := &nftables.Table{Name: td.Name, Family: nftables.TableFamily(familyNumber(td.Family))}
 		sets, err := c.GetSets(t)
 		if err != nil {
 			return nil, wrapErr(fmt.Sprintf("list the sets of table %s %s", td.Family, td.Name), err)

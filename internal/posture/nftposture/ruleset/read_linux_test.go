@@ -115,3 +115,18 @@ func TestKernelCounter(t *testing.T) {
 		t.Errorf("Read(counter.nft) counter = %+v, want 3 packets, 87 bytes", got)
 	}
 }
+
+func TestKernelDormant(t *testing.T) {
+	fd := loadNFT(t, "dormant.nft")
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	a := Analyse(rs)
+	if len(a.Tables) != 1 || !a.Tables[0].Dormant || a.Filtering || a.Families[0].Unmatched.Verdict != Accept {
+		t.Errorf("Analyse(dormant.nft) = tables %+v, filtering %v, unmatched %s; want one dormant table, false, accept", a.Tables, a.Filtering, a.Families[0].Unmatched.Verdict)
+	}
+	if f := Format(rs); !strings.Contains(f, "flags dormant") {
+		t.Errorf("Format(dormant.nft) lacks the flag:\n%s", f)
+	}
+}
