@@ -23,8 +23,11 @@ import (
 // destination address, marks, unknown expressions) are Notes; such a rule is taken when it
 // accepts and skipped when it drops, so that what is reported open is never less than what
 // is.
-func Analyse(rs *Ruleset) Analysis {
+func Analyse(rs *Ruleset) Analysis { return analyse(rs, maxWork) }
+
+func analyse(rs *Ruleset, limit int) Analysis {
 	a := newAnalyser(rs)
+	a.limit = limit
 	out := Analysis{Tables: a.tables(), Filtering: a.filtering()}
 	out.Families = []Family{a.family(false), a.family(true)}
 	out.Notes = a.notes
@@ -48,7 +51,15 @@ type analyser struct {
 	bases    []baseChain
 	notes    []Note
 	noteSeen map[Note]bool
+	work     int // rule evaluations so far, against limit
+	limit    int
+	overCap  bool
 }
+
+// maxWork caps the rule evaluations of one analysis, so that a hostile or pathological
+// ruleset (many lookups of concatenations in one rule, deep jumps that split every flow)
+// cannot take unbounded time or memory; past it the rest is passed over, with a Note.
+const maxWork = 20_000_000
 
 func newAnalyser(rs *Ruleset) *analyser {
 	a := &analyser{rs: rs, owners: map[*TableDef]string{}, compiled: map[*Chain][]*crule{},
@@ -149,7 +160,7 @@ func (a *analyser) tables() []Table {
 		tb := Table{Family: t.Family, Name: t.Name, Owner: a.owners[t]}
 		for _, c := range t.Chains {
 			if c.Hook != "" {
-				tb.BaseChains = append(tb.BaseChains, fmt.Sprintf("%s (%s, %s, priority %d, policy %s)", c.Name, c.Hook, c.Type, c.Priority, c.Policy))
+				tb.BaseChains = append(tb.BaseChains, fmt.Sprintf("%s (hook %s, type %s, priority %d, policy %s)", c.Name, c.Hook, c.Type, c.Priority, c.Policy))
 			}
 		}
 		out = append(out, tb)
@@ -164,6 +175,14 @@ func (a *analyser) filtering() bool {
 		}
 	}
 	return false
+}
+
+// capped notes, once, that the work cap was reached at w.
+func (a *analyser) capped(w Where) {
+	if !a.overCap {
+		a.overCap = true
+		a.note(w, fmt.Sprintf("the ruleset needs more than %d rule evaluations to analyse: the rest was passed over, the results are incomplete", a.limit))
+	}
 }
 
 func (a *analyser) note(w Where, what string) {
@@ -267,6 +286,11 @@ func (a *analyser) runChain(c *Chain, flows []flow, p *pkt, depth int) chainResu
 	}
 	for _, cr := range a.compiled[c] {
 		if len(flows) == 0 {
+			break
+		}
+		a.work += len(flows)
+		if a.work > a.limit {
+			a.capped(a.where(c, cr.rule.Handle))
 			break
 		}
 		var next []flow
@@ -425,6 +449,11 @@ func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flo
 			continue
 		}
 		var next []flow
+		a.work += len(rest)
+		if a.work > a.limit {
+			a.capped(w)
+			break
+		}
 		for _, r := range rest {
 			inP, inS := r.ports.intersect(ports), r.srcs.intersect(srcs)
 			if inP.empty() || inS.empty() {
@@ -704,7 +733,7 @@ func (nm names) unnamedSource(v6 bool) netip.Addr {
 	}
 	var named addrSet
 	for _, s := range nm.srcNamed {
-		named = append(named, addrRange{s.lo, s.hi})
+		named = append(named, addrRange(s))
 	}
 	named = append(named, loopbackRange(v6)).normalise()
 	if !named.contains(cand) {

@@ -361,6 +361,15 @@ func TestAnalyse(t *testing.T) {
 			},
 		},
 		{
+			name: "an inbound packet has no output interface",
+			rs: &Ruleset{Tables: []*TableDef{inet("f", base("input", "input", 0, "accept",
+				rule(1, []Expr{Meta{Key: 7, DReg: 1}, Cmp{Op: 0, SReg: 1, Data: []byte("docker0\x00")}}, drop()),
+				rule(2, []Expr{Meta{Key: 5, DReg: 1}, Cmp{Op: 1, SReg: 1, Data: u32n(0)}}, drop()),
+			))}},
+			keep: []string{"ipv4 tcp", "note"},
+			want: []string{"ipv4 tcp accept by f/input#policy"},
+		},
+		{
 			name: "fib daddr type local holds",
 			rs: &Ruleset{Tables: []*TableDef{inet("f", base("input", "input", 0, "accept",
 				rule(1, []Expr{Fib{DReg: 1, Result: 3, Flags: 2}, Cmp{Op: 1, SReg: 1, Data: u32n(2)}}, drop()),

@@ -92,7 +92,7 @@ type Table struct {
 	Family     string   `json:"family"`
 	Name       string   `json:"name"`
 	Owner      string   `json:"owner"`
-	BaseChains []string `json:"base_chains,omitempty"` // "input (filter, priority 0, policy drop)"
+	BaseChains []string `json:"base_chains,omitempty"` // "input (hook input, type filter, priority 0, policy drop)"
 }
 
 // Note is something in the ruleset the analysis does not model (an expression, a chain type,

@@ -119,3 +119,16 @@ func TestLargeRuleset(t *testing.T) {
 		t.Errorf("Analyse(large) opens %d tcp ports, %d udp ports, ssh from %d prefixes; want %d, %d, 100", tcp, udp, ssh, wantTCP, wantUDP)
 	}
 }
+
+func TestWorkCap(t *testing.T) {
+	a := analyse(largeRuleset(100, false), 50)
+	n := 0
+	for _, note := range a.Notes {
+		if strings.Contains(note.What, "needs more than 50 rule evaluations") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("analyse(100 rules, cap 50) notes = %q, want one saying the cap was reached", only(summary(a), "note"))
+	}
+}

@@ -133,6 +133,10 @@ func (f field) raw(p *pkt) ([]byte, vstat, string) {
 			return b, vKnown, ""
 		case metaIIF:
 			return u32n(p.iif), vKnown, ""
+		case 5: // oif: a packet on its way in has no output device; the kernel loads 0
+			return u32n(0), vKnown, ""
+		case 7: // oifname: likewise, an empty name
+			return make([]byte, 16), vKnown, ""
 		case metaIIFType:
 			return u16n(1), vKnown, "" // ARPHRD_ETHER: not loopback
 		case metaPktType:
@@ -254,7 +258,7 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 			known = [][2]uint32{{0, 1}, {9, 10}}
 			host = [2]uint32{16, 20}
 		}
-		if hi > uint32(len(h)) || lo < 0 {
+		if hi > uint32(len(h)) {
 			return nil, vAttacker, ""
 		}
 		if lo < host[1] && hi > host[0] {
@@ -350,7 +354,6 @@ type step struct {
 	verdict Jump
 	text    string
 	note    string // stOther: what was not modelled
-	inexact bool   // stLimit on a verdict rule etc.: may or may not hold
 }
 
 // vmapStep is a verdict map lookup: the verdict of the element the field matches.
@@ -557,7 +560,7 @@ func (c *compiler) compile(r *Rule) *crule {
 			cd := c.lookupCond(f, s, ix, e.Invert)
 			cr.steps = append(cr.steps, step{kind: stCond, cond: cd, text: cd.text})
 		case Counter:
-			cr.steps = append(cr.steps, step{kind: stCounter, text: "counter"})
+			cr.steps = append(cr.steps, step{kind: stCounter, text: fmt.Sprintf("counter packets %d bytes %d", e.Packets, e.Bytes)})
 		case Log:
 			t := "log"
 			if e.Prefix != "" {
@@ -779,7 +782,7 @@ func multicastDaddr(f field, d []byte) bool {
 		return false
 	}
 	first := d[0]
-	if f.mask != nil && len(f.mask) > 0 {
+	if len(f.mask) > 0 {
 		first &= f.mask[0]
 	}
 	switch {
@@ -908,7 +911,7 @@ func ivPorts(iv setIv, f field) portSet {
 	}
 	lo := binary.BigEndian.Uint16(iv.lo)
 	hi := uint16(65535)
-	if iv.hi != nil && len(iv.hi) >= 2 {
+	if len(iv.hi) >= 2 {
 		hi = binary.BigEndian.Uint16(iv.hi)
 	}
 	if lo > hi {

@@ -31,6 +31,7 @@ func decodeTable() []*Rule {
 		rule(19, []Expr{Bitwise{SReg: 1, DReg: 1, Len: 4, Op: 1, Data: u32n(8)}}),
 		{Handle: 20, Comment: "allow ssh", Exprs: append(tcpDport(22), accept()...)},
 		rule(21, []Expr{Payload{Base: 2, Offset: 2, Len: 2, DReg: 1}, Lookup{Set: "__map0", SReg: 1, HasDReg: true}}),
+		rule(22, nfproto(false), []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, Payload{Base: 2, Offset: 2, Len: 2, DReg: 9}, Lookup{Set: "pairs", SReg: 1}}, accept()),
 	}
 }
 
@@ -88,6 +89,7 @@ func FuzzDecodeRuleMessage(f *testing.F) {
 			Sets: []*Set{
 				{Name: "web", KeyLen: 2, Elements: []Element{{Key: be16(80)}}},
 				{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, KeyLen: 2, Elements: []Element{{Key: be16(22), Verdict: &Jump{Code: VerdictAccept}}}},
+				{Name: "pairs", Concat: true, KeyLen: 8, Elements: []Element{{Key: []byte{10, 0, 0, 1, 0, 22, 0, 0}}, {Key: []byte{10, 0, 0, 0, 0, 80, 0, 0}, KeyEnd: []byte{10, 0, 0, 255, 0, 81, 0, 0}}}},
 			},
 			Chains: []*Chain{
 				base("input", "input", 0, "drop", r),

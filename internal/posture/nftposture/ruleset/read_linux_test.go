@@ -4,10 +4,14 @@ package ruleset
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"net"
+	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/firewarden/firewarden/internal/netnstest"
 	"github.com/google/go-cmp/cmp"
 
 	"golang.org/x/sys/unix"
@@ -73,4 +77,41 @@ func TestKernelSets(t *testing.T) {
 	}
 	goldenText(t, "sets.txt", Format(rs))
 	golden(t, "sets", Analyse(rs))
+}
+
+func TestKernelCounter(t *testing.T) {
+	fd := loadNFT(t, "counter.nft")
+	err := netnstest.InNetNS(fd, func() error {
+		if out, err := exec.Command(netnstest.IPPath(t), "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link set lo up: %v: %s", err, out)
+		}
+		l, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		for range 3 {
+			if _, err := l.WriteTo([]byte("x"), l.LocalAddr()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Read(fd)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	var got *Counter
+	for _, e := range rs.Tables[0].Chains[0].Rules[0].Exprs {
+		if c, ok := e.(Counter); ok {
+			got = &c
+		}
+	}
+	// Three datagrams of one byte: 29 bytes each on the wire (20 IP + 8 UDP + 1).
+	if got == nil || got.Packets != 3 || got.Bytes != 3*29 {
+		t.Errorf("Read(counter.nft) counter = %+v, want 3 packets, 87 bytes", got)
+	}
 }

@@ -149,12 +149,14 @@ func openFor(a Analysis, port uint16, src netip.Addr) bool {
 			continue
 		}
 		if o.Sources == nil {
+			excluded := false
 			for _, p := range o.Except {
-				if p.Contains(src) {
-					return false
-				}
+				excluded = excluded || p.Contains(src)
 			}
-			return true
+			if !excluded {
+				return true
+			}
+			continue
 		}
 		for _, p := range o.Sources {
 			if p.Contains(src) {

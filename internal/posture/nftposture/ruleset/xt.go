@@ -266,8 +266,8 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			if p.l4 != l4 {
 				return tFalse, ""
 			}
+			// An echo request has code 0: it is in [clo, chi] when clo is 0.
 			m := (typ == 0xff || typ == p.icmpType) && clo == 0
-			_ = chi
 			return boolTri(m != inv), ""
 		}
 		return condStep(cd)
