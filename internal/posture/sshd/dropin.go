@@ -142,6 +142,37 @@ func removeDropIn(r host.Root) error {
 	return syncDir(d, path.Dir(dropInRel))
 }
 
+// removeEmptyDropInDir removes sshd_config.d when it is an empty directory, as a fix that made it
+// found it absent; anything else there is left alone.
+func removeEmptyDropInDir(r host.Root) error {
+	d, err := openSSHDir(r)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dir := path.Dir(dropInRel)
+	fi, err := d.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil || !fi.IsDir() {
+		return err
+	}
+	f, err := d.Open(dir)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(1)
+	f.Close()
+	if len(names) > 0 || err != nil && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err := d.Remove(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", path.Join(sshDir, dir), err)
+	}
+	return syncDir(d, ".")
+}
+
 // syncDir makes a rename or removal in dir durable.
 func syncDir(d *os.Root, dir string) error {
 	f, err := d.Open(dir)

@@ -63,6 +63,8 @@ var watched = map[string]bool{
 	"challengeresponseauthentication": true,
 	"permitrootlogin":                 true,
 	"usepam":                          true,
+	"permitemptypasswords":            true,
+	"authenticationmethods":           true,
 }
 
 // Scan reads the sshd configuration at the system path main under root and the files it Includes.
@@ -74,23 +76,44 @@ var watched = map[string]bool{
 func Scan(root host.Root, main string) Scanned {
 	s := &scanner{root: root}
 	s.file(main, 0, "", "")
+	if s.more > 0 {
+		s.out.Problems = append(s.out.Problems, fmt.Sprintf("and %d more", s.more))
+	}
 	return s.out
 }
 
 type scanner struct {
 	root host.Root
 	out  Scanned
+	full bool // the file cap was reached: nothing more is read
+	more int  // problems beyond maxProblems, counted only
+}
+
+// maxProblems caps Scanned.Problems: a configuration that Includes itself a thousand times per
+// line must not cost a thousand messages per file.
+const maxProblems = 20
+
+func (s *scanner) problem(format string, args ...any) {
+	if len(s.out.Problems) < maxProblems {
+		s.out.Problems = append(s.out.Problems, fmt.Sprintf(format, args...))
+		return
+	}
+	s.more++
 }
 
 // file reads one configuration file. match is the Match criteria in force at the Include that
 // named it ("" for the main file or a global Include); from is that Include's file:line.
 func (s *scanner) file(sys string, depth int, match, from string) {
+	if s.full {
+		return
+	}
 	if depth > maxIncludeDepth {
-		s.out.Problems = append(s.out.Problems, fmt.Sprintf("%s: not read, Includes nest deeper than %d (from %s)", sys, maxIncludeDepth, from))
+		s.problem("%s: not read, Includes nest deeper than %d (from %s)", sys, maxIncludeDepth, from)
 		return
 	}
 	if len(s.out.Files) >= maxConfigFiles {
-		s.out.Problems = append(s.out.Problems, fmt.Sprintf("%s: not read, more than %d configuration files (from %s)", sys, maxConfigFiles, from))
+		s.problem("%s and any later file: not read, more than %d configuration files (from %s)", sys, maxConfigFiles, from)
+		s.full = true
 		return
 	}
 	data, err := readCapped(s.root.Path(sys), maxConfigBytes)
@@ -100,11 +123,11 @@ func (s *scanner) file(sys string, depth int, match, from string) {
 		if from != "" {
 			where += " (included from " + from + ")"
 		}
-		s.out.Problems = append(s.out.Problems, fmt.Sprintf("%s: not read: %v", where, err))
+		s.problem("%s: not read: %v", where, err)
 		return
 	}
 	n := 0
-	for len(data) > 0 {
+	for len(data) > 0 && !s.full {
 		var line []byte
 		line, data, _ = bytes.Cut(data, []byte{'\n'})
 		n++
@@ -122,6 +145,10 @@ func (s *scanner) file(sys string, depth int, match, from string) {
 				match = "(no criteria)"
 			}
 		case lk == "include":
+			if depth+1 > maxIncludeDepth {
+				s.problem("%s:%d: Include not followed, Includes nest deeper than %d", sys, n, maxIncludeDepth)
+				continue
+			}
 			for _, pat := range args {
 				s.include(pat, depth, match, fmt.Sprintf("%s:%d", sys, n))
 			}
@@ -157,10 +184,13 @@ func (s *scanner) include(pat string, depth int, match, from string) {
 	}
 	matches, err := filepath.Glob(hostPat)
 	if err != nil {
-		s.out.Problems = append(s.out.Problems, fmt.Sprintf("%s: Include %q is not a valid pattern: %v", from, pat, err))
+		s.problem("%s: Include %q is not a valid pattern: %v", from, pat, err)
 		return
 	}
 	for _, m := range matches {
+		if s.full {
+			return
+		}
 		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
 			continue
 		}

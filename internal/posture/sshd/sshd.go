@@ -17,6 +17,7 @@ package sshd
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,8 @@ const (
 	sshdPath   = "/usr/sbin/sshd"
 	mainConfig = "/etc/ssh/sshd_config"
 	// DropIn is the one file a fix writes (and the Key of its Change).
-	DropIn = "/etc/ssh/sshd_config.d/00-firewarden.conf"
+	DropIn    = "/etc/ssh/sshd_config.d/00-firewarden.conf"
+	dropInDir = "/etc/ssh/sshd_config.d"
 	// includeLine is the line sshd_config needs for DropIn to be read, as Debian ships it.
 	includeLine = "Include /etc/ssh/sshd_config.d/*.conf"
 )
@@ -46,6 +48,10 @@ const (
 // strconv.Quote'd (one line in fix and rollback tables, and exact), so a quoted value can never
 // be mistaken for it.
 const absent = "absent"
+
+// absentDir is absent where sshd_config.d did not exist either (RHEL 8 ships none): a rollback
+// removes the directory the fix made, when nothing else is in it.
+const absentDir = "absent, and so was /etc/ssh/sshd_config.d"
 
 // header starts every drop-in firewarden writes; Apply verifies with sshd -T only such content.
 const header = "# Written by firewarden fix for linux.ssh.* (rollback restores the previous file).\n"
@@ -186,6 +192,19 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 		for _, w := range passwordWays(rd.eff) {
 			ways = append(ways, w.String(rd.scan))
 		}
+		// AuthenticationMethods lists the method sequences a login must complete; sshd refuses
+		// a method no sequence names before it looks at the password.
+		switch am, _ := rd.eff.Get("authenticationmethods"); {
+		case am == "" || am == "any" || len(ways) == 0:
+		case !offersPassword(am):
+			details = append(details, fmt.Sprintf("AuthenticationMethods %s offers no password method, so %s is never used", am, strings.Join(ways, " and ")))
+			ways = nil
+		default:
+			details = append(details, fmt.Sprintf("AuthenticationMethods %s: a password is asked only within these sequences", am))
+		}
+		if v, _ := rd.eff.Get("permitemptypasswords"); v == "yes" && len(ways) > 0 {
+			details = append(details, "PermitEmptyPasswords yes: an account with an empty password logs in without one (CIS 5.1.19 wants no; "+setAt(rd.scan, "permitemptypasswords")+")")
+		}
 		r.Actual = onOff(len(ways) > 0)
 		switch {
 		case *want.PasswordAuth || len(ways) == 0:
@@ -194,9 +213,9 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 			r.Status = posture.Fail
 		}
 		if len(ways) > 0 {
-			details = append(details, "passwords can be tried: "+strings.Join(ways, "; "))
+			details = append([]string{"passwords can be tried: " + strings.Join(ways, "; ")}, details...)
 		}
-		keys = []string{"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication"}
+		keys = []string{"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication", "authenticationmethods"}
 	case RootLogin:
 		v, ok := rd.eff.Get("permitrootlogin")
 		if !ok {
@@ -231,7 +250,11 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, want baseline.L
 	if len(rd.scan.Problems) > 0 {
 		details = append(details, "configuration not read, so Match blocks there are unknown: "+strings.Join(rd.scan.Problems, "; "))
 	}
-	details = append(details, p.notes...)
+	if len(p.notes) > 0 {
+		// fix prints only the table of results afterwards: say it where it is seen.
+		r.Actual += " (restart sshd)"
+		details = append(details, p.notes...)
+	}
 	r.Detail = strings.Join(details, "; ")
 }
 
@@ -280,6 +303,22 @@ func passwordWays(e Effective) []way {
 		}
 	}
 	return ways
+}
+
+// offersPassword reports whether an AuthenticationMethods value (space-separated lists of
+// comma-separated methods) names password or keyboard-interactive in any list. A device suffix
+// ("keyboard-interactive:bsdauth") still counts: which devices ask for a password is not modelled,
+// so the check errs towards fail.
+func offersPassword(am string) bool {
+	for _, list := range strings.Fields(am) {
+		for _, m := range strings.Split(list, ",") {
+			m, _, _ = strings.Cut(m, ":")
+			if m == "password" || m == "keyboard-interactive" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // normalRootLogin maps sshd's spellings to the baseline's: sshd -T before 9.x and after print
@@ -359,6 +398,9 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 		return nil, fmt.Errorf("plan %s: %w", failing[0].ID, err)
 	}
 	from := absent
+	if !p.root.Exists(dropInDir) {
+		from = absentDir
+	}
 	if had {
 		from = strconv.Quote(string(prev))
 	}
@@ -366,18 +408,34 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 		Check:    failing[0].ID,
 		Key:      DropIn,
 		From:     from,
-		To:       strconv.Quote(dropInContent(req.Baseline.Linux.SSH, rd.eff)),
+		To:       strconv.Quote(dropInContent(req.Baseline.Linux.SSH, rd.eff, req.Wants, string(prev))),
 		Commands: p.commands(),
 	}}, nil
 }
 
+// Keywords each check writes to the drop-in (lower case).
+var checkKeys = map[string][]string{
+	PasswordAuth: {"passwordauthentication", "kbdinteractiveauthentication", "challengeresponseauthentication"},
+	RootLogin:    {"permitrootlogin"},
+}
+
 // dropInContent is what the drop-in holds for baseline want, given the effective configuration
-// now: the keys of password_auth off (both names of keyboard-interactive this sshd knows), and
-// PermitRootLogin no looser than the baseline's and never looser than what is in force.
-func dropInContent(want baseline.LinuxSSH, eff Effective) string {
+// now and the drop-in's previous content prev. A check that wants selects (--only) and the
+// baseline holds strict writes its lines: password_auth off both names of keyboard-interactive
+// this sshd knows, root_login a PermitRootLogin no looser than the baseline's and never looser
+// than what is in force. Every other check keeps the lines prev had for its keys, so that a fix
+// of one check never drops what an earlier fix wrote for another.
+func dropInContent(want baseline.LinuxSSH, eff Effective, wants func(string) bool, prev string) string {
 	var b strings.Builder
 	b.WriteString(header)
-	if want.PasswordAuth != nil && !*want.PasswordAuth {
+	carry := func(id string) {
+		for line := range strings.Lines(prev) {
+			if key, _ := splitLine(line); key != "" && slices.Contains(checkKeys[id], strings.ToLower(key)) {
+				b.WriteString(strings.TrimRight(line, "\r\n") + "\n")
+			}
+		}
+	}
+	if wants(PasswordAuth) && want.PasswordAuth != nil && !*want.PasswordAuth {
 		b.WriteString("PasswordAuthentication no\n")
 		kbd, cr := eff.Has("kbdinteractiveauthentication"), eff.Has("challengeresponseauthentication")
 		if kbd || !cr {
@@ -386,8 +444,10 @@ func dropInContent(want baseline.LinuxSSH, eff Effective) string {
 		if cr {
 			b.WriteString("ChallengeResponseAuthentication no\n")
 		}
+	} else {
+		carry(PasswordAuth)
 	}
-	if want.RootLogin != "" && want.RootLogin != "yes" {
+	if wants(RootLogin) && want.RootLogin != "" && want.RootLogin != "yes" {
 		v := want.RootLogin
 		if cur, ok := eff.Get("permitrootlogin"); ok {
 			values := baseline.RootLoginValues()
@@ -396,6 +456,8 @@ func dropInContent(want baseline.LinuxSSH, eff Effective) string {
 			}
 		}
 		b.WriteString("PermitRootLogin " + v + "\n")
+	} else {
+		carry(RootLogin)
 	}
 	return b.String()
 }
@@ -417,26 +479,29 @@ func (p *Provider) Validate(c posture.Change) error {
 	if c.Key != DropIn {
 		return fmt.Errorf("%s: firewarden changes only %s", c.Key, DropIn)
 	}
-	_, _, err := decodeContent(c.To)
+	_, _, _, err := decodeContent(c.To)
 	return err
 }
 
 // Maximum drop-in content a change may carry.
 const maxDropIn = 64 << 10
 
-// decodeContent reads a Change value: absent, or a quoted file content.
-func decodeContent(v string) (content string, present bool, err error) {
-	if v == absent {
-		return "", false, nil
+// decodeContent reads a Change value: absent (noDir: absentDir), or a quoted file content.
+func decodeContent(v string) (content string, present, noDir bool, err error) {
+	switch v {
+	case absent:
+		return "", false, false, nil
+	case absentDir:
+		return "", false, true, nil
 	}
 	s, err := strconv.Unquote(v)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: the saved content %q is neither %q nor a quoted file content", DropIn, clip(v), absent)
+		return "", false, false, fmt.Errorf("%s: the saved content %q is neither %q nor a quoted file content", DropIn, clip(v), absent)
 	}
 	if len(s) > maxDropIn || strings.ContainsRune(s, 0) {
-		return "", false, fmt.Errorf("%s: the saved content is not an sshd configuration (over %d bytes or binary)", DropIn, maxDropIn)
+		return "", false, false, fmt.Errorf("%s: the saved content is not an sshd configuration (over %d bytes or binary)", DropIn, maxDropIn)
 	}
-	return s, true, nil
+	return s, true, false, nil
 }
 
 // Apply implements posture.Provider; it serves fix and rollback alike. It writes (or, for
@@ -455,29 +520,48 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 	if !p.root.Exists(sshdPath) {
 		return nil, fmt.Errorf("apply %s: no SSH server is installed (%s is absent)", c.Key, sshdPath)
 	}
-	content, present, _ := decodeContent(c.To)
+	content, present, noDir, _ := decodeContent(c.To)
 	prev, had, err := readDropIn(p.root)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", c.Key, err)
 	}
 	p.read = nil // whatever happens, the next look reads again
 	var ev []posture.Evidence
+	dirExisted := p.root.Exists(dropInDir)
 	restore := func() error {
 		if had {
 			return writeDropIn(p.root, prev)
 		}
-		return removeDropIn(p.root)
+		if err := removeDropIn(p.root); err != nil {
+			return err
+		}
+		if !dirExisted {
+			// writeDropIn made the directory (RHEL 8 ships none): leave nothing behind.
+			return removeEmptyDropInDir(p.root)
+		}
+		return nil
 	}
-	if present {
+	// Unchanged: the engine reverting a change that Apply already put back, or content in place
+	// but not in force. Nothing is written and the daemon is not reloaded; sshd -t and sshd -T
+	// still judge it.
+	unchanged := present == had && content == string(prev)
+	switch {
+	case unchanged:
+	case present:
 		err = writeDropIn(p.root, []byte(content))
-	} else {
-		err = removeDropIn(p.root)
+	default:
+		if err = removeDropIn(p.root); err == nil && noDir {
+			err = removeEmptyDropInDir(p.root)
+		}
 	}
 	if err != nil {
 		return ev, fmt.Errorf("apply %s: %w", c.Key, err)
 	}
-	after, _, _ := readDropIn(p.root)
-	ev = append(ev, posture.FileEvidence(DropIn, after, nil))
+	if present {
+		ev = append(ev, posture.FileEvidence(DropIn, []byte(content), nil))
+	} else {
+		ev = append(ev, posture.FileEvidence(DropIn, nil, fs.ErrNotExist))
+	}
 
 	test := host.Cmd{Path: sshdPath, Args: []string{"-t"}}
 	res, err := p.run.Run(ctx, test)
@@ -495,7 +579,9 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 			return ev, p.undo(restore, msg)
 		}
 	}
-	ev = append(ev, p.reload(ctx)...)
+	if !unchanged {
+		ev = append(ev, p.reload(ctx)...)
+	}
 	return ev, nil
 }
 

@@ -187,6 +187,38 @@ func TestEvaluate(t *testing.T) {
 			},
 		},
 		{
+			name: "AuthenticationMethods without a password method", b: base(ptr(false), "no"),
+			sshdT: "debian12", set: map[string]string{"authenticationmethods": "publickey publickey,hostbased", "permitrootlogin": "no"},
+			want: map[string]want{
+				PasswordAuth: {posture.Pass, "off", []string{"AuthenticationMethods publickey publickey,hostbased offers no password method, so PasswordAuthentication yes (sshd's default: no line sets it) is never used"}},
+				RootLogin:    {posture.Pass, "no", nil},
+			},
+		},
+		{
+			name: "AuthenticationMethods with a password after a key", b: base(ptr(false), "no"),
+			sshdT: "debian12", set: map[string]string{"authenticationmethods": "publickey,password", "permitrootlogin": "no"},
+			want: map[string]want{
+				PasswordAuth: {posture.Fail, "on", []string{"passwords can be tried: PasswordAuthentication yes", "AuthenticationMethods publickey,password"}},
+				RootLogin:    {posture.Pass, "no", nil},
+			},
+		},
+		{
+			name: "keyboard-interactive with a device named still counts", b: base(ptr(false), "no"),
+			sshdT: "debian12", set: map[string]string{"authenticationmethods": "keyboard-interactive:bsdauth", "kbdinteractiveauthentication": "yes", "permitrootlogin": "no"},
+			want: map[string]want{
+				PasswordAuth: {posture.Fail, "on", []string{"KbdInteractiveAuthentication yes with UsePAM yes"}},
+				RootLogin:    {posture.Pass, "no", nil},
+			},
+		},
+		{
+			name: "empty passwords named", b: base(ptr(true), "no"),
+			sshdT: "debian12", set: map[string]string{"permitemptypasswords": "yes", "permitrootlogin": "no"},
+			want: map[string]want{
+				PasswordAuth: {posture.Pass, "on", []string{"PermitEmptyPasswords yes: an account with an empty password logs in without one (CIS 5.1.19 wants no; "}},
+				RootLogin:    {posture.Pass, "no", nil},
+			},
+		},
+		{
 			name: "root login yes", b: base(nil, "forced-commands-only"),
 			sshdT: "debian12", set: map[string]string{"permitrootlogin": "yes"},
 			want: map[string]want{
@@ -203,14 +235,14 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "set by cloud-init, and Match blocks named", b: base(ptr(false), "no"),
 			files: map[string]string{
-				mainConfig: includeLine + "\nKbdInteractiveAuthentication no\nUsePAM yes\nMatch User deploy\n  PasswordAuthentication yes\nMatch Address 10.0.0.0/8\n\tPermitRootLogin yes\n",
+				mainConfig: includeLine + "\nKbdInteractiveAuthentication no\nUsePAM yes\nMatch User deploy\n  PasswordAuthentication yes\nMatch Address 10.0.0.0/8\n\tPermitRootLogin yes\nMatch Group ops\n  AuthenticationMethods any\n",
 				"/etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
 			},
 			sshdT: "debian12", set: map[string]string{"permitrootlogin": "no"},
 			want: map[string]want{
 				PasswordAuth: {posture.Fail, "on", []string{
 					"PasswordAuthentication yes (set at /etc/ssh/sshd_config.d/50-cloud-init.conf:1)",
-					"Match blocks set: /etc/ssh/sshd_config:5 (Match User deploy) PasswordAuthentication yes",
+					"Match blocks set: /etc/ssh/sshd_config:5 (Match User deploy) PasswordAuthentication yes, /etc/ssh/sshd_config:9 (Match Group ops) AuthenticationMethods any",
 				}},
 				RootLogin: {posture.Pass, "no", []string{"Match blocks set: /etc/ssh/sshd_config:7 (Match Address 10.0.0.0/8) PermitRootLogin yes"}},
 			},
