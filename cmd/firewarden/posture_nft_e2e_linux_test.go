@@ -558,3 +558,48 @@ func TestLinuxPostureNotRoot(t *testing.T) {
 		}
 	}
 }
+
+// A firewalld-shaped ruleset (table inet firewalld, rejecting what no zone allows) with its unit
+// enabled is firewalld's: enabled is managed, stealth fails (it rejects) and fix leaves it to
+// firewall-cmd.
+func TestLinuxPostureFirewalldManaged(t *testing.T) {
+	h := newNFTHost(t, map[string]string{"etc/systemd/system/multi-user.target.wants/firewalld.service": ""})
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		t.Skip("needs nft to load a firewalld-shaped ruleset: install nftables")
+	}
+	rules := fmt.Sprintf(`table inet firewalld {
+	chain filter_INPUT {
+		type filter hook input priority filter + 10; policy accept;
+		ct state established,related accept
+		iifname "lo" accept
+		tcp dport %d accept
+		reject with icmpx admin-prohibited
+	}
+}
+`, h.pair.Port)
+	cmd := exec.Command(netnstest.IPPath(t), "netns", "exec", h.pair.Server, nft, "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	res, code := h.checkJSON(t)
+	if code != 1 {
+		t.Errorf("check of the firewalld host = exit %d, want 1 (it rejects, and logs nothing)", code)
+	}
+	if r := res["linux.firewall.enabled"]; r.Status != "managed" || !strings.Contains(r.Detail, "firewalld owns the host firewall") || !strings.Contains(r.Actual, "owner firewalld") {
+		t.Errorf("check: enabled = %+v, want managed by firewalld", r)
+	}
+	if r := res["linux.firewall.stealth"]; r.Status != "fail" || !r.Managed || !strings.Contains(r.Detail, "is rejected") {
+		t.Errorf("check: stealth = %+v, want a managed failure saying it rejects", r)
+	}
+	before, _ := nftList(t, h.pair.Server)
+	r := h.run(t, nil, "fix")
+	r.want(t, "fix on a firewalld host", 1)
+	if !strings.Contains(r.stdout, "firewall-cmd") {
+		t.Errorf("fix on a firewalld host: stdout does not say to use firewall-cmd:\n%s", r.stdout)
+	}
+	if after, _ := nftList(t, h.pair.Server); after != before {
+		t.Errorf("fix without --take-over changed the ruleset:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

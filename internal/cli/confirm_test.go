@@ -74,3 +74,13 @@ func TestRevertOverdue(t *testing.T) {
 		})
 	}
 }
+
+// A dry run on Linux names the one netlink transaction and writes nothing.
+func TestFixDryRunLinux(t *testing.T) {
+	k := &nfttest.Kernel{}
+	out, _, code := runWith(t, k, "--root", linuxRoot(t), "--state-dir", t.TempDir(), "fix", "--dry-run", "--only", "linux.firewall.enabled")
+	want := "dry run: would run, in this order:\n  (no program: one nftables transaction over netlink)\n    # linux.firewall.enabled: linux.firewall.table no table firewarden_posture -> table firewarden_posture: 22/tcp, log, drop\n"
+	if code != 1 || out != want || len(k.Writes) != 0 {
+		t.Errorf("fix --dry-run = exit %d, %d writes, stdout:\n%s\nwant 1, none, and:\n%s", code, len(k.Writes), out, want)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/posture/nftposture"
 )
 
 func (a *app) backups() *posture.BackupStore {
@@ -92,6 +93,9 @@ func runFix(ctx context.Context, a *app, args []string) error {
 			for _, c := range fr.Planned {
 				for _, cmd := range c.Commands {
 					fmt.Fprintf(w, "  %s\n", cmd)
+				}
+				if len(c.Commands) == 0 && c.Key == nftposture.KeyTable {
+					fmt.Fprintln(w, "  (no program: one nftables transaction over netlink)")
 				}
 				setting := c.Check
 				if c.Key != c.Check {
