@@ -291,12 +291,13 @@ func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service, keeps []fwtabl
 	var open []string
 	seen := map[string]bool{}
 	for _, f := range a.Families {
-		for _, o := range f.Open {
-			desc := openString(o)
-			if !seen[desc] {
+		for _, o := range mergeOpen(f.Open) {
+			if desc := openString(o); !seen[desc] {
 				seen[desc] = true
 				open = append(open, desc)
 			}
+		}
+		for _, o := range f.Open {
 			if k, ok := isKeep(o, keeps); ok {
 				if d := fmt.Sprintf("%s from %s (%s)", portString(k.Proto, k.Port, k.Port), k.Source, k.Why); !slices.Contains(kept, d) {
 					kept = append(kept, d)
@@ -328,6 +329,55 @@ func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service, keeps []fwtabl
 		out = append(out, "kept open by firewarden's table beyond the baseline, as warned at the fix: "+strings.Join(kept, "; "))
 	}
 	return actual, out
+}
+
+// mergeOpen joins, for the report, the entries of one family that open the same ports on the
+// same interface to complementary sources (a kept session from 192.0.2.9 and the same port from
+// "anywhere but 192.0.2.9"): together they are open from anywhere. The comparison with the
+// baseline keeps working on the exact entries.
+func mergeOpen(opens []ruleset.Open) []ruleset.Open {
+	type key struct {
+		proto    string
+		from, to uint16
+		iif      string
+	}
+	var out []ruleset.Open
+	idx := map[key]int{}
+	for _, o := range opens {
+		k := key{o.Proto, o.From, o.To, o.IIF}
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, o)
+			continue
+		}
+		if m, ok := union(out[i], o); ok {
+			out[i] = m
+		} else {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// union returns a and b as one entry when that entry says exactly what both do: either is from
+// anywhere, or one is from anywhere but E and the other's sources cover E.
+func union(a, b ruleset.Open) (ruleset.Open, bool) {
+	anywhere := func(o ruleset.Open) bool { return o.Sources == nil && len(o.Except) == 0 }
+	covers := func(but, o ruleset.Open) bool {
+		return but.Sources == nil && len(but.Except) > 0 && o.Sources != nil && len(o.Except) == 0 && within(but.Except, o.Sources)
+	}
+	switch {
+	case anywhere(a):
+		return a, true
+	case anywhere(b):
+		return b, true
+	case covers(a, b) || covers(b, a):
+		m := a
+		m.Sources, m.Except = nil, nil
+		return m, true
+	}
+	return a, false
 }
 
 // isKeep reports whether o is the rule firewarden's table makes for a kept session.
