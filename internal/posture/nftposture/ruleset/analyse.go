@@ -627,7 +627,7 @@ func (a *analyser) run(p *pkt, ports portSet) []seg {
 				continue
 			}
 		}
-		if b.c.Device != "" && b.c.Device != p.iifname {
+		if b.c.Device != "" && !slices.Contains(strings.Split(b.c.Device, ","), p.iifname) {
 			continue
 		}
 		r := a.runChain(b.c, flows, p, 0)
@@ -668,8 +668,12 @@ func (a *analyser) gather(v6 bool) names {
 	idx := map[uint32]bool{}
 	var named portSet
 	for ch, crs := range a.compiled {
-		if t := a.tableOf[ch]; ch.Device != "" && ch.Device != "lo" && (t.Family == "netdev" || t.Family == "inet") {
-			ifn[ch.Device] = true
+		if t := a.tableOf[ch]; ch.Device != "" && (t.Family == "netdev" || t.Family == "inet") {
+			for _, d := range strings.Split(ch.Device, ",") {
+				if d != "lo" {
+					ifn[d] = true
+				}
+			}
 		}
 		for _, cr := range crs {
 			for _, st := range cr.steps {

@@ -370,6 +370,29 @@ func TestAnalyse(t *testing.T) {
 			want: []string{"ipv4 tcp accept by f/input#policy"},
 		},
 		{
+			name: "a netdev chain on two devices sees both",
+			rs: &Ruleset{Tables: []*TableDef{
+				{Family: "netdev", Name: "edge", Chains: []*Chain{{Name: "in", Hook: "ingress", Type: "filter", Priority: -500, Policy: "accept", Device: "eth0,eth1",
+					Rules: []*Rule{rule(1, other("osf"))}}}},
+				inet("f", base("input", "input", 0, "drop", rule(2, tcpDport(22), accept()))),
+			}},
+			keep: []string{"ipv4 open", "note"},
+			want: []string{"ipv4 open tcp 22-22 by f/input#2", "note edge/in#1: expression osf is not modelled"},
+		},
+		{
+			name: "a netdev drop on two devices closes what an input rule opens on one of them",
+			rs: &Ruleset{Tables: []*TableDef{
+				{Family: "netdev", Name: "edge", Chains: []*Chain{{Name: "in", Hook: "ingress", Type: "filter", Priority: -500, Policy: "drop", Device: "eth0,eth1"}}},
+				inet("f", base("input", "input", 0, "drop",
+					rule(2, tcpDport(22), accept()),
+					rule(3, iifname("eth0"), udpDport(53), accept()),
+					rule(4, iifname("wg0"), udpDport(53), accept()),
+				)),
+			}},
+			keep: []string{"ipv4 open"},
+			want: []string{"ipv4 open tcp 22-22 by f/input#2", "ipv4 open udp 53-53 iif wg0 by f/input#4"},
+		},
+		{
 			name: "fib daddr type local holds",
 			rs: &Ruleset{Tables: []*TableDef{inet("f", base("input", "input", 0, "accept",
 				rule(1, []Expr{Fib{DReg: 1, Result: 3, Flags: 2}, Cmp{Op: 1, SReg: 1, Data: u32n(2)}}, drop()),

@@ -25,7 +25,7 @@ type Chain struct {
 	Type     string // "filter", "nat", "route"
 	Priority int32
 	Policy   string // "accept" or "drop" for a base chain
-	Device   string // netdev chains: the device they are bound to
+	Device   string // netdev chains: the device they are bound to ("eth0,eth1" for several)
 	Rules    []*Rule
 }
 
