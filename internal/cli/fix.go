@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -75,6 +76,11 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	}
 	if fr.Before.NothingEvaluated() {
 		defer fmt.Fprintf(a.Err, "firewarden: %s\n", a.nothingEvaluated(fr.Before, "nothing to fix on this host"))
+	}
+	if slices.ContainsFunc(fr.Applied, func(c posture.Change) bool { return c.Key == nftposture.KeyTable }) {
+		// The kernel forgets the table at a reboot, and a ruleset reload with "flush ruleset"
+		// drops it: say who holds it, so that a pass now is not taken for a pass for good.
+		fmt.Fprintln(a.Err, "firewarden: note: the table lives in the kernel only: a reboot, or a reload that flushes the ruleset (nftables.service), removes it until firewarden fixes again; the agent in enforce mode holds it")
 	}
 	if a.g.json {
 		if err := writeJSON(a.Out, fr); err != nil {
