@@ -2,6 +2,7 @@ package fwlog
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -136,6 +137,76 @@ func FuzzIPFWFast(f *testing.F) {
 		lines := [][]byte{line, line}
 		if diff := cmp.Diff(summarizeLines(lines, FormatUnknown, true, 0), summarizeLines(lines, FormatUnknown, false, 0)); diff != "" {
 			t.Errorf("%q: report differs between the paths (-general +fast):\n%s", line, diff)
+		}
+	})
+}
+
+var endpoint4Cases = []struct {
+	in   string
+	want uint64 // address<<16 | port
+	ok   bool
+}{
+	{"10.24.98.183:25505", 0x0a1862b7<<16 | 25505, true},
+	{"186.184.177.179:53", 0xbab8b1b3<<16 | 53, true},
+	{"1.2.3.4:5", 0x01020304<<16 | 5, true},
+	{"255.255.255.255:65535", 0xffffffff<<16 | 65535, true},
+	{"0.0.0.0:0", 0, true},
+	{"192.0.2.1:000080", 0xc0000201<<16 | 80, true},
+	{"192.0.2.1:65536", 0, false},
+	{"192.0.2.1:99999999999999999999", 0, false},
+	{"256.0.2.1:80", 0, false},
+	{"192.0.2.256:80", 0, false},
+	{"192.0.02.1:80", 0, false},
+	{"1920.0.2.1:80", 0, false},
+	{"192.0.2.1234:80", 0, false},
+	{"192.0.2:80", 0, false},
+	{"192.0.2.1.5:80", 0, false},
+	{"192.0.2.1", 0, false},
+	{"192.0.2.1:", 0, false},
+	{"192.0.2.1:8a", 0, false},
+	{"192.0.2.1:-8", 0, false},
+	{"192..2.1:80", 0, false},
+	{".192.0.2.1:80", 0, false},
+	{"192.0.2.1:80 ", 0, false},
+	{"192/0.2.1:8000", 0, false},
+	{"192.0.2.1;8000", 0, false},
+	{"[2001:db8::1]:80", 0, false},
+	{"", 0, false},
+}
+
+func TestEndpoint4(t *testing.T) {
+	for _, tc := range endpoint4Cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, ok := endpoint4([]byte(tc.in))
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("endpoint4(%q) = %#x, %v, want %#x, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+			if got2, ok2 := endpoint4Bytes([]byte(tc.in)); got2 != tc.want || ok2 != tc.ok {
+				t.Errorf("endpoint4Bytes(%q) = %#x, %v, want %#x, %v", tc.in, got2, ok2, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// FuzzEndpoint4 holds the four-bytes-at-a-time endpoint4 to endpoint4Bytes, and both to
+// parseEndpoint, the general path's reader.
+func FuzzEndpoint4(f *testing.F) {
+	for _, tc := range endpoint4Cases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := endpoint4(b)
+		want, wantOK := endpoint4Bytes(b)
+		if got != want || ok != wantOK {
+			t.Fatalf("endpoint4(%q) = %#x, %v, want %#x, %v (endpoint4Bytes)", b, got, ok, want, wantOK)
+		}
+		a, port, gen := parseEndpoint(b)
+		gen = gen && a.Is4() && port >= 0
+		if ok != gen {
+			t.Fatalf("endpoint4(%q) ok %v, parseEndpoint %v, %d, %v", b, ok, a, port, gen)
+		}
+		if ok && unpackEndpoint(got) != netip.AddrPortFrom(a, uint16(port)) {
+			t.Fatalf("endpoint4(%q) = %v, parseEndpoint %v:%d", b, unpackEndpoint(got), a, port)
 		}
 	})
 }
