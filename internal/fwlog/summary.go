@@ -57,6 +57,10 @@ type Summary struct {
 	lastRuleAt   int32
 	lastIface    []byte
 	lastIfAt     int32
+	// ruleCache is the slots of recent numeric rules (ipfw's, pf's), by rule number: in a log
+	// whose lines go through many rules in turn the one-entry cache keeps missing, and a map
+	// lookup by string costs several times a look here.
+	ruleCache [64]ruleCached
 
 	// The memo replays lines seen before. In an ipfw log most lines repeat exactly after their
 	// timestamp (the same connection, rule and interface), so a hit skips parsing and every map
@@ -78,6 +82,32 @@ type Summary struct {
 	ports      [2][]cell // tcp, udp: indexed by port, allocated on first use
 	otherPorts *tally[portKey]
 	lastSide   sideSlots
+}
+
+// ruleCached is a ruleCache entry: the rule of format f numbered num is in slot at, as long as
+// the rules tally has pruned prunes times (a prune moves slots).
+type ruleCached struct {
+	num    uint32
+	f      Format
+	valid  bool
+	prunes uint32
+	at     int32
+}
+
+// ruleNumber is a rule name as a number, when it is one to nine digits without a leading zero
+// (so that the number names one string only).
+func ruleNumber(rule []byte) (uint32, bool) {
+	if len(rule) == 0 || len(rule) > 9 || (rule[0] == '0' && len(rule) > 1) {
+		return 0, false
+	}
+	n := uint32(0)
+	for _, c := range rule {
+		if c-'0' > 9 {
+			return 0, false
+		}
+		n = n*10 + uint32(c-'0')
+	}
+	return n, true
 }
 
 // memoEntry is what a parsed ipfw packet line did to the tables.
@@ -358,6 +388,14 @@ func (s *Summary) action(f Format, name []byte) uint16 {
 }
 
 func (s *Summary) internAction(f Format, name []byte) uint16 {
+	// A log has a handful of actions: comparing with each is cheaper than hashing the name.
+	if len(s.actNames) <= fewActions {
+		for i, a := range s.actNames {
+			if a.format == f && a.name == string(name) {
+				return uint16(i)
+			}
+		}
+	}
 	k := append(append(s.keyBuf[:0], byte('0'+f)), name...)
 	s.keyBuf = k
 	if id, ok := s.actions[string(k)]; ok {
@@ -370,6 +408,9 @@ func (s *Summary) internAction(f Format, name []byte) uint16 {
 	s.deniedAct = append(s.deniedAct, denied(f, name))
 	return id
 }
+
+// fewActions is the number of actions up to which internAction looks them up one by one.
+const fewActions = 16
 
 var actionStealth = []byte("Stealth")
 
@@ -421,6 +462,18 @@ func (s *Summary) count(e *Event) {
 // countRule counts a packet of rule (none when empty) of format f.
 func (s *Summary) countRule(f Format, rule []byte, d Dir) {
 	if len(rule) == 0 {
+		return
+	}
+	if num, ok := ruleNumber(rule); ok {
+		c := &s.ruleCache[(num^uint32(f)<<5)%uint32(len(s.ruleCache))]
+		if !c.valid || c.num != num || c.f != f || c.prunes != s.rules.prunes {
+			k := append(append(s.keyBuf[:0], byte('0'+f)), rule...)
+			s.keyBuf = k
+			at := s.rules.slot(k) // (may prune: the prunes are read after)
+			*c = ruleCached{num: num, f: f, valid: true, prunes: s.rules.prunes, at: at}
+		}
+		s.lastRule, s.lastRuleAt = s.lastRule[:0], c.at
+		s.rules.cells[c.at].add(d, 1)
 		return
 	}
 	k := append(append(s.keyBuf[:0], byte('0'+f)), rule...)
@@ -482,6 +535,7 @@ func u32(a netip.Addr) uint32 {
 
 func (s *Summary) dropCaches() {
 	s.lastRule, s.lastIface, s.memo = nil, nil, nil
+	s.ruleCache = [len(s.ruleCache)]ruleCached{}
 }
 
 // Merge adds o into s. Action IDs are remapped; o must not be used afterwards.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -288,4 +289,56 @@ func FuzzSummaryCountsAddUp(f *testing.F) {
 				data, s.Lines, want, s.Parsed, s.Malformed, s.Unrecognised, s.Blank, sum)
 		}
 	})
+}
+
+// countRule's cache of numeric rules counts as the tally alone would: the same keys, counts,
+// drops and bound, through prunes (which move slots) and rules that share a number across
+// formats or that the cache does not take (leading zeros, words, long numbers).
+func TestRuleCacheCountsAsTheTally(t *testing.T) {
+	type rule struct {
+		f    Format
+		name string
+	}
+	numbered := func(n, distinct int) []rule {
+		var rs []rule
+		x := uint64(7)
+		for i := range n {
+			x = mix64(x + uint64(i))
+			rs = append(rs, rule{FormatIPFW, strconv.Itoa(int(x % uint64(distinct)))})
+		}
+		return rs
+	}
+	for _, tt := range []struct {
+		name  string
+		max   int
+		rules []rule
+	}{
+		{"few rules", 100, numbered(1000, 20)},
+		{"more rules than the cache", 1000, numbered(5000, 500)},
+		{"pruned", 8, numbered(5000, 200)},
+		{"pruned hard", 1, numbered(500, 5)},
+		{"same number, two formats", 100, []rule{{FormatIPFW, "100"}, {FormatPF, "100"}, {FormatIPFW, "100"}, {FormatPF, "100"}, {FormatPF, "164"}}},
+		{"not numbers", 4, []rule{{FormatIPFW, "0100"}, {FormatIPFW, "100"}, {FormatIPFW, "0"}, {FormatIPFW, "00"}, {FormatIPFW, "1234567890"},
+			{FormatIPFW, "1234567890"}, {FormatIPFW, "block-in"}, {FormatIPFW, "100"}, {FormatIPFW, "0100"}, {FormatIPFW, "-1"}, {FormatIPFW, "100"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSummary(Options{MaxKeys: tt.max})
+			want := newStrTally(tt.max)
+			for i, r := range tt.rules {
+				d := Dir(i % 3)
+				s.countRule(r.f, []byte(r.name), d)
+				want.cells[want.slot([]byte(string(rune('0'+r.f))+r.name))].add(d, 1)
+			}
+			got := map[string]cell{}
+			s.rules.each(func(k string, c cell) { got[k] = c })
+			wantCells := map[string]cell{}
+			want.each(func(k string, c cell) { wantCells[k] = c })
+			if diff := cmp.Diff(wantCells, got); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+			if s.rules.drops != want.drops || s.rules.bound != want.bound {
+				t.Errorf("drops, bound = %d, %d, want %d, %d", s.rules.drops, s.rules.bound, want.drops, want.bound)
+			}
+		})
+	}
 }
