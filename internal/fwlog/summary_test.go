@@ -342,3 +342,33 @@ func TestRuleCacheCountsAsTheTally(t *testing.T) {
 		})
 	}
 }
+
+// The memo switches itself off after memoEarly misses when lines nearly never repeat, and stays
+// on while they do.
+func TestMemoOffEarlyOnDistinctLines(t *testing.T) {
+	line := func(i int) []byte {
+		return fmt.Appendf(nil, "Nov  9 00:00:01 host kernel: ipfw: 100 Deny TCP 10.0.%d.%d:%d 198.51.100.7:22 in via en0", i>>8&0xff, i&0xff, 1024+i>>16)
+	}
+	for _, tt := range []struct {
+		name    string
+		repeat  bool // every other line repeats the one before
+		wantOff bool
+	}{
+		{"distinct lines", false, true},
+		{"half the lines repeat", true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSummary(Options{})
+			for i := 0; s.memoMisses <= memoEarly; i++ {
+				n := i
+				if tt.repeat {
+					n = i / 2
+				}
+				s.Line(line(n), int64(i))
+			}
+			if s.memoOff != tt.wantOff {
+				t.Errorf("after %d misses and %d hits: memo off %v, want %v", s.memoMisses, s.memoHits, s.memoOff, tt.wantOff)
+			}
+		})
+	}
+}
