@@ -362,3 +362,33 @@ func TestSortOutSums(t *testing.T) {
 		})
 	}
 }
+
+// Past hugeFrom pages a table's entries come from huge-page blocks; pruned, the block's pages are
+// filled again. The counts stay those of a map with the same pruning rule.
+func TestKeyTableBlocks(t *testing.T) {
+	max := (hugeFrom + hugeBlock) * pageSize
+	tab := newKeyTable[addr4](max)
+	ref := &refTally[addr4]{m: map[addr4]cell{}, max: max}
+	for i := range max * 6 / 5 {
+		k := addr4(i * 7919 % (max + 5*pageSize))
+		tab.add(k, DirIn, int64(k%3+1))
+		ref.add(k, DirIn, int64(k%3+1))
+		if i == max/2 && len(tab.spare) == 0 {
+			t.Fatalf("at %d rows (%d pages): no block", tab.n, len(tab.pages))
+		}
+	}
+	if tab.prunes != 1 || int(tab.prunes) != ref.prunes {
+		t.Fatalf("prunes = %d, want 1 (reference %d)", tab.prunes, ref.prunes)
+	}
+	if tab.len() != len(ref.m) || tab.bound != ref.bound || tab.drops != ref.drops {
+		t.Errorf("len %d bound %d drops %d, want %d %d %d", tab.len(), tab.bound, tab.drops, len(ref.m), ref.bound, ref.drops)
+	}
+	bad := 0
+	for k, c := range ref.m {
+		if i := tab.find(k); i < 0 || tab.cellAt(i) != c {
+			if bad++; bad <= 5 {
+				t.Errorf("find(%v) = %d, want its cell %+v", k, i, c)
+			}
+		}
+	}
+}
