@@ -197,8 +197,7 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	// position (low bits) nor its tags (high bits) use, so that a part's keys still spread over both.
 	part16 := func(h uint64) uint64 { return (h >> 21 & 0x7ff) * parts >> 11 }
 	// A part holds about rows/parts sums; a few more leave room for the luck of the hash.
-	sums := make([]outSum, 0, rows/int(parts)+rows/int(parts)/8+64)
-	adviseHuge(sums[:cap(sums)])
+	sums := hugeSlice[outSum](rows/int(parts) + rows/int(parts)/8 + 64)[:0]
 	var scratch []outSum
 	for p := range parts {
 		sums = sums[:0]
@@ -245,8 +244,7 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 			}
 		})
 		if cap(scratch) < len(sums) {
-			scratch = make([]outSum, len(sums), cap(sums))
-			adviseHuge(scratch[:cap(scratch)])
+			scratch = hugeSlice[outSum](cap(sums))
 		}
 		sorted := sortOutSums(sums, scratch[:len(sums)])
 		for i := 0; i < len(sorted); {

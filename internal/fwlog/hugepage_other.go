@@ -2,5 +2,5 @@
 
 package fwlog
 
-// adviseHuge does nothing here: see hugepage_linux.go.
-func adviseHuge[T any](s []T) {}
+// hugeSlice returns make([]T, n): huge pages are advised on Linux only (hugepage_linux.go).
+func hugeSlice[T any](n int) []T { return make([]T, n) }

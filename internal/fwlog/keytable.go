@@ -129,16 +129,15 @@ func (t *keyTable[K]) atHash(k K, h uint64) int32 {
 }
 
 // newPage returns a page for entries. A large table's pages are cut from blocks of hugeBlock
-// pages advised to the kernel as huge pages (adviseHuge): a million rows then take a few dozen
-// page faults instead of thousands. A block costs memory only as its pages are written, in
-// steps of 2 MiB rather than 4 KiB.
+// pages in huge pages (hugeSlice): a million rows then take a few dozen page faults instead of
+// thousands. A block costs memory only as its pages are written, in steps of 2 MiB rather than
+// 4 KiB.
 func (t *keyTable[K]) newPage() []keySlot[K] {
 	if len(t.spare) == 0 {
 		if len(t.pages) < hugeFrom || t.max < (len(t.pages)+hugeBlock)*pageSize {
 			return make([]keySlot[K], pageSize)
 		}
-		t.spare = make([]keySlot[K], hugeBlock*pageSize)
-		adviseHuge(t.spare)
+		t.spare = hugeSlice[keySlot[K]](hugeBlock * pageSize)
 	}
 	p := t.spare[:pageSize:pageSize]
 	t.spare = t.spare[pageSize:]
@@ -249,10 +248,7 @@ func (t *keyTable[K]) grow(size int) {
 		// pages that follow reuse it. The heap here is pointer-free, so a collection is cheap.
 		runtime.GC()
 	}
-	t.index = make([]uint32, size)
-	if size >= hugeIndex {
-		adviseHuge(t.index)
-	}
+	t.index = hugeSlice[uint32](size)
 	mask := uint64(size - 1)
 	for i := range int32(t.n) {
 		p, tag := t.probe(t.slot(i).key.hash())
@@ -262,9 +258,6 @@ func (t *keyTable[K]) grow(size int) {
 		t.index[p] = tag<<t.idxBits | uint32(i+1)
 	}
 }
-
-// hugeIndex is the index size (slots) from which it is advised as huge pages: 2 MiB.
-const hugeIndex = 1 << 19
 
 // collectIndex is the index size (slots) from which dropping one runs the collector: 4 MiB.
 const collectIndex = 1 << 20

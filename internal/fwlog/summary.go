@@ -527,7 +527,7 @@ func (s *Summary) addPort(sl sideSlots, d Dir) {
 	case 1, 2:
 		t := &s.ports[sl.portKind-1]
 		if *t == nil {
-			*t = make([]cell, 65536)
+			*t = hugeSlice[cell](65536) // counted in random order: 1.5 MB in one page fault
 		}
 		(*t)[sl.port].add(d, 1)
 	case 3:
@@ -580,7 +580,8 @@ func (s *Summary) Merge(o *Summary) {
 			continue
 		}
 		if s.ports[k] == nil {
-			s.ports[k] = make([]cell, 65536)
+			s.ports[k] = o.ports[k] // o is not used again: its table becomes s's
+			continue
 		}
 		for port := range o.ports[k] {
 			s.ports[k][port].merge(&o.ports[k][port])
