@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -370,5 +371,38 @@ func TestMemoOffEarlyOnDistinctLines(t *testing.T) {
 				t.Errorf("after %d misses and %d hits: memo off %v, want %v", s.memoMisses, s.memoHits, s.memoOff, tt.wantOff)
 			}
 		})
+	}
+}
+
+// Denied ports are counted in 32 bits; what passes them is carried, exactly, through merges.
+func TestPortCountsPast32Bits(t *testing.T) {
+	deny := func(s *Summary, n int, d Dir) {
+		for range n {
+			s.addPort(sideSlots{portKind: 1, port: 22}, d)
+		}
+	}
+	a, b := NewSummary(Options{}), NewSummary(Options{})
+	deny(a, 1, DirIn)
+	a.ports[0][22].in = math.MaxUint32 - 1
+	deny(a, 3, DirIn) // 2 past
+	deny(a, 1, DirOut)
+	deny(b, 1, DirIn)
+	b.ports[0][22].in = math.MaxUint32
+	b.ports[0][22].other = math.MaxUint32 - 1
+	deny(b, 2, DirUnknown)
+	b.addPort(sideSlots{portKind: 2, port: 53}, DirIn)
+	if got, want := a.portCell(0, 22), (cell{In: math.MaxUint32 + 2, Out: 1}); got != want {
+		t.Errorf("portCell(tcp 22) = %+v, want %+v", got, want)
+	}
+	a.Merge(b)
+	if got, want := a.portCell(0, 22), (cell{In: 2*math.MaxUint32 + 2, Out: 1, Other: math.MaxUint32 + 1}); got != want {
+		t.Errorf("after merge: portCell(tcp 22) = %+v, want %+v", got, want)
+	}
+	if got, want := a.portCell(1, 53), (cell{In: 1}); got != want {
+		t.Errorf("after merge: portCell(udp 53) = %+v, want %+v", got, want)
+	}
+	r := a.Report(1, nil)
+	if diff := cmp.Diff([]PortCount{{Port: 22, Proto: "tcp", Packets: 3*math.MaxUint32 + 4}}, r.TopDeniedPorts); diff != "" {
+		t.Errorf("TopDeniedPorts (-want +got):\n%s", diff)
 	}
 }
