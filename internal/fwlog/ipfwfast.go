@@ -49,7 +49,7 @@ func ipfwFast(line []byte) (l fastLine, ok bool) {
 	actStart := rest
 	var proto []byte
 	for {
-		tok, after := nextToken(rest)
+		tok, after := fastToken(rest)
 		if len(tok) == 0 {
 			return l, false
 		}
@@ -74,8 +74,8 @@ func ipfwFast(line []byte) (l fastLine, ok bool) {
 		return l, false
 	}
 	var src, dst []byte
-	src, rest = nextToken(rest)
-	dst, rest = nextToken(rest)
+	src, rest = fastToken(rest)
+	dst, rest = fastToken(rest)
 	if l.src, ok = endpoint4(src); !ok {
 		return l, false
 	}
@@ -91,7 +91,7 @@ func ipfwFast(line []byte) (l fastLine, ok bool) {
 	default:
 		return l, false
 	}
-	l.iface, rest = nextToken(rest)
+	l.iface, rest = fastToken(rest)
 	if len(l.iface) == 0 || len(skipSpaces(rest)) > 0 {
 		return l, false
 	}
@@ -99,6 +99,38 @@ func ipfwFast(line []byte) (l fastLine, ok bool) {
 		l.stamp = s
 	}
 	return l, true
+}
+
+// fastToken is nextToken with the token's end found eight bytes at a time (indexBlank).
+func fastToken(b []byte) (tok, rest []byte) {
+	b = skipSpaces(b)
+	if i := indexBlank(b); i >= 0 {
+		return b[:i], b[i:]
+	}
+	return b, nil
+}
+
+// indexBlank is the index of the first space or tab in b, or -1. It tests eight bytes at a time
+// for either (the "has a zero byte" test on b xor each), so that the end of a token of up to
+// eight bytes costs one well-predicted branch rather than one per byte.
+func indexBlank(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		sp, tab := w^0x2020202020202020, w^0x0909090909090909
+		// The lowest bit set is the first zero byte of sp or tab: the test can set bits above
+		// a zero byte too, never below one.
+		if m := ((sp-ones)&^sp | (tab-ones)&^tab) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == ' ' || b[i] == '\t' {
+			return i
+		}
+	}
+	return -1
 }
 
 // endpoint4 reads "A.B.C.D:P" as parseEndpoint does (no leading zeros, each part ≤ 255, port ≤

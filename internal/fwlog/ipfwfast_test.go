@@ -2,6 +2,7 @@ package fwlog
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -209,4 +210,33 @@ func FuzzEndpoint4(f *testing.F) {
 			t.Fatalf("endpoint4(%q) = %v, parseEndpoint %v:%d", b, unpackEndpoint(got), a, port)
 		}
 	})
+}
+
+var tokenCases = []string{
+	"", " ", "\t", "a", "ab cd", "  lead", "tab\tsep", "exactly8 x", "exactly8", "sixteen-bytes-xx", "sixteen-bytes-xx yy",
+	"10.24.98.183:25505 186.184.177.179:53 out via en0", "\x00\x01\x80\xff \x09", "1234567\t8", "12345678\t", "\x21\x1f\x08\x0a\x20",
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00 ", "\x01\x01\x01\x01\x01\x01\x01\x01 x",
+}
+
+// fastToken finds the same token as nextToken, however long the token and wherever the blank.
+func TestFastToken(t *testing.T) {
+	for _, in := range tokenCases {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) { checkFastToken(t, []byte(in)) })
+	}
+}
+
+func checkFastToken(t *testing.T, b []byte) {
+	t.Helper()
+	tok, rest := fastToken(b)
+	wantTok, wantRest := nextToken(b)
+	if !bytes.Equal(tok, wantTok) || !bytes.Equal(rest, wantRest) || (rest == nil) != (wantRest == nil) {
+		t.Errorf("fastToken(%q) = %q, %q, want %q, %q", b, tok, rest, wantTok, wantRest)
+	}
+}
+
+func FuzzFastToken(f *testing.F) {
+	for _, in := range tokenCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkFastToken(t, b) })
 }
