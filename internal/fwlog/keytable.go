@@ -134,10 +134,12 @@ func (t *keyTable[K]) atHash(k K, h uint64) int32 {
 // 4 KiB.
 func (t *keyTable[K]) newPage() []keySlot[K] {
 	if len(t.spare) == 0 {
-		if len(t.pages) < hugeFrom || t.max < (len(t.pages)+hugeBlock)*pageSize {
+		// A block stops at the cap's last page: the pages past it would never be used.
+		n := min(hugeBlock, (t.max+pageSize-1)/pageSize-len(t.pages))
+		if len(t.pages) < hugeFrom || n < hugeFrom {
 			return make([]keySlot[K], pageSize)
 		}
-		t.spare = hugeSlice[keySlot[K]](hugeBlock * pageSize)
+		t.spare = hugeSlice[keySlot[K]](n * pageSize)
 	}
 	p := t.spare[:pageSize:pageSize]
 	t.spare = t.spare[pageSize:]

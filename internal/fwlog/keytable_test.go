@@ -392,3 +392,16 @@ func TestKeyTableBlocks(t *testing.T) {
 		}
 	}
 }
+
+// A table's last block holds the pages up to its cap, so that the rows up to the cap all come
+// from blocks.
+func TestKeyTableLastBlockStopsAtTheCap(t *testing.T) {
+	const extra = hugeFrom + 3 // pages past the first block
+	tab := newKeyTable[addr4]((hugeFrom+hugeBlock+extra)*pageSize - 1)
+	for i := range (hugeFrom+hugeBlock)*pageSize + 1 {
+		tab.add(addr4(i), DirIn, 1)
+	}
+	if got, want := len(tab.spare), (extra-1)*pageSize; got != want {
+		t.Errorf("after %d pages: %d entries left in the block, want %d", len(tab.pages), got, want)
+	}
+}
