@@ -240,3 +240,34 @@ func FuzzFastToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkFastToken(t, b) })
 }
+
+// endpoint4Pair reads each of its two endpoints as endpoint4 does, whichever of them is long
+// enough for the paired loop.
+func TestEndpoint4Pair(t *testing.T) {
+	for _, a := range endpoint4Cases {
+		for _, b := range endpoint4Cases {
+			checkPair(t, []byte(a.in), []byte(b.in))
+		}
+	}
+}
+
+func checkPair(t *testing.T, a, b []byte) {
+	t.Helper()
+	wa, wb, ok := endpoint4Pair(a, b)
+	ea, okA := endpoint4(a)
+	eb, okB := endpoint4(b)
+	want, wantOK := [2]uint64{ea, eb}, okA && okB
+	if !wantOK {
+		want = [2]uint64{}
+	}
+	if [2]uint64{wa, wb} != want || ok != wantOK {
+		t.Errorf("endpoint4Pair(%q, %q) = %#x, %#x, %v, want %#x, %#x, %v", a, b, wa, wb, ok, want[0], want[1], wantOK)
+	}
+}
+
+func FuzzEndpoint4Pair(f *testing.F) {
+	for i, tc := range endpoint4Cases {
+		f.Add([]byte(tc.in), []byte(endpoint4Cases[(i+1)%len(endpoint4Cases)].in))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) { checkPair(t, a, b) })
+}
