@@ -2,6 +2,7 @@ package fwlog
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"runtime"
 )
@@ -170,10 +171,13 @@ func (cs *connStore) eachOutside(f func(netip.Addr, *cell)) {
 	cs.wide.each(func(k connKey, c cell) { f(k.outside.Addr(), &c) })
 }
 
-// eachOutsideCount calls f for every outside address with its packets: from the store's own
-// tables once split, otherwise summed from the rows now. The sums are made in parts, each over
-// the addresses whose hash falls in it, so that they take a fraction of the memory of the rows
-// (about 4 MB a part) rather than a second table as large as the rows.
+// eachOutsideCount calls f for every outside address with its packets, in no particular order:
+// from the store's own tables once split, otherwise summed from the rows now. The IPv4 sums
+// (nearly all of them) are made by sorting: each row's outside address and counts are copied into
+// an array, radix-sorted by address, and the runs of equal addresses summed, which reads memory
+// in order where a hash table of the addresses would miss the cache at every row. The sums are
+// made in parts, each over the addresses whose hash falls in it, so that they take a fraction of
+// the memory of the rows (at most 8 MB a part) rather than a second table as large as the rows.
 func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	if cs.out4 != nil {
 		cs.out4.each(func(a addr4, c cell) { f(a.addr(), c) })
@@ -183,45 +187,42 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 	rows := cs.rows()
 	if rows >= collectIndex {
 		// What the run dropped (the memo, old indexes) is likely still mapped: collect it so
-		// that these tables reuse it rather than add to the peak.
+		// that these arrays reuse it rather than add to the peak.
 		runtime.GC()
 	}
 	const perPart = 1 << 18
 	parts := uint64(rows/perPart + 1)
-	// The part comes from hash bits 21–31, which neither a part table's index position (low bits)
-	// nor its tags (high bits) use, so that a part's keys still spread over both.
-	part := func(h uint64) uint64 { return (h >> 21 & 0x7ff) * parts >> 11 }
+	part4 := func(a addr4) uint64 { return uint64(uint32(a)*0x9e3779b1) * parts >> 32 }
+	// The part of an IPv6 address comes from hash bits 21–31, which neither a part table's index
+	// position (low bits) nor its tags (high bits) use, so that a part's keys still spread over both.
+	part16 := func(h uint64) uint64 { return (h >> 21 & 0x7ff) * parts >> 11 }
+	// A part holds about rows/parts sums; a few more leave room for the luck of the hash.
+	sums := hugeSlice[outSum](rows/int(parts) + rows/int(parts)/8 + 64)[:0]
+	var scratch []outSum
 	for p := range parts {
-		// No table prunes: each holds at most the rows. (The cap sizes the index tags.)
-		t4, t6 := newKeyTable[addr4](max(rows, 1)), newKeyTable[addr16](max(rows, 1))
-		t4.reserve(cs.k4.n / int(parts))
-		zoned := newTally[netip.Addr](rows + 1)
+		sums = sums[:0]
 		add4 := func(a addr4, c *cell) {
-			if part(a.hash()) == p {
-				t4.mergeAt(t4.at(a), c)
+			if part4(a) == p {
+				sums = appendOutSum(sums, a, c)
 			}
 		}
+		// No table prunes: it holds at most the rows. (The cap sizes the index tags.)
+		t6 := newKeyTable[addr16](max(rows, 1))
+		zoned := newTally[netip.Addr](rows + 1)
 		add16 := func(a addr16, c *cell) {
-			if part(a.hash()) == p {
+			if part16(a.hash()) == p {
 				t6.mergeAt(t6.at(a), c)
 			}
 		}
-		// In blocks, with the table's cache lines for a block warmed first, as countBatch does.
-		const block = 32
-		var at [block]int32
-		var hs [block]uint64
-		for i := int32(0); i < int32(cs.k4.n); {
-			n := 0
-			for ; i < int32(cs.k4.n) && n < block; i++ {
-				if h := cs.k4.slot(i).key.outsideAddr().hash(); part(h) == p {
-					at[n], hs[n] = i, h
-					n++
+		for i := range int32(cs.k4.n) {
+			sl := cs.k4.slot(i)
+			if a := sl.key.outsideAddr(); part4(a) == p {
+				if cs.k4.spill == nil {
+					sums = append(sums, outSum{uint32(a), sl.c.in, sl.c.out, sl.c.other})
+				} else {
+					c := cs.k4.cellAt(i)
+					sums = appendOutSum(sums, a, &c)
 				}
-			}
-			cs.sink += t4.warm(hs[:n])
-			for j, i := range at[:n] {
-				c := cs.k4.cellAt(i)
-				t4.mergeAt(t4.atHash(cs.k4.slot(i).key.outsideAddr(), hs[j]), &c)
 			}
 		}
 		for i := range int32(cs.k6.n) {
@@ -242,10 +243,70 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 				zoned.get(a).merge(&c)
 			}
 		})
-		t4.each(func(a addr4, c cell) { f(a.addr(), c) })
+		if cap(scratch) < len(sums) {
+			scratch = hugeSlice[outSum](cap(sums))
+		}
+		sorted := sortOutSums(sums, scratch[:len(sums)])
+		for i := 0; i < len(sorted); {
+			a, c := sorted[i].addr, cell{}
+			for ; i < len(sorted) && sorted[i].addr == a; i++ {
+				c.In, c.Out, c.Other = c.In+int64(sorted[i].in), c.Out+int64(sorted[i].out), c.Other+int64(sorted[i].other)
+			}
+			f(addr4(a).addr(), c)
+		}
 		t6.each(func(a addr16, c cell) { f(netip.AddrFrom16(a), c) })
 		zoned.each(f)
 	}
+}
+
+// outSum is a row's outside IPv4 address and counts, as eachOutsideCount sorts them.
+type outSum struct{ addr, in, out, other uint32 }
+
+// appendOutSum appends a's counts c, in as many outSums as their 32-bit counters need (one,
+// unless a count passed 2^32-1).
+func appendOutSum(sums []outSum, a addr4, c *cell) []outSum {
+	in, out, other := c.In, c.Out, c.Other
+	for {
+		s := outSum{uint32(a), uint32(min(in, math.MaxUint32)), uint32(min(out, math.MaxUint32)), uint32(min(other, math.MaxUint32))}
+		sums = append(sums, s)
+		in, out, other = in-int64(s.in), out-int64(s.out), other-int64(s.other)
+		if in == 0 && out == 0 && other == 0 {
+			return sums
+		}
+	}
+}
+
+// sortOutSums sorts sums by address, a byte at a time from the lowest (a stable radix sort), with
+// scratch (as long as sums) for the other copy; it returns the sorted copy, which is either. A
+// byte that all the addresses share costs no pass.
+func sortOutSums(sums, scratch []outSum) []outSum {
+	var counts [4][256]int
+	for _, s := range sums {
+		counts[0][s.addr&0xff]++
+		counts[1][s.addr>>8&0xff]++
+		counts[2][s.addr>>16&0xff]++
+		counts[3][s.addr>>24]++
+	}
+	src, dst := sums, scratch
+	for b := range 4 {
+		shift := 8 * b
+		if len(src) == 0 || counts[b][src[0].addr>>shift&0xff] == len(src) {
+			continue
+		}
+		var next [256]int
+		pos := 0
+		for d, n := range counts[b] {
+			next[d] = pos
+			pos += n
+		}
+		for _, s := range src {
+			d := s.addr >> shift & 0xff
+			dst[next[d]] = s
+			next[d]++
+		}
+		src, dst = dst, src
+	}
+	return src
 }
 
 // addr16 is an IPv6 address without a zone as a table key.

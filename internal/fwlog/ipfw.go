@@ -187,6 +187,11 @@ func (e *Event) parseIPFWProto(tok []byte) bool {
 }
 
 func isIPFWProto(tok []byte) bool {
+	// Every protocol token starts with one of these: the action's words ("Accept", "Deny",
+	// "Unreach", "13") are settled by their first byte.
+	if len(tok) == 0 || (tok[0] != 'T' && tok[0] != 'U' && tok[0] != 'I' && tok[0] != 'M' && tok[0] != 'P') {
+		return false
+	}
 	switch string(tok) {
 	case "TCP", "UDP", "UDPLite", "ICMP", "ICMPv6", "IPV6-ICMP", "MAC":
 		return true

@@ -2,6 +2,8 @@ package fwlog
 
 import (
 	"bytes"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -138,4 +140,134 @@ func FuzzIPFWFast(f *testing.F) {
 			t.Errorf("%q: report differs between the paths (-general +fast):\n%s", line, diff)
 		}
 	})
+}
+
+var endpoint4Cases = []struct {
+	in   string
+	want uint64 // address<<16 | port
+	ok   bool
+}{
+	{"10.24.98.183:25505", 0x0a1862b7<<16 | 25505, true},
+	{"186.184.177.179:53", 0xbab8b1b3<<16 | 53, true},
+	{"1.2.3.4:5", 0x01020304<<16 | 5, true},
+	{"255.255.255.255:65535", 0xffffffff<<16 | 65535, true},
+	{"0.0.0.0:0", 0, true},
+	{"192.0.2.1:000080", 0xc0000201<<16 | 80, true},
+	{"192.0.2.1:65536", 0, false},
+	{"192.0.2.1:99999999999999999999", 0, false},
+	{"256.0.2.1:80", 0, false},
+	{"192.0.2.256:80", 0, false},
+	{"192.0.02.1:80", 0, false},
+	{"1920.0.2.1:80", 0, false},
+	{"192.0.2.1234:80", 0, false},
+	{"192.0.2:80", 0, false},
+	{"192.0.2.1.5:80", 0, false},
+	{"192.0.2.1", 0, false},
+	{"192.0.2.1:", 0, false},
+	{"192.0.2.1:8a", 0, false},
+	{"192.0.2.1:-8", 0, false},
+	{"192..2.1:80", 0, false},
+	{".192.0.2.1:80", 0, false},
+	{"192.0.2.1:80 ", 0, false},
+	{"192/0.2.1:8000", 0, false},
+	{"192.0.2.1;8000", 0, false},
+	{"[2001:db8::1]:80", 0, false},
+	{"", 0, false},
+}
+
+func TestEndpoint4(t *testing.T) {
+	for _, tc := range endpoint4Cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, ok := endpoint4([]byte(tc.in))
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("endpoint4(%q) = %#x, %v, want %#x, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+			if got2, ok2 := endpoint4Bytes([]byte(tc.in)); got2 != tc.want || ok2 != tc.ok {
+				t.Errorf("endpoint4Bytes(%q) = %#x, %v, want %#x, %v", tc.in, got2, ok2, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// FuzzEndpoint4 holds the four-bytes-at-a-time endpoint4 to endpoint4Bytes, and both to
+// parseEndpoint, the general path's reader.
+func FuzzEndpoint4(f *testing.F) {
+	for _, tc := range endpoint4Cases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := endpoint4(b)
+		want, wantOK := endpoint4Bytes(b)
+		if got != want || ok != wantOK {
+			t.Fatalf("endpoint4(%q) = %#x, %v, want %#x, %v (endpoint4Bytes)", b, got, ok, want, wantOK)
+		}
+		a, port, gen := parseEndpoint(b)
+		gen = gen && a.Is4() && port >= 0
+		if ok != gen {
+			t.Fatalf("endpoint4(%q) ok %v, parseEndpoint %v, %d, %v", b, ok, a, port, gen)
+		}
+		if ok && unpackEndpoint(got) != netip.AddrPortFrom(a, uint16(port)) {
+			t.Fatalf("endpoint4(%q) = %v, parseEndpoint %v:%d", b, unpackEndpoint(got), a, port)
+		}
+	})
+}
+
+var tokenCases = []string{
+	"", " ", "\t", "a", "ab cd", "  lead", "tab\tsep", "exactly8 x", "exactly8", "sixteen-bytes-xx", "sixteen-bytes-xx yy",
+	"10.24.98.183:25505 186.184.177.179:53 out via en0", "\x00\x01\x80\xff \x09", "1234567\t8", "12345678\t", "\x21\x1f\x08\x0a\x20",
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00 ", "\x01\x01\x01\x01\x01\x01\x01\x01 x",
+}
+
+// fastToken finds the same token as nextToken, however long the token and wherever the blank.
+func TestFastToken(t *testing.T) {
+	for _, in := range tokenCases {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) { checkFastToken(t, []byte(in)) })
+	}
+}
+
+func checkFastToken(t *testing.T, b []byte) {
+	t.Helper()
+	tok, rest := fastToken(b)
+	wantTok, wantRest := nextToken(b)
+	if !bytes.Equal(tok, wantTok) || !bytes.Equal(rest, wantRest) || (rest == nil) != (wantRest == nil) {
+		t.Errorf("fastToken(%q) = %q, %q, want %q, %q", b, tok, rest, wantTok, wantRest)
+	}
+}
+
+func FuzzFastToken(f *testing.F) {
+	for _, in := range tokenCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkFastToken(t, b) })
+}
+
+// endpoint4Pair reads each of its two endpoints as endpoint4 does, whichever of them is long
+// enough for the paired loop.
+func TestEndpoint4Pair(t *testing.T) {
+	for _, a := range endpoint4Cases {
+		for _, b := range endpoint4Cases {
+			checkPair(t, []byte(a.in), []byte(b.in))
+		}
+	}
+}
+
+func checkPair(t *testing.T, a, b []byte) {
+	t.Helper()
+	wa, wb, ok := endpoint4Pair(a, b)
+	ea, okA := endpoint4(a)
+	eb, okB := endpoint4(b)
+	want, wantOK := [2]uint64{ea, eb}, okA && okB
+	if !wantOK {
+		want = [2]uint64{}
+	}
+	if [2]uint64{wa, wb} != want || ok != wantOK {
+		t.Errorf("endpoint4Pair(%q, %q) = %#x, %#x, %v, want %#x, %#x, %v", a, b, wa, wb, ok, want[0], want[1], wantOK)
+	}
+}
+
+func FuzzEndpoint4Pair(f *testing.F) {
+	for i, tc := range endpoint4Cases {
+		f.Add([]byte(tc.in), []byte(endpoint4Cases[(i+1)%len(endpoint4Cases)].in))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) { checkPair(t, a, b) })
 }

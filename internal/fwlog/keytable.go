@@ -41,10 +41,12 @@ type keyTable[K tableKey] struct {
 	index   []uint32
 	idxBits uint // enough for max+1
 	pages   [][]keySlot[K]
-	n       int
-	max     int
-	bound   int64
-	drops   int64 // keys dropped so far
+	// spare is the rest of the block the last pages were cut from (see newPage).
+	spare []keySlot[K]
+	n     int
+	max   int
+	bound int64
+	drops int64 // keys dropped so far
 	// prunes counts prunes: entry numbers taken before one are stale.
 	prunes uint32
 	// spill holds, by entry number, what the 32-bit counters of an entry carried over.
@@ -118,13 +120,38 @@ func (t *keyTable[K]) atHash(k K, h uint64) int32 {
 	}
 	i := int32(t.n)
 	if int(i)>>pageBits == len(t.pages) {
-		t.pages = append(t.pages, make([]keySlot[K], pageSize))
+		t.pages = append(t.pages, t.newPage())
 	}
 	*t.slot(i) = keySlot[K]{key: k}
 	t.index[p] = tag<<t.idxBits | uint32(i+1)
 	t.n++
 	return i
 }
+
+// newPage returns a page for entries. A large table's pages are cut from blocks of hugeBlock
+// pages in huge pages (hugeSlice): a million rows then take a few dozen page faults instead of
+// thousands. A block costs memory only as its pages are written, in steps of 2 MiB rather than
+// 4 KiB.
+func (t *keyTable[K]) newPage() []keySlot[K] {
+	if len(t.spare) == 0 {
+		// A block stops at the cap's last page: the pages past it would never be used.
+		n := min(hugeBlock, (t.max+pageSize-1)/pageSize-len(t.pages))
+		if len(t.pages) < hugeFrom || n < hugeFrom {
+			return make([]keySlot[K], pageSize)
+		}
+		t.spare = hugeSlice[keySlot[K]](n * pageSize)
+	}
+	p := t.spare[:pageSize:pageSize]
+	t.spare = t.spare[pageSize:]
+	return p
+}
+
+// The pages from which a table takes them in blocks, and a block's pages (at 32 bytes an IPv4
+// row: from 64 Ki rows, in blocks of 16 MiB).
+const (
+	hugeFrom  = 8
+	hugeBlock = 64
+)
 
 // warm reads the index slots, then the entries, that looking up keys (with hashes hs) will read,
 // with no read depending on the one before, so that the processor overlaps their cache misses;
@@ -223,7 +250,7 @@ func (t *keyTable[K]) grow(size int) {
 		// pages that follow reuse it. The heap here is pointer-free, so a collection is cheap.
 		runtime.GC()
 	}
-	t.index = make([]uint32, size)
+	t.index = hugeSlice[uint32](size)
 	mask := uint64(size - 1)
 	for i := range int32(t.n) {
 		p, tag := t.probe(t.slot(i).key.hash())
@@ -272,8 +299,11 @@ func (t *keyTable[K]) prune() {
 		kept++
 	}
 	t.n, t.spill = int(kept), spill
-	// Pages past the kept entries go back to the collector.
-	t.pages = t.pages[:(t.n+pageSize-1)>>pageBits]
+	// Pages past the kept entries go back to the collector, unless cut from a block: the block
+	// lives as long as any of its pages, so they are kept to be filled again.
+	if t.spare == nil && len(t.pages) < hugeFrom {
+		t.pages = t.pages[:(t.n+pageSize-1)>>pageBits]
+	}
 	t.bound += maxDropped
 	t.prunes++
 	t.grow(len(t.index))

@@ -278,3 +278,130 @@ func TestConnStoreOutsideDerivedInParts(t *testing.T) {
 		t.Errorf("%d outside addresses, want %d", len(got), len(want))
 	}
 }
+
+// Summed from the rows, an outside address's counts stay exact past 2^32-1, whatever tables its
+// rows are in: packed rows, rows whose action number does not fit them, zoned rows.
+func TestConnStoreOutsideSumsPast32Bits(t *testing.T) {
+	out := netip.MustParseAddr("203.0.113.7")
+	in := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 22)
+	}
+	tests := []struct {
+		name string
+		rows []connKey
+		n    []int64
+	}{
+		{"one packed row", []connKey{{1, ProtoTCP, in(1), netip.AddrPortFrom(out, 80)}}, []int64{math.MaxUint32 + 5}},
+		{"two packed rows", []connKey{{1, ProtoTCP, in(1), netip.AddrPortFrom(out, 80)}, {1, ProtoTCP, in(2), netip.AddrPortFrom(out, 81)}},
+			[]int64{math.MaxUint32, math.MaxUint32}},
+		{"packed and wide action", []connKey{{1, ProtoTCP, in(1), netip.AddrPortFrom(out, 80)}, {1 << 12, ProtoTCP, in(2), netip.AddrPortFrom(out, 81)}},
+			[]int64{3 << 32, 7<<32 + 1}},
+		{"packed and zoned inside", []connKey{{1, ProtoTCP, in(1), netip.AddrPortFrom(out, 80)}, {1, ProtoTCP, mustAP("[fe80::1%en0]:22"), netip.AddrPortFrom(out, 81)}},
+			[]int64{1, 9 << 32}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := newConnStore(100)
+			var want cell
+			for i, k := range tt.rows {
+				cs.addRow(k, DirIn, tt.n[i])
+				cs.addRow(k, DirOut, tt.n[i]+1)
+				want.add(DirIn, tt.n[i])
+				want.add(DirOut, tt.n[i]+1)
+			}
+			got := map[netip.Addr]cell{}
+			cs.eachOutsideCount(func(a netip.Addr, c cell) {
+				if _, dup := got[a]; dup {
+					t.Errorf("%v reported twice", a)
+				}
+				got[a] = c
+			})
+			if diff := cmp.Diff(map[netip.Addr]cell{out: want}, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("eachOutsideCount (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// sortOutSums orders by address and keeps the order of equal addresses, as a stable sort does.
+func TestSortOutSums(t *testing.T) {
+	same := func(n int) []outSum {
+		s := make([]outSum, n)
+		for i := range s {
+			s[i] = outSum{addr: 0xcb007107, in: uint32(i)}
+		}
+		return s
+	}
+	random := func(n int, mask uint32) []outSum {
+		s := make([]outSum, n)
+		x := uint64(1)
+		for i := range s {
+			x = mix64(x + uint64(i))
+			s[i] = outSum{addr: uint32(x) & mask, in: uint32(i)}
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name string
+		in   []outSum
+	}{
+		{"empty", nil},
+		{"one", []outSum{{addr: 7}}},
+		{"all the same address", same(100)},
+		{"descending", []outSum{{addr: 0xff000000}, {addr: 0x00ff0000}, {addr: 0x0000ff00}, {addr: 0x000000ff}, {addr: 0}}},
+		{"random", random(10_000, math.MaxUint32)},
+		{"random, few addresses", random(10_000, 0x0f00000f)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := slices.Clone(tt.in)
+			slices.SortStableFunc(want, func(a, b outSum) int { return int(int64(a.addr) - int64(b.addr)) })
+			got := sortOutSums(slices.Clone(tt.in), make([]outSum, len(tt.in)))
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(outSum{})); diff != "" {
+				t.Errorf("sortOutSums (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Past hugeFrom pages a table's entries come from huge-page blocks; pruned, the block's pages are
+// filled again. The counts stay those of a map with the same pruning rule.
+func TestKeyTableBlocks(t *testing.T) {
+	max := (hugeFrom + hugeBlock) * pageSize
+	tab := newKeyTable[addr4](max)
+	ref := &refTally[addr4]{m: map[addr4]cell{}, max: max}
+	for i := range max * 6 / 5 {
+		k := addr4(i * 7919 % (max + 5*pageSize))
+		tab.add(k, DirIn, int64(k%3+1))
+		ref.add(k, DirIn, int64(k%3+1))
+		if i == max/2 && len(tab.spare) == 0 {
+			t.Fatalf("at %d rows (%d pages): no block", tab.n, len(tab.pages))
+		}
+	}
+	if tab.prunes != 1 || int(tab.prunes) != ref.prunes {
+		t.Fatalf("prunes = %d, want 1 (reference %d)", tab.prunes, ref.prunes)
+	}
+	if tab.len() != len(ref.m) || tab.bound != ref.bound || tab.drops != ref.drops {
+		t.Errorf("len %d bound %d drops %d, want %d %d %d", tab.len(), tab.bound, tab.drops, len(ref.m), ref.bound, ref.drops)
+	}
+	bad := 0
+	for k, c := range ref.m {
+		if i := tab.find(k); i < 0 || tab.cellAt(i) != c {
+			if bad++; bad <= 5 {
+				t.Errorf("find(%v) = %d, want its cell %+v", k, i, c)
+			}
+		}
+	}
+}
+
+// A table's last block holds the pages up to its cap, so that the rows up to the cap all come
+// from blocks.
+func TestKeyTableLastBlockStopsAtTheCap(t *testing.T) {
+	const extra = hugeFrom + 3 // pages past the first block
+	tab := newKeyTable[addr4]((hugeFrom+hugeBlock+extra)*pageSize - 1)
+	for i := range (hugeFrom+hugeBlock)*pageSize + 1 {
+		tab.add(addr4(i), DirIn, 1)
+	}
+	if got, want := len(tab.spare), (extra-1)*pageSize; got != want {
+		t.Errorf("after %d pages: %d entries left in the block, want %d", len(tab.pages), got, want)
+	}
+}

@@ -215,7 +215,7 @@ func (s *Summary) Report(top int, services Services) Report {
 	})
 	for pi, proto := range []Proto{ProtoTCP, ProtoUDP} {
 		for port := range s.ports[pi] {
-			if c := s.ports[pi][port]; c.total() > 0 {
+			if c := s.portCell(pi, uint16(port)); c.total() > 0 {
 				topPorts.offer(entry[portKey]{portKey{proto, uint16(port)}, c})
 			}
 		}

@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -288,4 +290,119 @@ func FuzzSummaryCountsAddUp(f *testing.F) {
 				data, s.Lines, want, s.Parsed, s.Malformed, s.Unrecognised, s.Blank, sum)
 		}
 	})
+}
+
+// countRule's cache of numeric rules counts as the tally alone would: the same keys, counts,
+// drops and bound, through prunes (which move slots) and rules that share a number across
+// formats or that the cache does not take (leading zeros, words, long numbers).
+func TestRuleCacheCountsAsTheTally(t *testing.T) {
+	type rule struct {
+		f    Format
+		name string
+	}
+	numbered := func(n, distinct int) []rule {
+		var rs []rule
+		x := uint64(7)
+		for i := range n {
+			x = mix64(x + uint64(i))
+			rs = append(rs, rule{FormatIPFW, strconv.Itoa(int(x % uint64(distinct)))})
+		}
+		return rs
+	}
+	for _, tt := range []struct {
+		name  string
+		max   int
+		rules []rule
+	}{
+		{"few rules", 100, numbered(1000, 20)},
+		{"more rules than the cache", 1000, numbered(5000, 500)},
+		{"pruned", 8, numbered(5000, 200)},
+		{"pruned hard", 1, numbered(500, 5)},
+		{"same number, two formats", 100, []rule{{FormatIPFW, "100"}, {FormatPF, "100"}, {FormatIPFW, "100"}, {FormatPF, "100"}, {FormatPF, "164"}}},
+		{"not numbers", 4, []rule{{FormatIPFW, "0100"}, {FormatIPFW, "100"}, {FormatIPFW, "0"}, {FormatIPFW, "00"}, {FormatIPFW, "1234567890"},
+			{FormatIPFW, "1234567890"}, {FormatIPFW, "block-in"}, {FormatIPFW, "100"}, {FormatIPFW, "0100"}, {FormatIPFW, "-1"}, {FormatIPFW, "100"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSummary(Options{MaxKeys: tt.max})
+			want := newStrTally(tt.max)
+			for i, r := range tt.rules {
+				d := Dir(i % 3)
+				s.countRule(r.f, []byte(r.name), d)
+				want.cells[want.slot([]byte(string(rune('0'+r.f))+r.name))].add(d, 1)
+			}
+			got := map[string]cell{}
+			s.rules.each(func(k string, c cell) { got[k] = c })
+			wantCells := map[string]cell{}
+			want.each(func(k string, c cell) { wantCells[k] = c })
+			if diff := cmp.Diff(wantCells, got); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+			if s.rules.drops != want.drops || s.rules.bound != want.bound {
+				t.Errorf("drops, bound = %d, %d, want %d, %d", s.rules.drops, s.rules.bound, want.drops, want.bound)
+			}
+		})
+	}
+}
+
+// The memo switches itself off after memoEarly misses when lines nearly never repeat, and stays
+// on while they do.
+func TestMemoOffEarlyOnDistinctLines(t *testing.T) {
+	line := func(i int) []byte {
+		return fmt.Appendf(nil, "Nov  9 00:00:01 host kernel: ipfw: 100 Deny TCP 10.0.%d.%d:%d 198.51.100.7:22 in via en0", i>>8&0xff, i&0xff, 1024+i>>16)
+	}
+	for _, tt := range []struct {
+		name    string
+		repeat  bool // every other line repeats the one before
+		wantOff bool
+	}{
+		{"distinct lines", false, true},
+		{"half the lines repeat", true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSummary(Options{})
+			for i := 0; s.memoMisses <= memoEarly; i++ {
+				n := i
+				if tt.repeat {
+					n = i / 2
+				}
+				s.Line(line(n), int64(i))
+			}
+			if s.memoOff != tt.wantOff {
+				t.Errorf("after %d misses and %d hits: memo off %v, want %v", s.memoMisses, s.memoHits, s.memoOff, tt.wantOff)
+			}
+		})
+	}
+}
+
+// Denied ports are counted in 32 bits; what passes them is carried, exactly, through merges.
+func TestPortCountsPast32Bits(t *testing.T) {
+	deny := func(s *Summary, n int, d Dir) {
+		for range n {
+			s.addPort(sideSlots{portKind: 1, port: 22}, d)
+		}
+	}
+	a, b := NewSummary(Options{}), NewSummary(Options{})
+	deny(a, 1, DirIn)
+	a.ports[0][22].in = math.MaxUint32 - 1
+	deny(a, 3, DirIn) // 2 past
+	deny(a, 1, DirOut)
+	deny(b, 1, DirIn)
+	b.ports[0][22].in = math.MaxUint32
+	b.ports[0][22].other = math.MaxUint32 - 1
+	deny(b, 2, DirUnknown)
+	b.addPort(sideSlots{portKind: 2, port: 53}, DirIn)
+	if got, want := a.portCell(0, 22), (cell{In: math.MaxUint32 + 2, Out: 1}); got != want {
+		t.Errorf("portCell(tcp 22) = %+v, want %+v", got, want)
+	}
+	a.Merge(b)
+	if got, want := a.portCell(0, 22), (cell{In: 2*math.MaxUint32 + 2, Out: 1, Other: math.MaxUint32 + 1}); got != want {
+		t.Errorf("after merge: portCell(tcp 22) = %+v, want %+v", got, want)
+	}
+	if got, want := a.portCell(1, 53), (cell{In: 1}); got != want {
+		t.Errorf("after merge: portCell(udp 53) = %+v, want %+v", got, want)
+	}
+	r := a.Report(1, nil)
+	if diff := cmp.Diff([]PortCount{{Port: 22, Proto: "tcp", Packets: 3*math.MaxUint32 + 4}}, r.TopDeniedPorts); diff != "" {
+		t.Errorf("TopDeniedPorts (-want +got):\n%s", diff)
+	}
 }
