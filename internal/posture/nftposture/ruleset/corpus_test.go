@@ -86,6 +86,27 @@ var corpusVerdicts = map[string]struct {
 			"ipv6 tcp:accept udp:accept echo:accept open:0-65535/tcp,0-65535/udp",
 		},
 	},
+	// nftables (benrb3): inet main_filter input, policy drop, accepts "ip frag-off 0x4000"
+	// (don't-fragment set, offset 0) before anything else: every unfragmented IPv4 packet with
+	// DF, which the sender sets (Linux does by default), so IPv4 is open on every port. IPv6 has
+	// no such rule: ssh, http, https for new connections, limited ping.
+	"33": {
+		why: "an accept on a header field the sender chooses opens IPv4 entirely",
+		want: []string{
+			"ipv4 tcp:accept udp:accept echo:accept open:0-65535/tcp,0-65535/udp",
+			"ipv6 tcp:drop udp:drop echo:accept open:22/tcp,80/tcp,443/tcp",
+		},
+	},
+	// maximbaz dotfiles: inet, policy drop; only established, lo, icmp and icmpv6 types
+	// (neighbour discovery only with hop limit 255: nft merges "ip6 nexthdr icmpv6" and
+	// "ip6 hoplimit 255" into one 16-bit compare) and a reject of tcp 113. Nothing is open.
+	"45": {
+		why: "policy drop; icmpv6 rules whose nexthdr and hoplimit matches nft merged into one load",
+		want: []string{
+			"ipv4 tcp:drop udp:drop echo:accept open:-",
+			"ipv6 tcp:drop udp:drop echo:accept open:-",
+		},
+	},
 	// ansible-role-base (joltcan): policy drop; ssh, http, https from anywhere; ping accepted.
 	"42": {
 		why: "the Arch wiki's server ruleset",
