@@ -338,3 +338,41 @@ func TestCorpus(t *testing.T) {
 	}
 	t.Logf("corpus summary:\n%s", b.String())
 }
+
+// TestKernelCorpusLicensed checks the corpus files whose licence lets us keep them
+// (testdata/corpus, MIT: see NOTICE there) against their hand-derived verdicts, so that those
+// run on every test run as root, not only with NFT_CORPUS.
+func TestKernelCorpusLicensed(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/nft"); err != nil {
+		t.Skip("needs /usr/sbin/nft: apt-get install nftables")
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "corpus", "*.nft"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/corpus/*.nft (%v)", err)
+	}
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			num, _, _ := strings.Cut(name, "-")
+			want, ok := corpusVerdicts[num]
+			if !ok {
+				t.Fatalf("no hand-derived verdict for %s in corpusVerdicts", name)
+			}
+			fd := netnstest.New(t, hint)
+			if why := corpusLoad(t, fd, file); why != "" {
+				t.Fatalf("nft -f %s: %s", name, why)
+			}
+			a, err := corpusAnalyse(fd)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			var got []string
+			for _, f := range a.Families {
+				got = append(got, corpusSummary(f))
+			}
+			if diff := cmp.Diff(want.want, got); diff != "" {
+				t.Errorf("Analyse(%s) (%s) mismatch (-want +got):\n%s", name, want.why, diff)
+			}
+		})
+	}
+}
