@@ -107,6 +107,25 @@ var corpusVerdicts = map[string]struct {
 			"ipv6 tcp:drop udp:drop echo:accept open:-",
 		},
 	},
+	// nftables-helper: policy drop; every rule ends in drop or reject: ping beyond 5/second is
+	// dropped (within the rate it goes on), ssh, http, ftp rejected, http/https rejected at
+	// night or beyond 10/minute, and the last rule logs and drops the rest. Nothing is open; the
+	// unmatched packet and ping reach the logging drop.
+	"46": {
+		why: "rejects and a final logging drop: nothing open",
+		want: []string{
+			"ipv4 tcp:drop(log) udp:drop(log) echo:drop(log) open:-",
+			"ipv6 tcp:drop(log) udp:drop(log) echo:drop(log) open:-",
+		},
+	},
+	// Firewall-NFTable: policy drop; lo, ipv4 icmp (not icmpv6), established, tcp 22, 80, 443.
+	"56": {
+		why: "policy drop, three tcp services, ipv4 icmp only",
+		want: []string{
+			"ipv4 tcp:drop udp:drop echo:accept open:22/tcp,80/tcp,443/tcp",
+			"ipv6 tcp:drop udp:drop echo:drop open:22/tcp,80/tcp,443/tcp",
+		},
+	},
 	// ansible-role-base (joltcan): policy drop; ssh, http, https from anywhere; ping accepted.
 	"42": {
 		why: "the Arch wiki's server ruleset",
