@@ -107,6 +107,17 @@ var corpusVerdicts = map[string]struct {
 			"ipv6 tcp:drop udp:drop echo:accept open:-",
 		},
 	},
+	// router (dhenkes): inet filter input, policy drop; ping and icmpv6 echo accepted, neighbour
+	// discovery only with hop limit 1 or 255 (merged by nft with the nexthdr match into one
+	// 16-bit load), everything from br10, and udp 53, 67, 546 from anywhere. IPv6 is filtered
+	// exactly like IPv4 for tcp and udp.
+	"38": {
+		why: "lan bridge open, three udp services; icmpv6 rules with hop limits",
+		want: []string{
+			"ipv4 tcp:drop udp:drop echo:accept open:0-65535/tcp@br10,0-52/udp@br10,53/udp,54-66/udp@br10,67/udp,68-545/udp@br10,546/udp,547-65535/udp@br10",
+			"ipv6 tcp:drop udp:drop echo:accept open:0-65535/tcp@br10,0-52/udp@br10,53/udp,54-66/udp@br10,67/udp,68-545/udp@br10,546/udp,547-65535/udp@br10",
+		},
+	},
 	// nftables-helper: policy drop; every rule ends in drop or reject: ping beyond 5/second is
 	// dropped (within the rate it goes on), ssh, http, ftp rejected, http/https rejected at
 	// night or beyond 10/minute, and the last rule logs and drops the rest. Nothing is open; the
