@@ -241,6 +241,7 @@ func corpusLoad(t *testing.T, fd int, file string) (refused string) {
 	return "still missing interfaces after 8 tries"
 }
 
+// firstLine is the line of nft's output that holds its error (the rest repeats the source line).
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
 		if strings.Contains(l, "Error:") {
@@ -251,10 +252,10 @@ func firstLine(s string) string {
 	return s
 }
 
-// corpusNoteKind groups notes: a note says "<expression>: <why>", the kind is the why with
-// numbers blotted out (so that "limit rate 5/second" and "limit rate 10/second" go together).
 var corpusDigits = regexp.MustCompile(`[0-9]+`)
 
+// corpusNoteKind groups notes: a note says "<expression>: <why>", the kind is the why with
+// numbers blotted out (so that the notes on __map0 and __map1 go together).
 func corpusNoteKind(what string) string {
 	if _, why, ok := strings.Cut(what, ": "); ok {
 		what = why
