@@ -66,7 +66,9 @@ func Read(netnsFd int) (*Ruleset, error) {
 				if e.VerdictData != nil {
 					el.Verdict = &Jump{Code: int32(e.VerdictData.Kind), Chain: e.VerdictData.Chain}
 					sd.Verdicts = true
-				} else if sd.Verdicts {
+				} else if sd.Verdicts && !e.IntervalEnd {
+					// An interval map's end elements carry no data (buildIndex pairs
+					// them with their starts); every other element holds a verdict.
 					v, err := DecodeVerdict(e.Val)
 					if err != nil {
 						return nil, fmt.Errorf("verdict map %s in table %s %s: %w", s.Name, td.Family, td.Name, err)
