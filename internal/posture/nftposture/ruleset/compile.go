@@ -70,6 +70,10 @@ const (
 	vDport
 	vAttacker
 	vHost
+	// vPartial: a network header load nft merged over a field the model fixes and one
+	// byte the sender chooses (`ip6 nexthdr icmpv6 ip6 hoplimit 255` is one 2-byte
+	// compare): the value has that byte zero; netHeader says which it is.
+	vPartial
 )
 
 // NFT_META_* and NFT_CT_* keys used below (nf_tables.h).
@@ -241,44 +245,8 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 	lo, hi := f.off, f.off+f.len
 	switch f.base {
 	case 1: // network header
-		var h []byte
-		var known [][2]uint32 // known byte ranges
-		var host [2]uint32    // destination address
-		if p.v6 {
-			h = make([]byte, 40)
-			h[6] = p.l4
-			copy(h[8:24], p.saddr.AsSlice())
-			known = [][2]uint32{{6, 7}}
-			host = [2]uint32{24, 40}
-		} else {
-			h = make([]byte, 20)
-			h[0] = 0x45
-			h[9] = p.l4
-			copy(h[12:16], p.saddr.AsSlice())
-			known = [][2]uint32{{0, 1}, {9, 10}}
-			host = [2]uint32{16, 20}
-		}
-		if hi > uint32(len(h)) {
-			return nil, vAttacker, ""
-		}
-		if lo < host[1] && hi > host[0] {
-			return nil, vHost, "the destination address"
-		}
-		src := [2]uint32{12, 16}
-		if p.v6 {
-			src = [2]uint32{8, 24}
-		}
-		if lo < src[1] && hi > src[0] {
-			// Prefix matches on the source are split exactly (cond.srcHold); anything else
-			// on it is not modelled.
-			return nil, vHost, "the source address, matched other than by a prefix or range"
-		}
-		for _, k := range known {
-			if lo >= k[0] && hi <= k[1] {
-				return h[lo:hi], vKnown, ""
-			}
-		}
-		return nil, vAttacker, ""
+		v, _, st, why := netHeader(f, p)
+		return v, st, why
 	case 2: // transport header
 		switch p.l4 {
 		case 6, 17:
@@ -307,6 +275,64 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 		return nil, vAttacker, ""
 	}
 	return nil, vHost, fmt.Sprintf("a load from payload base %d", f.base)
+}
+
+// netHeader synthesises the network header bytes of a new inbound packet of class p that
+// load f reads (see payloadValue). A load nft merged over a fixed field and one byte the
+// sender chooses is vPartial, with free the offset of that byte in v.
+func netHeader(f field, p *pkt) (v []byte, free []int, st vstat, why string) {
+	lo, hi := f.off, f.off+f.len
+	var h []byte
+	var known [][2]uint32 // known byte ranges
+	var host [2]uint32    // destination address
+	if p.v6 {
+		h = make([]byte, 40)
+		h[6] = p.l4
+		copy(h[8:24], p.saddr.AsSlice())
+		known = [][2]uint32{{6, 7}}
+		host = [2]uint32{24, 40}
+	} else {
+		h = make([]byte, 20)
+		h[0] = 0x45
+		h[9] = p.l4
+		copy(h[12:16], p.saddr.AsSlice())
+		known = [][2]uint32{{0, 1}, {9, 10}}
+		host = [2]uint32{16, 20}
+	}
+	if hi > uint32(len(h)) {
+		return nil, nil, vAttacker, ""
+	}
+	if lo < host[1] && hi > host[0] {
+		return nil, nil, vHost, "the destination address"
+	}
+	src := [2]uint32{12, 16}
+	if p.v6 {
+		src = [2]uint32{8, 24}
+	}
+	if lo < src[1] && hi > src[0] {
+		// Prefix matches on the source are split exactly (cond.srcHold); anything else
+		// on it is not modelled.
+		return nil, nil, vHost, "the source address, matched other than by a prefix or range"
+	}
+	for i := lo; i < hi; i++ {
+		fixed := false
+		for _, k := range known {
+			fixed = fixed || (i >= k[0] && i < k[1])
+		}
+		if !fixed {
+			free = append(free, int(i-lo))
+		}
+	}
+	switch {
+	case len(free) == 0:
+		return h[lo:hi], nil, vKnown, ""
+	case len(free) == int(hi-lo):
+		return nil, nil, vAttacker, ""
+	case len(free) == 1:
+		return append([]byte(nil), h[lo:hi]...), free, vPartial, ""
+	}
+	// Trying every value of several bytes is too much work per packet class.
+	return nil, nil, vHost, "a load over a field the analysis fixes and several bytes the sender chooses"
 }
 
 // srcRange is a range of source addresses a condition names.
@@ -694,10 +720,39 @@ func newCond(f field, text string, test func(v []byte) bool, portsFast func() (p
 			return tAttacker, ""
 		case vAttacker:
 			return tAttacker, ""
+		case vPartial:
+			return partialHolds(f, p, test), ""
 		}
 		return tHost, why
 	}
 	return cd
+}
+
+// partialHolds decides a condition on a load that is known but for one byte the sender
+// chooses (vPartial): it holds when it holds for every value of that byte, never when for
+// none, and otherwise as the sender chooses.
+func partialHolds(f field, p *pkt, test func(v []byte) bool) tri {
+	raw, free, _, _ := netHeader(f, p)
+	yes, no := false, false
+	for b := 0; b < 256 && !(yes && no); b++ {
+		v := append([]byte(nil), raw...)
+		v[free[0]] = byte(b)
+		if f.mask != nil {
+			v = applyMask(v, f.mask, f.xor)
+		}
+		if test(v) {
+			yes = true
+		} else {
+			no = true
+		}
+	}
+	switch {
+	case yes && no:
+		return tAttacker
+	case yes:
+		return tTrue
+	}
+	return tFalse
 }
 
 func bruteForcePorts(f field, test func(v []byte) bool) portSet {
