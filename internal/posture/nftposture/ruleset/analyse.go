@@ -398,83 +398,21 @@ func (a *analyser) runSteps(c *Chain, steps []step, m flow, p *pkt, depth int, r
 // unsure is set when an element held only by something the model does not decide.
 func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flow, unsure bool) {
 	cs := st.concat
-	tcpudp := p.l4 == 6 || p.l4 == 17
 	rest = []flow{m}
 	for _, iv := range cs.ivs {
-		ports, srcs := allPorts, fullAddrs(p.v6)
-		ok := true
-		for k, f := range cs.fields {
-			lo := slot(iv.lo, cs.slots[k], f.len)
-			hi := lo
-			if iv.hi != nil {
-				hi = slot(iv.hi, cs.slots[k], f.len)
-			}
-			if lo == nil || hi == nil {
-				ok = false
-				break
-			}
-			switch {
-			case f.isDport() && f.mask == nil && tcpudp:
-				ports = portSet{{binary.BigEndian.Uint16(lo), binary.BigEndian.Uint16(hi)}}
-				if ports[0].lo > ports[0].hi {
-					ok = false
-				}
-			case isSaddr(f, p.v6):
-				la, _ := netip.AddrFromSlice(lo)
-				ha, _ := netip.AddrFromSlice(hi)
-				if ha.Less(la) {
-					ok = false
-				} else {
-					srcs = addrSet{{la, ha}}
-				}
-			default:
-				v, vs, why := f.value(p)
-				switch vs {
-				case vKnown:
-					if bytes.Compare(v, lo) < 0 || bytes.Compare(v, hi) > 0 {
-						ok = false
-					}
-				case vHost:
-					unsure = true
-					a.note(w, fmt.Sprintf("%s: depends on %s, which the analysis does not know", st.text, why))
-				default:
-					unsure = true
-				}
-			}
-			if !ok {
-				break
-			}
-		}
+		ports, srcs, ok, u := a.element(st.text, cs, iv, p, w)
+		unsure = unsure || u
 		if !ok {
 			continue
 		}
-		var next []flow
 		a.work += len(rest)
 		if a.work > a.limit {
 			a.capped(w)
 			break
 		}
-		for _, r := range rest {
-			inP, inS := r.ports.intersect(ports), r.srcs.intersect(srcs)
-			if inP.empty() || inS.empty() {
-				next = append(next, r)
-				continue
-			}
-			in := r
-			in.ports, in.srcs = inP, inS
-			matched = append(matched, in)
-			if outP := r.ports.minus(ports); !outP.empty() {
-				o := r
-				o.ports = outP
-				next = append(next, o)
-			}
-			if outS := r.srcs.minus(srcs, p.v6); !outS.empty() {
-				o := r
-				o.ports, o.srcs = inP, outS
-				next = append(next, o)
-			}
-		}
-		rest = next
+		var in []flow
+		in, rest = splitFlows(rest, ports, srcs, p.v6)
+		matched = append(matched, in...)
 	}
 	if cs.invert {
 		matched, rest = rest, matched
@@ -482,12 +420,73 @@ func (a *analyser) concat(st step, m flow, p *pkt, w Where) (matched, rest []flo
 	return merge(matched), merge(rest), unsure
 }
 
-// slot is the bytes of one field in a concatenated key, or nil when the key is too short.
-func slot(key []byte, off, n uint32) []byte {
-	if int(off+n) > len(key) {
-		return nil
+// splitFlows splits flows by the ports and sources of one element: the parts inside both,
+// and the rest.
+func splitFlows(flows []flow, ports portSet, srcs addrSet, v6 bool) (in, rest []flow) {
+	for _, r := range flows {
+		inP, inS := r.ports.intersect(ports), r.srcs.intersect(srcs)
+		if inP.empty() || inS.empty() {
+			rest = append(rest, r)
+			continue
+		}
+		m := r
+		m.ports, m.srcs = inP, inS
+		in = append(in, m)
+		if outP := r.ports.minus(ports); !outP.empty() {
+			o := r
+			o.ports = outP
+			rest = append(rest, o)
+		}
+		if outS := r.srcs.minus(srcs, v6); !outS.empty() {
+			o := r
+			o.ports, o.srcs = inP, outS
+			rest = append(rest, o)
+		}
 	}
-	return key[off : off+n]
+	return in, rest
+}
+
+// element is what one element of a concatenated lookup holds for in packet class p: ports and
+// sources (all when it does not name them); ok false when it never holds, unsure when it holds
+// only by something the model does not decide.
+func (a *analyser) element(text string, cs *concatStep, iv setIv, p *pkt, w Where) (ports portSet, srcs addrSet, ok, unsure bool) {
+	tcpudp := p.l4 == 6 || p.l4 == 17
+	ports, srcs = allPorts, fullAddrs(p.v6)
+	for k, f := range cs.fields {
+		lo := slot(iv.lo, cs.slots[k], f.len)
+		hi := ivHi(iv, cs.slots[k], f.len)
+		if lo == nil || hi == nil {
+			return nil, nil, false, false
+		}
+		switch {
+		case f.isDport() && f.mask == nil && tcpudp:
+			ports = portSet{{binary.BigEndian.Uint16(lo), binary.BigEndian.Uint16(hi)}}
+			if ports[0].lo > ports[0].hi {
+				return nil, nil, false, false
+			}
+		case isSaddr(f, p.v6):
+			la, _ := netip.AddrFromSlice(lo)
+			ha, _ := netip.AddrFromSlice(hi)
+			if ha.Less(la) {
+				return nil, nil, false, false
+			}
+			srcs = addrSet{{la, ha}}
+		default:
+			v, vs, why := f.value(p)
+			switch vs {
+			case vKnown:
+				if bytes.Compare(v, lo) < 0 || bytes.Compare(v, hi) > 0 {
+					return nil, nil, false, false
+				}
+			case vHost:
+				unsure = true
+				a.note(w, fmt.Sprintf("%s: depends on %s, which the analysis does not know", text, why))
+			default:
+				unsure = true
+			}
+		}
+	}
+	return ports, srcs, true, unsure
 }
 
 func (a *analyser) runVmap(c *Chain, vm *vmapStep, m flow, p *pkt, depth int, res *chainResult, w Where) []flow {
@@ -509,6 +508,45 @@ func (a *analyser) runVmap(c *Chain, vm *vmapStep, m flow, p *pkt, depth int, re
 			cont = append(cont, m)
 		}
 		return cont
+	}
+	if vm.unfollowed {
+		// Every verdict may apply: accepts are taken, drops skipped (a.verdict, unsure).
+		a.note(w, "verdict map "+vm.set.Name+" on a concatenation whose fields could not be followed: each of its verdicts may apply")
+		cont = []flow{m}
+		for _, iv := range vm.idx.ivs {
+			if iv.verdict != nil {
+				cont = append(cont, a.verdict(c, step{kind: stVerdict, verdict: *iv.verdict, text: iv.verdict.String()}, m, p, depth, res, w, true, false)...)
+			}
+		}
+		return merge(cont)
+	}
+	if vm.keys != nil {
+		// The first element that holds decides; an element that holds only by a field
+		// the model does not decide applies its verdict as unsure and lets the flow on.
+		rest := []flow{m}
+		for _, iv := range vm.keys.ivs {
+			if iv.verdict == nil {
+				continue
+			}
+			ports, srcs, ok, unsure := a.element(fieldName(vm.f)+" vmap", vm.keys, iv, p, w)
+			if !ok {
+				continue
+			}
+			a.work += len(rest)
+			if a.work > a.limit {
+				a.capped(w)
+				break
+			}
+			var in []flow
+			in, rest = splitFlows(rest, ports, srcs, p.v6)
+			for _, f := range in {
+				cont = append(cont, a.verdict(c, step{kind: stVerdict, verdict: *iv.verdict, text: iv.verdict.String()}, f, p, depth, res, w, unsure, false)...)
+				if unsure {
+					rest = append(rest, f)
+				}
+			}
+		}
+		return merge(append(cont, rest...))
 	}
 	v, st, why := vm.f.value(p)
 	if st != vKnown {
@@ -683,6 +721,9 @@ func (a *analyser) gather(v6 bool) names {
 					}
 				}
 				cd := st.cond
+				if st.kind == stVmap && st.vmap.named != nil {
+					cd = st.vmap.named
+				}
 				if cd == nil {
 					continue
 				}
