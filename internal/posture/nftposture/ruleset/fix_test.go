@@ -1,6 +1,7 @@
 package ruleset
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -109,5 +110,127 @@ func TestAnalyseMergedLoads(t *testing.T) {
 				t.Errorf("Analyse(%s) mismatch (-want +got):\n%s", tt.name, diff)
 			}
 		})
+	}
+}
+
+func ifkey(n string) []byte { b := make([]byte, 16); copy(b, n); return b }
+
+func vmapTable(fam string, s *Set, chains ...*Chain) *Ruleset {
+	return &Ruleset{Tables: []*TableDef{{Family: fam, Name: "t", Sets: []*Set{s}, Chains: chains}}}
+}
+
+func vm(code int32, chain string) *Jump { return &Jump{Code: code, Chain: chain} }
+
+// TestAnalyseKeyedVmaps: verdict maps on interfaces, sources and concatenations (issue 17,
+// bugs A and B) decide per packet class, as the lookups in concatenated sets do.
+func TestAnalyseKeyedVmaps(t *testing.T) {
+	lookup := func(sreg uint32) Expr { return Lookup{Set: "__map0", SReg: sreg, HasDReg: true} }
+	protoDport := func(l4key bool) []Expr {
+		first := Expr(Payload{Base: 1, Offset: 9, Len: 1, DReg: 1})
+		if l4key {
+			first = Meta{Key: metaL4Proto, DReg: 1}
+		}
+		return []Expr{first, Payload{Base: 2, Offset: 2, Len: 2, DReg: 9}, lookup(1)}
+	}
+	concatMap := &Set{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, Elements: []Element{
+		{Key: []byte{6, 0, 0, 0, 0, 22, 0, 0}, Verdict: vm(VerdictAccept, "")},
+		{Key: []byte{17, 0, 0, 0, 0, 53, 0, 0}, Verdict: vm(VerdictAccept, "")},
+	}}
+	tests := []struct {
+		name string
+		rs   *Ruleset
+		keep []string
+		want []string
+	}{
+		{
+			name: "iifname vmap with a jump",
+			rs: vmapTable("ip", &Set{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, Elements: []Element{
+				{Key: ifkey("lo"), Verdict: vm(VerdictAccept, "")},
+				{Key: ifkey("br0"), Verdict: vm(VerdictJump, "in_wired")},
+			}},
+				base("input", "input", 0, "drop", rule(4, []Expr{Meta{Key: metaIIFName, DReg: 1}, lookup(1)})),
+				regular("in_wired", rule(5, tcpDport(22), accept())),
+			),
+			keep: []string{"ipv4"},
+			want: []string{
+				"ipv4 tcp drop by t/input#policy", "ipv4 udp drop by t/input#policy", "ipv4 echo drop by t/input#policy",
+				"ipv4 open tcp 22-22 iif br0 by t/in_wired#5",
+			},
+		},
+		{
+			name: "ip saddr vmap on one address",
+			rs: vmapTable("ip", &Set{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, Elements: []Element{
+				{Key: []byte{10, 0, 0, 1}, Verdict: vm(VerdictAccept, "")},
+			}},
+				base("input", "input", 0, "drop", rule(3, []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, lookup(1)})),
+			),
+			keep: []string{"ipv4 open"},
+			want: []string{"ipv4 open tcp 0-65535 from 10.0.0.1/32 by t/input#3", "ipv4 open udp 0-65535 from 10.0.0.1/32 by t/input#3"},
+		},
+		{
+			name: "ip saddr vmap on an interval (end elements without a verdict)",
+			rs: vmapTable("ip", &Set{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, Interval: true, Elements: []Element{
+				{Key: []byte{0, 0, 0, 0}, IntervalEnd: true},
+				{Key: []byte{10, 0, 0, 0}, Verdict: vm(VerdictJump, "lan")},
+				{Key: []byte{11, 0, 0, 0}, IntervalEnd: true},
+			}},
+				base("input", "input", 0, "drop", rule(3, []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, lookup(1)})),
+				regular("lan", rule(5, tcpDport(22), accept())),
+			),
+			keep: []string{"ipv4 open"},
+			want: []string{"ipv4 open tcp 22-22 from 10.0.0.0/8 by t/lan#5"},
+		},
+		{
+			name: "ip protocol . th dport vmap",
+			rs: vmapTable("ip", concatMap,
+				base("input", "input", 0, "drop", rule(3, protoDport(false))),
+			),
+			keep: []string{"ipv4"},
+			want: []string{
+				"ipv4 tcp drop by t/input#policy", "ipv4 udp drop by t/input#policy", "ipv4 echo drop by t/input#policy",
+				"ipv4 open tcp 22-22 by t/input#3", "ipv4 open udp 53-53 by t/input#3",
+			},
+		},
+		{
+			name: "meta l4proto . th dport vmap, concatenation flag set",
+			rs: vmapTable("inet", &Set{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, Concat: true, Elements: concatMap.Elements},
+				base("input", "input", 0, "drop", rule(3, protoDport(true))),
+			),
+			keep: []string{"ipv6 open"},
+			want: []string{"ipv6 open tcp 22-22 by t/input#3", "ipv6 open udp 53-53 by t/input#3"},
+		},
+		{
+			name: "a concatenation that cannot be followed: every verdict may apply",
+			rs: vmapTable("ip", concatMap,
+				base("input", "input", 0, "drop", rule(3, []Expr{Payload{Base: 1, Offset: 9, Len: 1, DReg: 1}, lookup(1)})),
+			),
+			keep: []string{"ipv4 tcp", "ipv4 open", "note"},
+			want: []string{
+				"ipv4 tcp drop by t/input#policy", "ipv4 open tcp 0-65535 by t/input#3", "ipv4 open udp 0-65535 by t/input#3",
+				"note t/input#3: verdict map __map0 on a concatenation whose fields could not be followed: each of its verdicts may apply",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := only(summary(Analyse(tt.rs)), tt.keep...)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Analyse(%s) mismatch (-want +got):\n%s", tt.name, diff)
+			}
+		})
+	}
+}
+
+func TestFormatConcatVmap(t *testing.T) {
+	rs := vmapTable("ip", &Set{Name: "__map0", Anonymous: true, Map: true, Verdicts: true, Elements: []Element{
+		{Key: []byte{6, 0, 0, 0, 0, 22, 0, 0}, Verdict: vm(VerdictAccept, "")},
+		{Key: []byte{17, 0, 0, 0, 0, 53, 0, 0}, Verdict: vm(VerdictJump, "dns")},
+	}}, base("input", "input", 0, "drop", rule(3, []Expr{
+		Payload{Base: 1, Offset: 9, Len: 1, DReg: 1}, Payload{Base: 2, Offset: 2, Len: 2, DReg: 9},
+		Lookup{Set: "__map0", SReg: 1, HasDReg: true},
+	})), regular("dns"))
+	want := "ip protocol . th dport vmap { tcp . 22 : accept, udp . 53 : jump dns } # handle 3"
+	if got := Format(rs); !strings.Contains(got, want) {
+		t.Errorf("Format(ip protocol . th dport vmap) = %s, want a line %q", got, want)
 	}
 }

@@ -30,39 +30,35 @@ func TestKernelRepro(t *testing.T) {
 		file string
 		fam  string
 		want []string
-		todo string // a bug not fixed yet: the case is skipped
 	}{
 		{"repro-dport-range-vmap.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-25"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-25"}},
 		{"repro-saddr-prefix-vmap-accept.nft", "ipv4", []string{
 			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop",
-			"ipv4 open tcp 0-65535 from 10.0.0.0/8", "ipv4 open udp 0-65535 from 10.0.0.0/8"}, ""},
+			"ipv4 open tcp 0-65535 from 10.0.0.0/8", "ipv4 open udp 0-65535 from 10.0.0.0/8"}},
 		{"repro-saddr-vmap.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22 from 10.0.0.0/8"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22 from 10.0.0.0/8"}},
 		{"repro-saddr-single-vmap.nft", "ipv4", []string{
 			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop",
-			"ipv4 open tcp 0-65535 from 10.0.0.1/32", "ipv4 open udp 0-65535 from 10.0.0.1/32"}, ""},
+			"ipv4 open tcp 0-65535 from 10.0.0.1/32", "ipv4 open udp 0-65535 from 10.0.0.1/32"}},
 		{"repro-iifname-vmap-jump.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22 iif br0"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22 iif br0"}},
 		{"repro-concat-vmap-proto-dport.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22", "ipv4 open udp 53-53"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22", "ipv4 open udp 53-53"}},
 		{"repro-concat-vmap-l4proto-dport.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22", "ipv4 open udp 53-53"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22", "ipv4 open udp 53-53"}},
 		{"repro-plain-dport-vmap-ok.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo drop", "ipv4 open tcp 22-22"}},
 		{"repro-ip6-nexthdr-hoplimit-merged.nft", "ipv6", []string{
 			// The sender chooses the hop limit: an echo request with 255 is accepted.
-			"ipv6 tcp drop", "ipv6 udp drop", "ipv6 echo accept"}, ""},
+			"ipv6 tcp drop", "ipv6 udp drop", "ipv6 echo accept"}},
 		{"repro-ip6-nexthdr-icmpv6type-hoplimit.nft", "ipv6", []string{
-			"ipv6 tcp drop", "ipv6 udp drop", "ipv6 echo drop"}, ""},
+			"ipv6 tcp drop", "ipv6 udp drop", "ipv6 echo drop"}},
 		{"repro-ip-ttl-protocol-merged.nft", "ipv4", []string{
-			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo accept"}, ""},
+			"ipv4 tcp drop", "ipv4 udp drop", "ipv4 echo accept"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			if tt.todo != "" {
-				t.Skip(tt.todo + " is not fixed yet")
-			}
 			fd := loadNFT(t, tt.file)
 			rs, err := Read(fd)
 			if err != nil {
