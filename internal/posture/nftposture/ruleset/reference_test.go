@@ -21,6 +21,9 @@ type refRule struct {
 	hasSrc  bool
 	notSrc  bool
 	verdict byte // 0 accept, 1 drop, 2 jump sub, 3 return, 4 reject
+	// vmap: the rule is a verdict map of one element (no negations): on the source prefix
+	// (an interval map), on tcp . the port range, or on the source . the port range.
+	vmap bool
 }
 
 // decodeRefRules turns fuzz bytes into rules, 4 bytes each.
@@ -43,6 +46,12 @@ func decodeRefRules(b []byte) (main, sub []refRule, policyDrop bool) {
 			r.prefix = netip.MustParsePrefix(refPrefixes[int(z)%len(refPrefixes)])
 		}
 		r.verdict = w % 5
+		if x&32 != 0 && (r.hasPort || r.hasSrc) {
+			r.vmap, r.notPort, r.notSrc = true, false, false
+			if r.verdict == 4 {
+				r.verdict = 1 // a verdict map holds verdicts, not reject
+			}
+		}
 		if x&16 != 0 {
 			if r.verdict == 2 {
 				r.verdict = 1
@@ -93,6 +102,50 @@ func refRun(rules, sub []refRule, port uint16, src netip.Addr, depth int) int {
 	return 2
 }
 
+func (r refRule) verdictJump() *Jump {
+	switch r.verdict {
+	case 0:
+		return &Jump{Code: VerdictAccept}
+	case 2:
+		return &Jump{Code: VerdictJump, Chain: "sub"}
+	case 3:
+		return &Jump{Code: VerdictReturn}
+	}
+	return &Jump{Code: VerdictDrop}
+}
+
+// vmapExprs is the rule as a verdict map of one element, with its map.
+func (r refRule) vmapExprs(h uint64) (*Rule, *Set) {
+	name := fmt.Sprintf("__map%d", h)
+	s := &Set{Name: name, Anonymous: true, Map: true, Verdicts: true}
+	lookup := Lookup{Set: name, SReg: 1, HasDReg: true}
+	var first, last []byte
+	if r.hasSrc {
+		first, last = r.prefix.Addr().AsSlice(), lastAddr(r.prefix).AsSlice()
+	}
+	port := func(p uint16) []byte { return append(be16(p), 0, 0) }
+	dport := Payload{Base: 2, Offset: 2, Len: 2, DReg: 9}
+	var exprs []Expr
+	switch {
+	case r.hasPort && r.hasSrc:
+		s.Concat = true
+		s.Elements = []Element{{Key: append(first, port(r.lo)...), KeyEnd: append(last, port(r.hi)...), Verdict: r.verdictJump()}}
+		exprs = []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, dport, lookup}
+	case r.hasPort:
+		s.Concat = true
+		s.Elements = []Element{{Key: append([]byte{6, 0, 0, 0}, port(r.lo)...), KeyEnd: append([]byte{6, 0, 0, 0}, port(r.hi)...), Verdict: r.verdictJump()}}
+		exprs = []Expr{Meta{Key: metaL4Proto, DReg: 1}, dport, lookup}
+	default:
+		s.Interval = true
+		s.Elements = []Element{{Key: first, Verdict: r.verdictJump()}}
+		if next := lastAddr(r.prefix).Next(); next.IsValid() {
+			s.Elements = append(s.Elements, Element{Key: next.AsSlice(), IntervalEnd: true})
+		}
+		exprs = []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, lookup}
+	}
+	return rule(h, l4(6), exprs), s
+}
+
 func (r refRule) exprs(h uint64) *Rule {
 	var parts [][]Expr
 	parts = append(parts, l4(6))
@@ -133,14 +186,25 @@ func refRuleset(main, sub []refRule, policyDrop bool) *Ruleset {
 		policy = "drop"
 	}
 	in := base("input", "input", 0, policy)
+	t := &TableDef{Family: "ip", Name: "filter"}
+	add := func(c *Chain, r refRule, h uint64) {
+		if !r.vmap {
+			c.Rules = append(c.Rules, r.exprs(h))
+			return
+		}
+		rl, s := r.vmapExprs(h)
+		c.Rules = append(c.Rules, rl)
+		t.Sets = append(t.Sets, s)
+	}
 	for i, r := range main {
-		in.Rules = append(in.Rules, r.exprs(uint64(1+i)))
+		add(in, r, uint64(1+i))
 	}
 	sc := regular("sub")
 	for i, r := range sub {
-		sc.Rules = append(sc.Rules, r.exprs(uint64(100+i)))
+		add(sc, r, uint64(100+i))
 	}
-	return &Ruleset{Tables: []*TableDef{{Family: "ip", Name: "filter", Chains: []*Chain{in, sc}}}}
+	t.Chains = []*Chain{in, sc}
+	return &Ruleset{Tables: []*TableDef{t}}
 }
 
 func openFor(a Analysis, port uint16, src netip.Addr) bool {
@@ -203,6 +267,10 @@ func TestAnalyseReference(t *testing.T) {
 		{1, 5, 2, 0, 1, 1, 2, 0, 0},                // ip saddr … drop; dport 22 accept
 		{0, 13, 4, 1, 1, 17, 0, 0, 0, 16, 0, 0, 3}, // not-source drop; jump sub where accept
 		{1, 17, 5, 2, 0, 16, 0, 0, 2, 3, 6, 3, 0},
+		{1, 33, 2, 0, 0},                            // tcp . 22 vmap accept, policy drop
+		{1, 36, 0, 0, 0, 33, 12, 0, 1},              // ip saddr vmap accept; tcp . 22-23 vmap drop
+		{0, 37, 31, 3, 2, 49, 2, 0, 1, 21, 0, 0, 0}, // source . ports vmap jump sub; vmap drop in sub
+		{1, 36, 0, 5, 2, 17, 3, 0, 0, 37, 0, 2, 1},  // 10.1.2.0/23 vmap jump sub
 	}
 	for i, s := range seeds {
 		t.Run(fmt.Sprint(i), func(t *testing.T) { checkReference(t, s) })
@@ -214,5 +282,8 @@ func FuzzAnalyseReference(f *testing.F) {
 	f.Add([]byte{1, 1, 2, 0, 0})
 	f.Add([]byte{1, 5, 2, 0, 1, 1, 2, 0, 0})
 	f.Add([]byte{0, 13, 4, 1, 1, 17, 0, 0, 0, 16, 0, 0, 3})
+	f.Add([]byte{1, 33, 2, 0, 0})
+	f.Add([]byte{1, 36, 0, 0, 0, 33, 12, 0, 1})
+	f.Add([]byte{0, 37, 31, 3, 2, 49, 2, 0, 1, 21, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) { checkReference(t, b) })
 }
