@@ -2,6 +2,7 @@ package ruleset
 
 import (
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"net/netip"
 	"slices"
 	"strings"
@@ -130,5 +131,36 @@ func TestWorkCap(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("analyse(100 rules, cap 50) notes = %q, want one saying the cap was reached", only(summary(a), "note"))
+	}
+}
+
+// bannedVmap is banned(n) written as a source verdict map (`ip saddr vmap { a : drop, … }`),
+// which the analysis runs element by element.
+func bannedVmap(n int) *Ruleset {
+	rs := banned(n)
+	t := rs.Tables[len(rs.Tables)-1]
+	s := t.Sets[0]
+	s.Name, s.Anonymous, s.Map, s.Verdicts = "__map0", true, true, true
+	for i := range s.Elements {
+		s.Elements[i].Verdict = &Jump{Code: VerdictDrop}
+	}
+	t.Chains[0].Rules[0] = rule(1, nfproto(false), []Expr{Payload{Base: 1, Offset: 12, Len: 4, DReg: 1}, Lookup{Set: "__map0", SReg: 1, HasDReg: true}})
+	return rs
+}
+
+func BenchmarkAnalyseBanVmap(b *testing.B) {
+	rs := bannedVmap(10000)
+	for b.Loop() {
+		Analyse(rs)
+	}
+}
+
+// TestBanVmap: a source verdict map of drops opens exactly what the same addresses in a set
+// with a drop rule open.
+func TestBanVmap(t *testing.T) {
+	want := only(summary(Analyse(banned(300))), "ipv4 open", "ipv6 open")
+	got := only(summary(Analyse(bannedVmap(300))), "ipv4 open", "ipv6 open")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Analyse(ban vmap) mismatch with the ban set (-want +got):\n%s", diff)
 	}
 }
