@@ -2,11 +2,12 @@ package ruleset
 
 import (
 	"fmt"
-	"github.com/google/go-cmp/cmp"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // largeRuleset is a default-deny inet table of n rules: one in two opens a port (tcp or udp),
