@@ -19,8 +19,9 @@ const LsofPath = "/usr/sbin/lsof"
 // LsofArgs are the arguments ReadMac runs lsof with: no name or port lookups (-nP), TCP sockets in
 // LISTEN and every UDP socket, in field output (-F) with the fields the parser reads: p (pid),
 // c (command), f (descriptor), t (IPv4/IPv6), P (protocol), n (name: address:port) and T (TCP
-// state, as ST=LISTEN).
-var LsofArgs = []string{"-nP", "-iTCP", "-sTCP:LISTEN", "-iUDP", "-F", "pcftPnT"}
+// state, as ST=LISTEN). +c 0 asks for the whole command name: lsof cuts it at 9 characters
+// otherwise, and expectations name processes.
+var LsofArgs = []string{"+c", "0", "-nP", "-iTCP", "-sTCP:LISTEN", "-iUDP", "-F", "pcftPnT"}
 
 // maxLsofLines bounds the lines of lsof output read (the Runner already caps its bytes).
 const maxLsofLines = 1 << 20

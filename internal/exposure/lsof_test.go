@@ -135,7 +135,7 @@ func TestReadMac(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadMac() error %v", err)
 	}
-	if got, want := strings.Join(r.argv, " "), "/usr/sbin/lsof -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT"; got != want {
+	if got, want := strings.Join(r.argv, " "), "/usr/sbin/lsof +c 0 -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT"; got != want {
 		t.Errorf("ReadMac() ran %q, want %q", got, want)
 	}
 	got := rows(rep.Listeners)
@@ -143,15 +143,15 @@ func TestReadMac(t *testing.T) {
 		{"tcp", "0.0.0.0:22", ScopeAll, 1, "launchd"},
 		{"tcp", "[::]:22", ScopeAll, 1, "launchd"},
 		{"tcp", "[::]:3030", ScopeAll, 2051, "node"},
-		{"tcp", "0.0.0.0:5000", ScopeAll, 611, "ControlCe"},
+		{"tcp", "0.0.0.0:5000", ScopeAll, 611, "ControlCenter"},
 		{"tcp", "127.0.0.1:5432", ScopeLoopback, 1204, "postgres"},
 		{"tcp", "[::1]:5432", ScopeLoopback, 1204, "postgres"},
-		{"tcp", "0.0.0.0:6379", ScopeAll, 1388, "redis-ser"},
-		{"tcp", "0.0.0.0:7000", ScopeAll, 611, "ControlCe"},
-		{"tcp", "[::]:7000", ScopeAll, 611, "ControlCe"},
-		{"tcp", "127.0.0.1:8065", ScopeLoopback, 2210, "com.docke"},
-		{"tcp", "[fe80:4::1]:9000", ScopeLinkLocal, 2210, "com.docke"},
-		{"tcp", "100.101.102.103:41641", ScopeShared, 2210, "com.docke"},
+		{"tcp", "0.0.0.0:6379", ScopeAll, 1388, "redis-server"},
+		{"tcp", "0.0.0.0:7000", ScopeAll, 611, "ControlCenter"},
+		{"tcp", "[::]:7000", ScopeAll, 611, "ControlCenter"},
+		{"tcp", "127.0.0.1:8065", ScopeLoopback, 2210, "com.docker.backend"},
+		{"tcp", "[fe80:4::1]:9000", ScopeLinkLocal, 2210, "com.docker.backend"},
+		{"tcp", "100.101.102.103:41641", ScopeShared, 2210, "com.docker.backend"},
 		{"udp", "0.0.0.0:5353", ScopeAll, 412, "mDNSResponder"},
 		{"udp", "[::]:5353", ScopeAll, 412, "mDNSResponder"},
 	}
