@@ -267,7 +267,7 @@ func Judge(ls []Listener, exps []Expectation, file string) []Judgement {
 // who names a listener's process in a fix.
 func who(l Listener) string {
 	if l.Process == "" {
-		return "the process (unknown: run as root to see it)"
+		return "the process (not found: run as root, or it belongs to another PID namespace such as a container)"
 	}
 	return fmt.Sprintf("%s (pid %d)", l.Process, l.PID)
 }
@@ -296,6 +296,10 @@ func unexpectedFix(l Listener, file string) string {
 	if name == "" {
 		name = "NAME"
 	}
-	return fmt.Sprintf("stop %s or bind it to %s; if it is meant to listen, add to %s: - {process: %s, port: %d, proto: %s, scope: %s}",
-		who(l), loopbackFor(l), file, name, l.Addr.Port(), l.Proto, l.Scope.Reach())
+	stop := fmt.Sprintf("stop %s or bind it to %s", who(l), loopbackFor(l))
+	if l.Scope.Reach() == ReachLoopback {
+		stop = "stop " + who(l)
+	}
+	return fmt.Sprintf("%s; if it is meant to listen, add to %s: - {process: %s, port: %d, proto: %s, scope: %s}",
+		stop, file, name, l.Addr.Port(), l.Proto, l.Scope.Reach())
 }

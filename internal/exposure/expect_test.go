@@ -119,9 +119,11 @@ func TestJudge(t *testing.T) {
 		{"port only", l("udp", "10.0.0.1:53", 13, "dnsmasq", ""), row{"10.0.0.1:53", Expected, "lan", 5, ""}},
 		{"comm cut at 15", l("udp", "127.0.0.53:53", 14, "systemd-resolve", ""), row{"127.0.0.53:53", Expected, "lan", 5, ""}},
 		{"comm cut at 15, other port", l("tcp", "127.0.0.53:5355", 14, "systemd-resolve", ""), row{"127.0.0.53:5355", Expected, "loopback", 6, ""}},
+		{"unexpected on loopback", l("tcp", "[::1]:8443", 16, "firewarden-serv", ""),
+			row{"[::1]:8443", Unexpected, "", 0, "stop firewarden-serv (pid 16); if it is meant to listen, add to expect.yaml: - {process: firewarden-serv, port: 8443, proto: tcp, scope: loopback}"}},
 		{"name from the path", l("tcp", "127.0.0.1:5432", 15, "postmaster", "/usr/lib/postgresql/16/bin/postgres"), row{"127.0.0.1:5432", Expected, "loopback", 1, ""}},
 		{"unknown process", l("tcp", "0.0.0.0:9999", 0, "", ""),
-			row{"0.0.0.0:9999", Unexpected, "", 0, "stop the process (unknown: run as root to see it) or bind it to 127.0.0.1:9999; if it is meant to listen, add to expect.yaml: - {process: NAME, port: 9999, proto: tcp, scope: any}"}},
+			row{"0.0.0.0:9999", Unexpected, "", 0, "stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; if it is meant to listen, add to expect.yaml: - {process: NAME, port: 9999, proto: tcp, scope: any}"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			js := Judge([]Listener{tt.in}, exps, "expect.yaml")
