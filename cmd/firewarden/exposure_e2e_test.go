@@ -176,7 +176,8 @@ func TestExposureBadExpect(t *testing.T) {
 }
 
 // On a Mac, exposure runs lsof (here a stand-in printing the hand-written field output of
-// internal/exposure/testdata/lsof) and reads its listeners.
+// internal/exposure/testdata/lsof) and reads its listeners, and ps for their executables' paths
+// (a stand-in that knows one pid and exits 1, as ps does when some pid has gone).
 func TestExposureMac(t *testing.T) {
 	root := mac(t, hosttest.Mac15())
 	fixture, err := filepath.Abs("../../internal/exposure/testdata/lsof/sonoma-services.txt")
@@ -188,13 +189,21 @@ func TestExposureMac(t *testing.T) {
 	if err := os.WriteFile(lsof, []byte("#!/bin/sh\n[ \"$*\" = '+c 0 -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT' ] || { echo \"lsof: unexpected arguments $*\" >&2; exit 2; }\nexec cat '"+fixture+"'\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	ps := filepath.Join(root, "bin/ps")
+	os.MkdirAll(filepath.Dir(ps), 0o755)
+	if err := os.WriteFile(ps, []byte("#!/bin/sh\nprintf ' 1204 /Applications/Postgres.app/Contents/Versions/16/bin/postgres\\n'\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	expect := writeExpect(t, "- {process: postgres, port: 5432, scope: loopback}\n- {process: node, port: 3030, scope: any}\n- {process: redis-server, scope: loopback}\n")
 	r := firewarden(t, root, "exposure", "--expect", expect)
 	if r.code != 1 {
 		t.Errorf("firewarden exposure on a Mac = exit %d, want 1\nstderr %s", r.code, r.stderr)
 	}
+	if r.stderr != "" {
+		t.Errorf("firewarden exposure on a Mac: stderr %q, want nothing", r.stderr)
+	}
 	for _, line := range []string{
-		"tcp    127.0.0.1        5432   loopback    1204  postgres            -     expected\n",
+		"  loopback    1204  postgres            /Applications/Postgres.app/Contents/Versions/16/bin/postgres  expected\n",
 		"14 listeners: 3 expected, 1 too wide, 10 unexpected\n",
 		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":3 allows loopback only)\n",
 	} {

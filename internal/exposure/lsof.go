@@ -44,7 +44,63 @@ func ReadMac(ctx context.Context, r host.Runner) (Report, error) {
 	if res.Truncated {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s output was cut at the output cap; some listeners may be missing", LsofPath))
 	}
+	if err := addMacPaths(ctx, r, &rep); err != nil {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("executable paths not shown: %v", err))
+	}
 	return rep, nil
+}
+
+// PsPath is ps on macOS, which ReadMac runs for the executables' paths: lsof gives only names.
+const PsPath = "/bin/ps"
+
+// maxPsPIDs bounds the pids asked of one ps run (its argv).
+const maxPsPIDs = 4096
+
+// addMacPaths fills the listeners' Path from `ps -ww -o pid=,comm= -p PID …`: on macOS, ps's comm
+// column is the executable's full path (ps -c would shorten it to the name).
+func addMacPaths(ctx context.Context, r host.Runner, rep *Report) error {
+	seen := map[int]bool{}
+	args := []string{"-ww", "-o", "pid=,comm="}
+	for _, l := range rep.Listeners {
+		if l.PID > 0 && !seen[l.PID] && len(seen) < maxPsPIDs {
+			seen[l.PID] = true
+			args = append(args, "-p", strconv.Itoa(l.PID))
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	res, err := r.Run(ctx, host.Cmd{Path: PsPath, Args: args})
+	var ee *host.ExitError
+	// ps exits 1 when some pid has gone since lsof ran; the others are still printed.
+	if err != nil && !(errors.As(err, &ee) && ee.Code == 1) {
+		return err
+	}
+	paths := ParsePsPaths(res.Stdout)
+	for i, l := range rep.Listeners {
+		if p, ok := paths[l.PID]; ok {
+			rep.Listeners[i].Path = p
+		}
+	}
+	return nil
+}
+
+// ParsePsPaths reads lines "PID PATH" (ps -o pid=,comm=; the path may hold spaces) into a map;
+// lines that are not a pid and an absolute path are skipped.
+func ParsePsPaths(out []byte) map[int]string {
+	m := map[int]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 0, 512), maxLineBytes)
+	for n := 0; sc.Scan() && n < maxLsofLines; n++ {
+		pid, path, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		path = strings.TrimSpace(path)
+		p, err := strconv.Atoi(pid)
+		if !ok || err != nil || p <= 0 || !strings.HasPrefix(path, "/") {
+			continue
+		}
+		m[p] = path
+	}
+	return m
 }
 
 // lsofKnown are the field letters lsof's -F output may carry (lsof(8), OUTPUT FOR OTHER

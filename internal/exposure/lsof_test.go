@@ -118,9 +118,17 @@ type fakeRunner struct {
 	out  []byte
 	err  error
 	argv []string
+	// ps's answer, and its argv
+	psOut []byte
+	psErr error
+	ps    []string
 }
 
 func (r *fakeRunner) Run(_ context.Context, c host.Cmd) (host.Result, error) {
+	if c.Path == PsPath {
+		r.ps = c.Argv()
+		return host.Result{Argv: c.Argv(), Stdout: r.psOut}, r.psErr
+	}
 	r.argv = c.Argv()
 	return host.Result{Argv: c.Argv(), Stdout: r.out}, r.err
 }
@@ -173,4 +181,52 @@ func TestReadMacNothing(t *testing.T) {
 	if _, err := ReadMac(context.Background(), r); err == nil {
 		t.Errorf("ReadMac(lsof exit 2) error nil, want one")
 	}
+}
+
+func TestReadMacPaths(t *testing.T) {
+	r := &fakeRunner{
+		out:   []byte("p1204\ncpostgres\nf7\ntIPv4\nPTCP\nn127.0.0.1:5432\nTST=LISTEN\nf8\ntIPv6\nPTCP\nn[::1]:5432\nTST=LISTEN\np2051\ncnode\nf21\ntIPv6\nPTCP\nn*:3030\nTST=LISTEN\np77\ncgone\nf3\ntIPv4\nPUDP\nn*:9\n"),
+		psOut: []byte(" 1204 /Applications/Postgres.app/Contents/Versions/16/bin/postgres\n 2051 /Users/me/Library/Application Support/nvm/node\nnot a line\n"),
+		psErr: &host.ExitError{Argv: []string{PsPath}, Code: 1},
+	}
+	rep, err := ReadMac(context.Background(), r)
+	if err != nil {
+		t.Fatalf("ReadMac() error %v", err)
+	}
+	if got, want := strings.Join(r.ps, " "), "/bin/ps -ww -o pid=,comm= -p 2051 -p 1204 -p 77"; got != want {
+		t.Errorf("ReadMac() ran %q, want %q", got, want)
+	}
+	var got []string
+	for _, l := range rep.Listeners {
+		got = append(got, l.Addr.String()+" "+l.Path)
+	}
+	want := []string{
+		"[::]:3030 /Users/me/Library/Application Support/nvm/node",
+		"127.0.0.1:5432 /Applications/Postgres.app/Contents/Versions/16/bin/postgres",
+		"[::1]:5432 /Applications/Postgres.app/Contents/Versions/16/bin/postgres",
+		"0.0.0.0:9 ",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReadMac() paths (-want +got):\n%s", diff)
+	}
+	if len(rep.Warnings) != 0 {
+		t.Errorf("ReadMac() warnings = %q, want none (ps exit 1 is a pid gone)", rep.Warnings)
+	}
+
+	r.psErr = host.ErrNotInstalled
+	rep, err = ReadMac(context.Background(), r)
+	if err != nil || len(rep.Listeners) != 4 || len(rep.Warnings) != 1 || !strings.HasPrefix(rep.Warnings[0], "executable paths not shown: ") {
+		t.Errorf("ReadMac(ps missing) = %d listeners, warnings %q, %v; want 4, one warning, no error", len(rep.Listeners), rep.Warnings, err)
+	}
+}
+
+func FuzzParsePsPaths(f *testing.F) {
+	f.Add([]byte(" 1204 /usr/bin/x y\n 2 /a\nbad\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for pid, path := range ParsePsPaths(in) {
+			if pid <= 0 || !strings.HasPrefix(path, "/") {
+				t.Errorf("ParsePsPaths(%q) gave %d %q", in, pid, path)
+			}
+		}
+	})
 }
