@@ -134,6 +134,22 @@ func commandTable() []*cmdSpec {
 			},
 		},
 		{
+			name: "exposure", summary: "list what listens where, and whether it is meant to",
+			desc: "Lists every listening TCP socket and bound UDP socket with its process (pid, name, path) and the " +
+				"scope of its bind address: loopback, link-local, private (RFC 1918, IPv6 ULA), shared (100.64.0.0/10), " +
+				"multicast, all (0.0.0.0 or ::, every interface) or public (one specific public address). On Linux it " +
+				"reads /proc/net and the descriptors in /proc under the root; on macOS it runs lsof. With --expect, each " +
+				"listener is expected, too_wide (an entry names it but allows a narrower scope) or unexpected (no entry " +
+				"names it), and what to change is printed. Run it as root to see every process. Exit 0 when nothing is " +
+				"too wide or unexpected, 1 when something is, 2 when the sockets or the file cannot be read.",
+			examples: []string{
+				"sudo firewarden exposure",
+				"sudo firewarden exposure --expect examples/exposure.yaml",
+				"firewarden --json exposure",
+			},
+			run: runExposure,
+		},
+		{
 			name: "rules", summary: "simulate packets through ipfw and pf rule sets; lint them",
 			desc: "Parses an ipfw or a pf rule set (recognised from the file unless --format says it) and either " +
 				"evaluates packets through it, explaining which rule decided, or lints it for rules that can never match, " +

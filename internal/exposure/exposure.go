@@ -1,0 +1,52 @@
+// Package exposure lists the sockets a host listens on (TCP in LISTEN, UDP bound and not
+// connected), with the process holding each and the scope of its bind address, and judges them
+// against a list of intended listeners. Reading is split from deciding: the Linux reader parses
+// ROOT/proc, the macOS reader parses lsof's field output; classification and judging are pure.
+package exposure
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+)
+
+// Listener is one listening socket.
+type Listener struct {
+	// Proto is "tcp" or "udp".
+	Proto string `json:"proto"`
+	// Addr is the bind address and port as the kernel reports it (an IPv4-mapped IPv6 address
+	// stays mapped; Scope is decided on the unmapped address).
+	Addr  netip.AddrPort `json:"addr"`
+	Scope Scope          `json:"scope"`
+	// PID is the process holding the socket (the lowest pid when several share it after a
+	// fork), 0 when no process could be found (another user's process read without root, or a
+	// socket of another network namespace).
+	PID int `json:"pid,omitempty"`
+	// Process is the process's name (Linux: /proc/PID/comm, at most 15 bytes; macOS: lsof's
+	// command name).
+	Process string `json:"process,omitempty"`
+	// Path is the executable's path when it could be read (Linux: the /proc/PID/exe link).
+	Path string `json:"path,omitempty"`
+	// Inode is the socket's inode on Linux (0 on macOS).
+	Inode uint64 `json:"inode,omitempty"`
+}
+
+// Report is the result of a listing: the listeners and what the reader could not read or did
+// not model, so that nothing is dropped silently.
+type Report struct {
+	Listeners []Listener `json:"listeners"`
+	// Warnings name input the reader skipped (file:line and why) or limits it reached.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// sortListeners orders listeners by protocol, port, address and pid, so output is stable.
+func sortListeners(ls []Listener) {
+	slices.SortFunc(ls, func(a, b Listener) int {
+		return cmp.Or(
+			cmp.Compare(a.Proto, b.Proto),
+			cmp.Compare(a.Addr.Port(), b.Addr.Port()),
+			a.Addr.Addr().Compare(b.Addr.Addr()),
+			cmp.Compare(a.PID, b.PID),
+		)
+	})
+}
