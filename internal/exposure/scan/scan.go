@@ -40,6 +40,17 @@ func (s State) String() string {
 // MarshalText writes the state's name, for JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state's name.
+func (s *State) UnmarshalText(b []byte) error {
+	for _, st := range []State{Open, Closed, Filtered} {
+		if string(b) == st.String() {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown port state %q: open, closed or filtered", b)
+}
+
 // The reasons a port got its state, in nmap's words (its XML's reason attribute).
 const (
 	ReasonSynAck          = "syn-ack"

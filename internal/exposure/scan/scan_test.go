@@ -245,3 +245,17 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestStateText(t *testing.T) {
+	for _, s := range []State{Open, Closed, Filtered} {
+		b, _ := s.MarshalText()
+		var back State
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Errorf("UnmarshalText(%q) = %v, %v, want %v", b, back, err, s)
+		}
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("up")); err == nil {
+		t.Errorf("UnmarshalText(up) = %v, want an error", s)
+	}
+}
