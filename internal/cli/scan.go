@@ -529,7 +529,7 @@ func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error)
 		},
 		Hosts: nmapHosts{Up: up, Down: 0, Total: 1},
 	}
-	b, err := xml.MarshalIndent(run, "", "")
+	b, err := xml.MarshalIndent(run, "", " ")
 	if err != nil {
 		return nil, err
 	}
