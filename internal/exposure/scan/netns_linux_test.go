@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/firewarden/firewarden/internal/netnstest"
 	"github.com/google/go-cmp/cmp"
@@ -94,7 +96,7 @@ const childEnv = "FIREWARDEN_SCAN_CHILD_TARGET"
 // scanFromClient scans addr from the client namespace in a child process (this test binary
 // under `ip netns exec`), so that every socket is made there without a namespace switch per
 // connection, as `firewarden scan` run there would.
-func (tg *target) scanFromClient(t *testing.T, addr netip.Addr) *Report {
+func (tg *target) scanFromClient(t testing.TB, addr netip.Addr) *Report {
 	t.Helper()
 	cmd := exec.Command("/usr/sbin/ip", "netns", "exec", tg.pair.Client, os.Args[0], "-test.run=^TestScanNetNSChild$", "-test.v")
 	cmd.Env = append(os.Environ(), childEnv+"="+addr.String())
@@ -155,5 +157,20 @@ func TestScanNetNS(t *testing.T) {
 			}
 			t.Logf("%v: %v, rtt %v, timeout %v, %d tries", addr, rep.End.Sub(rep.Start), rep.RTT, rep.Timeout, rep.Tries)
 		})
+	}
+}
+
+// BenchmarkScanNetNS is the issue's speed target: a full 1-65535 scan, from the client
+// namespace, of the target that drops all but three ports (and resets a range). It reports the
+// seconds a scan takes; bench/scan-vs-nmap.sh puts nmap beside it.
+func BenchmarkScanNetNS(b *testing.B) {
+	tg := newTarget(b)
+	for b.Loop() {
+		start := time.Now()
+		rep := tg.scanFromClient(b, tg.pair.Server4)
+		if got := rep.Ports(Open); !slices.Equal(got, tg.open) {
+			b.Fatalf("open ports %v, want %v", got, tg.open)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/scan")
 	}
 }

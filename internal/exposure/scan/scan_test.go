@@ -259,3 +259,15 @@ func TestStateText(t *testing.T) {
 		t.Errorf("UnmarshalText(up) = %v, want an error", s)
 	}
 }
+
+// BenchmarkScanOverhead is the scanner's own cost per try: every port answers at once.
+func BenchmarkScanOverhead(b *testing.B) {
+	ports, _ := ParsePorts("-")
+	refuse := func(context.Context, netip.AddrPort) error { return syscall.ECONNREFUSED }
+	for b.Loop() {
+		if _, err := Scan(b.Context(), netip.MustParseAddr("192.0.2.1"), ports, Options{Dial: refuse}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ports)), "ns/port")
+}
