@@ -41,7 +41,8 @@ func scanSpec() *cmdSpec {
 			"root. The per-port timeout follows the round trip measured from the first answers (eight round trips, at " +
 			"least --min-timeout, at most --timeout), so a host that drops everything does not cost the full timeout per " +
 			"port; a port with no answer is tried once more (--retries). The table lists open and closed ports and " +
-			"counts the filtered ones; --json gives every state, --xml FILE writes nmap's XML format. --expect FILE " +
+			"counts the filtered ones; --json lists every port that answered and counts those that did not; --xml FILE " +
+			"writes nmap's XML format. --expect FILE " +
 			"(a YAML list of the ports that should be open) compares: exit 1 on any difference. Exit 2 on bad input.",
 		examples: []string{
 			"firewarden scan 192.0.2.10",
@@ -109,7 +110,7 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		o.Progress = scanProgress(a.Err)
 	}
 	if !a.g.json {
-		fmt.Fprintf(a.Err, "scanning %s (%s), %d ports\n", host, addr, len(ports))
+		fmt.Fprintf(a.Err, "scanning %s (%s), %s\n", host, addr, nPorts(len(ports)))
 	}
 	rep, err := scan.Scan(ctx, addr, ports, o)
 	if o.Progress != nil {
@@ -271,7 +272,7 @@ func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff
 	if host != name {
 		name = host + " (" + name + ")"
 	}
-	fmt.Fprintf(w, "%s: %d ports in %s, round trip %s, timeout %s\n", name, len(rep.Results),
+	fmt.Fprintf(w, "%s: %s in %s, round trip %s, timeout %s\n", name, nPorts(len(rep.Results)),
 		rep.End.Sub(rep.Start).Round(time.Millisecond), rep.RTT.Round(10*time.Microsecond), rep.Timeout.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	listed := 0
@@ -307,6 +308,13 @@ func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff
 			fmt.Fprintf(w, "open but not expected: %s\n", scan.FormatPorts(diff.Unexpected))
 		}
 	}
+}
+
+func nPorts(n int) string {
+	if n == 1 {
+		return "1 port"
+	}
+	return strconv.Itoa(n) + " ports"
 }
 
 func orDash(s string) string {
