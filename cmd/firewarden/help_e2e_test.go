@@ -145,8 +145,8 @@ func TestManAndCompletionThroughTheBinary(t *testing.T) {
 		t.Errorf("man --dir = %+v", r)
 	}
 	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
-	if len(pages) != 18 {
-		t.Errorf("man --dir wrote %d pages, want firewarden.1 and 17 command pages: %q", len(pages), pages)
+	if len(pages) != 19 {
+		t.Errorf("man --dir wrote %d pages, want firewarden.1 and 18 command pages: %q", len(pages), pages)
 	}
 	for _, sh := range []string{"bash", "zsh", "fish"} {
 		if r := firewardenRaw(t, "completion", sh); r.code != 0 || !strings.Contains(r.stdout, "__complete") {
