@@ -366,7 +366,7 @@ func (s *scanner) try(ctx context.Context, port uint16) (State, string, error) {
 	var err error
 wait:
 	for {
-		left := start.Add(s.currentTimeout()).Sub(time.Now())
+		left := time.Until(start.Add(s.currentTimeout()))
 		if left <= 0 {
 			timedOut = true
 			cancel()
