@@ -210,6 +210,11 @@ func readExpectPorts(name string) ([]uint16, error) {
 	if len(b) > maxExpectFile {
 		return nil, usagef("%s: longer than %d bytes; is it a list of ports?", name, maxExpectFile)
 	}
+	return parseExpectPorts(name, b)
+}
+
+// parseExpectPorts reads the text b of the --expect file name.
+func parseExpectPorts(name string, b []byte) ([]uint16, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		if line, msg, ok := yamlnode.SyntaxError(err); ok {
@@ -224,25 +229,32 @@ func readExpectPorts(name string) ([]uint16, error) {
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil, usagef("%s:%d: a list of ports was expected, got %s", name, doc.Content[0].Line, yamlnode.KindName(doc.Content[0]))
 	}
-	var items []string
-	for _, it := range seq.Content {
-		it = yamlnode.Deref(it)
+	// Each item is parsed on its own (a joined specification could pass ParsePorts' length
+	// cap through aliases) and the ports are merged. An empty list is a real expectation:
+	// nothing should be open.
+	var seen [65536]bool
+	for _, item := range seq.Content {
+		it := yamlnode.Deref(item)
 		if it == nil || it.Kind != yaml.ScalarNode || yamlnode.IsNull(it) {
-			return nil, usagef("%s:%d: a port, a range or a service name was expected", name, it.Line)
+			return nil, usagef("%s:%d: a port, a range or a service name was expected", name, item.Line)
 		}
 		if strings.Contains(it.Value, ",") {
 			return nil, usagef("%s:%d: one port or range an item, not %q", name, it.Line, it.Value)
 		}
-		if _, err := scan.ParsePorts(it.Value); err != nil {
+		ps, err := scan.ParsePorts(it.Value)
+		if err != nil {
 			return nil, usagef("%s:%d: %v", name, it.Line, err)
 		}
-		items = append(items, it.Value)
+		for _, p := range ps {
+			seen[p] = true
+		}
 	}
-	if len(items) == 0 {
-		// An empty list is a real expectation: nothing should be open.
-		return []uint16{}, nil
+	ports := []uint16{}
+	for p := 1; p < len(seen); p++ {
+		if seen[p] {
+			ports = append(ports, uint16(p))
+		}
 	}
-	ports, _ := scan.ParsePorts(strings.Join(items, ","))
 	return ports, nil
 }
 

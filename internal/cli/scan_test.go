@@ -17,24 +17,28 @@ import (
 	"github.com/firewarden/firewarden/internal/exposure/scan"
 )
 
+// expectCases is the table of TestReadExpectPorts and the seeds of FuzzParseExpectPorts.
+var expectCases = []struct {
+	name, text string
+	want       []uint16
+	wantErr    string
+}{
+	{"ports", "- 22\n- 443\n", []uint16{22, 443}, ""},
+	{"names and ranges", "- ssh\n- \"8000-8002\"\n- https\n", []uint16{22, 443, 8000, 8001, 8002}, ""},
+	{"nothing open", "[]\n", []uint16{}, ""},
+	{"not a list", "ports: [22]\n", nil, "e.yaml:1: a list of ports was expected"},
+	{"bad port", "- 22\n- 70000\n", nil, "e.yaml:2: port 70000 out of range"},
+	{"unknown name", "- 22\n- postgres\n", nil, `e.yaml:2: unknown service name "postgres"`},
+	{"two in one item", "- 22,80\n", nil, "e.yaml:1: one port or range an item"},
+	{"null item", "- 22\n-\n", nil, "e.yaml:2: a port, a range or a service name was expected"},
+	{"mapping item", "- {port: 22}\n", nil, "e.yaml:1: a port, a range or a service name was expected"},
+	{"empty", "", nil, "e.yaml: empty"},
+	{"syntax", "- [22\n", nil, "e.yaml:"},
+	{"alias", "- &a 22\n- *a\n", []uint16{22}, ""},
+}
+
 func TestReadExpectPorts(t *testing.T) {
-	for _, c := range []struct {
-		name, text string
-		want       []uint16
-		wantErr    string
-	}{
-		{"ports", "- 22\n- 443\n", []uint16{22, 443}, ""},
-		{"names and ranges", "- ssh\n- \"8000-8002\"\n- https\n", []uint16{22, 443, 8000, 8001, 8002}, ""},
-		{"nothing open", "[]\n", []uint16{}, ""},
-		{"not a list", "ports: [22]\n", nil, "e.yaml:1: a list of ports was expected"},
-		{"bad port", "- 22\n- 70000\n", nil, "e.yaml:2: port 70000 out of range"},
-		{"unknown name", "- 22\n- postgres\n", nil, `e.yaml:2: unknown service name "postgres"`},
-		{"two in one item", "- 22,80\n", nil, "e.yaml:1: one port or range an item"},
-		{"null item", "- 22\n-\n", nil, "e.yaml:2: a port, a range or a service name was expected"},
-		{"mapping item", "- {port: 22}\n", nil, "e.yaml:1: a port, a range or a service name was expected"},
-		{"empty", "", nil, "e.yaml: empty"},
-		{"syntax", "- [22\n", nil, "e.yaml:"},
-	} {
+	for _, c := range expectCases {
 		t.Run(c.name, func(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "e.yaml")
 			if err := os.WriteFile(name, []byte(c.text), 0o600); err != nil {
@@ -206,4 +210,21 @@ func TestScanCommand(t *testing.T) {
 			t.Errorf("%v = %d, %q, want 2 and a message", c, code, errOut)
 		}
 	}
+}
+
+func FuzzParseExpectPorts(f *testing.F) {
+	for _, c := range expectCases {
+		f.Add(c.text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := parseExpectPorts("e.yaml", []byte(text))
+		if err != nil {
+			return
+		}
+		for i, p := range got {
+			if p == 0 || i > 0 && got[i-1] >= p {
+				t.Fatalf("parseExpectPorts(%q) = %v, not sorted, unique and nonzero", text, got)
+			}
+		}
+	})
 }
