@@ -145,7 +145,7 @@ func TestManAndCompletionThroughTheBinary(t *testing.T) {
 		t.Errorf("man --dir = %+v", r)
 	}
 	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
-	if len(pages) != 19 {
+	if len(pages) != 20 {
 		t.Errorf("man --dir wrote %d pages, want firewarden.1 and 18 command pages: %q", len(pages), pages)
 	}
 	for _, sh := range []string{"bash", "zsh", "fish"} {

@@ -220,7 +220,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // names one, so that a user can run them on a host whose file only root can read. detect reads
 // it for --live only (runDetect loads it then).
 func takesNothingFromConfig(name string) bool {
-	return name == "version" || name == "exposure" || name == "logs summarize" || name == "detect" ||
+	return name == "version" || name == "exposure" || name == "logs summarize" || name == "detect" || name == "scan" ||
 		strings.HasPrefix(name, "rules ") || strings.HasPrefix(name, "detect rules ")
 }
 

@@ -353,6 +353,7 @@ func commandTable() []*cmdSpec {
 				},
 			},
 		},
+		scanSpec(),
 		agentSpec(),
 		{
 			name: "config", summary: "print the configuration in effect, or check the file",

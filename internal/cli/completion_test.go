@@ -26,7 +26,7 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  []string
 	}{
-		{[]string{""}, []string{"check", "fix", "rollback", "evidence", "baseline", "logs", "exposure", "rules", "detect", "block", "guard", "agent", "config", "service", "version", "help", "man", "completion"}},
+		{[]string{""}, []string{"check", "fix", "rollback", "evidence", "baseline", "logs", "exposure", "rules", "detect", "block", "guard", "scan", "agent", "config", "service", "version", "help", "man", "completion"}},
 		{[]string{"ch"}, []string{"check"}},
 		{[]string{"__"}, nil}, // hidden
 		{[]string{"--"}, []string{"--config", "--json", "--root", "--state-dir", "--version", "--help"}},
@@ -67,7 +67,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"completion", "bash", ""}, nil},
 		{[]string{"service", "install", ""}, []string{"guard", "detect-live", "block-expire", "agent"}},
 		{[]string{"service", "files", ""}, nil},
-		{[]string{"help", ""}, []string{"check", "fix", "rollback", "evidence", "baseline", "logs", "exposure", "rules", "detect", "block", "guard", "agent", "config", "service", "version", "help", "man", "completion"}},
+		{[]string{"help", ""}, []string{"check", "fix", "rollback", "evidence", "baseline", "logs", "exposure", "rules", "detect", "block", "guard", "scan", "agent", "config", "service", "version", "help", "man", "completion"}},
 		{[]string{"help", "detect", ""}, []string{"rules"}},
 		{[]string{"help", "detect", "rules", "t"}, []string{"test"}},
 		{[]string{"man", "--dir", ""}, []string{completeDirs}},

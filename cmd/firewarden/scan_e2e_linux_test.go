@@ -1,0 +1,109 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/netnstest"
+)
+
+// TestScanThroughTheBinary scans, with the real binary in the client namespace, a server
+// namespace whose nftables rule set accepts the pair's port, resets 1000-1009 and drops the
+// rest: --json, --xml and --expect's exit status, over IPv4 and IPv6.
+func TestScanThroughTheBinary(t *testing.T) {
+	const nft = "/usr/sbin/nft"
+	if _, err := os.Stat(nft); err != nil {
+		t.Skipf("needs nft (%v): apt-get install nftables", err)
+	}
+	p := netnstest.NewPair(t, "run as root: go test ./cmd/firewarden -run TestScanThroughTheBinary")
+	rules := fmt.Sprintf("table inet e2escan {\n chain input {\n  type filter hook input priority 0; policy drop;\n"+
+		"  iif \"lo\" accept\n  meta l4proto ipv6-icmp accept\n  tcp dport %d accept\n"+
+		"  tcp dport 1000-1009 reject with tcp reset\n }\n}\n", p.Port)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rules.nft")
+	os.WriteFile(file, []byte(rules), 0o600)
+	if out, err := exec.Command(netnstest.IPPath(t), "netns", "exec", p.Server, nft, "-f", file).CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("- "+strconv.Itoa(p.Port)+"\n"), 0o600)
+	os.WriteFile(bad, []byte("- ssh\n"), 0o600)
+	ports := "ssh,900-1100," + strconv.Itoa(p.Port)
+	var wantClosed []uint16
+	for port := uint16(1000); port <= 1009; port++ {
+		wantClosed = append(wantClosed, port)
+	}
+	for _, addr := range []string{p.Server4.String(), p.Server6.String()} {
+		t.Run(addr, func(t *testing.T) {
+			scanRun := func(args ...string) (string, int) {
+				full := append([]string{"netns", "exec", p.Client, fwBin}, args...)
+				cmd := exec.Command(netnstest.IPPath(t), full...)
+				var out, errb bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &errb
+				err := cmd.Run()
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					return out.String(), ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				return out.String(), 0
+			}
+			xmlFile := filepath.Join(t.TempDir(), "scan.xml")
+			out, code := scanRun("--json", "scan", "--ports", ports, "--expect", good, "--xml", xmlFile, addr)
+			var j struct {
+				Addr     string `json:"addr"`
+				Filtered int    `json:"filtered"`
+				Results  []struct {
+					Port  uint16 `json:"port"`
+					State string `json:"state"`
+				} `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 {
+				t.Fatalf("scan --json = %d, %q (%v), want 0 and JSON", code, out, err)
+			}
+			var open, closed []uint16
+			for _, r := range j.Results {
+				switch r.State {
+				case "open":
+					open = append(open, r.Port)
+				case "closed":
+					closed = append(closed, r.Port)
+				}
+			}
+			if diff := cmp.Diff([]uint16{uint16(p.Port)}, open); diff != "" {
+				t.Errorf("open (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantClosed, closed); diff != "" {
+				t.Errorf("closed (-want +got):\n%s", diff)
+			}
+			if j.Addr != addr || j.Filtered != 1+201-10 {
+				t.Errorf("scan --json addr %s, %d filtered, want %s, %d", j.Addr, j.Filtered, addr, 1+201-10)
+			}
+			b, err := os.ReadFile(xmlFile)
+			var x struct {
+				Ports []struct {
+					PortID int `xml:"portid,attr"`
+				} `xml:"host>ports>port"`
+			}
+			if err != nil || xml.Unmarshal(b, &x) != nil || len(x.Ports) != 11 {
+				t.Errorf("--xml wrote %d port elements (%v), want 11:\n%s", len(x.Ports), err, b)
+			}
+			if _, code := scanRun("scan", "--ports", ports, "--expect", bad, addr); code != 1 {
+				t.Errorf("scan --expect (ssh, which is filtered) = %d, want 1", code)
+			}
+		})
+	}
+}

@@ -1,0 +1,568 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/firewarden/firewarden/internal/exposure/scan"
+	"github.com/firewarden/firewarden/internal/version"
+	"github.com/firewarden/firewarden/internal/yamlnode"
+)
+
+// defaultScanPorts is what scan scans without --ports: the well-known ports. nmap's default
+// (its 1000 most frequent ports) comes from its own frequency file, which we do not have.
+const defaultScanPorts = "1-1024"
+
+// maxExpectFile bounds the --expect file read.
+const maxExpectFile = 1 << 20
+
+func scanSpec() *cmdSpec {
+	return &cmdSpec{
+		name: "scan", args: "HOST", summary: "TCP connect scan of a host: open, closed and filtered ports",
+		desc: "Connects to each port of HOST (an IPv4 or IPv6 address, or a name resolved once: the first IPv4 " +
+			"address, else the first IPv6 one) and reports it open (the connection completed), closed (the host " +
+			"answered with a reset) or filtered (no answer, or an ICMP unreachable). It needs neither raw sockets nor " +
+			"root. The per-port timeout follows the round trip measured from the first answers (eight round trips, at " +
+			"least --min-timeout, at most --timeout), so a host that drops everything does not cost the full timeout per " +
+			"port; a port with no answer is tried once more (--retries). The table lists open and closed ports and " +
+			"counts the filtered ones; --json lists every port that answered and counts those that did not; --xml FILE " +
+			"writes nmap's XML format. --expect FILE " +
+			"(a YAML list of the ports that should be open) compares: exit 1 on any difference. Exit 2 on bad input.",
+		examples: []string{
+			"firewarden scan 192.0.2.10",
+			"firewarden scan --ports - --rate 2000 server.example.org",
+			"firewarden scan --ports ssh,http,https,8000-8100 --expect open-ports.yaml 2001:db8::10",
+			"firewarden scan --ports - --xml scan.xml 192.0.2.10",
+		},
+		run: runScan,
+	}
+}
+
+// runScan is `firewarden scan HOST`.
+func runScan(ctx context.Context, a *app, args []string) error {
+	fs := a.flagSet("scan")
+	spec := fs.String("ports", defaultScanPorts, "the ports to scan, `SPEC`: 22,80,443, ranges 8000-8100, service names (ssh, https…), - for all")
+	timeout := fs.Duration("timeout", scan.DefaultTimeout, "the longest wait for an answer, `D`: before the round trip is known, and the cap after")
+	minTimeout := fs.Duration("min-timeout", scan.DefaultMinTimeout, "the shortest per-port timeout, `D`, however short the round trip")
+	rate := fs.Float64("rate", 0, "start at most `N` connections per second (0: no limit)")
+	conc := fs.Int("concurrency", scan.DefaultConcurrency, "at most `N` connections in flight")
+	retries := fs.Int("retries", 1, "try a port that gave no answer `N` more times")
+	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open; exit 1 on any difference")
+	xmlOut := fs.String("xml", "", "also write the result in nmap's XML format to `FILE`")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("scan takes one HOST, got %d", len(pos))
+	}
+	ports, err := scan.ParsePorts(*spec)
+	if err != nil {
+		return usagef("--ports: %v", err)
+	}
+	switch {
+	case *timeout <= 0:
+		return usagef("--timeout %v: give a positive duration such as 1s", *timeout)
+	case *minTimeout <= 0 || *minTimeout > *timeout:
+		return usagef("--min-timeout %v: give a positive duration no longer than --timeout", *minTimeout)
+	case *rate < 0:
+		return usagef("--rate %v: give a number of connections per second, or 0 for no limit", *rate)
+	case *conc < 1 || *conc > 65535:
+		return usagef("--concurrency %d: give 1 to 65535", *conc)
+	case *retries < 0 || *retries > 10:
+		return usagef("--retries %d: give 0 to 10", *retries)
+	}
+	var want []uint16
+	if *expect != "" {
+		if want, err = readExpectPorts(*expect); err != nil {
+			return err
+		}
+		for _, p := range want {
+			if _, ok := slices.BinarySearch(ports, p); !ok {
+				return usagef("%s: port %d should be open but --ports does not include it", *expect, p)
+			}
+		}
+	}
+	host := pos[0]
+	addr, others, err := resolveScanHost(ctx, host)
+	if err != nil {
+		return err
+	}
+
+	o := scan.Options{Timeout: *timeout, MinTimeout: *minTimeout, Rate: *rate, Concurrency: *conc, Retries: *retries}
+	if isTerminal(a.Err) {
+		o.Progress = scanProgress(a.Err)
+	}
+	if !a.g.json {
+		fmt.Fprintf(a.Err, "scanning %s (%s), %s\n", host, addr, nPorts(len(ports)))
+	}
+	rep, err := scan.Scan(ctx, addr, ports, o)
+	if o.Progress != nil {
+		fmt.Fprint(a.Err, "\r\033[K")
+	}
+	if err != nil {
+		var le *scan.LocalError
+		if errors.As(err, &le) {
+			return fmt.Errorf("scan stopped: %v (lower --concurrency or --rate)", le)
+		}
+		return err
+	}
+	var diff *expectDiff
+	if want != nil {
+		diff = compareExpect(want, rep.Ports(scan.Open))
+	}
+	if *xmlOut != "" {
+		if err := writeNmapXML(*xmlOut, host, *spec, args, rep); err != nil {
+			return err
+		}
+	}
+	out := bufio.NewWriter(a.Out)
+	if a.g.json {
+		err = writeScanJSON(out, host, others, *spec, rep, diff)
+	} else {
+		writeScanTable(out, host, rep, diff)
+	}
+	if err != nil {
+		return err
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if diff != nil && (len(diff.Missing) > 0 || len(diff.Unexpected) > 0) {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// resolveScanHost turns HOST into the one address scanned: an address as given, or a name's
+// first IPv4 address (else its first IPv6 one, as nmap without -6), resolved once. others are
+// the name's other addresses, reported so the user knows what was not scanned.
+func resolveScanHost(ctx context.Context, host string) (netip.Addr, []netip.Addr, error) {
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if a, err := netip.ParseAddr(h); err == nil {
+		if a.Zone() != "" && !a.IsLinkLocalUnicast() {
+			return netip.Addr{}, nil, usagef("%s: a zone is only meaningful on a link-local address", host)
+		}
+		return a.Unmap(), nil, nil
+	}
+	if h == "" || strings.ContainsAny(h, " /") {
+		return netip.Addr{}, nil, usagef("%q is not a host name or an address", host)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, nil, usagef("cannot resolve %s: %v", host, err)
+	}
+	for i := range addrs {
+		addrs[i] = addrs[i].Unmap()
+	}
+	pick := slices.IndexFunc(addrs, netip.Addr.Is4)
+	if pick < 0 {
+		pick = 0
+	}
+	chosen := addrs[pick]
+	return chosen, slices.Delete(slices.Clone(addrs), pick, pick+1), nil
+}
+
+// scanProgress prints the tries done on one rewritten line, at most ten times a second.
+func scanProgress(w io.Writer) func(done, total int) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || done == total {
+			last = now
+			fmt.Fprintf(w, "\r\033[Kscan: %d/%d tries", done, total)
+		}
+	}
+}
+
+// readExpectPorts reads the --expect file: a YAML list whose items are ports, ranges or
+// service names as --ports takes them.
+func readExpectPorts(name string) ([]uint16, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, usagef("open %s: %v", name, errors.Unwrap(err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxExpectFile+1))
+	if err != nil {
+		return nil, usagef("read %s: %v", name, err)
+	}
+	if len(b) > maxExpectFile {
+		return nil, usagef("%s: longer than %d bytes; is it a list of ports?", name, maxExpectFile)
+	}
+	return parseExpectPorts(name, b)
+}
+
+// parseExpectPorts reads the text b of the --expect file name.
+func parseExpectPorts(name string, b []byte) ([]uint16, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		if line, msg, ok := yamlnode.SyntaxError(err); ok {
+			return nil, usagef("%s:%d: %s", name, line, msg)
+		}
+		return nil, usagef("%s: %v", name, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, usagef("%s: empty; list the ports that should be open, one `- PORT` a line", name)
+	}
+	seq := yamlnode.Deref(doc.Content[0])
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil, usagef("%s:%d: a list of ports was expected, got %s", name, doc.Content[0].Line, yamlnode.KindName(doc.Content[0]))
+	}
+	// Each item is parsed on its own (a joined specification could pass ParsePorts' length
+	// cap through aliases) and the ports are merged. An empty list is a real expectation:
+	// nothing should be open.
+	var seen [65536]bool
+	for _, item := range seq.Content {
+		it := yamlnode.Deref(item)
+		if it == nil || it.Kind != yaml.ScalarNode || yamlnode.IsNull(it) {
+			return nil, usagef("%s:%d: a port, a range or a service name was expected", name, item.Line)
+		}
+		if strings.Contains(it.Value, ",") {
+			return nil, usagef("%s:%d: one port or range an item, not %q", name, it.Line, it.Value)
+		}
+		ps, err := scan.ParsePorts(it.Value)
+		if err != nil {
+			return nil, usagef("%s:%d: %v", name, it.Line, err)
+		}
+		for _, p := range ps {
+			seen[p] = true
+		}
+	}
+	ports := []uint16{}
+	for p := 1; p < len(seen); p++ {
+		if seen[p] {
+			ports = append(ports, uint16(p))
+		}
+	}
+	return ports, nil
+}
+
+// expectDiff is how the open ports differ from the expected ones.
+type expectDiff struct {
+	Missing    []uint16 `json:"missing"`    // expected open, found closed or filtered
+	Unexpected []uint16 `json:"unexpected"` // open, not expected
+}
+
+func compareExpect(want, open []uint16) *expectDiff {
+	d := &expectDiff{Missing: []uint16{}, Unexpected: []uint16{}}
+	for _, p := range want {
+		if _, ok := slices.BinarySearch(open, p); !ok {
+			d.Missing = append(d.Missing, p)
+		}
+	}
+	for _, p := range open {
+		if _, ok := slices.BinarySearch(want, p); !ok {
+			d.Unexpected = append(d.Unexpected, p)
+		}
+	}
+	return d
+}
+
+func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff) {
+	name := rep.Addr.String()
+	if host != name {
+		name = host + " (" + name + ")"
+	}
+	fmt.Fprintf(w, "%s: %s in %s, round trip %s, timeout %s\n", name, nPorts(len(rep.Results)),
+		rep.End.Sub(rep.Start).Round(time.Millisecond), rep.RTT.Round(10*time.Microsecond), rep.Timeout.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	listed := 0
+	filtered := map[string]int{}
+	for _, r := range rep.Results {
+		if r.State == scan.Filtered {
+			filtered[r.Reason]++
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintln(tw, "PORT\tSTATE\tSERVICE\tREASON")
+		}
+		listed++
+		fmt.Fprintf(tw, "%d/tcp\t%s\t%s\t%s\n", r.Port, r.State, orDash(scan.ServiceName(r.Port)), r.Reason)
+	}
+	tw.Flush()
+	if n := rep.Count(scan.Filtered); n > 0 {
+		var why []string
+		for _, reason := range slices.Sorted(mapKeys(filtered)) {
+			why = append(why, fmt.Sprintf("%d %s", filtered[reason], reason))
+		}
+		fmt.Fprintf(w, "%d filtered ports not shown (%s)\n", n, strings.Join(why, ", "))
+	}
+	fmt.Fprintf(w, "%d open, %d closed, %d filtered\n", rep.Count(scan.Open), rep.Count(scan.Closed), rep.Count(scan.Filtered))
+	if diff != nil {
+		if len(diff.Missing) == 0 && len(diff.Unexpected) == 0 {
+			fmt.Fprintln(w, "open ports as expected")
+		}
+		if len(diff.Missing) > 0 {
+			fmt.Fprintf(w, "expected open but not: %s\n", scan.FormatPorts(diff.Missing))
+		}
+		if len(diff.Unexpected) > 0 {
+			fmt.Fprintf(w, "open but not expected: %s\n", scan.FormatPorts(diff.Unexpected))
+		}
+	}
+}
+
+func nPorts(n int) string {
+	if n == 1 {
+		return "1 port"
+	}
+	return strconv.Itoa(n) + " ports"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func mapKeys(m map[string]int) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// scanJSON is scan's --json output. Ports with no answer are counted, not listed, so that a
+// full scan of a host that drops everything stays small; every other port is listed.
+type scanJSON struct {
+	Host       string        `json:"host"`
+	Addr       netip.Addr    `json:"addr"`
+	OtherAddrs []netip.Addr  `json:"other_addrs,omitempty"` // the name's addresses not scanned
+	Ports      string        `json:"ports"`
+	Start      time.Time     `json:"start"`
+	ElapsedMS  int64         `json:"elapsed_ms"`
+	RTTMicros  int64         `json:"rtt_us"`
+	TimeoutMS  int64         `json:"timeout_ms"`
+	Tries      int           `json:"tries"`
+	Open       int           `json:"open"`
+	Closed     int           `json:"closed"`
+	Filtered   int           `json:"filtered"`
+	NoResponse int           `json:"no_response"` // filtered ports with no answer, not listed
+	Results    []scan.Result `json:"results"`
+	Expect     *expectDiff   `json:"expect,omitempty"`
+}
+
+func writeScanJSON(w io.Writer, host string, others []netip.Addr, spec string, rep *scan.Report, diff *expectDiff) error {
+	j := scanJSON{
+		Host: host, Addr: rep.Addr, OtherAddrs: others, Ports: spec, Start: rep.Start.UTC(),
+		ElapsedMS: rep.End.Sub(rep.Start).Milliseconds(), RTTMicros: rep.RTT.Microseconds(),
+		TimeoutMS: rep.Timeout.Milliseconds(), Tries: rep.Tries,
+		Open: rep.Count(scan.Open), Closed: rep.Count(scan.Closed), Filtered: rep.Count(scan.Filtered),
+		Results: []scan.Result{}, Expect: diff,
+	}
+	for _, r := range rep.Results {
+		if r.Reason == scan.ReasonNoResponse {
+			j.NoResponse++
+			continue
+		}
+		j.Results = append(j.Results, r)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(j)
+}
+
+// nmap's XML output format (its nmap.dtd): the elements and attributes other tools read.
+type nmapRun struct {
+	XMLName          xml.Name     `xml:"nmaprun"`
+	Scanner          string       `xml:"scanner,attr"`
+	Args             string       `xml:"args,attr"`
+	Start            int64        `xml:"start,attr"`
+	StartStr         string       `xml:"startstr,attr"`
+	Version          string       `xml:"version,attr"`
+	XMLOutputVersion string       `xml:"xmloutputversion,attr"`
+	ScanInfo         nmapScanInfo `xml:"scaninfo"`
+	Host             nmapHost     `xml:"host"`
+	RunStats         nmapRunStats `xml:"runstats"`
+}
+
+type nmapScanInfo struct {
+	Type        string `xml:"type,attr"`
+	Protocol    string `xml:"protocol,attr"`
+	NumServices int    `xml:"numservices,attr"`
+	Services    string `xml:"services,attr"`
+}
+
+type nmapHost struct {
+	StartTime int64          `xml:"starttime,attr"`
+	EndTime   int64          `xml:"endtime,attr"`
+	Status    nmapStatus     `xml:"status"`
+	Address   nmapAddress    `xml:"address"`
+	Hostnames *nmapHostnames `xml:"hostnames,omitempty"`
+	Ports     nmapPorts      `xml:"ports"`
+	Times     nmapTimes      `xml:"times"`
+}
+
+type nmapStatus struct {
+	State  string `xml:"state,attr"`
+	Reason string `xml:"reason,attr"`
+}
+
+type nmapAddress struct {
+	Addr     string `xml:"addr,attr"`
+	AddrType string `xml:"addrtype,attr"`
+}
+
+type nmapHostnames struct {
+	Hostname []nmapHostname `xml:"hostname"`
+}
+
+type nmapHostname struct {
+	Name string `xml:"name,attr"`
+	Type string `xml:"type,attr"`
+}
+
+type nmapPorts struct {
+	Extra []nmapExtraPorts `xml:"extraports"`
+	Port  []nmapPort       `xml:"port"`
+}
+
+type nmapExtraPorts struct {
+	State   string             `xml:"state,attr"`
+	Count   int                `xml:"count,attr"`
+	Reasons []nmapExtraReasons `xml:"extrareasons"`
+}
+
+type nmapExtraReasons struct {
+	Reason string `xml:"reason,attr"`
+	Count  int    `xml:"count,attr"`
+}
+
+type nmapPort struct {
+	Protocol string       `xml:"protocol,attr"`
+	PortID   uint16       `xml:"portid,attr"`
+	State    nmapState    `xml:"state"`
+	Service  *nmapService `xml:"service,omitempty"`
+}
+
+type nmapState struct {
+	State  string `xml:"state,attr"`
+	Reason string `xml:"reason,attr"`
+}
+
+type nmapService struct {
+	Name   string `xml:"name,attr"`
+	Method string `xml:"method,attr"`
+	Conf   int    `xml:"conf,attr"`
+}
+
+type nmapTimes struct {
+	SRTT   int64 `xml:"srtt,attr"` // microseconds
+	RTTVar int64 `xml:"rttvar,attr"`
+	To     int64 `xml:"to,attr"`
+}
+
+type nmapRunStats struct {
+	Finished nmapFinished `xml:"finished"`
+	Hosts    nmapHosts    `xml:"hosts"`
+}
+
+type nmapFinished struct {
+	Time    int64  `xml:"time,attr"`
+	TimeStr string `xml:"timestr,attr"`
+	Elapsed string `xml:"elapsed,attr"`
+	Summary string `xml:"summary,attr"`
+	Exit    string `xml:"exit,attr"`
+}
+
+type nmapHosts struct {
+	Up    int `xml:"up,attr"`
+	Down  int `xml:"down,attr"`
+	Total int `xml:"total,attr"`
+}
+
+// nmapXML renders a report as nmap's XML output. Filtered ports with no answer are an
+// extraports count, as nmap writes them; every other port is a port element.
+func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error) {
+	family := "ipv4"
+	if rep.Addr.Is6() {
+		family = "ipv6"
+	}
+	elapsed := rep.End.Sub(rep.Start)
+	run := nmapRun{
+		Scanner: "firewarden", Args: strings.Join(append([]string{"firewarden", "scan"}, args...), " "),
+		Start: rep.Start.Unix(), StartStr: rep.Start.UTC().Format(time.ANSIC), Version: version.String(),
+		XMLOutputVersion: "1.05",
+		ScanInfo:         nmapScanInfo{Type: "connect", Protocol: "tcp", NumServices: len(rep.Results), Services: spec},
+		Host: nmapHost{
+			StartTime: rep.Start.Unix(), EndTime: rep.End.Unix(),
+			Status:  nmapStatus{State: "unknown", Reason: "no-response"},
+			Address: nmapAddress{Addr: rep.Addr.String(), AddrType: family},
+			Times:   nmapTimes{SRTT: rep.RTT.Microseconds(), RTTVar: 0, To: rep.Timeout.Microseconds()},
+		},
+	}
+	if host != rep.Addr.String() {
+		run.Host.Hostnames = &nmapHostnames{Hostname: []nmapHostname{{Name: host, Type: "user"}}}
+	}
+	noResponse := 0
+	for _, r := range rep.Results {
+		if r.Reason == scan.ReasonNoResponse {
+			noResponse++
+			continue
+		}
+		if r.State != scan.Filtered {
+			run.Host.Status = nmapStatus{State: "up", Reason: r.Reason}
+		}
+		p := nmapPort{Protocol: "tcp", PortID: r.Port, State: nmapState{State: r.State.String(), Reason: r.Reason}}
+		if n := scan.ServiceName(r.Port); n != "" {
+			p.Service = &nmapService{Name: n, Method: "table", Conf: 3}
+		}
+		run.Host.Ports.Port = append(run.Host.Ports.Port, p)
+	}
+	if noResponse > 0 {
+		run.Host.Ports.Extra = []nmapExtraPorts{{State: "filtered", Count: noResponse,
+			Reasons: []nmapExtraReasons{{Reason: scan.ReasonNoResponse, Count: noResponse}}}}
+	}
+	up := 0
+	if run.Host.Status.State == "up" {
+		up = 1
+	}
+	run.RunStats = nmapRunStats{
+		Finished: nmapFinished{
+			Time: rep.End.Unix(), TimeStr: rep.End.UTC().Format(time.ANSIC),
+			Elapsed: strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64), Exit: "success",
+			Summary: fmt.Sprintf("firewarden scan done: 1 IP address (%d host up) scanned in %.2f seconds", up, elapsed.Seconds()),
+		},
+		Hosts: nmapHosts{Up: up, Down: 0, Total: 1},
+	}
+	b, err := xml.MarshalIndent(run, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header+"<!DOCTYPE nmaprun>\n"), append(b, '\n')...), nil
+}
+
+func writeNmapXML(name, host, spec string, args []string, rep *scan.Report) error {
+	b, err := nmapXML(host, spec, args, rep)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		return fmt.Errorf("write --xml: %w", err)
+	}
+	return nil
+}

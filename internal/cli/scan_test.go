@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/exposure/scan"
+)
+
+// expectCases is the table of TestReadExpectPorts and the seeds of FuzzParseExpectPorts.
+var expectCases = []struct {
+	name, text string
+	want       []uint16
+	wantErr    string
+}{
+	{"ports", "- 22\n- 443\n", []uint16{22, 443}, ""},
+	{"names and ranges", "- ssh\n- \"8000-8002\"\n- https\n", []uint16{22, 443, 8000, 8001, 8002}, ""},
+	{"nothing open", "[]\n", []uint16{}, ""},
+	{"not a list", "ports: [22]\n", nil, "e.yaml:1: a list of ports was expected"},
+	{"bad port", "- 22\n- 70000\n", nil, "e.yaml:2: port 70000 out of range"},
+	{"unknown name", "- 22\n- postgres\n", nil, `e.yaml:2: unknown service name "postgres"`},
+	{"two in one item", "- 22,80\n", nil, "e.yaml:1: one port or range an item"},
+	{"null item", "- 22\n-\n", nil, "e.yaml:2: a port, a range or a service name was expected"},
+	{"mapping item", "- {port: 22}\n", nil, "e.yaml:1: a port, a range or a service name was expected"},
+	{"empty", "", nil, "e.yaml: empty"},
+	{"syntax", "- [22\n", nil, "e.yaml:"},
+	{"alias", "- &a 22\n- *a\n", []uint16{22}, ""},
+}
+
+func TestReadExpectPorts(t *testing.T) {
+	for _, c := range expectCases {
+		t.Run(c.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "e.yaml")
+			if err := os.WriteFile(name, []byte(c.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readExpectPorts(name)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("readExpectPorts(%q) = %v, %v, want an error with %q", c.text, got, err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("readExpectPorts(%q): %v", c.text, err)
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("readExpectPorts(%q) (-want +got):\n%s", c.text, diff)
+			}
+		})
+	}
+}
+
+func TestCompareExpect(t *testing.T) {
+	got := compareExpect([]uint16{22, 80, 443}, []uint16{22, 443, 5432})
+	want := &expectDiff{Missing: []uint16{80}, Unexpected: []uint16{5432}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("compareExpect (-want +got):\n%s", diff)
+	}
+}
+
+// TestNmapXML reads the XML back with the element and attribute names of nmap's DTD.
+func TestNmapXML(t *testing.T) {
+	start := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	rep := &scan.Report{
+		Addr: netip.MustParseAddr("2001:db8::1"), Start: start, End: start.Add(1500 * time.Millisecond),
+		RTT: 250 * time.Microsecond, Timeout: 100 * time.Millisecond,
+		Results: []scan.Result{
+			{Port: 21, State: scan.Filtered, Reason: scan.ReasonNoResponse, Tries: 2},
+			{Port: 22, State: scan.Open, Reason: scan.ReasonSynAck, Tries: 1},
+			{Port: 23, State: scan.Closed, Reason: scan.ReasonConnRefused, Tries: 1},
+			{Port: 24, State: scan.Filtered, Reason: scan.ReasonHostUnreach, Tries: 1},
+			{Port: 25, State: scan.Filtered, Reason: scan.ReasonNoResponse, Tries: 2},
+		},
+	}
+	b, err := nmapXML("server.example", "21-25", []string{"--ports", "21-25", "server.example"}, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "<?xml") || !strings.Contains(string(b), "<!DOCTYPE nmaprun>") {
+		t.Errorf("nmapXML starts %q, want the XML declaration and nmap's doctype", string(b[:min(80, len(b))]))
+	}
+	type state struct {
+		State  string `xml:"state,attr"`
+		Reason string `xml:"reason,attr"`
+	}
+	var got struct {
+		Scanner string `xml:"scanner,attr"`
+		Host    struct {
+			Status  state `xml:"status"`
+			Address struct {
+				Addr     string `xml:"addr,attr"`
+				AddrType string `xml:"addrtype,attr"`
+			} `xml:"address"`
+			Hostname struct {
+				Name string `xml:"name,attr"`
+			} `xml:"hostnames>hostname"`
+			Extra []struct {
+				State string `xml:"state,attr"`
+				Count int    `xml:"count,attr"`
+			} `xml:"ports>extraports"`
+			Ports []struct {
+				Protocol string `xml:"protocol,attr"`
+				PortID   int    `xml:"portid,attr"`
+				State    state  `xml:"state"`
+				Service  struct {
+					Name string `xml:"name,attr"`
+				} `xml:"service"`
+			} `xml:"ports>port"`
+		} `xml:"host"`
+		Hosts struct {
+			Up    int `xml:"up,attr"`
+			Total int `xml:"total,attr"`
+		} `xml:"runstats>hosts"`
+		Finished struct {
+			Elapsed string `xml:"elapsed,attr"`
+		} `xml:"runstats>finished"`
+	}
+	if err := xml.Unmarshal(b, &got); err != nil {
+		t.Fatalf("nmapXML output does not parse: %v\n%s", err, b)
+	}
+	var lines []string
+	lines = append(lines, got.Scanner, got.Host.Status.State, got.Host.Address.Addr, got.Host.Address.AddrType, got.Host.Hostname.Name)
+	for _, e := range got.Host.Extra {
+		lines = append(lines, "extra "+e.State+" "+strconv.Itoa(e.Count))
+	}
+	for _, p := range got.Host.Ports {
+		lines = append(lines, strings.Join([]string{p.Protocol, strconv.Itoa(p.PortID), p.State.State, p.State.Reason, p.Service.Name}, " "))
+	}
+	lines = append(lines, "up "+strconv.Itoa(got.Hosts.Up)+"/"+strconv.Itoa(got.Hosts.Total), "elapsed "+got.Finished.Elapsed)
+	want := []string{
+		"firewarden", "up", "2001:db8::1", "ipv6", "server.example",
+		"extra filtered 2",
+		"tcp 22 open syn-ack ssh",
+		"tcp 23 closed conn-refused telnet",
+		"tcp 24 filtered host-unreach ",
+		"up 1/1", "elapsed 1.50",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("nmapXML read back (-want +got):\n%s", diff)
+	}
+}
+
+// TestScanCommand scans two ports of this host's loopback, one listening, one not: the table,
+// --json, and --expect's exit status.
+func TestScanCommand(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback listener: %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	open := ln.Addr().(*net.TCPAddr).Port
+	// A port just released is not listening (another process could take it; unlikely).
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l2.Addr().(*net.TCPAddr).Port
+	l2.Close()
+	ports := strconv.Itoa(open) + "," + strconv.Itoa(closed)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("- "+strconv.Itoa(open)+"\n"), 0o600)
+	os.WriteFile(bad, []byte("- "+strconv.Itoa(closed)+"\n"), 0o600)
+
+	out, errOut, code := runCLI(t, nil, "scan", "--ports", ports, "127.0.0.1")
+	if code != 0 || !strings.Contains(out, strconv.Itoa(open)+"/tcp") || !strings.Contains(out, "1 open, 1 closed, 0 filtered") {
+		t.Errorf("scan = %d, %q (stderr %q), want 0 and one open, one closed port", code, out, errOut)
+	}
+	_, _, code = runCLI(t, nil, "scan", "--ports", ports, "--expect", good, "127.0.0.1")
+	if code != 0 {
+		t.Errorf("scan --expect (as found) = %d, want 0", code)
+	}
+	out, _, code = runCLI(t, nil, "--json", "scan", "--ports", ports, "--expect", bad, "127.0.0.1")
+	var j scanJSON
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("scan --json: %v: %s", err, out)
+	}
+	if code != 1 || j.Open != 1 || j.Closed != 1 || !cmp.Equal(j.Expect, &expectDiff{Missing: []uint16{uint16(closed)}, Unexpected: []uint16{uint16(open)}}) {
+		t.Errorf("scan --json --expect (differs) = %d, %s, want 1, one open, one closed, the differences", code, out)
+	}
+	for _, c := range [][]string{
+		{"scan"},
+		{"scan", "--ports", "0", "127.0.0.1"},
+		{"scan", "--timeout", "0s", "127.0.0.1"},
+		{"scan", "--ports", "22", "--expect", good, "127.0.0.1"},
+		{"scan", "a b"},
+	} {
+		if _, errOut, code := runCLI(t, nil, c...); code != 2 || errOut == "" {
+			t.Errorf("%v = %d, %q, want 2 and a message", c, code, errOut)
+		}
+	}
+}
+
+func FuzzParseExpectPorts(f *testing.F) {
+	for _, c := range expectCases {
+		f.Add(c.text)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := parseExpectPorts("e.yaml", []byte(text))
+		if err != nil {
+			return
+		}
+		for i, p := range got {
+			if p == 0 || i > 0 && got[i-1] >= p {
+				t.Fatalf("parseExpectPorts(%q) = %v, not sorted, unique and nonzero", text, got)
+			}
+		}
+	})
+}
