@@ -146,7 +146,7 @@ func TestManAndCompletionThroughTheBinary(t *testing.T) {
 	}
 	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
 	if len(pages) != 20 {
-		t.Errorf("man --dir wrote %d pages, want firewarden.1 and 18 command pages: %q", len(pages), pages)
+		t.Errorf("man --dir wrote %d pages, want firewarden.1 and 19 command pages: %q", len(pages), pages)
 	}
 	for _, sh := range []string{"bash", "zsh", "fish"} {
 		if r := firewardenRaw(t, "completion", sh); r.code != 0 || !strings.Contains(r.stdout, "__complete") {
