@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/firewarden/firewarden/internal/nlbatch"
 )
 
 // txn encodes one nftables transaction of set element changes as netlink messages, the way
@@ -204,46 +205,7 @@ func (b *Backend) send(buf []byte, firstSeq, ackSeq uint32) error {
 	if b.rbuf == nil {
 		b.rbuf = make([]byte, dumpBuf)
 	}
-	rbuf := b.rbuf
-	var first error
-	for {
-		var n int
-		var rerr error
-		if err := rc.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), rbuf, unix.MSG_DONTWAIT)
-			return true
-		}); err != nil {
-			return err
-		}
-		if errors.Is(rerr, unix.EAGAIN) {
-			if first != nil {
-				return first
-			}
-			return errors.New("the kernel did not acknowledge the batch")
-		}
-		if rerr != nil {
-			return fmt.Errorf("recvmsg: %w", rerr)
-		}
-		for m := rbuf[:n]; len(m) >= unix.NLMSG_HDRLEN; {
-			l := int(binary.NativeEndian.Uint32(m[0:4]))
-			if l < unix.NLMSG_HDRLEN || l > len(m) {
-				return errors.New("malformed netlink reply")
-			}
-			typ := binary.NativeEndian.Uint16(m[4:6])
-			seq := binary.NativeEndian.Uint32(m[8:12])
-			body := m[unix.NLMSG_HDRLEN:l]
-			m = m[min(nlmsgAlign(l), len(m)):]
-			if typ != unix.NLMSG_ERROR || seq < firstSeq || seq > ackSeq || len(body) < 4 {
-				continue
-			}
-			if code := int32(binary.NativeEndian.Uint32(body)); code != 0 && first == nil {
-				first = syscall.Errno(-code)
-			}
-			if seq == ackSeq {
-				return first
-			}
-		}
-	}
+	return nlbatch.AwaitAck(rc, b.rbuf, firstSeq, ackSeq)
 }
 
 // rawConn returns the Backend's own netlink socket, opening it on first use.

@@ -57,9 +57,9 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/nlbatch"
 )
 
 // Options configures a Backend. The zero value is usable.
@@ -163,30 +163,6 @@ func New(opts Options) (*Backend, error) {
 		netns:    opts.NetNS,
 		seq:      1 << 30, // apart from the library's and mdlayher/netlink's numbers
 	}, nil
-}
-
-// raiseBuffers lets one netlink message batch carry a whole large change: the default socket
-// buffer (212 992 bytes) makes google/nftables v0.3.0 fail with "message too long".
-func raiseBuffers(c *netlink.Conn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf)
-		if serr == nil {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockBuf)
-		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		// Without the privilege, take what the system allows; big changes are chunked.
-		_ = c.SetWriteBuffer(sockBuf)
-		_ = c.SetReadBuffer(sockBuf)
-	}
-	return nil
 }
 
 // Close releases the netlink socket. The kernel state stays.
@@ -313,3 +289,6 @@ func (b *Backend) apply(ctx context.Context, es []entry, now time.Time) (block.S
 	b.strays = [nsets][]nftables.SetElement{}
 	return res, nil
 }
+
+// raiseBuffers lets one netlink batch carry a whole large change.
+func raiseBuffers(c *netlink.Conn) error { return nlbatch.RaiseBuffers(c, sockBuf) }

@@ -13,35 +13,14 @@ import (
 	"github.com/google/nftables/userdata"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/firewarden/firewarden/internal/nlbatch"
 )
 
 // sockBuf is the socket buffer asked for, each way: a Write of maxPortRules rules is about
 // 1.5 MB, and the kernel acknowledges each of its messages (the default buffers, about 200 kB,
 // took about 400 rules).
 const sockBuf = 8 << 20
-
-// raiseBuffers makes c's socket buffers large enough for one transaction of the largest table:
-// beyond the system's maximum with CAP_NET_ADMIN, or as far as it allows without.
-func raiseBuffers(c *netlink.Conn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf)
-		if serr == nil {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockBuf)
-		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		_ = c.SetWriteBuffer(sockBuf)
-		_ = c.SetReadBuffer(sockBuf)
-	}
-	return nil
-}
 
 // conn opens a connection to nf_tables in namespace netnsFd (0: the current one).
 func conn(netnsFd int) (*nftables.Conn, error) {
@@ -211,3 +190,6 @@ func sameExpr(w, g expr.Any) bool {
 	}
 	return reflect.DeepEqual(w, g)
 }
+
+// raiseBuffers gives a connection buffers for one transaction of the largest table.
+func raiseBuffers(c *netlink.Conn) error { return nlbatch.RaiseBuffers(c, sockBuf) }

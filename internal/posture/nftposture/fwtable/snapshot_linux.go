@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/firewarden/firewarden/internal/nlbatch"
 )
 
 // nfgen is the nfgenmsg header of a message about the inet family.
@@ -317,44 +318,5 @@ func sendBatch(c *netlink.Conn, msgs []netlink.Message) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 1<<16)
-	var first error
-	for {
-		var n int
-		var rerr error
-		if err := rc.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-			return true
-		}); err != nil {
-			return err
-		}
-		if errors.Is(rerr, unix.EAGAIN) {
-			if first != nil {
-				return first
-			}
-			return errors.New("the kernel did not acknowledge the transaction")
-		}
-		if rerr != nil {
-			return fmt.Errorf("recvmsg: %w", rerr)
-		}
-		for m := buf[:n]; len(m) >= unix.NLMSG_HDRLEN; {
-			l := int(binary.NativeEndian.Uint32(m[0:4]))
-			if l < unix.NLMSG_HDRLEN || l > len(m) {
-				return errors.New("malformed netlink answer")
-			}
-			typ := binary.NativeEndian.Uint16(m[4:6])
-			seq := binary.NativeEndian.Uint32(m[8:12])
-			body := m[unix.NLMSG_HDRLEN:l]
-			m = m[min((l+3)&^3, len(m)):]
-			if typ != unix.NLMSG_ERROR || len(body) < 4 || seq < firstSeq || seq > ackSeq {
-				continue
-			}
-			if code := int32(binary.NativeEndian.Uint32(body)); code != 0 && first == nil {
-				first = syscall.Errno(-code)
-			}
-			if seq == ackSeq {
-				return first
-			}
-		}
-	}
+	return nlbatch.AwaitAck(rc, make([]byte, 1<<16), firstSeq, ackSeq)
 }
