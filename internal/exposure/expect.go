@@ -82,7 +82,23 @@ func ParseExpect(data []byte, file string) ([]Expectation, error) {
 		}
 		return nil, errf(&extra, "a second YAML document (after ---); keep the list in one")
 	}
-	root := &doc
+	return ExpectFromNode(&doc, file)
+}
+
+// ExpectFromNode reads a list of expectations from a YAML node (a document or the list itself),
+// so that other files (a posture baseline) can hold the same list. Lines are the node's, and
+// errors name file.
+func ExpectFromNode(root *yaml.Node, file string) ([]Expectation, error) {
+	errf := func(n *yaml.Node, format string, args ...any) error {
+		e := &ExpectError{File: file, Msg: fmt.Sprintf(format, args...)}
+		if n != nil {
+			e.Line = n.Line
+		}
+		return e
+	}
+	if root == nil {
+		return nil, nil
+	}
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
 			return nil, nil

@@ -29,6 +29,37 @@ type Listener struct {
 	Path string `json:"path,omitempty"`
 	// Inode is the socket's inode on Linux (0 on macOS).
 	Inode uint64 `json:"inode,omitempty"`
+	// Container is set when the listener is a port a container runtime publishes (or a compose
+	// file declares) rather than a socket read from the host's tables.
+	Container *Container `json:"container,omitempty"`
+	// Firewall says whether the host's firewall lets an inbound connection from another host
+	// reach the listener (nil when it was not evaluated, as on Linux today).
+	Firewall *Reachability `json:"firewall,omitempty"`
+}
+
+// Container names the container (or compose service) a published port belongs to.
+type Container struct {
+	// Runtime is "docker", "podman" or "compose" (a port declared in a compose file).
+	Runtime string `json:"runtime"`
+	// ID is the container's ID (empty for a compose file).
+	ID string `json:"id,omitempty"`
+	// Name is the container's name, or the compose service's.
+	Name string `json:"name"`
+	// Image is the container's image when known.
+	Image string `json:"image,omitempty"`
+	// TargetPort is the port inside the container.
+	TargetPort uint16 `json:"target_port,omitempty"`
+	// Where is the source of the entry: "docker ps", "podman ps" or FILE:LINE of a compose file.
+	Where string `json:"where,omitempty"`
+}
+
+// Reachability is the firewall's verdict for an inbound connection to a listener.
+type Reachability struct {
+	// Verdict is "allowed", "blocked" or "unknown".
+	Verdict string `json:"verdict"`
+	// Why names the setting that decides (for example "the Application Firewall is off",
+	// "block all incoming connections is on", "/usr/sbin/sshd is allowed").
+	Why string `json:"why"`
 }
 
 // Report is the result of a listing: the listeners and what the reader could not read or did
