@@ -55,11 +55,15 @@ type Container struct {
 
 // Reachability is the firewall's verdict for an inbound connection to a listener.
 type Reachability struct {
-	// Verdict is "allowed", "blocked" or "unknown".
+	// Verdict is "allowed", "blocked" or "unknown", or "loopback_only" for a listener bound to
+	// loopback (no other host can connect whatever the firewall says); see FirewallAllowed.
 	Verdict string `json:"verdict"`
 	// Why names the setting that decides (for example "the Application Firewall is off",
 	// "block all incoming connections is on", "/usr/sbin/sshd is allowed").
 	Why string `json:"why"`
+	// Caveats name what the verdict does not take into account and that may still change it
+	// (pf enabled beside the Application Firewall, a profile's applications).
+	Caveats []string `json:"caveats,omitempty"`
 }
 
 // Report is the result of a listing: the listeners and what the reader could not read or did
