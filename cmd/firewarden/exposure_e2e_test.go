@@ -203,7 +203,7 @@ func TestExposureMac(t *testing.T) {
 		t.Errorf("firewarden exposure on a Mac: stderr %q, want nothing", r.stderr)
 	}
 	for _, line := range []string{
-		"  loopback    1204  postgres            /Applications/Postgres.app/Contents/Versions/16/bin/postgres  expected\n",
+		"  loopback    loopback_only  1204  postgres            /Applications/Postgres.app/Contents/Versions/16/bin/postgres  expected\n",
 		"14 listeners: 3 expected, 1 too wide, 10 unexpected\n",
 		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":3 allows loopback only)\n",
 	} {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/firewarden/firewarden/internal/exposure"
@@ -51,6 +53,9 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 		rep, err = exposure.ReadMac(ctx, a.rec)
 		if err == nil && a.root.IsSystem() && a.euid() != 0 {
 			rep.Warnings = append(rep.Warnings, "not root: lsof shows only your own processes' sockets; run it with sudo to see every listener")
+		}
+		if err == nil {
+			exposure.AddMacFirewall(ctx, a.root, a.rec, &rep)
 		}
 	default:
 		return usagef("exposure reads Linux and macOS hosts, not %s", a.os)
@@ -119,7 +124,11 @@ type exposureJSON struct {
 // printExposure prints the table, then the fixes of what is too wide or unexpected.
 func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSummary) error {
 	tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
+	firewall := slices.ContainsFunc(js, func(j exposure.Judgement) bool { return j.Firewall != nil })
 	head := "PROTO\tADDRESS\tPORT\tSCOPE\tPID\tPROCESS\tPATH"
+	if firewall {
+		head = "PROTO\tADDRESS\tPORT\tSCOPE\tFIREWALL\tPID\tPROCESS\tPATH"
+	}
 	if judged {
 		head += "\tVERDICT"
 	}
@@ -135,7 +144,14 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 		if j.Path != "" {
 			path = j.Path
 		}
-		row := fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s\t%s", j.Proto, j.Addr.Addr(), j.Addr.Port(), j.Scope, pid, proc, path)
+		scope := string(j.Scope)
+		if firewall {
+			scope += "\t-"
+			if j.Firewall != nil {
+				scope = string(j.Scope) + "\t" + j.Firewall.Verdict
+			}
+		}
+		row := fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s\t%s", j.Proto, j.Addr.Addr(), j.Addr.Port(), scope, pid, proc, path)
 		if judged {
 			row += "\t" + string(j.Verdict)
 		}
@@ -144,6 +160,7 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printFirewallWhy(a, js)
 	if !judged {
 		_, err := fmt.Fprintf(a.Out, "\n%d listeners\n", sum.Listeners)
 		return err
@@ -160,4 +177,45 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 		fmt.Fprintf(a.Out, "%s %s/%s: %s\n", what, j.Proto, j.Addr, j.Fix)
 	}
 	return nil
+}
+
+// printFirewallWhy explains the FIREWALL column below the table: one line per reason, naming the
+// listeners it decides, then each caveat once with the listeners it concerns. Loopback-only
+// listeners need no explanation.
+func printFirewallWhy(a *app, js []exposure.Judgement) {
+	type group struct {
+		key   string
+		socks []string
+	}
+	var whys, caveats []group
+	add := func(gs []group, key, sock string) []group {
+		for i := range gs {
+			if gs[i].key == key {
+				gs[i].socks = append(gs[i].socks, sock)
+				return gs
+			}
+		}
+		return append(gs, group{key, []string{sock}})
+	}
+	for _, j := range js {
+		f := j.Firewall
+		if f == nil || f.Verdict == exposure.FirewallLoopbackOnly {
+			continue
+		}
+		sock := j.Proto + "/" + j.Addr.String()
+		whys = add(whys, f.Verdict+": "+f.Why, sock)
+		for _, c := range f.Caveats {
+			caveats = add(caveats, c, sock)
+		}
+	}
+	if len(whys) == 0 {
+		return
+	}
+	fmt.Fprintln(a.Out)
+	for _, g := range whys {
+		fmt.Fprintf(a.Out, "firewall %s (%s)\n", g.key, strings.Join(g.socks, ", "))
+	}
+	for _, g := range caveats {
+		fmt.Fprintf(a.Out, "firewall caveat: %s (%s)\n", g.key, strings.Join(g.socks, ", "))
+	}
 }
