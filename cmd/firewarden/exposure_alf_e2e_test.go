@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,5 +246,40 @@ func TestExposureMacFirewallUnreadable(t *testing.T) {
 	want := "firewall unknown: /usr/local/bin/node is not in the Application Firewall's list; built-in and downloaded software is allowed automatically: allowed if signed (not verified here: /usr/bin/codesign is missing) (tcp/[::]:3030)"
 	if r.code != 0 || !strings.Contains(r.stdout, want+"\n") {
 		t.Errorf("firewarden exposure without codesign = exit %d, stdout lacks %q:\n%s", r.code, want, r.stdout)
+	}
+}
+
+// On a Mac, the fixes name the Application Firewall and pf: a listener the firewall already
+// blocks says so; an unexpected one gets the socketfilterfw run that blocks it, and running that
+// run on the fake Mac makes the next exposure see it blocked.
+func TestExposureMacFirewallFix(t *testing.T) {
+	st := hosttest.Mac15()
+	st.GlobalState = 1
+	st.Apps = append(st.Apps, hosttest.App{Path: "/opt/homebrew/bin/redis-server", Blocked: true})
+	root := alfMac(t, st)
+	expect := writeExpect(t, "- {process: redis-server, scope: loopback}\n- {process: postgres, scope: loopback}\n"+
+		"- {process: launchd, scope: any}\n- {process: ControlCenter, scope: any}\n- {process: mDNSResponder, scope: any}\n- {process: com.docker.backend, scope: lan}\n")
+	r := firewarden(t, root, "exposure", "--expect", expect)
+	if r.code != 1 {
+		t.Errorf("firewarden exposure --expect = exit %d, want 1\nstderr %s", r.code, r.stderr)
+	}
+	const sfCmd = "/usr/libexec/ApplicationFirewall/socketfilterfw --add /usr/local/bin/node --blockapp /usr/local/bin/node"
+	for _, line := range []string{
+		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":1 allows loopback only); the firewall already keeps other hosts out (/opt/homebrew/bin/redis-server is blocked in the Application Firewall)\n",
+		"unexpected tcp/[::]:3030: stop node (pid 2051) or bind it to [::1]:3030; or keep other hosts out with the Application Firewall on and `" + sfCmd + "` (every port of the application), or with the pf rule `block in quick on ! lo0 proto tcp from any to any port 3030`; if it is meant to listen, add to " + expect + ": - {process: node, port: 3030, proto: tcp, scope: any}\n",
+	} {
+		if !strings.Contains(r.stdout, line) {
+			t.Errorf("firewarden exposure --expect on a Mac: stdout lacks %q:\n%s", line, r.stdout)
+		}
+	}
+
+	argv := strings.Fields(sfCmd)
+	cmd := exec.Command(filepath.Join(root, argv[0]), argv[1:]...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", sfCmd, err, out)
+	}
+	got, _, _ := exposureFirewall(t, root)
+	if !slices.Contains(got, "tcp/[::]:3030 blocked") {
+		t.Errorf("after %s, verdicts %q; want tcp/[::]:3030 blocked", sfCmd, got)
 	}
 }

@@ -103,8 +103,8 @@ func TestExposureLinuxExpect(t *testing.T) {
 	}
 	for _, line := range []string{
 		"7 listeners: 5 expected, 1 too wide, 1 unexpected\n",
-		"too wide tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (" + expect + ":2 allows loopback only)\n",
-		"unexpected tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; if it is meant to listen, add to " + expect + ": - {process: NAME, port: 9999, proto: tcp, scope: any}\n",
+		"too wide tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (" + expect + ":2 allows loopback only); or keep other hosts out: leave tcp port 5432 out of the baseline's linux.firewall.allowed and run `firewarden fix`, whose table drops what the list does not allow\n",
+		"unexpected tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; or keep other hosts out: leave tcp port 9999 out of the baseline's linux.firewall.allowed and run `firewarden fix`, whose table drops what the list does not allow; if it is meant to listen, add to " + expect + ": - {process: NAME, port: 9999, proto: tcp, scope: any}\n",
 	} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("firewarden exposure --expect stdout lacks %q:\n%s", line, r.stdout)
@@ -205,7 +205,7 @@ func TestExposureMac(t *testing.T) {
 	for _, line := range []string{
 		"  loopback    loopback_only  1204  postgres            /Applications/Postgres.app/Contents/Versions/16/bin/postgres  expected\n",
 		"14 listeners: 3 expected, 1 too wide, 10 unexpected\n",
-		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":3 allows loopback only)\n",
+		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":3 allows loopback only); or keep other hosts out with the pf rule `block in quick on ! lo0 proto tcp from any to any port 6379`\n",
 	} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("firewarden exposure on a Mac: stdout lacks %q:\n%s", line, r.stdout)

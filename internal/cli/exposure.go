@@ -68,7 +68,11 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 	}
 	var js []exposure.Judgement
 	if *expectFile != "" {
-		js = exposure.Judge(rep.Listeners, exps, *expectFile)
+		platform := exposure.Linux
+		if a.os.Kind == host.MacOS {
+			platform = exposure.MacOS
+		}
+		js = exposure.JudgeOn(platform, rep.Listeners, exps, *expectFile)
 	} else {
 		js = make([]exposure.Judgement, len(rep.Listeners))
 		for i, l := range rep.Listeners {

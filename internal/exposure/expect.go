@@ -248,8 +248,15 @@ type Judgement struct {
 
 // Judge gives every listener its verdict. A listener is expected when some expectation names it
 // and allows its reach; too wide when expectations name it but all allow less (the widest is
-// reported); unexpected otherwise. file names the expectation file in fixes.
+// reported); unexpected otherwise. file names the expectation file in fixes, whose firewall
+// advice names no particular firewall (JudgeOn names the platform's).
 func Judge(ls []Listener, exps []Expectation, file string) []Judgement {
+	return JudgeOn(AnyPlatform, ls, exps, file)
+}
+
+// JudgeOn is Judge with fixes that, after the bind address to change, name the firewall rule of
+// platform p that would keep other hosts out.
+func JudgeOn(p Platform, ls []Listener, exps []Expectation, file string) []Judgement {
 	out := make([]Judgement, 0, len(ls))
 	for _, l := range ls {
 		j := Judgement{Listener: l, Verdict: Unexpected}
@@ -271,9 +278,9 @@ func Judge(ls []Listener, exps []Expectation, file string) []Judgement {
 		switch {
 		case widest != nil:
 			j.Verdict, j.Allowed, j.ExpectLine = TooWide, widest.Scope.String(), widest.Line
-			j.Fix = tooWideFix(l, widest.Scope, file, widest.Line)
+			j.Fix = tooWideFix(p, l, widest.Scope, file, widest.Line)
 		case j.Verdict == Unexpected:
-			j.Fix = unexpectedFix(l, file)
+			j.Fix = unexpectedFix(p, l, file)
 		}
 		out = append(out, j)
 	}
@@ -297,22 +304,24 @@ func loopbackFor(l Listener) string {
 	return fmt.Sprintf("[::1]:%d", l.Addr.Port())
 }
 
-func tooWideFix(l Listener, allowed Reach, file string, line int) string {
+// tooWideFix says first which address to bind to, then the firewall rule of platform p that
+// would do the same from outside.
+func tooWideFix(p Platform, l Listener, allowed Reach, file string, line int) string {
 	switch allowed {
 	case ReachLoopback:
-		return fmt.Sprintf("bind %s to %s instead of %s (%s:%d allows loopback only)", who(l), loopbackFor(l), l.Addr, file, line)
+		return fmt.Sprintf("bind %s to %s instead of %s (%s:%d allows loopback only)%s", who(l), loopbackFor(l), l.Addr, file, line, keepOutFix(p, l))
 	default:
-		return fmt.Sprintf("bind %s to this host's LAN address instead of %s, or block %s port %d from outside the LAN in the firewall (%s:%d allows lan only)",
-			who(l), l.Addr, l.Proto, l.Addr.Port(), file, line)
+		return fmt.Sprintf("bind %s to this host's LAN address instead of %s, or %s (%s:%d allows lan only)",
+			who(l), l.Addr, lanOnlyFix(p, l), file, line)
 	}
 }
 
-func unexpectedFix(l Listener, file string) string {
+func unexpectedFix(p Platform, l Listener, file string) string {
 	name := l.Process
 	if name == "" {
 		name = "NAME"
 	}
-	stop := fmt.Sprintf("stop %s or bind it to %s", who(l), loopbackFor(l))
+	stop := fmt.Sprintf("stop %s or bind it to %s%s", who(l), loopbackFor(l), keepOutFix(p, l))
 	if l.Scope.Reach() == ReachLoopback {
 		stop = "stop " + who(l)
 	}
