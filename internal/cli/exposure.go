@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/firewarden/firewarden/internal/exposure"
+	"github.com/firewarden/firewarden/internal/exposure/firewall"
 	"github.com/firewarden/firewarden/internal/host"
 )
 
@@ -55,7 +56,7 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 			rep.Warnings = append(rep.Warnings, "not root: lsof shows only your own processes' sockets; run it with sudo to see every listener")
 		}
 		if err == nil {
-			exposure.AddMacFirewall(ctx, a.root, a.rec, &rep)
+			firewall.AddMac(ctx, a.root, a.rec, &rep)
 		}
 	default:
 		return usagef("exposure reads Linux and macOS hosts, not %s", a.os)
@@ -128,9 +129,9 @@ type exposureJSON struct {
 // printExposure prints the table, then the fixes of what is too wide or unexpected.
 func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSummary) error {
 	tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
-	firewall := slices.ContainsFunc(js, func(j exposure.Judgement) bool { return j.Firewall != nil })
+	showFirewall := slices.ContainsFunc(js, func(j exposure.Judgement) bool { return j.Firewall != nil })
 	head := "PROTO\tADDRESS\tPORT\tSCOPE\tPID\tPROCESS\tPATH"
-	if firewall {
+	if showFirewall {
 		head = "PROTO\tADDRESS\tPORT\tSCOPE\tFIREWALL\tPID\tPROCESS\tPATH"
 	}
 	if judged {
@@ -149,7 +150,7 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 			path = j.Path
 		}
 		scope := string(j.Scope)
-		if firewall {
+		if showFirewall {
 			scope += "\t-"
 			if j.Firewall != nil {
 				scope = string(j.Scope) + "\t" + j.Firewall.Verdict

@@ -4,8 +4,11 @@ import (
 	"fmt"
 
 	"github.com/firewarden/firewarden/internal/host"
-	"github.com/firewarden/firewarden/internal/posture/alf"
 )
+
+// socketfilterfwPath is the Application Firewall's command-line tool (alf.SocketFilterFW; this
+// package cannot import the posture adapter, whose baseline imports exposure).
+const socketfilterfwPath = "/usr/libexec/ApplicationFirewall/socketfilterfw"
 
 // Platform names the firewall whose rules a fix spells out.
 type Platform string
@@ -37,7 +40,7 @@ func pfLANOnly(l Listener) string {
 // "The application is not part of the firewall" otherwise), so it is added first; socketfilterfw
 // applies its options in order.
 func alfBlockApp(l Listener) host.Cmd {
-	return host.Cmd{Path: alf.SocketFilterFW, Args: []string{"--add", l.Path, "--blockapp", l.Path}}
+	return host.Cmd{Path: socketfilterfwPath, Args: []string{"--add", l.Path, "--blockapp", l.Path}}
 }
 
 // LinuxAllowedPlaceholder stands for the LAN's prefix in a suggested linux.firewall.allowed entry.

@@ -4,13 +4,11 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firewarden/firewarden/internal/host/hosttest"
-	"github.com/firewarden/firewarden/internal/posture/baseline"
 	"github.com/firewarden/firewarden/internal/rules"
 )
 
@@ -102,21 +100,6 @@ func TestFixPFRules(t *testing.T) {
 		if _, err := rules.ParsePF([]byte(conf), "fix.conf", nil); err != nil {
 			t.Errorf("ParsePF(both fix rules) = %v", err)
 		}
-	}
-}
-
-// The linux.firewall.allowed entry the fix suggests is one the baseline reads, once the
-// placeholder is given a prefix.
-func TestFixLinuxAllowedEntry(t *testing.T) {
-	l := Listener{Proto: "tcp", Addr: netip.MustParseAddrPort("[::]:5432")}
-	entry := strings.ReplaceAll(linuxAllowedEntry(l), LinuxAllowedPlaceholder, "192.168.1.0/24")
-	b, err := baseline.Parse([]byte("linux:\n  firewall:\n    allowed:\n      " + entry + "\n"))
-	if err != nil {
-		t.Fatalf("baseline.Parse(%q): %v", entry, err)
-	}
-	got := b.Linux.Firewall.Allowed
-	if len(got) != 1 || got[0].Proto != "tcp" || got[0].From != 5432 || got[0].To != 5432 || len(got[0].Sources) != 1 || got[0].Sources[0].String() != "192.168.1.0/24" {
-		t.Errorf("baseline.Parse(%q) allowed = %+v, want tcp 5432 from 192.168.1.0/24", entry, got)
 	}
 }
 

@@ -1,4 +1,9 @@
-package exposure
+// Package firewall decides, for each listener of an exposure report, whether the host's firewall
+// lets an inbound connection from another host reach it: on macOS from the Application Firewall
+// (read with the posture adapter, internal/posture/alf). It sits apart from package exposure,
+// which the posture baseline imports for its expectation lists: the firewall adapters import the
+// posture packages, and exposure importing them would make a cycle.
+package firewall
 
 import (
 	"context"
@@ -9,22 +14,9 @@ import (
 	"strings"
 
 	"github.com/firewarden/firewarden/internal/detect/live"
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture/alf"
-)
-
-// The verdicts of a Reachability.
-const (
-	// FirewallAllowed: the firewall lets an inbound connection from another host reach it.
-	FirewallAllowed = "allowed"
-	// FirewallBlocked: the firewall stops it.
-	FirewallBlocked = "blocked"
-	// FirewallUnknown: what the firewall does could not be decided; Why says what is missing.
-	FirewallUnknown = "unknown"
-	// FirewallLoopbackOnly: the listener is bound to a loopback address, so no other host can
-	// connect to it whatever the firewall says. It is neither "allowed" (nothing outside can
-	// reach it) nor "blocked" (the firewall is not what keeps others out), so it has its own word.
-	FirewallLoopbackOnly = "loopback_only"
 )
 
 // alfArgs are the socketfilterfw getters the reachability needs, in one run.
@@ -198,12 +190,12 @@ type sigResult struct {
 // Firewall will not process it", HT1810), and its rules are not evaluated here, so an allowed
 // verdict then carries a caveat; a configuration profile's applications are named by bundle ID
 // and not matched here (a caveat too).
-func (s *ALF) Reach(l Listener, sig Signer) Reachability {
-	if l.Scope == ScopeLoopback {
-		return Reachability{Verdict: FirewallLoopbackOnly, Why: "bound to loopback: no other host can connect, whatever the firewall says"}
+func (s *ALF) Reach(l exposure.Listener, sig Signer) exposure.Reachability {
+	if l.Scope == exposure.ScopeLoopback {
+		return exposure.Reachability{Verdict: exposure.FirewallLoopbackOnly, Why: "bound to loopback: no other host can connect, whatever the firewall says"}
 	}
 	r := s.alfVerdict(l, sig)
-	if r.Verdict != FirewallBlocked {
+	if r.Verdict != exposure.FirewallBlocked {
 		switch {
 		case s.PF != nil && *s.PF:
 			r.Caveats = append(r.Caveats, "pf is enabled and may block it before the Application Firewall sees it; pf's rules are not evaluated here")
@@ -214,14 +206,16 @@ func (s *ALF) Reach(l Listener, sig Signer) Reachability {
 	return r
 }
 
-func (s *ALF) alfVerdict(l Listener, sig Signer) Reachability {
+func (s *ALF) alfVerdict(l exposure.Listener, sig Signer) exposure.Reachability {
 	rd := &s.Reading
-	unknown := func(why string) Reachability { return Reachability{Verdict: FirewallUnknown, Why: why} }
+	unknown := func(why string) exposure.Reachability {
+		return exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: why}
+	}
 	if s.Err != "" {
 		return unknown("the Application Firewall's settings could not be read: " + s.Err)
 	}
 	if *rd.GlobalState == 0 {
-		return Reachability{Verdict: FirewallAllowed, Why: "the Application Firewall is off"}
+		return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "the Application Firewall is off"}
 	}
 	// Block-all from --getblockall, or from State 2 when that line is absent (as the alf.block_all
 	// check reads it).
@@ -231,12 +225,12 @@ func (s *ALF) alfVerdict(l Listener, sig Signer) Reachability {
 	}
 	if blockAll {
 		if what, ok := essentialServices[l.Path]; ok {
-			return Reachability{Verdict: FirewallAllowed, Why: fmt.Sprintf("block all incoming connections is on, but %s (%s) is one of the essential services macOS still lets through", l.Path, what)}
+			return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: fmt.Sprintf("block all incoming connections is on, but %s (%s) is one of the essential services macOS still lets through", l.Path, what)}
 		}
 		if l.Path == "" && isEssentialName(l.Process) {
 			return unknown("block all incoming connections is on, and " + l.Process + " may be one of the essential services macOS still lets through, but its executable is not known")
 		}
-		return Reachability{Verdict: FirewallBlocked, Why: "block all incoming connections is on"}
+		return exposure.Reachability{Verdict: exposure.FirewallBlocked, Why: "block all incoming connections is on"}
 	}
 	if l.Path == "" {
 		return unknown("the executable is not known (run as root), so it cannot be matched to the Application Firewall's application list")
@@ -251,7 +245,7 @@ func (s *ALF) alfVerdict(l Listener, sig Signer) Reachability {
 		return r
 	}
 	r := s.autoAllow(l.Path, sig)
-	if s.ProfileApps > 0 && r.Verdict != FirewallBlocked {
+	if s.ProfileApps > 0 && r.Verdict != exposure.FirewallBlocked {
 		r.Caveats = append(r.Caveats, fmt.Sprintf("a firewall configuration profile allows or blocks %d applications by bundle ID, which are not matched to executables here", s.ProfileApps))
 	}
 	return r
@@ -261,16 +255,16 @@ func (s *ALF) alfVerdict(l Listener, sig Signer) Reachability {
 // application bundle whose main executable (BUNDLE.app/Contents/MacOS/…) it is. An executable
 // elsewhere inside a listed bundle is unknown: the firewall identifies code by its signature,
 // and a helper tool is not the bundle's main executable.
-func (s *ALF) appEntry(p string) (Reachability, bool) {
+func (s *ALF) appEntry(p string) (exposure.Reachability, bool) {
 	state := func(a alf.App) string {
 		if a.Allowed {
-			return FirewallAllowed
+			return exposure.FirewallAllowed
 		}
-		return FirewallBlocked
+		return exposure.FirewallBlocked
 	}
 	for _, a := range s.Reading.Apps {
 		if a.Path == p {
-			return Reachability{Verdict: state(a), Why: fmt.Sprintf("%s is %s in the Application Firewall", a.Path, state(a))}, true
+			return exposure.Reachability{Verdict: state(a), Why: fmt.Sprintf("%s is %s in the Application Firewall", a.Path, state(a))}, true
 		}
 	}
 	for _, a := range s.Reading.Apps {
@@ -279,18 +273,18 @@ func (s *ALF) appEntry(p string) (Reachability, bool) {
 			continue
 		}
 		if rest := strings.TrimPrefix(p, bundle+"/Contents/MacOS/"); rest != p && !strings.Contains(rest, "/") {
-			return Reachability{Verdict: state(a), Why: fmt.Sprintf("%s is %s in the Application Firewall", bundle, state(a))}, true
+			return exposure.Reachability{Verdict: state(a), Why: fmt.Sprintf("%s is %s in the Application Firewall", bundle, state(a))}, true
 		}
-		return Reachability{Verdict: FirewallUnknown, Why: fmt.Sprintf("%s is %s in the Application Firewall, but %s is not its main executable, and the firewall judges code by its own signature", bundle, state(a), p)}, true
+		return exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: fmt.Sprintf("%s is %s in the Application Firewall, but %s is not its main executable, and the firewall judges code by its own signature", bundle, state(a), p)}, true
 	}
-	return Reachability{}, false
+	return exposure.Reachability{}, false
 }
 
 // autoAllow decides an executable the application list does not name, from the "automatically
 // allow" settings and its signature.
-func (s *ALF) autoAllow(p string, sig Signer) Reachability {
+func (s *ALF) autoAllow(p string, sig Signer) exposure.Reachability {
 	rd := &s.Reading
-	notListed := Reachability{Verdict: FirewallUnknown, Why: p + " is not in the Application Firewall's list"}
+	notListed := exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: p + " is not in the Application Firewall's list"}
 	if rd.AllowSigned == nil || rd.AllowSignedApp == nil {
 		notListed.Why += ", and socketfilterfw did not say whether signed software is allowed automatically"
 		return notListed
@@ -313,15 +307,15 @@ func (s *ALF) autoAllow(p string, sig Signer) Reachability {
 	}
 	switch {
 	case kind == SignedByApple && *rd.AllowSigned:
-		return Reachability{Verdict: FirewallAllowed, Why: p + " is built-in software signed by Apple, which the Application Firewall allows automatically"}
+		return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: p + " is built-in software signed by Apple, which the Application Firewall allows automatically"}
 	case kind == SignedByDeveloper && *rd.AllowSignedApp:
-		return Reachability{Verdict: FirewallAllowed, Why: p + " is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically"}
+		return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: p + " is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically"}
 	case kind == SignatureUnchecked:
 		why := "allowed if signed (not verified here"
 		if err != nil {
 			why += ": " + err.Error()
 		}
-		return Reachability{Verdict: FirewallUnknown, Why: fmt.Sprintf("%s is not in the Application Firewall's list; %s software is allowed automatically: %s)", p, strings.Join(on, " and "), why)}
+		return exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: fmt.Sprintf("%s is not in the Application Firewall's list; %s software is allowed automatically: %s)", p, strings.Join(on, " and "), why)}
 	}
 	return notListed
 }
@@ -335,10 +329,10 @@ func isEssentialName(proc string) bool {
 	return false
 }
 
-// AddMacFirewall fills every listener's Firewall with the Application Firewall's verdict, and adds
+// AddMac fills every listener's Firewall with the Application Firewall's verdict, and adds
 // to the report's warnings what could not be read. It never fails: unreadable settings make the
 // verdicts unknown.
-func AddMacFirewall(ctx context.Context, root host.Root, r host.Runner, rep *Report) {
+func AddMac(ctx context.Context, root host.Root, r host.Runner, rep *exposure.Report) {
 	s, warnings := ReadALF(ctx, root, r)
 	rep.Warnings = append(rep.Warnings, warnings...)
 	sig := CodesignSigner(ctx, r)

@@ -1,4 +1,4 @@
-package exposure
+package firewall
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firewarden/firewarden/internal/detect/live"
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
 	"github.com/firewarden/firewarden/internal/posture/alf"
@@ -31,9 +32,9 @@ const (
 		"3 : /Applications/Postgres.app\n             (Allow incoming connections)\n"
 )
 
-func listener(addr, proc, path string) Listener {
+func listener(addr, proc, path string) exposure.Listener {
 	ap := netip.MustParseAddrPort(addr)
-	return Listener{Proto: "tcp", Addr: ap, Scope: Classify(ap.Addr()), PID: 100, Process: proc, Path: path}
+	return exposure.Listener{Proto: "tcp", Addr: ap, Scope: exposure.Classify(ap.Addr()), PID: 100, Process: proc, Path: path}
 }
 
 // signer answers from a map; a path it does not hold fails the test (codesign must not run).
@@ -65,60 +66,60 @@ func TestALFReach(t *testing.T) {
 		pf      *bool
 		err     string
 		profile int
-		l       Listener
+		l       exposure.Listener
 		sigErr  error
-		want    Reachability
+		want    exposure.Reachability
 	}{
 		{name: "loopback", sf: sfOn, err: "not read", l: listener("127.0.0.1:5432", "postgres", "/x/postgres"),
-			want: Reachability{Verdict: FirewallLoopbackOnly, Why: "bound to loopback: no other host can connect, whatever the firewall says"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallLoopbackOnly, Why: "bound to loopback: no other host can connect, whatever the firewall says"}},
 		{name: "unreadable", err: "socketfilterfw printed no global state", pf: &off, l: listener("0.0.0.0:22", "sshd", "/usr/sbin/sshd"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "the Application Firewall's settings could not be read: socketfilterfw printed no global state"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "the Application Firewall's settings could not be read: socketfilterfw printed no global state"}},
 		{name: "off", sf: sfOff, pf: &off, l: listener("0.0.0.0:22", "sshd", "/usr/sbin/sshd"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "the Application Firewall is off"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "the Application Firewall is off"}},
 		{name: "off pf on", sf: sfOff, pf: &on, l: listener("0.0.0.0:22", "sshd", "/usr/sbin/sshd"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "the Application Firewall is off",
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "the Application Firewall is off",
 				Caveats: []string{"pf is enabled and may block it before the Application Firewall sees it; pf's rules are not evaluated here"}}},
 		{name: "off pf unknown", sf: sfOff, l: listener("0.0.0.0:22", "sshd", "/usr/sbin/sshd"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "the Application Firewall is off",
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "the Application Firewall is off",
 				Caveats: []string{"whether pf is enabled is unknown; if it is, its rules may block it"}}},
 		{name: "block all", sf: sfBlockAll + sfSigned + sfApps, pf: &on, l: listener("0.0.0.0:445", "smbd", "/usr/sbin/smbd"),
-			want: Reachability{Verdict: FirewallBlocked, Why: "block all incoming connections is on"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallBlocked, Why: "block all incoming connections is on"}},
 		{name: "block all state 2 only", sf: "Firewall is blocking all non-essential incoming connections. (State = 2)\n", pf: &off, l: listener("0.0.0.0:3030", "node", "/usr/local/bin/node"),
-			want: Reachability{Verdict: FirewallBlocked, Why: "block all incoming connections is on"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallBlocked, Why: "block all incoming connections is on"}},
 		{name: "block all essential", sf: sfBlockAll, pf: &off, l: listener("0.0.0.0:5353", "mDNSResponder", "/usr/sbin/mDNSResponder"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "block all incoming connections is on, but /usr/sbin/mDNSResponder (Bonjour) is one of the essential services macOS still lets through"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "block all incoming connections is on, but /usr/sbin/mDNSResponder (Bonjour) is one of the essential services macOS still lets through"}},
 		{name: "block all essential name only", sf: sfBlockAll, pf: &off, l: listener("0.0.0.0:5353", "mDNSResponder", ""),
-			want: Reachability{Verdict: FirewallUnknown, Why: "block all incoming connections is on, and mDNSResponder may be one of the essential services macOS still lets through, but its executable is not known"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "block all incoming connections is on, and mDNSResponder may be one of the essential services macOS still lets through, but its executable is not known"}},
 		{name: "app allowed", sf: sfOn + sfUnsigned + sfApps, pf: &off, l: listener("0.0.0.0:445", "smbd", "/usr/sbin/smbd"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "/usr/sbin/smbd is allowed in the Application Firewall"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/usr/sbin/smbd is allowed in the Application Firewall"}},
 		{name: "app blocked", sf: sfOn + sfSigned + sfApps, pf: &on, l: listener("0.0.0.0:6379", "redis-server", "/opt/homebrew/bin/redis-server"),
-			want: Reachability{Verdict: FirewallBlocked, Why: "/opt/homebrew/bin/redis-server is blocked in the Application Firewall"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallBlocked, Why: "/opt/homebrew/bin/redis-server is blocked in the Application Firewall"}},
 		{name: "bundle main executable", sf: sfOn + sfUnsigned + sfApps, pf: &off, l: listener("0.0.0.0:80", "Postgres", "/Applications/Postgres.app/Contents/MacOS/Postgres"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "/Applications/Postgres.app is allowed in the Application Firewall"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/Applications/Postgres.app is allowed in the Application Firewall"}},
 		{name: "bundle helper", sf: sfOn + sfSigned + sfApps, pf: &off, l: listener("0.0.0.0:5432", "postgres", "/Applications/Postgres.app/Contents/Versions/16/bin/postgres"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "/Applications/Postgres.app is allowed in the Application Firewall, but /Applications/Postgres.app/Contents/Versions/16/bin/postgres is not its main executable, and the firewall judges code by its own signature"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "/Applications/Postgres.app is allowed in the Application Firewall, but /Applications/Postgres.app/Contents/Versions/16/bin/postgres is not its main executable, and the firewall judges code by its own signature"}},
 		{name: "no path", sf: sfOn + sfSigned + sfApps, pf: &off, l: listener("0.0.0.0:9999", "", ""),
-			want: Reachability{Verdict: FirewallUnknown, Why: "the executable is not known (run as root), so it cannot be matched to the Application Firewall's application list"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "the executable is not known (run as root), so it cannot be matched to the Application Firewall's application list"}},
 		{name: "no app list", sf: sfOn + sfSigned, pf: &off, l: listener("0.0.0.0:3030", "node", "/usr/local/bin/node"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "socketfilterfw printed no application list"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "socketfilterfw printed no application list"}},
 		{name: "apps by name", sf: sfOn + sfSigned + "Total number of apps = 1\nDropbox (state: 1)\n", pf: &off, l: listener("0.0.0.0:3030", "node", "/usr/local/bin/node"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "socketfilterfw listed the applications by name, not by path, so they cannot be matched to /usr/local/bin/node"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "socketfilterfw listed the applications by name, not by path, so they cannot be matched to /usr/local/bin/node"}},
 		{name: "built-in signed", sf: sfOn + sfBuiltIn + sfApps, pf: &off, l: listener("0.0.0.0:49152", "rapportd", "/usr/libexec/rapportd"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "/usr/libexec/rapportd is built-in software signed by Apple, which the Application Firewall allows automatically"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/usr/libexec/rapportd is built-in software signed by Apple, which the Application Firewall allows automatically"}},
 		{name: "developer signed", sf: sfOn + sfSigned + sfApps, pf: &off, l: listener("0.0.0.0:443", "caddy", "/opt/homebrew/bin/caddy"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "/opt/homebrew/bin/caddy is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/opt/homebrew/bin/caddy is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically"}},
 		{name: "developer signed, downloaded off", sf: sfOn + sfBuiltIn + sfApps, pf: &off, l: listener("0.0.0.0:443", "caddy", "/opt/homebrew/bin/caddy"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "/opt/homebrew/bin/caddy is not in the Application Firewall's list and not allowed automatically: macOS asks the logged-in user to allow or deny it at its first incoming connection"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "/opt/homebrew/bin/caddy is not in the Application Firewall's list and not allowed automatically: macOS asks the logged-in user to allow or deny it at its first incoming connection"}},
 		{name: "unsigned", sf: sfOn + sfSigned + sfApps, pf: &off, l: listener("0.0.0.0:3030", "node", "/usr/local/bin/node"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "/usr/local/bin/node is not in the Application Firewall's list and not allowed automatically: macOS asks the logged-in user to allow or deny it at its first incoming connection"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "/usr/local/bin/node is not in the Application Firewall's list and not allowed automatically: macOS asks the logged-in user to allow or deny it at its first incoming connection"}},
 		{name: "auto-allow off: codesign not run", sf: sfOn + sfUnsigned + sfApps, pf: &off, l: listener("0.0.0.0:3031", "node", "/usr/local/bin/other"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "/usr/local/bin/other is not in the Application Firewall's list and not allowed automatically: macOS asks the logged-in user to allow or deny it at its first incoming connection"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "/usr/local/bin/other is not in the Application Firewall's list and not allowed automatically: macOS asks the logged-in user to allow or deny it at its first incoming connection"}},
 		{name: "signature unverifiable", sf: sfOn + sfSigned + sfApps, pf: &off, sigErr: errors.New("/usr/bin/codesign is missing"), l: listener("0.0.0.0:3030", "node", "/usr/local/bin/node"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "/usr/local/bin/node is not in the Application Firewall's list; built-in and downloaded software is allowed automatically: allowed if signed (not verified here: /usr/bin/codesign is missing)"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "/usr/local/bin/node is not in the Application Firewall's list; built-in and downloaded software is allowed automatically: allowed if signed (not verified here: /usr/bin/codesign is missing)"}},
 		{name: "signed settings unread", sf: sfOn + sfApps, pf: &off, l: listener("0.0.0.0:3030", "node", "/usr/local/bin/node"),
-			want: Reachability{Verdict: FirewallUnknown, Why: "/usr/local/bin/node is not in the Application Firewall's list, and socketfilterfw did not say whether signed software is allowed automatically"}},
+			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "/usr/local/bin/node is not in the Application Firewall's list, and socketfilterfw did not say whether signed software is allowed automatically"}},
 		{name: "profile apps", sf: sfOn + sfSigned + sfApps, pf: &on, profile: 2, l: listener("192.168.1.20:443", "caddy", "/opt/homebrew/bin/caddy"),
-			want: Reachability{Verdict: FirewallAllowed, Why: "/opt/homebrew/bin/caddy is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically",
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/opt/homebrew/bin/caddy is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically",
 				Caveats: []string{"a firewall configuration profile allows or blocks 2 applications by bundle ID, which are not matched to executables here",
 					"pf is enabled and may block it before the Application Firewall sees it; pf's rules are not evaluated here"}}},
 	} {
@@ -268,7 +269,7 @@ func TestReadALF(t *testing.T) {
 			t.Errorf("ReadALF with failing programs = error %q, pf %v, warnings %q; want an error, no pf state, two warnings", s.Err, s.PF, warnings)
 		}
 		got := s.Reach(listener("0.0.0.0:22", "sshd", "/usr/sbin/sshd"), nil)
-		if got.Verdict != FirewallUnknown {
+		if got.Verdict != exposure.FirewallUnknown {
 			t.Errorf("Reach with unreadable settings = %+v, want unknown", got)
 		}
 	})
