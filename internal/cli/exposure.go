@@ -14,6 +14,7 @@ import (
 	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/exposure/firewall"
 	"github.com/firewarden/firewarden/internal/host"
+	"github.com/firewarden/firewarden/internal/posture/nftposture"
 )
 
 // runExposure is `firewarden exposure [--expect FILE]`: every listening TCP socket and bound UDP
@@ -49,6 +50,16 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 		rep, err = exposure.ReadLinux(a.root)
 		if err == nil && a.root.IsSystem() && a.euid() != 0 {
 			rep.Warnings = append(rep.Warnings, "not root: other users' processes are not shown; run it with sudo to see every process")
+		}
+		// The kernel's nftables are this host's only on the system root: under --root, /proc is a
+		// fake host's and the kernel is not (unless a test hands one in).
+		if err == nil && (a.root.IsSystem() || a.nft != nil) {
+			k := a.nft
+			if k == nil {
+				k = nftposture.NewKernel(0)
+			}
+			an, _, rerr := k.Read()
+			firewall.AddLinux(an, rerr, &rep)
 		}
 	case host.MacOS:
 		rep, err = exposure.ReadMac(ctx, a.rec)

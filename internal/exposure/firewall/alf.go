@@ -192,7 +192,7 @@ type sigResult struct {
 // and not matched here (a caveat too).
 func (s *ALF) Reach(l exposure.Listener, sig Signer) exposure.Reachability {
 	if l.Scope == exposure.ScopeLoopback {
-		return exposure.Reachability{Verdict: exposure.FirewallLoopbackOnly, Why: "bound to loopback: no other host can connect, whatever the firewall says"}
+		return loopbackOnly()
 	}
 	r := s.alfVerdict(l, sig)
 	if r.Verdict != exposure.FirewallBlocked {
@@ -337,6 +337,11 @@ func AddMac(ctx context.Context, root host.Root, r host.Runner, rep *exposure.Re
 	rep.Warnings = append(rep.Warnings, warnings...)
 	sig := CodesignSigner(ctx, r)
 	for i := range rep.Listeners {
+		if rep.Listeners[i].Container != nil {
+			// A container's published port is held on the host by the runtime's own process,
+			// which has its own row: the entry from the runtime gets no verdict of its own.
+			continue
+		}
 		reach := s.Reach(rep.Listeners[i], sig)
 		rep.Listeners[i].Firewall = &reach
 	}
