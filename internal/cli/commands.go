@@ -140,7 +140,12 @@ func commandTable() []*cmdSpec {
 				"multicast, all (0.0.0.0 or ::, every interface) or public (one specific public address). On Linux it " +
 				"reads /proc/net and the descriptors in /proc under the root; on macOS it runs lsof. With --expect, each " +
 				"listener is expected, too_wide (an entry names it but allows a narrower scope) or unexpected (no entry " +
-				"names it), and what to change is printed. Run it as root to see every process. Exit 0 when nothing is " +
+				"names it), and what to change is printed: the bind address, then the firewall rule that would keep " +
+				"other hosts out. The FIREWALL column says whether the host's firewall lets a connection from another " +
+				"host reach the listener (allowed, blocked, unknown or loopback_only; the reasons follow the table): " +
+				"on macOS the Application Firewall (global state, block all, the application's entry, the automatic " +
+				"allowing of signed software, checked with codesign), on Linux the running host's nftables (not under " +
+				"--root). Run it as root to see every process. Exit 0 when nothing is " +
 				"too wide or unexpected, 1 when something is, 2 when the sockets or the file cannot be read.",
 			examples: []string{
 				"sudo firewarden exposure",
