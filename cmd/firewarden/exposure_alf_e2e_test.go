@@ -152,7 +152,7 @@ func TestExposureMacFirewall(t *testing.T) {
 				"firewall allowed: /System/Library/CoreServices/ControlCenter.app/Contents/MacOS/ControlCenter is built-in software signed by Apple, which the Application Firewall allows automatically (tcp/0.0.0.0:5000, tcp/0.0.0.0:7000, tcp/[::]:7000)",
 				"firewall blocked: /opt/homebrew/bin/redis-server is blocked in the Application Firewall (tcp/0.0.0.0:6379)",
 				"firewall allowed: /Applications/Docker.app/Contents/MacOS/com.docker.backend is signed with an Apple-issued certificate (such as a Developer ID), and the Application Firewall allows downloaded signed software automatically (tcp/[fe80:4::1]:9000, tcp/100.101.102.103:41641)",
-				"firewall allowed: /usr/sbin/mDNSResponder is built-in software signed by Apple, which the Application Firewall allows automatically (udp/0.0.0.0:5353, udp/[::]:5353)",
+				"firewall allowed: /usr/sbin/mDNSResponder (Bonjour) is one of the essential services macOS always lets through (udp/0.0.0.0:5353, udp/[::]:5353)",
 			},
 		},
 		{
@@ -162,7 +162,7 @@ func TestExposureMacFirewall(t *testing.T) {
 				"tcp/0.0.0.0:22 unknown", "tcp/[::]:22 unknown", "tcp/[::]:3030 unknown", "tcp/0.0.0.0:5000 unknown",
 				"tcp/127.0.0.1:5432 loopback_only", "tcp/[::1]:5432 loopback_only", "tcp/0.0.0.0:6379 blocked",
 				"tcp/0.0.0.0:7000 unknown", "tcp/[::]:7000 unknown", "tcp/127.0.0.1:8065 loopback_only",
-				"tcp/[fe80:4::1]:9000 unknown", "tcp/100.101.102.103:41641 unknown", "udp/0.0.0.0:5353 unknown", "udp/[::]:5353 unknown",
+				"tcp/[fe80:4::1]:9000 unknown", "tcp/100.101.102.103:41641 unknown", "udp/0.0.0.0:5353 allowed", "udp/[::]:5353 allowed",
 			},
 		},
 		{

@@ -244,6 +244,11 @@ func (s *ALF) alfVerdict(l exposure.Listener, sig Signer) exposure.Reachability 
 	if r, ok := s.appEntry(l.Path); ok {
 		return r
 	}
+	if what, ok := essentialServices[l.Path]; ok {
+		// The system exceptions of com.apple.alf.plist (state 3, "allow with restrictions"):
+		// let through whatever the automatic allowing says, as they are even under block-all.
+		return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: fmt.Sprintf("%s (%s) is one of the essential services macOS always lets through", l.Path, what)}
+	}
 	r := s.autoAllow(l.Path, sig)
 	if s.ProfileApps > 0 && r.Verdict != exposure.FirewallBlocked {
 		r.Caveats = append(r.Caveats, fmt.Sprintf("a firewall configuration profile allows or blocks %d applications by bundle ID, which are not matched to executables here", s.ProfileApps))

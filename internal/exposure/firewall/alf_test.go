@@ -90,6 +90,8 @@ func TestALFReach(t *testing.T) {
 			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "block all incoming connections is on, but /usr/sbin/mDNSResponder (Bonjour) is one of the essential services macOS still lets through"}},
 		{name: "block all essential name only", sf: sfBlockAll, pf: &off, l: listener("0.0.0.0:5353", "mDNSResponder", ""),
 			want: exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "block all incoming connections is on, and mDNSResponder may be one of the essential services macOS still lets through, but its executable is not known"}},
+		{name: "essential, nothing allowed automatically", sf: sfOn + sfUnsigned + sfApps, pf: &off, l: listener("0.0.0.0:5353", "mDNSResponder", "/usr/sbin/mDNSResponder"),
+			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/usr/sbin/mDNSResponder (Bonjour) is one of the essential services macOS always lets through"}},
 		{name: "app allowed", sf: sfOn + sfUnsigned + sfApps, pf: &off, l: listener("0.0.0.0:445", "smbd", "/usr/sbin/smbd"),
 			want: exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: "/usr/sbin/smbd is allowed in the Application Firewall"}},
 		{name: "app blocked", sf: sfOn + sfSigned + sfApps, pf: &on, l: listener("0.0.0.0:6379", "redis-server", "/opt/homebrew/bin/redis-server"),
