@@ -1,6 +1,7 @@
 // Package firewall decides, for each listener of an exposure report, whether the host's firewall
 // lets an inbound connection from another host reach it: on macOS from the Application Firewall
-// (read with the posture adapter, internal/posture/alf). It sits apart from package exposure,
+// (read with the posture adapter, internal/posture/alf), on Linux from the analysis of the
+// kernel's nftables ruleset (internal/posture/nftposture/ruleset). It sits apart from package exposure,
 // which the posture baseline imports for its expectation lists: the firewall adapters import the
 // posture packages, and exposure importing them would make a cycle.
 package firewall
@@ -26,7 +27,7 @@ var alfArgs = []string{"--getglobalstate", "--getblockall", "--getallowsigned", 
 // Application Firewall's "automatically allow signed software" settings accept.
 const CodesignPath = "/usr/bin/codesign"
 
-// essentialServices are the executables the Application Firewall keeps letting through when
+// essentialServices are the executables the Application Firewall keeps letting through, even when
 // "block all incoming connections" is on. Apple's "About the Application Firewall" (HT1810,
 // support.apple.com/kb/HT1810, Mac OS X 10.5.1 and later) names them: configd (DHCP and other
 // network configuration), mDNSResponder (Bonjour) and racoon (IPsec); Apple's current Platform
@@ -76,8 +77,13 @@ func ReadALF(ctx context.Context, root host.Root, r host.Runner) (ALF, []string)
 	case s.Reading.GlobalState == nil:
 		s.Err = "socketfilterfw printed no global state"
 	}
-	if s.Err != "" {
+	switch {
+	case errors.Is(err, host.ErrNotInstalled):
+		warnings = append(warnings, "the Application Firewall's settings could not be read ("+s.Err+"), so every FIREWALL verdict is unknown")
+	case s.Err != "":
 		warnings = append(warnings, "the Application Firewall's settings could not be read ("+s.Err+"), so every FIREWALL verdict is unknown; run it with sudo")
+	case len(s.Reading.Unknown) > 0:
+		warnings = append(warnings, fmt.Sprintf("socketfilterfw printed lines firewarden does not understand, which were ignored: %q", s.Reading.Unknown))
 	}
 
 	res, err = r.Run(ctx, host.Cmd{Path: live.PfctlPath, Args: []string{"-s", "info"}})

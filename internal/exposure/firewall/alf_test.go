@@ -260,6 +260,19 @@ func TestReadALF(t *testing.T) {
 		})
 	}
 
+	t.Run("lines not understood", func(t *testing.T) {
+		r := &scriptRunner{answer: map[string]func([]string) (string, int){
+			alf.SocketFilterFW: func([]string) (string, int) { return sfOn + "Firewall is feeling fine today\n", 0 },
+			live.PfctlPath:     func([]string) (string, int) { return "Status: Disabled\n", 0 },
+		}}
+		root, _ := host.NewRoot(t.TempDir())
+		s, warnings := ReadALF(context.Background(), root, r)
+		want := []string{`socketfilterfw printed lines firewarden does not understand, which were ignored: ["Firewall is feeling fine today"]`}
+		if diff := cmp.Diff(want, warnings); diff != "" || s.Err != "" {
+			t.Errorf("ReadALF (an unknown line) error %q, warnings (-want +got):\n%s", s.Err, diff)
+		}
+	})
+
 	t.Run("not readable", func(t *testing.T) {
 		r := &scriptRunner{answer: map[string]func([]string) (string, int){
 			alf.SocketFilterFW: func([]string) (string, int) { return "", 1 },
