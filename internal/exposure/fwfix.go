@@ -59,7 +59,9 @@ func keepOutFix(p Platform, l Listener) string {
 	}
 	switch p {
 	case MacOS:
-		if l.Path == "" {
+		if _, essential := ALFEssentialService(l.Path); l.Path == "" || essential {
+			// The Application Firewall lets the essential services through whatever its list
+			// says, so only pf can keep others out.
 			return fmt.Sprintf("; or keep other hosts out with the pf rule `%s`", pfKeepOut(l))
 		}
 		return fmt.Sprintf("; or keep other hosts out with the Application Firewall on and `%s` (every port of the application), or with the pf rule `%s`",

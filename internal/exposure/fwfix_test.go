@@ -46,6 +46,8 @@ func TestJudgeOnFixes(t *testing.T) {
 			"bind postgres (pid 20) to this host's LAN address instead of [::]:5432, or block it from outside the LAN with the pf rule `block in quick proto tcp from ! <lan> to any port 5432` (table <lan> holding the LAN's prefixes; the Application Firewall cannot tell the LAN from elsewhere) (expect.yaml:2 allows lan only)"},
 		{"mac, unexpected, path with a space", MacOS, node,
 			"stop node (pid 30) or bind it to 127.0.0.1:3030; or keep other hosts out with the Application Firewall on and `/usr/libexec/ApplicationFirewall/socketfilterfw --add '/Users/me/My Apps/node' --blockapp '/Users/me/My Apps/node'` (every port of the application), or with the pf rule `block in quick on ! lo0 proto udp from any to any port 3030`; if it is meant to listen, add to expect.yaml: - {process: node, port: 3030, proto: udp, scope: any}"},
+		{"mac, unexpected essential service", MacOS, l("udp", "0.0.0.0:5353", 412, "mDNSResponder", "/usr/sbin/mDNSResponder"),
+			"stop mDNSResponder (pid 412) or bind it to 127.0.0.1:5353; or keep other hosts out with the pf rule `block in quick on ! lo0 proto udp from any to any port 5353`; if it is meant to listen, add to expect.yaml: - {process: mDNSResponder, port: 5353, proto: udp, scope: any}"},
 		{"mac, unexpected on loopback", MacOS, loop,
 			"stop python3 (pid 40); if it is meant to listen, add to expect.yaml: - {process: python3, port: 8080, proto: tcp, scope: loopback}"},
 		{"linux, loopback only", Linux, redis,

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 
 	"github.com/firewarden/firewarden/internal/detect/live"
@@ -26,19 +25,6 @@ var alfArgs = []string{"--getglobalstate", "--getblockall", "--getallowsigned", 
 // CodesignPath is codesign on macOS, run to tell whether an executable is signed in the way the
 // Application Firewall's "automatically allow signed software" settings accept.
 const CodesignPath = "/usr/bin/codesign"
-
-// essentialServices are the executables the Application Firewall keeps letting through, even when
-// "block all incoming connections" is on. Apple's "About the Application Firewall" (HT1810,
-// support.apple.com/kb/HT1810, Mac OS X 10.5.1 and later) names them: configd (DHCP and other
-// network configuration), mDNSResponder (Bonjour) and racoon (IPsec); Apple's current Platform
-// Support guide ("Manage Firewall") still describes block-all as keeping only "basic internet
-// services". The paths are those of the system exceptions in com.apple.alf.plist (osquery's
-// alf_exceptions test plist, reference alf.md §2).
-var essentialServices = map[string]string{
-	"/usr/libexec/configd":    "DHCP and network configuration",
-	"/usr/sbin/mDNSResponder": "Bonjour",
-	"/usr/sbin/racoon":        "IPsec",
-}
 
 // ALF is what the Application Firewall (and pf beside it) say, as read for reachability.
 type ALF struct {
@@ -230,7 +216,7 @@ func (s *ALF) alfVerdict(l exposure.Listener, sig Signer) exposure.Reachability 
 		blockAll = *rd.BlockAll
 	}
 	if blockAll {
-		if what, ok := essentialServices[l.Path]; ok {
+		if what, ok := exposure.ALFEssentialService(l.Path); ok {
 			return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: fmt.Sprintf("block all incoming connections is on, but %s (%s) is one of the essential services macOS still lets through", l.Path, what)}
 		}
 		if l.Path == "" && isEssentialName(l.Process) {
@@ -250,7 +236,7 @@ func (s *ALF) alfVerdict(l exposure.Listener, sig Signer) exposure.Reachability 
 	if r, ok := s.appEntry(l.Path); ok {
 		return r
 	}
-	if what, ok := essentialServices[l.Path]; ok {
+	if what, ok := exposure.ALFEssentialService(l.Path); ok {
 		// The system exceptions of com.apple.alf.plist (state 3, "allow with restrictions"):
 		// let through whatever the automatic allowing says, as they are even under block-all.
 		return exposure.Reachability{Verdict: exposure.FirewallAllowed, Why: fmt.Sprintf("%s (%s) is one of the essential services macOS always lets through", l.Path, what)}
@@ -331,11 +317,12 @@ func (s *ALF) autoAllow(p string, sig Signer) exposure.Reachability {
 	return notListed
 }
 
+// isEssentialName reports whether proc is the name of one of exposure.ALFEssentialService's
+// executables.
 func isEssentialName(proc string) bool {
-	for p := range essentialServices {
-		if path.Base(p) == proc {
-			return true
-		}
+	switch proc {
+	case "configd", "mDNSResponder", "racoon":
+		return true
 	}
 	return false
 }
