@@ -430,3 +430,40 @@ func MergeContainers(hostLs, contLs []Listener) []Listener {
 	sortListeners(out)
 	return out
 }
+
+// MergeCompose adds the ports a compose file declares to the listeners. A declared port that a
+// running container of the same service (or name) publishes (same protocol, the same host port
+// or for a random one the same container port, and the same address or both unspecified) is
+// the same listener: the running one takes the entry's FILE:LINE and text, for its fix, and the
+// declaration is not listed a second time. The result is sorted.
+func MergeCompose(ls, compose []Listener) []Listener {
+	out := append([]Listener(nil), ls...)
+	n := len(out)
+	for _, d := range compose {
+		dc := d.Container
+		merged := false
+		for i := range out[:n] {
+			r := &out[i]
+			rc := r.Container
+			if rc == nil || rc.Runtime == "compose" || r.Proto != d.Proto || (rc.Service != dc.Service && rc.Name != dc.Name) {
+				continue
+			}
+			if d.Addr.Port() != 0 && r.Addr.Port() != d.Addr.Port() || d.Addr.Port() == 0 && rc.TargetPort != dc.TargetPort {
+				continue
+			}
+			ra, da := r.Addr.Addr().Unmap(), d.Addr.Addr().Unmap()
+			if ra != da && !(ra.IsUnspecified() && da.IsUnspecified()) {
+				continue
+			}
+			cc := *rc
+			cc.ComposeFile, cc.Ports = dc.Where, dc.Ports
+			r.Container = &cc
+			merged = true
+		}
+		if !merged {
+			out = append(out, d)
+		}
+	}
+	sortListeners(out)
+	return out
+}

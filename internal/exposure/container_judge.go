@@ -94,12 +94,13 @@ func publishOn(c *Container, l Listener, host string, current bool) string {
 	if current {
 		s += " instead of " + l.Addr.String()
 	}
-	if c.Service != "" {
-		in := "its compose file"
-		if c.ComposeFile != "" {
-			in = c.ComposeFile
-		}
-		s += fmt.Sprintf(", that is %q under ports: of service %s in %s", spec, c.Service, in)
+	switch {
+	case c.Ports != "" && c.ComposeFile != "":
+		s += fmt.Sprintf(", that is %q instead of %q at %s", withHostIP(c.Ports, host), c.Ports, c.ComposeFile)
+	case c.ComposeFile != "" && c.Service != "":
+		s += fmt.Sprintf(", that is %q (or host_ip: %s in a long-syntax entry) under ports: of service %s in %s", spec, strings.Trim(host, "[]"), c.Service, c.ComposeFile)
+	case c.Service != "":
+		s += fmt.Sprintf(", that is %q under ports: of service %s in its compose file", spec, c.Service)
 	}
 	return s
 }

@@ -40,9 +40,9 @@ func TestJudgeContainers(t *testing.T) {
 	}{
 		{"container by its compose service", ctr("tcp", "127.0.0.1:8065", mm), row{Expected, 1, ""}},
 		{"container too wide: -p and the compose file", ctr("tcp", "0.0.0.0:8065", mm), row{TooWide, 1,
-			`publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065, that is "127.0.0.1:8065:8065" under ports: of service mattermost in /srv/chat/compose.yaml (expect.yaml:1 allows loopback only)`}},
+			`publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065, that is "127.0.0.1:8065:8065" (or host_ip: 127.0.0.1 in a long-syntax entry) under ports: of service mattermost in /srv/chat/compose.yaml (expect.yaml:1 allows loopback only)`}},
 		{"IPv6 entry of the same port: one -p fixes both", ctr("tcp", "[::]:8065", mm), row{TooWide, 1,
-			`publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of [::]:8065, that is "127.0.0.1:8065:8065" under ports: of service mattermost in /srv/chat/compose.yaml (expect.yaml:1 allows loopback only)`}},
+			`publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of [::]:8065, that is "127.0.0.1:8065:8065" (or host_ip: 127.0.0.1 in a long-syntax entry) under ports: of service mattermost in /srv/chat/compose.yaml (expect.yaml:1 allows loopback only)`}},
 		{"compose entry too wide: the line to write", ctr("tcp", "0.0.0.0:8065", mmCompose), row{TooWide, 1,
 			`in compose.yaml:14 (service mattermost) write "127.0.0.1:8065:8065" instead of "8065:8065" (expect.yaml:1 allows loopback only)`}},
 		{"compose long syntax too wide", ctr("tcp", "0.0.0.0:8065", mmLong), row{TooWide, 1,

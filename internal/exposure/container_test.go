@@ -479,3 +479,44 @@ func TestMergeContainers(t *testing.T) {
 		})
 	}
 }
+
+// A compose file's declaration of a port that a running container of the service publishes is
+// the same listener: listed once, with the entry's FILE:LINE for the fix.
+func TestMergeCompose(t *testing.T) {
+	running, _, err := ParseDockerPS([]byte(`{"ID":"3f9c","Names":"chat-mattermost-1","Labels":"com.docker.compose.service=mattermost","Ports":"0.0.0.0:8065->8065/tcp, [::]:8065->8065/tcp"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crep, err := ParseCompose([]byte("services:\n  mattermost:\n    ports:\n      - \"8065:8065\"\n      - \"3000\"\n  db:\n    ports: [\"127.0.0.1:5432:5432\"]\n"), "compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := MergeCompose(running, crep.Listeners)
+	want := []string{
+		"tcp 0.0.0.0:0 all compose:mattermost:3000 compose.yaml:5",
+		"tcp 127.0.0.1:5432 loopback compose:db:5432 compose.yaml:7",
+		"tcp 0.0.0.0:8065 all docker:chat-mattermost-1:8065 docker ps",
+		"tcp [::]:8065 all docker:chat-mattermost-1:8065 docker ps",
+	}
+	if diff := cmp.Diff(want, crowsWhere(got)); diff != "" {
+		t.Errorf("MergeCompose() (-want +got):\n%s", diff)
+	}
+	for _, l := range got[2:] {
+		if l.Container.ComposeFile != "compose.yaml:4" || l.Container.Ports != "8065:8065" {
+			t.Errorf("MergeCompose() %s: compose file %q, entry %q; want compose.yaml:4 and 8065:8065", l.Addr, l.Container.ComposeFile, l.Container.Ports)
+		}
+	}
+	exps, _ := ParseExpect([]byte("- {container: mattermost, scope: loopback}\n"), "expect.yaml")
+	j := Judge(got[2:3], exps, "expect.yaml")[0]
+	if want := `publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065, that is "127.0.0.1:8065:8065" instead of "8065:8065" at compose.yaml:4 (expect.yaml:1 allows loopback only)`; j.Fix != want {
+		t.Errorf("Judge(merged) fix = %q, want %q", j.Fix, want)
+	}
+}
+
+func crowsWhere(ls []Listener) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, row(l)+" "+l.Container.Where)
+	}
+	return out
+}

@@ -56,10 +56,11 @@ type Container struct {
 	// com.docker.compose.service label of a running container), when there is one.
 	Service string `json:"service,omitempty"`
 	// ComposeFile is the compose file a running container was started from (its
-	// com.docker.compose.project.config_files label), when known.
+	// com.docker.compose.project.config_files label), or FILE:LINE of the entry of a compose
+	// file given with --compose that declares the port, when known.
 	ComposeFile string `json:"compose_file,omitempty"`
 	// Ports is a compose file's ports entry as written ("8065:8065", "[::1]:53:53/udp"), for
-	// the fix that rewrites it.
+	// the fix that rewrites it ("" for a long-syntax entry).
 	Ports string `json:"ports,omitempty"`
 }
 
