@@ -117,7 +117,7 @@ func TestExposureContainers(t *testing.T) {
 	if n := strings.Count(r.stdout, "  8065  "); n != 2 {
 		t.Errorf("firewarden exposure --compose lists 8065 in %d rows, want 2:\n%s", n, r.stdout)
 	}
-	wantErr := "firewarden: warning: /usr/bin/podman ps --format json: /usr/bin/podman ps --format json exited with status 125: " +
+	wantErr := "firewarden: warning: /usr/bin/podman ps --format json exited with status 125: " +
 		"Error: unable to connect to Podman socket: dial unix /run/podman/podman.sock: connect: no such file or directory; its published ports are not listed\n" +
 		"firewarden: warning: ufw manages this host's firewall (ENABLED=yes in /etc/ufw/ufw.conf), and Docker publishes " +
 		"relay tcp/192.168.1.10:8000, relay tcp/192.168.1.10:8001, relay tcp/192.168.1.10:8002, chat-mattermost-1 tcp/0.0.0.0:8065, chat-mattermost-1 tcp/[::]:8065 and 6 more beyond loopback: " +

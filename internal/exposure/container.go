@@ -76,8 +76,18 @@ func ReadContainers(ctx context.Context, r host.Runner, root host.Root) Report {
 		if errors.Is(err, host.ErrNotInstalled) {
 			continue // gone between the look and the run, or a dangling link
 		}
-		if err != nil {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %v; its published ports are not listed", cmd, oneLine(err.Error())))
+		var ee *host.ExitError
+		switch {
+		case errors.As(err, &ee):
+			why := oneLine(ee.Stderr)
+			if why == "" {
+				why = "(nothing on stderr)"
+			}
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s exited with status %d: %s; its published ports are not listed", cmd, ee.Code, why))
+			continue
+		case err != nil:
+			// The Runner's other errors (a timeout, a program that cannot start) name the argv.
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s; its published ports are not listed", oneLine(err.Error())))
 			continue
 		}
 		ls, warns, err := rt.Parse(res.Stdout)
@@ -97,9 +107,22 @@ func ReadContainers(ctx context.Context, r host.Runner, root host.Root) Report {
 	return rep
 }
 
-// oneLine joins the lines of s (a daemon's message over several lines) with "; ".
+// maxWhy bounds the bytes of a runtime's stderr quoted in a warning.
+const maxWhy = 300
+
+// oneLine puts s (a daemon's message over several lines) on one line, cut at maxWhy bytes.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ; ")), " ")
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	s = strings.Join(lines, "; ")
+	if len(s) > maxWhy {
+		s = strings.ToValidUTF8(s[:maxWhy], "") + "…"
+	}
+	return s
 }
 
 // dockerPS is the part of one line of `docker ps --format json` read: docker/cli's formatter

@@ -372,7 +372,7 @@ func TestReadContainers(t *testing.T) {
 			installed: []string{"/usr/local/bin/docker"},
 			answers: map[string]answer{"/usr/local/bin/docker": {err: &host.ExitError{Argv: []string{"/usr/local/bin/docker", "ps", "--format", "json"}, Code: 1,
 				Stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"}}},
-			warns: []string{"/usr/local/bin/docker ps --format json: /usr/local/bin/docker ps --format json exited with status 1: " +
+			warns: []string{"/usr/local/bin/docker ps --format json exited with status 1: " +
 				"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?; its published ports are not listed"},
 			runs: []string{"/usr/local/bin/docker ps --format json"},
 		},
@@ -384,6 +384,19 @@ func TestReadContainers(t *testing.T) {
 			runs:      []string{"/usr/bin/podman ps --format json"},
 		},
 		{
+			name:      "several lines on stderr, none",
+			installed: []string{"/usr/bin/docker", "/usr/bin/podman"},
+			answers: map[string]answer{
+				"/usr/bin/docker": {err: &host.ExitError{Code: 1, Stderr: "permission denied while trying to connect\n\n  to the docker API\n"}},
+				"/usr/bin/podman": {err: &host.ExitError{Code: 125}},
+			},
+			warns: []string{
+				"/usr/bin/docker ps --format json exited with status 1: permission denied while trying to connect; to the docker API; its published ports are not listed",
+				"/usr/bin/podman ps --format json exited with status 125: (nothing on stderr); its published ports are not listed",
+			},
+			runs: []string{"/usr/bin/docker ps --format json", "/usr/bin/podman ps --format json"},
+		},
+		{
 			name:      "a dangling link is not installed",
 			installed: []string{"/usr/bin/docker"},
 			runs:      []string{"/usr/bin/docker ps --format json"},
@@ -392,7 +405,7 @@ func TestReadContainers(t *testing.T) {
 			name:      "timed out",
 			installed: []string{"/usr/bin/docker"},
 			answers:   map[string]answer{"/usr/bin/docker": {err: errors.New("/usr/bin/docker ps --format json timed out after 30s")}},
-			warns:     []string{"/usr/bin/docker ps --format json: /usr/bin/docker ps --format json timed out after 30s; its published ports are not listed"},
+			warns:     []string{"/usr/bin/docker ps --format json timed out after 30s; its published ports are not listed"},
 			runs:      []string{"/usr/bin/docker ps --format json"},
 		},
 	} {
