@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 // containersLinux lays out a Debian root whose /proc has sshd on every interface and Docker's
@@ -213,5 +215,38 @@ func TestExposureBadCompose(t *testing.T) {
 	r := firewarden(t, root, "exposure", "--compose", filepath.Join(t.TempDir(), "missing.yaml"))
 	if r.code != 2 || r.stderr != "firewarden: read the compose file: no such file or directory\n" {
 		t.Errorf("firewarden exposure --compose missing = exit %d, stderr %q, want exit 2 naming the missing file", r.code, r.stderr)
+	}
+}
+
+// On a Mac, Docker Desktop's backend holds the published port's host sockets (lsof shows them as
+// com.docker.backend's): the rows are the container's, docker is found at Docker Desktop's
+// /usr/local/bin link, and the ufw note, which is about Linux, is not given.
+func TestExposureContainersMac(t *testing.T) {
+	root := mac(t, hosttest.Mac15())
+	write := func(sys, content string) {
+		p := filepath.Join(root, sys)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("/usr/sbin/lsof", "#!/bin/sh\nprintf 'p1\\nclaunchd\\nf12\\ntIPv4\\nPTCP\\nn*:22\\nTST=LISTEN\\np2210\\nccom.docker.backend\\nf31\\ntIPv4\\nPTCP\\nn*:8065\\nTST=LISTEN\\nf32\\ntIPv6\\nPTCP\\nn*:8065\\nTST=LISTEN\\n'\n")
+	write("/bin/ps", "#!/bin/sh\nprintf '    1 /sbin/launchd\\n 2210 /Applications/Docker.app/Contents/MacOS/com.docker.backend\\n'\n")
+	write("/usr/local/bin/docker", "#!/bin/sh\n[ \"$*\" = 'ps --format json' ] || exit 2\necho '{\"ID\":\"3f9c1e2a7b40\",\"Image\":\"mattermost/mattermost-team-edition\",\"Names\":\"mattermost\",\"Ports\":\"0.0.0.0:8065->8065/tcp, [::]:8065->8065/tcp\"}'\n")
+	expect := writeExpect(t, "- {process: launchd, port: 22, scope: any}\n- {container: mattermost, port: 8065, scope: loopback}\n")
+	r := firewarden(t, root, "exposure", "--expect", expect)
+	if r.code != 1 || r.stderr != "" {
+		t.Errorf("firewarden exposure on a Mac with Docker = exit %d, stderr %q; want 1 and nothing", r.code, r.stderr)
+	}
+	table := fieldsOf(r.stdout)
+	for _, line := range []string{
+		"tcp 0.0.0.0 8065 all 2210 com.docker.backend /Applications/Docker.app/Contents/MacOS/com.docker.backend docker:mattermost too_wide",
+		"tcp :: 8065 all 2210 com.docker.backend /Applications/Docker.app/Contents/MacOS/com.docker.backend docker:mattermost too_wide",
+		"3 listeners: 1 expected, 2 too wide, 0 unexpected",
+		"too wide tcp/0.0.0.0:8065: publish mattermost's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065 (" + expect + ":2 allows loopback only)",
+	} {
+		if !table[line] {
+			t.Errorf("firewarden exposure on a Mac with Docker: stdout lacks %q:\n%s", line, r.stdout)
+		}
 	}
 }
