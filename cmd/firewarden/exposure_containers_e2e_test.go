@@ -121,7 +121,7 @@ func TestExposureContainers(t *testing.T) {
 	}
 	wantErr := "firewarden: warning: /usr/bin/podman ps --format json exited with status 125: " +
 		"Error: unable to connect to Podman socket: dial unix /run/podman/podman.sock: connect: no such file or directory; its published ports are not listed\n" +
-		"firewarden: warning: ufw manages this host's firewall (ENABLED=yes in /etc/ufw/ufw.conf), and Docker publishes " +
+		"firewarden: warning: ufw manages this host's firewall (ENABLED=yes in /etc/ufw/ufw.conf), and Docker publishes (or a compose file declares) " +
 		"relay tcp/192.168.1.10:8000, relay tcp/192.168.1.10:8001, relay tcp/192.168.1.10:8002, chat-mattermost-1 tcp/0.0.0.0:8065, chat-mattermost-1 tcp/[::]:8065 and 6 more beyond loopback: " +
 		"Docker forwards a published port with its own nat rules before ufw's input rules see the packets, so ufw's rules (even `ufw deny PORT`) do not protect it; " +
 		"bind them to 127.0.0.1 (\"127.0.0.1:PORT:PORT\" in compose, -p 127.0.0.1:PORT:PORT) or filter them in the DOCKER-USER chain\n"

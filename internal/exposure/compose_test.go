@@ -222,6 +222,25 @@ func FuzzParseCompose(f *testing.F) {
 			return
 		}
 		checkContainerListeners(t, "ParseCompose", in, rep.Listeners)
+		// The fix's rewrite of an entry to loopback reads back as the same ports on loopback.
+		for _, l := range rep.Listeners {
+			c := l.Container
+			if c.Ports == "" {
+				continue
+			}
+			fixed := withHostIP(c.Ports, "127.0.0.1")
+			ls, cond, err := shortPorts(fixed, *c)
+			found := false
+			for _, f := range ls {
+				if f.Scope != ScopeLoopback {
+					t.Errorf("withHostIP(%q) = %q publishes on %s", c.Ports, fixed, f.Addr)
+				}
+				found = found || (f.Addr.Port() == l.Addr.Port() && f.Container.TargetPort == c.TargetPort && f.Proto == l.Proto)
+			}
+			if err != nil || cond != "" || !found {
+				t.Errorf("withHostIP(%q) = %q, which reads as %d listeners, %q, %v; want %s/%d -> %d on loopback", c.Ports, fixed, len(ls), cond, err, l.Proto, l.Addr.Port(), c.TargetPort)
+			}
+		}
 		for _, c := range rep.Conditional {
 			if !strings.HasPrefix(c.Where, "c.yaml:") || c.Why == "" {
 				t.Errorf("ParseCompose(%q) gave conditional %+v", in, c)

@@ -50,13 +50,14 @@ const maxBypassNamed = 5
 // input rules do see.
 func DockerBypassNote(root host.Root, ls []Listener) string {
 	var named []string
-	n := 0
+	n, declared := 0, false
 	for _, l := range ls {
 		c := l.Container
 		if c == nil || (c.Runtime != "docker" && c.Runtime != "compose") || l.Scope.Reach() <= ReachLoopback {
 			continue
 		}
 		n++
+		declared = declared || c.Runtime == "compose"
 		if len(named) < maxBypassNamed {
 			named = append(named, fmt.Sprintf("%s %s/%s", c.Name, l.Proto, l.Addr))
 		}
@@ -76,7 +77,11 @@ func DockerBypassNote(root host.Root, ls []Listener) string {
 	if name == "firewalld" {
 		how = "Docker forwards a published port with its own nat rules and puts its interfaces in firewalld's \"docker\" zone, whose target is ACCEPT, so firewalld's zone rules do not protect it"
 	}
-	return fmt.Sprintf("%s manages this host's firewall (%s), and Docker publishes %s beyond loopback: %s; "+
+	who := "Docker publishes"
+	if declared {
+		who = "Docker publishes (or a compose file declares)"
+	}
+	return fmt.Sprintf("%s manages this host's firewall (%s), and %s %s beyond loopback: %s; "+
 		"bind them to 127.0.0.1 (\"127.0.0.1:PORT:PORT\" in compose, -p 127.0.0.1:PORT:PORT) or filter them in the DOCKER-USER chain",
-		name, why, list, how)
+		name, why, who, list, how)
 }

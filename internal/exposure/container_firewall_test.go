@@ -26,7 +26,7 @@ func TestDockerBypassNote(t *testing.T) {
 				"Docker forwards a published port with its own nat rules before ufw's input rules see the packets, so ufw's rules (even `ufw deny PORT`) do not protect it; " +
 				"bind them to 127.0.0.1 (\"127.0.0.1:PORT:PORT\" in compose, -p 127.0.0.1:PORT:PORT) or filter them in the DOCKER-USER chain"},
 		{"firewalld, a compose file's port", map[string]string{"etc/systemd/system/multi-user.target.wants/firewalld.service": ""}, []Listener{wide("compose", "mm", "192.168.1.10:8065")},
-			"firewalld manages this host's firewall (firewalld.service is enabled: /etc/systemd/system/multi-user.target.wants/firewalld.service), and Docker publishes mm tcp/192.168.1.10:8065 beyond loopback: " +
+			"firewalld manages this host's firewall (firewalld.service is enabled: /etc/systemd/system/multi-user.target.wants/firewalld.service), and Docker publishes (or a compose file declares) mm tcp/192.168.1.10:8065 beyond loopback: " +
 				"Docker forwards a published port with its own nat rules and puts its interfaces in firewalld's \"docker\" zone, whose target is ACCEPT, so firewalld's zone rules do not protect it; " +
 				"bind them to 127.0.0.1 (\"127.0.0.1:PORT:PORT\" in compose, -p 127.0.0.1:PORT:PORT) or filter them in the DOCKER-USER chain"},
 		{"many ports are counted", ufwOn, []Listener{wide("docker", "a", "0.0.0.0:1"), wide("docker", "a", "0.0.0.0:2"), wide("docker", "a", "0.0.0.0:3"),
