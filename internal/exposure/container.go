@@ -37,17 +37,19 @@ type Runtime struct {
 	Parse func(out []byte) ([]Listener, []string, error)
 }
 
-// Runtimes are the runtimes ReadContainers asks, in order. The paths are the packages' (Debian
-// and Fedora /usr/bin, Docker's static binaries and Docker Desktop's links in /usr/local/bin, the
-// snap, Homebrew, Docker Desktop's bundle and the Podman installer for macOS).
-var Runtimes = []Runtime{
-	{Name: "docker", Parse: ParseDockerPS, Paths: []string{
-		"/usr/bin/docker", "/usr/local/bin/docker", "/snap/bin/docker", "/opt/homebrew/bin/docker",
-		"/Applications/Docker.app/Contents/Resources/bin/docker",
-	}},
-	{Name: "podman", Parse: ParsePodmanPS, Paths: []string{
-		"/usr/bin/podman", "/usr/local/bin/podman", "/opt/podman/bin/podman", "/opt/homebrew/bin/podman",
-	}},
+// Runtimes returns the runtimes ReadContainers asks, in order. The paths are the packages'
+// (Debian and Fedora /usr/bin, Docker's static binaries and Docker Desktop's links in
+// /usr/local/bin, the snap, Homebrew, Docker Desktop's bundle and the Podman installer for macOS).
+func Runtimes() []Runtime {
+	return []Runtime{
+		{Name: "docker", Parse: ParseDockerPS, Paths: []string{
+			"/usr/bin/docker", "/usr/local/bin/docker", "/snap/bin/docker", "/opt/homebrew/bin/docker",
+			"/Applications/Docker.app/Contents/Resources/bin/docker",
+		}},
+		{Name: "podman", Parse: ParsePodmanPS, Paths: []string{
+			"/usr/bin/podman", "/usr/local/bin/podman", "/opt/podman/bin/podman", "/opt/homebrew/bin/podman",
+		}},
+	}
 }
 
 // PSArgs are the arguments each runtime runs with: running containers, in JSON.
@@ -60,7 +62,7 @@ var PSArgs = []string{"ps", "--format", "json"}
 // an error, so that the host's own listeners are still reported.
 func ReadContainers(ctx context.Context, r host.Runner, root host.Root) Report {
 	rep := Report{Listeners: []Listener{}}
-	for _, rt := range Runtimes {
+	for _, rt := range Runtimes() {
 		path := ""
 		for _, p := range rt.Paths {
 			if root.Exists(p) {
@@ -401,13 +403,17 @@ func (p podmanPort) listeners(base Container) ([]Listener, error) {
 	return ls, nil
 }
 
-// proxyProcesses are the programs that hold a published port's host socket for a container
-// runtime: Docker's userland proxy, rootless Podman's rootlessport and pasta (pasta.avx2 is its
-// AVX2 build) or slirp4netns, conmon (which rootful Podman hands the ports it reserves), and on
-// a Mac Docker Desktop's backend and vpnkit, and podman machine's gvproxy.
-var proxyProcesses = map[string]bool{
-	"docker-proxy": true, "rootlessport": true, "pasta": true, "pasta.avx2": true, "slirp4netns": true,
-	"conmon": true, "com.docker.backend": true, "com.docker.vpnkit": true, "vpnkit-bridge": true, "gvproxy": true,
+// isProxy reports whether a process is one that holds a published port's host socket for a
+// container runtime: Docker's userland proxy, rootless Podman's rootlessport and pasta
+// (pasta.avx2 is its AVX2 build) or slirp4netns, conmon (which rootful Podman hands the ports it
+// reserves), and on a Mac Docker Desktop's backend and vpnkit, and podman machine's gvproxy.
+func isProxy(process string) bool {
+	switch process {
+	case "docker-proxy", "rootlessport", "pasta", "pasta.avx2", "slirp4netns", "conmon",
+		"com.docker.backend", "com.docker.vpnkit", "vpnkit-bridge", "gvproxy":
+		return true
+	}
+	return false
 }
 
 // sameContainer reports whether a and b are the same published port of the same container.
@@ -430,7 +436,7 @@ func MergeContainers(hostLs, contLs []Listener) []Listener {
 		for _, loose := range []bool{false, true} {
 			for i := range out[:len(hostLs)] {
 				h := &out[i]
-				if !proxyProcesses[h.Process] || h.Proto != c.Proto || h.Addr.Port() != c.Addr.Port() {
+				if !isProxy(h.Process) || h.Proto != c.Proto || h.Addr.Port() != c.Addr.Port() {
 					continue
 				}
 				if h.Container != nil && !sameContainer(h.Container, c.Container) {
