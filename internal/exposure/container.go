@@ -24,6 +24,8 @@ const (
 	MaxContainerPorts = 1 << 16
 	// maxPSLineBytes is the longest line of `docker ps --format json` read (one container).
 	maxPSLineBytes = 1 << 20
+	// maxPSWarnings is the most warnings about one runtime's output given one by one.
+	maxPSWarnings = 20
 )
 
 // Runtime is a container runtime whose published ports ReadContainers lists.
@@ -92,16 +94,20 @@ func ReadContainers(ctx context.Context, r host.Runner, root host.Root) Report {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s; its published ports are not listed", oneLine(err.Error())))
 			continue
 		}
+		if res.Truncated {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: output was cut at the output cap; some published ports may be missing", cmd))
+		}
 		ls, warns, err := rt.Parse(res.Stdout)
-		for _, w := range warns {
+		for i, w := range warns {
+			if i == maxPSWarnings {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %d more lines or ports skipped", cmd, len(warns)-i))
+				break
+			}
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %s", cmd, w))
 		}
 		if err != nil {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %v; its published ports are not listed", cmd, err))
 			continue
-		}
-		if res.Truncated {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: output was cut at the output cap; some published ports may be missing", cmd))
 		}
 		rep.Listeners = append(rep.Listeners, ls...)
 	}

@@ -326,8 +326,9 @@ func checkContainerListeners(t *testing.T, fn string, in []byte, ls []Listener) 
 // scriptRunner answers each program path with its own output and error, and records the runs.
 type scriptRunner struct {
 	answers map[string]struct {
-		out string
-		err error
+		out   string
+		err   error
+		trunc bool
 	}
 	runs []string
 }
@@ -338,15 +339,16 @@ func (r *scriptRunner) Run(_ context.Context, c host.Cmd) (host.Result, error) {
 	if !ok {
 		return host.Result{}, fmt.Errorf("%s: %w", c.Path, host.ErrNotInstalled)
 	}
-	return host.Result{Stdout: []byte(a.out)}, a.err
+	return host.Result{Stdout: []byte(a.out), Truncated: a.trunc}, a.err
 }
 
 // ReadContainers runs each runtime installed under the root, skips silently those that are not,
 // and turns a failing runtime into a warning.
 func TestReadContainers(t *testing.T) {
 	type answer = struct {
-		out string
-		err error
+		out   string
+		err   error
+		trunc bool
 	}
 	for _, tt := range []struct {
 		name      string
@@ -395,6 +397,29 @@ func TestReadContainers(t *testing.T) {
 				"/usr/bin/podman ps --format json exited with status 125: (nothing on stderr); its published ports are not listed",
 			},
 			runs: []string{"/usr/bin/docker ps --format json", "/usr/bin/podman ps --format json"},
+		},
+		{
+			name:      "many bad lines, cut output",
+			installed: []string{"/usr/bin/docker"},
+			answers:   map[string]answer{"/usr/bin/docker": {out: strings.Repeat("garbage\n", 25)}},
+			warns: append(func() []string {
+				var w []string
+				for i := 1; i <= 20; i++ {
+					w = append(w, fmt.Sprintf("/usr/bin/docker ps --format json: output line %d is not a container in JSON (invalid JSON at byte 1); line skipped", i))
+				}
+				return w
+			}(), "/usr/bin/docker ps --format json: 5 more lines or ports skipped"),
+			runs: []string{"/usr/bin/docker ps --format json"},
+		},
+		{
+			name:      "output cut at the cap",
+			installed: []string{"/usr/bin/podman"},
+			answers:   map[string]answer{"/usr/bin/podman": {out: `[{"Id":"a","Names":["x"]}`, trunc: true}},
+			warns: []string{
+				"/usr/bin/podman ps --format json: output was cut at the output cap; some published ports may be missing",
+				"/usr/bin/podman ps --format json: output is not a JSON list of containers (no closing ]); its published ports are not listed",
+			},
+			runs: []string{"/usr/bin/podman ps --format json"},
 		},
 		{
 			name:      "a dangling link is not installed",
