@@ -255,6 +255,10 @@ func (a *app) requireRoot(cmd string) error {
 	return nil
 }
 
+// unprivileged reports whether firewarden reads the real system without root, which hides what
+// other users' processes hold (exposure). Under a fake --root nothing is hidden.
+func (a *app) unprivileged() bool { return a.root.IsSystem() && a.euid() != 0 }
+
 // dryRunHint names the way cmd shows what it would do without root.
 func dryRunHint(cmd string) string {
 	switch strings.Fields(cmd)[0] {

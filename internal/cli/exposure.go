@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/firewarden/firewarden/internal/exposure"
-	"github.com/firewarden/firewarden/internal/host"
 )
 
 // runExposure is `firewarden exposure [--expect FILE]`: every listening TCP socket and bound UDP
@@ -40,19 +39,8 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 	if err := a.env(); err != nil {
 		return err
 	}
-	var rep exposure.Report
-	switch a.os.Kind {
-	case host.Linux:
-		rep, err = exposure.ReadLinux(a.root)
-		if err == nil && a.root.IsSystem() && a.euid() != 0 {
-			rep.Warnings = append(rep.Warnings, "not root: other users' processes are not shown; run it with sudo to see every process")
-		}
-	case host.MacOS:
-		rep, err = exposure.ReadMac(ctx, a.rec)
-		if err == nil && a.root.IsSystem() && a.euid() != 0 {
-			rep.Warnings = append(rep.Warnings, "not root: lsof shows only your own processes' sockets; run it with sudo to see every listener")
-		}
-	default:
+	rep, err := exposure.Collect(ctx, a.root, a.os, a.rec, a.unprivileged())
+	if errors.Is(err, exposure.ErrUnsupportedOS) {
 		return usagef("exposure reads Linux and macOS hosts, not %s", a.os)
 	}
 	if err != nil {
