@@ -20,6 +20,7 @@ import (
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/alf"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
+	"github.com/firewarden/firewarden/internal/posture/exposureposture"
 	"github.com/firewarden/firewarden/internal/posture/macos"
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
 	"github.com/firewarden/firewarden/internal/posture/sshd"
@@ -274,12 +275,19 @@ func dryRunHint(cmd string) string {
 
 // engine returns the posture engine with every provider for this host.
 func (a *app) engine() *posture.Engine {
-	return &posture.Engine{Now: a.now, Providers: []posture.Provider{
-		alf.New(a.root, a.os, a.rec),
-		macos.New(a.root, a.os, a.rec),
+	return &posture.Engine{Now: a.now, Providers: a.providers(a.rec)}
+}
+
+// providers are the posture providers for this host, running programs through rec; check, fix,
+// evidence and the agent use the same list.
+func (a *app) providers(rec *host.Recorder) []posture.Provider {
+	return []posture.Provider{
+		alf.New(a.root, a.os, rec),
+		macos.New(a.root, a.os, rec),
 		a.linuxFirewall(),
-		sshd.New(a.root, a.os, a.rec),
-	}}
+		sshd.New(a.root, a.os, rec),
+		exposureposture.New(a.root, a.os, rec, exposureposture.Options{Unprivileged: a.unprivileged()}),
+	}
 }
 
 // stateDir is --state-dir, the configuration file's state_dir (a system path, under the root),
