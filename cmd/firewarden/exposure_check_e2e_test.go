@@ -130,3 +130,38 @@ func TestExposureChecksBadBaseline(t *testing.T) {
 		t.Errorf("check with a bad exposure section = exit %d, stdout %q, stderr %q, want 2, nothing and %q", r.code, r.stdout, r.stderr, want)
 	}
 }
+
+// The agent runs the exposure checks of the policy's baseline like any other, and uploads them
+// with the listing they rest on.
+func TestExposureChecksAgent(t *testing.T) {
+	srv := newFleetServer(t)
+	srv.config.Policy.BaselineYAML = "name: e2e\nexposure:\n  expect:\n    - {process: sshd, port: 22, scope: any}\n    - {process: postgres, scope: any}\n"
+	root := exposureLinux(t)
+	if err := os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("4c5d6e7f80914c5d6e7f80914c5d6e7f\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := firewarden(t, root, "agent", "enroll", "--server", srv.URL, "--secret", "fwe_e2e", "--fingerprint", srv.fingerprint()); r.code != 0 {
+		t.Fatalf("enroll: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := firewarden(t, root, "agent", "run", "--once"); r.code != 1 {
+		t.Errorf("agent run --once: exit %d, want 1 (redis, dnsmasq and 9999 are not in the baseline)\n%s", r.code, r.stderr)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var got []string
+	for _, rec := range srv.records {
+		if rec.Run == nil {
+			continue
+		}
+		for _, res := range rec.Run.Results {
+			kind := ""
+			if len(res.Evidence) > 0 {
+				kind = res.Evidence[0].Kind
+			}
+			got = append(got, res.Check+" "+res.Status+" "+res.Actual+" "+kind)
+		}
+	}
+	if want := "exposure.unexpected fail 3 listeners listeners, exposure.too_wide pass none listeners"; strings.Join(got, ", ") != want {
+		t.Errorf("uploaded results = %q, want %q", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -98,5 +99,30 @@ func TestCheckIDsSorted(t *testing.T) {
 		if !IsCheckID(id) {
 			t.Errorf("IsCheckID(%q) = false, want true", id)
 		}
+	}
+}
+
+// The default baseline leaves the exposure checks out (a default cannot know a host's services),
+// and its commented example parses once uncommented.
+func TestDefaultExposureExample(t *testing.T) {
+	if b := Default(); b.Exposure != nil {
+		t.Errorf("Default().Exposure = %+v, want nil", b.Exposure)
+	}
+	var example []string
+	in := false
+	for _, line := range strings.Split(string(DefaultYAML()), "\n") {
+		switch {
+		case line == "# exposure:":
+			in = true
+		case in && !strings.HasPrefix(line, "#   "):
+			in = false
+		}
+		if in {
+			example = append(example, strings.TrimPrefix(line, "# "))
+		}
+	}
+	b, err := Parse([]byte(strings.Join(example, "\n")))
+	if err != nil || b.Exposure == nil || len(b.Exposure.Expect) != 3 {
+		t.Fatalf("Parse(the default's commented exposure example %q) = %+v, %v, want 3 expectations", example, b, err)
 	}
 }
