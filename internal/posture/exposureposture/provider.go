@@ -183,8 +183,8 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 		details = append(details, "not root, so lsof listed only the sockets of your own processes: run firewarden as root (sudo firewarden check) to judge every listener")
 	}
 	if len(unknown) > 0 {
-		details = append(details, fmt.Sprintf("not root, so %s: %s; run firewarden as root to judge them",
-			"the process of these sockets is unknown and the baseline names processes on their ports", addrs(unknown)))
+		details = append(details, "not root, so the process of these sockets is unknown and the baseline names processes on their ports: "+
+			addrs(unknown)+"; run firewarden as root to judge them")
 	}
 	var skipped []string
 	for _, w := range rd.rep.Warnings {

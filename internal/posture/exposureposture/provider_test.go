@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,5 +344,41 @@ func TestIDs(t *testing.T) {
 		if !baseline.IsCheckID(id) {
 			t.Errorf("baseline.IsCheckID(%q) = false; add it to baseline.CheckIDs", id)
 		}
+	}
+}
+
+// A process chooses its name: a newline in it must not forge a line of the evidence listing or
+// split the one-line detail.
+func TestHostileProcessName(t *testing.T) {
+	root := fakeLinux(t, head+tcpSSHD)
+	if err := os.WriteFile(root.Path("/proc/612/comm"), []byte("sshd\nwarning: all clear\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := New(root, debian, host.ExecRunner{Root: root}, Options{})
+	results := p.Evaluate(context.Background(), posture.Request{Baseline: parse(t, "exposure:\n  expect: []\n")})
+	if len(results) != 2 {
+		t.Fatalf("Evaluate() = %d results, want 2", len(results))
+	}
+	r := results[0]
+	if r.Status != posture.Fail || strings.ContainsAny(r.Detail, "\n\r") || !strings.Contains(r.Detail, "sshd?warning: all clear (pid 612)") {
+		t.Errorf("Evaluate() %s = %s, detail %q, want fail on one line", r.ID, r.Status, r.Detail)
+	}
+	if got, want := r.Evidence[0].Content, "tcp 0.0.0.0:22 all pid=612 process=\"sshd\\nwarning: all clear\" path=\"/usr/sbin/sshd\"\n"; got != want {
+		t.Errorf("Evaluate() evidence listing = %q, want %q", got, want)
+	}
+}
+
+// Details name at most maxListed listeners; the evidence names them all.
+func TestFixesBounded(t *testing.T) {
+	var js []exposure.Judgement
+	for i := range maxListed + 5 {
+		js = append(js, exposure.Judgement{Listener: exposure.Listener{Proto: "tcp", Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(1000+i))}, Fix: "stop it"})
+	}
+	got := fixes(js)
+	if n := strings.Count(got, "stop it"); n != maxListed || !strings.HasSuffix(got, "; and 5 more (the evidence lists every listener)") {
+		t.Errorf("fixes(%d listeners) names %d and ends %q, want %d and the count of the rest", len(js), n, got[max(0, len(got)-60):], maxListed)
+	}
+	if got := addrs(js[:2]); got != "tcp/0.0.0.0:1000, tcp/0.0.0.0:1001" {
+		t.Errorf("addrs(2 listeners) = %q", got)
 	}
 }
