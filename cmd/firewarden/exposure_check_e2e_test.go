@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
 // writeBaseline writes a baseline file and returns its path.
@@ -163,5 +165,59 @@ func TestExposureChecksAgent(t *testing.T) {
 	}
 	if want := "exposure.unexpected fail 3 listeners listeners, exposure.too_wide pass none listeners"; strings.Join(got, ", ") != want {
 		t.Errorf("uploaded results = %q, want %q", got, want)
+	}
+}
+
+// On the fake Mac the checks read lsof (a stand-in printing the captured field output of
+// internal/exposure/testdata/lsof) and record its run as evidence.
+func TestExposureChecksMac(t *testing.T) {
+	root := mac(t, hosttest.Mac15())
+	fixture, err := filepath.Abs("../../internal/exposure/testdata/lsof/sonoma-services.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, script := range map[string]string{
+		"usr/sbin/lsof": "#!/bin/sh\n[ \"$*\" = '+c 0 -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT' ] || { echo \"lsof: unexpected arguments $*\" >&2; exit 2; }\nexec cat '" + fixture + "'\n",
+		"bin/ps":        "#!/bin/sh\nprintf ' 1204 /Applications/Postgres.app/Contents/Versions/16/bin/postgres\\n'\nexit 1\n",
+	} {
+		p := filepath.Join(root, path)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := writeBaseline(t, "exposure:\n  expect:\n"+
+		"    - {process: launchd, port: 22, scope: any}\n"+
+		"    - {process: node, port: 3030, scope: any}\n"+
+		"    - {process: ControlCenter, scope: any}\n"+
+		"    - {process: postgres, port: 5432, scope: loopback}\n"+
+		"    - {process: redis-server, port: 6379, scope: loopback}\n"+ // line 7
+		"    - {process: com.docker.backend, scope: any}\n")
+	r := firewarden(t, root, "check", "--baseline", b)
+	if r.code != 1 ||
+		!regexpLine(r.stdout, `exposure\.unexpected +fail +none +2 listeners +lsof +CIS Controls v8 4\.8; 800-53r5 CM-7 CM-7\(1\)$`) ||
+		!regexpLine(r.stdout, `exposure\.too_wide +fail +none +1 listener +lsof`) ||
+		!strings.Contains(r.stdout, "exposure.too_wide: tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 ("+b+":7 allows loopback only)\n") ||
+		!strings.Contains(r.stdout, "exposure.unexpected: udp/0.0.0.0:5353: stop mDNSResponder (pid 412) or bind it to 127.0.0.1:5353") {
+		t.Errorf("check on the fake Mac: exit %d, want 1 with redis too wide and mDNSResponder unexpected\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = firewarden(t, root, "--json", "check", "--baseline", b, "--only", "exposure.too_wide")
+	var rec struct {
+		Results []struct {
+			Evidence []struct {
+				Kind string
+				Argv []string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil || len(rec.Results) != 1 {
+		t.Fatalf("--json check: exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	var kinds []string
+	for _, ev := range rec.Results[0].Evidence {
+		kinds = append(kinds, ev.Kind+" "+strings.Join(ev.Argv, " "))
+	}
+	if want := "exec /usr/sbin/lsof +c 0 -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT"; len(kinds) < 2 || kinds[0] != want || kinds[len(kinds)-1] != "listeners " {
+		t.Errorf("evidence = %q, want lsof's run first and the listing last", kinds)
 	}
 }
