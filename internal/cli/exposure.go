@@ -52,32 +52,22 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 	if err := a.env(); err != nil {
 		return err
 	}
-	var rep exposure.Report
-	switch a.os.Kind {
-	case host.Linux:
-		rep, err = exposure.ReadLinux(a.root)
-		if err == nil && a.root.IsSystem() && a.euid() != 0 {
-			rep.Warnings = append(rep.Warnings, "not root: other users' processes are not shown; run it with sudo to see every process")
-		}
+	rep, err := exposure.Collect(ctx, a.root, a.os, a.rec, a.unprivileged())
+	switch {
+	case err != nil:
+	case a.os.Kind == host.Linux && (a.root.IsSystem() || a.nft != nil):
 		// The kernel's nftables are this host's only on the system root: under --root, /proc is a
 		// fake host's and the kernel is not (unless a test hands one in).
-		if err == nil && (a.root.IsSystem() || a.nft != nil) {
-			k := a.nft
-			if k == nil {
-				k = nftposture.NewKernel(0)
-			}
-			an, _, rerr := k.Read()
-			firewall.AddLinux(an, rerr, &rep)
+		k := a.nft
+		if k == nil {
+			k = nftposture.NewKernel(0)
 		}
-	case host.MacOS:
-		rep, err = exposure.ReadMac(ctx, a.rec)
-		if err == nil && a.root.IsSystem() && a.euid() != 0 {
-			rep.Warnings = append(rep.Warnings, "not root: lsof shows only your own processes' sockets; run it with sudo to see every listener")
-		}
-		if err == nil {
-			firewall.AddMac(ctx, a.root, a.rec, &rep)
-		}
-	default:
+		an, _, rerr := k.Read()
+		firewall.AddLinux(an, rerr, &rep)
+	case a.os.Kind == host.MacOS:
+		firewall.AddMac(ctx, a.root, a.rec, &rep)
+	}
+	if errors.Is(err, exposure.ErrUnsupportedOS) {
 		return usagef("exposure reads Linux and macOS hosts, not %s", a.os)
 	}
 	if err != nil {
