@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,7 +40,9 @@ func TestScanThroughTheBinary(t *testing.T) {
 	}
 	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
 	os.WriteFile(good, []byte("- "+strconv.Itoa(p.Port)+"\n"), 0o600)
-	os.WriteFile(bad, []byte("- ssh\n"), 0o600)
+	// The open port is in bad.yaml too, so the ping (which tries the expected ports first)
+	// finds the host up; only ssh differs.
+	os.WriteFile(bad, []byte("- ssh\n- "+strconv.Itoa(p.Port)+"\n"), 0o600)
 	ports := "ssh,900-1100," + strconv.Itoa(p.Port)
 	var wantClosed []uint16
 	for port := uint16(1000); port <= 1009; port++ {
@@ -103,6 +106,66 @@ func TestScanThroughTheBinary(t *testing.T) {
 			}
 			if _, code := scanRun("scan", "--ports", ports, "--expect", bad, addr); code != 1 {
 				t.Errorf("scan --expect (ssh, which is filtered) = %d, want 1", code)
+			}
+		})
+	}
+}
+
+// scanInNS runs the binary with args in namespace ns: stdout, stderr and the exit status.
+func scanInNS(t *testing.T, ns string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(netnstest.IPPath(t), append([]string{"netns", "exec", ns, fwBin}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), errb.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), 0
+}
+
+// nftIn loads rules into namespace ns, or skips the test without nft.
+func nftIn(t *testing.T, ns, rules string) {
+	t.Helper()
+	const nft = "/usr/sbin/nft"
+	if _, err := os.Stat(nft); err != nil {
+		t.Skipf("needs nft (%v): apt-get install nftables", err)
+	}
+	file := filepath.Join(t.TempDir(), "rules.nft")
+	if err := os.WriteFile(file, []byte(rules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(netnstest.IPPath(t), "netns", "exec", ns, nft, "-f", file).CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+}
+
+// TestScanHostDownThroughTheBinary: a host that drops everything stops the scan after the
+// ping, with exit 2 and a message naming --no-ping, and nothing on stdout; --no-ping scans it.
+func TestScanHostDownThroughTheBinary(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/nft"); err != nil {
+		t.Skipf("needs nft (%v): apt-get install nftables", err)
+	}
+	p := netnstest.NewPair(t, "run as root: go test ./cmd/firewarden -run TestScanHostDownThroughTheBinary")
+	nftIn(t, p.Server, "table inet e2edrop {\n chain input {\n  type filter hook input priority 0; policy drop;\n"+
+		"  iif \"lo\" accept\n  meta l4proto ipv6-icmp accept\n }\n}\n")
+	for _, addr := range []string{p.Server4.String(), p.Server6.String()} {
+		t.Run(addr, func(t *testing.T) {
+			out, errOut, code := scanInNS(t, p.Client, "--json", "scan", "--ports", "-", addr)
+			if code != 2 || out != "" || !strings.Contains(errOut, "seems down or drops everything") ||
+				!strings.Contains(errOut, "no answer from ports 1-3,22,80,443") || !strings.Contains(errOut, "--no-ping") {
+				t.Errorf("scan of a host that drops everything = %d, stdout %q, stderr %q, want 2, nothing, and the host-down message", code, out, errOut)
+			}
+			out, errOut, code = scanInNS(t, p.Client, "--json", "scan", "--no-ping", "--ports", "1-20", "--timeout", "200ms", "--retries", "0", addr)
+			var j struct {
+				Filtered int       `json:"filtered"`
+				Ping     *struct{} `json:"ping"`
+			}
+			if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 || j.Filtered != 20 || j.Ping != nil {
+				t.Errorf("scan --no-ping = %d, %q (%v; stderr %q), want 0 and 20 filtered ports, no ping", code, out, err, errOut)
 			}
 		})
 	}

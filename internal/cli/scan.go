@@ -40,7 +40,10 @@ func scanSpec() *cmdSpec {
 			"answered with a reset) or filtered (no answer, or an ICMP unreachable). It needs neither raw sockets nor " +
 			"root. The per-port timeout follows the round trip measured from the first answers (eight round trips, at " +
 			"least --min-timeout, at most --timeout), so a host that drops everything does not cost the full timeout per " +
-			"port; a port with no answer is tried once more (--retries). The table lists open and closed ports and " +
+			"port; a port with no answer is tried once more (--retries). First it connects to a few likely ports at once " +
+			"(80, 443, 22, the first ports of --ports and the first of --expect): the first answer, open or closed, times the " +
+			"round trip; when none answers within --timeout the host seems down or drops everything, and scan stops with " +
+			"exit 2 as nmap does (--no-ping scans it anyway). The table lists open and closed ports and " +
 			"counts the filtered ones; --json lists every port that answered and counts those that did not; --xml FILE " +
 			"writes nmap's XML format. --expect FILE " +
 			"(a YAML list of the ports that should be open) compares: exit 1 on any difference. Exit 2 on bad input.",
@@ -65,6 +68,7 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	retries := fs.Int("retries", 1, "try a port that gave no answer `N` more times")
 	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open; exit 1 on any difference")
 	xmlOut := fs.String("xml", "", "also write the result in nmap's XML format to `FILE`")
+	noPing := fs.Bool("no-ping", false, "scan even a host that answers none of the first few ports tried (nmap's -Pn); each try then waits up to --timeout")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -106,6 +110,9 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	}
 
 	o := scan.Options{Timeout: *timeout, MinTimeout: *minTimeout, Rate: *rate, Concurrency: *conc, Retries: *retries}
+	if !*noPing {
+		o.Ping = scan.PingPorts(ports, want)
+	}
 	if isTerminal(a.Err) {
 		o.Progress = scanProgress(a.Err)
 	}
@@ -120,6 +127,12 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		var le *scan.LocalError
 		if errors.As(err, &le) {
 			return fmt.Errorf("scan stopped: %v (lower --concurrency or --rate)", le)
+		}
+		var down *scan.HostDownError
+		if errors.As(err, &down) {
+			// nmap stops too ("Host seems down"); scanning on would cost the cap on every
+			// slot-full of tries and find every port filtered.
+			return fmt.Errorf("%s (%s): %v; if it is up, scan it anyway with --no-ping", host, addr, down)
 		}
 		return err
 	}
@@ -286,6 +299,9 @@ func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff
 	}
 	fmt.Fprintf(w, "%s: %s in %s, round trip %s, timeout %s\n", name, nPorts(len(rep.Results)),
 		rep.End.Sub(rep.Start).Round(time.Millisecond), rep.RTT.Round(10*time.Microsecond), rep.Timeout.Round(time.Millisecond))
+	if a := rep.Ping; a != nil {
+		fmt.Fprintf(w, "host up: port %d answered %s (%s) in %s\n", a.Port, a.State, a.Reason, a.RTT.Round(10*time.Microsecond))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	listed := 0
 	filtered := map[string]int{}
@@ -358,12 +374,21 @@ type scanJSON struct {
 	RTTMicros  int64         `json:"rtt_us"`
 	TimeoutMS  int64         `json:"timeout_ms"`
 	Tries      int           `json:"tries"`
+	Ping       *pingJSON     `json:"ping,omitempty"` // the ping's first answer; absent with --no-ping
 	Open       int           `json:"open"`
 	Closed     int           `json:"closed"`
 	Filtered   int           `json:"filtered"`
 	NoResponse int           `json:"no_response"` // filtered ports with no answer, not listed
 	Results    []scan.Result `json:"results"`
 	Expect     *expectDiff   `json:"expect,omitempty"`
+}
+
+// pingJSON is the ping's first answer in scan's --json output.
+type pingJSON struct {
+	Port      uint16     `json:"port"`
+	State     scan.State `json:"state"`
+	Reason    string     `json:"reason"`
+	RTTMicros int64      `json:"rtt_us"`
 }
 
 func writeScanJSON(w io.Writer, host string, others []netip.Addr, spec string, rep *scan.Report, diff *expectDiff) error {
@@ -373,6 +398,9 @@ func writeScanJSON(w io.Writer, host string, others []netip.Addr, spec string, r
 		TimeoutMS: rep.Timeout.Milliseconds(), Tries: rep.Tries,
 		Open: rep.Count(scan.Open), Closed: rep.Count(scan.Closed), Filtered: rep.Count(scan.Filtered),
 		Results: []scan.Result{}, Expect: diff,
+	}
+	if a := rep.Ping; a != nil {
+		j.Ping = &pingJSON{Port: a.Port, State: a.State, Reason: a.Reason, RTTMicros: a.RTT.Microseconds()}
 	}
 	for _, r := range rep.Results {
 		if r.Reason == scan.ReasonNoResponse {
@@ -514,6 +542,9 @@ func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error)
 			Address: nmapAddress{Addr: rep.Addr.String(), AddrType: family},
 			Times:   nmapTimes{SRTT: rep.RTT.Microseconds(), RTTVar: 0, To: rep.Timeout.Microseconds()},
 		},
+	}
+	if a := rep.Ping; a != nil {
+		run.Host.Status = nmapStatus{State: "up", Reason: a.Reason}
 	}
 	if host != rep.Addr.String() {
 		run.Host.Hostnames = &nmapHostnames{Hostname: []nmapHostname{{Name: host, Type: "user"}}}

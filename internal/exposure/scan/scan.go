@@ -113,6 +113,13 @@ type Options struct {
 	// Retries is how many more times a port that gave no answer at all is tried (like nmap's
 	// --max-retries). An ICMP unreachable is an answer and is not retried.
 	Retries int
+	// Ping, when not empty, are ports connected to all at once before the scan (PingPorts
+	// chooses them), as nmap's connect "ping" of a host before scanning it: the first answer,
+	// open or closed, times a round trip, so that no try of the scan waits the cap for want of
+	// one; when no port answers within Timeout, Scan returns a *HostDownError rather than
+	// spend the cap on every slot of a host that is down or drops everything. Empty: no ping
+	// (nmap's -Pn). The ping's few connections are outside Concurrency and Rate.
+	Ping []uint16
 	// Progress, when set, is called after each try with the tries done and the tries known so
 	// far (retries add to the total as they are found). Calls are serialised.
 	Progress func(done, total int)
@@ -129,6 +136,8 @@ type Report struct {
 	RTT     time.Duration `json:"rtt_ns"`
 	Timeout time.Duration `json:"timeout_ns"`
 	Tries   int           `json:"tries"`
+	// Ping is the ping's first answer (nil without a ping).
+	Ping *PingAnswer `json:"ping,omitempty"`
 }
 
 // Count is how many ports are in state s.
@@ -165,13 +174,21 @@ func (e *LocalError) Error() string { return fmt.Sprintf("connect to %v: %v", e.
 func (e *LocalError) Unwrap() error { return e.Err }
 
 // Scan connects to each port of addr and reports its state. ports must be sorted and unique
-// (as ParsePorts gives them). It returns early with ctx's error, or with a *LocalError.
+// (as ParsePorts gives them). It returns early with ctx's error, with a *LocalError, or, when
+// Options.Ping finds no sign of the host, with a *HostDownError.
 func Scan(ctx context.Context, addr netip.Addr, ports []uint16, o Options) (*Report, error) {
 	if !addr.IsValid() {
 		return nil, errors.New("scan: no address")
 	}
 	s := newScanner(addr.Unmap(), o)
 	rep := &Report{Addr: s.addr, Start: time.Now()}
+	if len(o.Ping) > 0 {
+		a, err := s.ping(ctx, o.Ping)
+		if err != nil {
+			return nil, err
+		}
+		rep.Ping = a
+	}
 	results := make([]Result, len(ports))
 	for i, p := range ports {
 		results[i] = Result{Port: p}
