@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +167,83 @@ func TestScanHostDownThroughTheBinary(t *testing.T) {
 			}
 			if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 || j.Filtered != 20 || j.Ping != nil {
 				t.Errorf("scan --no-ping = %d, %q (%v; stderr %q), want 0 and 20 filtered ports, no ping", code, out, err, errOut)
+			}
+		})
+	}
+}
+
+// TestScanExposureExpectThroughTheBinary: scan's --expect reads exposure's listener file. The
+// server listens on the pair's port (scope any), 3000 (lan) and 5432 (loopback); no firewall.
+// From outside the server's LAN (the pair's documentation addresses) 3000 and 5432 are open
+// but not allowed; from its LAN (10.77.0.0/24 on both sides) only 5432 is.
+func TestScanExposureExpectThroughTheBinary(t *testing.T) {
+	p := netnstest.NewPair(t, "run as root: go test ./cmd/firewarden -run TestScanExposureExpectThroughTheBinary")
+	netnstest.IP(t, "-n", p.Server, "addr", "add", "10.77.0.1/24", "dev", "vs")
+	netnstest.IP(t, "-n", p.Client, "addr", "add", "10.77.0.2/24", "dev", "vc")
+	for _, port := range []int{3000, 5432} {
+		if err := netnstest.InNetNS(p.ServerFd, func() error {
+			ln, err := net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
+			if err != nil {
+				return err
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "exposure.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf("- {process: sshd, port: %d, scope: any}\n"+
+		"- {process: grafana, port: 3000, scope: lan}\n- {process: postgres, port: 5432, scope: loopback}\n"+
+		"- {process: cupsd, scope: loopback}\n", p.Port)), 0o600)
+	type rule struct {
+		Port  uint16 `json:"port"`
+		Line  int    `json:"line"`
+		Scope string `json:"scope"`
+	}
+	for _, c := range []struct {
+		addr, from, reach string
+		notAllowed        []rule
+	}{
+		{p.Server4.String(), p.Client4.String(), "any", []rule{{3000, 2, "lan"}, {5432, 3, "loopback"}}},
+		{p.Server6.String(), p.Client6.String(), "any", []rule{{3000, 2, "lan"}, {5432, 3, "loopback"}}},
+		{"10.77.0.1", "10.77.0.2", "lan", []rule{{5432, 3, "loopback"}}},
+	} {
+		t.Run(c.addr, func(t *testing.T) {
+			out, errOut, code := scanInNS(t, p.Client, "--json", "scan", "--ports", "1-100", "--expect", file, c.addr)
+			var j struct {
+				Expect struct {
+					Missing    []uint16 `json:"missing"`
+					Unexpected []uint16 `json:"unexpected"`
+					NotAllowed []rule   `json:"not_allowed"`
+					From       string   `json:"from"`
+					Reach      string   `json:"reach"`
+				} `json:"expect"`
+			}
+			if err := json.Unmarshal([]byte(out), &j); err != nil || code != 1 {
+				t.Fatalf("scan --expect exposure.yaml = %d, %q (%v; stderr %q), want 1 and JSON", code, out, err, errOut)
+			}
+			if diff := cmp.Diff(c.notAllowed, j.Expect.NotAllowed); diff != "" {
+				t.Errorf("not_allowed (-want +got):\n%s", diff)
+			}
+			if len(j.Expect.Missing) != 0 || len(j.Expect.Unexpected) != len(c.notAllowed) || j.Expect.From != c.from || j.Expect.Reach != c.reach {
+				t.Errorf("expect = %+v, want nothing missing, the not allowed ports unexpected, from %s, reach %s", j.Expect, c.from, c.reach)
+			}
+			if !strings.Contains(errOut, "scan checks ports, so it skips it") {
+				t.Errorf("stderr %q, want the note on the process-only entry", errOut)
+			}
+			out, _, code = scanInNS(t, p.Client, "scan", "--ports", "1-100", "--expect", file, c.addr)
+			if code != 1 || !strings.Contains(out, "5432: "+file+":3 allows it on loopback only") {
+				t.Errorf("scan --expect (table) = %d, %q, want 1 and why 5432 is not allowed", code, out)
 			}
 		})
 	}

@@ -18,19 +18,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.yaml.in/yaml/v4"
-
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/exposure/scan"
 	"github.com/firewarden/firewarden/internal/version"
-	"github.com/firewarden/firewarden/internal/yamlnode"
 )
 
 // defaultScanPorts is what scan scans without --ports: the well-known ports. nmap's default
 // (its 1000 most frequent ports) comes from its own frequency file, which we do not have.
 const defaultScanPorts = "1-1024"
-
-// maxExpectFile bounds the --expect file read.
-const maxExpectFile = 1 << 20
 
 func scanSpec() *cmdSpec {
 	return &cmdSpec{
@@ -45,8 +40,12 @@ func scanSpec() *cmdSpec {
 			"round trip; when none answers within --timeout the host seems down or drops everything, and scan stops with " +
 			"exit 2 as nmap does (--no-ping scans it anyway). The table lists open and closed ports and " +
 			"counts the filtered ones; --json lists every port that answered and counts those that did not; --xml FILE " +
-			"writes nmap's XML format. --expect FILE " +
-			"(a YAML list of the ports that should be open) compares: exit 1 on any difference. Exit 2 on bad input.",
+			"writes nmap's XML format. --expect FILE compares: exit 1 on any difference. Its YAML list holds ports, ranges " +
+			"or service names that should be open (- 22), or listeners in exposure's format (- {process: postgres, port: 5432, " +
+			"scope: loopback}), so one file serves both commands: a port of scope any should be open; lan, open when the scan " +
+			"comes from the target's LAN (both addresses private, link-local or 100.64/10) and closed otherwise; loopback, " +
+			"closed unless HOST is a loopback address. Entries without a port, and UDP ones, are skipped with a note. The " +
+			"ports the file names are scanned too. Exit 2 on bad input.",
 		examples: []string{
 			"firewarden scan 192.0.2.10",
 			"firewarden scan --ports - --rate 2000 server.example.org",
@@ -66,7 +65,7 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	rate := fs.Float64("rate", 0, "start at most `N` connections per second (0: no limit)")
 	conc := fs.Int("concurrency", scan.DefaultConcurrency, "at most `N` connections in flight")
 	retries := fs.Int("retries", 1, "try a port that gave no answer `N` more times")
-	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open; exit 1 on any difference")
+	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open, or exposure's listeners file; exit 1 on any difference")
 	xmlOut := fs.String("xml", "", "also write the result in nmap's XML format to `FILE`")
 	noPing := fs.Bool("no-ping", false, "scan even a host that answers none of the first few ports tried (nmap's -Pn); each try then waits up to --timeout")
 	pos, err := a.parse(fs, args)
@@ -92,15 +91,13 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	case *retries < 0 || *retries > 10:
 		return usagef("--retries %d: give 0 to 10", *retries)
 	}
-	var want []uint16
+	var exp *scanExpect
 	if *expect != "" {
-		if want, err = readExpectPorts(*expect); err != nil {
+		if exp, err = readScanExpect(*expect); err != nil {
 			return err
 		}
-		for _, p := range want {
-			if _, ok := slices.BinarySearch(ports, p); !ok {
-				return usagef("%s: port %d should be open but --ports does not include it", *expect, p)
-			}
+		for _, n := range exp.notes {
+			fmt.Fprintln(a.Err, n)
 		}
 	}
 	host := pos[0]
@@ -108,10 +105,38 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// What the file expects depends, for listener entries, on where the scan comes from.
+	var rules []portRule
+	var from netip.Addr
+	reach := exposure.ReachAny
+	if exp != nil {
+		if exp.hasListeners() {
+			if from, err = sourceAddr(ctx, addr); err != nil {
+				return fmt.Errorf("no route to %s: %v", addr, err)
+			}
+			reach = scanReach(from, addr)
+		}
+		rules = exp.rules(reach)
+		// The ports the file names are scanned too, so that one file serves any --ports.
+		var extra []uint16
+		for _, r := range rules {
+			if _, ok := slices.BinarySearch(ports, r.Port); !ok {
+				extra = append(extra, r.Port)
+			}
+		}
+		if len(extra) > 0 {
+			if !a.g.json {
+				fmt.Fprintf(a.Err, "also scanning %s, named in %s\n", scan.FormatPorts(extra), *expect)
+			}
+			ports = slices.Concat(ports, extra)
+			slices.Sort(ports)
+			*spec += "," + scan.FormatPorts(extra)
+		}
+	}
 
 	o := scan.Options{Timeout: *timeout, MinTimeout: *minTimeout, Rate: *rate, Concurrency: *conc, Retries: *retries}
 	if !*noPing {
-		o.Ping = scan.PingPorts(ports, want)
+		o.Ping = scan.PingPorts(ports, rulePorts(rules, true))
 	}
 	if isTerminal(a.Err) {
 		o.Progress = scanProgress(a.Err)
@@ -137,8 +162,11 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	var diff *expectDiff
-	if want != nil {
-		diff = compareExpect(want, rep.Ports(scan.Open))
+	if exp != nil {
+		diff = compareExpect(rules, rep.Ports(scan.Open))
+		if exp.hasListeners() {
+			diff.From, diff.Reach = &from, reach.String()
+		}
 	}
 	if *xmlOut != "" {
 		if err := writeNmapXML(*xmlOut, host, *spec, args, rep); err != nil {
@@ -149,7 +177,7 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	if a.g.json {
 		err = writeScanJSON(out, host, others, *spec, rep, diff)
 	} else {
-		writeScanTable(out, host, rep, diff)
+		writeScanTable(out, host, *expect, rep, diff)
 	}
 	if err != nil {
 		return err
@@ -208,91 +236,7 @@ func scanProgress(w io.Writer) func(done, total int) {
 	}
 }
 
-// readExpectPorts reads the --expect file: a YAML list whose items are ports, ranges or
-// service names as --ports takes them.
-func readExpectPorts(name string) ([]uint16, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, usagef("open %s: %v", name, errors.Unwrap(err))
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxExpectFile+1))
-	if err != nil {
-		return nil, usagef("read %s: %v", name, err)
-	}
-	if len(b) > maxExpectFile {
-		return nil, usagef("%s: longer than %d bytes; is it a list of ports?", name, maxExpectFile)
-	}
-	return parseExpectPorts(name, b)
-}
-
-// parseExpectPorts reads the text b of the --expect file name.
-func parseExpectPorts(name string, b []byte) ([]uint16, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		if line, msg, ok := yamlnode.SyntaxError(err); ok {
-			return nil, usagef("%s:%d: %s", name, line, msg)
-		}
-		return nil, usagef("%s: %v", name, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, usagef("%s: empty; list the ports that should be open, one `- PORT` a line", name)
-	}
-	seq := yamlnode.Deref(doc.Content[0])
-	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return nil, usagef("%s:%d: a list of ports was expected, got %s", name, doc.Content[0].Line, yamlnode.KindName(doc.Content[0]))
-	}
-	// Each item is parsed on its own (a joined specification could pass ParsePorts' length
-	// cap through aliases) and the ports are merged. An empty list is a real expectation:
-	// nothing should be open.
-	var seen [65536]bool
-	for _, item := range seq.Content {
-		it := yamlnode.Deref(item)
-		if it == nil || it.Kind != yaml.ScalarNode || yamlnode.IsNull(it) {
-			return nil, usagef("%s:%d: a port, a range or a service name was expected", name, item.Line)
-		}
-		if strings.Contains(it.Value, ",") {
-			return nil, usagef("%s:%d: one port or range an item, not %q", name, it.Line, it.Value)
-		}
-		ps, err := scan.ParsePorts(it.Value)
-		if err != nil {
-			return nil, usagef("%s:%d: %v", name, it.Line, err)
-		}
-		for _, p := range ps {
-			seen[p] = true
-		}
-	}
-	ports := []uint16{}
-	for p := 1; p < len(seen); p++ {
-		if seen[p] {
-			ports = append(ports, uint16(p))
-		}
-	}
-	return ports, nil
-}
-
-// expectDiff is how the open ports differ from the expected ones.
-type expectDiff struct {
-	Missing    []uint16 `json:"missing"`    // expected open, found closed or filtered
-	Unexpected []uint16 `json:"unexpected"` // open, not expected
-}
-
-func compareExpect(want, open []uint16) *expectDiff {
-	d := &expectDiff{Missing: []uint16{}, Unexpected: []uint16{}}
-	for _, p := range want {
-		if _, ok := slices.BinarySearch(open, p); !ok {
-			d.Missing = append(d.Missing, p)
-		}
-	}
-	for _, p := range open {
-		if _, ok := slices.BinarySearch(want, p); !ok {
-			d.Unexpected = append(d.Unexpected, p)
-		}
-	}
-	return d
-}
-
-func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff) {
+func writeScanTable(w io.Writer, host, expectFile string, rep *scan.Report, diff *expectDiff) {
 	name := rep.Addr.String()
 	if host != name {
 		name = host + " (" + name + ")"
@@ -300,7 +244,7 @@ func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff
 	fmt.Fprintf(w, "%s: %s in %s, round trip %s, timeout %s\n", name, nPorts(len(rep.Results)),
 		rep.End.Sub(rep.Start).Round(time.Millisecond), rep.RTT.Round(10*time.Microsecond), rep.Timeout.Round(time.Millisecond))
 	if a := rep.Ping; a != nil {
-		fmt.Fprintf(w, "host up: port %d answered %s (%s) in %s\n", a.Port, a.State, a.Reason, a.RTT.Round(10*time.Microsecond))
+		fmt.Fprintf(w, "host up: port %d answered in %s (%s, %s)\n", a.Port, a.RTT.Round(10*time.Microsecond), a.State, a.Reason)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	listed := 0
@@ -334,6 +278,9 @@ func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff
 		}
 		if len(diff.Unexpected) > 0 {
 			fmt.Fprintf(w, "open but not expected: %s\n", scan.FormatPorts(diff.Unexpected))
+		}
+		for _, r := range diff.NotAllowed {
+			fmt.Fprintf(w, "  %d: %s\n", r.Port, diff.why(expectFile, r))
 		}
 	}
 }
