@@ -248,3 +248,37 @@ func TestScanExposureExpectThroughTheBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestScanHostFormsThroughTheBinary: an IPv6 link-local address with the client's interface as
+// its zone is scanned; a zone-less link-local address, and an address of the other family than
+// -4 or -6 asks, are exit 2 with a message.
+func TestScanHostFormsThroughTheBinary(t *testing.T) {
+	p := netnstest.NewPair(t, "run as root: go test ./cmd/firewarden -run TestScanHostFormsThroughTheBinary")
+	// Link-local addresses of our own, without duplicate address detection (the kernel's own
+	// would be tentative for a while).
+	const server = "fe80::77:1"
+	netnstest.IP(t, "-n", p.Server, "-6", "addr", "add", server+"/64", "dev", "vs", "nodad")
+	netnstest.IP(t, "-n", p.Client, "-6", "addr", "add", "fe80::77:2/64", "dev", "vc", "nodad")
+	port := strconv.Itoa(p.Port)
+	out, errOut, code := scanInNS(t, p.Client, "--json", "scan", "--ports", port, server+"%vc")
+	var j struct {
+		Addr string `json:"addr"`
+		Open int    `json:"open"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil || code != 0 || j.Open != 1 || j.Addr != server+"%vc" {
+		t.Errorf("scan %s%%vc = %d, %q (%v; stderr %q), want 0 and port %s open at that address", server, code, out, err, errOut, port)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "--ports", port, server}, "is link-local: name the interface"},
+		{[]string{"scan", "--ports", port, server + "%nosuch0"}, "no interface nosuch0 on this host"},
+		{[]string{"scan", "-6", "--ports", port, p.Server4.String()}, "is an IPv4 address, and -6 asks for IPv6"},
+		{[]string{"scan", "-4", "--ports", port, p.Server6.String()}, "is an IPv6 address, and -4 asks for IPv4"},
+	} {
+		if out, errOut, code := scanInNS(t, p.Client, c.args...); code != 2 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v = %d, %q, %q, want 2 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
+}

@@ -30,8 +30,9 @@ const defaultScanPorts = "1-1024"
 func scanSpec() *cmdSpec {
 	return &cmdSpec{
 		name: "scan", args: "HOST", summary: "TCP connect scan of a host: open, closed and filtered ports",
-		desc: "Connects to each port of HOST (an IPv4 or IPv6 address, or a name resolved once: the first IPv4 " +
-			"address, else the first IPv6 one) and reports it open (the connection completed), closed (the host " +
+		desc: "Connects to each port of HOST (an IPv4 or IPv6 address, a link-local one with its interface as " +
+			"fe80::1%eth0, or a name resolved once: its first IPv4 address, else its first IPv6 one; -4 or -6 chooses the " +
+			"family, and the addresses not scanned are listed) and reports it open (the connection completed), closed (the host " +
 			"answered with a reset) or filtered (no answer, or an ICMP unreachable). It needs neither raw sockets nor " +
 			"root. The per-port timeout follows the round trip measured from the first answers (eight round trips, at " +
 			"least --min-timeout, at most --timeout), so a host that drops everything does not cost the full timeout per " +
@@ -67,6 +68,8 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	retries := fs.Int("retries", 1, "try a port that gave no answer `N` more times")
 	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open, or exposure's listeners file; exit 1 on any difference")
 	xmlOut := fs.String("xml", "", "also write the result in nmap's XML format to `FILE`")
+	v4 := fs.Bool("4", false, "scan the IPv4 address of a HOST name (the default when it has one)")
+	v6 := fs.Bool("6", false, "scan the IPv6 address of a HOST name")
 	noPing := fs.Bool("no-ping", false, "scan even a host that answers none of the first few ports tried (nmap's -Pn); each try then waits up to --timeout")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -101,7 +104,16 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	host := pos[0]
-	addr, others, err := resolveScanHost(ctx, host)
+	family := 0
+	switch {
+	case *v4 && *v6:
+		return usagef("-4 and -6 exclude each other: give one, or neither")
+	case *v4:
+		family = 4
+	case *v6:
+		family = 6
+	}
+	addr, others, err := resolveScanHost(ctx, host, family, net.DefaultResolver.LookupNetIP)
 	if err != nil {
 		return err
 	}
@@ -143,6 +155,10 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	}
 	if !a.g.json {
 		fmt.Fprintf(a.Err, "scanning %s (%s), %s\n", host, addr, nPorts(len(ports)))
+		if len(others) > 0 {
+			fmt.Fprintf(a.Err, "%s has other addresses, not scanned: %s (-4 or -6 chooses the family; give an address to scan that one)\n",
+				host, joinAddrs(others))
+		}
 	}
 	rep, err := scan.Scan(ctx, addr, ports, o)
 	if o.Progress != nil {
@@ -189,37 +205,6 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		return exitCode(1)
 	}
 	return nil
-}
-
-// resolveScanHost turns HOST into the one address scanned: an address as given, or a name's
-// first IPv4 address (else its first IPv6 one, as nmap without -6), resolved once. others are
-// the name's other addresses, reported so the user knows what was not scanned.
-func resolveScanHost(ctx context.Context, host string) (netip.Addr, []netip.Addr, error) {
-	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if a, err := netip.ParseAddr(h); err == nil {
-		if a.Zone() != "" && !a.IsLinkLocalUnicast() {
-			return netip.Addr{}, nil, usagef("%s: a zone is only meaningful on a link-local address", host)
-		}
-		return a.Unmap(), nil, nil
-	}
-	if h == "" || strings.ContainsAny(h, " /") {
-		return netip.Addr{}, nil, usagef("%q is not a host name or an address", host)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
-	if err != nil || len(addrs) == 0 {
-		return netip.Addr{}, nil, usagef("cannot resolve %s: %v", host, err)
-	}
-	for i := range addrs {
-		addrs[i] = addrs[i].Unmap()
-	}
-	pick := slices.IndexFunc(addrs, netip.Addr.Is4)
-	if pick < 0 {
-		pick = 0
-	}
-	chosen := addrs[pick]
-	return chosen, slices.Delete(slices.Clone(addrs), pick, pick+1), nil
 }
 
 // scanProgress prints the tries done on one rewritten line, at most ten times a second.
