@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/firewarden/firewarden/internal/netnstest"
 )
@@ -281,4 +283,68 @@ func TestScanHostFormsThroughTheBinary(t *testing.T) {
 			t.Errorf("%v = %d, %q, %q, want 2 and %q", c.args, code, out, errOut, c.want)
 		}
 	}
+}
+
+// TestScanProgressThroughTheBinary: with stderr on a terminal, scan keeps a progress line there
+// (ports done, open so far) and clears it at the end; with stderr on a pipe, no progress line.
+func TestScanProgressThroughTheBinary(t *testing.T) {
+	p := netnstest.NewPair(t, "run as root: go test ./cmd/firewarden -run TestScanProgressThroughTheBinary")
+	nftIn(t, p.Server, fmt.Sprintf("table inet e2eprogress {\n chain input {\n  type filter hook input priority 0; policy drop;\n"+
+		"  iif \"lo\" accept\n  meta l4proto ipv6-icmp accept\n  tcp dport %d accept\n }\n}\n", p.Port))
+	// Dropped ports cost the 100ms floor each, 1024 at a time: a few tenths of a second, so
+	// more than one progress line. The expected port is pinged first, so the host is up.
+	expect := filepath.Join(t.TempDir(), "expect.yaml")
+	os.WriteFile(expect, []byte("- "+strconv.Itoa(p.Port)+"\n"), 0o600)
+	args := []string{"netns", "exec", p.Client, fwBin, "scan", "--ports", "1-3000", "--expect", expect, p.Server4.String()}
+	master, pty := openPTY(t)
+	cmd := exec.Command(netnstest.IPPath(t), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, pty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pty.Close() // the child has its copy; the master reads EIO once it exits
+	read := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(master)
+		read <- string(b)
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("scan with stderr on a terminal: %v\n%s", err, out.String())
+	}
+	term := <-read
+	if !strings.Contains(term, "\r\033[Kscan: ") || !strings.Contains(term, " ports (") || !strings.Contains(term, "1 open") ||
+		!strings.HasSuffix(strings.TrimRight(term, "\r\n"), "\r\033[K") {
+		t.Errorf("stderr on a terminal = %q, want progress lines (ports done, 1 open) and the line cleared at the end", term)
+	}
+	if !strings.Contains(out.String(), strconv.Itoa(p.Port)+"/tcp") {
+		t.Errorf("stdout = %q, want the open port", out.String())
+	}
+	_, errOut, code := scanInNS(t, p.Client, "scan", "--ports", "1-3000", "--expect", expect, p.Server4.String())
+	if code != 0 || strings.Contains(errOut, "\r") || strings.Contains(errOut, "scan: ") {
+		t.Errorf("stderr on a pipe = %d, %q, want 0 and no progress line", code, errOut)
+	}
+}
+
+// openPTY opens a pseudo-terminal pair: the slave is a terminal.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal (%v): needs /dev/ptmx", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open the pty's slave: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return m, s
 }

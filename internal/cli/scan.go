@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -150,8 +149,8 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	if !*noPing {
 		o.Ping = scan.PingPorts(ports, rulePorts(rules, true))
 	}
-	if isTerminal(a.Err) {
-		o.Progress = scanProgress(a.Err)
+	if isTTY(a.Err) {
+		o.Progress = scanProgress(a.Err, time.Now)
 	}
 	if !a.g.json {
 		fmt.Fprintf(a.Err, "scanning %s (%s), %s\n", host, addr, nPorts(len(ports)))
@@ -205,20 +204,6 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		return exitCode(1)
 	}
 	return nil
-}
-
-// scanProgress prints the tries done on one rewritten line, at most ten times a second.
-func scanProgress(w io.Writer) func(done, total int) {
-	var mu sync.Mutex
-	var last time.Time
-	return func(done, total int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || done == total {
-			last = now
-			fmt.Fprintf(w, "\r\033[Kscan: %d/%d tries", done, total)
-		}
-	}
 }
 
 func writeScanTable(w io.Writer, host, expectFile string, rep *scan.Report, diff *expectDiff) {

@@ -120,9 +120,20 @@ type Options struct {
 	// spend the cap on every slot of a host that is down or drops everything. Empty: no ping
 	// (nmap's -Pn). The ping's few connections are outside Concurrency and Rate.
 	Ping []uint16
-	// Progress, when set, is called after each try with the tries done and the tries known so
-	// far (retries add to the total as they are found). Calls are serialised.
-	Progress func(done, total int)
+	// Progress, when set, is called after each try with how far the scan is. Calls are
+	// serialised and must return quickly: the scan's workers wait for them.
+	Progress func(Progress)
+}
+
+// Progress is how far a scan is.
+type Progress struct {
+	// Pass is 0 for the first try of every port, then 1… for the retries of the ports that
+	// gave no answer.
+	Pass int
+	// Done and Total are the tries made and to make in this pass.
+	Done, Total int
+	// Open is how many open ports were found so far.
+	Open int
 }
 
 // Report is the outcome of a scan.
@@ -193,12 +204,14 @@ func Scan(ctx context.Context, addr netip.Addr, ports []uint16, o Options) (*Rep
 	for i, p := range ports {
 		results[i] = Result{Port: p}
 	}
-	s.total = len(ports)
 	todo := make([]int, len(ports))
 	for i := range todo {
 		todo[i] = i
 	}
 	for try := 0; try <= s.o.Retries && len(todo) > 0; try++ {
+		s.mu.Lock()
+		s.prog = Progress{Pass: try, Total: len(todo), Open: s.prog.Open}
+		s.mu.Unlock()
 		if err := s.pass(ctx, results, todo); err != nil {
 			return nil, err
 		}
@@ -209,11 +222,6 @@ func Scan(ctx context.Context, addr netip.Addr, ports []uint16, o Options) (*Rep
 			}
 		}
 		todo = again
-		if try < s.o.Retries {
-			s.mu.Lock()
-			s.total += len(todo)
-			s.mu.Unlock()
-		}
 	}
 	rep.Results = results
 	rep.End = time.Now()
@@ -230,7 +238,8 @@ type scanner struct {
 	mu            sync.Mutex
 	srtt, rttvar  time.Duration
 	samples       int
-	done, total   int
+	done          int       // tries, in every pass
+	prog          Progress  // this pass's
 	nextStart     time.Time // when the rate limit lets the next connection start
 	rateInterval  time.Duration
 	floor, capped time.Duration
@@ -310,7 +319,7 @@ func (s *scanner) pass(ctx context.Context, results []Result, todo []int) error 
 				}
 				results[i].State, results[i].Reason = st, reason
 				results[i].Tries++
-				s.progress()
+				s.progress(st)
 			}
 		})
 	}
@@ -358,12 +367,16 @@ func (s *scanner) feed(ctx context.Context, jobs chan<- int, todo []int) error {
 	return nil
 }
 
-func (s *scanner) progress() {
+func (s *scanner) progress(st State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done++
+	s.prog.Done++
+	if st == Open {
+		s.prog.Open++
+	}
 	if s.o.Progress != nil {
-		s.o.Progress(s.done, s.total)
+		s.o.Progress(s.prog)
 	}
 }
 
