@@ -61,7 +61,7 @@ type Summary struct {
 	// ruleCache is the slots of recent numeric rules (ipfw's, pf's), by rule number: in a log
 	// whose lines go through many rules in turn the one-entry cache keeps missing, and a map
 	// lookup by string costs several times a look here.
-	ruleCache [64]ruleCached
+	ruleCache [1 << ruleCacheBits]ruleCached
 
 	// The memo replays lines seen before. In an ipfw log most lines repeat exactly after their
 	// timestamp (the same connection, rule and interface), so a hit skips parsing and every map
@@ -86,6 +86,9 @@ type Summary struct {
 	otherPorts *tally[portKey]
 	lastSide   sideSlots
 }
+
+// ruleCacheBits is the log2 of the rule cache's slots.
+const ruleCacheBits = 6
 
 // ruleCached is a ruleCache entry: the rule of format f numbered num is in slot at, as long as
 // the rules tally has pruned prunes times (a prune moves slots).
@@ -351,7 +354,9 @@ func (s *Summary) remember(tail []byte, proto Proto, d Dir, hasRule, hasIface bo
 		return
 	}
 	if s.memo == nil {
-		s.memo = map[string]memoEntry{}
+		// Sized for the lines after which an unpaying memo is switched off: growing it
+		// step by step rehashed it every time.
+		s.memo = make(map[string]memoEntry, memoEarly)
 	}
 	m := memoEntry{gen: s.gen(), proto: proto, dir: d, row: s.lastKey, ruleAt: -1, ifAt: -1, side: s.lastSide}
 	if hasRule {
@@ -475,7 +480,9 @@ func (s *Summary) countRule(f Format, rule []byte, d Dir) {
 		return
 	}
 	if num, ok := ruleNumber(rule); ok {
-		c := &s.ruleCache[(num^uint32(f)<<5)%uint32(len(s.ruleCache))]
+		// A multiplicative hash: rules numbered in steps of 10 or 100 (ipfw's habit) would
+		// share a few slots of num modulo the cache's size.
+		c := &s.ruleCache[((num^uint32(f)<<27)*0x9e3779b1)>>(32-ruleCacheBits)]
 		if !c.valid || c.num != num || c.f != f || c.prunes != s.rules.prunes {
 			k := append(append(s.keyBuf[:0], byte('0'+f)), rule...)
 			s.keyBuf = k
@@ -530,9 +537,15 @@ func (s *Summary) addPort(sl sideSlots, d Dir) {
 	case 1, 2:
 		t := &s.ports[sl.portKind-1]
 		if *t == nil {
-			// Counted in random order: 786 KB with 32-bit counters (24-byte cells took 1.5 MB,
-			// past a core's cache), in one page fault.
-			*t = hugeSlice[count32](65536)
+			// Counted in random order: 786 KB each with 32-bit counters (24-byte cells took 1.5
+			// MB, past a core's cache). Both tables are cut from one huge page: apart, each is
+			// under hugeSlice's threshold and takes 192 page faults.
+			both := hugeSlice[count32](2 * 65536)
+			for i := range s.ports {
+				if s.ports[i] == nil {
+					s.ports[i] = both[i*65536 : (i+1)*65536 : (i+1)*65536]
+				}
+			}
 		}
 		if s.emit != nil {
 			// In a worker of Summarize the packet waits in a queue, counted with the others of
