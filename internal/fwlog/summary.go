@@ -27,6 +27,7 @@ type Summary struct {
 	Repeats                                       int64 // "last message repeated N times" lines (not expanded)
 
 	first, last         []byte
+	lastRef             []byte // the last timestamp, in the line's own buffer (see keepLast)
 	firstSeq, lastSeq   int64
 	haveFirst, haveLast bool
 
@@ -343,7 +344,20 @@ func (s *Summary) seen(stamp []byte, seq int64) {
 		s.first, s.firstSeq, s.haveFirst = append(s.first[:0], stamp...), seq, true
 	}
 	if !s.haveLast || seq > s.lastSeq {
+		if s.emit != nil {
+			// In a worker of Summarize, where nearly every line is the last so far, the stamp
+			// is copied once per chunk (keepLast), before the chunk's buffer is reused.
+			s.lastRef, s.lastSeq, s.haveLast = stamp, seq, true
+			return
+		}
 		s.last, s.lastSeq, s.haveLast = append(s.last[:0], stamp...), seq, true
+	}
+}
+
+// keepLast copies the last timestamp, when it still points into the line it came from.
+func (s *Summary) keepLast() {
+	if s.lastRef != nil {
+		s.last, s.lastRef = append(s.last[:0], s.lastRef...), nil
 	}
 }
 
