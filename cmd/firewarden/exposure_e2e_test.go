@@ -159,7 +159,7 @@ func TestExposureBadExpect(t *testing.T) {
 	root := exposureLinux(t)
 	for _, tt := range []struct{ name, in, stderr string }{
 		{"scope", "- {process: sshd, scope: any}\n- {port: 5432, scope: everywhere}\n", ":2: scope should be loopback, lan or any, not \"everywhere\"\n"},
-		{"key", "- {process: sshd, bind: 0.0.0.0, scope: any}\n", ":1: unknown key \"bind\" under a listener; the keys are port, process, proto, scope\n"},
+		{"key", "- {process: sshd, bind: 0.0.0.0, scope: any}\n", ":1: unknown key \"bind\" under a listener; the keys are container, port, process, proto, scope\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			expect := writeExpect(t, tt.in)

@@ -15,9 +15,6 @@ import (
 	"github.com/firewarden/firewarden/internal/fleet/wire"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
-	"github.com/firewarden/firewarden/internal/posture/alf"
-	"github.com/firewarden/firewarden/internal/posture/macos"
-	"github.com/firewarden/firewarden/internal/posture/sshd"
 	"github.com/firewarden/firewarden/internal/statedir"
 	"github.com/firewarden/firewarden/internal/version"
 )
@@ -211,7 +208,7 @@ func (a *app) newAgent() (*agent.Agent, *statedir.Dir, agent.Enrollment, error) 
 		Engine: func() *posture.Engine {
 			// A fresh recorder per cycle: the daemon must not keep every program run it ever made.
 			rec := &host.Recorder{Runner: host.ExecRunner{Root: a.root}}
-			return &posture.Engine{Now: a.now, Providers: []posture.Provider{alf.New(a.root, a.os, rec), macos.New(a.root, a.os, rec), a.linuxFirewall(), sshd.New(a.root, a.os, rec)}}
+			return &posture.Engine{Now: a.now, Providers: a.providers(rec)}
 		},
 		Backups: a.backups(),
 		Host:    a.hostname(), OS: string(a.os.Kind), OSVersion: a.os.Version,

@@ -20,6 +20,7 @@ import (
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/alf"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
+	"github.com/firewarden/firewarden/internal/posture/exposureposture"
 	"github.com/firewarden/firewarden/internal/posture/macos"
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
 	"github.com/firewarden/firewarden/internal/posture/sshd"
@@ -255,6 +256,10 @@ func (a *app) requireRoot(cmd string) error {
 	return nil
 }
 
+// unprivileged reports whether firewarden reads the real system without root, which hides what
+// other users' processes hold (exposure). Under a fake --root nothing is hidden.
+func (a *app) unprivileged() bool { return a.root.IsSystem() && a.euid() != 0 }
+
 // dryRunHint names the way cmd shows what it would do without root.
 func dryRunHint(cmd string) string {
 	switch strings.Fields(cmd)[0] {
@@ -270,12 +275,19 @@ func dryRunHint(cmd string) string {
 
 // engine returns the posture engine with every provider for this host.
 func (a *app) engine() *posture.Engine {
-	return &posture.Engine{Now: a.now, Providers: []posture.Provider{
-		alf.New(a.root, a.os, a.rec),
-		macos.New(a.root, a.os, a.rec),
+	return &posture.Engine{Now: a.now, Providers: a.providers(a.rec)}
+}
+
+// providers are the posture providers for this host, running programs through rec; check, fix,
+// evidence and the agent use the same list.
+func (a *app) providers(rec *host.Recorder) []posture.Provider {
+	return []posture.Provider{
+		alf.New(a.root, a.os, rec),
+		macos.New(a.root, a.os, rec),
 		a.linuxFirewall(),
-		sshd.New(a.root, a.os, a.rec),
-	}}
+		sshd.New(a.root, a.os, rec),
+		exposureposture.New(a.root, a.os, rec, exposureposture.Options{Unprivileged: a.unprivileged()}),
+	}
 }
 
 // stateDir is --state-dir, the configuration file's state_dir (a system path, under the root),

@@ -145,11 +145,15 @@ func commandTable() []*cmdSpec {
 				"host reach the listener (allowed, blocked, unknown or loopback_only; the reasons follow the table): " +
 				"on macOS the Application Firewall (global state, block all, the application's entry, the automatic " +
 				"allowing of signed software, checked with codesign), on Linux the running host's nftables (not under " +
-				"--root). Run it as root to see every process. Exit 0 when nothing is " +
-				"too wide or unexpected, 1 when something is, 2 when the sockets or the file cannot be read.",
+				"--root). It also lists the ports Docker and Podman publish (docker ps, " +
+				"podman ps; a runtime that is not installed is skipped) and, with --compose, those a compose file declares; " +
+				"an expectation names them with container: NAME (the container's or compose service's name). Run it as root " +
+				"to see every process. Exit 0 when nothing is too wide or unexpected, 1 when something is (or, with --expect, " +
+				"a compose entry depends on variables), 2 when the sockets or a file cannot be read.",
 			examples: []string{
 				"sudo firewarden exposure",
 				"sudo firewarden exposure --expect examples/exposure.yaml",
+				"sudo firewarden exposure --expect examples/exposure.yaml --compose /srv/chat/compose.yaml",
 				"firewarden --json exposure",
 			},
 			run: runExposure,

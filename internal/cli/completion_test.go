@@ -35,6 +35,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"check", "--"}, []string{"--baseline", "--config", "--json", "--only", "--root", "--state-dir"}},
 		{[]string{"check", "--baseline", ""}, []string{completeFiles}},
 		{[]string{"check", "--only", "alf.en"}, []string{"alf.enabled"}},
+		{[]string{"check", "--only", "expo"}, []string{"exposure.too_wide", "exposure.unexpected"}},
 		{[]string{"check", "--only", "alf.enabled,alf."}, checks},
 		{[]string{"check", "--only=alf.enabled,alf.st"}, []string{"--only=alf.enabled,alf.stealth"}},
 		{[]string{"check", "-only=alf.st"}, []string{"-only=alf.stealth"}}, // one dash, kept

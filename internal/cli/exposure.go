@@ -17,13 +17,17 @@ import (
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
 )
 
-// runExposure is `firewarden exposure [--expect FILE]`: every listening TCP socket and bound UDP
-// socket with its process and bind scope, judged against the expectation file when one is given.
-// Exit 0 when nothing is too wide or unexpected (always, without --expect), 1 when something is,
-// 2 when the sockets or the file cannot be read.
+// runExposure is `firewarden exposure [--expect FILE] [--compose FILE]`: every listening TCP
+// socket and bound UDP socket with its process and bind scope, the ports container runtimes
+// publish and compose files declare, judged against the expectation file when one is given.
+// Exit 0 when nothing is too wide or unexpected (always, without --expect), 1 when something is
+// (or, with --expect, a compose entry's exposure depends on variables), 2 when the sockets or a
+// file cannot be read.
 func runExposure(ctx context.Context, a *app, args []string) error {
 	fs := a.flagSet("exposure")
 	expectFile := fs.String("expect", "", "a YAML `FILE` listing the intended listeners: - {process: NAME, port: N, proto: tcp|udp, scope: loopback|lan|any}")
+	var composeFiles stringList
+	fs.Var(&composeFiles, "compose", "a compose `FILE` whose services' published ports to list and judge too (repeatable)")
 	rest, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -41,40 +45,35 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 			return usagef("%v", err)
 		}
 	}
+	composed, err := readComposeFiles(composeFiles)
+	if err != nil {
+		return err
+	}
 	if err := a.env(); err != nil {
 		return err
 	}
-	var rep exposure.Report
-	switch a.os.Kind {
-	case host.Linux:
-		rep, err = exposure.ReadLinux(a.root)
-		if err == nil && a.root.IsSystem() && a.euid() != 0 {
-			rep.Warnings = append(rep.Warnings, "not root: other users' processes are not shown; run it with sudo to see every process")
-		}
+	rep, err := exposure.Collect(ctx, a.root, a.os, a.rec, a.unprivileged())
+	switch {
+	case err != nil:
+	case a.os.Kind == host.Linux && (a.root.IsSystem() || a.nft != nil):
 		// The kernel's nftables are this host's only on the system root: under --root, /proc is a
 		// fake host's and the kernel is not (unless a test hands one in).
-		if err == nil && (a.root.IsSystem() || a.nft != nil) {
-			k := a.nft
-			if k == nil {
-				k = nftposture.NewKernel(0)
-			}
-			an, _, rerr := k.Read()
-			firewall.AddLinux(an, rerr, &rep)
+		k := a.nft
+		if k == nil {
+			k = nftposture.NewKernel(0)
 		}
-	case host.MacOS:
-		rep, err = exposure.ReadMac(ctx, a.rec)
-		if err == nil && a.root.IsSystem() && a.euid() != 0 {
-			rep.Warnings = append(rep.Warnings, "not root: lsof shows only your own processes' sockets; run it with sudo to see every listener")
-		}
-		if err == nil {
-			firewall.AddMac(ctx, a.root, a.rec, &rep)
-		}
-	default:
+		an, _, rerr := k.Read()
+		firewall.AddLinux(an, rerr, &rep)
+	case a.os.Kind == host.MacOS:
+		firewall.AddMac(ctx, a.root, a.rec, &rep)
+	}
+	if errors.Is(err, exposure.ErrUnsupportedOS) {
 		return usagef("exposure reads Linux and macOS hosts, not %s", a.os)
 	}
 	if err != nil {
 		return err
 	}
+	addContainers(ctx, a, &rep, composed)
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(a.Err, "firewarden: warning: %s\n", w)
 	}
@@ -91,7 +90,7 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 			js[i] = exposure.Judgement{Listener: l}
 		}
 	}
-	sum := exposureSummary{Listeners: len(js)}
+	sum := exposureSummary{Listeners: len(js), Conditional: len(composed.Conditional)}
 	for _, j := range js {
 		switch j.Verdict {
 		case exposure.Expected:
@@ -103,7 +102,7 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	if a.g.json {
-		out := exposureJSON{Listeners: js, Warnings: rep.Warnings, Summary: sum}
+		out := exposureJSON{Listeners: js, Conditional: composed.Conditional, Warnings: rep.Warnings, Summary: sum}
 		if *expectFile != "" {
 			out.Expect = *expectFile
 		}
@@ -112,10 +111,11 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 		if err := enc.Encode(out); err != nil {
 			return err
 		}
-	} else if err := printExposure(a, js, *expectFile != "", sum); err != nil {
+	} else if err := printExposure(a, js, *expectFile != "", sum, composed.Conditional); err != nil {
 		return err
 	}
-	if sum.TooWide+sum.Unexpected > 0 {
+	// A compose entry whose exposure depends on variables cannot be judged expected.
+	if sum.TooWide+sum.Unexpected > 0 || (*expectFile != "" && sum.Conditional > 0) {
 		return exitCode(1)
 	}
 	return nil
@@ -127,23 +127,30 @@ type exposureSummary struct {
 	Expected   int `json:"expected"`
 	TooWide    int `json:"too_wide"`
 	Unexpected int `json:"unexpected"`
+	// Conditional counts the compose entries that get no verdict (see exposure.Conditional).
+	Conditional int `json:"conditional,omitempty"`
 }
 
 // exposureJSON is what `exposure --json` prints.
 type exposureJSON struct {
-	Expect    string               `json:"expect,omitempty"`
-	Listeners []exposure.Judgement `json:"listeners"`
-	Warnings  []string             `json:"warnings,omitempty"`
-	Summary   exposureSummary      `json:"summary"`
+	Expect      string                 `json:"expect,omitempty"`
+	Listeners   []exposure.Judgement   `json:"listeners"`
+	Conditional []exposure.Conditional `json:"conditional,omitempty"`
+	Warnings    []string               `json:"warnings,omitempty"`
+	Summary     exposureSummary        `json:"summary"`
 }
 
 // printExposure prints the table, then the fixes of what is too wide or unexpected.
-func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSummary) error {
+func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSummary, conds []exposure.Conditional) error {
 	tw := tabwriter.NewWriter(a.Out, 0, 0, 2, ' ', 0)
 	showFirewall := slices.ContainsFunc(js, func(j exposure.Judgement) bool { return j.Firewall != nil })
 	head := "PROTO\tADDRESS\tPORT\tSCOPE\tPID\tPROCESS\tPATH"
 	if showFirewall {
 		head = "PROTO\tADDRESS\tPORT\tSCOPE\tFIREWALL\tPID\tPROCESS\tPATH"
+	}
+	withContainers := hasContainers(js)
+	if withContainers {
+		head += "\tCONTAINER"
 	}
 	if judged {
 		head += "\tVERDICT"
@@ -167,7 +174,14 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 				scope = string(j.Scope) + "\t" + j.Firewall.Verdict
 			}
 		}
-		row := fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s\t%s", j.Proto, j.Addr.Addr(), j.Addr.Port(), scope, pid, proc, path)
+		port := strconv.Itoa(int(j.Addr.Port()))
+		if j.Container != nil && port == "0" {
+			port = "random"
+		}
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", j.Proto, j.Addr.Addr(), port, scope, pid, proc, path)
+		if withContainers {
+			row += "\t" + containerColumn(j.Container)
+		}
 		if judged {
 			row += "\t" + string(j.Verdict)
 		}
@@ -178,10 +192,12 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 	}
 	printFirewallWhy(a, js)
 	if !judged {
-		_, err := fmt.Fprintf(a.Out, "\n%d listeners\n", sum.Listeners)
+		_, err := fmt.Fprintf(a.Out, "\n%d listeners%s\n", sum.Listeners, conditionalCount(sum))
+		printConditional(a, conds)
 		return err
 	}
-	fmt.Fprintf(a.Out, "\n%d listeners: %d expected, %d too wide, %d unexpected\n", sum.Listeners, sum.Expected, sum.TooWide, sum.Unexpected)
+	fmt.Fprintf(a.Out, "\n%d listeners: %d expected, %d too wide, %d unexpected%s\n", sum.Listeners, sum.Expected, sum.TooWide, sum.Unexpected, conditionalCount(sum))
+	printConditional(a, conds)
 	for _, j := range js {
 		if j.Fix == "" {
 			continue

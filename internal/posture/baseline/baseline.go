@@ -13,11 +13,14 @@ import (
 // Baseline is a parsed baseline file. A nil pointer field means "not part of this baseline": the
 // matching check is not run at all.
 type Baseline struct {
-	Name       string
-	Firewall   Firewall
-	Services   Services
-	SIP        *bool
-	Linux      Linux
+	Name     string
+	Firewall Firewall
+	Services Services
+	SIP      *bool
+	Linux    Linux
+	// Exposure is the exposure section; nil when the baseline has none (the exposure checks
+	// then report that they have no expectations to judge by).
+	Exposure   *Exposure
 	Exemptions []Exemption
 
 	// Source is where the baseline came from ("default" or a file path); Hash is the SHA-256 of
@@ -101,6 +104,7 @@ func (b *Baseline) Checks() []string {
 		{"linux.firewall.enabled", b.Linux.Firewall.Enabled != nil}, {"linux.firewall.stealth", b.Linux.Firewall.Stealth != nil},
 		{"linux.firewall.logging", b.Linux.Firewall.Logging != nil}, {"linux.firewall.allowed", b.Linux.Firewall.Allowed != nil},
 		{"linux.ssh.password_auth", b.Linux.SSH.PasswordAuth != nil}, {"linux.ssh.root_login", b.Linux.SSH.RootLogin != ""},
+		{"exposure.unexpected", b.Exposure != nil}, {"exposure.too_wide", b.Exposure != nil},
 	} {
 		if c.set {
 			ids = append(ids, c.id)

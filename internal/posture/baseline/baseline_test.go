@@ -120,6 +120,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(DefaultYAML())
 	f.Add([]byte("firewall:\n  apps:\n    allow: [/a]\nexemptions:\n  - check: alf.enabled\n    reason: r\n    expires: 2027-01-01\n"))
 	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("exposure:\n  expect:\n    - {process: sshd, port: 22, scope: any}\n    - {port: 53, proto: udp, scope: lan}\n"))
+	f.Add([]byte("exposure:\n  expect: &l [{process: a, scope: any}, *l]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Parse(data)
 		var be *Error

@@ -19,6 +19,7 @@ func CheckIDs() []string {
 	return []string{
 		"alf.allow_downloaded_signed", "alf.allow_signed", "alf.apps", "alf.block_all", "alf.enabled",
 		"alf.logging", "alf.stealth",
+		"exposure.too_wide", "exposure.unexpected",
 		"linux.firewall.allowed", "linux.firewall.enabled", "linux.firewall.logging", "linux.firewall.stealth",
 		"linux.ssh.password_auth", "linux.ssh.root_login",
 		"macos.bluetooth", "macos.file_sharing", "macos.remote_apple_events", "macos.remote_login",
@@ -55,12 +56,16 @@ func Parse(data []byte) (*Baseline, error) {
 	}
 	root := doc.Content[0]
 	err := mapping(root, "the baseline", map[string]func(*yaml.Node) error{
-		"name":       func(n *yaml.Node) error { return str(n, "name", &b.Name) },
-		"version":    func(n *yaml.Node) error { var v int; return integer(n, "version", &v) },
-		"firewall":   func(n *yaml.Node) error { return b.Firewall.decode(n) },
-		"services":   func(n *yaml.Node) error { return b.Services.decode(n) },
-		"sip":        func(n *yaml.Node) error { return boolean(n, "sip", &b.SIP) },
-		"linux":      func(n *yaml.Node) error { return b.Linux.decode(n) },
+		"name":     func(n *yaml.Node) error { return str(n, "name", &b.Name) },
+		"version":  func(n *yaml.Node) error { var v int; return integer(n, "version", &v) },
+		"firewall": func(n *yaml.Node) error { return b.Firewall.decode(n) },
+		"services": func(n *yaml.Node) error { return b.Services.decode(n) },
+		"sip":      func(n *yaml.Node) error { return boolean(n, "sip", &b.SIP) },
+		"linux":    func(n *yaml.Node) error { return b.Linux.decode(n) },
+		"exposure": func(n *yaml.Node) error {
+			b.Exposure = &Exposure{}
+			return b.Exposure.decode(n)
+		},
 		"exemptions": func(n *yaml.Node) error { return b.decodeExemptions(n) },
 	})
 	if err != nil {
