@@ -103,8 +103,8 @@ func TestExposureLinuxExpect(t *testing.T) {
 	}
 	for _, line := range []string{
 		"7 listeners: 5 expected, 1 too wide, 1 unexpected\n",
-		"too wide tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (" + expect + ":2 allows loopback only)\n",
-		"unexpected tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; if it is meant to listen, add to " + expect + ": - {process: NAME, port: 9999, proto: tcp, scope: any}\n",
+		"too wide tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (" + expect + ":2 allows loopback only); or keep other hosts out: leave tcp port 5432 out of the baseline's linux.firewall.allowed and run `firewarden fix`, whose table drops what the list does not allow\n",
+		"unexpected tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; or keep other hosts out: leave tcp port 9999 out of the baseline's linux.firewall.allowed and run `firewarden fix`, whose table drops what the list does not allow; if it is meant to listen, add to " + expect + ": - {process: NAME, port: 9999, proto: tcp, scope: any}\n",
 	} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("firewarden exposure --expect stdout lacks %q:\n%s", line, r.stdout)
@@ -159,7 +159,7 @@ func TestExposureBadExpect(t *testing.T) {
 	root := exposureLinux(t)
 	for _, tt := range []struct{ name, in, stderr string }{
 		{"scope", "- {process: sshd, scope: any}\n- {port: 5432, scope: everywhere}\n", ":2: scope should be loopback, lan or any, not \"everywhere\"\n"},
-		{"key", "- {process: sshd, bind: 0.0.0.0, scope: any}\n", ":1: unknown key \"bind\" under a listener; the keys are port, process, proto, scope\n"},
+		{"key", "- {process: sshd, bind: 0.0.0.0, scope: any}\n", ":1: unknown key \"bind\" under a listener; the keys are container, port, process, proto, scope\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			expect := writeExpect(t, tt.in)
@@ -186,7 +186,7 @@ func TestExposureMac(t *testing.T) {
 	}
 	lsof := filepath.Join(root, "usr/sbin/lsof")
 	os.MkdirAll(filepath.Dir(lsof), 0o755)
-	if err := os.WriteFile(lsof, []byte("#!/bin/sh\n[ \"$*\" = '+c 0 -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT' ] || { echo \"lsof: unexpected arguments $*\" >&2; exit 2; }\nexec cat '"+fixture+"'\n"), 0o755); err != nil {
+	if err := os.WriteFile(lsof, []byte("#!/bin/sh\n[ \"$*\" = '+c 0 -nP -iTCP -iUDP -F pcftPnT' ] || { echo \"lsof: unexpected arguments $*\" >&2; exit 2; }\nexec cat '"+fixture+"'\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ps := filepath.Join(root, "bin/ps")
@@ -203,9 +203,9 @@ func TestExposureMac(t *testing.T) {
 		t.Errorf("firewarden exposure on a Mac: stderr %q, want nothing", r.stderr)
 	}
 	for _, line := range []string{
-		"  loopback    1204  postgres            /Applications/Postgres.app/Contents/Versions/16/bin/postgres  expected\n",
+		"  loopback    loopback_only  1204  postgres            /Applications/Postgres.app/Contents/Versions/16/bin/postgres  expected\n",
 		"14 listeners: 3 expected, 1 too wide, 10 unexpected\n",
-		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":3 allows loopback only)\n",
+		"too wide tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 (" + expect + ":3 allows loopback only); or keep other hosts out with the pf rule `block in quick on ! lo0 proto tcp from any to any port 6379`\n",
 	} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("firewarden exposure on a Mac: stdout lacks %q:\n%s", line, r.stdout)

@@ -140,11 +140,15 @@ func commandTable() []*cmdSpec {
 				"multicast, all (0.0.0.0 or ::, every interface) or public (one specific public address). On Linux it " +
 				"reads /proc/net and the descriptors in /proc under the root; on macOS it runs lsof. With --expect, each " +
 				"listener is expected, too_wide (an entry names it but allows a narrower scope) or unexpected (no entry " +
-				"names it), and what to change is printed. Run it as root to see every process. Exit 0 when nothing is " +
-				"too wide or unexpected, 1 when something is, 2 when the sockets or the file cannot be read.",
+				"names it), and what to change is printed. It also lists the ports Docker and Podman publish (docker ps, " +
+				"podman ps; a runtime that is not installed is skipped) and, with --compose, those a compose file declares; " +
+				"an expectation names them with container: NAME (the container's or compose service's name). Run it as root " +
+				"to see every process. Exit 0 when nothing is too wide or unexpected, 1 when something is (or, with --expect, " +
+				"a compose entry depends on variables), 2 when the sockets or a file cannot be read.",
 			examples: []string{
 				"sudo firewarden exposure",
 				"sudo firewarden exposure --expect examples/exposure.yaml",
+				"sudo firewarden exposure --expect examples/exposure.yaml --compose /srv/chat/compose.yaml",
 				"firewarden --json exposure",
 			},
 			run: runExposure,

@@ -23,8 +23,12 @@ type Expectation struct {
 	// Line is the entry's line in the file.
 	Line int `json:"line"`
 	// Process is the process name ("" matches any); it is compared with the name the system
-	// reports and with the base name of the executable's path.
+	// reports and with the base name of the executable's path, and for a container's published
+	// port with the container's (or compose service's) name, never with its proxy's.
 	Process string `json:"process,omitempty"`
+	// Container is a container's or compose service's name ("" matches any); it matches only
+	// published container ports.
+	Container string `json:"container,omitempty"`
 	// Port is the port (0 matches any).
 	Port uint16 `json:"port,omitempty"`
 	// Proto is "tcp" or "udp" ("" matches both).
@@ -47,14 +51,15 @@ func (e *ExpectError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// ParseExpect reads an expectation file: a YAML list of mappings with the keys process, port,
-// proto and scope, for example
+// ParseExpect reads an expectation file: a YAML list of mappings with the keys process (or
+// container), port, proto and scope, for example
 //
 //   - {process: postgres, port: 5432, scope: loopback}
 //   - {process: node, port: 3030, scope: any}
 //   - {port: 53, proto: udp, scope: lan}
+//   - {container: mattermost, port: 8065, scope: loopback}
 //
-// Each entry needs a process or a port, and a scope (loopback, lan or any). Unknown keys, wrong
+// Each entry needs a process, a container or a port, and a scope (loopback, lan or any). Unknown keys, wrong
 // values and repeated keys are errors naming file:line. An empty file is an empty list.
 func ParseExpect(data []byte, file string) ([]Expectation, error) {
 	errf := func(n *yaml.Node, format string, args ...any) error {
@@ -131,7 +136,20 @@ func ExpectFromNode(root *yaml.Node, file string) ([]Expectation, error) {
 					if v.Kind != yaml.ScalarNode || yamlnode.IsNull(v) || strings.TrimSpace(v.Value) == "" {
 						return errf(v, "process should be a process name, not %s", yamlnode.KindName(v))
 					}
+					if e.Container != "" {
+						return errf(v, "a listener is a process or a container, not both; keep one")
+					}
 					e.Process = v.Value
+					return nil
+				},
+				"container": func(v *yaml.Node) error {
+					if v.Kind != yaml.ScalarNode || yamlnode.IsNull(v) || strings.TrimSpace(v.Value) == "" {
+						return errf(v, "container should be a container's or compose service's name, not %s", yamlnode.KindName(v))
+					}
+					if e.Process != "" {
+						return errf(v, "a listener is a process or a container, not both; keep one")
+					}
+					e.Container = v.Value
 					return nil
 				},
 				"port": func(v *yaml.Node) error {
@@ -165,8 +183,8 @@ func ExpectFromNode(root *yaml.Node, file string) ([]Expectation, error) {
 		if yamlnode.IsNull(item) {
 			return nil, errf(item, "an empty entry; give a listener: {process: NAME, port: N, scope: loopback|lan|any}")
 		}
-		if e.Process == "" && e.Port == 0 {
-			return nil, errf(item, "a listener needs a process, a port or both")
+		if e.Process == "" && e.Container == "" && e.Port == 0 {
+			return nil, errf(item, "a listener needs a process or a container, a port, or both")
 		}
 		if !scopeSet {
 			return nil, errf(item, "a listener needs a scope: the widest it may listen on, loopback, lan or any")
@@ -189,6 +207,9 @@ func (e Expectation) String() string {
 	if e.Process != "" {
 		parts = append(parts, "process: "+e.Process)
 	}
+	if e.Container != "" {
+		parts = append(parts, "container: "+e.Container)
+	}
 	if e.Port != 0 {
 		parts = append(parts, "port: "+strconv.Itoa(int(e.Port)))
 	}
@@ -208,6 +229,9 @@ func (e Expectation) matches(l Listener) bool {
 	}
 	if e.Proto != "" && e.Proto != l.Proto {
 		return false
+	}
+	if l.Container != nil || e.Container != "" {
+		return e.matchesContainer(l)
 	}
 	if e.Process == "" {
 		return true
@@ -248,8 +272,15 @@ type Judgement struct {
 
 // Judge gives every listener its verdict. A listener is expected when some expectation names it
 // and allows its reach; too wide when expectations name it but all allow less (the widest is
-// reported); unexpected otherwise. file names the expectation file in fixes.
+// reported); unexpected otherwise. file names the expectation file in fixes, whose firewall
+// advice names no particular firewall (JudgeOn names the platform's).
 func Judge(ls []Listener, exps []Expectation, file string) []Judgement {
+	return JudgeOn(AnyPlatform, ls, exps, file)
+}
+
+// JudgeOn is Judge with fixes that, after the bind address to change, name the firewall rule of
+// platform p that would keep other hosts out.
+func JudgeOn(p Platform, ls []Listener, exps []Expectation, file string) []Judgement {
 	out := make([]Judgement, 0, len(ls))
 	for _, l := range ls {
 		j := Judgement{Listener: l, Verdict: Unexpected}
@@ -271,10 +302,11 @@ func Judge(ls []Listener, exps []Expectation, file string) []Judgement {
 		switch {
 		case widest != nil:
 			j.Verdict, j.Allowed, j.ExpectLine = TooWide, widest.Scope.String(), widest.Line
-			j.Fix = tooWideFix(l, widest.Scope, file, widest.Line)
+			j.Fix = tooWideFix(p, l, widest.Scope, file, widest.Line)
 		case j.Verdict == Unexpected:
-			j.Fix = unexpectedFix(l, file)
+			j.Fix = unexpectedFix(p, l, file)
 		}
+		containerFix(&j, file)
 		out = append(out, j)
 	}
 	return out
@@ -297,22 +329,24 @@ func loopbackFor(l Listener) string {
 	return fmt.Sprintf("[::1]:%d", l.Addr.Port())
 }
 
-func tooWideFix(l Listener, allowed Reach, file string, line int) string {
+// tooWideFix says first which address to bind to, then the firewall rule of platform p that
+// would do the same from outside.
+func tooWideFix(p Platform, l Listener, allowed Reach, file string, line int) string {
 	switch allowed {
 	case ReachLoopback:
-		return fmt.Sprintf("bind %s to %s instead of %s (%s:%d allows loopback only)", who(l), loopbackFor(l), l.Addr, file, line)
+		return fmt.Sprintf("bind %s to %s instead of %s (%s:%d allows loopback only)%s", who(l), loopbackFor(l), l.Addr, file, line, keepOutFix(p, l))
 	default:
-		return fmt.Sprintf("bind %s to this host's LAN address instead of %s, or block %s port %d from outside the LAN in the firewall (%s:%d allows lan only)",
-			who(l), l.Addr, l.Proto, l.Addr.Port(), file, line)
+		return fmt.Sprintf("bind %s to this host's LAN address instead of %s, or %s (%s:%d allows lan only)",
+			who(l), l.Addr, lanOnlyFix(p, l), file, line)
 	}
 }
 
-func unexpectedFix(l Listener, file string) string {
+func unexpectedFix(p Platform, l Listener, file string) string {
 	name := l.Process
 	if name == "" {
 		name = "NAME"
 	}
-	stop := fmt.Sprintf("stop %s or bind it to %s", who(l), loopbackFor(l))
+	stop := fmt.Sprintf("stop %s or bind it to %s%s", who(l), loopbackFor(l), keepOutFix(p, l))
 	if l.Scope.Reach() == ReachLoopback {
 		stop = "stop " + who(l)
 	}

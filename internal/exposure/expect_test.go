@@ -26,13 +26,21 @@ var expectTests = []struct {
 		},
 	},
 	{name: "not a list", in: "postgres: 5432\n", err: `x.yaml:1: the file should be a list of listeners (- {process: NAME, port: N, scope: loopback|lan|any}), not a mapping`},
-	{name: "unknown key", in: "- {process: a, scope: any}\n- {proces: a, scope: any}\n", err: `x.yaml:2: unknown key "proces" under a listener; the keys are port, process, proto, scope`},
+	{name: "unknown key", in: "- {process: a, scope: any}\n- {proces: a, scope: any}\n", err: `x.yaml:2: unknown key "proces" under a listener; the keys are container, port, process, proto, scope`},
 	{name: "bad port", in: "- {port: 70000, scope: any}\n", err: `x.yaml:1: port should be a number from 1 to 65535, not "70000"`},
 	{name: "port zero", in: "- {port: 0, scope: any}\n", err: `x.yaml:1: port should be a number from 1 to 65535, not "0"`},
 	{name: "bad scope", in: "- {port: 22,\n   scope: public}\n", err: `x.yaml:2: scope should be loopback, lan or any, not "public"`},
 	{name: "bad proto", in: "- {port: 22, proto: sctp, scope: any}\n", err: `x.yaml:1: proto should be tcp or udp, not "sctp"`},
 	{name: "no scope", in: "- {port: 22}\n", err: `x.yaml:1: a listener needs a scope: the widest it may listen on, loopback, lan or any`},
-	{name: "scope only", in: "- {scope: any}\n", err: `x.yaml:1: a listener needs a process, a port or both`},
+	{name: "scope only", in: "- {scope: any}\n", err: `x.yaml:1: a listener needs a process or a container, a port, or both`},
+	{
+		name: "container",
+		in:   "- {container: mattermost, port: 8065, scope: loopback}\n- {container: db, scope: loopback}\n",
+		want: []Expectation{{Line: 1, Container: "mattermost", Port: 8065, Scope: ReachLoopback}, {Line: 2, Container: "db", Scope: ReachLoopback}},
+	},
+	{name: "process and container", in: "- {process: a, container: a, scope: any}\n", err: `x.yaml:1: a listener is a process or a container, not both; keep one`},
+	{name: "container and process", in: "- {container: a,\n   process: a, scope: any}\n", err: `x.yaml:2: a listener is a process or a container, not both; keep one`},
+	{name: "empty container", in: "- {container: \"\", scope: any}\n", err: `x.yaml:1: container should be a container's or compose service's name, not ""`},
 	{name: "twice", in: "- {port: 22, port: 23, scope: any}\n", err: `x.yaml:1: "port" is given twice; keep one`},
 	{name: "entry not a mapping", in: "- postgres\n", err: `x.yaml:1: a listener should be a mapping of keys, not "postgres"`},
 	{name: "empty entry", in: "- {port: 1, scope: any}\n-\n", err: `x.yaml:2: an empty entry; give a listener: {process: NAME, port: N, scope: loopback|lan|any}`},
@@ -70,7 +78,7 @@ func FuzzParseExpect(f *testing.F) {
 			return
 		}
 		for _, e := range exps {
-			if (e.Process == "" && e.Port == 0) || e.Scope < ReachLoopback || e.Scope > ReachAny {
+			if (e.Process == "" && e.Container == "" && e.Port == 0) || (e.Process != "" && e.Container != "") || e.Scope < ReachLoopback || e.Scope > ReachAny {
 				t.Errorf("ParseExpect(%q) gave %+v", in, e)
 			}
 		}

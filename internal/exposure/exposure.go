@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strconv"
 )
 
 // Listener is one listening socket.
@@ -51,15 +52,29 @@ type Container struct {
 	TargetPort uint16 `json:"target_port,omitempty"`
 	// Where is the source of the entry: "docker ps", "podman ps" or FILE:LINE of a compose file.
 	Where string `json:"where,omitempty"`
+	// Service is the compose service the container runs (a compose file's service, or the
+	// com.docker.compose.service label of a running container), when there is one.
+	Service string `json:"service,omitempty"`
+	// ComposeFile is the compose file a running container was started from (its
+	// com.docker.compose.project.config_files label), or FILE:LINE of the entry of a compose
+	// file given with --compose that declares the port, when known.
+	ComposeFile string `json:"compose_file,omitempty"`
+	// Ports is a compose file's ports entry as written ("8065:8065", "[::1]:53:53/udp"), for
+	// the fix that rewrites it ("" for a long-syntax entry).
+	Ports string `json:"ports,omitempty"`
 }
 
 // Reachability is the firewall's verdict for an inbound connection to a listener.
 type Reachability struct {
-	// Verdict is "allowed", "blocked" or "unknown".
+	// Verdict is "allowed", "blocked" or "unknown", or "loopback_only" for a listener bound to
+	// loopback (no other host can connect whatever the firewall says); see FirewallAllowed.
 	Verdict string `json:"verdict"`
 	// Why names the setting that decides (for example "the Application Firewall is off",
 	// "block all incoming connections is on", "/usr/sbin/sshd is allowed").
 	Why string `json:"why"`
+	// Caveats name what the verdict does not take into account and that may still change it
+	// (pf enabled beside the Application Firewall, a profile's applications).
+	Caveats []string `json:"caveats,omitempty"`
 }
 
 // Report is the result of a listing: the listeners and what the reader could not read or did
@@ -78,6 +93,15 @@ func sortListeners(ls []Listener) {
 			cmp.Compare(a.Addr.Port(), b.Addr.Port()),
 			a.Addr.Addr().Compare(b.Addr.Addr()),
 			cmp.Compare(a.PID, b.PID),
+			cmp.Compare(containerKey(a), containerKey(b)),
 		)
 	})
+}
+
+// containerKey orders listeners that differ only by their container.
+func containerKey(l Listener) string {
+	if l.Container == nil {
+		return ""
+	}
+	return l.Container.Runtime + "\x00" + l.Container.Name + "\x00" + strconv.Itoa(int(l.Container.TargetPort))
 }

@@ -16,30 +16,47 @@ import (
 // LsofPath is lsof on macOS.
 const LsofPath = "/usr/sbin/lsof"
 
-// LsofArgs are the arguments ReadMac runs lsof with: no name or port lookups (-nP), TCP sockets in
-// LISTEN and every UDP socket, in field output (-F) with the fields the parser reads: p (pid),
-// c (command), f (descriptor), t (IPv4/IPv6), P (protocol), n (name: address:port) and T (TCP
-// state, as ST=LISTEN). +c 0 asks for the whole command name: lsof cuts it at 9 characters
-// otherwise, and expectations name processes.
-var LsofArgs = []string{"+c", "0", "-nP", "-iTCP", "-sTCP:LISTEN", "-iUDP", "-F", "pcftPnT"}
+// LsofArgs are the arguments ReadMac runs lsof with: no name or port lookups (-nP), every TCP and
+// UDP socket, in field output (-F) with the fields the parser reads: p (pid), c (command),
+// f (descriptor), t (IPv4/IPv6), P (protocol), n (name: address:port) and T (TCP state, as
+// ST=LISTEN). +c 0 asks for the whole command name: lsof cuts it at 9 characters otherwise, and
+// expectations name processes.
+//
+// There is no -sTCP:LISTEN: a state inclusion list keeps only the network files whose state is
+// in it (lsof(8), -s), and UDP sockets have no state, so `-iTCP -sTCP:LISTEN -iUDP` lists no UDP
+// socket at all and exits 1 because the UDP selection found nothing (captured with lsof 4.95.0,
+// testdata/lsof/NOTES.md). The parser keeps the TCP sockets in LISTEN instead.
+var LsofArgs = []string{"+c", "0", "-nP", "-iTCP", "-iUDP", "-F", "pcftPnT"}
 
 // maxLsofLines bounds the lines of lsof output read (the Runner already caps its bytes).
 const maxLsofLines = 1 << 20
 
-// ReadMac lists the listening sockets of a Mac by running lsof through r. lsof exits 1 when it
-// finds no socket at all; that is an empty list, not an error.
+// ReadMac lists the listening sockets of a Mac by running lsof through r. lsof exits 1 when one of
+// its selections found nothing ("Lsof returns a one (1) if any error was detected, including the
+// failure to locate … Internet addresses or files … it was asked to list", lsof(8)): no UDP
+// socket, say, or no socket at all. Its output is read then all the same, and what it said on
+// stderr becomes a warning.
 func ReadMac(ctx context.Context, r host.Runner) (Report, error) {
 	res, err := r.Run(ctx, host.Cmd{Path: LsofPath, Args: LsofArgs})
 	var ee *host.ExitError
-	if errors.As(err, &ee) && ee.Code == 1 && len(bytes.TrimSpace(res.Stdout)) == 0 {
+	exit1 := errors.As(err, &ee) && ee.Code == 1
+	if exit1 && len(bytes.TrimSpace(res.Stdout)) == 0 && len(bytes.TrimSpace(res.Stderr)) == 0 {
 		return Report{Listeners: []Listener{}}, nil
 	}
-	if err != nil {
+	if err != nil && !exit1 {
 		return Report{}, fmt.Errorf("list listening sockets: %w", err)
 	}
 	rep, err := ParseLsof(res.Stdout)
 	if err != nil {
 		return Report{}, err
+	}
+	if exit1 {
+		if msg := strings.TrimSpace(string(res.Stderr)); msg != "" {
+			if first, _, cut := strings.Cut(msg, "\n"); cut {
+				msg = first + " …"
+			}
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s exited with status 1: %s; some listeners may be missing", LsofPath, msg))
+		}
 	}
 	if res.Truncated {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s output was cut at the output cap; some listeners may be missing", LsofPath))

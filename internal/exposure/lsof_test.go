@@ -97,8 +97,10 @@ func FuzzParseLsof(f *testing.F) {
 	for _, tt := range lsofTests {
 		f.Add([]byte(tt.in))
 	}
-	if b, err := os.ReadFile("testdata/lsof/sonoma-services.txt"); err == nil {
-		f.Add(b)
+	for _, file := range []string{"sonoma-services.txt", "debian12-lsof4.95-netns.txt"} {
+		if b, err := os.ReadFile("testdata/lsof/" + file); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rep, err := ParseLsof(in)
@@ -115,9 +117,10 @@ func FuzzParseLsof(f *testing.F) {
 
 // fakeRunner answers every run with out and err.
 type fakeRunner struct {
-	out  []byte
-	err  error
-	argv []string
+	out    []byte
+	stderr []byte
+	err    error
+	argv   []string
 	// ps's answer, and its argv
 	psOut []byte
 	psErr error
@@ -130,7 +133,7 @@ func (r *fakeRunner) Run(_ context.Context, c host.Cmd) (host.Result, error) {
 		return host.Result{Argv: c.Argv(), Stdout: r.psOut}, r.psErr
 	}
 	r.argv = c.Argv()
-	return host.Result{Argv: c.Argv(), Stdout: r.out}, r.err
+	return host.Result{Argv: c.Argv(), Stdout: r.out, Stderr: r.stderr}, r.err
 }
 
 func TestReadMac(t *testing.T) {
@@ -143,7 +146,7 @@ func TestReadMac(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadMac() error %v", err)
 	}
-	if got, want := strings.Join(r.argv, " "), "/usr/sbin/lsof +c 0 -nP -iTCP -sTCP:LISTEN -iUDP -F pcftPnT"; got != want {
+	if got, want := strings.Join(r.argv, " "), "/usr/sbin/lsof +c 0 -nP -iTCP -iUDP -F pcftPnT"; got != want {
 		t.Errorf("ReadMac() ran %q, want %q", got, want)
 	}
 	got := rows(rep.Listeners)
@@ -229,4 +232,65 @@ func FuzzParsePsPaths(f *testing.F) {
 			}
 		}
 	})
+}
+
+// lsof exits 1 when one selection found nothing (no UDP socket, say) or it met an error: what it
+// printed is read all the same, and what it said on stderr is a warning.
+func TestReadMacExit1(t *testing.T) {
+	out := []byte("p1204\ncpostgres\nf7\ntIPv4\nPTCP\nn127.0.0.1:5432\nTST=LISTEN\n")
+	for _, tt := range []struct {
+		name     string
+		stderr   string
+		warnings []string
+	}{
+		{"quiet", "", nil},
+		{"said why", "lsof: WARNING: can't stat() nfs file system /Volumes/x\n      Output information may be incomplete.\n",
+			[]string{"/usr/sbin/lsof exited with status 1: lsof: WARNING: can't stat() nfs file system /Volumes/x …; some listeners may be missing"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &fakeRunner{out: out, stderr: []byte(tt.stderr), err: &host.ExitError{Argv: []string{LsofPath}, Code: 1, Stderr: tt.stderr}}
+			rep, err := ReadMac(context.Background(), r)
+			if err != nil {
+				t.Fatalf("ReadMac(lsof exit 1 with output) error %v, want none", err)
+			}
+			if diff := cmp.Diff([]lsofRow{{"tcp", "127.0.0.1:5432", ScopeLoopback, 1204, "postgres"}}, rows(rep.Listeners)); diff != "" {
+				t.Errorf("ReadMac(lsof exit 1 with output) (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.warnings, rep.Warnings); diff != "" {
+				t.Errorf("ReadMac(lsof exit 1 with output) warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A real capture of lsof 4.95.0's field output (Debian 12, in a network namespace holding one
+// process's sockets; see testdata/lsof/NOTES.md): TCP in LISTEN and bound UDP are listeners; the
+// established TCP pair, the connected UDP socket and the TQR/TQS fields are not.
+func TestParseLsofCaptured(t *testing.T) {
+	data, err := os.ReadFile("testdata/lsof/debian12-lsof4.95-netns.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ParseLsof(data)
+	if err != nil {
+		t.Fatalf("ParseLsof(capture) error %v", err)
+	}
+	want := []lsofRow{
+		{"tcp", "127.0.0.1:5432", ScopeLoopback, 0, "python3"},
+		{"tcp", "[::1]:6379", ScopeLoopback, 0, "python3"},
+		{"tcp", "0.0.0.0:8080", ScopeAll, 0, "python3"},
+		{"tcp", "[::]:8443", ScopeAll, 0, "python3"},
+		{"udp", "0.0.0.0:5353", ScopeAll, 0, "python3"},
+		{"udp", "[::]:5353", ScopeAll, 0, "python3"},
+	}
+	got := rows(rep.Listeners)
+	for i := range got {
+		got[i].PID = 0 // the capture's pid is whatever the kernel gave
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseLsof(capture) (-want +got):\n%s", diff)
+	}
+	if len(rep.Warnings) > 0 {
+		t.Errorf("ParseLsof(capture) warnings %q, want none", rep.Warnings)
+	}
 }

@@ -72,7 +72,7 @@ func TestParseExposureErrors(t *testing.T) {
 		{"no scope", "exposure:\n  expect:\n    - {process: sshd}\n", "line 3: exposure.expect: a listener needs a scope: the widest it may listen on, loopback, lan or any"},
 		{"bad port", "exposure:\n  expect:\n    -\n      process: sshd\n      port: 70000\n      scope: any\n",
 			`line 5: exposure.expect: port should be a number from 1 to 65535, not "70000"`},
-		{"unknown key", "exposure:\n  expect:\n    - {process: sshd, addr: 0.0.0.0, scope: any}\n", `line 3: exposure.expect: unknown key "addr" under a listener; the keys are port, process, proto, scope`},
+		{"unknown key", "exposure:\n  expect:\n    - {process: sshd, addr: 0.0.0.0, scope: any}\n", `line 3: exposure.expect: unknown key "addr" under a listener; the keys are container, port, process, proto, scope`},
 		{"twice", "exposure:\n  expect: []\nexposure:\n  expect: []\n", `line 3: key "exposure" appears twice in the baseline`},
 	}
 	for _, tt := range tests {
