@@ -240,8 +240,8 @@ func TestExposureContainersMac(t *testing.T) {
 	}
 	table := fieldsOf(r.stdout)
 	for _, line := range []string{
-		"tcp 0.0.0.0 8065 all 2210 com.docker.backend /Applications/Docker.app/Contents/MacOS/com.docker.backend docker:mattermost too_wide",
-		"tcp :: 8065 all 2210 com.docker.backend /Applications/Docker.app/Contents/MacOS/com.docker.backend docker:mattermost too_wide",
+		"tcp 0.0.0.0 8065 all allowed 2210 com.docker.backend /Applications/Docker.app/Contents/MacOS/com.docker.backend docker:mattermost too_wide",
+		"tcp :: 8065 all allowed 2210 com.docker.backend /Applications/Docker.app/Contents/MacOS/com.docker.backend docker:mattermost too_wide",
 		"3 listeners: 1 expected, 2 too wide, 0 unexpected",
 		"too wide tcp/0.0.0.0:8065: publish mattermost's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065 (" + expect + ":2 allows loopback only)",
 	} {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -107,7 +108,15 @@ func TestExposureLinuxFirewall(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("firewarden --json exposure verdicts of this test's sockets (-want +got):\n%s\nstderr: %s", diff, stderr.String())
 	}
-	if len(out.Warnings) > 0 {
-		t.Errorf("warnings %q, want none", out.Warnings)
+	// A container runtime's CLI installed without its daemon (as on some build machines) warns
+	// that its published ports are not listed; that is the machine's, not the firewall's.
+	var warnings []string
+	for _, w := range out.Warnings {
+		if !strings.Contains(w, " ps --format json ") {
+			warnings = append(warnings, w)
+		}
+	}
+	if len(warnings) > 0 {
+		t.Errorf("warnings %q, want none", warnings)
 	}
 }

@@ -14,36 +14,38 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
-	"go.yaml.in/yaml/v4"
-
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/exposure/scan"
 	"github.com/firewarden/firewarden/internal/version"
-	"github.com/firewarden/firewarden/internal/yamlnode"
 )
 
 // defaultScanPorts is what scan scans without --ports: the well-known ports. nmap's default
 // (its 1000 most frequent ports) comes from its own frequency file, which we do not have.
 const defaultScanPorts = "1-1024"
 
-// maxExpectFile bounds the --expect file read.
-const maxExpectFile = 1 << 20
-
 func scanSpec() *cmdSpec {
 	return &cmdSpec{
 		name: "scan", args: "HOST", summary: "TCP connect scan of a host: open, closed and filtered ports",
-		desc: "Connects to each port of HOST (an IPv4 or IPv6 address, or a name resolved once: the first IPv4 " +
-			"address, else the first IPv6 one) and reports it open (the connection completed), closed (the host " +
+		desc: "Connects to each port of HOST (an IPv4 or IPv6 address, a link-local one with its interface as " +
+			"fe80::1%eth0, or a name resolved once: its first IPv4 address, else its first IPv6 one; -4 or -6 chooses the " +
+			"family, and the addresses not scanned are listed) and reports it open (the connection completed), closed (the host " +
 			"answered with a reset) or filtered (no answer, or an ICMP unreachable). It needs neither raw sockets nor " +
 			"root. The per-port timeout follows the round trip measured from the first answers (eight round trips, at " +
 			"least --min-timeout, at most --timeout), so a host that drops everything does not cost the full timeout per " +
-			"port; a port with no answer is tried once more (--retries). The table lists open and closed ports and " +
+			"port; a port with no answer is tried once more (--retries). First it connects to a few likely ports at once " +
+			"(80, 443, 22, the first ports of --ports and the first of --expect): the first answer, open or closed, times the " +
+			"round trip; when none answers within --timeout the host seems down or drops everything, and scan stops with " +
+			"exit 2 as nmap does (--no-ping scans it anyway). The table lists open and closed ports and " +
 			"counts the filtered ones; --json lists every port that answered and counts those that did not; --xml FILE " +
-			"writes nmap's XML format. --expect FILE " +
-			"(a YAML list of the ports that should be open) compares: exit 1 on any difference. Exit 2 on bad input.",
+			"writes nmap's XML format. --expect FILE compares: exit 1 on any difference. Its YAML list holds ports, ranges " +
+			"or service names that should be open (- 22), or listeners in exposure's format (- {process: postgres, port: 5432, " +
+			"scope: loopback}), so one file serves both commands: a port of scope any should be open; lan, open when the scan " +
+			"comes from the target's LAN (both addresses private, link-local or 100.64/10) and closed otherwise; loopback, " +
+			"closed unless HOST is a loopback address. Entries without a port, and UDP ones, are skipped with a note. The " +
+			"ports the file names are scanned too. Exit 2 on bad input.",
 		examples: []string{
 			"firewarden scan 192.0.2.10",
 			"firewarden scan --ports - --rate 2000 server.example.org",
@@ -63,8 +65,11 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	rate := fs.Float64("rate", 0, "start at most `N` connections per second (0: no limit)")
 	conc := fs.Int("concurrency", scan.DefaultConcurrency, "at most `N` connections in flight")
 	retries := fs.Int("retries", 1, "try a port that gave no answer `N` more times")
-	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open; exit 1 on any difference")
+	expect := fs.String("expect", "", "a YAML `FILE` listing the ports that should be open, or exposure's listeners file; exit 1 on any difference")
 	xmlOut := fs.String("xml", "", "also write the result in nmap's XML format to `FILE`")
+	v4 := fs.Bool("4", false, "scan the IPv4 address of a HOST name (the default when it has one)")
+	v6 := fs.Bool("6", false, "scan the IPv6 address of a HOST name")
+	noPing := fs.Bool("no-ping", false, "scan even a host that answers none of the first few ports tried (nmap's -Pn); each try then waits up to --timeout")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -88,29 +93,71 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	case *retries < 0 || *retries > 10:
 		return usagef("--retries %d: give 0 to 10", *retries)
 	}
-	var want []uint16
+	var exp *scanExpect
 	if *expect != "" {
-		if want, err = readExpectPorts(*expect); err != nil {
+		if exp, err = readScanExpect(*expect); err != nil {
 			return err
 		}
-		for _, p := range want {
-			if _, ok := slices.BinarySearch(ports, p); !ok {
-				return usagef("%s: port %d should be open but --ports does not include it", *expect, p)
-			}
+		for _, n := range exp.notes {
+			fmt.Fprintln(a.Err, n)
 		}
 	}
 	host := pos[0]
-	addr, others, err := resolveScanHost(ctx, host)
+	family := 0
+	switch {
+	case *v4 && *v6:
+		return usagef("-4 and -6 exclude each other: give one, or neither")
+	case *v4:
+		family = 4
+	case *v6:
+		family = 6
+	}
+	addr, others, err := resolveScanHost(ctx, host, family, net.DefaultResolver.LookupNetIP)
 	if err != nil {
 		return err
 	}
+	// What the file expects depends, for listener entries, on where the scan comes from.
+	var rules []portRule
+	var from netip.Addr
+	reach := exposure.ReachAny
+	if exp != nil {
+		if exp.hasListeners() {
+			if from, err = sourceAddr(ctx, addr); err != nil {
+				return fmt.Errorf("no route to %s: %v", addr, err)
+			}
+			reach = scanReach(from, addr)
+		}
+		rules = exp.rules(reach)
+		// The ports the file names are scanned too, so that one file serves any --ports.
+		var extra []uint16
+		for _, r := range rules {
+			if _, ok := slices.BinarySearch(ports, r.Port); !ok {
+				extra = append(extra, r.Port)
+			}
+		}
+		if len(extra) > 0 {
+			if !a.g.json {
+				fmt.Fprintf(a.Err, "also scanning %s, named in %s\n", scan.FormatPorts(extra), *expect)
+			}
+			ports = slices.Concat(ports, extra)
+			slices.Sort(ports)
+			*spec += "," + scan.FormatPorts(extra)
+		}
+	}
 
 	o := scan.Options{Timeout: *timeout, MinTimeout: *minTimeout, Rate: *rate, Concurrency: *conc, Retries: *retries}
-	if isTerminal(a.Err) {
-		o.Progress = scanProgress(a.Err)
+	if !*noPing {
+		o.Ping = scan.PingPorts(ports, rulePorts(rules, true))
+	}
+	if isTTY(a.Err) {
+		o.Progress = scanProgress(a.Err, time.Now)
 	}
 	if !a.g.json {
 		fmt.Fprintf(a.Err, "scanning %s (%s), %s\n", host, addr, nPorts(len(ports)))
+		if len(others) > 0 {
+			fmt.Fprintf(a.Err, "%s has other addresses, not scanned: %s (-4 or -6 chooses the family; give an address to scan that one)\n",
+				host, joinAddrs(others))
+		}
 	}
 	rep, err := scan.Scan(ctx, addr, ports, o)
 	if o.Progress != nil {
@@ -121,11 +168,20 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		if errors.As(err, &le) {
 			return fmt.Errorf("scan stopped: %v (lower --concurrency or --rate)", le)
 		}
+		var down *scan.HostDownError
+		if errors.As(err, &down) {
+			// nmap stops too ("Host seems down"); scanning on would cost the cap on every
+			// slot-full of tries and find every port filtered.
+			return fmt.Errorf("%s (%s): %v; if it is up, scan it anyway with --no-ping", host, addr, down)
+		}
 		return err
 	}
 	var diff *expectDiff
-	if want != nil {
-		diff = compareExpect(want, rep.Ports(scan.Open))
+	if exp != nil {
+		diff = compareExpect(rules, rep.Ports(scan.Open))
+		if exp.hasListeners() {
+			diff.From, diff.Reach = &from, reach.String()
+		}
 	}
 	if *xmlOut != "" {
 		if err := writeNmapXML(*xmlOut, host, *spec, args, rep); err != nil {
@@ -136,7 +192,7 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	if a.g.json {
 		err = writeScanJSON(out, host, others, *spec, rep, diff)
 	} else {
-		writeScanTable(out, host, rep, diff)
+		writeScanTable(out, host, *expect, rep, diff)
 	}
 	if err != nil {
 		return err
@@ -150,142 +206,16 @@ func runScan(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// resolveScanHost turns HOST into the one address scanned: an address as given, or a name's
-// first IPv4 address (else its first IPv6 one, as nmap without -6), resolved once. others are
-// the name's other addresses, reported so the user knows what was not scanned.
-func resolveScanHost(ctx context.Context, host string) (netip.Addr, []netip.Addr, error) {
-	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if a, err := netip.ParseAddr(h); err == nil {
-		if a.Zone() != "" && !a.IsLinkLocalUnicast() {
-			return netip.Addr{}, nil, usagef("%s: a zone is only meaningful on a link-local address", host)
-		}
-		return a.Unmap(), nil, nil
-	}
-	if h == "" || strings.ContainsAny(h, " /") {
-		return netip.Addr{}, nil, usagef("%q is not a host name or an address", host)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
-	if err != nil || len(addrs) == 0 {
-		return netip.Addr{}, nil, usagef("cannot resolve %s: %v", host, err)
-	}
-	for i := range addrs {
-		addrs[i] = addrs[i].Unmap()
-	}
-	pick := slices.IndexFunc(addrs, netip.Addr.Is4)
-	if pick < 0 {
-		pick = 0
-	}
-	chosen := addrs[pick]
-	return chosen, slices.Delete(slices.Clone(addrs), pick, pick+1), nil
-}
-
-// scanProgress prints the tries done on one rewritten line, at most ten times a second.
-func scanProgress(w io.Writer) func(done, total int) {
-	var mu sync.Mutex
-	var last time.Time
-	return func(done, total int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || done == total {
-			last = now
-			fmt.Fprintf(w, "\r\033[Kscan: %d/%d tries", done, total)
-		}
-	}
-}
-
-// readExpectPorts reads the --expect file: a YAML list whose items are ports, ranges or
-// service names as --ports takes them.
-func readExpectPorts(name string) ([]uint16, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, usagef("open %s: %v", name, errors.Unwrap(err))
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxExpectFile+1))
-	if err != nil {
-		return nil, usagef("read %s: %v", name, err)
-	}
-	if len(b) > maxExpectFile {
-		return nil, usagef("%s: longer than %d bytes; is it a list of ports?", name, maxExpectFile)
-	}
-	return parseExpectPorts(name, b)
-}
-
-// parseExpectPorts reads the text b of the --expect file name.
-func parseExpectPorts(name string, b []byte) ([]uint16, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		if line, msg, ok := yamlnode.SyntaxError(err); ok {
-			return nil, usagef("%s:%d: %s", name, line, msg)
-		}
-		return nil, usagef("%s: %v", name, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, usagef("%s: empty; list the ports that should be open, one `- PORT` a line", name)
-	}
-	seq := yamlnode.Deref(doc.Content[0])
-	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return nil, usagef("%s:%d: a list of ports was expected, got %s", name, doc.Content[0].Line, yamlnode.KindName(doc.Content[0]))
-	}
-	// Each item is parsed on its own (a joined specification could pass ParsePorts' length
-	// cap through aliases) and the ports are merged. An empty list is a real expectation:
-	// nothing should be open.
-	var seen [65536]bool
-	for _, item := range seq.Content {
-		it := yamlnode.Deref(item)
-		if it == nil || it.Kind != yaml.ScalarNode || yamlnode.IsNull(it) {
-			return nil, usagef("%s:%d: a port, a range or a service name was expected", name, item.Line)
-		}
-		if strings.Contains(it.Value, ",") {
-			return nil, usagef("%s:%d: one port or range an item, not %q", name, it.Line, it.Value)
-		}
-		ps, err := scan.ParsePorts(it.Value)
-		if err != nil {
-			return nil, usagef("%s:%d: %v", name, it.Line, err)
-		}
-		for _, p := range ps {
-			seen[p] = true
-		}
-	}
-	ports := []uint16{}
-	for p := 1; p < len(seen); p++ {
-		if seen[p] {
-			ports = append(ports, uint16(p))
-		}
-	}
-	return ports, nil
-}
-
-// expectDiff is how the open ports differ from the expected ones.
-type expectDiff struct {
-	Missing    []uint16 `json:"missing"`    // expected open, found closed or filtered
-	Unexpected []uint16 `json:"unexpected"` // open, not expected
-}
-
-func compareExpect(want, open []uint16) *expectDiff {
-	d := &expectDiff{Missing: []uint16{}, Unexpected: []uint16{}}
-	for _, p := range want {
-		if _, ok := slices.BinarySearch(open, p); !ok {
-			d.Missing = append(d.Missing, p)
-		}
-	}
-	for _, p := range open {
-		if _, ok := slices.BinarySearch(want, p); !ok {
-			d.Unexpected = append(d.Unexpected, p)
-		}
-	}
-	return d
-}
-
-func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff) {
+func writeScanTable(w io.Writer, host, expectFile string, rep *scan.Report, diff *expectDiff) {
 	name := rep.Addr.String()
 	if host != name {
 		name = host + " (" + name + ")"
 	}
 	fmt.Fprintf(w, "%s: %s in %s, round trip %s, timeout %s\n", name, nPorts(len(rep.Results)),
 		rep.End.Sub(rep.Start).Round(time.Millisecond), rep.RTT.Round(10*time.Microsecond), rep.Timeout.Round(time.Millisecond))
+	if a := rep.Ping; a != nil {
+		fmt.Fprintf(w, "host up: port %d answered in %s (%s, %s)\n", a.Port, a.RTT.Round(10*time.Microsecond), a.State, a.Reason)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	listed := 0
 	filtered := map[string]int{}
@@ -318,6 +248,9 @@ func writeScanTable(w io.Writer, host string, rep *scan.Report, diff *expectDiff
 		}
 		if len(diff.Unexpected) > 0 {
 			fmt.Fprintf(w, "open but not expected: %s\n", scan.FormatPorts(diff.Unexpected))
+		}
+		for _, r := range diff.NotAllowed {
+			fmt.Fprintf(w, "  %d: %s\n", r.Port, diff.why(expectFile, r))
 		}
 	}
 }
@@ -358,12 +291,21 @@ type scanJSON struct {
 	RTTMicros  int64         `json:"rtt_us"`
 	TimeoutMS  int64         `json:"timeout_ms"`
 	Tries      int           `json:"tries"`
+	Ping       *pingJSON     `json:"ping,omitempty"` // the ping's first answer; absent with --no-ping
 	Open       int           `json:"open"`
 	Closed     int           `json:"closed"`
 	Filtered   int           `json:"filtered"`
 	NoResponse int           `json:"no_response"` // filtered ports with no answer, not listed
 	Results    []scan.Result `json:"results"`
 	Expect     *expectDiff   `json:"expect,omitempty"`
+}
+
+// pingJSON is the ping's first answer in scan's --json output.
+type pingJSON struct {
+	Port      uint16     `json:"port"`
+	State     scan.State `json:"state"`
+	Reason    string     `json:"reason"`
+	RTTMicros int64      `json:"rtt_us"`
 }
 
 func writeScanJSON(w io.Writer, host string, others []netip.Addr, spec string, rep *scan.Report, diff *expectDiff) error {
@@ -373,6 +315,9 @@ func writeScanJSON(w io.Writer, host string, others []netip.Addr, spec string, r
 		TimeoutMS: rep.Timeout.Milliseconds(), Tries: rep.Tries,
 		Open: rep.Count(scan.Open), Closed: rep.Count(scan.Closed), Filtered: rep.Count(scan.Filtered),
 		Results: []scan.Result{}, Expect: diff,
+	}
+	if a := rep.Ping; a != nil {
+		j.Ping = &pingJSON{Port: a.Port, State: a.State, Reason: a.Reason, RTTMicros: a.RTT.Microseconds()}
 	}
 	for _, r := range rep.Results {
 		if r.Reason == scan.ReasonNoResponse {
@@ -514,6 +459,9 @@ func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error)
 			Address: nmapAddress{Addr: rep.Addr.String(), AddrType: family},
 			Times:   nmapTimes{SRTT: rep.RTT.Microseconds(), RTTVar: 0, To: rep.Timeout.Microseconds()},
 		},
+	}
+	if a := rep.Ping; a != nil {
+		run.Host.Status = nmapStatus{State: "up", Reason: a.Reason}
 	}
 	if host != rep.Addr.String() {
 		run.Host.Hostnames = &nmapHostnames{Hostname: []nmapHostname{{Name: host, Type: "user"}}}

@@ -17,58 +17,6 @@ import (
 	"github.com/firewarden/firewarden/internal/exposure/scan"
 )
 
-// expectCases is the table of TestReadExpectPorts and the seeds of FuzzParseExpectPorts.
-var expectCases = []struct {
-	name, text string
-	want       []uint16
-	wantErr    string
-}{
-	{"ports", "- 22\n- 443\n", []uint16{22, 443}, ""},
-	{"names and ranges", "- ssh\n- \"8000-8002\"\n- https\n", []uint16{22, 443, 8000, 8001, 8002}, ""},
-	{"nothing open", "[]\n", []uint16{}, ""},
-	{"not a list", "ports: [22]\n", nil, "e.yaml:1: a list of ports was expected"},
-	{"bad port", "- 22\n- 70000\n", nil, "e.yaml:2: port 70000 out of range"},
-	{"unknown name", "- 22\n- postgres\n", nil, `e.yaml:2: unknown service name "postgres"`},
-	{"two in one item", "- 22,80\n", nil, "e.yaml:1: one port or range an item"},
-	{"null item", "- 22\n-\n", nil, "e.yaml:2: a port, a range or a service name was expected"},
-	{"mapping item", "- {port: 22}\n", nil, "e.yaml:1: a port, a range or a service name was expected"},
-	{"empty", "", nil, "e.yaml: empty"},
-	{"syntax", "- [22\n", nil, "e.yaml:"},
-	{"alias", "- &a 22\n- *a\n", []uint16{22}, ""},
-}
-
-func TestReadExpectPorts(t *testing.T) {
-	for _, c := range expectCases {
-		t.Run(c.name, func(t *testing.T) {
-			name := filepath.Join(t.TempDir(), "e.yaml")
-			if err := os.WriteFile(name, []byte(c.text), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			got, err := readExpectPorts(name)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("readExpectPorts(%q) = %v, %v, want an error with %q", c.text, got, err, c.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("readExpectPorts(%q): %v", c.text, err)
-			}
-			if diff := cmp.Diff(c.want, got); diff != "" {
-				t.Errorf("readExpectPorts(%q) (-want +got):\n%s", c.text, diff)
-			}
-		})
-	}
-}
-
-func TestCompareExpect(t *testing.T) {
-	got := compareExpect([]uint16{22, 80, 443}, []uint16{22, 443, 5432})
-	want := &expectDiff{Missing: []uint16{80}, Unexpected: []uint16{5432}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("compareExpect (-want +got):\n%s", diff)
-	}
-}
-
 // TestNmapXML reads the XML back with the element and attribute names of nmap's DTD.
 func TestNmapXML(t *testing.T) {
 	start := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
@@ -199,32 +147,19 @@ func TestScanCommand(t *testing.T) {
 	if code != 1 || j.Open != 1 || j.Closed != 1 || !cmp.Equal(j.Expect, &expectDiff{Missing: []uint16{uint16(closed)}, Unexpected: []uint16{uint16(open)}}) {
 		t.Errorf("scan --json --expect (differs) = %d, %s, want 1, one open, one closed, the differences", code, out)
 	}
+	// The ports the file names are scanned even when --ports leaves them out.
+	out, errOut, code = runCLI(t, nil, "scan", "--ports", "1", "--expect", good, "127.0.0.1")
+	if code != 0 || !strings.Contains(errOut, "also scanning "+strconv.Itoa(open)) || !strings.Contains(out, strconv.Itoa(open)+"/tcp  open") {
+		t.Errorf("scan --ports 1 --expect (names another port) = %d, %q (stderr %q), want 0, that port scanned", code, out, errOut)
+	}
 	for _, c := range [][]string{
 		{"scan"},
 		{"scan", "--ports", "0", "127.0.0.1"},
 		{"scan", "--timeout", "0s", "127.0.0.1"},
-		{"scan", "--ports", "22", "--expect", good, "127.0.0.1"},
 		{"scan", "a b"},
 	} {
 		if _, errOut, code := runCLI(t, nil, c...); code != 2 || errOut == "" {
 			t.Errorf("%v = %d, %q, want 2 and a message", c, code, errOut)
 		}
 	}
-}
-
-func FuzzParseExpectPorts(f *testing.F) {
-	for _, c := range expectCases {
-		f.Add(c.text)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		got, err := parseExpectPorts("e.yaml", []byte(text))
-		if err != nil {
-			return
-		}
-		for i, p := range got {
-			if p == 0 || i > 0 && got[i-1] >= p {
-				t.Fatalf("parseExpectPorts(%q) = %v, not sorted, unique and nonzero", text, got)
-			}
-		}
-	})
 }

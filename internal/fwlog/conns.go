@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"runtime"
+	"sync"
 )
 
 // connKey6 is a connKey in 40 bytes for any pair of addresses without a zone (IPv6, or IPv4 rows
@@ -172,40 +173,222 @@ func (cs *connStore) eachOutside(f func(netip.Addr, *cell)) {
 }
 
 // eachOutsideCount calls f for every outside address with its packets, in no particular order:
-// from the store's own tables once split, otherwise summed from the rows now. The IPv4 sums
-// (nearly all of them) are made by sorting: each row's outside address and counts are copied into
-// an array, radix-sorted by address, and the runs of equal addresses summed, which reads memory
-// in order where a hash table of the addresses would miss the cache at every row. The sums are
-// made in parts, each over the addresses whose hash falls in it, so that they take a fraction of
-// the memory of the rows (at most 8 MB a part) rather than a second table as large as the rows.
+// from the store's own tables once split, otherwise summed from the rows now (see outside4 for
+// the IPv4 addresses, nearly all of them).
 func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
+	cs.eachOutsideCountPar(1, func(_ int, a netip.Addr, c cell) { f(a, c) })
+}
+
+// eachOutsideCountPar is eachOutsideCount with the IPv4 sums made by up to workers goroutines,
+// which it waits for: f(w, …) is called from goroutine w (0 ≤ w < workers) only, so that each can
+// keep its own results. The other addresses go to f(0, …) after the IPv4 ones.
+func (cs *connStore) eachOutsideCountPar(workers int, f func(w int, a netip.Addr, c cell)) {
 	if cs.out4 != nil {
-		cs.out4.each(func(a addr4, c cell) { f(a.addr(), c) })
-		cs.out6.each(f)
+		cs.out4.each(func(a addr4, c cell) { f(0, a.addr(), c) })
+		cs.out6.each(func(a netip.Addr, c cell) { f(0, a, c) })
 		return
 	}
-	rows := cs.rows()
-	if rows >= collectIndex {
-		// What the run dropped (the memo, old indexes) is likely still mapped: collect it so
-		// that these arrays reuse it rather than add to the peak.
+	if cs.rows() >= collectIndex {
+		// What the run dropped (the memo, old indexes, read buffers) is likely still mapped:
+		// collect it so that the sums' arrays reuse it rather than add to the peak.
 		runtime.GC()
+	}
+	workers = max(1, min(workers, cs.rows()/outPerWorker))
+	cs.outside4(workers, outBucket, func(w int, a addr4, c cell) { f(w, a.addr(), c) })
+	cs.outside6(func(a netip.Addr, c cell) { f(0, a, c) })
+}
+
+// outside4 sums the rows' counts by outside IPv4 address and calls f(w, …) for every address from
+// goroutine w of workers (buckets of about perBucket entries). It reads the rows twice in order, first to count and then to copy each
+// row's address and counts into a bucket chosen by a hash of the address (an array as long as the
+// rows, 16 bytes each), and then sums each bucket (a few thousand entries, which stay in a core's
+// cache) in a small hash table. A hash table of all the addresses instead misses the cache at
+// every row, and sorting all of them takes four passes over the array. The buckets are shared out
+// among the goroutines, as are the rows for the two reads.
+func (cs *connStore) outside4(workers, perBucket int, f func(w int, a addr4, c cell)) {
+	// Rows whose counts do not fit outSum's 32 bits, and IPv4 outside addresses of the other
+	// tables: few, gathered first.
+	var extra []outSum
+	k4 := cs.k4
+	for i := range k4.spill {
+		c := k4.cellAt(i)
+		extra = appendOutSum(extra, k4.slot(i).key.outsideAddr(), &c)
+	}
+	for i := range int32(cs.k6.n) {
+		if k := cs.k6.slot(i).key; k.fam&2 != 0 {
+			c := cs.k6.cellAt(i)
+			extra = appendOutSum(extra, addr4(binary.BigEndian.Uint32(k.outside[12:])), &c)
+		}
+	}
+	cs.wide.each(func(k connKey, c cell) {
+		if a := k.outside.Addr(); a.Is4() {
+			extra = appendOutSum(extra, addr4(u32(a)), &c)
+		}
+	})
+	total := k4.n + len(extra)
+	if total == 0 {
+		return
+	}
+	// A power of two of buckets, selected by the top bits of a hash.
+	bbits := uint(0)
+	for total>>bbits > perBucket && bbits < 16 {
+		bbits++
+	}
+	nb := 1 << bbits
+	bucket := func(a uint32) uint32 { return uint32(uint64(a*0x9e3779b1) >> (32 - bbits)) }
+	// Worker w reads rows [w*n/workers, (w+1)*n/workers); worker 0 also the extra sums.
+	span := func(w int) (int32, int32) {
+		return int32(w * k4.n / workers), int32((w + 1) * k4.n / workers)
+	}
+	inSpill := func(i int32) bool {
+		_, ok := k4.spill[i]
+		return ok
+	}
+	hist := make([][]int, workers)
+	parallel(workers, func(w int) {
+		h := make([]int, nb)
+		lo, hi := span(w)
+		for i := lo; i < hi; i++ {
+			sl := k4.slot(i)
+			if k4.spill != nil && inSpill(i) {
+				continue
+			}
+			h[bucket(uint32(sl.key.outsideAddr()))]++
+		}
+		if w == 0 {
+			for _, e := range extra {
+				h[bucket(e.addr)]++
+			}
+		}
+		hist[w] = h
+	})
+	// starts[b] is where bucket b begins; next[w][b] where worker w writes its next entry of b.
+	starts := make([]int, nb+1)
+	next := make([][]int, workers)
+	for w := range next {
+		next[w] = make([]int, nb)
+	}
+	pos := 0
+	for b := range nb {
+		starts[b] = pos
+		for w := range workers {
+			next[w][b] = pos
+			pos += hist[w][b]
+		}
+	}
+	starts[nb] = pos
+	sums := hugeSlice[outSum](total)
+	parallel(workers, func(w int) {
+		nx := next[w]
+		lo, hi := span(w)
+		for i := lo; i < hi; i++ {
+			sl := k4.slot(i)
+			if k4.spill != nil && inSpill(i) {
+				continue
+			}
+			a := uint32(sl.key.outsideAddr())
+			b := bucket(a)
+			sums[nx[b]] = outSum{a, sl.c.in, sl.c.out, sl.c.other}
+			nx[b]++
+		}
+		if w == 0 {
+			for _, e := range extra {
+				b := bucket(e.addr)
+				sums[nx[b]] = e
+				nx[b]++
+			}
+		}
+	})
+	parallel(workers, func(w int) {
+		var agg outAgg
+		for b := w; b < nb; b += workers {
+			agg.sum(sums[starts[b]:starts[b+1]], func(a uint32, c cell) { f(w, addr4(a), c) })
+		}
+	})
+}
+
+// Entries per bucket of outside4 (at 16 bytes, 64 KiB), and the fewest rows per goroutine.
+const (
+	outBucket    = 1 << 12
+	outPerWorker = 1 << 15
+)
+
+// parallel runs f(0) … f(n-1) each in a goroutine of its own (f(0) in the caller's) and returns
+// when all have.
+func parallel(n int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
+}
+
+// outAgg sums outSums by address in an open-addressing table, kept between buckets.
+type outAgg struct {
+	slots []int32 // index into acc plus one; 0: empty
+	acc   []outAcc
+}
+
+type outAcc struct {
+	addr uint32
+	c    cell
+}
+
+// sum calls f once for every address of part with the sum of its counts, in no particular order.
+func (g *outAgg) sum(part []outSum, f func(uint32, cell)) {
+	size := 16
+	for size < 2*len(part) {
+		size *= 2
+	}
+	if len(g.slots) < size {
+		g.slots = make([]int32, size)
+	}
+	slots := g.slots[:size]
+	clear(slots)
+	mask := uint32(size - 1)
+	g.acc = g.acc[:0]
+	for _, e := range part {
+		// The bucket came from the hash's top bits; the slot comes from another hash's.
+		h := e.addr * 0x85ebca6b
+		p := (h ^ h>>16) & mask
+		for {
+			i := slots[p]
+			if i == 0 {
+				g.acc = append(g.acc, outAcc{e.addr, cell{int64(e.in), int64(e.out), int64(e.other)}})
+				slots[p] = int32(len(g.acc))
+				break
+			}
+			if a := &g.acc[i-1]; a.addr == e.addr {
+				a.c.In, a.c.Out, a.c.Other = a.c.In+int64(e.in), a.c.Out+int64(e.out), a.c.Other+int64(e.other)
+				break
+			}
+			p = (p + 1) & mask
+		}
+	}
+	for _, a := range g.acc {
+		f(a.addr, a.c)
+	}
+}
+
+// outside6 sums the rows' counts by outside address other than IPv4, and calls f for each. The
+// sums are made in parts, each over the addresses whose hash falls in it, so that they take a
+// fraction of the memory of the rows rather than a second table as large as the rows.
+func (cs *connStore) outside6(f func(netip.Addr, cell)) {
+	rows := cs.k6.n + len(cs.wide.idx)
+	if rows == 0 {
+		return
 	}
 	const perPart = 1 << 18
 	parts := uint64(rows/perPart + 1)
-	part4 := func(a addr4) uint64 { return uint64(uint32(a)*0x9e3779b1) * parts >> 32 }
 	// The part of an IPv6 address comes from hash bits 21–31, which neither a part table's index
 	// position (low bits) nor its tags (high bits) use, so that a part's keys still spread over both.
 	part16 := func(h uint64) uint64 { return (h >> 21 & 0x7ff) * parts >> 11 }
-	// A part holds about rows/parts sums; a few more leave room for the luck of the hash.
-	sums := hugeSlice[outSum](rows/int(parts) + rows/int(parts)/8 + 64)[:0]
-	var scratch []outSum
 	for p := range parts {
-		sums = sums[:0]
-		add4 := func(a addr4, c *cell) {
-			if part4(a) == p {
-				sums = appendOutSum(sums, a, c)
-			}
-		}
 		// No table prunes: it holds at most the rows. (The cap sizes the index tags.)
 		t6 := newKeyTable[addr16](max(rows, 1))
 		zoned := newTally[netip.Addr](rows + 1)
@@ -214,46 +397,21 @@ func (cs *connStore) eachOutsideCount(f func(netip.Addr, cell)) {
 				t6.mergeAt(t6.at(a), c)
 			}
 		}
-		for i := range int32(cs.k4.n) {
-			sl := cs.k4.slot(i)
-			if a := sl.key.outsideAddr(); part4(a) == p {
-				if cs.k4.spill == nil {
-					sums = append(sums, outSum{uint32(a), sl.c.in, sl.c.out, sl.c.other})
-				} else {
-					c := cs.k4.cellAt(i)
-					sums = appendOutSum(sums, a, &c)
-				}
-			}
-		}
 		for i := range int32(cs.k6.n) {
-			k, c := cs.k6.slot(i).key, cs.k6.cellAt(i)
-			if k.fam&2 != 0 {
-				add4(addr4(binary.BigEndian.Uint32(k.outside[12:])), &c)
-			} else {
+			if k := cs.k6.slot(i).key; k.fam&2 == 0 {
+				c := cs.k6.cellAt(i)
 				add16(addr16(k.outside), &c)
 			}
 		}
 		cs.wide.each(func(k connKey, c cell) {
 			switch a := k.outside.Addr(); {
 			case a.Is4():
-				add4(addr4(u32(a)), &c)
 			case a.Zone() == "" && a.IsValid():
 				add16(addr16(a.As16()), &c)
 			case p == 0:
 				zoned.get(a).merge(&c)
 			}
 		})
-		if cap(scratch) < len(sums) {
-			scratch = hugeSlice[outSum](cap(sums))
-		}
-		sorted := sortOutSums(sums, scratch[:len(sums)])
-		for i := 0; i < len(sorted); {
-			a, c := sorted[i].addr, cell{}
-			for ; i < len(sorted) && sorted[i].addr == a; i++ {
-				c.In, c.Out, c.Other = c.In+int64(sorted[i].in), c.Out+int64(sorted[i].out), c.Other+int64(sorted[i].other)
-			}
-			f(addr4(a).addr(), c)
-		}
 		t6.each(func(a addr16, c cell) { f(netip.AddrFrom16(a), c) })
 		zoned.each(f)
 	}
@@ -274,39 +432,6 @@ func appendOutSum(sums []outSum, a addr4, c *cell) []outSum {
 			return sums
 		}
 	}
-}
-
-// sortOutSums sorts sums by address, a byte at a time from the lowest (a stable radix sort), with
-// scratch (as long as sums) for the other copy; it returns the sorted copy, which is either. A
-// byte that all the addresses share costs no pass.
-func sortOutSums(sums, scratch []outSum) []outSum {
-	var counts [4][256]int
-	for _, s := range sums {
-		counts[0][s.addr&0xff]++
-		counts[1][s.addr>>8&0xff]++
-		counts[2][s.addr>>16&0xff]++
-		counts[3][s.addr>>24]++
-	}
-	src, dst := sums, scratch
-	for b := range 4 {
-		shift := 8 * b
-		if len(src) == 0 || counts[b][src[0].addr>>shift&0xff] == len(src) {
-			continue
-		}
-		var next [256]int
-		pos := 0
-		for d, n := range counts[b] {
-			next[d] = pos
-			pos += n
-		}
-		for _, s := range src {
-			d := s.addr >> shift & 0xff
-			dst[next[d]] = s
-			next[d]++
-		}
-		src, dst = dst, src
-	}
-	return src
 }
 
 // addr16 is an IPv6 address without a zone as a table key.

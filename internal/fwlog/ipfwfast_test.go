@@ -271,3 +271,36 @@ func FuzzEndpoint4Pair(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b []byte) { checkPair(t, a, b) })
 }
+
+var portEndCases = []string{
+	"1.2.3.4:0", "1.2.3.4:80", "10.24.98.183:25505", "10.24.98.183:65535", "10.24.98.183:65536", "1.2.3.4:00000080",
+	"1.2.3.4:000000080", "1.2.3.4:99999999", "1.2.3.4:9a", "1.2.3.4:/0", "1.2.3.4::0", "1.2.3.4:", "1.2.3.4:\xff1",
+	"...:....:5", "255.255.255.255:1", "1.1.1.1:12345678", ":1", "1:1", "1.2.3.4:8:0",
+}
+
+// portEnd reads the port after the last ':' of a token as port4 does, whatever the bytes before.
+func TestPortEnd(t *testing.T) {
+	for _, in := range portEndCases {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) { checkPortEnd(t, []byte(in)) })
+	}
+}
+
+func checkPortEnd(t *testing.T, tok []byte) {
+	t.Helper()
+	start := bytes.LastIndexByte(tok, ':') + 1
+	if start == 0 {
+		start = len(tok) / 2
+	}
+	got, ok := portEnd(tok, start)
+	want, wantOK := port4(tok[start:])
+	if got != want || ok != wantOK {
+		t.Errorf("portEnd(%q, %d) = %d, %v, want %d, %v (port4)", tok, start, got, ok, want, wantOK)
+	}
+}
+
+func FuzzPortEnd(f *testing.F) {
+	for _, in := range portEndCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, tok []byte) { checkPortEnd(t, tok) })
+}

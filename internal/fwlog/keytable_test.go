@@ -323,44 +323,110 @@ func TestConnStoreOutsideSumsPast32Bits(t *testing.T) {
 	}
 }
 
-// sortOutSums orders by address and keeps the order of equal addresses, as a stable sort does.
-func TestSortOutSums(t *testing.T) {
-	same := func(n int) []outSum {
-		s := make([]outSum, n)
-		for i := range s {
-			s[i] = outSum{addr: 0xcb007107, in: uint32(i)}
+// outsideStore builds a connection store from data, four bytes a row: the outside address (one
+// of a few, so that rows share it), the table the row lands in (packed, an action number too large
+// to pack, a zoned inside address), the direction and a count that may pass 32 bits.
+func outsideStore(data []byte) *connStore {
+	cs := newConnStore(1 << 20)
+	for i := 0; i+4 <= len(data); i += 4 {
+		b := data[i : i+4]
+		out := netip.AddrFrom4([4]byte{203, 0, b[0] >> 4, b[0] & 15})
+		if b[1]&7 == 7 {
+			out = netip.AddrFrom16([16]byte{0x20, 0x01, 15: b[0]})
 		}
-		return s
+		in := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 10), byte(i >> 2)}), 22)
+		action := uint16(b[1] >> 4)
+		switch b[1] >> 3 & 3 {
+		case 1:
+			action += 1 << 12 // a connKey6 row
+		case 2:
+			in = mustAP("[fe80::1%en0]:22") // a zoned (wide) row
+		}
+		n := int64(b[3]) + 1
+		if b[2]&1 != 0 {
+			n <<= 28 // a few of these pass 2^32 in the table, or in the sums
+		}
+		cs.addRow(connKey{action, ProtoTCP, in, netip.AddrPortFrom(out, 80)}, Dir(b[2]>>1%3), n)
 	}
-	random := func(n int, mask uint32) []outSum {
-		s := make([]outSum, n)
+	return cs
+}
+
+// checkOutside4 holds outside4 with the given goroutines and bucket size to the sums of the rows
+// by IPv4 outside address, made with a map.
+func checkOutside4(t *testing.T, cs *connStore, workers, perBucket int) {
+	t.Helper()
+	want := map[netip.Addr]cell{}
+	cs.eachRow(func(k connKey, c cell) {
+		if a := k.outside.Addr(); a.Is4() {
+			w := want[a]
+			w.merge(&c)
+			want[a] = w
+		}
+	})
+	got := make([]map[netip.Addr]cell, workers)
+	for w := range got {
+		got[w] = map[netip.Addr]cell{}
+	}
+	cs.outside4(workers, perBucket, func(w int, a addr4, c cell) {
+		if _, dup := got[w][a.addr()]; dup {
+			t.Errorf("outside4: %v reported twice", a.addr())
+		}
+		got[w][a.addr()] = c
+	})
+	all := map[netip.Addr]cell{}
+	for _, m := range got {
+		for a, c := range m {
+			if _, dup := all[a]; dup {
+				t.Errorf("outside4: %v reported by two goroutines", a)
+			}
+			all[a] = c
+		}
+	}
+	if diff := cmp.Diff(want, all, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("outside4(%d goroutines, buckets of %d) (-want +got):\n%s", workers, perBucket, diff)
+	}
+}
+
+// The IPv4 outside sums come out the same whatever the goroutines and buckets, from rows in every
+// table and with counts past 32 bits.
+func TestOutside4(t *testing.T) {
+	random := func(n int) []byte {
+		b := make([]byte, 4*n)
 		x := uint64(1)
-		for i := range s {
+		for i := range b {
 			x = mix64(x + uint64(i))
-			s[i] = outSum{addr: uint32(x) & mask, in: uint32(i)}
+			b[i] = byte(x)
 		}
-		return s
+		return b
 	}
-	for _, tt := range []struct {
+	tests := []struct {
 		name string
-		in   []outSum
+		data []byte
 	}{
 		{"empty", nil},
-		{"one", []outSum{{addr: 7}}},
-		{"all the same address", same(100)},
-		{"descending", []outSum{{addr: 0xff000000}, {addr: 0x00ff0000}, {addr: 0x0000ff00}, {addr: 0x000000ff}, {addr: 0}}},
-		{"random", random(10_000, math.MaxUint32)},
-		{"random, few addresses", random(10_000, 0x0f00000f)},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			want := slices.Clone(tt.in)
-			slices.SortStableFunc(want, func(a, b outSum) int { return int(int64(a.addr) - int64(b.addr)) })
-			got := sortOutSums(slices.Clone(tt.in), make([]outSum, len(tt.in)))
-			if diff := cmp.Diff(want, got, cmp.AllowUnexported(outSum{})); diff != "" {
-				t.Errorf("sortOutSums (-want +got):\n%s", diff)
-			}
-		})
+		{"one row", []byte{1, 0, 0, 5}},
+		{"one address", []byte{1, 0, 0, 5, 1, 0x10, 2, 9, 1, 0x20, 4, 0}},
+		{"past 32 bits", []byte{1, 0, 1, 255, 1, 0, 1, 255, 1, 0x10, 1, 255, 1, 0x08, 1, 255, 1, 0x10, 3, 255}},
+		{"every table", []byte{1, 0, 0, 1, 2, 0x08, 0, 1, 3, 0x10, 0, 1, 4, 0x07, 0, 1}},
+		{"random", random(3000)},
 	}
+	for _, tt := range tests {
+		for _, workers := range []int{1, 2, 3} {
+			for _, perBucket := range []int{1, 7, 1 << 12} {
+				t.Run(fmt.Sprintf("%s/%d/%d", tt.name, workers, perBucket), func(t *testing.T) {
+					checkOutside4(t, outsideStore(tt.data), workers, perBucket)
+				})
+			}
+		}
+	}
+}
+
+func FuzzOutside4(f *testing.F) {
+	f.Add([]byte{1, 0, 1, 255, 1, 0, 1, 255, 1, 0x10, 1, 255, 1, 0x08, 1, 255}, uint8(2), uint8(1))
+	f.Add([]byte{1, 0, 0, 1, 2, 0x08, 0, 1, 3, 0x10, 0, 1, 4, 0x07, 0, 1}, uint8(3), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, workers, perBucket uint8) {
+		checkOutside4(t, outsideStore(data), int(workers%4)+1, int(perBucket%16)+1)
+	})
 }
 
 // Past hugeFrom pages a table's entries come from huge-page blocks; pruned, the block's pages are

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,12 +199,26 @@ func (s *Summary) Report(top int, services Services) Report {
 		}
 		return a.key.Less(b.key)
 	}
-	topOut := newBest(top, betterAddr)
-	s.cs.eachOutsideCount(func(a netip.Addr, c cell) {
-		if !topOut.full() || c.total() >= topOut.worst().c.total() {
-			topOut.offer(entry[netip.Addr]{a, c})
+	// One top list per goroutine that sums the outside addresses, then the best of them all
+	// (betterAddr is a total order, so which goroutine offers what does not change the result).
+	workers := runtime.GOMAXPROCS(0)
+	tops := make([]*best[entry[netip.Addr]], workers)
+	for w := range tops {
+		tops[w] = newBest(top, betterAddr)
+	}
+	s.cs.eachOutsideCountPar(workers, func(w int, a netip.Addr, c cell) {
+		if t := tops[w]; !t.full() || c.total() >= t.worst().c.total() {
+			t.offer(entry[netip.Addr]{a, c})
 		}
 	})
+	topOut := tops[0]
+	for _, t := range tops[1:] {
+		for _, e := range t.items {
+			if !topOut.full() || e.c.total() >= topOut.worst().c.total() {
+				topOut.offer(e)
+			}
+		}
+	}
 	for _, e := range topOut.sorted() {
 		r.TopOutside = append(r.TopOutside, AddrCount{Addr: e.key.String(), Packets: e.c.total(), In: e.c.In, Out: e.c.Out})
 	}

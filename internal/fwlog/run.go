@@ -245,6 +245,8 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 					line++
 				}
 				if b := s.emit; b != nil {
+					s.flushPorts()
+					s.keepLast()
 					s.emit = nil
 					b.acts = append(b.acts, s.actNames[s.sentActs:]...)
 					s.sentActs = len(s.actNames)

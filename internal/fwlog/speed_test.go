@@ -39,6 +39,94 @@ func BenchmarkSummarizeFile(b *testing.B) {
 	b.ReportMetric(float64(report.Milliseconds())/float64(b.N), "ms-report/op")
 }
 
+// BenchmarkPhases times, one core each, the parts a summary of the file FWLOG_BENCH is made of,
+// so that the floor of the whole run can be read off them: reading the file from the page cache,
+// finding its lines, parsing them (the ipfw fast path, nothing counted), the whole sequential
+// summary of the lines (parse and count, connection rows included), inserting the summary's
+// distinct packed rows in a fresh table (the aggregator's share), and the report. It skips
+// without a file: FWLOG_BENCH=/tmp/many-1M.log go test ./internal/fwlog -run '^$' -bench Phases.
+func BenchmarkPhases(b *testing.B) {
+	name := os.Getenv("FWLOG_BENCH")
+	if name == "" {
+		b.Skip("set FWLOG_BENCH to a log file (bench/logs-many-connections.sh makes many-1M.log)")
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	b.Run("read", func(b *testing.B) {
+		buf := make([]byte, chunkSize)
+		for b.Loop() {
+			f, err := os.Open(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, err := f.Read(buf); err != nil {
+					break
+				}
+			}
+			f.Close()
+		}
+	})
+	b.Run("lines", func(b *testing.B) {
+		for b.Loop() {
+			n := 0
+			for rest := data; len(rest) > 0; n++ {
+				i := bytes.IndexByte(rest, '\n')
+				if i < 0 {
+					break
+				}
+				rest = rest[i+1:]
+			}
+			if n == 0 {
+				b.Fatal("no lines")
+			}
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			ok := 0
+			for _, l := range lines {
+				if _, fast := ipfwFast(trimRight(l)); fast {
+					ok++
+				}
+			}
+			if ok == 0 {
+				b.Fatal("no line took the fast path")
+			}
+		}
+	})
+	var sum *Summary
+	b.Run("summary", func(b *testing.B) {
+		for b.Loop() {
+			sum = NewSummary(Options{})
+			for i, l := range lines {
+				sum.Line(l, int64(i))
+			}
+		}
+	})
+	b.Run("insert", func(b *testing.B) {
+		keys := make([]connKey4, 0, sum.cs.k4.n)
+		for i := range int32(sum.cs.k4.n) {
+			keys = append(keys, sum.cs.k4.slot(i).key)
+		}
+		for b.Loop() {
+			t := newKeyTable[connKey4](DefaultMaxKeys)
+			t.reserve(len(keys))
+			for _, k := range keys {
+				t.addAt(t.at(k), DirIn, 1)
+			}
+		}
+	})
+	b.Run("report", func(b *testing.B) {
+		for b.Loop() {
+			sum.Report(10, nil)
+		}
+	})
+}
+
 // TestPresize checks the index size presize picks from the rows so far and the share of the input
 // read.
 func TestPresize(t *testing.T) {

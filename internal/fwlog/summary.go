@@ -27,6 +27,7 @@ type Summary struct {
 	Repeats                                       int64 // "last message repeated N times" lines (not expanded)
 
 	first, last         []byte
+	lastRef             []byte // the last timestamp, in the line's own buffer (see keepLast)
 	firstSeq, lastSeq   int64
 	haveFirst, haveLast bool
 
@@ -61,7 +62,7 @@ type Summary struct {
 	// ruleCache is the slots of recent numeric rules (ipfw's, pf's), by rule number: in a log
 	// whose lines go through many rules in turn the one-entry cache keeps missing, and a map
 	// lookup by string costs several times a look here.
-	ruleCache [64]ruleCached
+	ruleCache [1 << ruleCacheBits]ruleCached
 
 	// The memo replays lines seen before. In an ipfw log most lines repeat exactly after their
 	// timestamp (the same connection, rule and interface), so a hit skips parsing and every map
@@ -81,10 +82,14 @@ type Summary struct {
 	actPackets []int64
 	deniedAct  []bool
 	ports      [2][]count32    // tcp, udp: indexed by port, allocated on first use (see addPort)
+	portQ      []uint32        // tcp 0 / udp 1 <<18 | dir<<16 | port: packets not yet in ports (see flushPorts)
 	portSpill  map[uint32]cell // what passed a ports counter's 32 bits, by tcp/udp<<16 | port
 	otherPorts *tally[portKey]
 	lastSide   sideSlots
 }
+
+// ruleCacheBits is the log2 of the rule cache's slots.
+const ruleCacheBits = 6
 
 // ruleCached is a ruleCache entry: the rule of format f numbered num is in slot at, as long as
 // the rules tally has pruned prunes times (a prune moves slots).
@@ -339,7 +344,20 @@ func (s *Summary) seen(stamp []byte, seq int64) {
 		s.first, s.firstSeq, s.haveFirst = append(s.first[:0], stamp...), seq, true
 	}
 	if !s.haveLast || seq > s.lastSeq {
+		if s.emit != nil {
+			// In a worker of Summarize, where nearly every line is the last so far, the stamp
+			// is copied once per chunk (keepLast), before the chunk's buffer is reused.
+			s.lastRef, s.lastSeq, s.haveLast = stamp, seq, true
+			return
+		}
 		s.last, s.lastSeq, s.haveLast = append(s.last[:0], stamp...), seq, true
+	}
+}
+
+// keepLast copies the last timestamp, when it still points into the line it came from.
+func (s *Summary) keepLast() {
+	if s.lastRef != nil {
+		s.last, s.lastRef = append(s.last[:0], s.lastRef...), nil
 	}
 }
 
@@ -350,7 +368,9 @@ func (s *Summary) remember(tail []byte, proto Proto, d Dir, hasRule, hasIface bo
 		return
 	}
 	if s.memo == nil {
-		s.memo = map[string]memoEntry{}
+		// Sized for the lines after which an unpaying memo is switched off: growing it
+		// step by step rehashed it every time.
+		s.memo = make(map[string]memoEntry, memoEarly)
 	}
 	m := memoEntry{gen: s.gen(), proto: proto, dir: d, row: s.lastKey, ruleAt: -1, ifAt: -1, side: s.lastSide}
 	if hasRule {
@@ -474,7 +494,9 @@ func (s *Summary) countRule(f Format, rule []byte, d Dir) {
 		return
 	}
 	if num, ok := ruleNumber(rule); ok {
-		c := &s.ruleCache[(num^uint32(f)<<5)%uint32(len(s.ruleCache))]
+		// A multiplicative hash: rules numbered in steps of 10 or 100 (ipfw's habit) would
+		// share a few slots of num modulo the cache's size.
+		c := &s.ruleCache[((num^uint32(f)<<27)*0x9e3779b1)>>(32-ruleCacheBits)]
 		if !c.valid || c.num != num || c.f != f || c.prunes != s.rules.prunes {
 			k := append(append(s.keyBuf[:0], byte('0'+f)), rule...)
 			s.keyBuf = k
@@ -529,26 +551,60 @@ func (s *Summary) addPort(sl sideSlots, d Dir) {
 	case 1, 2:
 		t := &s.ports[sl.portKind-1]
 		if *t == nil {
-			// Counted in random order: 786 KB with 32-bit counters (24-byte cells took 1.5 MB,
-			// past a core's cache), in one page fault.
-			*t = hugeSlice[count32](65536)
+			// Counted in random order: 786 KB each with 32-bit counters (24-byte cells took 1.5
+			// MB, past a core's cache). Both tables are cut from one huge page: apart, each is
+			// under hugeSlice's threshold and takes 192 page faults.
+			both := hugeSlice[count32](2 * 65536)
+			for i := range s.ports {
+				if s.ports[i] == nil {
+					s.ports[i] = both[i*65536 : (i+1)*65536 : (i+1)*65536]
+				}
+			}
 		}
-		c := &(*t)[sl.port]
-		p := &c.other
-		switch d {
-		case DirIn:
-			p = &c.in
-		case DirOut:
-			p = &c.out
-		}
-		if *p == math.MaxUint32 {
-			s.spillPort(int(sl.portKind-1), sl.port, d, 1)
+		if s.emit != nil {
+			// In a worker of Summarize the packet waits in a queue, counted with the others of
+			// its chunk by flushPorts.
+			s.portQ = append(s.portQ, uint32(sl.portKind-1)<<18|uint32(d)<<16|uint32(sl.port))
+			if len(s.portQ) >= portQMax {
+				s.flushPorts()
+			}
 			return
 		}
-		*p++
+		s.countPort(int(sl.portKind-1), sl.port, d)
 	case 3:
 		s.otherPorts.cells[sl.otherAt].add(d, 1)
 	}
+}
+
+// countPort counts one packet of direction d on port of ports[pi], which must be allocated.
+func (s *Summary) countPort(pi int, port uint16, d Dir) {
+	c := &s.ports[pi][port]
+	p := &c.other
+	switch d {
+	case DirIn:
+		p = &c.in
+	case DirOut:
+		p = &c.out
+	}
+	if *p == math.MaxUint32 {
+		s.spillPort(pi, port, d, 1)
+		return
+	}
+	*p++
+}
+
+// portQMax bounds the queue of denied-port packets (16 KiB).
+const portQMax = 1 << 12
+
+// flushPorts counts the queued denied-port packets. The ports tables (786 KB each) do not stay
+// in a core's cache next to the parse and the connection table, so counting a packet as its line
+// is parsed waits for a miss every time; counted together in a loop of nothing else, the misses
+// of many packets overlap.
+func (s *Summary) flushPorts() {
+	for _, q := range s.portQ {
+		s.countPort(int(q>>18), uint16(q), Dir(q>>16&3))
+	}
+	s.portQ = s.portQ[:0]
 }
 
 // spillPort adds n packets of direction d on port of ports[pi] to the spill map, which holds

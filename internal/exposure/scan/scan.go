@@ -113,9 +113,27 @@ type Options struct {
 	// Retries is how many more times a port that gave no answer at all is tried (like nmap's
 	// --max-retries). An ICMP unreachable is an answer and is not retried.
 	Retries int
-	// Progress, when set, is called after each try with the tries done and the tries known so
-	// far (retries add to the total as they are found). Calls are serialised.
-	Progress func(done, total int)
+	// Ping, when not empty, are ports connected to all at once before the scan (PingPorts
+	// chooses them), as nmap's connect "ping" of a host before scanning it: the first answer,
+	// open or closed, times a round trip, so that no try of the scan waits the cap for want of
+	// one; when no port answers within Timeout, Scan returns a *HostDownError rather than
+	// spend the cap on every slot of a host that is down or drops everything. Empty: no ping
+	// (nmap's -Pn). The ping's few connections are outside Concurrency and Rate.
+	Ping []uint16
+	// Progress, when set, is called after each try with how far the scan is. Calls are
+	// serialised and must return quickly: the scan's workers wait for them.
+	Progress func(Progress)
+}
+
+// Progress is how far a scan is.
+type Progress struct {
+	// Pass is 0 for the first try of every port, then 1… for the retries of the ports that
+	// gave no answer.
+	Pass int
+	// Done and Total are the tries made and to make in this pass.
+	Done, Total int
+	// Open is how many open ports were found so far.
+	Open int
 }
 
 // Report is the outcome of a scan.
@@ -129,6 +147,8 @@ type Report struct {
 	RTT     time.Duration `json:"rtt_ns"`
 	Timeout time.Duration `json:"timeout_ns"`
 	Tries   int           `json:"tries"`
+	// Ping is the ping's first answer (nil without a ping).
+	Ping *PingAnswer `json:"ping,omitempty"`
 }
 
 // Count is how many ports are in state s.
@@ -165,23 +185,33 @@ func (e *LocalError) Error() string { return fmt.Sprintf("connect to %v: %v", e.
 func (e *LocalError) Unwrap() error { return e.Err }
 
 // Scan connects to each port of addr and reports its state. ports must be sorted and unique
-// (as ParsePorts gives them). It returns early with ctx's error, or with a *LocalError.
+// (as ParsePorts gives them). It returns early with ctx's error, with a *LocalError, or, when
+// Options.Ping finds no sign of the host, with a *HostDownError.
 func Scan(ctx context.Context, addr netip.Addr, ports []uint16, o Options) (*Report, error) {
 	if !addr.IsValid() {
 		return nil, errors.New("scan: no address")
 	}
 	s := newScanner(addr.Unmap(), o)
 	rep := &Report{Addr: s.addr, Start: time.Now()}
+	if len(o.Ping) > 0 {
+		a, err := s.ping(ctx, o.Ping)
+		if err != nil {
+			return nil, err
+		}
+		rep.Ping = a
+	}
 	results := make([]Result, len(ports))
 	for i, p := range ports {
 		results[i] = Result{Port: p}
 	}
-	s.total = len(ports)
 	todo := make([]int, len(ports))
 	for i := range todo {
 		todo[i] = i
 	}
 	for try := 0; try <= s.o.Retries && len(todo) > 0; try++ {
+		s.mu.Lock()
+		s.prog = Progress{Pass: try, Total: len(todo), Open: s.prog.Open}
+		s.mu.Unlock()
 		if err := s.pass(ctx, results, todo); err != nil {
 			return nil, err
 		}
@@ -192,11 +222,6 @@ func Scan(ctx context.Context, addr netip.Addr, ports []uint16, o Options) (*Rep
 			}
 		}
 		todo = again
-		if try < s.o.Retries {
-			s.mu.Lock()
-			s.total += len(todo)
-			s.mu.Unlock()
-		}
 	}
 	rep.Results = results
 	rep.End = time.Now()
@@ -213,7 +238,8 @@ type scanner struct {
 	mu            sync.Mutex
 	srtt, rttvar  time.Duration
 	samples       int
-	done, total   int
+	done          int       // tries, in every pass
+	prog          Progress  // this pass's
 	nextStart     time.Time // when the rate limit lets the next connection start
 	rateInterval  time.Duration
 	floor, capped time.Duration
@@ -293,7 +319,7 @@ func (s *scanner) pass(ctx context.Context, results []Result, todo []int) error 
 				}
 				results[i].State, results[i].Reason = st, reason
 				results[i].Tries++
-				s.progress()
+				s.progress(st)
 			}
 		})
 	}
@@ -341,12 +367,16 @@ func (s *scanner) feed(ctx context.Context, jobs chan<- int, todo []int) error {
 	return nil
 }
 
-func (s *scanner) progress() {
+func (s *scanner) progress(st State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done++
+	s.prog.Done++
+	if st == Open {
+		s.prog.Open++
+	}
 	if s.o.Progress != nil {
-		s.o.Progress(s.done, s.total)
+		s.o.Progress(s.prog)
 	}
 }
 

@@ -271,3 +271,24 @@ func BenchmarkScanOverhead(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ports)), "ns/port")
 }
+
+// TestScanProgress: a call after every try, with the pass, its tries done and to do, and the
+// open ports found so far.
+func TestScanProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &fakeHost{rtt: time.Millisecond, t0: time.Now(), open: set(22, 443), closed: set(80)}
+		var got []Progress
+		o := Options{Dial: h.dial, Concurrency: 1, Retries: 1, Progress: func(p Progress) { got = append(got, p) }}
+		if _, err := Scan(t.Context(), netip.MustParseAddr("192.0.2.1"), []uint16{1, 2, 3, 22, 80, 443}, o); err != nil {
+			t.Fatal(err)
+		}
+		want := []Progress{
+			{Pass: 0, Done: 1, Total: 6}, {Pass: 0, Done: 2, Total: 6}, {Pass: 0, Done: 3, Total: 6},
+			{Pass: 0, Done: 4, Total: 6, Open: 1}, {Pass: 0, Done: 5, Total: 6, Open: 1}, {Pass: 0, Done: 6, Total: 6, Open: 2},
+			{Pass: 1, Done: 1, Total: 3, Open: 2}, {Pass: 1, Done: 2, Total: 3, Open: 2}, {Pass: 1, Done: 3, Total: 3, Open: 2},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Progress calls (-want +got):\n%s", diff)
+		}
+	})
+}
