@@ -232,3 +232,24 @@ func TestExposureChecksMac(t *testing.T) {
 		t.Errorf("listing evidence = %q, want redis with the firewall's verdict", listing)
 	}
 }
+
+// The checks judge the ports containers publish as `exposure` does: Mattermost published on
+// every interface where the baseline wants loopback is too wide, with the -p to write, and what
+// the reading warned of (podman not answering, ufw not protecting Docker's ports) qualifies the
+// verdict.
+func TestExposureChecksContainers(t *testing.T) {
+	root := containersLinux(t)
+	b := writeBaseline(t, "exposure:\n  expect:\n"+
+		"    - {process: sshd, port: 22, scope: any}\n"+
+		"    - {container: mattermost, port: 8065, scope: loopback}\n"+
+		"    - {container: db, port: 5432, scope: loopback}\n"+
+		"    - {container: jellyfin, scope: any}\n"+
+		"    - {container: relay, scope: lan}\n")
+	r := firewarden(t, root, "check", "--baseline", b)
+	if r.code != 1 || !regexpLine(r.stdout, `exposure\.too_wide +fail +none +2 listeners +/proc`) ||
+		!strings.Contains(r.stdout, "exposure.too_wide: tcp/0.0.0.0:8065: publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065") ||
+		!strings.Contains(r.stdout, "this verdict is conditional on what the reading warned: /usr/bin/podman ps --format json exited with status 125") ||
+		!strings.Contains(r.stdout, "ufw manages this host's firewall") {
+		t.Errorf("check with published container ports: exit %d, want 1 and mattermost too wide\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

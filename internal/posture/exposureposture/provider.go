@@ -187,6 +187,8 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 		details = append(details, "not root, so the process of these sockets is unknown and the baseline names processes on their ports: "+
 			addrs(unknown)+"; run firewarden as root to judge them")
 	}
+	// What the reading warned of (skipped lines, a runtime that did not answer, ports ufw cannot
+	// protect) qualifies the verdict without changing it.
 	var skipped []string
 	for _, w := range rd.rep.Warnings {
 		if w != exposure.NotRootLinux && w != exposure.NotRootMac {
@@ -194,7 +196,7 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 		}
 	}
 	if len(skipped) > 0 {
-		details = append(details, "this verdict is conditional: the listing is incomplete: "+strings.Join(skipped, "; "))
+		details = append(details, "this verdict is conditional on what the reading warned: "+strings.Join(skipped, "; "))
 	}
 	r.Detail = strings.Join(details, "; ")
 }

@@ -178,8 +178,8 @@ func TestEvaluateLinux(t *testing.T) {
 		{
 			name: "a skipped line makes the verdict conditional", baseline: loose, tcp: all + "   9: garbage\n", os: debian,
 			want: map[string]got{
-				IDUnexpected: {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional: the listing is incomplete: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
-				IDTooWide:    {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional: the listing is incomplete: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
+				IDUnexpected: {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional on what the reading warned: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
+				IDTooWide:    {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional on what the reading warned: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
 			},
 		},
 	}
