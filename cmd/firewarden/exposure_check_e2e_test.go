@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
 
@@ -33,8 +34,11 @@ func TestExposureChecks(t *testing.T) {
 		"    - {process: postgres, port: 5432, scope: loopback}\n"+ // line 5
 		"    - {process: redis-server, scope: lan}\n"+
 		"    - {port: 53, proto: udp, scope: lan}\n")
-	pgFix := "tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (" + strict + ":5 allows loopback only)"
-	strayFix := "tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; " +
+	keepOut := func(port string) string {
+		return "keep other hosts out: leave tcp port " + port + " out of the baseline's linux.firewall.allowed and run `firewarden fix`, whose table drops what the list does not allow"
+	}
+	pgFix := "tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (" + strict + ":5 allows loopback only); or " + keepOut("5432")
+	strayFix := "tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; or " + keepOut("9999") + "; " +
 		"if it is meant to listen, add to " + strict + ": - {process: NAME, port: 9999, proto: tcp, scope: any}"
 
 	r := firewarden(t, root, "check", "--baseline", strict)
@@ -177,7 +181,7 @@ func TestExposureChecksMac(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, script := range map[string]string{
-		"usr/sbin/lsof": "#!/bin/sh\n[ \"$*\" = '+c 0 -nP -iTCP -iUDP -F pcftPnT' ] || { echo \"lsof: unexpected arguments $*\" >&2; exit 2; }\nexec cat '" + fixture + "'\n",
+		"usr/sbin/lsof": "#!/bin/sh\n[ \"$*\" = '" + strings.Join(exposure.LsofArgs, " ") + "' ] || { echo \"lsof: unexpected arguments $*\" >&2; exit 2; }\nexec cat '" + fixture + "'\n",
 		"bin/ps":        "#!/bin/sh\nprintf ' 1204 /Applications/Postgres.app/Contents/Versions/16/bin/postgres\\n'\nexit 1\n",
 	} {
 		p := filepath.Join(root, path)
@@ -197,7 +201,8 @@ func TestExposureChecksMac(t *testing.T) {
 	if r.code != 1 ||
 		!regexpLine(r.stdout, `exposure\.unexpected +fail +none +2 listeners +lsof +CIS Controls v8 4\.8; 800-53r5 CM-7 CM-7\(1\)$`) ||
 		!regexpLine(r.stdout, `exposure\.too_wide +fail +none +1 listener +lsof`) ||
-		!strings.Contains(r.stdout, "exposure.too_wide: tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 ("+b+":7 allows loopback only)\n") ||
+		!strings.Contains(r.stdout, "exposure.too_wide: tcp/0.0.0.0:6379: bind redis-server (pid 1388) to 127.0.0.1:6379 instead of 0.0.0.0:6379 ("+b+":7 allows loopback only); "+
+			"or keep other hosts out with the pf rule `block in quick on ! lo0 proto tcp from any to any port 6379`\n") ||
 		!strings.Contains(r.stdout, "exposure.unexpected: udp/0.0.0.0:5353: stop mDNSResponder (pid 412) or bind it to 127.0.0.1:5353") {
 		t.Errorf("check on the fake Mac: exit %d, want 1 with redis too wide and mDNSResponder unexpected\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -205,8 +210,9 @@ func TestExposureChecksMac(t *testing.T) {
 	var rec struct {
 		Results []struct {
 			Evidence []struct {
-				Kind string
-				Argv []string
+				Kind    string
+				Argv    []string
+				Content string
 			}
 		}
 	}
@@ -217,7 +223,33 @@ func TestExposureChecksMac(t *testing.T) {
 	for _, ev := range rec.Results[0].Evidence {
 		kinds = append(kinds, ev.Kind+" "+strings.Join(ev.Argv, " "))
 	}
-	if want := "exec /usr/sbin/lsof +c 0 -nP -iTCP -iUDP -F pcftPnT"; len(kinds) < 2 || kinds[0] != want || kinds[len(kinds)-1] != "listeners " {
+	if want := "exec /usr/sbin/lsof " + strings.Join(exposure.LsofArgs, " "); len(kinds) < 2 || kinds[0] != want || kinds[len(kinds)-1] != "listeners " {
 		t.Errorf("evidence = %q, want lsof's run first and the listing last", kinds)
+	}
+	// The listing carries the Application Firewall's verdict, read as `exposure` reads it.
+	evs := rec.Results[0].Evidence
+	if listing := evs[len(evs)-1].Content; !strings.Contains(listing, "tcp 0.0.0.0:6379 all pid=1388 process=\"redis-server\" path=\"\" firewall=allowed why=") {
+		t.Errorf("listing evidence = %q, want redis with the firewall's verdict", listing)
+	}
+}
+
+// The checks judge the ports containers publish as `exposure` does: Mattermost published on
+// every interface where the baseline wants loopback is too wide, with the -p to write, and what
+// the reading warned of (podman not answering, ufw not protecting Docker's ports) qualifies the
+// verdict.
+func TestExposureChecksContainers(t *testing.T) {
+	root := containersLinux(t)
+	b := writeBaseline(t, "exposure:\n  expect:\n"+
+		"    - {process: sshd, port: 22, scope: any}\n"+
+		"    - {container: mattermost, port: 8065, scope: loopback}\n"+
+		"    - {container: db, port: 5432, scope: loopback}\n"+
+		"    - {container: jellyfin, scope: any}\n"+
+		"    - {container: relay, scope: lan}\n")
+	r := firewarden(t, root, "check", "--baseline", b)
+	if r.code != 1 || !regexpLine(r.stdout, `exposure\.too_wide +fail +none +2 listeners +/proc`) ||
+		!strings.Contains(r.stdout, "exposure.too_wide: tcp/0.0.0.0:8065: publish chat-mattermost-1's port as -p 127.0.0.1:8065:8065 (docker run) instead of 0.0.0.0:8065") ||
+		!strings.Contains(r.stdout, "this verdict is conditional on what the reading warned: /usr/bin/podman ps --format json exited with status 125") ||
+		!strings.Contains(r.stdout, "ufw manages this host's firewall") {
+		t.Errorf("check with published container ports: exit %d, want 1 and mattermost too wide\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

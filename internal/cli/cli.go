@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/firewarden/firewarden/internal/config"
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/alf"
@@ -286,7 +287,7 @@ func (a *app) providers(rec *host.Recorder) []posture.Provider {
 		macos.New(a.root, a.os, rec),
 		a.linuxFirewall(),
 		sshd.New(a.root, a.os, rec),
-		exposureposture.New(a.root, a.os, rec, exposureposture.Options{Unprivileged: a.unprivileged()}),
+		exposureposture.New(a.root, a.os, rec, exposureposture.Options{Reading: a.exposureOptions(exposure.ComposeReport{})}),
 	}
 }
 

@@ -52,38 +52,19 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 	if err := a.env(); err != nil {
 		return err
 	}
-	rep, err := exposure.Collect(ctx, a.root, a.os, a.rec, a.unprivileged())
-	switch {
-	case err != nil:
-	case a.os.Kind == host.Linux && (a.root.IsSystem() || a.nft != nil):
-		// The kernel's nftables are this host's only on the system root: under --root, /proc is a
-		// fake host's and the kernel is not (unless a test hands one in).
-		k := a.nft
-		if k == nil {
-			k = nftposture.NewKernel(0)
-		}
-		an, _, rerr := k.Read()
-		firewall.AddLinux(an, rerr, &rep)
-	case a.os.Kind == host.MacOS:
-		firewall.AddMac(ctx, a.root, a.rec, &rep)
-	}
+	rep, err := exposure.Collect(ctx, a.root, a.os, a.rec, a.exposureOptions(composed))
 	if errors.Is(err, exposure.ErrUnsupportedOS) {
 		return usagef("exposure reads Linux and macOS hosts, not %s", a.os)
 	}
 	if err != nil {
 		return err
 	}
-	addContainers(ctx, a, &rep, composed)
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(a.Err, "firewarden: warning: %s\n", w)
 	}
 	var js []exposure.Judgement
 	if *expectFile != "" {
-		platform := exposure.Linux
-		if a.os.Kind == host.MacOS {
-			platform = exposure.MacOS
-		}
-		js = exposure.JudgeOn(platform, rep.Listeners, exps, *expectFile)
+		js = exposure.JudgeOn(exposure.PlatformOf(a.os), rep.Listeners, exps, *expectFile)
 	} else {
 		js = make([]exposure.Judgement, len(rep.Listeners))
 		for i, l := range rep.Listeners {
@@ -119,6 +100,32 @@ func runExposure(ctx context.Context, a *app, args []string) error {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// exposureOptions are what the exposure reading takes besides the sockets, for `exposure` and the
+// exposure posture checks alike: the firewall's verdict on each listener and the compose files.
+func (a *app) exposureOptions(composed exposure.ComposeReport) exposure.CollectOptions {
+	return exposure.CollectOptions{Unprivileged: a.unprivileged(), Firewall: a.exposureFirewall, Compose: composed}
+}
+
+// exposureFirewall fills in the listeners' firewall verdicts, running programs through r: the
+// Application Firewall's on a Mac, the nftables ruleset's on Linux.
+func (a *app) exposureFirewall(ctx context.Context, r host.Runner, rep *exposure.Report) {
+	switch a.os.Kind {
+	case host.Linux:
+		// The kernel's nftables are this host's only on the system root: under --root, /proc is a
+		// fake host's and the kernel is not (unless a test hands one in).
+		if a.root.IsSystem() || a.nft != nil {
+			k := a.nft
+			if k == nil {
+				k = nftposture.NewKernel(0)
+			}
+			an, _, rerr := k.Read()
+			firewall.AddLinux(an, rerr, rep)
+		}
+	case host.MacOS:
+		firewall.AddMac(ctx, a.root, r, rep)
+	}
 }
 
 // exposureSummary counts the listeners and their verdicts.

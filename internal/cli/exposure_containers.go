@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/firewarden/firewarden/internal/exposure"
-	"github.com/firewarden/firewarden/internal/host"
 )
 
 // readComposeFiles reads and parses the files of --compose; a file that cannot be read or parsed
@@ -35,21 +33,6 @@ func readComposeFiles(files []string) (exposure.ComposeReport, error) {
 		all.Warnings = append(all.Warnings, rep.Warnings...)
 	}
 	return all, nil
-}
-
-// addContainers adds to rep the ports the container runtimes publish (merged with the host
-// sockets their proxies hold) and those of the compose files, their warnings, and on Linux the
-// note that ufw or firewalld does not protect Docker's published ports.
-func addContainers(ctx context.Context, a *app, rep *exposure.Report, composed exposure.ComposeReport) {
-	running := exposure.ReadContainers(ctx, a.rec, a.root)
-	rep.Listeners = exposure.MergeCompose(exposure.MergeContainers(rep.Listeners, running.Listeners), composed.Listeners)
-	rep.Warnings = append(rep.Warnings, running.Warnings...)
-	rep.Warnings = append(rep.Warnings, composed.Warnings...)
-	if a.os.Kind == host.Linux {
-		if note := exposure.DockerBypassNote(a.root, rep.Listeners); note != "" {
-			rep.Warnings = append(rep.Warnings, note)
-		}
-	}
 }
 
 func hasContainers(js []exposure.Judgement) bool {

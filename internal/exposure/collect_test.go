@@ -38,12 +38,21 @@ func TestCollect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := Collect(context.Background(), root, host.OS{Kind: tt.os}, &fakeRunner{out: lsof}, tt.unprivileged)
+			run := &fakeRunner{out: lsof}
+			var fwRunner host.Runner
+			opts := CollectOptions{Unprivileged: tt.unprivileged, Firewall: func(_ context.Context, r host.Runner, rep *Report) {
+				fwRunner = r
+				rep.Listeners[0].Firewall = &Reachability{Verdict: FirewallBlocked, Why: "test"}
+			}}
+			rep, err := Collect(context.Background(), root, host.OS{Kind: tt.os}, run, opts)
 			if err != nil {
 				t.Fatalf("Collect(%s) error %v", tt.os, err)
 			}
 			if len(rep.Listeners) != tt.listeners {
 				t.Errorf("Collect(%s) = %d listeners, want %d", tt.os, len(rep.Listeners), tt.listeners)
+			}
+			if fwRunner != host.Runner(run) || rep.Listeners[0].Firewall == nil {
+				t.Errorf("Collect(%s) ran the firewall reader with %v, want Collect's runner, and kept its verdicts", tt.os, fwRunner)
 			}
 			var warns []string
 			for _, w := range rep.Warnings {
@@ -56,7 +65,7 @@ func TestCollect(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Collect(context.Background(), root, host.OS{Kind: host.Unknown}, &fakeRunner{}, false); !errors.Is(err, ErrUnsupportedOS) {
+	if _, err := Collect(context.Background(), root, host.OS{Kind: host.Unknown}, &fakeRunner{}, CollectOptions{}); !errors.Is(err, ErrUnsupportedOS) {
 		t.Errorf("Collect(unknown OS) error = %v, want ErrUnsupportedOS", err)
 	}
 }

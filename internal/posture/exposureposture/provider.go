@@ -36,10 +36,11 @@ const maxListed = 20
 
 // Options are the inputs a run gives the provider beyond the host.
 type Options struct {
+	// Reading is how the listeners are read, as `firewarden exposure` reads them. Its
 	// Unprivileged says firewarden reads the real system without root: on Linux the sockets of
 	// other users' processes are then listed without a process, on macOS lsof lists only the
 	// caller's own sockets.
-	Unprivileged bool
+	Reading exposure.CollectOptions
 }
 
 // Provider evaluates the exposure checks. A value serves one run: it reads the sockets once
@@ -119,7 +120,7 @@ func (p *Provider) look(ctx context.Context) *reading {
 	rd := &reading{}
 	// A recorder of its own: the lsof and ps runs are this check's evidence.
 	rec := &host.Recorder{Runner: p.run}
-	rd.rep, rd.err = exposure.Collect(ctx, p.root, p.os, rec, p.opts.Unprivileged)
+	rd.rep, rd.err = exposure.Collect(ctx, p.root, p.os, rec, p.opts.Reading)
 	for _, res := range rec.Runs() {
 		rd.evidence = append(rd.evidence, posture.ExecEvidence(res))
 	}
@@ -156,7 +157,7 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 	}
 	exps := req.Baseline.Exposure.Expect
 	var failing, unknown []exposure.Judgement
-	for _, j := range exposure.Judge(rd.rep.Listeners, exps, file) {
+	for _, j := range exposure.JudgeOn(exposure.PlatformOf(p.os), rd.rep.Listeners, exps, file) {
 		switch {
 		case j.Verdict == exposure.Expected:
 		case p.nameless(j, exps):
@@ -173,19 +174,21 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 		details = append(details, fixes(failing))
 	case len(unknown) > 0:
 		r.Status, r.Actual = posture.Error, "unknown"
-	case p.os.Kind == host.MacOS && p.opts.Unprivileged:
+	case p.os.Kind == host.MacOS && p.opts.Reading.Unprivileged:
 		// lsof without root lists only firewarden's own user's sockets: a pass would be a guess.
 		r.Status, r.Actual = posture.Error, "unknown"
 	default:
 		r.Status, r.Actual = posture.Pass, "none"
 	}
-	if p.os.Kind == host.MacOS && p.opts.Unprivileged {
+	if p.os.Kind == host.MacOS && p.opts.Reading.Unprivileged {
 		details = append(details, "not root, so lsof listed only the sockets of your own processes: run firewarden as root (sudo firewarden check) to judge every listener")
 	}
 	if len(unknown) > 0 {
 		details = append(details, "not root, so the process of these sockets is unknown and the baseline names processes on their ports: "+
 			addrs(unknown)+"; run firewarden as root to judge them")
 	}
+	// What the reading warned of (skipped lines, a runtime that did not answer, ports ufw cannot
+	// protect) qualifies the verdict without changing it.
 	var skipped []string
 	for _, w := range rd.rep.Warnings {
 		if w != exposure.NotRootLinux && w != exposure.NotRootMac {
@@ -193,7 +196,7 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 		}
 	}
 	if len(skipped) > 0 {
-		details = append(details, "this verdict is conditional: the listing is incomplete: "+strings.Join(skipped, "; "))
+		details = append(details, "this verdict is conditional on what the reading warned: "+strings.Join(skipped, "; "))
 	}
 	r.Detail = strings.Join(details, "; ")
 }
@@ -202,7 +205,7 @@ func (p *Provider) judge(ctx context.Context, r *posture.Result, req posture.Req
 // see: a socket listed without a process, on a port the baseline expects a named process on. With
 // the name it might be expected, too wide or unexpected; without it, nothing can be said.
 func (p *Provider) nameless(j exposure.Judgement, exps []exposure.Expectation) bool {
-	if !p.opts.Unprivileged || j.Process != "" {
+	if !p.opts.Reading.Unprivileged || j.Process != "" {
 		return false
 	}
 	for _, e := range exps {
@@ -248,12 +251,20 @@ func addrs(js []exposure.Judgement) string {
 }
 
 // listingEvidence records the listing the verdicts rest on, one listener a line (protocol,
-// address, scope, pid, process, executable), then the reader's warnings, with a SHA-256 over it.
+// address, scope, pid, process, executable, then the container and the firewall's verdict when
+// known), then the reader's warnings, with a SHA-256 over it.
 func listingEvidence(source string, rep exposure.Report) posture.Evidence {
 	var b strings.Builder
 	for _, l := range rep.Listeners {
 		// Quoted: a process names itself, and a newline in its name must not forge a line.
-		fmt.Fprintf(&b, "%s %s %s pid=%d process=%q path=%q\n", l.Proto, l.Addr, l.Scope, l.PID, l.Process, l.Path)
+		fmt.Fprintf(&b, "%s %s %s pid=%d process=%q path=%q", l.Proto, l.Addr, l.Scope, l.PID, l.Process, l.Path)
+		if c := l.Container; c != nil {
+			fmt.Fprintf(&b, " container=%q", c.Runtime+":"+c.Name)
+		}
+		if f := l.Firewall; f != nil {
+			fmt.Fprintf(&b, " firewall=%s why=%q", f.Verdict, f.Why)
+		}
+		b.WriteByte('\n')
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)

@@ -97,8 +97,12 @@ func TestEvaluateLinux(t *testing.T) {
 		"    - {process: sshd, port: 22, scope: any}\n" +
 		"    - {process: postgres, scope: any}\n" +
 		"    - {port: 9999, scope: any}\n"
-	pgFix := "tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (/etc/firewarden/b.yaml:4 allows loopback only)"
-	strayFix := "tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; " +
+	// The fixes name Linux's firewall rule (exposure.JudgeOn with the host's platform).
+	keepOut := func(port string) string {
+		return "keep other hosts out: leave tcp port " + port + " out of the baseline's linux.firewall.allowed and run `firewarden fix`, whose table drops what the list does not allow"
+	}
+	pgFix := "tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (/etc/firewarden/b.yaml:4 allows loopback only); or " + keepOut("5432")
+	strayFix := "tcp/0.0.0.0:9999: stop the process (not found: run as root, or it belongs to another PID namespace such as a container) or bind it to 127.0.0.1:9999; or " + keepOut("9999") + "; " +
 		"if it is meant to listen, add to /etc/firewarden/b.yaml: - {process: NAME, port: 9999, proto: tcp, scope: any}"
 	all := head + tcpSSHD + tcpPGLocal + tcpPGAll + tcpNameless
 	tests := []struct {
@@ -158,8 +162,8 @@ func TestEvaluateLinux(t *testing.T) {
 			want: map[string]got{
 				IDUnexpected: {Status: posture.Error, Actual: "unknown", Detail: "not root, so the process of these sockets is unknown and the baseline names processes on their ports: tcp/0.0.0.0:9999; run firewarden as root to judge them"},
 				IDTooWide: {Status: posture.Fail, Actual: "1 listener",
-					Detail:  "tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (/etc/firewarden/b.yaml:4 allows loopback only); not root, so the process of these sockets is unknown and the baseline names processes on their ports: tcp/0.0.0.0:9999; run firewarden as root to judge them",
-					FixHint: "firewarden changes no service or bind address; tcp/0.0.0.0:5432: bind postgres (pid 840) to 127.0.0.1:5432 instead of 0.0.0.0:5432 (/etc/firewarden/b.yaml:4 allows loopback only)"},
+					Detail:  pgFix + "; not root, so the process of these sockets is unknown and the baseline names processes on their ports: tcp/0.0.0.0:9999; run firewarden as root to judge them",
+					FixHint: "firewarden changes no service or bind address; " + pgFix},
 			},
 		},
 		{
@@ -174,15 +178,15 @@ func TestEvaluateLinux(t *testing.T) {
 		{
 			name: "a skipped line makes the verdict conditional", baseline: loose, tcp: all + "   9: garbage\n", os: debian,
 			want: map[string]got{
-				IDUnexpected: {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional: the listing is incomplete: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
-				IDTooWide:    {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional: the listing is incomplete: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
+				IDUnexpected: {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional on what the reading warned: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
+				IDTooWide:    {Status: posture.Pass, Actual: "none", Detail: "this verdict is conditional on what the reading warned: /proc/net/tcp:6: not a socket line (2 fields); line skipped"},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := fakeLinux(t, tt.tcp)
-			p := New(root, tt.os, host.ExecRunner{Root: root}, Options{Unprivileged: tt.unprivileged})
+			p := New(root, tt.os, host.ExecRunner{Root: root}, Options{Reading: exposure.CollectOptions{Unprivileged: tt.unprivileged}})
 			req := posture.Request{Baseline: parse(t, tt.baseline), Only: tt.only, Now: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
 			results := p.Evaluate(context.Background(), req)
 			gotAll := map[string]got{}
@@ -299,7 +303,7 @@ func TestEvaluateMac(t *testing.T) {
 		{"not root", true, map[string]posture.Status{IDUnexpected: posture.Error, IDTooWide: posture.Fail}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p := New(root, mac, lsofRunner{out}, Options{Unprivileged: tt.unprivileged})
+			p := New(root, mac, lsofRunner{out}, Options{Reading: exposure.CollectOptions{Unprivileged: tt.unprivileged}})
 			gotStatus := map[string]posture.Status{}
 			for _, r := range p.Evaluate(context.Background(), posture.Request{Baseline: b}) {
 				gotStatus[r.ID] = r.Status
