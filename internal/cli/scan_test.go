@@ -132,8 +132,9 @@ func TestScanCommand(t *testing.T) {
 	os.WriteFile(bad, []byte("- "+strconv.Itoa(closed)+"\n"), 0o600)
 
 	out, errOut, code := runCLI(t, nil, "scan", "--ports", ports, "127.0.0.1")
-	if code != 0 || !strings.Contains(out, strconv.Itoa(open)+"/tcp") || !strings.Contains(out, "1 open, 1 closed, 0 filtered") {
-		t.Errorf("scan = %d, %q (stderr %q), want 0 and one open, one closed port", code, out, errOut)
+	if code != 0 || !strings.Contains(out, strconv.Itoa(open)+"/tcp") || !strings.Contains(out, "1 open, 1 closed, 0 filtered") ||
+		!strings.Contains(out, "host up: port ") {
+		t.Errorf("scan = %d, %q (stderr %q), want 0, the ping's answer and one open, one closed port", code, out, errOut)
 	}
 	_, _, code = runCLI(t, nil, "scan", "--ports", ports, "--expect", good, "127.0.0.1")
 	if code != 0 {
@@ -147,6 +148,17 @@ func TestScanCommand(t *testing.T) {
 	if code != 1 || j.Open != 1 || j.Closed != 1 || !cmp.Equal(j.Expect, &expectDiff{Missing: []uint16{uint16(closed)}, Unexpected: []uint16{uint16(open)}}) {
 		t.Errorf("scan --json --expect (differs) = %d, %s, want 1, one open, one closed, the differences", code, out)
 	}
+	if j.Ping == nil || j.Ping.State != scan.Open && j.Ping.State != scan.Closed {
+		t.Errorf("scan --json ping = %+v, want the first answer of the ping", j.Ping)
+	}
+	// exposure's format: on the target's own loopback a loopback listener should be open, and
+	// the closed port, allowed on loopback only, is not missing.
+	lo := filepath.Join(dir, "exposure.yaml")
+	os.WriteFile(lo, []byte("- {process: x, port: "+strconv.Itoa(open)+", scope: loopback}\n- {process: y, scope: any}\n"), 0o600)
+	out, errOut, code = runCLI(t, nil, "scan", "--ports", ports, "--expect", lo, "127.0.0.1")
+	if code != 0 || !strings.Contains(out, "open ports as expected") || !strings.Contains(errOut, "scan checks ports, so it skips it") {
+		t.Errorf("scan --expect exposure.yaml 127.0.0.1 = %d, %q (stderr %q), want 0, as expected, and the note", code, out, errOut)
+	}
 	// The ports the file names are scanned even when --ports leaves them out.
 	out, errOut, code = runCLI(t, nil, "scan", "--ports", "1", "--expect", good, "127.0.0.1")
 	if code != 0 || !strings.Contains(errOut, "also scanning "+strconv.Itoa(open)) || !strings.Contains(out, strconv.Itoa(open)+"/tcp  open") {
@@ -157,6 +169,8 @@ func TestScanCommand(t *testing.T) {
 		{"scan", "--ports", "0", "127.0.0.1"},
 		{"scan", "--timeout", "0s", "127.0.0.1"},
 		{"scan", "a b"},
+		{"scan", "-4", "-6", "127.0.0.1"},
+		{"scan", "-6", "127.0.0.1"},
 	} {
 		if _, errOut, code := runCLI(t, nil, c...); code != 2 || errOut == "" {
 			t.Errorf("%v = %d, %q, want 2 and a message", c, code, errOut)

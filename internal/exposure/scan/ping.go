@@ -47,9 +47,8 @@ func (e *HostDownError) Error() string {
 		FormatPorts(e.Ports), e.Waited.Round(time.Millisecond), strings.Join(why, ", "))
 }
 
-// Ping picks at most maxPing ports: the likely ones first (at most three), then 80, 443 and 22
-// (the ports nmap's connect ping tries are 80 and 443), then the first three of spec not
-// already there.
+// maxPing is the most ports PingPorts picks: a handful of connections at once, like nmap's
+// connect ping (which tries 80 and 443).
 const maxPing = 8
 
 // PingPorts chooses the ports to ping before scanning spec: up to three of likely (ports the
