@@ -114,9 +114,14 @@ func BenchmarkPhases(b *testing.B) {
 	run("worker", func(b *testing.B) {
 		for b.Loop() {
 			s := NewSummary(Options{})
-			batches, chunkBytes = batches[:0], chunkBytes[:0]
+			chunkBytes = chunkBytes[:0]
 			for i := 0; i < len(lines); i += 10_000 {
-				bt := &connBatch{recs: make([]connRec, 0, 10_000)}
+				// The batches are reused from run to run, as Summarize recycles them.
+				if len(chunkBytes) == len(batches) {
+					batches = append(batches, &connBatch{recs: make([]connRec, 0, 10_000)})
+				}
+				bt := batches[len(chunkBytes)]
+				bt.recs, bt.acts = bt.recs[:0], bt.acts[:0]
 				s.emit = bt
 				n := int64(0)
 				for j, l := range lines[i:min(i+10_000, len(lines))] {
@@ -128,7 +133,7 @@ func BenchmarkPhases(b *testing.B) {
 				bt.acts = append(bt.acts, s.actNames[s.sentActs:]...)
 				s.sentActs = len(s.actNames)
 				s.emit = nil
-				batches, chunkBytes = append(batches, bt), append(chunkBytes, n)
+				chunkBytes = append(chunkBytes, n)
 			}
 		}
 	})
@@ -140,7 +145,7 @@ func BenchmarkPhases(b *testing.B) {
 			total = NewSummary(Options{})
 			var remap []uint16
 			done, presized := int64(0), false
-			for i, bt := range batches {
+			for i, bt := range batches[:len(chunkBytes)] {
 				for _, a := range bt.acts {
 					remap = append(remap, total.action(a.format, []byte(a.name)))
 				}
