@@ -75,7 +75,6 @@ func (k connKey4) outsideAddr() addr4 { return addr4(k.outside >> 16) }
 // comes: they stay exact (or within their own bound) whatever the row tables drop.
 type connStore struct {
 	max  int
-	sink uint32 // keeps keyTable.warm's reads
 	k4   *keyTable[connKey4]
 	k6   *keyTable[connKey6]
 	wide *tally[connKey]
