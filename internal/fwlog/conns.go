@@ -75,12 +75,13 @@ func (k connKey4) outsideAddr() addr4 { return addr4(k.outside >> 16) }
 // comes: they stay exact (or within their own bound) whatever the row tables drop.
 type connStore struct {
 	max  int
-	sink uint32 // keeps keyTable.warm's reads
 	k4   *keyTable[connKey4]
 	k6   *keyTable[connKey6]
 	wide *tally[connKey]
 	out4 *keyTable[addr4] // nil until a row table prunes
 	out6 *tally[netip.Addr]
+	// scratch is memory Summarize is done with (its read buffers), for the outside sums.
+	scratch []outSum
 }
 
 func newConnStore(max int) *connStore {
@@ -199,9 +200,9 @@ func (cs *connStore) eachOutsideCountPar(workers int, f func(w int, a netip.Addr
 }
 
 // outside4 sums the rows' counts by outside IPv4 address and calls f(w, …) for every address from
-// goroutine w of workers (buckets of about perBucket entries). It reads the rows twice in order, first to count and then to copy each
-// row's address and counts into a bucket chosen by a hash of the address (an array as long as the
-// rows, 16 bytes each), and then sums each bucket (a few thousand entries, which stay in a core's
+// goroutine w of workers (buckets of about perBucket entries). It reads the rows in order first to
+// count and then to copy each row's address and counts into a bucket chosen by a hash of the
+// address (an array of 16 bytes a row, or several rounds in cs.scratch), and then sums each bucket (a few thousand entries, which stay in a core's
 // cache) in a small hash table. A hash table of all the addresses instead misses the cache at
 // every row, and sorting all of them takes four passes over the array. The buckets are shared out
 // among the goroutines, as are the rows for the two reads.
@@ -277,35 +278,63 @@ func (cs *connStore) outside4(workers, perBucket int, f func(w int, a addr4, c c
 		}
 	}
 	starts[nb] = pos
-	sums := hugeSlice[outSum](total)
-	parallel(workers, func(w int) {
-		nx := next[w]
-		lo, hi := span(w)
-		for i := lo; i < hi; i++ {
-			sl := k4.slot(i)
-			if k4.spill != nil && inSpill(i) {
-				continue
+	// The array is the store's scratch (memory the run is done with, already faulted in) when
+	// it holds the largest bucket: the buckets are then copied and summed in rounds, each of the
+	// consecutive buckets that fit, at the cost of one more read of the rows per round. Fresh
+	// memory costs more here than reading: the kernel zeroes every page of it first.
+	sums := cs.scratch
+	rounds := []int{0} // the first bucket of each round, then nb
+	for b := range nb {
+		if starts[b+1]-starts[b] > len(sums) {
+			sums, rounds = nil, []int{0}
+			break
+		}
+		if starts[b+1]-starts[rounds[len(rounds)-1]] > len(sums) {
+			rounds = append(rounds, b)
+		}
+	}
+	if sums == nil || len(rounds) > maxOutRounds {
+		sums, rounds = hugeSlice[outSum](total), []int{0}
+	}
+	rounds = append(rounds, nb)
+	for r := range len(rounds) - 1 {
+		bLo, bHi := uint32(rounds[r]), uint32(rounds[r+1])
+		base := starts[bLo]
+		parallel(workers, func(w int) {
+			nx := next[w]
+			lo, hi := span(w)
+			for i := lo; i < hi; i++ {
+				sl := k4.slot(i)
+				if k4.spill != nil && inSpill(i) {
+					continue
+				}
+				a := uint32(sl.key.outsideAddr())
+				if b := bucket(a); b >= bLo && b < bHi {
+					sums[nx[b]-base] = outSum{a, sl.c.in, sl.c.out, sl.c.other}
+					nx[b]++
+				}
 			}
-			a := uint32(sl.key.outsideAddr())
-			b := bucket(a)
-			sums[nx[b]] = outSum{a, sl.c.in, sl.c.out, sl.c.other}
-			nx[b]++
-		}
-		if w == 0 {
-			for _, e := range extra {
-				b := bucket(e.addr)
-				sums[nx[b]] = e
-				nx[b]++
+			if w == 0 {
+				for _, e := range extra {
+					if b := bucket(e.addr); b >= bLo && b < bHi {
+						sums[nx[b]-base] = e
+						nx[b]++
+					}
+				}
 			}
-		}
-	})
-	parallel(workers, func(w int) {
-		var agg outAgg
-		for b := w; b < nb; b += workers {
-			agg.sum(sums[starts[b]:starts[b+1]], func(a uint32, c cell) { f(w, addr4(a), c) })
-		}
-	})
+		})
+		parallel(workers, func(w int) {
+			var agg outAgg
+			for b := int(bLo) + w; b < int(bHi); b += workers {
+				agg.sum(sums[starts[b]-base:starts[b+1]-base], func(a uint32, c cell) { f(w, addr4(a), c) })
+			}
+		})
+	}
 }
+
+// maxOutRounds is the most rounds outside4 makes in its scratch before it takes an array of its
+// own: each reads all the rows again.
+const maxOutRounds = 4
 
 // Entries per bucket of outside4 (at 16 bytes, 64 KiB), and the fewest rows per goroutine.
 const (

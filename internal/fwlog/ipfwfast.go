@@ -92,10 +92,23 @@ func ipfwFast(line []byte) (l fastLine, ok bool) {
 	if len(l.iface) == 0 || len(skipSpaces(rest)) > 0 {
 		return l, false
 	}
-	if s, _, ok := leadingStamp(line); ok {
+	if s, ok := fastStamp(line); ok {
 		l.stamp = s
 	}
 	return l, true
+}
+
+// fastStamp is the timestamp leadingStamp finds at the start of line. The common shape, a BSD
+// syslog stamp with a day of one or two digits and no year, priority or fraction of a second
+// ("Nov  9 00:00:01 ", "Nov 19 00:00:01 "), is checked at fixed offsets; any other line takes
+// leadingStamp. FuzzFastStamp holds it to leadingStamp.
+func fastStamp(line []byte) ([]byte, bool) {
+	if len(line) >= 16 && line[3] == ' ' && line[6] == ' ' && line[15] == ' ' && line[5]-'0' <= 9 &&
+		(line[4] == ' ' || line[4]-'0' <= 9) && isMonth(line[0:3]) && isClock(line[7:15]) {
+		return line[:15], true
+	}
+	s, _, ok := leadingStamp(line)
+	return s, ok
 }
 
 // fastToken is nextToken with the token's end found eight bytes at a time (indexBlank).

@@ -304,3 +304,33 @@ func FuzzPortEnd(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, tok []byte) { checkPortEnd(t, tok) })
 }
+
+var fastStampCases = []string{
+	"", "Nov  9 00:00:01 host kernel: ipfw: 1", "Nov 19 00:00:01 host", "Nov 9 00:00:01 host", "Nov   9 00:00:01 host",
+	"Nov  9 00:00:01.123 host", "Nov  9 00:00:01", "Nov  9 00:00:01\t", "2002 Sep 15 07:47:04 host", "<161>Oct 10 07:25:12 host",
+	"<134>1 2026-03-20T14:49:24.202833+00:00 host", "2026-03-20 14:49:24 x", "Xyz  9 00:00:01 host", "Nov  a 00:00:01 host",
+	"Nov a9 00:00:01 host", "Nov 99 00:00:01 host", "Nov  9 0a:00:01 host", "Nov  9 00:00:01.x host", "Nov\x009 00:00:01 host",
+}
+
+// fastStamp finds the timestamp leadingStamp finds, in the common shape and in every other.
+func TestFastStamp(t *testing.T) {
+	for _, in := range fastStampCases {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) { checkFastStamp(t, []byte(in)) })
+	}
+}
+
+func checkFastStamp(t *testing.T, line []byte) {
+	t.Helper()
+	got, ok := fastStamp(line)
+	want, _, wantOK := leadingStamp(line)
+	if !bytes.Equal(got, want) || ok != wantOK {
+		t.Errorf("fastStamp(%q) = %q, %v, want %q, %v (leadingStamp)", line, got, ok, want, wantOK)
+	}
+}
+
+func FuzzFastStamp(f *testing.F) {
+	for _, in := range fastStampCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) { checkFastStamp(t, line) })
+}

@@ -351,10 +351,11 @@ func outsideStore(data []byte) *connStore {
 	return cs
 }
 
-// checkOutside4 holds outside4 with the given goroutines and bucket size to the sums of the rows
-// by IPv4 outside address, made with a map.
-func checkOutside4(t *testing.T, cs *connStore, workers, perBucket int) {
+// checkOutside4 holds outside4 with the given goroutines, bucket size and scratch (entries) to the
+// sums of the rows by IPv4 outside address, made with a map.
+func checkOutside4(t *testing.T, cs *connStore, workers, perBucket, scratch int) {
 	t.Helper()
+	cs.scratch = make([]outSum, scratch)
 	want := map[netip.Addr]cell{}
 	cs.eachRow(func(k connKey, c cell) {
 		if a := k.outside.Addr(); a.Is4() {
@@ -383,12 +384,12 @@ func checkOutside4(t *testing.T, cs *connStore, workers, perBucket int) {
 		}
 	}
 	if diff := cmp.Diff(want, all, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
-		t.Errorf("outside4(%d goroutines, buckets of %d) (-want +got):\n%s", workers, perBucket, diff)
+		t.Errorf("outside4(%d goroutines, buckets of %d, scratch %d) (-want +got):\n%s", workers, perBucket, scratch, diff)
 	}
 }
 
-// The IPv4 outside sums come out the same whatever the goroutines and buckets, from rows in every
-// table and with counts past 32 bits.
+// The IPv4 outside sums come out the same whatever the goroutines, buckets and scratch (none, in
+// rounds, too small for the rounds), from rows in every table and with counts past 32 bits.
 func TestOutside4(t *testing.T) {
 	random := func(n int) []byte {
 		b := make([]byte, 4*n)
@@ -413,19 +414,21 @@ func TestOutside4(t *testing.T) {
 	for _, tt := range tests {
 		for _, workers := range []int{1, 2, 3} {
 			for _, perBucket := range []int{1, 7, 1 << 12} {
-				t.Run(fmt.Sprintf("%s/%d/%d", tt.name, workers, perBucket), func(t *testing.T) {
-					checkOutside4(t, outsideStore(tt.data), workers, perBucket)
-				})
+				for _, scratch := range []int{0, 8, 1000, 4000} {
+					t.Run(fmt.Sprintf("%s/%d/%d/%d", tt.name, workers, perBucket, scratch), func(t *testing.T) {
+						checkOutside4(t, outsideStore(tt.data), workers, perBucket, scratch)
+					})
+				}
 			}
 		}
 	}
 }
 
 func FuzzOutside4(f *testing.F) {
-	f.Add([]byte{1, 0, 1, 255, 1, 0, 1, 255, 1, 0x10, 1, 255, 1, 0x08, 1, 255}, uint8(2), uint8(1))
-	f.Add([]byte{1, 0, 0, 1, 2, 0x08, 0, 1, 3, 0x10, 0, 1, 4, 0x07, 0, 1}, uint8(3), uint8(3))
-	f.Fuzz(func(t *testing.T, data []byte, workers, perBucket uint8) {
-		checkOutside4(t, outsideStore(data), int(workers%4)+1, int(perBucket%16)+1)
+	f.Add([]byte{1, 0, 1, 255, 1, 0, 1, 255, 1, 0x10, 1, 255, 1, 0x08, 1, 255}, uint8(2), uint8(1), uint8(0))
+	f.Add([]byte{1, 0, 0, 1, 2, 0x08, 0, 1, 3, 0x10, 0, 1, 4, 0x07, 0, 1}, uint8(3), uint8(3), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, workers, perBucket, scratch uint8) {
+		checkOutside4(t, outsideStore(data), int(workers%4)+1, int(perBucket%16)+1, int(scratch))
 	})
 }
 

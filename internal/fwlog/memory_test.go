@@ -3,6 +3,7 @@ package fwlog
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -172,5 +173,30 @@ func TestParallelEqualsSequentialPruned(t *testing.T) {
 	// Rules and interfaces have their own (per-worker) caps; this log has few of each.
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parallel report differs from sequential past the cap (-seq +par):\n%s", diff)
+	}
+}
+
+// Report reads the rows and sums the outside addresses on every core when there are many; the
+// report is the one a single goroutine makes, with every row and with a top list.
+func TestReportSameOnEveryCore(t *testing.T) {
+	data := genMany(150_000, 6_000_000)
+	s := NewSummary(Options{})
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		s.Line(line, int64(i))
+	}
+	if n := s.cs.k4.n; n < 4*outPerWorker {
+		t.Fatalf("%d packed rows, want at least %d: the test must use several goroutines", n, 4*outPerWorker)
+	}
+	for _, top := range []int{0, 3} {
+		t.Run(fmt.Sprintf("top %d", top), func(t *testing.T) {
+			prev := runtime.GOMAXPROCS(1)
+			want := s.Report(top, BuiltinServices())
+			runtime.GOMAXPROCS(4)
+			got := s.Report(top, BuiltinServices())
+			runtime.GOMAXPROCS(prev)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Report(%d) on 4 goroutines (-1 goroutine +4):\n%s", top, diff)
+			}
+		})
 	}
 }

@@ -140,17 +140,34 @@ func (s *Summary) Report(top int, services Services) Report {
 		}
 		return compareConn(a.key, b.key) < 0
 	}
-	aggs := make([]agg, len(s.actNames))
-	for i := range s.actNames {
-		aggs[i].top = newBest(top, betterConn)
-	}
+	// The packed rows are read in as many slices as there are goroutines (of at least
+	// outPerWorker rows), each into top lists of its own, then merged: betterConn is a total
+	// order over distinct rows, so the result does not depend on which goroutine saw what.
 	k4 := s.cs.k4
-	for i := range int32(k4.n) {
-		sl := k4.slot(i)
-		ag := &aggs[sl.key.action()]
-		ag.rows++
-		if !ag.top.full() || int64(sl.c.in)+int64(sl.c.out)+int64(sl.c.other) >= ag.top.worst().c.total() || k4.spill != nil {
-			ag.top.offer(entry[connKey]{sl.key.unpack(), k4.cellAt(i)})
+	workers := max(1, min(runtime.GOMAXPROCS(0), k4.n/outPerWorker))
+	per := make([][]agg, workers)
+	parallel(workers, func(w int) {
+		aggs := make([]agg, len(s.actNames))
+		for i := range s.actNames {
+			aggs[i].top = newBest(top, betterConn)
+		}
+		for i := int32(w * k4.n / workers); i < int32((w+1)*k4.n/workers); i++ {
+			sl := k4.slot(i)
+			ag := &aggs[sl.key.action()]
+			ag.rows++
+			if !ag.top.full() || int64(sl.c.in)+int64(sl.c.out)+int64(sl.c.other) >= ag.top.worst().c.total() || k4.spill != nil {
+				ag.top.offer(entry[connKey]{sl.key.unpack(), k4.cellAt(i)})
+			}
+		}
+		per[w] = aggs
+	})
+	aggs := per[0]
+	for _, o := range per[1:] {
+		for id := range o {
+			aggs[id].rows += o[id].rows
+			for _, e := range o[id].top.items {
+				aggs[id].top.offer(e)
+			}
 		}
 	}
 	s.cs.k6.each(func(k connKey6, c cell) {
@@ -201,7 +218,7 @@ func (s *Summary) Report(top int, services Services) Report {
 	}
 	// One top list per goroutine that sums the outside addresses, then the best of them all
 	// (betterAddr is a total order, so which goroutine offers what does not change the result).
-	workers := runtime.GOMAXPROCS(0)
+	workers = runtime.GOMAXPROCS(0)
 	tops := make([]*best[entry[netip.Addr]], workers)
 	for w := range tops {
 		tops[w] = newBest(top, betterAddr)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -276,6 +277,8 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 			}
 		}
 	}
+	// The read buffers, idle now, hold the report's outside sums (see outside4).
+	total.cs.scratch = unsafe.Slice((*outSum)(unsafe.Pointer(unsafe.SliceData(slab))), len(slab)/int(unsafe.Sizeof(outSum{})))
 	for w := range workers {
 		total.Merge(sums[w])
 		if w > 0 {

@@ -181,20 +181,6 @@ func pack4(k connKey) (connKey4, bool) {
 }
 
 func (k connKey4) action() uint16 { return uint16(k.inside>>48) & 0xfff }
-func (k connKey4) proto() Proto   { return Proto(k.inside >> 60) }
-
-// less orders packed rows as compareConn orders unpacked ones: inside, outside, protocol.
-func (k connKey4) less(o connKey4) bool {
-	const ep = 1<<48 - 1
-	if a, b := k.inside&ep, o.inside&ep; a != b {
-		return a < b
-	}
-	if k.outside != o.outside {
-		return k.outside < o.outside
-	}
-	return k.proto() < o.proto()
-}
-
 func (k connKey4) unpack() connKey {
 	ap := func(w uint64) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(w >> 40), byte(w >> 32), byte(w >> 24), byte(w >> 16)}), uint16(w))
