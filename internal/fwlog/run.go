@@ -182,8 +182,9 @@ const (
 const chunkSize = 1 << 20
 
 type chunk struct {
-	seq  int64
-	data []byte
+	seq   int64
+	data  []byte
+	where *chunkWhere // the worker sets its lines
 }
 
 // Summarize reads every source in order, splitting the text into chunks at line ends and
@@ -245,6 +246,7 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 					}
 					line++
 				}
+				ch.where.lines = line
 				if b := s.emit; b != nil {
 					s.flushPorts()
 					s.keepLast()
@@ -259,7 +261,7 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 		}(w, sums[w], classics[w])
 	}
 
-	var where []chunkWhere
+	var where []*chunkWhere
 	err := feed(ctx, sources, chunks, free, &where)
 	close(chunks)
 	wg.Wait()
@@ -267,6 +269,16 @@ func Summarize(ctx context.Context, sources []Source, opts Options, mode Mode) (
 	<-aggDone
 	if err != nil {
 		return nil, nil, err
+	}
+	// Each chunk starts after the lines of the chunks of its source before it (the workers
+	// counted them as they read them: the reader does not look at the lines).
+	src, before := -1, int64(0)
+	for _, w := range where {
+		if w.src != src {
+			src, before = w.src, 0
+		}
+		w.line = before
+		before += w.lines
 	}
 	// Malformed and unrecognised examples learn their file and line from their chunk.
 	for w := range workers {
@@ -305,27 +317,25 @@ func inputSize(sources []Source) int64 {
 const MaxLine = 1 << 20
 
 // chunkWhere says where a chunk starts: its source (an index into the sources) and how many
-// lines of that source come before it.
+// lines of that source come before it (line, set once all are read from the lines of each).
 type chunkWhere struct {
-	src  int
-	line int64
+	src         int
+	line, lines int64
 }
 
 // feed reads the sources into chunks that end at a line end, and records in where, indexed by
-// chunk seq, where each chunk starts.
-func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan []byte, where *[]chunkWhere) error {
+// chunk seq, each chunk's source (the worker that reads it adds its lines).
+func feed(ctx context.Context, sources []Source, chunks chan<- chunk, free chan []byte, where *[]*chunkWhere) error {
 	var seq int64
 	var carry []byte
 	skipping := false // inside an over-long line, dropping bytes up to its end
-	var lines int64   // lines of the current source sent so far
 	send := func(si int, data []byte) {
-		*where = append(*where, chunkWhere{si, lines})
-		lines += int64(bytes.Count(data, []byte{'\n'}))
-		chunks <- chunk{seq, data}
+		w := &chunkWhere{src: si}
+		*where = append(*where, w)
+		chunks <- chunk{seq, data, w}
 		seq++
 	}
 	for si, src := range sources {
-		lines = 0
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
