@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -200,4 +201,55 @@ func TestExposureOnMacemuText(t *testing.T) {
 func tail(s string) string {
 	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 	return lines[len(lines)-1]
+}
+
+// The exposure posture checks read the same stand-ins: a baseline's exposure section is judged
+// against the emulated listeners, and Remote Login turned on (launchd on port 22, which this
+// baseline does not name) adds two unexpected listeners. check changes nothing on the Mac.
+func TestExposureChecksOnMacemu(t *testing.T) {
+	baseline := filepath.Join(t.TempDir(), "listeners.yaml")
+	if err := os.WriteFile(baseline, []byte(`name: listeners
+exposure:
+  expect:
+    - {process: postgres, port: 5432, scope: loopback}
+    - {process: redis-server, port: 6379, scope: loopback}
+    - {process: node, port: 3030, scope: any}
+    - {process: mDNSResponder, port: 5353, proto: udp, scope: any}
+    - {process: ControlCenter, scope: any}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sshOn := hosttest.Mac15()
+	sshOn.Launchd = map[string]string{"com.openssh.sshd": "enabled"}
+	for _, tt := range []struct {
+		name  string
+		st    hosttest.MacState
+		lines []string
+	}{
+		{"preset 15", hosttest.Mac15(), []string{
+			"exposure.unexpected  fail    none      1 listener   lsof",
+			"exposure.too_wide    fail    none      2 listeners  lsof",
+			"exposure.unexpected: tcp/[::]:49152: stop rapportd (pid 598)",
+		}},
+		{"remote login on", sshOn, []string{
+			"exposure.unexpected  fail    none      3 listeners  lsof",
+			"exposure.unexpected: tcp/0.0.0.0:22: stop launchd (pid 1)",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := mac(t, tt.st)
+			r := firewarden(t, root, "check", "--baseline", baseline)
+			if r.code != 1 || r.stderr != "" {
+				t.Errorf("firewarden check --baseline listeners.yaml = exit %d, stderr %q; want 1 and none", r.code, r.stderr)
+			}
+			for _, line := range tt.lines {
+				if !strings.Contains(r.stdout, line) {
+					t.Errorf("firewarden check --baseline listeners.yaml: stdout lacks %q:\n%s", line, r.stdout)
+				}
+			}
+			if w := state(t, root).Writes(); len(w) != 0 {
+				t.Errorf("firewarden check changed the Mac: %q", w)
+			}
+		})
+	}
 }
