@@ -163,7 +163,8 @@ func (m *Mac) lsof(args []string) outcome {
 // ps answers `ps -ww -o pid=,comm= -p PID …`, the query firewarden makes for the executables'
 // paths: one line per pid that runs, in pid order, the pid right-aligned in five columns, then
 // the full path (macOS's comm). A pid that does not run is left out and makes ps exit 1. Other
-// arguments get ps's usage and exit 1.
+// arguments get ps's usage and exit 1. (SYNTHETIC: the column width and the usage text are
+// written from ps(1), not captured from a Mac.)
 func (m *Mac) ps(args []string) outcome {
 	usage := fail(1, "usage: ps [-AaCcEefhjlMmrSTvwXx] [-O fmt | -o fmt] [-G gid[,gid...]]\n          [-g grp[,grp...]] [-u [uid,uid...]]\n          [-p pid[,pid...]] [-t tty[,tty...]] [-U user[,user...]]\n       ps [-L]\n")
 	if len(args) < 5 || !slices.Equal(args[:3], []string{"-ww", "-o", "pid=,comm="}) || (len(args)-3)%2 != 0 {
