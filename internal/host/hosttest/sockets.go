@@ -3,6 +3,7 @@ package hosttest
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -253,10 +254,35 @@ func validateProcesses(ps []Process) error {
 			if s.Proto != "TCP" && s.Proto != "UDP" {
 				return fmt.Errorf("process %d fd %d: protocol %q: want TCP or UDP", p.PID, s.FD, s.Proto)
 			}
-			if s.FD < 0 || !strings.Contains(s.Local, ":") || strings.ContainsAny(s.Local+s.Peer+s.State, "\n") {
-				return fmt.Errorf("process %d fd %d: want a descriptor and a local name ADDRESS:PORT", p.PID, s.FD)
+			if s.FD < 0 || !validName(s.Local, true) || (s.Peer != "" && !validName(s.Peer, false)) {
+				return fmt.Errorf("process %d fd %d: want a descriptor, a local name ADDRESS:PORT (ADDRESS may be *, an IPv6 one in brackets) and no peer or a peer ADDRESS:PORT", p.PID, s.FD)
+			}
+			if strings.ContainsAny(s.State, "\n\r") {
+				return fmt.Errorf("process %d fd %d: state %q holds a line break", p.PID, s.FD, s.State)
 			}
 		}
 	}
 	return nil
+}
+
+// validName reports whether name is lsof's ADDRESS:PORT: the address * (when wild) or an IP
+// address, an IPv6 one in brackets; the port a number (or * for a socket bound to no port).
+func validName(name string, wild bool) bool {
+	i := strings.LastIndexByte(name, ':')
+	if i < 0 {
+		return false
+	}
+	host, port := name[:i], name[i+1:]
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil && port != "*" {
+		return false
+	}
+	if host == "*" {
+		return wild
+	}
+	if v6, ok := strings.CutPrefix(host, "["); ok {
+		a, err := netip.ParseAddr(strings.TrimSuffix(v6, "]"))
+		return err == nil && strings.HasSuffix(v6, "]") && a.Is6()
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Is4()
 }

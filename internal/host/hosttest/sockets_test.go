@@ -281,6 +281,13 @@ func TestBadProcesses(t *testing.T) {
 		{"protocol", func(p *hosttest.Process) { p.Sockets[0].Proto = "tcp" }},
 		{"no port", func(p *hosttest.Process) { p.Sockets[0].Local = "*" }},
 		{"newline", func(p *hosttest.Process) { p.Sockets[0].Local = "*:1\nTST=LISTEN" }},
+		{"port not a number", func(p *hosttest.Process) { p.Sockets[0].Local = "*:ssh" }},
+		{"port too big", func(p *hosttest.Process) { p.Sockets[0].Local = "*:65536" }},
+		{"host name", func(p *hosttest.Process) { p.Sockets[0].Local = "localhost:1" }},
+		{"IPv6 without brackets", func(p *hosttest.Process) { p.Sockets[0].Local = "::1:1" }},
+		{"IPv4 in brackets", func(p *hosttest.Process) { p.Sockets[0].Local = "[127.0.0.1]:1" }},
+		{"wildcard peer", func(p *hosttest.Process) { p.Sockets[0].Peer = "*:1" }},
+		{"state with a newline", func(p *hosttest.Process) { p.Sockets[0].State = "LISTEN\nx" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
