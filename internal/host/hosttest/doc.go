@@ -2,7 +2,9 @@
 // rollbacks can be tested on Linux against a Mac that remembers what was done to it.
 //
 // Mac is a stateful host.Runner: it answers socketfilterfw, defaults, systemsetup, launchctl,
-// csrutil, profiles, killall, pfctl and ioreg the way a Mac of a given version does, keeps the firewall
+// csrutil, profiles, killall, pfctl and ioreg the way a Mac of a given version does, and lsof,
+// ps and codesign for the listening sockets, their executables and signatures (from
+// MacState.Processes, plus launchd on port 22 when Remote Login is on); it keeps the firewall
 // and service state in a MacState (pf's anchors, tables and enable tokens in MacState.PF), and
 // mirrors the plist files that exist on that version under a root directory. Files named in
 // arguments (pfctl -f FILE) are system paths, read under the root. Layout writes the same fake

@@ -24,7 +24,7 @@ const (
 
 // Programs returns the system paths of the emulated programs; Layout puts a stand-in at each.
 func Programs() []string {
-	return []string{socketfilterfwPath, defaultsPath, systemsetupPath, launchctlPath, csrutilPath, profilesPath, killallPath, pfctlPath, ioregPath}
+	return []string{socketfilterfwPath, defaultsPath, systemsetupPath, launchctlPath, csrutilPath, profilesPath, killallPath, pfctlPath, ioregPath, lsofPath, psPath, codesignPath}
 }
 
 // Mac is an emulated Mac. It implements host.Runner: every Run is recorded in the state's Calls,
@@ -158,6 +158,12 @@ func (m *Mac) program(path string) func(args []string) outcome {
 		return m.pfctl
 	case ioregPath:
 		return m.ioreg
+	case lsofPath:
+		return m.lsof
+	case psPath:
+		return m.ps
+	case codesignPath:
+		return m.codesign
 	}
 	return nil
 }

@@ -62,6 +62,11 @@ type MacState struct {
 	// DefaultPlatformUUID. Give each emulated Mac of a fleet test its own.
 	PlatformUUID string `json:"platform_uuid,omitempty"`
 
+	// Processes are the running processes that hold TCP or UDP sockets, for lsof, ps and
+	// codesign (launchd's port 22 comes from Remote Login, see Mac.processes). The presets have
+	// defaultProcesses.
+	Processes []Process `json:"processes,omitempty"`
+
 	// Calls is every program run, reads included, as argv with the system path first.
 	Calls [][]string `json:"calls,omitempty"`
 }
@@ -127,6 +132,7 @@ func Mac14() MacState {
 		Apps:           defaultApps(),
 		SIP:            "enabled",
 		BluetoothPower: new(1),
+		Processes:      defaultProcesses(),
 	}
 }
 
@@ -200,6 +206,13 @@ func (s MacState) clone() MacState {
 		c.Profile = &p
 	}
 	c.Launchd = maps.Clone(s.Launchd)
+	if s.Processes != nil {
+		c.Processes = make([]Process, len(s.Processes))
+		for i, p := range s.Processes {
+			p.Sockets = slices.Clone(p.Sockets)
+			c.Processes[i] = p
+		}
+	}
 	c.PF = s.PF.clone()
 	if s.BluetoothPower != nil {
 		c.BluetoothPower = new(*s.BluetoothPower)
@@ -246,6 +259,9 @@ func (s MacState) validate() (version, error) {
 		if o != overrideEnabled && o != overrideDisabled {
 			return version{}, fmt.Errorf("launchd override %q for %s: want enabled or disabled", o, label)
 		}
+	}
+	if err := validateProcesses(s.Processes); err != nil {
+		return version{}, err
 	}
 	return v, nil
 }

@@ -6,12 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/firewarden/firewarden/internal/block"
+	"github.com/firewarden/firewarden/internal/exposure"
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/host/hosttest"
 )
@@ -155,5 +157,45 @@ func TestLayoutLinuxCommand(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "var/log/auth.log")); err != nil || fi.Size() != 0 {
 		t.Errorf("var/log/auth.log: %v, want an empty file", err)
+	}
+}
+
+// TestEmulateExposurePrograms runs the lsof and ps stand-ins the way firewarden's exposure does,
+// and sees a state change made by another stand-in run (Remote Login turned on puts launchd on
+// port 22).
+func TestEmulateExposurePrograms(t *testing.T) {
+	dir := t.TempDir()
+	if err := hosttest.Layout(dir, hosttest.Mac15(), ""); err != nil {
+		t.Fatal(err)
+	}
+	standIn := func(sys string, args ...string) (int, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{filepath.Join(dir, sys)}, args...), &stdout, &stderr)
+		return code, stdout.String()
+	}
+	listens22 := func() bool {
+		t.Helper()
+		code, out := standIn("/usr/sbin/lsof", exposure.LsofArgs...)
+		rep, err := exposure.ParseLsof([]byte(out))
+		if code != 0 || err != nil || len(rep.Listeners) == 0 {
+			t.Fatalf("lsof stand-in = %d, %d listeners, %v; want 0, listeners, nil", code, len(rep.Listeners), err)
+		}
+		return slices.ContainsFunc(rep.Listeners, func(l exposure.Listener) bool { return l.Addr.Port() == 22 })
+	}
+	if listens22() {
+		t.Error("lsof stand-in with Remote Login off lists port 22")
+	}
+	if code, _ := standIn("/usr/sbin/systemsetup", "-setremotelogin", "on"); code != 0 {
+		t.Fatalf("systemsetup -setremotelogin on = %d, want 0", code)
+	}
+	if !listens22() {
+		t.Error("lsof stand-in with Remote Login on does not list port 22")
+	}
+	if code, out := standIn("/bin/ps", "-ww", "-o", "pid=,comm=", "-p", "1", "-p", "2051"); code != 0 || out != "    1 /sbin/launchd\n 2051 /usr/local/bin/node\n" {
+		t.Errorf("ps stand-in = %d %q, want 0 and launchd's and node's paths", code, out)
+	}
+	if code, _ := standIn("/usr/bin/codesign", "--verify", "-R=anchor apple", "/usr/local/bin/node"); code != 3 {
+		t.Errorf("codesign stand-in on a Developer ID signed node = %d, want 3", code)
 	}
 }
