@@ -157,10 +157,23 @@ func TestScanHostDownThroughTheBinary(t *testing.T) {
 		"  iif \"lo\" accept\n  meta l4proto ipv6-icmp accept\n }\n}\n")
 	for _, addr := range []string{p.Server4.String(), p.Server6.String()} {
 		t.Run(addr, func(t *testing.T) {
-			out, errOut, code := scanInNS(t, p.Client, "--json", "scan", "--ports", "-", addr)
+			xmlFile := filepath.Join(t.TempDir(), "scan.xml")
+			out, errOut, code := scanInNS(t, p.Client, "--json", "scan", "--ports", "-", "--xml", xmlFile, addr)
 			if code != 2 || out != "" || !strings.Contains(errOut, "seems down or drops everything") ||
 				!strings.Contains(errOut, "no answer from ports 1-3,22,80,443") || !strings.Contains(errOut, "--no-ping") {
 				t.Errorf("scan of a host that drops everything = %d, stdout %q, stderr %q, want 2, nothing, and the host-down message", code, out, errOut)
+			}
+			// As nmap, the XML says the host is down.
+			var x struct {
+				Status struct {
+					State string `xml:"state,attr"`
+				} `xml:"host>status"`
+				Hosts struct {
+					Down int `xml:"down,attr"`
+				} `xml:"runstats>hosts"`
+			}
+			if b, err := os.ReadFile(xmlFile); err != nil || xml.Unmarshal(b, &x) != nil || x.Status.State != "down" || x.Hosts.Down != 1 {
+				t.Errorf("--xml of a host that seems down = %+v (%v), want host status down, 1 host down", x, err)
 			}
 			out, errOut, code = scanInNS(t, p.Client, "--json", "scan", "--no-ping", "--ports", "1-20", "--timeout", "200ms", "--retries", "0", addr)
 			var j struct {

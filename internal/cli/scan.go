@@ -159,6 +159,7 @@ func runScan(ctx context.Context, a *app, args []string) error {
 				host, joinAddrs(others))
 		}
 	}
+	start := time.Now()
 	rep, err := scan.Scan(ctx, addr, ports, o)
 	if o.Progress != nil {
 		fmt.Fprint(a.Err, "\r\033[K")
@@ -172,6 +173,14 @@ func runScan(ctx context.Context, a *app, args []string) error {
 		if errors.As(err, &down) {
 			// nmap stops too ("Host seems down"); scanning on would cost the cap on every
 			// slot-full of tries and find every port filtered.
+			if *xmlOut != "" {
+				// nmap writes its XML for a host that seems down too: a tool reading the file
+				// finds the host down, not an old file or none.
+				downRep := &scan.Report{Addr: addr, Start: start, End: time.Now()}
+				if err := writeNmapXML(*xmlOut, host, *spec, args, downRep); err != nil {
+					return err
+				}
+			}
 			return fmt.Errorf("%s (%s): %v; if it is up, scan it anyway with --no-ping", host, addr, down)
 		}
 		return err
@@ -441,7 +450,8 @@ type nmapHosts struct {
 }
 
 // nmapXML renders a report as nmap's XML output. Filtered ports with no answer are an
-// extraports count, as nmap writes them; every other port is a port element.
+// extraports count, as nmap writes them; every other port is a port element. A report without
+// results or ping (scan's for a host that seems down) is a host down.
 func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error) {
 	family := "ipv4"
 	if rep.Addr.Is6() {
@@ -462,6 +472,10 @@ func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error)
 	}
 	if a := rep.Ping; a != nil {
 		run.Host.Status = nmapStatus{State: "up", Reason: a.Reason}
+	}
+	isDown := len(rep.Results) == 0 && rep.Ping == nil
+	if isDown {
+		run.Host.Status = nmapStatus{State: "down", Reason: "no-response"}
 	}
 	if host != rep.Addr.String() {
 		run.Host.Hostnames = &nmapHostnames{Hostname: []nmapHostname{{Name: host, Type: "user"}}}
@@ -485,9 +499,12 @@ func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error)
 		run.Host.Ports.Extra = []nmapExtraPorts{{State: "filtered", Count: noResponse,
 			Reasons: []nmapExtraReasons{{Reason: scan.ReasonNoResponse, Count: noResponse}}}}
 	}
-	up := 0
+	up, down := 0, 0
 	if run.Host.Status.State == "up" {
 		up = 1
+	}
+	if isDown {
+		down = 1
 	}
 	run.RunStats = nmapRunStats{
 		Finished: nmapFinished{
@@ -495,7 +512,7 @@ func nmapXML(host, spec string, args []string, rep *scan.Report) ([]byte, error)
 			Elapsed: strconv.FormatFloat(elapsed.Seconds(), 'f', 2, 64), Exit: "success",
 			Summary: fmt.Sprintf("firewarden scan done: 1 IP address (%d host up) scanned in %.2f seconds", up, elapsed.Seconds()),
 		},
-		Hosts: nmapHosts{Up: up, Down: 0, Total: 1},
+		Hosts: nmapHosts{Up: up, Down: down, Total: 1},
 	}
 	b, err := xml.MarshalIndent(run, "", " ")
 	if err != nil {
