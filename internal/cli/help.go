@@ -69,16 +69,21 @@ func isBoolFlag(f *flag.Flag) bool {
 }
 
 // flagSyntax is "--name PLACEHOLDER" (the back-quoted word of the usage) or "--name" for a bool
-// flag, and the usage with the back quotes removed.
+// flag, and the usage with the back quotes removed. A one-letter flag (scan's -4 and -6) is
+// written with one dash, as users type it.
 func flagSyntax(f *flag.Flag) (syntax, usage string) {
 	placeholder, usage := flag.UnquoteUsage(f)
+	dashes := "--"
+	if len(f.Name) == 1 {
+		dashes = "-"
+	}
 	if isBoolFlag(f) {
-		return "--" + f.Name, usage
+		return dashes + f.Name, usage
 	}
 	if !strings.Contains(f.Usage, "`") {
 		placeholder = "VALUE" // every flag has a back-quoted placeholder; a test makes sure
 	}
-	return "--" + f.Name + " " + placeholder, usage
+	return dashes + f.Name + " " + placeholder, usage
 }
 
 // defaultText is " (default X)" for a flag whose default is not the zero value.

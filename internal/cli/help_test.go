@@ -73,6 +73,7 @@ func TestHelpShowsOnlyTheVerbsFlags(t *testing.T) {
 		{[]string{"detect", "rules", "test"}, []string{"--input FORMAT"}, []string{"--fields", "--live"}},
 		{[]string{"logs", "summarize"}, []string{"--format FORMAT", "--report KIND", "(default full)"}, []string{"-format json"}},
 		{[]string{"evidence"}, []string{"--format FORMAT", "--verify"}, []string{"-format json"}},
+		{[]string{"scan"}, []string{"\n  -4 ", "\n  -6 ", "--no-ping", "--ports SPEC"}, []string{"--4", "--6"}},
 	} {
 		name := strings.Join(tt.path, " ")
 		out, _, _ := runCLI(t, nil, append(slices.Clone(tt.path), "--help")...)
