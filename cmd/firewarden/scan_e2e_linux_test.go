@@ -18,9 +18,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
 
 	"github.com/firewarden/firewarden/internal/netnstest"
+	"github.com/firewarden/firewarden/internal/ptytest"
 )
 
 // TestScanThroughTheBinary scans, with the real binary in the client namespace, a server
@@ -309,7 +309,7 @@ func TestScanProgressThroughTheBinary(t *testing.T) {
 	expect := filepath.Join(t.TempDir(), "expect.yaml")
 	os.WriteFile(expect, []byte("- "+strconv.Itoa(p.Port)+"\n"), 0o600)
 	args := []string{"netns", "exec", p.Client, fwBin, "scan", "--ports", "1-3000", "--expect", expect, p.Server4.String()}
-	master, pty := openPTY(t)
+	master, pty := ptytest.Open(t)
 	cmd := exec.Command(netnstest.IPPath(t), args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, pty
@@ -337,27 +337,4 @@ func TestScanProgressThroughTheBinary(t *testing.T) {
 	if code != 0 || strings.Contains(errOut, "\r") || strings.Contains(errOut, "scan: ") {
 		t.Errorf("stderr on a pipe = %d, %q, want 0 and no progress line", code, errOut)
 	}
-}
-
-// openPTY opens a pseudo-terminal pair: the slave is a terminal.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal (%v): needs /dev/ptmx", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open the pty's slave: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return m, s
 }

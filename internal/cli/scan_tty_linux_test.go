@@ -3,38 +3,14 @@ package cli
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/firewarden/firewarden/internal/ptytest"
 )
-
-// openPTY opens a pseudo-terminal pair: the slave is a terminal.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal (%v): needs /dev/ptmx", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open the pty's slave: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return m, s
-}
 
 // TestIsTTY: a terminal is one; /dev/null (a character device), a file and a pipe are not.
 func TestIsTTY(t *testing.T) {
-	_, pty := openPTY(t)
+	_, pty := ptytest.Open(t)
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -3,36 +3,14 @@ package server
 import (
 	"bytes"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// openPTY opens a pseudo-terminal pair, for tests only.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal (/dev/ptmx: %v); run on a Linux host with devpts mounted", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return m, s
-}
+	"github.com/firewarden/firewarden/internal/ptytest"
+)
 
 func echoing(t *testing.T, f *os.File) bool {
 	t.Helper()
@@ -46,7 +24,7 @@ func echoing(t *testing.T, f *os.File) bool {
 // At a terminal the password is prompted for on stderr and not echoed, and the echo is back
 // afterwards.
 func TestReadPasswordTerminalNoEcho(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := ptytest.Open(t)
 	if !echoing(t, slave) {
 		t.Fatal("a new terminal does not echo; the test would prove nothing")
 	}
