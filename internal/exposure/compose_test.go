@@ -248,3 +248,33 @@ func FuzzParseCompose(f *testing.F) {
 		}
 	})
 }
+
+// The fixture: the guide's Mattermost on every interface, a long-syntax and a database entry on
+// loopback, and an entry whose address is a variable.
+func TestParseComposeFixture(t *testing.T) {
+	data, err := os.ReadFile("testdata/compose/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ParseCompose(data, "compose.yaml")
+	if err != nil || rep.Warnings != nil {
+		t.Fatalf("ParseCompose(compose.yaml) = %v, %q", err, rep.Warnings)
+	}
+	var got []string
+	for _, l := range rep.Listeners {
+		got = append(got, wrow(l))
+	}
+	want := []string{
+		"tcp 127.0.0.1:5432 loopback compose:db:5432 compose.yaml:25",
+		"tcp 0.0.0.0:8065 all compose:mattermost:8065 compose.yaml:14",
+		"tcp 127.0.0.1:8443 loopback compose:mattermost:8443 compose.yaml:15",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ParseCompose(compose.yaml) (-want +got):\n%s", diff)
+	}
+	wantCond := []Conditional{{Where: "compose.yaml:30", Service: "calls", Entry: `"${RTCD_BIND:-0.0.0.0}:8443:8443/udp"`,
+		Why: "it uses variables, which firewarden does not expand: what it publishes, and where, depends on their values"}}
+	if diff := cmp.Diff(wantCond, rep.Conditional); diff != "" {
+		t.Errorf("ParseCompose(compose.yaml) conditional (-want +got):\n%s", diff)
+	}
+}
