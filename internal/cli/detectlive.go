@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -82,7 +81,7 @@ func runDetectLive(ctx context.Context, a *app, rs *detect.Ruleset, opt detect.O
 	if err != nil {
 		return fail(err)
 	}
-	if isTerminal(a.Err) {
+	if isTTY(a.Err) {
 		fmt.Fprintf(a.Err, "firewarden: detect --live: watching %s with %d rules; Ctrl-C stops\n", hostname, len(rs.Rules))
 	}
 	st, err := sup.Run(ctx)
@@ -102,15 +101,6 @@ func orNone(s string) string {
 		return "no telemetry program"
 	}
 	return s
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // liveEngine adapts the detection engine to live.Engine. It runs on the supervisor's detection
