@@ -199,11 +199,11 @@ func printExposure(a *app, js []exposure.Judgement, judged bool, sum exposureSum
 	}
 	printFirewallWhy(a, js)
 	if !judged {
-		_, err := fmt.Fprintf(a.Out, "\n%d listeners%s\n", sum.Listeners, conditionalCount(sum))
+		_, err := fmt.Fprintf(a.Out, "\n%d %s%s\n", sum.Listeners, plural(sum.Listeners, "listener", "listeners"), conditionalCount(sum))
 		printConditional(a, conds)
 		return err
 	}
-	fmt.Fprintf(a.Out, "\n%d listeners: %d expected, %d too wide, %d unexpected%s\n", sum.Listeners, sum.Expected, sum.TooWide, sum.Unexpected, conditionalCount(sum))
+	fmt.Fprintf(a.Out, "\n%d %s: %d expected, %d too wide, %d unexpected%s\n", sum.Listeners, plural(sum.Listeners, "listener", "listeners"), sum.Expected, sum.TooWide, sum.Unexpected, conditionalCount(sum))
 	printConditional(a, conds)
 	for _, j := range js {
 		if j.Fix == "" {
