@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,25 +195,7 @@ func TestScanExposureExpectThroughTheBinary(t *testing.T) {
 	netnstest.IP(t, "-n", p.Server, "addr", "add", "10.77.0.1/24", "dev", "vs")
 	netnstest.IP(t, "-n", p.Client, "addr", "add", "10.77.0.2/24", "dev", "vc")
 	for _, port := range []int{3000, 5432} {
-		if err := netnstest.InNetNS(p.ServerFd, func() error {
-			ln, err := net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
-			if err != nil {
-				return err
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		p.Listen(t, port)
 	}
 	file := filepath.Join(t.TempDir(), "exposure.yaml")
 	os.WriteFile(file, []byte(fmt.Sprintf("- {process: sshd, port: %d, scope: any}\n"+

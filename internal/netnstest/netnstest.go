@@ -161,15 +161,22 @@ func NewPair(t testing.TB, hint string) *Pair {
 		IP(t, "-n", c.ns, "-6", "addr", "add", c.a6, "dev", c.dev, "nodad")
 		IP(t, "-n", c.ns, "link", "set", c.dev, "up")
 	}
+	p.Port = p.Listen(t, 0)
+	return p
+}
+
+// Listen listens on TCP port (0: any free one) on every address of the server, greets each
+// connection with "hi" and closes it, until the test ends; it returns the port.
+func (p *Pair) Listen(t testing.TB, port int) int {
+	t.Helper()
 	var ln net.Listener
-	if err := InNetNS(srvFd, func() (err error) {
-		ln, err = net.Listen("tcp", "[::]:0")
+	if err := InNetNS(p.ServerFd, func() (err error) {
+		ln, err = net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	p.Port = ln.Addr().(*net.TCPAddr).Port
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -180,7 +187,7 @@ func NewPair(t testing.TB, hint string) *Pair {
 			c.Close()
 		}
 	}()
-	return p
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // AddClientAddr gives the client one more address (in the veth pair's /24 or /64), to

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -43,25 +42,7 @@ func newTarget(t testing.TB) *target {
 	p := netnstest.NewPair(t, netnsHint)
 	tg := &target{pair: p}
 	for _, port := range []int{22, 443} {
-		if err := netnstest.InNetNS(p.ServerFd, func() error {
-			ln, err := net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
-			if err != nil {
-				return err
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		p.Listen(t, port)
 	}
 	tg.open = []uint16{22, 443, uint16(p.Port)}
 	if p.Port < 443 {
