@@ -112,7 +112,8 @@ func (p *Provider) readNow(ctx context.Context) *reading {
 	}
 	switch {
 	case err != nil:
-		rd.failure = fmt.Sprintf("%v; sshd -T needs root, the host keys (ssh-keygen -A makes missing ones) and a configuration sshd accepts: run firewarden as root, or run `sshd -T` yourself to see what it lacks", err)
+		_, unit := p.systemd()
+		rd.failure = fmt.Sprintf("%v; %s", err, failureHint(string(res.Stderr), unit))
 	case res.Truncated:
 		rd.failure = fmt.Sprintf("%s printed more than the output cap; its configuration dump was not read", cmd)
 	default:
@@ -123,6 +124,28 @@ func (p *Provider) readNow(ctx context.Context) *reading {
 		rd.eff = eff
 	}
 	return rd
+}
+
+// failureHint says what to do about a failed sshd -T, from what sshd printed on stderr (OpenSSH
+// 9.2's wording). The status stays error whatever the hint: it only names the way out.
+// unit is the SSH service's systemd unit ("" when none was found).
+func failureHint(stderr, unit string) string {
+	const privsep = "Missing privilege separation directory: "
+	if _, dir, ok := strings.Cut(stderr, privsep); ok {
+		dir, _, _ = strings.Cut(dir, "\n")
+		dir = strings.TrimSpace(dir)
+		// sshd checks this directory only when run as root, and ssh.service creates it
+		// (RuntimeDirectory=sshd) when it starts: its absence means the daemon is not running.
+		start := "start the SSH service"
+		if unit != "" {
+			start += " (systemctl start " + strings.TrimSuffix(unit, ".service") + ")"
+		}
+		return fmt.Sprintf("sshd is not running, and as root sshd -T refuses to run without %s, which the SSH service creates when it starts: %s, or create the directory (mkdir -m 0755 %s), then check again", clip(dir), start, clip(dir))
+	}
+	if strings.Contains(stderr, "no hostkeys available") {
+		return "sshd -T reads the host keys, which only root can: run firewarden as root (sudo firewarden check); if root gets this too, the host has no host keys (ssh-keygen -A makes them)"
+	}
+	return "sshd -T needs root, the host keys (ssh-keygen -A makes missing ones) and a configuration sshd accepts: run firewarden as root, or run `sshd -T` yourself to see what it lacks"
 }
 
 // Evaluate implements posture.Provider: one Result per SSH check the baseline names and the

@@ -136,8 +136,23 @@ func TestEvaluate(t *testing.T) {
 		{
 			name: "sshd -T fails", code: 255, err: "Missing privilege separation directory: /run/sshd\n", b: base(ptr(false), "no"),
 			want: map[string]want{
-				PasswordAuth: {posture.Error, "unknown", []string{"/usr/sbin/sshd -T exited with status 255: Missing privilege separation directory: /run/sshd", "run firewarden as root"}},
+				PasswordAuth: {posture.Error, "unknown", []string{"/usr/sbin/sshd -T exited with status 255: Missing privilege separation directory: /run/sshd", "sshd is not running", "start the SSH service, or create the directory (mkdir -m 0755 /run/sshd)"}},
 				RootLogin:    {posture.Error, "unknown", []string{"Missing privilege separation directory"}},
+			},
+		},
+		{
+			// OpenSSH 9.2 as an ordinary user, who cannot read /etc/ssh/ssh_host_*_key.
+			name: "sshd -T without root", code: 1, err: "sshd: no hostkeys available -- exiting.\n", b: base(ptr(false), "no"),
+			want: map[string]want{
+				PasswordAuth: {posture.Error, "unknown", []string{"no hostkeys available", "run firewarden as root (sudo firewarden check)"}},
+				RootLogin:    {posture.Error, "unknown", []string{"ssh-keygen -A"}},
+			},
+		},
+		{
+			name: "sshd -T refuses its configuration", code: 255, err: "/etc/ssh/sshd_config line 3: unsupported option \"Bogus\".\n", b: base(ptr(false), "no"),
+			want: map[string]want{
+				PasswordAuth: {posture.Error, "unknown", []string{"unsupported option", "run `sshd -T` yourself to see what it lacks"}},
+				RootLogin:    {posture.Error, "unknown", nil},
 			},
 		},
 		{
