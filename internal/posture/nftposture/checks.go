@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
 	"github.com/firewarden/firewarden/internal/posture/nftposture/fwtable"
@@ -51,27 +52,45 @@ func expected(req posture.Request, id string) string {
 
 func echoAllowed(f baseline.LinuxFirewall) bool { return f.ICMPEcho != nil && *f.ICMPEcho }
 
-// controls are the benchmark items and 800-53r5 controls a check maps to.
+// controls are the benchmark items and 800-53r5 controls a check maps to on a host running osinfo.
 //
-// CIS Ubuntu Linux 22.04 LTS v2.0.0 4.2.8 "Ensure nftables default deny firewall policy" maps to
-// 800-53 CA-9, SC-7, SC-7(5): https://tenable.com/audits/items/CIS_Ubuntu_Linux_22.04_LTS_v2.0.0_L1_Server.audit:eb455413124f0b50629ce279b901bc46
-// (the same item is 3.5.2.8 in the v1.x numbering, https://moisesmsf.github.io/hdcb/3-Network-Configuration/3.5-Firewall-Configuration/3.5.2-Configure-nftables/3.5.2.8-Ensure-nftables-default-deny-firewall-policy).
-// No item number for CIS Debian 12 or CIS Ubuntu 24.04 was found in a public source we could
-// cite, so none is written; no CIS nftables item covers logging or the open-port list by a
-// number we could confirm. 800-53r5: SC-7 boundary protection, SC-7(5) deny by default, CM-7(1)
-// least functionality (ports and services), AU-12 audit record generation.
-func controls(id string) []string {
+// "Ensure nftables default deny firewall policy" is 4.2.8 in CIS Ubuntu Linux 22.04 LTS v2.0.0,
+// mapped to 800-53 CA-9, SC-7, SC-7(5): https://tenable.com/audits/items/CIS_Ubuntu_Linux_22.04_LTS_v2.0.0_L1_Server.audit:eb455413124f0b50629ce279b901bc46
+// (3.5.2.8 in the v1.x numbering, https://moisesmsf.github.io/hdcb/3-Network-Configuration/3.5-Firewall-Configuration/3.5.2-Configure-nftables/3.5.2.8-Ensure-nftables-default-deny-firewall-policy),
+// and 4.3.8 in CIS Debian Linux 12 v1.1.0 and CIS Ubuntu Linux 24.04 LTS v1.0.0, where section 4.2
+// is ufw and 4.3 nftables: https://github.com/ansible-lockdown/DEBIAN12-CIS/blob/main/defaults/main.yml
+// (benchmark_version 1.1.0; tasks/section_4/cis_4.3.x.yml) and
+// https://github.com/ansible-lockdown/UBUNTU24-CIS/blob/main/tasks/section_4/cis_4.3.x.yml, which tags
+// 4.3.8 NIST800-53R5_CA-9 and SC-7. Other systems get the Ubuntu 22.04 number, named as such. No
+// CIS nftables item covers logging or the open-port list. 800-53r5: SC-7 boundary protection,
+// SC-7(5) deny by default, CM-7(1) least functionality (ports and services), AU-12 audit record
+// generation.
+func controls(id string, osinfo host.OS) []string {
 	switch id {
 	case IDEnabled:
-		return []string{"CIS Ubuntu 22.04 4.2.8", "800-53r5 CA-9", "800-53r5 SC-7", "800-53r5 SC-7(5)"}
+		return []string{defaultDenyItem(osinfo), "800-53r5 CA-9", "800-53r5 SC-7", "800-53r5 SC-7(5)"}
 	case IDStealth:
-		return []string{"CIS Ubuntu 22.04 4.2.8", "800-53r5 SC-7", "800-53r5 SC-7(5)", "800-53r5 CM-7"}
+		return []string{defaultDenyItem(osinfo), "800-53r5 SC-7", "800-53r5 SC-7(5)", "800-53r5 CM-7"}
 	case IDLogging:
 		return []string{"800-53r5 AU-12", "800-53r5 SC-7"}
 	case IDAllowed:
 		return []string{"800-53r5 CM-7", "800-53r5 CM-7(1)", "800-53r5 SC-7(5)"}
 	}
 	return nil
+}
+
+// defaultDenyItem is the CIS item "Ensure nftables default deny firewall policy" in the
+// benchmark of the host's release (see controls for the sources).
+func defaultDenyItem(osinfo host.OS) string {
+	name := strings.ToLower(osinfo.Name)
+	switch {
+	case osinfo.Kind != host.Linux:
+	case strings.HasPrefix(name, "debian") && osinfo.Major == 12:
+		return "CIS Debian 12 4.3.8"
+	case strings.HasPrefix(name, "ubuntu") && osinfo.Major == 24 && osinfo.Minor == 4:
+		return "CIS Ubuntu 24.04 4.3.8"
+	}
+	return "CIS Ubuntu 22.04 4.2.8"
 }
 
 // named is one kind of unmatched inbound packet and what happens to it.

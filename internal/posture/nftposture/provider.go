@@ -104,7 +104,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 	if p.os.Kind != host.Linux {
 		for _, id := range ids {
 			out = append(out, posture.Result{ID: id, Title: titles[id], Status: posture.NotApplicable,
-				Expected: expected(req, id), Actual: "-", Source: "-", Controls: controls(id),
+				Expected: expected(req, id), Actual: "-", Source: "-", Controls: controls(id, p.os),
 				Detail: "nftables exists on Linux only; this host runs " + p.os.String()})
 		}
 		return out
@@ -112,7 +112,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 	rd := p.read()
 	for _, id := range ids {
 		r := p.judge(req, id, rd)
-		r.ID, r.Title, r.Source, r.Controls = id, titles[id], Source, controls(id)
+		r.ID, r.Title, r.Source, r.Controls = id, titles[id], Source, controls(id, p.os)
 		r.Evidence = rd.evidence
 		if e, ok := req.Baseline.ExemptionFor(id, req.Now); ok && r.Status != posture.NotApplicable {
 			r.Exemption = &e
