@@ -603,3 +603,55 @@ func TestLinuxPostureFirewalldManaged(t *testing.T) {
 		t.Errorf("fix without --take-over changed the ruleset:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// Legacy iptables (x_tables) filters beside nftables, invisible to netlink: with an INPUT DROP
+// policy there and no nftables table, check cannot see the drop. It must not call that a plain
+// fail: every verdict says it is conditional and names the legacy table, with its rules counted
+// by iptables-legacy-save when the root has it, and without the count when it does not.
+func TestLinuxPostureLegacyIPTables(t *testing.T) {
+	h := newNFTHost(t, map[string]string{})
+	legacy, err := exec.LookPath("iptables-legacy")
+	if err != nil {
+		t.Skip("needs iptables-legacy: install iptables")
+	}
+	for _, args := range [][]string{
+		{"-A", "INPUT", "-p", "tcp", "--dport", fmt.Sprint(h.pair.Port), "-j", "ACCEPT"},
+		{"-P", "INPUT", "DROP"},
+	} {
+		full := append([]string{"netns", "exec", h.pair.Server, legacy}, args...)
+		if out, err := exec.Command(netnstest.IPPath(t), full...).CombinedOutput(); err != nil {
+			t.Skipf("iptables-legacy %v: %v: %s (a kernel without ip_tables)", args, err, out)
+		}
+	}
+	// What the note is about: the legacy policy drops a port no nftables rule names.
+	if got := h.dialPort(t, h.pair.Server4, h.pair.Port+1, netnstest.OpenWait); got != "timeout" {
+		t.Fatalf("a port the legacy INPUT policy drops = %s, want timeout", got)
+	}
+
+	res, code := h.checkJSON(t)
+	if code != 1 {
+		t.Errorf("check exit = %d, want 1 (nftables filters nothing)", code)
+	}
+	for _, id := range []string{"linux.firewall.enabled", "linux.firewall.stealth", "linux.firewall.logging", "linux.firewall.allowed"} {
+		want := "this verdict is conditional: legacy iptables tables filter (ip, not nftables) are loaded and firewarden does not read their rules"
+		if r := res[id]; !strings.Contains(r.Detail, want) {
+			t.Errorf("check %s detail = %q, want it to hold %q", id, r.Detail, want)
+		}
+	}
+
+	// With iptables-legacy-save in the root, the note says what the legacy table holds.
+	save, err := exec.LookPath("iptables-legacy-save")
+	if err != nil {
+		t.Skip("needs iptables-legacy-save: install iptables")
+	}
+	dst := filepath.Join(h.root, "usr/sbin/iptables-legacy-save")
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.Symlink(save, dst); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = h.checkJSON(t)
+	want := "this verdict is conditional: legacy iptables (ip, not nftables) holds table filter: 1 rule, INPUT policy DROP, which firewarden does not read (list them: /usr/sbin/iptables-legacy-save)"
+	if r := res["linux.firewall.enabled"]; r.Status != "fail" || !strings.Contains(r.Detail, want) {
+		t.Errorf("check enabled = %s %q, want fail holding %q", r.Status, r.Detail, want)
+	}
+}

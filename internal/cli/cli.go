@@ -285,7 +285,7 @@ func (a *app) providers(rec *host.Recorder) []posture.Provider {
 	return []posture.Provider{
 		alf.New(a.root, a.os, rec),
 		macos.New(a.root, a.os, rec),
-		a.linuxFirewall(),
+		a.linuxFirewall(rec),
 		sshd.New(a.root, a.os, rec),
 		exposureposture.New(a.root, a.os, rec, exposureposture.Options{Reading: a.exposureOptions(exposure.ComposeReport{})}),
 	}

@@ -117,11 +117,13 @@ func (a *app) exposureFirewall(ctx context.Context, r host.Runner, rep *exposure
 		// fake host's and the kernel is not (unless a test hands one in).
 		if a.root.IsSystem() || a.nft != nil {
 			k := a.nft
+			var legacy []string
 			if k == nil {
 				k = nftposture.NewKernel(0)
+				legacy = nftposture.LegacyNotes(ctx, a.root, r, os.ReadFile)
 			}
 			an, _, rerr := k.Read()
-			firewall.AddLinux(an, rerr, rep)
+			firewall.AddLinux(an, rerr, legacy, rep)
 		}
 	case host.MacOS:
 		firewall.AddMac(ctx, a.root, r, rep)

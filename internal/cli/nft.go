@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
+	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
 
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
@@ -10,17 +12,20 @@ import (
 
 // linuxFirewall is the provider of the linux.firewall checks, over the kernel's nftables in
 // firewarden's own network namespace. Its warnings (a fix that keeps an SSH session the
-// baseline does not allow) go to stderr.
-func (a *app) linuxFirewall() *nftposture.Provider {
-	k := a.nft
-	if k == nil {
-		k = nftposture.NewKernel(0)
-	}
-	return nftposture.New(a.root, a.os, k, nftposture.Options{
+// baseline does not allow) go to stderr; it runs programs (iptables-legacy-save) through run.
+func (a *app) linuxFirewall(run host.Runner) *nftposture.Provider {
+	opts := nftposture.Options{
 		TakeOver: a.takeOver,
 		Getenv:   a.getenv,
 		Warn:     func(s string) { fmt.Fprintf(a.Err, "firewarden: warning: %s\n", s) },
-	})
+		Run:      run,
+	}
+	k := a.nft
+	if k == nil {
+		// The real kernel: its legacy iptables tables are in this process's /proc/net.
+		k, opts.ReadProc = nftposture.NewKernel(0), os.ReadFile
+	}
+	return nftposture.New(a.root, a.os, k, opts)
 }
 
 // shortValue is a change's value as the fix and rollback tables show it: firewarden's table is

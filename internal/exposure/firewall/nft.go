@@ -79,7 +79,9 @@ func reachLinux(a *ruleset.Analysis, l exposure.Listener) exposure.Reachability 
 
 // AddLinux fills every listener's Firewall from the nftables analysis a, or, when the ruleset
 // could not be read (readErr), makes every verdict but loopback's unknown and adds a warning.
-func AddLinux(a ruleset.Analysis, readErr error, rep *exposure.Report) {
+// legacy says what legacy iptables holds beside the ruleset (nftposture.LegacyNotes): every
+// verdict from a is then conditional.
+func AddLinux(a ruleset.Analysis, readErr error, legacy []string, rep *exposure.Report) {
 	if readErr != nil {
 		rep.Warnings = append(rep.Warnings, "the nftables ruleset could not be read ("+readErr.Error()+"), so every FIREWALL verdict is unknown; run it as root")
 	}
@@ -97,6 +99,9 @@ func AddLinux(a ruleset.Analysis, readErr error, rep *exposure.Report) {
 			r = exposure.Reachability{Verdict: exposure.FirewallUnknown, Why: "the nftables ruleset could not be read: " + readErr.Error()}
 		default:
 			r = ReachLinux(&a, l)
+			if len(legacy) > 0 {
+				r.Caveats = append(r.Caveats, "conditional: "+strings.Join(legacy, "; "))
+			}
 		}
 		rep.Listeners[i].Firewall = &r
 	}

@@ -3,6 +3,7 @@ package firewall
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,7 +72,7 @@ func TestAddLinuxUnreadable(t *testing.T) {
 		{Proto: "tcp", Addr: netip.MustParseAddrPort("0.0.0.0:22"), Scope: exposure.ScopeAll},
 		{Proto: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:5432"), Scope: exposure.ScopeLoopback},
 	}}
-	AddLinux(ruleset.Analysis{}, errors.New("operation not permitted"), &rep)
+	AddLinux(ruleset.Analysis{}, errors.New("operation not permitted"), nil, &rep)
 	var got []string
 	for _, l := range rep.Listeners {
 		got = append(got, l.Firewall.Verdict)
@@ -91,8 +92,25 @@ func TestAddLinuxSkipsContainers(t *testing.T) {
 		{Proto: "tcp", Addr: netip.MustParseAddrPort("0.0.0.0:8065"), Scope: exposure.ScopeAll, Container: &exposure.Container{Runtime: "docker", Name: "mattermost"}},
 		{Proto: "tcp", Addr: netip.MustParseAddrPort("0.0.0.0:22"), Scope: exposure.ScopeAll},
 	}}
-	AddLinux(ruleset.Analysis{}, nil, &rep)
+	AddLinux(ruleset.Analysis{}, nil, nil, &rep)
 	if rep.Listeners[0].Firewall != nil || rep.Listeners[1].Firewall == nil {
 		t.Errorf("AddLinux: container verdict %+v, host verdict %+v; want none and one", rep.Listeners[0].Firewall, rep.Listeners[1].Firewall)
+	}
+}
+
+// Legacy iptables beside the ruleset makes every verdict read from nftables conditional, naming
+// what it holds; loopback's verdict does not depend on any firewall.
+func TestAddLinuxLegacy(t *testing.T) {
+	rep := exposure.Report{Listeners: []exposure.Listener{
+		{Proto: "tcp", Addr: netip.MustParseAddrPort("0.0.0.0:22"), Scope: exposure.ScopeAll},
+		{Proto: "tcp", Addr: netip.MustParseAddrPort("127.0.0.1:5432"), Scope: exposure.ScopeLoopback},
+	}}
+	note := "legacy iptables (ip, not nftables) holds table filter: 1 rule, INPUT policy DROP, which firewarden does not read (list them: /usr/sbin/iptables-legacy-save)"
+	AddLinux(ruleset.Analysis{}, nil, []string{note}, &rep)
+	if got := rep.Listeners[0].Firewall; got.Verdict != exposure.FirewallAllowed || !slices.Contains(got.Caveats, "conditional: "+note) {
+		t.Errorf("AddLinux(legacy) 22/tcp = %+v, want allowed with the legacy caveat", got)
+	}
+	if got := rep.Listeners[1].Firewall; len(got.Caveats) != 0 {
+		t.Errorf("AddLinux(legacy) loopback caveats = %q, want none", got.Caveats)
 	}
 }

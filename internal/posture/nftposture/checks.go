@@ -188,6 +188,9 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 		}
 		detail = append(detail, "this verdict is conditional: the ruleset holds what firewarden does not model: "+strings.Join(ns, "; "))
 	}
+	if len(rd.legacy.notes) > 0 {
+		detail = append(detail, "this verdict is conditional: "+strings.Join(rd.legacy.notes, "; "))
+	}
 	owner := rd.owners.manager
 	switch {
 	case owner != "":

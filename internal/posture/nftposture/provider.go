@@ -61,6 +61,11 @@ type Options struct {
 	Getenv func(string) string
 	// Warn reports something the operator should know about a fix (one line, no newline).
 	Warn func(string)
+	// Run runs programs (iptables-legacy-save, to list legacy iptables rules); nil runs none.
+	Run host.Runner
+	// ReadProc reads a kernel file under /proc, to find legacy iptables tables (the command
+	// line gives os.ReadFile); nil looks for none, so a test never depends on its machine.
+	ReadProc func(name string) ([]byte, error)
 }
 
 // Provider evaluates and fixes the linux.firewall checks. One value serves one command run.
@@ -86,6 +91,7 @@ type reading struct {
 	err      error
 	owners   owners
 	keeps    []fwtable.Keep // the sessions firewarden's table keeps open (allowed by design)
+	legacy   legacy         // legacy iptables tables beside the nftables ruleset
 	evidence []posture.Evidence
 }
 
@@ -109,7 +115,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 		}
 		return out
 	}
-	rd := p.read()
+	rd := p.read(ctx)
 	for _, id := range ids {
 		r := p.judge(req, id, rd)
 		r.ID, r.Title, r.Source, r.Controls = id, titles[id], Source, controls(id, p.os)
@@ -147,8 +153,9 @@ func included(req posture.Request, id string) bool {
 	return false
 }
 
-// read reads the ruleset once, and the owner files under the root.
-func (p *Provider) read() *reading {
+// read reads the ruleset once, the legacy iptables tables beside it, and the owner files under
+// the root.
+func (p *Provider) read(ctx context.Context) *reading {
 	rd := &reading{}
 	rd.analysis, rd.listing, rd.err = p.kernel.Read()
 	if rd.err == nil {
@@ -156,6 +163,10 @@ func (p *Provider) read() *reading {
 	}
 	if cur, present, _, err := p.kernel.Current(); err == nil && present {
 		rd.keeps = cur.Keep
+	}
+	if rd.err == nil {
+		rd.legacy = p.readLegacy(ctx)
+		rd.evidence = append(rd.evidence, rd.legacy.evidence...)
 	}
 	rd.owners = p.readOwners(rd.analysis)
 	rd.evidence = append(rd.evidence, rd.owners.evidence...)
