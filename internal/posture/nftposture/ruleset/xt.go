@@ -145,6 +145,9 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 				if p.l4 != 6 {
 					return tFalse, ""
 				}
+				if m&tcpFreeFlags != 0 { // --tcp-flags ALL SYN: the sender may add PSH or URG
+					return tAttacker, ""
+				}
 				return boolTri((0x02&m == want) != neg), ""
 			}
 			out = append(out, step{kind: stCond, cond: cd, text: cd.text})

@@ -118,6 +118,35 @@ func TestXt(t *testing.T) {
 	}
 }
 
+func xtTCPFlags(mask, cmp byte) Xt {
+	x := xtTCP(0, 65535, 0)
+	x.Info[9], x.Info[10] = mask, cmp
+	return x
+}
+
+// TestXtTCPFlags: iptables' --tcp-flags holds for every new connection only when its mask
+// leaves out the flags the sender chooses (PSH, URG; ECE, CWR are outside ALL).
+func TestXtTCPFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		mask, cmp byte
+		want      string
+	}{
+		{"--syn", 0x17, 0x02, "ipv4 tcp drop by filter/INPUT#2"},
+		{"--tcp-flags SYN,ACK SYN", 0x12, 0x02, "ipv4 tcp drop by filter/INPUT#2"},
+		{"--tcp-flags ALL SYN: a SYN with PSH gets through", 0x3f, 0x02, "ipv4 tcp accept by filter/INPUT#policy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := &Ruleset{Tables: []*TableDef{{Family: "ip", Name: "filter", Chains: []*Chain{base("INPUT", "input", 0, "accept",
+				rule(2, l4(6), xs(xtTCPFlags(tt.mask, tt.cmp)), drop()))}}}}
+			got := only(summary(Analyse(rs)), "ipv4 tcp")
+			if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+				t.Errorf("Analyse(-p tcp --tcp-flags 0x%02x 0x%02x -j DROP) mismatch (-want +got):\n%s", tt.mask, tt.cmp, diff)
+			}
+		})
+	}
+}
+
 // FuzzXt compiles arbitrary xt infos (what iptables-nft left in the kernel) and analyses them.
 func FuzzXt(f *testing.F) {
 	for _, r := range xtTable() {
