@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,6 +251,55 @@ func TestLinuxPostureRealUFW(t *testing.T) {
 		}
 		if got := h.dialPort(t, h.pair.Server4, 22, netnstest.OpenWait); got != "open" {
 			t.Errorf("%s: port 22 = %s, want open", step, got)
+		}
+	}
+}
+
+// Docker 28's own rules (see the ruleset package's testdata/kernel/docker28-portmap.rules for
+// their source) beside the host's default-deny table: Docker is not taken for the owner of the
+// host firewall (nothing is managed), the host's table decides, and the port Docker publishes is
+// open beyond the baseline through Docker's DNAT, which the check says.
+func TestLinuxPostureDocker28(t *testing.T) {
+	h := newNFTHost(t, map[string]string{})
+	restore, err := exec.LookPath("iptables-nft-restore")
+	if err != nil {
+		t.Skip("needs iptables-nft-restore: install iptables")
+	}
+	rules, err := os.ReadFile(filepath.Join("..", "..", "internal", "posture", "nftposture", "ruleset", "testdata", "kernel", "docker28-portmap.rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(netnstest.IPPath(t), "netns", "exec", h.pair.Server, restore)
+	cmd.Stdin = strings.NewReader(string(rules))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("iptables-nft-restore: %v: %s", err, out)
+	}
+	host := fmt.Sprintf("table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tct state established,related accept\n\t\tiif lo accept\n\t\ttcp dport %d accept\n\t}\n}\n", h.pair.Port)
+	cmd = exec.Command(netnstest.IPPath(t), "netns", "exec", h.pair.Server, "/usr/sbin/nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(host)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	res, code := h.checkJSON(t)
+	if code != 1 {
+		t.Errorf("check of the Docker host = exit %d, want 1 (8080 published)", code)
+	}
+	for id, r := range res {
+		if r.Managed || strings.Contains(r.Detail, "owns the host firewall") {
+			t.Errorf("check: %s = %+v, want nothing managed: Docker does not own the host firewall", id, r)
+		}
+	}
+	if r := res["linux.firewall.enabled"]; r.Status != "pass" || !strings.Contains(r.Actual, "policy of inet filter input, owner nft") {
+		t.Errorf("check: enabled = %+v, want pass, decided by the host's own table", r)
+	}
+	r := res["linux.firewall.allowed"]
+	for _, s := range []string{
+		"8080/tcp from anywhere is open beyond the baseline over ipv4 (rule ip nat DOCKER handle",
+		"owner docker",
+		"dnat: the packet is forwarded to another address (a container, another host)",
+	} {
+		if r.Status != "fail" || !strings.Contains(r.Detail, s) {
+			t.Errorf("check: allowed = %s %q, want fail saying %q", r.Status, r.Detail, s)
 		}
 	}
 }
