@@ -67,6 +67,8 @@ func TestKernelAdversarial(t *testing.T) {
 			"timeout", "timeout", ecnSYN, ""},
 		{"adv-ip6-nexthdr.nft", []string{"ipv4 tcp drop", "ipv4 udp drop", "ipv6 tcp accept", "ipv6 udp accept"},
 			"", "open", dstoptsSYN, ""},
+		{"adv-notrack.nft", []string{"ipv4 tcp accept", "ipv4 udp accept", "ipv6 tcp accept", "ipv6 udp accept"},
+			"open", "open", plainSYN, ""},
 		{"adv-netdev-ingress.nft", []string{"ipv4 tcp accept", "ipv4 udp accept", "ipv6 tcp accept", "ipv6 udp accept"},
 			"timeout", "timeout", plainSYN, "the analysis answers for an interface no rule names, which the ingress chain on vs does not filter"},
 	}

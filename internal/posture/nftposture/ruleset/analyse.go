@@ -54,6 +54,7 @@ type analyser struct {
 	compiled map[*Chain][]*crule
 	tableOf  map[*Chain]*TableDef
 	marksSet bool
+	untrack  bool // some rule leaves packets untracked (compiler.untracked)
 	bases    []baseChain
 	notes    []Note
 	noteSeen map[Note]bool
@@ -90,6 +91,7 @@ func newAnalyser(rs *Ruleset) *analyser {
 			seq++
 		}
 		a.marksSet = a.marksSet || c.marksSet
+		a.untrack = a.untrack || c.untracked
 	}
 	sort.SliceStable(a.bases, func(i, j int) bool {
 		x, y := a.bases[i], a.bases[j]
@@ -841,7 +843,7 @@ func (a *analyser) family(v6 bool) Family {
 	src := nm.unnamedSource(v6)
 	port := nm.unnamedPort()
 	mk := func(l4 byte, name string, idx uint32) *pkt {
-		return &pkt{v6: v6, l4: l4, iifname: name, iif: idx, marksSet: a.marksSet, icmpType: echoType}
+		return &pkt{v6: v6, l4: l4, iifname: name, iif: idx, marksSet: a.marksSet, untracked: a.untrack, icmpType: echoType}
 	}
 	at := func(segs []seg, p uint16) Outcome {
 		for _, s := range segs {

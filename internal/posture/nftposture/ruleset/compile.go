@@ -33,6 +33,9 @@ type pkt struct {
 	iifname  string
 	iif      uint32
 	marksSet bool // some rule sets a mark: marks are not known to be 0
+	// untracked: some rule leaves packets untracked (compiler.untracked): ct state is new or
+	// untracked.
+	untracked bool
 }
 
 // Field kinds.
@@ -74,6 +77,9 @@ const (
 	// few values or mixed with fields the model fixes (`ip6 nexthdr icmpv6 ip6 hoplimit
 	// 255` is one 2-byte compare): netHeader says which bytes and what values they take.
 	vPartial
+	// vUntracked: ct state, which is new, or untracked when a notrack rule covered the
+	// packet (which rules do is not followed): a condition holds when it holds for both.
+	vUntracked
 )
 
 // NFT_META_* and NFT_CT_* keys used below (nf_tables.h).
@@ -106,7 +112,10 @@ const (
 const tcpFreeFlags = 0xe8
 
 // ct state bits (NF_CT_STATE_BIT): invalid 1, established 2, related 4, new 8, untracked 64.
-const ctStateNew = 8
+const (
+	ctStateNew       = 8
+	ctStateUntracked = 64
+)
 
 func u32n(v uint32) []byte { b := make([]byte, 4); binary.NativeEndian.PutUint32(b, v); return b }
 func u16n(v uint16) []byte { b := make([]byte, 2); binary.NativeEndian.PutUint16(b, v); return b }
@@ -163,6 +172,9 @@ func (f field) raw(p *pkt) ([]byte, vstat, string) {
 	case fkCt:
 		switch f.key {
 		case ctState:
+			if p.untracked {
+				return u32n(ctStateNew), vUntracked, ""
+			}
 			return u32n(ctStateNew), vKnown, ""
 		case ctDirection:
 			return []byte{0}, vKnown, ""
@@ -452,6 +464,9 @@ type compiler struct {
 	table    *TableDef
 	sets     map[string]*setIndex
 	marksSet bool
+	// untracked: some rule (notrack, iptables' -j CT --notrack or NOTRACK) leaves packets
+	// untracked, so a new connection's ct state may be untracked rather than new.
+	untracked bool
 }
 
 func newCompiler(t *TableDef) *compiler {
@@ -657,6 +672,9 @@ func (c *compiler) compile(r *Rule) *crule {
 				cd := unknownCond(e.Name, "")
 				cd.eval = func(*pkt) (tri, string) { return tAttacker, "" }
 				cr.steps = append(cr.steps, step{kind: stLimit, text: e.Name + " (may or may not hold)", cond: cd})
+			case "notrack":
+				c.untracked = true
+				other(e.Name, "expression "+e.Name+" is not modelled")
 			default:
 				other(e.Name, "expression "+e.Name+" is not modelled")
 			}
@@ -767,6 +785,18 @@ func newCond(f field, text string, test func(v []byte) bool, portsFast func() (p
 			return tAttacker, ""
 		case vPartial:
 			return partialHolds(f, p, test), ""
+		case vUntracked:
+			isNew, isUntracked := v, u32n(ctStateUntracked)
+			if f.mask != nil {
+				isNew, isUntracked = applyMask(isNew, f.mask, f.xor), applyMask(isUntracked, f.mask, f.xor)
+			}
+			switch a, b := test(isNew), test(isUntracked); {
+			case a && b:
+				return tTrue, ""
+			case !a && !b:
+				return tFalse, ""
+			}
+			return tHost, "whether a notrack rule left the packet untracked (ct state untracked, not new)"
 		}
 		return tHost, why
 	}

@@ -69,6 +69,8 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			return []step{{kind: stNat, text: strings.ToLower(x.Name)}}
 		case "MARK", "CONNMARK":
 			c.marksSet = true
+		case "CT", "NOTRACK": // -j CT --notrack, -j NOTRACK (other CT options too, to be safe)
+			c.untracked = true
 		}
 		return other("xt target " + x.Name)
 	}
@@ -102,14 +104,14 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			out = append(out, condStep(cd)...)
 		}
 		if match&xtState != 0 {
-			out = append(out, condStep(ctStateCond(uint32(state&0xf), invert&xtState != 0, "ctstate"))...)
+			out = append(out, condStep(ctStateCond(uint32(state&(0xf|ctStateUntracked)), invert&xtState != 0, "ctstate"))...)
 		}
 		return out
 	case "state": // struct xt_state_info { unsigned int statemask; }
 		if len(in) < 4 {
 			return short()
 		}
-		return condStep(ctStateCond(ne.Uint32(in[0:4])&0xf, false, "state"))
+		return condStep(ctStateCond(ne.Uint32(in[0:4])&(0xf|ctStateUntracked), false, "state"))
 	case "tcp", "udp":
 		// struct xt_tcp { u16 spts[2]; u16 dpts[2]; u8 option; u8 flg_mask; u8 flg_cmp; u8 invflags; }
 		// struct xt_udp { u16 spts[2]; u16 dpts[2]; u8 invflags; }
@@ -292,8 +294,12 @@ func ctStateCond(mask uint32, invert bool, name string) *cond {
 	if invert {
 		t = name + " != " + ctStateText(u32n(mask))
 	}
-	return &cond{text: t, eval: func(*pkt) (tri, string) {
-		return boolTri((mask&ctStateNew != 0) != invert), ""
+	return &cond{text: t, eval: func(p *pkt) (tri, string) {
+		isNew := (mask&ctStateNew != 0) != invert
+		if p.untracked && isNew != ((mask&ctStateUntracked != 0) != invert) {
+			return tHost, "whether a notrack rule left the packet untracked (ct state untracked, not new)"
+		}
+		return boolTri(isNew), ""
 	}}
 }
 

@@ -163,3 +163,27 @@ func FuzzXt(f *testing.F) {
 		_ = Format(rs)
 	})
 }
+
+// TestXtNotrack: with -j CT --notrack somewhere, a new connection may be untracked, so
+// "--ctstate NEW -j DROP" does not hold for every one.
+func TestXtNotrack(t *testing.T) {
+	input := &TableDef{Family: "ip", Name: "filter", Chains: []*Chain{base("INPUT", "input", 0, "accept",
+		rule(2, xs(xtConntrack(3, 1, 0, 8)), drop()))}}
+	raw := &TableDef{Family: "ip", Name: "raw", Chains: []*Chain{base("PREROUTING", "prerouting", -300, "accept",
+		rule(3, l4(6), xs(Xt{Target: true, Name: "CT", Rev: 2, Info: make([]byte, 64)})))}}
+	for _, tt := range []struct {
+		name   string
+		tables []*TableDef
+		want   string
+	}{
+		{"no notrack", []*TableDef{input}, "ipv4 tcp drop by filter/INPUT#2"},
+		{"notrack in raw", []*TableDef{raw, input}, "ipv4 tcp accept by filter/INPUT#policy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := only(summary(Analyse(&Ruleset{Tables: tt.tables})), "ipv4 tcp")
+			if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+				t.Errorf("Analyse(ctstate NEW drop, %s) mismatch (-want +got):\n%s", tt.name, diff)
+			}
+		})
+	}
+}
