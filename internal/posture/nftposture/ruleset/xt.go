@@ -204,8 +204,11 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			t = fmt.Sprintf("limit rate %d/minute burst %d packets", uint64(10000*60)/uint64(avg), ne.Uint32(in[4:8]))
 		}
 		return []step{{kind: stLimit, text: t}}
-	case "hl", "ttl", "length", "tos", "dscp", "ecn", "tcpmss", "u32", "string", "statistic", "time", "owner":
+	case "hl", "ttl", "length", "tos", "dscp", "ecn", "tcpmss", "u32", "string", "statistic", "time", "owner",
+		"rt", "frag", "hbh", "dst", "ipv6header":
 		// Things the sender chooses (or that hold at some times only): either way is possible.
+		// The IPv6 extension header matches are the sender's too: ufw's before6.rules drops
+		// routing header type 0 with "-m rt --rt-type 0 -j DROP".
 		cd := &cond{text: "xt " + x.Name, eval: func(*pkt) (tri, string) { return tAttacker, "" }}
 		return condStep(cd)
 	case "recent", "hashlimit", "connlimit":

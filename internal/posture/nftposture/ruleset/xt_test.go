@@ -187,3 +187,15 @@ func TestXtNotrack(t *testing.T) {
 		})
 	}
 }
+
+// TestXtRoutingHeader: ufw's before6.rules drops routing header type 0 ("-m rt --rt-type 0
+// -j DROP"); whether a packet carries one is the sender's choice, so the drop is passed over,
+// without a note.
+func TestXtRoutingHeader(t *testing.T) {
+	rs := &Ruleset{Tables: []*TableDef{{Family: "ip6", Name: "filter", Chains: []*Chain{base("INPUT", "input", 0, "accept",
+		rule(2, xs(Xt{Name: "rt", Info: make([]byte, 40)}), drop()))}}}}
+	got := only(summary(Analyse(rs)), "ipv6 tcp", "note")
+	if diff := cmp.Diff([]string{"ipv6 tcp accept by filter/INPUT#policy"}, got); diff != "" {
+		t.Errorf("Analyse(-m rt --rt-type 0 -j DROP) mismatch (-want +got):\n%s", diff)
+	}
+}
