@@ -326,7 +326,7 @@ func judgeAllowed(a ruleset.Analysis, allowed []baseline.Service, keeps []fwtabl
 				}
 				continue
 			}
-			for _, gap := range uncovered(o, allowed) {
+			for _, gap := range uncovered(o, allowed, f.Family) {
 				problems.add(gap+" is open beyond the baseline over ", f.Family, " ("+by(o.By)+")")
 			}
 		}
@@ -535,15 +535,25 @@ func subtract(from, to uint16, cut []span) []span {
 	return left
 }
 
-// uncovered describes the parts of an open range no allowed service covers.
-func uncovered(o ruleset.Open, allowed []baseline.Service) []string {
+// uncovered describes the parts of an open range of family ("ipv4", "ipv6") no allowed
+// service covers.
+func uncovered(o ruleset.Open, allowed []baseline.Service, family string) []string {
+	// Open from anywhere is anywhere of its family: a service allowed from 0.0.0.0/0 covers it
+	// over IPv4 (firewarden's own table writes "ip saddr 0.0.0.0/0" for such a service).
+	sources := o.Sources
+	if sources == nil {
+		sources = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+		if family == "ipv6" {
+			sources = []netip.Prefix{netip.MustParsePrefix("::/0")}
+		}
+	}
 	var cut []span
 	var narrower []baseline.Service // same ports, but allowed from fewer sources
 	for _, s := range allowed {
 		if s.Proto != o.Proto {
 			continue
 		}
-		if within(o.Sources, s.Sources) {
+		if within(sources, s.Sources) {
 			cut = append(cut, span{s.From, s.To})
 		} else if s.From <= o.To && s.To >= o.From {
 			narrower = append(narrower, s)

@@ -501,3 +501,42 @@ func TestAllowedBehindBanSet(t *testing.T) {
 		t.Errorf("Evaluate() allowed = %s %q (%s), want pass showing the exception", got[3].Status, got[3].Actual, got[3].Detail)
 	}
 }
+
+// A service allowed from 0.0.0.0/0 (or ::/0) is allowed from anywhere of that family: a port
+// open from anywhere over IPv4 is within it. Found with the real ufw, whose DHCP client rule
+// (udp sport 67 dport 68) opens 68/udp over IPv4 only; firewarden's own table writes such a
+// service as "ip saddr 0.0.0.0/0", which its check failed before.
+func TestAllowedWholeFamily(t *testing.T) {
+	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
+	dhcp := ruleset.Open{Proto: "udp", From: 68, To: 68, By: nftAcc}
+	for _, tt := range []struct {
+		name, from string
+		v4, v6     []ruleset.Open
+		want       string // Detail; "" passes
+	}{
+		{"ipv4 from 0.0.0.0/0", "0.0.0.0/0", []ruleset.Open{dhcp}, nil, ""},
+		{"ipv6 from ::/0", "::/0", nil, []ruleset.Open{dhcp}, ""},
+		{"ipv4 only, open over ipv6 too", "0.0.0.0/0", []ruleset.Open{dhcp}, []ruleset.Open{dhcp},
+			"68/udp from anywhere, wider than the baseline's dhcp 68/udp from 0.0.0.0/0 is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := fmt.Sprintf("linux:\n  firewall:\n    allowed:\n      - {name: dhcp, proto: udp, port: 68, from: [%q]}\n", tt.from)
+			root, osinfo := linuxRoot(t, map[string]string{})
+			k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
+				{Family: "ipv4", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v4},
+				{Family: "ipv6", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v6},
+			}}}
+			got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, yaml))
+			if len(got) != 1 {
+				t.Fatalf("Evaluate() = %d results, want 1 (allowed only)", len(got))
+			}
+			wantStatus := posture.Pass
+			if tt.want != "" {
+				wantStatus = posture.Fail
+			}
+			if got[0].Status != wantStatus || got[0].Detail != tt.want {
+				t.Errorf("Evaluate() = %s %q, want %s %q", got[0].Status, got[0].Detail, wantStatus, tt.want)
+			}
+		})
+	}
+}

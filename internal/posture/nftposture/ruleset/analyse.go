@@ -39,7 +39,13 @@ type baseChain struct {
 	t     *TableDef
 	c     *Chain
 	stage int // ingress 0, prerouting 1, input 2
-	order int // position of the table in the ruleset, to keep equal priorities stable
+	// order is the position of the chain in the ruleset as listed (tables in the order they
+	// were made, then their chains in the order they were made): the order their hooks were
+	// registered, as far as the listing shows it. Of base chains on one hook with equal
+	// priority, the kernel runs the one registered last first (nf_hook_entries_grow inserts a
+	// new hook before the first of equal priority; checked with real packets, see
+	// TestKernelEqualPriority).
+	order int
 }
 
 type analyser struct {
@@ -48,6 +54,7 @@ type analyser struct {
 	compiled map[*Chain][]*crule
 	tableOf  map[*Chain]*TableDef
 	marksSet bool
+	untrack  bool // some rule leaves packets untracked (compiler.untracked)
 	bases    []baseChain
 	notes    []Note
 	noteSeen map[Note]bool
@@ -67,7 +74,8 @@ func newAnalyser(rs *Ruleset) *analyser {
 	if rs == nil {
 		return a
 	}
-	for i, t := range rs.Tables {
+	seq := 0
+	for _, t := range rs.Tables {
 		a.owners[t] = OwnerOf(t)
 		c := newCompiler(t)
 		for _, ch := range t.Chains {
@@ -78,10 +86,12 @@ func newAnalyser(rs *Ruleset) *analyser {
 				a.compiled[ch] = append(a.compiled[ch], cr)
 			}
 			if stage, ok := inboundStage(t.Family, ch.Hook); ok && !t.Dormant {
-				a.bases = append(a.bases, baseChain{t: t, c: ch, stage: stage, order: i})
+				a.bases = append(a.bases, baseChain{t: t, c: ch, stage: stage, order: seq})
 			}
+			seq++
 		}
 		a.marksSet = a.marksSet || c.marksSet
+		a.untrack = a.untrack || c.untracked
 	}
 	sort.SliceStable(a.bases, func(i, j int) bool {
 		x, y := a.bases[i], a.bases[j]
@@ -91,7 +101,10 @@ func newAnalyser(rs *Ruleset) *analyser {
 		if x.c.Priority != y.c.Priority {
 			return x.c.Priority < y.c.Priority
 		}
-		return x.order < y.order
+		// Equal priority: the chain made last runs first. (A table switched from dormant to
+		// active registers its hooks anew, which the listing does not show; that is the one
+		// case this order can miss.)
+		return x.order > y.order
 	})
 	return a
 }
@@ -830,7 +843,7 @@ func (a *analyser) family(v6 bool) Family {
 	src := nm.unnamedSource(v6)
 	port := nm.unnamedPort()
 	mk := func(l4 byte, name string, idx uint32) *pkt {
-		return &pkt{v6: v6, l4: l4, iifname: name, iif: idx, marksSet: a.marksSet, icmpType: echoType}
+		return &pkt{v6: v6, l4: l4, iifname: name, iif: idx, marksSet: a.marksSet, untracked: a.untrack, icmpType: echoType}
 	}
 	at := func(segs []seg, p uint16) Outcome {
 		for _, s := range segs {

@@ -33,6 +33,9 @@ type pkt struct {
 	iifname  string
 	iif      uint32
 	marksSet bool // some rule sets a mark: marks are not known to be 0
+	// untracked: some rule leaves packets untracked (compiler.untracked): ct state is new or
+	// untracked.
+	untracked bool
 }
 
 // Field kinds.
@@ -70,10 +73,13 @@ const (
 	vDport
 	vAttacker
 	vHost
-	// vPartial: a network header load nft merged over a field the model fixes and one
-	// byte the sender chooses (`ip6 nexthdr icmpv6 ip6 hoplimit 255` is one 2-byte
-	// compare): the value has that byte zero; netHeader says which it is.
+	// vPartial: a network header load over bytes the sender chooses, some narrowed to a
+	// few values or mixed with fields the model fixes (`ip6 nexthdr icmpv6 ip6 hoplimit
+	// 255` is one 2-byte compare): netHeader says which bytes and what values they take.
 	vPartial
+	// vUntracked: ct state, which is new, or untracked when a notrack rule covered the
+	// packet (which rules do is not followed): a condition holds when it holds for both.
+	vUntracked
 )
 
 // NFT_META_* and NFT_CT_* keys used below (nf_tables.h).
@@ -101,8 +107,15 @@ const (
 	ctSrcIP6     = 21
 )
 
+// tcpFreeFlags are the TCP flags the sender of a new connection chooses: PSH 0x08, URG 0x20,
+// ECE 0x40, CWR 0x80 (FIN 0x01, RST 0x04 and ACK 0x10 are clear, SYN 0x02 is set).
+const tcpFreeFlags = 0xe8
+
 // ct state bits (NF_CT_STATE_BIT): invalid 1, established 2, related 4, new 8, untracked 64.
-const ctStateNew = 8
+const (
+	ctStateNew       = 8
+	ctStateUntracked = 64
+)
 
 func u32n(v uint32) []byte { b := make([]byte, 4); binary.NativeEndian.PutUint32(b, v); return b }
 func u16n(v uint16) []byte { b := make([]byte, 2); binary.NativeEndian.PutUint16(b, v); return b }
@@ -159,6 +172,9 @@ func (f field) raw(p *pkt) ([]byte, vstat, string) {
 	case fkCt:
 		switch f.key {
 		case ctState:
+			if p.untracked {
+				return u32n(ctStateNew), vUntracked, ""
+			}
 			return u32n(ctStateNew), vKnown, ""
 		case ctDirection:
 			return []byte{0}, vKnown, ""
@@ -245,7 +261,7 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 	lo, hi := f.off, f.off+f.len
 	switch f.base {
 	case 1: // network header
-		v, _, st, why := netHeader(f, p)
+		v, _, _, st, why := netHeader(f, p)
 		return v, st, why
 	case 2: // transport header
 		switch p.l4 {
@@ -254,7 +270,14 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 				return nil, vDport, ""
 			}
 			if p.l4 == 6 && lo == 13 && hi == 14 {
-				return []byte{0x02}, vKnown, "" // SYN: a new connection
+				// A new connection's flags: SYN set, FIN, RST and ACK clear. PSH, URG, ECE
+				// and CWR are the sender's (an ECN-setup SYN carries ECE and CWR), so only a
+				// mask that leaves them out makes the byte known: "tcp flags == syn" does not
+				// hold for every SYN.
+				if len(f.mask) == 1 && f.mask[0]&tcpFreeFlags == 0 {
+					return []byte{0x02}, vKnown, ""
+				}
+				return nil, vAttacker, ""
 			}
 			if lo < 4 && hi > 2 {
 				return nil, vHost, "a load that spans the destination port"
@@ -278,19 +301,25 @@ func payloadValue(f field, p *pkt) ([]byte, vstat, string) {
 }
 
 // netHeader synthesises the network header bytes of a new inbound packet of class p that
-// load f reads (see payloadValue). A load nft merged over a fixed field and one byte the
-// sender chooses is vPartial, with free the offset of that byte in v.
-func netHeader(f field, p *pkt) (v []byte, free []int, st vstat, why string) {
+// load f reads (see payloadValue). A load over bytes the sender chooses, when not all of them
+// are free or some are narrowed to a few values (the IPv6 next header), is vPartial: free are
+// the offsets of those bytes in v and dom their possible values (nil: any).
+func netHeader(f field, p *pkt) (v []byte, free []int, dom [][]byte, st vstat, why string) {
 	lo, hi := f.off, f.off+f.len
 	var h []byte
 	var known [][2]uint32 // known byte ranges
 	var host [2]uint32    // destination address
+	narrowed := map[uint32][]byte{}
 	if p.v6 {
 		h = make([]byte, 40)
-		h[6] = p.l4
 		copy(h[8:24], p.saddr.AsSlice())
-		known = [][2]uint32{{6, 7}}
 		host = [2]uint32{24, 40}
+		// The next header field is the upper-layer protocol or an extension header the sender
+		// puts before it (hop-by-hop 0, routing 43, fragment 44, destination options 60, AH
+		// 51), which the kernel accepts: "ip6 nexthdr tcp drop" does not hold for every TCP
+		// packet, but "ip6 nexthdr icmpv6" never holds for one. (meta l4proto, which nft and
+		// ip6tables-nft write for "tcp dport" and "-p tcp", skips extension headers.)
+		narrowed[6] = []byte{p.l4, 0, 43, 44, 51, 60}
 	} else {
 		h = make([]byte, 20)
 		h[0] = 0x45
@@ -300,10 +329,10 @@ func netHeader(f field, p *pkt) (v []byte, free []int, st vstat, why string) {
 		host = [2]uint32{16, 20}
 	}
 	if hi > uint32(len(h)) {
-		return nil, nil, vAttacker, ""
+		return nil, nil, nil, vAttacker, ""
 	}
 	if lo < host[1] && hi > host[0] {
-		return nil, nil, vHost, "the destination address"
+		return nil, nil, nil, vHost, "the destination address"
 	}
 	src := [2]uint32{12, 16}
 	if p.v6 {
@@ -312,28 +341,43 @@ func netHeader(f field, p *pkt) (v []byte, free []int, st vstat, why string) {
 	if lo < src[1] && hi > src[0] {
 		// Prefix matches on the source are split exactly (cond.srcHold); anything else
 		// on it is not modelled.
-		return nil, nil, vHost, "the source address, matched other than by a prefix or range"
+		return nil, nil, nil, vHost, "the source address, matched other than by a prefix or range"
 	}
+	combos, anyNarrowed := 1, false
 	for i := lo; i < hi; i++ {
 		fixed := false
 		for _, k := range known {
 			fixed = fixed || (i >= k[0] && i < k[1])
 		}
-		if !fixed {
-			free = append(free, int(i-lo))
+		if fixed {
+			continue
+		}
+		free = append(free, int(i-lo))
+		d := narrowed[i]
+		dom = append(dom, d)
+		if d != nil {
+			anyNarrowed = true
+			combos *= len(d)
+		} else {
+			combos *= 256
+		}
+		if combos > maxCombos {
+			// Trying every value of several bytes is too much work per packet class.
+			return nil, nil, nil, vHost, "a load over a field the analysis fixes and several bytes the sender chooses"
 		}
 	}
 	switch {
 	case len(free) == 0:
-		return h[lo:hi], nil, vKnown, ""
-	case len(free) == int(hi-lo):
-		return nil, nil, vAttacker, ""
-	case len(free) == 1:
-		return append([]byte(nil), h[lo:hi]...), free, vPartial, ""
+		return h[lo:hi], nil, nil, vKnown, ""
+	case len(free) == int(hi-lo) && !anyNarrowed:
+		return nil, nil, nil, vAttacker, ""
 	}
-	// Trying every value of several bytes is too much work per packet class.
-	return nil, nil, vHost, "a load over a field the analysis fixes and several bytes the sender chooses"
+	return append([]byte(nil), h[lo:hi]...), free, dom, vPartial, ""
 }
+
+// maxCombos caps the values partialHolds tries for one load: two free bytes, or one free byte
+// and one narrowed to a few values.
+const maxCombos = 1 << 16
 
 // srcRange is a range of source addresses a condition names.
 type srcRange struct{ lo, hi netip.Addr }
@@ -420,6 +464,9 @@ type compiler struct {
 	table    *TableDef
 	sets     map[string]*setIndex
 	marksSet bool
+	// untracked: some rule (notrack, iptables' -j CT --notrack or NOTRACK) leaves packets
+	// untracked, so a new connection's ct state may be untracked rather than new.
+	untracked bool
 }
 
 func newCompiler(t *TableDef) *compiler {
@@ -625,6 +672,9 @@ func (c *compiler) compile(r *Rule) *crule {
 				cd := unknownCond(e.Name, "")
 				cd.eval = func(*pkt) (tri, string) { return tAttacker, "" }
 				cr.steps = append(cr.steps, step{kind: stLimit, text: e.Name + " (may or may not hold)", cond: cd})
+			case "notrack":
+				c.untracked = true
+				other(e.Name, "expression "+e.Name+" is not modelled")
 			default:
 				other(e.Name, "expression "+e.Name+" is not modelled")
 			}
@@ -735,21 +785,40 @@ func newCond(f field, text string, test func(v []byte) bool, portsFast func() (p
 			return tAttacker, ""
 		case vPartial:
 			return partialHolds(f, p, test), ""
+		case vUntracked:
+			isNew, isUntracked := v, u32n(ctStateUntracked)
+			if f.mask != nil {
+				isNew, isUntracked = applyMask(isNew, f.mask, f.xor), applyMask(isUntracked, f.mask, f.xor)
+			}
+			switch a, b := test(isNew), test(isUntracked); {
+			case a && b:
+				return tTrue, ""
+			case !a && !b:
+				return tFalse, ""
+			}
+			return tHost, "whether a notrack rule left the packet untracked (ct state untracked, not new)"
 		}
 		return tHost, why
 	}
 	return cd
 }
 
-// partialHolds decides a condition on a load that is known but for one byte the sender
-// chooses (vPartial): it holds when it holds for every value of that byte, never when for
-// none, and otherwise as the sender chooses.
+// partialHolds decides a condition on a load that is known but for bytes the sender chooses
+// (vPartial): it holds when it holds for every value they may take, never when for none, and
+// otherwise as the sender chooses.
 func partialHolds(f field, p *pkt, test func(v []byte) bool) tri {
-	raw, free, _, _ := netHeader(f, p)
+	raw, free, dom, _, _ := netHeader(f, p)
 	yes, no := false, false
-	for b := 0; b < 256 && !(yes && no); b++ {
+	idx := make([]int, len(free)) // the value of each free byte, as an index into its domain
+	for !(yes && no) {
 		v := append([]byte(nil), raw...)
-		v[free[0]] = byte(b)
+		for k, off := range free {
+			if dom[k] != nil {
+				v[off] = dom[k][idx[k]]
+			} else {
+				v[off] = byte(idx[k])
+			}
+		}
 		if f.mask != nil {
 			v = applyMask(v, f.mask, f.xor)
 		}
@@ -757,6 +826,21 @@ func partialHolds(f field, p *pkt, test func(v []byte) bool) tri {
 			yes = true
 		} else {
 			no = true
+		}
+		// Next combination, odometer style.
+		k := 0
+		for ; k < len(free); k++ {
+			n := 256
+			if dom[k] != nil {
+				n = len(dom[k])
+			}
+			if idx[k]++; idx[k] < n {
+				break
+			}
+			idx[k] = 0
+		}
+		if k == len(free) {
+			break
 		}
 	}
 	switch {

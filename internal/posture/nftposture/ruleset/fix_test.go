@@ -71,14 +71,16 @@ func TestAnalyseMergedLoads(t *testing.T) {
 			},
 		},
 		{
-			name: "masked to the high bits of the protocol: tcp (0x06), not udp (0x11)",
+			// The high bits of the next header: tcp (0x06), not udp (0x11), but also a
+			// hop-by-hop header (0) the sender may put before UDP or ICMPv6.
+			name: "masked to the high bits of the next header: tcp (0x06), hop-by-hop (0)",
 			rs: &Ruleset{Tables: []*TableDef{inet("t", base("input", "input", 0, "drop",
 				rule(2, nfproto(true), nh(6, 2, []byte{0xf0, 0xff}, 0, []byte{0x00, 0x40}), accept()),
 			))}},
 			keep: []string{"ipv6", "note"},
 			want: []string{
-				"ipv6 tcp accept by t/input#2", "ipv6 udp drop by t/input#policy", "ipv6 echo drop by t/input#policy",
-				"ipv6 open tcp 0-65535 by t/input#2",
+				"ipv6 tcp accept by t/input#2", "ipv6 udp accept by t/input#2", "ipv6 echo accept by t/input#2",
+				"ipv6 open tcp 0-65535 by t/input#2", "ipv6 open udp 0-65535 by t/input#2",
 			},
 		},
 		{

@@ -69,6 +69,8 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			return []step{{kind: stNat, text: strings.ToLower(x.Name)}}
 		case "MARK", "CONNMARK":
 			c.marksSet = true
+		case "CT", "NOTRACK": // -j CT --notrack, -j NOTRACK (other CT options too, to be safe)
+			c.untracked = true
 		}
 		return other("xt target " + x.Name)
 	}
@@ -102,14 +104,14 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			out = append(out, condStep(cd)...)
 		}
 		if match&xtState != 0 {
-			out = append(out, condStep(ctStateCond(uint32(state&0xf), invert&xtState != 0, "ctstate"))...)
+			out = append(out, condStep(ctStateCond(uint32(state&(0xf|ctStateUntracked)), invert&xtState != 0, "ctstate"))...)
 		}
 		return out
 	case "state": // struct xt_state_info { unsigned int statemask; }
 		if len(in) < 4 {
 			return short()
 		}
-		return condStep(ctStateCond(ne.Uint32(in[0:4])&0xf, false, "state"))
+		return condStep(ctStateCond(ne.Uint32(in[0:4])&(0xf|ctStateUntracked), false, "state"))
 	case "tcp", "udp":
 		// struct xt_tcp { u16 spts[2]; u16 dpts[2]; u8 option; u8 flg_mask; u8 flg_cmp; u8 invflags; }
 		// struct xt_udp { u16 spts[2]; u16 dpts[2]; u8 invflags; }
@@ -144,6 +146,9 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			cd.eval = func(p *pkt) (tri, string) {
 				if p.l4 != 6 {
 					return tFalse, ""
+				}
+				if m&tcpFreeFlags != 0 { // --tcp-flags ALL SYN: the sender may add PSH or URG
+					return tAttacker, ""
 				}
 				return boolTri((0x02&m == want) != neg), ""
 			}
@@ -199,8 +204,11 @@ func (c *compiler) xtSteps(x Xt, fam int) []step {
 			t = fmt.Sprintf("limit rate %d/minute burst %d packets", uint64(10000*60)/uint64(avg), ne.Uint32(in[4:8]))
 		}
 		return []step{{kind: stLimit, text: t}}
-	case "hl", "ttl", "length", "tos", "dscp", "ecn", "tcpmss", "u32", "string", "statistic", "time", "owner":
+	case "hl", "ttl", "length", "tos", "dscp", "ecn", "tcpmss", "u32", "string", "statistic", "time", "owner",
+		"rt", "frag", "hbh", "dst", "ipv6header":
 		// Things the sender chooses (or that hold at some times only): either way is possible.
+		// The IPv6 extension header matches are the sender's too: ufw's before6.rules drops
+		// routing header type 0 with "-m rt --rt-type 0 -j DROP".
 		cd := &cond{text: "xt " + x.Name, eval: func(*pkt) (tri, string) { return tAttacker, "" }}
 		return condStep(cd)
 	case "recent", "hashlimit", "connlimit":
@@ -289,8 +297,12 @@ func ctStateCond(mask uint32, invert bool, name string) *cond {
 	if invert {
 		t = name + " != " + ctStateText(u32n(mask))
 	}
-	return &cond{text: t, eval: func(*pkt) (tri, string) {
-		return boolTri((mask&ctStateNew != 0) != invert), ""
+	return &cond{text: t, eval: func(p *pkt) (tri, string) {
+		isNew := (mask&ctStateNew != 0) != invert
+		if p.untracked && isNew != ((mask&ctStateUntracked != 0) != invert) {
+			return tHost, "whether a notrack rule left the packet untracked (ct state untracked, not new)"
+		}
+		return boolTri(isNew), ""
 	}}
 }
 

@@ -118,6 +118,35 @@ func TestXt(t *testing.T) {
 	}
 }
 
+func xtTCPFlags(mask, cmp byte) Xt {
+	x := xtTCP(0, 65535, 0)
+	x.Info[9], x.Info[10] = mask, cmp
+	return x
+}
+
+// TestXtTCPFlags: iptables' --tcp-flags holds for every new connection only when its mask
+// leaves out the flags the sender chooses (PSH, URG; ECE, CWR are outside ALL).
+func TestXtTCPFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		mask, cmp byte
+		want      string
+	}{
+		{"--syn", 0x17, 0x02, "ipv4 tcp drop by filter/INPUT#2"},
+		{"--tcp-flags SYN,ACK SYN", 0x12, 0x02, "ipv4 tcp drop by filter/INPUT#2"},
+		{"--tcp-flags ALL SYN: a SYN with PSH gets through", 0x3f, 0x02, "ipv4 tcp accept by filter/INPUT#policy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := &Ruleset{Tables: []*TableDef{{Family: "ip", Name: "filter", Chains: []*Chain{base("INPUT", "input", 0, "accept",
+				rule(2, l4(6), xs(xtTCPFlags(tt.mask, tt.cmp)), drop()))}}}}
+			got := only(summary(Analyse(rs)), "ipv4 tcp")
+			if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+				t.Errorf("Analyse(-p tcp --tcp-flags 0x%02x 0x%02x -j DROP) mismatch (-want +got):\n%s", tt.mask, tt.cmp, diff)
+			}
+		})
+	}
+}
+
 // FuzzXt compiles arbitrary xt infos (what iptables-nft left in the kernel) and analyses them.
 func FuzzXt(f *testing.F) {
 	for _, r := range xtTable() {
@@ -133,4 +162,40 @@ func FuzzXt(f *testing.F) {
 		_ = Analyse(rs)
 		_ = Format(rs)
 	})
+}
+
+// TestXtNotrack: with -j CT --notrack somewhere, a new connection may be untracked, so
+// "--ctstate NEW -j DROP" does not hold for every one.
+func TestXtNotrack(t *testing.T) {
+	input := &TableDef{Family: "ip", Name: "filter", Chains: []*Chain{base("INPUT", "input", 0, "accept",
+		rule(2, xs(xtConntrack(3, 1, 0, 8)), drop()))}}
+	raw := &TableDef{Family: "ip", Name: "raw", Chains: []*Chain{base("PREROUTING", "prerouting", -300, "accept",
+		rule(3, l4(6), xs(Xt{Target: true, Name: "CT", Rev: 2, Info: make([]byte, 64)})))}}
+	for _, tt := range []struct {
+		name   string
+		tables []*TableDef
+		want   string
+	}{
+		{"no notrack", []*TableDef{input}, "ipv4 tcp drop by filter/INPUT#2"},
+		{"notrack in raw", []*TableDef{raw, input}, "ipv4 tcp accept by filter/INPUT#policy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := only(summary(Analyse(&Ruleset{Tables: tt.tables})), "ipv4 tcp")
+			if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+				t.Errorf("Analyse(ctstate NEW drop, %s) mismatch (-want +got):\n%s", tt.name, diff)
+			}
+		})
+	}
+}
+
+// TestXtRoutingHeader: ufw's before6.rules drops routing header type 0 ("-m rt --rt-type 0
+// -j DROP"); whether a packet carries one is the sender's choice, so the drop is passed over,
+// without a note.
+func TestXtRoutingHeader(t *testing.T) {
+	rs := &Ruleset{Tables: []*TableDef{{Family: "ip6", Name: "filter", Chains: []*Chain{base("INPUT", "input", 0, "accept",
+		rule(2, xs(Xt{Name: "rt", Info: make([]byte, 40)}), drop()))}}}}
+	got := only(summary(Analyse(rs)), "ipv6 tcp", "note")
+	if diff := cmp.Diff([]string{"ipv6 tcp accept by filter/INPUT#policy"}, got); diff != "" {
+		t.Errorf("Analyse(-m rt --rt-type 0 -j DROP) mismatch (-want +got):\n%s", diff)
+	}
 }
