@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/baseline"
@@ -140,12 +141,22 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	f := req.Baseline.Linux.Firewall
 	a := rd.analysis
 	var r posture.Result
-	var problems []string
+	var problems, notes []string
 	switch id {
 	case IDEnabled:
 		r.Actual, problems = judgeEnabled(a)
 		if !*f.Enabled {
 			problems = nil
+		}
+		if *f.Enabled && len(problems) == 0 {
+			problem, note := p.heldProblem(rd)
+			p.unheld = problem
+			if problem != "" {
+				problems = append(problems, problem)
+			}
+			if note != "" {
+				notes = append(notes, note)
+			}
 		}
 	case IDStealth:
 		r.Actual, problems = judgeStealth(a, *f.Stealth, echoAllowed(f))
@@ -162,6 +173,7 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	if len(problems) > 0 {
 		detail = append(detail, strings.Join(problems, "; "))
 	}
+	detail = append(detail, notes...)
 	if len(a.Notes) > 0 {
 		var ns []string
 		for _, n := range a.Notes {
@@ -194,6 +206,54 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	}
 	r.Detail = strings.Join(detail, "; ")
 	return r
+}
+
+// notHeld starts what linux.firewall.enabled says of a table that a reboot would lose.
+const notHeld = "firewarden's table is not restored at boot: "
+
+// heldProblem says, when firewarden's table is what drops unmatched inbound traffic, why a
+// reboot would lose it (a problem: the check fails), or, where firewarden cannot tell, how it
+// comes back (a note). A firewall that is gone after the next reboot is not held: CIS's
+// nftables section has an item of its own for it, "Ensure nftables rules are permanent".
+func (p *Provider) heldProblem(rd *reading) (problem, note string) {
+	if p.opts.Persistence == nil || !decides(rd.analysis) {
+		return "", ""
+	}
+	ps := p.opts.Persistence()
+	switch {
+	case ps.Pending:
+		return "", "firewarden's table waits for confirmation: `firewarden fix --confirm` holds it for boot"
+	case ps.Err != nil:
+		return notHeld + ps.Err.Error(), ""
+	case ps.Held == nil:
+		return notHeld + "nothing is held in " + ps.Path + " (`firewarden fix` holds it)", ""
+	}
+	cur, err := p.kernel.Take()
+	if err != nil {
+		return notHeld + "compare it with the held table: " + err.Error(), ""
+	}
+	same, err := fwtable.Same(ps.Held.Table, cur)
+	switch {
+	case err != nil:
+		return notHeld + "compare it with the held table: " + err.Error(), ""
+	case !same:
+		return notHeld + fmt.Sprintf("the table held in %s (%s, %s) is another one: it changed since (`firewarden fix` holds the table the baseline asks for)",
+			ps.Path, ps.Held.By, ps.Held.At.Format(time.RFC3339)), ""
+	case ps.Boot != "":
+		return notHeld + ps.Boot, ""
+	}
+	return "", ps.Note
+}
+
+// decides reports whether firewarden's table is what drops (or rejects) some unmatched inbound
+// traffic.
+func decides(a ruleset.Analysis) bool {
+	for _, n := range unmatched(a) {
+		if n.outcome.Verdict != ruleset.Accept && n.outcome.By.Family == "inet" && n.outcome.By.Table == fwtable.Table {
+			return true
+		}
+	}
+	return false
 }
 
 var hints = map[string]string{
