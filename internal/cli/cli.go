@@ -95,6 +95,10 @@ type app struct {
 	// (tests inject a fake), takeOver is fix --take-over (see nft.go).
 	nft      nftposture.Kernel
 	takeOver bool
+	// noHold keeps the table this run settles from being held for boot (a fix waiting for
+	// confirmation, its revert); holdBy says in the held file what settled it (see nft.go).
+	noHold bool
+	holdBy string
 
 	// built lazily by env()
 	root host.Root

@@ -232,7 +232,7 @@ func (p *Provider) heldProblem(rd *reading) (problem, note string) {
 	if err != nil {
 		return notHeld + "compare it with the held table: " + err.Error(), ""
 	}
-	same, err := fwtable.Same(ps.Held.Table, cur)
+	same, err := p.kernel.Same(ps.Held.Table, cur)
 	switch {
 	case err != nil:
 		return notHeld + "compare it with the held table: " + err.Error(), ""

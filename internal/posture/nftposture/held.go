@@ -37,9 +37,9 @@ type Held struct {
 }
 
 // DecodeHeld reads a held file: strict JSON (no unknown field, nothing after it), the current
-// version, a table that fwtable could restore. Any other content is an error wrapping
-// ErrDamagedHeld.
-func DecodeHeld(data []byte) (Held, error) {
+// version, a table that check accepts (Kernel.Check: fwtable.CheckSnapshot, whether Restore
+// could decode it). Any other content is an error wrapping ErrDamagedHeld.
+func DecodeHeld(data []byte, check func(fwtable.Snapshot) error) (Held, error) {
 	bad := func(format string, a ...any) (Held, error) {
 		return Held{}, fmt.Errorf("%w: %s", ErrDamagedHeld, fmt.Sprintf(format, a...))
 	}
@@ -60,7 +60,7 @@ func DecodeHeld(data []byte) (Held, error) {
 	case h.By == "" || h.At.IsZero():
 		return bad("no record of when and by what it was held")
 	}
-	if err := fwtable.CheckSnapshot(h.Table); err != nil {
+	if err := check(h.Table); err != nil {
 		return bad("%v", err)
 	}
 	return h, nil
@@ -73,8 +73,8 @@ func encodeHeld(h Held) ([]byte, error) {
 }
 
 // LoadHeld reads the held table from the state directory dir: nil when there is none (no
-// directory, no file); an error wrapping ErrDamagedHeld when it does not decode.
-func LoadHeld(dir string) (*Held, error) {
+// directory, no file); an error wrapping ErrDamagedHeld when it does not decode (DecodeHeld).
+func LoadHeld(dir string, check func(fwtable.Snapshot) error) (*Held, error) {
 	d, err := statedir.Existing(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -89,7 +89,7 @@ func LoadHeld(dir string) (*Held, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := DecodeHeld(data)
+	h, err := DecodeHeld(data, check)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; run `firewarden fix` to write and hold the table again", d.Join(HeldFile), err)
 	}
@@ -98,7 +98,9 @@ func LoadHeld(dir string) (*Held, error) {
 
 // SaveHeld holds snap in the state directory dir (created when missing; the file replaced
 // atomically, never written through a link), or removes the held file when snap is Absent.
-func SaveHeld(dir string, snap fwtable.Snapshot, by string, now time.Time) error {
+// What it writes must decode (DecodeHeld with check), so that a held file is never one that
+// `fix --boot` would refuse.
+func SaveHeld(dir string, snap fwtable.Snapshot, by string, now time.Time, check func(fwtable.Snapshot) error) error {
 	d, err := statedir.Open(dir)
 	if err != nil {
 		return err
@@ -114,7 +116,7 @@ func SaveHeld(dir string, snap fwtable.Snapshot, by string, now time.Time) error
 	if err != nil {
 		return err
 	}
-	if _, err := DecodeHeld(data); err != nil {
+	if _, err := DecodeHeld(data, check); err != nil {
 		return fmt.Errorf("hold table inet %s: %w", fwtable.Table, err)
 	}
 	return d.WriteFile(HeldFile, data)

@@ -50,6 +50,11 @@ type Kernel interface {
 	Write(fwtable.Spec) error
 	// Restore puts firewarden's table back as the snapshot holds it, in one transaction.
 	Restore(fwtable.Snapshot) error
+	// Check reports whether Restore could decode a snapshot, touching nothing.
+	Check(fwtable.Snapshot) error
+	// Same reports whether two snapshots hold the same table apart from what the kernel counts
+	// while it runs.
+	Same(a, b fwtable.Snapshot) (bool, error)
 }
 
 // Options are the inputs a run gives the provider beyond the host.
