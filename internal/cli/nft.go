@@ -106,6 +106,8 @@ func (a *app) ensureBootService(ctx context.Context) error {
 func (a *app) persistence() nftposture.Persistence {
 	ps := nftposture.Persistence{Path: a.heldPath()}
 	ps.Held, ps.Err = nftposture.LoadHeld(a.stateDir(), a.kernel().Check)
+	// This run is a fix waiting for confirmation (its own re-check), or such a fix is pending.
+	ps.Pending = a.noHold
 	if p, err := a.readPending(); err == nil && p != nil && p.State == statePending {
 		ps.Pending = true
 	}
