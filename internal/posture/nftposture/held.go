@@ -61,7 +61,7 @@ func DecodeHeld(data []byte, check func(fwtable.Snapshot) error) (Held, error) {
 		return bad("no record of when and by what it was held")
 	}
 	if err := check(h.Table); err != nil {
-		return bad("%v", err)
+		return Held{}, fmt.Errorf("%w: %w", ErrDamagedHeld, err)
 	}
 	return h, nil
 }
