@@ -213,8 +213,16 @@ const notHeld = "firewarden's table is not restored at boot: "
 
 // heldProblem says, when firewarden's table is what drops unmatched inbound traffic, why a
 // reboot would lose it (a problem: the check fails), or, where firewarden cannot tell, how it
-// comes back (a note). A firewall that is gone after the next reboot is not held: CIS's
-// nftables section has an item of its own for it, "Ensure nftables rules are permanent".
+// comes back (a note).
+//
+// A fail, not a pass with a note: a firewall that is gone after the next reboot is not the
+// firewall the baseline promised, and CIS scores it as an item of its own, "Ensure nftables
+// rules are permanent" (4.3.10 in CIS Debian Linux 12 v1.1.0, level 1:
+// https://github.com/ansible-lockdown/DEBIAN12-CIS/blob/main/tasks/section_4/cis_4.3.x.yml).
+// That item is not added to the check's controls: the check judges permanence only where
+// firewarden's own table decides, not the rules of nftables.service, ufw or firewalld. The
+// fail is fixable (fix writes the table again, which holds it and installs the boot service),
+// and a fix that waits for confirmation passes with a note until `fix --confirm` holds it.
 func (p *Provider) heldProblem(rd *reading) (problem, note string) {
 	if p.opts.Persistence == nil || !decides(rd.analysis) {
 		return "", ""
