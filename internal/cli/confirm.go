@@ -112,7 +112,7 @@ func (a *app) writePending(p *pending) error {
 
 // runConfirm is `fix --confirm`: mark the pending fix confirmed (under the fix lock, so that it
 // cannot cross a revert in progress).
-func (a *app) runConfirm() error {
+func (a *app) runConfirm(ctx context.Context) error {
 	if err := a.requireRoot("fix"); err != nil {
 		return err
 	}
@@ -139,14 +139,14 @@ func (a *app) runConfirm() error {
 		return err
 	}
 	fmt.Fprintf(a.Out, "confirmed: the fix saved as backup %s stays (deadline was %s)\n", p.Backup, p.Deadline.Format(time.RFC3339))
-	a.holdConfirmed(p.Backup)
+	a.holdConfirmed(ctx, p.Backup)
 	return nil
 }
 
 // holdConfirmed holds the table the kernel runs now as the one to put back at boot, once a
 // fix that wrote it is confirmed (a fix waiting for confirmation holds nothing). Failing is a
 // warning: the fix is confirmed either way, and check says the table is not held.
-func (a *app) holdConfirmed(backup string) {
+func (a *app) holdConfirmed(ctx context.Context, backup string) {
 	bk, err := a.backups().Load(backup)
 	if err != nil || !slices.ContainsFunc(bk.Changes, func(c posture.Change) bool { return c.Key == nftposture.KeyTable }) {
 		return // the fix did not write the table
@@ -154,7 +154,7 @@ func (a *app) holdConfirmed(backup string) {
 	snap, err := a.kernel().Take()
 	if err == nil {
 		a.holdBy = "fix --confirm"
-		err = a.holdTable(context.Background(), snap)
+		err = a.holdTable(ctx, snap)
 	}
 	if err != nil {
 		fmt.Fprintf(a.Err, "firewarden: warning: the table is confirmed but not held for boot: %v\n", err)

@@ -37,7 +37,7 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	case *cf.confirm && (*cf.revert != "" || *cf.within != 0 || *dry):
 		return usagef("fix --confirm takes no other fix flag: it only keeps the fix waiting for confirmation")
 	case *cf.confirm:
-		return a.runConfirm()
+		return a.runConfirm(ctx)
 	case *cf.revert != "":
 		return a.runWatchdog(ctx, *cf.revert)
 	case *cf.within < 0:
