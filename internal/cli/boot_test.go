@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/firewarden/firewarden/internal/posture/nftposture/nfttest"
@@ -60,4 +63,19 @@ func specJSON(t *testing.T, s any) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// Without root on the real system, fix --boot says to run it as root, and offers no dry run.
+func TestFixBootNeedsRoot(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads this machine's root, which must be Linux for fix --boot to get as far as root")
+	}
+	var out, errb strings.Builder
+	a := newApp(Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(string) string { return "" })
+	a.nft = &nfttest.Kernel{}
+	a.euid = func() int { return 1000 }
+	code := a.run(context.Background(), []string{"--root", "/", "fix", "--boot"})
+	if code != 2 || errb.String() != "firewarden: fix --boot changes system settings: run it as root (sudo firewarden fix --boot)\n" {
+		t.Errorf("fix --boot without root = exit %d, stderr %q", code, errb.String())
+	}
 }
