@@ -334,4 +334,18 @@ fi
 		t.Errorf("fix did not enable the boot service: %v", err)
 	}
 	h.run(t, nil, "check").want(t, "check after fix enabled it again", 0)
+
+	// A unit that reads another state directory would put back another table: check says so,
+	// fix writes the unit again.
+	os.WriteFile(unit, bytes.ReplaceAll(data, []byte(h.state), []byte("/srv/elsewhere")), 0o644)
+	res, code = h.checkJSON(t)
+	if code != 1 || !strings.Contains(res["linux.firewall.enabled"].Detail, "the boot service firewarden-firewall.service reads the held table from /srv/elsewhere") {
+		t.Errorf("check with the boot service reading another state directory = exit %d, enabled %+v; want a fail naming it", code, res["linux.firewall.enabled"])
+	}
+	r = h.run(t, nil, "fix")
+	r.want(t, "fix with the boot service reading another state directory", 0)
+	if got, _ := os.ReadFile(unit); !bytes.Equal(got, data) || !strings.Contains(r.stderr, "rewrote and enabled firewarden-firewall.service") {
+		t.Errorf("fix did not write the unit back (stderr %q):\n%s", r.stderr, got)
+	}
+	h.run(t, nil, "check").want(t, "check after fix wrote the unit back", 0)
 }

@@ -71,13 +71,16 @@ func (a *app) ensureBootService(ctx context.Context) error {
 		return nil
 	}
 	installed, enabled := service.Enabled(a.root, service.Firewall)
-	if installed && enabled {
+	elsewhere := a.bootStateDir() != ""
+	if installed && enabled && !elsewhere {
 		return nil
 	}
 	var log bytes.Buffer
 	m := &service.Manager{Root: a.root, Runner: a.rec, Init: service.Systemd, Out: &log}
 	unit := service.Unit(service.Firewall)
-	if !installed {
+	if !installed || elsewhere {
+		// Written to /etc/systemd/system, which overrides a package's unit: a unit that reads
+		// another state directory would put back another table, or none.
 		opt, err := a.serviceOptions(service.Options{})
 		if err != nil {
 			return err
@@ -94,8 +97,11 @@ func (a *app) ensureBootService(ctx context.Context) error {
 		return fmt.Errorf("enable the boot service: %w; run `sudo systemctl enable %s`", err, unit)
 	}
 	what := "enabled"
-	if !installed {
+	switch {
+	case !installed:
 		what = "installed and enabled"
+	case elsewhere:
+		what = "rewrote and enabled"
 	}
 	fmt.Fprintf(a.Err, "firewarden: %s %s, which puts the held table back at boot\n", what, unit)
 	return nil
@@ -119,8 +125,31 @@ func (a *app) persistence() nftposture.Persistence {
 		ps.Boot = fmt.Sprintf("the boot service %s is not installed (`firewarden fix` installs it; or `sudo firewarden service install %s`)", unit, service.Firewall)
 	case !enabled:
 		ps.Boot = fmt.Sprintf("the boot service %s is not enabled (`firewarden fix` enables it; or `sudo systemctl enable %s`)", unit, unit)
+	default:
+		if other := a.bootStateDir(); other != "" {
+			ps.Boot = fmt.Sprintf("the boot service %s reads the held table from %s, not from this state directory (`firewarden fix` rewrites it)", unit, other)
+		}
 	}
 	return ps
+}
+
+// bootStateDir is the state directory the installed boot service runs with (its --state-dir, or
+// "the default" without one) when that is not the one this run holds the table in, the one its
+// own unit would name; "" when they agree or no unit is installed. Both are compared as written
+// into units: a state_dir of the configuration file is the same for both.
+func (a *app) bootStateDir() string {
+	o, err := service.InstalledOptions(a.root, service.Firewall)
+	if err != nil {
+		return ""
+	}
+	mine, err := a.serviceOptions(service.Options{})
+	if err != nil || o.StateDir == mine.StateDir {
+		return ""
+	}
+	if o.StateDir == "" {
+		return "the default state directory"
+	}
+	return o.StateDir
 }
 
 // heldPath is the held table's file, as messages name it.

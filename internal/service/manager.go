@@ -565,3 +565,21 @@ func Enabled(root host.Root, name string) (installed, enabled bool) {
 	}
 	return installed, enabled
 }
+
+// InstalledOptions reads the options the installed systemd unit of the service called name runs
+// with (its binary, --config, --state-dir and writable directory), from /etc/systemd/system, else
+// where packages put units; an error wrapping fs.ErrNotExist when there is none.
+func InstalledOptions(root host.Root, name string) (Options, error) {
+	if _, err := lookup(name); err != nil {
+		return Options{}, err
+	}
+	m := &Manager{Root: root, Init: Systemd}
+	for _, dir := range append([]string{SystemdDir}, packagedDirs...) {
+		data, err := m.readRegular(path.Join(dir, UnitPrefix+name+".service"))
+		if err != nil {
+			continue
+		}
+		return m.readOptions(name, [][]byte{data})
+	}
+	return Options{}, fmt.Errorf("no %s%s.service: %w", UnitPrefix, name, fs.ErrNotExist)
+}

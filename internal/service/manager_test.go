@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -416,5 +418,28 @@ func TestEnabled(t *testing.T) {
 				t.Errorf("Enabled = %v, %v; want %v, %v", installed, enabled, tt.installed, tt.enabled)
 			}
 		})
+	}
+}
+
+// InstalledOptions reads back what Install wrote, from /etc or where packages put units.
+func TestInstalledOptions(t *testing.T) {
+	dir := t.TempDir()
+	root, err := host.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InstalledOptions(root, Firewall); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("InstalledOptions of nothing = %v, want fs.ErrNotExist", err)
+	}
+	want := Options{Binary: "/usr/bin/firewarden", StateDir: "/srv/fw dir"}
+	for _, d := range []string{"usr/lib/systemd/system", "etc/systemd/system"} {
+		files, _ := Files(Firewall, Systemd, want)
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, files[0].Name), files[0].Data, 0o644)
+		got, err := InstalledOptions(root, Firewall)
+		if err != nil || got.Binary != want.Binary || got.StateDir != want.StateDir {
+			t.Errorf("InstalledOptions from %s = %+v, %v; want %+v", d, got, err, want)
+		}
+		want.StateDir = "/var/lib/other"
 	}
 }
