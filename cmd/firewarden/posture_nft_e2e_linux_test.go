@@ -69,7 +69,7 @@ func (h *nftHost) run(t *testing.T, env []string, args ...string) run {
 	t.Helper()
 	full := []string{"netns", "exec", h.pair.Server, fwBin, "--root", h.root, "--state-dir", h.state}
 	full = append(full, args...)
-	if contains(args, "check") || contains(args, "evidence") || contains(args, "fix") && !contains(args, "--confirm") {
+	if contains(args, "check") || contains(args, "evidence") || contains(args, "fix") && !contains(args, "--confirm") && !contains(args, "--boot") {
 		full = append(full, "--baseline", h.baseline)
 	}
 	cmd := exec.Command(netnstest.IPPath(t), full...)

@@ -165,8 +165,10 @@ func TestServiceFilesGolden(t *testing.T) {
 			t.Fatalf("service files --init %s = exit %d\n%s", init, r.code, r.stderr)
 		}
 		entries, _ := os.ReadDir(dir)
-		if len(entries) != 4 {
-			t.Errorf("service files --init %s wrote %d files, want 4", init, len(entries))
+		// systemd: guard, block-expire (.service, .timer), firewall, agent; launchd: guard,
+		// detect-live, block-expire, agent.
+		if want := map[string]int{"systemd": 5, "launchd": 4}[init]; len(entries) != want {
+			t.Errorf("service files --init %s wrote %d files, want %d", init, len(entries), want)
 		}
 		for _, e := range entries {
 			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -210,5 +212,37 @@ func TestServiceBadInput(t *testing.T) {
 	}
 	if r := firewarden(t, root, "service", "status", "gaurd"); !strings.Contains(r.stderr, `did you mean "guard"?`) {
 		t.Errorf("status gaurd: %q, want a suggestion of guard", r.stderr)
+	}
+}
+
+// The firewall service installs, reports and shows like the others on systemd, and is refused on
+// launchd: macOS keeps its firewall settings across a reboot itself.
+func TestServiceFirewall(t *testing.T) {
+	root := linuxRoot(t)
+	r := firewarden(t, root, "service", "install", "firewall", "--start")
+	want := "wrote /etc/systemd/system/firewarden-firewall.service\n" +
+		"ran /usr/bin/systemctl daemon-reload\n" +
+		"ran /usr/bin/systemctl enable firewarden-firewall.service\n" +
+		"ran /usr/bin/systemctl restart firewarden-firewall.service\n"
+	if r.code != 0 || r.stdout != want || r.stderr != "" {
+		t.Errorf("install firewall --start = exit %d\n%s\nstderr %q; want exit 0 and\n%s", r.code, r.stdout, r.stderr, want)
+	}
+	wantRuns(t, root, "daemon-reload", "enable firewarden-firewall.service", "restart firewarden-firewall.service")
+	r = firewarden(t, root, "service", "status", "firewall")
+	if r.code != 0 || !strings.Contains(r.stdout, "service  firewall (systemd unit firewarden-firewall.service)\nfile     /etc/systemd/system/firewarden-firewall.service (current)\n") {
+		t.Errorf("status firewall = exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = firewarden(t, root, "service", "show", "firewall", "--binary", "/usr/bin/firewarden")
+	golden, _ := os.ReadFile("testdata/service/firewarden-firewall.service")
+	if r.code != 0 || r.stdout != "# firewarden-firewall.service\n"+string(golden) {
+		t.Errorf("show firewall = exit %d, stdout differs from service files' unit:\n%s", r.code, r.stdout)
+	}
+
+	mac := macRoot(t)
+	for _, verb := range []string{"install", "status", "show"} {
+		r := firewarden(t, mac, "service", verb, "firewall")
+		if r.code != 2 || !strings.Contains(r.stderr, "firewall runs only on Linux (systemd)") {
+			t.Errorf("service %s firewall on macOS = exit %d, stderr %q; want 2 and that it runs only on Linux", verb, r.code, r.stderr)
+		}
 	}
 }

@@ -203,6 +203,9 @@ func (a *app) newAgent() (*agent.Agent, *statedir.Dir, agent.Enrollment, error) 
 		e, err := agent.LoadEnrollment(state)
 		return e.Credential, err
 	}
+	// Enforce mode fixes through the same providers: the table it settles is held for boot,
+	// and the held file says the agent did it.
+	a.holdBy = "agent"
 	ag := &agent.Agent{
 		State: state, Spool: spool, Client: c,
 		Engine: func() *posture.Engine {

@@ -58,7 +58,10 @@ func (a *app) nothingEvaluated(rep posture.Report, lead string) string {
 }
 
 // postureOpts are the flags shared by check, fix and evidence.
-type postureOpts struct{ baseline, only *string }
+type postureOpts struct {
+	baseline, only *string
+	noBaseline     *bool // when set and true, parsePosture loads no baseline (fix --boot)
+}
 
 func postureFlags(fs *flag.FlagSet) postureOpts {
 	return postureOpts{
@@ -80,6 +83,11 @@ func (a *app) parsePosture(fs *flag.FlagSet, o postureOpts, args []string) (*bas
 	only, err := parseOnly(*o.only)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.noBaseline != nil && *o.noBaseline {
+		// fix --boot: the baseline is not its business, and a broken one must not keep the
+		// held table from coming back at boot.
+		return nil, only, a.env()
 	}
 	b, err := a.loadBaseline(*o.baseline)
 	if err != nil {

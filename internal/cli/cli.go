@@ -95,6 +95,10 @@ type app struct {
 	// (tests inject a fake), takeOver is fix --take-over (see nft.go).
 	nft      nftposture.Kernel
 	takeOver bool
+	// noHold keeps the table this run settles from being held for boot (a fix waiting for
+	// confirmation, its revert); holdBy says in the held file what settled it (see nft.go).
+	noHold bool
+	holdBy string
 
 	// built lazily by env()
 	root host.Root
@@ -265,6 +269,9 @@ func (a *app) unprivileged() bool { return a.root.IsSystem() && a.euid() != 0 }
 func dryRunHint(cmd string) string {
 	switch strings.Fields(cmd)[0] {
 	case "fix":
+		if strings.Contains(cmd, "--boot") {
+			return "" // it only restores; there is nothing to dry-run
+		}
 		return ", or use --dry-run to see what it would do"
 	case "block", "guard":
 		return ", or use --backend dry-run to see what it would do"

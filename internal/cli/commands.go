@@ -49,11 +49,14 @@ func commandTable() []*cmdSpec {
 			desc: "Runs the checks, saves the current value of every setting it is about to change in a backup, " +
 				"changes what fails, and reads every setting back (socketfilterfw exits 0 even when it refused). A setting " +
 				"an MDM profile manages is never touched. --dry-run prints the exact commands instead and runs none that " +
-				"write. Needs root on the real system.",
+				"write. On Linux the nftables table a fix settles is held in the state directory, and the firewall " +
+				"service (installed and enabled by fix where systemd runs) puts it back at boot with --boot. Needs " +
+				"root on the real system.",
 			examples: []string{
 				"firewarden fix --dry-run",
 				"sudo firewarden fix",
 				"sudo firewarden fix --only alf.stealth",
+				"sudo firewarden fix --boot",
 			},
 			run: runFix,
 		},

@@ -66,7 +66,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"baseline", "profile", "--baseline", ""}, []string{completeFiles}},
 		{[]string{"completion", ""}, []string{"bash", "zsh", "fish"}},
 		{[]string{"completion", "bash", ""}, nil},
-		{[]string{"service", "install", ""}, []string{"guard", "detect-live", "block-expire", "agent"}},
+		{[]string{"service", "install", ""}, []string{"guard", "detect-live", "block-expire", "firewall", "agent"}},
 		{[]string{"service", "files", ""}, nil},
 		{[]string{"help", ""}, []string{"check", "fix", "rollback", "evidence", "baseline", "logs", "exposure", "rules", "detect", "block", "guard", "scan", "agent", "config", "service", "version", "help", "man", "completion"}},
 		{[]string{"help", "detect", ""}, []string{"rules"}},

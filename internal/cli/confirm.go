@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/posture"
+	"github.com/firewarden/firewarden/internal/posture/nftposture"
 	"github.com/firewarden/firewarden/internal/statedir"
 )
 
@@ -54,6 +56,7 @@ type pending struct {
 }
 
 type confirmOpts struct {
+	boot     *bool
 	takeOver *bool
 	within   *time.Duration
 	confirm  *bool
@@ -62,6 +65,7 @@ type confirmOpts struct {
 
 func confirmFlags(fs *flag.FlagSet) confirmOpts {
 	return confirmOpts{
+		boot:     fs.Bool("boot", false, "put firewarden's held firewall table back into the kernel as it is, and change nothing else (what the firewall boot service runs; Linux)"),
 		takeOver: fs.Bool("take-over", false, "write firewarden's table even though ufw or firewalld owns the Linux firewall (their rules stay)"),
 		within:   fs.Duration("confirm-within", 0, "revert the fix by itself after `DURATION` unless `firewarden fix --confirm` follows in time (like a router's commit-confirmed)"),
 		confirm:  fs.Bool("confirm", false, "keep the fix that is waiting for confirmation (see --confirm-within)"),
@@ -108,7 +112,7 @@ func (a *app) writePending(p *pending) error {
 
 // runConfirm is `fix --confirm`: mark the pending fix confirmed (under the fix lock, so that it
 // cannot cross a revert in progress).
-func (a *app) runConfirm() error {
+func (a *app) runConfirm(ctx context.Context) error {
 	if err := a.requireRoot("fix"); err != nil {
 		return err
 	}
@@ -135,7 +139,26 @@ func (a *app) runConfirm() error {
 		return err
 	}
 	fmt.Fprintf(a.Out, "confirmed: the fix saved as backup %s stays (deadline was %s)\n", p.Backup, p.Deadline.Format(time.RFC3339))
+	a.holdConfirmed(ctx, p.Backup)
 	return nil
+}
+
+// holdConfirmed holds the table the kernel runs now as the one to put back at boot, once a
+// fix that wrote it is confirmed (a fix waiting for confirmation holds nothing). Failing is a
+// warning: the fix is confirmed either way, and check says the table is not held.
+func (a *app) holdConfirmed(ctx context.Context, backup string) {
+	bk, err := a.backups().Load(backup)
+	if err != nil || !slices.ContainsFunc(bk.Changes, func(c posture.Change) bool { return c.Key == nftposture.KeyTable }) {
+		return // the fix did not write the table
+	}
+	snap, err := a.kernel().Take()
+	if err == nil {
+		a.holdBy = "fix --confirm"
+		err = a.holdTable(ctx, snap)
+	}
+	if err != nil {
+		fmt.Fprintf(a.Err, "firewarden: warning: the table is confirmed but not held for boot: %v\n", err)
+	}
 }
 
 // startConfirmWindow records the fix saved as backup as pending until now+within and starts the
@@ -205,6 +228,10 @@ func (a *app) revertPending(ctx context.Context, backup, by string) (bool, error
 	if err != nil || p == nil || p.Backup != backup || p.State != statePending {
 		return false, err
 	}
+	// The revert puts back the table from before the fix, which was never held as this fix's:
+	// the held table stays as it was.
+	a.noHold = true
+	defer func() { a.noHold = false }()
 	bk, err := a.backups().Load(backup)
 	var results []posture.RollbackResult
 	if err == nil {
@@ -273,8 +300,11 @@ func alive(pid int) bool {
 	return true
 }
 
-// rollbackNow restores backup at once (the fix lock is held), best effort.
+// rollbackNow restores backup at once (the fix lock is held), best effort. It holds nothing:
+// it undoes a fix that was not to be held yet.
 func (a *app) rollbackNow(ctx context.Context, backup string) {
+	a.noHold = true
+	defer func() { a.noHold = false }()
 	if bk, err := a.backups().Load(backup); err == nil {
 		a.engine().Rollback(ctx, bk.Changes)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/firewarden/firewarden/internal/posture"
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
+	"github.com/firewarden/firewarden/internal/service"
 )
 
 func (a *app) backups() *posture.BackupStore {
@@ -22,16 +23,21 @@ func runFix(ctx context.Context, a *app, args []string) error {
 	pf := postureFlags(fs)
 	dry := fs.Bool("dry-run", false, "print the exact commands and run none that write")
 	cf := confirmFlags(fs)
+	pf.noBaseline = cf.boot
 	b, only, err := a.parsePosture(fs, pf, args)
 	if err != nil {
 		return err
 	}
 	a.takeOver = *cf.takeOver
 	switch {
+	case *cf.boot && (*cf.confirm || *cf.revert != "" || *cf.within != 0 || *dry || *cf.takeOver || *pf.only != "" || *pf.baseline != ""):
+		return usagef("fix --boot takes no other fix flag: it only puts the held table back as it is")
+	case *cf.boot:
+		return a.runBoot()
 	case *cf.confirm && (*cf.revert != "" || *cf.within != 0 || *dry):
 		return usagef("fix --confirm takes no other fix flag: it only keeps the fix waiting for confirmation")
 	case *cf.confirm:
-		return a.runConfirm()
+		return a.runConfirm(ctx)
 	case *cf.revert != "":
 		return a.runWatchdog(ctx, *cf.revert)
 	case *cf.within < 0:
@@ -57,6 +63,9 @@ func runFix(ctx context.Context, a *app, args []string) error {
 		}
 		defer lock.Unlock()
 	}
+	// A fix that waits for confirmation is held only at `fix --confirm`: a reboot before that
+	// brings back the table held before it, as the watchdog would.
+	a.noHold = *cf.within > 0
 	fr, err := a.engine().Fix(ctx, a.request(b, only), *dry, a.backups())
 	if err != nil {
 		return err
@@ -78,9 +87,11 @@ func runFix(ctx context.Context, a *app, args []string) error {
 		defer fmt.Fprintf(a.Err, "firewarden: %s\n", a.nothingEvaluated(fr.Before, "nothing to fix on this host"))
 	}
 	if slices.ContainsFunc(fr.Applied, func(c posture.Change) bool { return c.Key == nftposture.KeyTable }) {
-		// The kernel forgets the table at a reboot, and a ruleset reload with "flush ruleset"
-		// drops it: say who holds it, so that a pass now is not taken for a pass for good.
-		fmt.Fprintln(a.Err, "firewarden: note: the table lives in the kernel only: a reboot, or a reload that flushes the ruleset (nftables.service), removes it until firewarden fixes again; the agent in enforce mode holds it")
+		// The kernel forgets the table at a reboot: say what brings it back, so that a pass
+		// now is not taken for a pass for good.
+		if note := a.heldNote(*cf.within > 0); note != "" {
+			fmt.Fprintf(a.Err, "firewarden: %s\n", note)
+		}
 	}
 	if a.g.json {
 		if err := writeJSON(a.Out, fr); err != nil {
@@ -235,6 +246,7 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	a.holdBy = "rollback " + bk.ID
 	results, err := a.engine().Rollback(ctx, bk.Changes)
 	if err != nil {
 		return usagef("backup %s cannot be restored, nothing was changed: %v", bk.ID, err)
@@ -269,4 +281,27 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	return nil
+}
+
+// heldNote says after a fix that wrote firewarden's table how it comes back after a reboot:
+// held and restored by the boot service, held at `fix --confirm`, or held but for the init
+// system to restore. "" when a warning said already why it is not held.
+func (a *app) heldNote(pending bool) string {
+	ps := a.persistence()
+	switch {
+	case pending:
+		return "note: the table is held for boot once `firewarden fix --confirm` keeps it; a reboot before that brings back the table held before (" + heldOrNone(ps) + ")"
+	case ps.Err != nil || ps.Held == nil || ps.Boot != "":
+		return "" // the fix warned, and check says so
+	case ps.Note != "":
+		return "note: the table is held in " + ps.Path + ", but " + ps.Note
+	}
+	return "the table is held in " + ps.Path + "; " + service.Unit(service.Firewall) + " puts it back at boot"
+}
+
+func heldOrNone(ps nftposture.Persistence) string {
+	if ps.Held == nil {
+		return "none"
+	}
+	return ps.Held.By + ", " + ps.Held.At.Format(time.RFC3339)
 }

@@ -16,8 +16,8 @@ import (
 
 // Help for `firewarden service`, kept beside the code so that the help table can take it over.
 const (
-	serviceSummary     = "run guard, detect --live and the ban sweep as systemd or launchd services"
-	serviceDescription = `Writes, removes and inspects the definitions that run firewarden's daemons: a hardened systemd unit in /etc/systemd/system on Linux, a LaunchDaemon plist in /Library/LaunchDaemons on macOS. NAME is guard (firewarden guard), detect-live (firewarden detect --live; macOS only) or block-expire (firewarden block expire every --interval: a systemd timer, a launchd StartInterval). Services are started only when asked (install --start).`
+	serviceSummary     = "run guard, detect --live, the ban sweep and the boot-time firewall as systemd or launchd services"
+	serviceDescription = `Writes, removes and inspects the definitions that run firewarden's daemons: a hardened systemd unit in /etc/systemd/system on Linux, a LaunchDaemon plist in /Library/LaunchDaemons on macOS. NAME is guard (firewarden guard), detect-live (firewarden detect --live; macOS only), block-expire (firewarden block expire every --interval: a systemd timer, a launchd StartInterval), firewall (firewarden fix --boot once at boot, before the network: puts back the nftables table fix held; Linux only, and fix installs it itself) or agent (firewarden agent run). Services are started only when asked (install --start).`
 )
 
 // serviceVerbs are the verbs of `firewarden service`, in help order.

@@ -530,3 +530,56 @@ func parseLaunchctlPrint(out []byte) map[string]string {
 	}
 	return p
 }
+
+// Booted reports whether the host under root runs systemd: /run/systemd/system exists, the test
+// sd_booted(3) makes.
+func Booted(root host.Root) bool {
+	fi, err := os.Stat(root.Path("/run/systemd/system"))
+	return err == nil && fi.IsDir()
+}
+
+// Enabled reports, from the files under root alone (no systemctl, no root needed), whether the
+// systemd unit of the service called name is installed (in /etc/systemd/system or where packages
+// put units) and enabled: linked into the .wants directory of the target its [Install] section
+// names, where `systemctl enable` (or a package's preset) links it.
+func Enabled(root host.Root, name string) (installed, enabled bool) {
+	files, err := Files(name, Systemd, Options{Binary: DefaultBinary})
+	if err != nil {
+		return false, false
+	}
+	unit := files[0].Name
+	target := "multi-user.target"
+	if d, _ := lookup(name); d.boot {
+		target = "sysinit.target"
+	}
+	if to, err := os.Readlink(root.Path(path.Join(SystemdDir, unit))); err == nil && to == "/dev/null" {
+		return true, false // masked: `systemctl mask` wins over any enablement
+	}
+	for _, dir := range append([]string{SystemdDir}, packagedDirs...) {
+		if fi, err := os.Lstat(root.Path(path.Join(dir, unit))); err == nil && fi.Mode().IsRegular() {
+			installed = true
+		}
+		if _, err := os.Lstat(root.Path(path.Join(dir, target+".wants", unit))); err == nil {
+			enabled = true
+		}
+	}
+	return installed, enabled
+}
+
+// InstalledOptions reads the options the installed systemd unit of the service called name runs
+// with (its binary, --config, --state-dir and writable directory), from /etc/systemd/system, else
+// where packages put units; an error wrapping fs.ErrNotExist when there is none.
+func InstalledOptions(root host.Root, name string) (Options, error) {
+	if _, err := lookup(name); err != nil {
+		return Options{}, err
+	}
+	m := &Manager{Root: root, Init: Systemd}
+	for _, dir := range append([]string{SystemdDir}, packagedDirs...) {
+		data, err := m.readRegular(path.Join(dir, UnitPrefix+name+".service"))
+		if err != nil {
+			continue
+		}
+		return m.readOptions(name, [][]byte{data})
+	}
+	return Options{}, fmt.Errorf("no %s%s.service: %w", UnitPrefix, name, fs.ErrNotExist)
+}

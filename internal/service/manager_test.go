@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -376,4 +378,68 @@ func FuzzReadOptions(f *testing.F) {
 			t.Errorf("round trip (-first +second):\n%s", diff)
 		}
 	})
+}
+
+// Enabled reads the unit and its .wants link under the root, as systemctl enable leaves them.
+func TestEnabled(t *testing.T) {
+	unit := "firewarden-firewall.service"
+	for _, tt := range []struct {
+		name               string
+		files, links       map[string]string // path under the root: contents / link target
+		installed, enabled bool
+	}{
+		{"nothing", nil, nil, false, false},
+		{"installed", map[string]string{"etc/systemd/system/" + unit: "[Unit]\n"}, nil, true, false},
+		{"enabled", map[string]string{"etc/systemd/system/" + unit: "[Unit]\n"},
+			map[string]string{"etc/systemd/system/sysinit.target.wants/" + unit: "/etc/systemd/system/" + unit}, true, true},
+		{"packaged and enabled", map[string]string{"usr/lib/systemd/system/" + unit: "[Unit]\n"},
+			map[string]string{"etc/systemd/system/sysinit.target.wants/" + unit: "/usr/lib/systemd/system/" + unit}, true, true},
+		{"wanted by another target", map[string]string{"etc/systemd/system/" + unit: "[Unit]\n"},
+			map[string]string{"etc/systemd/system/multi-user.target.wants/" + unit: "/etc/systemd/system/" + unit}, true, false},
+		{"masked", map[string]string{"usr/lib/systemd/system/" + unit: "[Unit]\n"},
+			map[string]string{"etc/systemd/system/" + unit: "/dev/null", "etc/systemd/system/sysinit.target.wants/" + unit: "/usr/lib/systemd/system/" + unit}, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for p, data := range tt.files {
+				os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+				os.WriteFile(filepath.Join(dir, p), []byte(data), 0o644)
+			}
+			for p, to := range tt.links {
+				os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+				os.Symlink(to, filepath.Join(dir, p))
+			}
+			root, err := host.NewRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			installed, enabled := Enabled(root, Firewall)
+			if installed != tt.installed || enabled != tt.enabled {
+				t.Errorf("Enabled = %v, %v; want %v, %v", installed, enabled, tt.installed, tt.enabled)
+			}
+		})
+	}
+}
+
+// InstalledOptions reads back what Install wrote, from /etc or where packages put units.
+func TestInstalledOptions(t *testing.T) {
+	dir := t.TempDir()
+	root, err := host.NewRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := InstalledOptions(root, Firewall); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("InstalledOptions of nothing = %v, want fs.ErrNotExist", err)
+	}
+	want := Options{Binary: "/usr/bin/firewarden", StateDir: "/srv/fw dir"}
+	for _, d := range []string{"usr/lib/systemd/system", "etc/systemd/system"} {
+		files, _ := Files(Firewall, Systemd, want)
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, files[0].Name), files[0].Data, 0o644)
+		got, err := InstalledOptions(root, Firewall)
+		if err != nil || got.Binary != want.Binary || got.StateDir != want.StateDir {
+			t.Errorf("InstalledOptions from %s = %+v, %v; want %+v", d, got, err, want)
+		}
+		want.StateDir = "/var/lib/other"
+	}
 }

@@ -59,6 +59,8 @@ const (
 	DetectLive  = "detect-live"
 	BlockExpire = "block-expire"
 	Agent       = "agent"
+	// Firewall puts firewarden's held nftables table back at boot (`firewarden fix --boot`).
+	Firewall = "firewall"
 )
 
 // ErrUnknown is wrapped by the error for a service name that does not exist.
@@ -75,6 +77,11 @@ type def struct {
 	periodic bool
 	// launchdOnly services are refused on systemd (detect --live reads eslogger).
 	launchdOnly bool
+	// systemdOnly services are refused on launchd (the firewall table is nftables').
+	systemdOnly bool
+	// boot services run once early at boot, before the network, and stay active (a oneshot
+	// with RemainAfterExit); the others are daemons or periodic.
+	boot bool
 	// caps is the systemd capability bounding set; each has a reason in capReasons.
 	caps []string
 	// families is RestrictAddressFamilies.
@@ -124,6 +131,18 @@ var defs = []def{
 		after:       nftAfter,
 	},
 	{
+		name:        Firewall,
+		description: "firewarden fix --boot: put firewarden's held nftables table back before the network",
+		args:        []string{"fix", "--boot"},
+		boot:        true,
+		systemdOnly: true,
+		caps:        []string{"CAP_NET_ADMIN"},
+		families:    []string{"AF_UNIX", "AF_NETLINK"},
+		// ufw.service loads its rules with iptables-restore at boot, which leaves other
+		// tables alone, but it is ordered before too so that the last word at boot is ours.
+		after: append(slices.Clone(nftAfter), "ufw.service"),
+	},
+	{
 		name:        Agent,
 		description: "firewarden agent: report this host's firewall posture to the fleet server",
 		args:        []string{"agent", "run"},
@@ -147,7 +166,7 @@ func Names() []string {
 func NamesFor(init Init) []string {
 	var out []string
 	for _, d := range defs {
-		if init != Systemd || !d.launchdOnly {
+		if !(init == Systemd && d.launchdOnly) && !(init == Launchd && d.systemdOnly) {
 			out = append(out, d.name)
 		}
 	}
@@ -172,6 +191,9 @@ func Check(name string, init Init) error {
 	}
 	if d.launchdOnly && init == Systemd {
 		return unsupported(name + " runs only on macOS (launchd): it watches a Mac through eslogger or the unified log, so there is no systemd unit for it")
+	}
+	if d.systemdOnly && init == Launchd {
+		return unsupported(name + " runs only on Linux (systemd): it puts firewarden's nftables table back at boot, and macOS keeps its firewall settings across a reboot itself, so there is no launchd plist for it")
 	}
 	return nil
 }

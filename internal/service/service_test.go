@@ -18,7 +18,7 @@ import (
 // The file names are a contract with the release tool and the packages (DECISIONS12.md).
 func TestFileNames(t *testing.T) {
 	want := map[Init][]string{
-		Systemd: {"firewarden-guard.service", "firewarden-block-expire.service", "firewarden-block-expire.timer", "firewarden-agent.service"},
+		Systemd: {"firewarden-guard.service", "firewarden-block-expire.service", "firewarden-block-expire.timer", "firewarden-firewall.service", "firewarden-agent.service"},
 		Launchd: {"org.firewarden.guard.plist", "org.firewarden.detect-live.plist", "org.firewarden.block-expire.plist", "org.firewarden.agent.plist"},
 	}
 	for init, names := range want {
@@ -48,6 +48,8 @@ func TestCheck(t *testing.T) {
 		{"detect-live", Launchd, nil},
 		{"detect-live", Systemd, errors.ErrUnsupported},
 		{"agent", Systemd, nil},
+		{"firewall", Systemd, nil},
+		{"firewall", Launchd, errors.ErrUnsupported},
 		{"agnet", Systemd, ErrUnknown},
 		{"", Launchd, ErrUnknown},
 	} {
@@ -106,6 +108,7 @@ func TestArgv(t *testing.T) {
 		{"detect-live", Options{Binary: "/b"}, []string{"/b", "detect", "--live"}},
 		{"block-expire", Options{Binary: "/b", Args: []string{"--backend", "nft"}}, []string{"/b", "block", "expire", "--backend", "nft"}},
 		{"agent", Options{Binary: "/b"}, []string{"/b", "agent", "run"}},
+		{"firewall", Options{Binary: "/b", StateDir: "/srv/fw"}, []string{"/b", "--state-dir", "/srv/fw", "fix", "--boot"}},
 	} {
 		got, err := Argv(tt.name, tt.o)
 		if err != nil {
@@ -286,5 +289,69 @@ func TestAgentUnitAllowsNetwork(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The firewall unit puts the held table back once, early at boot: before the network, after
+// what flushes the ruleset, again when nftables.service restarts or reloads; with the one
+// capability and the socket families it needs.
+func TestFirewallUnit(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		o          Options
+		want, deny []string
+	}{
+		{"default state directory", Options{Binary: DefaultBinary}, []string{
+			"DefaultDependencies=no\n",
+			"Wants=network-pre.target\n",
+			"Before=network-pre.target\n",
+			"After=local-fs.target\n",
+			"RequiresMountsFor=/var/lib/firewarden\n",
+			"After=nftables.service firewalld.service ufw.service\n",
+			"PartOf=nftables.service\n",
+			"ReloadPropagatedFrom=nftables.service\n",
+			"Conflicts=shutdown.target\n",
+			"Type=oneshot\nRemainAfterExit=yes\n",
+			"ExecStart=/usr/local/bin/firewarden fix --boot\n",
+			"ExecReload=/usr/local/bin/firewarden fix --boot\n",
+			"CapabilityBoundingSet=CAP_NET_ADMIN\n",
+			"RestrictAddressFamilies=AF_UNIX AF_NETLINK\n",
+			"IPAddressDeny=any\n",
+			"StateDirectory=firewarden\n",
+			"[Install]\n# sysinit.target",
+			"WantedBy=sysinit.target\n",
+		}, []string{"Restart=", "StartLimit", "network-online", "multi-user.target\n", "AF_INET", "Type=simple"}},
+		{"state directory given", Options{Binary: "/usr/bin/firewarden", StateDir: "/srv/fire wall"}, []string{
+			"RequiresMountsFor=\"/srv/fire wall\"\n",
+			"ReadWritePaths=\"/srv/fire wall\"\n",
+			"ExecStart=/usr/bin/firewarden --state-dir \"/srv/fire wall\" fix --boot\n",
+		}, []string{"StateDirectory="}},
+		{"state directory from the configuration", Options{Binary: "/usr/bin/firewarden", WritableDir: "/srv/fw"}, []string{
+			"RequiresMountsFor=/srv/fw\n",
+		}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files, err := Files(Firewall, Systemd, tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) != 1 || files[0].Name != "firewarden-firewall.service" || Unit(Firewall) != files[0].Name {
+				t.Fatalf("Files(firewall) = %d files (%s), want firewarden-firewall.service alone", len(files), files[0].Name)
+			}
+			unit := string(files[0].Data)
+			for _, w := range tt.want {
+				if !strings.Contains(unit, w) {
+					t.Errorf("unit lacks %q:\n%s", w, unit)
+				}
+			}
+			for _, d := range tt.deny {
+				if strings.Contains(unit, d) {
+					t.Errorf("unit has %q:\n%s", d, unit)
+				}
+			}
+		})
+	}
+	if _, err := Files(Firewall, Launchd, Options{Binary: DefaultBinary}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Files(firewall, launchd) = %v, want an error wrapping errors.ErrUnsupported", err)
 	}
 }

@@ -17,7 +17,9 @@ func (d def) unit(o Options) []byte {
 	w("[Unit]")
 	w("Description=%s", d.description)
 	w("Documentation=man:firewarden(1)")
-	if d.network {
+	if d.boot {
+		d.bootOrdering(w, o)
+	} else if d.network {
 		w("# The agent reports to a server: start it once the network is up (and ask for that).")
 		w("Wants=network-online.target")
 		w("After=%s", strings.Join(d.after, " "))
@@ -27,7 +29,7 @@ func (d def) unit(o Options) []byte {
 		w("# network would only leave the host unguarded for longer at boot.")
 		w("After=%s", strings.Join(d.after, " "))
 	}
-	if !d.periodic {
+	if !d.periodic && !d.boot {
 		w("# A broken configuration stops the restarts after 5 tries in 5 minutes instead of")
 		w("# looping; `systemctl reset-failed` and a start try again.")
 		w("StartLimitIntervalSec=300")
@@ -35,13 +37,22 @@ func (d def) unit(o Options) []byte {
 	}
 	w("")
 	w("[Service]")
-	if d.periodic {
+	switch {
+	case d.boot:
+		w("# It runs once and exits; the unit stays active so that a restart or reload of")
+		w("# nftables.service reaches it (PartOf=, ReloadPropagatedFrom=) and runs it again.")
 		w("Type=oneshot")
-	} else {
+		w("RemainAfterExit=yes")
+	case d.periodic:
+		w("Type=oneshot")
+	default:
 		w("Type=simple")
 	}
 	w("ExecStart=%s", quoteArgv(d.argv(o)))
-	if !d.periodic {
+	if d.boot {
+		w("ExecReload=%s", quoteArgv(d.argv(o)))
+	}
+	if !d.periodic && !d.boot {
 		if d.network {
 			w("# Stopped by SIGTERM, the agent leaves its spool whole and exits.")
 		} else {
@@ -119,12 +130,54 @@ func (d def) unit(o Options) []byte {
 	w("SystemCallFilter=~@privileged @resources")
 	w("SystemCallErrorNumber=EPERM")
 	w("UMask=0077")
-	if !d.periodic {
+	switch {
+	case d.boot:
+		w("")
+		w("[Install]")
+		w("# sysinit.target, as nftables.service itself: every boot reaches it, rescue mode too, so the")
+		w("# table is back whatever target the host boots into (multi-user.target would leave rescue")
+		w("# mode with a network and no firewarden table).")
+		w("WantedBy=sysinit.target")
+	case !d.periodic:
 		w("")
 		w("[Install]")
 		w("WantedBy=multi-user.target")
 	}
 	return []byte(b.String())
+}
+
+// bootOrdering writes the [Unit] ordering of a boot service: early, before any network is
+// configured, after whatever flushes the ruleset at boot.
+func (d def) bootOrdering(w func(string, ...any), o Options) {
+	dir := o.StateDir
+	if dir == "" {
+		dir = o.WritableDir
+	}
+	if dir == "" {
+		dir = "/var/lib/firewarden"
+	}
+	w("# Early boot: without the default dependencies (which wait for basic.target), the table is")
+	w("# back before any interface is configured. network-pre.target is pulled in so that network")
+	w("# managers wait for it, and this unit runs before it.")
+	w("DefaultDependencies=no")
+	w("Wants=network-pre.target")
+	w("Before=network-pre.target")
+	w("# The held table is read from the state directory: its file system must be mounted.")
+	w("After=local-fs.target")
+	w("RequiresMountsFor=%s", quoteWord(dir))
+	w("# Ordering only: these load rulesets at boot, nftables.service with \"flush ruleset\", which")
+	w("# would wipe the table put back before them.")
+	w("After=%s", strings.Join(d.after, " "))
+	w("# `systemctl restart nftables` flushes the ruleset (stop) and loads /etc/nftables.conf")
+	w("# (start), and `systemctl reload nftables` runs nft -f on a file that usually starts with")
+	w("# \"flush ruleset\": either one restarts or reloads this unit after it, so that the table")
+	w("# comes back.")
+	w("PartOf=nftables.service")
+	w("ReloadPropagatedFrom=nftables.service")
+	w("# Stopped at shutdown like other units (DefaultDependencies=no leaves that out); stopping")
+	w("# it changes nothing: the table stays until the kernel goes.")
+	w("Conflicts=shutdown.target")
+	w("Before=shutdown.target")
 }
 
 // timer renders the .timer of a periodic d.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/firewarden/firewarden/internal/host"
 	"github.com/firewarden/firewarden/internal/posture"
@@ -159,12 +160,22 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	f := req.Baseline.Linux.Firewall
 	a := rd.analysis
 	var r posture.Result
-	var problems []string
+	var problems, notes []string
 	switch id {
 	case IDEnabled:
 		r.Actual, problems = judgeEnabled(a)
 		if !*f.Enabled {
 			problems = nil
+		}
+		if *f.Enabled && len(problems) == 0 {
+			problem, note := p.heldProblem(rd)
+			p.unheld = problem
+			if problem != "" {
+				problems = append(problems, problem)
+			}
+			if note != "" {
+				notes = append(notes, note)
+			}
 		}
 	case IDStealth:
 		r.Actual, problems = judgeStealth(a, *f.Stealth, echoAllowed(f))
@@ -181,6 +192,7 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	if len(problems) > 0 {
 		detail = append(detail, strings.Join(problems, "; "))
 	}
+	detail = append(detail, notes...)
 	if len(a.Notes) > 0 {
 		var ns []string
 		for _, n := range a.Notes {
@@ -216,6 +228,62 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	}
 	r.Detail = strings.Join(detail, "; ")
 	return r
+}
+
+// notHeld starts what linux.firewall.enabled says of a table that a reboot would lose.
+const notHeld = "firewarden's table is not restored at boot: "
+
+// heldProblem says, when firewarden's table is what drops unmatched inbound traffic, why a
+// reboot would lose it (a problem: the check fails), or, where firewarden cannot tell, how it
+// comes back (a note).
+//
+// A fail, not a pass with a note: a firewall that is gone after the next reboot is not the
+// firewall the baseline promised, and CIS scores it as an item of its own, "Ensure nftables
+// rules are permanent" (4.3.10 in CIS Debian Linux 12 v1.1.0, level 1:
+// https://github.com/ansible-lockdown/DEBIAN12-CIS/blob/main/tasks/section_4/cis_4.3.x.yml).
+// That item is not added to the check's controls: the check judges permanence only where
+// firewarden's own table decides, not the rules of nftables.service, ufw or firewalld. The
+// fail is fixable (fix writes the table again, which holds it and installs the boot service),
+// and a fix that waits for confirmation passes with a note until `fix --confirm` holds it.
+func (p *Provider) heldProblem(rd *reading) (problem, note string) {
+	if p.opts.Persistence == nil || !decides(rd.analysis) {
+		return "", ""
+	}
+	ps := p.opts.Persistence()
+	switch {
+	case ps.Pending:
+		return "", "firewarden's table waits for confirmation: `firewarden fix --confirm` holds it for boot"
+	case ps.Err != nil:
+		return notHeld + ps.Err.Error(), ""
+	case ps.Held == nil:
+		return notHeld + "nothing is held in " + ps.Path + " (`firewarden fix` holds it)", ""
+	}
+	cur, err := p.kernel.Take()
+	if err != nil {
+		return notHeld + "compare it with the held table: " + err.Error(), ""
+	}
+	same, err := p.kernel.Same(ps.Held.Table, cur)
+	switch {
+	case err != nil:
+		return notHeld + "compare it with the held table: " + err.Error(), ""
+	case !same:
+		return notHeld + fmt.Sprintf("the table held in %s (%s, %s) is another one: it changed since (`firewarden fix` holds the table the baseline asks for)",
+			ps.Path, ps.Held.By, ps.Held.At.Format(time.RFC3339)), ""
+	case ps.Boot != "":
+		return notHeld + ps.Boot, ""
+	}
+	return "", ps.Note
+}
+
+// decides reports whether firewarden's table is what drops (or rejects) some unmatched inbound
+// traffic.
+func decides(a ruleset.Analysis) bool {
+	for _, n := range unmatched(a) {
+		if n.outcome.Verdict != ruleset.Accept && n.outcome.By.Family == "inet" && n.outcome.By.Table == fwtable.Table {
+			return true
+		}
+	}
+	return false
 }
 
 var hints = map[string]string{

@@ -25,3 +25,5 @@ func (k netlinkKernel) Current() (fwtable.Spec, bool, bool, error) { return fwta
 func (k netlinkKernel) Take() (fwtable.Snapshot, error)            { return fwtable.Take(k.fd) }
 func (k netlinkKernel) Write(s fwtable.Spec) error                 { return fwtable.Write(k.fd, s) }
 func (k netlinkKernel) Restore(s fwtable.Snapshot) error           { return fwtable.Restore(k.fd, s) }
+func (k netlinkKernel) Check(s fwtable.Snapshot) error             { return fwtable.CheckSnapshot(s) }
+func (k netlinkKernel) Same(a, b fwtable.Snapshot) (bool, error)   { return fwtable.Same(a, b) }

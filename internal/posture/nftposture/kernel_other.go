@@ -25,3 +25,7 @@ func (unsupported) Current() (fwtable.Spec, bool, bool, error) {
 func (unsupported) Take() (fwtable.Snapshot, error) { return fwtable.Snapshot{}, errNoNFT }
 func (unsupported) Write(fwtable.Spec) error        { return errNoNFT }
 func (unsupported) Restore(fwtable.Snapshot) error  { return errNoNFT }
+
+// Check and Same need no kernel: a held table can be examined anywhere.
+func (unsupported) Check(s fwtable.Snapshot) error           { return fwtable.CheckSnapshot(s) }
+func (unsupported) Same(a, b fwtable.Snapshot) (bool, error) { return fwtable.Same(a, b) }

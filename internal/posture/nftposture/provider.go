@@ -50,6 +50,11 @@ type Kernel interface {
 	Write(fwtable.Spec) error
 	// Restore puts firewarden's table back as the snapshot holds it, in one transaction.
 	Restore(fwtable.Snapshot) error
+	// Check reports whether Restore could decode a snapshot, touching nothing.
+	Check(fwtable.Snapshot) error
+	// Same reports whether two snapshots hold the same table apart from what the kernel counts
+	// while it runs.
+	Same(a, b fwtable.Snapshot) (bool, error)
 }
 
 // Options are the inputs a run gives the provider beyond the host.
@@ -66,6 +71,34 @@ type Options struct {
 	// ReadProc reads a kernel file under /proc, to find legacy iptables tables (the command
 	// line gives os.ReadFile); nil looks for none, so a test never depends on its machine.
 	ReadProc func(name string) ([]byte, error)
+	// Hold is called each time Apply has settled firewarden's table (written and verified, or
+	// restored and verified) with a snapshot of it as the kernel now holds it (Absent when
+	// there is none), so that the table can be put back after a reboot. nil when this run must
+	// not hold it: a fix that waits for confirmation, the revert of one.
+	//
+	// The provider is the seam, rather than the CLI after the engine's Fix, because every
+	// writer of the table goes through Apply (fix, rollback, the agent's enforce mode), and
+	// because the engine re-checks right after its changes: the table is held before that
+	// check looks. An error is reported through Warn, not as a failed change: the table is in
+	// place and verified either way, and check says that it is not held.
+	Hold func(context.Context, fwtable.Snapshot) error
+	// Persistence reports how firewarden's table is kept across a reboot; nil: check does not
+	// look (linux.firewall.enabled then judges the running ruleset only).
+	Persistence func() Persistence
+}
+
+// Persistence is what the checks learn of how firewarden's table survives a reboot.
+type Persistence struct {
+	Path string // the held file, as messages name it
+	Held *Held  // the held table; nil when there is none
+	Err  error  // the held file could not be read, or is damaged
+	// Pending is a fix waiting for confirmation: its table is held at `fix --confirm`.
+	Pending bool
+	// Boot says why the held table will not be put back at boot ("" when it will): the boot
+	// service is missing or not enabled.
+	Boot string
+	// Note is said beside a pass: how the table comes back on a host without systemd.
+	Note string
 }
 
 // Provider evaluates and fixes the linux.firewall checks. One value serves one command run.
@@ -74,6 +107,9 @@ type Provider struct {
 	os     host.OS
 	kernel Kernel
 	opts   Options
+	// unheld is why the table that decides linux.firewall.enabled is not held for boot, as the
+	// last Evaluate found it: Plan writes the table again (and so holds it) when it is set.
+	unheld string
 }
 
 // New returns a Provider for the host under root, reading and writing through kernel.
@@ -199,7 +235,7 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 	if err != nil {
 		return nil, fmt.Errorf("read firewarden's table %s: %w", fwtable.Table, err)
 	}
-	if present && exact && sameSpec(cur, spec) {
+	if present && exact && sameSpec(cur, spec) && p.unheld == "" {
 		// Writing it again changes nothing: what fails is in another tool's table.
 		if p.opts.Warn != nil {
 			p.opts.Warn(fmt.Sprintf("table inet %s already holds what the baseline asks; what still fails is in another table (see check)", fwtable.Table))
@@ -359,6 +395,7 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 		if got.Absent != snap.Absent || string(got.Data) != string(snap.Data) {
 			return nil, fmt.Errorf("table inet %s was restored but the kernel holds something else", fwtable.Table)
 		}
+		p.hold(ctx, got)
 		return p.afterEvidence(), nil
 	}
 	if err := p.kernel.Write(*spec); err != nil {
@@ -373,6 +410,14 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 	case !exact || !sameSpec(cur, *spec):
 		return nil, fmt.Errorf("table inet %s was written but the kernel holds something else", fwtable.Table)
 	}
+	if p.opts.Hold != nil {
+		snap, err := p.kernel.Take()
+		if err != nil {
+			p.warn(fmt.Sprintf("table inet %s is in place but not held for boot: snapshot it: %v", fwtable.Table, err))
+		} else {
+			p.hold(ctx, snap)
+		}
+	}
 	a, listing, err := p.kernel.Read()
 	if err != nil {
 		return nil, fmt.Errorf("re-read the ruleset after writing table inet %s: %w", fwtable.Table, err)
@@ -386,6 +431,22 @@ func (p *Provider) Apply(ctx context.Context, c posture.Change) ([]posture.Evide
 		}
 	}
 	return ev, nil
+}
+
+// hold hands the settled table to Options.Hold, if any; a failure is a warning (see Hold).
+func (p *Provider) hold(ctx context.Context, snap fwtable.Snapshot) {
+	if p.opts.Hold == nil {
+		return
+	}
+	if err := p.opts.Hold(ctx, snap); err != nil {
+		p.warn(fmt.Sprintf("table inet %s is in place but not held for boot: %v", fwtable.Table, err))
+	}
+}
+
+func (p *Provider) warn(s string) {
+	if p.opts.Warn != nil {
+		p.opts.Warn(s)
+	}
 }
 
 func (p *Provider) afterEvidence() []posture.Evidence {

@@ -4,7 +4,9 @@
 package nfttest
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"github.com/firewarden/firewarden/internal/posture/nftposture"
 	"net/netip"
 	"sync"
@@ -138,6 +140,31 @@ func (k *Kernel) Restore(s fwtable.Snapshot) error {
 	k.Table = &sp
 	k.Analysis = TableAnalysis(sp)
 	return nil
+}
+
+// Check implements nftposture.Kernel: the data must be a Spec as JSON, as Take makes it.
+func (k *Kernel) Check(s fwtable.Snapshot) error {
+	if s.Absent {
+		return nil
+	}
+	var sp fwtable.Spec
+	dec := json.NewDecoder(bytes.NewReader(s.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sp); err != nil {
+		return fmt.Errorf("%w: %v", fwtable.ErrBadSnapshot, err)
+	}
+	return nil
+}
+
+// Same implements nftposture.Kernel: the fake counts nothing, so the data must be equal.
+func (k *Kernel) Same(a, b fwtable.Snapshot) (bool, error) {
+	if err := k.Check(a); err != nil {
+		return false, err
+	}
+	if err := k.Check(b); err != nil {
+		return false, err
+	}
+	return a.Absent == b.Absent && bytes.Equal(a.Data, b.Data), nil
 }
 
 var _ nftposture.Kernel = (*Kernel)(nil)
