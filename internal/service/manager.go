@@ -448,6 +448,9 @@ func (m *Manager) readOptions(name string, data [][]byte) (Options, error) {
 			}
 		}
 		if v, ok := strings.CutPrefix(line, "ReadWritePaths="); ok {
+			if strings.HasPrefix(v, "-") {
+				continue // the unit's own system directories (def.writable), not an option
+			}
 			words, err := splitExecStart(v)
 			if err != nil || len(words) != 1 {
 				return Options{}, fmt.Errorf("ReadWritePaths=%s: want one directory", v)

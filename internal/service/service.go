@@ -91,11 +91,26 @@ type def struct {
 	// network services talk to a server over IP: their unit waits for network-online.target
 	// and allows IP sockets and traffic.
 	network bool
+	// seesProcesses services read other processes in /proc (which process owns a listening
+	// socket): their unit leaves /proc whole instead of hiding every process but their own.
+	seesProcesses bool
+	// writable are system directories the unit may write besides its state directory ("-":
+	// absent is no error), each with its reason in writableReasons.
+	writable []string
+}
+
+// writableReasons is the comment written beside each writable directory in a unit.
+var writableReasons = map[string]string{
+	"/etc/ssh/sshd_config.d": "the SSH checks' fix writes its drop-in there (enforce mode)",
+	"/etc/systemd/system":    "the firewall checks' fix installs firewarden-firewall.service there (enforce mode)",
 }
 
 // capReasons is the comment written beside each capability in a unit.
 var capReasons = map[string]string{
-	"CAP_NET_ADMIN": "CAP_NET_ADMIN: change nftables sets and rules over netlink",
+	"CAP_NET_ADMIN": "CAP_NET_ADMIN: read and change nftables over netlink (the kernel answers no " +
+		"nftables request without it, not even a read)",
+	"CAP_SYS_PTRACE": "CAP_SYS_PTRACE: see which process owns a listening socket " +
+		"(/proc/PID/fd of processes of other users), for the exposure checks",
 	"CAP_DAC_READ_SEARCH": "CAP_DAC_READ_SEARCH: read auth logs root does not own " +
 		"(Debian's /var/log/auth.log is syslog:adm 0640)",
 }
@@ -146,10 +161,15 @@ var defs = []def{
 		name:        Agent,
 		description: "firewarden agent: report this host's firewall posture to the fleet server",
 		args:        []string{"agent", "run"},
-		// No capabilities: the agent reads settings and its state directory, both root's.
-		families: []string{"AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"},
-		after:    []string{"network-online.target"},
-		network:  true,
+		// The agent runs the checks check runs: on Linux the firewall checks read nftables
+		// (CAP_NET_ADMIN), the exposure checks find the process of every listening socket
+		// (CAP_SYS_PTRACE, /proc whole), and in enforce mode fix writes what check judges.
+		caps:          []string{"CAP_NET_ADMIN", "CAP_SYS_PTRACE"},
+		families:      []string{"AF_UNIX", "AF_NETLINK", "AF_INET", "AF_INET6"},
+		after:         []string{"network-online.target"},
+		network:       true,
+		seesProcesses: true,
+		writable:      []string{"/etc/ssh/sshd_config.d", "/etc/systemd/system"},
 	},
 }
 

@@ -208,8 +208,14 @@ func TestSystemdAnalyze(t *testing.T) {
 				t.Errorf("systemd-analyze security %s: %v, no exposure level in\n%s", filepath.Base(u), err, out)
 				continue
 			}
-			if score, _ := strconv.ParseFloat(string(m[1]), 64); score >= 2.0 {
-				t.Errorf("systemd-analyze security %s = %s, want below 2.0", filepath.Base(u), m[1])
+			// The agent runs every check and, in enforce mode, every fix: it keeps more of the
+			// system (CAP_SYS_PTRACE, /proc whole, IP) than the daemons that only touch nftables.
+			limit := 2.0
+			if filepath.Base(u) == "firewarden-agent.service" {
+				limit = 2.5
+			}
+			if score, _ := strconv.ParseFloat(string(m[1]), 64); score >= limit {
+				t.Errorf("systemd-analyze security %s = %s, want below %.1f", filepath.Base(u), m[1], limit)
 			}
 		}
 	}
@@ -269,8 +275,12 @@ func TestAgentUnitAllowsNetwork(t *testing.T) {
 		name       string
 		want, deny []string
 	}{
-		{Agent, []string{"Wants=network-online.target\n", "After=network-online.target\n", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n", "CapabilityBoundingSet=\n"}, []string{"IPAddressDeny"}},
-		{Guard, []string{"IPAddressDeny=any\n"}, []string{"AF_INET", "Wants="}},
+		{Agent, []string{"Wants=network-online.target\n", "After=network-online.target\n", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n",
+			// What its checks need on Linux: nftables (read, and written in enforce mode), the
+			// owner of every listening socket, and the files enforce mode's fixes write.
+			"CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_PTRACE\n", "ReadWritePaths=-/etc/ssh/sshd_config.d -/etc/systemd/system\n"},
+			[]string{"IPAddressDeny", "ProtectProc=invisible"}},
+		{Guard, []string{"IPAddressDeny=any\n", "ProtectProc=invisible\n"}, []string{"AF_INET", "Wants=", "CAP_SYS_PTRACE", "/etc/ssh"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			files, err := Files(tt.name, Systemd, Options{Binary: DefaultBinary})

@@ -79,13 +79,26 @@ func (d def) unit(o Options) []byte {
 		w("StateDirectory=firewarden")
 		w("StateDirectoryMode=0700")
 	}
+	if len(d.writable) > 0 {
+		w("# Writable besides (\"-\": a directory that does not exist is no error):")
+		var dirs []string
+		for _, dir := range d.writable {
+			w("#   %s: %s", dir, writableReasons[dir])
+			dirs = append(dirs, "-"+quoteWord(dir))
+		}
+		w("ReadWritePaths=%s", strings.Join(dirs, " "))
+	}
 	w("# Home directories are hidden; a fresh private /tmp; no device nodes but the pseudo ones.")
 	w("ProtectHome=yes")
 	w("PrivateTmp=yes")
 	w("PrivateDevices=yes")
 	w("PrivateMounts=yes")
-	w("# Other processes are invisible in /proc; firewarden never looks at them.")
-	w("ProtectProc=invisible")
+	if d.seesProcesses {
+		w("# /proc is left whole: the exposure checks name the process behind every listening socket.")
+	} else {
+		w("# Other processes are invisible in /proc; firewarden never looks at them.")
+		w("ProtectProc=invisible")
+	}
 	w("# Neither firewarden nor a program it runs (journalctl) can gain privileges.")
 	w("NoNewPrivileges=yes")
 	if len(d.caps) == 0 {
