@@ -84,7 +84,7 @@ func TestNFTList(t *testing.T) {
 	got := nftRun(t, ns, "list", "table", "inet", Table)
 	want := `table inet firewarden_posture {
 	chain input {
-		type filter hook input priority filter; policy drop;
+		type filter hook input priority filter - 1; policy drop;
 		ct state established,related accept comment "established and related connections"
 		ct state invalid drop comment "invalid packets"
 		iifname "lo" accept comment "loopback"
@@ -162,8 +162,16 @@ func TestCurrentEdited(t *testing.T) {
 		},
 		{
 			name: "policy accept",
-			nft:  []string{"add chain inet firewarden_posture input { type filter hook input priority filter; policy accept; }"},
+			nft:  []string{"add chain inet firewarden_posture input { type filter hook input priority filter - 1; policy accept; }"},
 			want: base,
+		},
+		{
+			// What firewarden wrote before its chain moved to filter - 1: fix writes it again.
+			name: "an older firewarden's chain at priority filter",
+			nft: []string{"delete chain inet firewarden_posture input",
+				"add chain inet firewarden_posture input { type filter hook input priority filter; policy drop; }",
+				"add rule inet firewarden_posture input tcp dport 22 accept"},
+			want: Spec{Allowed: []Service{{Proto: "tcp", From: 22, To: 22}}},
 		},
 		{
 			name: "a counter cleared is not an edit",

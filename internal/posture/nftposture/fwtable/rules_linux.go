@@ -239,11 +239,20 @@ func table() *nftables.Table {
 	return &nftables.Table{Name: Table, Family: nftables.TableFamilyINet}
 }
 
+// chainPriority is filter - 1: just before every table at the usual filter priority (nft's
+// inet filter, iptables-nft, ufw), after conntrack (-200). Of two base chains with the same
+// priority the kernel runs the one registered last first, and re-registration (a table made
+// dormant and active again, a tool recreating its chains) is not in any listing; one step
+// ahead, firewarden's drop of unmatched traffic comes before another tool's reject or log, and
+// check's analysis of the order never depends on registration. An accept here does not stop
+// the later chains: a service another table drops stays dropped.
+var chainPriority = nftables.ChainPriorityRef(*nftables.ChainPriorityFilter - 1)
+
 func chain(t *nftables.Table) *nftables.Chain {
 	drop := nftables.ChainPolicyDrop
 	return &nftables.Chain{
 		Name: chainName, Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop,
+		Hooknum: nftables.ChainHookInput, Priority: chainPriority, Policy: &drop,
 	}
 }
 
