@@ -218,7 +218,7 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 			detail = append(detail, "--take-over: firewarden writes its own table beside it")
 		default:
 			r.Status = posture.Fail
-			r.FixHint = fmt.Sprintf("%s owns this host's firewall: change it with %s (%s), or let firewarden add its own table beside it with `firewarden fix --take-over`", owner, owner, hints[owner])
+			r.FixHint = fmt.Sprintf("%s owns this host's firewall: change it with %s (%s), or let firewarden add its own table beside it with `firewarden fix --take-over`", owner, owner, hints[owner][id])
 			detail = append(detail, "fix with "+owner+" or `firewarden fix --take-over`")
 		}
 	case len(problems) == 0:
@@ -286,9 +286,22 @@ func decides(a ruleset.Analysis) bool {
 	return false
 }
 
-var hints = map[string]string{
-	"ufw":       "ufw default deny incoming; ufw logging on; ufw allow/deny PORT/PROTO",
-	"firewalld": "firewall-cmd --set-default-zone=drop, --add-service, --set-log-denied=all",
+// hints say how to change what a check judges with the tool that owns the firewall, per check.
+// ufw answers ping and opens the DHCP client ports from its before.rules and before6.rules,
+// which no ufw command changes (ufw 0.36, Debian 12).
+var hints = map[string]map[string]string{
+	"ufw": {
+		IDEnabled: "ufw default deny incoming",
+		IDStealth: "ufw default deny incoming, not reject; ping is answered by the echo-request ACCEPT lines of /etc/ufw/before.rules and before6.rules: delete them, or allow ping in the baseline with icmp_echo: true",
+		IDLogging: "ufw logging on",
+		IDAllowed: "ufw status numbered, ufw delete N, ufw allow PORT/PROTO; ufw's before.rules open 68/udp and before6.rules 546/udp (DHCP clients): list them in the baseline or delete those lines",
+	},
+	"firewalld": {
+		IDEnabled: "firewall-cmd --set-default-zone=drop, with the services the baseline allows added by --permanent --add-service, then firewall-cmd --reload",
+		IDStealth: "firewall-cmd --permanent --set-target=DROP (not REJECT) and --add-icmp-block=echo-request, then firewall-cmd --reload",
+		IDLogging: "firewall-cmd --set-log-denied=all",
+		IDAllowed: "firewall-cmd --list-all, then --permanent --remove-service or --remove-port, and firewall-cmd --reload",
+	},
 }
 
 func judgeEnabled(a ruleset.Analysis) (string, []string) {

@@ -102,6 +102,7 @@ func TestEvaluate(t *testing.T) {
 		analysis ruleset.Analysis
 		want     map[string]verdict
 		details  map[string]string // a phrase each check's Detail holds
+		hints    map[string]string // a phrase each check's FixHint holds
 	}{
 		{
 			name:     "no firewall",
@@ -174,6 +175,13 @@ func TestEvaluate(t *testing.T) {
 			want: map[string]verdict{nftposture.IDEnabled: {posture.Fail, true, false}, nftposture.IDStealth: {posture.Fail, true, false},
 				nftposture.IDLogging: {posture.Fail, true, false}, nftposture.IDAllowed: {posture.Fail, true, false}},
 			details: map[string]string{nftposture.IDEnabled: "fix with ufw or `firewarden fix --take-over`"},
+			// Each check says what to change in ufw: ping and the DHCP ports are in its files.
+			hints: map[string]string{
+				nftposture.IDEnabled: "change it with ufw (ufw default deny incoming)",
+				nftposture.IDStealth: "echo-request ACCEPT lines of /etc/ufw/before.rules and before6.rules",
+				nftposture.IDLogging: "change it with ufw (ufw logging on)",
+				nftposture.IDAllowed: "before.rules open 68/udp and before6.rules 546/udp",
+			},
 		},
 		{
 			name:     "ufw installed but off",
@@ -188,6 +196,10 @@ func TestEvaluate(t *testing.T) {
 			want: map[string]verdict{nftposture.IDEnabled: {posture.Managed, true, false}, nftposture.IDStealth: {posture.Fail, true, false},
 				nftposture.IDLogging: {posture.Fail, true, false}, nftposture.IDAllowed: {posture.Managed, true, false}},
 			details: map[string]string{nftposture.IDStealth: "firewalld owns the host firewall (firewalld.service enabled"},
+			hints: map[string]string{
+				nftposture.IDStealth: "--set-target=DROP (not REJECT) and --add-icmp-block=echo-request",
+				nftposture.IDLogging: "firewall-cmd --set-log-denied=all",
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -211,6 +223,9 @@ func TestEvaluate(t *testing.T) {
 				}
 				if r.Status == posture.Fail && r.Managed && !r.Fixable && r.FixHint == "" {
 					t.Errorf("Evaluate() %s: managed failure without a FixHint", r.ID)
+				}
+				if phrase := tt.hints[r.ID]; !strings.Contains(r.FixHint, phrase) {
+					t.Errorf("Evaluate() %s FixHint = %q, want it to hold %q", r.ID, r.FixHint, phrase)
 				}
 			}
 		})
