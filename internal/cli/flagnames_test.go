@@ -44,6 +44,8 @@ var otherProgramsFlags = map[string]string{
 	"long": "zstd",
 	// firewall-cmd, in the hint of a linux.firewall check that firewalld manages
 	"set-default-zone": "firewall-cmd", "add-service": "firewall-cmd", "set-log-denied": "firewall-cmd",
+	"permanent": "firewall-cmd", "reload": "firewall-cmd", "set-target": "firewall-cmd", "add-icmp-block": "firewall-cmd",
+	"list-all": "firewall-cmd", "remove-service": "firewall-cmd", "remove-port": "firewall-cmd",
 	// systemctl, in the hint block autoconfigure prints
 	"now": "systemctl enable --now",
 	// firewarden service --init: the service command's flag, which completion already knows;
