@@ -126,27 +126,7 @@ func nftList(t *testing.T, ns string, what ...string) (string, bool) {
 // "refused" or "timeout".
 func (h *nftHost) dialPort(t *testing.T, to netip.Addr, port int, timeout time.Duration) string {
 	t.Helper()
-	var res string
-	err := netnstest.InNetNS(h.pair.ClientFd, func() error {
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(to, uint16(port)).String(), timeout)
-		var ne net.Error
-		switch {
-		case err == nil:
-			c.Close()
-			res = "open"
-		case errors.Is(err, syscall.ECONNREFUSED):
-			res = "refused"
-		case errors.As(err, &ne) && ne.Timeout():
-			res = "timeout"
-		default:
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return h.pair.Outcome(t, net.Dialer{Timeout: timeout}, netip.AddrPortFrom(to, uint16(port)))
 }
 
 // A host without a firewall fails check; fix makes it pass; the allowed port answers over IPv4

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,6 +224,33 @@ func (p *Pair) DialFrom(from, to netip.Addr, timeout time.Duration) error {
 		_, err = io.ReadFull(c, b)
 		return err
 	})
+}
+
+// Outcome connects from the client with d to the server's port on to and says how it ended:
+// "open", "refused" (answered with a reset) or "timeout" (dropped). Other errors fail the test.
+func (p *Pair) Outcome(t testing.TB, d net.Dialer, to netip.AddrPort) string {
+	t.Helper()
+	var res string
+	err := InNetNS(p.ClientFd, func() error {
+		c, err := d.Dial("tcp", to.String())
+		var ne net.Error
+		switch {
+		case err == nil:
+			c.Close()
+			res = "open"
+		case errors.Is(err, syscall.ECONNREFUSED):
+			res = "refused"
+		case errors.As(err, &ne) && ne.Timeout():
+			res = "timeout"
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("connect to %v: %v", to, err)
+	}
+	return res
 }
 
 // A dropped SYN is retransmitted after a second; a connection that has not completed after

@@ -3,7 +3,6 @@
 package ruleset
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -141,40 +140,20 @@ func netnsRun(t *testing.T, ns string, argv ...string) {
 // "refused" or "timeout".
 func probe(t *testing.T, p *netnstest.Pair, to netip.Addr, c client) string {
 	t.Helper()
-	var res string
-	err := netnstest.InNetNS(p.ClientFd, func() error {
-		d := net.Dialer{Timeout: time.Second}
-		if c == dstoptsSYN && to.Is6() {
-			// Destination options header: next header (filled by the kernel), length 0 (8
-			// bytes), one PadN option of 4 bytes.
-			opts := string([]byte{0, 0, 1, 4, 0, 0, 0, 0})
-			d.Control = func(_, _ string, rc syscall.RawConn) error {
-				var serr error
-				if err := rc.Control(func(fd uintptr) {
-					serr = unix.SetsockoptString(int(fd), unix.IPPROTO_IPV6, unix.IPV6_DSTOPTS, opts)
-				}); err != nil {
-					return err
-				}
-				return serr
+	d := net.Dialer{Timeout: time.Second}
+	if c == dstoptsSYN && to.Is6() {
+		// Destination options header: next header (filled by the kernel), length 0 (8
+		// bytes), one PadN option of 4 bytes.
+		opts := string([]byte{0, 0, 1, 4, 0, 0, 0, 0})
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = unix.SetsockoptString(int(fd), unix.IPPROTO_IPV6, unix.IPV6_DSTOPTS, opts)
+			}); err != nil {
+				return err
 			}
+			return serr
 		}
-		conn, err := d.Dial("tcp", netip.AddrPortFrom(to, uint16(p.Port)).String())
-		var ne net.Error
-		switch {
-		case err == nil:
-			conn.Close()
-			res = "open"
-		case errors.Is(err, syscall.ECONNREFUSED):
-			res = "refused"
-		case errors.As(err, &ne) && ne.Timeout():
-			res = "timeout"
-		default:
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return res
+	return p.Outcome(t, d, netip.AddrPortFrom(to, uint16(p.Port)))
 }
