@@ -3,12 +3,9 @@
 package ruleset
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/firewarden/firewarden/internal/netnstest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -38,16 +35,7 @@ func TestKernelDocker28(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fd := loadIPTables(t, "docker28-portmap.rules")
 			if tt.host {
-				err := netnstest.InNetNS(fd, func() error {
-					out, err := exec.Command("/usr/sbin/nft", "-f", filepath.Join("testdata", "kernel", "docker-host.nft")).CombinedOutput()
-					if err != nil {
-						t.Errorf("nft -f docker-host.nft: %v: %s", err, out)
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				addNFT(t, fd, "docker-host.nft")
 			}
 			rs, err := Read(fd)
 			if err != nil {

@@ -156,18 +156,24 @@ func TestKernelFirewalld(t *testing.T) {
 	golden(t, "firewalld", Analyse(rs))
 }
 
-func TestKernelDocker(t *testing.T) {
-	fd := loadIPTables(t, "docker-nat4.rules")
+// addNFT loads testdata/kernel/name with nft -f into the namespace fd, beside what it holds.
+func addNFT(t *testing.T, fd int, name string) {
+	t.Helper()
 	err := netnstest.InNetNS(fd, func() error {
-		out, err := exec.Command("/usr/sbin/nft", "-f", filepath.Join("testdata", "kernel", "docker-host.nft")).CombinedOutput()
+		out, err := exec.Command("/usr/sbin/nft", "-f", filepath.Join("testdata", "kernel", name)).CombinedOutput()
 		if err != nil {
-			t.Errorf("nft -f docker-host.nft: %v: %s", err, out)
+			t.Errorf("nft -f %s: %v: %s", name, err, out)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestKernelDocker(t *testing.T) {
+	fd := loadIPTables(t, "docker-nat4.rules")
+	addNFT(t, fd, "docker-host.nft")
 	rs, err := Read(fd)
 	if err != nil {
 		t.Fatalf("Read: %v", err)
