@@ -402,6 +402,26 @@ func (a *Agent) enforce(ctx context.Context, req posture.Request) (before, final
 		}
 		fixes[id] = fx
 	}
+	// One change may settle more checks than the one it is filed under (nftposture writes one
+	// table for all four linux.firewall checks). The failing checks that had no change of their
+	// own are read again after a fix that wrote something, so that the run says what they are
+	// now and a fix drift says what changed them.
+	covered := map[string]bool{}
+	for _, r := range before {
+		if _, own := weakens[r.ID]; r.Status == posture.Fail && r.Fixable && !own {
+			covered[r.ID] = true
+		}
+	}
+	if len(fr.Applied) > 0 && len(covered) > 0 && ctx.Err() == nil {
+		for _, r := range a.Engine().Check(ctx, posture.Request{Baseline: req.Baseline, Only: covered, Now: req.Now}).Results {
+			if !covered[r.ID] || r.Status == byID[r.ID].Status {
+				continue
+			}
+			after[r.ID] = r
+			only[r.ID] = true
+			fixes[r.ID] = &wire.FixResult{Changed: true, Verified: r.Status.Compliant(), Status: string(r.Status), Actual: r.Actual}
+		}
+	}
 	final = make([]posture.Result, len(before))
 	for i, r := range before {
 		final[i] = r
