@@ -85,6 +85,9 @@ type fleet struct {
 	adminToken   string
 	enrollSecret string
 	client       *http.Client
+	// serveUnder is the command serve runs under (`ip netns exec NS`), none when empty; it
+	// must exec the server in place, so that the process killed at cleanup is the server.
+	serveUnder []string
 }
 
 // newFleet runs `firewarden-server init`, on SQLite when db is empty.
@@ -182,7 +185,9 @@ func (f *fleet) serve(t *testing.T, addr string) *serving {
 func (f *fleet) serveWith(t *testing.T, addr string, flags ...string) *serving {
 	t.Helper()
 	s := &serving{f: f, exited: make(chan struct{})}
-	s.cmd = exec.Command(serverBin, append([]string{"serve", "--data-dir", f.dir, "--listen", addr}, flags...)...)
+	argv := append([]string{serverBin, "serve", "--data-dir", f.dir, "--listen", addr}, flags...)
+	argv = append(append([]string(nil), f.serveUnder...), argv...)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	pr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
