@@ -1073,3 +1073,36 @@ func TestDashOverviewReportedChecks(t *testing.T) {
 		}
 	}
 }
+
+// Evidence read over netlink (a Linux host's nftables ruleset) is shown as what it is: no file
+// and no exit code, which only programs have.
+func TestDashHostPageNetlinkEvidence(t *testing.T) {
+	d := newDashFixture(t)
+	smallFleet(t, d)
+	run := runRecord(2, t0.Add(time.Minute), fail)
+	run.Run.Results[1].Evidence = []wire.Evidence{{Kind: "netlink", Path: "nftables ruleset", Output: "table inet filter {\n}\n", SHA256: "cd34"}}
+	if _, err := d.st.Ingest(context.Background(), "h1", batch(run), run.Time); err != nil {
+		t.Fatal(err)
+	}
+	d.clock.add(time.Minute)
+	code, body := d.get(t, "/hosts/h1", "aude")
+	if code != http.StatusOK {
+		t.Fatalf("GET /hosts/h1 = %d", code)
+	}
+	ev := section(body, `id="evidence"`)
+	for _, tt := range []struct {
+		html string
+		want bool
+	}{
+		{`<dt>Kind</dt><dd>netlink</dd>`, true},
+		{`<dt>Read from</dt><dd><code class="path">nftables ruleset</code></dd>`, true},
+		{"table inet filter {", true},
+		{`<code class="hash">cd34</code>`, true},
+		{`<dt>File</dt>`, false},
+		{`class="exit-code"`, false},
+	} {
+		if strings.Contains(ev, tt.html) != tt.want {
+			t.Errorf("evidence section has %q: %v, want %v\n%s", tt.html, !tt.want, tt.want, ev)
+		}
+	}
+}
