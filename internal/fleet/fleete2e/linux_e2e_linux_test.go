@@ -250,11 +250,11 @@ func TestLinuxAgentReportEnforce(t *testing.T) {
 	}
 	wantEvidence(t, v.LatestRun, "linux.firewall.enabled", "table inet filter")
 
-	// The dashboard's host page lists the Linux checks.
+	// The dashboard's host page lists the Linux checks, with the ruleset as evidence.
 	page := dashGet(t, s, u.name, u.password, "/hosts/"+id)
-	for _, c := range linuxChecks {
-		if !strings.Contains(page, c) {
-			t.Errorf("the dashboard's host page does not show %s", c)
+	for _, want := range append(slices.Clone(linuxChecks), "Linux 12", `<dt>Kind</dt><dd>netlink</dd>`, `<dt>Read from</dt><dd><code class="path">nftables ruleset</code></dd>`, "table inet filter {") {
+		if !strings.Contains(page, want) {
+			t.Errorf("the dashboard's host page does not show %q", want)
 		}
 	}
 
