@@ -181,11 +181,12 @@ type linuxHostView struct {
 }
 
 // TestLinuxAgentReportEnforce: a Linux host whose firewall filters nothing (Debian's default
-// nftables.conf loaded) enrolls with a real server and
-// reports the four linux.firewall checks failing, with the nftables listing as evidence, to the
-// admin API and the dashboard; enforce mode then writes firewarden's table (the allowed port
-// answers, another times out), the server shows the checks passing, and the table is held for
-// boot with the agent named as what settled it.
+// nftables.conf loaded) enrolls with a real server and reports the four linux.firewall checks
+// failing, with the ruleset read over netlink as evidence, to the admin API and the dashboard;
+// enforce mode then writes firewarden's table (the allowed port answers, another times out,
+// Debian's table stays), the server shows the checks passing with a fix transition each, and the
+// table is held for boot with the agent named as what settled it. Deleted behind the agent's
+// back, the table is a drift of every check that the next run observes and reverts.
 func TestLinuxAgentReportEnforce(t *testing.T) {
 	pair := netnstest.NewPair(t, linuxHint)
 	h := newLinuxHost(t, pair)
