@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,30 +86,10 @@ func (h *linuxHost) once(t *testing.T, want int) {
 }
 
 // dial connects from the client namespace to the server's port and says how it ended: "open",
-// "refused" or "timeout".
+// "refused" or "timeout" (netnstest.Pair.Outcome).
 func (h *linuxHost) dial(t *testing.T, to netip.Addr, port int, timeout time.Duration) string {
 	t.Helper()
-	var res string
-	err := netnstest.InNetNS(h.pair.ClientFd, func() error {
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(to, uint16(port)).String(), timeout)
-		var ne net.Error
-		switch {
-		case err == nil:
-			c.Close()
-			res = "open"
-		case errors.Is(err, syscall.ECONNREFUSED):
-			res = "refused"
-		case errors.As(err, &ne) && ne.Timeout():
-			res = "timeout"
-		default:
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return h.pair.Outcome(t, net.Dialer{Timeout: timeout}, netip.AddrPortFrom(to, uint16(port)))
 }
 
 // debianDefault loads into namespace fd what Debian 12's nftables.service loads from its
