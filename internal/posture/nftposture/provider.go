@@ -254,7 +254,9 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 	if err != nil {
 		return nil, err
 	}
-	return []posture.Change{{Check: failing[0].ID, Key: KeyTable, From: string(from), To: string(to)}}, nil
+	// A table edited by hand (not exact) is put back: its edits are what drifted.
+	weakens := present && exact && widens(cur, spec)
+	return []posture.Change{{Check: failing[0].ID, Key: KeyTable, From: string(from), To: string(to), Weakens: weakens}}, nil
 }
 
 func (p *Provider) getenv(k string) string {

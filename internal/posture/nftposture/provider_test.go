@@ -555,3 +555,41 @@ func TestAllowedWholeFamily(t *testing.T) {
 		})
 	}
 }
+
+// A fix that would make firewarden's table accept more than it does is marked as weakening, so
+// that enforce mode leaves it alone; writing the table where there is none, or over one edited
+// by hand, is not.
+func TestPlanWeakens(t *testing.T) {
+	ssh := fwtable.Spec{Allowed: []fwtable.Service{{Proto: "tcp", From: 22, To: 22}}, Log: true}
+	sshOnly := "name: t\nlinux:\n  firewall:\n    enabled: true\n    stealth: true\n    logging: true\n    allowed:\n      - {name: ssh, proto: tcp, port: 22}\n"
+	sshWeb := sshOnly + "      - {name: web, proto: tcp, port: 443}\n"
+	for _, tt := range []struct {
+		name    string
+		table   *fwtable.Spec
+		inexact bool
+		yaml    string
+		want    bool
+	}{
+		{"no table yet", nil, false, sshWeb, false},
+		{"a service more", &ssh, false, sshWeb, true},
+		{"a table edited by hand", &ssh, true, sshWeb, false},
+		{"the table without its log rule", &fwtable.Spec{Allowed: ssh.Allowed}, false, sshOnly, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, osinfo := linuxRoot(t, map[string]string{})
+			k := &fakeKernel{Analysis: ruleset.Analysis{Families: accepting()}}
+			if tt.table != nil {
+				k.Table, k.Analysis, k.Inexact = tt.table, nfttest.TableAnalysis(*tt.table), tt.inexact
+			}
+			p := nftposture.New(root, osinfo, k, nftposture.Options{})
+			e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+			fr, err := e.Fix(context.Background(), request(t, tt.yaml), true, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fr.Planned) != 1 || fr.Planned[0].Weakens != tt.want {
+				t.Errorf("Fix(dry run) planned %+v, want one change with Weakens %v", fr.Planned, tt.want)
+			}
+		})
+	}
+}
