@@ -164,7 +164,8 @@ type linuxHostView struct {
 // enforce mode then writes firewarden's table (the allowed port answers, another times out,
 // Debian's table stays), the server shows the checks passing with a fix transition each, and the
 // table is held for boot with the agent named as what settled it. Deleted behind the agent's
-// back, the table is a drift of every check that the next run observes and reverts.
+// back, the table is a drift of every check that the next run observes and reverts; a policy
+// allowing one more port is not enforced, since enforce mode never opens a service.
 func TestLinuxAgentReportEnforce(t *testing.T) {
 	pair := netnstest.NewPair(t, linuxHint)
 	h := newLinuxHost(t, pair)
@@ -325,6 +326,24 @@ func TestLinuxAgentReportEnforce(t *testing.T) {
 	}
 	if v := s.host(t, id); v.Host.Status != "compliant" {
 		t.Errorf("host after the revert = %s, want compliant", v.Host.Status)
+	}
+
+	// A policy that allows one more port: enforce mode never opens a service (as on a Mac it
+	// never allows an app), so the port stays dropped and the host fails until someone runs fix.
+	extra := pair.Listen(t, 0)
+	s.admin(t, "PUT", "/api/v1/policies", map[string]any{
+		"name": "default", "mode": wire.ModeEnforce, "interval_seconds": 3600,
+		"baseline_yaml": linuxBaseline(pair.Port) + fmt.Sprintf("      - {name: extra, proto: tcp, port: %d}\n", extra),
+	}, nil)
+	h.once(t, 1)
+	if got := h.dial(t, pair.Server4, extra, netnstest.BlockedWait); got != "timeout" {
+		t.Errorf("enforce mode with one more port allowed: port %d = %s, want timeout (not opened)", extra, got)
+	}
+	if v := s.host(t, id); v.Host.Status != "non_compliant" || strings.Join(v.Host.Failing, ",") != "linux.firewall.allowed" {
+		t.Errorf("host with one more port allowed = %s failing %q, want non_compliant failing linux.firewall.allowed", v.Host.Status, v.Host.Failing)
+	}
+	if h := s.history(t, id, "linux.firewall.allowed"); len(h) == 0 || h[len(h)-1].From+">"+h[len(h)-1].To+" "+h[len(h)-1].Cause != "pass>fail observed" {
+		t.Errorf("history of linux.firewall.allowed = %+v, want it to end pass>fail observed, with no fix", h)
 	}
 }
 
