@@ -361,6 +361,9 @@ func parseOnly(s string) (map[string]bool, error) {
 			continue
 		}
 		if !baseline.IsCheckID(id) {
+			if s := suggest(id, baseline.CheckIDs()); s != "" {
+				return nil, usagef("--only: unknown check %q; did you mean %q?", id, s)
+			}
 			return nil, usagef("--only: unknown check %q; known checks: %s", id, strings.Join(baseline.CheckIDs(), ", "))
 		}
 		only[id] = true
