@@ -116,7 +116,10 @@ func (a *app) runConfirm(ctx context.Context) error {
 	if err := a.requireRoot("fix"); err != nil {
 		return err
 	}
-	lock, err := posture.TryLock(a.stateDir())
+	lock, err := posture.TryLockExisting(a.stateDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return usagef("nothing to confirm: no fix is waiting for confirmation (fix --confirm-within DURATION starts one)")
+	}
 	if err != nil {
 		return err
 	}
