@@ -130,7 +130,9 @@ func (a *app) runConfirm(ctx context.Context) error {
 	}
 	now := a.now().UTC()
 	switch {
-	case p == nil || p.State == stateConfirmed:
+	case p != nil && p.State == stateConfirmed:
+		return usagef("nothing to confirm: the fix saved as backup %s was confirmed at %s and stays", p.Backup, p.At.UTC().Format(time.RFC3339))
+	case p == nil:
 		return usagef("nothing to confirm: no fix is waiting for confirmation (fix --confirm-within DURATION starts one)")
 	case p.State == stateReverted:
 		fmt.Fprintf(a.Out, "too late: the fix saved as backup %s was reverted at %s (%s), its deadline was %s; run fix again\n",

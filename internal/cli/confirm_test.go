@@ -84,3 +84,14 @@ func TestFixDryRunLinux(t *testing.T) {
 		t.Errorf("fix --dry-run = exit %d, %d writes, stdout:\n%s\nwant 1, none, and:\n%s", code, len(k.Writes), out, want)
 	}
 }
+
+// A second fix --confirm says the fix was confirmed already, not that none was waiting.
+func TestConfirmTwice(t *testing.T) {
+	root, state := linuxRoot(t), t.TempDir()
+	os.WriteFile(filepath.Join(state, pendingFile), []byte(`{"backup": "20261207T094920Z", "deadline": "2026-12-07T09:50:21Z", "state": "confirmed", "at": "2026-12-07T09:49:30Z"}`), 0o600)
+	out, errs, code := runWith(t, &nfttest.Kernel{}, "--root", root, "--state-dir", state, "fix", "--confirm")
+	want := "firewarden: nothing to confirm: the fix saved as backup 20261207T094920Z was confirmed at 2026-12-07T09:49:30Z and stays\n"
+	if code != 2 || out != "" || errs != want {
+		t.Errorf("a second fix --confirm = exit %d, stdout %q, stderr %q; want 2, nothing, %q", code, out, errs, want)
+	}
+}
