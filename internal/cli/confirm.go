@@ -113,7 +113,7 @@ func (a *app) writePending(p *pending) error {
 // runConfirm is `fix --confirm`: mark the pending fix confirmed (under the fix lock, so that it
 // cannot cross a revert in progress).
 func (a *app) runConfirm(ctx context.Context) error {
-	if err := a.requireRoot("fix"); err != nil {
+	if err := a.requireRoot("fix --confirm"); err != nil {
 		return err
 	}
 	lock, err := posture.TryLockExisting(a.stateDir())

@@ -294,6 +294,8 @@ func TestRequireRootNamesARealFlag(t *testing.T) {
 		{[]string{"fix"}, "fix changes system settings: run it as root (sudo firewarden fix), or use --dry-run to see what it would do"},
 		{[]string{"block", "add", "192.0.2.1", "--backend", "nft"}, "block add changes system settings: run it as root (sudo firewarden block add), or use --backend dry-run to see what it would do"},
 		{[]string{"rollback"}, "rollback changes system settings: run it as root (sudo firewarden rollback); rollback --list needs no root"},
+		// --confirm takes no other fix flag, so there is no dry run to offer.
+		{[]string{"fix", "--confirm"}, "fix --confirm changes system settings: run it as root (sudo firewarden fix --confirm)"},
 	} {
 		var out, errb bytes.Buffer
 		a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: time.Now, euid: func() int { return 501 }}
