@@ -163,6 +163,11 @@ func (a *app) holdConfirmed(ctx context.Context, backup string) {
 	}
 	if err != nil {
 		fmt.Fprintf(a.Err, "firewarden: warning: the table is confirmed but not held for boot: %v\n", err)
+		return
+	}
+	// As after a plain fix: say what brings the table back after a reboot.
+	if note := a.heldNote(false); note != "" {
+		fmt.Fprintf(a.Err, "firewarden: %s\n", note)
 	}
 }
 

@@ -95,3 +95,23 @@ func TestConfirmTwice(t *testing.T) {
 		t.Errorf("a second fix --confirm = exit %d, stdout %q, stderr %q; want 2, nothing, %q", code, out, errs, want)
 	}
 }
+
+// fix --confirm, which holds the table for boot, says how it comes back as a plain fix does:
+// here, with no systemd, that the init system has to run fix --boot.
+func TestConfirmSaysHowTheTableComesBack(t *testing.T) {
+	root, state := linuxRoot(t), t.TempDir()
+	k := &nfttest.Kernel{}
+	if out, errs, code := runWith(t, k, "--root", root, "--state-dir", state, "fix", "--only", "linux.firewall.enabled"); code != 0 {
+		t.Fatalf("fix = exit %d\n%s%s", code, out, errs)
+	}
+	entries, _ := os.ReadDir(filepath.Join(state, "backups"))
+	backup := strings.TrimSuffix(entries[0].Name(), ".json")
+	p, _ := json.Marshal(pending{Backup: backup, Deadline: time.Now().Add(time.Hour).UTC(), State: statePending})
+	os.WriteFile(filepath.Join(state, pendingFile), p, 0o600)
+
+	out, errs, code := runWith(t, k, "--root", root, "--state-dir", state, "fix", "--confirm")
+	want := "firewarden: note: the table is held in " + state + "/firewall-table.json, but this host runs no systemd: firewarden's table comes back at boot only if the init system runs `firewarden fix --boot` before the network\n"
+	if code != 0 || !strings.HasPrefix(out, "confirmed: ") || errs != want {
+		t.Errorf("fix --confirm = exit %d, stdout %q, stderr %q; want 0, confirmed, %q", code, out, errs, want)
+	}
+}
