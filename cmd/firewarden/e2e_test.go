@@ -108,6 +108,29 @@ func TestCheckFreshMac(t *testing.T) {
 	}
 }
 
+// The header names the baseline and where it came from; a baseline file without a name is
+// named by its path alone, not by an empty name before it.
+func TestCheckHeaderNamesTheBaseline(t *testing.T) {
+	dir := t.TempDir()
+	named := filepath.Join(dir, "named.yaml")
+	unnamed := filepath.Join(dir, "unnamed.yaml")
+	os.WriteFile(named, []byte("name: corp\nfirewall:\n  enabled: true\n"), 0o644)
+	os.WriteFile(unnamed, []byte("firewall:\n  enabled: true\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check"}, "host fakemac, macOS 15.1, baseline cis-level1 (default)\n"},
+		{[]string{"check", "--baseline", named}, "host fakemac, macOS 15.1, baseline corp (" + named + ")\n"},
+		{[]string{"check", "--baseline", unnamed}, "host fakemac, macOS 15.1, baseline " + unnamed + "\n"},
+	} {
+		r := firewarden(t, mac(t, hosttest.Mac15()), tt.args...)
+		if first, _, _ := strings.Cut(r.stdout, "\n"); first+"\n" != tt.want {
+			t.Errorf("firewarden %q: first line %q, want %q", tt.args, first, tt.want)
+		}
+	}
+}
+
 // The Automox-style worklet evaluation: exit 0 when the firewall is on (state 1 or 2), 1 when off.
 func TestCheckOnlyEnabledIsTheWorklet(t *testing.T) {
 	for _, tt := range []struct {

@@ -43,6 +43,7 @@ func linuxRoot(t *testing.T) string {
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"), 0o644)
 	hosttest.StandInScript(t, root, "/usr/bin/systemctl", systemctlStandIn)
+	os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755) // systemd runs (sd_booted)
 	return root
 }
 
@@ -244,5 +245,32 @@ func TestServiceFirewall(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, "firewall runs only on Linux (systemd)") {
 			t.Errorf("service %s firewall on macOS = exit %d, stderr %q; want 2 and that it runs only on Linux", verb, r.code, r.stderr)
 		}
+	}
+}
+
+// On a Linux host where systemd does not run (a container, another init system), install
+// refuses before writing anything: a unit nothing starts would read as installed. The line says
+// what to have the init system run instead.
+func TestServiceInstallWithoutSystemd(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"firewall"}, "firewarden: this host runs no systemd (no /run/systemd/system), so nothing would start firewarden-firewall.service: have the init system run `/usr/local/bin/firewarden fix --boot` at boot, before the network; `firewarden service files --dir DIR` writes the units for a host with systemd\n"},
+		{[]string{"guard", "--start"}, "firewarden: this host runs no systemd (no /run/systemd/system), so nothing would start firewarden-guard.service: have the init system run `/usr/local/bin/firewarden guard` as a daemon; `firewarden service files --dir DIR` writes the units for a host with systemd\n"},
+		{[]string{"block-expire", "--interval", "1h"}, "firewarden: this host runs no systemd (no /run/systemd/system), so nothing would start firewarden-block-expire.timer: have the init system run `/usr/local/bin/firewarden block expire` every 1h; `firewarden service files --dir DIR` writes the units for a host with systemd\n"},
+	} {
+		t.Run(tt.args[0], func(t *testing.T) {
+			root := linuxRoot(t)
+			os.RemoveAll(filepath.Join(root, "run"))
+			r := firewarden(t, root, append([]string{"service", "install"}, tt.args...)...)
+			if r.code != 2 || r.stdout != "" || r.stderr != tt.want {
+				t.Errorf("service install %q without systemd = exit %d, stdout %q, stderr %q; want exit 2, nothing, %q", tt.args, r.code, r.stdout, r.stderr, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(root, "etc/systemd")); err == nil {
+				t.Error("a refused install wrote under /etc/systemd")
+			}
+			wantRuns(t, root)
+		})
 	}
 }

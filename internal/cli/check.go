@@ -121,7 +121,11 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeReport prints the readable table, then the details of everything that is not a plain pass.
 func writeReport(w io.Writer, rec evidence.Record) {
-	fmt.Fprintf(w, "host %s, %s %s, baseline %s (%s)\n\n", rec.Host, osName(rec.OS), rec.OSVersion, rec.Baseline.Name, rec.Baseline.Source)
+	ref := rec.Baseline.Name + " (" + rec.Baseline.Source + ")"
+	if rec.Baseline.Name == "" { // a baseline file without name: its path says which it is
+		ref = rec.Baseline.Source
+	}
+	fmt.Fprintf(w, "host %s, %s %s, baseline %s\n\n", rec.Host, osName(rec.OS), rec.OSVersion, ref)
 	results, foreign := splitForeign(rec.OS, rec.Results)
 	writeTable(w, results)
 	var details []string

@@ -269,8 +269,8 @@ func (a *app) unprivileged() bool { return a.root.IsSystem() && a.euid() != 0 }
 func dryRunHint(cmd string) string {
 	switch strings.Fields(cmd)[0] {
 	case "fix":
-		if strings.Contains(cmd, "--boot") {
-			return "" // it only restores; there is nothing to dry-run
+		if strings.Contains(cmd, "--boot") || strings.Contains(cmd, "--confirm") {
+			return "" // it only restores or keeps what is there; there is nothing to dry-run
 		}
 		return ", or use --dry-run to see what it would do"
 	case "block", "guard":
@@ -361,6 +361,9 @@ func parseOnly(s string) (map[string]bool, error) {
 			continue
 		}
 		if !baseline.IsCheckID(id) {
+			if s := suggest(id, baseline.CheckIDs()); s != "" {
+				return nil, usagef("--only: unknown check %q; did you mean %q?", id, s)
+			}
 			return nil, usagef("--only: unknown check %q; known checks: %s", id, strings.Join(baseline.CheckIDs(), ", "))
 		}
 		only[id] = true

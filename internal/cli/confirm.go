@@ -113,10 +113,13 @@ func (a *app) writePending(p *pending) error {
 // runConfirm is `fix --confirm`: mark the pending fix confirmed (under the fix lock, so that it
 // cannot cross a revert in progress).
 func (a *app) runConfirm(ctx context.Context) error {
-	if err := a.requireRoot("fix"); err != nil {
+	if err := a.requireRoot("fix --confirm"); err != nil {
 		return err
 	}
-	lock, err := posture.TryLock(a.stateDir())
+	lock, err := posture.TryLockExisting(a.stateDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return usagef("nothing to confirm: no fix is waiting for confirmation (fix --confirm-within DURATION starts one)")
+	}
 	if err != nil {
 		return err
 	}
@@ -127,7 +130,9 @@ func (a *app) runConfirm(ctx context.Context) error {
 	}
 	now := a.now().UTC()
 	switch {
-	case p == nil || p.State == stateConfirmed:
+	case p != nil && p.State == stateConfirmed:
+		return usagef("nothing to confirm: the fix saved as backup %s was confirmed at %s and stays", p.Backup, p.At.UTC().Format(time.RFC3339))
+	case p == nil:
 		return usagef("nothing to confirm: no fix is waiting for confirmation (fix --confirm-within DURATION starts one)")
 	case p.State == stateReverted:
 		fmt.Fprintf(a.Out, "too late: the fix saved as backup %s was reverted at %s (%s), its deadline was %s; run fix again\n",
@@ -158,6 +163,11 @@ func (a *app) holdConfirmed(ctx context.Context, backup string) {
 	}
 	if err != nil {
 		fmt.Fprintf(a.Err, "firewarden: warning: the table is confirmed but not held for boot: %v\n", err)
+		return
+	}
+	// As after a plain fix: say what brings the table back after a reboot.
+	if note := a.heldNote(false); note != "" {
+		fmt.Fprintf(a.Err, "firewarden: %s\n", note)
 	}
 }
 

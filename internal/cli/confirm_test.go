@@ -84,3 +84,34 @@ func TestFixDryRunLinux(t *testing.T) {
 		t.Errorf("fix --dry-run = exit %d, %d writes, stdout:\n%s\nwant 1, none, and:\n%s", code, len(k.Writes), out, want)
 	}
 }
+
+// A second fix --confirm says the fix was confirmed already, not that none was waiting.
+func TestConfirmTwice(t *testing.T) {
+	root, state := linuxRoot(t), t.TempDir()
+	os.WriteFile(filepath.Join(state, pendingFile), []byte(`{"backup": "20261207T094920Z", "deadline": "2026-12-07T09:50:21Z", "state": "confirmed", "at": "2026-12-07T09:49:30Z"}`), 0o600)
+	out, errs, code := runWith(t, &nfttest.Kernel{}, "--root", root, "--state-dir", state, "fix", "--confirm")
+	want := "firewarden: nothing to confirm: the fix saved as backup 20261207T094920Z was confirmed at 2026-12-07T09:49:30Z and stays\n"
+	if code != 2 || out != "" || errs != want {
+		t.Errorf("a second fix --confirm = exit %d, stdout %q, stderr %q; want 2, nothing, %q", code, out, errs, want)
+	}
+}
+
+// fix --confirm, which holds the table for boot, says how it comes back as a plain fix does:
+// here, with no systemd, that the init system has to run fix --boot.
+func TestConfirmSaysHowTheTableComesBack(t *testing.T) {
+	root, state := linuxRoot(t), t.TempDir()
+	k := &nfttest.Kernel{}
+	if out, errs, code := runWith(t, k, "--root", root, "--state-dir", state, "fix", "--only", "linux.firewall.enabled"); code != 0 {
+		t.Fatalf("fix = exit %d\n%s%s", code, out, errs)
+	}
+	entries, _ := os.ReadDir(filepath.Join(state, "backups"))
+	backup := strings.TrimSuffix(entries[0].Name(), ".json")
+	p, _ := json.Marshal(pending{Backup: backup, Deadline: time.Now().Add(time.Hour).UTC(), State: statePending})
+	os.WriteFile(filepath.Join(state, pendingFile), p, 0o600)
+
+	out, errs, code := runWith(t, k, "--root", root, "--state-dir", state, "fix", "--confirm")
+	want := "firewarden: note: the table is held in " + state + "/firewall-table.json, but this host runs no systemd: firewarden's table comes back at boot only if the init system runs `firewarden fix --boot` before the network\n"
+	if code != 0 || !strings.HasPrefix(out, "confirmed: ") || errs != want {
+		t.Errorf("fix --confirm = exit %d, stdout %q, stderr %q; want 0, confirmed, %q", code, out, errs, want)
+	}
+}

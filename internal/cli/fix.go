@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -198,7 +199,10 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 		if err := a.requireRoot("rollback"); err != nil {
 			return err
 		}
-		lock, err := posture.TryLock(a.stateDir())
+		lock, err := posture.TryLockExisting(a.stateDir())
+		if errors.Is(err, os.ErrNotExist) {
+			return usagef("no backups in %s: nothing to roll back (fix saves one before it changes anything)", a.backups().Dir)
+		}
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/firewarden/firewarden/internal/posture/baseline"
 )
 
 // allPaths are the command paths of the table: every command, and every verb under it.
@@ -208,6 +210,9 @@ func TestOneLineErrors(t *testing.T) {
 		{[]string{"-v"}, `unknown flag --v before the command; did you mean "--version"?`},
 		{[]string{"-x"}, "unknown flag --x before the command; run `firewarden help` for the flags"},
 		{[]string{"check", "--onyl", "alf.enabled"}, `unknown flag --onyl for check; did you mean "--only"?`},
+		{[]string{"check", "--only", "linux.firewall.enabeld"}, `--only: unknown check "linux.firewall.enabeld"; did you mean "linux.firewall.enabled"?`},
+		{[]string{"fix", "--only", "linux.firewall.stealth,linux.ssh.password"}, `--only: unknown check "linux.ssh.password"; did you mean "linux.ssh.password_auth"?`},
+		{[]string{"check", "--only", "firewall"}, `--only: unknown check "firewall"; known checks: ` + strings.Join(baseline.CheckIDs(), ", ")},
 		{[]string{"block", "add", "--tll", "5m", "192.0.2.1"}, `unknown flag --tll for block add; did you mean "--ttl"?`},
 		{[]string{"rules", "lint", "x.conf", "--packet", "tcp"}, "unknown flag --packet for rules lint; run `firewarden help rules lint` for the flags"},
 		{[]string{"rules", "lnt"}, `unknown verb "lnt" for rules; did you mean "lint"?`},
@@ -289,6 +294,8 @@ func TestRequireRootNamesARealFlag(t *testing.T) {
 		{[]string{"fix"}, "fix changes system settings: run it as root (sudo firewarden fix), or use --dry-run to see what it would do"},
 		{[]string{"block", "add", "192.0.2.1", "--backend", "nft"}, "block add changes system settings: run it as root (sudo firewarden block add), or use --backend dry-run to see what it would do"},
 		{[]string{"rollback"}, "rollback changes system settings: run it as root (sudo firewarden rollback); rollback --list needs no root"},
+		// --confirm takes no other fix flag, so there is no dry run to offer.
+		{[]string{"fix", "--confirm"}, "fix --confirm changes system settings: run it as root (sudo firewarden fix --confirm)"},
 	} {
 		var out, errb bytes.Buffer
 		a := &app{Streams: Streams{Out: &out, Err: &errb}, getenv: func(string) string { return "" }, now: time.Now, euid: func() int { return 501 }}

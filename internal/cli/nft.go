@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -171,15 +172,19 @@ func (a *app) runBoot() error {
 	if err := a.requireRoot("fix --boot"); err != nil {
 		return err
 	}
-	lock, err := posture.TryLock(a.stateDir())
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
+	// A state directory that does not exist holds nothing; the lock would create it.
+	var h *nftposture.Held
 	k := a.kernel()
-	h, err := nftposture.LoadHeld(a.stateDir(), k.Check)
-	if err != nil {
-		return usagef("%v; nothing was changed", err)
+	lock, err := posture.TryLockExisting(a.stateDir())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		defer lock.Unlock()
+		if h, err = nftposture.LoadHeld(a.stateDir(), k.Check); err != nil {
+			return usagef("%v; nothing was changed", err)
+		}
 	}
 	if h == nil {
 		if a.g.json {

@@ -116,6 +116,9 @@ func runService(ctx context.Context, a *app, args []string) error {
 		if err := a.requireServiceRoot("install " + name); err != nil {
 			return err
 		}
+		if err := noSystemd(a.root, init, name, opt); err != nil {
+			return err
+		}
 		return m.Install(ctx, name, opt, *start)
 	case "uninstall":
 		if err := a.requireServiceRoot("uninstall " + name); err != nil {
@@ -132,6 +135,33 @@ func runService(ctx context.Context, a *app, args []string) error {
 		return exitCode(1)
 	}
 	return nil
+}
+
+// noSystemd refuses, before anything is written, to install a systemd unit on a host where
+// systemd does not run (a container, another init system): nothing would start the unit, so it
+// would only read as installed, and systemctl fails after the file is written. The error says
+// what to have the init system run instead.
+func noSystemd(root host.Root, init service.Init, name string, o service.Options) error {
+	if init != service.Systemd || service.Booted(root) {
+		return nil
+	}
+	argv, err := service.Argv(name, o)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	when := "as a daemon"
+	switch {
+	case name == service.Firewall:
+		when = "at boot, before the network"
+	case service.Periodic(name):
+		d := o.Interval
+		if d == 0 {
+			d = service.DefaultInterval
+		}
+		when = "every " + strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	}
+	return usagef("this host runs no systemd (no /run/systemd/system), so nothing would start %s: have the init system run `%s` %s; `firewarden service files --dir DIR` writes the units for a host with systemd",
+		service.Unit(name), strings.Join(argv, " "), when)
 }
 
 func orDefault(s, def string) string {

@@ -23,6 +23,21 @@ func TryLock(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	return tryLock(d)
+}
+
+// TryLockExisting is TryLock for the commands that act only on what an earlier fix left in dir
+// (rollback, fix --confirm, fix --boot): it creates nothing, so that a mistyped --state-dir
+// leaves no directory behind, and a missing directory is an error wrapping fs.ErrNotExist.
+func TryLockExisting(dir string) (*Lock, error) {
+	d, err := statedir.Existing(dir)
+	if err != nil {
+		return nil, err
+	}
+	return tryLock(d)
+}
+
+func tryLock(d *statedir.Dir) (*Lock, error) {
 	l, err := d.Lock("lock", false)
 	if errors.Is(err, statedir.ErrLocked) {
 		return nil, fmt.Errorf("%w (lock %s); try again when it has finished", ErrBusy, d.Join("lock"))
