@@ -109,6 +109,9 @@ func TestLinuxPostureHeldAcrossReboot(t *testing.T) {
 	h.flush(t)
 	r = h.run(t, nil, "check")
 	r.want(t, "check after a reboot's flush", 1)
+	if !strings.Contains(r.stdout, "that the kernel does not have: `sudo firewarden fix --boot` puts it back") {
+		t.Errorf("check after a reboot's flush does not point to fix --boot:\n%s", r.stdout)
+	}
 
 	r = h.run(t, nil, "fix", "--boot")
 	r.want(t, "fix --boot", 0)

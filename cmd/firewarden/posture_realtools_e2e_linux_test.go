@@ -221,8 +221,9 @@ func TestLinuxPostureRealUFW(t *testing.T) {
 		t.Errorf("fix without --take-over changed ufw's ruleset:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
-	// --take-over: firewarden's table beside ufw's, at the same priority but made later, so
-	// the kernel runs it first: unmatched packets are dropped before ufw rejects them.
+	// --take-over: firewarden's table beside ufw's, at filter - 1, so the kernel runs it first:
+	// unmatched packets are dropped before ufw rejects them. The checks are then firewarden's
+	// (pass, not managed by ufw), and they say that ufw is there too.
 	h.run(t, nil, "fix", "--take-over").want(t, "fix --take-over on the rejecting ufw host", 0)
 	after, _ := nftList(t, h.pair.Server)
 	if !strings.Contains(after, "table inet firewarden_posture") || !strings.Contains(after, "chain ufw-user-input") || !strings.Contains(after, "tcp dport 22") || !strings.Contains(after, "chain ufw-reject-input") {
@@ -239,7 +240,13 @@ func TestLinuxPostureRealUFW(t *testing.T) {
 		if code != 0 {
 			t.Errorf("check %s = exit %d, want 0", step, code)
 		}
-		wantUFW(t, "check "+step, res, nil)
+		for _, id := range []string{"linux.firewall.enabled", "linux.firewall.stealth", "linux.firewall.logging", "linux.firewall.allowed"} {
+			r := res[id]
+			if r.Status != "pass" || r.Managed || !strings.Contains(r.Detail, "ufw owns the host firewall") ||
+				!strings.Contains(r.Detail, "firewarden's table inet firewarden_posture stands beside it (fix --take-over)") {
+				t.Errorf("check %s: %s = %+v, want pass, firewarden's, naming ufw beside it", step, id, r)
+			}
+		}
 		if r := res["linux.firewall.stealth"]; !strings.Contains(r.Actual, "unmatched drop (rule inet firewarden_posture input handle") {
 			t.Errorf("check %s: stealth actual = %q, want dropped by firewarden's table", step, r.Actual)
 		}

@@ -177,6 +177,11 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 				notes = append(notes, note)
 			}
 		}
+		if *f.Enabled && len(problems) > 0 {
+			if note := p.heldAway(a); note != "" {
+				notes = append(notes, note)
+			}
+		}
 	case IDStealth:
 		r.Actual, problems = judgeStealth(a, *f.Stealth, echoAllowed(f))
 	case IDLogging:
@@ -205,6 +210,16 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	}
 	owner := rd.owners.manager
 	switch {
+	case owner != "" && takenOver(a):
+		// fix --take-over put firewarden's table beside the other tool's: what these checks
+		// judge is then firewarden's to hold (its drop comes first, at filter - 1), not the
+		// other tool's, so they are not "managed"; fix rewrites only firewarden's table.
+		detail = append(detail, rd.owners.why+", and firewarden's table inet "+fwtable.Table+" stands beside it (fix --take-over): these checks are firewarden's, and fix changes only its own table")
+		if len(problems) == 0 {
+			r.Status = posture.Pass
+		} else {
+			r.Status, r.Fixable = posture.Fail, true
+		}
 	case owner != "":
 		// Another tool's firewall, as a configuration profile on a Mac: compliant is managed;
 		// failing is that tool's to change, or firewarden's own table's with --take-over.
@@ -228,6 +243,14 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	}
 	r.Detail = strings.Join(detail, "; ")
 	return r
+}
+
+// takenOver reports whether firewarden's posture table is in the ruleset: beside another tool's
+// tables, only fix --take-over puts it there.
+func takenOver(a ruleset.Analysis) bool {
+	return slices.ContainsFunc(a.Tables, func(t ruleset.Table) bool {
+		return t.Family == "inet" && t.Name == fwtable.Table
+	})
 }
 
 // notHeld starts what linux.firewall.enabled says of a table that a reboot would lose.
@@ -273,6 +296,20 @@ func (p *Provider) heldProblem(rd *reading) (problem, note string) {
 		return notHeld + ps.Boot, ""
 	}
 	return "", ps.Note
+}
+
+// heldAway says how to get firewarden's table back when one is held but the kernel has none
+// (after a reboot the boot service did not run, or a flush): "" otherwise.
+func (p *Provider) heldAway(a ruleset.Analysis) string {
+	if p.opts.Persistence == nil || takenOver(a) {
+		return ""
+	}
+	ps := p.opts.Persistence()
+	if ps.Held == nil {
+		return ""
+	}
+	return fmt.Sprintf("firewarden holds a table in %s (%s, %s) that the kernel does not have: `sudo firewarden fix --boot` puts it back",
+		ps.Path, ps.Held.By, ps.Held.At.Format(time.RFC3339))
 }
 
 // decides reports whether firewarden's table is what drops (or rejects) some unmatched inbound

@@ -470,8 +470,8 @@ func TestKeptSession(t *testing.T) {
 	}
 }
 
-// --take-over makes a failing check of a ufw-owned firewall fixable; a compliant one stays
-// managed either way.
+// --take-over makes a failing check of a ufw-owned firewall fixable; once firewarden's table
+// stands beside ufw's, the checks are firewarden's.
 func TestTakeOver(t *testing.T) {
 	files := map[string]string{nftposture.UFWConf: "ENABLED=yes\n"}
 	for _, tt := range []struct {
@@ -498,8 +498,12 @@ func TestTakeOver(t *testing.T) {
 			if wrote := len(k.Writes) == 1; wrote != tt.takeOver {
 				t.Errorf("Fix() wrote the table = %v, want %v", wrote, tt.takeOver)
 			}
-			if tt.takeOver && fr.After.Results[0].Status != posture.Managed {
-				t.Errorf("after Fix() --take-over enabled = %s, want managed (ufw still owns the host)", fr.After.Results[0].Status)
+			// After the take-over firewarden's table holds what the check judges: it is
+			// firewarden's (pass, not managed), naming ufw beside it.
+			if tt.takeOver {
+				if a := fr.After.Results[0]; a.Status != posture.Pass || a.Managed || !strings.Contains(a.Detail, "ufw owns the host firewall") || !strings.Contains(a.Detail, "stands beside it (fix --take-over)") {
+					t.Errorf("after Fix() --take-over enabled = %s managed %v %q, want pass, firewarden's, naming ufw", a.Status, a.Managed, a.Detail)
+				}
 			}
 		})
 	}
