@@ -119,7 +119,7 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// writeReport prints the readable table, then the details of everything that is not a plain pass.
+// writeReport prints the readable table, then the details of its results.
 func writeReport(w io.Writer, rec evidence.Record) {
 	ref := rec.Baseline.Name + " (" + rec.Baseline.Source + ")"
 	if rec.Baseline.Name == "" { // a baseline file without name: its path says which it is
@@ -128,6 +128,16 @@ func writeReport(w io.Writer, rec evidence.Record) {
 	fmt.Fprintf(w, "host %s, %s %s, baseline %s\n\n", rec.Host, osName(rec.OS), rec.OSVersion, ref)
 	results, foreign := splitForeign(rec.OS, rec.Results)
 	writeTable(w, results)
+	writeDetails(w, results)
+	if foreign != "" {
+		fmt.Fprintf(w, "\n%s\n", foreign)
+	}
+	fmt.Fprintf(w, "\n%s\n", summaryLine(results))
+}
+
+// writeDetails prints, under a table of results, the detail and exemption of every result that
+// has one; identical details are printed once, naming every check.
+func writeDetails(w io.Writer, results []posture.Result) {
 	var details []string
 	byText := map[string]int{} // identical details are printed once, naming every check
 	var ids [][]string
@@ -161,10 +171,6 @@ func writeReport(w io.Writer, rec evidence.Record) {
 			fmt.Fprintf(w, "%s: %s\n", strings.Join(ids[i], ", "), d)
 		}
 	}
-	if foreign != "" {
-		fmt.Fprintf(w, "\n%s\n", foreign)
-	}
-	fmt.Fprintf(w, "\n%s\n", summaryLine(results))
 }
 
 func osName(kind string) string {

@@ -174,6 +174,9 @@ func runFix(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintln(w, "\nafter the fix:")
 		shown, foreign := splitForeign(string(a.os.Kind), fr.After.Results)
 		writeTable(w, shown)
+		// The details say what the table cannot: why a value reads "(restart sshd)", what
+		// still fails and why, how the table comes back after a reboot.
+		writeDetails(w, shown)
 		if foreign != "" {
 			fmt.Fprintf(w, "\n%s\n", foreign)
 		}
