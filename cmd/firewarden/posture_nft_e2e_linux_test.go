@@ -537,6 +537,21 @@ func TestLinuxPostureNotRoot(t *testing.T) {
 			t.Errorf("check as nobody: %s = %s %q, want error saying to run as root", r.ID, r.Status, r.Detail)
 		}
 	}
+
+	// evidence cannot create its chain in a state directory nobody may write: one line saying
+	// what to do, exit 2, nothing made.
+	cmd = exec.Command(netnstest.IPPath(t), "netns", "exec", h.pair.Server, setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups",
+		filepath.Join(dir, "firewarden"), "--root", filepath.Join(dir, "root"), "--state-dir", filepath.Join(dir, "state"),
+		"evidence", "--baseline", filepath.Join(dir, "baseline.yaml"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "run it as root (sudo firewarden evidence), or give --state-dir a directory you can write") {
+		t.Errorf("evidence as nobody = %v, stderr %q; want exit 2 saying to run as root or give --state-dir", err, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("evidence as nobody left a state directory behind (%v)", err)
+	}
 }
 
 // A firewalld-shaped ruleset (table inet firewalld, rejecting what no zone allows) with its unit

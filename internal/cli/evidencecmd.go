@@ -43,6 +43,9 @@ func runEvidence(ctx context.Context, a *app, args []string) error {
 	// The chain stays locked from reading its tail to appending, and the record is rendered and
 	// written before it is appended: a failed write leaves the chain as it was.
 	chain, err := evidence.Open(dir)
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("open the evidence chain in %s: %w: run it as root (sudo firewarden evidence), or give --state-dir a directory you can write", dir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("open the evidence chain: %w", err)
 	}
