@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firewarden/firewarden/internal/posture/nftposture"
+	"github.com/firewarden/firewarden/internal/posture/nftposture/fwtable"
 	"github.com/firewarden/firewarden/internal/posture/nftposture/nfttest"
 )
 
@@ -113,5 +115,48 @@ func TestConfirmSaysHowTheTableComesBack(t *testing.T) {
 	want := "firewarden: note: the table is held in " + state + "/firewall-table.json, but this host runs no systemd: firewarden's table comes back at boot only if the init system runs `firewarden fix --boot` before the network\n"
 	if code != 0 || !strings.HasPrefix(out, "confirmed: ") || errs != want {
 		t.Errorf("fix --confirm = exit %d, stdout %q, stderr %q; want 0, confirmed, %q", code, out, errs, want)
+	}
+}
+
+// The agent in enforce mode leaves firewarden's table alone after a fix that asked for
+// confirmation was reverted unconfirmed, until a table is held again.
+func TestEnforceSuspended(t *testing.T) {
+	state := t.TempDir()
+	a := newApp(Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, func(string) string { return "" })
+	a.nft = &nfttest.Kernel{}
+	a.g.stateDir = state
+	if got := a.enforceSuspended(); got != "" {
+		t.Errorf("enforceSuspended() with no confirmation state = %q, want \"\"", got)
+	}
+	reverted := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	p := &pending{Backup: "20261207T095900Z", Deadline: reverted, State: stateReverted, At: reverted, By: "watchdog"}
+	if err := a.writePending(p); err != nil {
+		t.Fatal(err)
+	}
+	want := "enforce mode leaves table inet firewarden_posture alone: the fix saved as backup 20261207T095900Z asked for confirmation and was reverted unconfirmed at 2026-12-07T10:00:00Z (watchdog)"
+	if got := a.enforceSuspended(); !strings.HasPrefix(got, want) {
+		t.Errorf("enforceSuspended() after a revert = %q, want it to start %q", got, want)
+	}
+	// A table held after the revert (a fix by hand) lifts it; one held before does not.
+	k := &nfttest.Kernel{}
+	snap, _ := (&nfttest.Kernel{Table: &fwtable.Spec{Log: true}}).Take()
+	for _, tt := range []struct {
+		at   time.Time
+		want bool
+	}{{reverted.Add(-time.Hour), true}, {reverted.Add(time.Minute), false}} {
+		if err := nftposture.SaveHeld(state, snap, "fix", tt.at, k.Check); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.enforceSuspended() != ""; got != tt.want {
+			t.Errorf("enforceSuspended() with a table held at %v = suspended %v, want %v", tt.at, got, tt.want)
+		}
+	}
+	p.State = stateConfirmed
+	if err := a.writePending(p); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(state, nftposture.HeldFile))
+	if got := a.enforceSuspended(); got != "" {
+		t.Errorf("enforceSuspended() after a confirmed fix = %q, want \"\"", got)
 	}
 }

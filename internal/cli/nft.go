@@ -32,6 +32,11 @@ func (a *app) linuxFirewall(run host.Runner) *nftposture.Provider {
 	if !a.noHold {
 		opts.Hold = a.holdTable
 	}
+	if a.holdBy == "agent" {
+		// The agent in enforce mode: nobody is there to say whether a kept SSH session is over,
+		// or whether a reverted fix cut its operator off.
+		opts.Unattended, opts.Suspended = true, a.enforceSuspended
+	}
 	if a.nft == nil {
 		// The real kernel: its legacy iptables tables are in this process's /proc/net.
 		opts.ReadProc = os.ReadFile
@@ -225,4 +230,20 @@ func shortValue(c posture.Change, v string) string {
 		return nftposture.Describe(v)
 	}
 	return v
+}
+
+// enforceSuspended says why the agent's enforce mode must leave firewarden's table alone: the
+// latest fix that asked for confirmation was reverted unconfirmed (perhaps because it cut off
+// the person who ran it) and no table has been held since. "" otherwise, and when the state
+// cannot be read (check and fix report that themselves).
+func (a *app) enforceSuspended() string {
+	p, err := a.readPending()
+	if err != nil || p == nil || p.State != stateReverted {
+		return ""
+	}
+	if h, err := nftposture.LoadHeld(a.stateDir(), a.kernel().Check); err == nil && h != nil && h.At.After(p.At) {
+		return "" // a fix, confirm or rollback settled a table after the revert
+	}
+	return fmt.Sprintf("enforce mode leaves table inet %s alone: the fix saved as backup %s asked for confirmation and was reverted unconfirmed at %s (%s), perhaps because it cut off whoever ran it; `sudo firewarden fix` on the host settles it",
+		fwtable.Table, p.Backup, p.At.Format(time.RFC3339), p.By)
 }

@@ -241,6 +241,10 @@ func (p *Provider) judge(req posture.Request, id string, rd *reading) posture.Re
 	default:
 		r.Status, r.Fixable = posture.Fail, true
 	}
+	if r.Fixable && rd.suspended != "" {
+		r.Fixable, r.FixHint = false, rd.suspended
+		detail = append(detail, rd.suspended)
+	}
 	r.Detail = strings.Join(detail, "; ")
 	return r
 }

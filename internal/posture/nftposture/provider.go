@@ -66,6 +66,14 @@ type Options struct {
 	Getenv func(string) string
 	// Warn reports something the operator should know about a fix (one line, no newline).
 	Warn func(string)
+	// Unattended is a run with no operator to ask (the agent in enforce mode): Plan carries
+	// over the sessions firewarden's table keeps (an earlier fix kept the SSH session it ran
+	// under; nobody here can say it is over), and Suspended may hold the fix back.
+	Unattended bool
+	// Suspended says why an unattended run must not write the table ("" when it may): a fix
+	// that asked for confirmation was reverted unconfirmed, perhaps because it cut its operator
+	// off, and no fix has settled the table since. Writing it again is left to a person.
+	Suspended func() string
 	// Run runs programs (iptables-legacy-save, to list legacy iptables rules); nil runs none.
 	Run host.Runner
 	// ReadProc reads a kernel file under /proc, to find legacy iptables tables (the command
@@ -128,7 +136,9 @@ type reading struct {
 	owners   owners
 	keeps    []fwtable.Keep // the sessions firewarden's table keeps open (allowed by design)
 	legacy   legacy         // legacy iptables tables beside the nftables ruleset
-	evidence []posture.Evidence
+	// suspended says why this unattended run must leave the table alone (Options.Suspended).
+	suspended string
+	evidence  []posture.Evidence
 }
 
 // Evaluate implements posture.Provider.
@@ -200,6 +210,9 @@ func (p *Provider) read(ctx context.Context) *reading {
 	if cur, present, _, err := p.kernel.Current(); err == nil && present {
 		rd.keeps = cur.Keep
 	}
+	if p.opts.Unattended && p.opts.Suspended != nil {
+		rd.suspended = p.opts.Suspended()
+	}
 	if rd.err == nil {
 		rd.legacy = p.readLegacy(ctx)
 		rd.evidence = append(rd.evidence, rd.legacy.evidence...)
@@ -235,6 +248,9 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 	if err != nil {
 		return nil, fmt.Errorf("read firewarden's table %s: %w", fwtable.Table, err)
 	}
+	if p.opts.Unattended && present {
+		spec.Keep = carryKeeps(spec.Keep, cur.Keep)
+	}
 	if present && exact && sameSpec(cur, spec) && p.unheld == "" {
 		// Writing it again changes nothing: what fails is in another tool's table.
 		if p.opts.Warn != nil {
@@ -257,6 +273,18 @@ func (p *Provider) Plan(ctx context.Context, req posture.Request, failing []post
 	// A table edited by hand (not exact) is put back: its edits are what drifted.
 	weakens := present && exact && widens(cur, spec)
 	return []posture.Change{{Check: failing[0].ID, Key: KeyTable, From: string(from), To: string(to), Weakens: weakens}}, nil
+}
+
+// carryKeeps adds to keep the sessions the current table keeps that keep lacks.
+func carryKeeps(keep, current []fwtable.Keep) []fwtable.Keep {
+	for _, k := range current {
+		if !slices.ContainsFunc(keep, func(x fwtable.Keep) bool {
+			return x.Source == k.Source && x.Proto == k.Proto && x.Port == k.Port
+		}) {
+			keep = append(keep, k)
+		}
+	}
+	return keep
 }
 
 func (p *Provider) getenv(k string) string {

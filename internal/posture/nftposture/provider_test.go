@@ -597,3 +597,66 @@ func TestPlanWeakens(t *testing.T) {
 		})
 	}
 }
+
+// An unattended run (the agent in enforce mode) that rewrites firewarden's table keeps the
+// sessions an earlier fix kept: nobody is there to say they are over. A run with an operator
+// writes only its own session.
+func TestUnattendedCarriesKeeps(t *testing.T) {
+	kept := fwtable.Keep{Source: netip.MustParseAddr("198.51.100.7"), Proto: "tcp", Port: 2222, Why: "the SSH session this fix runs under"}
+	for _, tt := range []struct {
+		name       string
+		unattended bool
+		want       []fwtable.Keep
+	}{
+		{"agent", true, []fwtable.Keep{kept}},
+		{"operator", false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, osinfo := linuxRoot(t, map[string]string{})
+			// The table an earlier fix wrote, with logging since switched off by hand: it fails.
+			old := fwtable.Spec{Allowed: []fwtable.Service{{Proto: "tcp", From: 22, To: 22}}, Keep: []fwtable.Keep{kept}}
+			k := &fakeKernel{Table: &old, Analysis: nfttest.TableAnalysis(old)}
+			p := nftposture.New(root, osinfo, k, nftposture.Options{Unattended: tt.unattended})
+			e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+			if _, err := e.Fix(context.Background(), request(t, ""), false, &memSaver{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(k.Writes) != 1 {
+				t.Fatalf("Fix() wrote %d tables, want 1", len(k.Writes))
+			}
+			got := k.Writes[0].Keep
+			if len(got) != len(tt.want) || len(got) == 1 && (got[0].Source != kept.Source || got[0].Port != kept.Port) {
+				t.Errorf("Fix() wrote keeps %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// An unattended run suspended (a fix reverted unconfirmed) changes nothing: the failing checks
+// are not fixable and say why.
+func TestUnattendedSuspended(t *testing.T) {
+	root, osinfo := linuxRoot(t, map[string]string{})
+	k := &fakeKernel{}
+	why := "enforce mode leaves table inet firewarden_posture alone: the fix saved as backup B was reverted unconfirmed"
+	p := nftposture.New(root, osinfo, k, nftposture.Options{Unattended: true, Suspended: func() string { return why }})
+	e := &posture.Engine{Providers: []posture.Provider{p}, Now: func() time.Time { return now }}
+	fr, err := e.Fix(context.Background(), request(t, ""), false, &memSaver{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Writes) != 0 {
+		t.Errorf("Fix() wrote %d tables while suspended, want none", len(k.Writes))
+	}
+	for _, r := range fr.Before.Results {
+		if r.Status != posture.Fail || r.Fixable || r.FixHint != why || !strings.Contains(r.Detail, why) {
+			t.Errorf("%s = %s fixable %v hint %q, want fail, not fixable, saying why", r.ID, r.Status, r.Fixable, r.FixHint)
+		}
+	}
+	// Not unattended: the same Suspended is not asked.
+	p = nftposture.New(root, osinfo, &fakeKernel{}, nftposture.Options{Suspended: func() string { return why }})
+	for _, r := range p.Evaluate(context.Background(), request(t, "")) {
+		if !r.Fixable {
+			t.Errorf("%s with an operator: not fixable, want fixable", r.ID)
+		}
+	}
+}
