@@ -296,7 +296,6 @@ linux:
       - {name: dns, proto: udp, port: 53}
 `
 	ten, db8 := netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")
-	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
 	dns := ruleset.Open{Proto: "udp", From: 53, To: 53, By: nftAcc}
 	for _, tt := range []struct {
 		name string
@@ -313,23 +312,32 @@ linux:
 			"20-21/tcp from anywhere is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft); 22/tcp from anywhere, wider than the baseline's ssh 22/tcp from 10.0.0.0/8, 2001:db8::/32 is open beyond the baseline over ipv6 (rule inet filter input handle 5, owner nft)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			root, osinfo := linuxRoot(t, map[string]string{})
-			k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
-				{Family: "ipv4", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v4},
-				{Family: "ipv6", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v6},
-			}}}
-			got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, yaml))
-			if len(got) != 1 {
-				t.Fatalf("Evaluate() = %d results, want 1 (allowed only)", len(got))
-			}
-			wantStatus := posture.Pass
-			if tt.want != "" {
-				wantStatus = posture.Fail
-			}
-			if got[0].Status != wantStatus || got[0].Detail != tt.want {
-				t.Errorf("Evaluate() = %s %q, want %s %q", got[0].Status, got[0].Detail, wantStatus, tt.want)
-			}
+			wantAllowed(t, yaml, tt.v4, tt.v6, tt.want)
 		})
+	}
+}
+
+// wantAllowed evaluates the baseline yaml, whose only check is linux.firewall.allowed, over a
+// ruleset that drops all but v4 and v6, and fails unless the result passes (want "") or fails
+// with the detail want.
+func wantAllowed(t *testing.T, yaml string, v4, v6 []ruleset.Open, want string) {
+	t.Helper()
+	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
+	root, osinfo := linuxRoot(t, map[string]string{})
+	k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
+		{Family: "ipv4", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: v4},
+		{Family: "ipv6", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: v6},
+	}}}
+	got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, yaml))
+	if len(got) != 1 {
+		t.Fatalf("Evaluate() = %d results, want 1 (allowed only)", len(got))
+	}
+	wantStatus := posture.Pass
+	if want != "" {
+		wantStatus = posture.Fail
+	}
+	if got[0].Status != wantStatus || got[0].Detail != want {
+		t.Errorf("Evaluate() = %s %q, want %s %q", got[0].Status, got[0].Detail, wantStatus, want)
 	}
 }
 
@@ -526,7 +534,6 @@ func TestAllowedBehindBanSet(t *testing.T) {
 // (udp sport 67 dport 68) opens 68/udp over IPv4 only; firewarden's own table writes such a
 // service as "ip saddr 0.0.0.0/0", which its check failed before.
 func TestAllowedWholeFamily(t *testing.T) {
-	drop := ruleset.Outcome{Verdict: ruleset.Drop, By: nftPol}
 	dhcp := ruleset.Open{Proto: "udp", From: 68, To: 68, By: nftAcc}
 	for _, tt := range []struct {
 		name, from string
@@ -540,22 +547,7 @@ func TestAllowedWholeFamily(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			yaml := fmt.Sprintf("linux:\n  firewall:\n    allowed:\n      - {name: dhcp, proto: udp, port: 68, from: [%q]}\n", tt.from)
-			root, osinfo := linuxRoot(t, map[string]string{})
-			k := &fakeKernel{Analysis: ruleset.Analysis{Filtering: true, Families: []ruleset.Family{
-				{Family: "ipv4", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v4},
-				{Family: "ipv6", Unmatched: drop, UnmatchedUDP: drop, Echo: drop, Open: tt.v6},
-			}}}
-			got := nftposture.New(root, osinfo, k, nftposture.Options{}).Evaluate(context.Background(), request(t, yaml))
-			if len(got) != 1 {
-				t.Fatalf("Evaluate() = %d results, want 1 (allowed only)", len(got))
-			}
-			wantStatus := posture.Pass
-			if tt.want != "" {
-				wantStatus = posture.Fail
-			}
-			if got[0].Status != wantStatus || got[0].Detail != tt.want {
-				t.Errorf("Evaluate() = %s %q, want %s %q", got[0].Status, got[0].Detail, wantStatus, tt.want)
-			}
+			wantAllowed(t, yaml, tt.v4, tt.v6, tt.want)
 		})
 	}
 }
