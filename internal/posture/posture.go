@@ -141,6 +141,21 @@ type Request struct {
 // Wants reports whether check id is selected by --only.
 func (r Request) Wants(id string) bool { return r.Only == nil || r.Only[id] }
 
+// Exempt records on res the baseline's exemption for its check when one is in force at r.Now:
+// a failing result becomes exempt, any other keeps its status and shows the exemption on file.
+// A check that does not apply carries none.
+func (r Request) Exempt(res *Result) {
+	if res.Status == NotApplicable {
+		return
+	}
+	if e, ok := r.Baseline.ExemptionFor(res.ID, r.Now); ok {
+		res.Exemption = &e
+		if res.Status == Fail {
+			res.Status = Exempt
+		}
+	}
+}
+
 // Provider evaluates and fixes a family of checks. A provider value serves one run: it may keep
 // what it collected in Evaluate for Plan and Apply.
 type Provider interface {

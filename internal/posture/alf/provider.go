@@ -103,13 +103,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 			r.Status = posture.Pass
 		}
 		r.Evidence = col.evidence()
-		if r.Status == posture.Fail {
-			if e, ok := req.Baseline.ExemptionFor(c.id, req.Now); ok {
-				r.Status, r.Exemption = posture.Exempt, &e
-			}
-		} else if e, ok := req.Baseline.ExemptionFor(c.id, req.Now); ok && r.Status != posture.NotApplicable {
-			r.Exemption = &e
-		}
+		req.Exempt(&r)
 		out = append(out, r)
 	}
 	return out

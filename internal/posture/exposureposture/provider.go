@@ -101,12 +101,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 		default:
 			p.judge(ctx, &r, req)
 		}
-		if e, ok := req.Baseline.ExemptionFor(id, req.Now); ok && r.Status != posture.NotApplicable {
-			r.Exemption = &e
-			if r.Status == posture.Fail {
-				r.Status = posture.Exempt
-			}
-		}
+		req.Exempt(&r)
 		out = append(out, r)
 	}
 	return out

@@ -242,13 +242,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 			r.Fixable = false
 			r.FixHint = "change DisableBluetooth in your MDM profile"
 		}
-		if e, ok := req.Baseline.ExemptionFor(c.id, req.Now); ok {
-			ex := e
-			r.Exemption = &ex
-			if r.Status == posture.Fail {
-				r.Status = posture.Exempt
-			}
-		}
+		req.Exempt(&r)
 		out = append(out, r)
 	}
 	return out

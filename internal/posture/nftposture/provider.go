@@ -166,12 +166,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 		r := p.judge(req, id, rd)
 		r.ID, r.Title, r.Source, r.Controls = id, titles[id], Source, controls(id, p.os)
 		r.Evidence = rd.evidence
-		if e, ok := req.Baseline.ExemptionFor(id, req.Now); ok && r.Status != posture.NotApplicable {
-			r.Exemption = &e
-			if r.Status == posture.Fail {
-				r.Status = posture.Exempt
-			}
-		}
+		req.Exempt(&r)
 		out = append(out, r)
 	}
 	return out

@@ -175,13 +175,7 @@ func (p *Provider) Evaluate(ctx context.Context, req posture.Request) []posture.
 			r.FixHint = "set PermitRootLogin " + want.RootLogin + " at the top of " + mainConfig + " or in " + DropIn
 		}
 		p.judge(ctx, &r, want)
-		if e, ok := req.Baseline.ExemptionFor(id, req.Now); ok {
-			ex := e
-			r.Exemption = &ex
-			if r.Status == posture.Fail {
-				r.Status = posture.Exempt
-			}
-		}
+		req.Exempt(&r)
 		out = append(out, r)
 	}
 	return out
