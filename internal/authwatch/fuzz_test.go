@@ -119,7 +119,8 @@ func FuzzParse(f *testing.F) {
 // " from ", or in "Exit before auth from <ADDR:PORT>" (the first "<" after that marker).
 func dropbearWord(line string, a netip.Addr) bool {
 	var w string
-	line = strings.TrimSuffix(line, ", extra auth required")
+	// Parse trims the message's trailing blanks before it reads the right end, as here.
+	line = strings.TrimSuffix(strings.TrimRight(line, " \t"), ", extra auth required")
 	if _, after, ok := strings.Cut(line, "Exit before auth from <"); ok {
 		w, _, _ = strings.Cut(after, ">")
 	} else if i := strings.LastIndex(line, " from "); i >= 0 && !strings.Contains(line[i+len(" from "):], " ") {
