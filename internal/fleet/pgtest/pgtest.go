@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,7 +120,8 @@ func newDatabase() (string, error) {
 	defer cancel()
 	// The identifier is ours (test_N), so quoting it is enough.
 	if _, err := running.admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", fmt.Errorf("create database %s: %w", name, err)
+		log, _ := os.ReadFile(filepath.Join(running.dir, "postgres.log"))
+		return "", fmt.Errorf("create database %s: %w; postgres.log: %s", name, err, tail(log))
 	}
 	return running.url(name), nil
 }
@@ -217,11 +219,24 @@ func start() (_ *cluster, err error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	setParentDeathSignal(cmd.SysProcAttr) // a killed test binary leaves no server behind
-	if err := cmd.Start(); err != nil {
+	c := &cluster{dir: dir, cmd: cmd, done: make(chan error, 1)}
+	// The parent death signal follows the thread that forked postgres, not the process: were
+	// that thread to end (Go ends a thread whose goroutine exits locked to it, as the netns
+	// tests' goroutines do), postgres would be told to quit under the running tests. So the
+	// fork happens on a thread kept by this goroutine until postgres exits.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		c.done <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	c := &cluster{dir: dir, cmd: cmd, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait() }()
 
 	// Wait until it accepts connections, or exits.
 	deadline := time.Now().Add(60 * time.Second)
