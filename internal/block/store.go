@@ -46,19 +46,9 @@ func (s *Store) Path() string { return filepath.Join(s.Dir, StateFile) }
 // missing file or directory is NewState. The directory is checked as statedir.Existing does, and
 // a state file that is a link or a FIFO is refused.
 func (s *Store) Load() (*State, error) {
-	d, err := statedir.Existing(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return NewState(), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	data, err := d.ReadFile(StateFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return NewState(), nil
-	}
-	if err != nil {
-		return nil, err
+	data, found, err := statedir.ReadExisting(s.Dir, StateFile)
+	if err != nil || !found {
+		return NewState(), err
 	}
 	return decodeState(s.Path(), data)
 }

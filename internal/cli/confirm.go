@@ -77,23 +77,13 @@ func (a *app) stateDirOpen() (*statedir.Dir, error) { return statedir.Open(a.sta
 
 // readPending reads the pending file; nil when there is none.
 func (a *app) readPending() (*pending, error) {
-	d, err := statedir.Existing(a.stateDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	data, err := d.ReadFile(pendingFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	data, found, err := statedir.ReadExisting(a.stateDir(), pendingFile)
+	if err != nil || !found {
 		return nil, err
 	}
 	var p pending
 	if err := json.Unmarshal(data, &p); err != nil || p.Backup == "" || p.State == "" {
-		return nil, fmt.Errorf("%s is damaged; remove it after checking the firewall with `firewarden check`: %w", d.Join(pendingFile), errDamagedPending)
+		return nil, fmt.Errorf("%s is damaged; remove it after checking the firewall with `firewarden check`: %w", filepath.Join(a.stateDir(), pendingFile), errDamagedPending)
 	}
 	return &p, nil
 }

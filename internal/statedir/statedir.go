@@ -267,6 +267,20 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
+// ReadExisting reads the file called name in the state directory at path, checked as Existing
+// and ReadFile check them, creating nothing. found is false, with no error, when the directory
+// or the file does not exist: a reader's "nothing saved yet".
+func ReadExisting(path, name string) (data []byte, found bool, err error) {
+	d, err := Existing(path)
+	if err == nil {
+		data, err = d.ReadFile(name)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	return data, err == nil, err
+}
+
 // Stat describes the file called name without following a link; anything but a regular file is
 // refused (ErrUnsafe). A missing file is an error wrapping fs.ErrNotExist.
 func (d *Dir) Stat(name string) (fs.FileInfo, error) {

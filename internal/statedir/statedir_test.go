@@ -32,6 +32,34 @@ func TestOpenCreatesPrivateDirectory(t *testing.T) {
 	}
 }
 
+// ReadExisting is "nothing saved yet" for a missing directory or file, creating neither, and the
+// file's bytes otherwise.
+func TestReadExisting(t *testing.T) {
+	base := t.TempDir()
+	missing := filepath.Join(base, "missing")
+	if data, found, err := statedir.ReadExisting(missing, "f"); data != nil || found || err != nil {
+		t.Errorf("ReadExisting(no directory) = %q, %v, %v; want nothing, not found, no error", data, found, err)
+	}
+	if _, err := os.Lstat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadExisting created the directory: %v", err)
+	}
+	d, err := statedir.Open(filepath.Join(base, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, found, err := statedir.ReadExisting(d.Path(), "f"); data != nil || found || err != nil {
+		t.Errorf("ReadExisting(no file) = %q, %v, %v; want nothing, not found, no error", data, found, err)
+	}
+	for _, body := range []string{"", "saved\n"} {
+		if err := d.WriteFile("f", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if data, found, err := statedir.ReadExisting(d.Path(), "f"); string(data) != body || !found || err != nil {
+			t.Errorf("ReadExisting(file holding %q) = %q, %v, %v; want it, found", body, data, found, err)
+		}
+	}
+}
+
 func TestOpenRefusesUnsafeDirectories(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -134,6 +162,13 @@ func TestFilesRefuseNonRegular(t *testing.T) {
 			return err
 		},
 		"Stat": func(d *statedir.Dir) error { _, err := d.Stat("f"); return err },
+		"ReadExisting": func(d *statedir.Dir) error {
+			_, found, err := statedir.ReadExisting(d.Path(), "f")
+			if found {
+				return errors.New("found")
+			}
+			return err
+		},
 		"OpenFile append": func(d *statedir.Dir) error {
 			f, err := statedir.OpenFile(d.Join("f"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 			if err == nil {

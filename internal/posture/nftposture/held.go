@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"time"
 
 	"github.com/firewarden/firewarden/internal/posture/nftposture/fwtable"
@@ -75,23 +76,13 @@ func encodeHeld(h Held) ([]byte, error) {
 // LoadHeld reads the held table from the state directory dir: nil when there is none (no
 // directory, no file); an error wrapping ErrDamagedHeld when it does not decode (DecodeHeld).
 func LoadHeld(dir string, check func(fwtable.Snapshot) error) (*Held, error) {
-	d, err := statedir.Existing(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	data, err := d.ReadFile(HeldFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	data, found, err := statedir.ReadExisting(dir, HeldFile)
+	if err != nil || !found {
 		return nil, err
 	}
 	h, err := DecodeHeld(data, check)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w; run `firewarden fix` to write and hold the table again", d.Join(HeldFile), err)
+		return nil, fmt.Errorf("%s: %w; run `firewarden fix` to write and hold the table again", filepath.Join(dir, HeldFile), err)
 	}
 	return &h, nil
 }
