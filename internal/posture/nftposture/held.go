@@ -1,7 +1,6 @@
 package nftposture
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,13 +44,8 @@ func DecodeHeld(data []byte, check func(fwtable.Snapshot) error) (Held, error) {
 		return Held{}, fmt.Errorf("%w: %s", ErrDamagedHeld, fmt.Sprintf(format, a...))
 	}
 	var h Held
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&h); err != nil {
+	if err := fwtable.DecodeJSON(data, &h); err != nil {
 		return bad("%v", err)
-	}
-	if dec.More() {
-		return bad("data after the held table")
 	}
 	switch {
 	case h.Version != heldVersion:

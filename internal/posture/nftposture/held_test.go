@@ -45,6 +45,7 @@ func heldCases(t testing.TB) []struct {
 		{"empty", nil, false},
 		{"truncated", good[:len(good)/2], false},
 		{"two documents", append(bytes.Clone(good), good...), false},
+		{"a stray closing brace", append(bytes.Clone(good), '}'), false},
 		{"unknown field", bytes.Replace(good, []byte(`"by":`), []byte(`"x": 1, "by":`), 1), false},
 		{"other version", bytes.Replace(good, []byte(`"version": 1`), []byte(`"version": 2`), 1), false},
 		{"absent", []byte(`{"version": 1, "held_at": "2026-12-07T04:00:00Z", "by": "fix", "table": {"absent": true}}`), false},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -160,6 +161,20 @@ func encodeSnapshot(objs []object) ([]byte, error) {
 	return json.Marshal(snapshotData{Version: snapshotVersion, Objects: objs})
 }
 
+// DecodeJSON decodes data, which must hold exactly one JSON value, into v: a field v does not
+// have, or anything after the value (even a stray closing bracket), is an error.
+func DecodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
 // decodeSnapshot decodes and checks Snapshot.Data: the version, one table (firewarden's) first,
 // the kinds in replay order, well-formed attributes without handles, every object in
 // firewarden's table, set elements only of sets and rules only in chains that come before
@@ -169,13 +184,8 @@ func decodeSnapshot(data []byte) ([]object, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBadSnapshot, fmt.Sprintf(format, a...))
 	}
 	var sd snapshotData
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sd); err != nil {
+	if err := DecodeJSON(data, &sd); err != nil {
 		return bad("%v", err)
-	}
-	if dec.More() {
-		return bad("data after the snapshot")
 	}
 	if sd.Version != snapshotVersion {
 		return bad("version %d, want %d", sd.Version, snapshotVersion)

@@ -70,6 +70,8 @@ var decodeCases = []decodeCase{
 	{name: "not JSON", data: "{", wantErr: "unexpected EOF"},
 	{name: "unknown field", data: `{"version":1,"objects":[],"x":1}`, wantErr: "unknown field"},
 	{name: "trailing data", data: `{"version":1,"objects":[]} {}`, wantErr: "data after"},
+	{name: "a stray closing brace", data: `{"version":1,"objects":[]} }`, wantErr: "data after"},
+	{name: "a stray closing bracket", data: `{"version":1,"objects":[]}]`, wantErr: "data after"},
 	{name: "version", data: `{"version":2,"objects":[]}`, wantErr: "version 2"},
 	{name: "no objects", data: `{"version":1,"objects":[]}`, wantErr: "first object is not the table"},
 	{name: "chain first", objs: []object{chainObj}, wantErr: "first object is not the table"},
